@@ -1,0 +1,13 @@
+# weighlink_options: the INTERFACE target every weighlink target links for language level and
+# warnings. Flags that vary by build (sanitizers, coverage) live in CMakePresets.json.
+add_library(weighlink_options INTERFACE)
+add_library(weighlink::options ALIAS weighlink_options)
+target_compile_features(weighlink_options INTERFACE cxx_std_20)
+target_compile_options(weighlink_options INTERFACE -Wall -Wextra -Wno-unused-parameter)
+if(WEIGHLINK_WERROR)
+  target_compile_options(weighlink_options INTERFACE -Werror)
+endif()
+target_compile_definitions(weighlink_options INTERFACE
+  WEIGHLINK_VERSION="${PROJECT_VERSION}"
+  BOOST_ASIO_NO_DEPRECATED
+  BOOST_BEAST_USE_STD_STRING_VIEW)

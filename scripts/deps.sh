@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages that building, testing and the demo need, only those missing.
+# Runs non-interactively as root; as another user it prints what is missing and how to install it.
+set -euo pipefail
+
+packages=(
+  cmake ninja-build pkg-config g++ make ccache
+  libboost1.81-dev libboost-system1.81-dev libboost-json1.81-dev libboost-url1.81-dev
+  libsqlite3-dev sqlite3 libserialport-dev libpq-dev libprotobuf-dev protobuf-compiler
+  libgrpc++-dev protobuf-compiler-grpc libspdlog-dev doctest-dev
+  libcli11-dev libyaml-cpp-dev libssl-dev
+  postgresql-15 postgresql-client-15 socat procps util-linux
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  exit 0
+fi
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "weighlink: missing Debian packages: ${missing[*]}" >&2
+  echo "weighlink: install them with: sudo apt-get install ${missing[*]}" >&2
+  exit 1
+fi
+
+echo "weighlink: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
