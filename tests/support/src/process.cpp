@@ -1,0 +1,186 @@
+#include "weighlink/testing/process.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace weighlink::testing {
+namespace {
+
+std::vector<char*> c_argv(std::vector<std::string>& argv) {
+  std::vector<char*> out;
+  out.reserve(argv.size() + 1);
+  for (auto& a : argv) out.push_back(a.data());
+  out.push_back(nullptr);
+  return out;
+}
+
+// fork + exec with stdout/stderr to `out_fd` and stdin from /dev/null or `in_fd`.
+pid_t spawn(std::vector<std::string> argv, int out_fd, int in_fd) {
+  auto args = c_argv(argv);
+  const pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
+  if (pid == 0) {
+    // Own process group, so a test can never signal the test runner by accident.
+    ::setpgid(0, 0);
+    if (in_fd < 0) in_fd = ::open("/dev/null", O_RDONLY);
+    ::dup2(in_fd, 0);
+    ::dup2(out_fd, 1);
+    ::dup2(out_fd, 2);
+    ::execv(args[0], args.data());
+    std::fprintf(stderr, "exec %s: %s\n", args[0], std::strerror(errno));
+    ::_exit(127);
+  }
+  return pid;
+}
+
+std::string read_file(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+TempDir::TempDir(const std::string& prefix) {
+  std::string templ = "/tmp/" + prefix + ".XXXXXX";
+  if (::mkdtemp(templ.data()) == nullptr) {
+    throw std::runtime_error(std::string("mkdtemp: ") + std::strerror(errno));
+  }
+  path_ = templ;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+std::string bin(const std::string& name) { return std::string(WEIGHLINK_BIN_DIR) + "/" + name; }
+
+Process::Process(std::vector<std::string> argv, std::filesystem::path log_file)
+    : log_file_(std::move(log_file)) {
+  const int fd = ::open(log_file_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) throw std::runtime_error("open log " + log_file_.string() + ": " + std::strerror(errno));
+  pid_ = spawn(std::move(argv), fd, -1);
+  ::close(fd);
+}
+
+Process::~Process() {
+  if (pid_ > 0 && !status_) kill();
+}
+
+std::optional<int> Process::poll() {
+  if (status_) return status_;
+  int st = 0;
+  const pid_t r = ::waitpid(pid_, &st, WNOHANG);
+  if (r == pid_) status_ = st;
+  return status_;
+}
+
+std::map<std::string, std::string> Process::wait_ready(const std::filesystem::path& ready_file,
+                                                       std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (poll()) {
+      throw std::runtime_error("process exited before it was ready; its log:\n" + log());
+    }
+    std::error_code ec;
+    if (std::filesystem::exists(ready_file, ec)) {
+      boost::system::error_code jec;
+      auto value = boost::json::parse(read_file(ready_file), jec);
+      if (!jec && value.is_object()) {
+        std::map<std::string, std::string> out;
+        for (const auto& [k, v] : value.as_object()) {
+          if (v.is_string()) out[std::string(k)] = std::string(v.as_string());
+        }
+        return out;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  throw std::runtime_error("process not ready within timeout; its log:\n" + log());
+}
+
+int Process::terminate(std::chrono::milliseconds grace) {
+  if (poll()) return *status_;
+  ::kill(pid_, SIGTERM);
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (poll()) return *status_;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  kill();
+  return *status_;
+}
+
+void Process::kill() {
+  if (poll()) return;
+  ::kill(pid_, SIGKILL);
+  int st = 0;
+  while (::waitpid(pid_, &st, 0) < 0 && errno == EINTR) {
+  }
+  status_ = st;
+}
+
+std::string Process::log() const { return read_file(log_file_); }
+
+RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
+              const std::string& stdin_data) {
+  char out_templ[] = "/tmp/wl-run-out.XXXXXX";
+  const int out_fd = ::mkstemp(out_templ);
+  if (out_fd < 0) throw std::runtime_error("mkstemp failed");
+  ::unlink(out_templ);
+  char in_templ[] = "/tmp/wl-run-in.XXXXXX";
+  const int in_fd = ::mkstemp(in_templ);
+  ::unlink(in_templ);
+  if (!stdin_data.empty() &&
+      ::write(in_fd, stdin_data.data(), stdin_data.size()) != static_cast<ssize_t>(stdin_data.size())) {
+    throw std::runtime_error("cannot write stdin data");
+  }
+  ::lseek(in_fd, 0, SEEK_SET);
+  const pid_t pid = spawn(argv, out_fd, in_fd);
+  ::close(in_fd);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  int st = 0;
+  while (true) {
+    const pid_t r = ::waitpid(pid, &st, WNOHANG);
+    if (r == pid) break;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &st, 0);
+      ::close(out_fd);
+      throw std::runtime_error("command timed out: " + argv.front());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  RunResult result;
+  result.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  ::lseek(out_fd, 0, SEEK_SET);
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(out_fd, buf, sizeof buf)) > 0) result.output.append(buf, n);
+  ::close(out_fd);
+  return result;
+}
+
+std::pair<std::string, unsigned short> split_host_port(const std::string& address) {
+  const auto colon = address.rfind(':');
+  if (colon == std::string::npos) throw std::runtime_error("no port in " + address);
+  std::string host = address.substr(0, colon);
+  if (host.size() > 1 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  return {host, static_cast<unsigned short>(std::stoi(address.substr(colon + 1)))};
+}
+
+}  // namespace weighlink::testing
