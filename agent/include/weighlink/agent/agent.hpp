@@ -1,0 +1,19 @@
+#pragma once
+// The station daemon: wires the scale readers, the outbox, the replay worker, the API and the
+// server together and runs them until a stop signal.
+
+#include <memory>
+#include <string>
+
+#include "weighlink/agent/config.hpp"
+
+namespace weighlink::agent {
+
+class Agent {
+ public:
+  // Runs the agent until SIGINT or SIGTERM. Returns the process exit code: 0 after a clean stop,
+  // 1 when it could not start (the reason is logged as one line).
+  static int run(const AgentConfig& config);
+};
+
+}  // namespace weighlink::agent

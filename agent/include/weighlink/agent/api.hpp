@@ -1,0 +1,73 @@
+#pragma once
+// The agent's local HTTP API as a function of the request (SPEC §4): routing, security checks,
+// idempotency rules, captures. No sockets here; the server adapter feeds it requests.
+// Threading: io thread only; outbox completions are marshalled back through `post`.
+
+#include <chrono>
+#include <functional>
+#include <string>
+
+#include <boost/json/object.hpp>
+
+#include "weighlink/agent/http_types.hpp"
+#include "weighlink/agent/live_state.hpp"
+#include "weighlink/agent/security.hpp"
+#include "weighlink/sync/outbox.hpp"
+#include "weighlink/sync/replay.hpp"
+
+namespace weighlink::agent {
+
+struct ApiContext {
+  std::string station_id;
+  std::string agent_version;
+  sync::Outbox* outbox = nullptr;
+  LiveState* live = nullptr;
+  sync::ReplayWorker* replay = nullptr;  // null when the agent runs offline
+  SecurityPolicy security;
+  std::chrono::milliseconds capture_timeout{3000};
+  // Runs `fn` on the io thread.
+  std::function<void(std::function<void()>)> post;
+  // Runs `fn` on the io thread after `delay`.
+  std::function<void(std::chrono::milliseconds, std::function<void()>)> schedule;
+  std::function<std::chrono::system_clock::time_point()> now = [] {
+    return std::chrono::system_clock::now();
+  };
+};
+
+using Respond = std::function<void(HttpResponse)>;
+
+class Api {
+ public:
+  explicit Api(ApiContext context);
+
+  // Answers one request; `respond` is called exactly once, on the io thread.
+  void handle(const HttpRequest& request, Respond respond);
+
+  // Host and Origin checks for any request, the WebSocket upgrade included. A response when the
+  // request must be refused.
+  [[nodiscard]] std::optional<HttpResponse> refuse(const HttpRequest& request) const;
+
+  // The /v1/status document (also sent on the live socket as {"type":"status",...}).
+  [[nodiscard]] boost::json::object status() const;
+
+  [[nodiscard]] const ApiContext& context() const { return ctx_; }
+
+ private:
+  void post_mutation(const HttpRequest& request, const std::string& correlation_id,
+                     Respond respond);
+  void post_capture(const HttpRequest& request, const std::string& correlation_id,
+                    Respond respond);
+  void get_outbox(const HttpRequest& request, const std::string& correlation_id,
+                  Respond respond);
+  void retry_outbox(const std::string& key, const std::string& correlation_id, Respond respond);
+  HttpResponse metrics() const;
+
+  ApiContext ctx_;
+};
+
+// {"error": code, "message": ..., "correlation_id": ...} with X-Correlation-Id.
+[[nodiscard]] HttpResponse error_response(int status, const std::string& code,
+                                          const std::string& message,
+                                          const std::string& correlation_id);
+
+}  // namespace weighlink::agent

@@ -1,0 +1,48 @@
+#pragma once
+// The agent's configuration: one YAML file, overridden by command-line flags. Plain data.
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "weighlink/scale/reader.hpp"
+
+namespace weighlink::agent {
+
+struct AgentConfig {
+  std::string listen_host = "127.0.0.1";
+  std::uint16_t listen_port = 8420;
+  std::filesystem::path ready_file;
+  std::filesystem::path data_dir = "./weighlink-data";
+  std::string station_id = "station-1";
+  std::filesystem::path station_token_file;
+  std::vector<std::string> backends;  // host:port
+  std::vector<scale::ScaleConfig> scales;
+
+  // Security (SPEC §4): browser origins allowed besides the agent's own page, and extra names
+  // accepted in the Host header besides localhost, 127.0.0.1 and [::1].
+  std::vector<std::string> allowed_origins;
+  std::vector<std::string> allowed_hosts;
+
+  std::chrono::milliseconds capture_timeout{3000};
+  std::chrono::milliseconds status_interval{1000};
+  std::uint64_t outbox_max_rows = 1'000'000;
+  std::size_t replay_batch_size = 200;
+  std::chrono::milliseconds replay_backoff_max{10'000};
+  std::chrono::milliseconds hello_interval{30'000};
+};
+
+// Reads a YAML configuration file. Throws std::runtime_error naming the file, the key and what is
+// wrong (start-up only).
+[[nodiscard]] AgentConfig load_config_file(const std::filesystem::path& file);
+
+// "HOST:PORT" -> host and port; throws std::invalid_argument with a clear message.
+void parse_listen(const std::string& text, std::string& host, std::uint16_t& port);
+
+// One scale from a source string and protocol id; throws std::invalid_argument.
+[[nodiscard]] scale::ScaleConfig make_scale(const std::string& id, const std::string& source,
+                                            const std::string& protocol);
+
+}  // namespace weighlink::agent

@@ -1,0 +1,38 @@
+#pragma once
+// The HTTP and WebSocket adapter (Boost.Beast): accepts connections, turns requests into
+// HttpRequest for the Api, and fans live readings out to WebSocket clients, latest-wins per client
+// so a slow browser never slows the scale reader or the other clients.
+// Threading: every member runs on the io_context's single thread.
+
+#include <memory>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+
+#include "weighlink/agent/api.hpp"
+#include "weighlink/scale/reading.hpp"
+
+namespace weighlink::agent {
+
+class Server {
+ public:
+  Server(boost::asio::io_context& ioc, Api& api);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds and starts accepting. On success `bound` is "HOST:PORT" with the real port.
+  [[nodiscard]] bool listen(const std::string& host, std::uint16_t port, std::string* bound,
+                            std::string* error);
+  void publish_reading(const scale::Reading& reading);
+  void publish_status();
+  [[nodiscard]] std::size_t live_clients() const;
+  void stop();
+
+  struct Impl;  // the Beast adapter's state; defined in server_beast.cpp
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace weighlink::agent

@@ -1,0 +1,184 @@
+#include "weighlink/agent/agent.hpp"
+
+#include <boost/asio.hpp>
+#include <boost/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <fstream>
+#include <system_error>
+
+#include "weighlink/agent/api.hpp"
+#include "weighlink/agent/live_state.hpp"
+#include "weighlink/agent/server.hpp"
+#include "weighlink/scale/reader.hpp"
+#include "weighlink/sync/outbox.hpp"
+#include "weighlink/sync/replay.hpp"
+
+namespace weighlink::agent {
+namespace asio = boost::asio;
+
+namespace {
+
+// Written atomically (temp file + rename) so a reader never sees half a file.
+bool write_ready_file(const std::filesystem::path& file, const boost::json::object& content,
+                      std::string* error) {
+  const auto tmp = file.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << boost::json::serialize(content) << "\n";
+    if (!out) {
+      *error = "cannot write ready file " + tmp;
+      return false;
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, file, ec);
+  if (ec) {
+    *error = "cannot write ready file " + file.string() + ": " + ec.message();
+    return false;
+  }
+  return true;
+}
+
+std::string read_token(const std::filesystem::path& file, std::string* error) {
+  std::ifstream in(file);
+  if (!in) {
+    *error = "cannot read the station token file " + file.string() +
+             "; create it with the token printed by 'weighlink-backend station add'";
+    return {};
+  }
+  std::string token;
+  std::getline(in, token);
+  while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
+  if (token.empty()) *error = "the station token file " + file.string() + " is empty";
+  return token;
+}
+
+}  // namespace
+
+int Agent::run(const AgentConfig& config) {
+  std::error_code ec;
+  std::filesystem::create_directories(config.data_dir, ec);
+  if (ec) {
+    spdlog::error("cannot create data directory {}: {}; choose another with --data-dir",
+                  config.data_dir.string(), ec.message());
+    return 1;
+  }
+  std::string error;
+  sync::OutboxOptions outbox_options;
+  outbox_options.max_rows = config.outbox_max_rows;
+  auto opened = sync::Outbox::open(config.data_dir / "outbox.db", outbox_options, &error);
+  if (!opened) {
+    spdlog::error("{}", error);
+    return 1;
+  }
+  std::unique_ptr<sync::Outbox> outbox = std::move(*opened);
+
+  std::unique_ptr<sync::ReplayWorker> replay;
+  if (!config.backends.empty()) {
+    sync::ReplayConfig rc;
+    rc.backends = config.backends;
+    rc.station_id = config.station_id;
+    rc.agent_version = WEIGHLINK_VERSION;
+    rc.batch_size = config.replay_batch_size;
+    rc.hello_interval = config.hello_interval;
+    rc.backoff.cap = config.replay_backoff_max;
+    if (!config.station_token_file.empty()) {
+      rc.token = read_token(config.station_token_file, &error);
+      if (!error.empty()) {
+        spdlog::error("{}", error);
+        return 2;
+      }
+    } else {
+      spdlog::warn("no --station-token-file: the backend will refuse this station's calls");
+    }
+    replay = sync::ReplayWorker::create(std::move(rc), *outbox);
+    outbox->set_on_commit([r = replay.get()] { r->notify(); });
+  } else {
+    spdlog::info("no backend configured: running offline, every mutation stays in the outbox");
+  }
+
+  asio::io_context ioc(1);
+  LiveState live;
+  for (const auto& s : config.scales) live.add_scale(s.id, s.protocol);
+
+  ApiContext ctx;
+  ctx.station_id = config.station_id;
+  ctx.agent_version = WEIGHLINK_VERSION;
+  ctx.outbox = outbox.get();
+  ctx.live = &live;
+  ctx.replay = replay.get();
+  ctx.security.allowed_origins = config.allowed_origins;
+  ctx.security.allowed_hosts = config.allowed_hosts;
+  ctx.capture_timeout = config.capture_timeout;
+  ctx.post = [&ioc](std::function<void()> fn) { asio::post(ioc, std::move(fn)); };
+  ctx.schedule = [&ioc](std::chrono::milliseconds delay, std::function<void()> fn) {
+    auto timer = std::make_shared<asio::steady_timer>(ioc, delay);
+    timer->async_wait([timer, fn = std::move(fn)](const boost::system::error_code& ec) {
+      if (!ec) fn();
+    });
+  };
+  Api api(std::move(ctx));
+  Server server(ioc, api);
+  std::string bound;
+  if (!server.listen(config.listen_host, config.listen_port, &bound, &error)) {
+    spdlog::error("{}", error);
+    return 1;
+  }
+  spdlog::info("weighlink-agent {} listening on http://{} (station {})", WEIGHLINK_VERSION, bound,
+               config.station_id);
+
+  std::vector<std::unique_ptr<scale::ScaleReader>> readers;
+  for (const auto& sc : config.scales) {
+    scale::ScaleEvents events;
+    events.on_reading = [&ioc, &live, &server](const scale::Reading& r) {
+      asio::post(ioc, [&live, &server, r] {
+        live.on_reading(r);
+        server.publish_reading(r);
+      });
+    };
+    events.on_connection = [&ioc, &live, id = sc.id](bool connected, const std::string& detail) {
+      asio::post(ioc, [&live, id, connected, detail] { live.on_connection(id, connected, detail); });
+    };
+    readers.push_back(std::make_unique<scale::ScaleReader>(sc, std::move(events)));
+  }
+
+  asio::steady_timer status_timer(ioc);
+  std::function<void()> tick = [&] {
+    status_timer.expires_after(config.status_interval);
+    status_timer.async_wait([&](const boost::system::error_code& ec) {
+      if (ec) return;
+      server.publish_status();
+      tick();
+    });
+  };
+  tick();
+
+  asio::signal_set signals(ioc, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int signo) {
+    if (ec) return;
+    spdlog::info("signal {} received: stopping", signo);
+    status_timer.cancel();
+    server.stop();
+    ioc.stop();
+  });
+
+  if (replay) replay->start();
+  for (auto& r : readers) r->start();
+  if (!config.ready_file.empty()) {
+    if (!write_ready_file(config.ready_file, {{"http", bound}}, &error)) {
+      spdlog::error("{}", error);
+      return 1;
+    }
+  }
+
+  ioc.run();
+
+  for (auto& r : readers) r->stop();
+  if (replay) replay->stop();
+  outbox->close();
+  spdlog::info("weighlink-agent stopped");
+  return 0;
+}
+
+}  // namespace weighlink::agent

@@ -1,0 +1,583 @@
+#include "weighlink/agent/api.hpp"
+
+#include <boost/json.hpp>
+#include <boost/url/parse.hpp>
+#include <spdlog/spdlog.h>
+
+#include <memory>
+#include <random>
+
+#include "weighlink/agent/page.hpp"
+#include "weighlink/sync/hash.hpp"
+
+namespace weighlink::agent {
+namespace json = boost::json;
+
+namespace {
+
+std::int64_t to_ms(std::chrono::system_clock::time_point tp) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(tp.time_since_epoch()).count();
+}
+
+std::string new_correlation_id() {
+  static thread_local std::mt19937_64 rng(std::random_device{}());
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(16, '0');
+  auto v = rng();
+  for (auto& c : id) {
+    c = kHex[v & 0xF];
+    v >>= 4;
+  }
+  return id;
+}
+
+HttpResponse json_response(int status, const json::value& body) {
+  HttpResponse r;
+  r.status = status;
+  r.body = json::serialize(body);
+  return r;
+}
+
+// An Idempotency-Key is 1..255 visible ASCII characters (IETF draft: a string, unique per request).
+bool valid_key(const std::string& key) {
+  if (key.empty() || key.size() > 255) return false;
+  for (unsigned char c : key) {
+    if (c < 0x21 || c > 0x7E) return false;
+  }
+  return true;
+}
+
+bool valid_kind(std::string_view kind) {
+  if (kind.empty() || kind.size() > 100) return false;
+  for (unsigned char c : kind) {
+    if (!(std::islower(c) || std::isdigit(c) || c == '.' || c == '_' || c == '-')) return false;
+  }
+  return true;
+}
+
+bool is_json(const HttpRequest& request) {
+  const auto ct = request.header("content-type");
+  return ct.rfind("application/json", 0) == 0;
+}
+
+json::object accepted_body(const sync::OutboxRow& row) {
+  json::object body{{"idempotency_key", row.idempotency_key},
+                    {"seq", row.seq},
+                    {"state", "queued"}};
+  if (row.kind == "weighing.captured") {
+    json::error_code ec;
+    auto payload = json::parse(row.payload_json, ec);
+    if (!ec) body["weighing"] = std::move(payload);
+  }
+  return body;
+}
+
+// The answer to a request whose key is already in the outbox: the original answer, or 422.
+HttpResponse replay_or_conflict(const sync::OutboxRow& row, const std::string& request_hash,
+                                const std::string& correlation_id) {
+  if (row.request_hash != request_hash) {
+    return error_response(422, "idempotency_key_reused",
+                          "Idempotency-Key '" + row.idempotency_key +
+                              "' was already used for a different request; send a new key for "
+                              "a new request",
+                          correlation_id);
+  }
+  auto r = json_response(200, accepted_body(row));
+  r.headers.emplace_back("Idempotent-Replayed", "true");
+  return r;
+}
+
+HttpResponse enqueue_response(const sync::EnqueueResult& result, const std::string& request_hash,
+                              const std::string& correlation_id) {
+  switch (result.status) {
+    case sync::EnqueueStatus::accepted:
+      return json_response(202, accepted_body(result.row));
+    case sync::EnqueueStatus::replayed:
+    case sync::EnqueueStatus::key_reused:
+      return replay_or_conflict(result.row, request_hash, correlation_id);
+    case sync::EnqueueStatus::in_progress:
+      return error_response(409, "idempotency_key_in_progress",
+                            "a request with this Idempotency-Key is still being processed; retry "
+                            "shortly with the same key",
+                            correlation_id);
+    case sync::EnqueueStatus::full:
+      return error_response(507, "outbox_full", result.message, correlation_id);
+    case sync::EnqueueStatus::failed:
+      break;
+  }
+  return error_response(500, "outbox_error", result.message, correlation_id);
+}
+
+std::string canonical_hash(std::string_view route, const json::value& body) {
+  return sync::sha256_hex(std::string(route) + "\n" + json::serialize(body));
+}
+
+}  // namespace
+
+HttpResponse error_response(int status, const std::string& code, const std::string& message,
+                            const std::string& correlation_id) {
+  auto r = json_response(
+      status, json::object{{"error", code}, {"message", message}, {"correlation_id", correlation_id}});
+  r.headers.emplace_back("X-Correlation-Id", correlation_id);
+  return r;
+}
+
+Api::Api(ApiContext context) : ctx_(std::move(context)) {}
+
+std::optional<HttpResponse> Api::refuse(const HttpRequest& request) const {
+  const auto host = request.header("host");
+  if (!host_allowed(host, ctx_.security)) {
+    return error_response(421, "host_not_allowed",
+                          "Host '" + host +
+                              "' is not a local name; use localhost or add it to allowed_hosts",
+                          new_correlation_id());
+  }
+  const auto origin = request.header("origin");
+  if (!origin_allowed(origin, host, ctx_.security)) {
+    return error_response(403, "origin_not_allowed",
+                          "Origin '" + origin + "' is not in allowed_origins of the agent's "
+                                                "configuration",
+                          new_correlation_id());
+  }
+  return std::nullopt;
+}
+
+void Api::handle(const HttpRequest& request, Respond respond) {
+  const auto correlation_id = new_correlation_id();
+  const auto origin = request.header("origin");
+  // Every answer carries the correlation id, and CORS headers for an allowed browser origin.
+  auto finish = [respond = std::move(respond), correlation_id, origin](HttpResponse r) {
+    bool has_id = false;
+    for (const auto& h : r.headers) has_id = has_id || h.first == "X-Correlation-Id";
+    if (!has_id) r.headers.emplace_back("X-Correlation-Id", correlation_id);
+    if (!origin.empty()) {
+      r.headers.emplace_back("Access-Control-Allow-Origin", origin);
+      r.headers.emplace_back("Vary", "Origin");
+    }
+    respond(std::move(r));
+  };
+  if (auto refusal = refuse(request)) {
+    spdlog::warn("[{}] refused {} {}: {}", correlation_id, request.method, request.target,
+                 refusal->body);
+    HttpResponse r = *refusal;
+    r.headers.clear();
+    r.headers.emplace_back("X-Correlation-Id", correlation_id);
+    respond(std::move(r));
+    return;
+  }
+
+  auto url = boost::urls::parse_origin_form(request.target);
+  if (!url) {
+    finish(error_response(400, "bad_target", "request target is not a valid path",
+                          correlation_id));
+    return;
+  }
+  const std::string path = url->path();
+  const auto& m = request.method;
+
+  if (m == "OPTIONS") {
+    // CORS preflight: only reached for allowed origins (refuse() stopped the others).
+    HttpResponse r;
+    r.status = 204;
+    r.content_type.clear();
+    r.headers = {{"Access-Control-Allow-Methods", "GET, POST, OPTIONS"},
+                 {"Access-Control-Allow-Headers", "Content-Type, Idempotency-Key"},
+                 {"Access-Control-Max-Age", "600"}};
+    finish(std::move(r));
+    return;
+  }
+  if (m == "GET" && path == "/") {
+    HttpResponse r;
+    r.content_type = "text/html; charset=utf-8";
+    r.body = std::string(operator_page_html());
+    r.headers.emplace_back("Content-Security-Policy",
+                           "default-src 'self'; style-src 'unsafe-inline'; "
+                           "script-src 'unsafe-inline'; connect-src 'self'");
+    finish(std::move(r));
+    return;
+  }
+  if (m == "GET" && path == "/healthz") {
+    finish(json_response(200, json::object{{"status", "ok"}}));
+    return;
+  }
+  if (m == "GET" && path == "/readyz") {
+    finish(json_response(200, json::object{{"status", "ready"}}));
+    return;
+  }
+  if (m == "GET" && path == "/metrics") {
+    finish(metrics());
+    return;
+  }
+  if (m == "GET" && path == "/v1/status") {
+    finish(json_response(200, status()));
+    return;
+  }
+  if (m == "GET" && path == "/v1/outbox") {
+    get_outbox(request, correlation_id, std::move(finish));
+    return;
+  }
+  if (m == "POST" && path == "/v1/mutations") {
+    post_mutation(request, correlation_id, std::move(finish));
+    return;
+  }
+  if (m == "POST" && path == "/v1/captures") {
+    post_capture(request, correlation_id, std::move(finish));
+    return;
+  }
+  constexpr std::string_view kOutboxPrefix = "/v1/outbox/";
+  constexpr std::string_view kRetrySuffix = "/retry";
+  if (m == "POST" && path.starts_with(kOutboxPrefix) && path.ends_with(kRetrySuffix) &&
+      path.size() > kOutboxPrefix.size() + kRetrySuffix.size()) {
+    retry_outbox(path.substr(kOutboxPrefix.size(),
+                             path.size() - kOutboxPrefix.size() - kRetrySuffix.size()),
+                 correlation_id, std::move(finish));
+    return;
+  }
+  const bool known = path == "/" || path == "/healthz" || path == "/readyz" ||
+                     path == "/metrics" || path.starts_with("/v1/");
+  if (known) {
+    finish(error_response(405, "method_not_allowed", m + " is not allowed on " + path,
+                          correlation_id));
+  } else {
+    finish(error_response(404, "not_found", "no such resource: " + path, correlation_id));
+  }
+}
+
+void Api::post_mutation(const HttpRequest& request, const std::string& correlation_id,
+                        Respond respond) {
+  const auto key = request.header("idempotency-key");
+  if (key.empty()) {
+    respond(error_response(400, "idempotency_key_missing",
+                           "the Idempotency-Key header is required: send a unique key per "
+                           "mutation and reuse it when you retry",
+                           correlation_id));
+    return;
+  }
+  if (!valid_key(key)) {
+    respond(error_response(400, "idempotency_key_invalid",
+                           "Idempotency-Key must be 1 to 255 visible ASCII characters",
+                           correlation_id));
+    return;
+  }
+  if (!is_json(request)) {
+    respond(error_response(415, "unsupported_media_type",
+                           "send the mutation as Content-Type: application/json", correlation_id));
+    return;
+  }
+  json::error_code ec;
+  auto body = json::parse(request.body, ec);
+  if (ec || !body.is_object()) {
+    respond(error_response(400, "invalid_json",
+                           "the body must be a JSON object {\"kind\":...,\"payload\":{...}}" +
+                               (ec ? std::string(": ") + ec.message() : std::string()),
+                           correlation_id));
+    return;
+  }
+  const auto& o = body.as_object();
+  const auto* kind = o.if_contains("kind");
+  const auto* payload = o.if_contains("payload");
+  if (!kind || !kind->is_string() || !valid_kind(kind->as_string())) {
+    respond(error_response(400, "invalid_kind",
+                           "\"kind\" must be a string of lower-case letters, digits, '.', '_' or "
+                           "'-', e.g. \"transaction.created\"",
+                           correlation_id));
+    return;
+  }
+  if (!payload || !payload->is_object()) {
+    respond(error_response(400, "invalid_payload", "\"payload\" must be a JSON object",
+                           correlation_id));
+    return;
+  }
+  sync::NewMutation mutation;
+  mutation.idempotency_key = key;
+  mutation.kind = std::string(kind->as_string());
+  mutation.payload_json = json::serialize(*payload);
+  mutation.request_hash = canonical_hash("POST /v1/mutations", body);
+  mutation.created_at_ms = to_ms(ctx_.now());
+  spdlog::info("[{}] mutation {} key {} received", correlation_id, mutation.kind, key);
+  auto hash = mutation.request_hash;
+  ctx_.outbox->enqueue(std::move(mutation), [post = ctx_.post, respond = std::move(respond), hash,
+                                             correlation_id](sync::EnqueueResult result) mutable {
+    post([respond = std::move(respond), result = std::move(result), hash, correlation_id] {
+      if (result.status == sync::EnqueueStatus::accepted) {
+        spdlog::info("[{}] key {} queued as seq {}", correlation_id, result.row.idempotency_key,
+                     result.row.seq);
+      }
+      respond(enqueue_response(result, hash, correlation_id));
+    });
+  });
+}
+
+void Api::post_capture(const HttpRequest& request, const std::string& correlation_id,
+                       Respond respond) {
+  const auto key = request.header("idempotency-key");
+  if (key.empty() || !valid_key(key)) {
+    respond(error_response(400, key.empty() ? "idempotency_key_missing" : "idempotency_key_invalid",
+                           "the Idempotency-Key header (1 to 255 visible ASCII characters) is "
+                           "required: reuse it when you retry, so a capture is never doubled",
+                           correlation_id));
+    return;
+  }
+  if (!is_json(request)) {
+    respond(error_response(415, "unsupported_media_type",
+                           "send the capture request as Content-Type: application/json",
+                           correlation_id));
+    return;
+  }
+  json::error_code ec;
+  auto body = json::parse(request.body.empty() ? std::string("{}") : request.body, ec);
+  if (ec || !body.is_object()) {
+    respond(error_response(400, "invalid_json",
+                           "the body must be a JSON object like {\"scale\":\"main\","
+                           "\"operator\":\"jdoe\"}",
+                           correlation_id));
+    return;
+  }
+  const auto& o = body.as_object();
+  std::string scale_id = ctx_.live->scales().empty() ? "main" : ctx_.live->scales().front().id;
+  if (const auto* s = o.if_contains("scale")) {
+    if (!s->is_string()) {
+      respond(error_response(400, "invalid_scale", "\"scale\" must be a string", correlation_id));
+      return;
+    }
+    scale_id = std::string(s->as_string());
+  }
+  std::string operator_id;
+  if (const auto* op = o.if_contains("operator")) {
+    if (!op->is_string()) {
+      respond(
+          error_response(400, "invalid_operator", "\"operator\" must be a string", correlation_id));
+      return;
+    }
+    operator_id = std::string(op->as_string());
+  }
+  auto timeout = ctx_.capture_timeout;
+  if (const auto* t = o.if_contains("timeout_ms")) {
+    if (!t->is_int64() || t->as_int64() < 0 || t->as_int64() > 60'000) {
+      respond(error_response(400, "invalid_timeout", "\"timeout_ms\" must be 0..60000",
+                             correlation_id));
+      return;
+    }
+    timeout = std::chrono::milliseconds(t->as_int64());
+  }
+  if (!ctx_.live->find(scale_id)) {
+    respond(error_response(404, "unknown_scale",
+                           "no scale named '" + scale_id + "' is configured on this agent",
+                           correlation_id));
+    return;
+  }
+  const auto hash = canonical_hash("POST /v1/captures", body);
+  // A retried capture must answer with the weighing it already captured, not a new weight.
+  if (auto existing = ctx_.outbox->find(key)) {
+    respond(replay_or_conflict(*existing, hash, correlation_id));
+    return;
+  }
+
+  struct Wait {
+    std::string scale_id, operator_id, key, hash, correlation_id;
+    std::chrono::steady_clock::time_point deadline;
+    Respond respond;
+  };
+  auto wait = std::make_shared<Wait>(Wait{scale_id, operator_id, key, hash, correlation_id,
+                                          std::chrono::steady_clock::now() + timeout,
+                                          std::move(respond)});
+  auto attempt = std::make_shared<std::function<void()>>();
+  *attempt = [this, wait, weak = std::weak_ptr<std::function<void()>>(attempt)] {
+    const auto* s = ctx_.live->find(wait->scale_id);
+    const bool fresh = s && s->latest && !s->latest->stale;
+    if (fresh && s->latest->stable) {
+      const auto& r = *s->latest;
+      json::object payload{{"station_id", ctx_.station_id},
+                           {"scale", r.scale},
+                           {"weight", r.weight.to_string()},
+                           {"unit", r.unit},
+                           {"mode", scale::to_string(r.mode)},
+                           {"tare", r.tare ? r.tare->to_string() : std::string("0")},
+                           {"reading_seq", r.seq},
+                           {"reading_ts", scale::format_timestamp(r.ts)},
+                           {"protocol", r.protocol},
+                           {"raw", scale::to_json(r, false).at("raw")},
+                           {"operator", wait->operator_id},
+                           {"agent_version", ctx_.agent_version},
+                           {"captured_at", scale::format_timestamp(ctx_.now())}};
+      if (!r.decks.empty()) payload["decks"] = scale::to_json(r, false).at("decks");
+      sync::NewMutation m;
+      m.idempotency_key = wait->key;
+      m.kind = "weighing.captured";
+      m.payload_json = json::serialize(payload);
+      m.request_hash = wait->hash;
+      m.created_at_ms = to_ms(ctx_.now());
+      spdlog::info("[{}] capture on scale {}: {} {} (reading seq {}) key {}",
+                   wait->correlation_id, r.scale, r.weight.to_string(), r.unit, r.seq, wait->key);
+      ctx_.outbox->enqueue(std::move(m), [post = ctx_.post, wait](sync::EnqueueResult result) {
+        post([wait, result = std::move(result)] {
+          wait->respond(enqueue_response(result, wait->hash, wait->correlation_id));
+        });
+      });
+      return;
+    }
+    if (std::chrono::steady_clock::now() >= wait->deadline) {
+      if (fresh) {
+        wait->respond(error_response(409, "scale_not_stable",
+                                     "scale '" + wait->scale_id +
+                                         "' did not settle in time; wait for the stable sign and "
+                                         "capture again",
+                                     wait->correlation_id));
+      } else {
+        wait->respond(error_response(
+            503, "scale_unavailable",
+            "no current reading from scale '" + wait->scale_id + "'" +
+                (s && !s->detail.empty() ? " (" + s->detail + ")" : std::string()) +
+                "; check the indicator and its cable",
+            wait->correlation_id));
+      }
+      return;
+    }
+    // The timer holds the only strong reference between attempts, so nothing cycles.
+    ctx_.schedule(std::chrono::milliseconds(20), [next = weak.lock()] { (*next)(); });
+  };
+  (*attempt)();
+}
+
+void Api::get_outbox(const HttpRequest& request, const std::string& correlation_id,
+                     Respond respond) {
+  auto url = boost::urls::parse_origin_form(request.target);
+  std::optional<sync::MutationState> state;
+  std::uint64_t after = 0;
+  std::size_t limit = 100;
+  for (const auto& param : url->params()) {
+    if (param.key == "state") {
+      state = sync::parse_state(param.value);
+      if (!state) {
+        respond(error_response(400, "invalid_state",
+                               "state must be pending, acknowledged or dead", correlation_id));
+        return;
+      }
+    } else if (param.key == "limit" || param.key == "after") {
+      std::uint64_t v = 0;
+      bool ok = !param.value.empty() && param.value.size() <= 18;
+      for (char c : param.value) ok = ok && c >= '0' && c <= '9';
+      if (ok) v = std::stoull(param.value);
+      if (!ok || (param.key == "limit" && (v == 0 || v > 1000))) {
+        respond(error_response(400, "invalid_" + param.key,
+                               param.key + " must be a number" +
+                                   (param.key == "limit" ? " from 1 to 1000" : ""),
+                               correlation_id));
+        return;
+      }
+      if (param.key == "limit") {
+        limit = static_cast<std::size_t>(v);
+      } else {
+        after = v;
+      }
+    }
+  }
+  const auto rows = ctx_.outbox->list(state, after, limit + 1);
+  json::array items;
+  for (std::size_t i = 0; i < rows.size() && i < limit; ++i) {
+    const auto& r = rows[i];
+    items.push_back(json::object{{"idempotency_key", r.idempotency_key},
+                                 {"seq", r.seq},
+                                 {"kind", r.kind},
+                                 {"state", sync::to_string(r.state)},
+                                 {"created_at_ms", r.created_at_ms},
+                                 {"attempts", r.attempts},
+                                 {"last_error", r.last_error},
+                                 {"outcome", r.outcome}});
+  }
+  json::value next = nullptr;
+  if (rows.size() > limit) next = rows[limit - 1].seq;
+  respond(json_response(200, json::object{{"items", std::move(items)}, {"next_after", next}}));
+}
+
+void Api::retry_outbox(const std::string& key, const std::string& correlation_id,
+                       Respond respond) {
+  auto r = ctx_.outbox->retry_dead(key);
+  if (!r) {
+    respond(error_response(500, "outbox_error", r.error().message(), correlation_id));
+  } else if (!*r) {
+    respond(error_response(404, "not_dead",
+                           "no dead mutation has the key '" + key + "'", correlation_id));
+  } else {
+    spdlog::info("[{}] dead mutation {} released for retry", correlation_id, key);
+    if (ctx_.replay) ctx_.replay->notify();
+    respond(json_response(200, json::object{{"idempotency_key", key}, {"state", "pending"}}));
+  }
+}
+
+json::object Api::status() const {
+  const auto now = ctx_.now();
+  json::array scales;
+  for (const auto& s : ctx_.live->scales()) {
+    json::object o{{"id", s.id},
+                   {"protocol", s.protocol},
+                   {"connected", s.connected},
+                   {"detail", s.detail},
+                   {"stale", !s.latest || s.latest->stale},
+                   {"readings", s.readings}};
+    if (s.latest) o["last_reading_ts"] = scale::format_timestamp(s.latest->ts);
+    scales.push_back(std::move(o));
+  }
+  const auto stats = ctx_.outbox->stats();
+  json::object outbox{{"pending", stats.pending},
+                      {"acknowledged", stats.acknowledged},
+                      {"dead", stats.dead},
+                      {"last_seq", stats.last_seq}};
+  if (stats.oldest_pending_created_at_ms) {
+    outbox["oldest_pending_age_s"] =
+        std::max<std::int64_t>(0, (to_ms(now) - *stats.oldest_pending_created_at_ms) / 1000);
+  } else {
+    outbox["oldest_pending_age_s"] = nullptr;
+  }
+  json::object uplink;
+  if (ctx_.replay) {
+    const auto u = ctx_.replay->status();
+    uplink = {{"state", sync::to_string(u.state)},
+              {"backend", u.backend},
+              {"last_error", u.last_error},
+              {"high_water_seq", u.high_water_seq},
+              {"durable_seq", u.durable_seq},
+              {"generation", u.generation},
+              {"consecutive_failures", u.consecutive_failures}};
+    uplink["last_sync"] = u.last_sync_ms ? json::value(scale::format_timestamp(
+                                               std::chrono::system_clock::time_point(
+                                                   std::chrono::milliseconds(*u.last_sync_ms))))
+                                         : json::value(nullptr);
+  } else {
+    uplink = {{"state", "disabled"}, {"backend", ""}, {"last_sync", nullptr}};
+  }
+  return json::object{{"station_id", ctx_.station_id},
+                      {"agent_version", ctx_.agent_version},
+                      {"scales", std::move(scales)},
+                      {"uplink", std::move(uplink)},
+                      {"outbox", std::move(outbox)}};
+}
+
+HttpResponse Api::metrics() const {
+  const auto stats = ctx_.outbox->stats();
+  std::string out;
+  auto gauge = [&out](const std::string& name, const std::string& help, const std::string& labels,
+                      std::uint64_t value) {
+    out += "# HELP " + name + " " + help + "\n# TYPE " + name + " gauge\n";
+    out += name + labels + " " + std::to_string(value) + "\n";
+  };
+  gauge("weighlink_agent_outbox_pending", "Mutations waiting to be replayed.", "", stats.pending);
+  gauge("weighlink_agent_outbox_dead", "Mutations the backend rejected.", "", stats.dead);
+  gauge("weighlink_agent_outbox_acknowledged", "Mutations acknowledged and kept.", "",
+        stats.acknowledged);
+  gauge("weighlink_agent_outbox_commits", "Outbox transactions committed.", "", stats.commits);
+  const bool online = ctx_.replay && ctx_.replay->status().state == sync::UplinkState::online;
+  gauge("weighlink_agent_uplink_online", "1 when the backend answers.", "", online ? 1 : 0);
+  out += "# HELP weighlink_agent_scale_readings Valid readings decoded per scale.\n"
+         "# TYPE weighlink_agent_scale_readings counter\n";
+  for (const auto& s : ctx_.live->scales()) {
+    out += "weighlink_agent_scale_readings{scale=\"" + s.id + "\"} " + std::to_string(s.readings) +
+           "\n";
+  }
+  HttpResponse r;
+  r.content_type = "text/plain; version=0.0.4";
+  r.body = std::move(out);
+  return r;
+}
+
+}  // namespace weighlink::agent

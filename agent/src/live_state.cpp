@@ -1,0 +1,41 @@
+#include "weighlink/agent/live_state.hpp"
+
+namespace weighlink::agent {
+
+void LiveState::add_scale(const std::string& id, const std::string& protocol) {
+  if (find(id)) return;
+  ScaleLive s;
+  s.id = id;
+  s.protocol = protocol;
+  scales_.push_back(std::move(s));
+}
+
+ScaleLive* LiveState::find_mutable(const std::string& id) {
+  for (auto& s : scales_) {
+    if (s.id == id) return &s;
+  }
+  return nullptr;
+}
+
+const ScaleLive* LiveState::find(const std::string& id) const {
+  for (const auto& s : scales_) {
+    if (s.id == id) return &s;
+  }
+  return nullptr;
+}
+
+void LiveState::on_reading(const scale::Reading& reading) {
+  auto* s = find_mutable(reading.scale);
+  if (!s) return;
+  s->latest = reading;
+  if (!reading.stale) ++s->readings;
+}
+
+void LiveState::on_connection(const std::string& id, bool connected, const std::string& detail) {
+  auto* s = find_mutable(id);
+  if (!s) return;
+  s->connected = connected;
+  s->detail = detail;
+}
+
+}  // namespace weighlink::agent

@@ -1,0 +1,330 @@
+// The gRPC adapter of the replay worker: turns outbox rows into SyncService calls and the
+// answers back into outbox state. Generated protobuf types stay in this file.
+#include <grpcpp/grpcpp.h>
+
+#include <boost/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "weighlink/sync/replay.hpp"
+#include "weighlink/sync/v1/sync.grpc.pb.h"
+
+namespace weighlink::sync {
+namespace {
+
+namespace pb = weighlink::sync::v1;
+using Clock = std::chrono::steady_clock;
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string json_string(const boost::json::object& o, std::string_view key) {
+  if (const auto* v = o.if_contains(key); v && v->is_string()) return std::string(v->as_string());
+  return {};
+}
+
+// Known kinds travel typed as well; the JSON stays the source of truth for hashing.
+void fill_typed(const OutboxRow& row, pb::Mutation& m) {
+  if (row.kind != "weighing.captured") return;
+  boost::system::error_code ec;
+  auto value = boost::json::parse(row.payload_json, ec);
+  if (ec || !value.is_object()) return;
+  const auto& o = value.as_object();
+  auto* w = m.mutable_weighing_captured();
+  w->set_scale(json_string(o, "scale"));
+  w->set_weight(json_string(o, "weight"));
+  w->set_unit(json_string(o, "unit"));
+  w->set_mode(json_string(o, "mode"));
+  w->set_tare(json_string(o, "tare"));
+  w->set_reading_ts(json_string(o, "reading_ts"));
+  w->set_raw(json_string(o, "raw"));
+  w->set_operator_id(json_string(o, "operator"));
+  w->set_agent_version(json_string(o, "agent_version"));
+  w->set_signature(json_string(o, "signature"));
+  if (const auto* v = o.if_contains("reading_seq"); v && v->is_number()) {
+    w->set_reading_seq(v->to_number<std::uint64_t>());
+  }
+  if (const auto* decks = o.if_contains("decks"); decks && decks->is_array()) {
+    for (const auto& d : decks->as_array()) {
+      if (!d.is_object()) continue;
+      auto* deck = w->add_decks();
+      const auto& dob = d.as_object();
+      if (const auto* i = dob.if_contains("index"); i && i->is_number()) {
+        deck->set_index(i->to_number<std::uint32_t>());
+      }
+      deck->set_weight(json_string(dob, "weight"));
+      if (const auto* s = dob.if_contains("stable"); s && s->is_bool()) deck->set_stable(s->as_bool());
+    }
+  }
+  if (const auto* axles = o.if_contains("axles"); axles && axles->is_array()) {
+    for (const auto& a : axles->as_array()) {
+      if (!a.is_object()) continue;
+      auto* axle = w->add_axles();
+      const auto& aob = a.as_object();
+      if (const auto* i = aob.if_contains("index"); i && i->is_number()) {
+        axle->set_index(i->to_number<std::uint32_t>());
+      }
+      axle->set_weight(json_string(aob, "weight"));
+    }
+  }
+}
+
+class GrpcReplayWorker final : public ReplayWorker {
+ public:
+  GrpcReplayWorker(ReplayConfig config, Outbox& outbox)
+      : config_(std::move(config)), outbox_(outbox), rng_(std::random_device{}()) {
+    status_.state = config_.backends.empty() ? UplinkState::disabled : UplinkState::connecting;
+    if (!config_.backends.empty()) status_.backend = config_.backends.front();
+  }
+  ~GrpcReplayWorker() override { stop(); }
+
+  void start() override {
+    if (config_.backends.empty() || thread_.joinable()) return;
+    thread_ = std::thread([this] { run(); });
+  }
+
+  void stop() override {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+      cv_.notify_all();
+    }
+    if (thread_.joinable()) thread_.join();
+  }
+
+  void notify() override {
+    std::lock_guard lock(mu_);
+    wake_ = true;
+    cv_.notify_all();
+  }
+
+  UplinkStatus status() const override {
+    std::lock_guard lock(mu_);
+    return status_;
+  }
+
+ private:
+  struct CallError {
+    grpc::StatusCode code;
+    std::string message;
+  };
+
+  void run() {
+    std::uint32_t attempt = 0;
+    std::size_t backend_index = 0;
+    bool need_hello = true;
+    Clock::time_point last_hello{};
+    while (!stopping()) {
+      const std::string& address = config_.backends[backend_index % config_.backends.size()];
+      if (!stub_ || channel_address_ != address) {
+        channel_ = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+        stub_ = pb::SyncService::NewStub(channel_);
+        channel_address_ = address;
+        set_state(UplinkState::connecting, address, {});
+      }
+
+      std::optional<CallError> failure;
+      bool idle = false;
+      if (need_hello || Clock::now() - last_hello >= config_.hello_interval) {
+        failure = hello();
+        if (!failure) {
+          need_hello = false;
+          last_hello = Clock::now();
+        }
+      }
+      if (!failure) {
+        auto sent = replay_batch();
+        if (!sent) {
+          failure = sent.error();
+        } else {
+          idle = *sent == 0;
+        }
+      }
+
+      if (failure) {
+        ++attempt;
+        need_hello = true;
+        if (failure->code == grpc::StatusCode::UNAVAILABLE ||
+            failure->code == grpc::StatusCode::DEADLINE_EXCEEDED) {
+          ++backend_index;  // try the next backend address, if any
+        }
+        record_failure(*failure);
+        const auto delay =
+            backoff_delay(config_.backoff, attempt - 1, static_cast<std::uint32_t>(rng_()));
+        wait_for(delay, /*wake_on_notify=*/false);
+        continue;
+      }
+      attempt = 0;
+      if (idle) {
+        const auto until_hello = config_.hello_interval - (Clock::now() - last_hello);
+        wait_for(std::chrono::duration_cast<std::chrono::milliseconds>(until_hello), true);
+      }
+    }
+  }
+
+  std::unique_ptr<grpc::ClientContext> context() const {
+    auto ctx = std::make_unique<grpc::ClientContext>();
+    ctx->set_deadline(std::chrono::system_clock::now() + config_.call_deadline);
+    ctx->AddMetadata("authorization", "Bearer " + config_.token);
+    return ctx;
+  }
+
+  std::optional<CallError> hello() {
+    pb::HelloRequest req;
+    req.set_station_id(config_.station_id);
+    req.set_agent_version(config_.agent_version);
+    const auto stats = outbox_.stats();
+    req.set_acknowledged_seq(stats.acknowledged_seq);
+    req.set_last_seq(stats.last_seq);
+    pb::HelloResponse res;
+    auto ctx = context();
+    const auto status = stub_->Hello(ctx.get(), req, &res);
+    if (!status.ok()) return CallError{status.error_code(), status.error_message()};
+    apply_watermark(res.watermark(), stats.acknowledged_seq);
+    return std::nullopt;
+  }
+
+  // The backend's view of this station; re-sends what a restore lost.
+  void apply_watermark(const pb::Watermark& wm, std::uint64_t local_acknowledged) {
+    if (auto from = rewind_point(wm.high_water_seq(), local_acknowledged)) {
+      auto n = outbox_.rewind_above(*from);
+      spdlog::warn(
+          "backend {} holds this station only up to seq {} (generation {}) but {} was "
+          "acknowledged: re-sending {} mutations",
+          channel_address_, wm.high_water_seq(), wm.generation(), local_acknowledged,
+          n ? *n : 0);
+    }
+    // An agent reinstalled on a known station continues the numbering above the backend's.
+    (void)outbox_.ensure_seq_above(wm.high_water_seq());
+    std::lock_guard lock(mu_);
+    status_.high_water_seq = wm.high_water_seq();
+    status_.durable_seq = wm.durable_seq();
+    if (!status_.generation.empty() && status_.generation != wm.generation()) {
+      spdlog::warn("backend generation changed from {} to {}: the database was restored",
+                   status_.generation, wm.generation());
+    }
+    status_.generation = wm.generation();
+    status_.state = UplinkState::online;
+    status_.backend = channel_address_;
+    status_.last_error.clear();
+    status_.consecutive_failures = 0;
+    status_.last_sync_ms = now_ms();
+  }
+
+  // Sends one batch; returns how many mutations were sent (0 = nothing pending).
+  boost::system::result<std::size_t, CallError> replay_batch() {
+    const auto rows = outbox_.list(MutationState::pending, 0, config_.batch_size);
+    if (rows.empty()) return std::size_t{0};
+    pb::ReplayRequest req;
+    req.set_station_id(config_.station_id);
+    for (const auto& row : rows) {
+      auto* m = req.add_mutations();
+      m->set_station_id(config_.station_id);
+      m->set_idempotency_key(row.idempotency_key);
+      m->set_seq(row.seq);
+      m->set_kind(row.kind);
+      m->set_payload_json(row.payload_json);
+      m->set_created_at_unix_ms(row.created_at_ms);
+      fill_typed(row, *m);
+    }
+    pb::ReplayResponse res;
+    auto ctx = context();
+    const auto status = stub_->Replay(ctx.get(), req, &res);
+    if (!status.ok()) {
+      std::vector<std::uint64_t> seqs;
+      for (const auto& row : rows) seqs.push_back(row.seq);
+      (void)outbox_.mark_attempt_failed(seqs, status.error_message());
+      return CallError{status.error_code(), status.error_message()};
+    }
+    std::vector<MutationOutcome> outcomes;
+    for (const auto& r : res.results()) {
+      MutationOutcome o;
+      o.seq = r.seq();
+      o.reason = r.reason();
+      const auto effective =
+          r.outcome() == pb::DUPLICATE ? r.original_outcome() : r.outcome();
+      if (effective == pb::REJECTED) {
+        o.kind = MutationOutcome::Kind::rejected;
+        spdlog::warn("backend rejected mutation seq {} key {}: {} (moved to dead letters)",
+                     r.seq(), r.idempotency_key(), r.reason());
+      } else {
+        o.kind = r.outcome() == pb::DUPLICATE ? MutationOutcome::Kind::duplicate
+                                              : MutationOutcome::Kind::applied;
+      }
+      outcomes.push_back(std::move(o));
+    }
+    if (auto r = outbox_.mark_results(outcomes, now_ms()); !r) {
+      return CallError{grpc::StatusCode::INTERNAL,
+                       "cannot record the backend's answers in the outbox: " + r.error().message()};
+    }
+    if (res.expected_seq() != 0 && res.expected_seq() <= rows.front().seq) {
+      // The backend misses earlier mutations (restored from a backup): re-send from there.
+      auto n = outbox_.rewind_above(res.expected_seq() - 1);
+      spdlog::warn("backend expects seq {}: re-sending {} acknowledged mutations",
+                   res.expected_seq(), n ? *n : 0);
+    }
+    const auto stats = outbox_.stats();
+    apply_watermark(res.watermark(), stats.acknowledged_seq);
+    std::lock_guard lock(mu_);
+    status_.sent += static_cast<std::uint64_t>(res.results_size());
+    return rows.size();
+  }
+
+  void record_failure(const CallError& e) {
+    std::lock_guard lock(mu_);
+    ++status_.consecutive_failures;
+    if (status_.state != UplinkState::offline || status_.last_error != e.message) {
+      spdlog::warn("uplink to {} failed ({}): {}; retrying with backoff", channel_address_,
+                   static_cast<int>(e.code), e.message);
+    }
+    status_.state = UplinkState::offline;
+    status_.last_error = e.message;
+  }
+
+  void set_state(UplinkState state, const std::string& backend, const std::string& error) {
+    std::lock_guard lock(mu_);
+    if (status_.state != UplinkState::offline) status_.state = state;
+    status_.backend = backend;
+    if (!error.empty()) status_.last_error = error;
+  }
+
+  bool stopping() const {
+    std::lock_guard lock(mu_);
+    return stopping_;
+  }
+
+  void wait_for(std::chrono::milliseconds delay, bool wake_on_notify) {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, delay, [&] { return stopping_ || (wake_on_notify && wake_); });
+    wake_ = false;
+  }
+
+  ReplayConfig config_;
+  Outbox& outbox_;
+  std::mt19937 rng_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<pb::SyncService::Stub> stub_;
+  std::string channel_address_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  bool wake_ = false;
+  UplinkStatus status_;
+  std::thread thread_;
+};
+
+}  // namespace
+
+std::unique_ptr<ReplayWorker> ReplayWorker::create(ReplayConfig config, Outbox& outbox) {
+  return std::make_unique<GrpcReplayWorker>(std::move(config), outbox);
+}
+
+}  // namespace weighlink::sync
