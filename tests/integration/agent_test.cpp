@@ -1,0 +1,316 @@
+// The agent end to end on real parts: a pty scale, the real weighlink-agent binary, a real
+// WebSocket client, a real weighlink-backend on a throwaway PostgreSQL cluster.
+#include <doctest/doctest.h>
+
+#include <boost/asio.hpp>
+#include <boost/json.hpp>
+
+#include <fstream>
+#include <random>
+
+#include "weighlink/scale/decimal.hpp"
+#include "weighlink/scale/encode.hpp"
+#include "weighlink/testing/http_client.hpp"
+#include "weighlink/testing/pg_cluster.hpp"
+#include "weighlink/testing/process.hpp"
+#include "weighlink/testing/pty_scale.hpp"
+
+namespace json = boost::json;
+using namespace std::chrono_literals;
+using weighlink::testing::bin;
+using weighlink::testing::eventually;
+using weighlink::testing::http_request;
+using weighlink::testing::Process;
+using weighlink::testing::TempDir;
+using weighlink::testing::WsClient;
+
+namespace {
+
+std::string mt_frame(const char* weight, bool motion = false) {
+  weighlink::scale::DisplayState state;
+  state.weight = *weighlink::scale::Decimal::parse(weight);
+  state.tare = *weighlink::scale::Decimal::parse("0");
+  state.motion = motion;
+  return weighlink::scale::encode_mt_continuous(state, /*checksum=*/true);
+}
+
+struct Agent {
+  std::unique_ptr<Process> process;
+  std::string http;
+
+  Agent(const TempDir& dir, const std::vector<std::string>& extra) {
+    std::vector<std::string> argv = {bin("weighlink-agent"),
+                                     "--listen",
+                                     "127.0.0.1:0",
+                                     "--ready-file",
+                                     (dir / "agent.ready").string(),
+                                     "--data-dir",
+                                     (dir / "data").string(),
+                                     "--station-id",
+                                     "st-1"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    std::filesystem::remove(dir / "agent.ready");
+    process = std::make_unique<Process>(argv, dir / "agent.log");
+    http = process->wait_ready(dir / "agent.ready").at("http");
+  }
+};
+
+// Reads live messages until one satisfies `pred`; fails the test after `timeout`.
+json::object read_until(WsClient& ws, const std::function<bool(const json::object&)>& pred,
+                        std::chrono::milliseconds timeout = 10s) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    auto msg = ws.read(std::max(left, 1ms));
+    if (!msg) break;
+    auto v = json::parse(*msg);
+    if (v.is_object() && pred(v.as_object())) return v.as_object();
+  }
+  FAIL("no matching live message in time");
+  return {};
+}
+
+bool is_reading(const json::object& m, const char* weight) {
+  return m.at("type") == "reading" && m.at("weight") == weight;
+}
+
+weighlink::testing::HttpResult post(const std::string& http, const std::string& target,
+                                    const std::string& key, const std::string& body) {
+  std::map<std::string, std::string> headers{{"Content-Type", "application/json"}};
+  if (!key.empty()) headers["Idempotency-Key"] = key;
+  return http_request(http, "POST", target, headers, body);
+}
+
+std::string free_loopback_port() {
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::acceptor a(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  return "127.0.0.1:" + std::to_string(a.local_endpoint().port());
+}
+
+std::string last_line(const std::string& text) {
+  auto end = text.find_last_not_of("\r\n");
+  auto start = text.rfind('\n', end);
+  return text.substr(start == std::string::npos ? 0 : start + 1, end - (start == std::string::npos ? 0 : start + 1) + 1);
+}
+
+}  // namespace
+
+TEST_CASE("agent: a frame written to the pty arrives decoded at a live socket client") {
+  TempDir dir("wl-agent");
+  weighlink::testing::PtyScale scale(dir / "scale");
+  Agent agent(dir, {"--scale-source", "serial:" + scale.path(), "--scale-protocol",
+                    "mt-continuous"});
+  WsClient ws(agent.http, "/v1/live");
+  auto hello = read_until(ws, [](const json::object& m) { return m.at("type") == "hello"; });
+  CHECK(hello.at("station_id") == "st-1");
+
+  scale.write(mt_frame("32540"));
+  auto reading = read_until(ws, [](const json::object& m) { return is_reading(m, "32540"); });
+  CHECK(reading.at("scale") == "main");
+  CHECK(reading.at("unit") == "kg");
+  CHECK(reading.at("stable") == true);
+  CHECK(reading.at("stale") == false);
+  CHECK(reading.at("protocol") == "mt-continuous");
+  CHECK(reading.at("seq").as_int64() >= 1);
+
+  scale.write(mt_frame("32560", /*motion=*/true));
+  auto moving = read_until(ws, [](const json::object& m) { return is_reading(m, "32560"); });
+  CHECK(moving.at("stable") == false);
+}
+
+TEST_CASE("agent: garbage on the serial line does not crash it and the next good frame decodes") {
+  TempDir dir("wl-agent");
+  weighlink::testing::PtyScale scale(dir / "scale");
+  Agent agent(dir, {"--scale-source", "serial:" + scale.path(), "--scale-protocol",
+                    "mt-continuous"});
+  WsClient ws(agent.http, "/v1/live");
+  std::mt19937 rng(42);
+  std::string garbage;
+  for (int i = 0; i < 4096; ++i) garbage.push_back(static_cast<char>(rng() & 0xFF));
+  garbage += std::string("\x02\x31\x30", 3);  // a frame start cut short
+  scale.write(garbage);
+  scale.write(mt_frame("12340"));
+  auto reading = read_until(ws, [](const json::object& m) { return is_reading(m, "12340"); });
+  CHECK(reading.at("stable") == true);
+  CHECK(agent.process->running());
+  auto health = http_request(agent.http, "GET", "/healthz");
+  CHECK(health.status == 200);
+}
+
+TEST_CASE("agent: Idempotency-Key rules: missing 400, reuse with another body 422, replay 200") {
+  TempDir dir("wl-agent");
+  Agent agent(dir, {});
+  const std::string body = R"({"kind":"transaction.created","payload":{"plate":"KAA 123A"}})";
+
+  auto missing = post(agent.http, "/v1/mutations", "", body);
+  CHECK(missing.status == 400);
+  CHECK(json::parse(missing.body).at("error") == "idempotency_key_missing");
+  CHECK(!missing.headers["x-correlation-id"].empty());
+  CHECK(json::parse(missing.body).at("correlation_id") == missing.headers["x-correlation-id"]);
+
+  auto first = post(agent.http, "/v1/mutations", "k-1", body);
+  REQUIRE(first.status == 202);
+  auto accepted = json::parse(first.body);
+  CHECK(accepted.at("idempotency_key") == "k-1");
+  CHECK(accepted.at("state") == "queued");
+  CHECK(accepted.at("seq") == 1);
+
+  auto again = post(agent.http, "/v1/mutations", "k-1", body);
+  CHECK(again.status == 200);
+  CHECK(json::parse(again.body) == accepted);
+
+  auto reused = post(agent.http, "/v1/mutations", "k-1",
+                     R"({"kind":"transaction.created","payload":{"plate":"KBB 999B"}})");
+  CHECK(reused.status == 422);
+  CHECK(json::parse(reused.body).at("error") == "idempotency_key_reused");
+
+  auto not_json = http_request(agent.http, "POST", "/v1/mutations",
+                               {{"Idempotency-Key", "k-2"}, {"Content-Type", "text/plain"}}, body);
+  CHECK(not_json.status == 415);
+  auto bad_json = post(agent.http, "/v1/mutations", "k-3", "{\"kind\":");
+  CHECK(bad_json.status == 400);
+
+  auto status = json::parse(http_request(agent.http, "GET", "/v1/status").body);
+  CHECK(status.at("outbox").at("pending") == 1);
+  CHECK(status.at("uplink").at("state") == "disabled");
+}
+
+TEST_CASE("agent: requests from foreign origins and non-local Host names are refused") {
+  TempDir dir("wl-agent");
+  Agent agent(dir, {});
+  auto rebinding = http_request(agent.http, "GET", "/v1/status", {{"Host", "evil.example:8420"}});
+  CHECK(rebinding.status == 421);
+  auto foreign = http_request(agent.http, "POST", "/v1/mutations",
+                              {{"Origin", "https://evil.example"},
+                               {"Content-Type", "application/json"},
+                               {"Idempotency-Key", "x"}},
+                              R"({"kind":"a","payload":{}})");
+  CHECK(foreign.status == 403);
+  auto preflight = http_request(agent.http, "OPTIONS", "/v1/mutations",
+                                {{"Origin", "https://evil.example"}});
+  CHECK(preflight.status == 403);
+  CHECK_THROWS(WsClient(agent.http, "/v1/live", {{"Origin", "https://evil.example"}}));
+  auto own = http_request(agent.http, "GET", "/v1/status", {{"Origin", "http://" + agent.http}});
+  CHECK(own.status == 200);
+  auto page = http_request(agent.http, "GET", "/");
+  CHECK(page.status == 200);
+  CHECK(page.body.find("/v1/live") != std::string::npos);
+}
+
+TEST_CASE("agent: a capture binds the stable reading; motion is 409, no data is 503") {
+  TempDir dir("wl-agent");
+  weighlink::testing::PtyScale scale(dir / "scale");
+  Agent agent(dir, {"--scale-source", "serial:" + scale.path(), "--scale-protocol",
+                    "mt-continuous"});
+  const std::string req = R"({"scale":"main","operator":"op-7","timeout_ms":400})";
+
+  auto none = post(agent.http, "/v1/captures", "cap-0", req);
+  CHECK(none.status == 503);
+  CHECK(json::parse(none.body).at("error") == "scale_unavailable");
+
+  // Keep the indicator talking (motion) while the capture waits.
+  std::atomic<bool> stop{false};
+  std::thread feeder([&] {
+    while (!stop) {
+      scale.write(mt_frame("18220", true));
+      std::this_thread::sleep_for(50ms);
+    }
+  });
+  auto moving = post(agent.http, "/v1/captures", "cap-1", req);
+  stop = true;
+  feeder.join();
+  CHECK(moving.status == 409);
+  CHECK(json::parse(moving.body).at("error") == "scale_not_stable");
+
+  scale.write(mt_frame("18240"));
+  REQUIRE(eventually(
+      [&] {
+        auto s = json::parse(http_request(agent.http, "GET", "/v1/status").body);
+        return s.at("scales").at(0).at("readings").as_int64() >= 1 &&
+               s.at("scales").at(0).at("stale") == false;
+      },
+      5s));
+  // Feed stable frames so the reading is fresh when the capture runs.
+  stop = false;
+  std::thread stable_feeder([&] {
+    while (!stop) {
+      scale.write(mt_frame("18240"));
+      std::this_thread::sleep_for(50ms);
+    }
+  });
+  auto captured = post(agent.http, "/v1/captures", "cap-2", req);
+  CHECK(captured.status == 202);
+  auto body = json::parse(captured.body);
+  CHECK(body.at("weighing").at("weight") == "18240");
+  CHECK(body.at("weighing").at("operator") == "op-7");
+  CHECK(body.at("weighing").at("reading_seq").as_int64() >= 1);
+  // A retry with the same key answers with the same weighing, even after the weight changed.
+  stop = true;
+  stable_feeder.join();
+  scale.write(mt_frame("20000"));
+  auto retried = post(agent.http, "/v1/captures", "cap-2", req);
+  CHECK(retried.status == 200);
+  CHECK(json::parse(retried.body) == body);
+}
+
+TEST_CASE("agent: 50 mutations accepted offline survive SIGKILL and reach PostgreSQL exactly once") {
+  TempDir dir("wl-agent");
+  const std::string dead_backend = free_loopback_port();  // nothing listens there
+  std::ofstream(dir / "token") << "not-yet-issued\n";
+  std::vector<std::string> keys;
+  {
+    Agent agent(dir, {"--backend", dead_backend, "--station-token-file", (dir / "token").string()});
+    for (int i = 0; i < 50; ++i) {
+      keys.push_back("offline-" + std::to_string(i));
+      auto r = post(agent.http, "/v1/mutations", keys.back(),
+                    R"({"kind":"transaction.created","payload":{"n":)" + std::to_string(i) + "}}");
+      REQUIRE(r.status == 202);
+    }
+    auto status = json::parse(http_request(agent.http, "GET", "/v1/status").body);
+    CHECK(status.at("outbox").at("pending") == 50);
+    CHECK(status.at("uplink").at("state") != "online");
+    agent.process->kill();  // SIGKILL: no chance to flush anything
+  }
+
+  weighlink::testing::PgCluster pg;
+  auto migrate = weighlink::testing::run({bin("weighlink-backend"), "migrate", "--dsn", pg.dsn()});
+  REQUIRE_MESSAGE(migrate.exit_code == 0, migrate.output);
+  auto added = weighlink::testing::run(
+      {bin("weighlink-backend"), "station", "add", "--dsn", pg.dsn(), "--id", "st-1"});
+  REQUIRE_MESSAGE(added.exit_code == 0, added.output);
+  std::ofstream(dir / "token", std::ios::trunc) << last_line(added.output) << "\n";
+  Process backend({bin("weighlink-backend"), "serve", "--dsn", pg.dsn(), "--grpc-listen",
+                   "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--ready-file",
+                   (dir / "backend.ready").string()},
+                  dir / "backend.log");
+  const auto grpc = backend.wait_ready(dir / "backend.ready").at("grpc");
+
+  Agent agent(dir, {"--backend", grpc, "--station-token-file", (dir / "token").string()});
+  const auto count_sql = "select count(*) from mutation_log where station_id='st-1'";
+  const bool all_there = eventually([&] { return pg.query_scalar(count_sql) == "50"; }, 30s, 100ms);
+  REQUIRE_MESSAGE(all_there, agent.process->log());
+  CHECK(pg.query_scalar("select count(distinct idempotency_key) from mutation_log") == "50");
+  CHECK(pg.query_scalar("select min(seq) || '-' || max(seq) from mutation_log") == "1-50");
+
+  REQUIRE(eventually(
+      [&] {
+        auto s = json::parse(http_request(agent.http, "GET", "/v1/status").body);
+        return s.at("outbox").at("pending") == 0 && s.at("uplink").at("state") == "online";
+      },
+      10s));
+
+  // Posting the same keys again creates nothing new, here or in PostgreSQL.
+  for (int i = 0; i < 50; ++i) {
+    auto r = post(agent.http, "/v1/mutations", keys[i],
+                  R"({"kind":"transaction.created","payload":{"n":)" + std::to_string(i) + "}}");
+    CHECK(r.status == 200);
+    CHECK(json::parse(r.body).at("seq") == i + 1);
+  }
+  auto status = json::parse(http_request(agent.http, "GET", "/v1/status").body);
+  CHECK(status.at("outbox").at("last_seq") == 50);
+  CHECK(status.at("outbox").at("pending") == 0);
+  std::this_thread::sleep_for(300ms);
+  CHECK(pg.query_scalar(count_sql) == "50");
+  CHECK(agent.process->terminate() == 0);
+}

@@ -1,0 +1,75 @@
+#include <doctest/doctest.h>
+
+#include <limits>
+
+#include "weighlink/scale/decimal.hpp"
+
+using weighlink::scale::Decimal;
+
+TEST_CASE("decimal: parses indicator-style numbers exactly") {
+  CHECK(Decimal::parse("  -0012.50") == Decimal{-1250, 2});
+  CHECK(Decimal::parse("32540") == Decimal{32540, 0});
+  CHECK(Decimal::parse("0.000") == Decimal{0, 3});
+  CHECK(Decimal::parse("+5") == Decimal{5, 0});
+  CHECK(Decimal::parse("   7.650") == Decimal{7650, 3});
+  CHECK(Decimal::parse("-   12.5") == Decimal{-125, 1});
+  CHECK(Decimal::parse(".5") == Decimal{5, 1});
+  CHECK(Decimal::parse("5.") == Decimal{5, 0});
+  CHECK(Decimal::parse("000000000000000000000001") == Decimal{1, 0});
+  CHECK(Decimal::parse("999999999999999999") == Decimal{999999999999999999, 0});
+  CHECK(Decimal::parse("0.123456789") == Decimal{123456789, 9});
+}
+
+TEST_CASE("decimal: refuses what is not a number") {
+  for (const char* bad : {"", " ", "-", "+", ".", "-.", "1.2.3", "12a", "1e5", "1 2", "--1",
+                          "1-", "0x10", "1,5", "----------", "1234567890123456789",
+                          "0.1234567890"}) {
+    INFO(bad);
+    CHECK_FALSE(Decimal::parse(bad).has_value());
+  }
+}
+
+TEST_CASE("decimal: formats with the decimals it carries and round-trips") {
+  CHECK(Decimal{-1250, 2}.to_string() == "-12.50");
+  CHECK(Decimal{5, 3}.to_string() == "0.005");
+  CHECK(Decimal{-5, 3}.to_string() == "-0.005");
+  CHECK(Decimal{0, 0}.to_string() == "0");
+  CHECK(Decimal{0, 2}.to_string() == "0.00");
+  CHECK(Decimal{32540, 0}.to_string() == "32540");
+  CHECK(Decimal{std::numeric_limits<std::int64_t>::min(), 0}.to_string() ==
+        "-9223372036854775808");
+  for (const char* text : {"-12.50", "0.005", "32540", "0.000", "-0.89", "999999999999999999",
+                           "0.123456789"}) {
+    INFO(text);
+    const auto d = Decimal::parse(text);
+    REQUIRE(d);
+    CHECK(d->to_string() == text);
+  }
+  // Negative zero is not a displayed value.
+  CHECK(Decimal::parse("-0.00")->to_string() == "0.00");
+}
+
+TEST_CASE("decimal: rescales up only, and refuses overflow") {
+  CHECK(Decimal{125, 1}.rescaled(3) == Decimal{12500, 3});
+  CHECK(Decimal{125, 1}.rescaled(1) == Decimal{125, 1});
+  CHECK_FALSE(Decimal{125, 1}.rescaled(0).has_value());
+  CHECK_FALSE(Decimal{125, 1}.rescaled(10).has_value());
+  CHECK_FALSE(Decimal{999999999999999999, 0}.rescaled(2).has_value());
+  CHECK_FALSE(Decimal{-999999999999999999, 0}.rescaled(2).has_value());
+}
+
+TEST_CASE("decimal: compares numerically across decimal places") {
+  CHECK(Decimal{150, 2}.compare(Decimal{15, 1}) == std::strong_ordering::equal);
+  CHECK_FALSE(Decimal{150, 2} == Decimal{15, 1});  // representation differs
+  CHECK(Decimal{-15, 1}.compare(Decimal{-149, 2}) == std::strong_ordering::less);
+  CHECK(Decimal{-149, 2}.compare(Decimal{-15, 1}) == std::strong_ordering::greater);
+  CHECK(Decimal{0, 0}.compare(Decimal{0, 3}) == std::strong_ordering::equal);
+  CHECK(Decimal{1, 9}.compare(Decimal{0, 0}) == std::strong_ordering::greater);
+  CHECK(Decimal{-1, 9}.compare(Decimal{0, 0}) == std::strong_ordering::less);
+  // Values whose rescaling would overflow int64 still compare correctly.
+  CHECK(Decimal{999999999999999999, 0}.compare(Decimal{999999999999999999, 9}) ==
+        std::strong_ordering::greater);
+  CHECK(Decimal{-999999999999999999, 0}.compare(Decimal{-999999999999999999, 9}) ==
+        std::strong_ordering::less);
+  CHECK(Decimal{32540, 0}.compare(Decimal{32539999, 3}) == std::strong_ordering::greater);
+}
