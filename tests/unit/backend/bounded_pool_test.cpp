@@ -1,3 +1,5 @@
+#include "weighlink/backend/bounded_pool.hpp"
+
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -5,7 +7,6 @@
 #include <set>
 #include <thread>
 
-#include "weighlink/backend/bounded_pool.hpp"
 #include "weighlink/backend/metrics.hpp"
 #include "weighlink/backend/pg.hpp"
 

@@ -1,8 +1,8 @@
+#include "weighlink/backend/http_routes.hpp"
+
 #include <doctest/doctest.h>
 
 #include <boost/json.hpp>
-
-#include "weighlink/backend/http_routes.hpp"
 
 using namespace weighlink::backend;
 

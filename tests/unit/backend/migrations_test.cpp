@@ -1,6 +1,6 @@
-#include <doctest/doctest.h>
-
 #include "weighlink/backend/migrations.hpp"
+
+#include <doctest/doctest.h>
 
 using namespace weighlink::backend;
 

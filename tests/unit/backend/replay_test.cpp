@@ -1,10 +1,11 @@
 // The replay decision rules (SPEC §5) against an in-memory fake of the store.
+#include "weighlink/backend/replay.hpp"
+
 #include <doctest/doctest.h>
 
 #include <map>
 
 #include "weighlink/backend/auth.hpp"
-#include "weighlink/backend/replay.hpp"
 
 using namespace weighlink::backend;
 
@@ -46,8 +47,9 @@ class FakeStore final : public ReplayStore {
       const auto& m = record.mutation;
       REQUIRE(station.log.count(m.idempotency_key) == 0);  // the primary key
       for (const auto& [key, stored] : station.log) REQUIRE(stored.seq != m.seq);  // unique seq
-      station.log[m.idempotency_key] = {m.idempotency_key, m.seq, record.payload_sha256,
-                                        record.outcome, record.reason, record.applied_at_unix_ms};
+      station.log[m.idempotency_key] = {m.idempotency_key,     m.seq,
+                                        record.payload_sha256, record.outcome,
+                                        record.reason,         record.applied_at_unix_ms};
       station.records.push_back(record);
     }
     return {};
@@ -266,7 +268,8 @@ TEST_CASE("replay: exact decimals are digits with an optional sign and fraction"
   for (const char* ok : {"0", "32540", "-5", "+12", "12.5", "0.001", "007"}) {
     CHECK_MESSAGE(is_exact_decimal(ok), ok);
   }
-  for (const char* bad : {"", "-", "1.", ".5", "1e3", "12,5", " 12", "12 ", "1.2.3", "NaN", "inf"}) {
+  for (const char* bad :
+       {"", "-", "1.", ".5", "1e3", "12,5", " 12", "12 ", "1.2.3", "NaN", "inf"}) {
     CHECK_FALSE_MESSAGE(is_exact_decimal(bad), bad);
   }
 }
@@ -290,6 +293,5 @@ TEST_CASE("auth: a token writes only its own station") {
   CHECK(check_access(st1, "st2", {}).error() == Errc::permission_denied);
   Mutation foreign = generic(1, "a");
   foreign.station_id = "st2";
-  CHECK(check_access(st1, "st1", {generic(1, "a"), foreign}).error() ==
-        Errc::permission_denied);
+  CHECK(check_access(st1, "st1", {generic(1, "a"), foreign}).error() == Errc::permission_denied);
 }

@@ -1,8 +1,8 @@
+#include "weighlink/backend/token.hpp"
+
 #include <doctest/doctest.h>
 
 #include <set>
-
-#include "weighlink/backend/token.hpp"
 
 using namespace weighlink::backend;
 

@@ -1,0 +1,35 @@
+#pragma once
+// The weighlink-backend commands, called by main.cpp after flag parsing. Each returns the
+// process exit code: 0 ok, 1 operational failure, 2 bad usage/config. Errors go to stderr as one
+// line (what failed, where, what to do).
+
+#include <cstddef>
+#include <string>
+
+namespace weighlink::backend {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitUsage = 2;
+
+[[nodiscard]] int run_migrate(const std::string& dsn);
+// Prints the new token once, as the last line of stdout.
+[[nodiscard]] int run_station_add(const std::string& dsn, const std::string& station_id);
+[[nodiscard]] int run_station_disable(const std::string& dsn, const std::string& station_id);
+
+struct ServeOptions {
+  std::string dsn;
+  std::string grpc_listen = "127.0.0.1:50051";
+  std::string http_listen = "127.0.0.1:8081";
+  std::string ready_file;  // empty: none
+  std::size_t workers = 4;
+  std::size_t max_queue = 64;  // jobs waiting for a worker before RESOURCE_EXHAUSTED
+};
+
+// Runs until SIGTERM or SIGINT, then shuts down cleanly and returns 0.
+[[nodiscard]] int run_serve(const ServeOptions& options);
+
+// Validates a station id: 1..64 characters of [A-Za-z0-9._-].
+[[nodiscard]] bool valid_station_id(const std::string& station_id) noexcept;
+
+}  // namespace weighlink::backend

@@ -1,0 +1,42 @@
+#pragma once
+// Error codes of weighlink::backend, registered as a boost::system error category so that every
+// fallible function returns `Result<T>` instead of throwing.
+
+#include <boost/system/error_code.hpp>
+#include <boost/system/result.hpp>
+#include <type_traits>
+
+namespace weighlink::backend {
+
+enum class Errc {
+  ok = 0,
+  // The database connection broke (server restart, network). Retryable: gRPC UNAVAILABLE.
+  connection_lost,
+  // A concurrent writer (another replica) inserted the same key first. Retry the whole batch.
+  unique_violation,
+  // Serialization failure or deadlock detected. Retry the transaction.
+  serialization_failure,
+  // Any other database error. Not retryable.
+  database_error,
+  // The schema is missing or older than this binary expects: run `weighlink-backend migrate`.
+  not_migrated,
+  station_not_found,
+  station_exists,
+  unauthenticated,
+  permission_denied,
+  invalid_argument,
+};
+
+[[nodiscard]] const boost::system::error_category& backend_category() noexcept;
+
+[[nodiscard]] inline boost::system::error_code make_error_code(Errc e) noexcept {
+  return {static_cast<int>(e), backend_category()};
+}
+
+template <class T>
+using Result = boost::system::result<T>;
+
+}  // namespace weighlink::backend
+
+template <>
+struct boost::system::is_error_code_enum<weighlink::backend::Errc> : std::true_type {};

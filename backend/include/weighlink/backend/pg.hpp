@@ -1,0 +1,83 @@
+#pragma once
+// RAII adapter over libpq: a connection that reconnects when it went bad, results freed
+// automatically, and a transaction that rolls back unless committed. Database errors are mapped
+// to typed causes (Errc): unique violation, retryable serialization failure, connection lost.
+//
+// Threading: a PgConnection belongs to one thread at a time (one per pool worker).
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "weighlink/backend/error.hpp"
+
+struct pg_conn;
+struct pg_result;
+
+namespace weighlink::backend {
+
+// Maps a SQLSTATE (empty when libpq produced no server error) and the connection's health to a
+// typed cause.
+[[nodiscard]] Errc classify_pg_error(std::string_view sqlstate, bool connection_ok) noexcept;
+
+class PgResult {
+ public:
+  PgResult() = default;
+  explicit PgResult(pg_result* result);
+  [[nodiscard]] int rows() const noexcept;
+  [[nodiscard]] bool is_null(int row, int column) const noexcept;
+  [[nodiscard]] std::string_view get(int row, int column) const noexcept;
+
+ private:
+  struct Deleter {
+    void operator()(pg_result* result) const noexcept;
+  };
+  std::unique_ptr<pg_result, Deleter> result_;
+};
+
+class PgConnection {
+ public:
+  // Does not connect yet; ensure_connected() does, so a worker can start while PostgreSQL is
+  // down and connect once it is back.
+  explicit PgConnection(std::string dsn);
+
+  // Connects, or reconnects when the connection went bad. Cheap when the connection is fine.
+  [[nodiscard]] Result<void> ensure_connected();
+
+  // Runs one statement with text parameters. On failure last_error() says why.
+  [[nodiscard]] Result<PgResult> exec(std::string_view sql,
+                                      const std::vector<std::string>& params = {});
+
+  // The last error message from libpq or the server (one line, no password).
+  [[nodiscard]] const std::string& last_error() const noexcept { return last_error_; }
+  // "host:port/dbname" for messages; never the password.
+  [[nodiscard]] std::string target() const;
+  // Drops the connection (next ensure_connected() opens a new one).
+  void reset() noexcept;
+
+ private:
+  struct Deleter {
+    void operator()(pg_conn* conn) const noexcept;
+  };
+  std::string dsn_;
+  std::unique_ptr<pg_conn, Deleter> conn_;
+  std::string last_error_;
+};
+
+// BEGIN on begin(); ROLLBACK in the destructor unless commit() succeeded.
+class PgTransaction {
+ public:
+  explicit PgTransaction(PgConnection& connection) : connection_(connection) {}
+  ~PgTransaction();
+  PgTransaction(const PgTransaction&) = delete;
+  PgTransaction& operator=(const PgTransaction&) = delete;
+  [[nodiscard]] Result<void> begin();
+  [[nodiscard]] Result<void> commit();
+
+ private:
+  PgConnection& connection_;
+  bool open_ = false;
+};
+
+}  // namespace weighlink::backend

@@ -1,0 +1,60 @@
+#pragma once
+// The PostgreSQL implementation of the backend's storage: ReplayStore, migrations, station admin
+// and readiness. Each function runs on the caller's connection (one per pool worker).
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "weighlink/backend/auth.hpp"
+#include "weighlink/backend/error.hpp"
+#include "weighlink/backend/pg.hpp"
+#include "weighlink/backend/replay.hpp"
+#include "weighlink/backend/types.hpp"
+
+namespace weighlink::backend {
+
+class PgReplayStore final : public ReplayStore {
+ public:
+  explicit PgReplayStore(PgConnection& connection) : connection_(connection) {}
+  Result<StationState> lock_station(std::string_view station_id) override;
+  Result<std::vector<StoredMutation>> find_existing(std::string_view station_id,
+                                                    const std::vector<std::string>& keys) override;
+  Result<void> insert(std::string_view station_id, const std::vector<NewRecord>& records) override;
+  Result<void> set_high_water(std::string_view station_id, std::uint64_t seq) override;
+
+ private:
+  PgConnection& connection_;
+};
+
+// One replay batch in one transaction, retried per should_retry(). `attempts` receives how many
+// transactions ran.
+[[nodiscard]] Result<ReplayOutcome> replay_batch(PgConnection& connection,
+                                                 std::string_view station_id,
+                                                 const std::vector<Mutation>& mutations,
+                                                 std::int64_t now_unix_ms, int* attempts = nullptr);
+
+[[nodiscard]] Result<std::optional<StationAuth>> find_station_by_token_hash(
+    PgConnection& connection, std::string_view token_sha256);
+
+[[nodiscard]] Result<Watermark> read_watermark(PgConnection& connection,
+                                               std::string_view station_id);
+
+struct SchemaStatus {
+  int current_version = 0;  // 0 when never migrated
+  int latest_version = 0;   // what this binary expects
+};
+[[nodiscard]] Result<SchemaStatus> schema_status(PgConnection& connection);
+
+// Applies pending migrations; returns the versions applied by this call (empty when up to date).
+[[nodiscard]] Result<std::vector<int>> migrate(PgConnection& connection);
+
+// station_exists when the id is taken; not_migrated when the schema is missing.
+[[nodiscard]] Result<void> insert_station(PgConnection& connection, std::string_view station_id,
+                                          std::string_view token_sha256);
+// station_not_found when there is no such station.
+[[nodiscard]] Result<void> disable_station(PgConnection& connection, std::string_view station_id);
+
+}  // namespace weighlink::backend

@@ -1,0 +1,32 @@
+#pragma once
+// The gRPC SyncService adapter (callback API). Each call is handed to the worker pool; the
+// reaction never blocks. Proto types stop here; the work is done by replay.hpp / pg_store.hpp.
+
+#include <grpcpp/impl/codegen/service_type.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+#include "weighlink/backend/bounded_pool.hpp"
+#include "weighlink/backend/metrics.hpp"
+#include "weighlink/backend/pg.hpp"
+
+namespace weighlink::backend {
+
+// What each pool worker owns.
+struct WorkerContext {
+  PgConnection db;
+};
+
+using WorkerPool = BoundedPool<WorkerContext>;
+
+struct SyncServiceDeps {
+  WorkerPool* pool = nullptr;
+  Metrics* metrics = nullptr;
+  std::function<std::int64_t()> now_unix_ms;  // injected clock
+};
+
+[[nodiscard]] std::unique_ptr<grpc::Service> make_sync_service(SyncServiceDeps deps);
+
+}  // namespace weighlink::backend

@@ -1,0 +1,106 @@
+#pragma once
+// The backend core's own view of the sync protocol (SPEC §5). Generated protobuf types stop at
+// the gRPC adapter; everything below it works on these plain structs.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace weighlink::backend {
+
+enum class Outcome { unspecified, applied, duplicate, rejected };
+
+[[nodiscard]] const char* to_string(Outcome outcome) noexcept;
+
+struct DeckWeight {
+  std::uint32_t index = 0;
+  std::string weight;  // exact decimal as displayed
+  bool stable = false;
+};
+
+struct AxleWeight {
+  std::uint32_t index = 0;
+  std::string weight;  // exact decimal as displayed
+};
+
+// The typed form of a `weighing.captured` mutation.
+struct WeighingCaptured {
+  std::string scale;
+  std::string weight;  // GVW for multi-deck and axle weighings
+  std::string unit;
+  std::string mode;
+  std::string tare;  // empty when the indicator reported none
+  std::vector<DeckWeight> decks;
+  std::vector<AxleWeight> axles;
+  std::uint64_t reading_seq = 0;
+  std::string reading_ts;
+  std::string raw;
+  std::string operator_id;
+  std::string agent_version;
+  std::string signature;
+};
+
+inline constexpr const char* kWeighingCapturedKind = "weighing.captured";
+
+struct Mutation {
+  std::string station_id;
+  std::string idempotency_key;
+  std::uint64_t seq = 0;
+  std::string kind;
+  std::string payload_json;
+  std::int64_t created_at_unix_ms = 0;  // 0 when unknown
+  std::optional<WeighingCaptured> weighing;
+};
+
+struct MutationResult {
+  std::string idempotency_key;
+  std::uint64_t seq = 0;
+  Outcome outcome = Outcome::unspecified;
+  std::string reason;
+  Outcome original_outcome = Outcome::unspecified;
+  std::int64_t applied_at_unix_ms = 0;
+};
+
+struct Watermark {
+  std::uint64_t high_water_seq = 0;
+  std::uint64_t durable_seq = 0;
+  std::string generation;
+};
+
+// What a station row says at the start of a replay transaction.
+struct StationState {
+  std::uint64_t high_water_seq = 0;
+  std::uint64_t durable_seq = 0;
+  std::string generation;
+};
+
+// A row of mutation_log as the idempotency check needs it.
+struct StoredMutation {
+  std::string idempotency_key;
+  std::uint64_t seq = 0;
+  std::string payload_sha256;
+  Outcome outcome = Outcome::unspecified;  // applied or rejected
+  std::string reason;
+  std::int64_t applied_at_unix_ms = 0;
+};
+
+// A mutation the backend records now (applied or rejected).
+struct NewRecord {
+  Mutation mutation;
+  std::string payload_sha256;
+  // What goes into the jsonb column: the payload itself, or the raw text as a JSON string when
+  // it is not valid JSON (a rejected mutation is recorded all the same).
+  std::string stored_payload_json;
+  Outcome outcome = Outcome::unspecified;  // applied or rejected
+  std::string reason;
+  std::int64_t applied_at_unix_ms = 0;
+};
+
+struct ReplayOutcome {
+  std::vector<MutationResult> results;
+  Watermark watermark;
+  std::uint64_t expected_seq = 0;  // non-zero when the batch stopped at a gap
+};
+
+}  // namespace weighlink::backend

@@ -1,0 +1,73 @@
+// weighlink-backend: flag parsing only; the commands live in weighlink::backend.
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "weighlink/backend/commands.hpp"
+
+int main(int argc, char** argv) {
+  using namespace weighlink::backend;
+  // Logs go to stderr: stdout carries command output (the station token is its last line).
+  spdlog::set_default_logger(spdlog::stderr_color_mt("weighlink-backend"));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %l %v");
+
+  CLI::App app{"weighlink-backend: sync backend (gRPC + PostgreSQL), migrations, station admin"};
+  app.set_version_flag("--version", std::string("weighlink-backend ") + WEIGHLINK_VERSION);
+  app.require_subcommand(1);
+
+  std::string dsn;
+  std::string station_id;
+  ServeOptions serve;
+  std::string log_level = "info";
+
+  auto* migrate = app.add_subcommand("migrate", "apply pending schema migrations (idempotent)");
+  migrate->add_option("--dsn", dsn, "libpq connection string")->required();
+
+  auto* station = app.add_subcommand("station", "manage stations");
+  station->require_subcommand(1);
+  auto* add = station->add_subcommand("add", "create a station; prints its token once, last");
+  add->add_option("--dsn", dsn, "libpq connection string")->required();
+  add->add_option("--id", station_id, "station id (A-Z a-z 0-9 . _ -)")->required();
+  auto* disable = station->add_subcommand("disable", "refuse a station's token from now on");
+  disable->add_option("--dsn", dsn, "libpq connection string")->required();
+  disable->add_option("--id", station_id, "station id")->required();
+
+  auto* serve_cmd = app.add_subcommand("serve", "serve gRPC sync and HTTP health endpoints");
+  serve_cmd->add_option("--dsn", serve.dsn, "libpq connection string")->required();
+  serve_cmd->add_option("--grpc-listen", serve.grpc_listen, "gRPC HOST:PORT (port 0 = any)")
+      ->capture_default_str();
+  serve_cmd->add_option("--http-listen", serve.http_listen, "HTTP HOST:PORT (port 0 = any)")
+      ->capture_default_str();
+  serve_cmd->add_option("--ready-file", serve.ready_file,
+                        "write {\"grpc\":...,\"http\":...} here once listening");
+  serve_cmd->add_option("--workers", serve.workers, "database workers (one connection each)")
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--max-queue", serve.max_queue,
+                   "calls that may wait for a worker before RESOURCE_EXHAUSTED")
+      ->capture_default_str();
+  serve_cmd->add_option("--log-level", log_level, "trace, debug, info, warn, error")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? kExitOk : kExitUsage;
+  }
+  spdlog::set_level(spdlog::level::from_str(log_level));
+
+  try {
+    if (*migrate) return run_migrate(dsn);
+    if (*add) return run_station_add(dsn, station_id);
+    if (*disable) return run_station_disable(dsn, station_id);
+    if (*serve_cmd) return run_serve(serve);
+  } catch (const std::exception& e) {
+    std::cerr << "weighlink-backend: unexpected error: " << e.what() << "\n";
+    return kExitFailure;
+  }
+  return kExitUsage;
+}

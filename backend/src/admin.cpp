@@ -1,0 +1,98 @@
+// migrate, station add, station disable: one-shot commands on their own connection.
+#include <iostream>
+
+#include "weighlink/backend/commands.hpp"
+#include "weighlink/backend/migrations.hpp"
+#include "weighlink/backend/pg_store.hpp"
+#include "weighlink/backend/token.hpp"
+
+namespace weighlink::backend {
+namespace {
+
+// "weighlink-backend: <command>: <what failed>: <detail>; <what to do>"
+int fail(std::string_view command, std::string_view what, const PgConnection& db,
+         const boost::system::error_code& error) {
+  std::cerr << "weighlink-backend: " << command << ": " << what << ": ";
+  if (error == Errc::connection_lost) {
+    std::cerr << "cannot reach PostgreSQL (" << db.last_error()
+              << "); check --dsn and that the server is running\n";
+  } else if (error == Errc::not_migrated) {
+    std::cerr << "the database has no weighlink schema; run `weighlink-backend migrate --dsn "
+                 "...` first\n";
+  } else {
+    std::cerr << error.message() << " (" << db.last_error() << ")\n";
+  }
+  return kExitFailure;
+}
+
+int bad_station_id(std::string_view command, const std::string& station_id) {
+  std::cerr << "weighlink-backend: " << command << ": invalid station id \"" << station_id
+            << "\": use 1..64 characters of A-Z a-z 0-9 . _ -\n";
+  return kExitUsage;
+}
+
+}  // namespace
+
+bool valid_station_id(const std::string& station_id) noexcept {
+  if (station_id.empty() || station_id.size() > 64) return false;
+  for (char c : station_id) {
+    const bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                    c == '-' || c == '_' || c == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+int run_migrate(const std::string& dsn) {
+  PgConnection db(dsn);
+  auto applied = migrate(db);
+  if (!applied) return fail("migrate", "migration failed", db, applied.error());
+  auto status = schema_status(db);
+  const int version = status ? status->current_version : latest_schema_version();
+  if (applied->empty()) {
+    std::cout << "schema is up to date at version " << version << "\n";
+  } else {
+    for (int v : *applied) std::cout << "applied migration " << v << "\n";
+    std::cout << "schema is now at version " << version << "\n";
+  }
+  return kExitOk;
+}
+
+int run_station_add(const std::string& dsn, const std::string& station_id) {
+  if (!valid_station_id(station_id)) return bad_station_id("station add", station_id);
+  const std::string token = generate_token();
+  PgConnection db(dsn);
+  auto added = insert_station(db, station_id, sha256_hex(token));
+  if (!added) {
+    if (added.error() == Errc::station_exists) {
+      std::cerr << "weighlink-backend: station add: station \"" << station_id
+                << "\" already exists; choose another --id (or rotate its token later)\n";
+      return kExitFailure;
+    }
+    return fail("station add", "cannot create station \"" + station_id + "\"", db, added.error());
+  }
+  // Only the hash is stored: this is the one chance to copy the token.
+  std::cout << "created station " << station_id << "\n"
+            << "token (shown once; put it in the agent's --station-token-file):\n"
+            << token << std::endl;
+  return kExitOk;
+}
+
+int run_station_disable(const std::string& dsn, const std::string& station_id) {
+  if (!valid_station_id(station_id)) return bad_station_id("station disable", station_id);
+  PgConnection db(dsn);
+  auto disabled = disable_station(db, station_id);
+  if (!disabled) {
+    if (disabled.error() == Errc::station_not_found) {
+      std::cerr << "weighlink-backend: station disable: no station \"" << station_id
+                << "\"; check --id\n";
+      return kExitFailure;
+    }
+    return fail("station disable", "cannot disable station \"" + station_id + "\"", db,
+                disabled.error());
+  }
+  std::cout << "disabled station " << station_id << "; its token is refused from now on\n";
+  return kExitOk;
+}
+
+}  // namespace weighlink::backend

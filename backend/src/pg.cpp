@@ -1,0 +1,140 @@
+#include "weighlink/backend/pg.hpp"
+
+#include <libpq-fe.h>
+
+#include <array>
+
+namespace weighlink::backend {
+namespace {
+
+// libpq messages end with a newline and may span lines; log lines want one line.
+std::string one_line(const char* message) {
+  std::string text = message ? message : "";
+  for (auto& c : text) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  while (!text.empty() && text.back() == ' ') text.pop_back();
+  return text;
+}
+
+}  // namespace
+
+Errc classify_pg_error(std::string_view sqlstate, bool connection_ok) noexcept {
+  if (!connection_ok) return Errc::connection_lost;
+  if (sqlstate == "23505") return Errc::unique_violation;
+  if (sqlstate == "40001" || sqlstate == "40P01") return Errc::serialization_failure;
+  // Class 08 (connection exception) and the shutdown family of class 57 (operator intervention).
+  if (sqlstate.starts_with("08") || sqlstate == "57P01" || sqlstate == "57P02" ||
+      sqlstate == "57P03") {
+    return Errc::connection_lost;
+  }
+  if (sqlstate == "42P01") return Errc::not_migrated;  // undefined_table
+  return Errc::database_error;
+}
+
+void PgResult::Deleter::operator()(pg_result* result) const noexcept { PQclear(result); }
+
+PgResult::PgResult(pg_result* result) : result_(result) {}
+
+int PgResult::rows() const noexcept { return result_ ? PQntuples(result_.get()) : 0; }
+
+bool PgResult::is_null(int row, int column) const noexcept {
+  return !result_ || PQgetisnull(result_.get(), row, column) != 0;
+}
+
+std::string_view PgResult::get(int row, int column) const noexcept {
+  if (!result_) return {};
+  return {PQgetvalue(result_.get(), row, column),
+          static_cast<std::size_t>(PQgetlength(result_.get(), row, column))};
+}
+
+void PgConnection::Deleter::operator()(pg_conn* conn) const noexcept { PQfinish(conn); }
+
+PgConnection::PgConnection(std::string dsn) : dsn_(std::move(dsn)) {}
+
+Result<void> PgConnection::ensure_connected() {
+  if (conn_ && PQstatus(conn_.get()) == CONNECTION_OK) return {};
+  conn_.reset();
+  // Defaults first: keywords inside the operator's DSN (expanded from "dbname") come later and
+  // win. Bounded connect and keepalives so a vanished server is noticed, not waited on forever.
+  const std::array<const char*, 8> keywords = {"connect_timeout",  "keepalives_idle",
+                                               "tcp_user_timeout", "application_name",
+                                               "dbname",           nullptr};
+  const std::array<const char*, 8> values = {"5",          "10",   "15000", "weighlink-backend",
+                                             dsn_.c_str(), nullptr};
+  conn_.reset(PQconnectdbParams(keywords.data(), values.data(), 1));
+  if (!conn_) {
+    last_error_ = "out of memory allocating a PostgreSQL connection";
+    return Errc::connection_lost;
+  }
+  if (PQstatus(conn_.get()) != CONNECTION_OK) {
+    last_error_ = one_line(PQerrorMessage(conn_.get()));
+    conn_.reset();
+    return Errc::connection_lost;
+  }
+  // Server notices (e.g. "relation already exists, skipping") are not errors.
+  PQsetNoticeProcessor(
+      conn_.get(), [](void*, const char*) {}, nullptr);
+  return {};
+}
+
+Result<PgResult> PgConnection::exec(std::string_view sql, const std::vector<std::string>& params) {
+  if (!conn_) {
+    last_error_ = "not connected";
+    return Errc::connection_lost;
+  }
+  const std::string statement(sql);
+  pg_result* raw = nullptr;
+  if (params.empty()) {
+    // PQexec allows several statements in one string (migrations).
+    raw = PQexec(conn_.get(), statement.c_str());
+  } else {
+    std::vector<const char*> values;
+    values.reserve(params.size());
+    for (const auto& param : params) values.push_back(param.c_str());
+    raw = PQexecParams(conn_.get(), statement.c_str(), static_cast<int>(values.size()), nullptr,
+                       values.data(), nullptr, nullptr, 0);
+  }
+  PgResult result(raw);
+  const ExecStatusType status = raw ? PQresultStatus(raw) : PGRES_FATAL_ERROR;
+  if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return result;
+
+  const char* state = raw ? PQresultErrorField(raw, PG_DIAG_SQLSTATE) : nullptr;
+  last_error_ = one_line(raw ? PQresultErrorMessage(raw) : PQerrorMessage(conn_.get()));
+  if (last_error_.empty()) last_error_ = one_line(PQerrorMessage(conn_.get()));
+  const bool connection_ok = PQstatus(conn_.get()) == CONNECTION_OK;
+  return classify_pg_error(state ? std::string_view(state) : std::string_view{}, connection_ok);
+}
+
+std::string PgConnection::target() const {
+  if (!conn_) return "the database of --dsn";
+  const char* host = PQhost(conn_.get());
+  const char* port = PQport(conn_.get());
+  const char* db = PQdb(conn_.get());
+  return std::string(host ? host : "?") + ":" + (port ? port : "?") + "/" + (db ? db : "?");
+}
+
+void PgConnection::reset() noexcept { conn_.reset(); }
+
+PgTransaction::~PgTransaction() {
+  if (open_) {
+    // Best effort: on a broken connection the server has rolled back already.
+    (void)connection_.exec("ROLLBACK");
+  }
+}
+
+Result<void> PgTransaction::begin() {
+  auto result = connection_.exec("BEGIN");
+  if (!result) return result.error();
+  open_ = true;
+  return {};
+}
+
+Result<void> PgTransaction::commit() {
+  auto result = connection_.exec("COMMIT");
+  open_ = false;
+  if (!result) return result.error();
+  return {};
+}
+
+}  // namespace weighlink::backend

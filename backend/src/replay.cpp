@@ -1,0 +1,254 @@
+#include "weighlink/backend/replay.hpp"
+
+#include <boost/json.hpp>
+#include <limits>
+#include <map>
+
+#include "weighlink/backend/token.hpp"
+
+namespace weighlink::backend {
+
+const char* to_string(Outcome outcome) noexcept {
+  switch (outcome) {
+    case Outcome::applied:
+      return "applied";
+    case Outcome::duplicate:
+      return "duplicate";
+    case Outcome::rejected:
+      return "rejected";
+    case Outcome::unspecified:
+      break;
+  }
+  return "unspecified";
+}
+
+std::string payload_sha256(std::string_view kind, std::string_view payload_json) {
+  std::string material;
+  material.reserve(kind.size() + 1 + payload_json.size());
+  material.append(kind).append("\n").append(payload_json);
+  return sha256_hex(material);
+}
+
+bool is_exact_decimal(std::string_view text) noexcept {
+  if (!text.empty() && (text.front() == '+' || text.front() == '-')) text.remove_prefix(1);
+  const auto dot = text.find('.');
+  const std::string_view whole = text.substr(0, dot);
+  const std::string_view fraction =
+      dot == std::string_view::npos ? std::string_view{} : text.substr(dot + 1);
+  auto all_digits = [](std::string_view part) {
+    for (char c : part) {
+      if (c < '0' || c > '9') return false;
+    }
+    return true;
+  };
+  if (whole.empty() || !all_digits(whole)) return false;
+  if (dot != std::string_view::npos && (fraction.empty() || !all_digits(fraction))) return false;
+  return true;
+}
+
+namespace {
+
+constexpr std::size_t kMaxKeyLength = 255;
+constexpr std::size_t kMaxKindLength = 100;
+
+// Keys and kinds end up in text columns and log lines: visible ASCII only, bounded.
+bool visible_ascii(std::string_view text, std::size_t max_length) {
+  if (text.empty() || text.size() > max_length) return false;
+  for (char c : text) {
+    if (c < 0x21 || c > 0x7e) return false;
+  }
+  return true;
+}
+
+// PostgreSQL text and jsonb cannot hold NUL characters.
+bool has_nul(std::string_view text) { return text.find('\0') != std::string_view::npos; }
+
+std::optional<std::string> weighing_problem(const WeighingCaptured& w) {
+  if (w.scale.empty()) return "scale is empty";
+  if (!is_exact_decimal(w.weight)) return "weight \"" + w.weight + "\" is not an exact decimal";
+  if (w.unit.empty()) return "unit is empty";
+  if (!w.tare.empty() && !is_exact_decimal(w.tare)) {
+    return "tare \"" + w.tare + "\" is not an exact decimal";
+  }
+  for (const auto& deck : w.decks) {
+    if (!is_exact_decimal(deck.weight)) {
+      return "deck " + std::to_string(deck.index) + " weight \"" + deck.weight +
+             "\" is not an exact decimal";
+    }
+  }
+  for (const auto& axle : w.axles) {
+    if (!is_exact_decimal(axle.weight)) {
+      return "axle " + std::to_string(axle.index) + " weight \"" + axle.weight +
+             "\" is not an exact decimal";
+    }
+  }
+  if (w.reading_seq > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+    return "reading_seq is out of range";
+  }
+  for (const std::string* field : {&w.scale, &w.unit, &w.mode, &w.reading_ts, &w.operator_id,
+                                   &w.agent_version, &w.signature}) {
+    if (has_nul(*field)) return "a text field contains a NUL character";
+  }
+  return std::nullopt;
+}
+
+// The payload as the jsonb column can hold it.
+std::string storable_payload(const Mutation& mutation, bool valid_object) {
+  if (valid_object) return mutation.payload_json;
+  std::string text = mutation.payload_json;
+  for (auto& c : text) {
+    if (c == '\0') c = '?';
+  }
+  boost::json::object wrapper;
+  wrapper["invalid_payload"] = text;
+  return boost::json::serialize(wrapper);
+}
+
+bool payload_is_object(std::string_view payload_json) {
+  // jsonb rejects \u0000 escapes; such a payload could never be stored as it is.
+  if (payload_json.find("\\u0000") != std::string_view::npos) return false;
+  boost::system::error_code ec;
+  const boost::json::value value = boost::json::parse(payload_json, ec);
+  return !ec && value.is_object();
+}
+
+}  // namespace
+
+std::optional<std::string> rejection_reason(const Mutation& mutation) {
+  if (!payload_is_object(mutation.payload_json)) {
+    return "invalid_payload: payload_json is not a JSON object";
+  }
+  if (mutation.kind == kWeighingCapturedKind) {
+    if (!mutation.weighing) {
+      return "invalid_payload: weighing.captured needs the typed weighing_captured message";
+    }
+    if (auto problem = weighing_problem(*mutation.weighing)) return "invalid_payload: " + *problem;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> malformed_batch_reason(const std::vector<Mutation>& mutations) {
+  for (std::size_t i = 0; i < mutations.size(); ++i) {
+    const auto& m = mutations[i];
+    const std::string where = "mutation " + std::to_string(i);
+    if (!visible_ascii(m.idempotency_key, kMaxKeyLength)) {
+      return where + ": idempotency_key must be 1..255 visible ASCII characters";
+    }
+    if (m.seq == 0) return where + ": seq must be at least 1";
+    if (m.seq > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+      return where + ": seq is out of range";
+    if (!visible_ascii(m.kind, kMaxKindLength)) {
+      return where + ": kind must be 1..100 visible ASCII characters";
+    }
+  }
+  return std::nullopt;
+}
+
+ReplayPlan plan_batch(const StationState& station, const std::vector<StoredMutation>& existing,
+                      const std::vector<Mutation>& mutations, std::int64_t now_unix_ms) {
+  ReplayPlan plan;
+  plan.high_water_seq = station.high_water_seq;
+
+  // Stored records plus those recorded earlier in this batch, by key.
+  std::map<std::string, StoredMutation, std::less<>> known;
+  for (const auto& stored : existing) known.emplace(stored.idempotency_key, stored);
+
+  for (const auto& mutation : mutations) {
+    MutationResult result;
+    result.idempotency_key = mutation.idempotency_key;
+    result.seq = mutation.seq;
+    const std::string sha = payload_sha256(mutation.kind, mutation.payload_json);
+
+    if (auto it = known.find(mutation.idempotency_key); it != known.end()) {
+      if (it->second.payload_sha256 == sha) {
+        result.outcome = Outcome::duplicate;
+        result.original_outcome = it->second.outcome;
+        result.applied_at_unix_ms = it->second.applied_at_unix_ms;
+        result.reason = it->second.reason;
+      } else {
+        // Never overwritten; nothing recorded, the high water does not move.
+        result.outcome = Outcome::rejected;
+        result.reason = "idempotency_key_reused";
+      }
+      plan.results.push_back(std::move(result));
+      continue;
+    }
+    if (mutation.seq <= plan.high_water_seq) {
+      result.outcome = Outcome::rejected;
+      result.reason = "seq_already_used";
+      plan.results.push_back(std::move(result));
+      continue;
+    }
+    if (mutation.seq != plan.high_water_seq + 1) {
+      plan.expected_seq = plan.high_water_seq + 1;
+      break;
+    }
+
+    NewRecord record;
+    record.payload_sha256 = sha;
+    record.applied_at_unix_ms = now_unix_ms;
+    if (auto reason = rejection_reason(mutation)) {
+      record.outcome = Outcome::rejected;
+      record.reason = *reason;
+    } else {
+      record.outcome = Outcome::applied;
+    }
+    record.stored_payload_json =
+        storable_payload(mutation, payload_is_object(mutation.payload_json));
+    record.mutation = mutation;
+
+    result.outcome = record.outcome;
+    result.reason = record.reason;
+    result.applied_at_unix_ms = now_unix_ms;
+    plan.high_water_seq = mutation.seq;
+    known.emplace(mutation.idempotency_key,
+                  StoredMutation{mutation.idempotency_key, mutation.seq, sha, record.outcome,
+                                 record.reason, now_unix_ms});
+    plan.records.push_back(std::move(record));
+    plan.results.push_back(std::move(result));
+  }
+  return plan;
+}
+
+Result<ReplayOutcome> apply_batch(ReplayStore& store, std::string_view station_id,
+                                  const std::vector<Mutation>& mutations,
+                                  std::int64_t now_unix_ms) {
+  auto station = store.lock_station(station_id);
+  if (!station) return station.error();
+
+  std::vector<std::string> keys;
+  keys.reserve(mutations.size());
+  for (const auto& mutation : mutations) keys.push_back(mutation.idempotency_key);
+  std::vector<StoredMutation> existing;
+  if (!keys.empty()) {
+    auto found = store.find_existing(station_id, keys);
+    if (!found) return found.error();
+    existing = std::move(*found);
+  }
+
+  ReplayPlan plan = plan_batch(*station, existing, mutations, now_unix_ms);
+  if (!plan.records.empty()) {
+    if (auto inserted = store.insert(station_id, plan.records); !inserted) {
+      return inserted.error();
+    }
+  }
+  if (plan.high_water_seq != station->high_water_seq) {
+    if (auto updated = store.set_high_water(station_id, plan.high_water_seq); !updated) {
+      return updated.error();
+    }
+  }
+
+  ReplayOutcome outcome;
+  outcome.results = std::move(plan.results);
+  outcome.expected_seq = plan.expected_seq;
+  outcome.watermark = {plan.high_water_seq, station->durable_seq, station->generation};
+  return outcome;
+}
+
+bool should_retry(const boost::system::error_code& error, int attempt) noexcept {
+  if (error == Errc::unique_violation) return attempt < 2;
+  if (error == Errc::serialization_failure) return attempt < 4;
+  return false;
+}
+
+}  // namespace weighlink::backend

@@ -1,0 +1,176 @@
+// `weighlink-backend serve`: wires the worker pool, the gRPC service and the HTTP endpoints, and
+// shuts them down in order on SIGTERM/SIGINT.
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "weighlink/backend/commands.hpp"
+#include "weighlink/backend/http_server.hpp"
+#include "weighlink/backend/migrations.hpp"
+#include "weighlink/backend/pg_store.hpp"
+#include "weighlink/backend/sync_service.hpp"
+
+namespace weighlink::backend {
+namespace {
+
+constexpr auto kShutdownGrace = std::chrono::seconds(5);
+constexpr std::string_view kServiceName = "weighlink.sync.v1.SyncService";
+
+std::int64_t now_unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Written once both listeners are bound; temp file + rename so readers never see half of it.
+bool write_ready_file(const std::string& path, const std::string& grpc, const std::string& http) {
+  namespace fs = std::filesystem;
+  const fs::path target(path);
+  const fs::path temp = target.string() + ".tmp";
+  {
+    std::ofstream out(temp, std::ios::trunc);
+    out << boost::json::serialize(boost::json::object{{"grpc", grpc}, {"http", http}}) << "\n";
+    out.flush();
+    if (!out) return false;
+  }
+  std::error_code ec;
+  fs::rename(temp, target, ec);
+  return !ec;
+}
+
+int usage_error(const std::string& message) {
+  std::cerr << "weighlink-backend: serve: " << message << "\n";
+  return kExitUsage;
+}
+
+}  // namespace
+
+int run_serve(const ServeOptions& options) {
+  if (options.workers < 1 || options.workers > 256) {
+    return usage_error("--workers must be between 1 and 256");
+  }
+  if (options.max_queue < 1 || options.max_queue > 100000) {
+    return usage_error("--max-queue must be between 1 and 100000");
+  }
+  if (options.grpc_listen.rfind(':') == std::string::npos) {
+    return usage_error("invalid --grpc-listen \"" + options.grpc_listen +
+                       "\": expected HOST:PORT, e.g. 127.0.0.1:50051");
+  }
+
+  // Every thread started from here on inherits the blocked mask; the main thread takes the
+  // signals synchronously with sigwait, so no handler runs inside gRPC or Asio threads.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  Metrics metrics;
+  const std::string dsn = options.dsn;
+  WorkerPool pool(options.workers, options.max_queue, [dsn] {
+    WorkerContext context{PgConnection(dsn)};
+    // Warm up; when PostgreSQL is down the first job connects (and readyz says why).
+    if (auto connected = context.db.ensure_connected(); !connected) {
+      spdlog::warn("worker cannot connect to PostgreSQL yet: {}; will retry on demand",
+                   context.db.last_error());
+    }
+    return context;
+  });
+
+  HttpHooks hooks;
+  hooks.metrics = [&metrics, &pool] {
+    auto snapshot = metrics.snapshot();
+    snapshot.queue_depth = pool.depth();
+    snapshot.queue_capacity = pool.capacity();
+    return snapshot;
+  };
+  hooks.probe_ready = [&pool](std::function<void(ReadyState)> done) {
+    auto shared_done = std::make_shared<std::function<void(ReadyState)>>(std::move(done));
+    const bool queued = pool.try_submit([shared_done](WorkerContext& worker) {
+      ReadyState state;
+      state.latest_version = latest_schema_version();
+      auto status = schema_status(worker.db);
+      if (status) {
+        state.database_reachable = true;
+        state.schema_version = status->current_version;
+      } else {
+        if (status.error() == Errc::connection_lost) worker.db.reset();
+        state.detail = worker.db.last_error();
+      }
+      (*shared_done)(std::move(state));
+    });
+    if (!queued) {
+      ReadyState saturated;
+      saturated.saturated = true;
+      (*shared_done)(std::move(saturated));
+    }
+  };
+  std::string http_error;
+  auto http = HttpServer::start(options.http_listen, std::move(hooks), &http_error);
+  if (!http) {
+    std::cerr << "weighlink-backend: serve: " << http_error << "; choose another --http-listen\n";
+    return http.error() == Errc::invalid_argument && http_error.starts_with("invalid")
+               ? kExitUsage
+               : kExitFailure;
+  }
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  auto service = make_sync_service({&pool, &metrics, &now_unix_ms});
+  grpc::ServerBuilder builder;
+  int grpc_port = 0;
+  builder.AddListeningPort(options.grpc_listen, grpc::InsecureServerCredentials(), &grpc_port);
+  builder.RegisterService(service.get());
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server || grpc_port == 0) {
+    std::cerr << "weighlink-backend: serve: cannot listen for gRPC on " << options.grpc_listen
+              << " (address in use or invalid); choose another --grpc-listen\n";
+    (*http)->stop();
+    pool.stop();
+    return kExitFailure;
+  }
+  server->GetHealthCheckService()->SetServingStatus(std::string(kServiceName), true);
+
+  const std::string grpc_host = options.grpc_listen.substr(0, options.grpc_listen.rfind(':'));
+  const std::string grpc_bound = grpc_host + ":" + std::to_string(grpc_port);
+  const std::string http_bound = (*http)->bound_address();
+  if (!options.ready_file.empty() &&
+      !write_ready_file(options.ready_file, grpc_bound, http_bound)) {
+    std::cerr << "weighlink-backend: serve: cannot write the ready file " << options.ready_file
+              << "; check that its directory exists and is writable\n";
+    server->Shutdown(std::chrono::system_clock::now());
+    (*http)->stop();
+    pool.stop();
+    return kExitFailure;
+  }
+  spdlog::info("weighlink-backend {} serving gRPC on {} and HTTP on {} with {} workers",
+               WEIGHLINK_VERSION, grpc_bound, http_bound, options.workers);
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  spdlog::info("received {}, shutting down", signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+
+  // Order matters: calls in flight still need the pool to finish, and pool jobs may still post
+  // readiness answers to the HTTP io_context, which must outlive them.
+  server->GetHealthCheckService()->Shutdown();
+  server->Shutdown(std::chrono::system_clock::now() + kShutdownGrace);
+  (*http)->stop();
+  pool.stop();
+  if (!options.ready_file.empty()) {
+    std::error_code ec;
+    std::filesystem::remove(options.ready_file, ec);
+  }
+  spdlog::info("stopped");
+  return kExitOk;
+}
+
+}  // namespace weighlink::backend
