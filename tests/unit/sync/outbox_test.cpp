@@ -159,10 +159,10 @@ TEST_CASE("outbox: a damaged file is refused with a message that says what to do
     for (int i = 0; i < 200; ++i) (void)outbox->enqueue_wait(mutation("k" + std::to_string(i)));
   }
   {
-    // Overwrite the middle of the file with garbage.
+    // Overwrite every b-tree page after the header page with garbage.
     std::fstream f(dir / "o.db", std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(4096 + 100);
-    const std::string junk(3000, '\x5a');
+    f.seekp(4096);
+    const std::string junk(20000, '\x5a');
     f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
   }
   std::string error;
