@@ -1,8 +1,8 @@
+#include "weighlink/scale/decimal.hpp"
+
 #include <doctest/doctest.h>
 
 #include <limits>
-
-#include "weighlink/scale/decimal.hpp"
 
 using weighlink::scale::Decimal;
 
@@ -21,9 +21,8 @@ TEST_CASE("decimal: parses indicator-style numbers exactly") {
 }
 
 TEST_CASE("decimal: refuses what is not a number") {
-  for (const char* bad : {"", " ", "-", "+", ".", "-.", "1.2.3", "12a", "1e5", "1 2", "--1",
-                          "1-", "0x10", "1,5", "----------", "1234567890123456789",
-                          "0.1234567890"}) {
+  for (const char* bad : {"", " ", "-", "+", ".", "-.", "1.2.3", "12a", "1e5", "1 2", "--1", "1-",
+                          "0x10", "1,5", "----------", "1234567890123456789", "0.1234567890"}) {
     INFO(bad);
     CHECK_FALSE(Decimal::parse(bad).has_value());
   }
@@ -36,10 +35,9 @@ TEST_CASE("decimal: formats with the decimals it carries and round-trips") {
   CHECK(Decimal{0, 0}.to_string() == "0");
   CHECK(Decimal{0, 2}.to_string() == "0.00");
   CHECK(Decimal{32540, 0}.to_string() == "32540");
-  CHECK(Decimal{std::numeric_limits<std::int64_t>::min(), 0}.to_string() ==
-        "-9223372036854775808");
-  for (const char* text : {"-12.50", "0.005", "32540", "0.000", "-0.89", "999999999999999999",
-                           "0.123456789"}) {
+  CHECK(Decimal{std::numeric_limits<std::int64_t>::min(), 0}.to_string() == "-9223372036854775808");
+  for (const char* text :
+       {"-12.50", "0.005", "32540", "0.000", "-0.89", "999999999999999999", "0.123456789"}) {
     INFO(text);
     const auto d = Decimal::parse(text);
     REQUIRE(d);

@@ -1,9 +1,10 @@
+#include "weighlink/scale/encode.hpp"
+
 #include <doctest/doctest.h>
 
 #include <random>
 
 #include "helpers.hpp"
-#include "weighlink/scale/encode.hpp"
 #include "weighlink/scale/parser.hpp"
 
 using namespace weighlink::scale;
@@ -94,9 +95,9 @@ TEST_CASE("encode: the SMA encoder reproduces the manual's example byte for byte
 }
 
 TEST_CASE("encode: sma frames round-trip through the parser") {
-  for (const auto& s : {state(32540, 0), state(-1250, 2, WeighMode::net),
-                        state(3845, 2, WeighMode::gross, true), state(0, 0),
-                        state(123456789, 0, WeighMode::gross, false, "lb")}) {
+  for (const auto& s :
+       {state(32540, 0), state(-1250, 2, WeighMode::net), state(3845, 2, WeighMode::gross, true),
+        state(0, 0), state(123456789, 0, WeighMode::gross, false, "lb")}) {
     INFO(s.weight.to_string());
     const auto d = decode_every_split("sma", encode_sma(s));
     REQUIRE(d.readings.size() == 1);

@@ -83,11 +83,10 @@ inline Decoded decode(std::string_view protocol, std::string_view bytes,
 }
 
 inline bool same(const Reading& a, const Reading& b) {
-  return a.protocol == b.protocol && a.weight == b.weight && a.unit == b.unit &&
-         a.mode == b.mode && a.tare == b.tare && a.stable == b.stable &&
-         a.stable_source == b.stable_source && a.overload == b.overload &&
-         a.underload == b.underload && a.center_zero == b.center_zero && a.stale == b.stale &&
-         a.decks == b.decks && a.raw == b.raw;
+  return a.protocol == b.protocol && a.weight == b.weight && a.unit == b.unit && a.mode == b.mode &&
+         a.tare == b.tare && a.stable == b.stable && a.stable_source == b.stable_source &&
+         a.overload == b.overload && a.underload == b.underload && a.center_zero == b.center_zero &&
+         a.stale == b.stale && a.decks == b.decks && a.raw == b.raw;
 }
 
 // Decodes `bytes` whole, split in two at every boundary, and one byte at a time; every way must
@@ -98,7 +97,8 @@ inline Decoded decode_every_split(std::string_view protocol, std::string_view by
   auto check = [&](const Decoded& d, const std::string& how) {
     INFO(how);
     REQUIRE(d.readings.size() == whole.readings.size());
-    for (std::size_t i = 0; i < d.readings.size(); ++i) CHECK(same(d.readings[i], whole.readings[i]));
+    for (std::size_t i = 0; i < d.readings.size(); ++i)
+      CHECK(same(d.readings[i], whole.readings[i]));
     CHECK(d.stats.frames == whole.stats.frames);
     CHECK(d.stats.bad_frames == whole.stats.bad_frames);
     CHECK(d.stats.skipped_bytes == whole.stats.skipped_bytes);

@@ -28,8 +28,8 @@ std::string out_of_range_frame() {
 // Every sample of scale-protocols.md §1.1, with the checksum bytes as printed there.
 std::vector<Vector> reference_vectors() {
   return {
-      {"zero", hex("02 2C 70 60 30 30 30 30 30 30 30 30 30 30 30 30 0D 35"), "0.00", "0.00",
-       "kg", WeighMode::gross, true, false, false},
+      {"zero", hex("02 2C 70 60 30 30 30 30 30 30 30 30 30 30 30 30 0D 35"), "0.00", "0.00", "kg",
+       WeighMode::gross, true, false, false},
       {"5.67 kg", hex("02 2C 70 60 30 30 30 35 36 37 30 30 30 30 30 30 0D 23"), "5.67", "0.00",
        "kg", WeighMode::gross, true, false, false},
       {"motion", hex("02 2C 78 60 30 30 33 38 34 35 30 30 30 30 30 30 0D 19"), "38.45", "0.00",
@@ -305,7 +305,8 @@ TEST_CASE("mt-continuous: a locked-on checksum is learned again after repeated m
 
 TEST_CASE("mt-continuous: a partial frame at the end counts as skipped bytes") {
   const auto vectors = reference_vectors();
-  const auto d = decode_every_split("mt-continuous", vectors[0].frame + vectors[1].frame.substr(0, 9));
+  const auto d =
+      decode_every_split("mt-continuous", vectors[0].frame + vectors[1].frame.substr(0, 9));
   CHECK(d.readings.size() == 1);
   CHECK(d.stats.skipped_bytes == 9);
   CHECK(d.stats.bad_frames == 0);

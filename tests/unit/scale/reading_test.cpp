@@ -1,8 +1,8 @@
+#include "weighlink/scale/reading.hpp"
+
 #include <doctest/doctest.h>
 
 #include <boost/json.hpp>
-
-#include "weighlink/scale/reading.hpp"
 
 using namespace weighlink::scale;
 
@@ -39,7 +39,9 @@ TEST_CASE("reading: to_json has the SPEC fields with weights as strings") {
   CHECK(o.at("underload") == false);
   CHECK(o.at("center_zero") == false);
   CHECK(o.at("stale") == false);
-  CHECK(o.at("raw") == "\x02" "01 0 003254000000\r");
+  CHECK(o.at("raw") ==
+        "\x02"
+        "01 0 003254000000\r");
   CHECK_FALSE(o.contains("decks"));
   CHECK_FALSE(o.contains("scale"));
   CHECK_FALSE(o.contains("seq"));

@@ -78,8 +78,8 @@ TEST_CASE("sma: over and under capacity keep their flags even with dashed digits
 }
 
 TEST_CASE("sma: zero and tare errors give no reading and are not bad frames") {
-  for (const char* frame : {"\nE1G  ----------kg \r", "\nT1G  ----------kg \r",
-                            "\ne1G  ----------kg \r"}) {
+  for (const char* frame :
+       {"\nE1G  ----------kg \r", "\nT1G  ----------kg \r", "\ne1G  ----------kg \r"}) {
     INFO(frame);
     const auto d = decode_every_split("sma", frame);
     CHECK(d.readings.empty());
@@ -109,7 +109,7 @@ TEST_CASE("sma: tare display reports the tare and is never stable") {
 TEST_CASE("sma: garbage, cut-short and over-long frames resync on the next LF") {
   const std::string good = "\n 1G       7.650kg \r";
   const std::string garbage = "xx\x01\xff";
-  const std::string cut = "\n 1G    ";                      // next LF arrives early
+  const std::string cut = "\n 1G    ";                          // next LF arrives early
   const std::string too_long = "\n 1G         7.650kg     \r";  // no CR at byte 20
   const std::string bad_field = "\n 1G      7.6.50kg \r";       // right length, not a number
   const std::string bad_mode = "\n 1X       7.650kg \r";

@@ -1,6 +1,6 @@
-#include <doctest/doctest.h>
-
 #include "weighlink/scale/source.hpp"
+
+#include <doctest/doctest.h>
 
 using namespace weighlink::scale;
 
@@ -20,16 +20,16 @@ TEST_CASE("source: serial with defaults and with every option") {
   REQUIRE(s);
   const auto& full = std::get<SerialSource>(*s);
   CHECK(full.device == "/dev/ttyS1");
-  CHECK(full.settings ==
-        SerialSettings{4800, Parity::even, 7, 2, FlowControl::rtscts});
+  CHECK(full.settings == SerialSettings{4800, Parity::even, 7, 2, FlowControl::rtscts});
 
   s = parse_source("serial:COM3?parity=mark&flow=xonxoff", &error);
   REQUIRE(s);
   CHECK(std::get<SerialSource>(*s).device == "COM3");
   CHECK(std::get<SerialSource>(*s).settings.parity == Parity::mark);
   CHECK(std::get<SerialSource>(*s).settings.flow == FlowControl::xonxoff);
-  CHECK(std::get<SerialSource>(*parse_source("serial:/dev/x?parity=odd", nullptr)).settings.parity ==
-        Parity::odd);
+  CHECK(
+      std::get<SerialSource>(*parse_source("serial:/dev/x?parity=odd", nullptr)).settings.parity ==
+      Parity::odd);
   CHECK(std::get<SerialSource>(*parse_source("serial:/dev/x?parity=space", nullptr))
             .settings.parity == Parity::space);
 }

@@ -1,6 +1,6 @@
-#include <doctest/doctest.h>
-
 #include "weighlink/scale/staleness.hpp"
+
+#include <doctest/doctest.h>
 
 using namespace weighlink::scale;
 using namespace std::chrono_literals;

@@ -10,8 +10,8 @@
 namespace weighlink::scale {
 
 struct DisplayState {
-  Decimal weight;        // signed, as displayed
-  Decimal tare;          // as displayed
+  Decimal weight;  // signed, as displayed
+  Decimal tare;    // as displayed
   std::string unit = "kg";
   WeighMode mode = WeighMode::gross;
   bool motion = false;

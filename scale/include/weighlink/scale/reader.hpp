@@ -1,7 +1,7 @@
 #pragma once
 // ScaleReader: one thread per scale that opens the source (reopening with capped backoff after a
-// failure or unplug), feeds the parser, stamps readings (scale id, seq, time) and reports staleness.
-// Callbacks run on the reader thread: they must be quick and must not block.
+// failure or unplug), feeds the parser, stamps readings (scale id, seq, time) and reports
+// staleness. Callbacks run on the reader thread: they must be quick and must not block.
 
 #include <atomic>
 #include <chrono>

@@ -1,13 +1,13 @@
 #pragma once
 // A decoded indicator reading (SPEC §2) and its JSON form. Thread-compatible value types.
 
+#include <boost/json/object.hpp>
 #include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
-
-#include <boost/json/object.hpp>
 
 #include "weighlink/scale/decimal.hpp"
 
@@ -49,6 +49,10 @@ struct Reading {
 // omits them. `raw` bytes are mapped one byte to one code point (U+0000..U+00FF), so frames with
 // parity bits set survive the trip through JSON losslessly.
 [[nodiscard]] boost::json::object to_json(const Reading& reading, bool with_identity);
+
+// to_json() serialized on one line, so callers that only print need not compile Boost.JSON's
+// serializer.
+[[nodiscard]] std::string to_json_line(const Reading& reading, bool with_identity);
 
 // "2026-11-21T08:15:02.113Z"
 [[nodiscard]] std::string format_timestamp(std::chrono::system_clock::time_point tp);

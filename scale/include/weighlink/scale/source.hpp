@@ -2,6 +2,7 @@
 // Scale sources (SPEC §4): "serial:DEV?baud=9600&parity=none&bits=8&stop=1", "tcp:HOST:PORT",
 // "udp:PORT", "sim:PROFILE". Parsing is pure; opening lives in the transport adapters.
 
+#include <boost/system/result.hpp>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -10,8 +11,6 @@
 #include <string>
 #include <string_view>
 #include <variant>
-
-#include <boost/system/result.hpp>
 
 namespace weighlink::scale {
 
@@ -51,8 +50,8 @@ class ByteSource {
  public:
   virtual ~ByteSource() = default;
   // Waits up to `timeout` for bytes; returns how many were read (0 on timeout).
-  [[nodiscard]] virtual boost::system::result<std::size_t> read(std::span<char> buffer,
-                                                                std::chrono::milliseconds timeout) = 0;
+  [[nodiscard]] virtual boost::system::result<std::size_t> read(
+      std::span<char> buffer, std::chrono::milliseconds timeout) = 0;
   // Sends bytes to the indicator (polled protocols). Blocks until written.
   [[nodiscard]] virtual boost::system::result<void> write(std::string_view bytes) = 0;
   // "serial /dev/ttyUSB0 9600 8N1", for logs.

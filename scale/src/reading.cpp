@@ -1,0 +1,87 @@
+#include "weighlink/scale/reading.hpp"
+
+#include <boost/json/array.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/string.hpp>
+#include <cstdio>
+
+namespace weighlink::scale {
+namespace {
+
+// One byte, one code point: bytes >= 0x80 (parity bits, binary formats) become U+0080..U+00FF,
+// so the frame survives JSON's UTF-8 requirement and a reader can recover every byte.
+boost::json::string raw_to_code_points(const std::string& raw) {
+  boost::json::string out;
+  out.reserve(raw.size() + raw.size() / 4);
+  for (const char c : raw) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x80) {
+      out.push_back(static_cast<char>(byte));
+    } else {
+      out.push_back(static_cast<char>(0xC0 | (byte >> 6)));
+      out.push_back(static_cast<char>(0x80 | (byte & 0x3F)));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string_view to_string(WeighMode mode) { return mode == WeighMode::net ? "net" : "gross"; }
+
+std::string_view to_string(StableSource source) {
+  return source == StableSource::software ? "software" : "indicator";
+}
+
+std::string format_timestamp(std::chrono::system_clock::time_point tp) {
+  using namespace std::chrono;
+  const auto ms = floor<milliseconds>(tp);
+  const auto day = floor<days>(ms);
+  const year_month_day ymd{day};
+  const hh_mm_ss<milliseconds> time{ms - day};
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ",
+                static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
+                static_cast<unsigned>(ymd.day()), static_cast<int>(time.hours().count()),
+                static_cast<int>(time.minutes().count()), static_cast<int>(time.seconds().count()),
+                static_cast<int>(time.subseconds().count()));
+  return buf;
+}
+
+boost::json::object to_json(const Reading& reading, bool with_identity) {
+  boost::json::object o;
+  if (with_identity) {
+    o["scale"] = reading.scale;
+    o["seq"] = reading.seq;
+    o["ts"] = format_timestamp(reading.ts);
+  }
+  o["protocol"] = reading.protocol;
+  o["weight"] = reading.weight.to_string();
+  o["decimals"] = reading.weight.decimals;
+  o["unit"] = reading.unit;
+  o["mode"] = to_string(reading.mode);
+  if (reading.tare) o["tare"] = reading.tare->to_string();
+  o["stable"] = reading.stable;
+  o["stable_source"] = to_string(reading.stable_source);
+  o["overload"] = reading.overload;
+  o["underload"] = reading.underload;
+  o["center_zero"] = reading.center_zero;
+  o["stale"] = reading.stale;
+  if (!reading.decks.empty()) {
+    boost::json::array decks;
+    decks.reserve(reading.decks.size());
+    for (const auto& deck : reading.decks) {
+      decks.push_back(boost::json::object{
+          {"index", deck.index}, {"weight", deck.weight.to_string()}, {"stable", deck.stable}});
+    }
+    o["decks"] = std::move(decks);
+  }
+  o["raw"] = raw_to_code_points(reading.raw);
+  return o;
+}
+
+std::string to_json_line(const Reading& reading, bool with_identity) {
+  return boost::json::serialize(to_json(reading, with_identity));
+}
+
+}  // namespace weighlink::scale
