@@ -70,7 +70,10 @@ SimulateResult run_simulate(const SimulateConfig& config, const std::atomic<bool
     const std::string frame = encode(profile->at(elapsed));
     // A real line loses what is sent while nobody listens; without this a reader that opens
     // the pty later would first get seconds-old weights from the kernel buffer.
-    if (pty->unread() > std::max<std::size_t>(512, frame.size() * 4)) pty->discard_unread();
+    // More than about half a second of frames unread means no one is reading.
+    const auto backlog = std::max<std::size_t>(
+        frame.size() * 2, static_cast<std::size_t>(config.rate_hz * static_cast<double>(frame.size()) / 2));
+    if (pty->unread() > backlog) pty->discard_unread();
     const auto written = pty->write_some(frame);
     if (!written) {
       return {1, "writing to " + pty->device() + " failed: " + written.error().message()};
