@@ -1,0 +1,545 @@
+// weighlink-backend end to end: the real binary, a throwaway PostgreSQL cluster, a real gRPC
+// client over loopback and plain HTTP GETs.
+#include <arpa/inet.h>
+#include <doctest/doctest.h>
+#include <grpcpp/grpcpp.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <filesystem>
+#include <memory>
+#include <sstream>
+#include <thread>
+
+#include "weighlink/sync/v1/sync.grpc.pb.h"
+#include "weighlink/testing/pg_cluster.hpp"
+#include "weighlink/testing/process.hpp"
+
+namespace pb = weighlink::sync::v1;
+using namespace std::chrono_literals;
+using weighlink::testing::PgCluster;
+using weighlink::testing::Process;
+using weighlink::testing::TempDir;
+
+namespace {
+
+const std::string kBackend = weighlink::testing::bin("weighlink-backend");
+
+std::string last_line(const std::string& text) {
+  std::istringstream in(text);
+  std::string line;
+  std::string last;
+  while (std::getline(in, line)) {
+    if (!line.empty()) last = line;
+  }
+  return last;
+}
+
+void migrate(const PgCluster& pg) {
+  const auto result = weighlink::testing::run({kBackend, "migrate", "--dsn", pg.dsn()});
+  INFO(result.output);
+  REQUIRE(result.exit_code == 0);
+}
+
+std::string add_station(const PgCluster& pg, const std::string& id) {
+  const auto result =
+      weighlink::testing::run({kBackend, "station", "add", "--dsn", pg.dsn(), "--id", id});
+  INFO(result.output);
+  REQUIRE(result.exit_code == 0);
+  return last_line(result.output);
+}
+
+struct HttpAnswer {
+  int status = 0;
+  std::string body;
+};
+
+// A minimal HTTP/1.1 GET over a plain socket (Connection: close), bounded by socket timeouts.
+HttpAnswer http_get(const std::string& address, const std::string& path) {
+  const auto [host, port] = weighlink::testing::split_host_port(address);
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  timeval timeout{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(port);
+  ::inet_pton(AF_INET, host.c_str(), &sa.sin_addr);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+    ::close(fd);
+    return {};
+  }
+  const std::string request =
+      "GET " + path + " HTTP/1.1\r\nHost: " + address + "\r\nConnection: close\r\n\r\n";
+  (void)!::write(fd, request.data(), request.size());
+  std::string response;
+  char buffer[4096];
+  ssize_t n = 0;
+  while ((n = ::read(fd, buffer, sizeof buffer)) > 0) response.append(buffer, n);
+  ::close(fd);
+  HttpAnswer answer;
+  if (response.rfind("HTTP/1.1 ", 0) == 0) answer.status = std::stoi(response.substr(9, 3));
+  if (auto split = response.find("\r\n\r\n"); split != std::string::npos) {
+    answer.body = response.substr(split + 4);
+  }
+  return answer;
+}
+
+// A running `weighlink-backend serve` on port 0 listeners.
+class Backend {
+ public:
+  explicit Backend(const std::string& dsn) : dsn_(dsn) { start(); }
+
+  void start() {
+    std::filesystem::remove(ready_file());  // a killed backend leaves its ready file behind
+    process_ = std::make_unique<Process>(
+        std::vector<std::string>{kBackend, "serve", "--dsn", dsn_, "--grpc-listen", "127.0.0.1:0",
+                                 "--http-listen", "127.0.0.1:0", "--ready-file",
+                                 ready_file().string(), "--workers", "2"},
+        dir_ / "backend.log");
+    auto ready = process_->wait_ready(ready_file());
+    grpc_ = ready.at("grpc");
+    http_ = ready.at("http");
+  }
+
+  Process& process() { return *process_; }
+  [[nodiscard]] const std::string& grpc() const { return grpc_; }
+  [[nodiscard]] const std::string& http() const { return http_; }
+  [[nodiscard]] std::filesystem::path ready_file() const { return dir_ / "ready.json"; }
+  [[nodiscard]] std::string log() const { return process_->log(); }
+
+ private:
+  std::string dsn_;
+  TempDir dir_{"wl-backend-test"};
+  std::unique_ptr<Process> process_;
+  std::string grpc_;
+  std::string http_;
+};
+
+struct Call {
+  grpc::Status status;
+  std::string correlation_id;
+};
+
+Call call_replay(const std::string& address, const std::string& token,
+                 const pb::ReplayRequest& request, pb::ReplayResponse* response) {
+  auto stub =
+      pb::SyncService::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + 10s);
+  context.AddMetadata("authorization", "Bearer " + token);
+  Call call;
+  call.status = stub->Replay(&context, request, response);
+  const auto& trailers = context.GetServerTrailingMetadata();
+  if (auto it = trailers.find("x-correlation-id"); it != trailers.end()) {
+    call.correlation_id.assign(it->second.data(), it->second.size());
+  }
+  return call;
+}
+
+Call call_hello(const std::string& address, const std::string& token, const std::string& station,
+                pb::HelloResponse* response) {
+  auto stub =
+      pb::SyncService::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + 10s);
+  context.AddMetadata("authorization", "Bearer " + token);
+  pb::HelloRequest request;
+  request.set_station_id(station);
+  request.set_agent_version("test");
+  Call call;
+  call.status = stub->Hello(&context, request, response);
+  return call;
+}
+
+// A weighing of `weight` kg as the agent would send it.
+pb::Mutation weighing(const std::string& station, std::uint64_t seq, const std::string& key,
+                      const std::string& weight) {
+  pb::Mutation m;
+  m.set_station_id(station);
+  m.set_idempotency_key(key);
+  m.set_seq(seq);
+  m.set_kind("weighing.captured");
+  m.set_payload_json(R"({"scale":"main","weight":")" + weight + R"(","unit":"kg"})");
+  m.set_created_at_unix_ms(1'800'000'000'000 + static_cast<std::int64_t>(seq));
+  auto* w = m.mutable_weighing_captured();
+  w->set_scale("main");
+  w->set_weight(weight);
+  w->set_unit("kg");
+  w->set_mode("gross");
+  w->set_tare("0");
+  w->set_reading_seq(1000 + seq);
+  w->set_raw(
+      std::string("\x02"
+                  "01 0 003254000000\r",
+                  20));
+  return m;
+}
+
+pb::ReplayRequest batch(const std::string& station, std::vector<pb::Mutation> mutations) {
+  pb::ReplayRequest request;
+  request.set_station_id(station);
+  for (auto& m : mutations) *request.add_mutations() = std::move(m);
+  return request;
+}
+
+std::string rows_of(const PgCluster& pg, const std::string& station) {
+  return pg.query_scalar("select count(*) from mutation_log where station_id='" + station + "'");
+}
+
+}  // namespace
+
+TEST_CASE("backend: --version, --help and bad usage exit 0, 0 and 2") {
+  const auto version = weighlink::testing::run({kBackend, "--version"});
+  CHECK(version.exit_code == 0);
+  CHECK(version.output.find("weighlink-backend " WEIGHLINK_VERSION) != std::string::npos);
+  const auto help = weighlink::testing::run({kBackend, "--help"});
+  CHECK(help.exit_code == 0);
+  CHECK(help.output.find("migrate") != std::string::npos);
+  CHECK(weighlink::testing::run({kBackend}).exit_code == 2);
+  CHECK(weighlink::testing::run({kBackend, "migrate"}).exit_code == 2);
+  CHECK(weighlink::testing::run({kBackend, "frobnicate"}).exit_code == 2);
+}
+
+TEST_CASE("backend: migrate is idempotent and an unreachable database exits 1") {
+  PgCluster pg;
+  migrate(pg);
+  const std::string applied_at = pg.query_scalar("select applied_at::text from schema_migrations");
+  const std::string generation =
+      pg.query_scalar("select value from backend_meta where key='generation'");
+  CHECK(generation.size() == 36);
+  const auto again = weighlink::testing::run({kBackend, "migrate", "--dsn", pg.dsn()});
+  CHECK(again.exit_code == 0);
+  CHECK(again.output.find("up to date") != std::string::npos);
+  CHECK(pg.query_scalar("select count(*) from schema_migrations") ==
+        pg.query_scalar("select max(version) from schema_migrations"));
+  CHECK(pg.query_scalar("select applied_at::text from schema_migrations") == applied_at);
+  CHECK(pg.query_scalar("select value from backend_meta where key='generation'") == generation);
+
+  const auto unreachable = weighlink::testing::run(
+      {kBackend, "migrate", "--dsn", "host=127.0.0.1 port=1 user=postgres dbname=x"});
+  CHECK(unreachable.exit_code == 1);
+  CHECK(unreachable.output.find("cannot reach PostgreSQL") != std::string::npos);
+}
+
+TEST_CASE("backend: station add prints the token once, last, and stores only its hash") {
+  PgCluster pg;
+  migrate(pg);
+  const std::string token = add_station(pg, "st1");
+  CHECK(token.rfind("wlst_", 0) == 0);
+  CHECK(token.size() > 40);
+  const std::string stored = pg.query_scalar("select token_sha256 from stations where id='st1'");
+  CHECK(stored.size() == 64);
+  CHECK(stored.find(token) == std::string::npos);
+  CHECK(pg.query_scalar("select count(*) from stations where token_sha256 like '%" +
+                        token.substr(5, 10) + "%'") == "0");
+
+  const auto twice =
+      weighlink::testing::run({kBackend, "station", "add", "--dsn", pg.dsn(), "--id", "st1"});
+  CHECK(twice.exit_code == 1);
+  CHECK(twice.output.find("already exists") != std::string::npos);
+  CHECK(add_station(pg, "st2") != token);
+}
+
+TEST_CASE("backend: Hello answers the station's watermark, generation and version") {
+  PgCluster pg;
+  migrate(pg);
+  const std::string token = add_station(pg, "st1");
+  Backend backend(pg.dsn());
+  pb::HelloResponse hello;
+  const auto call = call_hello(backend.grpc(), token, "st1", &hello);
+  REQUIRE_MESSAGE(call.status.ok(), call.status.error_message());
+  CHECK(hello.watermark().high_water_seq() == 0);
+  CHECK(hello.watermark().generation() ==
+        pg.query_scalar("select value from backend_meta where key='generation'"));
+  CHECK(hello.backend_version() == WEIGHLINK_VERSION);
+  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  CHECK(std::abs(hello.server_time_unix_ms() - now_ms) < 60'000);
+}
+
+TEST_CASE("backend: a re-sent mutation is a DUPLICATE and creates no row") {
+  PgCluster pg;
+  migrate(pg);
+  const std::string token = add_station(pg, "st1");
+  Backend backend(pg.dsn());
+
+  const auto request =
+      batch("st1", {weighing("st1", 1, "k1", "32540"), weighing("st1", 2, "k2", "12440.5"),
+                    weighing("st1", 3, "k3", "-0.005")});
+  pb::ReplayResponse first;
+  auto call = call_replay(backend.grpc(), token, request, &first);
+  REQUIRE_MESSAGE(call.status.ok(), call.status.error_message());
+  REQUIRE(first.results_size() == 3);
+  for (const auto& r : first.results()) CHECK(r.outcome() == pb::APPLIED);
+  CHECK(first.watermark().high_water_seq() == 3);
+  CHECK(first.expected_seq() == 0);
+  CHECK(rows_of(pg, "st1") == "3");
+  CHECK(pg.query_scalar("select count(*) from weighings where station_id='st1'") == "3");
+  // Weights are exact numerics, parsed from the decimal strings.
+  CHECK(pg.query_scalar("select weight::text from weighings where idempotency_key='k2'") ==
+        "12440.5");
+  CHECK(pg.query_scalar("select weight::text from weighings where idempotency_key='k3'") ==
+        "-0.005");
+  CHECK(pg.query_scalar("select high_water_seq from stations where id='st1'") == "3");
+
+  pb::ReplayResponse again;
+  call = call_replay(backend.grpc(), token, request, &again);
+  REQUIRE_MESSAGE(call.status.ok(), call.status.error_message());
+  REQUIRE(again.results_size() == 3);
+  for (int i = 0; i < 3; ++i) {
+    CHECK(again.results(i).outcome() == pb::DUPLICATE);
+    CHECK(again.results(i).original_outcome() == pb::APPLIED);
+    CHECK(again.results(i).applied_at_unix_ms() == first.results(i).applied_at_unix_ms());
+  }
+  CHECK(rows_of(pg, "st1") == "3");
+  CHECK(pg.query_scalar("select count(*) from weighings") == "3");
+}
+
+TEST_CASE("backend: the same key with a different payload is REJECTED idempotency_key_reused") {
+  PgCluster pg;
+  migrate(pg);
+  const std::string token = add_station(pg, "st1");
+  Backend backend(pg.dsn());
+  pb::ReplayResponse response;
+  REQUIRE(
+      call_replay(backend.grpc(), token, batch("st1", {weighing("st1", 1, "k1", "100")}), &response)
+          .status.ok());
+  pb::ReplayResponse reused;
+  const auto call =
+      call_replay(backend.grpc(), token, batch("st1", {weighing("st1", 1, "k1", "999")}), &reused);
+  REQUIRE(call.status.ok());
+  REQUIRE(reused.results_size() == 1);
+  CHECK(reused.results(0).outcome() == pb::REJECTED);
+  CHECK(reused.results(0).reason() == "idempotency_key_reused");
+  CHECK(pg.query_scalar("select weight::text from weighings where idempotency_key='k1'") == "100");
+  CHECK(rows_of(pg, "st1") == "1");
+}
+
+TEST_CASE("backend: an invalid weighing is REJECTED, recorded, and does not block later seqs") {
+  PgCluster pg;
+  migrate(pg);
+  const std::string token = add_station(pg, "st1");
+  Backend backend(pg.dsn());
+  pb::ReplayResponse response;
+  const auto call = call_replay(
+      backend.grpc(), token,
+      batch("st1", {weighing("st1", 1, "k1", "12,5"), weighing("st1", 2, "k2", "100")}), &response);
+  REQUIRE(call.status.ok());
+  REQUIRE(response.results_size() == 2);
+  CHECK(response.results(0).outcome() == pb::REJECTED);
+  CHECK(response.results(0).reason().rfind("invalid_payload: ", 0) == 0);
+  CHECK(response.results(1).outcome() == pb::APPLIED);
+  CHECK(response.watermark().high_water_seq() == 2);
+  CHECK(pg.query_scalar("select outcome from mutation_log where idempotency_key='k1'") ==
+        "rejected");
+  CHECK(pg.query_scalar("select count(*) from weighings") == "1");
+}
+
+TEST_CASE("backend: a batch starting past a gap answers the expected seq and applies nothing") {
+  PgCluster pg;
+  migrate(pg);
+  const std::string token = add_station(pg, "st1");
+  Backend backend(pg.dsn());
+  pb::ReplayResponse response;
+  REQUIRE(
+      call_replay(backend.grpc(), token, batch("st1", {weighing("st1", 1, "k1", "1")}), &response)
+          .status.ok());
+  pb::ReplayResponse gap;
+  const auto call = call_replay(
+      backend.grpc(), token,
+      batch("st1", {weighing("st1", 4, "k4", "4"), weighing("st1", 5, "k5", "5")}), &gap);
+  REQUIRE(call.status.ok());
+  CHECK(gap.results_size() == 0);
+  CHECK(gap.expected_seq() == 2);
+  CHECK(gap.watermark().high_water_seq() == 1);
+  CHECK(rows_of(pg, "st1") == "1");
+}
+
+TEST_CASE("backend: a wrong token is UNAUTHENTICATED, another station's id PERMISSION_DENIED") {
+  PgCluster pg;
+  migrate(pg);
+  const std::string token = add_station(pg, "st1");
+  const std::string other = add_station(pg, "st2");
+  Backend backend(pg.dsn());
+  pb::ReplayResponse response;
+
+  auto call = call_replay(backend.grpc(), "wlst_not-a-real-token",
+                          batch("st1", {weighing("st1", 1, "k1", "1")}), &response);
+  CHECK(call.status.error_code() == grpc::StatusCode::UNAUTHENTICATED);
+  CHECK(call.correlation_id.size() >= 8);
+  CHECK(call.status.error_message().find(call.correlation_id) != std::string::npos);
+
+  call =
+      call_replay(backend.grpc(), other, batch("st1", {weighing("st1", 1, "k1", "1")}), &response);
+  CHECK(call.status.error_code() == grpc::StatusCode::PERMISSION_DENIED);
+  // The request names the token's station but a mutation names another.
+  call =
+      call_replay(backend.grpc(), other, batch("st2", {weighing("st1", 1, "k1", "1")}), &response);
+  CHECK(call.status.error_code() == grpc::StatusCode::PERMISSION_DENIED);
+  pb::HelloResponse hello;
+  CHECK(call_hello(backend.grpc(), other, "st1", &hello).status.error_code() ==
+        grpc::StatusCode::PERMISSION_DENIED);
+  CHECK(rows_of(pg, "st1") == "0");
+
+  // A disabled station's token is refused from then on.
+  const auto disabled =
+      weighlink::testing::run({kBackend, "station", "disable", "--dsn", pg.dsn(), "--id", "st1"});
+  REQUIRE(disabled.exit_code == 0);
+  CHECK(call_hello(backend.grpc(), token, "st1", &hello).status.error_code() ==
+        grpc::StatusCode::UNAUTHENTICATED);
+  // The token never reaches the log.
+  CHECK(backend.log().find(token) == std::string::npos);
+  CHECK(backend.log().find(other) == std::string::npos);
+}
+
+TEST_CASE("backend: healthz, readyz and metrics over HTTP") {
+  PgCluster pg;
+  Backend backend(pg.dsn());  // before migrate: alive but not ready
+
+  auto health = http_get(backend.http(), "/healthz");
+  CHECK(health.status == 200);
+  CHECK(boost::json::parse(health.body).at("status") == "ok");
+
+  auto ready = http_get(backend.http(), "/readyz");
+  CHECK(ready.status == 503);
+  CHECK(ready.body.find("migrate") != std::string::npos);
+
+  migrate(pg);
+  CHECK(weighlink::testing::eventually(
+      [&] { return http_get(backend.http(), "/readyz").status == 200; }, 10s));
+
+  const std::string token = add_station(pg, "st1");
+  pb::ReplayResponse response;
+  REQUIRE(call_replay(backend.grpc(), token,
+                      batch("st1", {weighing("st1", 1, "k1", "1"), weighing("st1", 2, "k2", "2")}),
+                      &response)
+              .status.ok());
+  REQUIRE(
+      call_replay(backend.grpc(), token, batch("st1", {weighing("st1", 1, "k1", "1")}), &response)
+          .status.ok());
+
+  const auto metrics = http_get(backend.http(), "/metrics");
+  CHECK(metrics.status == 200);
+  CHECK(metrics.body.find("weighlink_backend_mutations_total{outcome=\"applied\"} 2\n") !=
+        std::string::npos);
+  CHECK(metrics.body.find("weighlink_backend_mutations_total{outcome=\"duplicate\"} 1\n") !=
+        std::string::npos);
+  CHECK(metrics.body.find("weighlink_backend_replay_batches_total 2\n") != std::string::npos);
+  CHECK(metrics.body.find("weighlink_backend_pool_queue_depth ") != std::string::npos);
+
+  const auto missing = http_get(backend.http(), "/nope");
+  CHECK(missing.status == 404);
+  CHECK(boost::json::parse(missing.body).at("error") == "not_found");
+}
+
+TEST_CASE("backend: SIGKILLed and restarted, the backend keeps exactly-once") {
+  PgCluster pg;
+  migrate(pg);
+  const std::string token = add_station(pg, "st1");
+  Backend backend(pg.dsn());
+  pb::ReplayResponse response;
+  REQUIRE(call_replay(backend.grpc(), token,
+                      batch("st1", {weighing("st1", 1, "k1", "1"), weighing("st1", 2, "k2", "2")}),
+                      &response)
+              .status.ok());
+
+  backend.process().kill();
+  backend.start();
+
+  pb::ReplayResponse after;
+  const auto call =
+      call_replay(backend.grpc(), token,
+                  batch("st1", {weighing("st1", 1, "k1", "1"), weighing("st1", 2, "k2", "2"),
+                                weighing("st1", 3, "k3", "3")}),
+                  &after);
+  REQUIRE_MESSAGE(call.status.ok(), call.status.error_message());
+  REQUIRE(after.results_size() == 3);
+  CHECK(after.results(0).outcome() == pb::DUPLICATE);
+  CHECK(after.results(1).outcome() == pb::DUPLICATE);
+  CHECK(after.results(2).outcome() == pb::APPLIED);
+  CHECK(rows_of(pg, "st1") == "3");
+}
+
+TEST_CASE("backend: recovers with no operator step after PostgreSQL restarts") {
+  PgCluster pg;
+  migrate(pg);
+  const std::string token = add_station(pg, "st1");
+  Backend backend(pg.dsn());
+  pb::ReplayResponse response;
+  REQUIRE(
+      call_replay(backend.grpc(), token, batch("st1", {weighing("st1", 1, "k1", "1")}), &response)
+          .status.ok());
+
+  pg.stop();
+  const auto down =
+      call_replay(backend.grpc(), token, batch("st1", {weighing("st1", 2, "k2", "2")}), &response);
+  CHECK(down.status.error_code() == grpc::StatusCode::UNAVAILABLE);
+  CHECK(http_get(backend.http(), "/readyz").status == 503);
+
+  pg.start();
+  pb::ReplayResponse recovered;
+  const bool ok = weighlink::testing::eventually(
+      [&] {
+        recovered.Clear();
+        return call_replay(backend.grpc(), token, batch("st1", {weighing("st1", 2, "k2", "2")}),
+                           &recovered)
+            .status.ok();
+      },
+      30s, 200ms);
+  REQUIRE_MESSAGE(ok, backend.log());
+  REQUIRE(recovered.results_size() == 1);
+  CHECK(recovered.results(0).outcome() == pb::APPLIED);
+  CHECK(rows_of(pg, "st1") == "2");
+  CHECK(weighlink::testing::eventually(
+      [&] { return http_get(backend.http(), "/readyz").status == 200; }, 10s));
+}
+
+TEST_CASE("backend: two replicas replaying the same batch at once apply it exactly once") {
+  PgCluster pg;
+  migrate(pg);
+  const std::string token = add_station(pg, "st1");
+  Backend a(pg.dsn());
+  Backend b(pg.dsn());
+  std::vector<pb::Mutation> mutations;
+  for (std::uint64_t seq = 1; seq <= 20; ++seq) {
+    mutations.push_back(weighing("st1", seq, "k" + std::to_string(seq), std::to_string(seq)));
+  }
+  const auto request = batch("st1", mutations);
+  pb::ReplayResponse from_a;
+  pb::ReplayResponse from_b;
+  grpc::Status status_a;
+  grpc::Status status_b;
+  std::thread ta([&] { status_a = call_replay(a.grpc(), token, request, &from_a).status; });
+  std::thread tb([&] { status_b = call_replay(b.grpc(), token, request, &from_b).status; });
+  ta.join();
+  tb.join();
+  REQUIRE_MESSAGE(status_a.ok(), status_a.error_message());
+  REQUIRE_MESSAGE(status_b.ok(), status_b.error_message());
+  int applied = 0;
+  int duplicate = 0;
+  for (const auto* response : {&from_a, &from_b}) {
+    for (const auto& r : response->results()) {
+      if (r.outcome() == pb::APPLIED) ++applied;
+      if (r.outcome() == pb::DUPLICATE) ++duplicate;
+    }
+  }
+  CHECK(applied == 20);
+  CHECK(duplicate == 20);
+  CHECK(rows_of(pg, "st1") == "20");
+}
+
+TEST_CASE("backend: SIGTERM stops it cleanly with exit 0 and removes the ready file") {
+  PgCluster pg;
+  migrate(pg);
+  Backend backend(pg.dsn());
+  const int status = backend.process().terminate();
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK_FALSE(std::filesystem::exists(backend.ready_file()));
+}
