@@ -72,7 +72,8 @@ SimulateResult run_simulate(const SimulateConfig& config, const std::atomic<bool
     // the pty later would first get seconds-old weights from the kernel buffer.
     // More than about half a second of frames unread means no one is reading.
     const auto backlog = std::max<std::size_t>(
-        frame.size() * 2, static_cast<std::size_t>(config.rate_hz * static_cast<double>(frame.size()) / 2));
+        frame.size() * 2,
+        static_cast<std::size_t>(config.rate_hz * static_cast<double>(frame.size()) / 2));
     if (pty->unread() > backlog) pty->discard_unread();
     const auto written = pty->write_some(frame);
     if (!written) {
