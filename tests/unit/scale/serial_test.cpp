@@ -189,3 +189,29 @@ TEST_CASE("reader: a source type this build cannot read is reported, not faked")
         std::string::npos);
   CHECK(events.readings.empty());
 }
+
+TEST_CASE("reader: an unplugged port is reported lost and the scale goes stale") {
+  ScaleConfig config;
+  config.protocol = "mt-continuous";
+  config.stale_after = 200ms;
+  config.reopen_backoff_initial = 10ms;
+  config.reopen_backoff_max = 20ms;
+  Events events;
+  auto pty = std::make_unique<PtyScale>(temp_link("unplug"));
+  config.source = SerialSource{pty->path(), {}};
+  ScaleReader reader(config, events.hooks());
+  reader.start();
+  REQUIRE(events.wait([&] { return !events.connections.empty(); }));
+  pty->write(encode_mt_continuous(DisplayState{Decimal{1000, 0}, Decimal{0, 0}}, false));
+  pty->write(encode_mt_continuous(DisplayState{Decimal{1020, 0}, Decimal{0, 0}}, false));
+  REQUIRE(events.wait([&] { return events.readings.size() >= 1; }));
+  pty.reset();  // unplug: both ends close, the device disappears
+  REQUIRE(events.wait([&] {
+    return events.connections.size() >= 2 && !events.connections[1].first &&
+           !events.readings.empty() && events.readings.back().stale;
+  }));
+  reader.stop();
+  std::lock_guard lock(events.mutex);
+  CHECK(events.readings.back().weight.to_string() == "1020");
+  CHECK_FALSE(events.readings.back().stable);
+}
