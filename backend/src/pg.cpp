@@ -9,9 +9,14 @@ namespace {
 
 // libpq messages end with a newline and may span lines; log lines want one line.
 std::string one_line(const char* message) {
-  std::string text = message ? message : "";
-  for (auto& c : text) {
-    if (c == '\n' || c == '\r') c = ' ';
+  std::string text;
+  for (const char* p = message ? message : ""; *p != '\0'; ++p) {
+    const bool space = *p == '\n' || *p == '\r' || *p == '\t' || *p == ' ';
+    if (!space) {
+      text.push_back(*p);
+    } else if (!text.empty() && text.back() != ' ') {
+      text.push_back(' ');
+    }
   }
   while (!text.empty() && text.back() == ' ') text.pop_back();
   return text;

@@ -97,6 +97,20 @@ boost::json::object weighing_row(const NewRecord& record) {
   return row;
 }
 
+// Runs `query` (which connects as needed); when it failed on a connection that was already open
+// (a server restart breaks idle connections unnoticed), runs it once more on a new connection.
+// Only for statements that are safe to repeat.
+template <class Query>
+auto with_reconnect(PgConnection& connection, Query query) -> decltype(query()) {
+  const bool was_open = connection.is_open();
+  auto result = query();
+  if (!result && result.error() == Errc::connection_lost && was_open) {
+    connection.reset();
+    result = query();
+  }
+  return result;
+}
+
 }  // namespace
 
 Result<StationState> PgReplayStore::lock_station(std::string_view station_id) {
@@ -193,40 +207,47 @@ Result<ReplayOutcome> replay_batch(PgConnection& connection, std::string_view st
       }
     }
     if (!should_retry(error, attempt)) return error;
+    if (error == Errc::connection_lost) connection.reset();
   }
 }
 
 Result<std::optional<StationAuth>> find_station_by_token_hash(PgConnection& connection,
                                                               std::string_view token_sha256) {
-  if (auto connected = connection.ensure_connected(); !connected) return connected.error();
-  auto result = connection.exec("SELECT id, disabled FROM stations WHERE token_sha256 = $1",
-                                {std::string(token_sha256)});
-  if (!result) return result.error();
-  if (result->rows() == 0) return std::optional<StationAuth>{};
-  return std::optional<StationAuth>{
-      StationAuth{std::string(result->get(0, 0)), result->get(0, 1) == "t"}};
+  return with_reconnect(connection, [&]() -> Result<std::optional<StationAuth>> {
+    if (auto connected = connection.ensure_connected(); !connected) return connected.error();
+    auto result = connection.exec("SELECT id, disabled FROM stations WHERE token_sha256 = $1",
+                                  {std::string(token_sha256)});
+    if (!result) return result.error();
+    if (result->rows() == 0) return std::optional<StationAuth>{};
+    return std::optional<StationAuth>{
+        StationAuth{std::string(result->get(0, 0)), result->get(0, 1) == "t"}};
+  });
 }
 
 Result<Watermark> read_watermark(PgConnection& connection, std::string_view station_id) {
-  if (auto connected = connection.ensure_connected(); !connected) return connected.error();
-  auto result = connection.exec(kStationSql, {std::string(station_id)});
-  if (!result) return result.error();
-  if (result->rows() == 0) return Errc::station_not_found;
-  return Watermark{to_int<std::uint64_t>(result->get(0, 0)),
-                   to_int<std::uint64_t>(result->get(0, 1)), std::string(result->get(0, 2))};
+  return with_reconnect(connection, [&]() -> Result<Watermark> {
+    if (auto connected = connection.ensure_connected(); !connected) return connected.error();
+    auto result = connection.exec(kStationSql, {std::string(station_id)});
+    if (!result) return result.error();
+    if (result->rows() == 0) return Errc::station_not_found;
+    return Watermark{to_int<std::uint64_t>(result->get(0, 0)),
+                     to_int<std::uint64_t>(result->get(0, 1)), std::string(result->get(0, 2))};
+  });
 }
 
 Result<SchemaStatus> schema_status(PgConnection& connection) {
-  if (auto connected = connection.ensure_connected(); !connected) return connected.error();
-  SchemaStatus status;
-  status.latest_version = latest_schema_version();
-  auto result = connection.exec("SELECT coalesce(max(version), 0) FROM schema_migrations");
-  if (!result) {
-    if (result.error() == Errc::not_migrated) return status;  // no schema_migrations yet
-    return result.error();
-  }
-  status.current_version = to_int<int>(result->get(0, 0));
-  return status;
+  return with_reconnect(connection, [&]() -> Result<SchemaStatus> {
+    if (auto connected = connection.ensure_connected(); !connected) return connected.error();
+    SchemaStatus status;
+    status.latest_version = latest_schema_version();
+    auto result = connection.exec("SELECT coalesce(max(version), 0) FROM schema_migrations");
+    if (!result) {
+      if (result.error() == Errc::not_migrated) return status;  // no schema_migrations yet
+      return result.error();
+    }
+    status.current_version = to_int<int>(result->get(0, 0));
+    return status;
+  });
 }
 
 Result<std::vector<int>> migrate(PgConnection& connection) {

@@ -248,6 +248,7 @@ Result<ReplayOutcome> apply_batch(ReplayStore& store, std::string_view station_i
 bool should_retry(const boost::system::error_code& error, int attempt) noexcept {
   if (error == Errc::unique_violation) return attempt < 2;
   if (error == Errc::serialization_failure) return attempt < 4;
+  if (error == Errc::connection_lost) return attempt < 2;
   return false;
 }
 

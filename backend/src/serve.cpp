@@ -76,15 +76,10 @@ int run_serve(const ServeOptions& options) {
 
   Metrics metrics;
   const std::string dsn = options.dsn;
-  WorkerPool pool(options.workers, options.max_queue, [dsn] {
-    WorkerContext context{PgConnection(dsn)};
-    // Warm up; when PostgreSQL is down the first job connects (and readyz says why).
-    if (auto connected = context.db.ensure_connected(); !connected) {
-      spdlog::warn("worker cannot connect to PostgreSQL yet: {}; will retry on demand",
-                   context.db.last_error());
-    }
-    return context;
-  });
+  // Workers connect on their first job and reconnect after a loss, so the backend starts (and
+  // keeps running) while PostgreSQL is down; /readyz says why it is not ready.
+  WorkerPool pool(options.workers, options.max_queue,
+                  [dsn] { return WorkerContext{PgConnection(dsn)}; });
 
   HttpHooks hooks;
   hooks.metrics = [&metrics, &pool] {
@@ -154,6 +149,22 @@ int run_serve(const ServeOptions& options) {
   }
   spdlog::info("weighlink-backend {} serving gRPC on {} and HTTP on {} with {} workers",
                WEIGHLINK_VERSION, grpc_bound, http_bound, options.workers);
+
+  // One look at the database now, so the operator sees a problem in the log at start-up.
+  (void)pool.try_submit([](WorkerContext& worker) {
+    auto status = schema_status(worker.db);
+    if (!status) {
+      spdlog::warn(
+          "PostgreSQL not reachable yet ({}); serving anyway, /readyz answers 503 and "
+          "calls UNAVAILABLE until it is",
+          worker.db.last_error());
+    } else if (status->current_version < status->latest_version) {
+      spdlog::warn(
+          "database schema at version {}, this binary needs {}: run weighlink-backend "
+          "migrate; /readyz answers 503 until then",
+          status->current_version, status->latest_version);
+    }
+  });
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);

@@ -244,13 +244,16 @@ TEST_CASE("replay: an empty batch answers the watermark") {
   CHECK(out->watermark.high_water_seq == 7);
 }
 
-TEST_CASE("replay: retries a unique violation once and serialization failures a few times") {
+TEST_CASE(
+    "replay: retries a unique violation and a lost connection once, serialization failures a few "
+    "times") {
   CHECK(should_retry(Errc::unique_violation, 1));
   CHECK_FALSE(should_retry(Errc::unique_violation, 2));
   CHECK(should_retry(Errc::serialization_failure, 1));
   CHECK(should_retry(Errc::serialization_failure, 3));
   CHECK_FALSE(should_retry(Errc::serialization_failure, 4));
-  CHECK_FALSE(should_retry(Errc::connection_lost, 1));
+  CHECK(should_retry(Errc::connection_lost, 1));
+  CHECK_FALSE(should_retry(Errc::connection_lost, 2));
   CHECK_FALSE(should_retry(Errc::database_error, 1));
 }
 

@@ -55,6 +55,8 @@ class PgConnection {
   [[nodiscard]] std::string target() const;
   // Drops the connection (next ensure_connected() opens a new one).
   void reset() noexcept;
+  // Whether a connection is open (it may still turn out broken on the next statement).
+  [[nodiscard]] bool is_open() const noexcept { return conn_ != nullptr; }
 
  private:
   struct Deleter {

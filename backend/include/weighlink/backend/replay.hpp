@@ -66,6 +66,8 @@ struct ReplayPlan {
 
 // Whether a failed replay transaction is worth running again. `attempt` counts from 1.
 // A unique violation means a concurrent replica won: one retry sees its rows as DUPLICATE.
+// A lost connection is retried once on a new one: a replay is idempotent, so even a COMMIT
+// whose fate is unknown is safe to run again (its mutations come back as DUPLICATE).
 [[nodiscard]] bool should_retry(const boost::system::error_code& error, int attempt) noexcept;
 
 }  // namespace weighlink::backend
