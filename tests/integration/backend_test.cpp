@@ -2,7 +2,9 @@
 // client over loopback and plain HTTP GETs.
 #include <arpa/inet.h>
 #include <doctest/doctest.h>
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
+#include <libpq-fe.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -10,6 +12,7 @@
 
 #include <boost/json.hpp>
 #include <filesystem>
+#include <future>
 #include <memory>
 #include <sstream>
 #include <thread>
@@ -190,6 +193,46 @@ pb::ReplayRequest batch(const std::string& station, std::vector<pb::Mutation> mu
 std::string rows_of(const PgCluster& pg, const std::string& station) {
   return pg.query_scalar("select count(*) from mutation_log where station_id='" + station + "'");
 }
+
+// grpc.health.v1.Health/Check through the generic stub (no generated health stubs here):
+// HealthCheckRequest{service} is field 1 (string); HealthCheckResponse{status} is field 1
+// (enum, SERVING = 1). Returns the raw response bytes.
+std::string health_check(const std::string& address, const std::string& service) {
+  grpc::GenericStub stub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  std::string request_bytes = "\x0a";
+  request_bytes.push_back(static_cast<char>(service.size()));
+  request_bytes += service;
+  grpc::Slice slice(request_bytes);
+  grpc::ByteBuffer request(&slice, 1);
+  grpc::ByteBuffer response;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + 10s);
+  std::promise<grpc::Status> done;
+  stub.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request, &response,
+                 [&](grpc::Status status) { done.set_value(std::move(status)); });
+  const grpc::Status status = done.get_future().get();
+  REQUIRE_MESSAGE(status.ok(), status.error_message());
+  std::vector<grpc::Slice> slices;
+  REQUIRE(response.Dump(&slices).ok());
+  std::string bytes;
+  for (const auto& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  return bytes;
+}
+
+// A test-side connection that can hold a row lock to make a backend worker wait.
+struct PgSession {
+  explicit PgSession(const std::string& dsn) : conn(PQconnectdb(dsn.c_str())) {
+    REQUIRE(PQstatus(conn) == CONNECTION_OK);
+  }
+  ~PgSession() { PQfinish(conn); }
+  void exec(const std::string& sql) {
+    PGresult* result = PQexec(conn, sql.c_str());
+    const auto status = PQresultStatus(result);
+    PQclear(result);
+    REQUIRE((status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK));
+  }
+  PGconn* conn;
+};
 
 }  // namespace
 
@@ -542,4 +585,73 @@ TEST_CASE("backend: SIGTERM stops it cleanly with exit 0 and removes the ready f
   CHECK(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 0);
   CHECK_FALSE(std::filesystem::exists(backend.ready_file()));
+}
+
+TEST_CASE("backend: serves grpc.health.v1 for the server and for SyncService") {
+  PgCluster pg;
+  migrate(pg);
+  Backend backend(pg.dsn());
+  const std::string serving("\x08\x01", 2);
+  CHECK(health_check(backend.grpc(), "") == serving);
+  CHECK(health_check(backend.grpc(), "weighlink.sync.v1.SyncService") == serving);
+}
+
+TEST_CASE("backend: a full worker queue answers RESOURCE_EXHAUSTED instead of queueing") {
+  PgCluster pg;
+  migrate(pg);
+  const std::string token = add_station(pg, "st1");
+  TempDir dir("wl-backend-test");
+  Process backend({kBackend, "serve", "--dsn", pg.dsn(), "--grpc-listen", "127.0.0.1:0",
+                   "--http-listen", "127.0.0.1:0", "--ready-file", (dir / "ready.json").string(),
+                   "--workers", "1", "--max-queue", "1"},
+                  dir / "backend.log");
+  const auto ready = backend.wait_ready(dir / "ready.json");
+  const std::string grpc_address = ready.at("grpc");
+  const std::string http_address = ready.at("http");
+
+  // Hold the station row: the only worker blocks in the replay's SELECT ... FOR UPDATE.
+  PgSession holder(pg.dsn());
+  holder.exec("BEGIN");
+  holder.exec("SELECT 1 FROM stations WHERE id = 'st1' FOR UPDATE");
+
+  pb::ReplayResponse first_response;
+  pb::ReplayResponse second_response;
+  auto first = std::async(std::launch::async, [&] {
+    return call_replay(grpc_address, token, batch("st1", {weighing("st1", 1, "k1", "1")}),
+                       &first_response)
+        .status;
+  });
+  REQUIRE(weighlink::testing::eventually(
+      [&] {
+        return pg.query_scalar(
+                   "select count(*) from pg_stat_activity where wait_event_type = "
+                   "'Lock' and application_name = 'weighlink-backend'") == "1";
+      },
+      10s));
+  auto second = std::async(std::launch::async, [&] {
+    return call_replay(grpc_address, token, batch("st1", {weighing("st1", 2, "k2", "2")}),
+                       &second_response)
+        .status;
+  });
+  REQUIRE(weighlink::testing::eventually(
+      [&] {
+        return http_get(http_address, "/metrics")
+                   .body.find("weighlink_backend_pool_queue_depth 1\n") != std::string::npos;
+      },
+      10s));
+
+  pb::ReplayResponse refused_response;
+  const auto refused = call_replay(
+      grpc_address, token, batch("st1", {weighing("st1", 3, "k3", "3")}), &refused_response);
+  CHECK(refused.status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
+  CHECK_FALSE(refused.correlation_id.empty());
+
+  holder.exec("COMMIT");
+  const auto first_status = first.get();
+  const auto second_status = second.get();
+  CHECK_MESSAGE(first_status.ok(), first_status.error_message());
+  CHECK_MESSAGE(second_status.ok(), second_status.error_message());
+  CHECK(rows_of(pg, "st1") == "2");
+  CHECK(http_get(http_address, "/metrics").body.find("weighlink_backend_overloaded_total 1\n") !=
+        std::string::npos);
 }
