@@ -125,25 +125,36 @@ HttpResponse error_response(int status, const std::string& code, const std::stri
 Api::Api(ApiContext context) : ctx_(std::move(context)) {}
 
 std::optional<HttpResponse> Api::refuse(const HttpRequest& request) const {
+  return refuse(request, new_correlation_id());
+}
+
+std::optional<HttpResponse> Api::refuse(const HttpRequest& request,
+                                        const std::string& correlation_id) const {
   const auto host = request.header("host");
   if (!host_allowed(host, ctx_.security)) {
     return error_response(421, "host_not_allowed",
                           "Host '" + host +
                               "' is not a local name; use localhost or add it to allowed_hosts",
-                          new_correlation_id());
+                          correlation_id);
   }
   const auto origin = request.header("origin");
   if (!origin_allowed(origin, host, ctx_.security)) {
     return error_response(403, "origin_not_allowed",
                           "Origin '" + origin + "' is not in allowed_origins of the agent's "
                                                 "configuration",
-                          new_correlation_id());
+                          correlation_id);
   }
   return std::nullopt;
 }
 
 void Api::handle(const HttpRequest& request, Respond respond) {
   const auto correlation_id = new_correlation_id();
+  if (auto refusal = refuse(request, correlation_id)) {
+    spdlog::warn("[{}] refused {} {}: {}", correlation_id, request.method, request.target,
+                 refusal->body);
+    respond(std::move(*refusal));
+    return;
+  }
   const auto origin = request.header("origin");
   // Every answer carries the correlation id, and CORS headers for an allowed browser origin.
   auto finish = [respond = std::move(respond), correlation_id, origin](HttpResponse r) {
@@ -156,15 +167,6 @@ void Api::handle(const HttpRequest& request, Respond respond) {
     }
     respond(std::move(r));
   };
-  if (auto refusal = refuse(request)) {
-    spdlog::warn("[{}] refused {} {}: {}", correlation_id, request.method, request.target,
-                 refusal->body);
-    HttpResponse r = *refusal;
-    r.headers.clear();
-    r.headers.emplace_back("X-Correlation-Id", correlation_id);
-    respond(std::move(r));
-    return;
-  }
 
   auto url = boost::urls::parse_origin_form(request.target);
   if (!url) {

@@ -147,7 +147,7 @@ TEST_CASE("agent: Idempotency-Key rules: missing 400, reuse with another body 42
   CHECK(missing.status == 400);
   CHECK(json::parse(missing.body).at("error") == "idempotency_key_missing");
   CHECK(!missing.headers["x-correlation-id"].empty());
-  CHECK(json::parse(missing.body).at("correlation_id") == missing.headers["x-correlation-id"]);
+  CHECK(json::parse(missing.body).at("correlation_id").as_string() == missing.headers["x-correlation-id"]);
 
   auto first = post(agent.http, "/v1/mutations", "k-1", body);
   REQUIRE(first.status == 202);

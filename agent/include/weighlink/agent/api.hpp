@@ -53,6 +53,8 @@ class Api {
   [[nodiscard]] const ApiContext& context() const { return ctx_; }
 
  private:
+  [[nodiscard]] std::optional<HttpResponse> refuse(const HttpRequest& request,
+                                                  const std::string& correlation_id) const;
   void post_mutation(const HttpRequest& request, const std::string& correlation_id,
                      Respond respond);
   void post_capture(const HttpRequest& request, const std::string& correlation_id,
