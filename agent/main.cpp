@@ -1,7 +1,7 @@
 // weighlink-agent: flags and configuration in, an exit code out (SPEC §4).
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include <CLI/CLI.hpp>
 #include <iostream>
 
 #include "weighlink/agent/agent.hpp"
@@ -25,15 +25,17 @@ std::vector<std::string> split_list(const std::string& text) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"weighlink-agent: the station daemon (scale input, live socket, local API, outbox, "
-               "replay)"};
+  CLI::App app{
+      "weighlink-agent: the station daemon (scale input, live socket, local API, outbox, "
+      "replay)"};
   app.set_version_flag("--version", std::string("weighlink-agent ") + WEIGHLINK_VERSION);
   std::string config_file, listen, ready_file, data_dir, station_id, token_file, backend,
       scale_source, scale_protocol = "mt-continuous", log_level = "info";
   bool check_config = false;
   app.add_option("--config", config_file, "YAML configuration file");
   app.add_flag("--check-config", check_config, "validate the configuration and exit");
-  app.add_option("--listen", listen, "HOST:PORT for HTTP and the live socket (default 127.0.0.1:8420; port 0 = any)");
+  app.add_option("--listen", listen,
+                 "HOST:PORT for HTTP and the live socket (default 127.0.0.1:8420; port 0 = any)");
   app.add_option("--ready-file", ready_file, "write bound addresses as JSON here once listening");
   app.add_option("--data-dir", data_dir, "directory for the outbox");
   app.add_option("--station-id", station_id, "this station's id");
@@ -41,7 +43,8 @@ int main(int argc, char** argv) {
   app.add_option("--backend", backend, "HOST:PORT[,HOST:PORT...] of weighlink-backend");
   app.add_option("--scale-source", scale_source,
                  "serial:DEV?baud=9600&parity=none&bits=8&stop=1 (one scale named main)");
-  app.add_option("--scale-protocol", scale_protocol, "protocol id of that scale (weighlink-scale protocols)");
+  app.add_option("--scale-protocol", scale_protocol,
+                 "protocol id of that scale (weighlink-scale protocols)");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error");
   try {
     app.parse(argc, argv);

@@ -1,9 +1,9 @@
 #include "weighlink/agent/agent.hpp"
 
-#include <boost/asio.hpp>
-#include <boost/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <boost/asio.hpp>
+#include <boost/json.hpp>
 #include <fstream>
 #include <system_error>
 
@@ -138,7 +138,8 @@ int Agent::run(const AgentConfig& config) {
       });
     };
     events.on_connection = [&ioc, &live, id = sc.id](bool connected, const std::string& detail) {
-      asio::post(ioc, [&live, id, connected, detail] { live.on_connection(id, connected, detail); });
+      asio::post(ioc,
+                 [&live, id, connected, detail] { live.on_connection(id, connected, detail); });
     };
     readers.push_back(std::make_unique<scale::ScaleReader>(sc, std::move(events)));
   }

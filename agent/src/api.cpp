@@ -1,9 +1,9 @@
 #include "weighlink/agent/api.hpp"
 
-#include <boost/json.hpp>
-#include <boost/url/parse.hpp>
 #include <spdlog/spdlog.h>
 
+#include <boost/json.hpp>
+#include <boost/url/parse.hpp>
 #include <memory>
 #include <random>
 
@@ -61,9 +61,8 @@ bool is_json(const HttpRequest& request) {
 }
 
 json::object accepted_body(const sync::OutboxRow& row) {
-  json::object body{{"idempotency_key", row.idempotency_key},
-                    {"seq", row.seq},
-                    {"state", "queued"}};
+  json::object body{
+      {"idempotency_key", row.idempotency_key}, {"seq", row.seq}, {"state", "queued"}};
   if (row.kind == "weighing.captured") {
     json::error_code ec;
     auto payload = json::parse(row.payload_json, ec);
@@ -117,7 +116,8 @@ std::string canonical_hash(std::string_view route, const json::value& body) {
 HttpResponse error_response(int status, const std::string& code, const std::string& message,
                             const std::string& correlation_id) {
   auto r = json_response(
-      status, json::object{{"error", code}, {"message", message}, {"correlation_id", correlation_id}});
+      status,
+      json::object{{"error", code}, {"message", message}, {"correlation_id", correlation_id}});
   r.headers.emplace_back("X-Correlation-Id", correlation_id);
   return r;
 }
@@ -132,16 +132,17 @@ std::optional<HttpResponse> Api::refuse(const HttpRequest& request,
                                         const std::string& correlation_id) const {
   const auto host = request.header("host");
   if (!host_allowed(host, ctx_.security)) {
-    return error_response(421, "host_not_allowed",
-                          "Host '" + host +
-                              "' is not a local name; use localhost or add it to allowed_hosts",
-                          correlation_id);
+    return error_response(
+        421, "host_not_allowed",
+        "Host '" + host + "' is not a local name; use localhost or add it to allowed_hosts",
+        correlation_id);
   }
   const auto origin = request.header("origin");
   if (!origin_allowed(origin, host, ctx_.security)) {
     return error_response(403, "origin_not_allowed",
-                          "Origin '" + origin + "' is not in allowed_origins of the agent's "
-                                                "configuration",
+                          "Origin '" + origin +
+                              "' is not in allowed_origins of the agent's "
+                              "configuration",
                           correlation_id);
   }
   return std::nullopt;
@@ -170,8 +171,7 @@ void Api::handle(const HttpRequest& request, Respond respond) {
 
   auto url = boost::urls::parse_origin_form(request.target);
   if (!url) {
-    finish(error_response(400, "bad_target", "request target is not a valid path",
-                          correlation_id));
+    finish(error_response(400, "bad_target", "request target is not a valid path", correlation_id));
     return;
   }
   const std::string path = url->path();
@@ -230,13 +230,13 @@ void Api::handle(const HttpRequest& request, Respond respond) {
   constexpr std::string_view kRetrySuffix = "/retry";
   if (m == "POST" && path.starts_with(kOutboxPrefix) && path.ends_with(kRetrySuffix) &&
       path.size() > kOutboxPrefix.size() + kRetrySuffix.size()) {
-    retry_outbox(path.substr(kOutboxPrefix.size(),
-                             path.size() - kOutboxPrefix.size() - kRetrySuffix.size()),
-                 correlation_id, std::move(finish));
+    retry_outbox(
+        path.substr(kOutboxPrefix.size(), path.size() - kOutboxPrefix.size() - kRetrySuffix.size()),
+        correlation_id, std::move(finish));
     return;
   }
-  const bool known = path == "/" || path == "/healthz" || path == "/readyz" ||
-                     path == "/metrics" || path.starts_with("/v1/");
+  const bool known = path == "/" || path == "/healthz" || path == "/readyz" || path == "/metrics" ||
+                     path.starts_with("/v1/");
   if (known) {
     finish(error_response(405, "method_not_allowed", m + " is not allowed on " + path,
                           correlation_id));
@@ -380,9 +380,9 @@ void Api::post_capture(const HttpRequest& request, const std::string& correlatio
     std::chrono::steady_clock::time_point deadline;
     Respond respond;
   };
-  auto wait = std::make_shared<Wait>(Wait{scale_id, operator_id, key, hash, correlation_id,
-                                          std::chrono::steady_clock::now() + timeout,
-                                          std::move(respond)});
+  auto wait =
+      std::make_shared<Wait>(Wait{scale_id, operator_id, key, hash, correlation_id,
+                                  std::chrono::steady_clock::now() + timeout, std::move(respond)});
   auto attempt = std::make_shared<std::function<void()>>();
   *attempt = [this, wait, weak = std::weak_ptr<std::function<void()>>(attempt)] {
     const auto* s = ctx_.live->find(wait->scale_id);
@@ -409,8 +409,8 @@ void Api::post_capture(const HttpRequest& request, const std::string& correlatio
       m.payload_json = json::serialize(payload);
       m.request_hash = wait->hash;
       m.created_at_ms = to_ms(ctx_.now());
-      spdlog::info("[{}] capture on scale {}: {} {} (reading seq {}) key {}",
-                   wait->correlation_id, r.scale, r.weight.to_string(), r.unit, r.seq, wait->key);
+      spdlog::info("[{}] capture on scale {}: {} {} (reading seq {}) key {}", wait->correlation_id,
+                   r.scale, r.weight.to_string(), r.unit, r.seq, wait->key);
       ctx_.outbox->enqueue(std::move(m), [post = ctx_.post, wait](sync::EnqueueResult result) {
         post([wait, result = std::move(result)] {
           wait->respond(enqueue_response(result, wait->hash, wait->correlation_id));
@@ -426,12 +426,12 @@ void Api::post_capture(const HttpRequest& request, const std::string& correlatio
                                          "capture again",
                                      wait->correlation_id));
       } else {
-        wait->respond(error_response(
-            503, "scale_unavailable",
-            "no current reading from scale '" + wait->scale_id + "'" +
-                (s && !s->detail.empty() ? " (" + s->detail + ")" : std::string()) +
-                "; check the indicator and its cable",
-            wait->correlation_id));
+        wait->respond(
+            error_response(503, "scale_unavailable",
+                           "no current reading from scale '" + wait->scale_id + "'" +
+                               (s && !s->detail.empty() ? " (" + s->detail + ")" : std::string()) +
+                               "; check the indicator and its cable",
+                           wait->correlation_id));
       }
       return;
     }
@@ -451,8 +451,8 @@ void Api::get_outbox(const HttpRequest& request, const std::string& correlation_
     if (param.key == "state") {
       state = sync::parse_state(param.value);
       if (!state) {
-        respond(error_response(400, "invalid_state",
-                               "state must be pending, acknowledged or dead", correlation_id));
+        respond(error_response(400, "invalid_state", "state must be pending, acknowledged or dead",
+                               correlation_id));
         return;
       }
     } else if (param.key == "limit" || param.key == "after") {
@@ -461,10 +461,10 @@ void Api::get_outbox(const HttpRequest& request, const std::string& correlation_
       for (char c : param.value) ok = ok && c >= '0' && c <= '9';
       if (ok) v = std::stoull(param.value);
       if (!ok || (param.key == "limit" && (v == 0 || v > 1000))) {
-        respond(error_response(400, "invalid_" + param.key,
-                               param.key + " must be a number" +
-                                   (param.key == "limit" ? " from 1 to 1000" : ""),
-                               correlation_id));
+        respond(error_response(
+            400, "invalid_" + param.key,
+            param.key + " must be a number" + (param.key == "limit" ? " from 1 to 1000" : ""),
+            correlation_id));
         return;
       }
       if (param.key == "limit") {
@@ -492,14 +492,13 @@ void Api::get_outbox(const HttpRequest& request, const std::string& correlation_
   respond(json_response(200, json::object{{"items", std::move(items)}, {"next_after", next}}));
 }
 
-void Api::retry_outbox(const std::string& key, const std::string& correlation_id,
-                       Respond respond) {
+void Api::retry_outbox(const std::string& key, const std::string& correlation_id, Respond respond) {
   auto r = ctx_.outbox->retry_dead(key);
   if (!r) {
     respond(error_response(500, "outbox_error", r.error().message(), correlation_id));
   } else if (!*r) {
-    respond(error_response(404, "not_dead",
-                           "no dead mutation has the key '" + key + "'", correlation_id));
+    respond(error_response(404, "not_dead", "no dead mutation has the key '" + key + "'",
+                           correlation_id));
   } else {
     spdlog::info("[{}] dead mutation {} released for retry", correlation_id, key);
     if (ctx_.replay) ctx_.replay->notify();
@@ -541,10 +540,10 @@ json::object Api::status() const {
               {"durable_seq", u.durable_seq},
               {"generation", u.generation},
               {"consecutive_failures", u.consecutive_failures}};
-    uplink["last_sync"] = u.last_sync_ms ? json::value(scale::format_timestamp(
-                                               std::chrono::system_clock::time_point(
-                                                   std::chrono::milliseconds(*u.last_sync_ms))))
-                                         : json::value(nullptr);
+    uplink["last_sync"] =
+        u.last_sync_ms ? json::value(scale::format_timestamp(std::chrono::system_clock::time_point(
+                             std::chrono::milliseconds(*u.last_sync_ms))))
+                       : json::value(nullptr);
   } else {
     uplink = {{"state", "disabled"}, {"backend", ""}, {"last_sync", nullptr}};
   }
@@ -570,8 +569,9 @@ HttpResponse Api::metrics() const {
   gauge("weighlink_agent_outbox_commits", "Outbox transactions committed.", "", stats.commits);
   const bool online = ctx_.replay && ctx_.replay->status().state == sync::UplinkState::online;
   gauge("weighlink_agent_uplink_online", "1 when the backend answers.", "", online ? 1 : 0);
-  out += "# HELP weighlink_agent_scale_readings Valid readings decoded per scale.\n"
-         "# TYPE weighlink_agent_scale_readings counter\n";
+  out +=
+      "# HELP weighlink_agent_scale_readings Valid readings decoded per scale.\n"
+      "# TYPE weighlink_agent_scale_readings counter\n";
   for (const auto& s : ctx_.live->scales()) {
     out += "weighlink_agent_scale_readings{scale=\"" + s.id + "\"} " + std::to_string(s.readings) +
            "\n";

@@ -42,7 +42,8 @@ T get(const YAML::Node& node, const std::filesystem::path& file, const std::stri
 void parse_listen(const std::string& text, std::string& host, std::uint16_t& port) {
   const auto colon = text.rfind(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) {
-    throw std::invalid_argument("listen address '" + text + "' must be HOST:PORT, e.g. 127.0.0.1:8420");
+    throw std::invalid_argument("listen address '" + text +
+                                "' must be HOST:PORT, e.g. 127.0.0.1:8420");
   }
   std::string h = text.substr(0, colon);
   if (h.size() > 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
@@ -139,14 +140,16 @@ AgentConfig load_config_file(const std::filesystem::path& file) {
       const std::string where = "scales[" + std::to_string(i) + "].";
       if (!s.IsMap()) fail(file, where, "expected a mapping with id, source, protocol");
       check_keys(s, {"id", "source", "protocol", "unit", "stale_after_ms"}, file, where);
-      if (!s["source"]) fail(file, where + "source", "missing (e.g. serial:/dev/ttyUSB0?baud=9600)");
+      if (!s["source"])
+        fail(file, where + "source", "missing (e.g. serial:/dev/ttyUSB0?baud=9600)");
       if (!s["protocol"]) fail(file, where + "protocol", "missing (see weighlink-scale protocols)");
-      const auto id = s["id"] ? get<std::string>(s["id"], file, where + "id", "a string")
-                              : std::string("main");
+      const auto id =
+          s["id"] ? get<std::string>(s["id"], file, where + "id", "a string") : std::string("main");
       try {
         auto sc = make_scale(id, get<std::string>(s["source"], file, where + "source", "a string"),
                              get<std::string>(s["protocol"], file, where + "protocol", "a string"));
-        if (auto u = s["unit"]) sc.parser.unit = get<std::string>(u, file, where + "unit", "a unit");
+        if (auto u = s["unit"])
+          sc.parser.unit = get<std::string>(u, file, where + "unit", "a unit");
         if (auto st = s["stale_after_ms"]) {
           sc.stale_after = std::chrono::milliseconds(
               get<std::uint32_t>(st, file, where + "stale_after_ms", "milliseconds"));

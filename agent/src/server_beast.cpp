@@ -1,12 +1,12 @@
 // Boost.Beast adapter. All Beast templates are instantiated here, in one translation unit, to keep
 // build times down.
+#include <spdlog/spdlog.h>
+
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/json.hpp>
-#include <spdlog/spdlog.h>
-
 #include <deque>
 #include <map>
 #include <set>
@@ -24,7 +24,7 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-constexpr std::size_t kBodyLimit = 1 << 20;       // largest request body accepted
+constexpr std::size_t kBodyLimit = 1 << 20;        // largest request body accepted
 constexpr std::size_t kWsMessageLimit = 64 << 10;  // largest client message on the live socket
 constexpr auto kReadTimeout = std::chrono::seconds(30);
 
@@ -60,9 +60,8 @@ class LiveSession : public std::enable_shared_from_this<LiveSession> {
   void run(http::request<Body> req) {
     ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
     ws_.read_message_max(kWsMessageLimit);
-    ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
-      res.set(http::field::server, "weighlink-agent");
-    }));
+    ws_.set_option(websocket::stream_base::decorator(
+        [](websocket::response_type& res) { res.set(http::field::server, "weighlink-agent"); }));
     ws_.async_accept(req, beast::bind_front_handler(&LiveSession::on_accept, shared_from_this()));
   }
 
@@ -91,12 +90,12 @@ class LiveSession : public std::enable_shared_from_this<LiveSession> {
     if (!server) return;
     json::array ids;
     for (const auto& s : server->api.context().live->scales()) ids.push_back(json::string(s.id));
-    control_.push_back(std::make_shared<const std::string>(json::serialize(
-        json::object{{"type", "hello"},
-                     {"protocol", 1},
-                     {"station_id", server->api.context().station_id},
-                     {"agent_version", server->api.context().agent_version},
-                     {"scales", std::move(ids)}})));
+    control_.push_back(std::make_shared<const std::string>(
+        json::serialize(json::object{{"type", "hello"},
+                                     {"protocol", 1},
+                                     {"station_id", server->api.context().station_id},
+                                     {"agent_version", server->api.context().agent_version},
+                                     {"scales", std::move(ids)}})));
     status_ = server->status_message();
     for (const auto& [scale, msg] : server->latest) readings_[scale] = msg;
     write_next();
@@ -262,8 +261,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void on_read(beast::error_code ec, std::size_t) {
     if (ec == http::error::end_of_stream) return shutdown();
     if (ec == http::error::body_limit) {
-      return send(error_response(413, "body_too_large",
-                                 "request bodies are limited to 1 MiB", "-"),
+      return send(error_response(413, "body_too_large", "request bodies are limited to 1 MiB", "-"),
                   11, false);
     }
     if (ec) return;  // timeouts and resets end the connection
@@ -291,7 +289,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   }
 
   void send(const HttpResponse& r, unsigned version, bool keep_alive) {
-    auto res = std::make_shared<http::response<http::string_body>>(to_beast(r, version, keep_alive));
+    auto res =
+        std::make_shared<http::response<http::string_body>>(to_beast(r, version, keep_alive));
     http::async_write(stream_, *res,
                       [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
                         if (ec) return;
@@ -314,16 +313,16 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 }  // namespace
 
 void Server::Impl::do_accept() {
-  acceptor.async_accept(asio::make_strand(ioc), [self = shared_from_this()](beast::error_code ec,
-                                                                           tcp::socket socket) {
-    if (self->stopped) return;
-    if (!ec) {
-      std::make_shared<HttpSession>(std::move(socket), self)->run();
-    } else if (ec == asio::error::operation_aborted) {
-      return;
-    }
-    self->do_accept();
-  });
+  acceptor.async_accept(asio::make_strand(ioc),
+                        [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
+                          if (self->stopped) return;
+                          if (!ec) {
+                            std::make_shared<HttpSession>(std::move(socket), self)->run();
+                          } else if (ec == asio::error::operation_aborted) {
+                            return;
+                          }
+                          self->do_accept();
+                        });
 }
 
 Message Server::Impl::status_message() const {

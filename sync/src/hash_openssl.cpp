@@ -1,8 +1,8 @@
-#include "weighlink/sync/hash.hpp"
-
 #include <openssl/evp.h>
 
 #include <array>
+
+#include "weighlink/sync/hash.hpp"
 
 namespace weighlink::sync {
 

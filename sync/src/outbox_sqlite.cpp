@@ -1,11 +1,8 @@
 // The SQLite adapter of the outbox. One writer thread owns the write connection and commits
 // queued mutations in groups (one fsync for many producers); readers use a second connection
 // (WAL lets them run beside the writer).
-#include "weighlink/sync/outbox.hpp"
-
-#include <sqlite3.h>
-
 #include <spdlog/spdlog.h>
+#include <sqlite3.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -14,6 +11,8 @@
 #include <mutex>
 #include <thread>
 #include <unordered_set>
+
+#include "weighlink/sync/outbox.hpp"
 
 namespace weighlink::sync {
 namespace {
@@ -127,9 +126,9 @@ OutboxRow read_row(const Stmt& s) {
 
 Db open_db(const std::filesystem::path& file, std::string* error) {
   sqlite3* raw = nullptr;
-  const int rc = sqlite3_open_v2(file.c_str(), &raw,
-                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                                 nullptr);
+  const int rc =
+      sqlite3_open_v2(file.c_str(), &raw,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   Db db(raw);
   if (rc != SQLITE_OK) {
     *error = "cannot open outbox " + file.string() + ": " +
@@ -323,8 +322,9 @@ class SqliteOutbox final : public Outbox {
   boost::system::result<void> ensure_seq_above(std::uint64_t seq) override {
     return run_on_writer([&](sqlite3* db) -> boost::system::result<void> {
       if (seq <= last_seq_) return {};
-      Stmt s(db, "INSERT INTO meta(key, value) VALUES('seq_floor', ?) "
-                 "ON CONFLICT(key) DO UPDATE SET value=excluded.value");
+      Stmt s(db,
+             "INSERT INTO meta(key, value) VALUES('seq_floor', ?) "
+             "ON CONFLICT(key) DO UPDATE SET value=excluded.value");
       s.bind(1, static_cast<std::int64_t>(seq));
       if (s.step() != SQLITE_DONE) return sqlite_error(s.rc());
       last_seq_ = seq;
@@ -419,7 +419,7 @@ class SqliteOutbox final : public Outbox {
       if (frc == SQLITE_ROW) {
         res.row = read_row(find);
         res.status = res.row.request_hash == m.request_hash ? EnqueueStatus::replayed
-                                                             : EnqueueStatus::key_reused;
+                                                            : EnqueueStatus::key_reused;
         continue;
       }
       if (frc != SQLITE_DONE) {
@@ -535,8 +535,8 @@ std::optional<MutationState> parse_state(std::string_view text) {
 }
 
 boost::system::result<std::unique_ptr<Outbox>> Outbox::open(const std::filesystem::path& file,
-                                                             OutboxOptions options,
-                                                             std::string* error) {
+                                                            OutboxOptions options,
+                                                            std::string* error) {
   std::string local_error;
   if (!error) error = &local_error;
   Db writer = open_db(file, error);
@@ -575,8 +575,7 @@ boost::system::result<std::unique_ptr<Outbox>> Outbox::open(const std::filesyste
   }
   Db reader = open_db(file, error);
   if (!reader) return make_error_code(boost::system::errc::io_error);
-  auto outbox =
-      std::make_unique<SqliteOutbox>(std::move(writer), std::move(reader), options, file);
+  auto outbox = std::make_unique<SqliteOutbox>(std::move(writer), std::move(reader), options, file);
   if (!outbox->init(error)) return make_error_code(boost::system::errc::io_error);
   return std::unique_ptr<Outbox>(std::move(outbox));
 }

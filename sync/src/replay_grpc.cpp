@@ -1,10 +1,9 @@
 // The gRPC adapter of the replay worker: turns outbox rows into SyncService calls and the
 // answers back into outbox state. Generated protobuf types stay in this file.
 #include <grpcpp/grpcpp.h>
-
-#include <boost/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <boost/json.hpp>
 #include <condition_variable>
 #include <mutex>
 #include <random>
@@ -60,7 +59,8 @@ void fill_typed(const OutboxRow& row, pb::Mutation& m) {
         deck->set_index(i->to_number<std::uint32_t>());
       }
       deck->set_weight(json_string(dob, "weight"));
-      if (const auto* s = dob.if_contains("stable"); s && s->is_bool()) deck->set_stable(s->as_bool());
+      if (const auto* s = dob.if_contains("stable"); s && s->is_bool())
+        deck->set_stable(s->as_bool());
     }
   }
   if (const auto* axles = o.if_contains("axles"); axles && axles->is_array()) {
@@ -198,8 +198,7 @@ class GrpcReplayWorker final : public ReplayWorker {
       spdlog::warn(
           "backend {} holds this station only up to seq {} (generation {}) but {} was "
           "acknowledged: re-sending {} mutations",
-          channel_address_, wm.high_water_seq(), wm.generation(), local_acknowledged,
-          n ? *n : 0);
+          channel_address_, wm.high_water_seq(), wm.generation(), local_acknowledged, n ? *n : 0);
     }
     // An agent reinstalled on a known station continues the numbering above the backend's.
     (void)outbox_.ensure_seq_above(wm.high_water_seq());
@@ -248,12 +247,11 @@ class GrpcReplayWorker final : public ReplayWorker {
       MutationOutcome o;
       o.seq = r.seq();
       o.reason = r.reason();
-      const auto effective =
-          r.outcome() == pb::DUPLICATE ? r.original_outcome() : r.outcome();
+      const auto effective = r.outcome() == pb::DUPLICATE ? r.original_outcome() : r.outcome();
       if (effective == pb::REJECTED) {
         o.kind = MutationOutcome::Kind::rejected;
-        spdlog::warn("backend rejected mutation seq {} key {}: {} (moved to dead letters)",
-                     r.seq(), r.idempotency_key(), r.reason());
+        spdlog::warn("backend rejected mutation seq {} key {}: {} (moved to dead letters)", r.seq(),
+                     r.idempotency_key(), r.reason());
       } else {
         o.kind = r.outcome() == pb::DUPLICATE ? MutationOutcome::Kind::duplicate
                                               : MutationOutcome::Kind::applied;

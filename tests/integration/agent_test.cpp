@@ -4,7 +4,6 @@
 
 #include <boost/asio.hpp>
 #include <boost/json.hpp>
-
 #include <fstream>
 #include <random>
 
@@ -91,7 +90,8 @@ std::string free_loopback_port() {
 std::string last_line(const std::string& text) {
   auto end = text.find_last_not_of("\r\n");
   auto start = text.rfind('\n', end);
-  return text.substr(start == std::string::npos ? 0 : start + 1, end - (start == std::string::npos ? 0 : start + 1) + 1);
+  return text.substr(start == std::string::npos ? 0 : start + 1,
+                     end - (start == std::string::npos ? 0 : start + 1) + 1);
 }
 
 }  // namespace
@@ -99,8 +99,8 @@ std::string last_line(const std::string& text) {
 TEST_CASE("agent: a frame written to the pty arrives decoded at a live socket client") {
   TempDir dir("wl-agent");
   weighlink::testing::PtyScale scale(dir / "scale");
-  Agent agent(dir, {"--scale-source", "serial:" + scale.path(), "--scale-protocol",
-                    "mt-continuous"});
+  Agent agent(dir,
+              {"--scale-source", "serial:" + scale.path(), "--scale-protocol", "mt-continuous"});
   WsClient ws(agent.http, "/v1/live");
   auto hello = read_until(ws, [](const json::object& m) { return m.at("type") == "hello"; });
   CHECK(hello.at("station_id") == "st-1");
@@ -122,8 +122,8 @@ TEST_CASE("agent: a frame written to the pty arrives decoded at a live socket cl
 TEST_CASE("agent: garbage on the serial line does not crash it and the next good frame decodes") {
   TempDir dir("wl-agent");
   weighlink::testing::PtyScale scale(dir / "scale");
-  Agent agent(dir, {"--scale-source", "serial:" + scale.path(), "--scale-protocol",
-                    "mt-continuous"});
+  Agent agent(dir,
+              {"--scale-source", "serial:" + scale.path(), "--scale-protocol", "mt-continuous"});
   WsClient ws(agent.http, "/v1/live");
   std::mt19937 rng(42);
   std::string garbage;
@@ -147,7 +147,8 @@ TEST_CASE("agent: Idempotency-Key rules: missing 400, reuse with another body 42
   CHECK(missing.status == 400);
   CHECK(json::parse(missing.body).at("error") == "idempotency_key_missing");
   CHECK(!missing.headers["x-correlation-id"].empty());
-  CHECK(json::parse(missing.body).at("correlation_id").as_string() == missing.headers["x-correlation-id"]);
+  CHECK(json::parse(missing.body).at("correlation_id").as_string() ==
+        missing.headers["x-correlation-id"]);
 
   auto first = post(agent.http, "/v1/mutations", "k-1", body);
   REQUIRE(first.status == 202);
@@ -187,8 +188,8 @@ TEST_CASE("agent: requests from foreign origins and non-local Host names are ref
                                {"Idempotency-Key", "x"}},
                               R"({"kind":"a","payload":{}})");
   CHECK(foreign.status == 403);
-  auto preflight = http_request(agent.http, "OPTIONS", "/v1/mutations",
-                                {{"Origin", "https://evil.example"}});
+  auto preflight =
+      http_request(agent.http, "OPTIONS", "/v1/mutations", {{"Origin", "https://evil.example"}});
   CHECK(preflight.status == 403);
   CHECK_THROWS(WsClient(agent.http, "/v1/live", {{"Origin", "https://evil.example"}}));
   auto own = http_request(agent.http, "GET", "/v1/status", {{"Origin", "http://" + agent.http}});
@@ -201,8 +202,8 @@ TEST_CASE("agent: requests from foreign origins and non-local Host names are ref
 TEST_CASE("agent: a capture binds the stable reading; motion is 409, no data is 503") {
   TempDir dir("wl-agent");
   weighlink::testing::PtyScale scale(dir / "scale");
-  Agent agent(dir, {"--scale-source", "serial:" + scale.path(), "--scale-protocol",
-                    "mt-continuous"});
+  Agent agent(dir,
+              {"--scale-source", "serial:" + scale.path(), "--scale-protocol", "mt-continuous"});
   const std::string req = R"({"scale":"main","operator":"op-7","timeout_ms":400})";
 
   auto none = post(agent.http, "/v1/captures", "cap-0", req);
@@ -254,7 +255,8 @@ TEST_CASE("agent: a capture binds the stable reading; motion is 409, no data is 
   CHECK(json::parse(retried.body) == body);
 }
 
-TEST_CASE("agent: 50 mutations accepted offline survive SIGKILL and reach PostgreSQL exactly once") {
+TEST_CASE(
+    "agent: 50 mutations accepted offline survive SIGKILL and reach PostgreSQL exactly once") {
   TempDir dir("wl-agent");
   const std::string dead_backend = free_loopback_port();  // nothing listens there
   std::ofstream(dir / "token") << "not-yet-issued\n";
@@ -280,10 +282,10 @@ TEST_CASE("agent: 50 mutations accepted offline survive SIGKILL and reach Postgr
       {bin("weighlink-backend"), "station", "add", "--dsn", pg.dsn(), "--id", "st-1"});
   REQUIRE_MESSAGE(added.exit_code == 0, added.output);
   std::ofstream(dir / "token", std::ios::trunc) << last_line(added.output) << "\n";
-  Process backend({bin("weighlink-backend"), "serve", "--dsn", pg.dsn(), "--grpc-listen",
-                   "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--ready-file",
-                   (dir / "backend.ready").string()},
-                  dir / "backend.log");
+  Process backend(
+      {bin("weighlink-backend"), "serve", "--dsn", pg.dsn(), "--grpc-listen", "127.0.0.1:0",
+       "--http-listen", "127.0.0.1:0", "--ready-file", (dir / "backend.ready").string()},
+      dir / "backend.log");
   const auto grpc = backend.wait_ready(dir / "backend.ready").at("grpc");
 
   Agent agent(dir, {"--backend", grpc, "--station-token-file", (dir / "token").string()});

@@ -4,7 +4,6 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
-
 #include <stdexcept>
 
 #include "weighlink/testing/process.hpp"
@@ -39,8 +38,9 @@ void run_until(asio::io_context& ioc, const bool& done, std::chrono::millisecond
 }  // namespace
 
 HttpResult http_request(const std::string& address, const std::string& method,
-                        const std::string& target, const std::map<std::string, std::string>& headers,
-                        const std::string& body, std::chrono::milliseconds timeout) {
+                        const std::string& target,
+                        const std::map<std::string, std::string>& headers, const std::string& body,
+                        std::chrono::milliseconds timeout) {
   asio::io_context ioc;
   beast::tcp_stream stream(ioc);
   stream.expires_after(timeout);

@@ -72,7 +72,8 @@ std::string bin(const std::string& name) { return std::string(WEIGHLINK_BIN_DIR)
 Process::Process(std::vector<std::string> argv, std::filesystem::path log_file)
     : log_file_(std::move(log_file)) {
   const int fd = ::open(log_file_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fd < 0) throw std::runtime_error("open log " + log_file_.string() + ": " + std::strerror(errno));
+  if (fd < 0)
+    throw std::runtime_error("open log " + log_file_.string() + ": " + std::strerror(errno));
   pid_ = spawn(std::move(argv), fd, -1);
   ::close(fd);
 }
@@ -145,8 +146,8 @@ RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds ti
   char in_templ[] = "/tmp/wl-run-in.XXXXXX";
   const int in_fd = ::mkstemp(in_templ);
   ::unlink(in_templ);
-  if (!stdin_data.empty() &&
-      ::write(in_fd, stdin_data.data(), stdin_data.size()) != static_cast<ssize_t>(stdin_data.size())) {
+  if (!stdin_data.empty() && ::write(in_fd, stdin_data.data(), stdin_data.size()) !=
+                                 static_cast<ssize_t>(stdin_data.size())) {
     throw std::runtime_error("cannot write stdin data");
   }
   ::lseek(in_fd, 0, SEEK_SET);

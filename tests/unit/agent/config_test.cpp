@@ -1,8 +1,9 @@
+#include "weighlink/agent/config.hpp"
+
 #include <doctest/doctest.h>
 
 #include <fstream>
 
-#include "weighlink/agent/config.hpp"
 #include "weighlink/testing/process.hpp"
 
 using weighlink::agent::load_config_file;

@@ -1,6 +1,6 @@
-#include <doctest/doctest.h>
-
 #include "weighlink/agent/security.hpp"
+
+#include <doctest/doctest.h>
 
 using weighlink::agent::host_allowed;
 using weighlink::agent::origin_allowed;

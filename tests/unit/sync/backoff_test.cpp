@@ -1,6 +1,7 @@
+#include "weighlink/sync/backoff.hpp"
+
 #include <doctest/doctest.h>
 
-#include "weighlink/sync/backoff.hpp"
 #include "weighlink/sync/replay.hpp"
 
 using namespace std::chrono_literals;

@@ -1,10 +1,11 @@
+#include "weighlink/sync/outbox.hpp"
+
 #include <doctest/doctest.h>
 
 #include <fstream>
 #include <future>
 #include <thread>
 
-#include "weighlink/sync/outbox.hpp"
 #include "weighlink/testing/process.hpp"
 
 using weighlink::sync::EnqueueStatus;
@@ -92,9 +93,9 @@ TEST_CASE("outbox: a key still being committed is reported in progress") {
   outbox->enqueue(mutation("dup"), [&](auto r) { p2.set_value(std::move(r)); });
   auto first = p1.get_future().get();
   auto second = p2.get_future().get();
-  const bool one_each = (first.status == EnqueueStatus::accepted &&
-                         (second.status == EnqueueStatus::in_progress ||
-                          second.status == EnqueueStatus::replayed));
+  const bool one_each =
+      (first.status == EnqueueStatus::accepted &&
+       (second.status == EnqueueStatus::in_progress || second.status == EnqueueStatus::replayed));
   CHECK(one_each);
   CHECK(outbox->stats().pending == 1);
 }

@@ -3,11 +3,10 @@
 // idempotency rules, captures. No sockets here; the server adapter feeds it requests.
 // Threading: io thread only; outbox completions are marshalled back through `post`.
 
+#include <boost/json/object.hpp>
 #include <chrono>
 #include <functional>
 #include <string>
-
-#include <boost/json/object.hpp>
 
 #include "weighlink/agent/http_types.hpp"
 #include "weighlink/agent/live_state.hpp"
@@ -54,13 +53,11 @@ class Api {
 
  private:
   [[nodiscard]] std::optional<HttpResponse> refuse(const HttpRequest& request,
-                                                  const std::string& correlation_id) const;
+                                                   const std::string& correlation_id) const;
   void post_mutation(const HttpRequest& request, const std::string& correlation_id,
                      Respond respond);
-  void post_capture(const HttpRequest& request, const std::string& correlation_id,
-                    Respond respond);
-  void get_outbox(const HttpRequest& request, const std::string& correlation_id,
-                  Respond respond);
+  void post_capture(const HttpRequest& request, const std::string& correlation_id, Respond respond);
+  void get_outbox(const HttpRequest& request, const std::string& correlation_id, Respond respond);
   void retry_outbox(const std::string& key, const std::string& correlation_id, Respond respond);
   HttpResponse metrics() const;
 

@@ -4,10 +4,9 @@
 // so a slow browser never slows the scale reader or the other clients.
 // Threading: every member runs on the io_context's single thread.
 
+#include <boost/asio/io_context.hpp>
 #include <memory>
 #include <string>
-
-#include <boost/asio/io_context.hpp>
 
 #include "weighlink/agent/api.hpp"
 #include "weighlink/scale/reading.hpp"

@@ -6,6 +6,7 @@
 // Threading: every public member is thread-safe. Completion callbacks of enqueue() run on the
 // writer thread and must not block.
 
+#include <boost/system/result.hpp>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -15,8 +16,6 @@
 #include <span>
 #include <string>
 #include <vector>
-
-#include <boost/system/result.hpp>
 
 namespace weighlink::sync {
 
@@ -74,7 +73,7 @@ struct OutboxStats {
   std::uint64_t acknowledged = 0;
   std::uint64_t dead = 0;
   std::uint64_t last_seq = 0;
-  std::uint64_t acknowledged_seq = 0;    // highest seq acknowledged by the backend
+  std::uint64_t acknowledged_seq = 0;  // highest seq acknowledged by the backend
   std::optional<std::int64_t> oldest_pending_created_at_ms;
   std::uint64_t commits = 0;  // transactions committed by the writer (group commit evidence)
 };
@@ -104,8 +103,7 @@ class Outbox {
   [[nodiscard]] virtual std::optional<OutboxRow> find(const std::string& idempotency_key) = 0;
   // Rows in seq order with seq > after_seq; state filter optional.
   [[nodiscard]] virtual std::vector<OutboxRow> list(std::optional<MutationState> state,
-                                                    std::uint64_t after_seq,
-                                                    std::size_t limit) = 0;
+                                                    std::uint64_t after_seq, std::size_t limit) = 0;
   [[nodiscard]] virtual OutboxStats stats() = 0;
 
   // Applies the backend's answers: applied/duplicate -> acknowledged, rejected -> dead.

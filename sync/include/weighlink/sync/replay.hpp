@@ -31,8 +31,8 @@ enum class UplinkState { disabled, connecting, online, offline };
 
 struct UplinkStatus {
   UplinkState state = UplinkState::disabled;
-  std::string backend;     // the address in use
-  std::string last_error;  // one line
+  std::string backend;                       // the address in use
+  std::string last_error;                    // one line
   std::optional<std::int64_t> last_sync_ms;  // last successful call
   std::uint64_t high_water_seq = 0;
   std::uint64_t durable_seq = 0;

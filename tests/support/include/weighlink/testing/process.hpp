@@ -42,9 +42,9 @@ class Process {
 
   // Waits until `ready_file` exists and holds a JSON object; returns its string fields
   // (e.g. {"http": "127.0.0.1:41234"}). Throws if the process exits first or time runs out.
-  std::map<std::string, std::string> wait_ready(const std::filesystem::path& ready_file,
-                                                std::chrono::milliseconds timeout =
-                                                    std::chrono::seconds(30));
+  std::map<std::string, std::string> wait_ready(
+      const std::filesystem::path& ready_file,
+      std::chrono::milliseconds timeout = std::chrono::seconds(30));
   // SIGTERM and wait (SIGKILL after `grace`); returns the exit status as from waitpid.
   int terminate(std::chrono::milliseconds grace = std::chrono::seconds(10));
   // SIGKILL and reap.
