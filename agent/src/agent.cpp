@@ -178,6 +178,7 @@ int Agent::run(const AgentConfig& config) {
   for (auto& r : readers) r->stop();
   if (replay) replay->stop();
   outbox->close();
+  if (!config.ready_file.empty()) std::filesystem::remove(config.ready_file, ec);
   spdlog::info("weighlink-agent stopped");
   return 0;
 }

@@ -315,4 +315,5 @@ TEST_CASE(
   std::this_thread::sleep_for(300ms);
   CHECK(pg.query_scalar(count_sql) == "50");
   CHECK(agent.process->terminate() == 0);
+  CHECK_FALSE(std::filesystem::exists(dir / "agent.ready"));
 }
