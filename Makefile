@@ -5,7 +5,7 @@ PRESET ?= dev
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: all deps configure build test unit integration demo clean format
+.PHONY: all deps configure build test unit integration demo fuzz clean format
 
 all: build
 
@@ -29,6 +29,15 @@ integration: build
 
 demo: build
 	@scripts/demo.sh
+
+# libFuzzer targets, built with clang in build-fuzz; FUZZ_SECONDS per target.
+FUZZ_SECONDS ?= 60
+fuzz:
+	@scripts/deps.sh clang-14 libclang-rt-14-dev
+	@if [ ! -f build-fuzz/build.ninja ]; then cmake --preset fuzz; fi
+	cmake --build build-fuzz --target fuzz_parsers -j $(JOBS)
+	mkdir -p build-fuzz/corpus/parsers
+	build-fuzz/tests/fuzz/fuzz_parsers -max_total_time=$(FUZZ_SECONDS) build-fuzz/corpus/parsers
 
 format:
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i

@@ -11,6 +11,8 @@ packages=(
   libcli11-dev libyaml-cpp-dev libssl-dev
   postgresql-15 postgresql-client-15 socat procps util-linux
 )
+# Extra packages for one target (e.g. make fuzz: clang-14 libclang-rt-14-dev), named as arguments.
+packages+=("$@")
 
 missing=()
 for p in "${packages[@]}"; do
