@@ -248,7 +248,7 @@ TEST_CASE("backend: --version, --help and bad usage exit 0, 0 and 2") {
   CHECK(weighlink::testing::run({kBackend, "frobnicate"}).exit_code == 2);
 }
 
-TEST_CASE("backend: migrate is idempotent and an unreachable database exits 1") {
+TEST_CASE("backend: migrate is idempotent, safe to run concurrently; no database exits 1") {
   PgCluster pg;
   migrate(pg);
   const std::string applied_at = pg.query_scalar("select applied_at::text from schema_migrations");
@@ -262,6 +262,22 @@ TEST_CASE("backend: migrate is idempotent and an unreachable database exits 1") 
         pg.query_scalar("select max(version) from schema_migrations"));
   CHECK(pg.query_scalar("select applied_at::text from schema_migrations") == applied_at);
   CHECK(pg.query_scalar("select value from backend_meta where key='generation'") == generation);
+
+  // Two replicas migrating a fresh database at the same moment: both succeed, once each.
+  PgCluster fresh;
+  auto one = std::async(std::launch::async, [&] {
+    return weighlink::testing::run({kBackend, "migrate", "--dsn", fresh.dsn()});
+  });
+  auto two = std::async(std::launch::async, [&] {
+    return weighlink::testing::run({kBackend, "migrate", "--dsn", fresh.dsn()});
+  });
+  const auto first = one.get();
+  const auto second = two.get();
+  CHECK_MESSAGE(first.exit_code == 0, first.output);
+  CHECK_MESSAGE(second.exit_code == 0, second.output);
+  CHECK(fresh.query_scalar("select count(*) from schema_migrations") ==
+        fresh.query_scalar("select max(version) from schema_migrations"));
+  CHECK(fresh.query_scalar("select count(*) from backend_meta where key = 'generation'") == "1");
 
   const auto unreachable = weighlink::testing::run(
       {kBackend, "migrate", "--dsn", "host=127.0.0.1 port=1 user=postgres dbname=x"});

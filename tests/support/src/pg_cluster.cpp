@@ -89,7 +89,8 @@ struct ResultDeleter {
 };
 
 std::string exec_scalar(const std::string& dsn, const std::string& sql) {
-  std::unique_ptr<PGconn, ConnDeleter> conn(PQconnectdb(dsn.c_str()));
+  // Bounded: a stopped server must fail the helper, not hang the test.
+  std::unique_ptr<PGconn, ConnDeleter> conn(PQconnectdb((dsn + " connect_timeout=5").c_str()));
   if (!conn || PQstatus(conn.get()) != CONNECTION_OK) {
     throw std::runtime_error("PgCluster: cannot connect (" + dsn +
                              "): " + (conn ? PQerrorMessage(conn.get()) : "out of memory"));
@@ -174,8 +175,7 @@ PgCluster::~PgCluster() {
 std::string PgCluster::dsn() const { return dsn("weighlink"); }
 
 std::string PgCluster::dsn(const std::string& database) const {
-  return "host=127.0.0.1 port=" + std::to_string(port_) + " user=postgres dbname=" + database +
-         " connect_timeout=5";
+  return "host=127.0.0.1 port=" + std::to_string(port_) + " user=postgres dbname=" + database;
 }
 
 std::string PgCluster::query_scalar(const std::string& sql) const {
