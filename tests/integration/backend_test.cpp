@@ -219,6 +219,48 @@ std::string health_check(const std::string& address, const std::string& service)
   return bytes;
 }
 
+// grpc.reflection.v1alpha ServerReflectionInfo (a bidi stream) through the generic async stub:
+// sends ServerReflectionRequest{list_services: ""} (field 7) and returns the raw response.
+std::string reflection_list_services(const std::string& address) {
+  grpc::GenericStub stub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  grpc::CompletionQueue queue;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + 10s);
+  auto call = stub.PrepareCall(
+      &context, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &queue);
+  // Each step is one tag; wait for it with a bounded AsyncNext.
+  auto step = [&](auto&& start, std::intptr_t tag) {
+    start(reinterpret_cast<void*>(tag));
+    void* got = nullptr;
+    bool ok = false;
+    const auto status = queue.AsyncNext(&got, &ok, std::chrono::system_clock::now() + 10s);
+    REQUIRE(status == grpc::CompletionQueue::GOT_EVENT);
+    REQUIRE(got == reinterpret_cast<void*>(tag));
+    return ok;
+  };
+  REQUIRE(step([&](void* t) { call->StartCall(t); }, 1));
+  std::string request_bytes("\x3a\x00", 2);
+  grpc::Slice slice(request_bytes);
+  grpc::ByteBuffer request(&slice, 1);
+  REQUIRE(step([&](void* t) { call->Write(request, t); }, 2));
+  REQUIRE(step([&](void* t) { call->WritesDone(t); }, 3));
+  grpc::ByteBuffer response;
+  REQUIRE(step([&](void* t) { call->Read(&response, t); }, 4));
+  grpc::Status status;
+  step([&](void* t) { call->Finish(&status, t); }, 5);
+  REQUIRE_MESSAGE(status.ok(), status.error_message());
+  queue.Shutdown();
+  void* ignored = nullptr;
+  bool ignored_ok = false;
+  while (queue.Next(&ignored, &ignored_ok)) {
+  }
+  std::vector<grpc::Slice> slices;
+  REQUIRE(response.Dump(&slices).ok());
+  std::string bytes;
+  for (const auto& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  return bytes;
+}
+
 // A test-side connection that can hold a row lock to make a backend worker wait.
 struct PgSession {
   explicit PgSession(const std::string& dsn) : conn(PQconnectdb(dsn.c_str())) {
@@ -601,6 +643,14 @@ TEST_CASE("backend: SIGTERM stops it cleanly with exit 0 and removes the ready f
   CHECK(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 0);
   CHECK_FALSE(std::filesystem::exists(backend.ready_file()));
+}
+
+TEST_CASE("backend: serves server reflection listing SyncService") {
+  PgCluster pg;
+  Backend backend(pg.dsn());
+  const std::string services = reflection_list_services(backend.grpc());
+  CHECK(services.find("weighlink.sync.v1.SyncService") != std::string::npos);
+  CHECK(services.find("grpc.health.v1.Health") != std::string::npos);
 }
 
 TEST_CASE("backend: serves grpc.health.v1 for the server and for SyncService") {
