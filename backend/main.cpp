@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "weighlink/backend/commands.hpp"
+#include "weighlink/backend/pg.hpp"
 
 int main(int argc, char** argv) {
   using namespace weighlink::backend;
@@ -59,6 +60,14 @@ int main(int argc, char** argv) {
     return code == 0 ? kExitOk : kExitUsage;
   }
   spdlog::set_level(spdlog::level::from_str(log_level));
+
+  const std::string& any_dsn = *serve_cmd ? serve.dsn : dsn;
+  if (auto problem = dsn_problem(any_dsn)) {
+    std::cerr << "weighlink-backend: invalid --dsn: " << *problem
+              << "; use a libpq connection string such as \"host=127.0.0.1 port=5432 "
+                 "user=weighlink dbname=weighlink\" or a postgresql:// URI\n";
+    return kExitUsage;
+  }
 
   try {
     if (*migrate) return run_migrate(dsn);

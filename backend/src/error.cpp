@@ -18,6 +18,8 @@ class BackendCategory final : public boost::system::error_category {
         return "unique violation (a concurrent writer won)";
       case Errc::serialization_failure:
         return "serialization failure or deadlock";
+      case Errc::timed_out:
+        return "database statement or lock wait timed out";
       case Errc::database_error:
         return "database error";
       case Errc::not_migrated:

@@ -34,7 +34,21 @@ Errc classify_pg_error(std::string_view sqlstate, bool connection_ok) noexcept {
     return Errc::connection_lost;
   }
   if (sqlstate == "42P01") return Errc::not_migrated;  // undefined_table
+  // query_canceled (statement_timeout) and lock_not_available (lock_timeout).
+  if (sqlstate == "57014" || sqlstate == "55P03") return Errc::timed_out;
   return Errc::database_error;
+}
+
+std::optional<std::string> dsn_problem(const std::string& dsn) {
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(dsn.c_str(), &error);
+  if (options != nullptr) {
+    PQconninfoFree(options);
+    return std::nullopt;
+  }
+  std::string message = one_line(error ? error : "out of memory");
+  PQfreemem(error);
+  return message;
 }
 
 void PgResult::Deleter::operator()(pg_result* result) const noexcept { PQclear(result); }
@@ -61,12 +75,22 @@ Result<void> PgConnection::ensure_connected() {
   if (conn_ && PQstatus(conn_.get()) == CONNECTION_OK) return {};
   conn_.reset();
   // Defaults first: keywords inside the operator's DSN (expanded from "dbname") come later and
-  // win. Bounded connect and keepalives so a vanished server is noticed, not waited on forever.
-  const std::array<const char*, 8> keywords = {"connect_timeout",  "keepalives_idle",
-                                               "tcp_user_timeout", "application_name",
-                                               "dbname",           nullptr};
-  const std::array<const char*, 8> values = {"5",          "10",   "15000", "weighlink-backend",
-                                             dsn_.c_str(), nullptr};
+  // win. Bounded connect and keepalives so a vanished server is noticed, not waited on forever;
+  // bounded statements and lock waits so a stuck transaction cannot pin a worker (or shutdown).
+  const std::array<const char*, 8> keywords = {"connect_timeout",
+                                               "keepalives_idle",
+                                               "tcp_user_timeout",
+                                               "application_name",
+                                               "options",
+                                               "dbname",
+                                               nullptr};
+  const std::array<const char*, 8> values = {"5",
+                                             "10",
+                                             "15000",
+                                             "weighlink-backend",
+                                             "-c statement_timeout=30s -c lock_timeout=20s",
+                                             dsn_.c_str(),
+                                             nullptr};
   conn_.reset(PQconnectdbParams(keywords.data(), values.data(), 1));
   if (!conn_) {
     last_error_ = "out of memory allocating a PostgreSQL connection";

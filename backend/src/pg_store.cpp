@@ -252,6 +252,11 @@ Result<SchemaStatus> schema_status(PgConnection& connection) {
 
 Result<std::vector<int>> migrate(PgConnection& connection) {
   if (auto connected = connection.ensure_connected(); !connected) return connected.error();
+  // A migration may rewrite a big table, and a second replica waits for the first one's
+  // advisory lock: no statement or lock timeout here.
+  if (auto r = connection.exec("SET statement_timeout = 0; SET lock_timeout = 0"); !r) {
+    return r.error();
+  }
   std::vector<int> applied_now;
   for (const auto& migration : migrations()) {
     PgTransaction transaction(connection);

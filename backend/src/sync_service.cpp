@@ -116,6 +116,9 @@ grpc::Status to_status(const boost::system::error_code& error, const std::string
   if (error == Errc::connection_lost) {
     return {grpc::StatusCode::UNAVAILABLE, "database unavailable; retry later" + suffix};
   }
+  if (error == Errc::timed_out) {
+    return {grpc::StatusCode::UNAVAILABLE, "database busy (timed out); retry later" + suffix};
+  }
   if (error == Errc::unique_violation || error == Errc::serialization_failure) {
     return {grpc::StatusCode::UNAVAILABLE, "concurrent update of this station; retry" + suffix};
   }

@@ -288,6 +288,9 @@ TEST_CASE("backend: --version, --help and bad usage exit 0, 0 and 2") {
   CHECK(weighlink::testing::run({kBackend}).exit_code == 2);
   CHECK(weighlink::testing::run({kBackend, "migrate"}).exit_code == 2);
   CHECK(weighlink::testing::run({kBackend, "frobnicate"}).exit_code == 2);
+  const auto bad_dsn = weighlink::testing::run({kBackend, "migrate", "--dsn", "frobnicate=1"});
+  CHECK(bad_dsn.exit_code == 2);
+  CHECK(bad_dsn.output.find("invalid --dsn") != std::string::npos);
 }
 
 TEST_CASE("backend: migrate is idempotent, safe to run concurrently; no database exits 1") {

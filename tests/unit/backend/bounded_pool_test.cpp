@@ -85,5 +85,14 @@ TEST_CASE("pg: database errors map to typed causes") {
   CHECK(classify_pg_error("", false) == Errc::connection_lost);
   CHECK(classify_pg_error("23505", false) == Errc::connection_lost);
   CHECK(classify_pg_error("42P01", true) == Errc::not_migrated);
+  CHECK(classify_pg_error("57014", true) == Errc::timed_out);
+  CHECK(classify_pg_error("55P03", true) == Errc::timed_out);
   CHECK(classify_pg_error("22P02", true) == Errc::database_error);
+}
+
+TEST_CASE("pg: a malformed DSN is caught without connecting") {
+  CHECK_FALSE(dsn_problem("host=127.0.0.1 port=5432 dbname=weighlink").has_value());
+  CHECK_FALSE(dsn_problem("postgresql://user@127.0.0.1:5432/weighlink").has_value());
+  CHECK(dsn_problem("host=127.0.0.1 nonsense").has_value());
+  CHECK(dsn_problem("frobnicate=1").has_value());
 }

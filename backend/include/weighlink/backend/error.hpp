@@ -16,6 +16,9 @@ enum class Errc {
   unique_violation,
   // Serialization failure or deadlock detected. Retry the transaction.
   serialization_failure,
+  // A statement or lock wait ran past its timeout (statement_timeout, lock_timeout). Retryable
+  // later: gRPC UNAVAILABLE.
+  timed_out,
   // Any other database error. Not retryable.
   database_error,
   // The schema is missing or older than this binary expects: run `weighlink-backend migrate`.

@@ -6,6 +6,7 @@
 // Threading: a PgConnection belongs to one thread at a time (one per pool worker).
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,6 +21,9 @@ namespace weighlink::backend {
 // Maps a SQLSTATE (empty when libpq produced no server error) and the connection's health to a
 // typed cause.
 [[nodiscard]] Errc classify_pg_error(std::string_view sqlstate, bool connection_ok) noexcept;
+
+// Why `dsn` is not a valid libpq connection string, or nullopt when it parses (no connection).
+[[nodiscard]] std::optional<std::string> dsn_problem(const std::string& dsn);
 
 class PgResult {
  public:
