@@ -60,8 +60,9 @@ struct HttpAnswer {
   std::string body;
 };
 
-// A minimal HTTP/1.1 GET over a plain socket (Connection: close), bounded by socket timeouts.
-HttpAnswer http_get(const std::string& address, const std::string& path) {
+// Sends `request` as is over a plain socket and reads until the server closes, bounded by
+// socket timeouts.
+HttpAnswer http_raw(const std::string& address, const std::string& request) {
   const auto [host, port] = weighlink::testing::split_host_port(address);
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   REQUIRE(fd >= 0);
@@ -76,8 +77,6 @@ HttpAnswer http_get(const std::string& address, const std::string& path) {
     ::close(fd);
     return {};
   }
-  const std::string request =
-      "GET " + path + " HTTP/1.1\r\nHost: " + address + "\r\nConnection: close\r\n\r\n";
   (void)!::write(fd, request.data(), request.size());
   std::string response;
   char buffer[4096];
@@ -90,6 +89,12 @@ HttpAnswer http_get(const std::string& address, const std::string& path) {
     answer.body = response.substr(split + 4);
   }
   return answer;
+}
+
+// A minimal HTTP/1.1 GET (Connection: close).
+HttpAnswer http_get(const std::string& address, const std::string& path) {
+  return http_raw(
+      address, "GET " + path + " HTTP/1.1\r\nHost: " + address + "\r\nConnection: close\r\n\r\n");
 }
 
 // A running `weighlink-backend serve` on port 0 listeners.
@@ -443,6 +448,13 @@ TEST_CASE("backend: an invalid weighing is REJECTED, recorded, and does not bloc
   CHECK(pg.query_scalar("select outcome from mutation_log where idempotency_key='k1'") ==
         "rejected");
   CHECK(pg.query_scalar("select count(*) from weighings") == "1");
+
+  // A mutation without an idempotency key cannot be recorded at all: the batch is refused.
+  pb::ReplayResponse malformed;
+  const auto refused =
+      call_replay(backend.grpc(), token, batch("st1", {weighing("st1", 3, "", "1")}), &malformed);
+  CHECK(refused.status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(rows_of(pg, "st1") == "2");
 }
 
 TEST_CASE("backend: a batch starting past a gap answers the expected seq and applies nothing") {
@@ -536,6 +548,12 @@ TEST_CASE("backend: healthz, readyz and metrics over HTTP") {
         std::string::npos);
   CHECK(metrics.body.find("weighlink_backend_replay_batches_total 2\n") != std::string::npos);
   CHECK(metrics.body.find("weighlink_backend_pool_queue_depth ") != std::string::npos);
+
+  // Reads are bounded: a declared body over the limit is refused before it is read. (No body
+  // bytes are sent: unread data at close would make the server's kernel reset the connection.)
+  const auto too_large = http_raw(
+      backend.http(), "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n");
+  CHECK(too_large.status == 413);
 
   const auto missing = http_get(backend.http(), "/nope");
   CHECK(missing.status == 404);

@@ -211,6 +211,40 @@ TEST_CASE("replay: weighing.captured without its typed message is rejected") {
   CHECK(out->results[0].outcome == Outcome::rejected);
 }
 
+TEST_CASE("replay: every weight of a weighing must be an exact decimal") {
+  Mutation ok = weighing(1, "a", "32540");
+  ok.weighing->tare = "120.5";
+  ok.weighing->decks = {{1, "12440", true}, {2, "20100", true}};
+  ok.weighing->axles = {{1, "6000"}};
+  CHECK_FALSE(rejection_reason(ok).has_value());
+
+  Mutation bad_tare = ok;
+  bad_tare.weighing->tare = "12O";
+  CHECK(rejection_reason(bad_tare).value().find("tare") != std::string::npos);
+  Mutation bad_deck = ok;
+  bad_deck.weighing->decks[1].weight = "20 100";
+  CHECK(rejection_reason(bad_deck).value().find("deck 2") != std::string::npos);
+  Mutation bad_axle = ok;
+  bad_axle.weighing->axles[0].weight = "6e3";
+  CHECK(rejection_reason(bad_axle).value().find("axle 1") != std::string::npos);
+  Mutation no_unit = ok;
+  no_unit.weighing->unit.clear();
+  CHECK(rejection_reason(no_unit).has_value());
+  Mutation nul = ok;
+  nul.weighing->operator_id = std::string("op\0x", 4);
+  CHECK(rejection_reason(nul).has_value());
+}
+
+TEST_CASE("replay: a valid payload is stored exactly as sent, with its sha256") {
+  auto store = store_with_station();
+  const std::string payload = R"({"b":1, "a":"32540.50"})";
+  REQUIRE(apply_batch(store, "st1", {generic(1, "a", payload)}, kNow).has_value());
+  const auto& record = store.stations["st1"].records.at(0);
+  CHECK(record.stored_payload_json == payload);
+  CHECK(record.payload_sha256 == payload_sha256("note.added", payload));
+  CHECK(record.applied_at_unix_ms == kNow);
+}
+
 TEST_CASE("replay: unknown kinds are accepted into the generic log") {
   auto store = store_with_station();
   Mutation m = generic(1, "a");
