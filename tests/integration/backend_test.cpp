@@ -659,8 +659,16 @@ TEST_CASE("backend: two replicas replaying the same batch at once apply it exact
 TEST_CASE("backend: SIGTERM stops it cleanly with exit 0 and removes the ready file") {
   PgCluster pg;
   migrate(pg);
+  const std::string token = add_station(pg, "st1");
   Backend backend(pg.dsn());
+  // Exercise every path once so shutdown runs with used connections, sessions and workers.
+  pb::ReplayResponse response;
+  REQUIRE(
+      call_replay(backend.grpc(), token, batch("st1", {weighing("st1", 1, "k1", "1")}), &response)
+          .status.ok());
+  CHECK(http_get(backend.http(), "/readyz").status == 200);
   const int status = backend.process().terminate();
+  INFO(backend.log());
   CHECK(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 0);
   CHECK_FALSE(std::filesystem::exists(backend.ready_file()));
