@@ -1,7 +1,8 @@
 # The commands of README.md. Each target installs what it needs first, so each works alone on a
 # fresh Debian 12 machine.
 BUILD_DIR ?= build
-PRESET ?= dev
+# CI (CI=true) builds with warnings as errors.
+PRESET ?= $(if $(CI),ci,dev)
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
 
