@@ -134,12 +134,14 @@ struct Call {
 };
 
 Call call_replay(const std::string& address, const std::string& token,
-                 const pb::ReplayRequest& request, pb::ReplayResponse* response) {
+                 const pb::ReplayRequest& request, pb::ReplayResponse* response,
+                 const std::string& correlation_id = {}) {
   auto stub =
       pb::SyncService::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + 10s);
   context.AddMetadata("authorization", "Bearer " + token);
+  if (!correlation_id.empty()) context.AddMetadata("x-correlation-id", correlation_id);
   Call call;
   call.status = stub->Replay(&context, request, response);
   const auto& trailers = context.GetServerTrailingMetadata();
@@ -490,6 +492,11 @@ TEST_CASE("backend: a wrong token is UNAUTHENTICATED, another station's id PERMI
   CHECK(call.status.error_code() == grpc::StatusCode::UNAUTHENTICATED);
   CHECK(call.correlation_id.size() >= 8);
   CHECK(call.status.error_message().find(call.correlation_id) != std::string::npos);
+  // A caller's own correlation id is carried through to the answer and the log.
+  call = call_replay(backend.grpc(), "wlst_not-a-real-token",
+                     batch("st1", {weighing("st1", 1, "k1", "1")}), &response, "trace-42");
+  CHECK(call.correlation_id == "trace-42");
+  CHECK(backend.log().find("correlation_id=trace-42") != std::string::npos);
 
   call =
       call_replay(backend.grpc(), other, batch("st1", {weighing("st1", 1, "k1", "1")}), &response);
