@@ -6,7 +6,7 @@ PRESET ?= $(if $(CI),ci,dev)
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: all deps configure build test unit integration demo fuzz clean format
+.PHONY: all deps configure build test unit integration demo fuzz bench clean format
 
 all: build
 
@@ -31,14 +31,34 @@ integration: build
 demo: build
 	@scripts/demo.sh
 
-# libFuzzer targets, built with clang in build-fuzz; FUZZ_SECONDS per target.
+# libFuzzer targets, built with clang in build-fuzz: one per parser (listed in
+# build-fuzz/tests/fuzz/targets.txt) plus fuzz_parsers (all parsers at once). Each per-parser target
+# runs FUZZ_SECONDS (or FUZZ_RUNS executions), seeded from tests/vectors and encode_frame();
+# crashes land in build-fuzz/artifacts/, logs with the execution counts in build-fuzz/fuzz-logs/.
 FUZZ_SECONDS ?= 60
+FUZZ_RUNS ?= -1
 fuzz:
 	@scripts/deps.sh clang-14 libclang-rt-14-dev
 	@if [ ! -f build-fuzz/build.ninja ]; then cmake --preset fuzz; fi
-	cmake --build build-fuzz --target fuzz_parsers -j $(JOBS)
-	mkdir -p build-fuzz/corpus/parsers
-	build-fuzz/tests/fuzz/fuzz_parsers -max_total_time=$(FUZZ_SECONDS) build-fuzz/corpus/parsers
+	cmake --build build-fuzz --target fuzz_all -j $(JOBS)
+	@mkdir -p build-fuzz/artifacts build-fuzz/fuzz-logs
+	@while read -r id target; do \
+	  corpus=build-fuzz/corpus/$$id; mkdir -p $$corpus; \
+	  build-fuzz/tests/fuzz/fuzz_seed $$id tests/vectors $$corpus >/dev/null || exit 1; \
+	  log=build-fuzz/fuzz-logs/$$id.log; \
+	  if ! build-fuzz/tests/fuzz/$$target -max_total_time=$(FUZZ_SECONDS) -runs=$(FUZZ_RUNS) \
+	      -print_final_stats=1 -artifact_prefix=build-fuzz/artifacts/$$id- $$corpus >$$log 2>&1; then \
+	    tail -40 $$log; echo "fuzz $$id: FAILED (log $$log)"; exit 1; fi; \
+	  echo "fuzz $$id: $$(sed -n 's/^stat::number_of_executed_units: *//p' $$log) executions, ok"; \
+	done < build-fuzz/tests/fuzz/targets.txt
+
+# Decode throughput per protocol against a memchr baseline, in the release build; writes
+# build/bench/decode.json (docs/performance.md). Not part of `make test`: no timing assertions.
+bench: deps
+	@if [ ! -f build-release/build.ninja ]; then cmake --preset release -DCMAKE_CXX_COMPILER_LAUNCHER=ccache; fi
+	cmake --build build-release --target bench_decode -j $(JOBS)
+	@mkdir -p build/bench
+	build-release/tests/bench/bench_decode --json build/bench/decode.json
 
 format:
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i

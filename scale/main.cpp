@@ -4,18 +4,28 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <atomic>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+#include <cctype>
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
+#include "weighlink/scale/capture.hpp"
 #include "weighlink/scale/parser.hpp"
+#include "weighlink/scale/probe.hpp"
+#include "weighlink/scale/record.hpp"
 #include "weighlink/scale/simulate.hpp"
 
 namespace {
@@ -47,6 +57,13 @@ struct DecodeArgs {
   std::string checksum = "auto";
 };
 
+// Feeds `data` (a capture file's records, or raw bytes) to the parser, printing as it goes.
+void decode_bytes(ws::Parser& parser, std::string_view data, std::vector<ws::Reading>& readings) {
+  parser.put(data, readings);
+  for (const auto& r : readings) std::cout << ws::to_json_line(r, false) << '\n';
+  readings.clear();
+}
+
 int cmd_decode(const DecodeArgs& args) {
   ws::ParserOptions options;
   options.unit = args.unit;
@@ -61,6 +78,7 @@ int cmd_decode(const DecodeArgs& args) {
   }
   std::ifstream file;
   std::istream* in = &std::cin;
+  const std::string name = args.input == "-" ? std::string("stdin") : args.input;
   if (args.input != "-") {
     file.open(args.input, std::ios::binary);
     if (!file) {
@@ -71,23 +89,32 @@ int cmd_decode(const DecodeArgs& args) {
   }
   std::vector<char> buffer(64 * 1024);
   std::vector<ws::Reading> readings;
-  auto print = [&] {
-    for (const auto& r : readings) std::cout << ws::to_json_line(r, false) << '\n';
-    readings.clear();
-  };
-  while (*in) {
-    in->read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-    const auto got = in->gcount();
-    if (got > 0)
-      parser->put(std::string_view(buffer.data(), static_cast<std::size_t>(got)), readings);
-    print();
-  }
-  if (in->bad()) {
-    return fail(kFailure, "reading " + (args.input == "-" ? std::string("stdin") : args.input) +
-                              " failed; check the file is readable");
+  // The first bytes tell a capture file (record) from raw bytes.
+  std::string head(ws::kCaptureMagic.size(), '\0');
+  in->read(head.data(), static_cast<std::streamsize>(head.size()));
+  head.resize(static_cast<std::size_t>(in->gcount()));
+  if (ws::is_capture(head)) {
+    std::ostringstream rest;
+    rest << in->rdbuf();
+    std::string error;
+    const auto capture = ws::parse_capture(head + rest.str(), &error);
+    if (!capture) return fail(kFailure, name + ": " + error + "; the capture file is damaged");
+    if (capture->truncated) std::cerr << "capture ends inside a record; the rest was decoded\n";
+    for (const auto& record : capture->records) decode_bytes(*parser, record.bytes, readings);
+  } else {
+    decode_bytes(*parser, head, readings);
+    while (*in) {
+      in->read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+      const auto got = in->gcount();
+      if (got > 0) {
+        decode_bytes(*parser, std::string_view(buffer.data(), static_cast<std::size_t>(got)),
+                     readings);
+      }
+    }
+    if (in->bad()) return fail(kFailure, "reading " + name + " failed; check the file is readable");
   }
   parser->finish(readings);
-  print();
+  decode_bytes(*parser, {}, readings);
   std::cout.flush();
   const auto& stats = parser->stats();
   std::cerr << "skipped " << stats.skipped_bytes << " bytes, " << stats.bad_frames
@@ -95,47 +122,179 @@ int cmd_decode(const DecodeArgs& args) {
   return std::cout ? kOk : kFailure;
 }
 
-struct SimulateArgs {
-  ws::SimulateConfig config;
-  std::string pty;
-  std::string port;
-  std::string tcp_listen;
-  std::string weight = "32540";
-};
-
-int cmd_simulate(SimulateArgs& args) {
-  if (!args.port.empty() || !args.tcp_listen.empty()) {
-    return fail(kUsage, std::string(!args.port.empty() ? "--port" : "--tcp-listen") +
-                            " is not available in this build yet; use --pty PATH");
-  }
-  if (args.pty.empty()) return fail(kUsage, "simulate needs --pty PATH (e.g. --pty /tmp/scale)");
-  const auto weight = ws::Decimal::parse(args.weight);
-  if (!weight) {
-    return fail(kUsage, "--weight '" + args.weight + "' is not a number like 32540 or 5.67");
-  }
-  args.config.pty_link = args.pty;
-  args.config.static_weight = *weight;
-
+void install_signals() {
   struct sigaction sa {};
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
+}
 
-  const auto result = ws::run_simulate(args.config, g_stop, [&](const std::string& device) {
-    std::cout << "simulating " << args.config.protocol << " (" << args.config.profile << ") on "
-              << args.pty << " -> " << device << " at " << args.config.rate_hz
-              << " Hz; Ctrl-C to stop" << std::endl;
+// Writes `fields` as a JSON object of strings, atomically (temp file and rename), for tests and
+// scripts that wait for the tool to be ready.
+void write_ready_file(const std::string& path, const std::map<std::string, std::string>& fields) {
+  if (path.empty()) return;
+  boost::json::object o;
+  for (const auto& [k, v] : fields) o[k] = v;
+  const std::string temp = path + ".tmp";
+  {
+    std::ofstream out(temp, std::ios::trunc);
+    out << boost::json::serialize(o) << '\n';
+  }
+  std::rename(temp.c_str(), path.c_str());
+}
+
+struct SerialArgs {
+  int baud = 9600;
+  std::string format = "8N1";  // data bits, parity, stop bits
+};
+
+bool apply_serial(const SerialArgs& args, ws::SerialSettings& s) {
+  if (args.format.size() != 3) return false;
+  const char bits = args.format[0];
+  const char parity = static_cast<char>(std::toupper(static_cast<unsigned char>(args.format[1])));
+  const char stop = args.format[2];
+  if (bits < '5' || bits > '8' || (stop != '1' && stop != '2')) return false;
+  s.baud = args.baud;
+  s.data_bits = bits - '0';
+  s.stop_bits = stop - '0';
+  switch (parity) {
+    case 'N':
+      s.parity = ws::Parity::none;
+      break;
+    case 'E':
+      s.parity = ws::Parity::even;
+      break;
+    case 'O':
+      s.parity = ws::Parity::odd;
+      break;
+    case 'M':
+      s.parity = ws::Parity::mark;
+      break;
+    case 'S':
+      s.parity = ws::Parity::space;
+      break;
+    default:
+      return false;
+  }
+  return true;
+}
+
+struct SimulateArgs {
+  ws::SimulateConfig config;
+  std::string pty;
+  SerialArgs serial;
+  std::string weight = "32540";
+  std::string ready_file;
+  bool no_checksum = false;
+};
+
+int cmd_simulate(SimulateArgs& args) {
+  const auto weight = ws::Decimal::parse(args.weight);
+  if (!weight || weight->units < 0) {
+    return fail(kUsage, "--weight '" + args.weight + "' is not a weight like 32540 or 5.67");
+  }
+  if (!apply_serial(args.serial, args.config.serial)) {
+    return fail(kUsage, "--format '" + args.serial.format + "' is not like 8N1 or 7E1");
+  }
+  args.config.pty_link = args.pty;
+  args.config.static_weight = *weight;
+  if (args.no_checksum) args.config.checksum = false;
+  install_signals();
+  const auto result =
+      ws::run_simulate(args.config, g_stop, [&](const std::map<std::string, std::string>& ready) {
+        std::string where;
+        for (const auto& [k, v] : ready) where += " " + k + "=" + v;
+        std::cout << "simulating "
+                  << (args.config.replay.empty()
+                          ? args.config.protocol + " (" + args.config.profile + ")"
+                          : "replay of " + args.config.replay.string())
+                  << ":" << where << "; Ctrl-C to stop" << std::endl;
+        write_ready_file(args.ready_file, ready);
+      });
+  if (result.exit_code != 0) return fail(result.exit_code, result.message);
+  return kOk;
+}
+
+struct RecordArgs {
+  ws::RecordConfig config;
+  SerialArgs serial;
+  double seconds = 0;
+  std::string out;
+  std::string ready_file;
+};
+
+int cmd_record(RecordArgs& args) {
+  if (!apply_serial(args.serial, args.config.serial)) {
+    return fail(kUsage, "--format '" + args.serial.format + "' is not like 8N1 or 7E1");
+  }
+  args.config.out = args.out;
+  if (args.seconds > 0) {
+    args.config.duration =
+        std::chrono::milliseconds(static_cast<std::int64_t>(args.seconds * 1000.0));
+  }
+  install_signals();
+  const auto result = ws::run_record(args.config, g_stop, [&](const std::string& source) {
+    std::cerr << "recording " << source << " into " << args.out << "; Ctrl-C to stop\n";
+    write_ready_file(args.ready_file, {{"source", source}, {"out", args.out}});
   });
   if (result.exit_code != 0) return fail(result.exit_code, result.message);
+  std::cerr << "recorded " << result.bytes << " bytes in " << result.records << " records\n";
+  return kOk;
+}
+
+struct ProbeArgs {
+  ws::ProbeConfig config;
+  double seconds = 1.5;
+  bool json = false;
+};
+
+int cmd_probe(ProbeArgs& args) {
+  if (args.config.port.empty() == args.config.tcp.empty()) {
+    return fail(kUsage, "probe needs exactly one of --port DEV or --tcp HOST:PORT");
+  }
+  args.config.listen = std::chrono::milliseconds(static_cast<std::int64_t>(args.seconds * 1000.0));
+  install_signals();
+  const auto report = ws::run_probe(args.config, g_stop,
+                                    [](const std::string& line) { std::cerr << line << '\n'; });
+  if (args.json) {
+    std::cout << ws::to_json(report) << '\n';
+  } else if (!report.ranked.empty()) {
+    const auto& best = report.ranked.front();
+    std::printf(
+        "best match: %s at %s, confidence %.2f (%llu frames, %llu bad, %llu of %llu bytes "
+        "skipped)\n",
+        best.protocol.c_str(), best.setting.c_str(), best.confidence,
+        static_cast<unsigned long long>(best.frames),
+        static_cast<unsigned long long>(best.bad_frames),
+        static_cast<unsigned long long>(best.skipped_bytes),
+        static_cast<unsigned long long>(best.bytes));
+    std::printf("  first reading: %s\n", best.first_reading.c_str());
+    if (report.suggested_setting) std::printf("  line: %s\n", report.suggested_setting->c_str());
+    for (std::size_t i = 1; i < report.ranked.size() && i < 5; ++i) {
+      const auto& s = report.ranked[i];
+      std::printf("runner-up: %s at %s, confidence %.2f (%llu frames, %llu bad)\n",
+                  s.protocol.c_str(), s.setting.c_str(), s.confidence,
+                  static_cast<unsigned long long>(s.frames),
+                  static_cast<unsigned long long>(s.bad_frames));
+    }
+  }
+  if (!report.error.empty() && report.ranked.empty()) {
+    return fail(kFailure, report.error + "; check the device and that nothing else holds it");
+  }
+  if (report.ranked.empty()) {
+    return fail(kFailure,
+                "no protocol matched the bytes on the port; check the cable, record "
+                "a capture with `weighlink-scale record` and look at it");
+  }
   return kOk;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"weighlink-scale: indicator tools (list protocols, decode captures, simulate)",
+  CLI::App app{"weighlink-scale: indicator tools (protocols, decode, simulate, probe, record)",
                "weighlink-scale"};
   app.set_version_flag("--version", WEIGHLINK_VERSION);
   app.require_subcommand(1);
@@ -158,23 +317,61 @@ int main(int argc, char** argv) {
       ->capture_default_str();
 
   SimulateArgs sim;
-  auto* simc = app.add_subcommand("simulate", "Stream real protocol frames into a pseudo-terminal");
-  simc->add_option("--protocol", sim.config.protocol, "Protocol id to emit")->required();
-  simc->add_option("--pty", sim.pty, "Symlink to create to the pty device end");
-  simc->add_option("--port", sim.port, "Serial device to write to (later)");
-  simc->add_option("--tcp-listen", sim.tcp_listen, "HOST:PORT to serve frames on (later)");
+  auto* simc = app.add_subcommand(
+      "simulate", "Send real protocol frames into a pty, a serial port or to TCP clients");
+  simc->add_option("--protocol", sim.config.protocol, "Protocol id to emit (see `protocols`)");
+  simc->add_option("--pty", sim.pty, "Create a pty and make this path a symlink to it");
+  simc->add_option("--port", sim.config.port, "Serial device to write to (a null-modem cable)");
+  simc->add_option("--tcp-listen", sim.config.tcp_listen,
+                   "HOST:PORT to serve frames on, every client gets them (port 0: any)");
+  simc->add_option("--baud", sim.serial.baud, "--port: baud rate")->capture_default_str();
+  simc->add_option("--format", sim.serial.format, "--port: data bits, parity, stop bits")
+      ->capture_default_str();
   simc->add_option("--rate", sim.config.rate_hz, "Frames per second")->capture_default_str();
-  simc->add_option("--profile", sim.config.profile, "static or truck")
-      ->check(CLI::IsMember({"static", "truck"}))
+  simc->add_option("--profile", sim.config.profile, "static, truck, axles or noise")
+      ->check(CLI::IsMember({"static", "truck", "axles", "noise"}))
       ->capture_default_str();
-  simc->add_option("--weight", sim.weight, "Displayed weight for the static profile")
+  simc->add_option("--weight", sim.weight, "Settled weight for the static and noise profiles")
       ->capture_default_str();
-  simc->add_option("--seed", sim.config.seed, "Seed for the truck profile")->capture_default_str();
-  simc->add_flag("--checksum", sim.config.checksum, "mt-continuous: append the checksum byte");
+  simc->add_option("--seed", sim.config.seed, "Seed for the truck, axles and noise profiles")
+      ->capture_default_str();
+  simc->add_option("--decks", sim.config.decks,
+                   "Deck count (default: 3 for multi-deck protocols, else none)");
+  simc->add_flag("--cumulative", sim.config.cumulative,
+                 "axles: display the running total of the axles (MCGS)");
+  simc->add_option("--poll", sim.config.poll,
+                   "auto: polled protocols answer only when polled; never: always stream")
+      ->check(CLI::IsMember({"auto", "never"}))
+      ->capture_default_str();
+  simc->add_option("--replay", sim.config.replay,
+                   "Capture file from `record`: send its bytes with their original timing");
+  simc->add_flag("--checksum", sim.config.checksum,
+                 "mt-continuous: append the checksum byte (the default)");
+  simc->add_flag("--no-checksum", sim.no_checksum, "mt-continuous: no checksum byte");
+  simc->add_option("--ready-file", sim.ready_file,
+                   "Write {\"device\"|\"tcp\"|\"port\": ...} here once ready");
 
-  for (const char* later : {"probe", "record"}) {
-    app.add_subcommand(later, "(not available in this build yet)")->allow_extras();
-  }
+  RecordArgs rec;
+  auto* recc = app.add_subcommand("record", "Record indicator bytes with their timing");
+  recc->add_option("--port", rec.config.port, "Serial device (ptys work)");
+  recc->add_option("--tcp", rec.config.tcp, "HOST:PORT of a serial device server");
+  recc->add_option("--baud", rec.serial.baud, "--port: baud rate")->capture_default_str();
+  recc->add_option("--format", rec.serial.format, "--port: data bits, parity, stop bits")
+      ->capture_default_str();
+  recc->add_option("--out", rec.out, "Capture file to write")->required();
+  recc->add_option("--duration", rec.seconds, "Seconds to record (default: until Ctrl-C)");
+  recc->add_option("--ready-file", rec.ready_file, "Write {\"source\": ...} here once recording");
+
+  ProbeArgs probe;
+  auto* probec =
+      app.add_subcommand("probe", "Find the protocol and line settings of an unknown indicator");
+  probec->add_option("--port", probe.config.port, "Serial device (ptys work)");
+  probec->add_option("--tcp", probe.config.tcp, "HOST:PORT of a serial device server");
+  probec->add_option("--seconds", probe.seconds, "Seconds to listen per setting")
+      ->capture_default_str();
+  probec->add_flag("--all", probe.config.all_settings,
+                   "Try every setting even after a confident match");
+  probec->add_flag("--json", probe.json, "Print the report as one JSON object");
 
   try {
     app.parse(argc, argv);
@@ -194,6 +391,13 @@ int main(int argc, char** argv) {
   const std::string name = chosen->get_name();
   if (name == "protocols") return cmd_protocols();
   if (name == "decode") return cmd_decode(decode);
-  if (name == "simulate") return cmd_simulate(sim);
+  if (name == "simulate") {
+    if (sim.config.protocol.empty() && sim.config.replay.empty()) {
+      return fail(kUsage, "simulate needs --protocol ID (or --replay CAPTURE)");
+    }
+    return cmd_simulate(sim);
+  }
+  if (name == "record") return cmd_record(rec);
+  if (name == "probe") return cmd_probe(probe);
   return fail(kUsage, name + " is not available in this build yet; see `weighlink-scale --help`");
 }

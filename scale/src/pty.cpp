@@ -115,6 +115,14 @@ boost::system::result<std::size_t> PseudoTerminal::write_some(std::string_view b
   return last_error();
 }
 
+boost::system::result<std::size_t> PseudoTerminal::read_some(char* buffer, std::size_t size) {
+  const ssize_t n = ::read(master_, buffer, size);
+  if (n >= 0) return static_cast<std::size_t>(n);
+  // EIO: no slave open right now (cannot happen while we hold one, but harmless).
+  if (errno == EAGAIN || errno == EINTR || errno == EIO) return std::size_t{0};
+  return last_error();
+}
+
 std::size_t PseudoTerminal::unread() const {
   int n = 0;
   if (::ioctl(slave_, FIONREAD, &n) != 0 || n < 0) return 0;

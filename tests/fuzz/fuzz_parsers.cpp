@@ -1,63 +1,14 @@
-// libFuzzer target: every registered parser, fed the input split in two at a point taken from
-// the data itself. Invariants: no crash (ASan/UBSan), split-independent results, skipped bytes
-// never exceed the input, every reading's raw frame is a piece of the input.
+// libFuzzer target: every registered parser on the same input (fuzz_check.hpp has the
+// invariants). The per-protocol targets (fuzz_parser.cpp) go deeper into one parser each.
 
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
-#include <string_view>
-#include <vector>
 
-#include "weighlink/scale/parser.hpp"
-
-namespace {
-
-void check(bool ok) {
-  if (!ok) std::abort();
-}
-
-}  // namespace
+#include "fuzz_check.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  using namespace weighlink::scale;
-  if (size == 0) return 0;
-  // First byte: split point and options; the rest is the stream.
-  const std::uint8_t control = data[0];
-  const std::string_view input(reinterpret_cast<const char*>(data + 1), size - 1);
-  const std::size_t split = input.empty() ? 0 : (control * 131u) % (input.size() + 1);
-  ParserOptions options;
-  options.checksum = static_cast<ChecksumMode>(control % 3);
-  options.decimals = (control >> 2) % 4 == 0 ? -1 : (control >> 2) % 10;
-
-  for (const auto& protocol : protocols()) {
-    auto whole = make_parser(protocol.id, options);
-    auto parts = make_parser(protocol.id, options);
-    check(whole && parts);
-    std::vector<Reading> a;
-    std::vector<Reading> b;
-    whole->put(input, a);
-    whole->finish(a);
-    parts->put(input.substr(0, split), b);
-    parts->put(input.substr(split), b);
-    parts->finish(b);
-
-    const auto& sa = whole->stats();
-    const auto& sb = parts->stats();
-    check(sa.skipped_bytes <= input.size());
-    check(sa.frames == a.size());
-    check(sa.frames == sb.frames && sa.bad_frames == sb.bad_frames &&
-          sa.skipped_bytes == sb.skipped_bytes);
-    check(a.size() == b.size());
-    std::size_t raw_total = 0;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-      check(a[i].raw == b[i].raw && a[i].weight == b[i].weight && a[i].unit == b[i].unit);
-      check(!a[i].raw.empty() && input.find(a[i].raw) != std::string_view::npos);
-      check(a[i].weight.decimals >= 0 && a[i].weight.decimals <= 9);
-      (void)a[i].weight.to_string();
-      raw_total += a[i].raw.size();
-    }
-    // Bytes are consumed once: as frames, as skipped garbage, or as non-reading replies.
-    check(raw_total + sa.skipped_bytes <= input.size());
+  for (const auto& protocol : weighlink::scale::protocols()) {
+    weighlink::fuzz::fuzz_one_parser(protocol.id, data, size);
   }
   return 0;
 }

@@ -32,6 +32,9 @@ class PseudoTerminal {
   // full because nobody reads).
   [[nodiscard]] boost::system::result<std::size_t> write_some(std::string_view bytes);
 
+  // Reads without blocking what the reader wrote to the port (poll commands); 0 when none.
+  [[nodiscard]] boost::system::result<std::size_t> read_some(char* buffer, std::size_t size);
+
   // Bytes written but not yet read by anyone on the slave side.
   [[nodiscard]] std::size_t unread() const;
   // Drops them, as a real line drops what is sent while no one listens.

@@ -1,0 +1,124 @@
+#include "weighlink/scale/probe.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "weighlink/scale/parser.hpp"
+#include "weighlink/scale/reading.hpp"
+
+namespace weighlink::scale {
+
+std::vector<ProbeScore> score_protocols(std::string_view sample, std::string_view setting) {
+  std::vector<ProbeScore> out;
+  for (const auto& info : protocols()) {
+    auto parser = make_parser(info.id);
+    if (!parser) continue;
+    std::vector<Reading> readings;
+    parser->put(sample, readings);
+    parser->finish(readings);
+    if (readings.empty()) continue;
+    const auto& st = parser->stats();
+    ProbeScore s;
+    s.protocol = std::string(info.id);
+    s.setting = std::string(setting);
+    s.bytes = sample.size();
+    s.frames = readings.size();
+    s.bad_frames = st.bad_frames;
+    s.skipped_bytes = st.skipped_bytes;
+    for (const auto& r : readings) s.frame_bytes += r.raw.size();
+    const double coverage = sample.empty() ? 0.0
+                                           : std::min(1.0, static_cast<double>(s.frame_bytes) /
+                                                               static_cast<double>(sample.size()));
+    const double validity =
+        static_cast<double>(s.frames) / static_cast<double>(s.frames + s.bad_frames);
+    const double evidence = std::min(1.0, static_cast<double>(s.frames) / 3.0);
+    s.confidence = coverage * validity * evidence;
+    s.first_reading = to_json_line(readings.front(), false);
+    out.push_back(std::move(s));
+  }
+  rank_scores(out);
+  return out;
+}
+
+void rank_scores(std::vector<ProbeScore>& scores) {
+  std::stable_sort(scores.begin(), scores.end(), [](const ProbeScore& a, const ProbeScore& b) {
+    if (a.confidence != b.confidence) return a.confidence > b.confidence;
+    if (a.frames != b.frames) return a.frames > b.frames;
+    return a.bad_frames < b.bad_frames;
+  });
+}
+
+std::vector<SerialSettings> probe_settings() {
+  std::vector<SerialSettings> out;
+  for (const int baud : {9600, 4800, 19200, 2400, 1200, 38400, 57600, 115200}) {
+    for (const auto& [bits, parity] :
+         {std::pair{8, Parity::none}, std::pair{7, Parity::even}, std::pair{7, Parity::odd}}) {
+      SerialSettings s;
+      s.baud = baud;
+      s.data_bits = bits;
+      s.parity = parity;
+      out.push_back(s);
+    }
+  }
+  return out;
+}
+
+std::string describe_settings(const SerialSettings& s) {
+  const char parity = s.parity == Parity::none   ? 'N'
+                      : s.parity == Parity::even ? 'E'
+                      : s.parity == Parity::odd  ? 'O'
+                      : s.parity == Parity::mark ? 'M'
+                                                 : 'S';
+  return std::to_string(s.baud) + " " + std::to_string(s.data_bits) + parity +
+         std::to_string(s.stop_bits);
+}
+
+std::optional<Parity> parity_in_bit7(std::string_view sample) {
+  bool even = true;
+  bool odd = true;
+  bool any_set = false;
+  for (const char c : sample) {
+    const auto b = static_cast<unsigned char>(c);
+    const bool high = (b & 0x80) != 0;
+    any_set = any_set || high;
+    const bool ones_odd = (std::popcount(static_cast<unsigned>(b & 0x7F)) & 1) != 0;
+    // Even parity: bit 7 makes the count of ones even, so it is set exactly when the low seven
+    // have an odd count.
+    if (high != ones_odd) even = false;
+    if (high == ones_odd) odd = false;
+  }
+  if (!any_set || sample.empty()) return std::nullopt;
+  if (even) return Parity::even;
+  if (odd) return Parity::odd;
+  return std::nullopt;
+}
+
+std::string to_json(const ProbeReport& report) {
+  boost::json::object root;
+  boost::json::array ranked;
+  for (const auto& s : report.ranked) {
+    boost::json::object o;
+    o["protocol"] = s.protocol;
+    o["setting"] = s.setting;
+    o["confidence"] = s.confidence;
+    o["frames"] = s.frames;
+    o["bad_frames"] = s.bad_frames;
+    o["skipped_bytes"] = s.skipped_bytes;
+    o["bytes"] = s.bytes;
+    o["first_reading"] = s.first_reading;
+    ranked.push_back(std::move(o));
+  }
+  if (!report.ranked.empty()) root["best"] = ranked.front();
+  root["candidates"] = std::move(ranked);
+  boost::json::array tried;
+  for (const auto& t : report.tried) tried.push_back(boost::json::string(t));
+  root["tried"] = std::move(tried);
+  if (report.suggested_setting) root["suggested_setting"] = *report.suggested_setting;
+  if (!report.error.empty()) root["error"] = report.error;
+  return boost::json::serialize(root);
+}
+
+}  // namespace weighlink::scale

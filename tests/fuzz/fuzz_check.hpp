@@ -1,0 +1,64 @@
+#pragma once
+// The invariants every parser fuzz target checks on one input: no crash (ASan/UBSan), results
+// independent of how the bytes are split, skipped bytes never more than the input, every
+// reading's raw frame a piece of the input, every byte consumed at most once.
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string_view>
+#include <vector>
+
+#include "weighlink/scale/parser.hpp"
+
+namespace weighlink::fuzz {
+
+inline void check(bool ok) {
+  if (!ok) std::abort();
+}
+
+// The first byte of a fuzz input chooses the split point and the parser options; the rest is
+// the stream. Seeds are written as a 0 byte followed by the frames.
+inline void fuzz_one_parser(std::string_view protocol, const std::uint8_t* data, std::size_t size) {
+  using namespace weighlink::scale;
+  if (size == 0) return;
+  const std::uint8_t control = data[0];
+  const std::string_view input(reinterpret_cast<const char*>(data + 1), size - 1);
+  const std::size_t split = input.empty() ? 0 : (control * 131u) % (input.size() + 1);
+  ParserOptions options;
+  options.checksum = static_cast<ChecksumMode>(control % 3);
+  options.decimals = (control >> 2) % 4 == 0 ? -1 : (control >> 2) % 10;
+
+  auto whole = make_parser(protocol, options);
+  auto parts = make_parser(protocol, options);
+  check(whole && parts);
+  std::vector<Reading> a;
+  std::vector<Reading> b;
+  whole->put(input, a);
+  whole->finish(a);
+  parts->put(input.substr(0, split), b);
+  parts->put(input.substr(split), b);
+  parts->finish(b);
+
+  const auto& sa = whole->stats();
+  const auto& sb = parts->stats();
+  check(sa.skipped_bytes <= input.size());
+  check(sa.frames == a.size());
+  check(sa.frames == sb.frames && sa.bad_frames == sb.bad_frames &&
+        sa.skipped_bytes == sb.skipped_bytes);
+  check(a.size() == b.size());
+  std::size_t raw_total = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    check(a[i].raw == b[i].raw && a[i].weight == b[i].weight && a[i].unit == b[i].unit &&
+          a[i].decks == b[i].decks && a[i].stable == b[i].stable);
+    check(!a[i].raw.empty() && input.find(a[i].raw) != std::string_view::npos);
+    check(a[i].weight.decimals >= 0 && a[i].weight.decimals <= 9);
+    (void)a[i].weight.to_string();
+    (void)to_json_line(a[i], false);
+    raw_total += a[i].raw.size();
+  }
+  // Bytes are consumed once: as frames, as skipped garbage, or as non-reading replies.
+  check(raw_total + sa.skipped_bytes <= input.size());
+}
+
+}  // namespace weighlink::fuzz
