@@ -3,9 +3,9 @@
 #include <set>
 #include <thread>
 
+#include "poll_compat.hpp"
 #include "sim_net.hpp"
 #include "weighlink/scale/parser.hpp"
-#include "weighlink/scale/poll.hpp"
 #include "weighlink/scale/probe.hpp"
 
 namespace weighlink::scale {
@@ -53,7 +53,7 @@ bool probe_one(ByteSource& source, const std::string& label, const ProbeConfig& 
 
   std::set<std::string> commands;
   for (const auto& p : protocols()) {
-    if (auto c = default_poll_command(p.id)) commands.insert(std::move(*c));
+    if (auto c = detail::poll_bytes(p.id); !c.empty()) commands.insert(std::move(c));
   }
   for (const auto& command : commands) {
     if (stop) break;

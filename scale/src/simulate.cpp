@@ -8,10 +8,10 @@
 #include <sstream>
 #include <thread>
 
+#include "poll_compat.hpp"
 #include "sim_net.hpp"
 #include "weighlink/scale/capture.hpp"
 #include "weighlink/scale/parser.hpp"
-#include "weighlink/scale/poll.hpp"
 #include "weighlink/scale/pty.hpp"
 #include "weighlink/scale/simulator.hpp"
 
@@ -226,9 +226,7 @@ bool encoder_has_decks(std::string_view protocol) {
   return a && b && *a != *b;
 }
 
-std::string poll_command(std::string_view protocol) {
-  return default_poll_command(protocol).value_or(std::string());
-}
+std::string poll_command(std::string_view protocol) { return detail::poll_bytes(protocol); }
 
 SimulateResult run_simulate(
     const SimulateConfig& config, const std::atomic<bool>& stop,
