@@ -18,6 +18,14 @@ std::string mt_continuous(const DisplayState& s) { return encode_mt_continuous(s
 constexpr std::array kEncoders{
     EncoderEntry{"mt-continuous", &mt_continuous},
     EncoderEntry{"sma", &encode_sma},
+    EncoderEntry{"mt-sics", &encode_mt_sics},
+    EncoderEntry{"cardinal-sb400", &encode_cardinal_sb400},
+    EncoderEntry{"rice-lake", &encode_rice_lake},
+    EncoderEntry{"rinstrum", &encode_rinstrum},
+    EncoderEntry{"ad-stgs", &encode_ad_stgs},
+    EncoderEntry{"xk3190-tf0", &encode_xk3190_tf0},
+    EncoderEntry{"xk3190-a12e", &encode_xk3190_a12e},
+    EncoderEntry{"yaohua-reverse", &encode_yaohua_reverse},
 };
 
 }  // namespace

@@ -13,18 +13,42 @@ struct Entry {
   Factory make;
 };
 
-constexpr std::array<Entry, 2> kEntries{{
+// A plain array so that adding a protocol is one entry, with no count to keep in step.
+constexpr Entry kEntries[] = {
     {{"mt-continuous",
       "Mettler Toledo standard continuous output (STX SWA SWB SWC W6 T6 CR [CHK]); checksum "
       "auto-detected, parity bit masked"},
      &detail::make_mt_continuous_parser},
     {{"sma", "SMA / SCP-01 standard reply (LF s r n m f weight[10] unit[3] CR)"},
      &detail::make_sma_parser},
-}};
+    {{"mt-sics",
+      "Mettler Toledo MT-SICS replies (S S / S D weight unit, S +, S -), polled with SI"},
+     &detail::make_mt_sics_parser},
+    {{"cardinal-sb400",
+      "Cardinal SB-400 computer format (s xxxxxx[.] uu G/N cc CR), ENQ-polled or continuous; "
+      "SB-200 scoreboard variant"},
+     &detail::make_cardinal_sb400_parser},
+    {{"rice-lake", "Rice Lake RLWS stream (STX pol w7 L/K/T/G/O G/N status CR[LF]), also IQ355"},
+     &detail::make_rice_lake_parser},
+    {{"rinstrum", "Rinstrum AUTO output FMT_1..FMT_5, variant recognised per frame"},
+     &detail::make_rinstrum_parser},
+    {{"ad-stgs", "A&D / PAW family (ST,GS,+0001234kg; US motion, OL overload, NT net)"},
+     &detail::make_ad_stgs_parser},
+    {{"xk3190-tf0",
+      "Yaohua XK3190 tF=0 12-byte frame (STX sign d6 dp xor ETX), XOR checked; no motion flag, "
+      "unit from config"},
+     &detail::make_xk3190_tf0_parser},
+    {{"xk3190-a12e", "Yaohua XK3190-A12E (WG w7 kg xor CR LF, XOR checked) and A12 ww/wn/wt lines"},
+     &detail::make_xk3190_a12e_parser},
+    {{"yaohua-reverse",
+      "\"=\" stream, 7 weight characters least significant first, then sign; no motion flag, "
+      "unit from config"},
+     &detail::make_yaohua_reverse_parser},
+};
 
-constexpr std::array<ProtocolInfo, kEntries.size()> kInfos = [] {
-  std::array<ProtocolInfo, kEntries.size()> infos{};
-  for (std::size_t i = 0; i < kEntries.size(); ++i) infos[i] = kEntries[i].info;
+constexpr std::array<ProtocolInfo, std::size(kEntries)> kInfos = [] {
+  std::array<ProtocolInfo, std::size(kEntries)> infos{};
+  for (std::size_t i = 0; i < std::size(kEntries); ++i) infos[i] = kEntries[i].info;
   return infos;
 }();
 

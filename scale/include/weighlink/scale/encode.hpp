@@ -39,4 +39,18 @@ struct DisplayState {
 // SMA standard reply "<LF>srnmf<10-char weight><3-char unit><CR>".
 [[nodiscard]] std::string encode_sma(const DisplayState& state);
 
+// Group A (scale/src/encode_group_a.cpp; layouts in docs/protocols/group-a.md). Formats without an
+// over-range flag (xk3190-tf0, yaohua-reverse) clamp to the largest value they can show; formats
+// without a motion flag ignore `motion`.
+[[nodiscard]] std::string encode_mt_sics(const DisplayState& state);         // "S S  100.00 g\r\n"
+[[nodiscard]] std::string encode_cardinal_sb400(const DisplayState& state);  // SB-400, CR
+[[nodiscard]] std::string encode_cardinal_sb200(const DisplayState& state);  // CR ... ETX
+[[nodiscard]] std::string encode_rice_lake(const DisplayState& state);       // RLWS, CR LF
+[[nodiscard]] std::string encode_rinstrum(const DisplayState& state);        // FMT_2
+[[nodiscard]] std::string encode_rinstrum_format(const DisplayState& state, int format);  // 1..5
+[[nodiscard]] std::string encode_ad_stgs(const DisplayState& state);         // ST,GS,+0001234kg
+[[nodiscard]] std::string encode_xk3190_tf0(const DisplayState& state);      // 12 bytes, XOR
+[[nodiscard]] std::string encode_xk3190_a12e(const DisplayState& state);     // 15 bytes, XOR
+[[nodiscard]] std::string encode_yaohua_reverse(const DisplayState& state);  // "=04523000"
+
 }  // namespace weighlink::scale

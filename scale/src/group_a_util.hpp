@@ -1,0 +1,55 @@
+#pragma once
+// Internal helpers shared by the group-A parsers and encoders (mt-sics, cardinal-sb400, rice-lake,
+// rinstrum, ad-stgs, xk3190-tf0, xk3190-a12e, yaohua-reverse). Pure functions, no I/O.
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "weighlink/scale/decimal.hpp"
+
+namespace weighlink::scale::detail {
+
+inline constexpr char kStx = '\x02';
+inline constexpr char kEtx = '\x03';
+inline constexpr char kEnq = '\x05';
+
+// XOR of every byte, as the XK3190 family checks its frames.
+[[nodiscard]] constexpr unsigned char xor_of(std::string_view bytes) {
+  unsigned char x = 0;
+  for (const char c : bytes) x = static_cast<unsigned char>(x ^ static_cast<unsigned char>(c));
+  return x;
+}
+
+// One nibble as the XK3190 manuals send it: n <= 9 -> '0' + n, else 'A' + n - 10 (n + 0x37).
+[[nodiscard]] constexpr char nibble_char(unsigned n) {
+  return static_cast<char>(n <= 9 ? '0' + n : 'A' + (n - 10));
+}
+
+// The value of an ASCII nibble ('0'..'9', 'A'..'F', 'a'..'f'), or -1.
+[[nodiscard]] constexpr int nibble_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+// Digits, at most one '.', and spaces only before the first digit (indicators blank leading
+// zeros). The weight fields of fixed-width formats must look like this before they are parsed, so
+// that a torn frame with letters or a stray sign in the middle is refused rather than misread.
+[[nodiscard]] bool is_weight_field(std::string_view field);
+
+// A fixed-width weight field with its sign byte ('-' negative; ' ', '+', '0' or none positive).
+[[nodiscard]] std::optional<Decimal> signed_field(char sign, std::string_view digits);
+
+// The display unit for a one-letter code as Rice Lake and Rinstrum FMT_5 send it (L K T G O).
+[[nodiscard]] std::optional<std::string> unit_from_letter(char letter);
+// The reverse, for encoders; ' ' for a unit the letter code cannot express.
+[[nodiscard]] char letter_from_unit(std::string_view unit);
+
+// `width` characters: the weight's magnitude right-justified, leading positions filled with `fill`
+// (' ' or '0'); nullopt when it does not fit.
+[[nodiscard]] std::optional<std::string> magnitude_field(const Decimal& weight, std::size_t width,
+                                                         char fill);
+
+}  // namespace weighlink::scale::detail

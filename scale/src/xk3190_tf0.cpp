@@ -1,0 +1,64 @@
+// Yaohua / Zemic XK3190 continuous output, tF = 0 (A9+, DS1, DS3, A23P, A26 "format 0";
+// scale-protocols.md §1.7), 12 bytes:
+//   STX <sign + -> <6 digits, MSD first> <decimal places '0'..'4'> <XOR high> <XOR low> ETX
+// The XOR covers sign .. decimal places; each nibble is sent as n + '0' (n <= 9) or n + '7'. A
+// wrong XOR is a bad frame. The frame has no motion flag, no unit and no gross/net flag: the unit
+// comes from ParserOptions::unit, the mode is gross, and stability is left to the reader's
+// software window (stable_source = software, stable = false).
+
+#include <string>
+
+#include "group_a_util.hpp"
+#include "line_parser.hpp"
+#include "parsers.hpp"
+
+namespace weighlink::scale::detail {
+namespace {
+
+constexpr std::size_t kBody = 10;  // between STX and ETX
+
+class Xk3190Tf0Parser final : public LineParser {
+ public:
+  explicit Xk3190Tf0Parser(const ParserOptions& options)
+      : LineParser("xk3190-tf0", options, 64, std::string(1, kEtx)) {}
+
+ private:
+  LineResult decode_line(std::string_view line, std::string_view raw,
+                         std::vector<Reading>& out) override {
+    const std::size_t stx = line.rfind(kStx);
+    if (stx == std::string_view::npos) return LineResult::bad;
+    const std::string_view body = line.substr(stx + 1);
+    if (body.size() != kBody) return LineResult::bad;
+    const int high = nibble_value(body[8]);
+    const int low = nibble_value(body[9]);
+    if (high < 0 || low < 0) return LineResult::bad;
+    if (xor_of(body.substr(0, 8)) != static_cast<unsigned char>(high * 16 + low))
+      return LineResult::bad;
+    const char sign = body[0];
+    if (sign != '+' && sign != '-') return LineResult::bad;
+    const std::string_view digits = body.substr(1, 6);
+    std::int64_t units = 0;
+    for (const char c : digits) {
+      if (c < '0' || c > '9') return LineResult::bad;
+      units = units * 10 + (c - '0');
+    }
+    const char places = body[7];
+    if (places < '0' || places > '4') return LineResult::bad;
+
+    Reading r = make_reading();
+    r.weight = Decimal{sign == '-' ? -units : units, places - '0'};
+    r.stable = false;
+    r.stable_source = StableSource::software;
+    r.raw.assign(raw.substr(stx));
+    out.push_back(std::move(r));
+    return LineResult::reading;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Parser> make_xk3190_tf0_parser(const ParserOptions& options) {
+  return std::make_unique<Xk3190Tf0Parser>(options);
+}
+
+}  // namespace weighlink::scale::detail
