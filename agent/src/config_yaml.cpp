@@ -2,6 +2,7 @@
 // station's file must not silently fall back to a default.
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <set>
 #include <stdexcept>
 
@@ -37,6 +38,103 @@ T get(const YAML::Node& node, const std::filesystem::path& file, const std::stri
   }
 }
 
+// A decimal as the indicator would display it ("20", "0.5"); YAML numbers arrive as their text.
+scale::Decimal get_decimal(const YAML::Node& node, const std::filesystem::path& file,
+                           const std::string& key) {
+  const auto text = get<std::string>(node, file, key, "a decimal number such as 20 or 0.5");
+  const auto d = scale::Decimal::parse(text);
+  if (!d) fail(file, key, "'" + text + "' is not a decimal number such as 20 or 0.5");
+  return *d;
+}
+
+std::chrono::milliseconds get_ms(const YAML::Node& node, const std::filesystem::path& file,
+                                 const std::string& key, std::uint32_t min, std::uint32_t max) {
+  const auto v = get<std::uint32_t>(node, file, key, "a number of milliseconds");
+  if (v < min || v > max) {
+    fail(
+        file, key,
+        std::to_string(v) + " is out of range " + std::to_string(min) + ".." + std::to_string(max));
+  }
+  return std::chrono::milliseconds(v);
+}
+
+// The scale keys beyond id, source and protocol (docs/configuration.md, "Scale keys").
+void load_scale_options(const YAML::Node& s, const std::filesystem::path& file,
+                        const std::string& where, scale::ScaleConfig& sc) {
+  if (auto n = s["unit"]) sc.parser.unit = get<std::string>(n, file, where + "unit", "a unit");
+  if (auto n = s["decimals"]) {
+    const int v = get<int>(n, file, where + "decimals", "a number of decimal places, 0..9");
+    if (v < 0 || v > 9) fail(file, where + "decimals", "expected 0..9, got " + std::to_string(v));
+    sc.parser.decimals = v;
+  }
+  if (auto n = s["checksum"]) {
+    const auto v = get<std::string>(n, file, where + "checksum", "auto, required or absent");
+    if (v == "auto") {
+      sc.parser.checksum = scale::ChecksumMode::auto_detect;
+    } else if (v == "required") {
+      sc.parser.checksum = scale::ChecksumMode::required;
+    } else if (v == "absent") {
+      sc.parser.checksum = scale::ChecksumMode::absent;
+    } else {
+      fail(file, where + "checksum", "'" + v + "': expected auto, required or absent");
+    }
+  }
+  if (auto n = s["stale_after_ms"]) {
+    sc.stale_after = get_ms(n, file, where + "stale_after_ms", 50, 600'000);
+  }
+  if (auto st = s["stability"]) {
+    const std::string at = where + "stability.";
+    if (!st.IsMap())
+      fail(file, where + "stability", "expected a mapping (divisions, time_ms, ...)");
+    check_keys(st, {"divisions", "time_ms", "division", "max_gap_ms"}, file, at);
+    if (auto n = st["divisions"]) {
+      const int v = get<int>(n, file, at + "divisions", "a number of divisions, 0..100");
+      if (v < 0 || v > 100)
+        fail(file, at + "divisions", "expected 0..100, got " + std::to_string(v));
+      sc.stability.divisions = v;
+    }
+    if (auto n = st["time_ms"]) sc.stability.time = get_ms(n, file, at + "time_ms", 0, 60'000);
+    if (auto n = st["division"]) {
+      const auto d = get_decimal(n, file, at + "division");
+      if (d.units <= 0) fail(file, at + "division", "must be greater than 0");
+      sc.stability.division = d;
+    }
+    if (auto n = st["max_gap_ms"]) {
+      sc.stability.max_gap = get_ms(n, file, at + "max_gap_ms", 1, 600'000);
+    }
+  }
+  if (auto n = s["min_capture_weight"]) {
+    const auto d = get_decimal(n, file, where + "min_capture_weight");
+    if (d.units < 0) fail(file, where + "min_capture_weight", "must not be negative");
+    sc.min_capture_weight = d;
+  }
+  if (auto n = s["poll_command"]) {
+    sc.poll_command = get<std::string>(n, file, where + "poll_command",
+                                       "a string, e.g. \"\\x05\" or \"SI\\r\\n\"");
+    if (sc.poll_command.empty()) fail(file, where + "poll_command", "must not be empty");
+  }
+  if (auto n = s["poll_interval_ms"]) {
+    sc.poll_interval = get_ms(n, file, where + "poll_interval_ms", 0, 60'000);
+    if (sc.poll_interval.count() > 0 && sc.poll_interval.count() < 20) {
+      fail(file, where + "poll_interval_ms", "at least 20 ms (or 0 for a streaming indicator)");
+    }
+  }
+  if (sc.poll_interval.count() > 0 && scale::poll_request(sc).empty()) {
+    fail(file, where + "poll_command",
+         "protocol '" + sc.protocol + "' has no usual request: set poll_command");
+  }
+  if (sc.poll_interval.count() == 0 && s["poll_command"]) {
+    fail(file, where + "poll_interval_ms",
+         "missing: poll_command is only sent every poll_interval_ms");
+  }
+  if (auto n = s["reopen_backoff_max_ms"]) {
+    sc.reopen_backoff_max = get_ms(n, file, where + "reopen_backoff_max_ms", 10, 600'000);
+    sc.reopen_backoff_initial = std::min(sc.reopen_backoff_initial, sc.reopen_backoff_max);
+  }
+  if (auto n = s["reopen_after_silence_ms"]) {
+    sc.reopen_after_silence = get_ms(n, file, where + "reopen_after_silence_ms", 0, 3'600'000);
+  }
+}
 }  // namespace
 
 void parse_listen(const std::string& text, std::string& host, std::uint16_t& port) {
@@ -139,7 +237,11 @@ AgentConfig load_config_file(const std::filesystem::path& file) {
       const auto s = scales[i];
       const std::string where = "scales[" + std::to_string(i) + "].";
       if (!s.IsMap()) fail(file, where, "expected a mapping with id, source, protocol");
-      check_keys(s, {"id", "source", "protocol", "unit", "stale_after_ms"}, file, where);
+      check_keys(s,
+                 {"id", "source", "protocol", "unit", "decimals", "checksum", "stale_after_ms",
+                  "stability", "min_capture_weight", "poll_interval_ms", "poll_command",
+                  "reopen_backoff_max_ms", "reopen_after_silence_ms"},
+                 file, where);
       if (!s["source"])
         fail(file, where + "source", "missing (e.g. serial:/dev/ttyUSB0?baud=9600)");
       if (!s["protocol"]) fail(file, where + "protocol", "missing (see weighlink-scale protocols)");
@@ -148,12 +250,7 @@ AgentConfig load_config_file(const std::filesystem::path& file) {
       try {
         auto sc = make_scale(id, get<std::string>(s["source"], file, where + "source", "a string"),
                              get<std::string>(s["protocol"], file, where + "protocol", "a string"));
-        if (auto u = s["unit"])
-          sc.parser.unit = get<std::string>(u, file, where + "unit", "a unit");
-        if (auto st = s["stale_after_ms"]) {
-          sc.stale_after = std::chrono::milliseconds(
-              get<std::uint32_t>(st, file, where + "stale_after_ms", "milliseconds"));
-        }
+        load_scale_options(s, file, where, sc);
         cfg.scales.push_back(std::move(sc));
       } catch (const std::invalid_argument& e) {
         fail(file, where.substr(0, where.size() - 1), e.what());

@@ -8,6 +8,7 @@
 #include <variant>
 #include <vector>
 
+#include "weighlink/scale/stability.hpp"
 #include "weighlink/scale/staleness.hpp"
 
 namespace weighlink::scale {
@@ -15,14 +16,26 @@ namespace {
 
 constexpr std::chrono::milliseconds kReadTimeout{50};  // bounds stop() latency and stale checks
 
-std::string_view source_kind(const SourceSpec& spec) {
+using Clock = std::chrono::steady_clock;
+
+std::string describe_spec(const SourceSpec& spec) {
   struct Visitor {
-    std::string_view operator()(const SerialSource&) const { return "serial"; }
-    std::string_view operator()(const TcpSource&) const { return "tcp"; }
-    std::string_view operator()(const UdpSource&) const { return "udp"; }
-    std::string_view operator()(const SimSource&) const { return "sim"; }
+    std::string operator()(const SerialSource& s) const {
+      return s.usb ? "serial USB " + describe(*s.usb) : s.device;
+    }
+    std::string operator()(const TcpSource& s) const {
+      return "tcp " + s.host + ":" + std::to_string(s.port);
+    }
+    std::string operator()(const UdpSource& s) const {
+      return "udp " + s.host + ":" + std::to_string(s.port);
+    }
+    std::string operator()(const SimSource& s) const { return "sim " + s.profile; }
   };
   return std::visit(Visitor{}, spec);
+}
+
+std::chrono::milliseconds ms_until(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t - Clock::now());
 }
 
 }  // namespace
@@ -39,34 +52,41 @@ class ReaderLoop {
         frames_(frames),
         bad_frames_(bad_frames),
         skipped_bytes_(skipped_bytes),
-        stale_(config.stale_after) {}
+        stale_(config.stale_after),
+        stability_(config.stability),
+        poll_(poll_request(config)) {}
 
   void run() {
-    const auto* serial = std::get_if<SerialSource>(&config_.source);
-    if (serial == nullptr) {
-      // TCP, UDP and simulated sources are not built yet: say so once and idle, rather than
-      // pretending to connect.
-      fail_and_idle(std::string(source_kind(config_.source)) +
-                    " source not supported yet in this build; use serial:DEV (a pseudo-terminal "
-                    "from `weighlink-scale simulate --pty PATH` works)");
-      return;
-    }
     if (!make_parser(config_.protocol, config_.parser)) {
       fail_and_idle("unknown protocol '" + config_.protocol +
                     "'; run `weighlink-scale protocols` for the list");
       return;
     }
+    if (config_.poll_interval.count() > 0 && poll_.empty()) {
+      fail_and_idle("poll_interval is set but protocol '" + config_.protocol +
+                    "' has no usual request; set poll_command");
+      return;
+    }
+    const bool datagram = std::holds_alternative<UdpSource>(config_.source);
+    const bool simulated = std::holds_alternative<SimSource>(config_.source);
+    watch_silence_ = !datagram && !simulated && config_.reopen_after_silence.count() > 0;
     auto backoff = config_.reopen_backoff_initial;
     while (!stop_) {
-      auto opened = open_serial(*serial);
+      std::string detail;
+      auto opened = open_source(config_.source, config_.protocol, &detail);
       if (!opened) {
-        lost("cannot open " + serial->device + ": " + opened.error().message());
+        const auto error = opened.error();
+        lost("cannot open " + describe_spec(config_.source) + ": " +
+             (detail.empty() ? error.message() : detail));
+        // A setting this build can never open (a bad sim profile, an unencodable protocol) would
+        // fail the same way forever; the log line above says why, retrying stays cheap.
         wait(backoff);
         backoff = std::min(backoff * 2, config_.reopen_backoff_max);
         continue;
       }
       if (read_until_lost(**opened)) backoff = config_.reopen_backoff_initial;
       opened->reset();
+      stability_.reset();  // whatever happened while disconnected is unknown
       if (!stop_) wait(backoff);
     }
   }
@@ -84,18 +104,38 @@ class ReaderLoop {
     std::array<char, 4096> buffer{};
     std::vector<Reading> readings;
     bool got_bytes = false;
+    auto last_bytes_at = Clock::now();
+    auto next_poll = Clock::now();
     while (!stop_) {
-      const auto n = source.read(buffer, kReadTimeout);
+      auto timeout = kReadTimeout;
+      if (!poll_.empty()) {
+        if (Clock::now() >= next_poll) {
+          if (auto sent = source.write(poll_); !sent) {
+            lost("lost " + description + " sending the poll request: " + sent.error().message());
+            break;
+          }
+          next_poll += config_.poll_interval;
+          if (next_poll <= Clock::now()) next_poll = Clock::now() + config_.poll_interval;
+        }
+        timeout = std::clamp(ms_until(next_poll), std::chrono::milliseconds(1), kReadTimeout);
+      }
+      const auto n = source.read(buffer, timeout);
       if (!n) {
         lost("lost " + description + ": " + n.error().message());
         break;
       }
       if (*n > 0) {
         got_bytes = true;
+        last_bytes_at = Clock::now();
         readings.clear();
         parser->put(std::string_view(buffer.data(), *n), readings);
+        if (parser->stats().bad_frames != counted.bad_frames) stability_.reset();
         publish(readings);
         count(*parser, counted);
+      } else if (watch_silence_ && Clock::now() - last_bytes_at >= config_.reopen_after_silence) {
+        lost("no byte from " + description + " for " +
+             std::to_string(config_.reopen_after_silence.count()) + " ms; reopening");
+        break;
       }
       check_stale();
     }
@@ -107,17 +147,19 @@ class ReaderLoop {
   }
 
   void publish(std::vector<Reading>& readings) {
-    const auto now = StaleTracker::Clock::now();
+    const auto now = Clock::now();
     for (auto& r : readings) {
+      stability_.apply(r, now);
       stale_.on_reading(r, now);
       emit(r);
     }
   }
 
   void check_stale() {
-    if (auto stale = stale_.poll(StaleTracker::Clock::now())) {
+    if (auto stale = stale_.poll(Clock::now())) {
       spdlog::warn("scale {}: stale, no valid reading for {} ms", config_.id,
                    config_.stale_after.count());
+      stability_.reset();
       emit(*stale);
     }
   }
@@ -151,11 +193,10 @@ class ReaderLoop {
 
   // Sleeps in short slices so stop() stays prompt and a disconnected scale still goes stale.
   void wait(std::chrono::milliseconds total) {
-    const auto until = std::chrono::steady_clock::now() + total;
-    while (!stop_ && std::chrono::steady_clock::now() < until) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          until - std::chrono::steady_clock::now());
-      std::this_thread::sleep_for(std::clamp(left, std::chrono::milliseconds(1), kReadTimeout));
+    const auto until = Clock::now() + total;
+    while (!stop_ && Clock::now() < until) {
+      std::this_thread::sleep_for(
+          std::clamp(ms_until(until), std::chrono::milliseconds(1), kReadTimeout));
       check_stale();
     }
   }
@@ -173,6 +214,9 @@ class ReaderLoop {
   std::atomic<std::uint64_t>& bad_frames_;
   std::atomic<std::uint64_t>& skipped_bytes_;
   StaleTracker stale_;
+  ReadingStability stability_;
+  const std::string poll_;
+  bool watch_silence_ = false;
   std::uint64_t seq_ = 0;
   std::string last_failure_;
 };

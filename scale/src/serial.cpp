@@ -43,14 +43,23 @@ std::string describe_settings(const SerialSettings& s) {
 
 }  // namespace detail
 
-boost::system::result<std::unique_ptr<ByteSource>> open_serial(const SerialSource& source) {
+boost::system::result<std::unique_ptr<ByteSource>> open_serial(const SerialSource& source,
+                                                               std::string* detail) {
+  std::string name = source.device;
+  if (source.usb) {
+    // Looked up at every (re)open: after a replug the adapter may come back under another name.
+    const auto ports = list_serial_ports();
+    auto found = match_usb_port(ports, *source.usb, detail);
+    if (!found) return make_error_code(boost::system::errc::no_such_device);
+    name = std::move(*found);
+  }
 #if defined(_WIN32)
-  return detail::open_libserialport(source.device, source.settings);
+  return detail::open_libserialport(name, source.settings);
 #else
   // Resolve symlinks (udev by-id names, the simulator's --pty link) so the decision is made on
   // the device itself; a missing device fails here with ENOENT.
   std::error_code ec;
-  const auto resolved = std::filesystem::canonical(source.device, ec);
+  const auto resolved = std::filesystem::canonical(name, ec);
   if (ec) return boost::system::error_code(ec.value(), boost::system::system_category());
   const std::string device = resolved.string();
   if (detail::is_pseudo_terminal(device)) return detail::open_termios(device, source.settings);

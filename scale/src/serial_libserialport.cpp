@@ -122,3 +122,30 @@ boost::system::result<std::unique_ptr<ByteSource>> open_libserialport(
 }
 
 }  // namespace weighlink::scale::detail
+
+namespace weighlink::scale {
+
+std::vector<SerialPortInfo> list_serial_ports() {
+  std::vector<SerialPortInfo> out;
+  sp_port** list = nullptr;
+  if (sp_list_ports(&list) != SP_OK) return out;
+  for (sp_port** p = list; *p != nullptr; ++p) {
+    SerialPortInfo info;
+    if (const char* name = sp_get_port_name(*p)) info.name = name;
+    if (const char* d = sp_get_port_description(*p)) info.description = d;
+    if (sp_get_port_transport(*p) == SP_TRANSPORT_USB) {
+      int vid = 0;
+      int pid = 0;
+      if (sp_get_port_usb_vid_pid(*p, &vid, &pid) == SP_OK) {
+        info.vid = static_cast<std::uint16_t>(vid);
+        info.pid = static_cast<std::uint16_t>(pid);
+      }
+      if (const char* serial = sp_get_port_usb_serial(*p)) info.serial = serial;
+    }
+    out.push_back(std::move(info));
+  }
+  sp_free_port_list(list);
+  return out;
+}
+
+}  // namespace weighlink::scale

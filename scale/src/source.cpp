@@ -1,6 +1,7 @@
 #include "weighlink/scale/source.hpp"
 
 #include <charconv>
+#include <cstdio>
 #include <string>
 
 namespace weighlink::scale {
@@ -25,8 +26,17 @@ std::optional<std::uint16_t> to_port(std::string_view s) {
   return static_cast<std::uint16_t>(*v);
 }
 
-bool apply_serial_option(std::string_view key, std::string_view value, SerialSettings& s,
+std::optional<std::uint16_t> to_usb_id(std::string_view s) {
+  std::uint16_t v = 0;
+  const auto* end = s.data() + s.size();
+  const auto [ptr, ec] = std::from_chars(s.data(), end, v, 16);
+  if (s.empty() || s.size() > 4 || ec != std::errc{} || ptr != end) return std::nullopt;
+  return v;
+}
+
+bool apply_serial_option(std::string_view key, std::string_view value, SerialSource& source,
                          std::string* error) {
+  SerialSettings& s = source.settings;
   auto bad = [&](std::string_view expected) {
     return set_error(error, "serial option '" + std::string(key) + "=" + std::string(value) +
                                 "' is invalid: expected " + std::string(expected));
@@ -67,9 +77,18 @@ bool apply_serial_option(std::string_view key, std::string_view value, SerialSet
     } else {
       return bad("none, xonxoff or rtscts");
     }
+  } else if (key == "vid" || key == "pid") {
+    const auto v = to_usb_id(value);
+    if (!v) return bad("a 4-digit hexadecimal USB id such as 0403");
+    if (!source.usb) source.usb = UsbMatch{};
+    (key == "vid" ? source.usb->vid : source.usb->pid) = *v;
+  } else if (key == "serial") {
+    if (value.empty()) return bad("the adapter's USB serial number");
+    if (!source.usb) source.usb = UsbMatch{};
+    source.usb->serial = std::string(value);
   } else {
     return set_error(error, "unknown serial option '" + std::string(key) +
-                                "': expected baud, parity, bits, stop or flow");
+                                "': expected baud, parity, bits, stop, flow, vid, pid or serial");
   }
   return true;
 }
@@ -82,8 +101,8 @@ std::optional<SourceSpec> parse_serial(std::string_view rest, std::string* error
     set_error(error, "serial source has no device: expected serial:DEV, e.g. serial:/dev/ttyUSB0");
     return std::nullopt;
   }
-  if (query_at == std::string_view::npos) return source;
-  std::string_view query = rest.substr(query_at + 1);
+  std::string_view query =
+      query_at == std::string_view::npos ? std::string_view{} : rest.substr(query_at + 1);
   std::string seen = "&";
   while (!query.empty()) {
     const auto amp = query.find('&');
@@ -101,22 +120,37 @@ std::optional<SourceSpec> parse_serial(std::string_view rest, std::string* error
       return std::nullopt;
     }
     seen += std::string(key) + "&";
-    if (!apply_serial_option(key, pair.substr(eq + 1), source.settings, error)) {
-      return std::nullopt;
-    }
+    if (!apply_serial_option(key, pair.substr(eq + 1), source, error)) return std::nullopt;
+  }
+  if (source.usb && source.device != "usb") {
+    set_error(error, "serial device '" + source.device +
+                         "' with vid/pid/serial: a USB-pinned port is found by identity, so write "
+                         "serial:usb?vid=...&pid=...[&serial=...]");
+    return std::nullopt;
+  }
+  if (!source.usb && source.device == "usb") {
+    set_error(error, "serial:usb needs vid, pid or serial, e.g. serial:usb?vid=0403&pid=6001");
+    return std::nullopt;
   }
   return source;
 }
 
-std::optional<SourceSpec> parse_tcp(std::string_view rest, std::string* error) {
-  TcpSource source;
+struct HostPort {
+  std::string host;
+  std::uint16_t port = 0;
+};
+
+// "HOST:PORT" or "[IPV6]:PORT"; `scheme` names the source in errors.
+std::optional<HostPort> parse_host_port(std::string_view scheme, std::string_view rest,
+                                        std::string* error) {
+  const std::string s(scheme);
   std::string_view host;
   std::string_view port;
   if (!rest.empty() && rest.front() == '[') {  // [IPv6]:PORT
     const auto close = rest.find(']');
     if (close == std::string_view::npos || close + 1 >= rest.size() || rest[close + 1] != ':') {
-      set_error(error,
-                "tcp source '" + std::string(rest) + "' is invalid: expected tcp:[IPV6]:PORT");
+      set_error(error, s + " source '" + std::string(rest) + "' is invalid: expected " + s +
+                           ":[IPV6]:PORT");
       return std::nullopt;
     }
     host = rest.substr(1, close - 1);
@@ -124,24 +158,95 @@ std::optional<SourceSpec> parse_tcp(std::string_view rest, std::string* error) {
   } else {
     const auto colon = rest.rfind(':');
     if (colon == std::string_view::npos) {
-      set_error(error,
-                "tcp source '" + std::string(rest) + "' has no port: expected tcp:HOST:PORT");
+      set_error(error, s + " source '" + std::string(rest) + "' has no port: expected " + s +
+                           ":HOST:PORT");
       return std::nullopt;
     }
     host = rest.substr(0, colon);
     port = rest.substr(colon + 1);
   }
   if (host.empty()) {
-    set_error(error, "tcp source has no host: expected tcp:HOST:PORT, e.g. tcp:10.0.0.7:4196");
+    set_error(error, s + " source has no host: expected " + s + ":HOST:PORT, e.g. " + s +
+                         ":10.0.0.7:4196");
     return std::nullopt;
   }
   const auto p = to_port(port);
   if (!p) {
-    set_error(error, "tcp port '" + std::string(port) + "' is invalid: expected 1..65535");
+    set_error(error, s + " port '" + std::string(port) + "' is invalid: expected 1..65535");
     return std::nullopt;
   }
-  source.host = std::string(host);
-  source.port = *p;
+  return HostPort{std::string(host), *p};
+}
+
+std::optional<SourceSpec> parse_tcp(std::string_view rest, std::string* error) {
+  auto hp = parse_host_port("tcp", rest, error);
+  if (!hp) return std::nullopt;
+  return TcpSource{std::move(hp->host), hp->port};
+}
+
+std::optional<SourceSpec> parse_udp(std::string_view rest, std::string* error) {
+  if (rest.find(':') == std::string_view::npos) {  // udp:PORT binds every interface
+    const auto p = to_port(rest);
+    if (!p) {
+      set_error(error, "udp port '" + std::string(rest) +
+                           "' is invalid: expected udp:PORT or udp:BIND_HOST:PORT, port 1..65535");
+      return std::nullopt;
+    }
+    return UdpSource{"0.0.0.0", *p};
+  }
+  auto hp = parse_host_port("udp", rest, error);
+  if (!hp) return std::nullopt;
+  return UdpSource{std::move(hp->host), hp->port};
+}
+
+std::optional<SourceSpec> parse_sim(std::string_view rest, std::string* error) {
+  const auto query_at = rest.find('?');
+  const std::string_view profile = rest.substr(0, query_at);
+  if (profile.empty()) {
+    set_error(error, "sim source has no profile: expected sim:static or sim:truck");
+    return std::nullopt;
+  }
+  for (const char c : profile) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+    if (!ok) {
+      set_error(error, "sim profile '" + std::string(profile) +
+                           "' is invalid: expected a name such as static or truck");
+      return std::nullopt;
+    }
+  }
+  SimSource source;
+  source.profile = std::string(profile);
+  std::string_view query =
+      query_at == std::string_view::npos ? std::string_view{} : rest.substr(query_at + 1);
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    if (pair.empty()) continue;
+    const auto eq = pair.find('=');
+    const std::string_view key = pair.substr(0, eq);
+    const std::string_view value =
+        eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
+    const auto v = to_number(value);
+    if (key == "rate") {
+      if (!v || *v < 1 || *v > 1000) {
+        set_error(error,
+                  "sim option '" + std::string(pair) + "' is invalid: expected rate=1..1000 (Hz)");
+        return std::nullopt;
+      }
+      source.rate_hz = static_cast<double>(*v);
+    } else if (key == "seed") {
+      if (!v || *v < 0) {
+        set_error(error,
+                  "sim option '" + std::string(pair) + "' is invalid: expected seed=N, N >= 0");
+        return std::nullopt;
+      }
+      source.seed = static_cast<std::uint64_t>(*v);
+    } else {
+      set_error(error, "unknown sim option '" + std::string(key) + "': expected rate or seed");
+      return std::nullopt;
+    }
+  }
   return source;
 }
 
@@ -159,32 +264,65 @@ std::optional<SourceSpec> parse_source(std::string_view text, std::string* error
   const std::string_view rest = text.substr(colon + 1);
   if (scheme == "serial") return parse_serial(rest, error);
   if (scheme == "tcp") return parse_tcp(rest, error);
-  if (scheme == "udp") {
-    const auto p = to_port(rest);
-    if (!p) {
-      set_error(error,
-                "udp port '" + std::string(rest) + "' is invalid: expected udp:PORT, 1..65535");
-      return std::nullopt;
-    }
-    return UdpSource{*p};
-  }
-  if (scheme == "sim") {
-    if (rest.empty()) {
-      set_error(error, "sim source has no profile: expected sim:static or sim:truck");
-      return std::nullopt;
-    }
-    for (const char c : rest) {
-      const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-      if (!ok) {
-        set_error(error, "sim profile '" + std::string(rest) +
-                             "' is invalid: expected a name such as static or truck");
-        return std::nullopt;
-      }
-    }
-    return SimSource{std::string(rest)};
-  }
+  if (scheme == "udp") return parse_udp(rest, error);
+  if (scheme == "sim") return parse_sim(rest, error);
   set_error(error, "unknown scale source type '" + std::string(scheme) +
                        "': expected serial, tcp, udp or sim");
+  return std::nullopt;
+}
+
+namespace {
+
+std::string hex4(std::uint16_t v) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%04x", static_cast<unsigned>(v));
+  return buf;
+}
+
+std::string describe_port(const SerialPortInfo& p) {
+  std::string out = p.name;
+  if (p.vid && p.pid) {
+    out += " (vid=" + hex4(*p.vid) + " pid=" + hex4(*p.pid);
+    if (!p.serial.empty()) out += " serial=" + p.serial;
+    out += ")";
+  } else {
+    out += " (not USB)";
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string describe(const UsbMatch& match) {
+  std::string out;
+  auto add = [&](const std::string& part) { out += (out.empty() ? "" : " ") + part; };
+  if (match.vid) add("vid=" + hex4(*match.vid));
+  if (match.pid) add("pid=" + hex4(*match.pid));
+  if (match.serial) add("serial=" + *match.serial);
+  return out.empty() ? "any USB port" : out;
+}
+
+std::optional<std::string> match_usb_port(std::span<const SerialPortInfo> ports,
+                                          const UsbMatch& match, std::string* error) {
+  std::vector<const SerialPortInfo*> found;
+  for (const auto& p : ports) {
+    if (!p.vid || !p.pid) continue;  // not a USB port: it cannot be pinned by USB identity
+    if (match.vid && *match.vid != *p.vid) continue;
+    if (match.pid && *match.pid != *p.pid) continue;
+    if (match.serial && *match.serial != p.serial) continue;
+    found.push_back(&p);
+  }
+  if (found.size() == 1) return found.front()->name;
+  std::string seen;
+  for (const auto& p : ports) seen += (seen.empty() ? "" : ", ") + describe_port(p);
+  if (seen.empty()) seen = "none";
+  if (found.empty()) {
+    set_error(error, "no serial port matches USB " + describe(match) +
+                         "; is the adapter plugged in? ports seen: " + seen);
+  } else {
+    set_error(error, std::to_string(found.size()) + " serial ports match USB " + describe(match) +
+                         "; add serial=... to pick one; ports seen: " + seen);
+  }
   return std::nullopt;
 }
 

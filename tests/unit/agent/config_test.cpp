@@ -54,3 +54,70 @@ TEST_CASE("config: each bad file gets an error naming the key") {
         std::string::npos);
   CHECK(error_of(dir, "listen: [\n").find("not valid YAML") != std::string::npos);
 }
+
+TEST_CASE("config: scale stability, capture minimum, polling and reopening keys load") {
+  TempDir dir;
+  std::ofstream(dir / "c.yaml") << R"(scales:
+  - id: axle
+    source: tcp:10.0.0.7:4196
+    protocol: mt-continuous
+    decimals: 1
+    checksum: required
+    stale_after_ms: 2000
+    stability: {divisions: 3, time_ms: 1500, division: 20, max_gap_ms: 700}
+    min_capture_weight: 200
+    poll_interval_ms: 250
+    poll_command: "\x05"
+    reopen_backoff_max_ms: 3000
+    reopen_after_silence_ms: 0
+)";
+  auto cfg = load_config_file(dir / "c.yaml");
+  REQUIRE(cfg.scales.size() == 1);
+  const auto& s = cfg.scales[0];
+  CHECK(s.parser.decimals == 1);
+  CHECK(s.parser.checksum == weighlink::scale::ChecksumMode::required);
+  CHECK(s.stale_after == std::chrono::milliseconds(2000));
+  CHECK(s.stability.divisions == 3);
+  CHECK(s.stability.time == std::chrono::milliseconds(1500));
+  CHECK(s.stability.division == weighlink::scale::Decimal{20, 0});
+  CHECK(s.stability.max_gap == std::chrono::milliseconds(700));
+  CHECK(s.min_capture_weight == weighlink::scale::Decimal{200, 0});
+  CHECK(s.poll_interval == std::chrono::milliseconds(250));
+  CHECK(s.poll_command == "\x05");
+  CHECK(s.reopen_backoff_max == std::chrono::milliseconds(3000));
+  CHECK(s.reopen_after_silence == std::chrono::milliseconds(0));
+}
+
+TEST_CASE("config: bad scale keys get an error naming the key") {
+  TempDir dir;
+  const std::string head = "scales:\n  - source: serial:/dev/x\n    protocol: mt-continuous\n";
+  struct Case {
+    const char* yaml;
+    const char* names;
+  };
+  for (const auto& c : {
+           Case{"    decimals: 12\n", "scales[0].decimals: expected 0..9"},
+           Case{"    checksum: maybe\n", "scales[0].checksum: 'maybe'"},
+           Case{"    stale_after_ms: 10\n", "scales[0].stale_after_ms: 10 is out of range"},
+           Case{"    stability: 3\n", "scales[0].stability: expected a mapping"},
+           Case{"    stability: {divisons: 3}\n", "scales[0].stability.divisons: unknown key"},
+           Case{"    stability: {divisions: -1}\n", "scales[0].stability.divisions"},
+           Case{"    stability: {time_ms: 90000}\n", "scales[0].stability.time_ms"},
+           Case{"    stability: {division: 0}\n", "scales[0].stability.division: must be"},
+           Case{"    stability: {division: heavy}\n", "scales[0].stability.division: 'heavy'"},
+           Case{"    min_capture_weight: -5\n", "scales[0].min_capture_weight: must not be"},
+           Case{"    min_capture_weight: 1e3\n", "scales[0].min_capture_weight: '1e3'"},
+           Case{"    poll_interval_ms: 200\n", "scales[0].poll_command: protocol 'mt-continuous'"},
+           Case{"    poll_interval_ms: 5\n    poll_command: W\n", "scales[0].poll_interval_ms"},
+           Case{"    poll_command: W\n", "scales[0].poll_interval_ms: missing"},
+           Case{"    poll_command: ''\n    poll_interval_ms: 100\n", "scales[0].poll_command"},
+           Case{"    reopen_backoff_max_ms: 1\n", "scales[0].reopen_backoff_max_ms"},
+           Case{"    reopen_after_silence_ms: soon\n", "scales[0].reopen_after_silence_ms"},
+       }) {
+    INFO(std::string(c.yaml));
+    const auto error = error_of(dir, head + c.yaml);
+    CHECK_MESSAGE(error.find(c.names) != std::string::npos, error);
+  }
+  CHECK(error_of(dir, "scales:\n  - source: udp:nowhere:0\n    protocol: mt-continuous\n")
+            .find("udp port '0'") != std::string::npos);
+}

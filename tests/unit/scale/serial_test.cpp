@@ -174,9 +174,9 @@ TEST_CASE("reader: a missing port is reported, retried, and picked up when it ap
   CHECK(events.readings[0].scale == "main");
 }
 
-TEST_CASE("reader: a source type this build cannot read is reported, not faked") {
+TEST_CASE("reader: an unknown protocol is reported, not faked") {
   ScaleConfig config;
-  config.protocol = "mt-continuous";
+  config.protocol = "no-such-protocol";
   config.source = TcpSource{"127.0.0.1", 4196};
   Events events;
   ScaleReader reader(config, events.hooks());
@@ -185,7 +185,7 @@ TEST_CASE("reader: a source type this build cannot read is reported, not faked")
   reader.stop();
   std::lock_guard lock(events.mutex);
   CHECK_FALSE(events.connections[0].first);
-  CHECK(events.connections[0].second.find("tcp source not supported yet in this build") !=
+  CHECK(events.connections[0].second.find("unknown protocol 'no-such-protocol'") !=
         std::string::npos);
   CHECK(events.readings.empty());
 }

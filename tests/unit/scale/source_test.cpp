@@ -82,10 +82,107 @@ TEST_CASE("source: bad input is refused with an error naming the bad part") {
            Case{"sim:", "no profile"},
            Case{"sim:Truck Big", "'Truck Big'"},
        }) {
-    INFO(c.text);
+    INFO(std::string(c.text));
     std::string error;
     CHECK_FALSE(parse_source(c.text, &error).has_value());
     CHECK(error.find(c.names) != std::string::npos);
     CHECK_FALSE(parse_source(c.text, nullptr).has_value());
   }
+}
+
+TEST_CASE("source: udp binds every interface by default, or the address given") {
+  auto s = parse_source("udp:5000", nullptr);
+  REQUIRE(s);
+  CHECK(std::get<UdpSource>(*s).host == "0.0.0.0");
+  CHECK(std::get<UdpSource>(*s).port == 5000);
+  s = parse_source("udp:127.0.0.1:13805", nullptr);
+  REQUIRE(s);
+  CHECK(std::get<UdpSource>(*s).host == "127.0.0.1");
+  CHECK(std::get<UdpSource>(*s).port == 13805);
+  s = parse_source("udp:[::]:5000", nullptr);
+  REQUIRE(s);
+  CHECK(std::get<UdpSource>(*s).host == "::");
+}
+
+TEST_CASE("source: a USB-serial adapter pinned by vid, pid and serial number") {
+  auto s = parse_source("serial:usb?vid=0403&pid=6001&serial=A50285BI&baud=4800", nullptr);
+  REQUIRE(s);
+  const auto& usb = std::get<SerialSource>(*s);
+  CHECK(usb.device == "usb");
+  REQUIRE(usb.usb.has_value());
+  CHECK(usb.usb->vid == 0x0403);
+  CHECK(usb.usb->pid == 0x6001);
+  CHECK(usb.usb->serial == "A50285BI");
+  CHECK(usb.settings.baud == 4800);
+  s = parse_source("serial:usb?vid=1A86", nullptr);
+  REQUIRE(s);
+  CHECK(std::get<SerialSource>(*s).usb->vid == 0x1a86);
+  CHECK_FALSE(std::get<SerialSource>(*s).usb->pid.has_value());
+  CHECK_FALSE(std::get<SerialSource>(*parse_source("serial:/dev/ttyUSB0", nullptr)).usb);
+}
+
+TEST_CASE("source: sim with rate and seed") {
+  auto s = parse_source("sim:truck?rate=50&seed=7", nullptr);
+  REQUIRE(s);
+  CHECK(std::get<SimSource>(*s).profile == "truck");
+  CHECK(std::get<SimSource>(*s).rate_hz == 50.0);
+  CHECK(std::get<SimSource>(*s).seed == 7);
+  s = parse_source("sim:static", nullptr);
+  REQUIRE(s);
+  CHECK(std::get<SimSource>(*s).rate_hz == 10.0);
+}
+
+TEST_CASE("source: bad new forms are refused with an error naming the bad part") {
+  struct Case {
+    const char* text;
+    const char* names;
+  };
+  for (const auto& c : {
+           Case{"serial:usb", "needs vid, pid or serial"},
+           Case{"serial:/dev/ttyUSB0?vid=0403", "'/dev/ttyUSB0' with vid/pid/serial"},
+           Case{"serial:usb?vid=xyz", "vid=xyz"},
+           Case{"serial:usb?pid=123456", "pid=123456"},
+           Case{"serial:usb?serial=", "serial="},
+           Case{"udp:host:0", "'0'"},
+           Case{"udp::5000", "no host"},
+           Case{"udp:5000x", "'5000x'"},
+           Case{"udp:[::1]5000", "[::1]5000"},
+           Case{"sim:truck?rate=0", "rate=0"},
+           Case{"sim:truck?rate=fast", "rate=fast"},
+           Case{"sim:truck?seed=-1", "seed=-1"},
+           Case{"sim:truck?speed=3", "'speed'"},
+           Case{"sim:?rate=3", "no profile"},
+       }) {
+    INFO(std::string(c.text));
+    std::string error;
+    CHECK_FALSE(parse_source(c.text, &error).has_value());
+    CHECK(error.find(c.names) != std::string::npos);
+  }
+}
+
+TEST_CASE("usb: the one port with the pinned identity is chosen, by name whatever it is now") {
+  const std::vector<SerialPortInfo> ports{
+      {"/dev/ttyS0", std::nullopt, std::nullopt, "", "onboard"},
+      {"/dev/ttyUSB0", 0x1a86, 0x7523, "", "CH340"},
+      {"/dev/ttyUSB1", 0x0403, 0x6001, "A50285BI", "FT232R"},
+      {"/dev/ttyUSB2", 0x0403, 0x6001, "B7781122", "FT232R"},
+  };
+  std::string error;
+  CHECK(match_usb_port(ports, UsbMatch{0x1a86, 0x7523, std::nullopt}, &error) == "/dev/ttyUSB0");
+  CHECK(match_usb_port(ports, UsbMatch{0x0403, 0x6001, "B7781122"}, &error) == "/dev/ttyUSB2");
+  CHECK(match_usb_port(ports, UsbMatch{std::nullopt, std::nullopt, "A50285BI"}, &error) ==
+        "/dev/ttyUSB1");
+
+  // Two identical adapters: refused rather than guessed, naming what to add.
+  CHECK_FALSE(match_usb_port(ports, UsbMatch{0x0403, 0x6001, std::nullopt}, &error));
+  CHECK(error.find("2 serial ports match USB vid=0403 pid=6001") != std::string::npos);
+  CHECK(error.find("add serial=") != std::string::npos);
+
+  // Unplugged: the error lists what is there.
+  CHECK_FALSE(match_usb_port(ports, UsbMatch{0x067b, 0x2303, std::nullopt}, &error));
+  CHECK(error.find("no serial port matches USB vid=067b pid=2303") != std::string::npos);
+  CHECK(error.find("/dev/ttyUSB2 (vid=0403 pid=6001 serial=B7781122)") != std::string::npos);
+  CHECK(error.find("/dev/ttyS0 (not USB)") != std::string::npos);
+  CHECK_FALSE(match_usb_port({}, UsbMatch{0x0403, std::nullopt, std::nullopt}, &error));
+  CHECK(error.find("ports seen: none") != std::string::npos);
 }

@@ -67,6 +67,14 @@ ParserOptions parse_options(const std::string& text) {
                  : s == "absent" ? ChecksumMode::absent
                                  : ChecksumMode::auto_detect;
   }
+  if (const auto* d = v.if_contains("deck_count")) o.deck_count = static_cast<int>(d->as_int64());
+  if (const auto* p = v.if_contains("custom_pattern")) o.custom_pattern = p->as_string();
+  if (const auto* t = v.if_contains("custom_terminator")) o.custom_terminator = t->as_string();
+  if (const auto* s = v.if_contains("custom_start")) o.custom_start = s->as_string();
+  if (const auto* s = v.if_contains("custom_stable_values")) {
+    o.custom_stable_values.clear();
+    for (const auto& e : s->as_array()) o.custom_stable_values.emplace_back(e.as_string());
+  }
   return o;
 }
 

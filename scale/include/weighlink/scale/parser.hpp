@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -25,7 +26,32 @@ struct ParserOptions {
   // Decimal places for formats that carry none (-1: take from the frame or 0).
   int decimals = -1;
   ChecksumMode checksum = ChecksumMode::auto_detect;
+
+  // Multi-deck formats (zm CSV, cardinal-deck, i1310): decks per frame. 0 = from the format (zm:
+  // Zedem 510's four; line formats: a frame ends at its total line, or, on a stream that sends
+  // none, when deck 1 starts the next frame). Set it for indicators that send no total line so
+  // each frame is emitted at its last deck without waiting for the next.
+  int deck_count = 0;
+
+  // `custom` protocol (docs/protocols/group-b.md). ECMAScript regex searched in every frame, with
+  // named groups: weight (required unless deck1.. are given), unit, motion or stable, mode, sign,
+  // status, deck1..deckN. Checked by validate_options().
+  std::string custom_pattern;
+  // Any of these bytes ends a frame.
+  std::string custom_terminator = "\r\n";
+  // When set (one byte), a frame starts at this byte and bytes before it are skipped.
+  std::string custom_start;
+  // Group texts (case-insensitive, trimmed) that mean "stable": a `stable` group is stable when
+  // its text is listed; a `motion` group means motion when its text is non-empty and not listed.
+  std::vector<std::string> custom_stable_values{"S", "ST", "STABLE", "OK"};
 };
+
+// Checks `options` for `protocol_id` (unknown id, out-of-range numbers, a custom pattern that does
+// not compile or lacks a weight group). nullopt when usable; otherwise one line naming the option
+// ("custom_pattern: ...") for the config loader to report. make_parser() never fails on bad
+// options: a custom parser with an unusable pattern refuses every frame.
+[[nodiscard]] std::optional<std::string> validate_options(std::string_view protocol_id,
+                                                          const ParserOptions& options);
 
 struct ParserStats {
   std::uint64_t frames = 0;         // readings produced

@@ -1,7 +1,9 @@
 #pragma once
 // ScaleReader: one thread per scale that opens the source (reopening with capped backoff after a
-// failure or unplug), feeds the parser, stamps readings (scale id, seq, time) and reports
-// staleness. Callbacks run on the reader thread: they must be quick and must not block.
+// failure, an unplug, a dropped TCP connection or a silent source), sends poll requests to polled
+// indicators, feeds the parser, decides software stability, stamps readings (scale id, seq, time)
+// and reports staleness. Callbacks run on the reader thread: they must be quick and must not
+// block.
 
 #include <atomic>
 #include <chrono>
@@ -13,19 +15,10 @@
 
 #include "weighlink/scale/parser.hpp"
 #include "weighlink/scale/reading.hpp"
+#include "weighlink/scale/scale_config.hpp"
 #include "weighlink/scale/source.hpp"
 
 namespace weighlink::scale {
-
-struct ScaleConfig {
-  std::string id = "main";
-  std::string protocol;
-  SourceSpec source;
-  ParserOptions parser;
-  std::chrono::milliseconds stale_after{1000};
-  std::chrono::milliseconds reopen_backoff_initial{250};
-  std::chrono::milliseconds reopen_backoff_max{5000};
-};
 
 struct ScaleEvents {
   // A decoded reading, or the last reading again with stale=true (and stable=false) once no valid

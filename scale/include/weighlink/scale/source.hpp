@@ -1,6 +1,8 @@
 #pragma once
-// Scale sources (SPEC §4): "serial:DEV?baud=9600&parity=none&bits=8&stop=1", "tcp:HOST:PORT",
-// "udp:PORT", "sim:PROFILE". Parsing is pure; opening lives in the transport adapters.
+// Scale sources (SPEC §4): "serial:DEV?baud=9600&parity=none&bits=8&stop=1",
+// "serial:usb?vid=0403&pid=6001&serial=A50285BI" (a USB-serial adapter pinned by identity),
+// "tcp:HOST:PORT", "udp:PORT" or "udp:BIND_HOST:PORT", "sim:PROFILE?rate=10&seed=1".
+// Parsing and USB matching are pure; opening lives in the transport adapters.
 
 #include <boost/system/result.hpp>
 #include <chrono>
@@ -11,6 +13,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 namespace weighlink::scale {
 
@@ -26,24 +29,57 @@ struct SerialSettings {
   friend bool operator==(const SerialSettings&, const SerialSettings&) = default;
 };
 
+// Identifies a USB-serial adapter whatever name the OS gave it (ttyUSB0 today, ttyUSB1 after a
+// replug next to another adapter). Absent fields match anything.
+struct UsbMatch {
+  std::optional<std::uint16_t> vid;
+  std::optional<std::uint16_t> pid;
+  std::optional<std::string> serial;
+  friend bool operator==(const UsbMatch&, const UsbMatch&) = default;
+};
+
 struct SerialSource {
-  std::string device;  // /dev/ttyUSB0, /dev/pts/3, a symlink, COM3
+  std::string device;  // /dev/ttyUSB0, /dev/pts/3, a symlink, COM3; "usb" when `usb` is set
   SerialSettings settings;
+  // When set, the port is looked up by USB identity at every (re)open.
+  std::optional<UsbMatch> usb{};
 };
 struct TcpSource {
   std::string host;
   std::uint16_t port = 0;
 };
 struct UdpSource {
+  std::string host = "0.0.0.0";  // the local address to bind (all interfaces by default)
   std::uint16_t port = 0;
 };
 struct SimSource {
   std::string profile;
+  double rate_hz = 10.0;
+  std::uint64_t seed = 1;
 };
 using SourceSpec = std::variant<SerialSource, TcpSource, UdpSource, SimSource>;
 
 // Parses a source string; on failure `error` (if given) says what is wrong, naming the part.
 [[nodiscard]] std::optional<SourceSpec> parse_source(std::string_view text, std::string* error);
+
+// A serial port as the OS enumerates it.
+struct SerialPortInfo {
+  std::string name;  // /dev/ttyUSB0, COM3
+  std::optional<std::uint16_t> vid;
+  std::optional<std::uint16_t> pid;
+  std::string serial;       // USB serial number; empty when the port has none
+  std::string description;  // for messages
+};
+
+// The one port in `ports` matching `match`; nullopt with `error` set when none or several match
+// (several: pinning exists to make the choice certain, so guessing is refused).
+[[nodiscard]] std::optional<std::string> match_usb_port(std::span<const SerialPortInfo> ports,
+                                                        const UsbMatch& match, std::string* error);
+// "vid=0403 pid=6001 serial=A50285BI", for messages.
+[[nodiscard]] std::string describe(const UsbMatch& match);
+
+// Every serial port the OS knows now, through libserialport (USB identity where it has one).
+[[nodiscard]] std::vector<SerialPortInfo> list_serial_ports();
 
 // A byte stream from an indicator. One reader thread owns it.
 class ByteSource {
@@ -60,7 +96,23 @@ class ByteSource {
 
 // Opens a serial port. Real ports go through libserialport; pseudo-terminals (socat, ser2net,
 // virtual COM drivers), which libserialport cannot open, go through termios on POSIX.
+// A `usb` source is resolved with list_serial_ports() first; when no single port matches, the
+// error is errc::no_such_device and `detail` (if given) says what was seen.
 [[nodiscard]] boost::system::result<std::unique_ptr<ByteSource>> open_serial(
-    const SerialSource& source);
+    const SerialSource& source, std::string* detail = nullptr);
+
+// Opens any source. `protocol` is what a sim source encodes. On failure `detail` (if given) gets a
+// one-line explanation beyond the error code where there is one.
+[[nodiscard]] boost::system::result<std::unique_ptr<ByteSource>> open_source(
+    const SourceSpec& spec, std::string_view protocol, std::string* detail = nullptr);
+
+// Transport adapters behind open_source() (net_asio.cpp, sim_source.cpp). TCP connects within
+// `connect_timeout`; a closed connection is reported as an error by read().
+[[nodiscard]] boost::system::result<std::unique_ptr<ByteSource>> open_tcp(
+    const TcpSource& source, std::chrono::milliseconds connect_timeout);
+[[nodiscard]] boost::system::result<std::unique_ptr<ByteSource>> open_udp(const UdpSource& source);
+// A simulated indicator: `source.profile` encoded as `protocol` frames at source.rate_hz.
+[[nodiscard]] boost::system::result<std::unique_ptr<ByteSource>> open_sim(
+    const SimSource& source, std::string_view protocol, std::string* detail = nullptr);
 
 }  // namespace weighlink::scale

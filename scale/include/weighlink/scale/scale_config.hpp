@@ -1,0 +1,62 @@
+#pragma once
+// ScaleConfig: everything one scale needs (source, protocol, parser options, stability, polling,
+// capture minimum), and the capture rule. Value types; the rule is a pure function.
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "weighlink/scale/decimal.hpp"
+#include "weighlink/scale/parser.hpp"
+#include "weighlink/scale/reading.hpp"
+#include "weighlink/scale/source.hpp"
+#include "weighlink/scale/stability.hpp"
+
+namespace weighlink::scale {
+
+struct ScaleConfig {
+  std::string id = "main";
+  std::string protocol;
+  SourceSpec source;
+  ParserOptions parser;
+  // Software stability, for readings whose format has no motion flag.
+  StabilityConfig stability;
+  std::chrono::milliseconds stale_after{1000};
+  // A capture needs weight >= this (in the scale's unit), so a stable empty deck, or a negative
+  // weight after a zero drift, is never recorded as a weighing. The default 0 refuses only
+  // negative weights.
+  Decimal min_capture_weight{0, 0};
+  // Polled protocols: the request sent every poll_interval (0: never poll). An empty
+  // poll_command means the protocol's usual request (poll.hpp, default_poll_command()).
+  std::chrono::milliseconds poll_interval{0};
+  std::string poll_command;
+  // Reopening after a failure backs off from initial to max; max bounds how long a scale that
+  // came back (replugged, device server rebooted) waits to be read again, and a reopen attempt
+  // is cheap, so it stays short.
+  std::chrono::milliseconds reopen_backoff_initial{250};
+  std::chrono::milliseconds reopen_backoff_max{1000};
+  // TCP and serial: no byte at all for this long reopens the source (0: never). A serial device
+  // server that rebooted leaves a half-open TCP connection that would otherwise stay silent
+  // forever; polled indicators answer every poll, so silence there is a fault too.
+  std::chrono::milliseconds reopen_after_silence{10000};
+};
+
+// The bytes sent to the indicator every poll_interval: poll_command, else the protocol's usual
+// request. Empty when the scale is not polled (poll_interval 0) or nothing is known to send.
+[[nodiscard]] std::string poll_request(const ScaleConfig& config);
+
+// Why a reading cannot be captured.
+enum class CaptureRefusal { stale, motion, overload, underload, below_minimum };
+
+// nullopt when `reading` may be captured: stable, not stale, not over/under range, and
+// weight >= config.min_capture_weight.
+[[nodiscard]] std::optional<CaptureRefusal> capture_refusal(const Reading& reading,
+                                                            const ScaleConfig& config);
+[[nodiscard]] inline bool capturable(const Reading& reading, const ScaleConfig& config) {
+  return !capture_refusal(reading, config).has_value();
+}
+// "scale is stale (no valid frame)", for an operator-facing error.
+[[nodiscard]] std::string_view to_string(CaptureRefusal refusal);
+
+}  // namespace weighlink::scale

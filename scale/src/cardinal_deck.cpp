@@ -1,0 +1,134 @@
+// Cardinal multi-deck output: one line per deck "D1:  1250 kg S" ... then "GVW: 5190 kg S"
+// (status S stable, M motion, O overload, U underload), and the legacy per-deck layout
+// "Z1G 2        5500kg" (status byte, G/N, deck number, weight, unit) from the iConnect stations.
+// One reading per frame: truconnect-protocol.md §1.3 "Cardinal2Parser" and "Legacy field formats".
+
+#include <cctype>
+#include <string>
+#include <vector>
+
+#include "group_b_util.hpp"
+#include "line_parser.hpp"
+#include "parsers.hpp"
+
+namespace weighlink::scale::detail {
+namespace {
+
+constexpr int kMaxDecks = 16;
+
+struct Status {
+  std::optional<bool> stable;
+  bool overload = false;
+  bool underload = false;
+};
+
+// "<weight> [unit] [S|M|O|U]".
+struct Value {
+  Decimal weight;
+  std::string unit;
+  Status status;
+};
+
+std::optional<Value> parse_value(std::string_view text) {
+  text = trim(text);
+  Value v;
+  if (text.size() >= 2 && text[text.size() - 2] == ' ') {
+    const char s = text.back();
+    bool is_status = true;
+    switch (s) {
+      case 'S':
+        v.status.stable = true;
+        break;
+      case 'M':
+        v.status.stable = false;
+        break;
+      case 'O':
+        v.status.stable = false;
+        v.status.overload = true;
+        break;
+      case 'U':
+        v.status.stable = false;
+        v.status.underload = true;
+        break;
+      default:
+        is_status = false;
+    }
+    if (is_status) text = trim(text.substr(0, text.size() - 1));
+  }
+  const auto wu = split_weight_unit(text);
+  if (!wu) return std::nullopt;
+  v.weight = wu->weight;
+  v.unit = wu->unit;
+  return v;
+}
+
+bool starts_with_icase(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
+}
+
+class CardinalDeckParser final : public LineParser {
+ public:
+  explicit CardinalDeckParser(const ParserOptions& options)
+      : LineParser("cardinal-deck", options, 96), frame_("cardinal-deck", options) {}
+
+ protected:
+  LineResult decode_line(std::string_view masked, std::string_view raw,
+                         std::vector<Reading>& out) override {
+    const std::string_view line = trim(masked);
+    DeckFrame::Result result = DeckFrame::Result::bad;
+    if (line.size() >= 3 && line[0] == 'D' && std::isdigit(static_cast<unsigned char>(line[1]))) {
+      const auto colon = line.find(':');
+      if (colon == std::string_view::npos || colon > 3) return LineResult::bad;
+      int index = 0;
+      for (const char c : line.substr(1, colon - 1)) {
+        if (!std::isdigit(static_cast<unsigned char>(c))) return LineResult::bad;
+        index = index * 10 + (c - '0');
+      }
+      const auto v = parse_value(line.substr(colon + 1));
+      if (!v || index < 1 || index > kMaxDecks) return LineResult::bad;
+      result =
+          frame_.add_deck(DeckLine{index, v->weight, v->unit, WeighMode::gross, v->status.stable,
+                                   v->status.overload, v->status.underload, true},
+                          raw, out);
+    } else if (starts_with_icase(line, "GVW:") || starts_with_icase(line, "TOTAL:")) {
+      const auto v = parse_value(line.substr(line.find(':') + 1));
+      if (!v) return LineResult::bad;
+      result = frame_.add_total(v->weight, v->unit, v->status.stable, v->status.overload,
+                                v->status.underload, raw, out);
+    } else if (line.size() >= 6 && line[0] == 'Z' && (line[2] == 'G' || line[2] == 'N') &&
+               line[3] == ' ' && line[4] >= '1' && line[4] <= '9') {
+      // Legacy "Z<s>G <deck>   <weight><unit>". The meaning of the byte after 'Z' is not
+      // documented (every sample shows '1'), so it is not read as a motion flag: the software
+      // window decides stability for this layout.
+      const auto wu = split_weight_unit(line.substr(5));
+      if (!wu) return LineResult::bad;
+      result = frame_.add_deck(
+          DeckLine{line[4] - '0', wu->weight, wu->unit,
+                   line[2] == 'N' ? WeighMode::net : WeighMode::gross, std::nullopt, false, false},
+          raw, out);
+    }
+    switch (result) {
+      case DeckFrame::Result::reading:
+        return LineResult::reading;
+      case DeckFrame::Result::pending:
+        return LineResult::pending;
+      case DeckFrame::Result::bad:
+        break;
+    }
+    return LineResult::bad;
+  }
+
+  void reset_frame() override { frame_.reset(); }
+  void flush(std::vector<Reading>& out) override { frame_.flush(out); }
+
+ private:
+  DeckFrame frame_;
+};
+
+}  // namespace
+
+std::unique_ptr<Parser> make_cardinal_deck_parser(const ParserOptions& options) {
+  return std::make_unique<CardinalDeckParser>(options);
+}
+
+}  // namespace weighlink::scale::detail

@@ -1,0 +1,194 @@
+// Boost.Asio adapter: TCP client (serial device servers such as USR-TCP232, ser2net) and UDP
+// receiver. Asio rather than POSIX sockets because the agent also ships on Windows. The reader
+// thread calls read() with a timeout, so each call runs a private io_context for at most that
+// long (async op + run_for, cancelled on timeout): the socket never blocks stop().
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <boost/asio/write.hpp>
+
+#include "weighlink/scale/source.hpp"
+
+namespace weighlink::scale {
+namespace {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+
+// Runs the io_context until the pending operation completes or `timeout` passes; on timeout,
+// cancels it through `cancel` and lets the handler run (with operation_aborted).
+template <class Cancel>
+void run_with_timeout(asio::io_context& io, std::chrono::milliseconds timeout, Cancel cancel) {
+  io.restart();
+  io.run_for(timeout);
+  if (!io.stopped()) {
+    cancel();
+    io.run();
+  }
+}
+
+class TcpByteSource final : public ByteSource {
+ public:
+  TcpByteSource(std::unique_ptr<asio::io_context> io, asio::ip::tcp::socket socket,
+                std::string description)
+      : io_(std::move(io)), socket_(std::move(socket)), description_(std::move(description)) {}
+
+  boost::system::result<std::size_t> read(std::span<char> buffer,
+                                          std::chrono::milliseconds timeout) override {
+    error_code result = asio::error::would_block;
+    std::size_t got = 0;
+    socket_.async_read_some(asio::buffer(buffer.data(), buffer.size()),
+                            [&](const error_code& ec, std::size_t n) {
+                              result = ec;
+                              got = n;
+                            });
+    run_with_timeout(*io_, timeout, [this] {
+      error_code ignored;
+      socket_.cancel(ignored);
+    });
+    if (got > 0) return got;  // bytes that arrived with an error are still delivered
+    if (result == asio::error::operation_aborted) return std::size_t{0};  // timeout
+    if (result == asio::error::eof) {
+      return make_error_code(boost::system::errc::connection_reset);  // peer closed: reconnect
+    }
+    if (result) return result;
+    return std::size_t{0};
+  }
+
+  boost::system::result<void> write(std::string_view bytes) override {
+    error_code result = asio::error::would_block;
+    asio::async_write(socket_, asio::buffer(bytes.data(), bytes.size()),
+                      [&](const error_code& ec, std::size_t) { result = ec; });
+    run_with_timeout(*io_, std::chrono::seconds(2), [this] {
+      error_code ignored;
+      socket_.cancel(ignored);
+    });
+    if (result == asio::error::operation_aborted) {
+      return make_error_code(boost::system::errc::timed_out);
+    }
+    if (result) return result;
+    return {};
+  }
+
+  std::string describe() const override { return description_; }
+
+ private:
+  std::unique_ptr<asio::io_context> io_;
+  asio::ip::tcp::socket socket_;
+  std::string description_;
+};
+
+class UdpByteSource final : public ByteSource {
+ public:
+  UdpByteSource(std::unique_ptr<asio::io_context> io, asio::ip::udp::socket socket,
+                std::string description)
+      : io_(std::move(io)), socket_(std::move(socket)), description_(std::move(description)) {}
+
+  boost::system::result<std::size_t> read(std::span<char> buffer,
+                                          std::chrono::milliseconds timeout) override {
+    error_code result = asio::error::would_block;
+    std::size_t got = 0;
+    socket_.async_receive_from(asio::buffer(buffer.data(), buffer.size()), sender_,
+                               [&](const error_code& ec, std::size_t n) {
+                                 result = ec;
+                                 got = n;
+                               });
+    run_with_timeout(*io_, timeout, [this] {
+      error_code ignored;
+      socket_.cancel(ignored);
+    });
+    if (got > 0) {
+      have_sender_ = true;
+      return got;
+    }
+    // A datagram socket has no connection to lose; ICMP "port unreachable" echoes from our own
+    // replies (connection_refused on some systems) are not a failure of the scale either.
+    if (!result || result == asio::error::operation_aborted ||
+        result == asio::error::connection_refused || result == asio::error::message_size) {
+      return std::size_t{0};
+    }
+    return result;
+  }
+
+  // Polled indicators over UDP: the request goes to whoever sent the last datagram.
+  boost::system::result<void> write(std::string_view bytes) override {
+    if (!have_sender_) return {};  // nobody to ask yet; the next poll will try again
+    error_code ec;
+    socket_.send_to(asio::buffer(bytes.data(), bytes.size()), sender_, 0, ec);
+    if (ec) return ec;
+    return {};
+  }
+
+  std::string describe() const override { return description_; }
+
+ private:
+  std::unique_ptr<asio::io_context> io_;
+  asio::ip::udp::socket socket_;
+  asio::ip::udp::endpoint sender_;
+  bool have_sender_ = false;
+  std::string description_;
+};
+
+}  // namespace
+
+boost::system::result<std::unique_ptr<ByteSource>> open_tcp(
+    const TcpSource& source, std::chrono::milliseconds connect_timeout) {
+  auto io = std::make_unique<asio::io_context>(1);
+  asio::ip::tcp::resolver resolver(*io);
+  asio::ip::tcp::socket socket(*io);
+  error_code result = asio::error::would_block;
+  bool resolved = false;
+  // Resolving and connecting share one deadline: a site's DNS can hang as well as a device.
+  resolver.async_resolve(
+      source.host, std::to_string(source.port),
+      [&](const error_code& ec, const asio::ip::tcp::resolver::results_type& endpoints) {
+        if (ec) {
+          result = ec;
+          return;
+        }
+        resolved = true;
+        asio::async_connect(
+            socket, endpoints,
+            [&](const error_code& cec, const asio::ip::tcp::endpoint&) { result = cec; });
+      });
+  run_with_timeout(*io, connect_timeout, [&] {
+    resolver.cancel();
+    error_code ignored;
+    socket.close(ignored);
+  });
+  if (result == asio::error::operation_aborted ||
+      (result == asio::error::bad_descriptor && resolved)) {
+    return make_error_code(boost::system::errc::timed_out);
+  }
+  if (result) return result;
+  error_code ignored;
+  // A device server that reboots leaves a half-open connection; keepalive (plus the reader's
+  // silence limit) finds it.
+  socket.set_option(asio::socket_base::keep_alive(true), ignored);
+  socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+  std::string description = "tcp " + source.host + ":" + std::to_string(source.port);
+  return std::unique_ptr<ByteSource>(
+      std::make_unique<TcpByteSource>(std::move(io), std::move(socket), std::move(description)));
+}
+
+boost::system::result<std::unique_ptr<ByteSource>> open_udp(const UdpSource& source) {
+  auto io = std::make_unique<asio::io_context>(1);
+  error_code ec;
+  const auto address = asio::ip::make_address(source.host, ec);
+  if (ec) return ec;
+  asio::ip::udp::socket socket(*io);
+  const asio::ip::udp::endpoint endpoint(address, source.port);
+  socket.open(endpoint.protocol(), ec);
+  if (ec) return ec;
+  // A restarted agent must be able to bind again at once.
+  socket.set_option(asio::socket_base::reuse_address(true), ec);
+  socket.bind(endpoint, ec);
+  if (ec) return ec;
+  std::string description = "udp " + source.host + ":" + std::to_string(source.port);
+  return std::unique_ptr<ByteSource>(
+      std::make_unique<UdpByteSource>(std::move(io), std::move(socket), std::move(description)));
+}
+
+}  // namespace weighlink::scale

@@ -1,0 +1,49 @@
+#include "weighlink/scale/scale_config.hpp"
+
+#if __has_include("weighlink/scale/poll.hpp")
+#include "weighlink/scale/poll.hpp"
+#define WEIGHLINK_SCALE_CONFIG_HAVE_POLL 1
+#endif
+
+namespace weighlink::scale {
+
+std::string poll_request(const ScaleConfig& config) {
+  if (config.poll_interval.count() <= 0) return {};
+  if (!config.poll_command.empty()) return config.poll_command;
+#ifdef WEIGHLINK_SCALE_CONFIG_HAVE_POLL
+  return default_poll_command(config.protocol).value_or(std::string());
+#else
+  return {};  // poll.hpp arrives with the polled parsers; until then poll_command is required
+#endif
+}
+
+std::optional<CaptureRefusal> capture_refusal(const Reading& reading, const ScaleConfig& config) {
+  // Order: the most fundamental reason first, so the operator fixes that one.
+  if (reading.stale) return CaptureRefusal::stale;
+  if (reading.overload) return CaptureRefusal::overload;
+  if (reading.underload) return CaptureRefusal::underload;
+  if (!reading.stable) return CaptureRefusal::motion;
+  for (const auto& deck : reading.decks) {
+    if (!deck.stable) return CaptureRefusal::motion;
+  }
+  if (reading.weight.compare(config.min_capture_weight) < 0) return CaptureRefusal::below_minimum;
+  return std::nullopt;
+}
+
+std::string_view to_string(CaptureRefusal refusal) {
+  switch (refusal) {
+    case CaptureRefusal::stale:
+      return "scale is stale (no valid frame from the indicator)";
+    case CaptureRefusal::motion:
+      return "weight is not stable";
+    case CaptureRefusal::overload:
+      return "indicator reports overload";
+    case CaptureRefusal::underload:
+      return "indicator reports underload";
+    case CaptureRefusal::below_minimum:
+      return "weight is below the minimum capture weight";
+  }
+  return "not capturable";
+}
+
+}  // namespace weighlink::scale

@@ -1,0 +1,396 @@
+// The reader over every transport, end to end: TCP (device server restart), UDP, polling, the
+// in-process simulator, and a pty that disappears and comes back. Loopback only; every wait is
+// for an event with a bounded timeout; every thread is joined.
+
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <boost/asio/write.hpp>
+#include <condition_variable>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include "weighlink/scale/encode.hpp"
+#include "weighlink/scale/reader.hpp"
+#include "weighlink/testing/pty_scale.hpp"
+
+using namespace weighlink::scale;
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+using weighlink::testing::PtyScale;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+std::string frame(std::int64_t kg, bool motion = false) {
+  DisplayState s{Decimal{kg, 0}, Decimal{0, 0}};
+  s.motion = motion;
+  return encode_mt_continuous(s, true);
+}
+
+struct Events {
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::vector<Reading> readings;
+  std::vector<std::pair<bool, std::string>> connections;
+
+  ScaleEvents hooks() {
+    return {[this](const Reading& r) {
+              std::lock_guard lock(mutex);
+              readings.push_back(r);
+              changed.notify_all();
+            },
+            [this](bool up, const std::string& detail) {
+              std::lock_guard lock(mutex);
+              connections.emplace_back(up, detail);
+              changed.notify_all();
+            }};
+  }
+
+  template <class Pred>
+  bool wait(Pred pred, std::chrono::milliseconds timeout = 5s) {
+    std::unique_lock lock(mutex);
+    return changed.wait_for(lock, timeout, [&] { return pred(); });
+  }
+  std::size_t fresh_readings() {
+    std::size_t n = 0;
+    for (const auto& r : readings) n += r.stale ? 0 : 1;
+    return n;
+  }
+};
+
+// A serial device server on 127.0.0.1: streams a frame every 20 ms, or (polled) answers each
+// request byte sequence with one frame. Non-blocking sockets polled every few ms, so stop() is
+// prompt without closing a socket under a blocked call.
+class LoopbackIndicator {
+ public:
+  LoopbackIndicator(std::uint16_t port, std::string poll, std::int64_t weight)
+      : poll_(std::move(poll)), weight_(weight) {
+    acceptor_.open(asio::ip::tcp::v4());
+    acceptor_.set_option(asio::socket_base::reuse_address(true));
+    acceptor_.bind({asio::ip::make_address("127.0.0.1"), port});
+    acceptor_.listen();
+    acceptor_.non_blocking(true);
+    port_ = acceptor_.local_endpoint().port();
+    thread_ = std::thread([this] { run(); });
+  }
+  ~LoopbackIndicator() {
+    stop_ = true;
+    thread_.join();
+  }
+  LoopbackIndicator(const LoopbackIndicator&) = delete;
+  LoopbackIndicator& operator=(const LoopbackIndicator&) = delete;
+
+  [[nodiscard]] std::uint16_t port() const { return port_; }
+  [[nodiscard]] std::size_t polls() const { return polls_; }
+
+ private:
+  void run() {
+    std::optional<asio::ip::tcp::socket> peer;
+    std::string got;
+    auto next_frame = Clock::now();
+    while (!stop_) {
+      boost::system::error_code ec;
+      if (!peer) {
+        asio::ip::tcp::socket s(io_);
+        acceptor_.accept(s, ec);
+        if (!ec) {
+          s.non_blocking(true);
+          peer.emplace(std::move(s));
+        }
+      }
+      if (peer) {
+        std::array<char, 64> buf{};
+        const auto n = peer->read_some(asio::buffer(buf), ec);
+        if (ec == asio::error::eof) peer.reset();
+        if (peer && n > 0) got.append(buf.data(), n);
+        std::string out;
+        if (poll_.empty()) {
+          if (Clock::now() >= next_frame) {
+            out = frame(weight_);
+            next_frame = Clock::now() + 20ms;
+          }
+        } else {
+          for (auto at = got.find(poll_); at != std::string::npos; at = got.find(poll_)) {
+            got.erase(0, at + poll_.size());
+            ++polls_;
+            out += frame(weight_);
+          }
+        }
+        if (peer && !out.empty()) asio::write(*peer, asio::buffer(out), ec);
+      }
+      std::this_thread::sleep_for(2ms);
+    }
+  }
+
+  asio::io_context io_;
+  asio::ip::tcp::acceptor acceptor_{io_};
+  std::uint16_t port_ = 0;
+  std::string poll_;
+  std::int64_t weight_;
+  std::atomic<bool> stop_{false};
+  std::atomic<std::size_t> polls_{0};
+  std::thread thread_;
+};
+
+std::uint16_t free_udp_port() {
+  asio::io_context io;
+  asio::ip::udp::socket s(io, {asio::ip::make_address("127.0.0.1"), 0});
+  return s.local_endpoint().port();
+}
+
+std::filesystem::path temp_link(const char* name) {
+  return std::filesystem::temp_directory_path() /
+         (std::string("wl-transport-") + name + "-" + std::to_string(::getpid()));
+}
+
+ScaleConfig base_config(SourceSpec source) {
+  ScaleConfig c;
+  c.protocol = "mt-continuous";
+  c.source = std::move(source);
+  c.reopen_backoff_initial = 20ms;
+  c.reopen_backoff_max = 100ms;
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("tcp: readings arrive, and resume after the device server restarts") {
+  std::uint16_t port = 0;
+  Events events;
+  auto server = std::make_unique<LoopbackIndicator>(0, "", 12340);
+  port = server->port();
+  ScaleReader reader(base_config(TcpSource{"127.0.0.1", port}), events.hooks());
+  reader.start();
+  REQUIRE(events.wait([&] { return events.fresh_readings() >= 3; }));
+  {
+    std::lock_guard lock(events.mutex);
+    CHECK(events.connections.front().first);
+    CHECK(events.connections.front().second == "tcp 127.0.0.1:" + std::to_string(port));
+    CHECK(events.readings.front().weight.to_string() == "12340");
+  }
+
+  server.reset();  // the device server goes away: connection closed, port refusing
+  REQUIRE(events.wait([&] { return events.connections.back().first == false; }));
+  std::this_thread::sleep_for(300ms);  // a few refused reconnects
+  std::size_t before = 0;
+  {
+    std::lock_guard lock(events.mutex);
+    before = events.fresh_readings();
+  }
+  server = std::make_unique<LoopbackIndicator>(port, "", 12360);
+  const auto restarted = Clock::now();
+  REQUIRE(events.wait([&] {
+    return events.fresh_readings() > before && events.readings.back().weight.units == 12360;
+  }));
+  const auto resumed = Clock::now() - restarted;
+  MESSAGE("tcp: readings resumed "
+          << std::chrono::duration_cast<std::chrono::milliseconds>(resumed).count()
+          << " ms after the server came back (backoff max 100 ms)");
+  CHECK(resumed < 2s);
+  reader.stop();
+}
+
+TEST_CASE("tcp: a server that is down at start is connected once it appears") {
+  const auto port = [] {
+    LoopbackIndicator probe(0, "", 1);
+    return probe.port();
+  }();
+  Events events;
+  ScaleReader reader(base_config(TcpSource{"127.0.0.1", port}), events.hooks());
+  reader.start();
+  REQUIRE(events.wait([&] { return !events.connections.empty(); }));
+  {
+    std::lock_guard lock(events.mutex);
+    CHECK_FALSE(events.connections.front().first);
+    CHECK(events.connections.front().second.find("cannot open tcp 127.0.0.1:") !=
+          std::string::npos);
+  }
+  LoopbackIndicator server(port, "", 500);
+  REQUIRE(events.wait([&] { return events.fresh_readings() >= 1; }));
+  reader.stop();
+}
+
+TEST_CASE("tcp: a silent connection is reopened after reopen_after_silence") {
+  LoopbackIndicator server(0, "NEVER", 1);  // accepts, never sends
+  auto config = base_config(TcpSource{"127.0.0.1", server.port()});
+  config.reopen_after_silence = 200ms;
+  Events events;
+  ScaleReader reader(config, events.hooks());
+  reader.start();
+  REQUIRE(events.wait([&] {
+    for (const auto& [up, detail] : events.connections) {
+      if (!up && detail.find("no byte from tcp") != std::string::npos) return true;
+    }
+    return false;
+  }));
+  REQUIRE(events.wait([&] { return events.connections.size() >= 3; }));  // and connected again
+  reader.stop();
+  std::lock_guard lock(events.mutex);
+  CHECK(events.connections[2].first);
+}
+
+TEST_CASE("polling: over TCP the indicator answers only when asked, and readings arrive") {
+  LoopbackIndicator server(0, "W\r", 777);
+  auto config = base_config(TcpSource{"127.0.0.1", server.port()});
+  config.poll_interval = 50ms;
+  config.poll_command = "W\r";
+  Events events;
+  ScaleReader reader(config, events.hooks());
+  reader.start();
+  REQUIRE(events.wait([&] { return events.fresh_readings() >= 4; }));
+  reader.stop();
+  CHECK(server.polls() >= 4);
+  std::lock_guard lock(events.mutex);
+  CHECK(events.readings.front().weight.to_string() == "777");
+}
+
+TEST_CASE("polling: over a pty the request is written at the interval") {
+  PtyScale pty(temp_link("poll"));
+  auto config = base_config(SerialSource{pty.path(), {}});
+  config.poll_interval = 100ms;
+  config.poll_command = "\x05";
+  Events events;
+  ScaleReader reader(config, events.hooks());
+  reader.start();
+  int answered = 0;
+  const auto deadline = Clock::now() + 5s;
+  std::string got;
+  while (answered < 3 && Clock::now() < deadline) {
+    got += pty.read(200ms);
+    for (auto at = got.find('\x05'); at != std::string::npos; at = got.find('\x05')) {
+      got.erase(0, at + 1);
+      pty.write(frame(4000 + answered));
+      ++answered;
+    }
+  }
+  REQUIRE(answered == 3);
+  REQUIRE(events.wait([&] { return events.fresh_readings() >= 3; }));
+  reader.stop();
+  std::lock_guard lock(events.mutex);
+  CHECK(events.readings[0].weight.to_string() == "4000");
+  CHECK(events.readings[2].weight.to_string() == "4002");
+}
+
+TEST_CASE("polling: a polled scale with nothing to send is reported, not left silent") {
+  auto config = base_config(SimSource{"static"});
+  config.protocol = "mt-continuous";  // streams: no usual request
+  config.poll_interval = 100ms;
+  Events events;
+  ScaleReader reader(config, events.hooks());
+  reader.start();
+  REQUIRE(events.wait([&] { return !events.connections.empty(); }));
+  reader.stop();
+  std::lock_guard lock(events.mutex);
+  CHECK_FALSE(events.connections[0].first);
+  CHECK(events.connections[0].second.find("set poll_command") != std::string::npos);
+}
+
+TEST_CASE("udp: datagrams on loopback are decoded, split across datagrams too") {
+  const auto port = free_udp_port();
+  auto config = base_config(UdpSource{"127.0.0.1", port});
+  Events events;
+  ScaleReader reader(config, events.hooks());
+  reader.start();
+  REQUIRE(events.wait([&] { return !events.connections.empty(); }));
+  {
+    std::lock_guard lock(events.mutex);
+    REQUIRE_MESSAGE(events.connections[0].first, events.connections[0].second);
+    CHECK(events.connections[0].second == "udp 127.0.0.1:" + std::to_string(port));
+  }
+  asio::io_context io;
+  asio::ip::udp::socket sender(io, asio::ip::udp::v4());
+  const asio::ip::udp::endpoint to(asio::ip::make_address("127.0.0.1"), port);
+  const std::string a = frame(5550);
+  const std::string b = frame(5560);
+  sender.send_to(asio::buffer(a), to);
+  sender.send_to(asio::buffer(b.substr(0, 7)), to);
+  sender.send_to(asio::buffer(b.substr(7)), to);
+  REQUIRE(events.wait([&] { return events.fresh_readings() >= 2; }));
+  reader.stop();
+  std::lock_guard lock(events.mutex);
+  CHECK(events.readings[0].weight.to_string() == "5550");
+  CHECK(events.readings[1].weight.to_string() == "5560");
+}
+
+TEST_CASE("sim: the in-process indicator streams real frames through the parser") {
+  auto config = base_config(*parse_source("sim:static?rate=100", nullptr));
+  Events events;
+  ScaleReader reader(config, events.hooks());
+  reader.start();
+  REQUIRE(events.wait([&] { return events.fresh_readings() >= 5; }));
+  reader.stop();
+  std::lock_guard lock(events.mutex);
+  CHECK(events.connections[0].second.find("sim static mt-continuous") != std::string::npos);
+  CHECK(events.readings[0].weight.to_string() == "32540");
+  CHECK(events.readings[0].stable);
+  CHECK(reader.stats().bad_frames == 0);
+
+  ScaleConfig bad = base_config(SimSource{"no-such-profile"});
+  Events bad_events;
+  ScaleReader bad_reader(bad, bad_events.hooks());
+  bad_reader.start();
+  REQUIRE(bad_events.wait([&] { return !bad_events.connections.empty(); }));
+  bad_reader.stop();
+  CHECK(bad_events.connections[0].second.find("unknown sim profile 'no-such-profile'") !=
+        std::string::npos);
+}
+
+TEST_CASE("serial: a device that disappears and comes back is read again within 2 s") {
+  const auto link = temp_link("replug");
+  ScaleConfig config;  // default backoff: what a site gets
+  config.protocol = "mt-continuous";
+  config.source = SerialSource{link.string(), {}};
+  config.stale_after = 300ms;
+  Events events;
+  auto pty = std::make_unique<PtyScale>(link);
+  ScaleReader reader(config, events.hooks());
+  reader.start();
+  pty->write(frame(1000));
+  REQUIRE(events.wait([&] { return events.fresh_readings() >= 1; }));
+
+  pty.reset();  // unplugged: the device and its link are gone
+  REQUIRE(events.wait([&] { return events.readings.back().stale; }));
+  std::this_thread::sleep_for(1500ms);  // long enough for the backoff to reach its cap
+
+  pty = std::make_unique<PtyScale>(link);  // plugged back in (a new device behind the link)
+  const auto back = Clock::now();
+  // Keep sending like a streaming indicator until the reader picks it up.
+  bool resumed = false;
+  while (!resumed && Clock::now() - back < 5s) {
+    pty->write(frame(1020));
+    resumed = events.wait(
+        [&] {
+          return !events.readings.back().stale && events.readings.back().weight.units == 1020;
+        },
+        50ms);
+  }
+  const auto took = Clock::now() - back;
+  REQUIRE(resumed);
+  MESSAGE("serial: readings resumed "
+          << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+          << " ms after the device came back (default backoff)");
+  CHECK(took < 2s);
+  reader.stop();
+}
+
+TEST_CASE("serial: the indicator's motion flag is kept by the reader") {
+  // Never stable in motion, stable at once when the indicator says so (no software window).
+  PtyScale pty(temp_link("flag"));
+  auto config = base_config(SerialSource{pty.path(), {}});
+  Events events;
+  ScaleReader reader(config, events.hooks());
+  reader.start();
+  pty.write(frame(3000, true) + frame(3000, false));
+  REQUIRE(events.wait([&] { return events.fresh_readings() >= 2; }));
+  reader.stop();
+  std::lock_guard lock(events.mutex);
+  CHECK_FALSE(events.readings[0].stable);
+  CHECK(events.readings[1].stable);
+  CHECK(events.readings[1].stable_source == StableSource::indicator);
+}
