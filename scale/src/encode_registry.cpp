@@ -26,6 +26,11 @@ constexpr std::array kEncoders{
     EncoderEntry{"xk3190-tf0", &encode_xk3190_tf0},
     EncoderEntry{"xk3190-a12e", &encode_xk3190_a12e},
     EncoderEntry{"yaohua-reverse", &encode_yaohua_reverse},
+    EncoderEntry{"zm", &encode_zm},
+    EncoderEntry{"cardinal-deck", &encode_cardinal_deck},
+    EncoderEntry{"i1310", &encode_i1310},
+    EncoderEntry{"mcgs", &encode_mcgs},
+    EncoderEntry{"giropes", &encode_giropes},
 };
 
 }  // namespace

@@ -44,6 +44,24 @@ constexpr Entry kEntries[] = {
       "\"=\" stream, 7 weight characters least significant first, then sign; no motion flag, "
       "unit from config"},
      &detail::make_yaohua_reverse_parser},
+    {{"zm",
+      "Avery Weigh-Tronix ZM (GS/GU/NT/TR/OL lines), Zedem 510 multi-deck CSV with its total "
+      "checked, legacy W-query reply (one weight per deck)"},
+     &detail::make_zm_parser},
+    {{"cardinal-deck",
+      "Cardinal multi-deck lines (D1:  1250 kg S ... GVW: 5190 kg S) and the legacy Z1G 2 "
+      "layout; one reading per frame"},
+     &detail::make_cardinal_deck_parser},
+    {{"i1310",
+      "1310 multi-scale (Scale No: 1  Weight: 1250 kg Stable ... Total Weight), short 1: form and "
+      "legacy two-line form; one reading per frame"},
+     &detail::make_i1310_parser},
+    {{"mcgs", "MCGS mobile axle weigher (=SG+0000123kR), cumulative; no motion flag"},
+     &detail::make_mcgs_parser},
+    {{"giropes", "Giropes GI620 mobile axle weigher ($ gross net 830, LF CR); no motion flag"},
+     &detail::make_giropes_parser},
+    {{"custom", "regex with named groups from configuration (custom_pattern)"},
+     &detail::make_custom_parser},
 };
 
 constexpr std::array<ProtocolInfo, std::size(kEntries)> kInfos = [] {

@@ -53,4 +53,13 @@ struct DisplayState {
 [[nodiscard]] std::string encode_xk3190_a12e(const DisplayState& state);     // 15 bytes, XOR
 [[nodiscard]] std::string encode_yaohua_reverse(const DisplayState& state);  // "=04523000"
 
+// Group B (scale/src/encode_group_b.cpp; layouts in docs/protocols/group-b.md). Multi-deck formats
+// list `decks` (or `weight` as deck 1) and send their exact sum as the total.
+[[nodiscard]] std::string encode_zm(const DisplayState& state);  // GS line; 4 decks: Zedem CSV;
+                                                                 // other deck counts: W reply
+[[nodiscard]] std::string encode_cardinal_deck(const DisplayState& state);  // D1: ... GVW: ...
+[[nodiscard]] std::string encode_i1310(const DisplayState& state);  // Scale No: ... Total Weight
+[[nodiscard]] std::string encode_mcgs(const DisplayState& state);   // "=SG+0000123kR\r\n"
+[[nodiscard]] std::string encode_giropes(const DisplayState& state);  // "$    100       0 830"
+
 }  // namespace weighlink::scale
