@@ -29,9 +29,12 @@ std::vector<ProbeScore> score_protocols(std::string_view sample, std::string_vie
     s.bad_frames = st.bad_frames;
     s.skipped_bytes = st.skipped_bytes;
     for (const auto& r : readings) s.frame_bytes += r.raw.size();
-    const double coverage = sample.empty() ? 0.0
-                                           : std::min(1.0, static_cast<double>(s.frame_bytes) /
-                                                               static_cast<double>(sample.size()));
+    // Half from the bytes inside frames, half from the bytes the parser did not skip: frames
+    // whose raw text leaves out separators (multi-line deck frames, LF after CR) still count.
+    const double size = static_cast<double>(std::max<std::size_t>(sample.size(), 1));
+    const double in_frames = std::min(1.0, static_cast<double>(s.frame_bytes) / size);
+    const double not_skipped = 1.0 - std::min(1.0, static_cast<double>(s.skipped_bytes) / size);
+    const double coverage = (in_frames + not_skipped) / 2;
     const double validity =
         static_cast<double>(s.frames) / static_cast<double>(s.frames + s.bad_frames);
     const double evidence = std::min(1.0, static_cast<double>(s.frames) / 3.0);

@@ -24,8 +24,9 @@ struct ProbeScore {
   std::uint64_t bad_frames = 0;     // frames the parser found but refused
   std::uint64_t skipped_bytes = 0;  // bytes it could not use
   std::uint64_t frame_bytes = 0;    // bytes inside valid frames
-  // 0..1: the share of the sample that decoded as valid frames, times the share of frames that
-  // were valid, scaled down below 3 frames (one lucky frame proves little).
+  // 0..1: the share of the sample the parser used (mean of the bytes inside valid frames and the
+  // bytes not skipped), times the share of frames that were valid, scaled down below 3 frames
+  // (one lucky frame proves little).
   double confidence = 0.0;
   std::string first_reading;  // JSON of the first reading, for the operator to eyeball
 };
