@@ -134,6 +134,31 @@ void load_scale_options(const YAML::Node& s, const std::filesystem::path& file,
   if (auto n = s["reopen_after_silence_ms"]) {
     sc.reopen_after_silence = get_ms(n, file, where + "reopen_after_silence_ms", 0, 3'600'000);
   }
+  if (auto n = s["deck_count"]) {
+    sc.parser.deck_count = get<int>(n, file, where + "deck_count", "a number of decks, 0..16");
+  }
+  if (auto n = s["custom_pattern"]) {
+    sc.parser.custom_pattern =
+        get<std::string>(n, file, where + "custom_pattern", "a regex with named groups");
+  }
+  if (auto n = s["custom_terminator"]) {
+    sc.parser.custom_terminator =
+        get<std::string>(n, file, where + "custom_terminator", "a string of frame-ending bytes");
+  }
+  if (auto n = s["custom_start"]) {
+    sc.parser.custom_start =
+        get<std::string>(n, file, where + "custom_start", "one frame-starting byte");
+  }
+  if (auto n = s["custom_stable_values"]) {
+    sc.parser.custom_stable_values = get<std::vector<std::string>>(
+        n, file, where + "custom_stable_values", "a list of texts that mean stable");
+  }
+  // The parser's own checks ("custom_pattern: ..."), reported under this scale's key.
+  if (auto problem = scale::validate_options(sc.protocol, sc.parser)) {
+    const auto colon = problem->find(": ");
+    if (colon == std::string::npos) fail(file, where.substr(0, where.size() - 1), *problem);
+    fail(file, where + problem->substr(0, colon), problem->substr(colon + 2));
+  }
 }
 }  // namespace
 
@@ -240,7 +265,8 @@ AgentConfig load_config_file(const std::filesystem::path& file) {
       check_keys(s,
                  {"id", "source", "protocol", "unit", "decimals", "checksum", "stale_after_ms",
                   "stability", "min_capture_weight", "poll_interval_ms", "poll_command",
-                  "reopen_backoff_max_ms", "reopen_after_silence_ms"},
+                  "reopen_backoff_max_ms", "reopen_after_silence_ms", "deck_count",
+                  "custom_pattern", "custom_terminator", "custom_start", "custom_stable_values"},
                  file, where);
       if (!s["source"])
         fail(file, where + "source", "missing (e.g. serial:/dev/ttyUSB0?baud=9600)");

@@ -121,3 +121,32 @@ TEST_CASE("config: bad scale keys get an error naming the key") {
   CHECK(error_of(dir, "scales:\n  - source: udp:nowhere:0\n    protocol: mt-continuous\n")
             .find("udp port '0'") != std::string::npos);
 }
+
+TEST_CASE("config: custom parser and deck keys load, and their errors name the key") {
+  TempDir dir;
+  std::ofstream(dir / "c.yaml") << R"(scales:
+  - source: serial:/dev/x
+    protocol: custom
+    custom_pattern: '^(?<mode>[GN])(?<weight>[-0-9.]+)(?<unit>kg|lb)$'
+    custom_terminator: "\r"
+    custom_start: "\x02"
+    custom_stable_values: [S, OK]
+    deck_count: 2
+)";
+  auto cfg = load_config_file(dir / "c.yaml");
+  REQUIRE(cfg.scales.size() == 1);
+  const auto& p = cfg.scales[0].parser;
+  CHECK(p.custom_pattern == "^(?<mode>[GN])(?<weight>[-0-9.]+)(?<unit>kg|lb)$");
+  CHECK(p.custom_terminator == "\r");
+  CHECK(p.custom_start == "\x02");
+  CHECK(p.custom_stable_values == std::vector<std::string>{"S", "OK"});
+  CHECK(p.deck_count == 2);
+
+  const std::string head = "scales:\n  - source: serial:/dev/x\n";
+  CHECK(error_of(dir, head + "    protocol: custom\n").find("scales[0].custom_pattern: ") !=
+        std::string::npos);
+  CHECK(error_of(dir, head + "    protocol: custom\n    custom_pattern: '(unclosed'\n")
+            .find("scales[0].custom_pattern: ") != std::string::npos);
+  CHECK(error_of(dir, head + "    protocol: zm\n    deck_count: 40\n")
+            .find("scales[0].deck_count: ") != std::string::npos);
+}
