@@ -1,7 +1,7 @@
 #pragma once
 // The invariants every parser fuzz target checks on one input: no crash (ASan/UBSan), results
 // independent of how the bytes are split, skipped bytes never more than the input, every
-// reading's raw frame a piece of the input, every byte consumed at most once.
+// reading's raw frame made of input bytes in order, every byte consumed at most once.
 
 #include <cstddef>
 #include <cstdint>
@@ -15,6 +15,18 @@ namespace weighlink::fuzz {
 
 inline void check(bool ok) {
   if (!ok) std::abort();
+}
+
+// `part` is made of bytes of `whole`, in order. Not a plain substring test: multi-line frames
+// (line_parser.hpp) join their lines' raw bytes and leave out the empty line between CR and LF.
+inline bool is_subsequence(std::string_view part, std::string_view whole) {
+  std::size_t at = 0;
+  for (const char c : part) {
+    at = whole.find(c, at);
+    if (at == std::string_view::npos) return false;
+    ++at;
+  }
+  return true;
 }
 
 // The first byte of a fuzz input chooses the split point and the parser options; the rest is
@@ -51,10 +63,9 @@ inline void fuzz_one_parser(std::string_view protocol, const std::uint8_t* data,
   for (std::size_t i = 0; i < a.size(); ++i) {
     check(a[i].raw == b[i].raw && a[i].weight == b[i].weight && a[i].unit == b[i].unit &&
           a[i].decks == b[i].decks && a[i].stable == b[i].stable);
-    check(!a[i].raw.empty() && input.find(a[i].raw) != std::string_view::npos);
+    check(!a[i].raw.empty() && is_subsequence(a[i].raw, input));
     check(a[i].weight.decimals >= 0 && a[i].weight.decimals <= 9);
     (void)a[i].weight.to_string();
-    (void)to_json_line(a[i], false);
     raw_total += a[i].raw.size();
   }
   // Bytes are consumed once: as frames, as skipped garbage, or as non-reading replies.

@@ -1,0 +1,252 @@
+// weighlink-scale end to end: the real binary simulating, recording, replaying, decoding and
+// probing over ptys and loopback TCP. Every process is reaped by its Process destructor.
+#include <doctest/doctest.h>
+
+#include <boost/json.hpp>
+#include <fstream>
+#include <sstream>
+
+#include "weighlink/scale/capture.hpp"
+#include "weighlink/scale/encode.hpp"
+#include "weighlink/scale/parser.hpp"
+#include "weighlink/scale/simulate.hpp"
+#include "weighlink/scale/source.hpp"
+#include "weighlink/testing/process.hpp"
+
+namespace json = boost::json;
+namespace ws = weighlink::scale;
+using namespace std::chrono_literals;
+using weighlink::testing::bin;
+using weighlink::testing::eventually;
+using weighlink::testing::Process;
+using weighlink::testing::run;
+using weighlink::testing::TempDir;
+
+namespace {
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Starts `weighlink-scale simulate ARGS --ready-file ...` and waits until it is up.
+struct Simulator {
+  std::unique_ptr<Process> process;
+  std::map<std::string, std::string> ready;
+  Simulator(const TempDir& dir, const std::string& name, std::vector<std::string> args) {
+    const auto ready_file = dir / (name + ".ready");
+    std::vector<std::string> argv{bin("weighlink-scale"), "simulate"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    argv.insert(argv.end(), {"--ready-file", ready_file.string()});
+    process = std::make_unique<Process>(argv, dir / (name + ".log"));
+    ready = process->wait_ready(ready_file, 10s);
+  }
+};
+
+// Reads a pty (or any serial path) for `duration`.
+std::string read_port(const std::string& path, std::chrono::milliseconds duration) {
+  auto port = ws::open_serial(ws::SerialSource{path, {}});
+  REQUIRE_MESSAGE(port, "open " << path << ": " << port.error().message());
+  std::string out;
+  const auto until = std::chrono::steady_clock::now() + duration;
+  char buf[1024];
+  while (std::chrono::steady_clock::now() < until) {
+    const auto n = (*port)->read(std::span<char>(buf, sizeof buf), 50ms);
+    REQUIRE(n);
+    out.append(buf, *n);
+  }
+  return out;
+}
+
+std::vector<json::object> decode(const std::string& protocol, const std::string& input,
+                                 std::string* stderr_line = nullptr) {
+  const auto result =
+      run({bin("weighlink-scale"), "decode", "--protocol", protocol, "--input", input}, 30s);
+  REQUIRE_MESSAGE(result.exit_code == 0, result.output);
+  std::vector<json::object> readings;
+  std::istringstream lines(result.output);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.starts_with("{")) {
+      readings.push_back(json::parse(line).as_object());
+    } else if (stderr_line && line.starts_with("skipped")) {
+      *stderr_line = line;
+    }
+  }
+  return readings;
+}
+
+}  // namespace
+
+TEST_CASE("scale tool: simulate then decode round trip for every protocol with an encoder") {
+  TempDir dir("wl-scale-tool");
+  int checked = 0;
+  for (const auto& info : ws::protocols()) {
+    if (!ws::make_encoder(info.id, true)) continue;
+    const std::string id(info.id);
+    CAPTURE(id);
+    const auto link = (dir / ("scale-" + id)).string();
+    // --poll never: polled protocols stream too, so a plain reader gets frames.
+    Simulator sim(
+        dir, "sim-" + id,
+        {"--protocol", id, "--pty", link, "--rate", "50", "--weight", "32540", "--poll", "never"});
+    const std::string bytes = read_port(link, 600ms);
+    sim.process->terminate();
+    const auto raw = dir / (id + ".raw");
+    std::ofstream(raw, std::ios::binary) << bytes;
+    std::string summary;
+    const auto readings = decode(id, raw.string(), &summary);
+    REQUIRE_MESSAGE(readings.size() >= 3,
+                    "decoded " << readings.size() << " from " << bytes.size() << " bytes");
+    CHECK(summary.find(" 0 bad frames") != std::string::npos);
+    for (const auto& r : readings) {
+      CHECK(r.at("protocol").as_string() == id);
+      CHECK(r.at("weight").as_string() == "32540");
+    }
+    ++checked;
+  }
+  CHECK(checked >= 2);
+}
+
+TEST_CASE("scale tool: record from a pty, then decode the capture file") {
+  TempDir dir("wl-scale-tool");
+  const auto link = (dir / "scale").string();
+  Simulator sim(dir, "sim", {"--protocol", "mt-continuous", "--pty", link, "--rate", "20"});
+  const auto capture_path = dir / "site.wlcap";
+  const auto rec = run({bin("weighlink-scale"), "record", "--port", link, "--out",
+                        capture_path.string(), "--duration", "1.5"},
+                       20s);
+  REQUIRE_MESSAGE(rec.exit_code == 0, rec.output);
+  const auto data = read_file(capture_path);
+  REQUIRE(ws::is_capture(data));
+  const auto capture = ws::parse_capture(data, nullptr);
+  REQUIRE(capture);
+  REQUIRE(capture->records.size() >= 5);
+  // The source as opened: the pty device behind the link.
+  CHECK(json::parse(capture->header_json)
+            .as_object()
+            .at("source")
+            .as_string()
+            .starts_with("serial "));
+  // Offsets are within the recording and grow.
+  CHECK(capture->records.back().offset <= 1600ms);
+  CHECK(capture->records.back().offset >= capture->records.front().offset);
+  const auto readings = decode("mt-continuous", capture_path.string());
+  CHECK(readings.size() >= 15);
+  for (const auto& r : readings) CHECK(r.at("weight").as_string() == "32540");
+}
+
+TEST_CASE("scale tool: replay keeps the capture's timing (recorded again over TCP)") {
+  TempDir dir("wl-scale-tool");
+  // Four frames 0, 400, 800 and 1200 ms apart, with different weights.
+  const auto original = dir / "original.wlcap";
+  {
+    std::ofstream out(original, std::ios::binary);
+    out << ws::encode_capture_header(R"({"source":"test"})");
+    for (int i = 0; i < 4; ++i) {
+      ws::DisplayState s;
+      s.weight = ws::Decimal{1000 + 20 * i, 0};
+      s.tare = ws::Decimal{0, 0};
+      out << ws::encode_capture_record(std::chrono::milliseconds(400 * i),
+                                       ws::encode_mt_continuous(s, true));
+    }
+  }
+  Simulator sim(dir, "replay", {"--replay", original.string(), "--tcp-listen", "127.0.0.1:0"});
+  const auto again = dir / "again.wlcap";
+  // The replay starts when this client connects and the server closes after the last frame,
+  // which ends the recording.
+  const auto rec = run({bin("weighlink-scale"), "record", "--tcp", sim.ready.at("tcp"), "--out",
+                        again.string(), "--duration", "10"},
+                       30s);
+  REQUIRE_MESSAGE(rec.exit_code == 0, rec.output);
+  CHECK(eventually([&] { return !sim.process->running(); }, 5s));
+  const auto capture = ws::parse_capture(read_file(again), nullptr);
+  REQUIRE(capture);
+  // One record per frame (they are far apart in time); offsets relative to the first.
+  REQUIRE(capture->records.size() == 4);
+  const auto first = capture->records.front().offset;
+  for (std::size_t i = 1; i < 4; ++i) {
+    const auto delta = capture->records[i].offset - first;
+    const auto want = std::chrono::milliseconds(400 * static_cast<int>(i));
+    CAPTURE(i);
+    CHECK(delta >= want - 100ms);
+    CHECK(delta <= want + 150ms);
+  }
+  const auto readings = decode("mt-continuous", again.string());
+  REQUIRE(readings.size() == 4);
+  CHECK(readings[3].at("weight").as_string() == "1060");
+}
+
+TEST_CASE("scale tool: tcp-listen streams to every loopback client") {
+  TempDir dir("wl-scale-tool");
+  Simulator sim(dir, "tcp",
+                {"--protocol", "mt-continuous", "--tcp-listen", "127.0.0.1:0", "--rate", "20",
+                 "--weight", "7.650"});
+  const auto address = sim.ready.at("tcp");
+  CHECK(address.starts_with("127.0.0.1:"));
+  const auto a = dir / "a.wlcap";
+  const auto b = dir / "b.wlcap";
+  Process first(
+      {bin("weighlink-scale"), "record", "--tcp", address, "--out", a.string(), "--duration", "1"},
+      dir / "a.log");
+  const auto second = run(
+      {bin("weighlink-scale"), "record", "--tcp", address, "--out", b.string(), "--duration", "1"},
+      20s);
+  REQUIRE_MESSAGE(second.exit_code == 0, second.output);
+  REQUIRE(eventually([&] { return !first.running(); }, 10s));
+  for (const auto& file : {a, b}) {
+    const auto readings = decode("mt-continuous", file.string());
+    CHECK(readings.size() >= 5);
+    for (const auto& r : readings) CHECK(r.at("weight").as_string() == "7.650");
+  }
+}
+
+TEST_CASE("scale tool: probe identifies the protocol a simulator speaks on a pty") {
+  TempDir dir("wl-scale-tool");
+  // A streaming protocol, and a polled one that answers only when asked.
+  std::vector<std::string> ids{"mt-continuous"};
+  if (!ws::poll_command("mt-sics").empty() && ws::make_encoder("mt-sics", true)) {
+    ids.push_back("mt-sics");
+  }
+  for (const auto& id : ids) {
+    CAPTURE(id);
+    const auto link = (dir / ("probe-" + id)).string();
+    Simulator sim(dir, "sim-" + id,
+                  {"--protocol", id, "--pty", link, "--rate", "10", "--profile", "noise"});
+    const auto result =
+        run({bin("weighlink-scale"), "probe", "--port", link, "--seconds", "1", "--json"}, 120s);
+    REQUIRE_MESSAGE(result.exit_code == 0, result.output);
+    const auto brace = result.output.find("{\"");
+    REQUIRE(brace != std::string::npos);
+    const auto report = json::parse(result.output.substr(brace)).as_object();
+    const auto& best = report.at("best").as_object();
+    CHECK(best.at("protocol").as_string() == id);
+    CHECK(best.at("confidence").as_double() >= 0.9);
+  }
+}
+
+TEST_CASE("scale tool: decode of a capture is byte-identical to decode of its raw bytes") {
+  TempDir dir("wl-scale-tool");
+  ws::DisplayState s;
+  s.weight = ws::Decimal{32540, 0};
+  s.tare = ws::Decimal{0, 0};
+  const std::string frame = ws::encode_mt_continuous(s, true);
+  const auto raw = dir / "raw.bin";
+  const auto cap = dir / "cap.wlcap";
+  std::ofstream(raw, std::ios::binary) << "junk" << frame << frame.substr(0, 7);
+  {
+    std::ofstream out(cap, std::ios::binary);
+    out << ws::encode_capture_header("{}")
+        << ws::encode_capture_record(0ms, "junk" + frame.substr(0, 5))
+        << ws::encode_capture_record(10ms, frame.substr(5) + frame.substr(0, 7));
+  }
+  std::string raw_summary;
+  std::string cap_summary;
+  const auto from_raw = decode("mt-continuous", raw.string(), &raw_summary);
+  const auto from_cap = decode("mt-continuous", cap.string(), &cap_summary);
+  REQUIRE(from_raw.size() == 1);
+  CHECK(from_raw == from_cap);
+  CHECK(raw_summary == cap_summary);
+}
