@@ -55,11 +55,15 @@ struct DisplayState {
 
 // Group B (scale/src/encode_group_b.cpp; layouts in docs/protocols/group-b.md). Multi-deck formats
 // list `decks` (or `weight` as deck 1) and send their exact sum as the total.
-[[nodiscard]] std::string encode_zm(const DisplayState& state);  // GS line; 4 decks: Zedem CSV;
-                                                                 // other deck counts: W reply
-[[nodiscard]] std::string encode_cardinal_deck(const DisplayState& state);  // D1: ... GVW: ...
-[[nodiscard]] std::string encode_i1310(const DisplayState& state);  // Scale No: ... Total Weight
-[[nodiscard]] std::string encode_mcgs(const DisplayState& state);   // "=SG+0000123kR\r\n"
-[[nodiscard]] std::string encode_giropes(const DisplayState& state);  // "$    100       0 830"
+// "GS,     2540,kg"; four decks: the Zedem 510 CSV; other deck counts: the legacy W reply.
+[[nodiscard]] std::string encode_zm(const DisplayState& state);
+// "D1:  1250 kg S" per deck, then "GVW: ...".
+[[nodiscard]] std::string encode_cardinal_deck(const DisplayState& state);
+// "Scale No: 1  Weight:  1250 kg Stable" per deck, then "Total Weight: ...".
+[[nodiscard]] std::string encode_i1310(const DisplayState& state);
+// "=SG+0000123kR\r\n".
+[[nodiscard]] std::string encode_mcgs(const DisplayState& state);
+// "$    100       0 830\n\r".
+[[nodiscard]] std::string encode_giropes(const DisplayState& state);
 
 }  // namespace weighlink::scale
