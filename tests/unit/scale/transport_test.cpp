@@ -394,3 +394,60 @@ TEST_CASE("serial: the indicator's motion flag is kept by the reader") {
   CHECK(events.readings[1].stable);
   CHECK(events.readings[1].stable_source == StableSource::indicator);
 }
+
+TEST_CASE("reader: software stability for a format with no motion flag, end to end") {
+  // xk3190-tf0 frames carry no motion flag: the reader's window decides.
+  PtyScale pty(temp_link("software"));
+  auto config = base_config(SerialSource{pty.path(), {}});
+  config.protocol = "xk3190-tf0";
+  config.stability.time = 300ms;
+  Events events;
+  ScaleReader reader(config, events.hooks());
+  reader.start();
+  REQUIRE(events.wait([&] { return !events.connections.empty(); }));
+  DisplayState s{Decimal{4560, 0}, Decimal{0, 0}};
+  const auto frame_bytes = *encode_frame("xk3190-tf0", s);
+  const auto started = Clock::now();
+  bool stable = false;
+  while (!stable && Clock::now() - started < 5s) {
+    pty.write(frame_bytes);
+    stable = events.wait([&] { return !events.readings.empty() && events.readings.back().stable; },
+                         40ms);
+  }
+  REQUIRE(stable);
+  const auto took = Clock::now() - started;
+  CHECK(took >= 300ms);  // never before the window was watched for `time`
+  // A jump of two divisions is motion at once.
+  s.weight = Decimal{4562, 0};
+  pty.write(*encode_frame("xk3190-tf0", s));
+  REQUIRE(events.wait([&] { return events.readings.back().weight.units == 4562; }));
+  reader.stop();
+  std::lock_guard lock(events.mutex);
+  CHECK_FALSE(events.readings.front().stable);
+  CHECK(events.readings.front().stable_source == StableSource::software);
+  CHECK_FALSE(events.readings.back().stable);
+}
+
+TEST_CASE("serial: the symlink removed and pointed at a new device is followed on reopen") {
+  const auto link = temp_link("relink");
+  auto first = std::make_unique<PtyScale>(link);
+  auto config = base_config(SerialSource{link.string(), {}});
+  Events events;
+  ScaleReader reader(config, events.hooks());
+  reader.start();
+  first->write(frame(100));
+  REQUIRE(events.wait([&] { return events.fresh_readings() >= 1; }));
+  // udev removes the by-id link and the device, then makes a new device with the same link.
+  std::filesystem::remove(link);
+  first.reset();
+  PtyScale second(link);
+  bool resumed = false;
+  const auto back = Clock::now();
+  while (!resumed && Clock::now() - back < 5s) {
+    second.write(frame(200));
+    resumed = events.wait([&] { return events.readings.back().weight.units == 200; }, 50ms);
+  }
+  reader.stop();
+  CHECK(resumed);
+  CHECK(Clock::now() - back < 2s);
+}
