@@ -67,9 +67,10 @@ class ReaderLoop {
                     "' has no usual request; set poll_command");
       return;
     }
-    const bool datagram = std::holds_alternative<UdpSource>(config_.source);
-    const bool simulated = std::holds_alternative<SimSource>(config_.source);
-    watch_silence_ = !datagram && !simulated && config_.reopen_after_silence.count() > 0;
+    // Only TCP: a serial port that goes quiet is an indicator switched off (it reports an unplug
+    // itself), and reopening it every few seconds all night would only flap the connection state.
+    watch_silence_ = std::holds_alternative<TcpSource>(config_.source) &&
+                     config_.reopen_after_silence.count() > 0;
     auto backoff = config_.reopen_backoff_initial;
     while (!stop_) {
       std::string detail;

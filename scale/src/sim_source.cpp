@@ -70,9 +70,19 @@ class SimByteSource final : public ByteSource {
 boost::system::result<std::unique_ptr<ByteSource>> open_sim(const SimSource& source,
                                                             std::string_view protocol,
                                                             std::string* detail) {
-  auto profile = make_sim_profile(source.profile, source.seed, Decimal{32540, 0});
+  SimProfileOptions options;
+  options.seed = source.seed;
+  if (source.weight) {
+    if (const auto w = Decimal::parse(*source.weight)) options.static_weight = *w;
+  }
+  options.decks = source.decks;
+  options.cumulative = source.cumulative;
+  auto profile = make_sim_profile(source.profile, options);
   if (!profile) {
-    if (detail) *detail = "unknown sim profile '" + source.profile + "' (try static or truck)";
+    if (detail) {
+      *detail = "unknown sim profile '" + source.profile + "' (try " +
+                std::string(sim_profile_names()) + ")";
+    }
     return make_error_code(boost::system::errc::invalid_argument);
   }
   if (!encode_frame(protocol, DisplayState{})) {

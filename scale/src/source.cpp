@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <string>
 
+#include "weighlink/scale/decimal.hpp"
+
 namespace weighlink::scale {
 namespace {
 
@@ -242,8 +244,30 @@ std::optional<SourceSpec> parse_sim(std::string_view rest, std::string* error) {
         return std::nullopt;
       }
       source.seed = static_cast<std::uint64_t>(*v);
+    } else if (key == "weight") {
+      const auto w = Decimal::parse(value);
+      if (!w || w->units < 0) {
+        set_error(error, "sim option '" + std::string(pair) +
+                             "' is invalid: expected weight=W, a displayed weight such as 32540");
+        return std::nullopt;
+      }
+      source.weight = std::string(value);
+    } else if (key == "decks") {
+      if (!v || *v < 2 || *v > 16) {
+        set_error(error, "sim option '" + std::string(pair) + "' is invalid: expected decks=2..16");
+        return std::nullopt;
+      }
+      source.decks = static_cast<int>(*v);
+    } else if (key == "cumulative") {
+      if (!v || (*v != 0 && *v != 1)) {
+        set_error(error,
+                  "sim option '" + std::string(pair) + "' is invalid: expected cumulative=0 or 1");
+        return std::nullopt;
+      }
+      source.cumulative = *v == 1;
     } else {
-      set_error(error, "unknown sim option '" + std::string(key) + "': expected rate or seed");
+      set_error(error, "unknown sim option '" + std::string(key) +
+                           "': expected rate, seed, weight, decks or cumulative");
       return std::nullopt;
     }
   }

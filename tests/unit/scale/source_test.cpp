@@ -130,6 +130,12 @@ TEST_CASE("source: sim with rate and seed") {
   s = parse_source("sim:static", nullptr);
   REQUIRE(s);
   CHECK(std::get<SimSource>(*s).rate_hz == 10.0);
+  CHECK_FALSE(std::get<SimSource>(*s).weight.has_value());
+  s = parse_source("sim:axles?decks=3&cumulative=1&weight=1250.5", nullptr);
+  REQUIRE(s);
+  CHECK(std::get<SimSource>(*s).decks == 3);
+  CHECK(std::get<SimSource>(*s).cumulative);
+  CHECK(std::get<SimSource>(*s).weight == "1250.5");
 }
 
 TEST_CASE("source: bad new forms are refused with an error naming the bad part") {
@@ -152,6 +158,11 @@ TEST_CASE("source: bad new forms are refused with an error naming the bad part")
            Case{"sim:truck?seed=-1", "seed=-1"},
            Case{"sim:truck?speed=3", "'speed'"},
            Case{"sim:?rate=3", "no profile"},
+           Case{"sim:static?weight=-5", "weight=-5"},
+           Case{"sim:static?weight=lots", "weight=lots"},
+           Case{"sim:truck?decks=1", "decks=1"},
+           Case{"sim:truck?decks=17", "decks=17"},
+           Case{"sim:axles?cumulative=yes", "cumulative=yes"},
        }) {
     INFO(std::string(c.text));
     std::string error;

@@ -331,6 +331,21 @@ TEST_CASE("sim: the in-process indicator streams real frames through the parser"
   CHECK(events.readings[0].stable);
   CHECK(reader.stats().bad_frames == 0);
 
+  // A multi-deck indicator: per-deck weights in one reading per frame.
+  auto decks = base_config(*parse_source("sim:static?rate=100&decks=2&weight=30000", nullptr));
+  decks.protocol = "zm";
+  Events deck_events;
+  ScaleReader deck_reader(decks, deck_events.hooks());
+  deck_reader.start();
+  REQUIRE(deck_events.wait([&] { return deck_events.fresh_readings() >= 3; }));
+  deck_reader.stop();
+  {
+    std::lock_guard deck_lock(deck_events.mutex);
+    const auto& r = deck_events.readings.back();
+    CHECK(r.weight.to_string() == "30000");
+    CHECK(r.decks.size() == 2);
+  }
+
   ScaleConfig bad = base_config(SimSource{"no-such-profile"});
   Events bad_events;
   ScaleReader bad_reader(bad, bad_events.hooks());

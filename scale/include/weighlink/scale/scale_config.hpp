@@ -36,9 +36,8 @@ struct ScaleConfig {
   // is cheap, so it stays short.
   std::chrono::milliseconds reopen_backoff_initial{250};
   std::chrono::milliseconds reopen_backoff_max{1000};
-  // TCP and serial: no byte at all for this long reopens the source (0: never). A serial device
-  // server that rebooted leaves a half-open TCP connection that would otherwise stay silent
-  // forever; polled indicators answer every poll, so silence there is a fault too.
+  // TCP: no byte at all for this long reconnects (0: never). A serial device server that
+  // rebooted leaves a half-open connection that would otherwise stay silent forever.
   std::chrono::milliseconds reopen_after_silence{10000};
 };
 

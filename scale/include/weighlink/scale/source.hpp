@@ -1,7 +1,8 @@
 #pragma once
 // Scale sources (SPEC §4): "serial:DEV?baud=9600&parity=none&bits=8&stop=1",
 // "serial:usb?vid=0403&pid=6001&serial=A50285BI" (a USB-serial adapter pinned by identity),
-// "tcp:HOST:PORT", "udp:PORT" or "udp:BIND_HOST:PORT", "sim:PROFILE?rate=10&seed=1".
+// "tcp:HOST:PORT", "udp:PORT" or "udp:BIND_HOST:PORT",
+// "sim:PROFILE?rate=10&seed=1&weight=32540&decks=2&cumulative=1".
 // Parsing and USB matching are pure; opening lives in the transport adapters.
 
 #include <boost/system/result.hpp>
@@ -56,6 +57,9 @@ struct SimSource {
   std::string profile;
   double rate_hz = 10.0;
   std::uint64_t seed = 1;
+  std::optional<std::string> weight{};  // static and noise profiles: the displayed weight, "32540"
+  int decks = 0;                        // multi-deck protocols: weights per deck (2..16)
+  bool cumulative = false;              // axles profile: an MCGS-style accumulating indicator
 };
 using SourceSpec = std::variant<SerialSource, TcpSource, UdpSource, SimSource>;
 
