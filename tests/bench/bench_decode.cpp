@@ -1,7 +1,7 @@
 // Decode throughput per protocol: a large buffer of encoded frames (the "truck" simulation, 3
 // decks for multi-deck formats) fed to the parser in 64 KiB chunks, as `weighlink-scale decode`
-// and the reader do. The baseline is a memchr scan for the frame terminator over the same bytes:
-// the cost floor of any parser that must look at every byte.
+// and the reader do. The baseline is a memchr scan for the frame terminator (or start byte) over
+// the same bytes: the cost floor of any parser that must look at every byte.
 // Usage: bench_decode [--json FILE] [--frames N] [--min-seconds S]
 
 #include <algorithm>
@@ -77,8 +77,12 @@ int main(int argc, char** argv) {
     for (std::size_t i = 0; i < frame_count; ++i) {
       buffer += encode(profile->at(std::chrono::milliseconds(i * 100)));
     }
-    // The terminator of this format: the last byte of a frame (CR, LF, ETX or a checksum).
-    const char terminator = buffer.empty() ? '\r' : buffer.back();
+    // The byte the baseline scans for: the frame's terminator (CR, LF, ETX) when it ends in a
+    // control byte, else its start byte ("=" streams have no terminator).
+    const std::string one = encode(profile->at(std::chrono::milliseconds(0)));
+    const char last = one.empty() ? '\r' : one.back();
+    const char terminator =
+        static_cast<unsigned char>(last) < 0x20 || one.empty() ? last : one.front();
 
     std::size_t decoded = 0;
     const double parse_s = time_passes(
