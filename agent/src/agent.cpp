@@ -100,7 +100,7 @@ int Agent::run(const AgentConfig& config) {
 
   asio::io_context ioc(1);
   LiveState live;
-  for (const auto& s : config.scales) live.add_scale(s.id, s.protocol);
+  for (const auto& s : config.scales) live.add_scale(s);
 
   ApiContext ctx;
   ctx.station_id = config.station_id;

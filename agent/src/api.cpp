@@ -387,7 +387,9 @@ void Api::post_capture(const HttpRequest& request, const std::string& correlatio
   *attempt = [this, wait, weak = std::weak_ptr<std::function<void()>>(attempt)] {
     const auto* s = ctx_.live->find(wait->scale_id);
     const bool fresh = s && s->latest && !s->latest->stale;
-    if (fresh && s->latest->stable) {
+    const auto refusal = s && s->latest ? scale::capture_refusal(*s->latest, s->config)
+                                        : std::optional(scale::CaptureRefusal::stale);
+    if (!refusal) {
       const auto& r = *s->latest;
       json::object payload{{"station_id", ctx_.station_id},
                            {"scale", r.scale},
@@ -419,7 +421,21 @@ void Api::post_capture(const HttpRequest& request, const std::string& correlatio
       return;
     }
     if (std::chrono::steady_clock::now() >= wait->deadline) {
-      if (fresh) {
+      if (fresh && *refusal == scale::CaptureRefusal::below_minimum) {
+        wait->respond(error_response(
+            409, "below_minimum_weight",
+            "scale '" + wait->scale_id + "' shows " + s->latest->weight.to_string() + " " +
+                s->latest->unit + ", below the minimum capture weight " +
+                s->config.min_capture_weight.to_string() + "; is the vehicle on the deck?",
+            wait->correlation_id));
+      } else if (fresh && (*refusal == scale::CaptureRefusal::overload ||
+                           *refusal == scale::CaptureRefusal::underload)) {
+        wait->respond(error_response(409, "scale_out_of_range",
+                                     "scale '" + wait->scale_id + "' is " +
+                                         std::string(scale::to_string(*refusal)) +
+                                         "; a weight out of range cannot be captured",
+                                     wait->correlation_id));
+      } else if (fresh) {
         wait->respond(error_response(409, "scale_not_stable",
                                      "scale '" + wait->scale_id +
                                          "' did not settle in time; wait for the stable sign and "

@@ -2,11 +2,12 @@
 
 namespace weighlink::agent {
 
-void LiveState::add_scale(const std::string& id, const std::string& protocol) {
-  if (find(id)) return;
+void LiveState::add_scale(const scale::ScaleConfig& config) {
+  if (find(config.id)) return;
   ScaleLive s;
-  s.id = id;
-  s.protocol = protocol;
+  s.id = config.id;
+  s.protocol = config.protocol;
+  s.config = config;
   scales_.push_back(std::move(s));
 }
 

@@ -86,6 +86,7 @@ class LiveSession : public std::enable_shared_from_this<LiveSession> {
 
   void on_accept(beast::error_code ec) {
     if (ec) return finish();
+    accepted_ = true;
     auto server = server_.lock();
     if (!server) return;
     json::array ids;
@@ -163,7 +164,9 @@ class LiveSession : public std::enable_shared_from_this<LiveSession> {
   }
 
   void write_next() {
-    if (writing_ || closed_) return;
+    // Before the handshake completes the stream must not be written: readings published
+    // meanwhile wait in their slots.
+    if (!accepted_ || writing_ || closed_) return;
     Message next;
     if (!control_.empty()) {
       next = std::move(control_.front());
@@ -206,6 +209,7 @@ class LiveSession : public std::enable_shared_from_this<LiveSession> {
   std::map<std::string, Message> readings_;
   Message current_;
   std::set<std::string> subscription_;  // empty: every scale
+  bool accepted_ = false;
   bool writing_ = false;
   bool closed_ = false;
 };

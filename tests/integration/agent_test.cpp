@@ -129,6 +129,7 @@ TEST_CASE("agent: garbage on the serial line does not crash it and the next good
   std::string garbage;
   for (int i = 0; i < 4096; ++i) garbage.push_back(static_cast<char>(rng() & 0xFF));
   garbage += std::string("\x02\x31\x30", 3);  // a frame start cut short
+  INFO("agent log: " << agent.process->log());
   scale.write(garbage);
   scale.write(mt_frame("12340"));
   auto reading = read_until(ws, [](const json::object& m) { return is_reading(m, "12340"); });
@@ -316,4 +317,68 @@ TEST_CASE(
   CHECK(pg.query_scalar(count_sql) == "50");
   CHECK(agent.process->terminate() == 0);
   CHECK_FALSE(std::filesystem::exists(dir / "agent.ready"));
+}
+
+TEST_CASE("agent: a stable weight below min_capture_weight is refused with 409") {
+  TempDir dir("wl-agent");
+  weighlink::testing::PtyScale scale(dir / "scale");
+  std::ofstream(dir / "agent.yaml") << "scales:\n"
+                                       "  - id: main\n"
+                                       "    source: serial:"
+                                    << scale.path()
+                                    << "\n"
+                                       "    protocol: mt-continuous\n"
+                                       "    min_capture_weight: 1000\n";
+  Agent agent(dir, {"--config", (dir / "agent.yaml").string()});
+  std::atomic<bool> stop{false};
+  std::atomic<const char*> weight{"480"};
+  std::thread feeder([&] {
+    while (!stop) {
+      scale.write(mt_frame(weight.load()));
+      std::this_thread::sleep_for(50ms);
+    }
+  });
+  const std::string req = R"({"scale":"main","timeout_ms":500})";
+  auto light = post(agent.http, "/v1/captures", "min-1", req);
+  CHECK(light.status == 409);
+  CHECK(json::parse(light.body).at("error") == "below_minimum_weight");
+  weight = "14200";
+  REQUIRE(eventually(
+      [&] {
+        return json::parse(http_request(agent.http, "GET", "/v1/status").body)
+                   .at("scales")
+                   .at(0)
+                   .at("stale") == false;
+      },
+      5s));
+  auto heavy = post(agent.http, "/v1/captures", "min-2", R"({"scale":"main","timeout_ms":2000})");
+  stop = true;
+  feeder.join();
+  CHECK(heavy.status == 202);
+  CHECK(json::parse(heavy.body).at("weighing").at("weight") == "14200");
+}
+
+TEST_CASE("agent: clients connecting while readings stream get hello, then readings") {
+  // Readings published during a client's WebSocket handshake must wait for it to finish
+  // (writing during the handshake once aborted the agent).
+  TempDir dir("wl-agent");
+  weighlink::testing::PtyScale scale(dir / "scale");
+  Agent agent(dir,
+              {"--scale-source", "serial:" + scale.path(), "--scale-protocol", "mt-continuous"});
+  std::atomic<bool> stop{false};
+  std::thread feeder([&] {
+    while (!stop) {
+      scale.write(mt_frame("9100"));
+      std::this_thread::sleep_for(1ms);
+    }
+  });
+  for (int i = 0; i < 30; ++i) {
+    WsClient ws(agent.http, "/v1/live");
+    auto first = read_until(ws, [](const json::object&) { return true; });
+    CHECK(first.at("type") == "hello");
+    read_until(ws, [](const json::object& m) { return is_reading(m, "9100"); });
+  }
+  stop = true;
+  feeder.join();
+  CHECK(agent.process->running());
 }

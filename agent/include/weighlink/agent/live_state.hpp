@@ -8,12 +8,14 @@
 #include <vector>
 
 #include "weighlink/scale/reading.hpp"
+#include "weighlink/scale/scale_config.hpp"
 
 namespace weighlink::agent {
 
 struct ScaleLive {
   std::string id;
   std::string protocol;
+  scale::ScaleConfig config;  // capture rules (minimum weight) come from here
   bool connected = false;
   std::string detail;  // why not connected, or the source description
   std::optional<scale::Reading> latest;
@@ -22,7 +24,7 @@ struct ScaleLive {
 
 class LiveState {
  public:
-  void add_scale(const std::string& id, const std::string& protocol);
+  void add_scale(const scale::ScaleConfig& config);
   void on_reading(const scale::Reading& reading);
   void on_connection(const std::string& id, bool connected, const std::string& detail);
   [[nodiscard]] const ScaleLive* find(const std::string& id) const;
