@@ -40,6 +40,19 @@ inline void fuzz_one_parser(std::string_view protocol, const std::uint8_t* data,
   ParserOptions options;
   options.checksum = static_cast<ChecksumMode>(control % 3);
   options.decimals = (control >> 2) % 4 == 0 ? -1 : (control >> 2) % 10;
+  if (protocol == "custom") {
+    // With no pattern the custom parser refuses everything; fuzz it with the patterns of
+    // tests/vectors/custom.vec (status/motion/unit groups, multi-deck, STX/ETX framing).
+    static constexpr const char* kPatterns[] = {
+        R"(^(?<status>[A-Z ]) (?<motion>[MOZ ]) ?(?<weight>[-+]?[ 0-9.]+) (?<unit>Lb|Kg)$)",
+        R"((?<deck1>\d+),\s*(?<deck2>\d+),\s*(?<deck3>\d+),\s*(?<deck4>\d+))",
+        R"(^(?<stable>ST|US),(?<mode>GS|NT),(?<sign>[-+])(?<weight>[0-9. ]+)$)"};
+    options.custom_pattern = kPatterns[control % 3];
+    if (control % 3 == 2) {
+      options.custom_terminator = "\x03";
+      options.custom_start = "\x02";
+    }
+  }
 
   auto whole = make_parser(protocol, options);
   auto parts = make_parser(protocol, options);
