@@ -8,6 +8,7 @@
 
 #include <string>
 
+#include "buffered_parser.hpp"
 #include "group_b_util.hpp"
 #include "parsers.hpp"
 
@@ -19,23 +20,9 @@ constexpr std::size_t kMaxDigits = 10;
 bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
 bool is_letter(unsigned char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
 
-class McgsParser final : public Parser {
+class McgsParser final : public BufferedParser {
  public:
-  explicit McgsParser(const ParserOptions& options) : options_(options) {}
-
-  void put(std::string_view bytes, std::vector<Reading>& out) override {
-    buffer_.append(bytes);
-    drain(out, false);
-  }
-
-  void finish(std::vector<Reading>& out) override {
-    drain(out, true);
-    stats_.skipped_bytes += buffer_.size();
-    buffer_.clear();
-  }
-
-  const ParserStats& stats() const override { return stats_; }
-  std::string_view protocol() const override { return "mcgs"; }
+  explicit McgsParser(const ParserOptions& options) : BufferedParser("mcgs", options) {}
 
  private:
   enum class Match { need_more, mismatch, frame };
@@ -67,7 +54,7 @@ class McgsParser final : public Parser {
     return {Match::frame, i};
   }
 
-  void drain(std::vector<Reading>& out, bool at_end) {
+  void drain(std::vector<Reading>& out, bool at_end) override {
     const std::string_view b = buffer_;
     std::size_t pos = 0;
     while (pos < b.size()) {
@@ -124,10 +111,6 @@ class McgsParser final : public Parser {
     ++stats_.frames;
     return true;
   }
-
-  ParserOptions options_;
-  ParserStats stats_;
-  std::string buffer_;
 };
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 
+#include "buffered_parser.hpp"
 #include "parsers.hpp"
 
 namespace weighlink::scale::detail {
@@ -50,23 +51,10 @@ Decimal scaled(std::int64_t digits, int code) {
   return Decimal{digits, code - 2};
 }
 
-class MtContinuousParser final : public Parser {
+class MtContinuousParser final : public BufferedParser {
  public:
-  explicit MtContinuousParser(const ParserOptions& options) : options_(options) {}
-
-  void put(std::string_view bytes, std::vector<Reading>& out) override {
-    buffer_.append(bytes);
-    drain(out, /*at_end=*/false);
-  }
-
-  void finish(std::vector<Reading>& out) override {
-    drain(out, /*at_end=*/true);
-    stats_.skipped_bytes += buffer_.size();
-    buffer_.clear();
-  }
-
-  const ParserStats& stats() const override { return stats_; }
-  std::string_view protocol() const override { return "mt-continuous"; }
+  explicit MtContinuousParser(const ParserOptions& options)
+      : BufferedParser("mt-continuous", options) {}
 
  private:
   enum class Lock { unknown, with_checksum, without_checksum };
@@ -82,7 +70,7 @@ class MtContinuousParser final : public Parser {
 
   // Every decision depends only on the bytes buffered so far, so any split of the input gives
   // the same readings and the same stats.
-  void drain(std::vector<Reading>& out, bool at_end) {
+  void drain(std::vector<Reading>& out, bool at_end) override {
     std::size_t pos = 0;
     const std::string_view buf = buffer_;
     while (true) {
@@ -194,9 +182,6 @@ class MtContinuousParser final : public Parser {
     ++stats_.frames;
   }
 
-  ParserOptions options_;
-  ParserStats stats_;
-  std::string buffer_;
   Lock lock_ = Lock::unknown;
   int misses_ = 0;
 };

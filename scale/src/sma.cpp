@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "buffered_parser.hpp"
 #include "parsers.hpp"
 
 namespace weighlink::scale::detail {
@@ -20,28 +21,14 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-class SmaParser final : public Parser {
+class SmaParser final : public BufferedParser {
  public:
-  explicit SmaParser(const ParserOptions& options) : options_(options) {}
-
-  void put(std::string_view bytes, std::vector<Reading>& out) override {
-    buffer_.append(bytes);
-    drain(out);
-  }
-
-  void finish(std::vector<Reading>& out) override {
-    drain(out);
-    stats_.skipped_bytes += buffer_.size();
-    buffer_.clear();
-  }
-
-  const ParserStats& stats() const override { return stats_; }
-  std::string_view protocol() const override { return "sma"; }
+  explicit SmaParser(const ParserOptions& options) : BufferedParser("sma", options) {}
 
  private:
   enum class Outcome { reading, not_a_reading, bad };
 
-  void drain(std::vector<Reading>& out) {
+  void drain(std::vector<Reading>& out, bool /*at_end*/) override {
     std::size_t pos = 0;
     const std::string_view buf = buffer_;
     while (true) {
@@ -181,10 +168,6 @@ class SmaParser final : public Parser {
     ++stats_.frames;
     return Outcome::reading;
   }
-
-  ParserOptions options_;
-  ParserStats stats_;
-  std::string buffer_;
 };
 
 }  // namespace

@@ -8,6 +8,7 @@
 
 #include <string>
 
+#include "buffered_parser.hpp"
 #include "group_a_util.hpp"
 #include "parsers.hpp"
 
@@ -16,28 +17,15 @@ namespace {
 
 constexpr std::size_t kFrameSize = 9;
 
-class YaohuaReverseParser final : public Parser {
+class YaohuaReverseParser final : public BufferedParser {
  public:
-  explicit YaohuaReverseParser(const ParserOptions& options) : options_(options) {}
-
-  void put(std::string_view bytes, std::vector<Reading>& out) override {
-    buffer_.append(bytes);
-    drain(out);
-  }
-
-  void finish(std::vector<Reading>& out) override {
-    drain(out);
-    stats_.skipped_bytes += buffer_.size();
-    buffer_.clear();
-  }
-
-  const ParserStats& stats() const override { return stats_; }
-  std::string_view protocol() const override { return "yaohua-reverse"; }
+  explicit YaohuaReverseParser(const ParserOptions& options)
+      : BufferedParser("yaohua-reverse", options) {}
 
  private:
   // Decisions depend only on the bytes buffered so far, so every split of the input decodes
   // alike. Without a terminator, a frame is judged as soon as its 9 bytes are in.
-  void drain(std::vector<Reading>& out) {
+  void drain(std::vector<Reading>& out, bool /*at_end*/) override {
     std::size_t pos = 0;
     const std::string_view buf = buffer_;
     while (true) {
@@ -78,10 +66,6 @@ class YaohuaReverseParser final : public Parser {
     ++stats_.frames;
     return true;
   }
-
-  ParserOptions options_;
-  ParserStats stats_;
-  std::string buffer_;
 };
 
 }  // namespace
