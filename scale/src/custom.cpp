@@ -6,6 +6,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <regex>
 #include <string>
 #include <vector>
@@ -153,7 +156,7 @@ namespace {
 
 class CustomParser final : public LineParser {
  public:
-  CustomParser(const ParserOptions& options, std::optional<CustomPattern> pattern)
+  CustomParser(const ParserOptions& options, std::shared_ptr<const CustomPattern> pattern)
       : LineParser(
             "custom", options, kMaxFrame,
             options.custom_terminator.empty() ? std::string("\r\n") : options.custom_terminator,
@@ -278,16 +281,36 @@ class CustomParser final : public LineParser {
     return false;
   }
 
-  std::optional<CustomPattern> pattern_;
+  std::shared_ptr<const CustomPattern> pattern_;  // null: unusable configuration
   std::vector<std::string> stable_values_;
 };
 
 }  // namespace
 
 std::unique_ptr<Parser> make_custom_parser(const ParserOptions& options) {
-  auto compiled = compile_custom_pattern(options);
-  std::optional<CustomPattern> pattern;
-  if (auto* p = std::get_if<CustomPattern>(&compiled)) pattern = std::move(*p);
+  // Compiling a std::regex costs far more than matching a frame, and a configuration makes the
+  // same parser again on every reconnect (and the fuzzer for every input): compiled patterns are
+  // shared. A compiled std::regex is safe to use from several threads at once.
+  static std::mutex mu;
+  static std::map<std::string, std::shared_ptr<const CustomPattern>, std::less<>> cache;
+  std::string key = options.custom_pattern;
+  key.append(1, '\0')
+      .append(options.custom_terminator)
+      .append(1, '\0')
+      .append(options.custom_start);
+  std::shared_ptr<const CustomPattern> pattern;
+  {
+    std::lock_guard lock(mu);
+    if (auto it = cache.find(key); it != cache.end()) {
+      pattern = it->second;
+    } else {
+      auto compiled = compile_custom_pattern(options);
+      if (auto* p = std::get_if<CustomPattern>(&compiled)) {
+        pattern = std::make_shared<const CustomPattern>(std::move(*p));
+      }
+      if (cache.size() < 64) cache.emplace(std::move(key), pattern);
+    }
+  }
   return std::make_unique<CustomParser>(options, std::move(pattern));
 }
 
