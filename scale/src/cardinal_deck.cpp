@@ -75,7 +75,7 @@ class CardinalDeckParser final : public LineParser {
   LineResult decode_line(std::string_view masked, std::string_view raw,
                          std::vector<Reading>& out) override {
     const std::string_view line = trim(masked);
-    DeckFrame::Result result = DeckFrame::Result::bad;
+    LineResult result = LineResult::bad;
     if (line.size() >= 3 && line[0] == 'D' && std::isdigit(static_cast<unsigned char>(line[1]))) {
       const auto colon = line.find(':');
       if (colon == std::string_view::npos || colon > 3) return LineResult::bad;
@@ -107,15 +107,7 @@ class CardinalDeckParser final : public LineParser {
                    line[2] == 'N' ? WeighMode::net : WeighMode::gross, std::nullopt, false, false},
           raw, out);
     }
-    switch (result) {
-      case DeckFrame::Result::reading:
-        return LineResult::reading;
-      case DeckFrame::Result::pending:
-        return LineResult::pending;
-      case DeckFrame::Result::bad:
-        break;
-    }
-    return LineResult::bad;
+    return result;
   }
 
   void reset_frame() override { frame_.reset(); }

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "line_parser.hpp"
 #include "weighlink/scale/parser.hpp"
 #include "weighlink/scale/reading.hpp"
 
@@ -60,7 +61,7 @@ class DeckFrame {
  public:
   DeckFrame(std::string_view protocol, const ParserOptions& options);
 
-  enum class Result { pending, reading, bad };
+  using Result = LineParser::LineResult;  // reading, pending or bad
 
   // Adds a deck line; `raw` is the line as received. May complete a frame into `out`.
   Result add_deck(DeckLine line, std::string_view raw, std::vector<Reading>& out);

@@ -81,7 +81,7 @@ class I1310Parser final : public LineParser {
   LineResult decode_line(std::string_view masked, std::string_view raw,
                          std::vector<Reading>& out) override {
     const std::string_view line = trim(masked);
-    DeckFrame::Result result = DeckFrame::Result::bad;
+    LineResult result = LineResult::bad;
     std::string_view rest;
     if (starts_with_icase(line, "Scale No:")) {
       if (pending_scale_) return LineResult::bad;  // two headers in a row: a line went missing
@@ -126,15 +126,7 @@ class I1310Parser final : public LineParser {
           DeckLine{*n, v->weight, v->unit, WeighMode::gross, v->stable, v->overload, v->underload},
           raw, out);
     }
-    switch (result) {
-      case DeckFrame::Result::reading:
-        return LineResult::reading;
-      case DeckFrame::Result::pending:
-        return LineResult::pending;
-      case DeckFrame::Result::bad:
-        break;
-    }
-    return LineResult::bad;
+    return result;
   }
 
   void reset_frame() override {

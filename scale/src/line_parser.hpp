@@ -20,19 +20,20 @@ class LineParser : public Parser {
   [[nodiscard]] const ParserStats& stats() const final { return stats_; }
   [[nodiscard]] std::string_view protocol() const final { return protocol_; }
 
- protected:
-  // `terminators`: the bytes that end a line (CR and LF by default; some formats end in ETX or
-  // use '=' as a frame start, see `start_byte`). `start_byte`: when set, a line begins at this
-  // byte and bytes before it are skipped (resynchronisation on formats with a start marker).
-  LineParser(std::string_view protocol, ParserOptions options, std::size_t max_line = 128,
-             std::string terminators = "\r\n", std::optional<char> start_byte = std::nullopt);
-
+  // What a line was (public so helpers shared by several line formats can answer in it).
   enum class LineResult {
     reading,  // readings appended to `out`
     ignored,  // a valid line that carries no reading (a header, a prompt, an echo)
     pending,  // part of a multi-line frame; the reading comes with a later line
     bad,      // refused: counted as a bad frame, its bytes as skipped
   };
+
+ protected:
+  // `terminators`: the bytes that end a line (CR and LF by default; some formats end in ETX or
+  // use '=' as a frame start, see `start_byte`). `start_byte`: when set, a line begins at this
+  // byte and bytes before it are skipped (resynchronisation on formats with a start marker).
+  LineParser(std::string_view protocol, ParserOptions options, std::size_t max_line = 128,
+             std::string terminators = "\r\n", std::optional<char> start_byte = std::nullopt);
 
   // `line`: the line without terminator, parity bit masked, surrounding whitespace kept.
   // `raw`: the bytes as received, terminator included (for Reading::raw; multi-line formats
