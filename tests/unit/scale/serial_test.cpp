@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <mutex>
 
+#include "reader_events.hpp"
 #include "weighlink/scale/encode.hpp"
 #include "weighlink/scale/reader.hpp"
 #include "weighlink/scale/source.hpp"
@@ -36,32 +37,7 @@ std::string read_at_least(ByteSource& source, std::size_t n) {
   return got;
 }
 
-// Collects reader events for the test thread.
-struct Events {
-  std::mutex mutex;
-  std::condition_variable changed;
-  std::vector<Reading> readings;
-  std::vector<std::pair<bool, std::string>> connections;
-
-  ScaleEvents hooks() {
-    return {[this](const Reading& r) {
-              std::lock_guard lock(mutex);
-              readings.push_back(r);
-              changed.notify_all();
-            },
-            [this](bool up, const std::string& detail) {
-              std::lock_guard lock(mutex);
-              connections.emplace_back(up, detail);
-              changed.notify_all();
-            }};
-  }
-
-  template <class Pred>
-  bool wait(Pred pred) {
-    std::unique_lock lock(mutex);
-    return changed.wait_for(lock, 5s, [&] { return pred(); });
-  }
-};
+using Events = weighlink::scale::test::ReaderEvents;
 
 }  // namespace
 

@@ -15,6 +15,7 @@
 #include <mutex>
 #include <thread>
 
+#include "reader_events.hpp"
 #include "weighlink/scale/encode.hpp"
 #include "weighlink/scale/reader.hpp"
 #include "weighlink/testing/pty_scale.hpp"
@@ -33,36 +34,7 @@ std::string frame(std::int64_t kg, bool motion = false) {
   return encode_mt_continuous(s, true);
 }
 
-struct Events {
-  std::mutex mutex;
-  std::condition_variable changed;
-  std::vector<Reading> readings;
-  std::vector<std::pair<bool, std::string>> connections;
-
-  ScaleEvents hooks() {
-    return {[this](const Reading& r) {
-              std::lock_guard lock(mutex);
-              readings.push_back(r);
-              changed.notify_all();
-            },
-            [this](bool up, const std::string& detail) {
-              std::lock_guard lock(mutex);
-              connections.emplace_back(up, detail);
-              changed.notify_all();
-            }};
-  }
-
-  template <class Pred>
-  bool wait(Pred pred, std::chrono::milliseconds timeout = 5s) {
-    std::unique_lock lock(mutex);
-    return changed.wait_for(lock, timeout, [&] { return pred(); });
-  }
-  std::size_t fresh_readings() {
-    std::size_t n = 0;
-    for (const auto& r : readings) n += r.stale ? 0 : 1;
-    return n;
-  }
-};
+using Events = weighlink::scale::test::ReaderEvents;
 
 // A serial device server on 127.0.0.1: streams a frame every 20 ms, or (polled) answers each
 // request byte sequence with one frame. Non-blocking sockets polled every few ms, so stop() is
