@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   std::string config_file, listen, ready_file, data_dir, station_id, token_file, backend,
       scale_source, scale_protocol = "mt-continuous", log_level = "info";
   bool check_config = false;
+  bool truconnect = false;
   app.add_option("--config", config_file, "YAML configuration file");
   app.add_flag("--check-config", check_config, "validate the configuration and exit");
   app.add_option("--listen", listen,
@@ -45,6 +46,9 @@ int main(int argc, char** argv) {
                  "serial:DEV?baud=9600&parity=none&bits=8&stop=1 (one scale named main)");
   app.add_option("--scale-protocol", scale_protocol,
                  "protocol id of that scale (weighlink-scale protocols)");
+  app.add_flag("--truconnect", truconnect,
+               "serve TruConnect's socket (127.0.0.1:3030) and REST API (127.0.0.1:3031) for the "
+               "TruLoad web app (config compat.truconnect)");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error");
   try {
     app.parse(argc, argv);
@@ -63,6 +67,7 @@ int main(int argc, char** argv) {
     if (!station_id.empty()) config.station_id = station_id;
     if (!token_file.empty()) config.station_token_file = token_file;
     if (!backend.empty()) config.backends = split_list(backend);
+    if (truconnect) config.truconnect.enabled = true;
     if (!scale_source.empty()) {
       std::erase_if(config.scales, [](const auto& s) { return s.id == "main"; });
       config.scales.insert(config.scales.begin(),
@@ -74,7 +79,13 @@ int main(int argc, char** argv) {
   }
   if (check_config) {
     std::cout << "configuration OK: " << config.scales.size() << " scale(s), listen "
-              << config.listen_host << ":" << config.listen_port << "\n";
+              << config.listen_host << ":" << config.listen_port;
+    if (config.truconnect.enabled) {
+      std::cout << ", TruConnect " << config.truconnect.ws_host << ":"
+                << config.truconnect.ws_port << " + " << config.truconnect.http_host << ":"
+                << config.truconnect.http_port;
+    }
+    std::cout << "\n";
     return 0;
   }
   spdlog::set_level(spdlog::level::from_str(log_level));

@@ -10,6 +10,7 @@
 #include "weighlink/agent/api.hpp"
 #include "weighlink/agent/live_state.hpp"
 #include "weighlink/agent/server.hpp"
+#include "weighlink/agent/truconnect.hpp"
 #include "weighlink/scale/reader.hpp"
 #include "weighlink/sync/outbox.hpp"
 #include "weighlink/sync/replay.hpp"
@@ -102,24 +103,33 @@ int Agent::run(const AgentConfig& config) {
   LiveState live;
   for (const auto& s : config.scales) live.add_scale(s);
 
-  ApiContext ctx;
-  ctx.station_id = config.station_id;
-  ctx.agent_version = WEIGHLINK_VERSION;
-  ctx.outbox = outbox.get();
-  ctx.live = &live;
-  ctx.replay = replay.get();
-  ctx.security.allowed_origins = config.allowed_origins;
-  ctx.security.allowed_hosts = config.allowed_hosts;
-  ctx.capture_timeout = config.capture_timeout;
-  ctx.post = [&ioc](std::function<void()> fn) { asio::post(ioc, std::move(fn)); };
-  ctx.schedule = [&ioc](std::chrono::milliseconds delay, std::function<void()> fn) {
+  CaptureContext capture_ctx;
+  capture_ctx.station_id = config.station_id;
+  capture_ctx.agent_version = WEIGHLINK_VERSION;
+  capture_ctx.outbox = outbox.get();
+  capture_ctx.live = &live;
+  capture_ctx.post = [&ioc](std::function<void()> fn) { asio::post(ioc, std::move(fn)); };
+  capture_ctx.schedule = [&ioc](std::chrono::milliseconds delay, std::function<void()> fn) {
     auto timer = std::make_shared<asio::steady_timer>(ioc, delay);
     timer->async_wait([timer, fn = std::move(fn)](const boost::system::error_code& ec) {
       if (!ec) fn();
     });
   };
+  Captures captures(capture_ctx);
+
+  ApiContext ctx;
+  ctx.station_id = config.station_id;
+  ctx.agent_version = WEIGHLINK_VERSION;
+  ctx.outbox = outbox.get();
+  ctx.live = &live;
+  ctx.captures = &captures;
+  ctx.replay = replay.get();
+  ctx.security.allowed_origins = config.allowed_origins;
+  ctx.security.allowed_hosts = config.allowed_hosts;
+  ctx.capture_timeout = config.capture_timeout;
+  ctx.post = capture_ctx.post;
   Api api(std::move(ctx));
-  Server server(ioc, api);
+  Server server(ioc, api, config.live);
   std::string bound;
   if (!server.listen(config.listen_host, config.listen_port, &bound, &error)) {
     spdlog::error("{}", error);
@@ -127,6 +137,24 @@ int Agent::run(const AgentConfig& config) {
   }
   spdlog::info("weighlink-agent {} listening on http://{} (station {})", WEIGHLINK_VERSION, bound,
                config.station_id);
+  boost::json::object ready{{"http", bound}};
+  std::unique_ptr<TruConnect> truconnect;
+  if (config.truconnect.enabled) {
+    if (config.scales.empty()) {
+      spdlog::error("TruConnect compatibility needs a scale: configure one (--scale-source)");
+      return 2;
+    }
+    truconnect = std::make_unique<TruConnect>(config.truconnect, captures, WEIGHLINK_VERSION);
+    std::string ws_bound, http_bound;
+    if (!server.listen_truconnect(*truconnect, &ws_bound, &http_bound, &error)) {
+      spdlog::error("{}", error);
+      return 1;
+    }
+    ready["truconnect_ws"] = ws_bound;
+    ready["truconnect_http"] = http_bound;
+    spdlog::info("TruConnect compatibility: socket ws://{} and REST http://{}/api/v1 (scale {})",
+                 ws_bound, http_bound, truconnect->scale_id());
+  }
 
   std::vector<std::unique_ptr<scale::ScaleReader>> readers;
   for (const auto& sc : config.scales) {
@@ -167,7 +195,7 @@ int Agent::run(const AgentConfig& config) {
   if (replay) replay->start();
   for (auto& r : readers) r->start();
   if (!config.ready_file.empty()) {
-    if (!write_ready_file(config.ready_file, {{"http", bound}}, &error)) {
+    if (!write_ready_file(config.ready_file, ready, &error)) {
       spdlog::error("{}", error);
       return 1;
     }

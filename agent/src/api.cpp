@@ -7,6 +7,7 @@
 #include <memory>
 #include <random>
 
+#include "random_id.hpp"
 #include "weighlink/agent/page.hpp"
 #include "weighlink/sync/hash.hpp"
 
@@ -19,17 +20,7 @@ std::int64_t to_ms(std::chrono::system_clock::time_point tp) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(tp.time_since_epoch()).count();
 }
 
-std::string new_correlation_id() {
-  static thread_local std::mt19937_64 rng(std::random_device{}());
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string id(16, '0');
-  auto v = rng();
-  for (auto& c : id) {
-    c = kHex[v & 0xF];
-    v >>= 4;
-  }
-  return id;
-}
+std::string new_correlation_id() { return detail::random_id(); }
 
 HttpResponse json_response(int status, const json::value& body) {
   HttpResponse r;
@@ -122,6 +113,16 @@ HttpResponse error_response(int status, const std::string& code, const std::stri
   return r;
 }
 
+HttpResponse preflight_response(std::string_view methods, std::string_view headers) {
+  HttpResponse r;
+  r.status = 204;
+  r.content_type.clear();
+  r.headers = {{"Access-Control-Allow-Methods", std::string(methods)},
+               {"Access-Control-Allow-Headers", std::string(headers)},
+               {"Access-Control-Max-Age", "600"}};
+  return r;
+}
+
 Api::Api(ApiContext context) : ctx_(std::move(context)) {}
 
 std::optional<HttpResponse> Api::refuse(const HttpRequest& request) const {
@@ -179,13 +180,7 @@ void Api::handle(const HttpRequest& request, Respond respond) {
 
   if (m == "OPTIONS") {
     // CORS preflight: only reached for allowed origins (refuse() stopped the others).
-    HttpResponse r;
-    r.status = 204;
-    r.content_type.clear();
-    r.headers = {{"Access-Control-Allow-Methods", "GET, POST, OPTIONS"},
-                 {"Access-Control-Allow-Headers", "Content-Type, Idempotency-Key"},
-                 {"Access-Control-Max-Age", "600"}};
-    finish(std::move(r));
+    finish(preflight_response("GET, POST, DELETE, OPTIONS", "Content-Type, Idempotency-Key"));
     return;
   }
   if (m == "GET" && path == "/") {
@@ -224,6 +219,16 @@ void Api::handle(const HttpRequest& request, Respond respond) {
   }
   if (m == "POST" && path == "/v1/captures") {
     post_capture(request, correlation_id, std::move(finish));
+    return;
+  }
+  constexpr std::string_view kAxlePrefix = "/v1/axle-sessions/";
+  if (path.starts_with(kAxlePrefix) && path.size() > kAxlePrefix.size()) {
+    // /v1/axle-sessions/{scale}[/{action}]
+    const auto rest = path.substr(kAxlePrefix.size());
+    const auto slash = rest.find('/');
+    axle_session(request, rest.substr(0, slash),
+                 slash == std::string::npos ? std::string() : rest.substr(slash + 1),
+                 correlation_id, std::move(finish));
     return;
   }
   constexpr std::string_view kOutboxPrefix = "/v1/outbox/";
@@ -310,151 +315,237 @@ void Api::post_mutation(const HttpRequest& request, const std::string& correlati
   });
 }
 
-void Api::post_capture(const HttpRequest& request, const std::string& correlation_id,
-                       Respond respond) {
+namespace {
+
+// Idempotency-Key, JSON content type and a JSON object body (empty body = {}), the checks
+// every capture-like request shares. A response when the request must be refused.
+std::optional<HttpResponse> check_capture_request(const HttpRequest& request,
+                                                  const std::string& correlation_id,
+                                                  json::value& body) {
   const auto key = request.header("idempotency-key");
   if (key.empty() || !valid_key(key)) {
-    respond(error_response(400, key.empty() ? "idempotency_key_missing" : "idempotency_key_invalid",
-                           "the Idempotency-Key header (1 to 255 visible ASCII characters) is "
-                           "required: reuse it when you retry, so a capture is never doubled",
-                           correlation_id));
-    return;
+    return error_response(400, key.empty() ? "idempotency_key_missing" : "idempotency_key_invalid",
+                          "the Idempotency-Key header (1 to 255 visible ASCII characters) is "
+                          "required: reuse it when you retry, so a capture is never doubled",
+                          correlation_id);
   }
-  if (!is_json(request)) {
-    respond(error_response(415, "unsupported_media_type",
-                           "send the capture request as Content-Type: application/json",
-                           correlation_id));
-    return;
+  if (!request.body.empty() && !is_json(request)) {
+    return error_response(415, "unsupported_media_type",
+                          "send the request as Content-Type: application/json", correlation_id);
   }
   json::error_code ec;
-  auto body = json::parse(request.body.empty() ? std::string("{}") : request.body, ec);
+  body = json::parse(request.body.empty() ? std::string("{}") : request.body, ec);
   if (ec || !body.is_object()) {
-    respond(error_response(400, "invalid_json",
-                           "the body must be a JSON object like {\"scale\":\"main\","
-                           "\"operator\":\"jdoe\"}",
-                           correlation_id));
-    return;
+    return error_response(400, "invalid_json",
+                          "the body must be a JSON object like {\"scale\":\"main\","
+                          "\"operator\":\"jdoe\"}",
+                          correlation_id);
   }
-  const auto& o = body.as_object();
-  std::string scale_id = ctx_.live->scales().empty() ? "main" : ctx_.live->scales().front().id;
-  if (const auto* s = o.if_contains("scale")) {
-    if (!s->is_string()) {
-      respond(error_response(400, "invalid_scale", "\"scale\" must be a string", correlation_id));
-      return;
+  return std::nullopt;
+}
+
+// An optional string field; false (with `error` set) when present and not a string.
+bool optional_string(const json::object& o, const char* name, std::string& out,
+                     std::optional<HttpResponse>& error, const std::string& correlation_id) {
+  if (const auto* v = o.if_contains(name)) {
+    if (!v->is_string() || v->as_string().size() > 200) {
+      error = error_response(400, std::string("invalid_") + name,
+                             std::string("\"") + name + "\" must be a string of at most 200 "
+                                                        "characters",
+                             correlation_id);
+      return false;
     }
-    scale_id = std::string(s->as_string());
+    out = std::string(v->as_string());
   }
-  std::string operator_id;
-  if (const auto* op = o.if_contains("operator")) {
-    if (!op->is_string()) {
-      respond(
-          error_response(400, "invalid_operator", "\"operator\" must be a string", correlation_id));
-      return;
-    }
-    operator_id = std::string(op->as_string());
-  }
-  auto timeout = ctx_.capture_timeout;
+  return true;
+}
+
+bool optional_timeout(const json::object& o, std::chrono::milliseconds& out,
+                      std::optional<HttpResponse>& error, const std::string& correlation_id) {
   if (const auto* t = o.if_contains("timeout_ms")) {
     if (!t->is_int64() || t->as_int64() < 0 || t->as_int64() > 60'000) {
-      respond(error_response(400, "invalid_timeout", "\"timeout_ms\" must be 0..60000",
-                             correlation_id));
-      return;
+      error = error_response(400, "invalid_timeout", "\"timeout_ms\" must be 0..60000",
+                             correlation_id);
+      return false;
     }
-    timeout = std::chrono::milliseconds(t->as_int64());
+    out = std::chrono::milliseconds(t->as_int64());
   }
-  if (!ctx_.live->find(scale_id)) {
-    respond(error_response(404, "unknown_scale",
-                           "no scale named '" + scale_id + "' is configured on this agent",
-                           correlation_id));
-    return;
-  }
-  const auto hash = canonical_hash("POST /v1/captures", body);
-  // A retried capture must answer with the weighing it already captured, not a new weight.
-  if (auto existing = ctx_.outbox->find(key)) {
-    respond(replay_or_conflict(*existing, hash, correlation_id));
-    return;
-  }
+  return true;
+}
 
-  struct Wait {
-    std::string scale_id, operator_id, key, hash, correlation_id;
-    std::chrono::steady_clock::time_point deadline;
-    Respond respond;
-  };
-  auto wait =
-      std::make_shared<Wait>(Wait{scale_id, operator_id, key, hash, correlation_id,
-                                  std::chrono::steady_clock::now() + timeout, std::move(respond)});
-  auto attempt = std::make_shared<std::function<void()>>();
-  *attempt = [this, wait, weak = std::weak_ptr<std::function<void()>>(attempt)] {
-    const auto* s = ctx_.live->find(wait->scale_id);
-    const bool fresh = s && s->latest && !s->latest->stale;
-    const auto refusal = s && s->latest ? scale::capture_refusal(*s->latest, s->config)
-                                        : std::optional(scale::CaptureRefusal::stale);
-    if (!refusal) {
-      const auto& r = *s->latest;
-      json::object payload{{"station_id", ctx_.station_id},
-                           {"scale", r.scale},
-                           {"weight", r.weight.to_string()},
-                           {"unit", r.unit},
-                           {"mode", scale::to_string(r.mode)},
-                           {"tare", r.tare ? r.tare->to_string() : std::string("0")},
-                           {"reading_seq", r.seq},
-                           {"reading_ts", scale::format_timestamp(r.ts)},
-                           {"protocol", r.protocol},
-                           {"raw", scale::to_json(r, false).at("raw")},
-                           {"operator", wait->operator_id},
-                           {"agent_version", ctx_.agent_version},
-                           {"captured_at", scale::format_timestamp(ctx_.now())}};
-      if (!r.decks.empty()) payload["decks"] = scale::to_json(r, false).at("decks");
-      sync::NewMutation m;
-      m.idempotency_key = wait->key;
-      m.kind = "weighing.captured";
-      m.payload_json = json::serialize(payload);
-      m.request_hash = wait->hash;
-      m.created_at_ms = to_ms(ctx_.now());
-      spdlog::info("[{}] capture on scale {}: {} {} (reading seq {}) key {}", wait->correlation_id,
-                   r.scale, r.weight.to_string(), r.unit, r.seq, wait->key);
-      ctx_.outbox->enqueue(std::move(m), [post = ctx_.post, wait](sync::EnqueueResult result) {
-        post([wait, result = std::move(result)] {
-          wait->respond(enqueue_response(result, wait->hash, wait->correlation_id));
-        });
-      });
-      return;
+HttpResponse capture_response(const CaptureOutcome& outcome, const std::string& request_hash,
+                              const std::string& correlation_id) {
+  if (outcome.error) {
+    return error_response(outcome.error->status, outcome.error->code, outcome.error->message,
+                          correlation_id);
+  }
+  return enqueue_response(outcome.enqueued, request_hash, correlation_id);
+}
+
+}  // namespace
+
+void Api::post_capture(const HttpRequest& request, const std::string& correlation_id,
+                       Respond respond) {
+  json::value body;
+  if (auto refusal = check_capture_request(request, correlation_id, body)) {
+    return respond(std::move(*refusal));
+  }
+  const auto& o = body.as_object();
+  CaptureRequest req;
+  req.idempotency_key = request.header("idempotency-key");
+  req.scale_id = ctx_.live->scales().empty() ? "main" : ctx_.live->scales().front().id;
+  req.timeout = ctx_.capture_timeout;
+  std::optional<HttpResponse> error;
+  if (!optional_string(o, "scale", req.scale_id, error, correlation_id) ||
+      !optional_string(o, "operator", req.operator_id, error, correlation_id) ||
+      !optional_timeout(o, req.timeout, error, correlation_id)) {
+    return respond(std::move(*error));
+  }
+  if (const auto* ref = o.if_contains("reference")) {
+    if (!ref->is_object()) {
+      return respond(error_response(400, "invalid_reference",
+                                    "\"reference\" must be a JSON object (plate, ticket, ...)",
+                                    correlation_id));
     }
-    if (std::chrono::steady_clock::now() >= wait->deadline) {
-      if (fresh && *refusal == scale::CaptureRefusal::below_minimum) {
-        wait->respond(error_response(
-            409, "below_minimum_weight",
-            "scale '" + wait->scale_id + "' shows " + s->latest->weight.to_string() + " " +
-                s->latest->unit + ", below the minimum capture weight " +
-                s->config.min_capture_weight.to_string() + "; is the vehicle on the deck?",
-            wait->correlation_id));
-      } else if (fresh && (*refusal == scale::CaptureRefusal::overload ||
-                           *refusal == scale::CaptureRefusal::underload)) {
-        wait->respond(error_response(409, "scale_out_of_range",
-                                     "scale '" + wait->scale_id + "' is " +
-                                         std::string(scale::to_string(*refusal)) +
-                                         "; a weight out of range cannot be captured",
-                                     wait->correlation_id));
-      } else if (fresh) {
-        wait->respond(error_response(409, "scale_not_stable",
-                                     "scale '" + wait->scale_id +
-                                         "' did not settle in time; wait for the stable sign and "
-                                         "capture again",
-                                     wait->correlation_id));
-      } else {
-        wait->respond(
-            error_response(503, "scale_unavailable",
-                           "no current reading from scale '" + wait->scale_id + "'" +
-                               (s && !s->detail.empty() ? " (" + s->detail + ")" : std::string()) +
-                               "; check the indicator and its cable",
-                           wait->correlation_id));
+    req.reference = ref->as_object();
+  }
+  if (!ctx_.live->find(req.scale_id)) {
+    return respond(error_response(404, "unknown_scale",
+                                  "no scale named '" + req.scale_id +
+                                      "' is configured on this agent",
+                                  correlation_id));
+  }
+  req.request_hash = canonical_hash("POST /v1/captures", body);
+  // A retried capture must answer with the weighing it already captured, not a new weight.
+  if (auto existing = ctx_.outbox->find(req.idempotency_key)) {
+    return respond(replay_or_conflict(*existing, req.request_hash, correlation_id));
+  }
+  spdlog::info("[{}] capture requested on scale {} key {}", correlation_id, req.scale_id,
+               req.idempotency_key);
+  auto hash = req.request_hash;
+  ctx_.captures->capture(std::move(req), [respond = std::move(respond), hash,
+                                          correlation_id](CaptureOutcome outcome) {
+    if (outcome.error) {
+      spdlog::info("[{}] capture refused: {}", correlation_id, outcome.error->code);
+    }
+    respond(capture_response(outcome, hash, correlation_id));
+  });
+}
+
+void Api::axle_session(const HttpRequest& request, const std::string& scale_id,
+                       const std::string& action, const std::string& correlation_id,
+                       Respond respond) {
+  auto& captures = *ctx_.captures;
+  if (!captures.has_scale(scale_id)) {
+    return respond(error_response(404, "unknown_scale",
+                                  "no scale named '" + scale_id + "' is configured on this agent",
+                                  correlation_id));
+  }
+  const auto& m = request.method;
+  auto session_ok = [&] { respond(json_response(200, captures.session_json(scale_id))); };
+  auto refused = [&](const CaptureError& e) {
+    respond(error_response(e.status, e.code, e.message, correlation_id));
+  };
+  if (action.empty() && m == "GET") return session_ok();
+  if (action.empty() && m == "DELETE") {
+    if (auto e = captures.reset_session(scale_id)) return refused(*e);
+    spdlog::info("[{}] axle session on scale {} reset", correlation_id, scale_id);
+    return session_ok();
+  }
+  if (m != "POST" || (action != "start" && action != "axles" && action != "complete")) {
+    return respond(error_response(
+        action.empty() || action == "start" || action == "axles" || action == "complete" ? 405
+                                                                                          : 404,
+        action.empty() || action == "start" || action == "axles" || action == "complete"
+            ? "method_not_allowed"
+            : "not_found",
+        "axle sessions: GET or DELETE /v1/axle-sessions/{scale}, POST .../start, .../axles, "
+        ".../complete",
+        correlation_id));
+  }
+  if (action == "start") {
+    json::error_code ec;
+    auto body = json::parse(request.body.empty() ? std::string("{}") : request.body, ec);
+    if (ec || !body.is_object()) {
+      return respond(error_response(
+          400, "invalid_json", "the body must be a JSON object like {\"expected_axles\":3}",
+          correlation_id));
+    }
+    int expected = 0;
+    bool restart = false;
+    if (const auto* n = body.as_object().if_contains("expected_axles")) {
+      if (!n->is_int64() || n->as_int64() < 0 || n->as_int64() > 20) {
+        return respond(error_response(400, "invalid_expected_axles",
+                                      "\"expected_axles\" must be 0 (not known) to 20",
+                                      correlation_id));
       }
-      return;
+      expected = static_cast<int>(n->as_int64());
     }
-    // The timer holds the only strong reference between attempts, so nothing cycles.
-    ctx_.schedule(std::chrono::milliseconds(20), [next = weak.lock()] { (*next)(); });
-  };
-  (*attempt)();
+    if (const auto* r = body.as_object().if_contains("restart")) {
+      if (!r->is_bool()) {
+        return respond(error_response(400, "invalid_restart", "\"restart\" must be true or false",
+                                      correlation_id));
+      }
+      restart = r->as_bool();
+    }
+    if (auto e = captures.start_session(scale_id, expected, restart)) return refused(*e);
+    return session_ok();
+  }
+  json::value body;
+  if (auto refusal = check_capture_request(request, correlation_id, body)) {
+    return respond(std::move(*refusal));
+  }
+  const auto key = request.header("idempotency-key");
+  const auto route = "POST /v1/axle-sessions/" + scale_id + "/" + action;
+  const auto hash = canonical_hash(route, body);
+  std::optional<HttpResponse> error;
+  if (action == "axles") {
+    auto timeout = ctx_.capture_timeout;
+    if (!optional_timeout(body.as_object(), timeout, error, correlation_id)) {
+      return respond(std::move(*error));
+    }
+    captures.capture_axle(
+        scale_id, key, hash, timeout,
+        [this, scale_id, correlation_id, respond = std::move(respond)](AxleOutcome outcome) {
+          if (outcome.error) {
+            return respond(error_response(outcome.error->status, outcome.error->code,
+                                          outcome.error->message, correlation_id));
+          }
+          json::object axle{{"number", outcome.axle.number},
+                            {"weight", outcome.axle.weight.to_string()},
+                            {"reading", outcome.axle.reading.to_string()},
+                            {"reading_seq", outcome.axle.seq},
+                            {"captured_at", scale::format_timestamp(outcome.axle.at)}};
+          auto r = json_response(
+              200, json::object{{"axle", std::move(axle)},
+                                {"session", ctx_.captures->session_json(scale_id)}});
+          if (outcome.replayed) r.headers.emplace_back("Idempotent-Replayed", "true");
+          respond(std::move(r));
+        });
+    return;
+  }
+  CaptureRequest req;
+  req.scale_id = scale_id;
+  req.idempotency_key = key;
+  req.request_hash = hash;
+  if (!optional_string(body.as_object(), "operator", req.operator_id, error, correlation_id)) {
+    return respond(std::move(*error));
+  }
+  if (const auto* ref = body.as_object().if_contains("reference")) {
+    if (!ref->is_object()) {
+      return respond(error_response(400, "invalid_reference",
+                                    "\"reference\" must be a JSON object (plate, ticket, ...)",
+                                    correlation_id));
+    }
+    req.reference = ref->as_object();
+  }
+  if (auto existing = ctx_.outbox->find(key)) {
+    return respond(replay_or_conflict(*existing, hash, correlation_id));
+  }
+  captures.complete_session(std::move(req), [respond = std::move(respond), hash,
+                                             correlation_id](CaptureOutcome outcome) {
+    respond(capture_response(outcome, hash, correlation_id));
+  });
 }
 
 void Api::get_outbox(const HttpRequest& request, const std::string& correlation_id,
@@ -567,7 +658,8 @@ json::object Api::status() const {
                       {"agent_version", ctx_.agent_version},
                       {"scales", std::move(scales)},
                       {"uplink", std::move(uplink)},
-                      {"outbox", std::move(outbox)}};
+                      {"outbox", std::move(outbox)},
+                      {"axle_sessions", ctx_.captures->sessions_json()}};
 }
 
 HttpResponse Api::metrics() const {

@@ -108,6 +108,16 @@ void load_scale_options(const YAML::Node& s, const std::filesystem::path& file,
     if (d.units < 0) fail(file, where + "min_capture_weight", "must not be negative");
     sc.min_capture_weight = d;
   }
+  if (auto n = s["axle_mode"]) {
+    const auto v = get<std::string>(n, file, where + "axle_mode", "direct or cumulative");
+    if (v == "direct") {
+      sc.axle_mode = scale::AxleMode::direct;
+    } else if (v == "cumulative") {
+      sc.axle_mode = scale::AxleMode::cumulative;
+    } else {
+      fail(file, where + "axle_mode", "'" + v + "': expected direct or cumulative");
+    }
+  }
   if (auto n = s["poll_command"]) {
     sc.poll_command = get<std::string>(n, file, where + "poll_command",
                                        "a string, e.g. \"\\x05\" or \"SI\\r\\n\"");
@@ -160,6 +170,83 @@ void load_scale_options(const YAML::Node& s, const std::filesystem::path& file,
     fail(file, where + problem->substr(0, colon), problem->substr(colon + 2));
   }
 }
+void load_live(const YAML::Node& n, const std::filesystem::path& file, LiveOptions& live) {
+  if (!n.IsMap()) fail(file, "live", "expected a mapping (ping_interval_ms, ...)");
+  check_keys(n, {"ping_interval_ms", "write_stall_ms", "max_message_bytes", "max_clients"}, file,
+             "live.");
+  if (auto v = n["ping_interval_ms"]) {
+    live.ping_interval = get_ms(v, file, "live.ping_interval_ms", 200, 300'000);
+  }
+  if (auto v = n["write_stall_ms"]) {
+    live.write_stall = get_ms(v, file, "live.write_stall_ms", 100, 600'000);
+  }
+  if (auto v = n["max_message_bytes"]) {
+    live.max_message = get<std::size_t>(v, file, "live.max_message_bytes", "a number of bytes");
+    if (live.max_message < 256 || live.max_message > (16u << 20)) {
+      fail(file, "live.max_message_bytes", "expected 256..16777216");
+    }
+  }
+  if (auto v = n["max_clients"]) {
+    live.max_clients = get<std::size_t>(v, file, "live.max_clients", "a number of clients");
+    if (live.max_clients < 1 || live.max_clients > 10'000) {
+      fail(file, "live.max_clients", "expected 1..10000");
+    }
+  }
+}
+
+void load_truconnect(const YAML::Node& n, const std::filesystem::path& file,
+                     TruConnectConfig& tc) {
+  const std::string at = "compat.truconnect.";
+  if (!n.IsMap()) fail(file, "compat.truconnect", "expected a mapping (enabled, ws_listen, ...)");
+  check_keys(n,
+             {"enabled", "ws_listen", "http_listen", "scale", "capture_mode", "station_code",
+              "station_name", "bidirectional", "bound_a_code", "bound_b_code",
+              "vehicle_on_deck_weight"},
+             file, at);
+  if (auto v = n["enabled"]) tc.enabled = get<bool>(v, file, at + "enabled", "true or false");
+  try {
+    if (auto v = n["ws_listen"]) {
+      parse_listen(get<std::string>(v, file, at + "ws_listen", "HOST:PORT"), tc.ws_host,
+                   tc.ws_port);
+    }
+  } catch (const std::invalid_argument& e) {
+    fail(file, at + "ws_listen", e.what());
+  }
+  try {
+    if (auto v = n["http_listen"]) {
+      parse_listen(get<std::string>(v, file, at + "http_listen", "HOST:PORT"), tc.http_host,
+                   tc.http_port);
+    }
+  } catch (const std::invalid_argument& e) {
+    fail(file, at + "http_listen", e.what());
+  }
+  if (auto v = n["scale"]) tc.scale = get<std::string>(v, file, at + "scale", "a scale id");
+  if (auto v = n["capture_mode"]) {
+    tc.capture_mode = get<std::string>(v, file, at + "capture_mode", "mobile or multideck");
+    if (tc.capture_mode != "mobile" && tc.capture_mode != "multideck") {
+      fail(file, at + "capture_mode", "'" + tc.capture_mode + "': expected mobile or multideck");
+    }
+  }
+  if (auto v = n["station_code"]) {
+    tc.station_code = get<std::string>(v, file, at + "station_code", "a string");
+  }
+  if (auto v = n["station_name"]) {
+    tc.station_name = get<std::string>(v, file, at + "station_name", "a string");
+  }
+  if (auto v = n["bidirectional"]) {
+    tc.bidirectional = get<bool>(v, file, at + "bidirectional", "true or false");
+  }
+  if (auto v = n["bound_a_code"]) {
+    tc.bound_a_code = get<std::string>(v, file, at + "bound_a_code", "a string");
+  }
+  if (auto v = n["bound_b_code"]) {
+    tc.bound_b_code = get<std::string>(v, file, at + "bound_b_code", "a string");
+  }
+  if (auto v = n["vehicle_on_deck_weight"]) {
+    tc.vehicle_on_deck = get_decimal(v, file, at + "vehicle_on_deck_weight");
+  }
+}
+
 }  // namespace
 
 void parse_listen(const std::string& text, std::string& host, std::uint16_t& port) {
@@ -216,7 +303,7 @@ AgentConfig load_config_file(const std::filesystem::path& file) {
   check_keys(root,
              {"listen", "data_dir", "station_id", "station_token_file", "backends", "scales",
               "allowed_origins", "allowed_hosts", "capture_timeout_ms", "outbox_max_rows",
-              "replay_batch_size", "hello_interval_ms"},
+              "replay_batch_size", "hello_interval_ms", "live", "compat"},
              file, "");
   try {
     if (auto n = root["listen"]) {
@@ -256,6 +343,12 @@ AgentConfig load_config_file(const std::filesystem::path& file) {
     cfg.hello_interval = std::chrono::milliseconds(
         get<std::uint32_t>(n, file, "hello_interval_ms", "a number of milliseconds"));
   }
+  if (auto n = root["live"]) load_live(n, file, cfg.live);
+  if (auto n = root["compat"]) {
+    if (!n.IsMap()) fail(file, "compat", "expected a mapping (truconnect)");
+    check_keys(n, {"truconnect"}, file, "compat.");
+    if (auto t = n["truconnect"]) load_truconnect(t, file, cfg.truconnect);
+  }
   if (auto scales = root["scales"]) {
     if (!scales.IsSequence()) fail(file, "scales", "expected a list of scales");
     for (std::size_t i = 0; i < scales.size(); ++i) {
@@ -264,7 +357,7 @@ AgentConfig load_config_file(const std::filesystem::path& file) {
       if (!s.IsMap()) fail(file, where, "expected a mapping with id, source, protocol");
       check_keys(s,
                  {"id", "source", "protocol", "unit", "decimals", "checksum", "stale_after_ms",
-                  "stability", "min_capture_weight", "poll_interval_ms", "poll_command",
+                  "stability", "min_capture_weight", "axle_mode", "poll_interval_ms", "poll_command",
                   "reopen_backoff_max_ms", "reopen_after_silence_ms", "deck_count",
                   "custom_pattern", "custom_terminator", "custom_start", "custom_stable_values"},
                  file, where);
@@ -282,6 +375,12 @@ AgentConfig load_config_file(const std::filesystem::path& file) {
         fail(file, where.substr(0, where.size() - 1), e.what());
       }
     }
+  }
+  if (!cfg.truconnect.scale.empty() &&
+      std::none_of(cfg.scales.begin(), cfg.scales.end(),
+                   [&](const auto& s) { return s.id == cfg.truconnect.scale; })) {
+    fail(file, "compat.truconnect.scale",
+         "no scale with id '" + cfg.truconnect.scale + "' in scales");
   }
   return cfg;
 }

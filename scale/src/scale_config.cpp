@@ -30,6 +30,11 @@ std::optional<CaptureRefusal> capture_refusal(const Reading& reading, const Scal
   return std::nullopt;
 }
 
+AxleMode axle_mode(const ScaleConfig& config) {
+  if (config.axle_mode) return *config.axle_mode;
+  return config.protocol == "mcgs" ? AxleMode::cumulative : AxleMode::direct;
+}
+
 std::string_view to_string(CaptureRefusal refusal) {
   switch (refusal) {
     case CaptureRefusal::stale:

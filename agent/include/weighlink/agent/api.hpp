@@ -8,6 +8,7 @@
 #include <functional>
 #include <string>
 
+#include "weighlink/agent/captures.hpp"
 #include "weighlink/agent/http_types.hpp"
 #include "weighlink/agent/live_state.hpp"
 #include "weighlink/agent/security.hpp"
@@ -21,13 +22,12 @@ struct ApiContext {
   std::string agent_version;
   sync::Outbox* outbox = nullptr;
   LiveState* live = nullptr;
+  Captures* captures = nullptr;
   sync::ReplayWorker* replay = nullptr;  // null when the agent runs offline
   SecurityPolicy security;
   std::chrono::milliseconds capture_timeout{3000};
   // Runs `fn` on the io thread.
   std::function<void(std::function<void()>)> post;
-  // Runs `fn` on the io thread after `delay`.
-  std::function<void(std::chrono::milliseconds, std::function<void()>)> schedule;
   std::function<std::chrono::system_clock::time_point()> now = [] {
     return std::chrono::system_clock::now();
   };
@@ -57,6 +57,9 @@ class Api {
   void post_mutation(const HttpRequest& request, const std::string& correlation_id,
                      Respond respond);
   void post_capture(const HttpRequest& request, const std::string& correlation_id, Respond respond);
+  void axle_session(const HttpRequest& request, const std::string& scale_id,
+                    const std::string& action, const std::string& correlation_id,
+                    Respond respond);
   void get_outbox(const HttpRequest& request, const std::string& correlation_id, Respond respond);
   void retry_outbox(const std::string& key, const std::string& correlation_id, Respond respond);
   HttpResponse metrics() const;
@@ -68,5 +71,9 @@ class Api {
 [[nodiscard]] HttpResponse error_response(int status, const std::string& code,
                                           const std::string& message,
                                           const std::string& correlation_id);
+
+// A CORS preflight answer (204) allowing `methods` and request `headers`; the caller adds the
+// allowed origin.
+[[nodiscard]] HttpResponse preflight_response(std::string_view methods, std::string_view headers);
 
 }  // namespace weighlink::agent

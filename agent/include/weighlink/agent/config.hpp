@@ -7,9 +7,40 @@
 #include <string>
 #include <vector>
 
+#include "weighlink/scale/decimal.hpp"
 #include "weighlink/scale/reader.hpp"
 
 namespace weighlink::agent {
+
+// The live sockets (GET /v1/live and TruConnect's): keep-alive and limits.
+struct LiveOptions {
+  // The server pings a client that sent nothing for this long; a client that answers nothing
+  // (no pong, no message) for twice this long is closed. Browsers answer pings by themselves.
+  std::chrono::milliseconds ping_interval{15'000};
+  // A client whose socket accepts no byte of a pending message for this long is closed (it
+  // stopped reading); the others never wait for it.
+  std::chrono::milliseconds write_stall{10'000};
+  std::size_t max_message = 64 * 1024;  // largest client message; larger closes with 1009
+  std::size_t max_clients = 256;        // live sockets per listener; more get HTTP 503
+};
+
+// TruConnect compatibility (config `compat.truconnect`, docs/truconnect-compat.md).
+struct TruConnectConfig {
+  bool enabled = false;
+  std::string ws_host = "127.0.0.1";
+  std::uint16_t ws_port = 3030;
+  std::string http_host = "127.0.0.1";
+  std::uint16_t http_port = 3031;
+  std::string scale;                   // the scale it serves; empty = the first configured
+  std::string capture_mode = "mobile";  // mobile | multideck: for clients that do not say
+  std::string station_code;
+  std::string station_name = "weighlink station";
+  bool bidirectional = false;
+  std::string bound_a_code = "A";
+  std::string bound_b_code = "B";
+  // A deck total above this means a vehicle is on the deck (in the scale's unit).
+  scale::Decimal vehicle_on_deck{50, 0};
+};
 
 struct AgentConfig {
   std::string listen_host = "127.0.0.1";
@@ -32,6 +63,9 @@ struct AgentConfig {
   std::size_t replay_batch_size = 200;
   std::chrono::milliseconds replay_backoff_max{10'000};
   std::chrono::milliseconds hello_interval{30'000};
+
+  LiveOptions live;
+  TruConnectConfig truconnect;
 };
 
 // Reads a YAML configuration file. Throws std::runtime_error naming the file, the key and what is

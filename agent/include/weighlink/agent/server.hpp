@@ -1,21 +1,25 @@
 #pragma once
 // The HTTP and WebSocket adapter (Boost.Beast): accepts connections, turns requests into
-// HttpRequest for the Api, and fans live readings out to WebSocket clients, latest-wins per client
-// so a slow browser never slows the scale reader or the other clients.
+// HttpRequest for the Api (and the TruConnect layer on its own ports), and fans live readings out
+// to WebSocket clients, latest-wins per client so a slow browser never slows the scale reader or
+// the other clients.
 // Threading: every member runs on the io_context's single thread.
 
 #include <boost/asio/io_context.hpp>
+#include <chrono>
 #include <memory>
 #include <string>
 
 #include "weighlink/agent/api.hpp"
+#include "weighlink/agent/config.hpp"
+#include "weighlink/agent/truconnect.hpp"
 #include "weighlink/scale/reading.hpp"
 
 namespace weighlink::agent {
 
 class Server {
  public:
-  Server(boost::asio::io_context& ioc, Api& api);
+  Server(boost::asio::io_context& ioc, Api& api, LiveOptions options = {});
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -23,6 +27,9 @@ class Server {
   // Binds and starts accepting. On success `bound` is "HOST:PORT" with the real port.
   [[nodiscard]] bool listen(const std::string& host, std::uint16_t port, std::string* bound,
                             std::string* error);
+  // TruConnect compatibility: its WebSocket (any path) and REST ports from `tc.config()`.
+  [[nodiscard]] bool listen_truconnect(TruConnect& tc, std::string* ws_bound,
+                                       std::string* http_bound, std::string* error);
   void publish_reading(const scale::Reading& reading);
   void publish_status();
   [[nodiscard]] std::size_t live_clients() const;

@@ -107,6 +107,15 @@ class AxleSession {
   // Back to idle; captured axles are dropped.
   void reset();
 
+  // A completed weighing that could not be recorded goes back to weighing, its axles kept.
+  void reopen() {
+    if (state_ == State::complete) state_ = State::weighing;
+  }
+
+  // The vehicle's axle count learnt after start (the operator or the web app set it): 0 = not
+  // known. Axles already captured stay; a count below them makes complete() wait for nothing.
+  void set_expected_axles(int expected) { options_.expected_axles = expected < 0 ? 0 : expected; }
+
   [[nodiscard]] State state() const { return state_; }
   [[nodiscard]] const std::vector<AxleCapture>& axles() const { return axles_; }
   // Captured so far: the sum (direct) or the last reading (cumulative).

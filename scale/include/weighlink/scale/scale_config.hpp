@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "weighlink/scale/axles.hpp"
 #include "weighlink/scale/decimal.hpp"
 #include "weighlink/scale/parser.hpp"
 #include "weighlink/scale/reading.hpp"
@@ -27,6 +28,10 @@ struct ScaleConfig {
   // weight after a zero drift, is never recorded as a weighing. The default 0 refuses only
   // negative weights.
   Decimal min_capture_weight{0, 0};
+  // Axle-by-axle weighing: whether the indicator shows the axle on the pad (direct) or the
+  // running total of the axles so far (cumulative, e.g. MCGS). Unset: cumulative for mcgs,
+  // direct otherwise (default_axle_mode()).
+  std::optional<AxleMode> axle_mode;
   // Polled protocols: the request sent every poll_interval (0: never poll). An empty
   // poll_command means the protocol's usual request (poll.hpp, default_poll_command()).
   std::chrono::milliseconds poll_interval{0};
@@ -44,6 +49,9 @@ struct ScaleConfig {
 // The bytes sent to the indicator every poll_interval: poll_command, else the protocol's usual
 // request. Empty when the scale is not polled (poll_interval 0) or nothing is known to send.
 [[nodiscard]] std::string poll_request(const ScaleConfig& config);
+
+// config.axle_mode, else the protocol's usual mode (cumulative for mcgs).
+[[nodiscard]] AxleMode axle_mode(const ScaleConfig& config);
 
 // Why a reading cannot be captured.
 enum class CaptureRefusal { stale, motion, overload, underload, below_minimum };

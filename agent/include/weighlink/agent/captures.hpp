@@ -1,0 +1,121 @@
+#pragma once
+// Captures: binding the weight on the agent (SPEC §4). A static capture takes the latest stable,
+// non-stale reading of a scale (waiting up to a timeout) and enqueues one `weighing.captured`;
+// an axle session (one per scale) captures axle after axle and ends in one `weighing.captured`
+// with per-axle weights and GVW. The local HTTP API and the TruConnect layer both go through
+// here, so every capture reaches the outbox the same way, with an idempotency key.
+// Threading: io thread only; outbox completions come back through `post`.
+
+#include <boost/json/object.hpp>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "weighlink/agent/live_state.hpp"
+#include "weighlink/scale/axles.hpp"
+#include "weighlink/sync/outbox.hpp"
+
+namespace weighlink::agent {
+
+struct CaptureContext {
+  std::string station_id;
+  std::string agent_version;
+  sync::Outbox* outbox = nullptr;
+  LiveState* live = nullptr;
+  // Runs `fn` on the io thread.
+  std::function<void(std::function<void()>)> post;
+  // Runs `fn` on the io thread after `delay`.
+  std::function<void(std::chrono::milliseconds, std::function<void()>)> schedule;
+  std::function<std::chrono::system_clock::time_point()> now = [] {
+    return std::chrono::system_clock::now();
+  };
+};
+
+// A refusal before anything reached the outbox: the HTTP status, a stable code and a message
+// that tells the operator what to do.
+struct CaptureError {
+  int status = 409;
+  std::string code;
+  std::string message;
+};
+
+struct CaptureRequest {
+  std::string scale_id;
+  std::string operator_id;
+  std::string idempotency_key;
+  std::string request_hash;  // fingerprint of the request, for the idempotency checks
+  std::chrono::milliseconds timeout{3000};
+  // Reference fields of the caller (plate, transaction id, ...) recorded with the weighing.
+  boost::json::object reference;
+};
+
+// A capture or a completed axle session: refused (error), or the outbox's answer.
+struct CaptureOutcome {
+  std::optional<CaptureError> error;
+  sync::EnqueueResult enqueued;
+};
+
+struct AxleOutcome {
+  std::optional<CaptureError> error;
+  scale::AxleCapture axle;
+  bool replayed = false;  // the same Idempotency-Key again: the axle it captured then
+};
+
+class Captures {
+ public:
+  explicit Captures(CaptureContext context);
+
+  // Static (single or multi-deck) capture. `done` runs once, on the io thread.
+  void capture(CaptureRequest request, std::function<void(CaptureOutcome)> done);
+
+  // Starts an axle session on the scale. Refused while axles are captured unless `restart`.
+  [[nodiscard]] std::optional<CaptureError> start_session(const std::string& scale_id,
+                                                          int expected_axles, bool restart);
+  // Captures the next axle, waiting up to `timeout` for a stable reading that makes sense as the
+  // next axle. The same `key` again answers with the axle it captured (nothing captured twice).
+  void capture_axle(const std::string& scale_id, const std::string& key,
+                    const std::string& request_hash, std::chrono::milliseconds timeout,
+                    std::function<void(AxleOutcome)> done);
+  // Completes the session into one weighing.captured (request.timeout is unused).
+  void complete_session(CaptureRequest request, std::function<void(CaptureOutcome)> done);
+  // Back to idle; captured axles are dropped.
+  [[nodiscard]] std::optional<CaptureError> reset_session(const std::string& scale_id);
+  [[nodiscard]] std::optional<CaptureError> set_expected_axles(const std::string& scale_id,
+                                                               int expected_axles);
+
+  [[nodiscard]] bool has_scale(const std::string& scale_id) const;
+  [[nodiscard]] const scale::AxleSession* session(const std::string& scale_id) const;
+  // GET /v1/axle-sessions/{scale}: state, axles, running GVW, the pending axle weight.
+  [[nodiscard]] boost::json::object session_json(const std::string& scale_id) const;
+  // Every scale's session, keyed by scale id (the live socket's status message).
+  [[nodiscard]] boost::json::object sessions_json() const;
+
+  [[nodiscard]] const CaptureContext& context() const { return ctx_; }
+
+ private:
+  struct Slot {
+    scale::AxleSession session;
+    // Idempotency-Key of each captured axle -> (request fingerprint, axle number).
+    std::map<std::string, std::pair<std::string, int>> axle_keys;
+    bool axle_capture_running = false;
+    bool completing = false;
+  };
+
+  Slot* slot(const std::string& scale_id);
+  const Slot* slot(const std::string& scale_id) const;
+  // Calls `attempt` now and every 20 ms until it returns true or `deadline` passes; then
+  // `expired`.
+  void poll_until(std::chrono::steady_clock::time_point deadline, std::function<bool()> attempt,
+                  std::function<void()> expired);
+  void enqueue(sync::NewMutation mutation, std::function<void(CaptureOutcome)> done);
+
+  CaptureContext ctx_;
+  std::map<std::string, Slot> slots_;
+};
+
+// The HTTP status and code for an axle-session refusal.
+[[nodiscard]] CaptureError to_capture_error(const scale::AxleRefusal& refusal);
+
+}  // namespace weighlink::agent

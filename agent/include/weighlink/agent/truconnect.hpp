@@ -1,0 +1,113 @@
+#pragma once
+// TruConnect compatibility (SPEC §4, docs/truconnect-compat.md): the socket protocol and REST API
+// the TruLoad web app speaks, mapped onto weighlink's own captures and axle sessions so every
+// capture still reaches the outbox with an idempotency key. The message logic only: the Beast
+// adapter feeds it text messages and HTTP requests, and sends what it answers.
+// Where TruConnect is unsafe weighlink is not: stable flags (per deck too) are true only when the
+// indicator is stable and the reading is fresh, a stale scale reports connection.connected false,
+// and captures bind the agent's reading, never the weight the browser sends.
+// Threading: io thread only.
+
+#include <boost/json/object.hpp>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "weighlink/agent/captures.hpp"
+#include "weighlink/agent/config.hpp"
+#include "weighlink/agent/http_types.hpp"
+#include "weighlink/agent/live_state.hpp"
+
+namespace weighlink::agent {
+
+class TruConnect {
+ public:
+  // One socket client (or the REST API, as one implicitly registered client).
+  struct Client {
+    int id = 0;
+    bool registered = false;
+    std::string mode;  // mobile | multideck
+    std::string station_code;
+    std::string bound;
+  };
+  // Sends one message to the client: the event and its data (the envelope is added here).
+  using Send = std::function<void(std::string)>;
+
+  TruConnect(TruConnectConfig config, Captures& captures, std::string agent_version);
+
+  [[nodiscard]] const TruConnectConfig& config() const { return config_; }
+  [[nodiscard]] const std::string& scale_id() const { return scale_id_; }
+  // Addresses written into `connected` and /weights (the real bound ports).
+  void set_endpoints(std::string ws_url, std::string api_url);
+
+  // A new socket client: its id, and the `connected` message to send first.
+  [[nodiscard]] std::string open(Client& client);
+  void close(Client& client);
+  // One text message from a socket client. Replies go through `send`, possibly later (captures
+  // wait for a stable reading); `send` must tolerate a client that has gone.
+  void on_message(Client& client, std::string_view text, Send send);
+
+  // The live frame for a client of `mode` ("weight" for mobile, "weights" for multideck), from
+  // the scale's latest reading and axle session. The server builds it once per reading and mode.
+  [[nodiscard]] std::string weight_message(std::string_view mode) const;
+
+  // REST on the compatibility port (/api/v1/...). `respond` is called exactly once.
+  void http(const HttpRequest& request, std::function<void(HttpResponse)> respond);
+
+ private:
+  using Reply = std::function<void(std::string event, boost::json::object data)>;
+
+  void dispatch(Client& client, const std::string& event, const boost::json::object& data,
+                Reply reply);
+  void capture_axle(const boost::json::object& data, Reply reply);
+  void vehicle_complete(const Client& client, const boost::json::object& data, Reply reply);
+  void complete_session(const std::string& key, Reply reply, std::string ack_event);
+  void capture_static(const boost::json::object& data, Reply reply);
+  // A static capture of the scale under `req.idempotency_key`, answered with `ack_event`.
+  void capture_now(CaptureRequest req, std::string ack_event, Reply reply);
+  // What the web app told about the vehicle, recorded with its weighing.
+  [[nodiscard]] boost::json::object reference() const;
+  void reset_session();
+
+  [[nodiscard]] boost::json::object weight_data(std::string_view mode, bool api) const;
+  [[nodiscard]] boost::json::object connection(bool api) const;
+  [[nodiscard]] boost::json::object station() const;
+  [[nodiscard]] boost::json::object status_data() const;
+  [[nodiscard]] boost::json::object pool() const;
+  [[nodiscard]] std::string mode_of(const Client& client) const;
+  // The idempotency-key prefix of the vehicle being weighed: the synced transaction, else a
+  // session id made when the first axle or capture arrived.
+  [[nodiscard]] std::string vehicle_key();
+
+  TruConnectConfig config_;
+  Captures& captures_;
+  std::string agent_version_;
+  std::string scale_id_;
+  std::string ws_url_;
+  std::string api_url_;
+  std::chrono::steady_clock::time_point started_;
+  int next_client_id_ = 1;
+  int clients_ = 0;
+  int registered_ = 0;
+  // Station state the web app sets.
+  std::string bound_;
+  std::string plate_;
+  std::string transaction_id_;
+  std::string vehicle_reg_;
+  std::string axle_config_code_;
+  std::string vehicle_id_;  // key prefix when no transaction was synced
+  std::string rest_mode_;
+  Client rest_client_;
+};
+
+// Serializes a JSON value whose exact decimal numbers are held as {"\u0000decimal":"12.5"}
+// (see exact_number()), so weights leave as the JSON number the indicator showed, never
+// through binary floating point.
+[[nodiscard]] std::string serialize_exact(const boost::json::value& value);
+// An exact decimal as a JSON number for serialize_exact(): an int64 when it is whole.
+[[nodiscard]] boost::json::value exact_number(const scale::Decimal& d);
+
+}  // namespace weighlink::agent

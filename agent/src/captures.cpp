@@ -1,0 +1,430 @@
+#include "weighlink/agent/captures.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/json.hpp>
+#include <memory>
+
+namespace weighlink::agent {
+namespace json = boost::json;
+
+namespace {
+
+constexpr auto kPollEvery = std::chrono::milliseconds(20);
+
+std::int64_t to_ms(std::chrono::system_clock::time_point tp) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(tp.time_since_epoch()).count();
+}
+
+CaptureError unavailable(const std::string& scale_id, const ScaleLive* s) {
+  return {503, "scale_unavailable",
+          "no current reading from scale '" + scale_id + "'" +
+              (s && !s->detail.empty() ? " (" + s->detail + ")" : std::string()) +
+              "; check the indicator and its cable"};
+}
+
+// Why the latest reading of `s` cannot be captured, as the operator should read it.
+CaptureError refusal_error(const std::string& scale_id, const ScaleLive* s,
+                           scale::CaptureRefusal refusal) {
+  switch (refusal) {
+    case scale::CaptureRefusal::stale:
+      return unavailable(scale_id, s);
+    case scale::CaptureRefusal::below_minimum:
+      return {409, "below_minimum_weight",
+              "scale '" + scale_id + "' shows " + s->latest->weight.to_string() + " " +
+                  s->latest->unit + ", below the minimum capture weight " +
+                  s->config.min_capture_weight.to_string() + "; is the vehicle on the deck?"};
+    case scale::CaptureRefusal::overload:
+    case scale::CaptureRefusal::underload:
+      return {409, "scale_out_of_range",
+              "scale '" + scale_id + "' is " + std::string(scale::to_string(refusal)) +
+                  "; a weight out of range cannot be captured"};
+    case scale::CaptureRefusal::motion:
+      break;
+  }
+  return {409, "scale_not_stable",
+          "scale '" + scale_id +
+              "' did not settle in time; wait for the stable sign and capture again"};
+}
+
+CaptureError unknown_scale(const std::string& scale_id) {
+  return {404, "unknown_scale", "no scale named '" + scale_id + "' is configured on this agent"};
+}
+
+CaptureError busy(const std::string& scale_id) {
+  return {409, "session_busy",
+          "an axle capture on scale '" + scale_id + "' is still running; wait for its answer"};
+}
+
+json::object axle_json(const scale::AxleCapture& a, bool evidence) {
+  json::object o{{"number", a.number},
+                 {"weight", a.weight.to_string()},
+                 {"reading", a.reading.to_string()},
+                 {"reading_seq", a.seq},
+                 {"captured_at", scale::format_timestamp(a.at)}};
+  if (evidence) {
+    scale::Reading r;
+    r.raw = a.raw;
+    o["raw"] = scale::to_json(r, false).at("raw");
+  }
+  return o;
+}
+
+std::string_view to_string(scale::AxleSession::State s) {
+  switch (s) {
+    case scale::AxleSession::State::idle:
+      return "idle";
+    case scale::AxleSession::State::weighing:
+      return "weighing";
+    case scale::AxleSession::State::complete:
+      return "complete";
+  }
+  return "idle";
+}
+
+std::string_view to_string(scale::AxleMode m) {
+  return m == scale::AxleMode::cumulative ? "cumulative" : "direct";
+}
+
+}  // namespace
+
+CaptureError to_capture_error(const scale::AxleRefusal& refusal) {
+  using C = scale::AxleRefusalCode;
+  switch (refusal.code) {
+    case C::not_started:
+      return {409, "no_session", refusal.message};
+    case C::already_complete:
+      return {409, "session_complete", refusal.message};
+    case C::stale:
+      return {503, "scale_unavailable", refusal.message};
+    case C::unstable:
+      return {409, "scale_not_stable", refusal.message};
+    case C::out_of_range:
+      return {409, "scale_out_of_range", refusal.message};
+    case C::unit_changed:
+      return {409, "unit_changed", refusal.message};
+    case C::not_increasing:
+      return {409, "not_increasing", refusal.message};
+    case C::below_minimum:
+      return {409, "below_minimum_weight", refusal.message};
+    case C::too_many_axles:
+      return {409, "too_many_axles", refusal.message};
+    case C::missing_axles:
+      return {409, "missing_axles", refusal.message};
+    case C::no_axles:
+      return {409, "no_axles", refusal.message};
+    case C::overflow:
+      return {422, "weight_overflow", refusal.message};
+  }
+  return {409, "refused", refusal.message};
+}
+
+Captures::Captures(CaptureContext context) : ctx_(std::move(context)) {
+  for (const auto& s : ctx_.live->scales()) {
+    scale::AxleSessionOptions options;
+    options.mode = scale::axle_mode(s.config);
+    options.min_axle_weight = s.config.min_capture_weight;
+    slots_.emplace(s.id, Slot{scale::AxleSession(options), {}, false, false});
+  }
+}
+
+Captures::Slot* Captures::slot(const std::string& scale_id) {
+  auto it = slots_.find(scale_id);
+  return it == slots_.end() ? nullptr : &it->second;
+}
+
+const Captures::Slot* Captures::slot(const std::string& scale_id) const {
+  auto it = slots_.find(scale_id);
+  return it == slots_.end() ? nullptr : &it->second;
+}
+
+bool Captures::has_scale(const std::string& scale_id) const { return slot(scale_id) != nullptr; }
+
+const scale::AxleSession* Captures::session(const std::string& scale_id) const {
+  const auto* s = slot(scale_id);
+  return s ? &s->session : nullptr;
+}
+
+void Captures::poll_until(std::chrono::steady_clock::time_point deadline,
+                          std::function<bool()> attempt, std::function<void()> expired) {
+  struct Poll {
+    std::chrono::steady_clock::time_point deadline;
+    std::function<bool()> attempt;
+    std::function<void()> expired;
+  };
+  auto poll = std::make_shared<Poll>(Poll{deadline, std::move(attempt), std::move(expired)});
+  auto step = std::make_shared<std::function<void()>>();
+  // The timer holds the only strong reference between attempts, so nothing cycles.
+  *step = [this, poll, weak = std::weak_ptr<std::function<void()>>(step)] {
+    if (poll->attempt()) return;
+    if (std::chrono::steady_clock::now() >= poll->deadline) return poll->expired();
+    ctx_.schedule(kPollEvery, [next = weak.lock()] { (*next)(); });
+  };
+  (*step)();
+}
+
+void Captures::enqueue(sync::NewMutation mutation, std::function<void(CaptureOutcome)> done) {
+  ctx_.outbox->enqueue(std::move(mutation), [post = ctx_.post, done = std::move(done)](
+                                                sync::EnqueueResult result) mutable {
+    post([done = std::move(done), result = std::move(result)]() mutable {
+      done(CaptureOutcome{std::nullopt, std::move(result)});
+    });
+  });
+}
+
+void Captures::capture(CaptureRequest request, std::function<void(CaptureOutcome)> done) {
+  auto req = std::make_shared<CaptureRequest>(std::move(request));
+  auto finish = std::make_shared<std::function<void(CaptureOutcome)>>(std::move(done));
+  const auto deadline = std::chrono::steady_clock::now() + req->timeout;
+  poll_until(
+      deadline,
+      [this, req, finish] {
+        const auto* s = ctx_.live->find(req->scale_id);
+        if (!s || !s->latest || scale::capture_refusal(*s->latest, s->config)) return false;
+        const auto& r = *s->latest;
+        json::object payload{{"station_id", ctx_.station_id},
+                             {"type", "static"},
+                             {"scale", r.scale},
+                             {"weight", r.weight.to_string()},
+                             {"unit", r.unit},
+                             {"mode", scale::to_string(r.mode)},
+                             {"tare", r.tare ? r.tare->to_string() : std::string("0")},
+                             {"reading_seq", r.seq},
+                             {"reading_ts", scale::format_timestamp(r.ts)},
+                             {"protocol", r.protocol},
+                             {"raw", scale::to_json(r, false).at("raw")},
+                             {"operator", req->operator_id},
+                             {"agent_version", ctx_.agent_version},
+                             {"captured_at", scale::format_timestamp(ctx_.now())}};
+        if (!r.decks.empty()) {
+          payload["decks"] = scale::to_json(r, false).at("decks");
+          payload["gvw"] = r.weight.to_string();
+        }
+        if (!req->reference.empty()) payload["reference"] = req->reference;
+        sync::NewMutation m;
+        m.idempotency_key = req->idempotency_key;
+        m.kind = "weighing.captured";
+        m.payload_json = json::serialize(payload);
+        m.request_hash = req->request_hash;
+        m.created_at_ms = to_ms(ctx_.now());
+        spdlog::info("capture on scale {}: {} {} (reading seq {}) key {}", r.scale,
+                     r.weight.to_string(), r.unit, r.seq, req->idempotency_key);
+        enqueue(std::move(m), std::move(*finish));
+        return true;
+      },
+      [this, req, finish] {
+        const auto* s = ctx_.live->find(req->scale_id);
+        const auto refusal = s && s->latest ? scale::capture_refusal(*s->latest, s->config)
+                                            : std::optional(scale::CaptureRefusal::stale);
+        (*finish)(CaptureOutcome{refusal_error(req->scale_id, s, *refusal), {}});
+      });
+}
+
+std::optional<CaptureError> Captures::start_session(const std::string& scale_id,
+                                                    int expected_axles, bool restart) {
+  auto* s = slot(scale_id);
+  if (!s) return unknown_scale(scale_id);
+  if (s->axle_capture_running) return busy(scale_id);
+  if (s->session.state() == scale::AxleSession::State::weighing && !s->session.axles().empty() &&
+      !restart) {
+    return CaptureError{409, "session_in_progress",
+                        std::to_string(s->session.axles().size()) + " axle(s) are captured on "
+                            "scale '" + scale_id +
+                            "'; complete that weighing, or start again with restart to discard "
+                            "them"};
+  }
+  s->session.start(ctx_.now());
+  s->session.set_expected_axles(expected_axles);
+  s->axle_keys.clear();
+  spdlog::info("axle session started on scale {} ({} axles expected)", scale_id, expected_axles);
+  return std::nullopt;
+}
+
+std::optional<CaptureError> Captures::reset_session(const std::string& scale_id) {
+  auto* s = slot(scale_id);
+  if (!s) return unknown_scale(scale_id);
+  // A completion being written may be reset (the web app resets right after it completes): the
+  // weighing is already built and goes to the outbox regardless.
+  if (s->axle_capture_running) return busy(scale_id);
+  if (!s->session.axles().empty() &&
+      s->session.state() == scale::AxleSession::State::weighing) {
+    spdlog::warn("axle session on scale {} reset with {} axle(s) not completed", scale_id,
+                 s->session.axles().size());
+  }
+  s->session.reset();
+  s->axle_keys.clear();
+  return std::nullopt;
+}
+
+std::optional<CaptureError> Captures::set_expected_axles(const std::string& scale_id,
+                                                         int expected_axles) {
+  auto* s = slot(scale_id);
+  if (!s) return unknown_scale(scale_id);
+  s->session.set_expected_axles(expected_axles);
+  return std::nullopt;
+}
+
+void Captures::capture_axle(const std::string& scale_id, const std::string& key,
+                            const std::string& request_hash, std::chrono::milliseconds timeout,
+                            std::function<void(AxleOutcome)> done) {
+  auto* s = slot(scale_id);
+  if (!s) {
+    return done(AxleOutcome{unknown_scale(scale_id), {}, false});
+  }
+  if (auto it = s->axle_keys.find(key); it != s->axle_keys.end()) {
+    if (it->second.first != request_hash) {
+      return done(AxleOutcome{CaptureError{422, "idempotency_key_reused",
+                                           "Idempotency-Key '" + key +
+                                               "' was already used for a different request; "
+                                               "send a new key for a new axle"},
+                              {},
+                              false});
+    }
+    const auto& axles = s->session.axles();
+    const int n = it->second.second;
+    if (n >= 1 && n <= static_cast<int>(axles.size())) {
+      return done(AxleOutcome{std::nullopt, axles[static_cast<std::size_t>(n - 1)], true});
+    }
+  }
+  if (s->axle_capture_running || s->completing) return done(AxleOutcome{busy(scale_id), {}, false});
+  // Refusals that waiting cannot cure are answered at once.
+  using C = scale::AxleRefusalCode;
+  auto curable = [](C code) {
+    return code == C::stale || code == C::unstable || code == C::not_increasing ||
+           code == C::below_minimum || code == C::out_of_range;
+  };
+  s->axle_capture_running = true;
+  auto last = std::make_shared<std::optional<scale::AxleRefusal>>();
+  auto finish = std::make_shared<std::function<void(AxleOutcome)>>(std::move(done));
+  poll_until(
+      std::chrono::steady_clock::now() + timeout,
+      [this, scale_id, key, request_hash, last, finish, curable] {
+        auto* s = slot(scale_id);
+        const auto* live = ctx_.live->find(scale_id);
+        scale::Reading reading;
+        if (live && live->latest) {
+          reading = *live->latest;
+        } else {
+          reading.stale = true;
+        }
+        auto captured = s->session.capture(reading, ctx_.now());
+        if (!captured) {
+          *last = captured.error();
+          if (curable(captured.error().code)) return false;
+          s->axle_capture_running = false;
+          (*finish)(AxleOutcome{to_capture_error(captured.error()), {}, false});
+          return true;
+        }
+        s->axle_capture_running = false;
+        s->axle_keys[key] = {request_hash, captured->number};
+        spdlog::info("axle {} on scale {}: {} {} (reading {} seq {}) key {}", captured->number,
+                     scale_id, captured->weight.to_string(), reading.unit,
+                     captured->reading.to_string(), captured->seq, key);
+        (*finish)(AxleOutcome{std::nullopt, *captured, false});
+        return true;
+      },
+      [this, scale_id, last, finish] {
+        auto* s = slot(scale_id);
+        s->axle_capture_running = false;
+        const auto* live = ctx_.live->find(scale_id);
+        if (!*last || (*last)->code == scale::AxleRefusalCode::stale) {
+          return (*finish)(AxleOutcome{unavailable(scale_id, live), {}, false});
+        }
+        if ((*last)->code == scale::AxleRefusalCode::unstable) {
+          return (*finish)(AxleOutcome{
+              CaptureError{409, "scale_not_stable",
+                           "scale '" + scale_id +
+                               "' did not settle in time; wait for the stable sign and capture "
+                               "the axle again"},
+              {},
+              false});
+        }
+        (*finish)(AxleOutcome{to_capture_error(**last), {}, false});
+      });
+}
+
+void Captures::complete_session(CaptureRequest request, std::function<void(CaptureOutcome)> done) {
+  auto* s = slot(request.scale_id);
+  if (!s) {
+    return done(CaptureOutcome{unknown_scale(request.scale_id), {}});
+  }
+  if (s->axle_capture_running || s->completing) {
+    return done(CaptureOutcome{busy(request.scale_id), {}});
+  }
+  const auto now = ctx_.now();
+  // Completing moves the session to `complete`; if the outbox refuses the weighing (full disk),
+  // the session goes back to weighing so that nothing captured is lost and a retry can finish.
+  auto weighing = s->session.complete(now);
+  if (!weighing) return done(CaptureOutcome{to_capture_error(weighing.error()), {}});
+  json::array axles;
+  for (const auto& a : weighing->axles) axles.push_back(axle_json(a, true));
+  const auto* live = ctx_.live->find(request.scale_id);
+  json::object payload{{"station_id", ctx_.station_id},
+                       {"type", "axle"},
+                       {"scale", request.scale_id},
+                       {"weight", weighing->gvw.to_string()},
+                       {"gvw", weighing->gvw.to_string()},
+                       {"unit", weighing->unit},
+                       {"mode", scale::to_string(weighing->weigh_mode)},
+                       {"axle_mode", to_string(weighing->mode)},
+                       {"axles", std::move(axles)},
+                       {"protocol", live ? live->protocol : std::string()},
+                       {"operator", request.operator_id},
+                       {"agent_version", ctx_.agent_version},
+                       {"started_at", scale::format_timestamp(weighing->started_at)},
+                       {"captured_at", scale::format_timestamp(now)}};
+  if (!request.reference.empty()) payload["reference"] = request.reference;
+  sync::NewMutation m;
+  m.idempotency_key = request.idempotency_key;
+  m.kind = "weighing.captured";
+  m.payload_json = json::serialize(payload);
+  m.request_hash = request.request_hash;
+  m.created_at_ms = to_ms(now);
+  spdlog::info("axle weighing on scale {} complete: {} axle(s), GVW {} {} key {}",
+               request.scale_id, weighing->axles.size(), weighing->gvw.to_string(),
+               weighing->unit, request.idempotency_key);
+  s->completing = true;
+  auto saved = *weighing;
+  enqueue(std::move(m), [this, scale_id = request.scale_id, saved,
+                         done = std::move(done)](CaptureOutcome outcome) mutable {
+    auto* s = slot(scale_id);
+    s->completing = false;
+    const auto st = outcome.enqueued.status;
+    if (st != sync::EnqueueStatus::accepted && st != sync::EnqueueStatus::replayed) {
+      // Not recorded: reopen the session with its axles so the operator can complete again.
+      s->session.reopen();
+    }
+    done(std::move(outcome));
+  });
+}
+
+json::object Captures::session_json(const std::string& scale_id) const {
+  const auto* s = slot(scale_id);
+  if (!s) return {};
+  const auto& session = s->session;
+  json::array axles;
+  std::string unit;
+  for (const auto& a : session.axles()) axles.push_back(axle_json(a, false));
+  const auto* live = ctx_.live->find(scale_id);
+  json::value pending = nullptr;
+  if (live && live->latest) {
+    unit = live->latest->unit;
+    if (auto w = session.pending_axle_weight(*live->latest)) pending = w->to_string();
+  }
+  return json::object{{"scale", scale_id},
+                      {"state", to_string(session.state())},
+                      {"mode", to_string(session.options().mode)},
+                      {"expected_axles", session.options().expected_axles},
+                      {"unit", unit},
+                      {"axles", std::move(axles)},
+                      {"running_gvw", session.running_gvw().to_string()},
+                      {"pending_axle_weight", std::move(pending)}};
+}
+
+json::object Captures::sessions_json() const {
+  json::object out;
+  for (const auto& [id, s] : slots_) out[id] = session_json(id);
+  return out;
+}
+
+}  // namespace weighlink::agent

@@ -1,0 +1,918 @@
+#include "weighlink/agent/truconnect.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/json.hpp>
+#include <boost/url/parse.hpp>
+#include <algorithm>
+#include <set>
+#include <variant>
+
+#include "random_id.hpp"
+#include "weighlink/sync/hash.hpp"
+
+namespace weighlink::agent {
+namespace json = boost::json;
+
+namespace {
+
+constexpr std::string_view kDecimalTag{"\0decimal", 8};
+
+std::string now_iso() { return scale::format_timestamp(std::chrono::system_clock::now()); }
+
+
+bool is_decimal_text(std::string_view s) {
+  std::size_t i = 0;
+  if (i < s.size() && s[i] == '-') ++i;
+  const auto digits_start = i;
+  while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
+  if (i == digits_start) return false;
+  if (i < s.size() && s[i] == '.') {
+    const auto frac = ++i;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
+    if (i == frac) return false;
+  }
+  return i == s.size();
+}
+
+void serialize_into(const json::value& v, std::string& out) {
+  switch (v.kind()) {
+    case json::kind::object: {
+      const auto& o = v.as_object();
+      if (o.size() == 1 && o.begin()->key() == kDecimalTag && o.begin()->value().is_string() &&
+          is_decimal_text(o.begin()->value().as_string())) {
+        out += o.begin()->value().as_string();
+        return;
+      }
+      out += '{';
+      bool first = true;
+      for (const auto& kv : o) {
+        if (!first) out += ',';
+        first = false;
+        out += json::serialize(json::string(kv.key()));
+        out += ':';
+        serialize_into(kv.value(), out);
+      }
+      out += '}';
+      return;
+    }
+    case json::kind::array: {
+      out += '[';
+      bool first = true;
+      for (const auto& e : v.as_array()) {
+        if (!first) out += ',';
+        first = false;
+        serialize_into(e, out);
+      }
+      out += ']';
+      return;
+    }
+    default:
+      out += json::serialize(v);
+  }
+}
+
+// TruLoad works in kilograms: tonnes become kilograms exactly (12.34 t -> 12340 kg); other units
+// stay as the indicator shows them, and the frame's `unit` says which.
+scale::Decimal in_kg(const scale::Decimal& d, const std::string& unit) {
+  if (unit != "t") return d;
+  if (d.decimals >= 3) return scale::Decimal{d.units, d.decimals - 3};
+  auto r = d.rescaled(3);
+  return r ? scale::Decimal{r->units, 0} : d;
+}
+
+std::string out_unit(const std::string& unit) { return unit == "t" || unit.empty() ? "kg" : unit; }
+
+// round(w / 2) as JavaScript's Math.round does it (half up), in the same decimal places.
+scale::Decimal half_up(const scale::Decimal& w) {
+  const auto u = w.units;
+  const auto h = u >= 0 ? (u + 1) / 2 : -((-u) / 2);
+  return scale::Decimal{h, w.decimals};
+}
+
+scale::Decimal minus(const scale::Decimal& a, const scale::Decimal& b) {
+  // Same decimal places by construction (half_up keeps them).
+  return scale::Decimal{a.units - b.units, a.decimals};
+}
+
+std::string envelope(std::string_view event, json::object data) {
+  json::object o{{"event", event}, {"data", std::move(data)}, {"timestamp", now_iso()}};
+  return serialize_exact(o);
+}
+
+const json::value* field(const json::object& o, std::string_view name) {
+  return o.if_contains(name);
+}
+
+std::string string_field(const json::object& o, std::string_view name) {
+  const auto* v = field(o, name);
+  if (v && v->is_string()) return std::string(v->as_string().subview(0, 200));
+  if (v && v->is_int64()) return std::to_string(v->as_int64());
+  return {};
+}
+
+std::optional<int> int_field(const json::object& o, std::string_view name) {
+  const auto* v = field(o, name);
+  if (v && v->is_int64() && v->as_int64() >= 0 && v->as_int64() <= 100) {
+    return static_cast<int>(v->as_int64());
+  }
+  if (v && v->is_double() && v->as_double() >= 0 && v->as_double() <= 100) {
+    return static_cast<int>(v->as_double());
+  }
+  if (v && v->is_string()) {
+    const auto& s = v->as_string();
+    if (!s.empty() && s.size() <= 3 &&
+        std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      return std::stoi(std::string(s));
+    }
+  }
+  return std::nullopt;
+}
+
+// Events that need a prior `register`, as TruConnect has it.
+bool needs_registration(std::string_view event) {
+  return event == "plate" || event == "transaction-sync" || event == "axle-captured" ||
+         event == "vehicle-complete" || event == "query-weight";
+}
+
+json::object failure(std::string_view code, std::string message) {
+  return json::object{{"success", false}, {"error", code}, {"message", std::move(message)}};
+}
+
+std::string_view source_type(const scale::SourceSpec& s) {
+  if (std::holds_alternative<scale::TcpSource>(s)) return "tcp";
+  if (std::holds_alternative<scale::UdpSource>(s)) return "udp";
+  if (std::holds_alternative<scale::SimSource>(s)) return "internal";
+  return "serial";
+}
+
+bool simulated(const ScaleLive* s) {
+  return s && std::holds_alternative<scale::SimSource>(s->config.source);
+}
+
+}  // namespace
+
+json::value exact_number(const scale::Decimal& d) {
+  if (d.decimals == 0) return d.units;
+  std::int64_t p = 1;
+  for (int i = 0; i < d.decimals; ++i) p *= 10;
+  if (d.units % p == 0) return d.units / p;
+  return json::object{{kDecimalTag, d.to_string()}};
+}
+
+std::string serialize_exact(const json::value& value) {
+  std::string out;
+  serialize_into(value, out);
+  return out;
+}
+
+TruConnect::TruConnect(TruConnectConfig config, Captures& captures, std::string agent_version)
+    : config_(std::move(config)),
+      captures_(captures),
+      agent_version_(std::move(agent_version)),
+      started_(std::chrono::steady_clock::now()) {
+  scale_id_ = config_.scale;
+  const auto& scales = captures_.context().live->scales();
+  if (scale_id_.empty() && !scales.empty()) scale_id_ = scales.front().id;
+  bound_ = config_.bound_a_code;
+  rest_client_.registered = true;
+  ws_url_ = "ws://localhost:" + std::to_string(config_.ws_port);
+  api_url_ = "http://localhost:" + std::to_string(config_.http_port) + "/api/v1";
+}
+
+void TruConnect::set_endpoints(std::string ws_url, std::string api_url) {
+  ws_url_ = std::move(ws_url);
+  api_url_ = std::move(api_url);
+}
+
+std::string TruConnect::mode_of(const Client& client) const {
+  return client.mode.empty() ? config_.capture_mode : client.mode;
+}
+
+json::object TruConnect::station() const {
+  return json::object{{"id", nullptr},
+                      {"code", config_.station_code},
+                      {"name", config_.station_name},
+                      {"supportsBidirectional", config_.bidirectional},
+                      {"boundACode", config_.bound_a_code},
+                      {"boundBCode", config_.bound_b_code},
+                      {"currentBound", bound_}};
+}
+
+json::object TruConnect::pool() const {
+  return json::object{{"totalClients", clients_}, {"registeredClients", registered_}};
+}
+
+json::object TruConnect::connection(bool api) const {
+  const auto* s = captures_.context().live->find(scale_id_);
+  const bool fresh = s && s->connected && s->latest && !s->latest->stale;
+  return json::object{
+      {"source", scale_id_},
+      {"protocol", s ? json::value(s->protocol) : json::value(nullptr)},
+      {"type", s ? json::value(source_type(s->config.source)) : json::value(nullptr)},
+      {"connected", fresh},
+      {"outputMode", api ? "api" : "websocket"},
+      {"device", json::object{{"make", nullptr}, {"model", nullptr}, {"capacity", nullptr}}}};
+}
+
+std::string TruConnect::open(Client& client) {
+  client.id = next_client_id_++;
+  ++clients_;
+  const auto* s = captures_.context().live->find(scale_id_);
+  const bool simulation = simulated(s);
+  auto p = pool();
+  p["yourClientId"] = client.id;
+  return envelope(
+      "connected",
+      json::object{{"clientId", client.id},
+                   {"serverTime", now_iso()},
+                   {"message", "Hello! Welcome to weighlink. You are client #" +
+                                   std::to_string(client.id) + "."},
+                   {"server", json::object{{"name", "weighlink-agent"},
+                                           {"version", agent_version_},
+                                           {"captureMode", config_.capture_mode},
+                                           {"simulation", simulation}}},
+                   {"station", json::object{{"code", config_.station_code},
+                                            {"name", config_.station_name},
+                                            {"supportsBidirectional", config_.bidirectional},
+                                            {"currentBound", bound_}}},
+                   {"connectionPool", std::move(p)},
+                   {"endpoints", json::object{{"websocket", ws_url_}, {"api", api_url_}}}});
+}
+
+void TruConnect::close(Client& client) {
+  --clients_;
+  if (client.registered) --registered_;
+  client.registered = false;
+}
+
+json::object TruConnect::weight_data(std::string_view mode, bool api) const {
+  const auto* s = captures_.context().live->find(scale_id_);
+  const bool simulation = simulated(s);
+  std::optional<scale::Reading> r;
+  if (s && s->latest) r = s->latest;
+  const bool fresh = r && !r->stale && s->connected;
+  const bool stable = fresh && r->stable && !r->overload && !r->underload;
+  const std::string unit = r ? r->unit : std::string();
+  auto kg = [&](const scale::Decimal& d) { return exact_number(in_kg(d, unit)); };
+  const scale::Decimal weight = r ? r->weight : scale::Decimal{};
+
+  json::object d;
+  d["mode"] = mode;
+  if (mode == "multideck") {
+    json::array decks;
+    for (int i = 1; i <= 4; ++i) {
+      scale::Decimal w{};
+      bool deck_stable = stable;
+      if (r && r->decks.empty() && i == 1) w = weight;
+      if (r) {
+        for (const auto& deck : r->decks) {
+          if (deck.index == i) {
+            w = deck.weight;
+            deck_stable = stable && deck.stable;
+          }
+        }
+      }
+      if (r && !r->decks.empty() && i > static_cast<int>(r->decks.size())) deck_stable = stable;
+      if (!api) d["deck" + std::to_string(i)] = kg(w);
+      decks.push_back(json::object{{"index", i}, {"weight", kg(w)}, {"stable", deck_stable}});
+    }
+    d["decks"] = std::move(decks);
+    d["gvw"] = kg(weight);
+    d["vehicleOnDeck"] = fresh && weight.compare(config_.vehicle_on_deck) > 0;
+    d["indicatorInfo"] =
+        json::object{{"make", nullptr}, {"model", nullptr}, {"signalStrength", nullptr}};
+  } else {
+    const auto* session = captures_.session(scale_id_);
+    scale::Decimal current = weight;
+    if (session && r) {
+      if (auto pending = session->pending_axle_weight(*r)) current = *pending;
+    }
+    scale::Decimal a = half_up(current);
+    scale::Decimal b = minus(current, a);
+    std::string split = "combined";
+    if (r && r->decks.size() == 2) {
+      a = r->decks[0].weight;
+      b = r->decks[1].weight;
+      split = "separate";
+    }
+    auto pad = [&](const scale::Decimal& w) {
+      return json::object{{"connected", fresh},
+                          {"weight", kg(w)},
+                          {"battery", nullptr},
+                          {"temperature", nullptr},
+                          {"signalStrength", nullptr}};
+    };
+    json::array axles;
+    json::array axle_weights;
+    scale::Decimal gvw{};
+    int captured = 0;
+    int expected = 0;
+    if (session) {
+      for (const auto& axle : session->axles()) {
+        axles.push_back(json::object{{"axleNumber", axle.number},
+                                     {"weight", kg(axle.weight)},
+                                     {"timestamp", scale::format_timestamp(axle.at)}});
+        axle_weights.push_back(kg(axle.weight));
+      }
+      captured = static_cast<int>(session->axles().size());
+      expected = session->options().expected_axles;
+      gvw = session->running_gvw();
+    }
+    scale::Decimal running = gvw;
+    if (auto sum = gvw.rescaled(std::max(gvw.decimals, current.decimals))) {
+      if (auto c = current.rescaled(sum->decimals)) {
+        running = scale::Decimal{sum->units + c->units, sum->decimals};
+      }
+    }
+    d["weight"] = kg(current);
+    d["currentWeight"] = kg(current);
+    d["scaleA"] = kg(a);
+    d["scaleB"] = kg(b);
+    d["scaleWeightMode"] = split;
+    d["scaleAStatus"] = pad(a);
+    d["scaleBStatus"] = pad(b);
+    d["runningTotal"] = kg(running);
+    d["runningGvw"] = kg(running);
+    d["axleNumber"] = captured + 1;
+    d["axleWeights"] = axle_weights;
+    d["session"] = json::object{{"currentAxle", captured},
+                                {"totalAxles", expected},
+                                {"axles", std::move(axles)},
+                                {"gvw", kg(gvw)}};
+    d["scaleInfo"] = json::object{{"battery", nullptr},
+                                  {"temperature", nullptr},
+                                  {"signalStrength", nullptr},
+                                  {"make", nullptr},
+                                  {"model", nullptr}};
+  }
+  d["stable"] = stable;
+  d["unit"] = out_unit(unit);
+  d["simulation"] = simulation;
+  // weighlink's additions: never a frozen weight served as live.
+  d["stale"] = !fresh;
+  d["seq"] = r ? r->seq : 0;
+  d["readingTime"] = r ? json::value(scale::format_timestamp(r->ts)) : json::value(nullptr);
+  if (!api) d["connection"] = connection(false);
+  return d;
+}
+
+std::string TruConnect::weight_message(std::string_view mode) const {
+  return envelope(mode == "multideck" ? "weights" : "weight", weight_data(mode, false));
+}
+
+json::object TruConnect::status_data() const {
+  const auto* s = captures_.context().live->find(scale_id_);
+  const auto multideck = weight_data("multideck", true);
+  const auto* session = captures_.session(scale_id_);
+  json::array axles;
+  if (session) {
+    for (const auto& a : session->axles()) {
+      axles.push_back(json::object{{"axleNumber", a.number},
+                                   {"weight", exact_number(a.weight)},
+                                   {"timestamp", scale::format_timestamp(a.at)}});
+    }
+  }
+  json::object weights;
+  for (const auto& deck : multideck.at("decks").as_array()) {
+    weights["deck" + std::to_string(deck.at("index").as_int64())] = deck.at("weight");
+  }
+  weights["gvw"] = multideck.at("gvw");
+  const auto uptime = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::steady_clock::now() - started_)
+                          .count();
+  return json::object{
+      {"mode", config_.capture_mode},
+      {"station", station()},
+      {"bound", bound_},
+      {"weights", std::move(weights)},
+      {"vehicleOnDeck", multideck.at("vehicleOnDeck")},
+      {"plate", json::object{{"plate", plate_.empty() ? json::value(nullptr) : json::value(plate_)},
+                             {"source", plate_.empty() ? json::value(nullptr) : "frontend"}}},
+      {"mobile",
+       json::object{{"currentAxle", session ? static_cast<int>(session->axles().size()) : 0},
+                    {"totalAxles", session ? session->options().expected_axles : 0},
+                    {"axles", std::move(axles)},
+                    {"gvw", session ? exact_number(session->running_gvw()) : json::value(0)}}},
+      {"inputSource",
+       json::object{{"name", scale_id_},
+                    {"protocol", s ? json::value(s->protocol) : json::value(nullptr)},
+                    {"connectionType",
+                     s ? json::value(source_type(s->config.source)) : json::value(nullptr)},
+                    {"connected", connection(true).at("connected")}}},
+      {"simulation", multideck.at("simulation")},
+      {"stale", multideck.at("stale")},
+      {"server", json::object{{"name", "weighlink-agent"},
+                              {"version", agent_version_},
+                              {"captureMode", config_.capture_mode},
+                              {"uptime", uptime}}},
+      {"connectionPool", pool()},
+      {"endpoints", json::object{{"websocket", ws_url_}, {"api", api_url_}}}};
+}
+
+std::string TruConnect::vehicle_key() {
+  if (!transaction_id_.empty()) return "truconnect:" + transaction_id_;
+  if (vehicle_id_.empty()) vehicle_id_ = detail::random_id();
+  return "truconnect:session-" + vehicle_id_;
+}
+
+void TruConnect::reset_session() {
+  (void)captures_.reset_session(scale_id_);
+  plate_.clear();
+  transaction_id_.clear();
+  vehicle_reg_.clear();
+  axle_config_code_.clear();
+  vehicle_id_.clear();
+}
+
+void TruConnect::on_message(Client& client, std::string_view text, Send send) {
+  json::error_code ec;
+  auto v = json::parse(text, ec);
+  const json::object* o = (!ec && v.is_object()) ? &v.as_object() : nullptr;
+  const json::value* event = o ? o->if_contains("event") : nullptr;
+  if (!event || !event->is_string()) {
+    send(envelope("error", json::object{{"message", "Invalid message format"},
+                                        {"code", "invalid_message"},
+                                        {"detail", "send {\"event\":\"...\",\"data\":{...}}"}}));
+    return;
+  }
+  const std::string name(event->as_string());
+  const json::value* data = o->if_contains("data");
+  if (data && !data->is_object() && !data->is_null()) {
+    send(envelope("error", json::object{{"message", "Invalid message format"},
+                                        {"code", "invalid_data"},
+                                        {"detail", "\"data\" must be an object"}}));
+    return;
+  }
+  if (needs_registration(name) && !client.registered) {
+    send(envelope("error", json::object{{"message", "Not registered"},
+                                        {"code", "not_registered"},
+                                        {"event", name}}));
+    return;
+  }
+  static const json::object kEmpty;
+  const json::object& d = data && data->is_object() ? data->as_object() : kEmpty;
+  dispatch(client, name, d, [send](std::string ev, json::object body) {
+    send(envelope(ev, std::move(body)));
+  });
+}
+
+void TruConnect::dispatch(Client& client, const std::string& event, const json::object& data,
+                          Reply reply) {
+  if (event == "register") {
+    if (!client.registered) ++registered_;
+    client.registered = true;
+    const auto mode = string_field(data, "mode");
+    client.mode = (mode == "mobile" || mode == "multideck") ? mode : config_.capture_mode;
+    client.station_code = string_field(data, "stationCode");
+    client.bound = string_field(data, "bound");
+    spdlog::info("truconnect client #{} registered ({} mode, station '{}')", client.id,
+                 client.mode, client.station_code);
+    const auto* s = captures_.context().live->find(scale_id_);
+    reply("register-ack",
+          json::object{{"success", true},
+                       {"message", "Registration successful! Welcome to " +
+                                       config_.station_name + "."},
+                       {"client", json::object{{"clientId", client.id},
+                                               {"stationCode", client.station_code},
+                                               {"bound", client.bound},
+                                               {"mode", client.mode}}},
+                       {"station", station()},
+                       {"server", json::object{{"captureMode", config_.capture_mode},
+                                               {"simulation", simulated(s)}}},
+                       {"connectionPool", pool()}});
+    // The full live frame for the client's mode at once (TruConnect's bare frame here makes the
+    // multideck page show zero decks until the next reading).
+    const bool multi = client.mode == "multideck";
+    reply(multi ? "weights" : "weight", weight_data(client.mode, false));
+    return;
+  }
+  if (event == "plate") {
+    plate_ = string_field(data, "plateNumber");
+    reply("plate-ack", json::object{{"success", true}, {"plateNumber", plate_}});
+    return;
+  }
+  if (event == "bound-switch") {
+    auto bound = string_field(data, "bound");
+    std::string upper = bound;
+    for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    if (upper == "A" || upper == "B") {
+      bound_ = upper;
+    } else if (!bound.empty() && (bound == config_.bound_a_code || bound == config_.bound_b_code)) {
+      bound_ = bound;
+    } else {
+      reply("error", json::object{{"message", "Invalid bound"},
+                                  {"code", "invalid_bound"},
+                                  {"detail", "bound must be A, B, " + config_.bound_a_code +
+                                                 " or " + config_.bound_b_code}});
+      return;
+    }
+    reply("bound-ack", json::object{{"success", true}, {"bound", bound_}});
+    return;
+  }
+  if (event == "status-request") {
+    reply("status", status_data());
+    return;
+  }
+  if (event == "transaction-sync") {
+    const auto id = string_field(data, "transactionId");
+    const auto expected = int_field(data, "totalAxles");
+    if (id != transaction_id_) {
+      // A new vehicle: a session left with axles from the previous one is not this vehicle's.
+      transaction_id_ = id;
+      vehicle_id_.clear();
+      const auto* session = captures_.session(scale_id_);
+      if (session && session->state() != scale::AxleSession::State::idle) {
+        if (session->state() == scale::AxleSession::State::weighing &&
+            !session->axles().empty()) {
+          spdlog::warn("truconnect: transaction {} replaces a session with {} uncompleted axle(s)",
+                       id, session->axles().size());
+        }
+        (void)captures_.reset_session(scale_id_);
+      }
+    }
+    vehicle_reg_ = string_field(data, "vehicleRegNumber");
+    axle_config_code_ = string_field(data, "axleConfigCode");
+    if (expected) (void)captures_.set_expected_axles(scale_id_, *expected);
+    reply("transaction-sync-ack", json::object{{"success", true},
+                                               {"transactionId", transaction_id_},
+                                               {"vehicleRegNumber", vehicle_reg_}});
+    return;
+  }
+  if (event == "update-config") {
+    const auto expected = int_field(data, "totalAxles");
+    if (expected) (void)captures_.set_expected_axles(scale_id_, *expected);
+    if (const auto code = string_field(data, "axleConfigurationCode"); !code.empty()) {
+      axle_config_code_ = code;
+    }
+    const auto* session = captures_.session(scale_id_);
+    reply("update-config-ack",
+          json::object{{"success", true},
+                       {"totalAxles", session ? session->options().expected_axles : 0},
+                       {"axleConfigurationCode", axle_config_code_.empty()
+                                                     ? json::value(nullptr)
+                                                     : json::value(axle_config_code_)}});
+    return;
+  }
+  if (event == "axle-captured") return capture_axle(data, std::move(reply));
+  if (event == "vehicle-complete") return vehicle_complete(client, data, std::move(reply));
+  if (event == "weights-captured") {
+    const auto* session = captures_.session(scale_id_);
+    if (session && session->state() == scale::AxleSession::State::weighing &&
+        !session->axles().empty()) {
+      return complete_session(vehicle_key() + ":complete", std::move(reply),
+                              "weights-captured-ack");
+    }
+    reply("weights-captured-ack", json::object{{"success", true}});
+    return;
+  }
+  if (event == "capture-request") return capture_static(data, std::move(reply));
+  if (event == "reset-session") {
+    reset_session();
+    reply("session-reset-ack", json::object{{"success", true}});
+    return;
+  }
+  if (event == "query-weight") {
+    reply("query-weight-ack", json::object{{"success", true}});
+    reply(mode_of(client) == "multideck" ? "weights" : "weight",
+          weight_data(mode_of(client), false));
+    return;
+  }
+  if (event == "enter" || event == "move-forward" || event == "move-back" || event == "stop") {
+    // Traffic control is not wired to anything here; say so instead of pretending.
+    reply(event + "-ack",
+          json::object{{"success", false},
+                       {"supported", false},
+                       {"message", "traffic control is not handled by weighlink-agent"}});
+    return;
+  }
+  reply("error", json::object{{"message", "Unknown event: " + event.substr(0, 64)},
+                              {"code", "unknown_event"},
+                              {"event", event.substr(0, 64)}});
+}
+
+void TruConnect::capture_axle(const json::object& data, Reply reply) {
+  // The axle the browser names keys the capture: a re-sent axle-captured for the same axle
+  // answers with the axle already captured instead of capturing the next one. The browser's
+  // weight is ignored: the agent binds its own stable reading.
+  const auto number = int_field(data, "axleNumber");
+  const auto* session = captures_.session(scale_id_);
+  if (!session) {
+    reply("axle-captured-ack", failure("unknown_scale", "no scale '" + scale_id_ + "'"));
+    return;
+  }
+  if (session->state() != scale::AxleSession::State::weighing) {
+    const int expected = session->options().expected_axles;
+    (void)captures_.start_session(scale_id_, expected, true);
+  }
+  const int n = number && *number > 0 ? *number : static_cast<int>(session->axles().size()) + 1;
+  const auto key = vehicle_key() + ":axle:" + std::to_string(n);
+  const auto hash = sync::sha256_hex("truconnect axle-captured\n" + std::to_string(n));
+  const auto timeout = std::chrono::milliseconds(3000);
+  captures_.capture_axle(
+      scale_id_, key, hash, timeout, [this, reply, key](AxleOutcome outcome) {
+        const auto* session = captures_.session(scale_id_);
+        const int captured = session ? static_cast<int>(session->axles().size()) : 0;
+        const int expected = session ? session->options().expected_axles : 0;
+        const auto gvw = session ? session->running_gvw() : scale::Decimal{};
+        const auto* live = captures_.context().live->find(scale_id_);
+        const std::string unit = live && live->latest ? live->latest->unit : std::string();
+        if (outcome.error) {
+          auto body = failure(outcome.error->code, outcome.error->message);
+          body["capturedAxles"] = captured;
+          body["expectedAxles"] = expected;
+          body["gvw"] = exact_number(in_kg(gvw, unit));
+          reply("axle-captured-ack", std::move(body));
+          reply("error", json::object{{"message", outcome.error->message},
+                                      {"code", outcome.error->code}});
+          return;
+        }
+        const bool complete = expected > 0 && captured >= expected;
+        reply("axle-captured-ack",
+              json::object{{"success", true},
+                           {"axleNumber", outcome.axle.number},
+                           {"weight", exact_number(in_kg(outcome.axle.weight, unit))},
+                           {"isComplete", complete},
+                           {"capturedAxles", captured},
+                           {"expectedAxles", expected},
+                           {"gvw", exact_number(in_kg(gvw, unit))},
+                           {"readingSeq", outcome.axle.seq},
+                           {"idempotencyKey", key}});
+        // All axles in: the weighing goes to the outbox now, so it is recorded even if the
+        // browser never confirms (TruConnect's auto-weigh moment).
+        if (complete && !outcome.replayed) {
+          complete_session(vehicle_key() + ":complete", [](std::string, json::object) {}, "");
+        }
+      });
+}
+
+namespace {
+
+using ReplyFn = std::function<void(std::string, json::object)>;
+
+// The ack for a capture that ends in the outbox: refused (with an `error` event the web app
+// shows), not recorded, or recorded with its key, seq, GVW (kg) and capture time.
+void answer_capture(const std::string& ack, const std::string& key, const CaptureOutcome& outcome,
+                    const ReplyFn& reply) {
+  if (ack.empty()) return;
+  if (outcome.error) {
+    reply(ack, failure(outcome.error->code, outcome.error->message));
+    reply("error",
+          json::object{{"message", outcome.error->message}, {"code", outcome.error->code}});
+    return;
+  }
+  const auto& e = outcome.enqueued;
+  if (e.status != sync::EnqueueStatus::accepted && e.status != sync::EnqueueStatus::replayed) {
+    spdlog::error("truconnect: weighing {} not recorded: {}", key, e.message);
+    reply(ack, failure(e.status == sync::EnqueueStatus::full ? "outbox_full" : "outbox_error",
+                       "the weighing was not recorded: " + e.message));
+    return;
+  }
+  json::object body{{"success", true}, {"idempotencyKey", key}, {"seq", e.row.seq}};
+  json::error_code ec;
+  auto payload = json::parse(e.row.payload_json, ec);
+  if (!ec && payload.is_object()) {
+    const auto& p = payload.as_object();
+    const auto* w = p.if_contains("gvw") ? p.if_contains("gvw") : p.if_contains("weight");
+    const auto* u = p.if_contains("unit");
+    if (w && w->is_string() && u && u->is_string()) {
+      if (auto d = scale::Decimal::parse(w->as_string())) {
+        body["gvw"] = exact_number(in_kg(*d, std::string(u->as_string())));
+      }
+    }
+    if (const auto* at = p.if_contains("captured_at")) body["capturedAt"] = *at;
+  }
+  reply(ack, std::move(body));
+}
+
+// The outcome recorded under `key` already, if any: a re-sent message answers with it.
+std::optional<CaptureOutcome> recorded(sync::Outbox& outbox, const std::string& key) {
+  auto existing = outbox.find(key);
+  if (!existing) return std::nullopt;
+  CaptureOutcome o;
+  o.enqueued.status = sync::EnqueueStatus::replayed;
+  o.enqueued.row = std::move(*existing);
+  return o;
+}
+
+}  // namespace
+
+json::object TruConnect::reference() const {
+  json::object ref{{"source", "truconnect"}, {"bound", bound_}};
+  if (!transaction_id_.empty()) ref["transaction_id"] = transaction_id_;
+  if (!vehicle_reg_.empty()) ref["vehicle_reg_number"] = vehicle_reg_;
+  if (!plate_.empty()) ref["plate"] = plate_;
+  if (!axle_config_code_.empty()) ref["axle_configuration_code"] = axle_config_code_;
+  return ref;
+}
+
+void TruConnect::complete_session(const std::string& key, Reply reply, std::string ack_event) {
+  if (auto done = recorded(*captures_.context().outbox, key)) {
+    (void)captures_.reset_session(scale_id_);
+    return answer_capture(ack_event, key, *done, reply);
+  }
+  CaptureRequest req;
+  req.scale_id = scale_id_;
+  req.idempotency_key = key;
+  req.request_hash = sync::sha256_hex("truconnect complete\n" + key);
+  req.reference = reference();
+  captures_.complete_session(std::move(req), [reply, ack_event, key](CaptureOutcome outcome) {
+    answer_capture(ack_event, key, outcome, reply);
+  });
+}
+
+void TruConnect::capture_now(CaptureRequest req, std::string ack_event, Reply reply) {
+  const auto key = req.idempotency_key;
+  req.scale_id = scale_id_;
+  req.request_hash = sync::sha256_hex("truconnect " + ack_event + "\n" + key);
+  req.timeout = std::chrono::milliseconds(3000);
+  if (auto done = recorded(*captures_.context().outbox, key)) {
+    return answer_capture(ack_event, key, *done, reply);
+  }
+  captures_.capture(std::move(req), [reply, ack_event, key](CaptureOutcome outcome) {
+    answer_capture(ack_event, key, outcome, reply);
+  });
+}
+
+void TruConnect::vehicle_complete(const Client& client, const json::object& data, Reply reply) {
+  const auto id = string_field(data, "transactionId");
+  if (!id.empty() && transaction_id_.empty()) transaction_id_ = id;
+  const auto* session = captures_.session(scale_id_);
+  if (mode_of(client) == "mobile" && session &&
+      session->state() != scale::AxleSession::State::idle) {
+    return complete_session(vehicle_key() + ":complete", std::move(reply), "vehicle-complete-ack");
+  }
+  // Multi-deck: the vehicle stands on the decks; bind the stable deck reading now.
+  CaptureRequest req;
+  req.idempotency_key = vehicle_key() + ":vehicle-complete";
+  req.reference = reference();
+  if (const auto* w = data.if_contains("axleWeights"); w && w->is_array()) {
+    req.reference["client_axle_weights"] = *w;  // what the browser showed, for the audit
+  }
+  capture_now(std::move(req), "vehicle-complete-ack", std::move(reply));
+}
+
+void TruConnect::capture_static(const json::object& data, Reply reply) {
+  const auto type = string_field(data, "type");
+  const auto deck = string_field(data, "deck");
+  CaptureRequest req;
+  req.idempotency_key = vehicle_key() + ":capture:" + (type.empty() ? "weight" : type) +
+                        (deck.empty() ? "" : ":" + deck);
+  req.reference = reference();
+  if (!type.empty()) req.reference["type"] = type;
+  capture_now(std::move(req), "capture-ack", std::move(reply));
+}
+
+void TruConnect::http(const HttpRequest& request, std::function<void(HttpResponse)> respond) {
+  auto json_reply = [](int status, const json::value& body) {
+    HttpResponse r;
+    r.status = status;
+    r.body = serialize_exact(body);
+    return r;
+  };
+  auto url = boost::urls::parse_origin_form(request.target);
+  if (!url) {
+    return respond(json_reply(400, json::object{{"success", false}, {"error", "Bad request"}}));
+  }
+  std::string path = url->path();
+  constexpr std::string_view kBase = "/api/v1";
+  if (!path.starts_with(kBase)) {
+    return respond(
+        json_reply(404, json::object{{"success", false}, {"error", "Endpoint not found"}}));
+  }
+  path = path.substr(kBase.size());
+  const auto& m = request.method;
+  std::string mode = rest_mode_.empty() ? config_.capture_mode : rest_mode_;
+  for (const auto& p : url->params()) {
+    if (p.key == "mode" && (p.value == "mobile" || p.value == "multideck")) mode = p.value;
+  }
+  if (m == "GET") {
+    if (path == "/health") {
+      return respond(json_reply(200, json::object{{"status", "ok"}, {"timestamp", now_iso()}}));
+    }
+    if (path == "/weights") {
+      const auto data = weight_data(mode, true);
+      return respond(json_reply(
+          200, json::object{{"success", true},
+                            {"mode", mode},
+                            {"simulation", data.at("simulation")},
+                            {"websocketAvailable", true},
+                            {"websocketUrl", ws_url_},
+                            {"data", data},
+                            {"connection", connection(true)},
+                            {"timestamp", now_iso()}}));
+    }
+    if (path.starts_with("/weights/")) {
+      const auto deck = path.substr(9);
+      const auto data = weight_data("multideck", true);
+      for (const auto& d : data.at("decks").as_array()) {
+        if (std::to_string(d.at("index").as_int64()) == deck) {
+          return respond(json_reply(
+              200, json::object{{"success", true},
+                                {"data", json::object{{"deck", d.at("index")},
+                                                      {"weight", d.at("weight")},
+                                                      {"stable", d.at("stable")}}},
+                                {"timestamp", now_iso()}}));
+        }
+      }
+      return respond(json_reply(
+          404, json::object{{"success", false}, {"error", "Deck " + deck.substr(0, 8) +
+                                                              " not found"}}));
+    }
+    if (path == "/gvw") {
+      const auto data = weight_data(mode, true);
+      json::value gvw = mode == "multideck" ? data.at("gvw") : data.at("session").at("gvw");
+      auto c = connection(true);
+      c.erase("outputMode");
+      c.erase("device");
+      return respond(json_reply(200, json::object{{"success", true},
+                                                  {"mode", mode},
+                                                  {"data", json::object{{"gvw", gvw}}},
+                                                  {"connection", std::move(c)},
+                                                  {"timestamp", now_iso()}}));
+    }
+    if (path == "/status") {
+      return respond(json_reply(
+          200,
+          json::object{{"success", true}, {"data", status_data()}, {"timestamp", now_iso()}}));
+    }
+    return respond(
+        json_reply(404, json::object{{"success", false}, {"error", "Endpoint not found"}}));
+  }
+  static const std::set<std::string, std::less<>> kPosts = {
+      "/plate",          "/capture",        "/transaction-sync", "/axle-captured",
+      "/vehicle-complete", "/reset-session", "/register",         "/update-config",
+      "/weights-captured", "/bound-switch",  "/query-weight"};
+  if (m != "POST" || !kPosts.contains(path)) {
+    return respond(
+        json_reply(404, json::object{{"success", false}, {"error", "Endpoint not found"}}));
+  }
+  json::error_code ec;
+  auto body = json::parse(request.body.empty() ? std::string("{}") : request.body, ec);
+  if (ec || !body.is_object()) {
+    return respond(json_reply(400, json::object{{"success", false},
+                                                {"error", "Invalid message format"},
+                                                {"timestamp", now_iso()}}));
+  }
+  std::string event = path.substr(1);
+  if (event == "capture") event = "capture-request";
+  const auto& data = body.as_object();
+  // Required fields, as TruConnect's REST API checks them.
+  auto missing = [&](const char* message) {
+    respond(json_reply(400, json::object{{"success", false}, {"error", message},
+                                         {"timestamp", now_iso()}}));
+  };
+  if (event == "plate" && string_field(data, "plateNumber").empty()) {
+    return missing("plateNumber is required");
+  }
+  if (event == "register" && string_field(data, "stationCode").empty()) {
+    return missing("stationCode is required");
+  }
+  if (event == "bound-switch" && string_field(data, "bound").empty()) {
+    return missing("bound is required");
+  }
+  if (event == "axle-captured" && !int_field(data, "axleNumber")) {
+    return missing("axleNumber is required");
+  }
+  if (event == "register") {
+    const auto m2 = string_field(data, "mode");
+    if (m2 == "mobile" || m2 == "multideck") rest_mode_ = m2;
+    rest_client_.mode = rest_mode_;
+    return respond(json_reply(
+        200, json::object{{"success", true},
+                          {"data", json::object{{"stationCode", string_field(data, "stationCode")},
+                                                {"bound", string_field(data, "bound").empty()
+                                                              ? bound_
+                                                              : string_field(data, "bound")}}},
+                          {"message", "Note: API polling does not maintain persistent connection"},
+                          {"timestamp", now_iso()}}));
+  }
+  rest_client_.mode = mode;
+  // The first reply is the answer; an `error` reply is a refusal.
+  auto answered = std::make_shared<bool>(false);
+  auto respond_once = std::make_shared<std::function<void(HttpResponse)>>(std::move(respond));
+  dispatch(rest_client_, event, data,
+           [answered, respond_once, json_reply](std::string ev, json::object d) {
+             if (*answered) return;
+             *answered = true;
+             if (ev == "error") {
+               (*respond_once)(json_reply(
+                   400, json::object{{"success", false},
+                                     {"error", d.contains("message") ? d.at("message")
+                                                                     : json::value("error")},
+                                     {"code", d.contains("code") ? d.at("code") : nullptr},
+                                     {"timestamp", now_iso()}}));
+               return;
+             }
+             const bool ok = !d.contains("success") || d.at("success") == json::value(true);
+             const int status = ok ? 200
+                                : d.contains("error") && d.at("error") == "scale_unavailable"
+                                    ? 503
+                                    : 409;
+             json::object out{{"success", ok}, {"data", d}, {"timestamp", now_iso()}};
+             if (!ok) out["error"] = d.contains("message") ? d.at("message") : json::value("");
+             (*respond_once)(json_reply(status, out));
+           });
+}
+
+}  // namespace weighlink::agent
