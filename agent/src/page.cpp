@@ -1,98 +1,132 @@
 #include "weighlink/agent/page.hpp"
 
-namespace weighlink::agent {
+#include <string>
 
-// Kept small on purpose: the live socket and the local API do the work, the page only shows it.
-std::string_view operator_page_html() {
-  static constexpr std::string_view kPage = R"html(<!doctype html>
+#include "page_assets.hpp"
+
+namespace weighlink::agent {
+namespace {
+
+// The document around the assets. Everything is inline (the page's CSP allows inline style and
+// script and nothing from elsewhere) so the page works with no internet. Per-scale parts are
+// <template>s the script clones; data is only ever set with textContent.
+constexpr std::string_view kHead = R"html(<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>weighlink</title>
+<meta name="color-scheme" content="dark">
+<title>weighlink operator</title>
 <style>
-  body { font-family: system-ui, sans-serif; margin: 0; background: #111; color: #eee; }
-  header { display: flex; gap: 1.5rem; padding: .6rem 1rem; background: #222; font-size: 1.1rem; }
-  .badge { padding: .1rem .6rem; border-radius: .3rem; font-weight: 600; }
-  .online { background: #1b5e20; } .offline { background: #b71c1c; } .disabled { background: #555; }
-  .connecting { background: #8d6e00; }
-  main { display: flex; flex-wrap: wrap; gap: 1rem; padding: 1rem; }
-  .scale { background: #1c1c1c; border: 4px solid #444; border-radius: .6rem; padding: 1rem 1.5rem;
-           min-width: 28rem; }
-  .scale.stable { border-color: #2e7d32; } .scale.motion { border-color: #f9a825; }
-  .scale.stale { border-color: #c62828; opacity: .75; }
-  .weight { font-size: 6rem; font-variant-numeric: tabular-nums; text-align: right; }
-  .unit { font-size: 2rem; margin-left: .5rem; }
-  .state { font-size: 1.6rem; font-weight: 700; letter-spacing: .1em; }
-  button { font-size: 1.3rem; padding: .5rem 1.5rem; margin-top: .8rem; }
-  #msg { padding: 0 1rem; }
-</style>
+)html";
+
+constexpr std::string_view kBody = R"html(</style>
 </head>
-<body>
-<header>
-  <span>weighlink <span id="station"></span></span>
-  <span>uplink <span id="uplink" class="badge disabled">-</span></span>
-  <span>queued <span id="pending">-</span></span>
-  <span>dead letters <span id="dead">-</span></span>
+<body class="offline">
+<header class="bar">
+  <div class="brand"><span class="logo" aria-hidden="true"></span>weighlink
+    <span id="station" class="station"></span></div>
+  <dl class="facts">
+    <div><dt>Agent</dt><dd><span id="link" class="chip neutral">connecting</span></dd></div>
+    <div><dt>Uplink</dt><dd><span id="uplink" class="chip neutral">&ndash;</span></dd></div>
+    <div><dt>Queued</dt><dd id="pending">&ndash;</dd></div>
+    <div><dt>Oldest queued</dt><dd id="oldest">&ndash;</dd></div>
+    <div><dt>Dead letters</dt><dd><span id="dead" class="count">&ndash;</span></dd></div>
+  </dl>
 </header>
-<main id="scales"></main>
-<p id="msg"></p>
+<div id="banner" class="banner" role="alert" hidden>
+  <span class="banner-icon" aria-hidden="true">!</span>
+  <span><strong>Agent not reachable.</strong> Weights are not live. Reconnecting&hellip;</span>
+</div>
+<main>
+  <div id="scales" class="scales" aria-label="Scales"></div>
+  <section class="panel" aria-labelledby="dead-title">
+    <div class="panel-head">
+      <h2 id="dead-title">Dead letters</h2>
+      <button type="button" id="dead-refresh" class="small">Refresh</button>
+    </div>
+    <p class="hint">Weighings and other records the backend refused. They stay on this PC; fix
+      the cause, then retry.</p>
+    <table id="dead-table" hidden>
+      <thead><tr><th scope="col">Seq</th><th scope="col">Kind</th><th scope="col">Key</th>
+        <th scope="col">Attempts</th><th scope="col">Backend said</th>
+        <th scope="col"><span class="visually-hidden">Action</span></th></tr></thead>
+      <tbody id="dead-rows"></tbody>
+    </table>
+    <p id="dead-empty" class="hint">No dead letters.</p>
+    <p id="dead-msg" class="result" role="status"></p>
+  </section>
+</main>
+
+<template id="scale-template">
+<article class="scale" data-state="nodata">
+  <header class="scale-head">
+    <h2 class="name"></h2>
+    <span class="meta"></span>
+    <span class="skipped" title="Readings this page skipped because newer ones had arrived"></span>
+  </header>
+  <div class="scale-body">
+    <div class="display">
+      <div class="state"><span class="shape" aria-hidden="true"></span><span
+        class="state-text">NO DATA</span></div>
+      <div class="readout">
+        <span class="label">Gross</span>
+        <span class="weight">&ndash;&ndash;&ndash;&ndash;&ndash;</span><span class="unit"></span>
+      </div>
+      <ul class="decks" hidden></ul>
+      <p class="detail"></p>
+      <button type="button" class="capture primary">Capture weight</button>
+      <p class="result capture-result" role="status"></p>
+    </div>
+    <div class="controls">
+      <section class="axles">
+        <h3>Axle weighing</h3>
+        <p class="axle-state"></p>
+        <div class="axle-row">
+          <label>Axles <input class="expected" type="number" min="0" max="20" value="0"
+            inputmode="numeric" aria-describedby="axles-hint"></label>
+          <button type="button" class="axle-start">Start</button>
+        </div>
+        <button type="button" class="axle-next primary">Capture axle</button>
+        <ol class="axle-list"></ol>
+        <div class="axle-total"><span>Running GVW</span><strong class="gvw">&ndash;</strong></div>
+        <p class="pending-axle"></p>
+        <div class="axle-row">
+          <button type="button" class="axle-complete">Complete weighing</button>
+          <button type="button" class="axle-reset">Reset</button>
+        </div>
+        <p class="result axle-result" role="status"></p>
+      </section>
+    </div>
+  </div>
+</article>
+</template>
+<p id="axles-hint" hidden>Number of axles of the vehicle; 0 when not known.</p>
+
+<template id="dead-template">
+<tr><td class="seq"></td><td class="kind"></td><td><code class="key"></code></td>
+  <td class="attempts"></td><td class="error"></td>
+  <td><button type="button" class="retry small">Retry</button></td></tr>
+</template>
 <script>
-"use strict";
-const scales = new Map();
-function card(id) {
-  if (scales.has(id)) return scales.get(id);
-  const el = document.createElement("section");
-  el.className = "scale stale";
-  el.innerHTML = `<div class="name"></div><div><span class="weight">----</span><span class="unit"></span></div>
-    <div class="state">NO DATA</div><button>Capture</button>`;
-  el.querySelector(".name").textContent = "Scale " + id;
-  el.querySelector("button").onclick = () => capture(id);
-  document.getElementById("scales").appendChild(el);
-  scales.set(id, el);
-  return el;
-}
-function showReading(r) {
-  const el = card(r.scale);
-  el.querySelector(".weight").textContent = r.weight;
-  el.querySelector(".unit").textContent = r.unit;
-  const state = r.stale ? "stale" : (r.stable ? "stable" : "motion");
-  el.className = "scale " + state;
-  el.querySelector(".state").textContent = r.stale ? "STALE - NO SIGNAL" : (r.stable ? "STABLE" : "MOTION");
-}
-function showStatus(s) {
-  document.getElementById("station").textContent = s.station_id;
-  const u = document.getElementById("uplink");
-  u.textContent = s.uplink.state; u.className = "badge " + s.uplink.state;
-  document.getElementById("pending").textContent = s.outbox.pending;
-  document.getElementById("dead").textContent = s.outbox.dead;
-  for (const sc of s.scales) card(sc.id);
-}
-async function capture(id) {
-  const key = crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random();
-  const res = await fetch("/v1/captures", {method: "POST",
-    headers: {"Content-Type": "application/json", "Idempotency-Key": key},
-    body: JSON.stringify({scale: id})});
-  const body = await res.json();
-  document.getElementById("msg").textContent = res.ok
-    ? `Captured ${body.weighing.weight} ${body.weighing.unit} (seq ${body.seq})`
-    : `Not captured: ${body.message}`;
-}
-function connect() {
-  const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/v1/live");
-  ws.onmessage = (ev) => {
-    const m = JSON.parse(ev.data);
-    if (m.type === "reading") showReading(m);
-    else if (m.type === "status") showStatus(m);
-  };
-  ws.onclose = () => { for (const el of scales.values()) { el.className = "scale stale";
-    el.querySelector(".state").textContent = "AGENT NOT REACHABLE"; } setTimeout(connect, 1000); };
-}
-connect();
-</script>
+)html";
+
+constexpr std::string_view kTail = R"html(</script>
 </body>
 </html>
 )html";
+
+}  // namespace
+
+std::string_view operator_page_html() {
+  static const std::string kPage = [] {
+    std::string page;
+    for (auto part : {kHead, page::style_css(), kBody, page::script_js_core(),
+                      page::script_js_actions(), kTail}) {
+      page += part;
+    }
+    return page;
+  }();
   return kPage;
 }
 

@@ -1,0 +1,445 @@
+// The operator page in a real browser: headless Chromium, driven over the DevTools protocol,
+// against the real weighlink-agent reading a pty scale. What an operator sees and clicks is what
+// is checked: the live weight and its state, the capture and axle controls, the dead letters.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <boost/json.hpp>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "weighlink/scale/decimal.hpp"
+#include "weighlink/scale/encode.hpp"
+#include "weighlink/testing/chromium.hpp"
+#include "weighlink/testing/http_client.hpp"
+#include "weighlink/testing/pg_cluster.hpp"
+#include "weighlink/testing/process.hpp"
+#include "weighlink/testing/pty_scale.hpp"
+
+namespace json = boost::json;
+using namespace std::chrono_literals;
+using weighlink::testing::Chromium;
+using weighlink::testing::http_request;
+
+namespace {
+
+const std::filesystem::path kArtifacts = WEIGHLINK_TEST_ARTIFACTS_DIR;
+constexpr auto kWait = 10s;  // every wait on the page is bounded by this
+const std::string kScale = "[data-scale=\"main\"]";
+
+// An indicator on a pty that keeps sending frames of what it currently displays, 20 per second,
+// until it is told to fall silent.
+class Indicator {
+ public:
+  Indicator(const std::filesystem::path& link, std::string protocol)
+      : pty_(link), protocol_(std::move(protocol)), thread_([this] { run(); }) {}
+  ~Indicator() {
+    stop_ = true;
+    thread_.join();
+  }
+  Indicator(const Indicator&) = delete;
+  Indicator& operator=(const Indicator&) = delete;
+
+  [[nodiscard]] std::string path() const { return pty_.path(); }
+  void show(const std::string& weight, bool motion = false, std::vector<std::string> decks = {}) {
+    std::lock_guard lock(mutex_);
+    state_.weight = *weighlink::scale::Decimal::parse(weight);
+    state_.tare = *weighlink::scale::Decimal::parse("0");
+    state_.motion = motion;
+    state_.decks.clear();
+    for (const auto& d : decks) state_.decks.push_back(*weighlink::scale::Decimal::parse(d));
+    sending_ = true;
+  }
+  void fall_silent() { sending_ = false; }
+
+ private:
+  void run() {
+    while (!stop_) {
+      std::optional<std::string> frame;
+      if (sending_) {
+        std::lock_guard lock(mutex_);
+        frame = weighlink::scale::encode_frame(protocol_, state_);
+      }
+      if (frame) pty_.write(*frame);
+      std::this_thread::sleep_for(50ms);
+    }
+  }
+
+  weighlink::testing::PtyScale pty_;
+  std::string protocol_;
+  std::mutex mutex_;
+  weighlink::scale::DisplayState state_;
+  std::atomic<bool> sending_{false};
+  std::atomic<bool> stop_{false};
+  std::thread thread_;  // last: starts once everything above exists
+};
+
+struct StationOptions {
+  std::string protocol = "mt-continuous";
+  std::string scale_keys;               // more YAML keys of the scale, each "    key: value\n"
+  std::vector<std::string> agent_args;  // e.g. --backend
+};
+
+// A weighlink-agent with one scale `main` on a pty indicator, and a browser on its page.
+class Station {
+ public:
+  explicit Station(StationOptions options = {})
+      : indicator_(dir_ / "scale", options.protocol), options_(std::move(options)) {
+    REQUIRE_MESSAGE(Chromium::available(),
+                    "/usr/bin/chromium is missing: run `make deps` (Debian package chromium)");
+    std::ofstream(dir_ / "agent.yaml")
+        << "capture_timeout_ms: 1500\n"
+           "scales:\n"
+           "  - id: main\n"
+           "    source: serial:"
+        << indicator_.path() << "\n    protocol: " << options_.protocol
+        << "\n    stale_after_ms: 400\n"
+        << options_.scale_keys;
+    start_agent("127.0.0.1:0");
+    browser_ = std::make_unique<Chromium>();
+    browser_->navigate("http://" + http_ + "/");
+  }
+
+  Indicator& indicator() { return indicator_; }
+  Chromium& browser() { return *browser_; }
+  const std::string& http() const { return http_; }
+  const weighlink::testing::TempDir& dir() const { return dir_; }
+
+  void start_agent(const std::string& listen) {
+    std::vector<std::string> argv = {weighlink::testing::bin("weighlink-agent"),
+                                     "--config",
+                                     (dir_ / "agent.yaml").string(),
+                                     "--listen",
+                                     listen,
+                                     "--ready-file",
+                                     (dir_ / "agent.ready").string(),
+                                     "--data-dir",
+                                     (dir_ / "data").string(),
+                                     "--station-id",
+                                     "wb-page"};
+    argv.insert(argv.end(), options_.agent_args.begin(), options_.agent_args.end());
+    std::filesystem::remove(dir_ / "agent.ready");
+    agent_ = std::make_unique<weighlink::testing::Process>(argv, dir_ / "agent.log");
+    http_ = agent_->wait_ready(dir_ / "agent.ready").at("http");
+  }
+  void stop_agent() { CHECK(agent_->terminate() == 0); }
+
+  // Waits for the JavaScript `predicate`; on time out the test fails with what the page showed.
+  bool wait(const std::string& predicate) {
+    if (browser_->wait_for(predicate, kWait)) return true;
+    FAIL_CHECK("the page never satisfied: " << predicate << "\nscale card: " << text(kScale)
+                                            << "\npage console:\n"
+                                            << console() << "\nagent log:\n"
+                                            << agent_->log());
+    return false;
+  }
+  // Waits until the scale card shows `weight` in `state` (stable, motion, stale, offline...).
+  bool shows(const std::string& weight, const std::string& state) {
+    return wait("document.querySelector('" + kScale + "').dataset.state === '" + state +
+                "' && document.querySelector('" + kScale + " .weight').textContent === '" + weight +
+                "'");
+  }
+  std::string text(const std::string& selector) { return browser_->text(selector); }
+  std::string console() const {
+    std::string out;
+    for (const auto& line : browser_->console()) out += "  " + line + "\n";
+    return out;
+  }
+
+  json::value get(const std::string& target) {
+    auto r = http_request(http_, "GET", target);
+    REQUIRE_MESSAGE(r.status == 200, target << ": " << r.body);
+    return json::parse(r.body);
+  }
+  weighlink::testing::HttpResult post(const std::string& target, const std::string& key,
+                                      const std::string& body) {
+    return http_request(http_, "POST", target,
+                        {{"Content-Type", "application/json"}, {"Idempotency-Key", key}}, body);
+  }
+  // The outbox rows of one kind, oldest first.
+  std::vector<json::object> outbox(const std::string& kind, const std::string& state = "") {
+    std::vector<json::object> out;
+    const auto list = get("/v1/outbox" + (state.empty() ? "" : "?state=" + state));
+    for (const auto& item : list.at("items").as_array()) {
+      if (item.at("kind") == kind.c_str()) out.push_back(item.as_object());
+    }
+    return out;
+  }
+
+  // Saves the page as build/test-artifacts/NAME and names it in the test output.
+  void screenshot(const std::string& name) {
+    const auto path = kArtifacts / name;
+    browser_->screenshot(path);
+    MESSAGE("operator page screenshot: " << path.string());
+  }
+
+ private:
+  weighlink::testing::TempDir dir_{"wl-page"};
+  Indicator indicator_;
+  StationOptions options_;
+  std::unique_ptr<weighlink::testing::Process> agent_;
+  std::string http_;
+  std::unique_ptr<Chromium> browser_;
+};
+
+// The token `station add` prints as its last line.
+std::string token_line(const std::string& output) {
+  std::istringstream in(output);
+  std::string line, last;
+  while (std::getline(in, line)) {
+    if (!line.empty()) last = line;
+  }
+  return last + "\n";
+}
+
+std::string js_quote(const std::string& s) { return json::serialize(json::value(s)); }
+
+// JavaScript: does the text of `selector` contain `fragment`?
+std::string contains(const std::string& selector, const std::string& fragment) {
+  return "document.querySelector(" + js_quote(selector) + ").textContent.includes(" +
+         js_quote(fragment) + ")";
+}
+
+std::string style(Chromium& browser, const std::string& selector, const std::string& property) {
+  auto v = browser.evaluate("getComputedStyle(document.querySelector(" + js_quote(selector) +
+                            "))." + property);
+  return v.is_string() ? std::string(v.as_string()) : std::string();
+}
+
+}  // namespace
+
+TEST_CASE("operator page: the live weight follows the scale; stable, motion and stale look apart") {
+  Station station;
+  auto& page = station.browser();
+  station.indicator().show("18240");
+  REQUIRE(station.shows("18240", "stable"));
+  CHECK(station.text(kScale + " .state-text") == "STABLE");
+  CHECK(station.text(kScale + " .unit") == "kg");
+  CHECK(station.text("#link") == "live");
+  const auto stable_colour = style(page, kScale + " .state", "backgroundColor");
+  CHECK(style(page, kScale + " .shape", "borderRadius") == "50%");  // a circle
+
+  station.indicator().show("18260", /*motion=*/true);
+  REQUIRE(station.shows("18260", "motion"));
+  CHECK(station.text(kScale + " .state-text") == "MOTION");
+  CHECK(style(page, kScale + " .state", "backgroundColor") != stable_colour);
+  CHECK(style(page, kScale + " .shape", "clipPath").find("polygon") != std::string::npos);
+
+  station.indicator().show("24100");
+  REQUIRE(station.shows("24100", "stable"));
+
+  // The indicator falls silent: after stale_after_ms the agent says stale, and so does the page.
+  station.indicator().fall_silent();
+  REQUIRE(station.wait("document.querySelector('" + kScale + "').dataset.state === 'stale'"));
+  CHECK(station.text(kScale + " .state-text") == "STALE \u2014 NO SIGNAL");
+  CHECK(style(page, kScale + " .state", "backgroundImage").find("repeating-linear-gradient") !=
+        std::string::npos);  // red stripes
+  CHECK(style(page, kScale + " .weight", "color") != style(page, "#station", "color"));
+  station.screenshot("operator-page-stale.png");
+
+  station.indicator().show("24120");
+  REQUIRE(station.shows("24120", "stable"));
+  // Status from the live socket: the station and the uplink (no backend configured).
+  CHECK(station.text("#station") == "wb-page");
+  CHECK(station.text("#uplink") == "no backend");
+  CHECK(station.text("#pending") == "0");
+  CHECK_MESSAGE(page.exceptions().empty(), station.console());
+}
+
+TEST_CASE("operator page: Capture records the stable weight in the outbox and shows the answer") {
+  Station station;
+  auto& page = station.browser();
+  station.indicator().show("18240");
+  REQUIRE(station.shows("18240", "stable"));
+
+  page.click(kScale + " .capture");
+  REQUIRE(station.wait(contains(kScale + " .capture-result", "Captured 18240 kg \u00b7 seq 1")));
+  auto captured = station.outbox("weighing.captured");
+  REQUIRE(captured.size() == 1);
+  CHECK(captured[0].at("seq") == 1);
+  // The weighing the page's key stands for: sending the same request again answers with it.
+  const std::string key(captured[0].at("idempotency_key").as_string());
+  auto replay = station.post("/v1/captures", key, R"({"scale":"main"})");
+  REQUIRE(replay.status == 200);
+  auto weighing = json::parse(replay.body).at("weighing");
+  CHECK(weighing.at("weight") == "18240");
+  CHECK(weighing.at("unit") == "kg");
+  CHECK(weighing.at("station_id") == "wb-page");
+  CHECK(station.wait("document.querySelector('#pending').textContent === '1'"));
+  station.screenshot("operator-page.png");
+
+  // In motion the agent refuses, and the page says why.
+  station.indicator().show("20500", /*motion=*/true);
+  REQUIRE(station.shows("20500", "motion"));
+  page.click(kScale + " .capture");
+  REQUIRE(station.wait(contains(kScale + " .capture-result", "Not captured")));
+  CHECK(station.text(kScale + " .capture-result").find("settle") != std::string::npos);
+
+  // From the keyboard: the button takes focus and Enter presses it.
+  station.indicator().show("20520");
+  REQUIRE(station.shows("20520", "stable"));
+  page.evaluate("document.querySelector('" + kScale + " .capture').focus()");
+  page.press("Enter");
+  REQUIRE(station.wait(contains(kScale + " .capture-result", "Captured 20520 kg \u00b7 seq 2")));
+  CHECK(station.outbox("weighing.captured").size() == 2);
+  CHECK_MESSAGE(page.exceptions().empty(), station.console());
+}
+
+TEST_CASE("operator page: a capture whose answer was lost is retried with the same key") {
+  Station station;
+  auto& page = station.browser();
+  station.indicator().show("18240");
+  REQUIRE(station.shows("18240", "stable"));
+
+  // The agent captures, but the browser loses the answer (connection reset at response time).
+  int answers = 0;
+  page.on_event("Fetch.requestPaused", [&](const json::object& p) {
+    const bool lose = answers++ == 0;
+    page.send(
+        lose ? "Fetch.failRequest" : "Fetch.continueRequest",
+        lose ? json::object{{"requestId", p.at("requestId")}, {"errorReason", "ConnectionReset"}}
+             : json::object{{"requestId", p.at("requestId")}});
+  });
+  page.call("Fetch.enable",
+            {{"patterns", json::array{json::object{{"urlPattern", "*/v1/captures"},
+                                                   {"requestStage", "Response"}}}}});
+  page.click(kScale + " .capture");
+  REQUIRE(station.wait(contains(kScale + " .capture-result", "No answer")));
+  CHECK(station.outbox("weighing.captured").size() == 1);
+
+  // Meanwhile the display changed; pressing again must not capture a second weighing.
+  station.indicator().show("20500");
+  REQUIRE(station.shows("20500", "stable"));
+  page.click(kScale + " .capture");
+  REQUIRE(station.wait(contains(kScale + " .capture-result", "Captured 18240 kg \u00b7 seq 1")));
+  CHECK(station.text(kScale + " .capture-result").find("recorded before") != std::string::npos);
+  CHECK(station.outbox("weighing.captured").size() == 1);
+
+  // A new press after a definite answer is a new capture.
+  page.click(kScale + " .capture");
+  REQUIRE(station.wait(contains(kScale + " .capture-result", "Captured 20500 kg \u00b7 seq 2")));
+  CHECK(station.outbox("weighing.captured").size() == 2);
+  CHECK(answers == 3);
+}
+
+TEST_CASE("operator page: multi-deck readings show each deck and the GVW") {
+  Station station({.protocol = "cardinal-deck", .scale_keys = "    deck_count: 3\n"});
+  station.indicator().show("32540", false, {"12440", "11100", "9000"});
+  REQUIRE(station.shows("32540", "stable"));
+  CHECK(station.text(kScale + " .label") == "GVW");
+  REQUIRE(station.wait("document.querySelectorAll('" + kScale + " .decks li').length === 3"));
+  CHECK(station.text(kScale + " .decks li:nth-child(1)").find("Deck 1") != std::string::npos);
+  CHECK(station.text(kScale + " .decks li:nth-child(1)").find("12440") != std::string::npos);
+  CHECK(station.text(kScale + " .decks li:nth-child(3)").find("9000") != std::string::npos);
+  CHECK_MESSAGE(station.browser().exceptions().empty(), station.console());
+}
+
+TEST_CASE("operator page: when the agent goes away the page says so and greys the weight") {
+  Station station;
+  station.indicator().show("18240");
+  REQUIRE(station.shows("18240", "stable"));
+  CHECK(station.browser().evaluate("document.querySelector('#banner').hidden") == true);
+  const std::string address = station.http();
+
+  station.stop_agent();
+  REQUIRE(station.wait("!document.querySelector('#banner').hidden"));
+  CHECK(station.text("#banner").find("Agent not reachable") != std::string::npos);
+  CHECK(station.text("#link") == "not reachable");
+  CHECK(station.text(kScale + " .state-text") == "NOT LIVE");
+  CHECK(std::stod(style(station.browser(), kScale + " .readout", "opacity")) < 0.5);
+  station.screenshot("operator-page-offline.png");
+
+  // The agent comes back on the same address: the page reconnects by itself.
+  station.start_agent(address);
+  REQUIRE(station.shows("18240", "stable"));
+  CHECK(station.browser().evaluate("document.querySelector('#banner').hidden") == true);
+}
+
+TEST_CASE("operator page: an axle session run from the page ends in one weighing with its axles") {
+  Station station;
+  auto& page = station.browser();
+  // The axle-session endpoints came with issue 4; an agent without them hides the controls.
+  const auto probe = http_request(station.http(), "GET", "/v1/axle-sessions/main");
+  REQUIRE_MESSAGE(probe.status == 200, "GET /v1/axle-sessions/main: " << probe.body);
+
+  station.indicator().show("8200");
+  REQUIRE(station.shows("8200", "stable"));
+  REQUIRE(station.wait("!document.querySelector('" + kScale + " .axles').hidden"));
+  page.type(kScale + " .expected", "2");
+  page.click(kScale + " .axle-start");
+  REQUIRE(station.wait(contains(kScale + " .axle-state", "0 of 2 axles")));
+
+  page.click(kScale + " .axle-next");
+  REQUIRE(station.wait(contains(kScale + " .axle-result", "Axle 1: 8200 kg")));
+  CHECK(station.text(kScale + " .axle-list").find("8200 kg") != std::string::npos);
+  CHECK(station.text(kScale + " .gvw") == "8200 kg");
+
+  // The first axle rolls off, the second on.
+  station.indicator().show("4100", /*motion=*/true);
+  REQUIRE(station.shows("4100", "motion"));
+  station.indicator().show("9400");
+  REQUIRE(station.shows("9400", "stable"));
+  page.click(kScale + " .axle-next");
+  REQUIRE(station.wait(contains(kScale + " .axle-result", "Axle 2: 9400 kg")));
+  CHECK(station.text(kScale + " .gvw") == "17600 kg");
+  CHECK(station.wait("document.querySelectorAll('" + kScale + " .axle-list li').length === 2"));
+  CHECK(page.evaluate("document.querySelector('" + kScale + " .axle-next').disabled") == true);
+  station.screenshot("operator-page-axles.png");
+
+  page.click(kScale + " .axle-complete");
+  REQUIRE(station.wait(contains(kScale + " .axle-result", "Recorded 2 axles, GVW 17600 kg")));
+  auto captured = station.outbox("weighing.captured");
+  REQUIRE(captured.size() == 1);
+  // The completion's key answers again with the weighing it recorded.
+  const std::string key(captured[0].at("idempotency_key").as_string());
+  auto replay = station.post("/v1/axle-sessions/main/complete", key, "{}");
+  REQUIRE_MESSAGE(replay.status / 100 == 2, replay.body);
+  auto weighing = json::parse(replay.body).at("weighing");
+  CHECK(weighing.at("gvw") == "17600");
+  REQUIRE(weighing.at("axles").as_array().size() == 2);
+  CHECK(weighing.at("axles").at(0).at("weight") == "8200");
+  CHECK(weighing.at("axles").at(1).at("weight") == "9400");
+  CHECK_MESSAGE(page.exceptions().empty(), station.console());
+}
+
+TEST_CASE("operator page: a mutation the backend refused is listed and can be retried") {
+  weighlink::testing::TempDir backend_dir("wl-page-backend");
+  weighlink::testing::PgCluster pg;
+  const auto backend_bin = weighlink::testing::bin("weighlink-backend");
+  auto migrate = weighlink::testing::run({backend_bin, "migrate", "--dsn", pg.dsn()});
+  REQUIRE_MESSAGE(migrate.exit_code == 0, migrate.output);
+  auto added = weighlink::testing::run(
+      {backend_bin, "station", "add", "--dsn", pg.dsn(), "--id", "wb-page"});
+  REQUIRE_MESSAGE(added.exit_code == 0, added.output);
+  std::ofstream(backend_dir / "token") << token_line(added.output);
+  weighlink::testing::Process backend(
+      {backend_bin, "serve", "--dsn", pg.dsn(), "--grpc-listen", "127.0.0.1:0", "--http-listen",
+       "127.0.0.1:0", "--ready-file", (backend_dir / "backend.ready").string()},
+      backend_dir / "backend.log");
+  const auto grpc = backend.wait_ready(backend_dir / "backend.ready").at("grpc");
+
+  Station station({.agent_args = {"--backend", grpc, "--station-token-file",
+                                  (backend_dir / "token").string()}});
+  REQUIRE(station.wait("document.querySelector('#uplink').textContent === 'online'"));
+  // A weighing whose weight is not a number: the backend refuses it for good.
+  auto bad = station.post("/v1/mutations", "bad-weighing-1",
+                          R"({"kind":"weighing.captured","payload":{"scale":"main",)"
+                          R"("weight":"twelve tonnes","unit":"kg"}})");
+  REQUIRE(bad.status == 202);
+  REQUIRE(station.wait("document.querySelector('#dead').textContent === '1'"));
+  const std::string row = "#dead-rows tr[data-key=\"bad-weighing-1\"]";
+  REQUIRE(station.wait("document.querySelector(" + js_quote(row) + ") !== null"));
+  CHECK(station.text(row + " .kind") == "weighing.captured");
+  CHECK(station.text(row + " .error").find("not an exact decimal") != std::string::npos);
+  CHECK(station.text(row + " .attempts") == "1");
+  station.screenshot("operator-page-dead-letters.png");
+
+  station.browser().click(row + " .retry");
+  REQUIRE(station.wait(contains("#dead-msg", "queued for the backend again")));
+  // Refused again (nothing about it changed): back in the list with one more attempt.
+  REQUIRE(station.wait(contains(row + " .attempts", "2")));
+  CHECK(station.outbox("weighing.captured", "dead").size() == 1);
+  CHECK_MESSAGE(station.browser().exceptions().empty(), station.console());
+}
