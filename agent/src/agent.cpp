@@ -128,8 +128,11 @@ int Agent::run(const AgentConfig& config) {
   ctx.security.allowed_hosts = config.allowed_hosts;
   ctx.capture_timeout = config.capture_timeout;
   ctx.post = capture_ctx.post;
+  Server* server_ptr = nullptr;
+  ctx.live_clients = [&server_ptr] { return server_ptr ? server_ptr->live_clients() : 0; };
   Api api(std::move(ctx));
   Server server(ioc, api, config.live);
+  server_ptr = &server;
   std::string bound;
   if (!server.listen(config.listen_host, config.listen_port, &bound, &error)) {
     spdlog::error("{}", error);
@@ -157,12 +160,17 @@ int Agent::run(const AgentConfig& config) {
   }
 
   std::vector<std::unique_ptr<scale::ScaleReader>> readers;
+  std::vector<std::unique_ptr<LatestReading>> handoffs;
   for (const auto& sc : config.scales) {
     scale::ScaleEvents events;
-    events.on_reading = [&ioc, &live, &server](const scale::Reading& r) {
-      asio::post(ioc, [&live, &server, r] {
-        live.on_reading(r);
-        server.publish_reading(r);
+    auto* handoff = handoffs.emplace_back(std::make_unique<LatestReading>()).get();
+    events.on_reading = [&ioc, &live, &server, handoff](const scale::Reading& r) {
+      if (!handoff->put(r)) return;
+      asio::post(ioc, [&live, &server, handoff] {
+        auto next = handoff->take();
+        if (!next) return;
+        live.on_reading(next->first, next->second);
+        server.publish_reading(next->first);
       });
     };
     events.on_connection = [&ioc, &live, id = sc.id](bool connected, const std::string& detail) {

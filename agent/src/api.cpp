@@ -677,6 +677,8 @@ HttpResponse Api::metrics() const {
   gauge("weighlink_agent_outbox_commits", "Outbox transactions committed.", "", stats.commits);
   const bool online = ctx_.replay && ctx_.replay->status().state == sync::UplinkState::online;
   gauge("weighlink_agent_uplink_online", "1 when the backend answers.", "", online ? 1 : 0);
+  gauge("weighlink_agent_live_clients", "WebSocket clients connected (live and TruConnect).", "",
+        ctx_.live_clients ? ctx_.live_clients() : 0);
   out +=
       "# HELP weighlink_agent_scale_readings Valid readings decoded per scale.\n"
       "# TYPE weighlink_agent_scale_readings counter\n";

@@ -25,11 +25,30 @@ const ScaleLive* LiveState::find(const std::string& id) const {
   return nullptr;
 }
 
-void LiveState::on_reading(const scale::Reading& reading) {
+void LiveState::on_reading(const scale::Reading& reading, std::uint64_t count) {
   auto* s = find_mutable(reading.scale);
   if (!s) return;
   s->latest = reading;
-  if (!reading.stale) ++s->readings;
+  if (!reading.stale) s->readings += count;
+}
+
+bool LatestReading::put(const scale::Reading& reading) {
+  std::lock_guard lock(mutex_);
+  latest_ = reading;
+  if (!reading.stale) ++arrived_;
+  if (pending_) return false;
+  pending_ = true;
+  return true;
+}
+
+std::optional<std::pair<scale::Reading, std::uint64_t>> LatestReading::take() {
+  std::lock_guard lock(mutex_);
+  pending_ = false;
+  if (!latest_) return std::nullopt;
+  std::pair<scale::Reading, std::uint64_t> out{std::move(*latest_), arrived_};
+  latest_.reset();
+  arrived_ = 0;
+  return out;
 }
 
 void LiveState::on_connection(const std::string& id, bool connected, const std::string& detail) {

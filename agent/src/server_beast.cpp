@@ -27,6 +27,7 @@ namespace {
 constexpr std::size_t kBodyLimit = 1 << 20;  // largest request body accepted
 constexpr auto kReadTimeout = std::chrono::seconds(30);
 constexpr auto kSweepEvery = std::chrono::seconds(1);
+constexpr std::size_t kLiveSendBuffer = 32 * 1024;
 
 using Message = std::shared_ptr<const std::string>;
 
@@ -81,6 +82,12 @@ class LiveSession : public std::enable_shared_from_this<LiveSession> {
     timeout.keep_alive_pings = true;
     ws_.set_option(timeout);
     ws_.read_message_max(options.max_message);
+    // A small kernel send buffer keeps latest-wins meaningful: a slow client's backlog of stale
+    // readings is at most this much, not the megabytes TCP autotuning would allow, so what it
+    // does receive is recent.
+    beast::error_code ignored;
+    beast::get_lowest_layer(ws_).socket().set_option(
+        asio::socket_base::send_buffer_size(static_cast<int>(kLiveSendBuffer)), ignored);
     ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
       res.set(http::field::server, "weighlink-agent");
     }));

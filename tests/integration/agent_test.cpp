@@ -200,7 +200,7 @@ TEST_CASE("agent: requests from foreign origins and non-local Host names are ref
   CHECK(page.body.find("/v1/live") != std::string::npos);
 }
 
-TEST_CASE("agent: a capture binds the stable reading; motion is 409, no data is 503") {
+TEST_CASE("agent: a capture binds the stable reading and refuses motion (409) and no data (503)") {
   TempDir dir("wl-agent");
   weighlink::testing::PtyScale scale(dir / "scale");
   Agent agent(dir,

@@ -300,7 +300,7 @@ TEST_CASE("backend: --version, --help and bad usage exit 0, 0 and 2") {
   CHECK(bad_dsn.output.find("invalid --dsn") != std::string::npos);
 }
 
-TEST_CASE("backend: migrate is idempotent, safe to run concurrently; no database exits 1") {
+TEST_CASE("backend: migrate is idempotent and safe to run concurrently and no database exits 1") {
   PgCluster pg;
   migrate(pg);
   const std::string applied_at = pg.query_scalar("select applied_at::text from schema_migrations");

@@ -93,6 +93,8 @@ struct WsClient::Impl {
   websocket::stream<beast::tcp_stream> ws{ioc};
   beast::flat_buffer buffer;
   bool closed = false;
+  std::size_t pings = 0;
+  std::optional<int> close_code;
 };
 
 WsClient::WsClient(const std::string& address, const std::string& target,
@@ -105,6 +107,9 @@ WsClient::WsClient(const std::string& address, const std::string& target,
   ws.set_option(websocket::stream_base::decorator([headers](websocket::request_type& req) {
     for (const auto& [k, v] : headers) req.set(k, v);
   }));
+  ws.control_callback([impl = impl_.get()](websocket::frame_type kind, beast::string_view) {
+    if (kind == websocket::frame_type::ping) ++impl->pings;
+  });
   websocket::response_type res;
   beast::error_code ec;
   ws.handshake(res, address, target, ec);
@@ -143,6 +148,7 @@ std::optional<std::string> WsClient::read(std::chrono::milliseconds timeout) {
   }
   if (result_ec) {
     impl_->closed = true;
+    if (result_ec == websocket::error::closed) impl_->close_code = impl_->ws.reason().code;
     return std::nullopt;
   }
   std::string text = beast::buffers_to_string(impl_->buffer.data());
@@ -156,5 +162,9 @@ void WsClient::write(const std::string& text) {
 }
 
 bool WsClient::closed() const { return impl_->closed; }
+
+std::size_t WsClient::pings() const { return impl_->pings; }
+
+std::optional<int> WsClient::close_code() const { return impl_->close_code; }
 
 }  // namespace weighlink::testing

@@ -98,7 +98,7 @@ TEST_CASE("stability: division and N are configurable, at any resolution") {
   CHECK(g.update(kg(1000, 2), "kg", WeighMode::gross, t0 + 1000ms));
 }
 
-TEST_CASE("stability: indicator verdicts stand; software readings get the window") {
+TEST_CASE("stability: indicator verdicts stand and software readings get the window") {
   ReadingStability rs;
   Reading flagged;
   flagged.weight = kg(100);

@@ -115,7 +115,7 @@ TEST_CASE("outbox: at its cap new mutations are refused and nothing queued is lo
   CHECK(outbox->stats().pending == 3);
 }
 
-TEST_CASE("outbox: backend answers move rows to acknowledged or dead; a restore rewinds them") {
+TEST_CASE("outbox: backend answers move rows to acknowledged or dead and a restore rewinds them") {
   TempDir dir;
   auto outbox = open_outbox(dir / "o.db");
   for (int i = 1; i <= 4; ++i) (void)outbox->enqueue_wait(mutation("k" + std::to_string(i)));

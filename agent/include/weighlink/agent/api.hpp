@@ -28,6 +28,8 @@ struct ApiContext {
   std::chrono::milliseconds capture_timeout{3000};
   // Runs `fn` on the io thread.
   std::function<void(std::function<void()>)> post;
+  // Live socket clients connected now (the /metrics gauge); unset = 0.
+  std::function<std::size_t()> live_clients;
   std::function<std::chrono::system_clock::time_point()> now = [] {
     return std::chrono::system_clock::now();
   };

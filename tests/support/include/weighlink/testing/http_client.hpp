@@ -36,6 +36,10 @@ class WsClient {
   std::optional<std::string> read(std::chrono::milliseconds timeout);
   void write(const std::string& text);
   [[nodiscard]] bool closed() const;
+  // Pings received from the server (answered with pongs while read() runs).
+  [[nodiscard]] std::size_t pings() const;
+  // The close code the server sent (1009 too big, 1008 policy, ...), once read() saw the close.
+  [[nodiscard]] std::optional<int> close_code() const;
 
  private:
   struct Impl;

@@ -1,0 +1,98 @@
+#pragma once
+// What the agent's integration tests share: the real weighlink-agent started on loopback with a
+// pty scale, indicator frames, and reading the live socket until a message matches.
+
+#include <doctest/doctest.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "weighlink/scale/decimal.hpp"
+#include "weighlink/scale/encode.hpp"
+#include "weighlink/testing/http_client.hpp"
+#include "weighlink/testing/process.hpp"
+#include "weighlink/testing/pty_scale.hpp"
+
+namespace weighlink::testing {
+
+// A Toledo continuous frame showing `weight` (stable unless `motion`).
+inline std::string mt_frame(const char* weight, bool motion = false) {
+  scale::DisplayState state;
+  state.weight = *scale::Decimal::parse(weight);
+  state.tare = *scale::Decimal::parse("0");
+  state.motion = motion;
+  return scale::encode_mt_continuous(state, /*checksum=*/true);
+}
+
+// weighlink-agent on 127.0.0.1:0 with its ready file, data dir and log in `dir`; `config` (YAML)
+// is written to dir/agent.yaml and passed with --config when not empty.
+struct AgentProcess {
+  std::unique_ptr<Process> process;
+  std::map<std::string, std::string> ready;
+  std::string http;
+
+  AgentProcess(const TempDir& dir, const std::vector<std::string>& extra,
+               const std::string& config = {}) {
+    std::vector<std::string> argv = {bin("weighlink-agent"),
+                                     "--listen",
+                                     "127.0.0.1:0",
+                                     "--ready-file",
+                                     (dir / "agent.ready").string(),
+                                     "--data-dir",
+                                     (dir / "data").string(),
+                                     "--station-id",
+                                     "st-1"};
+    if (!config.empty()) {
+      std::ofstream(dir / "agent.yaml") << config;
+      argv.push_back("--config");
+      argv.push_back((dir / "agent.yaml").string());
+    }
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    std::filesystem::remove(dir / "agent.ready");
+    process = std::make_unique<Process>(argv, dir / "agent.log");
+    ready = process->wait_ready(dir / "agent.ready");
+    http = ready.at("http");
+  }
+  [[nodiscard]] std::string address(const char* key) const {
+    return ready.at(key);
+  }
+};
+
+// Reads live messages until one satisfies `pred`; fails the test after `timeout`.
+inline boost::json::object read_until(WsClient& ws,
+                                      const std::function<bool(const boost::json::object&)>& pred,
+                                      std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    auto msg = ws.read(std::max(left, std::chrono::milliseconds(1)));
+    if (!msg) break;
+    auto v = boost::json::parse(*msg);
+    if (v.is_object() && pred(v.as_object())) return v.as_object();
+  }
+  FAIL("no matching live message in time");
+  return {};
+}
+
+inline HttpResult post_json(const std::string& http, const std::string& target,
+                            const std::string& key, const std::string& body,
+                            std::map<std::string, std::string> headers = {}) {
+  headers["Content-Type"] = "application/json";
+  if (!key.empty()) headers["Idempotency-Key"] = key;
+  return http_request(http, "POST", target, headers, body);
+}
+
+inline boost::json::object body_of(const HttpResult& r) {
+  auto v = boost::json::parse(r.body);
+  REQUIRE(v.is_object());
+  return v.as_object();
+}
+
+}  // namespace weighlink::testing

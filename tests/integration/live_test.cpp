@@ -1,0 +1,367 @@
+// The live socket (GET /v1/live) on real parts: keep-alive, slow and dead clients, refusals, and
+// the axle-session HTTP API, against the real weighlink-agent reading a pty scale.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/json.hpp>
+#include <thread>
+
+#include "agent_fixture.hpp"
+
+namespace json = boost::json;
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+using namespace weighlink::testing;
+
+namespace {
+
+// The agent's weighlink_agent_live_clients gauge.
+int live_clients(const std::string& http) {
+  const auto body = http_request(http, "GET", "/metrics").body;
+  const std::string name = "weighlink_agent_live_clients ";
+  const auto at = body.find("\n" + name);
+  REQUIRE(at != std::string::npos);
+  return std::stoi(body.substr(at + 1 + name.size()));
+}
+
+// A WebSocket client written by hand on a raw socket, so a test can make it misbehave: it
+// completes the handshake and then reads nothing at all.
+struct RawWsClient {
+  asio::io_context ioc;
+  asio::ip::tcp::socket socket{ioc};
+
+  RawWsClient(const std::string& address, int receive_buffer) {
+    const auto colon = address.rfind(':');
+    socket.open(asio::ip::tcp::v4());
+    if (receive_buffer > 0) {
+      socket.set_option(asio::socket_base::receive_buffer_size(receive_buffer));
+    }
+    socket.connect({asio::ip::make_address(address.substr(0, colon)),
+                    static_cast<unsigned short>(std::stoi(address.substr(colon + 1)))});
+    const std::string req = "GET /v1/live HTTP/1.1\r\nHost: " + address +
+                            "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                            "Sec-WebSocket-Version: 13\r\n\r\n";
+    asio::write(socket, asio::buffer(req));
+    // Read exactly the handshake answer, byte by byte, and not one byte of what follows.
+    std::string head;
+    char c = 0;
+    while (head.find("\r\n\r\n") == std::string::npos && head.size() < 4096) {
+      asio::read(socket, asio::buffer(&c, 1));
+      head += c;
+    }
+    REQUIRE(head.rfind("HTTP/1.1 101", 0) == 0);
+  }
+  // An unsolicited, masked, empty pong: "I am alive", without reading anything.
+  void send_pong() {
+    const unsigned char frame[] = {0x8A, 0x80, 0x11, 0x22, 0x33, 0x44};
+    boost::system::error_code ec;
+    asio::write(socket, asio::buffer(frame), ec);
+  }
+};
+
+// Floods the pty with frames until stopped, each a new weight.
+struct Flood {
+  std::atomic<bool> stop{false};
+  std::thread thread;
+  explicit Flood(PtyScale& scale) {
+    thread = std::thread([this, &scale] {
+      int w = 10000;
+      while (!stop) {
+        scale.write(mt_frame(std::to_string(w).c_str()));
+        w = w >= 90000 ? 10000 : w + 10;
+      }
+    });
+  }
+  ~Flood() {
+    stop = true;
+    thread.join();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("live socket: hello, readings with increasing seq, status with uplink and outbox") {
+  TempDir dir("wl-live");
+  PtyScale scale(dir / "scale");
+  AgentProcess agent(dir, {"--scale-source", "serial:" + scale.path()});
+  WsClient ws(agent.http, "/v1/live");
+  auto hello = read_until(ws, [](const json::object& m) { return m.at("type") == "hello"; });
+  CHECK(hello.at("protocol") == 1);
+  CHECK(hello.at("scales").as_array().size() == 1);
+  CHECK(hello.at("ping_interval_ms").as_int64() > 0);
+
+  std::int64_t last_seq = 0;
+  for (const char* w : {"1000", "1010", "1020"}) {
+    scale.write(mt_frame(w));
+    auto r = read_until(ws, [w](const json::object& m) {
+      return m.at("type") == "reading" && m.at("weight") == w;
+    });
+    CHECK(r.at("seq").as_int64() > last_seq);
+    last_seq = r.at("seq").as_int64();
+  }
+  // A mutation waiting in the outbox shows in the next status message.
+  REQUIRE(post_json(agent.http, "/v1/mutations", "k-1", R"({"kind":"note.added","payload":{}})")
+              .status == 202);
+  auto status = read_until(ws, [](const json::object& m) {
+    return m.at("type") == "status" && m.at("outbox").at("pending") == 1;
+  });
+  CHECK(status.at("uplink").at("state") == "disabled");
+  CHECK(status.at("outbox").at("oldest_pending_age_s").is_int64());
+  const auto& sc = status.at("scales").as_array().at(0).as_object();
+  CHECK(sc.at("connected") == true);
+  CHECK(sc.at("stale") == false);
+  CHECK(status.at("axle_sessions").at("main").at("state") == "idle");
+}
+
+TEST_CASE("live socket: a subscription narrows the readings and bad subscriptions are refused") {
+  TempDir dir("wl-live");
+  PtyScale a(dir / "a");
+  PtyScale b(dir / "b");
+  AgentProcess agent(dir, {},
+                     "scales:\n"
+                     "  - {id: a, source: 'serial:" + a.path() + "', protocol: mt-continuous}\n"
+                     "  - {id: b, source: 'serial:" + b.path() + "', protocol: mt-continuous}\n");
+  WsClient ws(agent.http, "/v1/live");
+  ws.write(R"({"type":"subscribe","scales":["nope"]})");
+  auto err = read_until(ws, [](const json::object& m) { return m.at("type") == "error"; });
+  CHECK(err.at("error") == "unknown_scale");
+  ws.write(R"({"type":"subscribe","scales":"a"})");
+  err = read_until(ws, [](const json::object& m) { return m.at("type") == "error"; });
+  CHECK(err.at("error") == "invalid_subscribe");
+  ws.write(R"({"type":"subscribe","scales":["b"]})");
+  read_until(ws, [](const json::object& m) { return m.at("type") == "subscribed"; });
+  a.write(mt_frame("111"));
+  b.write(mt_frame("222"));
+  auto r = read_until(ws, [](const json::object& m) { return m.at("type") == "reading"; });
+  CHECK(r.at("scale") == "b");
+  CHECK(r.at("weight") == "222");
+  // Scale a's readings never arrive while subscribed to b only.
+  a.write(mt_frame("333"));
+  b.write(mt_frame("444"));
+  r = read_until(ws, [](const json::object& m) {
+    return m.at("type") == "reading" && m.at("weight") != "222";
+  });
+  CHECK(r.at("scale") == "b");
+  CHECK(r.at("weight") == "444");
+}
+
+TEST_CASE("live socket: refusals have a clear answer") {
+  TempDir dir("wl-live");
+  PtyScale scale(dir / "scale");
+  AgentProcess agent(dir, {"--scale-source", "serial:" + scale.path()},
+                     "allowed_origins: ['https://truload.example.org']\n"
+                     "live: {max_message_bytes: 1024}\n");
+  SUBCASE("a foreign Origin gets 403 before the upgrade") {
+    CHECK_THROWS_WITH(WsClient(agent.http, "/v1/live", {{"Origin", "https://evil.example"}}),
+                      doctest::Contains("403"));
+    WsClient ok(agent.http, "/v1/live", {{"Origin", "https://truload.example.org"}});
+    read_until(ok, [](const json::object& m) { return m.at("type") == "hello"; });
+  }
+  SUBCASE("a Host that is not a local name gets 421 (DNS rebinding)") {
+    CHECK_THROWS_WITH(WsClient(agent.http, "/v1/live", {{"Host", "attacker.example:8420"}}),
+                      doctest::Contains("421"));
+  }
+  SUBCASE("another path gets 404") {
+    CHECK_THROWS_WITH(WsClient(agent.http, "/v1/other"), doctest::Contains("404"));
+  }
+  SUBCASE("malformed JSON and unknown types get an error message, the socket stays") {
+    WsClient ws(agent.http, "/v1/live");
+    ws.write("{not json");
+    auto e = read_until(ws, [](const json::object& m) { return m.at("type") == "error"; });
+    CHECK(e.at("error") == "invalid_json");
+    ws.write(R"({"type":"launch"})");
+    e = read_until(ws, [](const json::object& m) { return m.at("type") == "error"; });
+    CHECK(e.at("error") == "unknown_type");
+    ws.write(R"({"type":"ping","id":7})");
+    auto pong = read_until(ws, [](const json::object& m) { return m.at("type") == "pong"; });
+    CHECK(pong.at("id") == 7);
+  }
+  SUBCASE("an oversize message closes the socket with 1009") {
+    WsClient ws(agent.http, "/v1/live");
+    read_until(ws, [](const json::object& m) { return m.at("type") == "hello"; });
+    ws.write(std::string(2000, 'x'));
+    for (int i = 0; i < 100 && ws.read(5s); ++i) {
+    }
+    CHECK(ws.closed());
+    REQUIRE(ws.close_code().has_value());
+    CHECK(*ws.close_code() == 1009);
+  }
+}
+
+TEST_CASE("live socket: a client that answers nothing is closed and the others keep their readings") {
+  TempDir dir("wl-live");
+  PtyScale scale(dir / "scale");
+  AgentProcess agent(dir, {"--scale-source", "serial:" + scale.path()},
+                     "live: {ping_interval_ms: 500}\n");
+  WsClient healthy(agent.http, "/v1/live");
+  RawWsClient dead(agent.http, 0);
+  CHECK(eventually([&] { return live_clients(agent.http) == 2; }, 5s));
+  // The dead client never reads and never answers the server's pings.
+  int w = 20000;
+  const bool closed = eventually(
+      [&] {
+        scale.write(mt_frame(std::to_string(w += 10).c_str()));
+        const auto want = std::to_string(w);
+        read_until(healthy, [&](const json::object& m) {
+          return m.at("type") == "reading" && m.at("weight") == json::value(want);
+        });
+        return live_clients(agent.http) == 1;
+      },
+      10s);
+  CHECK(closed);
+  CHECK(!healthy.closed());
+  CHECK(healthy.pings() >= 1);  // the healthy one was pinged too, answered, and is still here
+}
+
+TEST_CASE("live socket: a client that stops reading is closed without slowing the others") {
+  TempDir dir("wl-live");
+  PtyScale scale(dir / "scale");
+  // Pings far apart, so only the write-stall rule can close the stuck client.
+  AgentProcess agent(dir, {"--scale-source", "serial:" + scale.path()},
+                     "live: {ping_interval_ms: 60000, write_stall_ms: 1000}\n");
+  // A healthy client reads continuously, as a browser does, on its own thread.
+  struct Healthy {
+    WsClient ws;
+    std::atomic<bool> stop{false};
+    std::atomic<int> readings{0};
+    std::atomic<int> stale{0};
+    std::string last_weight;  // read after the thread ended
+    std::thread thread;
+    explicit Healthy(const std::string& http) : ws(http, "/v1/live") {
+      thread = std::thread([this] {
+        while (!stop && !ws.closed()) {
+          auto msg = ws.read(3s);
+          if (!msg) break;
+          auto v = json::parse(*msg);
+          if (v.at("type") != "reading") continue;
+          ++readings;
+          if (v.at("stale") == true) ++stale;
+          last_weight = std::string(v.at("weight").as_string());
+        }
+      });
+    }
+    void end() {
+      stop = true;
+      thread.join();
+    }
+  } healthy(agent.http);
+  RawWsClient stuck(agent.http, 4096);
+  CHECK(eventually([&] { return live_clients(agent.http) == 2; }, 5s));
+  int during = 0;
+  {
+    Flood flood(scale);
+    // The stuck client proves it is alive (pongs) but reads nothing; its socket fills up.
+    const bool closed = eventually(
+        [&] {
+          stuck.send_pong();
+          return live_clients(agent.http) == 1;
+        },
+        40s, 200ms);
+    CHECK(closed);
+    during = healthy.readings;
+  }
+  CHECK(during > 100);  // the healthy client was served all along
+  scale.write(mt_frame("55555"));
+  CHECK(eventually([&] { return healthy.readings > during; }, 5s));
+  std::this_thread::sleep_for(300ms);
+  healthy.end();
+  CHECK(!healthy.ws.closed());
+  CHECK(healthy.stale == 0);
+  CHECK(healthy.last_weight == "55555");  // the newest frame arrived, not a backlog
+  CHECK(agent.process->log().find("read nothing") != std::string::npos);
+}
+
+TEST_CASE("live socket: a healthy client is never cut (three minutes of pings answered)") {
+  TempDir dir("wl-live");
+  PtyScale scale(dir / "scale");
+  AgentProcess agent(dir, {"--scale-source", "serial:" + scale.path()},
+                     "live: {ping_interval_ms: 1000}\n");
+  WsClient ws(agent.http, "/v1/live");
+  read_until(ws, [](const json::object& m) { return m.at("type") == "hello"; });
+  // TruConnect terminates exactly such a client 30-60 s after it connects. Readings flow the
+  // whole time; the client says nothing itself, so the server pings it every second and the
+  // client's WebSocket layer answers, as a browser's does.
+  const auto end = std::chrono::steady_clock::now() + 180s;
+  int frames = 0;
+  std::int64_t last_seq = 0;
+  while (std::chrono::steady_clock::now() < end) {
+    const auto weight = std::to_string(30000 + (frames % 1000) * 10);
+    scale.write(mt_frame(weight.c_str()));
+    ++frames;
+    auto r = read_until(ws, [&](const json::object& m) {
+      return m.at("type") == "reading" && m.at("weight") == json::value(weight);
+    });
+    CHECK(r.at("seq").as_int64() > last_seq);
+    last_seq = r.at("seq").as_int64();
+    REQUIRE(!ws.closed());
+    std::this_thread::sleep_for(200ms);
+  }
+  CHECK(frames > 500);
+  CHECK(ws.pings() >= 120);
+  CHECK(!ws.closed());
+  CHECK(live_clients(agent.http) == 1);
+}
+
+TEST_CASE("axle sessions over HTTP: start, capture axles, complete into one weighing") {
+  TempDir dir("wl-live");
+  PtyScale scale(dir / "scale");
+  AgentProcess agent(dir, {"--scale-source", "serial:" + scale.path()},
+                     "capture_timeout_ms: 1500\n");
+  const std::string base = "/v1/axle-sessions/main";
+  auto start = post_json(agent.http, base + "/start", "", R"({"expected_axles":2})");
+  REQUIRE(start.status == 200);
+  CHECK(body_of(start).at("state") == "weighing");
+  CHECK(body_of(start).at("expected_axles") == 2);
+
+  // Completing with nothing captured, and capturing in motion, are refused.
+  CHECK(post_json(agent.http, base + "/complete", "c-0", "{}").status == 409);
+  scale.write(mt_frame("8200", /*motion=*/true));
+  auto moving = post_json(agent.http, base + "/axles", "a-1", R"({"timeout_ms":300})");
+  CHECK(moving.status == 409);
+  CHECK(body_of(moving).at("error") == "scale_not_stable");
+
+  scale.write(mt_frame("8200"));
+  auto a1 = post_json(agent.http, base + "/axles", "a-1b", "{}");
+  REQUIRE(a1.status == 200);
+  CHECK(body_of(a1).at("axle").at("number") == 1);
+  CHECK(body_of(a1).at("axle").at("weight") == "8200");
+  // The same key again answers with the same axle: nothing captured twice.
+  auto again = post_json(agent.http, base + "/axles", "a-1b", "{}");
+  CHECK(again.status == 200);
+  CHECK(again.headers["idempotent-replayed"] == "true");
+  CHECK(body_of(again).at("session").at("axles").as_array().size() == 1);
+
+  scale.write(mt_frame("7400"));
+  auto a2 = post_json(agent.http, base + "/axles", "a-2", "{}");
+  REQUIRE(a2.status == 200);
+  CHECK(body_of(a2).at("session").at("running_gvw") == "15600");
+  auto a3 = post_json(agent.http, base + "/axles", "a-3", "{}");
+  CHECK(a3.status == 409);
+  CHECK(body_of(a3).at("error") == "too_many_axles");
+
+  auto done = post_json(agent.http, base + "/complete", "c-1", R"({"operator":"jdoe"})");
+  REQUIRE(done.status == 202);
+  const auto w = body_of(done).at("weighing").as_object();
+  CHECK(w.at("type") == "axle");
+  CHECK(w.at("gvw") == "15600");
+  CHECK(w.at("operator") == "jdoe");
+  REQUIRE(w.at("axles").as_array().size() == 2);
+  CHECK(w.at("axles").as_array()[1].at("weight") == "7400");
+  CHECK(!w.at("axles").as_array()[0].at("raw").as_string().empty());
+  // A retried completion answers with the same weighing; a second completion is refused.
+  auto replay = post_json(agent.http, base + "/complete", "c-1", R"({"operator":"jdoe"})");
+  CHECK(replay.status == 200);
+  CHECK(body_of(replay).at("seq") == body_of(done).at("seq"));
+  CHECK(post_json(agent.http, base + "/complete", "c-2", "{}").status == 409);
+
+  auto outbox = body_of(http_request(agent.http, "GET", "/v1/outbox"));
+  REQUIRE(outbox.at("items").as_array().size() == 1);
+  CHECK(outbox.at("items").as_array()[0].at("kind") == "weighing.captured");
+
+  auto reset = http_request(agent.http, "DELETE", base);
+  CHECK(reset.status == 200);
+  CHECK(body_of(reset).at("state") == "idle");
+  CHECK(http_request(agent.http, "GET", "/v1/axle-sessions/nope").status == 404);
+}
