@@ -52,13 +52,18 @@ fuzz:
 	  echo "fuzz $$id: $$(sed -n 's/^stat::number_of_executed_units: *//p' $$log) executions, ok"; \
 	done < build-fuzz/tests/fuzz/targets.txt
 
-# Decode throughput per protocol against a memchr baseline, in the release build; writes
-# build/bench/decode.json (docs/performance.md). Not part of `make test`: no timing assertions.
+# Decode throughput per protocol against a memchr baseline, then live socket latency (pty byte ->
+# WebSocket client) of weighlink-agent against a Node.js relay (skipped without node and npm), in
+# the release build; writes build/bench/decode.json and build/bench/live.json (docs/performance.md).
+# BENCH_LIVE_ARGS passes flags to bench_live, e.g. "--seconds 5 --clients 1,10". Not part of
+# `make test`: no timing assertions.
+BENCH_LIVE_ARGS ?=
 bench: deps
 	@if [ ! -f build-release/build.ninja ]; then cmake --preset release -DCMAKE_CXX_COMPILER_LAUNCHER=ccache; fi
-	cmake --build build-release --target bench_decode -j $(JOBS)
+	cmake --build build-release --target bench_decode bench_live -j $(JOBS)
 	@mkdir -p build/bench
 	build-release/tests/bench/bench_decode --json build/bench/decode.json
+	build-release/tests/bench/bench_live --json build/bench/live.json $(BENCH_LIVE_ARGS)
 
 format:
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
