@@ -80,8 +80,12 @@ function renderReading(s) {
   list.hidden = decks.length === 0;
   list.replaceChildren(...decks.map((d) => {
     const li = make("li", d.stable ? "stable" : "motion");
-    li.append(make("span", "", "Deck " + d.index), make("b", "", d.weight), r.unit + " ",
-              make("span", "deck-state", d.stable ? "STABLE" : "MOTION"));
+    const head = make("div", "deck-head");
+    head.append(make("span", "", "Deck " + d.index),
+                make("span", "deck-state", d.stable ? "STABLE" : "MOTION"));
+    const weight = make("div", "deck-weight", d.weight);
+    weight.append(make("small", "", r.unit));
+    li.append(head, weight);
     return li;
   }));
   const st = s.status;
@@ -98,6 +102,7 @@ function renderReading(s) {
 
 function onHello(m) {
   setText($("#station"), m.station_id);
+  document.title = "weighlink " + m.station_id;
   for (const id of m.scales || []) scale(id).lastSeq = null;
   setLive(true);
   reconnectDelay = 500;

@@ -92,25 +92,35 @@ main { padding: 1.25rem 1.5rem 2rem; display: grid; gap: 1.25rem; }
 .scale[data-state="nodata"] .shape, .scale[data-state="offline"] .shape {
   background: transparent; border: 4px solid currentColor; }
 
-.readout { display: flex; align-items: baseline; justify-content: flex-end; gap: .75rem;
-  margin: .6rem 0 .2rem; padding: .2rem .5rem; background: #05080f; border-radius: 10px;
+.readout { position: relative; container-type: inline-size; display: flex;
+  align-items: baseline; justify-content: flex-end; gap: .75rem; margin: .6rem 0 .2rem;
+  padding: 1.6rem .9rem .2rem; background: #05080f; border-radius: 10px;
   border: 1px solid var(--line); }
-.label { margin-right: auto; align-self: flex-start; padding-top: .8rem; color: var(--muted);
-  font-size: 1.05rem; text-transform: uppercase; letter-spacing: .1em; font-weight: 700; }
-.weight { font-size: clamp(4.5rem, 9vw, 8.5rem); font-weight: 750; line-height: 1.05;
+.label { position: absolute; top: .55rem; left: .9rem; color: var(--muted); font-size: 1rem;
+  text-transform: uppercase; letter-spacing: .1em; font-weight: 700; }
+/* The digits grow with the card: seven characters and the unit always fit. */
+.weight { font-size: clamp(3rem, 18cqi, 8.5rem); font-weight: 750; line-height: 1.05;
   font-variant-numeric: tabular-nums; letter-spacing: -.01em; color: #fff; white-space: nowrap; }
-.unit { font-size: 2.4rem; font-weight: 700; color: var(--muted); min-width: 2.5ch; }
+.unit { font-size: clamp(1.4rem, 5cqi, 2.4rem); font-weight: 700; color: var(--muted); min-width: 2.5ch; }
 .scale[data-state="stale"] .weight, .scale[data-state="nodata"] .weight { color: #64748b; }
 .scale[data-state="offline"] .readout, .scale[data-state="offline"] .decks {
   filter: grayscale(1); opacity: .35; }
-.decks { list-style: none; margin: .6rem 0 0; padding: 0; display: flex; flex-wrap: wrap;
-  gap: .5rem; }
-.decks li { background: var(--panel-2); border: 1px solid var(--line); border-radius: 8px;
-  padding: .35rem .8rem; font-size: 1.15rem; font-variant-numeric: tabular-nums; }
-.decks li b { font-size: 1.35rem; margin: 0 .3rem; }
-.decks li .deck-state { font-size: .85rem; font-weight: 750; letter-spacing: .05em; }
-.decks li.motion .deck-state { color: var(--warn); }
+.decks { list-style: none; margin: .6rem 0 0; padding: 0; display: grid; gap: .5rem;
+  grid-template-columns: repeat(auto-fit, minmax(9.5rem, 1fr)); }
+.decks li { background: var(--panel-2); border: 1px solid var(--line); border-top: 4px solid;
+  border-radius: 8px; padding: .35rem .8rem; font-variant-numeric: tabular-nums; }
+.decks li.stable { border-top-color: var(--ok); }
+.decks li.motion { border-top-color: var(--warn); }
+.deck-head { display: flex; justify-content: space-between; gap: .5rem; color: var(--muted);
+  font-size: .9rem; font-weight: 700; text-transform: uppercase; letter-spacing: .06em; }
+.deck-state::before { content: ""; display: inline-block; width: .7em; height: .7em;
+  margin-right: .3em; background: currentColor; }
 .decks li.stable .deck-state { color: var(--ok); }
+.decks li.stable .deck-state::before { border-radius: 50%; }
+.decks li.motion .deck-state { color: var(--warn); }
+.decks li.motion .deck-state::before { clip-path: polygon(50% 0, 100% 100%, 0 100%); }
+.deck-weight { font-size: 1.9rem; font-weight: 750; }
+.deck-weight small { font-size: 1rem; color: var(--muted); margin-left: .3rem; }
 .detail { margin: .4rem 0 0; color: var(--muted); min-height: 1.4em; }
 
 .capture { width: 100%; margin-top: .4rem; font-size: 1.6rem; padding: .9rem 1rem;

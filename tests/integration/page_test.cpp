@@ -62,7 +62,11 @@ class Indicator {
         std::lock_guard lock(mutex_);
         frame = weighlink::scale::encode_frame(protocol_, state_);
       }
-      if (frame) pty_.write(*frame);
+      try {
+        if (frame) pty_.write(*frame, 200ms);
+      } catch (const std::runtime_error&) {
+        // Nobody reads (the agent is stopped): the frame is lost, as on a real line.
+      }
       std::this_thread::sleep_for(50ms);
     }
   }
@@ -202,6 +206,14 @@ std::string contains(const std::string& selector, const std::string& fragment) {
          js_quote(fragment) + ")";
 }
 
+// The page broke its own Content-Security-Policy (the browser blocked something)?
+bool csp_violated(const Chromium& browser) {
+  for (const auto& line : browser.console()) {
+    if (line.find("Content Security Policy") != std::string::npos) return true;
+  }
+  return false;
+}
+
 std::string style(Chromium& browser, const std::string& selector, const std::string& property) {
   auto v = browser.evaluate("getComputedStyle(document.querySelector(" + js_quote(selector) +
                             "))." + property);
@@ -245,7 +257,9 @@ TEST_CASE("operator page: the live weight follows the scale; stable, motion and 
   CHECK(station.text("#station") == "wb-page");
   CHECK(station.text("#uplink") == "no backend");
   CHECK(station.text("#pending") == "0");
+  CHECK(page.evaluate("document.title") == "weighlink wb-page");
   CHECK_MESSAGE(page.exceptions().empty(), station.console());
+  CHECK_MESSAGE(!csp_violated(page), station.console());
 }
 
 TEST_CASE("operator page: Capture records the stable weight in the outbox and shows the answer") {
@@ -333,6 +347,7 @@ TEST_CASE("operator page: multi-deck readings show each deck and the GVW") {
   CHECK(station.text(kScale + " .decks li:nth-child(1)").find("Deck 1") != std::string::npos);
   CHECK(station.text(kScale + " .decks li:nth-child(1)").find("12440") != std::string::npos);
   CHECK(station.text(kScale + " .decks li:nth-child(3)").find("9000") != std::string::npos);
+  station.screenshot("operator-page-decks.png");
   CHECK_MESSAGE(station.browser().exceptions().empty(), station.console());
 }
 

@@ -124,6 +124,7 @@ Chromium::Chromium(ChromiumOptions options)
   page_ = std::make_unique<WsClient>(
       devtools_, ws_path(std::string(target.at("webSocketDebuggerUrl").as_string())));
   call("Runtime.enable");
+  call("Log.enable");  // what the browser itself reports: CSP violations, failed loads
   call("Page.enable");
   call("Emulation.setDeviceMetricsOverride", {{"width", options_.width},
                                               {"height", options_.height},
@@ -202,6 +203,10 @@ void Chromium::dispatch_event(const json::object& message) {
       line += " " + remote_object_text(arg.as_object());
     }
     console_.push_back(std::move(line));
+  } else if (*method == "Log.entryAdded") {
+    const auto& entry = p.at("entry").as_object();
+    console_.push_back("browser " + std::string(entry.at("level").as_string()) + ": " +
+                       std::string(entry.at("text").as_string()));
   } else if (*method == "Runtime.exceptionThrown") {
     auto text = exception_text(p.at("exceptionDetails").as_object());
     exceptions_.push_back(text);

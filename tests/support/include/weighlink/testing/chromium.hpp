@@ -88,8 +88,9 @@ class Chromium {
   // "Fetch.requestPaused"). Handlers run inside call()/evaluate() as the events arrive.
   void on_event(const std::string& method, std::function<void(const boost::json::object&)> handler);
 
-  // Console messages ("log: ...", "error: ...") and uncaught exceptions ("exception: ...") of
-  // the page so far.
+  // Console messages ("log: ...", "error: ..."), the browser's own reports ("browser error:
+  // ..." for a CSP violation or a failed load) and uncaught exceptions ("exception: ...") of the
+  // page so far.
   [[nodiscard]] const std::vector<std::string>& console() const { return console_; }
   // Uncaught exceptions only.
   [[nodiscard]] const std::vector<std::string>& exceptions() const { return exceptions_; }
