@@ -51,14 +51,17 @@ bool is_json(const HttpRequest& request) {
   return ct.rfind("application/json", 0) == 0;
 }
 
+// A stored payload as JSON (it was serialized from JSON, so it parses; null if it ever did not).
+json::value parse_payload(const std::string& text) {
+  json::error_code ec;
+  auto v = json::parse(text, ec);
+  return ec ? json::value(nullptr) : v;
+}
+
 json::object accepted_body(const sync::OutboxRow& row) {
   json::object body{
       {"idempotency_key", row.idempotency_key}, {"seq", row.seq}, {"state", "queued"}};
-  if (row.kind == "weighing.captured") {
-    json::error_code ec;
-    auto payload = json::parse(row.payload_json, ec);
-    if (!ec) body["weighing"] = std::move(payload);
-  }
+  if (row.kind == "weighing.captured") body["weighing"] = parse_payload(row.payload_json);
   return body;
 }
 
@@ -592,7 +595,8 @@ void Api::get_outbox(const HttpRequest& request, const std::string& correlation_
                                  {"created_at_ms", r.created_at_ms},
                                  {"attempts", r.attempts},
                                  {"last_error", r.last_error},
-                                 {"outcome", r.outcome}});
+                                 {"outcome", r.outcome},
+                                 {"payload", parse_payload(r.payload_json)}});
   }
   json::value next = nullptr;
   if (rows.size() > limit) next = rows[limit - 1].seq;

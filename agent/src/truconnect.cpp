@@ -263,17 +263,18 @@ json::object TruConnect::weight_data(std::string_view mode, bool api) const {
     json::array decks;
     for (int i = 1; i <= 4; ++i) {
       scale::Decimal w{};
+      // A deck the indicator reports is stable by its own flag (TruConnect says true always);
+      // a deck it does not report follows the frame's verdict.
       bool deck_stable = stable;
       if (r && r->decks.empty() && i == 1) w = weight;
       if (r) {
         for (const auto& deck : r->decks) {
           if (deck.index == i) {
             w = deck.weight;
-            deck_stable = stable && deck.stable;
+            deck_stable = fresh && deck.stable && !r->overload && !r->underload;
           }
         }
       }
-      if (r && !r->decks.empty() && i > static_cast<int>(r->decks.size())) deck_stable = stable;
       if (!api) d["deck" + std::to_string(i)] = kg(w);
       decks.push_back(json::object{{"index", i}, {"weight", kg(w)}, {"stable", deck_stable}});
     }

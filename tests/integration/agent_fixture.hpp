@@ -6,11 +6,14 @@
 
 #include <boost/json.hpp>
 #include <chrono>
+#include <condition_variable>
 #include <fstream>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "weighlink/scale/decimal.hpp"
@@ -29,6 +32,52 @@ inline std::string mt_frame(const char* weight, bool motion = false) {
   state.motion = motion;
   return scale::encode_mt_continuous(state, /*checksum=*/true);
 }
+
+// An indicator that streams: writes the current frame to the pty every `period` until stopped,
+// as a real one does (a frame written once goes stale after stale_after).
+class StreamingScale {
+ public:
+  StreamingScale(PtyScale& pty, std::string frame,
+                 std::chrono::milliseconds period = std::chrono::milliseconds(100))
+      : pty_(pty), frame_(std::move(frame)) {
+    thread_ = std::thread([this, period] {
+      std::unique_lock lock(mutex_);
+      while (!stop_) {
+        if (!paused_) pty_.write(frame_);
+        wake_.wait_for(lock, period);
+      }
+    });
+  }
+  ~StreamingScale() { stop(); }
+  void set(std::string frame) {
+    std::lock_guard lock(mutex_);
+    frame_ = std::move(frame);
+    paused_ = false;
+    wake_.notify_one();
+  }
+  // The indicator goes silent (cable pulled); set() resumes.
+  void pause() {
+    std::lock_guard lock(mutex_);
+    paused_ = true;
+  }
+  void stop() {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+      wake_.notify_one();
+    }
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  PtyScale& pty_;
+  std::string frame_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stop_ = false;
+  bool paused_ = false;
+  std::thread thread_;
+};
 
 // weighlink-agent on 127.0.0.1:0 with its ready file, data dir and log in `dir`; `config` (YAML)
 // is written to dir/agent.yaml and passed with --config when not empty.

@@ -1,0 +1,387 @@
+// TruConnect compatibility on real parts: the TruLoad web app's flows (as its useMiddleware hook
+// and weighing pages run them) against the real weighlink-agent reading a pty scale, checking
+// every field the web app reads, with its JSON type.
+#include <doctest/doctest.h>
+
+#include <boost/json.hpp>
+#include <thread>
+
+#include "agent_fixture.hpp"
+
+namespace json = boost::json;
+using namespace std::chrono_literals;
+using namespace weighlink::testing;
+
+namespace {
+
+std::string config(const std::string& source, const std::string& protocol,
+                   const std::string& mode) {
+  return "allowed_origins: ['https://truload.example.org']\n"
+         "capture_timeout_ms: 1500\n"
+         "compat:\n"
+         "  truconnect: {enabled: true, ws_listen: '127.0.0.1:0', http_listen: '127.0.0.1:0',\n"
+         "               station_code: ROMIA, station_name: Rongo, capture_mode: " +
+         mode +
+         "}\n"
+         "scales:\n"
+         "  - {id: main, source: 'serial:" +
+         source + "', protocol: " + protocol + ", stale_after_ms: 600}\n";
+}
+
+// The next message of `event`; its data.
+json::object next(WsClient& ws, const std::string& event,
+                  std::chrono::milliseconds timeout = 10s) {
+  auto m = read_until(
+      ws, [&](const json::object& o) { return o.at("event") == json::value(event); }, timeout);
+  CHECK(m.at("timestamp").is_string());
+  return m.at("data").as_object();
+}
+
+// The next live frame showing `weight` (kg, as a JSON number).
+json::object frame_with(WsClient& ws, const std::string& event, std::int64_t weight,
+                        const char* field = "weight") {
+  auto m = read_until(ws, [&](const json::object& o) {
+    if (o.at("event") != json::value(event)) return false;
+    const auto& d = o.at("data").as_object();
+    return d.at(field).is_int64() && d.at(field).as_int64() == weight;
+  });
+  return m.at("data").as_object();
+}
+
+void send(WsClient& ws, const std::string& event, const std::string& data = "{}") {
+  ws.write(R"({"event":")" + event + R"(","data":)" + data + "}");
+}
+
+bool is_bool(const json::value& v) { return v.is_bool(); }
+
+// Every field the web app reads from a mobile `weight` frame, with the type it expects.
+void check_mobile_shape(const json::object& d) {
+  CHECK(d.at("mode") == "mobile");
+  for (const char* f : {"weight", "currentWeight", "scaleA", "scaleB", "runningTotal",
+                        "runningGvw", "axleNumber"}) {
+    INFO(f);
+    CHECK(d.at(f).is_number());
+  }
+  CHECK(d.at("scaleWeightMode").is_string());
+  for (const char* pad : {"scaleAStatus", "scaleBStatus"}) {
+    const auto& p = d.at(pad).as_object();
+    CHECK(is_bool(p.at("connected")));
+    CHECK(p.at("weight").is_number());
+    CHECK(p.contains("battery"));
+    CHECK(p.contains("temperature"));
+  }
+  CHECK(d.at("axleWeights").is_array());
+  const auto& session = d.at("session").as_object();
+  CHECK(session.at("currentAxle").is_number());
+  CHECK(session.at("totalAxles").is_number());
+  CHECK(session.at("axles").is_array());
+  CHECK(session.at("gvw").is_number());
+  CHECK(is_bool(d.at("stable")));
+  CHECK(d.at("unit") == "kg");
+  CHECK(is_bool(d.at("simulation")));
+  CHECK(d.at("scaleInfo").is_object());
+  const auto& c = d.at("connection").as_object();
+  CHECK(is_bool(c.at("connected")));
+  CHECK(c.at("protocol").is_string());
+  CHECK(c.at("source").is_string());
+  CHECK(c.at("outputMode") == "websocket");
+  // weighlink's additions: freshness and a sequence number.
+  CHECK(is_bool(d.at("stale")));
+  CHECK(d.at("seq").is_number());
+}
+
+void check_multideck_shape(const json::object& d) {
+  CHECK(d.at("mode") == "multideck");
+  for (const char* f : {"deck1", "deck2", "deck3", "deck4", "gvw"}) {
+    INFO(f);
+    CHECK(d.at(f).is_number());
+  }
+  REQUIRE(d.at("decks").as_array().size() == 4);
+  for (const auto& deck : d.at("decks").as_array()) {
+    CHECK(deck.at("index").is_number());
+    CHECK(deck.at("weight").is_number());
+    CHECK(is_bool(deck.at("stable")));
+  }
+  CHECK(is_bool(d.at("vehicleOnDeck")));
+  CHECK(is_bool(d.at("stable")));
+  CHECK(is_bool(d.at("simulation")));
+  CHECK(d.at("indicatorInfo").is_object());
+  CHECK(is_bool(d.at("connection").at("connected")));
+  CHECK(d.at("connection").at("protocol").is_string());
+}
+
+json::array outbox_items(const std::string& http) {
+  return body_of(http_request(http, "GET", "/v1/outbox")).at("items").as_array();
+}
+
+}  // namespace
+
+TEST_CASE("truconnect: the mobile weighing flow of the TruLoad web app") {
+  TempDir dir("wl-tc");
+  PtyScale scale(dir / "scale");
+  AgentProcess agent(dir, {}, config(scale.path(), "mt-continuous", "mobile"));
+  const auto ws_addr = agent.address("truconnect_ws");
+  StreamingScale indicator(scale, mt_frame("8200"));
+
+  // The web app connects to ws://localhost:3030 (no path) from its own origin.
+  WsClient ws(ws_addr, "/", {{"Origin", "https://truload.example.org"}});
+  auto connected = next(ws, "connected");
+  CHECK(connected.at("clientId").is_int64());
+  CHECK(connected.at("server").at("name") == "weighlink-agent");
+  CHECK(connected.at("station").at("code") == "ROMIA");
+  CHECK(connected.at("endpoints").at("websocket").as_string().ends_with(
+      ws_addr.substr(ws_addr.rfind(':'))));
+
+  // The five events that need registration are refused before it, as TruConnect does.
+  send(ws, "plate", R"({"plateNumber":"KCA 123A"})");
+  CHECK(next(ws, "error").at("message") == "Not registered");
+
+  send(ws, "register",
+       R"({"stationCode":"ROMIA","bound":"A","mode":"mobile","clientName":"TruLoad Frontend",)"
+       R"("clientType":"truload-frontend"})");
+  auto ack = next(ws, "register-ack");
+  CHECK(ack.at("success") == true);
+  CHECK(ack.at("client").at("mode") == "mobile");
+  CHECK(ack.at("station").at("code") == "ROMIA");
+  auto first = next(ws, "weight");  // the full frame at once, not a bare one
+  check_mobile_shape(first);
+
+  auto live = frame_with(ws, "weight", 8200);
+  check_mobile_shape(live);
+  CHECK(live.at("stable") == true);
+  CHECK(live.at("stale") == false);
+  CHECK(live.at("connection").at("connected") == true);
+  CHECK(live.at("scaleA").as_int64() + live.at("scaleB").as_int64() == 8200);
+
+  send(ws, "plate", R"({"plateNumber":"KCA 123A"})");
+  CHECK(next(ws, "plate-ack").at("plateNumber") == "KCA 123A");
+  const std::string sync =
+      R"({"transactionId":"T-1","vehicleRegNumber":"KCA 123A","axleConfigCode":"2A",)"
+      R"("totalAxles":2,"stationId":"s-1","bound":"A","weighingMode":"mobile"})";
+  send(ws, "transaction-sync", sync);
+  CHECK(next(ws, "transaction-sync-ack").at("transactionId") == "T-1");
+  send(ws, "transaction-sync", sync);  // the pages re-send it often: harmless
+  CHECK(next(ws, "transaction-sync-ack").at("success") == true);
+
+  // Axle 1: the browser says 9999, the agent records its own stable 8200.
+  send(ws, "axle-captured", R"({"axleNumber":1,"weight":9999})");
+  auto a1 = next(ws, "axle-captured-ack");
+  CHECK(a1.at("success") == true);
+  CHECK(a1.at("axleNumber") == 1);
+  CHECK(a1.at("weight") == 8200);
+  CHECK(a1.at("capturedAxles") == 1);
+  CHECK(a1.at("expectedAxles") == 2);
+  CHECK(a1.at("isComplete") == false);
+  // The same axle sent again is the same axle, not a third one.
+  send(ws, "axle-captured", R"({"axleNumber":1,"weight":9999})");
+  auto again = next(ws, "axle-captured-ack");
+  CHECK(again.at("weight") == 8200);
+  CHECK(again.at("capturedAxles") == 1);
+
+  // Between axles the pad shows motion: nothing is captured until it settles.
+  indicator.set(mt_frame("7400", /*motion=*/true));
+  auto moving = frame_with(ws, "weight", 7400);
+  CHECK(moving.at("stable") == false);
+  CHECK(moving.at("session").at("currentAxle") == 1);
+  CHECK(moving.at("runningGvw") == 15600);
+  indicator.set(mt_frame("7400"));
+  read_until(ws, [](const json::object& o) {
+    return o.at("event") == "weight" && o.at("data").at("stable") == true;
+  });
+  send(ws, "axle-captured", R"({"axleNumber":2,"weight":7400})");
+  auto a2 = next(ws, "axle-captured-ack");
+  CHECK(a2.at("success") == true);
+  CHECK(a2.at("isComplete") == true);
+  CHECK(a2.at("gvw") == 15600);
+
+  // All axles in: the weighing is in the outbox, keyed by the transaction.
+  json::object recorded;
+  CHECK(eventually(
+      [&] {
+        for (const auto& item : outbox_items(agent.http)) {
+          if (item.at("idempotency_key") == "truconnect:T-1:complete") {
+            recorded = item.as_object();
+            return true;
+          }
+        }
+        return false;
+      },
+      5s));
+  REQUIRE(!recorded.empty());
+  CHECK(recorded.at("kind") == "weighing.captured");
+  const auto& p = recorded.at("payload").as_object();
+  CHECK(p.at("gvw") == "15600");
+  CHECK(p.at("axles").as_array().size() == 2);
+  CHECK(p.at("reference").at("transaction_id") == "T-1");
+  CHECK(p.at("reference").at("plate") == "KCA 123A");
+
+  // The confirm and complete messages that follow record nothing twice.
+  send(ws, "weights-captured");
+  CHECK(next(ws, "weights-captured-ack").at("success") == true);
+  send(ws, "vehicle-complete",
+       R"({"transactionId":"T-1","totalAxles":2,"axleWeights":[1,2],"gvw":3})");
+  auto done = next(ws, "vehicle-complete-ack");
+  CHECK(done.at("success") == true);
+  CHECK(done.at("gvw") == 15600);
+  CHECK(done.at("seq") == recorded.at("seq"));
+  send(ws, "reset-session");
+  CHECK(next(ws, "session-reset-ack").at("success") == true);
+  CHECK(outbox_items(agent.http).size() == 1);
+
+  SUBCASE("other events, bad messages and unknown events") {
+    send(ws, "status-request");
+    auto status = next(ws, "status");
+    CHECK(status.at("station").at("code") == "ROMIA");
+    CHECK(status.at("weights").at("gvw").is_number());
+    send(ws, "bound-switch", R"({"bound":"b"})");
+    CHECK(next(ws, "bound-ack").at("bound") == "B");
+    send(ws, "bound-switch", R"({"bound":"C"})");
+    CHECK(next(ws, "error").at("message") == "Invalid bound");
+    send(ws, "update-config", R"({"totalAxles":3,"axleConfigurationCode":"3A"})");
+    auto cfg = next(ws, "update-config-ack");
+    CHECK(cfg.at("totalAxles") == 3);
+    CHECK(cfg.at("axleConfigurationCode") == "3A");
+    send(ws, "query-weight", R"({"type":"current"})");
+    CHECK(next(ws, "query-weight-ack").at("success") == true);
+    check_mobile_shape(next(ws, "weight"));
+    send(ws, "enter");
+    auto enter = next(ws, "enter-ack");
+    CHECK(enter.at("success") == false);
+    CHECK(enter.at("supported") == false);
+    send(ws, "launch-rockets");
+    auto unknown = next(ws, "error");
+    CHECK(unknown.at("code") == "unknown_event");
+    ws.write("{not json");
+    CHECK(next(ws, "error").at("message") == "Invalid message format");
+    ws.write(R"({"event":"plate","data":"not an object"})");
+    CHECK(next(ws, "error").at("message") == "Invalid message format");
+  }
+  SUBCASE("a silent indicator is shown as stale and disconnected, never as a live weight") {
+    indicator.pause();
+    auto stale = read_until(ws, [](const json::object& o) {
+      return o.at("event") == "weight" && o.at("data").at("stale") == true;
+    });
+    const auto& d = stale.at("data").as_object();
+    CHECK(d.at("stable") == false);
+    CHECK(d.at("connection").at("connected") == false);
+    CHECK(d.at("scaleAStatus").at("connected") == false);
+    // And an axle cannot be captured from it.
+    send(ws, "transaction-sync", R"({"transactionId":"T-2","totalAxles":2})");
+    next(ws, "transaction-sync-ack");
+    send(ws, "axle-captured", R"({"axleNumber":1,"weight":8200})");
+    auto refused = next(ws, "axle-captured-ack", 15s);
+    CHECK(refused.at("success") == false);
+    CHECK(refused.at("error") == "scale_unavailable");
+  }
+}
+
+TEST_CASE("truconnect: the multideck flow binds the stable decks on vehicle-complete") {
+  TempDir dir("wl-tc");
+  PtyScale scale(dir / "scale");
+  AgentProcess agent(dir, {}, config(scale.path(), "cardinal-deck", "mobile"));
+  WsClient ws(agent.address("truconnect_ws"), "/");
+  next(ws, "connected");
+  // The multideck page registers with mode multideck although the station default is mobile.
+  send(ws, "register", R"({"stationCode":"ROMIA","bound":"A","mode":"multideck"})");
+  next(ws, "register-ack");
+  check_multideck_shape(next(ws, "weights"));
+
+  // Deck 2 still moving: deck 2 and the vehicle are not stable; deck 1 is.
+  StreamingScale indicator(scale, "D1:  5200 kg S\r\nD2:  4800 kg M\r\nGVW: 10000 kg M\r\n");
+  auto moving = frame_with(ws, "weights", 10000, "gvw");
+  check_multideck_shape(moving);
+  CHECK(moving.at("deck1") == 5200);
+  CHECK(moving.at("deck2") == 4800);
+  CHECK(moving.at("deck3") == 0);
+  CHECK(moving.at("stable") == false);
+  CHECK(moving.at("decks").as_array()[0].at("stable") == true);
+  CHECK(moving.at("decks").as_array()[1].at("stable") == false);
+  CHECK(moving.at("vehicleOnDeck") == true);
+
+  indicator.set("D1:  5200 kg S\r\nD2:  4810 kg S\r\nGVW: 10010 kg S\r\n");
+  auto settled = frame_with(ws, "weights", 10010, "gvw");
+  CHECK(settled.at("stable") == true);
+  CHECK(settled.at("decks").as_array()[1].at("stable") == true);
+
+  send(ws, "plate", R"({"plateNumber":"KBZ 9"})");
+  next(ws, "plate-ack");
+  send(ws, "transaction-sync", R"({"transactionId":"M-7","vehicleRegNumber":"KBZ 9",)"
+                               R"("totalAxles":3,"weighingMode":"multideck"})");
+  next(ws, "transaction-sync-ack");
+  send(ws, "vehicle-complete",
+       R"({"transactionId":"M-7","totalAxles":3,"axleWeights":[5200,2405,2405],"gvw":10010})");
+  send(ws, "reset-session");  // the page resets at once, without waiting for the ack
+  auto done = next(ws, "vehicle-complete-ack");
+  CHECK(done.at("success") == true);
+  CHECK(done.at("gvw") == 10010);
+  next(ws, "session-reset-ack");
+  auto items = outbox_items(agent.http);
+  REQUIRE(items.size() == 1);
+  const auto& p = items[0].at("payload").as_object();
+  CHECK(items[0].at("idempotency_key") == "truconnect:M-7:vehicle-complete");
+  CHECK(p.at("gvw") == "10010");
+  REQUIRE(p.at("decks").as_array().size() == 2);
+  CHECK(p.at("decks").as_array()[1].at("weight") == "4810");
+  CHECK(p.at("reference").at("client_axle_weights").as_array().size() == 3);
+}
+
+TEST_CASE("truconnect: the REST API on the second port and its refusals") {
+  TempDir dir("wl-tc");
+  PtyScale scale(dir / "scale");
+  AgentProcess agent(dir, {}, config(scale.path(), "mt-continuous", "mobile"));
+  const auto api = agent.address("truconnect_http");
+  StreamingScale indicator(scale, mt_frame("12440"));
+  CHECK(eventually(
+      [&] {
+        auto w = body_of(http_request(api, "GET", "/api/v1/weights"));
+        return w.at("data").at("currentWeight") == 12440;
+      },
+      5s));
+  CHECK(body_of(http_request(api, "GET", "/api/v1/health")).at("status") == "ok");
+  auto weights = body_of(http_request(api, "GET", "/api/v1/weights"));
+  CHECK(weights.at("success") == true);
+  CHECK(weights.at("mode") == "mobile");
+  CHECK(weights.at("websocketAvailable") == true);
+  CHECK(weights.at("websocketUrl").as_string().starts_with("ws://localhost:"));
+  CHECK(weights.at("connection").at("connected") == true);
+  CHECK(weights.at("connection").at("outputMode") == "api");
+  CHECK(weights.at("data").at("stable") == true);
+  auto multi = body_of(http_request(api, "GET", "/api/v1/weights?mode=multideck"));
+  CHECK(multi.at("data").at("decks").as_array()[0].at("weight") == 12440);
+  CHECK(body_of(http_request(api, "GET", "/api/v1/weights/1")).at("data").at("weight") == 12440);
+  CHECK(http_request(api, "GET", "/api/v1/weights/9").status == 404);
+  CHECK(body_of(http_request(api, "GET", "/api/v1/gvw")).at("data").at("gvw").is_number());
+  CHECK(body_of(http_request(api, "GET", "/api/v1/status")).at("data").at("station").at("code") ==
+        "ROMIA");
+
+  // The web app's HTTP fallback for an axle, when its socket is down.
+  auto axle = post_json(api, "/api/v1/axle-captured", "", R"({"axleNumber":1,"weight":1})");
+  CHECK(axle.status == 200);
+  CHECK(body_of(axle).at("data").at("weight") == 12440);
+  CHECK(post_json(api, "/api/v1/reset-session", "", "{}").status == 200);
+
+  CHECK(post_json(api, "/api/v1/plate", "", "{}").status == 400);
+  auto bad = post_json(api, "/api/v1/plate", "", "{oops");
+  CHECK(bad.status == 400);
+  CHECK(body_of(bad).at("error") == "Invalid message format");
+  CHECK(http_request(api, "GET", "/api/v1/nothing").status == 404);
+  CHECK(http_request(api, "GET", "/other").status == 404);
+
+  // Unlike TruConnect's open cors(): a foreign page is refused, the configured one allowed.
+  CHECK(http_request(api, "GET", "/api/v1/weights", {{"Origin", "https://evil.example"}}).status ==
+        403);
+  auto allowed =
+      http_request(api, "GET", "/api/v1/weights", {{"Origin", "https://truload.example.org"}});
+  CHECK(allowed.status == 200);
+  CHECK(allowed.headers["access-control-allow-origin"] == "https://truload.example.org");
+  auto preflight = http_request(api, "OPTIONS", "/api/v1/axle-captured",
+                                {{"Origin", "https://truload.example.org"},
+                                 {"Access-Control-Request-Method", "POST"}});
+  CHECK(preflight.status == 204);
+  CHECK(http_request(api, "GET", "/api/v1/weights", {{"Host", "rebind.example"}}).status == 421);
+  // And the socket port: a foreign Origin never gets the upgrade; plain HTTP is told to upgrade.
+  const auto ws_addr = agent.address("truconnect_ws");
+  CHECK_THROWS_WITH(WsClient(ws_addr, "/", {{"Origin", "https://evil.example"}}),
+                    doctest::Contains("403"));
+  CHECK(http_request(ws_addr, "GET", "/").status == 426);
+}
