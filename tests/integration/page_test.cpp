@@ -222,7 +222,7 @@ std::string style(Chromium& browser, const std::string& selector, const std::str
 
 }  // namespace
 
-TEST_CASE("operator page: the live weight follows the scale; stable, motion and stale look apart") {
+TEST_CASE("operator page: the weight follows the scale, and stable, motion and stale look apart") {
   Station station;
   auto& page = station.browser();
   station.indicator().show("18240");
