@@ -87,13 +87,19 @@ backend_http=$(addr_of "$demo/backend.ready" http)
 pids+=($!)
 for _ in $(seq 1 50); do [[ -e "$demo/scale" ]] && break; sleep 0.1; done
 
+# TruConnect compatibility on 127.0.0.1:3030/3031 for the TruLoad web app
+# (WEIGHLINK_DEMO_TRUCONNECT=off when those ports are taken).
+compat=()
+[[ "${WEIGHLINK_DEMO_TRUCONNECT:-on}" == "off" ]] || compat=(--truconnect)
 "$bin/weighlink-agent" --listen "$agent_listen" --ready-file "$demo/agent.ready" \
   --data-dir "$demo/agent-data" --station-id demo-station \
-  --station-token-file "$demo/station.token" --backend "$grpc" \
+  --station-token-file "$demo/station.token" --backend "$grpc" "${compat[@]}" \
   --scale-source "serial:$demo/scale" --scale-protocol mt-continuous >"$demo/agent.log" 2>&1 &
 pids+=($!)
 wait_ready "$demo/agent.ready" "${pids[-1]}" agent
 http=$(addr_of "$demo/agent.ready" http)
+tc_ws=$(addr_of "$demo/agent.ready" truconnect_ws)
+tc_http=$(addr_of "$demo/agent.ready" truconnect_http)
 
 cat <<MSG
 
@@ -101,6 +107,7 @@ weighlink demo is running
   operator page    http://$http/
   live socket      ws://$http/v1/live
   agent status     http://$http/v1/status
+  TruConnect       ws://${tc_ws:-off} and http://${tc_http:-off}/api/v1 (TruLoad web app)
   backend health   http://$backend_http/readyz
   backend gRPC     $grpc
   PostgreSQL       $dsn

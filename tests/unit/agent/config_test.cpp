@@ -150,3 +150,51 @@ TEST_CASE("config: custom parser and deck keys load, and their errors name the k
   CHECK(error_of(dir, head + "    protocol: zm\n    deck_count: 40\n")
             .find("scales[0].deck_count: ") != std::string::npos);
 }
+
+TEST_CASE("config: live socket and TruConnect keys load") {
+  TempDir dir;
+  std::ofstream(dir / "c.yaml") << R"(live: {ping_interval_ms: 2000, write_stall_ms: 500, max_message_bytes: 4096, max_clients: 8}
+compat:
+  truconnect: {enabled: true, ws_listen: '127.0.0.1:0', http_listen: '127.0.0.1:3099', scale: pad,
+               capture_mode: multideck, station_code: ROMIA, vehicle_on_deck_weight: 500}
+scales:
+  - {id: pad, source: 'serial:/dev/ttyUSB0', protocol: mcgs}
+  - {id: b, source: 'serial:/dev/ttyUSB1', protocol: mcgs, axle_mode: direct}
+)";
+  auto cfg = load_config_file(dir / "c.yaml");
+  CHECK(cfg.live.ping_interval.count() == 2000);
+  CHECK(cfg.live.write_stall.count() == 500);
+  CHECK(cfg.live.max_message == 4096);
+  CHECK(cfg.live.max_clients == 8);
+  CHECK(cfg.truconnect.enabled);
+  CHECK(cfg.truconnect.ws_port == 0);
+  CHECK(cfg.truconnect.http_port == 3099);
+  CHECK(cfg.truconnect.scale == "pad");
+  CHECK(cfg.truconnect.capture_mode == "multideck");
+  CHECK(cfg.truconnect.vehicle_on_deck.to_string() == "500");
+  REQUIRE(cfg.scales.size() == 2);
+  CHECK(weighlink::scale::axle_mode(cfg.scales[0]) == weighlink::scale::AxleMode::cumulative);
+  CHECK(weighlink::scale::axle_mode(cfg.scales[1]) == weighlink::scale::AxleMode::direct);
+}
+
+TEST_CASE("config: bad live and TruConnect keys get an error naming the key") {
+  TempDir dir;
+  const std::string scale = "scales: [{id: main, source: 'serial:/dev/ttyS0', protocol: mcgs}]\n";
+  CHECK(error_of(dir, "live: {ping_interval_ms: 5}\n").find("live.ping_interval_ms") !=
+        std::string::npos);
+  CHECK(error_of(dir, "live: {pings: 5}\n").find("live.pings: unknown key") != std::string::npos);
+  CHECK(error_of(dir, "live: 3\n").find("live: expected a mapping") != std::string::npos);
+  CHECK(error_of(dir, "compat: {other: {}}\n").find("compat.other: unknown key") !=
+        std::string::npos);
+  CHECK(error_of(dir, scale + "compat: {truconnect: {capture_mode: axle}}\n")
+            .find("compat.truconnect.capture_mode") != std::string::npos);
+  CHECK(error_of(dir, scale + "compat: {truconnect: {ws_listen: 'nowhere'}}\n")
+            .find("compat.truconnect.ws_listen") != std::string::npos);
+  CHECK(error_of(dir, scale + "compat: {truconnect: {scale: deck9}}\n")
+            .find("compat.truconnect.scale: no scale with id 'deck9'") != std::string::npos);
+  CHECK(error_of(dir, scale + "compat: {truconnect: {enabled: maybe}}\n")
+            .find("compat.truconnect.enabled") != std::string::npos);
+  CHECK(error_of(dir, "scales: [{id: m, source: 'serial:/dev/ttyS0', protocol: mcgs, "
+                      "axle_mode: sideways}]\n")
+            .find("scales[0].axle_mode") != std::string::npos);
+}
