@@ -51,6 +51,12 @@ fuzz:
 	    tail -40 $$log; echo "fuzz $$id: FAILED (log $$log)"; exit 1; fi; \
 	  echo "fuzz $$id: $$(sed -n 's/^stat::number_of_executed_units: *//p' $$log) executions, ok"; \
 	done < build-fuzz/tests/fuzz/targets.txt
+	@corpus=build-fuzz/corpus/truconnect; mkdir -p $$corpus; cp tests/fuzz/seeds/truconnect/* $$corpus/; \
+	log=build-fuzz/fuzz-logs/truconnect.log; \
+	if ! build-fuzz/tests/fuzz/fuzz_truconnect -max_total_time=$(FUZZ_SECONDS) -runs=$(FUZZ_RUNS) \
+	    -print_final_stats=1 -artifact_prefix=build-fuzz/artifacts/truconnect- $$corpus >$$log 2>&1; then \
+	  tail -40 $$log; echo "fuzz truconnect: FAILED (log $$log)"; exit 1; fi; \
+	echo "fuzz truconnect: $$(sed -n 's/^stat::number_of_executed_units: *//p' $$log) executions, ok"
 
 # Decode throughput per protocol against a memchr baseline, then live socket latency (pty byte ->
 # WebSocket client) of weighlink-agent against a Node.js relay (skipped without node and npm), in

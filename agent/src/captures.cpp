@@ -307,6 +307,26 @@ void Captures::capture_axle(const std::string& scale_id, const std::string& key,
         } else {
           reading.stale = true;
         }
+        // The next axle must be a newer frame, and in direct mode a frame showing another
+        // weight or following motion: the pad still showing the previous axle is not an axle.
+        const int expected = s->session.options().expected_axles;
+        const bool all_in =
+            expected > 0 && static_cast<int>(s->session.axles().size()) >= expected;
+        if (s->session.state() == scale::AxleSession::State::weighing &&
+            !s->session.axles().empty() && !reading.stale && !all_in) {
+          const auto& prev = s->session.axles().back();
+          const bool moved = live && live->last_motion_seq > prev.seq;
+          const bool same = reading.weight.compare(prev.reading) == std::strong_ordering::equal;
+          if (reading.seq <= prev.seq ||
+              (s->session.options().mode == scale::AxleMode::direct && same && !moved)) {
+            *last = scale::AxleRefusal{
+                scale::AxleRefusalCode::not_increasing,
+                "the pad still shows axle " + std::to_string(prev.number) + " (" +
+                    prev.reading.to_string() + " " + reading.unit +
+                    "); drive the next axle onto the pad and capture again"};
+            return false;
+          }
+        }
         auto captured = s->session.capture(reading, ctx_.now());
         if (!captured) {
           *last = captured.error();

@@ -30,6 +30,7 @@ void LiveState::on_reading(const scale::Reading& reading, std::uint64_t count) {
   if (!s) return;
   s->latest = reading;
   if (!reading.stale) s->readings += count;
+  if (!reading.stale && !reading.stable) s->last_motion_seq = reading.seq;
 }
 
 bool LatestReading::put(const scale::Reading& reading) {

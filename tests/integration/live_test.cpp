@@ -333,6 +333,12 @@ TEST_CASE("axle sessions over HTTP: start, capture axles, complete into one weig
   CHECK(again.headers["idempotent-replayed"] == "true");
   CHECK(body_of(again).at("session").at("axles").as_array().size() == 1);
 
+  // The same stable weight again is the same axle still on the pad: refused, not axle 2.
+  scale.write(mt_frame("8200"));
+  auto same = post_json(agent.http, base + "/axles", "a-2x", R"({"timeout_ms":300})");
+  CHECK(same.status == 409);
+  CHECK(body_of(same).at("error") == "not_increasing");
+  // Asked before the next frame arrives, the capture waits for it.
   scale.write(mt_frame("7400"));
   auto a2 = post_json(agent.http, base + "/axles", "a-2", "{}");
   REQUIRE(a2.status == 200);

@@ -339,7 +339,8 @@ TEST_CASE("operator page: a capture whose answer was lost is retried with the sa
 }
 
 TEST_CASE("operator page: multi-deck readings show each deck and the GVW") {
-  Station station({.protocol = "cardinal-deck", .scale_keys = "    deck_count: 3\n"});
+  Station station(
+      {.protocol = "cardinal-deck", .scale_keys = "    deck_count: 3\n", .agent_args = {}});
   station.indicator().show("32540", false, {"12440", "11100", "9000"});
   REQUIRE(station.shows("32540", "stable"));
   CHECK(station.text(kScale + " .label") == "GVW");
@@ -435,7 +436,9 @@ TEST_CASE("operator page: a mutation the backend refused is listed and can be re
       backend_dir / "backend.log");
   const auto grpc = backend.wait_ready(backend_dir / "backend.ready").at("grpc");
 
-  Station station({.agent_args = {"--backend", grpc, "--station-token-file",
+  Station station({.protocol = "mt-continuous",
+                   .scale_keys = "",
+                   .agent_args = {"--backend", grpc, "--station-token-file",
                                   (backend_dir / "token").string()}});
   REQUIRE(station.wait("document.querySelector('#uplink').textContent === 'online'"));
   // A weighing whose weight is not a number: the backend refuses it for good.

@@ -21,6 +21,9 @@ struct ScaleLive {
   std::string detail;  // why not connected, or the source description
   std::optional<scale::Reading> latest;
   std::uint64_t readings = 0;
+  // The seq of the last reading in motion: an axle session captures the next axle only after the
+  // pad has moved (or shows another weight), never the same axle twice.
+  std::uint64_t last_motion_seq = 0;
 };
 
 class LiveState {

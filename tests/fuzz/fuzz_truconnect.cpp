@@ -1,0 +1,106 @@
+// libFuzzer target: the agent's request decoders for browsers. The first byte picks the TruConnect
+// socket (on_message) or its REST API (http, with the method and target taken from the input);
+// the rest is the message or body. Every input must get an answer or a refusal, never a crash.
+// Captures never complete here (the scheduler runs nothing), which is fine: the decoding is what
+// is fuzzed.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "weighlink/agent/captures.hpp"
+#include "weighlink/agent/live_state.hpp"
+#include "weighlink/agent/truconnect.hpp"
+
+namespace {
+
+using namespace weighlink;
+
+// An outbox that keeps nothing: the decoders only ask whether a key exists.
+class NullOutbox final : public sync::Outbox {
+ public:
+  void enqueue(sync::NewMutation, std::function<void(sync::EnqueueResult)> done) override {
+    sync::EnqueueResult r;
+    r.status = sync::EnqueueStatus::full;
+    r.message = "fuzz";
+    done(r);
+  }
+  sync::EnqueueResult enqueue_wait(sync::NewMutation) override { return {}; }
+  std::optional<sync::OutboxRow> find(const std::string&) override { return std::nullopt; }
+  std::vector<sync::OutboxRow> list(std::optional<sync::MutationState>, std::uint64_t,
+                                    std::size_t) override {
+    return {};
+  }
+  sync::OutboxStats stats() override { return {}; }
+  boost::system::result<void> mark_results(std::span<const sync::MutationOutcome>,
+                                           std::int64_t) override {
+    return {};
+  }
+  boost::system::result<void> mark_attempt_failed(std::span<const std::uint64_t>,
+                                                  const std::string&) override {
+    return {};
+  }
+  boost::system::result<std::uint64_t> rewind_above(std::uint64_t) override { return 0; }
+  boost::system::result<bool> retry_dead(const std::string&) override { return false; }
+  boost::system::result<void> ensure_seq_above(std::uint64_t) override { return {}; }
+  void set_on_commit(std::function<void()>) override {}
+  void close() override {}
+};
+
+struct World {
+  NullOutbox outbox;
+  agent::LiveState live;
+  std::unique_ptr<agent::Captures> captures;
+  std::unique_ptr<agent::TruConnect> tc;
+  World() {
+    scale::ScaleConfig sc;
+    sc.id = "main";
+    sc.protocol = "mt-continuous";
+    live.add_scale(sc);
+    scale::Reading r;
+    r.scale = "main";
+    r.seq = 1;
+    r.weight = scale::Decimal{123450, 1};
+    r.unit = "t";
+    r.stable = true;
+    r.decks = {{1, scale::Decimal{5000, 1}, true}, {2, scale::Decimal{73450, 1}, false}};
+    live.on_reading(r);
+    live.on_connection("main", true, "fuzz");
+    agent::CaptureContext ctx;
+    ctx.station_id = "fuzz";
+    ctx.outbox = &outbox;
+    ctx.live = &live;
+    ctx.post = [](std::function<void()> fn) { fn(); };
+    ctx.schedule = [](std::chrono::milliseconds, std::function<void()>) {};
+    captures = std::make_unique<agent::Captures>(ctx);
+    tc = std::make_unique<agent::TruConnect>(agent::TruConnectConfig{}, *captures, "fuzz");
+  }
+};
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  static World world;
+  if (size == 0) return 0;
+  const std::string rest(reinterpret_cast<const char*>(data) + 1, size - 1);
+  std::size_t answers = 0;
+  if (data[0] & 1) {
+    agent::TruConnect::Client client;
+    client.registered = (data[0] & 2) != 0;
+    world.tc->on_message(client, rest, [&answers](std::string) { ++answers; });
+  } else {
+    // "METHOD TARGET\nBODY"
+    agent::HttpRequest req;
+    const auto nl = rest.find('\n');
+    const auto line = rest.substr(0, nl);
+    const auto sp = line.find(' ');
+    req.method = line.substr(0, sp);
+    req.target = sp == std::string::npos ? "/" : line.substr(sp + 1);
+    req.body = nl == std::string::npos ? std::string() : rest.substr(nl + 1);
+    world.tc->http(req, [&answers](agent::HttpResponse) { ++answers; });
+    if (answers != 1 && req.method != "POST") __builtin_trap();  // every GET answers once
+  }
+  // A frame for both modes must always build.
+  (void)world.tc->weight_message("mobile");
+  (void)world.tc->weight_message("multideck");
+  return 0;
+}
