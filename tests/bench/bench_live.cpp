@@ -12,8 +12,9 @@
 // includes). No timing assertions; not part of `make test`. docs/performance.md,
 // "Live socket latency".
 //
-// Usage: bench_live [--seconds S] [--rate HZ] [--clients 1,10,100] [--json FILE] [--agent PATH]
-//                   [--relay-dir DIR] [--no-relay] [--no-agent] [--no-floor]
+// Usage: bench_live [--seconds S] [--rate HZ] [--clients 1,10,100] [--repeat N] [--json FILE]
+//                   [--agent PATH] [--relay-dir DIR] [--no-relay] [--no-agent] [--no-floor]
+// --repeat N runs every point N times, the servers taking turns, and pools the runs.
 
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -37,6 +38,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -77,6 +79,7 @@ struct Options {
   double seconds = 20;
   double rate = 50;
   std::vector<int> clients{1, 10, 100};
+  int repeat = 1;
   std::string json_path;
   std::string agent = weighlink::testing::bin("weighlink-agent");
   std::string relay_dir = std::string(WEIGHLINK_BUILD_DIR) + "/bench/node-relay";
@@ -253,10 +256,20 @@ struct Server {
       argv;
 };
 
+// One run of one server at one client count.
+struct Measurement {
+  std::vector<std::int64_t> latencies_ns;
+  std::uint64_t expected = 0;
+  double cpu_s = 0;
+  double cpu_user_s = 0;
+  double peak_rss_mb = 0;
+};
+
+// The runs of one server at one client count, pooled.
 struct PointResult {
   std::string server;
   int clients = 0;
-  std::size_t frames = 0;
+  int runs = 0;
   std::uint64_t expected = 0;
   std::uint64_t delivered = 0;
   double p50_ms = 0;
@@ -265,7 +278,6 @@ struct PointResult {
   double cpu_s = 0;
   double cpu_user_s = 0;
   double cpu_us_per_msg = 0;
-  double user_us_per_msg = 0;
   double peak_rss_mb = 0;
 };
 
@@ -298,7 +310,7 @@ std::size_t write_frames(PtyScale& pty, std::int64_t first, std::size_t count, d
   return i;
 }
 
-PointResult run_point(const Server& server, int clients, const Options& options) {
+Measurement run_point(const Server& server, int clients, const Options& options) {
   TempDir tmp("wl-bench-live");
   PtyScale pty(tmp / "scale");
   Process process(server.argv(pty.path(), tmp / "ready.json", tmp.path()), tmp / "server.log");
@@ -349,33 +361,45 @@ PointResult run_point(const Server& server, int clients, const Options& options)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   const auto cpu_after = cpu_time(process.pid());
-  PointResult result;
+  Measurement result;
   result.peak_rss_mb = peak_rss_mb(process.pid());
   ioc.stop();
   io.join();
   process.terminate();
 
-  auto& lat = run.latencies_ns;
-  std::sort(lat.begin(), lat.end());
-  result.server = server.name;
-  result.clients = clients;
-  result.frames = frames;
+  result.latencies_ns = std::move(run.latencies_ns);
   result.expected = static_cast<std::uint64_t>(frames) * static_cast<std::uint64_t>(clients);
-  result.delivered = lat.size();
-  result.p50_ms = percentile_ms(lat, 0.50);
-  result.p99_ms = percentile_ms(lat, 0.99);
-  result.max_ms = lat.empty() ? 0 : static_cast<double>(lat.back()) / 1e6;
   result.cpu_user_s = cpu_after.user - cpu_before.user;
   result.cpu_s = result.cpu_user_s + cpu_after.system - cpu_before.system;
-  if (!lat.empty()) {
-    result.cpu_us_per_msg = result.cpu_s * 1e6 / static_cast<double>(lat.size());
-    result.user_us_per_msg = result.cpu_user_s * 1e6 / static_cast<double>(lat.size());
-  }
   if (run.unmatched != 0) {
     std::fprintf(stderr, "bench_live: %llu messages matched no written frame (bench bug)\n",
                  static_cast<unsigned long long>(run.unmatched));
   }
   return result;
+}
+
+// Pools the runs: latencies of every client and message of every run, CPU over all delivered
+// messages, the highest peak RSS.
+PointResult summarize(const std::string& server, int clients, std::vector<Measurement>& runs) {
+  PointResult r;
+  r.server = server;
+  r.clients = clients;
+  r.runs = static_cast<int>(runs.size());
+  std::vector<std::int64_t> all;
+  for (auto& m : runs) {
+    all.insert(all.end(), m.latencies_ns.begin(), m.latencies_ns.end());
+    r.expected += m.expected;
+    r.cpu_s += m.cpu_s;
+    r.cpu_user_s += m.cpu_user_s;
+    r.peak_rss_mb = std::max(r.peak_rss_mb, m.peak_rss_mb);
+  }
+  std::sort(all.begin(), all.end());
+  r.delivered = all.size();
+  r.p50_ms = percentile_ms(all, 0.50);
+  r.p99_ms = percentile_ms(all, 0.99);
+  r.max_ms = all.empty() ? 0 : static_cast<double>(all.back()) / 1e6;
+  if (!all.empty()) r.cpu_us_per_msg = r.cpu_s * 1e6 / static_cast<double>(all.size());
+  return r;
 }
 
 std::optional<std::string> find_in_path(const std::string& program) {
@@ -457,6 +481,8 @@ Options parse_options(int argc, char** argv) {
       o.floor_enabled = false;
     } else if (has_value && flag == "--seconds") {
       o.seconds = std::stod(argv[++i]);
+    } else if (has_value && flag == "--repeat") {
+      o.repeat = std::stoi(argv[++i]);
     } else if (has_value && flag == "--rate") {
       o.rate = std::stod(argv[++i]);
     } else if (has_value && flag == "--clients") {
@@ -470,30 +496,32 @@ Options parse_options(int argc, char** argv) {
     } else {
       throw std::invalid_argument(
           "unknown flag or missing value: " + flag +
-          "\nusage: bench_live [--seconds S] [--rate HZ] [--clients 1,10,100] [--json FILE] "
-          "[--agent PATH] [--relay-dir DIR] [--no-relay] [--no-agent] [--no-floor]");
+          "\nusage: bench_live [--seconds S] [--rate HZ] [--clients 1,10,100] [--repeat N] "
+          "[--json FILE] [--agent PATH] [--relay-dir DIR] [--no-relay] [--no-agent] "
+          "[--no-floor]");
     }
   }
   const double frames = o.seconds * o.rate;
-  if (o.rate <= 0 || frames < 1 || frames > double(kMaxFrames) || o.clients.empty()) {
-    throw std::invalid_argument("need --rate > 0, 1 <= seconds x rate <= " +
-                                std::to_string(kMaxFrames) + " and at least one client count");
+  if (o.rate <= 0 || frames < 1 || frames > double(kMaxFrames) || o.clients.empty() ||
+      o.repeat < 1) {
+    throw std::invalid_argument(
+        "need --rate > 0, 1 <= seconds x rate <= " + std::to_string(kMaxFrames) +
+        ", at least one client count and --repeat >= 1");
   }
   return o;
 }
 
 void print_row(const PointResult& r) {
-  std::printf("%-10s %7d %8.3f %8.3f %8.3f %9llu %9llu %11.1f %12.1f %12.1f\n", r.server.c_str(),
+  std::printf("%-10s %7d %8.3f %8.3f %8.3f %9llu %9llu %11.1f %12.1f\n", r.server.c_str(),
               r.clients, r.p50_ms, r.p99_ms, r.max_ms, static_cast<unsigned long long>(r.delivered),
-              static_cast<unsigned long long>(r.expected), r.cpu_us_per_msg, r.peak_rss_mb,
-              r.user_us_per_msg);
+              static_cast<unsigned long long>(r.expected), r.cpu_us_per_msg, r.peak_rss_mb);
   std::fflush(stdout);
 }
 
 boost::json::object to_json(const PointResult& r) {
   return {{"server", r.server},
           {"clients", r.clients},
-          {"frames", r.frames},
+          {"runs", r.runs},
           {"expected", r.expected},
           {"delivered", r.delivered},
           {"p50_ms", r.p50_ms},
@@ -502,7 +530,6 @@ boost::json::object to_json(const PointResult& r) {
           {"cpu_s", r.cpu_s},
           {"cpu_user_s", r.cpu_user_s},
           {"cpu_us_per_msg", r.cpu_us_per_msg},
-          {"user_us_per_msg", r.user_us_per_msg},
           {"peak_rss_mb", r.peak_rss_mb}};
 }
 
@@ -679,25 +706,43 @@ int main(int argc, char** argv) {
   const std::string load_before = load_average();
   std::printf(
       "live socket latency: pty byte -> WebSocket client, mt-continuous at %.0f Hz, %.0f s per "
-      "point, load average %s\n",
-      options.rate, options.seconds, load_before.c_str());
+      "point, %d run(s) each, load average %s\n",
+      options.rate, options.seconds, options.repeat, load_before.c_str());
   if (!relay_skipped.empty()) std::printf("node relay skipped: %s\n", relay_skipped.c_str());
-  std::printf("%-10s %7s %8s %8s %8s %9s %9s %11s %12s %12s\n", "server", "clients", "p50 ms",
-              "p99 ms", "max ms", "delivered", "expected", "CPU us/msg", "peak RSS MB",
-              "(user us/msg)");
 
-  std::vector<PointResult> results;
+  // Interleaved: the servers take turns at each client count, and repeats go round again, so
+  // load from elsewhere on the machine falls on all of them alike.
+  std::map<std::pair<std::string, int>, std::vector<Measurement>> runs;
   int failures = 0;
+  for (int repeat = 1; repeat <= options.repeat; ++repeat) {
+    for (const int clients : options.clients) {
+      for (const auto& server : servers) {
+        try {
+          std::vector<Measurement> one;
+          one.push_back(run_point(server, clients, options));
+          const auto r = summarize(server.name, clients, one);
+          std::printf("  run %d/%d %-10s %4d clients: p50 %.3f ms, p99 %.3f ms, %.1f us/msg\n",
+                      repeat, options.repeat, server.name.c_str(), clients, r.p50_ms, r.p99_ms,
+                      r.cpu_us_per_msg);
+          std::fflush(stdout);
+          runs[{server.name, clients}].push_back(std::move(one.front()));
+        } catch (const std::exception& e) {
+          ++failures;
+          std::fprintf(stderr, "bench_live: %s with %d clients failed: %s\n", server.name.c_str(),
+                       clients, e.what());
+        }
+      }
+    }
+  }
+  std::vector<PointResult> results;
+  std::printf("%-10s %7s %8s %8s %8s %9s %9s %11s %12s\n", "server", "clients", "p50 ms", "p99 ms",
+              "max ms", "delivered", "expected", "CPU us/msg", "peak RSS MB");
   for (const auto& server : servers) {
     for (const int clients : options.clients) {
-      try {
-        results.push_back(run_point(server, clients, options));
-        print_row(results.back());
-      } catch (const std::exception& e) {
-        ++failures;
-        std::fprintf(stderr, "bench_live: %s with %d clients failed: %s\n", server.name.c_str(),
-                     clients, e.what());
-      }
+      auto it = runs.find({server.name, clients});
+      if (it == runs.end()) continue;
+      results.push_back(summarize(server.name, clients, it->second));
+      print_row(results.back());
     }
   }
 
@@ -715,23 +760,25 @@ int main(int argc, char** argv) {
     if (!a || !b || b->p99_ms <= 0 || b->cpu_us_per_msg <= 0 || b->peak_rss_mb <= 0) continue;
     if (!header) {
       std::printf(
-          "\nweighlink / relay (goals: p99 <= 1, CPU per message <= 0.1; agent RSS <= 15 MB)\n");
-      std::printf("%7s %8s %8s %11s %12s %16s\n", "clients", "p50", "p99", "CPU/msg", "peak RSS",
-                  "(user CPU/msg)");
+          "\nweighlink / relay (goals: p99 <= 1, CPU per message <= 0.1; agent RSS <= 15 MB); "
+          "last column: floor / relay\n");
+      std::printf("%7s %8s %8s %11s %12s %15s\n", "clients", "p50", "p99", "CPU/msg", "peak RSS",
+                  "floor CPU/msg");
       header = true;
     }
     const double p50 = b->p50_ms > 0 ? a->p50_ms / b->p50_ms : 0;
     const double p99 = a->p99_ms / b->p99_ms;
     const double cpu = a->cpu_us_per_msg / b->cpu_us_per_msg;
     const double rss = a->peak_rss_mb / b->peak_rss_mb;
-    const double user = b->user_us_per_msg > 0 ? a->user_us_per_msg / b->user_us_per_msg : 0;
-    std::printf("%7d %8.2f %8.2f %11.3f %12.2f %16.3f\n", clients, p50, p99, cpu, rss, user);
+    const auto* floor = find("floor", clients);
+    const double floor_cpu = floor ? floor->cpu_us_per_msg / b->cpu_us_per_msg : 0;
+    std::printf("%7d %8.2f %8.2f %11.3f %12.2f %15.3f\n", clients, p50, p99, cpu, rss, floor_cpu);
     ratios.push_back({{"clients", clients},
                       {"p50", p50},
                       {"p99", p99},
                       {"cpu_per_msg", cpu},
-                      {"user_cpu_per_msg", user},
-                      {"peak_rss", rss}});
+                      {"peak_rss", rss},
+                      {"floor_cpu_per_msg", floor_cpu}});
   }
   const std::string load_after = load_average();
   std::printf("load average after: %s\n", load_after.c_str());
@@ -743,6 +790,7 @@ int main(int argc, char** argv) {
                             {"protocol", "mt-continuous"},
                             {"rate_hz", options.rate},
                             {"seconds", options.seconds},
+                            {"repeat", options.repeat},
                             {"load_average_before", load_before},
                             {"load_average_after", load_after},
                             {"results", std::move(rows)},
