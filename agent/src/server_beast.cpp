@@ -81,7 +81,11 @@ class LiveSession : public std::enable_shared_from_this<LiveSession> {
     timeout.idle_timeout = 2 * options.ping_interval;
     timeout.keep_alive_pings = true;
     ws_.set_option(timeout);
-    ws_.read_message_max(options.max_message);
+    // Messages up to the configured limit are read; a larger one is read whole (up to a hard
+    // cap) so that the close frame 1009 goes out through a clean closing handshake: closing with
+    // its bytes unread would reset the connection and the browser would see 1006 instead.
+    max_message_ = options.max_message;
+    ws_.read_message_max(std::max<std::size_t>(4 * options.max_message, 1 << 20));
     // A small kernel send buffer keeps latest-wins meaningful: a slow client's backlog of stale
     // readings is at most this much, not the megabytes TCP autotuning would allow, so what it
     // does receive is recent.
@@ -159,6 +163,13 @@ class LiveSession : public std::enable_shared_from_this<LiveSession> {
 
   void on_read(beast::error_code ec, std::size_t) {
     if (ec) return finish();
+    if (in_.size() > max_message_) {
+      in_.consume(in_.size());
+      spdlog::warn("live client closed: a message over {} bytes", max_message_);
+      ws_.async_close(websocket::close_reason(websocket::close_code::too_big, "message too big"),
+                      [self = shared_from_this()](beast::error_code) { self->finish(); });
+      return;
+    }
     const std::string text = beast::buffers_to_string(in_.data());
     in_.consume(in_.size());
     if (endpoint_ == Endpoint::truconnect_ws) {
@@ -282,6 +293,7 @@ class LiveSession : public std::enable_shared_from_this<LiveSession> {
   Message current_;
   std::set<std::string> subscription_;  // empty: every scale
   std::chrono::steady_clock::time_point write_started_{};
+  std::size_t max_message_ = 0;
   bool accepted_ = false;
   bool writing_ = false;
   bool closed_ = false;

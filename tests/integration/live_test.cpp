@@ -178,6 +178,14 @@ TEST_CASE("live socket: refusals have a clear answer") {
     auto pong = read_until(ws, [](const json::object& m) { return m.at("type") == "pong"; });
     CHECK(pong.at("id") == 7);
   }
+  SUBCASE("a request body over 1 MiB gets 413 and nothing is queued") {
+    const std::string big = R"({"kind":"note.added","payload":{"text":")" +
+                            std::string((1 << 20) + 1024, 'x') + "\"}}";
+    auto r = post_json(agent.http, "/v1/mutations", "big-1", big);
+    CHECK(r.status == 413);
+    CHECK(body_of(r).at("error") == "body_too_large");
+    CHECK(body_of(http_request(agent.http, "GET", "/v1/outbox")).at("items").as_array().empty());
+  }
   SUBCASE("an oversize message closes the socket with 1009") {
     WsClient ws(agent.http, "/v1/live");
     read_until(ws, [](const json::object& m) { return m.at("type") == "hello"; });
