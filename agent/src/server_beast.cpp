@@ -462,6 +462,10 @@ void Server::Impl::do_accept(tcp::acceptor& acceptor, Endpoint endpoint) {
       [self = shared_from_this(), &acceptor, endpoint](beast::error_code ec, tcp::socket socket) {
         if (self->stopped) return;
         if (!ec) {
+          // Small messages go out at once: with Nagle on, a reading after a ping/pong exchange
+          // waited for the client's delayed ACK (20-40 ms stalls measured by bench_live).
+          beast::error_code ignored;
+          socket.set_option(tcp::no_delay(true), ignored);
           std::make_shared<HttpSession>(std::move(socket), self, endpoint)->run();
         } else if (ec == asio::error::operation_aborted) {
           return;
