@@ -132,10 +132,11 @@ inline boost::json::object read_until(WsClient& ws,
 
 inline HttpResult post_json(const std::string& http, const std::string& target,
                             const std::string& key, const std::string& body,
-                            std::map<std::string, std::string> headers = {}) {
+                            std::map<std::string, std::string> headers = {},
+                            std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
   headers["Content-Type"] = "application/json";
   if (!key.empty()) headers["Idempotency-Key"] = key;
-  return http_request(http, "POST", target, headers, body);
+  return http_request(http, "POST", target, headers, body, timeout);
 }
 
 inline boost::json::object body_of(const HttpResult& r) {
