@@ -81,9 +81,8 @@ int main(int argc, char** argv) {
     std::cout << "configuration OK: " << config.scales.size() << " scale(s), listen "
               << config.listen_host << ":" << config.listen_port;
     if (config.truconnect.enabled) {
-      std::cout << ", TruConnect " << config.truconnect.ws_host << ":"
-                << config.truconnect.ws_port << " + " << config.truconnect.http_host << ":"
-                << config.truconnect.http_port;
+      std::cout << ", TruConnect " << config.truconnect.ws_host << ":" << config.truconnect.ws_port
+                << " + " << config.truconnect.http_host << ":" << config.truconnect.http_port;
     }
     std::cout << "\n";
     return 0;

@@ -353,8 +353,9 @@ bool optional_string(const json::object& o, const char* name, std::string& out,
   if (const auto* v = o.if_contains(name)) {
     if (!v->is_string() || v->as_string().size() > 200) {
       error = error_response(400, std::string("invalid_") + name,
-                             std::string("\"") + name + "\" must be a string of at most 200 "
-                                                        "characters",
+                             std::string("\"") + name +
+                                 "\" must be a string of at most 200 "
+                                 "characters",
                              correlation_id);
       return false;
     }
@@ -367,8 +368,8 @@ bool optional_timeout(const json::object& o, std::chrono::milliseconds& out,
                       std::optional<HttpResponse>& error, const std::string& correlation_id) {
   if (const auto* t = o.if_contains("timeout_ms")) {
     if (!t->is_int64() || t->as_int64() < 0 || t->as_int64() > 60'000) {
-      error = error_response(400, "invalid_timeout", "\"timeout_ms\" must be 0..60000",
-                             correlation_id);
+      error =
+          error_response(400, "invalid_timeout", "\"timeout_ms\" must be 0..60000", correlation_id);
       return false;
     }
     out = std::chrono::milliseconds(t->as_int64());
@@ -413,10 +414,9 @@ void Api::post_capture(const HttpRequest& request, const std::string& correlatio
     req.reference = ref->as_object();
   }
   if (!ctx_.live->find(req.scale_id)) {
-    return respond(error_response(404, "unknown_scale",
-                                  "no scale named '" + req.scale_id +
-                                      "' is configured on this agent",
-                                  correlation_id));
+    return respond(error_response(
+        404, "unknown_scale", "no scale named '" + req.scale_id + "' is configured on this agent",
+        correlation_id));
   }
   req.request_hash = canonical_hash("POST /v1/captures", body);
   // A retried capture must answer with the weighing it already captured, not a new weight.
@@ -426,13 +426,13 @@ void Api::post_capture(const HttpRequest& request, const std::string& correlatio
   spdlog::info("[{}] capture requested on scale {} key {}", correlation_id, req.scale_id,
                req.idempotency_key);
   auto hash = req.request_hash;
-  ctx_.captures->capture(std::move(req), [respond = std::move(respond), hash,
-                                          correlation_id](CaptureOutcome outcome) {
-    if (outcome.error) {
-      spdlog::info("[{}] capture refused: {}", correlation_id, outcome.error->code);
-    }
-    respond(capture_response(outcome, hash, correlation_id));
-  });
+  ctx_.captures->capture(
+      std::move(req), [respond = std::move(respond), hash, correlation_id](CaptureOutcome outcome) {
+        if (outcome.error) {
+          spdlog::info("[{}] capture refused: {}", correlation_id, outcome.error->code);
+        }
+        respond(capture_response(outcome, hash, correlation_id));
+      });
 }
 
 void Api::axle_session(const HttpRequest& request, const std::string& scale_id,
@@ -458,7 +458,7 @@ void Api::axle_session(const HttpRequest& request, const std::string& scale_id,
   if (m != "POST" || (action != "start" && action != "axles" && action != "complete")) {
     return respond(error_response(
         action.empty() || action == "start" || action == "axles" || action == "complete" ? 405
-                                                                                          : 404,
+                                                                                         : 404,
         action.empty() || action == "start" || action == "axles" || action == "complete"
             ? "method_not_allowed"
             : "not_found",
@@ -470,9 +470,9 @@ void Api::axle_session(const HttpRequest& request, const std::string& scale_id,
     json::error_code ec;
     auto body = json::parse(request.body.empty() ? std::string("{}") : request.body, ec);
     if (ec || !body.is_object()) {
-      return respond(error_response(
-          400, "invalid_json", "the body must be a JSON object like {\"expected_axles\":3}",
-          correlation_id));
+      return respond(error_response(400, "invalid_json",
+                                    "the body must be a JSON object like {\"expected_axles\":3}",
+                                    correlation_id));
     }
     int expected = 0;
     bool restart = false;
@@ -519,9 +519,9 @@ void Api::axle_session(const HttpRequest& request, const std::string& scale_id,
                             {"reading", outcome.axle.reading.to_string()},
                             {"reading_seq", outcome.axle.seq},
                             {"captured_at", scale::format_timestamp(outcome.axle.at)}};
-          auto r = json_response(
-              200, json::object{{"axle", std::move(axle)},
-                                {"session", ctx_.captures->session_json(scale_id)}});
+          auto r =
+              json_response(200, json::object{{"axle", std::move(axle)},
+                                              {"session", ctx_.captures->session_json(scale_id)}});
           if (outcome.replayed) r.headers.emplace_back("Idempotent-Replayed", "true");
           respond(std::move(r));
         });
@@ -545,10 +545,10 @@ void Api::axle_session(const HttpRequest& request, const std::string& scale_id,
   if (auto existing = ctx_.outbox->find(key)) {
     return respond(replay_or_conflict(*existing, hash, correlation_id));
   }
-  captures.complete_session(std::move(req), [respond = std::move(respond), hash,
-                                             correlation_id](CaptureOutcome outcome) {
-    respond(capture_response(outcome, hash, correlation_id));
-  });
+  captures.complete_session(
+      std::move(req), [respond = std::move(respond), hash, correlation_id](CaptureOutcome outcome) {
+        respond(capture_response(outcome, hash, correlation_id));
+      });
 }
 
 void Api::get_outbox(const HttpRequest& request, const std::string& correlation_id,
@@ -658,12 +658,10 @@ json::object Api::status() const {
   } else {
     uplink = {{"state", "disabled"}, {"backend", ""}, {"last_sync", nullptr}};
   }
-  return json::object{{"station_id", ctx_.station_id},
-                      {"agent_version", ctx_.agent_version},
-                      {"scales", std::move(scales)},
-                      {"uplink", std::move(uplink)},
-                      {"outbox", std::move(outbox)},
-                      {"axle_sessions", ctx_.captures->sessions_json()}};
+  return json::object{
+      {"station_id", ctx_.station_id}, {"agent_version", ctx_.agent_version},
+      {"scales", std::move(scales)},   {"uplink", std::move(uplink)},
+      {"outbox", std::move(outbox)},   {"axle_sessions", ctx_.captures->sessions_json()}};
 }
 
 HttpResponse Api::metrics() const {

@@ -220,16 +220,18 @@ void Captures::capture(CaptureRequest request, std::function<void(CaptureOutcome
       });
 }
 
-std::optional<CaptureError> Captures::start_session(const std::string& scale_id,
-                                                    int expected_axles, bool restart) {
+std::optional<CaptureError> Captures::start_session(const std::string& scale_id, int expected_axles,
+                                                    bool restart) {
   auto* s = slot(scale_id);
   if (!s) return unknown_scale(scale_id);
   if (s->axle_capture_running) return busy(scale_id);
   if (s->session.state() == scale::AxleSession::State::weighing && !s->session.axles().empty() &&
       !restart) {
     return CaptureError{409, "session_in_progress",
-                        std::to_string(s->session.axles().size()) + " axle(s) are captured on "
-                            "scale '" + scale_id +
+                        std::to_string(s->session.axles().size()) +
+                            " axle(s) are captured on "
+                            "scale '" +
+                            scale_id +
                             "'; complete that weighing, or start again with restart to discard "
                             "them"};
   }
@@ -246,8 +248,7 @@ std::optional<CaptureError> Captures::reset_session(const std::string& scale_id)
   // A completion being written may be reset (the web app resets right after it completes): the
   // weighing is already built and goes to the outbox regardless.
   if (s->axle_capture_running) return busy(scale_id);
-  if (!s->session.axles().empty() &&
-      s->session.state() == scale::AxleSession::State::weighing) {
+  if (!s->session.axles().empty() && s->session.state() == scale::AxleSession::State::weighing) {
     spdlog::warn("axle session on scale {} reset with {} axle(s) not completed", scale_id,
                  s->session.axles().size());
   }
@@ -310,8 +311,7 @@ void Captures::capture_axle(const std::string& scale_id, const std::string& key,
         // The next axle must be a newer frame, and in direct mode a frame showing another
         // weight or following motion: the pad still showing the previous axle is not an axle.
         const int expected = s->session.options().expected_axles;
-        const bool all_in =
-            expected > 0 && static_cast<int>(s->session.axles().size()) >= expected;
+        const bool all_in = expected > 0 && static_cast<int>(s->session.axles().size()) >= expected;
         if (s->session.state() == scale::AxleSession::State::weighing &&
             !s->session.axles().empty() && !reading.stale && !all_in) {
           const auto& prev = s->session.axles().back();
@@ -319,11 +319,10 @@ void Captures::capture_axle(const std::string& scale_id, const std::string& key,
           const bool same = reading.weight.compare(prev.reading) == std::strong_ordering::equal;
           if (reading.seq <= prev.seq ||
               (s->session.options().mode == scale::AxleMode::direct && same && !moved)) {
-            *last = scale::AxleRefusal{
-                scale::AxleRefusalCode::not_increasing,
-                "the pad still shows axle " + std::to_string(prev.number) + " (" +
-                    prev.reading.to_string() + " " + reading.unit +
-                    "); drive the next axle onto the pad and capture again"};
+            *last = scale::AxleRefusal{scale::AxleRefusalCode::not_increasing,
+                                       "the pad still shows axle " + std::to_string(prev.number) +
+                                           " (" + prev.reading.to_string() + " " + reading.unit +
+                                           "); drive the next axle onto the pad and capture again"};
             return false;
           }
         }
@@ -400,9 +399,9 @@ void Captures::complete_session(CaptureRequest request, std::function<void(Captu
   m.payload_json = json::serialize(payload);
   m.request_hash = request.request_hash;
   m.created_at_ms = to_ms(now);
-  spdlog::info("axle weighing on scale {} complete: {} axle(s), GVW {} {} key {}",
-               request.scale_id, weighing->axles.size(), weighing->gvw.to_string(),
-               weighing->unit, request.idempotency_key);
+  spdlog::info("axle weighing on scale {} complete: {} axle(s), GVW {} {} key {}", request.scale_id,
+               weighing->axles.size(), weighing->gvw.to_string(), weighing->unit,
+               request.idempotency_key);
   s->completing = true;
   auto saved = *weighing;
   enqueue(std::move(m), [this, scale_id = request.scale_id, saved,

@@ -194,15 +194,14 @@ void load_live(const YAML::Node& n, const std::filesystem::path& file, LiveOptio
   }
 }
 
-void load_truconnect(const YAML::Node& n, const std::filesystem::path& file,
-                     TruConnectConfig& tc) {
+void load_truconnect(const YAML::Node& n, const std::filesystem::path& file, TruConnectConfig& tc) {
   const std::string at = "compat.truconnect.";
   if (!n.IsMap()) fail(file, "compat.truconnect", "expected a mapping (enabled, ws_listen, ...)");
-  check_keys(n,
-             {"enabled", "ws_listen", "http_listen", "scale", "capture_mode", "station_code",
-              "station_name", "bidirectional", "bound_a_code", "bound_b_code",
-              "vehicle_on_deck_weight"},
-             file, at);
+  check_keys(
+      n,
+      {"enabled", "ws_listen", "http_listen", "scale", "capture_mode", "station_code",
+       "station_name", "bidirectional", "bound_a_code", "bound_b_code", "vehicle_on_deck_weight"},
+      file, at);
   if (auto v = n["enabled"]) tc.enabled = get<bool>(v, file, at + "enabled", "true or false");
   try {
     if (auto v = n["ws_listen"]) {
@@ -357,8 +356,8 @@ AgentConfig load_config_file(const std::filesystem::path& file) {
       if (!s.IsMap()) fail(file, where, "expected a mapping with id, source, protocol");
       check_keys(s,
                  {"id", "source", "protocol", "unit", "decimals", "checksum", "stale_after_ms",
-                  "stability", "min_capture_weight", "axle_mode", "poll_interval_ms", "poll_command",
-                  "reopen_backoff_max_ms", "reopen_after_silence_ms", "deck_count",
+                  "stability", "min_capture_weight", "axle_mode", "poll_interval_ms",
+                  "poll_command", "reopen_backoff_max_ms", "reopen_after_silence_ms", "deck_count",
                   "custom_pattern", "custom_terminator", "custom_start", "custom_stable_values"},
                  file, where);
       if (!s["source"])

@@ -92,9 +92,8 @@ class LiveSession : public std::enable_shared_from_this<LiveSession> {
     beast::error_code ignored;
     beast::get_lowest_layer(ws_).socket().set_option(
         asio::socket_base::send_buffer_size(static_cast<int>(kLiveSendBuffer)), ignored);
-    ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
-      res.set(http::field::server, "weighlink-agent");
-    }));
+    ws_.set_option(websocket::stream_base::decorator(
+        [](websocket::response_type& res) { res.set(http::field::server, "weighlink-agent"); }));
     ws_.async_accept(req, beast::bind_front_handler(&LiveSession::on_accept, shared_from_this()));
   }
 
@@ -176,10 +175,9 @@ class LiveSession : public std::enable_shared_from_this<LiveSession> {
       auto server = server_.lock();
       if (!server) return;
       // Replies may come later (captures wait for a stable reading), after the client left.
-      server->truconnect->on_message(
-          client_, text, [weak = weak_from_this()](std::string reply) {
-            if (auto self = weak.lock()) self->send_text(std::move(reply));
-          });
+      server->truconnect->on_message(client_, text, [weak = weak_from_this()](std::string reply) {
+        if (auto self = weak.lock()) self->send_text(std::move(reply));
+      });
     } else {
       handle_client_message(text);
     }
@@ -355,9 +353,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
                   11, false);
     }
     if (ec == http::error::header_limit) {
-      return send(error_response(431, "headers_too_large", "request headers are limited to 16 KiB",
-                                 "-"),
-                  11, false);
+      return send(
+          error_response(431, "headers_too_large", "request headers are limited to 16 KiB", "-"),
+          11, false);
     }
     if (ec) return;  // timeouts and resets end the connection
     auto req = parser_->release();
@@ -372,7 +370,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
                                  "-"),
                   version, false);
     }
-    if (endpoint_ == Endpoint::truconnect_http) return truconnect_http(request, version, keep_alive);
+    if (endpoint_ == Endpoint::truconnect_http)
+      return truconnect_http(request, version, keep_alive);
     server_->api.handle(request, [self = shared_from_this(), version, keep_alive](HttpResponse r) {
       self->send(r, version, keep_alive);
     });
@@ -424,11 +423,11 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       cors(r);
       return send(r, version, keep_alive);
     }
-    server_->truconnect->http(request,
-                              [self = shared_from_this(), version, keep_alive, cors](HttpResponse r) {
-                                cors(r);
-                                self->send(r, version, keep_alive);
-                              });
+    server_->truconnect->http(
+        request, [self = shared_from_this(), version, keep_alive, cors](HttpResponse r) {
+          cors(r);
+          self->send(r, version, keep_alive);
+        });
   }
 
   void send(const HttpResponse& r, unsigned version, bool keep_alive) {
@@ -457,21 +456,20 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 }  // namespace
 
 void Server::Impl::do_accept(tcp::acceptor& acceptor, Endpoint endpoint) {
-  acceptor.async_accept(
-      asio::make_strand(ioc),
-      [self = shared_from_this(), &acceptor, endpoint](beast::error_code ec, tcp::socket socket) {
-        if (self->stopped) return;
-        if (!ec) {
-          // Small messages go out at once: with Nagle on, a reading after a ping/pong exchange
-          // waited for the client's delayed ACK (20-40 ms stalls measured by bench_live).
-          beast::error_code ignored;
-          socket.set_option(tcp::no_delay(true), ignored);
-          std::make_shared<HttpSession>(std::move(socket), self, endpoint)->run();
-        } else if (ec == asio::error::operation_aborted) {
-          return;
-        }
-        self->do_accept(acceptor, endpoint);
-      });
+  acceptor.async_accept(asio::make_strand(ioc), [self = shared_from_this(), &acceptor, endpoint](
+                                                    beast::error_code ec, tcp::socket socket) {
+    if (self->stopped) return;
+    if (!ec) {
+      // Small messages go out at once: with Nagle on, a reading after a ping/pong exchange
+      // waited for the client's delayed ACK (20-40 ms stalls measured by bench_live).
+      beast::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+      std::make_shared<HttpSession>(std::move(socket), self, endpoint)->run();
+    } else if (ec == asio::error::operation_aborted) {
+      return;
+    }
+    self->do_accept(acceptor, endpoint);
+  });
 }
 
 bool Server::Impl::bind(const std::string& host, std::uint16_t port, Endpoint endpoint,
@@ -588,7 +586,8 @@ void Server::publish_reading(const scale::Reading& reading) {
     const bool multi = s->truconnect_client().mode == "multideck";
     auto& slot = multi ? tc_multideck : tc_mobile;
     if (!slot) {
-      slot = std::make_shared<const std::string>(tc->weight_message(multi ? "multideck" : "mobile"));
+      slot =
+          std::make_shared<const std::string>(tc->weight_message(multi ? "multideck" : "mobile"));
     }
     s->send_reading(reading.scale, slot);
   }

@@ -2,9 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
-#include <algorithm>
 #include <set>
 #include <variant>
 
@@ -19,7 +19,6 @@ namespace {
 constexpr std::string_view kDecimalTag{"\0decimal", 8};
 
 std::string now_iso() { return scale::format_timestamp(std::chrono::system_clock::now()); }
-
 
 bool is_decimal_text(std::string_view s) {
   std::size_t i = 0;
@@ -379,9 +378,9 @@ json::object TruConnect::status_data() const {
     weights["deck" + std::to_string(deck.at("index").as_int64())] = deck.at("weight");
   }
   weights["gvw"] = multideck.at("gvw");
-  const auto uptime = std::chrono::duration_cast<std::chrono::seconds>(
-                          std::chrono::steady_clock::now() - started_)
-                          .count();
+  const auto uptime =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_)
+          .count();
   return json::object{
       {"mode", config_.capture_mode},
       {"station", station()},
@@ -446,16 +445,15 @@ void TruConnect::on_message(Client& client, std::string_view text, Send send) {
     return;
   }
   if (needs_registration(name) && !client.registered) {
-    send(envelope("error", json::object{{"message", "Not registered"},
-                                        {"code", "not_registered"},
-                                        {"event", name}}));
+    send(envelope(
+        "error",
+        json::object{{"message", "Not registered"}, {"code", "not_registered"}, {"event", name}}));
     return;
   }
   static const json::object kEmpty;
   const json::object& d = data && data->is_object() ? data->as_object() : kEmpty;
-  dispatch(client, name, d, [send](std::string ev, json::object body) {
-    send(envelope(ev, std::move(body)));
-  });
+  dispatch(client, name, d,
+           [send](std::string ev, json::object body) { send(envelope(ev, std::move(body))); });
 }
 
 void TruConnect::dispatch(Client& client, const std::string& event, const json::object& data,
@@ -467,21 +465,21 @@ void TruConnect::dispatch(Client& client, const std::string& event, const json::
     client.mode = (mode == "mobile" || mode == "multideck") ? mode : config_.capture_mode;
     client.station_code = string_field(data, "stationCode");
     client.bound = string_field(data, "bound");
-    spdlog::info("truconnect client #{} registered ({} mode, station '{}')", client.id,
-                 client.mode, client.station_code);
+    spdlog::info("truconnect client #{} registered ({} mode, station '{}')", client.id, client.mode,
+                 client.station_code);
     const auto* s = captures_.context().live->find(scale_id_);
     reply("register-ack",
-          json::object{{"success", true},
-                       {"message", "Registration successful! Welcome to " +
-                                       config_.station_name + "."},
-                       {"client", json::object{{"clientId", client.id},
-                                               {"stationCode", client.station_code},
-                                               {"bound", client.bound},
-                                               {"mode", client.mode}}},
-                       {"station", station()},
-                       {"server", json::object{{"captureMode", config_.capture_mode},
-                                               {"simulation", simulated(s)}}},
-                       {"connectionPool", pool()}});
+          json::object{
+              {"success", true},
+              {"message", "Registration successful! Welcome to " + config_.station_name + "."},
+              {"client", json::object{{"clientId", client.id},
+                                      {"stationCode", client.station_code},
+                                      {"bound", client.bound},
+                                      {"mode", client.mode}}},
+              {"station", station()},
+              {"server",
+               json::object{{"captureMode", config_.capture_mode}, {"simulation", simulated(s)}}},
+              {"connectionPool", pool()}});
     // The full live frame for the client's mode at once (TruConnect's bare frame here makes the
     // multideck page show zero decks until the next reading).
     const bool multi = client.mode == "multideck";
@@ -524,8 +522,7 @@ void TruConnect::dispatch(Client& client, const std::string& event, const json::
       vehicle_id_.clear();
       const auto* session = captures_.session(scale_id_);
       if (session && session->state() != scale::AxleSession::State::idle) {
-        if (session->state() == scale::AxleSession::State::weighing &&
-            !session->axles().empty()) {
+        if (session->state() == scale::AxleSession::State::weighing && !session->axles().empty()) {
           spdlog::warn("truconnect: transaction {} replaces a session with {} uncompleted axle(s)",
                        id, session->axles().size());
         }
@@ -548,11 +545,11 @@ void TruConnect::dispatch(Client& client, const std::string& event, const json::
     }
     const auto* session = captures_.session(scale_id_);
     reply("update-config-ack",
-          json::object{{"success", true},
-                       {"totalAxles", session ? session->options().expected_axles : 0},
-                       {"axleConfigurationCode", axle_config_code_.empty()
-                                                     ? json::value(nullptr)
-                                                     : json::value(axle_config_code_)}});
+          json::object{
+              {"success", true},
+              {"totalAxles", session ? session->options().expected_axles : 0},
+              {"axleConfigurationCode",
+               axle_config_code_.empty() ? json::value(nullptr) : json::value(axle_config_code_)}});
     return;
   }
   if (event == "axle-captured") return capture_axle(data, std::move(reply));
@@ -610,41 +607,41 @@ void TruConnect::capture_axle(const json::object& data, Reply reply) {
   const auto key = vehicle_key() + ":axle:" + std::to_string(n);
   const auto hash = sync::sha256_hex("truconnect axle-captured\n" + std::to_string(n));
   const auto timeout = std::chrono::milliseconds(3000);
-  captures_.capture_axle(
-      scale_id_, key, hash, timeout, [this, reply, key](AxleOutcome outcome) {
-        const auto* session = captures_.session(scale_id_);
-        const int captured = session ? static_cast<int>(session->axles().size()) : 0;
-        const int expected = session ? session->options().expected_axles : 0;
-        const auto gvw = session ? session->running_gvw() : scale::Decimal{};
-        const auto* live = captures_.context().live->find(scale_id_);
-        const std::string unit = live && live->latest ? live->latest->unit : std::string();
-        if (outcome.error) {
-          auto body = failure(outcome.error->code, outcome.error->message);
-          body["capturedAxles"] = captured;
-          body["expectedAxles"] = expected;
-          body["gvw"] = exact_number(in_kg(gvw, unit));
-          reply("axle-captured-ack", std::move(body));
-          reply("error", json::object{{"message", outcome.error->message},
-                                      {"code", outcome.error->code}});
-          return;
-        }
-        const bool complete = expected > 0 && captured >= expected;
-        reply("axle-captured-ack",
-              json::object{{"success", true},
-                           {"axleNumber", outcome.axle.number},
-                           {"weight", exact_number(in_kg(outcome.axle.weight, unit))},
-                           {"isComplete", complete},
-                           {"capturedAxles", captured},
-                           {"expectedAxles", expected},
-                           {"gvw", exact_number(in_kg(gvw, unit))},
-                           {"readingSeq", outcome.axle.seq},
-                           {"idempotencyKey", key}});
-        // All axles in: the weighing goes to the outbox now, so it is recorded even if the
-        // browser never confirms (TruConnect's auto-weigh moment).
-        if (complete && !outcome.replayed) {
-          complete_session(vehicle_key() + ":complete", [](std::string, json::object) {}, "");
-        }
-      });
+  captures_.capture_axle(scale_id_, key, hash, timeout, [this, reply, key](AxleOutcome outcome) {
+    const auto* session = captures_.session(scale_id_);
+    const int captured = session ? static_cast<int>(session->axles().size()) : 0;
+    const int expected = session ? session->options().expected_axles : 0;
+    const auto gvw = session ? session->running_gvw() : scale::Decimal{};
+    const auto* live = captures_.context().live->find(scale_id_);
+    const std::string unit = live && live->latest ? live->latest->unit : std::string();
+    if (outcome.error) {
+      auto body = failure(outcome.error->code, outcome.error->message);
+      body["capturedAxles"] = captured;
+      body["expectedAxles"] = expected;
+      body["gvw"] = exact_number(in_kg(gvw, unit));
+      reply("axle-captured-ack", std::move(body));
+      reply("error",
+            json::object{{"message", outcome.error->message}, {"code", outcome.error->code}});
+      return;
+    }
+    const bool complete = expected > 0 && captured >= expected;
+    reply("axle-captured-ack",
+          json::object{{"success", true},
+                       {"axleNumber", outcome.axle.number},
+                       {"weight", exact_number(in_kg(outcome.axle.weight, unit))},
+                       {"isComplete", complete},
+                       {"capturedAxles", captured},
+                       {"expectedAxles", expected},
+                       {"gvw", exact_number(in_kg(gvw, unit))},
+                       {"readingSeq", outcome.axle.seq},
+                       {"idempotencyKey", key}});
+    // All axles in: the weighing goes to the outbox now, so it is recorded even if the
+    // browser never confirms (TruConnect's auto-weigh moment).
+    if (complete && !outcome.replayed) {
+      complete_session(
+          vehicle_key() + ":complete", [](std::string, json::object) {}, "");
+    }
+  });
 }
 
 namespace {
@@ -793,32 +790,31 @@ void TruConnect::http(const HttpRequest& request, std::function<void(HttpRespons
     }
     if (path == "/weights") {
       const auto data = weight_data(mode, true);
-      return respond(json_reply(
-          200, json::object{{"success", true},
-                            {"mode", mode},
-                            {"simulation", data.at("simulation")},
-                            {"websocketAvailable", true},
-                            {"websocketUrl", ws_url_},
-                            {"data", data},
-                            {"connection", connection(true)},
-                            {"timestamp", now_iso()}}));
+      return respond(json_reply(200, json::object{{"success", true},
+                                                  {"mode", mode},
+                                                  {"simulation", data.at("simulation")},
+                                                  {"websocketAvailable", true},
+                                                  {"websocketUrl", ws_url_},
+                                                  {"data", data},
+                                                  {"connection", connection(true)},
+                                                  {"timestamp", now_iso()}}));
     }
     if (path.starts_with("/weights/")) {
       const auto deck = path.substr(9);
       const auto data = weight_data("multideck", true);
       for (const auto& d : data.at("decks").as_array()) {
         if (std::to_string(d.at("index").as_int64()) == deck) {
-          return respond(json_reply(
-              200, json::object{{"success", true},
-                                {"data", json::object{{"deck", d.at("index")},
-                                                      {"weight", d.at("weight")},
-                                                      {"stable", d.at("stable")}}},
-                                {"timestamp", now_iso()}}));
+          return respond(
+              json_reply(200, json::object{{"success", true},
+                                           {"data", json::object{{"deck", d.at("index")},
+                                                                 {"weight", d.at("weight")},
+                                                                 {"stable", d.at("stable")}}},
+                                           {"timestamp", now_iso()}}));
         }
       }
       return respond(json_reply(
-          404, json::object{{"success", false}, {"error", "Deck " + deck.substr(0, 8) +
-                                                              " not found"}}));
+          404,
+          json::object{{"success", false}, {"error", "Deck " + deck.substr(0, 8) + " not found"}}));
     }
     if (path == "/gvw") {
       const auto data = weight_data(mode, true);
@@ -834,16 +830,15 @@ void TruConnect::http(const HttpRequest& request, std::function<void(HttpRespons
     }
     if (path == "/status") {
       return respond(json_reply(
-          200,
-          json::object{{"success", true}, {"data", status_data()}, {"timestamp", now_iso()}}));
+          200, json::object{{"success", true}, {"data", status_data()}, {"timestamp", now_iso()}}));
     }
     return respond(
         json_reply(404, json::object{{"success", false}, {"error", "Endpoint not found"}}));
   }
   static const std::set<std::string, std::less<>> kPosts = {
-      "/plate",          "/capture",        "/transaction-sync", "/axle-captured",
-      "/vehicle-complete", "/reset-session", "/register",         "/update-config",
-      "/weights-captured", "/bound-switch",  "/query-weight"};
+      "/plate",         "/capture",  "/transaction-sync", "/axle-captured",    "/vehicle-complete",
+      "/reset-session", "/register", "/update-config",    "/weights-captured", "/bound-switch",
+      "/query-weight"};
   if (m != "POST" || !kPosts.contains(path)) {
     return respond(
         json_reply(404, json::object{{"success", false}, {"error", "Endpoint not found"}}));
@@ -860,8 +855,8 @@ void TruConnect::http(const HttpRequest& request, std::function<void(HttpRespons
   const auto& data = body.as_object();
   // Required fields, as TruConnect's REST API checks them.
   auto missing = [&](const char* message) {
-    respond(json_reply(400, json::object{{"success", false}, {"error", message},
-                                         {"timestamp", now_iso()}}));
+    respond(json_reply(
+        400, json::object{{"success", false}, {"error", message}, {"timestamp", now_iso()}}));
   };
   if (event == "plate" && string_field(data, "plateNumber").empty()) {
     return missing("plateNumber is required");
@@ -906,10 +901,9 @@ void TruConnect::http(const HttpRequest& request, std::function<void(HttpRespons
                return;
              }
              const bool ok = !d.contains("success") || d.at("success") == json::value(true);
-             const int status = ok ? 200
-                                : d.contains("error") && d.at("error") == "scale_unavailable"
-                                    ? 503
-                                    : 409;
+             const int status = ok                                                            ? 200
+                                : d.contains("error") && d.at("error") == "scale_unavailable" ? 503
+                                                                                              : 409;
              json::object out{{"success", ok}, {"data", d}, {"timestamp", now_iso()}};
              if (!ok) out["error"] = d.contains("message") ? d.at("message") : json::value("");
              (*respond_once)(json_reply(status, out));

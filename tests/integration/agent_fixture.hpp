@@ -108,15 +108,13 @@ struct AgentProcess {
     ready = process->wait_ready(dir / "agent.ready");
     http = ready.at("http");
   }
-  [[nodiscard]] std::string address(const char* key) const {
-    return ready.at(key);
-  }
+  [[nodiscard]] std::string address(const char* key) const { return ready.at(key); }
 };
 
 // Reads live messages until one satisfies `pred`; fails the test after `timeout`.
-inline boost::json::object read_until(WsClient& ws,
-                                      const std::function<bool(const boost::json::object&)>& pred,
-                                      std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+inline boost::json::object read_until(
+    WsClient& ws, const std::function<bool(const boost::json::object&)>& pred,
+    std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -3,7 +3,6 @@
 // there exactly once, in seq order, with no gap. WEIGHLINK_CRASH_CYCLES sets the number of cycles
 // (default 200; run 1000 before changing the outbox) and WEIGHLINK_CRASH_SEED the random seed.
 #include <doctest/doctest.h>
-
 #include <signal.h>
 
 #include <atomic>
@@ -81,13 +80,12 @@ TEST_CASE("outbox: SIGKILL at random moments while producers post loses and doub
     for (int t = 0; t < 4; ++t) {
       producers.emplace_back([&, t] {
         for (int n = 0; !stop; ++n) {
-          const auto key = "c" + std::to_string(cycle) + "-p" + std::to_string(t) + "-" +
-                           std::to_string(n);
+          const auto key =
+              "c" + std::to_string(cycle) + "-p" + std::to_string(t) + "-" + std::to_string(n);
           ++in_flight;
           try {
             auto r = post_json(agent.http, "/v1/mutations", key,
-                               R"({"kind":"note.added","payload":{"n":)" + std::to_string(n) +
-                                   "}}",
+                               R"({"kind":"note.added","payload":{"n":)" + std::to_string(n) + "}}",
                                {}, 2s);
             --in_flight;
             if (r.status == 202 || r.status == 200) {
@@ -103,8 +101,8 @@ TEST_CASE("outbox: SIGKILL at random moments while producers post loses and doub
         }
       });
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(
-        std::uniform_int_distribution<int>(5, 150)(rng)));
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(std::uniform_int_distribution<int>(5, 150)(rng)));
     if (in_flight > 0) ++killed_with_requests_in_flight;
     agent.process->kill();
     stop = true;

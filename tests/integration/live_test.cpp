@@ -121,8 +121,11 @@ TEST_CASE("live socket: a subscription narrows the readings and bad subscription
   PtyScale b(dir / "b");
   AgentProcess agent(dir, {},
                      "scales:\n"
-                     "  - {id: a, source: 'serial:" + a.path() + "', protocol: mt-continuous}\n"
-                     "  - {id: b, source: 'serial:" + b.path() + "', protocol: mt-continuous}\n");
+                     "  - {id: a, source: 'serial:" +
+                         a.path() +
+                         "', protocol: mt-continuous}\n"
+                         "  - {id: b, source: 'serial:" +
+                         b.path() + "', protocol: mt-continuous}\n");
   WsClient ws(agent.http, "/v1/live");
   ws.write(R"({"type":"subscribe","scales":["nope"]})");
   auto err = read_until(ws, [](const json::object& m) { return m.at("type") == "error"; });
@@ -179,8 +182,8 @@ TEST_CASE("live socket: refusals have a clear answer") {
     CHECK(pong.at("id") == 7);
   }
   SUBCASE("a request body over 1 MiB gets 413 and nothing is queued") {
-    const std::string big = R"({"kind":"note.added","payload":{"text":")" +
-                            std::string((1 << 20) + 1024, 'x') + "\"}}";
+    const std::string big =
+        R"({"kind":"note.added","payload":{"text":")" + std::string((1 << 20) + 1024, 'x') + "\"}}";
     auto r = post_json(agent.http, "/v1/mutations", "big-1", big);
     CHECK(r.status == 413);
     CHECK(body_of(r).at("error") == "body_too_large");
@@ -198,7 +201,8 @@ TEST_CASE("live socket: refusals have a clear answer") {
   }
 }
 
-TEST_CASE("live socket: a client that answers nothing is closed and the others keep their readings") {
+TEST_CASE(
+    "live socket: a client that answers nothing is closed and the others keep their readings") {
   TempDir dir("wl-live");
   PtyScale scale(dir / "scale");
   AgentProcess agent(dir, {"--scale-source", "serial:" + scale.path()},

@@ -29,8 +29,7 @@ std::string config(const std::string& source, const std::string& protocol,
 }
 
 // The next message of `event`; its data.
-json::object next(WsClient& ws, const std::string& event,
-                  std::chrono::milliseconds timeout = 10s) {
+json::object next(WsClient& ws, const std::string& event, std::chrono::milliseconds timeout = 10s) {
   auto m = read_until(
       ws, [&](const json::object& o) { return o.at("event") == json::value(event); }, timeout);
   CHECK(m.at("timestamp").is_string());
@@ -57,8 +56,8 @@ bool is_bool(const json::value& v) { return v.is_bool(); }
 // Every field the web app reads from a mobile `weight` frame, with the type it expects.
 void check_mobile_shape(const json::object& d) {
   CHECK(d.at("mode") == "mobile");
-  for (const char* f : {"weight", "currentWeight", "scaleA", "scaleB", "runningTotal",
-                        "runningGvw", "axleNumber"}) {
+  for (const char* f : {"weight", "currentWeight", "scaleA", "scaleB", "runningTotal", "runningGvw",
+                        "axleNumber"}) {
     INFO(f);
     CHECK(d.at(f).is_number());
   }
@@ -129,8 +128,10 @@ TEST_CASE("truconnect: the mobile weighing flow of the TruLoad web app") {
   CHECK(connected.at("clientId").is_int64());
   CHECK(connected.at("server").at("name") == "weighlink-agent");
   CHECK(connected.at("station").at("code") == "ROMIA");
-  CHECK(connected.at("endpoints").at("websocket").as_string().ends_with(
-      ws_addr.substr(ws_addr.rfind(':'))));
+  CHECK(connected.at("endpoints")
+            .at("websocket")
+            .as_string()
+            .ends_with(ws_addr.substr(ws_addr.rfind(':'))));
 
   // The five events that need registration are refused before it, as TruConnect does.
   send(ws, "plate", R"({"plateNumber":"KCA 123A"})");
@@ -305,8 +306,9 @@ TEST_CASE("truconnect: the multideck flow binds the stable decks on vehicle-comp
 
   send(ws, "plate", R"({"plateNumber":"KBZ 9"})");
   next(ws, "plate-ack");
-  send(ws, "transaction-sync", R"({"transactionId":"M-7","vehicleRegNumber":"KBZ 9",)"
-                               R"("totalAxles":3,"weighingMode":"multideck"})");
+  send(ws, "transaction-sync",
+       R"({"transactionId":"M-7","vehicleRegNumber":"KBZ 9",)"
+       R"("totalAxles":3,"weighingMode":"multideck"})");
   next(ws, "transaction-sync-ack");
   send(ws, "vehicle-complete",
        R"({"transactionId":"M-7","totalAxles":3,"axleWeights":[5200,2405,2405],"gvw":10010})");
@@ -374,9 +376,9 @@ TEST_CASE("truconnect: the REST API on the second port and its refusals") {
       http_request(api, "GET", "/api/v1/weights", {{"Origin", "https://truload.example.org"}});
   CHECK(allowed.status == 200);
   CHECK(allowed.headers["access-control-allow-origin"] == "https://truload.example.org");
-  auto preflight = http_request(api, "OPTIONS", "/api/v1/axle-captured",
-                                {{"Origin", "https://truload.example.org"},
-                                 {"Access-Control-Request-Method", "POST"}});
+  auto preflight = http_request(
+      api, "OPTIONS", "/api/v1/axle-captured",
+      {{"Origin", "https://truload.example.org"}, {"Access-Control-Request-Method", "POST"}});
   CHECK(preflight.status == 204);
   CHECK(http_request(api, "GET", "/api/v1/weights", {{"Host", "rebind.example"}}).status == 421);
   // And the socket port: a foreign Origin never gets the upgrade; plain HTTP is told to upgrade.

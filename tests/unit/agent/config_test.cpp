@@ -153,7 +153,8 @@ TEST_CASE("config: custom parser and deck keys load, and their errors name the k
 
 TEST_CASE("config: live socket and TruConnect keys load") {
   TempDir dir;
-  std::ofstream(dir / "c.yaml") << R"(live: {ping_interval_ms: 2000, write_stall_ms: 500, max_message_bytes: 4096, max_clients: 8}
+  std::ofstream(dir / "c.yaml")
+      << R"(live: {ping_interval_ms: 2000, write_stall_ms: 500, max_message_bytes: 4096, max_clients: 8}
 compat:
   truconnect: {enabled: true, ws_listen: '127.0.0.1:0', http_listen: '127.0.0.1:3099', scale: pad,
                capture_mode: multideck, station_code: ROMIA, vehicle_on_deck_weight: 500}
@@ -194,7 +195,8 @@ TEST_CASE("config: bad live and TruConnect keys get an error naming the key") {
             .find("compat.truconnect.scale: no scale with id 'deck9'") != std::string::npos);
   CHECK(error_of(dir, scale + "compat: {truconnect: {enabled: maybe}}\n")
             .find("compat.truconnect.enabled") != std::string::npos);
-  CHECK(error_of(dir, "scales: [{id: m, source: 'serial:/dev/ttyS0', protocol: mcgs, "
-                      "axle_mode: sideways}]\n")
+  CHECK(error_of(dir,
+                 "scales: [{id: m, source: 'serial:/dev/ttyS0', protocol: mcgs, "
+                 "axle_mode: sideways}]\n")
             .find("scales[0].axle_mode") != std::string::npos);
 }

@@ -1,11 +1,12 @@
 // Pure parts of the agent: exact JSON numbers for TruConnect frames, and the latest-wins hand-off
 // of readings from a reader thread to the io thread.
+#include "weighlink/agent/truconnect.hpp"
+
 #include <doctest/doctest.h>
 
 #include <boost/json.hpp>
 
 #include "weighlink/agent/live_state.hpp"
-#include "weighlink/agent/truconnect.hpp"
 
 namespace json = boost::json;
 using weighlink::agent::exact_number;

@@ -60,8 +60,7 @@ class Api {
                      Respond respond);
   void post_capture(const HttpRequest& request, const std::string& correlation_id, Respond respond);
   void axle_session(const HttpRequest& request, const std::string& scale_id,
-                    const std::string& action, const std::string& correlation_id,
-                    Respond respond);
+                    const std::string& action, const std::string& correlation_id, Respond respond);
   void get_outbox(const HttpRequest& request, const std::string& correlation_id, Respond respond);
   void retry_outbox(const std::string& key, const std::string& correlation_id, Respond respond);
   HttpResponse metrics() const;

@@ -31,7 +31,7 @@ struct TruConnectConfig {
   std::uint16_t ws_port = 3030;
   std::string http_host = "127.0.0.1";
   std::uint16_t http_port = 3031;
-  std::string scale;                   // the scale it serves; empty = the first configured
+  std::string scale;                    // the scale it serves; empty = the first configured
   std::string capture_mode = "mobile";  // mobile | multideck: for clients that do not say
   std::string station_code;
   std::string station_name = "weighlink station";
