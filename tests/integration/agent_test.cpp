@@ -7,78 +7,27 @@
 #include <fstream>
 #include <random>
 
-#include "weighlink/scale/decimal.hpp"
-#include "weighlink/scale/encode.hpp"
-#include "weighlink/testing/http_client.hpp"
+#include "agent_fixture.hpp"
 #include "weighlink/testing/pg_cluster.hpp"
-#include "weighlink/testing/process.hpp"
-#include "weighlink/testing/pty_scale.hpp"
 
 namespace json = boost::json;
 using namespace std::chrono_literals;
 using weighlink::testing::bin;
 using weighlink::testing::eventually;
 using weighlink::testing::http_request;
+using weighlink::testing::mt_frame;
+using weighlink::testing::post_json;
 using weighlink::testing::Process;
+using weighlink::testing::read_until;
 using weighlink::testing::TempDir;
 using weighlink::testing::WsClient;
 
 namespace {
 
-std::string mt_frame(const char* weight, bool motion = false) {
-  weighlink::scale::DisplayState state;
-  state.weight = *weighlink::scale::Decimal::parse(weight);
-  state.tare = *weighlink::scale::Decimal::parse("0");
-  state.motion = motion;
-  return weighlink::scale::encode_mt_continuous(state, /*checksum=*/true);
-}
-
-struct Agent {
-  std::unique_ptr<Process> process;
-  std::string http;
-
-  Agent(const TempDir& dir, const std::vector<std::string>& extra) {
-    std::vector<std::string> argv = {bin("weighlink-agent"),
-                                     "--listen",
-                                     "127.0.0.1:0",
-                                     "--ready-file",
-                                     (dir / "agent.ready").string(),
-                                     "--data-dir",
-                                     (dir / "data").string(),
-                                     "--station-id",
-                                     "st-1"};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    std::filesystem::remove(dir / "agent.ready");
-    process = std::make_unique<Process>(argv, dir / "agent.log");
-    http = process->wait_ready(dir / "agent.ready").at("http");
-  }
-};
-
-// Reads live messages until one satisfies `pred`; fails the test after `timeout`.
-json::object read_until(WsClient& ws, const std::function<bool(const json::object&)>& pred,
-                        std::chrono::milliseconds timeout = 10s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    auto msg = ws.read(std::max(left, 1ms));
-    if (!msg) break;
-    auto v = json::parse(*msg);
-    if (v.is_object() && pred(v.as_object())) return v.as_object();
-  }
-  FAIL("no matching live message in time");
-  return {};
-}
+using Agent = weighlink::testing::AgentProcess;
 
 bool is_reading(const json::object& m, const char* weight) {
   return m.at("type") == "reading" && m.at("weight") == weight;
-}
-
-weighlink::testing::HttpResult post(const std::string& http, const std::string& target,
-                                    const std::string& key, const std::string& body) {
-  std::map<std::string, std::string> headers{{"Content-Type", "application/json"}};
-  if (!key.empty()) headers["Idempotency-Key"] = key;
-  return http_request(http, "POST", target, headers, body);
 }
 
 std::string free_loopback_port() {
@@ -144,33 +93,33 @@ TEST_CASE("agent: Idempotency-Key rules: missing 400, reuse with another body 42
   Agent agent(dir, {});
   const std::string body = R"({"kind":"transaction.created","payload":{"plate":"KAA 123A"}})";
 
-  auto missing = post(agent.http, "/v1/mutations", "", body);
+  auto missing = post_json(agent.http, "/v1/mutations", "", body);
   CHECK(missing.status == 400);
   CHECK(json::parse(missing.body).at("error") == "idempotency_key_missing");
   CHECK(!missing.headers["x-correlation-id"].empty());
   CHECK(json::parse(missing.body).at("correlation_id").as_string() ==
         missing.headers["x-correlation-id"]);
 
-  auto first = post(agent.http, "/v1/mutations", "k-1", body);
+  auto first = post_json(agent.http, "/v1/mutations", "k-1", body);
   REQUIRE(first.status == 202);
   auto accepted = json::parse(first.body);
   CHECK(accepted.at("idempotency_key") == "k-1");
   CHECK(accepted.at("state") == "queued");
   CHECK(accepted.at("seq") == 1);
 
-  auto again = post(agent.http, "/v1/mutations", "k-1", body);
+  auto again = post_json(agent.http, "/v1/mutations", "k-1", body);
   CHECK(again.status == 200);
   CHECK(json::parse(again.body) == accepted);
 
-  auto reused = post(agent.http, "/v1/mutations", "k-1",
-                     R"({"kind":"transaction.created","payload":{"plate":"KBB 999B"}})");
+  auto reused = post_json(agent.http, "/v1/mutations", "k-1",
+                          R"({"kind":"transaction.created","payload":{"plate":"KBB 999B"}})");
   CHECK(reused.status == 422);
   CHECK(json::parse(reused.body).at("error") == "idempotency_key_reused");
 
   auto not_json = http_request(agent.http, "POST", "/v1/mutations",
                                {{"Idempotency-Key", "k-2"}, {"Content-Type", "text/plain"}}, body);
   CHECK(not_json.status == 415);
-  auto bad_json = post(agent.http, "/v1/mutations", "k-3", "{\"kind\":");
+  auto bad_json = post_json(agent.http, "/v1/mutations", "k-3", "{\"kind\":");
   CHECK(bad_json.status == 400);
 
   auto status = json::parse(http_request(agent.http, "GET", "/v1/status").body);
@@ -207,7 +156,7 @@ TEST_CASE("agent: a capture binds the stable reading and refuses motion (409) an
               {"--scale-source", "serial:" + scale.path(), "--scale-protocol", "mt-continuous"});
   const std::string req = R"({"scale":"main","operator":"op-7","timeout_ms":400})";
 
-  auto none = post(agent.http, "/v1/captures", "cap-0", req);
+  auto none = post_json(agent.http, "/v1/captures", "cap-0", req);
   CHECK(none.status == 503);
   CHECK(json::parse(none.body).at("error") == "scale_unavailable");
 
@@ -219,7 +168,7 @@ TEST_CASE("agent: a capture binds the stable reading and refuses motion (409) an
       std::this_thread::sleep_for(50ms);
     }
   });
-  auto moving = post(agent.http, "/v1/captures", "cap-1", req);
+  auto moving = post_json(agent.http, "/v1/captures", "cap-1", req);
   stop = true;
   feeder.join();
   CHECK(moving.status == 409);
@@ -241,7 +190,7 @@ TEST_CASE("agent: a capture binds the stable reading and refuses motion (409) an
       std::this_thread::sleep_for(50ms);
     }
   });
-  auto captured = post(agent.http, "/v1/captures", "cap-2", req);
+  auto captured = post_json(agent.http, "/v1/captures", "cap-2", req);
   CHECK(captured.status == 202);
   auto body = json::parse(captured.body);
   CHECK(body.at("weighing").at("weight") == "18240");
@@ -251,7 +200,7 @@ TEST_CASE("agent: a capture binds the stable reading and refuses motion (409) an
   stop = true;
   stable_feeder.join();
   scale.write(mt_frame("20000"));
-  auto retried = post(agent.http, "/v1/captures", "cap-2", req);
+  auto retried = post_json(agent.http, "/v1/captures", "cap-2", req);
   CHECK(retried.status == 200);
   CHECK(json::parse(retried.body) == body);
 }
@@ -266,7 +215,8 @@ TEST_CASE(
     Agent agent(dir, {"--backend", dead_backend, "--station-token-file", (dir / "token").string()});
     for (int i = 0; i < 50; ++i) {
       keys.push_back("offline-" + std::to_string(i));
-      auto r = post(agent.http, "/v1/mutations", keys.back(),
+      auto r =
+          post_json(agent.http, "/v1/mutations", keys.back(),
                     R"({"kind":"transaction.created","payload":{"n":)" + std::to_string(i) + "}}");
       REQUIRE(r.status == 202);
     }
@@ -305,7 +255,8 @@ TEST_CASE(
 
   // Posting the same keys again creates nothing new, here or in PostgreSQL.
   for (int i = 0; i < 50; ++i) {
-    auto r = post(agent.http, "/v1/mutations", keys[i],
+    auto r =
+        post_json(agent.http, "/v1/mutations", keys[i],
                   R"({"kind":"transaction.created","payload":{"n":)" + std::to_string(i) + "}}");
     CHECK(r.status == 200);
     CHECK(json::parse(r.body).at("seq") == i + 1);
@@ -339,7 +290,7 @@ TEST_CASE("agent: a stable weight below min_capture_weight is refused with 409")
     }
   });
   const std::string req = R"({"scale":"main","timeout_ms":500})";
-  auto light = post(agent.http, "/v1/captures", "min-1", req);
+  auto light = post_json(agent.http, "/v1/captures", "min-1", req);
   CHECK(light.status == 409);
   CHECK(json::parse(light.body).at("error") == "below_minimum_weight");
   weight = "14200";
@@ -351,7 +302,8 @@ TEST_CASE("agent: a stable weight below min_capture_weight is refused with 409")
                    .at("stale") == false;
       },
       5s));
-  auto heavy = post(agent.http, "/v1/captures", "min-2", R"({"scale":"main","timeout_ms":2000})");
+  auto heavy =
+      post_json(agent.http, "/v1/captures", "min-2", R"({"scale":"main","timeout_ms":2000})");
   stop = true;
   feeder.join();
   CHECK(heavy.status == 202);
