@@ -413,10 +413,9 @@ void Api::post_capture(const HttpRequest& request, const std::string& correlatio
     }
     req.reference = ref->as_object();
   }
-  if (!ctx_.live->find(req.scale_id)) {
-    return respond(error_response(
-        404, "unknown_scale", "no scale named '" + req.scale_id + "' is configured on this agent",
-        correlation_id));
+  if (!ctx_.captures->has_scale(req.scale_id)) {
+    const auto e = unknown_scale(req.scale_id);
+    return respond(error_response(e.status, e.code, e.message, correlation_id));
   }
   req.request_hash = canonical_hash("POST /v1/captures", body);
   // A retried capture must answer with the weighing it already captured, not a new weight.
@@ -439,29 +438,23 @@ void Api::axle_session(const HttpRequest& request, const std::string& scale_id,
                        const std::string& action, const std::string& correlation_id,
                        Respond respond) {
   auto& captures = *ctx_.captures;
-  if (!captures.has_scale(scale_id)) {
-    return respond(error_response(404, "unknown_scale",
-                                  "no scale named '" + scale_id + "' is configured on this agent",
-                                  correlation_id));
-  }
-  const auto& m = request.method;
-  auto session_ok = [&] { respond(json_response(200, captures.session_json(scale_id))); };
   auto refused = [&](const CaptureError& e) {
     respond(error_response(e.status, e.code, e.message, correlation_id));
   };
+  if (!captures.has_scale(scale_id)) return refused(unknown_scale(scale_id));
+  const auto& m = request.method;
+  auto session_ok = [&] { respond(json_response(200, captures.session_json(scale_id))); };
   if (action.empty() && m == "GET") return session_ok();
   if (action.empty() && m == "DELETE") {
     if (auto e = captures.reset_session(scale_id)) return refused(*e);
     spdlog::info("[{}] axle session on scale {} reset", correlation_id, scale_id);
     return session_ok();
   }
-  if (m != "POST" || (action != "start" && action != "axles" && action != "complete")) {
+  const bool known = action == "start" || action == "axles" || action == "complete";
+  if (m != "POST" || !known) {
     return respond(error_response(
-        action.empty() || action == "start" || action == "axles" || action == "complete" ? 405
-                                                                                         : 404,
-        action.empty() || action == "start" || action == "axles" || action == "complete"
-            ? "method_not_allowed"
-            : "not_found",
+        known || action.empty() ? 405 : 404,
+        known || action.empty() ? "method_not_allowed" : "not_found",
         "axle sessions: GET or DELETE /v1/axle-sessions/{scale}, POST .../start, .../axles, "
         ".../complete",
         correlation_id));

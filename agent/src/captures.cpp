@@ -47,10 +47,6 @@ CaptureError refusal_error(const std::string& scale_id, const ScaleLive* s,
               "' did not settle in time; wait for the stable sign and capture again"};
 }
 
-CaptureError unknown_scale(const std::string& scale_id) {
-  return {404, "unknown_scale", "no scale named '" + scale_id + "' is configured on this agent"};
-}
-
 CaptureError busy(const std::string& scale_id) {
   return {409, "session_busy",
           "an axle capture on scale '" + scale_id + "' is still running; wait for its answer"};
@@ -87,6 +83,12 @@ std::string_view to_string(scale::AxleMode m) {
 }
 
 }  // namespace
+
+CaptureError unknown_scale(const std::string& scale_id) {
+  return {404, "unknown_scale",
+          "no scale named '" + scale_id +
+              "' is configured on this agent; GET /v1/status lists the scale ids"};
+}
 
 CaptureError to_capture_error(const scale::AxleRefusal& refusal) {
   using C = scale::AxleRefusalCode;

@@ -170,6 +170,17 @@ void load_scale_options(const YAML::Node& s, const std::filesystem::path& file,
     fail(file, where + problem->substr(0, colon), problem->substr(colon + 2));
   }
 }
+// A HOST:PORT key, when present.
+void listen_key(const YAML::Node& n, const std::filesystem::path& file, const std::string& key,
+                std::string& host, std::uint16_t& port) {
+  if (!n) return;
+  try {
+    parse_listen(get<std::string>(n, file, key, "HOST:PORT"), host, port);
+  } catch (const std::invalid_argument& e) {
+    fail(file, key, e.what());
+  }
+}
+
 void load_live(const YAML::Node& n, const std::filesystem::path& file, LiveOptions& live) {
   if (!n.IsMap()) fail(file, "live", "expected a mapping (ping_interval_ms, ...)");
   check_keys(n, {"ping_interval_ms", "write_stall_ms", "max_message_bytes", "max_clients"}, file,
@@ -203,22 +214,8 @@ void load_truconnect(const YAML::Node& n, const std::filesystem::path& file, Tru
        "station_name", "bidirectional", "bound_a_code", "bound_b_code", "vehicle_on_deck_weight"},
       file, at);
   if (auto v = n["enabled"]) tc.enabled = get<bool>(v, file, at + "enabled", "true or false");
-  try {
-    if (auto v = n["ws_listen"]) {
-      parse_listen(get<std::string>(v, file, at + "ws_listen", "HOST:PORT"), tc.ws_host,
-                   tc.ws_port);
-    }
-  } catch (const std::invalid_argument& e) {
-    fail(file, at + "ws_listen", e.what());
-  }
-  try {
-    if (auto v = n["http_listen"]) {
-      parse_listen(get<std::string>(v, file, at + "http_listen", "HOST:PORT"), tc.http_host,
-                   tc.http_port);
-    }
-  } catch (const std::invalid_argument& e) {
-    fail(file, at + "http_listen", e.what());
-  }
+  listen_key(n["ws_listen"], file, at + "ws_listen", tc.ws_host, tc.ws_port);
+  listen_key(n["http_listen"], file, at + "http_listen", tc.http_host, tc.http_port);
   if (auto v = n["scale"]) tc.scale = get<std::string>(v, file, at + "scale", "a scale id");
   if (auto v = n["capture_mode"]) {
     tc.capture_mode = get<std::string>(v, file, at + "capture_mode", "mobile or multideck");
@@ -304,14 +301,7 @@ AgentConfig load_config_file(const std::filesystem::path& file) {
               "allowed_origins", "allowed_hosts", "capture_timeout_ms", "outbox_max_rows",
               "replay_batch_size", "hello_interval_ms", "live", "compat"},
              file, "");
-  try {
-    if (auto n = root["listen"]) {
-      parse_listen(get<std::string>(n, file, "listen", "HOST:PORT"), cfg.listen_host,
-                   cfg.listen_port);
-    }
-  } catch (const std::invalid_argument& e) {
-    fail(file, "listen", e.what());
-  }
+  listen_key(root["listen"], file, "listen", cfg.listen_host, cfg.listen_port);
   if (auto n = root["data_dir"]) cfg.data_dir = get<std::string>(n, file, "data_dir", "a path");
   if (auto n = root["station_id"]) {
     cfg.station_id = get<std::string>(n, file, "station_id", "a string");

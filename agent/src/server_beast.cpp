@@ -575,9 +575,9 @@ void Server::publish_reading(const scale::Reading& reading) {
                        : nullptr;
   Message tc_mobile;
   Message tc_multideck;
-  // Copy: a failed write may remove a session while we iterate.
-  auto sessions = impl_->sessions;
-  for (const auto& s : sessions) {
+  // No copy of the set per reading: sending only starts async writes, and a session leaves the
+  // set in a completion handler, never inside send_reading().
+  for (const auto& s : impl_->sessions) {
     if (s->endpoint() == Endpoint::native) {
       s->send_reading(reading.scale, shared);
       continue;
@@ -596,8 +596,7 @@ void Server::publish_reading(const scale::Reading& reading) {
 void Server::publish_status() {
   if (impl_->sessions.empty()) return;
   Message msg;
-  auto sessions = impl_->sessions;
-  for (const auto& s : sessions) {
+  for (const auto& s : impl_->sessions) {
     if (s->endpoint() != Endpoint::native) continue;
     if (!msg) msg = impl_->status_message();
     s->send_status(msg);

@@ -596,7 +596,8 @@ void TruConnect::capture_axle(const json::object& data, Reply reply) {
   const auto number = int_field(data, "axleNumber");
   const auto* session = captures_.session(scale_id_);
   if (!session) {
-    reply("axle-captured-ack", failure("unknown_scale", "no scale '" + scale_id_ + "'"));
+    const auto e = unknown_scale(scale_id_);
+    reply("axle-captured-ack", failure(e.code, e.message));
     return;
   }
   if (session->state() != scale::AxleSession::State::weighing) {

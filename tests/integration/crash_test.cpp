@@ -39,6 +39,28 @@ std::vector<json::object> all_rows(const std::string& http) {
   return rows;
 }
 
+// The outbox behind `http` holds every key of `acknowledged` exactly once, in seq order 1..N with
+// no gap; `where` names the cycle or copy in a failure.
+void check_outbox(const std::string& http, const std::set<std::string>& acknowledged,
+                  const std::string& where) {
+  const auto rows = all_rows(http);
+  std::set<std::string> keys;
+  std::int64_t expected_seq = 1;
+  for (const auto& row : rows) {
+    const auto seq = row.at("seq").as_int64();
+    if (seq != expected_seq) {
+      FAIL(where << ": seq " << seq << " where " << expected_seq
+                 << " was expected (a gap or disorder)");
+    }
+    ++expected_seq;
+    const std::string key(row.at("idempotency_key").as_string());
+    if (!keys.insert(key).second) FAIL(where << ": key " << key << " twice");
+  }
+  for (const auto& key : acknowledged) {
+    if (!keys.contains(key)) FAIL(where << ": acknowledged key " << key << " lost");
+  }
+}
+
 }  // namespace
 
 TEST_CASE("outbox: SIGKILL at random moments while producers post loses and doubles nothing") {
@@ -52,23 +74,8 @@ TEST_CASE("outbox: SIGKILL at random moments while producers post loses and doub
   std::size_t killed_with_requests_in_flight = 0;
 
   auto verify = [&](const std::string& http, int cycle) {
-    const auto rows = all_rows(http);
-    std::set<std::string> keys;
-    std::int64_t expected_seq = 1;
-    for (const auto& row : rows) {
-      const auto seq = row.at("seq").as_int64();
-      if (seq != expected_seq) {
-        FAIL("cycle " << cycle << ": seq " << seq << " where " << expected_seq
-                      << " was expected (a gap or disorder)");
-      }
-      ++expected_seq;
-      const std::string key(row.at("idempotency_key").as_string());
-      if (!keys.insert(key).second) FAIL("cycle " << cycle << ": key " << key << " twice");
-    }
     std::lock_guard lock(mutex);
-    for (const auto& key : acknowledged) {
-      if (!keys.contains(key)) FAIL("cycle " << cycle << ": acknowledged key " << key << " lost");
-    }
+    check_outbox(http, acknowledged, "cycle " + std::to_string(cycle));
   };
 
   for (int cycle = 0; cycle < cycles; ++cycle) {
@@ -175,17 +182,7 @@ TEST_CASE("outbox: the files copied at random moments while writes go on open wi
     TempDir run("wl-powercut-open");
     std::filesystem::copy(copy, run / "data");
     AgentProcess opened(run, {});
-    const auto rows = all_rows(opened.http);
-    std::set<std::string> keys;
-    std::int64_t expected_seq = 1;
-    for (const auto& row : rows) {
-      CHECK(row.at("seq").as_int64() == expected_seq++);
-      keys.insert(std::string(row.at("idempotency_key").as_string()));
-    }
-    CHECK(keys.size() == rows.size());
-    for (const auto& key : before) {
-      if (!keys.contains(key)) FAIL(copy.string() << ": acknowledged key " << key << " missing");
-    }
+    check_outbox(opened.http, before, copy.string());
     checked += before.size();
   }
   MESSAGE(copies.size() << " copies opened; " << checked << " acknowledged keys checked");

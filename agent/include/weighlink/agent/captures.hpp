@@ -115,6 +115,9 @@ class Captures {
   std::map<std::string, Slot> slots_;
 };
 
+// 404 unknown_scale, naming the scale and where the ids are listed.
+[[nodiscard]] CaptureError unknown_scale(const std::string& scale_id);
+
 // The HTTP status and code for an axle-session refusal.
 [[nodiscard]] CaptureError to_capture_error(const scale::AxleRefusal& refusal);
 
