@@ -383,3 +383,37 @@ TEST_CASE("axle sessions over HTTP: start, capture axles, complete into one weig
   CHECK(body_of(reset).at("state") == "idle");
   CHECK(http_request(agent.http, "GET", "/v1/axle-sessions/nope").status == 404);
 }
+
+TEST_CASE("live socket: clients beyond max_clients get 503 before the upgrade") {
+  TempDir dir("wl-live");
+  PtyScale scale(dir / "scale");
+  AgentProcess agent(dir, {"--scale-source", "serial:" + scale.path()}, "live: {max_clients: 1}\n");
+  WsClient first(agent.http, "/v1/live");
+  read_until(first, [](const json::object& m) { return m.at("type") == "hello"; });
+  CHECK_THROWS_WITH(WsClient(agent.http, "/v1/live"), doctest::Contains("503"));
+  CHECK(!first.closed());
+}
+
+TEST_CASE("axle sessions: a weighing the outbox refuses keeps its axles for another try") {
+  TempDir dir("wl-live");
+  PtyScale scale(dir / "scale");
+  AgentProcess agent(dir, {"--scale-source", "serial:" + scale.path()},
+                     "outbox_max_rows: 1\ncapture_timeout_ms: 1500\n");
+  REQUIRE(post_json(agent.http, "/v1/mutations", "fill", R"({"kind":"note.added","payload":{}})")
+              .status == 202);  // the outbox is at its cap
+  const std::string base = "/v1/axle-sessions/main";
+  REQUIRE(post_json(agent.http, base + "/start", "", R"({"expected_axles":1})").status == 200);
+  scale.write(mt_frame("6100"));
+  REQUIRE(post_json(agent.http, base + "/axles", "a-1", "{}").status == 200);
+  auto done = post_json(agent.http, base + "/complete", "c-1", "{}");
+  CHECK(done.status == 507);
+  CHECK(body_of(done).at("error") == "outbox_full");
+  auto session = body_of(http_request(agent.http, "GET", base));
+  CHECK(session.at("state") == "weighing");
+  CHECK(session.at("axles").as_array().size() == 1);
+  // Starting over must be asked for explicitly while axles are held.
+  auto start = post_json(agent.http, base + "/start", "", "{}");
+  CHECK(start.status == 409);
+  CHECK(body_of(start).at("error") == "session_in_progress");
+  CHECK(post_json(agent.http, base + "/start", "", R"({"restart":true})").status == 200);
+}
