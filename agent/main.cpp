@@ -6,6 +6,7 @@
 
 #include "weighlink/agent/agent.hpp"
 #include "weighlink/agent/config.hpp"
+#include "weighlink/agent/tools.hpp"
 
 namespace {
 
@@ -41,6 +42,10 @@ int main(int argc, char** argv) {
   app.add_option("--data-dir", data_dir, "directory for the outbox");
   app.add_option("--station-id", station_id, "this station's id");
   app.add_option("--station-token-file", token_file, "file holding the station's backend token");
+  std::string key_file;
+  app.add_option("--station-key-file", key_file,
+                 "file holding the key that signs the evidence chain (default "
+                 "<data-dir>/station.key, created on first start)");
   app.add_option("--backend", backend, "HOST:PORT[,HOST:PORT...] of weighlink-backend");
   app.add_option("--scale-source", scale_source,
                  "serial:DEV?baud=9600&parity=none&bits=8&stop=1 (one scale named main)");
@@ -50,6 +55,38 @@ int main(int argc, char** argv) {
                "serve TruConnect's socket (127.0.0.1:3030) and REST API (127.0.0.1:3031) for the "
                "TruLoad web app (config compat.truconnect)");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error");
+
+  // Operator commands on the outbox; they take --config / --data-dir / --station-id /
+  // --station-key-file like the daemon (before or after the command) and work while it runs.
+  weighlink::agent::OutboxCommand outbox_cmd;
+  auto* outbox = app.add_subcommand(
+      "outbox",
+      "inspect the outbox, release dead mutations, export it (works while the agent runs)");
+  outbox->require_subcommand(1);
+  outbox->fallthrough();
+  auto* list = outbox->add_subcommand("list", "mutations in seq order");
+  list->add_option("--state", outbox_cmd.state, "pending, acknowledged or dead");
+  list->add_option("--after", outbox_cmd.after, "only seqs above this");
+  list->add_option("--limit", outbox_cmd.limit, "at most this many (default 100)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}));
+  list->add_flag("--json", outbox_cmd.json, "one JSON object per line");
+  auto* show = outbox->add_subcommand("show", "one mutation in full, with its evidence");
+  show->add_option("target", outbox_cmd.targets, "idempotency key or seq")->required();
+  auto* retry = outbox->add_subcommand("retry", "release dead mutations for another attempt");
+  retry->add_option("target", outbox_cmd.targets, "idempotency key or seq");
+  retry->add_flag("--all-dead", outbox_cmd.all_dead, "every dead mutation");
+  auto* exp = outbox->add_subcommand(
+      "export", "every record with its evidence as JSON lines (verify-evidence --export reads it)");
+  exp->add_option("--out", outbox_cmd.out_file, "write here (default standard output)");
+  for (auto* sub : {list, show, retry, exp}) sub->fallthrough();
+
+  weighlink::agent::VerifyEvidenceCommand verify_cmd;
+  auto* verify = app.add_subcommand(
+      "verify-evidence",
+      "check the signed hash chain of the outbox (or of an export): exit 0 intact, 3 broken");
+  verify->fallthrough();
+  verify->add_option("--export", verify_cmd.export_file, "verify this export file instead");
+  verify->add_flag("--json", verify_cmd.json, "the report as one JSON object");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -66,6 +103,7 @@ int main(int argc, char** argv) {
     if (!data_dir.empty()) config.data_dir = data_dir;
     if (!station_id.empty()) config.station_id = station_id;
     if (!token_file.empty()) config.station_token_file = token_file;
+    if (!key_file.empty()) config.station_key_file = key_file;
     if (!backend.empty()) config.backends = split_list(backend);
     if (truconnect) config.truconnect.enabled = true;
     if (!scale_source.empty()) {
@@ -76,6 +114,15 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     std::cerr << "weighlink-agent: " << e.what() << "\n";
     return 2;
+  }
+  for (auto* sub : {list, show, retry, exp}) {
+    if (sub->parsed()) {
+      outbox_cmd.action = sub->get_name();
+      return weighlink::agent::run_outbox_command(config, outbox_cmd, std::cout, std::cerr);
+    }
+  }
+  if (verify->parsed()) {
+    return weighlink::agent::run_verify_evidence(config, verify_cmd, std::cout, std::cerr);
   }
   if (check_config) {
     std::cout << "configuration OK: " << config.scales.size() << " scale(s), listen "

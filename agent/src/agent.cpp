@@ -12,6 +12,7 @@
 #include "weighlink/agent/server.hpp"
 #include "weighlink/agent/truconnect.hpp"
 #include "weighlink/scale/reader.hpp"
+#include "weighlink/sync/evidence.hpp"
 #include "weighlink/sync/outbox.hpp"
 #include "weighlink/sync/replay.hpp"
 
@@ -55,7 +56,29 @@ std::string read_token(const std::filesystem::path& file, std::string* error) {
   return token;
 }
 
+// The station key, created on first start when none is configured.
+std::optional<std::vector<unsigned char>> load_key(const AgentConfig& config, std::string* error) {
+  const auto path = station_key_path(config);
+  if (config.station_key_file.empty() && !std::filesystem::exists(path)) {
+    if (!sync::create_station_key(path.string(), error)) return std::nullopt;
+    spdlog::warn(
+        "created a new station key in {}: it signs every captured record; back it up and "
+        "register it with the backend (docs/outbox.md, \"Evidence\")",
+        path.string());
+  }
+  return sync::read_station_key(path.string(), error);
+}
+
 }  // namespace
+
+std::filesystem::path outbox_path(const AgentConfig& config) {
+  return config.data_dir / "outbox.db";
+}
+
+std::filesystem::path station_key_path(const AgentConfig& config) {
+  return config.station_key_file.empty() ? config.data_dir / "station.key"
+                                         : config.station_key_file;
+}
 
 int Agent::run(const AgentConfig& config) {
   std::error_code ec;
@@ -68,7 +91,14 @@ int Agent::run(const AgentConfig& config) {
   std::string error;
   sync::OutboxOptions outbox_options;
   outbox_options.max_rows = config.outbox_max_rows;
-  auto opened = sync::Outbox::open(config.data_dir / "outbox.db", outbox_options, &error);
+  outbox_options.station_id = config.station_id;
+  if (auto key = load_key(config, &error)) {
+    outbox_options.signing_key = std::move(*key);
+  } else {
+    spdlog::error("{}", error);
+    return 1;
+  }
+  auto opened = sync::Outbox::open(outbox_path(config), outbox_options, &error);
   if (!opened) {
     spdlog::error("{}", error);
     return 1;
@@ -84,6 +114,7 @@ int Agent::run(const AgentConfig& config) {
     rc.batch_size = config.replay_batch_size;
     rc.hello_interval = config.hello_interval;
     rc.backoff.cap = config.replay_backoff_max;
+    rc.min_retention = config.outbox_min_retention;
     if (!config.station_token_file.empty()) {
       rc.token = read_token(config.station_token_file, &error);
       if (!error.empty()) {

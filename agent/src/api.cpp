@@ -627,7 +627,12 @@ json::object Api::status() const {
   json::object outbox{{"pending", stats.pending},
                       {"acknowledged", stats.acknowledged},
                       {"dead", stats.dead},
-                      {"last_seq", stats.last_seq}};
+                      {"last_seq", stats.last_seq},
+                      {"rows", stats.rows},
+                      {"max_rows", stats.max_rows},
+                      {"pruned_through_seq", stats.pruned_through_seq},
+                      {"full", stats.full}};
+  if (stats.full) outbox["full_reason"] = stats.full_reason;
   if (stats.oldest_pending_created_at_ms) {
     outbox["oldest_pending_age_s"] =
         std::max<std::int64_t>(0, (to_ms(now) - *stats.oldest_pending_created_at_ms) / 1000);
@@ -670,6 +675,15 @@ HttpResponse Api::metrics() const {
   gauge("weighlink_agent_outbox_acknowledged", "Mutations acknowledged and kept.", "",
         stats.acknowledged);
   gauge("weighlink_agent_outbox_commits", "Outbox transactions committed.", "", stats.commits);
+  gauge("weighlink_agent_outbox_rows", "Rows held in the outbox (what outbox.max_rows caps).", "",
+        stats.rows);
+  gauge("weighlink_agent_outbox_max_rows", "The outbox cap (outbox.max_rows).", "", stats.max_rows);
+  gauge("weighlink_agent_outbox_full",
+        "1 while new mutations are refused with 507 (the outbox cap or the disk is full).", "",
+        stats.full ? 1 : 0);
+  gauge("weighlink_agent_outbox_pruned_through_seq",
+        "Acknowledged rows up to this seq were pruned (held in a verified backend backup).", "",
+        stats.pruned_through_seq);
   const bool online = ctx_.replay && ctx_.replay->status().state == sync::UplinkState::online;
   gauge("weighlink_agent_uplink_online", "1 when the backend answers.", "", online ? 1 : 0);
   gauge("weighlink_agent_live_clients", "WebSocket clients connected (live and TruConnect).", "",

@@ -296,11 +296,12 @@ AgentConfig load_config_file(const std::filesystem::path& file) {
   AgentConfig cfg;
   if (root.IsNull()) return cfg;
   if (!root.IsMap()) fail(file, "(top level)", "expected a mapping of keys");
-  check_keys(root,
-             {"listen", "data_dir", "station_id", "station_token_file", "backends", "scales",
-              "allowed_origins", "allowed_hosts", "capture_timeout_ms", "outbox_max_rows",
-              "replay_batch_size", "hello_interval_ms", "live", "compat"},
-             file, "");
+  check_keys(
+      root,
+      {"listen", "data_dir", "station_id", "station_token_file", "station_key_file", "backends",
+       "scales", "allowed_origins", "allowed_hosts", "capture_timeout_ms", "outbox",
+       "outbox_max_rows", "replay_batch_size", "hello_interval_ms", "live", "compat"},
+      file, "");
   listen_key(root["listen"], file, "listen", cfg.listen_host, cfg.listen_port);
   if (auto n = root["data_dir"]) cfg.data_dir = get<std::string>(n, file, "data_dir", "a path");
   if (auto n = root["station_id"]) {
@@ -308,6 +309,9 @@ AgentConfig load_config_file(const std::filesystem::path& file) {
   }
   if (auto n = root["station_token_file"]) {
     cfg.station_token_file = get<std::string>(n, file, "station_token_file", "a path");
+  }
+  if (auto n = root["station_key_file"]) {
+    cfg.station_key_file = get<std::string>(n, file, "station_key_file", "a path");
   }
   if (auto n = root["backends"]) {
     cfg.backends = get<std::vector<std::string>>(n, file, "backends", "a list of HOST:PORT");
@@ -322,8 +326,22 @@ AgentConfig load_config_file(const std::filesystem::path& file) {
     cfg.capture_timeout = std::chrono::milliseconds(
         get<std::uint32_t>(n, file, "capture_timeout_ms", "a number of milliseconds"));
   }
-  if (auto n = root["outbox_max_rows"]) {
+  if (auto n = root["outbox_max_rows"]) {  // the older spelling of outbox.max_rows
     cfg.outbox_max_rows = get<std::uint64_t>(n, file, "outbox_max_rows", "a positive number");
+  }
+  if (auto n = root["outbox"]) {
+    if (!n.IsMap()) fail(file, "outbox", "expected a mapping (max_rows, min_retention_days)");
+    check_keys(n, {"max_rows", "min_retention_days"}, file, "outbox.");
+    if (auto v = n["max_rows"]) {
+      cfg.outbox_max_rows = get<std::uint64_t>(v, file, "outbox.max_rows", "a positive number");
+      if (cfg.outbox_max_rows == 0) fail(file, "outbox.max_rows", "must be at least 1");
+    }
+    if (auto v = n["min_retention_days"]) {
+      const auto days = get<std::uint32_t>(v, file, "outbox.min_retention_days",
+                                           "a whole number of days (0 or more)");
+      if (days > 3650) fail(file, "outbox.min_retention_days", "must be at most 3650 (10 years)");
+      cfg.outbox_min_retention = std::chrono::hours(24 * days);
+    }
   }
   if (auto n = root["replay_batch_size"]) {
     cfg.replay_batch_size = get<std::size_t>(n, file, "replay_batch_size", "a positive number");

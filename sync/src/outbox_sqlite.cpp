@@ -12,12 +12,13 @@
 #include <thread>
 #include <unordered_set>
 
+#include "weighlink/sync/evidence.hpp"
 #include "weighlink/sync/outbox.hpp"
 
 namespace weighlink::sync {
 namespace {
 
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS mutations(
@@ -36,6 +37,18 @@ CREATE TABLE IF NOT EXISTS mutations(
 CREATE INDEX IF NOT EXISTS mutations_by_state ON mutations(state, seq);
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 )sql";
+
+// Schema 2: the evidence chain on every row, and durable key-value state (axle sessions, the
+// chain's anchor and head).
+constexpr const char* kSchema2 = R"sql(
+ALTER TABLE mutations ADD COLUMN prev_hash TEXT NOT NULL DEFAULT '';
+ALTER TABLE mutations ADD COLUMN record_hash TEXT NOT NULL DEFAULT '';
+ALTER TABLE mutations ADD COLUMN signature TEXT NOT NULL DEFAULT '';
+CREATE TABLE IF NOT EXISTS state(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+)sql";
+
+constexpr const char* kAnchorKey = "chain.anchor";
+constexpr const char* kHeadKey = "chain.head";
 
 struct DbCloser {
   void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
@@ -106,7 +119,40 @@ boost::system::error_code sqlite_error(int rc) {
 
 constexpr const char* kRowColumns =
     "seq, idempotency_key, kind, payload, request_hash, state, created_at_ms, attempts, "
-    "last_error, outcome, acknowledged_at_ms";
+    "last_error, outcome, acknowledged_at_ms, prev_hash, record_hash, signature";
+
+// A chain point stored in the state table as "seq hash signature".
+std::string encode_point(std::uint64_t seq, const std::string& hash, const std::string& sig) {
+  return std::to_string(seq) + " " + hash + " " + sig;
+}
+
+bool decode_point(const std::string& text, std::uint64_t& seq, std::string& hash,
+                  std::string& sig) {
+  const auto a = text.find(' ');
+  const auto b = a == std::string::npos ? a : text.find(' ', a + 1);
+  if (b == std::string::npos) return false;
+  try {
+    seq = std::stoull(text.substr(0, a));
+  } catch (const std::exception&) {
+    return false;
+  }
+  hash = text.substr(a + 1, b - a - 1);
+  sig = text.substr(b + 1);
+  return true;
+}
+
+int put_state_row(sqlite3* db, const StateWrite& w) {
+  if (!w.value) {
+    Stmt s(db, "DELETE FROM state WHERE key=?");
+    s.bind(1, w.key);
+    return s.step() == SQLITE_DONE ? SQLITE_OK : s.rc();
+  }
+  Stmt s(db,
+         "INSERT INTO state(key, value) VALUES(?, ?) "
+         "ON CONFLICT(key) DO UPDATE SET value=excluded.value");
+  s.bind(1, w.key).bind(2, *w.value);
+  return s.step() == SQLITE_DONE ? SQLITE_OK : s.rc();
+}
 
 OutboxRow read_row(const Stmt& s) {
   OutboxRow r;
@@ -121,14 +167,17 @@ OutboxRow read_row(const Stmt& s) {
   r.last_error = s.text(8);
   r.outcome = s.text(9);
   r.acknowledged_at_ms = s.i64(10);
+  r.prev_hash = s.text(11);
+  r.record_hash = s.text(12);
+  r.signature = s.text(13);
   return r;
 }
 
-Db open_db(const std::filesystem::path& file, std::string* error) {
+Db open_db(const std::filesystem::path& file, bool create, std::string* error) {
   sqlite3* raw = nullptr;
-  const int rc =
-      sqlite3_open_v2(file.c_str(), &raw,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  const int rc = sqlite3_open_v2(
+      file.c_str(), &raw,
+      SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX, nullptr);
   Db db(raw);
   if (rc != SQLITE_OK) {
     *error = "cannot open outbox " + file.string() + ": " +
@@ -170,6 +219,18 @@ class SqliteOutbox final : public Outbox {
     Stmt rows(writer_.get(), "SELECT COUNT(*) FROM mutations");
     rows.step();
     row_count_ = static_cast<std::uint64_t>(rows.i64(0));
+    // The chain continues from the newest row, or from the anchor when every row was pruned.
+    Stmt head(writer_.get(), "SELECT record_hash FROM mutations ORDER BY seq DESC LIMIT 1");
+    if (head.step() == SQLITE_ROW) {
+      last_hash_ = head.text(0);
+    } else {
+      last_hash_ = std::string(kGenesisHash);
+      const auto c = read_chain(writer_.get());
+      if (!c.anchor_hash.empty()) last_hash_ = c.anchor_hash;
+    }
+    anchor_seq_ = read_chain(writer_.get()).anchor_seq;
+    // Every row pruned: numbering continues after the last one.
+    last_seq_ = std::max<std::uint64_t>(last_seq_, anchor_seq_);
     thread_ = std::thread([this] { writer_loop(); });
     return true;
   }
@@ -252,6 +313,11 @@ class SqliteOutbox final : public Outbox {
     std::lock_guard lock(mu_);
     st.last_seq = last_seq_;
     st.commits = commits_;
+    st.rows = row_count_;
+    st.max_rows = options_.max_rows;
+    st.pruned_through_seq = anchor_seq_;
+    st.full = full_;
+    st.full_reason = full_reason_;
     return st;
   }
 
@@ -332,6 +398,112 @@ class SqliteOutbox final : public Outbox {
     });
   }
 
+  boost::system::result<PruneResult> prune(std::uint64_t durable_seq,
+                                           std::int64_t created_before_ms) override {
+    PruneResult result;
+    auto r = run_on_writer([&](sqlite3* db) -> boost::system::result<void> {
+      // The prefix that may go: below the first row that must stay.
+      Stmt stop(db,
+                "SELECT MIN(seq) FROM mutations WHERE state <> 'acknowledged' OR "
+                "created_at_ms > ? OR seq > ?");
+      stop.bind(1, created_before_ms).bind(2, static_cast<std::int64_t>(durable_seq));
+      if (stop.step() != SQLITE_ROW) return sqlite_error(stop.rc());
+      std::uint64_t through = durable_seq;
+      if (!stop.is_null(0)) {
+        through = std::min<std::uint64_t>(through, static_cast<std::uint64_t>(stop.i64(0)) - 1);
+      }
+      Stmt last(db,
+                "SELECT seq, record_hash FROM mutations WHERE seq <= ? ORDER BY seq DESC "
+                "LIMIT 1");
+      last.bind(1, static_cast<std::int64_t>(through));
+      if (last.step() != SQLITE_ROW) return {};  // nothing to prune
+      const auto anchor_seq = static_cast<std::uint64_t>(last.i64(0));
+      const auto anchor_hash = last.text(1);
+      Stmt del(db, "DELETE FROM mutations WHERE seq <= ?");
+      del.bind(1, static_cast<std::int64_t>(anchor_seq));
+      if (del.step() != SQLITE_DONE) return sqlite_error(del.rc());
+      result.rows = static_cast<std::uint64_t>(sqlite3_changes(db));
+      const int rc = put_state_row(
+          db, StateWrite{kAnchorKey, encode_point(anchor_seq, anchor_hash,
+                                                  sign_point(options_.signing_key, "anchor",
+                                                             anchor_seq, anchor_hash))});
+      if (rc != SQLITE_OK) return sqlite_error(rc);
+      result.anchor_seq = anchor_seq;
+      return {};
+    });
+    if (!r) return {boost::system::in_place_error, r.error()};
+    if (result.rows > 0) {
+      row_count_ -= result.rows;
+      std::lock_guard lock(mu_);
+      anchor_seq_ = result.anchor_seq;
+      full_ = false;  // room again; the next refusal, if any, sets it back
+    }
+    return result;
+  }
+
+  Chain chain() override {
+    std::lock_guard lock(reader_mu_);
+    return read_chain(reader_.get());
+  }
+
+  boost::system::result<void> scan(const std::function<void(const Chain&)>& on_chain,
+                                   const std::function<bool(const OutboxRow&)>& on_row) override {
+    std::lock_guard lock(reader_mu_);
+    sqlite3* db = reader_.get();
+    if (exec(db, "BEGIN") != SQLITE_OK) return sqlite_error(sqlite3_errcode(db));
+    on_chain(read_chain(db));
+    const std::string sql = std::string("SELECT ") + kRowColumns + " FROM mutations ORDER BY seq";
+    int rc = SQLITE_DONE;
+    {
+      Stmt s(db, sql.c_str());
+      while ((rc = s.step()) == SQLITE_ROW) {
+        if (!on_row(read_row(s))) {
+          rc = SQLITE_DONE;
+          break;
+        }
+      }
+    }
+    exec(db, "COMMIT");
+    if (rc != SQLITE_DONE) return sqlite_error(rc);
+    return {};
+  }
+
+  std::optional<std::string> get_state(const std::string& key) override {
+    std::lock_guard lock(reader_mu_);
+    Stmt s(reader_.get(), "SELECT value FROM state WHERE key=?");
+    s.bind(1, key);
+    if (s.step() == SQLITE_ROW) return s.text(0);
+    return std::nullopt;
+  }
+
+  std::vector<std::pair<std::string, std::string>> list_state(const std::string& prefix) override {
+    std::lock_guard lock(reader_mu_);
+    Stmt s(reader_.get(), "SELECT key, value FROM state WHERE substr(key, 1, ?) = ? ORDER BY key");
+    s.bind(1, static_cast<std::int64_t>(prefix.size())).bind(2, prefix);
+    std::vector<std::pair<std::string, std::string>> out;
+    while (s.step() == SQLITE_ROW) out.emplace_back(s.text(0), s.text(1));
+    return out;
+  }
+
+  void put_state(StateWrite write, std::function<void(boost::system::result<void>)> done) override {
+    auto w = std::make_shared<StateWrite>(std::move(write));
+    auto d = std::make_shared<std::function<void(boost::system::result<void>)>>(std::move(done));
+    if (!post_job([w, d](sqlite3* db) {
+          boost::system::result<void> r;
+          int rc = exec(db, "BEGIN IMMEDIATE");
+          if (rc == SQLITE_OK) rc = put_state_row(db, *w);
+          if (rc == SQLITE_OK) rc = exec(db, "COMMIT");
+          if (rc != SQLITE_OK) {
+            exec(db, "ROLLBACK");
+            spdlog::error("outbox: cannot save state {}: {}", w->key, sqlite3_errstr(rc));
+            r = sqlite_error(rc);
+          }
+          (*d)(r);
+        })) {
+      (*d)(make_error_code(boost::system::errc::operation_canceled));
+    }
+  }
+
   void set_on_commit(std::function<void()> callback) override {
     std::lock_guard lock(mu_);
     on_commit_ = std::move(callback);
@@ -349,6 +521,37 @@ class SqliteOutbox final : public Outbox {
 
  private:
   using Job = std::function<void(sqlite3*)>;
+
+  // Queues `job` for the writer thread; false once closed.
+  bool post_job(Job job) {
+    std::lock_guard lock(mu_);
+    if (closed_) return false;
+    jobs_.push_back(std::move(job));
+    cv_.notify_one();
+    return true;
+  }
+
+  static Chain read_chain(sqlite3* db) {
+    Chain c;
+    c.anchor_hash = std::string(kGenesisHash);
+    Stmt s(db, "SELECT key, value FROM state WHERE key IN (?, ?)");
+    s.bind(1, std::string_view(kAnchorKey)).bind(2, std::string_view(kHeadKey));
+    while (s.step() == SQLITE_ROW) {
+      std::uint64_t seq = 0;
+      std::string hash, sig;
+      if (!decode_point(s.text(1), seq, hash, sig)) continue;
+      if (s.text(0) == kAnchorKey) {
+        c.anchor_seq = seq;
+        c.anchor_hash = hash;
+        c.anchor_signature = sig;
+      } else {
+        c.head_seq = seq;
+        c.head_hash = hash;
+        c.head_signature = sig;
+      }
+    }
+    return c;
+  }
 
   // Runs `fn` inside one transaction on the writer thread and waits for it.
   template <class F>
@@ -406,6 +609,7 @@ class SqliteOutbox final : public Outbox {
     std::string error;
     const std::uint64_t seq_before = last_seq_;
     const std::uint64_t rows_before = row_count_;
+    const std::string hash_before = last_hash_;
     bool added = false;
     int rc = exec(db, "BEGIN IMMEDIATE", &error);
     for (std::size_t i = 0; rc == SQLITE_OK && i < batch.size(); ++i) {
@@ -430,8 +634,9 @@ class SqliteOutbox final : public Outbox {
       if (row_count_ >= options_.max_rows) {
         res.status = EnqueueStatus::full;
         res.message = "the outbox holds " + std::to_string(row_count_.load()) +
-                      " mutations, its configured cap: nothing was queued; restore the link to "
-                      "the backend so acknowledged mutations can be pruned, or raise the cap";
+                      " mutations, its configured cap (outbox.max_rows): nothing was queued; "
+                      "restore the link to the backend so acknowledged mutations can be pruned, "
+                      "or raise the cap";
         continue;
       }
       OutboxRow row;
@@ -442,25 +647,51 @@ class SqliteOutbox final : public Outbox {
       row.request_hash = m.request_hash;
       row.state = MutationState::pending;
       row.created_at_ms = m.created_at_ms;
+      row.prev_hash = last_hash_;
+      row.record_hash = chain_hash(
+          row.prev_hash, EvidenceFields{options_.station_id, row.seq, row.idempotency_key, row.kind,
+                                        row.created_at_ms, row.payload_json});
+      row.signature = sign_record(options_.signing_key, row.record_hash);
       Stmt ins(db,
                "INSERT INTO mutations(seq, idempotency_key, kind, payload, request_hash, state, "
-               "created_at_ms) VALUES(?,?,?,?,?,'pending',?)");
+               "created_at_ms, prev_hash, record_hash, signature) "
+               "VALUES(?,?,?,?,?,'pending',?,?,?,?)");
       ins.bind(1, static_cast<std::int64_t>(row.seq))
           .bind(2, row.idempotency_key)
           .bind(3, row.kind)
           .bind(4, row.payload_json)
           .bind(5, row.request_hash)
-          .bind(6, row.created_at_ms);
+          .bind(6, row.created_at_ms)
+          .bind(7, row.prev_hash)
+          .bind(8, row.record_hash)
+          .bind(9, row.signature);
       if (ins.step() != SQLITE_DONE) {
         rc = ins.rc();
         error = ins.error();
         break;
       }
+      for (const auto& w : m.state_writes) {
+        rc = put_state_row(db, w);
+        if (rc != SQLITE_OK) {
+          error = sqlite3_errmsg(db);
+          break;
+        }
+      }
+      if (rc != SQLITE_OK) break;
+      last_hash_ = row.record_hash;
       last_seq_ = row.seq;
       ++row_count_;
       res.status = EnqueueStatus::accepted;
       res.row = std::move(row);
       added = true;
+    }
+    if (rc == SQLITE_OK && added) {
+      // The signed head: a record cut off the end of the chain is found by verify-evidence.
+      rc = put_state_row(
+          db, StateWrite{kHeadKey, encode_point(last_seq_, last_hash_,
+                                                sign_point(options_.signing_key, "head", last_seq_,
+                                                           last_hash_))});
+      if (rc != SQLITE_OK) error = sqlite3_errmsg(db);
     }
     if (rc == SQLITE_OK) {
       rc = exec(db, "COMMIT", &error);  // synchronous=FULL: returns once the WAL is fsync'd
@@ -468,6 +699,7 @@ class SqliteOutbox final : public Outbox {
     if (rc != SQLITE_OK) {
       exec(db, "ROLLBACK");
       last_seq_ = seq_before;
+      last_hash_ = hash_before;
       row_count_ = rows_before;
       added = false;
       const bool full = rc == SQLITE_FULL;
@@ -484,6 +716,17 @@ class SqliteOutbox final : public Outbox {
     {
       std::lock_guard lock(mu_);
       if (rc == SQLITE_OK) ++commits_;
+      for (const auto& res : results) {
+        if (res.status == EnqueueStatus::full) {
+          if (!full_) spdlog::error("outbox full: {}", res.message);
+          full_ = true;
+          full_reason_ = res.message;
+        } else if (res.status == EnqueueStatus::accepted && full_) {
+          spdlog::info("outbox accepting mutations again after being full");
+          full_ = false;
+          full_reason_.clear();
+        }
+      }
       for (const auto& p : batch) in_progress_.erase(p.mutation.idempotency_key);
       on_commit = on_commit_;
     }
@@ -508,10 +751,59 @@ class SqliteOutbox final : public Outbox {
   // Written by the writer thread only; read by stats().
   std::atomic<std::uint64_t> last_seq_{0};
   std::atomic<std::uint64_t> row_count_{0};
+  std::string last_hash_;  // the chain's newest hash (writer thread)
+  std::uint64_t anchor_seq_ = 0;
+  bool full_ = false;
+  std::string full_reason_;
 
   std::mutex reader_mu_;
   std::thread thread_;
 };
+
+// Schema 1 -> 2 in one transaction: the chain columns, the state table, and the rows already
+// queued chained and signed now (they were written before the chain existed).
+bool upgrade_to_2(sqlite3* db, const OutboxOptions& options, std::string* error) {
+  if (exec(db, "BEGIN IMMEDIATE", error) != SQLITE_OK) return false;
+  auto fail = [&](const std::string& what) {
+    if (error->empty()) *error = what;
+    exec(db, "ROLLBACK");
+    return false;
+  };
+  if (exec(db, kSchema2, error) != SQLITE_OK) return fail("schema");
+  std::vector<OutboxRow> rows;
+  {
+    const std::string sql = std::string("SELECT ") + kRowColumns + " FROM mutations ORDER BY seq";
+    Stmt s(db, sql.c_str());
+    while (s.step() == SQLITE_ROW) rows.push_back(read_row(s));
+    if (s.rc() != SQLITE_DONE) return fail(s.error());
+  }
+  std::string prev(kGenesisHash);
+  for (auto& r : rows) {
+    r.prev_hash = prev;
+    r.record_hash = chain_hash(prev, EvidenceFields{options.station_id, r.seq, r.idempotency_key,
+                                                    r.kind, r.created_at_ms, r.payload_json});
+    Stmt u(db, "UPDATE mutations SET prev_hash=?, record_hash=?, signature=? WHERE seq=?");
+    u.bind(1, r.prev_hash)
+        .bind(2, r.record_hash)
+        .bind(3, sign_record(options.signing_key, r.record_hash))
+        .bind(4, static_cast<std::int64_t>(r.seq));
+    if (u.step() != SQLITE_DONE) return fail(u.error());
+    prev = r.record_hash;
+  }
+  if (!rows.empty()) {
+    const auto seq = rows.back().seq;
+    if (put_state_row(db, StateWrite{kHeadKey, encode_point(seq, prev,
+                                                            sign_point(options.signing_key, "head",
+                                                                       seq, prev))}) != SQLITE_OK) {
+      return fail(sqlite3_errmsg(db));
+    }
+    spdlog::info("outbox upgraded to schema 2: {} queued mutations chained and signed",
+                 rows.size());
+  }
+  if (exec(db, "PRAGMA user_version=2", error) != SQLITE_OK) return fail("user_version");
+  if (exec(db, "COMMIT", error) != SQLITE_OK) return fail("commit");
+  return true;
+}
 
 }  // namespace
 
@@ -539,11 +831,16 @@ boost::system::result<std::unique_ptr<Outbox>> Outbox::open(const std::filesyste
                                                             std::string* error) {
   std::string local_error;
   if (!error) error = &local_error;
-  Db writer = open_db(file, error);
+  if (!options.create_if_missing && !std::filesystem::exists(file)) {
+    *error = "no outbox at " + file.string() +
+             "; give the agent's data directory (--data-dir or data_dir in the configuration)";
+    return make_error_code(boost::system::errc::no_such_file_or_directory);
+  }
+  Db writer = open_db(file, options.create_if_missing, error);
   if (!writer) return make_error_code(boost::system::errc::io_error);
 
   // Refuse a damaged file before touching it: an operator must decide what to do with it.
-  {
+  if (options.check_integrity) {
     Stmt check(writer.get(), "PRAGMA quick_check");
     const int rc = check.step();
     const std::string verdict = rc == SQLITE_ROW ? check.text(0) : check.error();
@@ -571,9 +868,12 @@ boost::system::result<std::unique_ptr<Outbox>> Outbox::open(const std::filesyste
                std::to_string(version) + "); upgrade the agent";
       return make_error_code(boost::system::errc::not_supported);
     }
-    exec(writer.get(), ("PRAGMA user_version=" + std::to_string(kSchemaVersion)).c_str());
+    if (version < 2 && !upgrade_to_2(writer.get(), options, &sql_error)) {
+      *error = "cannot upgrade outbox " + file.string() + " to schema 2: " + sql_error;
+      return make_error_code(boost::system::errc::io_error);
+    }
   }
-  Db reader = open_db(file, error);
+  Db reader = open_db(file, options.create_if_missing, error);
   if (!reader) return make_error_code(boost::system::errc::io_error);
   auto outbox = std::make_unique<SqliteOutbox>(std::move(writer), std::move(reader), options, file);
   if (!outbox->init(error)) return make_error_code(boost::system::errc::io_error);

@@ -188,6 +188,7 @@ class GrpcReplayWorker final : public ReplayWorker {
     const auto status = stub_->Hello(ctx.get(), req, &res);
     if (!status.ok()) return CallError{status.error_code(), status.error_message()};
     apply_watermark(res.watermark(), stats.acknowledged_seq);
+    prune(res.watermark().durable_seq());
     return std::nullopt;
   }
 
@@ -215,6 +216,22 @@ class GrpcReplayWorker final : public ReplayWorker {
     status_.last_error.clear();
     status_.consecutive_failures = 0;
     status_.last_sync_ms = now_ms();
+  }
+
+  // Acknowledged rows the backend holds in a verified backup, old enough, leave the outbox.
+  void prune(std::uint64_t durable_seq) {
+    if (durable_seq == 0 || durable_seq <= pruned_through_) return;
+    auto r = outbox_.prune(durable_seq, now_ms() - config_.min_retention.count());
+    if (!r) {
+      spdlog::warn("outbox: pruning up to seq {} failed: {}", durable_seq, r.error().message());
+      return;
+    }
+    if (r->rows > 0) {
+      spdlog::info("outbox: pruned {} acknowledged mutations up to seq {} (backend durable_seq {})",
+                   r->rows, r->anchor_seq, durable_seq);
+    }
+    // Rows kept for their age are looked at again at the next Hello.
+    if (r->anchor_seq >= durable_seq) pruned_through_ = durable_seq;
   }
 
   // Sends one batch; returns how many mutations were sent (0 = nothing pending).
@@ -316,6 +333,7 @@ class GrpcReplayWorker final : public ReplayWorker {
   bool stopping_ = false;
   bool wake_ = false;
   UplinkStatus status_;
+  std::uint64_t pruned_through_ = 0;  // worker thread
   std::thread thread_;
 };
 

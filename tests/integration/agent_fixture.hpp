@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -19,6 +20,7 @@
 #include "weighlink/scale/decimal.hpp"
 #include "weighlink/scale/encode.hpp"
 #include "weighlink/testing/http_client.hpp"
+#include "weighlink/testing/pg_cluster.hpp"
 #include "weighlink/testing/process.hpp"
 #include "weighlink/testing/pty_scale.hpp"
 
@@ -142,5 +144,49 @@ inline boost::json::object body_of(const HttpResult& r) {
   REQUIRE(v.is_object());
   return v.as_object();
 }
+
+// The last non-empty line of a command's output (where tokens and JSON reports are printed).
+inline std::string last_line(const std::string& text) {
+  std::istringstream in(text);
+  std::string line, last;
+  while (std::getline(in, line)) {
+    if (!line.empty()) last = line;
+  }
+  return last;
+}
+
+// A real weighlink-backend on a throwaway PostgreSQL cluster with station `station_id`
+// registered; its token is written to `token_file()` for the agent's --station-token-file.
+class StationBackend {
+ public:
+  StationBackend(const TempDir& dir, const std::string& station_id = "st-1")
+      : token_file_(dir / "token") {
+    const auto backend = bin("weighlink-backend");
+    auto migrate = run({backend, "migrate", "--dsn", pg_.dsn()});
+    REQUIRE_MESSAGE(migrate.exit_code == 0, migrate.output);
+    auto added = run({backend, "station", "add", "--dsn", pg_.dsn(), "--id", station_id});
+    REQUIRE_MESSAGE(added.exit_code == 0, added.output);
+    std::ofstream(token_file_, std::ios::trunc) << last_line(added.output) << "\n";
+    process_ = std::make_unique<Process>(
+        std::vector<std::string>{backend, "serve", "--dsn", pg_.dsn(), "--grpc-listen",
+                                 "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--ready-file",
+                                 (dir / "backend.ready").string()},
+        dir / "backend.log");
+    grpc_ = process_->wait_ready(dir / "backend.ready").at("grpc");
+  }
+  [[nodiscard]] const PgCluster& pg() const { return pg_; }
+  [[nodiscard]] const std::string& grpc() const { return grpc_; }
+  [[nodiscard]] const std::filesystem::path& token_file() const { return token_file_; }
+  // The agent flags that point it at this backend.
+  [[nodiscard]] std::vector<std::string> agent_args() const {
+    return {"--backend", grpc_, "--station-token-file", token_file_.string()};
+  }
+
+ private:
+  PgCluster pg_;
+  std::filesystem::path token_file_;
+  std::unique_ptr<Process> process_;
+  std::string grpc_;
+};
 
 }  // namespace weighlink::testing

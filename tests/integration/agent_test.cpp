@@ -36,13 +36,6 @@ std::string free_loopback_port() {
   return "127.0.0.1:" + std::to_string(a.local_endpoint().port());
 }
 
-std::string last_line(const std::string& text) {
-  auto end = text.find_last_not_of("\r\n");
-  auto start = text.rfind('\n', end);
-  return text.substr(start == std::string::npos ? 0 : start + 1,
-                     end - (start == std::string::npos ? 0 : start + 1) + 1);
-}
-
 }  // namespace
 
 TEST_CASE("agent: a frame written to the pty arrives decoded at a live socket client") {
@@ -226,20 +219,9 @@ TEST_CASE(
     agent.process->kill();  // SIGKILL: no chance to flush anything
   }
 
-  weighlink::testing::PgCluster pg;
-  auto migrate = weighlink::testing::run({bin("weighlink-backend"), "migrate", "--dsn", pg.dsn()});
-  REQUIRE_MESSAGE(migrate.exit_code == 0, migrate.output);
-  auto added = weighlink::testing::run(
-      {bin("weighlink-backend"), "station", "add", "--dsn", pg.dsn(), "--id", "st-1"});
-  REQUIRE_MESSAGE(added.exit_code == 0, added.output);
-  std::ofstream(dir / "token", std::ios::trunc) << last_line(added.output) << "\n";
-  Process backend(
-      {bin("weighlink-backend"), "serve", "--dsn", pg.dsn(), "--grpc-listen", "127.0.0.1:0",
-       "--http-listen", "127.0.0.1:0", "--ready-file", (dir / "backend.ready").string()},
-      dir / "backend.log");
-  const auto grpc = backend.wait_ready(dir / "backend.ready").at("grpc");
-
-  Agent agent(dir, {"--backend", grpc, "--station-token-file", (dir / "token").string()});
+  weighlink::testing::StationBackend backend(dir);
+  const auto& pg = backend.pg();
+  Agent agent(dir, backend.agent_args());
   const auto count_sql = "select count(*) from mutation_log where station_id='st-1'";
   const bool all_there = eventually([&] { return pg.query_scalar(count_sql) == "50"; }, 30s, 100ms);
   REQUIRE_MESSAGE(all_there, agent.process->log());

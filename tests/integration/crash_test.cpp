@@ -61,6 +61,14 @@ void check_outbox(const std::string& http, const std::set<std::string>& acknowle
   }
 }
 
+// The signed hash chain of the outbox in `dir` is intact (weighlink-agent verify-evidence).
+void check_evidence(const TempDir& dir, const std::string& where) {
+  const auto r = weighlink::testing::run({weighlink::testing::bin("weighlink-agent"),
+                                          "verify-evidence", "--data-dir",
+                                          (dir / "data").string(), "--station-id", "st-1"});
+  if (r.exit_code != 0) FAIL(where << ": verify-evidence: " << r.output);
+}
+
 }  // namespace
 
 TEST_CASE("outbox: SIGKILL at random moments while producers post loses and doubles nothing") {
@@ -81,6 +89,7 @@ TEST_CASE("outbox: SIGKILL at random moments while producers post loses and doub
   for (int cycle = 0; cycle < cycles; ++cycle) {
     AgentProcess agent(dir, {});
     verify(agent.http, cycle);
+    if (cycle % 25 == 24) check_evidence(dir, "cycle " + std::to_string(cycle));
     std::atomic<bool> stop{false};
     std::atomic<int> in_flight{0};
     std::vector<std::thread> producers;
@@ -117,6 +126,7 @@ TEST_CASE("outbox: SIGKILL at random moments while producers post loses and doub
   }
   AgentProcess agent(dir, {});
   verify(agent.http, cycles);
+  check_evidence(dir, "after " + std::to_string(cycles) + " kills");
   MESSAGE("acknowledged " << acknowledged.size() << " mutations over " << cycles
                           << " kills; requests were in flight at " << killed_with_requests_in_flight
                           << " of them");
@@ -183,6 +193,7 @@ TEST_CASE("outbox: the files copied at random moments while writes go on open wi
     std::filesystem::copy(copy, run / "data");
     AgentProcess opened(run, {});
     check_outbox(opened.http, before, copy.string());
+    check_evidence(run, copy.string());
     checked += before.size();
   }
   MESSAGE(copies.size() << " copies opened; " << checked << " acknowledged keys checked");

@@ -26,7 +26,7 @@ std::unique_ptr<Outbox> open_outbox(const std::filesystem::path& file,
 }
 
 NewMutation mutation(const std::string& key, const std::string& hash = "h") {
-  return NewMutation{key, "transaction.created", R"({"k":")" + key + "\"}", hash, 1000};
+  return NewMutation{key, "transaction.created", R"({"k":")" + key + "\"}", hash, 1000, {}};
 }
 
 }  // namespace

@@ -16,4 +16,8 @@ class Agent {
   static int run(const AgentConfig& config);
 };
 
+// Where the outbox and the station key live for a configuration.
+[[nodiscard]] std::filesystem::path outbox_path(const AgentConfig& config);
+[[nodiscard]] std::filesystem::path station_key_path(const AgentConfig& config);
+
 }  // namespace weighlink::agent

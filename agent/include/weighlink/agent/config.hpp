@@ -49,6 +49,9 @@ struct AgentConfig {
   std::filesystem::path data_dir = "./weighlink-data";
   std::string station_id = "station-1";
   std::filesystem::path station_token_file;
+  // The key that signs the evidence chain (64+ hex digits); empty = <data_dir>/station.key,
+  // created on first start.
+  std::filesystem::path station_key_file;
   std::vector<std::string> backends;  // host:port
   std::vector<scale::ScaleConfig> scales;
 
@@ -60,6 +63,8 @@ struct AgentConfig {
   std::chrono::milliseconds capture_timeout{3000};
   std::chrono::milliseconds status_interval{1000};
   std::uint64_t outbox_max_rows = 1'000'000;
+  // Acknowledged mutations stay at least this long, and until a verified backup holds them.
+  std::chrono::hours outbox_min_retention{24 * 7};
   std::size_t replay_batch_size = 200;
   std::chrono::milliseconds replay_backoff_max{10'000};
   std::chrono::milliseconds hello_interval{30'000};

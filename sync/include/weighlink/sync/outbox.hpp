@@ -36,6 +36,18 @@ struct OutboxRow {
   std::string last_error;
   std::string outcome;  // applied | duplicate | rejected, once the backend answered
   std::int64_t acknowledged_at_ms = 0;
+  // The evidence chain (evidence.hpp): the previous record's hash, this record's, its signature.
+  std::string prev_hash;
+  std::string record_hash;
+  std::string signature;
+};
+
+// A durable key-value write that commits in the same transaction as a mutation (or alone through
+// Outbox::put_state): state that must never disagree with the queue, such as an open axle
+// session that a completed weighing closes. nullopt value = delete.
+struct StateWrite {
+  std::string key;
+  std::optional<std::string> value;
 };
 
 struct NewMutation {
@@ -44,6 +56,8 @@ struct NewMutation {
   std::string payload_json;
   std::string request_hash;
   std::int64_t created_at_ms = 0;
+  // Applied with the mutation, only when it is accepted.
+  std::vector<StateWrite> state_writes;
 };
 
 enum class EnqueueStatus {
@@ -66,6 +80,19 @@ struct OutboxOptions {
   std::uint64_t max_rows = 1'000'000;
   // Mutations enqueued while a commit is running wait for the next one; this caps one commit.
   std::size_t max_group = 256;
+  // The evidence chain: the station id it covers and the key that signs it (evidence.hpp).
+  std::string station_id;
+  std::vector<unsigned char> signing_key;
+  // Tools (weighlink-agent outbox) open an existing outbox only, and skip the integrity check
+  // the agent makes at start.
+  bool create_if_missing = true;
+  bool check_integrity = true;
+};
+
+// What prune() removed.
+struct PruneResult {
+  std::uint64_t rows = 0;
+  std::uint64_t anchor_seq = 0;  // the chain now starts after this seq
 };
 
 struct OutboxStats {
@@ -76,6 +103,12 @@ struct OutboxStats {
   std::uint64_t acknowledged_seq = 0;  // highest seq acknowledged by the backend
   std::optional<std::int64_t> oldest_pending_created_at_ms;
   std::uint64_t commits = 0;  // transactions committed by the writer (group commit evidence)
+  std::uint64_t rows = 0;     // rows held (pending + acknowledged + dead), what max_rows caps
+  std::uint64_t max_rows = 0;
+  std::uint64_t pruned_through_seq = 0;  // the chain anchor: rows up to it were pruned
+  // The last enqueue refused for lack of space (the cap or the disk), until one is accepted.
+  bool full = false;
+  std::string full_reason;
 };
 
 // The backend's answer for one mutation, applied by mark_results().
@@ -120,6 +153,37 @@ class Outbox {
   [[nodiscard]] virtual boost::system::result<bool> retry_dead(const std::string& key) = 0;
   // Seq numbering continues above `seq` (an agent reinstalled on a station the backend knows).
   [[nodiscard]] virtual boost::system::result<void> ensure_seq_above(std::uint64_t seq) = 0;
+
+  // Deletes acknowledged rows that the backend holds in a verified backup (seq <= durable_seq)
+  // and that were created at or before `created_before_ms`. Only a prefix of the chain is pruned
+  // (a dead or pending row stops it), and the chain's anchor moves to the last pruned record.
+  [[nodiscard]] virtual boost::system::result<PruneResult> prune(
+      std::uint64_t durable_seq, std::int64_t created_before_ms) = 0;
+
+  // The evidence chain's signed anchor and head (records are read with list()).
+  struct Chain {
+    std::uint64_t anchor_seq = 0;
+    std::string anchor_hash;
+    std::string anchor_signature;
+    std::optional<std::uint64_t> head_seq;
+    std::string head_hash;
+    std::string head_signature;
+  };
+  [[nodiscard]] virtual Chain chain() = 0;
+  // The chain and every row in seq order from one consistent snapshot (one read transaction), so
+  // a check or an export made while the agent writes sees no half-written state. `on_row`
+  // returns false to stop early.
+  [[nodiscard]] virtual boost::system::result<void> scan(
+      const std::function<void(const Chain&)>& on_chain,
+      const std::function<bool(const OutboxRow&)>& on_row) = 0;
+
+  // Durable key-value state (see StateWrite). put_state's `done` runs on the writer thread once
+  // the write is on disk (or failed).
+  [[nodiscard]] virtual std::optional<std::string> get_state(const std::string& key) = 0;
+  [[nodiscard]] virtual std::vector<std::pair<std::string, std::string>> list_state(
+      const std::string& prefix) = 0;
+  virtual void put_state(StateWrite write,
+                         std::function<void(boost::system::result<void>)> done) = 0;
 
   // Called after every commit that added rows (e.g. to wake the replay worker).
   virtual void set_on_commit(std::function<void()> callback) = 0;

@@ -24,6 +24,9 @@ struct ReplayConfig {
   std::chrono::milliseconds call_deadline{5000};
   std::chrono::milliseconds hello_interval{30'000};
   BackoffPolicy backoff;
+  // Acknowledged mutations are pruned once the backend holds them in a verified backup
+  // (durable_seq) and they are at least this old.
+  std::chrono::milliseconds min_retention{std::chrono::hours(24 * 7)};
 };
 
 enum class UplinkState { disabled, connecting, online, offline };

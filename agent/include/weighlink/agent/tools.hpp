@@ -1,0 +1,43 @@
+#pragma once
+// The operator's commands on a station's outbox (docs/outbox.md): `weighlink-agent outbox
+// list|show|retry|export` and `weighlink-agent verify-evidence`. They open the outbox file
+// directly (SQLite WAL lets them run beside the agent: reads see a consistent snapshot, a retry
+// waits for the agent's current commit) and never create or upgrade it.
+//
+// Exit codes: 0 done; 1 the outbox or the key could not be read, or nothing matched; 2 bad usage;
+// 3 (verify-evidence) the evidence chain is broken.
+
+#include <cstdint>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "weighlink/agent/config.hpp"
+
+namespace weighlink::agent {
+
+struct OutboxCommand {
+  std::string action;                // list | show | retry | export
+  std::optional<std::string> state;  // list: pending | acknowledged | dead
+  std::uint64_t after = 0;           // list: rows with seq above
+  std::size_t limit = 100;           // list
+  bool json = false;                 // list: one JSON object per line
+  std::vector<std::string> targets;  // show/retry: idempotency keys or seqs
+  bool all_dead = false;             // retry every dead mutation
+  std::string out_file;              // export: the file (default stdout)
+};
+
+[[nodiscard]] int run_outbox_command(const AgentConfig& config, const OutboxCommand& command,
+                                     std::ostream& out, std::ostream& err);
+
+struct VerifyEvidenceCommand {
+  std::string export_file;  // verify an export instead of the outbox
+  bool json = false;
+};
+
+[[nodiscard]] int run_verify_evidence(const AgentConfig& config,
+                                      const VerifyEvidenceCommand& command, std::ostream& out,
+                                      std::ostream& err);
+
+}  // namespace weighlink::agent

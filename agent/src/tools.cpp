@@ -1,0 +1,394 @@
+// weighlink-agent outbox ... and verify-evidence (tools.hpp).
+#include "weighlink/agent/tools.hpp"
+
+#include <boost/json.hpp>
+#include <charconv>
+#include <chrono>
+#include <fstream>
+#include <iomanip>
+
+#include "weighlink/agent/agent.hpp"
+#include "weighlink/scale/reading.hpp"
+#include "weighlink/sync/evidence.hpp"
+#include "weighlink/sync/outbox.hpp"
+
+namespace weighlink::agent {
+namespace {
+
+namespace json = boost::json;
+
+constexpr int kOk = 0;
+constexpr int kFailed = 1;
+constexpr int kUsage = 2;
+constexpr int kBroken = 3;
+
+std::unique_ptr<sync::Outbox> open_existing(const AgentConfig& config, std::ostream& err) {
+  sync::OutboxOptions options;
+  options.create_if_missing = false;
+  options.check_integrity = false;
+  options.station_id = config.station_id;
+  options.max_rows = config.outbox_max_rows;
+  std::string error;
+  // Only needed if the file must be upgraded from an older schema (its rows are signed then).
+  if (auto key = sync::read_station_key(station_key_path(config).string(), &error)) {
+    options.signing_key = std::move(*key);
+  }
+  error.clear();
+  auto opened = sync::Outbox::open(outbox_path(config), options, &error);
+  if (!opened) {
+    err << "weighlink-agent: " << error << "\n";
+    return nullptr;
+  }
+  return std::move(*opened);
+}
+
+std::string format_ms(std::int64_t ms) {
+  return scale::format_timestamp(
+      std::chrono::system_clock::time_point(std::chrono::milliseconds(ms)));
+}
+
+json::value parse_or_text(const std::string& text) {
+  boost::system::error_code ec;
+  auto v = json::parse(text, ec);
+  return ec ? json::value(text) : v;
+}
+
+json::object row_json(const sync::OutboxRow& r, bool with_evidence) {
+  json::object o{{"seq", r.seq},
+                 {"idempotency_key", r.idempotency_key},
+                 {"kind", r.kind},
+                 {"state", sync::to_string(r.state)},
+                 {"created_at", format_ms(r.created_at_ms)},
+                 {"attempts", r.attempts},
+                 {"last_error", r.last_error},
+                 {"outcome", r.outcome}};
+  if (r.acknowledged_at_ms) o["acknowledged_at"] = format_ms(r.acknowledged_at_ms);
+  o["payload"] = parse_or_text(r.payload_json);
+  if (with_evidence) {
+    o["evidence"] = json::object{
+        {"prev_hash", r.prev_hash}, {"hash", r.record_hash}, {"signature", r.signature}};
+  }
+  return o;
+}
+
+// "42" -> seq 42; anything else is an idempotency key.
+std::optional<sync::OutboxRow> find_row(sync::Outbox& outbox, const std::string& target) {
+  if (auto row = outbox.find(target)) return row;
+  std::uint64_t seq = 0;
+  const auto* end = target.data() + target.size();
+  if (auto [p, ec] = std::from_chars(target.data(), end, seq);
+      ec == std::errc() && p == end && seq > 0) {
+    auto rows = outbox.list(std::nullopt, seq - 1, 1);
+    if (!rows.empty() && rows.front().seq == seq) return rows.front();
+  }
+  return std::nullopt;
+}
+
+int list(sync::Outbox& outbox, const OutboxCommand& c, std::ostream& out, std::ostream& err) {
+  std::optional<sync::MutationState> state;
+  if (c.state) {
+    state = sync::parse_state(*c.state);
+    if (!state) {
+      err << "weighlink-agent outbox list: --state must be pending, acknowledged or dead\n";
+      return kUsage;
+    }
+  }
+  const auto rows = outbox.list(state, c.after, c.limit);
+  if (c.json) {
+    for (const auto& r : rows) out << json::serialize(row_json(r, false)) << "\n";
+    return kOk;
+  }
+  out << std::left << std::setw(8) << "SEQ" << std::setw(13) << "STATE" << std::setw(20) << "KIND"
+      << std::setw(26) << "CREATED" << std::setw(9) << "ATTEMPTS"
+      << "KEY / LAST ERROR\n";
+  for (const auto& r : rows) {
+    out << std::left << std::setw(8) << r.seq << std::setw(13) << sync::to_string(r.state)
+        << std::setw(20) << r.kind << std::setw(26) << format_ms(r.created_at_ms) << std::setw(9)
+        << r.attempts << r.idempotency_key;
+    if (!r.last_error.empty()) out << "  (" << r.last_error << ")";
+    out << "\n";
+  }
+  const auto st = outbox.stats();
+  out << rows.size() << " shown; outbox: " << st.pending << " pending, " << st.acknowledged
+      << " acknowledged, " << st.dead << " dead, last seq " << st.last_seq << "\n";
+  return kOk;
+}
+
+int show(sync::Outbox& outbox, const OutboxCommand& c, std::ostream& out, std::ostream& err) {
+  int rc = kOk;
+  for (const auto& target : c.targets) {
+    if (auto row = find_row(outbox, target)) {
+      out << json::serialize(row_json(*row, true)) << "\n";
+    } else {
+      err << "weighlink-agent outbox show: no mutation with key or seq '" << target << "'\n";
+      rc = kFailed;
+    }
+  }
+  return rc;
+}
+
+int retry(sync::Outbox& outbox, const OutboxCommand& c, std::ostream& out, std::ostream& err) {
+  std::vector<std::string> keys;
+  if (c.all_dead) {
+    for (const auto& r : outbox.list(sync::MutationState::dead, 0, 1'000'000)) {
+      keys.push_back(r.idempotency_key);
+    }
+    if (keys.empty()) out << "no dead mutations\n";
+  }
+  int rc = kOk;
+  for (const auto& target : c.targets) {
+    const auto row = find_row(outbox, target);
+    if (!row) {
+      err << "weighlink-agent outbox retry: no mutation with key or seq '" << target << "'\n";
+      rc = kFailed;
+    } else if (row->state != sync::MutationState::dead) {
+      err << "weighlink-agent outbox retry: mutation " << row->idempotency_key << " is "
+          << sync::to_string(row->state) << ", not dead: nothing to retry\n";
+      rc = kFailed;
+    } else {
+      keys.push_back(row->idempotency_key);
+    }
+  }
+  for (const auto& key : keys) {
+    auto r = outbox.retry_dead(key);
+    if (!r) {
+      err << "weighlink-agent outbox retry: " << key << ": " << r.error().message() << "\n";
+      rc = kFailed;
+    } else if (*r) {
+      out << "released " << key << " for another delivery attempt\n";
+    }
+  }
+  if (!keys.empty()) {
+    out << "a running agent sends released mutations at its next sync (within "
+           "hello_interval_ms)\n";
+  }
+  return rc;
+}
+
+json::object point_json(std::uint64_t seq, const std::string& hash, const std::string& sig) {
+  return json::object{{"seq", seq}, {"hash", hash}, {"signature", sig}};
+}
+
+int export_rows(sync::Outbox& outbox, const AgentConfig& config, const OutboxCommand& c,
+                std::ostream& out, std::ostream& err) {
+  std::ofstream file;
+  std::ostream* sink = &out;
+  const std::string partial = c.out_file + ".partial";
+  if (!c.out_file.empty()) {
+    file.open(partial, std::ios::binary | std::ios::trunc);
+    if (!file) {
+      err << "weighlink-agent outbox export: cannot write " << partial << "\n";
+      return kFailed;
+    }
+    sink = &file;
+  }
+  // Rows first (one snapshot), then the header and the rows in order.
+  std::vector<std::string> lines;
+  std::uint64_t count = 0;
+  sync::Outbox::Chain chain_point;
+  auto chain = outbox.scan(
+      [&](const sync::Outbox::Chain& c) { chain_point = c; },
+      [&](const sync::OutboxRow& r) {
+        json::object o{{"type", "record"},
+                       {"seq", r.seq},
+                       {"idempotency_key", r.idempotency_key},
+                       {"kind", r.kind},
+                       {"created_at_ms", r.created_at_ms},
+                       {"payload_json", r.payload_json},  // the exact bytes the chain covers
+                       {"prev_hash", r.prev_hash},
+                       {"hash", r.record_hash},
+                       {"signature", r.signature},
+                       {"state", sync::to_string(r.state)},
+                       {"attempts", r.attempts},
+                       {"outcome", r.outcome},
+                       {"last_error", r.last_error}};
+        lines.push_back(json::serialize(o));
+        ++count;
+        return true;
+      });
+  if (!chain) {
+    err << "weighlink-agent outbox export: cannot read the outbox: " << chain.error().message()
+        << "\n";
+    return kFailed;
+  }
+  json::object header{
+      {"type", "weighlink-outbox-export"},
+      {"version", 1},
+      {"station_id", config.station_id},
+      {"exported_at", format_ms(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::system_clock::now().time_since_epoch())
+                                    .count())},
+      {"records", count},
+      {"anchor",
+       point_json(chain_point.anchor_seq, chain_point.anchor_hash, chain_point.anchor_signature)}};
+  if (chain_point.head_seq) {
+    header["head"] =
+        point_json(*chain_point.head_seq, chain_point.head_hash, chain_point.head_signature);
+  }
+  *sink << json::serialize(header) << "\n";
+  for (const auto& line : lines) *sink << line << "\n";
+  sink->flush();
+  if (!c.out_file.empty()) {
+    file.close();
+    if (!file) {
+      err << "weighlink-agent outbox export: writing " << partial << " failed\n";
+      return kFailed;
+    }
+    std::error_code ec;
+    std::filesystem::rename(partial, c.out_file, ec);
+    if (ec) {
+      err << "weighlink-agent outbox export: cannot rename " << partial << ": " << ec.message()
+          << "\n";
+      return kFailed;
+    }
+    err << "exported " << count << " records to " << c.out_file << "\n";
+  }
+  return kOk;
+}
+
+std::uint64_t u64(const json::object& o, std::string_view key) {
+  const auto* v = o.if_contains(key);
+  if (!v) throw std::runtime_error("missing '" + std::string(key) + "'");
+  return v->to_number<std::uint64_t>();
+}
+
+std::string str(const json::object& o, std::string_view key) {
+  const auto* v = o.if_contains(key);
+  if (!v || !v->is_string()) throw std::runtime_error("missing text '" + std::string(key) + "'");
+  return std::string(v->get_string());
+}
+
+sync::ChainPoint point_of(const json::value& v) {
+  const auto& o = v.as_object();
+  return sync::ChainPoint{u64(o, "seq"), str(o, "hash"), str(o, "signature")};
+}
+
+int report(const sync::EvidenceReport& r, const std::string& source, std::uint64_t anchor_seq,
+           std::optional<std::uint64_t> head_seq, bool as_json, std::ostream& out) {
+  if (as_json) {
+    json::array problems;
+    for (const auto& p : r.problems) {
+      problems.push_back(
+          json::object{{"code", sync::to_string(p.code)}, {"seq", p.seq}, {"message", p.message}});
+    }
+    json::object o{{"ok", r.ok()},
+                   {"source", source},
+                   {"records", r.records},
+                   {"first_seq", r.first_seq},
+                   {"last_seq", r.last_seq},
+                   {"anchor_seq", anchor_seq},
+                   {"problems", std::move(problems)}};
+    o["head_seq"] = head_seq ? json::value(*head_seq) : json::value(nullptr);
+    out << json::serialize(o) << "\n";
+  } else if (r.ok()) {
+    out << "evidence intact: " << r.records << " records";
+    if (r.records) out << " (seq " << r.first_seq << " to " << r.last_seq << ")";
+    out << " in " << source << ", chained from seq " << anchor_seq << ", signed head matches\n";
+  } else {
+    out << "EVIDENCE BROKEN in " << source << ": " << r.problems.size() << " problem(s)\n";
+    for (const auto& p : r.problems) {
+      out << "  seq " << p.seq << ": " << sync::to_string(p.code) << ": " << p.message << "\n";
+    }
+  }
+  return r.ok() ? kOk : kBroken;
+}
+
+}  // namespace
+
+int run_outbox_command(const AgentConfig& config, const OutboxCommand& command, std::ostream& out,
+                       std::ostream& err) {
+  if ((command.action == "show" && command.targets.empty()) ||
+      (command.action == "retry" && command.targets.empty() && !command.all_dead)) {
+    err << "weighlink-agent outbox " << command.action
+        << ": name at least one idempotency key or seq"
+        << (command.action == "retry" ? " (or --all-dead)" : "") << "\n";
+    return kUsage;
+  }
+  auto outbox = open_existing(config, err);
+  if (!outbox) return kFailed;
+  if (command.action == "list") return list(*outbox, command, out, err);
+  if (command.action == "show") return show(*outbox, command, out, err);
+  if (command.action == "retry") return retry(*outbox, command, out, err);
+  if (command.action == "export") return export_rows(*outbox, config, command, out, err);
+  err << "weighlink-agent outbox: unknown action '" << command.action << "'\n";
+  return kUsage;
+}
+
+int run_verify_evidence(const AgentConfig& config, const VerifyEvidenceCommand& command,
+                        std::ostream& out, std::ostream& err) {
+  std::string error;
+  const auto key_path = station_key_path(config);
+  const auto key = sync::read_station_key(key_path.string(), &error);
+  if (!key) {
+    err << "weighlink-agent verify-evidence: " << error
+        << " (the key the agent signs with: station_key_file, or <data_dir>/station.key)\n";
+    return kFailed;
+  }
+  if (!command.export_file.empty()) {
+    std::ifstream in(command.export_file, std::ios::binary);
+    if (!in) {
+      err << "weighlink-agent verify-evidence: cannot read " << command.export_file << "\n";
+      return kFailed;
+    }
+    std::string line;
+    std::size_t line_no = 0;
+    try {
+      if (!std::getline(in, line)) throw std::runtime_error("the file is empty");
+      ++line_no;
+      const auto header = json::parse(line).as_object();
+      if (str(header, "type") != "weighlink-outbox-export") {
+        throw std::runtime_error(
+            "not a weighlink outbox export (run 'weighlink-agent outbox "
+            "export')");
+      }
+      const auto station = str(header, "station_id");
+      const auto anchor = point_of(header.at("anchor"));
+      std::optional<sync::ChainPoint> head;
+      if (const auto* h = header.if_contains("head")) head = point_of(*h);
+      sync::ChainVerifier verifier(anchor, station, *key);
+      while (std::getline(in, line)) {
+        ++line_no;
+        if (line.empty()) continue;
+        const auto o = json::parse(line).as_object();
+        verifier.add(sync::EvidenceRecord{u64(o, "seq"), str(o, "idempotency_key"), str(o, "kind"),
+                                          o.at("created_at_ms").to_number<std::int64_t>(),
+                                          str(o, "payload_json"), str(o, "prev_hash"),
+                                          str(o, "hash"), str(o, "signature")});
+      }
+      return report(verifier.finish(head), command.export_file + " (station " + station + ")",
+                    anchor.seq, head ? std::optional(head->seq) : std::nullopt, command.json, out);
+    } catch (const std::exception& e) {
+      err << "weighlink-agent verify-evidence: " << command.export_file << " line " << line_no
+          << ": " << e.what() << "\n";
+      return kFailed;
+    }
+  }
+  auto outbox = open_existing(config, err);
+  if (!outbox) return kFailed;
+  std::optional<sync::ChainVerifier> verifier;
+  sync::Outbox::Chain chain;
+  auto scanned = outbox->scan(
+      [&](const sync::Outbox::Chain& c) {
+        chain = c;
+        verifier.emplace(sync::ChainPoint{c.anchor_seq, c.anchor_hash, c.anchor_signature},
+                         config.station_id, *key);
+      },
+      [&](const sync::OutboxRow& r) {
+        verifier->add(sync::EvidenceRecord{r.seq, r.idempotency_key, r.kind, r.created_at_ms,
+                                           r.payload_json, r.prev_hash, r.record_hash,
+                                           r.signature});
+        return true;
+      });
+  if (!scanned) {
+    err << "weighlink-agent verify-evidence: cannot read the outbox: " << scanned.error().message()
+        << "\n";
+    return kFailed;
+  }
+  std::optional<sync::ChainPoint> head;
+  if (chain.head_seq)
+    head = sync::ChainPoint{*chain.head_seq, chain.head_hash, chain.head_signature};
+  return report(verifier->finish(head), outbox_path(config).string(), chain.anchor_seq,
+                chain.head_seq, command.json, out);
+}
+
+}  // namespace weighlink::agent

@@ -1,0 +1,246 @@
+// The evidence chain (evidence.hpp): SHA-256 links, HMAC-SHA256 signatures, the verifier.
+#include "weighlink/sync/evidence.hpp"
+
+#include <fcntl.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "weighlink/sync/hash.hpp"
+
+namespace weighlink::sync {
+namespace {
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// "<length>:<bytes>;" so no field can run into the next.
+void field(std::string& out, std::string_view value) {
+  out += std::to_string(value.size());
+  out += ':';
+  out += value;
+  out += ';';
+}
+
+}  // namespace
+
+std::string chain_hash(std::string_view prev_hash, const EvidenceFields& f) {
+  std::string message;
+  message.reserve(f.payload_json.size() + f.idempotency_key.size() + 256);
+  field(message, "weighlink-evidence-v1");
+  field(message, f.station_id);
+  field(message, std::to_string(f.seq));
+  field(message, f.idempotency_key);
+  field(message, f.kind);
+  field(message, std::to_string(f.created_at_ms));
+  field(message, f.payload_json);
+  field(message, prev_hash);
+  return sha256_hex(message);
+}
+
+std::string hmac_hex(std::span<const unsigned char> key, std::string_view message) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(message.data()), message.size(), md.data(), &len);
+  return to_hex(std::span(md.data(), len));
+}
+
+std::string sign_record(std::span<const unsigned char> key, std::string_view hash) {
+  return hmac_hex(key, std::string("record:") + std::string(hash));
+}
+
+std::string sign_point(std::span<const unsigned char> key, std::string_view what, std::uint64_t seq,
+                       std::string_view hash) {
+  return hmac_hex(key, std::string(what) + ":" + std::to_string(seq) + ":" + std::string(hash));
+}
+
+bool same_signature(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+std::string_view to_string(EvidenceProblemCode code) {
+  switch (code) {
+    case EvidenceProblemCode::altered:
+      return "altered";
+    case EvidenceProblemCode::bad_signature:
+      return "bad_signature";
+    case EvidenceProblemCode::removed:
+      return "removed";
+    case EvidenceProblemCode::reordered:
+      return "reordered";
+    case EvidenceProblemCode::bad_anchor:
+      return "bad_anchor";
+    case EvidenceProblemCode::bad_head:
+      return "bad_head";
+  }
+  return "altered";
+}
+
+ChainVerifier::ChainVerifier(const ChainPoint& anchor, std::string station_id,
+                             std::vector<unsigned char> key, std::size_t max_problems)
+    : station_id_(std::move(station_id)),
+      key_(std::move(key)),
+      max_problems_(max_problems),
+      expected_prev_(anchor.hash),
+      expected_seq_(anchor.seq + 1) {
+  const bool genesis = anchor.seq == 0 && anchor.hash == kGenesisHash;
+  if (!genesis &&
+      !same_signature(sign_point(key_, "anchor", anchor.seq, anchor.hash), anchor.signature)) {
+    problem(EvidenceProblemCode::bad_anchor, anchor.seq,
+            "the chain's anchor (seq " + std::to_string(anchor.seq) +
+                ") is not signed by this station key: records before it may have been removed "
+                "without pruning");
+  }
+}
+
+void ChainVerifier::problem(EvidenceProblemCode code, std::uint64_t seq, std::string message) {
+  if (report_.problems.size() < max_problems_) {
+    report_.problems.push_back({code, seq, std::move(message)});
+  }
+}
+
+void ChainVerifier::add(const EvidenceRecord& r) {
+  ++report_.records;
+  if (report_.records == 1) report_.first_seq = r.seq;
+  report_.last_seq = r.seq;
+  const auto recomputed =
+      chain_hash(r.prev_hash, EvidenceFields{station_id_, r.seq, r.idempotency_key, r.kind,
+                                             r.created_at_ms, r.payload_json});
+  if (recomputed != r.hash) {
+    problem(EvidenceProblemCode::altered, r.seq,
+            "record seq " + std::to_string(r.seq) + " (key " + r.idempotency_key +
+                ") was changed after it was recorded: its content does not match its hash");
+  } else if (!same_signature(sign_record(key_, r.hash), r.signature)) {
+    problem(EvidenceProblemCode::bad_signature, r.seq,
+            "record seq " + std::to_string(r.seq) + " (key " + r.idempotency_key +
+                ") is not signed by this station key: it was rewritten or comes from another "
+                "station");
+  }
+  // A broken link is classified at the end, once every hash is known: a record that follows one
+  // found elsewhere was reordered, otherwise records are missing.
+  if (r.prev_hash != expected_prev_) broken_.push_back({r.seq, expected_seq_, r.prev_hash});
+  hashes_.emplace_back(r.hash.substr(0, 16), r.seq);
+  expected_prev_ = r.hash;
+  expected_seq_ = r.seq + 1;
+}
+
+EvidenceReport ChainVerifier::finish(const std::optional<ChainPoint>& head) {
+  std::sort(hashes_.begin(), hashes_.end());
+  for (const auto& b : broken_) {
+    const auto prefix = b.prev_hash.substr(0, 16);
+    const auto it = std::lower_bound(hashes_.begin(), hashes_.end(),
+                                     std::pair<std::string, std::uint64_t>{prefix, 0});
+    if (it != hashes_.end() && it->first == prefix) {
+      problem(EvidenceProblemCode::reordered, b.seq,
+              "record seq " + std::to_string(b.seq) + " belongs after record seq " +
+                  std::to_string(it->second) + ", which is elsewhere in the chain");
+    } else if (b.seq > b.expected_seq) {
+      problem(EvidenceProblemCode::removed, b.seq,
+              "records are missing before seq " + std::to_string(b.seq) + " (expected seq " +
+                  std::to_string(b.expected_seq) + " next)");
+    } else {
+      problem(EvidenceProblemCode::reordered, b.seq,
+              "record seq " + std::to_string(b.seq) +
+                  " does not follow the record before it (expected seq " +
+                  std::to_string(b.expected_seq) + ")");
+    }
+  }
+  if (head) {
+    const auto last = expected_seq_ - 1;
+    if (!same_signature(sign_point(key_, "head", head->seq, head->hash), head->signature)) {
+      problem(EvidenceProblemCode::bad_head, head->seq,
+              "the chain head (seq " + std::to_string(head->seq) +
+                  ") is not signed by this station key");
+    } else if (head->seq != last || head->hash != expected_prev_) {
+      if (head->seq > last) {
+        problem(EvidenceProblemCode::removed, head->seq,
+                "the newest records are missing: the chain ends at seq " + std::to_string(last) +
+                    " but the signed head is seq " + std::to_string(head->seq));
+      } else {
+        problem(EvidenceProblemCode::bad_head, head->seq,
+                "the signed head (seq " + std::to_string(head->seq) +
+                    ") is not the last record of the chain (seq " + std::to_string(last) + ")");
+      }
+    }
+  }
+  std::stable_sort(report_.problems.begin(), report_.problems.end(),
+                   [](const auto& a, const auto& b) { return a.seq < b.seq; });
+  return std::move(report_);
+}
+
+EvidenceReport verify_chain(std::span<const EvidenceRecord> records, const ChainPoint& anchor,
+                            const std::optional<ChainPoint>& head, std::string_view station_id,
+                            std::span<const unsigned char> key, std::size_t max_problems) {
+  ChainVerifier verifier(anchor, std::string(station_id),
+                         std::vector<unsigned char>(key.begin(), key.end()), max_problems);
+  for (const auto& r : records) verifier.add(r);
+  return verifier.finish(head);
+}
+
+std::optional<std::vector<unsigned char>> read_station_key(const std::string& path,
+                                                           std::string* error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    *error = "cannot read the station key file " + path + ": " + std::strerror(errno);
+    return std::nullopt;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  std::string hex = text.str();
+  const auto first = hex.find_first_not_of(" \t\r\n");
+  const auto last = hex.find_last_not_of(" \t\r\n");
+  hex = first == std::string::npos ? std::string() : hex.substr(first, last - first + 1);
+  if (hex.size() < 64 || hex.size() % 2 != 0) {
+    *error = "the station key file " + path +
+             " must hold one key of at least 64 hex digits (32 bytes); it holds " +
+             std::to_string(hex.size()) + " characters";
+    return std::nullopt;
+  }
+  std::vector<unsigned char> key(hex.size() / 2);
+  for (std::size_t i = 0; i < key.size(); ++i) {
+    const int hi = hex_value(hex[2 * i]);
+    const int lo = hex_value(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) {
+      *error = "the station key file " + path + " holds a character that is not a hex digit";
+      return std::nullopt;
+    }
+    key[i] = static_cast<unsigned char>(hi * 16 + lo);
+  }
+  return key;
+}
+
+bool create_station_key(const std::string& path, std::string* error) {
+  std::array<unsigned char, 32> key{};
+  if (RAND_bytes(key.data(), static_cast<int>(key.size())) != 1) {
+    *error = "cannot draw a random station key (OpenSSL RAND_bytes failed)";
+    return false;
+  }
+  const std::string text = to_hex(key) + "\n";
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    *error = "cannot create the station key file " + path + ": " + std::strerror(errno);
+    return false;
+  }
+  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+                  ::fsync(fd) == 0;
+  if (!ok) *error = "cannot write the station key file " + path + ": " + std::strerror(errno);
+  ::close(fd);
+  if (!ok) ::unlink(path.c_str());
+  return ok;
+}
+
+}  // namespace weighlink::sync

@@ -1,0 +1,287 @@
+// The operator's outbox commands and the evidence chain with the real agent: `weighlink-agent
+// outbox list|show|retry|export` while the agent runs, `verify-evidence` on the outbox and on an
+// export after someone edited them, and pruning once the real backend reports a durable_seq.
+#include <doctest/doctest.h>
+#include <sqlite3.h>
+
+#include <boost/json.hpp>
+#include <fstream>
+#include <sstream>
+
+#include "agent_fixture.hpp"
+
+namespace json = boost::json;
+using namespace std::chrono_literals;
+using weighlink::testing::AgentProcess;
+using weighlink::testing::bin;
+using weighlink::testing::body_of;
+using weighlink::testing::eventually;
+using weighlink::testing::http_request;
+using weighlink::testing::last_line;
+using weighlink::testing::mt_frame;
+using weighlink::testing::post_json;
+using weighlink::testing::Process;
+using weighlink::testing::PtyScale;
+using weighlink::testing::StationBackend;
+using weighlink::testing::StreamingScale;
+using weighlink::testing::TempDir;
+
+namespace {
+
+const std::string kAgent = bin("weighlink-agent");
+
+weighlink::testing::RunResult tool(const TempDir& dir, std::vector<std::string> args) {
+  args.insert(args.begin(), kAgent);
+  args.insert(args.end(), {"--data-dir", (dir / "data").string(), "--station-id", "st-1"});
+  return weighlink::testing::run(args, 30s);
+}
+
+// Runs SQL on the agent's outbox file, as someone with access to the station PC could.
+void tamper(const TempDir& dir, const std::string& sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open((dir / "data" / "outbox.db").c_str(), &db) == SQLITE_OK);
+  char* message = nullptr;
+  const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &message);
+  const std::string error = message ? message : "";
+  sqlite3_free(message);
+  sqlite3_close(db);
+  REQUIRE_MESSAGE(rc == SQLITE_OK, error);
+}
+
+std::vector<std::string> lines_of(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  std::vector<std::string> out;
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+void write_lines(const std::filesystem::path& file, const std::vector<std::string>& lines) {
+  std::ofstream out(file, std::ios::trunc);
+  for (const auto& l : lines) out << l << "\n";
+}
+
+}  // namespace
+
+TEST_CASE("evidence: captures are signed and chained, and verify-evidence finds an edit") {
+  TempDir dir("wl-evidence");
+  PtyScale pty(dir / "scale");
+  StreamingScale scale(pty, mt_frame("14200"));
+  {
+    AgentProcess agent(dir, {"--scale-source", "serial:" + pty.path()});
+    for (int i = 1; i <= 3; ++i) {
+      auto r = post_json(agent.http, "/v1/captures", "cap-" + std::to_string(i),
+                         R"({"scale":"main","operator":"op-7","timeout_ms":3000})");
+      REQUIRE_MESSAGE(r.status == 202, r.body);
+      auto n = post_json(agent.http, "/v1/mutations", "note-" + std::to_string(i),
+                         R"({"kind":"note.added","payload":{"text":"x"}})");
+      REQUIRE(n.status == 202);
+    }
+    // The commands work while the agent runs.
+    auto verified = tool(dir, {"verify-evidence", "--json"});
+    INFO(verified.output);
+    CHECK(verified.exit_code == 0);
+    auto report = json::parse(last_line(verified.output)).as_object();
+    CHECK(report.at("ok") == true);
+    CHECK(report.at("records") == 6);
+    CHECK(report.at("head_seq") == 6);
+
+    auto shown = tool(dir, {"outbox", "show", "cap-2"});
+    REQUIRE_MESSAGE(shown.exit_code == 0, shown.output);
+    auto row = json::parse(last_line(shown.output)).as_object();
+    CHECK(row.at("seq") == 3);
+    CHECK(row.at("kind") == "weighing.captured");
+    const auto& payload = row.at("payload").as_object();
+    CHECK(payload.at("weight") == "14200");
+    CHECK(payload.at("operator") == "op-7");
+    CHECK(payload.contains("raw"));
+    CHECK(payload.contains("reading_seq"));
+    CHECK(row.at("evidence").at("signature").as_string().size() == 64);
+    CHECK(agent.process->terminate() == 0);
+  }
+  REQUIRE(std::filesystem::exists(dir / "data" / "station.key"));
+
+  SUBCASE("a changed weight") {
+    tamper(dir, "UPDATE mutations SET payload=replace(payload, '14200', '12400') WHERE seq=3");
+    auto r = tool(dir, {"verify-evidence"});
+    CHECK(r.exit_code == 3);
+    CHECK(r.output.find("seq 3: altered") != std::string::npos);
+  }
+  SUBCASE("a removed record") {
+    tamper(dir, "DELETE FROM mutations WHERE seq=3");
+    auto r = tool(dir, {"verify-evidence"});
+    CHECK(r.exit_code == 3);
+    CHECK(r.output.find("seq 4: removed") != std::string::npos);
+  }
+  SUBCASE("the newest record removed") {
+    tamper(dir, "DELETE FROM mutations WHERE seq=6");
+    auto r = tool(dir, {"verify-evidence"});
+    CHECK(r.exit_code == 3);
+    CHECK(r.output.find("removed") != std::string::npos);
+  }
+  SUBCASE("two records swapped") {
+    tamper(dir,
+           "UPDATE mutations SET seq=-1 WHERE seq=3; UPDATE mutations SET seq=3 WHERE seq=5; "
+           "UPDATE mutations SET seq=5 WHERE seq=-1");
+    auto r = tool(dir, {"verify-evidence"});
+    CHECK(r.exit_code == 3);
+    CHECK(r.output.find("EVIDENCE BROKEN") != std::string::npos);
+  }
+  SUBCASE("another station key") {
+    std::ofstream(dir / "other.key") << std::string(64, 'a') << "\n";
+    auto r = tool(dir, {"verify-evidence", "--station-key-file", (dir / "other.key").string()});
+    CHECK(r.exit_code == 3);
+    CHECK(r.output.find("bad_signature") != std::string::npos);
+  }
+  SUBCASE("an export, reordered and edited") {
+    auto exported = tool(dir, {"outbox", "export", "--out", (dir / "export.jsonl").string()});
+    REQUIRE_MESSAGE(exported.exit_code == 0, exported.output);
+    auto lines = lines_of(dir / "export.jsonl");
+    REQUIRE(lines.size() == 7);  // header + 6 records
+    CHECK(tool(dir, {"verify-evidence", "--export", (dir / "export.jsonl").string()}).exit_code ==
+          0);
+
+    auto swapped = lines;
+    std::swap(swapped[2], swapped[3]);
+    write_lines(dir / "swapped.jsonl", swapped);
+    auto r = tool(dir, {"verify-evidence", "--export", (dir / "swapped.jsonl").string()});
+    CHECK(r.exit_code == 3);
+    CHECK(r.output.find("reordered") != std::string::npos);
+
+    auto edited = lines;
+    const auto at = edited[3].find("14200");
+    REQUIRE(at != std::string::npos);
+    edited[3].replace(at, 5, "14300");
+    write_lines(dir / "edited.jsonl", edited);
+    r = tool(dir, {"verify-evidence", "--export", (dir / "edited.jsonl").string()});
+    CHECK(r.exit_code == 3);
+    CHECK(r.output.find("altered") != std::string::npos);
+
+    write_lines(dir / "garbage.jsonl", {"<html>502 Bad Gateway</html>"});
+    r = tool(dir, {"verify-evidence", "--export", (dir / "garbage.jsonl").string()});
+    CHECK(r.exit_code == 1);
+    CHECK(r.output.find("line 1") != std::string::npos);
+  }
+}
+
+TEST_CASE(
+    "outbox command: list, show and retry work while the agent runs, and bad usage is clear") {
+  TempDir dir("wl-outbox-cmd");
+  AgentProcess agent(dir, {});
+  for (int i = 1; i <= 4; ++i) {
+    REQUIRE(post_json(agent.http, "/v1/mutations", "m-" + std::to_string(i),
+                      R"({"kind":"note.added","payload":{"n":)" + std::to_string(i) + "}}")
+                .status == 202);
+  }
+  auto listed = tool(dir, {"outbox", "list", "--json"});
+  REQUIRE_MESSAGE(listed.exit_code == 0, listed.output);
+  std::istringstream in(listed.output);
+  int rows = 0;
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty() || line.front() != '{') continue;
+    auto o = json::parse(line).as_object();
+    ++rows;
+    CHECK(o.at("seq") == rows);
+    CHECK(o.at("state") == "pending");
+  }
+  CHECK(rows == 4);
+  auto table = tool(dir, {"outbox", "list", "--after", "2"});
+  CHECK(table.output.find("m-3") != std::string::npos);
+  CHECK(table.output.find("m-1") == std::string::npos);
+
+  // A mutation the backend rejected (dead-lettered) is released by the command; the running
+  // agent sees it at once through its own API.
+  tamper(dir,
+         "UPDATE mutations SET state='dead', outcome='rejected', last_error='bad plate' "
+         "WHERE seq=2");
+  auto dead = body_of(http_request(agent.http, "GET", "/v1/outbox?state=dead"));
+  REQUIRE(dead.at("items").as_array().size() == 1);
+  auto not_dead = tool(dir, {"outbox", "retry", "m-1"});
+  CHECK(not_dead.exit_code == 1);
+  CHECK(not_dead.output.find("not dead") != std::string::npos);
+  auto retried = tool(dir, {"outbox", "retry", "2"});
+  INFO(retried.output);
+  CHECK(retried.exit_code == 0);
+  CHECK(retried.output.find("released m-2") != std::string::npos);
+  CHECK(body_of(http_request(agent.http, "GET", "/v1/outbox?state=dead"))
+            .at("items")
+            .as_array()
+            .empty());
+  // The agent keeps accepting while the tools use the file.
+  CHECK(post_json(agent.http, "/v1/mutations", "m-5", R"({"kind":"note.added","payload":{}})")
+            .status == 202);
+  CHECK(tool(dir, {"verify-evidence"}).exit_code == 0);
+
+  CHECK(tool(dir, {"outbox", "show", "no-such-key"}).exit_code == 1);
+  CHECK(tool(dir, {"outbox", "retry"}).exit_code == 2);
+  CHECK(tool(dir, {"outbox", "frobnicate"}).exit_code == 2);
+  CHECK(tool(dir, {"outbox", "list", "--state", "lost"}).exit_code == 2);
+  TempDir empty("wl-outbox-empty");
+  auto missing = tool(empty, {"outbox", "list"});
+  CHECK(missing.exit_code == 1);
+  CHECK(missing.output.find("no outbox at") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(empty / "data" / "outbox.db"));  // never created
+}
+
+TEST_CASE("outbox: acknowledged rows are pruned once the backend's durable_seq passes them") {
+  TempDir dir("wl-prune");
+  StationBackend backend(dir);
+  const auto& pg = backend.pg();
+  const std::string config = "hello_interval_ms: 200\noutbox:\n  min_retention_days: 0\n";
+  AgentProcess agent(dir, backend.agent_args(), config);
+  for (int i = 1; i <= 20; ++i) {
+    REQUIRE(post_json(agent.http, "/v1/mutations", "p-" + std::to_string(i),
+                      R"({"kind":"note.added","payload":{"n":)" + std::to_string(i) + "}}")
+                .status == 202);
+  }
+  auto status = [&] { return body_of(http_request(agent.http, "GET", "/v1/status")); };
+  REQUIRE(eventually([&] { return status().at("outbox").at("acknowledged") == 20; }, 20s));
+  // Acknowledged is not enough: nothing goes before a verified backup holds it.
+  std::this_thread::sleep_for(600ms);
+  CHECK(status().at("outbox").at("rows") == 20);
+
+  // A verified backup now holds seq 1..12 (what verify-backup records for the station).
+  CHECK(pg.query_scalar(
+            "UPDATE stations SET durable_seq = 12 WHERE id = 'st-1' RETURNING durable_seq") ==
+        "12");
+  REQUIRE(eventually([&] { return status().at("outbox").at("pruned_through_seq") == 12; }, 10s));
+  auto s = status().at("outbox").as_object();
+  CHECK(s.at("rows") == 8);
+  CHECK(s.at("last_seq") == 20);
+  auto rows = body_of(http_request(agent.http, "GET", "/v1/outbox?limit=100")).at("items");
+  CHECK(rows.as_array().front().at("seq") == 13);
+  CHECK(tool(dir, {"verify-evidence"}).exit_code == 0);
+  auto metrics = http_request(agent.http, "GET", "/metrics").body;
+  CHECK(metrics.find("weighlink_agent_outbox_pruned_through_seq 12") != std::string::npos);
+
+  // Numbering and the chain continue after a restart with the pruned prefix gone.
+  CHECK(agent.process->terminate() == 0);
+  AgentProcess again(dir, backend.agent_args(), config);
+  auto r = post_json(again.http, "/v1/mutations", "p-21", R"({"kind":"note.added","payload":{}})");
+  REQUIRE(r.status == 202);
+  CHECK(body_of(r).at("seq") == 21);
+  REQUIRE(eventually(
+      [&] {
+        return pg.query_scalar("select count(*) from mutation_log where station_id='st-1'") == "21";
+      },
+      20s));
+  CHECK(tool(dir, {"verify-evidence"}).exit_code == 0);
+}
+
+TEST_CASE("outbox: retention keeps acknowledged rows younger than min_retention_days") {
+  TempDir dir("wl-retain");
+  StationBackend backend(dir);
+  CHECK(backend.pg().query_scalar(
+            "UPDATE stations SET durable_seq = 100 WHERE id = 'st-1' RETURNING 1") == "1");
+  AgentProcess agent(dir, backend.agent_args(),
+                     "hello_interval_ms: 200\noutbox:\n  min_retention_days: 1\n");
+  for (int i = 1; i <= 5; ++i) {
+    REQUIRE(post_json(agent.http, "/v1/mutations", "r-" + std::to_string(i),
+                      R"({"kind":"note.added","payload":{}})")
+                .status == 202);
+  }
+  auto status = [&] { return body_of(http_request(agent.http, "GET", "/v1/status")); };
+  REQUIRE(eventually([&] { return status().at("outbox").at("acknowledged") == 5; }, 20s));
+  std::this_thread::sleep_for(800ms);  // several Hellos with durable_seq 100
+  CHECK(status().at("outbox").at("rows") == 5);
+  CHECK(status().at("outbox").at("pruned_through_seq") == 0);
+}

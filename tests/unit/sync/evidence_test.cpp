@@ -1,0 +1,337 @@
+// The evidence chain and the outbox's retention: records written by a real outbox (SQLite in a
+// temp dir), then altered, removed or reordered the way someone with the file would, and pruned.
+#include "weighlink/sync/evidence.hpp"
+
+#include <doctest/doctest.h>
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <fstream>
+#include <future>
+
+#include "weighlink/sync/outbox.hpp"
+#include "weighlink/testing/process.hpp"
+
+using weighlink::sync::ChainPoint;
+using weighlink::sync::EnqueueStatus;
+using weighlink::sync::EvidenceProblemCode;
+using weighlink::sync::EvidenceRecord;
+using weighlink::sync::MutationOutcome;
+using weighlink::sync::MutationState;
+using weighlink::sync::NewMutation;
+using weighlink::sync::Outbox;
+using weighlink::sync::OutboxOptions;
+using weighlink::sync::StateWrite;
+using weighlink::testing::TempDir;
+
+namespace {
+
+const std::vector<unsigned char> kKey(32, 0x5a);
+
+OutboxOptions signed_options() {
+  OutboxOptions o;
+  o.station_id = "station-7";
+  o.signing_key = kKey;
+  return o;
+}
+
+std::unique_ptr<Outbox> open_outbox(const std::filesystem::path& file,
+                                    OutboxOptions options = signed_options()) {
+  std::string error;
+  auto r = Outbox::open(file, std::move(options), &error);
+  REQUIRE_MESSAGE(r.has_value(), error);
+  return std::move(*r);
+}
+
+NewMutation weighing(int i, std::int64_t created_at_ms = 1000) {
+  NewMutation m;
+  m.idempotency_key = "cap-" + std::to_string(i);
+  m.kind = "weighing.captured";
+  m.payload_json = R"({"scale":"main","weight":")" + std::to_string(1000 + i) + R"(","unit":"kg"})";
+  m.request_hash = "h" + std::to_string(i);
+  m.created_at_ms = created_at_ms;
+  return m;
+}
+
+std::vector<EvidenceRecord> records_of(Outbox& outbox) {
+  std::vector<EvidenceRecord> out;
+  for (const auto& r : outbox.list(std::nullopt, 0, 100000)) {
+    out.push_back({r.seq, r.idempotency_key, r.kind, r.created_at_ms, r.payload_json, r.prev_hash,
+                   r.record_hash, r.signature});
+  }
+  return out;
+}
+
+struct Points {
+  ChainPoint anchor;
+  std::optional<ChainPoint> head;
+};
+
+Points points_of(Outbox& outbox) {
+  const auto c = outbox.chain();
+  Points p;
+  p.anchor = ChainPoint{c.anchor_seq, c.anchor_hash, c.anchor_signature};
+  if (c.head_seq) p.head = ChainPoint{*c.head_seq, c.head_hash, c.head_signature};
+  return p;
+}
+
+weighlink::sync::EvidenceReport verify(const std::vector<EvidenceRecord>& records, const Points& p,
+                                       const std::vector<unsigned char>& key = kKey) {
+  return weighlink::sync::verify_chain(records, p.anchor, p.head, "station-7", key);
+}
+
+bool has_problem(const weighlink::sync::EvidenceReport& report, EvidenceProblemCode code,
+                 std::uint64_t seq) {
+  return std::any_of(report.problems.begin(), report.problems.end(),
+                     [&](const auto& p) { return p.code == code && p.seq == seq; });
+}
+
+std::unique_ptr<Outbox> filled(const TempDir& dir, int n) {
+  auto outbox = open_outbox(dir.path() / "outbox.db");
+  for (int i = 1; i <= n; ++i) {
+    REQUIRE(outbox->enqueue_wait(weighing(i)).status == EnqueueStatus::accepted);
+  }
+  return outbox;
+}
+
+}  // namespace
+
+TEST_CASE("evidence: an untouched outbox verifies, across a reopen") {
+  TempDir dir;
+  {
+    auto outbox = filled(dir, 12);
+    const auto report = verify(records_of(*outbox), points_of(*outbox));
+    CHECK(report.ok());
+    CHECK(report.records == 12);
+    CHECK(report.last_seq == 12);
+  }
+  auto outbox = open_outbox(dir.path() / "outbox.db");
+  REQUIRE(outbox->enqueue_wait(weighing(13)).status == EnqueueStatus::accepted);
+  const auto records = records_of(*outbox);
+  CHECK(records[12].prev_hash == records[11].hash);
+  CHECK(verify(records, points_of(*outbox)).ok());
+}
+
+TEST_CASE("evidence: a changed weight is found, even with the hash recomputed") {
+  TempDir dir;
+  auto outbox = filled(dir, 6);
+  auto records = records_of(*outbox);
+  const auto points = points_of(*outbox);
+  records[3].payload_json = R"({"scale":"main","weight":"999","unit":"kg"})";
+  auto report = verify(records, points);
+  CHECK_FALSE(report.ok());
+  CHECK(has_problem(report, EvidenceProblemCode::altered, 4));
+
+  // Someone without the key recomputes the hashes from there on: the signatures give it away.
+  for (std::size_t i = 3; i < records.size(); ++i) {
+    if (i > 3) records[i].prev_hash = records[i - 1].hash;
+    records[i].hash = weighlink::sync::chain_hash(
+        records[i].prev_hash, {"station-7", records[i].seq, records[i].idempotency_key,
+                               records[i].kind, records[i].created_at_ms, records[i].payload_json});
+  }
+  report = verify(records, points);
+  CHECK(has_problem(report, EvidenceProblemCode::bad_signature, 4));
+  CHECK_FALSE(has_problem(report, EvidenceProblemCode::altered, 4));
+  // A changed created_at or key is caught the same way as a weight.
+  records = records_of(*outbox);
+  records[1].created_at_ms += 1;
+  CHECK(has_problem(verify(records, points), EvidenceProblemCode::altered, 2));
+}
+
+TEST_CASE("evidence: a removed record is found, in the middle and at the end") {
+  TempDir dir;
+  auto outbox = filled(dir, 8);
+  const auto points = points_of(*outbox);
+  auto records = records_of(*outbox);
+  records.erase(records.begin() + 4);  // seq 5
+  auto report = verify(records, points);
+  CHECK(has_problem(report, EvidenceProblemCode::removed, 6));
+  CHECK(report.problems.size() == 1);
+
+  records = records_of(*outbox);
+  records.pop_back();  // the newest: only the signed head tells
+  report = verify(records, points);
+  CHECK(has_problem(report, EvidenceProblemCode::removed, 8));
+
+  records = records_of(*outbox);
+  records.erase(records.begin());  // the first: the anchor is genesis, seq 1 is missing
+  CHECK(has_problem(verify(records, points), EvidenceProblemCode::removed, 2));
+}
+
+TEST_CASE("evidence: a reordered chain is found") {
+  TempDir dir;
+  auto outbox = filled(dir, 6);
+  const auto points = points_of(*outbox);
+  auto records = records_of(*outbox);
+  std::swap(records[2], records[3]);  // seq 3 and 4 change places, each intact
+  const auto report = verify(records, points);
+  CHECK_FALSE(report.ok());
+  CHECK(has_problem(report, EvidenceProblemCode::reordered, 4));
+  CHECK(has_problem(report, EvidenceProblemCode::reordered, 3));
+  for (const auto& p : report.problems) CHECK(p.code == EvidenceProblemCode::reordered);
+}
+
+TEST_CASE("evidence: another station key verifies nothing") {
+  TempDir dir;
+  auto outbox = filled(dir, 3);
+  const std::vector<unsigned char> other(32, 0x11);
+  const auto report = verify(records_of(*outbox), points_of(*outbox), other);
+  CHECK(has_problem(report, EvidenceProblemCode::bad_signature, 1));
+  CHECK(has_problem(report, EvidenceProblemCode::bad_head, 3));
+}
+
+TEST_CASE(
+    "outbox: pruning removes acknowledged rows below durable_seq and the chain still verifies") {
+  TempDir dir;
+  auto outbox = filled(dir, 10);
+  std::vector<MutationOutcome> acks;
+  for (std::uint64_t seq = 1; seq <= 8; ++seq) acks.push_back({seq, {}, {}});
+  acks[2].kind = MutationOutcome::Kind::rejected;  // seq 3 is dead: pruning stops before it
+  REQUIRE(outbox->mark_results(acks, 5000).has_value());
+
+  // Nothing is verified in a backup yet: nothing goes.
+  auto pruned = outbox->prune(0, 1'000'000);
+  REQUIRE(pruned.has_value());
+  CHECK(pruned->rows == 0);
+
+  pruned = outbox->prune(8, 1'000'000);
+  REQUIRE(pruned.has_value());
+  CHECK(pruned->rows == 2);
+  CHECK(pruned->anchor_seq == 2);
+  CHECK(outbox->stats().rows == 8);
+  CHECK(outbox->stats().pruned_through_seq == 2);
+  CHECK_FALSE(outbox->find("cap-1"));
+
+  REQUIRE(outbox->retry_dead("cap-3").value());
+  REQUIRE(outbox->mark_results(std::vector<MutationOutcome>{{3, {}, {}}}, 6000).has_value());
+  // durable_seq 6: rows 3..6 go, 7 and 8 (acknowledged, not yet in a verified backup) stay.
+  pruned = outbox->prune(6, 1'000'000);
+  REQUIRE(pruned.has_value());
+  CHECK(pruned->rows == 4);
+  CHECK(pruned->anchor_seq == 6);
+  const auto records = records_of(*outbox);
+  REQUIRE(records.size() == 4);
+  CHECK(records.front().seq == 7);
+  CHECK(verify(records, points_of(*outbox)).ok());
+
+  // A faked prune (rows deleted, anchor moved by hand without the key) is found.
+  auto points = points_of(*outbox);
+  points.anchor.seq = 7;
+  points.anchor.hash = records.front().hash;
+  std::vector<EvidenceRecord> rest(records.begin() + 1, records.end());
+  CHECK(has_problem(verify(rest, points), EvidenceProblemCode::bad_anchor, 7));
+
+  // New records chain on; a reopen continues from the newest row.
+  REQUIRE(outbox->enqueue_wait(weighing(11)).status == EnqueueStatus::accepted);
+  outbox->close();
+  auto again = open_outbox(dir.path() / "outbox.db");
+  REQUIRE(again->enqueue_wait(weighing(12)).status == EnqueueStatus::accepted);
+  CHECK(verify(records_of(*again), points_of(*again)).ok());
+}
+
+TEST_CASE("outbox: pruning keeps rows younger than the retention minimum") {
+  TempDir dir;
+  auto outbox = open_outbox(dir.path() / "outbox.db");
+  for (int i = 1; i <= 6; ++i) {
+    REQUIRE(outbox->enqueue_wait(weighing(i, i * 1000)).status == EnqueueStatus::accepted);
+  }
+  std::vector<MutationOutcome> acks;
+  for (std::uint64_t seq = 1; seq <= 6; ++seq) acks.push_back({seq, {}, {}});
+  REQUIRE(outbox->mark_results(acks, 9000).has_value());
+  const auto pruned = outbox->prune(6, 3500);  // created at or before 3.5 s: seq 1..3
+  REQUIRE(pruned.has_value());
+  CHECK(pruned->rows == 3);
+  CHECK(outbox->list(std::nullopt, 0, 100).front().seq == 4);
+
+  // Every row pruned: the chain continues from the anchor, also after a reopen.
+  REQUIRE(outbox->prune(6, 10'000).value().rows == 3);
+  outbox->close();
+  auto again = open_outbox(dir.path() / "outbox.db");
+  CHECK(again->stats().rows == 0);
+  REQUIRE(again->enqueue_wait(weighing(7, 11'000)).status == EnqueueStatus::accepted);
+  const auto records = records_of(*again);
+  REQUIRE(records.size() == 1);
+  CHECK(records.front().seq == 7);
+  CHECK(verify(records, points_of(*again)).ok());
+}
+
+TEST_CASE("outbox: state written with a mutation commits only when the mutation is accepted") {
+  TempDir dir;
+  auto outbox = open_outbox(dir.path() / "outbox.db");
+  std::promise<bool> saved;
+  outbox->put_state(StateWrite{"axle-session/main", R"({"axles":2})"},
+                    [&](boost::system::result<void> r) { saved.set_value(r.has_value()); });
+  REQUIRE(saved.get_future().get());
+  CHECK(outbox->get_state("axle-session/main") == R"({"axles":2})");
+
+  auto m = weighing(1);
+  m.state_writes.push_back({"axle-session/main", std::nullopt});
+  REQUIRE(outbox->enqueue_wait(m).status == EnqueueStatus::accepted);
+  CHECK_FALSE(outbox->get_state("axle-session/main"));
+
+  // A refused mutation (same key, other request) leaves the state alone.
+  std::promise<bool> again;
+  outbox->put_state(StateWrite{"axle-session/main", "x"},
+                    [&](boost::system::result<void> r) { again.set_value(r.has_value()); });
+  REQUIRE(again.get_future().get());
+  auto reused = weighing(1);
+  reused.request_hash = "other";
+  reused.state_writes.push_back({"axle-session/main", std::nullopt});
+  CHECK(outbox->enqueue_wait(reused).status == EnqueueStatus::key_reused);
+  CHECK(outbox->get_state("axle-session/main") == "x");
+  CHECK(outbox->list_state("axle-session/").size() == 1);
+}
+
+TEST_CASE("outbox: a schema 1 file is upgraded and its rows chained") {
+  TempDir dir;
+  const auto file = dir.path() / "outbox.db";
+  {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(file.c_str(), &db) == SQLITE_OK);
+    const char* sql = R"sql(
+      CREATE TABLE mutations(seq INTEGER PRIMARY KEY, idempotency_key TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL, payload TEXT NOT NULL, request_hash TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('pending','acknowledged','dead')),
+        created_at_ms INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT NOT NULL DEFAULT '', outcome TEXT NOT NULL DEFAULT '',
+        acknowledged_at_ms INTEGER NOT NULL DEFAULT 0);
+      CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+      INSERT INTO mutations(seq, idempotency_key, kind, payload, request_hash, state, created_at_ms)
+        VALUES (1, 'a', 'k', '{"w":"1"}', 'h', 'acknowledged', 1), (2, 'b', 'k', '{"w":"2"}', 'h',
+        'pending', 2);
+      PRAGMA user_version=1;)sql";
+    REQUIRE(sqlite3_exec(db, sql, nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto outbox = open_outbox(file);
+  REQUIRE(outbox->enqueue_wait(weighing(3)).status == EnqueueStatus::accepted);
+  const auto records = records_of(*outbox);
+  REQUIRE(records.size() == 3);
+  CHECK(records[2].seq == 3);
+  CHECK(outbox->find("b")->state == MutationState::pending);
+  CHECK(verify(records, points_of(*outbox)).ok());
+}
+
+TEST_CASE("evidence: a station key file is read, and a bad one refused with the reason") {
+  TempDir dir;
+  const auto path = (dir.path() / "station.key").string();
+  std::string error;
+  REQUIRE(weighlink::sync::create_station_key(path, &error));
+  CHECK((std::filesystem::status(path).permissions() & std::filesystem::perms::group_read) ==
+        std::filesystem::perms::none);
+  const auto key = weighlink::sync::read_station_key(path, &error);
+  REQUIRE(key);
+  CHECK(key->size() == 32);
+  CHECK_FALSE(weighlink::sync::create_station_key(path, &error));  // never overwritten
+  CHECK(error.find("cannot create") != std::string::npos);
+
+  const auto short_key = (dir.path() / "short.key").string();
+  std::ofstream(short_key) << "abcd\n";
+  CHECK_FALSE(weighlink::sync::read_station_key(short_key, &error));
+  CHECK(error.find("64 hex digits") != std::string::npos);
+  const auto not_hex = (dir.path() / "nothex.key").string();
+  std::ofstream(not_hex) << std::string(64, 'z');
+  CHECK_FALSE(weighlink::sync::read_station_key(not_hex, &error));
+  CHECK(error.find("not a hex digit") != std::string::npos);
+  CHECK_FALSE(weighlink::sync::read_station_key((dir.path() / "none").string(), &error));
+}
