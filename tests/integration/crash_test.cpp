@@ -63,9 +63,9 @@ void check_outbox(const std::string& http, const std::set<std::string>& acknowle
 
 // The signed hash chain of the outbox in `dir` is intact (weighlink-agent verify-evidence).
 void check_evidence(const TempDir& dir, const std::string& where) {
-  const auto r = weighlink::testing::run({weighlink::testing::bin("weighlink-agent"),
-                                          "verify-evidence", "--data-dir",
-                                          (dir / "data").string(), "--station-id", "st-1"});
+  const auto r =
+      weighlink::testing::run({weighlink::testing::bin("weighlink-agent"), "verify-evidence",
+                               "--data-dir", (dir / "data").string(), "--station-id", "st-1"});
   if (r.exit_code != 0) FAIL(where << ": verify-evidence: " << r.output);
 }
 
