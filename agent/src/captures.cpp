@@ -4,6 +4,9 @@
 
 #include <boost/json.hpp>
 #include <memory>
+#include <span>
+
+#include "weighlink/sync/hash.hpp"
 
 namespace weighlink::agent {
 namespace json = boost::json;
@@ -82,6 +85,51 @@ std::string_view to_string(scale::AxleMode m) {
   return m == scale::AxleMode::cumulative ? "cumulative" : "direct";
 }
 
+// The frames behind a capture: the readings up to the captured one that the agent saw, with
+// their seqs (a gap in seq = frames that arrived between two the agent looked at).
+json::array evidence_frames(const ScaleLive& s, std::uint64_t up_to_seq) {
+  json::array frames;
+  for (const auto& r : s.recent) {
+    if (r.seq > up_to_seq) continue;
+    frames.push_back(json::object{{"seq", r.seq},
+                                  {"ts", scale::format_timestamp(r.ts)},
+                                  {"weight", r.weight.to_string()},
+                                  {"stable", r.stable},
+                                  {"raw", scale::to_json(r, false).at("raw")}});
+  }
+  return frames;
+}
+
+constexpr std::string_view kSessionPrefix = "axle-session/";
+
+std::optional<std::string> from_hex(std::string_view hex) {
+  if (hex.size() % 2 != 0) return std::nullopt;
+  std::string out;
+  out.reserve(hex.size() / 2);
+  auto value = [](char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  for (std::size_t i = 0; i < hex.size(); i += 2) {
+    const int hi = value(hex[i]);
+    const int lo = value(hex[i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out.push_back(static_cast<char>(hi * 16 + lo));
+  }
+  return out;
+}
+
+std::chrono::system_clock::time_point from_ms(std::int64_t ms) {
+  return std::chrono::system_clock::time_point(std::chrono::milliseconds(ms));
+}
+
+scale::Decimal decimal_at(const json::object& o, std::string_view key) {
+  auto d = scale::Decimal::parse(std::string(o.at(key).as_string()));
+  if (!d) throw std::invalid_argument("not a decimal: " + std::string(key));
+  return *d;
+}
+
 }  // namespace
 
 CaptureError unknown_scale(const std::string& scale_id) {
@@ -126,8 +174,90 @@ Captures::Captures(CaptureContext context) : ctx_(std::move(context)) {
     scale::AxleSessionOptions options;
     options.mode = scale::axle_mode(s.config);
     options.min_axle_weight = s.config.min_capture_weight;
-    slots_.emplace(s.id, Slot{scale::AxleSession(options), {}, false, false});
+    auto& slot =
+        slots_.emplace(s.id, Slot{scale::AxleSession(options), {}, false, false, 0}).first->second;
+    restore(s.id, slot);
   }
+}
+
+sync::StateWrite Captures::session_write(const std::string& scale_id) const {
+  const auto* s = slot(scale_id);
+  sync::StateWrite w{std::string(kSessionPrefix) + scale_id, std::nullopt};
+  if (!s || s->session.state() != scale::AxleSession::State::weighing) return w;
+  const auto snap = s->session.snapshot();
+  json::array axles;
+  for (const auto& a : snap.axles) {
+    axles.push_back(json::object{
+        {"number", a.number},
+        {"weight", a.weight.to_string()},
+        {"reading", a.reading.to_string()},
+        {"seq", a.seq},
+        {"raw_hex", sync::to_hex(std::span(reinterpret_cast<const unsigned char*>(a.raw.data()),
+                                           a.raw.size()))},
+        {"at_ms", to_ms(a.at)}});
+  }
+  json::object keys;
+  for (const auto& [key, v] : s->axle_keys) {
+    keys[key] = json::object{{"request_hash", v.first}, {"axle", v.second}};
+  }
+  w.value = json::serialize(json::object{{"version", 1},
+                                         {"expected_axles", snap.expected_axles},
+                                         {"started_at_ms", to_ms(snap.started_at)},
+                                         {"unit", snap.unit},
+                                         {"weigh_mode", scale::to_string(snap.weigh_mode)},
+                                         {"axles", std::move(axles)},
+                                         {"keys", std::move(keys)}});
+  return w;
+}
+
+void Captures::restore(const std::string& scale_id, Slot& slot) {
+  const auto saved = ctx_.outbox->get_state(std::string(kSessionPrefix) + scale_id);
+  if (!saved) return;
+  try {
+    const auto o = json::parse(*saved).as_object();
+    scale::AxleSession::Snapshot snap;
+    snap.state = scale::AxleSession::State::weighing;
+    snap.expected_axles = static_cast<int>(o.at("expected_axles").to_number<std::int64_t>());
+    snap.started_at = from_ms(o.at("started_at_ms").to_number<std::int64_t>());
+    snap.unit = std::string(o.at("unit").as_string());
+    snap.weigh_mode = o.at("weigh_mode") == "net" ? scale::WeighMode::net : scale::WeighMode::gross;
+    for (const auto& v : o.at("axles").as_array()) {
+      const auto& a = v.as_object();
+      scale::AxleCapture c;
+      c.number = static_cast<int>(a.at("number").to_number<std::int64_t>());
+      c.weight = decimal_at(a, "weight");
+      c.reading = decimal_at(a, "reading");
+      c.seq = a.at("seq").to_number<std::uint64_t>();
+      c.raw = from_hex(a.at("raw_hex").as_string()).value_or(std::string());
+      c.at = from_ms(a.at("at_ms").to_number<std::int64_t>());
+      snap.axles.push_back(std::move(c));
+    }
+    for (const auto& [key, v] : o.at("keys").as_object()) {
+      slot.axle_keys[std::string(key)] = {std::string(v.at("request_hash").as_string()),
+                                          static_cast<int>(v.at("axle").to_number<std::int64_t>())};
+    }
+    slot.restored_axles = snap.axles.size();
+    spdlog::info("axle session on scale {} restored from the previous run: {} axle(s) captured",
+                 scale_id, snap.axles.size());
+    slot.session.restore(std::move(snap));
+  } catch (const std::exception& e) {
+    spdlog::error(
+        "the saved axle session of scale {} cannot be read ({}); starting with no session. The "
+        "saved text stays in the outbox state until a new session replaces it",
+        scale_id, e.what());
+  }
+}
+
+void Captures::persist(const std::string& scale_id, std::function<void(bool)> done) {
+  ctx_.outbox->put_state(
+      session_write(scale_id),
+      [post = ctx_.post, scale_id, done = std::move(done)](boost::system::result<void> r) mutable {
+        if (!r) {
+          spdlog::error("the axle session of scale {} could not be saved: {}", scale_id,
+                        r.error().message());
+        }
+        if (done) post([done = std::move(done), ok = r.has_value()] { done(ok); });
+      });
 }
 
 Captures::Slot* Captures::slot(const std::string& scale_id) {
@@ -203,6 +333,8 @@ void Captures::capture(CaptureRequest request, std::function<void(CaptureOutcome
           payload["gvw"] = r.weight.to_string();
         }
         if (!req->reference.empty()) payload["reference"] = req->reference;
+        payload["evidence"] = json::object{{"frames", evidence_frames(*s, r.seq)},
+                                           {"stale_after_ms", s->config.stale_after.count()}};
         sync::NewMutation m;
         m.idempotency_key = req->idempotency_key;
         m.kind = "weighing.captured";
@@ -240,6 +372,8 @@ std::optional<CaptureError> Captures::start_session(const std::string& scale_id,
   s->session.start(ctx_.now());
   s->session.set_expected_axles(expected_axles);
   s->axle_keys.clear();
+  s->restored_axles = 0;
+  persist(scale_id);
   spdlog::info("axle session started on scale {} ({} axles expected)", scale_id, expected_axles);
   return std::nullopt;
 }
@@ -256,6 +390,8 @@ std::optional<CaptureError> Captures::reset_session(const std::string& scale_id)
   }
   s->session.reset();
   s->axle_keys.clear();
+  s->restored_axles = 0;
+  persist(scale_id);
   return std::nullopt;
 }
 
@@ -264,6 +400,7 @@ std::optional<CaptureError> Captures::set_expected_axles(const std::string& scal
   auto* s = slot(scale_id);
   if (!s) return unknown_scale(scale_id);
   s->session.set_expected_axles(expected_axles);
+  persist(scale_id);
   return std::nullopt;
 }
 
@@ -317,9 +454,12 @@ void Captures::capture_axle(const std::string& scale_id, const std::string& key,
         if (s->session.state() == scale::AxleSession::State::weighing &&
             !s->session.axles().empty() && !reading.stale && !all_in) {
           const auto& prev = s->session.axles().back();
-          const bool moved = live && live->last_motion_seq > prev.seq;
+          // A restored axle's seq counts from the previous run: any frame of this run is newer.
+          const std::uint64_t prev_seq =
+              s->session.axles().size() <= s->restored_axles ? 0 : prev.seq;
+          const bool moved = live && live->last_motion_seq > prev_seq;
           const bool same = reading.weight.compare(prev.reading) == std::strong_ordering::equal;
-          if (reading.seq <= prev.seq ||
+          if (reading.seq <= prev_seq ||
               (s->session.options().mode == scale::AxleMode::direct && same && !moved)) {
             *last = scale::AxleRefusal{scale::AxleRefusalCode::not_increasing,
                                        "the pad still shows axle " + std::to_string(prev.number) +
@@ -328,6 +468,7 @@ void Captures::capture_axle(const std::string& scale_id, const std::string& key,
             return false;
           }
         }
+        auto before = s->session.snapshot();
         auto captured = s->session.capture(reading, ctx_.now());
         if (!captured) {
           *last = captured.error();
@@ -336,12 +477,28 @@ void Captures::capture_axle(const std::string& scale_id, const std::string& key,
           (*finish)(AxleOutcome{to_capture_error(captured.error()), {}, false});
           return true;
         }
-        s->axle_capture_running = false;
         s->axle_keys[key] = {request_hash, captured->number};
-        spdlog::info("axle {} on scale {}: {} {} (reading {} seq {}) key {}", captured->number,
-                     scale_id, captured->weight.to_string(), reading.unit,
-                     captured->reading.to_string(), captured->seq, key);
-        (*finish)(AxleOutcome{std::nullopt, *captured, false});
+        // Answered once saved: an axle the operator saw accepted survives a restart.
+        persist(scale_id, [this, scale_id, key, finish, before = std::move(before),
+                           axle = *captured, unit = reading.unit](bool saved) mutable {
+          auto* s = slot(scale_id);
+          s->axle_capture_running = false;
+          if (!saved) {
+            s->session.restore(std::move(before));
+            s->axle_keys.erase(key);
+            return (*finish)(AxleOutcome{
+                CaptureError{507, "outbox_full",
+                             "axle " + std::to_string(axle.number) +
+                                 " could not be saved (the disk holding the outbox is full or "
+                                 "failing): it was not captured; free space and capture it again"},
+                {},
+                false});
+          }
+          spdlog::info("axle {} on scale {}: {} {} (reading {} seq {}) key {}", axle.number,
+                       scale_id, axle.weight.to_string(), unit, axle.reading.to_string(), axle.seq,
+                       key);
+          (*finish)(AxleOutcome{std::nullopt, axle, false});
+        });
         return true;
       },
       [this, scale_id, last, finish] {
@@ -401,6 +558,9 @@ void Captures::complete_session(CaptureRequest request, std::function<void(Captu
   m.payload_json = json::serialize(payload);
   m.request_hash = request.request_hash;
   m.created_at_ms = to_ms(now);
+  // The open session goes in the same transaction as the weighing that closes it.
+  m.state_writes.push_back(
+      sync::StateWrite{std::string(kSessionPrefix) + request.scale_id, std::nullopt});
   spdlog::info("axle weighing on scale {} complete: {} axle(s), GVW {} {} key {}", request.scale_id,
                weighing->axles.size(), weighing->gvw.to_string(), weighing->unit,
                request.idempotency_key);

@@ -31,6 +31,10 @@ void LiveState::on_reading(const scale::Reading& reading, std::uint64_t count) {
   s->latest = reading;
   if (!reading.stale) s->readings += count;
   if (!reading.stale && !reading.stable) s->last_motion_seq = reading.seq;
+  if (!reading.stale) {
+    s->recent.push_back(reading);
+    if (s->recent.size() > kRecentReadings) s->recent.pop_front();
+  }
 }
 
 bool LatestReading::put(const scale::Reading& reading) {

@@ -193,6 +193,7 @@ Db open_db(const std::filesystem::path& file, bool create, std::string* error) {
 struct Pending {
   NewMutation mutation;
   std::function<void(EnqueueResult)> done;
+  bool state_only = false;  // put_state(): only mutation.state_writes, in queue order
 };
 
 class SqliteOutbox final : public Outbox {
@@ -485,23 +486,26 @@ class SqliteOutbox final : public Outbox {
     return out;
   }
 
+  // In the same queue as mutations, so a state write and a mutation that deletes the same state
+  // commit in the order they were asked for.
   void put_state(StateWrite write, std::function<void(boost::system::result<void>)> done) override {
-    auto w = std::make_shared<StateWrite>(std::move(write));
-    auto d = std::make_shared<std::function<void(boost::system::result<void>)>>(std::move(done));
-    if (!post_job([w, d](sqlite3* db) {
-          boost::system::result<void> r;
-          int rc = exec(db, "BEGIN IMMEDIATE");
-          if (rc == SQLITE_OK) rc = put_state_row(db, *w);
-          if (rc == SQLITE_OK) rc = exec(db, "COMMIT");
-          if (rc != SQLITE_OK) {
-            exec(db, "ROLLBACK");
-            spdlog::error("outbox: cannot save state {}: {}", w->key, sqlite3_errstr(rc));
-            r = sqlite_error(rc);
-          }
-          (*d)(r);
-        })) {
-      (*d)(make_error_code(boost::system::errc::operation_canceled));
+    Pending p;
+    p.mutation.state_writes.push_back(std::move(write));
+    p.state_only = true;
+    p.done = [done = std::move(done)](EnqueueResult r) {
+      if (r.status == EnqueueStatus::accepted) return done(boost::system::result<void>());
+      done(make_error_code(r.status == EnqueueStatus::full ? boost::system::errc::no_space_on_device
+                                                           : boost::system::errc::io_error));
+    };
+    {
+      std::lock_guard lock(mu_);
+      if (!closed_) {
+        queue_.push_back(std::move(p));
+        cv_.notify_one();
+        return;
+      }
     }
+    p.done(EnqueueResult{});
   }
 
   void set_on_commit(std::function<void()> callback) override {
@@ -521,15 +525,6 @@ class SqliteOutbox final : public Outbox {
 
  private:
   using Job = std::function<void(sqlite3*)>;
-
-  // Queues `job` for the writer thread; false once closed.
-  bool post_job(Job job) {
-    std::lock_guard lock(mu_);
-    if (closed_) return false;
-    jobs_.push_back(std::move(job));
-    cv_.notify_one();
-    return true;
-  }
 
   static Chain read_chain(sqlite3* db) {
     Chain c;
@@ -615,6 +610,17 @@ class SqliteOutbox final : public Outbox {
     for (std::size_t i = 0; rc == SQLITE_OK && i < batch.size(); ++i) {
       const auto& m = batch[i].mutation;
       auto& res = results[i];
+      if (batch[i].state_only) {
+        for (const auto& w : m.state_writes) {
+          if (rc == SQLITE_OK) rc = put_state_row(db, w);
+        }
+        if (rc != SQLITE_OK) {
+          error = sqlite3_errmsg(db);
+          break;
+        }
+        res.status = EnqueueStatus::accepted;
+        continue;
+      }
       const std::string find_sql =
           std::string("SELECT ") + kRowColumns + " FROM mutations WHERE idempotency_key=?";
       Stmt find(db, find_sql.c_str());
@@ -727,7 +733,9 @@ class SqliteOutbox final : public Outbox {
           full_reason_.clear();
         }
       }
-      for (const auto& p : batch) in_progress_.erase(p.mutation.idempotency_key);
+      for (const auto& p : batch) {
+        if (!p.state_only) in_progress_.erase(p.mutation.idempotency_key);
+      }
       on_commit = on_commit_;
     }
     for (std::size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(results[i]));

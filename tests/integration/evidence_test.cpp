@@ -95,6 +95,12 @@ TEST_CASE("evidence: captures are signed and chained, and verify-evidence finds 
     CHECK(payload.at("operator") == "op-7");
     CHECK(payload.contains("raw"));
     CHECK(payload.contains("reading_seq"));
+    // The frames behind the capture, ending with the captured reading.
+    const auto& frames = payload.at("evidence").at("frames").as_array();
+    REQUIRE(!frames.empty());
+    CHECK(frames.back().at("seq") == payload.at("reading_seq"));
+    CHECK(frames.back().at("weight") == "14200");
+    CHECK(!frames.back().at("raw").as_string().empty());
     CHECK(row.at("evidence").at("signature").as_string().size() == 64);
     CHECK(agent.process->terminate() == 0);
   }

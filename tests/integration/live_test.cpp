@@ -417,3 +417,55 @@ TEST_CASE("axle sessions: a weighing the outbox refuses keeps its axles for anot
   CHECK(body_of(start).at("error") == "session_in_progress");
   CHECK(post_json(agent.http, base + "/start", "", R"({"restart":true})").status == 200);
 }
+
+TEST_CASE("axle sessions: an agent killed mid-vehicle carries on with the axles it answered") {
+  TempDir dir("wl-live");
+  PtyScale scale(dir / "scale");
+  const std::string config = "capture_timeout_ms: 1500\n";
+  const std::string base = "/v1/axle-sessions/main";
+  std::string axle1_body;
+  {
+    AgentProcess agent(dir, {"--scale-source", "serial:" + scale.path()}, config);
+    REQUIRE(post_json(agent.http, base + "/start", "", R"({"expected_axles":3})").status == 200);
+    scale.write(mt_frame("6100"));
+    auto a1 = post_json(agent.http, base + "/axles", "k-1", "{}");
+    REQUIRE(a1.status == 200);
+    axle1_body = a1.body;
+    scale.write(mt_frame("7300"));
+    REQUIRE(post_json(agent.http, base + "/axles", "k-2", "{}").status == 200);
+    agent.process->kill();  // SIGKILL right after the answer
+  }
+  AgentProcess agent(dir, {"--scale-source", "serial:" + scale.path()}, config);
+  auto session = body_of(http_request(agent.http, "GET", base));
+  CHECK(session.at("state") == "weighing");
+  CHECK(session.at("expected_axles") == 3);
+  REQUIRE(session.at("axles").as_array().size() == 2);
+  CHECK(session.at("axles").as_array()[1].at("weight") == "7300");
+  CHECK(session.at("running_gvw") == "13400");
+  // A client that retries an axle it sent before the crash gets the same axle, not a new one.
+  auto retried = post_json(agent.http, base + "/axles", "k-1", "{}");
+  CHECK(retried.status == 200);
+  CHECK(retried.headers["idempotent-replayed"] == "true");
+  CHECK(body_of(retried).at("axle") == boost::json::parse(axle1_body).at("axle"));
+  // The pad of this run counts as a new frame; the last axle's weight still on it does not.
+  scale.write(mt_frame("7300"));
+  auto same = post_json(agent.http, base + "/axles", "k-3x", R"({"timeout_ms":300})");
+  CHECK(same.status == 409);
+  scale.write(mt_frame("8800", /*motion=*/true));
+  scale.write(mt_frame("8800"));
+  auto a3 = post_json(agent.http, base + "/axles", "k-3", "{}");
+  REQUIRE_MESSAGE(a3.status == 200, a3.body);
+  auto done = post_json(agent.http, base + "/complete", "c-1", R"({"operator":"op"})");
+  REQUIRE(done.status == 202);
+  const auto w = body_of(done).at("weighing").as_object();
+  CHECK(w.at("gvw") == "22200");
+  CHECK(w.at("axles").as_array().size() == 3);
+  CHECK(!w.at("axles").as_array()[0].at("raw").as_string().empty());
+
+  // Completed: the session is gone with the weighing, also after another restart.
+  CHECK(agent.process->terminate() == 0);
+  AgentProcess after(dir, {"--scale-source", "serial:" + scale.path()}, config);
+  CHECK(body_of(http_request(after.http, "GET", base)).at("state") == "idle");
+  auto outbox = body_of(http_request(after.http, "GET", "/v1/outbox"));
+  CHECK(outbox.at("items").as_array().size() == 1);
+}

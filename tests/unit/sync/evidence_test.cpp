@@ -335,3 +335,27 @@ TEST_CASE("evidence: a station key file is read, and a bad one refused with the 
   CHECK(error.find("not a hex digit") != std::string::npos);
   CHECK_FALSE(weighlink::sync::read_station_key((dir.path() / "none").string(), &error));
 }
+
+TEST_CASE("outbox: state writes and mutations commit in the order they were asked for") {
+  TempDir dir;
+  auto outbox = open_outbox(dir.path() / "outbox.db");
+  // A session saved, a weighing that closes it, and at once the next session: the next session
+  // must survive, however the writer groups them.
+  for (int round = 0; round < 50; ++round) {
+    const std::string first = "first-" + std::to_string(round);
+    const std::string next = "next-" + std::to_string(round);
+    std::promise<void> a, c;
+    std::promise<EnqueueStatus> b;
+    outbox->put_state(StateWrite{"axle-session/main", first},
+                      [&](boost::system::result<void>) { a.set_value(); });
+    auto m = weighing(round);
+    m.state_writes.push_back({"axle-session/main", std::nullopt});
+    outbox->enqueue(std::move(m), [&](weighlink::sync::EnqueueResult r) { b.set_value(r.status); });
+    outbox->put_state(StateWrite{"axle-session/main", next},
+                      [&](boost::system::result<void>) { c.set_value(); });
+    a.get_future().get();
+    CHECK(b.get_future().get() == EnqueueStatus::accepted);
+    c.get_future().get();
+    CHECK(outbox->get_state("axle-session/main") == next);
+  }
+}

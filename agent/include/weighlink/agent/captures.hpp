@@ -63,8 +63,13 @@ struct AxleOutcome {
   bool replayed = false;  // the same Idempotency-Key again: the axle it captured then
 };
 
+// Axle sessions are saved in the outbox's durable state (key "axle-session/<scale>") after every
+// change, and an axle is answered only once it is saved: an agent restarted mid-vehicle carries
+// on with the axles it had. The completed weighing and the removal of its session commit in one
+// transaction, so a weighing is never both recorded and still open.
 class Captures {
  public:
+  // Restores the axle sessions saved by the previous run.
   explicit Captures(CaptureContext context);
 
   // Static (single or multi-deck) capture. `done` runs once, on the io thread.
@@ -101,6 +106,9 @@ class Captures {
     std::map<std::string, std::pair<std::string, int>> axle_keys;
     bool axle_capture_running = false;
     bool completing = false;
+    // Axles restored from the previous run: their reading seqs count from another run, so the
+    // "newer frame" rule does not apply to them.
+    std::size_t restored_axles = 0;
   };
 
   Slot* slot(const std::string& scale_id);
@@ -110,6 +118,10 @@ class Captures {
   void poll_until(std::chrono::steady_clock::time_point deadline, std::function<bool()> attempt,
                   std::function<void()> expired);
   void enqueue(sync::NewMutation mutation, std::function<void(CaptureOutcome)> done);
+  // Saves the session of `scale_id` (deleted when idle); `done(ok)` runs on the io thread.
+  void persist(const std::string& scale_id, std::function<void(bool)> done = {});
+  [[nodiscard]] sync::StateWrite session_write(const std::string& scale_id) const;
+  void restore(const std::string& scale_id, Slot& slot);
 
   CaptureContext ctx_;
   std::map<std::string, Slot> slots_;

@@ -3,6 +3,7 @@
 // Threading: io thread only (readers post their events to it).
 
 #include <cstdint>
+#include <deque>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -24,7 +25,12 @@ struct ScaleLive {
   // The seq of the last reading in motion: an axle session captures the next axle only after the
   // pad has moved (or shows another weight), never the same axle twice.
   std::uint64_t last_motion_seq = 0;
+  // The newest readings the agent saw (oldest first, at most kRecentReadings, stale ones left
+  // out): the frames a capture records as its evidence.
+  std::deque<scale::Reading> recent;
 };
+
+inline constexpr std::size_t kRecentReadings = 8;
 
 class LiveState {
  public:

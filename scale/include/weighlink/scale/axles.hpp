@@ -87,6 +87,16 @@ class AxleSession {
   using TimePoint = std::chrono::system_clock::time_point;
   enum class State { idle, weighing, complete };
 
+  // Everything a session holds, to be saved and restored (an agent restart mid-vehicle).
+  struct Snapshot {
+    State state = State::idle;
+    int expected_axles = 0;
+    std::vector<AxleCapture> axles;
+    TimePoint started_at{};
+    std::string unit;
+    WeighMode weigh_mode = WeighMode::gross;
+  };
+
   explicit AxleSession(AxleSessionOptions options = {}) : options_(std::move(options)) {}
 
   // Begins a session (a running one is discarded: the operator started over).
@@ -115,6 +125,19 @@ class AxleSession {
   // The vehicle's axle count learnt after start (the operator or the web app set it): 0 = not
   // known. Axles already captured stay; a count below them makes complete() wait for nothing.
   void set_expected_axles(int expected) { options_.expected_axles = expected < 0 ? 0 : expected; }
+
+  [[nodiscard]] Snapshot snapshot() const {
+    return Snapshot{state_, options_.expected_axles, axles_, started_at_, unit_, weigh_mode_};
+  }
+  // Puts back a saved session; the mode and weight rules stay those of this session's options.
+  void restore(Snapshot snapshot) {
+    state_ = snapshot.state;
+    options_.expected_axles = snapshot.expected_axles;
+    axles_ = std::move(snapshot.axles);
+    started_at_ = snapshot.started_at;
+    unit_ = std::move(snapshot.unit);
+    weigh_mode_ = snapshot.weigh_mode;
+  }
 
   [[nodiscard]] State state() const { return state_; }
   [[nodiscard]] const std::vector<AxleCapture>& axles() const { return axles_; }
