@@ -67,7 +67,11 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
-std::string bin(const std::string& name) { return std::string(WEIGHLINK_BIN_DIR) + "/" + name; }
+// WEIGHLINK_BIN_DIR in the environment points the tests at other binaries (a copy, a package).
+std::string bin(const std::string& name) {
+  const char* dir = std::getenv("WEIGHLINK_BIN_DIR");
+  return std::string(dir && *dir ? dir : WEIGHLINK_BIN_DIR) + "/" + name;
+}
 
 Process::Process(std::vector<std::string> argv, std::filesystem::path log_file)
     : log_file_(std::move(log_file)) {
