@@ -1,16 +1,20 @@
 // The evidence chain (evidence.hpp): SHA-256 links, HMAC-SHA256 signatures, the verifier.
 #include "weighlink/sync/evidence.hpp"
 
-#include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+
+#ifndef _WIN32
+#include <fcntl.h>
 #include <unistd.h>
+#endif
 
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -230,16 +234,27 @@ bool create_station_key(const std::string& path, std::string* error) {
     return false;
   }
   const std::string text = to_hex(key) + "\n";
+#ifdef _WIN32
+  // "x": never overwrite a key; the data directory's ACL keeps it private on Windows.
+  std::FILE* f = std::fopen(path.c_str(), "wx");
+#else
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) {
+  std::FILE* f = fd >= 0 ? ::fdopen(fd, "w") : nullptr;
+#endif
+  if (!f) {
     *error = "cannot create the station key file " + path + ": " + std::strerror(errno);
+#ifndef _WIN32
+    if (fd >= 0) ::close(fd);
+#endif
     return false;
   }
-  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-                  ::fsync(fd) == 0;
+  bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size() && std::fflush(f) == 0;
+#ifndef _WIN32
+  ok = ok && ::fsync(fd) == 0;
+#endif
   if (!ok) *error = "cannot write the station key file " + path + ": " + std::strerror(errno);
-  ::close(fd);
-  if (!ok) ::unlink(path.c_str());
+  ok = std::fclose(f) == 0 && ok;
+  if (!ok) std::remove(path.c_str());
   return ok;
 }
 

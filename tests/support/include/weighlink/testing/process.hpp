@@ -29,7 +29,7 @@ class TempDir {
   std::filesystem::path path_;
 };
 
-// Path of a project binary in build/bin.
+// Path of a project binary in build/bin, or in $WEIGHLINK_BIN_DIR when set.
 [[nodiscard]] std::string bin(const std::string& name);
 
 class Process {
