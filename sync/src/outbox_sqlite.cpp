@@ -62,10 +62,16 @@ struct StmtFinalizer {
 // A prepared statement with positional binding helpers. Reset on destruction.
 class Stmt {
  public:
-  Stmt(sqlite3* db, const char* sql) : db_(db) {
+  Stmt(sqlite3* db, const char* sql, unsigned flags = 0) : db_(db) {
     sqlite3_stmt* raw = nullptr;
-    rc_ = sqlite3_prepare_v2(db, sql, -1, &raw, nullptr);
+    rc_ = sqlite3_prepare_v3(db, sql, -1, flags, &raw, nullptr);
     stmt_.reset(raw);
+  }
+  // Ready for another use (statements the writer keeps prepared).
+  Stmt& reset() {
+    sqlite3_reset(stmt_.get());
+    sqlite3_clear_bindings(stmt_.get());
+    return *this;
   }
   [[nodiscard]] bool ok() const { return rc_ == SQLITE_OK; }
   Stmt& bind(int i, std::int64_t v) {
@@ -237,25 +243,22 @@ class SqliteOutbox final : public Outbox {
   }
 
   void enqueue(NewMutation mutation, std::function<void(EnqueueResult)> done) override {
+    EnqueueResult r;
     {
       std::lock_guard lock(mu_);
-      if (!closed_) {
-        if (!in_progress_.insert(mutation.idempotency_key).second) {
-          // The same key is still being committed: tell the caller to come back (409).
-          EnqueueResult r;
-          r.status = EnqueueStatus::in_progress;
-          done(std::move(r));
-          return;
-        }
+      if (closed_) {
+        r.status = EnqueueStatus::failed;
+        r.message = "the outbox is shutting down";
+      } else if (!in_progress_.insert(mutation.idempotency_key).second) {
+        // The same key is still being committed: tell the caller to come back (409).
+        r.status = EnqueueStatus::in_progress;
+      } else {
         queue_.push_back(Pending{std::move(mutation), std::move(done)});
         cv_.notify_one();
         return;
       }
     }
-    EnqueueResult r;
-    r.status = EnqueueStatus::failed;
-    r.message = "the outbox is shutting down";
-    done(std::move(r));
+    done(std::move(r));  // outside the lock: `done` may call back into the outbox
   }
 
   EnqueueResult enqueue_wait(NewMutation mutation) override {
@@ -606,7 +609,9 @@ class SqliteOutbox final : public Outbox {
     const std::uint64_t rows_before = row_count_;
     const std::string hash_before = last_hash_;
     bool added = false;
-    int rc = exec(db, "BEGIN IMMEDIATE", &error);
+    prepare_writer_statements(db);
+    int rc = w_->begin.reset().step() == SQLITE_DONE ? SQLITE_OK : w_->begin.rc();
+    if (rc != SQLITE_OK) error = sqlite3_errmsg(db);
     for (std::size_t i = 0; rc == SQLITE_OK && i < batch.size(); ++i) {
       const auto& m = batch[i].mutation;
       auto& res = results[i];
@@ -621,9 +626,7 @@ class SqliteOutbox final : public Outbox {
         res.status = EnqueueStatus::accepted;
         continue;
       }
-      const std::string find_sql =
-          std::string("SELECT ") + kRowColumns + " FROM mutations WHERE idempotency_key=?";
-      Stmt find(db, find_sql.c_str());
+      auto& find = w_->find.reset();
       find.bind(1, m.idempotency_key);
       const int frc = find.step();
       if (frc == SQLITE_ROW) {
@@ -658,10 +661,7 @@ class SqliteOutbox final : public Outbox {
           row.prev_hash, EvidenceFields{options_.station_id, row.seq, row.idempotency_key, row.kind,
                                         row.created_at_ms, row.payload_json});
       row.signature = sign_record(options_.signing_key, row.record_hash);
-      Stmt ins(db,
-               "INSERT INTO mutations(seq, idempotency_key, kind, payload, request_hash, state, "
-               "created_at_ms, prev_hash, record_hash, signature) "
-               "VALUES(?,?,?,?,?,'pending',?,?,?,?)");
+      auto& ins = w_->insert.reset();
       ins.bind(1, static_cast<std::int64_t>(row.seq))
           .bind(2, row.idempotency_key)
           .bind(3, row.kind)
@@ -700,7 +700,11 @@ class SqliteOutbox final : public Outbox {
       if (rc != SQLITE_OK) error = sqlite3_errmsg(db);
     }
     if (rc == SQLITE_OK) {
-      rc = exec(db, "COMMIT", &error);  // synchronous=FULL: returns once the WAL is fsync'd
+      w_->find.reset();  // no statement left mid-row across the commit
+      w_->insert.reset();
+      // synchronous=FULL: returns once the WAL is fsync'd
+      rc = w_->commit.reset().step() == SQLITE_DONE ? SQLITE_OK : w_->commit.rc();
+      if (rc != SQLITE_OK) error = sqlite3_errmsg(db);
     }
     if (rc != SQLITE_OK) {
       exec(db, "ROLLBACK");
@@ -742,8 +746,29 @@ class SqliteOutbox final : public Outbox {
     if (added && on_commit) on_commit();
   }
 
+  // The statements of every commit, prepared once on the writer thread.
+  struct WriterStatements {
+    explicit WriterStatements(sqlite3* db)
+        : begin(db, "BEGIN IMMEDIATE", SQLITE_PREPARE_PERSISTENT),
+          commit(db, "COMMIT", SQLITE_PREPARE_PERSISTENT),
+          find(db,
+               (std::string("SELECT ") + kRowColumns + " FROM mutations WHERE idempotency_key=?")
+                   .c_str(),
+               SQLITE_PREPARE_PERSISTENT),
+          insert(db,
+                 "INSERT INTO mutations(seq, idempotency_key, kind, payload, request_hash, "
+                 "state, created_at_ms, prev_hash, record_hash, signature) "
+                 "VALUES(?,?,?,?,?,'pending',?,?,?,?)",
+                 SQLITE_PREPARE_PERSISTENT) {}
+    Stmt begin, commit, find, insert;
+  };
+  void prepare_writer_statements(sqlite3* db) {
+    if (!w_) w_ = std::make_unique<WriterStatements>(db);
+  }
+
   Db writer_;
   Db reader_;
+  std::unique_ptr<WriterStatements> w_;  // writer thread
   OutboxOptions options_;
   std::filesystem::path file_;
 

@@ -4,7 +4,8 @@
 // transaction is on disk. Concurrent producers share commits (group commit on one writer thread).
 //
 // Threading: every public member is thread-safe. Completion callbacks of enqueue() run on the
-// writer thread and must not block.
+// writer thread and must not block; the two answers known at once (the key is being committed
+// right now, or the outbox is closed) run on the caller's thread, with no lock held.
 
 #include <boost/system/result.hpp>
 #include <chrono>
