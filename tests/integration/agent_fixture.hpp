@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -188,5 +189,40 @@ class StationBackend {
   std::unique_ptr<Process> process_;
   std::string grpc_;
 };
+
+// Every row of the outbox behind `http`, paging in seq order.
+inline std::vector<boost::json::object> outbox_rows(const std::string& http) {
+  std::vector<boost::json::object> rows;
+  std::string after = "0";
+  while (true) {
+    auto page = body_of(http_request(http, "GET", "/v1/outbox?limit=1000&after=" + after));
+    for (const auto& item : page.at("items").as_array()) rows.push_back(item.as_object());
+    if (page.at("next_after").is_null()) break;
+    after = std::to_string(page.at("next_after").as_int64());
+  }
+  return rows;
+}
+
+// The outbox behind `http` holds every key of `acknowledged` exactly once, in seq order 1..N with
+// no gap; `where` names the cycle or copy in a failure.
+inline void check_outbox(const std::string& http, const std::set<std::string>& acknowledged,
+                         const std::string& where) {
+  const auto rows = outbox_rows(http);
+  std::set<std::string> keys;
+  std::int64_t expected_seq = 1;
+  for (const auto& row : rows) {
+    const auto seq = row.at("seq").as_int64();
+    if (seq != expected_seq) {
+      FAIL(where << ": seq " << seq << " where " << expected_seq
+                 << " was expected (a gap or disorder)");
+    }
+    ++expected_seq;
+    const std::string key(row.at("idempotency_key").as_string());
+    if (!keys.insert(key).second) FAIL(where << ": key " << key << " twice");
+  }
+  for (const auto& key : acknowledged) {
+    if (!keys.contains(key)) FAIL(where << ": acknowledged key " << key << " lost");
+  }
+}
 
 }  // namespace weighlink::testing

@@ -15,7 +15,6 @@
 
 #include "agent_fixture.hpp"
 
-namespace json = boost::json;
 using namespace std::chrono_literals;
 using namespace weighlink::testing;
 
@@ -24,41 +23,6 @@ namespace {
 int env_int(const char* name, int fallback) {
   const char* v = std::getenv(name);
   return v && *v ? std::atoi(v) : fallback;
-}
-
-// Every row of the outbox, paging in seq order.
-std::vector<json::object> all_rows(const std::string& http) {
-  std::vector<json::object> rows;
-  std::string after = "0";
-  while (true) {
-    auto page = body_of(http_request(http, "GET", "/v1/outbox?limit=1000&after=" + after));
-    for (const auto& item : page.at("items").as_array()) rows.push_back(item.as_object());
-    if (page.at("next_after").is_null()) break;
-    after = std::to_string(page.at("next_after").as_int64());
-  }
-  return rows;
-}
-
-// The outbox behind `http` holds every key of `acknowledged` exactly once, in seq order 1..N with
-// no gap; `where` names the cycle or copy in a failure.
-void check_outbox(const std::string& http, const std::set<std::string>& acknowledged,
-                  const std::string& where) {
-  const auto rows = all_rows(http);
-  std::set<std::string> keys;
-  std::int64_t expected_seq = 1;
-  for (const auto& row : rows) {
-    const auto seq = row.at("seq").as_int64();
-    if (seq != expected_seq) {
-      FAIL(where << ": seq " << seq << " where " << expected_seq
-                 << " was expected (a gap or disorder)");
-    }
-    ++expected_seq;
-    const std::string key(row.at("idempotency_key").as_string());
-    if (!keys.insert(key).second) FAIL(where << ": key " << key << " twice");
-  }
-  for (const auto& key : acknowledged) {
-    if (!keys.contains(key)) FAIL(where << ": acknowledged key " << key << " lost");
-  }
 }
 
 // The signed hash chain of the outbox in `dir` is intact (weighlink-agent verify-evidence).
