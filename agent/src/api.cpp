@@ -101,8 +101,26 @@ HttpResponse enqueue_response(const sync::EnqueueResult& result, const std::stri
   return error_response(500, "outbox_error", result.message, correlation_id);
 }
 
+// The same JSON value with every object's members sorted by name, recursively: two bodies that
+// differ only in member order or whitespace are the same request.
+json::value sorted(const json::value& v) {
+  if (v.is_array()) {
+    json::array out;
+    for (const auto& e : v.as_array()) out.push_back(sorted(e));
+    return out;
+  }
+  if (!v.is_object()) return v;
+  std::vector<std::pair<std::string_view, const json::value*>> members;
+  for (const auto& m : v.as_object()) members.emplace_back(m.key(), &m.value());
+  std::sort(members.begin(), members.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  json::object out;
+  for (const auto& [k, val] : members) out.emplace(k, sorted(*val));
+  return out;
+}
+
 std::string canonical_hash(std::string_view route, const json::value& body) {
-  return sync::sha256_hex(std::string(route) + "\n" + json::serialize(body));
+  return sync::sha256_hex(std::string(route) + "\n" + json::serialize(sorted(body)));
 }
 
 }  // namespace
@@ -304,6 +322,10 @@ void Api::post_mutation(const HttpRequest& request, const std::string& correlati
   mutation.payload_json = json::serialize(*payload);
   mutation.request_hash = canonical_hash("POST /v1/mutations", body);
   mutation.created_at_ms = to_ms(ctx_.now());
+  if (held_keys_.contains(key)) {
+    respond(*hold_key(key, correlation_id));
+    return;
+  }
   spdlog::info("[{}] mutation {} key {} received", correlation_id, mutation.kind, key);
   auto hash = mutation.request_hash;
   ctx_.outbox->enqueue(std::move(mutation), [post = ctx_.post, respond = std::move(respond), hash,
@@ -422,16 +444,19 @@ void Api::post_capture(const HttpRequest& request, const std::string& correlatio
   if (auto existing = ctx_.outbox->find(req.idempotency_key)) {
     return respond(replay_or_conflict(*existing, req.request_hash, correlation_id));
   }
+  if (auto busy = hold_key(req.idempotency_key, correlation_id)) return respond(std::move(*busy));
   spdlog::info("[{}] capture requested on scale {} key {}", correlation_id, req.scale_id,
                req.idempotency_key);
   auto hash = req.request_hash;
-  ctx_.captures->capture(
-      std::move(req), [respond = std::move(respond), hash, correlation_id](CaptureOutcome outcome) {
-        if (outcome.error) {
-          spdlog::info("[{}] capture refused: {}", correlation_id, outcome.error->code);
-        }
-        respond(capture_response(outcome, hash, correlation_id));
-      });
+  auto key = req.idempotency_key;
+  ctx_.captures->capture(std::move(req), [this, key = std::move(key), respond = std::move(respond),
+                                          hash, correlation_id](CaptureOutcome outcome) {
+    release_key(key);
+    if (outcome.error) {
+      spdlog::info("[{}] capture refused: {}", correlation_id, outcome.error->code);
+    }
+    respond(capture_response(outcome, hash, correlation_id));
+  });
 }
 
 void Api::axle_session(const HttpRequest& request, const std::string& scale_id,
@@ -538,10 +563,22 @@ void Api::axle_session(const HttpRequest& request, const std::string& scale_id,
   if (auto existing = ctx_.outbox->find(key)) {
     return respond(replay_or_conflict(*existing, hash, correlation_id));
   }
-  captures.complete_session(
-      std::move(req), [respond = std::move(respond), hash, correlation_id](CaptureOutcome outcome) {
-        respond(capture_response(outcome, hash, correlation_id));
-      });
+  if (auto busy = hold_key(key, correlation_id)) return respond(std::move(*busy));
+  captures.complete_session(std::move(req), [this, key, respond = std::move(respond), hash,
+                                             correlation_id](CaptureOutcome outcome) {
+    release_key(key);
+    respond(capture_response(outcome, hash, correlation_id));
+  });
+}
+
+std::optional<HttpResponse> Api::hold_key(const std::string& key,
+                                          const std::string& correlation_id) {
+  if (held_keys_.insert(key).second) return std::nullopt;
+  return error_response(409, "idempotency_key_in_progress",
+                        "a request with Idempotency-Key '" + key +
+                            "' is still being processed; retry with the same key once it has "
+                            "been answered",
+                        correlation_id);
 }
 
 void Api::get_outbox(const HttpRequest& request, const std::string& correlation_id,

@@ -357,6 +357,13 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
           error_response(431, "headers_too_large", "request headers are limited to 16 KiB", "-"),
           11, false);
     }
+    if (ec && ec.category() == http::make_error_code(http::error::bad_field).category() &&
+        ec != http::error::partial_message) {
+      // A malformed request (a control character in a header, a bad request line): say so.
+      return send(error_response(400, "bad_request",
+                                 "the request is not valid HTTP/1.1 (" + ec.message() + ")", "-"),
+                  11, false);
+    }
     if (ec) return;  // timeouts and resets end the connection
     auto req = parser_->release();
     const auto request = to_request(req);

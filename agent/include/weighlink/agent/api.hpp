@@ -6,6 +6,7 @@
 #include <boost/json/object.hpp>
 #include <chrono>
 #include <functional>
+#include <set>
 #include <string>
 
 #include "weighlink/agent/captures.hpp"
@@ -64,8 +65,14 @@ class Api {
   void get_outbox(const HttpRequest& request, const std::string& correlation_id, Respond respond);
   void retry_outbox(const std::string& key, const std::string& correlation_id, Respond respond);
   HttpResponse metrics() const;
+  // 409 while a capture with `key` is still waiting for its reading (a retry must not start a
+  // second capture); otherwise marks the key busy until release_key().
+  [[nodiscard]] std::optional<HttpResponse> hold_key(const std::string& key,
+                                                     const std::string& correlation_id);
+  void release_key(const std::string& key) { held_keys_.erase(key); }
 
   ApiContext ctx_;
+  std::set<std::string> held_keys_;  // io thread
 };
 
 // {"error": code, "message": ..., "correlation_id": ...} with X-Correlation-Id.
