@@ -35,6 +35,8 @@ demo: build
 # build-fuzz/tests/fuzz/targets.txt) plus fuzz_parsers (all parsers at once). Each per-parser target
 # runs FUZZ_SECONDS (or FUZZ_RUNS executions), seeded from tests/vectors and encode_frame();
 # crashes land in build-fuzz/artifacts/, logs with the execution counts in build-fuzz/fuzz-logs/.
+# Then fuzz_truconnect (the browser-facing decoders) and fuzz_evidence (outbox exports and saved
+# axle sessions), seeded from tests/fuzz/seeds/<id>/.
 FUZZ_SECONDS ?= 60
 FUZZ_RUNS ?= -1
 fuzz:
@@ -51,12 +53,14 @@ fuzz:
 	    tail -40 $$log; echo "fuzz $$id: FAILED (log $$log)"; exit 1; fi; \
 	  echo "fuzz $$id: $$(sed -n 's/^stat::number_of_executed_units: *//p' $$log) executions, ok"; \
 	done < build-fuzz/tests/fuzz/targets.txt
-	@corpus=build-fuzz/corpus/truconnect; mkdir -p $$corpus; cp tests/fuzz/seeds/truconnect/* $$corpus/; \
-	log=build-fuzz/fuzz-logs/truconnect.log; \
-	if ! build-fuzz/tests/fuzz/fuzz_truconnect -max_total_time=$(FUZZ_SECONDS) -runs=$(FUZZ_RUNS) \
-	    -print_final_stats=1 -artifact_prefix=build-fuzz/artifacts/truconnect- $$corpus >$$log 2>&1; then \
-	  tail -40 $$log; echo "fuzz truconnect: FAILED (log $$log)"; exit 1; fi; \
-	echo "fuzz truconnect: $$(sed -n 's/^stat::number_of_executed_units: *//p' $$log) executions, ok"
+	@for id in truconnect evidence; do \
+	  corpus=build-fuzz/corpus/$$id; mkdir -p $$corpus; cp tests/fuzz/seeds/$$id/* $$corpus/; \
+	  log=build-fuzz/fuzz-logs/$$id.log; \
+	  if ! build-fuzz/tests/fuzz/fuzz_$$id -max_total_time=$(FUZZ_SECONDS) -runs=$(FUZZ_RUNS) \
+	      -print_final_stats=1 -artifact_prefix=build-fuzz/artifacts/$$id- $$corpus >$$log 2>&1; then \
+	    tail -40 $$log; echo "fuzz $$id: FAILED (log $$log)"; exit 1; fi; \
+	  echo "fuzz $$id: $$(sed -n 's/^stat::number_of_executed_units: *//p' $$log) executions, ok"; \
+	done
 
 # Decode throughput per protocol against a memchr baseline, then live socket latency (pty byte ->
 # WebSocket client) of weighlink-agent against a Node.js relay (skipped without node and npm), then

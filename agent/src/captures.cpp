@@ -120,8 +120,18 @@ std::optional<std::string> from_hex(std::string_view hex) {
   return out;
 }
 
-std::chrono::system_clock::time_point from_ms(std::int64_t ms) {
+// A saved time: milliseconds since 1970 up to the year 2255 (the system clock counts
+// nanoseconds in 64 bits).
+std::chrono::system_clock::time_point from_ms(const json::value& v) {
+  const auto ms = v.to_number<std::int64_t>();
+  if (ms < 0 || ms > 9'000'000'000'000) throw std::invalid_argument("time out of range");
   return std::chrono::system_clock::time_point(std::chrono::milliseconds(ms));
+}
+
+int small_count(const json::value& v, int min) {
+  const auto n = v.to_number<std::int64_t>();
+  if (n < min || n > 1000) throw std::invalid_argument("count out of range");
+  return static_cast<int>(n);
 }
 
 scale::Decimal decimal_at(const json::object& o, std::string_view key) {
@@ -217,24 +227,24 @@ void Captures::restore(const std::string& scale_id, Slot& slot) {
     const auto o = json::parse(*saved).as_object();
     scale::AxleSession::Snapshot snap;
     snap.state = scale::AxleSession::State::weighing;
-    snap.expected_axles = static_cast<int>(o.at("expected_axles").to_number<std::int64_t>());
-    snap.started_at = from_ms(o.at("started_at_ms").to_number<std::int64_t>());
+    snap.expected_axles = small_count(o.at("expected_axles"), 0);
+    snap.started_at = from_ms(o.at("started_at_ms"));
     snap.unit = std::string(o.at("unit").as_string());
     snap.weigh_mode = o.at("weigh_mode") == "net" ? scale::WeighMode::net : scale::WeighMode::gross;
     for (const auto& v : o.at("axles").as_array()) {
       const auto& a = v.as_object();
       scale::AxleCapture c;
-      c.number = static_cast<int>(a.at("number").to_number<std::int64_t>());
+      c.number = small_count(a.at("number"), 1);
       c.weight = decimal_at(a, "weight");
       c.reading = decimal_at(a, "reading");
       c.seq = a.at("seq").to_number<std::uint64_t>();
       c.raw = from_hex(a.at("raw_hex").as_string()).value_or(std::string());
-      c.at = from_ms(a.at("at_ms").to_number<std::int64_t>());
+      c.at = from_ms(a.at("at_ms"));
       snap.axles.push_back(std::move(c));
     }
     for (const auto& [key, v] : o.at("keys").as_object()) {
       slot.axle_keys[std::string(key)] = {std::string(v.at("request_hash").as_string()),
-                                          static_cast<int>(v.at("axle").to_number<std::int64_t>())};
+                                          small_count(v.at("axle"), 1)};
     }
     slot.restored_axles = snap.axles.size();
     spdlog::info("axle session on scale {} restored from the previous run: {} axle(s) captured",

@@ -246,23 +246,6 @@ int export_rows(sync::Outbox& outbox, const AgentConfig& config, const OutboxCom
   return kOk;
 }
 
-std::uint64_t u64(const json::object& o, std::string_view key) {
-  const auto* v = o.if_contains(key);
-  if (!v) throw std::runtime_error("missing '" + std::string(key) + "'");
-  return v->to_number<std::uint64_t>();
-}
-
-std::string str(const json::object& o, std::string_view key) {
-  const auto* v = o.if_contains(key);
-  if (!v || !v->is_string()) throw std::runtime_error("missing text '" + std::string(key) + "'");
-  return std::string(v->get_string());
-}
-
-sync::ChainPoint point_of(const json::value& v) {
-  const auto& o = v.as_object();
-  return sync::ChainPoint{u64(o, "seq"), str(o, "hash"), str(o, "signature")};
-}
-
 int report(const sync::EvidenceReport& r, const std::string& source, std::uint64_t anchor_seq,
            std::optional<std::uint64_t> head_seq, bool as_json, std::ostream& out) {
   if (as_json) {
@@ -330,36 +313,13 @@ int run_verify_evidence(const AgentConfig& config, const VerifyEvidenceCommand& 
       err << "weighlink-agent verify-evidence: cannot read " << command.export_file << "\n";
       return kFailed;
     }
-    std::string line;
-    std::size_t line_no = 0;
     try {
-      if (!std::getline(in, line)) throw std::runtime_error("the file is empty");
-      ++line_no;
-      const auto header = json::parse(line).as_object();
-      if (str(header, "type") != "weighlink-outbox-export") {
-        throw std::runtime_error(
-            "not a weighlink outbox export (run 'weighlink-agent outbox "
-            "export')");
-      }
-      const auto station = str(header, "station_id");
-      const auto anchor = point_of(header.at("anchor"));
-      std::optional<sync::ChainPoint> head;
-      if (const auto* h = header.if_contains("head")) head = point_of(*h);
-      sync::ChainVerifier verifier(anchor, station, *key);
-      while (std::getline(in, line)) {
-        ++line_no;
-        if (line.empty()) continue;
-        const auto o = json::parse(line).as_object();
-        verifier.add(sync::EvidenceRecord{u64(o, "seq"), str(o, "idempotency_key"), str(o, "kind"),
-                                          o.at("created_at_ms").to_number<std::int64_t>(),
-                                          str(o, "payload_json"), str(o, "prev_hash"),
-                                          str(o, "hash"), str(o, "signature")});
-      }
-      return report(verifier.finish(head), command.export_file + " (station " + station + ")",
-                    anchor.seq, head ? std::optional(head->seq) : std::nullopt, command.json, out);
+      const auto check = sync::verify_export(in, *key);
+      return report(check.report, command.export_file + " (station " + check.station_id + ")",
+                    check.anchor.seq, check.head ? std::optional(check.head->seq) : std::nullopt,
+                    command.json, out);
     } catch (const std::exception& e) {
-      err << "weighlink-agent verify-evidence: " << command.export_file << " line " << line_no
-          << ": " << e.what() << "\n";
+      err << "weighlink-agent verify-evidence: " << command.export_file << ": " << e.what() << "\n";
       return kFailed;
     }
   }

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <array>
+#include <boost/json.hpp>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -193,6 +194,72 @@ EvidenceReport verify_chain(std::span<const EvidenceRecord> records, const Chain
                          std::vector<unsigned char>(key.begin(), key.end()), max_problems);
   for (const auto& r : records) verifier.add(r);
   return verifier.finish(head);
+}
+
+namespace {
+
+std::uint64_t u64_at(const boost::json::object& o, std::string_view key) {
+  const auto* v = o.if_contains(key);
+  if (!v) throw std::runtime_error("missing '" + std::string(key) + "'");
+  return v->to_number<std::uint64_t>();
+}
+
+std::string text_at(const boost::json::object& o, std::string_view key) {
+  const auto* v = o.if_contains(key);
+  if (!v || !v->is_string()) throw std::runtime_error("missing text '" + std::string(key) + "'");
+  return std::string(v->get_string());
+}
+
+ChainPoint point_at(const boost::json::object& o, std::string_view key) {
+  const auto* v = o.if_contains(key);
+  if (!v || !v->is_object()) throw std::runtime_error("missing '" + std::string(key) + "'");
+  const auto& p = v->get_object();
+  return ChainPoint{u64_at(p, "seq"), text_at(p, "hash"), text_at(p, "signature")};
+}
+
+boost::json::object object_line(const std::string& line) {
+  boost::system::error_code ec;
+  auto v = boost::json::parse(line, ec);
+  if (ec) throw std::runtime_error("not JSON (" + ec.message() + ")");
+  if (!v.is_object()) throw std::runtime_error("not a JSON object");
+  return std::move(v.get_object());
+}
+
+}  // namespace
+
+ExportCheck verify_export(std::istream& in, std::span<const unsigned char> key) {
+  std::string line;
+  std::size_t line_no = 1;
+  try {
+    if (!std::getline(in, line)) throw std::runtime_error("the file is empty");
+    const auto header = object_line(line);
+    const auto* type = header.if_contains("type");
+    if (!type || *type != "weighlink-outbox-export") {
+      throw std::runtime_error(
+          "not a weighlink outbox export (write one with 'weighlink-agent outbox export')");
+    }
+    ExportCheck check;
+    check.station_id = text_at(header, "station_id");
+    check.anchor = point_at(header, "anchor");
+    if (header.contains("head")) check.head = point_at(header, "head");
+    ChainVerifier verifier(check.anchor, check.station_id,
+                           std::vector<unsigned char>(key.begin(), key.end()));
+    while (std::getline(in, line)) {
+      ++line_no;
+      if (line.empty()) continue;
+      const auto o = object_line(line);
+      const auto* created = o.if_contains("created_at_ms");
+      if (!created) throw std::runtime_error("missing 'created_at_ms'");
+      verifier.add(EvidenceRecord{u64_at(o, "seq"), text_at(o, "idempotency_key"),
+                                  text_at(o, "kind"), created->to_number<std::int64_t>(),
+                                  text_at(o, "payload_json"), text_at(o, "prev_hash"),
+                                  text_at(o, "hash"), text_at(o, "signature")});
+    }
+    check.report = verifier.finish(check.head);
+    return check;
+  } catch (const std::exception& e) {
+    throw std::runtime_error("line " + std::to_string(line_no) + ": " + e.what());
+  }
 }
 
 std::optional<std::vector<unsigned char>> read_station_key(const std::string& path,

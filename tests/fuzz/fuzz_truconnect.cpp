@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 
+#include "null_outbox.hpp"
 #include "weighlink/agent/captures.hpp"
 #include "weighlink/agent/live_state.hpp"
 #include "weighlink/agent/truconnect.hpp"
@@ -15,39 +16,8 @@ namespace {
 
 using namespace weighlink;
 
-// An outbox that keeps nothing: the decoders only ask whether a key exists.
-class NullOutbox final : public sync::Outbox {
- public:
-  void enqueue(sync::NewMutation, std::function<void(sync::EnqueueResult)> done) override {
-    sync::EnqueueResult r;
-    r.status = sync::EnqueueStatus::full;
-    r.message = "fuzz";
-    done(r);
-  }
-  sync::EnqueueResult enqueue_wait(sync::NewMutation) override { return {}; }
-  std::optional<sync::OutboxRow> find(const std::string&) override { return std::nullopt; }
-  std::vector<sync::OutboxRow> list(std::optional<sync::MutationState>, std::uint64_t,
-                                    std::size_t) override {
-    return {};
-  }
-  sync::OutboxStats stats() override { return {}; }
-  boost::system::result<void> mark_results(std::span<const sync::MutationOutcome>,
-                                           std::int64_t) override {
-    return {};
-  }
-  boost::system::result<void> mark_attempt_failed(std::span<const std::uint64_t>,
-                                                  const std::string&) override {
-    return {};
-  }
-  boost::system::result<std::uint64_t> rewind_above(std::uint64_t) override { return 0; }
-  boost::system::result<bool> retry_dead(const std::string&) override { return false; }
-  boost::system::result<void> ensure_seq_above(std::uint64_t) override { return {}; }
-  void set_on_commit(std::function<void()>) override {}
-  void close() override {}
-};
-
 struct World {
-  NullOutbox outbox;
+  fuzz::NullOutbox outbox;
   agent::LiveState live;
   std::unique_ptr<agent::Captures> captures;
   std::unique_ptr<agent::TruConnect> tc;

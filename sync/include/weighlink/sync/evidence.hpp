@@ -12,6 +12,7 @@
 // signed too, so pruning cannot be faked and a cut-off tail is found. Pure functions.
 
 #include <cstdint>
+#include <istream>
 #include <optional>
 #include <span>
 #include <string>
@@ -124,6 +125,17 @@ class ChainVerifier {
                                           std::string_view station_id,
                                           std::span<const unsigned char> key,
                                           std::size_t max_problems = 100);
+
+// An export written by `weighlink-agent outbox export` (JSON lines: a header with the station id,
+// the signed anchor and head, then one record per line), checked with `key`.
+struct ExportCheck {
+  std::string station_id;
+  ChainPoint anchor;
+  std::optional<ChainPoint> head;
+  EvidenceReport report;
+};
+// Throws std::runtime_error("line N: ...") when the input is not such an export.
+[[nodiscard]] ExportCheck verify_export(std::istream& in, std::span<const unsigned char> key);
 
 // A station key from its file: 64 or more hex digits (32+ bytes), surrounding whitespace ignored.
 // nullopt with `error` set when the file is missing, unreadable or not such a key.
