@@ -9,8 +9,6 @@
 #include <string>
 
 #include "null_outbox.hpp"
-#include "weighlink/agent/captures.hpp"
-#include "weighlink/agent/live_state.hpp"
 #include "weighlink/sync/evidence.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -31,17 +29,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   fuzz::NullOutbox outbox;
   outbox.state["axle-session/main"] = input;
   agent::LiveState live;
-  scale::ScaleConfig sc;
-  sc.id = "main";
-  sc.protocol = "mt-continuous";
-  live.add_scale(sc);
-  agent::CaptureContext ctx;
-  ctx.station_id = "fuzz";
-  ctx.outbox = &outbox;
-  ctx.live = &live;
-  ctx.post = [](std::function<void()> fn) { fn(); };
-  ctx.schedule = [](std::chrono::milliseconds, std::function<void()>) {};
-  agent::Captures captures(ctx);  // restores (or refuses) the saved session
+  agent::Captures captures(
+      fuzz::fuzz_context(outbox, live));  // restores (or refuses) the saved session
   (void)captures.session_json("main");
   return 0;
 }

@@ -22,10 +22,7 @@ struct World {
   std::unique_ptr<agent::Captures> captures;
   std::unique_ptr<agent::TruConnect> tc;
   World() {
-    scale::ScaleConfig sc;
-    sc.id = "main";
-    sc.protocol = "mt-continuous";
-    live.add_scale(sc);
+    const auto ctx = fuzz::fuzz_context(outbox, live);
     scale::Reading r;
     r.scale = "main";
     r.seq = 1;
@@ -35,12 +32,6 @@ struct World {
     r.decks = {{1, scale::Decimal{5000, 1}, true}, {2, scale::Decimal{73450, 1}, false}};
     live.on_reading(r);
     live.on_connection("main", true, "fuzz");
-    agent::CaptureContext ctx;
-    ctx.station_id = "fuzz";
-    ctx.outbox = &outbox;
-    ctx.live = &live;
-    ctx.post = [](std::function<void()> fn) { fn(); };
-    ctx.schedule = [](std::chrono::milliseconds, std::function<void()>) {};
     captures = std::make_unique<agent::Captures>(ctx);
     tc = std::make_unique<agent::TruConnect>(agent::TruConnectConfig{}, *captures, "fuzz");
   }

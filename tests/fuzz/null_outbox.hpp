@@ -4,6 +4,8 @@
 #include <map>
 #include <string>
 
+#include "weighlink/agent/captures.hpp"
+#include "weighlink/agent/live_state.hpp"
 #include "weighlink/sync/outbox.hpp"
 
 namespace weighlink::fuzz {
@@ -59,5 +61,21 @@ class NullOutbox final : public sync::Outbox {
 
   std::map<std::string, std::string> state;  // what get_state() answers
 };
+
+// One scale `main` (mt-continuous) in `live`, and captures over `outbox` that run posted work at
+// once and never run scheduled work.
+inline agent::CaptureContext fuzz_context(NullOutbox& outbox, agent::LiveState& live) {
+  scale::ScaleConfig sc;
+  sc.id = "main";
+  sc.protocol = "mt-continuous";
+  live.add_scale(sc);
+  agent::CaptureContext ctx;
+  ctx.station_id = "fuzz";
+  ctx.outbox = &outbox;
+  ctx.live = &live;
+  ctx.post = [](std::function<void()> fn) { fn(); };
+  ctx.schedule = [](std::chrono::milliseconds, std::function<void()>) {};
+  return ctx;
+}
 
 }  // namespace weighlink::fuzz
