@@ -685,7 +685,8 @@ json::object Api::status() const {
               {"high_water_seq", u.high_water_seq},
               {"durable_seq", u.durable_seq},
               {"generation", u.generation},
-              {"consecutive_failures", u.consecutive_failures}};
+              {"consecutive_failures", u.consecutive_failures},
+              {"in_flight", u.in_flight}};
     uplink["last_sync"] =
         u.last_sync_ms ? json::value(scale::format_timestamp(std::chrono::system_clock::time_point(
                              std::chrono::milliseconds(*u.last_sync_ms))))

@@ -252,7 +252,15 @@ class GrpcReplayWorker final : public ReplayWorker {
     }
     pb::ReplayResponse res;
     auto ctx = context();
+    {
+      std::lock_guard lock(mu_);
+      status_.in_flight = rows.size();
+    }
     const auto status = stub_->Replay(ctx.get(), req, &res);
+    {
+      std::lock_guard lock(mu_);
+      status_.in_flight = 0;
+    }
     if (!status.ok()) {
       std::vector<std::uint64_t> seqs;
       for (const auto& row : rows) seqs.push_back(row.seq);

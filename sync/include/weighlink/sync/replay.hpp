@@ -42,6 +42,8 @@ struct UplinkStatus {
   std::string generation;
   std::uint32_t consecutive_failures = 0;
   std::uint64_t sent = 0;  // mutations the backend answered for
+  // Mutations in the Replay call under way (pending on disk until the backend answers).
+  std::uint64_t in_flight = 0;
 };
 
 // Decision after Hello: from which seq must the agent re-send? nullopt when nothing was lost.
