@@ -49,6 +49,11 @@ int main(int argc, char** argv) {
       ->add_option("--max-queue", serve.max_queue,
                    "calls that may wait for a worker before RESOURCE_EXHAUSTED")
       ->capture_default_str();
+  serve_cmd
+      ->add_option("--max-batch", serve.max_batch,
+                   "mutations per Replay call; larger batches are refused before any work")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{1}, std::size_t{100000}));
   serve_cmd->add_option("--log-level", log_level, "trace, debug, info, warn, error")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));

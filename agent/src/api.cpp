@@ -686,7 +686,8 @@ json::object Api::status() const {
               {"durable_seq", u.durable_seq},
               {"generation", u.generation},
               {"consecutive_failures", u.consecutive_failures},
-              {"in_flight", u.in_flight}};
+              {"in_flight", u.in_flight},
+              {"batch_size", u.batch_size}};
     uplink["last_sync"] =
         u.last_sync_ms ? json::value(scale::format_timestamp(std::chrono::system_clock::time_point(
                              std::chrono::milliseconds(*u.last_sync_ms))))

@@ -1,5 +1,6 @@
 #include "weighlink/backend/metrics.hpp"
 
+#include <algorithm>
 #include <sstream>
 
 namespace weighlink::backend {
@@ -20,6 +21,25 @@ void Metrics::count_outcome(Outcome outcome) noexcept {
   }
 }
 
+void Metrics::observe_batch_latency(double seconds) {
+  std::size_t i = 0;
+  while (i < kBatchLatencyBuckets.size() && seconds > kBatchLatencyBuckets[i]) ++i;
+  std::lock_guard lock(mu_);
+  ++latency_counts_[i];
+  latency_sum_s_ += seconds;
+}
+
+void Metrics::station_seen(const std::string& station_id,
+                           std::optional<std::uint64_t> agent_last_seq,
+                           std::uint64_t high_water_seq, std::int64_t now_unix_ms) {
+  std::lock_guard lock(mu_);
+  auto& p = stations_[station_id];
+  if (agent_last_seq) p.agent_last_seq = *agent_last_seq;
+  p.agent_last_seq = std::max(p.agent_last_seq, high_water_seq);
+  p.high_water_seq = high_water_seq;
+  p.last_seen_unix_ms = now_unix_ms;
+}
+
 MetricsSnapshot Metrics::snapshot() const noexcept {
   MetricsSnapshot s;
   s.applied = applied_.load(std::memory_order_relaxed);
@@ -28,6 +48,11 @@ MetricsSnapshot Metrics::snapshot() const noexcept {
   s.replay_batches = replay_batches_.load(std::memory_order_relaxed);
   s.overloaded = overloaded_.load(std::memory_order_relaxed);
   s.unavailable = unavailable_.load(std::memory_order_relaxed);
+  s.oversize = oversize_.load(std::memory_order_relaxed);
+  std::lock_guard lock(mu_);
+  s.batch_latency_counts = latency_counts_;
+  s.batch_latency_sum_s = latency_sum_s_;
+  s.stations = stations_;
   return s;
 }
 
@@ -55,7 +80,47 @@ std::string render_prometheus(const MetricsSnapshot& s) {
       << "# HELP weighlink_backend_pool_queue_capacity Jobs that may wait before calls are "
          "refused.\n"
       << "# TYPE weighlink_backend_pool_queue_capacity gauge\n"
-      << "weighlink_backend_pool_queue_capacity " << s.queue_capacity << "\n";
+      << "weighlink_backend_pool_queue_capacity " << s.queue_capacity << "\n"
+      << "# HELP weighlink_backend_oversize_total Replay calls refused for carrying more "
+         "mutations than --max-batch.\n"
+      << "# TYPE weighlink_backend_oversize_total counter\n"
+      << "weighlink_backend_oversize_total " << s.oversize << "\n"
+      << "# HELP weighlink_backend_replay_batch_seconds Database time of committed Replay "
+         "batches.\n"
+      << "# TYPE weighlink_backend_replay_batch_seconds histogram\n";
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < kBatchLatencyBuckets.size(); ++i) {
+    cumulative += s.batch_latency_counts[i];
+    out << "weighlink_backend_replay_batch_seconds_bucket{le=\"" << kBatchLatencyBuckets[i]
+        << "\"} " << cumulative << "\n";
+  }
+  cumulative += s.batch_latency_counts.back();
+  out << "weighlink_backend_replay_batch_seconds_bucket{le=\"+Inf\"} " << cumulative << "\n"
+      << "weighlink_backend_replay_batch_seconds_sum " << s.batch_latency_sum_s << "\n"
+      << "weighlink_backend_replay_batch_seconds_count " << cumulative << "\n";
+  if (!s.stations.empty()) {
+    out << "# HELP weighlink_backend_station_lag Mutations a station has assigned that are not "
+           "applied here yet (as of its last Hello or Replay).\n"
+        << "# TYPE weighlink_backend_station_lag gauge\n";
+    for (const auto& [id, p] : s.stations) {
+      out << "weighlink_backend_station_lag{station=\"" << id << "\"} "
+          << (p.agent_last_seq - p.high_water_seq) << "\n";
+    }
+    out << "# HELP weighlink_backend_station_high_water_seq Highest contiguous seq applied per "
+           "station.\n"
+        << "# TYPE weighlink_backend_station_high_water_seq gauge\n";
+    for (const auto& [id, p] : s.stations) {
+      out << "weighlink_backend_station_high_water_seq{station=\"" << id << "\"} "
+          << p.high_water_seq << "\n";
+    }
+    out << "# HELP weighlink_backend_station_last_seen_seconds Unix time of the station's last "
+           "call answered by this replica.\n"
+        << "# TYPE weighlink_backend_station_last_seen_seconds gauge\n";
+    for (const auto& [id, p] : s.stations) {
+      out << "weighlink_backend_station_last_seen_seconds{station=\"" << id << "\"} "
+          << p.last_seen_unix_ms / 1000 << "\n";
+    }
+  }
   return out.str();
 }
 

@@ -120,7 +120,7 @@ int run_serve(const ServeOptions& options) {
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  auto service = make_sync_service({&pool, &metrics, &now_unix_ms});
+  auto service = make_sync_service({&pool, &metrics, &now_unix_ms, options.max_batch});
   grpc::ServerBuilder builder;
   int grpc_port = 0;
   builder.AddListeningPort(options.grpc_listen, grpc::InsecureServerCredentials(), &grpc_port);

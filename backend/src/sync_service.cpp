@@ -155,6 +155,21 @@ class SyncServiceImpl final : public pb::SyncService::CallbackService {
                                    pb::ReplayResponse* response) override {
     auto* reactor = context->DefaultReactor();
     CallInfo info = call_info(*context);
+    const auto count = static_cast<std::size_t>(request->mutations_size());
+    if (count > deps_.max_batch) {
+      deps_.metrics->count_oversize();
+      spdlog::warn(
+          "replay refused: {} mutations in one batch, the limit is {} station={} "
+          "correlation_id={}",
+          count, deps_.max_batch, request->station_id(), info.correlation_id);
+      context->AddTrailingMetadata(kMaxBatchTrailer, std::to_string(deps_.max_batch));
+      finish(context, reactor, info.correlation_id,
+             {grpc::StatusCode::RESOURCE_EXHAUSTED,
+              "batch of " + std::to_string(count) + " mutations; send at most " +
+                  std::to_string(deps_.max_batch) + " per call (correlation id " +
+                  info.correlation_id + ")"});
+      return reactor;
+    }
     submit(context, reactor, info.correlation_id,
            [this, context, reactor, request, response, info](WorkerContext& worker) {
              finish(context, reactor, info.correlation_id,
@@ -189,6 +204,7 @@ class SyncServiceImpl final : public pb::SyncService::CallbackService {
       deps_.metrics->count_overloaded();
       spdlog::warn("worker queue full ({} waiting): refusing a call correlation_id={}",
                    deps_.pool->capacity(), correlation_id);
+      context->AddTrailingMetadata(kRetryAfterTrailer, "500");
       finish(context, reactor, correlation_id,
              {grpc::StatusCode::RESOURCE_EXHAUSTED,
               "backend overloaded; retry with backoff (correlation id " + correlation_id + ")"});
@@ -245,6 +261,8 @@ class SyncServiceImpl final : public pb::SyncService::CallbackService {
           watermark->high_water_seq + 1, info.correlation_id);
     }
     to_proto(*watermark, response.mutable_watermark());
+    deps_.metrics->station_seen(request.station_id(), request.last_seq(), watermark->high_water_seq,
+                                deps_.now_unix_ms());
     response.set_server_time_unix_ms(deps_.now_unix_ms());
     response.set_backend_version(WEIGHLINK_VERSION);
     spdlog::debug("hello station={} high_water={} correlation_id={}", request.station_id(),
@@ -269,10 +287,15 @@ class SyncServiceImpl final : public pb::SyncService::CallbackService {
               *problem + " (correlation id " + info.correlation_id + ")"};
     }
     int attempts = 0;
+    const auto started = std::chrono::steady_clock::now();
     auto outcome = replay_batch(worker.db, station_id, mutations, deps_.now_unix_ms(), &attempts);
     if (!outcome) return failed(worker, outcome.error(), "replay", station_id, info.correlation_id);
 
     deps_.metrics->count_batch();
+    deps_.metrics->observe_batch_latency(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    deps_.metrics->station_seen(station_id, std::nullopt, outcome->watermark.high_water_seq,
+                                deps_.now_unix_ms());
     std::size_t counts[4] = {0, 0, 0, 0};
     for (const auto& result : outcome->results) {
       deps_.metrics->count_outcome(result.outcome);

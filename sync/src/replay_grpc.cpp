@@ -79,7 +79,10 @@ void fill_typed(const OutboxRow& row, pb::Mutation& m) {
 class GrpcReplayWorker final : public ReplayWorker {
  public:
   GrpcReplayWorker(ReplayConfig config, Outbox& outbox)
-      : config_(std::move(config)), outbox_(outbox), rng_(std::random_device{}()) {
+      : config_(std::move(config)),
+        outbox_(outbox),
+        batch_(config_.batch_size, config_.initial_batch),
+        rng_(std::random_device{}()) {
     status_.state = config_.backends.empty() ? UplinkState::disabled : UplinkState::connecting;
     if (!config_.backends.empty()) status_.backend = config_.backends.front();
   }
@@ -156,8 +159,9 @@ class GrpcReplayWorker final : public ReplayWorker {
           ++backend_index;  // try the next backend address, if any
         }
         record_failure(*failure);
-        const auto delay =
-            backoff_delay(config_.backoff, attempt - 1, static_cast<std::uint32_t>(rng_()));
+        const auto delay = std::max(
+            backoff_delay(config_.backoff, attempt - 1, static_cast<std::uint32_t>(rng_())),
+            std::exchange(retry_after_, std::chrono::milliseconds(0)));
         wait_for(delay, /*wake_on_notify=*/false);
         continue;
       }
@@ -236,7 +240,7 @@ class GrpcReplayWorker final : public ReplayWorker {
 
   // Sends one batch; returns how many mutations were sent (0 = nothing pending).
   boost::system::result<std::size_t, CallError> replay_batch() {
-    const auto rows = outbox_.list(MutationState::pending, 0, config_.batch_size);
+    const auto rows = outbox_.list(MutationState::pending, 0, batch_.size());
     if (rows.empty()) return std::size_t{0};
     pb::ReplayRequest req;
     req.set_station_id(config_.station_id);
@@ -256,17 +260,22 @@ class GrpcReplayWorker final : public ReplayWorker {
       std::lock_guard lock(mu_);
       status_.in_flight = rows.size();
     }
+    const auto started = Clock::now();
     const auto status = stub_->Replay(ctx.get(), req, &res);
     {
       std::lock_guard lock(mu_);
       status_.in_flight = 0;
+      status_.batch_size = batch_.size();
     }
     if (!status.ok()) {
+      adapt_to_failure(*ctx, status);
       std::vector<std::uint64_t> seqs;
       for (const auto& row : rows) seqs.push_back(row.seq);
       (void)outbox_.mark_attempt_failed(seqs, status.error_message());
       return CallError{status.error_code(), status.error_message()};
     }
+    batch_.on_answer(rows.size(),
+                     std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started));
     std::vector<MutationOutcome> outcomes;
     for (const auto& r : res.results()) {
       MutationOutcome o;
@@ -300,6 +309,35 @@ class GrpcReplayWorker final : public ReplayWorker {
     return rows.size();
   }
 
+  // A timeout or a refusal for load or size shrinks the next batch; a limit the backend
+  // announces (trailer x-weighlink-max-batch) caps it.
+  void adapt_to_failure(const grpc::ClientContext& ctx, const grpc::Status& status) {
+    const auto code = status.error_code();
+    if (code != grpc::StatusCode::DEADLINE_EXCEEDED &&
+        code != grpc::StatusCode::RESOURCE_EXHAUSTED) {
+      return;
+    }
+    const auto before = batch_.size();
+    batch_.on_pressure();
+    const auto& trailers = ctx.GetServerTrailingMetadata();
+    auto number = [&](const char* name) -> std::optional<std::uint64_t> {
+      auto it = trailers.find(name);
+      if (it == trailers.end()) return std::nullopt;
+      try {
+        return std::stoull(std::string(it->second.data(), it->second.size()));
+      } catch (const std::exception&) {
+        return std::nullopt;
+      }
+    };
+    if (auto limit = number("x-weighlink-max-batch")) batch_.on_limit(*limit);
+    // An overloaded backend says how long to stay away; the backoff never waits less.
+    if (auto after = number("x-weighlink-retry-after-ms")) {
+      retry_after_ = std::chrono::milliseconds(std::min<std::uint64_t>(*after, 60'000));
+    }
+    spdlog::info("replay batch size {} -> {} after {}", before, batch_.size(),
+                 code == grpc::StatusCode::DEADLINE_EXCEEDED ? "a timeout" : "a refusal for load");
+  }
+
   void record_failure(const CallError& e) {
     std::lock_guard lock(mu_);
     ++status_.consecutive_failures;
@@ -331,6 +369,8 @@ class GrpcReplayWorker final : public ReplayWorker {
 
   ReplayConfig config_;
   Outbox& outbox_;
+  AdaptiveBatch batch_;                       // worker thread
+  std::chrono::milliseconds retry_after_{0};  // worker thread: the backend's hint
   std::mt19937 rng_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<pb::SyncService::Stub> stub_;

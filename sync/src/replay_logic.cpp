@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "weighlink/sync/replay.hpp"
 
 namespace weighlink::sync {
@@ -6,6 +8,33 @@ std::optional<std::uint64_t> rewind_point(std::uint64_t backend_high_water,
                                           std::uint64_t local_acknowledged_seq) {
   if (backend_high_water >= local_acknowledged_seq) return std::nullopt;
   return backend_high_water;
+}
+
+AdaptiveBatch::AdaptiveBatch(std::size_t max, std::size_t initial, std::chrono::milliseconds target)
+    : max_(std::max<std::size_t>(max, 1)),
+      size_(std::clamp<std::size_t>(initial, 1, std::max<std::size_t>(max, 1))),
+      target_(target) {}
+
+void AdaptiveBatch::on_answer(std::size_t sent, std::chrono::milliseconds latency) {
+  if (latency > target_) {
+    slow_start_ = false;
+    size_ = std::max<std::size_t>(1, size_ - size_ / 4);
+    return;
+  }
+  if (sent < size_) return;  // a short batch says nothing about a larger one
+  const std::size_t grown = slow_start_ ? size_ * 2 : size_ + std::max<std::size_t>(1, size_ / 4);
+  size_ = std::min(max_, grown);
+}
+
+void AdaptiveBatch::on_pressure() {
+  slow_start_ = false;
+  size_ = std::max<std::size_t>(1, size_ / 2);
+}
+
+void AdaptiveBatch::on_limit(std::size_t limit) {
+  if (limit == 0) return;
+  max_ = std::min(max_, limit);
+  size_ = std::min(size_, max_);
 }
 
 std::string_view to_string(UplinkState state) {

@@ -160,7 +160,8 @@ inline std::string last_line(const std::string& text) {
 // registered; its token is written to `token_file()` for the agent's --station-token-file.
 class StationBackend {
  public:
-  StationBackend(const TempDir& dir, const std::string& station_id = "st-1")
+  StationBackend(const TempDir& dir, const std::string& station_id = "st-1",
+                 const std::vector<std::string>& serve_args = {})
       : token_file_(dir / "token") {
     const auto backend = bin("weighlink-backend");
     auto migrate = run({backend, "migrate", "--dsn", pg_.dsn()});
@@ -168,15 +169,20 @@ class StationBackend {
     auto added = run({backend, "station", "add", "--dsn", pg_.dsn(), "--id", station_id});
     REQUIRE_MESSAGE(added.exit_code == 0, added.output);
     std::ofstream(token_file_, std::ios::trunc) << last_line(added.output) << "\n";
-    process_ = std::make_unique<Process>(
-        std::vector<std::string>{backend, "serve", "--dsn", pg_.dsn(), "--grpc-listen",
-                                 "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--ready-file",
-                                 (dir / "backend.ready").string()},
-        dir / "backend.log");
-    grpc_ = process_->wait_ready(dir / "backend.ready").at("grpc");
+    std::vector<std::string> argv{backend,         "serve",
+                                  "--dsn",         pg_.dsn(),
+                                  "--grpc-listen", "127.0.0.1:0",
+                                  "--http-listen", "127.0.0.1:0",
+                                  "--ready-file",  (dir / "backend.ready").string()};
+    argv.insert(argv.end(), serve_args.begin(), serve_args.end());
+    process_ = std::make_unique<Process>(argv, dir / "backend.log");
+    const auto ready = process_->wait_ready(dir / "backend.ready");
+    grpc_ = ready.at("grpc");
+    http_ = ready.at("http");
   }
   [[nodiscard]] const PgCluster& pg() const { return pg_; }
   [[nodiscard]] const std::string& grpc() const { return grpc_; }
+  [[nodiscard]] const std::string& http() const { return http_; }
   [[nodiscard]] const std::filesystem::path& token_file() const { return token_file_; }
   // The agent flags that point it at this backend.
   [[nodiscard]] std::vector<std::string> agent_args() const {
@@ -188,6 +194,7 @@ class StationBackend {
   std::filesystem::path token_file_;
   std::unique_ptr<Process> process_;
   std::string grpc_;
+  std::string http_;
 };
 
 // Every row of the outbox behind `http`, paging in seq order.

@@ -316,3 +316,30 @@ TEST_CASE("agent: clients connecting while readings stream get hello, then readi
   feeder.join();
   CHECK(agent.process->running());
 }
+
+TEST_CASE("agent: a backend that takes small batches gets them, and every mutation lands once") {
+  TempDir dir("wl-agent");
+  {
+    Agent offline(dir, {});
+    for (int i = 0; i < 60; ++i) {
+      REQUIRE(post_json(offline.http, "/v1/mutations", "b-" + std::to_string(i),
+                        R"({"kind":"note.added","payload":{"n":)" + std::to_string(i) + "}}")
+                  .status == 202);
+    }
+    CHECK(offline.process->terminate() == 0);
+  }
+  // The backend refuses batches over 7 mutations; the agent starts with 50 and must adapt.
+  weighlink::testing::StationBackend backend(dir, "st-1", {"--max-batch", "7"});
+  Agent agent(dir, backend.agent_args());
+  const auto count_sql = "select count(*) from mutation_log where station_id='st-1'";
+  REQUIRE_MESSAGE(
+      eventually([&] { return backend.pg().query_scalar(count_sql) == "60"; }, 30s, 100ms),
+      agent.process->log());
+  CHECK(backend.pg().query_scalar(
+            "select count(distinct idempotency_key) || '/' || min(seq) || '-' || max(seq) "
+            "from mutation_log") == "60/1-60");
+  auto status = json::parse(http_request(agent.http, "GET", "/v1/status").body);
+  CHECK(status.at("uplink").at("batch_size").as_int64() <= 7);
+  const auto metrics = http_request(backend.http(), "GET", "/metrics").body;
+  CHECK(metrics.find("weighlink_backend_oversize_total 0\n") == std::string::npos);
+}

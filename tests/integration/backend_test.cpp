@@ -13,6 +13,7 @@
 #include <boost/json.hpp>
 #include <filesystem>
 #include <future>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <thread>
@@ -100,15 +101,21 @@ HttpAnswer http_get(const std::string& address, const std::string& path) {
 // A running `weighlink-backend serve` on port 0 listeners.
 class Backend {
  public:
-  explicit Backend(const std::string& dsn) : dsn_(dsn) { start(); }
+  explicit Backend(const std::string& dsn, std::vector<std::string> extra = {})
+      : dsn_(dsn), extra_(std::move(extra)) {
+    start();
+  }
 
   void start() {
     std::filesystem::remove(ready_file());  // a killed backend leaves its ready file behind
-    process_ = std::make_unique<Process>(
-        std::vector<std::string>{kBackend, "serve", "--dsn", dsn_, "--grpc-listen", "127.0.0.1:0",
-                                 "--http-listen", "127.0.0.1:0", "--ready-file",
-                                 ready_file().string(), "--workers", "2"},
-        dir_ / "backend.log");
+    std::vector<std::string> argv{kBackend,        "serve",
+                                  "--dsn",         dsn_,
+                                  "--grpc-listen", "127.0.0.1:0",
+                                  "--http-listen", "127.0.0.1:0",
+                                  "--ready-file",  ready_file().string(),
+                                  "--workers",     "2"};
+    argv.insert(argv.end(), extra_.begin(), extra_.end());
+    process_ = std::make_unique<Process>(argv, dir_ / "backend.log");
     auto ready = process_->wait_ready(ready_file());
     grpc_ = ready.at("grpc");
     http_ = ready.at("http");
@@ -122,6 +129,7 @@ class Backend {
 
  private:
   std::string dsn_;
+  std::vector<std::string> extra_;
   TempDir dir_{"wl-backend-test"};
   std::unique_ptr<Process> process_;
   std::string grpc_;
@@ -131,6 +139,7 @@ class Backend {
 struct Call {
   grpc::Status status;
   std::string correlation_id;
+  std::map<std::string, std::string> trailers;
 };
 
 Call call_replay(const std::string& address, const std::string& token,
@@ -144,15 +153,17 @@ Call call_replay(const std::string& address, const std::string& token,
   if (!correlation_id.empty()) context.AddMetadata("x-correlation-id", correlation_id);
   Call call;
   call.status = stub->Replay(&context, request, response);
-  const auto& trailers = context.GetServerTrailingMetadata();
-  if (auto it = trailers.find("x-correlation-id"); it != trailers.end()) {
-    call.correlation_id.assign(it->second.data(), it->second.size());
+  for (const auto& [k, v] : context.GetServerTrailingMetadata()) {
+    call.trailers[std::string(k.data(), k.size())] = std::string(v.data(), v.size());
+  }
+  if (auto it = call.trailers.find("x-correlation-id"); it != call.trailers.end()) {
+    call.correlation_id = it->second;
   }
   return call;
 }
 
 Call call_hello(const std::string& address, const std::string& token, const std::string& station,
-                pb::HelloResponse* response) {
+                pb::HelloResponse* response, std::uint64_t last_seq = 0) {
   auto stub =
       pb::SyncService::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
   grpc::ClientContext context;
@@ -161,6 +172,7 @@ Call call_hello(const std::string& address, const std::string& token, const std:
   pb::HelloRequest request;
   request.set_station_id(station);
   request.set_agent_version("test");
+  request.set_last_seq(last_seq);
   Call call;
   call.status = stub->Hello(&context, request, response);
   return call;
@@ -555,6 +567,16 @@ TEST_CASE("backend: healthz, readyz and metrics over HTTP") {
         std::string::npos);
   CHECK(metrics.body.find("weighlink_backend_replay_batches_total 2\n") != std::string::npos);
   CHECK(metrics.body.find("weighlink_backend_pool_queue_depth ") != std::string::npos);
+  CHECK(metrics.body.find("weighlink_backend_replay_batch_seconds_count 2\n") != std::string::npos);
+  CHECK(metrics.body.find("weighlink_backend_replay_batch_seconds_bucket{le=\"+Inf\"} 2\n") !=
+        std::string::npos);
+  // The station's lag: it says it assigned seq 9, the backend has up to 2.
+  pb::HelloResponse hello;
+  REQUIRE(call_hello(backend.grpc(), token, "st1", &hello, 9).status.ok());
+  const auto lag = http_get(backend.http(), "/metrics").body;
+  CHECK(lag.find("weighlink_backend_station_lag{station=\"st1\"} 7\n") != std::string::npos);
+  CHECK(lag.find("weighlink_backend_station_high_water_seq{station=\"st1\"} 2\n") !=
+        std::string::npos);
 
   // Reads are bounded: a declared body over the limit is refused before it is read. (No body
   // bytes are sent: unread data at close would make the server's kernel reset the connection.)
@@ -755,5 +777,27 @@ TEST_CASE("backend: a full worker queue answers RESOURCE_EXHAUSTED instead of qu
   CHECK_MESSAGE(second_status.ok(), second_status.error_message());
   CHECK(rows_of(pg, "st1") == "2");
   CHECK(http_get(http_address, "/metrics").body.find("weighlink_backend_overloaded_total 1\n") !=
+        std::string::npos);
+}
+
+TEST_CASE("backend: an oversize batch is RESOURCE_EXHAUSTED with its limit and applies nothing") {
+  PgCluster pg;
+  migrate(pg);
+  const std::string token = add_station(pg, "st1");
+  Backend backend(pg.dsn(), {"--max-batch", "3"});
+  std::vector<pb::Mutation> four;
+  for (std::uint64_t seq = 1; seq <= 4; ++seq) {
+    four.push_back(weighing("st1", seq, "k" + std::to_string(seq), "100"));
+  }
+  pb::ReplayResponse response;
+  const auto refused = call_replay(backend.grpc(), token, batch("st1", four), &response);
+  CHECK(refused.status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
+  CHECK(refused.status.error_message().find("at most 3") != std::string::npos);
+  CHECK(refused.trailers.at("x-weighlink-max-batch") == "3");
+  CHECK(rows_of(pg, "st1") == "0");
+  four.pop_back();
+  REQUIRE(call_replay(backend.grpc(), token, batch("st1", four), &response).status.ok());
+  CHECK(response.watermark().high_water_seq() == 3);
+  CHECK(http_get(backend.http(), "/metrics").body.find("weighlink_backend_oversize_total 1\n") !=
         std::string::npos);
 }

@@ -23,7 +23,8 @@ struct ServeOptions {
   std::string http_listen = "127.0.0.1:8081";
   std::string ready_file;  // empty: none
   std::size_t workers = 4;
-  std::size_t max_queue = 64;  // jobs waiting for a worker before RESOURCE_EXHAUSTED
+  std::size_t max_queue = 64;    // jobs waiting for a worker before RESOURCE_EXHAUSTED
+  std::size_t max_batch = 1000;  // mutations per Replay call
 };
 
 // Runs until SIGTERM or SIGINT, then shuts down cleanly and returns 0.

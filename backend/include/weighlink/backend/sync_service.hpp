@@ -25,7 +25,14 @@ struct SyncServiceDeps {
   WorkerPool* pool = nullptr;
   Metrics* metrics = nullptr;
   std::function<std::int64_t()> now_unix_ms;  // injected clock
+  // A Replay with more mutations is refused (RESOURCE_EXHAUSTED, trailer x-weighlink-max-batch)
+  // before any work: the agent halves its batch and caps it there.
+  std::size_t max_batch = 1000;
 };
+
+// Trailing metadata the backend sets on refusals, and the agent reads.
+inline constexpr const char* kMaxBatchTrailer = "x-weighlink-max-batch";
+inline constexpr const char* kRetryAfterTrailer = "x-weighlink-retry-after-ms";
 
 [[nodiscard]] std::unique_ptr<grpc::Service> make_sync_service(SyncServiceDeps deps);
 

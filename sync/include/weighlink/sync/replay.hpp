@@ -24,6 +24,7 @@ struct ReplayConfig {
   std::chrono::milliseconds call_deadline{5000};
   std::chrono::milliseconds hello_interval{30'000};
   BackoffPolicy backoff;
+  std::size_t initial_batch = 50;  // the first batch; then AdaptiveBatch up to batch_size
   // Acknowledged mutations are pruned once the backend holds them in a verified backup
   // (durable_seq) and they are at least this old.
   std::chrono::milliseconds min_retention{std::chrono::hours(24 * 7)};
@@ -44,6 +45,30 @@ struct UplinkStatus {
   std::uint64_t sent = 0;  // mutations the backend answered for
   // Mutations in the Replay call under way (pending on disk until the backend answers).
   std::uint64_t in_flight = 0;
+  std::uint64_t batch_size = 0;  // the adaptive batch size of the last call
+};
+
+// The size of the next Replay batch, adapted to what the link and the backend take (AIMD, as TCP):
+// doubled after fast answers until the first sign of trouble, then grown by a quarter; cut by a
+// quarter after a slow answer; halved after a timeout or a refusal for load or size; never above
+// the configured maximum or a limit the backend announced. Pure: latencies are arguments.
+class AdaptiveBatch {
+ public:
+  explicit AdaptiveBatch(std::size_t max, std::size_t initial = 50,
+                         std::chrono::milliseconds target = std::chrono::milliseconds(1000));
+  [[nodiscard]] std::size_t size() const { return size_; }
+  // A batch of `sent` mutations was answered after `latency`.
+  void on_answer(std::size_t sent, std::chrono::milliseconds latency);
+  // The call timed out, or the backend refused it as too large or overloaded.
+  void on_pressure();
+  // The backend says it takes at most `limit` mutations per batch.
+  void on_limit(std::size_t limit);
+
+ private:
+  std::size_t max_;
+  std::size_t size_;
+  std::chrono::milliseconds target_;
+  bool slow_start_ = true;
 };
 
 // Decision after Hello: from which seq must the agent re-send? nullopt when nothing was lost.
