@@ -31,6 +31,10 @@ int main(int argc, char** argv) {
   auto* add = station->add_subcommand("add", "create a station; prints its token once, last");
   add->add_option("--dsn", dsn, "libpq connection string")->required();
   add->add_option("--id", station_id, "station id (A-Z a-z 0-9 . _ -)")->required();
+  auto* rotate = station->add_subcommand(
+      "rotate-token", "give a station a new token (printed once, last); the old one stops working");
+  rotate->add_option("--dsn", dsn, "libpq connection string")->required();
+  rotate->add_option("--id", station_id, "station id")->required();
   auto* disable = station->add_subcommand("disable", "refuse a station's token from now on");
   disable->add_option("--dsn", dsn, "libpq connection string")->required();
   disable->add_option("--id", station_id, "station id")->required();
@@ -78,6 +82,7 @@ int main(int argc, char** argv) {
     if (*migrate) return run_migrate(dsn);
     if (*add) return run_station_add(dsn, station_id);
     if (*disable) return run_station_disable(dsn, station_id);
+    if (*rotate) return run_station_rotate_token(dsn, station_id);
     if (*serve_cmd) return run_serve(serve);
   } catch (const std::exception& e) {
     std::cerr << "weighlink-backend: unexpected error: " << e.what() << "\n";

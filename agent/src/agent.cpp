@@ -115,6 +115,7 @@ int Agent::run(const AgentConfig& config) {
     rc.hello_interval = config.hello_interval;
     rc.backoff.cap = config.replay_backoff_max;
     rc.min_retention = config.outbox_min_retention;
+    rc.token_file = config.station_token_file.string();
     if (!config.station_token_file.empty()) {
       rc.token = read_token(config.station_token_file, &error);
       if (!error.empty()) {

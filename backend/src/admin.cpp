@@ -1,4 +1,4 @@
-// migrate, station add, station disable: one-shot commands on their own connection.
+// migrate, station add, rotate-token, disable: one-shot commands on their own connection.
 #include <iostream>
 
 #include "weighlink/backend/commands.hpp"
@@ -74,6 +74,29 @@ int run_station_add(const std::string& dsn, const std::string& station_id) {
   // Only the hash is stored: this is the one chance to copy the token.
   std::cout << "created station " << station_id << "\n"
             << "token (shown once; put it in the agent's --station-token-file):\n"
+            << token << std::endl;
+  return kExitOk;
+}
+
+int run_station_rotate_token(const std::string& dsn, const std::string& station_id) {
+  constexpr std::string_view kCommand = "station rotate-token";
+  if (!valid_station_id(station_id)) return bad_station_id(kCommand, station_id);
+  const std::string token = generate_token();
+  PgConnection db(dsn);
+  auto replaced = replace_station_token(db, station_id, sha256_hex(token));
+  if (!replaced) {
+    if (replaced.error() == Errc::station_not_found) {
+      std::cerr << "weighlink-backend: " << kCommand << ": no station \"" << station_id
+                << "\"; check --id\n";
+      return kExitFailure;
+    }
+    return fail(kCommand, "cannot rotate the token of station \"" + station_id + "\"", db,
+                replaced.error());
+  }
+  std::cout << "new token for station " << station_id
+            << "; the old one is refused from now on. Write it to the agent's "
+               "--station-token-file: the agent reads the file again by itself.\n"
+            << "token (shown once):\n"
             << token << std::endl;
   return kExitOk;
 }

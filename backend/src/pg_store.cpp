@@ -313,4 +313,16 @@ Result<void> disable_station(PgConnection& connection, std::string_view station_
   return {};
 }
 
+Result<void> replace_station_token(PgConnection& connection, std::string_view station_id,
+                                   std::string_view token_sha256) {
+  if (auto connected = connection.ensure_connected(); !connected) return connected.error();
+  auto result = connection.exec(
+      "UPDATE stations SET token_sha256 = $2, disabled = false WHERE id = $1 "
+      "RETURNING id",
+      {std::string(station_id), std::string(token_sha256)});
+  if (!result) return result.error();
+  if (result->rows() == 0) return Errc::station_not_found;
+  return {};
+}
+
 }  // namespace weighlink::backend

@@ -5,6 +5,7 @@
 
 #include <boost/json.hpp>
 #include <condition_variable>
+#include <fstream>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -158,6 +159,7 @@ class GrpcReplayWorker final : public ReplayWorker {
             failure->code == grpc::StatusCode::DEADLINE_EXCEEDED) {
           ++backend_index;  // try the next backend address, if any
         }
+        if (failure->code == grpc::StatusCode::UNAUTHENTICATED) reload_token();
         record_failure(*failure);
         const auto delay = std::max(
             backoff_delay(config_.backoff, attempt - 1, static_cast<std::uint32_t>(rng_())),
@@ -336,6 +338,19 @@ class GrpcReplayWorker final : public ReplayWorker {
     }
     spdlog::info("replay batch size {} -> {} after {}", before, batch_.size(),
                  code == grpc::StatusCode::DEADLINE_EXCEEDED ? "a timeout" : "a refusal for load");
+  }
+
+  void reload_token() {
+    if (config_.token_file.empty()) return;
+    std::ifstream in(config_.token_file);
+    std::string token;
+    std::getline(in, token);
+    while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
+    if (!token.empty() && token != config_.token) {
+      config_.token = std::move(token);
+      spdlog::info("the station token file {} changed: using the new token",
+                   config_.token_file);  // never the token itself
+    }
   }
 
   void record_failure(const CallError& e) {

@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 #include <fstream>
 #include <random>
+#include <sstream>
 
 #include "agent_fixture.hpp"
 #include "weighlink/testing/pg_cluster.hpp"
@@ -342,4 +343,48 @@ TEST_CASE("agent: a backend that takes small batches gets them, and every mutati
   CHECK(status.at("uplink").at("batch_size").as_int64() <= 7);
   const auto metrics = http_request(backend.http(), "GET", "/metrics").body;
   CHECK(metrics.find("weighlink_backend_oversize_total 0\n") == std::string::npos);
+}
+
+TEST_CASE("agent: a rotated token written to the token file is picked up with no restart") {
+  TempDir dir("wl-agent");
+  weighlink::testing::StationBackend backend(dir);
+  std::string old_token;
+  std::getline(std::ifstream(backend.token_file()), old_token);
+  Agent agent(dir, backend.agent_args(), "hello_interval_ms: 200\n");
+  const auto count_sql = "select count(*) from mutation_log where station_id='st-1'";
+  REQUIRE(post_json(agent.http, "/v1/mutations", "t-1", R"({"kind":"note.added","payload":{}})")
+              .status == 202);
+  REQUIRE(eventually([&] { return backend.pg().query_scalar(count_sql) == "1"; }, 20s));
+
+  const auto rotated = weighlink::testing::run({bin("weighlink-backend"), "station", "rotate-token",
+                                                "--dsn", backend.pg().dsn(), "--id", "st-1"});
+  REQUIRE_MESSAGE(rotated.exit_code == 0, rotated.output);
+  const auto new_token = weighlink::testing::last_line(rotated.output);
+  CHECK(new_token != old_token);
+  // The old token is refused at once: the next mutation waits in the outbox.
+  REQUIRE(post_json(agent.http, "/v1/mutations", "t-2", R"({"kind":"note.added","payload":{}})")
+              .status == 202);
+  REQUIRE(eventually(
+      [&] {
+        auto s = json::parse(http_request(agent.http, "GET", "/v1/status").body);
+        return s.at("uplink").at("state") == "offline";
+      },
+      20s));
+  auto status = json::parse(http_request(agent.http, "GET", "/v1/status").body);
+  CHECK(std::string(status.at("uplink").at("last_error").as_string()).find("token") !=
+        std::string::npos);
+  CHECK(backend.pg().query_scalar(count_sql) == "1");
+
+  std::ofstream(backend.token_file(), std::ios::trunc) << new_token << "\n";
+  REQUIRE_MESSAGE(eventually([&] { return backend.pg().query_scalar(count_sql) == "2"; }, 30s),
+                  agent.process->log());
+  // No token in any log line, old or new.
+  std::ostringstream backend_log;
+  backend_log << std::ifstream(dir / "backend.log").rdbuf();
+  const auto logs = agent.process->log() + backend_log.str();
+  CHECK(logs.find(old_token) == std::string::npos);
+  CHECK(logs.find(new_token) == std::string::npos);
+  CHECK(weighlink::testing::run({bin("weighlink-backend"), "station", "rotate-token", "--dsn",
+                                 backend.pg().dsn(), "--id", "nope"})
+            .exit_code == 1);
 }

@@ -16,6 +16,8 @@ inline constexpr int kExitUsage = 2;
 // Prints the new token once, as the last line of stdout.
 [[nodiscard]] int run_station_add(const std::string& dsn, const std::string& station_id);
 [[nodiscard]] int run_station_disable(const std::string& dsn, const std::string& station_id);
+// Prints the new token once, as the last line of stdout; the old token stops working at once.
+[[nodiscard]] int run_station_rotate_token(const std::string& dsn, const std::string& station_id);
 
 struct ServeOptions {
   std::string dsn;

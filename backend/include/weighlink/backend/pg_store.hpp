@@ -56,5 +56,10 @@ struct SchemaStatus {
                                           std::string_view token_sha256);
 // station_not_found when there is no such station.
 [[nodiscard]] Result<void> disable_station(PgConnection& connection, std::string_view station_id);
+// A new token for the station (its hash): the old one is refused from the commit on, and a
+// disabled station is enabled again.
+[[nodiscard]] Result<void> replace_station_token(PgConnection& connection,
+                                                 std::string_view station_id,
+                                                 std::string_view token_sha256);
 
 }  // namespace weighlink::backend

@@ -19,6 +19,9 @@ struct ReplayConfig {
   std::vector<std::string> backends;  // host:port, tried in order
   std::string station_id;
   std::string token;
+  // Where the token came from: read again when the backend refuses the token (UNAUTHENTICATED),
+  // so a rotated token written to the file is picked up with no restart.
+  std::string token_file;
   std::string agent_version;
   std::size_t batch_size = 200;
   std::chrono::milliseconds call_deadline{5000};
