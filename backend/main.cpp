@@ -53,6 +53,11 @@ int main(int argc, char** argv) {
       ->add_option("--max-queue", serve.max_queue,
                    "calls that may wait for a worker before RESOURCE_EXHAUSTED")
       ->capture_default_str();
+  serve_cmd->add_option("--tls-cert", serve.tls_cert,
+                        "PEM certificate chain: serve gRPC over TLS (with --tls-key)");
+  serve_cmd->add_option("--tls-key", serve.tls_key, "PEM private key of --tls-cert");
+  serve_cmd->add_option("--tls-client-ca", serve.tls_client_ca,
+                        "PEM CA: require client certificates signed by it (mutual TLS)");
   serve_cmd
       ->add_option("--max-batch", serve.max_batch,
                    "mutations per Replay call; larger batches are refused before any work")

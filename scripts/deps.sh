@@ -8,7 +8,7 @@ packages=(
   libboost1.81-dev libboost-system1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libsqlite3-dev sqlite3 libserialport-dev libpq-dev libprotobuf-dev protobuf-compiler
   libgrpc++-dev protobuf-compiler-grpc libspdlog-dev doctest-dev
-  libcli11-dev libyaml-cpp-dev libssl-dev
+  libcli11-dev libyaml-cpp-dev libssl-dev openssl
   postgresql-15 postgresql-client-15 socat procps util-linux
   chromium  # headless, for the operator page tests (tests/integration/page_test.cpp); ~300 MB
 )

@@ -5,6 +5,7 @@
 #include <boost/asio.hpp>
 #include <boost/json.hpp>
 #include <fstream>
+#include <sstream>
 #include <system_error>
 
 #include "weighlink/agent/api.hpp"
@@ -116,6 +117,27 @@ int Agent::run(const AgentConfig& config) {
     rc.backoff.cap = config.replay_backoff_max;
     rc.min_retention = config.outbox_min_retention;
     rc.token_file = config.station_token_file.string();
+    if (config.backend_tls.enabled) {
+      rc.tls.enabled = true;
+      rc.tls.server_name = config.backend_tls.server_name;
+      auto pem = [&](const std::filesystem::path& f, std::string& out) {
+        if (f.empty()) return true;
+        std::ifstream in(f, std::ios::binary);
+        std::ostringstream text;
+        text << in.rdbuf();
+        out = text.str();
+        if (!in || out.find("-----BEGIN ") == std::string::npos) {
+          spdlog::error("backend_tls: cannot read a PEM file at {}", f.string());
+          return false;
+        }
+        return true;
+      };
+      if (!pem(config.backend_tls.ca_file, rc.tls.root_certs) ||
+          !pem(config.backend_tls.cert_file, rc.tls.cert_chain) ||
+          !pem(config.backend_tls.key_file, rc.tls.private_key)) {
+        return 2;
+      }
+    }
     if (!config.station_token_file.empty()) {
       rc.token = read_token(config.station_token_file, &error);
       if (!error.empty()) {

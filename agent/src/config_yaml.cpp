@@ -181,6 +181,34 @@ void listen_key(const YAML::Node& n, const std::filesystem::path& file, const st
   }
 }
 
+void load_backend_tls(const YAML::Node& n, const std::filesystem::path& file,
+                      AgentConfig::BackendTls& tls) {
+  if (!n.IsMap()) fail(file, "backend_tls", "expected a mapping (ca_file, cert_file, key_file)");
+  check_keys(n, {"enabled", "ca_file", "cert_file", "key_file", "server_name"}, file,
+             "backend_tls.");
+  tls.enabled = true;  // the section turns it on unless it says enabled: false
+  if (auto v = n["enabled"])
+    tls.enabled = get<bool>(v, file, "backend_tls.enabled", "true or false");
+  auto path = [&](const char* key, std::filesystem::path& out) {
+    if (auto v = n[key]) {
+      out = get<std::string>(v, file, std::string("backend_tls.") + key, "a path");
+      if (!std::filesystem::exists(out)) {
+        fail(file, std::string("backend_tls.") + key, "no file at " + out.string());
+      }
+    }
+  };
+  path("ca_file", tls.ca_file);
+  path("cert_file", tls.cert_file);
+  path("key_file", tls.key_file);
+  if (tls.cert_file.empty() != tls.key_file.empty()) {
+    fail(file, tls.cert_file.empty() ? "backend_tls.cert_file" : "backend_tls.key_file",
+         "cert_file and key_file go together (the client certificate for mutual TLS)");
+  }
+  if (auto v = n["server_name"]) {
+    tls.server_name = get<std::string>(v, file, "backend_tls.server_name", "a host name");
+  }
+}
+
 void load_live(const YAML::Node& n, const std::filesystem::path& file, LiveOptions& live) {
   if (!n.IsMap()) fail(file, "live", "expected a mapping (ping_interval_ms, ...)");
   check_keys(n, {"ping_interval_ms", "write_stall_ms", "max_message_bytes", "max_clients"}, file,
@@ -296,12 +324,12 @@ AgentConfig load_config_file(const std::filesystem::path& file) {
   AgentConfig cfg;
   if (root.IsNull()) return cfg;
   if (!root.IsMap()) fail(file, "(top level)", "expected a mapping of keys");
-  check_keys(
-      root,
-      {"listen", "data_dir", "station_id", "station_token_file", "station_key_file", "backends",
-       "scales", "allowed_origins", "allowed_hosts", "capture_timeout_ms", "outbox",
-       "outbox_max_rows", "replay_batch_size", "hello_interval_ms", "live", "compat"},
-      file, "");
+  check_keys(root,
+             {"listen", "data_dir", "station_id", "station_token_file", "station_key_file",
+              "backends", "scales", "allowed_origins", "allowed_hosts", "capture_timeout_ms",
+              "outbox", "outbox_max_rows", "replay_batch_size", "hello_interval_ms", "live",
+              "compat", "backend_tls"},
+             file, "");
   listen_key(root["listen"], file, "listen", cfg.listen_host, cfg.listen_port);
   if (auto n = root["data_dir"]) cfg.data_dir = get<std::string>(n, file, "data_dir", "a path");
   if (auto n = root["station_id"]) {
@@ -351,6 +379,7 @@ AgentConfig load_config_file(const std::filesystem::path& file) {
         get<std::uint32_t>(n, file, "hello_interval_ms", "a number of milliseconds"));
   }
   if (auto n = root["live"]) load_live(n, file, cfg.live);
+  if (auto n = root["backend_tls"]) load_backend_tls(n, file, cfg.backend_tls);
   if (auto n = root["compat"]) {
     if (!n.IsMap()) fail(file, "compat", "expected a mapping (truconnect)");
     check_keys(n, {"truconnect"}, file, "compat.");

@@ -11,6 +11,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
+#include <sstream>
 
 #include "weighlink/backend/commands.hpp"
 #include "weighlink/backend/http_server.hpp"
@@ -51,6 +53,45 @@ int usage_error(const std::string& message) {
   return kExitUsage;
 }
 
+// The whole of a PEM file; nullopt (with a message on stderr) when it cannot be read or holds no
+// PEM block.
+std::optional<std::string> read_pem(const std::string& flag, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (!in || text.str().find("-----BEGIN ") == std::string::npos) {
+    std::cerr << "weighlink-backend: serve: " << flag << " " << path
+              << ": cannot read a PEM file there\n";
+    return std::nullopt;
+  }
+  return text.str();
+}
+
+// Plaintext, or TLS (optionally mutual) from the --tls-* files; nullptr after a message.
+std::shared_ptr<grpc::ServerCredentials> server_credentials(const ServeOptions& o) {
+  if (o.tls_cert.empty() && o.tls_key.empty() && o.tls_client_ca.empty()) {
+    return grpc::InsecureServerCredentials();
+  }
+  if (o.tls_cert.empty() || o.tls_key.empty()) {
+    std::cerr << "weighlink-backend: serve: --tls-cert and --tls-key go together (and "
+                 "--tls-client-ca needs both)\n";
+    return nullptr;
+  }
+  auto cert = read_pem("--tls-cert", o.tls_cert);
+  auto key = read_pem("--tls-key", o.tls_key);
+  if (!cert || !key) return nullptr;
+  grpc::SslServerCredentialsOptions ssl(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  if (!o.tls_client_ca.empty()) {
+    auto ca = read_pem("--tls-client-ca", o.tls_client_ca);
+    if (!ca) return nullptr;
+    ssl = grpc::SslServerCredentialsOptions(
+        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+    ssl.pem_root_certs = *ca;
+  }
+  ssl.pem_key_cert_pairs.push_back({*key, *cert});
+  return grpc::SslServerCredentials(ssl);
+}
+
 }  // namespace
 
 int run_serve(const ServeOptions& options) {
@@ -60,6 +101,8 @@ int run_serve(const ServeOptions& options) {
   if (options.max_queue < 1 || options.max_queue > 100000) {
     return usage_error("--max-queue must be between 1 and 100000");
   }
+  const auto credentials = server_credentials(options);
+  if (!credentials) return kExitUsage;
   if (options.grpc_listen.rfind(':') == std::string::npos) {
     return usage_error("invalid --grpc-listen \"" + options.grpc_listen +
                        "\": expected HOST:PORT, e.g. 127.0.0.1:50051");
@@ -123,7 +166,7 @@ int run_serve(const ServeOptions& options) {
   auto service = make_sync_service({&pool, &metrics, &now_unix_ms, options.max_batch});
   grpc::ServerBuilder builder;
   int grpc_port = 0;
-  builder.AddListeningPort(options.grpc_listen, grpc::InsecureServerCredentials(), &grpc_port);
+  builder.AddListeningPort(options.grpc_listen, credentials, &grpc_port);
   builder.RegisterService(service.get());
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || grpc_port == 0) {
@@ -147,8 +190,12 @@ int run_serve(const ServeOptions& options) {
     pool.stop();
     return kExitFailure;
   }
-  spdlog::info("weighlink-backend {} serving gRPC on {} and HTTP on {} with {} workers",
-               WEIGHLINK_VERSION, grpc_bound, http_bound, options.workers);
+  spdlog::info("weighlink-backend {} serving gRPC{} on {} and HTTP on {} with {} workers",
+               WEIGHLINK_VERSION,
+               options.tls_cert.empty()        ? " (plaintext)"
+               : options.tls_client_ca.empty() ? " over TLS"
+                                               : " over mutual TLS",
+               grpc_bound, http_bound, options.workers);
 
   // One look at the database now, so the operator sees a problem in the log at start-up.
   (void)pool.try_submit([](WorkerContext& worker) {

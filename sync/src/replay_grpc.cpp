@@ -128,7 +128,7 @@ class GrpcReplayWorker final : public ReplayWorker {
     while (!stopping()) {
       const std::string& address = config_.backends[backend_index % config_.backends.size()];
       if (!stub_ || channel_address_ != address) {
-        channel_ = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+        channel_ = make_channel(address);
         stub_ = pb::SyncService::NewStub(channel_);
         channel_address_ = address;
         set_state(UplinkState::connecting, address, {});
@@ -173,6 +173,21 @@ class GrpcReplayWorker final : public ReplayWorker {
         wait_for(std::chrono::duration_cast<std::chrono::milliseconds>(until_hello), true);
       }
     }
+  }
+
+  std::shared_ptr<grpc::Channel> make_channel(const std::string& address) const {
+    if (!config_.tls.enabled) {
+      return grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+    }
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = config_.tls.root_certs;
+    ssl.pem_cert_chain = config_.tls.cert_chain;
+    ssl.pem_private_key = config_.tls.private_key;
+    grpc::ChannelArguments args;
+    if (!config_.tls.server_name.empty()) {
+      args.SetSslTargetNameOverride(config_.tls.server_name);
+    }
+    return grpc::CreateCustomChannel(address, grpc::SslCredentials(ssl), args);
   }
 
   std::unique_ptr<grpc::ClientContext> context() const {

@@ -53,6 +53,14 @@ struct AgentConfig {
   // created on first start.
   std::filesystem::path station_key_file;
   std::vector<std::string> backends;  // host:port
+  // TLS to the backend (config `backend_tls`): PEM file paths. Off: plaintext.
+  struct BackendTls {
+    bool enabled = false;
+    std::filesystem::path ca_file;    // empty: the system's CA store
+    std::filesystem::path cert_file;  // client certificate (mutual TLS), with key_file
+    std::filesystem::path key_file;
+    std::string server_name;  // the name in the backend's certificate, if not the address host
+  } backend_tls;
   std::vector<scale::ScaleConfig> scales;
 
   // Security (SPEC §4): browser origins allowed besides the agent's own page, and extra names

@@ -27,6 +27,12 @@ struct ServeOptions {
   std::size_t workers = 4;
   std::size_t max_queue = 64;    // jobs waiting for a worker before RESOURCE_EXHAUSTED
   std::size_t max_batch = 1000;  // mutations per Replay call
+  // TLS on gRPC: the server's certificate chain and key (PEM files); with client_ca, every client
+  // must present a certificate signed by it (mutual TLS). Empty cert: plaintext (loopback, or a
+  // TLS-terminating proxy in front).
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_client_ca;
 };
 
 // Runs until SIGTERM or SIGINT, then shuts down cleanly and returns 0.

@@ -15,6 +15,15 @@
 
 namespace weighlink::sync {
 
+// TLS to the backend: the PEM texts (not paths). Disabled: plaintext.
+struct ReplayTls {
+  bool enabled = false;
+  std::string root_certs;  // CA(s) the backend's certificate must chain to; empty = system roots
+  std::string cert_chain;  // client certificate for mutual TLS (with private_key); optional
+  std::string private_key;
+  std::string server_name;  // expected name in the backend's certificate; empty = the address host
+};
+
 struct ReplayConfig {
   std::vector<std::string> backends;  // host:port, tried in order
   std::string station_id;
@@ -22,6 +31,7 @@ struct ReplayConfig {
   // Where the token came from: read again when the backend refuses the token (UNAUTHENTICATED),
   // so a rotated token written to the file is picked up with no restart.
   std::string token_file;
+  ReplayTls tls;
   std::string agent_version;
   std::size_t batch_size = 200;
   std::chrono::milliseconds call_deadline{5000};
