@@ -8,6 +8,7 @@
 
 #include <boost/json.hpp>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -163,7 +164,15 @@ int run_serve(const ServeOptions& options) {
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  auto service = make_sync_service({&pool, &metrics, &now_unix_ms, options.max_batch});
+  SyncServiceDeps deps{&pool, &metrics, &now_unix_ms, options.max_batch};
+  if (const char* pause = std::getenv("WEIGHLINK_TEST_PAUSE_AFTER_COMMIT_MS")) {
+    deps.pause_after_commit = std::chrono::milliseconds(std::atoi(pause));
+    spdlog::warn(
+        "test fault injection: every Replay waits {} ms between its commit and its "
+        "answer (WEIGHLINK_TEST_PAUSE_AFTER_COMMIT_MS); never set this in production",
+        deps.pause_after_commit.count());
+  }
+  auto service = make_sync_service(std::move(deps));
   grpc::ServerBuilder builder;
   int grpc_port = 0;
   builder.AddListeningPort(options.grpc_listen, credentials, &grpc_port);

@@ -3,6 +3,8 @@
 #include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
 
+#include <thread>
+
 #include "weighlink/backend/auth.hpp"
 #include "weighlink/backend/pg_store.hpp"
 #include "weighlink/backend/replay.hpp"
@@ -291,6 +293,9 @@ class SyncServiceImpl final : public pb::SyncService::CallbackService {
     auto outcome = replay_batch(worker.db, station_id, mutations, deps_.now_unix_ms(), &attempts);
     if (!outcome) return failed(worker, outcome.error(), "replay", station_id, info.correlation_id);
 
+    if (deps_.pause_after_commit.count() > 0) {
+      std::this_thread::sleep_for(deps_.pause_after_commit);  // tests only: see SyncServiceDeps
+    }
     deps_.metrics->count_batch();
     deps_.metrics->observe_batch_latency(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());

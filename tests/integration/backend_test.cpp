@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <boost/json.hpp>
+#include <cstdlib>
 #include <filesystem>
 #include <future>
 #include <map>
@@ -800,4 +801,67 @@ TEST_CASE("backend: an oversize batch is RESOURCE_EXHAUSTED with its limit and a
   CHECK(response.watermark().high_water_seq() == 3);
   CHECK(http_get(backend.http(), "/metrics").body.find("weighlink_backend_oversize_total 1\n") !=
         std::string::npos);
+}
+
+TEST_CASE(
+    "backend: SIGKILLed between commit and answer, cycle after cycle, applies nothing twice") {
+  // The backend is told to wait between a Replay's commit and its answer; each cycle kills it
+  // there with SIGKILL, so the client never hears that the batch was applied, and re-sends it to
+  // the restarted backend: every mutation must come back DUPLICATE, and PostgreSQL hold it once.
+  const char* env = std::getenv("WEIGHLINK_BACKEND_KILL_CYCLES");
+  const int cycles = env ? std::atoi(env) : 20;
+  PgCluster pg;
+  migrate(pg);
+  const std::string token = add_station(pg, "st1");
+  TempDir dir("wl-backend-kill");
+  const auto ready = dir / "ready.json";
+  auto start = [&](bool pause) {
+    std::filesystem::remove(ready);
+    auto p = std::make_unique<Process>(
+        std::vector<std::string>{
+            "/usr/bin/env", pause ? "WEIGHLINK_TEST_PAUSE_AFTER_COMMIT_MS=3000" : "X=1", kBackend,
+            "serve", "--dsn", pg.dsn(), "--grpc-listen", "127.0.0.1:0", "--http-listen",
+            "127.0.0.1:0", "--ready-file", ready.string(), "--workers", "2"},
+        dir / "backend.log");
+    return p;
+  };
+  std::uint64_t seq = 0;
+  for (int cycle = 0; cycle < cycles; ++cycle) {
+    auto backend = start(true);
+    const auto grpc_address = backend->wait_ready(ready).at("grpc");
+    std::vector<pb::Mutation> mutations;
+    for (int i = 0; i < 3; ++i) {
+      ++seq;
+      mutations.push_back(weighing("st1", seq, "kill-" + std::to_string(seq), "1000"));
+    }
+    const auto expected = std::to_string(seq);
+    auto first = std::async(std::launch::async, [&] {
+      pb::ReplayResponse response;
+      return call_replay(grpc_address, token, batch("st1", mutations), &response).status;
+    });
+    // Committed, and the answer not sent yet: kill it now.
+    REQUIRE_MESSAGE(
+        weighlink::testing::eventually([&] { return rows_of(pg, "st1") == expected; }, 10s, 5ms),
+        "cycle " << cycle << ": the batch was never committed");
+    backend->kill();
+    const auto lost = first.get();
+    CHECK_MESSAGE(!lost.ok(), "cycle " << cycle << ": an answer got out before the kill");
+
+    backend = start(false);
+    const auto again_address = backend->wait_ready(ready).at("grpc");
+    pb::ReplayResponse again;
+    const auto resent = call_replay(again_address, token, batch("st1", mutations), &again);
+    REQUIRE_MESSAGE(resent.status.ok(), resent.status.error_message());
+    REQUIRE(again.results_size() == 3);
+    for (const auto& r : again.results()) {
+      CHECK_MESSAGE(r.outcome() == pb::DUPLICATE, "cycle " << cycle << " seq " << r.seq());
+      CHECK(r.original_outcome() == pb::APPLIED);
+    }
+    CHECK(again.watermark().high_water_seq() == seq);
+    backend->kill();
+  }
+  CHECK(rows_of(pg, "st1") == std::to_string(seq));
+  CHECK(pg.query_scalar("select count(distinct idempotency_key) from mutation_log") ==
+        std::to_string(seq));
+  MESSAGE(cycles << " kills between commit and answer; " << seq << " mutations, each once");
 }

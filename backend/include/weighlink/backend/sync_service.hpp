@@ -4,6 +4,7 @@
 
 #include <grpcpp/impl/codegen/service_type.h>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -28,6 +29,9 @@ struct SyncServiceDeps {
   // A Replay with more mutations is refused (RESOURCE_EXHAUSTED, trailer x-weighlink-max-batch)
   // before any work: the agent halves its batch and caps it there.
   std::size_t max_batch = 1000;
+  // Fault injection for tests only (env WEIGHLINK_TEST_PAUSE_AFTER_COMMIT_MS): a Replay waits
+  // this long between its commit and its answer, so a test can kill the process there.
+  std::chrono::milliseconds pause_after_commit{0};
 };
 
 // Trailing metadata the backend sets on refusals, and the agent reads.
