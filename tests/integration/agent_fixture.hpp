@@ -4,6 +4,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
 #include <condition_variable>
@@ -91,15 +92,13 @@ struct AgentProcess {
 
   AgentProcess(const TempDir& dir, const std::vector<std::string>& extra,
                const std::string& config = {}) {
-    std::vector<std::string> argv = {bin("weighlink-agent"),
-                                     "--listen",
-                                     "127.0.0.1:0",
-                                     "--ready-file",
-                                     (dir / "agent.ready").string(),
-                                     "--data-dir",
-                                     (dir / "data").string(),
-                                     "--station-id",
-                                     "st-1"};
+    std::vector<std::string> argv = {
+        bin("weighlink-agent"),         "--listen",   "127.0.0.1:0",          "--ready-file",
+        (dir / "agent.ready").string(), "--data-dir", (dir / "data").string()};
+    // Station st-1 unless the test names one.
+    if (std::find(extra.begin(), extra.end(), "--station-id") == extra.end()) {
+      argv.insert(argv.end(), {"--station-id", "st-1"});
+    }
     if (!config.empty()) {
       std::ofstream(dir / "agent.yaml") << config;
       argv.push_back("--config");
