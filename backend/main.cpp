@@ -35,6 +35,14 @@ int main(int argc, char** argv) {
       "rotate-token", "give a station a new token (printed once, last); the old one stops working");
   rotate->add_option("--dsn", dsn, "libpq connection string")->required();
   rotate->add_option("--id", station_id, "station id")->required();
+  std::string key_file;  // station add --key-file, station set-key
+  add->add_option("--key-file", key_file, "the agent's station key file: signatures are checked");
+  auto* set_key = station->add_subcommand(
+      "set-key", "register the agent's station key: every mutation's signature is checked");
+  set_key->add_option("--dsn", dsn, "libpq connection string")->required();
+  set_key->add_option("--id", station_id, "station id")->required();
+  set_key->add_option("--key-file", key_file, "the agent's station key file (64+ hex digits)")
+      ->required();
   auto* disable = station->add_subcommand("disable", "refuse a station's token from now on");
   disable->add_option("--dsn", dsn, "libpq connection string")->required();
   disable->add_option("--id", station_id, "station id")->required();
@@ -85,7 +93,8 @@ int main(int argc, char** argv) {
 
   try {
     if (*migrate) return run_migrate(dsn);
-    if (*add) return run_station_add(dsn, station_id);
+    if (*add) return run_station_add(dsn, station_id, key_file);
+    if (*set_key) return run_station_set_key(dsn, station_id, key_file);
     if (*disable) return run_station_disable(dsn, station_id);
     if (*rotate) return run_station_rotate_token(dsn, station_id);
     if (*serve_cmd) return run_serve(serve);

@@ -59,10 +59,21 @@ int run_migrate(const std::string& dsn) {
 }
 
 int run_station_add(const std::string& dsn, const std::string& station_id) {
+  return run_station_add(dsn, station_id, {});
+}
+
+int run_station_add(const std::string& dsn, const std::string& station_id,
+                    const std::string& key_file) {
   if (!valid_station_id(station_id)) return bad_station_id("station add", station_id);
+  std::vector<unsigned char> key;  // station_keys.cpp
+  if (!key_file.empty()) {
+    auto loaded = read_key_file("station add", key_file);
+    if (!loaded) return kExitUsage;
+    key = std::move(*loaded);
+  }
   const std::string token = generate_token();
   PgConnection db(dsn);
-  auto added = insert_station(db, station_id, sha256_hex(token));
+  auto added = insert_station(db, station_id, sha256_hex(token), key);
   if (!added) {
     if (added.error() == Errc::station_exists) {
       std::cerr << "weighlink-backend: station add: station \"" << station_id
@@ -72,8 +83,9 @@ int run_station_add(const std::string& dsn, const std::string& station_id) {
     return fail("station add", "cannot create station \"" + station_id + "\"", db, added.error());
   }
   // Only the hash is stored: this is the one chance to copy the token.
-  std::cout << "created station " << station_id << "\n"
-            << "token (shown once; put it in the agent's --station-token-file):\n"
+  std::cout << "created station " << station_id << "\n";
+  if (!key.empty()) std::cout << "signatures are checked with the key from " << key_file << "\n";
+  std::cout << "token (shown once; put it in the agent's --station-token-file):\n"
             << token << std::endl;
   return kExitOk;
 }

@@ -21,6 +21,14 @@ void Metrics::count_outcome(Outcome outcome) noexcept {
   }
 }
 
+void Metrics::count_evidence_rejection(std::string_view reason) noexcept {
+  if (reason.starts_with("bad_signature")) {
+    bad_signature_.fetch_add(1, std::memory_order_relaxed);
+  } else if (reason.starts_with("chain_broken")) {
+    chain_broken_.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
 void Metrics::observe_batch_latency(double seconds) {
   std::size_t i = 0;
   while (i < kBatchLatencyBuckets.size() && seconds > kBatchLatencyBuckets[i]) ++i;
@@ -49,6 +57,9 @@ MetricsSnapshot Metrics::snapshot() const noexcept {
   s.overloaded = overloaded_.load(std::memory_order_relaxed);
   s.unavailable = unavailable_.load(std::memory_order_relaxed);
   s.oversize = oversize_.load(std::memory_order_relaxed);
+  s.unsigned_mutations = unsigned_.load(std::memory_order_relaxed);
+  s.bad_signature = bad_signature_.load(std::memory_order_relaxed);
+  s.chain_broken = chain_broken_.load(std::memory_order_relaxed);
   std::lock_guard lock(mu_);
   s.batch_latency_counts = latency_counts_;
   s.batch_latency_sum_s = latency_sum_s_;
@@ -85,6 +96,17 @@ std::string render_prometheus(const MetricsSnapshot& s) {
          "mutations than --max-batch.\n"
       << "# TYPE weighlink_backend_oversize_total counter\n"
       << "weighlink_backend_oversize_total " << s.oversize << "\n"
+      << "# HELP weighlink_backend_unsigned_mutations_total Mutations recorded for stations "
+         "without a signing key (their signatures are not checked).\n"
+      << "# TYPE weighlink_backend_unsigned_mutations_total counter\n"
+      << "weighlink_backend_unsigned_mutations_total " << s.unsigned_mutations << "\n"
+      << "# HELP weighlink_backend_evidence_rejected_total Mutations rejected because their "
+         "evidence did not check out against the station key, by reason.\n"
+      << "# TYPE weighlink_backend_evidence_rejected_total counter\n"
+      << "weighlink_backend_evidence_rejected_total{reason=\"bad_signature\"} " << s.bad_signature
+      << "\n"
+      << "weighlink_backend_evidence_rejected_total{reason=\"chain_broken\"} " << s.chain_broken
+      << "\n"
       << "# HELP weighlink_backend_replay_batch_seconds Database time of committed Replay "
          "batches.\n"
       << "# TYPE weighlink_backend_replay_batch_seconds histogram\n";

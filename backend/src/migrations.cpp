@@ -67,8 +67,75 @@ INSERT INTO backend_meta (key, value) VALUES
   ('durable_seq', '0');
 )sql";
 
+// v2: evidence and signatures. The station's signing key (a shared secret: the agent's
+// station.key), the evidence chain of every mutation, and the weighing's domain rows: one per
+// deck and per axle with exact numeric weights and the axle's evidence, the GVW, the type.
+constexpr std::string_view kSchemaV2 = R"sql(
+ALTER TABLE stations
+  ADD COLUMN signing_key bytea CHECK (octet_length(signing_key) >= 32),
+  ADD COLUMN signing_key_set_at timestamptz;
+COMMENT ON COLUMN stations.signing_key IS
+  'HMAC-SHA256 key of the station''s evidence (the agent''s station.key). A shared secret: whoever '
+  'reads it can sign records as the station. NULL: signatures are not checked.';
+
+ALTER TABLE mutation_log
+  ADD COLUMN prev_hash text,
+  ADD COLUMN record_hash text,
+  ADD COLUMN signature text,
+  ADD COLUMN signature_verified boolean NOT NULL DEFAULT false;
+
+ALTER TABLE weighings
+  ADD COLUMN weighing_type text,
+  ADD COLUMN gvw numeric;
+
+CREATE TABLE weighing_decks (
+  station_id text NOT NULL,
+  idempotency_key text NOT NULL,
+  deck integer NOT NULL,
+  weight numeric NOT NULL,
+  stable boolean NOT NULL DEFAULT false,
+  PRIMARY KEY (station_id, idempotency_key, deck),
+  FOREIGN KEY (station_id, idempotency_key) REFERENCES weighings (station_id, idempotency_key)
+);
+
+CREATE TABLE weighing_axles (
+  station_id text NOT NULL,
+  idempotency_key text NOT NULL,
+  axle integer NOT NULL,
+  weight numeric NOT NULL,
+  reading numeric,
+  reading_seq bigint,
+  raw bytea,
+  captured_ts text,
+  PRIMARY KEY (station_id, idempotency_key, axle),
+  FOREIGN KEY (station_id, idempotency_key) REFERENCES weighings (station_id, idempotency_key)
+);
+
+-- Weighings recorded before v2 keep their decks and axles in the jsonb columns; give them rows.
+-- A deck or axle without a number (0) takes its position, as replay does now.
+INSERT INTO weighing_decks (station_id, idempotency_key, deck, weight, stable)
+SELECT w.station_id, w.idempotency_key,
+       CASE WHEN d.index > 0 THEN d.index ELSE d.position::integer END, d.weight::numeric,
+       coalesce(d.stable, false)
+FROM weighings w,
+     ROWS FROM (jsonb_to_recordset(w.decks) AS (index integer, weight text, stable boolean))
+       WITH ORDINALITY AS d(index, weight, stable, position)
+WHERE jsonb_typeof(w.decks) = 'array'
+ON CONFLICT DO NOTHING;
+INSERT INTO weighing_axles (station_id, idempotency_key, axle, weight)
+SELECT w.station_id, w.idempotency_key,
+       CASE WHEN a.index > 0 THEN a.index ELSE a.position::integer END, a.weight::numeric
+FROM weighings w,
+     ROWS FROM (jsonb_to_recordset(w.axles) AS (index integer, weight text))
+       WITH ORDINALITY AS a(index, weight, position)
+WHERE jsonb_typeof(w.axles) = 'array'
+ON CONFLICT DO NOTHING;
+UPDATE weighings SET gvw = weight WHERE decks IS NOT NULL OR axles IS NOT NULL;
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, "stations, mutation_log, weighings, backend_meta", kSchemaV1},
+    Migration{2, "station signing keys, mutation evidence, weighing decks and axles", kSchemaV2},
 };
 
 }  // namespace

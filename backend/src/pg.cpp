@@ -33,7 +33,8 @@ Errc classify_pg_error(std::string_view sqlstate, bool connection_ok) noexcept {
       sqlstate == "57P03") {
     return Errc::connection_lost;
   }
-  if (sqlstate == "42P01") return Errc::not_migrated;  // undefined_table
+  // undefined_table, undefined_column: the schema is older than this binary.
+  if (sqlstate == "42P01" || sqlstate == "42703") return Errc::not_migrated;
   // query_canceled (statement_timeout) and lock_not_available (lock_timeout).
   if (sqlstate == "57014" || sqlstate == "55P03") return Errc::timed_out;
   return Errc::database_error;

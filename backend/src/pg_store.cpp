@@ -19,6 +19,42 @@ Outcome outcome_from_db(std::string_view text) {
   return text == "applied" ? Outcome::applied : Outcome::rejected;
 }
 
+std::vector<unsigned char> from_hex(std::string_view text) {
+  auto value = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return 0;
+  };
+  std::vector<unsigned char> out(text.size() / 2);
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    out[i] = static_cast<unsigned char>(value(text[2 * i]) * 16 + value(text[2 * i + 1]));
+  }
+  return out;
+}
+
+// The agent writes a raw frame into JSON one code point per byte (bytes 0x80..0xFF become
+// U+0080..U+00FF, two bytes of UTF-8): back to the frame's bytes. Text with any other code point
+// is kept as it is.
+std::string frame_bytes(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x80) {
+      out.push_back(static_cast<char>(c));
+    } else if ((c == 0xC2 || c == 0xC3) && i + 1 < text.size() &&
+               (static_cast<unsigned char>(text[i + 1]) & 0xC0) == 0x80) {
+      out.push_back(
+          static_cast<char>(((c & 0x03) << 6) | (static_cast<unsigned char>(text[i + 1]) & 0x3F)));
+      ++i;
+    } else {
+      return std::string(text);
+    }
+  }
+  return out;
+}
+
 std::string hex(std::string_view bytes) {
   static constexpr char kDigits[] = "0123456789abcdef";
   std::string out;
@@ -36,31 +72,67 @@ SELECT s.high_water_seq, s.durable_seq,
        coalesce((SELECT value FROM backend_meta WHERE key = 'generation'), '')
 FROM stations s WHERE s.id = $1)sql";
 
+// The replay transaction's view of the station, locked: FOR UPDATE makes concurrent replicas
+// take turns per station. Also its signing key and the record_hash the next mutation continues.
+constexpr std::string_view kLockStationSql = R"sql(
+SELECT s.high_water_seq, s.durable_seq,
+       coalesce((SELECT value FROM backend_meta WHERE key = 'generation'), ''),
+       coalesce(encode(s.signing_key, 'hex'), ''),
+       (SELECT m.record_hash FROM mutation_log m
+        WHERE m.station_id = s.id AND m.seq = s.high_water_seq)
+FROM stations s WHERE s.id = $1 FOR UPDATE OF s)sql";
+
 // Multi-row inserts from one JSON parameter: one round trip per table for the whole batch.
 constexpr std::string_view kInsertLogSql = R"sql(
 INSERT INTO mutation_log (station_id, idempotency_key, seq, kind, payload, payload_sha256,
-                          outcome, reason, created_at, applied_at)
+                          outcome, reason, created_at, applied_at, prev_hash, record_hash,
+                          signature, signature_verified)
 SELECT $1, r.idempotency_key, r.seq, r.kind, r.payload::jsonb, r.payload_sha256, r.outcome,
        nullif(r.reason, ''),
        timestamptz 'epoch' + r.created_at_ms * interval '1 millisecond',
-       timestamptz 'epoch' + r.applied_at_ms * interval '1 millisecond'
+       timestamptz 'epoch' + r.applied_at_ms * interval '1 millisecond',
+       nullif(r.prev_hash, ''), nullif(r.record_hash, ''), nullif(r.signature, ''),
+       r.signature_verified
 FROM jsonb_to_recordset($2::jsonb) AS r(idempotency_key text, seq bigint, kind text, payload text,
-     payload_sha256 text, outcome text, reason text, created_at_ms bigint, applied_at_ms bigint)
+     payload_sha256 text, outcome text, reason text, created_at_ms bigint, applied_at_ms bigint,
+     prev_hash text, record_hash text, signature text, signature_verified boolean)
 )sql";
 
 // Weights go in as the exact decimal strings and become numeric in PostgreSQL: no float ever.
 constexpr std::string_view kInsertWeighingSql = R"sql(
 INSERT INTO weighings (station_id, idempotency_key, scale, weight, unit, mode, tare, reading_seq,
                        reading_ts, raw, operator_id, decks, axles, signature, agent_version,
-                       captured_at)
+                       captured_at, weighing_type, gvw)
 SELECT $1, w.idempotency_key, w.scale, w.weight::numeric, w.unit, w.mode,
        nullif(w.tare, '')::numeric, w.reading_seq, nullif(w.reading_ts, ''),
        decode(w.raw_hex, 'hex'), nullif(w.operator_id, ''), w.decks, w.axles,
        nullif(w.signature, ''), nullif(w.agent_version, ''),
-       timestamptz 'epoch' + w.created_at_ms * interval '1 millisecond'
+       timestamptz 'epoch' + w.created_at_ms * interval '1 millisecond',
+       nullif(w.weighing_type, ''), nullif(w.gvw, '')::numeric
 FROM jsonb_to_recordset($2::jsonb) AS w(idempotency_key text, scale text, weight text, unit text,
      mode text, tare text, reading_seq bigint, reading_ts text, raw_hex text, operator_id text,
-     decks jsonb, axles jsonb, signature text, agent_version text, created_at_ms bigint)
+     decks jsonb, axles jsonb, signature text, agent_version text, created_at_ms bigint,
+     weighing_type text, gvw text)
+)sql";
+
+// One row per deck and per axle, from the same JSON as the weighings: weights numeric.
+constexpr std::string_view kInsertDecksSql = R"sql(
+INSERT INTO weighing_decks (station_id, idempotency_key, deck, weight, stable)
+SELECT $1, w.idempotency_key, d.index, d.weight::numeric, d.stable
+FROM jsonb_to_recordset($2::jsonb) AS w(idempotency_key text, decks jsonb),
+     jsonb_to_recordset(w.decks) AS d(index integer, weight text, stable boolean)
+WHERE w.decks IS NOT NULL
+)sql";
+
+constexpr std::string_view kInsertAxlesSql = R"sql(
+INSERT INTO weighing_axles (station_id, idempotency_key, axle, weight, reading, reading_seq, raw,
+                            captured_ts)
+SELECT $1, w.idempotency_key, a.index, a.weight::numeric, nullif(a.reading, '')::numeric,
+       a.reading_seq, decode(a.raw_hex, 'hex'), nullif(a.captured_at, '')
+FROM jsonb_to_recordset($2::jsonb) AS w(idempotency_key text, axle_rows jsonb),
+     jsonb_to_recordset(w.axle_rows) AS a(index integer, weight text, reading text,
+                                          reading_seq bigint, raw_hex text, captured_at text)
+WHERE w.axle_rows IS NOT NULL
 )sql";
 
 boost::json::object weighing_row(const NewRecord& record) {
@@ -75,7 +147,7 @@ boost::json::object weighing_row(const NewRecord& record) {
   row["tare"] = w.tare;
   if (w.reading_seq != 0) row["reading_seq"] = static_cast<std::int64_t>(w.reading_seq);
   row["reading_ts"] = w.reading_ts;
-  if (!w.raw.empty()) row["raw_hex"] = hex(w.raw);
+  if (!w.raw.empty()) row["raw_hex"] = hex(frame_bytes(w.raw));
   row["operator_id"] = w.operator_id;
   if (!w.decks.empty()) {
     boost::json::array decks;
@@ -86,13 +158,24 @@ boost::json::object weighing_row(const NewRecord& record) {
   }
   if (!w.axles.empty()) {
     boost::json::array axles;
+    boost::json::array axle_rows;  // weighing_axles, with each axle's evidence
     for (const auto& axle : w.axles) {
       axles.push_back({{"index", axle.index}, {"weight", axle.weight}});
+      boost::json::object a{{"index", axle.index},
+                            {"weight", axle.weight},
+                            {"reading", axle.reading},
+                            {"captured_at", axle.captured_at}};
+      if (axle.reading_seq != 0) a["reading_seq"] = static_cast<std::int64_t>(axle.reading_seq);
+      if (!axle.raw.empty()) a["raw_hex"] = hex(frame_bytes(axle.raw));
+      axle_rows.push_back(std::move(a));
     }
     row["axles"] = std::move(axles);
+    row["axle_rows"] = std::move(axle_rows);
   }
   row["signature"] = w.signature;
   row["agent_version"] = w.agent_version;
+  row["weighing_type"] = w.type;
+  row["gvw"] = w.gvw;
   if (m.created_at_unix_ms != 0) row["created_at_ms"] = m.created_at_unix_ms;
   return row;
 }
@@ -114,12 +197,18 @@ auto with_reconnect(PgConnection& connection, Query query) -> decltype(query()) 
 }  // namespace
 
 Result<StationState> PgReplayStore::lock_station(std::string_view station_id) {
-  auto result =
-      connection_.exec(std::string(kStationSql) + " FOR UPDATE OF s", {std::string(station_id)});
+  auto result = connection_.exec(kLockStationSql, {std::string(station_id)});
   if (!result) return result.error();
   if (result->rows() == 0) return Errc::station_not_found;
-  return StationState{to_int<std::uint64_t>(result->get(0, 0)),
-                      to_int<std::uint64_t>(result->get(0, 1)), std::string(result->get(0, 2))};
+  StationState state;
+  state.high_water_seq = to_int<std::uint64_t>(result->get(0, 0));
+  state.durable_seq = to_int<std::uint64_t>(result->get(0, 1));
+  state.generation = std::string(result->get(0, 2));
+  state.signing_key = from_hex(result->get(0, 3));
+  if (!result->is_null(0, 4) && !result->get(0, 4).empty()) {
+    state.last_record_hash = std::string(result->get(0, 4));
+  }
+  return state;
 }
 
 Result<std::vector<StoredMutation>> PgReplayStore::find_existing(
@@ -160,6 +249,10 @@ Result<void> PgReplayStore::insert(std::string_view station_id,
     row["reason"] = record.reason;
     if (m.created_at_unix_ms != 0) row["created_at_ms"] = m.created_at_unix_ms;
     row["applied_at_ms"] = record.applied_at_unix_ms;
+    row["prev_hash"] = m.prev_hash;
+    row["record_hash"] = m.record_hash;
+    row["signature"] = m.signature;
+    row["signature_verified"] = record.signature_verified;
     log_rows.push_back(std::move(row));
     if (record.outcome == Outcome::applied && m.kind == kWeighingCapturedKind && m.weighing) {
       weighing_rows.push_back(weighing_row(record));
@@ -170,8 +263,10 @@ Result<void> PgReplayStore::insert(std::string_view station_id,
     return r.error();
   }
   if (!weighing_rows.empty()) {
-    auto r = connection_.exec(kInsertWeighingSql, {station, boost::json::serialize(weighing_rows)});
-    if (!r) return r.error();
+    const std::string rows = boost::json::serialize(weighing_rows);
+    for (const auto sql : {kInsertWeighingSql, kInsertDecksSql, kInsertAxlesSql}) {
+      if (auto r = connection_.exec(sql, {station, rows}); !r) return r.error();
+    }
   }
   return {};
 }
@@ -293,14 +388,32 @@ Result<std::vector<int>> migrate(PgConnection& connection) {
 }
 
 Result<void> insert_station(PgConnection& connection, std::string_view station_id,
-                            std::string_view token_sha256) {
+                            std::string_view token_sha256,
+                            std::span<const unsigned char> signing_key) {
   if (auto connected = connection.ensure_connected(); !connected) return connected.error();
   auto result = connection.exec(
-      "INSERT INTO stations (id, token_sha256) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING "
-      "RETURNING id",
-      {std::string(station_id), std::string(token_sha256)});
+      "INSERT INTO stations (id, token_sha256, signing_key, signing_key_set_at) "
+      "SELECT $1, $2, decode(nullif($3, ''), 'hex'), CASE WHEN $3 = '' THEN NULL ELSE now() END "
+      "ON CONFLICT (id) DO NOTHING RETURNING id",
+      {std::string(station_id), std::string(token_sha256),
+       hex(std::string_view(reinterpret_cast<const char*>(signing_key.data()),
+                            signing_key.size()))});
   if (!result) return result.error();
   if (result->rows() == 0) return Errc::station_exists;
+  return {};
+}
+
+Result<void> set_station_key(PgConnection& connection, std::string_view station_id,
+                             std::span<const unsigned char> signing_key) {
+  if (auto connected = connection.ensure_connected(); !connected) return connected.error();
+  auto result = connection.exec(
+      "UPDATE stations SET signing_key = decode($2, 'hex'), signing_key_set_at = now() "
+      "WHERE id = $1 RETURNING id",
+      {std::string(station_id),
+       hex(std::string_view(reinterpret_cast<const char*>(signing_key.data()),
+                            signing_key.size()))});
+  if (!result) return result.error();
+  if (result->rows() == 0) return Errc::station_not_found;
   return {};
 }
 

@@ -3,8 +3,10 @@
 #include <boost/json.hpp>
 #include <limits>
 #include <map>
+#include <set>
 
 #include "weighlink/backend/token.hpp"
+#include "weighlink/sync/evidence.hpp"
 
 namespace weighlink::backend {
 
@@ -50,6 +52,7 @@ namespace {
 
 constexpr std::size_t kMaxKeyLength = 255;
 constexpr std::size_t kMaxKindLength = 100;
+constexpr std::size_t kMaxEvidenceLength = 128;  // hex SHA-256 / HMAC-SHA256 are 64
 
 // Keys and kinds end up in text columns and log lines: visible ASCII only, bounded.
 bool visible_ascii(std::string_view text, std::size_t max_length) {
@@ -82,14 +85,37 @@ std::optional<std::string> weighing_problem(const WeighingCaptured& w) {
              "\" is not an exact decimal";
     }
   }
-  if (w.reading_seq > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-    return "reading_seq is out of range";
+  if (!w.gvw.empty() && !is_exact_decimal(w.gvw)) {
+    return "gvw \"" + w.gvw + "\" is not an exact decimal";
+  }
+  constexpr auto kMaxSeq = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+  if (w.reading_seq > kMaxSeq) return "reading_seq is out of range";
+  std::set<std::uint32_t> numbers;
+  for (const auto& deck : w.decks) {
+    if (!numbers.insert(deck.index).second) {
+      return "deck " + std::to_string(deck.index) + " appears twice";
+    }
+  }
+  numbers.clear();
+  for (const auto& axle : w.axles) {
+    const std::string which = "axle " + std::to_string(axle.index);
+    if (!numbers.insert(axle.index).second) return which + " appears twice";
+    if (!axle.reading.empty() && !is_exact_decimal(axle.reading)) {
+      return which + " reading \"" + axle.reading + "\" is not an exact decimal";
+    }
+    if (axle.reading_seq > kMaxSeq) return which + " reading_seq is out of range";
+    if (has_nul(axle.captured_at)) return "a text field contains a NUL character";
   }
   for (const std::string* field : {&w.scale, &w.unit, &w.mode, &w.reading_ts, &w.operator_id,
-                                   &w.agent_version, &w.signature}) {
+                                   &w.agent_version, &w.signature, &w.type}) {
     if (has_nul(*field)) return "a text field contains a NUL character";
   }
   return std::nullopt;
+}
+
+// The first 16 hex digits of a hash, for reasons and logs.
+std::string short_hash(std::string_view hash) {
+  return hash.empty() ? std::string("(none)") : std::string(hash.substr(0, 16));
 }
 
 // The payload as the jsonb column can hold it.
@@ -127,6 +153,45 @@ std::optional<std::string> rejection_reason(const Mutation& mutation) {
   return std::nullopt;
 }
 
+void number_by_position(WeighingCaptured& weighing) {
+  for (std::size_t i = 0; i < weighing.decks.size(); ++i) {
+    if (weighing.decks[i].index == 0) weighing.decks[i].index = static_cast<std::uint32_t>(i + 1);
+  }
+  for (std::size_t i = 0; i < weighing.axles.size(); ++i) {
+    if (weighing.axles[i].index == 0) weighing.axles[i].index = static_cast<std::uint32_t>(i + 1);
+  }
+}
+
+std::optional<std::string> signature_problem(const Mutation& m,
+                                             std::span<const unsigned char> key) {
+  if (m.record_hash.empty() || m.signature.empty()) {
+    return "bad_signature: the mutation carries no record_hash and signature, but the station "
+           "has a signing key (an agent that predates them, or the evidence was stripped)";
+  }
+  const auto recomputed = sync::chain_hash(
+      m.prev_hash, sync::EvidenceFields{m.station_id, m.seq, m.idempotency_key, m.kind,
+                                        m.created_at_unix_ms, m.payload_json});
+  if (!sync::same_signature(recomputed, m.record_hash)) {
+    return "bad_signature: record_hash " + short_hash(m.record_hash) +
+           " does not match the mutation's content (altered after it was recorded or in "
+           "transit)";
+  }
+  if (!sync::same_signature(sync::sign_record(key, m.record_hash), m.signature)) {
+    return std::string(
+        "bad_signature: the signature is not made with the station's key (another key signed "
+        "it, or it was recomputed without the key)");
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> chain_problem(const Mutation& m,
+                                         const std::optional<std::string>& previous_hash) {
+  if (!previous_hash || previous_hash->empty()) return std::nullopt;
+  if (m.prev_hash == *previous_hash || m.prev_hash == sync::kGenesisHash) return std::nullopt;
+  return "chain_broken: prev_hash " + short_hash(m.prev_hash) + " does not continue seq " +
+         std::to_string(m.seq - 1) + " (record_hash " + short_hash(*previous_hash) + ")";
+}
+
 std::optional<std::string> malformed_batch_reason(const std::vector<Mutation>& mutations) {
   for (std::size_t i = 0; i < mutations.size(); ++i) {
     const auto& m = mutations[i];
@@ -140,6 +205,13 @@ std::optional<std::string> malformed_batch_reason(const std::vector<Mutation>& m
     if (!visible_ascii(m.kind, kMaxKindLength)) {
       return where + ": kind must be 1..100 visible ASCII characters";
     }
+    for (const std::string* field : {&m.prev_hash, &m.record_hash, &m.signature}) {
+      if (!field->empty() && !visible_ascii(*field, kMaxEvidenceLength)) {
+        return where +
+               ": prev_hash, record_hash and signature must be empty or 1..128 visible "
+               "ASCII characters";
+      }
+    }
   }
   return std::nullopt;
 }
@@ -148,6 +220,9 @@ ReplayPlan plan_batch(const StationState& station, const std::vector<StoredMutat
                       const std::vector<Mutation>& mutations, std::int64_t now_unix_ms) {
   ReplayPlan plan;
   plan.high_water_seq = station.high_water_seq;
+  const bool keyed = !station.signing_key.empty();
+  // The record_hash the next new mutation's prev_hash must continue, when known.
+  std::optional<std::string> chain_tip = station.last_record_hash;
 
   // Stored records plus those recorded earlier in this batch, by key.
   std::map<std::string, StoredMutation, std::less<>> known;
@@ -187,15 +262,31 @@ ReplayPlan plan_batch(const StationState& station, const std::vector<StoredMutat
     NewRecord record;
     record.payload_sha256 = sha;
     record.applied_at_unix_ms = now_unix_ms;
-    if (auto reason = rejection_reason(mutation)) {
-      record.outcome = Outcome::rejected;
-      record.reason = *reason;
+    record.mutation = mutation;
+    std::optional<std::string> reason;
+    if (keyed) {
+      // Authenticity first: a forged or altered mutation is refused whatever its content.
+      reason = signature_problem(mutation, station.signing_key);
+      if (!reason) {
+        record.signature_verified = true;
+        reason = chain_problem(mutation, chain_tip);
+        // What is stored is what the station signed, never the unsigned typed copy.
+        if (mutation.kind == kWeighingCapturedKind) {
+          record.mutation.weighing = mutation.weighing_from_payload;
+        }
+      }
     } else {
-      record.outcome = Outcome::applied;
+      ++plan.unsigned_recorded;
     }
+    if (record.mutation.weighing) number_by_position(*record.mutation.weighing);
+    if (!reason) reason = rejection_reason(record.mutation);
+    record.outcome = reason ? Outcome::rejected : Outcome::applied;
+    if (reason) record.reason = *reason;
     record.stored_payload_json =
         storable_payload(mutation, payload_is_object(mutation.payload_json));
-    record.mutation = mutation;
+    record.mutation.weighing_from_payload.reset();
+    chain_tip = mutation.record_hash.empty() ? std::nullopt
+                                             : std::optional<std::string>(mutation.record_hash);
 
     result.outcome = record.outcome;
     result.reason = record.reason;
@@ -241,6 +332,7 @@ Result<ReplayOutcome> apply_batch(ReplayStore& store, std::string_view station_i
   ReplayOutcome outcome;
   outcome.results = std::move(plan.results);
   outcome.expected_seq = plan.expected_seq;
+  outcome.unsigned_recorded = plan.unsigned_recorded;
   outcome.watermark = {plan.high_water_seq, station->durable_seq, station->generation};
   return outcome;
 }

@@ -9,6 +9,7 @@
 #include "weighlink/backend/pg_store.hpp"
 #include "weighlink/backend/replay.hpp"
 #include "weighlink/backend/token.hpp"
+#include "weighlink/sync/typed_payload.hpp"
 #include "weighlink/sync/v1/sync.grpc.pb.h"
 
 namespace weighlink::backend {
@@ -73,6 +74,41 @@ void to_proto(const Watermark& watermark, pb::Watermark* out) {
   out->set_generation(watermark.generation);
 }
 
+WeighingCaptured from_proto(const pb::WeighingCaptured& w) {
+  WeighingCaptured out;
+  out.scale = w.scale();
+  out.weight = w.weight();
+  out.unit = w.unit();
+  out.mode = w.mode();
+  out.tare = w.tare();
+  for (const auto& deck : w.decks()) {
+    DeckWeight d;
+    d.index = deck.index();
+    d.weight = deck.weight();
+    d.stable = deck.stable();
+    out.decks.push_back(std::move(d));
+  }
+  for (const auto& axle : w.axles()) {
+    AxleWeight a;
+    a.index = axle.index();
+    a.weight = axle.weight();
+    a.reading = axle.reading();
+    a.reading_seq = axle.reading_seq();
+    a.raw = axle.raw();
+    a.captured_at = axle.captured_at();
+    out.axles.push_back(std::move(a));
+  }
+  out.reading_seq = w.reading_seq();
+  out.reading_ts = w.reading_ts();
+  out.raw = w.raw();
+  out.operator_id = w.operator_id();
+  out.agent_version = w.agent_version();
+  out.signature = w.signature();
+  out.type = w.type();
+  out.gvw = w.gvw();
+  return out;
+}
+
 Mutation from_proto(const pb::Mutation& in) {
   Mutation m;
   m.station_id = in.station_id();
@@ -81,24 +117,16 @@ Mutation from_proto(const pb::Mutation& in) {
   m.kind = in.kind();
   m.payload_json = in.payload_json();
   m.created_at_unix_ms = in.created_at_unix_ms();
-  if (in.has_weighing_captured()) {
-    const auto& w = in.weighing_captured();
-    WeighingCaptured out;
-    out.scale = w.scale();
-    out.weight = w.weight();
-    out.unit = w.unit();
-    out.mode = w.mode();
-    out.tare = w.tare();
-    for (const auto& deck : w.decks())
-      out.decks.push_back({deck.index(), deck.weight(), deck.stable()});
-    for (const auto& axle : w.axles()) out.axles.push_back({axle.index(), axle.weight()});
-    out.reading_seq = w.reading_seq();
-    out.reading_ts = w.reading_ts();
-    out.raw = w.raw();
-    out.operator_id = w.operator_id();
-    out.agent_version = w.agent_version();
-    out.signature = w.signature();
-    m.weighing = std::move(out);
+  m.prev_hash = in.prev_hash();
+  m.record_hash = in.record_hash();
+  m.signature = in.signature();
+  if (in.has_weighing_captured()) m.weighing = from_proto(in.weighing_captured());
+  // The same mapping as the agent's, from the JSON the signature covers.
+  if (m.kind == kWeighingCapturedKind) {
+    pb::WeighingCaptured signed_form;
+    if (sync::weighing_from_payload(m.payload_json, signed_form)) {
+      m.weighing_from_payload = from_proto(signed_form);
+    }
   }
   return m;
 }
@@ -302,10 +330,12 @@ class SyncServiceImpl final : public pb::SyncService::CallbackService {
     deps_.metrics->station_seen(station_id, std::nullopt, outcome->watermark.high_water_seq,
                                 deps_.now_unix_ms());
     std::size_t counts[4] = {0, 0, 0, 0};
+    deps_.metrics->count_unsigned(outcome->unsigned_recorded);
     for (const auto& result : outcome->results) {
       deps_.metrics->count_outcome(result.outcome);
       ++counts[static_cast<int>(result.outcome)];
       if (result.outcome == Outcome::rejected) {
+        deps_.metrics->count_evidence_rejection(result.reason);
         spdlog::warn("mutation rejected: {} station={} idempotency_key={} seq={} correlation_id={}",
                      result.reason, station_id, result.idempotency_key, result.seq,
                      info.correlation_id);

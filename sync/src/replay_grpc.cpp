@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "weighlink/sync/replay.hpp"
+#include "weighlink/sync/typed_payload.hpp"
 #include "weighlink/sync/v1/sync.grpc.pb.h"
 
 namespace weighlink::sync {
@@ -25,56 +26,12 @@ std::int64_t now_ms() {
       .count();
 }
 
-std::string json_string(const boost::json::object& o, std::string_view key) {
-  if (const auto* v = o.if_contains(key); v && v->is_string()) return std::string(v->as_string());
-  return {};
-}
-
-// Known kinds travel typed as well; the JSON stays the source of truth for hashing.
+// Known kinds travel typed as well; the JSON stays the source of truth for hashing and
+// signatures (typed_payload.hpp).
 void fill_typed(const OutboxRow& row, pb::Mutation& m) {
   if (row.kind != "weighing.captured") return;
-  boost::system::error_code ec;
-  auto value = boost::json::parse(row.payload_json, ec);
-  if (ec || !value.is_object()) return;
-  const auto& o = value.as_object();
-  auto* w = m.mutable_weighing_captured();
-  w->set_scale(json_string(o, "scale"));
-  w->set_weight(json_string(o, "weight"));
-  w->set_unit(json_string(o, "unit"));
-  w->set_mode(json_string(o, "mode"));
-  w->set_tare(json_string(o, "tare"));
-  w->set_reading_ts(json_string(o, "reading_ts"));
-  w->set_raw(json_string(o, "raw"));
-  w->set_operator_id(json_string(o, "operator"));
-  w->set_agent_version(json_string(o, "agent_version"));
-  w->set_signature(json_string(o, "signature"));
-  if (const auto* v = o.if_contains("reading_seq"); v && v->is_number()) {
-    w->set_reading_seq(v->to_number<std::uint64_t>());
-  }
-  if (const auto* decks = o.if_contains("decks"); decks && decks->is_array()) {
-    for (const auto& d : decks->as_array()) {
-      if (!d.is_object()) continue;
-      auto* deck = w->add_decks();
-      const auto& dob = d.as_object();
-      if (const auto* i = dob.if_contains("index"); i && i->is_number()) {
-        deck->set_index(i->to_number<std::uint32_t>());
-      }
-      deck->set_weight(json_string(dob, "weight"));
-      if (const auto* s = dob.if_contains("stable"); s && s->is_bool())
-        deck->set_stable(s->as_bool());
-    }
-  }
-  if (const auto* axles = o.if_contains("axles"); axles && axles->is_array()) {
-    for (const auto& a : axles->as_array()) {
-      if (!a.is_object()) continue;
-      auto* axle = w->add_axles();
-      const auto& aob = a.as_object();
-      if (const auto* i = aob.if_contains("index"); i && i->is_number()) {
-        axle->set_index(i->to_number<std::uint32_t>());
-      }
-      axle->set_weight(json_string(aob, "weight"));
-    }
-  }
+  pb::WeighingCaptured typed;
+  if (weighing_from_payload(row.payload_json, typed)) *m.mutable_weighing_captured() = typed;
 }
 
 class GrpcReplayWorker final : public ReplayWorker {
@@ -269,6 +226,9 @@ class GrpcReplayWorker final : public ReplayWorker {
       m->set_kind(row.kind);
       m->set_payload_json(row.payload_json);
       m->set_created_at_unix_ms(row.created_at_ms);
+      m->set_prev_hash(row.prev_hash);
+      m->set_record_hash(row.record_hash);
+      m->set_signature(row.signature);
       fill_typed(row, *m);
     }
     pb::ReplayResponse res;

@@ -179,6 +179,13 @@ class StationBackend {
     grpc_ = ready.at("grpc");
     http_ = ready.at("http");
   }
+  // Registers `key_file` (the agent's station key) as the station's signing key: the backend
+  // checks every new mutation's signature from then on.
+  void set_key(const std::filesystem::path& key_file, const std::string& station_id = "st-1") {
+    auto set = run({bin("weighlink-backend"), "station", "set-key", "--dsn", pg_.dsn(), "--id",
+                    station_id, "--key-file", key_file.string()});
+    REQUIRE_MESSAGE(set.exit_code == 0, set.output);
+  }
   [[nodiscard]] const PgCluster& pg() const { return pg_; }
   [[nodiscard]] const std::string& grpc() const { return grpc_; }
   [[nodiscard]] const std::string& http() const { return http_; }

@@ -291,3 +291,65 @@ TEST_CASE("outbox: retention keeps acknowledged rows younger than min_retention_
   CHECK(status().at("outbox").at("rows") == 5);
   CHECK(status().at("outbox").at("pruned_through_seq") == 0);
 }
+
+TEST_CASE("evidence: the backend verifies the agent's signatures with the registered station key") {
+  TempDir dir("wl-evidence");
+  StationBackend backend(dir);
+  PtyScale pty(dir / "scale");
+  StreamingScale scale(pty, mt_frame("6100"));
+  std::vector<std::string> args{"--scale-source", "serial:" + pty.path()};
+  for (const auto& a : backend.agent_args()) args.push_back(a);
+  AgentProcess agent(dir, args, "capture_timeout_ms: 3000\n");
+  // The agent made its key on first start; the operator registers that file with the backend.
+  const auto key_file = dir / "data" / "station.key";
+  REQUIRE(std::filesystem::exists(key_file));
+  backend.set_key(key_file);
+
+  auto cap = post_json(agent.http, "/v1/captures", "cap-1",
+                       R"({"scale":"main","operator":"op-7","timeout_ms":3000})");
+  REQUIRE_MESSAGE(cap.status == 202, cap.body);
+  const std::string axles = "/v1/axle-sessions/main";
+  REQUIRE(post_json(agent.http, axles + "/start", "", R"({"expected_axles":2})").status == 200);
+  auto a1 = post_json(agent.http, axles + "/axles", "a-1", "{}");
+  REQUIRE_MESSAGE(a1.status == 200, a1.body);
+  scale.set(mt_frame("8200"));
+  auto a2 = post_json(agent.http, axles + "/axles", "a-2", "{}");
+  REQUIRE_MESSAGE(a2.status == 200, a2.body);
+  auto done = post_json(agent.http, axles + "/complete", "axle-1", R"({"operator":"op-7"})");
+  REQUIRE_MESSAGE(done.status == 202, done.body);
+  REQUIRE(post_json(agent.http, "/v1/mutations", "note-1",
+                    R"({"kind":"note.added","payload":{"text":"x"}})")
+              .status == 202);
+
+  const auto& pg = backend.pg();
+  REQUIRE(eventually(
+      [&] {
+        return pg.query_scalar("select count(*) from mutation_log where outcome='applied'") == "3";
+      },
+      30s));
+  CHECK(pg.query_scalar("select count(*) from mutation_log where not signature_verified") == "0");
+  CHECK(pg.query_scalar("select weighing_type || ' ' || weight::text from weighings where "
+                        "idempotency_key='cap-1'") == "static 6100");
+  CHECK(pg.query_scalar("select weighing_type || ' ' || gvw::text from weighings where "
+                        "idempotency_key='axle-1'") == "axle 14300");
+  CHECK(pg.query_scalar("select string_agg(axle || ':' || weight::text, ' ' order by axle) from "
+                        "weighing_axles where idempotency_key='axle-1'") == "1:6100 2:8200");
+  CHECK(pg.query_scalar("select count(*) from weighing_axles where reading_seq is null or raw is "
+                        "null or captured_ts is null") == "0");
+
+  // What the backend stored is what the agent's outbox shows.
+  for (const std::string key : {"cap-1", "axle-1", "note-1"}) {
+    auto shown = tool(dir, {"outbox", "show", key});
+    REQUIRE_MESSAGE(shown.exit_code == 0, shown.output);
+    const auto row = json::parse(last_line(shown.output)).as_object();
+    const auto& evidence = row.at("evidence").as_object();
+    const std::string where = "from mutation_log where idempotency_key='" + key + "'";
+    CHECK(pg.query_scalar("select record_hash " + where) == evidence.at("hash").as_string());
+    CHECK(pg.query_scalar("select signature " + where) == evidence.at("signature").as_string());
+    CHECK(pg.query_scalar("select prev_hash " + where) == evidence.at("prev_hash").as_string());
+    CHECK(pg.query_scalar("select seq " + where) == std::to_string(row.at("seq").as_int64()));
+  }
+  const auto metrics = http_request(backend.http(), "GET", "/metrics").body;
+  CHECK(metrics.find("weighlink_backend_unsigned_mutations_total 0\n") != std::string::npos);
+  CHECK(agent.process->terminate() == 0);
+}

@@ -85,6 +85,7 @@ TEST_CASE("pg: database errors map to typed causes") {
   CHECK(classify_pg_error("", false) == Errc::connection_lost);
   CHECK(classify_pg_error("23505", false) == Errc::connection_lost);
   CHECK(classify_pg_error("42P01", true) == Errc::not_migrated);
+  CHECK(classify_pg_error("42703", true) == Errc::not_migrated);  // a column a migration adds
   CHECK(classify_pg_error("57014", true) == Errc::timed_out);
   CHECK(classify_pg_error("55P03", true) == Errc::timed_out);
   CHECK(classify_pg_error("22P02", true) == Errc::database_error);

@@ -48,3 +48,21 @@ TEST_CASE("migrations: schema v1 creates the tables other components rely on") {
   CHECK(sql.find("PRIMARY KEY (station_id, idempotency_key)") != std::string_view::npos);
   CHECK(sql.find("UNIQUE (station_id, seq)") != std::string_view::npos);
 }
+
+TEST_CASE("migrations: schema v2 adds the station key, the evidence and the deck and axle rows") {
+  REQUIRE(migrations().size() >= 2);
+  const auto& v2 = migrations()[1];
+  CHECK(v2.version == 2);
+  for (const char* part :
+       {"ADD COLUMN signing_key bytea", "ADD COLUMN record_hash text", "ADD COLUMN prev_hash text",
+        "ADD COLUMN signature_verified boolean", "ADD COLUMN gvw numeric",
+        "CREATE TABLE weighing_decks", "CREATE TABLE weighing_axles"}) {
+    CHECK_MESSAGE(v2.sql.find(part) != std::string_view::npos, part);
+  }
+  // Weights are exact: never a floating-point column.
+  for (const auto& m : migrations()) {
+    for (const char* type : {" real", " float", "double precision"}) {
+      CHECK_MESSAGE(m.sql.find(type) == std::string_view::npos, type);
+    }
+  }
+}

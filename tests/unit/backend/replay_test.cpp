@@ -6,6 +6,7 @@
 #include <map>
 
 #include "weighlink/backend/auth.hpp"
+#include "weighlink/sync/evidence.hpp"
 
 using namespace weighlink::backend;
 
@@ -29,7 +30,14 @@ class FakeStore final : public ReplayStore {
     ++lock_calls;
     auto it = stations.find(std::string(station_id));
     if (it == stations.end()) return Errc::station_not_found;
-    return it->second.state;
+    // As PostgreSQL answers: the record_hash of the row at the high water, when it has one.
+    StationState state = it->second.state;
+    for (const auto& record : it->second.records) {
+      if (record.mutation.seq == state.high_water_seq && !record.mutation.record_hash.empty()) {
+        state.last_record_hash = record.mutation.record_hash;
+      }
+    }
+    return state;
   }
   Result<std::vector<StoredMutation>> find_existing(std::string_view station_id,
                                                     const std::vector<std::string>& keys) override {
@@ -84,7 +92,9 @@ Mutation weighing(std::uint64_t seq, std::string key, std::string weight) {
 
 FakeStore store_with_station(std::uint64_t high_water = 0) {
   FakeStore store;
-  store.stations["st1"].state = {high_water, 0, "gen-1"};
+  auto& state = store.stations["st1"].state;
+  state.high_water_seq = high_water;
+  state.generation = "gen-1";
   return store;
 }
 
@@ -215,7 +225,10 @@ TEST_CASE("replay: every weight of a weighing must be an exact decimal") {
   Mutation ok = weighing(1, "a", "32540");
   ok.weighing->tare = "120.5";
   ok.weighing->decks = {{1, "12440", true}, {2, "20100", true}};
-  ok.weighing->axles = {{1, "6000"}};
+  AxleWeight axle;
+  axle.index = 1;
+  axle.weight = "6000";
+  ok.weighing->axles = {axle};
   CHECK_FALSE(rejection_reason(ok).has_value());
 
   Mutation bad_tare = ok;
@@ -331,4 +344,248 @@ TEST_CASE("auth: a token writes only its own station") {
   Mutation foreign = generic(1, "a");
   foreign.station_id = "st2";
   CHECK(check_access(st1, "st1", {generic(1, "a"), foreign}).error() == Errc::permission_denied);
+}
+
+// --- Signatures and the evidence chain (a station with a signing key) ---
+
+namespace {
+
+const std::vector<unsigned char> kKey(32, 0x5a);
+
+// Signs `m` as the agent's outbox does, chained to `prev`; returns its record_hash.
+std::string sign(Mutation& m, const std::string& prev,
+                 const std::vector<unsigned char>& key = kKey) {
+  m.prev_hash = prev;
+  m.record_hash = weighlink::sync::chain_hash(
+      prev, {m.station_id, m.seq, m.idempotency_key, m.kind, m.created_at_unix_ms, m.payload_json});
+  m.signature = weighlink::sync::sign_record(key, m.record_hash);
+  return m.record_hash;
+}
+
+// A weighing whose typed copy says `typed_weight` and whose signed JSON says `weight`, with the
+// form built from the JSON as the gRPC adapter builds it.
+Mutation signed_weighing(std::uint64_t seq, std::string key, const std::string& weight,
+                         const std::string& typed_weight) {
+  Mutation m = weighing(seq, std::move(key), typed_weight);
+  m.created_at_unix_ms = kNow + static_cast<std::int64_t>(seq);
+  m.payload_json = R"({"scale":"main","type":"axle","weight":")" + weight + R"(","gvw":")" +
+                   weight + R"(","unit":"kg","mode":"gross"})";
+  WeighingCaptured from_json;
+  from_json.scale = "main";
+  from_json.type = "axle";
+  from_json.weight = weight;
+  from_json.gvw = weight;
+  from_json.unit = "kg";
+  from_json.mode = "gross";
+  m.weighing_from_payload = from_json;
+  return m;
+}
+
+FakeStore keyed_store(std::uint64_t high_water = 0) {
+  auto store = store_with_station(high_water);
+  store.stations["st1"].state.signing_key = kKey;
+  return store;
+}
+
+const std::string kGenesis(weighlink::sync::kGenesisHash);
+
+}  // namespace
+
+TEST_CASE("signatures: a correctly signed chain is applied, verified, and stores what was signed") {
+  auto store = keyed_store();
+  Mutation a = signed_weighing(1, "a", "32540", "99999");  // the typed copy was altered
+  Mutation b = generic(2, "b");
+  Mutation c = generic(3, "c");
+  sign(c, sign(b, sign(a, kGenesis)));
+  auto out = apply_batch(store, "st1", {a, b, c}, kNow);
+  REQUIRE(out.has_value());
+  REQUIRE(out->results.size() == 3);
+  for (const auto& r : out->results) CHECK_MESSAGE(r.outcome == Outcome::applied, r.reason);
+  CHECK(out->unsigned_recorded == 0);
+  const auto& records = store.stations["st1"].records;
+  REQUIRE(records.size() == 3);
+  for (const auto& r : records) CHECK(r.signature_verified);
+  CHECK(records[0].mutation.record_hash == a.record_hash);
+  CHECK(records[0].mutation.signature == a.signature);
+  // The weighing stored is the one the signature covers, not the unsigned typed copy.
+  REQUIRE(records[0].mutation.weighing.has_value());
+  CHECK(records[0].mutation.weighing->weight == "32540");
+  CHECK(records[0].mutation.weighing->gvw == "32540");
+  CHECK(records[0].mutation.weighing->type == "axle");
+
+  SUBCASE("the next batch continues from the stored record_hash") {
+    Mutation d = generic(4, "d");
+    sign(d, c.record_hash);
+    auto next = apply_batch(store, "st1", {d}, kNow);
+    REQUIRE(next.has_value());
+    CHECK(next->results[0].outcome == Outcome::applied);
+  }
+  SUBCASE("a re-sent signed mutation is a DUPLICATE, not checked again") {
+    auto again = apply_batch(store, "st1", {a}, kNow);
+    REQUIRE(again.has_value());
+    CHECK(again->results[0].outcome == Outcome::duplicate);
+  }
+}
+
+TEST_CASE("signatures: a changed payload is REJECTED bad_signature and does not block later seqs") {
+  auto store = keyed_store();
+  Mutation a = signed_weighing(1, "a", "32540", "32540");
+  Mutation b = generic(2, "b");
+  sign(b, sign(a, kGenesis));
+  a.payload_json = R"({"scale":"main","weight":"12540","unit":"kg","mode":"gross"})";
+  auto out = apply_batch(store, "st1", {a, b}, kNow);
+  REQUIRE(out.has_value());
+  REQUIRE(out->results.size() == 2);
+  CHECK(out->results[0].outcome == Outcome::rejected);
+  CHECK(out->results[0].reason.starts_with("bad_signature: record_hash "));
+  CHECK(out->results[1].outcome == Outcome::applied);
+  CHECK(out->watermark.high_water_seq == 2);
+  const auto& records = store.stations["st1"].records;
+  CHECK_FALSE(records[0].signature_verified);
+  CHECK(records[0].mutation.record_hash == a.record_hash);  // stored as given
+  CHECK(store.stations["st1"].log["a"].outcome == Outcome::rejected);
+}
+
+TEST_CASE("signatures: another key, another record's signature or none is bad_signature") {
+  auto store = keyed_store();
+  Mutation other_key = generic(1, "a");
+  sign(other_key, kGenesis, std::vector<unsigned char>(32, 0x11));
+  Mutation no_evidence = generic(2, "b");
+  Mutation swapped = generic(3, "c");
+  sign(swapped, kGenesis);
+  swapped.signature = other_key.signature;
+  auto out = apply_batch(store, "st1", {other_key, no_evidence, swapped}, kNow);
+  REQUIRE(out.has_value());
+  REQUIRE(out->results.size() == 3);
+  CHECK(out->results[0].reason.starts_with("bad_signature: the signature is not made"));
+  CHECK(out->results[1].reason.starts_with("bad_signature: the mutation carries no"));
+  CHECK(out->results[2].reason.starts_with("bad_signature: the signature is not made"));
+  for (const auto& r : out->results) CHECK(r.outcome == Outcome::rejected);
+  CHECK(out->watermark.high_water_seq == 3);
+}
+
+TEST_CASE("signatures: a prev_hash that does not continue seq - 1 is REJECTED chain_broken") {
+  auto store = keyed_store();
+  Mutation a = generic(1, "a");
+  Mutation b = generic(2, "b");
+  sign(a, kGenesis);
+  sign(b, std::string(64, 'f'));  // signed, but chained to a record that is not seq 1
+  Mutation c = generic(3, "c");
+  sign(c, b.record_hash);
+  auto out = apply_batch(store, "st1", {a, b, c}, kNow);
+  REQUIRE(out.has_value());
+  REQUIRE(out->results.size() == 3);
+  CHECK(out->results[0].outcome == Outcome::applied);
+  CHECK(out->results[1].outcome == Outcome::rejected);
+  CHECK(out->results[1].reason.starts_with("chain_broken: prev_hash ffffffffffffffff"));
+  CHECK(store.stations["st1"].records[1].signature_verified);  // the signature itself was good
+  CHECK(out->results[2].outcome == Outcome::applied);          // continues b as stored
+
+  SUBCASE("also across batches, against the stored record_hash") {
+    Mutation d = generic(4, "d");
+    sign(d, a.record_hash);
+    auto next = apply_batch(store, "st1", {d}, kNow);
+    REQUIRE(next.has_value());
+    CHECK(next->results[0].reason.starts_with("chain_broken: "));
+  }
+}
+
+TEST_CASE("signatures: a chain is accepted where seq - 1 is not known or a new outbox starts") {
+  SUBCASE("first mutation seen above a high water without a stored row (seq continued)") {
+    auto store = keyed_store(41);
+    Mutation m = generic(42, "a");
+    sign(m, std::string(64, 'e'));  // the agent's anchor after pruning, unknown here
+    auto out = apply_batch(store, "st1", {m}, kNow);
+    REQUIRE(out.has_value());
+    CHECK(out->results[0].outcome == Outcome::applied);
+  }
+  SUBCASE("seq - 1 stored without evidence (before the key or an older agent)") {
+    auto store = store_with_station();
+    REQUIRE(apply_batch(store, "st1", {generic(1, "a")}, kNow).has_value());
+    store.stations["st1"].state.signing_key = kKey;
+    Mutation m = generic(2, "b");
+    sign(m, std::string(64, 'e'));
+    auto out = apply_batch(store, "st1", {m}, kNow);
+    REQUIRE(out.has_value());
+    CHECK(out->results[0].outcome == Outcome::applied);
+  }
+  SUBCASE("a reinstalled agent starts a new chain at the genesis hash above the high water") {
+    auto store = keyed_store();
+    Mutation a = generic(1, "a");
+    sign(a, kGenesis);
+    REQUIRE(apply_batch(store, "st1", {a}, kNow).has_value());
+    Mutation fresh = generic(2, "b");
+    sign(fresh, kGenesis);
+    auto out = apply_batch(store, "st1", {fresh}, kNow);
+    REQUIRE(out.has_value());
+    CHECK(out->results[0].outcome == Outcome::applied);
+  }
+}
+
+TEST_CASE("signatures: a station without a key accepts and stores the evidence as given") {
+  auto store = store_with_station();
+  Mutation a = generic(1, "a");
+  a.prev_hash = "not-a-hash";
+  a.record_hash = "also-not";
+  a.signature = "forged";
+  Mutation b = generic(2, "b");  // no evidence at all
+  Mutation c = weighing(3, "c", "100");
+  c.weighing_from_payload = WeighingCaptured{};  // ignored without a key: the typed copy is kept
+  auto out = apply_batch(store, "st1", {a, b, c}, kNow);
+  REQUIRE(out.has_value());
+  for (const auto& r : out->results) CHECK(r.outcome == Outcome::applied);
+  CHECK(out->unsigned_recorded == 3);
+  const auto& records = store.stations["st1"].records;
+  CHECK(records[0].mutation.signature == "forged");
+  CHECK_FALSE(records[0].signature_verified);
+  CHECK(records[2].mutation.weighing->weight == "100");
+}
+
+TEST_CASE("signatures: evidence fields must be empty or short visible ASCII") {
+  Mutation ok = generic(1, "a");
+  sign(ok, kGenesis);
+  CHECK_FALSE(malformed_batch_reason({ok}).has_value());
+  Mutation long_hash = ok;
+  long_hash.record_hash = std::string(129, 'a');
+  CHECK(malformed_batch_reason({long_hash}).has_value());
+  Mutation nul = ok;
+  nul.signature = std::string("ab\0cd", 5);
+  CHECK(malformed_batch_reason({nul}).has_value());
+}
+
+TEST_CASE("weighings: decks and axles without a number take their position; twice is rejected") {
+  Mutation m = weighing(1, "a", "300");
+  m.weighing->gvw = "300";
+  AxleWeight first;
+  first.weight = "100";
+  first.reading = "100";
+  first.reading_seq = 7;
+  AxleWeight second;
+  second.weight = "200";
+  m.weighing->axles = {first, second};
+  m.weighing->decks = {{0, "100", true}, {0, "200", false}};
+  number_by_position(*m.weighing);
+  CHECK(m.weighing->axles[0].index == 1);
+  CHECK(m.weighing->axles[1].index == 2);
+  CHECK(m.weighing->decks[1].index == 2);
+  CHECK_FALSE(rejection_reason(m).has_value());
+
+  Mutation twice = m;
+  twice.weighing->axles[1].index = 1;
+  CHECK(rejection_reason(twice).value().find("axle 1 appears twice") != std::string::npos);
+  Mutation bad_gvw = m;
+  bad_gvw.weighing->gvw = "3OO";
+  CHECK(rejection_reason(bad_gvw).value().find("gvw") != std::string::npos);
+  Mutation bad_reading = m;
+  bad_reading.weighing->axles[0].reading = "1,5";
+  CHECK(rejection_reason(bad_reading).value().find("axle 1 reading") != std::string::npos);
+
+  // Through replay, an agent that sent no axle numbers gets them numbered.
+  auto store = store_with_station();
+  Mutation unnumbered = weighing(1, "u", "300");
+  unnumbered.weighing->axles = {first, second};
+  auto out = apply_batch(store, "st1", {unnumbered}, kNow);
+  REQUIRE(out.has_value());
+  CHECK(out->results[0].outcome == Outcome::applied);
+  CHECK(store.stations["st1"].records[0].mutation.weighing->axles[1].index == 2);
 }

@@ -4,7 +4,10 @@
 // line (what failed, where, what to do).
 
 #include <cstddef>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace weighlink::backend {
 
@@ -40,5 +43,16 @@ struct ServeOptions {
 
 // Validates a station id: 1..64 characters of [A-Za-z0-9._-].
 [[nodiscard]] bool valid_station_id(const std::string& station_id) noexcept;
+
+// Registers the agent's station key (its key file: 64+ hex digits) as the station's signing key;
+// replay then checks every new mutation's signature and chain. A bad key file exits 2.
+[[nodiscard]] int run_station_set_key(const std::string& dsn, const std::string& station_id,
+                                      const std::string& key_file);
+// station add --key-file: creates the station with its signing key in the same statement.
+[[nodiscard]] int run_station_add(const std::string& dsn, const std::string& station_id,
+                                  const std::string& key_file);
+// The key in an agent's station key file; nullopt after printing why to stderr.
+[[nodiscard]] std::optional<std::vector<unsigned char>> read_key_file(std::string_view command,
+                                                                      const std::string& path);
 
 }  // namespace weighlink::backend

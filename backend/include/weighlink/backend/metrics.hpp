@@ -9,6 +9,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "weighlink/backend/types.hpp"
 
@@ -39,6 +40,11 @@ struct MetricsSnapshot {
   std::array<std::uint64_t, kBatchLatencyBuckets.size() + 1> batch_latency_counts{};  // +Inf last
   double batch_latency_sum_s = 0;
   std::map<std::string, StationProgress> stations;
+
+  // Evidence (docs/backend.md, "Signatures").
+  std::uint64_t unsigned_mutations = 0;  // recorded for stations without a signing key
+  std::uint64_t bad_signature = 0;       // rejected: evidence not signed by the station key
+  std::uint64_t chain_broken = 0;        // rejected: prev_hash does not continue the chain
 };
 
 class Metrics {
@@ -48,6 +54,11 @@ class Metrics {
   void count_overloaded() noexcept { overloaded_.fetch_add(1, std::memory_order_relaxed); }
   void count_unavailable() noexcept { unavailable_.fetch_add(1, std::memory_order_relaxed); }
   void count_oversize() noexcept { oversize_.fetch_add(1, std::memory_order_relaxed); }
+  void count_unsigned(std::uint64_t n) noexcept {
+    unsigned_.fetch_add(n, std::memory_order_relaxed);
+  }
+  // Counts a rejection whose reason is bad_signature or chain_broken; ignores the others.
+  void count_evidence_rejection(std::string_view reason) noexcept;
   // One committed Replay batch and how long its database work took.
   void observe_batch_latency(double seconds);
   // A Hello (agent_last_seq given) or a Replay answer (agent_last_seq nullopt keeps the last).
@@ -63,6 +74,9 @@ class Metrics {
   std::atomic<std::uint64_t> overloaded_{0};
   std::atomic<std::uint64_t> unavailable_{0};
   std::atomic<std::uint64_t> oversize_{0};
+  std::atomic<std::uint64_t> unsigned_{0};
+  std::atomic<std::uint64_t> bad_signature_{0};
+  std::atomic<std::uint64_t> chain_broken_{0};
   mutable std::mutex mu_;  // the histogram and the station map
   std::array<std::uint64_t, kBatchLatencyBuckets.size() + 1> latency_counts_{};
   double latency_sum_s_ = 0;

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -51,9 +52,15 @@ struct SchemaStatus {
 // Applies pending migrations; returns the versions applied by this call (empty when up to date).
 [[nodiscard]] Result<std::vector<int>> migrate(PgConnection& connection);
 
-// station_exists when the id is taken; not_migrated when the schema is missing.
+// station_exists when the id is taken; not_migrated when the schema is missing. An empty
+// `signing_key` registers none.
 [[nodiscard]] Result<void> insert_station(PgConnection& connection, std::string_view station_id,
-                                          std::string_view token_sha256);
+                                          std::string_view token_sha256,
+                                          std::span<const unsigned char> signing_key = {});
+// Registers (or replaces) the key that signs the station's evidence; station_not_found when
+// there is no such station.
+[[nodiscard]] Result<void> set_station_key(PgConnection& connection, std::string_view station_id,
+                                           std::span<const unsigned char> signing_key);
 // station_not_found when there is no such station.
 [[nodiscard]] Result<void> disable_station(PgConnection& connection, std::string_view station_id);
 // A new token for the station (its hash): the old one is refused from the commit on, and a

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,6 +41,22 @@ class ReplayStore {
 // Why a new mutation must be rejected (e.g. "invalid_payload: ..."), or nullopt when it is valid.
 [[nodiscard]] std::optional<std::string> rejection_reason(const Mutation& mutation);
 
+// Decks and axles that came without a number (0) take their 1-based position.
+void number_by_position(WeighingCaptured& weighing);
+
+// The evidence checks of a station with a signing key (docs/backend.md, "Signatures").
+// "bad_signature: ..." when the mutation carries no record_hash/signature, when record_hash is not
+// sync::chain_hash(prev_hash, {station_id, seq, idempotency_key, kind, created_at, payload_json}),
+// or when signature is not sync::sign_record(key, record_hash); else nullopt.
+[[nodiscard]] std::optional<std::string> signature_problem(const Mutation& mutation,
+                                                           std::span<const unsigned char> key);
+// "chain_broken: ..." when `previous_hash` (the stored record_hash of seq - 1) is known and the
+// mutation's prev_hash is neither it nor the genesis hash (a new outbox: a reinstalled agent
+// starts a new chain); else nullopt. Unknown `previous_hash` (seq - 1 not stored, or stored
+// without evidence): nothing to compare, accepted.
+[[nodiscard]] std::optional<std::string> chain_problem(
+    const Mutation& mutation, const std::optional<std::string>& previous_hash);
+
 // Why a batch is malformed as a whole (missing key, seq 0, ...), or nullopt. A malformed batch
 // is refused (INVALID_ARGUMENT) before anything is recorded: such a mutation cannot be recorded.
 [[nodiscard]] std::optional<std::string> malformed_batch_reason(
@@ -51,6 +68,7 @@ struct ReplayPlan {
   std::vector<NewRecord> records;       // what to insert
   std::uint64_t high_water_seq = 0;     // after the batch
   std::uint64_t expected_seq = 0;       // non-zero when the batch stopped at a gap
+  std::uint64_t unsigned_recorded = 0;  // records of a station without a signing key
 };
 
 [[nodiscard]] ReplayPlan plan_batch(const StationState& station,

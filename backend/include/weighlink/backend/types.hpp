@@ -14,14 +14,19 @@ enum class Outcome { unspecified, applied, duplicate, rejected };
 [[nodiscard]] const char* to_string(Outcome outcome) noexcept;
 
 struct DeckWeight {
-  std::uint32_t index = 0;
-  std::string weight;  // exact decimal as displayed
+  std::uint32_t index = 0;  // 1-based deck number; 0 = not given (replay numbers it by position)
+  std::string weight;       // exact decimal as displayed
   bool stable = false;
 };
 
 struct AxleWeight {
-  std::uint32_t index = 0;
-  std::string weight;  // exact decimal as displayed
+  std::uint32_t index = 0;  // 1-based axle number; 0 = not given (replay numbers it by position)
+  std::string weight;       // exact decimal as displayed
+  // Evidence: the indicator's reading it came from, that reading's seq and raw frame, when.
+  std::string reading;  // exact decimal or empty
+  std::uint64_t reading_seq = 0;
+  std::string raw;
+  std::string captured_at;
 };
 
 // The typed form of a `weighing.captured` mutation.
@@ -39,6 +44,8 @@ struct WeighingCaptured {
   std::string operator_id;
   std::string agent_version;
   std::string signature;
+  std::string type;  // static | axle; empty when not given
+  std::string gvw;   // gross vehicle weight (decks, axles); empty when the weighing has none
 };
 
 inline constexpr const char* kWeighingCapturedKind = "weighing.captured";
@@ -51,6 +58,14 @@ struct Mutation {
   std::string payload_json;
   std::int64_t created_at_unix_ms = 0;  // 0 when unknown
   std::optional<WeighingCaptured> weighing;
+  // The evidence chain of the station's outbox (sync/evidence.hpp); empty when the agent sent
+  // none. Checked against the station's key when it has one.
+  std::string prev_hash;
+  std::string record_hash;
+  std::string signature;
+  // The typed weighing built from payload_json itself (sync/typed_payload.hpp): what the
+  // signature covers. Stored instead of `weighing` once the signature is verified.
+  std::optional<WeighingCaptured> weighing_from_payload;
 };
 
 struct MutationResult {
@@ -73,6 +88,11 @@ struct StationState {
   std::uint64_t high_water_seq = 0;
   std::uint64_t durable_seq = 0;
   std::string generation;
+  // The station's signing key (stations.signing_key); empty: none registered, nothing checked.
+  std::vector<unsigned char> signing_key;
+  // record_hash of the stored mutation at high_water_seq, when that row exists and has one: the
+  // prev_hash the next mutation must carry.
+  std::optional<std::string> last_record_hash;
 };
 
 // A row of mutation_log as the idempotency check needs it.
@@ -95,12 +115,16 @@ struct NewRecord {
   Outcome outcome = Outcome::unspecified;  // applied or rejected
   std::string reason;
   std::int64_t applied_at_unix_ms = 0;
+  // The station key verified the signature (mutation_log.signature_verified).
+  bool signature_verified = false;
 };
 
 struct ReplayOutcome {
   std::vector<MutationResult> results;
   Watermark watermark;
   std::uint64_t expected_seq = 0;  // non-zero when the batch stopped at a gap
+  // New mutations recorded for a station without a signing key (nothing checked).
+  std::uint64_t unsigned_recorded = 0;
 };
 
 }  // namespace weighlink::backend
