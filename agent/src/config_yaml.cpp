@@ -327,8 +327,8 @@ AgentConfig load_config_file(const std::filesystem::path& file) {
   check_keys(root,
              {"listen", "data_dir", "station_id", "station_token_file", "station_key_file",
               "backends", "scales", "allowed_origins", "allowed_hosts", "capture_timeout_ms",
-              "outbox", "outbox_max_rows", "replay_batch_size", "hello_interval_ms", "live",
-              "compat", "backend_tls"},
+              "outbox", "outbox_max_rows", "replay_batch_size", "replay_backoff_max_ms",
+              "hello_interval_ms", "live", "compat", "backend_tls"},
              file, "");
   listen_key(root["listen"], file, "listen", cfg.listen_host, cfg.listen_port);
   if (auto n = root["data_dir"]) cfg.data_dir = get<std::string>(n, file, "data_dir", "a path");
@@ -373,6 +373,9 @@ AgentConfig load_config_file(const std::filesystem::path& file) {
   }
   if (auto n = root["replay_batch_size"]) {
     cfg.replay_batch_size = get<std::size_t>(n, file, "replay_batch_size", "a positive number");
+  }
+  if (auto n = root["replay_backoff_max_ms"]) {
+    cfg.replay_backoff_max = get_ms(n, file, "replay_backoff_max_ms", 200, 600'000);
   }
   if (auto n = root["hello_interval_ms"]) {
     cfg.hello_interval = std::chrono::milliseconds(

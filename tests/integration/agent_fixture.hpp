@@ -187,6 +187,7 @@ class StationBackend {
     REQUIRE_MESSAGE(set.exit_code == 0, set.output);
   }
   [[nodiscard]] const PgCluster& pg() const { return pg_; }
+  [[nodiscard]] PgCluster& pg() { return pg_; }  // to stop and start it
   [[nodiscard]] const std::string& grpc() const { return grpc_; }
   [[nodiscard]] const std::string& http() const { return http_; }
   [[nodiscard]] const std::filesystem::path& token_file() const { return token_file_; }

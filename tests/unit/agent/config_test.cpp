@@ -55,6 +55,18 @@ TEST_CASE("config: each bad file gets an error naming the key") {
   CHECK(error_of(dir, "listen: [\n").find("not valid YAML") != std::string::npos);
 }
 
+TEST_CASE("config: replay_backoff_max_ms caps the replay backoff, within 200..600000") {
+  TempDir dir;
+  std::ofstream(dir / "c.yaml") << "replay_backoff_max_ms: 1000\nhello_interval_ms: 500\n";
+  auto cfg = load_config_file(dir / "c.yaml");
+  CHECK(cfg.replay_backoff_max == std::chrono::milliseconds(1000));
+  CHECK(cfg.hello_interval == std::chrono::milliseconds(500));
+  CHECK(error_of(dir, "replay_backoff_max_ms: 50\n").find("replay_backoff_max_ms") !=
+        std::string::npos);
+  CHECK(error_of(dir, "replay_backoff_max_ms: soon\n").find("replay_backoff_max_ms") !=
+        std::string::npos);
+}
+
 TEST_CASE("config: scale stability, capture minimum, polling and reopening keys load") {
   TempDir dir;
   std::ofstream(dir / "c.yaml") << R"(scales:
