@@ -115,6 +115,10 @@ class GrpcReplayWorker final : public ReplayWorker {
         if (failure->code == grpc::StatusCode::UNAVAILABLE ||
             failure->code == grpc::StatusCode::DEADLINE_EXCEEDED) {
           ++backend_index;  // try the next backend address, if any
+          // A call that timed out may sit on a connection that went silent (a middlebox lost
+          // it, the host vanished behind a proxy): nothing would ever close it. Start afresh.
+          stub_.reset();
+          channel_.reset();
         }
         if (failure->code == grpc::StatusCode::UNAUTHENTICATED) reload_token();
         record_failure(*failure);
@@ -132,15 +136,23 @@ class GrpcReplayWorker final : public ReplayWorker {
     }
   }
 
+  // A channel of its own (not shared through gRPC's global subchannel pool, so dropping it
+  // really drops its connection), whose reconnect backoff is the agent's: gRPC's default grows to
+  // 120 s, and every call in between would fail without trying the backend.
   std::shared_ptr<grpc::Channel> make_channel(const std::string& address) const {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    const int cap = static_cast<int>(std::max<std::int64_t>(config_.backoff.cap.count(), 100));
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, std::min(200, cap));
+    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, std::min(200, cap));
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, cap);
     if (!config_.tls.enabled) {
-      return grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+      return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
     }
     grpc::SslCredentialsOptions ssl;
     ssl.pem_root_certs = config_.tls.root_certs;
     ssl.pem_cert_chain = config_.tls.cert_chain;
     ssl.pem_private_key = config_.tls.private_key;
-    grpc::ChannelArguments args;
     if (!config_.tls.server_name.empty()) {
       args.SetSslTargetNameOverride(config_.tls.server_name);
     }
