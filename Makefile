@@ -65,19 +65,24 @@ fuzz:
 # Decode throughput per protocol against a memchr baseline, then live socket latency (pty byte ->
 # WebSocket client) of weighlink-agent against a Node.js relay (skipped without node and npm), then
 # the durable outbox (enqueue latency against the disk's fsync, throughput with 1/8/64 producers
-# against raw SQLite), in the release build; writes build/bench/decode.json, build/bench/live.json
-# and build/bench/outbox.json (docs/performance.md). BENCH_LIVE_ARGS passes flags to bench_live,
+# against raw SQLite), then replay (a 100 k backlog drained agent -> backend -> PostgreSQL against
+# psql's batched INSERT on the same server; 200 stations x 5 k reconnecting at once), in the
+# release build; writes build/bench/decode.json, build/bench/live.json, build/bench/outbox.json
+# and build/bench/replay.json (docs/performance.md). BENCH_LIVE_ARGS passes flags to bench_live,
 # e.g. "--seconds 5 --clients 1,10"; BENCH_OUTBOX_ARGS to bench_outbox, e.g. "--seconds 5
-# --producers 1,8". Not part of `make test`: no timing assertions.
+# --producers 1,8"; BENCH_REPLAY_ARGS to bench_replay, e.g. "--backlog 10000 --stations 20
+# --per-station 500". Not part of `make test`: no timing assertions.
 BENCH_LIVE_ARGS ?=
 BENCH_OUTBOX_ARGS ?=
+BENCH_REPLAY_ARGS ?=
 bench: deps
 	@if [ ! -f build-release/build.ninja ]; then cmake --preset release -DCMAKE_CXX_COMPILER_LAUNCHER=ccache; fi
-	cmake --build build-release --target bench_decode bench_live bench_outbox -j $(JOBS)
+	cmake --build build-release --target bench_decode bench_live bench_outbox bench_replay -j $(JOBS)
 	@mkdir -p build/bench
 	build-release/tests/bench/bench_decode --json build/bench/decode.json
 	build-release/tests/bench/bench_live --json build/bench/live.json $(BENCH_LIVE_ARGS)
 	build-release/tests/bench/bench_outbox --json build/bench/outbox.json $(BENCH_OUTBOX_ARGS)
+	build-release/tests/bench/bench_replay --json build/bench/replay.json $(BENCH_REPLAY_ARGS)
 
 format:
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
