@@ -952,6 +952,33 @@ void fill_mutation(pb::Mutation& m, const std::string& station, std::uint64_t se
   w->set_agent_version("0.1.0");
 }
 
+std::string code_name(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::CANCELLED:
+      return "CANCELLED";
+    case grpc::StatusCode::UNKNOWN:
+      return "UNKNOWN";
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      return "INVALID_ARGUMENT";
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return "DEADLINE_EXCEEDED";
+    case grpc::StatusCode::NOT_FOUND:
+      return "NOT_FOUND";
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return "PERMISSION_DENIED";
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return "UNAUTHENTICATED";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      return "RESOURCE_EXHAUSTED";
+    case grpc::StatusCode::UNAVAILABLE:
+      return "UNAVAILABLE";
+    case grpc::StatusCode::INTERNAL:
+      return "INTERNAL";
+    default:
+      return "code " + std::to_string(static_cast<int>(code));
+  }
+}
+
 struct StationResult {
   std::uint64_t high_water = 0;
   double finish_s = -1;  // -1: not drained
@@ -967,6 +994,7 @@ struct StationResult {
   std::uint64_t max_batch_trailers = 0;
   double waited_s = 0;  // in backoff
   std::vector<double> ok_latency_ms;
+  std::map<std::string, std::string> messages;  // "Hello UNAVAILABLE" -> the first message
   std::size_t final_batch = 0;
   std::string fatal;
 };
@@ -1045,6 +1073,7 @@ void run_station(const std::string& station, const std::string& token, pb::SyncS
       } else {
         failure = status.error_code();
         ++r.hello_errors[status.error_code()];
+        r.messages.try_emplace("Hello " + code_name(status.error_code()), status.error_message());
         pressure(*ctx, status.error_code());
       }
     }
@@ -1066,6 +1095,7 @@ void run_station(const std::string& station, const std::string& token, pb::SyncS
       if (!status.ok()) {
         failure = status.error_code();
         ++r.replay_errors[status.error_code()];
+        r.messages.try_emplace("Replay " + code_name(status.error_code()), status.error_message());
         pressure(*ctx, status.error_code());
       } else {
         ++r.replay_ok;
@@ -1151,6 +1181,7 @@ struct FaninResult {
   std::int64_t min_high_water = 0;
   std::int64_t max_high_water = 0;
   std::map<std::string, double> metrics;
+  std::map<std::string, std::string> messages;  // one message per call and status, first seen
   std::vector<std::uint64_t> acked_per_second;
   std::vector<Statement> statements;  // --pg-statements
 };
@@ -1295,6 +1326,7 @@ FaninResult run_fanin(const Options& options) {
     out.duplicates += r.duplicates;
     out.rejected += r.rejected;
     out.retry_after_hints += r.retry_after_hints;
+    for (const auto& [k, v] : r.messages) out.messages.try_emplace(k, v);
     out.waited_s_total += r.waited_s;
     latencies.insert(latencies.end(), r.ok_latency_ms.begin(), r.ok_latency_ms.end());
     batches_sent += static_cast<double>(r.ok_latency_ms.size());
@@ -1327,33 +1359,6 @@ FaninResult run_fanin(const Options& options) {
 
 // ---------------------------------------------------------------------------------------------
 // Output.
-
-std::string code_name(grpc::StatusCode code) {
-  switch (code) {
-    case grpc::StatusCode::CANCELLED:
-      return "CANCELLED";
-    case grpc::StatusCode::UNKNOWN:
-      return "UNKNOWN";
-    case grpc::StatusCode::INVALID_ARGUMENT:
-      return "INVALID_ARGUMENT";
-    case grpc::StatusCode::DEADLINE_EXCEEDED:
-      return "DEADLINE_EXCEEDED";
-    case grpc::StatusCode::NOT_FOUND:
-      return "NOT_FOUND";
-    case grpc::StatusCode::PERMISSION_DENIED:
-      return "PERMISSION_DENIED";
-    case grpc::StatusCode::UNAUTHENTICATED:
-      return "UNAUTHENTICATED";
-    case grpc::StatusCode::RESOURCE_EXHAUSTED:
-      return "RESOURCE_EXHAUSTED";
-    case grpc::StatusCode::UNAVAILABLE:
-      return "UNAVAILABLE";
-    case grpc::StatusCode::INTERNAL:
-      return "INTERNAL";
-    default:
-      return "code " + std::to_string(static_cast<int>(code));
-  }
-}
 
 json::object errors_json(const std::map<grpc::StatusCode, std::uint64_t>& errors) {
   json::object o;
@@ -1478,6 +1483,9 @@ json::value print_fanin(const FaninResult& f, const Options& options) {
       f.mean_batch, f.latency_p50_ms, f.latency_p99_ms, f.latency_max_ms);
   std::printf("  errors: Hello: %s; Replay: %s\n", errors_text(f.hello_errors).c_str(),
               errors_text(f.replay_errors).c_str());
+  for (const auto& [what, message] : f.messages) {
+    std::printf("    %s, e.g.: %s\n", what.c_str(), message.c_str());
+  }
   std::printf(
       "  RESOURCE_EXHAUSTED %llu, DEADLINE_EXCEEDED %llu; retry-after hints honoured "
       "%llu; time in backoff %.0f station-seconds\n",
@@ -1530,6 +1538,8 @@ json::value print_fanin(const FaninResult& f, const Options& options) {
   }
   json::array timeline;
   for (auto v : f.acked_per_second) timeline.push_back(v);
+  json::object messages;
+  for (const auto& [k, v] : f.messages) messages[k] = v;
   return json::object{
       {"stations", options.stations},
       {"per_station", options.per_station},
@@ -1550,6 +1560,7 @@ json::value print_fanin(const FaninResult& f, const Options& options) {
            {"p50", f.latency_p50_ms}, {"p99", f.latency_p99_ms}, {"max", f.latency_max_ms}}},
       {"hello_errors", errors_json(f.hello_errors)},
       {"replay_errors", errors_json(f.replay_errors)},
+      {"error_messages", std::move(messages)},
       {"retry_after_hints", f.retry_after_hints},
       {"backoff_station_seconds", f.waited_s_total},
       {"applied", f.applied},
