@@ -18,7 +18,7 @@
 namespace weighlink::sync {
 namespace {
 
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS mutations(
@@ -45,6 +45,27 @@ ALTER TABLE mutations ADD COLUMN prev_hash TEXT NOT NULL DEFAULT '';
 ALTER TABLE mutations ADD COLUMN record_hash TEXT NOT NULL DEFAULT '';
 ALTER TABLE mutations ADD COLUMN signature TEXT NOT NULL DEFAULT '';
 CREATE TABLE IF NOT EXISTS state(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+)sql";
+
+// Schema 3: rows per state kept by triggers, so stats() reads three rows and two index ends
+// instead of counting the whole file (it runs after every replay batch and every status message),
+// and stays right when `weighlink-agent outbox retry` changes states from another process.
+constexpr const char* kSchema3 = R"sql(
+CREATE TABLE IF NOT EXISTS state_counts(state TEXT PRIMARY KEY, n INTEGER NOT NULL);
+INSERT OR IGNORE INTO state_counts(state, n) VALUES ('pending', 0), ('acknowledged', 0), ('dead', 0);
+UPDATE state_counts SET n = (SELECT COUNT(*) FROM mutations WHERE mutations.state = state_counts.state);
+CREATE TRIGGER IF NOT EXISTS mutations_counted_insert AFTER INSERT ON mutations BEGIN
+  UPDATE state_counts SET n = n + 1 WHERE state = NEW.state;
+END;
+CREATE TRIGGER IF NOT EXISTS mutations_counted_delete AFTER DELETE ON mutations BEGIN
+  UPDATE state_counts SET n = n - 1 WHERE state = OLD.state;
+END;
+CREATE TRIGGER IF NOT EXISTS mutations_counted_update AFTER UPDATE OF state ON mutations
+WHEN OLD.state <> NEW.state BEGIN
+  UPDATE state_counts SET n = n - 1 WHERE state = OLD.state;
+  UPDATE state_counts SET n = n + 1 WHERE state = NEW.state;
+END;
+PRAGMA user_version=3;
 )sql";
 
 constexpr const char* kAnchorKey = "chain.anchor";
@@ -298,21 +319,32 @@ class SqliteOutbox final : public Outbox {
     OutboxStats st;
     {
       std::lock_guard lock(reader_mu_);
-      Stmt s(reader_.get(),
-             "SELECT state, COUNT(*), MIN(created_at_ms), MAX(seq) FROM mutations GROUP BY state");
-      while (s.step() == SQLITE_ROW) {
-        const auto state = parse_state(s.text(0));
-        const auto n = static_cast<std::uint64_t>(s.i64(1));
-        if (state == MutationState::pending) {
-          st.pending = n;
-          st.oldest_pending_created_at_ms = s.i64(2);
-        } else if (state == MutationState::acknowledged) {
-          st.acknowledged = n;
-          st.acknowledged_seq = static_cast<std::uint64_t>(s.i64(3));
-        } else if (state == MutationState::dead) {
-          st.dead = n;
+      sqlite3* db = reader_.get();
+      exec(db, "BEGIN");  // one snapshot for the three reads
+      {
+        Stmt s(db, "SELECT state, n FROM state_counts");
+        while (s.step() == SQLITE_ROW) {
+          const auto state = parse_state(s.text(0));
+          const auto n = static_cast<std::uint64_t>(std::max<std::int64_t>(0, s.i64(1)));
+          if (state == MutationState::pending) st.pending = n;
+          if (state == MutationState::acknowledged) st.acknowledged = n;
+          if (state == MutationState::dead) st.dead = n;
         }
       }
+      {
+        // The head of the queue: the pending row sent next (index mutations_by_state).
+        Stmt s(db,
+               "SELECT created_at_ms FROM mutations WHERE state = 'pending' ORDER BY seq "
+               "LIMIT 1");
+        if (s.step() == SQLITE_ROW) st.oldest_pending_created_at_ms = s.i64(0);
+      }
+      {
+        Stmt s(db, "SELECT MAX(seq) FROM mutations WHERE state = 'acknowledged'");
+        if (s.step() == SQLITE_ROW && !s.is_null(0)) {
+          st.acknowledged_seq = static_cast<std::uint64_t>(s.i64(0));
+        }
+      }
+      exec(db, "COMMIT");
     }
     std::lock_guard lock(mu_);
     st.last_seq = last_seq_;
@@ -328,11 +360,12 @@ class SqliteOutbox final : public Outbox {
   boost::system::result<void> mark_results(std::span<const MutationOutcome> outcomes,
                                            std::int64_t now_ms) override {
     return run_on_writer([&](sqlite3* db) -> boost::system::result<void> {
+      Stmt s(db,
+             "UPDATE mutations SET state=?, outcome=?, last_error=?, acknowledged_at_ms=?, "
+             "attempts=attempts+1 WHERE seq=?");
       for (const auto& o : outcomes) {
         const bool rejected = o.kind == MutationOutcome::Kind::rejected;
-        Stmt s(db,
-               "UPDATE mutations SET state=?, outcome=?, last_error=?, acknowledged_at_ms=?, "
-               "attempts=attempts+1 WHERE seq=?");
+        s.reset();
         s.bind(1, to_string(rejected ? MutationState::dead : MutationState::acknowledged));
         s.bind(2, std::string_view(o.kind == MutationOutcome::Kind::applied     ? "applied"
                                    : o.kind == MutationOutcome::Kind::duplicate ? "duplicate"
@@ -349,9 +382,9 @@ class SqliteOutbox final : public Outbox {
   boost::system::result<void> mark_attempt_failed(std::span<const std::uint64_t> seqs,
                                                   const std::string& error) override {
     return run_on_writer([&](sqlite3* db) -> boost::system::result<void> {
+      Stmt s(db, "UPDATE mutations SET attempts=attempts+1, last_error=? WHERE seq=?");
       for (const auto seq : seqs) {
-        Stmt s(db, "UPDATE mutations SET attempts=attempts+1, last_error=? WHERE seq=?");
-        s.bind(1, error).bind(2, static_cast<std::int64_t>(seq));
+        s.reset().bind(1, error).bind(2, static_cast<std::int64_t>(seq));
         if (s.step() != SQLITE_DONE) return sqlite_error(s.rc());
       }
       return {};
@@ -793,6 +826,15 @@ class SqliteOutbox final : public Outbox {
   std::thread thread_;
 };
 
+bool in_transaction(sqlite3* db, const char* sql, std::string* error) {
+  if (exec(db, "BEGIN IMMEDIATE", error) != SQLITE_OK) return false;
+  if (exec(db, sql, error) != SQLITE_OK || exec(db, "COMMIT", error) != SQLITE_OK) {
+    exec(db, "ROLLBACK");
+    return false;
+  }
+  return true;
+}
+
 // Schema 1 -> 2 in one transaction: the chain columns, the state table, and the rows already
 // queued chained and signed now (they were written before the chain existed).
 bool upgrade_to_2(sqlite3* db, const OutboxOptions& options, std::string* error) {
@@ -903,6 +945,10 @@ boost::system::result<std::unique_ptr<Outbox>> Outbox::open(const std::filesyste
     }
     if (version < 2 && !upgrade_to_2(writer.get(), options, &sql_error)) {
       *error = "cannot upgrade outbox " + file.string() + " to schema 2: " + sql_error;
+      return make_error_code(boost::system::errc::io_error);
+    }
+    if (version < 3 && !in_transaction(writer.get(), kSchema3, &sql_error)) {
+      *error = "cannot upgrade outbox " + file.string() + " to schema 3: " + sql_error;
       return make_error_code(boost::system::errc::io_error);
     }
   }

@@ -359,3 +359,57 @@ TEST_CASE("outbox: state writes and mutations commit in the order they were aske
     CHECK(outbox->get_state("axle-session/main") == next);
   }
 }
+
+TEST_CASE("outbox: counts per state stay right across pruning, upgrades and another process") {
+  TempDir dir;
+  const auto file = dir.path() / "outbox.db";
+  auto outbox = filled(dir, 6);
+  REQUIRE(outbox
+              ->mark_results(
+                  std::vector<MutationOutcome>{
+                      {1, {}, {}}, {2, {}, {}}, {3, MutationOutcome::Kind::rejected, "bad plate"}},
+                  5000)
+              .has_value());
+  auto st = outbox->stats();
+  CHECK(st.pending == 3);
+  CHECK(st.acknowledged == 2);
+  CHECK(st.dead == 1);
+  CHECK(st.acknowledged_seq == 2);
+  CHECK(st.oldest_pending_created_at_ms == 1000);
+
+  // Another process (the `outbox retry` command) releases the dead row: the counts follow.
+  {
+    OutboxOptions tool = signed_options();
+    tool.create_if_missing = false;
+    tool.check_integrity = false;
+    auto other = open_outbox(file, tool);
+    REQUIRE(other->retry_dead("cap-3").value());
+  }
+  st = outbox->stats();
+  CHECK(st.pending == 4);
+  CHECK(st.dead == 0);
+
+  REQUIRE(outbox->prune(2, 1'000'000).value().rows == 2);
+  st = outbox->stats();
+  CHECK(st.acknowledged == 0);
+  CHECK(st.acknowledged_seq == 0);
+  CHECK(st.pending == 4);
+  outbox->close();
+
+  // A file from before the counts (schema 2) gets them from its rows.
+  {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(file.c_str(), &db) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(db,
+                         "DROP TRIGGER mutations_counted_insert; DROP TRIGGER "
+                         "mutations_counted_delete; DROP TRIGGER mutations_counted_update; "
+                         "DROP TABLE state_counts; PRAGMA user_version=2;",
+                         nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto again = open_outbox(file);
+  st = again->stats();
+  CHECK(st.pending == 4);
+  CHECK(st.acknowledged == 0);
+  CHECK(st.dead == 0);
+}
