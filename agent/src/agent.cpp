@@ -43,20 +43,6 @@ bool write_ready_file(const std::filesystem::path& file, const boost::json::obje
   return true;
 }
 
-std::string read_token(const std::filesystem::path& file, std::string* error) {
-  std::ifstream in(file);
-  if (!in) {
-    *error = "cannot read the station token file " + file.string() +
-             "; create it with the token printed by 'weighlink-backend station add'";
-    return {};
-  }
-  std::string token;
-  std::getline(in, token);
-  while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
-  if (token.empty()) *error = "the station token file " + file.string() + " is empty";
-  return token;
-}
-
 // The station key, created on first start when none is configured.
 std::optional<std::vector<unsigned char>> load_key(const AgentConfig& config, std::string* error) {
   const auto path = station_key_path(config);
@@ -139,7 +125,7 @@ int Agent::run(const AgentConfig& config) {
       }
     }
     if (!config.station_token_file.empty()) {
-      rc.token = read_token(config.station_token_file, &error);
+      rc.token = sync::read_token_file(config.station_token_file.string(), &error);
       if (!error.empty()) {
         spdlog::error("{}", error);
         return 2;

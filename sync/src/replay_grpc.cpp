@@ -5,7 +5,6 @@
 
 #include <boost/json.hpp>
 #include <condition_variable>
-#include <fstream>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -318,9 +317,9 @@ class GrpcReplayWorker final : public ReplayWorker {
         return std::nullopt;
       }
     };
-    if (auto limit = number("x-weighlink-max-batch")) batch_.on_limit(*limit);
+    if (auto limit = number(kMaxBatchTrailer)) batch_.on_limit(*limit);
     // An overloaded backend says how long to stay away; the backoff never waits less.
-    if (auto after = number("x-weighlink-retry-after-ms")) {
+    if (auto after = number(kRetryAfterTrailer)) {
       retry_after_ = std::chrono::milliseconds(std::min<std::uint64_t>(*after, 60'000));
     }
     spdlog::info("replay batch size {} -> {} after {}", before, batch_.size(),
@@ -329,10 +328,8 @@ class GrpcReplayWorker final : public ReplayWorker {
 
   void reload_token() {
     if (config_.token_file.empty()) return;
-    std::ifstream in(config_.token_file);
-    std::string token;
-    std::getline(in, token);
-    while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
+    std::string error;
+    auto token = read_token_file(config_.token_file, &error);
     if (!token.empty() && token != config_.token) {
       config_.token = std::move(token);
       spdlog::info("the station token file {} changed: using the new token",

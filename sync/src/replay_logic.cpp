@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <fstream>
 
 #include "weighlink/sync/replay.hpp"
 
@@ -35,6 +36,24 @@ void AdaptiveBatch::on_limit(std::size_t limit) {
   if (limit == 0) return;
   max_ = std::min(max_, limit);
   size_ = std::min(size_, max_);
+}
+
+std::string read_token_file(const std::string& path, std::string* error) {
+  std::ifstream in(path);
+  if (!in) {
+    *error = "cannot read the station token file " + path +
+             "; create it with the token printed by 'weighlink-backend station add'";
+    return {};
+  }
+  std::string token;
+  std::getline(in, token);
+  while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
+  if (token.empty()) {
+    *error = "the station token file " + path +
+             " is empty; write the token printed by 'weighlink-backend station add' (or "
+             "'station rotate-token') into it";
+  }
+  return token;
 }
 
 std::string_view to_string(UplinkState state) {

@@ -84,6 +84,15 @@ class AdaptiveBatch {
   bool slow_start_ = true;
 };
 
+// Trailing metadata of the backend's refusals (RESOURCE_EXHAUSTED), read by the replay client:
+// the largest batch it takes, and how long an overloaded backend asks clients to stay away.
+inline constexpr const char* kMaxBatchTrailer = "x-weighlink-max-batch";
+inline constexpr const char* kRetryAfterTrailer = "x-weighlink-retry-after-ms";
+
+// The station token from the first line of its file (trailing spaces and CR dropped). Empty
+// with `error` set when the file cannot be read or the line is empty; the error says what to do.
+[[nodiscard]] std::string read_token_file(const std::string& path, std::string* error);
+
 // Decision after Hello: from which seq must the agent re-send? nullopt when nothing was lost.
 // Pure: the backend lost data when its high water is below what the agent holds as acknowledged.
 [[nodiscard]] std::optional<std::uint64_t> rewind_point(std::uint64_t backend_high_water,

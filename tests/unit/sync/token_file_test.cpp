@@ -1,0 +1,33 @@
+// The station token file, as the agent reads it at start and again after UNAUTHENTICATED.
+#include <doctest/doctest.h>
+
+#include <fstream>
+
+#include "weighlink/sync/replay.hpp"
+#include "weighlink/testing/process.hpp"
+
+using weighlink::sync::read_token_file;
+using weighlink::testing::TempDir;
+
+TEST_CASE("token file: the first line, without trailing spaces or CR") {
+  TempDir dir;
+  const auto path = (dir.path() / "token").string();
+  std::ofstream(path) << "wlst_abc \r\nignored\n";
+  std::string error;
+  CHECK(read_token_file(path, &error) == "wlst_abc");
+  CHECK(error.empty());
+}
+
+TEST_CASE("token file: missing or empty is an error that says what to write") {
+  TempDir dir;
+  std::string error;
+  CHECK(read_token_file((dir.path() / "none").string(), &error).empty());
+  CHECK(error.find("cannot read the station token file") != std::string::npos);
+  CHECK(error.find("station add") != std::string::npos);
+  const auto empty = (dir.path() / "empty").string();
+  std::ofstream(empty) << "\n";
+  error.clear();
+  CHECK(read_token_file(empty, &error).empty());
+  CHECK(error.find("is empty") != std::string::npos);
+  CHECK(error.find("rotate-token") != std::string::npos);
+}
