@@ -102,24 +102,6 @@ json::array evidence_frames(const ScaleLive& s, std::uint64_t up_to_seq) {
 
 constexpr std::string_view kSessionPrefix = "axle-session/";
 
-std::optional<std::string> from_hex(std::string_view hex) {
-  if (hex.size() % 2 != 0) return std::nullopt;
-  std::string out;
-  out.reserve(hex.size() / 2);
-  auto value = [](char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-  };
-  for (std::size_t i = 0; i < hex.size(); i += 2) {
-    const int hi = value(hex[i]);
-    const int lo = value(hex[i + 1]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out.push_back(static_cast<char>(hi * 16 + lo));
-  }
-  return out;
-}
-
 // A saved time: milliseconds since 1970 up to the year 2255 (the system clock counts
 // nanoseconds in 64 bits).
 std::chrono::system_clock::time_point from_ms(const json::value& v) {
@@ -238,7 +220,9 @@ void Captures::restore(const std::string& scale_id, Slot& slot) {
       c.weight = decimal_at(a, "weight");
       c.reading = decimal_at(a, "reading");
       c.seq = a.at("seq").to_number<std::uint64_t>();
-      c.raw = from_hex(a.at("raw_hex").as_string()).value_or(std::string());
+      if (const auto raw = sync::from_hex(a.at("raw_hex").as_string())) {
+        c.raw.assign(raw->begin(), raw->end());
+      }
       c.at = from_ms(a.at("at_ms"));
       snap.axles.push_back(std::move(c));
     }

@@ -25,13 +25,6 @@
 namespace weighlink::sync {
 namespace {
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 // "<length>:<bytes>;" so no field can run into the next.
 void field(std::string& out, std::string_view value) {
   out += std::to_string(value.size());
@@ -281,15 +274,11 @@ std::optional<std::vector<unsigned char>> read_station_key(const std::string& pa
              std::to_string(hex.size()) + " characters";
     return std::nullopt;
   }
-  std::vector<unsigned char> key(hex.size() / 2);
-  for (std::size_t i = 0; i < key.size(); ++i) {
-    const int hi = hex_value(hex[2 * i]);
-    const int lo = hex_value(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0) {
-      *error = "the station key file " + path + " holds a character that is not a hex digit";
-      return std::nullopt;
-    }
-    key[i] = static_cast<unsigned char>(hi * 16 + lo);
+  auto key = from_hex(hex);
+  if (!key) {
+    *error = "the station key file " + path +
+             " holds a character that is not a hex digit; it must hold the key exactly as the "
+             "agent wrote it";
   }
   return key;
 }

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <future>
 
+#include "weighlink/sync/hash.hpp"
 #include "weighlink/sync/outbox.hpp"
 #include "weighlink/testing/process.hpp"
 
@@ -412,4 +413,13 @@ TEST_CASE("outbox: counts per state stay right across pruning, upgrades and anot
   CHECK(st.pending == 4);
   CHECK(st.acknowledged == 0);
   CHECK(st.dead == 0);
+}
+
+TEST_CASE("hex: to_hex and from_hex round-trip, and bad input is refused") {
+  const std::vector<unsigned char> bytes{0x00, 0x7f, 0x80, 0xff, 0x5a};
+  CHECK(weighlink::sync::to_hex(bytes) == "007f80ff5a");
+  CHECK(weighlink::sync::from_hex("007F80ff5A") == bytes);
+  CHECK_FALSE(weighlink::sync::from_hex("abc"));  // odd length
+  CHECK_FALSE(weighlink::sync::from_hex("zz"));
+  CHECK(weighlink::sync::from_hex("")->empty());
 }
