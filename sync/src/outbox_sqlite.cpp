@@ -478,11 +478,6 @@ class SqliteOutbox final : public Outbox {
     return result;
   }
 
-  Chain chain() override {
-    std::lock_guard lock(reader_mu_);
-    return read_chain(reader_.get());
-  }
-
   boost::system::result<void> scan(const std::function<void(const Chain&)>& on_chain,
                                    const std::function<bool(const OutboxRow&)>& on_row) override {
     std::lock_guard lock(reader_mu_);
@@ -511,15 +506,6 @@ class SqliteOutbox final : public Outbox {
     s.bind(1, key);
     if (s.step() == SQLITE_ROW) return s.text(0);
     return std::nullopt;
-  }
-
-  std::vector<std::pair<std::string, std::string>> list_state(const std::string& prefix) override {
-    std::lock_guard lock(reader_mu_);
-    Stmt s(reader_.get(), "SELECT key, value FROM state WHERE substr(key, 1, ?) = ? ORDER BY key");
-    s.bind(1, static_cast<std::int64_t>(prefix.size())).bind(2, prefix);
-    std::vector<std::pair<std::string, std::string>> out;
-    while (s.step() == SQLITE_ROW) out.emplace_back(s.text(0), s.text(1));
-    return out;
   }
 
   // In the same queue as mutations, so a state write and a mutation that deletes the same state

@@ -40,7 +40,6 @@ class NullOutbox final : public sync::Outbox {
   boost::system::result<sync::PruneResult> prune(std::uint64_t, std::int64_t) override {
     return sync::PruneResult{};
   }
-  Chain chain() override { return {}; }
   boost::system::result<void> scan(const std::function<void(const Chain&)>&,
                                    const std::function<bool(const sync::OutboxRow&)>&) override {
     return {};
@@ -49,9 +48,6 @@ class NullOutbox final : public sync::Outbox {
     auto it = state.find(key);
     if (it == state.end()) return std::nullopt;
     return it->second;
-  }
-  std::vector<std::pair<std::string, std::string>> list_state(const std::string&) override {
-    return {};
   }
   void put_state(sync::StateWrite, std::function<void(boost::system::result<void>)> done) override {
     done(boost::system::result<void>());

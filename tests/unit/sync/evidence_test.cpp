@@ -69,7 +69,9 @@ struct Points {
 };
 
 Points points_of(Outbox& outbox) {
-  const auto c = outbox.chain();
+  weighlink::sync::Outbox::Chain c;
+  REQUIRE(outbox.scan([&](const auto& chain) { c = chain; }, [](const auto&) { return false; })
+              .has_value());
   Points p;
   p.anchor = ChainPoint{c.anchor_seq, c.anchor_hash, c.anchor_signature};
   if (c.head_seq) p.head = ChainPoint{*c.head_seq, c.head_hash, c.head_signature};
@@ -280,7 +282,7 @@ TEST_CASE("outbox: state written with a mutation commits only when the mutation 
   reused.state_writes.push_back({"axle-session/main", std::nullopt});
   CHECK(outbox->enqueue_wait(reused).status == EnqueueStatus::key_reused);
   CHECK(outbox->get_state("axle-session/main") == "x");
-  CHECK(outbox->list_state("axle-session/").size() == 1);
+  CHECK_FALSE(outbox->get_state("axle-session/other"));
 }
 
 TEST_CASE("outbox: a schema 1 file is upgraded and its rows chained") {

@@ -161,7 +161,7 @@ class Outbox {
   [[nodiscard]] virtual boost::system::result<PruneResult> prune(
       std::uint64_t durable_seq, std::int64_t created_before_ms) = 0;
 
-  // The evidence chain's signed anchor and head (records are read with list()).
+  // The evidence chain's signed anchor and head, as scan() reports them.
   struct Chain {
     std::uint64_t anchor_seq = 0;
     std::string anchor_hash;
@@ -170,7 +170,6 @@ class Outbox {
     std::string head_hash;
     std::string head_signature;
   };
-  [[nodiscard]] virtual Chain chain() = 0;
   // The chain and every row in seq order from one consistent snapshot (one read transaction), so
   // a check or an export made while the agent writes sees no half-written state. `on_row`
   // returns false to stop early.
@@ -181,8 +180,6 @@ class Outbox {
   // Durable key-value state (see StateWrite). put_state's `done` runs on the writer thread once
   // the write is on disk (or failed).
   [[nodiscard]] virtual std::optional<std::string> get_state(const std::string& key) = 0;
-  [[nodiscard]] virtual std::vector<std::pair<std::string, std::string>> list_state(
-      const std::string& prefix) = 0;
   virtual void put_state(StateWrite write,
                          std::function<void(boost::system::result<void>)> done) = 0;
 
