@@ -1,10 +1,15 @@
-// migrate, station add, rotate-token, disable: one-shot commands on their own connection.
+// migrate, station add, rotate-token, set-key, disable: one-shot commands on their own
+// connection.
 #include <iostream>
+#include <optional>
+#include <string_view>
+#include <vector>
 
 #include "weighlink/backend/commands.hpp"
 #include "weighlink/backend/migrations.hpp"
 #include "weighlink/backend/pg_store.hpp"
 #include "weighlink/backend/token.hpp"
+#include "weighlink/sync/evidence.hpp"
 
 namespace weighlink::backend {
 namespace {
@@ -13,12 +18,14 @@ namespace {
 int fail(std::string_view command, std::string_view what, const PgConnection& db,
          const boost::system::error_code& error) {
   std::cerr << "weighlink-backend: " << command << ": " << what << ": ";
-  if (error == Errc::connection_lost) {
+  if (error == Errc::station_not_found) {
+    std::cerr << "no such station; check --id\n";
+  } else if (error == Errc::connection_lost) {
     std::cerr << "cannot reach PostgreSQL (" << db.last_error()
               << "); check --dsn and that the server is running\n";
   } else if (error == Errc::not_migrated) {
-    std::cerr << "the database has no weighlink schema; run `weighlink-backend migrate --dsn "
-                 "...` first\n";
+    std::cerr << "the database has no weighlink schema (or an older one); run "
+                 "`weighlink-backend migrate --dsn ...` first\n";
   } else {
     std::cerr << error.message() << " (" << db.last_error() << ")\n";
   }
@@ -29,6 +36,19 @@ int bad_station_id(std::string_view command, const std::string& station_id) {
   std::cerr << "weighlink-backend: " << command << ": invalid station id \"" << station_id
             << "\": use 1..64 characters of A-Z a-z 0-9 . _ -\n";
   return kExitUsage;
+}
+
+// The key in an agent's station key file (station add --key-file, station set-key); nullopt
+// after saying why on stderr.
+std::optional<std::vector<unsigned char>> read_key_file(std::string_view command,
+                                                        const std::string& path) {
+  std::string error;
+  auto key = sync::read_station_key(path, &error);
+  if (!key) {
+    std::cerr << "weighlink-backend: " << command << ": " << error
+              << "; pass the agent's key file (DATA_DIR/station.key or its station_key_file)\n";
+  }
+  return key;
 }
 
 }  // namespace
@@ -58,14 +78,10 @@ int run_migrate(const std::string& dsn) {
   return kExitOk;
 }
 
-int run_station_add(const std::string& dsn, const std::string& station_id) {
-  return run_station_add(dsn, station_id, {});
-}
-
 int run_station_add(const std::string& dsn, const std::string& station_id,
                     const std::string& key_file) {
   if (!valid_station_id(station_id)) return bad_station_id("station add", station_id);
-  std::vector<unsigned char> key;  // station_keys.cpp
+  std::vector<unsigned char> key;
   if (!key_file.empty()) {
     auto loaded = read_key_file("station add", key_file);
     if (!loaded) return kExitUsage;
@@ -97,11 +113,6 @@ int run_station_rotate_token(const std::string& dsn, const std::string& station_
   PgConnection db(dsn);
   auto replaced = replace_station_token(db, station_id, sha256_hex(token));
   if (!replaced) {
-    if (replaced.error() == Errc::station_not_found) {
-      std::cerr << "weighlink-backend: " << kCommand << ": no station \"" << station_id
-                << "\"; check --id\n";
-      return kExitFailure;
-    }
     return fail(kCommand, "cannot rotate the token of station \"" + station_id + "\"", db,
                 replaced.error());
   }
@@ -118,15 +129,25 @@ int run_station_disable(const std::string& dsn, const std::string& station_id) {
   PgConnection db(dsn);
   auto disabled = disable_station(db, station_id);
   if (!disabled) {
-    if (disabled.error() == Errc::station_not_found) {
-      std::cerr << "weighlink-backend: station disable: no station \"" << station_id
-                << "\"; check --id\n";
-      return kExitFailure;
-    }
     return fail("station disable", "cannot disable station \"" + station_id + "\"", db,
                 disabled.error());
   }
   std::cout << "disabled station " << station_id << "; its token is refused from now on\n";
+  return kExitOk;
+}
+
+int run_station_set_key(const std::string& dsn, const std::string& station_id,
+                        const std::string& key_file) {
+  constexpr std::string_view kCommand = "station set-key";
+  if (!valid_station_id(station_id)) return bad_station_id(kCommand, station_id);
+  const auto key = read_key_file(kCommand, key_file);
+  if (!key) return kExitUsage;
+  PgConnection db(dsn);
+  if (auto set = set_station_key(db, station_id, *key); !set) {
+    return fail(kCommand, "cannot set the key of station \"" + station_id + "\"", db, set.error());
+  }
+  std::cout << "station " << station_id << ": every new mutation's signature is checked with the "
+            << "key from " << key_file << " from now on\n";
   return kExitOk;
 }
 

@@ -29,18 +29,26 @@ void Metrics::count_evidence_rejection(std::string_view reason) noexcept {
   }
 }
 
-void Metrics::observe_batch_latency(double seconds) {
+void Metrics::observe_batch(const std::string& station_id, double seconds,
+                            std::uint64_t high_water_seq, std::int64_t now_unix_ms) {
+  count_batch();
   std::size_t i = 0;
   while (i < kBatchLatencyBuckets.size() && seconds > kBatchLatencyBuckets[i]) ++i;
   std::lock_guard lock(mu_);
   ++latency_counts_[i];
   latency_sum_s_ += seconds;
+  update_station(station_id, std::nullopt, high_water_seq, now_unix_ms);
 }
 
-void Metrics::station_seen(const std::string& station_id,
-                           std::optional<std::uint64_t> agent_last_seq,
+void Metrics::station_seen(const std::string& station_id, std::uint64_t agent_last_seq,
                            std::uint64_t high_water_seq, std::int64_t now_unix_ms) {
   std::lock_guard lock(mu_);
+  update_station(station_id, agent_last_seq, high_water_seq, now_unix_ms);
+}
+
+void Metrics::update_station(const std::string& station_id,
+                             std::optional<std::uint64_t> agent_last_seq,
+                             std::uint64_t high_water_seq, std::int64_t now_unix_ms) {
   auto& p = stations_[station_id];
   if (agent_last_seq) p.agent_last_seq = *agent_last_seq;
   p.agent_last_seq = std::max(p.agent_last_seq, high_water_seq);

@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include "weighlink/backend/migrations.hpp"
+#include "weighlink/sync/hash.hpp"
 
 namespace weighlink::backend {
 namespace {
@@ -55,15 +56,10 @@ std::string frame_bytes(std::string_view text) {
   return out;
 }
 
-std::string hex(std::string_view bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (unsigned char c : bytes) {
-    out.push_back(kDigits[c >> 4]);
-    out.push_back(kDigits[c & 0x0f]);
-  }
-  return out;
+// A raw frame as it came in the JSON, as the hex of its bytes for decode(..., 'hex').
+std::string frame_hex(std::string_view text) {
+  const std::string bytes = frame_bytes(text);
+  return sync::to_hex({reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size()});
 }
 
 // Reads the station's watermark; FOR UPDATE makes concurrent replicas take turns per station.
@@ -147,7 +143,7 @@ boost::json::object weighing_row(const NewRecord& record) {
   row["tare"] = w.tare;
   if (w.reading_seq != 0) row["reading_seq"] = static_cast<std::int64_t>(w.reading_seq);
   row["reading_ts"] = w.reading_ts;
-  if (!w.raw.empty()) row["raw_hex"] = hex(frame_bytes(w.raw));
+  if (!w.raw.empty()) row["raw_hex"] = frame_hex(w.raw);
   row["operator_id"] = w.operator_id;
   if (!w.decks.empty()) {
     boost::json::array decks;
@@ -166,7 +162,7 @@ boost::json::object weighing_row(const NewRecord& record) {
                             {"reading", axle.reading},
                             {"captured_at", axle.captured_at}};
       if (axle.reading_seq != 0) a["reading_seq"] = static_cast<std::int64_t>(axle.reading_seq);
-      if (!axle.raw.empty()) a["raw_hex"] = hex(frame_bytes(axle.raw));
+      if (!axle.raw.empty()) a["raw_hex"] = frame_hex(axle.raw);
       axle_rows.push_back(std::move(a));
     }
     row["axles"] = std::move(axles);
@@ -237,6 +233,8 @@ Result<void> PgReplayStore::insert(std::string_view station_id,
                                    const std::vector<NewRecord>& records) {
   boost::json::array log_rows;
   boost::json::array weighing_rows;
+  bool any_decks = false;  // weighing_decks and weighing_axles have rows to take
+  bool any_axles = false;
   for (const auto& record : records) {
     const Mutation& m = record.mutation;
     boost::json::object row;
@@ -255,6 +253,8 @@ Result<void> PgReplayStore::insert(std::string_view station_id,
     row["signature_verified"] = record.signature_verified;
     log_rows.push_back(std::move(row));
     if (record.outcome == Outcome::applied && m.kind == kWeighingCapturedKind && m.weighing) {
+      any_decks = any_decks || !m.weighing->decks.empty();
+      any_axles = any_axles || !m.weighing->axles.empty();
       weighing_rows.push_back(weighing_row(record));
     }
   }
@@ -262,11 +262,14 @@ Result<void> PgReplayStore::insert(std::string_view station_id,
   if (auto r = connection_.exec(kInsertLogSql, {station, boost::json::serialize(log_rows)}); !r) {
     return r.error();
   }
-  if (!weighing_rows.empty()) {
-    const std::string rows = boost::json::serialize(weighing_rows);
-    for (const auto sql : {kInsertWeighingSql, kInsertDecksSql, kInsertAxlesSql}) {
-      if (auto r = connection_.exec(sql, {station, rows}); !r) return r.error();
-    }
+  if (weighing_rows.empty()) return {};
+  const std::string rows = boost::json::serialize(weighing_rows);
+  // A round trip for decks and for axles only when a weighing of the batch has some.
+  for (const auto& [sql, needed] :
+       {std::pair{kInsertWeighingSql, true}, std::pair{kInsertDecksSql, any_decks},
+        std::pair{kInsertAxlesSql, any_axles}}) {
+    if (!needed) continue;
+    if (auto r = connection_.exec(sql, {station, rows}); !r) return r.error();
   }
   return {};
 }
@@ -395,9 +398,7 @@ Result<void> insert_station(PgConnection& connection, std::string_view station_i
       "INSERT INTO stations (id, token_sha256, signing_key, signing_key_set_at) "
       "SELECT $1, $2, decode(nullif($3, ''), 'hex'), CASE WHEN $3 = '' THEN NULL ELSE now() END "
       "ON CONFLICT (id) DO NOTHING RETURNING id",
-      {std::string(station_id), std::string(token_sha256),
-       hex(std::string_view(reinterpret_cast<const char*>(signing_key.data()),
-                            signing_key.size()))});
+      {std::string(station_id), std::string(token_sha256), sync::to_hex(signing_key)});
   if (!result) return result.error();
   if (result->rows() == 0) return Errc::station_exists;
   return {};
@@ -409,9 +410,7 @@ Result<void> set_station_key(PgConnection& connection, std::string_view station_
   auto result = connection.exec(
       "UPDATE stations SET signing_key = decode($2, 'hex'), signing_key_set_at = now() "
       "WHERE id = $1 RETURNING id",
-      {std::string(station_id),
-       hex(std::string_view(reinterpret_cast<const char*>(signing_key.data()),
-                            signing_key.size()))});
+      {std::string(station_id), sync::to_hex(signing_key)});
   if (!result) return result.error();
   if (result->rows() == 0) return Errc::station_not_found;
   return {};

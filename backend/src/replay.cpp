@@ -138,12 +138,9 @@ bool payload_is_object(std::string_view payload_json) {
   return !ec && value.is_object();
 }
 
-}  // namespace
-
-std::optional<std::string> rejection_reason(const Mutation& mutation) {
-  if (!payload_is_object(mutation.payload_json)) {
-    return "invalid_payload: payload_json is not a JSON object";
-  }
+// rejection_reason, with payload_is_object(mutation.payload_json) already known.
+std::optional<std::string> rejection_reason(const Mutation& mutation, bool payload_object) {
+  if (!payload_object) return "invalid_payload: payload_json is not a JSON object";
   if (mutation.kind == kWeighingCapturedKind) {
     if (!mutation.weighing) {
       return "invalid_payload: weighing.captured needs the typed weighing_captured message";
@@ -151,6 +148,12 @@ std::optional<std::string> rejection_reason(const Mutation& mutation) {
     if (auto problem = weighing_problem(*mutation.weighing)) return "invalid_payload: " + *problem;
   }
   return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::string> rejection_reason(const Mutation& mutation) {
+  return rejection_reason(mutation, payload_is_object(mutation.payload_json));
 }
 
 void number_by_position(WeighingCaptured& weighing) {
@@ -179,7 +182,8 @@ std::optional<std::string> signature_problem(const Mutation& m,
   if (!sync::same_signature(sync::sign_record(key, m.record_hash), m.signature)) {
     return std::string(
         "bad_signature: the signature is not made with the station's key (another key signed "
-        "it, or it was recomputed without the key)");
+        "it, or it was recomputed without the key); if the agent's station key was replaced, "
+        "register the new one with `weighlink-backend station set-key`");
   }
   return std::nullopt;
 }
@@ -275,15 +279,14 @@ ReplayPlan plan_batch(const StationState& station, const std::vector<StoredMutat
           record.mutation.weighing = mutation.weighing_from_payload;
         }
       }
-    } else {
-      ++plan.unsigned_recorded;
     }
     if (record.mutation.weighing) number_by_position(*record.mutation.weighing);
-    if (!reason) reason = rejection_reason(record.mutation);
+    // Parsed once: it decides both the rejection and how the jsonb column holds the payload.
+    const bool payload_object = payload_is_object(mutation.payload_json);
+    if (!reason) reason = rejection_reason(record.mutation, payload_object);
     record.outcome = reason ? Outcome::rejected : Outcome::applied;
     if (reason) record.reason = *reason;
-    record.stored_payload_json =
-        storable_payload(mutation, payload_is_object(mutation.payload_json));
+    record.stored_payload_json = storable_payload(mutation, payload_object);
     record.mutation.weighing_from_payload.reset();
     chain_tip = mutation.record_hash.empty() ? std::nullopt
                                              : std::optional<std::string>(mutation.record_hash);
@@ -332,7 +335,8 @@ Result<ReplayOutcome> apply_batch(ReplayStore& store, std::string_view station_i
   ReplayOutcome outcome;
   outcome.results = std::move(plan.results);
   outcome.expected_seq = plan.expected_seq;
-  outcome.unsigned_recorded = plan.unsigned_recorded;
+  // Without a key nothing was checked: every new record counts as unsigned.
+  outcome.unsigned_recorded = station->signing_key.empty() ? plan.records.size() : 0;
   outcome.watermark = {plan.high_water_seq, station->durable_seq, station->generation};
   return outcome;
 }

@@ -9,6 +9,7 @@
 #include "weighlink/backend/pg_store.hpp"
 #include "weighlink/backend/replay.hpp"
 #include "weighlink/backend/token.hpp"
+#include "weighlink/sync/trailers.hpp"
 #include "weighlink/sync/typed_payload.hpp"
 #include "weighlink/sync/v1/sync.grpc.pb.h"
 
@@ -141,7 +142,9 @@ grpc::Status to_status(const boost::system::error_code& error, const std::string
   }
   if (error == Errc::permission_denied) {
     return {grpc::StatusCode::PERMISSION_DENIED,
-            "this token may only write its own station" + suffix};
+            "this token may only write its own station; check that the agent's station_id is the "
+            "station the token was made for" +
+                suffix};
   }
   if (error == Errc::connection_lost) {
     return {grpc::StatusCode::UNAVAILABLE, "database unavailable; retry later" + suffix};
@@ -160,7 +163,9 @@ grpc::Status to_status(const boost::system::error_code& error, const std::string
   if (error == Errc::station_not_found) {
     return {grpc::StatusCode::NOT_FOUND, "station not found" + suffix};
   }
-  return {grpc::StatusCode::INTERNAL, "internal database error" + suffix};
+  return {grpc::StatusCode::INTERNAL,
+          "internal database error; the backend's log has the cause under this correlation id" +
+              suffix};
 }
 
 class SyncServiceImpl final : public pb::SyncService::CallbackService {
@@ -192,7 +197,7 @@ class SyncServiceImpl final : public pb::SyncService::CallbackService {
           "replay refused: {} mutations in one batch, the limit is {} station={} "
           "correlation_id={}",
           count, deps_.max_batch, request->station_id(), info.correlation_id);
-      context->AddTrailingMetadata(kMaxBatchTrailer, std::to_string(deps_.max_batch));
+      context->AddTrailingMetadata(sync::kMaxBatchTrailer, std::to_string(deps_.max_batch));
       finish(context, reactor, info.correlation_id,
              {grpc::StatusCode::RESOURCE_EXHAUSTED,
               "batch of " + std::to_string(count) + " mutations; send at most " +
@@ -234,7 +239,7 @@ class SyncServiceImpl final : public pb::SyncService::CallbackService {
       deps_.metrics->count_overloaded();
       spdlog::warn("worker queue full ({} waiting): refusing a call correlation_id={}",
                    deps_.pool->capacity(), correlation_id);
-      context->AddTrailingMetadata(kRetryAfterTrailer, "500");
+      context->AddTrailingMetadata(sync::kRetryAfterTrailer, std::to_string(kOverloadRetryAfterMs));
       finish(context, reactor, correlation_id,
              {grpc::StatusCode::RESOURCE_EXHAUSTED,
               "backend overloaded; retry with backoff (correlation id " + correlation_id + ")"});
@@ -320,15 +325,13 @@ class SyncServiceImpl final : public pb::SyncService::CallbackService {
     const auto started = std::chrono::steady_clock::now();
     auto outcome = replay_batch(worker.db, station_id, mutations, deps_.now_unix_ms(), &attempts);
     if (!outcome) return failed(worker, outcome.error(), "replay", station_id, info.correlation_id);
+    const std::chrono::duration<double> database_time = std::chrono::steady_clock::now() - started;
 
     if (deps_.pause_after_commit.count() > 0) {
       std::this_thread::sleep_for(deps_.pause_after_commit);  // tests only: see SyncServiceDeps
     }
-    deps_.metrics->count_batch();
-    deps_.metrics->observe_batch_latency(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-    deps_.metrics->station_seen(station_id, std::nullopt, outcome->watermark.high_water_seq,
-                                deps_.now_unix_ms());
+    deps_.metrics->observe_batch(station_id, database_time.count(),
+                                 outcome->watermark.high_water_seq, deps_.now_unix_ms());
     std::size_t counts[4] = {0, 0, 0, 0};
     deps_.metrics->count_unsigned(outcome->unsigned_recorded);
     for (const auto& result : outcome->results) {

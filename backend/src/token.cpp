@@ -5,23 +5,14 @@
 
 #include <array>
 #include <cctype>
+#include <span>
 #include <stdexcept>
 #include <vector>
 
+#include "weighlink/sync/hash.hpp"
+
 namespace weighlink::backend {
 namespace {
-
-constexpr char kHex[] = "0123456789abcdef";
-
-std::string to_hex(const unsigned char* data, std::size_t size) {
-  std::string out;
-  out.reserve(size * 2);
-  for (std::size_t i = 0; i < size; ++i) {
-    out.push_back(kHex[data[i] >> 4]);
-    out.push_back(kHex[data[i] & 0x0f]);
-  }
-  return out;
-}
 
 std::vector<unsigned char> random_bytes(std::size_t n) {
   std::vector<unsigned char> bytes(n);
@@ -67,13 +58,10 @@ std::string sha256_hex(std::string_view data) {
   if (EVP_Digest(data.data(), data.size(), digest.data(), &size, EVP_sha256(), nullptr) != 1) {
     throw std::runtime_error("OpenSSL EVP_Digest(SHA-256) failed");
   }
-  return to_hex(digest.data(), size);
+  return sync::to_hex(std::span(digest.data(), size));
 }
 
-std::string random_hex(std::size_t n) {
-  const auto bytes = random_bytes(n);
-  return to_hex(bytes.data(), bytes.size());
-}
+std::string random_hex(std::size_t n) { return sync::to_hex(random_bytes(n)); }
 
 std::optional<std::string_view> parse_bearer(std::string_view header) noexcept {
   constexpr std::string_view kScheme = "bearer";

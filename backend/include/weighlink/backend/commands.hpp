@@ -4,10 +4,7 @@
 // line (what failed, where, what to do).
 
 #include <cstddef>
-#include <optional>
 #include <string>
-#include <string_view>
-#include <vector>
 
 namespace weighlink::backend {
 
@@ -16,8 +13,10 @@ inline constexpr int kExitFailure = 1;
 inline constexpr int kExitUsage = 2;
 
 [[nodiscard]] int run_migrate(const std::string& dsn);
-// Prints the new token once, as the last line of stdout.
-[[nodiscard]] int run_station_add(const std::string& dsn, const std::string& station_id);
+// Prints the new token once, as the last line of stdout. A non-empty `key_file` (--key-file)
+// registers the agent's station key in the same statement; a bad key file exits 2.
+[[nodiscard]] int run_station_add(const std::string& dsn, const std::string& station_id,
+                                  const std::string& key_file = {});
 [[nodiscard]] int run_station_disable(const std::string& dsn, const std::string& station_id);
 // Prints the new token once, as the last line of stdout; the old token stops working at once.
 [[nodiscard]] int run_station_rotate_token(const std::string& dsn, const std::string& station_id);
@@ -48,11 +47,5 @@ struct ServeOptions {
 // replay then checks every new mutation's signature and chain. A bad key file exits 2.
 [[nodiscard]] int run_station_set_key(const std::string& dsn, const std::string& station_id,
                                       const std::string& key_file);
-// station add --key-file: creates the station with its signing key in the same statement.
-[[nodiscard]] int run_station_add(const std::string& dsn, const std::string& station_id,
-                                  const std::string& key_file);
-// The key in an agent's station key file; nullopt after printing why to stderr.
-[[nodiscard]] std::optional<std::vector<unsigned char>> read_key_file(std::string_view command,
-                                                                      const std::string& path);
 
 }  // namespace weighlink::backend

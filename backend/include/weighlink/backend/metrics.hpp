@@ -59,14 +59,20 @@ class Metrics {
   }
   // Counts a rejection whose reason is bad_signature or chain_broken; ignores the others.
   void count_evidence_rejection(std::string_view reason) noexcept;
-  // One committed Replay batch and how long its database work took.
-  void observe_batch_latency(double seconds);
-  // A Hello (agent_last_seq given) or a Replay answer (agent_last_seq nullopt keeps the last).
-  void station_seen(const std::string& station_id, std::optional<std::uint64_t> agent_last_seq,
+  // One committed Replay batch: how long its database work took, and the station's high water
+  // after it (its agent_last_seq stays as its last Hello said). Counts the batch too.
+  void observe_batch(const std::string& station_id, double seconds, std::uint64_t high_water_seq,
+                     std::int64_t now_unix_ms);
+  // A Hello: the seq the agent says it has assigned, and the station's high water here.
+  void station_seen(const std::string& station_id, std::uint64_t agent_last_seq,
                     std::uint64_t high_water_seq, std::int64_t now_unix_ms);
   [[nodiscard]] MetricsSnapshot snapshot() const noexcept;
 
  private:
+  // With mu_ held. agent_last_seq nullopt keeps the last one.
+  void update_station(const std::string& station_id, std::optional<std::uint64_t> agent_last_seq,
+                      std::uint64_t high_water_seq, std::int64_t now_unix_ms);
+
   std::atomic<std::uint64_t> applied_{0};
   std::atomic<std::uint64_t> duplicate_{0};
   std::atomic<std::uint64_t> rejected_{0};

@@ -68,7 +68,6 @@ struct ReplayPlan {
   std::vector<NewRecord> records;       // what to insert
   std::uint64_t high_water_seq = 0;     // after the batch
   std::uint64_t expected_seq = 0;       // non-zero when the batch stopped at a gap
-  std::uint64_t unsigned_recorded = 0;  // records of a station without a signing key
 };
 
 [[nodiscard]] ReplayPlan plan_batch(const StationState& station,

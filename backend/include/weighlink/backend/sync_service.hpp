@@ -34,9 +34,8 @@ struct SyncServiceDeps {
   std::chrono::milliseconds pause_after_commit{0};
 };
 
-// Trailing metadata the backend sets on refusals, and the agent reads.
-inline constexpr const char* kMaxBatchTrailer = "x-weighlink-max-batch";
-inline constexpr const char* kRetryAfterTrailer = "x-weighlink-retry-after-ms";
+// The wait the overload answer (worker queue full) asks for, in sync::kRetryAfterTrailer.
+inline constexpr int kOverloadRetryAfterMs = 500;
 
 [[nodiscard]] std::unique_ptr<grpc::Service> make_sync_service(SyncServiceDeps deps);
 

@@ -12,6 +12,7 @@
 
 #include "weighlink/sync/backoff.hpp"
 #include "weighlink/sync/outbox.hpp"
+#include "weighlink/sync/trailers.hpp"
 
 namespace weighlink::sync {
 
@@ -83,11 +84,6 @@ class AdaptiveBatch {
   std::chrono::milliseconds target_;
   bool slow_start_ = true;
 };
-
-// Trailing metadata of the backend's refusals (RESOURCE_EXHAUSTED), read by the replay client:
-// the largest batch it takes, and how long an overloaded backend asks clients to stay away.
-inline constexpr const char* kMaxBatchTrailer = "x-weighlink-max-batch";
-inline constexpr const char* kRetryAfterTrailer = "x-weighlink-retry-after-ms";
 
 // The station token from the first line of its file (trailing spaces and CR dropped). Empty
 // with `error` set when the file cannot be read or the line is empty; the error says what to do.
