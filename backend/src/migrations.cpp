@@ -133,9 +133,24 @@ ON CONFLICT DO NOTHING;
 UPDATE weighings SET gvw = weight WHERE decks IS NOT NULL OR axles IS NOT NULL;
 )sql";
 
+// v3: every weighing's foreign key to mutation_log is checked with a query PostgreSQL plans once
+// per connection and keeps. While mutation_log still looks empty to the planner (until its first
+// analyze), the two unique indexes both starting with station_id cost the same, and it may pick
+// (station_id, seq) with a filter on the key: each check then reads all of the station's rows,
+// and a backlog's inserts grow quadratic. Only the primary key starts with station_id now, so the
+// check is an exact primary key lookup; (seq, station_id) still serves the seq lookups, which
+// always give both columns.
+constexpr std::string_view kSchemaV3 = R"sql(
+ALTER TABLE mutation_log
+  DROP CONSTRAINT mutation_log_station_id_seq_key,
+  ADD CONSTRAINT mutation_log_seq_station_id_key UNIQUE (seq, station_id);
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, "stations, mutation_log, weighings, backend_meta", kSchemaV1},
     Migration{2, "station signing keys, mutation evidence, weighing decks and axles", kSchemaV2},
+    Migration{3, "mutation_log unique (seq, station_id): foreign key checks use the primary key",
+              kSchemaV3},
 };
 
 }  // namespace

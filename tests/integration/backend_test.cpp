@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <boost/json.hpp>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -354,6 +355,23 @@ TEST_CASE("backend: migrate is idempotent and safe to run concurrently and no da
   CHECK(unreachable.output.find("cannot reach PostgreSQL") != std::string::npos);
 }
 
+TEST_CASE("backend: a weighing's foreign key check is an exact lookup even when planned empty") {
+  // PostgreSQL checks weighings -> mutation_log with this query, planned once per connection and
+  // kept. Planned on a fresh schema (mutation_log looks empty), it must still look the key up in
+  // the primary key, not scan the station's rows with a filter on the key (migration 3).
+  PgCluster pg;
+  migrate(pg);
+  const auto plan = pg.query_scalar(
+      "SET plan_cache_mode = force_generic_plan; "
+      "PREPARE fk_check(text, text) AS SELECT 1 FROM ONLY public.mutation_log x WHERE "
+      "station_id OPERATOR(pg_catalog.=) $1 AND idempotency_key OPERATOR(pg_catalog.=) $2 "
+      "FOR KEY SHARE OF x; "
+      "EXPLAIN (COSTS OFF, FORMAT JSON) EXECUTE fk_check('st1', 'k1')");
+  INFO(plan);
+  CHECK(plan.find("\"Index Name\": \"mutation_log_pkey\"") != std::string::npos);
+  CHECK(plan.find("\"Filter\"") == std::string::npos);
+}
+
 TEST_CASE("backend: station add prints the token once, last, and stores only its hash") {
   PgCluster pg;
   migrate(pg);
@@ -538,6 +556,38 @@ TEST_CASE("backend: a wrong token is UNAUTHENTICATED, another station's id PERMI
   CHECK(backend.log().find(other) == std::string::npos);
 }
 
+TEST_CASE(
+    "backend: station rotate-token refuses the old token at once and enables a disabled one") {
+  PgCluster pg;
+  migrate(pg);
+  const std::string old_token = add_station(pg, "st1");
+  Backend backend(pg.dsn());
+  pb::HelloResponse hello;
+  REQUIRE(call_hello(backend.grpc(), old_token, "st1", &hello).status.ok());
+  REQUIRE(
+      weighlink::testing::run({kBackend, "station", "disable", "--dsn", pg.dsn(), "--id", "st1"})
+          .exit_code == 0);
+  REQUIRE(call_hello(backend.grpc(), old_token, "st1", &hello).status.error_code() ==
+          grpc::StatusCode::UNAUTHENTICATED);
+
+  const auto rotated = weighlink::testing::run(
+      {kBackend, "station", "rotate-token", "--dsn", pg.dsn(), "--id", "st1"});
+  INFO(rotated.output);
+  REQUIRE(rotated.exit_code == 0);
+  const std::string new_token = last_line(rotated.output);
+  CHECK(new_token.rfind("wlst_", 0) == 0);
+  CHECK(new_token != old_token);
+  CHECK(pg.query_scalar("select disabled from stations where id='st1'") == "f");
+  CHECK(call_hello(backend.grpc(), new_token, "st1", &hello).status.ok());
+  CHECK(call_hello(backend.grpc(), old_token, "st1", &hello).status.error_code() ==
+        grpc::StatusCode::UNAUTHENTICATED);
+
+  const auto unknown = weighlink::testing::run(
+      {kBackend, "station", "rotate-token", "--dsn", pg.dsn(), "--id", "st9"});
+  CHECK(unknown.exit_code == 1);
+  CHECK(unknown.output.find("no such station; check --id") != std::string::npos);
+}
+
 TEST_CASE("backend: healthz, readyz and metrics over HTTP") {
   PgCluster pg;
   Backend backend(pg.dsn());  // before migrate: alive but not ready
@@ -582,6 +632,16 @@ TEST_CASE("backend: healthz, readyz and metrics over HTTP") {
   CHECK(lag.find("weighlink_backend_station_lag{station=\"st1\"} 7\n") != std::string::npos);
   CHECK(lag.find("weighlink_backend_station_high_water_seq{station=\"st1\"} 2\n") !=
         std::string::npos);
+  // When this replica last answered the station: Unix seconds, now.
+  const std::string last_seen = "weighlink_backend_station_last_seen_seconds{station=\"st1\"} ";
+  const auto at = lag.find(last_seen);
+  REQUIRE(at != std::string::npos);
+  const auto seen_s = std::stoll(lag.substr(at + last_seen.size()));
+  const auto now_s = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+  CHECK(seen_s <= now_s);
+  CHECK(seen_s >= now_s - 30);
 
   // Reads are bounded: a declared body over the limit is refused before it is read. (No body
   // bytes are sent: unread data at close would make the server's kernel reset the connection.)
@@ -774,6 +834,10 @@ TEST_CASE("backend: a full worker queue answers RESOURCE_EXHAUSTED instead of qu
       grpc_address, token, batch("st1", {weighing("st1", 3, "k3", "3")}), &refused_response);
   CHECK(refused.status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
   CHECK_FALSE(refused.correlation_id.empty());
+  // The agent waits at least this long before it tries again.
+  const auto retry_after = refused.trailers.find("x-weighlink-retry-after-ms");
+  REQUIRE(retry_after != refused.trailers.end());
+  CHECK(retry_after->second == "500");
 
   holder.exec("COMMIT");
   const auto first_status = first.get();
