@@ -30,7 +30,6 @@
 #include <boost/beast/websocket.hpp>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
-#include <boost/json/serialize.hpp>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -48,6 +47,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_util.hpp"
 #include "weighlink/scale/encode.hpp"
 #include "weighlink/testing/process.hpp"
 #include "weighlink/testing/pty_scale.hpp"
@@ -60,6 +60,9 @@ namespace websocket = beast::websocket;
 namespace fs = std::filesystem;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
+using weighlink::bench::nearest_rank;
+using weighlink::bench::proc_stat;
+using weighlink::bench::ProcStat;
 using weighlink::testing::Process;
 using weighlink::testing::PtyScale;
 using weighlink::testing::TempDir;
@@ -201,44 +204,7 @@ std::string mt_frame(std::int64_t weight) {
   return weighlink::scale::encode_mt_continuous(state, false);
 }
 
-// utime and stime of a process (all its threads, living and exited), in seconds. On loopback
-// stime includes the receiving side of TCP: the kernel delivers to the client's socket inside
-// the sender's send().
-struct CpuTime {
-  double user = 0;
-  double system = 0;
-};
-
-CpuTime cpu_time(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const auto paren = stat.rfind(')');
-  if (paren == std::string::npos) return {};
-  std::istringstream fields(stat.substr(paren + 2));
-  std::string field;
-  unsigned long long utime = 0;
-  unsigned long long stime = 0;
-  for (int i = 3; fields >> field; ++i) {  // field 3 is the state
-    if (i == 14) utime = std::stoull(field);
-    if (i == 15) {
-      stime = std::stoull(field);
-      break;
-    }
-  }
-  const auto tick = static_cast<double>(::sysconf(_SC_CLK_TCK));
-  return {static_cast<double>(utime) / tick, static_cast<double>(stime) / tick};
-}
-
-// Peak resident set (VmHWM) in MB.
-double peak_rss_mb(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
-  }
-  return 0;
-}
-
+// The three load averages (1, 5 and 15 minutes), as /proc/loadavg has them.
 std::string load_average() {
   std::ifstream in("/proc/loadavg");
   std::string one, five, fifteen;
@@ -280,14 +246,6 @@ struct PointResult {
   double cpu_us_per_msg = 0;
   double peak_rss_mb = 0;
 };
-
-// Nearest-rank percentile of sorted values.
-double percentile_ms(const std::vector<std::int64_t>& sorted, double p) {
-  if (sorted.empty()) return 0;
-  auto rank = static_cast<std::size_t>(std::ceil(p * static_cast<double>(sorted.size())));
-  rank = std::clamp<std::size_t>(rank, 1, sorted.size());
-  return static_cast<double>(sorted[rank - 1]) / 1e6;
-}
 
 // Writes frames weighing first, first+1, ... at `rate` Hz, one at a time, stamping each (when
 // `run` is given) just before its first byte goes to the pty. `keep_going` is asked before each.
@@ -354,23 +312,25 @@ Measurement run_point(const Server& server, int clients, const Options& options)
         " clients got a reading during the warm-up; the server's log:\n" + process.log());
   }
 
-  const auto cpu_before = cpu_time(process.pid());
+  // utime and stime of the server (all its threads). On loopback stime includes the receiving side
+  // of TCP: the kernel delivers to the client's socket inside the sender's send().
+  const auto cpu_before = proc_stat(process.pid()).value_or(ProcStat{});
   write_frames(pty, kBase, frames, options.rate, &run, [](std::size_t) { return true; });
   const auto drain_deadline = Clock::now() + kDrainTimeout;
   while (run.clients_done.load() < clients && Clock::now() < drain_deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  const auto cpu_after = cpu_time(process.pid());
+  const auto cpu_after = proc_stat(process.pid()).value_or(ProcStat{});
   Measurement result;
-  result.peak_rss_mb = peak_rss_mb(process.pid());
+  result.peak_rss_mb = weighlink::bench::status_mb(process.pid(), "VmHWM");
   ioc.stop();
   io.join();
   process.terminate();
 
   result.latencies_ns = std::move(run.latencies_ns);
   result.expected = static_cast<std::uint64_t>(frames) * static_cast<std::uint64_t>(clients);
-  result.cpu_user_s = cpu_after.user - cpu_before.user;
-  result.cpu_s = result.cpu_user_s + cpu_after.system - cpu_before.system;
+  result.cpu_user_s = cpu_after.user_s - cpu_before.user_s;
+  result.cpu_s = result.cpu_user_s + cpu_after.system_s - cpu_before.system_s;
   if (run.unmatched != 0) {
     std::fprintf(stderr, "bench_live: %llu messages matched no written frame (bench bug)\n",
                  static_cast<unsigned long long>(run.unmatched));
@@ -395,8 +355,8 @@ PointResult summarize(const std::string& server, int clients, std::vector<Measur
   }
   std::sort(all.begin(), all.end());
   r.delivered = all.size();
-  r.p50_ms = percentile_ms(all, 0.50);
-  r.p99_ms = percentile_ms(all, 0.99);
+  r.p50_ms = static_cast<double>(nearest_rank(all, 0.50)) / 1e6;
+  r.p99_ms = static_cast<double>(nearest_rank(all, 0.99)) / 1e6;
   r.max_ms = all.empty() ? 0 : static_cast<double>(all.back()) / 1e6;
   if (!all.empty()) r.cpu_us_per_msg = r.cpu_s * 1e6 / static_cast<double>(all.size());
   return r;
@@ -458,16 +418,6 @@ std::optional<std::string> prepare_relay(const fs::path& dir, std::string* why) 
   return node;
 }
 
-std::vector<int> parse_counts(const std::string& text) {
-  std::vector<int> out;
-  std::stringstream in(text);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    if (!item.empty()) out.push_back(std::stoi(item));
-  }
-  return out;
-}
-
 Options parse_options(int argc, char** argv) {
   Options o;
   for (int i = 1; i < argc; ++i) {
@@ -486,7 +436,7 @@ Options parse_options(int argc, char** argv) {
     } else if (has_value && flag == "--rate") {
       o.rate = std::stod(argv[++i]);
     } else if (has_value && flag == "--clients") {
-      o.clients = parse_counts(argv[++i]);
+      o.clients = weighlink::bench::parse_counts(argv[++i]);
     } else if (has_value && flag == "--json") {
       o.json_path = argv[++i];
     } else if (has_value && flag == "--agent") {
@@ -796,9 +746,7 @@ int main(int argc, char** argv) {
                             {"results", std::move(rows)},
                             {"ratios", std::move(ratios)}};
     if (!relay_skipped.empty()) doc["relay_skipped"] = relay_skipped;
-    std::ofstream out(options.json_path);
-    out << boost::json::serialize(doc) << "\n";
-    if (!out) {
+    if (!weighlink::bench::write_json(options.json_path, doc)) {
       std::fprintf(stderr, "bench_live: cannot write %s\n", options.json_path.c_str());
       return 1;
     }

@@ -30,15 +30,12 @@
 #include <atomic>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
-#include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 #include <chrono>
-#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <latch>
 #include <memory>
 #include <numeric>
@@ -47,6 +44,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_util.hpp"
 #include "weighlink/sync/outbox.hpp"
 
 // Every fsync and fdatasync of this process, SQLite's included: these definitions take the place
@@ -72,7 +70,9 @@ namespace {
 namespace fs = std::filesystem;
 namespace json = boost::json;
 namespace wsync = weighlink::sync;
-using Clock = std::chrono::steady_clock;
+using weighlink::bench::Clock;
+using weighlink::bench::load_average;
+using weighlink::bench::nearest_rank;
 
 // The outbox's table, as sync/src/outbox_sqlite.cpp creates it (schema version 1).
 constexpr const char* kSchema = R"sql(
@@ -119,12 +119,8 @@ Summary summarize(std::vector<double> us) {
   s.n = us.size();
   if (us.empty()) return s;
   std::sort(us.begin(), us.end());
-  const auto rank = [&](double q) {
-    const auto i = static_cast<std::size_t>(std::ceil(q * static_cast<double>(us.size())));
-    return us[std::clamp<std::size_t>(i, 1, us.size()) - 1] / 1000.0;
-  };
-  s.p50_ms = rank(0.50);
-  s.p99_ms = rank(0.99);
+  s.p50_ms = nearest_rank(us, 0.50) / 1000.0;
+  s.p99_ms = nearest_rank(us, 0.99) / 1000.0;
   s.mean_ms = std::accumulate(us.begin(), us.end(), 0.0) / static_cast<double>(us.size()) / 1000.0;
   s.max_ms = us.back() / 1000.0;
   return s;
@@ -572,22 +568,6 @@ ThroughputResult throughput_raw(const Options& options, const fs::path& dir, int
 
 // ---------------------------------------------------------------------------------------------
 
-std::vector<int> parse_list(const std::string& text) {
-  std::vector<int> out;
-  std::size_t at = 0;
-  while (at <= text.size()) {
-    const auto comma = text.find(',', at);
-    const auto item = text.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
-    if (!item.empty()) out.push_back(std::stoi(item));
-    if (comma == std::string::npos) break;
-    at = comma + 1;
-  }
-  for (const int p : out) {
-    if (p < 1) die("--producers takes positive counts, e.g. 1,8,64");
-  }
-  return out;
-}
-
 Options parse(int argc, char** argv) {
   Options o;
   for (int i = 1; i < argc; ++i) {
@@ -611,7 +591,10 @@ Options parse(int argc, char** argv) {
     } else if (flag == "--count") {
       o.count = std::stoul(value);
     } else if (flag == "--producers") {
-      o.producers = parse_list(value);
+      o.producers = weighlink::bench::parse_counts(value);
+      if (std::any_of(o.producers.begin(), o.producers.end(), [](int p) { return p < 1; })) {
+        die("--producers takes positive counts, e.g. 1,8,64");
+      }
     } else if (flag == "--busy-timeout") {
       o.busy_timeout_ms = std::stoi(value);
     } else {
@@ -679,8 +662,7 @@ int main(int argc, char** argv) {
   if (fs_name == "tmpfs") {
     std::printf("  warning: tmpfs keeps nothing across a power cut; fsync there costs nothing\n");
   }
-  double load_before = 0;
-  if (std::ifstream in("/proc/loadavg"); in) in >> load_before;
+  const double load_before = load_average();
 
   // 1. and 2. Latency, one operation at a time.
   const std::string latency_title =
@@ -827,8 +809,7 @@ int main(int argc, char** argv) {
       "%.3f ms\n",
       fsync_append_after.p50_ms, fsync_append_after.p99_ms, fsync_over_after.p50_ms,
       fsync_over_after.p99_ms);
-  double load_after = 0;
-  if (std::ifstream in("/proc/loadavg"); in) in >> load_after;
+  const double load_after = load_average();
   std::printf("load average %.2f before, %.2f after\n", load_before, load_after);
 
   if (!options.json_path.empty()) {
@@ -883,9 +864,9 @@ int main(int argc, char** argv) {
                                     {"p99", ratio(outbox_latency.p99_ms, fsync_over.p99_ms)}}}}},
         {"throughput", std::move(rows)},
         {"ratios", std::move(ratios)}};
-    std::ofstream out(options.json_path, std::ios::trunc);
-    out << json::serialize(root) << '\n';
-    if (!out) die("cannot write " + options.json_path);
+    if (!weighlink::bench::write_json(options.json_path, root)) {
+      die("cannot write " + options.json_path);
+    }
   }
   return 0;
 }

@@ -52,10 +52,8 @@
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 #include <chrono>
-#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -75,10 +73,12 @@
 #include <thread>
 #include <vector>
 
+#include "bench_util.hpp"
 #include "weighlink/sync/backoff.hpp"
 #include "weighlink/sync/hash.hpp"
 #include "weighlink/sync/replay.hpp"
 #include "weighlink/sync/v1/sync.grpc.pb.h"
+#include "weighlink/testing/backend.hpp"
 #include "weighlink/testing/http_client.hpp"
 #include "weighlink/testing/pg_cluster.hpp"
 #include "weighlink/testing/process.hpp"
@@ -94,7 +94,12 @@ namespace pb = weighlink::sync::v1;
 namespace wt = weighlink::testing;
 namespace wsync = weighlink::sync;
 using tcp = asio::ip::tcp;
-using Clock = std::chrono::steady_clock;
+using weighlink::bench::Clock;
+using weighlink::bench::load_average;
+using weighlink::bench::nearest_rank;
+using weighlink::bench::proc_stat;
+using weighlink::bench::seconds_since;
+using weighlink::bench::status_mb;
 
 constexpr auto kCallDeadline = std::chrono::seconds(5);     // the agent's call_deadline
 constexpr auto kPollEvery = std::chrono::milliseconds(20);  // high water polling
@@ -121,16 +126,6 @@ struct Options {
   std::string json_path;
 };
 
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-double load_average() {
-  double load = 0;
-  if (std::ifstream in("/proc/loadavg"); in) in >> load;
-  return load;
-}
-
 void check_stop() {
   if (g_stop) throw std::runtime_error("interrupted");
 }
@@ -138,44 +133,9 @@ void check_stop() {
 // ---------------------------------------------------------------------------------------------
 // /proc: CPU time and memory of processes.
 
-struct ProcStat {
-  pid_t ppid = 0;
-  double self_s = 0;      // utime + stime
-  double children_s = 0;  // cutime + cstime (reaped children)
-};
-
-std::optional<ProcStat> proc_stat(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text;
-  if (!in || !std::getline(in, text)) return std::nullopt;
-  const auto close = text.rfind(')');  // the command name may hold spaces and parentheses
-  if (close == std::string::npos) return std::nullopt;
-  std::istringstream fields(text.substr(close + 2));
-  std::vector<std::string> f;
-  for (std::string field; fields >> field && f.size() < 15;) f.push_back(field);
-  if (f.size() < 15) return std::nullopt;
-  const double tick = static_cast<double>(::sysconf(_SC_CLK_TCK));
-  ProcStat s;
-  s.ppid = static_cast<pid_t>(std::stol(f[1]));
-  s.self_s = (std::stod(f[11]) + std::stod(f[12])) / tick;
-  s.children_s = (std::stod(f[13]) + std::stod(f[14])) / tick;
-  return s;
-}
-
 double cpu_s(pid_t pid) {
   const auto s = proc_stat(pid);
-  return s ? s->self_s : 0;
-}
-
-// A line of /proc/PID/status in MB ("VmHWM", "VmRSS"); 0 when unreadable.
-double status_mb(pid_t pid, const std::string& key) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind(key + ":", 0) == 0) {
-      return std::stod(line.substr(key.size() + 1)) / 1024.0;  // kB
-    }
-  }
-  return 0;
+  return s ? s->self_s() : 0;
 }
 
 // The whole machine, from /proc/stat's first line (every core): CPU seconds busy (user, nice,
@@ -225,27 +185,22 @@ pid_t postmaster_pid(const wt::PgCluster& pg) {
 double postgres_cpu_s(pid_t postmaster) {
   const auto master = proc_stat(postmaster);
   if (!master) return 0;
-  double total = master->self_s + master->children_s;
+  double total = master->self_s() + master->children_s;
   for (const auto& entry : fs::directory_iterator("/proc")) {
     const auto name = entry.path().filename().string();
     if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
     if (const auto s = proc_stat(static_cast<pid_t>(std::stol(name))); s && s->ppid == postmaster) {
-      total += s->self_s;
+      total += s->self_s();
     }
   }
   return total;
 }
 
-double children_cpu_s() {
+// CPU seconds (user + system) of this process (RUSAGE_SELF) or of its reaped children
+// (RUSAGE_CHILDREN: psql).
+double rusage_cpu_s(int who) {
   rusage u{};
-  ::getrusage(RUSAGE_CHILDREN, &u);
-  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
-}
-
-double self_cpu_s() {
-  rusage u{};
-  ::getrusage(RUSAGE_SELF, &u);
+  ::getrusage(who, &u);
   return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
          static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
@@ -377,55 +332,13 @@ json::array statements_json(const std::vector<Statement>& statements) {
 // ---------------------------------------------------------------------------------------------
 // weighlink-backend.
 
-std::string last_line(const std::string& text) {
-  std::istringstream in(text);
-  std::string line;
-  std::string last;
-  while (std::getline(in, line)) {
-    if (!line.empty()) last = line;
-  }
-  return last;
+// `serve` flags beyond --dsn and the listeners: --workers and --max-queue when given.
+std::vector<std::string> serve_flags(const Options& options) {
+  std::vector<std::string> flags;
+  if (!options.workers.empty()) flags.insert(flags.end(), {"--workers", options.workers});
+  if (!options.max_queue.empty()) flags.insert(flags.end(), {"--max-queue", options.max_queue});
+  return flags;
 }
-
-void migrate(const wt::PgCluster& pg) {
-  const auto r = wt::run({wt::bin("weighlink-backend"), "migrate", "--dsn", pg.dsn()});
-  if (r.exit_code != 0) throw std::runtime_error("weighlink-backend migrate failed: " + r.output);
-}
-
-std::string add_station(const wt::PgCluster& pg, const std::string& id) {
-  const auto r =
-      wt::run({wt::bin("weighlink-backend"), "station", "add", "--dsn", pg.dsn(), "--id", id});
-  if (r.exit_code != 0) throw std::runtime_error("station add " + id + " failed: " + r.output);
-  return last_line(r.output);
-}
-
-struct Backend {
-  std::unique_ptr<wt::Process> process;
-  std::string grpc;
-  std::string http;
-  std::vector<std::string> flags;  // beyond --dsn and the listeners
-
-  Backend(const wt::PgCluster& pg, const wt::TempDir& dir, const Options& options) {
-    if (!options.workers.empty()) flags.insert(flags.end(), {"--workers", options.workers});
-    if (!options.max_queue.empty()) flags.insert(flags.end(), {"--max-queue", options.max_queue});
-    std::vector<std::string> argv{wt::bin("weighlink-backend"),
-                                  "serve",
-                                  "--dsn",
-                                  pg.dsn(),
-                                  "--grpc-listen",
-                                  "127.0.0.1:0",
-                                  "--http-listen",
-                                  "127.0.0.1:0",
-                                  "--ready-file",
-                                  (dir / "backend.ready").string()};
-    argv.insert(argv.end(), flags.begin(), flags.end());
-    process = std::make_unique<wt::Process>(argv, dir / "backend.log");
-    const auto ready = process->wait_ready(dir / "backend.ready");
-    grpc = ready.at("grpc");
-    http = ready.at("http");
-  }
-  [[nodiscard]] pid_t pid() const { return process->pid(); }
-};
 
 // The backend's counters from GET /metrics (name with labels -> value).
 std::map<std::string, double> backend_metrics(const std::string& http) {
@@ -699,7 +612,7 @@ TimedRun run_psql(const wt::PgCluster& pg, Pg& db, const std::string& name, cons
   r.load_before = load_average();
   const pid_t master = postmaster_pid(pg);
   const double pg_before = postgres_cpu_s(master);
-  const double children_before = children_cpu_s();
+  const double children_before = rusage_cpu_s(RUSAGE_CHILDREN);
   const MachineCpu machine_before = machine_cpu();
   const auto start = Clock::now();
   const auto result = wt::run(
@@ -708,7 +621,7 @@ TimedRun run_psql(const wt::PgCluster& pg, Pg& db, const std::string& name, cons
       std::chrono::seconds(3600));
   r.seconds = seconds_since(start);
   r.machine = machine_cpu() - machine_before;
-  r.client_cpu_s = children_cpu_s() - children_before;
+  r.client_cpu_s = rusage_cpu_s(RUSAGE_CHILDREN) - children_before;
   r.postgres_cpu_s = postgres_cpu_s(master) - pg_before;
   if (result.exit_code != 0) {
     throw std::runtime_error("psql failed (exit " + std::to_string(result.exit_code) +
@@ -770,10 +683,10 @@ DrainResult run_drain(const Options& options) {
   wt::PgCluster pg(pg_options);
   if (options.pg_statements > 0) enable_statements(pg);
   wt::TempDir dir("wl-bench-drain");
-  migrate(pg);
-  std::ofstream(dir / "token", std::ios::trunc) << add_station(pg, kDrainStation) << "\n";
-  Backend backend(pg, dir, options);
-  out.backend_flags = backend.flags;
+  wt::migrate(pg.dsn());
+  std::ofstream(dir / "token", std::ios::trunc) << wt::add_station(pg.dsn(), kDrainStation) << "\n";
+  out.backend_flags = serve_flags(options);
+  wt::BackendServer backend(pg.dsn(), dir.path(), out.backend_flags);
   Pg db(pg.dsn());
   std::ofstream(dir / "agent.yaml", std::ios::trunc)
       << "replay_batch_size: " << options.batch << "\n";
@@ -845,13 +758,13 @@ ALTER TABLE psql_both.weighings ADD FOREIGN KEY (station_id, idempotency_key)
     r.load_before = load_average();
     const pid_t master = postmaster_pid(pg);
     const double pg_before = postgres_cpu_s(master);
-    const double backend_before = cpu_s(backend.pid());
+    const double backend_before = cpu_s(backend.process().pid());
     const std::string high_water_sql =
         std::string("SELECT high_water_seq FROM stations WHERE id = '") + kDrainStation + "'";
     std::filesystem::remove(dir / "agent.ready");
     auto argv = agent_argv(dir);
     argv.insert(argv.end(),
-                {"--backend", backend.grpc, "--station-token-file", (dir / "token").string()});
+                {"--backend", backend.grpc(), "--station-token-file", (dir / "token").string()});
     const MachineCpu machine_before = machine_cpu();
     const auto start = Clock::now();
     wt::Process agent(argv, dir / "agent-drain.log");
@@ -874,7 +787,7 @@ ALTER TABLE psql_both.weighings ADD FOREIGN KEY (station_id, idempotency_key)
     r.seconds = seconds_since(start);
     r.machine = machine_cpu() - machine_before;
     out.agent_cpu_s = cpu_s(agent.pid());
-    out.backend_cpu_s = cpu_s(backend.pid()) - backend_before;
+    out.backend_cpu_s = cpu_s(backend.process().pid()) - backend_before;
     r.client_cpu_s = out.agent_cpu_s + out.backend_cpu_s;
     r.postgres_cpu_s = postgres_cpu_s(master) - pg_before;
     out.agent_peak_rss_mb = status_mb(agent.pid(), "VmHWM");
@@ -891,9 +804,9 @@ ALTER TABLE psql_both.weighings ADD FOREIGN KEY (station_id, idempotency_key)
     agent.terminate();
     if (options.pg_statements > 0) out.statements = top_statements(db, options.pg_statements);
   }
-  out.backend_peak_rss_mb = status_mb(backend.pid(), "VmHWM");
+  out.backend_peak_rss_mb = status_mb(backend.process().pid(), "VmHWM");
   psql_pair(" (again)");
-  backend.process->terminate();
+  backend.terminate();
   return out;
 }
 
@@ -952,31 +865,17 @@ void fill_mutation(pb::Mutation& m, const std::string& station, std::uint64_t se
   w->set_agent_version("0.1.0");
 }
 
+// grpc::StatusCode's names, in the order of their values.
+constexpr const char* kCodeNames[] = {
+    "OK",        "CANCELLED",      "UNKNOWN",           "INVALID_ARGUMENT",   "DEADLINE_EXCEEDED",
+    "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+    "ABORTED",   "OUT_OF_RANGE",   "UNIMPLEMENTED",     "INTERNAL",           "UNAVAILABLE",
+    "DATA_LOSS", "UNAUTHENTICATED"};
+
 std::string code_name(grpc::StatusCode code) {
-  switch (code) {
-    case grpc::StatusCode::CANCELLED:
-      return "CANCELLED";
-    case grpc::StatusCode::UNKNOWN:
-      return "UNKNOWN";
-    case grpc::StatusCode::INVALID_ARGUMENT:
-      return "INVALID_ARGUMENT";
-    case grpc::StatusCode::DEADLINE_EXCEEDED:
-      return "DEADLINE_EXCEEDED";
-    case grpc::StatusCode::NOT_FOUND:
-      return "NOT_FOUND";
-    case grpc::StatusCode::PERMISSION_DENIED:
-      return "PERMISSION_DENIED";
-    case grpc::StatusCode::UNAUTHENTICATED:
-      return "UNAUTHENTICATED";
-    case grpc::StatusCode::RESOURCE_EXHAUSTED:
-      return "RESOURCE_EXHAUSTED";
-    case grpc::StatusCode::UNAVAILABLE:
-      return "UNAVAILABLE";
-    case grpc::StatusCode::INTERNAL:
-      return "INTERNAL";
-    default:
-      return "code " + std::to_string(static_cast<int>(code));
-  }
+  const auto i = static_cast<std::size_t>(code);
+  return i < std::size(kCodeNames) ? kCodeNames[i]
+                                   : "code " + std::to_string(static_cast<int>(code));
 }
 
 struct StationResult {
@@ -1186,13 +1085,6 @@ struct FaninResult {
   std::vector<Statement> statements;  // --pg-statements
 };
 
-double percentile(std::vector<double>& v, double q) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const auto i = static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size())));
-  return v[std::clamp<std::size_t>(i, 1, v.size()) - 1];
-}
-
 FaninResult run_fanin(const Options& options) {
   FaninResult out;
   const auto setup_start = Clock::now();
@@ -1201,7 +1093,7 @@ FaninResult run_fanin(const Options& options) {
   wt::PgCluster pg(pg_options);
   if (options.pg_statements > 0) enable_statements(pg);
   wt::TempDir dir("wl-bench-fanin");
-  migrate(pg);
+  wt::migrate(pg.dsn());
   const std::size_t n = options.stations;
   std::vector<std::string> ids(n);
   std::vector<std::string> tokens(n);
@@ -1219,7 +1111,7 @@ FaninResult run_fanin(const Options& options) {
           std::snprintf(id, sizeof id, "fan-%03zu", i);
           ids[i] = id;
           try {
-            tokens[i] = add_station(pg, ids[i]);
+            tokens[i] = wt::add_station(pg.dsn(), ids[i]);
           } catch (const std::exception& e) {
             std::lock_guard lock(mu);
             error = e.what();
@@ -1232,10 +1124,10 @@ FaninResult run_fanin(const Options& options) {
     if (!error.empty()) throw std::runtime_error(error);
     check_stop();
   }
-  Backend backend(pg, dir, options);
-  out.backend_flags = backend.flags;
+  out.backend_flags = serve_flags(options);
+  wt::BackendServer backend(pg.dsn(), dir.path(), out.backend_flags);
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  out.backend_idle_rss_mb = status_mb(backend.pid(), "VmRSS");
+  out.backend_idle_rss_mb = status_mb(backend.process().pid(), "VmRSS");
 
   // One channel per station: its own subchannel, hence its own TCP connection, as stations have.
   std::vector<std::shared_ptr<grpc::Channel>> channels;
@@ -1244,7 +1136,7 @@ FaninResult run_fanin(const Options& options) {
     grpc::ChannelArguments args;
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     channels.push_back(
-        grpc::CreateCustomChannel(backend.grpc, grpc::InsecureChannelCredentials(), args));
+        grpc::CreateCustomChannel(backend.grpc(), grpc::InsecureChannelCredentials(), args));
     stubs.push_back(pb::SyncService::NewStub(channels.back()));
   }
   out.setup_s = seconds_since(setup_start);
@@ -1260,7 +1152,7 @@ FaninResult run_fanin(const Options& options) {
   if (options.pg_statements > 0) db.scalar("SELECT pg_stat_statements_reset()");
   out.load_before = load_average();
   const double pg_before = postgres_cpu_s(master);
-  const double backend_before = cpu_s(backend.pid());
+  const double backend_before = cpu_s(backend.process().pid());
   std::vector<std::thread> threads;
   threads.reserve(n);
   const std::uint64_t total = options.per_station;
@@ -1278,7 +1170,7 @@ FaninResult run_fanin(const Options& options) {
       ++exited;
     });
   }
-  const double self_before = self_cpu_s();
+  const double self_before = rusage_cpu_s(RUSAGE_SELF);
   const MachineCpu machine_before = machine_cpu();
   start = Clock::now();
   go.arrive_and_wait();
@@ -1303,14 +1195,14 @@ FaninResult run_fanin(const Options& options) {
   }
   for (auto& t : threads) t.join();
   out.machine = machine_cpu() - machine_before;
-  out.bench_cpu_s = self_cpu_s() - self_before;
+  out.bench_cpu_s = rusage_cpu_s(RUSAGE_SELF) - self_before;
   out.acked_per_second.push_back(acked.load());
-  out.backend_cpu_s = cpu_s(backend.pid()) - backend_before;
+  out.backend_cpu_s = cpu_s(backend.process().pid()) - backend_before;
   out.postgres_cpu_s = postgres_cpu_s(master) - pg_before;
   out.load_after = load_average();
-  out.backend_peak_rss_mb = status_mb(backend.pid(), "VmHWM");
-  out.backend_rss_end_mb = status_mb(backend.pid(), "VmRSS");
-  out.metrics = backend_metrics(backend.http);
+  out.backend_peak_rss_mb = status_mb(backend.process().pid(), "VmHWM");
+  out.backend_rss_end_mb = status_mb(backend.process().pid(), "VmRSS");
+  out.metrics = backend_metrics(backend.http());
   if (options.pg_statements > 0) out.statements = top_statements(db, options.pg_statements);
 
   std::vector<double> latencies;
@@ -1335,16 +1227,18 @@ FaninResult run_fanin(const Options& options) {
   out.stations_drained = finishes.size();
   out.drained = finishes.size() == n;
   if (!finishes.empty()) {
-    out.first_station_s = *std::min_element(finishes.begin(), finishes.end());
-    out.median_station_s = percentile(finishes, 0.5);
-    out.drain_s = *std::max_element(finishes.begin(), finishes.end());
+    std::sort(finishes.begin(), finishes.end());
+    out.first_station_s = finishes.front();
+    out.median_station_s = nearest_rank(finishes, 0.5);
+    out.drain_s = finishes.back();
   }
   out.mean_batch =
       batches_sent > 0
           ? static_cast<double>(out.applied + out.duplicates + out.rejected) / batches_sent
           : 0;
-  out.latency_p50_ms = percentile(latencies, 0.5);
-  out.latency_p99_ms = percentile(latencies, 0.99);
+  std::sort(latencies.begin(), latencies.end());
+  out.latency_p50_ms = nearest_rank(latencies, 0.5);
+  out.latency_p99_ms = nearest_rank(latencies, 0.99);
   out.latency_max_ms = latencies.empty() ? 0 : latencies.back();
 
   out.rows = db.number("SELECT count(*) FROM mutation_log");
@@ -1353,7 +1247,7 @@ FaninResult run_fanin(const Options& options) {
       db.number("SELECT count(*) FROM stations WHERE high_water_seq = " + std::to_string(total));
   out.min_high_water = db.number("SELECT min(high_water_seq) FROM stations");
   out.max_high_water = db.number("SELECT max(high_water_seq) FROM stations");
-  backend.process->terminate();
+  backend.terminate();
   return out;
 }
 
@@ -1681,13 +1575,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   root["load_average_after"] = load_average();
-  if (!options.json_path.empty()) {
-    std::ofstream out(options.json_path, std::ios::trunc);
-    out << json::serialize(root) << '\n';
-    if (!out) {
-      std::fprintf(stderr, "bench_replay: cannot write %s\n", options.json_path.c_str());
-      return 1;
-    }
+  if (!options.json_path.empty() && !weighlink::bench::write_json(options.json_path, root)) {
+    std::fprintf(stderr, "bench_replay: cannot write %s\n", options.json_path.c_str());
+    return 1;
   }
   return 0;
 }

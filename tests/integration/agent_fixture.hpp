@@ -13,14 +13,15 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "weighlink/scale/decimal.hpp"
 #include "weighlink/scale/encode.hpp"
+#include "weighlink/testing/backend.hpp"
 #include "weighlink/testing/http_client.hpp"
 #include "weighlink/testing/pg_cluster.hpp"
 #include "weighlink/testing/process.hpp"
@@ -145,14 +146,9 @@ inline boost::json::object body_of(const HttpResult& r) {
   return v.as_object();
 }
 
-// The last non-empty line of a command's output (where tokens and JSON reports are printed).
-inline std::string last_line(const std::string& text) {
-  std::istringstream in(text);
-  std::string line, last;
-  while (std::getline(in, line)) {
-    if (!line.empty()) last = line;
-  }
-  return last;
+// The agent's GET /v1/status.
+inline boost::json::object agent_status(const std::string& http) {
+  return body_of(http_request(http, "GET", "/v1/status"));
 }
 
 // A real weighlink-backend on a throwaway PostgreSQL cluster with station `station_id`
@@ -162,22 +158,9 @@ class StationBackend {
   StationBackend(const TempDir& dir, const std::string& station_id = "st-1",
                  const std::vector<std::string>& serve_args = {})
       : token_file_(dir / "token") {
-    const auto backend = bin("weighlink-backend");
-    auto migrate = run({backend, "migrate", "--dsn", pg_.dsn()});
-    REQUIRE_MESSAGE(migrate.exit_code == 0, migrate.output);
-    auto added = run({backend, "station", "add", "--dsn", pg_.dsn(), "--id", station_id});
-    REQUIRE_MESSAGE(added.exit_code == 0, added.output);
-    std::ofstream(token_file_, std::ios::trunc) << last_line(added.output) << "\n";
-    std::vector<std::string> argv{backend,         "serve",
-                                  "--dsn",         pg_.dsn(),
-                                  "--grpc-listen", "127.0.0.1:0",
-                                  "--http-listen", "127.0.0.1:0",
-                                  "--ready-file",  (dir / "backend.ready").string()};
-    argv.insert(argv.end(), serve_args.begin(), serve_args.end());
-    process_ = std::make_unique<Process>(argv, dir / "backend.log");
-    const auto ready = process_->wait_ready(dir / "backend.ready");
-    grpc_ = ready.at("grpc");
-    http_ = ready.at("http");
+    migrate(pg_.dsn());
+    std::ofstream(token_file_, std::ios::trunc) << add_station(pg_.dsn(), station_id) << "\n";
+    server_.emplace(pg_.dsn(), dir.path(), serve_args);
   }
   // Registers `key_file` (the agent's station key) as the station's signing key: the backend
   // checks every new mutation's signature from then on.
@@ -188,20 +171,19 @@ class StationBackend {
   }
   [[nodiscard]] const PgCluster& pg() const { return pg_; }
   [[nodiscard]] PgCluster& pg() { return pg_; }  // to stop and start it
-  [[nodiscard]] const std::string& grpc() const { return grpc_; }
-  [[nodiscard]] const std::string& http() const { return http_; }
+  [[nodiscard]] const std::string& grpc() const { return server_->grpc(); }
+  [[nodiscard]] const std::string& http() const { return server_->http(); }
   [[nodiscard]] const std::filesystem::path& token_file() const { return token_file_; }
-  // The agent flags that point it at this backend.
-  [[nodiscard]] std::vector<std::string> agent_args() const {
-    return {"--backend", grpc_, "--station-token-file", token_file_.string()};
+  // The agent flags that point it at this backend, or at `address` (a proxy in front of it).
+  [[nodiscard]] std::vector<std::string> agent_args() const { return agent_args(grpc()); }
+  [[nodiscard]] std::vector<std::string> agent_args(const std::string& address) const {
+    return {"--backend", address, "--station-token-file", token_file_.string()};
   }
 
  private:
   PgCluster pg_;
   std::filesystem::path token_file_;
-  std::unique_ptr<Process> process_;
-  std::string grpc_;
-  std::string http_;
+  std::optional<BackendServer> server_;
 };
 
 // Every row of the outbox behind `http`, paging in seq order.

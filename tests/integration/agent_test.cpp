@@ -2,7 +2,6 @@
 // WebSocket client, a real weighlink-backend on a throwaway PostgreSQL cluster.
 #include <doctest/doctest.h>
 
-#include <boost/asio.hpp>
 #include <boost/json.hpp>
 #include <fstream>
 #include <random>
@@ -13,12 +12,13 @@
 
 namespace json = boost::json;
 using namespace std::chrono_literals;
+using weighlink::testing::agent_status;
 using weighlink::testing::bin;
 using weighlink::testing::eventually;
+using weighlink::testing::free_loopback_address;
 using weighlink::testing::http_request;
 using weighlink::testing::mt_frame;
 using weighlink::testing::post_json;
-using weighlink::testing::Process;
 using weighlink::testing::read_until;
 using weighlink::testing::TempDir;
 using weighlink::testing::WsClient;
@@ -29,12 +29,6 @@ using Agent = weighlink::testing::AgentProcess;
 
 bool is_reading(const json::object& m, const char* weight) {
   return m.at("type") == "reading" && m.at("weight") == weight;
-}
-
-std::string free_loopback_port() {
-  boost::asio::io_context ioc;
-  boost::asio::ip::tcp::acceptor a(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
-  return "127.0.0.1:" + std::to_string(a.local_endpoint().port());
 }
 
 }  // namespace
@@ -116,7 +110,7 @@ TEST_CASE("agent: Idempotency-Key rules: missing 400, reuse with another body 42
   auto bad_json = post_json(agent.http, "/v1/mutations", "k-3", "{\"kind\":");
   CHECK(bad_json.status == 400);
 
-  auto status = json::parse(http_request(agent.http, "GET", "/v1/status").body);
+  auto status = agent_status(agent.http);
   CHECK(status.at("outbox").at("pending") == 1);
   CHECK(status.at("uplink").at("state") == "disabled");
 }
@@ -171,7 +165,7 @@ TEST_CASE("agent: a capture binds the stable reading and refuses motion (409) an
   scale.write(mt_frame("18240"));
   REQUIRE(eventually(
       [&] {
-        auto s = json::parse(http_request(agent.http, "GET", "/v1/status").body);
+        auto s = agent_status(agent.http);
         return s.at("scales").at(0).at("readings").as_int64() >= 1 &&
                s.at("scales").at(0).at("stale") == false;
       },
@@ -202,7 +196,7 @@ TEST_CASE("agent: a capture binds the stable reading and refuses motion (409) an
 TEST_CASE(
     "agent: 50 mutations accepted offline survive SIGKILL and reach PostgreSQL exactly once") {
   TempDir dir("wl-agent");
-  const std::string dead_backend = free_loopback_port();  // nothing listens there
+  const std::string dead_backend = free_loopback_address();  // nothing listens there
   std::ofstream(dir / "token") << "not-yet-issued\n";
   std::vector<std::string> keys;
   {
@@ -214,7 +208,7 @@ TEST_CASE(
                     R"({"kind":"transaction.created","payload":{"n":)" + std::to_string(i) + "}}");
       REQUIRE(r.status == 202);
     }
-    auto status = json::parse(http_request(agent.http, "GET", "/v1/status").body);
+    auto status = agent_status(agent.http);
     CHECK(status.at("outbox").at("pending") == 50);
     CHECK(status.at("uplink").at("state") != "online");
     agent.process->kill();  // SIGKILL: no chance to flush anything
@@ -231,7 +225,7 @@ TEST_CASE(
 
   REQUIRE(eventually(
       [&] {
-        auto s = json::parse(http_request(agent.http, "GET", "/v1/status").body);
+        auto s = agent_status(agent.http);
         return s.at("outbox").at("pending") == 0 && s.at("uplink").at("state") == "online";
       },
       10s));
@@ -244,7 +238,7 @@ TEST_CASE(
     CHECK(r.status == 200);
     CHECK(json::parse(r.body).at("seq") == i + 1);
   }
-  auto status = json::parse(http_request(agent.http, "GET", "/v1/status").body);
+  auto status = agent_status(agent.http);
   CHECK(status.at("outbox").at("last_seq") == 50);
   CHECK(status.at("outbox").at("pending") == 0);
   std::this_thread::sleep_for(300ms);
@@ -278,13 +272,7 @@ TEST_CASE("agent: a stable weight below min_capture_weight is refused with 409")
   CHECK(json::parse(light.body).at("error") == "below_minimum_weight");
   weight = "14200";
   REQUIRE(eventually(
-      [&] {
-        return json::parse(http_request(agent.http, "GET", "/v1/status").body)
-                   .at("scales")
-                   .at(0)
-                   .at("stale") == false;
-      },
-      5s));
+      [&] { return agent_status(agent.http).at("scales").at(0).at("stale") == false; }, 5s));
   auto heavy =
       post_json(agent.http, "/v1/captures", "min-2", R"({"scale":"main","timeout_ms":2000})");
   stop = true;
@@ -339,7 +327,7 @@ TEST_CASE("agent: a backend that takes small batches gets them, and every mutati
   CHECK(backend.pg().query_scalar(
             "select count(distinct idempotency_key) || '/' || min(seq) || '-' || max(seq) "
             "from mutation_log") == "60/1-60");
-  auto status = json::parse(http_request(agent.http, "GET", "/v1/status").body);
+  auto status = agent_status(agent.http);
   CHECK(status.at("uplink").at("batch_size").as_int64() <= 7);
   const auto metrics = http_request(backend.http(), "GET", "/metrics").body;
   CHECK(metrics.find("weighlink_backend_oversize_total 0\n") == std::string::npos);
@@ -366,11 +354,11 @@ TEST_CASE("agent: a rotated token written to the token file is picked up with no
               .status == 202);
   REQUIRE(eventually(
       [&] {
-        auto s = json::parse(http_request(agent.http, "GET", "/v1/status").body);
+        auto s = agent_status(agent.http);
         return s.at("uplink").at("state") == "offline";
       },
       20s));
-  auto status = json::parse(http_request(agent.http, "GET", "/v1/status").body);
+  auto status = agent_status(agent.http);
   CHECK(std::string(status.at("uplink").at("last_error").as_string()).find("token") !=
         std::string::npos);
   CHECK(backend.pg().query_scalar(count_sql) == "1");

@@ -30,6 +30,7 @@
 
 namespace pb = weighlink::sync::v1;
 using namespace std::chrono_literals;
+using weighlink::testing::last_line;
 using weighlink::testing::PgCluster;
 using weighlink::testing::Process;
 using weighlink::testing::TempDir;
@@ -37,16 +38,6 @@ using weighlink::testing::TempDir;
 namespace {
 
 const std::string kBackend = weighlink::testing::bin("weighlink-backend");
-
-std::string last_line(const std::string& text) {
-  std::istringstream in(text);
-  std::string line;
-  std::string last;
-  while (std::getline(in, line)) {
-    if (!line.empty()) last = line;
-  }
-  return last;
-}
 
 void migrate(const PgCluster& pg) {
   const auto result = weighlink::testing::run({kBackend, "migrate", "--dsn", pg.dsn()});

@@ -12,6 +12,7 @@
 
 namespace json = boost::json;
 using namespace std::chrono_literals;
+using weighlink::testing::agent_status;
 using weighlink::testing::AgentProcess;
 using weighlink::testing::bin;
 using weighlink::testing::body_of;
@@ -20,7 +21,6 @@ using weighlink::testing::http_request;
 using weighlink::testing::last_line;
 using weighlink::testing::mt_frame;
 using weighlink::testing::post_json;
-using weighlink::testing::Process;
 using weighlink::testing::PtyScale;
 using weighlink::testing::StationBackend;
 using weighlink::testing::StreamingScale;
@@ -239,7 +239,7 @@ TEST_CASE("outbox: acknowledged rows are pruned once the backend's durable_seq p
                       R"({"kind":"note.added","payload":{"n":)" + std::to_string(i) + "}}")
                 .status == 202);
   }
-  auto status = [&] { return body_of(http_request(agent.http, "GET", "/v1/status")); };
+  auto status = [&] { return agent_status(agent.http); };
   REQUIRE(eventually([&] { return status().at("outbox").at("acknowledged") == 20; }, 20s));
   // Acknowledged is not enough: nothing goes before a verified backup holds it.
   std::this_thread::sleep_for(600ms);
@@ -285,7 +285,7 @@ TEST_CASE("outbox: retention keeps acknowledged rows younger than min_retention_
                       R"({"kind":"note.added","payload":{}})")
                 .status == 202);
   }
-  auto status = [&] { return body_of(http_request(agent.http, "GET", "/v1/status")); };
+  auto status = [&] { return agent_status(agent.http); };
   REQUIRE(eventually([&] { return status().at("outbox").at("acknowledged") == 5; }, 20s));
   std::this_thread::sleep_for(800ms);  // several Hellos with durable_seq 100
   CHECK(status().at("outbox").at("rows") == 5);

@@ -385,7 +385,7 @@ TEST_CASE(
       dir, {"--scale-source", "serial:" + pty.path(), "--scale-protocol", "mt-continuous"});
   REQUIRE(eventually(
       [&] {
-        auto s = body_of(http_request(agent.http, "GET", "/v1/status"));
+        auto s = agent_status(agent.http);
         return s.at("scales").at(0).at("stale") == false;
       },
       5s));
@@ -405,7 +405,7 @@ TEST_CASE(
   }
   CHECK(keys == runner.accepted_keys());
   CHECK(rows.size() == runner.accepted_keys().size());
-  const auto status = body_of(http_request(agent.http, "GET", "/v1/status"));
+  const auto status = agent_status(agent.http);
   CHECK(status.at("outbox").at("last_seq").as_int64() == runner.last_seq());
   CHECK(status.at("outbox").at("pending").as_int64() ==
         static_cast<std::int64_t>(runner.accepted_keys().size()));

@@ -7,11 +7,11 @@
 #include <boost/json.hpp>
 #include <fstream>
 #include <mutex>
-#include <sstream>
 #include <thread>
 
 #include "weighlink/scale/decimal.hpp"
 #include "weighlink/scale/encode.hpp"
+#include "weighlink/testing/backend.hpp"
 #include "weighlink/testing/chromium.hpp"
 #include "weighlink/testing/http_client.hpp"
 #include "weighlink/testing/pg_cluster.hpp"
@@ -187,16 +187,6 @@ class Station {
   std::string http_;
   std::unique_ptr<Chromium> browser_;
 };
-
-// The token `station add` prints as its last line.
-std::string token_line(const std::string& output) {
-  std::istringstream in(output);
-  std::string line, last;
-  while (std::getline(in, line)) {
-    if (!line.empty()) last = line;
-  }
-  return last + "\n";
-}
 
 std::string js_quote(const std::string& s) { return json::serialize(json::value(s)); }
 
@@ -423,18 +413,11 @@ TEST_CASE("operator page: an axle session run from the page ends in one weighing
 TEST_CASE("operator page: a mutation the backend refused is listed and can be retried") {
   weighlink::testing::TempDir backend_dir("wl-page-backend");
   weighlink::testing::PgCluster pg;
-  const auto backend_bin = weighlink::testing::bin("weighlink-backend");
-  auto migrate = weighlink::testing::run({backend_bin, "migrate", "--dsn", pg.dsn()});
-  REQUIRE_MESSAGE(migrate.exit_code == 0, migrate.output);
-  auto added = weighlink::testing::run(
-      {backend_bin, "station", "add", "--dsn", pg.dsn(), "--id", "wb-page"});
-  REQUIRE_MESSAGE(added.exit_code == 0, added.output);
-  std::ofstream(backend_dir / "token") << token_line(added.output);
-  weighlink::testing::Process backend(
-      {backend_bin, "serve", "--dsn", pg.dsn(), "--grpc-listen", "127.0.0.1:0", "--http-listen",
-       "127.0.0.1:0", "--ready-file", (backend_dir / "backend.ready").string()},
-      backend_dir / "backend.log");
-  const auto grpc = backend.wait_ready(backend_dir / "backend.ready").at("grpc");
+  weighlink::testing::migrate(pg.dsn());
+  std::ofstream(backend_dir / "token")
+      << weighlink::testing::add_station(pg.dsn(), "wb-page") << "\n";
+  weighlink::testing::BackendServer backend(pg.dsn(), backend_dir.path());
+  const auto& grpc = backend.grpc();
 
   Station station({.protocol = "mt-continuous",
                    .scale_keys = "",

@@ -31,11 +31,11 @@
 
 namespace json = boost::json;
 using namespace std::chrono_literals;
+using weighlink::testing::agent_status;
 using weighlink::testing::AgentProcess;
 using weighlink::testing::eventually;
 using weighlink::testing::FaultMode;
 using weighlink::testing::FaultProxy;
-using weighlink::testing::http_request;
 using weighlink::testing::PgCluster;
 using weighlink::testing::post_json;
 using weighlink::testing::StationBackend;
@@ -70,11 +70,6 @@ std::string file_tail(const std::filesystem::path& file, std::size_t max_bytes =
   return text.size() > max_bytes ? text.substr(text.size() - max_bytes) : text;
 }
 
-json::object agent_status(const std::string& http) {
-  auto v = json::parse(http_request(http, "GET", "/v1/status").body);
-  return v.as_object();
-}
-
 // Threads that post transaction.created mutations with unique keys to the agent's
 // POST /v1/mutations until stopped. A request that gets no answer (timeout) is sent again with the
 // same key until it is answered: 202, or 200 for a key the outbox already holds. Both count as
@@ -104,10 +99,6 @@ class Producers {
   [[nodiscard]] std::vector<std::string> failures() const {
     std::lock_guard lock(mu_);
     return failures_;
-  }
-  [[nodiscard]] std::size_t count() const {
-    std::lock_guard lock(mu_);
-    return acknowledged_.size();
   }
 
  private:
@@ -301,6 +292,30 @@ class Link {
   std::vector<std::unique_ptr<FaultProxy>> proxies_;
 };
 
+// A station whose agent reaches the backend only through `proxy`: online, with one mutation
+// ("before") already applied. post() adds one more, which must be accepted (202).
+struct ProxiedStation {
+  explicit ProxiedStation(std::uint64_t seed)
+      : proxy(backend.grpc(), seed), agent(dir, backend.agent_args(proxy.address()), kAgentConfig) {
+    REQUIRE(eventually(
+        [&] { return agent_status(agent.http).at("uplink").at("state") == "online"; }, 10s));
+    post("before");
+    REQUIRE(wait_drained(agent.http, 10s));
+  }
+  void post(const std::string& key) {
+    const auto r = post_json(agent.http, "/v1/mutations", key,
+                             R"({"kind":"transaction.created","payload":{"key":")" + key + "\"}}");
+    REQUIRE(r.status == 202);
+    acknowledged.insert(key);
+  }
+
+  TempDir dir{"wl-faults"};
+  StationBackend backend{dir};
+  FaultProxy proxy;
+  AgentProcess agent;
+  std::set<std::string> acknowledged;
+};
+
 }  // namespace
 
 TEST_CASE("replay: through a flapping link every acknowledged mutation lands exactly once") {
@@ -316,9 +331,7 @@ TEST_CASE("replay: through a flapping link every acknowledged mutation lands exa
   TempDir dir("wl-faults");
   StationBackend backend(dir);
   Link proxy(backend.grpc(), addresses, seed);
-  AgentProcess agent(
-      dir, {"--backend", proxy.addresses(), "--station-token-file", backend.token_file().string()},
-      kAgentConfig);
+  AgentProcess agent(dir, backend.agent_args(proxy.addresses()), kAgentConfig);
   REQUIRE(eventually([&] { return agent_status(agent.http).at("uplink").at("state") == "online"; },
                      10s));
 
@@ -445,27 +458,13 @@ TEST_CASE("replay: a connection that goes silent costs one call deadline, then r
   // still holds the TCP connection, leaves the agent's one HTTP/2 connection open and silent:
   // nothing comes back, nothing closes. The call deadline ends the call; the agent must then leave
   // that connection for a new one instead of sending every later call into it.
-  TempDir dir("wl-faults");
-  StationBackend backend(dir);
-  FaultProxy proxy(backend.grpc(), 5);
-  AgentProcess agent(
-      dir, {"--backend", proxy.address(), "--station-token-file", backend.token_file().string()},
-      kAgentConfig);
-  REQUIRE(eventually([&] { return agent_status(agent.http).at("uplink").at("state") == "online"; },
-                     10s));
-  std::set<std::string> acknowledged;
-  const auto post = [&](const std::string& key) {
-    const auto r = post_json(agent.http, "/v1/mutations", key,
-                             R"({"kind":"transaction.created","payload":{"key":")" + key + "\"}}");
-    REQUIRE(r.status == 202);
-    acknowledged.insert(key);
-  };
-  post("before");
-  REQUIRE(wait_drained(agent.http, 10s));
+  ProxiedStation station(5);
+  FaultProxy& proxy = station.proxy;
+  const AgentProcess& agent = station.agent;
 
   proxy.set_mode(FaultMode::blackhole);
   const auto silent_from = Clock::now();
-  for (int i = 0; i < 5; ++i) post("silent-" + std::to_string(i));
+  for (int i = 0; i < 5; ++i) station.post("silent-" + std::to_string(i));
   // The call into the silent connection ends at its deadline (5 s), not later.
   REQUIRE(eventually(
       [&] {
@@ -478,7 +477,7 @@ TEST_CASE("replay: a connection that goes silent costs one call deadline, then r
 
   // New connections pass again; the silent one stays silent (it is never closed).
   proxy.set_mode(FaultMode::pass);
-  post("after");
+  station.post("after");
   const auto pass_from = Clock::now();
   const bool resumed = wait_drained(agent.http, 20s);
   CHECK_MESSAGE(resumed, "the agent still sends into the silent connection "
@@ -494,7 +493,7 @@ TEST_CASE("replay: a connection that goes silent costs one call deadline, then r
     proxy.cut_all();
     REQUIRE(wait_drained(agent.http, 20s));
   }
-  check_exactly_once(backend.pg(), agent.http, acknowledged);
+  check_exactly_once(station.backend.pg(), agent.http, station.acknowledged);
   CHECK(agent.process->terminate() == 0);
 }
 
@@ -503,28 +502,14 @@ TEST_CASE("replay: while the backend is unreachable the agent retries at least e
   // replay_backoff_max_ms (1 s here). Each retry must really try the backend, so that the agent is
   // back within about the cap once the backend can be reached again, not after the longer backoff
   // that gRPC keeps for its own connection attempts (1 s, growing by 1.6 up to 120 s).
-  TempDir dir("wl-faults");
-  StationBackend backend(dir);
-  FaultProxy proxy(backend.grpc(), 9);
-  AgentProcess agent(
-      dir, {"--backend", proxy.address(), "--station-token-file", backend.token_file().string()},
-      kAgentConfig);
-  REQUIRE(eventually([&] { return agent_status(agent.http).at("uplink").at("state") == "online"; },
-                     10s));
-  std::set<std::string> acknowledged;
-  const auto post = [&](const std::string& key) {
-    const auto r = post_json(agent.http, "/v1/mutations", key,
-                             R"({"kind":"transaction.created","payload":{"key":")" + key + "\"}}");
-    REQUIRE(r.status == 202);
-    acknowledged.insert(key);
-  };
-  post("before");
-  REQUIRE(wait_drained(agent.http, 10s));
+  ProxiedStation station(9);
+  FaultProxy& proxy = station.proxy;
+  const AgentProcess& agent = station.agent;
 
   // 15 s when every connection is closed as soon as it is made.
   proxy.set_mode(FaultMode::drop);
   proxy.cut_all();
-  post("during");
+  station.post("during");
   const auto tried_before = proxy.counters().connections;
   std::this_thread::sleep_for(15s);
   const auto attempts = proxy.counters().connections - tried_before;
@@ -543,7 +528,7 @@ TEST_CASE("replay: while the backend is unreachable the agent retries at least e
                                       << " s after the backend could be reached "
                                          "again, with replay_backoff_max_ms 1000");
   REQUIRE(drained);
-  check_exactly_once(backend.pg(), agent.http, acknowledged);
+  check_exactly_once(station.backend.pg(), agent.http, station.acknowledged);
   CHECK(agent.process->terminate() == 0);
 }
 
@@ -554,9 +539,7 @@ TEST_CASE("replay: PostgreSQL stopped and started during replay resumes by itsel
   FaultProxy proxy(backend.grpc(), 3);
   proxy.set_delay(20ms);  // a WAN-like link in front of the backend
   proxy.set_mode(FaultMode::delay);
-  AgentProcess agent(
-      dir, {"--backend", proxy.address(), "--station-token-file", backend.token_file().string()},
-      kAgentConfig);
+  AgentProcess agent(dir, backend.agent_args(proxy.address()), kAgentConfig);
   PgCluster& pg = backend.pg();
   const auto in_pg = [&] {
     return std::stoull(pg.query_scalar("select count(*) from mutation_log"));

@@ -5,7 +5,6 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
-#include <boost/asio.hpp>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -13,76 +12,36 @@
 #include "agent_fixture.hpp"
 
 using namespace std::chrono_literals;
+using weighlink::testing::add_station;
+using weighlink::testing::agent_status;
 using weighlink::testing::AgentProcess;
-using weighlink::testing::bin;
-using weighlink::testing::body_of;
+using weighlink::testing::BackendServer;
 using weighlink::testing::eventually;
-using weighlink::testing::http_request;
+using weighlink::testing::free_loopback_address;
+using weighlink::testing::migrate;
 using weighlink::testing::PgCluster;
 using weighlink::testing::post_json;
-using weighlink::testing::Process;
 using weighlink::testing::TempDir;
-
-namespace {
-
-std::string free_loopback_address() {
-  boost::asio::io_context ioc;
-  boost::asio::ip::tcp::acceptor a(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
-  return "127.0.0.1:" + std::to_string(a.local_endpoint().port());
-}
-
-// One replica on a fixed address, so agents find it again after a restart.
-class Replica {
- public:
-  Replica(const PgCluster& pg, const TempDir& dir, std::string name)
-      : pg_(pg), dir_(dir), name_(std::move(name)), address_(free_loopback_address()) {
-    start();
-  }
-  void start() {
-    const auto ready = dir_ / (name_ + ".ready");
-    std::filesystem::remove(ready);
-    process_ = std::make_unique<Process>(
-        std::vector<std::string>{bin("weighlink-backend"), "serve", "--dsn", pg_.dsn(),
-                                 "--grpc-listen", address_, "--http-listen", "127.0.0.1:0",
-                                 "--ready-file", ready.string(), "--workers", "2"},
-        dir_ / (name_ + ".log"));
-    process_->wait_ready(ready);
-  }
-  void kill() { process_->kill(); }
-  [[nodiscard]] const std::string& address() const { return address_; }
-
- private:
-  const PgCluster& pg_;
-  const TempDir& dir_;
-  std::string name_;
-  std::string address_;
-  std::unique_ptr<Process> process_;
-};
-
-}  // namespace
 
 TEST_CASE("replicas: agents spread over two replicas that die in turn apply everything once") {
   TempDir dir("wl-replicas");
   PgCluster pg;
-  REQUIRE(
-      weighlink::testing::run({bin("weighlink-backend"), "migrate", "--dsn", pg.dsn()}).exit_code ==
-      0);
-  Replica a(pg, dir, "a");
-  Replica b(pg, dir, "b");
+  migrate(pg.dsn());
+  // Each replica on a fixed address, so agents find it again after a restart.
+  const std::vector<std::string> workers{"--workers", "2"};
+  BackendServer a(pg.dsn(), dir.path(), workers, free_loopback_address(), "a");
+  BackendServer b(pg.dsn(), dir.path(), workers, free_loopback_address(), "b");
 
   constexpr int kStations = 3;
   std::vector<std::unique_ptr<TempDir>> dirs;
   std::vector<std::unique_ptr<AgentProcess>> agents;
   for (int i = 0; i < kStations; ++i) {
     const std::string id = "st-" + std::to_string(i + 1);
-    auto added = weighlink::testing::run(
-        {bin("weighlink-backend"), "station", "add", "--dsn", pg.dsn(), "--id", id});
-    REQUIRE(added.exit_code == 0);
+    const auto token = add_station(pg.dsn(), id);
     dirs.push_back(std::make_unique<TempDir>("wl-replica-agent"));
     auto& d = *dirs.back();
-    std::ofstream(d / "token") << weighlink::testing::last_line(added.output) << "\n";
-    const std::string order =
-        i % 2 == 0 ? a.address() + "," + b.address() : b.address() + "," + a.address();
+    std::ofstream(d / "token") << token << "\n";
+    const std::string order = i % 2 == 0 ? a.grpc() + "," + b.grpc() : b.grpc() + "," + a.grpc();
     agents.push_back(std::make_unique<AgentProcess>(
         d,
         std::vector<std::string>{"--station-id", id, "--backend", order, "--station-token-file",
@@ -134,7 +93,7 @@ TEST_CASE("replicas: agents spread over two replicas that die in turn apply ever
                           "max(seq) from mutation_log where station_id='" +
                           id + "'") == expected + " 1-" + expected);
     CHECK(pg.query_scalar("select high_water_seq from stations where id='" + id + "'") == expected);
-    auto status = body_of(http_request(agents[i]->http, "GET", "/v1/status"));
+    auto status = agent_status(agents[i]->http);
     CHECK(status.at("outbox").at("pending") == 0);
     CHECK(status.at("outbox").at("dead") == 0);
     // The kills were felt: every agent lost its replica at least once and failed over.

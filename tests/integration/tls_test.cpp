@@ -8,13 +8,11 @@
 
 namespace json = boost::json;
 using namespace std::chrono_literals;
+using weighlink::testing::agent_status;
 using weighlink::testing::AgentProcess;
 using weighlink::testing::bin;
-using weighlink::testing::body_of;
 using weighlink::testing::eventually;
-using weighlink::testing::http_request;
 using weighlink::testing::post_json;
-using weighlink::testing::Process;
 using weighlink::testing::StationBackend;
 using weighlink::testing::TempDir;
 using weighlink::testing::TlsCa;
@@ -38,7 +36,7 @@ void check_refused(const AgentProcess& agent, const StationBackend& backend,
                    const std::string& expected_applied) {
   REQUIRE(eventually(
       [&] {
-        auto s = body_of(http_request(agent.http, "GET", "/v1/status"));
+        auto s = agent_status(agent.http);
         return s.at("uplink").at("state") == "offline" &&
                s.at("uplink").at("consecutive_failures").as_int64() >= 2;
       },
@@ -68,8 +66,7 @@ TEST_CASE("tls: the agent replays over TLS only to a backend its CA vouches for"
   }
   AgentProcess agent(dir, args, tls_config(nullptr, ca.cert()));
   REQUIRE_MESSAGE(eventually([&] { return applied(backend) == "1"; }, 20s), agent.process->log());
-  CHECK(body_of(http_request(agent.http, "GET", "/v1/status")).at("uplink").at("state") ==
-        "online");
+  CHECK(agent_status(agent.http).at("uplink").at("state") == "online");
 }
 
 TEST_CASE("tls: a backend that requires client certificates takes only those its CA issued") {

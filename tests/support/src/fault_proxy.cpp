@@ -79,7 +79,6 @@ struct FaultProxy::Impl {
       asio::make_work_guard(ioc)};
   tcp::acceptor acceptor{ioc};
   tcp::endpoint target;
-  std::string target_text;
   std::string address;
   std::mt19937_64 rng;  // I/O thread only
 
@@ -106,7 +105,7 @@ struct FaultProxy::Impl {
   std::thread thread;
 
   Impl(const std::string& target_address, std::uint64_t seed)
-      : target(loopback_endpoint(target_address)), target_text(target_address), rng(seed) {
+      : target(loopback_endpoint(target_address)), rng(seed) {
     const tcp::endpoint listen{asio::ip::make_address("127.0.0.1"), 0};
     acceptor.open(listen.protocol());
     acceptor.set_option(tcp::acceptor::reuse_address(true));
@@ -435,10 +434,8 @@ FaultProxy::FaultProxy(const std::string& target, std::uint64_t seed)
 FaultProxy::~FaultProxy() = default;
 
 std::string FaultProxy::address() const { return impl_->address; }
-const std::string& FaultProxy::target() const { return impl_->target_text; }
 
 void FaultProxy::set_mode(FaultMode mode) { impl_->mode = mode; }
-FaultMode FaultProxy::mode() const { return impl_->mode.load(); }
 
 void FaultProxy::set_delay(std::chrono::milliseconds delay) {
   impl_->delay_ms = std::max<std::int64_t>(0, delay.count());

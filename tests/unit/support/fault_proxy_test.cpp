@@ -15,6 +15,8 @@
 #include <string>
 #include <thread>
 
+#include "weighlink/testing/process.hpp"
+
 namespace {
 
 namespace asio = boost::asio;
@@ -87,9 +89,8 @@ class EchoServer {
 class Client {
  public:
   explicit Client(const std::string& address) {
-    const auto colon = address.rfind(':');
-    const tcp::endpoint ep{asio::ip::make_address(address.substr(0, colon)),
-                           static_cast<unsigned short>(std::stoi(address.substr(colon + 1)))};
+    const auto [host, port] = weighlink::testing::split_host_port(address);
+    const tcp::endpoint ep{asio::ip::make_address(host), port};
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     REQUIRE(fd_ >= 0);
     REQUIRE(::connect(fd_, ep.data(), static_cast<socklen_t>(ep.size())) == 0);
@@ -290,13 +291,7 @@ TEST_CASE("fault proxy: blackhole swallows everything and closes nothing, cut_al
 }
 
 TEST_CASE("fault proxy: a target that refuses is a closed connection for the client") {
-  std::string nothing_there;
-  {
-    asio::io_context ioc;
-    tcp::acceptor a(ioc, {asio::ip::make_address("127.0.0.1"), 0});
-    nothing_there = "127.0.0.1:" + std::to_string(a.local_endpoint().port());
-  }
-  FaultProxy proxy(nothing_there);
+  FaultProxy proxy(weighlink::testing::free_loopback_address());
   Client c(proxy.address());
   CHECK(c.read(1, 2s).closed);
   CHECK(proxy.counters().connect_failures == 1);

@@ -69,10 +69,8 @@ class FaultProxy {
 
   // "127.0.0.1:PORT": where clients connect instead of the target.
   [[nodiscard]] std::string address() const;
-  [[nodiscard]] const std::string& target() const;
 
   void set_mode(FaultMode mode);
-  [[nodiscard]] FaultMode mode() const;
   // The hold time of `delay` (default 200 ms).
   void set_delay(std::chrono::milliseconds delay);
   // The range of a connection's byte budget under `cut` (default 1 .. 128 KiB), both inclusive.

@@ -78,6 +78,13 @@ bool eventually(F&& condition, std::chrono::milliseconds timeout,
 // "127.0.0.1:41234" -> {"127.0.0.1", 41234}
 std::pair<std::string, unsigned short> split_host_port(const std::string& address);
 
+// "127.0.0.1:PORT" with a port nothing listened on a moment ago (bound, then closed): an address
+// that refuses connections, or a fixed address for a server that is restarted on it.
+[[nodiscard]] std::string free_loopback_address();
+
+// The last non-empty line of a command's output (where tokens and JSON reports are printed).
+[[nodiscard]] std::string last_line(const std::string& text);
+
 }  // namespace weighlink::testing
 
 #include <thread>
