@@ -108,15 +108,9 @@ int Agent::run(const AgentConfig& config) {
       rc.tls.server_name = config.backend_tls.server_name;
       auto pem = [&](const std::filesystem::path& f, std::string& out) {
         if (f.empty()) return true;
-        std::ifstream in(f, std::ios::binary);
-        std::ostringstream text;
-        text << in.rdbuf();
-        out = text.str();
-        if (!in || out.find("-----BEGIN ") == std::string::npos) {
-          spdlog::error("backend_tls: cannot read a PEM file at {}", f.string());
-          return false;
-        }
-        return true;
+        out = sync::read_pem_file(f.string(), &error);
+        if (!error.empty()) spdlog::error("backend_tls: {}", error);
+        return error.empty();
       };
       if (!pem(config.backend_tls.ca_file, rc.tls.root_certs) ||
           !pem(config.backend_tls.cert_file, rc.tls.cert_chain) ||

@@ -123,6 +123,15 @@ std::string canonical_hash(std::string_view route, const json::value& body) {
   return sync::sha256_hex(std::string(route) + "\n" + json::serialize(sorted(body)));
 }
 
+// 409 for a key whose first request is still waiting for its reading or the outbox.
+HttpResponse key_in_progress(const std::string& key, const std::string& correlation_id) {
+  return error_response(409, "idempotency_key_in_progress",
+                        "a request with Idempotency-Key '" + key +
+                            "' is still being processed; retry with the same key once it has "
+                            "been answered",
+                        correlation_id);
+}
+
 }  // namespace
 
 HttpResponse error_response(int status, const std::string& code, const std::string& message,
@@ -322,10 +331,7 @@ void Api::post_mutation(const HttpRequest& request, const std::string& correlati
   mutation.payload_json = json::serialize(*payload);
   mutation.request_hash = canonical_hash("POST /v1/mutations", body);
   mutation.created_at_ms = to_ms(ctx_.now());
-  if (held_keys_.contains(key)) {
-    respond(*hold_key(key, correlation_id));
-    return;
-  }
+  if (held_keys_.contains(key)) return respond(key_in_progress(key, correlation_id));
   spdlog::info("[{}] mutation {} key {} received", correlation_id, mutation.kind, key);
   auto hash = mutation.request_hash;
   ctx_.outbox->enqueue(std::move(mutation), [post = ctx_.post, respond = std::move(respond), hash,
@@ -574,11 +580,7 @@ void Api::axle_session(const HttpRequest& request, const std::string& scale_id,
 std::optional<HttpResponse> Api::hold_key(const std::string& key,
                                           const std::string& correlation_id) {
   if (held_keys_.insert(key).second) return std::nullopt;
-  return error_response(409, "idempotency_key_in_progress",
-                        "a request with Idempotency-Key '" + key +
-                            "' is still being processed; retry with the same key once it has "
-                            "been answered",
-                        correlation_id);
+  return key_in_progress(key, correlation_id);
 }
 
 void Api::get_outbox(const HttpRequest& request, const std::string& correlation_id,

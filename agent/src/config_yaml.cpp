@@ -356,6 +356,7 @@ AgentConfig load_config_file(const std::filesystem::path& file) {
   }
   if (auto n = root["outbox_max_rows"]) {  // the older spelling of outbox.max_rows
     cfg.outbox_max_rows = get<std::uint64_t>(n, file, "outbox_max_rows", "a positive number");
+    if (cfg.outbox_max_rows == 0) fail(file, "outbox_max_rows", "must be at least 1");
   }
   if (auto n = root["outbox"]) {
     if (!n.IsMap()) fail(file, "outbox", "expected a mapping (max_rows, min_retention_days)");

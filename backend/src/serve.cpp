@@ -20,6 +20,7 @@
 #include "weighlink/backend/migrations.hpp"
 #include "weighlink/backend/pg_store.hpp"
 #include "weighlink/backend/sync_service.hpp"
+#include "weighlink/sync/replay.hpp"
 
 namespace weighlink::backend {
 namespace {
@@ -57,15 +58,13 @@ int usage_error(const std::string& message) {
 // The whole of a PEM file; nullopt (with a message on stderr) when it cannot be read or holds no
 // PEM block.
 std::optional<std::string> read_pem(const std::string& flag, const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (!in || text.str().find("-----BEGIN ") == std::string::npos) {
-    std::cerr << "weighlink-backend: serve: " << flag << " " << path
-              << ": cannot read a PEM file there\n";
+  std::string error;
+  auto text = sync::read_pem_file(path, &error);
+  if (!error.empty()) {
+    std::cerr << "weighlink-backend: serve: " << flag << ": " << error << "\n";
     return std::nullopt;
   }
-  return text.str();
+  return text;
 }
 
 // Plaintext, or TLS (optionally mutual) from the --tls-* files; nullptr after a message.

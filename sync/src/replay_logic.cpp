@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <fstream>
+#include <sstream>
 
 #include "weighlink/sync/replay.hpp"
 
@@ -54,6 +55,17 @@ std::string read_token_file(const std::string& path, std::string* error) {
              "'station rotate-token') into it";
   }
   return token;
+}
+
+std::string read_pem_file(const std::string& path, std::string* error) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (!in || text.str().find("-----BEGIN ") == std::string::npos) {
+    *error = "cannot read a PEM file at " + path;
+    return {};
+  }
+  return std::move(text).str();
 }
 
 std::string_view to_string(UplinkState state) {

@@ -212,3 +212,28 @@ TEST_CASE("config: bad live and TruConnect keys get an error naming the key") {
                  "axle_mode: sideways}]\n")
             .find("scales[0].axle_mode") != std::string::npos);
 }
+
+TEST_CASE("config: the outbox keys load, and their errors name the key") {
+  TempDir dir;
+  std::ofstream(dir / "c.yaml") << "outbox:\n  max_rows: 5000\n  min_retention_days: 30\n";
+  auto cfg = load_config_file(dir / "c.yaml");
+  CHECK(cfg.outbox_max_rows == 5000);
+  CHECK(cfg.outbox_min_retention == std::chrono::hours(24 * 30));
+  std::ofstream(dir / "c.yaml", std::ios::trunc) << "outbox:\n  min_retention_days: 0\n";
+  CHECK(load_config_file(dir / "c.yaml").outbox_min_retention == std::chrono::hours(0));
+  std::ofstream(dir / "c.yaml", std::ios::trunc) << "outbox_max_rows: 7\n";  // older spelling
+  CHECK(load_config_file(dir / "c.yaml").outbox_max_rows == 7);
+
+  CHECK(error_of(dir, "outbox:\n  max_rows: 0\n").find("outbox.max_rows: must be at least 1") !=
+        std::string::npos);
+  CHECK(error_of(dir, "outbox_max_rows: 0\n").find("outbox_max_rows: must be at least 1") !=
+        std::string::npos);
+  CHECK(error_of(dir, "outbox:\n  max_rows: -3\n").find("outbox.max_rows") != std::string::npos);
+  CHECK(error_of(dir, "outbox:\n  min_retention_days: 3651\n")
+            .find("outbox.min_retention_days: must be at most 3650") != std::string::npos);
+  CHECK(error_of(dir, "outbox:\n  min_retention_days: week\n").find("outbox.min_retention_days") !=
+        std::string::npos);
+  CHECK(error_of(dir, "outbox:\n  max_row: 5\n").find("outbox.max_row: unknown key") !=
+        std::string::npos);
+  CHECK(error_of(dir, "outbox: 5\n").find("outbox: expected a mapping") != std::string::npos);
+}

@@ -1,4 +1,5 @@
-// The station token file, as the agent reads it at start and again after UNAUTHENTICATED.
+// The station token file, as the agent reads it at start and again after UNAUTHENTICATED; the
+// PEM files of TLS to the backend.
 #include <doctest/doctest.h>
 
 #include <fstream>
@@ -30,4 +31,23 @@ TEST_CASE("token file: missing or empty is an error that says what to write") {
   CHECK(read_token_file(empty, &error).empty());
   CHECK(error.find("is empty") != std::string::npos);
   CHECK(error.find("rotate-token") != std::string::npos);
+}
+
+TEST_CASE("PEM file: the whole text, or an error naming the file") {
+  TempDir dir;
+  const auto path = (dir.path() / "ca.pem").string();
+  const std::string pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+  std::ofstream(path) << pem;
+  std::string error;
+  CHECK(weighlink::sync::read_pem_file(path, &error) == pem);
+  CHECK(error.empty());
+
+  const auto html = (dir.path() / "page.html").string();
+  std::ofstream(html) << "<html>not a certificate</html>\n";
+  CHECK(weighlink::sync::read_pem_file(html, &error).empty());
+  CHECK(error == "cannot read a PEM file at " + html);
+  error.clear();
+  const auto missing = (dir.path() / "none.pem").string();
+  CHECK(weighlink::sync::read_pem_file(missing, &error).empty());
+  CHECK(error.find(missing) != std::string::npos);
 }

@@ -89,6 +89,10 @@ class AdaptiveBatch {
 // with `error` set when the file cannot be read or the line is empty; the error says what to do.
 [[nodiscard]] std::string read_token_file(const std::string& path, std::string* error);
 
+// The whole of a PEM file (certificate, key or CA bundle) for TLS. Empty with `error` set when it
+// cannot be read or holds no PEM block; the error names the file.
+[[nodiscard]] std::string read_pem_file(const std::string& path, std::string* error);
+
 // Decision after Hello: from which seq must the agent re-send? nullopt when nothing was lost.
 // Pure: the backend lost data when its high water is below what the agent holds as acknowledged.
 [[nodiscard]] std::optional<std::uint64_t> rewind_point(std::uint64_t backend_high_water,
