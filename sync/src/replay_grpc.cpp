@@ -143,7 +143,11 @@ class GrpcReplayWorker final : public ReplayWorker {
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     const int cap = static_cast<int>(std::max<std::int64_t>(config_.backoff.cap.count(), 100));
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, std::min(200, cap));
-    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, std::min(200, cap));
+    // gRPC also takes this as the time a connection attempt may take (TCP, TLS, HTTP/2 settings):
+    // as long as a call may, so that a slow link (a satellite hop, a congested modem) still
+    // connects, and a silent one is left after one call deadline.
+    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS,
+                static_cast<int>(std::max<std::int64_t>(config_.call_deadline.count(), 1000)));
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, cap);
     if (!config_.tls.enabled) {
       return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "agent_fixture.hpp"
+#include "weighlink/testing/fault_proxy.hpp"
 #include "weighlink/testing/pg_cluster.hpp"
 
 namespace json = boost::json;
@@ -331,6 +332,39 @@ TEST_CASE("agent: a backend that takes small batches gets them, and every mutati
   CHECK(status.at("uplink").at("batch_size").as_int64() <= 7);
   const auto metrics = http_request(backend.http(), "GET", "/metrics").body;
   CHECK(metrics.find("weighlink_backend_oversize_total 0\n") == std::string::npos);
+}
+
+TEST_CASE("agent: a batch waiting for its answer is counted in flight, and still pending") {
+  // A slow link (1.5 s each way through a loopback proxy): the mutations posted while the first
+  // Hello is in the air go in one batch, shown as in flight while its answer is on the way.
+  TempDir dir("wl-agent");
+  weighlink::testing::StationBackend backend(dir);
+  weighlink::testing::FaultProxy proxy(backend.grpc());
+  proxy.set_delay(1500ms);
+  proxy.set_mode(weighlink::testing::FaultMode::delay);
+  Agent agent(dir, backend.agent_args(proxy.address()));
+  for (int i = 0; i < 5; ++i) {
+    REQUIRE(post_json(agent.http, "/v1/mutations", "f-" + std::to_string(i),
+                      R"({"kind":"note.added","payload":{}})")
+                .status == 202);
+  }
+  json::object seen;
+  REQUIRE_MESSAGE(eventually(
+                      [&] {
+                        seen = agent_status(agent.http);
+                        return seen.at("uplink").at("in_flight") == 5;
+                      },
+                      20s, 20ms),
+                  agent.process->log());
+  CHECK(seen.at("outbox").at("pending") == 5);  // on disk, pending until the answer
+  REQUIRE(eventually(
+      [&] {
+        seen = agent_status(agent.http);
+        return seen.at("outbox").at("acknowledged") == 5;
+      },
+      20s));
+  CHECK(seen.at("uplink").at("in_flight") == 0);
+  CHECK(backend.pg().query_scalar("select count(*) from mutation_log") == "5");
 }
 
 TEST_CASE("agent: a rotated token written to the token file is picked up with no restart") {
