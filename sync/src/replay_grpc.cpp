@@ -110,7 +110,10 @@ class GrpcReplayWorker final : public ReplayWorker {
 
       if (failure) {
         ++attempt;
-        need_hello = true;
+        // An overloaded backend (RESOURCE_EXHAUSTED) is still the one we said Hello to: another
+        // Hello would only take a place in its full queue. Anything else may be another backend,
+        // or one restored from a backup meanwhile: say Hello first.
+        if (failure->code != grpc::StatusCode::RESOURCE_EXHAUSTED) need_hello = true;
         if (failure->code == grpc::StatusCode::UNAVAILABLE ||
             failure->code == grpc::StatusCode::DEADLINE_EXCEEDED) {
           ++backend_index;  // try the next backend address, if any
