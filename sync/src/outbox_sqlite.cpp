@@ -18,7 +18,7 @@
 namespace weighlink::sync {
 namespace {
 
-constexpr int kSchemaVersion = 3;
+constexpr int kSchemaVersion = 4;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS mutations(
@@ -66,6 +66,16 @@ WHEN OLD.state <> NEW.state BEGIN
   UPDATE state_counts SET n = n + 1 WHERE state = NEW.state;
 END;
 PRAGMA user_version=3;
+)sql";
+
+// Schema 4: meta 'backend_contact' once a backend has answered this file (continue_above). A file
+// from before that has rows, an anchor or a seq floor may have talked to a backend already: marked.
+constexpr const char* kSchema4 = R"sql(
+INSERT OR IGNORE INTO meta(key, value)
+  SELECT 'backend_contact', 1
+  WHERE EXISTS (SELECT 1 FROM mutations) OR EXISTS (SELECT 1 FROM state WHERE key = 'chain.anchor')
+     OR EXISTS (SELECT 1 FROM meta WHERE key = 'seq_floor');
+PRAGMA user_version=4;
 )sql";
 
 constexpr const char* kAnchorKey = "chain.anchor";
@@ -422,17 +432,39 @@ class SqliteOutbox final : public Outbox {
     return found;
   }
 
-  boost::system::result<void> ensure_seq_above(std::uint64_t seq) override {
-    return run_on_writer([&](sqlite3* db) -> boost::system::result<void> {
-      if (seq <= last_seq_) return {};
+  boost::system::result<std::uint64_t> continue_above(std::uint64_t high_water) override {
+    std::uint64_t renumbered = 0;
+    std::optional<std::uint64_t> new_anchor;
+    auto r = run_on_writer([&](sqlite3* db) -> boost::system::result<void> {
+      Stmt contact(db, "SELECT 1 FROM meta WHERE key = 'backend_contact'");
+      if (contact.step() != SQLITE_ROW) {
+        // This file's first answer from a backend, before any Replay: seqs up to high_water
+        // were used by an earlier installation of this station, never by these rows.
+        if (auto moved = renumber_above(db, high_water); !moved) {
+          return {boost::system::in_place_error, moved.error()};
+        } else if (*moved > 0) {
+          renumbered = *moved;
+          new_anchor = high_water;
+        }
+        if (exec(db, "INSERT INTO meta(key, value) VALUES('backend_contact', 1)") != SQLITE_OK) {
+          return sqlite_error(sqlite3_errcode(db));
+        }
+      }
+      if (high_water <= last_seq_) return {};
       Stmt s(db,
              "INSERT INTO meta(key, value) VALUES('seq_floor', ?) "
              "ON CONFLICT(key) DO UPDATE SET value=excluded.value");
-      s.bind(1, static_cast<std::int64_t>(seq));
+      s.bind(1, static_cast<std::int64_t>(high_water));
       if (s.step() != SQLITE_DONE) return sqlite_error(s.rc());
-      last_seq_ = seq;
+      last_seq_ = high_water;
       return {};
     });
+    if (!r) return {boost::system::in_place_error, r.error()};
+    if (new_anchor) {
+      std::lock_guard lock(mu_);
+      anchor_seq_ = *new_anchor;
+    }
+    return renumbered;
   }
 
   boost::system::result<PruneResult> prune(std::uint64_t durable_seq,
@@ -547,6 +579,79 @@ class SqliteOutbox final : public Outbox {
 
  private:
   using Job = std::function<void(sqlite3*)>;
+
+  // Writer thread, in its transaction. When the oldest row's seq is at or below `high_water`,
+  // moves every row up so that the oldest is high_water + 1 (order kept), chains them again from
+  // the genesis hash, signs them again, and anchors the chain at `high_water` (so verify-evidence
+  // expects the chain to start there). Returns how many rows moved. Refused (nothing moved) when a
+  // row was acknowledged or pruned: then these seqs were the backend's answer to this file.
+  boost::system::result<std::uint64_t> renumber_above(sqlite3* db, std::uint64_t high_water) {
+    Stmt range(db,
+               "SELECT MIN(seq), MAX(seq), COUNT(*), "
+               "(SELECT COUNT(*) FROM mutations WHERE state = 'acknowledged') FROM mutations");
+    if (range.step() != SQLITE_ROW) return sqlite_error(range.rc());
+    if (range.is_null(0)) return std::uint64_t{0};
+    const auto oldest = static_cast<std::uint64_t>(range.i64(0));
+    const auto count = static_cast<std::uint64_t>(range.i64(2));
+    if (oldest > high_water) return std::uint64_t{0};
+    if (range.i64(3) > 0 || read_chain(db).anchor_seq > 0) {
+      spdlog::error(
+          "outbox {}: the backend already holds seqs up to {}, which this file used for rows it "
+          "sent before; not renumbering them (docs/outbox.md, \"Reinstalled stations\")",
+          file_.string(), high_water);
+      return std::uint64_t{0};
+    }
+    const auto shift = static_cast<std::int64_t>(high_water + 1 - oldest);
+    // Two steps, so that no row lands on a seq another still holds (seq is the primary key).
+    if (exec(db, "UPDATE mutations SET seq = -seq") != SQLITE_OK) {
+      return sqlite_error(sqlite3_errcode(db));
+    }
+    Stmt move(db, "UPDATE mutations SET seq = ? - seq");
+    move.bind(1, shift);
+    if (move.step() != SQLITE_DONE) return sqlite_error(move.rc());
+
+    std::string prev(kGenesisHash);
+    std::uint64_t seq = 0;
+    {
+      Stmt rows(db,
+                "SELECT seq, idempotency_key, kind, created_at_ms, payload FROM mutations "
+                "ORDER BY seq");
+      Stmt update(db,
+                  "UPDATE mutations SET prev_hash = ?, record_hash = ?, signature = ? "
+                  "WHERE seq = ?");
+      while (rows.step() == SQLITE_ROW) {
+        seq = static_cast<std::uint64_t>(rows.i64(0));
+        const auto hash = chain_hash(prev, EvidenceFields{options_.station_id, seq, rows.text(1),
+                                                          rows.text(2), rows.i64(3), rows.text(4)});
+        update.reset()
+            .bind(1, prev)
+            .bind(2, hash)
+            .bind(3, sign_record(options_.signing_key, hash))
+            .bind(4, static_cast<std::int64_t>(seq));
+        if (update.step() != SQLITE_DONE) return sqlite_error(update.rc());
+        prev = hash;
+      }
+      if (rows.rc() != SQLITE_DONE) return sqlite_error(rows.rc());
+    }
+    const std::string genesis(kGenesisHash);
+    for (const auto& point :
+         {StateWrite{kAnchorKey,
+                     encode_point(high_water, genesis,
+                                  sign_point(options_.signing_key, "anchor", high_water, genesis))},
+          StateWrite{
+              kHeadKey,
+              encode_point(seq, prev, sign_point(options_.signing_key, "head", seq, prev))}}) {
+      if (const int rc = put_state_row(db, point); rc != SQLITE_OK) return sqlite_error(rc);
+    }
+    spdlog::warn(
+        "outbox {}: the backend already holds seqs 1-{} of station {} (an earlier installation); "
+        "the {} mutations queued here before this first contact are now seqs {}-{}, chained and "
+        "signed again",
+        file_.string(), high_water, options_.station_id, count, high_water + 1, seq);
+    last_seq_ = seq;
+    last_hash_ = prev;
+    return count;
+  }
 
   static Chain read_chain(sqlite3* db) {
     Chain c;
@@ -935,6 +1040,10 @@ boost::system::result<std::unique_ptr<Outbox>> Outbox::open(const std::filesyste
     }
     if (version < 3 && !in_transaction(writer.get(), kSchema3, &sql_error)) {
       *error = "cannot upgrade outbox " + file.string() + " to schema 3: " + sql_error;
+      return make_error_code(boost::system::errc::io_error);
+    }
+    if (version < 4 && !in_transaction(writer.get(), kSchema4, &sql_error)) {
+      *error = "cannot upgrade outbox " + file.string() + " to schema 4: " + sql_error;
       return make_error_code(boost::system::errc::io_error);
     }
   }

@@ -197,8 +197,12 @@ class GrpcReplayWorker final : public ReplayWorker {
           "acknowledged: re-sending {} mutations",
           channel_address_, wm.high_water_seq(), wm.generation(), local_acknowledged, n ? *n : 0);
     }
-    // An agent reinstalled on a known station continues the numbering above the backend's.
-    (void)outbox_.ensure_seq_above(wm.high_water_seq());
+    // An agent reinstalled on a known station continues the numbering above the backend's (and
+    // renumbers what it queued offline before it first reached the backend).
+    if (auto r = outbox_.continue_above(wm.high_water_seq()); !r) {
+      spdlog::error("cannot continue the outbox's numbering above seq {}: {}", wm.high_water_seq(),
+                    r.error().message());
+    }
     std::lock_guard lock(mu_);
     status_.high_water_seq = wm.high_water_seq();
     status_.durable_seq = wm.durable_seq();

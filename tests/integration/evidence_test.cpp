@@ -353,3 +353,58 @@ TEST_CASE("evidence: the backend verifies the agent's signatures with the regist
   CHECK(metrics.find("weighlink_backend_unsigned_mutations_total 0\n") != std::string::npos);
   CHECK(agent.process->terminate() == 0);
 }
+
+TEST_CASE("outbox: a station reinstalled while offline replays its captures above the old seqs") {
+  // The station PC is reinstalled (new disk, new outbox, new station key) while the link is down.
+  // Its new outbox numbers from 1, but the backend holds seqs 1-10 from the earlier
+  // installation: at the first contact the agent renumbers what it queued, signs it again, and
+  // everything lands, each once.
+  TempDir dir("wl-reinstall");
+  StationBackend backend(dir);
+  const auto& pg = backend.pg();
+  const auto count = [&](const std::string& where = "true") {
+    return pg.query_scalar("select count(*) from mutation_log where station_id='st-1' and " +
+                           where);
+  };
+  auto post_notes = [](const AgentProcess& agent, const std::string& prefix, int n) {
+    for (int i = 1; i <= n; ++i) {
+      auto r = post_json(agent.http, "/v1/mutations", prefix + std::to_string(i),
+                         R"({"kind":"note.added","payload":{"n":)" + std::to_string(i) + "}}");
+      REQUIRE(r.status == 202);
+      CHECK(body_of(r).at("seq") == i);
+    }
+  };
+  {
+    TempDir first("wl-install-1");
+    AgentProcess agent(first, backend.agent_args());
+    post_notes(agent, "old-", 10);
+    REQUIRE(eventually([&] { return count() == "10"; }, 20s));
+    CHECK(agent.process->terminate() == 0);
+  }
+  TempDir second("wl-install-2");
+  {
+    AgentProcess offline(second, {});  // no link yet
+    post_notes(offline, "new-", 4);
+    CHECK(offline.process->terminate() == 0);
+  }
+  backend.set_key(second / "data" / "station.key");  // the technician registers the new key
+  AgentProcess agent(second, backend.agent_args(), "hello_interval_ms: 200\n");
+  REQUIRE_MESSAGE(eventually([&] { return count() == "14"; }, 20s), agent.process->log());
+  CHECK(pg.query_scalar("select string_agg(idempotency_key || ':' || seq, ' ' order by seq) from "
+                        "mutation_log where idempotency_key like 'new-%'") ==
+        "new-1:11 new-2:12 new-3:13 new-4:14");
+  CHECK(count("outcome <> 'applied'") == "0");
+  CHECK(count("idempotency_key like 'new-%' and not signature_verified") == "0");
+  REQUIRE(
+      eventually([&] { return agent_status(agent.http).at("outbox").at("pending") == 0; }, 10s));
+  CHECK(agent_status(agent.http).at("outbox").at("dead") == 0);
+  CHECK(agent.process->log().find("earlier installation") != std::string::npos);
+  const auto verified = tool(second, {"verify-evidence"});
+  CHECK_MESSAGE(verified.exit_code == 0, verified.output);
+  // Numbering goes on from there.
+  auto next =
+      post_json(agent.http, "/v1/mutations", "new-5", R"({"kind":"note.added","payload":{}})");
+  REQUIRE(next.status == 202);
+  CHECK(body_of(next).at("seq") == 15);
+  CHECK(agent.process->terminate() == 0);
+}

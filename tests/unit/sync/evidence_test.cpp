@@ -425,3 +425,70 @@ TEST_CASE("hex: to_hex and from_hex round-trip, and bad input is refused") {
   CHECK_FALSE(weighlink::sync::from_hex("zz"));
   CHECK(weighlink::sync::from_hex("")->empty());
 }
+
+TEST_CASE(
+    "outbox: rows queued offline by a reinstalled station are renumbered at its first contact") {
+  // A station PC reinstalled while the link is down: its new outbox numbers from 1, but the
+  // backend already holds this station's seqs 1-40 from the earlier installation.
+  TempDir dir;
+  const auto file = dir.path() / "outbox.db";
+  {
+    auto outbox = filled(dir, 5);  // cap-1 .. cap-5, seqs 1-5
+    const auto moved = outbox->continue_above(40);
+    REQUIRE(moved);
+    CHECK(*moved == 5);
+    const auto rows = outbox->list(std::nullopt, 0, 100);
+    REQUIRE(rows.size() == 5);
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      CHECK(rows[i].seq == 41 + i);
+      CHECK(rows[i].idempotency_key == "cap-" + std::to_string(i + 1));  // order kept
+      CHECK(rows[i].state == MutationState::pending);
+    }
+    CHECK(rows.front().prev_hash == std::string(weighlink::sync::kGenesisHash));
+    const auto points = points_of(*outbox);
+    CHECK(points.anchor.seq == 40);
+    const auto report = verify(records_of(*outbox), points);
+    CHECK_MESSAGE(report.ok(), (report.problems.empty() ? "" : report.problems[0].message));
+    CHECK(report.last_seq == 45);
+    CHECK(outbox->stats().pending == 5);
+    CHECK(outbox->stats().pruned_through_seq == 40);
+    CHECK(outbox->enqueue_wait(weighing(6)).row.seq == 46);
+    // Only at the first contact: later answers never renumber (these rows may have been sent).
+    CHECK(*outbox->continue_above(50) == 0);
+    CHECK(outbox->list(std::nullopt, 0, 1).front().seq == 41);
+    CHECK(outbox->enqueue_wait(weighing(7)).row.seq == 51);
+  }
+  auto reopened = open_outbox(file);
+  CHECK(*reopened->continue_above(60) == 0);
+  CHECK(reopened->enqueue_wait(weighing(8)).row.seq == 61);
+  CHECK(verify(records_of(*reopened), points_of(*reopened)).ok());
+}
+
+TEST_CASE("outbox: a first contact below the queued seqs renumbers nothing") {
+  TempDir dir;
+  auto outbox = filled(dir, 3);
+  CHECK(*outbox->continue_above(0) == 0);  // a new station: the backend holds nothing
+  CHECK(outbox->list(std::nullopt, 0, 1).front().seq == 1);
+  // The first batch was applied and its answer lost: the backend now holds 1-3. Those are this
+  // file's own rows, sent after the first contact: never moved, re-sent as they are.
+  CHECK(*outbox->continue_above(3) == 0);
+  CHECK(outbox->list(std::nullopt, 0, 1).front().seq == 1);
+  CHECK(verify(records_of(*outbox), points_of(*outbox)).ok());
+}
+
+TEST_CASE("outbox: a file from before schema 4 that holds rows never renumbers them") {
+  TempDir dir;
+  const auto file = dir.path() / "outbox.db";
+  { auto outbox = filled(dir, 3); }
+  {
+    // As schema 3 left it: no contact mark.
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(file.string().c_str(), &db) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(db, "DELETE FROM meta WHERE key='backend_contact'; PRAGMA user_version=3",
+                         nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto outbox = open_outbox(file);
+  CHECK(*outbox->continue_above(10) == 0);
+  CHECK(outbox->list(std::nullopt, 0, 1).front().seq == 1);
+}

@@ -149,8 +149,12 @@ TEST_CASE("outbox: backend answers move rows to acknowledged or dead and a resto
 TEST_CASE("outbox: numbering continues above the backend's high water after a reinstall") {
   TempDir dir;
   auto outbox = open_outbox(dir / "o.db");
-  REQUIRE(outbox->ensure_seq_above(120));
+  const auto renumbered = outbox->continue_above(120);
+  REQUIRE(renumbered);
+  CHECK(*renumbered == 0);  // nothing queued yet
   CHECK(outbox->enqueue_wait(mutation("x")).row.seq == 121);
+  CHECK(*outbox->continue_above(90) == 0);  // never back down
+  CHECK(outbox->enqueue_wait(mutation("y")).row.seq == 122);
 }
 
 TEST_CASE("outbox: a damaged file is refused with a message that says what to do") {

@@ -152,8 +152,13 @@ class Outbox {
       std::uint64_t high_water_seq) = 0;
   // Releases a dead mutation for another delivery attempt. False when no dead row has the key.
   [[nodiscard]] virtual boost::system::result<bool> retry_dead(const std::string& key) = 0;
-  // Seq numbering continues above `seq` (an agent reinstalled on a station the backend knows).
-  [[nodiscard]] virtual boost::system::result<void> ensure_seq_above(std::uint64_t seq) = 0;
+  // After each answer from the backend, with its high water for this station: numbering continues
+  // above it (an agent reinstalled on a station the backend knows). At the first answer this file
+  // ever had (before any Replay from it), rows queued before it whose seqs the backend already
+  // holds (a reinstalled station, offline until now) are renumbered above the high water, keeping
+  // their order, and chained and signed again; returns how many were renumbered (0 otherwise).
+  [[nodiscard]] virtual boost::system::result<std::uint64_t> continue_above(
+      std::uint64_t high_water) = 0;
 
   // Deletes acknowledged rows that the backend holds in a verified backup (seq <= durable_seq)
   // and that were created at or before `created_before_ms`. Only a prefix of the chain is pruned
