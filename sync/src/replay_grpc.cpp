@@ -5,6 +5,7 @@
 
 #include <boost/json.hpp>
 #include <condition_variable>
+#include <future>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -93,6 +94,9 @@ class GrpcReplayWorker final : public ReplayWorker {
       std::optional<CallError> failure;
       bool idle = false;
       if (need_hello || Clock::now() - last_hello >= config_.hello_interval) {
+        failure = settle_marking();  // Hello compares the backend's high water with what is here
+      }
+      if (!failure && (need_hello || Clock::now() - last_hello >= config_.hello_interval)) {
         failure = hello();
         if (!failure) {
           need_hello = false;
@@ -109,6 +113,7 @@ class GrpcReplayWorker final : public ReplayWorker {
       }
 
       if (failure) {
+        (void)settle_marking();
         ++attempt;
         // An overloaded backend (RESOURCE_EXHAUSTED) is still the one we said Hello to: another
         // Hello would only take a place in its full queue. Anything else may be another backend,
@@ -132,10 +137,28 @@ class GrpcReplayWorker final : public ReplayWorker {
       }
       attempt = 0;
       if (idle) {
+        // Everything sent is answered and recorded; the next look starts from the oldest pending
+        // row again (a dead-letter retried meanwhile sits below what was sent).
+        (void)settle_marking();
         const auto until_hello = config_.hello_interval - (Clock::now() - last_hello);
         wait_for(std::chrono::duration_cast<std::chrono::milliseconds>(until_hello), true);
       }
     }
+    (void)settle_marking();
+  }
+
+  // Waits for the previous batch's answers to be recorded (mark_results runs while the next batch
+  // is on its way); from then on the next batch starts at the oldest pending row again. An error
+  // leaves those rows pending: they are sent again and the backend answers DUPLICATE.
+  std::optional<CallError> settle_marking() {
+    sent_through_ = 0;
+    if (!marking_.valid()) return std::nullopt;
+    if (auto r = marking_.get(); !r) {
+      spdlog::error("cannot record the backend's answers in the outbox: {}", r.error().message());
+      return CallError{grpc::StatusCode::INTERNAL,
+                       "cannot record the backend's answers in the outbox: " + r.error().message()};
+    }
+    return std::nullopt;
   }
 
   // A channel of its own (not shared through gRPC's global subchannel pool, so dropping it
@@ -236,7 +259,8 @@ class GrpcReplayWorker final : public ReplayWorker {
 
   // Sends one batch; returns how many mutations were sent (0 = nothing pending).
   boost::system::result<std::size_t, CallError> replay_batch() {
-    const auto rows = outbox_.list(MutationState::pending, 0, batch_.size());
+    // Above what the previous batch sent: its answers may still be being recorded.
+    const auto rows = outbox_.list(MutationState::pending, sent_through_, batch_.size());
     if (rows.empty()) return std::size_t{0};
     pb::ReplayRequest req;
     req.set_station_id(config_.station_id);
@@ -291,15 +315,28 @@ class GrpcReplayWorker final : public ReplayWorker {
       }
       outcomes.push_back(std::move(o));
     }
-    if (auto r = outbox_.mark_results(outcomes, now_ms()); !r) {
-      return CallError{grpc::StatusCode::INTERNAL,
-                       "cannot record the backend's answers in the outbox: " + r.error().message()};
-    }
-    if (res.expected_seq() != 0 && res.expected_seq() <= rows.front().seq) {
-      // The backend misses earlier mutations (restored from a backup): re-send from there.
-      auto n = outbox_.rewind_above(res.expected_seq() - 1);
-      spdlog::warn("backend expects seq {}: re-sending {} acknowledged mutations",
-                   res.expected_seq(), n ? *n : 0);
+    // The previous batch's answers are recorded before this one's: one order on disk.
+    const auto through = sent_through_;
+    if (auto e = settle_marking()) return *e;
+    if (res.expected_seq() != 0 || outcomes.size() != rows.size()) {
+      // Stopped at a gap: recorded now, and the next batch starts at the oldest pending row.
+      if (auto r = outbox_.mark_results(outcomes, now_ms()); !r) {
+        return CallError{
+            grpc::StatusCode::INTERNAL,
+            "cannot record the backend's answers in the outbox: " + r.error().message()};
+      }
+      if (res.expected_seq() != 0 && res.expected_seq() <= rows.front().seq) {
+        // The backend misses earlier mutations (restored from a backup): re-send from there.
+        auto n = outbox_.rewind_above(res.expected_seq() - 1);
+        spdlog::warn("backend expects seq {}: re-sending {} acknowledged mutations",
+                     res.expected_seq(), n ? *n : 0);
+      }
+    } else {
+      // Recorded on the outbox writer while the next batch is on its way to the backend.
+      sent_through_ = std::max(through, rows.back().seq);
+      marking_ = std::async(std::launch::async, [this, outcomes = std::move(outcomes)] {
+        return outbox_.mark_results(outcomes, now_ms());
+      });
     }
     const auto stats = outbox_.stats();
     apply_watermark(res.watermark(), stats.acknowledged_seq);
@@ -392,6 +429,10 @@ class GrpcReplayWorker final : public ReplayWorker {
   bool wake_ = false;
   UplinkStatus status_;
   std::uint64_t pruned_through_ = 0;  // worker thread
+  // Worker thread: the answers of the last batch being recorded, and the highest seq sent whose
+  // answer is not recorded yet (0: none; the next batch starts at the oldest pending row).
+  std::future<boost::system::result<void>> marking_;
+  std::uint64_t sent_through_ = 0;
   std::thread thread_;
 };
 

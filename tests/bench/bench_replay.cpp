@@ -17,9 +17,10 @@
 //    clients in this process, each on its own channel (own TCP connection), each holding
 //    --per-station mutations generated in memory (capture-shaped payloads, built from the seq when
 //    a batch is assembled). All start at once and replay like the agent's worker: Hello first and
-//    after every failure, seq-ordered batches sized by the agent's AdaptiveBatch (or a fixed
-//    --fanin-batch), a 5 s deadline, and after a failure the agent's backoff
-//    (sync/backoff.hpp, full jitter) but never sooner than x-weighlink-retry-after-ms. Reported:
+//    after every failure but RESOURCE_EXHAUSTED, seq-ordered batches sized by the agent's
+//    AdaptiveBatch (or a fixed --fanin-batch), a 5 s deadline, and after a failure the agent's
+//    backoff (sync/backoff.hpp, full jitter) but never sooner than x-weighlink-retry-after-ms.
+//    Reported:
 //    drain time, errors by status (RESOURCE_EXHAUSTED apart from DEADLINE_EXCEEDED), the backend's
 //    peak RSS (VmHWM), CPU, and a check that PostgreSQL holds exactly stations x per-station rows
 //    with every high water at per-station.
@@ -1029,7 +1030,8 @@ void run_station(const std::string& station, const std::string& token, pb::SyncS
     }
     if (failure) {
       ++attempt;
-      need_hello = true;
+      // As the agent: after an overload refusal the Replay is retried without a new Hello.
+      if (*failure != grpc::StatusCode::RESOURCE_EXHAUSTED) need_hello = true;
       const auto delay =
           std::max(wsync::backoff_delay(policy, attempt - 1, static_cast<std::uint32_t>(rng())),
                    std::exchange(retry_after, std::chrono::milliseconds(0)));
