@@ -16,6 +16,7 @@
 #include "weighlink/sync/evidence.hpp"
 #include "weighlink/sync/outbox.hpp"
 #include "weighlink/sync/replay.hpp"
+#include "weighlink/sync/service_notify.hpp"
 
 namespace weighlink::agent {
 namespace asio = boost::asio;
@@ -225,11 +226,25 @@ int Agent::run(const AgentConfig& config) {
   };
   tick();
 
+  // Under systemd (Type=notify, WatchdogSec): the watchdog is fed from the event loop that serves
+  // the API and the live socket, so a loop that stops turning gets the service restarted.
+  sync::ServiceNotifier notifier;
+  asio::steady_timer watchdog_timer(ioc);
+  std::function<void()> feed = [&] {
+    notifier.watchdog();
+    watchdog_timer.expires_after(*notifier.watchdog_period());
+    watchdog_timer.async_wait([&](const boost::system::error_code& ec) {
+      if (!ec) feed();
+    });
+  };
+
   asio::signal_set signals(ioc, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int signo) {
     if (ec) return;
     spdlog::info("signal {} received: stopping", signo);
+    notifier.stopping();
     status_timer.cancel();
+    watchdog_timer.cancel();
     server.stop();
     ioc.stop();
   });
@@ -241,6 +256,10 @@ int Agent::run(const AgentConfig& config) {
       spdlog::error("{}", error);
       return 1;
     }
+  }
+  if (notifier.enabled()) {
+    notifier.ready("serving http://" + std::string(ready.at("http").as_string()));
+    if (notifier.watchdog_period()) feed();
   }
 
   ioc.run();

@@ -21,6 +21,7 @@
 #include "weighlink/backend/pg_store.hpp"
 #include "weighlink/backend/sync_service.hpp"
 #include "weighlink/sync/replay.hpp"
+#include "weighlink/sync/service_notify.hpp"
 
 namespace weighlink::backend {
 namespace {
@@ -221,8 +222,19 @@ int run_serve(const ServeOptions& options) {
     }
   });
 
+  // Under systemd (Type=notify): ready now; the watchdog is fed between waits for a signal.
+  sync::ServiceNotifier notifier;
+  notifier.ready("serving gRPC on " + grpc_bound + " and HTTP on " + http_bound);
   int signal_number = 0;
-  sigwait(&signals, &signal_number);
+  if (const auto period = notifier.watchdog_period()) {
+    const timespec wait{static_cast<time_t>(period->count() / 1000),
+                        static_cast<long>(period->count() % 1000) * 1'000'000L};
+    notifier.watchdog();
+    while ((signal_number = sigtimedwait(&signals, nullptr, &wait)) < 0) notifier.watchdog();
+  } else {
+    sigwait(&signals, &signal_number);
+  }
+  notifier.stopping();
   spdlog::info("received {}, shutting down", signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
 
   // Order matters: calls in flight still need the pool to finish, and pool jobs may still post
