@@ -24,31 +24,43 @@ int main(int argc, char** argv) {
   std::string log_level = "info";
 
   auto* migrate = app.add_subcommand("migrate", "apply pending schema migrations (idempotent)");
-  migrate->add_option("--dsn", dsn, "libpq connection string")->required();
+  migrate->add_option("--dsn", dsn, "libpq connection string (or $WEIGHLINK_DSN)")
+      ->envname("WEIGHLINK_DSN")
+      ->required();
 
   auto* station = app.add_subcommand("station", "manage stations");
   station->require_subcommand(1);
   auto* add = station->add_subcommand("add", "create a station; prints its token once, last");
-  add->add_option("--dsn", dsn, "libpq connection string")->required();
+  add->add_option("--dsn", dsn, "libpq connection string (or $WEIGHLINK_DSN)")
+      ->envname("WEIGHLINK_DSN")
+      ->required();
   add->add_option("--id", station_id, "station id (A-Z a-z 0-9 . _ -)")->required();
   auto* rotate = station->add_subcommand(
       "rotate-token", "give a station a new token (printed once, last); the old one stops working");
-  rotate->add_option("--dsn", dsn, "libpq connection string")->required();
+  rotate->add_option("--dsn", dsn, "libpq connection string (or $WEIGHLINK_DSN)")
+      ->envname("WEIGHLINK_DSN")
+      ->required();
   rotate->add_option("--id", station_id, "station id")->required();
   std::string key_file;  // station add --key-file, station set-key
   add->add_option("--key-file", key_file, "the agent's station key file: signatures are checked");
   auto* set_key = station->add_subcommand(
       "set-key", "register the agent's station key: every mutation's signature is checked");
-  set_key->add_option("--dsn", dsn, "libpq connection string")->required();
+  set_key->add_option("--dsn", dsn, "libpq connection string (or $WEIGHLINK_DSN)")
+      ->envname("WEIGHLINK_DSN")
+      ->required();
   set_key->add_option("--id", station_id, "station id")->required();
   set_key->add_option("--key-file", key_file, "the agent's station key file (64+ hex digits)")
       ->required();
   auto* disable = station->add_subcommand("disable", "refuse a station's token from now on");
-  disable->add_option("--dsn", dsn, "libpq connection string")->required();
+  disable->add_option("--dsn", dsn, "libpq connection string (or $WEIGHLINK_DSN)")
+      ->envname("WEIGHLINK_DSN")
+      ->required();
   disable->add_option("--id", station_id, "station id")->required();
 
   auto* serve_cmd = app.add_subcommand("serve", "serve gRPC sync and HTTP health endpoints");
-  serve_cmd->add_option("--dsn", serve.dsn, "libpq connection string")->required();
+  serve_cmd->add_option("--dsn", serve.dsn, "libpq connection string (or $WEIGHLINK_DSN)")
+      ->envname("WEIGHLINK_DSN")
+      ->required();
   serve_cmd->add_option("--grpc-listen", serve.grpc_listen, "gRPC HOST:PORT (port 0 = any)")
       ->capture_default_str();
   serve_cmd->add_option("--http-listen", serve.http_listen, "HTTP HOST:PORT (port 0 = any)")

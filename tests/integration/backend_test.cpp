@@ -1203,3 +1203,22 @@ TEST_CASE("backend: migration 2 gives weighings recorded under v1 their deck and
                         "' ' order by idempotency_key) from weighings") == "a:14300.5 d:30100 s:-");
   CHECK(pg.query_scalar("select count(*) from mutation_log where signature_verified") == "0");
 }
+
+TEST_CASE("backend: the DSN may come from WEIGHLINK_DSN instead of the command line") {
+  // The systemd unit reads it from /etc/weighlink/backend.env: no secret in `ps`.
+  PgCluster pg;
+  const auto migrated =
+      weighlink::testing::run({"/usr/bin/env", "WEIGHLINK_DSN=" + pg.dsn(), kBackend, "migrate"});
+  INFO(migrated.output);
+  CHECK(migrated.exit_code == 0);
+  CHECK(pg.query_scalar("select count(*) from stations") == "0");  // the schema is there
+  const auto added = weighlink::testing::run(
+      {"/usr/bin/env", "WEIGHLINK_DSN=" + pg.dsn(), kBackend, "station", "add", "--id", "st-env"});
+  CHECK(added.exit_code == 0);
+  CHECK(last_line(added.output).rfind("wlst_", 0) == 0);
+  // Neither given: a usage error that names both.
+  const auto neither =
+      weighlink::testing::run({"/usr/bin/env", "-u", "WEIGHLINK_DSN", kBackend, "migrate"});
+  CHECK(neither.exit_code == 2);
+  CHECK(neither.output.find("--dsn") != std::string::npos);
+}
