@@ -6,7 +6,7 @@ PRESET ?= $(if $(CI),ci,dev)
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: all deps configure build test unit integration demo fuzz bench clean format
+.PHONY: all deps configure build test unit integration demo fuzz bench clean format package package-test
 
 all: build
 
@@ -21,6 +21,7 @@ build: configure
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600 $(CTEST_ARGS)
+	@$(MAKE) --no-print-directory package-test
 
 unit: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -L unit $(CTEST_ARGS)
@@ -30,6 +31,22 @@ integration: build
 
 demo: build
 	@scripts/demo.sh
+
+# The Debian package (installers/linux, docs/install-linux.md): weighlink_VERSION_ARCH.deb in
+# build/package/ from the release build, stripped, with the systemd units and the default
+# configuration. package-test builds it from $(BUILD_DIR) and checks it in a clean Debian 12 root
+# (debootstrap + chroot: install, files, user, units, systemd-analyze verify, upgrade, purge) and
+# runs lintian; make test runs it. It needs root.
+PACKAGE_DEPS = debootstrap lintian fakeroot dpkg-dev curl
+package: deps
+	@scripts/deps.sh $(PACKAGE_DEPS)
+	@if [ ! -f build-release/build.ninja ]; then cmake --preset release -DCMAKE_CXX_COMPILER_LAUNCHER=ccache; fi
+	cmake --build build-release --target weighlink-agent weighlink-backend weighlink-scale -j $(JOBS)
+	installers/linux/build-deb.sh build-release build/package
+
+package-test: build
+	@scripts/deps.sh $(PACKAGE_DEPS)
+	installers/linux/package-test.sh $(BUILD_DIR)
 
 # libFuzzer targets, built with clang in build-fuzz: one per parser (listed in
 # build-fuzz/tests/fuzz/targets.txt) plus fuzz_parsers (all parsers at once). Each per-parser target
