@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <optional>
 #include <set>
 #include <stdexcept>
 
@@ -314,12 +315,21 @@ scale::ScaleConfig make_scale(const std::string& id, const std::string& source,
 
 AgentConfig load_config_file(const std::filesystem::path& file) {
   YAML::Node root;
+  std::error_code ec;
+  if (std::filesystem::is_directory(file, ec)) {
+    throw std::runtime_error(file.string() +
+                             ": cannot read the configuration file: it is a directory; give the "
+                             "YAML file (e.g. /etc/weighlink/agent.yaml)");
+  }
   try {
     root = YAML::LoadFile(file.string());
   } catch (const YAML::BadFile&) {
     throw std::runtime_error(file.string() + ": cannot read the configuration file");
   } catch (const YAML::ParserException& e) {
     throw std::runtime_error(file.string() + ": not valid YAML: " + e.what());
+  } catch (const std::exception& e) {
+    throw std::runtime_error(file.string() + ": cannot read the configuration file (" + e.what() +
+                             ")");
   }
   AgentConfig cfg;
   if (root.IsNull()) return cfg;
@@ -406,14 +416,31 @@ AgentConfig load_config_file(const std::filesystem::path& file) {
       if (!s["protocol"]) fail(file, where + "protocol", "missing (see weighlink-scale protocols)");
       const auto id =
           s["id"] ? get<std::string>(s["id"], file, where + "id", "a string") : std::string("main");
+      for (std::size_t j = 0; j < cfg.scales.size(); ++j) {
+        if (cfg.scales[j].id == id) {
+          fail(file, where + "id",
+               "duplicate id '" + id + "' (scales[" + std::to_string(j) +
+                   "] has it; give each scale its own id)");
+        }
+      }
+      const auto source = get<std::string>(s["source"], file, where + "source", "a string");
+      const auto protocol = get<std::string>(s["protocol"], file, where + "protocol", "a string");
+      if (!scale::make_parser(protocol)) {
+        fail(file, where + "protocol",
+             "unknown protocol '" + protocol + "' (list them with: weighlink-scale protocols)");
+      }
+      std::optional<scale::ScaleConfig> sc;
       try {
-        auto sc = make_scale(id, get<std::string>(s["source"], file, where + "source", "a string"),
-                             get<std::string>(s["protocol"], file, where + "protocol", "a string"));
-        load_scale_options(s, file, where, sc);
-        cfg.scales.push_back(std::move(sc));
+        sc = make_scale(id, source, protocol);  // the protocol is known: only the source can fail
+      } catch (const std::invalid_argument& e) {
+        fail(file, where + "source", e.what());
+      }
+      try {
+        load_scale_options(s, file, where, *sc);
       } catch (const std::invalid_argument& e) {
         fail(file, where.substr(0, where.size() - 1), e.what());
       }
+      cfg.scales.push_back(std::move(*sc));
     }
   }
   if (!cfg.truconnect.scale.empty() &&
