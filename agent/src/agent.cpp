@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 #include <system_error>
+#include <utility>
 
 #include "weighlink/agent/api.hpp"
 #include "weighlink/agent/live_state.hpp"
@@ -16,7 +17,6 @@
 #include "weighlink/sync/evidence.hpp"
 #include "weighlink/sync/outbox.hpp"
 #include "weighlink/sync/replay.hpp"
-#include "weighlink/sync/service_notify.hpp"
 
 namespace weighlink::agent {
 namespace asio = boost::asio;
@@ -68,7 +68,7 @@ std::filesystem::path station_key_path(const AgentConfig& config) {
                                          : config.station_key_file;
 }
 
-int Agent::run(const AgentConfig& config) {
+int Agent::run(const AgentConfig& config, ServiceHost* host) {
   std::error_code ec;
   std::filesystem::create_directories(config.data_dir, ec);
   if (ec) {
@@ -226,27 +226,37 @@ int Agent::run(const AgentConfig& config) {
   };
   tick();
 
-  // Under systemd (Type=notify, WatchdogSec): the watchdog is fed from the event loop that serves
-  // the API and the live socket, so a loop that stops turning gets the service restarted.
-  sync::ServiceNotifier notifier;
+  // Under systemd (Type=notify, WatchdogSec) or the Windows service control manager: the
+  // watchdog is fed from the event loop that serves the API and the live socket, so a loop that
+  // stops turning gets the service restarted.
+  std::unique_ptr<ServiceHost> default_host;
+  if (!host) {
+    default_host = make_notify_host();
+    host = default_host.get();
+  }
   asio::steady_timer watchdog_timer(ioc);
   std::function<void()> feed = [&] {
-    notifier.watchdog();
-    watchdog_timer.expires_after(*notifier.watchdog_period());
+    host->watchdog();
+    watchdog_timer.expires_after(*host->watchdog_period());
     watchdog_timer.async_wait([&](const boost::system::error_code& ec) {
       if (!ec) feed();
     });
   };
 
   asio::signal_set signals(ioc, SIGINT, SIGTERM);
-  signals.async_wait([&](const boost::system::error_code& ec, int signo) {
-    if (ec) return;
-    spdlog::info("signal {} received: stopping", signo);
-    notifier.stopping();
+  bool stopped = false;
+  auto stop = [&](const std::string& why) {
+    if (std::exchange(stopped, true)) return;
+    spdlog::info("{}: stopping", why);
+    host->stopping();
+    signals.cancel();
     status_timer.cancel();
     watchdog_timer.cancel();
     server.stop();
     ioc.stop();
+  };
+  signals.async_wait([&](const boost::system::error_code& ec, int signo) {
+    if (!ec) stop("signal " + std::to_string(signo) + " received");
   });
 
   if (replay) replay->start();
@@ -257,12 +267,12 @@ int Agent::run(const AgentConfig& config) {
       return 1;
     }
   }
-  if (notifier.enabled()) {
-    notifier.ready("serving http://" + std::string(ready.at("http").as_string()));
-    if (notifier.watchdog_period()) feed();
-  }
+  host->set_stop([&ioc, &stop] { asio::post(ioc, [&stop] { stop("stop requested"); }); });
+  host->ready("serving http://" + std::string(ready.at("http").as_string()));
+  if (host->watchdog_period()) feed();
 
   ioc.run();
+  host->set_stop({});  // what it referred to ends here
 
   for (auto& r : readers) r->stop();
   if (replay) replay->stop();
