@@ -123,12 +123,19 @@ int cmd_decode(const DecodeArgs& args) {
 }
 
 void install_signals() {
+#ifdef _WIN32
+  // Ctrl-C and Ctrl-Break in a console; no SIGPIPE (a closed socket is an error return).
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  std::signal(SIGBREAK, on_signal);
+#else
   struct sigaction sa {};
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
+#endif
 }
 
 // Writes `fields` as a JSON object of strings, atomically (temp file and rename), for tests and

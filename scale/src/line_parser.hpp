@@ -46,7 +46,7 @@ class LineParser : public Parser {
 
   // Called at end of input before the last partial line is judged; a subclass holding a complete
   // multi-line frame may emit it here.
-  virtual void flush(std::vector<Reading>& out) {}
+  virtual void flush(std::vector<Reading>& /*out*/) {}
 
   [[nodiscard]] const ParserOptions& options() const { return options_; }
 

@@ -212,8 +212,10 @@ OutboxRow read_row(const Stmt& s) {
 
 Db open_db(const std::filesystem::path& file, bool create, std::string* error) {
   sqlite3* raw = nullptr;
+  // SQLite takes UTF-8 file names; a path's native string is UTF-16 on Windows.
+  const auto name = file.u8string();
   const int rc = sqlite3_open_v2(
-      file.c_str(), &raw,
+      reinterpret_cast<const char*>(name.c_str()), &raw,
       SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX, nullptr);
   Db db(raw);
   if (rc != SQLITE_OK) {

@@ -14,6 +14,7 @@
 namespace weighlink::sync {
 namespace {
 
+#ifndef _WIN32
 std::optional<unsigned long long> env_number(const char* name) {
   const char* text = std::getenv(name);
   if (!text || !*text) return std::nullopt;
@@ -22,6 +23,7 @@ std::optional<unsigned long long> env_number(const char* name) {
   if (*end != '\0') return std::nullopt;
   return value;
 }
+#endif
 
 }  // namespace
 
@@ -55,6 +57,7 @@ bool ServiceNotifier::status(std::string_view text) { return send("STATUS=" + st
 bool ServiceNotifier::send(const std::string& message) {
   if (socket_.empty()) return true;
 #ifdef _WIN32
+  (void)message;  // Windows: the service control manager is told through ServiceHost instead
   return true;
 #else
   sockaddr_un address{};
