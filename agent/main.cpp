@@ -1,4 +1,5 @@
 // weighlink-agent: flags and configuration in, an exit code out (SPEC §4).
+#include <spdlog/sinks/rotating_file_sink.h>
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
@@ -6,6 +7,7 @@
 
 #include "weighlink/agent/agent.hpp"
 #include "weighlink/agent/config.hpp"
+#include "weighlink/agent/service_command.hpp"
 #include "weighlink/agent/tools.hpp"
 
 namespace {
@@ -87,10 +89,49 @@ int main(int argc, char** argv) {
   verify->fallthrough();
   verify->add_option("--export", verify_cmd.export_file, "verify this export file instead");
   verify->add_flag("--json", verify_cmd.json, "the report as one JSON object");
+  // Windows service control (docs/install-windows.md); Windows only.
+  auto* service = app.add_subcommand(
+      "service", "the Windows service: install, recovery, uninstall, run (Windows only)");
+  service->require_subcommand(1);
+  service->fallthrough();
+  for (const auto& [name, what] : std::initializer_list<std::pair<const char*, const char*>>{
+           {"install", "register the service (automatic start, restart on failure)"},
+           {"recovery", "set its recovery actions (the installer runs this)"},
+           {"uninstall", "stop and remove the service (configuration and outbox stay)"},
+           {"run", "what the service control manager starts"}}) {
+    service->add_subcommand(name, what)->fallthrough();
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
+  }
+  if (service->parsed()) {
+    // The service reads its configuration file only; relative paths and its logs are under the
+    // state directory (%ProgramData%\weighlink), since a service starts in System32.
+    auto run_agent = [&](weighlink::agent::ServiceHost& host, const std::filesystem::path& file,
+                         const std::filesystem::path& state_dir) {
+      auto logger = std::make_shared<spdlog::logger>(
+          "weighlink-agent", std::make_shared<spdlog::sinks::rotating_file_sink_mt>(
+                                 (state_dir / "logs" / "agent.log").string(), 5 << 20, 5));
+      spdlog::set_default_logger(logger);
+      spdlog::set_level(spdlog::level::from_str(log_level));
+      spdlog::flush_every(std::chrono::seconds(1));
+      weighlink::agent::AgentConfig service_config;
+      try {
+        service_config = weighlink::agent::load_config_file(file);
+      } catch (const std::exception& e) {
+        spdlog::error("{}", e.what());
+        return 2;
+      }
+      if (service_config.data_dir.is_relative()) {
+        service_config.data_dir = state_dir / service_config.data_dir;
+      }
+      return weighlink::agent::Agent::run(service_config, &host);
+    };
+    return weighlink::agent::run_service_command(service->get_subcommands().front()->get_name(),
+                                                 argv[0], config_file, run_agent, std::cout,
+                                                 std::cerr);
   }
 
   weighlink::agent::AgentConfig config;

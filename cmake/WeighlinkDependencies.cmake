@@ -1,9 +1,15 @@
 # Dependency lookups that work on Debian 12 (see docs/architecture.md, "Dependencies").
 find_package(PkgConfig REQUIRED)
 find_package(Threads REQUIRED)
-find_package(Boost 1.81 EXACT REQUIRED COMPONENTS system json url)
+if(WIN32)
+  find_package(Boost 1.81 REQUIRED COMPONENTS system json url)  # vcpkg's Boost may be newer
+else()
+  find_package(Boost 1.81 EXACT REQUIRED COMPONENTS system json url)
+endif()
 find_package(SQLite3 REQUIRED)
-find_package(PostgreSQL REQUIRED)
+if(WEIGHLINK_BUILD_BACKEND)
+  find_package(PostgreSQL REQUIRED)
+endif()
 find_package(OpenSSL REQUIRED)
 find_package(Protobuf REQUIRED)
 find_package(gRPC CONFIG REQUIRED)
@@ -14,7 +20,12 @@ find_package(ZLIB REQUIRED)
 # start, even an agent with no backend (docs/performance.md, "Live socket latency"). Debian
 # ships the static archives; without them, or with -DWEIGHLINK_STATIC_GRPC=OFF, the shared
 # libraries are used.
-option(WEIGHLINK_STATIC_GRPC "link gRPC, protobuf and Abseil statically" ON)
+# (Debian's archives; on Windows vcpkg's targets decide, so OFF there.)
+if(WIN32)
+  option(WEIGHLINK_STATIC_GRPC "link gRPC, protobuf and Abseil statically" OFF)
+else()
+  option(WEIGHLINK_STATIC_GRPC "link gRPC, protobuf and Abseil statically" ON)
+endif()
 add_library(weighlink_grpc INTERFACE)
 add_library(weighlink::grpc ALIAS weighlink_grpc)
 if(WEIGHLINK_STATIC_GRPC)

@@ -1,0 +1,73 @@
+#include "weighlink/agent/service_command.hpp"
+
+#ifdef _WIN32
+#include <system_error>
+
+#include "weighlink/agent/windows_service.hpp"
+#endif
+
+namespace weighlink::agent {
+
+#ifdef _WIN32
+
+int run_service_command(const std::string& action, const std::filesystem::path& exe,
+                        const std::string& config_file, const ServiceAgent& agent,
+                        std::ostream& out, std::ostream& err) {
+  namespace ws = windows_service;
+  const auto state_dir = ws::program_data_dir();
+  const auto config =
+      config_file.empty() ? state_dir / "agent.yaml" : std::filesystem::absolute(config_file);
+  std::string error;
+  if (action == "install") {
+    const std::string command_line = "\"" + std::filesystem::absolute(exe).string() +
+                                     "\" service run --config \"" + config.string() + "\"";
+    if (!ws::install(command_line, &error)) {
+      err << "weighlink-agent: service install: " << error << "\n";
+      return 1;
+    }
+    out << "service " << ws::kName << " installed (automatic start, LocalService, restarts on "
+        << "failure); start it with: sc start " << ws::kName << "\n";
+    return 0;
+  }
+  if (action == "recovery") {
+    if (!ws::set_recovery(&error)) {
+      err << "weighlink-agent: service recovery: " << error << "\n";
+      return 1;
+    }
+    out << "service " << ws::kName << ": restarts after 5 s, 10 s and 30 s; reset after a day\n";
+    return 0;
+  }
+  if (action == "uninstall") {
+    if (!ws::uninstall(&error)) {
+      err << "weighlink-agent: service uninstall: " << error << "\n";
+      return 1;
+    }
+    out << "service " << ws::kName << " stopped and removed; " << state_dir.string()
+        << " (configuration, outbox, logs) is kept\n";
+    return 0;
+  }
+  // run
+  std::error_code ec;
+  std::filesystem::create_directories(state_dir, ec);
+  if (!std::filesystem::exists(config)) {
+    std::filesystem::copy_file(exe.parent_path() / "agent.example.yaml", config, ec);
+  }
+  const int code =
+      ws::run([&](ServiceHost& host) { return agent(host, config, state_dir); }, &error);
+  if (!error.empty()) err << "weighlink-agent: service run: " << error << "\n";
+  return code;
+}
+
+#else
+
+int run_service_command(const std::string& action, const std::filesystem::path&, const std::string&,
+                        const ServiceAgent&, std::ostream&, std::ostream& err) {
+  err << "weighlink-agent: service " << action
+      << ": Windows services only; on Linux the weighlink package's systemd unit runs the agent "
+         "(systemctl status weighlink-agent, docs/install-linux.md)\n";
+  return 2;
+}
+
+#endif
+
+}  // namespace weighlink::agent

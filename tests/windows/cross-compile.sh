@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Compiles every translation unit of weighlink-agent and weighlink-scale for Windows with
+# mingw-w64 (x86_64-w64-mingw32-g++, C++20, -O1 -Wall -Wextra -Werror; -O1 keeps the Beast server
+# object under PE/COFF's string table limit), the Windows service code
+# included: what can be checked here of the Windows build. Compile only: linking needs Windows
+# builds of gRPC, protobuf, SQLite, libserialport, yaml-cpp and OpenSSL, which the MSVC build gets
+# from vcpkg (vcpkg.json, CMakePresets.json "windows-msvc"; docs/install-windows.md). The
+# libraries' headers are the host's (Debian 12), through a directory of links that keeps the
+# host's own system headers out.
+#   tests/windows/cross-compile.sh SOURCE_DIR BUILD_DIR    (BUILD_DIR: for the generated protobuf)
+set -euo pipefail
+
+src=${1:?usage: cross-compile.sh SOURCE_DIR BUILD_DIR}
+build=${2:?usage: cross-compile.sh SOURCE_DIR BUILD_DIR}
+cxx=x86_64-w64-mingw32-g++-posix
+command -v "$cxx" >/dev/null || { echo "cross-compile: $cxx is missing (g++-mingw-w64-x86-64-posix)" >&2; exit 1; }
+version=$(sed -n 's/^project(weighlink VERSION \([0-9.]*\).*/\1/p' "$src/CMakeLists.txt")
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/include"
+for d in boost spdlog fmt CLI yaml-cpp grpcpp grpc google absl sqlite3.h libserialport.h openssl; do
+  ln -s "/usr/include/$d" "$work/include/$d"
+done
+# OpenSSL's configuration headers live in the multiarch directory.
+mkdir -p "$work/include-arch/openssl"
+for h in opensslconf.h configuration.h; do
+  ln -s "/usr/include/x86_64-linux-gnu/openssl/$h" "$work/include-arch/openssl/$h"
+done
+
+# The flags of cmake/WeighlinkOptions.cmake, and what the MSVC build defines for Windows.
+flags=(-std=c++20 -O1 -Wall -Wextra -Wno-unused-parameter -Werror -Wa,-mbig-obj
+       -DWEIGHLINK_VERSION="\"$version\"" -DBOOST_ASIO_NO_DEPRECATED
+       -DBOOST_BEAST_USE_STD_STRING_VIEW -DSPDLOG_FMT_EXTERNAL -D_WIN32_WINNT=0x0A00 -DNOMINMAX
+       -DWIN32_LEAN_AND_MEAN
+       -I"$src/scale/include" -I"$src/sync/include" -I"$src/agent/include" -I"$build/proto/gen"
+       -isystem "$work/include-arch" -isystem "$work/include")
+sources=("$src"/scale/src/*.cpp "$src"/sync/src/*.cpp "$src"/agent/src/*.cpp "$src"/agent/main.cpp
+         "$src"/scale/main.cpp "$build"/proto/gen/weighlink/sync/v1/*.cc)
+# One compiler per core; each failure leaves its messages in a file.
+compile() {
+  local f=$1 id
+  id=$(printf '%s' "$f" | md5sum | cut -c1-12)
+  "$cxx" "${flags[@]}" -c "$f" -o "$work/$id.o" 2>"$work/$id.err" || mv "$work/$id.err" "$work/$id.failed"
+  rm -f "$work/$id.o"
+  [[ ! -f "$work/$id.failed" ]] || printf '%s\n' "$f" >"$work/$id.name"
+}
+export -f compile
+export cxx work
+export flags_text="${flags[*]}"
+printf '%s\0' "${sources[@]}" |
+  xargs -0 -P "$(nproc)" -n 1 bash -c 'flags=($flags_text); compile "$1"' _
+failed=0
+for name in "$work"/*.name; do
+  [[ -f "$name" ]] || continue
+  failed=$((failed + 1))
+  echo "cross-compile: FAILED $(cat "$name")"
+  head -20 "${name%.name}.failed"
+done
+echo "cross-compile: ${#sources[@]} translation units for x86_64-w64-mingw32, $failed failed"
+[[ $failed -eq 0 ]]
