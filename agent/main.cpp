@@ -37,7 +37,11 @@ int main(int argc, char** argv) {
   bool check_config = false;
   bool truconnect = false;
   app.add_option("--config", config_file, "YAML configuration file");
-  app.add_flag("--check-config", check_config, "validate the configuration and exit");
+  // `--check-config FILE`, or `--config FILE --check-config`.
+  std::string check_config_file;
+  app.add_option("--check-config", check_config_file,
+                 "validate the configuration (FILE, or --config's) and exit: 0 valid, 2 invalid")
+      ->expected(0, 1);
   app.add_option("--listen", listen,
                  "HOST:PORT for HTTP and the live socket (default 127.0.0.1:8420; port 0 = any)");
   app.add_option("--ready-file", ready_file, "write bound addresses as JSON here once listening");
@@ -132,6 +136,16 @@ int main(int argc, char** argv) {
     return weighlink::agent::run_service_command(service->get_subcommands().front()->get_name(),
                                                  argv[0], config_file, run_agent, std::cout,
                                                  std::cerr);
+  }
+
+  if (app.count("--check-config") > 0) check_config = true;
+  if (check_config && !check_config_file.empty()) {
+    if (!config_file.empty() && config_file != check_config_file) {
+      std::cerr << "weighlink-agent: --check-config " << check_config_file << " and --config "
+                << config_file << " name two files; give one\n";
+      return 2;
+    }
+    config_file = check_config_file;
   }
 
   weighlink::agent::AgentConfig config;

@@ -103,10 +103,32 @@ TEST_CASE("check-config: a missing file, a directory and an empty file") {
         std::string::npos);
 }
 
+TEST_CASE("check-config: the file may follow --check-config, or come from --config") {
+  TempDir dir("wl-check-config");
+  std::ofstream(dir / "a.yaml") << "listen: 127.0.0.1:9001\n";
+  std::ofstream(dir / "b.yaml") << "listn: 127.0.0.1:9001\n";
+  const auto a = (dir / "a.yaml").string();
+  const auto b = (dir / "b.yaml").string();
+  const auto given = run({bin("weighlink-agent"), "--check-config", a});
+  CHECK(given.exit_code == 0);
+  CHECK(given.output.find("listen 127.0.0.1:9001") != std::string::npos);
+  CHECK(run({bin("weighlink-agent"), "--check-config", b}).exit_code == 2);
+  CHECK(run({bin("weighlink-agent"), "--config", a, "--check-config"}).exit_code == 0);
+  const auto both = run({bin("weighlink-agent"), "--config", a, "--check-config", b});
+  CHECK(both.exit_code == 2);
+  CHECK(both.output.find("name two files") != std::string::npos);
+}
+
 TEST_CASE("check-config: the packaged default configuration passes") {
   const auto packaged = std::filesystem::path(WEIGHLINK_SOURCE_DIR) / "installers/linux/agent.yaml";
-  const auto r = run({bin("weighlink-agent"), "--config", packaged.string(), "--check-config"});
+  const auto r = run({bin("weighlink-agent"), "--check-config", packaged.string()});
   INFO(r.output);
   CHECK(r.exit_code == 0);
   CHECK(r.output.find("configuration OK: 1 scale(s)") != std::string::npos);
+  // The Windows example too (its paths are only text here).
+  const auto windows =
+      std::filesystem::path(WEIGHLINK_SOURCE_DIR) / "installers/windows/agent.example.yaml";
+  const auto w = run({bin("weighlink-agent"), "--check-config", windows.string()});
+  INFO(w.output);
+  CHECK(w.exit_code == 0);
 }
