@@ -112,14 +112,14 @@ class ScmHost final : public ServiceHost {
 
 // The service's entry point, and what it runs: one service per process, so file-level state.
 const std::function<int(ServiceHost&)>* g_agent = nullptr;
-ScmHost* g_host = nullptr;
+std::atomic<ScmHost*> g_host{nullptr};  // the control handler runs on another thread
 int g_exit_code = 0;
 
 DWORD WINAPI control_handler(DWORD control, DWORD, void*, void*) {
   switch (control) {
     case SERVICE_CONTROL_STOP:
     case SERVICE_CONTROL_SHUTDOWN:
-      if (g_host) g_host->request_stop();
+      if (auto* host = g_host.load()) host->request_stop();
       return NO_ERROR;
     case SERVICE_CONTROL_INTERROGATE:
       return NO_ERROR;
@@ -135,12 +135,12 @@ void WINAPI service_main(DWORD, LPWSTR*) {
     g_exit_code = 1;
     return;
   }
-  ScmHost host(handle);
-  g_host = &host;
-  host.report(SERVICE_START_PENDING, NO_ERROR, 30'000);
-  g_exit_code = (*g_agent)(host);
-  g_host = nullptr;
-  host.report(SERVICE_STOPPED, static_cast<DWORD>(g_exit_code));
+  // Never freed: the control handler may still hold it on its own thread until the process ends.
+  auto* host = new ScmHost(handle);
+  g_host = host;
+  host->report(SERVICE_START_PENDING, NO_ERROR, 30'000);
+  g_exit_code = (*g_agent)(*host);
+  host->report(SERVICE_STOPPED, static_cast<DWORD>(g_exit_code));
 }
 
 }  // namespace
