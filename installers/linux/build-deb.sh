@@ -38,6 +38,11 @@ install -D -m 0644 "$here/99-weighlink-serial.rules" "$doc/examples/99-weighlink
 for d in install-linux.md configuration.md troubleshooting.md operations.md backend.md; do
   if [ -f "$root/docs/$d" ]; then install -m 0644 "$root/docs/$d" "$doc/$d"; fi
 done
+for page in "$here"/man/*.1; do
+  install -d "$stage/usr/share/man/man1"
+  gzip -9n < "$page" > "$stage/usr/share/man/man1/$(basename "$page").gz"
+  chmod 0644 "$stage/usr/share/man/man1/$(basename "$page").gz"
+done
 sed -e "s/@VERSION@/$version/" -e "s/@DATE@/$(date -R -u -d @"${SOURCE_DATE_EPOCH:-$(date +%s)}")/" \
   "$here/debian/changelog" | gzip -9n > "$doc/changelog.gz"
 chmod 0644 "$doc/changelog.gz"

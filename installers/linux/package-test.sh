@@ -57,9 +57,9 @@ echo "  $deb1 ($(du -k "$deb1" | cut -f1) KiB), depends: $(dpkg-deb -f "$deb1" D
 
 step "lintian"
 lintian_out="$work/lintian.txt"
-lintian --fail-on error --tag-display-limit 0 "$deb1" >"$lintian_out" 2>&1 && lintian_ok=1 || lintian_ok=0
+lintian --fail-on error,warning --tag-display-limit 0 "$deb1" >"$lintian_out" 2>&1 && lintian_ok=1 || lintian_ok=0
 sed 's/^/  | /' "$lintian_out"
-check "lintian reports no errors" test "$lintian_ok" = 1
+check "lintian reports no errors and no warnings" test "$lintian_ok" = 1
 
 step "a clean Debian 12 root"
 mkdir -p "$cache"
