@@ -6,6 +6,9 @@
 #include "weighlink/agent/windows_service.hpp"
 
 #include <windows.h>
+// after windows.h
+#include <knownfolders.h>
+#include <shlobj.h>
 
 #include <atomic>
 #include <cstdlib>
@@ -146,8 +149,12 @@ void WINAPI service_main(DWORD, LPWSTR*) {
 }  // namespace
 
 std::filesystem::path program_data_dir() {
-  const char* base = std::getenv("ProgramData");
-  return std::filesystem::path(base && *base ? base : "C:\\ProgramData") / "weighlink";
+  // The known folder, not %ProgramData%: a service's environment need not carry it.
+  PWSTR path = nullptr;
+  std::filesystem::path base = "C:\\ProgramData";
+  if (SHGetKnownFolderPath(FOLDERID_ProgramData, 0, nullptr, &path) == S_OK) base = path;
+  CoTaskMemFree(path);
+  return base / "weighlink";
 }
 
 int run(const std::function<int(ServiceHost&)>& agent, std::string* error) {
