@@ -57,6 +57,14 @@ int main(int argc, char** argv) {
       ->required();
   disable->add_option("--id", station_id, "station id")->required();
 
+  std::string backup_dir;
+  auto* backup = app.add_subcommand(
+      "backup", "pg_dump -Fc into DIR with a manifest taken from the dump's own snapshot");
+  backup->add_option("--dsn", dsn, "libpq connection string (or $WEIGHLINK_DSN)")
+      ->envname("WEIGHLINK_DSN")
+      ->required();
+  backup->add_option("--dir", backup_dir, "where the dump and its manifest go")->required();
+
   auto* serve_cmd = app.add_subcommand("serve", "serve gRPC sync and HTTP health endpoints");
   serve_cmd->add_option("--dsn", serve.dsn, "libpq connection string (or $WEIGHLINK_DSN)")
       ->envname("WEIGHLINK_DSN")
@@ -105,6 +113,7 @@ int main(int argc, char** argv) {
 
   try {
     if (*migrate) return run_migrate(dsn);
+    if (*backup) return run_backup(dsn, backup_dir);
     if (*add) return run_station_add(dsn, station_id, key_file);
     if (*set_key) return run_station_set_key(dsn, station_id, key_file);
     if (*disable) return run_station_disable(dsn, station_id);

@@ -48,4 +48,9 @@ struct ServeOptions {
 [[nodiscard]] int run_station_set_key(const std::string& dsn, const std::string& station_id,
                                       const std::string& key_file);
 
+// backup --dir DIR: DIR/weighlink_YYYYMMDD_HHMMSS.dump (pg_dump -Fc) and its .manifest.json (size,
+// sha256, per-table row counts and per-station high water from the dump's own snapshot,
+// server version, created_at); the last line printed is the manifest's path.
+[[nodiscard]] int run_backup(const std::string& dsn, const std::string& dir);
+
 }  // namespace weighlink::backend

@@ -1,0 +1,181 @@
+// weighlink-backend backup: pg_dump -Fc of the database, and beside it a manifest whose row counts
+// and station high waters come from the very snapshot the dump was taken from
+// (pg_export_snapshot, then pg_dump --snapshot), so that verify-backup can compare a restore with
+// them exactly (SPEC §6; docs/operations.md, "Backups").
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <boost/json.hpp>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "weighlink/backend/commands.hpp"
+#include "weighlink/backend/pg.hpp"
+#include "weighlink/sync/hash.hpp"
+
+extern char** environ;
+
+namespace weighlink::backend {
+namespace {
+
+int fail(const std::string& what) {
+  std::cerr << "weighlink-backend: backup: " << what << "\n";
+  return kExitFailure;
+}
+
+// pg_dump of the server's own major version when installed side by side (Debian), else PATH's.
+std::string pg_dump_for(std::string_view server_version_num) {
+  const auto major = server_version_num.substr(0, server_version_num.size() - 4);
+  const std::string versioned = "/usr/lib/postgresql/" + std::string(major) + "/bin/pg_dump";
+  return ::access(versioned.c_str(), X_OK) == 0 ? versioned : std::string("pg_dump");
+}
+
+// Runs argv, its stderr into `stderr_file`; the exit status (-1 when it could not start).
+int run(const std::vector<std::string>& argv, const std::filesystem::path& stderr_file) {
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 2, stderr_file.c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = 0;
+  const int rc = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) return -1;
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+std::string read_all(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// SHA-256 of a file, streamed.
+std::optional<std::string> file_sha256(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) return std::nullopt;
+  std::vector<char> buffer(1 << 20);
+  while (in) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    EVP_DigestUpdate(ctx.get(), buffer.data(), static_cast<std::size_t>(in.gcount()));
+  }
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+  unsigned int length = 0;
+  if (EVP_DigestFinal_ex(ctx.get(), digest.data(), &length) != 1) return std::nullopt;
+  return sync::to_hex(std::span(digest.data(), length));
+}
+
+}  // namespace
+
+int run_backup(const std::string& dsn, const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return fail("cannot create " + dir + ": " + ec.message());
+
+  // The snapshot: held open (REPEATABLE READ) until pg_dump has taken it and the counts are read.
+  PgConnection db(dsn);
+  if (!db.ensure_connected() || !db.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")) {
+    return fail("cannot reach PostgreSQL at " + db.target() + " (" + db.last_error() +
+                "); check --dsn and that the server is running");
+  }
+  auto info = db.exec(
+      "SELECT pg_export_snapshot(), current_setting('server_version'), "
+      "current_setting('server_version_num'), current_database()");
+  if (!info) return fail("cannot export a snapshot: " + db.last_error());
+  const std::string snapshot(info->get(0, 0));
+  const std::string server_version(info->get(0, 1));
+  const std::string server_version_num(info->get(0, 2));
+
+  const auto now = std::chrono::system_clock::now();
+  const std::time_t t = std::chrono::system_clock::to_time_t(now);
+  std::tm utc{};
+  gmtime_r(&t, &utc);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%d_%H%M%S", &utc);
+  char iso[32];
+  std::strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  const auto base = std::filesystem::path(dir) / ("weighlink_" + std::string(stamp));
+  const auto dump = base.string() + ".dump";
+  const auto partial = dump + ".partial";
+  const auto manifest_file = base.string() + ".manifest.json";
+  if (std::filesystem::exists(dump)) return fail(dump + " exists already; try again in a second");
+
+  // Row counts of every table of the public schema, in the snapshot.
+  boost::json::object counts;
+  auto tables = db.exec(
+      "SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = 'public' ORDER BY 1");
+  if (!tables) return fail("cannot list the tables: " + db.last_error());
+  for (int i = 0; i < tables->rows(); ++i) {
+    const std::string table(tables->get(i, 0));
+    auto n = db.exec("SELECT count(*) FROM public." + table);
+    if (!n) return fail("cannot count " + table + ": " + db.last_error());
+    counts[table] = std::stoll(std::string(n->get(0, 0)));
+  }
+  boost::json::object high_water;
+  if (auto stations = db.exec("SELECT id, high_water_seq FROM stations ORDER BY id")) {
+    for (int i = 0; i < stations->rows(); ++i) {
+      high_water[std::string(stations->get(i, 0))] = std::stoll(std::string(stations->get(i, 1)));
+    }
+  } else {
+    return fail("cannot read the stations (is the database migrated?): " + db.last_error());
+  }
+
+  const auto started = std::chrono::steady_clock::now();
+  const auto err_file = std::filesystem::path(partial + ".stderr");
+  const int status = run({pg_dump_for(server_version_num), "--format=custom",
+                          "--snapshot=" + snapshot, "--file=" + partial, "--dbname=" + dsn},
+                         err_file);
+  const std::string dump_errors = read_all(err_file);
+  std::filesystem::remove(err_file, ec);
+  (void)db.exec("COMMIT");
+  if (status != 0) {
+    std::filesystem::remove(partial, ec);
+    return fail("pg_dump failed (exit " + std::to_string(status) + "): " + dump_errors);
+  }
+  const double dump_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const auto size = std::filesystem::file_size(partial, ec);
+  const auto sha = file_sha256(partial);
+  if (ec || !sha) return fail("cannot read back " + partial);
+
+  boost::json::object manifest{{"format", "weighlink-backup/1"},
+                               {"dump", std::filesystem::path(dump).filename().string()},
+                               {"size_bytes", static_cast<std::int64_t>(size)},
+                               {"sha256", *sha},
+                               {"created_at", iso},
+                               {"server_version", server_version},
+                               {"snapshot", snapshot},
+                               {"row_counts", counts},
+                               {"station_high_water", high_water},
+                               {"dump_seconds", dump_s}};
+  {
+    std::ofstream out(manifest_file + ".partial", std::ios::trunc);
+    out << boost::json::serialize(manifest) << "\n";
+    out.flush();
+    if (!out) return fail("cannot write " + manifest_file);
+  }
+  // The dump first, then its manifest: a manifest never names a dump that is not complete.
+  std::filesystem::rename(partial, dump, ec);
+  if (!ec) std::filesystem::rename(manifest_file + ".partial", manifest_file, ec);
+  if (ec) return fail("cannot rename into place: " + ec.message());
+  std::cout << "backup " << dump << ": " << size << " bytes in " << dump_s << " s, sha256 " << *sha
+            << ", " << counts.size() << " tables, " << high_water.size() << " stations\n"
+            << manifest_file << "\n";
+  return kExitOk;
+}
+
+}  // namespace weighlink::backend
