@@ -207,6 +207,15 @@ class GrpcReplayWorker final : public ReplayWorker {
     const auto status = stub_->Hello(ctx.get(), req, &res);
     if (!status.ok()) return CallError{status.error_code(), status.error_message()};
     apply_watermark(res.watermark(), stats.acknowledged_seq);
+    // An agent reinstalled on a known station continues the numbering above the backend's (and
+    // renumbers what it queued offline before it first reached the backend). Only here: a Replay
+    // answer's high water never passes what this outbox numbered. Until it is done, no Replay.
+    if (auto r = outbox_.continue_above(res.watermark().high_water_seq()); !r) {
+      return CallError{grpc::StatusCode::INTERNAL,
+                       "cannot continue the outbox's numbering above seq " +
+                           std::to_string(res.watermark().high_water_seq()) + ": " +
+                           r.error().message() + "; check the disk holding the outbox"};
+    }
     prune(res.watermark().durable_seq());
     return std::nullopt;
   }
@@ -219,12 +228,6 @@ class GrpcReplayWorker final : public ReplayWorker {
           "backend {} holds this station only up to seq {} (generation {}) but {} was "
           "acknowledged: re-sending {} mutations",
           channel_address_, wm.high_water_seq(), wm.generation(), local_acknowledged, n ? *n : 0);
-    }
-    // An agent reinstalled on a known station continues the numbering above the backend's (and
-    // renumbers what it queued offline before it first reached the backend).
-    if (auto r = outbox_.continue_above(wm.high_water_seq()); !r) {
-      spdlog::error("cannot continue the outbox's numbering above seq {}: {}", wm.high_water_seq(),
-                    r.error().message());
     }
     std::lock_guard lock(mu_);
     status_.high_water_seq = wm.high_water_seq();
