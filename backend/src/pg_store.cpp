@@ -20,20 +20,6 @@ Outcome outcome_from_db(std::string_view text) {
   return text == "applied" ? Outcome::applied : Outcome::rejected;
 }
 
-std::vector<unsigned char> from_hex(std::string_view text) {
-  auto value = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return 0;
-  };
-  std::vector<unsigned char> out(text.size() / 2);
-  for (std::size_t i = 0; i < out.size(); ++i) {
-    out[i] = static_cast<unsigned char>(value(text[2 * i]) * 16 + value(text[2 * i + 1]));
-  }
-  return out;
-}
-
 // The agent writes a raw frame into JSON one code point per byte (bytes 0x80..0xFF become
 // U+0080..U+00FF, two bytes of UTF-8): back to the frame's bytes. Text with any other code point
 // is kept as it is.
@@ -200,7 +186,9 @@ Result<StationState> PgReplayStore::lock_station(std::string_view station_id) {
   state.high_water_seq = to_int<std::uint64_t>(result->get(0, 0));
   state.durable_seq = to_int<std::uint64_t>(result->get(0, 1));
   state.generation = std::string(result->get(0, 2));
-  state.signing_key = from_hex(result->get(0, 3));
+  auto key = sync::from_hex(result->get(0, 3));  // encode(signing_key, 'hex'): always hex
+  if (!key) return Errc::database_error;
+  state.signing_key = std::move(*key);
   if (!result->is_null(0, 4) && !result->get(0, 4).empty()) {
     state.last_record_hash = std::string(result->get(0, 4));
   }

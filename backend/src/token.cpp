@@ -1,11 +1,8 @@
 #include "weighlink/backend/token.hpp"
 
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 
-#include <array>
 #include <cctype>
-#include <span>
 #include <stdexcept>
 #include <vector>
 
@@ -52,14 +49,7 @@ std::string base64url(const std::vector<unsigned char>& bytes) {
 
 std::string generate_token() { return std::string(kTokenPrefix) + base64url(random_bytes(32)); }
 
-std::string sha256_hex(std::string_view data) {
-  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
-  unsigned int size = 0;
-  if (EVP_Digest(data.data(), data.size(), digest.data(), &size, EVP_sha256(), nullptr) != 1) {
-    throw std::runtime_error("OpenSSL EVP_Digest(SHA-256) failed");
-  }
-  return sync::to_hex(std::span(digest.data(), size));
-}
+std::string sha256_hex(std::string_view data) { return sync::sha256_hex(data); }
 
 std::string random_hex(std::size_t n) { return sync::to_hex(random_bytes(n)); }
 
