@@ -52,8 +52,10 @@ int run(const std::vector<std::string>& argv, const std::filesystem::path& stder
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) return -1;
   int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  pid_t waited = 0;
+  while ((waited = ::waitpid(pid, &status, 0)) < 0 && errno == EINTR) {
   }
+  if (waited != pid) return -1;
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
@@ -136,21 +138,30 @@ int run_backup(const std::string& dsn, const std::string& dir) {
 
   const auto started = std::chrono::steady_clock::now();
   const auto err_file = std::filesystem::path(partial + ".stderr");
-  const int status = run({pg_dump_for(server_version_num), "--format=custom",
-                          "--snapshot=" + snapshot, "--file=" + partial, "--dbname=" + dsn},
+  const std::string pg_dump = pg_dump_for(server_version_num);
+  const int status = run({pg_dump, "--format=custom", "--snapshot=" + snapshot, "--file=" + partial,
+                          "--dbname=" + dsn},
                          err_file);
   const std::string dump_errors = read_all(err_file);
   std::filesystem::remove(err_file, ec);
   (void)db.exec("COMMIT");
   if (status != 0) {
     std::filesystem::remove(partial, ec);
+    if (status < 0) {
+      return fail("cannot run " + pg_dump + "; install postgresql-client-" +
+                  server_version_num.substr(0, server_version_num.size() - 4) +
+                  " (pg_dump must be at least the server's version) or put pg_dump on PATH");
+    }
     return fail("pg_dump failed (exit " + std::to_string(status) + "): " + dump_errors);
   }
   const double dump_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   const auto size = std::filesystem::file_size(partial, ec);
   const auto sha = file_sha256(partial);
-  if (ec || !sha) return fail("cannot read back " + partial);
+  if (ec || !sha) {
+    std::filesystem::remove(partial, ec);
+    return fail("cannot read back " + partial);
+  }
 
   boost::json::object manifest{{"format", "weighlink-backup/1"},
                                {"dump", std::filesystem::path(dump).filename().string()},
@@ -166,7 +177,11 @@ int run_backup(const std::string& dsn, const std::string& dir) {
     std::ofstream out(manifest_file + ".partial", std::ios::trunc);
     out << boost::json::serialize(manifest) << "\n";
     out.flush();
-    if (!out) return fail("cannot write " + manifest_file);
+    if (!out) {
+      std::filesystem::remove(partial, ec);
+      std::filesystem::remove(manifest_file + ".partial", ec);
+      return fail("cannot write " + manifest_file + "; check the space left in " + dir);
+    }
   }
   // The dump first, then its manifest: a manifest never names a dump that is not complete.
   std::filesystem::rename(partial, dump, ec);

@@ -24,20 +24,6 @@ using weighlink::testing::TempDir;
 
 namespace {
 
-// First column of the first row of `sql` on `dsn`.
-std::string scalar(const std::string& dsn, const std::string& sql) {
-  PGconn* c = PQconnectdb(dsn.c_str());
-  REQUIRE_MESSAGE(PQstatus(c) == CONNECTION_OK, PQerrorMessage(c));
-  PGresult* r = PQexec(c, sql.c_str());
-  const bool ok = PQresultStatus(r) == PGRES_TUPLES_OK || PQresultStatus(r) == PGRES_COMMAND_OK;
-  std::string value = ok && PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "";
-  std::string error = ok ? "" : PQerrorMessage(c);
-  PQclear(r);
-  PQfinish(c);
-  REQUIRE_MESSAGE(ok, error);
-  return value;
-}
-
 std::string file_text(const std::filesystem::path& file) {
   std::ifstream in(file, std::ios::binary);
   std::ostringstream out;
@@ -52,7 +38,7 @@ TEST_CASE("backup: the manifest holds exactly what the dump holds, while station
   weighlink::testing::migrate(pg.dsn());
   for (int i = 0; i < 3; ++i)
     (void)weighlink::testing::add_station(pg.dsn(), "st" + std::to_string(i));
-  (void)scalar(pg.dsn(), "UPDATE stations SET high_water_seq = 40 WHERE id = 'st1'");
+  (void)pg.query_scalar("UPDATE stations SET high_water_seq = 40 WHERE id = 'st1'");
   TempDir dir("wl-backup");
 
   // Writes all through the backup: stations added one after another.
@@ -64,12 +50,13 @@ TEST_CASE("backup: the manifest holds exactly what the dump holds, while station
       const std::string sql = "INSERT INTO stations (id, token_sha256, high_water_seq) VALUES ('w" +
                               std::to_string(i) + "', 'h" + std::to_string(i) + "', " +
                               std::to_string(i) + ")";
-      PQclear(PQexec(c, sql.c_str()));
-      ++written;
+      PGresult* r = PQexec(c, sql.c_str());
+      if (PQresultStatus(r) == PGRES_COMMAND_OK) ++written;
+      PQclear(r);
     }
     PQfinish(c);
   });
-  while (written < 50) std::this_thread::yield();
+  REQUIRE(weighlink::testing::eventually([&] { return written >= 50; }, std::chrono::seconds(30)));
   const auto backup = run(
       {bin("weighlink-backend"), "backup", "--dsn", pg.dsn(), "--dir", (dir / "backups").string()});
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -95,7 +82,7 @@ TEST_CASE("backup: the manifest holds exactly what the dump holds, while station
 
   // Restore it elsewhere: every count and high water is the manifest's, though the live database
   // has moved on.
-  (void)scalar(pg.dsn(), "CREATE DATABASE restored");
+  (void)pg.query_scalar("CREATE DATABASE restored");
   const auto restored = pg.dsn("restored");
   const auto r = run({"/usr/lib/postgresql/15/bin/pg_restore", "--no-owner", "--dbname=" + restored,
                       dump.string()});
@@ -105,18 +92,19 @@ TEST_CASE("backup: the manifest holds exactly what the dump holds, while station
   for (const char* table : {"stations", "mutation_log", "weighings", "schema_migrations"}) {
     if (!counts.contains(table)) continue;
     CAPTURE(table);
-    CHECK(scalar(restored, std::string("SELECT count(*) FROM ") + table) ==
+    CHECK(pg.query_scalar(std::string("SELECT count(*) FROM ") + table, "restored") ==
           std::to_string(counts.at(table).as_int64()));
   }
   const auto stations_in_dump = counts.at("stations").as_int64();
   CHECK(stations_in_dump >= 3 + 50);
-  CHECK(std::stoll(scalar(pg.dsn(), "SELECT count(*) FROM stations")) > stations_in_dump);
+  CHECK(std::stoll(pg.query_scalar("SELECT count(*) FROM stations")) > stations_in_dump);
   const auto& high_water = manifest.at("station_high_water").as_object();
   CHECK(static_cast<std::int64_t>(high_water.size()) == stations_in_dump);
   CHECK(high_water.at("st1").as_int64() == 40);
-  CHECK(scalar(restored,
-               "SELECT string_agg(id || '=' || high_water_seq, ',' ORDER BY id) FROM stations "
-               "WHERE id LIKE 'st%'") == "st0=0,st1=40,st2=0");
+  CHECK(pg.query_scalar(
+            "SELECT string_agg(id || '=' || high_water_seq, ',' ORDER BY id) FROM stations "
+            "WHERE id LIKE 'st%'",
+            "restored") == "st0=0,st1=40,st2=0");
 }
 
 TEST_CASE("backup: an unreachable server, an unmigrated database and a bad directory are clear") {

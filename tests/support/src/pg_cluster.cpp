@@ -182,6 +182,10 @@ std::string PgCluster::query_scalar(const std::string& sql) const {
   return exec_scalar(dsn(), sql);
 }
 
+std::string PgCluster::query_scalar(const std::string& sql, const std::string& database) const {
+  return exec_scalar(dsn(database), sql);
+}
+
 void PgCluster::stop(bool immediate) {
   if (!running_) return;
   const int rc = run_pg("pg_ctl",

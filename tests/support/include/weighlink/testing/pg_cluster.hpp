@@ -35,6 +35,8 @@ class PgCluster {
   // First column of the first row of `sql` on the `weighlink` database, as text ("" for NULL).
   // Throws std::runtime_error on error.
   [[nodiscard]] std::string query_scalar(const std::string& sql) const;
+  // The same on another database of the cluster.
+  [[nodiscard]] std::string query_scalar(const std::string& sql, const std::string& database) const;
 
   // Stops the server (fast shutdown by default; immediate simulates a crash) and starts it
   // again on the same port, for restart tests.
