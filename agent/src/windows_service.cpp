@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <mutex>
+#include <utility>
 #include <vector>
 
 namespace weighlink::agent::windows_service {
@@ -82,35 +83,36 @@ class ScmHost final : public ServiceHost {
   }
   void watchdog() override {}
   void set_stop(std::function<void()> stop) override {
+    bool early = false;
     {
-      std::lock_guard lock(mu_);
-      stop_ = stop;
+      std::lock_guard lock(stop_mu_);
+      stop_ = std::move(stop);
+      early = stop_ && std::exchange(stop_requested_early_, false);
     }
     // A STOP that came while the agent was starting is carried out as soon as it can be.
-    if (stop && stop_requested_early_.exchange(false)) request_stop();
+    if (early) request_stop();
   }
-  // From the control handler's thread.
+  // From the control handler's thread. The agent reports STOP_PENDING itself (stopping()).
   void request_stop() {
     std::function<void()> stop;
     {
-      std::lock_guard lock(mu_);
+      std::lock_guard lock(stop_mu_);
+      if (!stop_) {
+        stop_requested_early_ = true;  // before the agent was ready: it stops once it is
+        return;
+      }
       stop = stop_;
     }
-    if (stop) {
-      report(SERVICE_STOP_PENDING, NO_ERROR, 20'000);
-      stop();
-    } else {
-      stop_requested_early_ = true;  // before the agent was ready: it stops once it is
-    }
+    stop();
   }
-  [[nodiscard]] bool stop_requested_early() const { return stop_requested_early_; }
 
  private:
   SERVICE_STATUS_HANDLE handle_;
   std::mutex mu_;
   DWORD checkpoint_ = 0;
+  std::mutex stop_mu_;  // stop_ and stop_requested_early_ together
   std::function<void()> stop_;
-  std::atomic<bool> stop_requested_early_{false};
+  bool stop_requested_early_ = false;
 };
 
 // The service's entry point, and what it runs: one service per process, so file-level state.
