@@ -93,10 +93,10 @@ class GrpcReplayWorker final : public ReplayWorker {
 
       std::optional<CallError> failure;
       bool idle = false;
-      if (need_hello || Clock::now() - last_hello >= config_.hello_interval) {
-        failure = settle_marking();  // Hello compares the backend's high water with what is here
-      }
-      if (!failure && (need_hello || Clock::now() - last_hello >= config_.hello_interval)) {
+      const bool hello_due = need_hello || Clock::now() - last_hello >= config_.hello_interval;
+      // Hello compares the backend's high water with what is recorded here: settle first.
+      if (hello_due) failure = settle_marking();
+      if (!failure && hello_due) {
         failure = hello();
         if (!failure) {
           need_hello = false;
@@ -319,7 +319,6 @@ class GrpcReplayWorker final : public ReplayWorker {
       outcomes.push_back(std::move(o));
     }
     // The previous batch's answers are recorded before this one's: one order on disk.
-    const auto through = sent_through_;
     if (auto e = settle_marking()) return *e;
     if (res.expected_seq() != 0 || outcomes.size() != rows.size()) {
       // Stopped at a gap: recorded now, and the next batch starts at the oldest pending row.
@@ -336,7 +335,7 @@ class GrpcReplayWorker final : public ReplayWorker {
       }
     } else {
       // Recorded on the outbox writer while the next batch is on its way to the backend.
-      sent_through_ = std::max(through, rows.back().seq);
+      sent_through_ = rows.back().seq;  // rows were listed above what was sent before
       marking_ = std::async(std::launch::async, [this, outcomes = std::move(outcomes)] {
         return outbox_.mark_results(outcomes, now_ms());
       });
@@ -381,6 +380,8 @@ class GrpcReplayWorker final : public ReplayWorker {
     if (config_.token_file.empty()) return;
     std::string error;
     auto token = read_token_file(config_.token_file, &error);
+    if (!error.empty() && error != token_error_) spdlog::error("{}", error);  // once per change
+    token_error_ = error;
     if (!token.empty() && token != config_.token) {
       config_.token = std::move(token);
       spdlog::info("the station token file {} changed: using the new token",
@@ -432,6 +433,7 @@ class GrpcReplayWorker final : public ReplayWorker {
   bool wake_ = false;
   UplinkStatus status_;
   std::uint64_t pruned_through_ = 0;  // worker thread
+  std::string token_error_;           // worker thread: the token file's last problem, logged once
   // Worker thread: the answers of the last batch being recorded, and the highest seq sent whose
   // answer is not recorded yet (0: none; the next batch starts at the oldest pending row).
   std::future<boost::system::result<void>> marking_;

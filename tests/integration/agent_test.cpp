@@ -397,6 +397,11 @@ TEST_CASE("agent: a rotated token written to the token file is picked up with no
         std::string::npos);
   CHECK(backend.pg().query_scalar(count_sql) == "1");
 
+  // An emptied token file is logged with what to write there, not retried in silence.
+  std::ofstream(backend.token_file(), std::ios::trunc) << "\n";
+  CHECK(eventually(
+      [&] { return agent.process->log().find("is empty; write the token") != std::string::npos; },
+      20s));
   std::ofstream(backend.token_file(), std::ios::trunc) << new_token << "\n";
   REQUIRE_MESSAGE(eventually([&] { return backend.pg().query_scalar(count_sql) == "2"; }, 30s),
                   agent.process->log());
