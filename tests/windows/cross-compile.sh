@@ -37,19 +37,16 @@ flags=(-std=c++20 -O1 -Wall -Wextra -Wno-unused-parameter -Werror -Wa,-mbig-obj
        -isystem "$work/include-arch" -isystem "$work/include")
 sources=("$src"/scale/src/*.cpp "$src"/sync/src/*.cpp "$src"/agent/src/*.cpp "$src"/agent/main.cpp
          "$src"/scale/main.cpp "$build"/proto/gen/weighlink/sync/v1/*.cc)
-# One compiler per core; each failure leaves its messages in a file.
-compile() {
-  local f=$1 id
-  id=$(printf '%s' "$f" | md5sum | cut -c1-12)
-  "$cxx" "${flags[@]}" -c "$f" -o "$work/$id.o" 2>"$work/$id.err" || mv "$work/$id.err" "$work/$id.failed"
-  rm -f "$work/$id.o"
-  [[ ! -f "$work/$id.failed" ]] || printf '%s\n' "$f" >"$work/$id.name"
-}
-export -f compile
+# One compiler per core, the flags in a response file (paths may hold spaces); each failure
+# leaves its messages in a file.
+printf '%q\n' "${flags[@]}" >"$work/flags"
 export cxx work
-export flags_text="${flags[*]}"
 printf '%s\0' "${sources[@]}" |
-  xargs -0 -P "$(nproc)" -n 1 bash -c 'flags=($flags_text); compile "$1"' _
+  xargs -0 -P "$(nproc)" -n 1 bash -c '
+    id=$(printf "%s" "$1" | md5sum | cut -c1-12)
+    "$cxx" @"$work/flags" -c "$1" -o "$work/$id.o" 2>"$work/$id.err" ||
+      { mv "$work/$id.err" "$work/$id.failed"; printf "%s\n" "$1" >"$work/$id.name"; }
+    rm -f "$work/$id.o"' _
 failed=0
 for name in "$work"/*.name; do
   [[ -f "$name" ]] || continue

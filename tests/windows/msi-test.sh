@@ -8,7 +8,6 @@
 # msitools.
 #   tests/windows/msi-test.sh SOURCE_DIR
 set -euo pipefail
-export msi=
 
 src=${1:?usage: msi-test.sh SOURCE_DIR}
 work=$(mktemp -d)
@@ -24,7 +23,6 @@ table() { msiinfo export "$msi" "$1" | tr -d '\r' | tail -n +4; }
 row_is() { table "$1" | grep -qxF "$2"; }
 has_line() { table "$1" | grep -qF "$2"; }
 column_has() { table "$1" | cut -f"$2" | grep -qxF "$3"; }
-export -f table row_is has_line column_has
 
 mkdir -p "$work/bin"
 printf 'MZ weighlink-agent stand-in %s' "$RANDOM" >"$work/bin/weighlink-agent.exe"

@@ -51,11 +51,14 @@ TEST_CASE("service notify: an abstract socket name (@...) works too") {
 }
 
 TEST_CASE("service notify: without NOTIFY_SOCKET nothing is sent and nothing fails") {
+  weighlink::testing::TempDir dir;
+  weighlink::testing::NotifySocket socket((dir / "notify").string());  // listening, not named
   ::unsetenv("NOTIFY_SOCKET");
   ServiceNotifier notifier;
   CHECK_FALSE(notifier.enabled());
   CHECK(notifier.ready());
   CHECK(notifier.watchdog());
+  CHECK(socket.next(std::chrono::milliseconds(200)).empty());
 }
 
 TEST_CASE("service notify: a socket that is gone is reported, not thrown") {
