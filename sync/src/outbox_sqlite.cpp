@@ -191,6 +191,68 @@ int put_state_row(sqlite3* db, const StateWrite& w) {
   return s.step() == SQLITE_DONE ? SQLITE_OK : s.rc();
 }
 
+// Chains every row again, in seq order, from the genesis hash (prev_hash, record_hash, signature)
+// and signs the head when there are rows: a file upgraded to the chain, or renumbered. Writer
+// thread, inside its transaction. The last seq and hash, or the SQLite error code.
+struct Rechained {
+  int rc = SQLITE_OK;
+  std::uint64_t last_seq = 0;
+  std::string last_hash{kGenesisHash};
+};
+Rechained rechain_all(sqlite3* db, const OutboxOptions& options) {
+  Rechained out;
+  Stmt rows(
+      db, "SELECT seq, idempotency_key, kind, created_at_ms, payload FROM mutations ORDER BY seq");
+  Stmt update(db,
+              "UPDATE mutations SET prev_hash = ?, record_hash = ?, signature = ? WHERE seq = ?");
+  while (rows.step() == SQLITE_ROW) {
+    out.last_seq = static_cast<std::uint64_t>(rows.i64(0));
+    const auto hash =
+        chain_hash(out.last_hash, EvidenceFields{options.station_id, out.last_seq, rows.text(1),
+                                                 rows.text(2), rows.i64(3), rows.text(4)});
+    update.reset()
+        .bind(1, out.last_hash)
+        .bind(2, hash)
+        .bind(3, sign_record(options.signing_key, hash))
+        .bind(4, static_cast<std::int64_t>(out.last_seq));
+    if (update.step() != SQLITE_DONE) {
+      out.rc = update.rc();
+      return out;
+    }
+    out.last_hash = hash;
+  }
+  if (rows.rc() != SQLITE_DONE) {
+    out.rc = rows.rc();
+  } else if (out.last_seq > 0) {
+    out.rc = put_state_row(
+        db, StateWrite{kHeadKey, encode_point(out.last_seq, out.last_hash,
+                                              sign_point(options.signing_key, "head", out.last_seq,
+                                                         out.last_hash))});
+  }
+  return out;
+}
+
+// The backend's answers on their rows: applied/duplicate -> acknowledged, rejected -> dead.
+boost::system::result<void> write_results(sqlite3* db, std::span<const MutationOutcome> outcomes,
+                                          std::int64_t now_ms) {
+  Stmt s(db,
+         "UPDATE mutations SET state=?, outcome=?, last_error=?, acknowledged_at_ms=?, "
+         "attempts=attempts+1 WHERE seq=?");
+  for (const auto& o : outcomes) {
+    const bool rejected = o.kind == MutationOutcome::Kind::rejected;
+    s.reset();
+    s.bind(1, to_string(rejected ? MutationState::dead : MutationState::acknowledged));
+    s.bind(2, std::string_view(o.kind == MutationOutcome::Kind::applied     ? "applied"
+                               : o.kind == MutationOutcome::Kind::duplicate ? "duplicate"
+                                                                            : "rejected"));
+    s.bind(3, o.reason);
+    s.bind(4, now_ms);
+    s.bind(5, static_cast<std::int64_t>(o.seq));
+    if (s.step() != SQLITE_DONE) return sqlite_error(s.rc());
+  }
+  return {};
+}
+
 OutboxRow read_row(const Stmt& s) {
   OutboxRow r;
   r.seq = static_cast<std::uint64_t>(s.i64(0));
@@ -371,23 +433,13 @@ class SqliteOutbox final : public Outbox {
 
   boost::system::result<void> mark_results(std::span<const MutationOutcome> outcomes,
                                            std::int64_t now_ms) override {
-    return run_on_writer([&](sqlite3* db) -> boost::system::result<void> {
-      Stmt s(db,
-             "UPDATE mutations SET state=?, outcome=?, last_error=?, acknowledged_at_ms=?, "
-             "attempts=attempts+1 WHERE seq=?");
-      for (const auto& o : outcomes) {
-        const bool rejected = o.kind == MutationOutcome::Kind::rejected;
-        s.reset();
-        s.bind(1, to_string(rejected ? MutationState::dead : MutationState::acknowledged));
-        s.bind(2, std::string_view(o.kind == MutationOutcome::Kind::applied     ? "applied"
-                                   : o.kind == MutationOutcome::Kind::duplicate ? "duplicate"
-                                                                                : "rejected"));
-        s.bind(3, o.reason);
-        s.bind(4, now_ms);
-        s.bind(5, static_cast<std::int64_t>(o.seq));
-        if (s.step() != SQLITE_DONE) return sqlite_error(s.rc());
-      }
-      return {};
+    return run_on_writer([&](sqlite3* db) { return write_results(db, outcomes, now_ms); });
+  }
+
+  std::future<boost::system::result<void>> mark_results_later(std::vector<MutationOutcome> outcomes,
+                                                              std::int64_t now_ms) override {
+    return submit_on_writer([outcomes = std::move(outcomes), now_ms](sqlite3* db) {
+      return write_results(db, outcomes, now_ms);
     });
   }
 
@@ -612,46 +664,23 @@ class SqliteOutbox final : public Outbox {
     move.bind(1, shift);
     if (move.step() != SQLITE_DONE) return sqlite_error(move.rc());
 
-    std::string prev(kGenesisHash);
-    std::uint64_t seq = 0;
-    {
-      Stmt rows(db,
-                "SELECT seq, idempotency_key, kind, created_at_ms, payload FROM mutations "
-                "ORDER BY seq");
-      Stmt update(db,
-                  "UPDATE mutations SET prev_hash = ?, record_hash = ?, signature = ? "
-                  "WHERE seq = ?");
-      while (rows.step() == SQLITE_ROW) {
-        seq = static_cast<std::uint64_t>(rows.i64(0));
-        const auto hash = chain_hash(prev, EvidenceFields{options_.station_id, seq, rows.text(1),
-                                                          rows.text(2), rows.i64(3), rows.text(4)});
-        update.reset()
-            .bind(1, prev)
-            .bind(2, hash)
-            .bind(3, sign_record(options_.signing_key, hash))
-            .bind(4, static_cast<std::int64_t>(seq));
-        if (update.step() != SQLITE_DONE) return sqlite_error(update.rc());
-        prev = hash;
-      }
-      if (rows.rc() != SQLITE_DONE) return sqlite_error(rows.rc());
-    }
+    const auto chained = rechain_all(db, options_);
+    if (chained.rc != SQLITE_OK) return sqlite_error(chained.rc);
     const std::string genesis(kGenesisHash);
-    for (const auto& point :
-         {StateWrite{kAnchorKey,
-                     encode_point(high_water, genesis,
-                                  sign_point(options_.signing_key, "anchor", high_water, genesis))},
-          StateWrite{
-              kHeadKey,
-              encode_point(seq, prev, sign_point(options_.signing_key, "head", seq, prev))}}) {
-      if (const int rc = put_state_row(db, point); rc != SQLITE_OK) return sqlite_error(rc);
+    if (const int rc = put_state_row(
+            db, StateWrite{kAnchorKey, encode_point(high_water, genesis,
+                                                    sign_point(options_.signing_key, "anchor",
+                                                               high_water, genesis))});
+        rc != SQLITE_OK) {
+      return sqlite_error(rc);
     }
     spdlog::warn(
         "outbox {}: the backend already holds seqs 1-{} of station {} (an earlier installation); "
         "the {} mutations queued here before this first contact are now seqs {}-{}, chained and "
         "signed again",
-        file_.string(), high_water, options_.station_id, count, high_water + 1, seq);
-    last_seq_ = seq;
-    last_hash_ = prev;
+        file_.string(), high_water, options_.station_id, count, high_water + 1, chained.last_seq);
+    last_seq_ = chained.last_seq;
+    last_hash_ = chained.last_hash;
     return count;
   }
 
@@ -677,34 +706,42 @@ class SqliteOutbox final : public Outbox {
     return c;
   }
 
-  // Runs `fn` inside one transaction on the writer thread and waits for it.
+  // Queues `fn` to run inside one transaction on the writer thread; its result once committed.
+  template <class F>
+  std::future<boost::system::result<void>> submit_on_writer(F fn) {
+    auto promise = std::make_shared<std::promise<boost::system::result<void>>>();
+    auto future = promise->get_future();
+    std::lock_guard lock(mu_);
+    if (closed_) {
+      promise->set_value(make_error_code(boost::system::errc::operation_canceled));
+      return future;
+    }
+    jobs_.push_back([promise, fn = std::move(fn)](sqlite3* db) {
+      if (exec(db, "BEGIN IMMEDIATE") != SQLITE_OK) {
+        promise->set_value(sqlite_error(sqlite3_errcode(db)));
+        return;
+      }
+      boost::system::result<void> r = fn(db);
+      if (r) {
+        const int rc = exec(db, "COMMIT");
+        if (rc != SQLITE_OK) {
+          exec(db, "ROLLBACK");
+          r = sqlite_error(rc);
+        }
+      } else {
+        exec(db, "ROLLBACK");
+      }
+      promise->set_value(r);
+    });
+    cv_.notify_one();
+    return future;
+  }
+
+  // The same, waiting for it (`fn` may refer to the caller's locals).
   template <class F>
   boost::system::result<void> run_on_writer(F&& fn) {
-    std::promise<boost::system::result<void>> promise;
-    auto future = promise.get_future();
-    {
-      std::lock_guard lock(mu_);
-      if (closed_) return make_error_code(boost::system::errc::operation_canceled);
-      jobs_.push_back([&](sqlite3* db) {
-        if (exec(db, "BEGIN IMMEDIATE") != SQLITE_OK) {
-          promise.set_value(sqlite_error(sqlite3_errcode(db)));
-          return;
-        }
-        auto r = fn(db);
-        if (r) {
-          const int rc = exec(db, "COMMIT");
-          if (rc != SQLITE_OK) {
-            exec(db, "ROLLBACK");
-            r = sqlite_error(rc);
-          }
-        } else {
-          exec(db, "ROLLBACK");
-        }
-        promise.set_value(r);
-      });
-      cv_.notify_one();
-    }
-    return future.get();
+    return submit_on_writer([&fn](sqlite3* db) -> boost::system::result<void> { return fn(db); })
+        .get();
   }
 
   void writer_loop() {
@@ -938,35 +975,12 @@ bool upgrade_to_2(sqlite3* db, const OutboxOptions& options, std::string* error)
     return false;
   };
   if (exec(db, kSchema2, error) != SQLITE_OK) return fail("schema");
-  std::vector<OutboxRow> rows;
-  {
-    const std::string sql = std::string("SELECT ") + kRowColumns + " FROM mutations ORDER BY seq";
-    Stmt s(db, sql.c_str());
-    while (s.step() == SQLITE_ROW) rows.push_back(read_row(s));
-    if (s.rc() != SQLITE_DONE) return fail(s.error());
-  }
-  std::string prev(kGenesisHash);
-  for (auto& r : rows) {
-    r.prev_hash = prev;
-    r.record_hash = chain_hash(prev, EvidenceFields{options.station_id, r.seq, r.idempotency_key,
-                                                    r.kind, r.created_at_ms, r.payload_json});
-    Stmt u(db, "UPDATE mutations SET prev_hash=?, record_hash=?, signature=? WHERE seq=?");
-    u.bind(1, r.prev_hash)
-        .bind(2, r.record_hash)
-        .bind(3, sign_record(options.signing_key, r.record_hash))
-        .bind(4, static_cast<std::int64_t>(r.seq));
-    if (u.step() != SQLITE_DONE) return fail(u.error());
-    prev = r.record_hash;
-  }
-  if (!rows.empty()) {
-    const auto seq = rows.back().seq;
-    if (put_state_row(db, StateWrite{kHeadKey, encode_point(seq, prev,
-                                                            sign_point(options.signing_key, "head",
-                                                                       seq, prev))}) != SQLITE_OK) {
-      return fail(sqlite3_errmsg(db));
-    }
-    spdlog::info("outbox upgraded to schema 2: {} queued mutations chained and signed",
-                 rows.size());
+  const auto chained = rechain_all(db, options);
+  if (chained.rc != SQLITE_OK) return fail(sqlite3_errmsg(db));
+  if (chained.last_seq > 0) {
+    spdlog::info(
+        "outbox upgraded to schema 2: the queued mutations (up to seq {}) chained and signed",
+        chained.last_seq);
   }
   if (exec(db, "PRAGMA user_version=2", error) != SQLITE_OK) return fail("user_version");
   if (exec(db, "COMMIT", error) != SQLITE_OK) return fail("commit");

@@ -336,9 +336,7 @@ class GrpcReplayWorker final : public ReplayWorker {
     } else {
       // Recorded on the outbox writer while the next batch is on its way to the backend.
       sent_through_ = rows.back().seq;  // rows were listed above what was sent before
-      marking_ = std::async(std::launch::async, [this, outcomes = std::move(outcomes)] {
-        return outbox_.mark_results(outcomes, now_ms());
-      });
+      marking_ = outbox_.mark_results_later(std::move(outcomes), now_ms());
     }
     const auto stats = outbox_.stats();
     apply_watermark(res.watermark(), stats.acknowledged_seq);

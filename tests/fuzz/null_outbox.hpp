@@ -1,4 +1,5 @@
 #pragma once
+#include <future>
 // An outbox for fuzz targets: keeps no mutation (enqueue answers "full"), answers get_state() from
 // `state`. The decoders under test only ask whether a key exists or read saved state.
 #include <map>
@@ -29,6 +30,12 @@ class NullOutbox final : public sync::Outbox {
   boost::system::result<void> mark_results(std::span<const sync::MutationOutcome>,
                                            std::int64_t) override {
     return {};
+  }
+  std::future<boost::system::result<void>> mark_results_later(std::vector<sync::MutationOutcome>,
+                                                              std::int64_t) override {
+    std::promise<boost::system::result<void>> done;
+    done.set_value({});
+    return done.get_future();
   }
   boost::system::result<void> mark_attempt_failed(std::span<const std::uint64_t>,
                                                   const std::string&) override {

@@ -176,3 +176,31 @@ TEST_CASE("outbox: a damaged file is refused with a message that says what to do
   CHECK(error.find("o.db") != std::string::npos);
   CHECK(error.find("damaged") != std::string::npos);
 }
+
+TEST_CASE("outbox: answers recorded later are on disk once their future is ready") {
+  TempDir dir;
+  auto outbox = open_outbox(dir / "o.db");
+  for (int i = 1; i <= 3; ++i) {
+    REQUIRE(outbox->enqueue_wait(mutation("k" + std::to_string(i))).status ==
+            EnqueueStatus::accepted);
+  }
+  std::vector<MutationOutcome> outcomes;
+  for (std::uint64_t seq = 1; seq <= 3; ++seq) {
+    MutationOutcome o;
+    o.seq = seq;
+    o.kind = seq == 2 ? MutationOutcome::Kind::rejected : MutationOutcome::Kind::applied;
+    o.reason = seq == 2 ? "invalid_payload: x" : "";
+    outcomes.push_back(o);
+  }
+  auto done = outbox->mark_results_later(std::move(outcomes), 5000);
+  REQUIRE(done.get().has_value());
+  const auto stats = outbox->stats();
+  CHECK(stats.acknowledged == 2);
+  CHECK(stats.dead == 1);
+  CHECK(stats.pending == 0);
+  CHECK(outbox->list(MutationState::dead, 0, 10).front().last_error == "invalid_payload: x");
+
+  outbox->close();  // after close: refused, not lost in a queue nobody runs
+  auto refused = outbox->mark_results_later({MutationOutcome{}}, 6000);
+  CHECK_FALSE(refused.get().has_value());
+}

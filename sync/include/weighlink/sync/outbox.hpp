@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <future>
 #include <memory>
 #include <optional>
 #include <span>
@@ -143,6 +144,10 @@ class Outbox {
   // Applies the backend's answers: applied/duplicate -> acknowledged, rejected -> dead.
   [[nodiscard]] virtual boost::system::result<void> mark_results(
       std::span<const MutationOutcome> outcomes, std::int64_t now_ms) = 0;
+  // The same without waiting: queued on the outbox's writer, the result once it has committed
+  // (the replay loop sends its next batch meanwhile).
+  [[nodiscard]] virtual std::future<boost::system::result<void>> mark_results_later(
+      std::vector<MutationOutcome> outcomes, std::int64_t now_ms) = 0;
   // Records a failed delivery attempt on these rows (stays pending).
   [[nodiscard]] virtual boost::system::result<void> mark_attempt_failed(
       std::span<const std::uint64_t> seqs, const std::string& error) = 0;
