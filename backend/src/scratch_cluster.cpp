@@ -1,0 +1,193 @@
+#include "weighlink/backend/scratch_cluster.hpp"
+
+#include <fcntl.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+namespace weighlink::backend {
+namespace {
+
+namespace fs = std::filesystem;
+
+bool is_root() { return ::geteuid() == 0; }
+
+// fork/exec with stdout and stderr appended to `log`, killed after `timeout_s`.
+int run_logged(const std::vector<std::string>& argv, const fs::path& log, int timeout_s) {
+  std::vector<char*> args;
+  for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+  args.push_back(nullptr);
+  const std::string log_path = log.string();
+  const pid_t pid = ::fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    const int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      ::dup2(fd, STDOUT_FILENO);
+      ::dup2(fd, STDERR_FILENO);
+      ::close(fd);
+    }
+    const int null_fd = ::open("/dev/null", O_RDONLY);
+    if (null_fd >= 0) ::dup2(null_fd, STDIN_FILENO);
+    // The postmaster outlives this child: it must not inherit our sockets and files.
+    ::close_range(3, ~0U, 0);
+    ::execvp(args[0], args.data());
+    ::_exit(127);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  while (true) {
+    int status = 0;
+    const pid_t done = ::waitpid(pid, &status, WNOHANG);
+    if (done == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if (done < 0 && errno != EINTR) return -1;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      return -1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+std::string tail_of(const fs::path& file, std::size_t max_bytes) {
+  std::ifstream in(file, std::ios::binary);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  std::string text = buffer.str();
+  if (text.size() > max_bytes) text = "..." + text.substr(text.size() - max_bytes);
+  return text;
+}
+
+}  // namespace
+
+std::string newest_postgres_bin_dir(const std::string& program) {
+  std::error_code ec;
+  int best = -1;
+  std::string dir;
+  for (const auto& entry : fs::directory_iterator("/usr/lib/postgresql", ec)) {
+    const std::string name = entry.path().filename().string();
+    char* end = nullptr;
+    const long major = std::strtol(name.c_str(), &end, 10);
+    if (end == name.c_str() || *end != '\0') continue;
+    const auto bin = entry.path() / "bin";
+    if (major > best && ::access((bin / program).c_str(), X_OK) == 0) {
+      best = static_cast<int>(major);
+      dir = bin.string();
+    }
+  }
+  return dir;
+}
+
+std::unique_ptr<ScratchCluster> ScratchCluster::start(const ScratchOptions& options,
+                                                      std::string& error) {
+  std::unique_ptr<ScratchCluster> cluster(new ScratchCluster());
+  cluster->bin_dir_ = options.bin_dir.empty() ? newest_postgres_bin_dir() : options.bin_dir;
+  fs::path parent = options.parent;
+  if (parent.empty()) {
+    const char* tmp = std::getenv("TMPDIR");
+    parent = tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
+  }
+  // Unix socket paths are limited to 107 bytes: keep the directory name short.
+  std::string pattern = (parent / "wl-scratch.XXXXXX").string();
+  if (::mkdtemp(pattern.data()) == nullptr) {
+    error = "cannot make a directory under " + parent.string() + ": " + std::strerror(errno) +
+            "; give a writable --scratch-dir";
+    return nullptr;
+  }
+  cluster->dir_ = pattern;
+  if (cluster->dir_.string().size() > 80) {
+    error = "the scratch directory path " + cluster->dir_.string() +
+            " is too long for PostgreSQL's Unix socket; give a shorter --scratch-dir";
+    return nullptr;  // the destructor removes the directory
+  }
+  if (is_root()) {
+    const passwd* pg = ::getpwnam("postgres");
+    if (pg == nullptr || ::chown(cluster->dir_.c_str(), pg->pw_uid, pg->pw_gid) != 0) {
+      error =
+          "running as root, the scratch cluster must run as the `postgres` user, which is "
+          "missing (install postgresql) or cannot own " +
+          cluster->dir_.string();
+      return nullptr;
+    }
+  }
+  const auto data = (cluster->dir_ / "data").string();
+  const int init = cluster->run_program(
+      "initdb",
+      {"-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"},
+      options.start_timeout_s);
+  if (init != 0) {
+    error = init == -1 && cluster->bin_dir_.empty()
+                ? "cannot run initdb: install postgresql (its server programs make the scratch "
+                  "cluster)"
+                : "initdb of the scratch cluster failed (exit " + std::to_string(init) +
+                      "): " + cluster->log_tail();
+    return nullptr;
+  }
+  // Nothing listens on TCP; durability is off: the cluster is thrown away.
+  const std::string server_options = "-c listen_addresses='' -k " + cluster->dir_.string() +
+                                     " -c fsync=off -c full_page_writes=off"
+                                     " -c synchronous_commit=off -c max_wal_size=4GB"
+                                     " -c checkpoint_timeout=30min -c autovacuum=off";
+  const int started =
+      cluster->run_program("pg_ctl",
+                           {"-D", data, "-l", (cluster->dir_ / "server.log").string(), "-w", "-t",
+                            std::to_string(options.start_timeout_s), "-o", server_options, "start"},
+                           options.start_timeout_s + 10);
+  cluster->running_ = true;  // a half-started server is stopped by the destructor too
+  if (started != 0) {
+    error = "the scratch cluster did not start (exit " + std::to_string(started) +
+            "): " + cluster->log_tail();
+    return nullptr;
+  }
+  return cluster;
+}
+
+ScratchCluster::~ScratchCluster() {
+  stop();
+  std::error_code ec;
+  if (!dir_.empty()) fs::remove_all(dir_, ec);
+}
+
+void ScratchCluster::stop() noexcept {
+  if (!running_) return;
+  running_ = false;
+  (void)run_program(
+      "pg_ctl", {"-D", (dir_ / "data").string(), "-m", "immediate", "-w", "-t", "30", "stop"}, 40);
+  // Whatever pg_ctl could not stop is killed through its pid file.
+  std::ifstream pid_file(dir_ / "data" / "postmaster.pid");
+  pid_t pid = 0;
+  if (pid_file >> pid && pid > 0 && ::kill(pid, 0) == 0) {
+    ::kill(pid, SIGKILL);
+    for (int i = 0; i < 100 && ::kill(pid, 0) == 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+}
+
+std::string ScratchCluster::dsn(const std::string& database) const {
+  return "host=" + dir_.string() + " user=postgres dbname=" + database;
+}
+
+std::string ScratchCluster::log_tail(std::size_t max_bytes) const {
+  return "[tools] " + tail_of(dir_ / "tools.log", max_bytes / 2) + " [server] " +
+         tail_of(dir_ / "server.log", max_bytes / 2);
+}
+
+int ScratchCluster::run_program(const std::string& program, const std::vector<std::string>& args,
+                                int timeout_s, As as) const {
+  std::vector<std::string> argv;
+  if (as == As::server && is_root()) argv = {"/usr/sbin/runuser", "-u", "postgres", "--"};
+  argv.push_back(bin_dir_.empty() ? program : (fs::path(bin_dir_) / program).string());
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_logged(argv, dir_ / "tools.log", timeout_s);
+}
+
+}  // namespace weighlink::backend
