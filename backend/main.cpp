@@ -7,6 +7,7 @@
 
 #include "weighlink/backend/commands.hpp"
 #include "weighlink/backend/pg.hpp"
+#include "weighlink/backend/verify_backup.hpp"
 
 int main(int argc, char** argv) {
   using namespace weighlink::backend;
@@ -65,6 +66,58 @@ int main(int argc, char** argv) {
       ->required();
   backup->add_option("--dir", backup_dir, "where the dump and its manifest go")->required();
 
+  VerifyOptions verify;
+  std::string verify_dir;
+  std::vector<std::string> verify_fallbacks;
+  auto* verify_cmd = app.add_subcommand(
+      "verify-backup",
+      "check the newest dump: size, format, checksum, a restore into a disposable cluster, row "
+      "counts, orphans; promote it to verified-latest (exit 0 pass, 3 failed, 1 could not run)");
+  verify_cmd->add_option("--dir", verify_dir, "backup folder or rclone remote (remote:path)")
+      ->required();
+  verify_cmd->add_option("--fallback", verify_fallbacks,
+                         "where to read when --dir is unreachable, in order (repeatable)");
+  verify_cmd->add_option("--file", verify.file, "verify this dump of DIR instead of the newest");
+  verify_cmd->add_option("--min-bytes", verify.min_bytes, "size floor (SIZE_SHRUNK below)")
+      ->capture_default_str();
+  verify_cmd
+      ->add_option("--median-factor", verify.median_factor,
+                   "SIZE_EXCEEDED above (SIZE_SHRUNK below 1/) this x the trailing 7-day median")
+      ->capture_default_str()
+      ->check(CLI::Range(1.0, 1000.0));
+  verify_cmd
+      ->add_option("--row-tolerance", verify.row_tolerance,
+                   "how much a table may shrink since the last verified dump (0.1 = 10 %)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
+  verify_cmd->add_option("--soft-fk-allowlist", verify.soft_fk_allowlist,
+                         "YAML: max_orphans per soft foreign key")
+      ->check(CLI::ExistingFile);
+  verify_cmd->add_option("--notify-url", verify.notify_url,
+                         "POST the JSON report here (retried on 5xx, not on 4xx)");
+  verify_cmd->add_option("--notify-attempts", verify.notify_attempts, "tries of the POST")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 20));
+  verify_cmd->add_option("--notify-backoff-ms", verify.notify_backoff_ms,
+                         "first retry delay, doubled each time")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 600000));
+  verify_cmd->add_option("--report", verify.report, "write the JSON report here");
+  verify_cmd->add_option("--textfile", verify.textfile,
+                         "write Prometheus metrics here (node_exporter textfile collector)");
+  verify_cmd->add_option("--scratch-dsn", verify.scratch_dsn,
+                         "restore into a new database on this server instead of a cluster of "
+                         "its own (the role needs CREATEDB)");
+  verify_cmd->add_option("--scratch-dir", verify.scratch_dir,
+                         "where the disposable cluster and downloads go (default $TMPDIR)");
+  verify_cmd->add_option("--dsn", verify.dsn,
+                         "the production database (or $WEIGHLINK_DSN): after a pass, move the "
+                         "stations' durable_seq up")
+      ->envname("WEIGHLINK_DSN");
+  verify_cmd->add_option("--jobs", verify.jobs, "pg_restore --jobs for data and post-data")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+
   auto* serve_cmd = app.add_subcommand("serve", "serve gRPC sync and HTTP health endpoints");
   serve_cmd->add_option("--dsn", serve.dsn, "libpq connection string (or $WEIGHLINK_DSN)")
       ->envname("WEIGHLINK_DSN")
@@ -103,7 +156,7 @@ int main(int argc, char** argv) {
   }
   spdlog::set_level(spdlog::level::from_str(log_level));
 
-  const std::string& any_dsn = *serve_cmd ? serve.dsn : dsn;
+  const std::string& any_dsn = *serve_cmd ? serve.dsn : *verify_cmd ? verify.dsn : dsn;
   if (auto problem = dsn_problem(any_dsn)) {
     std::cerr << "weighlink-backend: invalid --dsn: " << *problem
               << "; use a libpq connection string such as \"host=127.0.0.1 port=5432 "
@@ -114,6 +167,12 @@ int main(int argc, char** argv) {
   try {
     if (*migrate) return run_migrate(dsn);
     if (*backup) return run_backup(dsn, backup_dir);
+    if (*verify_cmd) {
+      verify.locations = {verify_dir};
+      verify.locations.insert(verify.locations.end(), verify_fallbacks.begin(),
+                              verify_fallbacks.end());
+      return run_verify_backup(verify);
+    }
     if (*add) return run_station_add(dsn, station_id, key_file);
     if (*set_key) return run_station_set_key(dsn, station_id, key_file);
     if (*disable) return run_station_disable(dsn, station_id);

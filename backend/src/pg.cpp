@@ -52,6 +52,28 @@ std::optional<std::string> dsn_problem(const std::string& dsn) {
   return message;
 }
 
+std::string dsn_with_database(const std::string& dsn, const std::string& database) {
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(dsn.c_str(), &error);
+  PQfreemem(error);
+  if (options == nullptr) return dsn;
+  auto quoted = [](std::string_view value) {
+    std::string out = "'";
+    for (const char c : value) {
+      if (c == '\\' || c == '\'') out += '\\';
+      out += c;
+    }
+    return out + "'";
+  };
+  std::string out;
+  for (const PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
+    if (o->val == nullptr || std::string_view(o->keyword) == "dbname") continue;
+    out += std::string(o->keyword) + "=" + quoted(o->val) + " ";
+  }
+  PQconninfoFree(options);
+  return out + "dbname=" + quoted(database);
+}
+
 void PgResult::Deleter::operator()(pg_result* result) const noexcept { PQclear(result); }
 
 PgResult::PgResult(pg_result* result) : result_(result) {}

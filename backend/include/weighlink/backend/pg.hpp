@@ -25,6 +25,9 @@ namespace weighlink::backend {
 // Why `dsn` is not a valid libpq connection string, or nullopt when it parses (no connection).
 [[nodiscard]] std::optional<std::string> dsn_problem(const std::string& dsn);
 
+// `dsn` (keywords or a URI) naming `database` instead of its own, as a keyword string.
+[[nodiscard]] std::string dsn_with_database(const std::string& dsn, const std::string& database);
+
 class PgResult {
  public:
   PgResult() = default;

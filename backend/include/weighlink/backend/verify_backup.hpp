@@ -1,0 +1,60 @@
+#pragma once
+// weighlink-backend verify-backup (SPEC §6, docs/operations.md "Verifying backups"): the newest
+// dump by manifest time is checked in this order, the first failure deciding the verdict:
+//   size guard      SIZE_SHRUNK, SIZE_EXCEEDED
+//   format          NOT_A_DUMP, TRUNCATED (every data block walked), CHECKSUM_MISMATCH
+//   restore         RESTORE_FAILED (into a disposable cluster: pre-data, data, post-data)
+//   VACUUM ANALYZE
+//   row counts      ROWCOUNT_DRIFT (exactly the manifest's; no table shrunk beyond tolerance)
+//   orphan sweep    ORPHAN_FK_SURGE (soft foreign keys against the allowlist)
+// and only then promoted (DIR/<dump>.verified.json, DIR/verified-latest replaced atomically) and,
+// given --dsn, the stations' durable_seq moved up to what the dump holds. DIR unreachable with
+// every fallback: OFFSITE_ENDPOINT_DOWN and no verdict. A JSON report, a Prometheus textfile and a
+// notification (retried on 5xx, not 4xx; NOTIFY_FAILED never changes the verdict).
+// Exit: 0 passed, 3 verification failure, 1 could not run, 2 bad usage.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace weighlink::backend {
+
+inline constexpr int kExitVerifyFailed = 3;
+
+enum class VerifyCode {
+  ok,
+  size_shrunk,
+  size_exceeded,
+  not_a_dump,
+  truncated,
+  checksum_mismatch,
+  restore_failed,
+  rowcount_drift,
+  orphan_fk_surge,
+  offsite_endpoint_down,
+  could_not_run,  // the tool failed (no backups, scratch cluster, disk); not a verdict
+};
+[[nodiscard]] std::string_view code_name(VerifyCode code) noexcept;
+
+struct VerifyOptions {
+  std::vector<std::string> locations;  // --dir, then each --fallback, in order
+  std::string file;                    // --file: this dump instead of the newest
+  std::uint64_t min_bytes = 4096;
+  double median_factor = 2.0;
+  double row_tolerance = 0.10;
+  std::string soft_fk_allowlist;
+  std::string notify_url;
+  int notify_attempts = 4;
+  int notify_backoff_ms = 1000;
+  std::string report;    // --report FILE (also written beside the dump on a pass)
+  std::string textfile;  // --textfile FILE: Prometheus textfile collector
+  std::string scratch_dsn;  // restore into a new database on this server instead of a cluster
+  std::string scratch_dir;  // where the disposable cluster and downloads go
+  std::string dsn;          // the production database: durable_seq moves up after a pass
+  int jobs = 2;             // pg_restore --jobs for data and post-data
+};
+
+[[nodiscard]] int run_verify_backup(const VerifyOptions& options);
+
+}  // namespace weighlink::backend

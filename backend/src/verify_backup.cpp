@@ -1,0 +1,749 @@
+// weighlink-backend verify-backup: see verify_backup.hpp for the steps and codes, and
+// docs/operations.md for what an operator does about each.
+#include "weighlink/backend/verify_backup.hpp"
+
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <sstream>
+
+#include "backup_internal.hpp"
+#include "pg_tools.hpp"
+#include "weighlink/backend/backup_catalog.hpp"
+#include "weighlink/backend/backup_policy.hpp"
+#include "weighlink/backend/commands.hpp"
+#include "weighlink/backend/dump_archive.hpp"
+#include "weighlink/backend/notify.hpp"
+#include "weighlink/backend/offsite.hpp"
+#include "weighlink/backend/pg.hpp"
+#include "weighlink/backend/scratch_cluster.hpp"
+#include "weighlink/backend/soft_fk.hpp"
+
+namespace weighlink::backend {
+namespace {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+using Clock = std::chrono::steady_clock;
+
+// The tables every weighlink database has: a dump without them is of another database.
+constexpr std::string_view kRequiredTables[] = {"public.stations", "public.mutation_log",
+                                                "public.backend_meta"};
+
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// The report, filled step by step; the first failure decides the verdict.
+class Report {
+ public:
+  Report() : started_(Clock::now()), started_at_(unix_now()) {}
+
+  // Records a step; returns `ok` so a caller can write `if (!report.step(...)) return ...`.
+  bool step(std::string_view name, bool ok, double seconds, std::string detail,
+            json::object evidence = {}) {
+    json::object s{{"step", name}, {"ok", ok}, {"seconds", seconds}, {"detail", detail}};
+    if (!evidence.empty()) s["evidence"] = std::move(evidence);
+    steps_.push_back(std::move(s));
+    durations_[name] = seconds;
+    return ok;
+  }
+  void fail(VerifyCode code, std::string detail, json::object evidence = {}) {
+    if (code_ != VerifyCode::ok) return;  // the first failure decides
+    code_ = code;
+    detail_ = std::move(detail);
+    evidence_ = std::move(evidence);
+  }
+  void note(std::string text) { notes_.emplace_back(std::move(text)); }
+  void set(std::string_view key, json::value value) { extra_[key] = std::move(value); }
+
+  [[nodiscard]] VerifyCode code() const { return code_; }
+  [[nodiscard]] bool passed() const { return code_ == VerifyCode::ok; }
+  [[nodiscard]] int exit_code() const {
+    switch (code_) {
+      case VerifyCode::ok:
+        return kExitOk;
+      case VerifyCode::offsite_endpoint_down:
+      case VerifyCode::could_not_run:
+        return kExitFailure;
+      default:
+        return kExitVerifyFailed;
+    }
+  }
+  [[nodiscard]] std::string verdict() const {
+    if (passed()) return "pass";
+    return exit_code() == kExitVerifyFailed ? "fail" : "error";
+  }
+  [[nodiscard]] const std::string& detail() const { return detail_; }
+  [[nodiscard]] std::int64_t started_at() const { return started_at_; }
+  [[nodiscard]] const json::object& durations() const { return durations_; }
+
+  [[nodiscard]] json::object to_json() const {
+    json::object o{{"tool", "weighlink-backend verify-backup"},
+                   {"version", WEIGHLINK_VERSION},
+                   {"verdict", verdict()},
+                   {"code", code_name(code_)},
+                   {"exit_code", exit_code()},
+                   {"detail", passed() ? std::string("every check passed") : detail_},
+                   {"started_at", format_utc_timestamp(started_at_)},
+                   {"finished_at", format_utc_timestamp(unix_now())},
+                   {"seconds", seconds_since(started_)},
+                   {"steps", steps_},
+                   {"durations", durations_},
+                   {"notes", notes_}};
+    if (!evidence_.empty()) o["evidence"] = evidence_;
+    for (const auto& [k, v] : extra_) o[k] = v;
+    return o;
+  }
+
+ private:
+  Clock::time_point started_;
+  std::int64_t started_at_;
+  VerifyCode code_ = VerifyCode::ok;
+  std::string detail_;
+  json::object evidence_;
+  json::array steps_;
+  json::object durations_;
+  json::array notes_;
+  json::object extra_;
+};
+
+// Writes `text` to `path` atomically (temporary file, fsync, rename).
+bool write_file_atomically(const fs::path& path, const std::string& text, std::string& error) {
+  const fs::path temp = path.string() + ".tmp";
+  {
+    std::ofstream out(temp, std::ios::trunc | std::ios::binary);
+    out << text;
+    out.flush();
+    if (!out) {
+      error = "cannot write " + temp.string();
+      return false;
+    }
+  }
+  if (const int fd = ::open(temp.c_str(), O_RDONLY); fd >= 0) {
+    (void)::fsync(fd);
+    ::close(fd);
+  }
+  std::error_code ec;
+  fs::rename(temp, path, ec);
+  if (ec) {
+    error = "cannot rename " + temp.string() + " to " + path.string() + ": " + ec.message();
+    fs::remove(temp, ec);
+    return false;
+  }
+  return true;
+}
+
+// pg_restore's and psql's lines that name what failed: "error:" and "from TOC entry".
+std::string failing_lines(const std::string& errors) {
+  std::istringstream in(errors);
+  std::string line;
+  std::string picked;
+  int n = 0;
+  while (std::getline(in, line) && n < 6) {
+    if (line.find("error") != std::string::npos || line.find("TOC entry") != std::string::npos ||
+        line.find("ERROR") != std::string::npos) {
+      picked += (picked.empty() ? "" : " | ") + line;
+      ++n;
+    }
+  }
+  return picked.empty() ? errors.substr(0, 600) : picked;
+}
+
+// Where the restore goes: a disposable cluster of our own, or a new database on --scratch-dsn's
+// server, dropped afterwards.
+class ScratchTarget {
+ public:
+  ~ScratchTarget() {
+    if (!created_database_.empty()) {
+      PgConnection admin(admin_dsn_);
+      (void)admin.exec("DROP DATABASE IF EXISTS \"" + created_database_ + "\" WITH (FORCE)");
+    }
+  }
+  bool open(const VerifyOptions& o, std::string& error) {
+    if (o.scratch_dsn.empty()) {
+      ScratchOptions options;
+      options.parent = o.scratch_dir;
+      cluster_ = ScratchCluster::start(options, error);
+      if (!cluster_) return false;
+      dsn_ = cluster_->dsn("postgres");
+      pg_restore_ = (fs::path(cluster_->bin_dir()) / "pg_restore").string();
+      psql_ = (fs::path(cluster_->bin_dir()) / "psql").string();
+      return true;
+    }
+    admin_dsn_ = o.scratch_dsn;
+    PgConnection admin(admin_dsn_);
+    if (!admin.ensure_connected()) {
+      error = "cannot reach --scratch-dsn " + admin.target() + ": " + admin.last_error();
+      return false;
+    }
+    const std::string name = "weighlink_verify_" + std::to_string(::getpid()) + "_" +
+                             std::to_string(unix_now());
+    if (!admin.exec("CREATE DATABASE \"" + name + "\"")) {
+      error = "cannot create a scratch database on " + admin.target() + " (" + admin.last_error() +
+              "); the --scratch-dsn role needs CREATEDB";
+      return false;
+    }
+    created_database_ = name;
+    dsn_ = dsn_with_database(o.scratch_dsn, name);
+    const auto bin = newest_postgres_bin_dir("pg_restore");
+    pg_restore_ = bin.empty() ? "pg_restore" : (fs::path(bin) / "pg_restore").string();
+    psql_ = bin.empty() ? "psql" : (fs::path(bin) / "psql").string();
+    return true;
+  }
+  [[nodiscard]] const std::string& dsn() const { return dsn_; }
+  [[nodiscard]] const std::string& pg_restore() const { return pg_restore_; }
+  [[nodiscard]] const std::string& psql() const { return psql_; }
+  [[nodiscard]] std::string log_tail() const { return cluster_ ? cluster_->log_tail() : ""; }
+
+ private:
+  std::unique_ptr<ScratchCluster> cluster_;
+  std::string admin_dsn_;
+  std::string created_database_;
+  std::string dsn_;
+  std::string pg_restore_;
+  std::string psql_;
+};
+
+struct Candidate {
+  BackupManifest manifest;
+  std::uint64_t actual_size = 0;
+  bool present = false;
+};
+
+void write_textfile(const VerifyOptions& o, const Report& report, const Candidate* candidate,
+                    const std::optional<SizeVerdict>& size,
+                    const std::optional<VerifiedLatest>& latest) {
+  if (o.textfile.empty()) return;
+  std::ostringstream t;
+  auto metric = [&](const char* name, const char* help, const std::string& value,
+                    const char* type = "gauge") {
+    t << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n"
+      << name << " " << value << "\n";
+  };
+  metric("weighlink_backup_verify_last_run_timestamp_seconds",
+         "When verify-backup last ran (Unix time).", std::to_string(report.started_at()));
+  metric("weighlink_backup_verify_success", "1 if the last verify-backup run passed, else 0.",
+         report.passed() ? "1" : "0");
+  t << "# HELP weighlink_backup_verify_result The last run's code (1 for the current one).\n"
+       "# TYPE weighlink_backup_verify_result gauge\n";
+  for (int c = 0; c <= static_cast<int>(VerifyCode::could_not_run); ++c) {
+    t << "weighlink_backup_verify_result{code=\"" << code_name(static_cast<VerifyCode>(c))
+      << "\"} " << (c == static_cast<int>(report.code()) ? 1 : 0) << "\n";
+  }
+  if (latest) {
+    metric("weighlink_backup_verify_last_success_timestamp_seconds",
+           "When verify-backup last passed a dump (Unix time).",
+           std::to_string(latest->verified_at));
+    metric("weighlink_backup_verified_dump_created_timestamp_seconds",
+           "When the newest verified dump was taken (Unix time): the RPO is now minus this.",
+           std::to_string(latest->created_at));
+  }
+  if (candidate != nullptr && candidate->present) {
+    metric("weighlink_backup_size_bytes", "Size of the dump the last run checked.",
+           std::to_string(candidate->actual_size));
+  }
+  if (size && size->median) {
+    metric("weighlink_backup_size_median_bytes",
+           "Median size of the dumps of the 7 days before the checked one.",
+           std::to_string(*size->median));
+  }
+  t << "# HELP weighlink_backup_verify_step_seconds Duration of each step of the last run.\n"
+       "# TYPE weighlink_backup_verify_step_seconds gauge\n";
+  for (const auto& [step, seconds] : report.durations()) {
+    t << "weighlink_backup_verify_step_seconds{step=\"" << std::string_view(step) << "\"} "
+      << json::serialize(seconds) << "\n";
+  }
+  std::string error;
+  if (!write_file_atomically(o.textfile, t.str(), error)) {
+    std::cerr << "weighlink-backend: verify-backup: " << error << " (--textfile)\n";
+  }
+}
+
+// Moves each station's durable_seq up to what the verified dump holds, when the production
+// database is still the generation the dump was taken from (after a restore from an older dump,
+// a newer dump of the old generation holds seqs the database does not: agents must keep them).
+json::object raise_durable_seq(const std::string& dsn, const BackupManifest& m) {
+  json::object out;
+  PgConnection db(dsn);
+  if (!db.ensure_connected()) {
+    out["moved"] = false;
+    out["detail"] = "cannot reach --dsn " + db.target() + ": " + db.last_error() +
+                    "; durable_seq stays where it was (agents keep their rows longer)";
+    return out;
+  }
+  auto generation = db.exec("SELECT value FROM backend_meta WHERE key = 'generation'");
+  if (!generation || generation->rows() != 1) {
+    out["moved"] = false;
+    out["detail"] = "cannot read the database's generation: " + db.last_error();
+    return out;
+  }
+  const std::string current(generation->get(0, 0));
+  if (!m.generation.empty() && m.generation != current) {
+    out["moved"] = false;
+    out["detail"] = "the database is generation " + current + " but the dump is of generation " +
+                    m.generation + " (it was restored since): durable_seq is not moved";
+    return out;
+  }
+  std::int64_t moved = 0;
+  for (const auto& [station, high_water] : m.station_high_water) {
+    auto r = db.exec(
+        "UPDATE stations SET durable_seq = LEAST($2::bigint, high_water_seq) "
+        "WHERE id = $1 AND durable_seq < LEAST($2::bigint, high_water_seq)",
+        {station, std::to_string(high_water)});
+    if (!r) {
+      out["moved"] = false;
+      out["detail"] = "cannot update durable_seq of " + station + ": " + db.last_error();
+      return out;
+    }
+    if (auto n = db.exec("SELECT 1 FROM stations WHERE id = $1 AND durable_seq = LEAST($2::bigint, "
+                         "high_water_seq)",
+                         {station, std::to_string(high_water)});
+        n && n->rows() == 1) {
+      ++moved;
+    }
+  }
+  out["moved"] = true;
+  out["stations"] = moved;
+  out["detail"] = "durable_seq of " + std::to_string(moved) + " stations is what the dump holds";
+  return out;
+}
+
+}  // namespace
+
+std::string_view code_name(VerifyCode code) noexcept {
+  switch (code) {
+    case VerifyCode::ok:
+      return "OK";
+    case VerifyCode::size_shrunk:
+      return "SIZE_SHRUNK";
+    case VerifyCode::size_exceeded:
+      return "SIZE_EXCEEDED";
+    case VerifyCode::not_a_dump:
+      return "NOT_A_DUMP";
+    case VerifyCode::truncated:
+      return "TRUNCATED";
+    case VerifyCode::checksum_mismatch:
+      return "CHECKSUM_MISMATCH";
+    case VerifyCode::restore_failed:
+      return "RESTORE_FAILED";
+    case VerifyCode::rowcount_drift:
+      return "ROWCOUNT_DRIFT";
+    case VerifyCode::orphan_fk_surge:
+      return "ORPHAN_FK_SURGE";
+    case VerifyCode::offsite_endpoint_down:
+      return "OFFSITE_ENDPOINT_DOWN";
+    case VerifyCode::could_not_run:
+      return "COULD_NOT_RUN";
+  }
+  return "UNKNOWN";
+}
+
+namespace {
+
+// The checks, in order; returns when one fails (the report holds the verdict).
+void verify(const VerifyOptions& o, Report& report, Store& store,
+            const std::vector<StoreEntry>& entries, const std::vector<SoftForeignKey>& soft_keys,
+            std::optional<Candidate>& candidate, std::optional<SizeVerdict>& size,
+            std::optional<VerifiedLatest>& latest) {
+  // The catalog: every manifest, and which dumps passed before.
+  auto t = Clock::now();
+  std::vector<DumpRecord> records;
+  std::map<std::string, BackupManifest> manifests;
+  std::map<std::string, std::uint64_t> sizes;
+  std::set<std::string> verified;
+  for (const auto& e : entries) {
+    sizes[e.name] = e.size;
+    if (e.name.ends_with(".verified.json")) {
+      verified.insert(e.name.substr(0, e.name.size() - 14) + ".dump");
+    }
+  }
+  for (const auto& e : entries) {
+    if (!e.name.ends_with(".manifest.json")) continue;
+    auto text = store.read_small(e.name);
+    if (!text) {
+      report.note("cannot read " + e.name + ": " + text.error().message);
+      continue;
+    }
+    std::string error;
+    auto m = parse_manifest(*text, error);
+    if (!m) {
+      report.note(e.name + " is not a weighlink manifest (" + error + "): ignored");
+      continue;
+    }
+    records.push_back({m->dump, m->created_at, m->size_bytes, verified.contains(m->dump)});
+    manifests[m->dump] = std::move(*m);
+  }
+  if (const auto it = std::find_if(entries.begin(), entries.end(),
+                                   [](const StoreEntry& e) { return e.name == kVerifiedLatest; });
+      it != entries.end()) {
+    if (auto text = store.read_small(std::string(kVerifiedLatest))) {
+      latest = parse_verified_latest(*text);
+    }
+  }
+  std::string chosen;
+  if (!o.file.empty()) {
+    chosen = fs::path(o.file).filename().string();
+    if (!manifests.contains(chosen)) {
+      report.fail(VerifyCode::could_not_run,
+                  "--file " + chosen + " has no readable manifest " + manifest_name(chosen) +
+                      " in " + store.location().display() +
+                      "; only dumps made by `weighlink-backend backup` can be verified");
+      return;
+    }
+  } else if (auto newest = newest_dump(records)) {
+    chosen = newest->name;
+  } else {
+    report.fail(VerifyCode::could_not_run,
+                "no backups in " + store.location().display() +
+                    " (no readable *.manifest.json); run `weighlink-backend backup` first");
+    return;
+  }
+  candidate = Candidate{manifests[chosen], sizes.contains(chosen) ? sizes[chosen] : 0,
+                        sizes.contains(chosen)};
+  const auto& m = candidate->manifest;
+  report.set("dump", m.dump);
+  report.set("dump_created_at", m.created_at_text);
+  report.step("pick", true, seconds_since(t),
+              m.dump + " (manifest time " + m.created_at_text + ", " +
+                  std::to_string(records.size()) + " dumps in the folder, " +
+                  std::to_string(verified.size()) + " verified)");
+
+  // Size guard, on the size the file has now (a cut-short upload is smaller than its manifest).
+  t = Clock::now();
+  if (!candidate->present) {
+    report.step("size_guard", false, seconds_since(t), m.dump + " is missing");
+    report.fail(VerifyCode::not_a_dump,
+                "the manifest names " + m.dump + " but there is no such file in " +
+                    store.location().display() + "; the upload or the backup did not finish");
+    return;
+  }
+  DumpRecord self{m.dump, m.created_at, candidate->actual_size, false};
+  size = size_guard(self, records, o.min_bytes, o.median_factor);
+  report.set("size_bytes", candidate->actual_size);
+  if (size->kind != SizeVerdict::Kind::ok) {
+    report.step("size_guard", false, seconds_since(t), size->detail);
+    report.fail(size->kind == SizeVerdict::Kind::shrunk ? VerifyCode::size_shrunk
+                                                        : VerifyCode::size_exceeded,
+                size->detail);
+    return;
+  }
+  report.step("size_guard", true, seconds_since(t), size->detail);
+
+  // Format: fetched (remote) or read in place (local), then walked to its last data block.
+  t = Clock::now();
+  const fs::path download_dir = o.scratch_dir.empty() ? fs::temp_directory_path() : o.scratch_dir;
+  const fs::path download = download_dir / ("wl-verify-" + std::to_string(::getpid()) + ".dump");
+  auto fetched = store.fetch(m.dump, download);
+  struct RemoveDownload {
+    fs::path path;
+    ~RemoveDownload() {
+      std::error_code ec;
+      fs::remove(path, ec);
+    }
+  } cleanup{store.location().remote() ? download : fs::path()};
+  if (!fetched) {
+    report.step("fetch", false, seconds_since(t), fetched.error().message);
+    report.fail(fetched.error().code == OffsiteErrc::unreachable
+                    ? VerifyCode::offsite_endpoint_down
+                    : VerifyCode::could_not_run,
+                "cannot fetch " + m.dump + ": " + fetched.error().message);
+    return;
+  }
+  if (store.location().remote()) report.step("fetch", true, seconds_since(t), "downloaded");
+  const fs::path dump_path = *fetched;
+  t = Clock::now();
+  auto source = FileArchiveSource::open(dump_path.string());
+  if (!source) {
+    report.fail(VerifyCode::could_not_run,
+                "cannot open " + dump_path.string() + ": " + source.error().message());
+    return;
+  }
+  const auto inspection = inspect_dump(**source);
+  json::object format{{"verdict", to_string(inspection.verdict)},
+                      {"toc_entries", inspection.toc_entries},
+                      {"data_blocks_walked", inspection.data_blocks_walked},
+                      {"dbname", inspection.dbname},
+                      {"pg_dump_version", inspection.pg_dump_version}};
+  if (inspection.offset) format["offset"] = *inspection.offset;
+  if (inspection.verdict == DumpVerdict::not_a_dump || inspection.verdict == DumpVerdict::truncated) {
+    report.step("format", false, seconds_since(t), inspection.detail, format);
+    report.fail(inspection.verdict == DumpVerdict::truncated ? VerifyCode::truncated
+                                                             : VerifyCode::not_a_dump,
+                inspection.detail, format);
+    return;
+  }
+  if (inspection.verdict == DumpVerdict::unreadable) {
+    report.step("format", false, seconds_since(t), inspection.detail, format);
+    report.fail(VerifyCode::could_not_run, inspection.detail, format);
+    return;
+  }
+  if (inspection.verdict == DumpVerdict::custom_ok) {
+    for (const auto table : kRequiredTables) {
+      if (std::find(inspection.table_data.begin(), inspection.table_data.end(), table) ==
+          inspection.table_data.end()) {
+        const std::string detail = "a dump of database \"" + inspection.dbname +
+                                   "\" without weighlink's table " + std::string(table) +
+                                   ": not a weighlink backup (a wrong file under a weighlink name)";
+        report.step("format", false, seconds_since(t), detail, format);
+        report.fail(VerifyCode::not_a_dump, detail, format);
+        return;
+      }
+    }
+  }
+  report.step("format", true, seconds_since(t), inspection.detail, format);
+
+  t = Clock::now();
+  const auto sha = file_sha256(dump_path);
+  if (!sha || *sha != m.sha256) {
+    const std::string detail =
+        sha ? "sha256 of " + m.dump + " is " + *sha + " but its manifest says " + m.sha256 +
+                  ": the file changed after the backup (corruption in storage or transfer)"
+            : "cannot read " + dump_path.string() + " to hash it";
+    report.step("checksum", false, seconds_since(t), detail);
+    report.fail(sha ? VerifyCode::checksum_mismatch : VerifyCode::could_not_run, detail,
+                {{"expected", m.sha256}, {"actual", sha.value_or("")}});
+    return;
+  }
+  report.step("checksum", true, seconds_since(t), "sha256 matches the manifest");
+
+  // The restore, into a disposable cluster.
+  t = Clock::now();
+  ScratchTarget target;
+  std::string error;
+  if (!target.open(o, error)) {
+    report.step("scratch", false, seconds_since(t), error);
+    report.fail(VerifyCode::could_not_run, "cannot make the disposable cluster: " + error);
+    return;
+  }
+  report.step("scratch", true, seconds_since(t), "disposable PostgreSQL ready");
+  if (inspection.verdict == DumpVerdict::plain_ok) {
+    t = Clock::now();
+    const auto r = run_program({target.psql(), "-X", "-q", "-v", "ON_ERROR_STOP=1",
+                                "--dbname=" + target.dsn(), "-f", dump_path.string()});
+    if (r.status != 0) {
+      const auto failing = failing_lines(r.errors);
+      report.step("restore", false, seconds_since(t), failing);
+      report.fail(VerifyCode::restore_failed, "psql could not restore the plain dump: " + failing);
+      return;
+    }
+    report.step("restore", true, seconds_since(t), "plain SQL dump restored with psql");
+  } else {
+    for (const auto& section : {"pre-data", "data", "post-data"}) {
+      t = Clock::now();
+      std::vector<std::string> argv = {target.pg_restore(), "--section=" + std::string(section),
+                                       "--exit-on-error", "--no-owner", "--no-privileges",
+                                       "--dbname=" + target.dsn()};
+      if (std::string_view(section) != "pre-data") {
+        argv.push_back("--jobs=" + std::to_string(std::max(1, o.jobs)));
+      }
+      argv.push_back(dump_path.string());
+      const auto r = run_program(argv);
+      const std::string step = "restore_" + std::string(section);
+      if (r.status != 0) {
+        const auto failing = failing_lines(r.errors);
+        report.step(step, false, seconds_since(t), failing);
+        report.fail(VerifyCode::restore_failed,
+                    "pg_restore failed in " + std::string(section) + ": " + failing,
+                    {{"section", section}, {"pg_restore_exit", r.status}});
+        return;
+      }
+      report.step(step, true, seconds_since(t), std::string(section) + " restored");
+    }
+  }
+
+  PgConnection restored(target.dsn());
+  t = Clock::now();
+  if (!restored.ensure_connected() || !restored.exec("VACUUM ANALYZE")) {
+    report.step("vacuum_analyze", false, seconds_since(t), restored.last_error());
+    report.fail(VerifyCode::restore_failed,
+                "VACUUM ANALYZE of the restore failed: " + restored.last_error());
+    return;
+  }
+  report.step("vacuum_analyze", true, seconds_since(t), "statistics rebuilt");
+
+  // Row counts: exactly the manifest's, and no table shrunk since the last verified dump.
+  t = Clock::now();
+  RowCounts counts;
+  if (!count_public_tables(restored, counts, error)) {
+    report.step("row_counts", false, seconds_since(t), error);
+    report.fail(VerifyCode::restore_failed, "cannot count the restored rows: " + error);
+    return;
+  }
+  json::object counts_json;
+  for (const auto& [table, n] : counts) counts_json[table] = n;
+  report.set("row_counts", counts_json);
+  auto drift = restored_vs_manifest(m.row_counts, counts);
+  std::string baseline = "the manifest";
+  if (drift.empty()) {
+    if (auto previous = previous_verified(records, m.created_at)) {
+      baseline = "the manifest and the previous verified dump " + previous->name;
+      drift = drift_vs_previous(manifests[previous->name].row_counts, m.row_counts,
+                                o.row_tolerance);
+    } else {
+      report.note("no earlier verified dump: row counts checked against the manifest only");
+    }
+  }
+  if (!drift.empty()) {
+    json::array tables;
+    for (const auto& d : drift) {
+      tables.push_back({{"table", d.table}, {"expected", d.expected}, {"actual", d.actual}});
+    }
+    report.step("row_counts", false, seconds_since(t), drift.front().detail);
+    report.fail(VerifyCode::rowcount_drift, drift.front().detail, {{"tables", tables}});
+    return;
+  }
+  report.step("row_counts", true, seconds_since(t),
+              std::to_string(counts.size()) + " tables, counts within " + baseline);
+
+  // The orphan sweep.
+  t = Clock::now();
+  json::array orphans;
+  std::optional<std::string> surge;
+  for (const auto& key : soft_keys) {
+    auto n = restored.exec(orphan_count_sql(key));
+    if (!n) {
+      report.step("orphan_sweep", false, seconds_since(t), restored.last_error());
+      report.fail(VerifyCode::restore_failed, "the orphan sweep of " + key.name +
+                                                  " failed (does the allowlist name a table "
+                                                  "the dump has?): " +
+                                                  restored.last_error());
+      return;
+    }
+    const auto count = std::stoll(std::string(n->get(0, 0)));
+    json::object entry{{"relation", key.name}, {"orphans", count}, {"max_orphans", key.max_orphans}};
+    if (count > key.max_orphans) {
+      json::array sample;
+      if (auto s = restored.exec(orphan_sample_sql(key, 5))) {
+        for (int i = 0; i < s->rows(); ++i) sample.emplace_back(s->get(i, 0));
+      }
+      entry["sample"] = sample;
+      if (!surge) {
+        surge = key.name + " has " + std::to_string(count) + " orphans (" + key.table + " rows with no " +
+                key.references + "), above its max_orphans of " + std::to_string(key.max_orphans);
+      }
+    }
+    orphans.push_back(std::move(entry));
+  }
+  report.set("orphans", orphans);
+  if (surge) {
+    report.step("orphan_sweep", false, seconds_since(t), *surge);
+    report.fail(VerifyCode::orphan_fk_surge, *surge, {{"relations", orphans}});
+    return;
+  }
+  report.step("orphan_sweep", true, seconds_since(t),
+              std::to_string(soft_keys.size()) + " soft foreign keys within their allowlist");
+}
+
+}  // namespace
+
+int run_verify_backup(const VerifyOptions& o) {
+  Report report;
+  // Bad usage first: nothing runs on a wrong allowlist.
+  auto soft_keys = builtin_soft_foreign_keys();
+  if (!o.soft_fk_allowlist.empty()) {
+    std::ifstream in(o.soft_fk_allowlist, std::ios::binary);
+    if (!in) {
+      std::cerr << "weighlink-backend: verify-backup: cannot read --soft-fk-allowlist "
+                << o.soft_fk_allowlist << "\n";
+      return kExitUsage;
+    }
+    std::stringstream text;
+    text << in.rdbuf();
+    std::string error;
+    if (!apply_soft_fk_allowlist(text.str(), o.soft_fk_allowlist, soft_keys, error)) {
+      std::cerr << "weighlink-backend: verify-backup: " << error << "\n";
+      return kExitUsage;
+    }
+  }
+  std::vector<Location> locations;
+  for (const auto& spec : o.locations) {
+    auto location = parse_location(spec);
+    if (!location) {
+      std::cerr << "weighlink-backend: verify-backup: " << location.error().message << "\n";
+      return kExitUsage;
+    }
+    locations.push_back(*location);
+  }
+
+  std::optional<Candidate> candidate;
+  std::optional<SizeVerdict> size;
+  std::optional<VerifiedLatest> latest;
+  auto t = Clock::now();
+  auto reachable = open_first_reachable(locations);
+  std::unique_ptr<Store> store;
+  if (!reachable) {
+    report.step("locate", false, seconds_since(t), reachable.error().message);
+    report.fail(VerifyCode::offsite_endpoint_down, reachable.error().message);
+  } else {
+    store = std::move(reachable->store);
+    report.set("location", store->location().display());
+    const std::string how = describe_fallback(*reachable);
+    if (!reachable->skipped.empty()) report.note(how);
+    report.step("locate", true, seconds_since(t), how);
+    verify(o, report, *store, reachable->entries, soft_keys, candidate, size, latest);
+  }
+
+  // Promotion: only a dump that passed everything.
+  if (report.passed()) {
+    const auto& m = candidate->manifest;
+    const auto now = unix_now();
+    const VerifiedLatest pointer{m.dump, m.sha256, m.created_at, now};
+    auto record = store->write_small(verified_name(m.dump),
+                                     json::serialize(report.to_json()) + "\n");
+    auto promoted = record ? store->write_small(std::string(kVerifiedLatest), to_json(pointer))
+                           : OffsiteResult<void>(record.error());
+    if (!promoted) {
+      report.fail(VerifyCode::could_not_run,
+                  "the dump passed but cannot be promoted: " + promoted.error().message);
+    } else {
+      latest = pointer;
+      report.step("promote", true, 0, m.dump + " is verified-latest");
+      if (!o.dsn.empty()) report.set("durable_seq", raise_durable_seq(o.dsn, m));
+    }
+  }
+
+  // Notify, then the report (with the notification's outcome) and the textfile.
+  if (!o.notify_url.empty()) {
+    NotifyPolicy policy;
+    policy.attempts = o.notify_attempts;
+    policy.backoff_base = std::chrono::milliseconds(o.notify_backoff_ms);
+    const auto outcome = post_notification(o.notify_url, json::serialize(report.to_json()), policy);
+    json::object notify = notify_outcome_json(outcome);
+    if (!outcome.delivered) {
+      notify["code"] = "NOTIFY_FAILED";
+      std::cerr << "weighlink-backend: verify-backup: NOTIFY_FAILED: " << outcome.summary
+                << " (the verdict stands)\n";
+    }
+    report.set("notify", notify);
+  }
+  const auto final_report = json::serialize(report.to_json()) + "\n";
+  if (!o.report.empty()) {
+    std::string error;
+    if (!write_file_atomically(o.report, final_report, error)) {
+      std::cerr << "weighlink-backend: verify-backup: " << error << " (--report)\n";
+    }
+  }
+  write_textfile(o, report, candidate ? &*candidate : nullptr, size, latest);
+
+  std::cout << "verify-backup " << report.verdict() << ": " << code_name(report.code());
+  if (candidate) std::cout << " " << candidate->manifest.dump;
+  std::cout << "\n";
+  if (!report.passed()) {
+    std::cerr << "weighlink-backend: verify-backup: " << code_name(report.code()) << ": "
+              << report.detail() << "\n";
+  }
+  return report.exit_code();
+}
+
+}  // namespace weighlink::backend

@@ -1,0 +1,402 @@
+// weighlink-backend verify-backup against real dumps of a real weighlink database: the corruption
+// catalogue (each bad dump caught with its code and never promoted), a clean dump that passes and
+// is promoted, the report, the Prometheus textfile, durable_seq moving up after a pass, and the
+// notification that never changes the verdict.
+#include <doctest/doctest.h>
+
+#include <boost/json.hpp>
+#include <filesystem>
+#include <ctime>
+#include <fstream>
+#include <iomanip>
+#include <set>
+#include <sstream>
+#include <thread>
+#include <tuple>
+
+#include "weighlink/sync/hash.hpp"
+#include "weighlink/testing/backend.hpp"
+#include "weighlink/testing/pg_cluster.hpp"
+#include "weighlink/testing/process.hpp"
+
+using weighlink::testing::bin;
+using weighlink::testing::last_line;
+using weighlink::testing::PgCluster;
+using weighlink::testing::run;
+using weighlink::testing::TempDir;
+namespace fs = std::filesystem;
+namespace json = boost::json;
+
+namespace {
+
+constexpr const char* kPgBin = "/usr/lib/postgresql/15/bin/";
+
+std::string file_text(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+void write_text(const fs::path& file, const std::string& text) {
+  std::ofstream(file, std::ios::binary | std::ios::trunc) << text;
+}
+
+// Three stations with `per_station` applied captures each, their weighings, and high waters.
+void seed(PgCluster& pg, int per_station) {
+  weighlink::testing::migrate(pg.dsn());
+  for (int i = 0; i < 3; ++i) (void)weighlink::testing::add_station(pg.dsn(), "st" + std::to_string(i));
+  const auto n = std::to_string(per_station);
+  (void)pg.query_scalar(
+      "INSERT INTO mutation_log (station_id, idempotency_key, seq, kind, payload, payload_sha256, "
+      "outcome, created_at) SELECT 'st' || s, 'key-' || g, g, 'weighing.captured', "
+      "jsonb_build_object('weight', (g * 20)::text), md5(g::text), 'applied', now() "
+      "FROM generate_series(0, 2) s, generate_series(1, " + n + ") g");
+  (void)pg.query_scalar(
+      "INSERT INTO weighings (station_id, idempotency_key, scale, weight, unit, mode, captured_at) "
+      "SELECT station_id, idempotency_key, 'main', (seq * 20)::numeric, 'kg', 'gross', now() "
+      "FROM mutation_log");
+  (void)pg.query_scalar("UPDATE stations SET high_water_seq = " + n);
+}
+
+// `weighlink-backend backup` into `dir`; the manifest's path.
+fs::path backup(PgCluster& pg, const fs::path& dir) {
+  const auto r = run({bin("weighlink-backend"), "backup", "--dsn", pg.dsn(), "--dir", dir.string()});
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  return last_line(r.output);
+}
+
+struct Verdict {
+  int exit_code = -1;
+  std::string output;
+  json::object report;
+  [[nodiscard]] std::string code() const {
+    return report.contains("code") ? std::string(report.at("code").as_string()) : "";
+  }
+};
+
+Verdict verify(const fs::path& dir, std::vector<std::string> args = {}) {
+  const auto report = dir.parent_path() / (dir.filename().string() + ".report.json");
+  std::vector<std::string> argv = {bin("weighlink-backend"), "verify-backup", "--dir", dir.string(),
+                                   "--report", report.string()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  Verdict v;
+  const auto r = run(argv, std::chrono::seconds(180));
+  v.exit_code = r.exit_code;
+  v.output = r.output;
+  if (fs::exists(report)) v.report = json::parse(file_text(report)).as_object();
+  return v;
+}
+
+json::object read_json(const fs::path& file) { return json::parse(file_text(file)).as_object(); }
+
+void write_json(const fs::path& file, const json::object& o) {
+  write_text(file, json::serialize(o) + "\n");
+}
+
+// A backup folder holding one dump (`bytes`) under the good dump's name, with the good manifest
+// (optionally told the new file's size and sha256, as a backup of that file would have written).
+fs::path folder_with(const TempDir& root, const std::string& name, const fs::path& good_manifest,
+                     const std::string& bytes, bool manifest_matches_file) {
+  const auto dir = root / name;
+  fs::create_directories(dir);
+  auto manifest = read_json(good_manifest);
+  const std::string dump(manifest.at("dump").as_string());
+  write_text(dir / dump, bytes);
+  if (manifest_matches_file) {
+    manifest["size_bytes"] = static_cast<std::int64_t>(bytes.size());
+    manifest["sha256"] = weighlink::sync::sha256_hex(bytes);
+  }
+  write_json(dir / good_manifest.filename(), manifest);
+  return dir;
+}
+
+// Manifests of earlier dumps (no files needed: the size guard reads their manifest sizes).
+void add_history(const fs::path& dir, const fs::path& good_manifest, std::uint64_t size,
+                 int days) {
+  auto manifest = read_json(good_manifest);
+  const std::string created(manifest.at("created_at").as_string());
+  for (int d = 1; d <= days; ++d) {
+    // created_at d days earlier: same clock time, earlier day (the test never runs near month 1).
+    std::tm tm{};
+    std::istringstream(created) >> std::get_time(&tm, "%Y-%m-%dT%H:%M:%SZ");
+    const auto t = timegm(&tm) - d * 86400;
+    std::tm earlier{};
+    gmtime_r(&t, &earlier);
+    char iso[32];
+    char stamp[32];
+    std::strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%SZ", &earlier);
+    std::strftime(stamp, sizeof stamp, "%Y%m%d_%H%M%S", &earlier);
+    const std::string base = std::string("weighlink_") + stamp;
+    auto old = manifest;
+    old["dump"] = base + ".dump";
+    old["created_at"] = iso;
+    old["size_bytes"] = static_cast<std::int64_t>(size);
+    write_json(dir / (base + ".manifest.json"), old);
+  }
+}
+
+void check_not_promoted(const fs::path& dir) {
+  CHECK_FALSE(fs::exists(dir / "verified-latest"));
+  for (const auto& e : fs::directory_iterator(dir)) {
+    CHECK_FALSE(e.path().string().ends_with(".verified.json"));
+  }
+}
+
+}  // namespace
+
+TEST_CASE("verify-backup: a clean dump passes, is promoted and moves durable_seq up") {
+  PgCluster pg;
+  seed(pg, 400);
+  TempDir root("wl-verify");
+  const auto dir = root / "backups";
+  const auto manifest = backup(pg, dir);
+  (void)pg.query_scalar("UPDATE stations SET high_water_seq = high_water_seq + 5");  // live moved on
+
+  const auto scratch_dirs = [] {
+    std::set<std::string> dirs;
+    for (const auto& e : fs::directory_iterator("/tmp")) {
+      if (e.path().filename().string().starts_with("wl-scratch.")) dirs.insert(e.path().string());
+    }
+    return dirs;
+  };
+  const auto scratch_before = scratch_dirs();
+  const auto textfile = root / "weighlink_backup.prom";
+  const auto v = verify(dir, {"--dsn", pg.dsn(), "--textfile", textfile.string()});
+  INFO(v.output);
+  REQUIRE(v.exit_code == 0);
+  CHECK(v.code() == "OK");
+  CHECK(v.report.at("verdict").as_string() == "pass");
+  const std::string dump(read_json(manifest).at("dump").as_string());
+  CHECK(v.report.at("dump").as_string() == dump);
+  // Every step, in order.
+  std::vector<std::string> steps;
+  for (const auto& s : v.report.at("steps").as_array()) {
+    steps.emplace_back(s.as_object().at("step").as_string());
+    CHECK(s.as_object().at("ok").as_bool());
+  }
+  CHECK(steps == std::vector<std::string>{"locate", "pick", "size_guard", "format", "checksum",
+                                          "scratch", "restore_pre-data", "restore_data",
+                                          "restore_post-data", "vacuum_analyze", "row_counts",
+                                          "orphan_sweep", "promote"});
+  CHECK(v.report.at("row_counts").as_object().at("weighings").as_int64() == 1200);
+
+  // Promoted: the pointer and the dump's verification record.
+  const auto pointer = read_json(dir / "verified-latest");
+  CHECK(pointer.at("dump").as_string() == dump);
+  CHECK(pointer.at("sha256").as_string() == read_json(manifest).at("sha256").as_string());
+  CHECK(fs::exists(dir / (dump.substr(0, dump.size() - 5) + ".verified.json")));
+
+  // durable_seq: what the dump holds (400), not the live high water (405).
+  CHECK(pg.query_scalar("SELECT string_agg(durable_seq::text, ',' ORDER BY id) FROM stations") ==
+        "400,400,400");
+  CHECK(v.report.at("durable_seq").as_object().at("stations").as_int64() == 3);
+
+  const auto metrics = file_text(textfile);
+  CHECK(metrics.find("weighlink_backup_verify_success 1\n") != std::string::npos);
+  CHECK(metrics.find("weighlink_backup_verify_result{code=\"OK\"} 1\n") != std::string::npos);
+  CHECK(metrics.find("weighlink_backup_verify_result{code=\"TRUNCATED\"} 0\n") != std::string::npos);
+  CHECK(metrics.find("weighlink_backup_verified_dump_created_timestamp_seconds ") !=
+        std::string::npos);
+  CHECK(metrics.find("weighlink_backup_verify_step_seconds{step=\"restore_data\"} ") !=
+        std::string::npos);
+
+  // The disposable cluster is gone with its directory.
+  CHECK(scratch_dirs() == scratch_before);
+}
+
+TEST_CASE("verify-backup: the corruption catalogue is caught with its code and never promoted") {
+  PgCluster pg;
+  seed(pg, 300);
+  TempDir root("wl-verify");
+  const auto manifest = backup(pg, root / "good");
+  const std::string dump(read_json(manifest).at("dump").as_string());
+  const std::string good = file_text(root / "good" / dump);
+  REQUIRE(good.size() > 8000);
+
+  struct Case {
+    std::string name;
+    std::string bytes;
+    bool manifest_matches;
+    std::vector<std::string> args;
+    std::string code;
+  };
+  std::vector<Case> cases;
+  // Truncated inside the header and table of contents, and inside the data.
+  for (const std::size_t at : {std::size_t{40}, std::size_t{400}, std::size_t{2000}}) {
+    cases.push_back({"cut-toc-" + std::to_string(at), good.substr(0, at), false,
+                     {"--min-bytes", "1"}, "TRUNCATED"});
+  }
+  for (const std::size_t at : {good.size() / 2, good.size() * 9 / 10, good.size() - 1}) {
+    cases.push_back({"cut-data-" + std::to_string(at), good.substr(0, at), false,
+                     {"--min-bytes", "1"}, "TRUNCATED"});
+  }
+  // The cut-short copy's own manifest (a backup that wrote what it had): the walk still finds it.
+  cases.push_back({"cut-with-manifest", good.substr(0, good.size() * 3 / 4), true,
+                   {"--min-bytes", "1"}, "TRUNCATED"});
+  const std::string html =
+      "<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad "
+      "Gateway</h1>" +
+      std::string(6000, ' ') + "</body></html>\n";
+  cases.push_back({"html", html, true, {}, "NOT_A_DUMP"});
+  cases.push_back({"empty", "", true, {}, "SIZE_SHRUNK"});
+  cases.push_back({"empty-no-floor", "", true, {"--min-bytes", "0"}, "NOT_A_DUMP"});
+  // A single changed byte in the data: the structure holds, the checksum does not.
+  std::string flipped = good;
+  flipped[good.size() - 40] = static_cast<char>(flipped[good.size() - 40] ^ 0x01);
+  cases.push_back({"flipped-byte", flipped, false, {}, "CHECKSUM_MISMATCH"});
+
+  // Plain dumps: gzipped (not a dump), without its footer (truncated).
+  const auto plain = run({std::string(kPgBin) + "pg_dump", "--format=plain", "--dbname=" + pg.dsn(),
+                          "--file=" + (root / "plain.sql").string()});
+  REQUIRE(plain.exit_code == 0);
+  const std::string plain_sql = file_text(root / "plain.sql");
+  REQUIRE(run({"sh", "-c", "gzip -n -c " + (root / "plain.sql").string() + " > " +
+                               (root / "plain.sql.gz").string()})
+              .exit_code == 0);
+  cases.push_back({"gzip-plain", file_text(root / "plain.sql.gz"), true, {}, "NOT_A_DUMP"});
+  cases.push_back({"plain-no-footer", plain_sql.substr(0, plain_sql.size() - 200), true, {},
+                   "TRUNCATED"});
+
+  // A custom dump of another database under a weighlink name, with a manifest that matches it.
+  (void)pg.query_scalar("CREATE DATABASE other");
+  (void)pg.query_scalar("CREATE TABLE invoices (id int PRIMARY KEY, total numeric)", "other");
+  (void)pg.query_scalar("INSERT INTO invoices SELECT g, g * 1.5 FROM generate_series(1, 3000) g",
+                        "other");
+  REQUIRE(run({std::string(kPgBin) + "pg_dump", "--format=custom", "--dbname=" + pg.dsn("other"),
+               "--file=" + (root / "other.dump").string()})
+              .exit_code == 0);
+  cases.push_back({"other-database", file_text(root / "other.dump"), true, {}, "NOT_A_DUMP"});
+
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    const auto dir = folder_with(root, c.name, manifest, c.bytes, c.manifest_matches);
+    const auto v = verify(dir, c.args);
+    INFO(v.output);
+    CHECK(v.exit_code == 3);
+    CHECK(v.code() == c.code);
+    CHECK(v.report.at("verdict").as_string() == "fail");
+    CHECK_FALSE(std::string(v.report.at("detail").as_string()).empty());
+    check_not_promoted(dir);
+  }
+
+  // Size against the trailing 7-day median: three times it, and a third of it.
+  for (const auto& [name, median, code] :
+       {std::tuple{"tripled", good.size() / 3, "SIZE_EXCEEDED"},
+        std::tuple{"third", good.size() * 3, "SIZE_SHRUNK"}}) {
+    CAPTURE(name);
+    const auto dir = folder_with(root, name, manifest, good, false);
+    add_history(dir, manifest, median, 5);
+    const auto v = verify(dir);
+    INFO(v.output);
+    CHECK(v.exit_code == 3);
+    CHECK(v.code() == code);
+    CHECK(std::string(v.report.at("detail").as_string()).find("median") != std::string::npos);
+    check_not_promoted(dir);
+  }
+  // Within the band (the same size every night): passes.
+  const auto steady = folder_with(root, "steady", manifest, good, false);
+  add_history(steady, manifest, good.size(), 5);
+  CHECK(verify(steady).exit_code == 0);
+
+  // The complete plain dump of the same state passes, restored with psql.
+  const auto plain_dir = folder_with(root, "plain-complete", manifest, plain_sql, true);
+  const auto plain_verdict = verify(plain_dir);
+  INFO(plain_verdict.output);
+  CHECK(plain_verdict.exit_code == 0);
+
+  // A plain dump that fails to restore: RESTORE_FAILED with the failing statement.
+  std::string broken = plain_sql;
+  broken.insert(broken.find("CREATE TABLE"), "SELECT no_such_function_in_weighlink();\n");
+  const auto broken_dir = folder_with(root, "restore-fails", manifest, broken, true);
+  const auto failed = verify(broken_dir);
+  CHECK(failed.exit_code == 3);
+  CHECK(failed.code() == "RESTORE_FAILED");
+  CHECK(std::string(failed.report.at("detail").as_string()).find("no_such_function_in_weighlink") !=
+        std::string::npos);
+  check_not_promoted(broken_dir);
+
+  // A manifest whose counts are not what the dump holds: the restore must equal it exactly.
+  const auto lying = folder_with(root, "manifest-count", manifest, good, false);
+  auto m = read_json(lying / manifest.filename());
+  m["row_counts"].as_object()["weighings"] = 901;
+  write_json(lying / manifest.filename(), m);
+  const auto lie = verify(lying);
+  CHECK(lie.exit_code == 3);
+  CHECK(lie.code() == "ROWCOUNT_DRIFT");
+  CHECK(std::string(lie.report.at("detail").as_string()).find("weighings") != std::string::npos);
+
+  // Nothing in the folder: it could not run (exit 1), which is not a verdict.
+  fs::create_directories(root / "nothing");
+  const auto none = verify(root / "nothing");
+  CHECK(none.exit_code == 1);
+  CHECK(none.output.find("no backups") != std::string::npos);
+}
+
+TEST_CASE("verify-backup: a table halved since the last verified dump is ROWCOUNT_DRIFT") {
+  PgCluster pg;
+  seed(pg, 300);
+  TempDir root("wl-verify");
+  const auto dir = root / "backups";
+  (void)backup(pg, dir);
+  REQUIRE(verify(dir).exit_code == 0);
+
+  // Half of station st1's history disappears (weighings first, then their log rows).
+  (void)pg.query_scalar(
+      "DELETE FROM weighings w USING mutation_log m WHERE m.station_id = w.station_id AND "
+      "m.idempotency_key = w.idempotency_key AND m.seq % 2 = 0");
+  (void)pg.query_scalar(
+      "DELETE FROM mutation_log m WHERE m.seq % 2 = 0");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // a new file name
+  (void)backup(pg, dir);
+  const auto v = verify(dir, {"--min-bytes", "1", "--median-factor", "10"});
+  INFO(v.output);
+  CHECK(v.exit_code == 3);
+  CHECK(v.code() == "ROWCOUNT_DRIFT");
+  const std::string detail(v.report.at("detail").as_string());
+  CHECK(detail.find("shrank") != std::string::npos);
+  CHECK(detail.find("-50.0 %") != std::string::npos);
+  // verified-latest still names the first dump.
+  CHECK(read_json(dir / "verified-latest").at("dump").as_string() !=
+        v.report.at("dump").as_string());
+  // A tolerance that allows it lets it through.
+  CHECK(verify(dir, {"--min-bytes", "1", "--median-factor", "10", "--row-tolerance", "0.6"})
+            .exit_code == 0);
+}
+
+TEST_CASE("verify-backup: orphans above the allowlist are ORPHAN_FK_SURGE") {
+  PgCluster pg;
+  seed(pg, 200);
+  // Five applied captures lose their weighing.
+  (void)pg.query_scalar(
+      "DELETE FROM weighings WHERE station_id = 'st2' AND idempotency_key IN ('key-1', 'key-2', "
+      "'key-3', 'key-4', 'key-5')");
+  TempDir root("wl-verify");
+  const auto dir = root / "backups";
+  (void)backup(pg, dir);
+
+  const auto strict = verify(dir);
+  INFO(strict.output);
+  CHECK(strict.exit_code == 3);
+  CHECK(strict.code() == "ORPHAN_FK_SURGE");
+  const auto& relations = strict.report.at("evidence").as_object().at("relations").as_array();
+  REQUIRE(relations.size() == 1);
+  CHECK(relations[0].as_object().at("orphans").as_int64() == 5);
+  CHECK(relations[0].as_object().at("sample").as_array().size() == 5);
+  check_not_promoted(dir);
+
+  write_text(root / "allow.yaml",
+             "soft_foreign_keys:\n  - name: applied_capture_has_weighing\n    max_orphans: 2\n");
+  CHECK(verify(dir, {"--soft-fk-allowlist", (root / "allow.yaml").string()}).code() ==
+        "ORPHAN_FK_SURGE");
+  write_text(root / "allow.yaml",
+             "soft_foreign_keys:\n  - name: applied_capture_has_weighing\n    max_orphans: 5\n");
+  CHECK(verify(dir, {"--soft-fk-allowlist", (root / "allow.yaml").string()}).exit_code == 0);
+
+  // A bad allowlist is bad usage: exit 2, nothing checked.
+  write_text(root / "bad.yaml", "soft_foreign_keys:\n  - name: x\n");
+  const auto bad = verify(dir, {"--soft-fk-allowlist", (root / "bad.yaml").string()});
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.output.find("bad.yaml") != std::string::npos);
+}
