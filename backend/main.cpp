@@ -117,6 +117,19 @@ int main(int argc, char** argv) {
   verify_cmd->add_option("--jobs", verify.jobs, "pg_restore --jobs for data and post-data")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
+  RestoreOptions restore_options;
+  auto* restore = app.add_subcommand(
+      "restore",
+      "restore a backup's dump (pre-data, data, post-data), migrate it, set a new generation");
+  restore->add_option("--file", restore_options.file, "the dump (weighlink_*.dump)")->required();
+  restore->add_option("--dsn", restore_options.dsn, "libpq connection string (or $WEIGHLINK_DSN)")
+      ->envname("WEIGHLINK_DSN")
+      ->required();
+  restore->add_flag("--force", restore_options.force,
+                    "empty a database that is not empty first (drops its schemas)");
+  restore->add_option("--jobs", restore_options.jobs, "pg_restore jobs for data and post-data")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{1}, std::size_t{64}));
 
   auto* serve_cmd = app.add_subcommand("serve", "serve gRPC sync and HTTP health endpoints");
   serve_cmd->add_option("--dsn", serve.dsn, "libpq connection string (or $WEIGHLINK_DSN)")
@@ -156,7 +169,10 @@ int main(int argc, char** argv) {
   }
   spdlog::set_level(spdlog::level::from_str(log_level));
 
-  const std::string& any_dsn = *serve_cmd ? serve.dsn : *verify_cmd ? verify.dsn : dsn;
+  const std::string& any_dsn = *serve_cmd    ? serve.dsn
+                               : *verify_cmd ? verify.dsn
+                               : *restore    ? restore_options.dsn
+                                             : dsn;
   if (auto problem = dsn_problem(any_dsn)) {
     std::cerr << "weighlink-backend: invalid --dsn: " << *problem
               << "; use a libpq connection string such as \"host=127.0.0.1 port=5432 "
@@ -173,6 +189,7 @@ int main(int argc, char** argv) {
                               verify_fallbacks.end());
       return run_verify_backup(verify);
     }
+    if (*restore) return run_restore(restore_options);
     if (*add) return run_station_add(dsn, station_id, key_file);
     if (*set_key) return run_station_set_key(dsn, station_id, key_file);
     if (*disable) return run_station_disable(dsn, station_id);

@@ -2,13 +2,6 @@
 // and station high waters come from the very snapshot the dump was taken from
 // (pg_export_snapshot, then pg_dump --snapshot), so that verify-backup can compare a restore with
 // them exactly (SPEC §6; docs/operations.md, "Backups").
-#include <fcntl.h>
-#include <openssl/evp.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <array>
 #include <boost/json.hpp>
 #include <chrono>
 #include <cstdio>
@@ -17,11 +10,9 @@
 #include <fstream>
 #include <iostream>
 
+#include "pg_tools.hpp"
 #include "weighlink/backend/commands.hpp"
 #include "weighlink/backend/pg.hpp"
-#include "weighlink/sync/hash.hpp"
-
-extern char** environ;
 
 namespace weighlink::backend {
 namespace {
@@ -29,56 +20,6 @@ namespace {
 int fail(const std::string& what) {
   std::cerr << "weighlink-backend: backup: " << what << "\n";
   return kExitFailure;
-}
-
-// pg_dump of the server's own major version when installed side by side (Debian), else PATH's.
-std::string pg_dump_for(std::string_view server_version_num) {
-  const auto major = server_version_num.substr(0, server_version_num.size() - 4);
-  const std::string versioned = "/usr/lib/postgresql/" + std::string(major) + "/bin/pg_dump";
-  return ::access(versioned.c_str(), X_OK) == 0 ? versioned : std::string("pg_dump");
-}
-
-// Runs argv, its stderr into `stderr_file`; the exit status (-1 when it could not start).
-int run(const std::vector<std::string>& argv, const std::filesystem::path& stderr_file) {
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 2, stderr_file.c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  pid_t pid = 0;
-  const int rc = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) return -1;
-  int status = 0;
-  pid_t waited = 0;
-  while ((waited = ::waitpid(pid, &status, 0)) < 0 && errno == EINTR) {
-  }
-  if (waited != pid) return -1;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-std::string read_all(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-// SHA-256 of a file, streamed.
-std::optional<std::string> file_sha256(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) return std::nullopt;
-  std::vector<char> buffer(1 << 20);
-  while (in) {
-    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-    EVP_DigestUpdate(ctx.get(), buffer.data(), static_cast<std::size_t>(in.gcount()));
-  }
-  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
-  unsigned int length = 0;
-  if (EVP_DigestFinal_ex(ctx.get(), digest.data(), &length) != 1) return std::nullopt;
-  return sync::to_hex(std::span(digest.data(), length));
 }
 
 }  // namespace
@@ -137,22 +78,18 @@ int run_backup(const std::string& dsn, const std::string& dir) {
   }
 
   const auto started = std::chrono::steady_clock::now();
-  const auto err_file = std::filesystem::path(partial + ".stderr");
-  const std::string pg_dump = pg_dump_for(server_version_num);
-  const int status = run({pg_dump, "--format=custom", "--snapshot=" + snapshot, "--file=" + partial,
-                          "--dbname=" + dsn},
-                         err_file);
-  const std::string dump_errors = read_all(err_file);
-  std::filesystem::remove(err_file, ec);
+  const std::string pg_dump = pg_program_for("pg_dump", server_version_num);
+  const auto dumped = run_program({pg_dump, "--format=custom", "--snapshot=" + snapshot,
+                                   "--file=" + partial, "--dbname=" + dsn});
   (void)db.exec("COMMIT");
-  if (status != 0) {
+  if (dumped.status != 0) {
     std::filesystem::remove(partial, ec);
-    if (status < 0) {
+    if (dumped.status < 0) {
       return fail("cannot run " + pg_dump + "; install postgresql-client-" +
-                  server_version_num.substr(0, server_version_num.size() - 4) +
+                  server_major(server_version_num) +
                   " (pg_dump must be at least the server's version) or put pg_dump on PATH");
     }
-    return fail("pg_dump failed (exit " + std::to_string(status) + "): " + dump_errors);
+    return fail("pg_dump failed (exit " + std::to_string(dumped.status) + "): " + dumped.errors);
   }
   const double dump_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

@@ -716,13 +716,13 @@ int run_verify_backup(const VerifyOptions& o) {
   // Notify, then the report (with the notification's outcome) and the textfile.
   if (!o.notify_url.empty()) {
     NotifyPolicy policy;
-    policy.attempts = o.notify_attempts;
+    policy.attempts = static_cast<std::uint32_t>(o.notify_attempts);
     policy.backoff_base = std::chrono::milliseconds(o.notify_backoff_ms);
     const auto outcome = post_notification(o.notify_url, json::serialize(report.to_json()), policy);
-    json::object notify = notify_outcome_json(outcome);
+    json::object notify = to_json(outcome);
     if (!outcome.delivered) {
       notify["code"] = "NOTIFY_FAILED";
-      std::cerr << "weighlink-backend: verify-backup: NOTIFY_FAILED: " << outcome.summary
+      std::cerr << "weighlink-backend: verify-backup: NOTIFY_FAILED: " << outcome.error
                 << " (the verdict stands)\n";
     }
     report.set("notify", notify);

@@ -46,14 +46,14 @@ pid_t spawn(std::vector<std::string> argv, int out_fd, int in_fd) {
   return pid;
 }
 
+}  // namespace
+
 std::string read_file(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
 }
-
-}  // namespace
 
 TempDir::TempDir(const std::string& prefix) {
   std::string templ = "/tmp/" + prefix + ".XXXXXX";

@@ -53,4 +53,20 @@ struct ServeOptions {
 // server version, created_at); the last line printed is the manifest's path.
 [[nodiscard]] int run_backup(const std::string& dsn, const std::string& dir);
 
+struct RestoreOptions {
+  std::string file;      // a custom-format dump (backup's weighlink_*.dump)
+  std::string dsn;       // the target database; nothing outside it is touched
+  bool force = false;    // empty a non-empty target first (drop its schemas)
+  std::size_t jobs = 2;  // pg_restore --jobs for the data and post-data sections
+};
+
+// restore --file F --dsn DSN [--force] [--jobs N]: refuses a file that is not a custom-format
+// dump or not of a weighlink database (exit 2), one whose sha256 differs from the manifest
+// beside it, a dump it cannot read to the end, a target that is not empty without --force, and a
+// target a weighlink-backend is still connected to (exit 1, the target untouched). Then pg_restore
+// pre-data, data, post-data (each timed; a failure names its phase and the failing object),
+// ANALYZE, the pending migrations, and a new generation in backend_meta (with restored_from,
+// restored_at). Prints a phase and throughput summary; the last line is the new generation.
+[[nodiscard]] int run_restore(const RestoreOptions& options);
+
 }  // namespace weighlink::backend

@@ -17,6 +17,11 @@ void migrate(const std::string& dsn);
 // it prints). Throws std::runtime_error with its output when it fails.
 [[nodiscard]] std::string add_station(const std::string& dsn, const std::string& id);
 
+// `weighlink-backend backup --dsn DSN --dir DIR`; returns the dump's path (its manifest, printed
+// last, sits beside it). Throws std::runtime_error with its output when it fails.
+[[nodiscard]] std::filesystem::path backup(const std::string& dsn,
+                                           const std::filesystem::path& dir);
+
 // `weighlink-backend serve --dsn DSN` with gRPC on `grpc_listen` (a fixed address lets a server
 // that is killed and started again be found at the same place) and HTTP on 127.0.0.1:0, then
 // `args`. Its ready file and log are DIR/NAME.ready and DIR/NAME.log. The destructor kills it.

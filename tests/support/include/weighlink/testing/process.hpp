@@ -82,6 +82,9 @@ std::pair<std::string, unsigned short> split_host_port(const std::string& addres
 // that refuses connections, or a fixed address for a server that is restarted on it.
 [[nodiscard]] std::string free_loopback_address();
 
+// The whole of a file's bytes ("" when it cannot be read): logs, dumps.
+[[nodiscard]] std::string read_file(const std::filesystem::path& path);
+
 // The last non-empty line of a command's output (where tokens and JSON reports are printed).
 [[nodiscard]] std::string last_line(const std::string& text);
 

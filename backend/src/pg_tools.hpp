@@ -1,0 +1,37 @@
+#pragma once
+// Internal to weighlink::backend (backup, restore): the PostgreSQL client programs that match the
+// server (pg_dump, pg_restore), run to completion with their stderr captured, and the dump file's
+// sha256. An adapter: POSIX spawn and OpenSSL, no database connection.
+//
+// Threading: free functions, safe to call from any thread.
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace weighlink::backend {
+
+// The major version from server_version_num: "15" from "150004".
+[[nodiscard]] std::string server_major(std::string_view server_version_num);
+
+// `program` (pg_dump, pg_restore) of the server's own major version when installed side by side
+// (Debian's /usr/lib/postgresql/<major>/bin), else `program` from PATH.
+[[nodiscard]] std::string pg_program_for(std::string_view program,
+                                         std::string_view server_version_num);
+
+struct ProgramRun {
+  int status = -1;     // exit status; 128 + signal when killed; -1 when it could not start
+  std::string output;  // what it wrote to stdout
+  std::string errors;  // what it wrote to stderr
+};
+
+// Runs argv[0] (looked up on PATH) to completion with stdin on /dev/null and stdout and stderr
+// captured in unnamed temporary files, so nothing is left beside the files it works on.
+[[nodiscard]] ProgramRun run_program(const std::vector<std::string>& argv);
+
+// SHA-256 of a file as lowercase hex, streamed; nullopt when it cannot be read.
+[[nodiscard]] std::optional<std::string> file_sha256(const std::filesystem::path& file);
+
+}  // namespace weighlink::backend

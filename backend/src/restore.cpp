@@ -1,0 +1,456 @@
+// weighlink-backend restore: a custom-format dump (backup's) into an empty database, one section
+// at a time with pg_restore (pre-data on one connection, then data and post-data with --jobs), so
+// that each phase is timed and a failure names its phase; then ANALYZE, the migrations this binary
+// knows, and a new generation, which tells every agent that the database was restored (SPEC §5,
+// §6; ../shared/reference/backup-anchors.md §2.5; docs/operations.md, "Restore").
+#include <boost/json.hpp>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "pg_tools.hpp"
+#include "weighlink/backend/commands.hpp"
+#include "weighlink/backend/pg.hpp"
+#include "weighlink/backend/pg_store.hpp"
+
+namespace weighlink::backend {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+int fail(int code, const std::string& what) {
+  std::cerr << "weighlink-backend: restore: " << what << "\n";
+  return code;
+}
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+std::string fixed(double value, int decimals = 2) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.*f", decimals, value);
+  return text;
+}
+
+// Why a file starting with `head` is not a pg_dump custom-format archive, or nullopt when it is
+// one (backup-anchors.md §2.4, tier A).
+std::optional<std::string> not_a_custom_dump(std::string_view head) {
+  if (head.starts_with("PGDMP")) return std::nullopt;
+  if (head.empty()) return "it is empty";
+  if (head.size() < 5) {
+    return "it is too short to be a dump (" + std::to_string(head.size()) + " bytes)";
+  }
+  if (head.starts_with("--")) return "it is a plain SQL dump (restore that with psql)";
+  if (head.starts_with("<!") || head.starts_with("<html") || head.starts_with("<HTML")) {
+    return "it is an HTML page (an error page saved in place of the dump?)";
+  }
+  if (head.starts_with("{")) return "it is JSON (the .manifest.json beside the dump?)";
+  if (head.starts_with("\x1f\x8b")) return "it is gzip-compressed (gunzip it first)";
+  return "it does not start with PGDMP";
+}
+
+// The manifest backup writes beside DIR/weighlink_*.dump: DIR/weighlink_*.manifest.json.
+std::optional<fs::path> manifest_beside(const fs::path& dump) {
+  if (dump.extension() != ".dump") return std::nullopt;
+  auto manifest = dump;
+  manifest.replace_extension(".manifest.json");
+  return manifest;
+}
+
+// pg_restore's messages on one line: the error and the TOC entry it was working on (which names
+// the failing object), without the program name and at most a few lines of the statement.
+std::string condense(std::string_view errors) {
+  constexpr std::size_t kMaxLines = 8;
+  constexpr std::size_t kMaxLine = 300;
+  std::string out;
+  std::size_t lines = 0;
+  std::istringstream in{std::string(errors)};
+  std::string line;
+  while (std::getline(in, line) && lines < kMaxLines) {
+    if (line.starts_with("pg_restore: ")) line.erase(0, 12);
+    while (!line.empty() && (line.back() == ' ' || line.back() == '\r')) line.pop_back();
+    if (line.empty() || line == "while PROCESSING TOC:" ||
+        line.starts_with("warning: errors ignored on restore")) {
+      continue;
+    }
+    if (line.size() > kMaxLine) line = line.substr(0, kMaxLine) + "...";
+    out += (out.empty() ? "" : " | ") + line;
+    ++lines;
+  }
+  return out.empty() ? "no message" : out;
+}
+
+// The schemas a restore fills or --force drops: all but pg_catalog, information_schema, the
+// pg_toast and temporary ones.
+constexpr std::string_view kUserSchema =
+    "n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%'";
+
+struct SchemaContents {
+  std::string schema;
+  long long relations = 0;
+  std::string names;  // the first few, for the message
+};
+
+// Tables, views, sequences... in every non-system schema of the target.
+Result<std::vector<SchemaContents>> target_contents(PgConnection& db) {
+  auto rows = db.exec(
+      "SELECT n.nspname, count(c.oid), "
+      "       coalesce(string_agg(c.relname, ', ' ORDER BY c.relname), '') "
+      "FROM pg_namespace n "
+      "LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relkind IN ('r','p','v','m','f','S') "
+      "WHERE " +
+      std::string(kUserSchema) + " GROUP BY n.nspname ORDER BY n.nspname");
+  if (!rows) return rows.error();
+  std::vector<SchemaContents> out;
+  for (int i = 0; i < rows->rows(); ++i) {
+    SchemaContents s{std::string(rows->get(i, 0)), std::stoll(std::string(rows->get(i, 1))),
+                     std::string(rows->get(i, 2))};
+    if (const auto cut = s.names.rfind(", ", 120); s.names.size() > 120 && cut != s.names.npos) {
+      s.names = s.names.substr(0, cut) + ", ...";
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::string describe(const std::vector<SchemaContents>& contents) {
+  std::string out;
+  for (const auto& s : contents) {
+    if (s.relations == 0) continue;
+    out += (out.empty() ? "" : "; ") + std::string("schema ") + s.schema + " holds " +
+           std::to_string(s.relations) + " relations (" + s.names + ")";
+  }
+  return out;
+}
+
+// Other weighlink-backend sessions on the target (a serve still running, a backup), by the
+// application_name every weighlink-backend connection sets unless its DSN names another: a
+// restore under a live backend would apply mutations into a half-restored database. Those of a
+// backend that was just stopped take a moment to leave pg_stat_activity: they are given 3 s.
+Result<std::string> weighlink_sessions(PgConnection& db) {
+  const auto deadline = Clock::now() + std::chrono::seconds(3);
+  while (true) {
+    auto r = db.exec(
+        "SELECT count(*), "
+        "coalesce(string_agg(DISTINCT coalesce(host(client_addr), 'local'), ', '), '') "
+        "FROM pg_stat_activity WHERE datname = current_database() "
+        "AND pid <> pg_backend_pid() AND application_name = 'weighlink-backend'");
+    if (!r) return r.error();
+    if (r->get(0, 0) == "0") return std::string();
+    if (Clock::now() >= deadline) {
+      return std::string(r->get(0, 0)) + " sessions from " + std::string(r->get(0, 1));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+// --force: empties the target by dropping every non-system schema with what it holds (CASCADE)
+// and creating `public` again as initdb makes it on PostgreSQL 15 (owned by pg_database_owner,
+// USAGE for everyone), in one transaction: any error (a lock held elsewhere runs into
+// lock_timeout) leaves the target exactly as it was.
+// Why not the alternatives: DROP OWNED BY the restoring role misses objects other roles own (a
+// separate migration role), revokes that role's privileges on shared objects (other databases,
+// tablespaces) for the whole cluster, and fails for a superuser; DROP DATABASE and CREATE
+// DATABASE need a connection to another database of the cluster and CREATEDB, and lose the
+// database's own settings and grants, which a dump without --create does not bring back. A
+// schema drop reaches nothing outside the database of --dsn.
+Result<std::string> empty_target(PgConnection& db, const std::vector<SchemaContents>& contents) {
+  PgTransaction transaction(db);
+  if (auto begun = transaction.begin(); !begun) return begun.error();
+  std::string dropped;
+  for (const auto& s : contents) {
+    auto quoted = db.exec("SELECT quote_ident($1)", {s.schema});
+    if (!quoted) return quoted.error();
+    if (auto r = db.exec("DROP SCHEMA " + std::string(quoted->get(0, 0)) + " CASCADE"); !r) {
+      return r.error();
+    }
+    dropped += (dropped.empty() ? "" : ", ") + s.schema + " (" + std::to_string(s.relations) +
+               " relations)";
+  }
+  if (auto r = db.exec("CREATE SCHEMA public; ALTER SCHEMA public OWNER TO pg_database_owner; "
+                       "GRANT USAGE ON SCHEMA public TO PUBLIC; "
+                       "COMMENT ON SCHEMA public IS 'standard public schema'");
+      !r) {
+    return r.error();
+  }
+  if (auto committed = transaction.commit(); !committed) return committed.error();
+  return dropped.empty() ? std::string("nothing to drop") : "dropped schema " + dropped;
+}
+
+// Why `file` is not a custom-format dump to restore, or nullopt when it is one.
+std::optional<std::string> not_a_dump_file(const fs::path& file) {
+  std::error_code ec;
+  if (!fs::is_regular_file(file, ec)) {
+    return "--file " + file.string() + " is not a file (" +
+           (ec ? ec.message() : std::string("a directory or special file")) + ")";
+  }
+  std::ifstream in(file, std::ios::binary);
+  std::string head(16, '\0');
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  head.resize(static_cast<std::size_t>(in.gcount()));
+  if (!in && !in.eof()) return "cannot read " + file.string();
+  if (auto why = not_a_custom_dump(head)) {
+    return file.string() + " is not a pg_dump custom-format dump: " + *why;
+  }
+  return std::nullopt;
+}
+
+// The file as it is now against what backup recorded beside it: why it must not be restored
+// (copied short, altered, or a manifest without a checksum), or nullopt; `note` says what was
+// checked.
+std::optional<std::string> manifest_mismatch(const fs::path& file, const std::string& sha,
+                                             std::string* note) {
+  const auto manifest_file = manifest_beside(file);
+  if (!manifest_file || !fs::exists(*manifest_file)) {
+    *note = "no manifest beside it";
+    return std::nullopt;
+  }
+  std::ifstream in(*manifest_file, std::ios::binary);
+  const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  boost::system::error_code parse_error;
+  const auto manifest = boost::json::parse(text, parse_error);
+  if (parse_error) {
+    return "the manifest " + manifest_file->string() + " beside the dump cannot be read as JSON (" +
+           parse_error.message() + "); move it away to restore without the checksum check";
+  }
+  const auto* recorded =
+      manifest.is_object() ? manifest.as_object().if_contains("sha256") : nullptr;
+  if (recorded == nullptr || !recorded->is_string()) {
+    return "the manifest " + manifest_file->string() +
+           " has no sha256 to check the dump against; move it away to restore without the check";
+  }
+  if (recorded->as_string() != sha) {
+    return file.string() + " has sha256 " + sha + " but its manifest " + manifest_file->string() +
+           " records " + std::string(recorded->as_string()) +
+           ": the file changed or was cut short after the backup; copy it again or restore "
+           "another dump (target not touched)";
+  }
+  *note = "matches its manifest";
+  return std::nullopt;
+}
+
+// pg_restore of the server's major version, on one dump.
+struct PgRestore {
+  std::string program;
+  std::string server_version_num;
+  fs::path file;
+};
+
+// Runs pg_restore with `args` on the dump (with the options every phase takes); nullopt when it
+// succeeded, else why `phase` failed: pg_restore's own lines (which name the failing TOC entry,
+// the object) and `then`, what to do.
+std::optional<std::string> run_phase(const PgRestore& tool, std::string_view phase,
+                                     const std::vector<std::string>& args, std::string_view then,
+                                     ProgramRun* ran) {
+  std::vector<std::string> argv = {tool.program, "--exit-on-error", "--no-owner", "--no-privileges",
+                                   "--no-password"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  argv.push_back(tool.file.string());
+  const auto started = Clock::now();
+  *ran = run_program(argv);
+  if (ran->status < 0) {
+    return "cannot run " + tool.program + "; install postgresql-client-" +
+           server_major(tool.server_version_num) +
+           " (pg_restore must be at least the version of the pg_dump that wrote the dump) or put "
+           "pg_restore on PATH";
+  }
+  if (ran->status == 0) return std::nullopt;
+  return "phase " + std::string(phase) + " failed after " + fixed(seconds_since(started)) +
+         " s (pg_restore exit " + std::to_string(ran->status) + "): " + condense(ran->errors) +
+         "; " + std::string(then);
+}
+
+struct Failure {
+  int code = kExitFailure;
+  std::string message;
+};
+
+// The check phase, with no server: the archive's table of contents is a weighlink database's (it
+// has public.schema_migrations), and the whole archive reads to the end (script mode into
+// /dev/null decompresses every block). A wrong or damaged file is refused before --force drops
+// anything.
+std::optional<Failure> check_archive(const PgRestore& tool) {
+  constexpr std::string_view kDamaged =
+      "the dump is damaged or cut short and the target was not touched: restore another dump "
+      "(one verify-backup passed)";
+  ProgramRun ran;
+  if (auto failed = run_phase(tool, "check", {"--list"}, kDamaged, &ran))
+    return Failure{.message = *failed};
+  if (ran.output.find(" TABLE public schema_migrations ") == std::string::npos) {
+    return Failure{kExitUsage, tool.file.string() +
+                                   " is a pg_dump archive, but not of a weighlink database (it has "
+                                   "no table public.schema_migrations); pass a weighlink_*.dump "
+                                   "that backup wrote. The target was not touched"};
+  }
+  if (auto failed = run_phase(tool, "check", {"--file=/dev/null"}, kDamaged, &ran)) {
+    return Failure{.message = *failed};
+  }
+  return std::nullopt;
+}
+
+struct Generation {
+  std::string dump;  // the one the dump brought ("" when none)
+  std::string now;   // the new one
+};
+
+// A new generation, with where the database came from, in one transaction: agents see the
+// change in their next Hello and re-send whatever the dump lacks (SPEC §5).
+Result<Generation> new_generation(PgConnection& db, const std::string& restored_from) {
+  PgTransaction transaction(db);
+  if (auto begun = transaction.begin(); !begun) return begun.error();
+  Generation generation;
+  auto old = db.exec("SELECT value FROM backend_meta WHERE key = 'generation'");
+  if (!old) return old.error();
+  if (old->rows() > 0) generation.dump = std::string(old->get(0, 0));
+  auto set = db.exec(
+      "INSERT INTO backend_meta (key, value) VALUES ('generation', gen_random_uuid()::text) "
+      "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value RETURNING value");
+  if (!set) return set.error();
+  generation.now = std::string(set->get(0, 0));
+  if (auto r = db.exec(
+          "INSERT INTO backend_meta (key, value) VALUES ('restored_from', $1), ('restored_at', "
+          "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')) "
+          "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+          {restored_from});
+      !r) {
+    return r.error();
+  }
+  if (auto committed = transaction.commit(); !committed) return committed.error();
+  return generation;
+}
+
+}  // namespace
+
+int run_restore(const RestoreOptions& options) {
+  const fs::path file = options.file;
+  if (auto problem = not_a_dump_file(file)) {
+    return fail(kExitUsage, *problem + "; pass a weighlink_*.dump that backup wrote (pg_dump -Fc)");
+  }
+  std::error_code ec;
+  const auto size = fs::file_size(file, ec);
+
+  PgConnection db(options.dsn);
+  if (!db.ensure_connected() || !db.exec("SET statement_timeout = 0")) {
+    return fail(kExitFailure, "cannot reach PostgreSQL at " + db.target() + " (" + db.last_error() +
+                                  "); check --dsn and that the server is running");
+  }
+  const std::string target = db.target();
+  auto info = db.exec("SELECT current_setting('server_version_num')");
+  if (!info) return fail(kExitFailure, "cannot read the server version: " + db.last_error());
+  const std::string server_version_num(info->get(0, 0));
+
+  auto sessions = weighlink_sessions(db);
+  if (!sessions) return fail(kExitFailure, "cannot list the sessions: " + db.last_error());
+  if (!sessions->empty()) {
+    return fail(kExitFailure, "another weighlink-backend is connected to " + target + " (" +
+                                  *sessions +
+                                  "): stop `weighlink-backend serve` (every replica) and running "
+                                  "backups first; agents keep their mutations meanwhile");
+  }
+  auto contents = target_contents(db);
+  if (!contents) return fail(kExitFailure, "cannot look into the target: " + db.last_error());
+  const std::string held = describe(*contents);
+  if (!held.empty() && !options.force) {
+    return fail(kExitFailure,
+                "the target " + target + " is not empty: " + held +
+                    "; restore into an empty database, or pass --force to drop what it holds "
+                    "(every schema of that database, nothing outside it)");
+  }
+
+  // The file as it is now against what backup recorded: a copy cut short or altered on its way
+  // is refused before anything is dropped.
+  const auto sha = file_sha256(file);
+  if (!sha) return fail(kExitFailure, "cannot read " + options.file);
+  std::string checksum_note;
+  if (auto mismatch = manifest_mismatch(file, *sha, &checksum_note)) {
+    return fail(kExitFailure, *mismatch);
+  }
+
+  const PgRestore tool{pg_program_for("pg_restore", server_version_num), server_version_num, file};
+  std::cout << "restore " << options.file << " (" << fixed(size / 1e6) << " MB, sha256 " << *sha
+            << ", " << checksum_note << ") into " << target << " with " << tool.program << ", "
+            << options.jobs << " jobs" << std::endl;
+  const auto restore_started = Clock::now();
+  if (auto failed = check_archive(tool)) return fail(failed->code, failed->message);
+  std::cout << "check: " << fixed(seconds_since(restore_started)) << " s" << std::endl;
+
+  if (!held.empty()) {
+    auto emptied = empty_target(db, *contents);
+    if (!emptied) {
+      return fail(kExitFailure, "cannot empty the target " + target + " (--force): " +
+                                    db.last_error() + "; the target was not changed");
+    }
+    std::cout << "emptied the target (--force): " << *emptied << std::endl;
+  }
+
+  const std::string jobs = "--jobs=" + std::to_string(options.jobs);
+  const std::string dbname = "--dbname=" + options.dsn;
+  const std::string partly =
+      "the target is left partly restored: fix the cause, then run restore again with --force "
+      "(it empties the target first)";
+  const std::vector<std::pair<std::string_view, std::vector<std::string>>> sections = {
+      // Definitions: one connection, as pg_restore runs them serially anyway.
+      {"pre-data", {"--section=pre-data", dbname}},
+      {"data", {"--section=data", jobs, dbname}},
+      {"post-data", {"--section=post-data", jobs, dbname}},
+  };
+  double sections_s = 0;
+  for (const auto& [name, args] : sections) {
+    const auto started = Clock::now();
+    ProgramRun ran;
+    if (auto failed = run_phase(tool, name, args, partly, &ran)) return fail(kExitFailure, *failed);
+    const double took = seconds_since(started);
+    sections_s += took;
+    std::cout << name << ": " << fixed(took) << " s";
+    if (name == "data" && took > 0)
+      std::cout << " (" << fixed(size / 1e6 / took, 1) << " MB/s of dump)";
+    std::cout << std::endl;
+  }
+
+  // pg_restore brings no planner statistics: without them the first queries on the big tables
+  // (and the migrations below) are planned as if they were empty.
+  auto started = Clock::now();
+  if (!db.exec("ANALYZE")) {
+    return fail(kExitFailure, "phase analyze failed: " + db.last_error() + "; " + partly);
+  }
+  std::cout << "analyze: " << fixed(seconds_since(started)) << " s" << std::endl;
+
+  // A dump from an older schema comes up on this binary's (the same code as `migrate`).
+  started = Clock::now();
+  const auto before = schema_status(db);
+  const auto applied = migrate(db);
+  const auto after = schema_status(db);
+  if (!before || !applied || !after) {
+    return fail(kExitFailure, "phase migrate failed: " + db.last_error() + "; " + partly);
+  }
+  std::cout << "migrate: " << fixed(seconds_since(started)) << " s (schema "
+            << before->current_version << " -> " << after->current_version
+            << (applied->empty() ? ", nothing to apply" : "") << ")" << std::endl;
+
+  auto generation = new_generation(db, file.filename().string() + " sha256 " + *sha);
+  if (!generation) {
+    return fail(kExitFailure, "cannot set a new generation: " + db.last_error() +
+                                  "; run restore again with --force before serving this "
+                                  "database (agents would not notice the restore)");
+  }
+  const double total = seconds_since(restore_started);
+  std::cout << "restored " << fixed(size / 1e6) << " MB of dump in " << fixed(total) << " s ("
+            << fixed(sections_s > 0 ? size / 1e6 / sections_s : 0, 1)
+            << " MB/s through pre-data, data and post-data); new generation " << generation->now
+            << " (the dump's was " << (generation->dump.empty() ? "none" : generation->dump)
+            << "): agents re-send what the dump lacks at their next Hello\n"
+            << generation->now << std::endl;
+  return kExitOk;
+}
+
+}  // namespace weighlink::backend
