@@ -58,13 +58,25 @@ int main(int argc, char** argv) {
       ->required();
   disable->add_option("--id", station_id, "station id")->required();
 
+  BackupOptions backup_options;
   std::string backup_dir;
+  std::vector<std::string> backup_mirrors;
   auto* backup = app.add_subcommand(
       "backup", "pg_dump -Fc into DIR with a manifest taken from the dump's own snapshot");
-  backup->add_option("--dsn", dsn, "libpq connection string (or $WEIGHLINK_DSN)")
+  backup->add_option("--dsn", backup_options.dsn, "libpq connection string (or $WEIGHLINK_DSN)")
       ->envname("WEIGHLINK_DSN")
       ->required();
-  backup->add_option("--dir", backup_dir, "where the dump and its manifest go")->required();
+  backup->add_option("--dir", backup_dir, "where the dump and its manifest go (or remote:path)")
+      ->required();
+  backup->add_option("--mirror", backup_mirrors,
+                     "also copy it here (folder or rclone remote; repeatable)");
+  backup
+      ->add_option("--retention-days", backup_options.retention_days,
+                   "then remove dumps older than this from every destination (never the newest "
+                   "two verified)")
+      ->check(CLI::Range(1, 36500));
+  backup->add_option("--staging-dir", backup_options.staging_dir,
+                     "where the dump is written before its upload to a remote --dir");
 
   VerifyOptions verify;
   std::string verify_dir;
@@ -172,6 +184,7 @@ int main(int argc, char** argv) {
   const std::string& any_dsn = *serve_cmd    ? serve.dsn
                                : *verify_cmd ? verify.dsn
                                : *restore    ? restore_options.dsn
+                               : *backup     ? backup_options.dsn
                                              : dsn;
   if (auto problem = dsn_problem(any_dsn)) {
     std::cerr << "weighlink-backend: invalid --dsn: " << *problem
@@ -182,7 +195,12 @@ int main(int argc, char** argv) {
 
   try {
     if (*migrate) return run_migrate(dsn);
-    if (*backup) return run_backup(dsn, backup_dir);
+    if (*backup) {
+      backup_options.destinations = {backup_dir};
+      backup_options.destinations.insert(backup_options.destinations.end(),
+                                         backup_mirrors.begin(), backup_mirrors.end());
+      return run_backup(backup_options);
+    }
     if (*verify_cmd) {
       verify.locations = {verify_dir};
       verify.locations.insert(verify.locations.end(), verify_fallbacks.begin(),

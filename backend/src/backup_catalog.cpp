@@ -1,6 +1,7 @@
 #include "weighlink/backend/backup_catalog.hpp"
 
 #include <boost/json.hpp>
+#include <set>
 
 namespace weighlink::backend {
 namespace {
@@ -126,6 +127,41 @@ std::optional<VerifiedLatest> parse_verified_latest(std::string_view text) {
   const auto v = parse_utc_timestamp(*verified);
   if (!c || !v) return std::nullopt;
   return VerifiedLatest{*dump, *sha, *c, *v};
+}
+
+Catalog read_catalog(Store& store, const std::vector<StoreEntry>& entries) {
+  Catalog c;
+  std::set<std::string> verified;
+  for (const auto& e : entries) {
+    c.sizes[e.name] = e.size;
+    constexpr std::string_view kVerified = ".verified.json";
+    if (e.name.ends_with(kVerified)) {
+      verified.insert(e.name.substr(0, e.name.size() - kVerified.size()) + ".dump");
+    }
+  }
+  for (const auto& e : entries) {
+    if (e.name.ends_with(".manifest.json")) {
+      auto text = store.read_small(e.name);
+      if (!text) {
+        c.notes.push_back("cannot read " + e.name + ": " + text.error().message);
+        continue;
+      }
+      std::string error;
+      auto m = parse_manifest(*text, error);
+      if (!m) {
+        c.notes.push_back(e.name + " is not a weighlink manifest (" + error + "): ignored");
+        continue;
+      }
+      c.records.push_back({m->dump, m->created_at, m->size_bytes, verified.contains(m->dump)});
+      c.manifests[m->dump] = std::move(*m);
+    } else if (e.name == kVerifiedLatest) {
+      if (auto text = store.read_small(e.name)) {
+        c.latest = parse_verified_latest(*text);
+        if (!c.latest) c.notes.push_back("verified-latest is not readable: ignored");
+      }
+    }
+  }
+  return c;
 }
 
 }  // namespace weighlink::backend

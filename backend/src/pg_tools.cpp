@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <array>
+#include <chrono>
+#include <sstream>
 #include <cerrno>
 #include <fstream>
 #include <memory>
@@ -108,6 +110,61 @@ std::optional<std::string> file_sha256(const std::filesystem::path& file) {
   unsigned int length = 0;
   if (EVP_DigestFinal_ex(ctx.get(), digest.data(), &length) != 1) return std::nullopt;
   return sync::to_hex(std::span(digest.data(), length));
+}
+
+std::string condense_errors(std::string_view errors) {
+  constexpr std::size_t kMaxLines = 8;
+  constexpr std::size_t kMaxLine = 300;
+  std::string out;
+  std::size_t lines = 0;
+  std::istringstream in{std::string(errors)};
+  std::string line;
+  while (std::getline(in, line) && lines < kMaxLines) {
+    for (const std::string_view prefix : {"pg_restore: ", "psql: "}) {
+      if (line.starts_with(prefix)) line.erase(0, prefix.size());
+    }
+    while (!line.empty() && (line.back() == ' ' || line.back() == '\r')) line.pop_back();
+    if (line.empty() || line == "while PROCESSING TOC:" ||
+        line.starts_with("warning: errors ignored on restore")) {
+      continue;
+    }
+    if (line.size() > kMaxLine) line = line.substr(0, kMaxLine) + "...";
+    out += (out.empty() ? "" : " | ") + line;
+    ++lines;
+  }
+  return out.empty() ? "no message" : out;
+}
+
+SectionsRestore restore_sections(const std::string& pg_restore, const std::filesystem::path& dump,
+                                 const std::string& dsn, int jobs,
+                                 const std::function<void(const SectionTiming&)>& on_section) {
+  SectionsRestore result;
+  for (const char* section : {"pre-data", "data", "post-data"}) {
+    std::vector<std::string> argv = {pg_restore,      "--section=" + std::string(section),
+                                     "--exit-on-error", "--no-owner",
+                                     "--no-privileges", "--no-password",
+                                     "--dbname=" + dsn};
+    // Definitions run serially in one connection anyway.
+    if (std::string_view(section) != "pre-data") {
+      argv.push_back("--jobs=" + std::to_string(jobs < 1 ? 1 : jobs));
+    }
+    argv.push_back(dump.string());
+    const auto started = std::chrono::steady_clock::now();
+    const auto ran = run_program(argv);
+    if (ran.status != 0) {
+      result.failed_section = section;
+      result.status = ran.status;
+      result.errors = ran.status < 0 ? "cannot run " + pg_restore + ": install the PostgreSQL "
+                                                                    "client programs"
+                                     : condense_errors(ran.errors);
+      return result;
+    }
+    result.timings.push_back(
+        {section,
+         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()});
+    if (on_section) on_section(result.timings.back());
+  }
+  return result;
 }
 
 }  // namespace weighlink::backend

@@ -67,29 +67,6 @@ std::optional<fs::path> manifest_beside(const fs::path& dump) {
   return manifest;
 }
 
-// pg_restore's messages on one line: the error and the TOC entry it was working on (which names
-// the failing object), without the program name and at most a few lines of the statement.
-std::string condense(std::string_view errors) {
-  constexpr std::size_t kMaxLines = 8;
-  constexpr std::size_t kMaxLine = 300;
-  std::string out;
-  std::size_t lines = 0;
-  std::istringstream in{std::string(errors)};
-  std::string line;
-  while (std::getline(in, line) && lines < kMaxLines) {
-    if (line.starts_with("pg_restore: ")) line.erase(0, 12);
-    while (!line.empty() && (line.back() == ' ' || line.back() == '\r')) line.pop_back();
-    if (line.empty() || line == "while PROCESSING TOC:" ||
-        line.starts_with("warning: errors ignored on restore")) {
-      continue;
-    }
-    if (line.size() > kMaxLine) line = line.substr(0, kMaxLine) + "...";
-    out += (out.empty() ? "" : " | ") + line;
-    ++lines;
-  }
-  return out.empty() ? "no message" : out;
-}
-
 // The schemas a restore fills or --force drops: all but pg_catalog, information_schema, the
 // pg_toast and temporary ones.
 constexpr std::string_view kUserSchema =
@@ -266,7 +243,7 @@ std::optional<std::string> run_phase(const PgRestore& tool, std::string_view pha
   }
   if (ran->status == 0) return std::nullopt;
   return "phase " + std::string(phase) + " failed after " + fixed(seconds_since(started)) +
-         " s (pg_restore exit " + std::to_string(ran->status) + "): " + condense(ran->errors) +
+         " s (pg_restore exit " + std::to_string(ran->status) + "): " + condense_errors(ran->errors) +
          "; " + std::string(then);
 }
 
@@ -393,29 +370,26 @@ int run_restore(const RestoreOptions& options) {
     std::cout << "emptied the target (--force): " << *emptied << std::endl;
   }
 
-  const std::string jobs = "--jobs=" + std::to_string(options.jobs);
-  const std::string dbname = "--dbname=" + options.dsn;
   const std::string partly =
       "the target is left partly restored: fix the cause, then run restore again with --force "
       "(it empties the target first)";
-  const std::vector<std::pair<std::string_view, std::vector<std::string>>> sections = {
-      // Definitions: one connection, as pg_restore runs them serially anyway.
-      {"pre-data", {"--section=pre-data", dbname}},
-      {"data", {"--section=data", jobs, dbname}},
-      {"post-data", {"--section=post-data", jobs, dbname}},
-  };
-  double sections_s = 0;
-  for (const auto& [name, args] : sections) {
-    const auto started = Clock::now();
-    ProgramRun ran;
-    if (auto failed = run_phase(tool, name, args, partly, &ran)) return fail(kExitFailure, *failed);
-    const double took = seconds_since(started);
-    sections_s += took;
-    std::cout << name << ": " << fixed(took) << " s";
-    if (name == "data" && took > 0)
-      std::cout << " (" << fixed(size / 1e6 / took, 1) << " MB/s of dump)";
-    std::cout << std::endl;
+  const auto sections =
+      restore_sections(tool.program, file, options.dsn, static_cast<int>(options.jobs),
+                       [&](const SectionTiming& t) {
+                         std::cout << t.section << ": " << fixed(t.seconds) << " s";
+                         if (t.section == "data" && t.seconds > 0) {
+                           std::cout << " (" << fixed(size / 1e6 / t.seconds, 1)
+                                     << " MB/s of dump)";
+                         }
+                         std::cout << std::endl;
+                       });
+  if (!sections.ok()) {
+    return fail(kExitFailure, "phase " + sections.failed_section + " failed (pg_restore exit " +
+                                  std::to_string(sections.status) + "): " + sections.errors +
+                                  "; " + partly);
   }
+  double sections_s = 0;
+  for (const auto& t : sections.timings) sections_s += t.seconds;
 
   // pg_restore brings no planner statistics: without them the first queries on the big tables
   // (and the migrations below) are planned as if they were empty.

@@ -9,6 +9,9 @@
 #include <fstream>
 #include <iostream>
 #include <optional>
+#include <set>
+#include <fcntl.h>
+#include <algorithm>
 #include <sstream>
 
 #include "backup_internal.hpp"
@@ -142,22 +145,6 @@ bool write_file_atomically(const fs::path& path, const std::string& text, std::s
     return false;
   }
   return true;
-}
-
-// pg_restore's and psql's lines that name what failed: "error:" and "from TOC entry".
-std::string failing_lines(const std::string& errors) {
-  std::istringstream in(errors);
-  std::string line;
-  std::string picked;
-  int n = 0;
-  while (std::getline(in, line) && n < 6) {
-    if (line.find("error") != std::string::npos || line.find("TOC entry") != std::string::npos ||
-        line.find("ERROR") != std::string::npos) {
-      picked += (picked.empty() ? "" : " | ") + line;
-      ++n;
-    }
-  }
-  return picked.empty() ? errors.substr(0, 600) : picked;
 }
 
 // Where the restore goes: a disposable cluster of our own, or a new database on --scratch-dsn's
@@ -358,39 +345,14 @@ void verify(const VerifyOptions& o, Report& report, Store& store,
             std::optional<VerifiedLatest>& latest) {
   // The catalog: every manifest, and which dumps passed before.
   auto t = Clock::now();
-  std::vector<DumpRecord> records;
-  std::map<std::string, BackupManifest> manifests;
-  std::map<std::string, std::uint64_t> sizes;
-  std::set<std::string> verified;
-  for (const auto& e : entries) {
-    sizes[e.name] = e.size;
-    if (e.name.ends_with(".verified.json")) {
-      verified.insert(e.name.substr(0, e.name.size() - 14) + ".dump");
-    }
-  }
-  for (const auto& e : entries) {
-    if (!e.name.ends_with(".manifest.json")) continue;
-    auto text = store.read_small(e.name);
-    if (!text) {
-      report.note("cannot read " + e.name + ": " + text.error().message);
-      continue;
-    }
-    std::string error;
-    auto m = parse_manifest(*text, error);
-    if (!m) {
-      report.note(e.name + " is not a weighlink manifest (" + error + "): ignored");
-      continue;
-    }
-    records.push_back({m->dump, m->created_at, m->size_bytes, verified.contains(m->dump)});
-    manifests[m->dump] = std::move(*m);
-  }
-  if (const auto it = std::find_if(entries.begin(), entries.end(),
-                                   [](const StoreEntry& e) { return e.name == kVerifiedLatest; });
-      it != entries.end()) {
-    if (auto text = store.read_small(std::string(kVerifiedLatest))) {
-      latest = parse_verified_latest(*text);
-    }
-  }
+  auto catalog = read_catalog(store, entries);
+  for (const auto& note : catalog.notes) report.note(note);
+  const auto& records = catalog.records;
+  auto& manifests = catalog.manifests;
+  const auto& sizes = catalog.sizes;
+  latest = catalog.latest;
+  const auto verified_count =
+      std::count_if(records.begin(), records.end(), [](const DumpRecord& r) { return r.verified; });
   std::string chosen;
   if (!o.file.empty()) {
     chosen = fs::path(o.file).filename().string();
@@ -409,15 +371,16 @@ void verify(const VerifyOptions& o, Report& report, Store& store,
                     " (no readable *.manifest.json); run `weighlink-backend backup` first");
     return;
   }
-  candidate = Candidate{manifests[chosen], sizes.contains(chosen) ? sizes[chosen] : 0,
-                        sizes.contains(chosen)};
+  const auto size_it = sizes.find(chosen);
+  candidate = Candidate{manifests[chosen], size_it == sizes.end() ? 0 : size_it->second,
+                        size_it != sizes.end()};
   const auto& m = candidate->manifest;
   report.set("dump", m.dump);
   report.set("dump_created_at", m.created_at_text);
   report.step("pick", true, seconds_since(t),
               m.dump + " (manifest time " + m.created_at_text + ", " +
                   std::to_string(records.size()) + " dumps in the folder, " +
-                  std::to_string(verified.size()) + " verified)");
+                  std::to_string(verified_count) + " verified)");
 
   // Size guard, on the size the file has now (a cut-short upload is smaller than its manifest).
   t = Clock::now();
@@ -532,33 +495,27 @@ void verify(const VerifyOptions& o, Report& report, Store& store,
     const auto r = run_program({target.psql(), "-X", "-q", "-v", "ON_ERROR_STOP=1",
                                 "--dbname=" + target.dsn(), "-f", dump_path.string()});
     if (r.status != 0) {
-      const auto failing = failing_lines(r.errors);
+      const auto failing = condense_errors(r.errors);
       report.step("restore", false, seconds_since(t), failing);
       report.fail(VerifyCode::restore_failed, "psql could not restore the plain dump: " + failing);
       return;
     }
     report.step("restore", true, seconds_since(t), "plain SQL dump restored with psql");
   } else {
-    for (const auto& section : {"pre-data", "data", "post-data"}) {
-      t = Clock::now();
-      std::vector<std::string> argv = {target.pg_restore(), "--section=" + std::string(section),
-                                       "--exit-on-error", "--no-owner", "--no-privileges",
-                                       "--dbname=" + target.dsn()};
-      if (std::string_view(section) != "pre-data") {
-        argv.push_back("--jobs=" + std::to_string(std::max(1, o.jobs)));
-      }
-      argv.push_back(dump_path.string());
-      const auto r = run_program(argv);
-      const std::string step = "restore_" + std::string(section);
-      if (r.status != 0) {
-        const auto failing = failing_lines(r.errors);
-        report.step(step, false, seconds_since(t), failing);
-        report.fail(VerifyCode::restore_failed,
-                    "pg_restore failed in " + std::string(section) + ": " + failing,
-                    {{"section", section}, {"pg_restore_exit", r.status}});
-        return;
-      }
-      report.step(step, true, seconds_since(t), std::string(section) + " restored");
+    t = Clock::now();
+    const auto sections = restore_sections(target.pg_restore(), dump_path, target.dsn(), o.jobs);
+    for (const auto& timing : sections.timings) {
+      report.step("restore_" + timing.section, true, timing.seconds, timing.section + " restored");
+    }
+    if (!sections.ok()) {
+      double done = 0;
+      for (const auto& timing : sections.timings) done += timing.seconds;
+      report.step("restore_" + sections.failed_section, false, seconds_since(t) - done,
+                  sections.errors);
+      report.fail(VerifyCode::restore_failed,
+                  "pg_restore failed in " + sections.failed_section + ": " + sections.errors,
+                  {{"section", sections.failed_section}, {"pg_restore_exit", sections.status}});
+      return;
     }
   }
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "weighlink/backend/backup_policy.hpp"
+#include "weighlink/backend/offsite.hpp"
 
 namespace weighlink::backend {
 
@@ -50,5 +51,16 @@ struct VerifiedLatest {
 };
 [[nodiscard]] std::string to_json(const VerifiedLatest& pointer);
 [[nodiscard]] std::optional<VerifiedLatest> parse_verified_latest(std::string_view json);
+
+// A folder's dumps as their manifests describe them (unreadable manifests are skipped with a
+// note), which of them verify-backup passed, and the verified-latest pointer.
+struct Catalog {
+  std::vector<DumpRecord> records;
+  std::map<std::string, BackupManifest> manifests;  // by dump name
+  std::map<std::string, std::uint64_t> sizes;       // every file listed, by name
+  std::optional<VerifiedLatest> latest;
+  std::vector<std::string> notes;
+};
+[[nodiscard]] Catalog read_catalog(Store& store, const std::vector<StoreEntry>& entries);
 
 }  // namespace weighlink::backend

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <string>
+#include <vector>
 
 namespace weighlink::backend {
 
@@ -49,9 +50,17 @@ struct ServeOptions {
                                       const std::string& key_file);
 
 // backup --dir DIR: DIR/weighlink_YYYYMMDD_HHMMSS.dump (pg_dump -Fc) and its .manifest.json (size,
-// sha256, per-table row counts and per-station high water from the dump's own snapshot,
-// server version, created_at); the last line printed is the manifest's path.
-[[nodiscard]] int run_backup(const std::string& dsn, const std::string& dir);
+// sha256, per-table row counts, per-station high water and the generation from the dump's own
+// snapshot, server version, created_at). DIR is a local folder or an rclone remote; each --mirror
+// gets a copy; with retention_days, retention runs on every destination afterwards. The last
+// line printed is the primary manifest's path. Exit 1 when any destination missed the dump.
+struct BackupOptions {
+  std::string dsn;
+  std::vector<std::string> destinations;  // --dir, then each --mirror
+  int retention_days = 0;                 // 0: no retention
+  std::string staging_dir;                // where a dump for a remote --dir is written first
+};
+[[nodiscard]] int run_backup(const BackupOptions& options);
 
 struct RestoreOptions {
   std::string file;      // a custom-format dump (backup's weighlink_*.dump)
