@@ -1,0 +1,130 @@
+#include "weighlink/backend/subprocess.hpp"
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <string_view>
+#include <system_error>
+#include <thread>
+
+extern char** environ;
+
+namespace weighlink::backend {
+namespace {
+
+// An unlinked temporary file: a tool's stdin, stdout or stderr.
+class TempFile {
+ public:
+  TempFile() {
+    std::error_code ec;
+    const auto dir = std::filesystem::temp_directory_path(ec);
+    std::string templ =
+        ((ec ? std::filesystem::path("/tmp") : dir) / "weighlink-run.XXXXXX").string();
+    fd_ = ::mkostemp(templ.data(), O_CLOEXEC);
+    if (fd_ >= 0) ::unlink(templ.c_str());
+  }
+  ~TempFile() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+  [[nodiscard]] int fd() const { return fd_; }
+  [[nodiscard]] bool write_all(std::string_view text) const {
+    while (!text.empty()) {
+      const ssize_t n = ::write(fd_, text.data(), text.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      text.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return ::lseek(fd_, 0, SEEK_SET) == 0;
+  }
+  [[nodiscard]] std::string read_all() const {
+    std::string out;
+    if (::lseek(fd_, 0, SEEK_SET) != 0) return out;
+    char buffer[1 << 16];
+    ssize_t n = 0;
+    while ((n = ::read(fd_, buffer, sizeof buffer)) > 0 || (n < 0 && errno == EINTR)) {
+      if (n > 0) out.append(buffer, static_cast<std::size_t>(n));
+    }
+    return out;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+int wait_for(pid_t pid, const std::optional<std::chrono::milliseconds>& deadline, bool& timed_out) {
+  int status = 0;
+  if (!deadline) {
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return status;
+  }
+  // Polled: a tool's run time dwarfs the few milliseconds this adds.
+  const auto until = std::chrono::steady_clock::now() + *deadline;
+  auto pause = std::chrono::milliseconds(1);
+  while (true) {
+    const pid_t waited = ::waitpid(pid, &status, WNOHANG);
+    if (waited == pid || (waited < 0 && errno != EINTR)) return status;
+    if (std::chrono::steady_clock::now() >= until) {
+      ::kill(pid, SIGKILL);
+      while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+      }
+      timed_out = true;
+      return status;
+    }
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(25));
+  }
+}
+
+}  // namespace
+
+CommandResult run_command(const std::vector<std::string>& argv, const CommandOptions& options) {
+  CommandResult result;
+  if (argv.empty()) {
+    result.err = "no command";
+    return result;
+  }
+  TempFile in, out, err;
+  if (out.fd() < 0 || err.fd() < 0 || (options.stdin_data && in.fd() < 0) ||
+      (options.stdin_data && !in.write_all(*options.stdin_data))) {
+    result.err = "cannot create a temporary file (check TMPDIR and its free space)";
+    return result;
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  if (options.stdin_data) {
+    posix_spawn_file_actions_adddup2(&actions, in.fd(), 0);
+  } else {
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  }
+  posix_spawn_file_actions_adddup2(&actions, out.fd(), 1);
+  posix_spawn_file_actions_adddup2(&actions, err.fd(), 2);
+  std::vector<char*> args;
+  args.reserve(argv.size() + 1);
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = 0;
+  const int rc = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) {
+    result.err = std::error_code(rc, std::generic_category()).message();
+    return result;
+  }
+  result.started = true;
+  const int status = wait_for(pid, options.deadline, result.timed_out);
+  result.exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  result.out = out.read_all();
+  result.err = err.read_all();
+  return result;
+}
+
+}  // namespace weighlink::backend
