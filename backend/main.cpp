@@ -102,16 +102,18 @@ int main(int argc, char** argv) {
                    "how much a table may shrink since the last verified dump (0.1 = 10 %)")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1.0));
-  verify_cmd->add_option("--soft-fk-allowlist", verify.soft_fk_allowlist,
-                         "YAML: max_orphans per soft foreign key")
+  verify_cmd
+      ->add_option("--soft-fk-allowlist", verify.soft_fk_allowlist,
+                   "YAML: max_orphans per soft foreign key")
       ->check(CLI::ExistingFile);
   verify_cmd->add_option("--notify-url", verify.notify_url,
                          "POST the JSON report here (retried on 5xx, not on 4xx)");
   verify_cmd->add_option("--notify-attempts", verify.notify_attempts, "tries of the POST")
       ->capture_default_str()
       ->check(CLI::Range(1, 20));
-  verify_cmd->add_option("--notify-backoff-ms", verify.notify_backoff_ms,
-                         "first retry delay, doubled each time")
+  verify_cmd
+      ->add_option("--notify-backoff-ms", verify.notify_backoff_ms,
+                   "first retry delay, doubled each time")
       ->capture_default_str()
       ->check(CLI::Range(0, 600000));
   verify_cmd->add_option("--report", verify.report, "write the JSON report here");
@@ -122,9 +124,10 @@ int main(int argc, char** argv) {
                          "its own (the role needs CREATEDB)");
   verify_cmd->add_option("--scratch-dir", verify.scratch_dir,
                          "where the disposable cluster and downloads go (default $TMPDIR)");
-  verify_cmd->add_option("--dsn", verify.dsn,
-                         "the production database (or $WEIGHLINK_DSN): after a pass, move the "
-                         "stations' durable_seq up")
+  verify_cmd
+      ->add_option("--dsn", verify.dsn,
+                   "the production database (or $WEIGHLINK_DSN): after a pass, move the "
+                   "stations' durable_seq up")
       ->envname("WEIGHLINK_DSN");
   verify_cmd->add_option("--jobs", verify.jobs, "pg_restore --jobs for data and post-data")
       ->capture_default_str()
@@ -197,8 +200,8 @@ int main(int argc, char** argv) {
     if (*migrate) return run_migrate(dsn);
     if (*backup) {
       backup_options.destinations = {backup_dir};
-      backup_options.destinations.insert(backup_options.destinations.end(),
-                                         backup_mirrors.begin(), backup_mirrors.end());
+      backup_options.destinations.insert(backup_options.destinations.end(), backup_mirrors.begin(),
+                                         backup_mirrors.end());
       return run_backup(backup_options);
     }
     if (*verify_cmd) {

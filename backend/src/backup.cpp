@@ -130,7 +130,7 @@ int run_backup(const BackupOptions& options) {
   // The dump is written to the primary folder when it is local, else to the staging folder and
   // uploaded from there.
   const bool primary_local = !destinations.front().remote();
-  const fs::path write_dir = primary_local ? fs::path(destinations.front().spec)
+  const fs::path write_dir = primary_local                 ? fs::path(destinations.front().spec)
                              : options.staging_dir.empty() ? fs::temp_directory_path()
                                                            : fs::path(options.staging_dir);
   std::error_code ec;

@@ -7,11 +7,11 @@
 #include <unistd.h>
 
 #include <array>
-#include <chrono>
-#include <sstream>
 #include <cerrno>
+#include <chrono>
 #include <fstream>
 #include <memory>
+#include <sstream>
 
 #include "weighlink/sync/hash.hpp"
 
@@ -140,7 +140,7 @@ SectionsRestore restore_sections(const std::string& pg_restore, const std::files
                                  const std::function<void(const SectionTiming&)>& on_section) {
   SectionsRestore result;
   for (const char* section : {"pre-data", "data", "post-data"}) {
-    std::vector<std::string> argv = {pg_restore,      "--section=" + std::string(section),
+    std::vector<std::string> argv = {pg_restore,        "--section=" + std::string(section),
                                      "--exit-on-error", "--no-owner",
                                      "--no-privileges", "--no-password",
                                      "--dbname=" + dsn};
@@ -154,8 +154,9 @@ SectionsRestore restore_sections(const std::string& pg_restore, const std::files
     if (ran.status != 0) {
       result.failed_section = section;
       result.status = ran.status;
-      result.errors = ran.status < 0 ? "cannot run " + pg_restore + ": install the PostgreSQL "
-                                                                    "client programs"
+      result.errors = ran.status < 0 ? "cannot run " + pg_restore +
+                                           ": install the PostgreSQL "
+                                           "client programs"
                                      : condense_errors(ran.errors);
       return result;
     }

@@ -243,8 +243,8 @@ std::optional<std::string> run_phase(const PgRestore& tool, std::string_view pha
   }
   if (ran->status == 0) return std::nullopt;
   return "phase " + std::string(phase) + " failed after " + fixed(seconds_since(started)) +
-         " s (pg_restore exit " + std::to_string(ran->status) + "): " + condense_errors(ran->errors) +
-         "; " + std::string(then);
+         " s (pg_restore exit " + std::to_string(ran->status) +
+         "): " + condense_errors(ran->errors) + "; " + std::string(then);
 }
 
 struct Failure {
@@ -373,20 +373,18 @@ int run_restore(const RestoreOptions& options) {
   const std::string partly =
       "the target is left partly restored: fix the cause, then run restore again with --force "
       "(it empties the target first)";
-  const auto sections =
-      restore_sections(tool.program, file, options.dsn, static_cast<int>(options.jobs),
-                       [&](const SectionTiming& t) {
-                         std::cout << t.section << ": " << fixed(t.seconds) << " s";
-                         if (t.section == "data" && t.seconds > 0) {
-                           std::cout << " (" << fixed(size / 1e6 / t.seconds, 1)
-                                     << " MB/s of dump)";
-                         }
-                         std::cout << std::endl;
-                       });
+  const auto sections = restore_sections(
+      tool.program, file, options.dsn, static_cast<int>(options.jobs), [&](const SectionTiming& t) {
+        std::cout << t.section << ": " << fixed(t.seconds) << " s";
+        if (t.section == "data" && t.seconds > 0) {
+          std::cout << " (" << fixed(size / 1e6 / t.seconds, 1) << " MB/s of dump)";
+        }
+        std::cout << std::endl;
+      });
   if (!sections.ok()) {
     return fail(kExitFailure, "phase " + sections.failed_section + " failed (pg_restore exit " +
-                                  std::to_string(sections.status) + "): " + sections.errors +
-                                  "; " + partly);
+                                  std::to_string(sections.status) + "): " + sections.errors + "; " +
+                                  partly);
   }
   double sections_s = 0;
   for (const auto& t : sections.timings) sections_s += t.seconds;

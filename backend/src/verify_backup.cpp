@@ -2,16 +2,16 @@
 // docs/operations.md for what an operator does about each.
 #include "weighlink/backend/verify_backup.hpp"
 
+#include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
 #include <fstream>
 #include <iostream>
 #include <optional>
 #include <set>
-#include <fcntl.h>
-#include <algorithm>
 #include <sstream>
 
 #include "backup_internal.hpp"
@@ -174,8 +174,8 @@ class ScratchTarget {
       error = "cannot reach --scratch-dsn " + admin.target() + ": " + admin.last_error();
       return false;
     }
-    const std::string name = "weighlink_verify_" + std::to_string(::getpid()) + "_" +
-                             std::to_string(unix_now());
+    const std::string name =
+        "weighlink_verify_" + std::to_string(::getpid()) + "_" + std::to_string(unix_now());
     if (!admin.exec("CREATE DATABASE \"" + name + "\"")) {
       error = "cannot create a scratch database on " + admin.target() + " (" + admin.last_error() +
               "); the --scratch-dsn role needs CREATEDB";
@@ -225,8 +225,8 @@ void write_textfile(const VerifyOptions& o, const Report& report, const Candidat
   t << "# HELP weighlink_backup_verify_result The last run's code (1 for the current one).\n"
        "# TYPE weighlink_backup_verify_result gauge\n";
   for (int c = 0; c <= static_cast<int>(VerifyCode::could_not_run); ++c) {
-    t << "weighlink_backup_verify_result{code=\"" << code_name(static_cast<VerifyCode>(c))
-      << "\"} " << (c == static_cast<int>(report.code()) ? 1 : 0) << "\n";
+    t << "weighlink_backup_verify_result{code=\"" << code_name(static_cast<VerifyCode>(c)) << "\"} "
+      << (c == static_cast<int>(report.code()) ? 1 : 0) << "\n";
   }
   if (latest) {
     metric("weighlink_backup_verify_last_success_timestamp_seconds",
@@ -375,8 +375,8 @@ void verify(const VerifyOptions& o, Report& report, Store& store,
   candidate = Candidate{manifests[chosen], size_it == sizes.end() ? 0 : size_it->second,
                         size_it != sizes.end()};
   const auto& m = candidate->manifest;
-  report.set("dump", m.dump);
-  report.set("dump_created_at", m.created_at_text);
+  report.set("dump", json::string(m.dump));
+  report.set("dump_created_at", json::string(m.created_at_text));
   report.step("pick", true, seconds_since(t),
               m.dump + " (manifest time " + m.created_at_text + ", " +
                   std::to_string(records.size()) + " dumps in the folder, " +
@@ -405,7 +405,8 @@ void verify(const VerifyOptions& o, Report& report, Store& store,
 
   // Format: fetched (remote) or read in place (local), then walked to its last data block.
   t = Clock::now();
-  const fs::path download_dir = o.scratch_dir.empty() ? fs::temp_directory_path() : o.scratch_dir;
+  const fs::path download_dir =
+      o.scratch_dir.empty() ? fs::temp_directory_path() : fs::path(o.scratch_dir);
   const fs::path download = download_dir / ("wl-verify-" + std::to_string(::getpid()) + ".dump");
   auto fetched = store.fetch(m.dump, download);
   struct RemoveDownload {
@@ -417,9 +418,8 @@ void verify(const VerifyOptions& o, Report& report, Store& store,
   } cleanup{store.location().remote() ? download : fs::path()};
   if (!fetched) {
     report.step("fetch", false, seconds_since(t), fetched.error().message);
-    report.fail(fetched.error().code == OffsiteErrc::unreachable
-                    ? VerifyCode::offsite_endpoint_down
-                    : VerifyCode::could_not_run,
+    report.fail(fetched.error().code == OffsiteErrc::unreachable ? VerifyCode::offsite_endpoint_down
+                                                                 : VerifyCode::could_not_run,
                 "cannot fetch " + m.dump + ": " + fetched.error().message);
     return;
   }
@@ -439,7 +439,8 @@ void verify(const VerifyOptions& o, Report& report, Store& store,
                       {"dbname", inspection.dbname},
                       {"pg_dump_version", inspection.pg_dump_version}};
   if (inspection.offset) format["offset"] = *inspection.offset;
-  if (inspection.verdict == DumpVerdict::not_a_dump || inspection.verdict == DumpVerdict::truncated) {
+  if (inspection.verdict == DumpVerdict::not_a_dump ||
+      inspection.verdict == DumpVerdict::truncated) {
     report.step("format", false, seconds_since(t), inspection.detail, format);
     report.fail(inspection.verdict == DumpVerdict::truncated ? VerifyCode::truncated
                                                              : VerifyCode::not_a_dump,
@@ -545,8 +546,8 @@ void verify(const VerifyOptions& o, Report& report, Store& store,
   if (drift.empty()) {
     if (auto previous = previous_verified(records, m.created_at)) {
       baseline = "the manifest and the previous verified dump " + previous->name;
-      drift = drift_vs_previous(manifests[previous->name].row_counts, m.row_counts,
-                                o.row_tolerance);
+      drift =
+          drift_vs_previous(manifests[previous->name].row_counts, m.row_counts, o.row_tolerance);
     } else {
       report.note("no earlier verified dump: row counts checked against the manifest only");
     }
@@ -578,7 +579,8 @@ void verify(const VerifyOptions& o, Report& report, Store& store,
       return;
     }
     const auto count = std::stoll(std::string(n->get(0, 0)));
-    json::object entry{{"relation", key.name}, {"orphans", count}, {"max_orphans", key.max_orphans}};
+    json::object entry{
+        {"relation", key.name}, {"orphans", count}, {"max_orphans", key.max_orphans}};
     if (count > key.max_orphans) {
       json::array sample;
       if (auto s = restored.exec(orphan_sample_sql(key, 5))) {
@@ -586,8 +588,9 @@ void verify(const VerifyOptions& o, Report& report, Store& store,
       }
       entry["sample"] = sample;
       if (!surge) {
-        surge = key.name + " has " + std::to_string(count) + " orphans (" + key.table + " rows with no " +
-                key.references + "), above its max_orphans of " + std::to_string(key.max_orphans);
+        surge = key.name + " has " + std::to_string(count) + " orphans (" + key.table +
+                " rows with no " + key.references + "), above its max_orphans of " +
+                std::to_string(key.max_orphans);
       }
     }
     orphans.push_back(std::move(entry));
@@ -644,7 +647,7 @@ int run_verify_backup(const VerifyOptions& o) {
     report.fail(VerifyCode::offsite_endpoint_down, reachable.error().message);
   } else {
     store = std::move(reachable->store);
-    report.set("location", store->location().display());
+    report.set("location", json::string(store->location().display()));
     const std::string how = describe_fallback(*reachable);
     if (!reachable->skipped.empty()) report.note(how);
     report.step("locate", true, seconds_since(t), how);
@@ -656,8 +659,8 @@ int run_verify_backup(const VerifyOptions& o) {
     const auto& m = candidate->manifest;
     const auto now = unix_now();
     const VerifiedLatest pointer{m.dump, m.sha256, m.created_at, now};
-    auto record = store->write_small(verified_name(m.dump),
-                                     json::serialize(report.to_json()) + "\n");
+    auto record =
+        store->write_small(verified_name(m.dump), json::serialize(report.to_json()) + "\n");
     auto promoted = record ? store->write_small(std::string(kVerifiedLatest), to_json(pointer))
                            : OffsiteResult<void>(record.error());
     if (!promoted) {

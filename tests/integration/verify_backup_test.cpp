@@ -5,8 +5,8 @@
 #include <doctest/doctest.h>
 
 #include <boost/json.hpp>
-#include <filesystem>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <set>
@@ -45,13 +45,15 @@ void write_text(const fs::path& file, const std::string& text) {
 // Three stations with `per_station` applied captures each, their weighings, and high waters.
 void seed(PgCluster& pg, int per_station) {
   weighlink::testing::migrate(pg.dsn());
-  for (int i = 0; i < 3; ++i) (void)weighlink::testing::add_station(pg.dsn(), "st" + std::to_string(i));
+  for (int i = 0; i < 3; ++i)
+    (void)weighlink::testing::add_station(pg.dsn(), "st" + std::to_string(i));
   const auto n = std::to_string(per_station);
   (void)pg.query_scalar(
       "INSERT INTO mutation_log (station_id, idempotency_key, seq, kind, payload, payload_sha256, "
       "outcome, created_at) SELECT 'st' || s, 'key-' || g, g, 'weighing.captured', "
       "jsonb_build_object('weight', (g * 20)::text), md5(g::text), 'applied', now() "
-      "FROM generate_series(0, 2) s, generate_series(1, " + n + ") g");
+      "FROM generate_series(0, 2) s, generate_series(1, " +
+      n + ") g");
   (void)pg.query_scalar(
       "INSERT INTO weighings (station_id, idempotency_key, scale, weight, unit, mode, captured_at) "
       "SELECT station_id, idempotency_key, 'main', (seq * 20)::numeric, 'kg', 'gross', now() "
@@ -61,7 +63,8 @@ void seed(PgCluster& pg, int per_station) {
 
 // `weighlink-backend backup` into `dir`; the manifest's path.
 fs::path backup(PgCluster& pg, const fs::path& dir) {
-  const auto r = run({bin("weighlink-backend"), "backup", "--dsn", pg.dsn(), "--dir", dir.string()});
+  const auto r =
+      run({bin("weighlink-backend"), "backup", "--dsn", pg.dsn(), "--dir", dir.string()});
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
   return last_line(r.output);
@@ -78,8 +81,9 @@ struct Verdict {
 
 Verdict verify(const fs::path& dir, std::vector<std::string> args = {}) {
   const auto report = dir.parent_path() / (dir.filename().string() + ".report.json");
-  std::vector<std::string> argv = {bin("weighlink-backend"), "verify-backup", "--dir", dir.string(),
-                                   "--report", report.string()};
+  std::vector<std::string> argv = {
+      bin("weighlink-backend"), "verify-backup", "--dir", dir.string(), "--report",
+      report.string()};
   argv.insert(argv.end(), args.begin(), args.end());
   Verdict v;
   const auto r = run(argv, std::chrono::seconds(180));
@@ -113,8 +117,7 @@ fs::path folder_with(const TempDir& root, const std::string& name, const fs::pat
 }
 
 // Manifests of earlier dumps (no files needed: the size guard reads their manifest sizes).
-void add_history(const fs::path& dir, const fs::path& good_manifest, std::uint64_t size,
-                 int days) {
+void add_history(const fs::path& dir, const fs::path& good_manifest, std::uint64_t size, int days) {
   auto manifest = read_json(good_manifest);
   const std::string created(manifest.at("created_at").as_string());
   for (int d = 1; d <= days; ++d) {
@@ -152,7 +155,8 @@ TEST_CASE("verify-backup: a clean dump passes, is promoted and moves durable_seq
   TempDir root("wl-verify");
   const auto dir = root / "backups";
   const auto manifest = backup(pg, dir);
-  (void)pg.query_scalar("UPDATE stations SET high_water_seq = high_water_seq + 5");  // live moved on
+  (void)pg.query_scalar(
+      "UPDATE stations SET high_water_seq = high_water_seq + 5");  // live moved on
 
   const auto scratch_dirs = [] {
     std::set<std::string> dirs;
@@ -196,7 +200,8 @@ TEST_CASE("verify-backup: a clean dump passes, is promoted and moves durable_seq
   const auto metrics = file_text(textfile);
   CHECK(metrics.find("weighlink_backup_verify_success 1\n") != std::string::npos);
   CHECK(metrics.find("weighlink_backup_verify_result{code=\"OK\"} 1\n") != std::string::npos);
-  CHECK(metrics.find("weighlink_backup_verify_result{code=\"TRUNCATED\"} 0\n") != std::string::npos);
+  CHECK(metrics.find("weighlink_backup_verify_result{code=\"TRUNCATED\"} 0\n") !=
+        std::string::npos);
   CHECK(metrics.find("weighlink_backup_verified_dump_created_timestamp_seconds ") !=
         std::string::npos);
   CHECK(metrics.find("weighlink_backup_verify_step_seconds{step=\"restore_data\"} ") !=
@@ -225,16 +230,25 @@ TEST_CASE("verify-backup: the corruption catalogue is caught with its code and n
   std::vector<Case> cases;
   // Truncated inside the header and table of contents, and inside the data.
   for (const std::size_t at : {std::size_t{40}, std::size_t{400}, std::size_t{2000}}) {
-    cases.push_back({"cut-toc-" + std::to_string(at), good.substr(0, at), false,
-                     {"--min-bytes", "1"}, "TRUNCATED"});
+    cases.push_back({"cut-toc-" + std::to_string(at),
+                     good.substr(0, at),
+                     false,
+                     {"--min-bytes", "1"},
+                     "TRUNCATED"});
   }
   for (const std::size_t at : {good.size() / 2, good.size() * 9 / 10, good.size() - 1}) {
-    cases.push_back({"cut-data-" + std::to_string(at), good.substr(0, at), false,
-                     {"--min-bytes", "1"}, "TRUNCATED"});
+    cases.push_back({"cut-data-" + std::to_string(at),
+                     good.substr(0, at),
+                     false,
+                     {"--min-bytes", "1"},
+                     "TRUNCATED"});
   }
   // The cut-short copy's own manifest (a backup that wrote what it had): the walk still finds it.
-  cases.push_back({"cut-with-manifest", good.substr(0, good.size() * 3 / 4), true,
-                   {"--min-bytes", "1"}, "TRUNCATED"});
+  cases.push_back({"cut-with-manifest",
+                   good.substr(0, good.size() * 3 / 4),
+                   true,
+                   {"--min-bytes", "1"},
+                   "TRUNCATED"});
   const std::string html =
       "<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad "
       "Gateway</h1>" +
@@ -252,12 +266,13 @@ TEST_CASE("verify-backup: the corruption catalogue is caught with its code and n
                           "--file=" + (root / "plain.sql").string()});
   REQUIRE(plain.exit_code == 0);
   const std::string plain_sql = file_text(root / "plain.sql");
-  REQUIRE(run({"sh", "-c", "gzip -n -c " + (root / "plain.sql").string() + " > " +
-                               (root / "plain.sql.gz").string()})
+  REQUIRE(run({"/bin/sh", "-c",
+               "gzip -n -c " + (root / "plain.sql").string() + " > " +
+                   (root / "plain.sql.gz").string()})
               .exit_code == 0);
   cases.push_back({"gzip-plain", file_text(root / "plain.sql.gz"), true, {}, "NOT_A_DUMP"});
-  cases.push_back({"plain-no-footer", plain_sql.substr(0, plain_sql.size() - 200), true, {},
-                   "TRUNCATED"});
+  cases.push_back(
+      {"plain-no-footer", plain_sql.substr(0, plain_sql.size() - 200), true, {}, "TRUNCATED"});
 
   // A custom dump of another database under a weighlink name, with a manifest that matches it.
   (void)pg.query_scalar("CREATE DATABASE other");
@@ -282,9 +297,8 @@ TEST_CASE("verify-backup: the corruption catalogue is caught with its code and n
   }
 
   // Size against the trailing 7-day median: three times it, and a third of it.
-  for (const auto& [name, median, code] :
-       {std::tuple{"tripled", good.size() / 3, "SIZE_EXCEEDED"},
-        std::tuple{"third", good.size() * 3, "SIZE_SHRUNK"}}) {
+  for (const auto& [name, median, code] : {std::tuple{"tripled", good.size() / 3, "SIZE_EXCEEDED"},
+                                           std::tuple{"third", good.size() * 3, "SIZE_SHRUNK"}}) {
     CAPTURE(name);
     const auto dir = folder_with(root, name, manifest, good, false);
     add_history(dir, manifest, median, 5);
@@ -346,8 +360,7 @@ TEST_CASE("verify-backup: a table halved since the last verified dump is ROWCOUN
   (void)pg.query_scalar(
       "DELETE FROM weighings w USING mutation_log m WHERE m.station_id = w.station_id AND "
       "m.idempotency_key = w.idempotency_key AND m.seq % 2 = 0");
-  (void)pg.query_scalar(
-      "DELETE FROM mutation_log m WHERE m.seq % 2 = 0");
+  (void)pg.query_scalar("DELETE FROM mutation_log m WHERE m.seq % 2 = 0");
   std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // a new file name
   (void)backup(pg, dir);
   const auto v = verify(dir, {"--min-bytes", "1", "--median-factor", "10"});

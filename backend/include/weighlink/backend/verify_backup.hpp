@@ -47,8 +47,8 @@ struct VerifyOptions {
   std::string notify_url;
   int notify_attempts = 4;
   int notify_backoff_ms = 1000;
-  std::string report;    // --report FILE (also written beside the dump on a pass)
-  std::string textfile;  // --textfile FILE: Prometheus textfile collector
+  std::string report;       // --report FILE (also written beside the dump on a pass)
+  std::string textfile;     // --textfile FILE: Prometheus textfile collector
   std::string scratch_dsn;  // restore into a new database on this server instead of a cluster
   std::string scratch_dir;  // where the disposable cluster and downloads go
   std::string dsn;          // the production database: durable_seq moves up after a pass
