@@ -642,11 +642,13 @@ int run_verify_backup(const VerifyOptions& o) {
   auto t = Clock::now();
   auto reachable = open_first_reachable(locations);
   std::unique_ptr<Store> store;
+  std::size_t used = 0;
   if (!reachable) {
     report.step("locate", false, seconds_since(t), reachable.error().message);
     report.fail(VerifyCode::offsite_endpoint_down, reachable.error().message);
   } else {
     store = std::move(reachable->store);
+    used = reachable->index;
     report.set("location", json::string(store->location().display()));
     const std::string how = describe_fallback(*reachable);
     if (!reachable->skipped.empty()) report.note(how);
@@ -669,6 +671,24 @@ int run_verify_backup(const VerifyOptions& o) {
     } else {
       latest = pointer;
       report.step("promote", true, 0, m.dump + " is verified-latest");
+      // The other locations that hold the same dump (the on-site mirror) learn it too, so that
+      // their retention keeps it; one that is down now is told next time.
+      for (std::size_t i = 0; i < locations.size(); ++i) {
+        if (i == used) continue;
+        auto other = open_store(locations[i]);
+        auto listed = other->list();
+        const bool holds =
+            listed && std::any_of(listed->begin(), listed->end(), [&](const StoreEntry& e) {
+              return e.name == m.dump && e.size == candidate->actual_size;
+            });
+        if (!holds) continue;
+        auto copied =
+            other->write_small(verified_name(m.dump), json::serialize(report.to_json()) + "\n");
+        if (copied) copied = other->write_small(std::string(kVerifiedLatest), to_json(pointer));
+        report.note(copied ? "also promoted in " + locations[i].display()
+                           : "not promoted in " + locations[i].display() + ": " +
+                                 copied.error().message);
+      }
       if (!o.dsn.empty()) report.set("durable_seq", raise_durable_seq(o.dsn, m));
     }
   }

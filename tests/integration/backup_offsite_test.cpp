@@ -1,0 +1,227 @@
+// Backups as the runbooks keep them: an offsite rclone remote (here `rclone serve webdav` on
+// loopback) with an on-site mirror, read back by verify-backup with the mirror as its fallback;
+// retention by manifest time that keeps the newest two verified dumps; and the notification,
+// retried on 5xx, not on 4xx, never changing the verdict.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "weighlink/testing/backend.hpp"
+#include "weighlink/testing/pg_cluster.hpp"
+#include "weighlink/testing/process.hpp"
+#include "weighlink/testing/rclone_serve.hpp"
+#include "weighlink/testing/scripted_http.hpp"
+
+using weighlink::testing::bin;
+using weighlink::testing::file_text;
+using weighlink::testing::last_line;
+using weighlink::testing::PgCluster;
+using weighlink::testing::RcloneServe;
+using weighlink::testing::run;
+using weighlink::testing::ScriptedHttpServer;
+using weighlink::testing::TempDir;
+namespace fs = std::filesystem;
+namespace json = boost::json;
+
+namespace {
+
+struct Verdict {
+  int exit_code = -1;
+  std::string output;
+  json::object report;
+  [[nodiscard]] std::string code() const { return std::string(report.at("code").as_string()); }
+  [[nodiscard]] std::string notes() const { return json::serialize(report.at("notes")); }
+};
+
+Verdict verify(const TempDir& root, std::vector<std::string> args) {
+  const auto report = root / "report.json";
+  fs::remove(report);
+  std::vector<std::string> argv = {bin("weighlink-backend"), "verify-backup", "--report",
+                                   report.string()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  const auto r = run(argv, std::chrono::seconds(180));
+  Verdict v{r.exit_code, r.output, {}};
+  if (fs::exists(report)) v.report = json::parse(file_text(report)).as_object();
+  return v;
+}
+
+std::vector<std::string> names_in(const fs::path& dir) {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::size_t count_suffix(const std::vector<std::string>& names, std::string_view suffix) {
+  return static_cast<std::size_t>(std::count_if(
+      names.begin(), names.end(), [&](const std::string& n) { return n.ends_with(suffix); }));
+}
+
+}  // namespace
+
+TEST_CASE("backup offsite: a remote with a mirror, verified through the fallback when it is down") {
+  PgCluster pg;
+  weighlink::testing::seed_captures(pg, 200);
+  TempDir root("wl-offsite-backup");
+  fs::create_directories(root / "offsite");
+  RcloneServe webdav(RcloneServe::Kind::webdav, root / "offsite", root / "rclone.log");
+  const auto remote = webdav.remote();
+  const auto mirror = root / "mirror";
+
+  // The dump goes to the remote and to the mirror; the last line names the remote manifest.
+  const auto b = run({bin("weighlink-backend"), "backup", "--dsn", pg.dsn(), "--dir", remote,
+                      "--mirror", mirror.string(), "--staging-dir", (root / "staging").string()});
+  INFO(b.output);
+  REQUIRE(b.exit_code == 0);
+  CHECK(last_line(b.output).starts_with(":webdav,"));
+  CHECK(last_line(b.output).ends_with(".manifest.json"));
+  for (const auto& dir : {root / "offsite", mirror}) {
+    const auto names = names_in(dir);
+    CHECK(count_suffix(names, ".dump") == 1);
+    CHECK(count_suffix(names, ".manifest.json") == 1);
+    CHECK(count_suffix(names, ".partial") == 0);
+  }
+  CHECK(fs::is_empty(root / "staging"));  // uploaded, then removed
+
+  // Primary up: read from it; the mirror, which holds the same dump, is promoted too.
+  const auto up = verify(root, {"--dir", remote, "--fallback", mirror.string()});
+  INFO(up.output);
+  REQUIRE(up.exit_code == 0);
+  CHECK(up.report.at("location").as_string().starts_with(":webdav,"));
+  CHECK(fs::exists(root / "offsite" / "verified-latest"));
+  CHECK(fs::exists(mirror / "verified-latest"));
+
+  // Primary down: the mirror serves, and the report says so as information.
+  webdav.kill();
+  const auto down = verify(root, {"--dir", remote, "--fallback", mirror.string()});
+  INFO(down.output);
+  CHECK(down.exit_code == 0);
+  CHECK(down.code() == "OK");
+  CHECK(down.report.at("location").as_string() == mirror.string());
+  CHECK(down.notes().find("unreachable") != std::string::npos);
+  CHECK(down.notes().find("served by fallback") != std::string::npos);
+
+  // Both down: OFFSITE_ENDPOINT_DOWN, no verdict on the dump (exit 1), in the textfile too.
+  const auto textfile = root / "verify.prom";
+  const auto dead = verify(root, {"--dir", remote, "--fallback", webdav.remote() + "nothing",
+                                  "--textfile", textfile.string()});
+  INFO(dead.output);
+  CHECK(dead.exit_code == 1);
+  CHECK(dead.code() == "OFFSITE_ENDPOINT_DOWN");
+  CHECK(dead.report.at("verdict").as_string() == "error");
+  CHECK(file_text(textfile).find(
+            "weighlink_backup_verify_result{code=\"OFFSITE_ENDPOINT_DOWN\"} 1") !=
+        std::string::npos);
+
+  // A backup while the remote is down: the mirror gets it, the staged copy stays, exit 1.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  const auto partial =
+      run({bin("weighlink-backend"), "backup", "--dsn", pg.dsn(), "--dir", remote, "--mirror",
+           mirror.string(), "--staging-dir", (root / "staging").string()});
+  CHECK(partial.exit_code == 1);
+  CHECK(partial.output.find("cannot copy") != std::string::npos);
+  CHECK(count_suffix(names_in(mirror), ".dump") == 2);
+  CHECK(count_suffix(names_in(root / "staging"), ".dump") == 1);
+}
+
+TEST_CASE("backup retention: by manifest time, never the newest two verified dumps") {
+  PgCluster pg;
+  weighlink::testing::seed_captures(pg, 50);
+  TempDir root("wl-retention");
+  const auto dir = root / "backups";
+  const auto first = weighlink::testing::backup(pg.dsn(), dir);
+  const auto manifest_of = [](const fs::path& dump) {
+    return dump.parent_path() / (dump.stem().string() + ".manifest.json");
+  };
+  const auto good_manifest = json::parse(file_text(manifest_of(first))).as_object();
+
+  // Ten older dumps, one a day from 20 days ago; their file names sort the other way round from
+  // their manifest times (as after a clock fix), and the two oldest were verified.
+  for (int i = 0; i < 10; ++i) {
+    const int age_days = 20 - i;
+    const std::string base = "weighlink_2099010" + std::to_string(i) + "_000000";
+    auto m = good_manifest;
+    m["dump"] = base + ".dump";
+    const auto created = std::chrono::system_clock::now() - std::chrono::hours(24 * age_days - 12);
+    const auto t = std::chrono::system_clock::to_time_t(created);
+    std::tm utc{};
+    gmtime_r(&t, &utc);
+    char iso[32];
+    std::strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%SZ", &utc);
+    m["created_at"] = iso;
+    std::ofstream(dir / (base + ".dump")) << "dump " << i;
+    std::ofstream(dir / (base + ".manifest.json")) << json::serialize(m);
+    if (i < 2) std::ofstream(dir / (base + ".verified.json")) << "{}";
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  const auto r = run({bin("weighlink-backend"), "backup", "--dsn", pg.dsn(), "--dir", dir.string(),
+                      "--retention-days", "14"});
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  const auto names = names_in(dir);
+  // 19.5..14.5 days old are past 14 days (i = 0..5); i = 0 and 1 are the newest two verified: kept.
+  for (int i = 0; i < 10; ++i) {
+    CAPTURE(i);
+    const std::string base = "weighlink_2099010" + std::to_string(i) + "_000000";
+    const bool kept = i < 2 || i > 5;
+    CHECK(std::count(names.begin(), names.end(), base + ".dump") == (kept ? 1 : 0));
+    CHECK(std::count(names.begin(), names.end(), base + ".manifest.json") == (kept ? 1 : 0));
+  }
+  CHECK(fs::exists(first));
+  CHECK(count_suffix(names, ".verified.json") == 2);
+  CHECK(r.output.find("retention: removed weighlink_20990102_000000.dump") != std::string::npos);
+}
+
+TEST_CASE("verify-backup notify: 5xx retried, 4xx not, and the verdict never changes") {
+  PgCluster pg;
+  weighlink::testing::seed_captures(pg, 50);
+  TempDir root("wl-verify-notify");
+  const auto dir = root / "backups";
+  (void)weighlink::testing::backup(pg.dsn(), dir);
+
+  {
+    ScriptedHttpServer hook({{503, "busy"}, {200, "ok"}});
+    const auto v =
+        verify(root, {"--dir", dir.string(), "--notify-url",
+                      "http://" + hook.address() + "/hooks/backup", "--notify-backoff-ms", "50"});
+    INFO(v.output);
+    CHECK(v.exit_code == 0);
+    const auto& notify = v.report.at("notify").as_object();
+    CHECK(notify.at("delivered").as_bool());
+    CHECK(notify.at("attempts").as_array().size() == 2);
+    REQUIRE(hook.requests().size() == 2);
+    const auto sent = json::parse(hook.requests()[1].body).as_object();
+    CHECK(sent.at("verdict").as_string() == "pass");
+  }
+  {
+    ScriptedHttpServer hook({{400, "bad token"}});
+    const auto v =
+        verify(root, {"--dir", dir.string(), "--notify-url",
+                      "http://" + hook.address() + "/hooks/backup", "--notify-backoff-ms", "50"});
+    CHECK(v.exit_code == 0);  // the dump passed; the notification's failure is reported apart
+    CHECK(v.code() == "OK");
+    CHECK(v.report.at("notify").as_object().at("code").as_string() == "NOTIFY_FAILED");
+    CHECK(hook.requests().size() == 1);
+    CHECK(v.output.find("NOTIFY_FAILED") != std::string::npos);
+  }
+  {
+    // A failing dump with an endpoint that always fails: exit 3 stays, N attempts made.
+    std::ofstream(dir / "verified-latest", std::ios::trunc) << "{}";
+    for (const auto& e : fs::directory_iterator(dir)) {
+      if (e.path().extension() == ".dump") fs::resize_file(e.path(), 10000);
+    }
+    ScriptedHttpServer hook({{500, "down"}});
+    const auto v = verify(root, {"--dir", dir.string(), "--min-bytes", "1", "--notify-url",
+                                 "http://" + hook.address() + "/", "--notify-attempts", "3",
+                                 "--notify-backoff-ms", "20"});
+    CHECK(v.exit_code == 3);
+    CHECK(v.code() == "TRUNCATED");
+    CHECK(v.report.at("notify").as_object().at("code").as_string() == "NOTIFY_FAILED");
+    CHECK(hook.requests().size() == 3);
+  }
+}
