@@ -1,9 +1,6 @@
 #include "pg_tools.hpp"
 
-#include <fcntl.h>
 #include <openssl/evp.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
@@ -13,45 +10,10 @@
 #include <memory>
 #include <sstream>
 
+#include "weighlink/backend/subprocess.hpp"
 #include "weighlink/sync/hash.hpp"
 
-extern char** environ;
-
 namespace weighlink::backend {
-namespace {
-
-// Closes a descriptor on scope exit.
-struct Fd {
-  int fd = -1;
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-};
-
-// An unlinked temporary file for a child's output: gone however we leave.
-int unnamed_temp_file() {
-  std::error_code ec;
-  auto dir = std::filesystem::temp_directory_path(ec);
-  if (ec) dir = "/tmp";
-  std::string name = (dir / "weighlink-backend.XXXXXX").string();
-  const int fd = ::mkostemp(name.data(), O_CLOEXEC);
-  if (fd >= 0) ::unlink(name.c_str());
-  return fd;
-}
-
-std::string read_back(int fd) {
-  std::string text;
-  std::array<char, 4096> buffer{};
-  off_t offset = 0;
-  ssize_t n = 0;
-  while ((n = ::pread(fd, buffer.data(), buffer.size(), offset)) > 0) {
-    text.append(buffer.data(), static_cast<std::size_t>(n));
-    offset += n;
-  }
-  return text;
-}
-
-}  // namespace
 
 std::string server_major(std::string_view server_version_num) {
   return std::string(server_version_num.substr(
@@ -65,33 +27,11 @@ std::string pg_program_for(std::string_view program, std::string_view server_ver
 }
 
 ProgramRun run_program(const std::vector<std::string>& argv) {
+  auto ran = run_command(argv);
   ProgramRun result;
-  Fd output{unnamed_temp_file()};
-  Fd errors{unnamed_temp_file()};
-  if (output.fd < 0 || errors.fd < 0) {
-    result.errors = "cannot create a temporary file for its output";
-    return result;
-  }
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, output.fd, 1);
-  posix_spawn_file_actions_adddup2(&actions, errors.fd, 2);
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  pid_t pid = 0;
-  const int rc = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) return result;
-  int status = 0;
-  pid_t waited = 0;
-  while ((waited = ::waitpid(pid, &status, 0)) < 0 && errno == EINTR) {
-  }
-  if (waited != pid) return result;
-  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  result.output = read_back(output.fd);
-  result.errors = read_back(errors.fd);
+  result.status = ran.started ? ran.exit_status : -1;
+  result.output = std::move(ran.out);
+  result.errors = std::move(ran.err);
   return result;
 }
 

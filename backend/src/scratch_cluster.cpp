@@ -13,49 +13,14 @@
 #include <sstream>
 #include <thread>
 
+#include "weighlink/backend/subprocess.hpp"
+
 namespace weighlink::backend {
 namespace {
 
 namespace fs = std::filesystem;
 
 bool is_root() { return ::geteuid() == 0; }
-
-// fork/exec with stdout and stderr appended to `log`, killed after `timeout_s`.
-int run_logged(const std::vector<std::string>& argv, const fs::path& log, int timeout_s) {
-  std::vector<char*> args;
-  for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
-  args.push_back(nullptr);
-  const std::string log_path = log.string();
-  const pid_t pid = ::fork();
-  if (pid < 0) return -1;
-  if (pid == 0) {
-    const int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd >= 0) {
-      ::dup2(fd, STDOUT_FILENO);
-      ::dup2(fd, STDERR_FILENO);
-      ::close(fd);
-    }
-    const int null_fd = ::open("/dev/null", O_RDONLY);
-    if (null_fd >= 0) ::dup2(null_fd, STDIN_FILENO);
-    // The postmaster outlives this child: it must not inherit our sockets and files.
-    ::close_range(3, ~0U, 0);
-    ::execvp(args[0], args.data());
-    ::_exit(127);
-  }
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
-  while (true) {
-    int status = 0;
-    const pid_t done = ::waitpid(pid, &status, WNOHANG);
-    if (done == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    if (done < 0 && errno != EINTR) return -1;
-    if (std::chrono::steady_clock::now() >= deadline) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      return -1;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-}
 
 std::string tail_of(const fs::path& file, std::size_t max_bytes) {
   std::ifstream in(file, std::ios::binary);
@@ -187,7 +152,7 @@ int ScratchCluster::run_program(const std::string& program, const std::vector<st
   if (as == As::server && is_root()) argv = {"/usr/sbin/runuser", "-u", "postgres", "--"};
   argv.push_back(bin_dir_.empty() ? program : (fs::path(bin_dir_) / program).string());
   argv.insert(argv.end(), args.begin(), args.end());
-  return run_logged(argv, dir_ / "tools.log", timeout_s);
+  return run_logged(argv, dir_ / "tools.log", std::chrono::seconds(timeout_s));
 }
 
 }  // namespace weighlink::backend

@@ -30,25 +30,13 @@ namespace json = boost::json;
 
 namespace {
 
-struct Verdict {
-  int exit_code = -1;
-  std::string output;
-  json::object report;
-  [[nodiscard]] std::string code() const { return std::string(report.at("code").as_string()); }
-  [[nodiscard]] std::string notes() const { return json::serialize(report.at("notes")); }
-};
+using Verdict = weighlink::testing::VerifyRun;
 
-Verdict verify(const TempDir& root, std::vector<std::string> args) {
-  const auto report = root / "report.json";
-  fs::remove(report);
-  std::vector<std::string> argv = {bin("weighlink-backend"), "verify-backup", "--report",
-                                   report.string()};
-  argv.insert(argv.end(), args.begin(), args.end());
-  const auto r = run(argv, std::chrono::seconds(180));
-  Verdict v{r.exit_code, r.output, {}};
-  if (fs::exists(report)) v.report = json::parse(file_text(report)).as_object();
-  return v;
+Verdict verify(const TempDir& root, const std::vector<std::string>& args) {
+  return weighlink::testing::verify_backup(args, root / "report.json");
 }
+
+std::string notes(const Verdict& v) { return json::serialize(v.report.at("notes")); }
 
 std::vector<std::string> names_in(const fs::path& dir) {
   std::vector<std::string> names;
@@ -103,8 +91,8 @@ TEST_CASE("backup offsite: a remote with a mirror, verified through the fallback
   CHECK(down.exit_code == 0);
   CHECK(down.code() == "OK");
   CHECK(down.report.at("location").as_string() == mirror.string());
-  CHECK(down.notes().find("unreachable") != std::string::npos);
-  CHECK(down.notes().find("served by fallback") != std::string::npos);
+  CHECK(notes(down).find("unreachable") != std::string::npos);
+  CHECK(notes(down).find("served by fallback") != std::string::npos);
 
   // Both down: OFFSITE_ENDPOINT_DOWN, no verdict on the dump (exit 1), in the textfile too.
   const auto textfile = root / "verify.prom";

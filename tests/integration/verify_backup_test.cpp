@@ -51,27 +51,12 @@ fs::path backup(PgCluster& pg, const fs::path& dir) {
   return last_line(r.output);
 }
 
-struct Verdict {
-  int exit_code = -1;
-  std::string output;
-  json::object report;
-  [[nodiscard]] std::string code() const {
-    return report.contains("code") ? std::string(report.at("code").as_string()) : "";
-  }
-};
+using Verdict = weighlink::testing::VerifyRun;
 
 Verdict verify(const fs::path& dir, std::vector<std::string> args = {}) {
-  const auto report = dir.parent_path() / (dir.filename().string() + ".report.json");
-  std::vector<std::string> argv = {
-      bin("weighlink-backend"), "verify-backup", "--dir", dir.string(), "--report",
-      report.string()};
-  argv.insert(argv.end(), args.begin(), args.end());
-  Verdict v;
-  const auto r = run(argv, std::chrono::seconds(180));
-  v.exit_code = r.exit_code;
-  v.output = r.output;
-  if (fs::exists(report)) v.report = json::parse(file_text(report)).as_object();
-  return v;
+  args.insert(args.begin(), {"--dir", dir.string()});
+  return weighlink::testing::verify_backup(
+      args, dir.parent_path() / (dir.filename().string() + ".report.json"));
 }
 
 json::object read_json(const fs::path& file) { return json::parse(file_text(file)).as_object(); }

@@ -32,6 +32,25 @@ void seed_captures(const PgCluster& pg, int per_station) {
   (void)pg.query_scalar("UPDATE stations SET high_water_seq = " + n);
 }
 
+std::string VerifyRun::code() const {
+  const auto* code = report.if_contains("code");
+  return code != nullptr && code->is_string() ? std::string(code->get_string()) : std::string();
+}
+
+VerifyRun verify_backup(const std::vector<std::string>& args, const std::filesystem::path& report) {
+  std::error_code ec;
+  std::filesystem::remove(report, ec);
+  std::vector<std::string> argv = {bin("weighlink-backend"), "verify-backup", "--report",
+                                   report.string()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  const auto r = run(argv, std::chrono::seconds(300));
+  VerifyRun v{r.exit_code, r.output, {}};
+  if (std::filesystem::exists(report)) {
+    v.report = boost::json::parse(file_text(report)).as_object();
+  }
+  return v;
+}
+
 std::filesystem::path backup(const std::string& dsn, const std::filesystem::path& dir) {
   const auto r = run({bin("weighlink-backend"), "backup", "--dsn", dsn, "--dir", dir.string()});
   if (r.exit_code != 0) throw std::runtime_error("weighlink-backend backup failed: " + r.output);

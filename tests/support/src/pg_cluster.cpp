@@ -18,6 +18,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "weighlink/backend/subprocess.hpp"
+
 namespace weighlink::testing {
 namespace {
 
@@ -43,42 +45,6 @@ unsigned short random_port() {
     if (port_is_free(port)) return port;
   }
   throw std::runtime_error("PgCluster: no free loopback port found");
-}
-
-// fork/exec with stdout+stderr appended to `log`, bounded by `timeout_s`; kills on timeout.
-int run_command(const std::vector<std::string>& argv, const fs::path& log, int timeout_s) {
-  std::vector<char*> args;
-  for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
-  args.push_back(nullptr);
-  const std::string log_path = log.string();
-  const pid_t pid = ::fork();
-  if (pid < 0) throw std::runtime_error("PgCluster: fork failed");
-  if (pid == 0) {
-    const int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd >= 0) {
-      ::dup2(fd, STDOUT_FILENO);
-      ::dup2(fd, STDERR_FILENO);
-      ::close(fd);
-    }
-    const int null_fd = ::open("/dev/null", O_RDONLY);
-    if (null_fd >= 0) ::dup2(null_fd, STDIN_FILENO);
-    // The postmaster outlives this child: it must not inherit the test's sockets and files.
-    ::close_range(3, ~0U, 0);
-    ::execvp(args[0], args.data());
-    ::_exit(127);
-  }
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
-  while (true) {
-    int status = 0;
-    const pid_t done = ::waitpid(pid, &status, WNOHANG);
-    if (done == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    if (std::chrono::steady_clock::now() >= deadline) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      return -1;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
 }
 
 struct ConnDeleter {
@@ -226,7 +192,7 @@ int PgCluster::run_pg(const std::string& program, const std::vector<std::string>
   if (is_root()) argv = {"/usr/sbin/runuser", "-u", "postgres", "--"};
   argv.push_back((fs::path(options_.bin_dir) / program).string());
   argv.insert(argv.end(), args.begin(), args.end());
-  return run_command(argv, dir_ / "tools.log", timeout_s);
+  return weighlink::backend::run_logged(argv, dir_ / "tools.log", std::chrono::seconds(timeout_s));
 }
 
 std::string PgCluster::log_tail(std::size_t max_bytes) const {

@@ -7,6 +7,7 @@
 // Threading: run_command blocks its caller; calls from several threads at once are safe.
 
 #include <chrono>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
@@ -32,5 +33,12 @@ struct CommandResult {
 // argv[0] is looked up on PATH unless it contains '/'. The environment is inherited.
 [[nodiscard]] CommandResult run_command(const std::vector<std::string>& argv,
                                         const CommandOptions& options = {});
+
+// For programs that leave a daemon behind (pg_ctl start, initdb): fork and exec with stdin from
+// /dev/null and stdout and stderr appended to `log`, every other inherited descriptor closed in
+// the child (the daemon keeps none of our sockets or files), killed past `deadline`. The exit
+// status, 128 + the signal, or -1 when it could not run or timed out.
+[[nodiscard]] int run_logged(const std::vector<std::string>& argv, const std::filesystem::path& log,
+                             std::chrono::milliseconds deadline);
 
 }  // namespace weighlink::backend

@@ -1,6 +1,7 @@
 #pragma once
 // weighlink-backend for tests and benchmarks: its database commands and `serve` on loopback.
 
+#include <boost/json.hpp>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -22,6 +23,16 @@ void migrate(const std::string& dsn);
 // (mutation_log rows seq 1..N, keys key-1..key-N) and their weighings, high water N: a weighlink
 // database's shape for backup, verify and restore tests, without agents.
 void seed_captures(const PgCluster& pg, int per_station);
+
+// `weighlink-backend verify-backup --report REPORT ARGS...`: its exit code, output and report.
+struct VerifyRun {
+  int exit_code = -1;
+  std::string output;
+  boost::json::object report;              // empty when none was written
+  [[nodiscard]] std::string code() const;  // the report's code, "" without a report
+};
+[[nodiscard]] VerifyRun verify_backup(const std::vector<std::string>& args,
+                                      const std::filesystem::path& report);
 
 // `weighlink-backend backup --dsn DSN --dir DIR`; returns the dump's path (its manifest, printed
 // last, sits beside it). Throws std::runtime_error with its output when it fails.
