@@ -89,18 +89,22 @@ fuzz:
 # and build/bench/replay.json (docs/performance.md). BENCH_LIVE_ARGS passes flags to bench_live,
 # e.g. "--seconds 5 --clients 1,10"; BENCH_OUTBOX_ARGS to bench_outbox, e.g. "--seconds 5
 # --producers 1,8"; BENCH_REPLAY_ARGS to bench_replay, e.g. "--backlog 10000 --stations 20
-# --per-station 500". Not part of `make test`: no timing assertions.
+# --per-station 500"; BENCH_BACKUP_ARGS to bench_backup (backup, verify-backup and restore of a
+# ~1 GB database against a bare pg_restore -j2), e.g. "--gb 0.2". Not part of `make test`: no
+# timing assertions.
 BENCH_LIVE_ARGS ?=
 BENCH_OUTBOX_ARGS ?=
 BENCH_REPLAY_ARGS ?=
+BENCH_BACKUP_ARGS ?=
 bench: deps
 	@if [ ! -f build-release/build.ninja ]; then cmake --preset release -DCMAKE_CXX_COMPILER_LAUNCHER=ccache; fi
-	cmake --build build-release --target bench_decode bench_live bench_outbox bench_replay -j $(JOBS)
+	cmake --build build-release --target bench_decode bench_live bench_outbox bench_replay bench_backup -j $(JOBS)
 	@mkdir -p build/bench
 	build-release/tests/bench/bench_decode --json build/bench/decode.json
 	build-release/tests/bench/bench_live --json build/bench/live.json $(BENCH_LIVE_ARGS)
 	build-release/tests/bench/bench_outbox --json build/bench/outbox.json $(BENCH_OUTBOX_ARGS)
 	build-release/tests/bench/bench_replay --json build/bench/replay.json $(BENCH_REPLAY_ARGS)
+	build-release/tests/bench/bench_backup --json build/bench/backup.json $(BENCH_BACKUP_ARGS)
 
 format:
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i

@@ -60,7 +60,7 @@ std::string condense_errors(std::string_view errors) {
   std::istringstream in{std::string(errors)};
   std::string line;
   while (std::getline(in, line) && lines < kMaxLines) {
-    for (const std::string_view prefix : {"pg_restore: ", "psql: "}) {
+    for (const std::string_view prefix : {"pg_restore: ", "psql: ", "vacuumdb: "}) {
       if (line.starts_with(prefix)) line.erase(0, prefix.size());
     }
     while (!line.empty() && (line.back() == ' ' || line.back() == '\r')) line.pop_back();

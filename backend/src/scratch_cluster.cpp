@@ -100,7 +100,8 @@ std::unique_ptr<ScratchCluster> ScratchCluster::start(const ScratchOptions& opti
   const std::string server_options = "-c listen_addresses='' -k " + cluster->dir_.string() +
                                      " -c fsync=off -c full_page_writes=off"
                                      " -c synchronous_commit=off -c max_wal_size=4GB"
-                                     " -c checkpoint_timeout=30min -c autovacuum=off";
+                                     " -c checkpoint_timeout=30min -c autovacuum=off"
+                                     " -c maintenance_work_mem=256MB";
   const int started =
       cluster->run_program("pg_ctl",
                            {"-D", data, "-l", (cluster->dir_ / "server.log").string(), "-w", "-t",

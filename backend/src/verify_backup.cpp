@@ -9,6 +9,7 @@
 #include <boost/json.hpp>
 #include <chrono>
 #include <fstream>
+#include <future>
 #include <iostream>
 #include <optional>
 #include <set>
@@ -164,8 +165,7 @@ class ScratchTarget {
       cluster_ = ScratchCluster::start(options, error);
       if (!cluster_) return false;
       dsn_ = cluster_->dsn("postgres");
-      pg_restore_ = (fs::path(cluster_->bin_dir()) / "pg_restore").string();
-      psql_ = (fs::path(cluster_->bin_dir()) / "psql").string();
+      bin_ = cluster_->bin_dir();
       return true;
     }
     admin_dsn_ = o.scratch_dsn;
@@ -183,14 +183,14 @@ class ScratchTarget {
     }
     created_database_ = name;
     dsn_ = dsn_with_database(o.scratch_dsn, name);
-    const auto bin = newest_postgres_bin_dir("pg_restore");
-    pg_restore_ = bin.empty() ? "pg_restore" : (fs::path(bin) / "pg_restore").string();
-    psql_ = bin.empty() ? "psql" : (fs::path(bin) / "psql").string();
+    bin_ = newest_postgres_bin_dir("pg_restore");
     return true;
   }
   [[nodiscard]] const std::string& dsn() const { return dsn_; }
-  [[nodiscard]] const std::string& pg_restore() const { return pg_restore_; }
-  [[nodiscard]] const std::string& psql() const { return psql_; }
+  // A client program of the cluster's own version (pg_restore, psql, vacuumdb).
+  [[nodiscard]] std::string tool(const std::string& name) const {
+    return bin_.empty() ? name : (fs::path(bin_) / name).string();
+  }
   [[nodiscard]] std::string log_tail() const { return cluster_ ? cluster_->log_tail() : ""; }
 
  private:
@@ -198,8 +198,7 @@ class ScratchTarget {
   std::string admin_dsn_;
   std::string created_database_;
   std::string dsn_;
-  std::string pg_restore_;
-  std::string psql_;
+  std::string bin_;
 };
 
 struct Candidate {
@@ -403,6 +402,19 @@ void verify(const VerifyOptions& o, Report& report, Store& store,
   }
   report.step("size_guard", true, seconds_since(t), size->detail);
 
+  // The disposable cluster starts (initdb, pg_ctl) while the dump is fetched and checked; a
+  // dump that fails those checks tears it down unused.
+  ScratchTarget target;
+  std::string scratch_error;
+  auto scratch_started = Clock::now();
+  auto scratch = std::async(std::launch::async, [&] { return target.open(o, scratch_error); });
+  struct Join {
+    std::future<bool>& f;
+    ~Join() {
+      if (f.valid()) f.wait();
+    }
+  } join{scratch};
+
   // Format: fetched (remote) or read in place (local), then walked to its last data block.
   t = Clock::now();
   const fs::path download_dir =
@@ -481,19 +493,20 @@ void verify(const VerifyOptions& o, Report& report, Store& store,
   }
   report.step("checksum", true, seconds_since(t), "sha256 matches the manifest");
 
-  // The restore, into a disposable cluster.
+  // The restore, into the disposable cluster.
   t = Clock::now();
-  ScratchTarget target;
   std::string error;
-  if (!target.open(o, error)) {
-    report.step("scratch", false, seconds_since(t), error);
-    report.fail(VerifyCode::could_not_run, "cannot make the disposable cluster: " + error);
+  if (!scratch.get()) {
+    report.step("scratch", false, seconds_since(t), scratch_error);
+    report.fail(VerifyCode::could_not_run, "cannot make the disposable cluster: " + scratch_error);
     return;
   }
-  report.step("scratch", true, seconds_since(t), "disposable PostgreSQL ready");
+  report.step("scratch", true, seconds_since(t),
+              "disposable PostgreSQL ready " + std::to_string(seconds_since(scratch_started)) +
+                  " s after it was started, alongside the checks above");
   if (inspection.verdict == DumpVerdict::plain_ok) {
     t = Clock::now();
-    const auto r = run_program({target.psql(), "-X", "-q", "-v", "ON_ERROR_STOP=1",
+    const auto r = run_program({target.tool("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1",
                                 "--dbname=" + target.dsn(), "-f", dump_path.string()});
     if (r.status != 0) {
       const auto failing = condense_errors(r.errors);
@@ -504,7 +517,8 @@ void verify(const VerifyOptions& o, Report& report, Store& store,
     report.step("restore", true, seconds_since(t), "plain SQL dump restored with psql");
   } else {
     t = Clock::now();
-    const auto sections = restore_sections(target.pg_restore(), dump_path, target.dsn(), o.jobs);
+    const auto sections =
+        restore_sections(target.tool("pg_restore"), dump_path, target.dsn(), o.jobs);
     for (const auto& timing : sections.timings) {
       report.step("restore_" + timing.section, true, timing.seconds, timing.section + " restored");
     }
@@ -520,15 +534,24 @@ void verify(const VerifyOptions& o, Report& report, Store& store,
     }
   }
 
-  PgConnection restored(target.dsn());
+  // VACUUM ANALYZE, a table per connection with --jobs of them (vacuumdb).
   t = Clock::now();
-  if (!restored.ensure_connected() || !restored.exec("VACUUM ANALYZE")) {
-    report.step("vacuum_analyze", false, seconds_since(t), restored.last_error());
-    report.fail(VerifyCode::restore_failed,
-                "VACUUM ANALYZE of the restore failed: " + restored.last_error());
+  const auto vacuumed =
+      run_program({target.tool("vacuumdb"), "--analyze", "--jobs=" + std::to_string(o.jobs),
+                   "--quiet", "--dbname=" + target.dsn()});
+  if (vacuumed.status != 0) {
+    const auto why = condense_errors(vacuumed.errors);
+    report.step("vacuum_analyze", false, seconds_since(t), why);
+    report.fail(VerifyCode::restore_failed, "VACUUM ANALYZE of the restore failed: " + why);
     return;
   }
-  report.step("vacuum_analyze", true, seconds_since(t), "statistics rebuilt");
+  report.step("vacuum_analyze", true, seconds_since(t), "vacuumed, statistics rebuilt");
+  PgConnection restored(target.dsn());
+  if (!restored.ensure_connected()) {
+    report.fail(VerifyCode::could_not_run,
+                "cannot connect to the restored database: " + restored.last_error());
+    return;
+  }
 
   // Row counts: exactly the manifest's, and no table shrunk since the last verified dump.
   t = Clock::now();
