@@ -155,7 +155,12 @@ class ScratchTarget {
   ~ScratchTarget() {
     if (!created_database_.empty()) {
       PgConnection admin(admin_dsn_);
-      (void)admin.exec("DROP DATABASE IF EXISTS \"" + created_database_ + "\" WITH (FORCE)");
+      if (!admin.ensure_connected() ||
+          !admin.exec("DROP DATABASE IF EXISTS \"" + created_database_ + "\" WITH (FORCE)")) {
+        std::cerr << "weighlink-backend: verify-backup: cannot drop the scratch database "
+                  << created_database_ << " on " << admin.target() << ": " << admin.last_error()
+                  << "; drop it by hand\n";
+      }
     }
   }
   bool open(const VerifyOptions& o, std::string& error) {

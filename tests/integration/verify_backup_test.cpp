@@ -175,6 +175,24 @@ TEST_CASE("verify-backup: a clean dump passes, is promoted and moves durable_seq
 
   // The disposable cluster is gone with its directory.
   CHECK(scratch_dirs() == scratch_before);
+
+  // --scratch-dsn: restored into a new database on that server instead, dropped afterwards.
+  const auto on_server = verify(dir, {"--scratch-dsn", pg.dsn("postgres")});
+  INFO(on_server.output);
+  CHECK(on_server.exit_code == 0);
+  CHECK(pg.query_scalar("SELECT count(*) FROM pg_database WHERE datname LIKE 'weighlink_verify_%'",
+                        "postgres") == "0");
+  CHECK(scratch_dirs() == scratch_before);
+
+  // After a restore (a new generation), a dump of the old generation no longer moves durable_seq:
+  // its mutations may be missing from the database, so the agents must keep them.
+  (void)pg.query_scalar("UPDATE stations SET durable_seq = 0, high_water_seq = 1000");
+  (void)pg.query_scalar(
+      "UPDATE backend_meta SET value = gen_random_uuid()::text WHERE key = 'generation'");
+  const auto other_generation = verify(dir, {"--dsn", pg.dsn()});
+  CHECK(other_generation.exit_code == 0);
+  CHECK(other_generation.report.at("durable_seq").as_object().at("moved").as_bool() == false);
+  CHECK(pg.query_scalar("SELECT max(durable_seq) FROM stations") == "0");
 }
 
 TEST_CASE("verify-backup: the corruption catalogue is caught with its code and never promoted") {
