@@ -673,7 +673,11 @@ int run_verify_backup(const VerifyOptions& o) {
   std::size_t used = 0;
   if (!reachable) {
     report.step("locate", false, seconds_since(t), reachable.error().message);
-    report.fail(VerifyCode::offsite_endpoint_down, reachable.error().message);
+    // A local folder that cannot be read is not an offsite endpoint being down.
+    const bool any_remote = std::any_of(locations.begin(), locations.end(),
+                                        [](const Location& l) { return l.remote(); });
+    report.fail(any_remote ? VerifyCode::offsite_endpoint_down : VerifyCode::could_not_run,
+                reachable.error().message);
   } else {
     store = std::move(reachable->store);
     used = reachable->index;

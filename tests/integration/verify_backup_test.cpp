@@ -330,6 +330,10 @@ TEST_CASE("verify-backup: the corruption catalogue is caught with its code and n
   const auto none = verify(root / "nothing");
   CHECK(none.exit_code == 1);
   CHECK(none.output.find("no backups") != std::string::npos);
+  // A folder that does not exist: could not run, and not an offsite endpoint being down.
+  const auto missing = verify(root / "no-such-folder");
+  CHECK(missing.exit_code == 1);
+  CHECK(missing.code() == "COULD_NOT_RUN");
 }
 
 TEST_CASE("verify-backup: a table halved since the last verified dump is ROWCOUNT_DRIFT") {
