@@ -146,6 +146,19 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(std::size_t{1}, std::size_t{64}));
 
+  std::string restored_from;
+  auto* mark_restored = app.add_subcommand(
+      "mark-restored",
+      "after a restore weighlink did not run (pgBackRest PITR...): migrate, set a new generation");
+  mark_restored->add_option("--dsn", dsn, "libpq connection string (or $WEIGHLINK_DSN)")
+      ->envname("WEIGHLINK_DSN")
+      ->required();
+  mark_restored
+      ->add_option(
+          "--from", restored_from,
+          "where the database came from, e.g. \"pgbackrest PITR to 2026-11-21 03:00:00+00\"")
+      ->required();
+
   auto* serve_cmd = app.add_subcommand("serve", "serve gRPC sync and HTTP health endpoints");
   serve_cmd->add_option("--dsn", serve.dsn, "libpq connection string (or $WEIGHLINK_DSN)")
       ->envname("WEIGHLINK_DSN")
@@ -211,6 +224,7 @@ int main(int argc, char** argv) {
       return run_verify_backup(verify);
     }
     if (*restore) return run_restore(restore_options);
+    if (*mark_restored) return run_mark_restored(dsn, restored_from);
     if (*add) return run_station_add(dsn, station_id, key_file);
     if (*set_key) return run_station_set_key(dsn, station_id, key_file);
     if (*disable) return run_station_disable(dsn, station_id);

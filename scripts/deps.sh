@@ -11,6 +11,7 @@ packages=(
   libcli11-dev libyaml-cpp-dev libssl-dev openssl
   postgresql-15 postgresql-client-15 socat procps util-linux
   rclone  # offsite backup locations (backend/src/offsite_rclone.cpp) and their tests
+  pgbackrest  # point-in-time recovery, WAL archiving (docs/operations.md) and its drill (tests/pitr/)
   wixl msitools g++-mingw-w64-x86-64-posix wine64  # the Windows checks (tests/windows/)
   chromium  # headless, for the operator page tests (tests/integration/page_test.cpp); ~300 MB
 )

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "pg_tools.hpp"
+#include "restore_internal.hpp"
 #include "weighlink/backend/commands.hpp"
 #include "weighlink/backend/pg.hpp"
 #include "weighlink/backend/pg_store.hpp"
@@ -275,37 +276,6 @@ std::optional<Failure> check_archive(const PgRestore& tool) {
   return std::nullopt;
 }
 
-struct Generation {
-  std::string dump;  // the one the dump brought ("" when none)
-  std::string now;   // the new one
-};
-
-// A new generation, with where the database came from, in one transaction: agents see the
-// change in their next Hello and re-send whatever the dump lacks (SPEC §5).
-Result<Generation> new_generation(PgConnection& db, const std::string& restored_from) {
-  PgTransaction transaction(db);
-  if (auto begun = transaction.begin(); !begun) return begun.error();
-  Generation generation;
-  auto old = db.exec("SELECT value FROM backend_meta WHERE key = 'generation'");
-  if (!old) return old.error();
-  if (old->rows() > 0) generation.dump = std::string(old->get(0, 0));
-  auto set = db.exec(
-      "INSERT INTO backend_meta (key, value) VALUES ('generation', gen_random_uuid()::text) "
-      "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value RETURNING value");
-  if (!set) return set.error();
-  generation.now = std::string(set->get(0, 0));
-  if (auto r = db.exec(
-          "INSERT INTO backend_meta (key, value) VALUES ('restored_from', $1), ('restored_at', "
-          "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')) "
-          "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
-          {restored_from});
-      !r) {
-    return r.error();
-  }
-  if (auto committed = transaction.commit(); !committed) return committed.error();
-  return generation;
-}
-
 }  // namespace
 
 int run_restore(const RestoreOptions& options) {
@@ -419,7 +389,7 @@ int run_restore(const RestoreOptions& options) {
   std::cout << "restored " << fixed(size / 1e6) << " MB of dump in " << fixed(total) << " s ("
             << fixed(sections_s > 0 ? size / 1e6 / sections_s : 0, 1)
             << " MB/s through pre-data, data and post-data); new generation " << generation->now
-            << " (the dump's was " << (generation->dump.empty() ? "none" : generation->dump)
+            << " (the dump's was " << (generation->previous.empty() ? "none" : generation->previous)
             << "): agents re-send what the dump lacks at their next Hello\n"
             << generation->now << std::endl;
   return kExitOk;

@@ -78,4 +78,10 @@ struct RestoreOptions {
 // restored_at). Prints a phase and throughput summary; the last line is the new generation.
 [[nodiscard]] int run_restore(const RestoreOptions& options);
 
+// mark-restored --dsn DSN --from TEXT: after a restore weighlink did not run itself (pgBackRest
+// point-in-time recovery, a volume snapshot): refuses a server still in recovery, runs the pending
+// migrations (as migrate) and sets a new generation with restored_from = TEXT and restored_at.
+// The last line printed is the new generation. An empty --from exits 2.
+[[nodiscard]] int run_mark_restored(const std::string& dsn, const std::string& restored_from);
+
 }  // namespace weighlink::backend
