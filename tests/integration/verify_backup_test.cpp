@@ -16,6 +16,7 @@
 
 #include "weighlink/sync/hash.hpp"
 #include "weighlink/testing/backend.hpp"
+#include "weighlink/testing/backup_data.hpp"
 #include "weighlink/testing/pg_cluster.hpp"
 #include "weighlink/testing/process.hpp"
 
@@ -23,7 +24,9 @@ using weighlink::testing::bin;
 using weighlink::testing::last_line;
 using weighlink::testing::PgCluster;
 using weighlink::testing::run;
+using weighlink::testing::seed_captures;
 using weighlink::testing::TempDir;
+using weighlink::testing::verify_backup;
 namespace fs = std::filesystem;
 namespace json = boost::json;
 
@@ -42,25 +45,6 @@ void write_text(const fs::path& file, const std::string& text) {
   std::ofstream(file, std::ios::binary | std::ios::trunc) << text;
 }
 
-// Three stations with `per_station` applied captures each, their weighings, and high waters.
-void seed(PgCluster& pg, int per_station) {
-  weighlink::testing::migrate(pg.dsn());
-  for (int i = 0; i < 3; ++i)
-    (void)weighlink::testing::add_station(pg.dsn(), "st" + std::to_string(i));
-  const auto n = std::to_string(per_station);
-  (void)pg.query_scalar(
-      "INSERT INTO mutation_log (station_id, idempotency_key, seq, kind, payload, payload_sha256, "
-      "outcome, created_at) SELECT 'st' || s, 'key-' || g, g, 'weighing.captured', "
-      "jsonb_build_object('weight', (g * 20)::text), md5(g::text), 'applied', now() "
-      "FROM generate_series(0, 2) s, generate_series(1, " +
-      n + ") g");
-  (void)pg.query_scalar(
-      "INSERT INTO weighings (station_id, idempotency_key, scale, weight, unit, mode, captured_at) "
-      "SELECT station_id, idempotency_key, 'main', (seq * 20)::numeric, 'kg', 'gross', now() "
-      "FROM mutation_log");
-  (void)pg.query_scalar("UPDATE stations SET high_water_seq = " + n);
-}
-
 // `weighlink-backend backup` into `dir`; the manifest's path.
 fs::path backup(PgCluster& pg, const fs::path& dir) {
   const auto r =
@@ -68,29 +52,6 @@ fs::path backup(PgCluster& pg, const fs::path& dir) {
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
   return last_line(r.output);
-}
-
-struct Verdict {
-  int exit_code = -1;
-  std::string output;
-  json::object report;
-  [[nodiscard]] std::string code() const {
-    return report.contains("code") ? std::string(report.at("code").as_string()) : "";
-  }
-};
-
-Verdict verify(const fs::path& dir, std::vector<std::string> args = {}) {
-  const auto report = dir.parent_path() / (dir.filename().string() + ".report.json");
-  std::vector<std::string> argv = {
-      bin("weighlink-backend"), "verify-backup", "--dir", dir.string(), "--report",
-      report.string()};
-  argv.insert(argv.end(), args.begin(), args.end());
-  Verdict v;
-  const auto r = run(argv, std::chrono::seconds(180));
-  v.exit_code = r.exit_code;
-  v.output = r.output;
-  if (fs::exists(report)) v.report = json::parse(file_text(report)).as_object();
-  return v;
 }
 
 json::object read_json(const fs::path& file) { return json::parse(file_text(file)).as_object(); }
@@ -151,7 +112,7 @@ void check_not_promoted(const fs::path& dir) {
 
 TEST_CASE("verify-backup: a clean dump passes, is promoted and moves durable_seq up") {
   PgCluster pg;
-  seed(pg, 400);
+  seed_captures(pg, 400);
   TempDir root("wl-verify");
   const auto dir = root / "backups";
   const auto manifest = backup(pg, dir);
@@ -167,7 +128,7 @@ TEST_CASE("verify-backup: a clean dump passes, is promoted and moves durable_seq
   };
   const auto scratch_before = scratch_dirs();
   const auto textfile = root / "weighlink_backup.prom";
-  const auto v = verify(dir, {"--dsn", pg.dsn(), "--textfile", textfile.string()});
+  const auto v = verify_backup(dir, {"--dsn", pg.dsn(), "--textfile", textfile.string()});
   INFO(v.output);
   REQUIRE(v.exit_code == 0);
   CHECK(v.code() == "OK");
@@ -213,7 +174,7 @@ TEST_CASE("verify-backup: a clean dump passes, is promoted and moves durable_seq
 
 TEST_CASE("verify-backup: the corruption catalogue is caught with its code and never promoted") {
   PgCluster pg;
-  seed(pg, 300);
+  seed_captures(pg, 300);
   TempDir root("wl-verify");
   const auto manifest = backup(pg, root / "good");
   const std::string dump(read_json(manifest).at("dump").as_string());
@@ -287,7 +248,7 @@ TEST_CASE("verify-backup: the corruption catalogue is caught with its code and n
   for (const auto& c : cases) {
     CAPTURE(c.name);
     const auto dir = folder_with(root, c.name, manifest, c.bytes, c.manifest_matches);
-    const auto v = verify(dir, c.args);
+    const auto v = verify_backup(dir, c.args);
     INFO(v.output);
     CHECK(v.exit_code == 3);
     CHECK(v.code() == c.code);
@@ -302,7 +263,7 @@ TEST_CASE("verify-backup: the corruption catalogue is caught with its code and n
     CAPTURE(name);
     const auto dir = folder_with(root, name, manifest, good, false);
     add_history(dir, manifest, median, 5);
-    const auto v = verify(dir);
+    const auto v = verify_backup(dir);
     INFO(v.output);
     CHECK(v.exit_code == 3);
     CHECK(v.code() == code);
@@ -312,11 +273,11 @@ TEST_CASE("verify-backup: the corruption catalogue is caught with its code and n
   // Within the band (the same size every night): passes.
   const auto steady = folder_with(root, "steady", manifest, good, false);
   add_history(steady, manifest, good.size(), 5);
-  CHECK(verify(steady).exit_code == 0);
+  CHECK(verify_backup(steady).exit_code == 0);
 
   // The complete plain dump of the same state passes, restored with psql.
   const auto plain_dir = folder_with(root, "plain-complete", manifest, plain_sql, true);
-  const auto plain_verdict = verify(plain_dir);
+  const auto plain_verdict = verify_backup(plain_dir);
   INFO(plain_verdict.output);
   CHECK(plain_verdict.exit_code == 0);
 
@@ -324,7 +285,7 @@ TEST_CASE("verify-backup: the corruption catalogue is caught with its code and n
   std::string broken = plain_sql;
   broken.insert(broken.find("CREATE TABLE"), "SELECT no_such_function_in_weighlink();\n");
   const auto broken_dir = folder_with(root, "restore-fails", manifest, broken, true);
-  const auto failed = verify(broken_dir);
+  const auto failed = verify_backup(broken_dir);
   CHECK(failed.exit_code == 3);
   CHECK(failed.code() == "RESTORE_FAILED");
   CHECK(std::string(failed.report.at("detail").as_string()).find("no_such_function_in_weighlink") !=
@@ -336,25 +297,25 @@ TEST_CASE("verify-backup: the corruption catalogue is caught with its code and n
   auto m = read_json(lying / manifest.filename());
   m["row_counts"].as_object()["weighings"] = 901;
   write_json(lying / manifest.filename(), m);
-  const auto lie = verify(lying);
+  const auto lie = verify_backup(lying);
   CHECK(lie.exit_code == 3);
   CHECK(lie.code() == "ROWCOUNT_DRIFT");
   CHECK(std::string(lie.report.at("detail").as_string()).find("weighings") != std::string::npos);
 
   // Nothing in the folder: it could not run (exit 1), which is not a verdict.
   fs::create_directories(root / "nothing");
-  const auto none = verify(root / "nothing");
+  const auto none = verify_backup(root / "nothing");
   CHECK(none.exit_code == 1);
   CHECK(none.output.find("no backups") != std::string::npos);
 }
 
 TEST_CASE("verify-backup: a table halved since the last verified dump is ROWCOUNT_DRIFT") {
   PgCluster pg;
-  seed(pg, 300);
+  seed_captures(pg, 300);
   TempDir root("wl-verify");
   const auto dir = root / "backups";
   (void)backup(pg, dir);
-  REQUIRE(verify(dir).exit_code == 0);
+  REQUIRE(verify_backup(dir).exit_code == 0);
 
   // Half of station st1's history disappears (weighings first, then their log rows).
   (void)pg.query_scalar(
@@ -363,7 +324,7 @@ TEST_CASE("verify-backup: a table halved since the last verified dump is ROWCOUN
   (void)pg.query_scalar("DELETE FROM mutation_log m WHERE m.seq % 2 = 0");
   std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // a new file name
   (void)backup(pg, dir);
-  const auto v = verify(dir, {"--min-bytes", "1", "--median-factor", "10"});
+  const auto v = verify_backup(dir, {"--min-bytes", "1", "--median-factor", "10"});
   INFO(v.output);
   CHECK(v.exit_code == 3);
   CHECK(v.code() == "ROWCOUNT_DRIFT");
@@ -374,13 +335,13 @@ TEST_CASE("verify-backup: a table halved since the last verified dump is ROWCOUN
   CHECK(read_json(dir / "verified-latest").at("dump").as_string() !=
         v.report.at("dump").as_string());
   // A tolerance that allows it lets it through.
-  CHECK(verify(dir, {"--min-bytes", "1", "--median-factor", "10", "--row-tolerance", "0.6"})
+  CHECK(verify_backup(dir, {"--min-bytes", "1", "--median-factor", "10", "--row-tolerance", "0.6"})
             .exit_code == 0);
 }
 
 TEST_CASE("verify-backup: orphans above the allowlist are ORPHAN_FK_SURGE") {
   PgCluster pg;
-  seed(pg, 200);
+  seed_captures(pg, 200);
   // Five applied captures lose their weighing.
   (void)pg.query_scalar(
       "DELETE FROM weighings WHERE station_id = 'st2' AND idempotency_key IN ('key-1', 'key-2', "
@@ -389,7 +350,7 @@ TEST_CASE("verify-backup: orphans above the allowlist are ORPHAN_FK_SURGE") {
   const auto dir = root / "backups";
   (void)backup(pg, dir);
 
-  const auto strict = verify(dir);
+  const auto strict = verify_backup(dir);
   INFO(strict.output);
   CHECK(strict.exit_code == 3);
   CHECK(strict.code() == "ORPHAN_FK_SURGE");
@@ -401,15 +362,15 @@ TEST_CASE("verify-backup: orphans above the allowlist are ORPHAN_FK_SURGE") {
 
   write_text(root / "allow.yaml",
              "soft_foreign_keys:\n  - name: applied_capture_has_weighing\n    max_orphans: 2\n");
-  CHECK(verify(dir, {"--soft-fk-allowlist", (root / "allow.yaml").string()}).code() ==
+  CHECK(verify_backup(dir, {"--soft-fk-allowlist", (root / "allow.yaml").string()}).code() ==
         "ORPHAN_FK_SURGE");
   write_text(root / "allow.yaml",
              "soft_foreign_keys:\n  - name: applied_capture_has_weighing\n    max_orphans: 5\n");
-  CHECK(verify(dir, {"--soft-fk-allowlist", (root / "allow.yaml").string()}).exit_code == 0);
+  CHECK(verify_backup(dir, {"--soft-fk-allowlist", (root / "allow.yaml").string()}).exit_code == 0);
 
   // A bad allowlist is bad usage: exit 2, nothing checked.
   write_text(root / "bad.yaml", "soft_foreign_keys:\n  - name: x\n");
-  const auto bad = verify(dir, {"--soft-fk-allowlist", (root / "bad.yaml").string()});
+  const auto bad = verify_backup(dir, {"--soft-fk-allowlist", (root / "bad.yaml").string()});
   CHECK(bad.exit_code == 2);
   CHECK(bad.output.find("bad.yaml") != std::string::npos);
 }
