@@ -3,9 +3,12 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <cstdint>
 #include <iostream>
+#include <limits>
 
 #include "weighlink/backend/commands.hpp"
+#include "weighlink/backend/monitor.hpp"
 #include "weighlink/backend/pg.hpp"
 #include "weighlink/backend/verify_backup.hpp"
 
@@ -159,6 +162,61 @@ int main(int argc, char** argv) {
           "where the database came from, e.g. \"pgbackrest PITR to 2026-11-21 03:00:00+00\"")
       ->required();
 
+  MonitorOptions monitor_options;
+  auto* monitor = app.add_subcommand(
+      "monitor",
+      "check the database every interval; after --threshold failed checks alert, or with "
+      "--recover restore verified-latest into a fresh database and repoint the backend");
+  monitor->add_option("--dsn", monitor_options.dsn, "the backend's database (or $WEIGHLINK_DSN)")
+      ->envname("WEIGHLINK_DSN")
+      ->required();
+  monitor->add_option("--interval", monitor_options.interval_s, "seconds between checks")
+      ->capture_default_str()
+      ->check(CLI::Range(0.05, 86400.0));
+  monitor
+      ->add_option("--threshold", monitor_options.threshold,
+                   "consecutive failed checks before an alert or a recovery")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000000));
+  monitor
+      ->add_option("--cooldown", monitor_options.cooldown_s,
+                   "seconds after a recovery during which there is no other (hold)")
+      ->capture_default_str()
+      ->check(CLI::Range(std::int64_t{0}, std::int64_t{10} * 365 * 86400));
+  monitor
+      ->add_option("--check-timeout", monitor_options.check_timeout_s,
+                   "seconds a check may take to connect, and its query to run")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3600));
+  monitor->add_flag("--recover", monitor_options.recover,
+                    "restore verified-latest and repoint the backend at the threshold (opt-in)");
+  monitor->add_option("--dir", monitor_options.dir,
+                      "backup folder or rclone remote with verified-latest");
+  monitor->add_option("--fallback", monitor_options.fallbacks,
+                      "where to read when --dir is unreachable, in order (repeatable)");
+  monitor->add_option("--recover-dsn", monitor_options.recover_dsn,
+                      "a role with CREATEDB on the server the recovered database goes to");
+  monitor->add_option("--dsn-file", monitor_options.dsn_file,
+                      "the backend's EnvironmentFile: its WEIGHLINK_DSN line is rewritten");
+  monitor->add_option("--restart-command", monitor_options.restart_command,
+                      "run with /bin/sh -c after the rewrite, e.g. systemctl restart "
+                      "weighlink-backend");
+  monitor
+      ->add_option("--restart-timeout", monitor_options.restart_timeout_s,
+                   "seconds before the restart command is killed")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3600));
+  monitor->add_option("--staging-dir", monitor_options.staging_dir,
+                      "where a dump from a remote --dir is downloaded (default $TMPDIR)");
+  monitor->add_option("--jobs", monitor_options.jobs, "pg_restore --jobs for data and post-data")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  monitor->add_option("--ops-log", monitor_options.ops_log, "append every JSON line here too");
+  monitor
+      ->add_option("--max-checks", monitor_options.max_checks,
+                   "stop after this many checks (default: run until SIGTERM or SIGINT)")
+      ->check(CLI::Range(std::int64_t{1}, std::numeric_limits<std::int64_t>::max()));
+
   auto* serve_cmd = app.add_subcommand("serve", "serve gRPC sync and HTTP health endpoints");
   serve_cmd->add_option("--dsn", serve.dsn, "libpq connection string (or $WEIGHLINK_DSN)")
       ->envname("WEIGHLINK_DSN")
@@ -201,6 +259,7 @@ int main(int argc, char** argv) {
                                : *verify_cmd ? verify.dsn
                                : *restore    ? restore_options.dsn
                                : *backup     ? backup_options.dsn
+                               : *monitor    ? monitor_options.dsn
                                              : dsn;
   if (auto problem = dsn_problem(any_dsn)) {
     std::cerr << "weighlink-backend: invalid --dsn: " << *problem
@@ -225,6 +284,7 @@ int main(int argc, char** argv) {
     }
     if (*restore) return run_restore(restore_options);
     if (*mark_restored) return run_mark_restored(dsn, restored_from);
+    if (*monitor) return run_monitor(monitor_options);
     if (*add) return run_station_add(dsn, station_id, key_file);
     if (*set_key) return run_station_set_key(dsn, station_id, key_file);
     if (*disable) return run_station_disable(dsn, station_id);

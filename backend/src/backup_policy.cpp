@@ -267,7 +267,7 @@ std::vector<DrCheck> dr_gate(const DrFacts& facts, const DrPolicy& policy, std::
   return checks;
 }
 
-MonitorState::Decision MonitorState::observe(bool healthy, std::int64_t now) {
+MonitorState::Decision MonitorState::observe(bool healthy, std::int64_t now, bool restorable) {
   Decision d;
   if (healthy) {
     d.reason = failures_ > 0 ? "healthy again after " + std::to_string(failures_) + " failed checks"
@@ -288,6 +288,14 @@ MonitorState::Decision MonitorState::observe(bool healthy, std::int64_t now) {
     d.reason = std::to_string(failures_) + " consecutive failed checks (threshold " +
                std::to_string(policy_.threshold) +
                "); automatic recovery is off (--recover not given): an operator must act";
+    return d;
+  }
+  if (!restorable) {
+    d.action = Action::alert;
+    d.reason = std::to_string(failures_) + " consecutive failed checks (threshold " +
+               std::to_string(policy_.threshold) +
+               "), but a restore does not fix this failure (it would lose what was written since "
+               "the dump): an operator must act";
     return d;
   }
   if (last_recovery_ && now - *last_recovery_ < policy_.cooldown_s) {

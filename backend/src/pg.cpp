@@ -2,7 +2,9 @@
 
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <array>
+#include <cstdlib>
 
 namespace weighlink::backend {
 namespace {
@@ -53,6 +55,11 @@ std::optional<std::string> dsn_problem(const std::string& dsn) {
 }
 
 std::string dsn_with_database(const std::string& dsn, const std::string& database) {
+  return dsn_with_parameters(dsn, {{"dbname", database}});
+}
+
+std::string dsn_with_parameters(
+    const std::string& dsn, const std::vector<std::pair<std::string, std::string>>& parameters) {
   char* error = nullptr;
   PQconninfoOption* options = PQconninfoParse(dsn.c_str(), &error);
   PQfreemem(error);
@@ -65,13 +72,51 @@ std::string dsn_with_database(const std::string& dsn, const std::string& databas
     }
     return out + "'";
   };
+  auto replaced = [&](std::string_view keyword) {
+    return std::any_of(parameters.begin(), parameters.end(),
+                       [&](const auto& p) { return p.first == keyword; });
+  };
   std::string out;
   for (const PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
-    if (o->val == nullptr || std::string_view(o->keyword) == "dbname") continue;
+    if (o->val == nullptr || replaced(o->keyword)) continue;
     out += std::string(o->keyword) + "=" + quoted(o->val) + " ";
   }
   PQconninfoFree(options);
-  return out + "dbname=" + quoted(database);
+  for (const auto& [keyword, value] : parameters) out += keyword + "=" + quoted(value) + " ";
+  if (!out.empty()) out.pop_back();
+  return out;
+}
+
+std::string dsn_target(const std::string& dsn) {
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(dsn.c_str(), &error);
+  PQfreemem(error);
+  if (options == nullptr) return "an unparsable DSN";
+  std::string host;
+  std::string hostaddr;
+  std::string port;
+  std::string dbname;
+  std::string user;
+  for (const PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
+    if (o->val == nullptr) continue;
+    const std::string_view keyword = o->keyword;
+    if (keyword == "host") host = o->val;
+    if (keyword == "hostaddr") hostaddr = o->val;
+    if (keyword == "port") port = o->val;
+    if (keyword == "dbname") dbname = o->val;
+    if (keyword == "user") user = o->val;
+  }
+  PQconninfoFree(options);
+  // libpq's defaults: the environment (PGHOST...), then the Unix socket, 5432, the user's name.
+  auto env = [](const char* name) {
+    const char* value = std::getenv(name);
+    return std::string(value != nullptr ? value : "");
+  };
+  if (host.empty()) host = hostaddr.empty() ? env("PGHOST") : hostaddr;
+  if (host.empty() || host.starts_with('/')) host = "local";
+  if (port.empty()) port = env("PGPORT").empty() ? "5432" : env("PGPORT");
+  if (dbname.empty()) dbname = env("PGDATABASE").empty() ? user : env("PGDATABASE");
+  return host + ":" + port + "/" + (dbname.empty() ? "?" : dbname);
 }
 
 void PgResult::Deleter::operator()(pg_result* result) const noexcept { PQclear(result); }

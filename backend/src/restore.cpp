@@ -3,6 +3,8 @@
 // that each phase is timed and a failure names its phase; then ANALYZE, the migrations this binary
 // knows, and a new generation, which tells every agent that the database was restored (SPEC §5,
 // §6; ../shared/reference/backup-anchors.md §2.5; docs/operations.md, "Restore").
+#include "weighlink/backend/restore.hpp"
+
 #include <boost/json.hpp>
 #include <chrono>
 #include <cstdio>
@@ -27,11 +29,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
-
-int fail(int code, const std::string& what) {
-  std::cerr << "weighlink-backend: restore: " << what << "\n";
-  return code;
-}
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -248,37 +245,40 @@ std::optional<std::string> run_phase(const PgRestore& tool, std::string_view pha
          "): " + condense_errors(ran->errors) + "; " + std::string(then);
 }
 
-struct Failure {
-  int code = kExitFailure;
-  std::string message;
-};
-
 // The check phase, with no server: the archive's table of contents is a weighlink database's (it
 // has public.schema_migrations), and the whole archive reads to the end (script mode into
 // /dev/null decompresses every block). A wrong or damaged file is refused before --force drops
 // anything.
-std::optional<Failure> check_archive(const PgRestore& tool) {
+std::optional<RestoreFailure> check_archive(const PgRestore& tool) {
   constexpr std::string_view kDamaged =
       "the dump is damaged or cut short and the target was not touched: restore another dump "
       "(one verify-backup passed)";
   ProgramRun ran;
   if (auto failed = run_phase(tool, "check", {"--list"}, kDamaged, &ran))
-    return Failure{.message = *failed};
+    return RestoreFailure{.message = *failed};
   if (ran.output.find(" TABLE public schema_migrations ") == std::string::npos) {
-    return Failure{kExitUsage, tool.file.string() +
-                                   " is a pg_dump archive, but not of a weighlink database (it has "
-                                   "no table public.schema_migrations); pass a weighlink_*.dump "
-                                   "that backup wrote. The target was not touched"};
+    return RestoreFailure{kExitUsage,
+                          tool.file.string() +
+                              " is a pg_dump archive, but not of a weighlink database (it has "
+                              "no table public.schema_migrations); pass a weighlink_*.dump "
+                              "that backup wrote. The target was not touched"};
   }
   if (auto failed = run_phase(tool, "check", {"--file=/dev/null"}, kDamaged, &ran)) {
-    return Failure{.message = *failed};
+    return RestoreFailure{.message = *failed};
   }
   return std::nullopt;
 }
 
 }  // namespace
 
-int run_restore(const RestoreOptions& options) {
+void throw_exception_from_error(const RestoreFailure& failure, const boost::source_location&) {
+  throw std::runtime_error(failure.message);
+}
+
+RestoreResult restore_dump(const RestoreOptions& options, std::ostream& progress) {
+  const auto fail = [](int code, std::string what) {
+    return RestoreFailure{code, std::move(what)};
+  };
   const fs::path file = options.file;
   if (auto problem = not_a_dump_file(file)) {
     return fail(kExitUsage, *problem + "; pass a weighlink_*.dump that backup wrote (pg_dump -Fc)");
@@ -322,14 +322,24 @@ int run_restore(const RestoreOptions& options) {
   if (auto mismatch = manifest_mismatch(file, *sha, &checksum_note)) {
     return fail(kExitFailure, *mismatch);
   }
+  if (!options.expected_sha256.empty()) {
+    if (*sha != options.expected_sha256) {
+      return fail(kExitFailure, file.string() + " has sha256 " + *sha + ", not the expected " +
+                                    options.expected_sha256 +
+                                    ": the copy is not the dump that was verified (cut short or "
+                                    "altered on its way); the target was not touched");
+    }
+    checksum_note += checksum_note.empty() ? "" : ", ";
+    checksum_note += "matches the expected sha256";
+  }
 
   const PgRestore tool{pg_program_for("pg_restore", server_version_num), server_version_num, file};
-  std::cout << "restore " << options.file << " (" << fixed(size / 1e6) << " MB, sha256 " << *sha
-            << ", " << checksum_note << ") into " << target << " with " << tool.program << ", "
-            << options.jobs << " jobs" << std::endl;
+  progress << "restore " << options.file << " (" << fixed(size / 1e6) << " MB, sha256 " << *sha
+           << ", " << checksum_note << ") into " << target << " with " << tool.program << ", "
+           << options.jobs << " jobs" << std::endl;
   const auto restore_started = Clock::now();
-  if (auto failed = check_archive(tool)) return fail(failed->code, failed->message);
-  std::cout << "check: " << fixed(seconds_since(restore_started)) << " s" << std::endl;
+  if (auto failed = check_archive(tool)) return *failed;
+  progress << "check: " << fixed(seconds_since(restore_started)) << " s" << std::endl;
 
   if (!held.empty()) {
     auto emptied = empty_target(db, *contents);
@@ -337,7 +347,7 @@ int run_restore(const RestoreOptions& options) {
       return fail(kExitFailure, "cannot empty the target " + target + " (--force): " +
                                     db.last_error() + "; the target was not changed");
     }
-    std::cout << "emptied the target (--force): " << *emptied << std::endl;
+    progress << "emptied the target (--force): " << *emptied << std::endl;
   }
 
   const std::string partly =
@@ -345,11 +355,11 @@ int run_restore(const RestoreOptions& options) {
       "(it empties the target first)";
   const auto sections = restore_sections(
       tool.program, file, options.dsn, static_cast<int>(options.jobs), [&](const SectionTiming& t) {
-        std::cout << t.section << ": " << fixed(t.seconds) << " s";
+        progress << t.section << ": " << fixed(t.seconds) << " s";
         if (t.section == "data" && t.seconds > 0) {
-          std::cout << " (" << fixed(size / 1e6 / t.seconds, 1) << " MB/s of dump)";
+          progress << " (" << fixed(size / 1e6 / t.seconds, 1) << " MB/s of dump)";
         }
-        std::cout << std::endl;
+        progress << std::endl;
       });
   if (!sections.ok()) {
     return fail(kExitFailure, "phase " + sections.failed_section + " failed (pg_restore exit " +
@@ -365,7 +375,7 @@ int run_restore(const RestoreOptions& options) {
   if (!db.exec("ANALYZE")) {
     return fail(kExitFailure, "phase analyze failed: " + db.last_error() + "; " + partly);
   }
-  std::cout << "analyze: " << fixed(seconds_since(started)) << " s" << std::endl;
+  progress << "analyze: " << fixed(seconds_since(started)) << " s" << std::endl;
 
   // A dump from an older schema comes up on this binary's (the same code as `migrate`).
   started = Clock::now();
@@ -375,9 +385,9 @@ int run_restore(const RestoreOptions& options) {
   if (!before || !applied || !after) {
     return fail(kExitFailure, "phase migrate failed: " + db.last_error() + "; " + partly);
   }
-  std::cout << "migrate: " << fixed(seconds_since(started)) << " s (schema "
-            << before->current_version << " -> " << after->current_version
-            << (applied->empty() ? ", nothing to apply" : "") << ")" << std::endl;
+  progress << "migrate: " << fixed(seconds_since(started)) << " s (schema "
+           << before->current_version << " -> " << after->current_version
+           << (applied->empty() ? ", nothing to apply" : "") << ")" << std::endl;
 
   auto generation = new_generation(db, file.filename().string() + " sha256 " + *sha);
   if (!generation) {
@@ -386,12 +396,27 @@ int run_restore(const RestoreOptions& options) {
                                   "database (agents would not notice the restore)");
   }
   const double total = seconds_since(restore_started);
-  std::cout << "restored " << fixed(size / 1e6) << " MB of dump in " << fixed(total) << " s ("
-            << fixed(sections_s > 0 ? size / 1e6 / sections_s : 0, 1)
-            << " MB/s through pre-data, data and post-data); new generation " << generation->now
-            << " (the dump's was " << (generation->previous.empty() ? "none" : generation->previous)
-            << "): agents re-send what the dump lacks at their next Hello\n"
-            << generation->now << std::endl;
+  progress << "restored " << fixed(size / 1e6) << " MB of dump in " << fixed(total) << " s ("
+           << fixed(sections_s > 0 ? size / 1e6 / sections_s : 0, 1)
+           << " MB/s through pre-data, data and post-data); new generation " << generation->now
+           << " (the dump's was " << (generation->previous.empty() ? "none" : generation->previous)
+           << "): agents re-send what the dump lacks at their next Hello" << std::endl;
+  return RestoredDump{target,
+                      *sha,
+                      generation->now,
+                      generation->previous,
+                      before->current_version,
+                      after->current_version,
+                      total};
+}
+
+int run_restore(const RestoreOptions& options) {
+  const auto restored = restore_dump(options, std::cout);
+  if (!restored) {
+    std::cerr << "weighlink-backend: restore: " << restored.error().message << "\n";
+    return restored.error().exit_code;
+  }
+  std::cout << restored->generation << std::endl;  // the last line
   return kExitOk;
 }
 

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "weighlink/testing/backend.hpp"
+#include "weighlink/testing/backup_data.hpp"
 #include "weighlink/testing/pg_cluster.hpp"
 #include "weighlink/testing/process.hpp"
 #include "weighlink/testing/rclone_serve.hpp"
@@ -33,7 +34,7 @@ namespace {
 using Verdict = weighlink::testing::VerifyRun;
 
 Verdict verify(const TempDir& root, const std::vector<std::string>& args) {
-  return weighlink::testing::verify_backup(args, root / "report.json");
+  return weighlink::testing::verify_backup_with_report(args, root / "report.json");
 }
 
 std::string notes(const Verdict& v) { return json::serialize(v.report.at("notes")); }

@@ -16,6 +16,7 @@
 
 #include "weighlink/sync/hash.hpp"
 #include "weighlink/testing/backend.hpp"
+#include "weighlink/testing/backup_data.hpp"
 #include "weighlink/testing/pg_cluster.hpp"
 #include "weighlink/testing/process.hpp"
 
@@ -23,7 +24,9 @@ using weighlink::testing::bin;
 using weighlink::testing::last_line;
 using weighlink::testing::PgCluster;
 using weighlink::testing::run;
+using weighlink::testing::seed_captures;
 using weighlink::testing::TempDir;
+using weighlink::testing::verify_backup;
 namespace fs = std::filesystem;
 namespace json = boost::json;
 
@@ -49,14 +52,6 @@ fs::path backup(PgCluster& pg, const fs::path& dir) {
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
   return last_line(r.output);
-}
-
-using Verdict = weighlink::testing::VerifyRun;
-
-Verdict verify(const fs::path& dir, std::vector<std::string> args = {}) {
-  args.insert(args.begin(), {"--dir", dir.string()});
-  return weighlink::testing::verify_backup(
-      args, dir.parent_path() / (dir.filename().string() + ".report.json"));
 }
 
 json::object read_json(const fs::path& file) { return json::parse(file_text(file)).as_object(); }
@@ -117,7 +112,7 @@ void check_not_promoted(const fs::path& dir) {
 
 TEST_CASE("verify-backup: a clean dump passes, is promoted and moves durable_seq up") {
   PgCluster pg;
-  weighlink::testing::seed_captures(pg, 400);
+  seed_captures(pg, 400);
   TempDir root("wl-verify");
   const auto dir = root / "backups";
   const auto manifest = backup(pg, dir);
@@ -133,7 +128,7 @@ TEST_CASE("verify-backup: a clean dump passes, is promoted and moves durable_seq
   };
   const auto scratch_before = scratch_dirs();
   const auto textfile = root / "weighlink_backup.prom";
-  const auto v = verify(dir, {"--dsn", pg.dsn(), "--textfile", textfile.string()});
+  const auto v = verify_backup(dir, {"--dsn", pg.dsn(), "--textfile", textfile.string()});
   INFO(v.output);
   REQUIRE(v.exit_code == 0);
   CHECK(v.code() == "OK");
@@ -177,7 +172,7 @@ TEST_CASE("verify-backup: a clean dump passes, is promoted and moves durable_seq
   CHECK(scratch_dirs() == scratch_before);
 
   // --scratch-dsn: restored into a new database on that server instead, dropped afterwards.
-  const auto on_server = verify(dir, {"--scratch-dsn", pg.dsn("postgres")});
+  const auto on_server = verify_backup(dir, {"--scratch-dsn", pg.dsn("postgres")});
   INFO(on_server.output);
   CHECK(on_server.exit_code == 0);
   CHECK(pg.query_scalar("SELECT count(*) FROM pg_database WHERE datname LIKE 'weighlink_verify_%'",
@@ -189,7 +184,7 @@ TEST_CASE("verify-backup: a clean dump passes, is promoted and moves durable_seq
   (void)pg.query_scalar("UPDATE stations SET durable_seq = 0, high_water_seq = 1000");
   (void)pg.query_scalar(
       "UPDATE backend_meta SET value = gen_random_uuid()::text WHERE key = 'generation'");
-  const auto other_generation = verify(dir, {"--dsn", pg.dsn()});
+  const auto other_generation = verify_backup(dir, {"--dsn", pg.dsn()});
   CHECK(other_generation.exit_code == 0);
   CHECK(other_generation.report.at("durable_seq").as_object().at("moved").as_bool() == false);
   CHECK(pg.query_scalar("SELECT max(durable_seq) FROM stations") == "0");
@@ -197,7 +192,7 @@ TEST_CASE("verify-backup: a clean dump passes, is promoted and moves durable_seq
 
 TEST_CASE("verify-backup: the corruption catalogue is caught with its code and never promoted") {
   PgCluster pg;
-  weighlink::testing::seed_captures(pg, 300);
+  seed_captures(pg, 300);
   TempDir root("wl-verify");
   const auto manifest = backup(pg, root / "good");
   const std::string dump(read_json(manifest).at("dump").as_string());
@@ -271,7 +266,7 @@ TEST_CASE("verify-backup: the corruption catalogue is caught with its code and n
   for (const auto& c : cases) {
     CAPTURE(c.name);
     const auto dir = folder_with(root, c.name, manifest, c.bytes, c.manifest_matches);
-    const auto v = verify(dir, c.args);
+    const auto v = verify_backup(dir, c.args);
     INFO(v.output);
     CHECK(v.exit_code == 3);
     CHECK(v.code() == c.code);
@@ -286,7 +281,7 @@ TEST_CASE("verify-backup: the corruption catalogue is caught with its code and n
     CAPTURE(name);
     const auto dir = folder_with(root, name, manifest, good, false);
     add_history(dir, manifest, median, 5);
-    const auto v = verify(dir);
+    const auto v = verify_backup(dir);
     INFO(v.output);
     CHECK(v.exit_code == 3);
     CHECK(v.code() == code);
@@ -296,11 +291,11 @@ TEST_CASE("verify-backup: the corruption catalogue is caught with its code and n
   // Within the band (the same size every night): passes.
   const auto steady = folder_with(root, "steady", manifest, good, false);
   add_history(steady, manifest, good.size(), 5);
-  CHECK(verify(steady).exit_code == 0);
+  CHECK(verify_backup(steady).exit_code == 0);
 
   // The complete plain dump of the same state passes, restored with psql.
   const auto plain_dir = folder_with(root, "plain-complete", manifest, plain_sql, true);
-  const auto plain_verdict = verify(plain_dir);
+  const auto plain_verdict = verify_backup(plain_dir);
   INFO(plain_verdict.output);
   CHECK(plain_verdict.exit_code == 0);
 
@@ -308,7 +303,7 @@ TEST_CASE("verify-backup: the corruption catalogue is caught with its code and n
   std::string broken = plain_sql;
   broken.insert(broken.find("CREATE TABLE"), "SELECT no_such_function_in_weighlink();\n");
   const auto broken_dir = folder_with(root, "restore-fails", manifest, broken, true);
-  const auto failed = verify(broken_dir);
+  const auto failed = verify_backup(broken_dir);
   CHECK(failed.exit_code == 3);
   CHECK(failed.code() == "RESTORE_FAILED");
   CHECK(std::string(failed.report.at("detail").as_string()).find("no_such_function_in_weighlink") !=
@@ -320,29 +315,29 @@ TEST_CASE("verify-backup: the corruption catalogue is caught with its code and n
   auto m = read_json(lying / manifest.filename());
   m["row_counts"].as_object()["weighings"] = 901;
   write_json(lying / manifest.filename(), m);
-  const auto lie = verify(lying);
+  const auto lie = verify_backup(lying);
   CHECK(lie.exit_code == 3);
   CHECK(lie.code() == "ROWCOUNT_DRIFT");
   CHECK(std::string(lie.report.at("detail").as_string()).find("weighings") != std::string::npos);
 
   // Nothing in the folder: it could not run (exit 1), which is not a verdict.
   fs::create_directories(root / "nothing");
-  const auto none = verify(root / "nothing");
+  const auto none = verify_backup(root / "nothing");
   CHECK(none.exit_code == 1);
   CHECK(none.output.find("no backups") != std::string::npos);
   // A folder that does not exist: could not run, and not an offsite endpoint being down.
-  const auto missing = verify(root / "no-such-folder");
+  const auto missing = verify_backup(root / "no-such-folder");
   CHECK(missing.exit_code == 1);
   CHECK(missing.code() == "COULD_NOT_RUN");
 }
 
 TEST_CASE("verify-backup: a table halved since the last verified dump is ROWCOUNT_DRIFT") {
   PgCluster pg;
-  weighlink::testing::seed_captures(pg, 300);
+  seed_captures(pg, 300);
   TempDir root("wl-verify");
   const auto dir = root / "backups";
   (void)backup(pg, dir);
-  REQUIRE(verify(dir).exit_code == 0);
+  REQUIRE(verify_backup(dir).exit_code == 0);
 
   // Half of station st1's history disappears (weighings first, then their log rows).
   (void)pg.query_scalar(
@@ -351,7 +346,7 @@ TEST_CASE("verify-backup: a table halved since the last verified dump is ROWCOUN
   (void)pg.query_scalar("DELETE FROM mutation_log m WHERE m.seq % 2 = 0");
   std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // a new file name
   (void)backup(pg, dir);
-  const auto v = verify(dir, {"--min-bytes", "1", "--median-factor", "10"});
+  const auto v = verify_backup(dir, {"--min-bytes", "1", "--median-factor", "10"});
   INFO(v.output);
   CHECK(v.exit_code == 3);
   CHECK(v.code() == "ROWCOUNT_DRIFT");
@@ -362,13 +357,13 @@ TEST_CASE("verify-backup: a table halved since the last verified dump is ROWCOUN
   CHECK(read_json(dir / "verified-latest").at("dump").as_string() !=
         v.report.at("dump").as_string());
   // A tolerance that allows it lets it through.
-  CHECK(verify(dir, {"--min-bytes", "1", "--median-factor", "10", "--row-tolerance", "0.6"})
+  CHECK(verify_backup(dir, {"--min-bytes", "1", "--median-factor", "10", "--row-tolerance", "0.6"})
             .exit_code == 0);
 }
 
 TEST_CASE("verify-backup: orphans above the allowlist are ORPHAN_FK_SURGE") {
   PgCluster pg;
-  weighlink::testing::seed_captures(pg, 200);
+  seed_captures(pg, 200);
   // Five applied captures lose their weighing.
   (void)pg.query_scalar(
       "DELETE FROM weighings WHERE station_id = 'st2' AND idempotency_key IN ('key-1', 'key-2', "
@@ -377,7 +372,7 @@ TEST_CASE("verify-backup: orphans above the allowlist are ORPHAN_FK_SURGE") {
   const auto dir = root / "backups";
   (void)backup(pg, dir);
 
-  const auto strict = verify(dir);
+  const auto strict = verify_backup(dir);
   INFO(strict.output);
   CHECK(strict.exit_code == 3);
   CHECK(strict.code() == "ORPHAN_FK_SURGE");
@@ -389,15 +384,15 @@ TEST_CASE("verify-backup: orphans above the allowlist are ORPHAN_FK_SURGE") {
 
   write_text(root / "allow.yaml",
              "soft_foreign_keys:\n  - name: applied_capture_has_weighing\n    max_orphans: 2\n");
-  CHECK(verify(dir, {"--soft-fk-allowlist", (root / "allow.yaml").string()}).code() ==
+  CHECK(verify_backup(dir, {"--soft-fk-allowlist", (root / "allow.yaml").string()}).code() ==
         "ORPHAN_FK_SURGE");
   write_text(root / "allow.yaml",
              "soft_foreign_keys:\n  - name: applied_capture_has_weighing\n    max_orphans: 5\n");
-  CHECK(verify(dir, {"--soft-fk-allowlist", (root / "allow.yaml").string()}).exit_code == 0);
+  CHECK(verify_backup(dir, {"--soft-fk-allowlist", (root / "allow.yaml").string()}).exit_code == 0);
 
   // A bad allowlist is bad usage: exit 2, nothing checked.
   write_text(root / "bad.yaml", "soft_foreign_keys:\n  - name: x\n");
-  const auto bad = verify(dir, {"--soft-fk-allowlist", (root / "bad.yaml").string()});
+  const auto bad = verify_backup(dir, {"--soft-fk-allowlist", (root / "bad.yaml").string()});
   CHECK(bad.exit_code == 2);
   CHECK(bad.output.find("bad.yaml") != std::string::npos);
 }

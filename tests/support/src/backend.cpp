@@ -15,42 +15,6 @@ std::string add_station(const std::string& dsn, const std::string& id) {
   return last_line(r.output);
 }
 
-void seed_captures(const PgCluster& pg, int per_station) {
-  migrate(pg.dsn());
-  for (int i = 0; i < 3; ++i) (void)add_station(pg.dsn(), "st" + std::to_string(i));
-  const auto n = std::to_string(per_station);
-  (void)pg.query_scalar(
-      "INSERT INTO mutation_log (station_id, idempotency_key, seq, kind, payload, payload_sha256, "
-      "outcome, created_at) SELECT 'st' || s, 'key-' || g, g, 'weighing.captured', "
-      "jsonb_build_object('weight', (g * 20)::text), md5(g::text), 'applied', now() "
-      "FROM generate_series(0, 2) s, generate_series(1, " +
-      n + ") g");
-  (void)pg.query_scalar(
-      "INSERT INTO weighings (station_id, idempotency_key, scale, weight, unit, mode, captured_at) "
-      "SELECT station_id, idempotency_key, 'main', (seq * 20)::numeric, 'kg', 'gross', now() "
-      "FROM mutation_log");
-  (void)pg.query_scalar("UPDATE stations SET high_water_seq = " + n);
-}
-
-std::string VerifyRun::code() const {
-  const auto* code = report.if_contains("code");
-  return code != nullptr && code->is_string() ? std::string(code->get_string()) : std::string();
-}
-
-VerifyRun verify_backup(const std::vector<std::string>& args, const std::filesystem::path& report) {
-  std::error_code ec;
-  std::filesystem::remove(report, ec);
-  std::vector<std::string> argv = {bin("weighlink-backend"), "verify-backup", "--report",
-                                   report.string()};
-  argv.insert(argv.end(), args.begin(), args.end());
-  const auto r = run(argv, std::chrono::seconds(300));
-  VerifyRun v{r.exit_code, r.output, {}};
-  if (std::filesystem::exists(report)) {
-    v.report = boost::json::parse(file_text(report)).as_object();
-  }
-  return v;
-}
-
 std::filesystem::path backup(const std::string& dsn, const std::filesystem::path& dir) {
   const auto r = run({bin("weighlink-backend"), "backup", "--dsn", dsn, "--dir", dir.string()});
   if (r.exit_code != 0) throw std::runtime_error("weighlink-backend backup failed: " + r.output);

@@ -219,3 +219,14 @@ TEST_CASE("backup policy: the monitor recovers after the threshold, outside the 
   CHECK(alert.action == MonitorState::Action::alert);
   CHECK(alert.reason.find("--recover") != std::string::npos);
 }
+
+TEST_CASE("backup policy: the monitor never recovers from a failure a restore does not fix") {
+  MonitorState monitor(MonitorPolicy{2, 3600, true});
+  (void)monitor.observe(false, kT0, false);
+  const auto second = monitor.observe(false, kT0 + 10, false);
+  CHECK(second.action == MonitorState::Action::alert);
+  CHECK(second.consecutive_failures == 2);
+  CHECK(second.reason.find("operator") != std::string::npos);
+  // No recovery happened, so no cooldown either: a restorable failure recovers at once.
+  CHECK(monitor.observe(false, kT0 + 20).action == MonitorState::Action::recover);
+}

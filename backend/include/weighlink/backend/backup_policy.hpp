@@ -109,8 +109,10 @@ class MonitorState {
     std::string reason;
   };
   explicit MonitorState(MonitorPolicy policy) : policy_(policy) {}
-  // One health check's outcome at time `now`.
-  [[nodiscard]] Decision observe(bool healthy, std::int64_t now);
+  // One health check's outcome at time `now`. `restorable` false: a failure that a restore would
+  // not fix and would only make worse (the schema is older than this binary: run migrate, do not
+  // replace the database); it counts, but at the threshold it is an alert, never a recovery.
+  [[nodiscard]] Decision observe(bool healthy, std::int64_t now, bool restorable = true);
   // The recovery ran (whatever its outcome): the cooldown starts, failures count from zero.
   void recovered(std::int64_t now);
 

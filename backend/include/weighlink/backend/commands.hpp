@@ -67,6 +67,9 @@ struct RestoreOptions {
   std::string dsn;       // the target database; nothing outside it is touched
   bool force = false;    // empty a non-empty target first (drop its schemas)
   std::size_t jobs = 2;  // pg_restore --jobs for the data and post-data sections
+  // Not empty: the file's sha256 must be this (the verified-latest pointer's, for a dump fetched
+  // without its manifest), else it is refused before the target is touched.
+  std::string expected_sha256;
 };
 
 // restore --file F --dsn DSN [--force] [--jobs N]: refuses a file that is not a custom-format
@@ -76,6 +79,7 @@ struct RestoreOptions {
 // pre-data, data, post-data (each timed; a failure names its phase and the failing object),
 // ANALYZE, the pending migrations, and a new generation in backend_meta (with restored_from,
 // restored_at). Prints a phase and throughput summary; the last line is the new generation.
+// restore.hpp has the same as a function (restore_dump).
 [[nodiscard]] int run_restore(const RestoreOptions& options);
 
 // mark-restored --dsn DSN --from TEXT: after a restore weighlink did not run itself (pgBackRest

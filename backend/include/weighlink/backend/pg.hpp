@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "weighlink/backend/error.hpp"
@@ -27,6 +28,15 @@ namespace weighlink::backend {
 
 // `dsn` (keywords or a URI) naming `database` instead of its own, as a keyword string.
 [[nodiscard]] std::string dsn_with_database(const std::string& dsn, const std::string& database);
+
+// `dsn` (keywords or a URI) as a keyword string with each of `parameters` (keyword, value) set,
+// replacing the DSN's own value of that keyword. `dsn` itself when it does not parse.
+[[nodiscard]] std::string dsn_with_parameters(
+    const std::string& dsn, const std::vector<std::pair<std::string, std::string>>& parameters);
+
+// "host:port/dbname" of a DSN, without connecting and never with the password: for logs of a
+// database that may be unreachable ("local" for the Unix socket, libpq's defaults otherwise).
+[[nodiscard]] std::string dsn_target(const std::string& dsn);
 
 class PgResult {
  public:

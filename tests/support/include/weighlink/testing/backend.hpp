@@ -1,13 +1,11 @@
 #pragma once
 // weighlink-backend for tests and benchmarks: its database commands and `serve` on loopback.
 
-#include <boost/json.hpp>
 #include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "weighlink/testing/pg_cluster.hpp"
 #include "weighlink/testing/process.hpp"
 
 namespace weighlink::testing {
@@ -18,21 +16,6 @@ void migrate(const std::string& dsn);
 // `weighlink-backend station add --dsn DSN --id ID`; returns the station's token (the last line
 // it prints). Throws std::runtime_error with its output when it fails.
 [[nodiscard]] std::string add_station(const std::string& dsn, const std::string& id);
-
-// A migrated database with three stations st0..st2, each with `per_station` applied captures
-// (mutation_log rows seq 1..N, keys key-1..key-N) and their weighings, high water N: a weighlink
-// database's shape for backup, verify and restore tests, without agents.
-void seed_captures(const PgCluster& pg, int per_station);
-
-// `weighlink-backend verify-backup --report REPORT ARGS...`: its exit code, output and report.
-struct VerifyRun {
-  int exit_code = -1;
-  std::string output;
-  boost::json::object report;              // empty when none was written
-  [[nodiscard]] std::string code() const;  // the report's code, "" without a report
-};
-[[nodiscard]] VerifyRun verify_backup(const std::vector<std::string>& args,
-                                      const std::filesystem::path& report);
 
 // `weighlink-backend backup --dsn DSN --dir DIR`; returns the dump's path (its manifest, printed
 // last, sits beside it). Throws std::runtime_error with its output when it fails.

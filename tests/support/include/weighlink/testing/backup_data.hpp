@@ -1,0 +1,33 @@
+#pragma once
+// Backup test data and the verify-backup run, shared by the verify-backup and monitor tests: a
+// weighlink database seeded with stations and captures, and `weighlink-backend verify-backup`
+// with its JSON report.
+
+#include <boost/json.hpp>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace weighlink::testing {
+
+class PgCluster;
+
+// Migrates the cluster's `weighlink` database and gives it three stations (st0, st1, st2) with
+// `per_station` applied captures each (mutation_log and weighings rows) and their high waters.
+void seed_captures(const PgCluster& pg, int per_station);
+
+// `weighlink-backend verify-backup --dir DIR --report DIR.report.json` then `args`.
+struct VerifyRun {
+  int exit_code = -1;
+  std::string output;
+  boost::json::object report;  // empty when none was written
+  // The report's code ("OK", "TRUNCATED"...), "" without a report.
+  [[nodiscard]] std::string code() const;
+};
+[[nodiscard]] VerifyRun verify_backup(const std::filesystem::path& dir,
+                                      const std::vector<std::string>& args = {});
+// `weighlink-backend verify-backup --report REPORT` then `args` (which give --dir: a remote, say).
+[[nodiscard]] VerifyRun verify_backup_with_report(const std::vector<std::string>& args,
+                                                  const std::filesystem::path& report);
+
+}  // namespace weighlink::testing
