@@ -16,10 +16,11 @@
 #include <thread>
 #include <vector>
 
+#include "command_clock.hpp"
 #include "pg_tools.hpp"
+#include "restore_steps.hpp"
 #include "weighlink/backend/commands.hpp"
 #include "weighlink/backend/pg.hpp"
-#include "weighlink/backend/pg_store.hpp"
 
 namespace weighlink::backend {
 namespace {
@@ -30,16 +31,6 @@ using Clock = std::chrono::steady_clock;
 int fail(int code, const std::string& what) {
   std::cerr << "weighlink-backend: restore: " << what << "\n";
   return code;
-}
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-std::string fixed(double value, int decimals = 2) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.*f", decimals, value);
-  return text;
 }
 
 // Why a file starting with `head` is not a pg_dump custom-format archive, or nullopt when it is
@@ -275,37 +266,6 @@ std::optional<Failure> check_archive(const PgRestore& tool) {
   return std::nullopt;
 }
 
-struct Generation {
-  std::string dump;  // the one the dump brought ("" when none)
-  std::string now;   // the new one
-};
-
-// A new generation, with where the database came from, in one transaction: agents see the
-// change in their next Hello and re-send whatever the dump lacks (SPEC §5).
-Result<Generation> new_generation(PgConnection& db, const std::string& restored_from) {
-  PgTransaction transaction(db);
-  if (auto begun = transaction.begin(); !begun) return begun.error();
-  Generation generation;
-  auto old = db.exec("SELECT value FROM backend_meta WHERE key = 'generation'");
-  if (!old) return old.error();
-  if (old->rows() > 0) generation.dump = std::string(old->get(0, 0));
-  auto set = db.exec(
-      "INSERT INTO backend_meta (key, value) VALUES ('generation', gen_random_uuid()::text) "
-      "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value RETURNING value");
-  if (!set) return set.error();
-  generation.now = std::string(set->get(0, 0));
-  if (auto r = db.exec(
-          "INSERT INTO backend_meta (key, value) VALUES ('restored_from', $1), ('restored_at', "
-          "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')) "
-          "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
-          {restored_from});
-      !r) {
-    return r.error();
-  }
-  if (auto committed = transaction.commit(); !committed) return committed.error();
-  return generation;
-}
-
 }  // namespace
 
 int run_restore(const RestoreOptions& options) {
@@ -373,55 +333,41 @@ int run_restore(const RestoreOptions& options) {
   const std::string partly =
       "the target is left partly restored: fix the cause, then run restore again with --force "
       "(it empties the target first)";
-  const auto sections = restore_sections(
-      tool.program, file, options.dsn, static_cast<int>(options.jobs), [&](const SectionTiming& t) {
-        std::cout << t.section << ": " << fixed(t.seconds) << " s";
-        if (t.section == "data" && t.seconds > 0) {
-          std::cout << " (" << fixed(size / 1e6 / t.seconds, 1) << " MB/s of dump)";
-        }
-        std::cout << std::endl;
-      });
-  if (!sections.ok()) {
-    return fail(kExitFailure, "phase " + sections.failed_section + " failed (pg_restore exit " +
-                                  std::to_string(sections.status) + "): " + sections.errors + "; " +
-                                  partly);
+  const auto run = restore_into(db, options.dsn,
+                                {tool.program, file, static_cast<int>(options.jobs),
+                                 file.filename().string() + " sha256 " + *sha},
+                                [&](const RestoreStep& step) {
+                                  if (step.name == "generation")
+                                    return;  // printed last, with the summary
+                                  std::cout << step.name << ": " << fixed(step.seconds) << " s";
+                                  if (step.name == "data" && step.seconds > 0) {
+                                    std::cout << " (" << fixed(size / 1e6 / step.seconds, 1)
+                                              << " MB/s of dump)";
+                                  } else if (step.name == "migrate") {
+                                    std::cout << " (" << step.detail << ")";
+                                  }
+                                  std::cout << std::endl;
+                                });
+  if (!run.ok()) {
+    return fail(kExitFailure, run.error + "; " +
+                                  (run.failed_step == "generation"
+                                       ? "run restore again with --force before serving this "
+                                         "database (agents would not notice the restore)"
+                                       : partly));
   }
   double sections_s = 0;
-  for (const auto& t : sections.timings) sections_s += t.seconds;
-
-  // pg_restore brings no planner statistics: without them the first queries on the big tables
-  // (and the migrations below) are planned as if they were empty.
-  auto started = Clock::now();
-  if (!db.exec("ANALYZE")) {
-    return fail(kExitFailure, "phase analyze failed: " + db.last_error() + "; " + partly);
-  }
-  std::cout << "analyze: " << fixed(seconds_since(started)) << " s" << std::endl;
-
-  // A dump from an older schema comes up on this binary's (the same code as `migrate`).
-  started = Clock::now();
-  const auto before = schema_status(db);
-  const auto applied = migrate(db);
-  const auto after = schema_status(db);
-  if (!before || !applied || !after) {
-    return fail(kExitFailure, "phase migrate failed: " + db.last_error() + "; " + partly);
-  }
-  std::cout << "migrate: " << fixed(seconds_since(started)) << " s (schema "
-            << before->current_version << " -> " << after->current_version
-            << (applied->empty() ? ", nothing to apply" : "") << ")" << std::endl;
-
-  auto generation = new_generation(db, file.filename().string() + " sha256 " + *sha);
-  if (!generation) {
-    return fail(kExitFailure, "cannot set a new generation: " + db.last_error() +
-                                  "; run restore again with --force before serving this "
-                                  "database (agents would not notice the restore)");
+  for (const auto& step : run.steps) {
+    if (step.name == "pre-data" || step.name == "data" || step.name == "post-data") {
+      sections_s += step.seconds;
+    }
   }
   const double total = seconds_since(restore_started);
   std::cout << "restored " << fixed(size / 1e6) << " MB of dump in " << fixed(total) << " s ("
             << fixed(sections_s > 0 ? size / 1e6 / sections_s : 0, 1)
-            << " MB/s through pre-data, data and post-data); new generation " << generation->now
-            << " (the dump's was " << (generation->dump.empty() ? "none" : generation->dump)
+            << " MB/s through pre-data, data and post-data); new generation " << run.generation
+            << " (the dump's was " << (run.dump_generation.empty() ? "none" : run.dump_generation)
             << "): agents re-send what the dump lacks at their next Hello\n"
-            << generation->now << std::endl;
+            << run.generation << std::endl;
   return kExitOk;
 }
 

@@ -1,0 +1,104 @@
+#include "restore_steps.hpp"
+
+#include <chrono>
+#include <string_view>
+
+#include "command_clock.hpp"
+#include "pg_tools.hpp"
+#include "weighlink/backend/pg_store.hpp"
+
+namespace weighlink::backend {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Generation {
+  std::string dump;  // the one the dump brought ("" when none)
+  std::string now;   // the new one
+};
+
+// A new generation, with where the database came from, in one transaction: agents see the
+// change in their next Hello and re-send whatever the dump lacks (SPEC §5).
+Result<Generation> new_generation(PgConnection& db, const std::string& restored_from) {
+  PgTransaction transaction(db);
+  if (auto begun = transaction.begin(); !begun) return begun.error();
+  Generation generation;
+  auto old = db.exec("SELECT value FROM backend_meta WHERE key = 'generation'");
+  if (!old) return old.error();
+  if (old->rows() > 0) generation.dump = std::string(old->get(0, 0));
+  auto set = db.exec(
+      "INSERT INTO backend_meta (key, value) VALUES ('generation', gen_random_uuid()::text) "
+      "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value RETURNING value");
+  if (!set) return set.error();
+  generation.now = std::string(set->get(0, 0));
+  if (auto r = db.exec(
+          "INSERT INTO backend_meta (key, value) VALUES ('restored_from', $1), ('restored_at', "
+          "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')) "
+          "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+          {restored_from});
+      !r) {
+    return r.error();
+  }
+  if (auto committed = transaction.commit(); !committed) return committed.error();
+  return generation;
+}
+
+}  // namespace
+
+double RestoreRun::seconds() const {
+  double total = 0;
+  for (const auto& step : steps) total += step.seconds;
+  return total;
+}
+
+RestoreRun restore_into(PgConnection& db, const std::string& dsn, const RestoreSource& source,
+                        const std::function<void(const RestoreStep&)>& on_step) {
+  RestoreRun run;
+  const auto completed = [&](std::string name, double seconds, std::string detail = {}) {
+    run.steps.push_back({std::move(name), seconds, std::move(detail)});
+    if (on_step) on_step(run.steps.back());
+  };
+  const auto failed = [&](std::string step, std::string error) {
+    run.failed_step = std::move(step);
+    run.error = std::move(error);
+    return run;
+  };
+
+  const auto sections =
+      restore_sections(source.pg_restore, source.dump, dsn, source.jobs,
+                       [&](const SectionTiming& t) { completed(t.section, t.seconds); });
+  if (!sections.ok()) {
+    return failed(sections.failed_section,
+                  "phase " + sections.failed_section + " failed (pg_restore exit " +
+                      std::to_string(sections.status) + "): " + sections.errors);
+  }
+
+  auto started = Clock::now();
+  if (!db.exec("ANALYZE")) return failed("analyze", "phase analyze failed: " + db.last_error());
+  completed("analyze", seconds_since(started));
+
+  started = Clock::now();
+  const auto before = schema_status(db);
+  const auto applied = migrate(db);
+  const auto after = schema_status(db);
+  if (!before || !applied || !after) {
+    return failed("migrate", "phase migrate failed: " + db.last_error());
+  }
+  run.schema_before = before->current_version;
+  run.schema_after = after->current_version;
+  completed("migrate", seconds_since(started),
+            "schema " + std::to_string(run.schema_before) + " -> " +
+                std::to_string(run.schema_after) + (applied->empty() ? ", nothing to apply" : ""));
+
+  started = Clock::now();
+  auto generation = new_generation(db, source.restored_from);
+  if (!generation) {
+    return failed("generation", "cannot set a new generation: " + db.last_error());
+  }
+  run.dump_generation = generation->dump;
+  run.generation = generation->now;
+  completed("generation", seconds_since(started), generation->now);
+  return run;
+}
+
+}  // namespace weighlink::backend
