@@ -42,25 +42,6 @@ void write_text(const fs::path& file, const std::string& text) {
   std::ofstream(file, std::ios::binary | std::ios::trunc) << text;
 }
 
-// Three stations with `per_station` applied captures each, their weighings, and high waters.
-void seed(PgCluster& pg, int per_station) {
-  weighlink::testing::migrate(pg.dsn());
-  for (int i = 0; i < 3; ++i)
-    (void)weighlink::testing::add_station(pg.dsn(), "st" + std::to_string(i));
-  const auto n = std::to_string(per_station);
-  (void)pg.query_scalar(
-      "INSERT INTO mutation_log (station_id, idempotency_key, seq, kind, payload, payload_sha256, "
-      "outcome, created_at) SELECT 'st' || s, 'key-' || g, g, 'weighing.captured', "
-      "jsonb_build_object('weight', (g * 20)::text), md5(g::text), 'applied', now() "
-      "FROM generate_series(0, 2) s, generate_series(1, " +
-      n + ") g");
-  (void)pg.query_scalar(
-      "INSERT INTO weighings (station_id, idempotency_key, scale, weight, unit, mode, captured_at) "
-      "SELECT station_id, idempotency_key, 'main', (seq * 20)::numeric, 'kg', 'gross', now() "
-      "FROM mutation_log");
-  (void)pg.query_scalar("UPDATE stations SET high_water_seq = " + n);
-}
-
 // `weighlink-backend backup` into `dir`; the manifest's path.
 fs::path backup(PgCluster& pg, const fs::path& dir) {
   const auto r =
@@ -151,7 +132,7 @@ void check_not_promoted(const fs::path& dir) {
 
 TEST_CASE("verify-backup: a clean dump passes, is promoted and moves durable_seq up") {
   PgCluster pg;
-  seed(pg, 400);
+  weighlink::testing::seed_weighings(pg, 400);
   TempDir root("wl-verify");
   const auto dir = root / "backups";
   const auto manifest = backup(pg, dir);
@@ -213,7 +194,7 @@ TEST_CASE("verify-backup: a clean dump passes, is promoted and moves durable_seq
 
 TEST_CASE("verify-backup: the corruption catalogue is caught with its code and never promoted") {
   PgCluster pg;
-  seed(pg, 300);
+  weighlink::testing::seed_weighings(pg, 300);
   TempDir root("wl-verify");
   const auto manifest = backup(pg, root / "good");
   const std::string dump(read_json(manifest).at("dump").as_string());
@@ -350,7 +331,7 @@ TEST_CASE("verify-backup: the corruption catalogue is caught with its code and n
 
 TEST_CASE("verify-backup: a table halved since the last verified dump is ROWCOUNT_DRIFT") {
   PgCluster pg;
-  seed(pg, 300);
+  weighlink::testing::seed_weighings(pg, 300);
   TempDir root("wl-verify");
   const auto dir = root / "backups";
   (void)backup(pg, dir);
@@ -380,7 +361,7 @@ TEST_CASE("verify-backup: a table halved since the last verified dump is ROWCOUN
 
 TEST_CASE("verify-backup: orphans above the allowlist are ORPHAN_FK_SURGE") {
   PgCluster pg;
-  seed(pg, 200);
+  weighlink::testing::seed_weighings(pg, 200);
   // Five applied captures lose their weighing.
   (void)pg.query_scalar(
       "DELETE FROM weighings WHERE station_id = 'st2' AND idempotency_key IN ('key-1', 'key-2', "

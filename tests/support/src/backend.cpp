@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "weighlink/testing/pg_cluster.hpp"
+
 namespace weighlink::testing {
 
 void migrate(const std::string& dsn) {
@@ -20,6 +22,23 @@ std::filesystem::path backup(const std::string& dsn, const std::filesystem::path
   if (r.exit_code != 0) throw std::runtime_error("weighlink-backend backup failed: " + r.output);
   std::filesystem::path dump = last_line(r.output);  // DIR/weighlink_*.manifest.json
   return dump.replace_extension().replace_extension(".dump");
+}
+
+void seed_weighings(const PgCluster& pg, int per_station) {
+  migrate(pg.dsn());
+  for (int i = 0; i < 3; ++i) (void)add_station(pg.dsn(), "st" + std::to_string(i));
+  const auto n = std::to_string(per_station);
+  (void)pg.query_scalar(
+      "INSERT INTO mutation_log (station_id, idempotency_key, seq, kind, payload, payload_sha256, "
+      "outcome, created_at) SELECT 'st' || s, 'key-' || g, g, 'weighing.captured', "
+      "jsonb_build_object('weight', (g * 20)::text), md5(g::text), 'applied', now() "
+      "FROM generate_series(0, 2) s, generate_series(1, " +
+      n + ") g");
+  (void)pg.query_scalar(
+      "INSERT INTO weighings (station_id, idempotency_key, scale, weight, unit, mode, captured_at) "
+      "SELECT station_id, idempotency_key, 'main', (seq * 20)::numeric, 'kg', 'gross', now() "
+      "FROM mutation_log");
+  (void)pg.query_scalar("UPDATE stations SET high_water_seq = " + n);
 }
 
 BackendServer::BackendServer(std::string dsn, std::filesystem::path dir,

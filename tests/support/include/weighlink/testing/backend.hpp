@@ -10,6 +10,8 @@
 
 namespace weighlink::testing {
 
+class PgCluster;
+
 // `weighlink-backend migrate --dsn DSN`; throws std::runtime_error with its output when it fails.
 void migrate(const std::string& dsn);
 
@@ -21,6 +23,11 @@ void migrate(const std::string& dsn);
 // last, sits beside it). Throws std::runtime_error with its output when it fails.
 [[nodiscard]] std::filesystem::path backup(const std::string& dsn,
                                            const std::filesystem::path& dir);
+
+// Migrates the `weighlink` database of `pg` and fills it as replay would leave it: three stations
+// st0, st1, st2 with `per_station` applied captures each (mutation_log rows with seqs
+// 1..per_station), their weighings, and each station's high water at per_station.
+void seed_weighings(const PgCluster& pg, int per_station);
 
 // `weighlink-backend serve --dsn DSN` with gRPC on `grpc_listen` (a fixed address lets a server
 // that is killed and started again be found at the same place) and HTTP on 127.0.0.1:0, then
