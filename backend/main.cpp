@@ -8,9 +8,31 @@
 #include <limits>
 
 #include "weighlink/backend/commands.hpp"
+#include "weighlink/backend/drill.hpp"
 #include "weighlink/backend/monitor.hpp"
 #include "weighlink/backend/pg.hpp"
 #include "weighlink/backend/verify_backup.hpp"
+
+namespace {
+
+// --dir DIR (first) and --fallback DIR2 (each, in order: where to read when DIR is unreachable)
+// of a command that reads a backup folder, into `locations`.
+void add_folder_flags(CLI::App* command, std::vector<std::string>& locations) {
+  command
+      ->add_option_function<std::string>(
+          "--dir",
+          [&locations](const std::string& dir) { locations.insert(locations.begin(), dir); },
+          "backup folder or rclone remote (remote:path)")
+      ->required();
+  command->add_option_function<std::vector<std::string>>(
+      "--fallback",
+      [&locations](const std::vector<std::string>& more) {
+        locations.insert(locations.end(), more.begin(), more.end());
+      },
+      "where to read when --dir is unreachable, in order (repeatable)");
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace weighlink::backend;
@@ -82,16 +104,11 @@ int main(int argc, char** argv) {
                      "where the dump is written before its upload to a remote --dir");
 
   VerifyOptions verify;
-  std::string verify_dir;
-  std::vector<std::string> verify_fallbacks;
   auto* verify_cmd = app.add_subcommand(
       "verify-backup",
       "check the newest dump: size, format, checksum, a restore into a disposable cluster, row "
       "counts, orphans; promote it to verified-latest (exit 0 pass, 3 failed, 1 could not run)");
-  verify_cmd->add_option("--dir", verify_dir, "backup folder or rclone remote (remote:path)")
-      ->required();
-  verify_cmd->add_option("--fallback", verify_fallbacks,
-                         "where to read when --dir is unreachable, in order (repeatable)");
+  add_folder_flags(verify_cmd, verify.locations);
   verify_cmd->add_option("--file", verify.file, "verify this dump of DIR instead of the newest");
   verify_cmd->add_option("--min-bytes", verify.min_bytes, "size floor (SIZE_SHRUNK below)")
       ->capture_default_str();
@@ -217,6 +234,55 @@ int main(int argc, char** argv) {
                    "stop after this many checks (default: run until SIGTERM or SIGINT)")
       ->check(CLI::Range(std::int64_t{1}, std::numeric_limits<std::int64_t>::max()));
 
+  DrillOptions drill_options;
+  auto* drill = app.add_subcommand(
+      "drill",
+      "restore drill: verified-latest into a disposable cluster, a backend on it, /readyz, a sync "
+      "smoke; one JSON line to the ops log (exit 0 pass, 3 failed, 1 could not run)");
+  add_folder_flags(drill, drill_options.locations);
+  drill->add_option("--ops-log", drill_options.ops_log,
+                    "append the drill's JSON line here (default DIR/drills.jsonl; required when "
+                    "DIR is a remote)");
+  drill->add_option("--scratch-dir", drill_options.scratch_dir,
+                    "where the disposable cluster and the download go (default $TMPDIR)");
+  drill->add_option("--jobs", drill_options.jobs, "pg_restore --jobs for data and post-data")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  drill
+      ->add_option("--ready-timeout", drill_options.ready_timeout_s,
+                   "seconds the restored backend may take to answer /readyz 200")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 86400));
+
+  DrStatusOptions dr_options;
+  double max_backup_age_hours = 26;
+  double max_verified_age_hours = 26;
+  double max_drill_age_days = 31;
+  auto* dr_status = app.add_subcommand(
+      "dr-status",
+      "readiness gate: latest backup, latest verified dump (the RPO), latest drill and its RTO, "
+      "each against policy; summary, then JSON last (exit 0 met, 3 not met, 1 cannot read DIR)");
+  add_folder_flags(dr_status, dr_options.locations);
+  dr_status->add_option(
+      "--ops-log", dr_options.ops_log,
+      "the drills' log (default DIR/drills.jsonl; required when DIR is a remote)");
+  dr_status->add_option("--max-backup-age-hours", max_backup_age_hours, "newest backup at most")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  dr_status
+      ->add_option("--max-verified-age-hours", max_verified_age_hours,
+                   "newest verified dump at most (the RPO)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  dr_status->add_option("--max-drill-age-days", max_drill_age_days, "latest drill at most")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  dr_status
+      ->add_option("--max-rto-seconds", dr_options.policy.max_rto_s,
+                   "the latest drill's measured RTO at most")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+
   auto* serve_cmd = app.add_subcommand("serve", "serve gRPC sync and HTTP health endpoints");
   serve_cmd->add_option("--dsn", serve.dsn, "libpq connection string (or $WEIGHLINK_DSN)")
       ->envname("WEIGHLINK_DSN")
@@ -276,15 +342,18 @@ int main(int argc, char** argv) {
                                          backup_mirrors.end());
       return run_backup(backup_options);
     }
-    if (*verify_cmd) {
-      verify.locations = {verify_dir};
-      verify.locations.insert(verify.locations.end(), verify_fallbacks.begin(),
-                              verify_fallbacks.end());
-      return run_verify_backup(verify);
-    }
+    if (*verify_cmd) return run_verify_backup(verify);
     if (*restore) return run_restore(restore_options);
     if (*mark_restored) return run_mark_restored(dsn, restored_from);
     if (*monitor) return run_monitor(monitor_options);
+    if (*drill) return run_drill(drill_options);
+    if (*dr_status) {
+      dr_options.policy.max_backup_age_s = static_cast<std::int64_t>(max_backup_age_hours * 3600);
+      dr_options.policy.max_verified_age_s =
+          static_cast<std::int64_t>(max_verified_age_hours * 3600);
+      dr_options.policy.max_drill_age_s = static_cast<std::int64_t>(max_drill_age_days * 86400);
+      return run_dr_status(dr_options);
+    }
     if (*add) return run_station_add(dsn, station_id, key_file);
     if (*set_key) return run_station_set_key(dsn, station_id, key_file);
     if (*disable) return run_station_disable(dsn, station_id);

@@ -35,14 +35,14 @@ std::string human_bytes(std::uint64_t bytes) {
   return text;
 }
 
+}  // namespace
+
 std::string human_duration(std::int64_t seconds) {
   if (seconds >= 2 * kDay) return std::to_string(seconds / kDay) + " d";
   if (seconds >= 2 * 3600) return std::to_string(seconds / 3600) + " h";
   if (seconds >= 120) return std::to_string(seconds / 60) + " min";
   return std::to_string(seconds) + " s";
 }
-
-}  // namespace
 
 std::optional<std::int64_t> parse_utc_timestamp(std::string_view text) {
   // YYYY-MM-DDTHH:MM:SSZ, exactly.
@@ -265,6 +265,23 @@ std::vector<DrCheck> dr_gate(const DrFacts& facts, const DrPolicy& policy, std::
   }
   checks.push_back(std::move(rto));
   return checks;
+}
+
+std::string rpo_tier_guidance(std::optional<std::int64_t> rpo_s) {
+  constexpr std::string_view kTiers =
+      "tiers: 24 h RPO = nightly backup + verify-backup (what this gives); 1 h RPO needs PITR "
+      "(continuous WAL archiving with base backups), which no dump schedule can give";
+  if (!rpo_s) {
+    return "RPO unknown: no verified dump, so no restore point anyone vouched for; " +
+           std::string(kTiers);
+  }
+  const std::string now = "RPO now " + human_duration(std::max<std::int64_t>(*rpo_s, 0));
+  if (*rpo_s <= 3600) {
+    return now + ", within 1 h only because the last verified dump is fresh (it grows to 24 h " +
+           "by the next nightly dump); " + std::string(kTiers);
+  }
+  if (*rpo_s <= kDay) return now + ", within the 24 h tier; " + std::string(kTiers);
+  return now + ", beyond the 24 h tier: run backup and verify-backup; " + std::string(kTiers);
 }
 
 MonitorState::Decision MonitorState::observe(bool healthy, std::int64_t now, bool restorable) {

@@ -18,27 +18,17 @@
 #include <thread>
 #include <vector>
 
+#include "command_clock.hpp"
 #include "pg_tools.hpp"
-#include "restore_internal.hpp"
+#include "restore_steps.hpp"
 #include "weighlink/backend/commands.hpp"
 #include "weighlink/backend/pg.hpp"
-#include "weighlink/backend/pg_store.hpp"
 
 namespace weighlink::backend {
 namespace {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-std::string fixed(double value, int decimals = 2) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.*f", decimals, value);
-  return text;
-}
 
 // Why a file starting with `head` is not a pg_dump custom-format archive, or nullopt when it is
 // one (backup-anchors.md §2.4, tier A).
@@ -353,61 +343,43 @@ RestoreResult restore_dump(const RestoreOptions& options, std::ostream& progress
   const std::string partly =
       "the target is left partly restored: fix the cause, then run restore again with --force "
       "(it empties the target first)";
-  const auto sections = restore_sections(
-      tool.program, file, options.dsn, static_cast<int>(options.jobs), [&](const SectionTiming& t) {
-        progress << t.section << ": " << fixed(t.seconds) << " s";
-        if (t.section == "data" && t.seconds > 0) {
-          progress << " (" << fixed(size / 1e6 / t.seconds, 1) << " MB/s of dump)";
-        }
-        progress << std::endl;
-      });
-  if (!sections.ok()) {
-    return fail(kExitFailure, "phase " + sections.failed_section + " failed (pg_restore exit " +
-                                  std::to_string(sections.status) + "): " + sections.errors + "; " +
-                                  partly);
+  const auto run = restore_into(db, options.dsn,
+                                {tool.program, file, static_cast<int>(options.jobs),
+                                 file.filename().string() + " sha256 " + *sha},
+                                [&](const RestoreStep& step) {
+                                  if (step.name == "generation")
+                                    return;  // printed last, with the summary
+                                  progress << step.name << ": " << fixed(step.seconds) << " s";
+                                  if (step.name == "data" && step.seconds > 0) {
+                                    progress << " (" << fixed(size / 1e6 / step.seconds, 1)
+                                             << " MB/s of dump)";
+                                  } else if (step.name == "migrate") {
+                                    progress << " (" << step.detail << ")";
+                                  }
+                                  progress << std::endl;
+                                });
+  if (!run.ok()) {
+    return fail(kExitFailure, run.error + "; " +
+                                  (run.failed_step == "generation"
+                                       ? "run restore again with --force before serving this "
+                                         "database (agents would not notice the restore)"
+                                       : partly));
   }
   double sections_s = 0;
-  for (const auto& t : sections.timings) sections_s += t.seconds;
-
-  // pg_restore brings no planner statistics: without them the first queries on the big tables
-  // (and the migrations below) are planned as if they were empty.
-  auto started = Clock::now();
-  if (!db.exec("ANALYZE")) {
-    return fail(kExitFailure, "phase analyze failed: " + db.last_error() + "; " + partly);
-  }
-  progress << "analyze: " << fixed(seconds_since(started)) << " s" << std::endl;
-
-  // A dump from an older schema comes up on this binary's (the same code as `migrate`).
-  started = Clock::now();
-  const auto before = schema_status(db);
-  const auto applied = migrate(db);
-  const auto after = schema_status(db);
-  if (!before || !applied || !after) {
-    return fail(kExitFailure, "phase migrate failed: " + db.last_error() + "; " + partly);
-  }
-  progress << "migrate: " << fixed(seconds_since(started)) << " s (schema "
-           << before->current_version << " -> " << after->current_version
-           << (applied->empty() ? ", nothing to apply" : "") << ")" << std::endl;
-
-  auto generation = new_generation(db, file.filename().string() + " sha256 " + *sha);
-  if (!generation) {
-    return fail(kExitFailure, "cannot set a new generation: " + db.last_error() +
-                                  "; run restore again with --force before serving this "
-                                  "database (agents would not notice the restore)");
+  for (const auto& step : run.steps) {
+    if (step.name == "pre-data" || step.name == "data" || step.name == "post-data") {
+      sections_s += step.seconds;
+    }
   }
   const double total = seconds_since(restore_started);
   progress << "restored " << fixed(size / 1e6) << " MB of dump in " << fixed(total) << " s ("
            << fixed(sections_s > 0 ? size / 1e6 / sections_s : 0, 1)
-           << " MB/s through pre-data, data and post-data); new generation " << generation->now
-           << " (the dump's was " << (generation->previous.empty() ? "none" : generation->previous)
+           << " MB/s through pre-data, data and post-data); new generation " << run.generation
+           << " (the dump's was " << (run.dump_generation.empty() ? "none" : run.dump_generation)
            << "): agents re-send what the dump lacks at their next Hello" << std::endl;
-  return RestoredDump{target,
-                      *sha,
-                      generation->now,
-                      generation->previous,
-                      before->current_version,
-                      after->current_version,
-                      total};
+  return RestoredDump{
+      target,           *sha, run.generation, run.dump_generation, run.schema_before,
+      run.schema_after, total};
 }
 
 int run_restore(const RestoreOptions& options) {

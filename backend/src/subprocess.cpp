@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -9,6 +10,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <string_view>
 #include <system_error>
@@ -59,6 +61,10 @@ class TempFile {
  private:
   int fd_ = -1;
 };
+
+int exit_status_of(int status) {
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
 
 int wait_for(pid_t pid, const std::optional<std::chrono::milliseconds>& deadline, bool& timed_out) {
   int status = 0;
@@ -121,7 +127,7 @@ CommandResult run_command(const std::vector<std::string>& argv, const CommandOpt
   }
   result.started = true;
   const int status = wait_for(pid, options.deadline, result.timed_out);
-  result.exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  result.exit_status = exit_status_of(status);
   result.out = out.read_all();
   result.err = err.read_all();
   return result;
@@ -162,6 +168,90 @@ int run_logged(const std::vector<std::string>& argv, const std::filesystem::path
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
+}
+
+std::unique_ptr<ChildProcess> ChildProcess::spawn(const std::vector<std::string>& argv,
+                                                  const std::filesystem::path& log_file,
+                                                  std::string& error) {
+  if (argv.empty()) {
+    error = "no command";
+    return nullptr;
+  }
+  const int log = ::open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (log < 0) {
+    error = "cannot open " + log_file.string() + ": " + std::strerror(errno);
+    return nullptr;
+  }
+  std::vector<char*> args;
+  args.reserve(argv.size() + 1);
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  const pid_t parent = ::getpid();
+  // Signals stay blocked from fork until the child has put back the default handlers: one that
+  // came in between would run the parent's handler in the child.
+  sigset_t all;
+  sigset_t before;
+  sigfillset(&all);
+  ::pthread_sigmask(SIG_SETMASK, &all, &before);
+  // fork, not posix_spawn: the child asks for SIGTERM when its parent dies, before exec.
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    const int fork_errno = errno;
+    ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
+    error = std::string("cannot fork: ") + std::strerror(fork_errno);
+    ::close(log);
+    return nullptr;
+  }
+  if (pid == 0) {
+    struct sigaction default_action {};
+    default_action.sa_handler = SIG_DFL;
+    for (int signal = 1; signal < NSIG; ++signal) ::sigaction(signal, &default_action, nullptr);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() != parent) ::_exit(128 + SIGTERM);  // the parent died before prctl
+    const int null_fd = ::open("/dev/null", O_RDONLY);
+    if (null_fd >= 0) ::dup2(null_fd, STDIN_FILENO);
+    ::dup2(log, STDOUT_FILENO);
+    ::dup2(log, STDERR_FILENO);
+    ::execvp(args[0], args.data());
+    // Only async-signal-safe calls between fork and _exit.
+    constexpr std::string_view kCannot = "cannot execute ";
+    (void)!::write(STDERR_FILENO, kCannot.data(), kCannot.size());
+    (void)!::write(STDERR_FILENO, args[0], std::strlen(args[0]));
+    (void)!::write(STDERR_FILENO, "\n", 1);
+    ::_exit(127);
+  }
+  ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
+  ::close(log);
+  std::unique_ptr<ChildProcess> child(new ChildProcess());
+  child->pid_ = pid;
+  return child;
+}
+
+ChildProcess::~ChildProcess() { (void)terminate(std::chrono::seconds(5)); }
+
+std::optional<int> ChildProcess::poll() {
+  if (status_ || pid_ <= 0) return status_;
+  int status = 0;
+  pid_t waited = 0;
+  while ((waited = ::waitpid(pid_, &status, WNOHANG)) < 0 && errno == EINTR) {
+  }
+  if (waited == pid_) status_ = exit_status_of(status);
+  return status_;
+}
+
+ChildProcess::Stopped ChildProcess::terminate(std::chrono::milliseconds grace) {
+  Stopped stopped;
+  if (pid_ <= 0) return stopped;
+  if (!poll()) {
+    ::kill(pid_, SIGTERM);
+    const int status = wait_for(pid_, grace, stopped.killed);
+    status_ = exit_status_of(status);
+  }
+  stopped.exit_status = *status_;
+  return stopped;
 }
 
 }  // namespace weighlink::backend

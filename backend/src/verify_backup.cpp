@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "backup_internal.hpp"
+#include "command_clock.hpp"
 #include "pg_tools.hpp"
 #include "weighlink/backend/backup_catalog.hpp"
 #include "weighlink/backend/backup_policy.hpp"
@@ -37,16 +38,6 @@ using Clock = std::chrono::steady_clock;
 // The tables every weighlink database has: a dump without them is of another database.
 constexpr std::string_view kRequiredTables[] = {"public.stations", "public.mutation_log",
                                                 "public.backend_meta"};
-
-std::int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
 // The report, filled step by step; the first failure decides the verdict.
 class Report {

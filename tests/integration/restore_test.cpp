@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "schema_v1.hpp"
 #include "weighlink/backend/migrations.hpp"
 #include "weighlink/testing/backend.hpp"
 #include "weighlink/testing/pg_cluster.hpp"
@@ -285,18 +286,7 @@ TEST_CASE_FIXTURE(RestoreFixture,
 
 TEST_CASE("restore: a dump of an older schema comes up migrated to the latest version") {
   PgCluster pg;
-  // The schema as a v1 binary left it, with a two-deck weighing only v2 gives deck rows.
-  (void)pg.query_scalar(
-      std::string(weighlink::backend::migrations()[0].sql) +
-      "CREATE TABLE schema_migrations (version int PRIMARY KEY, applied_at timestamptz NOT NULL "
-      "DEFAULT now()); INSERT INTO schema_migrations (version) VALUES (1);");
-  (void)pg.query_scalar(
-      "INSERT INTO stations (id, token_sha256, high_water_seq) VALUES ('st1', 'x', 1);"
-      "INSERT INTO mutation_log (station_id, idempotency_key, seq, kind, payload, payload_sha256, "
-      "outcome) VALUES ('st1', 'd', 1, 'weighing.captured', '{}', 'h', 'applied');"
-      "INSERT INTO weighings (station_id, idempotency_key, scale, weight, unit, mode, decks) "
-      "VALUES ('st1', 'd', 'main', 30100, 'kg', 'gross', '[{\"index\":1,\"weight\":\"12000\"},"
-      "{\"index\":2,\"weight\":\"18100\"}]')");
+  weighlink::testing::create_schema_v1(pg);
   TempDir dir("wl-restore");
   const auto dump = weighlink::testing::backup(pg.dsn(), dir / "backups");
   (void)pg.query_scalar("CREATE DATABASE target");

@@ -119,16 +119,22 @@ TEST_CASE("verify-backup: a clean dump passes, is promoted and moves durable_seq
   (void)pg.query_scalar(
       "UPDATE stations SET high_water_seq = high_water_seq + 5");  // live moved on
 
-  const auto scratch_dirs = [] {
+  // Its own scratch folder, so that the check below sees only this run's cluster.
+  const auto scratch = root / "scratch";
+  fs::create_directories(scratch);
+  // The server runs as `postgres` when the tests run as root: it must reach the folder.
+  fs::permissions(root.path(), fs::perms::others_exec | fs::perms::group_exec,
+                  fs::perm_options::add);
+  fs::permissions(scratch, fs::perms::all);
+  const auto scratch_dirs = [&] {
     std::set<std::string> dirs;
-    for (const auto& e : fs::directory_iterator("/tmp")) {
-      if (e.path().filename().string().starts_with("wl-scratch.")) dirs.insert(e.path().string());
-    }
+    for (const auto& e : fs::directory_iterator(scratch)) dirs.insert(e.path().string());
     return dirs;
   };
   const auto scratch_before = scratch_dirs();
   const auto textfile = root / "weighlink_backup.prom";
-  const auto v = verify_backup(dir, {"--dsn", pg.dsn(), "--textfile", textfile.string()});
+  const auto v = verify_backup(
+      dir, {"--dsn", pg.dsn(), "--textfile", textfile.string(), "--scratch-dir", scratch.string()});
   INFO(v.output);
   REQUIRE(v.exit_code == 0);
   CHECK(v.code() == "OK");
@@ -172,7 +178,8 @@ TEST_CASE("verify-backup: a clean dump passes, is promoted and moves durable_seq
   CHECK(scratch_dirs() == scratch_before);
 
   // --scratch-dsn: restored into a new database on that server instead, dropped afterwards.
-  const auto on_server = verify_backup(dir, {"--scratch-dsn", pg.dsn("postgres")});
+  const auto on_server =
+      verify_backup(dir, {"--scratch-dsn", pg.dsn("postgres"), "--scratch-dir", scratch.string()});
   INFO(on_server.output);
   CHECK(on_server.exit_code == 0);
   CHECK(pg.query_scalar("SELECT count(*) FROM pg_database WHERE datname LIKE 'weighlink_verify_%'",

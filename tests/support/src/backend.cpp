@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "weighlink/testing/pg_cluster.hpp"
+
 namespace weighlink::testing {
 
 void migrate(const std::string& dsn) {

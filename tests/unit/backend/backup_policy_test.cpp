@@ -193,6 +193,20 @@ TEST_CASE("backup policy: the DR gate checks each fact against its policy") {
   for (const auto& c : nothing) CHECK_FALSE(c.met);
 }
 
+TEST_CASE("backup policy: the RPO line names the tier it meets and what 1 h needs") {
+  CHECK(rpo_tier_guidance(std::nullopt).starts_with("RPO unknown: no verified dump"));
+  CHECK(rpo_tier_guidance(30 * 60).starts_with("RPO now 30 min, within 1 h only because"));
+  CHECK(rpo_tier_guidance(5 * 3600).starts_with("RPO now 5 h, within the 24 h tier"));
+  CHECK(rpo_tier_guidance(30 * 3600).starts_with("RPO now 30 h, beyond the 24 h tier"));
+  for (const auto rpo : {std::optional<std::int64_t>(), std::optional<std::int64_t>(600)}) {
+    CHECK(rpo_tier_guidance(rpo).find("1 h RPO needs PITR (continuous WAL archiving") !=
+          std::string::npos);
+  }
+  CHECK(human_duration(119) == "119 s");
+  CHECK(human_duration(2 * 3600 - 1) == "119 min");
+  CHECK(human_duration(31 * kDay) == "31 d");
+}
+
 TEST_CASE("backup policy: the monitor recovers after the threshold, outside the cooldown only") {
   MonitorState monitor(MonitorPolicy{3, 3600, true});
   CHECK(monitor.observe(false, kT0).action == MonitorState::Action::none);

@@ -1,6 +1,12 @@
 #include "weighlink/backend/subprocess.hpp"
 
 #include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <filesystem>
+
+#include "weighlink/testing/process.hpp"
 
 using weighlink::backend::run_command;
 
@@ -34,4 +40,41 @@ TEST_CASE("subprocess: a missing tool is not started, with the reason") {
   CHECK_FALSE(r.started);
   CHECK(r.err.find("No such file") != std::string::npos);
   CHECK_FALSE(run_command({}).started);
+}
+
+TEST_CASE("subprocess: a child process is stopped with SIGTERM, or SIGKILL past the grace") {
+  using weighlink::backend::ChildProcess;
+  const auto log =
+      std::filesystem::temp_directory_path() / ("wl-child-" + std::to_string(::getpid()) + ".log");
+  std::string error;
+  auto polite = ChildProcess::spawn({"sleep", "30"}, log, error);
+  REQUIRE(polite);
+  CHECK_FALSE(polite->poll());
+  const auto stopped = polite->terminate(std::chrono::seconds(5));
+  CHECK_FALSE(stopped.killed);
+  CHECK(stopped.exit_status == 128 + SIGTERM);
+
+  // The shell ignores SIGTERM and writes to the log first, so that it is known to be ready.
+  auto stubborn = ChildProcess::spawn(
+      {"sh", "-c", "trap '' TERM; echo ready; while :; do sleep 0.01; done"}, log, error);
+  REQUIRE(stubborn);
+  while (weighlink::testing::file_text(log).find("ready") == std::string::npos) {
+    REQUIRE_FALSE(stubborn->poll());
+  }
+  const auto killed = stubborn->terminate(std::chrono::milliseconds(100));
+  CHECK(killed.killed);
+  CHECK(killed.exit_status == 128 + SIGKILL);
+
+  auto missing = ChildProcess::spawn({"/nonexistent/tool"}, log, error);
+  REQUIRE(missing);
+  std::optional<int> status;
+  while (!(status = missing->poll())) {
+  }
+  CHECK(*status == 127);
+  CHECK(missing->terminate(std::chrono::seconds(5)).exit_status == 127);
+  CHECK(weighlink::testing::file_text(log).find("cannot execute /nonexistent/tool") !=
+        std::string::npos);
+  CHECK_FALSE(ChildProcess::spawn({"true"}, "/nonexistent/dir/log", error));
+  CHECK(error.find("cannot open") != std::string::npos);
+  std::filesystem::remove(log);
 }

@@ -92,6 +92,13 @@ struct DrCheck {
 };
 [[nodiscard]] std::vector<DrCheck> dr_gate(const DrFacts& facts, const DrPolicy& policy,
                                            std::int64_t now);
+// dr-status's line about the RPO right now (the newest verified dump's age; nullopt: none) and
+// the tiers: 24 h is nightly dumps, 1 h needs PITR (WAL archiving).
+[[nodiscard]] std::string rpo_tier_guidance(std::optional<std::int64_t> rpo_s);
+
+// "45 s", "12 min", "26 h", "31 d": the largest unit of which there are at least two, rounded
+// down.
+[[nodiscard]] std::string human_duration(std::int64_t seconds);
 
 // monitor: after `threshold` consecutive failed checks, and when the last recovery was at least
 // `cooldown_s` ago, recover (when enabled). Every step says what it decided and why.

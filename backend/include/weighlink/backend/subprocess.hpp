@@ -5,9 +5,13 @@
 // tool is killed (SIGKILL) and reaped.
 //
 // Threading: run_command blocks its caller; calls from several threads at once are safe.
+// ChildProcess has one owner.
+
+#include <sys/types.h>
 
 #include <chrono>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -40,5 +44,38 @@ struct CommandResult {
 // status, 128 + the signal, or -1 when it could not run or timed out.
 [[nodiscard]] int run_logged(const std::vector<std::string>& argv, const std::filesystem::path& log,
                              std::chrono::milliseconds deadline);
+
+// A daemon started by a command (drill's `serve`) and stopped by it: stdin /dev/null, stdout and
+// stderr appended to a log file, default signal handling with nothing blocked, and SIGTERM should
+// its parent die first (PR_SET_PDEATHSIG), so that no backend outlives the drill that started it.
+// The destructor stops what is still running as terminate() does.
+class ChildProcess {
+ public:
+  // argv[0] is looked up on PATH unless it contains '/'; nullptr with `error` when it cannot
+  // start (the log file cannot be opened, fork fails). An argv[0] that cannot be executed shows as
+  // an exit with status 127 and a line in the log.
+  [[nodiscard]] static std::unique_ptr<ChildProcess> spawn(const std::vector<std::string>& argv,
+                                                           const std::filesystem::path& log_file,
+                                                           std::string& error);
+  ~ChildProcess();
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+
+  // Does not block: the exit status (the code, or 128 + the signal) once it has exited.
+  [[nodiscard]] std::optional<int> poll();
+  // SIGTERM, then waits up to `grace`, then SIGKILL; always reaped. Its exit status, and whether
+  // it took the SIGKILL.
+  struct Stopped {
+    int exit_status = -1;
+    bool killed = false;
+  };
+  Stopped terminate(std::chrono::milliseconds grace);
+  [[nodiscard]] pid_t pid() const noexcept { return pid_; }
+
+ private:
+  ChildProcess() = default;
+  pid_t pid_ = -1;
+  std::optional<int> status_;
+};
 
 }  // namespace weighlink::backend

@@ -10,6 +10,8 @@
 
 namespace weighlink::testing {
 
+class PgCluster;
+
 // `weighlink-backend migrate --dsn DSN`; throws std::runtime_error with its output when it fails.
 void migrate(const std::string& dsn);
 
