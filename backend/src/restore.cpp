@@ -22,6 +22,7 @@
 #include "pg_tools.hpp"
 #include "restore_steps.hpp"
 #include "weighlink/backend/commands.hpp"
+#include "weighlink/backend/dump_archive.hpp"
 #include "weighlink/backend/pg.hpp"
 
 namespace weighlink::backend {
@@ -29,23 +30,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
-
-// Why a file starting with `head` is not a pg_dump custom-format archive, or nullopt when it is
-// one (backup-anchors.md §2.4, tier A).
-std::optional<std::string> not_a_custom_dump(std::string_view head) {
-  if (head.starts_with("PGDMP")) return std::nullopt;
-  if (head.empty()) return "it is empty";
-  if (head.size() < 5) {
-    return "it is too short to be a dump (" + std::to_string(head.size()) + " bytes)";
-  }
-  if (head.starts_with("--")) return "it is a plain SQL dump (restore that with psql)";
-  if (head.starts_with("<!") || head.starts_with("<html") || head.starts_with("<HTML")) {
-    return "it is an HTML page (an error page saved in place of the dump?)";
-  }
-  if (head.starts_with("{")) return "it is JSON (the .manifest.json beside the dump?)";
-  if (head.starts_with("\x1f\x8b")) return "it is gzip-compressed (gunzip it first)";
-  return "it does not start with PGDMP";
-}
 
 // The manifest backup writes beside DIR/weighlink_*.dump: DIR/weighlink_*.manifest.json.
 std::optional<fs::path> manifest_beside(const fs::path& dump) {
@@ -152,22 +136,38 @@ Result<std::string> empty_target(PgConnection& db, const std::vector<SchemaConte
   return dropped.empty() ? std::string("nothing to drop") : "dropped schema " + dropped;
 }
 
-// Why `file` is not a custom-format dump to restore, or nullopt when it is one.
-std::optional<std::string> not_a_dump_file(const fs::path& file) {
+// Why `file` is not a complete custom-format dump to restore (with the exit code: 2 for a file
+// that is not a dump at all, 1 for one cut short), or nullopt when it is one. The archive is
+// walked to its last data block (dump_archive.hpp) before anything is touched.
+std::optional<RestoreFailure> not_a_dump_file(const fs::path& file) {
   std::error_code ec;
   if (!fs::is_regular_file(file, ec)) {
-    return "--file " + file.string() + " is not a file (" +
-           (ec ? ec.message() : std::string("a directory or special file")) + ")";
+    return RestoreFailure{
+        kExitUsage, "--file " + file.string() + " is not a file (" +
+                        (ec ? ec.message() : std::string("a directory or special file")) + ")"};
   }
-  std::ifstream in(file, std::ios::binary);
-  std::string head(16, '\0');
-  in.read(head.data(), static_cast<std::streamsize>(head.size()));
-  head.resize(static_cast<std::size_t>(in.gcount()));
-  if (!in && !in.eof()) return "cannot read " + file.string();
-  if (auto why = not_a_custom_dump(head)) {
-    return file.string() + " is not a pg_dump custom-format dump: " + *why;
+  auto source = FileArchiveSource::open(file.string());
+  if (!source) {
+    return RestoreFailure{kExitUsage,
+                          "cannot read " + file.string() + ": " + source.error().message()};
   }
-  return std::nullopt;
+  const auto inspection = inspect_dump(**source);
+  switch (inspection.verdict) {
+    case DumpVerdict::custom_ok:
+      return std::nullopt;
+    case DumpVerdict::plain_ok:
+      return RestoreFailure{kExitUsage, file.string() +
+                                            " is not a pg_dump custom-format dump: it is a plain "
+                                            "SQL dump (restore that with psql)"};
+    case DumpVerdict::truncated:
+    case DumpVerdict::unreadable:
+      return RestoreFailure{kExitFailure, file.string() + " is cut short or damaged: " +
+                                              inspection.detail + "; the target was not touched"};
+    case DumpVerdict::not_a_dump:
+      break;
+  }
+  return RestoreFailure{kExitUsage, file.string() + " is not a pg_dump custom-format dump: it is " +
+                                        inspection.detail};
 }
 
 // The file as it is now against what backup recorded beside it: why it must not be restored
@@ -271,7 +271,8 @@ RestoreResult restore_dump(const RestoreOptions& options, std::ostream& progress
   };
   const fs::path file = options.file;
   if (auto problem = not_a_dump_file(file)) {
-    return fail(kExitUsage, *problem + "; pass a weighlink_*.dump that backup wrote (pg_dump -Fc)");
+    return fail(problem->exit_code,
+                problem->message + "; pass a weighlink_*.dump that backup wrote (pg_dump -Fc)");
   }
   std::error_code ec;
   const auto size = fs::file_size(file, ec);

@@ -221,8 +221,7 @@ TEST_CASE_FIXTURE(
   std::ofstream(cut, std::ios::binary) << bytes.substr(0, bytes.size() * 2 / 3);
   const auto truncated = restore(cut, pg.dsn("target"), {"--force"});
   CHECK(truncated.exit_code == 1);
-  CHECK(has(truncated.output, "phase check failed"));
-  CHECK(has(truncated.output, "could not read from input file"));
+  CHECK(has(truncated.output, "is cut short or damaged"));
   CHECK(has(truncated.output, "target was not touched"));
   CHECK(relations(pg, "target") == before);
 
@@ -255,7 +254,7 @@ TEST_CASE_FIXTURE(
   const auto manifest =
       restore(fs::path(dump).replace_extension(".manifest.json"), pg.dsn("target"), {"--force"});
   CHECK(manifest.exit_code == 2);
-  CHECK(has(manifest.output, "is not a pg_dump custom-format dump: it is JSON"));
+  CHECK(has(manifest.output, "is not a pg_dump custom-format dump: it is a JSON document"));
   std::ofstream(dir / "page.dump") << "<!DOCTYPE html><html>502 Bad Gateway</html>";
   const auto html = restore(dir / "page.dump", pg.dsn("target"), {"--force"});
   CHECK(html.exit_code == 2);
