@@ -4,6 +4,7 @@
 // them exactly (SPEC §6; docs/operations.md, "Backups"). The dump goes to a local folder or an
 // rclone remote, and to every mirror; then retention runs on each of them.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -25,6 +26,7 @@
 #include "weighlink/backend/commands.hpp"
 #include "weighlink/backend/offsite.hpp"
 #include "weighlink/backend/pg.hpp"
+#include "weighlink/backend/subprocess.hpp"
 
 namespace weighlink::backend {
 namespace {
@@ -117,6 +119,8 @@ bool apply_retention(Store& store, int retention_days, std::int64_t now) {
 }  // namespace
 
 int run_backup(const BackupOptions& options) {
+  // The dump holds every station's data and token hashes: readable by its owner only.
+  ::umask(077);
   std::vector<Location> destinations;
   for (const auto& spec : options.destinations) {
     auto location = parse_location(spec);
@@ -131,7 +135,7 @@ int run_backup(const BackupOptions& options) {
   // uploaded from there.
   const bool primary_local = !destinations.front().remote();
   const fs::path write_dir = primary_local                 ? fs::path(destinations.front().spec)
-                             : options.staging_dir.empty() ? fs::temp_directory_path()
+                             : options.staging_dir.empty() ? temp_folder()
                                                            : fs::path(options.staging_dir);
   std::error_code ec;
   fs::create_directories(write_dir, ec);
@@ -139,7 +143,9 @@ int run_backup(const BackupOptions& options) {
 
   // The snapshot: held open (REPEATABLE READ) until pg_dump has taken it and the counts are read.
   PgConnection db(options.dsn);
-  if (!db.ensure_connected() || !db.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")) {
+  // Counting a large table takes longer than the serving timeouts the connection gets by default.
+  if (!db.ensure_connected() || !db.exec("SET statement_timeout = 0") ||
+      !db.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")) {
     return fail("cannot reach PostgreSQL at " + db.target() + " (" + db.last_error() +
                 "); check --dsn and that the server is running");
   }
@@ -162,7 +168,7 @@ int run_backup(const BackupOptions& options) {
   const fs::path dump = write_dir / dump_name;
   const fs::path partial = dump.string() + ".partial";
   const fs::path manifest_file = write_dir / manifest_name(dump_name);
-  if (fs::exists(dump)) return fail(dump.string() + " exists already; try again in a second");
+  if (fs::exists(dump, ec)) return fail(dump.string() + " exists already; try again in a second");
 
   // Row counts of every table of the public schema, the stations' high waters and the
   // generation, in the snapshot.
@@ -265,7 +271,7 @@ int run_backup(const BackupOptions& options) {
     const double up_s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - upload_started).count();
     std::cout << "copied to " << destinations[i].display() << " in " << up_s << " s\n";
-    if (i == 0) primary_manifest = remote_path(destinations[i].spec, manifest_name(dump_name));
+    if (i == 0) primary_manifest = remote_path(destinations[i].display(), manifest_name(dump_name));
   }
   if (!primary_local) {
     if (exit_code == kExitOk) {

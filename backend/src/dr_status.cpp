@@ -41,6 +41,8 @@ std::vector<DrillRecord> read_ops_log(const fs::path& file, std::vector<std::str
   for (int number = 1; std::getline(in, line); ++number) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.find_first_not_of(" \t") == std::string::npos) continue;
+    // The monitor may share the ops log: its lines ({"source":"monitor",...}) are not drills.
+    if (line.find("\"source\":\"monitor\"") != std::string::npos) continue;
     std::string error;
     if (auto record = parse_drill_record(line, error)) {
       records.push_back(std::move(*record));

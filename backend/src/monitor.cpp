@@ -343,8 +343,7 @@ json::object recover(const MonitorOptions& o, const std::vector<Location>& locat
   r.step("locate", t);
 
   t = Clock::now();
-  const fs::path staging =
-      o.staging_dir.empty() ? fs::temp_directory_path() : fs::path(o.staging_dir);
+  const fs::path staging = o.staging_dir.empty() ? temp_folder() : fs::path(o.staging_dir);
   const fs::path download = staging / ("wl-monitor-" + std::to_string(::getpid()) + ".dump");
   struct RemoveDownload {
     fs::path path;
@@ -372,7 +371,7 @@ json::object recover(const MonitorOptions& o, const std::vector<Location>& locat
     if (!taken || taken->rows() == 0) break;
     name = recovered_database_name(unix_now()) + "_" + std::to_string(n);
   }
-  if (!admin.exec("CREATE DATABASE \"" + name + "\"")) {
+  if (!admin.exec("CREATE DATABASE \"" + name + "\" TEMPLATE template0")) {
     return r.failed("create", "cannot create database " + name + " on " + admin.target() + " (" +
                                   admin.last_error() + "); the --recover-dsn role needs CREATEDB");
   }
@@ -417,7 +416,8 @@ json::object recover(const MonitorOptions& o, const std::vector<Location>& locat
 
   t = Clock::now();
   std::string text;
-  if (fs::exists(o.dsn_file)) {
+  std::error_code exists_ec;
+  if (fs::exists(o.dsn_file, exists_ec)) {
     std::ifstream in(o.dsn_file, std::ios::binary);
     text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
     if (in.bad()) return r.failed("repoint", "cannot read --dsn-file " + o.dsn_file);

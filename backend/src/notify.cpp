@@ -84,7 +84,12 @@ std::string NotifyTarget::endpoint() const {
 
 boost::system::result<NotifyTarget, NotifyUrlError> parse_notify_url(std::string_view url) {
   const auto bad = [&](const std::string& why) {
-    return NotifyUrlError{"notification URL '" + std::string(url) + "' " + why +
+    // Only the part before any user info, path or query: those often hold the webhook's secret.
+    const auto scheme_end = url.find("://");
+    const auto shown = scheme_end == std::string_view::npos
+                           ? std::string("(not shown)")
+                           : std::string(url.substr(0, scheme_end + 3)) + "...";
+    return NotifyUrlError{"notification URL " + shown + " " + why +
                           "; give one like https://hooks.example.com/weighlink"};
   };
   auto parsed = boost::urls::parse_absolute_uri(url);

@@ -176,7 +176,8 @@ std::optional<RestoreFailure> not_a_dump_file(const fs::path& file) {
 std::optional<std::string> manifest_mismatch(const fs::path& file, const std::string& sha,
                                              std::string* note) {
   const auto manifest_file = manifest_beside(file);
-  if (!manifest_file || !fs::exists(*manifest_file)) {
+  std::error_code ec;
+  if (!manifest_file || !fs::exists(*manifest_file, ec)) {
     *note = "no manifest beside it";
     return std::nullopt;
   }

@@ -55,7 +55,10 @@ std::unique_ptr<ScratchCluster> ScratchCluster::start(const ScratchOptions& opti
                                                       std::string& error) {
   std::unique_ptr<ScratchCluster> cluster(new ScratchCluster());
   cluster->bin_dir_ = options.bin_dir.empty() ? newest_postgres_bin_dir() : options.bin_dir;
-  fs::path parent = options.parent;
+  // Absolute: the server's -k and libpq's host= both need it (a relative host= is a host name).
+  std::error_code absolute_ec;
+  fs::path parent =
+      options.parent.empty() ? options.parent : fs::absolute(options.parent, absolute_ec);
   if (parent.empty()) {
     const char* tmp = std::getenv("TMPDIR");
     parent = tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";

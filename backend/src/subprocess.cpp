@@ -133,6 +133,12 @@ CommandResult run_command(const std::vector<std::string>& argv, const CommandOpt
   return result;
 }
 
+std::filesystem::path temp_folder() {
+  std::error_code ec;
+  auto dir = std::filesystem::temp_directory_path(ec);
+  return ec ? std::filesystem::path("/tmp") : dir;
+}
+
 int run_logged(const std::vector<std::string>& argv, const std::filesystem::path& log,
                std::chrono::milliseconds deadline_after) {
   std::vector<char*> args;

@@ -27,6 +27,7 @@
 #include "weighlink/backend/pg.hpp"
 #include "weighlink/backend/scratch_cluster.hpp"
 #include "weighlink/backend/soft_fk.hpp"
+#include "weighlink/backend/subprocess.hpp"
 
 namespace weighlink::backend {
 namespace {
@@ -172,7 +173,7 @@ class ScratchTarget {
     }
     const std::string name =
         "weighlink_verify_" + std::to_string(::getpid()) + "_" + std::to_string(unix_now());
-    if (!admin.exec("CREATE DATABASE \"" + name + "\"")) {
+    if (!admin.exec("CREATE DATABASE \"" + name + "\" TEMPLATE template0")) {
       error = "cannot create a scratch database on " + admin.target() + " (" + admin.last_error() +
               "); the --scratch-dsn role needs CREATEDB";
       return false;
@@ -201,6 +202,10 @@ struct Candidate {
   BackupManifest manifest;
   std::uint64_t actual_size = 0;
   bool present = false;
+  // What the restored database holds (not what the manifest says): the stations' high waters
+  // and the generation, for durable_seq.
+  std::map<std::string, std::int64_t> restored_high_water;
+  std::string restored_generation;
 };
 
 void write_textfile(const VerifyOptions& o, const Report& report, const Candidate* candidate,
@@ -255,7 +260,7 @@ void write_textfile(const VerifyOptions& o, const Report& report, const Candidat
 // Moves each station's durable_seq up to what the verified dump holds, when the production
 // database is still the generation the dump was taken from (after a restore from an older dump,
 // a newer dump of the old generation holds seqs the database does not: agents must keep them).
-json::object raise_durable_seq(const std::string& dsn, const BackupManifest& m) {
+json::object raise_durable_seq(const std::string& dsn, const Candidate& c) {
   json::object out;
   PgConnection db(dsn);
   if (!db.ensure_connected()) {
@@ -271,14 +276,16 @@ json::object raise_durable_seq(const std::string& dsn, const BackupManifest& m) 
     return out;
   }
   const std::string current(generation->get(0, 0));
-  if (!m.generation.empty() && m.generation != current) {
+  if (c.restored_generation.empty() || c.restored_generation != current) {
     out["moved"] = false;
-    out["detail"] = "the database is generation " + current + " but the dump is of generation " +
-                    m.generation + " (it was restored since): durable_seq is not moved";
+    out["detail"] =
+        "the database is generation " + current + " but the dump is of generation " +
+        (c.restored_generation.empty() ? std::string("(none)") : c.restored_generation) +
+        " (it was restored since): durable_seq is not moved";
     return out;
   }
   std::int64_t moved = 0;
-  for (const auto& [station, high_water] : m.station_high_water) {
+  for (const auto& [station, high_water] : c.restored_high_water) {
     auto r = db.exec(
         "UPDATE stations SET durable_seq = LEAST($2::bigint, high_water_seq) "
         "WHERE id = $1 AND durable_seq < LEAST($2::bigint, high_water_seq)",
@@ -413,8 +420,7 @@ void verify(const VerifyOptions& o, Report& report, Store& store,
 
   // Format: fetched (remote) or read in place (local), then walked to its last data block.
   t = Clock::now();
-  const fs::path download_dir =
-      o.scratch_dir.empty() ? fs::temp_directory_path() : fs::path(o.scratch_dir);
+  const fs::path download_dir = o.scratch_dir.empty() ? temp_folder() : fs::path(o.scratch_dir);
   const fs::path download = download_dir / ("wl-verify-" + std::to_string(::getpid()) + ".dump");
   auto fetched = store.fetch(m.dump, download);
   struct RemoveDownload {
@@ -543,7 +549,8 @@ void verify(const VerifyOptions& o, Report& report, Store& store,
   }
   report.step("vacuum_analyze", true, seconds_since(t), "vacuumed, statistics rebuilt");
   PgConnection restored(target.dsn());
-  if (!restored.ensure_connected()) {
+  // Counts and the sweep read whole tables: no serving timeout on this connection.
+  if (!restored.ensure_connected() || !restored.exec("SET statement_timeout = 0")) {
     report.fail(VerifyCode::could_not_run,
                 "cannot connect to the restored database: " + restored.last_error());
     return;
@@ -580,21 +587,44 @@ void verify(const VerifyOptions& o, Report& report, Store& store,
     report.fail(VerifyCode::rowcount_drift, drift.front().detail, {{"tables", tables}});
     return;
   }
+  if (auto stations = restored.exec("SELECT id, high_water_seq FROM stations")) {
+    for (int i = 0; i < stations->rows(); ++i) {
+      candidate->restored_high_water[std::string(stations->get(i, 0))] =
+          std::stoll(std::string(stations->get(i, 1)));
+    }
+  }
+  if (auto g = restored.exec("SELECT value FROM backend_meta WHERE key = 'generation'");
+      g && g->rows() == 1) {
+    candidate->restored_generation = std::string(g->get(0, 0));
+  }
   report.step("row_counts", true, seconds_since(t),
               std::to_string(counts.size()) + " tables, counts within " + baseline);
 
-  // The orphan sweep.
+  // The orphan sweep. The allowlist's `where` is the operator's SQL: in our own cluster it runs
+  // as a role that can only read tables (pg_read_all_data: no server files, no large object
+  // export), in a read-only transaction.
   t = Clock::now();
+  if (o.scratch_dsn.empty() &&
+      (!restored.exec("CREATE ROLE weighlink_sweep NOLOGIN IN ROLE pg_read_all_data") ||
+       !restored.exec("SET ROLE weighlink_sweep"))) {
+    report.step("orphan_sweep", false, seconds_since(t), restored.last_error());
+    report.fail(VerifyCode::could_not_run,
+                "cannot set up the orphan sweep's read-only role: " + restored.last_error());
+    return;
+  }
+  (void)restored.exec("SET default_transaction_read_only = on");
   json::array orphans;
   std::optional<std::string> surge;
   for (const auto& key : soft_keys) {
     auto n = restored.exec(orphan_count_sql(key));
     if (!n) {
+      // The dump restored and counted fine: a relation that does not fit it is the allowlist's
+      // mistake, not the dump's.
       report.step("orphan_sweep", false, seconds_since(t), restored.last_error());
-      report.fail(VerifyCode::restore_failed, "the orphan sweep of " + key.name +
-                                                  " failed (does the allowlist name a table "
-                                                  "the dump has?): " +
-                                                  restored.last_error());
+      report.fail(VerifyCode::could_not_run,
+                  "the orphan sweep of " + key.name + " failed: " + restored.last_error() +
+                      "; check that relation in --soft-fk-allowlist (its tables, columns and "
+                      "where)");
       return;
     }
     const auto count = std::stoll(std::string(n->get(0, 0)));
@@ -684,35 +714,72 @@ int run_verify_backup(const VerifyOptions& o) {
     const auto& m = candidate->manifest;
     const auto now = unix_now();
     const VerifiedLatest pointer{m.dump, m.sha256, m.created_at, now};
-    auto record =
-        store->write_small(verified_name(m.dump), json::serialize(report.to_json()) + "\n");
-    auto promoted = record ? store->write_small(std::string(kVerifiedLatest), to_json(pointer))
-                           : OffsiteResult<void>(record.error());
-    if (!promoted) {
+    // verified-latest only moves forward (by manifest time): verifying an older dump again
+    // (--file, or two runs overlapping) records it as verified but never moves the pointer
+    // back, which would point recoveries at a dump older than what durable_seq let agents prune.
+    const auto promote_in = [&](Store& where, bool& moved) -> OffsiteResult<void> {
+      moved = false;
+      auto record =
+          where.write_small(verified_name(m.dump), json::serialize(report.to_json()) + "\n");
+      if (!record) return record;
+      if (auto current = where.read_small(std::string(kVerifiedLatest))) {
+        if (auto existing = parse_verified_latest(*current);
+            existing && existing->created_at > m.created_at) {
+          return {};
+        }
+      }
+      auto written = where.write_small(std::string(kVerifiedLatest), to_json(pointer));
+      moved = written.has_value();
+      return written;
+    };
+    bool moved = false;
+    if (auto promoted = promote_in(*store, moved); !promoted) {
       report.fail(VerifyCode::could_not_run,
                   "the dump passed but cannot be promoted: " + promoted.error().message);
     } else {
-      latest = pointer;
-      report.step("promote", true, 0, m.dump + " is verified-latest");
+      if (moved) latest = pointer;
+      report.step("promote", true, 0,
+                  moved ? m.dump + " is verified-latest"
+                        : m.dump + " is verified; verified-latest stays on a newer dump");
       // The other locations that hold the same dump (the on-site mirror) learn it too, so that
-      // their retention keeps it; one that is down now is told next time.
+      // their retention keeps it, when their copy is the same file (sha256; a local copy is
+      // hashed, a remote one would have to be downloaded and is left to its own verification).
       for (std::size_t i = 0; i < locations.size(); ++i) {
         if (i == used) continue;
+        if (locations[i].remote()) {
+          report.note("not promoted in " + locations[i].display() +
+                      ": its copy would have to be downloaded to be compared; verify it there");
+          continue;
+        }
+        const auto copy = fs::path(locations[i].spec) / m.dump;
+        std::error_code ec;
+        if (!fs::exists(copy, ec)) continue;
+        if (file_sha256(copy) != m.sha256) {
+          report.note("not promoted in " + locations[i].display() + ": its copy of " + m.dump +
+                      " differs from the verified one (sha256)");
+          continue;
+        }
         auto other = open_store(locations[i]);
-        auto listed = other->list();
-        const bool holds =
-            listed && std::any_of(listed->begin(), listed->end(), [&](const StoreEntry& e) {
-              return e.name == m.dump && e.size == candidate->actual_size;
-            });
-        if (!holds) continue;
-        auto copied =
-            other->write_small(verified_name(m.dump), json::serialize(report.to_json()) + "\n");
-        if (copied) copied = other->write_small(std::string(kVerifiedLatest), to_json(pointer));
+        bool other_moved = false;
+        auto copied = promote_in(*other, other_moved);
         report.note(copied ? "also promoted in " + locations[i].display()
                            : "not promoted in " + locations[i].display() + ": " +
                                  copied.error().message);
       }
-      if (!o.dsn.empty()) report.set("durable_seq", raise_durable_seq(o.dsn, m));
+      // durable_seq lets agents prune: only for a dump that is now verified-latest where
+      // recoveries look first (the primary location).
+      if (!o.dsn.empty()) {
+        if (moved && used == 0) {
+          report.set("durable_seq", raise_durable_seq(o.dsn, *candidate));
+        } else {
+          report.set("durable_seq",
+                     json::object{{"moved", false},
+                                  {"detail", moved ? "verified through a fallback: durable_seq "
+                                                     "moves when the primary location is verified"
+                                                   : "not verified-latest (a newer dump is): "
+                                                     "durable_seq is not moved"}});
+        }
+      }
     }
   }
 

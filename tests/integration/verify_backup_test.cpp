@@ -403,3 +403,56 @@ TEST_CASE("verify-backup: orphans above the allowlist are ORPHAN_FK_SURGE") {
   CHECK(bad.exit_code == 2);
   CHECK(bad.output.find("bad.yaml") != std::string::npos);
 }
+
+TEST_CASE("verify-backup: verified-latest never moves back to an older dump") {
+  PgCluster pg;
+  seed_captures(pg, 100);
+  TempDir root("wl-verify");
+  const auto dir = root / "backups";
+  const auto older = backup(pg, dir);
+  const std::string older_dump(read_json(older).at("dump").as_string());
+  (void)pg.query_scalar("UPDATE stations SET high_water_seq = 150");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // a new file name
+  (void)backup(pg, dir);
+  REQUIRE(verify_backup(dir, {"--dsn", pg.dsn()}).exit_code == 0);
+  const auto newer_pointer = read_json(dir / "verified-latest");
+  CHECK(newer_pointer.at("dump").as_string() != older_dump);
+  CHECK(pg.query_scalar("SELECT min(durable_seq) FROM stations") == "150");
+
+  // The older dump verified again (--file): recorded as verified, the pointer stays, and
+  // durable_seq is not touched.
+  const auto again = verify_backup(dir, {"--file", older_dump, "--dsn", pg.dsn()});
+  INFO(again.output);
+  CHECK(again.exit_code == 0);
+  CHECK(fs::exists(dir / (older_dump.substr(0, older_dump.size() - 5) + ".verified.json")));
+  CHECK(read_json(dir / "verified-latest") == newer_pointer);
+  CHECK(again.report.at("durable_seq").as_object().at("moved").as_bool() == false);
+  CHECK(pg.query_scalar("SELECT min(durable_seq) FROM stations") == "150");
+}
+
+TEST_CASE(
+    "verify-backup: an allowlist relation the dump lacks, or SQL that reaches the server, "
+    "cannot run and is not a verdict on the dump") {
+  PgCluster pg;
+  seed_captures(pg, 50);
+  TempDir root("wl-verify");
+  const auto dir = root / "backups";
+  (void)backup(pg, dir);
+  write_text(root / "typo.yaml",
+             "soft_foreign_keys:\n  - name: operator\n    table: weighingz\n    columns: [x]\n"
+             "    references: operators\n    referenced_columns: [id]\n    max_orphans: 0\n");
+  const auto typo = verify_backup(dir, {"--soft-fk-allowlist", (root / "typo.yaml").string()});
+  CHECK(typo.exit_code == 1);
+  CHECK(typo.code() == "COULD_NOT_RUN");
+  CHECK(typo.output.find("--soft-fk-allowlist") != std::string::npos);
+  check_not_promoted(dir);
+
+  // `where` runs as a role that reads tables only: no server files.
+  write_text(root / "reach.yaml",
+             "soft_foreign_keys:\n  - name: applied_capture_has_weighing\n    max_orphans: 0\n"
+             "    where: \"length(pg_read_file('/etc/hostname')) > 0\"\n");
+  const auto reach = verify_backup(dir, {"--soft-fk-allowlist", (root / "reach.yaml").string()});
+  CHECK(reach.exit_code == 1);
+  CHECK(reach.output.find("permission denied") != std::string::npos);
+  check_not_promoted(dir);
+}

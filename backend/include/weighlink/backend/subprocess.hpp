@@ -38,6 +38,9 @@ struct CommandResult {
 [[nodiscard]] CommandResult run_command(const std::vector<std::string>& argv,
                                         const CommandOptions& options = {});
 
+// Where temporary files go: $TMPDIR when it names a folder, else /tmp. Never throws.
+[[nodiscard]] std::filesystem::path temp_folder();
+
 // For programs that leave a daemon behind (pg_ctl start, initdb): fork and exec with stdin from
 // /dev/null and stdout and stderr appended to `log`, every other inherited descriptor closed in
 // the child (the daemon keeps none of our sockets or files), killed past `deadline`. The exit
