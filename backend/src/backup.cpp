@@ -196,8 +196,10 @@ int run_backup(const BackupOptions& options) {
   ProgramRun dumped;
   {
     Progress progress(partial);
+    const auto tool = dsn_for_tool(options.dsn);  // no password on pg_dump's command line
     dumped = run_program({pg_dump, "--format=custom", "--snapshot=" + snapshot,
-                          "--file=" + partial.string(), "--dbname=" + options.dsn});
+                          "--file=" + partial.string(), "--dbname=" + tool.dsn},
+                         tool.environment);
   }
   (void)db.exec("COMMIT");
   if (dumped.status != 0) {

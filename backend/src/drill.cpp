@@ -399,6 +399,7 @@ void print_summary(const DrillRecord& r, const std::string& smoke_summary, const
 }  // namespace
 
 int run_drill(const DrillOptions& o) {
+  ScratchCluster::remove_on_signals();
   std::string error;
   auto paths = drill_paths(o.locations, o.ops_log, error);
   if (!paths) {

@@ -54,12 +54,31 @@ std::optional<std::string> dsn_problem(const std::string& dsn) {
   return message;
 }
 
+DsnForTool dsn_for_tool(const std::string& dsn) {
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(dsn.c_str(), &error);
+  PQfreemem(error);
+  if (options == nullptr) return {dsn, {}};
+  std::string password;
+  bool has_password = false;
+  for (const PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
+    if (std::string_view(o->keyword) == "password" && o->val != nullptr) {
+      password = o->val;
+      has_password = true;
+    }
+  }
+  PQconninfoFree(options);
+  if (!has_password) return {dsn, {}};
+  return {dsn_with_parameters(dsn, {}, {"password"}), {"PGPASSWORD=" + password}};
+}
+
 std::string dsn_with_database(const std::string& dsn, const std::string& database) {
   return dsn_with_parameters(dsn, {{"dbname", database}});
 }
 
-std::string dsn_with_parameters(
-    const std::string& dsn, const std::vector<std::pair<std::string, std::string>>& parameters) {
+std::string dsn_with_parameters(const std::string& dsn,
+                                const std::vector<std::pair<std::string, std::string>>& parameters,
+                                const std::vector<std::string>& removed) {
   char* error = nullptr;
   PQconninfoOption* options = PQconninfoParse(dsn.c_str(), &error);
   PQfreemem(error);
@@ -74,7 +93,8 @@ std::string dsn_with_parameters(
   };
   auto replaced = [&](std::string_view keyword) {
     return std::any_of(parameters.begin(), parameters.end(),
-                       [&](const auto& p) { return p.first == keyword; });
+                       [&](const auto& p) { return p.first == keyword; }) ||
+           std::find(removed.begin(), removed.end(), keyword) != removed.end();
   };
   std::string out;
   for (const PQconninfoOption* o = options; o->keyword != nullptr; ++o) {

@@ -10,6 +10,7 @@
 #include <memory>
 #include <sstream>
 
+#include "weighlink/backend/pg.hpp"
 #include "weighlink/backend/subprocess.hpp"
 #include "weighlink/sync/hash.hpp"
 
@@ -26,8 +27,11 @@ std::string pg_program_for(std::string_view program, std::string_view server_ver
   return ::access(versioned.c_str(), X_OK) == 0 ? versioned : std::string(program);
 }
 
-ProgramRun run_program(const std::vector<std::string>& argv) {
-  auto ran = run_command(argv);
+ProgramRun run_program(const std::vector<std::string>& argv,
+                       const std::vector<std::string>& environment) {
+  CommandOptions options;
+  options.environment = environment;
+  auto ran = run_command(argv, options);
   ProgramRun result;
   result.status = ran.started ? ran.exit_status : -1;
   result.output = std::move(ran.out);
@@ -79,18 +83,22 @@ SectionsRestore restore_sections(const std::string& pg_restore, const std::files
                                  const std::string& dsn, int jobs,
                                  const std::function<void(const SectionTiming&)>& on_section) {
   SectionsRestore result;
+  const auto tool = dsn_for_tool(dsn);  // the password goes in the environment, not argv
   for (const char* section : {"pre-data", "data", "post-data"}) {
-    std::vector<std::string> argv = {pg_restore,        "--section=" + std::string(section),
-                                     "--exit-on-error", "--no-owner",
-                                     "--no-privileges", "--no-password",
-                                     "--dbname=" + dsn};
+    std::vector<std::string> argv = {pg_restore,
+                                     "--section=" + std::string(section),
+                                     "--exit-on-error",
+                                     "--no-owner",
+                                     "--no-privileges",
+                                     "--no-password",
+                                     "--dbname=" + tool.dsn};
     // Definitions run serially in one connection anyway.
     if (std::string_view(section) != "pre-data") {
       argv.push_back("--jobs=" + std::to_string(jobs < 1 ? 1 : jobs));
     }
     argv.push_back(dump.string());
     const auto started = std::chrono::steady_clock::now();
-    const auto ran = run_program(argv);
+    const auto ran = run_program(argv, tool.environment);
     if (ran.status != 0) {
       result.failed_section = section;
       result.status = ran.status;

@@ -30,7 +30,8 @@ struct ProgramRun {
 
 // Runs argv[0] (looked up on PATH) to completion with stdin on /dev/null and stdout and stderr
 // captured in unnamed temporary files, so nothing is left beside the files it works on.
-[[nodiscard]] ProgramRun run_program(const std::vector<std::string>& argv);
+[[nodiscard]] ProgramRun run_program(const std::vector<std::string>& argv,
+                                     const std::vector<std::string>& environment = {});
 
 // A client program's stderr on one line: its errors and the TOC entry it was working on (which
 // names the failing object), without the program name, at most a few lines.

@@ -6,12 +6,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include "weighlink/backend/subprocess.hpp"
 
@@ -21,6 +26,10 @@ namespace {
 namespace fs = std::filesystem;
 
 bool is_root() { return ::geteuid() == 0; }
+
+// The clusters alive in this process, for remove_on_signals().
+std::mutex g_live_mutex;
+std::vector<ScratchCluster*> g_live;
 
 std::string tail_of(const fs::path& file, std::size_t max_bytes) {
   std::ifstream in(file, std::ios::binary);
@@ -71,6 +80,10 @@ std::unique_ptr<ScratchCluster> ScratchCluster::start(const ScratchOptions& opti
     return nullptr;
   }
   cluster->dir_ = pattern;
+  {
+    std::lock_guard lock(g_live_mutex);
+    g_live.push_back(cluster.get());
+  }
   if (cluster->dir_.string().size() > 80) {
     error = "the scratch directory path " + cluster->dir_.string() +
             " is too long for PostgreSQL's Unix socket; give a shorter --scratch-dir";
@@ -120,13 +133,45 @@ std::unique_ptr<ScratchCluster> ScratchCluster::start(const ScratchOptions& opti
 }
 
 ScratchCluster::~ScratchCluster() {
+  // Under the lock: a signal arriving now waits until this cluster is gone, then ends the process.
+  std::lock_guard lock(g_live_mutex);
+  g_live.erase(std::remove(g_live.begin(), g_live.end(), this), g_live.end());
   stop();
   std::error_code ec;
   if (!dir_.empty()) fs::remove_all(dir_, ec);
 }
 
+void ScratchCluster::remove_on_signals() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    sigset_t signals;
+    sigemptyset(&signals);
+    for (const int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&signals, sig);
+    ::pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    std::thread([signals] {
+      int sig = 0;
+      if (::sigwait(&signals, &sig) != 0) return;
+      {
+        std::lock_guard lock(g_live_mutex);
+        for (auto* cluster : g_live) {
+          cluster->stop();
+          std::error_code ec;
+          fs::remove_all(cluster->dir_, ec);
+        }
+      }
+      std::fprintf(stderr,
+                   "weighlink-backend: stopped by signal %d; the disposable cluster is removed\n",
+                   sig);
+      std::_Exit(128 + sig);
+    }).detach();
+  });
+}
+
 void ScratchCluster::stop() noexcept {
-  if (!running_) return;
+  // A server still starting (pg_ctl start has not returned: a signal came meanwhile) has its pid
+  // file already: stop it too.
+  std::error_code ec;
+  if (!running_ && !fs::exists(dir_ / "data" / "postmaster.pid", ec)) return;
   running_ = false;
   (void)run_program(
       "pg_ctl", {"-D", (dir_ / "data").string(), "-m", "immediate", "-w", "-t", "30", "stop"}, 40);

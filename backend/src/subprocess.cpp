@@ -118,8 +118,29 @@ CommandResult run_command(const std::vector<std::string>& argv, const CommandOpt
   args.reserve(argv.size() + 1);
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  // The environment: ours, with options.environment's entries replacing those of the same name.
+  std::vector<char*> env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    const std::string_view entry(*e);
+    const auto name = entry.substr(0, entry.find('=') + 1);
+    const bool replaced =
+        std::any_of(options.environment.begin(), options.environment.end(),
+                    [&](const std::string& mine) { return mine.starts_with(name); });
+    if (!replaced) env.push_back(*e);
+  }
+  for (const auto& mine : options.environment) env.push_back(const_cast<char*>(mine.c_str()));
+  env.push_back(nullptr);
+  // The tool starts with no signal blocked, whatever this thread blocks (a signal-waiting
+  // thread of ours blocks SIGINT and SIGTERM everywhere else).
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  sigset_t none;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&attributes, &none);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK);
   pid_t pid = 0;
-  const int rc = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+  const int rc = posix_spawnp(&pid, args[0], &actions, &attributes, args.data(), env.data());
+  posix_spawnattr_destroy(&attributes);
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) {
     result.err = std::error_code(rc, std::generic_category()).message();
@@ -156,6 +177,9 @@ int run_logged(const std::vector<std::string>& argv, const std::filesystem::path
     }
     const int null_fd = ::open("/dev/null", O_RDONLY);
     if (null_fd >= 0) ::dup2(null_fd, STDIN_FILENO);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);  // the daemon must hear pg_ctl's signals
     // The postmaster outlives this child: it must not inherit our sockets and files.
     ::close_range(3, ~0U, 0);
     ::execvp(args[0], args.data());

@@ -508,8 +508,10 @@ void verify(const VerifyOptions& o, Report& report, Store& store,
                   " s after it was started, alongside the checks above");
   if (inspection.verdict == DumpVerdict::plain_ok) {
     t = Clock::now();
-    const auto r = run_program({target.tool("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1",
-                                "--dbname=" + target.dsn(), "-f", dump_path.string()});
+    const auto r =
+        run_program({target.tool("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1",
+                     "--dbname=" + dsn_for_tool(target.dsn()).dsn, "-f", dump_path.string()},
+                    dsn_for_tool(target.dsn()).environment);
     if (r.status != 0) {
       const auto failing = condense_errors(r.errors);
       report.step("restore", false, seconds_since(t), failing);
@@ -540,7 +542,8 @@ void verify(const VerifyOptions& o, Report& report, Store& store,
   t = Clock::now();
   const auto vacuumed =
       run_program({target.tool("vacuumdb"), "--analyze", "--jobs=" + std::to_string(o.jobs),
-                   "--quiet", "--dbname=" + target.dsn()});
+                   "--quiet", "--dbname=" + dsn_for_tool(target.dsn()).dsn},
+                  dsn_for_tool(target.dsn()).environment);
   if (vacuumed.status != 0) {
     const auto why = condense_errors(vacuumed.errors);
     report.step("vacuum_analyze", false, seconds_since(t), why);
@@ -657,6 +660,7 @@ void verify(const VerifyOptions& o, Report& report, Store& store,
 }  // namespace
 
 int run_verify_backup(const VerifyOptions& o) {
+  ScratchCluster::remove_on_signals();
   Report report;
   // Bad usage first: nothing runs on a wrong allowlist.
   auto soft_keys = builtin_soft_foreign_keys();

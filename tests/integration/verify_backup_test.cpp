@@ -3,8 +3,10 @@
 // is promoted, the report, the Prometheus textfile, durable_seq moving up after a pass, and the
 // notification that never changes the verdict.
 #include <doctest/doctest.h>
+#include <sys/wait.h>
 
 #include <boost/json.hpp>
+#include <csignal>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -455,4 +457,39 @@ TEST_CASE(
   CHECK(reach.exit_code == 1);
   CHECK(reach.output.find("permission denied") != std::string::npos);
   check_not_promoted(dir);
+}
+
+TEST_CASE("verify-backup: SIGTERM while restoring stops and removes the disposable cluster") {
+  PgCluster pg;
+  seed_captures(pg, 20000);
+  TempDir root("wl-verify");
+  const auto dir = root / "backups";
+  (void)backup(pg, dir);
+  const auto scratch = root / "scratch";
+  fs::create_directories(scratch);
+  fs::permissions(root.path(), fs::perms::others_exec | fs::perms::group_exec,
+                  fs::perm_options::add);
+  fs::permissions(scratch, fs::perms::all);
+
+  weighlink::testing::Process verify({bin("weighlink-backend"), "verify-backup", "--dir",
+                                      dir.string(), "--scratch-dir", scratch.string()},
+                                     root / "verify.log");
+  // Wait for the server of the disposable cluster, then stop the command.
+  pid_t postmaster = 0;
+  REQUIRE(weighlink::testing::eventually(
+      [&] {
+        for (const auto& e : fs::directory_iterator(scratch)) {
+          std::ifstream pid_file(e.path() / "data" / "postmaster.pid");
+          if (pid_file >> postmaster && postmaster > 0) return true;
+        }
+        return false;
+      },
+      std::chrono::seconds(60), std::chrono::milliseconds(10)));
+  const int status = verify.terminate(std::chrono::seconds(60));
+  INFO(verify.log());
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 128 + SIGTERM);
+  CHECK(verify.log().find("disposable cluster is removed") != std::string::npos);
+  CHECK(fs::is_empty(scratch));
+  CHECK(::kill(postmaster, 0) != 0);  // the server is gone too
 }

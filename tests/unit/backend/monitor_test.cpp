@@ -51,3 +51,25 @@ TEST_CASE("monitor: DSN targets never show the password") {
         "application_name='m'");
   CHECK(dsn_with_database("host=h dbname=a", "b") == "host='h' dbname='b'");
 }
+
+TEST_CASE("pg: a client program gets the DSN without its password, and the password apart") {
+  const auto keyword =
+      dsn_for_tool("host=db.example port=5432 user=wl password='s3 cr\\'et' dbname=wl");
+  CHECK(keyword.dsn.find("s3") == std::string::npos);
+  CHECK(keyword.dsn.find("password") == std::string::npos);
+  CHECK(keyword.dsn.find("host='db.example'") != std::string::npos);
+  CHECK(keyword.dsn.find("dbname='wl'") != std::string::npos);
+  REQUIRE(keyword.environment.size() == 1);
+  CHECK(keyword.environment[0] == "PGPASSWORD=s3 cr'et");
+
+  const auto uri = dsn_for_tool("postgresql://wl:hunter2@127.0.0.1:5433/weighlink");
+  CHECK(uri.dsn.find("hunter2") == std::string::npos);
+  CHECK(uri.dsn.find("port='5433'") != std::string::npos);
+  REQUIRE(uri.environment.size() == 1);
+  CHECK(uri.environment[0] == "PGPASSWORD=hunter2");
+
+  // No password: the DSN unchanged, nothing in the environment.
+  const auto none = dsn_for_tool("host=/tmp/wl-scratch.x user=postgres dbname=postgres");
+  CHECK(none.dsn == "host=/tmp/wl-scratch.x user=postgres dbname=postgres");
+  CHECK(none.environment.empty());
+}

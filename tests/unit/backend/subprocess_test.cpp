@@ -78,3 +78,24 @@ TEST_CASE("subprocess: a child process is stopped with SIGTERM, or SIGKILL past 
   CHECK(error.find("cannot open") != std::string::npos);
   std::filesystem::remove(log);
 }
+
+TEST_CASE("subprocess: environment entries are added or replace ours, and no signal is blocked") {
+  ::setenv("WL_SUBPROCESS_TEST", "ours", 1);
+  weighlink::backend::CommandOptions options;
+  options.environment = {"WL_SUBPROCESS_TEST=theirs", "WL_SUBPROCESS_EXTRA=1"};
+  // A blocked SIGTERM here must not be blocked in the tool.
+  sigset_t term;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  sigset_t before;
+  ::pthread_sigmask(SIG_BLOCK, &term, &before);
+  const auto r = run_command(
+      {"/bin/sh", "-c",
+       "echo $WL_SUBPROCESS_TEST $WL_SUBPROCESS_EXTRA; grep '^SigBlk' /proc/self/status"},
+      options);
+  ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
+  ::unsetenv("WL_SUBPROCESS_TEST");
+  REQUIRE(r.ok());
+  CHECK(r.out.starts_with("theirs 1\n"));
+  CHECK(r.out.find("SigBlk:\t0000000000000000") != std::string::npos);
+}

@@ -30,13 +30,24 @@ namespace weighlink::backend {
 [[nodiscard]] std::string dsn_with_database(const std::string& dsn, const std::string& database);
 
 // `dsn` (keywords or a URI) as a keyword string with each of `parameters` (keyword, value) set,
-// replacing the DSN's own value of that keyword. `dsn` itself when it does not parse.
+// replacing the DSN's own value of that keyword, and the `removed` keywords left out. `dsn`
+// itself when it does not parse.
 [[nodiscard]] std::string dsn_with_parameters(
-    const std::string& dsn, const std::vector<std::pair<std::string, std::string>>& parameters);
+    const std::string& dsn, const std::vector<std::pair<std::string, std::string>>& parameters,
+    const std::vector<std::string>& removed = {});
 
 // "host:port/dbname" of a DSN, without connecting and never with the password: for logs of a
 // database that may be unreachable ("local" for the Unix socket, libpq's defaults otherwise).
 [[nodiscard]] std::string dsn_target(const std::string& dsn);
+
+// For a client program (pg_dump, pg_restore): `dsn` without its password, and the password as
+// the PGPASSWORD=... environment entry (empty when the DSN has none), so that no password shows
+// on a command line.
+struct DsnForTool {
+  std::string dsn;
+  std::vector<std::string> environment;
+};
+[[nodiscard]] DsnForTool dsn_for_tool(const std::string& dsn);
 
 class PgResult {
  public:

@@ -35,6 +35,13 @@ class ScratchCluster {
                                                              std::string& error);
   ~ScratchCluster();
   ScratchCluster(const ScratchCluster&) = delete;
+
+  // For a command that owns clusters (verify-backup, drill): SIGINT, SIGTERM and SIGHUP stop and
+  // remove every live cluster, then end the process with 128 + the signal. (pg_ctl starts the
+  // server in a session of its own, so a Ctrl-C or a cron timeout would otherwise leave it
+  // running.) Call it first, before any other thread starts: it blocks those signals in the
+  // calling thread, whose mask new threads inherit, and waits for them on a thread of its own.
+  static void remove_on_signals();
   ScratchCluster& operator=(const ScratchCluster&) = delete;
 
   // libpq DSN of `database` (over the cluster's Unix socket).

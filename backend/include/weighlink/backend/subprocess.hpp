@@ -23,6 +23,9 @@ struct CommandOptions {
   std::optional<std::chrono::milliseconds> deadline;
   // Written to the tool's stdin; none: /dev/null.
   std::optional<std::string> stdin_data;
+  // NAME=VALUE entries added to (or replacing in) the inherited environment, e.g. PGPASSWORD:
+  // a secret passed here stays out of the command line that `ps` shows.
+  std::vector<std::string> environment;
 };
 
 struct CommandResult {
