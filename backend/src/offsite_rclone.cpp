@@ -136,7 +136,7 @@ class RcloneStore final : public Store {
   [[nodiscard]] CommandResult small(std::vector<std::string> rest,
                                     std::optional<std::string> stdin_data = std::nullopt) const {
     return run_command(command(std::move(rest), false),
-                       {options_.small_op_deadline, std::move(stdin_data)});
+                       {options_.small_op_deadline, std::move(stdin_data), {}});
   }
   [[nodiscard]] CommandResult transfer(std::vector<std::string> rest) const {
     return run_command(command(std::move(rest), true), {});

@@ -374,8 +374,10 @@ void verify(const VerifyOptions& o, Report& report, Store& store,
     return;
   }
   const auto size_it = sizes.find(chosen);
-  candidate = Candidate{manifests[chosen], size_it == sizes.end() ? 0 : size_it->second,
-                        size_it != sizes.end()};
+  candidate.emplace();
+  candidate->manifest = manifests[chosen];
+  candidate->actual_size = size_it == sizes.end() ? 0 : size_it->second;
+  candidate->present = size_it != sizes.end();
   const auto& m = candidate->manifest;
   report.set("dump", json::string(m.dump));
   report.set("dump_created_at", json::string(m.created_at_text));

@@ -21,14 +21,14 @@ TEST_CASE("subprocess: stdout, stderr and the exit status are captured") {
 }
 
 TEST_CASE("subprocess: stdin is the given bytes, else empty") {
-  const auto r = run_command({"cat"}, {std::nullopt, std::string("line\0one", 8)});
+  const auto r = run_command({"cat"}, {std::nullopt, std::string("line\0one", 8), {}});
   REQUIRE(r.ok());
   CHECK(r.out == std::string("line\0one", 8));
   CHECK(run_command({"cat"}).out.empty());
 }
 
 TEST_CASE("subprocess: a tool past its deadline is killed") {
-  const auto r = run_command({"sleep", "30"}, {std::chrono::milliseconds(50), std::nullopt});
+  const auto r = run_command({"sleep", "30"}, {std::chrono::milliseconds(50), std::nullopt, {}});
   CHECK(r.started);
   CHECK(r.timed_out);
   CHECK(r.exit_status == 128 + 9);
