@@ -142,10 +142,8 @@ int run_backup(const BackupOptions& options) {
   if (ec) return fail("cannot create " + write_dir.string() + ": " + ec.message());
 
   // The snapshot: held open (REPEATABLE READ) until pg_dump has taken it and the counts are read.
-  PgConnection db(options.dsn);
-  // Counting a large table takes longer than the serving timeouts the connection gets by default.
-  if (!db.ensure_connected() || !db.exec("SET statement_timeout = 0") ||
-      !db.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")) {
+  PgConnection db(options.dsn, PgConnection::Session::maintenance);
+  if (!db.ensure_connected() || !db.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")) {
     return fail("cannot reach PostgreSQL at " + db.target() + " (" + db.last_error() +
                 "); check --dsn and that the server is running");
   }

@@ -224,7 +224,7 @@ class Drill {
       }
     }
     dsn_ = cluster_->dsn("weighlink");
-    PgConnection db(dsn_);
+    PgConnection db(dsn_, PgConnection::Session::maintenance);
     if (!db.ensure_connected()) {
       record_.restore_s = seconds_since(started);
       return fail(kExitFailure, "restore",

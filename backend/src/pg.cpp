@@ -157,7 +157,8 @@ std::string_view PgResult::get(int row, int column) const noexcept {
 
 void PgConnection::Deleter::operator()(pg_conn* conn) const noexcept { PQfinish(conn); }
 
-PgConnection::PgConnection(std::string dsn) : dsn_(std::move(dsn)) {}
+PgConnection::PgConnection(std::string dsn, Session session)
+    : dsn_(std::move(dsn)), session_(session) {}
 
 Result<void> PgConnection::ensure_connected() {
   if (conn_ && PQstatus(conn_.get()) == CONNECTION_OK) return {};
@@ -176,7 +177,9 @@ Result<void> PgConnection::ensure_connected() {
                                              "10",
                                              "15000",
                                              "weighlink-backend",
-                                             "-c statement_timeout=30s -c lock_timeout=20s",
+                                             session_ == Session::serving
+                                                 ? "-c statement_timeout=30s -c lock_timeout=20s"
+                                                 : "-c statement_timeout=0 -c lock_timeout=20s",
                                              dsn_.c_str(),
                                              nullptr};
   conn_.reset(PQconnectdbParams(keywords.data(), values.data(), 1));

@@ -278,8 +278,8 @@ RestoreResult restore_dump(const RestoreOptions& options, std::ostream& progress
   std::error_code ec;
   const auto size = fs::file_size(file, ec);
 
-  PgConnection db(options.dsn);
-  if (!db.ensure_connected() || !db.exec("SET statement_timeout = 0")) {
+  PgConnection db(options.dsn, PgConnection::Session::maintenance);
+  if (!db.ensure_connected()) {
     return fail(kExitFailure, "cannot reach PostgreSQL at " + db.target() + " (" + db.last_error() +
                                   "); check --dsn and that the server is running");
   }

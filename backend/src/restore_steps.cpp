@@ -24,8 +24,6 @@ double RestoreRun::seconds() const {
 RestoreRun restore_into(PgConnection& db, const std::string& dsn, const RestoreSource& source,
                         const std::function<void(const RestoreStep&)>& on_step) {
   RestoreRun run;
-  // ANALYZE and the migrations of a large database outlast the serving timeouts.
-  (void)db.exec("SET statement_timeout = 0");
   const auto completed = [&](std::string name, double seconds, std::string detail = {}) {
     run.steps.push_back({std::move(name), seconds, std::move(detail)});
     if (on_step) on_step(run.steps.back());

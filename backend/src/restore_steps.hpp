@@ -47,7 +47,8 @@ struct RestoreSource {
 };
 
 // Restores `source` into the empty database `db` is connected to (`dsn`, which pg_restore
-// connects to itself). `on_step` is told each step as it completes.
+// connects to itself). `db` is a maintenance session: ANALYZE and the migrations of a large
+// database outlast the serving statement timeout. `on_step` is told each step as it completes.
 [[nodiscard]] RestoreRun restore_into(PgConnection& db, const std::string& dsn,
                                       const RestoreSource& source,
                                       const std::function<void(const RestoreStep&)>& on_step = {});

@@ -553,9 +553,8 @@ void verify(const VerifyOptions& o, Report& report, Store& store,
     return;
   }
   report.step("vacuum_analyze", true, seconds_since(t), "vacuumed, statistics rebuilt");
-  PgConnection restored(target.dsn());
-  // Counts and the sweep read whole tables: no serving timeout on this connection.
-  if (!restored.ensure_connected() || !restored.exec("SET statement_timeout = 0")) {
+  PgConnection restored(target.dsn(), PgConnection::Session::maintenance);
+  if (!restored.ensure_connected()) {
     report.fail(VerifyCode::could_not_run,
                 "cannot connect to the restored database: " + restored.last_error());
     return;

@@ -11,6 +11,7 @@
 #include <sstream>
 #include <thread>
 
+#include "weighlink/backend/pg.hpp"
 #include "weighlink/sync/hash.hpp"
 #include "weighlink/testing/backend.hpp"
 #include "weighlink/testing/pg_cluster.hpp"
@@ -127,4 +128,17 @@ TEST_CASE("backup: an unreachable server, an unmigrated database and a bad direc
       {bin("weighlink-backend"), "backup", "--dsn", pg.dsn(), "--dir", (dir / "file").string()});
   CHECK(bad_dir.exit_code == 1);
   CHECK(bad_dir.output.find("cannot create") != std::string::npos);
+}
+
+TEST_CASE("pg: maintenance sessions have no statement timeout, serving sessions do") {
+  PgCluster pg;
+  using weighlink::backend::PgConnection;
+  PgConnection serving(pg.dsn());
+  PgConnection maintenance(pg.dsn(), PgConnection::Session::maintenance);
+  REQUIRE(serving.ensure_connected().has_value());
+  REQUIRE(maintenance.ensure_connected().has_value());
+  CHECK(serving.exec("SHOW statement_timeout")->get(0, 0) == "30s");
+  CHECK(maintenance.exec("SHOW statement_timeout")->get(0, 0) == "0");
+  // Both keep the lock bound.
+  CHECK(maintenance.exec("SHOW lock_timeout")->get(0, 0) == "20s");
 }

@@ -66,9 +66,15 @@ class PgResult {
 
 class PgConnection {
  public:
+  // What the session is for. Serving sessions bound every statement (30 s) and lock wait (20 s)
+  // so that a stuck transaction cannot pin a worker; maintenance sessions (backup's counts,
+  // restores, verification) read or write whole tables and keep only the lock bound. The DSN's
+  // own `options` win over both.
+  enum class Session { serving, maintenance };
+
   // Does not connect yet; ensure_connected() does, so a worker can start while PostgreSQL is
   // down and connect once it is back.
-  explicit PgConnection(std::string dsn);
+  explicit PgConnection(std::string dsn, Session session = Session::serving);
 
   // Connects, or reconnects when the connection went bad. Cheap when the connection is fine.
   [[nodiscard]] Result<void> ensure_connected();
@@ -91,6 +97,7 @@ class PgConnection {
     void operator()(pg_conn* conn) const noexcept;
   };
   std::string dsn_;
+  Session session_;
   std::unique_ptr<pg_conn, Deleter> conn_;
   std::string last_error_;
 };
