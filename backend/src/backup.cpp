@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "backup_internal.hpp"
+#include "file_write.hpp"
 #include "pg_tools.hpp"
 #include "weighlink/backend/backup_catalog.hpp"
 #include "weighlink/backend/backup_policy.hpp"
@@ -36,13 +37,6 @@ namespace fs = std::filesystem;
 int fail(const std::string& what) {
   std::cerr << "weighlink-backend: backup: " << what << "\n";
   return kExitFailure;
-}
-
-void fsync_path(const fs::path& path) {
-  if (const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC); fd >= 0) {
-    (void)::fsync(fd);
-    ::close(fd);
-  }
 }
 
 // While pg_dump writes `file`, shows its size and rate on stderr when that is a terminal.
@@ -243,12 +237,12 @@ int run_backup(const BackupOptions& options) {
   }
   // Durable before named: the dump first, then its manifest, so that a manifest never names a
   // dump that is not complete, not even after a power cut.
-  fsync_path(partial);
-  fsync_path(manifest_partial);
+  (void)fsync_path(partial);
+  (void)fsync_path(manifest_partial);
   fs::rename(partial, dump, ec);
   if (!ec) fs::rename(manifest_partial, manifest_file, ec);
   if (ec) return fail("cannot rename into place: " + ec.message());
-  fsync_path(write_dir);
+  (void)fsync_path(write_dir, true);
   std::cout << "backup " << dump_name << ": " << size << " bytes in " << dump_s << " s ("
             << (dump_s > 0 ? static_cast<double>(size) / 1e6 / dump_s : 0.0) << " MB/s), sha256 "
             << *sha << ", " << counts.size() << " tables, " << high_water.size() << " stations\n";

@@ -21,6 +21,7 @@
 #include <iostream>
 #include <optional>
 
+#include "file_write.hpp"
 #include "weighlink/backend/backup_catalog.hpp"
 #include "weighlink/backend/backup_policy.hpp"
 #include "weighlink/backend/commands.hpp"
@@ -216,41 +217,6 @@ std::string_view action_name(MonitorState::Action action) {
   return "unknown";
 }
 
-// Rewrites `path` atomically (a sibling .partial, fsynced, renamed, the folder fsynced) keeping
-// the file's mode and, when root, its owner: the file holds a password.
-std::optional<std::string> rewrite_file(const fs::path& path, const std::string& text) {
-  struct stat old {};
-  const bool existed = ::stat(path.c_str(), &old) == 0;
-  const fs::path partial = path.string() + ".partial";
-  ::unlink(partial.c_str());
-  const int fd = ::open(partial.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return "cannot create " + partial.string() + ": " + std::strerror(errno);
-  bool ok = ::fchmod(fd, existed ? (old.st_mode & 07777) : 0600) == 0;
-  if (ok && existed && ::geteuid() == 0) ok = ::fchown(fd, old.st_uid, old.st_gid) == 0;
-  std::string_view rest = text;
-  while (ok && !rest.empty()) {
-    const ssize_t n = ::write(fd, rest.data(), rest.size());
-    if (n < 0 && errno == EINTR) continue;
-    ok = n > 0;
-    if (ok) rest.remove_prefix(static_cast<std::size_t>(n));
-  }
-  ok = ok && ::fsync(fd) == 0;
-  const int saved = errno;
-  ::close(fd);
-  if (!ok || ::rename(partial.c_str(), path.c_str()) != 0) {
-    const std::string why = std::strerror(ok ? errno : saved);
-    ::unlink(partial.c_str());
-    return "cannot write " + path.string() + ": " + why;
-  }
-  if (const int dir = ::open(path.parent_path().empty() ? "." : path.parent_path().c_str(),
-                             O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-      dir >= 0) {
-    (void)::fsync(dir);
-    ::close(dir);
-  }
-  return std::nullopt;
-}
-
 // The last `max` bytes of a tool's output, on one line.
 std::string tail(std::string_view text, std::size_t max = 300) {
   if (text.size() > max) text = text.substr(text.size() - max);
@@ -424,8 +390,8 @@ json::object recover(const MonitorOptions& o, const std::vector<Location>& locat
   }
   const std::string comment = now_text() + " from " + dsn_target(dsn) + " to " +
                               dsn_target(new_dsn) + ", restored from " + pointer.dump;
-  if (auto error =
-          rewrite_file(o.dsn_file, repoint_env_file(text, kDsnVariable, new_dsn, comment))) {
+  if (auto error = write_file_atomically(
+          o.dsn_file, repoint_env_file(text, kDsnVariable, new_dsn, comment), 0600)) {
     // Not dropped: an operator can still point the backend at it by hand.
     return r.failed("repoint", *error + "; the restored database " + name +
                                    " is ready: set WEIGHLINK_DSN to it by hand");

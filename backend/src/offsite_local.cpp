@@ -10,6 +10,7 @@
 #include <fstream>
 #include <system_error>
 
+#include "file_write.hpp"
 #include "offsite_stores.hpp"
 
 namespace weighlink::backend {
@@ -24,18 +25,6 @@ OffsiteError error_of(OffsiteErrc code, const std::string& what, const std::erro
 
 OffsiteErrc code_of(const std::error_code& ec) {
   return ec == std::errc::no_such_file_or_directory ? OffsiteErrc::not_found : OffsiteErrc::failed;
-}
-
-std::error_code last_errno() { return {errno, std::generic_category()}; }
-
-// fsync of a file or a folder (a folder: so that a rename in it is durable).
-std::error_code sync_path(const fs::path& path, bool directory) {
-  const int fd = ::open(path.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_WRONLY) | O_CLOEXEC);
-  if (fd < 0) return last_errno();
-  std::error_code ec;
-  if (::fsync(fd) != 0) ec = last_errno();
-  ::close(fd);
-  return ec;
 }
 
 class LocalStore final : public Store {
@@ -114,7 +103,7 @@ class LocalStore final : public Store {
       return error_of(code_of(ec), "cannot remove " + file.string(), ec,
                       "check the name and the folder's permissions");
     }
-    if (auto sync = sync_path(dir_, true)) {
+    if (auto sync = fsync_path(dir_, true)) {
       return error_of(OffsiteErrc::failed, "cannot sync " + dir_.string(), sync, "check the disk");
     }
     return {};
@@ -144,29 +133,19 @@ class LocalStore final : public Store {
     if (auto ok = check_file_name(name); !ok) return ok.error();
     std::error_code ec;
     fs::create_directories(dir_, ec);
-    const auto partial = dir_ / (name + std::string(kPartialSuffix));
-    {
-      std::ofstream out(partial, std::ios::binary | std::ios::trunc);
-      out.write(text.data(), static_cast<std::streamsize>(text.size()));
-      out.flush();
-      if (!out) {
-        fs::remove(partial, ec);
-        return OffsiteError{OffsiteErrc::failed,
-                            "cannot write " + partial.string() + "; check the folder and the " +
-                                "space left on its disk",
-                            "write error"};
-      }
+    if (auto error = write_file_atomically(dir_ / name, text, 0666)) {  // umask applies
+      return OffsiteError{OffsiteErrc::failed, *error, "write error"};
     }
-    return commit(partial, name);
+    return {};
   }
 
  private:
   // fsync the complete temporary file, rename it to `name`, fsync the folder.
   OffsiteResult<void> commit(const fs::path& partial, const std::string& name) {
     const auto file = dir_ / name;
-    std::error_code ec = sync_path(partial, false);
+    std::error_code ec = fsync_path(partial);
     if (!ec) fs::rename(partial, file, ec);
-    if (!ec) ec = sync_path(dir_, true);
+    if (!ec) ec = fsync_path(dir_, true);
     if (ec) {
       std::error_code ignored;
       fs::remove(partial, ignored);

@@ -17,6 +17,7 @@
 
 #include "backup_internal.hpp"
 #include "command_clock.hpp"
+#include "file_write.hpp"
 #include "pg_tools.hpp"
 #include "weighlink/backend/backup_catalog.hpp"
 #include "weighlink/backend/backup_policy.hpp"
@@ -113,32 +114,6 @@ class Report {
   json::array notes_;
   json::object extra_;
 };
-
-// Writes `text` to `path` atomically (temporary file, fsync, rename).
-bool write_file_atomically(const fs::path& path, const std::string& text, std::string& error) {
-  const fs::path temp = path.string() + ".tmp";
-  {
-    std::ofstream out(temp, std::ios::trunc | std::ios::binary);
-    out << text;
-    out.flush();
-    if (!out) {
-      error = "cannot write " + temp.string();
-      return false;
-    }
-  }
-  if (const int fd = ::open(temp.c_str(), O_RDONLY); fd >= 0) {
-    (void)::fsync(fd);
-    ::close(fd);
-  }
-  std::error_code ec;
-  fs::rename(temp, path, ec);
-  if (ec) {
-    error = "cannot rename " + temp.string() + " to " + path.string() + ": " + ec.message();
-    fs::remove(temp, ec);
-    return false;
-  }
-  return true;
-}
 
 // Where the restore goes: a disposable cluster of our own, or a new database on --scratch-dsn's
 // server, dropped afterwards.
@@ -251,9 +226,9 @@ void write_textfile(const VerifyOptions& o, const Report& report, const Candidat
     t << "weighlink_backup_verify_step_seconds{step=\"" << std::string_view(step) << "\"} "
       << json::serialize(seconds) << "\n";
   }
-  std::string error;
-  if (!write_file_atomically(o.textfile, t.str(), error)) {
-    std::cerr << "weighlink-backend: verify-backup: " << error << " (--textfile)\n";
+  // Readable by node_exporter, which runs as another user.
+  if (auto error = write_file_atomically(o.textfile, t.str(), 0644)) {
+    std::cerr << "weighlink-backend: verify-backup: " << *error << " (--textfile)\n";
   }
 }
 
@@ -804,9 +779,8 @@ int run_verify_backup(const VerifyOptions& o) {
   }
   const auto final_report = json::serialize(report.to_json()) + "\n";
   if (!o.report.empty()) {
-    std::string error;
-    if (!write_file_atomically(o.report, final_report, error)) {
-      std::cerr << "weighlink-backend: verify-backup: " << error << " (--report)\n";
+    if (auto error = write_file_atomically(o.report, final_report, 0644)) {
+      std::cerr << "weighlink-backend: verify-backup: " << *error << " (--report)\n";
     }
   }
   write_textfile(o, report, candidate ? &*candidate : nullptr, size, latest);

@@ -166,6 +166,8 @@ TEST_CASE("verify-backup: a clean dump passes, is promoted and moves durable_seq
         "400,400,400");
   CHECK(v.report.at("durable_seq").as_object().at("stations").as_int64() == 3);
 
+  // node_exporter runs as another user: the textfile is readable by all.
+  CHECK((fs::status(textfile).permissions() & fs::perms::others_read) != fs::perms::none);
   const auto metrics = file_text(textfile);
   CHECK(metrics.find("weighlink_backup_verify_success 1\n") != std::string::npos);
   CHECK(metrics.find("weighlink_backup_verify_result{code=\"OK\"} 1\n") != std::string::npos);
