@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "backup_internal.hpp"
+#include "command_clock.hpp"
 #include "file_write.hpp"
 #include "pg_tools.hpp"
 #include "weighlink/backend/backup_catalog.hpp"
@@ -65,8 +66,7 @@ class Progress {
     while (!cv_.wait_for(lock, std::chrono::milliseconds(500), [this] { return done_; })) {
       std::error_code ec;
       const auto bytes = fs::file_size(file_, ec);
-      const double s =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      const double s = seconds_since(started);
       char line[128];
       std::snprintf(line, sizeof line, "\rpg_dump: %.1f MB written, %.0f s, %.1f MB/s\033[K",
                     ec ? 0.0 : static_cast<double>(bytes) / 1e6, s,
@@ -149,9 +149,7 @@ int run_backup(const BackupOptions& options) {
   const std::string server_version(info->get(0, 1));
   const std::string server_version_num(info->get(0, 2));
 
-  const auto now = std::chrono::system_clock::now();
-  const std::int64_t now_s =
-      std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+  const std::int64_t now_s = unix_now();
   const std::string iso = format_utc_timestamp(now_s);
   // weighlink_YYYYMMDD_HHMMSS from the ISO time.
   std::string stamp = iso.substr(0, 4) + iso.substr(5, 2) + iso.substr(8, 2) + "_" +
@@ -203,8 +201,7 @@ int run_backup(const BackupOptions& options) {
     }
     return fail("pg_dump failed (exit " + std::to_string(dumped.status) + "): " + dumped.errors);
   }
-  const double dump_s =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const double dump_s = seconds_since(started);
   const auto size = fs::file_size(partial, ec);
   const auto sha = file_sha256(partial);
   if (ec || !sha) {
@@ -262,8 +259,7 @@ int run_backup(const BackupOptions& options) {
       exit_code = kExitFailure;
       continue;
     }
-    const double up_s =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - upload_started).count();
+    const double up_s = seconds_since(upload_started);
     std::cout << "copied to " << destinations[i].display() << " in " << up_s << " s\n";
     if (i == 0) primary_manifest = remote_path(destinations[i].display(), manifest_name(dump_name));
   }

@@ -21,6 +21,7 @@
 #include <iostream>
 #include <optional>
 
+#include "command_clock.hpp"
 #include "file_write.hpp"
 #include "weighlink/backend/backup_catalog.hpp"
 #include "weighlink/backend/backup_policy.hpp"
@@ -48,12 +49,6 @@ int usage(const std::string& what) {
 // Durations in the log lines are whole milliseconds: Boost.JSON prints doubles as 2.63E-1.
 std::int64_t ms_since(Clock::time_point start) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
-}
-
-std::int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 // "2026-11-21T03:00:07.123Z": checks may come several to the second.
