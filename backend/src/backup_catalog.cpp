@@ -164,4 +164,17 @@ Catalog read_catalog(Store& store, const std::vector<StoreEntry>& entries) {
   return c;
 }
 
+OffsiteResult<VerifiedLatestAt> find_verified_latest(const std::vector<Location>& locations) {
+  auto reachable = open_first_reachable(locations);
+  if (!reachable) return reachable.error();
+  VerifiedLatestAt found{std::move(*reachable), std::nullopt, {}};
+  auto text = found.reachable.store->read_small(std::string(kVerifiedLatest));
+  if (!text) {
+    found.why = text.error().message;
+  } else if (found.pointer = parse_verified_latest(*text); !found.pointer) {
+    found.why = "it cannot be read as a pointer";
+  }
+  return found;
+}
+
 }  // namespace weighlink::backend

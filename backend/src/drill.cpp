@@ -142,24 +142,24 @@ class Drill {
 
   // The folder (or the first reachable fallback) and its verified-latest.
   bool locate() {
-    auto reachable = open_first_reachable(locations_);
-    if (!reachable) {
+    auto found = find_verified_latest(locations_);
+    if (!found) {
       return fail(kExitFailure, "locate",
-                  reachable.error().message + "; check --dir and --fallback, then drill again");
+                  found.error().message + "; check --dir and --fallback, then drill again");
     }
-    store_ = std::move(reachable->store);
+    if (!found->reachable.skipped.empty()) {
+      record_.notes.push_back(describe_fallback(found->reachable));
+    }
+    store_ = std::move(found->reachable.store);
     record_.location = store_->location().display();
-    if (!reachable->skipped.empty()) record_.notes.push_back(describe_fallback(*reachable));
-    auto catalog = read_catalog(*store_, reachable->entries);
-    for (auto& note : catalog.notes) record_.notes.push_back(std::move(note));
-    if (!catalog.latest) {
+    if (!found->pointer) {
       return fail(kExitFailure, "pick",
-                  "no readable verified-latest in " + record_.location +
-                      ": a drill restores only a dump verify-backup passed; run `weighlink-backend "
-                      "verify-backup --dir " +
+                  "no readable verified-latest in " + record_.location + " (" + found->why +
+                      "): a drill restores only a dump verify-backup passed; run "
+                      "`weighlink-backend verify-backup --dir " +
                       record_.location + "` first");
     }
-    latest_ = *catalog.latest;
+    latest_ = *found->pointer;
     record_.dump = latest_.dump;
     record_.dump_sha256 = latest_.sha256;
     record_.dump_created_at = latest_.created_at;

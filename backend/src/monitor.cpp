@@ -258,24 +258,17 @@ struct Located {
 };
 std::optional<Located> locate_verified_latest(const std::vector<Location>& locations,
                                               std::string& error) {
-  auto reachable = open_first_reachable(locations);
-  if (!reachable) {
-    error = reachable.error().message;
+  auto found = find_verified_latest(locations);
+  if (!found) {
+    error = found.error().message;
     return std::nullopt;
   }
-  const std::string where = reachable->store->location().display();
-  auto text = reachable->store->read_small(std::string(kVerifiedLatest));
-  if (!text) {
-    error = "no verified-latest in " + where + " (" + text.error().message +
-            "): nothing verified to restore; run verify-backup";
+  if (!found->pointer) {
+    error = "no usable verified-latest in " + found->reachable.store->location().display() + " (" +
+            found->why + "): nothing verified to restore; run verify-backup";
     return std::nullopt;
   }
-  auto pointer = parse_verified_latest(*text);
-  if (!pointer) {
-    error = std::string(kVerifiedLatest) + " in " + where + " cannot be read as a pointer";
-    return std::nullopt;
-  }
-  return Located{std::move(*reachable), *pointer};
+  return Located{std::move(found->reachable), *found->pointer};
 }
 
 json::object describe(const Located& located) {

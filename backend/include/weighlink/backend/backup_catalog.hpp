@@ -63,4 +63,15 @@ struct Catalog {
 };
 [[nodiscard]] Catalog read_catalog(Store& store, const std::vector<StoreEntry>& entries);
 
+// The first of `locations` that answers, and its verified-latest pointer: what a recovery or a
+// drill restores. Reads the pointer alone (not every manifest). An error when no location
+// answers; `pointer` empty, with `why`, when the one that answered has none or an unreadable one.
+struct VerifiedLatestAt {
+  ReachableStore reachable;
+  std::optional<VerifiedLatest> pointer;
+  std::string why;  // when there is no pointer: the read error, or "it cannot be read"
+};
+[[nodiscard]] OffsiteResult<VerifiedLatestAt> find_verified_latest(
+    const std::vector<Location>& locations);
+
 }  // namespace weighlink::backend
