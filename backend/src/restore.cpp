@@ -5,7 +5,6 @@
 // §6; ../shared/reference/backup-anchors.md §2.5; docs/operations.md, "Restore").
 #include "weighlink/backend/restore.hpp"
 
-#include <boost/json.hpp>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -21,6 +20,7 @@
 #include "command_clock.hpp"
 #include "pg_tools.hpp"
 #include "restore_steps.hpp"
+#include "weighlink/backend/backup_catalog.hpp"
 #include "weighlink/backend/commands.hpp"
 #include "weighlink/backend/dump_archive.hpp"
 #include "weighlink/backend/pg.hpp"
@@ -30,14 +30,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
-
-// The manifest backup writes beside DIR/weighlink_*.dump: DIR/weighlink_*.manifest.json.
-std::optional<fs::path> manifest_beside(const fs::path& dump) {
-  if (dump.extension() != ".dump") return std::nullopt;
-  auto manifest = dump;
-  manifest.replace_extension(".manifest.json");
-  return manifest;
-}
 
 // The schemas a restore fills or --force drops: all but pg_catalog, information_schema, the
 // pg_toast and temporary ones.
@@ -175,29 +167,25 @@ std::optional<RestoreFailure> not_a_dump_file(const fs::path& file) {
 // checked.
 std::optional<std::string> manifest_mismatch(const fs::path& file, const std::string& sha,
                                              std::string* note) {
-  const auto manifest_file = manifest_beside(file);
+  // The manifest backup writes beside DIR/weighlink_*.dump.
+  const auto base = dump_base(file.filename().string());
+  const auto manifest_file = file.parent_path() / manifest_name(file.filename().string());
   std::error_code ec;
-  if (!manifest_file || !fs::exists(*manifest_file, ec)) {
+  if (base.empty() || !fs::exists(manifest_file, ec)) {
     *note = "no manifest beside it";
     return std::nullopt;
   }
-  std::ifstream in(*manifest_file, std::ios::binary);
+  std::ifstream in(manifest_file, std::ios::binary);
   const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-  boost::system::error_code parse_error;
-  const auto manifest = boost::json::parse(text, parse_error);
-  if (parse_error) {
-    return "the manifest " + manifest_file->string() + " beside the dump cannot be read as JSON (" +
-           parse_error.message() + "); move it away to restore without the checksum check";
+  std::string error;
+  const auto manifest = parse_manifest(text, error);
+  if (!manifest) {
+    return "the manifest " + manifest_file.string() + " beside the dump cannot be read (" + error +
+           "); move it away to restore without the checksum check";
   }
-  const auto* recorded =
-      manifest.is_object() ? manifest.as_object().if_contains("sha256") : nullptr;
-  if (recorded == nullptr || !recorded->is_string()) {
-    return "the manifest " + manifest_file->string() +
-           " has no sha256 to check the dump against; move it away to restore without the check";
-  }
-  if (recorded->as_string() != sha) {
-    return file.string() + " has sha256 " + sha + " but its manifest " + manifest_file->string() +
-           " records " + std::string(recorded->as_string()) +
+  if (manifest->sha256 != sha) {
+    return file.string() + " has sha256 " + sha + " but its manifest " + manifest_file.string() +
+           " records " + manifest->sha256 +
            ": the file changed or was cut short after the backup; copy it again or restore "
            "another dump (target not touched)";
   }
