@@ -166,7 +166,7 @@ int main(int argc, char** argv) {
   const auto verify =
       timed({bin("weighlink-backend"), "verify-backup", "--dir", dir.string(), "--report",
              report_file.string(), "--jobs", std::to_string(options.jobs)});
-  const auto report = json::parse(weighlink::testing::file_text(report_file)).as_object();
+  const auto report = json::parse(weighlink::testing::read_file(report_file)).as_object();
 
   // restore into an empty database of the source server.
   (void)pg.query_scalar("CREATE DATABASE restored");

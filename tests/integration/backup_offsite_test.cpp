@@ -19,10 +19,10 @@
 #include "weighlink/testing/scripted_http.hpp"
 
 using weighlink::testing::bin;
-using weighlink::testing::file_text;
 using weighlink::testing::last_line;
 using weighlink::testing::PgCluster;
 using weighlink::testing::RcloneServe;
+using weighlink::testing::read_file;
 using weighlink::testing::run;
 using weighlink::testing::ScriptedHttpServer;
 using weighlink::testing::TempDir;
@@ -103,7 +103,7 @@ TEST_CASE("backup offsite: a remote with a mirror, verified through the fallback
   CHECK(dead.exit_code == 1);
   CHECK(dead.code() == "OFFSITE_ENDPOINT_DOWN");
   CHECK(dead.report.at("verdict").as_string() == "error");
-  CHECK(file_text(textfile).find(
+  CHECK(read_file(textfile).find(
             "weighlink_backup_verify_result{code=\"OFFSITE_ENDPOINT_DOWN\"} 1") !=
         std::string::npos);
 
@@ -127,7 +127,7 @@ TEST_CASE("backup retention: by manifest time, never the newest two verified dum
   const auto manifest_of = [](const fs::path& dump) {
     return dump.parent_path() / (dump.stem().string() + ".manifest.json");
   };
-  const auto good_manifest = json::parse(file_text(manifest_of(first))).as_object();
+  const auto good_manifest = json::parse(read_file(manifest_of(first))).as_object();
 
   // Ten older dumps, one a day from 20 days ago; their file names sort the other way round from
   // their manifest times (as after a clock fix), and the two oldest were verified.

@@ -23,17 +23,6 @@ using weighlink::testing::PgCluster;
 using weighlink::testing::run;
 using weighlink::testing::TempDir;
 
-namespace {
-
-std::string file_text(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
-}  // namespace
-
 TEST_CASE("backup: the manifest holds exactly what the dump holds, while stations keep writing") {
   PgCluster pg;
   weighlink::testing::migrate(pg.dsn());
@@ -68,12 +57,13 @@ TEST_CASE("backup: the manifest holds exactly what the dump holds, while station
 
   const std::filesystem::path manifest_file = last_line(backup.output);
   REQUIRE(std::filesystem::exists(manifest_file));
-  const auto manifest = boost::json::parse(file_text(manifest_file)).as_object();
+  const auto manifest =
+      boost::json::parse(weighlink::testing::read_file(manifest_file)).as_object();
   const auto dump = manifest_file.parent_path() / std::string(manifest.at("dump").as_string());
   CHECK(dump.filename().string().rfind("weighlink_", 0) == 0);
   CHECK(dump.extension() == ".dump");
   CHECK(manifest_file.filename().string() == dump.stem().string() + ".manifest.json");
-  const auto bytes = file_text(dump);
+  const auto bytes = weighlink::testing::read_file(dump);
   CHECK(bytes.rfind("PGDMP", 0) == 0);  // custom format
   CHECK(manifest.at("size_bytes").as_int64() == static_cast<std::int64_t>(bytes.size()));
   CHECK(manifest.at("sha256").as_string() == weighlink::sync::sha256_hex(bytes));

@@ -26,9 +26,9 @@
 namespace fs = std::filesystem;
 namespace json = boost::json;
 using weighlink::testing::bin;
-using weighlink::testing::file_text;
 using weighlink::testing::last_line;
 using weighlink::testing::PgCluster;
+using weighlink::testing::read_file;
 using weighlink::testing::run;
 using weighlink::testing::TempDir;
 
@@ -38,7 +38,7 @@ bool has(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
-json::object read_json(const fs::path& file) { return json::parse(file_text(file)).as_object(); }
+json::object read_json(const fs::path& file) { return json::parse(read_file(file)).as_object(); }
 
 void write_text(const fs::path& file, const std::string& text) {
   std::ofstream(file, std::ios::binary | std::ios::trunc) << text;
@@ -96,7 +96,7 @@ bool process_mentions(const fs::path& path) {
   for (const auto& e : fs::directory_iterator("/proc")) {
     const auto name = e.path().filename().string();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    auto cmdline = file_text(e.path() / "cmdline");
+    auto cmdline = read_file(e.path() / "cmdline");
     for (auto& c : cmdline) {
       if (c == '\0') c = ' ';
     }
@@ -119,16 +119,7 @@ struct BackedUp {
   fs::path dump;
 };
 
-// A --scratch-dir for a drill: the disposable cluster's server runs as `postgres` when the tests
-// run as root, and must reach its directory inside.
-struct Scratch {
-  Scratch() {
-    fs::permissions(dir.path(),
-                    fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
-  }
-  TempDir dir{"wl-drill-scratch"};
-  [[nodiscard]] const fs::path& path() const { return dir.path(); }
-};
+using Scratch = weighlink::testing::ScratchDir;
 
 // The drill left nothing: the scratch directory is empty and no process refers to it.
 void check_nothing_left(const fs::path& scratch) {
@@ -281,7 +272,7 @@ TEST_CASE("drill: a verified dump altered afterwards fails the drill as a sev-2"
   const auto& [pg, root, dir, dump] = b;
   REQUIRE(verify(dir).exit_code == 0);
   // Cut short in storage after it was verified.
-  const auto bytes = file_text(dump);
+  const auto bytes = read_file(dump);
   write_text(dump, bytes.substr(0, bytes.size() / 2));
 
   Scratch scratch;

@@ -21,9 +21,9 @@
 
 using weighlink::testing::bin;
 using weighlink::testing::eventually;
-using weighlink::testing::file_text;
 using weighlink::testing::PgCluster;
 using weighlink::testing::Process;
+using weighlink::testing::read_file;
 using weighlink::testing::run;
 using weighlink::testing::TempDir;
 namespace fs = std::filesystem;
@@ -35,7 +35,7 @@ namespace {
 // The JSON lines of an ops log so far (a line being written is left for the next read).
 std::vector<json::object> read_lines(const fs::path& ops_log) {
   std::vector<json::object> lines;
-  std::istringstream in(file_text(ops_log));
+  std::istringstream in(read_file(ops_log));
   for (std::string line; std::getline(in, line);) {
     if (in.eof()) break;  // no newline yet: incomplete
     lines.push_back(json::parse(line).as_object());
@@ -188,7 +188,7 @@ TEST_CASE("monitor: --recover restores verified-latest into a fresh database and
   const auto& backups = verified.backups;
   const auto& dump = verified.dump;
   const auto manifest =
-      json::parse(file_text(fs::path(dump).replace_extension(".manifest.json"))).as_object();
+      json::parse(read_file(fs::path(dump).replace_extension(".manifest.json"))).as_object();
   const auto old_generation =
       primary.query_scalar("SELECT value FROM backend_meta WHERE key='generation'");
   // Written after the dump: not in the recovered database (the agents re-send it).
@@ -210,7 +210,7 @@ TEST_CASE("monitor: --recover restores verified-latest into a fresh database and
                         marker.string() + ".tmp " + marker.string(),
                     "--ops-log", ops.string()}),
       root / "monitor.log");
-  INFO(file_text(root / "monitor.log"));
+  INFO(read_file(root / "monitor.log"));
   REQUIRE(eventually([&] { return events(read_lines(ops), "check").size() >= 2; }, 20s));
   for (const auto& c : events(read_lines(ops), "check")) CHECK(c.at("healthy").as_bool());
 
@@ -262,7 +262,7 @@ TEST_CASE("monitor: --recover restores verified-latest into a fresh database and
   const auto new_dsn = sourced.output;
   CHECK(new_dsn.find("port='" + std::to_string(standby.port()) + "'") != std::string::npos);
   CHECK(new_dsn.find("dbname='" + database + "'") != std::string::npos);
-  const auto env = file_text(env_file);
+  const auto env = read_file(env_file);
   CHECK(env.starts_with("# the backend's environment\nWEIGHLINK_LOG=info\n"));
   CHECK(env.find("# repointed by weighlink-backend monitor") != std::string::npos);
   CHECK(env.ends_with("\nOTHER=1\n"));
@@ -270,7 +270,7 @@ TEST_CASE("monitor: --recover restores verified-latest into a fresh database and
   CHECK((fs::status(env_file).permissions() & fs::perms::all) ==
         (fs::perms::owner_read | fs::perms::owner_write));
   REQUIRE(eventually([&] { return fs::exists(marker); }, 5s));
-  CHECK(file_text(marker) == new_dsn);
+  CHECK(read_file(marker) == new_dsn);
   CHECK(recovery.at("restart").as_object().at("exit_status").as_int64() == 0);
 
   // The monitor checks the new database from then on: healthy.
@@ -360,6 +360,6 @@ TEST_CASE(
   CHECK(recovery.at("dropped").as_bool());
   // Nothing changed: no database left behind, the file as it was, no restart.
   CHECK(recovered_databases(standby).empty());
-  CHECK(file_text(env_file) == env);
+  CHECK(read_file(env_file) == env);
   CHECK_FALSE(fs::exists(marker));
 }

@@ -17,8 +17,8 @@
 #include "weighlink/testing/scripted_http.hpp"
 
 using namespace weighlink::backend;
-using weighlink::testing::file_text;
 using weighlink::testing::RcloneServe;
+using weighlink::testing::read_file;
 using weighlink::testing::ScriptedHttpServer;
 using weighlink::testing::ScriptedResponse;
 using weighlink::testing::TempDir;
@@ -74,7 +74,7 @@ TEST_CASE("offsite: put, list, fetch, small files and remove on a WebDAV remote"
   const auto put = store->put(tmp / "local.dump", "weighlink_20240501_030000.dump");
   REQUIRE_MESSAGE(put.has_value(), (put ? "" : put.error().message));
   const auto on_server = tmp / "served" / "backups" / "weighlink_20240501_030000.dump";
-  CHECK(file_text(on_server) == file_text(tmp / "local.dump"));
+  CHECK(read_file(on_server) == read_file(tmp / "local.dump"));
   CHECK_FALSE(has_partial(tmp / "served" / "backups"));
 
   const auto entries = store->list();
@@ -87,7 +87,7 @@ TEST_CASE("offsite: put, list, fetch, small files and remove on a WebDAV remote"
   const auto fetched = store->fetch("weighlink_20240501_030000.dump", tmp / "fetched.dump");
   REQUIRE(fetched.has_value());
   CHECK(*fetched == tmp / "fetched.dump");
-  CHECK(file_text(tmp / "fetched.dump") == file_text(tmp / "local.dump"));
+  CHECK(read_file(tmp / "fetched.dump") == read_file(tmp / "local.dump"));
   CHECK_FALSE(fs::exists(tmp / "fetched.dump.partial"));
 
   // The pointer, twice with contents of the same size: WebDAV has no modification times, and
@@ -96,7 +96,7 @@ TEST_CASE("offsite: put, list, fetch, small files and remove on a WebDAV remote"
   CHECK(*store->read_small("verified-latest") == "weighlink_20240501_030000.dump");
   REQUIRE(store->write_small("verified-latest", "weighlink_20240502_030000.dump").has_value());
   CHECK(*store->read_small("verified-latest") == "weighlink_20240502_030000.dump");
-  CHECK(file_text(tmp / "served" / "backups" / "verified-latest") ==
+  CHECK(read_file(tmp / "served" / "backups" / "verified-latest") ==
         "weighlink_20240502_030000.dump");
   // A dump put again with the same size and new bytes replaces the old one too.
   write_random(tmp / "other.dump", 300 * 1024);
@@ -105,7 +105,7 @@ TEST_CASE("offsite: put, list, fetch, small files and remove on a WebDAV remote"
     patch << "different";
   }
   REQUIRE(store->put(tmp / "other.dump", "weighlink_20240501_030000.dump").has_value());
-  CHECK(file_text(on_server) == file_text(tmp / "other.dump"));
+  CHECK(read_file(on_server) == read_file(tmp / "other.dump"));
 
   CHECK(store->read_small("missing.manifest.json").error().code == OffsiteErrc::not_found);
   CHECK(store->fetch("missing.dump", tmp / "m.dump").error().code == OffsiteErrc::not_found);
@@ -173,7 +173,7 @@ TEST_CASE("offsite: an upload is not visible under its final name until it is co
   CHECK_FALSE(listed_incomplete);
   MESSAGE(listings.load() << " WebDAV listings during the upload");
   CHECK(fs::file_size(final_file) == kSize);
-  CHECK(file_text(final_file) == file_text(tmp / "big.dump"));
+  CHECK(read_file(final_file) == read_file(tmp / "big.dump"));
   CHECK_FALSE(fs::exists(tmp / "served" / "big.dump.partial"));
 }
 
@@ -190,7 +190,7 @@ TEST_CASE("offsite: a read-only HTTP source lists and fetches, and refuses uploa
   REQUIRE(entries->size() == 2);  // the sub-folder is not a file
   const auto fetched = store->fetch("weighlink_1.dump", tmp / "fetched.dump");
   REQUIRE(fetched.has_value());
-  CHECK(file_text(tmp / "fetched.dump") == file_text(tmp / "served" / "weighlink_1.dump"));
+  CHECK(read_file(tmp / "fetched.dump") == read_file(tmp / "served" / "weighlink_1.dump"));
   CHECK(*store->read_small("weighlink_1.manifest.json") == R"({"size_bytes":65536})");
 
   const auto put = store->put(tmp / "fetched.dump", "copy.dump");

@@ -36,13 +36,6 @@ namespace {
 
 constexpr const char* kPgBin = "/usr/lib/postgresql/15/bin/";
 
-std::string file_text(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
 void write_text(const fs::path& file, const std::string& text) {
   std::ofstream(file, std::ios::binary | std::ios::trunc) << text;
 }
@@ -56,7 +49,9 @@ fs::path backup(PgCluster& pg, const fs::path& dir) {
   return last_line(r.output);
 }
 
-json::object read_json(const fs::path& file) { return json::parse(file_text(file)).as_object(); }
+json::object read_json(const fs::path& file) {
+  return json::parse(weighlink::testing::read_file(file)).as_object();
+}
 
 void write_json(const fs::path& file, const json::object& o) {
   write_text(file, json::serialize(o) + "\n");
@@ -122,12 +117,8 @@ TEST_CASE("verify-backup: a clean dump passes, is promoted and moves durable_seq
       "UPDATE stations SET high_water_seq = high_water_seq + 5");  // live moved on
 
   // Its own scratch folder, so that the check below sees only this run's cluster.
-  const auto scratch = root / "scratch";
-  fs::create_directories(scratch);
-  // The server runs as `postgres` when the tests run as root: it must reach the folder.
-  fs::permissions(root.path(), fs::perms::others_exec | fs::perms::group_exec,
-                  fs::perm_options::add);
-  fs::permissions(scratch, fs::perms::all);
+  const weighlink::testing::ScratchDir scratch_dir;
+  const auto& scratch = scratch_dir.path();
   const auto scratch_dirs = [&] {
     std::set<std::string> dirs;
     for (const auto& e : fs::directory_iterator(scratch)) dirs.insert(e.path().string());
@@ -168,7 +159,7 @@ TEST_CASE("verify-backup: a clean dump passes, is promoted and moves durable_seq
 
   // node_exporter runs as another user: the textfile is readable by all.
   CHECK((fs::status(textfile).permissions() & fs::perms::others_read) != fs::perms::none);
-  const auto metrics = file_text(textfile);
+  const auto metrics = weighlink::testing::read_file(textfile);
   CHECK(metrics.find("weighlink_backup_verify_success 1\n") != std::string::npos);
   CHECK(metrics.find("weighlink_backup_verify_result{code=\"OK\"} 1\n") != std::string::npos);
   CHECK(metrics.find("weighlink_backup_verify_result{code=\"TRUNCATED\"} 0\n") !=
@@ -207,7 +198,7 @@ TEST_CASE("verify-backup: the corruption catalogue is caught with its code and n
   TempDir root("wl-verify");
   const auto manifest = backup(pg, root / "good");
   const std::string dump(read_json(manifest).at("dump").as_string());
-  const std::string good = file_text(root / "good" / dump);
+  const std::string good = weighlink::testing::read_file(root / "good" / dump);
   REQUIRE(good.size() > 8000);
 
   struct Case {
@@ -255,12 +246,13 @@ TEST_CASE("verify-backup: the corruption catalogue is caught with its code and n
   const auto plain = run({std::string(kPgBin) + "pg_dump", "--format=plain", "--dbname=" + pg.dsn(),
                           "--file=" + (root / "plain.sql").string()});
   REQUIRE(plain.exit_code == 0);
-  const std::string plain_sql = file_text(root / "plain.sql");
+  const std::string plain_sql = weighlink::testing::read_file(root / "plain.sql");
   REQUIRE(run({"/bin/sh", "-c",
                "gzip -n -c " + (root / "plain.sql").string() + " > " +
                    (root / "plain.sql.gz").string()})
               .exit_code == 0);
-  cases.push_back({"gzip-plain", file_text(root / "plain.sql.gz"), true, {}, "NOT_A_DUMP"});
+  cases.push_back(
+      {"gzip-plain", weighlink::testing::read_file(root / "plain.sql.gz"), true, {}, "NOT_A_DUMP"});
   cases.push_back(
       {"plain-no-footer", plain_sql.substr(0, plain_sql.size() - 200), true, {}, "TRUNCATED"});
 
@@ -272,7 +264,11 @@ TEST_CASE("verify-backup: the corruption catalogue is caught with its code and n
   REQUIRE(run({std::string(kPgBin) + "pg_dump", "--format=custom", "--dbname=" + pg.dsn("other"),
                "--file=" + (root / "other.dump").string()})
               .exit_code == 0);
-  cases.push_back({"other-database", file_text(root / "other.dump"), true, {}, "NOT_A_DUMP"});
+  cases.push_back({"other-database",
+                   weighlink::testing::read_file(root / "other.dump"),
+                   true,
+                   {},
+                   "NOT_A_DUMP"});
 
   for (const auto& c : cases) {
     CAPTURE(c.name);
@@ -467,11 +463,8 @@ TEST_CASE("verify-backup: SIGTERM while restoring stops and removes the disposab
   TempDir root("wl-verify");
   const auto dir = root / "backups";
   (void)backup(pg, dir);
-  const auto scratch = root / "scratch";
-  fs::create_directories(scratch);
-  fs::permissions(root.path(), fs::perms::others_exec | fs::perms::group_exec,
-                  fs::perm_options::add);
-  fs::permissions(scratch, fs::perms::all);
+  const weighlink::testing::ScratchDir scratch_dir;
+  const auto& scratch = scratch_dir.path();
 
   weighlink::testing::Process verify({bin("weighlink-backend"), "verify-backup", "--dir",
                                       dir.string(), "--scratch-dir", scratch.string()},

@@ -6,6 +6,12 @@
 
 namespace weighlink::testing {
 
+ScratchDir::ScratchDir() {
+  std::filesystem::permissions(dir_.path(), std::filesystem::perms::owner_all |
+                                                std::filesystem::perms::group_exec |
+                                                std::filesystem::perms::others_exec);
+}
+
 void seed_captures(const PgCluster& pg, int per_station) {
   migrate(pg.dsn());
   for (int i = 0; i < 3; ++i) (void)add_station(pg.dsn(), "st" + std::to_string(i));
@@ -39,7 +45,7 @@ VerifyRun verify_backup_with_report(const std::vector<std::string>& args,
   v.exit_code = r.exit_code;
   v.output = r.output;
   if (std::filesystem::exists(report)) {
-    v.report = boost::json::parse(file_text(report)).as_object();
+    v.report = boost::json::parse(read_file(report)).as_object();
   }
   return v;
 }

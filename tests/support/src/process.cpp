@@ -204,8 +204,6 @@ std::string free_loopback_address() {
   return "127.0.0.1:" + std::to_string(ntohs(address.sin_port));
 }
 
-std::string file_text(const std::filesystem::path& file) { return read_file(file); }
-
 std::string last_line(const std::string& text) {
   std::istringstream in(text);
   std::string line;

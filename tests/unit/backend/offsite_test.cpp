@@ -9,7 +9,7 @@
 
 using namespace weighlink::backend;
 using std::chrono::system_clock;
-using weighlink::testing::file_text;
+using weighlink::testing::read_file;
 using weighlink::testing::TempDir;
 
 namespace {
@@ -259,7 +259,7 @@ TEST_CASE("offsite: a local folder stores, lists, reads and removes, leaving no 
   for (const auto& e : *entries) sizes[e.name] = e.size;
   CHECK(sizes ==
         std::map<std::string, std::uint64_t>{{"verified-latest", 16}, {"weighlink_1.dump", 16}});
-  CHECK(file_text(dir / "weighlink_1.dump") == "PGDMP dump bytes");
+  CHECK(read_file(dir / "weighlink_1.dump") == "PGDMP dump bytes");
 
   // The same size, new contents: replaced.
   REQUIRE(store->write_small("verified-latest", "weighlink_2.dump").has_value());

@@ -58,7 +58,7 @@ TEST_CASE("subprocess: a child process is stopped with SIGTERM, or SIGKILL past 
   auto stubborn = ChildProcess::spawn(
       {"sh", "-c", "trap '' TERM; echo ready; while :; do sleep 0.01; done"}, log, error);
   REQUIRE(stubborn);
-  while (weighlink::testing::file_text(log).find("ready") == std::string::npos) {
+  while (weighlink::testing::read_file(log).find("ready") == std::string::npos) {
     REQUIRE_FALSE(stubborn->poll());
   }
   const auto killed = stubborn->terminate(std::chrono::milliseconds(100));
@@ -72,7 +72,7 @@ TEST_CASE("subprocess: a child process is stopped with SIGTERM, or SIGKILL past 
   }
   CHECK(*status == 127);
   CHECK(missing->terminate(std::chrono::seconds(5)).exit_status == 127);
-  CHECK(weighlink::testing::file_text(log).find("cannot execute /nonexistent/tool") !=
+  CHECK(weighlink::testing::read_file(log).find("cannot execute /nonexistent/tool") !=
         std::string::npos);
   CHECK_FALSE(ChildProcess::spawn({"true"}, "/nonexistent/dir/log", error));
   CHECK(error.find("cannot open") != std::string::npos);

@@ -8,7 +8,20 @@
 #include <string>
 #include <vector>
 
+#include "weighlink/testing/process.hpp"
+
 namespace weighlink::testing {
+
+// A --scratch-dir for verify-backup or drill: a fresh folder the disposable cluster's server can
+// enter (it runs as `postgres` when the tests run as root), removed by the destructor.
+class ScratchDir {
+ public:
+  ScratchDir();
+  [[nodiscard]] const std::filesystem::path& path() const { return dir_.path(); }
+
+ private:
+  TempDir dir_{"wl-scratch-dir"};
+};
 
 class PgCluster;
 

@@ -88,9 +88,6 @@ std::pair<std::string, unsigned short> split_host_port(const std::string& addres
 // The last non-empty line of a command's output (where tokens and JSON reports are printed).
 [[nodiscard]] std::string last_line(const std::string& text);
 
-// The whole contents of a file, bytes as they are ("" when it cannot be read).
-[[nodiscard]] std::string file_text(const std::filesystem::path& file);
-
 }  // namespace weighlink::testing
 
 #include <thread>
