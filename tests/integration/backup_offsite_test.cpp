@@ -214,3 +214,27 @@ TEST_CASE("verify-backup notify: 5xx retried, 4xx not, and the verdict never cha
     CHECK(hook.requests().size() == 3);
   }
 }
+
+TEST_CASE("verify-backup: a fallback's copy that differs from the verified dump is not promoted") {
+  PgCluster pg;
+  weighlink::testing::seed_captures(pg, 50);
+  TempDir root("wl-verify-mirror");
+  const auto primary = root / "primary";
+  const auto mirror = root / "mirror";
+  const auto b = run({bin("weighlink-backend"), "backup", "--dsn", pg.dsn(), "--dir",
+                      primary.string(), "--mirror", mirror.string()});
+  REQUIRE(b.exit_code == 0);
+  // Bit rot on the mirror: same name, same size, one byte changed.
+  for (const auto& e : fs::directory_iterator(mirror)) {
+    if (e.path().extension() != ".dump") continue;
+    std::fstream f(e.path(), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(-40, std::ios::end);
+    f.put('\x7f');
+  }
+  const auto v = verify(root, {"--dir", primary.string(), "--fallback", mirror.string()});
+  INFO(v.output);
+  CHECK(v.exit_code == 0);
+  CHECK(fs::exists(primary / "verified-latest"));
+  CHECK_FALSE(fs::exists(mirror / "verified-latest"));
+  CHECK(notes(v).find("differs from the verified one") != std::string::npos);
+}

@@ -455,6 +455,21 @@ TEST_CASE("dr-status: a garbage line in the ops log is skipped with a note") {
   }
 }
 
+TEST_CASE("dr-status: the monitor's lines in a shared ops log are neither drills nor notes") {
+  Folder f;
+  f.backup(3600);
+  f.verified(3600);
+  f.drill_line(7200, "pass", 12.0);
+  std::ofstream(f.dir / "drills.jsonl", std::ios::app)
+      << "{\"time\":\"2026-11-21T20:53:04.690Z\",\"source\":\"monitor\",\"event\":\"check\","
+         "\"healthy\":true}\n";
+  const auto status = dr_status(f.dir);
+  INFO(status.output);
+  CHECK(status.exit_code == 0);
+  CHECK(status.json.at("latest_drill").at("result") == "pass");
+  CHECK(status.json.at("notes").as_array().empty());
+}
+
 TEST_CASE("dr-status: a --dir that cannot be read exits 1") {
   TempDir root("wl-dr-status");
   const auto status = dr_status(root / "not-there");
