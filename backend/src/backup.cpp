@@ -133,7 +133,9 @@ int run_backup(const BackupOptions& options) {
                                                            : fs::path(options.staging_dir);
   std::error_code ec;
   fs::create_directories(write_dir, ec);
-  if (ec) return fail("cannot create " + write_dir.string() + ": " + ec.message());
+  if (ec)
+    return fail("cannot create " + write_dir.string() + ": " + ec.message() +
+                "; give a --dir (or --staging-dir) this user may write in");
 
   // The snapshot: held open (REPEATABLE READ) until pg_dump has taken it and the counts are read.
   PgConnection db(options.dsn, PgConnection::Session::maintenance);
@@ -144,7 +146,10 @@ int run_backup(const BackupOptions& options) {
   auto info = db.exec(
       "SELECT pg_export_snapshot(), current_setting('server_version'), "
       "current_setting('server_version_num'), current_database()");
-  if (!info) return fail("cannot export a snapshot: " + db.last_error());
+  if (!info) {
+    return fail("cannot export a snapshot: " + db.last_error() +
+                "; check the role's rights and the server's log");
+  }
   const std::string snapshot(info->get(0, 0));
   const std::string server_version(info->get(0, 1));
   const std::string server_version_num(info->get(0, 2));
@@ -206,7 +211,8 @@ int run_backup(const BackupOptions& options) {
   const auto sha = file_sha256(partial);
   if (ec || !sha) {
     fs::remove(partial, ec);
-    return fail("cannot read back " + partial.string());
+    return fail("cannot read back " + partial.string() + "; check the disk of " +
+                write_dir.string());
   }
 
   boost::json::object manifest{{"format", kManifestFormat},
@@ -238,7 +244,10 @@ int run_backup(const BackupOptions& options) {
   (void)fsync_path(manifest_partial);
   fs::rename(partial, dump, ec);
   if (!ec) fs::rename(manifest_partial, manifest_file, ec);
-  if (ec) return fail("cannot rename into place: " + ec.message());
+  if (ec) {
+    return fail("cannot rename into place in " + write_dir.string() + ": " + ec.message() +
+                "; check the folder and its disk, then run backup again");
+  }
   (void)fsync_path(write_dir, true);
   std::cout << "backup " << dump_name << ": " << size << " bytes in " << dump_s << " s ("
             << (dump_s > 0 ? static_cast<double>(size) / 1e6 / dump_s : 0.0) << " MB/s), sha256 "

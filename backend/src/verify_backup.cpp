@@ -143,7 +143,8 @@ class ScratchTarget {
     admin_dsn_ = o.scratch_dsn;
     PgConnection admin(admin_dsn_);
     if (!admin.ensure_connected()) {
-      error = "cannot reach --scratch-dsn " + admin.target() + ": " + admin.last_error();
+      error = "cannot reach --scratch-dsn " + admin.target() + ": " + admin.last_error() +
+              "; check the DSN and that the server runs, or leave --scratch-dsn out";
       return false;
     }
     const std::string name =
@@ -419,8 +420,9 @@ void verify(const VerifyOptions& o, Report& report, Store& store,
   t = Clock::now();
   auto source = FileArchiveSource::open(dump_path.string());
   if (!source) {
-    report.fail(VerifyCode::could_not_run,
-                "cannot open " + dump_path.string() + ": " + source.error().message());
+    report.fail(VerifyCode::could_not_run, "cannot open " + dump_path.string() + ": " +
+                                               source.error().message() +
+                                               "; check that this user may read it");
     return;
   }
   const auto inspection = inspect_dump(**source);
@@ -464,7 +466,9 @@ void verify(const VerifyOptions& o, Report& report, Store& store,
     const std::string detail =
         sha ? "sha256 of " + m.dump + " is " + *sha + " but its manifest says " + m.sha256 +
                   ": the file changed after the backup (corruption in storage or transfer)"
-            : "cannot read " + dump_path.string() + " to hash it";
+            : "cannot read " + dump_path.string() +
+                  " to hash it; check the disk and this user's "
+                  "rights";
     report.step("checksum", false, seconds_since(t), detail);
     report.fail(sha ? VerifyCode::checksum_mismatch : VerifyCode::could_not_run, detail,
                 {{"expected", m.sha256}, {"actual", sha.value_or("")}});
@@ -531,7 +535,8 @@ void verify(const VerifyOptions& o, Report& report, Store& store,
   PgConnection restored(target.dsn(), PgConnection::Session::maintenance);
   if (!restored.ensure_connected()) {
     report.fail(VerifyCode::could_not_run,
-                "cannot connect to the restored database: " + restored.last_error());
+                "cannot connect to the restored database: " + restored.last_error() +
+                    "; the disposable cluster's log: " + target.log_tail());
     return;
   }
 
