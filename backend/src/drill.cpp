@@ -174,11 +174,7 @@ class Drill {
     cluster_ = ScratchCluster::start(options, error);
     record_.scratch_s = seconds_since(started);
     if (!cluster_) {
-      return fail(kExitFailure, "scratch",
-                  "cannot start the disposable cluster: " + error +
-                      (::geteuid() == 0 ? "; as root its server runs as `postgres`, which must be "
-                                          "able to enter --scratch-dir"
-                                        : ""));
+      return fail(kExitFailure, "scratch", "cannot start the disposable cluster: " + error);
     }
     return true;
   }

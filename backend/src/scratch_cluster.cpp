@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -26,6 +27,20 @@ namespace {
 namespace fs = std::filesystem;
 
 bool is_root() { return ::geteuid() == 0; }
+
+// The first folder on the way to `dir` that the user uid:gid may not enter, or "" (all may).
+std::string first_closed_folder(const fs::path& dir, uid_t uid, gid_t gid) {
+  for (fs::path p = dir; !p.empty(); p = p.parent_path()) {
+    struct stat st {};
+    if (::stat(p.c_str(), &st) != 0) return p.string();
+    const bool may = st.st_uid == uid   ? (st.st_mode & S_IXUSR) != 0
+                     : st.st_gid == gid ? (st.st_mode & S_IXGRP) != 0
+                                        : (st.st_mode & S_IXOTH) != 0;
+    if (!may) return p.string();
+    if (p == p.root_path()) break;
+  }
+  return {};
+}
 
 // The clusters alive in this process, for remove_on_signals().
 std::mutex g_live_mutex;
@@ -96,6 +111,14 @@ std::unique_ptr<ScratchCluster> ScratchCluster::start(const ScratchOptions& opti
           "running as root, the scratch cluster must run as the `postgres` user, which is "
           "missing (install postgresql) or cannot own " +
           cluster->dir_.string();
+      return nullptr;
+    }
+    if (const auto closed = first_closed_folder(cluster->dir_, pg->pw_uid, pg->pw_gid);
+        !closed.empty()) {
+      error =
+          "running as root, the scratch cluster's server runs as `postgres`, which may not "
+          "enter " +
+          closed + "; give a --scratch-dir it can reach (e.g. under /tmp)";
       return nullptr;
     }
   }

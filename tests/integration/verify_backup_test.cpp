@@ -4,6 +4,7 @@
 // notification that never changes the verdict.
 #include <doctest/doctest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <boost/json.hpp>
 #include <csignal>
@@ -487,4 +488,20 @@ TEST_CASE("verify-backup: SIGTERM while restoring stops and removes the disposab
   CHECK(verify.log().find("disposable cluster is removed") != std::string::npos);
   CHECK(fs::is_empty(scratch));
   CHECK(::kill(postmaster, 0) != 0);  // the server is gone too
+}
+
+TEST_CASE("verify-backup: as root, a --scratch-dir the postgres user cannot enter is named") {
+  if (::geteuid() != 0) return;  // only root hands the cluster to `postgres`
+  PgCluster pg;
+  seed_captures(pg, 20);
+  TempDir root("wl-verify");  // 0700, owned by root
+  const auto dir = root / "backups";
+  (void)backup(pg, dir);
+  fs::create_directories(root / "scratch");
+  const auto v = verify_backup(dir, {"--scratch-dir", (root / "scratch").string()});
+  INFO(v.output);
+  CHECK(v.exit_code == 1);
+  CHECK(v.code() == "COULD_NOT_RUN");
+  CHECK(v.output.find("may not enter " + root.path().string()) != std::string::npos);
+  check_not_promoted(dir);
 }
