@@ -109,3 +109,14 @@ TEST_CASE("mutation rules: payloads, weights and their codes") {
   CHECK(weighlink::sync::check_short_text("operator", "op\nFAKE LOG LINE")->code ==
         "control_character");
 }
+
+#include "weighlink/sync/log_text.hpp"
+
+TEST_CASE("log text: client text cannot start a forged log line") {
+  using weighlink::sync::log_safe;
+  CHECK(log_safe("wb-07\n[info] backup verified") == "wb-07\\n[info] backup verified");
+  CHECK(log_safe("a\r\tb\\c\x01\x7f") == "a\\r\\tb\\\\c\\x01\\x7f");
+  CHECK(log_safe("plate KCA 123Z") == "plate KCA 123Z");
+  CHECK(log_safe(std::string(300, 'x')).size() == 259);
+  CHECK(log_safe("ÄÖ") == "ÄÖ");  // UTF-8 is kept
+}
