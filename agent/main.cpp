@@ -71,7 +71,7 @@ int main(int argc, char** argv) {
   outbox->require_subcommand(1);
   outbox->fallthrough();
   auto* list = outbox->add_subcommand("list", "mutations in seq order");
-  list->add_option("--state", outbox_cmd.state, "pending, acknowledged or dead");
+  list->add_option("--state", outbox_cmd.state, "pending, acknowledged, dead or discarded");
   list->add_option("--after", outbox_cmd.after, "only seqs above this");
   list->add_option("--limit", outbox_cmd.limit, "at most this many (default 100)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}));
@@ -81,6 +81,10 @@ int main(int argc, char** argv) {
   auto* retry = outbox->add_subcommand("retry", "release dead mutations for another attempt");
   retry->add_option("target", outbox_cmd.targets, "idempotency key or seq");
   retry->add_flag("--all-dead", outbox_cmd.all_dead, "every dead mutation");
+  auto* discard = outbox->add_subcommand(
+      "discard", "end dead mutations for good (kept with the reason, exported, never sent again)");
+  discard->add_option("target", outbox_cmd.targets, "idempotency key or seq");
+  discard->add_option("--reason", outbox_cmd.reason, "why (kept with the row; required)");
   auto* exp = outbox->add_subcommand(
       "export", "every record with its evidence as JSON lines (verify-evidence --export reads it)");
   exp->add_option("--out", outbox_cmd.out_file, "write here (default standard output)");

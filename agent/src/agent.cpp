@@ -103,6 +103,7 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
     rc.hello_interval = config.hello_interval;
     rc.backoff.cap = config.replay_backoff_max;
     rc.min_retention = config.outbox_min_retention;
+    rc.alert_pending_after = config.outbox_alert_pending_after;
     rc.token_file = config.station_token_file.string();
     if (config.backend_tls.enabled) {
       rc.tls.enabled = true;

@@ -9,7 +9,10 @@
 
 #include "random_id.hpp"
 #include "weighlink/agent/page.hpp"
+#include "weighlink/sync/exact_json.hpp"
 #include "weighlink/sync/hash.hpp"
+#include "weighlink/sync/log_text.hpp"
+#include "weighlink/sync/mutation_rules.hpp"
 
 namespace weighlink::agent {
 namespace json = boost::json;
@@ -22,40 +25,37 @@ std::int64_t to_ms(std::chrono::system_clock::time_point tp) {
 
 std::string new_correlation_id() { return detail::random_id(); }
 
+// Bodies may hold a client's exact numbers (sync/exact_json.hpp): always written back verbatim.
 HttpResponse json_response(int status, const json::value& body) {
   HttpResponse r;
   r.status = status;
-  r.body = json::serialize(body);
+  r.body = sync::serialize_exact(body);
   return r;
 }
 
 // An Idempotency-Key is 1..255 visible ASCII characters (IETF draft: a string, unique per request).
-bool valid_key(const std::string& key) {
-  if (key.empty() || key.size() > 255) return false;
-  for (unsigned char c : key) {
-    if (c < 0x21 || c > 0x7E) return false;
-  }
-  return true;
-}
+bool valid_key(const std::string& key) { return !sync::check_key(key); }
 
-bool valid_kind(std::string_view kind) {
-  if (kind.empty() || kind.size() > 100) return false;
-  for (unsigned char c : kind) {
-    if (!(std::islower(c) || std::isdigit(c) || c == '.' || c == '_' || c == '-')) return false;
-  }
-  return true;
-}
-
+// application/json, in any case, alone or with parameters ("application/json; charset=utf-8");
+// never a type that merely starts with it ("application/jsonx").
 bool is_json(const HttpRequest& request) {
   const auto ct = request.header("content-type");
-  return ct.rfind("application/json", 0) == 0;
+  const auto end = ct.find(';');
+  std::string type = ct.substr(0, end);
+  while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) type.pop_back();
+  for (auto& c : type) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return type == "application/json";
 }
 
-// A stored payload as JSON (it was serialized from JSON, so it parses; null if it ever did not).
+// A request body read exactly: every number kept as the client wrote it, or refused (400 with
+// the refusal's code). The body nests one level above the payload it carries.
+constexpr sync::JsonLimits kBodyJsonLimits{sync::kPayloadJsonLimits.max_depth + 1,
+                                           sync::kPayloadJsonLimits.max_number_digits};
+
+// A stored payload as JSON (it was accepted as exact JSON, so it parses; null if it ever did not).
 json::value parse_payload(const std::string& text) {
-  json::error_code ec;
-  auto v = json::parse(text, ec);
-  return ec ? json::value(nullptr) : v;
+  auto parsed = sync::parse_exact(text, kBodyJsonLimits);
+  return parsed.refusal ? json::value(nullptr) : std::move(parsed.value);
 }
 
 json::object accepted_body(const sync::OutboxRow& row) {
@@ -101,26 +101,15 @@ HttpResponse enqueue_response(const sync::EnqueueResult& result, const std::stri
   return error_response(500, "outbox_error", result.message, correlation_id);
 }
 
-// The same JSON value with every object's members sorted by name, recursively: two bodies that
-// differ only in member order or whitespace are the same request.
-json::value sorted(const json::value& v) {
-  if (v.is_array()) {
-    json::array out;
-    for (const auto& e : v.as_array()) out.push_back(sorted(e));
-    return out;
-  }
-  if (!v.is_object()) return v;
-  std::vector<std::pair<std::string_view, const json::value*>> members;
-  for (const auto& m : v.as_object()) members.emplace_back(m.key(), &m.value());
-  std::sort(members.begin(), members.end(),
-            [](const auto& a, const auto& b) { return a.first < b.first; });
-  json::object out;
-  for (const auto& [k, val] : members) out.emplace(k, sorted(*val));
-  return out;
+// Two bodies that differ only in member order or whitespace are the same request; two that
+// differ in any digit never are (the numbers are exact).
+std::string canonical_hash(std::string_view route, const json::value& body) {
+  return sync::sha256_hex(std::string(route) + "\n" + sync::canonical_exact(body));
 }
 
-std::string canonical_hash(std::string_view route, const json::value& body) {
-  return sync::sha256_hex(std::string(route) + "\n" + json::serialize(sorted(body)));
+HttpResponse json_refused(const sync::JsonRefusal& refusal, const std::string& correlation_id) {
+  return error_response(400, refusal.code, "the body was refused: " + refusal.message,
+                        correlation_id);
 }
 
 // 409 for a key whose first request is still waiting for its reading or the outbox.
@@ -182,8 +171,8 @@ std::optional<HttpResponse> Api::refuse(const HttpRequest& request,
 void Api::handle(const HttpRequest& request, Respond respond) {
   const auto correlation_id = new_correlation_id();
   if (auto refusal = refuse(request, correlation_id)) {
-    spdlog::warn("[{}] refused {} {}: {}", correlation_id, request.method, request.target,
-                 refusal->body);
+    spdlog::warn("[{}] refused {} {}: {}", correlation_id, sync::log_safe(request.method),
+                 sync::log_safe(request.target), refusal->body);
     respond(std::move(*refusal));
     return;
   }
@@ -263,11 +252,20 @@ void Api::handle(const HttpRequest& request, Respond respond) {
   }
   constexpr std::string_view kOutboxPrefix = "/v1/outbox/";
   constexpr std::string_view kRetrySuffix = "/retry";
+  constexpr std::string_view kDiscardSuffix = "/discard";
   if (m == "POST" && path.starts_with(kOutboxPrefix) && path.ends_with(kRetrySuffix) &&
       path.size() > kOutboxPrefix.size() + kRetrySuffix.size()) {
     retry_outbox(
         path.substr(kOutboxPrefix.size(), path.size() - kOutboxPrefix.size() - kRetrySuffix.size()),
         correlation_id, std::move(finish));
+    return;
+  }
+  if (m == "POST" && path.starts_with(kOutboxPrefix) && path.ends_with(kDiscardSuffix) &&
+      path.size() > kOutboxPrefix.size() + kDiscardSuffix.size()) {
+    discard_outbox(request,
+                   path.substr(kOutboxPrefix.size(),
+                               path.size() - kOutboxPrefix.size() - kDiscardSuffix.size()),
+                   correlation_id, std::move(finish));
     return;
   }
   const bool known = path == "/" || path == "/healthz" || path == "/readyz" || path == "/metrics" ||
@@ -301,22 +299,33 @@ void Api::post_mutation(const HttpRequest& request, const std::string& correlati
                            "send the mutation as Content-Type: application/json", correlation_id));
     return;
   }
-  json::error_code ec;
-  auto body = json::parse(request.body, ec);
-  if (ec || !body.is_object()) {
+  auto parsed = sync::parse_exact(request.body, kBodyJsonLimits);
+  if (parsed.refusal) return respond(json_refused(*parsed.refusal, correlation_id));
+  const auto& body = parsed.value;
+  if (!body.is_object()) {
     respond(error_response(400, "invalid_json",
-                           "the body must be a JSON object {\"kind\":...,\"payload\":{...}}" +
-                               (ec ? std::string(": ") + ec.message() : std::string()),
+                           "the body must be a JSON object {\"kind\":...,\"payload\":{...}}",
                            correlation_id));
     return;
   }
   const auto& o = body.as_object();
   const auto* kind = o.if_contains("kind");
   const auto* payload = o.if_contains("payload");
-  if (!kind || !kind->is_string() || !valid_kind(kind->as_string())) {
+  if (!kind || !kind->is_string() || sync::check_kind(kind->as_string())) {
     respond(error_response(400, "invalid_kind",
                            "\"kind\" must be a string of lower-case letters, digits, '.', '_' or "
                            "'-', e.g. \"transaction.created\"",
+                           correlation_id));
+    return;
+  }
+  if (sync::is_reserved_kind(kind->as_string())) {
+    // A weighing has a reading, its raw frame and its seq behind it: only the capture path
+    // (POST /v1/captures, axle sessions, TruConnect) makes one.
+    respond(error_response(422, "reserved_kind",
+                           "kind \"" + std::string(kind->as_string()) +
+                               "\" is made by the agent itself (weighing.* and weighlink.* "
+                               "kinds); record a weighing with POST /v1/captures or an axle "
+                               "session",
                            correlation_id));
     return;
   }
@@ -328,7 +337,14 @@ void Api::post_mutation(const HttpRequest& request, const std::string& correlati
   sync::NewMutation mutation;
   mutation.idempotency_key = key;
   mutation.kind = std::string(kind->as_string());
-  mutation.payload_json = json::serialize(*payload);
+  mutation.payload_json = sync::serialize_exact(*payload);
+  // The backend checks the same rules (mutation_rules.hpp): what is accepted here is never
+  // refused there for its form.
+  if (auto refusal = sync::check_payload_json(mutation.payload_json)) {
+    respond(error_response(refusal->code == "payload_too_large" ? 413 : 400, refusal->code,
+                           refusal->message, correlation_id));
+    return;
+  }
   mutation.request_hash = canonical_hash("POST /v1/mutations", body);
   mutation.created_at_ms = to_ms(ctx_.now());
   if (held_keys_.contains(key)) return respond(key_in_progress(key, correlation_id));
@@ -364,9 +380,11 @@ std::optional<HttpResponse> check_capture_request(const HttpRequest& request,
     return error_response(415, "unsupported_media_type",
                           "send the request as Content-Type: application/json", correlation_id);
   }
-  json::error_code ec;
-  body = json::parse(request.body.empty() ? std::string("{}") : request.body, ec);
-  if (ec || !body.is_object()) {
+  auto parsed =
+      sync::parse_exact(request.body.empty() ? std::string("{}") : request.body, kBodyJsonLimits);
+  if (parsed.refusal) return json_refused(*parsed.refusal, correlation_id);
+  body = std::move(parsed.value);
+  if (!body.is_object()) {
     return error_response(400, "invalid_json",
                           "the body must be a JSON object like {\"scale\":\"main\","
                           "\"operator\":\"jdoe\"}",
@@ -379,10 +397,10 @@ std::optional<HttpResponse> check_capture_request(const HttpRequest& request,
 bool optional_string(const json::object& o, const char* name, std::string& out,
                      std::optional<HttpResponse>& error, const std::string& correlation_id) {
   if (const auto* v = o.if_contains(name)) {
-    if (!v->is_string() || v->as_string().size() > 200) {
+    if (!v->is_string() || sync::check_short_text(name, v->as_string())) {
       error = error_response(400, std::string("invalid_") + name,
                              std::string("\"") + name +
-                                 "\" must be a string of at most 200 "
+                                 "\" must be a string of at most 200 bytes with no control "
                                  "characters",
                              correlation_id);
       return false;
@@ -392,15 +410,40 @@ bool optional_string(const json::object& o, const char* name, std::string& out,
   return true;
 }
 
+// The capture's "reference" (plate, ticket, ...): a JSON object of at most kMaxReferenceBytes,
+// so that the weighing it goes into stays within the payload limit the backend checks.
+constexpr std::size_t kMaxReferenceBytes = 16 * 1024;
+bool optional_reference(const json::object& o, json::object& out,
+                        std::optional<HttpResponse>& error, const std::string& correlation_id) {
+  const auto* ref = o.if_contains("reference");
+  if (!ref) return true;
+  if (!ref->is_object()) {
+    error = error_response(400, "invalid_reference",
+                           "\"reference\" must be a JSON object (plate, ticket, ...)",
+                           correlation_id);
+    return false;
+  }
+  if (sync::serialize_exact(*ref).size() > kMaxReferenceBytes) {
+    error = error_response(400, "reference_too_large",
+                           "\"reference\" must be at most " +
+                               std::to_string(kMaxReferenceBytes) + " bytes of JSON",
+                           correlation_id);
+    return false;
+  }
+  out = ref->as_object();
+  return true;
+}
+
 bool optional_timeout(const json::object& o, std::chrono::milliseconds& out,
                       std::optional<HttpResponse>& error, const std::string& correlation_id) {
   if (const auto* t = o.if_contains("timeout_ms")) {
-    if (!t->is_int64() || t->as_int64() < 0 || t->as_int64() > 60'000) {
+    const auto ms = sync::exact_int64(*t);
+    if (!ms || *ms < 0 || *ms > 60'000) {
       error =
           error_response(400, "invalid_timeout", "\"timeout_ms\" must be 0..60000", correlation_id);
       return false;
     }
-    out = std::chrono::milliseconds(t->as_int64());
+    out = std::chrono::milliseconds(*ms);
   }
   return true;
 }
@@ -433,13 +476,8 @@ void Api::post_capture(const HttpRequest& request, const std::string& correlatio
       !optional_timeout(o, req.timeout, error, correlation_id)) {
     return respond(std::move(*error));
   }
-  if (const auto* ref = o.if_contains("reference")) {
-    if (!ref->is_object()) {
-      return respond(error_response(400, "invalid_reference",
-                                    "\"reference\" must be a JSON object (plate, ticket, ...)",
-                                    correlation_id));
-    }
-    req.reference = ref->as_object();
+  if (!optional_reference(o, req.reference, error, correlation_id)) {
+    return respond(std::move(*error));
   }
   if (!ctx_.captures->has_scale(req.scale_id)) {
     const auto e = unknown_scale(req.scale_id);
@@ -491,9 +529,10 @@ void Api::axle_session(const HttpRequest& request, const std::string& scale_id,
         correlation_id));
   }
   if (action == "start") {
-    json::error_code ec;
-    auto body = json::parse(request.body.empty() ? std::string("{}") : request.body, ec);
-    if (ec || !body.is_object()) {
+    auto parsed =
+        sync::parse_exact(request.body.empty() ? std::string("{}") : request.body, kBodyJsonLimits);
+    const auto& body = parsed.value;
+    if (parsed.refusal || !body.is_object()) {
       return respond(error_response(400, "invalid_json",
                                     "the body must be a JSON object like {\"expected_axles\":3}",
                                     correlation_id));
@@ -501,12 +540,13 @@ void Api::axle_session(const HttpRequest& request, const std::string& scale_id,
     int expected = 0;
     bool restart = false;
     if (const auto* n = body.as_object().if_contains("expected_axles")) {
-      if (!n->is_int64() || n->as_int64() < 0 || n->as_int64() > 20) {
+      const auto axles = sync::exact_int64(*n);
+      if (!axles || *axles < 0 || *axles > 20) {
         return respond(error_response(400, "invalid_expected_axles",
                                       "\"expected_axles\" must be 0 (not known) to 20",
                                       correlation_id));
       }
-      expected = static_cast<int>(n->as_int64());
+      expected = static_cast<int>(*axles);
     }
     if (const auto* r = body.as_object().if_contains("restart")) {
       if (!r->is_bool()) {
@@ -558,13 +598,8 @@ void Api::axle_session(const HttpRequest& request, const std::string& scale_id,
   if (!optional_string(body.as_object(), "operator", req.operator_id, error, correlation_id)) {
     return respond(std::move(*error));
   }
-  if (const auto* ref = body.as_object().if_contains("reference")) {
-    if (!ref->is_object()) {
-      return respond(error_response(400, "invalid_reference",
-                                    "\"reference\" must be a JSON object (plate, ticket, ...)",
-                                    correlation_id));
-    }
-    req.reference = ref->as_object();
+  if (!optional_reference(body.as_object(), req.reference, error, correlation_id)) {
+    return respond(std::move(*error));
   }
   if (auto existing = ctx_.outbox->find(key)) {
     return respond(replay_or_conflict(*existing, hash, correlation_id));
@@ -593,7 +628,8 @@ void Api::get_outbox(const HttpRequest& request, const std::string& correlation_
     if (param.key == "state") {
       state = sync::parse_state(param.value);
       if (!state) {
-        respond(error_response(400, "invalid_state", "state must be pending, acknowledged or dead",
+        respond(error_response(400, "invalid_state",
+                               "state must be pending, acknowledged, dead or discarded",
                                correlation_id));
         return;
       }
@@ -620,15 +656,20 @@ void Api::get_outbox(const HttpRequest& request, const std::string& correlation_
   json::array items;
   for (std::size_t i = 0; i < rows.size() && i < limit; ++i) {
     const auto& r = rows[i];
-    items.push_back(json::object{{"idempotency_key", r.idempotency_key},
-                                 {"seq", r.seq},
-                                 {"kind", r.kind},
-                                 {"state", sync::to_string(r.state)},
-                                 {"created_at_ms", r.created_at_ms},
-                                 {"attempts", r.attempts},
-                                 {"last_error", r.last_error},
-                                 {"outcome", r.outcome},
-                                 {"payload", parse_payload(r.payload_json)}});
+    json::object item{{"idempotency_key", r.idempotency_key},
+                      {"seq", r.seq},
+                      {"kind", r.kind},
+                      {"state", sync::to_string(r.state)},
+                      {"created_at_ms", r.created_at_ms},
+                      {"attempts", r.attempts},
+                      {"last_error", r.last_error},
+                      {"outcome", r.outcome},
+                      {"payload", parse_payload(r.payload_json)}};
+    if (r.state == sync::MutationState::discarded) {
+      item["discard_reason"] = r.discard_reason;
+      item["discarded_at_ms"] = r.discarded_at_ms;
+    }
+    items.push_back(std::move(item));
   }
   json::value next = nullptr;
   if (rows.size() > limit) next = rows[limit - 1].seq;
@@ -643,10 +684,46 @@ void Api::retry_outbox(const std::string& key, const std::string& correlation_id
     respond(error_response(404, "not_dead", "no dead mutation has the key '" + key + "'",
                            correlation_id));
   } else {
-    spdlog::info("[{}] dead mutation {} released for retry", correlation_id, key);
+    spdlog::info("[{}] dead mutation {} released for retry", correlation_id, sync::log_safe(key));
     if (ctx_.replay) ctx_.replay->notify();
     respond(json_response(200, json::object{{"idempotency_key", key}, {"state", "pending"}}));
   }
+}
+
+// Ends a dead letter for good, with a reason: {"reason":"..."} (JSON, like every mutation-like
+// request, so a browser needs CORS preflight).
+void Api::discard_outbox(const HttpRequest& request, const std::string& key,
+                         const std::string& correlation_id, Respond respond) {
+  if (!is_json(request)) {
+    return respond(error_response(415, "unsupported_media_type",
+                                  "send {\"reason\":\"...\"} as Content-Type: application/json",
+                                  correlation_id));
+  }
+  auto parsed = sync::parse_exact(request.body, kBodyJsonLimits);
+  if (parsed.refusal) return respond(json_refused(*parsed.refusal, correlation_id));
+  const auto* reason =
+      parsed.value.is_object() ? parsed.value.as_object().if_contains("reason") : nullptr;
+  if (!reason || !reason->is_string() || reason->as_string().empty() ||
+      sync::check_short_text("reason", reason->as_string())) {
+    return respond(error_response(400, "invalid_reason",
+                                  "say why the mutation is discarded: {\"reason\":\"...\"}, 1 to "
+                                  "200 bytes with no control characters",
+                                  correlation_id));
+  }
+  const auto now = to_ms(ctx_.now());
+  auto r = ctx_.outbox->discard_dead(key, std::string(reason->as_string()), now);
+  if (!r) {
+    return respond(error_response(500, "outbox_error", r.error().message(), correlation_id));
+  }
+  if (!*r) {
+    return respond(error_response(404, "not_dead", "no dead mutation has the key '" + key + "'",
+                                  correlation_id));
+  }
+  spdlog::warn("[{}] dead mutation {} discarded for good: {}", correlation_id,
+               sync::log_safe(key), sync::log_safe(reason->as_string()));
+  respond(json_response(200, json::object{{"idempotency_key", key},
+                                          {"state", "discarded"},
+                                          {"discard_reason", reason->as_string()}}));
 }
 
 json::object Api::status() const {
@@ -666,6 +743,7 @@ json::object Api::status() const {
   json::object outbox{{"pending", stats.pending},
                       {"acknowledged", stats.acknowledged},
                       {"dead", stats.dead},
+                      {"discarded", stats.discarded},
                       {"last_seq", stats.last_seq},
                       {"rows", stats.rows},
                       {"max_rows", stats.max_rows},
@@ -689,7 +767,9 @@ json::object Api::status() const {
               {"generation", u.generation},
               {"consecutive_failures", u.consecutive_failures},
               {"in_flight", u.in_flight},
-              {"batch_size", u.batch_size}};
+              {"batch_size", u.batch_size},
+              {"stuck", u.stuck},
+              {"withheld", u.withheld}};
     uplink["last_sync"] =
         u.last_sync_ms ? json::value(scale::format_timestamp(std::chrono::system_clock::time_point(
                              std::chrono::milliseconds(*u.last_sync_ms))))
@@ -713,6 +793,9 @@ HttpResponse Api::metrics() const {
   };
   gauge("weighlink_agent_outbox_pending", "Mutations waiting to be replayed.", "", stats.pending);
   gauge("weighlink_agent_outbox_dead", "Mutations the backend rejected.", "", stats.dead);
+  gauge("weighlink_agent_outbox_discarded",
+        "Dead mutations an operator discarded for good (kept, never sent again).", "",
+        stats.discarded);
   gauge("weighlink_agent_outbox_acknowledged", "Mutations acknowledged and kept.", "",
         stats.acknowledged);
   gauge("weighlink_agent_outbox_commits", "Outbox transactions committed.", "", stats.commits);
@@ -725,7 +808,21 @@ HttpResponse Api::metrics() const {
   gauge("weighlink_agent_outbox_pruned_through_seq",
         "Acknowledged rows up to this seq were pruned (held in a verified backend backup).", "",
         stats.pruned_through_seq);
-  const bool online = ctx_.replay && ctx_.replay->status().state == sync::UplinkState::online;
+  const auto uplink = ctx_.replay ? ctx_.replay->status() : sync::UplinkStatus{};
+  const bool online = uplink.state == sync::UplinkState::online;
+  const auto pending_age_s =
+      stats.oldest_pending_created_at_ms
+          ? static_cast<std::uint64_t>(
+                std::max<std::int64_t>(0, (to_ms(ctx_.now()) - *stats.oldest_pending_created_at_ms) / 1000))
+          : 0;
+  gauge("weighlink_agent_outbox_oldest_pending_age_seconds",
+        "Age of the oldest pending mutation (0 when none is pending).", "", pending_age_s);
+  gauge("weighlink_agent_outbox_stuck",
+        "1 while the oldest pending mutation has waited longer than outbox.alert_pending_after_s.",
+        "", uplink.stuck ? 1 : 0);
+  gauge("weighlink_agent_outbox_withheld",
+        "Mutations withheld since start: the backend failed every call holding one alone.", "",
+        uplink.withheld);
   gauge("weighlink_agent_uplink_online", "1 when the backend answers.", "", online ? 1 : 0);
   gauge("weighlink_agent_live_clients", "WebSocket clients connected (live and TruConnect).", "",
         ctx_.live_clients ? ctx_.live_clients() : 0);

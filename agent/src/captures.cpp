@@ -6,6 +6,7 @@
 #include <memory>
 #include <span>
 
+#include "weighlink/sync/exact_json.hpp"
 #include "weighlink/sync/hash.hpp"
 
 namespace weighlink::agent {
@@ -332,7 +333,7 @@ void Captures::capture(CaptureRequest request, std::function<void(CaptureOutcome
         sync::NewMutation m;
         m.idempotency_key = req->idempotency_key;
         m.kind = "weighing.captured";
-        m.payload_json = json::serialize(payload);
+        m.payload_json = sync::serialize_exact(payload);
         m.request_hash = req->request_hash;
         m.created_at_ms = to_ms(ctx_.now());
         spdlog::info("capture on scale {}: {} {} (reading seq {}) key {}", r.scale,
@@ -549,7 +550,7 @@ void Captures::complete_session(CaptureRequest request, std::function<void(Captu
   sync::NewMutation m;
   m.idempotency_key = request.idempotency_key;
   m.kind = "weighing.captured";
-  m.payload_json = json::serialize(payload);
+  m.payload_json = sync::serialize_exact(payload);
   m.request_hash = request.request_hash;
   m.created_at_ms = to_ms(now);
   // The open session goes in the same transaction as the weighing that closes it.

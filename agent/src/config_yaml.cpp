@@ -369,8 +369,17 @@ AgentConfig load_config_file(const std::filesystem::path& file) {
     if (cfg.outbox_max_rows == 0) fail(file, "outbox_max_rows", "must be at least 1");
   }
   if (auto n = root["outbox"]) {
-    if (!n.IsMap()) fail(file, "outbox", "expected a mapping (max_rows, min_retention_days)");
-    check_keys(n, {"max_rows", "min_retention_days"}, file, "outbox.");
+    if (!n.IsMap()) {
+      fail(file, "outbox", "expected a mapping (max_rows, min_retention_days, alert_pending_after_s)");
+    }
+    check_keys(n, {"max_rows", "min_retention_days", "alert_pending_after_s"}, file, "outbox.");
+    if (auto v = n["alert_pending_after_s"]) {
+      const auto s = get<std::uint32_t>(v, file, "outbox.alert_pending_after_s", "a number of seconds");
+      if (s < 60 || s > 7 * 86400) {
+        fail(file, "outbox.alert_pending_after_s", "must be 60 to 604800 (one week)");
+      }
+      cfg.outbox_alert_pending_after = std::chrono::seconds(s);
+    }
     if (auto v = n["max_rows"]) {
       cfg.outbox_max_rows = get<std::uint64_t>(v, file, "outbox.max_rows", "a positive number");
       if (cfg.outbox_max_rows == 0) fail(file, "outbox.max_rows", "must be at least 1");

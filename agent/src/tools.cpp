@@ -10,6 +10,7 @@
 #include "weighlink/agent/agent.hpp"
 #include "weighlink/scale/reading.hpp"
 #include "weighlink/sync/evidence.hpp"
+#include "weighlink/sync/mutation_rules.hpp"
 #include "weighlink/sync/outbox.hpp"
 
 namespace weighlink::agent {
@@ -63,6 +64,10 @@ json::object row_json(const sync::OutboxRow& r, bool with_evidence) {
                  {"last_error", r.last_error},
                  {"outcome", r.outcome}};
   if (r.acknowledged_at_ms) o["acknowledged_at"] = format_ms(r.acknowledged_at_ms);
+  if (r.state == sync::MutationState::discarded) {
+    o["discard_reason"] = r.discard_reason;
+    o["discarded_at"] = format_ms(r.discarded_at_ms);
+  }
   o["payload"] = parse_or_text(r.payload_json);
   if (with_evidence) {
     o["evidence"] = json::object{
@@ -89,7 +94,8 @@ int list(sync::Outbox& outbox, const OutboxCommand& c, std::ostream& out, std::o
   if (c.state) {
     state = sync::parse_state(*c.state);
     if (!state) {
-      err << "weighlink-agent outbox list: --state must be pending, acknowledged or dead\n";
+      err << "weighlink-agent outbox list: --state must be pending, acknowledged, dead or "
+             "discarded\n";
       return kUsage;
     }
   }
@@ -110,7 +116,8 @@ int list(sync::Outbox& outbox, const OutboxCommand& c, std::ostream& out, std::o
   }
   const auto st = outbox.stats();
   out << rows.size() << " shown; outbox: " << st.pending << " pending, " << st.acknowledged
-      << " acknowledged, " << st.dead << " dead, last seq " << st.last_seq << "\n";
+      << " acknowledged, " << st.dead << " dead, " << st.discarded << " discarded, last seq "
+      << st.last_seq << "\n";
   return kOk;
 }
 
@@ -165,6 +172,38 @@ int retry(sync::Outbox& outbox, const OutboxCommand& c, std::ostream& out, std::
   return rc;
 }
 
+// Ends dead letters for good: kept with the reason, exported, never sent again.
+int discard(sync::Outbox& outbox, const OutboxCommand& c, std::ostream& out, std::ostream& err) {
+  int rc = kOk;
+  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  for (const auto& target : c.targets) {
+    const auto row = find_row(outbox, target);
+    if (!row) {
+      err << "weighlink-agent outbox discard: no mutation with key or seq '" << target << "'\n";
+      rc = kFailed;
+      continue;
+    }
+    if (row->state != sync::MutationState::dead) {
+      err << "weighlink-agent outbox discard: mutation " << row->idempotency_key << " is "
+          << sync::to_string(row->state) << ", not dead: only a dead letter can be discarded\n";
+      rc = kFailed;
+      continue;
+    }
+    auto r = outbox.discard_dead(row->idempotency_key, c.reason, now);
+    if (!r) {
+      err << "weighlink-agent outbox discard: " << row->idempotency_key << ": "
+          << r.error().message() << "\n";
+      rc = kFailed;
+    } else if (*r) {
+      out << "discarded " << row->idempotency_key << " (seq " << row->seq
+          << "): kept with its reason, never sent again\n";
+    }
+  }
+  return rc;
+}
+
 json::object point_json(std::uint64_t seq, const std::string& hash, const std::string& sig) {
   return json::object{{"seq", seq}, {"hash", hash}, {"signature", sig}};
 }
@@ -202,6 +241,10 @@ int export_rows(sync::Outbox& outbox, const AgentConfig& config, const OutboxCom
                        {"attempts", r.attempts},
                        {"outcome", r.outcome},
                        {"last_error", r.last_error}};
+        if (r.state == sync::MutationState::discarded) {
+          o["discard_reason"] = r.discard_reason;
+          o["discarded_at_ms"] = r.discarded_at_ms;
+        }
         lines.push_back(json::serialize(o));
         ++count;
         return true;
@@ -287,8 +330,20 @@ int run_outbox_command(const AgentConfig& config, const OutboxCommand& command, 
         << (command.action == "retry" ? " (or --all-dead)" : "") << "\n";
     return kUsage;
   }
+  if (command.action == "discard") {
+    if (command.targets.empty() || command.reason.empty()) {
+      err << "weighlink-agent outbox discard: name at least one idempotency key or seq, and say "
+             "why with --reason TEXT\n";
+      return kUsage;
+    }
+    if (auto bad = sync::check_short_text("--reason", command.reason)) {
+      err << "weighlink-agent outbox discard: " << bad->message << "\n";
+      return kUsage;
+    }
+  }
   auto outbox = open_existing(config, err);
   if (!outbox) return kFailed;
+  if (command.action == "discard") return discard(*outbox, command, out, err);
   if (command.action == "list") return list(*outbox, command, out, err);
   if (command.action == "show") return show(*outbox, command, out, err);
   if (command.action == "retry") return retry(*outbox, command, out, err);

@@ -9,67 +9,17 @@
 #include <variant>
 
 #include "random_id.hpp"
+#include "weighlink/sync/exact_json.hpp"
 #include "weighlink/sync/hash.hpp"
+#include "weighlink/sync/log_text.hpp"
 
 namespace weighlink::agent {
 namespace json = boost::json;
 
 namespace {
 
-constexpr std::string_view kDecimalTag{"\0decimal", 8};
-
 std::string now_iso() { return scale::format_timestamp(std::chrono::system_clock::now()); }
 
-bool is_decimal_text(std::string_view s) {
-  std::size_t i = 0;
-  if (i < s.size() && s[i] == '-') ++i;
-  const auto digits_start = i;
-  while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
-  if (i == digits_start) return false;
-  if (i < s.size() && s[i] == '.') {
-    const auto frac = ++i;
-    while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
-    if (i == frac) return false;
-  }
-  return i == s.size();
-}
-
-void serialize_into(const json::value& v, std::string& out) {
-  switch (v.kind()) {
-    case json::kind::object: {
-      const auto& o = v.as_object();
-      if (o.size() == 1 && o.begin()->key() == kDecimalTag && o.begin()->value().is_string() &&
-          is_decimal_text(o.begin()->value().as_string())) {
-        out += o.begin()->value().as_string();
-        return;
-      }
-      out += '{';
-      bool first = true;
-      for (const auto& kv : o) {
-        if (!first) out += ',';
-        first = false;
-        out += json::serialize(json::string(kv.key()));
-        out += ':';
-        serialize_into(kv.value(), out);
-      }
-      out += '}';
-      return;
-    }
-    case json::kind::array: {
-      out += '[';
-      bool first = true;
-      for (const auto& e : v.as_array()) {
-        if (!first) out += ',';
-        first = false;
-        serialize_into(e, out);
-      }
-      out += ']';
-      return;
-    }
-    default:
-      out += json::serialize(v);
-  }
-}
 
 // TruLoad works in kilograms: tonnes become kilograms exactly (12.34 t -> 12340 kg); other units
 // stay as the indicator shows them, and the frame's `unit` says which.
@@ -103,20 +53,32 @@ const json::value* field(const json::object& o, std::string_view name) {
   return o.if_contains(name);
 }
 
+// A text field as TruLoad sends it: a string (cut at 200 bytes) or a number (its exact text).
 std::string string_field(const json::object& o, std::string_view name) {
   const auto* v = field(o, name);
   if (v && v->is_string()) return std::string(v->as_string().subview(0, 200));
-  if (v && v->is_int64()) return std::to_string(v->as_int64());
+  if (v) return sync::number_text(*v).value_or(std::string());
   return {};
+}
+
+// One part of an idempotency key built from the web app's text (a transaction id, a capture
+// type, a deck): kept as it is when it is short and plain ([A-Za-z0-9._-], at most 64), else "~"
+// and the first 32 hex digits of its SHA-256 ('~' never appears in a kept part, so the two
+// forms cannot collide). The key is then always a valid key of bounded length, whatever the app
+// sends; the text itself travels in the weighing's reference.
+std::string key_part(std::string_view text) {
+  const bool plain = !text.empty() && text.size() <= 64 &&
+                     std::all_of(text.begin(), text.end(), [](unsigned char c) {
+                       return std::isalnum(c) || c == '.' || c == '_' || c == '-';
+                     });
+  if (plain) return std::string(text);
+  return "~" + sync::sha256_hex(text).substr(0, 32);
 }
 
 std::optional<int> int_field(const json::object& o, std::string_view name) {
   const auto* v = field(o, name);
-  if (v && v->is_int64() && v->as_int64() >= 0 && v->as_int64() <= 100) {
-    return static_cast<int>(v->as_int64());
-  }
-  if (v && v->is_double() && v->as_double() >= 0 && v->as_double() <= 100) {
-    return static_cast<int>(v->as_double());
+  if (const auto n = v ? sync::exact_int64(*v) : std::nullopt; n && *n >= 0 && *n <= 100) {
+    return static_cast<int>(*n);
   }
   if (v && v->is_string()) {
     const auto& s = v->as_string();
@@ -156,13 +118,7 @@ json::value exact_number(const scale::Decimal& d) {
   std::int64_t p = 1;
   for (int i = 0; i < d.decimals; ++i) p *= 10;
   if (d.units % p == 0) return d.units / p;
-  return json::object{{kDecimalTag, d.to_string()}};
-}
-
-std::string serialize_exact(const json::value& value) {
-  std::string out;
-  serialize_into(value, out);
-  return out;
+  return sync::exact_number(d.to_string());
 }
 
 TruConnect::TruConnect(TruConnectConfig config, Captures& captures, std::string agent_version)
@@ -411,7 +367,7 @@ json::object TruConnect::status_data() const {
 }
 
 std::string TruConnect::vehicle_key() {
-  if (!transaction_id_.empty()) return "truconnect:" + transaction_id_;
+  if (!transaction_id_.empty()) return "truconnect:" + key_part(transaction_id_);
   if (vehicle_id_.empty()) vehicle_id_ = detail::random_id();
   return "truconnect:session-" + vehicle_id_;
 }
@@ -426,14 +382,18 @@ void TruConnect::reset_session() {
 }
 
 void TruConnect::on_message(Client& client, std::string_view text, Send send) {
-  json::error_code ec;
-  auto v = json::parse(text, ec);
-  const json::object* o = (!ec && v.is_object()) ? &v.as_object() : nullptr;
+  // Read exactly: a number the app sends (client_axle_weights) is recorded as it was written.
+  auto parsed = sync::parse_exact(text);
+  auto& v = parsed.value;
+  const json::object* o = (!parsed.refusal && v.is_object()) ? &v.as_object() : nullptr;
   const json::value* event = o ? o->if_contains("event") : nullptr;
   if (!event || !event->is_string()) {
-    send(envelope("error", json::object{{"message", "Invalid message format"},
-                                        {"code", "invalid_message"},
-                                        {"detail", "send {\"event\":\"...\",\"data\":{...}}"}}));
+    send(envelope("error",
+                  json::object{{"message", "Invalid message format"},
+                               {"code", parsed.refusal ? parsed.refusal->code : "invalid_message"},
+                               {"detail", parsed.refusal
+                                              ? parsed.refusal->message
+                                              : "send {\"event\":\"...\",\"data\":{...}}"}}));
     return;
   }
   const std::string name(event->as_string());
@@ -466,7 +426,7 @@ void TruConnect::dispatch(Client& client, const std::string& event, const json::
     client.station_code = string_field(data, "stationCode");
     client.bound = string_field(data, "bound");
     spdlog::info("truconnect client #{} registered ({} mode, station '{}')", client.id, client.mode,
-                 client.station_code);
+                 sync::log_safe(client.station_code));
     const auto* s = captures_.context().live->find(scale_id_);
     reply("register-ack",
           json::object{
@@ -524,7 +484,7 @@ void TruConnect::dispatch(Client& client, const std::string& event, const json::
       if (session && session->state() != scale::AxleSession::State::idle) {
         if (session->state() == scale::AxleSession::State::weighing && !session->axles().empty()) {
           spdlog::warn("truconnect: transaction {} replaces a session with {} uncompleted axle(s)",
-                       id, session->axles().size());
+                       sync::log_safe(id), session->axles().size());
         }
         (void)captures_.reset_session(scale_id_);
       }
@@ -662,7 +622,7 @@ void answer_capture(const std::string& ack, const std::string& key, const Captur
   }
   const auto& e = outcome.enqueued;
   if (e.status != sync::EnqueueStatus::accepted && e.status != sync::EnqueueStatus::replayed) {
-    spdlog::error("truconnect: weighing {} not recorded: {}", key, e.message);
+    spdlog::error("truconnect: weighing {} not recorded: {}", sync::log_safe(key), e.message);
     reply(ack, failure(e.status == sync::EnqueueStatus::full ? "outbox_full" : "outbox_error",
                        "the weighing was not recorded: " + e.message));
     return;
@@ -755,8 +715,8 @@ void TruConnect::capture_static(const json::object& data, Reply reply) {
   const auto type = string_field(data, "type");
   const auto deck = string_field(data, "deck");
   CaptureRequest req;
-  req.idempotency_key = vehicle_key() + ":capture:" + (type.empty() ? "weight" : type) +
-                        (deck.empty() ? "" : ":" + deck);
+  req.idempotency_key = vehicle_key() + ":capture:" + key_part(type.empty() ? "weight" : type) +
+                        (deck.empty() ? "" : ":" + key_part(deck));
   req.reference = reference();
   if (!type.empty()) req.reference["type"] = type;
   capture_now(std::move(req), "capture-ack", std::move(reply));
@@ -844,12 +804,13 @@ void TruConnect::http(const HttpRequest& request, std::function<void(HttpRespons
     return respond(
         json_reply(404, json::object{{"success", false}, {"error", "Endpoint not found"}}));
   }
-  json::error_code ec;
-  auto body = json::parse(request.body.empty() ? std::string("{}") : request.body, ec);
-  if (ec || !body.is_object()) {
-    return respond(json_reply(400, json::object{{"success", false},
-                                                {"error", "Invalid message format"},
-                                                {"timestamp", now_iso()}}));
+  auto parsed = sync::parse_exact(request.body.empty() ? std::string("{}") : request.body);
+  auto& body = parsed.value;
+  if (parsed.refusal || !body.is_object()) {
+    json::object answer{
+        {"success", false}, {"error", "Invalid message format"}, {"timestamp", now_iso()}};
+    if (parsed.refusal) answer["detail"] = parsed.refusal->message;
+    return respond(json_reply(400, answer));
   }
   std::string event = path.substr(1);
   if (event == "capture") event = "capture-request";

@@ -18,7 +18,7 @@
 namespace weighlink::sync {
 namespace {
 
-constexpr int kSchemaVersion = 4;
+constexpr int kSchemaVersion = 5;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS mutations(
@@ -76,6 +76,53 @@ INSERT OR IGNORE INTO meta(key, value)
   WHERE EXISTS (SELECT 1 FROM mutations) OR EXISTS (SELECT 1 FROM state WHERE key = 'chain.anchor')
      OR EXISTS (SELECT 1 FROM meta WHERE key = 'seq_floor');
 PRAGMA user_version=4;
+)sql";
+
+// Schema 5: a dead letter can be discarded for good (`weighlink-agent outbox discard`): the state
+// 'discarded', with its reason and time. SQLite cannot change a CHECK constraint in place, so the
+// table is rebuilt, in one transaction, as https://www.sqlite.org/lang_altertable.html describes
+// (no foreign keys or views refer to it); its index and the count triggers come back with it.
+constexpr const char* kSchema5 = R"sql(
+CREATE TABLE mutations_v5(
+  seq INTEGER PRIMARY KEY,
+  idempotency_key TEXT NOT NULL UNIQUE,
+  kind TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  request_hash TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('pending','acknowledged','dead','discarded')),
+  created_at_ms INTEGER NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT NOT NULL DEFAULT '',
+  outcome TEXT NOT NULL DEFAULT '',
+  acknowledged_at_ms INTEGER NOT NULL DEFAULT 0,
+  prev_hash TEXT NOT NULL DEFAULT '',
+  record_hash TEXT NOT NULL DEFAULT '',
+  signature TEXT NOT NULL DEFAULT '',
+  discard_reason TEXT NOT NULL DEFAULT '',
+  discarded_at_ms INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO mutations_v5(seq, idempotency_key, kind, payload, request_hash, state, created_at_ms,
+                         attempts, last_error, outcome, acknowledged_at_ms, prev_hash, record_hash,
+                         signature)
+  SELECT seq, idempotency_key, kind, payload, request_hash, state, created_at_ms, attempts,
+         last_error, outcome, acknowledged_at_ms, prev_hash, record_hash, signature
+  FROM mutations;
+DROP TABLE mutations;
+ALTER TABLE mutations_v5 RENAME TO mutations;
+CREATE INDEX mutations_by_state ON mutations(state, seq);
+CREATE TRIGGER mutations_counted_insert AFTER INSERT ON mutations BEGIN
+  UPDATE state_counts SET n = n + 1 WHERE state = NEW.state;
+END;
+CREATE TRIGGER mutations_counted_delete AFTER DELETE ON mutations BEGIN
+  UPDATE state_counts SET n = n - 1 WHERE state = OLD.state;
+END;
+CREATE TRIGGER mutations_counted_update AFTER UPDATE OF state ON mutations
+WHEN OLD.state <> NEW.state BEGIN
+  UPDATE state_counts SET n = n - 1 WHERE state = OLD.state;
+  UPDATE state_counts SET n = n + 1 WHERE state = NEW.state;
+END;
+INSERT OR IGNORE INTO state_counts(state, n) VALUES ('discarded', 0);
+PRAGMA user_version=5;
 )sql";
 
 constexpr const char* kAnchorKey = "chain.anchor";
@@ -156,7 +203,8 @@ boost::system::error_code sqlite_error(int rc) {
 
 constexpr const char* kRowColumns =
     "seq, idempotency_key, kind, payload, request_hash, state, created_at_ms, attempts, "
-    "last_error, outcome, acknowledged_at_ms, prev_hash, record_hash, signature";
+    "last_error, outcome, acknowledged_at_ms, prev_hash, record_hash, signature, "
+    "discard_reason, discarded_at_ms";
 
 // A chain point stored in the state table as "seq hash signature".
 std::string encode_point(std::uint64_t seq, const std::string& hash, const std::string& sig) {
@@ -237,7 +285,7 @@ boost::system::result<void> write_results(sqlite3* db, std::span<const MutationO
                                           std::int64_t now_ms) {
   Stmt s(db,
          "UPDATE mutations SET state=?, outcome=?, last_error=?, acknowledged_at_ms=?, "
-         "attempts=attempts+1 WHERE seq=?");
+         "attempts=attempts+1 WHERE seq=? AND state <> 'discarded'");
   for (const auto& o : outcomes) {
     const bool rejected = o.kind == MutationOutcome::Kind::rejected;
     s.reset();
@@ -269,6 +317,8 @@ OutboxRow read_row(const Stmt& s) {
   r.prev_hash = s.text(11);
   r.record_hash = s.text(12);
   r.signature = s.text(13);
+  r.discard_reason = s.text(14);
+  r.discarded_at_ms = s.i64(15);
   return r;
 }
 
@@ -403,6 +453,7 @@ class SqliteOutbox final : public Outbox {
           if (state == MutationState::pending) st.pending = n;
           if (state == MutationState::acknowledged) st.acknowledged = n;
           if (state == MutationState::dead) st.dead = n;
+          if (state == MutationState::discarded) st.discarded = n;
         }
       }
       {
@@ -486,6 +537,22 @@ class SqliteOutbox final : public Outbox {
     return found;
   }
 
+  boost::system::result<bool> discard_dead(const std::string& key, const std::string& reason,
+                                           std::int64_t now_ms) override {
+    bool found = false;
+    auto r = run_on_writer([&](sqlite3* db) -> boost::system::result<void> {
+      Stmt s(db,
+             "UPDATE mutations SET state='discarded', discard_reason=?, discarded_at_ms=? "
+             "WHERE state='dead' AND idempotency_key=?");
+      s.bind(1, reason).bind(2, now_ms).bind(3, key);
+      if (s.step() != SQLITE_DONE) return sqlite_error(s.rc());
+      found = sqlite3_changes(db) > 0;
+      return {};
+    });
+    if (!r) return {boost::system::in_place_error, r.error()};
+    return found;
+  }
+
   boost::system::result<std::uint64_t> continue_above(std::uint64_t high_water) override {
     std::uint64_t renumbered = 0;
     std::optional<std::uint64_t> new_anchor;
@@ -527,7 +594,7 @@ class SqliteOutbox final : public Outbox {
     auto r = run_on_writer([&](sqlite3* db) -> boost::system::result<void> {
       // The prefix that may go: below the first row that must stay.
       Stmt stop(db,
-                "SELECT MIN(seq) FROM mutations WHERE state <> 'acknowledged' OR "
+                "SELECT MIN(seq) FROM mutations WHERE state NOT IN ('acknowledged', 'discarded') OR "
                 "created_at_ms > ? OR seq > ?");
       stop.bind(1, created_before_ms).bind(2, static_cast<std::int64_t>(durable_seq));
       if (stop.step() != SQLITE_ROW) return sqlite_error(stop.rc());
@@ -997,6 +1064,8 @@ std::string_view to_string(MutationState state) {
       return "acknowledged";
     case MutationState::dead:
       return "dead";
+    case MutationState::discarded:
+      return "discarded";
   }
   return "pending";
 }
@@ -1005,6 +1074,7 @@ std::optional<MutationState> parse_state(std::string_view text) {
   if (text == "pending") return MutationState::pending;
   if (text == "acknowledged") return MutationState::acknowledged;
   if (text == "dead") return MutationState::dead;
+  if (text == "discarded") return MutationState::discarded;
   return std::nullopt;
 }
 
@@ -1042,9 +1112,13 @@ boost::system::result<std::unique_ptr<Outbox>> Outbox::open(const std::filesyste
     return make_error_code(boost::system::errc::io_error);
   }
   {
-    Stmt v(writer.get(), "PRAGMA user_version");
-    v.step();
-    const auto version = v.i64(0);
+    // Read and finalized before any upgrade: schema 5 drops a table, which SQLite refuses while
+    // a statement is still open on the connection.
+    const auto version = [&] {
+      Stmt v(writer.get(), "PRAGMA user_version");
+      v.step();
+      return v.i64(0);
+    }();
     if (version > kSchemaVersion) {
       *error = "the outbox " + file.string() + " was written by a newer weighlink-agent (schema " +
                std::to_string(version) + "); upgrade the agent";
@@ -1060,6 +1134,10 @@ boost::system::result<std::unique_ptr<Outbox>> Outbox::open(const std::filesyste
     }
     if (version < 4 && !in_transaction(writer.get(), kSchema4, &sql_error)) {
       *error = "cannot upgrade outbox " + file.string() + " to schema 4: " + sql_error;
+      return make_error_code(boost::system::errc::io_error);
+    }
+    if (version < 5 && !in_transaction(writer.get(), kSchema5, &sql_error)) {
+      *error = "cannot upgrade outbox " + file.string() + " to schema 5: " + sql_error;
       return make_error_code(boost::system::errc::io_error);
     }
   }

@@ -8,8 +8,11 @@
 #include <future>
 #include <mutex>
 #include <random>
+#include <set>
 #include <thread>
 
+#include "weighlink/sync/hash.hpp"
+#include "weighlink/sync/log_text.hpp"
 #include "weighlink/sync/replay.hpp"
 #include "weighlink/sync/typed_payload.hpp"
 #include "weighlink/sync/v1/sync.grpc.pb.h"
@@ -75,7 +78,15 @@ class GrpcReplayWorker final : public ReplayWorker {
   struct CallError {
     grpc::StatusCode code;
     std::string message;
+    // Isolating a mutation that fails whole calls: the next call goes out at once (the backend
+    // answered promptly; it is not overloaded).
+    bool isolating = false;
   };
+
+  // At most this many mutations withheld in a row without the backend answering another mutation
+  // in between: a backend that fails every call of some kind is broken, not fed one bad mutation,
+  // and must not empty the queue into dead letters. Then the queue waits (the stuck alarm).
+  static constexpr std::uint32_t kMaxWithheldInARow = 3;
 
   void run() {
     std::uint32_t attempt = 0;
@@ -91,6 +102,7 @@ class GrpcReplayWorker final : public ReplayWorker {
         set_state(UplinkState::connecting, address, {});
       }
 
+      check_stuck();
       std::optional<CallError> failure;
       bool idle = false;
       const bool hello_due = need_hello || Clock::now() - last_hello >= config_.hello_interval;
@@ -129,6 +141,10 @@ class GrpcReplayWorker final : public ReplayWorker {
         }
         if (failure->code == grpc::StatusCode::UNAUTHENTICATED) reload_token();
         record_failure(*failure);
+        if (failure->isolating) {
+          attempt = 0;
+          continue;
+        }
         const auto delay = std::max(
             backoff_delay(config_.backoff, attempt - 1, static_cast<std::uint32_t>(rng_())),
             std::exchange(retry_after_, std::chrono::milliseconds(0)));
@@ -261,9 +277,54 @@ class GrpcReplayWorker final : public ReplayWorker {
   }
 
   // Sends one batch; returns how many mutations were sent (0 = nothing pending).
+  // The rows of the next call: markers first (the seqs the backend needs that are dead letters
+  // here, or the one being withheld), then pending rows above them, at most `limit` in all.
+  std::vector<OutboxRow> next_rows(std::size_t limit, std::set<std::uint64_t>& markers) {
+    std::vector<OutboxRow> rows;
+    if (withholding_) {
+      auto found = outbox_.list(std::nullopt, withholding_->seq - 1, 1);
+      if (found.empty() || found.front().seq != withholding_->seq ||
+          found.front().state != MutationState::pending) {
+        withholding_.reset();  // released or changed meanwhile
+      } else {
+        markers.insert(found.front().seq);
+        rows.push_back(std::move(found.front()));
+        return rows;  // alone: its answer decides whether it is withheld
+      }
+    }
+    std::uint64_t after = sent_through_;
+    if (expected_ && *expected_ > 0) {
+      for (auto& row : outbox_.list(std::nullopt, *expected_ - 1, limit)) {
+        if (row.state != MutationState::dead && row.state != MutationState::discarded) break;
+        after = row.seq;
+        markers.insert(row.seq);
+        rows.push_back(std::move(row));
+      }
+    }
+    if (rows.size() < limit) {
+      for (auto& row : outbox_.list(MutationState::pending, after, limit - rows.size())) {
+        rows.push_back(std::move(row));
+      }
+    }
+    return rows;
+  }
+
+  // A marker in place of a mutation the backend cannot be given (sync.proto, withheld_reason):
+  // the seq and the chain fields as recorded, no payload, the payload's hash as the backend
+  // computes it.
+  static void fill_marker(const OutboxRow& row, const std::string& reason, pb::Mutation& m) {
+    m.set_payload_json("");
+    m.clear_weighing_captured();
+    m.set_withheld_reason(reason.substr(0, 200));
+    m.set_withheld_payload_sha256(sha256_hex(row.kind + "\n" + row.payload_json));
+  }
+
   boost::system::result<std::size_t, CallError> replay_batch() {
+    std::size_t limit = batch_.size();
+    if (auto cap = isolation_.limit()) limit = std::min(limit, *cap);
+    std::set<std::uint64_t> markers;
     // Above what the previous batch sent: its answers may still be being recorded.
-    const auto rows = outbox_.list(MutationState::pending, sent_through_, batch_.size());
+    const auto rows = next_rows(limit, markers);
     if (rows.empty()) return std::size_t{0};
     pb::ReplayRequest req;
     req.set_station_id(config_.station_id);
@@ -278,7 +339,14 @@ class GrpcReplayWorker final : public ReplayWorker {
       m->set_prev_hash(row.prev_hash);
       m->set_record_hash(row.record_hash);
       m->set_signature(row.signature);
-      fill_typed(row, *m);
+      if (markers.contains(row.seq)) {
+        fill_marker(row,
+                    withholding_ ? withholding_->reason
+                                 : "a dead letter at the agent: " + row.last_error,
+                    *m);
+      } else {
+        fill_typed(row, *m);
+      }
     }
     pb::ReplayResponse res;
     auto ctx = context();
@@ -298,12 +366,34 @@ class GrpcReplayWorker final : public ReplayWorker {
       std::vector<std::uint64_t> seqs;
       for (const auto& row : rows) seqs.push_back(row.seq);
       (void)outbox_.mark_attempt_failed(seqs, status.error_message());
-      return CallError{status.error_code(), status.error_message()};
+      return isolate(rows, markers, status);
     }
     batch_.on_answer(rows.size(),
                      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started));
+    isolation_.on_answer(rows.back().seq);
+    if (withholding_ && res.results_size() > 0 && res.results(0).seq() == withholding_->seq) {
+      // The backend recorded the marker: the seq is counted, the rows behind it flow on. The
+      // mutation stays here as a dead letter with why.
+      const MutationOutcome dead{withholding_->seq, MutationOutcome::Kind::rejected,
+                                 withholding_->reason};
+      if (auto r = outbox_.mark_results(std::span(&dead, 1), now_ms()); !r) {
+        return CallError{grpc::StatusCode::INTERNAL,
+                         "cannot record a withheld mutation in the outbox: " + r.error().message()};
+      }
+      spdlog::error(
+          "withheld mutation seq {} key {} as a dead letter: {}; the rows behind it flow on "
+          "(inspect it with `weighlink-agent outbox show {}`, then retry or discard it)",
+          withholding_->seq, log_safe(rows.front().idempotency_key), log_safe(withholding_->reason),
+          withholding_->seq);
+      std::lock_guard lock(mu_);
+      ++status_.withheld;
+    }
+    withholding_.reset();
     std::vector<MutationOutcome> outcomes;
     for (const auto& r : res.results()) {
+      // A marker's answer changes nothing here: the row keeps its own reason and state.
+      if (markers.contains(r.seq())) continue;
+      withheld_in_a_row_ = 0;
       MutationOutcome o;
       o.seq = r.seq();
       o.reason = r.reason();
@@ -311,7 +401,7 @@ class GrpcReplayWorker final : public ReplayWorker {
       if (effective == pb::REJECTED) {
         o.kind = MutationOutcome::Kind::rejected;
         spdlog::warn("backend rejected mutation seq {} key {}: {} (moved to dead letters)", r.seq(),
-                     r.idempotency_key(), r.reason());
+                     log_safe(r.idempotency_key()), log_safe(r.reason()));
       } else {
         o.kind = r.outcome() == pb::DUPLICATE ? MutationOutcome::Kind::duplicate
                                               : MutationOutcome::Kind::applied;
@@ -320,7 +410,10 @@ class GrpcReplayWorker final : public ReplayWorker {
     }
     // The previous batch's answers are recorded before this one's: one order on disk.
     if (auto e = settle_marking()) return *e;
-    if (res.expected_seq() != 0 || outcomes.size() != rows.size()) {
+    expected_.reset();
+    if (res.expected_seq() != 0) expected_ = res.expected_seq();
+    if (res.expected_seq() != 0 || res.results_size() != static_cast<int>(rows.size()) ||
+        !markers.empty()) {
       // Stopped at a gap: recorded now, and the next batch starts at the oldest pending row.
       if (auto r = outbox_.mark_results(outcomes, now_ms()); !r) {
         return CallError{
@@ -372,6 +465,67 @@ class GrpcReplayWorker final : public ReplayWorker {
     }
     spdlog::info("replay batch size {} -> {} after {}", before, batch_.size(),
                  code == grpc::StatusCode::DEADLINE_EXCEEDED ? "a timeout" : "a refusal for load");
+  }
+
+  // A call failed. When the backend refused what it holds (content_failure), narrow the next call
+  // down to the one mutation that does it (Isolation), and once that one fails alone, send a
+  // marker in its place: when the backend records the marker, the mutation becomes a dead letter
+  // here and the rest of the queue flows on.
+  CallError isolate(const std::vector<OutboxRow>& rows, const std::set<std::uint64_t>& markers,
+                    const grpc::Status& status) {
+    CallError error{status.error_code(), status.error_message()};
+    if (!content_failure(static_cast<int>(status.error_code()))) return error;
+    if (withholding_) {
+      // Even the marker, which holds no payload, fails: the backend is broken for this station,
+      // not fed one bad mutation. Nothing is withheld; the queue waits with backoff.
+      spdlog::warn("the backend also fails the marker for seq {} ({}): not withholding it; "
+                   "retrying with backoff",
+                   withholding_->seq, log_safe(status.error_message()));
+      withholding_.reset();
+      return error;
+    }
+    if (rows.size() == 1 && markers.contains(rows.front().seq)) return error;
+    const auto step = isolation_.on_failure(rows.front().seq, rows.size());
+    if (step.withhold) {
+      if (withheld_in_a_row_ >= kMaxWithheldInARow) {
+        spdlog::error("the backend fails every call holding seq {} ({}), and {} mutations were "
+                      "withheld in a row already: not withholding more; the queue waits (check "
+                      "the backend's log)",
+                      rows.front().seq, log_safe(status.error_message()), withheld_in_a_row_);
+        return error;
+      }
+      ++withheld_in_a_row_;
+      withholding_ =
+          Withholding{rows.front().seq, "withheld: the backend fails every call holding this "
+                                        "mutation alone (gRPC " +
+                                            std::to_string(static_cast<int>(status.error_code())) +
+                                            ": " + status.error_message().substr(0, 120) + ")"};
+    } else {
+      spdlog::warn("the backend failed a call of {} mutations from seq {} ({}): sending at most {} "
+                   "to find the one it refuses",
+                   rows.size(), rows.front().seq, log_safe(status.error_message()), step.limit);
+    }
+    error.isolating = true;
+    return error;
+  }
+
+  // The stuck alarm: the oldest pending mutation waited longer than alert_pending_after.
+  void check_stuck() {
+    const auto stats = outbox_.stats();
+    const bool stuck = stats.oldest_pending_created_at_ms &&
+                       now_ms() - *stats.oldest_pending_created_at_ms >
+                           config_.alert_pending_after.count();
+    std::lock_guard lock(mu_);
+    if (stuck && !status_.stuck) {
+      spdlog::error("outbox: the oldest pending mutation has waited more than {} s (backend {}: "
+                    "{}); see GET /v1/status and docs/security.md, \"A stuck queue\"",
+                    config_.alert_pending_after.count() / 1000, channel_address_,
+                    status_.last_error.empty() ? std::string("no error") : status_.last_error);
+    } else if (!stuck && status_.stuck) {
+      spdlog::info("outbox: the queue moves again (no pending mutation older than {} s)",
+                   config_.alert_pending_after.count() / 1000);
+    }
+    status_.stuck = stuck;
   }
 
   void reload_token() {
@@ -436,6 +590,16 @@ class GrpcReplayWorker final : public ReplayWorker {
   // answer is not recorded yet (0: none; the next batch starts at the oldest pending row).
   std::future<boost::system::result<void>> marking_;
   std::uint64_t sent_through_ = 0;
+  // Worker thread: finding and withholding a mutation that fails whole calls.
+  struct Withholding {
+    std::uint64_t seq = 0;
+    std::string reason;
+  };
+  Isolation isolation_;
+  std::optional<Withholding> withholding_;
+  std::uint32_t withheld_in_a_row_ = 0;
+  // The seq the backend last said it needs next (a gap): dead letters from there go as markers.
+  std::optional<std::uint64_t> expected_;
   std::thread thread_;
 };
 

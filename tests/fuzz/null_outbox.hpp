@@ -43,6 +43,10 @@ class NullOutbox final : public sync::Outbox {
   }
   boost::system::result<std::uint64_t> rewind_above(std::uint64_t) override { return 0; }
   boost::system::result<bool> retry_dead(const std::string&) override { return false; }
+  boost::system::result<bool> discard_dead(const std::string&, const std::string&,
+                                           std::int64_t) override {
+    return false;
+  }
   boost::system::result<std::uint64_t> continue_above(std::uint64_t) override { return 0; }
   boost::system::result<sync::PruneResult> prune(std::uint64_t, std::int64_t) override {
     return sync::PruneResult{};

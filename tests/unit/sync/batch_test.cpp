@@ -49,3 +49,57 @@ TEST_CASE("adaptive batch: a limit announced by the backend caps it for good") {
   AdaptiveBatch odd(0, 0);  // nonsense configuration still sends one at a time
   CHECK(odd.size() == 1);
 }
+
+TEST_CASE("isolation: a batch the backend fails is halved down to the one mutation, which is "
+          "withheld after failing alone twice") {
+  using weighlink::sync::Isolation;
+  Isolation iso;
+  CHECK_FALSE(iso.limit());
+  // 200 mutations from seq 1; seq 150 makes the backend fail every call that holds it.
+  std::uint64_t next = 1;
+  std::size_t size = 200;
+  int calls = 0;
+  std::uint64_t withheld = 0;
+  while (next <= 200 && calls < 100) {
+    ++calls;
+    const std::size_t n = std::min<std::size_t>(iso.limit().value_or(size), 201 - next);
+    const bool holds_poison = next <= 150 && 150 < next + n;
+    if (!holds_poison) {
+      iso.on_answer(next + n - 1);
+      next += n;
+      continue;
+    }
+    const auto step = iso.on_failure(next, n);
+    if (step.withhold) {
+      withheld = next;
+      iso.on_answer(next);  // the marker for it was recorded
+      ++next;
+    }
+  }
+  CHECK(withheld == 150);
+  CHECK(next == 201);
+  CHECK(calls < 80);
+  CHECK_FALSE(iso.limit());  // past the first failed batch: full batches again
+}
+
+TEST_CASE("isolation: one failure of a lone mutation is not enough; an answer in between resets "
+          "the count") {
+  using weighlink::sync::Isolation;
+  Isolation iso;
+  CHECK_FALSE(iso.on_failure(7, 1).withhold);
+  iso.on_answer(7);  // it went through after all (a passing INTERNAL)
+  CHECK_FALSE(iso.on_failure(8, 1).withhold);
+  CHECK(iso.on_failure(8, 1).withhold);
+}
+
+TEST_CASE("isolation: only statuses that retrying cannot cure count as content failures") {
+  using weighlink::sync::content_failure;
+  CHECK(content_failure(3));    // INVALID_ARGUMENT
+  CHECK(content_failure(9));    // FAILED_PRECONDITION
+  CHECK(content_failure(13));   // INTERNAL
+  CHECK_FALSE(content_failure(14));  // UNAVAILABLE
+  CHECK_FALSE(content_failure(8));   // RESOURCE_EXHAUSTED
+  CHECK_FALSE(content_failure(4));   // DEADLINE_EXCEEDED
+  CHECK_FALSE(content_failure(16));  // UNAUTHENTICATED
+  CHECK_FALSE(content_failure(7));   // PERMISSION_DENIED
+}

@@ -492,3 +492,41 @@ TEST_CASE("outbox: a file from before schema 4 that holds rows never renumbers t
   CHECK(*outbox->continue_above(10) == 0);
   CHECK(outbox->list(std::nullopt, 0, 1).front().seq == 1);
 }
+
+TEST_CASE("outbox: a discarded dead letter is kept with its reason, never sent again, and pruned "
+          "like an acknowledged row") {
+  TempDir dir;
+  auto outbox = filled(dir, 4);
+  const std::vector<MutationOutcome> answers{
+      {1, MutationOutcome::Kind::applied, ""},
+      {2, MutationOutcome::Kind::rejected, "invalid_weight: weight \"1e5\" is not an exact decimal"},
+      {3, MutationOutcome::Kind::applied, ""},
+      {4, MutationOutcome::Kind::applied, ""}};
+  REQUIRE(outbox->mark_results(answers, 5000).has_value());
+  CHECK_FALSE(*outbox->discard_dead("cap-1", "not dead", 6000));  // acknowledged: refused
+  CHECK_FALSE(*outbox->discard_dead("no-such-key", "x", 6000));
+  REQUIRE(*outbox->discard_dead("cap-2", "typed by mistake; re-weighed as cap-9", 6000));
+  const auto row = outbox->find("cap-2");
+  REQUIRE(row);
+  CHECK(row->state == MutationState::discarded);
+  CHECK(row->discard_reason == "typed by mistake; re-weighed as cap-9");
+  CHECK(row->discarded_at_ms == 6000);
+  CHECK(row->last_error == "invalid_weight: weight \"1e5\" is not an exact decimal");
+  const auto stats = outbox->stats();
+  CHECK(stats.dead == 0);
+  CHECK(stats.discarded == 1);
+  CHECK(outbox->list(MutationState::pending, 0, 10).empty());
+  // Neither a retry nor a late answer for its seq brings it back.
+  CHECK_FALSE(*outbox->retry_dead("cap-2"));
+  const MutationOutcome late{2, MutationOutcome::Kind::applied, ""};
+  REQUIRE(outbox->mark_results(std::span(&late, 1), 7000).has_value());
+  CHECK(outbox->find("cap-2")->state == MutationState::discarded);
+  CHECK(*outbox->rewind_above(0) == 3);  // a restored backend: acknowledged rows re-sent, not it
+  CHECK(outbox->find("cap-2")->state == MutationState::discarded);
+  REQUIRE(outbox->mark_results(answers, 8000).has_value());
+  // It does not stop pruning, and the chain still verifies after.
+  const auto pruned = outbox->prune(4, 1'000'000);
+  REQUIRE(pruned.has_value());
+  CHECK(pruned->rows == 4);
+  CHECK(verify(records_of(*outbox), points_of(*outbox)).ok());
+}

@@ -63,6 +63,8 @@ class Api {
   void axle_session(const HttpRequest& request, const std::string& scale_id,
                     const std::string& action, const std::string& correlation_id, Respond respond);
   void get_outbox(const HttpRequest& request, const std::string& correlation_id, Respond respond);
+  void discard_outbox(const HttpRequest& request, const std::string& key,
+                      const std::string& correlation_id, Respond respond);
   void retry_outbox(const std::string& key, const std::string& correlation_id, Respond respond);
   HttpResponse metrics() const;
   // 409 while a capture with `key` is still waiting for its reading (a retry must not start a

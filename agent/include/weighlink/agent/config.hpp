@@ -73,6 +73,9 @@ struct AgentConfig {
   std::uint64_t outbox_max_rows = 1'000'000;
   // Acknowledged mutations stay at least this long, and until a verified backup holds them.
   std::chrono::hours outbox_min_retention{24 * 7};
+  // The oldest pending mutation waiting longer than this raises the stuck alarm (a log line, the
+  // gauge weighlink_agent_outbox_stuck, uplink.stuck in /v1/status).
+  std::chrono::seconds outbox_alert_pending_after{1800};
   std::size_t replay_batch_size = 200;
   std::chrono::milliseconds replay_backoff_max{10'000};
   std::chrono::milliseconds hello_interval{30'000};

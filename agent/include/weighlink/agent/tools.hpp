@@ -18,12 +18,13 @@
 namespace weighlink::agent {
 
 struct OutboxCommand {
-  std::string action;                // list | show | retry | export
-  std::optional<std::string> state;  // list: pending | acknowledged | dead
+  std::string action;                // list | show | retry | discard | export
+  std::optional<std::string> state;  // list: pending | acknowledged | dead | discarded
   std::uint64_t after = 0;           // list: rows with seq above
   std::size_t limit = 100;           // list
   bool json = false;                 // list: one JSON object per line
-  std::vector<std::string> targets;  // show/retry: idempotency keys or seqs
+  std::vector<std::string> targets;  // show/retry/discard: idempotency keys or seqs
+  std::string reason;                // discard: why (kept with the row)
   bool all_dead = false;             // retry every dead mutation
   std::string out_file;              // export: the file (default stdout)
 };

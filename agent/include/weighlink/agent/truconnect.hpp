@@ -20,6 +20,7 @@
 #include "weighlink/agent/config.hpp"
 #include "weighlink/agent/http_types.hpp"
 #include "weighlink/agent/live_state.hpp"
+#include "weighlink/sync/exact_json.hpp"
 
 namespace weighlink::agent {
 
@@ -103,10 +104,9 @@ class TruConnect {
   Client rest_client_;
 };
 
-// Serializes a JSON value whose exact decimal numbers are held as {"\u0000decimal":"12.5"}
-// (see exact_number()), so weights leave as the JSON number the indicator showed, never
-// through binary floating point.
-[[nodiscard]] std::string serialize_exact(const boost::json::value& value);
+// Weights leave as the JSON number the indicator showed, never through binary floating point
+// (sync/exact_json.hpp).
+using sync::serialize_exact;
 // An exact decimal as a JSON number for serialize_exact(): an int64 when it is whole.
 [[nodiscard]] boost::json::value exact_number(const scale::Decimal& d);
 

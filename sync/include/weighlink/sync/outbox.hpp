@@ -21,7 +21,9 @@
 
 namespace weighlink::sync {
 
-enum class MutationState { pending, acknowledged, dead };
+// discarded: a dead letter ended for good by an operator (kept with its reason, exported, never
+// sent again).
+enum class MutationState { pending, acknowledged, dead, discarded };
 
 [[nodiscard]] std::string_view to_string(MutationState state);
 [[nodiscard]] std::optional<MutationState> parse_state(std::string_view text);
@@ -42,6 +44,9 @@ struct OutboxRow {
   std::string prev_hash;
   std::string record_hash;
   std::string signature;
+  // discarded rows: why and when (weighlink-agent outbox discard).
+  std::string discard_reason;
+  std::int64_t discarded_at_ms = 0;
 };
 
 // A durable key-value write that commits in the same transaction as a mutation (or alone through
@@ -101,6 +106,7 @@ struct OutboxStats {
   std::uint64_t pending = 0;
   std::uint64_t acknowledged = 0;
   std::uint64_t dead = 0;
+  std::uint64_t discarded = 0;
   std::uint64_t last_seq = 0;
   std::uint64_t acknowledged_seq = 0;  // highest seq acknowledged by the backend
   std::optional<std::int64_t> oldest_pending_created_at_ms;
@@ -157,6 +163,12 @@ class Outbox {
       std::uint64_t high_water_seq) = 0;
   // Releases a dead mutation for another delivery attempt. False when no dead row has the key.
   [[nodiscard]] virtual boost::system::result<bool> retry_dead(const std::string& key) = 0;
+  // Ends a dead mutation for good: it becomes `discarded` with `reason`, is kept (and exported)
+  // until pruned like an acknowledged row, and is never sent again. False when no dead row has
+  // the key.
+  [[nodiscard]] virtual boost::system::result<bool> discard_dead(const std::string& key,
+                                                                 const std::string& reason,
+                                                                 std::int64_t now_ms) = 0;
   // After each answer from the backend, with its high water for this station: numbering continues
   // above it (an agent reinstalled on a station the backend knows). At the first answer this file
   // ever had (before any Replay from it), rows queued before it whose seqs the backend already

@@ -42,6 +42,9 @@ struct ReplayConfig {
   // Acknowledged mutations are pruned once the backend holds them in a verified backup
   // (durable_seq) and they are at least this old.
   std::chrono::milliseconds min_retention{std::chrono::hours(24 * 7)};
+  // The oldest pending mutation waiting longer than this is an alarm (UplinkStatus::stuck, one log
+  // line when it starts and one when it ends).
+  std::chrono::milliseconds alert_pending_after{std::chrono::minutes(30)};
 };
 
 enum class UplinkState { disabled, connecting, online, offline };
@@ -60,6 +63,11 @@ struct UplinkStatus {
   // Mutations in the Replay call under way (pending on disk until the backend answers).
   std::uint64_t in_flight = 0;
   std::uint64_t batch_size = 0;  // the adaptive batch size of the last call
+  // The oldest pending mutation has waited longer than ReplayConfig::alert_pending_after.
+  bool stuck = false;
+  // Mutations this agent withheld: the backend failed every call holding one of them alone with
+  // a status retrying does not cure; each became a dead letter here (docs/security.md).
+  std::uint64_t withheld = 0;
 };
 
 // The size of the next Replay batch, adapted to what the link and the backend take (AIMD, as TCP):
@@ -83,6 +91,38 @@ class AdaptiveBatch {
   std::size_t size_;
   std::chrono::milliseconds target_;
   bool slow_start_ = true;
+};
+
+// Whether a failed Replay call's status is one that retrying the same batch does not cure: the
+// backend refused what the batch holds (INVALID_ARGUMENT, FAILED_PRECONDITION, OUT_OF_RANGE,
+// INTERNAL, DATA_LOSS), not the call (auth, load, a link down, a deadline). gRPC codes as ints.
+[[nodiscard]] bool content_failure(int grpc_code);
+
+// Finds the one mutation that makes the backend fail whole calls (an older backend, or a bug),
+// so that the rest of the queue flows on: after a content failure the next call holds the first
+// half of the failed batch, and so on down to one mutation; a call of that one alone failing
+// `strikes` times in a row (INTERNAL may be a passing fault) means withhold it: it becomes a dead
+// letter here and the backend gets a marker for its seq. Pure: no clock, no I/O.
+class Isolation {
+ public:
+  explicit Isolation(std::uint32_t strikes = 2) : strikes_(strikes) {}
+  struct Step {
+    bool withhold = false;  // the failed call held one mutation (`first_seq`): withhold it
+    std::size_t limit = 0;  // otherwise: at most this many mutations in the next call
+  };
+  // A call of `count` mutations starting at `first_seq` failed with a content failure.
+  Step on_failure(std::uint64_t first_seq, std::size_t count);
+  // A call holding mutations up to `last_seq` was answered.
+  void on_answer(std::uint64_t last_seq);
+  // The cap on the next call while isolating; nullopt when not isolating.
+  [[nodiscard]] std::optional<std::size_t> limit() const { return limit_; }
+
+ private:
+  std::uint32_t strikes_;
+  std::optional<std::size_t> limit_;
+  std::uint64_t isolating_through_ = 0;  // the last seq of the first failed call
+  std::uint64_t struck_seq_ = 0;
+  std::uint32_t struck_ = 0;
 };
 
 // The station token from the first line of its file (trailing spaces and CR dropped). Empty
