@@ -1,0 +1,228 @@
+// Integrity at the agent's boundaries (docs/security.md): what a browser, the TruLoad web app or a
+// script can send to the real weighlink-agent, case by case. Each case checks the answer, that
+// the agent still answers, and that nothing already queued was lost or changed.
+#include <doctest/doctest.h>
+
+#include <boost/json.hpp>
+#include <string>
+#include <vector>
+
+#include "agent_fixture.hpp"
+#include "weighlink/sync/mutation_rules.hpp"
+
+namespace json = boost::json;
+using namespace std::chrono_literals;
+using namespace weighlink::testing;
+
+namespace {
+
+struct Case {
+  const char* name;
+  std::string key;  // Idempotency-Key ("" = none)
+  std::string content_type;
+  std::string body;
+  int status;
+  const char* error;  // the error code expected, or nullptr for an accepted mutation
+};
+
+HttpResult post_raw(const std::string& http, const std::string& key, const std::string& type,
+                    const std::string& body) {
+  std::map<std::string, std::string> headers;
+  if (!type.empty()) headers["Content-Type"] = type;
+  if (!key.empty()) headers["Idempotency-Key"] = key;
+  return http_request(http, "POST", "/v1/mutations", headers, body);
+}
+
+std::string mutation(const std::string& payload, const std::string& kind = "note.added") {
+  return R"({"kind":")" + kind + R"(","payload":)" + payload + "}";
+}
+
+// The raw text of /v1/outbox: numbers are compared as the agent wrote them, not as a double.
+std::string outbox_text(const std::string& http) {
+  return http_request(http, "GET", "/v1/outbox?limit=1000").body;
+}
+
+std::size_t queued(const std::string& http) {
+  return body_of(http_request(http, "GET", "/v1/outbox?limit=1000")).at("items").as_array().size();
+}
+
+}  // namespace
+
+TEST_CASE("boundary: /v1/mutations refuses each bad request alone, keeps numbers exact, and loses "
+          "nothing queued") {
+  TempDir dir("wl-boundary");
+  AgentProcess agent(dir, {});
+  const std::string json_type = "application/json";
+  const std::string deep = std::string(40, '[') + std::string(40, ']');
+  const std::vector<Case> cases = {
+      {"no key", "", json_type, mutation("{}"), 400, "idempotency_key_missing"},
+      {"key with a space", "gross weight", json_type, mutation("{}"), 400,
+       "idempotency_key_invalid"},
+      {"key of 256", std::string(256, 'k'), json_type, mutation("{}"), 400,
+       "idempotency_key_invalid"},
+      {"key with a tab", "a\tb", json_type, mutation("{}"), 400, "idempotency_key_invalid"},
+      {"application/jsonx", "k-jsonx", "application/jsonx", mutation("{}"), 415,
+       "unsupported_media_type"},
+      {"text/plain", "k-text", "text/plain", mutation("{}"), 415, "unsupported_media_type"},
+      {"no content type", "k-none", "", mutation("{}"), 415, "unsupported_media_type"},
+      {"not JSON", "k-garbage", json_type, "kind=x", 400, "invalid_json"},
+      {"trailing garbage", "k-trail", json_type, mutation("{}") + " {}", 400, "invalid_json"},
+      {"NaN", "k-nan", json_type, mutation(R"({"w":NaN})"), 400, "invalid_json"},
+      {"an array body", "k-array", json_type, "[1,2]", 400, "invalid_json"},
+      {"a forged weighing", "k-forge", json_type,
+       mutation(R"({"scale":"main","weight":"999999","unit":"kg"})", "weighing.captured"), 422,
+       "reserved_kind"},
+      {"another reserved kind", "k-reserved", json_type, mutation("{}", "weighlink.withheld"), 422,
+       "reserved_kind"},
+      {"kind in upper case", "k-upper", json_type, mutation("{}", "Note.Added"), 400,
+       "invalid_kind"},
+      {"kind of 101", "k-long-kind", json_type, mutation("{}", std::string(101, 'a')), 400,
+       "invalid_kind"},
+      {"kind with a newline", "k-nl-kind", json_type,
+       R"({"kind":"note\n[error] forged","payload":{}})", 400, "invalid_kind"},
+      {"payload an array", "k-payload-array", json_type, mutation("[1]"), 400, "invalid_payload"},
+      {"payload missing", "k-payload-missing", json_type, R"({"kind":"note.added"})", 400,
+       "invalid_payload"},
+      {"1e400", "k-1e400", json_type, mutation(R"({"n":1e400})"), 400, "inexact_number"},
+      {"1.5E3", "k-exp", json_type, mutation(R"({"n":1.5E3})"), 400, "inexact_number"},
+      {"41 digits", "k-41", json_type, mutation(R"({"n":)" + std::string(41, '9') + "}"), 400,
+       "number_too_long"},
+      {"NUL in a string", "k-nul", json_type, mutation(R"({"s":"a\u0000b"})"), 400,
+       "nul_character"},
+      {"NUL in a member name", "k-nul-name", json_type, mutation(R"({"a\u0000":1})"), 400,
+       "nul_character"},
+      {"the same member twice", "k-dup", json_type, mutation(R"({"w":"1","w":"2"})"), 400,
+       "duplicate_member"},
+      {"nested 40 deep", "k-deep", json_type, mutation(R"({"d":)" + deep + "}"), 400,
+       "too_deep"},
+      {"charset parameter", "k-charset", "Application/JSON; charset=utf-8", mutation("{}"), 202,
+       nullptr},
+      {"a large integer", "k-big", json_type, mutation(R"({"n":12345678901234567890123})"), 202,
+       nullptr},
+      {"a decimal with its trailing zero", "k-dec", json_type,
+       mutation(R"({"w":32540.10,"z":-0,"f":0.1})"), 202, nullptr},
+  };
+  std::size_t accepted = 0;
+  for (const auto& c : cases) {
+    const std::string name = c.name;
+    CAPTURE(name);
+    const auto r = post_raw(agent.http, c.key, c.content_type, c.body);
+    CHECK(r.status == c.status);
+    if (c.error) {
+      const auto body = body_of(r);
+      CHECK(body.at("error") == c.error);
+      CHECK_FALSE(body.at("message").as_string().empty());
+      // A real correlation id, the same in the body and the header.
+      CHECK(body.at("correlation_id").as_string().size() >= 8);
+      CHECK(r.headers.at("x-correlation-id") == body.at("correlation_id").as_string());
+    } else {
+      ++accepted;
+    }
+    CHECK(http_request(agent.http, "GET", "/healthz").status == 200);
+    CHECK(queued(agent.http) == accepted);
+  }
+  // The numbers are queued as they were written, byte for byte.
+  const auto text = outbox_text(agent.http);
+  CHECK(text.find(R"("n":12345678901234567890123)") != std::string::npos);
+  CHECK(text.find(R"("w":32540.10,"z":-0,"f":0.1)") != std::string::npos);
+  CHECK(text.find("E22") == std::string::npos);
+
+  // Two bodies that differ in the last digit of a large integer are two requests (422), one that
+  // differs only in member order and spacing is the same request (200).
+  auto again = post_raw(agent.http, "k-big", json_type, mutation(R"({"n":12345678901234567890124})"));
+  CHECK(again.status == 422);
+  CHECK(body_of(again).at("error") == "idempotency_key_reused");
+  again = post_raw(agent.http, "k-big", json_type,
+                   R"({ "payload" : { "n" : 12345678901234567890123 }, "kind" : "note.added" })");
+  CHECK(again.status == 200);
+  again = post_raw(agent.http, "k-dec", json_type, mutation(R"({"w":32540.1,"z":-0,"f":0.1})"));
+  CHECK(again.status == 422);
+  CHECK(queued(agent.http) == accepted);
+}
+
+TEST_CASE("boundary: captures refuse a control character in the operator and an inexact or "
+          "oversized reference, and keep a reference's numbers exact") {
+  TempDir dir("wl-boundary");
+  PtyScale scale(dir / "scale");
+  AgentProcess agent(dir, {"--scale-source", "serial:" + scale.path(),
+                           "--scale-protocol", "mt-continuous"});
+  StreamingScale indicator(scale, mt_frame("14200"));
+  struct CaptureCase {
+    const char* name;
+    std::string body;
+    const char* error;
+  };
+  const std::vector<CaptureCase> cases = {
+      {"operator with a newline", R"({"operator":"op\n[warn] forged line"})", "invalid_operator"},
+      {"operator of 201", R"({"operator":")" + std::string(201, 'o') + "\"}", "invalid_operator"},
+      {"reference not an object", R"({"reference":"KCA 1"})", "invalid_reference"},
+      {"reference with 1e5", R"({"reference":{"price":1e5}})", "inexact_number"},
+      {"reference of 17 KiB", R"({"reference":{"note":")" + std::string(17 * 1024, 'x') + "\"}}",
+       "reference_too_large"},
+      {"timeout_ms of 1.5", R"({"timeout_ms":1.5})", "invalid_timeout"},
+  };
+  int n = 0;
+  for (const auto& c : cases) {
+    const std::string name = c.name;
+    CAPTURE(name);
+    const auto r = post_json(agent.http, "/v1/captures", "cap-" + std::to_string(++n), c.body);
+    CHECK(r.status == 400);
+    CHECK(body_of(r).at("error") == c.error);
+  }
+  CHECK(queued(agent.http) == 0);
+  const auto ok = post_json(agent.http, "/v1/captures", "cap-ok",
+                            R"({"operator":"op-1","reference":{"plate":"KCA 123A",)"
+                            R"("price_per_tonne":1250.50,"order":98765432109876543210}})");
+  REQUIRE(ok.status == 202);
+  const auto text = outbox_text(agent.http);
+  CHECK(text.find(R"("price_per_tonne":1250.50)") != std::string::npos);
+  CHECK(text.find(R"("order":98765432109876543210)") != std::string::npos);
+  CHECK(queued(agent.http) == 1);
+}
+
+TEST_CASE("boundary: TruConnect builds a valid key from any transaction id or capture type and "
+          "keeps the app's text in the reference") {
+  TempDir dir("wl-boundary");
+  PtyScale scale(dir / "scale");
+  const std::string config =
+      "capture_timeout_ms: 1500\n"
+      "compat:\n"
+      "  truconnect: {enabled: true, ws_listen: '127.0.0.1:0', http_listen: '127.0.0.1:0',\n"
+      "               station_code: ROMIA, capture_mode: mobile}\n"
+      "scales:\n"
+      "  - {id: main, source: 'serial:" +
+      scale.path() + "', protocol: mt-continuous, stale_after_ms: 600}\n";
+  AgentProcess agent(dir, {}, config);
+  StreamingScale indicator(scale, mt_frame("9100"));
+  WsClient ws(agent.address("truconnect_ws"), "/");
+  auto next = [&](const std::string& event) {
+    return read_until(ws, [&](const json::object& o) { return o.at("event") == json::value(event); })
+        .at("data")
+        .as_object();
+  };
+  next("connected");
+  ws.write(R"({"event":"register","data":{"stationCode":"ROMIA\n[error] forged","mode":"mobile"}})");
+  next("register-ack");
+  const std::string long_id(200, 'T');
+  ws.write(R"({"event":"transaction-sync","data":{"transactionId":")" + long_id + R"("}})");
+  next("transaction-sync-ack");
+  ws.write(R"({"event":"capture-request","data":{"type":"gross weight","deck":"deck 1"}})");
+  auto ack = next("capture-ack");
+  REQUIRE(ack.at("success") == true);
+  const std::string key(ack.at("idempotencyKey").as_string());
+  CHECK_FALSE(weighlink::sync::check_key(key));
+  CHECK(key.size() <= 120);
+  // A message whose number cannot be kept exactly is refused, and says why.
+  ws.write(R"({"event":"vehicle-complete","data":{"axleWeights":[1e5]}})");
+  auto refused = next("error");
+  CHECK(refused.at("code") == "inexact_number");
+  auto items = body_of(http_request(agent.http, "GET", "/v1/outbox")).at("items").as_array();
+  REQUIRE(items.size() == 1);
+  const auto& reference = items[0].at("payload").at("reference").as_object();
+  CHECK(reference.at("transaction_id").as_string() == long_id);
+  CHECK(reference.at("type") == "gross weight");
+  // The station code with a newline did not start a line of its own in the agent's log.
+  const auto log = read_file(dir / "agent.log");
+  CHECK(log.find("\n[error] forged") == std::string::npos);
+  CHECK(log.find("ROMIA\\n[error] forged") != std::string::npos);
+}
