@@ -72,7 +72,7 @@ fuzz:
 	    tail -40 $$log; echo "fuzz $$id: FAILED (log $$log)"; exit 1; fi; \
 	  echo "fuzz $$id: $$(sed -n 's/^stat::number_of_executed_units: *//p' $$log) executions, ok"; \
 	done < build-fuzz/tests/fuzz/targets.txt
-	@for id in truconnect evidence dump_archive backup_files; do \
+	@for id in truconnect evidence dump_archive backup_files exact_json; do \
 	  corpus=build-fuzz/corpus/$$id; mkdir -p $$corpus; cp tests/fuzz/seeds/$$id/* $$corpus/; \
 	  log=build-fuzz/fuzz-logs/$$id.log; \
 	  if ! build-fuzz/tests/fuzz/fuzz_$$id -max_total_time=$(FUZZ_SECONDS) -runs=$(FUZZ_RUNS) \
