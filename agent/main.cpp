@@ -1,5 +1,6 @@
 // weighlink-agent: flags and configuration in, an exit code out (SPEC §4).
 #include <spdlog/sinks/rotating_file_sink.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
@@ -60,7 +61,9 @@ int main(int argc, char** argv) {
   app.add_flag("--truconnect", truconnect,
                "serve TruConnect's socket (127.0.0.1:3030) and REST API (127.0.0.1:3031) for the "
                "TruLoad web app (config compat.truconnect)");
-  app.add_option("--log-level", log_level, "trace, debug, info, warn, error");
+  // spdlog reads an unknown name as "off": a typo ("warnings") would silence the agent.
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical or off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
 
   // Operator commands on the outbox; they take --config / --data-dir / --station-id /
   // --station-key-file like the daemon (before or after the command) and work while it runs.
@@ -109,6 +112,10 @@ int main(int argc, char** argv) {
            {"run", "what the service control manager starts"}}) {
     service->add_subcommand(name, what)->fallthrough();
   }
+  // Usage errors as one line on stderr (SPEC §1), what and what to do.
+  app.failure_message([](const CLI::App*, const CLI::Error& e) {
+    return std::string("weighlink-agent: ") + e.what() + " (see weighlink-agent --help)\n";
+  });
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -134,6 +141,10 @@ int main(int argc, char** argv) {
       }
       if (service_config.data_dir.is_relative()) {
         service_config.data_dir = state_dir / service_config.data_dir;
+      }
+      if (auto problem = weighlink::agent::validate_config(service_config)) {
+        spdlog::error("{}: {}", file.string(), *problem);
+        return 2;
       }
       return weighlink::agent::Agent::run(service_config, &host);
     };
@@ -165,6 +176,12 @@ int main(int argc, char** argv) {
     if (!key_file.empty()) config.station_key_file = key_file;
     if (!backend.empty()) config.backends = split_list(backend);
     if (truconnect) config.truconnect.enabled = true;
+    if (scale_source.empty() && app.count("--scale-protocol") > 0) {
+      throw std::invalid_argument(
+          "--scale-protocol " + scale_protocol +
+          " is the protocol of --scale-source, which is missing; give both, or set the "
+          "protocol of each scale in the configuration file");
+    }
     if (!scale_source.empty()) {
       std::erase_if(config.scales, [](const auto& s) { return s.id == "main"; });
       config.scales.insert(config.scales.begin(),
@@ -183,6 +200,15 @@ int main(int argc, char** argv) {
   if (verify->parsed()) {
     return weighlink::agent::run_verify_evidence(config, verify_cmd, std::cout, std::cerr);
   }
+  // What only the daemon (and --check-config, which vouches for it) needs.
+  if (auto problem = weighlink::agent::validate_config(config)) {
+    std::cerr << "weighlink-agent: " << *problem << "\n";
+    return 2;
+  }
+  if (auto problem = weighlink::agent::check_secret_files(config)) {
+    std::cerr << "weighlink-agent: " << *problem << "\n";
+    return 2;
+  }
   if (check_config) {
     std::cout << "configuration OK: " << config.scales.size() << " scale(s), listen "
               << config.listen_host << ":" << config.listen_port;
@@ -193,6 +219,9 @@ int main(int argc, char** argv) {
     std::cout << "\n";
     return 0;
   }
+  // The log goes to stderr: stdout is for what a command prints (reports, exports), and journald
+  // or a service wrapper takes stderr as well.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("weighlink-agent"));
   spdlog::set_level(spdlog::level::from_str(log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
   return weighlink::agent::Agent::run(config);

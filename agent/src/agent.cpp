@@ -2,6 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#ifndef _WIN32
+#include <sys/resource.h>
+#endif
+
 #include <boost/asio.hpp>
 #include <boost/json.hpp>
 #include <fstream>
@@ -57,6 +61,39 @@ std::optional<std::vector<unsigned char>> load_key(const AgentConfig& config, st
   return sync::read_station_key(path.string(), error);
 }
 
+// The descriptors the server may need: its connection caps, plus a margin for the outbox, the
+// scales, gRPC and logs. The soft RLIMIT_NOFILE is raised to the hard one (systemd starts
+// services at 1024); when even that is short, one warning says so: beyond it accepts fail with
+// EMFILE and the server pauses accepting instead of spinning (docs/security.md).
+void check_descriptors(const AgentConfig& config) {
+#ifndef _WIN32
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+  if (lim.rlim_cur < lim.rlim_max) {
+    rlimit raised = lim;
+    raised.rlim_cur = lim.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) lim = raised;
+  }
+  const std::size_t listeners = config.truconnect.enabled ? 3 : 1;
+  const std::size_t needed = listeners * config.limits.max_connections + 64;
+  if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < needed) {
+    spdlog::warn(
+        "open-file limit {} is below what limits.max_connections {} on {} port(s) may need "
+        "(about {}): raise LimitNOFILE, or lower limits.max_connections",
+        static_cast<unsigned long long>(lim.rlim_cur), config.limits.max_connections, listeners,
+        needed);
+  }
+#else
+  (void)config;
+#endif
+}
+
+// A backend address whose host is not this machine.
+bool remote_backend(const std::string& address) {
+  const auto colon = address.rfind(':');
+  return !is_loopback_host(colon == std::string::npos ? address : address.substr(0, colon));
+}
+
 }  // namespace
 
 std::filesystem::path outbox_path(const AgentConfig& config) {
@@ -69,6 +106,16 @@ std::filesystem::path station_key_path(const AgentConfig& config) {
 }
 
 int Agent::run(const AgentConfig& config, ServiceHost* host) {
+  if (!is_loopback_host(config.listen_host) ||
+      (config.truconnect.enabled &&
+       (!is_loopback_host(config.truconnect.ws_host) ||
+        !is_loopback_host(config.truconnect.http_host)))) {
+    spdlog::warn(
+        "allow_remote: true: the local API listens beyond this machine ({}:{}); it has no login, "
+        "so only trusted networks must reach it",
+        config.listen_host, config.listen_port);
+  }
+  check_descriptors(config);
   std::error_code ec;
   std::filesystem::create_directories(config.data_dir, ec);
   if (ec) {
@@ -94,6 +141,7 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
   std::unique_ptr<sync::Outbox> outbox = std::move(*opened);
 
   std::unique_ptr<sync::ReplayWorker> replay;
+  bool plaintext_remote = false;
   if (!config.backends.empty()) {
     sync::ReplayConfig rc;
     rc.backends = config.backends;
@@ -129,6 +177,17 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
     } else {
       spdlog::warn("no --station-token-file: the backend will refuse this station's calls");
     }
+    if (!config.backend_tls.enabled) {
+      for (const auto& b : config.backends) {
+        if (!remote_backend(b)) continue;
+        spdlog::warn(
+            "the backend {} is another machine and the link is plaintext: the station token and "
+            "every weighing cross the network readable; configure backend_tls",
+            b);
+        plaintext_remote = true;
+        break;
+      }
+    }
     replay = sync::ReplayWorker::create(std::move(rc), *outbox);
     outbox->set_on_commit([r = replay.get()] { r->notify(); });
   } else {
@@ -163,11 +222,13 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
   ctx.security.allowed_origins = config.allowed_origins;
   ctx.security.allowed_hosts = config.allowed_hosts;
   ctx.capture_timeout = config.capture_timeout;
+  ctx.uplink_transport = config.backend_tls.enabled ? "tls" : "plaintext";
+  ctx.uplink_plaintext_remote = plaintext_remote;
   ctx.post = capture_ctx.post;
   Server* server_ptr = nullptr;
   ctx.live_clients = [&server_ptr] { return server_ptr ? server_ptr->live_clients() : 0; };
   Api api(std::move(ctx));
-  Server server(ioc, api, config.live);
+  Server server(ioc, api, config.live, config.limits);
   server_ptr = &server;
   std::string bound;
   if (!server.listen(config.listen_host, config.listen_port, &bound, &error)) {

@@ -769,7 +769,9 @@ json::object Api::status() const {
               {"in_flight", u.in_flight},
               {"batch_size", u.batch_size},
               {"stuck", u.stuck},
-              {"withheld", u.withheld}};
+              {"withheld", u.withheld},
+              {"transport", ctx_.uplink_transport},
+              {"plaintext_remote", ctx_.uplink_plaintext_remote}};
     uplink["last_sync"] =
         u.last_sync_ms ? json::value(scale::format_timestamp(std::chrono::system_clock::time_point(
                              std::chrono::milliseconds(*u.last_sync_ms))))

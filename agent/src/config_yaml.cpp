@@ -54,7 +54,8 @@ std::chrono::milliseconds get_ms(const YAML::Node& node, const std::filesystem::
   if (v < min || v > max) {
     fail(
         file, key,
-        std::to_string(v) + " is out of range " + std::to_string(min) + ".." + std::to_string(max));
+        std::to_string(v) + " is out of range " + std::to_string(min) + ".." + std::to_string(max) +
+            " ms");
   }
   return std::chrono::milliseconds(v);
 }
@@ -234,6 +235,48 @@ void load_live(const YAML::Node& n, const std::filesystem::path& file, LiveOptio
   }
 }
 
+// A count (`unit`: "bytes", "connections", ...) within min..max.
+std::size_t get_count(const YAML::Node& node, const std::filesystem::path& file,
+                      const std::string& key, const std::string& unit, std::uint64_t min,
+                      std::uint64_t max) {
+  const auto v = get<std::uint64_t>(node, file, key, "a number of " + unit);
+  if (v < min || v > max) {
+    fail(file, key,
+         std::to_string(v) + " is out of range " + std::to_string(min) + ".." +
+             std::to_string(max) + " " + unit);
+  }
+  return static_cast<std::size_t>(v);
+}
+
+void load_limits(const YAML::Node& n, const std::filesystem::path& file, ServerLimits& limits) {
+  if (!n.IsMap()) fail(file, "limits", "expected a mapping (max_connections, ...)");
+  check_keys(n,
+             {"max_connections", "max_request_body_bytes", "max_body_bytes_in_flight",
+              "accept_pause_ms"},
+             file, "limits.");
+  if (auto v = n["max_connections"]) {
+    limits.max_connections =
+        get_count(v, file, "limits.max_connections", "connections", 8, 100'000);
+  }
+  if (auto v = n["max_request_body_bytes"]) {
+    limits.max_request_body =
+        get_count(v, file, "limits.max_request_body_bytes", "bytes", 1024, 64ull << 20);
+  }
+  if (auto v = n["max_body_bytes_in_flight"]) {
+    limits.max_body_in_flight =
+        get_count(v, file, "limits.max_body_bytes_in_flight", "bytes", 1024, 1ull << 30);
+  }
+  if (auto v = n["accept_pause_ms"]) {
+    limits.accept_pause = get_ms(v, file, "limits.accept_pause_ms", 10, 10'000);
+  }
+  if (limits.max_body_in_flight < limits.max_request_body) {
+    fail(file, "limits.max_body_bytes_in_flight",
+         std::to_string(limits.max_body_in_flight) + " is below limits.max_request_body_bytes (" +
+             std::to_string(limits.max_request_body) +
+             "): one request of the largest size could never be received; raise it");
+  }
+}
+
 void load_truconnect(const YAML::Node& n, const std::filesystem::path& file, TruConnectConfig& tc) {
   const std::string at = "compat.truconnect.";
   if (!n.IsMap()) fail(file, "compat.truconnect", "expected a mapping (enabled, ws_listen, ...)");
@@ -338,9 +381,12 @@ AgentConfig load_config_file(const std::filesystem::path& file) {
              {"listen", "data_dir", "station_id", "station_token_file", "station_key_file",
               "backends", "scales", "allowed_origins", "allowed_hosts", "capture_timeout_ms",
               "outbox", "outbox_max_rows", "replay_batch_size", "replay_backoff_max_ms",
-              "hello_interval_ms", "live", "compat", "backend_tls"},
+              "hello_interval_ms", "live", "compat", "backend_tls", "limits", "allow_remote"},
              file, "");
   listen_key(root["listen"], file, "listen", cfg.listen_host, cfg.listen_port);
+  if (auto n = root["allow_remote"]) {
+    cfg.allow_remote = get<bool>(n, file, "allow_remote", "true or false");
+  }
   if (auto n = root["data_dir"]) cfg.data_dir = get<std::string>(n, file, "data_dir", "a path");
   if (auto n = root["station_id"]) {
     cfg.station_id = get<std::string>(n, file, "station_id", "a string");
@@ -361,8 +407,7 @@ AgentConfig load_config_file(const std::filesystem::path& file) {
     cfg.allowed_hosts = get<std::vector<std::string>>(n, file, "allowed_hosts", "a list");
   }
   if (auto n = root["capture_timeout_ms"]) {
-    cfg.capture_timeout = std::chrono::milliseconds(
-        get<std::uint32_t>(n, file, "capture_timeout_ms", "a number of milliseconds"));
+    cfg.capture_timeout = get_ms(n, file, "capture_timeout_ms", 100, 120'000);
   }
   if (auto n = root["outbox_max_rows"]) {  // the older spelling of outbox.max_rows
     cfg.outbox_max_rows = get<std::uint64_t>(n, file, "outbox_max_rows", "a positive number");
@@ -392,16 +437,19 @@ AgentConfig load_config_file(const std::filesystem::path& file) {
     }
   }
   if (auto n = root["replay_batch_size"]) {
-    cfg.replay_batch_size = get<std::size_t>(n, file, "replay_batch_size", "a positive number");
+    cfg.replay_batch_size =
+        get_count(n, file, "replay_batch_size", "mutations per batch", 1, 10'000);
   }
   if (auto n = root["replay_backoff_max_ms"]) {
     cfg.replay_backoff_max = get_ms(n, file, "replay_backoff_max_ms", 200, 600'000);
   }
   if (auto n = root["hello_interval_ms"]) {
-    cfg.hello_interval = std::chrono::milliseconds(
-        get<std::uint32_t>(n, file, "hello_interval_ms", "a number of milliseconds"));
+    // Below a second Hello would busy the backend for nothing (0 spun); above 10 minutes a
+    // restored backend goes unnoticed too long (SPEC §5: at least every 30 s by default).
+    cfg.hello_interval = get_ms(n, file, "hello_interval_ms", 1000, 600'000);
   }
   if (auto n = root["live"]) load_live(n, file, cfg.live);
+  if (auto n = root["limits"]) load_limits(n, file, cfg.limits);
   if (auto n = root["backend_tls"]) load_backend_tls(n, file, cfg.backend_tls);
   if (auto n = root["compat"]) {
     if (!n.IsMap()) fail(file, "compat", "expected a mapping (truconnect)");

@@ -2,6 +2,11 @@
 // build times down.
 #include <spdlog/spdlog.h>
 
+#ifndef _WIN32
+#include <fcntl.h>
+#include <unistd.h>
+#endif
+
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -10,7 +15,10 @@
 #include <deque>
 #include <map>
 #include <set>
+#include <sstream>
 
+#include "random_id.hpp"
+#include "weighlink/agent/limits.hpp"
 #include "weighlink/agent/server.hpp"
 
 namespace weighlink::agent {
@@ -24,8 +32,15 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-constexpr std::size_t kBodyLimit = 1 << 20;  // largest request body accepted
+constexpr std::size_t kHeaderLimit = 16 * 1024;
+// Bytes read ahead of the parser per connection (a header fits, with room for a pipelined one).
+constexpr std::size_t kReadBufferLimit = 64 * 1024;
 constexpr auto kReadTimeout = std::chrono::seconds(30);
+// After the last answer on a connection: how long its remaining request bytes are read and
+// dropped, so that closing does not reset the connection before the client read the answer.
+constexpr auto kLingerTimeout = std::chrono::seconds(2);
+// Connections being answered 503 at the connection cap, at most; beyond, they are just closed.
+constexpr std::size_t kMaxRefusing = 64;
 constexpr auto kSweepEvery = std::chrono::seconds(1);
 constexpr std::size_t kLiveSendBuffer = 32 * 1024;
 
@@ -41,36 +56,159 @@ enum class Endpoint {
 }  // namespace
 
 class LiveSession;
+class HttpSession;
 
 struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
-  Impl(asio::io_context& ioc, Api& api, LiveOptions options)
-      : ioc(ioc), api(api), options(options), sweep_timer(ioc) {}
+  Impl(asio::io_context& ioc, Api& api, LiveOptions options, ServerLimits limits)
+      : ioc(ioc),
+        api(api),
+        options(options),
+        limits(limits),
+        sweep_timer(ioc),
+        connections(limits.max_connections),
+        body_budget(limits.max_body_in_flight) {}
+  ~Impl();
 
   asio::io_context& ioc;
   Api& api;
   LiveOptions options;
+  ServerLimits limits;
   TruConnect* truconnect = nullptr;
-  std::vector<std::pair<std::unique_ptr<tcp::acceptor>, Endpoint>> acceptors;
+  struct Listener {
+    std::unique_ptr<tcp::acceptor> acceptor;
+    Endpoint endpoint;
+    std::unique_ptr<asio::steady_timer> pause;  // accepting again after EMFILE
+  };
+  std::vector<std::unique_ptr<Listener>> listeners;
   std::set<std::shared_ptr<LiveSession>> sessions;
   std::map<std::string, Message> latest;  // latest native reading message per scale
   asio::steady_timer sweep_timer;
   bool stopped = false;
 
+  // Resources (docs/security.md, "Resources").
+  ConnectionTable connections;
+  std::map<ConnectionTable::Id, std::weak_ptr<HttpSession>> http_sessions;  // for eviction
+  BodyBudget body_budget;
+  AcceptPause accept_pause;
+  std::size_t refusing = 0;
+  int reserve_fd = -1;  // POSIX: closed on EMFILE to accept one connection and answer it 503
+  LogLimiter refusal_log{std::chrono::seconds(10), 1};
+  LogLimiter error_log{std::chrono::seconds(10), 20};
+
   bool bind(const std::string& host, std::uint16_t port, Endpoint endpoint, std::string* bound,
             std::string* error);
-  void do_accept(tcp::acceptor& acceptor, Endpoint endpoint);
+  void do_accept(Listener& listener);
+  void on_accept(Listener& listener, beast::error_code ec, tcp::socket socket);
+  void on_exhausted(Listener& listener, const beast::error_code& ec);
+  // Answers `res` on `socket` and closes it, without reading a request; `done` runs at the end.
+  void refuse(tcp::socket socket, const HttpResponse& res, std::function<void()> done = {});
+  void open_reserve();
   void sweep();
   std::size_t count(Endpoint endpoint) const;
+  std::size_t total_connections() const {
+    std::size_t n = 0;
+    for (const auto& l : listeners) n += connections.open(static_cast<int>(l->endpoint));
+    return n;
+  }
   Message status_message() const;
 };
+
+namespace {
+
+// A connection's place in Server::Impl::connections, given back when it ends (an HTTP session
+// that upgrades hands it to its live session).
+class ConnectionSlot {
+ public:
+  ConnectionSlot() = default;
+  ConnectionSlot(std::weak_ptr<Server::Impl> server, ConnectionTable::Id id)
+      : server_(std::move(server)), id_(id) {}
+  ConnectionSlot(ConnectionSlot&& o) noexcept
+      : server_(std::move(o.server_)), id_(std::exchange(o.id_, 0)) {}
+  ConnectionSlot& operator=(ConnectionSlot&& o) noexcept {
+    if (this != &o) {
+      reset();
+      server_ = std::move(o.server_);
+      id_ = std::exchange(o.id_, 0);
+    }
+    return *this;
+  }
+  ConnectionSlot(const ConnectionSlot&) = delete;
+  ConnectionSlot& operator=(const ConnectionSlot&) = delete;
+  ~ConnectionSlot() { reset(); }
+
+  void busy(bool b) {
+    if (auto s = server_.lock(); s && id_ != 0) {
+      s->connections.set_busy(id_, b, std::chrono::steady_clock::now());
+    }
+  }
+  void reset() {
+    if (id_ == 0) return;
+    if (auto s = server_.lock()) {
+      s->connections.remove(id_);
+      s->http_sessions.erase(id_);
+    }
+    id_ = 0;
+  }
+  [[nodiscard]] ConnectionTable::Id id() const { return id_; }
+
+ private:
+  std::weak_ptr<Server::Impl> server_;
+  ConnectionTable::Id id_ = 0;
+};
+
+// Request-body bytes reserved in Server::Impl::body_budget, given back when released.
+class BodyReservation {
+ public:
+  BodyReservation() = default;
+  BodyReservation(const BodyReservation&) = delete;
+  BodyReservation& operator=(const BodyReservation&) = delete;
+  ~BodyReservation() { release(); }
+  [[nodiscard]] bool reserve(const std::shared_ptr<Server::Impl>& server, std::size_t bytes) {
+    release();
+    if (!server->body_budget.reserve(bytes)) return false;
+    server_ = server;
+    bytes_ = bytes;
+    return true;
+  }
+  void release() {
+    if (auto s = server_.lock()) s->body_budget.release(bytes_);
+    server_.reset();
+    bytes_ = 0;
+  }
+
+ private:
+  std::weak_ptr<Server::Impl> server_;
+  std::size_t bytes_ = 0;
+};
+
+HttpResponse with_retry_after(HttpResponse r) {
+  r.headers.emplace_back("Retry-After", "1");
+  return r;
+}
+
+// The correlation id an error answer carries (Api::refuse makes its own).
+std::string correlation_of(const HttpResponse& r) {
+  for (const auto& [k, v] : r.headers) {
+    if (k == "X-Correlation-Id") return v;
+  }
+  return "-";
+}
+
+}  // namespace
 
 // One WebSocket client: GET /v1/live, or a TruConnect socket client. Outgoing messages are slots,
 // not a queue: a new reading of a scale replaces the unsent one, so memory per client is bounded
 // and a slow client only skips readings.
 class LiveSession : public std::enable_shared_from_this<LiveSession> {
  public:
-  LiveSession(tcp::socket&& socket, std::weak_ptr<Server::Impl> server, Endpoint endpoint)
-      : ws_(std::move(socket)), server_(std::move(server)), endpoint_(endpoint) {}
+  LiveSession(tcp::socket&& socket, std::weak_ptr<Server::Impl> server, Endpoint endpoint,
+              ConnectionSlot slot)
+      : ws_(std::move(socket)),
+        server_(std::move(server)),
+        endpoint_(endpoint),
+        slot_(std::move(slot)) {
+    slot_.busy(true);  // a live socket is never idle: it is not closed to make room
+  }
 
   template <class Body>
   void run(http::request<Body> req, const LiveOptions& options) {
@@ -274,6 +412,7 @@ class LiveSession : public std::enable_shared_from_this<LiveSession> {
   void finish() {
     if (closed_) return;
     closed_ = true;
+    slot_.reset();
     if (auto server = server_.lock()) {
       if (tc_open_ && server->truconnect) server->truconnect->close(client_);
       server->sessions.erase(shared_from_this());
@@ -283,6 +422,7 @@ class LiveSession : public std::enable_shared_from_this<LiveSession> {
   websocket::stream<beast::tcp_stream> ws_;
   std::weak_ptr<Server::Impl> server_;
   Endpoint endpoint_;
+  ConnectionSlot slot_;
   TruConnect::Client client_;
   beast::flat_buffer in_;
   std::deque<Message> control_;
@@ -327,43 +467,92 @@ http::response<http::string_body> to_beast(const HttpResponse& r, unsigned versi
   return res;
 }
 
+}  // namespace
+
 // One HTTP connection: read a request, answer it through the Api, repeat; upgrade to the live
-// socket on GET /v1/live.
+// socket on GET /v1/live. The header is read first (a limit and a timeout), then the body only
+// once its size fits what is left of the body budget.
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(tcp::socket&& socket, std::shared_ptr<Server::Impl> server, Endpoint endpoint)
-      : stream_(std::move(socket)), server_(std::move(server)), endpoint_(endpoint) {}
+  HttpSession(tcp::socket&& socket, std::shared_ptr<Server::Impl> server, Endpoint endpoint,
+              ConnectionSlot slot)
+      : stream_(std::move(socket)),
+        buffer_(kReadBufferLimit),
+        server_(std::move(server)),
+        endpoint_(endpoint),
+        slot_(std::move(slot)) {}
 
   void run() { do_read(); }
 
+  // Closed to make room for a new connection (it was idle: no request under way).
+  void evict() {
+    slot_.reset();
+    beast::error_code ec;
+    stream_.socket().close(ec);
+  }
+
  private:
   void do_read() {
+    body_.release();
+    slot_.busy(false);
     parser_.emplace();
-    parser_->body_limit(kBodyLimit);
-    parser_->header_limit(16 * 1024);
+    parser_->body_limit(server_->limits.max_request_body);
+    parser_->header_limit(kHeaderLimit);
     stream_.expires_after(kReadTimeout);
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        beast::bind_front_handler(&HttpSession::on_header, shared_from_this()));
+  }
+
+  // Errors of the request's framing, answered here (the Api never sees the request).
+  bool framing_error(const beast::error_code& ec) {
+    if (ec == http::error::body_limit) {
+      fail(413, "body_too_large",
+           "request bodies are limited to " + std::to_string(server_->limits.max_request_body) +
+               " bytes (limits.max_request_body_bytes)");
+      return true;
+    }
+    if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
+      fail(431, "headers_too_large",
+           "request headers are limited to " + std::to_string(kHeaderLimit / 1024) + " KiB");
+      return true;
+    }
+    if (ec && ec.category() == http::make_error_code(http::error::bad_field).category() &&
+        ec != http::error::partial_message && ec != http::error::end_of_stream) {
+      // A malformed request (a control character in a header, a bad request line): say so.
+      fail(400, "bad_request", "the request is not valid HTTP/1.1 (" + ec.message() + ")");
+      return true;
+    }
+    return false;
+  }
+
+  void on_header(beast::error_code ec, std::size_t) {
+    if (ec == http::error::end_of_stream) return shutdown();
+    if (framing_error(ec)) return;
+    if (ec) return;  // timeouts and resets end the connection
+    slot_.busy(true);
+    // The body's bytes are reserved before any is read: its Content-Length, or the per-request
+    // limit when it comes chunked.
+    std::size_t body_bytes = 0;
+    if (const auto length = parser_->content_length()) {
+      body_bytes = static_cast<std::size_t>(*length);
+    } else if (parser_->chunked()) {
+      body_bytes = server_->limits.max_request_body;
+    }
+    if (body_bytes > 0 && !body_.reserve(server_, body_bytes)) {
+      return fail(503, "server_busy",
+                  "the agent is receiving too many request bodies at once (limits."
+                  "max_body_bytes_in_flight = " +
+                      std::to_string(server_->limits.max_body_in_flight) +
+                      " bytes); retry in a moment",
+                  true);
+    }
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&HttpSession::on_read, shared_from_this()));
   }
 
   void on_read(beast::error_code ec, std::size_t) {
-    if (ec == http::error::end_of_stream) return shutdown();
-    if (ec == http::error::body_limit) {
-      return send(error_response(413, "body_too_large", "request bodies are limited to 1 MiB", "-"),
-                  11, false);
-    }
-    if (ec == http::error::header_limit) {
-      return send(
-          error_response(431, "headers_too_large", "request headers are limited to 16 KiB", "-"),
-          11, false);
-    }
-    if (ec && ec.category() == http::make_error_code(http::error::bad_field).category() &&
-        ec != http::error::partial_message) {
-      // A malformed request (a control character in a header, a bad request line): say so.
-      return send(error_response(400, "bad_request",
-                                 "the request is not valid HTTP/1.1 (" + ec.message() + ")", "-"),
-                  11, false);
-    }
+    if (framing_error(ec)) return;
     if (ec) return;  // timeouts and resets end the connection
     auto req = parser_->release();
     const auto request = to_request(req);
@@ -371,11 +560,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     const bool keep_alive = req.keep_alive();
     if (websocket::is_upgrade(req)) return upgrade(std::move(req), request);
     if (endpoint_ == Endpoint::truconnect_ws) {
-      return send(error_response(426, "upgrade_required",
-                                 "this port speaks TruConnect's WebSocket protocol; the REST API "
-                                 "is on the other compatibility port",
-                                 "-"),
-                  version, false);
+      return fail(426, "upgrade_required",
+                  "this port speaks TruConnect's WebSocket protocol; the REST API is on the "
+                  "other compatibility port");
     }
     if (endpoint_ == Endpoint::truconnect_http)
       return truconnect_http(request, version, keep_alive);
@@ -384,32 +571,46 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     });
   }
 
+  // An error answer of this layer: a correlation id of its own, in the body, the
+  // X-Correlation-Id header and the log line (rate-limited: these come in floods); then close.
+  void fail(int status, const std::string& code, const std::string& message,
+            bool retry_after = false) {
+    const auto id = detail::random_id();
+    std::uint64_t suppressed = 0;
+    if (server_->error_log.allow(std::chrono::steady_clock::now(), &suppressed)) {
+      spdlog::warn("[{}] {} {}: {}{}", id, status, code, message,
+                   suppressed ? " (" + std::to_string(suppressed) + " more not logged)" : "");
+    }
+    auto r = error_response(status, code, message, id);
+    if (retry_after) r = with_retry_after(std::move(r));
+    send(r, parser_ && parser_->is_header_done() ? parser_->get().version() : 11, false);
+  }
+
   void upgrade(http::request<http::string_body> req, const HttpRequest& request) {
     if (auto refusal = server_->api.refuse(request)) {
-      spdlog::warn("live socket refused ({}): Host '{}' Origin '{}'", refusal->status,
-                   request.header("host"), request.header("origin"));
+      spdlog::warn("[{}] live socket refused ({}): Host '{}' Origin '{}'",
+                   correlation_of(*refusal), refusal->status, request.header("host"),
+                   request.header("origin"));
       return send(*refusal, req.version(), false);
     }
     if (endpoint_ == Endpoint::truconnect_http) {
-      return send(error_response(404, "not_found",
-                                 "TruConnect's WebSocket is on the other compatibility port", "-"),
-                  req.version(), false);
+      return fail(404, "not_found", "TruConnect's WebSocket is on the other compatibility port");
     }
     if (endpoint_ == Endpoint::native && request.target != "/v1/live" &&
         request.target.rfind("/v1/live?", 0) != 0) {
-      return send(error_response(404, "not_found", "the live socket is at /v1/live", "-"),
-                  req.version(), false);
+      return fail(404, "not_found", "the live socket is at /v1/live");
     }
     if (server_->count(endpoint_) >= server_->options.max_clients) {
-      return send(error_response(503, "too_many_clients",
-                                 "the live socket serves at most " +
-                                     std::to_string(server_->options.max_clients) +
-                                     " clients; close unused browser tabs",
-                                 "-"),
-                  req.version(), false);
+      return fail(503, "too_many_clients",
+                  "the live socket serves at most " +
+                      std::to_string(server_->options.max_clients) +
+                      " clients; close unused browser tabs",
+                  true);
     }
+    body_.release();
     stream_.expires_never();
-    auto session = std::make_shared<LiveSession>(stream_.release_socket(), server_, endpoint_);
+    auto session = std::make_shared<LiveSession>(stream_.release_socket(), server_, endpoint_,
+                                                 std::move(slot_));
     server_->sessions.insert(session);
     session->run(std::move(req), server_->options);
   }
@@ -417,6 +618,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   // TruConnect's REST API, behind the same Host and Origin checks as everything else.
   void truconnect_http(const HttpRequest& request, unsigned version, bool keep_alive) {
     if (auto refusal = server_->api.refuse(request)) {
+      spdlog::warn("[{}] TruConnect REST refused ({}): Host '{}' Origin '{}'",
+                   correlation_of(*refusal), refusal->status, request.header("host"),
+                   request.header("origin"));
       return send(*refusal, version, keep_alive);
     }
     const auto origin = request.header("origin");
@@ -440,6 +644,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void send(const HttpResponse& r, unsigned version, bool keep_alive) {
     auto res =
         std::make_shared<http::response<http::string_body>>(to_beast(r, version, keep_alive));
+    stream_.expires_after(kReadTimeout);  // a client that reads nothing does not hold the slot
     http::async_write(stream_, *res,
                       [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
                         if (ec) return;
@@ -448,9 +653,24 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
                       });
   }
 
+  // The last answer is out: send FIN, then read and drop what the client still sends until it
+  // closes (or kLingerTimeout), so the close does not reset the connection under its answer.
   void shutdown() {
+    body_.release();
+    slot_.busy(false);
+    parser_.reset();
+    buffer_.clear();
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    if (ec) return;
+    stream_.expires_after(kLingerTimeout);
+    drain();
+  }
+  void drain() {
+    stream_.async_read_some(asio::buffer(drain_),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                              if (!ec) self->drain();
+                            });
   }
 
   beast::tcp_stream stream_;
@@ -458,25 +678,188 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<Server::Impl> server_;
   Endpoint endpoint_;
+  ConnectionSlot slot_;
+  BodyReservation body_;
+  std::array<char, 4096> drain_{};
+};
+
+Server::Impl::~Impl() {
+#ifndef _WIN32
+  if (reserve_fd >= 0) ::close(reserve_fd);
+#endif
+}
+
+void Server::Impl::open_reserve() {
+#ifndef _WIN32
+  if (reserve_fd < 0) reserve_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+#endif
+}
+
+void Server::Impl::do_accept(Listener& listener) {
+  listener.acceptor->async_accept(
+      asio::make_strand(ioc),
+      [self = shared_from_this(), &listener](beast::error_code ec, tcp::socket socket) {
+        self->on_accept(listener, ec, std::move(socket));
+      });
+}
+
+void Server::Impl::on_accept(Listener& listener, beast::error_code ec, tcp::socket socket) {
+  if (stopped || ec == asio::error::operation_aborted) return;
+  if (ec == asio::error::no_descriptors || ec == boost::system::errc::too_many_files_open_in_system ||
+      ec == asio::error::no_buffer_space || ec == asio::error::no_memory) {
+    return on_exhausted(listener, ec);
+  }
+  if (ec) return do_accept(listener);  // this one connection failed (reset before accept)
+  if (auto n = accept_pause.on_accepted()) {
+    spdlog::info("accepting connections again ({} accept(s) had failed for lack of descriptors)",
+                 *n);
+  }
+  // Small messages go out at once: with Nagle on, a reading after a ping/pong exchange waited
+  // for the client's delayed ACK (20-40 ms stalls measured by bench_live).
+  beast::error_code ignored;
+  socket.set_option(tcp::no_delay(true), ignored);
+  const int key = static_cast<int>(listener.endpoint);
+  const auto admission = connections.admit(key);
+  if (admission.kind == ConnectionTable::Admission::Kind::evict) {
+    auto it = http_sessions.find(admission.evict);
+    auto victim = it == http_sessions.end() ? nullptr : it->second.lock();
+    if (victim) {
+      victim->evict();
+    } else {  // already on its way out: its slot goes now
+      connections.remove(admission.evict);
+      http_sessions.erase(admission.evict);
+    }
+  }
+  if (admission.kind == ConnectionTable::Admission::Kind::refuse) {
+    const auto id = detail::random_id();
+    std::uint64_t suppressed = 0;
+    if (refusal_log.allow(std::chrono::steady_clock::now(), &suppressed)) {
+      spdlog::warn(
+          "[{}] connection refused with 503: {} connections open on this port, all busy "
+          "(limits.max_connections){}",
+          id, connections.open(key),
+          suppressed ? "; " + std::to_string(suppressed) + " more refused since the last line"
+                     : "");
+    }
+    refuse(std::move(socket),
+           with_retry_after(error_response(
+               503, "too_many_connections",
+               "the agent has " + std::to_string(connections.max()) +
+                   " connections open on this port, all busy; retry in a moment",
+               id)));
+  } else {
+    const auto slot_id = connections.add(key, std::chrono::steady_clock::now());
+    auto session = std::make_shared<HttpSession>(std::move(socket), shared_from_this(),
+                                                 listener.endpoint,
+                                                 ConnectionSlot(weak_from_this(), slot_id));
+    http_sessions[slot_id] = session;
+    session->run();
+  }
+  do_accept(listener);
+}
+
+// Out of descriptors: retrying at once would spin (the listening socket stays readable), so
+// accepting pauses, with one log line per episode. At each pause the reserve descriptor is given
+// up for a moment to answer every waiting connection 503 (one at a time: accept, read what it
+// sent so the close is not a reset, answer, close), so nothing hangs in the backlog; connections
+// already open keep working.
+void Server::Impl::on_exhausted(Listener& listener, const beast::error_code& ec) {
+  const auto id = detail::random_id();
+  if (accept_pause.on_exhausted()) {
+    spdlog::warn(
+        "[{}] accept paused: {} ({} connections open); accepting again every {} ms, waiting "
+        "connections get 503 until some close (raise LimitNOFILE or lower "
+        "limits.max_connections)",
+        id, ec.message(), total_connections(), limits.accept_pause.count());
+  }
+#ifndef _WIN32
+  if (reserve_fd >= 0) {
+    ::close(reserve_fd);
+    reserve_fd = -1;
+    std::ostringstream out;
+    out << to_beast(with_retry_after(error_response(
+                        503, "too_many_open_files",
+                        "the agent has run out of file descriptors; retry in a moment", id)),
+                    11, false);
+    const std::string answer = out.str();
+    for (int i = 0; i < 256; ++i) {
+      tcp::socket socket(ioc);
+      beast::error_code accept_ec;
+      listener.acceptor->accept(socket, accept_ec);  // non-blocking: would_block when none waits
+      if (accept_ec) break;
+      beast::error_code io_ec;
+      socket.non_blocking(true, io_ec);
+      std::array<char, 4096> scratch{};
+      for (int reads = 0; reads < 16; ++reads) {
+        if (socket.read_some(asio::buffer(scratch), io_ec) == 0 || io_ec) break;
+      }
+      asio::write(socket, asio::buffer(answer), io_ec);  // small: fits the send buffer
+      socket.shutdown(tcp::socket::shutdown_both, io_ec);
+      socket.close(io_ec);
+    }
+    open_reserve();
+  }
+#endif
+  listener.pause->expires_after(limits.accept_pause);
+  listener.pause->async_wait(
+      [self = shared_from_this(), &listener](const boost::system::error_code& wait_ec) {
+        if (wait_ec || self->stopped) return;
+        self->do_accept(listener);
+      });
+}
+
+namespace {
+
+// A connection answered without reading its request: write, FIN, drain until the client closes.
+class Refusal : public std::enable_shared_from_this<Refusal> {
+ public:
+  Refusal(tcp::socket socket, std::string bytes, std::function<void()> done)
+      : stream_(std::move(socket)), bytes_(std::move(bytes)), done_(std::move(done)) {}
+  ~Refusal() {
+    if (done_) done_();
+  }
+  void run() {
+    stream_.expires_after(kLingerTimeout);
+    asio::async_write(stream_, asio::buffer(bytes_),
+                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                        if (ec) return;
+                        beast::error_code ignored;
+                        self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+                        self->drain();
+                      });
+  }
+
+ private:
+  void drain() {
+    stream_.async_read_some(asio::buffer(buf_),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                              if (!ec) self->drain();
+                            });
+  }
+  beast::tcp_stream stream_;
+  std::string bytes_;
+  std::function<void()> done_;
+  std::array<char, 4096> buf_{};
 };
 
 }  // namespace
 
-void Server::Impl::do_accept(tcp::acceptor& acceptor, Endpoint endpoint) {
-  acceptor.async_accept(asio::make_strand(ioc), [self = shared_from_this(), &acceptor, endpoint](
-                                                    beast::error_code ec, tcp::socket socket) {
-    if (self->stopped) return;
-    if (!ec) {
-      // Small messages go out at once: with Nagle on, a reading after a ping/pong exchange
-      // waited for the client's delayed ACK (20-40 ms stalls measured by bench_live).
-      beast::error_code ignored;
-      socket.set_option(tcp::no_delay(true), ignored);
-      std::make_shared<HttpSession>(std::move(socket), self, endpoint)->run();
-    } else if (ec == asio::error::operation_aborted) {
-      return;
-    }
-    self->do_accept(acceptor, endpoint);
-  });
+void Server::Impl::refuse(tcp::socket socket, const HttpResponse& res, std::function<void()> done) {
+  if (refusing >= kMaxRefusing) {
+    beast::error_code ignored;
+    socket.close(ignored);
+    if (done) done();
+    return;
+  }
+  std::ostringstream out;
+  out << to_beast(res, 11, false);
+  ++refusing;
+  std::make_shared<Refusal>(std::move(socket), out.str(),
+                            [weak = weak_from_this(), done = std::move(done)] {
+                              if (auto self = weak.lock()) --self->refusing;
+                              if (done) done();
+                            })
+      ->run();
 }
 
 bool Server::Impl::bind(const std::string& host, std::uint16_t port, Endpoint endpoint,
@@ -493,6 +876,8 @@ bool Server::Impl::bind(const std::string& host, std::uint16_t port, Endpoint en
   if (!ec) a->set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) a->bind(where, ec);
   if (!ec) a->listen(asio::socket_base::max_listen_connections, ec);
+  // The synchronous accept of on_exhausted() must never block.
+  if (!ec) a->non_blocking(true, ec);
   if (ec) {
     *error = "cannot listen on " + host + ":" + std::to_string(port) + ": " + ec.message() +
              (ec == asio::error::address_in_use
@@ -505,9 +890,14 @@ bool Server::Impl::bind(const std::string& host, std::uint16_t port, Endpoint en
   *bound = (local.address().is_v6() ? "[" + local.address().to_string() + "]"
                                     : local.address().to_string()) +
            ":" + std::to_string(local.port());
-  acceptors.emplace_back(std::move(a), endpoint);
-  do_accept(*acceptors.back().first, endpoint);
-  if (acceptors.size() == 1) sweep();
+  open_reserve();
+  auto listener = std::make_unique<Listener>();
+  listener->acceptor = std::move(a);
+  listener->endpoint = endpoint;
+  listener->pause = std::make_unique<asio::steady_timer>(ioc);
+  listeners.push_back(std::move(listener));
+  do_accept(*listeners.back());
+  if (listeners.size() == 1) sweep();
   return true;
 }
 
@@ -542,8 +932,8 @@ Message Server::Impl::status_message() const {
   return std::make_shared<const std::string>(json::serialize(msg));
 }
 
-Server::Server(asio::io_context& ioc, Api& api, LiveOptions options)
-    : impl_(std::make_shared<Impl>(ioc, api, options)) {}
+Server::Server(asio::io_context& ioc, Api& api, LiveOptions options, ServerLimits limits)
+    : impl_(std::make_shared<Impl>(ioc, api, options, limits)) {}
 
 Server::~Server() { stop(); }
 
@@ -612,12 +1002,19 @@ void Server::publish_status() {
 
 std::size_t Server::live_clients() const { return impl_->sessions.size(); }
 
+std::size_t Server::connections() const { return impl_->total_connections(); }
+
+std::size_t Server::body_bytes_in_flight() const { return impl_->body_budget.in_use(); }
+
 void Server::stop() {
   if (impl_->stopped) return;
   impl_->stopped = true;
   beast::error_code ec;
   impl_->sweep_timer.cancel();
-  for (auto& [a, endpoint] : impl_->acceptors) a->close(ec);
+  for (auto& l : impl_->listeners) {
+    l->acceptor->close(ec);
+    l->pause->cancel();
+  }
   auto sessions = impl_->sessions;
   for (const auto& s : sessions) s->close();
   impl_->sessions.clear();

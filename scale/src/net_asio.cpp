@@ -8,6 +8,9 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/write.hpp>
+#include <set>
+
+#include <spdlog/spdlog.h>
 
 #include "weighlink/scale/source.hpp"
 
@@ -83,8 +86,11 @@ class TcpByteSource final : public ByteSource {
 class UdpByteSource final : public ByteSource {
  public:
   UdpByteSource(std::unique_ptr<asio::io_context> io, asio::ip::udp::socket socket,
-                std::string description)
-      : io_(std::move(io)), socket_(std::move(socket)), description_(std::move(description)) {}
+                std::optional<asio::ip::address> from, std::string description)
+      : io_(std::move(io)),
+        socket_(std::move(socket)),
+        from_(std::move(from)),
+        description_(std::move(description)) {}
 
   boost::system::result<std::size_t> read(std::span<char> buffer,
                                           std::chrono::milliseconds timeout) override {
@@ -100,7 +106,8 @@ class UdpByteSource final : public ByteSource {
       socket_.cancel(ignored);
     });
     if (got > 0) {
-      have_sender_ = true;
+      if (!accepted(sender_)) return std::size_t{0};
+      reply_to_ = sender_;
       return got;
     }
     // A datagram socket has no connection to lose; ICMP "port unreachable" echoes from our own
@@ -112,11 +119,11 @@ class UdpByteSource final : public ByteSource {
     return result;
   }
 
-  // Polled indicators over UDP: the request goes to whoever sent the last datagram.
+  // Polled indicators over UDP: the request goes to the sender of the last datagram taken.
   boost::system::result<void> write(std::string_view bytes) override {
-    if (!have_sender_) return {};  // nobody to ask yet; the next poll will try again
+    if (!reply_to_) return {};  // nobody to ask yet; the next poll will try again
     error_code ec;
-    socket_.send_to(asio::buffer(bytes.data(), bytes.size()), sender_, 0, ec);
+    socket_.send_to(asio::buffer(bytes.data(), bytes.size()), *reply_to_, 0, ec);
     if (ec) return ec;
     return {};
   }
@@ -124,10 +131,34 @@ class UdpByteSource final : public ByteSource {
   std::string describe() const override { return description_; }
 
  private:
+  // Datagrams from anyone but the configured sender are dropped and counted: one log line per
+  // new sender address (up to kMaxSenders of them, then one line a minute), never one per
+  // datagram, so a flood cannot fill the log.
+  bool accepted(const asio::ip::udp::endpoint& sender) {
+    if (!from_ || sender.address() == *from_) return true;
+    ++dropped_;
+    const auto now = std::chrono::steady_clock::now();
+    const bool is_new = senders_.size() < kMaxSenders && senders_.insert(sender.address()).second;
+    if (is_new || (senders_.size() >= kMaxSenders && now - last_overflow_log_ > kOverflowEvery)) {
+      if (!is_new) last_overflow_log_ = now;
+      spdlog::warn(
+          "{}: dropped a datagram from {}, not the configured sender {} ({} dropped so far); "
+          "further ones from it are counted, not logged",
+          description_, sender.address().to_string(), from_->to_string(), dropped_);
+    }
+    return false;
+  }
+
+  static constexpr std::size_t kMaxSenders = 64;
+  static constexpr auto kOverflowEvery = std::chrono::minutes(1);
   std::unique_ptr<asio::io_context> io_;
   asio::ip::udp::socket socket_;
+  std::optional<asio::ip::address> from_;
   asio::ip::udp::endpoint sender_;
-  bool have_sender_ = false;
+  std::optional<asio::ip::udp::endpoint> reply_to_;
+  std::set<asio::ip::address> senders_;
+  std::uint64_t dropped_ = 0;
+  std::chrono::steady_clock::time_point last_overflow_log_{};
   std::string description_;
 };
 
@@ -178,6 +209,15 @@ boost::system::result<std::unique_ptr<ByteSource>> open_udp(const UdpSource& sou
   error_code ec;
   const auto address = asio::ip::make_address(source.host, ec);
   if (ec) return ec;
+  std::optional<asio::ip::address> from;
+  if (!source.from.empty()) {
+    from = asio::ip::make_address(source.from, ec);
+    if (ec) return ec;
+    // An IPv4 sender reaches an IPv6 socket as ::ffff:a.b.c.d.
+    if (from->is_v4() && address.is_v6()) {
+      from = asio::ip::make_address_v6(asio::ip::v4_mapped, from->to_v4());
+    }
+  }
   asio::ip::udp::socket socket(*io);
   const asio::ip::udp::endpoint endpoint(address, source.port);
   socket.open(endpoint.protocol(), ec);
@@ -186,9 +226,10 @@ boost::system::result<std::unique_ptr<ByteSource>> open_udp(const UdpSource& sou
   socket.set_option(asio::socket_base::reuse_address(true), ec);
   socket.bind(endpoint, ec);
   if (ec) return ec;
-  std::string description = "udp " + source.host + ":" + std::to_string(source.port);
-  return std::unique_ptr<ByteSource>(
-      std::make_unique<UdpByteSource>(std::move(io), std::move(socket), std::move(description)));
+  std::string description = "udp " + source.host + ":" + std::to_string(source.port) +
+                            (source.from.empty() ? "" : " from " + source.from);
+  return std::unique_ptr<ByteSource>(std::make_unique<UdpByteSource>(
+      std::move(io), std::move(socket), std::move(from), std::move(description)));
 }
 
 }  // namespace weighlink::scale

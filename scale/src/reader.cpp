@@ -27,7 +27,7 @@ std::string describe_spec(const SourceSpec& spec) {
       return "tcp " + s.host + ":" + std::to_string(s.port);
     }
     std::string operator()(const UdpSource& s) const {
-      return "udp " + s.host + ":" + std::to_string(s.port);
+      return "udp " + s.host + ":" + std::to_string(s.port) + (s.from.empty() ? "" : " from " + s.from);
     }
     std::string operator()(const SimSource& s) const { return "sim " + s.profile; }
   };

@@ -186,19 +186,81 @@ std::optional<SourceSpec> parse_tcp(std::string_view rest, std::string* error) {
   return TcpSource{std::move(hp->host), hp->port};
 }
 
+// An IP address literal (the sender filter compares addresses, so no names): dotted IPv4, or
+// IPv6 hex groups with colons.
+bool is_ip_literal(std::string_view s) {
+  if (s.empty() || s.size() > 45) return false;
+  if (s.find(':') != std::string_view::npos) {
+    return s.find_first_not_of("0123456789abcdefABCDEF:.") == std::string_view::npos;
+  }
+  int parts = 0;
+  std::size_t start = 0;
+  while (true) {
+    const auto dot = s.find('.', start);
+    const auto part = s.substr(start, dot == std::string_view::npos ? dot : dot - start);
+    const auto v = to_number(part);
+    if (!v || *v < 0 || *v > 255 || part.size() > 3) return false;
+    ++parts;
+    if (dot == std::string_view::npos) break;
+    start = dot + 1;
+  }
+  return parts == 4;
+}
+
+bool is_loopback_literal(std::string_view host) {
+  return host == "::1" || host.rfind("127.", 0) == 0 || host.rfind("::ffff:127.", 0) == 0;
+}
+
+// udp:[BIND_HOST:]PORT[?from=SENDER_IP]
 std::optional<SourceSpec> parse_udp(std::string_view rest, std::string* error) {
-  if (rest.find(':') == std::string_view::npos) {  // udp:PORT binds every interface
+  const auto query_at = rest.find('?');
+  std::string_view query =
+      query_at == std::string_view::npos ? std::string_view{} : rest.substr(query_at + 1);
+  rest = rest.substr(0, query_at);
+  UdpSource source;
+  if (rest.find(':') == std::string_view::npos) {  // udp:PORT binds loopback
     const auto p = to_port(rest);
     if (!p) {
       set_error(error, "udp port '" + std::string(rest) +
                            "' is invalid: expected udp:PORT or udp:BIND_HOST:PORT, port 1..65535");
       return std::nullopt;
     }
-    return UdpSource{"0.0.0.0", *p};
+    source.port = *p;
+  } else {
+    auto hp = parse_host_port("udp", rest, error);
+    if (!hp) return std::nullopt;
+    source.host = std::move(hp->host);
+    source.port = hp->port;
   }
-  auto hp = parse_host_port("udp", rest, error);
-  if (!hp) return std::nullopt;
-  return UdpSource{std::move(hp->host), hp->port};
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    if (pair.empty()) continue;
+    const auto eq = pair.find('=');
+    const std::string_view key = pair.substr(0, eq);
+    const std::string_view value =
+        eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
+    if (key != "from") {
+      set_error(error, "unknown udp option '" + std::string(key) +
+                           "': expected from=SENDER_IP, e.g. udp:0.0.0.0:5000?from=10.0.0.7");
+      return std::nullopt;
+    }
+    if (!is_ip_literal(value)) {
+      set_error(error, "udp option '" + std::string(pair) +
+                           "' is invalid: expected from=SENDER_IP, the indicator's IP address");
+      return std::nullopt;
+    }
+    source.from = std::string(value);
+  }
+  if (source.from.empty() && !is_loopback_literal(source.host)) {
+    set_error(error, "udp source on " + source.host + ":" + std::to_string(source.port) +
+                         " takes datagrams from the network: add ?from=SENDER_IP (the "
+                         "indicator's address), e.g. udp:" +
+                         source.host + ":" + std::to_string(source.port) + "?from=10.0.0.7");
+    return std::nullopt;
+  }
+  return source;
 }
 
 std::optional<SourceSpec> parse_sim(std::string_view rest, std::string* error) {
@@ -280,7 +342,7 @@ std::optional<SourceSpec> parse_source(std::string_view text, std::string* error
   const auto colon = text.find(':');
   if (colon == std::string_view::npos) {
     set_error(error, "scale source '" + std::string(text) +
-                         "' has no type: expected serial:DEV, tcp:HOST:PORT, udp:PORT or "
+                         "' has no type: expected serial:DEV, tcp:HOST:PORT, udp:[HOST:]PORT or "
                          "sim:PROFILE");
     return std::nullopt;
   }

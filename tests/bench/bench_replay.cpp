@@ -685,7 +685,7 @@ DrainResult run_drain(const Options& options) {
   if (options.pg_statements > 0) enable_statements(pg);
   wt::TempDir dir("wl-bench-drain");
   wt::migrate(pg.dsn());
-  std::ofstream(dir / "token", std::ios::trunc) << wt::add_station(pg.dsn(), kDrainStation) << "\n";
+  wt::write_secret_file(dir / "token", wt::add_station(pg.dsn(), kDrainStation) + "\n");
   out.backend_flags = serve_flags(options);
   wt::BackendServer backend(pg.dsn(), dir.path(), out.backend_flags);
   Pg db(pg.dsn());

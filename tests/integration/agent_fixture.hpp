@@ -159,7 +159,7 @@ class StationBackend {
                  const std::vector<std::string>& serve_args = {})
       : token_file_(dir / "token") {
     migrate(pg_.dsn());
-    std::ofstream(token_file_, std::ios::trunc) << add_station(pg_.dsn(), station_id) << "\n";
+    write_secret_file(token_file_, add_station(pg_.dsn(), station_id) + "\n");
     server_.emplace(pg_.dsn(), dir.path(), serve_args);
   }
   // Registers `key_file` (the agent's station key) as the station's signing key: the backend

@@ -198,7 +198,7 @@ TEST_CASE(
     "agent: 50 mutations accepted offline survive SIGKILL and reach PostgreSQL exactly once") {
   TempDir dir("wl-agent");
   const std::string dead_backend = free_loopback_address();  // nothing listens there
-  std::ofstream(dir / "token") << "not-yet-issued\n";
+  weighlink::testing::write_secret_file(dir / "token", "not-yet-issued\n");
   std::vector<std::string> keys;
   {
     Agent agent(dir, {"--backend", dead_backend, "--station-token-file", (dir / "token").string()});
@@ -372,7 +372,7 @@ TEST_CASE("agent: a rotated token written to the token file is picked up with no
   weighlink::testing::StationBackend backend(dir);
   std::string old_token;
   std::getline(std::ifstream(backend.token_file()), old_token);
-  Agent agent(dir, backend.agent_args(), "hello_interval_ms: 200\n");
+  Agent agent(dir, backend.agent_args(), "hello_interval_ms: 1000\n");
   const auto count_sql = "select count(*) from mutation_log where station_id='st-1'";
   REQUIRE(post_json(agent.http, "/v1/mutations", "t-1", R"({"kind":"note.added","payload":{}})")
               .status == 202);

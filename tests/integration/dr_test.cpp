@@ -35,14 +35,15 @@ namespace {
 
 // A Hello every 500 ms and at most 500 ms between retries: the restore is noticed quickly.
 constexpr const char* kAgentConfig =
-    "hello_interval_ms: 500\n"
+    "hello_interval_ms: 1000\n"
     "replay_backoff_max_ms: 500\n";
 
 // One station: its token, its agent (own data dir and log) and the keys it acknowledged.
 struct Station {
   Station(const std::string& station_id, const PgCluster& pg, const std::string& grpc)
       : id(station_id) {
-    std::ofstream(dir / "token") << weighlink::testing::add_station(pg.dsn(), id) << "\n";
+    weighlink::testing::write_secret_file(dir / "token",
+                                          weighlink::testing::add_station(pg.dsn(), id) + "\n");
     agent = std::make_unique<AgentProcess>(
         dir,
         std::vector<std::string>{"--station-id", id, "--backend", grpc, "--station-token-file",

@@ -232,7 +232,7 @@ TEST_CASE("outbox: acknowledged rows are pruned once the backend's durable_seq p
   TempDir dir("wl-prune");
   StationBackend backend(dir);
   const auto& pg = backend.pg();
-  const std::string config = "hello_interval_ms: 200\noutbox:\n  min_retention_days: 0\n";
+  const std::string config = "hello_interval_ms: 1000\noutbox:\n  min_retention_days: 0\n";
   AgentProcess agent(dir, backend.agent_args(), config);
   for (int i = 1; i <= 20; ++i) {
     REQUIRE(post_json(agent.http, "/v1/mutations", "p-" + std::to_string(i),
@@ -279,7 +279,7 @@ TEST_CASE("outbox: retention keeps acknowledged rows younger than min_retention_
   CHECK(backend.pg().query_scalar(
             "UPDATE stations SET durable_seq = 100 WHERE id = 'st-1' RETURNING 1") == "1");
   AgentProcess agent(dir, backend.agent_args(),
-                     "hello_interval_ms: 200\noutbox:\n  min_retention_days: 1\n");
+                     "hello_interval_ms: 1000\noutbox:\n  min_retention_days: 1\n");
   for (int i = 1; i <= 5; ++i) {
     REQUIRE(post_json(agent.http, "/v1/mutations", "r-" + std::to_string(i),
                       R"({"kind":"note.added","payload":{}})")
@@ -388,7 +388,7 @@ TEST_CASE("outbox: a station reinstalled while offline replays its captures abov
     CHECK(offline.process->terminate() == 0);
   }
   backend.set_key(second / "data" / "station.key");  // the technician registers the new key
-  AgentProcess agent(second, backend.agent_args(), "hello_interval_ms: 200\n");
+  AgentProcess agent(second, backend.agent_args(), "hello_interval_ms: 1000\n");
   REQUIRE_MESSAGE(eventually([&] { return count() == "14"; }, 20s), agent.process->log());
   CHECK(pg.query_scalar("select string_agg(idempotency_key || ':' || seq, ' ' order by seq) from "
                         "mutation_log where idempotency_key like 'new-%'") ==

@@ -414,8 +414,8 @@ TEST_CASE("operator page: a mutation the backend refused is listed and can be re
   weighlink::testing::TempDir backend_dir("wl-page-backend");
   weighlink::testing::PgCluster pg;
   weighlink::testing::migrate(pg.dsn());
-  std::ofstream(backend_dir / "token")
-      << weighlink::testing::add_station(pg.dsn(), "wb-page") << "\n";
+  weighlink::testing::write_secret_file(
+      backend_dir / "token", weighlink::testing::add_station(pg.dsn(), "wb-page") + "\n");
   weighlink::testing::BackendServer backend(pg.dsn(), backend_dir.path());
   const auto& grpc = backend.grpc();
 

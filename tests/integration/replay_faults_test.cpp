@@ -48,7 +48,7 @@ namespace {
 // that it meets many faults and recovers quickly; small batches, so that a call is often under
 // way when a fault strikes.
 constexpr const char* kAgentConfig =
-    "hello_interval_ms: 500\n"
+    "hello_interval_ms: 1000\n"
     "replay_backoff_max_ms: 1000\n"
     "replay_batch_size: 50\n";
 

@@ -40,13 +40,13 @@ TEST_CASE("replicas: agents spread over two replicas that die in turn apply ever
     const auto token = add_station(pg.dsn(), id);
     dirs.push_back(std::make_unique<TempDir>("wl-replica-agent"));
     auto& d = *dirs.back();
-    std::ofstream(d / "token") << token << "\n";
+    weighlink::testing::write_secret_file(d / "token", token + "\n");
     const std::string order = i % 2 == 0 ? a.grpc() + "," + b.grpc() : b.grpc() + "," + a.grpc();
     agents.push_back(std::make_unique<AgentProcess>(
         d,
         std::vector<std::string>{"--station-id", id, "--backend", order, "--station-token-file",
                                  (d / "token").string()},
-        "hello_interval_ms: 300\n"));
+        "hello_interval_ms: 1000\n"));
   }
 
   std::mutex mutex;

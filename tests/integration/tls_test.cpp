@@ -20,7 +20,7 @@ using weighlink::testing::TlsCa;
 namespace {
 
 std::string tls_config(const TlsCa::Issued* client, const std::filesystem::path& ca) {
-  std::string c = "hello_interval_ms: 300\nbackend_tls:\n  ca_file: " + ca.string() + "\n";
+  std::string c = "hello_interval_ms: 1000\nbackend_tls:\n  ca_file: " + ca.string() + "\n";
   if (client) {
     c += "  cert_file: " + client->cert.string() + "\n  key_file: " + client->key.string() + "\n";
   }
@@ -55,7 +55,7 @@ TEST_CASE("tls: the agent replays over TLS only to a backend its CA vouches for"
                          {"--tls-cert", server.cert.string(), "--tls-key", server.key.string()});
   const auto args = backend.agent_args();
   {
-    AgentProcess plain(dir, args, "hello_interval_ms: 300\n");  // no TLS: refused
+    AgentProcess plain(dir, args, "hello_interval_ms: 1000\n");  // no TLS: refused
     REQUIRE(post_json(plain.http, "/v1/mutations", "m-1", R"({"kind":"note.added","payload":{}})")
                 .status == 202);
     check_refused(plain, backend, "0");

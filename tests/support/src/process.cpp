@@ -27,8 +27,9 @@ std::vector<char*> c_argv(std::vector<std::string>& argv) {
   return out;
 }
 
-// fork + exec with stdout/stderr to `out_fd` and stdin from /dev/null or `in_fd`.
-pid_t spawn(std::vector<std::string> argv, int out_fd, int in_fd) {
+// fork + exec with stdout to `out_fd`, stderr to `err_fd` (-1: `out_fd` too) and stdin from
+// /dev/null or `in_fd`.
+pid_t spawn(std::vector<std::string> argv, int out_fd, int in_fd, int err_fd = -1) {
   auto args = c_argv(argv);
   const pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
@@ -38,7 +39,7 @@ pid_t spawn(std::vector<std::string> argv, int out_fd, int in_fd) {
     if (in_fd < 0) in_fd = ::open("/dev/null", O_RDONLY);
     ::dup2(in_fd, 0);
     ::dup2(out_fd, 1);
-    ::dup2(out_fd, 2);
+    ::dup2(err_fd < 0 ? out_fd : err_fd, 2);
     ::execv(args[0], args.data());
     std::fprintf(stderr, "exec %s: %s\n", args[0], std::strerror(errno));
     ::_exit(127);
@@ -181,6 +182,51 @@ RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds ti
   return result;
 }
 
+namespace {
+
+int temp_fd() {
+  char templ[] = "/tmp/wl-run.XXXXXX";
+  const int fd = ::mkstemp(templ);
+  if (fd < 0) throw std::runtime_error("mkstemp failed");
+  ::unlink(templ);
+  return fd;
+}
+
+std::string read_all(int fd) {
+  std::string text;
+  ::lseek(fd, 0, SEEK_SET);
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof buf)) > 0) text.append(buf, static_cast<std::size_t>(n));
+  ::close(fd);
+  return text;
+}
+
+}  // namespace
+
+SplitRunResult run_split(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
+  const int out_fd = temp_fd();
+  const int err_fd = temp_fd();
+  const pid_t pid = spawn(argv, out_fd, -1, err_fd);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  int st = 0;
+  while (::waitpid(pid, &st, WNOHANG) != pid) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &st, 0);
+      ::close(out_fd);
+      ::close(err_fd);
+      throw std::runtime_error("command timed out: " + argv.front());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  SplitRunResult result;
+  result.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  result.out = read_all(out_fd);
+  result.err = read_all(err_fd);
+  return result;
+}
+
 std::pair<std::string, unsigned short> split_host_port(const std::string& address) {
   const auto colon = address.rfind(':');
   if (colon == std::string::npos) throw std::runtime_error("no port in " + address);
@@ -202,6 +248,16 @@ std::string free_loopback_address() {
   ::close(fd);
   if (!bound) throw std::runtime_error(std::string("bind 127.0.0.1:0: ") + std::strerror(error));
   return "127.0.0.1:" + std::to_string(ntohs(address.sin_port));
+}
+
+void write_secret_file(const std::filesystem::path& path, const std::string& text) {
+  {
+    std::ofstream out(path, std::ios::trunc | std::ios::binary);
+    out << text;
+    if (!out) throw std::runtime_error("cannot write " + path.string());
+  }
+  std::filesystem::permissions(
+      path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
 }
 
 std::string last_line(const std::string& text) {

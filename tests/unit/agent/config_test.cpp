@@ -57,10 +57,10 @@ TEST_CASE("config: each bad file gets an error naming the key") {
 
 TEST_CASE("config: replay_backoff_max_ms caps the replay backoff, within 200..600000") {
   TempDir dir;
-  std::ofstream(dir / "c.yaml") << "replay_backoff_max_ms: 1000\nhello_interval_ms: 500\n";
+  std::ofstream(dir / "c.yaml") << "replay_backoff_max_ms: 1000\nhello_interval_ms: 1500\n";
   auto cfg = load_config_file(dir / "c.yaml");
   CHECK(cfg.replay_backoff_max == std::chrono::milliseconds(1000));
-  CHECK(cfg.hello_interval == std::chrono::milliseconds(500));
+  CHECK(cfg.hello_interval == std::chrono::milliseconds(1500));
   CHECK(error_of(dir, "replay_backoff_max_ms: 50\n").find("replay_backoff_max_ms") !=
         std::string::npos);
   CHECK(error_of(dir, "replay_backoff_max_ms: soon\n").find("replay_backoff_max_ms") !=
@@ -237,3 +237,120 @@ TEST_CASE("config: the outbox keys load, and their errors name the key") {
         std::string::npos);
   CHECK(error_of(dir, "outbox: 5\n").find("outbox: expected a mapping") != std::string::npos);
 }
+
+TEST_CASE("config: the limits keys load, and their errors name the key and the range") {
+  TempDir dir;
+  std::ofstream(dir / "c.yaml") << "limits:\n  max_connections: 64\n  max_request_body_bytes: "
+                                   "65536\n  max_body_bytes_in_flight: 1048576\n  "
+                                   "accept_pause_ms: 100\n";
+  auto cfg = load_config_file(dir / "c.yaml");
+  CHECK(cfg.limits.max_connections == 64);
+  CHECK(cfg.limits.max_request_body == 65536);
+  CHECK(cfg.limits.max_body_in_flight == 1048576);
+  CHECK(cfg.limits.accept_pause == std::chrono::milliseconds(100));
+  const weighlink::agent::ServerLimits defaults;
+  CHECK(defaults.max_connections == 512);
+  CHECK(defaults.max_request_body == 1048576);
+  CHECK(defaults.max_body_in_flight == 16 * 1048576);
+
+  CHECK(error_of(dir, "limits:\n  max_connections: 0\n")
+            .find("limits.max_connections: 0 is out of range 8..100000 connections") !=
+        std::string::npos);
+  CHECK(error_of(dir, "limits:\n  max_connections: -5\n").find("limits.max_connections") !=
+        std::string::npos);
+  CHECK(error_of(dir, "limits:\n  max_request_body_bytes: 10\n")
+            .find("limits.max_request_body_bytes: 10 is out of range") != std::string::npos);
+  CHECK(error_of(dir, "limits:\n  max_body_bytes_in_flight: 2048\n")
+            .find("limits.max_body_bytes_in_flight: 2048 is below") != std::string::npos);
+  CHECK(error_of(dir, "limits:\n  accept_pause_ms: 0\n")
+            .find("limits.accept_pause_ms: 0 is out of range 10..10000 ms") != std::string::npos);
+  CHECK(error_of(dir, "limits:\n  max_conections: 9\n")
+            .find("limits.max_conections: unknown key") != std::string::npos);
+  CHECK(error_of(dir, "limits: 5\n").find("limits: expected a mapping") != std::string::npos);
+}
+
+TEST_CASE("config: intervals, timeouts and sizes have lower and upper bounds") {
+  TempDir dir;
+  CHECK(error_of(dir, "hello_interval_ms: 0\n")
+            .find("hello_interval_ms: 0 is out of range 1000..600000 ms") != std::string::npos);
+  CHECK(error_of(dir, "hello_interval_ms: 999\n").find("hello_interval_ms") != std::string::npos);
+  CHECK(error_of(dir, "capture_timeout_ms: 0\n")
+            .find("capture_timeout_ms: 0 is out of range 100..120000 ms") != std::string::npos);
+  CHECK(error_of(dir, "replay_batch_size: 0\n").find("replay_batch_size: 0 is out of range 1..") !=
+        std::string::npos);
+  CHECK(error_of(dir, "replay_batch_size: 100000\n").find("replay_batch_size") !=
+        std::string::npos);
+  CHECK(error_of(dir, "allow_remote: sometimes\n").find("allow_remote: expected true or false") !=
+        std::string::npos);
+}
+
+TEST_CASE("config: loopback hosts") {
+  using weighlink::agent::is_loopback_host;
+  for (const char* h : {"127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost", "::ffff:127.0.0.1"}) {
+    CAPTURE(h);
+    CHECK(is_loopback_host(h));
+  }
+  for (const char* h : {"0.0.0.0", "::", "10.0.0.7", "127.0.0", "127.0.0.1.5", "1270.0.0.1",
+                        "127.0.0.1a", "192.168.1.127", "", "::ffff:10.0.0.1"}) {
+    CAPTURE(h);
+    CHECK_FALSE(is_loopback_host(h));
+  }
+}
+
+TEST_CASE("config: a listen address beyond loopback needs allow_remote") {
+  weighlink::agent::AgentConfig cfg;
+  CHECK_FALSE(weighlink::agent::validate_config(cfg).has_value());
+  cfg.listen_host = "0.0.0.0";
+  auto problem = weighlink::agent::validate_config(cfg);
+  REQUIRE(problem.has_value());
+  CHECK(problem->find("listen (or --listen): 0.0.0.0:8420") != std::string::npos);
+  CHECK(problem->find("allow_remote: true") != std::string::npos);
+  cfg.allow_remote = true;
+  CHECK_FALSE(weighlink::agent::validate_config(cfg).has_value());
+  cfg = {};
+  cfg.truconnect.ws_host = "10.0.0.5";  // only checked when TruConnect is on
+  CHECK_FALSE(weighlink::agent::validate_config(cfg).has_value());
+  cfg.truconnect.enabled = true;
+  problem = weighlink::agent::validate_config(cfg);
+  REQUIRE(problem.has_value());
+  CHECK(problem->find("compat.truconnect.ws_listen: 10.0.0.5:3030") != std::string::npos);
+}
+
+#ifndef _WIN32
+#include <sys/stat.h>
+
+TEST_CASE("config: key and token files open to the group or to everyone are refused") {
+  TempDir dir;
+  weighlink::agent::AgentConfig cfg;
+  cfg.data_dir = dir.path();
+  // No key yet: the agent creates it 0600.
+  CHECK_FALSE(weighlink::agent::check_secret_files(cfg).has_value());
+  const auto key = dir / "station.key";
+  std::ofstream(key) << std::string(64, 'a') << "\n";
+  ::chmod(key.c_str(), 0600);
+  CHECK_FALSE(weighlink::agent::check_secret_files(cfg).has_value());
+  ::chmod(key.c_str(), 0640);
+  auto problem = weighlink::agent::check_secret_files(cfg);
+  REQUIRE(problem.has_value());
+  CHECK(problem->find(key.string() + ": the station key file is open to its group (mode 0640)") !=
+        std::string::npos);
+  CHECK(problem->find("chmod 600 " + key.string()) != std::string::npos);
+  ::chmod(key.c_str(), 0400);
+  const auto token = dir / "token";
+  std::ofstream(token) << "tok\n";
+  ::chmod(token.c_str(), 0644);
+  cfg.station_token_file = token;
+  problem = weighlink::agent::check_secret_files(cfg);
+  REQUIRE(problem.has_value());
+  CHECK(problem->find("the station token file is open to every user (mode 0644)") !=
+        std::string::npos);
+  ::chmod(token.c_str(), 0600);
+  cfg.backend_tls.enabled = true;
+  cfg.backend_tls.key_file = dir / "tls.key";
+  std::ofstream(cfg.backend_tls.key_file) << "-----BEGIN PRIVATE KEY-----\n";
+  ::chmod(cfg.backend_tls.key_file.c_str(), 0604);
+  problem = weighlink::agent::check_secret_files(cfg);
+  REQUIRE(problem.has_value());
+  CHECK(problem->find("backend_tls.key_file") != std::string::npos);
+}
+#endif

@@ -90,18 +90,48 @@ TEST_CASE("source: bad input is refused with an error naming the bad part") {
   }
 }
 
-TEST_CASE("source: udp binds every interface by default, or the address given") {
+TEST_CASE("source: udp binds loopback by default, or the address given with its sender") {
   auto s = parse_source("udp:5000", nullptr);
   REQUIRE(s);
-  CHECK(std::get<UdpSource>(*s).host == "0.0.0.0");
+  CHECK(std::get<UdpSource>(*s).host == "127.0.0.1");
   CHECK(std::get<UdpSource>(*s).port == 5000);
+  CHECK(std::get<UdpSource>(*s).from.empty());
   s = parse_source("udp:127.0.0.1:13805", nullptr);
   REQUIRE(s);
   CHECK(std::get<UdpSource>(*s).host == "127.0.0.1");
   CHECK(std::get<UdpSource>(*s).port == 13805);
-  s = parse_source("udp:[::]:5000", nullptr);
+  s = parse_source("udp:[::]:5000?from=fd00::7", nullptr);
   REQUIRE(s);
   CHECK(std::get<UdpSource>(*s).host == "::");
+  CHECK(std::get<UdpSource>(*s).from == "fd00::7");
+  s = parse_source("udp:0.0.0.0:5000?from=10.0.0.7", nullptr);
+  REQUIRE(s);
+  CHECK(std::get<UdpSource>(*s).host == "0.0.0.0");
+  CHECK(std::get<UdpSource>(*s).from == "10.0.0.7");
+  s = parse_source("udp:127.0.0.1:5000?from=127.0.0.1", nullptr);
+  REQUIRE(s);
+  CHECK(std::get<UdpSource>(*s).from == "127.0.0.1");
+}
+
+TEST_CASE("source: a udp source beyond loopback needs its sender; bad senders are refused") {
+  struct Case {
+    const char* text;
+    const char* names;
+  };
+  for (const auto& c : {
+           Case{"udp:0.0.0.0:5000", "add ?from=SENDER_IP"},
+           Case{"udp:[::]:5000", "add ?from=SENDER_IP"},
+           Case{"udp:10.0.0.2:5000", "add ?from=SENDER_IP"},
+           Case{"udp:5000?from=indicator.local", "'from=indicator.local'"},
+           Case{"udp:5000?from=10.0.0.256", "'from=10.0.0.256'"},
+           Case{"udp:5000?from=", "'from='"},
+           Case{"udp:5000?to=10.0.0.1", "unknown udp option 'to'"},
+       }) {
+    std::string error;
+    CAPTURE(c.text);
+    CHECK_FALSE(parse_source(c.text, &error).has_value());
+    CHECK(error.find(c.names) != std::string::npos);
+  }
 }
 
 TEST_CASE("source: a USB-serial adapter pinned by vid, pid and serial number") {

@@ -27,6 +27,10 @@ struct ApiContext {
   sync::ReplayWorker* replay = nullptr;  // null when the agent runs offline
   SecurityPolicy security;
   std::chrono::milliseconds capture_timeout{3000};
+  // The link to the backend, for /v1/status "uplink": "tls" or "plaintext", and whether a
+  // plaintext link goes to another machine (warned at start).
+  std::string uplink_transport = "plaintext";
+  bool uplink_plaintext_remote = false;
   // Runs `fn` on the io thread.
   std::function<void(std::function<void()>)> post;
   // Live socket clients connected now (the /metrics gauge); unset = 0.

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,21 @@ struct LiveOptions {
   std::chrono::milliseconds write_stall{10'000};
   std::size_t max_message = 64 * 1024;  // largest client message; larger closes with 1009
   std::size_t max_clients = 256;        // live sockets per listener; more get HTTP 503
+};
+
+// The HTTP/WebSocket server's resource limits (config `limits`, docs/security.md "Resources").
+struct ServerLimits {
+  // Connections open at once per listening port (the agent's and each TruConnect port): HTTP
+  // connections and live sockets together. At the cap the longest-idle HTTP connection is closed
+  // to make room; when none is idle the new connection gets 503 with Retry-After.
+  std::size_t max_connections = 512;
+  // The largest request body (per request); a larger Content-Length gets 413 before any is read.
+  std::size_t max_request_body = 1 << 20;
+  // Request-body bytes being received at once over every connection; a request whose body does
+  // not fit in what is left gets 503 with Retry-After before its body is read.
+  std::size_t max_body_in_flight = 16 << 20;
+  // After "too many open files" (EMFILE/ENFILE) on accept, accepting pauses this long.
+  std::chrono::milliseconds accept_pause{250};
 };
 
 // TruConnect compatibility (config `compat.truconnect`, docs/truconnect-compat.md).
@@ -45,6 +61,9 @@ struct TruConnectConfig {
 struct AgentConfig {
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 8420;
+  // A listen address (ours or TruConnect's) beyond loopback is refused unless this is set in the
+  // file; the agent then warns at start.
+  bool allow_remote = false;
   std::filesystem::path ready_file;
   std::filesystem::path data_dir = "./weighlink-data";
   std::string station_id = "station-1";
@@ -81,8 +100,22 @@ struct AgentConfig {
   std::chrono::milliseconds hello_interval{30'000};
 
   LiveOptions live;
+  ServerLimits limits;
   TruConnectConfig truconnect;
 };
+
+// Checks that need the whole configuration, flags applied (listen addresses against
+// allow_remote). Returns one line naming the key, the value and what to do; nullopt when valid.
+[[nodiscard]] std::optional<std::string> validate_config(const AgentConfig& config);
+
+// The station key, token and TLS private key files must be readable by their owner only (as ssh
+// requires of its keys). Returns one line naming the file and the chmod to run; nullopt when
+// they are private or absent (the default station key is created 0600 on first start). Always
+// nullopt on Windows, whose ACLs mode bits do not describe.
+[[nodiscard]] std::optional<std::string> check_secret_files(const AgentConfig& config);
+
+// True for 127.0.0.0/8, ::1 and ::ffff:127.x.x.x (and "localhost").
+[[nodiscard]] bool is_loopback_host(const std::string& host);
 
 // Reads a YAML configuration file. Throws std::runtime_error naming the file, the key and what is
 // wrong (start-up only).

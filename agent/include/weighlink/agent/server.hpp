@@ -19,7 +19,8 @@ namespace weighlink::agent {
 
 class Server {
  public:
-  Server(boost::asio::io_context& ioc, Api& api, LiveOptions options = {});
+  Server(boost::asio::io_context& ioc, Api& api, LiveOptions options = {},
+         ServerLimits limits = {});
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -33,6 +34,9 @@ class Server {
   void publish_reading(const scale::Reading& reading);
   void publish_status();
   [[nodiscard]] std::size_t live_clients() const;
+  // Connections open now on all listeners (HTTP and live), and request-body bytes reserved.
+  [[nodiscard]] std::size_t connections() const;
+  [[nodiscard]] std::size_t body_bytes_in_flight() const;
   void stop();
 
   struct Impl;  // the Beast adapter's state; defined in server_beast.cpp

@@ -1,7 +1,8 @@
 #pragma once
 // Scale sources (SPEC §4): "serial:DEV?baud=9600&parity=none&bits=8&stop=1",
 // "serial:usb?vid=0403&pid=6001&serial=A50285BI" (a USB-serial adapter pinned by identity),
-// "tcp:HOST:PORT", "udp:PORT" or "udp:BIND_HOST:PORT",
+// "tcp:HOST:PORT", "udp:PORT" or "udp:BIND_HOST:PORT", with "?from=SENDER_IP" to take datagrams
+// from the indicator only (required when BIND_HOST is not loopback),
 // "sim:PROFILE?rate=10&seed=1&weight=32540&decks=2&cumulative=1".
 // Parsing and USB matching are pure; opening lives in the transport adapters.
 
@@ -50,8 +51,11 @@ struct TcpSource {
   std::uint16_t port = 0;
 };
 struct UdpSource {
-  std::string host = "0.0.0.0";  // the local address to bind (all interfaces by default)
+  std::string host = "127.0.0.1";  // the local address to bind (this machine only by default)
   std::uint16_t port = 0;
+  // The indicator's IP address: datagrams from any other sender are dropped and counted. Empty:
+  // any sender (allowed only on a loopback address, where senders are local programs).
+  std::string from{};
 };
 struct SimSource {
   std::string profile;

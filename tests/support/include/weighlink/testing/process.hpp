@@ -70,6 +70,16 @@ RunResult run(const std::vector<std::string>& argv,
               std::chrono::milliseconds timeout = std::chrono::seconds(60),
               const std::string& stdin_data = {});
 
+// Runs a command to completion with stdout and stderr kept apart (what a program prints vs. its
+// errors). Throws on timeout.
+struct SplitRunResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+SplitRunResult run_split(const std::vector<std::string>& argv,
+                         std::chrono::milliseconds timeout = std::chrono::seconds(60));
+
 // Polls `condition` every `interval` until it returns true or `timeout` passes.
 template <class F>
 bool eventually(F&& condition, std::chrono::milliseconds timeout,
@@ -84,6 +94,10 @@ std::pair<std::string, unsigned short> split_host_port(const std::string& addres
 
 // The whole of a file's bytes ("" when it cannot be read): logs, dumps.
 [[nodiscard]] std::string read_file(const std::filesystem::path& path);
+
+// Writes `text` to a file only its owner can read (mode 0600), as the agent requires of its token
+// and key files.
+void write_secret_file(const std::filesystem::path& path, const std::string& text);
 
 // The last non-empty line of a command's output (where tokens and JSON reports are printed).
 [[nodiscard]] std::string last_line(const std::string& text);

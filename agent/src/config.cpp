@@ -1,0 +1,99 @@
+// Whole-configuration checks (flags applied): listen addresses against allow_remote, and the
+// permissions of the files that hold secrets.
+#include "weighlink/agent/config.hpp"
+
+#ifndef _WIN32
+#include <sys/stat.h>
+#endif
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+
+namespace weighlink::agent {
+
+bool is_loopback_host(const std::string& host) {
+  std::string h = host;
+  if (h.size() > 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  std::transform(h.begin(), h.end(), h.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (h == "localhost" || h == "::1" || h == "0:0:0:0:0:0:0:1") return true;
+  if (h.rfind("::ffff:", 0) == 0) h = h.substr(7);
+  // 127.0.0.0/8, written as four decimal parts (bind() takes IP literals only).
+  if (h.rfind("127.", 0) != 0) return false;
+  int parts = 2;  // "127" was the first, the second starts here
+  int digits = 0;
+  for (std::size_t i = 4; i < h.size(); ++i) {
+    if (h[i] == '.') {
+      if (digits == 0) return false;
+      ++parts;
+      digits = 0;
+    } else if (h[i] >= '0' && h[i] <= '9') {
+      if (++digits > 3) return false;
+    } else {
+      return false;
+    }
+  }
+  return parts == 4 && digits > 0;
+}
+
+std::optional<std::string> validate_config(const AgentConfig& config) {
+  struct Listen {
+    const char* key;
+    const std::string& host;
+    std::uint16_t port;
+  };
+  std::vector<Listen> listens{{"listen (or --listen)", config.listen_host, config.listen_port}};
+  if (config.truconnect.enabled) {
+    listens.push_back(
+        {"compat.truconnect.ws_listen", config.truconnect.ws_host, config.truconnect.ws_port});
+    listens.push_back({"compat.truconnect.http_listen", config.truconnect.http_host,
+                       config.truconnect.http_port});
+  }
+  if (!config.allow_remote) {
+    for (const auto& l : listens) {
+      if (is_loopback_host(l.host)) continue;
+      return std::string(l.key) + ": " + l.host + ":" + std::to_string(l.port) +
+             " is reachable from other machines, and the local API has no login; listen on "
+             "127.0.0.1, or set allow_remote: true in the configuration file if this is meant";
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> check_secret_files(const AgentConfig& config) {
+#ifdef _WIN32
+  (void)config;
+  return std::nullopt;
+#else
+  struct Secret {
+    const char* what;
+    std::filesystem::path file;
+  };
+  std::vector<Secret> secrets{
+      {"the station key file", config.station_key_file.empty()
+                                   ? config.data_dir / "station.key"
+                                   : config.station_key_file},
+      {"the station token file", config.station_token_file},
+  };
+  if (config.backend_tls.enabled) {
+    secrets.push_back({"the TLS private key (backend_tls.key_file)", config.backend_tls.key_file});
+  }
+  for (const auto& s : secrets) {
+    if (s.file.empty()) continue;
+    struct stat st {};
+    // A missing file is reported where it is read, with its own message.
+    if (::stat(s.file.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    if ((st.st_mode & 077) == 0) continue;
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    return s.file.string() + ": " + s.what + " is open to " +
+           ((st.st_mode & 007) != 0 ? "every user" : "its group") + " (mode " + mode +
+           ") and holds a secret; run: chmod 600 " + s.file.string() +
+           " (the file must belong to the user the agent runs as)";
+  }
+  return std::nullopt;
+#endif
+}
+
+}  // namespace weighlink::agent
