@@ -418,16 +418,16 @@ bool optional_reference(const json::object& o, json::object& out,
   const auto* ref = o.if_contains("reference");
   if (!ref) return true;
   if (!ref->is_object()) {
-    error = error_response(400, "invalid_reference",
-                           "\"reference\" must be a JSON object (plate, ticket, ...)",
-                           correlation_id);
+    error =
+        error_response(400, "invalid_reference",
+                       "\"reference\" must be a JSON object (plate, ticket, ...)", correlation_id);
     return false;
   }
   if (sync::serialize_exact(*ref).size() > kMaxReferenceBytes) {
-    error = error_response(400, "reference_too_large",
-                           "\"reference\" must be at most " +
-                               std::to_string(kMaxReferenceBytes) + " bytes of JSON",
-                           correlation_id);
+    error = error_response(
+        400, "reference_too_large",
+        "\"reference\" must be at most " + std::to_string(kMaxReferenceBytes) + " bytes of JSON",
+        correlation_id);
     return false;
   }
   out = ref->as_object();
@@ -719,8 +719,8 @@ void Api::discard_outbox(const HttpRequest& request, const std::string& key,
     return respond(error_response(404, "not_dead", "no dead mutation has the key '" + key + "'",
                                   correlation_id));
   }
-  spdlog::warn("[{}] dead mutation {} discarded for good: {}", correlation_id,
-               sync::log_safe(key), sync::log_safe(reason->as_string()));
+  spdlog::warn("[{}] dead mutation {} discarded for good: {}", correlation_id, sync::log_safe(key),
+               sync::log_safe(reason->as_string()));
   respond(json_response(200, json::object{{"idempotency_key", key},
                                           {"state", "discarded"},
                                           {"discard_reason", reason->as_string()}}));
@@ -740,15 +740,12 @@ json::object Api::status() const {
     scales.push_back(std::move(o));
   }
   const auto stats = ctx_.outbox->stats();
-  json::object outbox{{"pending", stats.pending},
-                      {"acknowledged", stats.acknowledged},
-                      {"dead", stats.dead},
-                      {"discarded", stats.discarded},
-                      {"last_seq", stats.last_seq},
-                      {"rows", stats.rows},
-                      {"max_rows", stats.max_rows},
-                      {"pruned_through_seq", stats.pruned_through_seq},
-                      {"full", stats.full}};
+  json::object outbox{
+      {"pending", stats.pending},   {"acknowledged", stats.acknowledged},
+      {"dead", stats.dead},         {"discarded", stats.discarded},
+      {"last_seq", stats.last_seq}, {"rows", stats.rows},
+      {"max_rows", stats.max_rows}, {"pruned_through_seq", stats.pruned_through_seq},
+      {"full", stats.full}};
   if (stats.full) outbox["full_reason"] = stats.full_reason;
   if (stats.oldest_pending_created_at_ms) {
     outbox["oldest_pending_age_s"] =
@@ -814,8 +811,8 @@ HttpResponse Api::metrics() const {
   const bool online = uplink.state == sync::UplinkState::online;
   const auto pending_age_s =
       stats.oldest_pending_created_at_ms
-          ? static_cast<std::uint64_t>(
-                std::max<std::int64_t>(0, (to_ms(ctx_.now()) - *stats.oldest_pending_created_at_ms) / 1000))
+          ? static_cast<std::uint64_t>(std::max<std::int64_t>(
+                0, (to_ms(ctx_.now()) - *stats.oldest_pending_created_at_ms) / 1000))
           : 0;
   gauge("weighlink_agent_outbox_oldest_pending_age_seconds",
         "Age of the oldest pending mutation (0 when none is pending).", "", pending_age_s);

@@ -52,10 +52,9 @@ std::chrono::milliseconds get_ms(const YAML::Node& node, const std::filesystem::
                                  const std::string& key, std::uint32_t min, std::uint32_t max) {
   const auto v = get<std::uint32_t>(node, file, key, "a number of milliseconds");
   if (v < min || v > max) {
-    fail(
-        file, key,
-        std::to_string(v) + " is out of range " + std::to_string(min) + ".." + std::to_string(max) +
-            " ms");
+    fail(file, key,
+         std::to_string(v) + " is out of range " + std::to_string(min) + ".." +
+             std::to_string(max) + " ms");
   }
   return std::chrono::milliseconds(v);
 }
@@ -250,10 +249,10 @@ std::size_t get_count(const YAML::Node& node, const std::filesystem::path& file,
 
 void load_limits(const YAML::Node& n, const std::filesystem::path& file, ServerLimits& limits) {
   if (!n.IsMap()) fail(file, "limits", "expected a mapping (max_connections, ...)");
-  check_keys(n,
-             {"max_connections", "max_request_body_bytes", "max_body_bytes_in_flight",
-              "accept_pause_ms"},
-             file, "limits.");
+  check_keys(
+      n,
+      {"max_connections", "max_request_body_bytes", "max_body_bytes_in_flight", "accept_pause_ms"},
+      file, "limits.");
   if (auto v = n["max_connections"]) {
     limits.max_connections =
         get_count(v, file, "limits.max_connections", "connections", 8, 100'000);
@@ -378,10 +377,26 @@ AgentConfig load_config_file(const std::filesystem::path& file) {
   if (root.IsNull()) return cfg;
   if (!root.IsMap()) fail(file, "(top level)", "expected a mapping of keys");
   check_keys(root,
-             {"listen", "data_dir", "station_id", "station_token_file", "station_key_file",
-              "backends", "scales", "allowed_origins", "allowed_hosts", "capture_timeout_ms",
-              "outbox", "outbox_max_rows", "replay_batch_size", "replay_backoff_max_ms",
-              "hello_interval_ms", "live", "compat", "backend_tls", "limits", "allow_remote"},
+             {"listen",
+              "data_dir",
+              "station_id",
+              "station_token_file",
+              "station_key_file",
+              "backends",
+              "scales",
+              "allowed_origins",
+              "allowed_hosts",
+              "capture_timeout_ms",
+              "outbox",
+              "outbox_max_rows",
+              "replay_batch_size",
+              "replay_backoff_max_ms",
+              "hello_interval_ms",
+              "live",
+              "compat",
+              "backend_tls",
+              "limits",
+              "allow_remote"},
              file, "");
   listen_key(root["listen"], file, "listen", cfg.listen_host, cfg.listen_port);
   if (auto n = root["allow_remote"]) {
@@ -415,11 +430,13 @@ AgentConfig load_config_file(const std::filesystem::path& file) {
   }
   if (auto n = root["outbox"]) {
     if (!n.IsMap()) {
-      fail(file, "outbox", "expected a mapping (max_rows, min_retention_days, alert_pending_after_s)");
+      fail(file, "outbox",
+           "expected a mapping (max_rows, min_retention_days, alert_pending_after_s)");
     }
     check_keys(n, {"max_rows", "min_retention_days", "alert_pending_after_s"}, file, "outbox.");
     if (auto v = n["alert_pending_after_s"]) {
-      const auto s = get<std::uint32_t>(v, file, "outbox.alert_pending_after_s", "a number of seconds");
+      const auto s =
+          get<std::uint32_t>(v, file, "outbox.alert_pending_after_s", "a number of seconds");
       if (s < 60 || s > 7 * 86400) {
         fail(file, "outbox.alert_pending_after_s", "must be 60 to 604800 (one week)");
       }

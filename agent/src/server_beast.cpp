@@ -20,6 +20,7 @@
 #include "random_id.hpp"
 #include "weighlink/agent/limits.hpp"
 #include "weighlink/agent/server.hpp"
+#include "weighlink/sync/log_text.hpp"
 
 namespace weighlink::agent {
 
@@ -589,8 +590,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void upgrade(http::request<http::string_body> req, const HttpRequest& request) {
     if (auto refusal = server_->api.refuse(request)) {
       spdlog::warn("[{}] live socket refused ({}): Host '{}' Origin '{}'",
-                   correlation_of(*refusal), refusal->status, request.header("host"),
-                   request.header("origin"));
+                   correlation_of(*refusal), refusal->status,
+                   sync::log_safe(request.header("host")), sync::log_safe(request.header("origin")));
       return send(*refusal, req.version(), false);
     }
     if (endpoint_ == Endpoint::truconnect_http) {
@@ -619,8 +620,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void truconnect_http(const HttpRequest& request, unsigned version, bool keep_alive) {
     if (auto refusal = server_->api.refuse(request)) {
       spdlog::warn("[{}] TruConnect REST refused ({}): Host '{}' Origin '{}'",
-                   correlation_of(*refusal), refusal->status, request.header("host"),
-                   request.header("origin"));
+                   correlation_of(*refusal), refusal->status,
+                   sync::log_safe(request.header("host")), sync::log_safe(request.header("origin")));
       return send(*refusal, version, keep_alive);
     }
     const auto origin = request.header("origin");

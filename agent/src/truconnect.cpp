@@ -20,7 +20,6 @@ namespace {
 
 std::string now_iso() { return scale::format_timestamp(std::chrono::system_clock::now()); }
 
-
 // TruLoad works in kilograms: tonnes become kilograms exactly (12.34 t -> 12340 kg); other units
 // stay as the indicator shows them, and the frame's `unit` says which.
 scale::Decimal in_kg(const scale::Decimal& d, const std::string& unit) {
@@ -388,12 +387,12 @@ void TruConnect::on_message(Client& client, std::string_view text, Send send) {
   const json::object* o = (!parsed.refusal && v.is_object()) ? &v.as_object() : nullptr;
   const json::value* event = o ? o->if_contains("event") : nullptr;
   if (!event || !event->is_string()) {
-    send(envelope("error",
-                  json::object{{"message", "Invalid message format"},
-                               {"code", parsed.refusal ? parsed.refusal->code : "invalid_message"},
-                               {"detail", parsed.refusal
-                                              ? parsed.refusal->message
-                                              : "send {\"event\":\"...\",\"data\":{...}}"}}));
+    send(envelope(
+        "error",
+        json::object{{"message", "Invalid message format"},
+                     {"code", parsed.refusal ? parsed.refusal->code : "invalid_message"},
+                     {"detail", parsed.refusal ? parsed.refusal->message
+                                               : "send {\"event\":\"...\",\"data\":{...}}"}}));
     return;
   }
   const std::string name(event->as_string());

@@ -252,8 +252,8 @@ ExactParse parse_exact(std::string_view text, const JsonLimits& limits) {
     return result;
   }
   if (ec || used != text.size()) {
-    result.refusal = JsonRefusal{
-        "invalid_json", "not valid JSON" + (ec ? ": " + ec.message() : std::string())};
+    result.refusal =
+        JsonRefusal{"invalid_json", "not valid JSON" + (ec ? ": " + ec.message() : std::string())};
     return result;
   }
   result.value = std::move(parser.handler().root);

@@ -14,8 +14,8 @@ std::optional<Refusal> check_key(std::string_view key) {
 std::optional<Refusal> check_kind(std::string_view kind) {
   bool ok = !kind.empty() && kind.size() <= kMaxKindLength;
   for (unsigned char c : kind) {
-    ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-                c == '-');
+    ok = ok &&
+         ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-');
   }
   if (ok) return std::nullopt;
   return Refusal{"invalid_kind", "the kind must be 1 to " + std::to_string(kMaxKindLength) +
@@ -75,8 +75,7 @@ std::optional<Refusal> check_short_text(std::string_view what, std::string_view 
                                         std::size_t max) {
   if (text.size() > max) {
     return Refusal{"text_too_long", std::string(what) + " is " + std::to_string(text.size()) +
-                                        " bytes; at most " + std::to_string(max) +
-                                        " are accepted"};
+                                        " bytes; at most " + std::to_string(max) + " are accepted"};
   }
   for (unsigned char c : text) {
     if (c < 0x20 || c == 0x7f) {

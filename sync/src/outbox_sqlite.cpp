@@ -593,9 +593,10 @@ class SqliteOutbox final : public Outbox {
     PruneResult result;
     auto r = run_on_writer([&](sqlite3* db) -> boost::system::result<void> {
       // The prefix that may go: below the first row that must stay.
-      Stmt stop(db,
-                "SELECT MIN(seq) FROM mutations WHERE state NOT IN ('acknowledged', 'discarded') OR "
-                "created_at_ms > ? OR seq > ?");
+      Stmt stop(
+          db,
+          "SELECT MIN(seq) FROM mutations WHERE state NOT IN ('acknowledged', 'discarded') OR "
+          "created_at_ms > ? OR seq > ?");
       stop.bind(1, created_before_ms).bind(2, static_cast<std::int64_t>(durable_seq));
       if (stop.step() != SQLITE_ROW) return sqlite_error(stop.rc());
       std::uint64_t through = durable_seq;

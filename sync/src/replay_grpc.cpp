@@ -340,10 +340,10 @@ class GrpcReplayWorker final : public ReplayWorker {
       m->set_record_hash(row.record_hash);
       m->set_signature(row.signature);
       if (markers.contains(row.seq)) {
-        fill_marker(row,
-                    withholding_ ? withholding_->reason
-                                 : "a dead letter at the agent: " + row.last_error,
-                    *m);
+        fill_marker(
+            row,
+            withholding_ ? withholding_->reason : "a dead letter at the agent: " + row.last_error,
+            *m);
       } else {
         fill_typed(row, *m);
       }
@@ -478,9 +478,10 @@ class GrpcReplayWorker final : public ReplayWorker {
     if (withholding_) {
       // Even the marker, which holds no payload, fails: the backend is broken for this station,
       // not fed one bad mutation. Nothing is withheld; the queue waits with backoff.
-      spdlog::warn("the backend also fails the marker for seq {} ({}): not withholding it; "
-                   "retrying with backoff",
-                   withholding_->seq, log_safe(status.error_message()));
+      spdlog::warn(
+          "the backend also fails the marker for seq {} ({}): not withholding it; "
+          "retrying with backoff",
+          withholding_->seq, log_safe(status.error_message()));
       withholding_.reset();
       return error;
     }
@@ -488,22 +489,24 @@ class GrpcReplayWorker final : public ReplayWorker {
     const auto step = isolation_.on_failure(rows.front().seq, rows.size());
     if (step.withhold) {
       if (withheld_in_a_row_ >= kMaxWithheldInARow) {
-        spdlog::error("the backend fails every call holding seq {} ({}), and {} mutations were "
-                      "withheld in a row already: not withholding more; the queue waits (check "
-                      "the backend's log)",
-                      rows.front().seq, log_safe(status.error_message()), withheld_in_a_row_);
+        spdlog::error(
+            "the backend fails every call holding seq {} ({}), and {} mutations were "
+            "withheld in a row already: not withholding more; the queue waits (check "
+            "the backend's log)",
+            rows.front().seq, log_safe(status.error_message()), withheld_in_a_row_);
         return error;
       }
       ++withheld_in_a_row_;
-      withholding_ =
-          Withholding{rows.front().seq, "withheld: the backend fails every call holding this "
-                                        "mutation alone (gRPC " +
-                                            std::to_string(static_cast<int>(status.error_code())) +
-                                            ": " + status.error_message().substr(0, 120) + ")"};
+      withholding_ = Withholding{rows.front().seq,
+                                 "withheld: the backend fails every call holding this "
+                                 "mutation alone (gRPC " +
+                                     std::to_string(static_cast<int>(status.error_code())) + ": " +
+                                     status.error_message().substr(0, 120) + ")"};
     } else {
-      spdlog::warn("the backend failed a call of {} mutations from seq {} ({}): sending at most {} "
-                   "to find the one it refuses",
-                   rows.size(), rows.front().seq, log_safe(status.error_message()), step.limit);
+      spdlog::warn(
+          "the backend failed a call of {} mutations from seq {} ({}): sending at most {} "
+          "to find the one it refuses",
+          rows.size(), rows.front().seq, log_safe(status.error_message()), step.limit);
     }
     error.isolating = true;
     return error;
@@ -512,15 +515,16 @@ class GrpcReplayWorker final : public ReplayWorker {
   // The stuck alarm: the oldest pending mutation waited longer than alert_pending_after.
   void check_stuck() {
     const auto stats = outbox_.stats();
-    const bool stuck = stats.oldest_pending_created_at_ms &&
-                       now_ms() - *stats.oldest_pending_created_at_ms >
-                           config_.alert_pending_after.count();
+    const bool stuck =
+        stats.oldest_pending_created_at_ms &&
+        now_ms() - *stats.oldest_pending_created_at_ms > config_.alert_pending_after.count();
     std::lock_guard lock(mu_);
     if (stuck && !status_.stuck) {
-      spdlog::error("outbox: the oldest pending mutation has waited more than {} s (backend {}: "
-                    "{}); see GET /v1/status and docs/security.md, \"A stuck queue\"",
-                    config_.alert_pending_after.count() / 1000, channel_address_,
-                    status_.last_error.empty() ? std::string("no error") : status_.last_error);
+      spdlog::error(
+          "outbox: the oldest pending mutation has waited more than {} s (backend {}: "
+          "{}); see GET /v1/status and docs/security.md, \"A stuck queue\"",
+          config_.alert_pending_after.count() / 1000, channel_address_,
+          status_.last_error.empty() ? std::string("no error") : status_.last_error);
     } else if (!stuck && status_.stuck) {
       spdlog::info("outbox: the queue moves again (no pending mutation older than {} s)",
                    config_.alert_pending_after.count() / 1000);

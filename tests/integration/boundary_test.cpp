@@ -48,8 +48,9 @@ std::size_t queued(const std::string& http) {
 
 }  // namespace
 
-TEST_CASE("boundary: /v1/mutations refuses each bad request alone, keeps numbers exact, and loses "
-          "nothing queued") {
+TEST_CASE(
+    "boundary: /v1/mutations refuses each bad request alone, keeps numbers exact, and loses "
+    "nothing queued") {
   TempDir dir("wl-boundary");
   AgentProcess agent(dir, {});
   const std::string json_type = "application/json";
@@ -93,8 +94,7 @@ TEST_CASE("boundary: /v1/mutations refuses each bad request alone, keeps numbers
        "nul_character"},
       {"the same member twice", "k-dup", json_type, mutation(R"({"w":"1","w":"2"})"), 400,
        "duplicate_member"},
-      {"nested 40 deep", "k-deep", json_type, mutation(R"({"d":)" + deep + "}"), 400,
-       "too_deep"},
+      {"nested 40 deep", "k-deep", json_type, mutation(R"({"d":)" + deep + "}"), 400, "too_deep"},
       {"charset parameter", "k-charset", "Application/JSON; charset=utf-8", mutation("{}"), 202,
        nullptr},
       {"a large integer", "k-big", json_type, mutation(R"({"n":12345678901234567890123})"), 202,
@@ -129,7 +129,8 @@ TEST_CASE("boundary: /v1/mutations refuses each bad request alone, keeps numbers
 
   // Two bodies that differ in the last digit of a large integer are two requests (422), one that
   // differs only in member order and spacing is the same request (200).
-  auto again = post_raw(agent.http, "k-big", json_type, mutation(R"({"n":12345678901234567890124})"));
+  auto again =
+      post_raw(agent.http, "k-big", json_type, mutation(R"({"n":12345678901234567890124})"));
   CHECK(again.status == 422);
   CHECK(body_of(again).at("error") == "idempotency_key_reused");
   again = post_raw(agent.http, "k-big", json_type,
@@ -140,12 +141,13 @@ TEST_CASE("boundary: /v1/mutations refuses each bad request alone, keeps numbers
   CHECK(queued(agent.http) == accepted);
 }
 
-TEST_CASE("boundary: captures refuse a control character in the operator and an inexact or "
-          "oversized reference, and keep a reference's numbers exact") {
+TEST_CASE(
+    "boundary: captures refuse a control character in the operator and an inexact or "
+    "oversized reference, and keep a reference's numbers exact") {
   TempDir dir("wl-boundary");
   PtyScale scale(dir / "scale");
-  AgentProcess agent(dir, {"--scale-source", "serial:" + scale.path(),
-                           "--scale-protocol", "mt-continuous"});
+  AgentProcess agent(
+      dir, {"--scale-source", "serial:" + scale.path(), "--scale-protocol", "mt-continuous"});
   StreamingScale indicator(scale, mt_frame("14200"));
   struct CaptureCase {
     const char* name;
@@ -180,8 +182,9 @@ TEST_CASE("boundary: captures refuse a control character in the operator and an 
   CHECK(queued(agent.http) == 1);
 }
 
-TEST_CASE("boundary: TruConnect builds a valid key from any transaction id or capture type and "
-          "keeps the app's text in the reference") {
+TEST_CASE(
+    "boundary: TruConnect builds a valid key from any transaction id or capture type and "
+    "keeps the app's text in the reference") {
   TempDir dir("wl-boundary");
   PtyScale scale(dir / "scale");
   const std::string config =
@@ -196,12 +199,14 @@ TEST_CASE("boundary: TruConnect builds a valid key from any transaction id or ca
   StreamingScale indicator(scale, mt_frame("9100"));
   WsClient ws(agent.address("truconnect_ws"), "/");
   auto next = [&](const std::string& event) {
-    return read_until(ws, [&](const json::object& o) { return o.at("event") == json::value(event); })
+    return read_until(ws,
+                      [&](const json::object& o) { return o.at("event") == json::value(event); })
         .at("data")
         .as_object();
   };
   next("connected");
-  ws.write(R"({"event":"register","data":{"stationCode":"ROMIA\n[error] forged","mode":"mobile"}})");
+  ws.write(
+      R"({"event":"register","data":{"stationCode":"ROMIA\n[error] forged","mode":"mobile"}})");
   next("register-ack");
   const std::string long_id(200, 'T');
   ws.write(R"({"event":"transaction-sync","data":{"transactionId":")" + long_id + R"("}})");

@@ -50,8 +50,9 @@ TEST_CASE("adaptive batch: a limit announced by the backend caps it for good") {
   CHECK(odd.size() == 1);
 }
 
-TEST_CASE("isolation: a batch the backend fails is halved down to the one mutation, which is "
-          "withheld after failing alone twice") {
+TEST_CASE(
+    "isolation: a batch the backend fails is halved down to the one mutation, which is "
+    "withheld after failing alone twice") {
   using weighlink::sync::Isolation;
   Isolation iso;
   CHECK_FALSE(iso.limit());
@@ -82,8 +83,9 @@ TEST_CASE("isolation: a batch the backend fails is halved down to the one mutati
   CHECK_FALSE(iso.limit());  // past the first failed batch: full batches again
 }
 
-TEST_CASE("isolation: one failure of a lone mutation is not enough; an answer in between resets "
-          "the count") {
+TEST_CASE(
+    "isolation: one failure of a lone mutation is not enough; an answer in between resets "
+    "the count") {
   using weighlink::sync::Isolation;
   Isolation iso;
   CHECK_FALSE(iso.on_failure(7, 1).withhold);
@@ -94,9 +96,9 @@ TEST_CASE("isolation: one failure of a lone mutation is not enough; an answer in
 
 TEST_CASE("isolation: only statuses that retrying cannot cure count as content failures") {
   using weighlink::sync::content_failure;
-  CHECK(content_failure(3));    // INVALID_ARGUMENT
-  CHECK(content_failure(9));    // FAILED_PRECONDITION
-  CHECK(content_failure(13));   // INTERNAL
+  CHECK(content_failure(3));         // INVALID_ARGUMENT
+  CHECK(content_failure(9));         // FAILED_PRECONDITION
+  CHECK(content_failure(13));        // INTERNAL
   CHECK_FALSE(content_failure(14));  // UNAVAILABLE
   CHECK_FALSE(content_failure(8));   // RESOURCE_EXHAUSTED
   CHECK_FALSE(content_failure(4));   // DEADLINE_EXCEEDED

@@ -493,13 +493,15 @@ TEST_CASE("outbox: a file from before schema 4 that holds rows never renumbers t
   CHECK(outbox->list(std::nullopt, 0, 1).front().seq == 1);
 }
 
-TEST_CASE("outbox: a discarded dead letter is kept with its reason, never sent again, and pruned "
-          "like an acknowledged row") {
+TEST_CASE(
+    "outbox: a discarded dead letter is kept with its reason, never sent again, and pruned "
+    "like an acknowledged row") {
   TempDir dir;
   auto outbox = filled(dir, 4);
   const std::vector<MutationOutcome> answers{
       {1, MutationOutcome::Kind::applied, ""},
-      {2, MutationOutcome::Kind::rejected, "invalid_weight: weight \"1e5\" is not an exact decimal"},
+      {2, MutationOutcome::Kind::rejected,
+       "invalid_weight: weight \"1e5\" is not an exact decimal"},
       {3, MutationOutcome::Kind::applied, ""},
       {4, MutationOutcome::Kind::applied, ""}};
   REQUIRE(outbox->mark_results(answers, 5000).has_value());

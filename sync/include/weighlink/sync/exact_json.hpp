@@ -7,19 +7,18 @@
 // other number becomes an *exact number* node holding its text, which serialize_exact() writes
 // back verbatim. Pure functions, thread-safe.
 
+#include <boost/json/value.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 
-#include <boost/json/value.hpp>
-
 namespace weighlink::sync {
 
 struct JsonLimits {
-  std::size_t max_depth = 32;           // nesting of arrays and objects
-  std::size_t max_number_digits = 40;   // digits in one number
+  std::size_t max_depth = 32;          // nesting of arrays and objects
+  std::size_t max_number_digits = 40;  // digits in one number
 };
 
 // Why a text was refused: a machine-readable code (docs/security.md) and one line for people.
@@ -30,8 +29,8 @@ struct JsonRefusal {
 };
 
 struct ExactParse {
-  boost::json::value value;             // null when refused
-  std::optional<JsonRefusal> refusal;   // set when the text is refused
+  boost::json::value value;            // null when refused
+  std::optional<JsonRefusal> refusal;  // set when the text is refused
 };
 
 // Parses `text` as one JSON value. Refused: invalid JSON; a number with an exponent (1e400,
