@@ -1,0 +1,149 @@
+// Poison trials end to end (issue 15): the real agent with a pty scale, the real backend on a
+// throwaway PostgreSQL. A bad mutation followed by good ones: the good ones reach PostgreSQL, the
+// bad one is a dead letter with its reason, and `outbox discard` empties the station's queue.
+// And a backend that fails whole calls holding one mutation (a PostgreSQL trigger stands in for a
+// backend bug): the agent finds that one, withholds it behind a marker, and the rest flows.
+#include <doctest/doctest.h>
+
+#include <boost/json.hpp>
+#include <string>
+
+#include "agent_fixture.hpp"
+
+namespace json = boost::json;
+using namespace std::chrono_literals;
+using namespace weighlink::testing;
+
+namespace {
+
+std::uint64_t outbox_count(const std::string& http, const char* state) {
+  return agent_status(http).at("outbox").at(state).to_number<std::uint64_t>();
+}
+
+std::vector<json::object> items_in(const std::string& http, const std::string& state) {
+  std::vector<json::object> out;
+  for (const auto& v :
+       body_of(http_request(http, "GET", "/v1/outbox?state=" + state)).at("items").as_array()) {
+    out.push_back(v.as_object());
+  }
+  return out;
+}
+
+std::string note(int n) { return R"({"kind":"note.added","payload":{"n":)" + std::to_string(n) + "}}"; }
+
+}  // namespace
+
+TEST_CASE("poison trials: a weighing the backend refuses is a dead letter with its reason, the "
+          "mutations behind it reach PostgreSQL, and discard empties the queue") {
+  TempDir dir("wl-poison");
+  PtyScale scale(dir / "scale");
+  StationBackend backend(dir);
+  // A new station: no key registered, unsigned weighings refused (the default for new stations).
+  auto refuse = run({bin("weighlink-backend"), "station", "set-unsigned-weighings", "--dsn",
+                     backend.pg().dsn(), "--id", "st-1", "refuse"});
+  REQUIRE_MESSAGE(refuse.exit_code == 0, refuse.output);
+  auto args = backend.agent_args();
+  args.insert(args.end(), {"--scale-source", "serial:" + scale.path(), "--scale-protocol",
+                           "mt-continuous"});
+  AgentProcess agent(dir, args, "hello_interval_ms: 1000\n");
+  StreamingScale indicator(scale, mt_frame("14200"));
+
+  const auto capture = post_json(agent.http, "/v1/captures", "cap-1", R"({"operator":"op-1"})");
+  REQUIRE(capture.status == 202);
+  for (int n = 1; n <= 3; ++n) {
+    REQUIRE(post_json(agent.http, "/v1/mutations", "note-" + std::to_string(n), note(n)).status ==
+            202);
+  }
+  // The good ones are applied; the weighing is a dead letter with the backend's reason.
+  REQUIRE(eventually([&] { return backend.pg().query_scalar(
+                                      "select count(*) from mutation_log where outcome='applied'") ==
+                                  "3"; },
+                     30s));
+  REQUIRE(eventually([&] { return outbox_count(agent.http, "dead") == 1; }, 30s));
+  CHECK(eventually([&] { return outbox_count(agent.http, "acknowledged") == 3; }, 30s));
+  CHECK(outbox_count(agent.http, "pending") == 0);
+  const auto dead = items_in(agent.http, "dead");
+  REQUIRE(dead.size() == 1);
+  CHECK(dead[0].at("idempotency_key") == "cap-1");
+  CHECK(std::string(dead[0].at("last_error").as_string()).starts_with("unsigned_weighing"));
+  CHECK(backend.pg().query_scalar("select count(*) from weighings") == "0");
+  CHECK(backend.pg().query_scalar("select string_agg(payload->>'n', ',' order by seq) from "
+                                  "mutation_log where outcome='applied'") == "1,2,3");
+
+  // Discard: by HTTP a key that is not dead is refused; by the command the dead letter ends.
+  auto not_dead = post_json(agent.http, "/v1/outbox/note-1/discard", "", R"({"reason":"x"})");
+  CHECK(not_dead.status == 404);
+  auto bad_reason =
+      post_json(agent.http, "/v1/outbox/cap-1/discard", "", R"({"reason":"a\nforged line"})");
+  CHECK(bad_reason.status == 400);
+  auto usage = run({bin("weighlink-agent"), "outbox", "discard", "cap-1", "--data-dir",
+                    (dir / "data").string(), "--station-id", "st-1"});
+  CHECK(usage.exit_code == 2);  // no --reason
+  auto discard = run({bin("weighlink-agent"), "outbox", "discard", "cap-1", "--reason",
+                      "captured before the station key was registered; re-weighed",
+                      "--data-dir", (dir / "data").string(), "--station-id", "st-1"});
+  REQUIRE_MESSAGE(discard.exit_code == 0, discard.output);
+  const auto status = agent_status(agent.http);
+  CHECK(status.at("outbox").at("pending") == 0);
+  CHECK(status.at("outbox").at("dead") == 0);
+  CHECK(status.at("outbox").at("discarded") == 1);
+  const auto discarded = items_in(agent.http, "discarded");
+  REQUIRE(discarded.size() == 1);
+  CHECK(discarded[0].at("discard_reason") ==
+        "captured before the station key was registered; re-weighed");
+  // Never sent again, not even by a retry.
+  auto retry = http_request(agent.http, "POST", "/v1/outbox/cap-1/retry");
+  CHECK(retry.status == 404);
+  // Kept and exported, and the evidence chain still verifies.
+  auto exported = run({bin("weighlink-agent"), "outbox", "export", "--data-dir",
+                       (dir / "data").string(), "--station-id", "st-1"});
+  REQUIRE(exported.exit_code == 0);
+  CHECK(exported.output.find(R"("discard_reason":"captured before the station key)") !=
+        std::string::npos);
+  auto verified = run({bin("weighlink-agent"), "verify-evidence", "--data-dir",
+                       (dir / "data").string(), "--station-id", "st-1"});
+  CHECK_MESSAGE(verified.exit_code == 0, verified.output);
+  CHECK(http_request(agent.http, "GET", "/metrics").body.find("weighlink_agent_outbox_discarded 1") !=
+        std::string::npos);
+}
+
+TEST_CASE("poison trials: a mutation that makes the backend fail whole calls is found, withheld "
+          "behind a marker, and the rest flows") {
+  TempDir dir("wl-poison");
+  StationBackend backend(dir);
+  // A backend bug stands in: any call that stores this payload fails as a whole (P0001 is no
+  // data error the backend can pin on one row, so it fails the Replay with INTERNAL).
+  (void)backend.pg().query_scalar(R"sql(
+    CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      IF NEW.payload::text LIKE '%poison%' THEN RAISE EXCEPTION 'a backend bug'; END IF;
+      RETURN NEW;
+    END $$;
+    CREATE TRIGGER poison BEFORE INSERT ON mutation_log FOR EACH ROW EXECUTE FUNCTION poison();
+    SELECT 1)sql");
+  AgentProcess agent(dir, backend.agent_args(), "hello_interval_ms: 1000\n");
+  for (int n = 1; n <= 10; ++n) {
+    const std::string body =
+        n == 6 ? R"({"kind":"note.added","payload":{"tag":"poison"}})" : note(n);
+    REQUIRE(post_json(agent.http, "/v1/mutations", "m-" + std::to_string(n), body).status == 202);
+  }
+  REQUIRE(eventually([&] { return outbox_count(agent.http, "acknowledged") == 9; }, 60s));
+  REQUIRE(eventually([&] { return outbox_count(agent.http, "dead") == 1; }, 30s));
+  CHECK(outbox_count(agent.http, "pending") == 0);
+  const auto dead = items_in(agent.http, "dead");
+  REQUIRE(dead.size() == 1);
+  CHECK(dead[0].at("idempotency_key") == "m-6");
+  CHECK(std::string(dead[0].at("last_error").as_string()).starts_with("withheld: "));
+  const auto status = agent_status(agent.http);
+  CHECK(status.at("uplink").at("withheld") == 1);
+  // The backend holds the nine, and the marker for seq 6 (no payload), in seq order.
+  CHECK(backend.pg().query_scalar(
+            "select string_agg(seq || ':' || outcome, ' ' order by seq) from mutation_log") ==
+        "1:applied 2:applied 3:applied 4:applied 5:applied 6:rejected 7:applied 8:applied "
+        "9:applied 10:applied");
+  CHECK(backend.pg()
+            .query_scalar("select reason from mutation_log where seq = 6")
+            .starts_with("withheld_by_agent: "));
+  CHECK(backend.pg().query_scalar("select high_water_seq from stations where id='st-1'") == "10");
+  CHECK(read_file(dir / "agent.log").find("withheld mutation seq 6") != std::string::npos);
+}
