@@ -69,6 +69,22 @@ int main(int argc, char** argv) {
   rotate->add_option("--id", station_id, "station id")->required();
   std::string key_file;  // station add --key-file, station set-key
   add->add_option("--key-file", key_file, "the agent's station key file: signatures are checked");
+  bool allow_unsigned = false;
+  add->add_flag("--allow-unsigned-weighings", allow_unsigned,
+                "without a key, record its weighings anyway (default: REJECTED "
+                "unsigned_weighing until the key is registered)");
+  auto* set_unsigned = station->add_subcommand(
+      "set-unsigned-weighings", "allow or refuse the weighings of a station without a signing key");
+  set_unsigned->add_option("--dsn", dsn, "libpq connection string (or $WEIGHLINK_DSN)")
+      ->envname("WEIGHLINK_DSN")
+      ->required();
+  set_unsigned->add_option("--id", station_id, "station id")->required();
+  std::string unsigned_choice;
+  set_unsigned
+      ->add_option("choice", unsigned_choice,
+                   "allow: record them; refuse: REJECTED unsigned_weighing")
+      ->required()
+      ->check(CLI::IsMember({"allow", "refuse"}));
   auto* set_key = station->add_subcommand(
       "set-key", "register the agent's station key: every mutation's signature is checked");
   set_key->add_option("--dsn", dsn, "libpq connection string (or $WEIGHLINK_DSN)")
@@ -354,7 +370,10 @@ int main(int argc, char** argv) {
       dr_options.policy.max_drill_age_s = static_cast<std::int64_t>(max_drill_age_days * 86400);
       return run_dr_status(dr_options);
     }
-    if (*add) return run_station_add(dsn, station_id, key_file);
+    if (*add) return run_station_add(dsn, station_id, key_file, allow_unsigned);
+    if (*set_unsigned) {
+      return run_station_set_unsigned_weighings(dsn, station_id, unsigned_choice == "allow");
+    }
     if (*set_key) return run_station_set_key(dsn, station_id, key_file);
     if (*disable) return run_station_disable(dsn, station_id);
     if (*rotate) return run_station_rotate_token(dsn, station_id);

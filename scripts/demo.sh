@@ -97,6 +97,15 @@ compat=()
   --scale-source "serial:$demo/scale" --scale-protocol mt-continuous >"$demo/agent.log" 2>&1 &
 pids+=($!)
 wait_ready "$demo/agent.ready" "${pids[-1]}" agent
+# A new station refuses unsigned weighings: register the key the agent made on its first start
+# (its weighings are then signed and checked), or allow them when there is none.
+if [[ -s "$demo/agent-data/station.key" ]]; then
+  "$bin/weighlink-backend" station set-key --dsn "$dsn" --id demo-station \
+    --key-file "$demo/agent-data/station.key" >/dev/null
+else
+  "$bin/weighlink-backend" station set-unsigned-weighings --dsn "$dsn" --id demo-station allow \
+    >/dev/null
+fi
 http=$(addr_of "$demo/agent.ready" http)
 tc_ws=$(addr_of "$demo/agent.ready" truconnect_ws)
 tc_http=$(addr_of "$demo/agent.ready" truconnect_http)

@@ -1,5 +1,5 @@
-// migrate, station add, rotate-token, set-key, disable: one-shot commands on their own
-// connection.
+// migrate, station add, rotate-token, set-key, set-unsigned-weighings, disable: one-shot
+// commands on their own connection.
 #include <iostream>
 #include <optional>
 #include <string_view>
@@ -79,7 +79,7 @@ int run_migrate(const std::string& dsn) {
 }
 
 int run_station_add(const std::string& dsn, const std::string& station_id,
-                    const std::string& key_file) {
+                    const std::string& key_file, bool allow_unsigned_weighings) {
   if (!valid_station_id(station_id)) return bad_station_id("station add", station_id);
   std::vector<unsigned char> key;
   if (!key_file.empty()) {
@@ -89,7 +89,7 @@ int run_station_add(const std::string& dsn, const std::string& station_id,
   }
   const std::string token = generate_token();
   PgConnection db(dsn);
-  auto added = insert_station(db, station_id, sha256_hex(token), key);
+  auto added = insert_station(db, station_id, sha256_hex(token), key, allow_unsigned_weighings);
   if (!added) {
     if (added.error() == Errc::station_exists) {
       std::cerr << "weighlink-backend: station add: station \"" << station_id
@@ -100,7 +100,17 @@ int run_station_add(const std::string& dsn, const std::string& station_id,
   }
   // Only the hash is stored: this is the one chance to copy the token.
   std::cout << "created station " << station_id << "\n";
-  if (!key.empty()) std::cout << "signatures are checked with the key from " << key_file << "\n";
+  if (!key.empty()) {
+    std::cout << "signatures are checked with the key from " << key_file << "\n";
+  } else if (allow_unsigned_weighings) {
+    std::cout << "no signing key: its weighings are recorded unsigned (register the agent's key "
+                 "with `station set-key` to check them)\n";
+  } else {
+    std::cout << "no signing key: its weighings are refused (unsigned_weighing) until the agent's "
+                 "key is registered with `station set-key` (or `station set-unsigned-weighings "
+                 "--id "
+              << station_id << " allow`)\n";
+  }
   std::cout << "token (shown once; put it in the agent's --station-token-file):\n"
             << token << std::endl;
   return kExitOk;
@@ -133,6 +143,26 @@ int run_station_disable(const std::string& dsn, const std::string& station_id) {
                 disabled.error());
   }
   std::cout << "disabled station " << station_id << "; its token is refused from now on\n";
+  return kExitOk;
+}
+
+int run_station_set_unsigned_weighings(const std::string& dsn, const std::string& station_id,
+                                       bool allow) {
+  constexpr std::string_view kCommand = "station set-unsigned-weighings";
+  if (!valid_station_id(station_id)) return bad_station_id(kCommand, station_id);
+  PgConnection db(dsn);
+  if (auto set = set_unsigned_weighings(db, station_id, allow); !set) {
+    return fail(kCommand, "cannot change station \"" + station_id + "\"", db, set.error());
+  }
+  if (allow) {
+    std::cout << "station " << station_id
+              << ": weighings are recorded without a signing key (unsigned); once its key is "
+                 "registered every mutation's signature is checked\n";
+  } else {
+    std::cout << "station " << station_id
+              << ": without a signing key its weighings are REJECTED unsigned_weighing from now "
+                 "on\n";
+  }
   return kExitOk;
 }
 

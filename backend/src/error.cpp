@@ -22,6 +22,8 @@ class BackendCategory final : public boost::system::error_category {
         return "database statement or lock wait timed out";
       case Errc::database_error:
         return "database error";
+      case Errc::data_refused:
+        return "the database refused a value or row (data exception or constraint)";
       case Errc::not_migrated:
         return "database schema not migrated";
       case Errc::station_not_found:

@@ -146,11 +146,25 @@ ALTER TABLE mutation_log
   ADD CONSTRAINT mutation_log_seq_station_id_key UNIQUE (seq, station_id);
 )sql";
 
+// v4: whether a station without a signing key may record weighings. Stations that exist keep
+// doing so (true), so an upgrade stops no station; new ones refuse them (false) until their key is
+// registered (`station set-key`) or unsigned weighings are allowed
+// (`station add --allow-unsigned-weighings`, `station set-unsigned-weighings`).
+constexpr std::string_view kSchemaV4 = R"sql(
+ALTER TABLE stations ADD COLUMN accept_unsigned_weighings boolean NOT NULL DEFAULT true;
+ALTER TABLE stations ALTER COLUMN accept_unsigned_weighings SET DEFAULT false;
+COMMENT ON COLUMN stations.accept_unsigned_weighings IS
+  'Without a signing_key: weighing.captured is recorded (true) or REJECTED unsigned_weighing '
+  '(false). Ignored once a key is registered: every mutation''s signature is checked then.';
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, "stations, mutation_log, weighings, backend_meta", kSchemaV1},
     Migration{2, "station signing keys, mutation evidence, weighing decks and axles", kSchemaV2},
     Migration{3, "mutation_log unique (seq, station_id): foreign key checks use the primary key",
               kSchemaV3},
+    Migration{4, "stations.accept_unsigned_weighings (existing stations true, new ones false)",
+              kSchemaV4},
 };
 
 }  // namespace

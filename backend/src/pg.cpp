@@ -39,6 +39,9 @@ Errc classify_pg_error(std::string_view sqlstate, bool connection_ok) noexcept {
   if (sqlstate == "42P01" || sqlstate == "42703") return Errc::not_migrated;
   // query_canceled (statement_timeout) and lock_not_available (lock_timeout).
   if (sqlstate == "57014" || sqlstate == "55P03") return Errc::timed_out;
+  // Data exception (22: a value out of range, bad input for a type) or integrity constraint
+  // (23: a CHECK, NOT NULL, a foreign key): the fault of a row, not of the database.
+  if (sqlstate.starts_with("22") || sqlstate.starts_with("23")) return Errc::data_refused;
   return Errc::database_error;
 }
 
@@ -201,6 +204,8 @@ Result<void> PgConnection::ensure_connected() {
 Result<PgResult> PgConnection::exec(std::string_view sql, const std::vector<std::string>& params) {
   if (!conn_) {
     last_error_ = "not connected";
+    last_sqlstate_.clear();
+    last_primary_.clear();
     return Errc::connection_lost;
   }
   const std::string statement(sql);
@@ -220,6 +225,9 @@ Result<PgResult> PgConnection::exec(std::string_view sql, const std::vector<std:
   if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return result;
 
   const char* state = raw ? PQresultErrorField(raw, PG_DIAG_SQLSTATE) : nullptr;
+  last_sqlstate_ = state ? state : "";
+  const char* primary = raw ? PQresultErrorField(raw, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
+  last_primary_ = primary ? one_line(primary) : std::string();
   last_error_ = one_line(raw ? PQresultErrorMessage(raw) : PQerrorMessage(conn_.get()));
   if (last_error_.empty()) last_error_ = one_line(PQerrorMessage(conn_.get()));
   const bool connection_ok = PQstatus(conn_.get()) == CONNECTION_OK;

@@ -61,7 +61,8 @@ SELECT s.high_water_seq, s.durable_seq,
        coalesce((SELECT value FROM backend_meta WHERE key = 'generation'), ''),
        coalesce(encode(s.signing_key, 'hex'), ''),
        (SELECT m.record_hash FROM mutation_log m
-        WHERE m.station_id = s.id AND m.seq = s.high_water_seq)
+        WHERE m.station_id = s.id AND m.seq = s.high_water_seq),
+       s.accept_unsigned_weighings
 FROM stations s WHERE s.id = $1 FOR UPDATE OF s)sql";
 
 // Multi-row inserts from one JSON parameter: one round trip per table for the whole batch.
@@ -192,6 +193,7 @@ Result<StationState> PgReplayStore::lock_station(std::string_view station_id) {
   if (!result->is_null(0, 4) && !result->get(0, 4).empty()) {
     state.last_record_hash = std::string(result->get(0, 4));
   }
+  state.accept_unsigned_weighings = result->get(0, 5) == "t";
   return state;
 }
 
@@ -262,6 +264,21 @@ Result<void> PgReplayStore::insert(std::string_view station_id,
   return {};
 }
 
+Result<std::optional<StorageRefusal>> PgReplayStore::insert_guarded(std::string_view station_id,
+                                                                    const NewRecord& record) {
+  // Only after the fast path met a refused row: a savepoint per record finds it.
+  if (auto r = connection_.exec("SAVEPOINT weighlink_record"); !r) return r.error();
+  auto inserted = insert(station_id, {record});
+  if (!inserted && inserted.error() != Errc::data_refused) return inserted.error();
+  std::optional<StorageRefusal> refusal;
+  if (!inserted) {
+    refusal = StorageRefusal{connection_.last_sqlstate(), connection_.last_primary_message()};
+    if (auto r = connection_.exec("ROLLBACK TO SAVEPOINT weighlink_record"); !r) return r.error();
+  }
+  if (auto r = connection_.exec("RELEASE SAVEPOINT weighlink_record"); !r) return r.error();
+  return refusal;
+}
+
 Result<void> PgReplayStore::set_high_water(std::string_view station_id, std::uint64_t seq) {
   auto result = connection_.exec("UPDATE stations SET high_water_seq = $2 WHERE id = $1",
                                  {std::string(station_id), std::to_string(seq)});
@@ -272,8 +289,12 @@ Result<void> PgReplayStore::set_high_water(std::string_view station_id, std::uin
 Result<ReplayOutcome> replay_batch(PgConnection& connection, std::string_view station_id,
                                    const std::vector<Mutation>& mutations, std::int64_t now_unix_ms,
                                    int* attempts) {
+  // After a refused row (Errc::data_refused) the batch runs once more with a savepoint per
+  // record, which finds the row and rejects it alone; that run is not one of should_retry's.
+  InsertMode mode = InsertMode::batch;
+  int transactions = 0;
   for (int attempt = 1;; ++attempt) {
-    if (attempts) *attempts = attempt;
+    if (attempts) *attempts = ++transactions;
     if (auto connected = connection.ensure_connected(); !connected) return connected.error();
     boost::system::error_code error;
     {
@@ -282,7 +303,7 @@ Result<ReplayOutcome> replay_batch(PgConnection& connection, std::string_view st
         error = begun.error();
       } else {
         PgReplayStore store(connection);
-        auto outcome = apply_batch(store, station_id, mutations, now_unix_ms);
+        auto outcome = apply_batch(store, station_id, mutations, now_unix_ms, mode);
         if (!outcome) {
           error = outcome.error();
         } else if (auto committed = transaction.commit(); !committed) {
@@ -291,6 +312,11 @@ Result<ReplayOutcome> replay_batch(PgConnection& connection, std::string_view st
           return outcome;
         }
       }
+    }
+    if (error == Errc::data_refused && mode == InsertMode::batch) {
+      mode = InsertMode::row_by_row;
+      --attempt;
+      continue;
     }
     if (!should_retry(error, attempt)) return error;
     if (error == Errc::connection_lost) connection.reset();
@@ -380,13 +406,16 @@ Result<std::vector<int>> migrate(PgConnection& connection) {
 
 Result<void> insert_station(PgConnection& connection, std::string_view station_id,
                             std::string_view token_sha256,
-                            std::span<const unsigned char> signing_key) {
+                            std::span<const unsigned char> signing_key,
+                            bool accept_unsigned_weighings) {
   if (auto connected = connection.ensure_connected(); !connected) return connected.error();
   auto result = connection.exec(
-      "INSERT INTO stations (id, token_sha256, signing_key, signing_key_set_at) "
-      "SELECT $1, $2, decode(nullif($3, ''), 'hex'), CASE WHEN $3 = '' THEN NULL ELSE now() END "
-      "ON CONFLICT (id) DO NOTHING RETURNING id",
-      {std::string(station_id), std::string(token_sha256), sync::to_hex(signing_key)});
+      "INSERT INTO stations (id, token_sha256, signing_key, signing_key_set_at, "
+      "accept_unsigned_weighings) "
+      "SELECT $1, $2, decode(nullif($3, ''), 'hex'), CASE WHEN $3 = '' THEN NULL ELSE now() END, "
+      "$4::boolean ON CONFLICT (id) DO NOTHING RETURNING id",
+      {std::string(station_id), std::string(token_sha256), sync::to_hex(signing_key),
+       accept_unsigned_weighings ? "true" : "false"});
   if (!result) return result.error();
   if (result->rows() == 0) return Errc::station_exists;
   return {};
@@ -399,6 +428,17 @@ Result<void> set_station_key(PgConnection& connection, std::string_view station_
       "UPDATE stations SET signing_key = decode($2, 'hex'), signing_key_set_at = now() "
       "WHERE id = $1 RETURNING id",
       {std::string(station_id), sync::to_hex(signing_key)});
+  if (!result) return result.error();
+  if (result->rows() == 0) return Errc::station_not_found;
+  return {};
+}
+
+Result<void> set_unsigned_weighings(PgConnection& connection, std::string_view station_id,
+                                    bool accept) {
+  if (auto connected = connection.ensure_connected(); !connected) return connected.error();
+  auto result = connection.exec(
+      "UPDATE stations SET accept_unsigned_weighings = $2::boolean WHERE id = $1 RETURNING id",
+      {std::string(station_id), accept ? "true" : "false"});
   if (!result) return result.error();
   if (result->rows() == 0) return Errc::station_not_found;
   return {};

@@ -9,6 +9,7 @@
 #include "weighlink/backend/pg_store.hpp"
 #include "weighlink/backend/replay.hpp"
 #include "weighlink/backend/token.hpp"
+#include "weighlink/sync/log_text.hpp"
 #include "weighlink/sync/trailers.hpp"
 #include "weighlink/sync/typed_payload.hpp"
 #include "weighlink/sync/v1/sync.grpc.pb.h"
@@ -25,6 +26,7 @@ struct CallInfo {
   std::string token;  // never logged
   bool has_token = false;
   std::string correlation_id;
+  std::string peer;  // "ipv4:127.0.0.1:PORT": logged through sync::log_safe like client text
 };
 
 bool sane_correlation_id(std::string_view id) {
@@ -39,6 +41,7 @@ bool sane_correlation_id(std::string_view id) {
 
 CallInfo call_info(const grpc::CallbackServerContext& context) {
   CallInfo info;
+  info.peer = context.peer();
   const auto& metadata = context.client_metadata();
   if (auto it = metadata.find("authorization"); it != metadata.end()) {
     const std::string_view value(it->second.data(), it->second.size());
@@ -121,12 +124,15 @@ Mutation from_proto(const pb::Mutation& in) {
   m.prev_hash = in.prev_hash();
   m.record_hash = in.record_hash();
   m.signature = in.signature();
-  if (in.has_weighing_captured()) m.weighing = from_proto(in.weighing_captured());
-  // The same mapping as the agent's, from the JSON the signature covers.
-  if (m.kind == kWeighingCapturedKind) {
-    pb::WeighingCaptured signed_form;
-    if (sync::weighing_from_payload(m.payload_json, signed_form)) {
-      m.weighing_from_payload = from_proto(signed_form);
+  m.withheld_reason = in.withheld_reason();
+  m.withheld_payload_sha256 = in.withheld_payload_sha256();
+  // The weighing is built from the JSON the signature covers, with the same mapping as the
+  // agent's, for every station; the typed copy on the wire (weighing_captured) is ignored: a
+  // client could make it say anything.
+  if (m.kind == kWeighingCapturedKind && m.withheld_reason.empty()) {
+    pb::WeighingCaptured from_payload;
+    if (sync::weighing_from_payload(m.payload_json, from_payload)) {
+      m.weighing = from_proto(from_payload);
     }
   }
   return m;
@@ -196,7 +202,7 @@ class SyncServiceImpl final : public pb::SyncService::CallbackService {
       spdlog::warn(
           "replay refused: {} mutations in one batch, the limit is {} station={} "
           "correlation_id={}",
-          count, deps_.max_batch, request->station_id(), info.correlation_id);
+          count, deps_.max_batch, sync::log_safe(request->station_id()), info.correlation_id);
       context->AddTrailingMetadata(sync::kMaxBatchTrailer, std::to_string(deps_.max_batch));
       finish(context, reactor, info.correlation_id,
              {grpc::StatusCode::RESOURCE_EXHAUSTED,
@@ -228,8 +234,8 @@ class SyncServiceImpl final : public pb::SyncService::CallbackService {
       try {
         job(worker);
       } catch (const std::exception& e) {
-        spdlog::error("unexpected exception in an RPC: {} correlation_id={}", e.what(),
-                      correlation_id);
+        spdlog::error("unexpected exception in an RPC: {} correlation_id={}",
+                      sync::log_safe(e.what()), correlation_id);
         finish(
             context, reactor, correlation_id,
             {grpc::StatusCode::INTERNAL, "internal error (correlation id " + correlation_id + ")"});
@@ -269,12 +275,15 @@ class SyncServiceImpl final : public pb::SyncService::CallbackService {
       worker.db.reset();
       deps_.metrics->count_unavailable();
     }
+    // Client text (the station id) and server messages that may quote client values are
+    // escaped: one log line per event, whatever they hold.
     if (error == Errc::unauthenticated || error == Errc::permission_denied) {
-      spdlog::warn("{} refused: {} station={} correlation_id={}", what, error.message(), station_id,
-                   correlation_id);
+      spdlog::warn("{} refused: {} station={} correlation_id={}", what, error.message(),
+                   sync::log_safe(station_id), correlation_id);
     } else {
       spdlog::error("{} failed: {}: {} station={} correlation_id={}", what, error.message(),
-                    worker.db.last_error(), station_id, correlation_id);
+                    sync::log_safe(worker.db.last_error(), 1024), sync::log_safe(station_id),
+                    correlation_id);
     }
     return to_status(error, correlation_id);
   }
@@ -292,16 +301,17 @@ class SyncServiceImpl final : public pb::SyncService::CallbackService {
       spdlog::warn(
           "station={} holds seq {} as acknowledged but high water is {}: the database went back "
           "in time (restore?); the agent re-sends from {} correlation_id={}",
-          request.station_id(), request.acknowledged_seq(), watermark->high_water_seq,
-          watermark->high_water_seq + 1, info.correlation_id);
+          sync::log_safe(request.station_id()), request.acknowledged_seq(),
+          watermark->high_water_seq, watermark->high_water_seq + 1, info.correlation_id);
     }
     to_proto(*watermark, response.mutable_watermark());
     deps_.metrics->station_seen(request.station_id(), request.last_seq(), watermark->high_water_seq,
                                 deps_.now_unix_ms());
     response.set_server_time_unix_ms(deps_.now_unix_ms());
     response.set_backend_version(WEIGHLINK_VERSION);
-    spdlog::debug("hello station={} high_water={} correlation_id={}", request.station_id(),
-                  watermark->high_water_seq, info.correlation_id);
+    spdlog::debug("hello station={} agent_version={} peer={} high_water={} correlation_id={}",
+                  sync::log_safe(request.station_id()), sync::log_safe(request.agent_version(), 64),
+                  sync::log_safe(info.peer), watermark->high_water_seq, info.correlation_id);
     return grpc::Status::OK;
   }
 
@@ -316,8 +326,8 @@ class SyncServiceImpl final : public pb::SyncService::CallbackService {
       return failed(worker, ok.error(), "replay", station_id, info.correlation_id);
     }
     if (auto problem = malformed_batch_reason(mutations)) {
-      spdlog::warn("replay refused: {} station={} correlation_id={}", *problem, station_id,
-                   info.correlation_id);
+      spdlog::warn("replay refused: {} station={} correlation_id={}", *problem,
+                   sync::log_safe(station_id), info.correlation_id);
       return {grpc::StatusCode::INVALID_ARGUMENT,
               *problem + " (correlation id " + info.correlation_id + ")"};
     }
@@ -334,14 +344,19 @@ class SyncServiceImpl final : public pb::SyncService::CallbackService {
                                  outcome->watermark.high_water_seq, deps_.now_unix_ms());
     std::size_t counts[4] = {0, 0, 0, 0};
     deps_.metrics->count_unsigned(outcome->unsigned_recorded);
-    for (const auto& result : outcome->results) {
+    for (std::size_t i = 0; i < outcome->results.size(); ++i) {
+      const auto& result = outcome->results[i];
       deps_.metrics->count_outcome(result.outcome);
       ++counts[static_cast<int>(result.outcome)];
       if (result.outcome == Outcome::rejected) {
         deps_.metrics->count_evidence_rejection(result.reason);
-        spdlog::warn("mutation rejected: {} station={} idempotency_key={} seq={} correlation_id={}",
-                     result.reason, station_id, result.idempotency_key, result.seq,
-                     info.correlation_id);
+        // Results answer the batch's mutations in order, one each up to a gap.
+        spdlog::warn(
+            "mutation rejected: {} station={} idempotency_key={} kind={} seq={} "
+            "correlation_id={}",
+            sync::log_safe(result.reason, 512), sync::log_safe(station_id),
+            sync::log_safe(result.idempotency_key), sync::log_safe(mutations[i].kind, 100),
+            result.seq, info.correlation_id);
       }
       auto* out = response.add_results();
       out->set_idempotency_key(result.idempotency_key);
@@ -356,7 +371,7 @@ class SyncServiceImpl final : public pb::SyncService::CallbackService {
     spdlog::info(
         "replay station={} mutations={} applied={} duplicate={} rejected={} high_water={} "
         "expected_seq={} attempts={} correlation_id={}",
-        station_id, mutations.size(), counts[static_cast<int>(Outcome::applied)],
+        sync::log_safe(station_id), mutations.size(), counts[static_cast<int>(Outcome::applied)],
         counts[static_cast<int>(Outcome::duplicate)], counts[static_cast<int>(Outcome::rejected)],
         outcome->watermark.high_water_seq, outcome->expected_seq, attempts, info.correlation_id);
     return grpc::Status::OK;

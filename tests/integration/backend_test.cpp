@@ -45,9 +45,12 @@ void migrate(const PgCluster& pg) {
   REQUIRE(result.exit_code == 0);
 }
 
-std::string add_station(const PgCluster& pg, const std::string& id) {
-  const auto result =
-      weighlink::testing::run({kBackend, "station", "add", "--dsn", pg.dsn(), "--id", id});
+// A station whose weighings are recorded without a key (--allow-unsigned-weighings), as every
+// station's were before the setting; `allow_unsigned` false: a new station as the default makes it.
+std::string add_station(const PgCluster& pg, const std::string& id, bool allow_unsigned = true) {
+  std::vector<std::string> argv{kBackend, "station", "add", "--dsn", pg.dsn(), "--id", id};
+  if (allow_unsigned) argv.push_back("--allow-unsigned-weighings");
+  const auto result = weighlink::testing::run(argv);
   INFO(result.output);
   REQUIRE(result.exit_code == 0);
   return last_line(result.output);
@@ -175,15 +178,22 @@ Call call_hello(const std::string& address, const std::string& token, const std:
   return call;
 }
 
-// A weighing of `weight` kg as the agent would send it.
+// A weighing of `weight` kg as the agent would send it: the payload JSON, with the reading behind
+// it (seq and raw frame), and the typed copy (which the backend ignores).
 pb::Mutation weighing(const std::string& station, std::uint64_t seq, const std::string& key,
                       const std::string& weight) {
+  const std::string raw(
+      "\x02"
+      "01 0 003254000000\r");
   pb::Mutation m;
   m.set_station_id(station);
   m.set_idempotency_key(key);
   m.set_seq(seq);
   m.set_kind("weighing.captured");
-  m.set_payload_json(R"({"scale":"main","weight":")" + weight + R"(","unit":"kg"})");
+  boost::json::object payload{{"scale", "main"}, {"weight", weight}, {"unit", "kg"},
+                              {"mode", "gross"}, {"tare", "0"},      {"reading_seq", 1000 + seq},
+                              {"raw", raw},      {"type", "static"}};
+  m.set_payload_json(boost::json::serialize(payload));
   m.set_created_at_unix_ms(1'800'000'000'000 + static_cast<std::int64_t>(seq));
   auto* w = m.mutable_weighing_captured();
   w->set_scale("main");
@@ -192,10 +202,7 @@ pb::Mutation weighing(const std::string& station, std::uint64_t seq, const std::
   w->set_mode("gross");
   w->set_tare("0");
   w->set_reading_seq(1000 + seq);
-  w->set_raw(
-      std::string("\x02"
-                  "01 0 003254000000\r",
-                  20));
+  w->set_raw(raw);
   return m;
 }
 
@@ -470,19 +477,27 @@ TEST_CASE("backend: an invalid weighing is REJECTED, recorded, and does not bloc
   REQUIRE(call.status.ok());
   REQUIRE(response.results_size() == 2);
   CHECK(response.results(0).outcome() == pb::REJECTED);
-  CHECK(response.results(0).reason().rfind("invalid_payload: ", 0) == 0);
+  CHECK(response.results(0).reason().rfind("invalid_weight: ", 0) == 0);
   CHECK(response.results(1).outcome() == pb::APPLIED);
   CHECK(response.watermark().high_water_seq() == 2);
   CHECK(pg.query_scalar("select outcome from mutation_log where idempotency_key='k1'") ==
         "rejected");
   CHECK(pg.query_scalar("select count(*) from weighings") == "1");
 
-  // A mutation without an idempotency key cannot be recorded at all: the batch is refused.
+  // A mutation without an idempotency key is rejected alone, recorded under a substitute key.
+  pb::ReplayResponse no_key;
+  const auto answered =
+      call_replay(backend.grpc(), token, batch("st1", {weighing("st1", 3, "", "1")}), &no_key);
+  REQUIRE(answered.status.ok());
+  CHECK(no_key.results(0).reason().rfind("invalid_key: ", 0) == 0);
+  CHECK(no_key.watermark().high_water_seq() == 3);
+  CHECK(rows_of(pg, "st1") == "3");
+  // seq 0 has no place in the order: that batch is refused as a whole.
   pb::ReplayResponse malformed;
   const auto refused =
-      call_replay(backend.grpc(), token, batch("st1", {weighing("st1", 3, "", "1")}), &malformed);
+      call_replay(backend.grpc(), token, batch("st1", {weighing("st1", 0, "k0", "1")}), &malformed);
   CHECK(refused.status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
-  CHECK(rows_of(pg, "st1") == "2");
+  CHECK(rows_of(pg, "st1") == "3");
 }
 
 TEST_CASE("backend: a batch starting past a gap answers the expected seq and applies nothing") {
@@ -1158,12 +1173,13 @@ TEST_CASE(
   CHECK(pg.query_scalar("select bool_or(signature_verified) from mutation_log") == "f");
   CHECK(metric_line(backend.http(), "weighlink_backend_unsigned_mutations_total") ==
         "weighlink_backend_unsigned_mutations_total 3");
-  // Evidence that could not be stored is a malformed batch.
+  // Evidence that could not be stored rejects that mutation alone.
   auto bad = weighing("st1", 4, "k4", "400");
   bad.set_signature(std::string(200, 'a'));
-  pb::ReplayResponse refused;
-  CHECK(call_replay(backend.grpc(), token, batch("st1", {bad}), &refused).status.error_code() ==
-        grpc::StatusCode::INVALID_ARGUMENT);
+  pb::ReplayResponse rejected;
+  REQUIRE(call_replay(backend.grpc(), token, batch("st1", {bad}), &rejected).status.ok());
+  CHECK(rejected.results(0).reason().rfind("invalid_evidence: ", 0) == 0);
+  CHECK(rejected.watermark().high_water_seq() == 4);
 }
 
 TEST_CASE("backend: migration 2 gives weighings recorded under v1 their deck and axle rows") {

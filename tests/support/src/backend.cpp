@@ -11,8 +11,12 @@ void migrate(const std::string& dsn) {
   if (r.exit_code != 0) throw std::runtime_error("weighlink-backend migrate failed: " + r.output);
 }
 
-std::string add_station(const std::string& dsn, const std::string& id) {
-  const auto r = run({bin("weighlink-backend"), "station", "add", "--dsn", dsn, "--id", id});
+std::string add_station(const std::string& dsn, const std::string& id,
+                        bool allow_unsigned_weighings) {
+  std::vector<std::string> argv{
+      bin("weighlink-backend"), "station", "add", "--dsn", dsn, "--id", id};
+  if (allow_unsigned_weighings) argv.push_back("--allow-unsigned-weighings");
+  const auto r = run(argv);
   if (r.exit_code != 0) throw std::runtime_error("station add " + id + " failed: " + r.output);
   return last_line(r.output);
 }

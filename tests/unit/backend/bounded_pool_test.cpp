@@ -88,7 +88,10 @@ TEST_CASE("pg: database errors map to typed causes") {
   CHECK(classify_pg_error("42703", true) == Errc::not_migrated);  // a column a migration adds
   CHECK(classify_pg_error("57014", true) == Errc::timed_out);
   CHECK(classify_pg_error("55P03", true) == Errc::timed_out);
-  CHECK(classify_pg_error("22P02", true) == Errc::database_error);
+  CHECK(classify_pg_error("22P02", true) == Errc::data_refused);
+  CHECK(classify_pg_error("22003", true) == Errc::data_refused);
+  CHECK(classify_pg_error("23514", true) == Errc::data_refused);
+  CHECK(classify_pg_error("42601", true) == Errc::database_error);
 }
 
 TEST_CASE("pg: a malformed DSN is caught without connecting") {

@@ -3,9 +3,12 @@
 
 #include <doctest/doctest.h>
 
+#include <limits>
 #include <map>
+#include <set>
 
 #include "weighlink/backend/auth.hpp"
+#include "weighlink/backend/token.hpp"
 #include "weighlink/sync/evidence.hpp"
 
 using namespace weighlink::backend;
@@ -24,7 +27,11 @@ class FakeStore final : public ReplayStore {
   };
   std::map<std::string, Station> stations;
   boost::system::error_code fail_insert_with;
+  // Keys (as stored) whose records the "database" refuses as PostgreSQL refuses a value out of
+  // range: insert() fails the call with data_refused, insert_guarded() refuses the one record.
+  std::set<std::string> refuse_keys;
   int lock_calls = 0;
+  int guarded_calls = 0;
 
   Result<StationState> lock_station(std::string_view station_id) override {
     ++lock_calls;
@@ -50,6 +57,13 @@ class FakeStore final : public ReplayStore {
   }
   Result<void> insert(std::string_view station_id, const std::vector<NewRecord>& records) override {
     if (fail_insert_with) return fail_insert_with;
+    for (const auto& record : records) {
+      // Only the effect is refused: a record without one (a rejection) goes in.
+      if (refuse_keys.count(record.mutation.idempotency_key) != 0 &&
+          record.outcome == Outcome::applied) {
+        return Errc::data_refused;
+      }
+    }
     auto& station = stations.at(std::string(station_id));
     for (const auto& record : records) {
       const auto& m = record.mutation;
@@ -61,6 +75,17 @@ class FakeStore final : public ReplayStore {
       station.records.push_back(record);
     }
     return {};
+  }
+  Result<std::optional<StorageRefusal>> insert_guarded(std::string_view station_id,
+                                                       const NewRecord& record) override {
+    ++guarded_calls;
+    auto inserted = insert(station_id, {record});
+    if (!inserted && inserted.error() == Errc::data_refused) {
+      return std::optional<StorageRefusal>(
+          StorageRefusal{"22003", "numeric field overflow \"9\x01\n..."});
+    }
+    if (!inserted) return inserted.error();
+    return std::optional<StorageRefusal>{};
   }
   Result<void> set_high_water(std::string_view station_id, std::uint64_t seq) override {
     stations.at(std::string(station_id)).state.high_water_seq = seq;
@@ -78,23 +103,31 @@ Mutation generic(std::uint64_t seq, std::string key, std::string payload = R"({"
   return m;
 }
 
+// A weighing from the capture path: its payload and the typed form the gRPC adapter builds from
+// that payload (sync::weighing_from_payload), with the reading behind it.
 Mutation weighing(std::uint64_t seq, std::string key, std::string weight) {
-  Mutation m = generic(seq, std::move(key), R"({"weight":")" + weight + R"("})");
+  Mutation m = generic(seq, std::move(key),
+                       R"({"scale":"main","weight":")" + weight +
+                           R"(","unit":"kg","mode":"gross","reading_seq":7,"raw":"ST,GS"})");
   m.kind = kWeighingCapturedKind;
   WeighingCaptured w;
   w.scale = "main";
   w.weight = std::move(weight);
   w.unit = "kg";
   w.mode = "gross";
+  w.reading_seq = 7;
+  w.raw = "ST,GS";
   m.weighing = w;
   return m;
 }
 
+// A station without a key that accepts unsigned weighings (as every station did before).
 FakeStore store_with_station(std::uint64_t high_water = 0) {
   FakeStore store;
   auto& state = store.stations["st1"].state;
   state.high_water_seq = high_water;
   state.generation = "gen-1";
+  state.accept_unsigned_weighings = true;
   return store;
 }
 
@@ -187,7 +220,7 @@ TEST_CASE("replay: an invalid mutation is recorded as rejected and the high wate
   REQUIRE(out.has_value());
   REQUIRE(out->results.size() == 3);
   CHECK(out->results[1].outcome == Outcome::rejected);
-  CHECK(out->results[1].reason.starts_with("invalid_payload: "));
+  CHECK(out->results[1].reason.starts_with("invalid_weight: "));
   CHECK(out->results[2].outcome == Outcome::applied);
   CHECK(out->watermark.high_water_seq == 3);
   REQUIRE(store.stations["st1"].log.count("b") == 1);
@@ -198,7 +231,7 @@ TEST_CASE("replay: an invalid mutation is recorded as rejected and the high wate
     REQUIRE(again.has_value());
     CHECK(again->results[0].outcome == Outcome::duplicate);
     CHECK(again->results[0].original_outcome == Outcome::rejected);
-    CHECK(again->results[0].reason.starts_with("invalid_payload: "));
+    CHECK(again->results[0].reason.starts_with("invalid_weight: "));
   }
 }
 
@@ -228,6 +261,8 @@ TEST_CASE("replay: every weight of a weighing must be an exact decimal") {
   AxleWeight axle;
   axle.index = 1;
   axle.weight = "6000";
+  axle.reading_seq = 9;
+  axle.raw = "A1";
   ok.weighing->axles = {axle};
   CHECK_FALSE(rejection_reason(ok).has_value());
 
@@ -324,15 +359,17 @@ TEST_CASE("replay: exact decimals are digits with an optional sign and fraction"
   }
 }
 
-TEST_CASE("replay: a batch with a missing key or seq 0 is malformed as a whole") {
+TEST_CASE("replay: only a seq of 0 or beyond bigint makes a batch malformed as a whole") {
   CHECK_FALSE(malformed_batch_reason({generic(1, "a")}).has_value());
-  CHECK(malformed_batch_reason({generic(1, "")}).has_value());
   CHECK(malformed_batch_reason({generic(0, "a")}).has_value());
-  CHECK(malformed_batch_reason({generic(1, "has space")}).has_value());
+  CHECK(malformed_batch_reason({generic(1, "a"), generic(1ULL << 63, "b")}).has_value());
+  // Everything else is one mutation's problem, rejected alone.
+  CHECK_FALSE(malformed_batch_reason({generic(1, "")}).has_value());
+  CHECK_FALSE(malformed_batch_reason({generic(1, "has space")}).has_value());
   Mutation no_kind = generic(1, "a");
   no_kind.kind.clear();
-  CHECK(malformed_batch_reason({no_kind}).has_value());
-  CHECK(malformed_batch_reason({generic(1, std::string(256, 'k'))}).has_value());
+  CHECK_FALSE(malformed_batch_reason({no_kind}).has_value());
+  CHECK_FALSE(malformed_batch_reason({generic(1, std::string(256, 'k'))}).has_value());
 }
 
 TEST_CASE("auth: a token writes only its own station") {
@@ -368,16 +405,18 @@ Mutation signed_weighing(std::uint64_t seq, std::string key, const std::string& 
                          const std::string& typed_weight) {
   Mutation m = weighing(seq, std::move(key), typed_weight);
   m.created_at_unix_ms = kNow + static_cast<std::int64_t>(seq);
-  m.payload_json = R"({"scale":"main","type":"axle","weight":")" + weight + R"(","gvw":")" +
-                   weight + R"(","unit":"kg","mode":"gross"})";
+  m.payload_json = R"({"scale":"main","type":"static","weight":")" + weight + R"(","gvw":")" +
+                   weight + R"(","unit":"kg","mode":"gross","reading_seq":7,"raw":"ST,GS"})";
   WeighingCaptured from_json;
   from_json.scale = "main";
-  from_json.type = "axle";
+  from_json.type = "static";
   from_json.weight = weight;
   from_json.gvw = weight;
   from_json.unit = "kg";
   from_json.mode = "gross";
-  m.weighing_from_payload = from_json;
+  from_json.reading_seq = 7;
+  from_json.raw = "ST,GS";
+  m.weighing = from_json;  // what the adapter builds from the payload; the typed copy is gone
   return m;
 }
 
@@ -411,7 +450,7 @@ TEST_CASE("signatures: a correctly signed chain is applied, verified, and stores
   REQUIRE(records[0].mutation.weighing.has_value());
   CHECK(records[0].mutation.weighing->weight == "32540");
   CHECK(records[0].mutation.weighing->gvw == "32540");
-  CHECK(records[0].mutation.weighing->type == "axle");
+  CHECK(records[0].mutation.weighing->type == "static");
 
   SUBCASE("the next batch continues from the stored record_hash") {
     Mutation d = generic(4, "d");
@@ -530,7 +569,6 @@ TEST_CASE("signatures: a station without a key accepts and stores the evidence a
   a.signature = "forged";
   Mutation b = generic(2, "b");  // no evidence at all
   Mutation c = weighing(3, "c", "100");
-  c.weighing_from_payload = WeighingCaptured{};  // ignored without a key: the typed copy is kept
   auto out = apply_batch(store, "st1", {a, b, c}, kNow);
   REQUIRE(out.has_value());
   for (const auto& r : out->results) CHECK(r.outcome == Outcome::applied);
@@ -541,16 +579,30 @@ TEST_CASE("signatures: a station without a key accepts and stores the evidence a
   CHECK(records[2].mutation.weighing->weight == "100");
 }
 
-TEST_CASE("signatures: evidence fields must be empty or short visible ASCII") {
+TEST_CASE("signatures: evidence that is not empty or short visible ASCII rejects that mutation") {
   Mutation ok = generic(1, "a");
   sign(ok, kGenesis);
-  CHECK_FALSE(malformed_batch_reason({ok}).has_value());
-  Mutation long_hash = ok;
+  CHECK_FALSE(rejection_reason(ok).has_value());
+  Mutation long_hash = generic(2, "b");
+  sign(long_hash, ok.record_hash);
   long_hash.record_hash = std::string(129, 'a');
-  CHECK(malformed_batch_reason({long_hash}).has_value());
-  Mutation nul = ok;
+  Mutation nul = generic(3, "c");
+  sign(nul, ok.record_hash);
   nul.signature = std::string("ab\0cd", 5);
-  CHECK(malformed_batch_reason({nul}).has_value());
+  CHECK(rejection_reason(long_hash).value().starts_with("invalid_evidence: "));
+  auto store = store_with_station();
+  auto out = apply_batch(store, "st1", {ok, long_hash, nul, generic(4, "d")}, kNow);
+  REQUIRE(out.has_value());
+  REQUIRE(out->results.size() == 4);
+  CHECK(out->results[0].outcome == Outcome::applied);
+  CHECK(out->results[1].reason.starts_with("invalid_evidence: "));
+  CHECK(out->results[2].reason.starts_with("invalid_evidence: "));
+  CHECK(out->results[3].outcome == Outcome::applied);
+  CHECK(out->watermark.high_water_seq == 4);
+  // Recorded without the evidence no column could hold.
+  const auto& records = store.stations["st1"].records;
+  CHECK(records[1].mutation.record_hash.empty());
+  CHECK(records[2].mutation.signature.empty());
 }
 
 TEST_CASE("weighings: decks and axles without a number take their position; twice is rejected") {
@@ -560,8 +612,11 @@ TEST_CASE("weighings: decks and axles without a number take their position; twic
   first.weight = "100";
   first.reading = "100";
   first.reading_seq = 7;
+  first.raw = "A1";
   AxleWeight second;
   second.weight = "200";
+  second.reading_seq = 8;
+  second.raw = "A2";
   m.weighing->axles = {first, second};
   m.weighing->decks = {{0, "100", true}, {0, "200", false}};
   number_by_position(*m.weighing);
@@ -572,7 +627,7 @@ TEST_CASE("weighings: decks and axles without a number take their position; twic
 
   Mutation twice = m;
   twice.weighing->axles[1].index = 1;
-  CHECK(rejection_reason(twice).value().find("axle 1 appears twice") != std::string::npos);
+  CHECK(rejection_reason(twice).value() == "duplicate_part: axle 1 appears twice");
   Mutation bad_gvw = m;
   bad_gvw.weighing->gvw = "3OO";
   CHECK(rejection_reason(bad_gvw).value().find("gvw") != std::string::npos);
@@ -588,4 +643,307 @@ TEST_CASE("weighings: decks and axles without a number take their position; twic
   REQUIRE(out.has_value());
   CHECK(out->results[0].outcome == Outcome::applied);
   CHECK(store.stations["st1"].records[0].mutation.weighing->axles[1].index == 2);
+}
+
+// --- One bad mutation is rejected alone (issue 15) ---
+
+TEST_CASE(
+    "poison: a key no column could hold is recorded under a substitute and answered as sent") {
+  auto store = store_with_station();
+  const std::string spaced = "weights-captured gross weight";
+  const std::string long_key(300, 'k');
+  auto out = apply_batch(
+      store, "st1", {generic(1, "a"), generic(2, spaced), generic(3, long_key), generic(4, "d")},
+      kNow);
+  REQUIRE(out.has_value());
+  REQUIRE(out->results.size() == 4);
+  CHECK(out->results[0].outcome == Outcome::applied);
+  CHECK(out->results[1].outcome == Outcome::rejected);
+  CHECK(out->results[1].reason.starts_with("invalid_key: "));
+  CHECK(out->results[1].idempotency_key == spaced);  // the original, so the agent finds its row
+  CHECK(out->results[2].reason.starts_with("invalid_key: "));
+  CHECK(out->results[2].idempotency_key == long_key);
+  CHECK(out->results[3].outcome == Outcome::applied);
+  CHECK(out->watermark.high_water_seq == 4);
+  const auto substitute = "invalid-key:" + sha256_hex(spaced);
+  CHECK(storable_key(spaced) == substitute);
+  CHECK(storable_key("fine-key") == "fine-key");
+  REQUIRE(store.stations["st1"].log.count(substitute) == 1);
+  CHECK(store.stations["st1"].log.count("invalid-key:" + sha256_hex(long_key)) == 1);
+
+  SUBCASE("re-sent, it is a DUPLICATE of its rejection") {
+    auto again = apply_batch(store, "st1", {generic(2, spaced)}, kNow);
+    REQUIRE(again.has_value());
+    CHECK(again->results[0].outcome == Outcome::duplicate);
+    CHECK(again->results[0].original_outcome == Outcome::rejected);
+    CHECK(again->results[0].idempotency_key == spaced);
+  }
+}
+
+TEST_CASE("poison: a kind with a newline or upper case is rejected, stored escaped") {
+  auto store = store_with_station();
+  Mutation newline = generic(2, "b");
+  newline.kind = "note\nadded";
+  Mutation upper = generic(3, "c");
+  upper.kind = "Note.Added";
+  auto out = apply_batch(store, "st1", {generic(1, "a"), newline, upper, generic(4, "d")}, kNow);
+  REQUIRE(out.has_value());
+  CHECK(out->results[1].reason.starts_with("invalid_kind: "));
+  CHECK(out->results[2].reason.starts_with("invalid_kind: "));
+  CHECK(out->results[3].outcome == Outcome::applied);
+  CHECK(store.stations["st1"].records[1].mutation.kind == "note\\nadded");
+  // The payload hash still covers the kind as sent: a re-send is recognised.
+  CHECK(store.stations["st1"].records[1].payload_sha256 ==
+        payload_sha256(newline.kind, newline.payload_json));
+}
+
+TEST_CASE("poison: payloads that are not exact JSON objects are rejected with their code") {
+  const std::pair<std::string, std::string> cases[] = {
+      {R"({"weight":1e5})", "inexact_number"},
+      {"[1,2]", "invalid_payload"},
+      {"not json", "invalid_json"},
+      {R"({"a":"x\u0000y"})", "nul_character"},
+      {R"({"a":1,"a":2})", "duplicate_member"},
+      {std::string(40, '[') + std::string(40, ']'), "too_deep"},
+      {R"({"n":)" + std::string(41, '9') + "}", "number_too_long"},
+      {R"({"a":")" + std::string(weighlink::sync::kMaxPayloadBytes, 'x') + R"("})",
+       "payload_too_large"},
+  };
+  auto store = store_with_station();
+  std::vector<Mutation> batch;
+  std::uint64_t seq = 0;
+  for (const auto& [payload, code] : cases) batch.push_back(generic(++seq, "k" + code, payload));
+  batch.push_back(generic(++seq, "last"));
+  auto out = apply_batch(store, "st1", batch, kNow);
+  REQUIRE(out.has_value());
+  REQUIRE(out->results.size() == batch.size());
+  for (std::size_t i = 0; i + 1 < batch.size(); ++i) {
+    CHECK_MESSAGE(out->results[i].reason.starts_with(cases[i].second + ": "),
+                  out->results[i].reason);
+    // Stored as JSON all the same, bounded.
+    const auto& stored = store.stations["st1"].records[i].stored_payload_json;
+    CHECK(stored.starts_with(R"({"invalid_payload":)"));
+    CHECK(stored.size() < 70 * 1024);
+  }
+  CHECK(out->results.back().outcome == Outcome::applied);
+  CHECK(out->watermark.high_water_seq == seq);
+}
+
+TEST_CASE("poison: weighing values out of bounds are rejected with their code, reasons bounded") {
+  auto with = [](auto change) {
+    Mutation m = weighing(1, "w", "100");
+    change(*m.weighing);
+    auto reason = rejection_reason(m);
+    return reason ? *reason : std::string("(accepted)");
+  };
+  const std::string huge(200'000, '9');
+  const auto overflow = with([&](WeighingCaptured& w) { w.weight = huge; });
+  CHECK(overflow.starts_with("weight_out_of_range: "));
+  CHECK(overflow.size() < 400);
+  CHECK(with([](WeighingCaptured& w) { w.weight = "1e5"; }).starts_with("invalid_weight: "));
+  CHECK(with([](WeighingCaptured& w) { w.tare = "0.1234567"; }).starts_with("weight_out_of_range"));
+  CHECK(with([](WeighingCaptured& w) {
+          w.decks = {{4'000'000'000U, "100", true}};
+        }).starts_with("part_out_of_range: deck number 4000000000"));
+  CHECK(with([](WeighingCaptured& w) {
+          w.decks.assign(65, DeckWeight{0, "1", true});
+        }).starts_with("too_many_parts: "));
+  CHECK(with([](WeighingCaptured& w) {
+          w.scale = std::string(201, 's');
+        }).starts_with("text_too_long: "));
+  CHECK(with([](WeighingCaptured& w) {
+          w.operator_id = "op\nFORGED";
+        }).starts_with("control_character: "));
+  CHECK(with([](WeighingCaptured& w) {
+          w.raw = std::string(5000, 'r');
+        }).starts_with("frame_too_large: "));
+  CHECK(with([](WeighingCaptured& w) {
+          w.reading_seq = 1ULL << 63;
+        }).starts_with("value_out_of_range: "));
+  CHECK(with([](WeighingCaptured& w) { w.unit.clear(); }).starts_with("invalid_payload: "));
+  // A reason quoting client text stays one ASCII line.
+  const auto quoted = with([](WeighingCaptured& w) { w.weight = "1\n2\xc3\xa9"; });
+  CHECK(quoted.find('\n') == std::string::npos);
+  CHECK(quoted.find("\\n") != std::string::npos);
+  for (unsigned char c : quoted) CHECK(c < 0x80);
+}
+
+TEST_CASE("poison: a weighing needs the reading behind it, each axle's for an axle weighing") {
+  auto reason = [](auto change) {
+    Mutation m = weighing(1, "w", "100");
+    change(*m.weighing);
+    return rejection_reason(m).value_or("(accepted)");
+  };
+  CHECK(reason([](WeighingCaptured&) {}) == "(accepted)");
+  CHECK(reason([](WeighingCaptured& w) { w.reading_seq = 0; }).starts_with("missing_evidence: "));
+  CHECK(reason([](WeighingCaptured& w) { w.raw.clear(); }).starts_with("missing_evidence: "));
+  AxleWeight axle;
+  axle.index = 1;
+  axle.weight = "100";
+  axle.reading_seq = 3;
+  axle.raw = "A1";
+  CHECK(reason([&](WeighingCaptured& w) {
+          w.reading_seq = 0;  // an axle weighing has no reading of its own
+          w.raw.clear();
+          w.axles = {axle};
+        }) == "(accepted)");
+  CHECK(reason([&](WeighingCaptured& w) {
+          AxleWeight bare = axle;
+          bare.index = 2;
+          bare.raw.clear();
+          w.axles = {axle, bare};
+        }).starts_with("missing_evidence: axle 2"));
+  Mutation unparsed = weighing(1, "w", "100");
+  unparsed.weighing.reset();  // the adapter could not build it: the payload is no object
+  CHECK(rejection_reason(unparsed).value().starts_with("invalid_payload: "));
+}
+
+TEST_CASE("unsigned weighings: refused for a keyless station that does not accept them") {
+  auto store = store_with_station();
+  store.stations["st1"].state.accept_unsigned_weighings = false;
+  auto out =
+      apply_batch(store, "st1", {generic(1, "a"), weighing(2, "w", "100"), generic(3, "c")}, kNow);
+  REQUIRE(out.has_value());
+  CHECK(out->results[0].outcome == Outcome::applied);
+  CHECK(out->results[1].outcome == Outcome::rejected);
+  CHECK(out->results[1].reason.starts_with("unsigned_weighing: "));
+  CHECK(out->results[1].reason.find("station set-key") != std::string::npos);
+  CHECK(out->results[2].outcome == Outcome::applied);
+  CHECK(out->watermark.high_water_seq == 3);
+  CHECK_FALSE(store.stations["st1"].records[1].mutation.weighing.has_value());
+
+  SUBCASE("a keyed station's signed weighing does not need the setting") {
+    auto keyed = keyed_store();
+    keyed.stations["st1"].state.accept_unsigned_weighings = false;
+    Mutation w = signed_weighing(1, "w", "100", "100");
+    sign(w, kGenesis);
+    auto signed_out = apply_batch(keyed, "st1", {w}, kNow);
+    REQUIRE(signed_out.has_value());
+    CHECK(signed_out->results[0].outcome == Outcome::applied);
+  }
+}
+
+TEST_CASE("unsigned weighings: what is stored is the payload's weighing, never a typed copy") {
+  // The adapter builds `weighing` from payload_json for every station; the core stores it.
+  auto store = store_with_station();
+  Mutation m = weighing(1, "w", "100");
+  auto out = apply_batch(store, "st1", {m}, kNow);
+  REQUIRE(out.has_value());
+  REQUIRE(store.stations["st1"].records[0].mutation.weighing.has_value());
+  CHECK(store.stations["st1"].records[0].mutation.weighing->weight == "100");
+  CHECK(out->unsigned_recorded == 1);
+}
+
+TEST_CASE("withheld: recorded REJECTED under its key with the agent's hash, no checks, no effect") {
+  const std::string real_payload = R"({"n":42})";
+  Mutation withheld = generic(2, "held");
+  withheld.payload_json.clear();
+  withheld.withheld_reason = "INTERNAL from the backend 5 times\nFORGED line";
+  withheld.withheld_payload_sha256 = payload_sha256("note.added", real_payload);
+
+  SUBCASE("keyless station") {
+    auto store = store_with_station();
+    auto out = apply_batch(store, "st1", {generic(1, "a"), withheld, generic(3, "c")}, kNow);
+    REQUIRE(out.has_value());
+    CHECK(out->results[1].outcome == Outcome::rejected);
+    CHECK(out->results[1].reason ==
+          "withheld_by_agent: INTERNAL from the backend 5 times\\nFORGED line");
+    CHECK(out->results[2].outcome == Outcome::applied);
+    CHECK(out->watermark.high_water_seq == 3);
+    const auto& record = store.stations["st1"].records[1];
+    CHECK(record.payload_sha256 == withheld.withheld_payload_sha256);
+    CHECK(record.stored_payload_json == R"({"withheld_by_agent":true})");
+    // The real payload sent later is the same mutation: a DUPLICATE of the rejection.
+    auto later = apply_batch(store, "st1", {generic(2, "held", real_payload)}, kNow);
+    REQUIRE(later.has_value());
+    CHECK(later->results[0].outcome == Outcome::duplicate);
+    CHECK(later->results[0].original_outcome == Outcome::rejected);
+  }
+  SUBCASE("keyed station: no signature check, and the next mutation chains to its record_hash") {
+    auto store = keyed_store();
+    Mutation a = generic(1, "a");
+    Mutation held = withheld;
+    Mutation c = generic(3, "c");
+    sign(a, kGenesis);
+    held.record_hash = std::string(64, 'b');  // what the outbox row carried
+    held.prev_hash = a.record_hash;
+    held.signature = "not-checked";
+    sign(c, held.record_hash);
+    auto out = apply_batch(store, "st1", {a, held, c}, kNow);
+    REQUIRE(out.has_value());
+    CHECK(out->results[0].outcome == Outcome::applied);
+    CHECK(out->results[1].reason.starts_with("withheld_by_agent: "));
+    CHECK_MESSAGE(out->results[2].outcome == Outcome::applied, out->results[2].reason);
+  }
+  SUBCASE("a hash that is not 64 lower-case hex digits is invalid_withheld") {
+    auto store = store_with_station();
+    Mutation bad = withheld;
+    bad.seq = 1;
+    bad.withheld_payload_sha256 = "ABC";
+    auto out = apply_batch(store, "st1", {bad}, kNow);
+    REQUIRE(out.has_value());
+    CHECK(out->results[0].reason.starts_with("invalid_withheld: "));
+    CHECK(out->watermark.high_water_seq == 1);
+  }
+  SUBCASE("a long reason is cut") {
+    auto store = store_with_station();
+    Mutation chatty = withheld;
+    chatty.seq = 1;
+    chatty.withheld_reason = std::string(10'000, 'r');
+    auto out = apply_batch(store, "st1", {chatty}, kNow);
+    REQUIRE(out.has_value());
+    CHECK(out->results[0].reason.size() < 260);
+  }
+}
+
+TEST_CASE("poison: created_at beyond what timestamptz holds is rejected and stored as unknown") {
+  auto store = store_with_station();
+  Mutation far = generic(1, "a");
+  far.created_at_unix_ms = std::numeric_limits<std::int64_t>::max();
+  Mutation before = generic(2, "b");
+  before.created_at_unix_ms = -1;
+  auto out = apply_batch(store, "st1", {far, before, generic(3, "c")}, kNow);
+  REQUIRE(out.has_value());
+  CHECK(out->results[0].reason.starts_with("invalid_created_at: "));
+  CHECK(out->results[1].reason.starts_with("invalid_created_at: "));
+  CHECK(out->results[2].outcome == Outcome::applied);
+  CHECK(store.stations["st1"].records[0].mutation.created_at_unix_ms == 0);
+}
+
+TEST_CASE("storage: a row the database refuses is found row by row and rejected alone") {
+  auto store = store_with_station();
+  store.refuse_keys = {"b"};
+  const std::vector<Mutation> batch{generic(1, "a"), generic(2, "b"), generic(3, "c"),
+                                    generic(2, "b")};
+  // The fast path: one insert for the batch, which the database refuses as a whole.
+  auto fast = apply_batch(store, "st1", batch, kNow);
+  REQUIRE_FALSE(fast.has_value());
+  CHECK(fast.error() == Errc::data_refused);
+  CHECK(store.guarded_calls == 0);
+  CHECK(store.stations["st1"].log.empty());
+
+  auto out = apply_batch(store, "st1", batch, kNow, InsertMode::row_by_row);
+  REQUIRE(out.has_value());
+  REQUIRE(out->results.size() == 4);
+  CHECK(out->results[0].outcome == Outcome::applied);
+  CHECK(out->results[1].outcome == Outcome::rejected);
+  CHECK(out->results[1].reason.starts_with("storage_refused: 22003 numeric field overflow"));
+  CHECK(out->results[1].reason.find('\n') == std::string::npos);
+  CHECK(out->results[2].outcome == Outcome::applied);
+  // The same key again in the batch is a duplicate of what is now a rejection.
+  CHECK(out->results[3].outcome == Outcome::duplicate);
+  CHECK(out->results[3].original_outcome == Outcome::rejected);
+  CHECK(out->watermark.high_water_seq == 3);
+  auto& station = store.stations["st1"];
+  REQUIRE(station.log.count("b") == 1);
+  CHECK(station.log["b"].outcome == Outcome::rejected);
+  CHECK(station.log["b"].reason.starts_with("storage_refused: "));
+  CHECK(store.guarded_calls == 3);
+}
+
+TEST_CASE("reason_text: one ASCII line, bounded") {
+  CHECK(reason_text("plain") == "plain");
+  CHECK(reason_text("a\nb\r\x01") == "a\\nb\\r\\x01");
+  CHECK(reason_text("caf\xc3\xa9") == "caf\\xc3\\xa9");
+  CHECK(reason_text(std::string(1000, 'x'), 10) == "xxxxxxxxxx...");
 }

@@ -16,8 +16,14 @@ inline constexpr int kExitUsage = 2;
 [[nodiscard]] int run_migrate(const std::string& dsn);
 // Prints the new token once, as the last line of stdout. A non-empty `key_file` (--key-file)
 // registers the agent's station key in the same statement; a bad key file exits 2.
+// `allow_unsigned_weighings` (--allow-unsigned-weighings): without a key its weighings are still
+// recorded; by default they are REJECTED unsigned_weighing until the key is registered.
 [[nodiscard]] int run_station_add(const std::string& dsn, const std::string& station_id,
-                                  const std::string& key_file = {});
+                                  const std::string& key_file = {},
+                                  bool allow_unsigned_weighings = false);
+// station set-unsigned-weighings --id ID allow|refuse. Unknown id exits 1.
+[[nodiscard]] int run_station_set_unsigned_weighings(const std::string& dsn,
+                                                     const std::string& station_id, bool allow);
 [[nodiscard]] int run_station_disable(const std::string& dsn, const std::string& station_id);
 // Prints the new token once, as the last line of stdout; the old token stops working at once.
 [[nodiscard]] int run_station_rotate_token(const std::string& dsn, const std::string& station_id);

@@ -21,6 +21,10 @@ enum class Errc {
   timed_out,
   // Any other database error. Not retryable.
   database_error,
+  // The server refused a value or a row (SQLSTATE class 22 data exception or 23 integrity
+  // constraint, other than the unique violation above): one row's problem, not the database's.
+  // Replay finds the row and rejects it alone (storage_refused).
+  data_refused,
   // The schema is missing or older than this binary expects: run `weighlink-backend migrate`.
   not_migrated,
   station_not_found,

@@ -85,6 +85,10 @@ class PgConnection {
 
   // The last error message from libpq or the server (one line, no password).
   [[nodiscard]] const std::string& last_error() const noexcept { return last_error_; }
+  // The SQLSTATE and the server's primary message (no "ERROR:", no detail) of the last failed
+  // statement; empty when libpq produced no server error.
+  [[nodiscard]] const std::string& last_sqlstate() const noexcept { return last_sqlstate_; }
+  [[nodiscard]] const std::string& last_primary_message() const noexcept { return last_primary_; }
   // "host:port/dbname" for messages; never the password.
   [[nodiscard]] std::string target() const;
   // Drops the connection (next ensure_connected() opens a new one).
@@ -100,6 +104,8 @@ class PgConnection {
   Session session_;
   std::unique_ptr<pg_conn, Deleter> conn_;
   std::string last_error_;
+  std::string last_sqlstate_;
+  std::string last_primary_;
 };
 
 // BEGIN on begin(); ROLLBACK in the destructor unless commit() succeeded.

@@ -24,6 +24,8 @@ class PgReplayStore final : public ReplayStore {
   Result<std::vector<StoredMutation>> find_existing(std::string_view station_id,
                                                     const std::vector<std::string>& keys) override;
   Result<void> insert(std::string_view station_id, const std::vector<NewRecord>& records) override;
+  Result<std::optional<StorageRefusal>> insert_guarded(std::string_view station_id,
+                                                       const NewRecord& record) override;
   Result<void> set_high_water(std::string_view station_id, std::uint64_t seq) override;
 
  private:
@@ -53,10 +55,15 @@ struct SchemaStatus {
 [[nodiscard]] Result<std::vector<int>> migrate(PgConnection& connection);
 
 // station_exists when the id is taken; not_migrated when the schema is missing. An empty
-// `signing_key` registers none.
+// `signing_key` registers none. `accept_unsigned_weighings`: without a key, weighings are still
+// recorded (off: REJECTED unsigned_weighing).
 [[nodiscard]] Result<void> insert_station(PgConnection& connection, std::string_view station_id,
                                           std::string_view token_sha256,
-                                          std::span<const unsigned char> signing_key = {});
+                                          std::span<const unsigned char> signing_key = {},
+                                          bool accept_unsigned_weighings = false);
+// stations.accept_unsigned_weighings; station_not_found when there is no such station.
+[[nodiscard]] Result<void> set_unsigned_weighings(PgConnection& connection,
+                                                  std::string_view station_id, bool accept);
 // Registers (or replaces) the key that signs the station's evidence; station_not_found when
 // there is no such station.
 [[nodiscard]] Result<void> set_station_key(PgConnection& connection, std::string_view station_id,

@@ -57,15 +57,21 @@ struct Mutation {
   std::string kind;
   std::string payload_json;
   std::int64_t created_at_unix_ms = 0;  // 0 when unknown
+  // For `weighing.captured`: the typed weighing the adapter built from payload_json itself
+  // (sync/typed_payload.hpp), the text the signature covers; nullopt when payload_json is not a
+  // JSON object. The typed copy an agent sends on the wire never gets here: a backend stores
+  // the values of the payload, for every station, keyed or not.
   std::optional<WeighingCaptured> weighing;
   // The evidence chain of the station's outbox (sync/evidence.hpp); empty when the agent sent
   // none. Checked against the station's key when it has one.
   std::string prev_hash;
   std::string record_hash;
   std::string signature;
-  // The typed weighing built from payload_json itself (sync/typed_payload.hpp): what the
-  // signature covers. Stored instead of `weighing` once the signature is verified.
-  std::optional<WeighingCaptured> weighing_from_payload;
+  // Set by an agent that could not get this mutation through (sync.proto, Mutation field 11):
+  // recorded REJECTED "withheld_by_agent: <reason>" under its key with
+  // `withheld_payload_sha256` (64 lower-case hex digits) as its payload hash; no payload.
+  std::string withheld_reason;
+  std::string withheld_payload_sha256;
 };
 
 struct MutationResult {
@@ -93,6 +99,9 @@ struct StationState {
   // record_hash of the stored mutation at high_water_seq, when that row exists and has one: the
   // prev_hash the next mutation must carry.
   std::optional<std::string> last_record_hash;
+  // stations.accept_unsigned_weighings: a station without a key may record weighings. Off for
+  // new stations (`station add --allow-unsigned-weighings`, `station set-unsigned-weighings`).
+  bool accept_unsigned_weighings = false;
 };
 
 // A row of mutation_log as the idempotency check needs it.
@@ -107,6 +116,10 @@ struct StoredMutation {
 
 // A mutation the backend records now (applied or rejected).
 struct NewRecord {
+  // What goes into the columns: the mutation as received, except that a key, kind, evidence or
+  // created_at that no column could hold is replaced (the key by "invalid-key:" + its sha256,
+  // the kind by its escaped text, evidence and created_at by nothing) and `weighing` is the one
+  // to store. The answer still carries the original key.
   Mutation mutation;
   std::string payload_sha256;
   // What goes into the jsonb column: the payload itself, or the raw text as a JSON string when
@@ -117,6 +130,13 @@ struct NewRecord {
   std::int64_t applied_at_unix_ms = 0;
   // The station key verified the signature (mutation_log.signature_verified).
   bool signature_verified = false;
+};
+
+// A row the database refused (SQLSTATE class 22 or 23 other than a unique violation: a value out
+// of range, a constraint) while the rows around it were fine.
+struct StorageRefusal {
+  std::string sqlstate;
+  std::string message;  // the server's message, one line
 };
 
 struct ReplayOutcome {

@@ -16,8 +16,11 @@ class PgCluster;
 void migrate(const std::string& dsn);
 
 // `weighlink-backend station add --dsn DSN --id ID`; returns the station's token (the last line
-// it prints). Throws std::runtime_error with its output when it fails.
-[[nodiscard]] std::string add_station(const std::string& dsn, const std::string& id);
+// it prints). Throws std::runtime_error with its output when it fails. Tests' stations accept
+// unsigned weighings (--allow-unsigned-weighings) unless told otherwise: their agents' keys are
+// not registered, and a new station refuses unsigned weighings by default.
+[[nodiscard]] std::string add_station(const std::string& dsn, const std::string& id,
+                                      bool allow_unsigned_weighings = true);
 
 // `weighlink-backend backup --dsn DSN --dir DIR`; returns the dump's path (its manifest, printed
 // last, sits beside it). Throws std::runtime_error with its output when it fails.

@@ -1,0 +1,616 @@
+// One bad mutation never stops a station's sync (issue 15): the real weighlink-backend on a
+// throwaway PostgreSQL, driven over real gRPC on loopback. Each poison goes in the middle of valid
+// mutations; it alone is REJECTED with its reason code, the others are APPLIED and in
+// PostgreSQL, the high water covers the batch and the backend stays up. Also: a forged typed
+// weighing is not what is stored, unsigned weighings follow the station's setting, a row the
+// database refuses is found with savepoints, and client text cannot forge a log line.
+#include <doctest/doctest.h>
+#include <grpcpp/grpcpp.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <fstream>
+#include <functional>
+#include <sstream>
+
+#include "weighlink/backend/token.hpp"
+#include "weighlink/sync/evidence.hpp"
+#include "weighlink/sync/hash.hpp"
+#include "weighlink/sync/v1/sync.grpc.pb.h"
+#include "weighlink/testing/backend.hpp"
+#include "weighlink/testing/pg_cluster.hpp"
+#include "weighlink/testing/process.hpp"
+
+namespace pb = weighlink::sync::v1;
+namespace json = boost::json;
+using namespace std::chrono_literals;
+using weighlink::testing::BackendServer;
+using weighlink::testing::PgCluster;
+using weighlink::testing::TempDir;
+
+namespace {
+
+const std::string kBackend = weighlink::testing::bin("weighlink-backend");
+const std::vector<unsigned char> kKey(32, 0x5a);
+const std::vector<unsigned char> kOtherKey(32, 0x11);
+const std::string kGenesis(weighlink::sync::kGenesisHash);
+const std::string kRaw(
+    "\x02"
+    "01 0 003254000000\r");
+
+struct Answer {
+  grpc::Status status;
+  pb::ReplayResponse response;
+};
+
+Answer replay(const std::string& address, const std::string& token,
+              const pb::ReplayRequest& request) {
+  auto stub =
+      pb::SyncService::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + 20s);
+  context.AddMetadata("authorization", "Bearer " + token);
+  Answer answer;
+  answer.status = stub->Replay(&context, request, &answer.response);
+  return answer;
+}
+
+grpc::Status hello(const std::string& address, const std::string& token, const std::string& station,
+                   const std::string& agent_version = "test") {
+  auto stub =
+      pb::SyncService::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + 10s);
+  context.AddMetadata("authorization", "Bearer " + token);
+  pb::HelloRequest request;
+  request.set_station_id(station);
+  request.set_agent_version(agent_version);
+  pb::HelloResponse response;
+  return stub->Hello(&context, request, &response);
+}
+
+pb::Mutation mutation(const std::string& station, std::uint64_t seq, const std::string& key,
+                      const std::string& kind, const std::string& payload) {
+  pb::Mutation m;
+  m.set_station_id(station);
+  m.set_idempotency_key(key);
+  m.set_seq(seq);
+  m.set_kind(kind);
+  m.set_payload_json(payload);
+  m.set_created_at_unix_ms(1'800'000'000'000 + static_cast<std::int64_t>(seq));
+  return m;
+}
+
+pb::Mutation note(const std::string& station, std::uint64_t seq, const std::string& key) {
+  return mutation(station, seq, key, "note.added",
+                  R"({"text":"fine","n":)" + std::to_string(seq) + "}");
+}
+
+// A static weighing as the capture path makes it: payload with the reading's seq and raw frame.
+json::object weighing_payload(const std::string& weight) {
+  return json::object{{"type", "static"},  {"scale", "main"}, {"weight", weight},
+                      {"unit", "kg"},      {"mode", "gross"}, {"tare", "0"},
+                      {"reading_seq", 77}, {"raw", kRaw},     {"operator", "op1"}};
+}
+
+pb::Mutation weighing(const std::string& station, std::uint64_t seq, const std::string& key,
+                      const json::object& payload) {
+  auto m = mutation(station, seq, key, "weighing.captured", json::serialize(payload));
+  // The typed copy an agent sends along: informational, ignored by the backend.
+  auto* w = m.mutable_weighing_captured();
+  w->set_scale("main");
+  if (const auto* weight = payload.if_contains("weight"); weight && weight->is_string()) {
+    w->set_weight(std::string(weight->as_string()));
+  }
+  w->set_unit("kg");
+  w->set_mode("gross");
+  w->set_reading_seq(77);
+  w->set_raw(kRaw);
+  return m;
+}
+
+pb::Mutation weighing(const std::string& station, std::uint64_t seq, const std::string& key,
+                      const std::string& weight) {
+  return weighing(station, seq, key, weighing_payload(weight));
+}
+
+json::object axle(int number, const std::string& weight, std::uint64_t reading_seq) {
+  return json::object{{"number", number},
+                      {"weight", weight},
+                      {"reading", weight},
+                      {"reading_seq", reading_seq},
+                      {"raw", "\u0002A" + std::to_string(number) + "\r"},
+                      {"captured_at", "2027-01-15T08:00:01.000Z"}};
+}
+
+json::object axle_payload(json::array axles) {
+  return json::object{{"type", "axle"}, {"scale", "main"}, {"weight", "300"}, {"gvw", "300"},
+                      {"unit", "kg"},   {"mode", "gross"}, {"axles", axles}};
+}
+
+// Signs `m` as the agent's outbox does, chained to `prev`; returns its record_hash.
+std::string sign(pb::Mutation& m, const std::string& prev,
+                 const std::vector<unsigned char>& key = kKey) {
+  m.set_prev_hash(prev);
+  m.set_record_hash(
+      weighlink::sync::chain_hash(prev, {m.station_id(), m.seq(), m.idempotency_key(), m.kind(),
+                                         m.created_at_unix_ms(), m.payload_json()}));
+  m.set_signature(weighlink::sync::sign_record(key, m.record_hash()));
+  return m.record_hash();
+}
+
+std::filesystem::path write_key(const TempDir& dir, const std::vector<unsigned char>& key) {
+  const auto path = dir / "station.key";
+  std::ofstream(path, std::ios::trunc) << weighlink::sync::to_hex(key) << "\n";
+  return path;
+}
+
+enum class Station { keyless_allowed, keyless_new, keyed };
+
+// How a keyed station's poison is signed: like the others, with another key, or not at all.
+enum class Signing { station_key, other_key, none };
+
+struct Poison {
+  std::string name;
+  std::string code;  // the reason starts with code + ": "
+  Station station = Station::keyless_allowed;
+  // The poison as seq 3 of the station's batch.
+  std::function<pb::Mutation(const std::string& station)> make;
+  Signing signing = Signing::station_key;
+};
+
+std::string quoted(const std::string& text) { return "'" + text + "'"; }
+
+// One station, one batch: two valid mutations, the poison, two valid ones again.
+void run_poison(const PgCluster& pg, const BackendServer& backend, const TempDir& dir,
+                const Poison& poison, int number) {
+  const std::string station = "poison-" + std::to_string(number);
+  INFO("case: " << poison.name << " station " << station);
+  const bool keyed = poison.station == Station::keyed;
+  const std::string token = weighlink::testing::add_station(
+      pg.dsn(), station, poison.station == Station::keyless_allowed);
+  if (keyed) {
+    const auto set =
+        weighlink::testing::run({kBackend, "station", "set-key", "--dsn", pg.dsn(), "--id", station,
+                                 "--key-file", write_key(dir, kKey).string()});
+    REQUIRE_MESSAGE(set.exit_code == 0, set.output);
+  }
+  // A station that refuses unsigned weighings gets notes only around the poison.
+  const bool weighings_ok = poison.station != Station::keyless_new;
+  auto valid = [&](std::uint64_t seq) {
+    const std::string key = station + "-ok-" + std::to_string(seq);
+    return weighings_ok && seq % 2 == 1 ? weighing(station, seq, key, std::to_string(seq * 1000))
+                                        : note(station, seq, key);
+  };
+  std::vector<pb::Mutation> mutations{valid(1), valid(2), poison.make(station), valid(4), valid(5)};
+  if (keyed) {
+    // Chained as the agent's outbox chains them; the poison is signed as the case says.
+    std::string prev = kGenesis;
+    for (std::size_t i = 0; i < mutations.size(); ++i) {
+      if (i != 2 || poison.signing == Signing::station_key) {
+        prev = sign(mutations[i], prev);
+      } else if (poison.signing == Signing::other_key) {
+        prev = sign(mutations[i], prev, kOtherKey);
+      }
+    }
+  }
+  pb::ReplayRequest request;
+  request.set_station_id(station);
+  for (const auto& m : mutations) *request.add_mutations() = m;
+
+  const auto first = replay(backend.grpc(), token, request);
+  REQUIRE_MESSAGE(first.status.ok(), first.status.error_message());
+  const auto& results = first.response.results();
+  REQUIRE(results.size() == 5);
+  for (int i = 0; i < 5; ++i) {
+    CHECK(results[i].seq() == static_cast<std::uint64_t>(i + 1));
+    CHECK(results[i].idempotency_key() == mutations[i].idempotency_key());  // as sent
+    if (i == 2) continue;
+    CHECK_MESSAGE(results[i].outcome() == pb::APPLIED, results[i].reason());
+  }
+  CHECK(results[2].outcome() == pb::REJECTED);
+  CHECK_MESSAGE(results[2].reason().rfind(poison.code + ": ", 0) == 0, results[2].reason());
+  CHECK(results[2].reason().size() < 600);
+  CHECK(results[2].reason().find('\n') == std::string::npos);
+  CHECK(first.response.watermark().high_water_seq() == 5);
+  CHECK(first.response.expected_seq() == 0);
+
+  // In PostgreSQL: five records, the valid ones applied with their effects, the poison rejected
+  // without one, and the high water past it.
+  const std::string where = "station_id=" + quoted(station);
+  CHECK(pg.query_scalar("select count(*) from mutation_log where " + where) == "5");
+  CHECK(pg.query_scalar("select string_agg(seq || ':' || outcome, ' ' order by seq) from "
+                        "mutation_log where " +
+                        where) == "1:applied 2:applied 3:rejected 4:applied 5:applied");
+  CHECK(pg.query_scalar("select reason from mutation_log where seq=3 and " + where) ==
+        results[2].reason());
+  CHECK(pg.query_scalar("select high_water_seq from stations where id=" + quoted(station)) == "5");
+  CHECK(pg.query_scalar("select count(*) from weighings where " + where) ==
+        (weighings_ok ? "2" : "0"));
+  if (weighings_ok) {
+    CHECK(pg.query_scalar("select string_agg(weight::text, ' ' order by weight) from weighings "
+                          "where " +
+                          where) == "1000 5000");
+  }
+
+  // Re-sent as a whole (a lost answer): every one a DUPLICATE, the poison of its rejection.
+  const auto again = replay(backend.grpc(), token, request);
+  REQUIRE_MESSAGE(again.status.ok(), again.status.error_message());
+  REQUIRE(again.response.results_size() == 5);
+  for (int i = 0; i < 5; ++i) CHECK(again.response.results(i).outcome() == pb::DUPLICATE);
+  CHECK(again.response.results(2).original_outcome() == pb::REJECTED);
+  CHECK(pg.query_scalar("select count(*) from mutation_log where " + where) == "5");
+
+  // The backend is still up and answers the next call.
+  CHECK(hello(backend.grpc(), token, station).ok());
+}
+
+pb::Mutation with_kind(pb::Mutation m, const std::string& kind) {
+  m.set_kind(kind);
+  return m;
+}
+
+std::string deep_json(int levels) {
+  return "{\"a\":" + std::string(levels, '[') + std::string(levels, ']') + "}";
+}
+
+std::vector<Poison> catalogue() {
+  const auto key = [](const std::string& station) { return station + "-poison"; };
+  std::vector<Poison> all;
+  auto add = [&](std::string name, std::string code, Station where,
+                 std::function<pb::Mutation(const std::string&)> make,
+                 Signing signing = Signing::station_key) {
+    all.push_back(Poison{std::move(name), std::move(code), where, std::move(make), signing});
+  };
+  const auto allowed = Station::keyless_allowed;
+  // The issue's four, then the rest of the brief's list.
+  add("TruLoad key with a space", "invalid_key", allowed, [](const std::string& s) {
+    return weighing(s, 3, "truload-weights-captured-T1-gross weight", "100");
+  });
+  add("key of 300 characters", "invalid_key", allowed,
+      [](const std::string& s) { return weighing(s, 3, "truload-" + std::string(292, 't'), "1"); });
+  add("deck index 4e9", "part_out_of_range", allowed, [&](const std::string& s) {
+    auto payload = weighing_payload("200");
+    payload["decks"] = json::array{json::object{{"index", 4'000'000'000U}, {"weight", "200"}}};
+    auto m = weighing(s, 3, key(s), payload);
+    auto* deck = m.mutable_weighing_captured()->add_decks();
+    deck->set_index(4'000'000'000U);
+    deck->set_weight("200");
+    return m;
+  });
+  add("weight of 200 000 digits", "weight_out_of_range", allowed,
+      [&](const std::string& s) { return weighing(s, 3, key(s), std::string(200'000, '9')); });
+  add("kind with a newline", "invalid_kind", allowed,
+      [&](const std::string& s) { return with_kind(note(s, 3, key(s)), "note\nadded"); });
+  add("kind in upper case", "invalid_kind", allowed,
+      [&](const std::string& s) { return with_kind(note(s, 3, key(s)), "Note.Added"); });
+  add("weight 1e5 as a JSON number", "inexact_number", allowed, [&](const std::string& s) {
+    return mutation(s, 3, key(s), "weighing.captured",
+                    R"({"type":"static","scale":"main","weight":1e5,"unit":"kg","mode":"gross",)"
+                    R"("reading_seq":77,"raw":"x"})");
+  });
+  add("weight \"1e5\" as text", "invalid_weight", allowed,
+      [&](const std::string& s) { return weighing(s, 3, key(s), "1e5"); });
+  add("payload not an object", "invalid_payload", allowed,
+      [&](const std::string& s) { return mutation(s, 3, key(s), "note.added", "[1,2,3]"); });
+  add("payload with \\u0000", "nul_character", allowed, [&](const std::string& s) {
+    return mutation(s, 3, key(s), "note.added", R"({"text":"a\u0000b"})");
+  });
+  add("payload nested too deep", "too_deep", allowed,
+      [&](const std::string& s) { return mutation(s, 3, key(s), "note.added", deep_json(40)); });
+  add("weighing without evidence", "missing_evidence", allowed, [&](const std::string& s) {
+    auto payload = weighing_payload("100");
+    payload.erase("reading_seq");
+    payload.erase("raw");
+    auto m = weighing(s, 3, key(s), payload);  // the typed copy still claims evidence
+    return m;
+  });
+  add(
+      "weighing signed with another key", "bad_signature", Station::keyed,
+      [&](const std::string& s) { return weighing(s, 3, key(s), "100"); }, Signing::other_key);
+  add("unsigned weighing for a new keyless station", "unsigned_weighing", Station::keyless_new,
+      [&](const std::string& s) { return weighing(s, 3, key(s), "100"); });
+  add("withheld marker", "withheld_by_agent", allowed, [&](const std::string& s) {
+    auto m = mutation(s, 3, key(s), "weighing.captured", "");
+    m.set_withheld_reason("INTERNAL 5 times: internal database error");
+    m.set_withheld_payload_sha256(weighlink::backend::sha256_hex("weighing.captured\n{}"));
+    return m;
+  });
+  // Our own.
+  add("empty key", "invalid_key", allowed, [](const std::string& s) { return note(s, 3, ""); });
+  add("key with a newline", "invalid_key", allowed,
+      [](const std::string& s) { return note(s, 3, "k\nINFO forged"); });
+  add("empty kind", "invalid_kind", allowed,
+      [&](const std::string& s) { return with_kind(note(s, 3, key(s)), ""); });
+  add("duplicate member", "duplicate_member", allowed, [&](const std::string& s) {
+    return mutation(s, 3, key(s), "note.added", R"({"n":1,"n":2})");
+  });
+  add("number of 41 digits", "number_too_long", allowed, [&](const std::string& s) {
+    return mutation(s, 3, key(s), "note.added", "{\"n\":" + std::string(41, '7') + "}");
+  });
+  add("payload over 1 MiB", "payload_too_large", allowed, [&](const std::string& s) {
+    return mutation(s, 3, key(s), "note.added",
+                    "{\"blob\":\"" + std::string((1 << 20) + 10, 'b') + "\"}");
+  });
+  add("invalid JSON", "invalid_json", allowed,
+      [&](const std::string& s) { return mutation(s, 3, key(s), "note.added", "{\"n\":"); });
+  add("created_at beyond year 9999", "invalid_created_at", allowed, [&](const std::string& s) {
+    auto m = note(s, 3, key(s));
+    m.set_created_at_unix_ms(std::numeric_limits<std::int64_t>::max());
+    return m;
+  });
+  add("evidence of 200 characters", "invalid_evidence", allowed, [&](const std::string& s) {
+    auto m = note(s, 3, key(s));
+    m.set_signature(std::string(200, 'a'));
+    return m;
+  });
+  add("axle without its raw frame", "missing_evidence", allowed, [&](const std::string& s) {
+    auto second = axle(2, "200", 12);
+    second.erase("raw");
+    return weighing(s, 3, key(s), axle_payload(json::array{axle(1, "100", 11), second}));
+  });
+  add("axle number 300", "part_out_of_range", allowed, [&](const std::string& s) {
+    return weighing(s, 3, key(s), axle_payload(json::array{axle(300, "300", 11)}));
+  });
+  add("65 decks", "too_many_parts", allowed, [&](const std::string& s) {
+    auto payload = weighing_payload("65");
+    json::array decks;
+    for (int i = 1; i <= 65; ++i) decks.push_back(json::object{{"index", i}, {"weight", "1"}});
+    payload["decks"] = decks;
+    return weighing(s, 3, key(s), payload);
+  });
+  add("the same deck twice", "duplicate_part", allowed, [&](const std::string& s) {
+    auto payload = weighing_payload("2");
+    payload["decks"] = json::array{json::object{{"index", 1}, {"weight", "1"}},
+                                   json::object{{"index", 1}, {"weight", "1"}}};
+    return weighing(s, 3, key(s), payload);
+  });
+  add("operator with a newline", "control_character", allowed, [&](const std::string& s) {
+    auto payload = weighing_payload("100");
+    payload["operator"] = "op1\n2030-01-01 info forged";
+    return weighing(s, 3, key(s), payload);
+  });
+  add("scale id of 300 characters", "text_too_long", allowed, [&](const std::string& s) {
+    auto payload = weighing_payload("100");
+    payload["scale"] = std::string(300, 's');
+    return weighing(s, 3, key(s), payload);
+  });
+  add("raw frame of 5000 bytes", "frame_too_large", allowed, [&](const std::string& s) {
+    auto payload = weighing_payload("100");
+    payload["raw"] = std::string(5000, 'r');
+    return weighing(s, 3, key(s), payload);
+  });
+  add("tare with 7 decimals", "weight_out_of_range", allowed, [&](const std::string& s) {
+    auto payload = weighing_payload("100");
+    payload["tare"] = "0.1234567";
+    return weighing(s, 3, key(s), payload);
+  });
+  add("withheld marker with a bad hash", "invalid_withheld", allowed, [&](const std::string& s) {
+    auto m = mutation(s, 3, key(s), "note.added", "");
+    m.set_withheld_reason("gave up");
+    m.set_withheld_payload_sha256("not-a-sha256");
+    return m;
+  });
+  add(
+      "keyed station: no signature at all", "bad_signature", Station::keyed,
+      [&](const std::string& s) { return note(s, 3, key(s)); }, Signing::none);
+  return all;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "poison: each bad mutation is REJECTED alone with its code; the batch around it is "
+    "applied") {
+  PgCluster pg;
+  weighlink::testing::migrate(pg.dsn());
+  TempDir dir("wl-poison");
+  BackendServer backend(pg.dsn(), dir.path(), {"--workers", "2"});
+  const auto cases = catalogue();
+  CHECK(cases.size() >= 28);
+  int number = 0;
+  for (const auto& poison : cases) run_poison(pg, backend, dir, poison, ++number);
+  CHECK(backend.process().running());
+}
+
+TEST_CASE("poison: a row the database refuses is found with savepoints and rejected alone") {
+  PgCluster pg;
+  weighlink::testing::migrate(pg.dsn());
+  // Test-only constraints, as an operator's own could be: they pass validation and fail in
+  // PostgreSQL (23514) on one row each.
+  (void)pg.query_scalar(
+      "ALTER TABLE weighings ADD CONSTRAINT test_refuse_13 CHECK (weight <> 13); "
+      "ALTER TABLE mutation_log ADD CONSTRAINT test_refuse_kind "
+      "CHECK (kind <> 'test.refused' OR outcome = 'rejected')");
+  TempDir dir("wl-poison");
+  BackendServer backend(pg.dsn(), dir.path(), {"--workers", "2"});
+  const std::string token = weighlink::testing::add_station(pg.dsn(), "st1");
+
+  pb::ReplayRequest request;
+  request.set_station_id("st1");
+  for (auto m :
+       {weighing("st1", 1, "w1", "1000"), note("st1", 2, "n2"), weighing("st1", 3, "w13", "13"),
+        note("st1", 4, "n4"), mutation("st1", 5, "refused-kind", "test.refused", R"({"x":1})"),
+        weighing("st1", 6, "w6", "6000"), note("st1", 7, "n7")}) {
+    *request.add_mutations() = m;
+  }
+  const auto answer = replay(backend.grpc(), token, request);
+  REQUIRE_MESSAGE(answer.status.ok(), answer.status.error_message());
+  const auto& r = answer.response;
+  REQUIRE(r.results_size() == 7);
+  for (int i : {0, 1, 3, 5, 6}) CHECK_MESSAGE(r.results(i).outcome() == pb::APPLIED, i);
+  for (int i : {2, 4}) {
+    CHECK(r.results(i).outcome() == pb::REJECTED);
+    CHECK_MESSAGE(r.results(i).reason().rfind("storage_refused: 23514 ", 0) == 0,
+                  r.results(i).reason());
+  }
+  CHECK(r.watermark().high_water_seq() == 7);
+  CHECK(pg.query_scalar("select string_agg(seq || ':' || outcome, ' ' order by seq) from "
+                        "mutation_log") ==
+        "1:applied 2:applied 3:rejected 4:applied 5:rejected 6:applied 7:applied");
+  CHECK(pg.query_scalar("select string_agg(weight::text, ' ' order by weight) from weighings") ==
+        "1000 6000");
+  CHECK(pg.query_scalar("select payload::text from mutation_log where seq=3") ==
+        R"({"storage_refused": "23514"})");
+  CHECK(pg.query_scalar("select high_water_seq from stations where id='st1'") == "7");
+  CHECK(backend.process().log().find("mutation rejected: storage_refused: 23514") !=
+        std::string::npos);
+
+  // Re-sent: duplicates of what was recorded. Then the fast path goes on as before.
+  const auto again = replay(backend.grpc(), token, request);
+  REQUIRE(again.status.ok());
+  CHECK(again.response.results(2).outcome() == pb::DUPLICATE);
+  CHECK(again.response.results(2).original_outcome() == pb::REJECTED);
+  pb::ReplayRequest next;
+  next.set_station_id("st1");
+  *next.add_mutations() = weighing("st1", 8, "w8", "8000");
+  const auto later = replay(backend.grpc(), token, next);
+  REQUIRE(later.status.ok());
+  CHECK(later.response.results(0).outcome() == pb::APPLIED);
+  CHECK(pg.query_scalar("select count(*) from weighings") == "3");
+}
+
+TEST_CASE("poison: a forged typed copy is not stored; the payload's values are") {
+  PgCluster pg;
+  weighlink::testing::migrate(pg.dsn());
+  TempDir dir("wl-poison");
+  BackendServer backend(pg.dsn(), dir.path(), {"--workers", "2"});
+  const std::string token = weighlink::testing::add_station(pg.dsn(), "st1");  // keyless, allowed
+  auto m = weighing("st1", 1, "forged", "100");
+  auto* typed = m.mutable_weighing_captured();
+  typed->set_weight("999999");
+  typed->set_scale("elsewhere");
+  auto* deck = typed->add_decks();  // decks the payload does not have
+  deck->set_index(1);
+  deck->set_weight("999999");
+  pb::ReplayRequest request;
+  request.set_station_id("st1");
+  *request.add_mutations() = m;
+  const auto answer = replay(backend.grpc(), token, request);
+  REQUIRE_MESSAGE(answer.status.ok(), answer.status.error_message());
+  CHECK(answer.response.results(0).outcome() == pb::APPLIED);
+  CHECK(pg.query_scalar("select weight::text || ' ' || scale || ' ' || reading_seq from weighings "
+                        "where idempotency_key='forged'") == "100 main 77");
+  CHECK(pg.query_scalar("select count(*) from weighing_decks") == "0");
+  CHECK(pg.query_scalar("select signature_verified from mutation_log") == "f");
+}
+
+TEST_CASE(
+    "unsigned weighings: off for a new station, per station setting, existing stations kept") {
+  PgCluster pg;
+  weighlink::testing::migrate(pg.dsn());
+  TempDir dir("wl-poison");
+  BackendServer backend(pg.dsn(), dir.path(), {"--workers", "2"});
+  const std::string token = weighlink::testing::add_station(pg.dsn(), "new", false);
+  CHECK(pg.query_scalar("select accept_unsigned_weighings from stations where id='new'") == "f");
+  (void)weighlink::testing::add_station(pg.dsn(), "allowed", true);
+  CHECK(pg.query_scalar("select accept_unsigned_weighings from stations where id='allowed'") ==
+        "t");
+
+  std::uint64_t seq = 0;
+  auto send_weighing = [&]() {
+    pb::ReplayRequest request;
+    request.set_station_id("new");
+    ++seq;
+    *request.add_mutations() = weighing("new", seq, "w" + std::to_string(seq), "100");
+    const auto answer = replay(backend.grpc(), token, request);
+    REQUIRE_MESSAGE(answer.status.ok(), answer.status.error_message());
+    return answer.response.results(0);
+  };
+  auto refused = send_weighing();
+  CHECK(refused.outcome() == pb::REJECTED);
+  CHECK(refused.reason().rfind("unsigned_weighing: ", 0) == 0);
+  CHECK(refused.reason().find("station set-key") != std::string::npos);
+  CHECK(refused.reason().find("set-unsigned-weighings") != std::string::npos);
+
+  auto set = [&](const std::string& id, const std::string& choice) {
+    return weighlink::testing::run(
+        {kBackend, "station", "set-unsigned-weighings", "--dsn", pg.dsn(), "--id", id, choice});
+  };
+  const auto allow = set("new", "allow");
+  CHECK_MESSAGE(allow.exit_code == 0, allow.output);
+  CHECK(send_weighing().outcome() == pb::APPLIED);
+  CHECK(set("new", "refuse").exit_code == 0);
+  CHECK(send_weighing().outcome() == pb::REJECTED);
+  // Usage: an unknown station exits 1, a bad or missing choice 2.
+  const auto unknown = set("nope", "allow");
+  CHECK(unknown.exit_code == 1);
+  CHECK(unknown.output.find("no such station") != std::string::npos);
+  CHECK(set("new", "maybe").exit_code == 2);
+  CHECK(weighlink::testing::run(
+            {kBackend, "station", "set-unsigned-weighings", "--dsn", pg.dsn(), "--id", "new"})
+            .exit_code == 2);
+  // A registered key makes the setting moot: signed weighings are recorded.
+  const auto key =
+      weighlink::testing::run({kBackend, "station", "set-key", "--dsn", pg.dsn(), "--id", "new",
+                               "--key-file", write_key(dir, kKey).string()});
+  REQUIRE_MESSAGE(key.exit_code == 0, key.output);
+  pb::ReplayRequest request;
+  request.set_station_id("new");
+  auto signed_one = weighing("new", ++seq, "signed", "100");
+  sign(signed_one, kGenesis);
+  *request.add_mutations() = signed_one;
+  const auto answer = replay(backend.grpc(), token, request);
+  REQUIRE(answer.status.ok());
+  CHECK_MESSAGE(answer.response.results(0).outcome() == pb::APPLIED,
+                answer.response.results(0).reason());
+
+  // An upgrade stops no station: stations that existed before migration 4 keep accepting.
+  (void)pg.query_scalar(
+      "ALTER TABLE stations DROP COLUMN accept_unsigned_weighings; "
+      "DELETE FROM schema_migrations WHERE version = 4; "
+      "INSERT INTO stations (id, token_sha256) VALUES ('old', 'x')");
+  weighlink::testing::migrate(pg.dsn());
+  CHECK(pg.query_scalar("select string_agg(id || ':' || accept_unsigned_weighings, ' ' order by "
+                        "id) from stations") == "allowed:true new:true old:true");
+  (void)weighlink::testing::add_station(pg.dsn(), "after", false);
+  CHECK(pg.query_scalar("select accept_unsigned_weighings from stations where id='after'") == "f");
+}
+
+TEST_CASE("logs: a newline in client text cannot forge a backend log line") {
+  PgCluster pg;
+  weighlink::testing::migrate(pg.dsn());
+  TempDir dir("wl-poison");
+  BackendServer backend(pg.dsn(), dir.path(), {"--workers", "2", "--log-level", "debug"});
+  const std::string token = weighlink::testing::add_station(pg.dsn(), "st1");
+  const std::string forged = "\n2030-01-01T00:00:00.000+0000 info FORGED ";
+
+  // Unauthenticated Hello, a Hello with a forged agent version, a Replay for another station id,
+  // and a rejected mutation whose key, kind and payload carry the newline.
+  CHECK(hello(backend.grpc(), "wlst_not-a-token", "st1" + forged + "hello").error_code() ==
+        grpc::StatusCode::UNAUTHENTICATED);
+  CHECK(hello(backend.grpc(), token, "st1", "1.0" + forged + "version").ok());
+  pb::ReplayRequest other;
+  other.set_station_id("st1" + forged + "replay");
+  *other.add_mutations() = note("st1" + forged + "replay", 1, "k1");
+  CHECK(replay(backend.grpc(), token, other).status.error_code() ==
+        grpc::StatusCode::PERMISSION_DENIED);
+  pb::ReplayRequest request;
+  request.set_station_id("st1");
+  *request.add_mutations() = mutation("st1", 1, "key" + forged + "key", "note.added", "{}");
+  *request.add_mutations() = mutation("st1", 2, "k2", "kind" + forged + "kind", "{}");
+  *request.add_mutations() = weighing("st1", 3, "k3", "1" + forged + "weight");
+  const auto answer = replay(backend.grpc(), token, request);
+  REQUIRE_MESSAGE(answer.status.ok(), answer.status.error_message());
+  REQUIRE(answer.response.results_size() == 3);
+  for (const auto& result : answer.response.results()) {
+    CHECK(result.outcome() == pb::REJECTED);
+    CHECK(result.reason().find('\n') == std::string::npos);
+  }
+
+  const std::string log = backend.process().log();
+  INFO(log);
+  std::istringstream lines(log);
+  std::string line;
+  int forged_lines = 0;
+  while (std::getline(lines, line)) {
+    if (line.rfind("2030-01-01", 0) == 0 || line.rfind("FORGED", 0) == 0) ++forged_lines;
+  }
+  CHECK(forged_lines == 0);
+  // Each attempt is in the log, escaped on its own line.
+  for (const char* what : {"hello", "version", "replay", "key", "kind"}) {
+    CHECK_MESSAGE(log.find("\\n2030-01-01T00:00:00.000+0000 info FORGED " + std::string(what)) !=
+                      std::string::npos,
+                  what);
+  }
+}
