@@ -191,7 +191,7 @@ int main(int argc, char** argv) {
     std::cerr << "weighlink-agent: " << e.what() << "\n";
     return 2;
   }
-  for (auto* sub : {list, show, retry, exp}) {
+  for (auto* sub : {list, show, retry, discard, exp}) {
     if (sub->parsed()) {
       outbox_cmd.action = sub->get_name();
       return weighlink::agent::run_outbox_command(config, outbox_cmd, std::cout, std::cerr);

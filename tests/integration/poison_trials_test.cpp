@@ -21,11 +21,9 @@ std::uint64_t outbox_count(const std::string& http, const char* state) {
 }
 
 std::vector<json::object> items_in(const std::string& http, const std::string& state) {
+  const auto page = body_of(http_request(http, "GET", "/v1/outbox?state=" + state));
   std::vector<json::object> out;
-  for (const auto& v :
-       body_of(http_request(http, "GET", "/v1/outbox?state=" + state)).at("items").as_array()) {
-    out.push_back(v.as_object());
-  }
+  for (const auto& v : page.at("items").as_array()) out.push_back(v.as_object());
   return out;
 }
 
