@@ -249,6 +249,20 @@ Result<void> PgReplayStore::insert(std::string_view station_id,
     }
   }
   const std::string station(station_id);
+  // Late fills take the place of their marker's record (plan_batch, "fills_withheld").
+  boost::json::array filled;
+  for (const auto& record : records) {
+    if (record.fills_withheld) filled.emplace_back(record.mutation.idempotency_key);
+  }
+  if (!filled.empty()) {
+    auto removed = connection_.exec(
+        R"sql(
+DELETE FROM mutation_log
+WHERE station_id = $1 AND reason LIKE 'withheld\_by\_agent%'
+  AND idempotency_key IN (SELECT jsonb_array_elements_text($2::jsonb)))sql",
+        {station, boost::json::serialize(filled)});
+    if (!removed) return removed.error();
+  }
   if (auto r = connection_.exec(kInsertLogSql, {station, boost::json::serialize(log_rows)}); !r) {
     return r.error();
   }

@@ -371,7 +371,17 @@ ReplayPlan plan_batch(const StationState& station, const std::vector<StoredMutat
     const std::string sha = identifying_sha256(mutation);
     const std::string key = storable_key(mutation.idempotency_key);
 
+    // A marker's record is a placeholder: the mutation it stood for, sent later with the payload
+    // the marker named (a dead letter retried on the agent once the backend is fixed), is
+    // processed now in its place, at its seq.
+    bool fills = false;
     if (auto it = known.find(key); it != known.end()) {
+      fills = it->second.payload_sha256 == sha && it->second.seq == mutation.seq &&
+              it->second.outcome == Outcome::rejected &&
+              it->second.reason.starts_with("withheld_by_agent") &&
+              mutation.withheld_reason.empty();
+    }
+    if (auto it = known.find(key); !fills && it != known.end()) {
       if (it->second.payload_sha256 == sha) {
         result.outcome = Outcome::duplicate;
         result.original_outcome = it->second.outcome;
@@ -385,18 +395,19 @@ ReplayPlan plan_batch(const StationState& station, const std::vector<StoredMutat
       plan.results.push_back(std::move(result));
       continue;
     }
-    if (mutation.seq <= plan.high_water_seq) {
+    if (!fills && mutation.seq <= plan.high_water_seq) {
       result.outcome = Outcome::rejected;
       result.reason = "seq_already_used";
       plan.results.push_back(std::move(result));
       continue;
     }
-    if (mutation.seq != plan.high_water_seq + 1) {
+    if (!fills && mutation.seq != plan.high_water_seq + 1) {
       plan.expected_seq = plan.high_water_seq + 1;
       break;
     }
 
     NewRecord record;
+    record.fills_withheld = fills;
     record.payload_sha256 = sha;
     record.applied_at_unix_ms = now_unix_ms;
     record.mutation = mutation;
@@ -421,7 +432,9 @@ ReplayPlan plan_batch(const StationState& station, const std::vector<StoredMutat
         reason = signature_problem(mutation, station.signing_key);
         if (!reason) {
           record.signature_verified = true;
-          reason = chain_problem(mutation, chain_tip);
+          // A late fill's place in the chain was checked when its marker came, with the same
+          // record_hash; the chain has moved on since.
+          if (!fills) reason = chain_problem(mutation, chain_tip);
         }
       }
       // Parsed once: it decides both the rejection and how the jsonb column holds the payload.
@@ -445,14 +458,16 @@ ReplayPlan plan_batch(const StationState& station, const std::vector<StoredMutat
           payload ? wrapped_payload(mutation.payload_json) : mutation.payload_json;
     }
     if (record.outcome == Outcome::rejected) stored.weighing.reset();
-    chain_tip =
-        stored.record_hash.empty() ? std::nullopt : std::optional<std::string>(stored.record_hash);
+    if (!fills) {
+      chain_tip = stored.record_hash.empty() ? std::nullopt
+                                             : std::optional<std::string>(stored.record_hash);
+      plan.high_water_seq = mutation.seq;
+    }
 
     result.outcome = record.outcome;
     result.reason = record.reason;
     result.applied_at_unix_ms = now_unix_ms;
-    plan.high_water_seq = mutation.seq;
-    known.emplace(
+    known.insert_or_assign(
         key, StoredMutation{key, mutation.seq, sha, record.outcome, record.reason, now_unix_ms});
     plan.record_results.push_back(plan.results.size());
     plan.records.push_back(std::move(record));

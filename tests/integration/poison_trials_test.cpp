@@ -144,4 +144,14 @@ TEST_CASE("poison trials: a mutation that makes the backend fail whole calls is 
             .starts_with("withheld_by_agent: "));
   CHECK(backend.pg().query_scalar("select high_water_seq from stations where id='st-1'") == "10");
   CHECK(read_file(dir / "agent.log").find("withheld mutation seq 6") != std::string::npos);
+
+  // The backend is fixed; the operator retries the dead letter: the mutation takes its marker's
+  // place, at seq 6, applied.
+  (void)backend.pg().query_scalar("DROP TRIGGER poison ON mutation_log; SELECT 1");
+  REQUIRE(http_request(agent.http, "POST", "/v1/outbox/m-6/retry").status == 200);
+  REQUIRE(eventually([&] { return outbox_count(agent.http, "acknowledged") == 10; }, 30s));
+  CHECK(outbox_count(agent.http, "dead") == 0);
+  CHECK(backend.pg().query_scalar("select outcome || ' ' || (payload->>'tag') from mutation_log "
+                                  "where seq = 6") == "applied poison");
+  CHECK(backend.pg().query_scalar("select count(*) from mutation_log") == "10");
 }

@@ -66,6 +66,13 @@ class FakeStore final : public ReplayStore {
     }
     auto& station = stations.at(std::string(station_id));
     for (const auto& record : records) {
+      if (!record.fills_withheld) continue;  // takes the place of its marker's record
+      station.log.erase(record.mutation.idempotency_key);
+      std::erase_if(station.records, [&](const NewRecord& r) {
+        return r.mutation.idempotency_key == record.mutation.idempotency_key;
+      });
+    }
+    for (const auto& record : records) {
       const auto& m = record.mutation;
       REQUIRE(station.log.count(m.idempotency_key) == 0);  // the primary key
       for (const auto& [key, stored] : station.log) REQUIRE(stored.seq != m.seq);  // unique seq
@@ -853,11 +860,34 @@ TEST_CASE("withheld: recorded REJECTED under its key with the agent's hash, no c
     const auto& record = store.stations["st1"].records[1];
     CHECK(record.payload_sha256 == withheld.withheld_payload_sha256);
     CHECK(record.stored_payload_json == R"({"withheld_by_agent":true})");
-    // The real payload sent later is the same mutation: a DUPLICATE of the rejection.
-    auto later = apply_batch(store, "st1", {generic(2, "held", real_payload)}, kNow);
+    // The marker again: a DUPLICATE of the rejection.
+    auto again = apply_batch(store, "st1", {withheld}, kNow);
+    REQUIRE(again.has_value());
+    CHECK(again->results[0].outcome == Outcome::duplicate);
+    // The real payload sent later (the dead letter retried once the backend is fixed) is the
+    // mutation the marker stood for: applied now, at its seq, in the marker's place.
+    auto later = apply_batch(store, "st1", {generic(2, "held", real_payload)}, kNow + 5);
     REQUIRE(later.has_value());
-    CHECK(later->results[0].outcome == Outcome::duplicate);
-    CHECK(later->results[0].original_outcome == Outcome::rejected);
+    CHECK_MESSAGE(later->results[0].outcome == Outcome::applied, later->results[0].reason);
+    CHECK(later->watermark.high_water_seq == 3);
+    CHECK(store.stations["st1"].log.at("held").outcome == Outcome::applied);
+    CHECK(store.stations["st1"].log.at("held").seq == 2);
+    // And once applied, it is a plain DUPLICATE; another payload under its key is refused.
+    auto dup = apply_batch(store, "st1", {generic(2, "held", real_payload)}, kNow + 6);
+    REQUIRE(dup.has_value());
+    CHECK(dup->results[0].outcome == Outcome::duplicate);
+    CHECK(dup->results[0].original_outcome == Outcome::applied);
+    auto other = apply_batch(store, "st1", {generic(2, "held", R"({"n":43})")}, kNow + 7);
+    REQUIRE(other.has_value());
+    CHECK(other->results[0].reason == "idempotency_key_reused");
+  }
+  SUBCASE("a payload other than the one the marker named does not fill it") {
+    auto store = store_with_station();
+    REQUIRE(apply_batch(store, "st1", {generic(1, "a"), withheld}, kNow).has_value());
+    auto other = apply_batch(store, "st1", {generic(2, "held", R"({"n":41})")}, kNow);
+    REQUIRE(other.has_value());
+    CHECK(other->results[0].reason == "idempotency_key_reused");
+    CHECK(store.stations["st1"].log.at("held").outcome == Outcome::rejected);
   }
   SUBCASE("keyed station: no signature check, and the next mutation chains to its record_hash") {
     auto store = keyed_store();

@@ -130,6 +130,9 @@ struct NewRecord {
   std::int64_t applied_at_unix_ms = 0;
   // The station key verified the signature (mutation_log.signature_verified).
   bool signature_verified = false;
+  // The mutation an agent withheld before, sent now with the payload its marker named: it takes
+  // the place of the marker's record (same key, same seq, same payload hash).
+  bool fills_withheld = false;
 };
 
 // A row the database refused (SQLSTATE class 22 or 23 other than a unique violation: a value out
