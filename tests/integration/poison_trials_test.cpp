@@ -155,3 +155,49 @@ TEST_CASE("poison trials: a mutation that makes the backend fail whole calls is 
                                   "where seq = 6") == "applied poison");
   CHECK(backend.pg().query_scalar("select count(*) from mutation_log") == "10");
 }
+
+TEST_CASE("poison trials: a TruLoad capture typed \"gross weight\" under a 200-character "
+          "transaction id reaches PostgreSQL with the app's text, and the captures behind it too") {
+  TempDir dir("wl-poison");
+  PtyScale scale(dir / "scale");
+  StationBackend backend(dir);
+  const std::string config =
+      "capture_timeout_ms: 1500\nhello_interval_ms: 1000\n"
+      "compat:\n"
+      "  truconnect: {enabled: true, ws_listen: '127.0.0.1:0', http_listen: '127.0.0.1:0',\n"
+      "               station_code: ROMIA, capture_mode: mobile}\n"
+      "scales:\n"
+      "  - {id: main, source: 'serial:" +
+      scale.path() + "', protocol: mt-continuous, stale_after_ms: 600}\n";
+  AgentProcess agent(dir, backend.agent_args(), config);
+  StreamingScale indicator(scale, mt_frame("9100"));
+  WsClient ws(agent.address("truconnect_ws"), "/");
+  auto next = [&](const std::string& event) {
+    return read_until(ws, [&](const json::object& o) { return o.at("event") == json::value(event); })
+        .at("data")
+        .as_object();
+  };
+  next("connected");
+  ws.write(R"({"event":"register","data":{"stationCode":"ROMIA","mode":"mobile"}})");
+  next("register-ack");
+  const std::string long_id(200, 'T');
+  ws.write(R"({"event":"transaction-sync","data":{"transactionId":")" + long_id + R"("}})");
+  next("transaction-sync-ack");
+  ws.write(R"({"event":"capture-request","data":{"type":"gross weight"}})");
+  REQUIRE(next("capture-ack").at("success") == true);
+  ws.write(R"({"event":"transaction-sync","data":{"transactionId":"T-2"}})");
+  next("transaction-sync-ack");
+  ws.write(R"({"event":"capture-request","data":{"type":"tare"}})");
+  REQUIRE(next("capture-ack").at("success") == true);
+  REQUIRE(eventually(
+      [&] { return backend.pg().query_scalar("select count(*) from weighings") == "2"; }, 30s));
+  CHECK(backend.pg().query_scalar("select count(*) from mutation_log where outcome='rejected'") ==
+        "0");
+  CHECK(backend.pg().query_scalar(
+            "select payload->'reference'->>'type' from mutation_log order by seq limit 1") ==
+        "gross weight");
+  CHECK(backend.pg().query_scalar("select length(payload->'reference'->>'transaction_id') from "
+                                  "mutation_log order by seq limit 1") == "200");
+  CHECK(outbox_count(agent.http, "dead") == 0);
+  CHECK(outbox_count(agent.http, "pending") == 0);
+}
