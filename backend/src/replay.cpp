@@ -98,10 +98,6 @@ std::optional<Refusal> created_at_refusal(const Mutation& m) {
                  "year 9999"};
 }
 
-std::optional<Refusal> weight_refusal(const std::string& what, std::string_view text) {
-  return sync::check_weight(what, text);
-}
-
 // The first 16 hex digits of a hash, for reasons and logs.
 std::string short_hash(std::string_view hash) {
   return hash.empty() ? std::string("(none)") : reason_text(hash.substr(0, 16), 16);
@@ -196,12 +192,12 @@ std::optional<Refusal> weighing_refusal(const WeighingCaptured& w) {
   for (const auto& [what, text] : texts) {
     if (auto r = sync::check_short_text(what, *text)) return r;
   }
-  if (auto r = weight_refusal("weight", w.weight)) return r;
+  if (auto r = sync::check_weight("weight", w.weight)) return r;
   if (!w.tare.empty()) {
-    if (auto r = weight_refusal("tare", w.tare)) return r;
+    if (auto r = sync::check_weight("tare", w.tare)) return r;
   }
   if (!w.gvw.empty()) {
-    if (auto r = weight_refusal("gvw", w.gvw)) return r;
+    if (auto r = sync::check_weight("gvw", w.gvw)) return r;
   }
   if (w.decks.size() > sync::kMaxWeighingParts || w.axles.size() > sync::kMaxWeighingParts) {
     return Refusal{"too_many_parts", "a weighing has at most " +
@@ -227,7 +223,7 @@ std::optional<Refusal> weighing_refusal(const WeighingCaptured& w) {
   for (const auto& deck : w.decks) {
     if (auto r = part_number("deck", deck.index)) return r;
     const std::string which = "deck " + std::to_string(deck.index);
-    if (auto r = weight_refusal(which + " weight", deck.weight)) return r;
+    if (auto r = sync::check_weight(which + " weight", deck.weight)) return r;
     if (!numbers.insert(deck.index).second) {
       return Refusal{"duplicate_part", which + " appears twice"};
     }
@@ -236,12 +232,12 @@ std::optional<Refusal> weighing_refusal(const WeighingCaptured& w) {
   for (const auto& axle : w.axles) {
     if (auto r = part_number("axle", axle.index)) return r;
     const std::string which = "axle " + std::to_string(axle.index);
-    if (auto r = weight_refusal(which + " weight", axle.weight)) return r;
+    if (auto r = sync::check_weight(which + " weight", axle.weight)) return r;
     if (!numbers.insert(axle.index).second) {
       return Refusal{"duplicate_part", which + " appears twice"};
     }
     if (!axle.reading.empty()) {
-      if (auto r = weight_refusal(which + " reading", axle.reading)) return r;
+      if (auto r = sync::check_weight(which + " reading", axle.reading)) return r;
     }
     if (axle.reading_seq > kMaxSeq) {
       return Refusal{"value_out_of_range", which + " reading_seq is above 2^63 - 1"};

@@ -391,6 +391,9 @@ std::vector<Poison> catalogue() {
     m.set_withheld_payload_sha256("not-a-sha256");
     return m;
   });
+  add("a lone UTF-16 surrogate", "invalid_json", allowed, [&](const std::string& s) {
+    return mutation(s, 3, key(s), "note.added", R"({"text":"\ud800"})");
+  });
   add(
       "keyed station: no signature at all", "bad_signature", Station::keyed,
       [&](const std::string& s) { return note(s, 3, key(s)); }, Signing::none);
