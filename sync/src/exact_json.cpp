@@ -4,6 +4,7 @@
 #include <boost/json.hpp>
 #include <boost/json/basic_parser_impl.hpp>
 #include <cstdint>
+#include <unordered_set>
 #include <vector>
 
 namespace weighlink::sync {
@@ -48,7 +49,8 @@ class Builder {
   static constexpr std::size_t max_key_size = std::size_t(-1);
   static constexpr std::size_t max_string_size = std::size_t(-1);
 
-  explicit Builder(const JsonLimits& limits) : limits_(limits) {}
+  // `build` false: only check (check_exact), no value is made; member names are still compared.
+  Builder(const JsonLimits& limits, bool build) : limits_(limits), build_(build) {}
 
   std::optional<JsonRefusal> refusal;
   json::value root;
@@ -64,6 +66,10 @@ class Builder {
   }
   bool on_string(json::string_view s, std::size_t, json::error_code& ec) {
     if (!text_part(s, ec)) return false;
+    if (!build_) {
+      text_.clear();
+      return true;
+    }
     json::value v = json::string(text_);
     text_.clear();
     return add(std::move(v), ec);
@@ -74,9 +80,12 @@ class Builder {
   bool on_key(json::string_view s, std::size_t, json::error_code& ec) {
     if (!text_part(s, ec)) return false;
     auto& frame = stack_.back();
-    if (frame.container.as_object().contains(text_)) {
+    const bool seen = build_ ? frame.container.as_object().contains(text_) : frame.seen(text_);
+    if (seen) {
       return fail("duplicate_member",
-                  "the member \"" + text_ + "\" appears twice in one object; send it once", ec);
+                  "the member \"" + text_.substr(0, 40) +
+                      "\" appears twice in one object; send it once",
+                  ec);
     }
     frame.key = std::move(text_);
     text_.clear();
@@ -87,24 +96,44 @@ class Builder {
     return check_number(ec);
   }
   bool on_int64(std::int64_t i, json::string_view s, json::error_code& ec) {
-    return number(s, ec) && add(finish_number(json::value(i)), ec);
+    if (!number(s, ec)) return false;
+    return build_ ? add(finish_number(json::value(i)), ec) : skip_number();
   }
   bool on_uint64(std::uint64_t u, json::string_view s, json::error_code& ec) {
-    return number(s, ec) && add(finish_number(json::value(u)), ec);
+    if (!number(s, ec)) return false;
+    return build_ ? add(finish_number(json::value(u)), ec) : skip_number();
   }
   bool on_double(double, json::string_view s, json::error_code& ec) {
-    return number(s, ec) && add(finish_number(json::value()), ec);
+    if (!number(s, ec)) return false;
+    return build_ ? add(finish_number(json::value()), ec) : skip_number();
   }
-  bool on_bool(bool b, json::error_code& ec) { return add(json::value(b), ec); }
-  bool on_null(json::error_code& ec) { return add(json::value(nullptr), ec); }
+  bool on_bool(bool b, json::error_code& ec) { return !build_ || add(json::value(b), ec); }
+  bool on_null(json::error_code& ec) { return !build_ || add(json::value(nullptr), ec); }
   bool on_comment_part(json::string_view, json::error_code&) { return true; }
   bool on_comment(json::string_view, json::error_code&) { return true; }
 
  private:
   struct Frame {
-    json::value container;
+    json::value container;  // build: the array or object being filled
     std::string key;
+    // check only: the member names of this object so far (a hash set once there are many).
+    std::vector<std::string> names;
+    std::unordered_set<std::string> many;
+    bool seen(const std::string& name) {
+      if (many.empty()) {
+        if (std::find(names.begin(), names.end(), name) != names.end()) return true;
+        names.push_back(name);
+        if (names.size() > 32) many.insert(names.begin(), names.end());
+        return false;
+      }
+      return !many.insert(name).second;
+    }
   };
+
+  bool skip_number() {
+    number_.clear();
+    return true;
+  }
 
   bool fail(std::string code, std::string message, json::error_code& ec) {
     refusal = JsonRefusal{std::move(code), std::move(message)};
@@ -164,14 +193,14 @@ class Builder {
                   "the JSON nests deeper than " + std::to_string(limits_.max_depth) + " levels",
                   ec);
     }
-    stack_.push_back(Frame{std::move(container), {}});
+    stack_.push_back(Frame{std::move(container), {}, {}, {}});
     return true;
   }
 
   bool close(json::error_code& ec) {
     json::value done = std::move(stack_.back().container);
     stack_.pop_back();
-    return add(std::move(done), ec);
+    return !build_ || add(std::move(done), ec);
   }
 
   bool add(json::value v, json::error_code&) {
@@ -190,6 +219,7 @@ class Builder {
   }
 
   JsonLimits limits_;
+  bool build_ = true;
   std::vector<Frame> stack_;
   std::string text_;
   std::string number_;
@@ -238,12 +268,28 @@ void write(const json::value& v, std::string& out, bool sorted) {
   }
 }
 
+ExactParse run_parser(std::string_view text, const JsonLimits& limits, bool build);
+
 }  // namespace
 
 ExactParse parse_exact(std::string_view text, const JsonLimits& limits) {
+  return run_parser(text, limits, true);
+}
+
+std::optional<JsonRefusal> check_exact(std::string_view text, const JsonLimits& limits,
+                                       bool* is_object) {
+  auto r = run_parser(text, limits, false);
+  if (is_object) *is_object = !r.refusal && r.value.is_bool() && r.value.as_bool();
+  return r.refusal;
+}
+
+namespace {
+
+// build false: only checks; the value is then true when the text is one JSON object.
+ExactParse run_parser(std::string_view text, const JsonLimits& limits, bool build) {
   json::parse_options options;
   options.max_depth = limits.max_depth + 1;  // the builder says "too deep" itself, with its limit
-  json::basic_parser<Builder> parser(options, limits);
+  json::basic_parser<Builder> parser(options, limits, build);
   json::error_code ec;
   const auto used = parser.write_some(false, text.data(), text.size(), ec);
   ExactParse result;
@@ -256,9 +302,16 @@ ExactParse parse_exact(std::string_view text, const JsonLimits& limits) {
         JsonRefusal{"invalid_json", "not valid JSON" + (ec ? ": " + ec.message() : std::string())};
     return result;
   }
-  result.value = std::move(parser.handler().root);
+  if (build) {
+    result.value = std::move(parser.handler().root);
+  } else {
+    result.value = !text.empty() && text.find_first_not_of(" \t\r\n") != std::string_view::npos &&
+                   text[text.find_first_not_of(" \t\r\n")] == '{';
+  }
   return result;
 }
+
+}  // namespace
 
 json::value exact_number(std::string_view text) {
   return json::object{{kExactTag, json::string_view(text.data(), text.size())}};

@@ -33,9 +33,11 @@ std::optional<Refusal> check_payload_json(std::string_view payload_json) {
                                             " bytes; at most " + std::to_string(kMaxPayloadBytes) +
                                             " are accepted"};
   }
-  auto parsed = parse_exact(payload_json, kPayloadJsonLimits);
-  if (parsed.refusal) return Refusal{parsed.refusal->code, parsed.refusal->message};
-  if (!parsed.value.is_object()) {
+  bool object = false;
+  if (auto refusal = check_exact(payload_json, kPayloadJsonLimits, &object)) {
+    return Refusal{refusal->code, refusal->message};
+  }
+  if (!object) {
     return Refusal{"invalid_payload", "the payload must be a JSON object"};
   }
   return std::nullopt;

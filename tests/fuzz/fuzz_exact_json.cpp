@@ -32,6 +32,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   } else {
     check(!parsed.refusal->code.empty() && !parsed.refusal->message.empty());
   }
+  // The check-only mode (what the backend runs on every payload) agrees with the full parse.
+  bool object = false;
+  const auto checked = check_exact(text, {}, &object);
+  check(checked.has_value() == parsed.refusal.has_value());
+  if (checked) check(checked->code == parsed.refusal->code);
+  if (!checked) check(object == parsed.value.is_object());
   (void)check_payload_json(text);
   (void)check_weight("weight", text);
   (void)check_key(text);

@@ -414,8 +414,12 @@ TEST_CASE("operator page: a mutation the backend refused is listed and can be re
   weighlink::testing::TempDir backend_dir("wl-page-backend");
   weighlink::testing::PgCluster pg;
   weighlink::testing::migrate(pg.dsn());
+  // A new station with no key registered that refuses unsigned weighings: its weighings are
+  // refused for good (unsigned_weighing).
   weighlink::testing::write_secret_file(
-      backend_dir / "token", weighlink::testing::add_station(pg.dsn(), "wb-page") + "\n");
+      backend_dir / "token",
+      weighlink::testing::add_station(pg.dsn(), "wb-page", /*allow_unsigned_weighings=*/false) +
+          "\n");
   weighlink::testing::BackendServer backend(pg.dsn(), backend_dir.path());
   const auto& grpc = backend.grpc();
 
@@ -424,16 +428,14 @@ TEST_CASE("operator page: a mutation the backend refused is listed and can be re
                    .agent_args = {"--backend", grpc, "--station-token-file",
                                   (backend_dir / "token").string()}});
   REQUIRE(station.wait("document.querySelector('#uplink').textContent === 'online'"));
-  // A weighing whose weight is not a number: the backend refuses it for good.
-  auto bad = station.post("/v1/mutations", "bad-weighing-1",
-                          R"({"kind":"weighing.captured","payload":{"scale":"main",)"
-                          R"("weight":"twelve tonnes","unit":"kg"}})");
+  station.indicator().show("18240");
+  auto bad = station.post("/v1/captures", "bad-weighing-1", R"({"scale":"main"})");
   REQUIRE(bad.status == 202);
   REQUIRE(station.wait("document.querySelector('#dead').textContent === '1'"));
   const std::string row = "#dead-rows tr[data-key=\"bad-weighing-1\"]";
   REQUIRE(station.wait("document.querySelector(" + js_quote(row) + ") !== null"));
   CHECK(station.text(row + " .kind") == "weighing.captured");
-  CHECK(station.text(row + " .error").find("not an exact decimal") != std::string::npos);
+  CHECK(station.text(row + " .error").find("unsigned_weighing") != std::string::npos);
   CHECK(station.text(row + " .attempts") == "1");
   station.screenshot("operator-page-dead-letters.png");
 

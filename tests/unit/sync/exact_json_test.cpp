@@ -5,6 +5,7 @@
 
 #include <boost/json.hpp>
 #include <string>
+#include <vector>
 
 #include "weighlink/sync/mutation_rules.hpp"
 
@@ -70,6 +71,30 @@ TEST_CASE("exact json: what cannot be kept exactly is refused with a code that s
   CHECK(refusal_code("") == "invalid_json");
   CHECK(refusal_code("NaN") == "invalid_json");
   CHECK(refusal_code("Infinity") == "invalid_json");
+}
+
+TEST_CASE("exact json: the check-only mode agrees with the full parse") {
+  const std::vector<std::string> texts = {
+       R"({"w":32540.10})", R"({"n":1e400})", R"({"a":1,"a":2})", R"({"s":"a\u0000"})", "[1,2]",
+        "{} x", "", R"({"a":{"b":1,"b":2}})", R"([{"a":1},{"a":1}])",
+        "{" + [] {
+          std::string members;
+          for (int i = 0; i < 40; ++i) members += "\"k" + std::to_string(i) + "\":1,";
+          return members;
+        }() + "\"k7\":2}",
+        std::string(33, '[') + std::string(33, ']')};
+  for (const auto& text : texts) {
+    CAPTURE(text);
+    const auto full = parse_exact(text);
+    bool object = false;
+    const auto checked = weighlink::sync::check_exact(text, {}, &object);
+    REQUIRE(checked.has_value() == full.refusal.has_value());
+    if (checked) {
+      CHECK(checked->code == full.refusal->code);
+    } else {
+      CHECK(object == full.value.is_object());
+    }
+  }
 }
 
 TEST_CASE("exact json: a client cannot forge an exact-number node") {

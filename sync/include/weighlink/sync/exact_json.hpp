@@ -40,6 +40,13 @@ struct ExactParse {
 // nesting deeper than `max_depth`.
 [[nodiscard]] ExactParse parse_exact(std::string_view text, const JsonLimits& limits = {});
 
+// The same checks as parse_exact without making the value (faster: the backend checks every
+// payload this way). nullopt when the text is accepted; `is_object`, when given, says whether it
+// is one JSON object.
+[[nodiscard]] std::optional<JsonRefusal> check_exact(std::string_view text,
+                                                     const JsonLimits& limits = {},
+                                                     bool* is_object = nullptr);
+
 // An exact number node for `text` (a JSON number as written, e.g. "32540.10").
 [[nodiscard]] boost::json::value exact_number(std::string_view text);
 
