@@ -95,6 +95,28 @@ bool apply_serial_option(std::string_view key, std::string_view value, SerialSou
   return true;
 }
 
+// One KEY[=VALUE] of a source's options (`?baud=9600&parity=none`), taken off the front of
+// `query`; empty ones are skipped. nullopt when none is left.
+struct QueryPair {
+  std::string_view pair;  // as written
+  std::string_view key;
+  std::string_view value;
+  bool has_value = false;  // there was an '='
+};
+std::optional<QueryPair> next_pair(std::string_view& query) {
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    if (pair.empty()) continue;
+    const auto eq = pair.find('=');
+    const bool has_value = eq != std::string_view::npos;
+    return QueryPair{pair, pair.substr(0, eq),
+                     has_value ? pair.substr(eq + 1) : std::string_view{}, has_value};
+  }
+  return std::nullopt;
+}
+
 std::optional<SourceSpec> parse_serial(std::string_view rest, std::string* error) {
   SerialSource source;
   const auto query_at = rest.find('?');
@@ -106,23 +128,19 @@ std::optional<SourceSpec> parse_serial(std::string_view rest, std::string* error
   std::string_view query =
       query_at == std::string_view::npos ? std::string_view{} : rest.substr(query_at + 1);
   std::string seen = "&";
-  while (!query.empty()) {
-    const auto amp = query.find('&');
-    const std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
-    if (pair.empty()) continue;
-    const auto eq = pair.find('=');
-    if (eq == std::string_view::npos || eq == 0) {
+  while (const auto option = next_pair(query)) {
+    const std::string_view pair = option->pair;
+    if (!option->has_value || option->key.empty()) {
       set_error(error, "serial option '" + std::string(pair) + "' is not KEY=VALUE");
       return std::nullopt;
     }
-    const std::string_view key = pair.substr(0, eq);
+    const std::string_view key = option->key;
     if (seen.find("&" + std::string(key) + "&") != std::string::npos) {
       set_error(error, "serial option '" + std::string(key) + "' is given twice");
       return std::nullopt;
     }
     seen += std::string(key) + "&";
-    if (!apply_serial_option(key, pair.substr(eq + 1), source, error)) return std::nullopt;
+    if (!apply_serial_option(key, option->value, source, error)) return std::nullopt;
   }
   if (source.usb && source.device != "usb") {
     set_error(error, "serial device '" + source.device +
@@ -232,15 +250,8 @@ std::optional<SourceSpec> parse_udp(std::string_view rest, std::string* error) {
     source.host = std::move(hp->host);
     source.port = hp->port;
   }
-  while (!query.empty()) {
-    const auto amp = query.find('&');
-    const std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
-    if (pair.empty()) continue;
-    const auto eq = pair.find('=');
-    const std::string_view key = pair.substr(0, eq);
-    const std::string_view value =
-        eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
+  while (const auto option = next_pair(query)) {
+    const auto [pair, key, value, has_value] = *option;
     if (key != "from") {
       set_error(error, "unknown udp option '" + std::string(key) +
                            "': expected from=SENDER_IP, e.g. udp:0.0.0.0:5000?from=10.0.0.7");
@@ -282,15 +293,8 @@ std::optional<SourceSpec> parse_sim(std::string_view rest, std::string* error) {
   source.profile = std::string(profile);
   std::string_view query =
       query_at == std::string_view::npos ? std::string_view{} : rest.substr(query_at + 1);
-  while (!query.empty()) {
-    const auto amp = query.find('&');
-    const std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
-    if (pair.empty()) continue;
-    const auto eq = pair.find('=');
-    const std::string_view key = pair.substr(0, eq);
-    const std::string_view value =
-        eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
+  while (const auto option = next_pair(query)) {
+    const auto [pair, key, value, has_value] = *option;
     const auto v = to_number(value);
     if (key == "rate") {
       if (!v || *v < 1 || *v > 1000) {

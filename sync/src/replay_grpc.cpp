@@ -371,7 +371,21 @@ class GrpcReplayWorker final : public ReplayWorker {
     batch_.on_answer(rows.size(),
                      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started));
     isolation_.on_answer(rows.back().seq);
-    if (withholding_ && res.results_size() > 0 && res.results(0).seq() == withholding_->seq) {
+    const bool held_already_applied = withholding_ && res.results_size() > 0 &&
+                                      res.results(0).seq() == withholding_->seq &&
+                                      res.results(0).outcome() == pb::DUPLICATE &&
+                                      res.results(0).original_outcome() == pb::APPLIED;
+    if (held_already_applied) {
+      // The backend had applied the mutation itself (an answer lost before the calls began to
+      // fail): acknowledged, nothing withheld.
+      const MutationOutcome done{withholding_->seq, MutationOutcome::Kind::duplicate, ""};
+      if (auto r = outbox_.mark_results(std::span(&done, 1), now_ms()); !r) {
+        return CallError{
+            grpc::StatusCode::INTERNAL,
+            "cannot record the backend's answer in the outbox: " + r.error().message()};
+      }
+    } else if (withholding_ && res.results_size() > 0 &&
+               res.results(0).seq() == withholding_->seq) {
       // The backend recorded the marker: the seq is counted, the rows behind it flow on. The
       // mutation stays here as a dead letter with why.
       const MutationOutcome dead{withholding_->seq, MutationOutcome::Kind::rejected,
