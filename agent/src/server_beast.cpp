@@ -20,6 +20,7 @@
 #include "random_id.hpp"
 #include "weighlink/agent/limits.hpp"
 #include "weighlink/agent/server.hpp"
+#include "weighlink/sync/exact_json.hpp"
 #include "weighlink/sync/log_text.hpp"
 
 namespace weighlink::agent {
@@ -324,14 +325,17 @@ class LiveSession : public std::enable_shared_from_this<LiveSession> {
   }
 
   void handle_client_message(const std::string& text) {
-    json::error_code ec;
-    auto v = json::parse(text, ec);
-    const json::object* o = (!ec && v.is_object()) ? &v.as_object() : nullptr;
+    // Read exactly: a ping's id comes back as the client wrote it (sync/exact_json.hpp).
+    auto parsed = sync::parse_exact(text);
+    auto& v = parsed.value;
+    const json::object* o = (!parsed.refusal && v.is_object()) ? &v.as_object() : nullptr;
     const json::value* type = o ? o->if_contains("type") : nullptr;
     if (!type || !type->is_string()) {
-      return send_control({{"type", "error"},
-                           {"error", ec ? "invalid_json" : "invalid_message"},
-                           {"message", "send a JSON object with a \"type\" field"}});
+      return send_control(
+          {{"type", "error"},
+           {"error", parsed.refusal ? parsed.refusal->code : "invalid_message"},
+           {"message", parsed.refusal ? parsed.refusal->message
+                                      : "send a JSON object with a \"type\" field"}});
     }
     if (type->as_string() == "ping") {
       json::object pong{{"type", "pong"}};
@@ -375,7 +379,7 @@ class LiveSession : public std::enable_shared_from_this<LiveSession> {
                   {"message", "unknown message type; use subscribe or ping"}});
   }
 
-  void send_control(json::object o) { send_text(json::serialize(o)); }
+  void send_control(json::object o) { send_text(sync::serialize_exact(o)); }
 
   void write_next() {
     // Before the handshake completes the stream must not be written: readings published

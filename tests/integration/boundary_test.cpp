@@ -231,3 +231,104 @@ TEST_CASE(
   CHECK(log.find("\n[error] forged") == std::string::npos);
   CHECK(log.find("ROMIA\\n[error] forged") != std::string::npos);
 }
+
+TEST_CASE(
+    "boundary: the live socket answers each bad message alone, keeps a ping's id exact, and "
+    "stays up") {
+  TempDir dir("wl-boundary");
+  AgentProcess agent(dir, {});
+  WsClient ws(agent.http, "/v1/live");
+  // The next control message (readings and status messages are skipped), as its raw text.
+  auto next_control = [&]() {
+    for (int i = 0; i < 50; ++i) {
+      auto text = ws.read(10s);
+      REQUIRE(text);
+      const auto type = json::parse(*text).at("type").as_string();
+      if (type != "reading" && type != "status" && type != "hello") return *text;
+    }
+    FAIL("no control message");
+    return std::string();
+  };
+  struct LiveCase {
+    const char* name;
+    std::string message;
+    const char* answer_type;
+    const char* error;  // nullptr when not an error
+  };
+  const std::vector<LiveCase> cases = {
+      {"not JSON", "hello?", "error", "invalid_json"},
+      {"an array", "[1]", "error", "invalid_message"},
+      {"no type", R"({"scales":[]})", "error", "invalid_message"},
+      {"a numeric type", R"({"type":1})", "error", "invalid_message"},
+      {"an unknown type", R"({"type":"shutdown"})", "error", "unknown_type"},
+      {"1e400 as a ping id", R"({"type":"ping","id":1e400})", "error", "inexact_number"},
+      {"NUL in a string", R"({"type":"ping","id":"a\u0000"})", "error", "nul_character"},
+      {"type twice", R"({"type":"ping","type":"subscribe"})", "error", "duplicate_member"},
+      {"scales not a list", R"({"type":"subscribe","scales":"main"})", "error",
+       "invalid_subscribe"},
+      {"scales of numbers", R"({"type":"subscribe","scales":[1]})", "error", "invalid_subscribe"},
+      {"an unknown scale with a newline", R"({"type":"subscribe","scales":["x\n[warn] forged"]})",
+       "error", "unknown_scale"},
+      {"subscribe to all", R"({"type":"subscribe","scales":[]})", "subscribed", nullptr},
+      {"a plain ping", R"({"type":"ping","id":7})", "pong", nullptr},
+  };
+  for (const auto& c : cases) {
+    const std::string name = c.name;
+    CAPTURE(name);
+    ws.write(c.message);
+    const auto answer = json::parse(next_control()).as_object();
+    CHECK(answer.at("type") == c.answer_type);
+    if (c.error) CHECK(answer.at("error") == c.error);
+    CHECK(http_request(agent.http, "GET", "/healthz").status == 200);
+  }
+  // A ping's id comes back as it was written, byte for byte.
+  ws.write(R"({"type":"ping","id":12345678901234567890123.50})");
+  CHECK(next_control() == R"({"type":"pong","id":12345678901234567890123.50})");
+  // The agent's log has no line that the client's newline started.
+  CHECK(read_file(dir / "agent.log").find("\n[warn] forged") == std::string::npos);
+}
+
+TEST_CASE("boundary: TruConnect's REST API refuses bad bodies alone and stays up") {
+  TempDir dir("wl-boundary");
+  PtyScale scale(dir / "scale");
+  const std::string config =
+      "compat:\n"
+      "  truconnect: {enabled: true, ws_listen: '127.0.0.1:0', http_listen: '127.0.0.1:0',\n"
+      "               station_code: ROMIA, capture_mode: mobile}\n"
+      "scales:\n"
+      "  - {id: main, source: 'serial:" +
+      scale.path() + "', protocol: mt-continuous, stale_after_ms: 600}\n";
+  AgentProcess agent(dir, {}, config);
+  const auto rest = agent.address("truconnect_http");
+  struct RestCase {
+    const char* name;
+    std::string target;
+    std::string body;
+    int status;
+  };
+  const std::vector<RestCase> cases = {
+      {"not JSON", "/api/v1/plate", "plate=KCA", 400},
+      {"an array body", "/api/v1/plate", "[1]", 400},
+      {"1e400", "/api/v1/plate", R"({"plateNumber":1e400})", 400},
+      {"NUL", "/api/v1/plate", R"({"plateNumber":"K\u0000"})", 400},
+      {"the same member twice", "/api/v1/plate", R"({"plateNumber":"A","plateNumber":"B"})", 400},
+      {"an unknown endpoint", "/api/v1/shutdown", "{}", 404},
+      {"outside the API", "/v1/mutations", "{}", 404},
+  };
+  for (const auto& c : cases) {
+    const std::string name = c.name;
+    CAPTURE(name);
+    const auto r =
+        http_request(rest, "POST", c.target, {{"Content-Type", "application/json"}}, c.body);
+    CHECK(r.status == c.status);
+    CHECK(body_of(r).at("success") == false);
+    CHECK(http_request(rest, "GET", "/api/v1/health").status == 200);
+  }
+  // A refused body's reason is said.
+  const auto inexact =
+      http_request(rest, "POST", "/api/v1/plate", {{"Content-Type", "application/json"}},
+                   R"({"plateNumber":1e400})");
+  CHECK(std::string(body_of(inexact).at("detail").as_string()).find("exponent") !=
+        std::string::npos);
+  CHECK(queued(agent.http) == 0);
+}

@@ -27,12 +27,15 @@ std::vector<json::object> items_in(const std::string& http, const std::string& s
   return out;
 }
 
-std::string note(int n) { return R"({"kind":"note.added","payload":{"n":)" + std::to_string(n) + "}}"; }
+std::string note(int n) {
+  return R"({"kind":"note.added","payload":{"n":)" + std::to_string(n) + "}}";
+}
 
 }  // namespace
 
-TEST_CASE("poison trials: a weighing the backend refuses is a dead letter with its reason, the "
-          "mutations behind it reach PostgreSQL, and discard empties the queue") {
+TEST_CASE(
+    "poison trials: a weighing the backend refuses is a dead letter with its reason, the "
+    "mutations behind it reach PostgreSQL, and discard empties the queue") {
   TempDir dir("wl-poison");
   PtyScale scale(dir / "scale");
   StationBackend backend(dir);
@@ -41,8 +44,8 @@ TEST_CASE("poison trials: a weighing the backend refuses is a dead letter with i
                      backend.pg().dsn(), "--id", "st-1", "refuse"});
   REQUIRE_MESSAGE(refuse.exit_code == 0, refuse.output);
   auto args = backend.agent_args();
-  args.insert(args.end(), {"--scale-source", "serial:" + scale.path(), "--scale-protocol",
-                           "mt-continuous"});
+  args.insert(args.end(),
+              {"--scale-source", "serial:" + scale.path(), "--scale-protocol", "mt-continuous"});
   AgentProcess agent(dir, args, "hello_interval_ms: 1000\n");
   StreamingScale indicator(scale, mt_frame("14200"));
 
@@ -53,10 +56,12 @@ TEST_CASE("poison trials: a weighing the backend refuses is a dead letter with i
             202);
   }
   // The good ones are applied; the weighing is a dead letter with the backend's reason.
-  REQUIRE(eventually([&] { return backend.pg().query_scalar(
-                                      "select count(*) from mutation_log where outcome='applied'") ==
-                                  "3"; },
-                     30s));
+  REQUIRE(eventually(
+      [&] {
+        return backend.pg().query_scalar(
+                   "select count(*) from mutation_log where outcome='applied'") == "3";
+      },
+      30s));
   REQUIRE(eventually([&] { return outbox_count(agent.http, "dead") == 1; }, 30s));
   CHECK(eventually([&] { return outbox_count(agent.http, "acknowledged") == 3; }, 30s));
   CHECK(outbox_count(agent.http, "pending") == 0);
@@ -78,8 +83,8 @@ TEST_CASE("poison trials: a weighing the backend refuses is a dead letter with i
                     (dir / "data").string(), "--station-id", "st-1"});
   CHECK(usage.exit_code == 2);  // no --reason
   auto discard = run({bin("weighlink-agent"), "outbox", "discard", "cap-1", "--reason",
-                      "captured before the station key was registered; re-weighed",
-                      "--data-dir", (dir / "data").string(), "--station-id", "st-1"});
+                      "captured before the station key was registered; re-weighed", "--data-dir",
+                      (dir / "data").string(), "--station-id", "st-1"});
   REQUIRE_MESSAGE(discard.exit_code == 0, discard.output);
   const auto status = agent_status(agent.http);
   CHECK(status.at("outbox").at("pending") == 0);
@@ -101,12 +106,14 @@ TEST_CASE("poison trials: a weighing the backend refuses is a dead letter with i
   auto verified = run({bin("weighlink-agent"), "verify-evidence", "--data-dir",
                        (dir / "data").string(), "--station-id", "st-1"});
   CHECK_MESSAGE(verified.exit_code == 0, verified.output);
-  CHECK(http_request(agent.http, "GET", "/metrics").body.find("weighlink_agent_outbox_discarded 1") !=
-        std::string::npos);
+  CHECK(
+      http_request(agent.http, "GET", "/metrics").body.find("weighlink_agent_outbox_discarded 1") !=
+      std::string::npos);
 }
 
-TEST_CASE("poison trials: a mutation that makes the backend fail whole calls is found, withheld "
-          "behind a marker, and the rest flows") {
+TEST_CASE(
+    "poison trials: a mutation that makes the backend fail whole calls is found, withheld "
+    "behind a marker, and the rest flows") {
   TempDir dir("wl-poison");
   StationBackend backend(dir);
   // A backend bug stands in: any call that stores this payload fails as a whole (P0001 is no
@@ -156,8 +163,9 @@ TEST_CASE("poison trials: a mutation that makes the backend fail whole calls is 
   CHECK(backend.pg().query_scalar("select count(*) from mutation_log") == "10");
 }
 
-TEST_CASE("poison trials: a TruLoad capture typed \"gross weight\" under a 200-character "
-          "transaction id reaches PostgreSQL with the app's text, and the captures behind it too") {
+TEST_CASE(
+    "poison trials: a TruLoad capture typed \"gross weight\" under a 200-character "
+    "transaction id reaches PostgreSQL with the app's text, and the captures behind it too") {
   TempDir dir("wl-poison");
   PtyScale scale(dir / "scale");
   StationBackend backend(dir);
@@ -173,7 +181,8 @@ TEST_CASE("poison trials: a TruLoad capture typed \"gross weight\" under a 200-c
   StreamingScale indicator(scale, mt_frame("9100"));
   WsClient ws(agent.address("truconnect_ws"), "/");
   auto next = [&](const std::string& event) {
-    return read_until(ws, [&](const json::object& o) { return o.at("event") == json::value(event); })
+    return read_until(ws,
+                      [&](const json::object& o) { return o.at("event") == json::value(event); })
         .at("data")
         .as_object();
   };
