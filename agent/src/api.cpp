@@ -52,10 +52,15 @@ bool is_json(const HttpRequest& request) {
 constexpr sync::JsonLimits kBodyJsonLimits{sync::kPayloadJsonLimits.max_depth + 1,
                                            sync::kPayloadJsonLimits.max_number_digits};
 
-// A stored payload as JSON (it was accepted as exact JSON, so it parses; null if it ever did not).
+// A stored payload as JSON, its numbers as they were written.
+// A payload an older agent stored that the exact reader refuses (a double written as 1.5E22) is
+// shown as Boost.JSON reads it.
 json::value parse_payload(const std::string& text) {
   auto parsed = sync::parse_exact(text, kBodyJsonLimits);
-  return parsed.refusal ? json::value(nullptr) : std::move(parsed.value);
+  if (!parsed.refusal) return std::move(parsed.value);
+  json::error_code ec;
+  auto v = json::parse(text, ec);
+  return ec ? json::value(nullptr) : v;
 }
 
 json::object accepted_body(const sync::OutboxRow& row) {

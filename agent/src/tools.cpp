@@ -10,6 +10,7 @@
 #include "weighlink/agent/agent.hpp"
 #include "weighlink/scale/reading.hpp"
 #include "weighlink/sync/evidence.hpp"
+#include "weighlink/sync/exact_json.hpp"
 #include "weighlink/sync/mutation_rules.hpp"
 #include "weighlink/sync/outbox.hpp"
 
@@ -48,7 +49,11 @@ std::string format_ms(std::int64_t ms) {
       std::chrono::system_clock::time_point(std::chrono::milliseconds(ms)));
 }
 
+// A stored payload as JSON, its numbers as they were written (sync/exact_json.hpp); a payload
+// an older agent stored that the exact reader refuses is shown as Boost.JSON reads it, and text
+// that is no JSON at all as a string.
 json::value parse_or_text(const std::string& text) {
+  if (auto exact = sync::parse_exact(text); !exact.refusal) return std::move(exact.value);
   boost::system::error_code ec;
   auto v = json::parse(text, ec);
   return ec ? json::value(text) : v;
@@ -101,7 +106,7 @@ int list(sync::Outbox& outbox, const OutboxCommand& c, std::ostream& out, std::o
   }
   const auto rows = outbox.list(state, c.after, c.limit);
   if (c.json) {
-    for (const auto& r : rows) out << json::serialize(row_json(r, false)) << "\n";
+    for (const auto& r : rows) out << sync::serialize_exact(row_json(r, false)) << "\n";
     return kOk;
   }
   out << std::left << std::setw(8) << "SEQ" << std::setw(13) << "STATE" << std::setw(20) << "KIND"
@@ -125,7 +130,7 @@ int show(sync::Outbox& outbox, const OutboxCommand& c, std::ostream& out, std::o
   int rc = kOk;
   for (const auto& target : c.targets) {
     if (auto row = find_row(outbox, target)) {
-      out << json::serialize(row_json(*row, true)) << "\n";
+      out << sync::serialize_exact(row_json(*row, true)) << "\n";
     } else {
       err << "weighlink-agent outbox show: no mutation with key or seq '" << target << "'\n";
       rc = kFailed;

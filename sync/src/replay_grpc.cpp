@@ -276,7 +276,6 @@ class GrpcReplayWorker final : public ReplayWorker {
     if (r->anchor_seq >= durable_seq) pruned_through_ = durable_seq;
   }
 
-  // Sends one batch; returns how many mutations were sent (0 = nothing pending).
   // The rows of the next call: markers first (the seqs the backend needs that are dead letters
   // here, or the one being withheld), then pending rows above them, at most `limit` in all.
   std::vector<OutboxRow> next_rows(std::size_t limit, std::set<std::uint64_t>& markers) {
@@ -319,6 +318,7 @@ class GrpcReplayWorker final : public ReplayWorker {
     m.set_withheld_payload_sha256(sha256_hex(row.kind + "\n" + row.payload_json));
   }
 
+  // Sends one batch; returns how many mutations were sent (0 = nothing pending).
   boost::system::result<std::size_t, CallError> replay_batch() {
     std::size_t limit = batch_.size();
     if (auto cap = isolation_.limit()) limit = std::min(limit, *cap);
@@ -340,10 +340,12 @@ class GrpcReplayWorker final : public ReplayWorker {
       m->set_record_hash(row.record_hash);
       m->set_signature(row.signature);
       if (markers.contains(row.seq)) {
-        fill_marker(
-            row,
-            withholding_ ? withholding_->reason : "a dead letter at the agent: " + row.last_error,
-            *m);
+        fill_marker(row,
+                    withholding_ ? withholding_->reason
+                    : row.state == MutationState::discarded
+                        ? "discarded at the agent: " + row.discard_reason
+                        : "a dead letter at the agent: " + row.last_error,
+                    *m);
       } else {
         fill_typed(row, *m);
       }

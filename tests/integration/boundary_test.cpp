@@ -139,6 +139,12 @@ TEST_CASE(
   again = post_raw(agent.http, "k-dec", json_type, mutation(R"({"w":32540.1,"z":-0,"f":0.1})"));
   CHECK(again.status == 422);
   CHECK(queued(agent.http) == accepted);
+  // The operator's command shows them as written too.
+  const auto shown = run({bin("weighlink-agent"), "outbox", "show", "k-big", "k-dec", "--data-dir",
+                          (dir / "data").string(), "--station-id", "st-1"});
+  REQUIRE_MESSAGE(shown.exit_code == 0, shown.output);
+  CHECK(shown.output.find(R"("n":12345678901234567890123)") != std::string::npos);
+  CHECK(shown.output.find(R"("w":32540.10)") != std::string::npos);
 }
 
 TEST_CASE(

@@ -109,6 +109,27 @@ TEST_CASE(
   CHECK(
       http_request(agent.http, "GET", "/metrics").body.find("weighlink_agent_outbox_discarded 1") !=
       std::string::npos);
+
+  // The backend loses everything (as a restore from a backup older than all of it): the agent
+  // re-sends the acknowledged rows, and the discarded one's seq goes as a marker without its
+  // payload, so the seqs behind it are not held up by the gap.
+  (void)backend.pg().query_scalar(
+      "DELETE FROM mutation_log; UPDATE stations SET high_water_seq = 0; SELECT 1");
+  REQUIRE(eventually(
+      [&] {
+        return backend.pg().query_scalar(
+                   "select string_agg(seq || ':' || outcome, ' ' order by seq) from "
+                   "mutation_log") == "1:rejected 2:applied 3:applied 4:applied";
+      },
+      30s));
+  CHECK(backend.pg()
+            .query_scalar("select reason from mutation_log where seq = 1")
+            .starts_with(
+                "withheld_by_agent: discarded at the agent: captured before the station key"));
+  CHECK(backend.pg().query_scalar("select count(*) from weighings") == "0");
+  CHECK(eventually([&] { return outbox_count(agent.http, "acknowledged") == 3; }, 30s));
+  CHECK(outbox_count(agent.http, "discarded") == 1);
+  CHECK(outbox_count(agent.http, "pending") == 0);
 }
 
 TEST_CASE(
