@@ -148,6 +148,7 @@ std::optional<Refusal> content_refusal(const Mutation& mutation,
     if (!mutation.weighing) {
       return Refusal{"invalid_payload", "a weighing.captured payload must be a JSON object"};
     }
+    if (mutation.weighing_problem) return mutation.weighing_problem;
     WeighingCaptured numbered = *mutation.weighing;
     number_by_position(numbered);
     return weighing_refusal(numbered);

@@ -131,8 +131,10 @@ Mutation from_proto(const pb::Mutation& in) {
   // client could make it say anything.
   if (m.kind == kWeighingCapturedKind && m.withheld_reason.empty()) {
     pb::WeighingCaptured from_payload;
-    if (sync::weighing_from_payload(m.payload_json, from_payload)) {
+    std::optional<sync::Refusal> problem;
+    if (sync::weighing_from_payload(m.payload_json, from_payload, &problem)) {
       m.weighing = from_proto(from_payload);
+      m.weighing_problem = std::move(problem);
     }
   }
   return m;

@@ -9,72 +9,109 @@
 namespace weighlink::sync {
 namespace {
 
-std::string text_at(const boost::json::object& o, std::string_view key) {
-  if (const auto* v = o.if_contains(key); v && v->is_string()) return std::string(v->as_string());
+// Where the mapping would guess, the first problem found (see typed_payload.hpp).
+class Problems {
+ public:
+  explicit Problems(std::optional<Refusal>* out) : out_(out) {}
+  void note(const char* code, std::string message) {
+    if (out_ && !*out_) *out_ = Refusal{code, std::move(message)};
+  }
+
+ private:
+  std::optional<Refusal>* out_;
+};
+
+std::string text_at(const boost::json::object& o, std::string_view key, Problems& problems,
+                    const std::string& where) {
+  const auto* v = o.if_contains(key);
+  if (v && v->is_string()) return std::string(v->as_string());
+  if (v && !v->is_null()) {
+    problems.note("invalid_payload", where + std::string(key) +
+                                         " must be a string (weights are exact decimals as text)");
+  }
   return {};
 }
 
-// A non-negative integer that fits `Int`, else 0.
-template <class Int>
-Int count_at(const boost::json::object& o, std::string_view key) {
+// A non-negative integer up to `max`, else 0 (and a problem when it was there but not that).
+std::uint64_t count_at(const boost::json::object& o, std::string_view key, std::uint64_t max,
+                       Problems& problems, const std::string& where, const char* code) {
   const auto* v = o.if_contains(key);
-  if (!v) return 0;
-  if (v->is_uint64()) {
-    return v->as_uint64() <= std::numeric_limits<Int>::max() ? static_cast<Int>(v->as_uint64()) : 0;
+  if (!v || v->is_null()) return 0;
+  if (v->is_uint64() && v->as_uint64() <= max) return v->as_uint64();
+  if (v->is_int64() && v->as_int64() >= 0 && static_cast<std::uint64_t>(v->as_int64()) <= max) {
+    return static_cast<std::uint64_t>(v->as_int64());
   }
-  if (v->is_int64() && v->as_int64() >= 0 &&
-      static_cast<std::uint64_t>(v->as_int64()) <= std::numeric_limits<Int>::max()) {
-    return static_cast<Int>(v->as_int64());
-  }
+  problems.note(
+      code, where + std::string(key) + " must be a whole number from 0 to " + std::to_string(max));
   return 0;
 }
 
 }  // namespace
 
-bool weighing_from_payload(std::string_view payload_json, v1::WeighingCaptured& w) {
+bool weighing_from_payload(std::string_view payload_json, v1::WeighingCaptured& w,
+                           std::optional<Refusal>* problem) {
   boost::system::error_code ec;
   auto value = boost::json::parse(payload_json, ec);
   if (ec || !value.is_object()) return false;
   const auto& o = value.as_object();
+  Problems problems(problem);
+  constexpr auto kMaxSeq = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+  const std::string top;
+  auto text = [&](const boost::json::object& from, std::string_view key, const std::string& where) {
+    return text_at(from, key, problems, where);
+  };
   w.Clear();
-  w.set_scale(text_at(o, "scale"));
-  w.set_weight(text_at(o, "weight"));
-  w.set_unit(text_at(o, "unit"));
-  w.set_mode(text_at(o, "mode"));
-  w.set_tare(text_at(o, "tare"));
-  w.set_type(text_at(o, "type"));
-  w.set_gvw(text_at(o, "gvw"));
-  w.set_reading_ts(text_at(o, "reading_ts"));
-  w.set_raw(text_at(o, "raw"));
-  w.set_operator_id(text_at(o, "operator"));
-  w.set_agent_version(text_at(o, "agent_version"));
-  w.set_signature(text_at(o, "signature"));
-  w.set_reading_seq(count_at<std::uint64_t>(o, "reading_seq"));
+  w.set_scale(text(o, "scale", top));
+  w.set_weight(text(o, "weight", top));
+  w.set_unit(text(o, "unit", top));
+  w.set_mode(text(o, "mode", top));
+  w.set_tare(text(o, "tare", top));
+  w.set_type(text(o, "type", top));
+  w.set_gvw(text(o, "gvw", top));
+  w.set_reading_ts(text(o, "reading_ts", top));
+  w.set_raw(text(o, "raw", top));
+  w.set_operator_id(text(o, "operator", top));
+  w.set_agent_version(text(o, "agent_version", top));
+  w.set_signature(text(o, "signature", top));
+  w.set_reading_seq(count_at(o, "reading_seq", kMaxSeq, problems, top, "value_out_of_range"));
   if (const auto* decks = o.if_contains("decks"); decks && decks->is_array()) {
+    std::size_t position = 0;
     for (const auto& d : decks->as_array()) {
-      if (!d.is_object()) continue;
+      const std::string where = "deck " + std::to_string(++position) + " ";
+      if (!d.is_object()) {
+        problems.note("invalid_payload", where + "is not an object");
+        continue;
+      }
       const auto& dob = d.as_object();
       auto* deck = w.add_decks();
-      deck->set_index(count_at<std::uint32_t>(dob, "index"));
-      deck->set_weight(text_at(dob, "weight"));
+      deck->set_index(static_cast<std::uint32_t>(
+          count_at(dob, "index", kMaxPartNumber, problems, where, "part_out_of_range")));
+      deck->set_weight(text(dob, "weight", where));
       if (const auto* s = dob.if_contains("stable"); s && s->is_bool()) {
         deck->set_stable(s->as_bool());
       }
     }
   }
   if (const auto* axles = o.if_contains("axles"); axles && axles->is_array()) {
+    std::size_t position = 0;
     for (const auto& a : axles->as_array()) {
-      if (!a.is_object()) continue;
+      const std::string where = "axle " + std::to_string(++position) + " ";
+      if (!a.is_object()) {
+        problems.note("invalid_payload", where + "is not an object");
+        continue;
+      }
       const auto& aob = a.as_object();
       auto* axle = w.add_axles();
       // Axle weighings number their axles ("number"); "index" is accepted as well.
-      axle->set_index(aob.contains("number") ? count_at<std::uint32_t>(aob, "number")
-                                             : count_at<std::uint32_t>(aob, "index"));
-      axle->set_weight(text_at(aob, "weight"));
-      axle->set_reading(text_at(aob, "reading"));
-      axle->set_reading_seq(count_at<std::uint64_t>(aob, "reading_seq"));
-      axle->set_raw(text_at(aob, "raw"));
-      axle->set_captured_at(text_at(aob, "captured_at"));
+      axle->set_index(static_cast<std::uint32_t>(
+          count_at(aob, aob.contains("number") ? "number" : "index", kMaxPartNumber, problems,
+                   where, "part_out_of_range")));
+      axle->set_weight(text(aob, "weight", where));
+      axle->set_reading(text(aob, "reading", where));
+      axle->set_reading_seq(
+          count_at(aob, "reading_seq", kMaxSeq, problems, where, "value_out_of_range"));
+      axle->set_raw(text(aob, "raw", where));
+      axle->set_captured_at(text(aob, "captured_at", where));
     }
   }
   return true;

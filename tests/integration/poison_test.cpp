@@ -352,6 +352,21 @@ std::vector<Poison> catalogue() {
   add("axle number 300", "part_out_of_range", allowed, [&](const std::string& s) {
     return weighing(s, 3, key(s), axle_payload(json::array{axle(300, "300", 11)}));
   });
+  add("deck index -1", "part_out_of_range", allowed, [&](const std::string& s) {
+    auto payload = weighing_payload("200");
+    payload["decks"] = json::array{json::object{{"index", -1}, {"weight", "200"}}};
+    return weighing(s, 3, key(s), payload);
+  });
+  add("a deck weight sent as a number", "invalid_payload", allowed, [&](const std::string& s) {
+    auto payload = weighing_payload("200");
+    payload["decks"] = json::array{json::object{{"index", 1}, {"weight", 200}}};
+    return weighing(s, 3, key(s), payload);
+  });
+  add("a deck that is not an object", "invalid_payload", allowed, [&](const std::string& s) {
+    auto payload = weighing_payload("200");
+    payload["decks"] = json::array{json::object{{"index", 1}, {"weight", "200"}}, 7};
+    return weighing(s, 3, key(s), payload);
+  });
   add("65 decks", "too_many_parts", allowed, [&](const std::string& s) {
     auto payload = weighing_payload("65");
     json::array decks;

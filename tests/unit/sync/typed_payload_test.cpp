@@ -64,3 +64,42 @@ TEST_CASE("typed payload: odd values are left empty, and a non-object is refused
   CHECK_FALSE(weighing_from_payload("not json", w));
   CHECK(w.scale() == "kept");
 }
+
+TEST_CASE(
+    "typed payload: what the mapping would have to guess at is named, for the backend to "
+    "refuse") {
+  struct Case {
+    const char* payload;
+    const char* code;  // nullptr: nothing to guess
+  };
+  const Case cases[] = {
+      {R"({"scale":"main","weight":"100","unit":"kg","reading_seq":7,"raw":"x",
+          "decks":[{"index":1,"weight":"60"},{"index":2,"weight":"40"}]})",
+       nullptr},
+      {R"({"weight":"100","decks":[{"index":-1,"weight":"60"}]})", "part_out_of_range"},
+      {R"({"weight":"100","decks":[{"index":4000000000,"weight":"60"}]})", "part_out_of_range"},
+      {R"({"weight":"100","decks":[{"index":2.5,"weight":"60"}]})", "part_out_of_range"},
+      {R"({"weight":"100","decks":[{"index":256,"weight":"60"}]})", "part_out_of_range"},
+      {R"({"weight":"100","decks":[7]})", "invalid_payload"},
+      {R"({"weight":"100","axles":[{"number":"1","weight":"60"}]})", "part_out_of_range"},
+      {R"({"weight":"100","axles":[{"number":1,"weight":60}]})", "invalid_payload"},
+      {R"({"weight":100})", "invalid_payload"},
+      {R"({"weight":"100","reading_seq":-3})", "value_out_of_range"},
+      {R"({"weight":"100","reading_seq":9223372036854775808})", "value_out_of_range"},
+      {R"({"weight":"100","axles":[{"number":1,"weight":"60","reading_seq":1.5}]})",
+       "value_out_of_range"},
+      {R"({"weight":"100","operator":null})", nullptr},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.payload);
+    pb::WeighingCaptured w;
+    std::optional<weighlink::sync::Refusal> problem;
+    REQUIRE(weighing_from_payload(c.payload, w, &problem));
+    if (c.code) {
+      REQUIRE(problem);
+      CHECK(problem->code == c.code);
+    } else {
+      CHECK_FALSE(problem);
+    }
+  }
+}

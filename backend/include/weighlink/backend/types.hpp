@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "weighlink/sync/mutation_rules.hpp"
+
 namespace weighlink::backend {
 
 enum class Outcome { unspecified, applied, duplicate, rejected };
@@ -62,6 +64,9 @@ struct Mutation {
   // JSON object. The typed copy an agent sends on the wire never gets here: a backend stores
   // the values of the payload, for every station, keyed or not.
   std::optional<WeighingCaptured> weighing;
+  // What that mapping would have had to guess at (a deck index of -1, a weight sent as a number);
+  // such a weighing is refused, never stored as a guess.
+  std::optional<sync::Refusal> weighing_problem;
   // The evidence chain of the station's outbox (sync/evidence.hpp); empty when the agent sent
   // none. Checked against the station's key when it has one.
   std::string prev_hash;
