@@ -639,11 +639,22 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       cors(r);
       return send(r, version, keep_alive);
     }
-    server_->truconnect->http(
-        request, [self = shared_from_this(), version, keep_alive, cors](HttpResponse r) {
-          cors(r);
-          self->send(r, version, keep_alive);
-        });
+    // TruConnect's own answer shapes, plus a correlation id like every other answer: in
+    // X-Correlation-Id, and in an error's JSON body and its log line.
+    const auto id = detail::random_id();
+    server_->truconnect->http(request, [self = shared_from_this(), version, keep_alive, cors, id,
+                                        target = request.target](HttpResponse r) {
+      cors(r);
+      r.headers.emplace_back("X-Correlation-Id", id);
+      if (r.status >= 400) {
+        if (!r.body.empty() && r.body.back() == '}' && r.body.size() > 2) {
+          r.body.insert(r.body.size() - 1, ",\"correlation_id\":\"" + id + "\"");
+        }
+        spdlog::info("[{}] TruConnect REST {} {}: {}", id, r.status, sync::log_safe(target),
+                     sync::log_safe(r.body, 300));
+      }
+      self->send(r, version, keep_alive);
+    });
   }
 
   void send(const HttpResponse& r, unsigned version, bool keep_alive) {

@@ -327,7 +327,11 @@ TEST_CASE("boundary: TruConnect's REST API refuses bad bodies alone and stays up
     const auto r =
         http_request(rest, "POST", c.target, {{"Content-Type", "application/json"}}, c.body);
     CHECK(r.status == c.status);
-    CHECK(body_of(r).at("success") == false);
+    const auto body = body_of(r);
+    CHECK(body.at("success") == false);
+    // A real correlation id, the same in the body and the header.
+    CHECK(body.at("correlation_id").as_string().size() >= 8);
+    CHECK(r.headers.at("x-correlation-id") == body.at("correlation_id").as_string());
     CHECK(http_request(rest, "GET", "/api/v1/health").status == 200);
   }
   // A refused body's reason is said.
