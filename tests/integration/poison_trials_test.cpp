@@ -4,6 +4,7 @@
 // And a backend that fails whole calls holding one mutation (a PostgreSQL trigger stands in for a
 // backend bug): the agent finds that one, withholds it behind a marker, and the rest flows.
 #include <doctest/doctest.h>
+#include <sqlite3.h>
 
 #include <boost/json.hpp>
 #include <string>
@@ -230,4 +231,39 @@ TEST_CASE(
                                   "mutation_log order by seq limit 1") == "200");
   CHECK(outbox_count(agent.http, "dead") == 0);
   CHECK(outbox_count(agent.http, "pending") == 0);
+}
+
+TEST_CASE(
+    "poison trials: a pending mutation older than outbox.alert_pending_after_s raises the "
+    "stuck alarm: a log line, uplink.stuck and the gauge") {
+  TempDir dir("wl-poison");
+  {
+    AgentProcess offline(dir, {});
+    REQUIRE(post_json(offline.http, "/v1/mutations", "old-1", note(1)).status == 202);
+    (void)offline.process->terminate();
+  }
+  // As if it had waited two hours: the outbox file is edited while the agent is stopped.
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open((dir / "data" / "outbox.db").c_str(), &db) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, "UPDATE mutations SET created_at_ms = created_at_ms - 7200000", nullptr,
+                       nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(db);
+  // A backend address where nothing listens: the queue cannot move.
+  write_secret_file(dir / "token", "no-such-token\n");
+  AgentProcess agent(
+      dir, {"--backend", free_loopback_address(), "--station-token-file", (dir / "token").string()},
+      "hello_interval_ms: 1000\noutbox:\n  alert_pending_after_s: 3600\n");
+  REQUIRE(
+      eventually([&] { return agent_status(agent.http).at("uplink").at("stuck") == true; }, 30s));
+  CHECK(agent_status(agent.http).at("outbox").at("oldest_pending_age_s").to_number<int>() >= 7200);
+  const auto metrics = http_request(agent.http, "GET", "/metrics").body;
+  CHECK(metrics.find("weighlink_agent_outbox_stuck 1") != std::string::npos);
+  CHECK(eventually(
+      [&] {
+        return read_file(dir / "agent.log")
+                   .find(
+                       "the oldest pending mutation has waited more "
+                       "than 3600 s") != std::string::npos;
+      },
+      10s));
 }
