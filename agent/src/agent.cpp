@@ -107,9 +107,8 @@ std::filesystem::path station_key_path(const AgentConfig& config) {
 
 int Agent::run(const AgentConfig& config, ServiceHost* host) {
   if (!is_loopback_host(config.listen_host) ||
-      (config.truconnect.enabled &&
-       (!is_loopback_host(config.truconnect.ws_host) ||
-        !is_loopback_host(config.truconnect.http_host)))) {
+      (config.truconnect.enabled && (!is_loopback_host(config.truconnect.ws_host) ||
+                                     !is_loopback_host(config.truconnect.http_host)))) {
     spdlog::warn(
         "allow_remote: true: the local API listens beyond this machine ({}:{}); it has no login, "
         "so only trusted networks must reach it",

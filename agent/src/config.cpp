@@ -71,9 +71,8 @@ std::optional<std::string> check_secret_files(const AgentConfig& config) {
     std::filesystem::path file;
   };
   std::vector<Secret> secrets{
-      {"the station key file", config.station_key_file.empty()
-                                   ? config.data_dir / "station.key"
-                                   : config.station_key_file},
+      {"the station key file",
+       config.station_key_file.empty() ? config.data_dir / "station.key" : config.station_key_file},
       {"the station token file", config.station_token_file},
   };
   if (config.backend_tls.enabled) {

@@ -504,9 +504,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     parser_->body_limit(server_->limits.max_request_body);
     parser_->header_limit(kHeaderLimit);
     stream_.expires_after(kReadTimeout);
-    http::async_read_header(
-        stream_, buffer_, *parser_,
-        beast::bind_front_handler(&HttpSession::on_header, shared_from_this()));
+    http::async_read_header(stream_, buffer_, *parser_,
+                            beast::bind_front_handler(&HttpSession::on_header, shared_from_this()));
   }
 
   // Errors of the request's framing, answered here (the Api never sees the request).
@@ -593,9 +592,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
   void upgrade(http::request<http::string_body> req, const HttpRequest& request) {
     if (auto refusal = server_->api.refuse(request)) {
-      spdlog::warn("[{}] live socket refused ({}): Host '{}' Origin '{}'",
-                   correlation_of(*refusal), refusal->status,
-                   sync::log_safe(request.header("host")), sync::log_safe(request.header("origin")));
+      spdlog::warn("[{}] live socket refused ({}): Host '{}' Origin '{}'", correlation_of(*refusal),
+                   refusal->status, sync::log_safe(request.header("host")),
+                   sync::log_safe(request.header("origin")));
       return send(*refusal, req.version(), false);
     }
     if (endpoint_ == Endpoint::truconnect_http) {
@@ -607,8 +606,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     }
     if (server_->count(endpoint_) >= server_->options.max_clients) {
       return fail(503, "too_many_clients",
-                  "the live socket serves at most " +
-                      std::to_string(server_->options.max_clients) +
+                  "the live socket serves at most " + std::to_string(server_->options.max_clients) +
                       " clients; close unused browser tabs",
                   true);
     }
@@ -625,7 +623,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     if (auto refusal = server_->api.refuse(request)) {
       spdlog::warn("[{}] TruConnect REST refused ({}): Host '{}' Origin '{}'",
                    correlation_of(*refusal), refusal->status,
-                   sync::log_safe(request.header("host")), sync::log_safe(request.header("origin")));
+                   sync::log_safe(request.header("host")),
+                   sync::log_safe(request.header("origin")));
       return send(*refusal, version, keep_alive);
     }
     const auto origin = request.header("origin");
@@ -721,7 +720,8 @@ void Server::Impl::do_accept(Listener& listener) {
 
 void Server::Impl::on_accept(Listener& listener, beast::error_code ec, tcp::socket socket) {
   if (stopped || ec == asio::error::operation_aborted) return;
-  if (ec == asio::error::no_descriptors || ec == boost::system::errc::too_many_files_open_in_system ||
+  if (ec == asio::error::no_descriptors ||
+      ec == boost::system::errc::too_many_files_open_in_system ||
       ec == asio::error::no_buffer_space || ec == asio::error::no_memory) {
     return on_exhausted(listener, ec);
   }
@@ -757,17 +757,16 @@ void Server::Impl::on_accept(Listener& listener, beast::error_code ec, tcp::sock
           suppressed ? "; " + std::to_string(suppressed) + " more refused since the last line"
                      : "");
     }
-    refuse(std::move(socket),
-           with_retry_after(error_response(
-               503, "too_many_connections",
-               "the agent has " + std::to_string(connections.max()) +
-                   " connections open on this port, all busy; retry in a moment",
-               id)));
+    refuse(std::move(socket), with_retry_after(error_response(
+                                  503, "too_many_connections",
+                                  "the agent has " + std::to_string(connections.max()) +
+                                      " connections open on this port, all busy; retry in a moment",
+                                  id)));
   } else {
     const auto slot_id = connections.add(key, std::chrono::steady_clock::now());
-    auto session = std::make_shared<HttpSession>(std::move(socket), shared_from_this(),
-                                                 listener.endpoint,
-                                                 ConnectionSlot(weak_from_this(), slot_id));
+    auto session =
+        std::make_shared<HttpSession>(std::move(socket), shared_from_this(), listener.endpoint,
+                                      ConnectionSlot(weak_from_this(), slot_id));
     http_sessions[slot_id] = session;
     session->run();
   }

@@ -3,14 +3,14 @@
 // thread calls read() with a timeout, so each call runs a private io_context for at most that
 // long (async op + run_for, cancelled on timeout): the socket never blocks stop().
 
+#include <spdlog/spdlog.h>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/write.hpp>
 #include <set>
-
-#include <spdlog/spdlog.h>
 
 #include "weighlink/scale/source.hpp"
 

@@ -27,7 +27,8 @@ std::string describe_spec(const SourceSpec& spec) {
       return "tcp " + s.host + ":" + std::to_string(s.port);
     }
     std::string operator()(const UdpSource& s) const {
-      return "udp " + s.host + ":" + std::to_string(s.port) + (s.from.empty() ? "" : " from " + s.from);
+      return "udp " + s.host + ":" + std::to_string(s.port) +
+             (s.from.empty() ? "" : " from " + s.from);
     }
     std::string operator()(const SimSource& s) const { return "sim " + s.profile; }
   };

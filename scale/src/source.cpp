@@ -111,8 +111,8 @@ std::optional<QueryPair> next_pair(std::string_view& query) {
     if (pair.empty()) continue;
     const auto eq = pair.find('=');
     const bool has_value = eq != std::string_view::npos;
-    return QueryPair{pair, pair.substr(0, eq),
-                     has_value ? pair.substr(eq + 1) : std::string_view{}, has_value};
+    return QueryPair{pair, pair.substr(0, eq), has_value ? pair.substr(eq + 1) : std::string_view{},
+                     has_value};
   }
   return std::nullopt;
 }

@@ -82,10 +82,10 @@ class Builder {
     auto& frame = stack_.back();
     const bool seen = build_ ? frame.container.as_object().contains(text_) : frame.seen(text_);
     if (seen) {
-      return fail("duplicate_member",
-                  "the member \"" + text_.substr(0, 40) +
-                      "\" appears twice in one object; send it once",
-                  ec);
+      return fail(
+          "duplicate_member",
+          "the member \"" + text_.substr(0, 40) + "\" appears twice in one object; send it once",
+          ec);
     }
     frame.key = std::move(text_);
     text_.clear();

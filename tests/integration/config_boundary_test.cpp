@@ -22,9 +22,7 @@ struct BadStart {
   const char* expected;  // in the message: the flag, key or file and what is wrong
 };
 
-std::string one_line(const std::string& text) {
-  return text.substr(0, text.find('\n'));
-}
+std::string one_line(const std::string& text) { return text.substr(0, text.find('\n')); }
 
 }  // namespace
 
@@ -36,7 +34,9 @@ TEST_CASE("config boundary: each bad flag or file stops the daemon with exit 2 a
       {"a log level spdlog would read as off", {"--log-level", "warnings"}, "", "--log-level"},
       {"an upper-case log level", {"--log-level", "INFO"}, "", "--log-level"},
       {"an unknown flag", {"--listne", "127.0.0.1:0"}, "", "--listne"},
-      {"a scale protocol without a source", {"--scale-protocol", "mt-sics"}, "",
+      {"a scale protocol without a source",
+       {"--scale-protocol", "mt-sics"},
+       "",
        "--scale-protocol mt-sics is the protocol of --scale-source"},
       {"an unknown scale protocol",
        {"--scale-source", "udp:127.0.0.1:9", "--scale-protocol", "mettler"},
@@ -44,40 +44,60 @@ TEST_CASE("config boundary: each bad flag or file stops the daemon with exit 2 a
        "unknown protocol 'mettler'"},
       {"--listen on every interface", {"--listen", "0.0.0.0:0"}, "", "allow_remote: true"},
       {"--listen on a LAN address", {"--listen", "10.1.2.3:0"}, "", "listen (or --listen)"},
-      {"listen in the file on every IPv6 interface", {}, "listen: '[::]:0'\n",
+      {"listen in the file on every IPv6 interface",
+       {},
+       "listen: '[::]:0'\n",
        "listen (or --listen): :::0"},
       {"TruConnect's socket on every interface",
        {"--scale-source", "udp:127.0.0.1:9", "--truconnect"},
        "compat:\n  truconnect:\n    ws_listen: 0.0.0.0:0\n",
        "compat.truconnect.ws_listen: 0.0.0.0:0"},
       {"allow_remote as words", {}, "allow_remote: yes please\n", "allow_remote"},
-      {"hello_interval_ms 0 (it spun)", {}, "hello_interval_ms: 0\n",
+      {"hello_interval_ms 0 (it spun)",
+       {},
+       "hello_interval_ms: 0\n",
        "hello_interval_ms: 0 is out of range 1000..600000 ms"},
       {"hello_interval_ms negative", {}, "hello_interval_ms: -5\n", "hello_interval_ms"},
-      {"capture_timeout_ms 0", {}, "capture_timeout_ms: 0\n", "capture_timeout_ms: 0 is out of range"},
+      {"capture_timeout_ms 0",
+       {},
+       "capture_timeout_ms: 0\n",
+       "capture_timeout_ms: 0 is out of range"},
       {"replay_batch_size 0", {}, "replay_batch_size: 0\n", "replay_batch_size: 0 is out of range"},
       {"replay_backoff_max_ms 0", {}, "replay_backoff_max_ms: 0\n", "replay_backoff_max_ms"},
-      {"limits.max_connections 0", {}, "limits:\n  max_connections: 0\n",
+      {"limits.max_connections 0",
+       {},
+       "limits:\n  max_connections: 0\n",
        "limits.max_connections: 0 is out of range 8..100000 connections"},
-      {"limits.max_request_body_bytes negative", {}, "limits:\n  max_request_body_bytes: -1\n",
+      {"limits.max_request_body_bytes negative",
+       {},
+       "limits:\n  max_request_body_bytes: -1\n",
        "limits.max_request_body_bytes"},
-      {"limits.max_body_bytes_in_flight below one body", {},
-       "limits:\n  max_body_bytes_in_flight: 4096\n", "limits.max_body_bytes_in_flight: 4096 is below"},
-      {"limits.accept_pause_ms 0 (it would spin)", {}, "limits:\n  accept_pause_ms: 0\n",
+      {"limits.max_body_bytes_in_flight below one body",
+       {},
+       "limits:\n  max_body_bytes_in_flight: 4096\n",
+       "limits.max_body_bytes_in_flight: 4096 is below"},
+      {"limits.accept_pause_ms 0 (it would spin)",
+       {},
+       "limits:\n  accept_pause_ms: 0\n",
        "limits.accept_pause_ms: 0 is out of range 10..10000 ms"},
-      {"a misspelt limits key", {}, "limits:\n  max_conections: 64\n",
+      {"a misspelt limits key",
+       {},
+       "limits:\n  max_conections: 64\n",
        "limits.max_conections: unknown key"},
       {"live.max_clients 0", {}, "live:\n  max_clients: 0\n", "live.max_clients"},
       {"live.write_stall_ms 0", {}, "live:\n  write_stall_ms: 0\n", "live.write_stall_ms"},
-      {"a scale's stale_after_ms 0", {},
+      {"a scale's stale_after_ms 0",
+       {},
        "scales:\n  - source: udp:127.0.0.1:9\n    protocol: mt-continuous\n    stale_after_ms: 0\n",
        "scales[0].stale_after_ms: 0 is out of range"},
       {"a udp source on every interface without its sender",
        {"--scale-source", "udp:0.0.0.0:5000"},
        "",
        "add ?from=SENDER_IP"},
-      {"a udp sender that is a name", {}, "scales:\n  - source: udp:5000?from=scale.local\n"
-                                          "    protocol: mt-continuous\n",
+      {"a udp sender that is a name",
+       {},
+       "scales:\n  - source: udp:5000?from=scale.local\n"
+       "    protocol: mt-continuous\n",
        "scales[0].source"},
   };
   for (const auto& bad : catalogue) {
@@ -115,9 +135,15 @@ TEST_CASE("config boundary: key and token files open to others are refused, nami
   const auto data_key = dir / "data" / "station.key";
   std::filesystem::create_directories(dir / "data");
   const std::vector<Case> cases = {
-      {"a world-readable token file", token, 0644, {"--station-token-file", token.string(),
-                                                     "--backend", "127.0.0.1:9"}, ""},
-      {"a group-readable token file from the config file", token, 0640, {},
+      {"a world-readable token file",
+       token,
+       0644,
+       {"--station-token-file", token.string(), "--backend", "127.0.0.1:9"},
+       ""},
+      {"a group-readable token file from the config file",
+       token,
+       0640,
+       {},
        "station_token_file: " + token.string() + "\nbackends: ['127.0.0.1:9']\n"},
       {"a group-readable station key file", key, 0640, {"--station-key-file", key.string()}, ""},
       {"a world-writable station key file", key, 0602, {"--station-key-file", key.string()}, ""},
@@ -190,13 +216,14 @@ TEST_CASE("config boundary: plaintext gRPC to another machine warns once and sho
   TempDir dir("wl-config-plaintext");
   write_secret_file(dir / "token", "tok\n");
   // 192.0.2.1 (TEST-NET-1) is never a real host: the link stays down, which does not matter here.
-  AgentProcess agent(dir, {"--backend", "192.0.2.1:50051", "--station-token-file",
-                           (dir / "token").string()});
+  AgentProcess agent(
+      dir, {"--backend", "192.0.2.1:50051", "--station-token-file", (dir / "token").string()});
   const auto uplink = agent_status(agent.http).at("uplink").as_object();
   CHECK(uplink.at("transport").as_string() == "plaintext");
   CHECK(uplink.at("plaintext_remote").as_bool());
   const auto log = agent.process->log();
-  const std::string line = "the backend 192.0.2.1:50051 is another machine and the link is plaintext";
+  const std::string line =
+      "the backend 192.0.2.1:50051 is another machine and the link is plaintext";
   CHECK(log.find(line) != std::string::npos);
   CHECK(log.find(line) == log.rfind(line));
 

@@ -2,12 +2,12 @@
 // of slow request bodies, and an agent out of file descriptors, against the real agent on
 // loopback. What is asserted is behaviour (who gets which answer, what the log says, how much
 // memory), never how long anything took.
+#include <arpa/inet.h>
 #include <doctest/doctest.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 
 #include <fstream>
 #include <regex>
@@ -59,9 +59,7 @@ class RawConn {
       std::smatch m;
       const std::string head = out.substr(0, end);
       const std::size_t length =
-          std::regex_search(head, m, std::regex("Content-Length: ([0-9]+)"))
-              ? std::stoul(m[1])
-              : 0;
+          std::regex_search(head, m, std::regex("Content-Length: ([0-9]+)")) ? std::stoul(m[1]) : 0;
       if (out.size() >= end + 4 + length) break;
     }
     return out;
@@ -303,9 +301,8 @@ TEST_CASE("limits: the HTTP layer's own errors carry a real correlation id") {
     return parse_answer(c.read_answer(std::chrono::seconds(10)));
   };
   const auto too_big = exchange(post_head(5000));
-  const auto huge_header =
-      exchange("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + std::string(20000, 'a') +
-               "\r\n\r\n");
+  const auto huge_header = exchange(
+      "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + std::string(20000, 'a') + "\r\n\r\n");
   const auto no_socket = exchange(
       "GET /nope HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
       "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n");

@@ -1,8 +1,8 @@
 // A udp scale source takes datagrams from its configured sender only (issue 15, item 8): frames
 // from another address (127.0.0.2 and 127.0.0.3, which Linux routes on loopback) are dropped and
 // counted with one log line per sender, and never become readings.
-#include <doctest/doctest.h>
 #include <arpa/inet.h>
+#include <doctest/doctest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>

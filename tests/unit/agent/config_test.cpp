@@ -264,8 +264,9 @@ TEST_CASE("config: the limits keys load, and their errors name the key and the r
             .find("limits.max_body_bytes_in_flight: 2048 is below") != std::string::npos);
   CHECK(error_of(dir, "limits:\n  accept_pause_ms: 0\n")
             .find("limits.accept_pause_ms: 0 is out of range 10..10000 ms") != std::string::npos);
-  CHECK(error_of(dir, "limits:\n  max_conections: 9\n")
-            .find("limits.max_conections: unknown key") != std::string::npos);
+  CHECK(
+      error_of(dir, "limits:\n  max_conections: 9\n").find("limits.max_conections: unknown key") !=
+      std::string::npos);
   CHECK(error_of(dir, "limits: 5\n").find("limits: expected a mapping") != std::string::npos);
 }
 
@@ -286,7 +287,8 @@ TEST_CASE("config: intervals, timeouts and sizes have lower and upper bounds") {
 
 TEST_CASE("config: loopback hosts") {
   using weighlink::agent::is_loopback_host;
-  for (const char* h : {"127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost", "::ffff:127.0.0.1"}) {
+  for (const char* h :
+       {"127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost", "::ffff:127.0.0.1"}) {
     CAPTURE(h);
     CHECK(is_loopback_host(h));
   }

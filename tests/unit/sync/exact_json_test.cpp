@@ -74,15 +74,24 @@ TEST_CASE("exact json: what cannot be kept exactly is refused with a code that s
 }
 
 TEST_CASE("exact json: the check-only mode agrees with the full parse") {
-  const std::vector<std::string> texts = {
-       R"({"w":32540.10})", R"({"n":1e400})", R"({"a":1,"a":2})", R"({"s":"a\u0000"})", "[1,2]",
-        "{} x", "", R"({"a":{"b":1,"b":2}})", R"([{"a":1},{"a":1}])",
-        "{" + [] {
-          std::string members;
-          for (int i = 0; i < 40; ++i) members += "\"k" + std::to_string(i) + "\":1,";
-          return members;
-        }() + "\"k7\":2}",
-        std::string(33, '[') + std::string(33, ']')};
+  const std::vector<std::string> texts = {R"({"w":32540.10})",
+                                          R"({"n":1e400})",
+                                          R"({"a":1,"a":2})",
+                                          R"({"s":"a\u0000"})",
+                                          "[1,2]",
+                                          "{} x",
+                                          "",
+                                          R"({"a":{"b":1,"b":2}})",
+                                          R"([{"a":1},{"a":1}])",
+                                          "{" +
+                                              [] {
+                                                std::string members;
+                                                for (int i = 0; i < 40; ++i)
+                                                  members += "\"k" + std::to_string(i) + "\":1,";
+                                                return members;
+                                              }() +
+                                              "\"k7\":2}",
+                                          std::string(33, '[') + std::string(33, ']')};
   for (const auto& text : texts) {
     CAPTURE(text);
     const auto full = parse_exact(text);
