@@ -2,8 +2,10 @@
 
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -143,45 +145,6 @@ void Process::kill() {
 
 std::string Process::log() const { return read_file(log_file_); }
 
-RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
-              const std::string& stdin_data) {
-  char out_templ[] = "/tmp/wl-run-out.XXXXXX";
-  const int out_fd = ::mkstemp(out_templ);
-  if (out_fd < 0) throw std::runtime_error("mkstemp failed");
-  ::unlink(out_templ);
-  char in_templ[] = "/tmp/wl-run-in.XXXXXX";
-  const int in_fd = ::mkstemp(in_templ);
-  ::unlink(in_templ);
-  if (!stdin_data.empty() && ::write(in_fd, stdin_data.data(), stdin_data.size()) !=
-                                 static_cast<ssize_t>(stdin_data.size())) {
-    throw std::runtime_error("cannot write stdin data");
-  }
-  ::lseek(in_fd, 0, SEEK_SET);
-  const pid_t pid = spawn(argv, out_fd, in_fd);
-  ::close(in_fd);
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  int st = 0;
-  while (true) {
-    const pid_t r = ::waitpid(pid, &st, WNOHANG);
-    if (r == pid) break;
-    if (std::chrono::steady_clock::now() >= deadline) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &st, 0);
-      ::close(out_fd);
-      throw std::runtime_error("command timed out: " + argv.front());
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  RunResult result;
-  result.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-  ::lseek(out_fd, 0, SEEK_SET);
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::read(out_fd, buf, sizeof buf)) > 0) result.output.append(buf, n);
-  ::close(out_fd);
-  return result;
-}
-
 namespace {
 
 int temp_fd() {
@@ -192,6 +155,7 @@ int temp_fd() {
   return fd;
 }
 
+// The whole of a temporary output file, which it closes.
 std::string read_all(int fd) {
   std::string text;
   ::lseek(fd, 0, SEEK_SET);
@@ -202,26 +166,63 @@ std::string read_all(int fd) {
   return text;
 }
 
+// Waits for the child to exit: on its exit event itself (a pidfd becomes readable), never by
+// polling on a timer. Past the deadline the child is killed and reaped, and this throws.
+int wait_exit(pid_t pid, std::chrono::steady_clock::time_point deadline, const std::string& name) {
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (pidfd < 0) throw std::runtime_error(std::string("pidfd_open: ") + std::strerror(errno));
+  int st = 0;
+  while (::waitpid(pid, &st, WNOHANG) != pid) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    pollfd exited{pidfd, POLLIN, 0};
+    if (left.count() <= 0 || ::poll(&exited, 1, static_cast<int>(left.count())) == 0) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &st, 0);
+      ::close(pidfd);
+      throw std::runtime_error("command timed out: " + name);
+    }
+  }
+  ::close(pidfd);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
 }  // namespace
+
+RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
+              const std::string& stdin_data) {
+  const int out_fd = temp_fd();
+  const int in_fd = temp_fd();
+  if (!stdin_data.empty() && ::write(in_fd, stdin_data.data(), stdin_data.size()) !=
+                                 static_cast<ssize_t>(stdin_data.size())) {
+    throw std::runtime_error("cannot write stdin data");
+  }
+  ::lseek(in_fd, 0, SEEK_SET);
+  const pid_t pid = spawn(argv, out_fd, in_fd);
+  ::close(in_fd);
+  RunResult result;
+  try {
+    result.exit_code = wait_exit(pid, std::chrono::steady_clock::now() + timeout, argv.front());
+  } catch (...) {
+    ::close(out_fd);
+    throw;
+  }
+  result.output = read_all(out_fd);
+  return result;
+}
 
 SplitRunResult run_split(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
   const int out_fd = temp_fd();
   const int err_fd = temp_fd();
   const pid_t pid = spawn(argv, out_fd, -1, err_fd);
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  int st = 0;
-  while (::waitpid(pid, &st, WNOHANG) != pid) {
-    if (std::chrono::steady_clock::now() >= deadline) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &st, 0);
-      ::close(out_fd);
-      ::close(err_fd);
-      throw std::runtime_error("command timed out: " + argv.front());
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
   SplitRunResult result;
-  result.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  try {
+    result.exit_code = wait_exit(pid, std::chrono::steady_clock::now() + timeout, argv.front());
+  } catch (...) {
+    ::close(out_fd);
+    ::close(err_fd);
+    throw;
+  }
   result.out = read_all(out_fd);
   result.err = read_all(err_fd);
   return result;
