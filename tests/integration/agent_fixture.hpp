@@ -146,6 +146,38 @@ inline boost::json::object body_of(const HttpResult& r) {
   return v.as_object();
 }
 
+// The agent's configuration for TruConnect tests, as the TruLoad web app meets it: compatibility on
+// (ports 0), station ROMIA, the web app's origin allowed, one scale `main` on the pty `source`;
+// `extra` lines (YAML) are added at the top level.
+inline std::string truconnect_config(const std::string& source,
+                                     const std::string& protocol = "mt-continuous",
+                                     const std::string& mode = "mobile",
+                                     const std::string& extra = {}) {
+  return "allowed_origins: ['https://truload.example.org']\n"
+         "capture_timeout_ms: 1500\n" +
+         extra +
+         "compat:\n"
+         "  truconnect: {enabled: true, ws_listen: '127.0.0.1:0', http_listen: '127.0.0.1:0',\n"
+         "               station_code: ROMIA, station_name: Rongo, capture_mode: " +
+         mode +
+         "}\n"
+         "scales:\n"
+         "  - {id: main, source: 'serial:" +
+         source + "', protocol: " + protocol + ", stale_after_ms: 600}\n";
+}
+
+// The data of the next TruConnect message of `event` (others are skipped); fails the test after
+// `timeout`.
+inline boost::json::object next_event(
+    WsClient& ws, const std::string& event,
+    std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  auto m = read_until(
+      ws, [&](const boost::json::object& o) { return o.at("event") == boost::json::value(event); },
+      timeout);
+  CHECK(m.at("timestamp").is_string());
+  return m.at("data").as_object();
+}
+
 // The agent's GET /v1/status.
 inline boost::json::object agent_status(const std::string& http) {
   return body_of(http_request(http, "GET", "/v1/status"));

@@ -21,6 +21,7 @@
 #include <sstream>
 #include <thread>
 
+#include "sync_calls.hpp"
 #include "weighlink/backend/migrations.hpp"
 #include "weighlink/sync/evidence.hpp"
 #include "weighlink/sync/hash.hpp"
@@ -136,47 +137,9 @@ class Backend {
   std::string http_;
 };
 
-struct Call {
-  grpc::Status status;
-  std::string correlation_id;
-  std::map<std::string, std::string> trailers;
-};
-
-Call call_replay(const std::string& address, const std::string& token,
-                 const pb::ReplayRequest& request, pb::ReplayResponse* response,
-                 const std::string& correlation_id = {}) {
-  auto stub =
-      pb::SyncService::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + 10s);
-  context.AddMetadata("authorization", "Bearer " + token);
-  if (!correlation_id.empty()) context.AddMetadata("x-correlation-id", correlation_id);
-  Call call;
-  call.status = stub->Replay(&context, request, response);
-  for (const auto& [k, v] : context.GetServerTrailingMetadata()) {
-    call.trailers[std::string(k.data(), k.size())] = std::string(v.data(), v.size());
-  }
-  if (auto it = call.trailers.find("x-correlation-id"); it != call.trailers.end()) {
-    call.correlation_id = it->second;
-  }
-  return call;
-}
-
-Call call_hello(const std::string& address, const std::string& token, const std::string& station,
-                pb::HelloResponse* response, std::uint64_t last_seq = 0) {
-  auto stub =
-      pb::SyncService::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + 10s);
-  context.AddMetadata("authorization", "Bearer " + token);
-  pb::HelloRequest request;
-  request.set_station_id(station);
-  request.set_agent_version("test");
-  request.set_last_seq(last_seq);
-  Call call;
-  call.status = stub->Hello(&context, request, response);
-  return call;
-}
+using Call = weighlink::testing::SyncCall;
+using weighlink::testing::call_hello;
+using weighlink::testing::call_replay;
 
 // A weighing of `weight` kg as the agent would send it: the payload JSON, with the reading behind
 // it (seq and raw frame), and the typed copy (which the backend ignores).

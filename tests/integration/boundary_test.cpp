@@ -193,39 +193,26 @@ TEST_CASE(
     "keeps the app's text in the reference") {
   TempDir dir("wl-boundary");
   PtyScale scale(dir / "scale");
-  const std::string config =
-      "capture_timeout_ms: 1500\n"
-      "compat:\n"
-      "  truconnect: {enabled: true, ws_listen: '127.0.0.1:0', http_listen: '127.0.0.1:0',\n"
-      "               station_code: ROMIA, capture_mode: mobile}\n"
-      "scales:\n"
-      "  - {id: main, source: 'serial:" +
-      scale.path() + "', protocol: mt-continuous, stale_after_ms: 600}\n";
+  const std::string config = truconnect_config(scale.path());
   AgentProcess agent(dir, {}, config);
   StreamingScale indicator(scale, mt_frame("9100"));
   WsClient ws(agent.address("truconnect_ws"), "/");
-  auto next = [&](const std::string& event) {
-    return read_until(ws,
-                      [&](const json::object& o) { return o.at("event") == json::value(event); })
-        .at("data")
-        .as_object();
-  };
-  next("connected");
+  next_event(ws, "connected");
   ws.write(
       R"({"event":"register","data":{"stationCode":"ROMIA\n[error] forged","mode":"mobile"}})");
-  next("register-ack");
+  next_event(ws, "register-ack");
   const std::string long_id(200, 'T');
   ws.write(R"({"event":"transaction-sync","data":{"transactionId":")" + long_id + R"("}})");
-  next("transaction-sync-ack");
+  next_event(ws, "transaction-sync-ack");
   ws.write(R"({"event":"capture-request","data":{"type":"gross weight","deck":"deck 1"}})");
-  auto ack = next("capture-ack");
+  auto ack = next_event(ws, "capture-ack");
   REQUIRE(ack.at("success") == true);
   const std::string key(ack.at("idempotencyKey").as_string());
   CHECK_FALSE(weighlink::sync::check_key(key));
   CHECK(key.size() <= 120);
   // A message whose number cannot be kept exactly is refused, and says why.
   ws.write(R"({"event":"vehicle-complete","data":{"axleWeights":[1e5]}})");
-  auto refused = next("error");
+  auto refused = next_event(ws, "error");
   CHECK(refused.at("code") == "inexact_number");
   auto items = body_of(http_request(agent.http, "GET", "/v1/outbox")).at("items").as_array();
   REQUIRE(items.size() == 1);
@@ -297,13 +284,7 @@ TEST_CASE(
 TEST_CASE("boundary: TruConnect's REST API refuses bad bodies alone and stays up") {
   TempDir dir("wl-boundary");
   PtyScale scale(dir / "scale");
-  const std::string config =
-      "compat:\n"
-      "  truconnect: {enabled: true, ws_listen: '127.0.0.1:0', http_listen: '127.0.0.1:0',\n"
-      "               station_code: ROMIA, capture_mode: mobile}\n"
-      "scales:\n"
-      "  - {id: main, source: 'serial:" +
-      scale.path() + "', protocol: mt-continuous, stale_after_ms: 600}\n";
+  const std::string config = truconnect_config(scale.path());
   AgentProcess agent(dir, {}, config);
   const auto rest = agent.address("truconnect_http");
   struct RestCase {

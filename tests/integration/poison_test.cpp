@@ -13,6 +13,7 @@
 #include <functional>
 #include <sstream>
 
+#include "sync_calls.hpp"
 #include "weighlink/backend/token.hpp"
 #include "weighlink/sync/evidence.hpp"
 #include "weighlink/sync/hash.hpp"
@@ -45,28 +46,17 @@ struct Answer {
 
 Answer replay(const std::string& address, const std::string& token,
               const pb::ReplayRequest& request) {
-  auto stub =
-      pb::SyncService::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + 20s);
-  context.AddMetadata("authorization", "Bearer " + token);
   Answer answer;
-  answer.status = stub->Replay(&context, request, &answer.response);
+  answer.status =
+      weighlink::testing::call_replay(address, token, request, &answer.response, {}, 20s).status;
   return answer;
 }
 
 grpc::Status hello(const std::string& address, const std::string& token, const std::string& station,
                    const std::string& agent_version = "test") {
-  auto stub =
-      pb::SyncService::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + 10s);
-  context.AddMetadata("authorization", "Bearer " + token);
-  pb::HelloRequest request;
-  request.set_station_id(station);
-  request.set_agent_version(agent_version);
   pb::HelloResponse response;
-  return stub->Hello(&context, request, &response);
+  return weighlink::testing::call_hello(address, token, station, &response, 0, agent_version)
+      .status;
 }
 
 pb::Mutation mutation(const std::string& station, std::uint64_t seq, const std::string& key,

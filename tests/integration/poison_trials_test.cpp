@@ -192,34 +192,22 @@ TEST_CASE(
   PtyScale scale(dir / "scale");
   StationBackend backend(dir);
   const std::string config =
-      "capture_timeout_ms: 1500\nhello_interval_ms: 1000\n"
-      "compat:\n"
-      "  truconnect: {enabled: true, ws_listen: '127.0.0.1:0', http_listen: '127.0.0.1:0',\n"
-      "               station_code: ROMIA, capture_mode: mobile}\n"
-      "scales:\n"
-      "  - {id: main, source: 'serial:" +
-      scale.path() + "', protocol: mt-continuous, stale_after_ms: 600}\n";
+      truconnect_config(scale.path(), "mt-continuous", "mobile", "hello_interval_ms: 1000\n");
   AgentProcess agent(dir, backend.agent_args(), config);
   StreamingScale indicator(scale, mt_frame("9100"));
   WsClient ws(agent.address("truconnect_ws"), "/");
-  auto next = [&](const std::string& event) {
-    return read_until(ws,
-                      [&](const json::object& o) { return o.at("event") == json::value(event); })
-        .at("data")
-        .as_object();
-  };
-  next("connected");
+  next_event(ws, "connected");
   ws.write(R"({"event":"register","data":{"stationCode":"ROMIA","mode":"mobile"}})");
-  next("register-ack");
+  next_event(ws, "register-ack");
   const std::string long_id(200, 'T');
   ws.write(R"({"event":"transaction-sync","data":{"transactionId":")" + long_id + R"("}})");
-  next("transaction-sync-ack");
+  next_event(ws, "transaction-sync-ack");
   ws.write(R"({"event":"capture-request","data":{"type":"gross weight"}})");
-  REQUIRE(next("capture-ack").at("success") == true);
+  REQUIRE(next_event(ws, "capture-ack").at("success") == true);
   ws.write(R"({"event":"transaction-sync","data":{"transactionId":"T-2"}})");
-  next("transaction-sync-ack");
+  next_event(ws, "transaction-sync-ack");
   ws.write(R"({"event":"capture-request","data":{"type":"tare"}})");
-  REQUIRE(next("capture-ack").at("success") == true);
+  REQUIRE(next_event(ws, "capture-ack").at("success") == true);
   REQUIRE(eventually(
       [&] { return backend.pg().query_scalar("select count(*) from weighings") == "2"; }, 30s));
   CHECK(backend.pg().query_scalar("select count(*) from mutation_log where outcome='rejected'") ==

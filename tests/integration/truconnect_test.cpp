@@ -14,28 +14,6 @@ using namespace weighlink::testing;
 
 namespace {
 
-std::string config(const std::string& source, const std::string& protocol,
-                   const std::string& mode) {
-  return "allowed_origins: ['https://truload.example.org']\n"
-         "capture_timeout_ms: 1500\n"
-         "compat:\n"
-         "  truconnect: {enabled: true, ws_listen: '127.0.0.1:0', http_listen: '127.0.0.1:0',\n"
-         "               station_code: ROMIA, station_name: Rongo, capture_mode: " +
-         mode +
-         "}\n"
-         "scales:\n"
-         "  - {id: main, source: 'serial:" +
-         source + "', protocol: " + protocol + ", stale_after_ms: 600}\n";
-}
-
-// The next message of `event`; its data.
-json::object next(WsClient& ws, const std::string& event, std::chrono::milliseconds timeout = 10s) {
-  auto m = read_until(
-      ws, [&](const json::object& o) { return o.at("event") == json::value(event); }, timeout);
-  CHECK(m.at("timestamp").is_string());
-  return m.at("data").as_object();
-}
-
 // The next live frame showing `weight` (kg, as a JSON number).
 json::object frame_with(WsClient& ws, const std::string& event, std::int64_t weight,
                         const char* field = "weight") {
@@ -118,13 +96,13 @@ json::array outbox_items(const std::string& http) {
 TEST_CASE("truconnect: the mobile weighing flow of the TruLoad web app") {
   TempDir dir("wl-tc");
   PtyScale scale(dir / "scale");
-  AgentProcess agent(dir, {}, config(scale.path(), "mt-continuous", "mobile"));
+  AgentProcess agent(dir, {}, truconnect_config(scale.path(), "mt-continuous", "mobile"));
   const auto ws_addr = agent.address("truconnect_ws");
   StreamingScale indicator(scale, mt_frame("8200"));
 
   // The web app connects to ws://localhost:3030 (no path) from its own origin.
   WsClient ws(ws_addr, "/", {{"Origin", "https://truload.example.org"}});
-  auto connected = next(ws, "connected");
+  auto connected = next_event(ws, "connected");
   CHECK(connected.at("clientId").is_int64());
   CHECK(connected.at("server").at("name") == "weighlink-agent");
   CHECK(connected.at("station").at("code") == "ROMIA");
@@ -135,16 +113,16 @@ TEST_CASE("truconnect: the mobile weighing flow of the TruLoad web app") {
 
   // The five events that need registration are refused before it, as TruConnect does.
   send(ws, "plate", R"({"plateNumber":"KCA 123A"})");
-  CHECK(next(ws, "error").at("message") == "Not registered");
+  CHECK(next_event(ws, "error").at("message") == "Not registered");
 
   send(ws, "register",
        R"({"stationCode":"ROMIA","bound":"A","mode":"mobile","clientName":"TruLoad Frontend",)"
        R"("clientType":"truload-frontend"})");
-  auto ack = next(ws, "register-ack");
+  auto ack = next_event(ws, "register-ack");
   CHECK(ack.at("success") == true);
   CHECK(ack.at("client").at("mode") == "mobile");
   CHECK(ack.at("station").at("code") == "ROMIA");
-  auto first = next(ws, "weight");  // the full frame at once, not a bare one
+  auto first = next_event(ws, "weight");  // the full frame at once, not a bare one
   check_mobile_shape(first);
 
   auto live = frame_with(ws, "weight", 8200);
@@ -155,18 +133,18 @@ TEST_CASE("truconnect: the mobile weighing flow of the TruLoad web app") {
   CHECK(live.at("scaleA").as_int64() + live.at("scaleB").as_int64() == 8200);
 
   send(ws, "plate", R"({"plateNumber":"KCA 123A"})");
-  CHECK(next(ws, "plate-ack").at("plateNumber") == "KCA 123A");
+  CHECK(next_event(ws, "plate-ack").at("plateNumber") == "KCA 123A");
   const std::string sync =
       R"({"transactionId":"T-1","vehicleRegNumber":"KCA 123A","axleConfigCode":"2A",)"
       R"("totalAxles":2,"stationId":"s-1","bound":"A","weighingMode":"mobile"})";
   send(ws, "transaction-sync", sync);
-  CHECK(next(ws, "transaction-sync-ack").at("transactionId") == "T-1");
+  CHECK(next_event(ws, "transaction-sync-ack").at("transactionId") == "T-1");
   send(ws, "transaction-sync", sync);  // the pages re-send it often: harmless
-  CHECK(next(ws, "transaction-sync-ack").at("success") == true);
+  CHECK(next_event(ws, "transaction-sync-ack").at("success") == true);
 
   // Axle 1: the browser says 9999, the agent records its own stable 8200.
   send(ws, "axle-captured", R"({"axleNumber":1,"weight":9999})");
-  auto a1 = next(ws, "axle-captured-ack");
+  auto a1 = next_event(ws, "axle-captured-ack");
   CHECK(a1.at("success") == true);
   CHECK(a1.at("axleNumber") == 1);
   CHECK(a1.at("weight") == 8200);
@@ -175,7 +153,7 @@ TEST_CASE("truconnect: the mobile weighing flow of the TruLoad web app") {
   CHECK(a1.at("isComplete") == false);
   // The same axle sent again is the same axle, not a third one.
   send(ws, "axle-captured", R"({"axleNumber":1,"weight":9999})");
-  auto again = next(ws, "axle-captured-ack");
+  auto again = next_event(ws, "axle-captured-ack");
   CHECK(again.at("weight") == 8200);
   CHECK(again.at("capturedAxles") == 1);
 
@@ -190,7 +168,7 @@ TEST_CASE("truconnect: the mobile weighing flow of the TruLoad web app") {
     return o.at("event") == "weight" && o.at("data").at("stable") == true;
   });
   send(ws, "axle-captured", R"({"axleNumber":2,"weight":7400})");
-  auto a2 = next(ws, "axle-captured-ack");
+  auto a2 = next_event(ws, "axle-captured-ack");
   CHECK(a2.at("success") == true);
   CHECK(a2.at("isComplete") == true);
   CHECK(a2.at("gvw") == 15600);
@@ -218,44 +196,44 @@ TEST_CASE("truconnect: the mobile weighing flow of the TruLoad web app") {
 
   // The confirm and complete messages that follow record nothing twice.
   send(ws, "weights-captured");
-  CHECK(next(ws, "weights-captured-ack").at("success") == true);
+  CHECK(next_event(ws, "weights-captured-ack").at("success") == true);
   send(ws, "vehicle-complete",
        R"({"transactionId":"T-1","totalAxles":2,"axleWeights":[1,2],"gvw":3})");
-  auto done = next(ws, "vehicle-complete-ack");
+  auto done = next_event(ws, "vehicle-complete-ack");
   CHECK(done.at("success") == true);
   CHECK(done.at("gvw") == 15600);
   CHECK(done.at("seq") == recorded.at("seq"));
   send(ws, "reset-session");
-  CHECK(next(ws, "session-reset-ack").at("success") == true);
+  CHECK(next_event(ws, "session-reset-ack").at("success") == true);
   CHECK(outbox_items(agent.http).size() == 1);
 
   SUBCASE("other events, bad messages and unknown events") {
     send(ws, "status-request");
-    auto status = next(ws, "status");
+    auto status = next_event(ws, "status");
     CHECK(status.at("station").at("code") == "ROMIA");
     CHECK(status.at("weights").at("gvw").is_number());
     send(ws, "bound-switch", R"({"bound":"b"})");
-    CHECK(next(ws, "bound-ack").at("bound") == "B");
+    CHECK(next_event(ws, "bound-ack").at("bound") == "B");
     send(ws, "bound-switch", R"({"bound":"C"})");
-    CHECK(next(ws, "error").at("message") == "Invalid bound");
+    CHECK(next_event(ws, "error").at("message") == "Invalid bound");
     send(ws, "update-config", R"({"totalAxles":3,"axleConfigurationCode":"3A"})");
-    auto cfg = next(ws, "update-config-ack");
+    auto cfg = next_event(ws, "update-config-ack");
     CHECK(cfg.at("totalAxles") == 3);
     CHECK(cfg.at("axleConfigurationCode") == "3A");
     send(ws, "query-weight", R"({"type":"current"})");
-    CHECK(next(ws, "query-weight-ack").at("success") == true);
-    check_mobile_shape(next(ws, "weight"));
+    CHECK(next_event(ws, "query-weight-ack").at("success") == true);
+    check_mobile_shape(next_event(ws, "weight"));
     send(ws, "enter");
-    auto enter = next(ws, "enter-ack");
+    auto enter = next_event(ws, "enter-ack");
     CHECK(enter.at("success") == false);
     CHECK(enter.at("supported") == false);
     send(ws, "launch-rockets");
-    auto unknown = next(ws, "error");
+    auto unknown = next_event(ws, "error");
     CHECK(unknown.at("code") == "unknown_event");
     ws.write("{not json");
-    CHECK(next(ws, "error").at("message") == "Invalid message format");
+    CHECK(next_event(ws, "error").at("message") == "Invalid message format");
     ws.write(R"({"event":"plate","data":"not an object"})");
-    CHECK(next(ws, "error").at("message") == "Invalid message format");
+    CHECK(next_event(ws, "error").at("message") == "Invalid message format");
   }
   SUBCASE("a silent indicator is shown as stale and disconnected, never as a live weight") {
     indicator.pause();
@@ -268,9 +246,9 @@ TEST_CASE("truconnect: the mobile weighing flow of the TruLoad web app") {
     CHECK(d.at("scaleAStatus").at("connected") == false);
     // And an axle cannot be captured from it.
     send(ws, "transaction-sync", R"({"transactionId":"T-2","totalAxles":2})");
-    next(ws, "transaction-sync-ack");
+    next_event(ws, "transaction-sync-ack");
     send(ws, "axle-captured", R"({"axleNumber":1,"weight":8200})");
-    auto refused = next(ws, "axle-captured-ack", 15s);
+    auto refused = next_event(ws, "axle-captured-ack", 15s);
     CHECK(refused.at("success") == false);
     CHECK(refused.at("error") == "scale_unavailable");
   }
@@ -279,13 +257,13 @@ TEST_CASE("truconnect: the mobile weighing flow of the TruLoad web app") {
 TEST_CASE("truconnect: the multideck flow binds the stable decks on vehicle-complete") {
   TempDir dir("wl-tc");
   PtyScale scale(dir / "scale");
-  AgentProcess agent(dir, {}, config(scale.path(), "cardinal-deck", "mobile"));
+  AgentProcess agent(dir, {}, truconnect_config(scale.path(), "cardinal-deck", "mobile"));
   WsClient ws(agent.address("truconnect_ws"), "/");
-  next(ws, "connected");
+  next_event(ws, "connected");
   // The multideck page registers with mode multideck although the station default is mobile.
   send(ws, "register", R"({"stationCode":"ROMIA","bound":"A","mode":"multideck"})");
-  next(ws, "register-ack");
-  check_multideck_shape(next(ws, "weights"));
+  next_event(ws, "register-ack");
+  check_multideck_shape(next_event(ws, "weights"));
 
   // Deck 2 still moving: deck 2 and the vehicle are not stable; deck 1 is.
   StreamingScale indicator(scale, "D1:  5200 kg S\r\nD2:  4800 kg M\r\nGVW: 10000 kg M\r\n");
@@ -305,18 +283,18 @@ TEST_CASE("truconnect: the multideck flow binds the stable decks on vehicle-comp
   CHECK(settled.at("decks").as_array()[1].at("stable") == true);
 
   send(ws, "plate", R"({"plateNumber":"KBZ 9"})");
-  next(ws, "plate-ack");
+  next_event(ws, "plate-ack");
   send(ws, "transaction-sync",
        R"({"transactionId":"M-7","vehicleRegNumber":"KBZ 9",)"
        R"("totalAxles":3,"weighingMode":"multideck"})");
-  next(ws, "transaction-sync-ack");
+  next_event(ws, "transaction-sync-ack");
   send(ws, "vehicle-complete",
        R"({"transactionId":"M-7","totalAxles":3,"axleWeights":[5200,2405,2405],"gvw":10010})");
   send(ws, "reset-session");  // the page resets at once, without waiting for the ack
-  auto done = next(ws, "vehicle-complete-ack");
+  auto done = next_event(ws, "vehicle-complete-ack");
   CHECK(done.at("success") == true);
   CHECK(done.at("gvw") == 10010);
-  next(ws, "session-reset-ack");
+  next_event(ws, "session-reset-ack");
   auto items = outbox_items(agent.http);
   REQUIRE(items.size() == 1);
   const auto& p = items[0].at("payload").as_object();
@@ -330,7 +308,7 @@ TEST_CASE("truconnect: the multideck flow binds the stable decks on vehicle-comp
 TEST_CASE("truconnect: the REST API on the second port and its refusals") {
   TempDir dir("wl-tc");
   PtyScale scale(dir / "scale");
-  AgentProcess agent(dir, {}, config(scale.path(), "mt-continuous", "mobile"));
+  AgentProcess agent(dir, {}, truconnect_config(scale.path(), "mt-continuous", "mobile"));
   const auto api = agent.address("truconnect_http");
   StreamingScale indicator(scale, mt_frame("12440"));
   CHECK(eventually(

@@ -1,0 +1,60 @@
+#pragma once
+// One SyncService call at a time, as an agent makes it (bearer token, a deadline), for the tests
+// that drive the backend over real gRPC directly: the status, the correlation id and the trailers.
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <map>
+#include <string>
+
+#include "weighlink/sync/v1/sync.grpc.pb.h"
+
+namespace weighlink::testing {
+
+struct SyncCall {
+  grpc::Status status;
+  std::string correlation_id;
+  std::map<std::string, std::string> trailers;
+};
+
+inline SyncCall call_replay(const std::string& address, const std::string& token,
+                            const sync::v1::ReplayRequest& request,
+                            sync::v1::ReplayResponse* response,
+                            const std::string& correlation_id = {},
+                            std::chrono::milliseconds deadline = std::chrono::seconds(10)) {
+  auto stub = sync::v1::SyncService::NewStub(
+      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + deadline);
+  context.AddMetadata("authorization", "Bearer " + token);
+  if (!correlation_id.empty()) context.AddMetadata("x-correlation-id", correlation_id);
+  SyncCall call;
+  call.status = stub->Replay(&context, request, response);
+  for (const auto& [k, v] : context.GetServerTrailingMetadata()) {
+    call.trailers[std::string(k.data(), k.size())] = std::string(v.data(), v.size());
+  }
+  if (auto it = call.trailers.find("x-correlation-id"); it != call.trailers.end()) {
+    call.correlation_id = it->second;
+  }
+  return call;
+}
+
+inline SyncCall call_hello(const std::string& address, const std::string& token,
+                           const std::string& station, sync::v1::HelloResponse* response,
+                           std::uint64_t last_seq = 0, const std::string& agent_version = "test") {
+  auto stub = sync::v1::SyncService::NewStub(
+      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  context.AddMetadata("authorization", "Bearer " + token);
+  sync::v1::HelloRequest request;
+  request.set_station_id(station);
+  request.set_agent_version(agent_version);
+  request.set_last_seq(last_seq);
+  SyncCall call;
+  call.status = stub->Hello(&context, request, response);
+  return call;
+}
+
+}  // namespace weighlink::testing
