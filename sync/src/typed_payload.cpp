@@ -9,41 +9,72 @@
 namespace weighlink::sync {
 namespace {
 
-// Where the mapping would guess, the first problem found (see typed_payload.hpp).
-class Problems {
+constexpr auto kMaxSeq = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+
+// Reads the fields of one JSON object of the payload (the weighing, or one of its decks or
+// axles). Where the mapping would have to guess, the first problem of the whole payload is noted
+// (typed_payload.hpp); its message is only built then.
+class Fields {
  public:
-  explicit Problems(std::optional<Refusal>* out) : out_(out) {}
-  void note(const char* code, std::string message) {
-    if (out_ && !*out_) *out_ = Refusal{code, std::move(message)};
+  Fields(const boost::json::object& o, std::optional<Refusal>* problem, const char* part = nullptr,
+         std::size_t position = 0)
+      : o_(o), problem_(problem), part_(part), position_(position) {}
+
+  std::string text(std::string_view key) const {
+    const auto* v = o_.if_contains(key);
+    if (v && v->is_string()) return std::string(v->as_string());
+    if (v && !v->is_null()) {
+      note("invalid_payload", key, " must be a string (weights are exact decimals as text)");
+    }
+    return {};
   }
+
+  // A whole number from 0 to `max`, else 0 ("not given").
+  std::uint64_t count(std::string_view key, std::uint64_t max, const char* code) const {
+    const auto* v = o_.if_contains(key);
+    if (!v || v->is_null()) return 0;
+    if (v->is_uint64() && v->as_uint64() <= max) return v->as_uint64();
+    if (v->is_int64() && v->as_int64() >= 0 && static_cast<std::uint64_t>(v->as_int64()) <= max) {
+      return static_cast<std::uint64_t>(v->as_int64());
+    }
+    note(code, key, " must be a whole number from 0 to " + std::to_string(max));
+    return 0;
+  }
+
+  const boost::json::object& object() const { return o_; }
 
  private:
-  std::optional<Refusal>* out_;
+  void note(const char* code, std::string_view key, const std::string& what) const {
+    if (!problem_ || *problem_) return;
+    std::string where = part_ ? std::string(part_) + " " + std::to_string(position_) + " " : "";
+    *problem_ = Refusal{code, where + std::string(key) + what};
+  }
+
+  const boost::json::object& o_;
+  std::optional<Refusal>* problem_;
+  const char* part_;
+  std::size_t position_;
 };
 
-std::string text_at(const boost::json::object& o, std::string_view key, Problems& problems,
-                    const std::string& where) {
-  const auto* v = o.if_contains(key);
-  if (v && v->is_string()) return std::string(v->as_string());
-  if (v && !v->is_null()) {
-    problems.note("invalid_payload", where + std::string(key) +
-                                         " must be a string (weights are exact decimals as text)");
+// Calls `read` with the Fields of each object in `o[key]` (decks or axles); an entry that is not
+// an object is a problem, not silently left out.
+template <class Read>
+void each_part(const boost::json::object& o, std::string_view key, const char* part,
+               std::optional<Refusal>* problem, Read&& read) {
+  const auto* list = o.if_contains(key);
+  if (!list || !list->is_array()) return;
+  std::size_t position = 0;
+  for (const auto& entry : list->as_array()) {
+    ++position;
+    if (!entry.is_object()) {
+      if (problem && !*problem) {
+        *problem = Refusal{"invalid_payload", std::string(part) + " " + std::to_string(position) +
+                                                  " is not an object"};
+      }
+      continue;
+    }
+    read(Fields(entry.as_object(), problem, part, position));
   }
-  return {};
-}
-
-// A non-negative integer up to `max`, else 0 (and a problem when it was there but not that).
-std::uint64_t count_at(const boost::json::object& o, std::string_view key, std::uint64_t max,
-                       Problems& problems, const std::string& where, const char* code) {
-  const auto* v = o.if_contains(key);
-  if (!v || v->is_null()) return 0;
-  if (v->is_uint64() && v->as_uint64() <= max) return v->as_uint64();
-  if (v->is_int64() && v->as_int64() >= 0 && static_cast<std::uint64_t>(v->as_int64()) <= max) {
-    return static_cast<std::uint64_t>(v->as_int64());
-  }
-  problems.note(
-      code, where + std::string(key) + " must be a whole number from 0 to " + std::to_string(max));
-  return 0;
 }
 
 }  // namespace
@@ -53,67 +84,42 @@ bool weighing_from_payload(std::string_view payload_json, v1::WeighingCaptured& 
   boost::system::error_code ec;
   auto value = boost::json::parse(payload_json, ec);
   if (ec || !value.is_object()) return false;
-  const auto& o = value.as_object();
-  Problems problems(problem);
-  constexpr auto kMaxSeq = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
-  const std::string top;
-  auto text = [&](const boost::json::object& from, std::string_view key, const std::string& where) {
-    return text_at(from, key, problems, where);
-  };
+  const Fields f(value.as_object(), problem);
   w.Clear();
-  w.set_scale(text(o, "scale", top));
-  w.set_weight(text(o, "weight", top));
-  w.set_unit(text(o, "unit", top));
-  w.set_mode(text(o, "mode", top));
-  w.set_tare(text(o, "tare", top));
-  w.set_type(text(o, "type", top));
-  w.set_gvw(text(o, "gvw", top));
-  w.set_reading_ts(text(o, "reading_ts", top));
-  w.set_raw(text(o, "raw", top));
-  w.set_operator_id(text(o, "operator", top));
-  w.set_agent_version(text(o, "agent_version", top));
-  w.set_signature(text(o, "signature", top));
-  w.set_reading_seq(count_at(o, "reading_seq", kMaxSeq, problems, top, "value_out_of_range"));
-  if (const auto* decks = o.if_contains("decks"); decks && decks->is_array()) {
-    std::size_t position = 0;
-    for (const auto& d : decks->as_array()) {
-      const std::string where = "deck " + std::to_string(++position) + " ";
-      if (!d.is_object()) {
-        problems.note("invalid_payload", where + "is not an object");
-        continue;
-      }
-      const auto& dob = d.as_object();
-      auto* deck = w.add_decks();
-      deck->set_index(static_cast<std::uint32_t>(
-          count_at(dob, "index", kMaxPartNumber, problems, where, "part_out_of_range")));
-      deck->set_weight(text(dob, "weight", where));
-      if (const auto* s = dob.if_contains("stable"); s && s->is_bool()) {
-        deck->set_stable(s->as_bool());
-      }
+  w.set_scale(f.text("scale"));
+  w.set_weight(f.text("weight"));
+  w.set_unit(f.text("unit"));
+  w.set_mode(f.text("mode"));
+  w.set_tare(f.text("tare"));
+  w.set_type(f.text("type"));
+  w.set_gvw(f.text("gvw"));
+  w.set_reading_ts(f.text("reading_ts"));
+  w.set_raw(f.text("raw"));
+  w.set_operator_id(f.text("operator"));
+  w.set_agent_version(f.text("agent_version"));
+  w.set_signature(f.text("signature"));
+  w.set_reading_seq(f.count("reading_seq", kMaxSeq, "value_out_of_range"));
+  each_part(f.object(), "decks", "deck", problem, [&](const Fields& d) {
+    auto* deck = w.add_decks();
+    deck->set_index(
+        static_cast<std::uint32_t>(d.count("index", kMaxPartNumber, "part_out_of_range")));
+    deck->set_weight(d.text("weight"));
+    if (const auto* s = d.object().if_contains("stable"); s && s->is_bool()) {
+      deck->set_stable(s->as_bool());
     }
-  }
-  if (const auto* axles = o.if_contains("axles"); axles && axles->is_array()) {
-    std::size_t position = 0;
-    for (const auto& a : axles->as_array()) {
-      const std::string where = "axle " + std::to_string(++position) + " ";
-      if (!a.is_object()) {
-        problems.note("invalid_payload", where + "is not an object");
-        continue;
-      }
-      const auto& aob = a.as_object();
-      auto* axle = w.add_axles();
-      // Axle weighings number their axles ("number"); "index" is accepted as well.
-      axle->set_index(static_cast<std::uint32_t>(
-          count_at(aob, aob.contains("number") ? "number" : "index", kMaxPartNumber, problems,
-                   where, "part_out_of_range")));
-      axle->set_weight(text(aob, "weight", where));
-      axle->set_reading(text(aob, "reading", where));
-      axle->set_reading_seq(
-          count_at(aob, "reading_seq", kMaxSeq, problems, where, "value_out_of_range"));
-      axle->set_raw(text(aob, "raw", where));
-      axle->set_captured_at(text(aob, "captured_at", where));
-    }
-  }
+  });
+  each_part(f.object(), "axles", "axle", problem, [&](const Fields& a) {
+    auto* axle = w.add_axles();
+    // Axle weighings number their axles ("number"); "index" is accepted as well.
+    const char* number = a.object().contains("number") ? "number" : "index";
+    axle->set_index(
+        static_cast<std::uint32_t>(a.count(number, kMaxPartNumber, "part_out_of_range")));
+    axle->set_weight(a.text("weight"));
+    axle->set_reading(a.text("reading"));
+    axle->set_reading_seq(a.count("reading_seq", kMaxSeq, "value_out_of_range"));
+    axle->set_raw(a.text("raw"));
+    axle->set_captured_at(a.text("captured_at"));
+  });
   return true;
 }
 
