@@ -33,23 +33,6 @@ std::string payload_sha256(std::string_view kind, std::string_view payload_json)
   return sha256_hex(material);
 }
 
-bool is_exact_decimal(std::string_view text) noexcept {
-  if (!text.empty() && (text.front() == '+' || text.front() == '-')) text.remove_prefix(1);
-  const auto dot = text.find('.');
-  const std::string_view whole = text.substr(0, dot);
-  const std::string_view fraction =
-      dot == std::string_view::npos ? std::string_view{} : text.substr(dot + 1);
-  auto all_digits = [](std::string_view part) {
-    for (char c : part) {
-      if (c < '0' || c > '9') return false;
-    }
-    return true;
-  };
-  if (whole.empty() || !all_digits(whole)) return false;
-  if (dot != std::string_view::npos && (fraction.empty() || !all_digits(fraction))) return false;
-  return true;
-}
-
 namespace {
 
 constexpr std::size_t kMaxEvidenceLength = 128;  // hex SHA-256 / HMAC-SHA256 are 64

@@ -43,27 +43,34 @@ std::optional<Refusal> check_payload_json(std::string_view payload_json) {
   return std::nullopt;
 }
 
-std::optional<Refusal> check_weight(std::string_view what, std::string_view text) {
-  std::string_view s = text;
-  if (!s.empty() && (s.front() == '-' || s.front() == '+')) s.remove_prefix(1);
-  const auto dot = s.find('.');
-  const auto whole = s.substr(0, dot);
-  const auto fraction = dot == std::string_view::npos ? std::string_view{} : s.substr(dot + 1);
-  auto digits = [](std::string_view part) {
+bool is_exact_decimal(std::string_view text) noexcept {
+  if (!text.empty() && (text.front() == '+' || text.front() == '-')) text.remove_prefix(1);
+  const auto dot = text.find('.');
+  const std::string_view whole = text.substr(0, dot);
+  const std::string_view fraction =
+      dot == std::string_view::npos ? std::string_view{} : text.substr(dot + 1);
+  auto all_digits = [](std::string_view part) {
     for (char c : part) {
       if (c < '0' || c > '9') return false;
     }
     return true;
   };
-  const bool exact = !whole.empty() && digits(whole) &&
-                     (dot == std::string_view::npos || (!fraction.empty() && digits(fraction)));
+  if (whole.empty() || !all_digits(whole)) return false;
+  if (dot != std::string_view::npos && (fraction.empty() || !all_digits(fraction))) return false;
+  return true;
+}
+
+std::optional<Refusal> check_weight(std::string_view what, std::string_view text) {
   const std::string shown(text.substr(0, 40));
-  if (!exact) {
+  if (!is_exact_decimal(text)) {
     return Refusal{"invalid_weight",
                    std::string(what) + " \"" + shown + "\" is not an exact decimal"};
   }
-  if (whole.size() + fraction.size() > kMaxWeightDigits ||
-      fraction.size() > kMaxWeightFractionDigits) {
+  const auto dot = text.find('.');
+  const std::size_t fraction = dot == std::string_view::npos ? 0 : text.size() - dot - 1;
+  const std::size_t signs = text.front() == '-' || text.front() == '+' ? 1 : 0;
+  const std::size_t digits = text.size() - signs - (dot == std::string_view::npos ? 0 : 1);
+  if (digits > kMaxWeightDigits || fraction > kMaxWeightFractionDigits) {
     return Refusal{"weight_out_of_range",
                    std::string(what) + " \"" + shown + (text.size() > 40 ? "..." : "") +
                        "\" has more than " + std::to_string(kMaxWeightDigits) +

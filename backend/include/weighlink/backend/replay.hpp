@@ -43,8 +43,8 @@ class ReplayStore {
 // hex SHA-256 of `kind + "\n" + payload_json`: identifies a payload for idempotency checks.
 [[nodiscard]] std::string payload_sha256(std::string_view kind, std::string_view payload_json);
 
-// True for an exact decimal as indicators display it: optional sign, digits, optional fraction.
-[[nodiscard]] bool is_exact_decimal(std::string_view text) noexcept;
+// True for an exact decimal as indicators display it (sync/mutation_rules.hpp).
+using sync::is_exact_decimal;
 
 // Client text made fit for a stored and returned reason: control characters escaped as
 // sync::log_safe does, every byte above 0x7f as \xNN too (a reason is plain ASCII, so it is valid

@@ -54,6 +54,9 @@ struct Refusal {
 // kPayloadJsonLimits). Codes: payload_too_large, invalid_payload, and parse_exact's codes.
 [[nodiscard]] std::optional<Refusal> check_payload_json(std::string_view payload_json);
 
+// True for an exact decimal as indicators display it: optional sign, digits, optional fraction.
+[[nodiscard]] bool is_exact_decimal(std::string_view text) noexcept;
+
 // A weight as text: an exact decimal ([-]digits[.digits]) within kMaxWeightDigits and
 // kMaxWeightFractionDigits. `what` names the field in the message ("deck 2 weight").
 [[nodiscard]] std::optional<Refusal> check_weight(std::string_view what, std::string_view text);
