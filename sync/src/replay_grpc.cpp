@@ -530,6 +530,10 @@ class GrpcReplayWorker final : public ReplayWorker {
 
   // The stuck alarm: the oldest pending mutation waited longer than alert_pending_after.
   void check_stuck() {
+    // Once a second at most: the loop runs once per batch, and the alarm is about minutes.
+    const auto now = Clock::now();
+    if (now - stuck_checked_ < std::chrono::seconds(1)) return;
+    stuck_checked_ = now;
     const auto stats = outbox_.stats();
     const bool stuck =
         stats.oldest_pending_created_at_ms &&
@@ -620,6 +624,7 @@ class GrpcReplayWorker final : public ReplayWorker {
   std::uint32_t withheld_in_a_row_ = 0;
   // The seq the backend last said it needs next (a gap): dead letters from there go as markers.
   std::optional<std::uint64_t> expected_;
+  Clock::time_point stuck_checked_{};  // worker thread: the last check_stuck() look
   std::thread thread_;
 };
 
