@@ -260,12 +260,14 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
   for (const auto& sc : config.scales) {
     scale::ScaleEvents events;
     auto* handoff = handoffs.emplace_back(std::make_unique<LatestReading>()).get();
-    events.on_reading = [&ioc, &live, &server, handoff](const scale::Reading& r) {
+    events.on_reading = [&ioc, &live, &server, handoff,
+                         tc = truconnect.get()](const scale::Reading& r) {
       if (!handoff->put(r)) return;
-      asio::post(ioc, [&live, &server, handoff] {
+      asio::post(ioc, [&live, &server, handoff, tc] {
         auto next = handoff->take();
         if (!next) return;
         live.on_reading(next->first, next->second);
+        if (tc) tc->on_reading(next->first);
         server.publish_reading(next->first);
       });
     };
