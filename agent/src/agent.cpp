@@ -226,6 +226,14 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
   ctx.post = capture_ctx.post;
   Server* server_ptr = nullptr;
   ctx.live_clients = [&server_ptr] { return server_ptr ? server_ptr->live_clients() : 0; };
+  std::unique_ptr<TruConnect> truconnect;
+  ctx.app_notices = [&truconnect] {
+    boost::json::array out;
+    if (truconnect) {
+      for (const auto& n : truconnect->notices()) out.push_back(n);
+    }
+    return out;
+  };
   Api api(std::move(ctx));
   Server server(ioc, api, config.live, config.limits);
   server_ptr = &server;
@@ -237,7 +245,6 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
   spdlog::info("weighlink-agent {} listening on http://{} (station {})", WEIGHLINK_VERSION, bound,
                config.station_id);
   boost::json::object ready{{"http", bound}};
-  std::unique_ptr<TruConnect> truconnect;
   if (config.truconnect.enabled) {
     if (config.scales.empty()) {
       spdlog::error("TruConnect compatibility needs a scale: configure one (--scale-source)");

@@ -781,10 +781,13 @@ json::object Api::status() const {
   } else {
     uplink = {{"state", "disabled"}, {"backend", ""}, {"last_sync", nullptr}};
   }
-  return json::object{
-      {"station_id", ctx_.station_id}, {"agent_version", ctx_.agent_version},
-      {"scales", std::move(scales)},   {"uplink", std::move(uplink)},
-      {"outbox", std::move(outbox)},   {"axle_sessions", ctx_.captures->sessions_json()}};
+  return json::object{{"station_id", ctx_.station_id},
+                      {"agent_version", ctx_.agent_version},
+                      {"scales", std::move(scales)},
+                      {"uplink", std::move(uplink)},
+                      {"outbox", std::move(outbox)},
+                      {"axle_sessions", ctx_.captures->sessions_json()},
+                      {"app_notices", ctx_.app_notices ? ctx_.app_notices() : json::array{}}};
 }
 
 HttpResponse Api::metrics() const {

@@ -423,6 +423,22 @@ void TruConnect::notice(std::string event, std::string code, std::string message
   while (notices_.size() > kMaxNotices) notices_.pop_front();
 }
 
+void TruConnect::notice_discrepancy(const json::object& payload, const std::string& key) {
+  const auto* d = payload.if_contains("discrepancy");
+  if (!d || !d->is_object()) return;
+  std::string text = "recorded with the app's values beside the agent's, differing:";
+  for (const auto& p : d->as_object().at("parts").as_array()) {
+    const auto& o = p.as_object();
+    auto shown = [](const json::value& v) {
+      return v.is_null() ? std::string("none") : serialize_exact(v);
+    };
+    text += " " + std::string(o.at("part").as_string()) + " app " + shown(o.at("app")) +
+            ", agent " + shown(o.at("agent")) + ";";
+  }
+  text.pop_back();
+  notice("record", "discrepancy", text, key);
+}
+
 scale::Decimal TruConnect::division(const scale::Decimal& like) const {
   const auto* s = captures_.context().live->find(scale_id_);
   const std::string unit = s && s->latest ? s->latest->unit : std::string();
@@ -453,9 +469,9 @@ void TruConnect::on_reading(const scale::Reading& reading) {
   if (plateaus.size() > kMaxPlateaus) plateaus.erase(plateaus.begin());
 }
 
-std::function<void(json::object&)> TruConnect::axle_annotation() const {
-  return [this, weights = app_.axle_weights, refusals = app_.refusals, superseded = app_.superseded,
-          epoch = app_.epoch](json::object& payload) {
+std::function<void(json::object&)> TruConnect::axle_annotation(const std::string& key) {
+  return [this, key, weights = app_.axle_weights, refusals = app_.refusals,
+          superseded = app_.superseded, epoch = app_.epoch](json::object& payload) {
     const auto unit = payload.contains("unit") && payload.at("unit").is_string()
                           ? std::string(payload.at("unit").as_string())
                           : std::string();
@@ -497,6 +513,7 @@ std::function<void(json::object&)> TruConnect::axle_annotation() const {
     annotate_record(payload, parts, division(gvw.value_or(scale::Decimal{})), out_unit(unit),
                     std::move(extra));
     if (!superseded.empty()) payload["superseded_axles"] = superseded;
+    notice_discrepancy(payload, key);
   };
 }
 
@@ -885,7 +902,7 @@ void TruConnect::complete_session(const std::string& key, Reply reply, std::stri
   // The app has committed the vehicle: it is recorded with the axles the agent captured, an axle
   // it could not capture listed as missing with the reason, and the app's own values beside.
   req.allow_missing_axles = true;
-  req.annotate = axle_annotation();
+  req.annotate = axle_annotation(key);
   const auto* session = captures_.session(scale_id_);
   auto axles = session ? session->axles() : std::vector<scale::AxleCapture>{};
   const int epoch = app_.epoch;
@@ -912,7 +929,8 @@ void TruConnect::capture_now(CaptureRequest req, std::string ack_event, Reply re
   if (auto done = recorded(*captures_.context().outbox, key)) {
     return answer_capture(ack_event, key, *done, reply);
   }
-  captures_.capture(std::move(req), [reply, ack_event, key](CaptureOutcome outcome) {
+  captures_.capture(std::move(req), [this, reply, ack_event, key](CaptureOutcome outcome) {
+    if (outcome.error) notice(ack_event, outcome.error->code, outcome.error->message, key);
     answer_capture(ack_event, key, outcome, reply);
   });
 }
@@ -952,13 +970,15 @@ void TruConnect::vehicle_complete(const Client& client, const json::object& data
     extra["axle_weights"] = *w;  // as the app sent them (numbers kept exactly)
     req.reference["client_axle_weights"] = *w;
   }
-  req.annotate = [this, app_gvw, extra = std::move(extra)](json::object& payload) {
+  req.annotate = [this, app_gvw, key = req.idempotency_key,
+                  extra = std::move(extra)](json::object& payload) {
     const auto unit = std::string(payload.at("unit").as_string());
     const auto weight = decimal_text(payload.if_contains("weight"));
     std::vector<PartValues> parts{PartValues{
         "gvw", app_gvw, weight ? std::optional(in_kg(*weight, unit)) : std::nullopt, {}}};
     annotate_record(payload, parts, division(weight.value_or(scale::Decimal{})), out_unit(unit),
                     extra);
+    notice_discrepancy(payload, key);
   };
   const auto key = req.idempotency_key;
   capture_now(std::move(req), "vehicle-complete-ack",

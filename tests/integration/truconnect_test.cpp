@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <boost/json.hpp>
+#include <set>
 #include <thread>
 
 #include "agent_fixture.hpp"
@@ -527,6 +528,16 @@ TEST_CASE("truconnect: an axle refused in motion keeps the numbering and the veh
   send(ws, "weights-captured");
   next_event(ws, "weights-captured-ack");
   CHECK(outbox_items(agent.http).size() == 1);
+  // What the app could not show is on the operator's status: the refusal and the flagged record.
+  const auto notices = body_of(http_request(agent.http, "GET", "/v1/status")).at("app_notices");
+  std::set<std::string> codes;
+  for (const auto& n : notices.as_array()) codes.insert(std::string(n.at("code").as_string()));
+  CHECK((codes.contains("scale_not_stable") || codes.contains("superseded")));
+  REQUIRE(codes.contains("discrepancy"));
+  const auto& last = notices.as_array().back();
+  CHECK(last.at("key") == "truconnect:T-5:complete");
+  CHECK(std::string(last.at("message").as_string()).find("axle 1 app 7000, agent none") !=
+        std::string::npos);
 }
 
 TEST_CASE("truconnect: multideck records the weight taken though the truck left before confirm") {

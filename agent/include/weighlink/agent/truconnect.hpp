@@ -92,7 +92,9 @@ class TruConnect {
   // The app restarted the vehicle: a new epoch, the old axles kept for the record's audit.
   void restart_vehicle();
   // The app's values for the vehicle's axles beside the agent's, for the record.
-  [[nodiscard]] std::function<void(boost::json::object&)> axle_annotation() const;
+  [[nodiscard]] std::function<void(boost::json::object&)> axle_annotation(const std::string& key);
+  // A notice naming the parts of a flagged record (annotate_record's `discrepancy`).
+  void notice_discrepancy(const boost::json::object& payload, const std::string& key);
   // One scale division in the unit the app sees (kg): the configured division, else one unit in
   // the last digit of `like`.
   [[nodiscard]] scale::Decimal division(const scale::Decimal& like) const;
