@@ -347,8 +347,9 @@ int main(int argc, char** argv) {
   simc->add_flag("--cumulative", sim.config.cumulative,
                  "axles: display the running total of the axles (MCGS)");
   simc->add_option("--poll", sim.config.poll,
-                   "auto: polled protocols answer only when polled; never: always stream")
-      ->check(CLI::IsMember({"auto", "never"}))
+                   "auto: the protocols the agent polls by default answer only when polled, "
+                   "the others stream; always: answer only when polled; never: always stream")
+      ->check(CLI::IsMember({"auto", "always", "never"}))
       ->capture_default_str();
   simc->add_option("--replay", sim.config.replay,
                    "Capture file from `record`: send its bytes with their original timing");

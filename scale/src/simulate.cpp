@@ -278,8 +278,15 @@ SimulateResult run_simulate(
   FrameSink& sink = *out.sink;
   if (capture) return run_replay(*capture, sink, stop);
 
-  const std::string command =
-      config.poll == "never" ? std::string() : poll_command(config.protocol);
+  // "auto" plays the indicator the agent expects by default: polled protocols (poll.hpp,
+  // polled_by_default()) answer only when asked, the others stream.
+  const bool polled =
+      config.poll == "always" || (config.poll == "auto" && polled_by_default(config.protocol));
+  const std::string command = polled ? poll_command(config.protocol) : std::string();
+  if (polled && command.empty()) {
+    return {2, "--poll always: protocol '" + config.protocol +
+                   "' has no request to answer (it streams); use --poll auto"};
+  }
   const auto start = Clock::now();
   auto frame_now = [&] {
     const auto elapsed =

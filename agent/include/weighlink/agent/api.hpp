@@ -8,6 +8,7 @@
 #include <functional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "weighlink/agent/captures.hpp"
 #include "weighlink/agent/http_types.hpp"
@@ -17,6 +18,16 @@
 #include "weighlink/sync/replay.hpp"
 
 namespace weighlink::agent {
+
+// A TruConnect compatibility port and whether it is listening. With compat.truconnect.optional
+// the agent starts without a port it cannot bind and retries: /readyz answers 503 while one is
+// not listening, and /v1/status lists them (compat_ports).
+struct ListenState {
+  std::string key;        // the configuration key, e.g. "compat.truconnect.ws_listen"
+  std::string address;    // the configured HOST:PORT
+  std::string listening;  // the bound HOST:PORT; empty while not listening
+  std::string error;      // why the last attempt to bind failed
+};
 
 struct ApiContext {
   std::string station_id;
@@ -35,6 +46,11 @@ struct ApiContext {
   std::function<void(std::function<void()>)> post;
   // Live socket clients connected now (the /metrics gauge); unset = 0.
   std::function<std::size_t()> live_clients;
+  // The compatibility ports and their state (owned by the caller, updated on the io thread); null
+  // when compatibility is off.
+  const std::vector<ListenState>* compat_ports = nullptr;
+  // Flagged frames of a scale since start, per reason (frame_flags.hpp); unset = 0.
+  std::function<std::uint64_t(const std::string& scale, scale::FlagReason)> flagged_frames;
   std::function<std::chrono::system_clock::time_point()> now = [] {
     return std::chrono::system_clock::now();
   };
