@@ -279,6 +279,7 @@ int cmd_probe(ProbeArgs& args) {
         static_cast<unsigned long long>(best.bytes));
     std::printf("  first reading: %s\n", best.first_reading.c_str());
     if (report.suggested_setting) std::printf("  line: %s\n", report.suggested_setting->c_str());
+    if (const auto advice = ws::poll_advice(best)) std::printf("  polling: %s\n", advice->c_str());
     for (std::size_t i = 1; i < report.ranked.size() && i < 5; ++i) {
       const auto& s = report.ranked[i];
       std::printf("runner-up: %s at %s, confidence %.2f (%llu frames, %llu bad)\n",
