@@ -279,6 +279,7 @@ int cmd_probe(ProbeArgs& args) {
         static_cast<unsigned long long>(best.bytes));
     std::printf("  first reading: %s\n", best.first_reading.c_str());
     if (report.suggested_setting) std::printf("  line: %s\n", report.suggested_setting->c_str());
+    if (const auto advice = ws::poll_advice(best)) std::printf("  polling: %s\n", advice->c_str());
     for (std::size_t i = 1; i < report.ranked.size() && i < 5; ++i) {
       const auto& s = report.ranked[i];
       std::printf("runner-up: %s at %s, confidence %.2f (%llu frames, %llu bad)\n",
@@ -347,8 +348,9 @@ int main(int argc, char** argv) {
   simc->add_flag("--cumulative", sim.config.cumulative,
                  "axles: display the running total of the axles (MCGS)");
   simc->add_option("--poll", sim.config.poll,
-                   "auto: polled protocols answer only when polled; never: always stream")
-      ->check(CLI::IsMember({"auto", "never"}))
+                   "auto: the protocols the agent polls by default answer only when polled, "
+                   "the others stream; always: answer only when polled; never: always stream")
+      ->check(CLI::IsMember({"auto", "always", "never"}))
       ->capture_default_str();
   simc->add_option("--replay", sim.config.replay,
                    "Capture file from `record`: send its bytes with their original timing");

@@ -6,18 +6,23 @@
 #include <sys/resource.h>
 #endif
 
+#include <algorithm>
 #include <boost/asio.hpp>
 #include <boost/json.hpp>
 #include <fstream>
+#include <map>
+#include <random>
 #include <sstream>
 #include <system_error>
 #include <utility>
 
 #include "weighlink/agent/api.hpp"
+#include "weighlink/agent/frame_flags.hpp"
 #include "weighlink/agent/live_state.hpp"
 #include "weighlink/agent/server.hpp"
 #include "weighlink/agent/truconnect.hpp"
 #include "weighlink/scale/reader.hpp"
+#include "weighlink/sync/backoff.hpp"
 #include "weighlink/sync/evidence.hpp"
 #include "weighlink/sync/outbox.hpp"
 #include "weighlink/sync/replay.hpp"
@@ -86,6 +91,15 @@ void check_descriptors(const AgentConfig& config) {
 #else
   (void)config;
 #endif
+}
+
+// Retrying an optional compatibility port: soon at first, then every few seconds at most.
+constexpr sync::BackoffPolicy kCompatBackoff{std::chrono::milliseconds(500),
+                                             std::chrono::milliseconds(5000)};
+
+std::string host_port(const std::string& host, std::uint16_t port) {
+  return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
+         std::to_string(port);
 }
 
 // A backend address whose host is not this machine.
@@ -211,8 +225,22 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
   };
   Captures captures(capture_ctx);
 
+  // Per scale: frames flagged by the parser, counted and warned about from the reader thread.
+  std::map<std::string, std::unique_ptr<FlaggedFrames>> flagged;
+  for (const auto& sc : config.scales) flagged[sc.id] = std::make_unique<FlaggedFrames>();
+
+  // TruConnect's ports (compatibility on), with whether each is listening.
+  std::vector<ListenState> compat_ports;
+  if (config.truconnect.enabled) {
+    const auto& tc = config.truconnect;
+    compat_ports = {
+        {"compat.truconnect.ws_listen", host_port(tc.ws_host, tc.ws_port), {}, {}},
+        {"compat.truconnect.http_listen", host_port(tc.http_host, tc.http_port), {}, {}}};
+  }
+
   ApiContext ctx;
   ctx.station_id = config.station_id;
+  ctx.compat_ports = &compat_ports;
   ctx.agent_version = WEIGHLINK_VERSION;
   ctx.outbox = outbox.get();
   ctx.live = &live;
@@ -234,6 +262,10 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
     }
     return out;
   };
+  ctx.flagged_frames = [&flagged](const std::string& id, scale::FlagReason reason) {
+    const auto it = flagged.find(id);
+    return it == flagged.end() ? std::uint64_t{0} : it->second->count(reason);
+  };
   Api api(std::move(ctx));
   Server server(ioc, api, config.live, config.limits);
   server_ptr = &server;
@@ -245,21 +277,68 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
   spdlog::info("weighlink-agent {} listening on http://{} (station {})", WEIGHLINK_VERSION, bound,
                config.station_id);
   boost::json::object ready{{"http", bound}};
+  // Binds the compatibility ports not listening yet; false when one still fails. Each outcome
+  // is logged once per change, so a retry every few seconds does not flood the log.
+  auto bind_compat = [&] {
+    bool all = true;
+    for (std::size_t i = 0; i < compat_ports.size(); ++i) {
+      auto& port = compat_ports[i];
+      if (!port.listening.empty()) continue;
+      std::string failure;
+      if (!server.listen_truconnect(i == 0, &port.listening, &failure)) {
+        port.listening.clear();
+        if (failure != port.error && !port.error.empty()) spdlog::warn("{}", failure);
+        port.error = failure;
+        all = false;
+        continue;
+      }
+      if (!port.error.empty()) {
+        spdlog::info("TruConnect compatibility: {} now listening on {}", port.key, port.listening);
+      }
+      port.error.clear();
+      ready[i == 0 ? "truconnect_ws" : "truconnect_http"] = port.listening;
+    }
+    auto port_of = [](const ListenState& p) {
+      const auto& a = p.listening.empty() ? p.address : p.listening;
+      return a.substr(a.rfind(':') + 1);
+    };
+    truconnect->set_endpoints("ws://localhost:" + port_of(compat_ports[0]),
+                              "http://localhost:" + port_of(compat_ports[1]) + "/api/v1");
+    return all;
+  };
   if (config.truconnect.enabled) {
     if (config.scales.empty()) {
       spdlog::error("TruConnect compatibility needs a scale: configure one (--scale-source)");
       return 2;
     }
     truconnect = std::make_unique<TruConnect>(config.truconnect, captures, WEIGHLINK_VERSION);
-    std::string ws_bound, http_bound;
-    if (!server.listen_truconnect(*truconnect, &ws_bound, &http_bound, &error)) {
-      spdlog::error("{}", error);
-      return 1;
+    server.set_truconnect(*truconnect);
+    if (!bind_compat()) {
+      for (const auto& port : compat_ports) {
+        if (!port.listening.empty()) continue;
+        // Usually TruConnect itself, still installed and running on 3030/3031.
+        const std::string what =
+            port.error +
+            "; is TruConnect (or another weighlink-agent) still running? Stop it, or "
+            "move this port with " +
+            port.key +
+            ", or set compat.truconnect.optional: true to "
+            "start without it";
+        if (!config.truconnect.optional) {
+          spdlog::error("{}", what);
+          return 2;
+        }
+        spdlog::warn(
+            "{}. compat.truconnect.optional is true: starting without it; /readyz "
+            "answers 503 until it is bound, retried with backoff",
+            what);
+      }
     }
-    ready["truconnect_ws"] = ws_bound;
-    ready["truconnect_http"] = http_bound;
-    spdlog::info("TruConnect compatibility: socket ws://{} and REST http://{}/api/v1 (scale {})",
-                 ws_bound, http_bound, truconnect->scale_id());
+    spdlog::info(
+        "TruConnect compatibility: socket {} and REST {}/api/v1 (scale {})",
+        compat_ports[0].listening.empty() ? "not listening" : "ws://" + compat_ports[0].listening,
+        compat_ports[1].listening.empty() ? "not listening" : "http://" + compat_ports[1].listening,
+        truconnect->scale_id());
   }
 
   std::vector<std::unique_ptr<scale::ScaleReader>> readers;
@@ -267,8 +346,12 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
   for (const auto& sc : config.scales) {
     scale::ScaleEvents events;
     auto* handoff = handoffs.emplace_back(std::make_unique<LatestReading>()).get();
-    events.on_reading = [&ioc, &live, &server, handoff,
+    events.on_reading = [&ioc, &live, &server, handoff, flags = flagged.at(sc.id).get(),
                          tc = truconnect.get()](const scale::Reading& r) {
+      // Every frame is counted here, before the hand-off coalesces readings.
+      if (auto line = flags->note(r, std::chrono::steady_clock::now())) {
+        spdlog::warn("{}", *line);
+      }
       if (!handoff->put(r)) return;
       asio::post(ioc, [&live, &server, handoff, tc] {
         auto next = handoff->take();
@@ -296,6 +379,25 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
   };
   tick();
 
+  // Optional compatibility ports that could not be bound: tried again with capped backoff (the
+  // other program may stop), the ready file rewritten once one is bound.
+  asio::steady_timer compat_timer(ioc);
+  std::uint32_t compat_attempt = 0;
+  std::mt19937 compat_rng(std::random_device{}());
+  std::function<void()> retry_compat = [&] {
+    const auto delay = sync::backoff_delay(kCompatBackoff, compat_attempt++,
+                                           static_cast<std::uint32_t>(compat_rng()));
+    compat_timer.expires_after(delay);
+    compat_timer.async_wait([&](const boost::system::error_code& ec) {
+      if (ec) return;
+      const bool all = bind_compat();
+      if (!config.ready_file.empty() && !write_ready_file(config.ready_file, ready, &error)) {
+        spdlog::error("{}", error);
+      }
+      if (!all) retry_compat();
+    });
+  };
+
   // Under systemd (Type=notify, WatchdogSec) or the Windows service control manager: the
   // watchdog is fed from the event loop that serves the API and the live socket, so a loop that
   // stops turning gets the service restarted.
@@ -322,6 +424,7 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
     signals.cancel();
     status_timer.cancel();
     watchdog_timer.cancel();
+    compat_timer.cancel();
     server.stop();
     ioc.stop();
   };
@@ -339,6 +442,10 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
   }
   host->set_stop([&ioc, &stop] { asio::post(ioc, [&stop] { stop("stop requested"); }); });
   host->ready("serving http://" + std::string(ready.at("http").as_string()));
+  if (std::any_of(compat_ports.begin(), compat_ports.end(),
+                  [](const ListenState& p) { return p.listening.empty(); })) {
+    retry_compat();
+  }
   if (host->watchdog_period()) feed();
 
   ioc.run();

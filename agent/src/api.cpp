@@ -222,7 +222,19 @@ void Api::handle(const HttpRequest& request, Respond respond) {
     return;
   }
   if (m == "GET" && path == "/readyz") {
-    finish(json_response(200, json::object{{"status", "ready"}}));
+    json::array reasons;
+    if (ctx_.compat_ports) {
+      for (const auto& p : *ctx_.compat_ports) {
+        if (!p.listening.empty()) continue;
+        reasons.push_back(json::string(p.key + " " + p.address + " is not listening (" + p.error +
+                                       "); the agent retries binding it"));
+      }
+    }
+    if (reasons.empty()) {
+      finish(json_response(200, json::object{{"status", "ready"}}));
+    } else {
+      finish(json_response(503, json::object{{"status", "not_ready"}, {"reasons", reasons}}));
+    }
     return;
   }
   if (m == "GET" && path == "/metrics") {
@@ -781,13 +793,25 @@ json::object Api::status() const {
   } else {
     uplink = {{"state", "disabled"}, {"backend", ""}, {"last_sync", nullptr}};
   }
-  return json::object{{"station_id", ctx_.station_id},
-                      {"agent_version", ctx_.agent_version},
-                      {"scales", std::move(scales)},
-                      {"uplink", std::move(uplink)},
-                      {"outbox", std::move(outbox)},
-                      {"axle_sessions", ctx_.captures->sessions_json()},
-                      {"app_notices", ctx_.app_notices ? ctx_.app_notices() : json::array{}}};
+  json::object out{{"station_id", ctx_.station_id},
+                   {"agent_version", ctx_.agent_version},
+                   {"scales", std::move(scales)},
+                   {"uplink", std::move(uplink)},
+                   {"outbox", std::move(outbox)},
+                   {"axle_sessions", ctx_.captures->sessions_json()},
+                   {"app_notices", ctx_.app_notices ? ctx_.app_notices() : json::array{}}};
+  if (ctx_.compat_ports && !ctx_.compat_ports->empty()) {
+    json::array ports;
+    for (const auto& p : *ctx_.compat_ports) {
+      ports.push_back(json::object{
+          {"key", p.key},
+          {"address", p.address},
+          {"listening", p.listening.empty() ? json::value(nullptr) : json::value(p.listening)},
+          {"error", p.listening.empty() ? json::value(p.error) : json::value(nullptr)}});
+    }
+    out["compat_ports"] = std::move(ports);
+  }
+  return out;
 }
 
 HttpResponse Api::metrics() const {
@@ -839,6 +863,16 @@ HttpResponse Api::metrics() const {
   for (const auto& s : ctx_.live->scales()) {
     out += "weighlink_agent_scale_readings{scale=\"" + s.id + "\"} " + std::to_string(s.readings) +
            "\n";
+  }
+  out +=
+      "# HELP weighlink_agent_scale_frames_flagged_total Frames decoded whole but flagged because "
+      "their numbers disagree (shown, not dropped), per scale and reason.\n"
+      "# TYPE weighlink_agent_scale_frames_flagged_total counter\n";
+  for (const auto& s : ctx_.live->scales()) {
+    const auto reason = scale::FlagReason::total_mismatch;
+    const auto n = ctx_.flagged_frames ? ctx_.flagged_frames(s.id, reason) : 0;
+    out += "weighlink_agent_scale_frames_flagged_total{scale=\"" + s.id + "\",reason=\"" +
+           std::string(scale::to_string(reason)) + "\"} " + std::to_string(n) + "\n";
   }
   HttpResponse r;
   r.content_type = "text/plain; version=0.0.4";

@@ -102,11 +102,13 @@ json::array evidence_frames(const Readings& recent, std::uint64_t up_to_seq) {
   json::array frames;
   for (const auto& r : recent) {
     if (r.seq > up_to_seq) continue;
-    frames.push_back(json::object{{"seq", r.seq},
-                                  {"ts", scale::format_timestamp(r.ts)},
-                                  {"weight", r.weight.to_string()},
-                                  {"stable", r.stable},
-                                  {"raw", scale::to_json(r, false).at("raw")}});
+    json::object frame{{"seq", r.seq},
+                       {"ts", scale::format_timestamp(r.ts)},
+                       {"weight", r.weight.to_string()},
+                       {"stable", r.stable},
+                       {"raw", scale::to_json(r, false).at("raw")}};
+    if (r.flag) frame["flag"] = scale::to_json(*r.flag);
+    frames.push_back(std::move(frame));
   }
   return frames;
 }
@@ -348,6 +350,9 @@ void Captures::capture(CaptureRequest request, std::function<void(CaptureOutcome
           payload["decks"] = scale::to_json(r, false).at("decks");
           payload["gvw"] = r.weight.to_string();
         }
+        // The frame disagreed with itself (a total that is not the sum of the decks): the record
+        // says so, with both numbers, rather than looking like an ordinary weighing.
+        if (r.flag) payload["flag"] = scale::to_json(*r.flag);
         if (!req->reference.empty()) payload["reference"] = req->reference;
         if (req->annotate) req->annotate(payload);
         payload["evidence"] =

@@ -126,17 +126,19 @@ void load_scale_options(const YAML::Node& s, const std::filesystem::path& file,
   }
   if (auto n = s["poll_interval_ms"]) {
     sc.poll_interval = get_ms(n, file, where + "poll_interval_ms", 0, 60'000);
-    if (sc.poll_interval.count() > 0 && sc.poll_interval.count() < 20) {
-      fail(file, where + "poll_interval_ms", "at least 20 ms (or 0 for a streaming indicator)");
+    if (sc.poll_interval->count() > 0 && sc.poll_interval->count() < 20) {
+      fail(file, where + "poll_interval_ms", "at least 20 ms (or 0: never poll)");
     }
   }
-  if (sc.poll_interval.count() > 0 && scale::poll_request(sc).empty()) {
+  // Unset, the interval is 500 ms for a polled protocol or a configured command, else none
+  // (scale::effective_poll_interval()).
+  if (scale::effective_poll_interval(sc).count() > 0 && scale::poll_request(sc).empty()) {
     fail(file, where + "poll_command",
          "protocol '" + sc.protocol + "' has no usual request: set poll_command");
   }
-  if (sc.poll_interval.count() == 0 && s["poll_command"]) {
+  if (sc.poll_interval && sc.poll_interval->count() == 0 && s["poll_command"]) {
     fail(file, where + "poll_interval_ms",
-         "missing: poll_command is only sent every poll_interval_ms");
+         "0 means never poll, so poll_command would never be sent; remove one of them");
   }
   if (auto n = s["reopen_backoff_max_ms"]) {
     sc.reopen_backoff_max = get_ms(n, file, where + "reopen_backoff_max_ms", 10, 600'000);
@@ -281,12 +283,13 @@ void load_truconnect(const YAML::Node& n, const std::filesystem::path& file, Tru
   if (!n.IsMap()) fail(file, "compat.truconnect", "expected a mapping (enabled, ws_listen, ...)");
   check_keys(
       n,
-      {"enabled", "ws_listen", "http_listen", "scale", "capture_mode", "station_code",
+      {"enabled", "ws_listen", "http_listen", "optional", "scale", "capture_mode", "station_code",
        "station_name", "bidirectional", "bound_a_code", "bound_b_code", "vehicle_on_deck_weight"},
       file, at);
   if (auto v = n["enabled"]) tc.enabled = get<bool>(v, file, at + "enabled", "true or false");
   listen_key(n["ws_listen"], file, at + "ws_listen", tc.ws_host, tc.ws_port);
   listen_key(n["http_listen"], file, at + "http_listen", tc.http_host, tc.http_port);
+  if (auto v = n["optional"]) tc.optional = get<bool>(v, file, at + "optional", "true or false");
   if (auto v = n["scale"]) tc.scale = get<std::string>(v, file, at + "scale", "a scale id");
   if (auto v = n["capture_mode"]) {
     tc.capture_mode = get<std::string>(v, file, at + "capture_mode", "mobile or multideck");

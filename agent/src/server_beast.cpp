@@ -888,7 +888,16 @@ bool Server::Impl::bind(const std::string& host, std::uint16_t port, Endpoint en
   const tcp::endpoint where(address, port);
   auto a = std::make_unique<tcp::acceptor>(ioc);
   a->open(where.protocol(), ec);
+#ifdef _WIN32
+  // Windows' SO_REUSEADDR lets a second program bind a port another one is listening on (both
+  // then get connections): a TruConnect still running would silently share 3030. Exclusive use
+  // makes the bind fail instead, as it does elsewhere.
+  if (!ec) {
+    a->set_option(asio::detail::socket_option::boolean<SOL_SOCKET, SO_EXCLUSIVEADDRUSE>(true), ec);
+  }
+#else
   if (!ec) a->set_option(asio::socket_base::reuse_address(true), ec);
+#endif
   if (!ec) a->bind(where, ec);
   if (!ec) a->listen(asio::socket_base::max_listen_connections, ec);
   // The synchronous accept of on_exhausted() must never block.
@@ -957,22 +966,15 @@ bool Server::listen(const std::string& host, std::uint16_t port, std::string* bo
   return impl_->bind(host, port, Endpoint::native, bound, error);
 }
 
-bool Server::listen_truconnect(TruConnect& tc, std::string* ws_bound, std::string* http_bound,
-                               std::string* error) {
-  impl_->truconnect = &tc;
-  const auto& c = tc.config();
-  if (!impl_->bind(c.ws_host, c.ws_port, Endpoint::truconnect_ws, ws_bound, error)) {
-    *error = "TruConnect compatibility: " + *error;
-    return false;
-  }
-  if (!impl_->bind(c.http_host, c.http_port, Endpoint::truconnect_http, http_bound, error)) {
-    *error = "TruConnect compatibility: " + *error;
-    return false;
-  }
-  auto port_of = [](const std::string& b) { return b.substr(b.rfind(':') + 1); };
-  tc.set_endpoints("ws://localhost:" + port_of(*ws_bound),
-                   "http://localhost:" + port_of(*http_bound) + "/api/v1");
-  return true;
+void Server::set_truconnect(TruConnect& tc) { impl_->truconnect = &tc; }
+
+bool Server::listen_truconnect(bool websocket, std::string* bound, std::string* error) {
+  const auto& c = impl_->truconnect->config();
+  const bool ok =
+      websocket ? impl_->bind(c.ws_host, c.ws_port, Endpoint::truconnect_ws, bound, error)
+                : impl_->bind(c.http_host, c.http_port, Endpoint::truconnect_http, bound, error);
+  if (!ok) *error = "TruConnect compatibility: " + *error;
+  return ok;
 }
 
 void Server::publish_reading(const scale::Reading& reading) {

@@ -559,6 +559,9 @@ void TruConnect::dispatch(Client& client, const std::string& event, const json::
     client.registered = true;
     const auto mode = string_field(data, "mode");
     client.mode = (mode == "mobile" || mode == "multideck") ? mode : config_.capture_mode;
+    // The web app registers on the socket and falls back to REST polling when the socket fails:
+    // the REST API's mode follows the station's last register on either transport.
+    if (mode == "mobile" || mode == "multideck") rest_mode_ = mode;
     client.station_code = string_field(data, "stationCode");
     client.bound = string_field(data, "bound");
     spdlog::info("truconnect client #{} registered ({} mode, station '{}')", client.id, client.mode,

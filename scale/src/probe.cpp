@@ -7,9 +7,48 @@
 #include <boost/json/serialize.hpp>
 
 #include "weighlink/scale/parser.hpp"
+#include "weighlink/scale/poll.hpp"
 #include "weighlink/scale/reading.hpp"
 
 namespace weighlink::scale {
+namespace {
+
+// Bytes as a YAML double-quoted string's content: "\x05", "SI\r\n".
+std::string yaml_escaped(std::string_view bytes) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (const char c : bytes) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (u < 0x20 || u >= 0x7F || c == '"' || c == '\\') {
+      out += std::string("\\x") + kHex[u >> 4] + kHex[u & 0xF];
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::optional<std::string> poll_advice(const ProbeScore& best) {
+  const bool answered_polls = best.setting.ends_with(" polled");
+  const bool polled = polled_by_default(best.protocol);
+  if (answered_polls && !polled) {
+    const auto command = default_poll_command(best.protocol).value_or(std::string());
+    return "it answered only when polled, and " + best.protocol +
+           " is not polled by default: set poll_command: \"" + yaml_escaped(command) +
+           "\" in the scale's configuration (sent every 500 ms)";
+  }
+  if (!answered_polls && polled) {
+    return "it streams, and the agent polls " + best.protocol +
+           " every 500 ms by default: poll_interval_ms: 0 stops the requests (optional)";
+  }
+  return std::nullopt;
+}
 
 std::vector<ProbeScore> score_protocols(std::string_view sample, std::string_view setting) {
   std::vector<ProbeScore> out;
@@ -112,6 +151,7 @@ std::string to_json(const ProbeReport& report) {
     o["skipped_bytes"] = s.skipped_bytes;
     o["bytes"] = s.bytes;
     o["first_reading"] = s.first_reading;
+    if (const auto advice = poll_advice(s)) o["poll_advice"] = *advice;
     ranked.push_back(std::move(o));
   }
   if (!report.ranked.empty()) root["best"] = ranked.front();

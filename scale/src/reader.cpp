@@ -55,6 +55,7 @@ class ReaderLoop {
         skipped_bytes_(skipped_bytes),
         stale_(config.stale_after),
         stability_(config.stability),
+        poll_every_(effective_poll_interval(config)),
         poll_(poll_request(config)) {}
 
   void run() {
@@ -63,7 +64,7 @@ class ReaderLoop {
                     "'; run `weighlink-scale protocols` for the list");
       return;
     }
-    if (config_.poll_interval.count() > 0 && poll_.empty()) {
+    if (poll_every_.count() > 0 && poll_.empty()) {
       fail_and_idle("poll_interval is set but protocol '" + config_.protocol +
                     "' has no usual request; set poll_command");
       return;
@@ -116,8 +117,8 @@ class ReaderLoop {
             lost("lost " + description + " sending the poll request: " + sent.error().message());
             break;
           }
-          next_poll += config_.poll_interval;
-          if (next_poll <= Clock::now()) next_poll = Clock::now() + config_.poll_interval;
+          next_poll += poll_every_;
+          if (next_poll <= Clock::now()) next_poll = Clock::now() + poll_every_;
         }
         timeout = std::clamp(ms_until(next_poll), std::chrono::milliseconds(1), kReadTimeout);
       }
@@ -217,6 +218,7 @@ class ReaderLoop {
   std::atomic<std::uint64_t>& skipped_bytes_;
   StaleTracker stale_;
   ReadingStability stability_;
+  const std::chrono::milliseconds poll_every_;
   const std::string poll_;
   bool watch_silence_ = false;
   std::uint64_t seq_ = 0;

@@ -33,6 +33,14 @@ std::string_view to_string(StableSource source) {
   return source == StableSource::software ? "software" : "indicator";
 }
 
+std::string_view to_string(FlagReason reason) {
+  switch (reason) {
+    case FlagReason::total_mismatch:
+      return "total_mismatch";
+  }
+  return "total_mismatch";
+}
+
 std::string format_timestamp(std::chrono::system_clock::time_point tp) {
   using namespace std::chrono;
   const auto ms = floor<milliseconds>(tp);
@@ -76,8 +84,15 @@ boost::json::object to_json(const Reading& reading, bool with_identity) {
     }
     o["decks"] = std::move(decks);
   }
+  if (reading.flag) o["flag"] = to_json(*reading.flag);
   o["raw"] = raw_to_code_points(reading.raw);
   return o;
+}
+
+boost::json::object to_json(const ReadingFlag& flag) {
+  return boost::json::object{{"reason", to_string(flag.reason)},
+                             {"indicator_total", flag.indicator_total.to_string()},
+                             {"decks_sum", flag.decks_sum.to_string()}};
 }
 
 std::string to_json_line(const Reading& reading, bool with_identity) {

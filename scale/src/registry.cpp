@@ -45,8 +45,8 @@ constexpr Entry kEntries[] = {
       "unit from config"},
      &detail::make_yaohua_reverse_parser},
     {{"zm",
-      "Avery Weigh-Tronix ZM (GS/GU/NT/TR/OL lines), Zedem 510 multi-deck CSV with its total "
-      "checked, legacy W-query reply (one weight per deck)"},
+      "Avery Weigh-Tronix ZM (GS/GU/NT/TR/OL lines), Zedem 510 multi-deck CSV (a total that is "
+      "not the sum of the decks is flagged), legacy W-query reply (one weight per deck)"},
      &detail::make_zm_parser},
     {{"cardinal-deck",
       "Cardinal multi-deck lines (D1:  1250 kg S ... GVW: 5190 kg S) and the legacy Z1G 2 "

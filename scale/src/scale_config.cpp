@@ -1,20 +1,23 @@
 #include "weighlink/scale/scale_config.hpp"
 
-#if __has_include("weighlink/scale/poll.hpp")
 #include "weighlink/scale/poll.hpp"
-#define WEIGHLINK_SCALE_CONFIG_HAVE_POLL 1
-#endif
 
 namespace weighlink::scale {
 
+std::chrono::milliseconds effective_poll_interval(const ScaleConfig& config) {
+  if (config.poll_interval) return *config.poll_interval;
+  // A configured command says the indicator is polled; so does the protocol (TruConnect parity:
+  // a polled indicator with no poll setting would otherwise never send a frame).
+  if (!config.poll_command.empty() || polled_by_default(config.protocol)) {
+    return kDefaultPollInterval;
+  }
+  return std::chrono::milliseconds(0);
+}
+
 std::string poll_request(const ScaleConfig& config) {
-  if (config.poll_interval.count() <= 0) return {};
+  if (effective_poll_interval(config).count() <= 0) return {};
   if (!config.poll_command.empty()) return config.poll_command;
-#ifdef WEIGHLINK_SCALE_CONFIG_HAVE_POLL
   return default_poll_command(config.protocol).value_or(std::string());
-#else
-  return {};  // poll.hpp arrives with the polled parsers; until then poll_command is required
-#endif
 }
 
 std::optional<CaptureRefusal> capture_refusal(const Reading& reading, const ScaleConfig& config) {

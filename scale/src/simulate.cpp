@@ -272,14 +272,21 @@ SimulateResult run_simulate(
   if (!(config.rate_hz > 0.0 && config.rate_hz <= 1000.0)) {
     return {2, "--rate must be between 0 and 1000 Hz"};
   }
+  // "auto" plays the indicator the agent expects by default: polled protocols (poll.hpp,
+  // polled_by_default()) answer only when asked, the others stream.
+  const bool polled =
+      config.poll == "always" || (config.poll == "auto" && polled_by_default(config.protocol));
+  const std::string command = polled ? poll_command(config.protocol) : std::string();
+  if (!capture && polled && command.empty()) {
+    return {2, "--poll always: protocol '" + config.protocol +
+                   "' has no request to answer (it streams); use --poll auto"};
+  }
   Output out;
   if (auto opened = open_output(config, out); opened.exit_code != 0) return opened;
   if (on_ready) on_ready(out.ready);
   FrameSink& sink = *out.sink;
   if (capture) return run_replay(*capture, sink, stop);
 
-  const std::string command =
-      config.poll == "never" ? std::string() : poll_command(config.protocol);
   const auto start = Clock::now();
   auto frame_now = [&] {
     const auto elapsed =

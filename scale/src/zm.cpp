@@ -126,10 +126,17 @@ class ZmParser final : public LineParser {
     const Decimal total = weights.back();
     weights.pop_back();
     const auto sum = decimal_sum(weights);
-    // TruConnect ignores the indicator's total; a total that disagrees with its decks is a torn
-    // or misread frame, so the frame is refused rather than silently recomputed.
-    if (!sum || sum->compare(total) != std::strong_ordering::equal) return LineResult::bad;
-    out.push_back(multi_deck(weights, total, raw, options().unit));
+    if (!sum) return LineResult::bad;
+    // A total that disagrees with its decks is neither dropped (TruConnect shows the decks, and
+    // a scale gone blank for it reads as disconnected) nor silently recomputed: the decks are
+    // shown and the reading is flagged with both numbers. The GVW is the sum of the decks: it is
+    // what TruConnect shows and the web app records, and it keeps the reading's weight equal to
+    // the sum of its deck weights; the indicator's total stays in the flag (docs/protocols.md).
+    Reading r = multi_deck(weights, *sum, raw, options().unit);
+    if (sum->compare(total) != std::strong_ordering::equal) {
+      r.flag = ReadingFlag{FlagReason::total_mismatch, total, *sum};
+    }
+    out.push_back(std::move(r));
     return LineResult::reading;
   }
 

@@ -75,7 +75,7 @@ inline void fuzz_one_parser(std::string_view protocol, const std::uint8_t* data,
   std::size_t raw_total = 0;
   for (std::size_t i = 0; i < a.size(); ++i) {
     check(a[i].raw == b[i].raw && a[i].weight == b[i].weight && a[i].unit == b[i].unit &&
-          a[i].decks == b[i].decks && a[i].stable == b[i].stable);
+          a[i].decks == b[i].decks && a[i].stable == b[i].stable && a[i].flag == b[i].flag);
     check(!a[i].raw.empty() && is_subsequence(a[i].raw, input));
     check(a[i].weight.decimals >= 0 && a[i].weight.decimals <= 9);
     (void)a[i].weight.to_string();

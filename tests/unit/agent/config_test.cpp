@@ -100,6 +100,24 @@ TEST_CASE("config: scale stability, capture minimum, polling and reopening keys 
   CHECK(s.reopen_after_silence == std::chrono::milliseconds(0));
 }
 
+TEST_CASE("config: a polled protocol with no poll setting polls at 500 ms; 0 turns it off") {
+  TempDir dir;
+  std::ofstream(dir / "c.yaml") << R"(scales:
+  - {id: zm, source: 'serial:/dev/ttyS0', protocol: zm}
+  - {id: off, source: 'serial:/dev/ttyS1', protocol: zm, poll_interval_ms: 0}
+  - {id: stream, source: 'serial:/dev/ttyS2', protocol: mt-continuous}
+  - {id: asked, source: 'serial:/dev/ttyS3', protocol: cardinal-sb400, poll_command: "\x05"}
+)";
+  const auto cfg = load_config_file(dir / "c.yaml");
+  REQUIRE(cfg.scales.size() == 4);
+  using weighlink::scale::effective_poll_interval;
+  CHECK_FALSE(cfg.scales[0].poll_interval.has_value());
+  CHECK(effective_poll_interval(cfg.scales[0]) == std::chrono::milliseconds(500));
+  CHECK(effective_poll_interval(cfg.scales[1]) == std::chrono::milliseconds(0));
+  CHECK(effective_poll_interval(cfg.scales[2]) == std::chrono::milliseconds(0));
+  CHECK(effective_poll_interval(cfg.scales[3]) == std::chrono::milliseconds(500));
+}
+
 TEST_CASE("config: bad scale keys get an error naming the key") {
   TempDir dir;
   const std::string head = "scales:\n  - source: serial:/dev/x\n    protocol: mt-continuous\n";
@@ -121,7 +139,8 @@ TEST_CASE("config: bad scale keys get an error naming the key") {
            Case{"    min_capture_weight: 1e3\n", "scales[0].min_capture_weight: '1e3'"},
            Case{"    poll_interval_ms: 200\n", "scales[0].poll_command: protocol 'mt-continuous'"},
            Case{"    poll_interval_ms: 5\n    poll_command: W\n", "scales[0].poll_interval_ms"},
-           Case{"    poll_command: W\n", "scales[0].poll_interval_ms: missing"},
+           Case{"    poll_interval_ms: 0\n    poll_command: W\n",
+                "scales[0].poll_interval_ms: 0 means never poll"},
            Case{"    poll_command: ''\n    poll_interval_ms: 100\n", "scales[0].poll_command"},
            Case{"    reopen_backoff_max_ms: 1\n", "scales[0].reopen_backoff_max_ms"},
            Case{"    reopen_after_silence_ms: soon\n", "scales[0].reopen_after_silence_ms"},
@@ -169,7 +188,8 @@ TEST_CASE("config: live socket and TruConnect keys load") {
       << R"(live: {ping_interval_ms: 2000, write_stall_ms: 500, max_message_bytes: 4096, max_clients: 8}
 compat:
   truconnect: {enabled: true, ws_listen: '127.0.0.1:0', http_listen: '127.0.0.1:3099', scale: pad,
-               capture_mode: multideck, station_code: ROMIA, vehicle_on_deck_weight: 500}
+               capture_mode: multideck, station_code: ROMIA, vehicle_on_deck_weight: 500,
+               optional: true}
 scales:
   - {id: pad, source: 'serial:/dev/ttyUSB0', protocol: mcgs}
   - {id: b, source: 'serial:/dev/ttyUSB1', protocol: mcgs, axle_mode: direct}
@@ -185,6 +205,7 @@ scales:
   CHECK(cfg.truconnect.scale == "pad");
   CHECK(cfg.truconnect.capture_mode == "multideck");
   CHECK(cfg.truconnect.vehicle_on_deck.to_string() == "500");
+  CHECK(cfg.truconnect.optional);
   REQUIRE(cfg.scales.size() == 2);
   CHECK(weighlink::scale::axle_mode(cfg.scales[0]) == weighlink::scale::AxleMode::cumulative);
   CHECK(weighlink::scale::axle_mode(cfg.scales[1]) == weighlink::scale::AxleMode::direct);
@@ -207,6 +228,8 @@ TEST_CASE("config: bad live and TruConnect keys get an error naming the key") {
             .find("compat.truconnect.scale: no scale with id 'deck9'") != std::string::npos);
   CHECK(error_of(dir, scale + "compat: {truconnect: {enabled: maybe}}\n")
             .find("compat.truconnect.enabled") != std::string::npos);
+  CHECK(error_of(dir, scale + "compat: {truconnect: {optional: sometimes}}\n")
+            .find("compat.truconnect.optional") != std::string::npos);
   CHECK(error_of(dir,
                  "scales: [{id: m, source: 'serial:/dev/ttyS0', protocol: mcgs, "
                  "axle_mode: sideways}]\n")

@@ -3,6 +3,7 @@
 // file cannot say: atomic multi-deck frames, round trips of random states, configuration errors.
 #include <doctest/doctest.h>
 
+#include <boost/json/serialize.hpp>
 #include <random>
 
 #include "helpers.hpp"
@@ -75,6 +76,32 @@ TEST_CASE("zm: the legacy W reply is four decks, not deck1 = 12440 as TruConnect
   CHECK(r.decks[0].weight.to_string() == "5200");
   CHECK(r.decks[1].weight.to_string() == "12440");
   CHECK(r.stable_source == StableSource::software);
+}
+
+TEST_CASE("zm: a Zedem 510 total that disagrees shows the decks and flags both totals") {
+  auto parser = make_parser("zm");
+  REQUIRE(parser);
+  std::vector<Reading> out;
+  // TruConnect's sample frames agree with themselves and carry no flag; the third does not.
+  parser->put("00,    00,  1100,  1000, 2100\r\n5200, 4800, 3100, 2900, 16000\r\n", out);
+  parser->put("5200, 4800, 3100, 2900, 16010\r\n", out);
+  REQUIRE(out.size() == 3);
+  CHECK_FALSE(out[0].flag);
+  CHECK_FALSE(out[1].flag);
+  const auto& r = out[2];
+  CHECK(r.weight == Decimal{16000, 0});  // the GVW is the sum of the decks shown
+  REQUIRE(r.decks.size() == 4);
+  CHECK(r.decks[0].weight == Decimal{5200, 0});
+  CHECK(r.decks[3].weight == Decimal{2900, 0});
+  REQUIRE(r.flag);
+  CHECK(r.flag->reason == FlagReason::total_mismatch);
+  CHECK(r.flag->indicator_total == Decimal{16010, 0});
+  CHECK(r.flag->decks_sum == Decimal{16000, 0});
+  CHECK(parser->stats().frames == 3);
+  CHECK(parser->stats().bad_frames == 0);
+  const auto json = to_json(r, false);
+  CHECK(boost::json::serialize(json.at("flag")) ==
+        R"({"reason":"total_mismatch","indicator_total":"16010","decks_sum":"16000"})");
 }
 
 TEST_CASE("mcgs: frames fed one byte at a time give the same readings") {

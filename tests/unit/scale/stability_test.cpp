@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include "weighlink/scale/poll.hpp"
 #include "weighlink/scale/scale_config.hpp"
 
 using namespace weighlink::scale;
@@ -201,10 +202,47 @@ TEST_CASE("capture: only stable, fresh, in-range readings at or above the minimu
 TEST_CASE("poll: the configured command, else the protocol's usual request, only when polled") {
   ScaleConfig c;
   c.protocol = "mt-continuous";
-  CHECK(poll_request(c).empty());  // poll_interval 0: never polled
+  CHECK(poll_request(c).empty());  // a streaming protocol with no poll setting: never polled
   c.poll_interval = 200ms;
   c.poll_command = "\x05";
   CHECK(poll_request(c) == "\x05");
   c.poll_interval = 0ms;
   CHECK(poll_request(c).empty());
+}
+
+TEST_CASE("poll: with no poll setting a polled protocol is polled every 500 ms, others never") {
+  for (const char* id : {"zm", "cardinal-deck", "i1310", "mt-sics", "sma", "ad-stgs"}) {
+    INFO(id);
+    ScaleConfig c;
+    c.protocol = id;
+    CHECK(effective_poll_interval(c) == 500ms);
+    CHECK(poll_request(c) == default_poll_command(id).value());
+  }
+  // Streaming protocols never start sending requests, nor does a Cardinal SB-400 (its
+  // indicators stream unless continuous output is switched off).
+  for (const char* id : {"mt-continuous", "rice-lake", "rinstrum", "xk3190-tf0", "xk3190-a12e",
+                         "yaohua-reverse", "mcgs", "giropes", "custom", "cardinal-sb400"}) {
+    INFO(id);
+    ScaleConfig c;
+    c.protocol = id;
+    CHECK(effective_poll_interval(c) == 0ms);
+    CHECK(poll_request(c).empty());
+  }
+}
+
+TEST_CASE("poll: an explicit interval wins, 0 turns polling off, a command alone polls at 500 ms") {
+  ScaleConfig zm;
+  zm.protocol = "zm";
+  zm.poll_interval = 250ms;
+  CHECK(effective_poll_interval(zm) == 250ms);
+  CHECK(poll_request(zm) == "\x05");
+  zm.poll_interval = 0ms;  // written explicitly: an indicator set to broadcast
+  CHECK(effective_poll_interval(zm) == 0ms);
+  CHECK(poll_request(zm).empty());
+
+  ScaleConfig cardinal;
+  cardinal.protocol = "cardinal-sb400";
+  cardinal.poll_command = "\x05";
+  CHECK(effective_poll_interval(cardinal) == kDefaultPollInterval);
+  CHECK(poll_request(cardinal) == "\x05");
 }

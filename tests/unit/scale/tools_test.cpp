@@ -181,6 +181,26 @@ TEST_CASE("probe: every encodable protocol is identified from its own frames") {
   CHECK(checked >= 2);
 }
 
+TEST_CASE("probe: the polling advice says what the configuration needs beyond the default") {
+  ProbeScore s;
+  s.protocol = "cardinal-sb400";
+  s.setting = "9600 7O1 polled";  // answered ENQ only: the agent would not poll it by default
+  const auto enq = poll_advice(s);
+  REQUIRE(enq);
+  CHECK(enq->find(R"(poll_command: "\x05")") != std::string::npos);
+  s.protocol = "mt-sics";
+  s.setting = "9600 8N1 polled";
+  const auto sics = poll_advice(s);  // polled by default: nothing to configure
+  CHECK_FALSE(sics);
+  s.protocol = "zm";
+  s.setting = "9600 8N1";  // a ZM set to broadcast
+  const auto broadcast = poll_advice(s);
+  REQUIRE(broadcast);
+  CHECK(broadcast->find("poll_interval_ms: 0") != std::string::npos);
+  s.protocol = "mt-continuous";
+  CHECK_FALSE(poll_advice(s));
+}
+
 TEST_CASE("probe: noise matches nothing with confidence") {
   std::string noise;
   for (int i = 0; i < 2000; ++i) noise.push_back(static_cast<char>((i * 7919) % 251));

@@ -9,6 +9,7 @@
 #include <functional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "weighlink/agent/captures.hpp"
 #include "weighlink/agent/http_types.hpp"
@@ -18,6 +19,16 @@
 #include "weighlink/sync/replay.hpp"
 
 namespace weighlink::agent {
+
+// A TruConnect compatibility port and whether it is listening. With compat.truconnect.optional
+// the agent starts without a port it cannot bind and retries: /readyz answers 503 while one is
+// not listening, and /v1/status lists them (compat_ports).
+struct ListenState {
+  std::string key;        // the configuration key, e.g. "compat.truconnect.ws_listen"
+  std::string address;    // the configured HOST:PORT
+  std::string listening;  // the bound HOST:PORT; empty while not listening
+  std::string error;      // why the last attempt to bind failed
+};
 
 struct ApiContext {
   std::string station_id;
@@ -39,6 +50,11 @@ struct ApiContext {
   // What a web app was refused or recorded differently without being able to show it (the
   // TruConnect layer's notices), newest last; unset = none.
   std::function<boost::json::array()> app_notices;
+  // The compatibility ports and their state (owned by the caller, updated on the io thread); null
+  // when compatibility is off.
+  const std::vector<ListenState>* compat_ports = nullptr;
+  // Flagged frames of a scale since start, per reason (frame_flags.hpp); unset = 0.
+  std::function<std::uint64_t(const std::string& scale, scale::FlagReason)> flagged_frames;
   std::function<std::chrono::system_clock::time_point()> now = [] {
     return std::chrono::system_clock::now();
   };

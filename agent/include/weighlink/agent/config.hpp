@@ -47,6 +47,9 @@ struct TruConnectConfig {
   std::uint16_t ws_port = 3030;
   std::string http_host = "127.0.0.1";
   std::uint16_t http_port = 3031;
+  // A port that cannot be bound (another TruConnect still running) fails the start with exit 2;
+  // optional: the agent starts without it, /readyz answers 503, and it retries binding.
+  bool optional = false;
   std::string scale;                    // the scale it serves; empty = the first configured
   std::string capture_mode = "mobile";  // mobile | multideck: for clients that do not say
   std::string station_code;

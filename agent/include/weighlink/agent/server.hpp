@@ -28,9 +28,11 @@ class Server {
   // Binds and starts accepting. On success `bound` is "HOST:PORT" with the real port.
   [[nodiscard]] bool listen(const std::string& host, std::uint16_t port, std::string* bound,
                             std::string* error);
-  // TruConnect compatibility: its WebSocket (any path) and REST ports from `tc.config()`.
-  [[nodiscard]] bool listen_truconnect(TruConnect& tc, std::string* ws_bound,
-                                       std::string* http_bound, std::string* error);
+  // TruConnect compatibility: the layer that its WebSocket (any path) and REST ports serve.
+  void set_truconnect(TruConnect& tc);
+  // Binds TruConnect's WebSocket port (`websocket`) or its REST port, from the config of the
+  // layer given to set_truconnect(). May be called again after a failure (the port was taken).
+  [[nodiscard]] bool listen_truconnect(bool websocket, std::string* bound, std::string* error);
   void publish_reading(const scale::Reading& reading);
   void publish_status();
   [[nodiscard]] std::size_t live_clients() const;

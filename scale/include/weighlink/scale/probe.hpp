@@ -64,6 +64,13 @@ struct ProbeReport {
   std::string error;  // non-empty when the port could not be opened at all
 };
 
+// What the scale's configuration must say about polling for the agent to read the indicator that
+// `best` matched (run_probe() labels a match made on replies to requests "<setting> polled"):
+// set poll_command when it answered only when polled but its protocol is not polled by default,
+// or poll_interval_ms: 0 when it streams a protocol the agent would poll. nullopt when the agent's
+// default (poll.hpp, polled_by_default()) already fits.
+[[nodiscard]] std::optional<std::string> poll_advice(const ProbeScore& best);
+
 // `progress` gets one line per setting tried (for stderr).
 [[nodiscard]] ProbeReport run_probe(const ProbeConfig& config, const std::atomic<bool>& stop,
                                     const std::function<void(const std::string&)>& progress);

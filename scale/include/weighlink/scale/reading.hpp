@@ -23,6 +23,22 @@ struct DeckReading {
   friend bool operator==(const DeckReading&, const DeckReading&) = default;
 };
 
+// Why a frame that decoded whole is flagged: its own numbers disagree. The reading still carries
+// what the frame shows (TruConnect shows such frames), and the flag says why it cannot be taken
+// at face value.
+enum class FlagReason {
+  // A multi-deck frame whose total is not the exact sum of its decks (Zedem 510). The reading's
+  // weight (GVW) is the sum of the decks; the indicator's total is kept in the flag.
+  total_mismatch,
+};
+
+struct ReadingFlag {
+  FlagReason reason = FlagReason::total_mismatch;
+  Decimal indicator_total;  // the total the indicator sent
+  Decimal decks_sum;        // the exact sum of the decks it sent
+  friend bool operator==(const ReadingFlag&, const ReadingFlag&) = default;
+};
+
 struct Reading {
   // Identity, stamped by the reader (a parser leaves these empty).
   std::string scale;
@@ -42,7 +58,8 @@ struct Reading {
   bool center_zero = false;
   bool stale = false;
   std::vector<DeckReading> decks;
-  std::string raw;  // the frame bytes exactly as received (parity bits included)
+  std::optional<ReadingFlag> flag;  // set when the frame disagrees with itself
+  std::string raw;                  // the frame bytes exactly as received (parity bits included)
 };
 
 // SPEC §2 JSON. `with_identity` adds scale, seq and ts (the live socket); `weighlink-scale decode`
@@ -59,5 +76,10 @@ struct Reading {
 
 [[nodiscard]] std::string_view to_string(WeighMode mode);
 [[nodiscard]] std::string_view to_string(StableSource source);
+[[nodiscard]] std::string_view to_string(FlagReason reason);  // "total_mismatch"
+
+// {"reason":"total_mismatch","indicator_total":"16010","decks_sum":"16000"}: the reading's
+// "flag" in its JSON, and what a capture of a flagged reading records.
+[[nodiscard]] boost::json::object to_json(const ReadingFlag& flag);
 
 }  // namespace weighlink::scale

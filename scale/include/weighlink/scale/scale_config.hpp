@@ -32,9 +32,11 @@ struct ScaleConfig {
   // running total of the axles so far (cumulative, e.g. MCGS). Unset: cumulative for mcgs,
   // direct otherwise (default_axle_mode()).
   std::optional<AxleMode> axle_mode;
-  // Polled protocols: the request sent every poll_interval (0: never poll). An empty
-  // poll_command means the protocol's usual request (poll.hpp, default_poll_command()).
-  std::chrono::milliseconds poll_interval{0};
+  // Polled protocols: the request sent every poll_interval. Unset: kDefaultPollInterval (500 ms,
+  // TruConnect's) when the protocol is polled by default or a poll_command is set, else never
+  // (effective_poll_interval()); 0, set explicitly: never poll. An empty poll_command means the
+  // protocol's usual request (poll.hpp, default_poll_command()).
+  std::optional<std::chrono::milliseconds> poll_interval;
   std::string poll_command;
   // Reopening after a failure backs off from initial to max; max bounds how long a scale that
   // came back (replugged, device server rebooted) waits to be read again, and a reopen attempt
@@ -46,8 +48,12 @@ struct ScaleConfig {
   std::chrono::milliseconds reopen_after_silence{10000};
 };
 
-// The bytes sent to the indicator every poll_interval: poll_command, else the protocol's usual
-// request. Empty when the scale is not polled (poll_interval 0) or nothing is known to send.
+// How often the reader polls: config.poll_interval when set, else kDefaultPollInterval for a
+// protocol polled by default (polled_by_default()) or a configured poll_command, else 0 (never).
+[[nodiscard]] std::chrono::milliseconds effective_poll_interval(const ScaleConfig& config);
+
+// The bytes sent to the indicator every effective_poll_interval(): poll_command, else the
+// protocol's usual request. Empty when the scale is not polled or nothing is known to send.
 [[nodiscard]] std::string poll_request(const ScaleConfig& config);
 
 // config.axle_mode, else the protocol's usual mode (cumulative for mcgs).

@@ -31,7 +31,9 @@ struct SimulateConfig {
   bool checksum = true;     // mt-continuous: append the checksum byte
   int decks = -1;           // -1: 3 for multi-deck protocols, else none; 0/1: none; N: N decks
   bool cumulative = false;  // "axles": show the running total (MCGS)
-  // "auto": polled protocols answer only when polled; "never": stream even polled protocols.
+  // "auto": the protocols the agent polls by default (poll.hpp, polled_by_default()) answer only
+  // when polled, the others stream; "always": answer only when polled (e.g. a Cardinal with its
+  // continuous output off); "never": stream even polled protocols.
   std::string poll = "auto";
   std::filesystem::path replay;  // a capture file: send its bytes with its timing, then stop
 };
