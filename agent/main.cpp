@@ -93,6 +93,28 @@ int main(int argc, char** argv) {
   exp->add_option("--out", outbox_cmd.out_file, "write here (default standard output)");
   for (auto* sub : {list, show, retry, exp}) sub->fallthrough();
 
+  // Origin pairing (docs/security.md): which browser origins may use this station.
+  weighlink::agent::OriginsCommand origins_cmd;
+  auto* origins = app.add_subcommand(
+      "origins",
+      "browser origins that may use this station: list, allow, deny, revoke (works while the "
+      "agent runs, no restart)");
+  origins->require_subcommand(1);
+  origins->fallthrough();
+  auto* origins_list = origins->add_subcommand("list", "allowed, denied and pending origins");
+  origins_list->add_flag("--json", origins_cmd.json, "one JSON object, as GET /v1/origins");
+  std::vector<CLI::App*> origin_actions{origins_list};
+  for (const auto& [name, what] : std::initializer_list<std::pair<const char*, const char*>>{
+           {"allow", "let pages of ORIGIN (https://host[:port]) use the scale"},
+           {"deny", "keep refusing ORIGIN, and stop listing it as pending"},
+           {"revoke", "remove the allow or deny decision on ORIGIN"}}) {
+    auto* sub = origins->add_subcommand(name, what);
+    sub->add_option("origin", origins_cmd.origin, "the origin, e.g. https://truload.example.org")
+        ->required();
+    origin_actions.push_back(sub);
+  }
+  for (auto* sub : origin_actions) sub->fallthrough();
+
   weighlink::agent::VerifyEvidenceCommand verify_cmd;
   auto* verify = app.add_subcommand(
       "verify-evidence",
@@ -195,6 +217,12 @@ int main(int argc, char** argv) {
     if (sub->parsed()) {
       outbox_cmd.action = sub->get_name();
       return weighlink::agent::run_outbox_command(config, outbox_cmd, std::cout, std::cerr);
+    }
+  }
+  for (auto* sub : origin_actions) {
+    if (sub->parsed()) {
+      origins_cmd.action = sub->get_name();
+      return weighlink::agent::run_origins_command(config, origins_cmd, std::cout, std::cerr);
     }
   }
   if (verify->parsed()) {
