@@ -8,6 +8,7 @@
 
 #include "weighlink/agent/agent.hpp"
 #include "weighlink/agent/config.hpp"
+#include "weighlink/agent/pairing.hpp"
 #include "weighlink/agent/service_command.hpp"
 #include "weighlink/agent/tools.hpp"
 
@@ -101,6 +102,10 @@ int main(int argc, char** argv) {
       "agent runs, no restart)");
   origins->require_subcommand(1);
   origins->fallthrough();
+  std::string origins_dir;
+  origins->add_option("--origins-dir", origins_dir,
+                      "the drop-in folder of preset origins (default: origins.d next to the "
+                      "configuration file)");
   auto* origins_list = origins->add_subcommand("list", "allowed, denied and pending origins");
   origins_list->add_flag("--json", origins_cmd.json, "one JSON object, as GET /v1/origins");
   std::vector<CLI::App*> origin_actions{origins_list};
@@ -113,6 +118,12 @@ int main(int argc, char** argv) {
         ->required();
     origin_actions.push_back(sub);
   }
+  auto* origins_preset = origins->add_subcommand(
+      "preset", "write the installer's origins to <origins-dir>/NAME.conf (none: remove it)");
+  origins_preset->add_option("origins", origins_cmd.origins,
+                             "origins, separated by spaces or commas");
+  origins_preset->add_option("--name", origins_cmd.name, "the file's name (default installer)");
+  origin_actions.push_back(origins_preset);
   for (auto* sub : origin_actions) sub->fallthrough();
 
   weighlink::agent::VerifyEvidenceCommand verify_cmd;
@@ -222,6 +233,7 @@ int main(int argc, char** argv) {
   for (auto* sub : origin_actions) {
     if (sub->parsed()) {
       origins_cmd.action = sub->get_name();
+      if (!origins_dir.empty()) config.origins_dir = origins_dir;
       return weighlink::agent::run_origins_command(config, origins_cmd, std::cout, std::cerr);
     }
   }
@@ -238,6 +250,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (check_config) {
+    // The origins of allowed_origins and of the drop-in folder, as the start reads them.
+    std::string origins_error;
+    if (!weighlink::agent::load_fixed_origins(config, &origins_error)) {
+      std::cerr << "weighlink-agent: " << origins_error << "\n";
+      return 2;
+    }
     std::cout << "configuration OK: " << config.scales.size() << " scale(s), listen "
               << config.listen_host << ":" << config.listen_port;
     if (config.truconnect.enabled) {

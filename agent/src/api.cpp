@@ -204,11 +204,19 @@ void Api::handle(const HttpRequest& request, Respond respond) {
   }
   const auto origin = request.header("origin");
   // Every answer carries the correlation id, and CORS headers for an allowed browser origin.
-  auto finish = [respond = std::move(respond), correlation_id, origin](HttpResponse r) {
+  // Origin pairing is for the agent's own page (same origin, no CORS needed): no CORS header
+  // ever lets another site read or preflight it.
+  const bool pairing_route = request.target.starts_with("/v1/origins");
+  auto finish = [respond = std::move(respond), correlation_id, origin,
+                 cors = !pairing_route](HttpResponse r) {
     bool has_id = false;
-    for (const auto& h : r.headers) has_id = has_id || h.first == "X-Correlation-Id";
+    bool has_cors = false;
+    for (const auto& h : r.headers) {
+      has_id = has_id || h.first == "X-Correlation-Id";
+      has_cors = has_cors || h.first == "Access-Control-Allow-Origin";
+    }
     if (!has_id) r.headers.emplace_back("X-Correlation-Id", correlation_id);
-    add_cors_headers(r, origin, api_cors());
+    if (cors && !has_cors) add_cors_headers(r, origin, api_cors());
     respond(std::move(r));
   };
 
@@ -220,12 +228,10 @@ void Api::handle(const HttpRequest& request, Respond respond) {
   const std::string path = url->path();
   const auto& m = request.method;
 
-  if (m == "OPTIONS") {
+  if (m == "OPTIONS" && !pairing_route) {
     // CORS preflight: only reached for allowed origins (refuse() stopped the others).
-    auto r = origin.empty() ? HttpResponse{204, "", "", {{"Allow", "GET, POST, DELETE, OPTIONS"}}}
-                            : cors_preflight(request, origin, api_cors());
-    r.headers.emplace_back("X-Correlation-Id", correlation_id);
-    respond(std::move(r));
+    finish(origin.empty() ? HttpResponse{204, "", "", {{"Allow", "GET, POST, DELETE, OPTIONS"}}}
+                          : cors_preflight(request, origin, api_cors()));
     return;
   }
   if (m == "GET" && path == "/") {

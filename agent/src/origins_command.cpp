@@ -1,6 +1,8 @@
 // weighlink-agent origins ... (tools.hpp).
+#include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
+#include <fstream>
 #include <iomanip>
 
 #include "weighlink/agent/pairing.hpp"
@@ -44,10 +46,74 @@ void print_table(const OriginRegistry& registry, std::ostream& out) {
   }
 }
 
+// `origins preset`: the installers' answer (debconf, the MSI property) as a drop-in file.
+int preset(const AgentConfig& config, const OriginsCommand& command, std::ostream& out,
+           std::ostream& err) {
+  const std::string me = "weighlink-agent origins preset";
+  const bool plain_name =
+      !command.name.empty() && command.name.size() <= 64 &&
+      std::all_of(command.name.begin(), command.name.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+      });
+  if (!plain_name) {
+    err << me << ": --name must be 1 to 64 of a-z, 0-9, '-', '_' (the file is NAME.conf)\n";
+    return kUsage;
+  }
+  if (config.origins_dir.empty()) {
+    err << me << ": no origins folder: give --origins-dir (e.g. /etc/weighlink/origins.d)\n";
+    return kUsage;
+  }
+  std::string text;
+  std::string error;
+  for (const auto& arg : command.origins) {
+    std::size_t start = 0;
+    while (start < arg.size()) {
+      const auto end = arg.find_first_of(", \t\n", start);
+      const auto item = arg.substr(start, end == std::string::npos ? end : end - start);
+      start = end == std::string::npos ? arg.size() : end + 1;
+      if (item.empty()) continue;
+      auto origin = normalize_origin(item, &error);
+      if (!origin) {
+        err << me << ": " << error << "\n";
+        return kUsage;
+      }
+      text += *origin + "\n";
+    }
+  }
+  const auto file = config.origins_dir / (command.name + ".conf");
+  std::error_code ec;
+  if (text.empty()) {
+    std::filesystem::remove(file, ec);
+    out << file.string() << ": no preset origins\n";
+    return kOk;
+  }
+  std::filesystem::create_directories(config.origins_dir, ec);
+  const auto tmp = file.string() + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::trunc);
+    f << "# Origins allowed to use this station's scale, written by the installer\n"
+         "# (weighlink-agent origins preset). One per line; the agent reads it at start.\n"
+      << text;
+    if (!f) {
+      err << me << ": cannot write " << tmp << "; check the folder's permissions\n";
+      return kFailed;
+    }
+  }
+  std::filesystem::rename(tmp, file, ec);
+  if (ec) {
+    err << me << ": cannot write " << file.string() << ": " << ec.message() << "\n";
+    return kFailed;
+  }
+  out << file.string() << ": " << std::count(text.begin(), text.end(), '\n')
+      << " origin(s); restart the agent to apply them\n";
+  return kOk;
+}
+
 }  // namespace
 
 int run_origins_command(const AgentConfig& config, const OriginsCommand& command, std::ostream& out,
                         std::ostream& err) {
+  if (command.action == "preset") return preset(config, command, out, err);
   const std::string me = "weighlink-agent origins " + command.action;
   std::string error;
   auto fixed = load_fixed_origins(config, &error);

@@ -124,14 +124,14 @@ constexpr std::string_view kBody = R"html(</style>
   <td><button type="button" class="retry small">Retry</button></td></tr>
 </template>
 <template id="ask-template">
-<li class="ask"><p class="question">Allow <strong class="origin"></strong> to use this
-  station's scale?<span class="seen"></span></p>
+<li class="ask"><p class="question">Allow <strong class="origin"></strong> to use this station's scale?<span
+  class="seen"></span></p>
   <div class="ask-actions"><button type="button" class="allow primary">Allow</button>
   <button type="button" class="deny">Deny</button></div></li>
 </template>
 
 <template id="origin-template">
-<tr><td class="origin"></td><td class="state"></td><td class="source"></td>
+<tr><td class="origin"></td><td class="origin-state"></td><td class="origin-source"></td>
   <td><button type="button" class="revoke small">Revoke</button></td></tr>
 </template>
 <script>

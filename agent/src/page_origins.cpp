@@ -48,8 +48,9 @@ function originRow(o, state) {
   const tr = $("#origin-template").content.firstElementChild.cloneNode(true);
   tr.dataset.origin = o.origin;
   setText($(".origin", tr), o.origin);
-  setText($(".state", tr), state);
-  setText($(".source", tr), SOURCE_TEXT[o.source] || o.source);
+  tr.dataset.state = state;
+  setText($(".origin-state", tr), state);
+  setText($(".origin-source", tr), SOURCE_TEXT[o.source] || o.source);
   const button = $(".revoke", tr);
   if (!o.revocable) {
     button.remove();  // set in a file: changed there, not here

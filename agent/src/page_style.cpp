@@ -169,6 +169,9 @@ code { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: .9re
 .ask-actions { display: flex; gap: .6rem; }
 #origins-panel.asking { border-color: var(--warn); }
 td.origin { overflow-wrap: anywhere; }
+td.origin-state { font-weight: 700; }
+tr[data-state="allowed"] .origin-state { color: var(--ok); }
+tr[data-state="denied"] .origin-state { color: #fca5a5; }
 @media (max-width: 40rem) {
   .scales { grid-template-columns: 1fr; }
   .state { font-size: 1.5rem; }

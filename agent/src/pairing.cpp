@@ -129,7 +129,9 @@ std::optional<OriginPairing::Failure> OriginPairing::decide(std::string_view act
                                                             std::int64_t now_ms) {
   if (store_->changed()) reload();
   if (auto why = registry_.refuse_decision(action, origin)) {
-    return Failure{409, action == "revoke" ? "origin_not_decided" : "origin_fixed", *why};
+    const auto* decided = registry_.find(origin);
+    const bool fixed = decided && decided->source != OriginSource::paired;
+    return Failure{409, fixed ? "origin_fixed" : "origin_not_decided", *why};
   }
   std::string error;
   bool ok = false;

@@ -101,7 +101,7 @@ TEST_CASE("pairing: an unknown origin is refused on every surface and waits as p
   const auto doc = station.origins();
   REQUIRE(doc.at("pending").as_array().size() == 1);
   const auto& p = doc.at("pending").as_array().at(0).as_object();
-  CHECK(p.at("origin") == kApp);
+  CHECK(p.at("origin") == json::value(kApp));
   CHECK(p.at("count") == 4);
   CHECK(p.at("surfaces") == json::array{"api", "live", "truconnect_http", "truconnect_ws"});
   CHECK(p.at("first_seen").is_string());
@@ -116,7 +116,7 @@ TEST_CASE("pairing: an unknown origin is refused on every surface and waits as p
   // refused and never listed.
   CHECK(get_from(station.http(), "/v1/status", "HTTPS://APP.truload.example.com:443").status ==
         403);
-  for (const std::string bad :
+  for (const std::string& bad :
        {std::string("null"), std::string("https://evil.example/path"),
         "https://" + std::string(400, 'a') + ".example", std::string("ftp://evil.example")}) {
     auto r = get_from(station.http(), "/v1/status", bad);
@@ -175,11 +175,18 @@ TEST_CASE("pairing: the CLI's decisions reach the running agent without a restar
   auto nothing = station.cli({"revoke", "https://never.example"});
   CHECK(nothing.exit_code == 1);
   CHECK(nothing.err.find("no decision to revoke") != std::string::npos);
-  auto list = station.cli({"list", "--json"});
-  REQUIRE(list.exit_code == 0);
-  const auto doc = json::parse(list.out).as_object();
+  // The CLI lists what the agent wrote: the new pending request is written within a second
+  // (new origins at most once a second).
+  json::object doc;
+  CHECK(eventually(
+      [&] {
+        auto list = station.cli({"list", "--json"});
+        REQUIRE(list.exit_code == 0);
+        doc = json::parse(list.out).as_object();
+        return find_origin(doc, "pending", kApp) != nullptr;
+      },
+      10s));
   CHECK(find_origin(doc, "denied", other));
-  CHECK(find_origin(doc, "pending", kApp));
 }
 
 TEST_CASE("pairing: decisions survive a restart; drop-in presets are read at start") {
@@ -191,7 +198,18 @@ TEST_CASE("pairing: decisions survive a restart; drop-in presets are read at sta
   std::ofstream(station.dir / "origins.d" / "truload.conf") << "# written by the installer\n"
                                                             << preset << "  # production\n";
   std::ofstream(station.dir / "origins.d" / "README") << "not a .conf file: ignored\n";
+  // What the installers run (debconf's answer, the MSI property): validated, then written.
+  const std::string installer = "https://installer.truload.example.com";
+  auto bad_preset = station.cli({"preset", "https://ok.example https://bad.example/app"});
+  CHECK(bad_preset.exit_code == 2);
+  CHECK(bad_preset.err.find("https://bad.example/app") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(station.dir / "origins.d" / "installer.conf"));
+  auto preset_cli = station.cli({"preset", installer + ",https://ok.example"});
+  CHECK_MESSAGE(preset_cli.exit_code == 0, preset_cli.err);
+  CHECK(read_file(station.dir / "origins.d" / "installer.conf").find(installer + "\n") !=
+        std::string::npos);
   station.restart();
+  CHECK(get_from(station.http(), "/v1/status", installer).status == 200);
 
   CHECK(get_from(station.http(), "/v1/status", kApp).status == 200);
   CHECK(get_from(station.http(), "/v1/status", preset).status == 200);
@@ -295,7 +313,13 @@ TEST_CASE("pairing: only the agent's own page or a local program may decide") {
   }
   CHECK(body_of(decide(station.http(), "allow", intruder, {{"Origin", kApp}})).at("error") ==
         "origin_cannot_decide");
-  // Its preflight is answered (it is paired) but the POST itself is refused, as above.
+  // Not even its browser's preflight passes: the POST would never be sent.
+  auto preflight = http_request(station.http(), "OPTIONS", "/v1/origins/allow",
+                                {{"Origin", kApp},
+                                 {"Access-Control-Request-Method", "POST"},
+                                 {"Access-Control-Request-Headers", "content-type"}});
+  CHECK(preflight.status == 403);
+  CHECK_FALSE(preflight.headers.contains("access-control-allow-origin"));
   CHECK(find_origin(station.origins(), "pending", intruder));
 
   // JSON only, with a valid origin.
