@@ -8,6 +8,7 @@
 
 #include "weighlink/agent/agent.hpp"
 #include "weighlink/agent/config.hpp"
+#include "weighlink/agent/pairing.hpp"
 #include "weighlink/agent/service_command.hpp"
 #include "weighlink/agent/tools.hpp"
 
@@ -92,6 +93,38 @@ int main(int argc, char** argv) {
       "export", "every record with its evidence as JSON lines (verify-evidence --export reads it)");
   exp->add_option("--out", outbox_cmd.out_file, "write here (default standard output)");
   for (auto* sub : {list, show, retry, exp}) sub->fallthrough();
+
+  // Origin pairing (docs/security.md): which browser origins may use this station.
+  weighlink::agent::OriginsCommand origins_cmd;
+  auto* origins = app.add_subcommand(
+      "origins",
+      "browser origins that may use this station: list, allow, deny, revoke (works while the "
+      "agent runs, no restart)");
+  origins->require_subcommand(1);
+  origins->fallthrough();
+  std::string origins_dir;
+  origins->add_option("--origins-dir", origins_dir,
+                      "the drop-in folder of preset origins (default: origins.d next to the "
+                      "configuration file)");
+  auto* origins_list = origins->add_subcommand("list", "allowed, denied and pending origins");
+  origins_list->add_flag("--json", origins_cmd.json, "one JSON object, as GET /v1/origins");
+  std::vector<CLI::App*> origin_actions{origins_list};
+  for (const auto& [name, what] : std::initializer_list<std::pair<const char*, const char*>>{
+           {"allow", "let pages of ORIGIN (https://host[:port]) use the scale"},
+           {"deny", "keep refusing ORIGIN, and stop listing it as pending"},
+           {"revoke", "remove the allow or deny decision on ORIGIN"}}) {
+    auto* sub = origins->add_subcommand(name, what);
+    sub->add_option("origin", origins_cmd.origin, "the origin, e.g. https://truload.example.org")
+        ->required();
+    origin_actions.push_back(sub);
+  }
+  auto* origins_preset = origins->add_subcommand(
+      "preset", "write the installer's origins to <origins-dir>/NAME.conf (none: remove it)");
+  origins_preset->add_option("origins", origins_cmd.origins,
+                             "origins, separated by spaces or commas");
+  origins_preset->add_option("--name", origins_cmd.name, "the file's name (default installer)");
+  origin_actions.push_back(origins_preset);
+  for (auto* sub : origin_actions) sub->fallthrough();
 
   weighlink::agent::VerifyEvidenceCommand verify_cmd;
   auto* verify = app.add_subcommand(
@@ -197,6 +230,13 @@ int main(int argc, char** argv) {
       return weighlink::agent::run_outbox_command(config, outbox_cmd, std::cout, std::cerr);
     }
   }
+  for (auto* sub : origin_actions) {
+    if (sub->parsed()) {
+      origins_cmd.action = sub->get_name();
+      if (!origins_dir.empty()) config.origins_dir = origins_dir;
+      return weighlink::agent::run_origins_command(config, origins_cmd, std::cout, std::cerr);
+    }
+  }
   if (verify->parsed()) {
     return weighlink::agent::run_verify_evidence(config, verify_cmd, std::cout, std::cerr);
   }
@@ -210,6 +250,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (check_config) {
+    // The origins of allowed_origins and of the drop-in folder, as the start reads them.
+    std::string origins_error;
+    if (!weighlink::agent::load_fixed_origins(config, &origins_error)) {
+      std::cerr << "weighlink-agent: " << origins_error << "\n";
+      return 2;
+    }
     std::cout << "configuration OK: " << config.scales.size() << " scale(s), listen "
               << config.listen_host << ":" << config.listen_port;
     if (config.truconnect.enabled) {

@@ -19,6 +19,7 @@
 #include "weighlink/agent/api.hpp"
 #include "weighlink/agent/frame_flags.hpp"
 #include "weighlink/agent/live_state.hpp"
+#include "weighlink/agent/pairing.hpp"
 #include "weighlink/agent/server.hpp"
 #include "weighlink/agent/truconnect.hpp"
 #include "weighlink/scale/reader.hpp"
@@ -153,6 +154,22 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
   }
   std::unique_ptr<sync::Outbox> outbox = std::move(*opened);
 
+  // Origin pairing: the files' origins (a bad line stops the start, naming file and line) and
+  // the operator's decisions in the data directory.
+  auto fixed_origins = load_fixed_origins(config, &error);
+  if (!fixed_origins) {
+    spdlog::error("{}", error);
+    return 2;
+  }
+  auto origin_store = OriginStore::open(origins_db_path(config), &error);
+  auto pairing =
+      origin_store ? OriginPairing::open(std::move(origin_store), std::move(*fixed_origins), &error)
+                   : nullptr;
+  if (!pairing) {
+    spdlog::error("{}", error);
+    return 1;
+  }
+
   std::unique_ptr<sync::ReplayWorker> replay;
   bool plaintext_remote = false;
   if (!config.backends.empty()) {
@@ -248,6 +265,7 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
   ctx.replay = replay.get();
   ctx.security.allowed_origins = config.allowed_origins;
   ctx.security.allowed_hosts = config.allowed_hosts;
+  ctx.pairing = pairing.get();
   ctx.capture_timeout = config.capture_timeout;
   ctx.uplink_transport = config.backend_tls.enabled ? "tls" : "plaintext";
   ctx.uplink_plaintext_remote = plaintext_remote;
@@ -269,6 +287,7 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
   Api api(std::move(ctx));
   Server server(ioc, api, config.live, config.limits);
   server_ptr = &server;
+  pairing->on_revoked = [&server](const std::string& origin) { server.close_origin(origin); };
   std::string bound;
   if (!server.listen(config.listen_host, config.listen_port, &bound, &error)) {
     spdlog::error("{}", error);
@@ -373,6 +392,10 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
     status_timer.expires_after(config.status_interval);
     status_timer.async_wait([&](const boost::system::error_code& ec) {
       if (ec) return;
+      // Decisions `weighlink-agent origins` stored meanwhile, and the pending counts written.
+      pairing->poll(std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count());
       server.publish_status();
       tick();
     });

@@ -8,6 +8,7 @@
 #include <random>
 
 #include "random_id.hpp"
+#include "weighlink/agent/cors.hpp"
 #include "weighlink/agent/page.hpp"
 #include "weighlink/sync/exact_json.hpp"
 #include "weighlink/sync/hash.hpp"
@@ -137,24 +138,14 @@ HttpResponse error_response(int status, const std::string& code, const std::stri
   return r;
 }
 
-HttpResponse preflight_response(std::string_view methods, std::string_view headers) {
-  HttpResponse r;
-  r.status = 204;
-  r.content_type.clear();
-  r.headers = {{"Access-Control-Allow-Methods", std::string(methods)},
-               {"Access-Control-Allow-Headers", std::string(headers)},
-               {"Access-Control-Max-Age", "600"}};
-  return r;
-}
-
 Api::Api(ApiContext context) : ctx_(std::move(context)) {}
 
-std::optional<HttpResponse> Api::refuse(const HttpRequest& request) const {
-  return refuse(request, new_correlation_id());
+std::optional<HttpResponse> Api::refuse(const HttpRequest& request, std::string_view surface) {
+  return refuse(request, surface, new_correlation_id());
 }
 
-std::optional<HttpResponse> Api::refuse(const HttpRequest& request,
-                                        const std::string& correlation_id) const {
+std::optional<HttpResponse> Api::refuse(const HttpRequest& request, std::string_view surface,
+                                        const std::string& correlation_id) {
   const auto host = request.header("host");
   if (!host_allowed(host, ctx_.security)) {
     return error_response(
@@ -163,19 +154,49 @@ std::optional<HttpResponse> Api::refuse(const HttpRequest& request,
         correlation_id);
   }
   const auto origin = request.header("origin");
-  if (!origin_allowed(origin, host, ctx_.security)) {
+  if (origin.empty() || is_own_origin(origin, host)) return std::nullopt;
+  const auto shown = sync::log_safe(origin, 120);
+  if (!ctx_.pairing) {
+    if (origin_allowed(origin, host, ctx_.security)) return std::nullopt;
     return error_response(403, "origin_not_allowed",
-                          "Origin '" + origin +
+                          "Origin '" + shown +
                               "' is not in allowed_origins of the agent's "
                               "configuration",
                           correlation_id);
   }
-  return std::nullopt;
+  std::string why;
+  const auto normalized = normalize_origin(origin, &why);
+  if (!normalized) {
+    return error_response(403, "origin_invalid",
+                          "Origin '" + shown + "' cannot use this station: " + why, correlation_id);
+  }
+  switch (ctx_.pairing->check(*normalized)) {
+    case OriginVerdict::allowed:
+      return std::nullopt;
+    case OriginVerdict::denied:
+      return error_response(403, "origin_denied",
+                            "Origin '" + *normalized +
+                                "' was denied by this station's operator; they can undo it on "
+                                "the agent's page or with `weighlink-agent origins revoke " +
+                                *normalized + "`",
+                            correlation_id);
+    case OriginVerdict::unknown:
+      break;
+  }
+  ctx_.pairing->note_refused(*normalized, surface, to_ms(ctx_.now()));
+  return error_response(403, "origin_not_allowed",
+                        "Origin '" + *normalized +
+                            "' is not paired with this station yet: the operator allows it on "
+                            "the agent's page (http://" +
+                            sync::log_safe(host, 80) +
+                            "/) or with `weighlink-agent origins allow " + *normalized +
+                            "`; then retry",
+                        correlation_id);
 }
 
 void Api::handle(const HttpRequest& request, Respond respond) {
   const auto correlation_id = new_correlation_id();
-  if (auto refusal = refuse(request, correlation_id)) {
+  if (auto refusal = refuse(request, "api", correlation_id)) {
     spdlog::warn("[{}] refused {} {}: {}", correlation_id, sync::log_safe(request.method),
                  sync::log_safe(request.target), refusal->body);
     respond(std::move(*refusal));
@@ -183,14 +204,19 @@ void Api::handle(const HttpRequest& request, Respond respond) {
   }
   const auto origin = request.header("origin");
   // Every answer carries the correlation id, and CORS headers for an allowed browser origin.
-  auto finish = [respond = std::move(respond), correlation_id, origin](HttpResponse r) {
+  // Origin pairing is for the agent's own page (same origin, no CORS needed): no CORS header
+  // ever lets another site read or preflight it.
+  const bool pairing_route = request.target.starts_with("/v1/origins");
+  auto finish = [respond = std::move(respond), correlation_id, origin,
+                 cors = !pairing_route](HttpResponse r) {
     bool has_id = false;
-    for (const auto& h : r.headers) has_id = has_id || h.first == "X-Correlation-Id";
-    if (!has_id) r.headers.emplace_back("X-Correlation-Id", correlation_id);
-    if (!origin.empty()) {
-      r.headers.emplace_back("Access-Control-Allow-Origin", origin);
-      r.headers.emplace_back("Vary", "Origin");
+    bool has_cors = false;
+    for (const auto& h : r.headers) {
+      has_id = has_id || h.first == "X-Correlation-Id";
+      has_cors = has_cors || h.first == "Access-Control-Allow-Origin";
     }
+    if (!has_id) r.headers.emplace_back("X-Correlation-Id", correlation_id);
+    if (cors && !has_cors) add_cors_headers(r, origin, api_cors());
     respond(std::move(r));
   };
 
@@ -202,9 +228,10 @@ void Api::handle(const HttpRequest& request, Respond respond) {
   const std::string path = url->path();
   const auto& m = request.method;
 
-  if (m == "OPTIONS") {
+  if (m == "OPTIONS" && !pairing_route) {
     // CORS preflight: only reached for allowed origins (refuse() stopped the others).
-    finish(preflight_response("GET, POST, DELETE, OPTIONS", "Content-Type, Idempotency-Key"));
+    finish(origin.empty() ? HttpResponse{204, "", "", {{"Allow", "GET, POST, DELETE, OPTIONS"}}}
+                          : cors_preflight(request, origin, api_cors()));
     return;
   }
   if (m == "GET" && path == "/") {
@@ -243,6 +270,12 @@ void Api::handle(const HttpRequest& request, Respond respond) {
   }
   if (m == "GET" && path == "/v1/status") {
     finish(json_response(200, status()));
+    return;
+  }
+  constexpr std::string_view kOrigins = "/v1/origins";
+  if (path == kOrigins || (path.starts_with(kOrigins) && path[kOrigins.size()] == '/')) {
+    origins(request, path.substr(std::min(path.size(), kOrigins.size() + 1)), correlation_id,
+            std::move(finish));
     return;
   }
   if (m == "GET" && path == "/v1/outbox") {
@@ -635,6 +668,67 @@ std::optional<HttpResponse> Api::hold_key(const std::string& key,
   return key_in_progress(key, correlation_id);
 }
 
+void Api::origins(const HttpRequest& request, const std::string& action,
+                  const std::string& correlation_id, Respond respond) {
+  const auto origin = request.header("origin");
+  if (!origin.empty() && !is_own_origin(origin, request.header("host"))) {
+    // A paired web app uses the scale; it never decides which sites may.
+    return respond(error_response(403, "origin_cannot_decide",
+                                  "only the agent's own page or a local program (such as "
+                                  "`weighlink-agent origins`) may see or change origin pairing",
+                                  correlation_id));
+  }
+  if (!ctx_.pairing) {
+    return respond(error_response(503, "pairing_unavailable",
+                                  "origin pairing is not available on this agent", correlation_id));
+  }
+  const bool known = action.empty() || action == "allow" || action == "deny" || action == "revoke";
+  if (!known) {
+    return respond(error_response(404, "not_found",
+                                  "origin pairing: GET /v1/origins, POST /v1/origins/allow, "
+                                  "/v1/origins/deny or /v1/origins/revoke",
+                                  correlation_id));
+  }
+  if (action.empty()) {
+    if (request.method != "GET") {
+      return respond(
+          error_response(405, "method_not_allowed", "use GET /v1/origins", correlation_id));
+    }
+    return respond(json_response(200, ctx_.pairing->registry().to_json()));
+  }
+  if (request.method != "POST") {
+    return respond(error_response(405, "method_not_allowed",
+                                  "use POST /v1/origins/" + action + " with {\"origin\":\"...\"}",
+                                  correlation_id));
+  }
+  // JSON only: a cross-site form or simple request cannot send it without a preflight.
+  if (!is_json(request)) {
+    return respond(error_response(
+        415, "unsupported_media_type",
+        "send {\"origin\":\"https://...\"} as Content-Type: application/json", correlation_id));
+  }
+  auto parsed = sync::parse_exact(request.body, kBodyJsonLimits);
+  if (parsed.refusal) return respond(json_refused(*parsed.refusal, correlation_id));
+  const auto* text =
+      parsed.value.is_object() ? parsed.value.as_object().if_contains("origin") : nullptr;
+  if (!text || !text->is_string()) {
+    return respond(error_response(400, "invalid_origin",
+                                  "the body must be {\"origin\":\"https://host[:port]\"}",
+                                  correlation_id));
+  }
+  std::string why;
+  const auto normalized = normalize_origin(text->as_string(), &why);
+  if (!normalized) return respond(error_response(400, "invalid_origin", why, correlation_id));
+  if (auto failure = ctx_.pairing->decide(action, *normalized, to_ms(ctx_.now()))) {
+    return respond(
+        error_response(failure->status, failure->code, failure->message, correlation_id));
+  }
+  auto body = ctx_.pairing->registry().to_json();
+  body["origin"] = *normalized;
+  body["action"] = action;
+  respond(json_response(200, body));
+}
+
 void Api::get_outbox(const HttpRequest& request, const std::string& correlation_id,
                      Respond respond) {
   auto url = boost::urls::parse_origin_form(request.target);
@@ -811,6 +905,7 @@ json::object Api::status() const {
     }
     out["compat_ports"] = std::move(ports);
   }
+  if (ctx_.pairing) out["origins"] = ctx_.pairing->registry().to_json();
   return out;
 }
 

@@ -377,6 +377,9 @@ AgentConfig load_config_file(const std::filesystem::path& file) {
                              ")");
   }
   AgentConfig cfg;
+  cfg.config_file = file;
+  // Installers drop preset origins next to the configuration file (/etc/weighlink/origins.d).
+  cfg.origins_dir = file.parent_path() / "origins.d";
   if (root.IsNull()) return cfg;
   if (!root.IsMap()) fail(file, "(top level)", "expected a mapping of keys");
   check_keys(root,
@@ -389,6 +392,7 @@ AgentConfig load_config_file(const std::filesystem::path& file) {
               "scales",
               "allowed_origins",
               "allowed_hosts",
+              "origins_dir",
               "capture_timeout_ms",
               "outbox",
               "outbox_max_rows",
@@ -420,6 +424,9 @@ AgentConfig load_config_file(const std::filesystem::path& file) {
   }
   if (auto n = root["allowed_origins"]) {
     cfg.allowed_origins = get<std::vector<std::string>>(n, file, "allowed_origins", "a list");
+  }
+  if (auto n = root["origins_dir"]) {
+    cfg.origins_dir = get<std::string>(n, file, "origins_dir", "a path (\"\" for none)");
   }
   if (auto n = root["allowed_hosts"]) {
     cfg.allowed_hosts = get<std::vector<std::string>>(n, file, "allowed_hosts", "a list");

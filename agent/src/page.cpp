@@ -39,6 +39,21 @@ constexpr std::string_view kBody = R"html(</style>
   <span><strong>Agent not reachable.</strong> Weights are not live. Reconnecting&hellip;</span>
 </div>
 <main>
+  <section id="origins-panel" class="panel" aria-labelledby="origins-title">
+    <div class="panel-head"><h2 id="origins-title">Web apps</h2></div>
+    <p class="hint">Web pages that ask to use this station's scale. Allow only the web apps you
+      use here (such as the TruLoad app); a site you do not know, deny.</p>
+    <ul id="origins-asks" class="asks" aria-label="Waiting for a decision"></ul>
+    <table id="origins-table" hidden>
+      <thead><tr><th scope="col">Web app</th><th scope="col">State</th>
+        <th scope="col">How</th>
+        <th scope="col"><span class="visually-hidden">Action</span></th></tr></thead>
+      <tbody id="origins-rows"></tbody>
+    </table>
+    <p id="origins-empty" class="hint">No web app uses this station yet: open your web app; its
+      request shows here.</p>
+    <p id="origins-msg" class="result" role="status"></p>
+  </section>
   <div id="scales" class="scales" aria-label="Scales"></div>
   <section class="panel" aria-labelledby="dead-title">
     <div class="panel-head">
@@ -122,6 +137,17 @@ constexpr std::string_view kBody = R"html(</style>
   <td class="attempts"></td><td class="error"></td>
   <td><button type="button" class="retry small">Retry</button></td></tr>
 </template>
+<template id="ask-template">
+<li class="ask"><p class="question">Allow <strong class="origin"></strong> to use this station's scale?<span
+  class="seen"></span></p>
+  <div class="ask-actions"><button type="button" class="allow primary">Allow</button>
+  <button type="button" class="deny">Deny</button></div></li>
+</template>
+
+<template id="origin-template">
+<tr><td class="origin"></td><td class="origin-state"></td><td class="origin-source"></td>
+  <td><button type="button" class="revoke small">Revoke</button></td></tr>
+</template>
 <script>
 )html";
 
@@ -136,7 +162,7 @@ std::string_view operator_page_html() {
   static const std::string kPage = [] {
     std::string page;
     for (auto part : {kHead, page::style_css(), kBody, page::script_js_core(),
-                      page::script_js_actions(), kTail}) {
+                      page::script_js_origins(), page::script_js_actions(), kTail}) {
       page += part;
     }
     return page;

@@ -10,5 +10,7 @@ namespace weighlink::agent::page {
 // The script, in parts joined in order (one literal would pass MSVC's limit).
 [[nodiscard]] std::string_view script_js_core();
 [[nodiscard]] std::string_view script_js_actions();
+// Origin pairing: the pending requests with Allow / Deny, the decided origins with Revoke.
+[[nodiscard]] std::string_view script_js_origins();
 
 }  // namespace weighlink::agent::page

@@ -140,6 +140,7 @@ function onStatus(m) {
     renderReading(s);
   }
   for (const [id, doc] of Object.entries(m.axle_sessions || {})) setSession(scale(id), doc);
+  if (m.origins) renderOrigins(m.origins);
   showNotices(m.app_notices || []);
 }
 

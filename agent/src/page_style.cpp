@@ -161,6 +161,17 @@ th, td { text-align: left; padding: .45rem .6rem; border-bottom: 1px solid var(-
 th { color: var(--muted); font-size: .8rem; text-transform: uppercase; letter-spacing: .08em; }
 td.error { color: #fecaca; max-width: 32rem; overflow-wrap: anywhere; }
 code { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: .9rem; }
+.asks { list-style: none; margin: .5rem 0; padding: 0; display: grid; gap: .6rem; }
+.ask { display: flex; flex-wrap: wrap; align-items: center; gap: .6rem 1rem; padding: .8rem 1rem;
+  background: var(--panel-2); border: 2px solid var(--warn); border-radius: 10px; }
+.ask .question { margin: 0; font-size: 1.15rem; flex: 1 1 24rem; overflow-wrap: anywhere; }
+.ask .seen { display: block; color: var(--muted); font-size: .9rem; font-weight: 400; }
+.ask-actions { display: flex; gap: .6rem; }
+#origins-panel.asking { border-color: var(--warn); }
+td.origin { overflow-wrap: anywhere; }
+td.origin-state { font-weight: 700; }
+tr[data-state="allowed"] .origin-state { color: var(--ok); }
+tr[data-state="denied"] .origin-state { color: #fca5a5; }
 @media (max-width: 40rem) {
   .scales { grid-template-columns: 1fr; }
   .state { font-size: 1.5rem; }

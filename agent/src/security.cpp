@@ -33,12 +33,17 @@ bool host_allowed(std::string_view host_header, const SecurityPolicy& policy) {
                      [&](const std::string& h) { return lower(h) == name; });
 }
 
+bool is_own_origin(std::string_view origin, std::string_view host_header) {
+  const auto o = lower(origin);
+  const auto own = lower(host_header);
+  return !own.empty() && (o == "http://" + own || o == "https://" + own);
+}
+
 bool origin_allowed(std::string_view origin, std::string_view host_header,
                     const SecurityPolicy& policy) {
   if (origin.empty()) return true;
   const auto o = lower(origin);
-  const auto own = lower(host_header);
-  if (o == "http://" + own) return true;
+  if (is_own_origin(origin, host_header)) return true;
   return std::any_of(policy.allowed_origins.begin(), policy.allowed_origins.end(),
                      [&](const std::string& a) { return lower(a) == o; });
 }

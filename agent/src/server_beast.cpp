@@ -18,7 +18,9 @@
 #include <sstream>
 
 #include "random_id.hpp"
+#include "weighlink/agent/cors.hpp"
 #include "weighlink/agent/limits.hpp"
+#include "weighlink/agent/origins.hpp"
 #include "weighlink/agent/server.hpp"
 #include "weighlink/sync/exact_json.hpp"
 #include "weighlink/sync/log_text.hpp"
@@ -239,6 +241,10 @@ class LiveSession : public std::enable_shared_from_this<LiveSession> {
 
   [[nodiscard]] Endpoint endpoint() const { return endpoint_; }
   [[nodiscard]] const TruConnect::Client& truconnect_client() const { return client_; }
+  // The browser origin that opened the socket (normalized; empty: none), for closing the sockets
+  // of an origin the operator revokes.
+  void set_origin(std::string origin) { origin_ = std::move(origin); }
+  [[nodiscard]] const std::string& origin() const { return origin_; }
 
   void send_reading(const std::string& scale, Message msg) {
     if (!subscribed(scale)) return;
@@ -429,6 +435,7 @@ class LiveSession : public std::enable_shared_from_this<LiveSession> {
   Endpoint endpoint_;
   ConnectionSlot slot_;
   TruConnect::Client client_;
+  std::string origin_;
   beast::flat_buffer in_;
   std::deque<Message> control_;
   Message status_;
@@ -591,7 +598,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   }
 
   void upgrade(http::request<http::string_body> req, const HttpRequest& request) {
-    if (auto refusal = server_->api.refuse(request)) {
+    const char* surface = endpoint_ == Endpoint::native          ? "live"
+                          : endpoint_ == Endpoint::truconnect_ws ? "truconnect_ws"
+                                                                 : "truconnect_http";
+    if (auto refusal = server_->api.refuse(request, surface)) {
       spdlog::warn("[{}] live socket refused ({}): Host '{}' Origin '{}'", correlation_of(*refusal),
                    refusal->status, sync::log_safe(request.header("host")),
                    sync::log_safe(request.header("origin")));
@@ -614,13 +624,15 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     stream_.expires_never();
     auto session = std::make_shared<LiveSession>(stream_.release_socket(), server_, endpoint_,
                                                  std::move(slot_));
+    std::string ignored;
+    session->set_origin(normalize_origin(request.header("origin"), &ignored).value_or(""));
     server_->sessions.insert(session);
     session->run(std::move(req), server_->options);
   }
 
   // TruConnect's REST API, behind the same Host and Origin checks as everything else.
   void truconnect_http(const HttpRequest& request, unsigned version, bool keep_alive) {
-    if (auto refusal = server_->api.refuse(request)) {
+    if (auto refusal = server_->api.refuse(request, "truconnect_http")) {
       spdlog::warn("[{}] TruConnect REST refused ({}): Host '{}' Origin '{}'",
                    correlation_of(*refusal), refusal->status,
                    sync::log_safe(request.header("host")),
@@ -628,14 +640,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       return send(*refusal, version, keep_alive);
     }
     const auto origin = request.header("origin");
-    auto cors = [origin](HttpResponse& r) {
-      if (origin.empty()) return;
-      r.headers.emplace_back("Access-Control-Allow-Origin", origin);
-      r.headers.emplace_back("Vary", "Origin");
-    };
+    auto cors = [origin](HttpResponse& r) { add_cors_headers(r, origin, truconnect_cors()); };
     if (request.method == "OPTIONS") {
-      auto r = preflight_response("GET, POST, OPTIONS", "Content-Type");
-      cors(r);
+      auto r = origin.empty() ? HttpResponse{204, "", "", {{"Allow", "GET, POST, OPTIONS"}}}
+                              : cors_preflight(request, origin, truconnect_cors());
       return send(r, version, keep_alive);
     }
     // TruConnect's own answer shapes, plus a correlation id like every other answer: in
@@ -1014,6 +1022,13 @@ void Server::publish_status() {
     if (s->endpoint() != Endpoint::native) continue;
     if (!msg) msg = impl_->status_message();
     s->send_status(msg);
+  }
+}
+
+void Server::close_origin(const std::string& origin) {
+  auto sessions = impl_->sessions;
+  for (const auto& s : sessions) {
+    if (!origin.empty() && s->origin() == origin) s->close();
   }
 }
 

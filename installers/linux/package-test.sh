@@ -82,6 +82,9 @@ in_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-r
   >"$work/systemd.log" 2>&1 || { tail -30 "$work/systemd.log"; exit 1; }
 
 step "install $version1"
+# The installer's question (debconf), answered in advance as an administrator would preseed it.
+echo "weighlink weighlink/allowed_origins string https://truload.example.org" |
+  in_root debconf-set-selections
 in_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
   "/tmp/$(basename "$deb1")" >"$work/install.log" 2>&1 || { tail -30 "$work/install.log"; exit 1; }
 check "installed at $version1" test "$(in_root dpkg-query -W -f='${Status} ${Version}' weighlink)" = "install ok installed $version1"
@@ -107,6 +110,8 @@ for unit in weighlink-agent.service weighlink-backend.service; do
   check "systemd-analyze verify $unit: clean" test -z "$out"
 done
 check "the default configuration passes --check-config" in_root /usr/bin/weighlink-agent --config /etc/weighlink/agent.yaml --check-config
+check "the debconf answer is the drop-in origins.d/debconf.conf" \
+  grep -qx 'https://truload.example.org' "$root/etc/weighlink/origins.d/debconf.conf"
 
 step "the agent runs as weighlink on the installed configuration"
 # Without a scale device here: the configured serial port is missing, which the agent reports and
@@ -121,6 +126,9 @@ posted=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://$address/v1/muta
   -H 'Content-Type: application/json' -H 'Idempotency-Key: package-test-1' \
   -d '{"kind":"note.added","payload":{"text":"queued before the upgrade"}}' || true)
 check "a mutation is queued (202)" test "$posted" = 202
+preset=$(curl -s -o /dev/null -w '%{http_code}' -H 'Origin: https://truload.example.org' \
+  "http://$address/v1/status" || true)
+check "the preset origin is allowed (200)" test "$preset" = 200
 kill -TERM "$agent_pid"
 wait "$agent_pid" || true
 agent_pid=

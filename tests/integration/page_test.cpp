@@ -17,6 +17,7 @@
 #include "weighlink/testing/pg_cluster.hpp"
 #include "weighlink/testing/process.hpp"
 #include "weighlink/testing/pty_scale.hpp"
+#include "weighlink/testing/scripted_http.hpp"
 
 namespace json = boost::json;
 using namespace std::chrono_literals;
@@ -445,4 +446,94 @@ TEST_CASE("operator page: a mutation the backend refused is listed and can be re
   REQUIRE(station.wait(contains(row + " .attempts", "2")));
   CHECK(station.outbox("weighing.captured", "dead").size() == 1);
   CHECK_MESSAGE(station.browser().exceptions().empty(), station.console());
+}
+
+TEST_CASE("operator page: a web app asking to use the scale is shown; Allow pairs it") {
+  Station station;
+  auto& page = station.browser();
+  station.indicator().show("18240");
+  REQUIRE(station.shows("18240", "stable"));
+  const std::string app = "https://app.truload.example.com";
+  auto from_app = [&] {
+    return http_request(station.http(), "GET", "/v1/status", {{"Origin", app}}).status;
+  };
+  CHECK(station.text("#origins-empty").find("No web app") != std::string::npos);
+
+  // The web app's first request is refused, and the page asks the operator.
+  CHECK(from_app() == 403);
+  REQUIRE(station.wait("document.querySelector('#origins-asks .ask') !== null"));
+  CHECK(station.text("#origins-asks .question")
+            .find("Allow " + app + " to use this station's scale?") != std::string::npos);
+  REQUIRE(station.wait(contains("#origins-asks .seen", "1 request")));
+  CHECK(page.evaluate("document.querySelector('#origins-panel').classList.contains('asking')") ==
+        true);
+  station.screenshot("pairing-request.png");
+
+  page.click("#origins-asks .allow");
+  REQUIRE(station.wait(contains("#origins-msg", app + " may now use this station's scale.")));
+  CHECK(from_app() == 200);
+  REQUIRE(station.wait("document.querySelector('#origins-asks .ask') === null"));
+  CHECK(station.text("#origins-rows").find(app) != std::string::npos);
+  CHECK(station.text("#origins-rows .origin-state") == "allowed");
+  CHECK(station.text("#origins-rows .origin-source") == "paired here");
+  station.screenshot("pairing-allowed.png");
+
+  // Revoke: refused again, and asking again.
+  page.click("#origins-rows .revoke");
+  REQUIRE(station.wait(contains("#origins-msg", "revoked")));
+  CHECK(from_app() == 403);
+  REQUIRE(station.wait("document.querySelector('#origins-asks .ask') !== null"));
+  // Deny: refused, and no longer asked.
+  page.click("#origins-asks .deny");
+  REQUIRE(station.wait(contains("#origins-msg", "stays refused")));
+  CHECK(from_app() == 403);
+  REQUIRE(station.wait("document.querySelector('#origins-asks .ask') === null"));
+  CHECK(station.text("#origins-rows .origin-state") == "denied");
+  CHECK_FALSE(csp_violated(page));
+  CHECK_MESSAGE(page.exceptions().empty(), station.console());
+}
+
+TEST_CASE(
+    "operator page: a page of another origin gets through its browser's own preflight after "
+    "pairing") {
+  Station station;
+  station.indicator().show("18240");
+  REQUIRE(station.shows("18240", "stable"));
+  // A stand-in web app on another origin (another port); the browser opens it and calls the
+  // agent as a web app does: a JSON POST with an Idempotency-Key (a CORS preflight first) and the
+  // live socket.
+  weighlink::testing::ScriptedHttpServer app({{200, "web app stand-in"}});
+  const std::string app_origin = "http://" + app.address();
+  auto& browser = station.browser();
+  browser.navigate(app_origin + "/");
+  const std::string call =
+      "fetch('http://" + station.http() +
+      "/v1/captures', {method: 'POST', headers: {'Content-Type': 'application/json', "
+      "'Idempotency-Key': 'pair-1'}, body: JSON.stringify({scale: 'main'})})"
+      ".then(async (r) => ({status: r.status, id: r.headers.get('X-Correlation-Id'), "
+      "body: await r.json()}), (e) => ({failed: String(e)}))";
+  const std::string socket =
+      "new Promise((done) => { const ws = new WebSocket('ws://" + station.http() +
+      "/v1/live'); ws.onmessage = (e) => { done(JSON.parse(e.data).type); ws.close(); }; "
+      "ws.onerror = () => done('refused'); })";
+
+  CHECK(browser.evaluate(call).as_object().contains("failed"));  // the preflight was refused
+  CHECK(browser.evaluate(socket) == "refused");
+  auto origins = station.get("/v1/origins");
+  REQUIRE(origins.at("pending").as_array().size() == 1);
+  CHECK(origins.at("pending").as_array().at(0).at("origin") == json::value(app_origin));
+  CHECK(station.outbox("weighing.captured").empty());
+
+  auto allow = http_request(station.http(), "POST", "/v1/origins/allow",
+                            {{"Content-Type", "application/json"}},
+                            json::serialize(json::object{{"origin", app_origin}}));
+  REQUIRE(allow.status == 200);
+  const auto done = browser.evaluate(call).as_object();
+  INFO(json::serialize(done));
+  CHECK(done.at("status") == 202);
+  CHECK(done.at("id").is_string());  // an exposed header the page can read
+  CHECK(done.at("body").at("weighing").at("weight") == "18240");
+  CHECK(browser.evaluate(socket) == "hello");
+  CHECK(station.outbox("weighing.captured").size() == 1);
+  CHECK_MESSAGE(browser.exceptions().empty(), station.console());
 }

@@ -14,6 +14,7 @@
 #include "weighlink/agent/captures.hpp"
 #include "weighlink/agent/http_types.hpp"
 #include "weighlink/agent/live_state.hpp"
+#include "weighlink/agent/pairing.hpp"
 #include "weighlink/agent/security.hpp"
 #include "weighlink/sync/outbox.hpp"
 #include "weighlink/sync/replay.hpp"
@@ -38,6 +39,9 @@ struct ApiContext {
   Captures* captures = nullptr;
   sync::ReplayWorker* replay = nullptr;  // null when the agent runs offline
   SecurityPolicy security;
+  // Origin pairing (pairing.hpp); null: only security.allowed_origins pass (and nothing is
+  // recorded).
+  OriginPairing* pairing = nullptr;
   std::chrono::milliseconds capture_timeout{3000};
   // The link to the backend, for /v1/status "uplink": "tls" or "plaintext", and whether a
   // plaintext link goes to another machine (warned at start).
@@ -70,8 +74,10 @@ class Api {
   void handle(const HttpRequest& request, Respond respond);
 
   // Host and Origin checks for any request, the WebSocket upgrade included. A response when the
-  // request must be refused.
-  [[nodiscard]] std::optional<HttpResponse> refuse(const HttpRequest& request) const;
+  // request must be refused; an origin not yet paired is then recorded as pending, with the
+  // `surface` that refused it ("api", "live", "truconnect_ws", "truconnect_http").
+  [[nodiscard]] std::optional<HttpResponse> refuse(const HttpRequest& request,
+                                                   std::string_view surface);
 
   // The /v1/status document (also sent on the live socket as {"type":"status",...}).
   [[nodiscard]] boost::json::object status() const;
@@ -80,7 +86,12 @@ class Api {
 
  private:
   [[nodiscard]] std::optional<HttpResponse> refuse(const HttpRequest& request,
-                                                   const std::string& correlation_id) const;
+                                                   std::string_view surface,
+                                                   const std::string& correlation_id);
+  // GET /v1/origins and POST /v1/origins/{allow,deny,revoke}: the agent's own page or a
+  // non-browser local client only.
+  void origins(const HttpRequest& request, const std::string& action,
+               const std::string& correlation_id, Respond respond);
   void post_mutation(const HttpRequest& request, const std::string& correlation_id,
                      Respond respond);
   void post_capture(const HttpRequest& request, const std::string& correlation_id, Respond respond);
@@ -105,9 +116,5 @@ class Api {
 [[nodiscard]] HttpResponse error_response(int status, const std::string& code,
                                           const std::string& message,
                                           const std::string& correlation_id);
-
-// A CORS preflight answer (204) allowing `methods` and request `headers`; the caller adds the
-// allowed origin.
-[[nodiscard]] HttpResponse preflight_response(std::string_view methods, std::string_view headers);
 
 }  // namespace weighlink::agent

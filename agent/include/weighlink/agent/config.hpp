@@ -62,6 +62,7 @@ struct TruConnectConfig {
 };
 
 struct AgentConfig {
+  std::filesystem::path config_file;  // the file it was read from, if any (for messages)
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 8420;
   // A listen address (ours or TruConnect's) beyond loopback is refused unless this is set in the
@@ -89,6 +90,9 @@ struct AgentConfig {
   // accepted in the Host header besides localhost, 127.0.0.1 and [::1].
   std::vector<std::string> allowed_origins;
   std::vector<std::string> allowed_hosts;
+  // Drop-in files of preset origins (*.conf, one origin per line) read at start; by default
+  // origins.d next to the configuration file; empty: none.
+  std::filesystem::path origins_dir;
 
   std::chrono::milliseconds capture_timeout{3000};
   std::chrono::milliseconds status_interval{1000};

@@ -35,6 +35,9 @@ class Server {
   [[nodiscard]] bool listen_truconnect(bool websocket, std::string* bound, std::string* error);
   void publish_reading(const scale::Reading& reading);
   void publish_status();
+  // Closes every live and TruConnect socket a browser page of `origin` (normalized) opened: the
+  // operator revoked it.
+  void close_origin(const std::string& origin);
   [[nodiscard]] std::size_t live_clients() const;
   // Connections open now on all listeners (HTTP and live), and request-body bytes reserved.
   [[nodiscard]] std::size_t connections() const;

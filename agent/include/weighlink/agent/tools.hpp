@@ -41,4 +41,25 @@ struct VerifyEvidenceCommand {
                                       const VerifyEvidenceCommand& command, std::ostream& out,
                                       std::ostream& err);
 
+// `weighlink-agent origins list [--json] | allow ORIGIN | deny ORIGIN | revoke ORIGIN |
+// preset [--name NAME] ORIGINS...`
+// (docs/security.md, "Origin pairing"): the origins that may use this station, from the
+// configuration, the drop-in folder and <data_dir>/origins.db, which the command writes; a
+// running agent applies a change at its next request (PRAGMA data_version), no restart.
+// Exit codes: 0 done; 1 the store could not be used, or the origin cannot be changed here (a
+// configured or preset one, or nothing to revoke); 2 bad usage (a malformed origin, a bad
+// drop-in line).
+struct OriginsCommand {
+  std::string action;  // list | allow | deny | revoke | preset
+  std::string origin;  // allow, deny, revoke
+  bool json = false;   // list: the /v1/origins document
+  // preset (what the installers run): the origins (each argument may hold several, separated by
+  // commas or spaces) written to <origins_dir>/<name>.conf, atomically; none removes the file.
+  std::vector<std::string> origins;
+  std::string name = "installer";
+};
+
+[[nodiscard]] int run_origins_command(const AgentConfig& config, const OriginsCommand& command,
+                                      std::ostream& out, std::ostream& err);
+
 }  // namespace weighlink::agent

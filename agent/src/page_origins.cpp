@@ -1,0 +1,77 @@
+#include "page_assets.hpp"
+
+namespace weighlink::agent::page {
+
+// Origin pairing on the operator page: the status document's "origins" (every status message)
+// drives the lists; Allow, Deny and Revoke post to /v1/origins/{allow,deny,revoke}, which only
+// this page (same origin as the agent) may call.
+std::string_view script_js_origins() {
+  static constexpr std::string_view kOrigins = R"js(
+let originsKey = null;  // what the lists on screen show, to rebuild them only when it changes
+const SOURCE_TEXT = {paired: "paired here", config: "configuration file", preset: "installer preset"};
+
+function renderOrigins(doc) {
+  const pending = doc.pending || [], allowed = doc.allowed || [], denied = doc.denied || [];
+  const key = JSON.stringify([pending.map((p) => p.origin),
+    allowed.map((a) => [a.origin, a.source]), denied.map((d) => [d.origin, d.source])]);
+  $("#origins-panel").classList.toggle("asking", pending.length > 0);
+  if (key !== originsKey) {
+    originsKey = key;
+    $("#origins-asks").replaceChildren(...pending.map(askItem));
+    const rows = allowed.map((a) => originRow(a, "allowed")).concat(
+      denied.map((d) => originRow(d, "denied")));
+    $("#origins-rows").replaceChildren(...rows);
+    $("#origins-table").hidden = rows.length === 0;
+    $("#origins-empty").hidden = rows.length > 0 || pending.length > 0;
+  }
+  for (const p of pending) {
+    const li = [...document.querySelectorAll("#origins-asks .ask")].find(
+      (e) => e.dataset.origin === p.origin);
+    if (li) setText($(".seen", li), p.count + (p.count === 1 ? " request" : " requests") +
+                    ", last at " + new Date(p.last_seen).toLocaleTimeString());
+  }
+}
+
+function askItem(p) {
+  const li = $("#ask-template").content.firstElementChild.cloneNode(true);
+  li.dataset.origin = p.origin;
+  setText($(".origin", li), p.origin);
+  for (const action of ["allow", "deny"]) {
+    const button = $("." + action, li);
+    button.setAttribute("aria-label", (action === "allow" ? "Allow " : "Deny ") + p.origin);
+    button.addEventListener("click", () => busy(button, () => decideOrigin(action, p.origin)));
+  }
+  return li;
+}
+
+function originRow(o, state) {
+  const tr = $("#origin-template").content.firstElementChild.cloneNode(true);
+  tr.dataset.origin = o.origin;
+  setText($(".origin", tr), o.origin);
+  tr.dataset.state = state;
+  setText($(".origin-state", tr), state);
+  setText($(".origin-source", tr), SOURCE_TEXT[o.source] || o.source);
+  const button = $(".revoke", tr);
+  if (!o.revocable) {
+    button.remove();  // set in a file: changed there, not here
+  } else {
+    button.setAttribute("aria-label", "Revoke " + o.origin);
+    button.addEventListener("click", () => busy(button, () => decideOrigin("revoke", o.origin)));
+  }
+  return tr;
+}
+
+async function decideOrigin(action, origin) {
+  const r = await request("POST", "/v1/origins/" + action, {origin});
+  if (!r.ok) return setResult($("#origins-msg"), r.lost ? "warn" : "bad", "Not changed: " + refusal(r));
+  renderOrigins(r.body);
+  setResult($("#origins-msg"), "ok", action === "allow"
+    ? origin + " may now use this station's scale."
+    : action === "deny" ? origin + " stays refused."
+    : origin + " is revoked: it must ask again.");
+}
+)js";
+  return kOrigins;
+}
+
+}  // namespace weighlink::agent::page
