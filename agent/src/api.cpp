@@ -784,7 +784,8 @@ json::object Api::status() const {
   return json::object{
       {"station_id", ctx_.station_id}, {"agent_version", ctx_.agent_version},
       {"scales", std::move(scales)},   {"uplink", std::move(uplink)},
-      {"outbox", std::move(outbox)},   {"axle_sessions", ctx_.captures->sessions_json()}};
+      {"outbox", std::move(outbox)},   {"axle_sessions", ctx_.captures->sessions_json()},
+      {"tls", ctx_.tls_status ? ctx_.tls_status() : json::object{{"enabled", false}}}};
 }
 
 HttpResponse Api::metrics() const {

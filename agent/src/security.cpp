@@ -38,7 +38,8 @@ bool origin_allowed(std::string_view origin, std::string_view host_header,
   if (origin.empty()) return true;
   const auto o = lower(origin);
   const auto own = lower(host_header);
-  if (o == "http://" + own) return true;
+  // The agent's own page, over http:// or https:// (the TLS port, docs/local-tls.md).
+  if (o == "http://" + own || o == "https://" + own) return true;
   return std::any_of(policy.allowed_origins.begin(), policy.allowed_origins.end(),
                      [&](const std::string& a) { return lower(a) == o; });
 }
