@@ -46,6 +46,10 @@ int main(int argc, char** argv) {
       ->expected(0, 1);
   app.add_option("--listen", listen,
                  "HOST:PORT for HTTP and the live socket (default 127.0.0.1:8420; port 0 = any)");
+  std::string tls_listen;
+  app.add_option("--tls-listen", tls_listen,
+                 "HOST:PORT for https:// and wss:// with the station CA (turns tls on; config "
+                 "tls.listen, default 127.0.0.1:8421)");
   app.add_option("--ready-file", ready_file, "write bound addresses as JSON here once listening");
   app.add_option("--data-dir", data_dir, "directory for the outbox");
   app.add_option("--station-id", station_id, "this station's id");
@@ -114,8 +118,8 @@ int main(int argc, char** argv) {
   auto* tls_status = tls->add_subcommand(
       "status", "the CA and the certificate: files, subjects, expiry, fingerprints");
   tls_status->add_flag("--json", tls_cmd.json, "one JSON object");
-  auto* tls_renew =
-      tls->add_subcommand("renew", "a new server certificate from the same CA (the agent loads it)");
+  auto* tls_renew = tls->add_subcommand(
+      "renew", "a new server certificate from the same CA (the agent loads it)");
   auto* tls_export = tls->add_subcommand("export-ca", "the CA certificate (PEM), for trust stores");
   tls_export->add_option("--out", tls_cmd.out_file, "write here (default standard output)");
   for (auto* sub : {tls_init, tls_status, tls_renew, tls_export}) sub->fallthrough();
@@ -187,6 +191,10 @@ int main(int argc, char** argv) {
     if (!config_file.empty()) config = weighlink::agent::load_config_file(config_file);
     if (!listen.empty()) {
       weighlink::agent::parse_listen(listen, config.listen_host, config.listen_port);
+    }
+    if (!tls_listen.empty()) {
+      weighlink::agent::parse_listen(tls_listen, config.tls.host, config.tls.port);
+      config.tls.enabled = true;
     }
     if (!ready_file.empty()) config.ready_file = ready_file;
     if (!data_dir.empty()) config.data_dir = data_dir;

@@ -383,8 +383,7 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
       options.station_id = config.station_id;
       options.renew_before = config.tls.renew_before;
       options.create_missing_ca = false;  // a new CA would not be trusted: say so instead
-      auto ensured =
-          ensure_local_tls(local_tls->files, options, std::chrono::system_clock::now());
+      auto ensured = ensure_local_tls(local_tls->files, options, std::chrono::system_clock::now());
       std::string load_error;
       if (!ensured.state) {
         local_tls->last_error = ensured.error;

@@ -781,11 +781,12 @@ json::object Api::status() const {
   } else {
     uplink = {{"state", "disabled"}, {"backend", ""}, {"last_sync", nullptr}};
   }
-  return json::object{
+  json::object out{
       {"station_id", ctx_.station_id}, {"agent_version", ctx_.agent_version},
       {"scales", std::move(scales)},   {"uplink", std::move(uplink)},
-      {"outbox", std::move(outbox)},   {"axle_sessions", ctx_.captures->sessions_json()},
-      {"tls", ctx_.tls_status ? ctx_.tls_status() : json::object{{"enabled", false}}}};
+      {"outbox", std::move(outbox)},   {"axle_sessions", ctx_.captures->sessions_json()}};
+  out["tls"] = ctx_.tls_status ? ctx_.tls_status() : json::object{{"enabled", false}};
+  return out;
 }
 
 HttpResponse Api::metrics() const {

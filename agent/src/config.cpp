@@ -55,8 +55,8 @@ std::optional<std::string> validate_config(const AgentConfig& config) {
   if (config.tls.enabled) {
     listens.push_back({"tls.listen", config.tls.host, config.tls.port});
     if (config.truconnect.enabled) {
-      listens.push_back({"compat.truconnect.wss_listen", config.truconnect.wss_host,
-                         config.truconnect.wss_port});
+      listens.push_back(
+          {"compat.truconnect.wss_listen", config.truconnect.wss_host, config.truconnect.wss_port});
       listens.push_back({"compat.truconnect.https_listen", config.truconnect.https_host,
                          config.truconnect.https_port});
     }

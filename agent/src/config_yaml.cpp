@@ -279,12 +279,11 @@ void load_limits(const YAML::Node& n, const std::filesystem::path& file, ServerL
 void load_truconnect(const YAML::Node& n, const std::filesystem::path& file, TruConnectConfig& tc) {
   const std::string at = "compat.truconnect.";
   if (!n.IsMap()) fail(file, "compat.truconnect", "expected a mapping (enabled, ws_listen, ...)");
-  check_keys(
-      n,
-      {"enabled", "ws_listen", "http_listen", "wss_listen", "https_listen", "scale",
-       "capture_mode", "station_code", "station_name", "bidirectional", "bound_a_code",
-       "bound_b_code", "vehicle_on_deck_weight"},
-      file, at);
+  check_keys(n,
+             {"enabled", "ws_listen", "http_listen", "wss_listen", "https_listen", "scale",
+              "capture_mode", "station_code", "station_name", "bidirectional", "bound_a_code",
+              "bound_b_code", "vehicle_on_deck_weight"},
+             file, at);
   if (auto v = n["enabled"]) tc.enabled = get<bool>(v, file, at + "enabled", "true or false");
   listen_key(n["ws_listen"], file, at + "ws_listen", tc.ws_host, tc.ws_port);
   listen_key(n["http_listen"], file, at + "http_listen", tc.http_host, tc.http_port);
@@ -326,7 +325,8 @@ void load_tls(const YAML::Node& n, const std::filesystem::path& file, LocalTlsCo
   listen_key(n["listen"], file, "tls.listen", tls.host, tls.port);
   if (auto v = n["dir"]) {
     tls.dir = get<std::string>(v, file, "tls.dir", "a directory path");
-    if (tls.dir.empty()) fail(file, "tls.dir", "must not be empty (leave it out for <data_dir>/tls)");
+    if (tls.dir.empty())
+      fail(file, "tls.dir", "must not be empty (leave it out for <data_dir>/tls)");
   }
   if (auto v = n["renew_before_days"]) {
     // Below a day a missed daily check lets the certificate expire; from 200 days on, a

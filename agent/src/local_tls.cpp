@@ -34,17 +34,15 @@ RenewDecision decide_renewal(const std::optional<CertFacts>& leaf, SystemTime no
   }
   if (now < leaf->not_before) {
     return {true, "the server certificate is not valid before " +
-                      scale::format_timestamp(leaf->not_before) +
-                      " (was the clock set back?)"};
+                      scale::format_timestamp(leaf->not_before) + " (was the clock set back?)"};
   }
   if (now >= leaf->not_after) {
-    return {true,
-            "the server certificate expired on " + scale::format_timestamp(leaf->not_after)};
+    return {true, "the server certificate expired on " + scale::format_timestamp(leaf->not_after)};
   }
   if (leaf->not_after - now < renew_before) {
     return {true, "the server certificate expires in " + days_text(leaf->not_after - now) +
-                      ", on " + scale::format_timestamp(leaf->not_after) +
-                      " (renewed " + days_text(renew_before) + " before, tls.renew_before_days)"};
+                      ", on " + scale::format_timestamp(leaf->not_after) + " (renewed " +
+                      days_text(renew_before) + " before, tls.renew_before_days)"};
   }
   return {false, {}};
 }
@@ -55,7 +53,8 @@ CaCheck check_ca(const CertFacts& ca, SystemTime now, std::chrono::hours warn_be
       "(docs/local-tls.md, \"Rotating the CA\")";
   if (!ca.is_ca) return {CaHealth::invalid, "the station CA certificate is not a CA" + replace};
   if (!ca.key_matches) {
-    return {CaHealth::invalid, "the station CA certificate does not match its private key" + replace};
+    return {CaHealth::invalid,
+            "the station CA certificate does not match its private key" + replace};
   }
   if (now < ca.not_before) {
     return {CaHealth::not_yet_valid, "the station CA is not valid before " +
@@ -89,8 +88,7 @@ const char* to_string(CaHealth health) {
   return "invalid";
 }
 
-EnsureResult ensure_local_tls(const TlsFiles& files, const EnsureOptions& options,
-                              SystemTime now) {
+EnsureResult ensure_local_tls(const TlsFiles& files, const EnsureOptions& options, SystemTime now) {
   EnsureResult out;
   auto failed = [&out](int code, std::string message) {
     out.exit_code = code;
@@ -112,8 +110,8 @@ EnsureResult ensure_local_tls(const TlsFiles& files, const EnsureOptions& option
     std::filesystem::permissions(files.dir, std::filesystem::perms::owner_all, ec);
   }
   LocalTlsState state;
-  const bool have_ca = std::filesystem::exists(files.ca_cert(), ec) ||
-                       std::filesystem::exists(files.ca_key(), ec);
+  const bool have_ca =
+      std::filesystem::exists(files.ca_cert(), ec) || std::filesystem::exists(files.ca_key(), ec);
   if (!have_ca && !options.create_missing_ca) {
     return failed(1, "no station CA in " + files.dir.string() +
                          "; create one with: weighlink-agent tls init");

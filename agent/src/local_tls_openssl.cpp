@@ -161,7 +161,9 @@ std::string pem_of(EVP_PKEY* key) {
   return read_bio(bio.get());
 }
 
-Bio open_file(const std::filesystem::path& path) { return Bio(BIO_new_file(path.string().c_str(), "r")); }
+Bio open_file(const std::filesystem::path& path) {
+  return Bio(BIO_new_file(path.string().c_str(), "r"));
+}
 
 Cert load_cert(const std::filesystem::path& path, std::string* error) {
   Bio bio = open_file(path);
@@ -258,16 +260,19 @@ bool create_ca(const TlsFiles& files, const std::string& station_id, SystemTime 
   auto key = new_p256_key(error);
   if (!key) return false;
   Name name(X509_NAME_new());
+  // The common name is the same for every station (Windows' certutil -delstore finds the CA by
+  // it at uninstall); the units tell stations and successive CAs apart.
   const auto stamp = scale::format_timestamp(now).substr(0, 16);  // "2026-12-07T06:30"
   if (!name || !add_entry(name.get(), "O", "weighlink") ||
       !add_entry(name.get(), "OU", "station " + station_id + " on " + host_name()) ||
-      !add_entry(name.get(), "CN", "weighlink local CA " + stamp)) {
+      !add_entry(name.get(), "OU", "created " + stamp) ||
+      !add_entry(name.get(), "CN", kCaCommonName)) {
     *error = "cannot build the CA's name: " + openssl_error();
     return false;
   }
   // An hour back: a clock a little behind still takes it.
-  auto cert = new_cert(key.get(), name.get(), name.get(), now - std::chrono::hours(1),
-                       kCaValidity, error);
+  auto cert =
+      new_cert(key.get(), name.get(), name.get(), now - std::chrono::hours(1), kCaValidity, error);
   if (!cert) return false;
   if (!add_ext(cert.get(), cert.get(), NID_basic_constraints, "critical,CA:TRUE,pathlen:0",
                error) ||
@@ -301,7 +306,8 @@ bool issue_server_cert(const TlsFiles& files, SystemTime now, std::chrono::hours
   }
   const auto from = now - std::chrono::hours(1);
   validity = std::min(validity, kLeafValidity);
-  auto cert = new_cert(key.get(), name.get(), X509_get_subject_name(ca.get()), from, validity, error);
+  auto cert =
+      new_cert(key.get(), name.get(), X509_get_subject_name(ca.get()), from, validity, error);
   if (!cert) return false;
   std::string san;
   for (const auto& n : local_names()) san += (san.empty() ? "" : ",") + n;

@@ -90,8 +90,8 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   struct Listener {
     std::unique_ptr<tcp::acceptor> acceptor;
     Endpoint endpoint;
-    bool tls = false;  // TLS on this port (tls_context)
-    int key = 0;       // its place in `connections`
+    bool tls = false;                           // TLS on this port (tls_context)
+    int key = 0;                                // its place in `connections`
     std::unique_ptr<asio::steady_timer> pause;  // accepting again after EMFILE
   };
   std::vector<std::unique_ptr<Listener>> listeners;
@@ -287,8 +287,7 @@ class HttpTransport {
   virtual void expires_never() = 0;
   virtual void async_read_header(beast::flat_buffer& buffer, RequestParser& parser,
                                  IoHandler handler) = 0;
-  virtual void async_read(beast::flat_buffer& buffer, RequestParser& parser,
-                          IoHandler handler) = 0;
+  virtual void async_read(beast::flat_buffer& buffer, RequestParser& parser, IoHandler handler) = 0;
   virtual void async_write(Response& res, IoHandler handler) = 0;
   virtual void async_write_bytes(asio::const_buffer bytes, IoHandler handler) = 0;
   // After the last answer: plain sends FIN, then reads and drops what the client still sends
@@ -793,8 +792,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     }
     body_.release();
     stream_->expires_never();
-    auto session = std::make_shared<LiveSession>(stream_->into_live(), server_, endpoint_,
-                                                 std::move(slot_));
+    auto session =
+        std::make_shared<LiveSession>(stream_->into_live(), server_, endpoint_, std::move(slot_));
     server_->sessions.insert(session);
     session->run(std::move(req), server_->options);
   }
@@ -925,16 +924,17 @@ void Server::Impl::on_accept(Listener& listener, beast::error_code ec, tcp::sock
           suppressed ? "; " + std::to_string(suppressed) + " more refused since the last line"
                      : "");
     }
-    refuse(transport(listener, std::move(socket)), with_retry_after(error_response(
-                                  503, "too_many_connections",
-                                  "the agent has " + std::to_string(connections.max()) +
-                                      " connections open on this port, all busy; retry in a moment",
-                                  id)));
+    refuse(transport(listener, std::move(socket)),
+           with_retry_after(
+               error_response(503, "too_many_connections",
+                              "the agent has " + std::to_string(connections.max()) +
+                                  " connections open on this port, all busy; retry in a moment",
+                              id)));
   } else {
     const auto slot_id = connections.add(key, std::chrono::steady_clock::now());
-    auto session = std::make_shared<HttpSession>(transport(listener, std::move(socket)),
-                                                 shared_from_this(), listener.endpoint,
-                                                 ConnectionSlot(weak_from_this(), slot_id));
+    auto session =
+        std::make_shared<HttpSession>(transport(listener, std::move(socket)), shared_from_this(),
+                                      listener.endpoint, ConnectionSlot(weak_from_this(), slot_id));
     http_sessions[slot_id] = session;
     session->run();
   }
@@ -1144,8 +1144,7 @@ bool Server::listen_truconnect(TruConnect& tc, std::string* ws_bound, std::strin
     *error = "TruConnect compatibility: " + *error;
     return false;
   }
-  if (!impl_->bind(c.http_host, c.http_port, Endpoint::truconnect_http, false, http_bound,
-                   error)) {
+  if (!impl_->bind(c.http_host, c.http_port, Endpoint::truconnect_http, false, http_bound, error)) {
     *error = "TruConnect compatibility: " + *error;
     return false;
   }

@@ -117,11 +117,11 @@ int status(const AgentConfig& config, const TlsCommand& command, std::ostream& o
           << "  sha256      " << leaf->sha256 << "\n";
     }
     out << "  renewal     "
-        << (decision.renew ? "due: " + decision.reason +
-                                 " (the agent renews it at its next check, or run: "
-                                 "weighlink-agent tls renew)"
-                           : "not due (renewed " + std::to_string(renew_days) +
-                                 " days before expiry)")
+        << (decision.renew
+                ? "due: " + decision.reason +
+                      " (the agent renews it at its next check, or run: "
+                      "weighlink-agent tls renew)"
+                : "not due (renewed " + std::to_string(renew_days) + " days before expiry)")
         << "\n";
   }
   // A CA that no longer vouches for anything fails the check; a certificate due for renewal

@@ -114,11 +114,9 @@ struct AgentProcess {
   [[nodiscard]] std::string address(const char* key) const { return ready.at(key); }
 };
 
-// Reads live messages until one satisfies `pred`; fails the test after `timeout`. `Ws` is WsClient
-// or WssClient (tls_client.hpp).
-template <class Ws>
-boost::json::object read_until(
-    Ws& ws, const std::function<bool(const boost::json::object&)>& pred,
+// Reads live messages until one satisfies `pred`; fails the test after `timeout`.
+inline boost::json::object read_until(
+    WsClient& ws, const std::function<bool(const boost::json::object&)>& pred,
     std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
@@ -170,9 +168,8 @@ inline std::string truconnect_config(const std::string& source,
 
 // The data of the next TruConnect message of `event` (others are skipped); fails the test after
 // `timeout`.
-template <class Ws>
-boost::json::object next_event(
-    Ws& ws, const std::string& event,
+inline boost::json::object next_event(
+    WsClient& ws, const std::string& event,
     std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
   auto m = read_until(
       ws, [&](const boost::json::object& o) { return o.at("event") == boost::json::value(event); },

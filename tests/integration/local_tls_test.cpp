@@ -18,7 +18,6 @@ using weighlink::testing::eventually;
 using weighlink::testing::http_request;
 using weighlink::testing::https_request;
 using weighlink::testing::mt_frame;
-using weighlink::testing::next_event;
 using weighlink::testing::PtyScale;
 using weighlink::testing::read_until;
 using weighlink::testing::run;
@@ -40,6 +39,30 @@ std::vector<std::string> scale_args(const PtyScale& scale) {
 
 std::filesystem::path tls_dir(const TempDir& dir) { return dir / "data" / "tls"; }
 
+// Reads wss messages until one satisfies `pred` (read_until of agent_fixture.hpp, over TLS).
+json::object wss_until(WssClient& ws, const std::function<bool(const json::object&)>& pred) {
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto msg = ws.read(std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now()));
+    if (!msg) break;
+    auto v = json::parse(*msg);
+    if (v.is_object() && pred(v.as_object())) return v.as_object();
+  }
+  FAIL("no matching message on the wss socket in time");
+  return {};
+}
+
+bool is_type(const json::object& o, const char* type) {
+  const auto* t = o.if_contains("type");
+  return t && *t == type;
+}
+
+bool is_event(const json::object& o, const char* event) {
+  const auto* e = o.if_contains("event");
+  return e && *e == event;
+}
+
 // `weighlink-agent ARGS --data-dir DIR/data`, stdout and stderr apart.
 weighlink::testing::SplitRunResult agent_cli(const TempDir& dir, std::vector<std::string> args) {
   args.insert(args.begin(), bin("weighlink-agent"));
@@ -55,8 +78,8 @@ json::object tls_status_json(const TempDir& dir) {
 
 // The fingerprint the openssl command line gives the file, "AB:CD:...".
 std::string openssl_sha256(const std::filesystem::path& cert) {
-  auto r = run({"/usr/bin/openssl", "x509", "-noout", "-fingerprint", "-sha256", "-in",
-                cert.string()});
+  auto r =
+      run({"/usr/bin/openssl", "x509", "-noout", "-fingerprint", "-sha256", "-in", cert.string()});
   REQUIRE(r.exit_code == 0);
   auto text = r.output.substr(r.output.find('=') + 1);
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
@@ -91,22 +114,28 @@ TEST_CASE("local tls: page, status and live socket over https and wss verify wit
   CHECK(tls.at("ca").at("health") == "ok");
   CHECK(tls.at("certificate").at("sha256") ==
         json::value(openssl_sha256(tls_dir(dir) / "server.crt")));
-  CHECK(tls.at("certificate").at("names") == json::parse(R"(["DNS:localhost","IP:127.0.0.1","IP:::1"])"));
+  CHECK(tls.at("certificate").at("names") ==
+        json::parse(R"(["DNS:localhost","IP:127.0.0.1","IP:::1"])"));
 
   // The live socket over wss, from the agent's own page (its https origin).
   WssClient live(https, {ca, "localhost"}, "/v1/live",
                  {{"Origin", "https://localhost" + https.substr(https.rfind(':'))}});
-  read_until(live, [](const json::object& o) { return o.at("type") == "hello"; });
-  auto reading = read_until(live, [](const json::object& o) {
-    return o.at("type") == "reading" && o.at("weight") == "12340";
+  wss_until(live, [](const json::object& o) { return is_type(o, "hello"); });
+  auto reading = wss_until(live, [](const json::object& o) {
+    return is_type(o, "reading") && o.at("weight") == "12340";
   });
   CHECK(reading.at("stable") == true);
 
-  // The same checks as plain: a foreign origin and a foreign Host are refused over TLS too.
-  CHECK(https_request(https, {ca}, "GET", "/v1/status", {{"Origin", "https://evil.example"}})
-            .status == 403);
-  CHECK(https_request(https, {ca}, "GET", "/v1/status", {{"Host", "evil.example"}}).status ==
-        403);
+  // The same checks as plain, with the same answers: a foreign origin (403) and a foreign Host
+  // (421, DNS rebinding) are refused over TLS too.
+  for (const auto& [header, status] :
+       {std::pair{std::pair{"Origin", "https://evil.example"}, 403},
+        std::pair{std::pair{"Host", "evil.example"}, 421}}) {
+    CAPTURE(header.first);
+    const std::map<std::string, std::string> h{{header.first, header.second}};
+    CHECK(https_request(https, {ca}, "GET", "/v1/status", h).status == status);
+    CHECK(http_request(agent.http, "GET", "/v1/status", h).status == status);
+  }
 
   // A client that trusts another CA does not get through the handshake.
   TlsCa other(dir.path(), "other");
@@ -131,10 +160,10 @@ TEST_CASE("local tls: a certificate inside the renewal window is renewed at star
   REQUIRE(run({"/usr/bin/openssl", "req", "-new", "-key", (d / "server.key").string(), "-subj",
                "/CN=localhost", "-out", (dir / "csr").string()})
               .exit_code == 0);
-  auto signed_ = run({"/usr/bin/openssl", "x509", "-req", "-in", (dir / "csr").string(), "-CA",
-                      (d / "ca.crt").string(), "-CAkey", (d / "ca.key").string(),
-                      "-CAcreateserial", "-days", "10", "-extfile", (dir / "ext").string(),
-                      "-out", (d / "server.crt").string()});
+  auto signed_ =
+      run({"/usr/bin/openssl", "x509", "-req", "-in", (dir / "csr").string(), "-CA",
+           (d / "ca.crt").string(), "-CAkey", (d / "ca.key").string(), "-CAcreateserial", "-days",
+           "10", "-extfile", (dir / "ext").string(), "-out", (d / "server.crt").string()});
   REQUIRE_MESSAGE(signed_.exit_code == 0, signed_.output);
   const auto short_lived = openssl_sha256(d / "server.crt");
   const auto before = tls_status_json(dir);
@@ -170,10 +199,10 @@ TEST_CASE("local tls: a renewed certificate reaches new connections without a re
   REQUIRE(renewed != first);
 
   // New connections get the new certificate once the agent's check has loaded it ...
-  REQUIRE_MESSAGE(eventually([&] { return https_request(https, tls, "GET", "/healthz").peer_sha256 ==
-                                          renewed; },
-                             15s),
-                  agent.process->log());
+  REQUIRE_MESSAGE(
+      eventually(
+          [&] { return https_request(https, tls, "GET", "/healthz").peer_sha256 == renewed; }, 15s),
+      agent.process->log());
   CHECK(eventually(
       [&] {
         return agent_status(agent.http).at("tls").at("certificate").at("sha256") ==
@@ -181,18 +210,17 @@ TEST_CASE("local tls: a renewed certificate reaches new connections without a re
       },
       10s));
   // ... and the socket opened before keeps receiving.
-  read_until(open, [](const json::object& o) { return o.at("type") == "reading"; });
-  read_until(open, [](const json::object& o) { return o.at("type") == "status"; });
+  wss_until(open, [](const json::object& o) { return is_type(o, "reading"); });
+  wss_until(open, [](const json::object& o) { return is_type(o, "status"); });
 }
 
 TEST_CASE("local tls: a CA key readable by other users is refused at start, with the chmod") {
   TempDir dir("wl-ltls-mode");
   REQUIRE(agent_cli(dir, {"tls", "init"}).exit_code == 0);
   const auto key = tls_dir(dir) / "ca.key";
-  std::filesystem::permissions(key, std::filesystem::perms::owner_read |
-                                        std::filesystem::perms::owner_write |
-                                        std::filesystem::perms::group_read |
-                                        std::filesystem::perms::others_read);
+  std::filesystem::permissions(
+      key, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write |
+               std::filesystem::perms::group_read | std::filesystem::perms::others_read);
   std::ofstream(dir / "agent.yaml") << kTlsConfig;
   auto r = run_split({bin("weighlink-agent"), "--listen", "127.0.0.1:0", "--data-dir",
                       (dir / "data").string(), "--config", (dir / "agent.yaml").string()});
@@ -251,8 +279,8 @@ TEST_CASE("local tls: init keeps the CA, renew replaces the certificate, export-
 TEST_CASE("local tls: TruConnect's socket and REST API over wss and https") {
   TempDir dir("wl-ltls-tc");
   PtyScale scale(dir / "scale");
-  auto config = weighlink::testing::truconnect_config(scale.path(), "mt-continuous", "mobile",
-                                                      kTlsConfig);
+  auto config =
+      weighlink::testing::truconnect_config(scale.path(), "mt-continuous", "mobile", kTlsConfig);
   const std::string plain_ports = "http_listen: '127.0.0.1:0',";
   config.replace(config.find(plain_ports), plain_ports.size(),
                  plain_ports + " wss_listen: '127.0.0.1:0', https_listen: '127.0.0.1:0',");
@@ -262,16 +290,17 @@ TEST_CASE("local tls: TruConnect's socket and REST API over wss and https") {
   const std::map<std::string, std::string> origin{{"Origin", "https://truload.example.org"}};
 
   WssClient ws(agent.address("truconnect_wss"), tls, "/", origin);
-  next_event(ws, "connected");
+  wss_until(ws, [](const json::object& o) { return is_event(o, "connected"); });
   ws.write(R"({"event":"register","data":{"stationCode":"ROMIA","bound":"A","mode":"mobile"}})");
-  CHECK(next_event(ws, "register-ack").at("success") == true);
-  auto weight = read_until(ws, [](const json::object& o) {
-    return o.at("event") == "weight" && o.at("data").at("weight") == 8200;
+  auto ack = wss_until(ws, [](const json::object& o) { return is_event(o, "register-ack"); });
+  CHECK(ack.at("data").at("success") == true);
+  auto weight = wss_until(ws, [](const json::object& o) {
+    return is_event(o, "weight") && o.at("data").at("weight") == 8200;
   });
   CHECK(weight.at("data").at("stable") == true);
 
-  auto health = https_request(agent.address("truconnect_https"), tls, "GET", "/api/v1/health",
-                              origin);
+  auto health =
+      https_request(agent.address("truconnect_https"), tls, "GET", "/api/v1/health", origin);
   CHECK(health.status == 200);
   CHECK(body_of(health).at("status") == "ok");
   CHECK(health.headers.at("access-control-allow-origin") == "https://truload.example.org");

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #endif
 
+#include <fstream>
 #include <memory>
 
 #include "weighlink/testing/process.hpp"
@@ -23,7 +24,7 @@ using namespace std::chrono_literals;
 namespace {
 
 constexpr auto kDay = std::chrono::hours(24);
-const SystemTime kNow = SystemTime(std::chrono::seconds(1796630400));  // 2026-12-07T00:00:00Z
+const SystemTime kNow = SystemTime(std::chrono::seconds(1796630400));  // 2026-12-07T08:00:00Z
 
 CertFacts good_leaf(SystemTime not_after) {
   CertFacts f;
@@ -62,7 +63,7 @@ int verify(const std::filesystem::path& ca, X509* leaf, SystemTime at, const cha
   auto ca_cert = load(ca);
   X509_STORE_add_cert(store.get(), ca_cert.get());
   std::unique_ptr<X509_STORE_CTX, decltype(&X509_STORE_CTX_free)> ctx(X509_STORE_CTX_new(),
-                                                                       X509_STORE_CTX_free);
+                                                                      X509_STORE_CTX_free);
   X509_STORE_CTX_init(ctx.get(), store.get(), leaf, nullptr);
   auto* param = X509_STORE_CTX_get0_param(ctx.get());
   X509_VERIFY_PARAM_set_time(param, std::chrono::system_clock::to_time_t(at));
@@ -300,3 +301,46 @@ TEST_CASE("local tls: a CA key readable by others is refused, naming the file an
   CHECK(none.error.find("tls init") != std::string::npos);
 }
 #endif
+
+TEST_CASE("local tls: the tls keys load, and a bad one is named with what to do") {
+  TempDir dir;
+  auto load = [&](const std::string& yaml) {
+    std::ofstream(dir / "c.yaml", std::ios::trunc) << yaml;
+    return load_config_file(dir / "c.yaml");
+  };
+  auto error_of = [&](const std::string& yaml) -> std::string {
+    try {
+      (void)load(yaml);
+    } catch (const std::exception& e) {
+      return e.what();
+    }
+    return {};
+  };
+  auto cfg = load(
+      "data_dir: /srv/wl\ntls: {listen: '127.0.0.1:9443', renew_before_days: 45, "
+      "check_interval_s: 3600}\ncompat: {truconnect: {wss_listen: '127.0.0.1:4032', "
+      "https_listen: '[::1]:4033'}}\n");
+  CHECK(cfg.tls.enabled);  // the section turns it on
+  CHECK(cfg.tls.port == 9443);
+  CHECK(cfg.tls.renew_before == std::chrono::hours(24 * 45));
+  CHECK(cfg.tls.check_interval == std::chrono::seconds(3600));
+  CHECK(tls_files(cfg).dir == std::filesystem::path("/srv/wl/tls"));
+  CHECK(cfg.truconnect.wss_port == 4032);
+  CHECK(cfg.truconnect.https_host == "::1");
+  CHECK_FALSE(load("tls: {enabled: false}\n").tls.enabled);
+  CHECK(tls_files(load("tls: {dir: /etc/wl-tls}\n")).dir == std::filesystem::path("/etc/wl-tls"));
+
+  CHECK(error_of("tls: {renew_before_days: 0}\n").find("tls.renew_before_days") !=
+        std::string::npos);
+  CHECK(error_of("tls: {renew_before_days: 398}\n").find("out of range 1..200") !=
+        std::string::npos);
+  CHECK(error_of("tls: {port: 8421}\n").find("tls.port: unknown key") != std::string::npos);
+  CHECK(error_of("tls: {listen: 'localhost'}\n").find("tls.listen") != std::string::npos);
+  CHECK(error_of("tls: yes\n").find("tls: expected a mapping") != std::string::npos);
+
+  // Beyond loopback only with allow_remote, like every listen address.
+  auto remote = load("tls: {listen: '0.0.0.0:8421'}\n");
+  auto problem = validate_config(remote);
+  REQUIRE(problem);
+  CHECK(problem->find("tls.listen: 0.0.0.0:8421") != std::string::npos);
+}

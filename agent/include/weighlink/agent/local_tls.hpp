@@ -36,6 +36,9 @@ inline const std::vector<std::string>& local_names() {
   return names;
 }
 
+// The common name of every station CA (the installers find it by this name).
+constexpr const char* kCaCommonName = "weighlink local CA";
+
 // The longest validity of a server certificate (Apple's and the browsers' 398-day limit, with a
 // day of margin), and of the CA.
 constexpr auto kLeafValidity = std::chrono::hours(24 * 397);

@@ -36,8 +36,7 @@ class Server {
   // Called again (a renewed certificate), new connections get the new one and open ones keep
   // theirs. False with `error` when the files do not load; the previous certificate stays.
   [[nodiscard]] bool set_tls_certificate(const std::filesystem::path& cert_file,
-                                         const std::filesystem::path& key_file,
-                                         std::string* error);
+                                         const std::filesystem::path& key_file, std::string* error);
   // The same as listen() and listen_truconnect(), over TLS (TLS 1.2 or newer), on `host:port` and
   // on the TruConnect config's wss/https addresses; set_tls_certificate() first.
   [[nodiscard]] bool listen_tls(const std::string& host, std::uint16_t port, std::string* bound,
