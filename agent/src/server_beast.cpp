@@ -118,7 +118,8 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   void do_accept(Listener& listener);
   void on_accept(Listener& listener, beast::error_code ec, tcp::socket socket);
   void on_exhausted(Listener& listener, const beast::error_code& ec);
-  // Answers `res` on `socket` and closes it, without reading a request; `done` runs at the end.
+  // Answers `res` on `stream` (after the TLS handshake on a TLS port) and closes it, without
+  // reading a request; `done` runs at the end.
   void refuse(std::unique_ptr<HttpTransport> stream, const HttpResponse& res,
               std::function<void()> done = {});
   // The stream of a connection accepted on `listener`.
@@ -301,57 +302,19 @@ class HttpTransport {
   virtual std::unique_ptr<LiveTransport> into_live() = 0;
 };
 
-class PlainHttpTransport final : public HttpTransport {
+template <class Stream>  // beast::tcp_stream or TlsStream
+class HttpTransportOn final : public HttpTransport {
  public:
-  explicit PlainHttpTransport(tcp::socket socket) : stream_(std::move(socket)) {}
-  void async_start(DoneHandler handler) override { handler({}); }
-  void expires_after(std::chrono::steady_clock::duration d) override { stream_.expires_after(d); }
-  void expires_never() override { stream_.expires_never(); }
-  void async_read_header(beast::flat_buffer& buffer, RequestParser& parser,
-                         IoHandler handler) override {
-    http::async_read_header(stream_, buffer, parser, std::move(handler));
-  }
-  void async_read(beast::flat_buffer& buffer, RequestParser& parser, IoHandler handler) override {
-    http::async_read(stream_, buffer, parser, std::move(handler));
-  }
-  void async_write(Response& res, IoHandler handler) override {
-    http::async_write(stream_, res, std::move(handler));
-  }
-  void async_write_bytes(asio::const_buffer bytes, IoHandler handler) override {
-    asio::async_write(stream_, bytes, std::move(handler));
-  }
-  void shutdown(std::chrono::steady_clock::duration linger, std::shared_ptr<void> owner) override {
-    beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    if (ec) return;
-    stream_.expires_after(linger);
-    drain(std::move(owner));
-  }
-  void close() override {
-    beast::error_code ec;
-    stream_.socket().close(ec);
-  }
-  std::unique_ptr<LiveTransport> into_live() override {
-    return std::make_unique<LiveTransportOn<beast::tcp_stream>>(std::move(stream_), nullptr);
-  }
-
- private:
-  void drain(std::shared_ptr<void> owner) {
-    stream_.async_read_some(asio::buffer(drain_),
-                            [this, owner = std::move(owner)](beast::error_code ec, std::size_t) {
-                              if (!ec) drain(owner);
-                            });
-  }
-  beast::tcp_stream stream_;
-  std::array<char, 4096> drain_{};
-};
-
-class TlsHttpTransport final : public HttpTransport {
- public:
-  TlsHttpTransport(tcp::socket socket, std::shared_ptr<ssl::context> context)
-      : context_(std::move(context)), stream_(std::move(socket), *context_) {}
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+  // `context`: the TLS context (null for plain), kept as long as the stream that uses it.
+  HttpTransportOn(tcp::socket socket, std::shared_ptr<ssl::context> context)
+      : context_(std::move(context)), stream_(make_stream(std::move(socket), context_.get())) {}
   void async_start(DoneHandler handler) override {
-    stream_.async_handshake(ssl::stream_base::server, std::move(handler));
+    if constexpr (kTls) {
+      stream_.async_handshake(ssl::stream_base::server, std::move(handler));
+    } else {
+      handler({});
+    }
   }
   void expires_after(std::chrono::steady_clock::duration d) override {
     beast::get_lowest_layer(stream_).expires_after(d);
@@ -371,20 +334,42 @@ class TlsHttpTransport final : public HttpTransport {
     asio::async_write(stream_, bytes, std::move(handler));
   }
   void shutdown(std::chrono::steady_clock::duration linger, std::shared_ptr<void> owner) override {
-    expires_after(linger);
-    stream_.async_shutdown([owner = std::move(owner)](beast::error_code) {});
+    if constexpr (kTls) {
+      expires_after(linger);
+      stream_.async_shutdown([owner = std::move(owner)](beast::error_code) {});
+    } else {
+      beast::error_code ec;
+      stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+      if (ec) return;
+      expires_after(linger);
+      drain(std::move(owner));
+    }
   }
   void close() override {
     beast::error_code ec;
     beast::get_lowest_layer(stream_).socket().close(ec);
   }
   std::unique_ptr<LiveTransport> into_live() override {
-    return std::make_unique<LiveTransportOn<TlsStream>>(std::move(stream_), context_);
+    return std::make_unique<LiveTransportOn<Stream>>(std::move(stream_), context_);
   }
 
  private:
-  std::shared_ptr<ssl::context> context_;  // outlives the stream that uses it
-  TlsStream stream_;
+  static Stream make_stream(tcp::socket socket, ssl::context* context) {
+    if constexpr (kTls) {
+      return Stream(std::move(socket), *context);
+    } else {
+      return Stream(std::move(socket));
+    }
+  }
+  void drain(std::shared_ptr<void> owner) {
+    stream_.async_read_some(asio::buffer(drain_),
+                            [this, owner = std::move(owner)](beast::error_code ec, std::size_t) {
+                              if (!ec) drain(owner);
+                            });
+  }
+  std::shared_ptr<ssl::context> context_;
+  Stream stream_;
+  std::array<char, 4096> drain_{};
 };
 
 // One WebSocket client: GET /v1/live, or a TruConnect socket client. Outgoing messages are slots,
@@ -1045,8 +1030,10 @@ void Server::Impl::refuse(std::unique_ptr<HttpTransport> stream, const HttpRespo
 
 std::unique_ptr<HttpTransport> Server::Impl::transport(const Listener& listener,
                                                        tcp::socket socket) const {
-  if (listener.tls) return std::make_unique<TlsHttpTransport>(std::move(socket), tls_context);
-  return std::make_unique<PlainHttpTransport>(std::move(socket));
+  if (listener.tls) {
+    return std::make_unique<HttpTransportOn<TlsStream>>(std::move(socket), tls_context);
+  }
+  return std::make_unique<HttpTransportOn<beast::tcp_stream>>(std::move(socket), nullptr);
 }
 
 bool Server::Impl::bind(const std::string& host, std::uint16_t port, Endpoint endpoint, bool tls,

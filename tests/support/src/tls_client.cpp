@@ -11,8 +11,10 @@
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
+#include <functional>
 #include <stdexcept>
 
+#include "beast_result.hpp"
 #include "weighlink/testing/process.hpp"
 
 namespace weighlink::testing {
@@ -27,11 +29,13 @@ using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 namespace {
 
-// Starts an operation with a completion callback and runs `ioc` until it completes; throws
-// after `timeout`. The error code it completed with.
+// Starts an operation with a completion callback and runs `ioc` until it completes. The error
+// code it completed with. After `timeout`: with `cancel`, that is called and the operation's end
+// awaited (timed_out); without, throws.
 template <class Start>
 beast::error_code await(asio::io_context& ioc, std::chrono::milliseconds timeout,
-                        const std::string& what, Start&& start) {
+                        const std::string& what, Start&& start,
+                        const std::function<void()>& cancel = {}) {
   std::optional<beast::error_code> result;
   start([&result](beast::error_code ec, auto&&...) { result = ec; });
   ioc.restart();
@@ -40,8 +44,11 @@ beast::error_code await(asio::io_context& ioc, std::chrono::milliseconds timeout
     ioc.run_for(std::chrono::milliseconds(10));
     if (ioc.stopped()) ioc.restart();
   }
-  if (!result) throw std::runtime_error(what + " timed out");
-  return *result;
+  if (result) return *result;
+  if (!cancel) throw std::runtime_error(what + " timed out");
+  cancel();
+  while (!result) ioc.run_one();
+  return asio::error::timed_out;
 }
 
 std::shared_ptr<ssl::context> client_context(const TlsClientOptions& tls) {
@@ -122,14 +129,7 @@ HttpsResult https_request(const std::string& address, const TlsClientOptions& tl
   }
   if (ec) throw std::runtime_error(method + " " + target + " on " + address + ": " + ec.message());
   HttpsResult out;
-  auto res = parser.release();
-  out.status = static_cast<int>(res.result_int());
-  for (const auto& f : res) {
-    std::string name(f.name_string());
-    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    out.headers[name] = std::string(f.value());
-  }
-  out.body = res.body();
+  detail::fill_result(parser.release(), out);
   out.peer_sha256 = peer_fingerprint(stream.native_handle());
   out.tls_version = SSL_get_version(stream.native_handle());
   return out;
@@ -171,25 +171,12 @@ WssClient::~WssClient() {
 
 std::optional<std::string> WssClient::read(std::chrono::milliseconds timeout) {
   if (impl_->closed) return std::nullopt;
-  bool done = false;
-  beast::error_code result_ec;
-  impl_->ws->async_read(impl_->buffer, [&](beast::error_code ec, std::size_t) {
-    result_ec = ec;
-    done = true;
-  });
-  impl_->ioc.restart();
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done && std::chrono::steady_clock::now() < deadline) {
-    impl_->ioc.run_for(std::chrono::milliseconds(10));
-    if (impl_->ioc.stopped()) impl_->ioc.restart();
-  }
-  if (!done) {  // Beast cannot resume a cancelled read: the client counts as closed from here
-    beast::get_lowest_layer(*impl_->ws).socket().cancel();
-    while (!done) impl_->ioc.run_one();
-    impl_->closed = true;
-    return std::nullopt;
-  }
-  if (result_ec) {
+  // Beast cannot resume a cancelled read: after a timeout the client counts as closed.
+  auto ec = await(
+      impl_->ioc, timeout, "WebSocket read",
+      [&](auto done) { impl_->ws->async_read(impl_->buffer, done); },
+      [&] { beast::get_lowest_layer(*impl_->ws).socket().cancel(); });
+  if (ec) {
     impl_->closed = true;
     return std::nullopt;
   }
