@@ -290,6 +290,14 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
   }
   Server* server_ptr = nullptr;
   ctx.live_clients = [&server_ptr] { return server_ptr ? server_ptr->live_clients() : 0; };
+  std::unique_ptr<TruConnect> truconnect;
+  ctx.app_notices = [&truconnect] {
+    boost::json::array out;
+    if (truconnect) {
+      for (const auto& n : truconnect->notices()) out.push_back(n);
+    }
+    return out;
+  };
   Api api(std::move(ctx));
   Server server(ioc, api, config.live, config.limits);
   server_ptr = &server;
@@ -312,7 +320,6 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
     spdlog::info("serving https://{} and wss://{}/v1/live (certificate valid until {})", bound,
                  bound, scale::format_timestamp(local_tls->state.leaf.not_after));
   }
-  std::unique_ptr<TruConnect> truconnect;
   if (config.truconnect.enabled) {
     if (config.scales.empty()) {
       spdlog::error("TruConnect compatibility needs a scale: configure one (--scale-source)");
@@ -345,12 +352,14 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
   for (const auto& sc : config.scales) {
     scale::ScaleEvents events;
     auto* handoff = handoffs.emplace_back(std::make_unique<LatestReading>()).get();
-    events.on_reading = [&ioc, &live, &server, handoff](const scale::Reading& r) {
+    events.on_reading = [&ioc, &live, &server, handoff,
+                         tc = truconnect.get()](const scale::Reading& r) {
       if (!handoff->put(r)) return;
-      asio::post(ioc, [&live, &server, handoff] {
+      asio::post(ioc, [&live, &server, handoff, tc] {
         auto next = handoff->take();
         if (!next) return;
         live.on_reading(next->first, next->second);
+        if (tc) tc->on_reading(next->first);
         server.publish_reading(next->first);
       });
     };

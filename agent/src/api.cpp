@@ -781,10 +781,13 @@ json::object Api::status() const {
   } else {
     uplink = {{"state", "disabled"}, {"backend", ""}, {"last_sync", nullptr}};
   }
-  json::object out{
-      {"station_id", ctx_.station_id}, {"agent_version", ctx_.agent_version},
-      {"scales", std::move(scales)},   {"uplink", std::move(uplink)},
-      {"outbox", std::move(outbox)},   {"axle_sessions", ctx_.captures->sessions_json()}};
+  json::object out{{"station_id", ctx_.station_id},
+                   {"agent_version", ctx_.agent_version},
+                   {"scales", std::move(scales)},
+                   {"uplink", std::move(uplink)},
+                   {"outbox", std::move(outbox)},
+                   {"axle_sessions", ctx_.captures->sessions_json()},
+                   {"app_notices", ctx_.app_notices ? ctx_.app_notices() : json::array{}}};
   out["tls"] = ctx_.tls_status ? ctx_.tls_status() : json::object{{"enabled", false}};
   return out;
 }

@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 #include <memory>
 #include <span>
+#include <utility>
 
 #include "weighlink/sync/exact_json.hpp"
 #include "weighlink/sync/hash.hpp"
@@ -51,6 +52,14 @@ CaptureError refusal_error(const std::string& scale_id, const ScaleLive* s,
               "' did not settle in time; wait for the stable sign and capture again"};
 }
 
+AxleOutcome superseded(const std::string& scale_id) {
+  return AxleOutcome{CaptureError{409, "superseded",
+                                  "the axle waiting for a stable reading on scale '" + scale_id +
+                                      "' was given up: the next axle was sent before it settled"},
+                     {},
+                     false};
+}
+
 CaptureError busy(const std::string& scale_id) {
   return {409, "session_busy",
           "an axle capture on scale '" + scale_id + "' is still running; wait for its answer"};
@@ -88,9 +97,10 @@ std::string_view to_string(scale::AxleMode m) {
 
 // The frames behind a capture: the readings up to the captured one that the agent saw, with
 // their seqs (a gap in seq = frames that arrived between two the agent looked at).
-json::array evidence_frames(const ScaleLive& s, std::uint64_t up_to_seq) {
+template <class Readings>
+json::array evidence_frames(const Readings& recent, std::uint64_t up_to_seq) {
   json::array frames;
-  for (const auto& r : s.recent) {
+  for (const auto& r : recent) {
     if (r.seq > up_to_seq) continue;
     frames.push_back(json::object{{"seq", r.seq},
                                   {"ts", scale::format_timestamp(r.ts)},
@@ -152,6 +162,8 @@ CaptureError to_capture_error(const scale::AxleRefusal& refusal) {
       return {409, "below_minimum_weight", refusal.message};
     case C::too_many_axles:
       return {409, "too_many_axles", refusal.message};
+    case C::out_of_sequence:
+      return {409, "axle_out_of_sequence", refusal.message};
     case C::missing_axles:
       return {409, "missing_axles", refusal.message};
     case C::no_axles:
@@ -167,8 +179,8 @@ Captures::Captures(CaptureContext context) : ctx_(std::move(context)) {
     scale::AxleSessionOptions options;
     options.mode = scale::axle_mode(s.config);
     options.min_axle_weight = s.config.min_capture_weight;
-    auto& slot =
-        slots_.emplace(s.id, Slot{scale::AxleSession(options), {}, false, false, 0}).first->second;
+    auto& slot = slots_[s.id];
+    slot.session = scale::AxleSession(options);
     restore(s.id, slot);
   }
 }
@@ -265,6 +277,12 @@ const Captures::Slot* Captures::slot(const std::string& scale_id) const {
   return it == slots_.end() ? nullptr : &it->second;
 }
 
+std::optional<PinnedReading> Captures::pin(const std::string& scale_id) const {
+  const auto* s = ctx_.live->find(scale_id);
+  if (!s || !s->latest || scale::capture_refusal(*s->latest, s->config)) return std::nullopt;
+  return PinnedReading{*s->latest, {s->recent.begin(), s->recent.end()}};
+}
+
 bool Captures::has_scale(const std::string& scale_id) const { return slot(scale_id) != nullptr; }
 
 const scale::AxleSession* Captures::session(const std::string& scale_id) const {
@@ -307,8 +325,11 @@ void Captures::capture(CaptureRequest request, std::function<void(CaptureOutcome
       deadline,
       [this, req, finish] {
         const auto* s = ctx_.live->find(req->scale_id);
-        if (!s || !s->latest || scale::capture_refusal(*s->latest, s->config)) return false;
-        const auto& r = *s->latest;
+        if (!s) return false;
+        if (!req->pinned && (!s->latest || scale::capture_refusal(*s->latest, s->config))) {
+          return false;
+        }
+        const auto& r = req->pinned ? req->pinned->reading : *s->latest;
         json::object payload{{"station_id", ctx_.station_id},
                              {"type", "static"},
                              {"scale", r.scale},
@@ -328,8 +349,11 @@ void Captures::capture(CaptureRequest request, std::function<void(CaptureOutcome
           payload["gvw"] = r.weight.to_string();
         }
         if (!req->reference.empty()) payload["reference"] = req->reference;
-        payload["evidence"] = json::object{{"frames", evidence_frames(*s, r.seq)},
-                                           {"stale_after_ms", s->config.stale_after.count()}};
+        if (req->annotate) req->annotate(payload);
+        payload["evidence"] =
+            json::object{{"frames", req->pinned ? evidence_frames(req->pinned->frames, r.seq)
+                                                : evidence_frames(s->recent, r.seq)},
+                         {"stale_after_ms", s->config.stale_after.count()}};
         sync::NewMutation m;
         m.idempotency_key = req->idempotency_key;
         m.kind = "weighing.captured";
@@ -377,8 +401,19 @@ std::optional<CaptureError> Captures::reset_session(const std::string& scale_id)
   auto* s = slot(scale_id);
   if (!s) return unknown_scale(scale_id);
   // A completion being written may be reset (the web app resets right after it completes): the
-  // weighing is already built and goes to the outbox regardless.
-  if (s->axle_capture_running) return busy(scale_id);
+  // weighing is already built and goes to the outbox regardless. An axle still waiting for a
+  // stable reading is given up; one being saved is not.
+  if (s->axle_saving) return busy(scale_id);
+  if (s->axle_capture_running) {
+    ++s->axle_attempt;
+    s->axle_capture_running = false;
+    if (auto waiting = std::exchange(s->axle_waiting, nullptr)) {
+      (*waiting)(AxleOutcome{
+          CaptureError{409, "session_reset", "the axle weighing was reset while this axle waited"},
+          {},
+          false});
+    }
+  }
   if (!s->session.axles().empty() && s->session.state() == scale::AxleSession::State::weighing) {
     spdlog::warn("axle session on scale {} reset with {} axle(s) not completed", scale_id,
                  s->session.axles().size());
@@ -401,7 +436,7 @@ std::optional<CaptureError> Captures::set_expected_axles(const std::string& scal
 
 void Captures::capture_axle(const std::string& scale_id, const std::string& key,
                             const std::string& request_hash, std::chrono::milliseconds timeout,
-                            std::function<void(AxleOutcome)> done) {
+                            std::function<void(AxleOutcome)> done, AxleRequest how) {
   auto* s = slot(scale_id);
   if (!s) {
     return done(AxleOutcome{unknown_scale(scale_id), {}, false});
@@ -415,13 +450,17 @@ void Captures::capture_axle(const std::string& scale_id, const std::string& key,
                               {},
                               false});
     }
-    const auto& axles = s->session.axles();
-    const int n = it->second.second;
-    if (n >= 1 && n <= static_cast<int>(axles.size())) {
-      return done(AxleOutcome{std::nullopt, axles[static_cast<std::size_t>(n - 1)], true});
+    if (const auto* axle = s->session.axle(it->second.second)) {
+      return done(AxleOutcome{std::nullopt, *axle, true});
     }
   }
-  if (s->axle_capture_running || s->completing) return done(AxleOutcome{busy(scale_id), {}, false});
+  if (s->completing || (s->axle_capture_running && (!how.supersede || s->axle_saving))) {
+    return done(AxleOutcome{busy(scale_id), {}, false});
+  }
+  // A capture still waiting for a stable reading is given up for this one (the caller has moved
+  // on to the next axle): it answers `superseded` now, before this one is answered.
+  const auto attempt = ++s->axle_attempt;
+  if (auto waiting = std::exchange(s->axle_waiting, nullptr)) (*waiting)(superseded(scale_id));
   // Refusals that waiting cannot cure are answered at once.
   using C = scale::AxleRefusalCode;
   auto curable = [](C code) {
@@ -431,16 +470,38 @@ void Captures::capture_axle(const std::string& scale_id, const std::string& key,
   s->axle_capture_running = true;
   auto last = std::make_shared<std::optional<scale::AxleRefusal>>();
   auto finish = std::make_shared<std::function<void(AxleOutcome)>>(std::move(done));
+  // Direct pads: an axle that was on the pad and left it (the pad emptied) while the capture
+  // waited for it to settle is gone; the next load on the pad is another axle, never this one.
+  auto loaded = std::make_shared<bool>(false);
+  s->axle_waiting = finish;
   poll_until(
       std::chrono::steady_clock::now() + timeout,
-      [this, scale_id, key, request_hash, last, finish, curable] {
+      [this, scale_id, key, request_hash, last, finish, curable, attempt, loaded,
+       number = how.number] {
         auto* s = slot(scale_id);
+        if (s->axle_attempt != attempt) return true;  // given up, and answered then
         const auto* live = ctx_.live->find(scale_id);
         scale::Reading reading;
         if (live && live->latest) {
           reading = *live->latest;
         } else {
           reading.stale = true;
+        }
+        if (s->session.options().mode == scale::AxleMode::direct && !reading.stale) {
+          const bool empty = reading.weight.units <= 0 ||
+                             reading.weight.compare(s->session.options().min_axle_weight) < 0;
+          if (!empty) *loaded = true;
+          if (empty && *loaded) {
+            s->axle_capture_running = false;
+            s->axle_waiting = nullptr;
+            (*finish)(
+                AxleOutcome{CaptureError{409, "axle_left_pad",
+                                         "the axle left the pad on scale '" + scale_id +
+                                             "' before the scale settled; it was not captured"},
+                            {},
+                            false});
+            return true;
+          }
         }
         // The next axle must be a newer frame, and in direct mode a frame showing another
         // weight or following motion: the pad still showing the previous axle is not an axle.
@@ -464,20 +525,24 @@ void Captures::capture_axle(const std::string& scale_id, const std::string& key,
           }
         }
         auto before = s->session.snapshot();
-        auto captured = s->session.capture(reading, ctx_.now());
+        auto captured = s->session.capture(reading, ctx_.now(), number);
         if (!captured) {
           *last = captured.error();
           if (curable(captured.error().code)) return false;
           s->axle_capture_running = false;
+          s->axle_waiting = nullptr;
           (*finish)(AxleOutcome{to_capture_error(captured.error()), {}, false});
           return true;
         }
         s->axle_keys[key] = {request_hash, captured->number};
+        s->axle_saving = true;
+        s->axle_waiting = nullptr;
         // Answered once saved: an axle the operator saw accepted survives a restart.
         persist(scale_id, [this, scale_id, key, finish, before = std::move(before),
                            axle = *captured, unit = reading.unit](bool saved) mutable {
           auto* s = slot(scale_id);
           s->axle_capture_running = false;
+          s->axle_saving = false;
           if (!saved) {
             s->session.restore(std::move(before));
             s->axle_keys.erase(key);
@@ -496,9 +561,11 @@ void Captures::capture_axle(const std::string& scale_id, const std::string& key,
         });
         return true;
       },
-      [this, scale_id, last, finish] {
+      [this, scale_id, last, finish, attempt] {
         auto* s = slot(scale_id);
+        if (s->axle_attempt != attempt) return;  // given up, and answered then
         s->axle_capture_running = false;
+        s->axle_waiting = nullptr;
         const auto* live = ctx_.live->find(scale_id);
         if (!*last || (*last)->code == scale::AxleRefusalCode::stale) {
           return (*finish)(AxleOutcome{unavailable(scale_id, live), {}, false});
@@ -527,7 +594,7 @@ void Captures::complete_session(CaptureRequest request, std::function<void(Captu
   const auto now = ctx_.now();
   // Completing moves the session to `complete`; if the outbox refuses the weighing (full disk),
   // the session goes back to weighing so that nothing captured is lost and a retry can finish.
-  auto weighing = s->session.complete(now);
+  auto weighing = s->session.complete(now, request.allow_missing_axles);
   if (!weighing) return done(CaptureOutcome{to_capture_error(weighing.error()), {}});
   json::array axles;
   for (const auto& a : weighing->axles) axles.push_back(axle_json(a, true));
@@ -546,7 +613,13 @@ void Captures::complete_session(CaptureRequest request, std::function<void(Captu
                        {"agent_version", ctx_.agent_version},
                        {"started_at", scale::format_timestamp(weighing->started_at)},
                        {"captured_at", scale::format_timestamp(now)}};
+  if (!weighing->missing.empty()) {
+    json::array missing;
+    for (int n : weighing->missing) missing.push_back(n);
+    payload["missing_axles"] = std::move(missing);
+  }
   if (!request.reference.empty()) payload["reference"] = request.reference;
+  if (request.annotate) request.annotate(payload);
   sync::NewMutation m;
   m.idempotency_key = request.idempotency_key;
   m.kind = "weighing.captured";

@@ -56,6 +56,16 @@ constexpr std::string_view kBody = R"html(</style>
     <p id="dead-empty" class="hint">No dead letters.</p>
     <p id="dead-msg" class="result" role="status"></p>
   </section>
+  <section class="panel" id="notices" aria-labelledby="notices-title" hidden>
+    <div class="panel-head"><h2 id="notices-title">Web app notices</h2></div>
+    <p class="hint">What the station's web app was refused, or what was recorded differently
+      from what it shows. The web app does not show these; check the weighing named.</p>
+    <table>
+      <thead><tr><th scope="col">Time</th><th scope="col">Event</th><th scope="col">Code</th>
+        <th scope="col">What happened</th><th scope="col">Key</th></tr></thead>
+      <tbody id="notice-rows"></tbody>
+    </table>
+  </section>
 </main>
 
 <template id="scale-template">
@@ -103,6 +113,10 @@ constexpr std::string_view kBody = R"html(</style>
 </template>
 <p id="axles-hint" hidden>Number of axles of the vehicle; 0 when not known.</p>
 
+<template id="notice-template">
+<tr><td class="at"></td><td class="event"></td><td><code class="code"></code></td>
+  <td class="message"></td><td><code class="key"></code></td></tr>
+</template>
 <template id="dead-template">
 <tr><td class="seq"></td><td class="kind"></td><td><code class="key"></code></td>
   <td class="attempts"></td><td class="error"></td>

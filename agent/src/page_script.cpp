@@ -140,6 +140,25 @@ function onStatus(m) {
     renderReading(s);
   }
   for (const [id, doc] of Object.entries(m.axle_sessions || {})) setSession(scale(id), doc);
+  showNotices(m.app_notices || []);
+}
+
+// The web app's refusals and discrepancies, newest first (the app itself shows none).
+let noticesShown = "";
+function showNotices(list) {
+  const text = JSON.stringify(list);
+  if (text === noticesShown) return;
+  noticesShown = text;
+  $("#notices").hidden = list.length === 0;
+  $("#notice-rows").replaceChildren(...list.slice().reverse().map((n) => {
+    const tr = $("#notice-template").content.firstElementChild.cloneNode(true);
+    setText($(".at", tr), new Date(n.at).toLocaleTimeString());
+    setText($(".event", tr), n.event);
+    setText($(".code", tr), n.code);
+    setText($(".message", tr), n.message);
+    setText($(".key", tr), n.key);
+    return tr;
+  }));
 }
 
 function setLive(on) {

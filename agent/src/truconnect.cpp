@@ -9,6 +9,7 @@
 #include <variant>
 
 #include "random_id.hpp"
+#include "weighlink/agent/app_record.hpp"
 #include "weighlink/sync/exact_json.hpp"
 #include "weighlink/sync/hash.hpp"
 #include "weighlink/sync/log_text.hpp"
@@ -87,6 +88,20 @@ std::optional<int> int_field(const json::object& o, std::string_view name) {
     }
   }
   return std::nullopt;
+}
+
+// A weight the app sent (a JSON number, or its text), exactly as written.
+std::optional<scale::Decimal> decimal_field(const json::object& o, std::string_view name) {
+  const auto* v = field(o, name);
+  if (!v) return std::nullopt;
+  if (v->is_string()) return scale::Decimal::parse(v->as_string());
+  const auto text = sync::number_text(*v);
+  return text ? scale::Decimal::parse(*text) : std::nullopt;
+}
+
+std::optional<scale::Decimal> decimal_text(const json::value* v) {
+  if (!v || !v->is_string()) return std::nullopt;
+  return scale::Decimal::parse(v->as_string());
 }
 
 // Events that need a prior `register`, as TruConnect has it.
@@ -366,9 +381,24 @@ json::object TruConnect::status_data() const {
 }
 
 std::string TruConnect::vehicle_key() {
-  if (!transaction_id_.empty()) return "truconnect:" + key_part(transaction_id_);
-  if (vehicle_id_.empty()) vehicle_id_ = detail::random_id();
-  return "truconnect:session-" + vehicle_id_;
+  std::string key;
+  if (!transaction_id_.empty()) {
+    key = "truconnect:" + key_part(transaction_id_);
+  } else {
+    if (vehicle_id_.empty()) vehicle_id_ = detail::random_id();
+    key = "truconnect:session-" + vehicle_id_;
+  }
+  // A vehicle the app restarted under a new axle configuration is weighed again under new keys.
+  if (app_.epoch > 1) key += ":r" + std::to_string(app_.epoch);
+  return key;
+}
+
+void TruConnect::forget_vehicle() {
+  auto plateaus = std::move(app_.plateaus);
+  app_ = AppVehicle{};
+  // The decks' stable weights outlive a transaction-sync: the multideck page syncs the
+  // transaction after "Take Weight".
+  app_.plateaus = std::move(plateaus);
 }
 
 void TruConnect::reset_session() {
@@ -378,6 +408,113 @@ void TruConnect::reset_session() {
   vehicle_reg_.clear();
   axle_config_code_.clear();
   vehicle_id_.clear();
+  forget_vehicle();
+  app_.plateaus.clear();
+}
+
+void TruConnect::notice(std::string event, std::string code, std::string message, std::string key) {
+  spdlog::warn("truconnect: {} {}: {} (key {})", event, code, sync::log_safe(message),
+               sync::log_safe(key));
+  notices_.push_back(json::object{{"at", now_iso()},
+                                  {"event", std::move(event)},
+                                  {"code", std::move(code)},
+                                  {"message", std::move(message)},
+                                  {"key", std::move(key)}});
+  while (notices_.size() > kMaxNotices) notices_.pop_front();
+}
+
+void TruConnect::notice_discrepancy(const json::object& payload, const std::string& key) {
+  const auto* d = payload.if_contains("discrepancy");
+  if (!d || !d->is_object()) return;
+  std::string text = "recorded with the app's values beside the agent's, differing:";
+  for (const auto& p : d->as_object().at("parts").as_array()) {
+    const auto& o = p.as_object();
+    auto shown = [](const json::value& v) {
+      return v.is_null() ? std::string("none") : serialize_exact(v);
+    };
+    text += " " + std::string(o.at("part").as_string()) + " app " + shown(o.at("app")) +
+            ", agent " + shown(o.at("agent")) + ";";
+  }
+  text.pop_back();
+  notice("record", "discrepancy", text, key);
+}
+
+scale::Decimal TruConnect::division(const scale::Decimal& like) const {
+  const auto* s = captures_.context().live->find(scale_id_);
+  const std::string unit = s && s->latest ? s->latest->unit : std::string();
+  if (s && s->config.stability.division) return in_kg(*s->config.stability.division, unit);
+  return in_kg(scale::Decimal{1, like.decimals}, unit);
+}
+
+void TruConnect::on_reading(const scale::Reading& reading) {
+  if (reading.scale != scale_id_ || reading.weight.compare(config_.vehicle_on_deck) <= 0) return;
+  auto pinned = captures_.pin(scale_id_);
+  if (!pinned || pinned->reading.seq != reading.seq) return;
+  auto& plateaus = app_.plateaus;
+  auto same = [&](const scale::Reading& a) {
+    if (a.weight != reading.weight || a.unit != reading.unit ||
+        a.decks.size() != reading.decks.size())
+      return false;
+    for (std::size_t i = 0; i < a.decks.size(); ++i) {
+      if (a.decks[i].weight != reading.decks[i].weight) return false;
+    }
+    return true;
+  };
+  // One entry per stable weight: the newest reading of it, with the longest run of evidence.
+  if (!plateaus.empty() && same(plateaus.back().reading)) {
+    plateaus.back() = std::move(*pinned);
+    return;
+  }
+  plateaus.push_back(std::move(*pinned));
+  if (plateaus.size() > kMaxPlateaus) plateaus.erase(plateaus.begin());
+}
+
+std::function<void(json::object&)> TruConnect::axle_annotation(const std::string& key) {
+  return [this, key, weights = app_.axle_weights, refusals = app_.refusals,
+          superseded = app_.superseded, epoch = app_.epoch](json::object& payload) {
+    const auto unit = payload.contains("unit") && payload.at("unit").is_string()
+                          ? std::string(payload.at("unit").as_string())
+                          : std::string();
+    std::map<int, scale::Decimal> agent;
+    if (const auto* axles = payload.if_contains("axles"); axles && axles->is_array()) {
+      for (const auto& a : axles->as_array()) {
+        const auto n = sync::exact_int64(a.at("number"));
+        const auto w = decimal_text(a.as_object().if_contains("weight"));
+        if (n && w) agent[static_cast<int>(*n)] = in_kg(*w, unit);
+      }
+    }
+    std::vector<PartValues> parts;
+    std::set<int> numbers;
+    for (const auto& [n, w] : weights) numbers.insert(n);
+    for (const auto& [n, w] : agent) numbers.insert(n);
+    std::optional<scale::Decimal> app_gvw;
+    for (int n : numbers) {
+      PartValues p{"axle " + std::to_string(n), std::nullopt, std::nullopt, {}};
+      if (auto it = weights.find(n); it != weights.end()) p.app = it->second;
+      if (auto it = agent.find(n); it != agent.end()) p.agent = it->second;
+      if (auto it = refusals.find(n); it != refusals.end()) p.note = it->second;
+      if (!p.agent && p.note.empty()) p.note = "not captured by the agent";
+      parts.push_back(std::move(p));
+    }
+    // The app's GVW is the sum of the axles it recorded (the mobile page sends no total).
+    for (const auto& [n, w] : weights) {
+      const scale::Decimal zero{0, w.decimals};
+      const auto base = app_gvw.value_or(zero);
+      const int places = std::max(base.decimals, w.decimals);
+      const auto a = base.rescaled(places);
+      const auto b = w.rescaled(places);
+      if (a && b) app_gvw = scale::Decimal{a->units + b->units, places};
+    }
+    const auto gvw = decimal_text(payload.if_contains("gvw"));
+    parts.push_back(
+        PartValues{"gvw", app_gvw, gvw ? std::optional(in_kg(*gvw, unit)) : std::nullopt, {}});
+    json::object extra{{"source", "truconnect"}};
+    if (epoch > 1) extra["restart"] = epoch;
+    annotate_record(payload, parts, division(gvw.value_or(scale::Decimal{})), out_unit(unit),
+                    std::move(extra));
+    if (!superseded.empty()) payload["superseded_axles"] = superseded;
+    notice_discrepancy(payload, key);
+  };
 }
 
 void TruConnect::on_message(Client& client, std::string_view text, Send send) {
@@ -475,10 +612,12 @@ void TruConnect::dispatch(Client& client, const std::string& event, const json::
   if (event == "transaction-sync") {
     const auto id = string_field(data, "transactionId");
     const auto expected = int_field(data, "totalAxles");
+    const auto code = string_field(data, "axleConfigCode");
     if (id != transaction_id_) {
       // A new vehicle: a session left with axles from the previous one is not this vehicle's.
       transaction_id_ = id;
       vehicle_id_.clear();
+      forget_vehicle();
       const auto* session = captures_.session(scale_id_);
       if (session && session->state() != scale::AxleSession::State::idle) {
         if (session->state() == scale::AxleSession::State::weighing && !session->axles().empty()) {
@@ -487,9 +626,11 @@ void TruConnect::dispatch(Client& client, const std::string& event, const json::
         }
         (void)captures_.reset_session(scale_id_);
       }
+    } else {
+      config_change(code, expected);
     }
     vehicle_reg_ = string_field(data, "vehicleRegNumber");
-    axle_config_code_ = string_field(data, "axleConfigCode");
+    axle_config_code_ = code;
     if (expected) (void)captures_.set_expected_axles(scale_id_, *expected);
     reply("transaction-sync-ack", json::object{{"success", true},
                                                {"transactionId", transaction_id_},
@@ -498,10 +639,10 @@ void TruConnect::dispatch(Client& client, const std::string& event, const json::
   }
   if (event == "update-config") {
     const auto expected = int_field(data, "totalAxles");
+    const auto code = string_field(data, "axleConfigurationCode");
+    config_change(code.empty() ? axle_config_code_ : code, expected);
     if (expected) (void)captures_.set_expected_axles(scale_id_, *expected);
-    if (const auto code = string_field(data, "axleConfigurationCode"); !code.empty()) {
-      axle_config_code_ = code;
-    }
+    if (!code.empty()) axle_config_code_ = code;
     const auto* session = captures_.session(scale_id_);
     reply("update-config-ack",
           json::object{
@@ -548,60 +689,144 @@ void TruConnect::dispatch(Client& client, const std::string& event, const json::
                               {"event", event.substr(0, 64)}});
 }
 
+void TruConnect::config_change(const std::string& code, std::optional<int> expected) {
+  const auto* session = captures_.session(scale_id_);
+  if (!session) return;
+  const bool changed =
+      code != axle_config_code_ || (expected && *expected != session->options().expected_axles);
+  const bool weighed =
+      (session->state() == scale::AxleSession::State::weighing && !session->axles().empty()) ||
+      !app_.recorded.empty();
+  if (changed && weighed && !app_.config_changed) {
+    app_.config_changed = true;
+    spdlog::info("truconnect: vehicle {} changed to axle configuration {} with axles weighed",
+                 sync::log_safe(vehicle_key()), sync::log_safe(code));
+  }
+}
+
+void TruConnect::restart_vehicle() {
+  const auto* session = captures_.session(scale_id_);
+  const auto& axles = app_.recorded.empty() && session ? session->axles() : app_.recorded;
+  for (const auto& a : axles) {
+    app_.superseded.push_back(json::object{{"restart", app_.epoch},
+                                           {"number", a.number},
+                                           {"weight", a.weight.to_string()},
+                                           {"reading_seq", a.seq},
+                                           {"captured_at", scale::format_timestamp(a.at)}});
+  }
+  const bool recorded = !app_.recorded.empty();
+  notice("axle-captured", "vehicle_restarted",
+         std::to_string(axles.size()) + " axle(s) weighed under the previous axle configuration " +
+             (recorded ? "were recorded already; the vehicle is recorded again"
+                       : "are kept in the record as superseded") +
+             "; the app weighs it again from axle 1",
+         vehicle_key());
+  auto superseded = std::move(app_.superseded);
+  const int epoch = app_.epoch;
+  forget_vehicle();
+  app_.epoch = epoch + 1;
+  app_.superseded = std::move(superseded);
+  const int expected = session ? session->options().expected_axles : 0;
+  (void)captures_.start_session(scale_id_, expected, true);
+}
+
 void TruConnect::capture_axle(const json::object& data, Reply reply) {
   // The axle the browser names keys the capture: a re-sent axle-captured for the same axle
   // answers with the axle already captured instead of capturing the next one. The browser's
-  // weight is ignored: the agent binds its own stable reading.
-  const auto number = int_field(data, "axleNumber");
+  // weight is not recorded as the axle's: the agent binds its own stable reading, and keeps the
+  // browser's beside it (the record's `app`).
   const auto* session = captures_.session(scale_id_);
   if (!session) {
     const auto e = unknown_scale(scale_id_);
     reply("axle-captured-ack", failure(e.code, e.message));
     return;
   }
-  if (session->state() != scale::AxleSession::State::weighing) {
-    const int expected = session->options().expected_axles;
-    (void)captures_.start_session(scale_id_, expected, true);
+  const int last = app_.recorded.empty() ? session->last_number() : app_.recorded.back().number;
+  const auto number = int_field(data, "axleNumber");
+  const int n = number && *number > 0 ? *number : last + 1;
+  if (app_.config_changed && n <= last) restart_vehicle();
+  const auto* live = captures_.context().live->find(scale_id_);
+  const std::string unit = live && live->latest ? live->latest->unit : std::string();
+  if (!app_.recorded.empty()) {
+    // The weighing is recorded: a re-sent axle answers with what it recorded; another axle is
+    // refused (the app changes the axle configuration, or resets, to weigh the vehicle again).
+    for (const auto& a : app_.recorded) {
+      if (a.number != n) continue;
+      reply("axle-captured-ack",
+            json::object{{"success", true},
+                         {"axleNumber", a.number},
+                         {"weight", exact_number(in_kg(a.weight, unit))},
+                         {"isComplete", true},
+                         {"readingSeq", a.seq},
+                         {"idempotencyKey", vehicle_key() + ":axle:" + std::to_string(n)}});
+      return;
+    }
+    const auto message = "the weighing of this vehicle is recorded already (axles 1.." +
+                         std::to_string(last) + "); reset, or change the axle configuration, " +
+                         "to weigh it again";
+    notice("axle-captured", "already_recorded", "axle " + std::to_string(n) + ": " + message,
+           vehicle_key());
+    reply("axle-captured-ack", failure("already_recorded", message));
+    return;
   }
-  const int n = number && *number > 0 ? *number : static_cast<int>(session->axles().size()) + 1;
+  if (session->state() != scale::AxleSession::State::weighing) {
+    (void)captures_.start_session(scale_id_, session->options().expected_axles, true);
+  }
+  if (auto w = decimal_field(data, "weight")) app_.axle_weights[n] = *w;
+  app_.refusals.erase(n);
   const auto key = vehicle_key() + ":axle:" + std::to_string(n);
   const auto hash = sync::sha256_hex("truconnect axle-captured\n" + std::to_string(n));
   const auto timeout = std::chrono::milliseconds(3000);
-  captures_.capture_axle(scale_id_, key, hash, timeout, [this, reply, key](AxleOutcome outcome) {
-    const auto* session = captures_.session(scale_id_);
-    const int captured = session ? static_cast<int>(session->axles().size()) : 0;
-    const int expected = session ? session->options().expected_axles : 0;
-    const auto gvw = session ? session->running_gvw() : scale::Decimal{};
-    const auto* live = captures_.context().live->find(scale_id_);
-    const std::string unit = live && live->latest ? live->latest->unit : std::string();
-    if (outcome.error) {
-      auto body = failure(outcome.error->code, outcome.error->message);
-      body["capturedAxles"] = captured;
-      body["expectedAxles"] = expected;
-      body["gvw"] = exact_number(in_kg(gvw, unit));
-      reply("axle-captured-ack", std::move(body));
-      reply("error",
-            json::object{{"message", outcome.error->message}, {"code", outcome.error->code}});
-      return;
-    }
-    const bool complete = expected > 0 && captured >= expected;
-    reply("axle-captured-ack",
-          json::object{{"success", true},
-                       {"axleNumber", outcome.axle.number},
-                       {"weight", exact_number(in_kg(outcome.axle.weight, unit))},
-                       {"isComplete", complete},
-                       {"capturedAxles", captured},
-                       {"expectedAxles", expected},
-                       {"gvw", exact_number(in_kg(gvw, unit))},
-                       {"readingSeq", outcome.axle.seq},
-                       {"idempotencyKey", key}});
-    // All axles in: the weighing goes to the outbox now, so it is recorded even if the
-    // browser never confirms (TruConnect's auto-weigh moment).
-    if (complete && !outcome.replayed) {
-      complete_session(
-          vehicle_key() + ":complete", [](std::string, json::object) {}, "");
-    }
-  });
+  // The app has moved on once it sends the next axle: an axle still waiting for the scale to
+  // settle is given up (recorded as missing, with the reason) instead of refusing the next one.
+  const AxleRequest how{n, true};
+  captures_.capture_axle(
+      scale_id_, key, hash, timeout,
+      [this, reply, key, n](AxleOutcome outcome) {
+        const auto* session = captures_.session(scale_id_);
+        const int captured = session ? static_cast<int>(session->axles().size()) : 0;
+        const int expected = session ? session->options().expected_axles : 0;
+        const auto gvw = session ? session->running_gvw() : scale::Decimal{};
+        const auto* live = captures_.context().live->find(scale_id_);
+        const std::string unit = live && live->latest ? live->latest->unit : std::string();
+        // The app's last axle is in (captured or not): the weighing goes to the outbox now, so
+        // it is recorded even if the browser never confirms (TruConnect's auto-weigh moment).
+        const bool last_axle = expected > 0 && n >= expected;
+        if (outcome.error) {
+          if (key.starts_with(vehicle_key() + ":")) {
+            app_.refusals[n] = outcome.error->code + ": " + outcome.error->message;
+          }
+          notice("axle-captured", outcome.error->code,
+                 "axle " + std::to_string(n) + ": " + outcome.error->message, key);
+          auto body = failure(outcome.error->code, outcome.error->message);
+          body["capturedAxles"] = captured;
+          body["expectedAxles"] = expected;
+          body["gvw"] = exact_number(in_kg(gvw, unit));
+          reply("axle-captured-ack", std::move(body));
+          reply("error",
+                json::object{{"message", outcome.error->message}, {"code", outcome.error->code}});
+          if (last_axle && captured > 0 && outcome.error->code != "session_busy") {
+            complete_session(
+                vehicle_key() + ":complete", [](std::string, json::object) {}, "");
+          }
+          return;
+        }
+        reply("axle-captured-ack",
+              json::object{{"success", true},
+                           {"axleNumber", outcome.axle.number},
+                           {"weight", exact_number(in_kg(outcome.axle.weight, unit))},
+                           {"isComplete", last_axle},
+                           {"capturedAxles", captured},
+                           {"expectedAxles", expected},
+                           {"gvw", exact_number(in_kg(gvw, unit))},
+                           {"readingSeq", outcome.axle.seq},
+                           {"idempotencyKey", key}});
+        if (last_axle && !outcome.replayed) {
+          complete_session(
+              vehicle_key() + ":complete", [](std::string, json::object) {}, "");
+        }
+      },
+      how);
 }
 
 namespace {
@@ -674,7 +899,24 @@ void TruConnect::complete_session(const std::string& key, Reply reply, std::stri
   req.idempotency_key = key;
   req.request_hash = sync::sha256_hex("truconnect complete\n" + key);
   req.reference = reference();
-  captures_.complete_session(std::move(req), [reply, ack_event, key](CaptureOutcome outcome) {
+  // The app has committed the vehicle: it is recorded with the axles the agent captured, an axle
+  // it could not capture listed as missing with the reason, and the app's own values beside.
+  req.allow_missing_axles = true;
+  req.annotate = axle_annotation(key);
+  const auto* session = captures_.session(scale_id_);
+  auto axles = session ? session->axles() : std::vector<scale::AxleCapture>{};
+  const int epoch = app_.epoch;
+  captures_.complete_session(std::move(req), [this, reply, ack_event, key, epoch,
+                                              axles = std::move(axles)](CaptureOutcome outcome) {
+    const auto st = outcome.enqueued.status;
+    if (!outcome.error && epoch == app_.epoch &&
+        (st == sync::EnqueueStatus::accepted || st == sync::EnqueueStatus::replayed)) {
+      app_.recorded = axles;
+    }
+    if (outcome.error) {
+      notice(ack_event.empty() ? "axle-captured" : ack_event, outcome.error->code,
+             "the vehicle's weighing was not recorded: " + outcome.error->message, key);
+    }
     answer_capture(ack_event, key, outcome, reply);
   });
 }
@@ -687,7 +929,8 @@ void TruConnect::capture_now(CaptureRequest req, std::string ack_event, Reply re
   if (auto done = recorded(*captures_.context().outbox, key)) {
     return answer_capture(ack_event, key, *done, reply);
   }
-  captures_.capture(std::move(req), [reply, ack_event, key](CaptureOutcome outcome) {
+  captures_.capture(std::move(req), [this, reply, ack_event, key](CaptureOutcome outcome) {
+    if (outcome.error) notice(ack_event, outcome.error->code, outcome.error->message, key);
     answer_capture(ack_event, key, outcome, reply);
   });
 }
@@ -700,14 +943,52 @@ void TruConnect::vehicle_complete(const Client& client, const json::object& data
       session->state() != scale::AxleSession::State::idle) {
     return complete_session(vehicle_key() + ":complete", std::move(reply), "vehicle-complete-ack");
   }
-  // Multi-deck: the vehicle stands on the decks; bind the stable deck reading now.
+  // Multi-deck: the operator pressed "Take Weight" in the app, which tells the agent nothing; it
+  // hears of the weighing only now, when the app confirms, and the truck may have left. The
+  // weight recorded is the vehicle's stable deck weight the app took (its GVW), else the stable
+  // weight now, else the vehicle's last stable weight; the app's values are kept beside it.
   CaptureRequest req;
   req.idempotency_key = vehicle_key() + ":vehicle-complete";
   req.reference = reference();
+  const auto* live = captures_.context().live->find(scale_id_);
+  const std::string unit = live && live->latest ? live->latest->unit : std::string();
+  const auto app_gvw = decimal_field(data, "gvw");
+  auto now = captures_.pin(scale_id_);
+  if (now && now->reading.weight.compare(config_.vehicle_on_deck) <= 0) now.reset();
+  std::vector<scale::Decimal> plateaus;
+  for (const auto& p : app_.plateaus) plateaus.push_back(in_kg(p.reading.weight, unit));
+  const auto like =
+      now ? now->reading.weight
+          : (app_.plateaus.empty() ? scale::Decimal{} : app_.plateaus.back().reading.weight);
+  const auto div = division(like);
+  const auto choice = choose_take_weight(
+      plateaus, now ? std::optional(in_kg(now->reading.weight, unit)) : std::nullopt, app_gvw, div);
+  if (choice.from == TakeChoice::From::current) req.pinned = std::move(now);
+  if (choice.from == TakeChoice::From::earlier) req.pinned = app_.plateaus[choice.plateau];
+  json::object extra{{"source", "truconnect"}, {"reading_choice", choice.reason}};
   if (const auto* w = data.if_contains("axleWeights"); w && w->is_array()) {
-    req.reference["client_axle_weights"] = *w;  // what the browser showed, for the audit
+    extra["axle_weights"] = *w;  // as the app sent them (numbers kept exactly)
+    req.reference["client_axle_weights"] = *w;
   }
-  capture_now(std::move(req), "vehicle-complete-ack", std::move(reply));
+  req.annotate = [this, app_gvw, key = req.idempotency_key,
+                  extra = std::move(extra)](json::object& payload) {
+    const auto unit = std::string(payload.at("unit").as_string());
+    const auto weight = decimal_text(payload.if_contains("weight"));
+    std::vector<PartValues> parts{PartValues{
+        "gvw", app_gvw, weight ? std::optional(in_kg(*weight, unit)) : std::nullopt, {}}};
+    annotate_record(payload, parts, division(weight.value_or(scale::Decimal{})), out_unit(unit),
+                    extra);
+    notice_discrepancy(payload, key);
+  };
+  const auto key = req.idempotency_key;
+  capture_now(std::move(req), "vehicle-complete-ack",
+              [this, key, reply = std::move(reply)](std::string event, json::object body) {
+                if (event == "vehicle-complete-ack" && body.contains("success") &&
+                    body.at("success") == json::value(true)) {
+                  app_.plateaus.clear();  // the next vehicle's weights start afresh
+                }
+                reply(std::move(event), std::move(body));
+              });
 }
 
 void TruConnect::capture_static(const json::object& data, Reply reply) {

@@ -1,5 +1,7 @@
 #include "weighlink/scale/axles.hpp"
 
+#include <algorithm>
+
 #include "group_b_util.hpp"
 
 namespace weighlink::scale {
@@ -35,6 +37,8 @@ std::string_view to_string(AxleRefusalCode code) {
       return "below_minimum";
     case AxleRefusalCode::too_many_axles:
       return "too_many_axles";
+    case AxleRefusalCode::out_of_sequence:
+      return "out_of_sequence";
     case AxleRefusalCode::missing_axles:
       return "missing_axles";
     case AxleRefusalCode::no_axles:
@@ -73,8 +77,24 @@ std::optional<Decimal> AxleSession::pending_axle_weight(const Reading& reading) 
   return detail::decimal_sub(reading.weight, axles_.back().reading);
 }
 
+const AxleCapture* AxleSession::axle(int number) const {
+  for (const auto& a : axles_) {
+    if (a.number == number) return &a;
+  }
+  return nullptr;
+}
+
+std::vector<int> AxleSession::missing_numbers() const {
+  std::vector<int> out;
+  const int upto = std::max(last_number(), options_.expected_axles);
+  for (int n = 1; n <= upto; ++n) {
+    if (!axle(n)) out.push_back(n);
+  }
+  return out;
+}
+
 boost::system::result<AxleCapture, AxleRefusal> AxleSession::capture(const Reading& reading,
-                                                                     TimePoint now) {
+                                                                     TimePoint now, int number) {
   const std::string shown = with_unit(reading.weight, reading.unit);
   if (state_ == State::idle)
     return refuse(AxleRefusalCode::not_started, "no axle weighing is running; start one first");
@@ -102,10 +122,19 @@ boost::system::result<AxleCapture, AxleRefusal> AxleSession::capture(const Readi
                       ") does not match the first axle's unit " + unit_ + " (" +
                       std::string(to_string(weigh_mode_)) +
                       "); reset the weighing if the indicator was reconfigured");
-  if (options_.expected_axles > 0 && static_cast<int>(axles_.size()) >= options_.expected_axles)
+  const int next = number > 0 ? number : last_number() + 1;
+  if (number > 0 && number <= last_number())
+    return refuse(AxleRefusalCode::out_of_sequence,
+                  "axle " + std::to_string(number) + " comes after axle " +
+                      std::to_string(last_number()) +
+                      " already captured; axles are weighed in order (reset the weighing to "
+                      "start the vehicle again)");
+  if (options_.expected_axles > 0 && next > options_.expected_axles)
     return refuse(AxleRefusalCode::too_many_axles,
-                  "all " + std::to_string(options_.expected_axles) +
-                      " axles are captured; complete the weighing");
+                  number > 0 ? "axle " + std::to_string(number) + " is above the vehicle's " +
+                                   std::to_string(options_.expected_axles) + " axles"
+                             : "all " + std::to_string(options_.expected_axles) +
+                                   " axles are captured; complete the weighing");
 
   Decimal axle = reading.weight;
   if (options_.mode == AxleMode::cumulative && !axles_.empty()) {
@@ -113,7 +142,7 @@ boost::system::result<AxleCapture, AxleRefusal> AxleSession::capture(const Readi
     if (reading.weight.compare(previous) != std::strong_ordering::greater)
       return refuse(AxleRefusalCode::not_increasing,
                     "cumulative reading " + shown + " is not above the reading at axle " +
-                        std::to_string(axles_.size()) + " (" + with_unit(previous, unit_) +
+                        std::to_string(last_number()) + " (" + with_unit(previous, unit_) +
                         "); the next axle is not on the pad yet, or the indicator was zeroed "
                         "(reset the weighing)");
     const auto diff = detail::decimal_sub(reading.weight, previous);
@@ -122,9 +151,8 @@ boost::system::result<AxleCapture, AxleRefusal> AxleSession::capture(const Readi
   }
   if (axle.compare(options_.min_axle_weight) == std::strong_ordering::less || axle.units <= 0)
     return refuse(AxleRefusalCode::below_minimum,
-                  "axle " + std::to_string(axles_.size() + 1) + " would weigh " +
-                      with_unit(axle, reading.unit) + ", below the minimum " +
-                      with_unit(options_.min_axle_weight, reading.unit) +
+                  "axle " + std::to_string(next) + " would weigh " + with_unit(axle, reading.unit) +
+                      ", below the minimum " + with_unit(options_.min_axle_weight, reading.unit) +
                       "; drive the axle onto the pad");
   if (options_.mode == AxleMode::direct && !detail::decimal_add(running_gvw(), axle).has_value())
     return refuse(AxleRefusalCode::overflow, "the GVW would not fit an exact decimal");
@@ -134,7 +162,7 @@ boost::system::result<AxleCapture, AxleRefusal> AxleSession::capture(const Readi
     weigh_mode_ = reading.mode;
   }
   AxleCapture c;
-  c.number = static_cast<int>(axles_.size()) + 1;
+  c.number = next;
   c.weight = axle;
   c.reading = reading.weight;
   c.seq = reading.seq;
@@ -144,7 +172,8 @@ boost::system::result<AxleCapture, AxleRefusal> AxleSession::capture(const Readi
   return c;
 }
 
-boost::system::result<AxleWeighing, AxleRefusal> AxleSession::complete(TimePoint now) {
+boost::system::result<AxleWeighing, AxleRefusal> AxleSession::complete(TimePoint now,
+                                                                       bool allow_missing) {
   using R = boost::system::result<AxleWeighing, AxleRefusal>;
   if (state_ == State::idle)
     return R(AxleRefusal{AxleRefusalCode::not_started, "no axle weighing is running"});
@@ -153,12 +182,14 @@ boost::system::result<AxleWeighing, AxleRefusal> AxleSession::complete(TimePoint
   if (axles_.empty())
     return R(AxleRefusal{AxleRefusalCode::no_axles,
                          "no axle was captured; capture at least one axle or reset"});
-  if (options_.expected_axles > 0 && static_cast<int>(axles_.size()) < options_.expected_axles)
+  auto missing = missing_numbers();
+  if (!missing.empty() && !allow_missing)
     return R(AxleRefusal{AxleRefusalCode::missing_axles,
                          std::to_string(axles_.size()) + " of " +
-                             std::to_string(options_.expected_axles) +
+                             std::to_string(std::max(options_.expected_axles, last_number())) +
                              " axles captured; capture the rest or reset"});
   AxleWeighing w;
+  w.missing = std::move(missing);
   w.mode = options_.mode;
   w.unit = unit_;
   w.weigh_mode = weigh_mode_;

@@ -81,19 +81,43 @@ std::string exception_text(const json::object& details) {
 
 bool Chromium::available(const std::string& binary) { return ::access(binary.c_str(), X_OK) == 0; }
 
+void trust_cas(const std::filesystem::path& home, const std::vector<std::filesystem::path>& cas) {
+  const auto db = home / ".pki" / "nssdb";
+  std::filesystem::create_directories(db);
+  auto certutil = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"/usr/bin/certutil", "-d", "sql:" + db.string()});
+    const auto r = run(args);
+    if (r.exit_code != 0) {
+      throw std::runtime_error("certutil failed (is libnss3-tools installed?): " + r.output);
+    }
+  };
+  certutil({"-N", "--empty-password"});
+  int n = 0;
+  for (const auto& ca : cas) {
+    certutil({"-A", "-t", "C,,", "-n", "weighlink-test-" + std::to_string(++n), "-i", ca.string()});
+  }
+}
+
 Chromium::Chromium(ChromiumOptions options)
     : options_(std::move(options)), dir_(std::make_unique<TempDir>("wl-chromium")) {
   const auto profile = dir_->path() / "profile";
   std::filesystem::create_directories(profile);
-  process_ = std::make_unique<Process>(
-      std::vector<std::string>{
-          options_.binary, "--headless", "--no-sandbox", "--disable-gpu",
-          "--disable-background-networking", "--disable-component-update", "--no-first-run",
-          "--no-default-browser-check", "--disable-dev-shm-usage", "--disable-extensions",
-          "--disable-sync", "--hide-scrollbars", "--mute-audio",
-          "--window-size=" + std::to_string(options_.width) + "," + std::to_string(options_.height),
-          "--user-data-dir=" + profile.string(), "--remote-debugging-port=0", "about:blank"},
-      dir_->path() / "chromium.log");
+  std::vector<std::string> argv;
+  if (!options_.home.empty()) argv = {"/usr/bin/env", "HOME=" + options_.home.string()};
+  for (std::string arg :
+       {options_.binary, std::string("--headless"), std::string("--no-sandbox"),
+        std::string("--disable-gpu"), std::string("--disable-background-networking"),
+        std::string("--disable-component-update"), std::string("--no-first-run"),
+        std::string("--no-default-browser-check"), std::string("--disable-dev-shm-usage"),
+        std::string("--disable-extensions"), std::string("--disable-sync"),
+        std::string("--hide-scrollbars"), std::string("--mute-audio"),
+        "--window-size=" + std::to_string(options_.width) + "," + std::to_string(options_.height),
+        "--user-data-dir=" + profile.string(), std::string("--remote-debugging-port=0")}) {
+    argv.push_back(std::move(arg));
+  }
+  for (const auto& arg : options_.extra_args) argv.push_back(arg);
+  argv.emplace_back("about:blank");
+  process_ = std::make_unique<Process>(std::move(argv), dir_->path() / "chromium.log");
 
   // Chromium writes the port it bound (first line) once the DevTools endpoint listens.
   const auto port_file = profile / "DevToolsActivePort";

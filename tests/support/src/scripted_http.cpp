@@ -109,7 +109,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     if (ec) return;
     response_.result(static_cast<unsigned>(answer_.status));
     response_.version(11);
-    response_.set(http::field::content_type, "text/plain");
+    response_.set(http::field::content_type, answer_.content_type);
     response_.keep_alive(false);
     response_.body() = answer_.body;
     response_.prepare_payload();

@@ -40,6 +40,10 @@ TlsCa::Issued TlsCa::issue(const std::string& name, const std::string& extension
   return out;
 }
 
+TlsCa::Issued TlsCa::server_for_host(const std::string& name, const std::string& host) const {
+  return issue(name, "subjectAltName=DNS:" + host + "\nextendedKeyUsage=serverAuth\n");
+}
+
 TlsCa::Issued TlsCa::server(const std::string& name) const {
   return issue(name, "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n");
 }

@@ -206,3 +206,45 @@ TEST_CASE("axles: a capture records the reading's seq and raw frame as evidence"
   CHECK(c->at == kT0 + 2s);
   CHECK(to_string(AxleRefusalCode::not_increasing) == "not_increasing");
 }
+
+TEST_CASE("axles: a numbered capture keeps the vehicle's numbering across an axle not captured") {
+  AxleSessionOptions o;
+  o.expected_axles = 3;
+  AxleSession s(o);
+  s.start(kT0);
+  // Axle 1 could not be captured (the scale was in motion); the operator went on with axle 2.
+  auto a2 = s.capture(stable_reading(8000), kT0 + 1s, 2);
+  REQUIRE(a2.has_value());
+  CHECK(a2->number == 2);
+  CHECK(s.axle(2) != nullptr);
+  CHECK(s.axle(1) == nullptr);
+  CHECK(s.last_number() == 2);
+  CHECK(s.missing_numbers() == std::vector<int>{1, 3});
+
+  SUBCASE("a number at or below one captured is refused, nothing changed") {
+    auto again = s.capture(stable_reading(7000), kT0 + 2s, 1);
+    REQUIRE(again.has_error());
+    CHECK(again.error().code == AxleRefusalCode::out_of_sequence);
+    CHECK(again.error().message.find("axle 1 comes after axle 2") != std::string::npos);
+    CHECK(s.axles().size() == 1);
+  }
+  SUBCASE("a number above the vehicle's axles is refused") {
+    auto beyond = s.capture(stable_reading(7000), kT0 + 2s, 4);
+    REQUIRE(beyond.has_error());
+    CHECK(beyond.error().code == AxleRefusalCode::too_many_axles);
+  }
+  SUBCASE("completing refuses the gap unless missing axles are allowed, then lists them") {
+    REQUIRE(s.capture(stable_reading(9000), kT0 + 3s).has_value());  // the next: axle 3
+    CHECK(s.axle(3)->weight.to_string() == "9000");
+    auto refused = s.complete(kT0 + 4s);
+    REQUIRE(refused.has_error());
+    CHECK(refused.error().code == AxleRefusalCode::missing_axles);
+    CHECK(refused.error().message.find("2 of 3 axles") != std::string::npos);
+    CHECK(s.state() == AxleSession::State::weighing);
+    auto w = s.complete(kT0 + 4s, true);
+    REQUIRE(w.has_value());
+    CHECK(w->missing == std::vector<int>{1});
+    CHECK(axle_weights(*w) == std::vector<std::string>{"8000", "9000"});
+    CHECK(w->gvw.to_string() == "17000");  // what the agent weighed; the gap is listed, not guessed
+  }
+}

@@ -3,6 +3,7 @@
 // idempotency rules, captures. No sockets here; the server adapter feeds it requests.
 // Threading: io thread only; outbox completions are marshalled back through `post`.
 
+#include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <chrono>
 #include <functional>
@@ -37,6 +38,9 @@ struct ApiContext {
   std::function<void(std::function<void()>)> post;
   // Live socket clients connected now (the /metrics gauge); unset = 0.
   std::function<std::size_t()> live_clients;
+  // What a web app was refused or recorded differently without being able to show it (the
+  // TruConnect layer's notices), newest last; unset = none.
+  std::function<boost::json::array()> app_notices;
   std::function<std::chrono::system_clock::time_point()> now = [] {
     return std::chrono::system_clock::now();
   };

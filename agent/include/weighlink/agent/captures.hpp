@@ -10,8 +10,10 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "weighlink/agent/live_state.hpp"
 #include "weighlink/scale/axles.hpp"
@@ -41,6 +43,12 @@ struct CaptureError {
   std::string message;
 };
 
+// A capturable reading held for a later capture, with the frames the agent saw up to it.
+struct PinnedReading {
+  scale::Reading reading;
+  std::vector<scale::Reading> frames;
+};
+
 struct CaptureRequest {
   std::string scale_id;
   std::string operator_id;
@@ -49,6 +57,21 @@ struct CaptureRequest {
   std::chrono::milliseconds timeout{3000};
   // Reference fields of the caller (plate, transaction id, ...) recorded with the weighing.
   boost::json::object reference;
+  // Static captures: record this earlier reading (held while it was stable and fresh) instead of
+  // waiting for one now.
+  std::optional<PinnedReading> pinned;
+  // Axle sessions: complete even with axles missing (listed in the record's `missing_axles`).
+  bool allow_missing_axles = false;
+  // Called with the weighing's payload just before it is recorded, to add what the caller
+  // compares it with (the web app's own values, a discrepancy).
+  std::function<void(boost::json::object&)> annotate;
+};
+
+// How an axle is captured: its number (0: the next), and whether a capture still waiting for a
+// stable reading is given up for this one.
+struct AxleRequest {
+  int number = 0;
+  bool supersede = false;
 };
 
 // A capture or a completed axle session: refused (error), or the outbox's answer.
@@ -82,13 +105,16 @@ class Captures {
   // next axle. The same `key` again answers with the axle it captured (nothing captured twice).
   void capture_axle(const std::string& scale_id, const std::string& key,
                     const std::string& request_hash, std::chrono::milliseconds timeout,
-                    std::function<void(AxleOutcome)> done);
+                    std::function<void(AxleOutcome)> done, AxleRequest how = {});
   // Completes the session into one weighing.captured (request.timeout is unused).
   void complete_session(CaptureRequest request, std::function<void(CaptureOutcome)> done);
   // Back to idle; captured axles are dropped.
   [[nodiscard]] std::optional<CaptureError> reset_session(const std::string& scale_id);
   [[nodiscard]] std::optional<CaptureError> set_expected_axles(const std::string& scale_id,
                                                                int expected_axles);
+
+  // The scale's latest reading with its frames, when it may be captured now.
+  [[nodiscard]] std::optional<PinnedReading> pin(const std::string& scale_id) const;
 
   [[nodiscard]] bool has_scale(const std::string& scale_id) const;
   [[nodiscard]] const scale::AxleSession* session(const std::string& scale_id) const;
@@ -105,6 +131,10 @@ class Captures {
     // Idempotency-Key of each captured axle -> (request fingerprint, axle number).
     std::map<std::string, std::pair<std::string, int>> axle_keys;
     bool axle_capture_running = false;
+    bool axle_saving = false;        // the captured axle is being saved
+    std::uint64_t axle_attempt = 0;  // the capture allowed to finish; older ones give up
+    // The answer of the capture waiting for a stable reading, for giving it up.
+    std::shared_ptr<std::function<void(AxleOutcome)>> axle_waiting;
     bool completing = false;
     // Axles restored from the previous run: their reading seqs count from another run, so the
     // "newer frame" rule does not apply to them.

@@ -10,11 +10,14 @@
 
 #include <boost/json/object.hpp>
 #include <chrono>
+#include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "weighlink/agent/captures.hpp"
 #include "weighlink/agent/config.hpp"
@@ -55,6 +58,15 @@ class TruConnect {
   // the scale's latest reading and axle session. The server builds it once per reading and mode.
   [[nodiscard]] std::string weight_message(std::string_view mode) const;
 
+  // Every reading of the scale (io thread): the vehicle's stable weights on the decks are kept so
+  // that the weight recorded at the app's confirmation is the one the operator took.
+  void on_reading(const scale::Reading& reading);
+
+  // What the app cannot show (it ignores acknowledgements): refusals and discrepancies, newest
+  // last, at most kMaxNotices. Also logged as warnings.
+  static constexpr std::size_t kMaxNotices = 20;
+  [[nodiscard]] const std::deque<boost::json::object>& notices() const { return notices_; }
+
   // REST on the compatibility port (/api/v1/...). `respond` is called exactly once.
   void http(const HttpRequest& request, std::function<void(HttpResponse)> respond);
 
@@ -72,6 +84,21 @@ class TruConnect {
   // What the web app told about the vehicle, recorded with its weighing.
   [[nodiscard]] boost::json::object reference() const;
   void reset_session();
+  // A new vehicle (or none): the app's state for the previous one is dropped.
+  void forget_vehicle();
+  // transaction-sync or update-config for the same vehicle with another axle configuration: if
+  // the vehicle has axles, the app weighs it again from axle 1 (acted on at that axle).
+  void config_change(const std::string& code, std::optional<int> expected);
+  // The app restarted the vehicle: a new epoch, the old axles kept for the record's audit.
+  void restart_vehicle();
+  // The app's values for the vehicle's axles beside the agent's, for the record.
+  [[nodiscard]] std::function<void(boost::json::object&)> axle_annotation(const std::string& key);
+  // A notice naming the parts of a flagged record (annotate_record's `discrepancy`).
+  void notice_discrepancy(const boost::json::object& payload, const std::string& key);
+  // One scale division in the unit the app sees (kg): the configured division, else one unit in
+  // the last digit of `like`.
+  [[nodiscard]] scale::Decimal division(const scale::Decimal& like) const;
+  void notice(std::string event, std::string code, std::string message, std::string key);
 
   [[nodiscard]] boost::json::object weight_data(std::string_view mode, bool api) const;
   [[nodiscard]] boost::json::object connection(bool api) const;
@@ -102,6 +129,23 @@ class TruConnect {
   std::string vehicle_id_;  // key prefix when no transaction was synced
   std::string rest_mode_;
   Client rest_client_;
+  // The vehicle as the app weighs it (app_record.hpp).
+  struct AppVehicle {
+    // A new epoch when the app restarts the same transaction under a new axle configuration: the
+    // axles are keyed again, and those of earlier epochs are kept in the record for the audit.
+    int epoch = 1;
+    bool config_changed = false;
+    std::map<int, scale::Decimal> axle_weights;  // what the app recorded per axle (kg)
+    std::map<int, std::string> refusals;         // axle -> why the agent has no capture of it
+    boost::json::array superseded;
+    // The epoch's axles once its weighing was recorded (a re-sent axle answers with them).
+    std::vector<scale::AxleCapture> recorded;
+    // The vehicle's stable weights on the decks, oldest first (at most kMaxPlateaus).
+    std::vector<PinnedReading> plateaus;
+  };
+  static constexpr std::size_t kMaxPlateaus = 16;
+  AppVehicle app_;
+  std::deque<boost::json::object> notices_;
 };
 
 // Weights leave as the JSON number the indicator showed, never through binary floating point

@@ -37,16 +37,17 @@ struct AxleSessionOptions {
 enum class AxleRefusalCode {
   not_started,  // capture or complete() with no session running
   already_complete,
-  stale,           // the reading is stale or older than max_reading_age
-  unstable,        // the reading is not stable (motion, or the software window has not settled)
-  out_of_range,    // overload or underload
-  unit_changed,    // unit or gross/net mode differs from the first axle
-  not_increasing,  // cumulative: the reading is not above the reading at the previous capture
-  below_minimum,   // the axle weighs less than min_axle_weight
-  too_many_axles,  // expected_axles already captured
-  missing_axles,   // complete() before expected_axles were captured
-  no_axles,        // complete() with nothing captured
-  overflow,        // the sum does not fit an exact decimal
+  stale,            // the reading is stale or older than max_reading_age
+  unstable,         // the reading is not stable (motion, or the software window has not settled)
+  out_of_range,     // overload or underload
+  unit_changed,     // unit or gross/net mode differs from the first axle
+  not_increasing,   // cumulative: the reading is not above the reading at the previous capture
+  below_minimum,    // the axle weighs less than min_axle_weight
+  too_many_axles,   // expected_axles already captured, or an axle number above them
+  out_of_sequence,  // an axle number at or below one already captured
+  missing_axles,    // complete() before expected_axles were captured
+  no_axles,         // complete() with nothing captured
+  overflow,         // the sum does not fit an exact decimal
 };
 
 struct AxleRefusal {
@@ -77,6 +78,9 @@ struct AxleWeighing {
   std::string unit;
   WeighMode weigh_mode = WeighMode::gross;
   std::vector<AxleCapture> axles;
+  // Axle numbers up to the expected count (or the highest captured) with no capture: only when
+  // completed with allow_missing. In cumulative mode the axle after a gap weighs the gap too.
+  std::vector<int> missing;
   Decimal gvw;
   std::chrono::system_clock::time_point started_at{};
   std::chrono::system_clock::time_point completed_at{};
@@ -102,17 +106,22 @@ class AxleSession {
   // Begins a session (a running one is discarded: the operator started over).
   void start(TimePoint now);
 
-  // Captures the next axle from `reading` at `now`. Refused, with nothing changed, when the
-  // reading cannot be trusted or does not make sense as the next axle.
+  // Captures an axle from `reading` at `now`: axle `number`, or the next one when 0. A number may
+  // skip axles (an axle the caller could not capture stays missing, and the numbering stays that
+  // of the vehicle) but never goes back. Refused, with nothing changed, when the reading cannot
+  // be trusted or does not make sense as that axle.
   [[nodiscard]] boost::system::result<AxleCapture, AxleRefusal> capture(const Reading& reading,
-                                                                        TimePoint now);
+                                                                        TimePoint now,
+                                                                        int number = 0);
 
   // The weight the next capture would record for `reading` (for the live display: cumulative
   // readings minus the reading at the previous capture). nullopt when no session is running.
   [[nodiscard]] std::optional<Decimal> pending_axle_weight(const Reading& reading) const;
 
-  // Ends the session: per-axle weights and GVW.
-  [[nodiscard]] boost::system::result<AxleWeighing, AxleRefusal> complete(TimePoint now);
+  // Ends the session: per-axle weights and GVW. With `allow_missing`, axles not captured (a gap
+  // in the numbering, or fewer than expected) are listed in `missing` instead of refusing.
+  [[nodiscard]] boost::system::result<AxleWeighing, AxleRefusal> complete(
+      TimePoint now, bool allow_missing = false);
 
   // Back to idle; captured axles are dropped.
   void reset();
@@ -141,6 +150,12 @@ class AxleSession {
 
   [[nodiscard]] State state() const { return state_; }
   [[nodiscard]] const std::vector<AxleCapture>& axles() const { return axles_; }
+  // The captured axle numbered `number`, if any.
+  [[nodiscard]] const AxleCapture* axle(int number) const;
+  // The highest axle number captured (0 when none).
+  [[nodiscard]] int last_number() const { return axles_.empty() ? 0 : axles_.back().number; }
+  // Axle numbers below the highest captured (or up to the expected count) with no capture.
+  [[nodiscard]] std::vector<int> missing_numbers() const;
   // Captured so far: the sum (direct) or the last reading (cumulative).
   [[nodiscard]] Decimal running_gvw() const;
   [[nodiscard]] const AxleSessionOptions& options() const { return options_; }

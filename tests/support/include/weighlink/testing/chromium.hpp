@@ -35,7 +35,15 @@ struct ChromiumOptions {
   int height = 900;
   std::chrono::milliseconds start_timeout{30'000};    // until the DevTools endpoint answers
   std::chrono::milliseconds command_timeout{15'000};  // per DevTools command
+  // Further command-line switches (e.g. --host-resolver-rules=MAP truload.test 127.0.0.1).
+  std::vector<std::string> extra_args;
+  // HOME of the browser: its NSS database is HOME/.pki/nssdb (see trust_ca()). Empty: the test's.
+  std::filesystem::path home;
 };
+
+// Makes a fresh NSS database in HOME/.pki/nssdb trusting each PEM CA certificate in `cas` for
+// TLS servers, as Chromium on Linux reads it (certutil from libnss3-tools). Throws on failure.
+void trust_cas(const std::filesystem::path& home, const std::vector<std::filesystem::path>& cas);
 
 // A JavaScript exception from evaluate(); what() has the page's description of it.
 class JsError : public std::runtime_error {

@@ -22,6 +22,7 @@ struct ScriptedResponse {
   int status = 200;
   std::string body;
   std::chrono::milliseconds delay{0};  // after the request was read
+  std::string content_type = "text/plain";
 };
 
 struct ReceivedRequest {

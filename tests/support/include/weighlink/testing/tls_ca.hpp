@@ -19,6 +19,8 @@ class TlsCa {
   };
   // A server certificate for 127.0.0.1 and localhost.
   [[nodiscard]] Issued server(const std::string& name) const;
+  // A server certificate for the DNS name `host` (a test web app's origin).
+  [[nodiscard]] Issued server_for_host(const std::string& name, const std::string& host) const;
   // A client certificate (extendedKeyUsage clientAuth) with CN `name`.
   [[nodiscard]] Issued client(const std::string& name) const;
   [[nodiscard]] const std::filesystem::path& cert() const { return cert_; }
