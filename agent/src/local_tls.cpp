@@ -123,7 +123,9 @@ EnsureResult ensure_local_tls(const TlsFiles& files, const EnsureOptions& option
   }
   auto ca = read_cert(files.ca_cert(), files.ca_key(), {}, &error);
   if (!ca) {
-    return failed(1, error + "; replace the CA with: weighlink-agent tls init --new-ca");
+    return failed(1, error +
+                         "; the files must belong to the user the agent runs as (Debian: "
+                         "weighlink), or replace the CA with: weighlink-agent tls init --new-ca");
   }
   state.ca = *ca;
   state.ca_check = check_ca(*ca, now);
