@@ -10,6 +10,7 @@
 #include "weighlink/agent/config.hpp"
 #include "weighlink/agent/pairing.hpp"
 #include "weighlink/agent/service_command.hpp"
+#include "weighlink/agent/tls_tool.hpp"
 #include "weighlink/agent/tools.hpp"
 
 namespace {
@@ -46,6 +47,10 @@ int main(int argc, char** argv) {
       ->expected(0, 1);
   app.add_option("--listen", listen,
                  "HOST:PORT for HTTP and the live socket (default 127.0.0.1:8420; port 0 = any)");
+  std::string tls_listen;
+  app.add_option("--tls-listen", tls_listen,
+                 "HOST:PORT for https:// and wss:// with the station CA (turns tls on; config "
+                 "tls.listen, default 127.0.0.1:8421)");
   app.add_option("--ready-file", ready_file, "write bound addresses as JSON here once listening");
   app.add_option("--data-dir", data_dir, "directory for the outbox");
   app.add_option("--station-id", station_id, "this station's id");
@@ -133,6 +138,24 @@ int main(int argc, char** argv) {
   verify->fallthrough();
   verify->add_option("--export", verify_cmd.export_file, "verify this export file instead");
   verify->add_flag("--json", verify_cmd.json, "the report as one JSON object");
+  // The station CA and the certificate of https/wss on loopback (docs/local-tls.md).
+  weighlink::agent::TlsCommand tls_cmd;
+  auto* tls = app.add_subcommand(
+      "tls", "the station's local CA and the certificate of https:// and wss:// on loopback");
+  tls->require_subcommand(1);
+  tls->fallthrough();
+  auto* tls_init = tls->add_subcommand(
+      "init", "create the CA (kept when valid) and a server certificate when none is valid");
+  tls_init->add_flag("--new-ca", tls_cmd.new_ca,
+                     "replace the CA even when valid (then trust the new one: docs/local-tls.md)");
+  auto* tls_status = tls->add_subcommand(
+      "status", "the CA and the certificate: files, subjects, expiry, fingerprints");
+  tls_status->add_flag("--json", tls_cmd.json, "one JSON object");
+  auto* tls_renew = tls->add_subcommand(
+      "renew", "a new server certificate from the same CA (the agent loads it)");
+  auto* tls_export = tls->add_subcommand("export-ca", "the CA certificate (PEM), for trust stores");
+  tls_export->add_option("--out", tls_cmd.out_file, "write here (default standard output)");
+  for (auto* sub : {tls_init, tls_status, tls_renew, tls_export}) sub->fallthrough();
   // Windows service control (docs/install-windows.md); Windows only.
   auto* service = app.add_subcommand(
       "service", "the Windows service: install, recovery, uninstall, run (Windows only)");
@@ -202,6 +225,10 @@ int main(int argc, char** argv) {
     if (!listen.empty()) {
       weighlink::agent::parse_listen(listen, config.listen_host, config.listen_port);
     }
+    if (!tls_listen.empty()) {
+      weighlink::agent::parse_listen(tls_listen, config.tls.host, config.tls.port);
+      config.tls.enabled = true;
+    }
     if (!ready_file.empty()) config.ready_file = ready_file;
     if (!data_dir.empty()) config.data_dir = data_dir;
     if (!station_id.empty()) config.station_id = station_id;
@@ -237,6 +264,12 @@ int main(int argc, char** argv) {
       return weighlink::agent::run_origins_command(config, origins_cmd, std::cout, std::cerr);
     }
   }
+  for (auto* sub : {tls_init, tls_status, tls_renew, tls_export}) {
+    if (sub->parsed()) {
+      tls_cmd.action = sub->get_name();
+      return weighlink::agent::run_tls_command(config, tls_cmd, std::cout, std::cerr);
+    }
+  }
   if (verify->parsed()) {
     return weighlink::agent::run_verify_evidence(config, verify_cmd, std::cout, std::cerr);
   }
@@ -262,6 +295,7 @@ int main(int argc, char** argv) {
       std::cout << ", TruConnect " << config.truconnect.ws_host << ":" << config.truconnect.ws_port
                 << " + " << config.truconnect.http_host << ":" << config.truconnect.http_port;
     }
+    if (config.tls.enabled) std::cout << ", TLS " << config.tls.host << ":" << config.tls.port;
     std::cout << "\n";
     return 0;
   }

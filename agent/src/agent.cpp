@@ -19,6 +19,7 @@
 #include "weighlink/agent/api.hpp"
 #include "weighlink/agent/frame_flags.hpp"
 #include "weighlink/agent/live_state.hpp"
+#include "weighlink/agent/local_tls.hpp"
 #include "weighlink/agent/pairing.hpp"
 #include "weighlink/agent/server.hpp"
 #include "weighlink/agent/truconnect.hpp"
@@ -80,7 +81,7 @@ void check_descriptors(const AgentConfig& config) {
     raised.rlim_cur = lim.rlim_max;
     if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) lim = raised;
   }
-  const std::size_t listeners = config.truconnect.enabled ? 3 : 1;
+  const std::size_t listeners = (config.truconnect.enabled ? 3 : 1) * (config.tls.enabled ? 2 : 1);
   const std::size_t needed = listeners * config.limits.max_connections + 64;
   if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < needed) {
     spdlog::warn(
@@ -108,6 +109,53 @@ bool remote_backend(const std::string& address) {
   const auto colon = address.rfind(':');
   return !is_loopback_host(colon == std::string::npos ? address : address.substr(0, colon));
 }
+
+// The local TLS listeners' state for /v1/status and the periodic check (docs/local-tls.md).
+struct LocalTls {
+  TlsFiles files;
+  boost::json::object addresses;  // "https", "truconnect_wss", "truconnect_https"
+  LocalTlsState state;
+  std::string loaded_sha256;  // the server certificate the listeners serve
+  std::string last_error;     // of the latest check; empty when it went well
+
+  boost::json::object status_json() const {
+    auto cert = [](const CertFacts& f) {
+      boost::json::array names;
+      for (const auto& n : f.names) names.emplace_back(n);
+      return boost::json::object{{"subject", f.subject},
+                                 {"not_after", scale::format_timestamp(f.not_after)},
+                                 {"sha256", f.sha256},
+                                 {"names", std::move(names)}};
+    };
+    auto ca = cert(state.ca);
+    ca.erase("names");
+    ca["health"] = to_string(state.ca_check.health);
+    ca["warning"] = state.ca_check.message.empty() ? boost::json::value(nullptr)
+                                                   : boost::json::value(state.ca_check.message);
+    boost::json::object o{{"enabled", true},
+                          {"dir", files.dir.string()},
+                          {"certificate", cert(state.leaf)},
+                          {"ca", std::move(ca)},
+                          {"last_check_error", last_error}};
+    for (const auto& [k, v] : addresses) o[k] = v;
+    return o;
+  }
+
+  // Logs what ensure_local_tls() did and what needs the operator.
+  void log(const LocalTlsState& s) const {
+    if (s.created_ca) {
+      spdlog::warn(
+          "created a new station CA in {} (sha256 {}): browsers trust https://127.0.0.1 only once "
+          "it is in the trust store (the installers put it there; else see docs/local-tls.md)",
+          files.ca_cert().string(), s.ca.sha256);
+    }
+    if (s.renewed) {
+      spdlog::info("renewed the local server certificate ({}): now valid until {}", s.renew_reason,
+                   scale::format_timestamp(s.leaf.not_after));
+    }
+    if (!s.ca_check.message.empty()) spdlog::warn("tls: {}", s.ca_check.message);
+  }
+};
 
 }  // namespace
 
@@ -270,6 +318,22 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
   ctx.uplink_transport = config.backend_tls.enabled ? "tls" : "plaintext";
   ctx.uplink_plaintext_remote = plaintext_remote;
   ctx.post = capture_ctx.post;
+  std::unique_ptr<LocalTls> local_tls;
+  if (config.tls.enabled) {
+    local_tls = std::make_unique<LocalTls>();
+    local_tls->files = tls_files(config);
+    EnsureOptions options;
+    options.station_id = config.station_id;
+    options.renew_before = config.tls.renew_before;
+    auto ensured = ensure_local_tls(local_tls->files, options, std::chrono::system_clock::now());
+    if (!ensured.state) {
+      spdlog::error("tls: {}", ensured.error);
+      return ensured.exit_code;
+    }
+    local_tls->state = std::move(*ensured.state);
+    local_tls->log(local_tls->state);
+    ctx.tls_status = [&local_tls] { return local_tls->status_json(); };
+  }
   Server* server_ptr = nullptr;
   ctx.live_clients = [&server_ptr] { return server_ptr ? server_ptr->live_clients() : 0; };
   std::unique_ptr<TruConnect> truconnect;
@@ -325,6 +389,17 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
                               "http://localhost:" + port_of(compat_ports[1]) + "/api/v1");
     return all;
   };
+  if (local_tls) {
+    if (!server.set_tls_certificate(local_tls->files.cert(), local_tls->files.key(), &error) ||
+        !server.listen_tls(config.tls.host, config.tls.port, &bound, &error)) {
+      spdlog::error("tls: {}", error);
+      return 1;
+    }
+    local_tls->loaded_sha256 = local_tls->state.leaf.sha256;
+    local_tls->addresses["https"] = ready["https"] = bound;
+    spdlog::info("serving https://{} and wss://{}/v1/live (certificate valid until {})", bound,
+                 bound, scale::format_timestamp(local_tls->state.leaf.not_after));
+  }
   if (config.truconnect.enabled) {
     if (config.scales.empty()) {
       spdlog::error("TruConnect compatibility needs a scale: configure one (--scale-source)");
@@ -358,6 +433,17 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
         compat_ports[0].listening.empty() ? "not listening" : "ws://" + compat_ports[0].listening,
         compat_ports[1].listening.empty() ? "not listening" : "http://" + compat_ports[1].listening,
         truconnect->scale_id());
+    if (local_tls) {
+      std::string wss_bound, https_bound;
+      if (!server.listen_truconnect_tls(*truconnect, &wss_bound, &https_bound, &error)) {
+        spdlog::error("{}", error);
+        return 1;
+      }
+      local_tls->addresses["truconnect_wss"] = ready["truconnect_wss"] = wss_bound;
+      local_tls->addresses["truconnect_https"] = ready["truconnect_https"] = https_bound;
+      spdlog::info("TruConnect compatibility over TLS: wss://{} and https://{}/api/v1", wss_bound,
+                   https_bound);
+    }
   }
 
   std::vector<std::unique_ptr<scale::ScaleReader>> readers;
@@ -420,6 +506,43 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
       if (!all) retry_compat();
     });
   };
+  // The server certificate is checked every tls.check_interval: renewed when due, and loaded
+  // when it changed on disk (`weighlink-agent tls renew`). New connections get the new one.
+  asio::steady_timer tls_timer(ioc);
+  std::function<void()> tls_check = [&] {
+    tls_timer.expires_after(config.tls.check_interval);
+    tls_timer.async_wait([&](const boost::system::error_code& ec) {
+      if (ec) return;
+      EnsureOptions options;
+      options.station_id = config.station_id;
+      options.renew_before = config.tls.renew_before;
+      options.create_missing_ca = false;  // a new CA would not be trusted: say so instead
+      auto ensured = ensure_local_tls(local_tls->files, options, std::chrono::system_clock::now());
+      std::string load_error;
+      if (!ensured.state) {
+        local_tls->last_error = ensured.error;
+        spdlog::error("tls: {} (the current certificate is served until this is fixed)",
+                      ensured.error);
+      } else if (ensured.state->leaf.sha256 != local_tls->loaded_sha256 &&
+                 !server.set_tls_certificate(local_tls->files.cert(), local_tls->files.key(),
+                                             &load_error)) {
+        local_tls->last_error = load_error;
+        spdlog::error("tls: {} (the previous certificate is served meanwhile)", load_error);
+      } else {
+        local_tls->log(*ensured.state);
+        if (ensured.state->leaf.sha256 != local_tls->loaded_sha256) {
+          spdlog::info("tls: serving the certificate {} (valid until {}) to new connections",
+                       ensured.state->leaf.sha256,
+                       scale::format_timestamp(ensured.state->leaf.not_after));
+          local_tls->loaded_sha256 = ensured.state->leaf.sha256;
+        }
+        local_tls->state = std::move(*ensured.state);
+        local_tls->last_error.clear();
+      }
+      tls_check();
+    });
+  };
+  if (local_tls) tls_check();
 
   // Under systemd (Type=notify, WatchdogSec) or the Windows service control manager: the
   // watchdog is fed from the event loop that serves the API and the live socket, so a loop that
@@ -446,6 +569,7 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
     host->stopping();
     signals.cancel();
     status_timer.cancel();
+    tls_timer.cancel();
     watchdog_timer.cancel();
     compat_timer.cancel();
     server.stop();

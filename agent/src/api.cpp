@@ -906,6 +906,7 @@ json::object Api::status() const {
     out["compat_ports"] = std::move(ports);
   }
   if (ctx_.pairing) out["origins"] = ctx_.pairing->registry().to_json();
+  out["tls"] = ctx_.tls_status ? ctx_.tls_status() : json::object{{"enabled", false}};
   return out;
 }
 

@@ -10,6 +10,8 @@
 #include <cctype>
 #include <cstdio>
 
+#include "weighlink/agent/local_tls.hpp"
+
 namespace weighlink::agent {
 
 bool is_loopback_host(const std::string& host) {
@@ -50,6 +52,15 @@ std::optional<std::string> validate_config(const AgentConfig& config) {
     listens.push_back({"compat.truconnect.http_listen", config.truconnect.http_host,
                        config.truconnect.http_port});
   }
+  if (config.tls.enabled) {
+    listens.push_back({"tls.listen", config.tls.host, config.tls.port});
+    if (config.truconnect.enabled) {
+      listens.push_back(
+          {"compat.truconnect.wss_listen", config.truconnect.wss_host, config.truconnect.wss_port});
+      listens.push_back({"compat.truconnect.https_listen", config.truconnect.https_host,
+                         config.truconnect.https_port});
+    }
+  }
   if (!config.allow_remote) {
     for (const auto& l : listens) {
       if (is_loopback_host(l.host)) continue;
@@ -61,11 +72,27 @@ std::optional<std::string> validate_config(const AgentConfig& config) {
   return std::nullopt;
 }
 
-std::optional<std::string> check_secret_files(const AgentConfig& config) {
+std::optional<std::string> secret_file_problem(const std::filesystem::path& file,
+                                               const std::string& what) {
 #ifdef _WIN32
-  (void)config;
+  (void)file;
+  (void)what;
   return std::nullopt;
 #else
+  struct stat st {};
+  // A missing file is reported where it is read, with its own message.
+  if (file.empty() || ::stat(file.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+  if ((st.st_mode & 077) == 0) return std::nullopt;
+  char mode[8];
+  std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+  return file.string() + ": " + what + " is open to " +
+         ((st.st_mode & 007) != 0 ? "every user" : "its group") + " (mode " + mode +
+         ") and holds a secret; run: chmod 600 " + file.string() +
+         " (the file must belong to the user the agent runs as)";
+#endif
+}
+
+std::optional<std::string> check_secret_files(const AgentConfig& config) {
   struct Secret {
     const char* what;
     std::filesystem::path file;
@@ -78,21 +105,15 @@ std::optional<std::string> check_secret_files(const AgentConfig& config) {
   if (config.backend_tls.enabled) {
     secrets.push_back({"the TLS private key (backend_tls.key_file)", config.backend_tls.key_file});
   }
+  if (config.tls.enabled) {
+    const auto files = tls_files(config);
+    secrets.push_back({"the station CA's private key", files.ca_key()});
+    secrets.push_back({"the local server certificate's private key", files.key()});
+  }
   for (const auto& s : secrets) {
-    if (s.file.empty()) continue;
-    struct stat st {};
-    // A missing file is reported where it is read, with its own message.
-    if (::stat(s.file.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-    if ((st.st_mode & 077) == 0) continue;
-    char mode[8];
-    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-    return s.file.string() + ": " + s.what + " is open to " +
-           ((st.st_mode & 007) != 0 ? "every user" : "its group") + " (mode " + mode +
-           ") and holds a secret; run: chmod 600 " + s.file.string() +
-           " (the file must belong to the user the agent runs as)";
+    if (auto problem = secret_file_problem(s.file, s.what)) return problem;
   }
   return std::nullopt;
-#endif
 }
 
 }  // namespace weighlink::agent

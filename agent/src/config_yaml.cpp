@@ -281,14 +281,16 @@ void load_limits(const YAML::Node& n, const std::filesystem::path& file, ServerL
 void load_truconnect(const YAML::Node& n, const std::filesystem::path& file, TruConnectConfig& tc) {
   const std::string at = "compat.truconnect.";
   if (!n.IsMap()) fail(file, "compat.truconnect", "expected a mapping (enabled, ws_listen, ...)");
-  check_keys(
-      n,
-      {"enabled", "ws_listen", "http_listen", "optional", "scale", "capture_mode", "station_code",
-       "station_name", "bidirectional", "bound_a_code", "bound_b_code", "vehicle_on_deck_weight"},
-      file, at);
+  check_keys(n,
+             {"enabled", "ws_listen", "http_listen", "wss_listen", "https_listen", "optional",
+              "scale", "capture_mode", "station_code", "station_name", "bidirectional",
+              "bound_a_code", "bound_b_code", "vehicle_on_deck_weight"},
+             file, at);
   if (auto v = n["enabled"]) tc.enabled = get<bool>(v, file, at + "enabled", "true or false");
   listen_key(n["ws_listen"], file, at + "ws_listen", tc.ws_host, tc.ws_port);
   listen_key(n["http_listen"], file, at + "http_listen", tc.http_host, tc.http_port);
+  listen_key(n["wss_listen"], file, at + "wss_listen", tc.wss_host, tc.wss_port);
+  listen_key(n["https_listen"], file, at + "https_listen", tc.https_host, tc.https_port);
   if (auto v = n["optional"]) tc.optional = get<bool>(v, file, at + "optional", "true or false");
   if (auto v = n["scale"]) tc.scale = get<std::string>(v, file, at + "scale", "a scale id");
   if (auto v = n["capture_mode"]) {
@@ -314,6 +316,30 @@ void load_truconnect(const YAML::Node& n, const std::filesystem::path& file, Tru
   }
   if (auto v = n["vehicle_on_deck_weight"]) {
     tc.vehicle_on_deck = get_decimal(v, file, at + "vehicle_on_deck_weight");
+  }
+}
+
+void load_tls(const YAML::Node& n, const std::filesystem::path& file, LocalTlsConfig& tls) {
+  if (!n.IsMap()) fail(file, "tls", "expected a mapping (enabled, listen, dir, ...)");
+  check_keys(n, {"enabled", "listen", "dir", "renew_before_days", "check_interval_s"}, file,
+             "tls.");
+  tls.enabled = true;  // the section turns it on unless it says enabled: false
+  if (auto v = n["enabled"]) tls.enabled = get<bool>(v, file, "tls.enabled", "true or false");
+  listen_key(n["listen"], file, "tls.listen", tls.host, tls.port);
+  if (auto v = n["dir"]) {
+    tls.dir = get<std::string>(v, file, "tls.dir", "a directory path");
+    if (tls.dir.empty())
+      fail(file, "tls.dir", "must not be empty (leave it out for <data_dir>/tls)");
+  }
+  if (auto v = n["renew_before_days"]) {
+    // Below a day a missed daily check lets the certificate expire; from 200 days on, a
+    // 397-day certificate would be renewed at nearly every check.
+    const auto days = get_count(v, file, "tls.renew_before_days", "days", 1, 200);
+    tls.renew_before = std::chrono::hours(24 * days);
+  }
+  if (auto v = n["check_interval_s"]) {
+    tls.check_interval =
+        std::chrono::seconds(get_count(v, file, "tls.check_interval_s", "seconds", 1, 7 * 86400));
   }
 }
 
@@ -403,7 +429,8 @@ AgentConfig load_config_file(const std::filesystem::path& file) {
               "compat",
               "backend_tls",
               "limits",
-              "allow_remote"},
+              "allow_remote",
+              "tls"},
              file, "");
   listen_key(root["listen"], file, "listen", cfg.listen_host, cfg.listen_port);
   if (auto n = root["allow_remote"]) {
@@ -478,6 +505,7 @@ AgentConfig load_config_file(const std::filesystem::path& file) {
   if (auto n = root["live"]) load_live(n, file, cfg.live);
   if (auto n = root["limits"]) load_limits(n, file, cfg.limits);
   if (auto n = root["backend_tls"]) load_backend_tls(n, file, cfg.backend_tls);
+  if (auto n = root["tls"]) load_tls(n, file, cfg.tls);
   if (auto n = root["compat"]) {
     if (!n.IsMap()) fail(file, "compat", "expected a mapping (truconnect)");
     check_keys(n, {"truconnect"}, file, "compat.");

@@ -8,9 +8,12 @@
 #endif
 
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <boost/json.hpp>
 #include <deque>
 #include <map>
@@ -32,6 +35,7 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace websocket = beast::websocket;
 namespace json = boost::json;
+namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 
 namespace {
@@ -49,6 +53,12 @@ constexpr auto kSweepEvery = std::chrono::seconds(1);
 constexpr std::size_t kLiveSendBuffer = 32 * 1024;
 
 using Message = std::shared_ptr<const std::string>;
+using Request = http::request<http::string_body>;
+using RequestParser = http::request_parser<http::string_body>;
+using Response = http::response<http::string_body>;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+using IoHandler = std::function<void(beast::error_code, std::size_t)>;
+using DoneHandler = std::function<void(beast::error_code)>;
 
 // What a listening socket serves.
 enum class Endpoint {
@@ -61,6 +71,7 @@ enum class Endpoint {
 
 class LiveSession;
 class HttpSession;
+class HttpTransport;
 
 struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   Impl(asio::io_context& ioc, Api& api, LiveOptions options, ServerLimits limits)
@@ -81,6 +92,8 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   struct Listener {
     std::unique_ptr<tcp::acceptor> acceptor;
     Endpoint endpoint;
+    bool tls = false;                           // TLS on this port (tls_context)
+    int key = 0;                                // its place in `connections`
     std::unique_ptr<asio::steady_timer> pause;  // accepting again after EMFILE
   };
   std::vector<std::unique_ptr<Listener>> listeners;
@@ -88,6 +101,9 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   std::map<std::string, Message> latest;  // latest native reading message per scale
   asio::steady_timer sweep_timer;
   bool stopped = false;
+  // The certificate of the TLS listeners; replaced (not changed) on renewal, so a connection keeps
+  // the context it started with and new connections get the new one.
+  std::shared_ptr<ssl::context> tls_context;
 
   // Resources (docs/security.md, "Resources").
   ConnectionTable connections;
@@ -99,19 +115,23 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   LogLimiter refusal_log{std::chrono::seconds(10), 1};
   LogLimiter error_log{std::chrono::seconds(10), 20};
 
-  bool bind(const std::string& host, std::uint16_t port, Endpoint endpoint, std::string* bound,
-            std::string* error);
+  bool bind(const std::string& host, std::uint16_t port, Endpoint endpoint, bool tls,
+            std::string* bound, std::string* error);
   void do_accept(Listener& listener);
   void on_accept(Listener& listener, beast::error_code ec, tcp::socket socket);
   void on_exhausted(Listener& listener, const beast::error_code& ec);
-  // Answers `res` on `socket` and closes it, without reading a request; `done` runs at the end.
-  void refuse(tcp::socket socket, const HttpResponse& res, std::function<void()> done = {});
+  // Answers `res` on `stream` (after the TLS handshake on a TLS port) and closes it, without
+  // reading a request; `done` runs at the end.
+  void refuse(std::unique_ptr<HttpTransport> stream, const HttpResponse& res,
+              std::function<void()> done = {});
+  // The stream of a connection accepted on `listener`.
+  std::unique_ptr<HttpTransport> transport(const Listener& listener, tcp::socket socket) const;
   void open_reserve();
   void sweep();
   std::size_t count(Endpoint endpoint) const;
   std::size_t total_connections() const {
     std::size_t n = 0;
-    for (const auto& l : listeners) n += connections.open(static_cast<int>(l->endpoint));
+    for (const auto& l : listeners) n += connections.open(l->key);
     return n;
   }
   Message status_message() const;
@@ -200,14 +220,168 @@ std::string correlation_of(const HttpResponse& r) {
 
 }  // namespace
 
+// The stream under a connection, plain TCP or TLS: the sessions are written once, against these
+// two interfaces, and the listener picks the implementation (docs/decisions/0006-local-tls.md).
+// Handlers run on the connection's strand, like Beast's own.
+
+// A WebSocket connection (the live socket, TruConnect's socket).
+class LiveTransport {
+ public:
+  virtual ~LiveTransport() = default;
+  virtual void configure(const websocket::stream_base::timeout& timeout,
+                         std::size_t read_message_max) = 0;
+  virtual void async_accept(const Request& req, DoneHandler handler) = 0;
+  virtual void async_read(beast::flat_buffer& buffer, IoHandler handler) = 0;
+  virtual void async_write_text(asio::const_buffer text, IoHandler handler) = 0;
+  virtual void async_close(const websocket::close_reason& reason, DoneHandler handler) = 0;
+  // Closes the TCP socket at once (no closing handshake).
+  virtual void close_socket() = 0;
+};
+
+template <class Next>  // beast::tcp_stream or TlsStream
+class LiveTransportOn final : public LiveTransport {
+ public:
+  // `keep` lives as long as the stream (the TLS context it uses).
+  LiveTransportOn(Next&& next, std::shared_ptr<void> keep)
+      : keep_(std::move(keep)), ws_(std::move(next)) {}
+  void configure(const websocket::stream_base::timeout& timeout,
+                 std::size_t read_message_max) override {
+    ws_.set_option(timeout);
+    ws_.read_message_max(read_message_max);
+    // A small kernel send buffer keeps latest-wins meaningful: a slow client's backlog of stale
+    // readings is at most this much, not the megabytes TCP autotuning would allow, so what it
+    // does receive is recent.
+    beast::error_code ignored;
+    beast::get_lowest_layer(ws_).socket().set_option(
+        asio::socket_base::send_buffer_size(static_cast<int>(kLiveSendBuffer)), ignored);
+    ws_.set_option(websocket::stream_base::decorator(
+        [](websocket::response_type& res) { res.set(http::field::server, "weighlink-agent"); }));
+  }
+  void async_accept(const Request& req, DoneHandler handler) override {
+    ws_.async_accept(req, std::move(handler));
+  }
+  void async_read(beast::flat_buffer& buffer, IoHandler handler) override {
+    ws_.async_read(buffer, std::move(handler));
+  }
+  void async_write_text(asio::const_buffer text, IoHandler handler) override {
+    ws_.text(true);
+    ws_.async_write(text, std::move(handler));
+  }
+  void async_close(const websocket::close_reason& reason, DoneHandler handler) override {
+    ws_.async_close(reason, std::move(handler));
+  }
+  void close_socket() override {
+    beast::error_code ec;
+    beast::get_lowest_layer(ws_).socket().close(ec);
+  }
+
+ private:
+  std::shared_ptr<void> keep_;
+  websocket::stream<Next> ws_;
+};
+
+// An HTTP connection, until it upgrades to a WebSocket.
+class HttpTransport {
+ public:
+  virtual ~HttpTransport() = default;
+  // The TLS handshake (bounded by the expiry set before); a plain connection is ready at once.
+  virtual void async_start(DoneHandler handler) = 0;
+  virtual void expires_after(std::chrono::steady_clock::duration d) = 0;
+  virtual void expires_never() = 0;
+  virtual void async_read_header(beast::flat_buffer& buffer, RequestParser& parser,
+                                 IoHandler handler) = 0;
+  virtual void async_read(beast::flat_buffer& buffer, RequestParser& parser, IoHandler handler) = 0;
+  virtual void async_write(Response& res, IoHandler handler) = 0;
+  virtual void async_write_bytes(asio::const_buffer bytes, IoHandler handler) = 0;
+  // After the last answer: plain sends FIN, then reads and drops what the client still sends
+  // until it closes or `linger` passes, so the close does not reset the connection under its
+  // answer; TLS sends close_notify and waits as long for the client's. `owner` is kept alive
+  // meanwhile.
+  virtual void shutdown(std::chrono::steady_clock::duration linger,
+                        std::shared_ptr<void> owner) = 0;
+  virtual void close() = 0;
+  // The stream, moved into a WebSocket stream (the upgrade).
+  virtual std::unique_ptr<LiveTransport> into_live() = 0;
+};
+
+template <class Stream>  // beast::tcp_stream or TlsStream
+class HttpTransportOn final : public HttpTransport {
+ public:
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+  // `context`: the TLS context (null for plain), kept as long as the stream that uses it.
+  HttpTransportOn(tcp::socket socket, std::shared_ptr<ssl::context> context)
+      : context_(std::move(context)), stream_(make_stream(std::move(socket), context_.get())) {}
+  void async_start(DoneHandler handler) override {
+    if constexpr (kTls) {
+      stream_.async_handshake(ssl::stream_base::server, std::move(handler));
+    } else {
+      handler({});
+    }
+  }
+  void expires_after(std::chrono::steady_clock::duration d) override {
+    beast::get_lowest_layer(stream_).expires_after(d);
+  }
+  void expires_never() override { beast::get_lowest_layer(stream_).expires_never(); }
+  void async_read_header(beast::flat_buffer& buffer, RequestParser& parser,
+                         IoHandler handler) override {
+    http::async_read_header(stream_, buffer, parser, std::move(handler));
+  }
+  void async_read(beast::flat_buffer& buffer, RequestParser& parser, IoHandler handler) override {
+    http::async_read(stream_, buffer, parser, std::move(handler));
+  }
+  void async_write(Response& res, IoHandler handler) override {
+    http::async_write(stream_, res, std::move(handler));
+  }
+  void async_write_bytes(asio::const_buffer bytes, IoHandler handler) override {
+    asio::async_write(stream_, bytes, std::move(handler));
+  }
+  void shutdown(std::chrono::steady_clock::duration linger, std::shared_ptr<void> owner) override {
+    if constexpr (kTls) {
+      expires_after(linger);
+      stream_.async_shutdown([owner = std::move(owner)](beast::error_code) {});
+    } else {
+      beast::error_code ec;
+      stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+      if (ec) return;
+      expires_after(linger);
+      drain(std::move(owner));
+    }
+  }
+  void close() override {
+    beast::error_code ec;
+    beast::get_lowest_layer(stream_).socket().close(ec);
+  }
+  std::unique_ptr<LiveTransport> into_live() override {
+    return std::make_unique<LiveTransportOn<Stream>>(std::move(stream_), context_);
+  }
+
+ private:
+  static Stream make_stream(tcp::socket socket, ssl::context* context) {
+    if constexpr (kTls) {
+      return Stream(std::move(socket), *context);
+    } else {
+      return Stream(std::move(socket));
+    }
+  }
+  void drain(std::shared_ptr<void> owner) {
+    stream_.async_read_some(asio::buffer(drain_),
+                            [this, owner = std::move(owner)](beast::error_code ec, std::size_t) {
+                              if (!ec) drain(owner);
+                            });
+  }
+  std::shared_ptr<ssl::context> context_;
+  Stream stream_;
+  std::array<char, 4096> drain_{};
+};
+
 // One WebSocket client: GET /v1/live, or a TruConnect socket client. Outgoing messages are slots,
 // not a queue: a new reading of a scale replaces the unsent one, so memory per client is bounded
 // and a slow client only skips readings.
 class LiveSession : public std::enable_shared_from_this<LiveSession> {
  public:
-  LiveSession(tcp::socket&& socket, std::weak_ptr<Server::Impl> server, Endpoint endpoint,
-              ConnectionSlot slot)
-      : ws_(std::move(socket)),
+  LiveSession(std::unique_ptr<LiveTransport> ws, std::weak_ptr<Server::Impl> server,
+              Endpoint endpoint, ConnectionSlot slot)
+      : ws_(std::move(ws)),
         server_(std::move(server)),
         endpoint_(endpoint),
         slot_(std::move(slot)) {
@@ -222,21 +396,12 @@ class LiveSession : public std::enable_shared_from_this<LiveSession> {
     // timeout: a client that answers pings (every browser does) is never cut.
     timeout.idle_timeout = 2 * options.ping_interval;
     timeout.keep_alive_pings = true;
-    ws_.set_option(timeout);
     // Messages up to the configured limit are read; a larger one is read whole (up to a hard
     // cap) so that the close frame 1009 goes out through a clean closing handshake: closing with
     // its bytes unread would reset the connection and the browser would see 1006 instead.
     max_message_ = options.max_message;
-    ws_.read_message_max(std::max<std::size_t>(4 * options.max_message, 1 << 20));
-    // A small kernel send buffer keeps latest-wins meaningful: a slow client's backlog of stale
-    // readings is at most this much, not the megabytes TCP autotuning would allow, so what it
-    // does receive is recent.
-    beast::error_code ignored;
-    beast::get_lowest_layer(ws_).socket().set_option(
-        asio::socket_base::send_buffer_size(static_cast<int>(kLiveSendBuffer)), ignored);
-    ws_.set_option(websocket::stream_base::decorator(
-        [](websocket::response_type& res) { res.set(http::field::server, "weighlink-agent"); }));
-    ws_.async_accept(req, beast::bind_front_handler(&LiveSession::on_accept, shared_from_this()));
+    ws_->configure(timeout, std::max<std::size_t>(4 * options.max_message, 1 << 20));
+    ws_->async_accept(req, beast::bind_front_handler(&LiveSession::on_accept, shared_from_this()));
   }
 
   [[nodiscard]] Endpoint endpoint() const { return endpoint_; }
@@ -261,10 +426,7 @@ class LiveSession : public std::enable_shared_from_this<LiveSession> {
     control_.push_back(std::make_shared<const std::string>(std::move(text)));
     write_next();
   }
-  void close() {
-    beast::error_code ec;
-    beast::get_lowest_layer(ws_).socket().close(ec);
-  }
+  void close() { ws_->close_socket(); }
   // True when a message has been waiting in the socket for longer than `limit`.
   [[nodiscard]] bool stalled(std::chrono::steady_clock::time_point now,
                              std::chrono::milliseconds limit) const {
@@ -303,7 +465,7 @@ class LiveSession : public std::enable_shared_from_this<LiveSession> {
   }
 
   void do_read() {
-    ws_.async_read(in_, beast::bind_front_handler(&LiveSession::on_read, shared_from_this()));
+    ws_->async_read(in_, beast::bind_front_handler(&LiveSession::on_read, shared_from_this()));
   }
 
   void on_read(beast::error_code ec, std::size_t) {
@@ -311,8 +473,8 @@ class LiveSession : public std::enable_shared_from_this<LiveSession> {
     if (in_.size() > max_message_) {
       in_.consume(in_.size());
       spdlog::warn("live client closed: a message over {} bytes", max_message_);
-      ws_.async_close(websocket::close_reason(websocket::close_code::too_big, "message too big"),
-                      [self = shared_from_this()](beast::error_code) { self->finish(); });
+      ws_->async_close(websocket::close_reason(websocket::close_code::too_big, "message too big"),
+                       [self = shared_from_this()](beast::error_code) { self->finish(); });
       return;
     }
     const std::string text = beast::buffers_to_string(in_.data());
@@ -408,9 +570,8 @@ class LiveSession : public std::enable_shared_from_this<LiveSession> {
     writing_ = true;
     write_started_ = std::chrono::steady_clock::now();
     current_ = std::move(next);
-    ws_.text(true);
-    ws_.async_write(asio::buffer(*current_),
-                    beast::bind_front_handler(&LiveSession::on_write, shared_from_this()));
+    ws_->async_write_text(asio::buffer(*current_),
+                          beast::bind_front_handler(&LiveSession::on_write, shared_from_this()));
   }
 
   void on_write(beast::error_code ec, std::size_t) {
@@ -430,7 +591,7 @@ class LiveSession : public std::enable_shared_from_this<LiveSession> {
     }
   }
 
-  websocket::stream<beast::tcp_stream> ws_;
+  std::unique_ptr<LiveTransport> ws_;
   std::weak_ptr<Server::Impl> server_;
   Endpoint endpoint_;
   ConnectionSlot slot_;
@@ -486,21 +647,25 @@ http::response<http::string_body> to_beast(const HttpResponse& r, unsigned versi
 // once its size fits what is left of the body budget.
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(tcp::socket&& socket, std::shared_ptr<Server::Impl> server, Endpoint endpoint,
-              ConnectionSlot slot)
-      : stream_(std::move(socket)),
+  HttpSession(std::unique_ptr<HttpTransport> stream, std::shared_ptr<Server::Impl> server,
+              Endpoint endpoint, ConnectionSlot slot)
+      : stream_(std::move(stream)),
         buffer_(kReadBufferLimit),
         server_(std::move(server)),
         endpoint_(endpoint),
         slot_(std::move(slot)) {}
 
-  void run() { do_read(); }
+  void run() {
+    stream_->expires_after(kReadTimeout);  // the TLS handshake's
+    stream_->async_start([self = shared_from_this()](beast::error_code ec) {
+      if (!ec) self->do_read();
+    });
+  }
 
   // Closed to make room for a new connection (it was idle: no request under way).
   void evict() {
     slot_.reset();
-    beast::error_code ec;
-    stream_.socket().close(ec);
+    stream_->close();
   }
 
  private:
@@ -510,9 +675,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     parser_.emplace();
     parser_->body_limit(server_->limits.max_request_body);
     parser_->header_limit(kHeaderLimit);
-    stream_.expires_after(kReadTimeout);
-    http::async_read_header(stream_, buffer_, *parser_,
-                            beast::bind_front_handler(&HttpSession::on_header, shared_from_this()));
+    stream_->expires_after(kReadTimeout);
+    stream_->async_read_header(
+        buffer_, *parser_, beast::bind_front_handler(&HttpSession::on_header, shared_from_this()));
   }
 
   // Errors of the request's framing, answered here (the Api never sees the request).
@@ -558,8 +723,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
                       " bytes); retry in a moment",
                   true);
     }
-    http::async_read(stream_, buffer_, *parser_,
-                     beast::bind_front_handler(&HttpSession::on_read, shared_from_this()));
+    stream_->async_read(buffer_, *parser_,
+                        beast::bind_front_handler(&HttpSession::on_read, shared_from_this()));
   }
 
   void on_read(beast::error_code ec, std::size_t) {
@@ -621,9 +786,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
                   true);
     }
     body_.release();
-    stream_.expires_never();
-    auto session = std::make_shared<LiveSession>(stream_.release_socket(), server_, endpoint_,
-                                                 std::move(slot_));
+    stream_->expires_never();
+    auto session =
+        std::make_shared<LiveSession>(stream_->into_live(), server_, endpoint_, std::move(slot_));
     std::string ignored;
     session->set_origin(normalize_origin(request.header("origin"), &ignored).value_or(""));
     server_->sessions.insert(session);
@@ -667,43 +832,30 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void send(const HttpResponse& r, unsigned version, bool keep_alive) {
     auto res =
         std::make_shared<http::response<http::string_body>>(to_beast(r, version, keep_alive));
-    stream_.expires_after(kReadTimeout);  // a client that reads nothing does not hold the slot
-    http::async_write(stream_, *res,
-                      [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
-                        if (ec) return;
-                        if (!res->keep_alive()) return self->shutdown();
-                        self->do_read();
-                      });
+    stream_->expires_after(kReadTimeout);  // a client that reads nothing does not hold the slot
+    stream_->async_write(*res, [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
+      if (ec) return;
+      if (!res->keep_alive()) return self->shutdown();
+      self->do_read();
+    });
   }
 
-  // The last answer is out: send FIN, then read and drop what the client still sends until it
-  // closes (or kLingerTimeout), so the close does not reset the connection under its answer.
+  // The last answer is out: end the connection without resetting it under its answer.
   void shutdown() {
     body_.release();
     slot_.busy(false);
     parser_.reset();
     buffer_.clear();
-    beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    if (ec) return;
-    stream_.expires_after(kLingerTimeout);
-    drain();
-  }
-  void drain() {
-    stream_.async_read_some(asio::buffer(drain_),
-                            [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                              if (!ec) self->drain();
-                            });
+    stream_->shutdown(kLingerTimeout, shared_from_this());
   }
 
-  beast::tcp_stream stream_;
+  std::unique_ptr<HttpTransport> stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<Server::Impl> server_;
   Endpoint endpoint_;
   ConnectionSlot slot_;
   BodyReservation body_;
-  std::array<char, 4096> drain_{};
 };
 
 Server::Impl::~Impl() {
@@ -742,7 +894,7 @@ void Server::Impl::on_accept(Listener& listener, beast::error_code ec, tcp::sock
   // for the client's delayed ACK (20-40 ms stalls measured by bench_live).
   beast::error_code ignored;
   socket.set_option(tcp::no_delay(true), ignored);
-  const int key = static_cast<int>(listener.endpoint);
+  const int key = listener.key;
   const auto admission = connections.admit(key);
   if (admission.kind == ConnectionTable::Admission::Kind::evict) {
     auto it = http_sessions.find(admission.evict);
@@ -765,16 +917,17 @@ void Server::Impl::on_accept(Listener& listener, beast::error_code ec, tcp::sock
           suppressed ? "; " + std::to_string(suppressed) + " more refused since the last line"
                      : "");
     }
-    refuse(std::move(socket), with_retry_after(error_response(
-                                  503, "too_many_connections",
-                                  "the agent has " + std::to_string(connections.max()) +
-                                      " connections open on this port, all busy; retry in a moment",
-                                  id)));
+    refuse(transport(listener, std::move(socket)),
+           with_retry_after(
+               error_response(503, "too_many_connections",
+                              "the agent has " + std::to_string(connections.max()) +
+                                  " connections open on this port, all busy; retry in a moment",
+                              id)));
   } else {
     const auto slot_id = connections.add(key, std::chrono::steady_clock::now());
     auto session =
-        std::make_shared<HttpSession>(std::move(socket), shared_from_this(), listener.endpoint,
-                                      ConnectionSlot(weak_from_this(), slot_id));
+        std::make_shared<HttpSession>(transport(listener, std::move(socket)), shared_from_this(),
+                                      listener.endpoint, ConnectionSlot(weak_from_this(), slot_id));
     http_sessions[slot_id] = session;
     session->run();
   }
@@ -811,6 +964,10 @@ void Server::Impl::on_exhausted(Listener& listener, const beast::error_code& ec)
       listener.acceptor->accept(socket, accept_ec);  // non-blocking: would_block when none waits
       if (accept_ec) break;
       beast::error_code io_ec;
+      if (listener.tls) {  // an answer needs a TLS handshake, which must not block here
+        socket.close(io_ec);
+        continue;
+      }
       socket.non_blocking(true, io_ec);
       std::array<char, 4096> scratch{};
       for (int reads = 0; reads < 16; ++reads) {
@@ -833,51 +990,45 @@ void Server::Impl::on_exhausted(Listener& listener, const beast::error_code& ec)
 
 namespace {
 
-// A connection answered without reading its request: write, FIN, drain until the client closes.
+// A connection answered without reading its request (after the TLS handshake on a TLS port):
+// write, end the connection (HttpTransport::shutdown), done.
 class Refusal : public std::enable_shared_from_this<Refusal> {
  public:
-  Refusal(tcp::socket socket, std::string bytes, std::function<void()> done)
-      : stream_(std::move(socket)), bytes_(std::move(bytes)), done_(std::move(done)) {}
+  Refusal(std::unique_ptr<HttpTransport> stream, std::string bytes, std::function<void()> done)
+      : stream_(std::move(stream)), bytes_(std::move(bytes)), done_(std::move(done)) {}
   ~Refusal() {
     if (done_) done_();
   }
   void run() {
-    stream_.expires_after(kLingerTimeout);
-    asio::async_write(stream_, asio::buffer(bytes_),
-                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                        if (ec) return;
-                        beast::error_code ignored;
-                        self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-                        self->drain();
-                      });
+    stream_->expires_after(kLingerTimeout);
+    stream_->async_start([self = shared_from_this()](beast::error_code ec) {
+      if (ec) return;
+      self->stream_->async_write_bytes(asio::buffer(self->bytes_),
+                                       [self](beast::error_code ec, std::size_t) {
+                                         if (!ec) self->stream_->shutdown(kLingerTimeout, self);
+                                       });
+    });
   }
 
  private:
-  void drain() {
-    stream_.async_read_some(asio::buffer(buf_),
-                            [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                              if (!ec) self->drain();
-                            });
-  }
-  beast::tcp_stream stream_;
+  std::unique_ptr<HttpTransport> stream_;
   std::string bytes_;
   std::function<void()> done_;
-  std::array<char, 4096> buf_{};
 };
 
 }  // namespace
 
-void Server::Impl::refuse(tcp::socket socket, const HttpResponse& res, std::function<void()> done) {
+void Server::Impl::refuse(std::unique_ptr<HttpTransport> stream, const HttpResponse& res,
+                          std::function<void()> done) {
   if (refusing >= kMaxRefusing) {
-    beast::error_code ignored;
-    socket.close(ignored);
+    stream->close();
     if (done) done();
     return;
   }
   std::ostringstream out;
   out << to_beast(res, 11, false);
   ++refusing;
-  std::make_shared<Refusal>(std::move(socket), out.str(),
+  std::make_shared<Refusal>(std::move(stream), out.str(),
                             [weak = weak_from_this(), done = std::move(done)] {
                               if (auto self = weak.lock()) --self->refusing;
                               if (done) done();
@@ -885,8 +1036,21 @@ void Server::Impl::refuse(tcp::socket socket, const HttpResponse& res, std::func
       ->run();
 }
 
-bool Server::Impl::bind(const std::string& host, std::uint16_t port, Endpoint endpoint,
+std::unique_ptr<HttpTransport> Server::Impl::transport(const Listener& listener,
+                                                       tcp::socket socket) const {
+  if (listener.tls) {
+    return std::make_unique<HttpTransportOn<TlsStream>>(std::move(socket), tls_context);
+  }
+  return std::make_unique<HttpTransportOn<beast::tcp_stream>>(std::move(socket), nullptr);
+}
+
+bool Server::Impl::bind(const std::string& host, std::uint16_t port, Endpoint endpoint, bool tls,
                         std::string* bound, std::string* error) {
+  if (tls && !tls_context) {
+    *error = "cannot listen with TLS on " + host + ":" + std::to_string(port) +
+             ": no certificate loaded";
+    return false;
+  }
   beast::error_code ec;
   const auto address = asio::ip::make_address(host, ec);
   if (ec) {
@@ -926,6 +1090,8 @@ bool Server::Impl::bind(const std::string& host, std::uint16_t port, Endpoint en
   auto listener = std::make_unique<Listener>();
   listener->acceptor = std::move(a);
   listener->endpoint = endpoint;
+  listener->tls = tls;
+  listener->key = static_cast<int>(listeners.size());
   listener->pause = std::make_unique<asio::steady_timer>(ioc);
   listeners.push_back(std::move(listener));
   do_accept(*listeners.back());
@@ -971,7 +1137,7 @@ Server::~Server() { stop(); }
 
 bool Server::listen(const std::string& host, std::uint16_t port, std::string* bound,
                     std::string* error) {
-  return impl_->bind(host, port, Endpoint::native, bound, error);
+  return impl_->bind(host, port, Endpoint::native, false, bound, error);
 }
 
 void Server::set_truconnect(TruConnect& tc) { impl_->truconnect = &tc; }
@@ -979,10 +1145,51 @@ void Server::set_truconnect(TruConnect& tc) { impl_->truconnect = &tc; }
 bool Server::listen_truconnect(bool websocket, std::string* bound, std::string* error) {
   const auto& c = impl_->truconnect->config();
   const bool ok =
-      websocket ? impl_->bind(c.ws_host, c.ws_port, Endpoint::truconnect_ws, bound, error)
-                : impl_->bind(c.http_host, c.http_port, Endpoint::truconnect_http, bound, error);
+      websocket
+          ? impl_->bind(c.ws_host, c.ws_port, Endpoint::truconnect_ws, false, bound, error)
+          : impl_->bind(c.http_host, c.http_port, Endpoint::truconnect_http, false, bound, error);
   if (!ok) *error = "TruConnect compatibility: " + *error;
   return ok;
+}
+
+bool Server::set_tls_certificate(const std::filesystem::path& cert_file,
+                                 const std::filesystem::path& key_file, std::string* error) {
+  auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
+  beast::error_code ec;
+  // TLS 1.2 and 1.3 only; the ECDHE suites OpenSSL offers by default for an ECDSA key.
+  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                       ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1,
+                   ec);
+  if (!ec) ctx->use_certificate_chain_file(cert_file.string(), ec);
+  if (ec) {
+    *error = cert_file.string() + ": cannot load the server certificate: " + ec.message();
+    return false;
+  }
+  ctx->use_private_key_file(key_file.string(), ssl::context::pem, ec);
+  if (ec) {
+    *error = key_file.string() + ": cannot load the server certificate's key: " + ec.message();
+    return false;
+  }
+  impl_->tls_context = std::move(ctx);
+  return true;
+}
+
+bool Server::listen_tls(const std::string& host, std::uint16_t port, std::string* bound,
+                        std::string* error) {
+  return impl_->bind(host, port, Endpoint::native, true, bound, error);
+}
+
+bool Server::listen_truconnect_tls(TruConnect& tc, std::string* wss_bound, std::string* https_bound,
+                                   std::string* error) {
+  impl_->truconnect = &tc;
+  const auto& c = tc.config();
+  if (!impl_->bind(c.wss_host, c.wss_port, Endpoint::truconnect_ws, true, wss_bound, error) ||
+      !impl_->bind(c.https_host, c.https_port, Endpoint::truconnect_http, true, https_bound,
+                   error)) {
+    *error = "TruConnect compatibility over TLS: " + *error;
+    return false;
+  }
+  return true;
 }
 
 void Server::publish_reading(const scale::Reading& reading) {

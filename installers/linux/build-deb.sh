@@ -35,7 +35,7 @@ install -D -m 0644 "$here/backend.env" "$stage/etc/weighlink/backend.env"
 doc="$stage/usr/share/doc/weighlink"
 install -D -m 0644 "$here/debian/copyright" "$doc/copyright"
 install -D -m 0644 "$here/99-weighlink-serial.rules" "$doc/examples/99-weighlink-serial.rules"
-for d in install-linux.md configuration.md troubleshooting.md operations.md backend.md; do
+for d in install-linux.md configuration.md troubleshooting.md operations.md backend.md local-tls.md; do
   if [ -f "$root/docs/$d" ]; then install -m 0644 "$root/docs/$d" "$doc/$d"; fi
 done
 for page in "$here"/man/*.1; do

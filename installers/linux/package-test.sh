@@ -4,7 +4,9 @@
 # dependencies resolved from the archive), its files, user, units and conffiles checked, the
 # default configuration accepted by --check-config, the agent run as the weighlink user;
 # upgraded with a changed configuration and an outbox that must survive; removed and purged, with
-# an outbox holding unsent mutations kept and an empty one removed. Also systemd-analyze verify on
+# an outbox holding unsent mutations kept and an empty one removed. The station CA: created as the
+# weighlink user, trusted through ca-certificates (the agent's https verifies against the system
+# bundle), kept on upgrade, out of the trust store after purge. Also systemd-analyze verify on
 # the units (in the clean root, with systemd installed) and lintian on the package. Needs root
 # (chroot), debootstrap, lintian, fakeroot, dpkg-dev, curl and network access to the Debian
 # archive (the debootstrap base is cached in $WEIGHLINK_TEST_CACHE).
@@ -113,11 +115,27 @@ check "the default configuration passes --check-config" in_root /usr/bin/weighli
 check "the debconf answer is the drop-in origins.d/debconf.conf" \
   grep -qx 'https://truload.example.org' "$root/etc/weighlink/origins.d/debconf.conf"
 
+step "the station CA is created and trusted"
+tls=/var/lib/weighlink/tls
+trusted=$(cd "$root" && ls usr/local/share/ca-certificates/weighlink-*.crt 2>/dev/null | head -1 || true)
+check "the CA key and the certificate key are weighlink's, mode 0600" \
+  test "$(in_root stat -c '%U %a' $tls/ca.key $tls/server.key | tr '\n' ' ')" = "weighlink 600 weighlink 600 "
+check "the CA is in /usr/local/share/ca-certificates" test -n "$trusted"
+check "it is the agent's CA" cmp -s "$root/$trusted" "$root$tls/ca.crt"
+check "/etc/ssl/certs links it" \
+  test -L "$root/etc/ssl/certs/$(basename "$trusted" .crt).pem"
+check "the system bundle holds it" \
+  bash -c "grep -q \"\$(sed -n 2p '$root$tls/ca.crt')\" '$root/etc/ssl/certs/ca-certificates.crt'"
+check "openssl verify -CApath /etc/ssl/certs passes the server certificate" \
+  in_root openssl verify -CApath /etc/ssl/certs -verify_hostname localhost "$tls/server.crt"
+ca_before=$(sha256sum "$root$tls/ca.crt" | cut -d' ' -f1)
+
 step "the agent runs as weighlink on the installed configuration"
 # Without a scale device here: the configured serial port is missing, which the agent reports and
 # retries; it still serves. Port 0 and a ready file instead of the fixed 8420.
 chroot "$root" runuser -u weighlink -- /usr/bin/weighlink-agent --config /etc/weighlink/agent.yaml \
-  --listen 127.0.0.1:0 --ready-file /var/lib/weighlink/ready.json >"$work/agent.log" 2>&1 &
+  --listen 127.0.0.1:0 --tls-listen 127.0.0.1:0 --ready-file /var/lib/weighlink/ready.json \
+  >"$work/agent.log" 2>&1 &
 agent_pid=$!
 for _ in $(seq 1 100); do [[ -f "$root/var/lib/weighlink/ready.json" ]] && break; sleep 0.1; done
 address=$(sed -n 's/.*"http":"\([^"]*\)".*/\1/p' "$root/var/lib/weighlink/ready.json" 2>/dev/null || true)
@@ -129,6 +147,10 @@ check "a mutation is queued (202)" test "$posted" = 202
 preset=$(curl -s -o /dev/null -w '%{http_code}' -H 'Origin: https://truload.example.org' \
   "http://$address/v1/status" || true)
 check "the preset origin is allowed (200)" test "$preset" = 200
+https_address=$(sed -n 's/.*"https":"\([^"]*\)".*/\1/p' "$root/var/lib/weighlink/ready.json" 2>/dev/null || true)
+check "https on loopback verifies against the system trust bundle" \
+  curl -sf -o /dev/null --cacert "$root/etc/ssl/certs/ca-certificates.crt" \
+  "https://localhost:${https_address##*:}/healthz"
 kill -TERM "$agent_pid"
 wait "$agent_pid" || true
 agent_pid=
@@ -145,6 +167,8 @@ check "upgraded to $version2" test "$(in_root dpkg-query -W -f='${Version}' weig
 check "the changed configuration is kept" grep -qx 'station_id: wb-upgrade-test' "$root/etc/weighlink/agent.yaml"
 check "the outbox is kept, row for row" test "$(in_root runuser -u weighlink -- /usr/bin/weighlink-agent outbox list --data-dir /var/lib/weighlink --json)" = "$outbox_before"
 check "the station key is kept" test "$(sha256sum "$root/var/lib/weighlink/station.key" | cut -d' ' -f1)" = "$key_before"
+check "the station CA is kept" test "$(sha256sum "$root$tls/ca.crt" | cut -d' ' -f1)" = "$ca_before"
+check "the CA is still trusted" cmp -s "$root/$trusted" "$root$tls/ca.crt"
 
 step "purge while the outbox holds an unsent mutation"
 in_root env DEBIAN_FRONTEND=noninteractive dpkg --purge weighlink >"$work/purge.log" 2>&1 ||
@@ -156,6 +180,11 @@ check "the units and their enable links are gone" \
   bash -c "! ls '$root'/lib/systemd/system/weighlink-* '$root'/etc/systemd/system/*/weighlink-* 2>/dev/null | grep -q ."
 check "the outbox with the unsent mutation is kept, and purge said so" \
   bash -c "test -f '$root/var/lib/weighlink/outbox.db' && grep -q 'kept' '$work/purge.log'"
+check "the CA left /usr/local/share/ca-certificates" test ! -e "$root/$trusted"
+check "the CA left /etc/ssl/certs" \
+  bash -c "! ls '$root/etc/ssl/certs/' | grep -q '^weighlink-' && ! grep -q \"\$(sed -n 2p '$root$tls/ca.crt')\" '$root/etc/ssl/certs/ca-certificates.crt'"
+check "openssl verify -CApath /etc/ssl/certs now fails the server certificate" \
+  bash -c "! chroot '$root' openssl verify -CApath /etc/ssl/certs $tls/server.crt >/dev/null 2>&1"
 
 step "install again, and purge with nothing unsent"
 rm -rf "$root/var/lib/weighlink"

@@ -2,7 +2,9 @@
 # The Windows installer's definition (installers/windows/weighlink.wxs), built with Debian's wixl
 # and read back with msiinfo/msiextract: the files (with a DLL beside the executables), the
 # ServiceInstall and ServiceControl rows, the custom action that sets the recovery actions and its
-# place in the sequence, the major-upgrade rule, and that the packed files are the given ones.
+# place in the sequence, the station CA's custom actions (created with `tls init`, its directory
+# restricted with icacls, trusted with certutil -addstore Root, removed from Root on uninstall only),
+# the major-upgrade rule, and that the packed files are the given ones.
 # The executables are stand-ins (bytes this test chooses): what is checked is the MSI's tables;
 # the real binaries come from the MSVC build on Windows (docs/install-windows.md). Needs wixl and
 # msitools.
@@ -45,6 +47,28 @@ start_services=$(table InstallExecuteSequence | awk -F'\t' '$1=="StartServices"{
 check "it runs after InstallServices ($install_services) and before StartServices ($start_services): $recovery" \
   test -n "$recovery" -a "${recovery:-0}" -gt "${install_services:-0}" -a "${recovery:-0}" -lt "${start_services:-0}"
 check "and not on uninstall" has_line InstallExecuteSequence "SetRecoveryActions${tab}NOT REMOVE=\"ALL\""
+check "the station CA is created by 'weighlink-agent.exe tls init' in the service's data directory" \
+  row_is CustomAction "TlsInit${tab}3090${tab}AgentExe${tab}tls init --data-dir \"[CommonAppDataFolder]weighlink\\data\"${tab}"
+check "the service account (LocalService) may change ProgramData\\weighlink (icacls, deferred, elevated: 3122)" \
+  row_is CustomAction "GrantStateDir${tab}3122${tab}ICACLS${tab}\"[CommonAppDataFolder]weighlink\" /grant *S-1-5-19:(OI)(CI)M${tab}"
+check "the CA's directory: SYSTEM, Administrators and LocalService only" \
+  has_line CustomAction "RestrictTlsDir${tab}3122${tab}ICACLS${tab}\"[CommonAppDataFolder]weighlink\\data\\tls\" /inheritance:r /grant:r *S-1-5-18:(OI)(CI)F *S-1-5-32-544:(OI)(CI)F *S-1-5-19:(OI)(CI)M"
+check "the CA goes into the machine's Root store" \
+  row_is CustomAction "TrustCa${tab}3122${tab}CERTUTIL${tab}-f -addstore Root \"[CommonAppDataFolder]weighlink\\data\\tls\\ca.crt\"${tab}"
+check "and leaves it on uninstall, by its common name (errors ignored: 3186)" \
+  row_is CustomAction "UntrustCa${tab}3186${tab}CERTUTIL${tab}-delstore Root \"weighlink local CA\"${tab}"
+check "the tools are certutil.exe and icacls.exe" \
+  bash -c "[[ \$(msiinfo export '$msi' Property | tr -d '\r' | grep -cxE 'ICACLS${tab}icacls.exe|CERTUTIL${tab}certutil.exe') == 2 ]]"
+seq_of() { table InstallExecuteSequence | awk -F'\t' -v a="$1" '$1==a{print $3}'; }
+check "tls init, the ACLs and the trust run in that order after the recovery actions and before StartServices" \
+  test "$(seq_of SetRecoveryActions)" -lt "$(seq_of TlsInit)" -a "$(seq_of TlsInit)" -lt "$(seq_of GrantStateDir)" \
+  -a "$(seq_of GrantStateDir)" -lt "$(seq_of RestrictTlsDir)" -a "$(seq_of RestrictTlsDir)" -lt "$(seq_of TrustCa)" \
+  -a "$(seq_of TrustCa)" -lt "$start_services"
+for a in TlsInit GrantStateDir RestrictTlsDir TrustCa; do
+  check "$a not on uninstall" has_line InstallExecuteSequence "$a${tab}NOT REMOVE=\"ALL\""
+done
+check "the CA leaves the store on a full uninstall, not on the removal of a major upgrade" \
+  has_line InstallExecuteSequence "UntrustCa${tab}REMOVE=\"ALL\" AND NOT UPGRADINGPRODUCTCODE"
 for f in weighlink-agent.exe weighlink-scale.exe agent.example.yaml libssl-3-x64.dll; do
   check "the File table lists $f" column_has File 3 "$f"
 done

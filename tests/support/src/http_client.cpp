@@ -6,6 +6,7 @@
 #include <boost/beast/websocket.hpp>
 #include <stdexcept>
 
+#include "beast_result.hpp"
 #include "weighlink/testing/process.hpp"
 
 namespace weighlink::testing {
@@ -76,15 +77,8 @@ HttpResult http_request(const std::string& address, const std::string& method,
   if (result_ec) {
     throw std::runtime_error(method + " " + target + " on " + address + ": " + result_ec.message());
   }
-  auto res = parser.release();
   HttpResult out;
-  out.status = static_cast<int>(res.result_int());
-  for (const auto& f : res) {
-    std::string name(f.name_string());
-    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    out.headers[name] = std::string(f.value());
-  }
-  out.body = res.body();
+  detail::fill_result(parser.release(), out);
   return out;
 }
 

@@ -47,6 +47,8 @@ struct ApiContext {
   // plaintext link goes to another machine (warned at start).
   std::string uplink_transport = "plaintext";
   bool uplink_plaintext_remote = false;
+  // The local TLS listeners for /v1/status "tls" (docs/local-tls.md); unset: {"enabled":false}.
+  std::function<boost::json::object()> tls_status;
   // Runs `fn` on the io thread.
   std::function<void(std::function<void()>)> post;
   // Live socket clients connected now (the /metrics gauge); unset = 0.

@@ -50,6 +50,11 @@ struct TruConnectConfig {
   // A port that cannot be bound (another TruConnect still running) fails the start with exit 2;
   // optional: the agent starts without it, /readyz answers 503, and it retries binding.
   bool optional = false;
+  // The same two over TLS (wss:// and https://), served when `tls.enabled` (docs/local-tls.md).
+  std::string wss_host = "127.0.0.1";
+  std::uint16_t wss_port = 3032;
+  std::string https_host = "127.0.0.1";
+  std::uint16_t https_port = 3033;
   std::string scale;                    // the scale it serves; empty = the first configured
   std::string capture_mode = "mobile";  // mobile | multideck: for clients that do not say
   std::string station_code;
@@ -59,6 +64,20 @@ struct TruConnectConfig {
   std::string bound_b_code = "B";
   // A deck total above this means a vehicle is on the deck (in the scale's unit).
   scale::Decimal vehicle_on_deck{50, 0};
+};
+
+// https:// and wss:// on loopback with the station's own CA (config `tls`, docs/local-tls.md).
+struct LocalTlsConfig {
+  bool enabled = false;
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8421;
+  // The CA and the server certificate; empty: <data_dir>/tls.
+  std::filesystem::path dir;
+  // The server certificate is renewed when fewer days than this remain.
+  std::chrono::hours renew_before{24 * 30};
+  // How often the running agent checks the certificate (renews it, or loads one that
+  // `weighlink-agent tls renew` wrote).
+  std::chrono::seconds check_interval{86400};
 };
 
 struct AgentConfig {
@@ -109,6 +128,7 @@ struct AgentConfig {
   LiveOptions live;
   ServerLimits limits;
   TruConnectConfig truconnect;
+  LocalTlsConfig tls;
 };
 
 // Checks that need the whole configuration, flags applied (listen addresses against
@@ -120,6 +140,12 @@ struct AgentConfig {
 // they are private or absent (the default station key is created 0600 on first start). Always
 // nullopt on Windows, whose ACLs mode bits do not describe.
 [[nodiscard]] std::optional<std::string> check_secret_files(const AgentConfig& config);
+
+// The problem with a file holding a secret (`what`), when it is open to its group or to every
+// user: one line naming the file and the chmod to run. nullopt when private or absent; always on
+// Windows.
+[[nodiscard]] std::optional<std::string> secret_file_problem(const std::filesystem::path& file,
+                                                             const std::string& what);
 
 // True for 127.0.0.0/8, ::1 and ::ffff:127.x.x.x (and "localhost").
 [[nodiscard]] bool is_loopback_host(const std::string& host);

@@ -7,6 +7,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <chrono>
+#include <filesystem>
 #include <memory>
 #include <string>
 
@@ -33,6 +34,17 @@ class Server {
   // Binds TruConnect's WebSocket port (`websocket`) or its REST port, from the config of the
   // layer given to set_truconnect(). May be called again after a failure (the port was taken).
   [[nodiscard]] bool listen_truconnect(bool websocket, std::string* bound, std::string* error);
+  // TLS (docs/local-tls.md): the certificate chain and its key (PEM files) of the TLS listeners.
+  // Called again (a renewed certificate), new connections get the new one and open ones keep
+  // theirs. False with `error` when the files do not load; the previous certificate stays.
+  [[nodiscard]] bool set_tls_certificate(const std::filesystem::path& cert_file,
+                                         const std::filesystem::path& key_file, std::string* error);
+  // The same as listen() and listen_truconnect(), over TLS (TLS 1.2 or newer), on `host:port` and
+  // on the TruConnect config's wss/https addresses; set_tls_certificate() first.
+  [[nodiscard]] bool listen_tls(const std::string& host, std::uint16_t port, std::string* bound,
+                                std::string* error);
+  [[nodiscard]] bool listen_truconnect_tls(TruConnect& tc, std::string* wss_bound,
+                                           std::string* https_bound, std::string* error);
   void publish_reading(const scale::Reading& reading);
   void publish_status();
   // Closes every live and TruConnect socket a browser page of `origin` (normalized) opened: the
