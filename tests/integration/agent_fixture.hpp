@@ -112,6 +112,11 @@ struct AgentProcess {
     http = ready.at("http");
   }
   [[nodiscard]] std::string address(const char* key) const { return ready.at(key); }
+  // The port of a ready-file address ("127.0.0.1:41234" -> "41234").
+  [[nodiscard]] std::string port(const char* key) const {
+    const auto a = address(key);
+    return a.substr(a.rfind(':') + 1);
+  }
 };
 
 // Reads live messages until one satisfies `pred`; fails the test after `timeout`.
