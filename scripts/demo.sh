@@ -122,6 +122,11 @@ weighlink demo is running
   PostgreSQL       $dsn
   logs             $demo/*.log
 
+A web app (the TruLoad app, or yours) is refused until this station pairs it: its first request
+is listed on the operator page ("Allow https://... to use this station's scale?"); Allow it there,
+or: $bin/weighlink-agent origins allow https://app.example.org --data-dir $demo/agent-data
+(docs/browsers.md says what each browser needs).
+
 Capture the current weight:
   curl -s -X POST http://$http/v1/captures -H 'Content-Type: application/json' \\
        -H "Idempotency-Key: \$(cat /proc/sys/kernel/random/uuid)" -d '{"scale":"main"}'

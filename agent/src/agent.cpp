@@ -210,6 +210,12 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
     return 2;
   }
   auto origin_store = OriginStore::open(origins_db_path(config), &error);
+  if (!origin_store) {
+    // Weighing never stops for the pairing store: the agent runs with the configured and preset
+    // origins, and decisions made now last until it stops.
+    spdlog::error("{}: origin decisions are kept in memory only until this is fixed", error);
+    origin_store = OriginStore::open(":memory:", &error);
+  }
   auto pairing =
       origin_store ? OriginPairing::open(std::move(origin_store), std::move(*fixed_origins), &error)
                    : nullptr;

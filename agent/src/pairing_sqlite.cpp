@@ -131,7 +131,16 @@ std::unique_ptr<OriginStore> OriginStore::open(const std::filesystem::path& file
     return nullptr;
   }
   sqlite3_busy_timeout(raw, 5000);
-  if (!impl->exec(kSchema, error)) return nullptr;
+  // The schema is written once, into a new file: opening an existing store writes nothing, so an
+  // agent restarted on a full disk still reads the decisions it has (and only new pending
+  // requests fail to be saved, logged).
+  std::int64_t version = 0;
+  if (!impl->run(
+          "PRAGMA user_version", {}, [&](sqlite3_stmt* s) { version = sqlite3_column_int64(s, 0); },
+          error)) {
+    return nullptr;
+  }
+  if (version < 1 && !impl->exec(kSchema, error)) return nullptr;
 #ifndef _WIN32
   // Created by root (`sudo weighlink-agent origins allow ...` before the service first ran): the
   // file goes to the data directory's owner, the service's user, so the agent can write it.

@@ -85,6 +85,7 @@ struct StationOptions {
   std::string protocol = "mt-continuous";
   std::string scale_keys;               // more YAML keys of the scale, each "    key: value\n"
   std::vector<std::string> agent_args;  // e.g. --backend
+  std::string config;                   // more top-level YAML (e.g. compat: ...)
 };
 
 // A weighlink-agent with one scale `main` on a pty indicator, and a browser on its page.
@@ -96,7 +97,8 @@ class Station {
                     "/usr/bin/chromium is missing: run `make deps` (Debian package chromium)");
     std::ofstream(dir_ / "agent.yaml")
         << "capture_timeout_ms: 1500\n"
-           "scales:\n"
+        << options_.config
+        << "scales:\n"
            "  - id: main\n"
            "    source: serial:"
         << indicator_.path() << "\n    protocol: " << options_.protocol
@@ -127,8 +129,11 @@ class Station {
     argv.insert(argv.end(), options_.agent_args.begin(), options_.agent_args.end());
     std::filesystem::remove(dir_ / "agent.ready");
     agent_ = std::make_unique<weighlink::testing::Process>(argv, dir_ / "agent.log");
-    http_ = agent_->wait_ready(dir_ / "agent.ready").at("http");
+    ready_ = agent_->wait_ready(dir_ / "agent.ready");
+    http_ = ready_.at("http");
   }
+  // An address from the agent's ready file ("truconnect_ws", ...).
+  std::string address(const std::string& key) const { return ready_.at(key); }
   void stop_agent() { CHECK(agent_->terminate() == 0); }
 
   // Waits for the JavaScript `predicate`; on time out the test fails with what the page showed.
@@ -186,6 +191,7 @@ class Station {
   StationOptions options_;
   std::unique_ptr<weighlink::testing::Process> agent_;
   std::string http_;
+  std::map<std::string, std::string> ready_;
   std::unique_ptr<Chromium> browser_;
 };
 
@@ -330,8 +336,10 @@ TEST_CASE("operator page: a capture whose answer was lost is retried with the sa
 }
 
 TEST_CASE("operator page: multi-deck readings show each deck and the GVW") {
-  Station station(
-      {.protocol = "cardinal-deck", .scale_keys = "    deck_count: 3\n", .agent_args = {}});
+  Station station({.protocol = "cardinal-deck",
+                   .scale_keys = "    deck_count: 3\n",
+                   .agent_args = {},
+                   .config = {}});
   station.indicator().show("32540", false, {"12440", "11100", "9000"});
   REQUIRE(station.shows("32540", "stable"));
   CHECK(station.text(kScale + " .label") == "GVW");
@@ -424,10 +432,11 @@ TEST_CASE("operator page: a mutation the backend refused is listed and can be re
   weighlink::testing::BackendServer backend(pg.dsn(), backend_dir.path());
   const auto& grpc = backend.grpc();
 
-  Station station({.protocol = "mt-continuous",
-                   .scale_keys = "",
-                   .agent_args = {"--backend", grpc, "--station-token-file",
-                                  (backend_dir / "token").string()}});
+  Station station(
+      {.protocol = "mt-continuous",
+       .scale_keys = "",
+       .agent_args = {"--backend", grpc, "--station-token-file", (backend_dir / "token").string()},
+       .config = {}});
   REQUIRE(station.wait("document.querySelector('#uplink').textContent === 'online'"));
   station.indicator().show("18240");
   auto bad = station.post("/v1/captures", "bad-weighing-1", R"({"scale":"main"})");
@@ -536,4 +545,32 @@ TEST_CASE(
   CHECK(browser.evaluate(socket) == "hello");
   CHECK(station.outbox("weighing.captured").size() == 1);
   CHECK_MESSAGE(browser.exceptions().empty(), station.console());
+}
+
+TEST_CASE("operator page: what the web app cannot show is listed under Web app notices") {
+  StationOptions options;
+  options.config =
+      "compat:\n"
+      "  truconnect: {enabled: true, ws_listen: '127.0.0.1:0', http_listen: '127.0.0.1:0'}\n";
+  Station station(options);
+  station.indicator().show("18240");
+  REQUIRE(station.shows("18240", "stable"));
+  CHECK(station.browser().evaluate("document.querySelector('#notices').hidden") == true);
+
+  // The TruLoad app weighs a one-axle vehicle and records 18000 for the axle the scale showed
+  // as 18240; it ignores the acknowledgement, so only the operator page can say so.
+  weighlink::testing::WsClient app(station.address("truconnect_ws"), "/");
+  auto send = [&](const std::string& event, const std::string& data) {
+    app.write(R"({"event":")" + event + R"(","data":)" + data + "}");
+  };
+  send("register", R"({"stationCode":"ROMIA","bound":"A","mode":"mobile"})");
+  send("transaction-sync", R"({"transactionId":"T-page","totalAxles":1})");
+  send("axle-captured", R"({"axleNumber":1,"weight":18000})");
+  REQUIRE(station.wait(contains("#notice-rows", "discrepancy")));
+  CHECK(station.text("#notice-rows .message").find("axle 1 app 18000, agent 18240") !=
+        std::string::npos);
+  CHECK(station.text("#notice-rows .key") == "truconnect:T-page:complete");
+  CHECK(station.browser().evaluate("document.querySelector('#notices').hidden") == false);
+  station.screenshot("web-app-notices.png");
+  CHECK_MESSAGE(station.browser().exceptions().empty(), station.console());
 }
