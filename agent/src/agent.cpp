@@ -447,6 +447,9 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
       }
       local_tls->addresses["truconnect_wss"] = ready["truconnect_wss"] = wss_bound;
       local_tls->addresses["truconnect_https"] = ready["truconnect_https"] = https_bound;
+      auto port_of = [](const std::string& a) { return a.substr(a.rfind(':') + 1); };
+      truconnect->set_tls_endpoints("wss://localhost:" + port_of(wss_bound),
+                                    "https://localhost:" + port_of(https_bound) + "/api/v1");
       spdlog::info("TruConnect compatibility over TLS: wss://{} and https://{}/api/v1", wss_bound,
                    https_bound);
     }

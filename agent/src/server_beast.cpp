@@ -302,12 +302,15 @@ class HttpTransport {
   virtual void close() = 0;
   // The stream, moved into a WebSocket stream (the upgrade).
   virtual std::unique_ptr<LiveTransport> into_live() = 0;
+  // TLS: the page that connected is served over https, and is told the wss/https addresses.
+  [[nodiscard]] virtual bool secure() const = 0;
 };
 
 template <class Stream>  // beast::tcp_stream or TlsStream
 class HttpTransportOn final : public HttpTransport {
  public:
   static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+  [[nodiscard]] bool secure() const override { return kTls; }
   // `context`: the TLS context (null for plain), kept as long as the stream that uses it.
   HttpTransportOn(tcp::socket socket, std::shared_ptr<ssl::context> context)
       : context_(std::move(context)), stream_(make_stream(std::move(socket), context_.get())) {}
@@ -409,6 +412,8 @@ class LiveSession : public std::enable_shared_from_this<LiveSession> {
   // The browser origin that opened the socket (normalized; empty: none), for closing the sockets
   // of an origin the operator revokes.
   void set_origin(std::string origin) { origin_ = std::move(origin); }
+  // Connected over TLS (TruConnect's `connected` names the wss/https addresses then).
+  void set_secure(bool secure) { client_.secure = secure; }
   [[nodiscard]] const std::string& origin() const { return origin_; }
 
   void send_reading(const std::string& scale, Message msg) {
@@ -731,7 +736,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     if (framing_error(ec)) return;
     if (ec) return;  // timeouts and resets end the connection
     auto req = parser_->release();
-    const auto request = to_request(req);
+    auto request = to_request(req);
+    request.secure = stream_->secure();
     const unsigned version = req.version();
     const bool keep_alive = req.keep_alive();
     if (websocket::is_upgrade(req)) return upgrade(std::move(req), request);
@@ -791,6 +797,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
         std::make_shared<LiveSession>(stream_->into_live(), server_, endpoint_, std::move(slot_));
     std::string ignored;
     session->set_origin(normalize_origin(request.header("origin"), &ignored).value_or(""));
+    session->set_secure(request.secure);
     server_->sessions.insert(session);
     session->run(std::move(req), server_->options);
   }

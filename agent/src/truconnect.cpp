@@ -154,6 +154,17 @@ void TruConnect::set_endpoints(std::string ws_url, std::string api_url) {
   api_url_ = std::move(api_url);
 }
 
+void TruConnect::set_tls_endpoints(std::string wss_url, std::string https_url) {
+  wss_url_ = std::move(wss_url);
+  https_url_ = std::move(https_url);
+}
+
+json::object TruConnect::endpoints(bool secure) const {
+  if (secure && !wss_url_.empty())
+    return json::object{{"websocket", wss_url_}, {"api", https_url_}};
+  return json::object{{"websocket", ws_url_}, {"api", api_url_}};
+}
+
 std::string TruConnect::mode_of(const Client& client) const {
   return client.mode.empty() ? config_.capture_mode : client.mode;
 }
@@ -206,7 +217,7 @@ std::string TruConnect::open(Client& client) {
                                             {"supportsBidirectional", config_.bidirectional},
                                             {"currentBound", bound_}}},
                    {"connectionPool", std::move(p)},
-                   {"endpoints", json::object{{"websocket", ws_url_}, {"api", api_url_}}}});
+                   {"endpoints", endpoints(client.secure)}});
 }
 
 void TruConnect::close(Client& client) {
@@ -331,7 +342,7 @@ std::string TruConnect::weight_message(std::string_view mode) const {
   return envelope(mode == "multideck" ? "weights" : "weight", weight_data(mode, false));
 }
 
-json::object TruConnect::status_data() const {
+json::object TruConnect::status_data(bool secure) const {
   const auto* s = captures_.context().live->find(scale_id_);
   const auto multideck = weight_data("multideck", true);
   const auto* session = captures_.session(scale_id_);
@@ -377,7 +388,7 @@ json::object TruConnect::status_data() const {
                               {"captureMode", config_.capture_mode},
                               {"uptime", uptime}}},
       {"connectionPool", pool()},
-      {"endpoints", json::object{{"websocket", ws_url_}, {"api", api_url_}}}};
+      {"endpoints", endpoints(secure)}};
 }
 
 std::string TruConnect::vehicle_key() {
@@ -609,7 +620,7 @@ void TruConnect::dispatch(Client& client, const std::string& event, const json::
     return;
   }
   if (event == "status-request") {
-    reply("status", status_data());
+    reply("status", status_data(client.secure));
     return;
   }
   if (event == "transaction-sync") {
@@ -1034,14 +1045,15 @@ void TruConnect::http(const HttpRequest& request, std::function<void(HttpRespons
     }
     if (path == "/weights") {
       const auto data = weight_data(mode, true);
-      return respond(json_reply(200, json::object{{"success", true},
-                                                  {"mode", mode},
-                                                  {"simulation", data.at("simulation")},
-                                                  {"websocketAvailable", true},
-                                                  {"websocketUrl", ws_url_},
-                                                  {"data", data},
-                                                  {"connection", connection(true)},
-                                                  {"timestamp", now_iso()}}));
+      return respond(
+          json_reply(200, json::object{{"success", true},
+                                       {"mode", mode},
+                                       {"simulation", data.at("simulation")},
+                                       {"websocketAvailable", true},
+                                       {"websocketUrl", endpoints(request.secure).at("websocket")},
+                                       {"data", data},
+                                       {"connection", connection(true)},
+                                       {"timestamp", now_iso()}}));
     }
     if (path.starts_with("/weights/")) {
       const auto deck = path.substr(9);
@@ -1073,8 +1085,9 @@ void TruConnect::http(const HttpRequest& request, std::function<void(HttpRespons
                                                   {"timestamp", now_iso()}}));
     }
     if (path == "/status") {
-      return respond(json_reply(
-          200, json::object{{"success", true}, {"data", status_data()}, {"timestamp", now_iso()}}));
+      return respond(json_reply(200, json::object{{"success", true},
+                                                  {"data", status_data(request.secure)},
+                                                  {"timestamp", now_iso()}}));
     }
     return respond(
         json_reply(404, json::object{{"success", false}, {"error", "Endpoint not found"}}));
@@ -1129,6 +1142,7 @@ void TruConnect::http(const HttpRequest& request, std::function<void(HttpRespons
                           {"timestamp", now_iso()}}));
   }
   rest_client_.mode = mode;
+  rest_client_.secure = request.secure;
   // The first reply is the answer; an `error` reply is a refusal.
   auto answered = std::make_shared<bool>(false);
   auto respond_once = std::make_shared<std::function<void(HttpResponse)>>(std::move(respond));

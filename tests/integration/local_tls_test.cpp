@@ -128,9 +128,8 @@ TEST_CASE("local tls: page, status and live socket over https and wss verify wit
 
   // The same checks as plain, with the same answers: a foreign origin (403) and a foreign Host
   // (421, DNS rebinding) are refused over TLS too.
-  for (const auto& [header, status] :
-       {std::pair{std::pair{"Origin", "https://evil.example"}, 403},
-        std::pair{std::pair{"Host", "evil.example"}, 421}}) {
+  for (const auto& [header, status] : {std::pair{std::pair{"Origin", "https://evil.example"}, 403},
+                                       std::pair{std::pair{"Host", "evil.example"}, 421}}) {
     CAPTURE(header.first);
     const std::map<std::string, std::string> h{{header.first, header.second}};
     CHECK(https_request(https, {ca}, "GET", "/v1/status", h).status == status);
@@ -290,7 +289,17 @@ TEST_CASE("local tls: TruConnect's socket and REST API over wss and https") {
   const std::map<std::string, std::string> origin{{"Origin", "https://truload.example.org"}};
 
   WssClient ws(agent.address("truconnect_wss"), tls, "/", origin);
-  wss_until(ws, [](const json::object& o) { return is_event(o, "connected"); });
+  auto hello = wss_until(ws, [](const json::object& o) { return is_event(o, "connected"); });
+  // A client that came over TLS is told the TLS addresses (Safari refuses plain ones from an
+  // https page).
+  const auto wss_port =
+      agent.address("truconnect_wss").substr(agent.address("truconnect_wss").rfind(':') + 1);
+  const auto https_port =
+      agent.address("truconnect_https").substr(agent.address("truconnect_https").rfind(':') + 1);
+  CHECK(hello.at("data").at("endpoints").at("websocket") ==
+        json::value("wss://localhost:" + wss_port));
+  CHECK(hello.at("data").at("endpoints").at("api") ==
+        json::value("https://localhost:" + https_port + "/api/v1"));
   ws.write(R"({"event":"register","data":{"stationCode":"ROMIA","bound":"A","mode":"mobile"}})");
   auto ack = wss_until(ws, [](const json::object& o) { return is_event(o, "register-ack"); });
   CHECK(ack.at("data").at("success") == true);
@@ -304,6 +313,11 @@ TEST_CASE("local tls: TruConnect's socket and REST API over wss and https") {
   CHECK(health.status == 200);
   CHECK(body_of(health).at("status") == "ok");
   CHECK(health.headers.at("access-control-allow-origin") == "https://truload.example.org");
-  // The plain TruConnect ports serve at the same time.
+  auto weights = body_of(
+      https_request(agent.address("truconnect_https"), tls, "GET", "/api/v1/weights", origin));
+  CHECK(weights.at("websocketUrl") == json::value("wss://localhost:" + wss_port));
+  // The plain TruConnect ports serve at the same time, and name the plain addresses.
   CHECK(http_request(agent.address("truconnect_http"), "GET", "/api/v1/health").status == 200);
+  auto plain = body_of(http_request(agent.address("truconnect_http"), "GET", "/api/v1/weights"));
+  CHECK(std::string(plain.at("websocketUrl").as_string()).starts_with("ws://localhost:"));
 }

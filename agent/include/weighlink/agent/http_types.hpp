@@ -14,6 +14,7 @@ struct HttpRequest {
   std::string target;  // path and query, e.g. "/v1/outbox?state=pending"
   std::map<std::string, std::string> headers;
   std::string body;
+  bool secure = false;  // it came over TLS (https://, wss://)
 
   [[nodiscard]] std::string header(const std::string& lower_name) const {
     auto it = headers.find(lower_name);

@@ -36,6 +36,7 @@ class TruConnect {
     std::string mode;  // mobile | multideck
     std::string station_code;
     std::string bound;
+    bool secure = false;  // connected over TLS: told the wss/https addresses
   };
   // Sends one message to the client: the event and its data (the envelope is added here).
   using Send = std::function<void(std::string)>;
@@ -46,6 +47,8 @@ class TruConnect {
   [[nodiscard]] const std::string& scale_id() const { return scale_id_; }
   // Addresses written into `connected` and /weights (the real bound ports).
   void set_endpoints(std::string ws_url, std::string api_url);
+  // The same over TLS (wss://, https://), named to clients that came over TLS.
+  void set_tls_endpoints(std::string wss_url, std::string https_url);
 
   // A new socket client: its id, and the `connected` message to send first.
   [[nodiscard]] std::string open(Client& client);
@@ -103,7 +106,9 @@ class TruConnect {
   [[nodiscard]] boost::json::object weight_data(std::string_view mode, bool api) const;
   [[nodiscard]] boost::json::object connection(bool api) const;
   [[nodiscard]] boost::json::object station() const;
-  [[nodiscard]] boost::json::object status_data() const;
+  [[nodiscard]] boost::json::object status_data(bool secure) const;
+  // {websocket, api}: the plain addresses, or the TLS ones for a client that came over TLS.
+  [[nodiscard]] boost::json::object endpoints(bool secure) const;
   [[nodiscard]] boost::json::object pool() const;
   [[nodiscard]] std::string mode_of(const Client& client) const;
   // The idempotency-key prefix of the vehicle being weighed: the synced transaction, else a
@@ -116,6 +121,8 @@ class TruConnect {
   std::string scale_id_;
   std::string ws_url_;
   std::string api_url_;
+  std::string wss_url_;
+  std::string https_url_;
   std::chrono::steady_clock::time_point started_;
   int next_client_id_ = 1;
   int clients_ = 0;
