@@ -147,6 +147,105 @@ TruConnect::TruConnect(TruConnectConfig config, Captures& captures, std::string 
   rest_client_.registered = true;
   ws_url_ = "ws://localhost:" + std::to_string(config_.ws_port);
   api_url_ = "http://localhost:" + std::to_string(config_.http_port) + "/api/v1";
+  restore();
+}
+
+namespace {
+
+constexpr std::string_view kVehicleState = "truconnect/vehicle";
+
+json::object axle_state(const scale::AxleCapture& a) {
+  return json::object{
+      {"number", a.number},
+      {"weight", a.weight.to_string()},
+      {"reading", a.reading.to_string()},
+      {"seq", a.seq},
+      {"raw_hex",
+       sync::to_hex(std::span(reinterpret_cast<const unsigned char*>(a.raw.data()), a.raw.size()))},
+      {"at_ms",
+       std::chrono::duration_cast<std::chrono::milliseconds>(a.at.time_since_epoch()).count()}};
+}
+
+scale::AxleCapture axle_from_state(const json::object& o) {
+  scale::AxleCapture a;
+  a.number = static_cast<int>(o.at("number").to_number<std::int64_t>());
+  a.weight = scale::Decimal::parse(o.at("weight").as_string()).value();
+  a.reading = scale::Decimal::parse(o.at("reading").as_string()).value();
+  a.seq = o.at("seq").to_number<std::uint64_t>();
+  if (const auto raw = sync::from_hex(o.at("raw_hex").as_string()))
+    a.raw.assign(raw->begin(), raw->end());
+  a.at = std::chrono::system_clock::time_point(
+      std::chrono::milliseconds(o.at("at_ms").to_number<std::int64_t>()));
+  return a;
+}
+
+}  // namespace
+
+void TruConnect::save() const {
+  json::object weights;
+  for (const auto& [n, w] : app_.axle_weights) weights[std::to_string(n)] = w.to_string();
+  json::object refusals;
+  for (const auto& [n, r] : app_.refusals) refusals[std::to_string(n)] = r;
+  json::array recorded;
+  for (const auto& a : app_.recorded) recorded.push_back(axle_state(a));
+  const json::object state{{"version", 1},
+                           {"transaction_id", transaction_id_},
+                           {"vehicle_id", vehicle_id_},
+                           {"vehicle_reg", vehicle_reg_},
+                           {"plate", plate_},
+                           {"axle_config_code", axle_config_code_},
+                           {"bound", bound_},
+                           {"epoch", app_.epoch},
+                           {"config_changed", app_.config_changed},
+                           {"axle_weights", std::move(weights)},
+                           {"refusals", std::move(refusals)},
+                           {"superseded", app_.superseded},
+                           {"recorded", std::move(recorded)}};
+  captures_.context().outbox->put_state(
+      sync::StateWrite{std::string(kVehicleState), json::serialize(state)},
+      [](boost::system::result<void> r) {
+        if (!r) {
+          spdlog::error("truconnect: the vehicle's state could not be saved: {}",
+                        r.error().message());
+        }
+      });
+}
+
+void TruConnect::restore() {
+  const auto saved = captures_.context().outbox->get_state(std::string(kVehicleState));
+  if (!saved) return;
+  try {
+    const auto o = json::parse(*saved).as_object();
+    auto text = [&](const char* k) { return std::string(o.at(k).as_string()); };
+    transaction_id_ = text("transaction_id");
+    vehicle_id_ = text("vehicle_id");
+    vehicle_reg_ = text("vehicle_reg");
+    plate_ = text("plate");
+    axle_config_code_ = text("axle_config_code");
+    bound_ = text("bound");
+    AppVehicle app;
+    app.epoch = static_cast<int>(o.at("epoch").to_number<std::int64_t>());
+    app.config_changed = o.at("config_changed").as_bool();
+    for (const auto& [n, w] : o.at("axle_weights").as_object()) {
+      app.axle_weights[std::stoi(std::string(n))] = scale::Decimal::parse(w.as_string()).value();
+    }
+    for (const auto& [n, r] : o.at("refusals").as_object()) {
+      app.refusals[std::stoi(std::string(n))] = std::string(r.as_string());
+    }
+    app.superseded = o.at("superseded").as_array();
+    for (const auto& a : o.at("recorded").as_array()) {
+      app.recorded.push_back(axle_from_state(a.as_object()));
+    }
+    if (app.epoch < 1 || app.epoch > 1000) throw std::invalid_argument("epoch out of range");
+    app_ = std::move(app);
+    spdlog::info("truconnect: vehicle {} restored from the previous run ({} app axle(s))",
+                 sync::log_safe(transaction_id_.empty() ? vehicle_id_ : transaction_id_),
+                 app_.axle_weights.size());
+  } catch (const std::exception& e) {
+    spdlog::error(
+        "truconnect: the saved vehicle state cannot be read ({}); starting with no vehicle",
+        e.what());
+  }
 }
 
 void TruConnect::set_endpoints(std::string ws_url, std::string api_url) {
@@ -565,6 +664,14 @@ void TruConnect::on_message(Client& client, std::string_view text, Send send) {
 
 void TruConnect::dispatch(Client& client, const std::string& event, const json::object& data,
                           Reply reply) {
+  // Whatever the event changed of the vehicle is saved once it is handled (every return).
+  struct SaveAfter {
+    const TruConnect* tc;
+    bool on;
+    ~SaveAfter() {
+      if (on) tc->save();
+    }
+  } save_after{this, event != "status-request" && event != "query-weight"};
   if (event == "register") {
     if (!client.registered) ++registered_;
     client.registered = true;
@@ -809,6 +916,7 @@ void TruConnect::capture_axle(const json::object& data, Reply reply) {
         if (outcome.error) {
           if (key.starts_with(vehicle_key() + ":")) {
             app_.refusals[n] = outcome.error->code + ": " + outcome.error->message;
+            save();
           }
           notice("axle-captured", outcome.error->code,
                  "axle " + std::to_string(n) + ": " + outcome.error->message, key);
@@ -926,6 +1034,7 @@ void TruConnect::complete_session(const std::string& key, Reply reply, std::stri
     if (!outcome.error && epoch == app_.epoch &&
         (st == sync::EnqueueStatus::accepted || st == sync::EnqueueStatus::replayed)) {
       app_.recorded = axles;
+      save();
     }
     if (outcome.error) {
       notice(ack_event.empty() ? "axle-captured" : ack_event, outcome.error->code,

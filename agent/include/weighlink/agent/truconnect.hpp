@@ -102,6 +102,11 @@ class TruConnect {
   // the last digit of `like`.
   [[nodiscard]] scale::Decimal division(const scale::Decimal& like) const;
   void notice(std::string event, std::string code, std::string message, std::string key);
+  // The vehicle as the app weighs it (transaction, plate, epoch, the app's values, refusals, the
+  // recorded axles) is saved in the outbox's durable state after each change, and restored at
+  // start: an agent restarted mid-vehicle keeps the numbering and what the app committed.
+  void save() const;
+  void restore();
 
   [[nodiscard]] boost::json::object weight_data(std::string_view mode, bool api) const;
   [[nodiscard]] boost::json::object connection(bool api) const;
