@@ -352,7 +352,7 @@ void Api::post_mutation(const HttpRequest& request, const std::string& correlati
   auto parsed = sync::parse_exact(request.body, kBodyJsonLimits);
   if (parsed.refusal) return respond(json_refused(*parsed.refusal, correlation_id));
   const auto& body = parsed.value;
-  if (!body.is_object()) {
+  if (!sync::is_json_object(body)) {
     respond(error_response(400, "invalid_json",
                            "the body must be a JSON object {\"kind\":...,\"payload\":{...}}",
                            correlation_id));
@@ -379,7 +379,7 @@ void Api::post_mutation(const HttpRequest& request, const std::string& correlati
                            correlation_id));
     return;
   }
-  if (!payload || !payload->is_object()) {
+  if (!payload || !sync::is_json_object(*payload)) {
     respond(error_response(400, "invalid_payload", "\"payload\" must be a JSON object",
                            correlation_id));
     return;
@@ -434,7 +434,7 @@ std::optional<HttpResponse> check_capture_request(const HttpRequest& request,
       sync::parse_exact(request.body.empty() ? std::string("{}") : request.body, kBodyJsonLimits);
   if (parsed.refusal) return json_refused(*parsed.refusal, correlation_id);
   body = std::move(parsed.value);
-  if (!body.is_object()) {
+  if (!sync::is_json_object(body)) {
     return error_response(400, "invalid_json",
                           "the body must be a JSON object like {\"scale\":\"main\","
                           "\"operator\":\"jdoe\"}",
@@ -467,7 +467,7 @@ bool optional_reference(const json::object& o, json::object& out,
                         std::optional<HttpResponse>& error, const std::string& correlation_id) {
   const auto* ref = o.if_contains("reference");
   if (!ref) return true;
-  if (!ref->is_object()) {
+  if (!sync::is_json_object(*ref)) {
     error =
         error_response(400, "invalid_reference",
                        "\"reference\" must be a JSON object (plate, ticket, ...)", correlation_id);
@@ -582,7 +582,7 @@ void Api::axle_session(const HttpRequest& request, const std::string& scale_id,
     auto parsed =
         sync::parse_exact(request.body.empty() ? std::string("{}") : request.body, kBodyJsonLimits);
     const auto& body = parsed.value;
-    if (parsed.refusal || !body.is_object()) {
+    if (parsed.refusal || !sync::is_json_object(body)) {
       return respond(error_response(400, "invalid_json",
                                     "the body must be a JSON object like {\"expected_axles\":3}",
                                     correlation_id));
@@ -710,7 +710,7 @@ void Api::origins(const HttpRequest& request, const std::string& action,
   auto parsed = sync::parse_exact(request.body, kBodyJsonLimits);
   if (parsed.refusal) return respond(json_refused(*parsed.refusal, correlation_id));
   const auto* text =
-      parsed.value.is_object() ? parsed.value.as_object().if_contains("origin") : nullptr;
+      sync::is_json_object(parsed.value) ? parsed.value.as_object().if_contains("origin") : nullptr;
   if (!text || !text->is_string()) {
     return respond(error_response(400, "invalid_origin",
                                   "the body must be {\"origin\":\"https://host[:port]\"}",
@@ -813,7 +813,7 @@ void Api::discard_outbox(const HttpRequest& request, const std::string& key,
   auto parsed = sync::parse_exact(request.body, kBodyJsonLimits);
   if (parsed.refusal) return respond(json_refused(*parsed.refusal, correlation_id));
   const auto* reason =
-      parsed.value.is_object() ? parsed.value.as_object().if_contains("reason") : nullptr;
+      sync::is_json_object(parsed.value) ? parsed.value.as_object().if_contains("reason") : nullptr;
   if (!reason || !reason->is_string() || reason->as_string().empty() ||
       sync::check_short_text("reason", reason->as_string())) {
     return respond(error_response(400, "invalid_reason",

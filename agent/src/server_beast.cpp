@@ -501,7 +501,7 @@ class LiveSession : public std::enable_shared_from_this<LiveSession> {
     // Read exactly: a ping's id comes back as the client wrote it (sync/exact_json.hpp).
     auto parsed = sync::parse_exact(text);
     auto& v = parsed.value;
-    const json::object* o = (!parsed.refusal && v.is_object()) ? &v.as_object() : nullptr;
+    const json::object* o = (!parsed.refusal && sync::is_json_object(v)) ? &v.as_object() : nullptr;
     const json::value* type = o ? o->if_contains("type") : nullptr;
     if (!type || !type->is_string()) {
       return send_control(

@@ -631,7 +631,7 @@ void TruConnect::on_message(Client& client, std::string_view text, Send send) {
   // Read exactly: a number the app sends (client_axle_weights) is recorded as it was written.
   auto parsed = sync::parse_exact(text);
   auto& v = parsed.value;
-  const json::object* o = (!parsed.refusal && v.is_object()) ? &v.as_object() : nullptr;
+  const json::object* o = (!parsed.refusal && sync::is_json_object(v)) ? &v.as_object() : nullptr;
   const json::value* event = o ? o->if_contains("event") : nullptr;
   if (!event || !event->is_string()) {
     send(envelope(
@@ -644,7 +644,7 @@ void TruConnect::on_message(Client& client, std::string_view text, Send send) {
   }
   const std::string name(event->as_string());
   const json::value* data = o->if_contains("data");
-  if (data && !data->is_object() && !data->is_null()) {
+  if (data && !sync::is_json_object(*data) && !data->is_null()) {
     send(envelope("error", json::object{{"message", "Invalid message format"},
                                         {"code", "invalid_data"},
                                         {"detail", "\"data\" must be an object"}}));
@@ -657,7 +657,7 @@ void TruConnect::on_message(Client& client, std::string_view text, Send send) {
     return;
   }
   static const json::object kEmpty;
-  const json::object& d = data && data->is_object() ? data->as_object() : kEmpty;
+  const json::object& d = data && sync::is_json_object(*data) ? data->as_object() : kEmpty;
   dispatch(client, name, d,
            [send](std::string ev, json::object body) { send(envelope(ev, std::move(body))); });
 }
@@ -1211,7 +1211,7 @@ void TruConnect::http(const HttpRequest& request, std::function<void(HttpRespons
   }
   auto parsed = sync::parse_exact(request.body.empty() ? std::string("{}") : request.body);
   auto& body = parsed.value;
-  if (parsed.refusal || !body.is_object()) {
+  if (parsed.refusal || !sync::is_json_object(body)) {
     json::object answer{
         {"success", false}, {"error", "Invalid message format"}, {"timestamp", now_iso()}};
     if (parsed.refusal) answer["detail"] = parsed.refusal->message;

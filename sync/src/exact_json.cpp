@@ -317,6 +317,10 @@ json::value exact_number(std::string_view text) {
   return json::object{{kExactTag, json::string_view(text.data(), text.size())}};
 }
 
+bool is_json_object(const json::value& value) {
+  return value.is_object() && tagged_text(value) == nullptr;
+}
+
 std::optional<std::string> number_text(const json::value& value) {
   if (const auto* text = tagged_text(value)) return std::string(*text);
   if (value.is_int64()) return std::to_string(value.as_int64());

@@ -82,6 +82,11 @@ TEST_CASE(
       {"kind with a newline", "k-nl-kind", json_type,
        R"({"kind":"note\n[error] forged","payload":{}})", 400, "invalid_kind"},
       {"payload an array", "k-payload-array", json_type, mutation("[1]"), 400, "invalid_payload"},
+      // A number is no object, though the exact reader keeps 1.5 and -0 as one-member objects.
+      {"payload a fraction", "k-payload-fraction", json_type, mutation("1.5"), 400,
+       "invalid_payload"},
+      {"payload minus zero", "k-payload-m0", json_type, mutation("-0"), 400, "invalid_payload"},
+      {"a body that is a fraction", "k-body-fraction", json_type, "1.5", 400, "invalid_json"},
       {"payload missing", "k-payload-missing", json_type, R"({"kind":"note.added"})", 400,
        "invalid_payload"},
       {"1e400", "k-1e400", json_type, mutation(R"({"n":1e400})"), 400, "inexact_number"},

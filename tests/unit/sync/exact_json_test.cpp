@@ -154,3 +154,19 @@ TEST_CASE("log text: client text cannot start a forged log line") {
   CHECK(log_safe(std::string(300, 'x')).size() == 259);
   CHECK(log_safe("ÄÖ") == "ÄÖ");  // UTF-8 is kept
 }
+
+TEST_CASE("exact json: a number kept exactly is not an object, whatever its representation") {
+  using weighlink::sync::is_json_object;
+  using weighlink::sync::parse_exact;
+  for (const char* text : {"1.5", "-0", "-0.0", "12345678901234567890123", "0"}) {
+    INFO(text);
+    const auto parsed = parse_exact(text);
+    REQUIRE_FALSE(parsed.refusal);
+    CHECK_FALSE(is_json_object(parsed.value));
+  }
+  CHECK(is_json_object(parse_exact(R"({"w":1.5})").value));
+  CHECK(is_json_object(parse_exact("{}").value));
+  CHECK_FALSE(is_json_object(parse_exact("[]").value));
+  // An object that merely looks like the tag is a real object the client sent.
+  CHECK(is_json_object(parse_exact(R"({"decimal":"1.5"})").value));
+}

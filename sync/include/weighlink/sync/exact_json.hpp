@@ -47,6 +47,11 @@ struct ExactParse {
                                                      const JsonLimits& limits = {},
                                                      bool* is_object = nullptr);
 
+// A JSON object as the client wrote it: false for an exact number node (parse_exact represents a
+// number such as 1.5 or -0 as a one-member object) and for every other kind. Intake checks "is
+// this an object?" with this, never with value.is_object().
+[[nodiscard]] bool is_json_object(const boost::json::value& value);
+
 // An exact number node for `text` (a JSON number as written, e.g. "32540.10").
 [[nodiscard]] boost::json::value exact_number(std::string_view text);
 
