@@ -409,15 +409,11 @@ std::optional<CaptureError> Captures::reset_session(const std::string& scale_id)
   // weighing is already built and goes to the outbox regardless. An axle still waiting for a
   // stable reading is given up; one being saved is not.
   if (s->axle_saving) return busy(scale_id);
+  std::shared_ptr<std::function<void(AxleOutcome)>> waiting;
   if (s->axle_capture_running) {
     ++s->axle_attempt;
     s->axle_capture_running = false;
-    if (auto waiting = std::exchange(s->axle_waiting, nullptr)) {
-      (*waiting)(AxleOutcome{
-          CaptureError{409, "session_reset", "the axle weighing was reset while this axle waited"},
-          {},
-          false});
-    }
+    waiting = std::exchange(s->axle_waiting, nullptr);
   }
   if (!s->session.axles().empty() && s->session.state() == scale::AxleSession::State::weighing) {
     spdlog::warn("axle session on scale {} reset with {} axle(s) not completed", scale_id,
@@ -427,6 +423,13 @@ std::optional<CaptureError> Captures::reset_session(const std::string& scale_id)
   s->axle_keys.clear();
   s->restored_axles = 0;
   persist(scale_id);
+  // Answered once the session is reset, so the answer never sees the old one.
+  if (waiting) {
+    (*waiting)(AxleOutcome{
+        CaptureError{409, "session_reset", "the axle weighing was reset while this axle waited"},
+        {},
+        false});
+  }
   return std::nullopt;
 }
 

@@ -848,6 +848,9 @@ void TruConnect::restart_vehicle() {
   app_.epoch = epoch + 1;
   app_.superseded = std::move(superseded);
   const int expected = session ? session->options().expected_axles : 0;
+  // An axle of the old configuration still waiting for the scale is given up (answered
+  // session_reset), so the new weighing starts now.
+  (void)captures_.reset_session(scale_id_);
   (void)captures_.start_session(scale_id_, expected, true);
 }
 
@@ -927,7 +930,11 @@ void TruConnect::capture_axle(const json::object& data, Reply reply) {
           reply("axle-captured-ack", std::move(body));
           reply("error",
                 json::object{{"message", outcome.error->message}, {"code", outcome.error->code}});
-          if (last_axle && captured > 0 && outcome.error->code != "session_busy") {
+          // The app's last axle refused by the scale: the vehicle is recorded without it. Not
+          // when the axle was given up because the app moved on (reset, restart, next axle).
+          const auto& code = outcome.error->code;
+          if (last_axle && captured > 0 && code != "session_busy" && code != "session_reset" &&
+              code != "superseded") {
             complete_session(
                 vehicle_key() + ":complete", [](std::string, json::object) {}, "");
           }

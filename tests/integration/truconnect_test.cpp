@@ -670,3 +670,36 @@ TEST_CASE("truconnect: an agent killed mid-vehicle keeps the app's values and th
   CHECK(std::string(parts[0].at("note").as_string()).starts_with("scale_not_stable"));
   CHECK(parts[1].at("app") == 15000);
 }
+
+TEST_CASE("truconnect: a restart under a new configuration gives up an axle still waiting") {
+  TempDir dir("wl-tc");
+  PtyScale scale(dir / "scale");
+  AgentProcess agent(dir, {}, truconnect_config(scale.path(), "mt-continuous", "mobile"));
+  StreamingScale indicator(scale, mt_frame("6100"));
+  WsClient ws(agent.address("truconnect_ws"), "/");
+  next_event(ws, "connected");
+  send(ws, "register", R"({"stationCode":"ROMIA","bound":"A","mode":"mobile"})");
+  next_event(ws, "register-ack");
+  wait_stable(ws, "weight", 6100);
+  send(ws, "transaction-sync", R"({"transactionId":"T-W","axleConfigCode":"3A","totalAxles":3})");
+  next_event(ws, "transaction-sync-ack");
+  send(ws, "axle-captured", R"({"axleNumber":1,"weight":6100})");
+  CHECK(next_event(ws, "axle-captured-ack").at("success") == true);
+  // Axle 2 is still settling when the operator changes the configuration and starts again.
+  indicator.set(mt_frame("6900", /*motion=*/true));
+  frame_with(ws, "weight", 6900);
+  send(ws, "axle-captured", R"({"axleNumber":2,"weight":6900})");
+  send(ws, "transaction-sync", R"({"transactionId":"T-W","axleConfigCode":"2A","totalAxles":2})");
+  next_event(ws, "transaction-sync-ack");
+  send(ws, "axle-captured", R"({"axleNumber":1,"weight":7000})");
+  auto given_up = next_event(ws, "axle-captured-ack");
+  CHECK(given_up.at("success") == false);  // the old axle 2, never "busy" for the new axle 1
+  indicator.set(mt_frame("7000"));
+  auto a1 = read_until(ws, [](const json::object& o) {
+    return o.at("event") == "axle-captured-ack" && o.at("data").at("success") == true;
+  });
+  CHECK(a1.at("data").at("idempotencyKey") == "truconnect:T-W:r2:axle:1");
+  CHECK(a1.at("data").at("weight") == 7000);
+  // Nothing of the first configuration was recorded as a weighing.
+  CHECK(outbox_items(agent.http).empty());
+}
