@@ -84,7 +84,7 @@ class ReaderLoop {
         // A setting this build can never open (a bad sim profile, an unencodable protocol) would
         // fail the same way forever; the log line above says why, retrying stays cheap.
         wait(backoff);
-        backoff = std::min(backoff * 2, config_.reopen_backoff_max);
+        backoff = next_reopen_backoff(backoff, config_);
         continue;
       }
       if (read_until_lost(**opened)) backoff = config_.reopen_backoff_initial;

@@ -1,5 +1,7 @@
 #include "weighlink/scale/scale_config.hpp"
 
+#include <algorithm>
+
 #include "weighlink/scale/poll.hpp"
 
 namespace weighlink::scale {
@@ -31,6 +33,11 @@ std::optional<CaptureRefusal> capture_refusal(const Reading& reading, const Scal
   }
   if (reading.weight.compare(config.min_capture_weight) < 0) return CaptureRefusal::below_minimum;
   return std::nullopt;
+}
+
+std::chrono::milliseconds next_reopen_backoff(std::chrono::milliseconds current,
+                                              const ScaleConfig& config) {
+  return std::min(current * 2, config.reopen_backoff_max);
 }
 
 AxleMode axle_mode(const ScaleConfig& config) {

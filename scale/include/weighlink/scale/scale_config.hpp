@@ -56,6 +56,11 @@ struct ScaleConfig {
 // protocol's usual request. Empty when the scale is not polled or nothing is known to send.
 [[nodiscard]] std::string poll_request(const ScaleConfig& config);
 
+// The wait before the next reopen after one more failure: doubled, never above
+// reopen_backoff_max (so a device that comes back is read again within that, plus one open).
+[[nodiscard]] std::chrono::milliseconds next_reopen_backoff(std::chrono::milliseconds current,
+                                                            const ScaleConfig& config);
+
 // config.axle_mode, else the protocol's usual mode (cumulative for mcgs).
 [[nodiscard]] AxleMode axle_mode(const ScaleConfig& config);
 
