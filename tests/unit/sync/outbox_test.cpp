@@ -80,10 +80,14 @@ TEST_CASE("outbox: concurrent producers share commits and every seq is used once
   std::sort(all.begin(), all.end());
   REQUIRE(all.size() == kThreads * kEach);
   for (std::size_t i = 0; i < all.size(); ++i) CHECK(all[i] == i + 1);
-  CHECK(outbox->stats().commits <= static_cast<std::uint64_t>(kThreads * kEach));
+  // Shared: fewer transactions than mutations (one commit per mutation fails this).
+  const auto commits = outbox->stats().commits;
+  MESSAGE((kThreads * kEach) << " mutations from " << kThreads << " producers in " << commits
+                             << " commits");
+  CHECK(commits < static_cast<std::uint64_t>(kThreads * kEach));
 }
 
-TEST_CASE("outbox: a key still being committed is reported in progress") {
+TEST_CASE("outbox: the same key sent twice at once is recorded once, the second told so") {
   TempDir dir;
   auto outbox = open_outbox(dir / "o.db");
   // Queue many so the writer is busy, then the same key twice without waiting.
@@ -97,6 +101,8 @@ TEST_CASE("outbox: a key still being committed is reported in progress") {
       (first.status == EnqueueStatus::accepted &&
        (second.status == EnqueueStatus::in_progress || second.status == EnqueueStatus::replayed));
   CHECK(one_each);
+  // In progress while the first was being committed, else the first's answer replayed.
+  if (second.status == EnqueueStatus::replayed) CHECK(second.row.seq == first.row.seq);
   CHECK(outbox->stats().pending == 1);
 }
 
