@@ -157,9 +157,8 @@ TEST_CASE("fault proxy: pass forwards both ways and counts the bytes") {
   CHECK_FALSE(r.closed);
   CHECK(r.data == data);
   // A write is counted when it completes, which may be just after the client read it.
-  for (int i = 0; i < 200 && proxy.counters().bytes_to_client < data.size(); ++i) {
-    std::this_thread::sleep_for(5ms);
-  }
+  (void)weighlink::testing::eventually(
+      [&] { return proxy.counters().bytes_to_client >= data.size(); }, 1s);
   const auto n = proxy.counters();
   CHECK(n.connections == 1);
   CHECK(n.live == 1);
@@ -323,10 +322,7 @@ TEST_CASE("fault proxy: destroyed with live, delayed and blackholed connections,
   Client b(proxy->address());
   REQUIRE(b.send("b"));
   // Wait until the proxy holds b's bytes in the blackhole, as it would at shutdown in the field.
-  for (int i = 0; i < 400 && proxy->counters().blackholed == 0; ++i) {
-    std::this_thread::sleep_for(5ms);
-  }
-  CHECK(proxy->counters().blackholed >= 1);
+  CHECK(weighlink::testing::eventually([&] { return proxy->counters().blackholed >= 1; }, 2s));
   // Destroyed now: the chunk held for 10 s is dropped, not delivered, and both clients see the
   // connection closed.
   proxy.reset();
