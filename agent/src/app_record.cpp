@@ -9,15 +9,21 @@ namespace json = boost::json;
 
 namespace {
 
-// a - b, exactly, at the finer of the two scales; nullopt when it does not fit.
-std::optional<scale::Decimal> difference(const scale::Decimal& a, const scale::Decimal& b) {
+// a + sign * b, exactly, at the finer of the two scales; nullopt when it does not fit.
+std::optional<scale::Decimal> combine(const scale::Decimal& a, const scale::Decimal& b, int sign) {
   const int places = std::max(a.decimals, b.decimals);
   const auto x = a.rescaled(places);
   const auto y = b.rescaled(places);
   if (!x || !y) return std::nullopt;
-  std::int64_t d = 0;
-  if (__builtin_sub_overflow(x->units, y->units, &d)) return std::nullopt;
-  return scale::Decimal{d, places};
+  std::int64_t r = 0;
+  const bool overflow = sign < 0 ? __builtin_sub_overflow(x->units, y->units, &r)
+                                 : __builtin_add_overflow(x->units, y->units, &r);
+  if (overflow) return std::nullopt;
+  return scale::Decimal{r, places};
+}
+
+std::optional<scale::Decimal> difference(const scale::Decimal& a, const scale::Decimal& b) {
+  return combine(a, b, -1);
 }
 
 json::value number(const std::optional<scale::Decimal>& d) {
@@ -26,6 +32,15 @@ json::value number(const std::optional<scale::Decimal>& d) {
 }
 
 }  // namespace
+
+std::optional<scale::Decimal> sum(const std::vector<scale::Decimal>& values) {
+  std::optional<scale::Decimal> total = scale::Decimal{0, 0};
+  for (const auto& v : values) {
+    if (!total) return std::nullopt;
+    total = combine(*total, v, +1);
+  }
+  return total;
+}
 
 bool within(const scale::Decimal& a, const scale::Decimal& b, const scale::Decimal& tolerance) {
   auto d = difference(a, b);

@@ -491,12 +491,18 @@ json::object TruConnect::status_data(bool secure) const {
 }
 
 std::string TruConnect::vehicle_key() {
+  if (transaction_id_.empty() && vehicle_id_.empty()) vehicle_id_ = detail::random_id();
+  return current_vehicle_key();
+}
+
+std::string TruConnect::current_vehicle_key() const {
   std::string key;
   if (!transaction_id_.empty()) {
     key = "truconnect:" + key_part(transaction_id_);
-  } else {
-    if (vehicle_id_.empty()) vehicle_id_ = detail::random_id();
+  } else if (!vehicle_id_.empty()) {
     key = "truconnect:session-" + vehicle_id_;
+  } else {
+    return {};
   }
   // A vehicle the app restarted under a new axle configuration is weighed again under new keys.
   if (app_.epoch > 1) key += ":r" + std::to_string(app_.epoch);
@@ -558,8 +564,6 @@ scale::Decimal TruConnect::division(const scale::Decimal& like) const {
 
 void TruConnect::on_reading(const scale::Reading& reading) {
   if (reading.scale != scale_id_ || reading.weight.compare(config_.vehicle_on_deck) <= 0) return;
-  auto pinned = captures_.pin(scale_id_);
-  if (!pinned || pinned->reading.seq != reading.seq) return;
   auto& plateaus = app_.plateaus;
   auto same = [&](const scale::Reading& a) {
     if (a.weight != reading.weight || a.unit != reading.unit ||
@@ -570,11 +574,11 @@ void TruConnect::on_reading(const scale::Reading& reading) {
     }
     return true;
   };
-  // One entry per stable weight: the newest reading of it, with the longest run of evidence.
-  if (!plateaus.empty() && same(plateaus.back().reading)) {
-    plateaus.back() = std::move(*pinned);
-    return;
-  }
+  // One entry per stable weight: its first stable reading, whose frames show it settling. A
+  // weight already held costs nothing more on the live path.
+  if (!plateaus.empty() && same(plateaus.back().reading)) return;
+  auto pinned = captures_.pin(scale_id_);
+  if (!pinned || pinned->reading.seq != reading.seq) return;
   plateaus.push_back(std::move(*pinned));
   if (plateaus.size() > kMaxPlateaus) plateaus.erase(plateaus.begin());
 }
@@ -607,14 +611,9 @@ std::function<void(json::object&)> TruConnect::axle_annotation(const std::string
       parts.push_back(std::move(p));
     }
     // The app's GVW is the sum of the axles it recorded (the mobile page sends no total).
-    for (const auto& [n, w] : weights) {
-      const scale::Decimal zero{0, w.decimals};
-      const auto base = app_gvw.value_or(zero);
-      const int places = std::max(base.decimals, w.decimals);
-      const auto a = base.rescaled(places);
-      const auto b = w.rescaled(places);
-      if (a && b) app_gvw = scale::Decimal{a->units + b->units, places};
-    }
+    std::vector<scale::Decimal> stated;
+    for (const auto& [n, w] : weights) stated.push_back(w);
+    if (!stated.empty()) app_gvw = sum(stated);
     const auto gvw = decimal_text(payload.if_contains("gvw"));
     parts.push_back(
         PartValues{"gvw", app_gvw, gvw ? std::optional(in_kg(*gvw, unit)) : std::nullopt, {}});
@@ -917,7 +916,8 @@ void TruConnect::capture_axle(const json::object& data, Reply reply) {
         // it is recorded even if the browser never confirms (TruConnect's auto-weigh moment).
         const bool last_axle = expected > 0 && n >= expected;
         if (outcome.error) {
-          if (key.starts_with(vehicle_key() + ":")) {
+          // Still this vehicle (not reset or restarted meanwhile): its refusal is kept.
+          if (const auto now = current_vehicle_key(); !now.empty() && key.starts_with(now + ":")) {
             app_.refusals[n] = outcome.error->code + ": " + outcome.error->message;
             save();
           }

@@ -91,3 +91,9 @@ TEST_CASE("app record: the weight taken is the one the app's GVW names, else the
     CHECK(c.from == From::none);
   }
 }
+
+TEST_CASE("app record: a sum is exact across decimal places and refuses what does not fit") {
+  CHECK(sum({d("7000"), d("8000.5"), d("0.25")})->to_string() == "15000.75");
+  CHECK(sum({})->to_string() == "0");
+  CHECK_FALSE(sum({Decimal{INT64_MAX, 0}, d("1")}).has_value());
+}

@@ -24,6 +24,9 @@ struct PartValues {
   std::string note;                     // why the agent has none (its refusal)
 };
 
+// a + b + ..., exactly, at the finest decimal places among them; nullopt when it does not fit.
+[[nodiscard]] std::optional<scale::Decimal> sum(const std::vector<scale::Decimal>& values);
+
 // |a - b| <= tolerance, exactly (any decimal places).
 [[nodiscard]] bool within(const scale::Decimal& a, const scale::Decimal& b,
                           const scale::Decimal& tolerance);

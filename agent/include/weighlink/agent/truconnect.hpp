@@ -119,6 +119,8 @@ class TruConnect {
   // The idempotency-key prefix of the vehicle being weighed: the synced transaction, else a
   // session id made when the first axle or capture arrived.
   [[nodiscard]] std::string vehicle_key();
+  // The same without making a session id: empty when the vehicle has none yet.
+  [[nodiscard]] std::string current_vehicle_key() const;
 
   TruConnectConfig config_;
   Captures& captures_;
@@ -152,7 +154,8 @@ class TruConnect {
     boost::json::array superseded;
     // The epoch's axles once its weighing was recorded (a re-sent axle answers with them).
     std::vector<scale::AxleCapture> recorded;
-    // The vehicle's stable weights on the decks, oldest first (at most kMaxPlateaus).
+    // The vehicle's stable weights on the decks, oldest first (at most kMaxPlateaus), each as its
+    // first stable reading.
     std::vector<PinnedReading> plateaus;
   };
   static constexpr std::size_t kMaxPlateaus = 16;
