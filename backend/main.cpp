@@ -7,11 +7,12 @@
 #include <iostream>
 #include <limits>
 
-#include "weighlink/backend/commands.hpp"
-#include "weighlink/backend/drill.hpp"
-#include "weighlink/backend/monitor.hpp"
-#include "weighlink/backend/pg.hpp"
-#include "weighlink/backend/verify_backup.hpp"
+#include "weighlink/pg/pg.hpp"
+#include "weighlink/recovery/commands.hpp"
+#include "weighlink/recovery/drill.hpp"
+#include "weighlink/recovery/monitor.hpp"
+#include "weighlink/recovery/verify_backup.hpp"
+#include "weighlink/service/commands.hpp"
 
 namespace {
 

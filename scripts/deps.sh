@@ -10,7 +10,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libspdlog-dev doctest-dev
   libcli11-dev libyaml-cpp-dev libssl-dev openssl
   postgresql-15 postgresql-client-15 socat procps util-linux
-  rclone  # offsite backup locations (backend/src/offsite_rclone.cpp) and their tests
+  rclone  # offsite backup locations (backend/recovery/src/offsite_rclone.cpp) and their tests
   pgbackrest  # point-in-time recovery, WAL archiving (docs/operations.md) and its drill (tests/pitr/)
   wixl msitools g++-mingw-w64-x86-64-posix wine64  # the Windows checks (tests/windows/)
   chromium  # headless, for the operator page tests (tests/integration/page_test.cpp); ~300 MB

@@ -23,9 +23,9 @@
 #include "weighlink/agent/pairing.hpp"
 #include "weighlink/agent/server.hpp"
 #include "weighlink/agent/truconnect.hpp"
+#include "weighlink/base/backoff.hpp"
+#include "weighlink/record/evidence.hpp"
 #include "weighlink/scale/reader.hpp"
-#include "weighlink/sync/backoff.hpp"
-#include "weighlink/sync/evidence.hpp"
 #include "weighlink/sync/outbox.hpp"
 #include "weighlink/sync/replay.hpp"
 

@@ -10,10 +10,10 @@
 #include "random_id.hpp"
 #include "weighlink/agent/cors.hpp"
 #include "weighlink/agent/page.hpp"
-#include "weighlink/sync/exact_json.hpp"
-#include "weighlink/sync/hash.hpp"
-#include "weighlink/sync/log_text.hpp"
-#include "weighlink/sync/mutation_rules.hpp"
+#include "weighlink/base/hash.hpp"
+#include "weighlink/base/log_text.hpp"
+#include "weighlink/record/exact_json.hpp"
+#include "weighlink/record/mutation_rules.hpp"
 
 namespace weighlink::agent {
 namespace json = boost::json;

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "weighlink/sync/exact_json.hpp"
+#include "weighlink/record/exact_json.hpp"
 
 namespace weighlink::agent {
 namespace json = boost::json;

@@ -7,8 +7,8 @@
 #include <span>
 #include <utility>
 
-#include "weighlink/sync/exact_json.hpp"
-#include "weighlink/sync/hash.hpp"
+#include "weighlink/base/hash.hpp"
+#include "weighlink/record/exact_json.hpp"
 
 namespace weighlink::agent {
 namespace json = boost::json;

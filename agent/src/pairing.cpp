@@ -8,7 +8,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "weighlink/sync/log_text.hpp"
+#include "weighlink/base/log_text.hpp"
 
 namespace weighlink::agent {
 

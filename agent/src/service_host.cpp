@@ -1,6 +1,6 @@
 #include "weighlink/agent/service_host.hpp"
 
-#include "weighlink/sync/service_notify.hpp"
+#include "weighlink/base/service_notify.hpp"
 
 namespace weighlink::agent {
 namespace {

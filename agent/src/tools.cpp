@@ -8,10 +8,10 @@
 #include <iomanip>
 
 #include "weighlink/agent/agent.hpp"
+#include "weighlink/record/evidence.hpp"
+#include "weighlink/record/exact_json.hpp"
+#include "weighlink/record/mutation_rules.hpp"
 #include "weighlink/scale/reading.hpp"
-#include "weighlink/sync/evidence.hpp"
-#include "weighlink/sync/exact_json.hpp"
-#include "weighlink/sync/mutation_rules.hpp"
 #include "weighlink/sync/outbox.hpp"
 
 namespace weighlink::agent {

@@ -10,9 +10,9 @@
 
 #include "random_id.hpp"
 #include "weighlink/agent/app_record.hpp"
-#include "weighlink/sync/exact_json.hpp"
-#include "weighlink/sync/hash.hpp"
-#include "weighlink/sync/log_text.hpp"
+#include "weighlink/base/hash.hpp"
+#include "weighlink/base/log_text.hpp"
+#include "weighlink/record/exact_json.hpp"
 
 namespace weighlink::agent {
 namespace json = boost::json;

@@ -12,7 +12,7 @@
 #include <thread>
 #include <unordered_set>
 
-#include "weighlink/sync/evidence.hpp"
+#include "weighlink/record/evidence.hpp"
 #include "weighlink/sync/outbox.hpp"
 
 namespace weighlink::sync {

@@ -11,10 +11,10 @@
 #include <set>
 #include <thread>
 
-#include "weighlink/sync/hash.hpp"
-#include "weighlink/sync/log_text.hpp"
+#include "weighlink/base/hash.hpp"
+#include "weighlink/base/log_text.hpp"
+#include "weighlink/record/typed_payload.hpp"
 #include "weighlink/sync/replay.hpp"
-#include "weighlink/sync/typed_payload.hpp"
 #include "weighlink/sync/v1/sync.grpc.pb.h"
 
 namespace weighlink::sync {

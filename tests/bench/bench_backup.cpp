@@ -13,7 +13,7 @@
 #include <string>
 
 #include "bench_util.hpp"
-#include "weighlink/backend/scratch_cluster.hpp"
+#include "weighlink/recovery/scratch_cluster.hpp"
 #include "weighlink/testing/backend.hpp"
 #include "weighlink/testing/pg_cluster.hpp"
 #include "weighlink/testing/process.hpp"

@@ -75,8 +75,8 @@
 #include <vector>
 
 #include "bench_util.hpp"
-#include "weighlink/sync/backoff.hpp"
-#include "weighlink/sync/hash.hpp"
+#include "weighlink/base/backoff.hpp"
+#include "weighlink/base/hash.hpp"
 #include "weighlink/sync/replay.hpp"
 #include "weighlink/sync/v1/sync.grpc.pb.h"
 #include "weighlink/testing/backend.hpp"

@@ -8,9 +8,9 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "weighlink/backend/backup_catalog.hpp"
-#include "weighlink/backend/backup_policy.hpp"
-#include "weighlink/backend/soft_fk.hpp"
+#include "weighlink/recovery/backup_catalog.hpp"
+#include "weighlink/recovery/backup_policy.hpp"
+#include "weighlink/recovery/soft_fk.hpp"
 
 namespace {
 

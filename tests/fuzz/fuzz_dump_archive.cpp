@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <span>
 
-#include "weighlink/backend/dump_archive.hpp"
+#include "weighlink/recovery/dump_archive.hpp"
 
 namespace {
 

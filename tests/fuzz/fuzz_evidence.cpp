@@ -9,7 +9,7 @@
 #include <string>
 
 #include "null_outbox.hpp"
-#include "weighlink/sync/evidence.hpp"
+#include "weighlink/record/evidence.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace weighlink;

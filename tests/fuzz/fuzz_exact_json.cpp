@@ -9,9 +9,9 @@
 #include <string>
 #include <string_view>
 
-#include "weighlink/sync/exact_json.hpp"
-#include "weighlink/sync/log_text.hpp"
-#include "weighlink/sync/mutation_rules.hpp"
+#include "weighlink/base/log_text.hpp"
+#include "weighlink/record/exact_json.hpp"
+#include "weighlink/record/mutation_rules.hpp"
 
 namespace {
 void check(bool ok) {

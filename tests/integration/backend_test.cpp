@@ -22,9 +22,9 @@
 #include <thread>
 
 #include "sync_calls.hpp"
-#include "weighlink/backend/migrations.hpp"
-#include "weighlink/sync/evidence.hpp"
-#include "weighlink/sync/hash.hpp"
+#include "weighlink/base/hash.hpp"
+#include "weighlink/pg/migrations.hpp"
+#include "weighlink/record/evidence.hpp"
 #include "weighlink/sync/v1/sync.grpc.pb.h"
 #include "weighlink/testing/pg_cluster.hpp"
 #include "weighlink/testing/process.hpp"

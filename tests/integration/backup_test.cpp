@@ -11,8 +11,8 @@
 #include <sstream>
 #include <thread>
 
-#include "weighlink/backend/pg.hpp"
-#include "weighlink/sync/hash.hpp"
+#include "weighlink/base/hash.hpp"
+#include "weighlink/pg/pg.hpp"
 #include "weighlink/testing/backend.hpp"
 #include "weighlink/testing/pg_cluster.hpp"
 #include "weighlink/testing/process.hpp"

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "agent_fixture.hpp"
-#include "weighlink/sync/mutation_rules.hpp"
+#include "weighlink/record/mutation_rules.hpp"
 
 namespace json = boost::json;
 using namespace std::chrono_literals;

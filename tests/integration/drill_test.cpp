@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "schema_v1.hpp"
-#include "weighlink/backend/migrations.hpp"
+#include "weighlink/pg/migrations.hpp"
 #include "weighlink/testing/backend.hpp"
 #include "weighlink/testing/backup_data.hpp"
 #include "weighlink/testing/pg_cluster.hpp"

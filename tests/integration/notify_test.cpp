@@ -1,7 +1,7 @@
 // The verify-backup notification POST against a scripted loopback server: retried with growing
 // waits on 5xx, refused connections and timeouts; a 4xx tried once; https verified against a
 // private CA. Waits are real but short (a base of 20-50 ms); every loop is bounded.
-#include "weighlink/backend/notify.hpp"
+#include "weighlink/recovery/notify.hpp"
 
 #include <doctest/doctest.h>
 

@@ -3,7 +3,7 @@
 // (":webdav,url='http://127.0.0.1:PORT':path"), so that no rclone config file is involved.
 // Endpoints that are down: a port nobody listens on, a server SIGKILLed, a server that only
 // answers 503, a server that never answers.
-#include "weighlink/backend/offsite.hpp"
+#include "weighlink/recovery/offsite.hpp"
 
 #include <doctest/doctest.h>
 

@@ -14,9 +14,9 @@
 #include <sstream>
 
 #include "sync_calls.hpp"
-#include "weighlink/backend/token.hpp"
-#include "weighlink/sync/evidence.hpp"
-#include "weighlink/sync/hash.hpp"
+#include "weighlink/base/hash.hpp"
+#include "weighlink/record/evidence.hpp"
+#include "weighlink/service/token.hpp"
 #include "weighlink/sync/v1/sync.grpc.pb.h"
 #include "weighlink/testing/backend.hpp"
 #include "weighlink/testing/pg_cluster.hpp"

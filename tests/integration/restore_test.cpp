@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "schema_v1.hpp"
-#include "weighlink/backend/migrations.hpp"
+#include "weighlink/pg/migrations.hpp"
 #include "weighlink/testing/backend.hpp"
 #include "weighlink/testing/pg_cluster.hpp"
 #include "weighlink/testing/process.hpp"

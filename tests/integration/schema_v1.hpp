@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "weighlink/backend/migrations.hpp"
+#include "weighlink/pg/migrations.hpp"
 #include "weighlink/testing/pg_cluster.hpp"
 
 namespace weighlink::testing {

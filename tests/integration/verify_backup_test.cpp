@@ -17,7 +17,7 @@
 #include <thread>
 #include <tuple>
 
-#include "weighlink/sync/hash.hpp"
+#include "weighlink/base/hash.hpp"
 #include "weighlink/testing/backend.hpp"
 #include "weighlink/testing/backup_data.hpp"
 #include "weighlink/testing/pg_cluster.hpp"

@@ -47,6 +47,7 @@ until_state() {  # until_state STATE start|stop
 
 echo "service-test: building the harness"
 "$cxx" -std=c++20 -O1 -Wall -Wextra -Werror -static -I"$src/agent/include" -I"$src/sync/include" \
+  -I"$src/sync/base/include" -I"$src/sync/record/include" -I"$src/proto/include" \
   "$src/tests/windows/service_harness.cpp" "$src/agent/src/service_command.cpp" \
   "$src/agent/src/windows_service.cpp" -ladvapi32 -lshell32 -lole32 -luuid -o "$work/harness.exe"
 

@@ -7,7 +7,7 @@
 
 #include <boost/json.hpp>
 
-#include "weighlink/sync/exact_json.hpp"
+#include "weighlink/record/exact_json.hpp"
 
 using namespace weighlink::agent;
 using weighlink::scale::Decimal;

@@ -1,4 +1,4 @@
-#include "weighlink/backend/backup_policy.hpp"
+#include "weighlink/recovery/backup_policy.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,4 +1,4 @@
-#include "weighlink/backend/bounded_pool.hpp"
+#include "weighlink/service/bounded_pool.hpp"
 
 #include <doctest/doctest.h>
 
@@ -7,8 +7,8 @@
 #include <set>
 #include <thread>
 
-#include "weighlink/backend/metrics.hpp"
-#include "weighlink/backend/pg.hpp"
+#include "weighlink/pg/pg.hpp"
+#include "weighlink/service/metrics.hpp"
 
 using namespace weighlink::backend;
 

@@ -1,6 +1,6 @@
 #include <doctest/doctest.h>
 
-#include "weighlink/backend/drill.hpp"
+#include "weighlink/recovery/drill.hpp"
 
 using weighlink::backend::drill_paths;
 using weighlink::backend::DrillRecord;

@@ -1,7 +1,7 @@
 // inspect_dump() against real pg_dump 15 output (tests/vectors/dumps/, made as its README says),
 // every prefix of it, and archives built here byte by byte for the layouts pg_dump 15 does not
 // write (format 1.12, 1.13, 1.15, 1.16, 8-byte integers) and for corruptions.
-#include "weighlink/backend/dump_archive.hpp"
+#include "weighlink/recovery/dump_archive.hpp"
 
 #include <doctest/doctest.h>
 

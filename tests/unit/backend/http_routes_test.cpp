@@ -1,4 +1,4 @@
-#include "weighlink/backend/http_routes.hpp"
+#include "weighlink/service/http_routes.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,4 +1,4 @@
-#include "weighlink/backend/migrations.hpp"
+#include "weighlink/pg/migrations.hpp"
 
 #include <doctest/doctest.h>
 

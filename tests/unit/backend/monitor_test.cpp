@@ -1,10 +1,10 @@
 // The monitor's pure helpers: the recovered database's name, the EnvironmentFile rewrite and its
 // quoting, and the DSN descriptions its log lines use.
-#include "weighlink/backend/monitor.hpp"
+#include "weighlink/recovery/monitor.hpp"
 
 #include <doctest/doctest.h>
 
-#include "weighlink/backend/pg.hpp"
+#include "weighlink/pg/pg.hpp"
 
 using namespace weighlink::backend;
 

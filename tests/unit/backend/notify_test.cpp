@@ -1,4 +1,4 @@
-#include "weighlink/backend/notify.hpp"
+#include "weighlink/recovery/notify.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,4 +1,4 @@
-#include "weighlink/backend/offsite.hpp"
+#include "weighlink/recovery/offsite.hpp"
 
 #include <doctest/doctest.h>
 

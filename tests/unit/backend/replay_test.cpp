@@ -1,5 +1,5 @@
 // The replay decision rules (SPEC §5) against an in-memory fake of the store.
-#include "weighlink/backend/replay.hpp"
+#include "weighlink/service/replay.hpp"
 
 #include <doctest/doctest.h>
 
@@ -7,9 +7,9 @@
 #include <map>
 #include <set>
 
-#include "weighlink/backend/auth.hpp"
-#include "weighlink/backend/token.hpp"
-#include "weighlink/sync/evidence.hpp"
+#include "weighlink/record/evidence.hpp"
+#include "weighlink/service/auth.hpp"
+#include "weighlink/service/token.hpp"
 
 using namespace weighlink::backend;
 

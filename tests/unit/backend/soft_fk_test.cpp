@@ -1,4 +1,4 @@
-#include "weighlink/backend/soft_fk.hpp"
+#include "weighlink/recovery/soft_fk.hpp"
 
 #include <doctest/doctest.h>
 

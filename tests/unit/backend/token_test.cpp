@@ -1,4 +1,4 @@
-#include "weighlink/backend/token.hpp"
+#include "weighlink/service/token.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,4 +1,4 @@
-#include "weighlink/sync/backoff.hpp"
+#include "weighlink/base/backoff.hpp"
 
 #include <doctest/doctest.h>
 

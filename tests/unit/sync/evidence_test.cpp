@@ -1,6 +1,6 @@
 // The evidence chain and the outbox's retention: records written by a real outbox (SQLite in a
 // temp dir), then altered, removed or reordered the way someone with the file would, and pruned.
-#include "weighlink/sync/evidence.hpp"
+#include "weighlink/record/evidence.hpp"
 
 #include <doctest/doctest.h>
 #include <sqlite3.h>
@@ -9,7 +9,7 @@
 #include <fstream>
 #include <future>
 
-#include "weighlink/sync/hash.hpp"
+#include "weighlink/base/hash.hpp"
 #include "weighlink/sync/outbox.hpp"
 #include "weighlink/testing/process.hpp"
 

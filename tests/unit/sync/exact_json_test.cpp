@@ -1,5 +1,5 @@
 // Client JSON read without binary floating point: numbers kept as written, or refused.
-#include "weighlink/sync/exact_json.hpp"
+#include "weighlink/record/exact_json.hpp"
 
 #include <doctest/doctest.h>
 
@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "weighlink/sync/mutation_rules.hpp"
+#include "weighlink/record/mutation_rules.hpp"
 
 namespace json = boost::json;
 using weighlink::sync::canonical_exact;
@@ -144,7 +144,7 @@ TEST_CASE("mutation rules: payloads, weights and their codes") {
         "control_character");
 }
 
-#include "weighlink/sync/log_text.hpp"
+#include "weighlink/base/log_text.hpp"
 
 TEST_CASE("log text: client text cannot start a forged log line") {
   using weighlink::sync::log_safe;

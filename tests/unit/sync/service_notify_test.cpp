@@ -1,6 +1,6 @@
 // systemd notifications: what ServiceNotifier sends to a real AF_UNIX datagram socket, as systemd
 // would receive it, and how it reads the watchdog settings.
-#include "weighlink/sync/service_notify.hpp"
+#include "weighlink/base/service_notify.hpp"
 
 #include <doctest/doctest.h>
 #include <unistd.h>

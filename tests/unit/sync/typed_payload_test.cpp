@@ -1,5 +1,5 @@
 // The payload JSON -> typed weighing mapping shared by the agent's replay client and the backend.
-#include "weighlink/sync/typed_payload.hpp"
+#include "weighlink/record/typed_payload.hpp"
 
 #include <doctest/doctest.h>
 

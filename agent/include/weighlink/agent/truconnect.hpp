@@ -23,7 +23,7 @@
 #include "weighlink/agent/config.hpp"
 #include "weighlink/agent/http_types.hpp"
 #include "weighlink/agent/live_state.hpp"
-#include "weighlink/sync/exact_json.hpp"
+#include "weighlink/record/exact_json.hpp"
 
 namespace weighlink::agent {
 

@@ -10,9 +10,10 @@
 #include <string>
 #include <vector>
 
-#include "weighlink/sync/backoff.hpp"
+#include "weighlink/base/backoff.hpp"
+#include "weighlink/base/credential_files.hpp"
+#include "weighlink/proto/trailers.hpp"
 #include "weighlink/sync/outbox.hpp"
-#include "weighlink/sync/trailers.hpp"
 
 namespace weighlink::sync {
 
@@ -124,14 +125,6 @@ class Isolation {
   std::uint64_t struck_seq_ = 0;
   std::uint32_t struck_ = 0;
 };
-
-// The station token from the first line of its file (trailing spaces and CR dropped). Empty
-// with `error` set when the file cannot be read or the line is empty; the error says what to do.
-[[nodiscard]] std::string read_token_file(const std::string& path, std::string* error);
-
-// The whole of a PEM file (certificate, key or CA bundle) for TLS. Empty with `error` set when it
-// cannot be read or holds no PEM block; the error names the file.
-[[nodiscard]] std::string read_pem_file(const std::string& path, std::string* error);
 
 // Decision after Hello: from which seq must the agent re-send? nullopt when nothing was lost.
 // Pure: the backend lost data when its high water is below what the agent holds as acknowledged.

@@ -1,0 +1,58 @@
+#pragma once
+// The recovery toolchain's one-shot commands (backup, restore, mark-restored), called by main.cpp
+// after flag parsing; verify-backup, drill, dr-status and monitor have headers of their own. Each
+// returns the process exit code (weighlink/base/command.hpp). Errors go to stderr as one line
+// (what failed, where, what to do).
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "weighlink/base/command.hpp"
+
+namespace weighlink::backend {
+
+using base::kExitFailure;
+using base::kExitOk;
+using base::kExitUsage;
+
+// backup --dir DIR: DIR/weighlink_YYYYMMDD_HHMMSS.dump (pg_dump -Fc) and its .manifest.json (size,
+// sha256, per-table row counts, per-station high water and the generation from the dump's own
+// snapshot, server version, created_at). DIR is a local folder or an rclone remote; each --mirror
+// gets a copy; with retention_days, retention runs on every destination afterwards. The last
+// line printed is the primary manifest's path. Exit 1 when any destination missed the dump.
+struct BackupOptions {
+  std::string dsn;
+  std::vector<std::string> destinations;  // --dir, then each --mirror
+  int retention_days = 0;                 // 0: no retention
+  std::string staging_dir;                // where a dump for a remote --dir is written first
+};
+[[nodiscard]] int run_backup(const BackupOptions& options);
+
+struct RestoreOptions {
+  std::string file;      // a custom-format dump (backup's weighlink_*.dump)
+  std::string dsn;       // the target database; nothing outside it is touched
+  bool force = false;    // empty a non-empty target first (drop its schemas)
+  std::size_t jobs = 2;  // pg_restore --jobs for the data and post-data sections
+  // Not empty: the file's sha256 must be this (the verified-latest pointer's, for a dump fetched
+  // without its manifest), else it is refused before the target is touched.
+  std::string expected_sha256;
+};
+
+// restore --file F --dsn DSN [--force] [--jobs N]: refuses a file that is not a custom-format
+// dump or not of a weighlink database (exit 2), one whose sha256 differs from the manifest
+// beside it, a dump it cannot read to the end, a target that is not empty without --force, and a
+// target a weighlink-backend is still connected to (exit 1, the target untouched). Then pg_restore
+// pre-data, data, post-data (each timed; a failure names its phase and the failing object),
+// ANALYZE, the pending migrations, and a new generation in backend_meta (with restored_from,
+// restored_at). Prints a phase and throughput summary; the last line is the new generation.
+// restore.hpp has the same as a function (restore_dump).
+[[nodiscard]] int run_restore(const RestoreOptions& options);
+
+// mark-restored --dsn DSN --from TEXT: after a restore weighlink did not run itself (pgBackRest
+// point-in-time recovery, a volume snapshot): refuses a server still in recovery, runs the pending
+// migrations (as migrate) and sets a new generation with restored_from = TEXT and restored_at.
+// The last line printed is the new generation. An empty --from exits 2.
+[[nodiscard]] int run_mark_restored(const std::string& dsn, const std::string& restored_from);
+
+}  // namespace weighlink::backend

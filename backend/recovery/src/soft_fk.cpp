@@ -1,0 +1,174 @@
+#include "weighlink/recovery/soft_fk.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+
+namespace weighlink::backend {
+namespace {
+
+// "a.b" -> "\"a\".\"b\"", with embedded quotes doubled.
+std::string quote_name(std::string_view name) {
+  std::string out;
+  std::size_t start = 0;
+  while (true) {
+    const auto dot = name.find('.', start);
+    const auto part = name.substr(start, dot == std::string_view::npos ? name.npos : dot - start);
+    out += '"';
+    for (const char c : part) {
+      if (c == '"') out += '"';
+      out += c;
+    }
+    out += '"';
+    if (dot == std::string_view::npos) break;
+    out += '.';
+    start = dot + 1;
+  }
+  return out;
+}
+
+bool valid_name(const std::string& name) {
+  return !name.empty() && name.size() <= 127 && name.front() != '.' && name.back() != '.' &&
+         name.find("..") == std::string::npos &&
+         std::all_of(name.begin(), name.end(),
+                     [](unsigned char c) { return c >= 0x20 && c != '"'; });
+}
+
+std::string join_conditions(const SoftForeignKey& key) {
+  std::string on;
+  for (std::size_t i = 0; i < key.columns.size(); ++i) {
+    if (i > 0) on += " AND ";
+    on += "p." + quote_name(key.referenced_columns[i]) + " = c." + quote_name(key.columns[i]);
+  }
+  return on;
+}
+
+std::string orphan_from(const SoftForeignKey& key) {
+  std::string sql = " FROM " + quote_name(key.table) + " c WHERE ";
+  if (!key.where.empty()) sql += "(" + key.where + ") AND ";
+  for (const auto& column : key.columns) sql += "c." + quote_name(column) + " IS NOT NULL AND ";
+  sql += "NOT EXISTS (SELECT 1 FROM " + quote_name(key.references) + " p WHERE " +
+         join_conditions(key) + ")";
+  return sql;
+}
+
+}  // namespace
+
+std::vector<SoftForeignKey> builtin_soft_foreign_keys() {
+  // An applied capture's typed rows are written in the same transaction as its log row, but
+  // nothing in the schema ties the log row to them: a capture without its weighing is an orphan.
+  return {{"applied_capture_has_weighing",
+           "mutation_log",
+           {"station_id", "idempotency_key"},
+           "weighings",
+           {"station_id", "idempotency_key"},
+           "kind = 'weighing.captured' AND outcome = 'applied'",
+           0}};
+}
+
+bool apply_soft_fk_allowlist(std::string_view yaml_text, const std::string& source,
+                             std::vector<SoftForeignKey>& keys, std::string& error) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml_text));
+  } catch (const YAML::Exception& e) {
+    error = source + ": not valid YAML (line " + std::to_string(e.mark.line + 1) + "): " + e.msg;
+    return false;
+  }
+  if (root.IsNull()) return true;  // an empty allowlist changes nothing
+  if (!root.IsMap() || !root["soft_foreign_keys"] || !root["soft_foreign_keys"].IsSequence()) {
+    error = source + ": expected a map with a list `soft_foreign_keys:` (see docs/operations.md)";
+    return false;
+  }
+  std::vector<SoftForeignKey> result = keys;
+  const auto list = root["soft_foreign_keys"];
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const auto entry = list[i];
+    const std::string where = source + ": soft_foreign_keys[" + std::to_string(i) + "]";
+    if (!entry.IsMap()) {
+      error = where + ": expected a map with name, max_orphans and the relation";
+      return false;
+    }
+    try {
+      for (const auto& field : entry) {
+        static const std::vector<std::string> known = {
+            "name", "table", "columns", "references", "referenced_columns", "where", "max_orphans"};
+        const auto key = field.first.as<std::string>();
+        if (std::find(known.begin(), known.end(), key) == known.end()) {
+          error = where + ": unknown key `" + key +
+                  "` (name, table, columns, references, referenced_columns, where, max_orphans)";
+          return false;
+        }
+      }
+      if (!entry["name"] || entry["name"].as<std::string>().empty()) {
+        error = where + ": `name` is required";
+        return false;
+      }
+      const auto name = entry["name"].as<std::string>();
+      auto it = std::find_if(result.begin(), result.end(),
+                             [&](const SoftForeignKey& k) { return k.name == name; });
+      const bool known_key = it != result.end();
+      SoftForeignKey key = known_key ? *it : SoftForeignKey{};
+      key.name = name;
+      if (entry["table"]) key.table = entry["table"].as<std::string>();
+      if (entry["references"]) key.references = entry["references"].as<std::string>();
+      if (entry["columns"]) key.columns = entry["columns"].as<std::vector<std::string>>();
+      if (entry["referenced_columns"]) {
+        key.referenced_columns = entry["referenced_columns"].as<std::vector<std::string>>();
+      }
+      if (entry["where"]) key.where = entry["where"].as<std::string>();
+      if (!entry["max_orphans"]) {
+        error = where + " (" + name + "): `max_orphans` is required";
+        return false;
+      }
+      key.max_orphans = entry["max_orphans"].as<std::int64_t>();
+      if (key.max_orphans < 0) {
+        error = where + " (" + name + "): `max_orphans` must be 0 or more";
+        return false;
+      }
+      if (!valid_name(key.table) || !valid_name(key.references) || key.columns.empty() ||
+          key.columns.size() != key.referenced_columns.size() ||
+          !std::all_of(key.columns.begin(), key.columns.end(), valid_name) ||
+          !std::all_of(key.referenced_columns.begin(), key.referenced_columns.end(), valid_name)) {
+        error = where + " (" + name + "): " +
+                (known_key ? std::string("the relation's fields are not valid")
+                           : std::string("not a built-in relation, so `table`, `columns`, "
+                                         "`references` and `referenced_columns` (as many as "
+                                         "`columns`) are required"));
+        return false;
+      }
+      if (key.where.find(';') != std::string::npos) {
+        error = where + " (" + name + "): `where` is one SQL condition; it may not hold ';'";
+        return false;
+      }
+      if (known_key) {
+        *it = std::move(key);
+      } else {
+        result.push_back(std::move(key));
+      }
+    } catch (const YAML::Exception& e) {
+      error = where + ": " + e.msg + " (line " + std::to_string(e.mark.line + 1) +
+              "; max_orphans is a whole number, columns a list of names)";
+      return false;
+    }
+  }
+  keys = std::move(result);
+  return true;
+}
+
+std::string orphan_count_sql(const SoftForeignKey& key) {
+  return "SELECT count(*)" + orphan_from(key);
+}
+
+std::string orphan_sample_sql(const SoftForeignKey& key, int limit) {
+  std::string columns;
+  for (std::size_t i = 0; i < key.columns.size(); ++i) {
+    if (i > 0) columns += " || ', ' || ";
+    std::string label;
+    for (const char c : key.columns[i]) label += c == '\'' ? std::string("''") : std::string(1, c);
+    columns += "'" + label + "=' || c." + quote_name(key.columns[i]) + "::text";
+  }
+  return "SELECT " + columns + orphan_from(key) + " LIMIT " + std::to_string(limit);
+}
+
+}  // namespace weighlink::backend

@@ -1,0 +1,392 @@
+#include "weighlink/service/sync_service.hpp"
+
+#include <grpcpp/grpcpp.h>
+#include <spdlog/spdlog.h>
+
+#include <thread>
+
+#include "weighlink/base/log_text.hpp"
+#include "weighlink/proto/trailers.hpp"
+#include "weighlink/record/typed_payload.hpp"
+#include "weighlink/service/auth.hpp"
+#include "weighlink/service/pg_store.hpp"
+#include "weighlink/service/replay.hpp"
+#include "weighlink/service/token.hpp"
+#include "weighlink/sync/v1/sync.grpc.pb.h"
+
+namespace weighlink::backend {
+namespace {
+
+namespace pb = weighlink::sync::v1;
+
+constexpr std::string_view kCorrelationHeader = "x-correlation-id";
+
+// What a call needs from its context, taken on the reaction thread before handing off.
+struct CallInfo {
+  std::string token;  // never logged
+  bool has_token = false;
+  std::string correlation_id;
+  std::string peer;  // "ipv4:127.0.0.1:PORT": logged through base::log_safe like client text
+};
+
+bool sane_correlation_id(std::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id) {
+    const bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                    c == '-' || c == '_' || c == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+CallInfo call_info(const grpc::CallbackServerContext& context) {
+  CallInfo info;
+  info.peer = context.peer();
+  const auto& metadata = context.client_metadata();
+  if (auto it = metadata.find("authorization"); it != metadata.end()) {
+    const std::string_view value(it->second.data(), it->second.size());
+    if (auto token = parse_bearer(value)) {
+      info.token = std::string(*token);
+      info.has_token = true;
+    }
+  }
+  if (auto it = metadata.find(std::string(kCorrelationHeader)); it != metadata.end()) {
+    const std::string_view value(it->second.data(), it->second.size());
+    if (sane_correlation_id(value)) info.correlation_id = std::string(value);
+  }
+  if (info.correlation_id.empty()) info.correlation_id = random_hex(8);
+  return info;
+}
+
+pb::Outcome to_proto(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::applied:
+      return pb::APPLIED;
+    case Outcome::duplicate:
+      return pb::DUPLICATE;
+    case Outcome::rejected:
+      return pb::REJECTED;
+    case Outcome::unspecified:
+      break;
+  }
+  return pb::OUTCOME_UNSPECIFIED;
+}
+
+void to_proto(const Watermark& watermark, pb::Watermark* out) {
+  out->set_high_water_seq(watermark.high_water_seq);
+  out->set_durable_seq(watermark.durable_seq);
+  out->set_generation(watermark.generation);
+}
+
+WeighingCaptured from_proto(const pb::WeighingCaptured& w) {
+  WeighingCaptured out;
+  out.scale = w.scale();
+  out.weight = w.weight();
+  out.unit = w.unit();
+  out.mode = w.mode();
+  out.tare = w.tare();
+  for (const auto& deck : w.decks()) {
+    DeckWeight d;
+    d.index = deck.index();
+    d.weight = deck.weight();
+    d.stable = deck.stable();
+    out.decks.push_back(std::move(d));
+  }
+  for (const auto& axle : w.axles()) {
+    AxleWeight a;
+    a.index = axle.index();
+    a.weight = axle.weight();
+    a.reading = axle.reading();
+    a.reading_seq = axle.reading_seq();
+    a.raw = axle.raw();
+    a.captured_at = axle.captured_at();
+    out.axles.push_back(std::move(a));
+  }
+  out.reading_seq = w.reading_seq();
+  out.reading_ts = w.reading_ts();
+  out.raw = w.raw();
+  out.operator_id = w.operator_id();
+  out.agent_version = w.agent_version();
+  out.signature = w.signature();
+  out.type = w.type();
+  out.gvw = w.gvw();
+  return out;
+}
+
+Mutation from_proto(const pb::Mutation& in) {
+  Mutation m;
+  m.station_id = in.station_id();
+  m.idempotency_key = in.idempotency_key();
+  m.seq = in.seq();
+  m.kind = in.kind();
+  m.payload_json = in.payload_json();
+  m.created_at_unix_ms = in.created_at_unix_ms();
+  m.prev_hash = in.prev_hash();
+  m.record_hash = in.record_hash();
+  m.signature = in.signature();
+  m.withheld_reason = in.withheld_reason();
+  m.withheld_payload_sha256 = in.withheld_payload_sha256();
+  // The weighing is built from the JSON the signature covers, with the same mapping as the
+  // agent's, for every station; the typed copy on the wire (weighing_captured) is ignored: a
+  // client could make it say anything.
+  if (m.kind == kWeighingCapturedKind && m.withheld_reason.empty()) {
+    pb::WeighingCaptured from_payload;
+    std::optional<record::Refusal> problem;
+    if (record::weighing_from_payload(m.payload_json, from_payload, &problem)) {
+      m.weighing = from_proto(from_payload);
+      m.weighing_problem = std::move(problem);
+    }
+  }
+  return m;
+}
+
+// Maps a typed backend error to the gRPC status the agent acts on: UNAVAILABLE is retried.
+grpc::Status to_status(const boost::system::error_code& error, const std::string& correlation_id) {
+  const std::string suffix = " (correlation id " + correlation_id + ")";
+  if (error == Errc::unauthenticated) {
+    return {
+        grpc::StatusCode::UNAUTHENTICATED,
+        "the station token is missing, unknown or disabled; check the agent's token file" + suffix};
+  }
+  if (error == Errc::permission_denied) {
+    return {grpc::StatusCode::PERMISSION_DENIED,
+            "this token may only write its own station; check that the agent's station_id is the "
+            "station the token was made for" +
+                suffix};
+  }
+  if (error == Errc::connection_lost) {
+    return {grpc::StatusCode::UNAVAILABLE, "database unavailable; retry later" + suffix};
+  }
+  if (error == Errc::timed_out) {
+    return {grpc::StatusCode::UNAVAILABLE, "database busy (timed out); retry later" + suffix};
+  }
+  if (error == Errc::unique_violation || error == Errc::serialization_failure) {
+    return {grpc::StatusCode::UNAVAILABLE, "concurrent update of this station; retry" + suffix};
+  }
+  if (error == Errc::not_migrated) {
+    return {
+        grpc::StatusCode::UNAVAILABLE,
+        "backend database not migrated; the operator must run weighlink-backend migrate" + suffix};
+  }
+  if (error == Errc::station_not_found) {
+    return {grpc::StatusCode::NOT_FOUND, "station not found" + suffix};
+  }
+  return {grpc::StatusCode::INTERNAL,
+          "internal database error; the backend's log has the cause under this correlation id" +
+              suffix};
+}
+
+class SyncServiceImpl final : public pb::SyncService::CallbackService {
+ public:
+  explicit SyncServiceImpl(SyncServiceDeps deps) : deps_(std::move(deps)) {}
+
+  grpc::ServerUnaryReactor* Hello(grpc::CallbackServerContext* context,
+                                  const pb::HelloRequest* request,
+                                  pb::HelloResponse* response) override {
+    auto* reactor = context->DefaultReactor();
+    CallInfo info = call_info(*context);
+    submit(context, reactor, info.correlation_id,
+           [this, context, reactor, request, response, info](WorkerContext& worker) {
+             finish(context, reactor, info.correlation_id,
+                    hello(worker, info, *request, *response));
+           });
+    return reactor;
+  }
+
+  grpc::ServerUnaryReactor* Replay(grpc::CallbackServerContext* context,
+                                   const pb::ReplayRequest* request,
+                                   pb::ReplayResponse* response) override {
+    auto* reactor = context->DefaultReactor();
+    CallInfo info = call_info(*context);
+    const auto count = static_cast<std::size_t>(request->mutations_size());
+    if (count > deps_.max_batch) {
+      deps_.metrics->count_oversize();
+      spdlog::warn(
+          "replay refused: {} mutations in one batch, the limit is {} station={} "
+          "correlation_id={}",
+          count, deps_.max_batch, base::log_safe(request->station_id()), info.correlation_id);
+      context->AddTrailingMetadata(proto::kMaxBatchTrailer, std::to_string(deps_.max_batch));
+      finish(context, reactor, info.correlation_id,
+             {grpc::StatusCode::RESOURCE_EXHAUSTED,
+              "batch of " + std::to_string(count) + " mutations; send at most " +
+                  std::to_string(deps_.max_batch) + " per call (correlation id " +
+                  info.correlation_id + ")"});
+      return reactor;
+    }
+    submit(context, reactor, info.correlation_id,
+           [this, context, reactor, request, response, info](WorkerContext& worker) {
+             finish(context, reactor, info.correlation_id,
+                    replay(worker, info, *request, *response));
+           });
+    return reactor;
+  }
+
+ private:
+  template <class Job>
+  void submit(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
+              const std::string& correlation_id, Job job) {
+    // The reaction only queues; the database work runs on a pool worker, which finishes the call.
+    auto guarded = [this, context, reactor, correlation_id,
+                    job = std::move(job)](WorkerContext& worker) mutable {
+      if (context->IsCancelled()) {
+        finish(context, reactor, correlation_id,
+               {grpc::StatusCode::CANCELLED, "call cancelled before it was served"});
+        return;
+      }
+      try {
+        job(worker);
+      } catch (const std::exception& e) {
+        spdlog::error("unexpected exception in an RPC: {} correlation_id={}",
+                      base::log_safe(e.what()), correlation_id);
+        finish(
+            context, reactor, correlation_id,
+            {grpc::StatusCode::INTERNAL, "internal error (correlation id " + correlation_id + ")"});
+      }
+    };
+    if (!deps_.pool->try_submit(std::move(guarded))) {
+      deps_.metrics->count_overloaded();
+      spdlog::warn("worker queue full ({} waiting): refusing a call correlation_id={}",
+                   deps_.pool->capacity(), correlation_id);
+      context->AddTrailingMetadata(proto::kRetryAfterTrailer,
+                                   std::to_string(kOverloadRetryAfterMs));
+      finish(context, reactor, correlation_id,
+             {grpc::StatusCode::RESOURCE_EXHAUSTED,
+              "backend overloaded; retry with backoff (correlation id " + correlation_id + ")"});
+    }
+  }
+
+  void finish(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
+              const std::string& correlation_id, const grpc::Status& status) {
+    context->AddTrailingMetadata(std::string(kCorrelationHeader), correlation_id);
+    reactor->Finish(status);
+  }
+
+  // Resolves the token to a station and checks it may act for `station_id` and `mutations`.
+  Result<void> authorize(WorkerContext& worker, const CallInfo& info, std::string_view station_id,
+                         const std::vector<Mutation>& mutations) {
+    if (!info.has_token) return Errc::unauthenticated;
+    auto station = find_station_by_token_hash(worker.db, sha256_hex(info.token));
+    if (!station) return station.error();
+    return check_access(*station, station_id, mutations);
+  }
+
+  grpc::Status failed(WorkerContext& worker, const boost::system::error_code& error,
+                      std::string_view what, std::string_view station_id,
+                      const std::string& correlation_id) {
+    if (error == Errc::connection_lost) {
+      // Drop the connection: the next job on this worker reconnects.
+      worker.db.reset();
+      deps_.metrics->count_unavailable();
+    }
+    // Client text (the station id) and server messages that may quote client values are
+    // escaped: one log line per event, whatever they hold.
+    if (error == Errc::unauthenticated || error == Errc::permission_denied) {
+      spdlog::warn("{} refused: {} station={} correlation_id={}", what, error.message(),
+                   base::log_safe(station_id), correlation_id);
+    } else {
+      spdlog::error("{} failed: {}: {} station={} correlation_id={}", what, error.message(),
+                    base::log_safe(worker.db.last_error(), 1024), base::log_safe(station_id),
+                    correlation_id);
+    }
+    return to_status(error, correlation_id);
+  }
+
+  grpc::Status hello(WorkerContext& worker, const CallInfo& info, const pb::HelloRequest& request,
+                     pb::HelloResponse& response) {
+    if (auto ok = authorize(worker, info, request.station_id(), {}); !ok) {
+      return failed(worker, ok.error(), "hello", request.station_id(), info.correlation_id);
+    }
+    auto watermark = read_watermark(worker.db, request.station_id());
+    if (!watermark) {
+      return failed(worker, watermark.error(), "hello", request.station_id(), info.correlation_id);
+    }
+    if (request.acknowledged_seq() > watermark->high_water_seq) {
+      spdlog::warn(
+          "station={} holds seq {} as acknowledged but high water is {}: the database went back "
+          "in time (restore?); the agent re-sends from {} correlation_id={}",
+          base::log_safe(request.station_id()), request.acknowledged_seq(),
+          watermark->high_water_seq, watermark->high_water_seq + 1, info.correlation_id);
+    }
+    to_proto(*watermark, response.mutable_watermark());
+    deps_.metrics->station_seen(request.station_id(), request.last_seq(), watermark->high_water_seq,
+                                deps_.now_unix_ms());
+    response.set_server_time_unix_ms(deps_.now_unix_ms());
+    response.set_backend_version(WEIGHLINK_VERSION);
+    spdlog::debug("hello station={} agent_version={} peer={} high_water={} correlation_id={}",
+                  base::log_safe(request.station_id()), base::log_safe(request.agent_version(), 64),
+                  base::log_safe(info.peer), watermark->high_water_seq, info.correlation_id);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status replay(WorkerContext& worker, const CallInfo& info, const pb::ReplayRequest& request,
+                      pb::ReplayResponse& response) {
+    const std::string& station_id = request.station_id();
+    std::vector<Mutation> mutations;
+    mutations.reserve(static_cast<std::size_t>(request.mutations_size()));
+    for (const auto& m : request.mutations()) mutations.push_back(from_proto(m));
+
+    if (auto ok = authorize(worker, info, station_id, mutations); !ok) {
+      return failed(worker, ok.error(), "replay", station_id, info.correlation_id);
+    }
+    if (auto problem = malformed_batch_reason(mutations)) {
+      spdlog::warn("replay refused: {} station={} correlation_id={}", *problem,
+                   base::log_safe(station_id), info.correlation_id);
+      return {grpc::StatusCode::INVALID_ARGUMENT,
+              *problem + " (correlation id " + info.correlation_id + ")"};
+    }
+    int attempts = 0;
+    const auto started = std::chrono::steady_clock::now();
+    auto outcome = replay_batch(worker.db, station_id, mutations, deps_.now_unix_ms(), &attempts);
+    if (!outcome) return failed(worker, outcome.error(), "replay", station_id, info.correlation_id);
+    const std::chrono::duration<double> database_time = std::chrono::steady_clock::now() - started;
+
+    if (deps_.pause_after_commit.count() > 0) {
+      std::this_thread::sleep_for(deps_.pause_after_commit);  // tests only: see SyncServiceDeps
+    }
+    deps_.metrics->observe_batch(station_id, database_time.count(),
+                                 outcome->watermark.high_water_seq, deps_.now_unix_ms());
+    std::size_t counts[4] = {0, 0, 0, 0};
+    deps_.metrics->count_unsigned(outcome->unsigned_recorded);
+    for (std::size_t i = 0; i < outcome->results.size(); ++i) {
+      const auto& result = outcome->results[i];
+      deps_.metrics->count_outcome(result.outcome);
+      ++counts[static_cast<int>(result.outcome)];
+      if (result.outcome == Outcome::rejected) {
+        deps_.metrics->count_evidence_rejection(result.reason);
+        // Results answer the batch's mutations in order, one each up to a gap.
+        spdlog::warn(
+            "mutation rejected: {} station={} idempotency_key={} kind={} seq={} "
+            "correlation_id={}",
+            base::log_safe(result.reason, 512), base::log_safe(station_id),
+            base::log_safe(result.idempotency_key), base::log_safe(mutations[i].kind, 100),
+            result.seq, info.correlation_id);
+      }
+      auto* out = response.add_results();
+      out->set_idempotency_key(result.idempotency_key);
+      out->set_seq(result.seq);
+      out->set_outcome(to_proto(result.outcome));
+      out->set_reason(result.reason);
+      out->set_original_outcome(to_proto(result.original_outcome));
+      out->set_applied_at_unix_ms(result.applied_at_unix_ms);
+    }
+    to_proto(outcome->watermark, response.mutable_watermark());
+    response.set_expected_seq(outcome->expected_seq);
+    spdlog::info(
+        "replay station={} mutations={} applied={} duplicate={} rejected={} high_water={} "
+        "expected_seq={} attempts={} correlation_id={}",
+        base::log_safe(station_id), mutations.size(), counts[static_cast<int>(Outcome::applied)],
+        counts[static_cast<int>(Outcome::duplicate)], counts[static_cast<int>(Outcome::rejected)],
+        outcome->watermark.high_water_seq, outcome->expected_seq, attempts, info.correlation_id);
+    return grpc::Status::OK;
+  }
+
+  SyncServiceDeps deps_;
+};
+
+}  // namespace
+
+std::unique_ptr<grpc::Service> make_sync_service(SyncServiceDeps deps) {
+  return std::make_unique<SyncServiceImpl>(std::move(deps));
+}
+
+}  // namespace weighlink::backend

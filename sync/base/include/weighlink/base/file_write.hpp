@@ -1,0 +1,27 @@
+#pragma once
+// Internal to weighlink::backend (backup, verify-backup, monitor, the local offsite store): files
+// that must be whole or absent after a crash or a power cut.
+//
+// Threading: free functions, safe from any thread.
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+namespace weighlink::base {
+
+// fsync of a file, or of a folder (so that a rename in it is durable).
+[[nodiscard]] std::error_code fsync_path(const std::filesystem::path& path, bool directory = false);
+
+// Writes `text` to `path` atomically: a sibling `.partial` with the mode (and, as root, the owner)
+// of the file it replaces, or `new_file_mode` less the umask when there is none, fsynced, renamed
+// into place, the folder fsynced. nullopt, or why it failed (the file as it was).
+[[nodiscard]] std::optional<std::string> write_file_atomically(const std::filesystem::path& path,
+                                                               std::string_view text,
+                                                               mode_t new_file_mode);
+
+}  // namespace weighlink::base
