@@ -25,6 +25,7 @@
 #include "weighlink/agent/truconnect.hpp"
 #include "weighlink/scale/reader.hpp"
 #include "weighlink/sync/backoff.hpp"
+#include "weighlink/sync/credential_files.hpp"
 #include "weighlink/sync/evidence.hpp"
 #include "weighlink/sync/outbox.hpp"
 #include "weighlink/sync/replay.hpp"

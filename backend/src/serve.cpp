@@ -20,7 +20,7 @@
 #include "weighlink/backend/migrations.hpp"
 #include "weighlink/backend/pg_store.hpp"
 #include "weighlink/backend/sync_service.hpp"
-#include "weighlink/sync/replay.hpp"
+#include "weighlink/sync/credential_files.hpp"
 #include "weighlink/sync/service_notify.hpp"
 
 namespace weighlink::backend {
