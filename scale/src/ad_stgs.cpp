@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "group_a_util.hpp"
+#include "fixed_width.hpp"
 #include "line_parser.hpp"
 #include "parsers.hpp"
 

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "group_b_util.hpp"
+#include "deck_frame.hpp"
 
 namespace weighlink::scale {
 namespace {

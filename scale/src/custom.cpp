@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "custom_pattern.hpp"
-#include "group_b_util.hpp"
+#include "deck_frame.hpp"
 #include "line_parser.hpp"
 #include "parsers.hpp"
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "group_b_util.hpp"
+#include "deck_frame.hpp"
 #include "line_parser.hpp"
 #include "parsers.hpp"
 

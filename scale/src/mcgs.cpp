@@ -9,7 +9,7 @@
 #include <string>
 
 #include "buffered_parser.hpp"
-#include "group_b_util.hpp"
+#include "deck_frame.hpp"
 #include "parsers.hpp"
 
 namespace weighlink::scale::detail {

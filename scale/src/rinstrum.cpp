@@ -11,7 +11,7 @@
 #include <optional>
 #include <string>
 
-#include "group_a_util.hpp"
+#include "fixed_width.hpp"
 #include "line_parser.hpp"
 #include "parsers.hpp"
 

@@ -8,7 +8,7 @@
 
 #include <string>
 
-#include "group_a_util.hpp"
+#include "fixed_width.hpp"
 #include "line_parser.hpp"
 #include "parsers.hpp"
 

@@ -9,7 +9,7 @@
 #include <string>
 
 #include "buffered_parser.hpp"
-#include "group_a_util.hpp"
+#include "fixed_width.hpp"
 #include "parsers.hpp"
 
 namespace weighlink::scale::detail {

@@ -1,5 +1,6 @@
-// The gRPC adapter of the replay worker: turns outbox rows into SyncService calls and the
-// answers back into outbox state. Generated protobuf types stay in this file.
+// The gRPC adapter of the replay worker: the loop, its channel, deadlines and backoff, and the
+// translation between SyncService messages and the ReplayCursor (replay_cursor.hpp), which decides
+// what is sent and what the answers do to the outbox. Generated protobuf types stay in this file.
 #include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
 
@@ -8,7 +9,6 @@
 #include <future>
 #include <mutex>
 #include <random>
-#include <set>
 #include <thread>
 
 #include "weighlink/base/hash.hpp"
@@ -37,13 +37,52 @@ void fill_typed(const OutboxRow& row, pb::Mutation& m) {
   if (weighing_from_payload(row.payload_json, typed)) *m.mutable_weighing_captured() = typed;
 }
 
+// A marker in place of a mutation the backend cannot be given (sync.proto, withheld_reason):
+// the seq and the chain fields as recorded, no payload, the payload's hash as the backend
+// computes it.
+void fill_marker(const OutboxRow& row, const std::string& reason, pb::Mutation& m) {
+  m.set_payload_json("");
+  m.clear_weighing_captured();
+  m.set_withheld_reason(reason.substr(0, 200));
+  m.set_withheld_payload_sha256(sha256_hex(row.kind + "\n" + row.payload_json));
+}
+
+Watermark from_proto(const pb::Watermark& wm) {
+  return Watermark{wm.high_water_seq(), wm.durable_seq(), wm.generation()};
+}
+
+ReplayOutcome from_proto(pb::Outcome outcome) {
+  switch (outcome) {
+    case pb::APPLIED:
+      return ReplayOutcome::applied;
+    case pb::DUPLICATE:
+      return ReplayOutcome::duplicate;
+    case pb::REJECTED:
+      return ReplayOutcome::rejected;
+    default:
+      return ReplayOutcome::unspecified;
+  }
+}
+
+ReplayAnswer from_proto(const pb::ReplayResponse& res) {
+  ReplayAnswer answer;
+  answer.expected_seq = res.expected_seq();
+  answer.watermark = from_proto(res.watermark());
+  for (const auto& r : res.results()) {
+    answer.results.push_back(ReplayResult{r.seq(), r.idempotency_key(), from_proto(r.outcome()),
+                                          from_proto(r.original_outcome()), r.reason()});
+  }
+  return answer;
+}
+
 class GrpcReplayWorker final : public ReplayWorker {
  public:
   GrpcReplayWorker(ReplayConfig config, Outbox& outbox)
       : config_(std::move(config)),
         outbox_(outbox),
         batch_(config_.batch_size, config_.initial_batch),
-        rng_(std::random_device{}()) {
+        rng_(std::random_device{}()),
+        cursor_(outbox_, ReplayCursor::Options{config_.min_retention}) {
     status_.state = config_.backends.empty() ? UplinkState::disabled : UplinkState::connecting;
     if (!config_.backends.empty()) status_.backend = config_.backends.front();
   }
@@ -83,11 +122,6 @@ class GrpcReplayWorker final : public ReplayWorker {
     bool isolating = false;
   };
 
-  // At most this many mutations withheld in a row without the backend answering another mutation
-  // in between: a backend that fails every call of some kind is broken, not fed one bad mutation,
-  // and must not empty the queue into dead letters. Then the queue waits (the stuck alarm).
-  static constexpr std::uint32_t kMaxWithheldInARow = 3;
-
   void run() {
     std::uint32_t attempt = 0;
     std::size_t backend_index = 0;
@@ -99,6 +133,7 @@ class GrpcReplayWorker final : public ReplayWorker {
         channel_ = make_channel(address);
         stub_ = pb::SyncService::NewStub(channel_);
         channel_address_ = address;
+        cursor_.set_backend(address);
         set_state(UplinkState::connecting, address, {});
       }
 
@@ -167,14 +202,27 @@ class GrpcReplayWorker final : public ReplayWorker {
   // is on its way); from then on the next batch starts at the oldest pending row again. An error
   // leaves those rows pending: they are sent again and the backend answers DUPLICATE.
   std::optional<CallError> settle_marking() {
-    sent_through_ = 0;
-    if (!marking_.valid()) return std::nullopt;
-    if (auto r = marking_.get(); !r) {
-      spdlog::error("cannot record the backend's answers in the outbox: {}", r.error().message());
-      return CallError{grpc::StatusCode::INTERNAL,
-                       "cannot record the backend's answers in the outbox: " + r.error().message()};
-    }
+    auto error = cursor_.settle();
+    log_notes();
+    if (error) return CallError{grpc::StatusCode::INTERNAL, std::move(*error)};
     return std::nullopt;
+  }
+
+  // What the cursor asks to log.
+  void log_notes() {
+    for (const auto& n : cursor_.take_notes()) {
+      switch (n.level) {
+        case ReplayNote::Level::info:
+          spdlog::info("{}", n.text);
+          break;
+        case ReplayNote::Level::warn:
+          spdlog::warn("{}", n.text);
+          break;
+        case ReplayNote::Level::error:
+          spdlog::error("{}", n.text);
+          break;
+      }
+    }
   }
 
   // A channel of its own (not shared through gRPC's global subchannel pool, so dropping it
@@ -222,37 +270,20 @@ class GrpcReplayWorker final : public ReplayWorker {
     auto ctx = context();
     const auto status = stub_->Hello(ctx.get(), req, &res);
     if (!status.ok()) return CallError{status.error_code(), status.error_message()};
-    apply_watermark(res.watermark(), stats.acknowledged_seq);
-    // An agent reinstalled on a known station continues the numbering above the backend's (and
-    // renumbers what it queued offline before it first reached the backend). Only here: a Replay
-    // answer's high water never passes what this outbox numbered. Until it is done, no Replay.
-    if (auto r = outbox_.continue_above(res.watermark().high_water_seq()); !r) {
-      return CallError{grpc::StatusCode::INTERNAL,
-                       "cannot continue the outbox's numbering above seq " +
-                           std::to_string(res.watermark().high_water_seq()) + ": " +
-                           r.error().message() + "; check the disk holding the outbox"};
-    }
-    prune(res.watermark().durable_seq());
+    auto r = cursor_.on_hello(from_proto(res.watermark()), stats.acknowledged_seq, now_ms());
+    log_notes();
+    mark_online();
+    if (!r) return CallError{grpc::StatusCode::INTERNAL, std::move(r.error())};
     return std::nullopt;
   }
 
-  // The backend's view of this station; re-sends what a restore lost.
-  void apply_watermark(const pb::Watermark& wm, std::uint64_t local_acknowledged) {
-    if (auto from = rewind_point(wm.high_water_seq(), local_acknowledged)) {
-      auto n = outbox_.rewind_above(*from);
-      spdlog::warn(
-          "backend {} holds this station only up to seq {} (generation {}) but {} was "
-          "acknowledged: re-sending {} mutations",
-          channel_address_, wm.high_water_seq(), wm.generation(), local_acknowledged, n ? *n : 0);
-    }
+  // The backend answered: the uplink is online, with the backend's watermark.
+  void mark_online() {
+    const auto& wm = cursor_.watermark();
     std::lock_guard lock(mu_);
-    status_.high_water_seq = wm.high_water_seq();
-    status_.durable_seq = wm.durable_seq();
-    if (!status_.generation.empty() && status_.generation != wm.generation()) {
-      spdlog::warn("backend generation changed from {} to {}: the database was restored",
-                   status_.generation, wm.generation());
-    }
-    status_.generation = wm.generation();
+    status_.high_water_seq = wm.high_water_seq;
+    status_.durable_seq = wm.durable_seq;
+    status_.generation = wm.generation;
     status_.state = UplinkState::online;
     status_.backend = channel_address_;
     status_.last_error.clear();
@@ -260,71 +291,10 @@ class GrpcReplayWorker final : public ReplayWorker {
     status_.last_sync_ms = now_ms();
   }
 
-  // Acknowledged rows the backend holds in a verified backup, old enough, leave the outbox.
-  void prune(std::uint64_t durable_seq) {
-    if (durable_seq == 0 || durable_seq <= pruned_through_) return;
-    auto r = outbox_.prune(durable_seq, now_ms() - config_.min_retention.count());
-    if (!r) {
-      spdlog::warn("outbox: pruning up to seq {} failed: {}", durable_seq, r.error().message());
-      return;
-    }
-    if (r->rows > 0) {
-      spdlog::info("outbox: pruned {} acknowledged mutations up to seq {} (backend durable_seq {})",
-                   r->rows, r->anchor_seq, durable_seq);
-    }
-    // Rows kept for their age are looked at again at the next Hello.
-    if (r->anchor_seq >= durable_seq) pruned_through_ = durable_seq;
-  }
-
-  // The rows of the next call: markers first (the seqs the backend needs that are dead letters
-  // here, or the one being withheld), then pending rows above them, at most `limit` in all.
-  std::vector<OutboxRow> next_rows(std::size_t limit, std::set<std::uint64_t>& markers) {
-    std::vector<OutboxRow> rows;
-    if (withholding_) {
-      auto found = outbox_.list(std::nullopt, withholding_->seq - 1, 1);
-      if (found.empty() || found.front().seq != withholding_->seq ||
-          found.front().state != MutationState::pending) {
-        withholding_.reset();  // released or changed meanwhile
-      } else {
-        markers.insert(found.front().seq);
-        rows.push_back(std::move(found.front()));
-        return rows;  // alone: its answer decides whether it is withheld
-      }
-    }
-    std::uint64_t after = sent_through_;
-    if (expected_ && *expected_ > 0) {
-      for (auto& row : outbox_.list(std::nullopt, *expected_ - 1, limit)) {
-        if (row.state != MutationState::dead && row.state != MutationState::discarded) break;
-        after = row.seq;
-        markers.insert(row.seq);
-        rows.push_back(std::move(row));
-      }
-    }
-    if (rows.size() < limit) {
-      for (auto& row : outbox_.list(MutationState::pending, after, limit - rows.size())) {
-        rows.push_back(std::move(row));
-      }
-    }
-    return rows;
-  }
-
-  // A marker in place of a mutation the backend cannot be given (sync.proto, withheld_reason):
-  // the seq and the chain fields as recorded, no payload, the payload's hash as the backend
-  // computes it.
-  static void fill_marker(const OutboxRow& row, const std::string& reason, pb::Mutation& m) {
-    m.set_payload_json("");
-    m.clear_weighing_captured();
-    m.set_withheld_reason(reason.substr(0, 200));
-    m.set_withheld_payload_sha256(sha256_hex(row.kind + "\n" + row.payload_json));
-  }
-
   // Sends one batch; returns how many mutations were sent (0 = nothing pending).
   boost::system::result<std::size_t, CallError> replay_batch() {
-    std::size_t limit = batch_.size();
-    if (auto cap = isolation_.limit()) limit = std::min(limit, *cap);
-    std::set<std::uint64_t> markers;
-    // Above what the previous batch sent: its answers may still be being recorded.
-    const auto rows = next_rows(limit, markers);
+    const auto batch = cursor_.next_batch(batch_.size());
+    const auto& rows = batch.rows;
     if (rows.empty()) return std::size_t{0};
     pb::ReplayRequest req;
     req.set_station_id(config_.station_id);
@@ -339,13 +309,8 @@ class GrpcReplayWorker final : public ReplayWorker {
       m->set_prev_hash(row.prev_hash);
       m->set_record_hash(row.record_hash);
       m->set_signature(row.signature);
-      if (markers.contains(row.seq)) {
-        fill_marker(row,
-                    withholding_ ? withholding_->reason
-                    : row.state == MutationState::discarded
-                        ? "discarded at the agent: " + row.discard_reason
-                        : "a dead letter at the agent: " + row.last_error,
-                    *m);
+      if (auto marker = batch.markers.find(row.seq); marker != batch.markers.end()) {
+        fill_marker(row, marker->second, *m);
       } else {
         fill_typed(row, *m);
       }
@@ -365,90 +330,22 @@ class GrpcReplayWorker final : public ReplayWorker {
     }
     if (!status.ok()) {
       adapt_to_failure(*ctx, status);
-      std::vector<std::uint64_t> seqs;
-      for (const auto& row : rows) seqs.push_back(row.seq);
-      (void)outbox_.mark_attempt_failed(seqs, status.error_message());
-      return isolate(rows, markers, status);
+      CallError error{status.error_code(), status.error_message()};
+      error.isolating =
+          cursor_.on_failure(batch, static_cast<int>(status.error_code()), status.error_message());
+      log_notes();
+      return error;
     }
     batch_.on_answer(rows.size(),
                      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started));
-    isolation_.on_answer(rows.back().seq);
-    const bool held_already_applied = withholding_ && res.results_size() > 0 &&
-                                      res.results(0).seq() == withholding_->seq &&
-                                      res.results(0).outcome() == pb::DUPLICATE &&
-                                      res.results(0).original_outcome() == pb::APPLIED;
-    if (held_already_applied) {
-      // The backend had applied the mutation itself (an answer lost before the calls began to
-      // fail): acknowledged, nothing withheld.
-      const MutationOutcome done{withholding_->seq, MutationOutcome::Kind::duplicate, ""};
-      if (auto r = outbox_.mark_results(std::span(&done, 1), now_ms()); !r) {
-        return CallError{
-            grpc::StatusCode::INTERNAL,
-            "cannot record the backend's answer in the outbox: " + r.error().message()};
-      }
-    } else if (withholding_ && res.results_size() > 0 &&
-               res.results(0).seq() == withholding_->seq) {
-      // The backend recorded the marker: the seq is counted, the rows behind it flow on. The
-      // mutation stays here as a dead letter with why.
-      const MutationOutcome dead{withholding_->seq, MutationOutcome::Kind::rejected,
-                                 withholding_->reason};
-      if (auto r = outbox_.mark_results(std::span(&dead, 1), now_ms()); !r) {
-        return CallError{grpc::StatusCode::INTERNAL,
-                         "cannot record a withheld mutation in the outbox: " + r.error().message()};
-      }
-      spdlog::error(
-          "withheld mutation seq {} key {} as a dead letter: {}; the rows behind it flow on "
-          "(inspect it with `weighlink-agent outbox show {}`, then retry or discard it)",
-          withholding_->seq, log_safe(rows.front().idempotency_key), log_safe(withholding_->reason),
-          withholding_->seq);
+    auto recorded = cursor_.on_answer(batch, from_proto(res), now_ms());
+    log_notes();
+    {
       std::lock_guard lock(mu_);
-      ++status_.withheld;
+      status_.withheld = cursor_.withheld();
     }
-    withholding_.reset();
-    std::vector<MutationOutcome> outcomes;
-    for (const auto& r : res.results()) {
-      // A marker's answer changes nothing here: the row keeps its own reason and state.
-      if (markers.contains(r.seq())) continue;
-      withheld_in_a_row_ = 0;
-      MutationOutcome o;
-      o.seq = r.seq();
-      o.reason = r.reason();
-      const auto effective = r.outcome() == pb::DUPLICATE ? r.original_outcome() : r.outcome();
-      if (effective == pb::REJECTED) {
-        o.kind = MutationOutcome::Kind::rejected;
-        spdlog::warn("backend rejected mutation seq {} key {}: {} (moved to dead letters)", r.seq(),
-                     log_safe(r.idempotency_key()), log_safe(r.reason()));
-      } else {
-        o.kind = r.outcome() == pb::DUPLICATE ? MutationOutcome::Kind::duplicate
-                                              : MutationOutcome::Kind::applied;
-      }
-      outcomes.push_back(std::move(o));
-    }
-    // The previous batch's answers are recorded before this one's: one order on disk.
-    if (auto e = settle_marking()) return *e;
-    expected_.reset();
-    if (res.expected_seq() != 0) expected_ = res.expected_seq();
-    if (res.expected_seq() != 0 || res.results_size() != static_cast<int>(rows.size()) ||
-        !markers.empty()) {
-      // Stopped at a gap: recorded now, and the next batch starts at the oldest pending row.
-      if (auto r = outbox_.mark_results(outcomes, now_ms()); !r) {
-        return CallError{
-            grpc::StatusCode::INTERNAL,
-            "cannot record the backend's answers in the outbox: " + r.error().message()};
-      }
-      if (res.expected_seq() != 0 && res.expected_seq() <= rows.front().seq) {
-        // The backend misses earlier mutations (restored from a backup): re-send from there.
-        auto n = outbox_.rewind_above(res.expected_seq() - 1);
-        spdlog::warn("backend expects seq {}: re-sending {} acknowledged mutations",
-                     res.expected_seq(), n ? *n : 0);
-      }
-    } else {
-      // Recorded on the outbox writer while the next batch is on its way to the backend.
-      sent_through_ = rows.back().seq;  // rows were listed above what was sent before
-      marking_ = outbox_.mark_results_later(std::move(outcomes), now_ms());
-    }
-    const auto stats = outbox_.stats();
-    apply_watermark(res.watermark(), stats.acknowledged_seq);
+    if (!recorded) return CallError{grpc::StatusCode::INTERNAL, std::move(recorded.error())};
+    mark_online();
     std::lock_guard lock(mu_);
     status_.sent += static_cast<std::uint64_t>(res.results_size());
     return rows.size();
@@ -481,51 +378,6 @@ class GrpcReplayWorker final : public ReplayWorker {
     }
     spdlog::info("replay batch size {} -> {} after {}", before, batch_.size(),
                  code == grpc::StatusCode::DEADLINE_EXCEEDED ? "a timeout" : "a refusal for load");
-  }
-
-  // A call failed. When the backend refused what it holds (content_failure), narrow the next call
-  // down to the one mutation that does it (Isolation), and once that one fails alone, send a
-  // marker in its place: when the backend records the marker, the mutation becomes a dead letter
-  // here and the rest of the queue flows on.
-  CallError isolate(const std::vector<OutboxRow>& rows, const std::set<std::uint64_t>& markers,
-                    const grpc::Status& status) {
-    CallError error{status.error_code(), status.error_message()};
-    if (!content_failure(static_cast<int>(status.error_code()))) return error;
-    if (withholding_) {
-      // Even the marker, which holds no payload, fails: the backend is broken for this station,
-      // not fed one bad mutation. Nothing is withheld; the queue waits with backoff.
-      spdlog::warn(
-          "the backend also fails the marker for seq {} ({}): not withholding it; "
-          "retrying with backoff",
-          withholding_->seq, log_safe(status.error_message()));
-      withholding_.reset();
-      return error;
-    }
-    if (rows.size() == 1 && markers.contains(rows.front().seq)) return error;
-    const auto step = isolation_.on_failure(rows.front().seq, rows.size());
-    if (step.withhold) {
-      if (withheld_in_a_row_ >= kMaxWithheldInARow) {
-        spdlog::error(
-            "the backend fails every call holding seq {} ({}), and {} mutations were "
-            "withheld in a row already: not withholding more; the queue waits (check "
-            "the backend's log)",
-            rows.front().seq, log_safe(status.error_message()), withheld_in_a_row_);
-        return error;
-      }
-      ++withheld_in_a_row_;
-      withholding_ = Withholding{rows.front().seq,
-                                 "withheld: the backend fails every call holding this "
-                                 "mutation alone (gRPC " +
-                                     std::to_string(static_cast<int>(status.error_code())) + ": " +
-                                     status.error_message().substr(0, 120) + ")"};
-    } else {
-      spdlog::warn(
-          "the backend failed a call of {} mutations from seq {} ({}): sending at most {} "
-          "to find the one it refuses",
-          rows.size(), rows.front().seq, log_safe(status.error_message()), step.limit);
-    }
-    error.isolating = true;
-    return error;
   }
 
   // The stuck alarm: the oldest pending mutation waited longer than alert_pending_after.
@@ -608,22 +460,8 @@ class GrpcReplayWorker final : public ReplayWorker {
   bool stopping_ = false;
   bool wake_ = false;
   UplinkStatus status_;
-  std::uint64_t pruned_through_ = 0;  // worker thread
-  std::string token_error_;           // worker thread: the token file's last problem, logged once
-  // Worker thread: the answers of the last batch being recorded, and the highest seq sent whose
-  // answer is not recorded yet (0: none; the next batch starts at the oldest pending row).
-  std::future<boost::system::result<void>> marking_;
-  std::uint64_t sent_through_ = 0;
-  // Worker thread: finding and withholding a mutation that fails whole calls.
-  struct Withholding {
-    std::uint64_t seq = 0;
-    std::string reason;
-  };
-  Isolation isolation_;
-  std::optional<Withholding> withholding_;
-  std::uint32_t withheld_in_a_row_ = 0;
-  // The seq the backend last said it needs next (a gap): dead letters from there go as markers.
-  std::optional<std::uint64_t> expected_;
+  std::string token_error_;            // worker thread: the token file's last problem, logged once
+  ReplayCursor cursor_;                // worker thread
   Clock::time_point stuck_checked_{};  // worker thread: the last check_stuck() look
   std::thread thread_;
 };

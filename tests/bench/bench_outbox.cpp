@@ -74,25 +74,6 @@ using weighlink::bench::Clock;
 using weighlink::bench::load_average;
 using weighlink::bench::nearest_rank;
 
-// The outbox's table, as sync/src/outbox_sqlite.cpp creates it (schema version 1).
-constexpr const char* kSchema = R"sql(
-CREATE TABLE IF NOT EXISTS mutations(
-  seq INTEGER PRIMARY KEY,
-  idempotency_key TEXT NOT NULL UNIQUE,
-  kind TEXT NOT NULL,
-  payload TEXT NOT NULL,
-  request_hash TEXT NOT NULL,
-  state TEXT NOT NULL CHECK (state IN ('pending','acknowledged','dead')),
-  created_at_ms INTEGER NOT NULL,
-  attempts INTEGER NOT NULL DEFAULT 0,
-  last_error TEXT NOT NULL DEFAULT '',
-  outcome TEXT NOT NULL DEFAULT '',
-  acknowledged_at_ms INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS mutations_by_state ON mutations(state, seq);
-CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-)sql";
-
 constexpr int kWarmup = 20;  // untimed operations before each latency series
 
 struct Options {
@@ -374,19 +355,17 @@ class RawConnection {
   sqlite3_stmt* rollback_ = nullptr;
 };
 
-// A fresh raw database with the outbox's schema; WAL set once here, as the outbox does.
-void create_raw_db(const fs::path& file, int busy_timeout_ms) {
-  RawConnection setup(file, busy_timeout_ms);
-  setup.exec_retry(kSchema);
-  setup.exec_retry("PRAGMA user_version=1");
-}
-
 std::unique_ptr<wsync::Outbox> open_outbox(const fs::path& file) {
   std::string error;
   auto outbox = wsync::Outbox::open(file, wsync::OutboxOptions{}, &error);
   if (!outbox) die("cannot open the outbox " + file.string() + ": " + error);
   return std::move(*outbox);
 }
+
+// A fresh raw database with the outbox's own schema (its tables, index and count triggers, WAL),
+// made by opening it as an outbox and closing it: the baseline writes the same table, so the
+// comparison cannot drift from the schema.
+void create_raw_db(const fs::path& file) { open_outbox(file)->close(); }
 
 // ---------------------------------------------------------------------------------------------
 // Throughput.
@@ -521,7 +500,7 @@ ThroughputResult throughput_weighlink(const Options& options, const fs::path& di
 
 ThroughputResult throughput_raw(const Options& options, const fs::path& dir, int producers) {
   const auto file = dir / ("throughput-raw-" + std::to_string(producers) + ".db");
-  create_raw_db(file, options.busy_timeout_ms);
+  create_raw_db(file);
   const std::string run = "tr" + std::to_string(producers);
   {
     RawConnection warm(file, options.busy_timeout_ms);
@@ -685,7 +664,7 @@ int main(int argc, char** argv) {
   double raw_latency_syncs = -1;
   {
     const auto file = dir / "latency-raw.db";
-    create_raw_db(file, options.busy_timeout_ms);
+    create_raw_db(file);
     RawConnection conn(file, options.busy_timeout_ms);
     RawCounters counters;
     std::vector<double> us;

@@ -23,10 +23,3 @@ TEST_CASE("backoff: full jitter spans zero to the ceiling") {
   CHECK(weighlink::sync::backoff_delay(p, 3, 0xFFFFFFFFu) < 1600ms);
   CHECK(weighlink::sync::backoff_delay(p, 3, 0xFFFFFFFFu) >= 1599ms);
 }
-
-TEST_CASE("replay: the agent re-sends only when the backend holds less than was acknowledged") {
-  CHECK_FALSE(weighlink::sync::rewind_point(50, 50).has_value());
-  CHECK_FALSE(weighlink::sync::rewind_point(60, 50).has_value());
-  CHECK(weighlink::sync::rewind_point(30, 50) == 30u);
-  CHECK(weighlink::sync::rewind_point(0, 1) == 0u);
-}

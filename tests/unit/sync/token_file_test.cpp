@@ -4,7 +4,7 @@
 
 #include <fstream>
 
-#include "weighlink/sync/replay.hpp"
+#include "weighlink/base/credential_files.hpp"
 #include "weighlink/testing/process.hpp"
 
 using weighlink::sync::read_token_file;

@@ -39,9 +39,9 @@ struct DisplayState {
 // SMA standard reply "<LF>srnmf<10-char weight><3-char unit><CR>".
 [[nodiscard]] std::string encode_sma(const DisplayState& state);
 
-// Group A (scale/src/encode_group_a.cpp; layouts in docs/protocols/group-a.md). Formats without an
-// over-range flag (xk3190-tf0, yaohua-reverse) clamp to the largest value they can show; formats
-// without a motion flag ignore `motion`.
+// Single-weight formats, group A (scale/src/encode_single_weight.cpp; layouts in
+// docs/protocols/group-a.md). Formats without an over-range flag (xk3190-tf0, yaohua-reverse) clamp
+// to the largest value they can show; formats without a motion flag ignore `motion`.
 [[nodiscard]] std::string encode_mt_sics(const DisplayState& state);         // "S S  100.00 g\r\n"
 [[nodiscard]] std::string encode_cardinal_sb400(const DisplayState& state);  // SB-400, CR
 [[nodiscard]] std::string encode_cardinal_sb200(const DisplayState& state);  // CR ... ETX
@@ -53,9 +53,10 @@ struct DisplayState {
 [[nodiscard]] std::string encode_xk3190_a12e(const DisplayState& state);     // 15 bytes, XOR
 [[nodiscard]] std::string encode_yaohua_reverse(const DisplayState& state);  // "=04523000"
 
-// Group B (scale/src/encode_group_b.cpp; layouts in docs/protocols/group-b.md). Multi-deck formats
-// list `decks` (or `weight` as deck 1) and send their exact sum as the total.
-// "GS,     2540,kg"; four decks: the Zedem 510 CSV; other deck counts: the legacy W reply.
+// Deck and axle formats, group B (scale/src/encode_deck_axle.cpp; layouts in
+// docs/protocols/group-b.md). Multi-deck formats list `decks` (or `weight` as deck 1) and send
+// their exact sum as the total. "GS,     2540,kg"; four decks: the Zedem 510 CSV; other deck
+// counts: the legacy W reply.
 [[nodiscard]] std::string encode_zm(const DisplayState& state);
 // "D1:  1250 kg S" per deck, then "GVW: ...".
 [[nodiscard]] std::string encode_cardinal_deck(const DisplayState& state);

@@ -14,6 +14,7 @@
 #include "weighlink/base/credential_files.hpp"
 #include "weighlink/proto/trailers.hpp"
 #include "weighlink/sync/outbox.hpp"
+#include "weighlink/sync/replay_cursor.hpp"
 
 namespace weighlink::sync {
 
@@ -93,43 +94,6 @@ class AdaptiveBatch {
   std::chrono::milliseconds target_;
   bool slow_start_ = true;
 };
-
-// Whether a failed Replay call's status is one that retrying the same batch does not cure: the
-// backend refused what the batch holds (INVALID_ARGUMENT, FAILED_PRECONDITION, OUT_OF_RANGE,
-// INTERNAL, DATA_LOSS), not the call (auth, load, a link down, a deadline). gRPC codes as ints.
-[[nodiscard]] bool content_failure(int grpc_code);
-
-// Finds the one mutation that makes the backend fail whole calls (an older backend, or a bug),
-// so that the rest of the queue flows on: after a content failure the next call holds the first
-// half of the failed batch, and so on down to one mutation; a call of that one alone failing
-// `strikes` times in a row (INTERNAL may be a passing fault) means withhold it: it becomes a dead
-// letter here and the backend gets a marker for its seq. Pure: no clock, no I/O.
-class Isolation {
- public:
-  explicit Isolation(std::uint32_t strikes = 2) : strikes_(strikes) {}
-  struct Step {
-    bool withhold = false;  // the failed call held one mutation (`first_seq`): withhold it
-    std::size_t limit = 0;  // otherwise: at most this many mutations in the next call
-  };
-  // A call of `count` mutations starting at `first_seq` failed with a content failure.
-  Step on_failure(std::uint64_t first_seq, std::size_t count);
-  // A call holding mutations up to `last_seq` was answered.
-  void on_answer(std::uint64_t last_seq);
-  // The cap on the next call while isolating; nullopt when not isolating.
-  [[nodiscard]] std::optional<std::size_t> limit() const { return limit_; }
-
- private:
-  std::uint32_t strikes_;
-  std::optional<std::size_t> limit_;
-  std::uint64_t isolating_through_ = 0;  // the last seq of the first failed call
-  std::uint64_t struck_seq_ = 0;
-  std::uint32_t struck_ = 0;
-};
-
-// Decision after Hello: from which seq must the agent re-send? nullopt when nothing was lost.
-// Pure: the backend lost data when its high water is below what the agent holds as acknowledged.
-[[nodiscard]] std::optional<std::uint64_t> rewind_point(std::uint64_t backend_high_water,
-                                                        std::uint64_t local_acknowledged_seq);
 
 class ReplayWorker {
  public:

@@ -1,7 +1,7 @@
 #pragma once
-// Internal helpers shared by the group-B parsers (zm, cardinal-deck, i1310, mcgs, giropes,
-// custom): exact decimal sums, implied decimal places, and the multi-deck frame assembler that
-// makes one reading out of several deck lines. Sans-I/O, not thread-safe.
+// Deck lines into one reading per frame, shared by the deck and axle parsers (zm, cardinal-deck,
+// i1310, mcgs, giropes, custom): exact decimal sums, implied decimal places, and the multi-deck
+// frame assembler that makes one reading out of several deck lines. Sans-I/O, not thread-safe.
 
 #include <optional>
 #include <span>

@@ -1,6 +1,7 @@
 #pragma once
-// Internal helpers shared by the group-A parsers and encoders (mt-sics, cardinal-sb400, rice-lake,
-// rinstrum, ad-stgs, xk3190-tf0, xk3190-a12e, yaohua-reverse). Pure functions, no I/O.
+// Fixed-width frame fields, shared by the single-weight parsers and encoders (mt-sics,
+// cardinal-sb400, rice-lake, rinstrum, ad-stgs, xk3190-tf0, xk3190-a12e, yaohua-reverse). Pure
+// functions, no I/O.
 
 #include <optional>
 #include <string>

@@ -1,6 +1,7 @@
-// Group B parsers (zm, cardinal-deck, i1310, mcgs, giropes, custom), their encoders and the
-// options validation. Exact frames live in tests/vectors/*.vec; these cases cover what a vector
-// file cannot say: atomic multi-deck frames, round trips of random states, configuration errors.
+// Deck and axle parsers (group B) (zm, cardinal-deck, i1310, mcgs, giropes, custom), their encoders
+// and the options validation. Exact frames live in tests/vectors/*.vec; these cases cover what a
+// vector file cannot say: atomic multi-deck frames, round trips of random states, configuration
+// errors.
 #include <doctest/doctest.h>
 
 #include <boost/json/serialize.hpp>
@@ -112,7 +113,7 @@ TEST_CASE("mcgs: frames fed one byte at a time give the same readings") {
   CHECK(d.stats.skipped_bytes == 0);
 }
 
-TEST_CASE("group b encoders: random states round-trip through their parsers") {
+TEST_CASE("deck and axle encoders: random states round-trip through their parsers") {
   std::mt19937 rng(20261121);
   std::uniform_int_distribution<std::int64_t> weight(0, 99'999);
   std::uniform_int_distribution<int> decimals(0, 2);
@@ -167,7 +168,7 @@ TEST_CASE("group b encoders: random states round-trip through their parsers") {
   }
 }
 
-TEST_CASE("group b encoders: frames survive every split") {
+TEST_CASE("deck and axle encoders: frames survive every split") {
   DisplayState s = state_of(2540, 0);
   s.decks = {Decimal{1250, 0}, Decimal{1290, 0}};
   for (const char* protocol : {"zm", "cardinal-deck", "i1310", "mcgs", "giropes"}) {
@@ -277,7 +278,7 @@ TEST_CASE("giropes: the net field does not change the reading") {
   CHECK(d.readings[0].mode == WeighMode::gross);
 }
 
-TEST_CASE("group b: every new protocol id is registered and listed") {
+TEST_CASE("deck and axle formats: every new protocol id is registered and listed") {
   for (const char* id : {"zm", "cardinal-deck", "i1310", "mcgs", "giropes", "custom"}) {
     bool listed = false;
     for (const auto& p : protocols()) listed = listed || p.id == id;

@@ -1,4 +1,4 @@
-#include "group_b_util.hpp"
+#include "deck_frame.hpp"
 
 #include <cctype>
 #include <limits>

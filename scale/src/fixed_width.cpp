@@ -1,4 +1,4 @@
-#include "group_a_util.hpp"
+#include "fixed_width.hpp"
 
 namespace weighlink::scale::detail {
 

@@ -1,6 +1,7 @@
-// Group-A parsers (mt-sics, cardinal-sb400, rice-lake, rinstrum, ad-stgs, xk3190-tf0, xk3190-a12e,
-// yaohua-reverse): what the vector files cannot express — checksums against an independent
-// helper, encoder round-trips over random display states, option-driven behaviour, poll commands.
+// Single-weight parsers (group A) (mt-sics, cardinal-sb400, rice-lake, rinstrum, ad-stgs,
+// xk3190-tf0, xk3190-a12e, yaohua-reverse): what the vector files cannot express — checksums
+// against an independent helper, encoder round-trips over random display states, option-driven
+// behaviour, poll commands.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -25,8 +26,8 @@ std::string xk_checksum(std::string_view covered) {
   return {ascii(x / 16), ascii(x % 16)};
 }
 
-const char* const kGroupA[] = {"mt-sics", "cardinal-sb400", "rice-lake",   "rinstrum",
-                               "ad-stgs", "xk3190-tf0",     "xk3190-a12e", "yaohua-reverse"};
+const char* const kSingleWeight[] = {"mt-sics", "cardinal-sb400", "rice-lake",   "rinstrum",
+                                     "ad-stgs", "xk3190-tf0",     "xk3190-a12e", "yaohua-reverse"};
 
 // What a format carries, so a round-trip checks exactly that.
 struct Carries {
@@ -120,8 +121,8 @@ void check_round_trip(const Format& f, const DisplayState& s, const Reading& r) 
 
 }  // namespace
 
-TEST_CASE("group A: every protocol is registered, listed and has an encoder") {
-  for (const char* id : kGroupA) {
+TEST_CASE("single-weight formats: every protocol is registered, listed and has an encoder") {
+  for (const char* id : kSingleWeight) {
     INFO(id);
     CHECK(make_parser(id) != nullptr);
     const auto listed = protocols();
@@ -140,7 +141,8 @@ TEST_CASE("group A: every protocol is registered, listed and has an encoder") {
   }
 }
 
-TEST_CASE("group A: encoders round-trip through the parsers for random display states") {
+TEST_CASE(
+    "single-weight formats: encoders round-trip through the parsers for random display states") {
   std::mt19937 rng(20261121);
   for (const auto& f : formats()) {
     for (int i = 0; i < 400; ++i) {
@@ -163,7 +165,8 @@ TEST_CASE("group A: encoders round-trip through the parsers for random display s
   }
 }
 
-TEST_CASE("group A: a stream of encoded frames decodes frame by frame, split anywhere") {
+TEST_CASE(
+    "single-weight formats: a stream of encoded frames decodes frame by frame, split anywhere") {
   std::mt19937 rng(7);
   for (const auto& f : formats()) {
     std::string stream;
@@ -238,7 +241,9 @@ TEST_CASE("xk3190-a12e: the manual's XOR over the 11 leading bytes is verified")
   }
 }
 
-TEST_CASE("group A: formats without a unit or motion flag take the unit from configuration") {
+TEST_CASE(
+    "single-weight formats: formats without a unit or motion flag take the unit from "
+    "configuration") {
   ParserOptions o;
   o.unit = "lb";
   for (const char* id : {"xk3190-tf0", "yaohua-reverse"}) {
@@ -271,7 +276,7 @@ TEST_CASE("rinstrum: FMT_2 motion frames blank the unit, the indicator's last un
   CHECK_FALSE(d.readings[2].stable);
 }
 
-TEST_CASE("group A: the skipped-byte count covers garbage exactly") {
+TEST_CASE("single-weight formats: the skipped-byte count covers garbage exactly") {
   const std::string garbage = "xx\x01\xFFyy";
   const auto d = decode("yaohua-reverse", garbage + "=04523000");
   REQUIRE(d.readings.size() == 1);

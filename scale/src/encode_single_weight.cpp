@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <string>
 
-#include "group_a_util.hpp"
+#include "fixed_width.hpp"
 #include "weighlink/scale/encode.hpp"
 
 namespace weighlink::scale {

@@ -1,0 +1,313 @@
+// The outbox file's schema, its upgrades, its rows and the evidence chain's stored points.
+#include "outbox_schema.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <iterator>
+
+#include "weighlink/record/evidence.hpp"
+
+namespace weighlink::sync::detail {
+namespace {
+
+using sqlite::exec;
+using sqlite::Stmt;
+using sqlite::Transaction;
+
+constexpr int kSchemaVersion = 5;
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS mutations(
+  seq INTEGER PRIMARY KEY,
+  idempotency_key TEXT NOT NULL UNIQUE,
+  kind TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  request_hash TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('pending','acknowledged','dead')),
+  created_at_ms INTEGER NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT NOT NULL DEFAULT '',
+  outcome TEXT NOT NULL DEFAULT '',
+  acknowledged_at_ms INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS mutations_by_state ON mutations(state, seq);
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+)sql";
+
+// Schema 2: the evidence chain on every row, and durable key-value state (axle sessions, the
+// chain's anchor and head).
+constexpr const char* kSchema2 = R"sql(
+ALTER TABLE mutations ADD COLUMN prev_hash TEXT NOT NULL DEFAULT '';
+ALTER TABLE mutations ADD COLUMN record_hash TEXT NOT NULL DEFAULT '';
+ALTER TABLE mutations ADD COLUMN signature TEXT NOT NULL DEFAULT '';
+CREATE TABLE IF NOT EXISTS state(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+)sql";
+
+// Schema 3: rows per state kept by triggers, so stats() reads three rows and two index ends
+// instead of counting the whole file (it runs after every replay batch and every status message),
+// and stays right when `weighlink-agent outbox retry` changes states from another process.
+constexpr const char* kSchema3 = R"sql(
+CREATE TABLE IF NOT EXISTS state_counts(state TEXT PRIMARY KEY, n INTEGER NOT NULL);
+INSERT OR IGNORE INTO state_counts(state, n) VALUES ('pending', 0), ('acknowledged', 0), ('dead', 0);
+UPDATE state_counts SET n = (SELECT COUNT(*) FROM mutations WHERE mutations.state = state_counts.state);
+CREATE TRIGGER IF NOT EXISTS mutations_counted_insert AFTER INSERT ON mutations BEGIN
+  UPDATE state_counts SET n = n + 1 WHERE state = NEW.state;
+END;
+CREATE TRIGGER IF NOT EXISTS mutations_counted_delete AFTER DELETE ON mutations BEGIN
+  UPDATE state_counts SET n = n - 1 WHERE state = OLD.state;
+END;
+CREATE TRIGGER IF NOT EXISTS mutations_counted_update AFTER UPDATE OF state ON mutations
+WHEN OLD.state <> NEW.state BEGIN
+  UPDATE state_counts SET n = n - 1 WHERE state = OLD.state;
+  UPDATE state_counts SET n = n + 1 WHERE state = NEW.state;
+END;
+PRAGMA user_version=3;
+)sql";
+
+// Schema 4: meta 'backend_contact' once a backend has answered this file (continue_above). A file
+// from before that has rows, an anchor or a seq floor may have talked to a backend already: marked.
+constexpr const char* kSchema4 = R"sql(
+INSERT OR IGNORE INTO meta(key, value)
+  SELECT 'backend_contact', 1
+  WHERE EXISTS (SELECT 1 FROM mutations) OR EXISTS (SELECT 1 FROM state WHERE key = 'chain.anchor')
+     OR EXISTS (SELECT 1 FROM meta WHERE key = 'seq_floor');
+PRAGMA user_version=4;
+)sql";
+
+// Schema 5: a dead letter can be discarded for good (`weighlink-agent outbox discard`): the state
+// 'discarded', with its reason and time. SQLite cannot change a CHECK constraint in place, so the
+// table is rebuilt, in one transaction, as https://www.sqlite.org/lang_altertable.html describes
+// (no foreign keys or views refer to it); its index and the count triggers come back with it.
+constexpr const char* kSchema5 = R"sql(
+CREATE TABLE mutations_v5(
+  seq INTEGER PRIMARY KEY,
+  idempotency_key TEXT NOT NULL UNIQUE,
+  kind TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  request_hash TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('pending','acknowledged','dead','discarded')),
+  created_at_ms INTEGER NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT NOT NULL DEFAULT '',
+  outcome TEXT NOT NULL DEFAULT '',
+  acknowledged_at_ms INTEGER NOT NULL DEFAULT 0,
+  prev_hash TEXT NOT NULL DEFAULT '',
+  record_hash TEXT NOT NULL DEFAULT '',
+  signature TEXT NOT NULL DEFAULT '',
+  discard_reason TEXT NOT NULL DEFAULT '',
+  discarded_at_ms INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO mutations_v5(seq, idempotency_key, kind, payload, request_hash, state, created_at_ms,
+                         attempts, last_error, outcome, acknowledged_at_ms, prev_hash, record_hash,
+                         signature)
+  SELECT seq, idempotency_key, kind, payload, request_hash, state, created_at_ms, attempts,
+         last_error, outcome, acknowledged_at_ms, prev_hash, record_hash, signature
+  FROM mutations;
+DROP TABLE mutations;
+ALTER TABLE mutations_v5 RENAME TO mutations;
+CREATE INDEX mutations_by_state ON mutations(state, seq);
+CREATE TRIGGER mutations_counted_insert AFTER INSERT ON mutations BEGIN
+  UPDATE state_counts SET n = n + 1 WHERE state = NEW.state;
+END;
+CREATE TRIGGER mutations_counted_delete AFTER DELETE ON mutations BEGIN
+  UPDATE state_counts SET n = n - 1 WHERE state = OLD.state;
+END;
+CREATE TRIGGER mutations_counted_update AFTER UPDATE OF state ON mutations
+WHEN OLD.state <> NEW.state BEGIN
+  UPDATE state_counts SET n = n - 1 WHERE state = OLD.state;
+  UPDATE state_counts SET n = n + 1 WHERE state = NEW.state;
+END;
+INSERT OR IGNORE INTO state_counts(state, n) VALUES ('discarded', 0);
+PRAGMA user_version=5;
+)sql";
+
+// One upgrade script in one transaction.
+bool in_transaction(sqlite3* db, const char* sql, std::string* error) {
+  Transaction tx(db, Transaction::Mode::immediate, error);
+  if (!tx.begun()) return false;
+  return exec(db, sql, error) == SQLITE_OK && tx.commit(error) == SQLITE_OK;
+}
+
+// Schema 1 -> 2 in one transaction: the chain columns, the state table, and the rows already
+// queued chained and signed now (they were written before the chain existed).
+bool upgrade_to_2(sqlite3* db, const OutboxOptions& options, std::string* error) {
+  Transaction tx(db, Transaction::Mode::immediate, error);
+  if (!tx.begun()) return false;
+  auto fail = [&](const std::string& what) {
+    if (error->empty()) *error = what;
+    return false;
+  };
+  if (exec(db, kSchema2, error) != SQLITE_OK) return fail("schema");
+  const auto chained = rechain_all(db, options);
+  if (chained.rc != SQLITE_OK) return fail(sqlite3_errmsg(db));
+  if (chained.last_seq > 0) {
+    spdlog::info(
+        "outbox upgraded to schema 2: the queued mutations (up to seq {}) chained and signed",
+        chained.last_seq);
+  }
+  if (exec(db, "PRAGMA user_version=2", error) != SQLITE_OK) return fail("user_version");
+  if (tx.commit(error) != SQLITE_OK) return fail("commit");
+  return true;
+}
+
+}  // namespace
+
+bool prepare_schema(sqlite3* db, const std::filesystem::path& file, const OutboxOptions& options,
+                    std::string* error, boost::system::error_code* code) {
+  std::string sql_error;
+  auto fail = [&](std::string message, boost::system::errc::errc_t errc) {
+    *error = std::move(message);
+    *code = make_error_code(errc);
+    return false;
+  };
+  if (exec(db, "PRAGMA journal_mode=WAL", &sql_error) != SQLITE_OK ||
+      exec(db, "PRAGMA synchronous=FULL", &sql_error) != SQLITE_OK ||
+      exec(db, kSchema, &sql_error) != SQLITE_OK) {
+    return fail("cannot prepare outbox " + file.string() + ": " + sql_error,
+                boost::system::errc::io_error);
+  }
+  // Read and finalized before any upgrade: schema 5 drops a table, which SQLite refuses while
+  // a statement is still open on the connection.
+  const auto version = [&] {
+    Stmt v(db, "PRAGMA user_version");
+    v.step();
+    return v.i64(0);
+  }();
+  if (version > kSchemaVersion) {
+    return fail("the outbox " + file.string() + " was written by a newer weighlink-agent (schema " +
+                    std::to_string(version) + "); upgrade the agent",
+                boost::system::errc::not_supported);
+  }
+  if (version < 2 && !upgrade_to_2(db, options, &sql_error)) {
+    return fail("cannot upgrade outbox " + file.string() + " to schema 2: " + sql_error,
+                boost::system::errc::io_error);
+  }
+  const char* const upgrades[] = {kSchema3, kSchema4, kSchema5};
+  static_assert(std::size(upgrades) == kSchemaVersion - 2);
+  for (int to = 3; to <= kSchemaVersion; ++to) {
+    if (version < to && !in_transaction(db, upgrades[to - 3], &sql_error)) {
+      return fail("cannot upgrade outbox " + file.string() + " to schema " + std::to_string(to) +
+                      ": " + sql_error,
+                  boost::system::errc::io_error);
+    }
+  }
+  return true;
+}
+
+OutboxRow read_row(const Stmt& s) {
+  OutboxRow r;
+  r.seq = static_cast<std::uint64_t>(s.i64(0));
+  r.idempotency_key = s.text(1);
+  r.kind = s.text(2);
+  r.payload_json = s.text(3);
+  r.request_hash = s.text(4);
+  r.state = parse_state(s.text(5)).value_or(MutationState::pending);
+  r.created_at_ms = s.i64(6);
+  r.attempts = s.i64(7);
+  r.last_error = s.text(8);
+  r.outcome = s.text(9);
+  r.acknowledged_at_ms = s.i64(10);
+  r.prev_hash = s.text(11);
+  r.record_hash = s.text(12);
+  r.signature = s.text(13);
+  r.discard_reason = s.text(14);
+  r.discarded_at_ms = s.i64(15);
+  return r;
+}
+
+std::string encode_point(std::uint64_t seq, const std::string& hash, const std::string& sig) {
+  return std::to_string(seq) + " " + hash + " " + sig;
+}
+
+bool decode_point(const std::string& text, std::uint64_t& seq, std::string& hash,
+                  std::string& sig) {
+  const auto a = text.find(' ');
+  const auto b = a == std::string::npos ? a : text.find(' ', a + 1);
+  if (b == std::string::npos) return false;
+  try {
+    seq = std::stoull(text.substr(0, a));
+  } catch (const std::exception&) {
+    return false;
+  }
+  hash = text.substr(a + 1, b - a - 1);
+  sig = text.substr(b + 1);
+  return true;
+}
+
+Outbox::Chain read_chain(sqlite3* db) {
+  Outbox::Chain c;
+  c.anchor_hash = std::string(kGenesisHash);
+  Stmt s(db, "SELECT key, value FROM state WHERE key IN (?, ?)");
+  s.bind(1, std::string_view(kAnchorKey)).bind(2, std::string_view(kHeadKey));
+  while (s.step() == SQLITE_ROW) {
+    std::uint64_t seq = 0;
+    std::string hash, sig;
+    if (!decode_point(s.text(1), seq, hash, sig)) continue;
+    if (s.text(0) == kAnchorKey) {
+      c.anchor_seq = seq;
+      c.anchor_hash = hash;
+      c.anchor_signature = sig;
+    } else {
+      c.head_seq = seq;
+      c.head_hash = hash;
+      c.head_signature = sig;
+    }
+  }
+  return c;
+}
+
+StateWrite signed_point(const OutboxOptions& options, ChainPoint point, std::uint64_t seq,
+                        const std::string& hash) {
+  const bool head = point == ChainPoint::head;
+  return StateWrite{
+      head ? kHeadKey : kAnchorKey,
+      encode_point(seq, hash,
+                   sign_point(options.signing_key, head ? "head" : "anchor", seq, hash))};
+}
+
+int put_state_row(sqlite3* db, const StateWrite& w) {
+  if (!w.value) {
+    Stmt s(db, "DELETE FROM state WHERE key=?");
+    s.bind(1, w.key);
+    return s.step() == SQLITE_DONE ? SQLITE_OK : s.rc();
+  }
+  Stmt s(db,
+         "INSERT INTO state(key, value) VALUES(?, ?) "
+         "ON CONFLICT(key) DO UPDATE SET value=excluded.value");
+  s.bind(1, w.key).bind(2, *w.value);
+  return s.step() == SQLITE_DONE ? SQLITE_OK : s.rc();
+}
+
+Rechained rechain_all(sqlite3* db, const OutboxOptions& options) {
+  Rechained out;
+  out.last_hash = std::string(kGenesisHash);
+  Stmt rows(
+      db, "SELECT seq, idempotency_key, kind, created_at_ms, payload FROM mutations ORDER BY seq");
+  Stmt update(db,
+              "UPDATE mutations SET prev_hash = ?, record_hash = ?, signature = ? WHERE seq = ?");
+  while (rows.step() == SQLITE_ROW) {
+    out.last_seq = static_cast<std::uint64_t>(rows.i64(0));
+    const auto hash =
+        chain_hash(out.last_hash, EvidenceFields{options.station_id, out.last_seq, rows.text(1),
+                                                 rows.text(2), rows.i64(3), rows.text(4)});
+    update.reset()
+        .bind(1, out.last_hash)
+        .bind(2, hash)
+        .bind(3, sign_record(options.signing_key, hash))
+        .bind(4, static_cast<std::int64_t>(out.last_seq));
+    if (update.step() != SQLITE_DONE) {
+      out.rc = update.rc();
+      return out;
+    }
+    out.last_hash = hash;
+  }
+  if (rows.rc() != SQLITE_DONE) {
+    out.rc = rows.rc();
+  } else if (out.last_seq > 0) {
+    out.rc =
+        put_state_row(db, signed_point(options, ChainPoint::head, out.last_seq, out.last_hash));
+  }
+  return out;
+}
+
+}  // namespace weighlink::sync::detail

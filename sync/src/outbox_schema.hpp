@@ -1,0 +1,58 @@
+#pragma once
+// The outbox's SQLite file: its schema and upgrades, how a row and the evidence chain's signed
+// points are stored, and rechaining. Private to sync/ (outbox_*.cpp); functions that write run on
+// the writer connection, inside the caller's transaction unless they say otherwise.
+
+#include <boost/system/result.hpp>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "sqlite_handle.hpp"
+#include "weighlink/sync/outbox.hpp"
+
+namespace weighlink::sync::detail {
+
+inline constexpr const char* kAnchorKey = "chain.anchor";
+inline constexpr const char* kHeadKey = "chain.head";
+
+// The columns read_row() reads, in its order.
+inline constexpr const char* kRowColumns =
+    "seq, idempotency_key, kind, payload, request_hash, state, created_at_ms, attempts, "
+    "last_error, outcome, acknowledged_at_ms, prev_hash, record_hash, signature, "
+    "discard_reason, discarded_at_ms";
+
+// WAL, synchronous=FULL, the schema, and every upgrade from the file's user_version to the current
+// one, each in its own transaction. False with `error` set (the SQL step that failed).
+[[nodiscard]] bool prepare_schema(sqlite3* db, const std::filesystem::path& file,
+                                  const OutboxOptions& options, std::string* error,
+                                  boost::system::error_code* code);
+
+[[nodiscard]] OutboxRow read_row(const sqlite::Stmt& s);
+
+// A chain point stored in the state table as "seq hash signature".
+[[nodiscard]] std::string encode_point(std::uint64_t seq, const std::string& hash,
+                                       const std::string& sig);
+[[nodiscard]] bool decode_point(const std::string& text, std::uint64_t& seq, std::string& hash,
+                                std::string& sig);
+// The chain's signed anchor and head as stored.
+[[nodiscard]] Outbox::Chain read_chain(sqlite3* db);
+// The chain's anchor or head at (seq, hash), signed with the station's key: the state row to write.
+enum class ChainPoint { anchor, head };
+[[nodiscard]] StateWrite signed_point(const OutboxOptions& options, ChainPoint point,
+                                      std::uint64_t seq, const std::string& hash);
+
+// Sets (or, with no value, deletes) one row of the state table. SQLITE_OK or the error code.
+int put_state_row(sqlite3* db, const StateWrite& w);
+
+// Chains every row again, in seq order, from the genesis hash (prev_hash, record_hash, signature)
+// and signs the head when there are rows: a file upgraded to the chain, or renumbered. The last
+// seq and hash, or the SQLite error code.
+struct Rechained {
+  int rc = SQLITE_OK;
+  std::uint64_t last_seq = 0;
+  std::string last_hash;
+};
+[[nodiscard]] Rechained rechain_all(sqlite3* db, const OutboxOptions& options);
+
+}  // namespace weighlink::sync::detail

@@ -1,0 +1,282 @@
+// The outbox's writer thread: one connection, one thread, and group commit. Producers queue
+// mutations; the writer commits everything queued in one transaction (one fsync for many
+// producers), assigning seqs in commit order, and only then completes each request. Maintenance
+// jobs (outbox_maintenance.cpp) run between groups, each in its own transaction.
+#include <spdlog/spdlog.h>
+
+#include "outbox_schema.hpp"
+#include "outbox_sqlite.hpp"
+#include "weighlink/record/evidence.hpp"
+
+namespace weighlink::sync::detail {
+
+using sqlite::sqlite_error;
+using sqlite::Stmt;
+using sqlite::Transaction;
+
+SqliteOutbox::WriterStatements::WriterStatements(sqlite3* db)
+    : begin(db, "BEGIN IMMEDIATE", SQLITE_PREPARE_PERSISTENT),
+      commit(db, "COMMIT", SQLITE_PREPARE_PERSISTENT),
+      find(db,
+           (std::string("SELECT ") + kRowColumns + " FROM mutations WHERE idempotency_key=?")
+               .c_str(),
+           SQLITE_PREPARE_PERSISTENT),
+      insert(db,
+             "INSERT INTO mutations(seq, idempotency_key, kind, payload, request_hash, "
+             "state, created_at_ms, prev_hash, record_hash, signature) "
+             "VALUES(?,?,?,?,?,'pending',?,?,?,?)",
+             SQLITE_PREPARE_PERSISTENT) {}
+
+void SqliteOutbox::enqueue(NewMutation mutation, std::function<void(EnqueueResult)> done) {
+  EnqueueResult r;
+  {
+    std::lock_guard lock(mu_);
+    if (closed_) {
+      r.status = EnqueueStatus::failed;
+      r.message = "the outbox is shutting down";
+    } else if (!in_progress_.insert(mutation.idempotency_key).second) {
+      // The same key is still being committed: tell the caller to come back (409).
+      r.status = EnqueueStatus::in_progress;
+    } else {
+      queue_.push_back(Pending{std::move(mutation), std::move(done)});
+      cv_.notify_one();
+      return;
+    }
+  }
+  done(std::move(r));  // outside the lock: `done` may call back into the outbox
+}
+
+EnqueueResult SqliteOutbox::enqueue_wait(NewMutation mutation) {
+  std::promise<EnqueueResult> promise;
+  auto future = promise.get_future();
+  enqueue(std::move(mutation), [&promise](EnqueueResult r) { promise.set_value(std::move(r)); });
+  return future.get();
+}
+
+// In the same queue as mutations, so a state write and a mutation that deletes the same state
+// commit in the order they were asked for.
+void SqliteOutbox::put_state(StateWrite write,
+                             std::function<void(boost::system::result<void>)> done) {
+  Pending p;
+  p.mutation.state_writes.push_back(std::move(write));
+  p.state_only = true;
+  p.done = [done = std::move(done)](EnqueueResult r) {
+    if (r.status == EnqueueStatus::accepted) return done(boost::system::result<void>());
+    done(make_error_code(r.status == EnqueueStatus::full ? boost::system::errc::no_space_on_device
+                                                         : boost::system::errc::io_error));
+  };
+  {
+    std::lock_guard lock(mu_);
+    if (!closed_) {
+      queue_.push_back(std::move(p));
+      cv_.notify_one();
+      return;
+    }
+  }
+  p.done(EnqueueResult{});
+}
+
+void SqliteOutbox::close() {
+  {
+    std::lock_guard lock(mu_);
+    if (closed_) return;
+    closed_ = true;
+    cv_.notify_all();
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+std::future<boost::system::result<void>> SqliteOutbox::submit_on_writer(TransactionFn fn) {
+  auto promise = std::make_shared<std::promise<boost::system::result<void>>>();
+  auto future = promise->get_future();
+  std::lock_guard lock(mu_);
+  if (closed_) {
+    promise->set_value(make_error_code(boost::system::errc::operation_canceled));
+    return future;
+  }
+  jobs_.push_back([promise, fn = std::move(fn)](sqlite3* db) {
+    boost::system::result<void> r;
+    {
+      Transaction tx(db);
+      if (!tx.begun()) {
+        r = sqlite_error(sqlite3_errcode(db));
+      } else {
+        r = fn(db);
+        if (r) {
+          if (const int rc = tx.commit(); rc != SQLITE_OK) r = sqlite_error(rc);
+        }
+      }
+    }  // rolled back here unless committed, before the caller hears of it
+    promise->set_value(r);
+  });
+  cv_.notify_one();
+  return future;
+}
+
+boost::system::result<void> SqliteOutbox::run_on_writer(const TransactionFn& fn) {
+  return submit_on_writer([&fn](sqlite3* db) { return fn(db); }).get();
+}
+
+void SqliteOutbox::writer_loop() {
+  while (true) {
+    std::deque<Pending> batch;
+    std::deque<Job> jobs;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return closed_ || !queue_.empty() || !jobs_.empty(); });
+      if (queue_.empty() && jobs_.empty() && closed_) break;
+      jobs.swap(jobs_);
+      while (!queue_.empty() && batch.size() < options_.max_group) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    for (auto& job : jobs) job(writer_.get());
+    if (!batch.empty()) commit_group(batch);
+  }
+}
+
+void SqliteOutbox::commit_group(std::deque<Pending>& batch) {
+  std::vector<EnqueueResult> results(batch.size());
+  sqlite3* db = writer_.get();
+  std::string error;
+  const std::uint64_t seq_before = last_seq_;
+  const std::uint64_t rows_before = row_count_;
+  const std::string hash_before = last_hash_;
+  bool added = false;
+  if (!w_) w_ = std::make_unique<WriterStatements>(db);
+  int rc = SQLITE_OK;
+  {
+    Transaction tx(db, w_->begin, w_->commit);
+    rc = tx.rc();
+    if (rc != SQLITE_OK) error = sqlite3_errmsg(db);
+    for (std::size_t i = 0; rc == SQLITE_OK && i < batch.size(); ++i) {
+      const auto& m = batch[i].mutation;
+      auto& res = results[i];
+      if (batch[i].state_only) {
+        for (const auto& w : m.state_writes) {
+          if (rc == SQLITE_OK) rc = put_state_row(db, w);
+        }
+        if (rc != SQLITE_OK) {
+          error = sqlite3_errmsg(db);
+          break;
+        }
+        res.status = EnqueueStatus::accepted;
+        continue;
+      }
+      auto& find = w_->find.reset();
+      find.bind(1, m.idempotency_key);
+      const int frc = find.step();
+      if (frc == SQLITE_ROW) {
+        res.row = read_row(find);
+        res.status = res.row.request_hash == m.request_hash ? EnqueueStatus::replayed
+                                                            : EnqueueStatus::key_reused;
+        continue;
+      }
+      if (frc != SQLITE_DONE) {
+        rc = frc;
+        error = find.error();
+        break;
+      }
+      if (row_count_ >= options_.max_rows) {
+        res.status = EnqueueStatus::full;
+        res.message = "the outbox holds " + std::to_string(row_count_.load()) +
+                      " mutations, its configured cap (outbox.max_rows): nothing was queued; "
+                      "restore the link to the backend so acknowledged mutations can be pruned, "
+                      "or raise the cap";
+        continue;
+      }
+      OutboxRow row;
+      row.seq = last_seq_ + 1;
+      row.idempotency_key = m.idempotency_key;
+      row.kind = m.kind;
+      row.payload_json = m.payload_json;
+      row.request_hash = m.request_hash;
+      row.state = MutationState::pending;
+      row.created_at_ms = m.created_at_ms;
+      row.prev_hash = last_hash_;
+      row.record_hash = chain_hash(
+          row.prev_hash, EvidenceFields{options_.station_id, row.seq, row.idempotency_key, row.kind,
+                                        row.created_at_ms, row.payload_json});
+      row.signature = sign_record(options_.signing_key, row.record_hash);
+      auto& ins = w_->insert.reset();
+      ins.bind(1, static_cast<std::int64_t>(row.seq))
+          .bind(2, row.idempotency_key)
+          .bind(3, row.kind)
+          .bind(4, row.payload_json)
+          .bind(5, row.request_hash)
+          .bind(6, row.created_at_ms)
+          .bind(7, row.prev_hash)
+          .bind(8, row.record_hash)
+          .bind(9, row.signature);
+      if (ins.step() != SQLITE_DONE) {
+        rc = ins.rc();
+        error = ins.error();
+        break;
+      }
+      for (const auto& w : m.state_writes) {
+        rc = put_state_row(db, w);
+        if (rc != SQLITE_OK) {
+          error = sqlite3_errmsg(db);
+          break;
+        }
+      }
+      if (rc != SQLITE_OK) break;
+      last_hash_ = row.record_hash;
+      last_seq_ = row.seq;
+      ++row_count_;
+      res.status = EnqueueStatus::accepted;
+      res.row = std::move(row);
+      added = true;
+    }
+    if (rc == SQLITE_OK && added) {
+      // The signed head: a record cut off the end of the chain is found by verify-evidence.
+      rc = put_state_row(db, signed_point(options_, ChainPoint::head, last_seq_, last_hash_));
+      if (rc != SQLITE_OK) error = sqlite3_errmsg(db);
+    }
+    if (rc == SQLITE_OK) {
+      w_->find.reset();  // no statement left mid-row across the commit
+      w_->insert.reset();
+      rc = tx.commit(&error);
+    }
+  }  // rolled back here unless committed
+  if (rc != SQLITE_OK) {
+    last_seq_ = seq_before;
+    last_hash_ = hash_before;
+    row_count_ = rows_before;
+    added = false;
+    const bool full = rc == SQLITE_FULL;
+    spdlog::error("outbox commit failed in {}: {}", file_.string(), error);
+    for (auto& res : results) {
+      res = EnqueueResult{};
+      res.status = full ? EnqueueStatus::full : EnqueueStatus::failed;
+      res.message = full ? "the disk holding the outbox (" + file_.string() +
+                               ") is full: nothing was queued; free space on it"
+                         : "the outbox could not commit (" + error + ")";
+    }
+  }
+  std::function<void()> on_commit;
+  {
+    std::lock_guard lock(mu_);
+    if (rc == SQLITE_OK) ++commits_;
+    for (const auto& res : results) {
+      if (res.status == EnqueueStatus::full) {
+        if (!full_) spdlog::error("outbox full: {}", res.message);
+        full_ = true;
+        full_reason_ = res.message;
+      } else if (res.status == EnqueueStatus::accepted && full_) {
+        spdlog::info("outbox accepting mutations again after being full");
+        full_ = false;
+        full_reason_.clear();
+      }
+    }
+    for (const auto& p : batch) {
+      if (!p.state_only) in_progress_.erase(p.mutation.idempotency_key);
+    }
+    on_commit = on_commit_;
+  }
+  for (std::size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(results[i]));
+  if (added && on_commit) on_commit();
+}
+
+}  // namespace weighlink::sync::detail
