@@ -287,6 +287,7 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
   capture_ctx.agent_version = WEIGHLINK_VERSION;
   capture_ctx.outbox = outbox.get();
   capture_ctx.live = &live;
+  capture_ctx.clock = &real_clock();  // the cores' one clock (the TruConnect layer's too)
   capture_ctx.post = [&ioc](std::function<void()> fn) { asio::post(ioc, std::move(fn)); };
   capture_ctx.schedule = [&ioc](std::chrono::milliseconds delay, std::function<void()> fn) {
     auto timer = std::make_shared<asio::steady_timer>(ioc, delay);
@@ -324,6 +325,7 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
   ctx.uplink_transport = config.backend_tls.enabled ? "tls" : "plaintext";
   ctx.uplink_plaintext_remote = plaintext_remote;
   ctx.post = capture_ctx.post;
+  ctx.clock = capture_ctx.clock;
   std::unique_ptr<LocalTls> local_tls;
   if (config.tls.enabled) {
     local_tls = std::make_unique<LocalTls>();

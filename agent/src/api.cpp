@@ -20,10 +20,6 @@ namespace json = boost::json;
 
 namespace {
 
-std::int64_t to_ms(std::chrono::system_clock::time_point tp) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(tp.time_since_epoch()).count();
-}
-
 std::string new_correlation_id() { return detail::random_id(); }
 
 // Bodies may hold a client's exact numbers (sync/exact_json.hpp): always written back verbatim.
@@ -183,7 +179,7 @@ std::optional<HttpResponse> Api::refuse(const HttpRequest& request, std::string_
     case OriginVerdict::unknown:
       break;
   }
-  ctx_.pairing->note_refused(*normalized, surface, to_ms(ctx_.now()));
+  ctx_.pairing->note_refused(*normalized, surface, to_ms(ctx_.clock->now()));
   return error_response(403, "origin_not_allowed",
                         "Origin '" + *normalized +
                             "' is not paired with this station yet: the operator allows it on "
@@ -396,7 +392,7 @@ void Api::post_mutation(const HttpRequest& request, const std::string& correlati
     return;
   }
   mutation.request_hash = canonical_hash("POST /v1/mutations", body);
-  mutation.created_at_ms = to_ms(ctx_.now());
+  mutation.created_at_ms = to_ms(ctx_.clock->now());
   if (held_keys_.contains(key)) return respond(key_in_progress(key, correlation_id));
   spdlog::info("[{}] mutation {} key {} received", correlation_id, mutation.kind, key);
   auto hash = mutation.request_hash;
@@ -719,7 +715,7 @@ void Api::origins(const HttpRequest& request, const std::string& action,
   std::string why;
   const auto normalized = normalize_origin(text->as_string(), &why);
   if (!normalized) return respond(error_response(400, "invalid_origin", why, correlation_id));
-  if (auto failure = ctx_.pairing->decide(action, *normalized, to_ms(ctx_.now()))) {
+  if (auto failure = ctx_.pairing->decide(action, *normalized, to_ms(ctx_.clock->now()))) {
     return respond(
         error_response(failure->status, failure->code, failure->message, correlation_id));
   }
@@ -821,7 +817,7 @@ void Api::discard_outbox(const HttpRequest& request, const std::string& key,
                                   "200 bytes with no control characters",
                                   correlation_id));
   }
-  const auto now = to_ms(ctx_.now());
+  const auto now = to_ms(ctx_.clock->now());
   auto r = ctx_.outbox->discard_dead(key, std::string(reason->as_string()), now);
   if (!r) {
     return respond(error_response(500, "outbox_error", r.error().message(), correlation_id));
@@ -838,7 +834,7 @@ void Api::discard_outbox(const HttpRequest& request, const std::string& key,
 }
 
 json::object Api::status() const {
-  const auto now = ctx_.now();
+  const auto now = ctx_.clock->now();
   json::array scales;
   for (const auto& s : ctx_.live->scales()) {
     json::object o{{"id", s.id},
@@ -940,7 +936,7 @@ HttpResponse Api::metrics() const {
   const auto pending_age_s =
       stats.oldest_pending_created_at_ms
           ? static_cast<std::uint64_t>(std::max<std::int64_t>(
-                0, (to_ms(ctx_.now()) - *stats.oldest_pending_created_at_ms) / 1000))
+                0, (to_ms(ctx_.clock->now()) - *stats.oldest_pending_created_at_ms) / 1000))
           : 0;
   gauge("weighlink_agent_outbox_oldest_pending_age_seconds",
         "Age of the oldest pending mutation (0 when none is pending).", "", pending_age_s);

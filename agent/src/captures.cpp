@@ -17,10 +17,6 @@ namespace {
 
 constexpr auto kPollEvery = std::chrono::milliseconds(20);
 
-std::int64_t to_ms(std::chrono::system_clock::time_point tp) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(tp.time_since_epoch()).count();
-}
-
 CaptureError unavailable(const std::string& scale_id, const ScaleLive* s) {
   return {503, "scale_unavailable",
           "no current reading from scale '" + scale_id + "'" +
@@ -304,7 +300,7 @@ void Captures::poll_until(std::chrono::steady_clock::time_point deadline,
   // The timer holds the only strong reference between attempts, so nothing cycles.
   *step = [this, poll, weak = std::weak_ptr<std::function<void()>>(step)] {
     if (poll->attempt()) return;
-    if (std::chrono::steady_clock::now() >= poll->deadline) return poll->expired();
+    if (ctx_.clock->steady_now() >= poll->deadline) return poll->expired();
     ctx_.schedule(kPollEvery, [next = weak.lock()] { (*next)(); });
   };
   (*step)();
@@ -322,7 +318,7 @@ void Captures::enqueue(sync::NewMutation mutation, std::function<void(CaptureOut
 void Captures::capture(CaptureRequest request, std::function<void(CaptureOutcome)> done) {
   auto req = std::make_shared<CaptureRequest>(std::move(request));
   auto finish = std::make_shared<std::function<void(CaptureOutcome)>>(std::move(done));
-  const auto deadline = std::chrono::steady_clock::now() + req->timeout;
+  const auto deadline = ctx_.clock->steady_now() + req->timeout;
   poll_until(
       deadline,
       [this, req, finish] {
@@ -345,7 +341,7 @@ void Captures::capture(CaptureRequest request, std::function<void(CaptureOutcome
                              {"raw", scale::to_json(r, false).at("raw")},
                              {"operator", req->operator_id},
                              {"agent_version", ctx_.agent_version},
-                             {"captured_at", scale::format_timestamp(ctx_.now())}};
+                             {"captured_at", scale::format_timestamp(ctx_.clock->now())}};
         if (!r.decks.empty()) {
           payload["decks"] = scale::to_json(r, false).at("decks");
           payload["gvw"] = r.weight.to_string();
@@ -364,7 +360,7 @@ void Captures::capture(CaptureRequest request, std::function<void(CaptureOutcome
         m.kind = "weighing.captured";
         m.payload_json = sync::serialize_exact(payload);
         m.request_hash = req->request_hash;
-        m.created_at_ms = to_ms(ctx_.now());
+        m.created_at_ms = to_ms(ctx_.clock->now());
         spdlog::info("capture on scale {}: {} {} (reading seq {}) key {}", r.scale,
                      r.weight.to_string(), r.unit, r.seq, req->idempotency_key);
         enqueue(std::move(m), std::move(*finish));
@@ -393,7 +389,7 @@ std::optional<CaptureError> Captures::start_session(const std::string& scale_id,
                             "'; complete that weighing, or start again with restart to discard "
                             "them"};
   }
-  s->session.start(ctx_.now());
+  s->session.start(ctx_.clock->now());
   s->session.set_expected_axles(expected_axles);
   s->axle_keys.clear();
   s->restored_axles = 0;
@@ -483,7 +479,7 @@ void Captures::capture_axle(const std::string& scale_id, const std::string& key,
   auto loaded = std::make_shared<bool>(false);
   s->axle_waiting = finish;
   poll_until(
-      std::chrono::steady_clock::now() + timeout,
+      ctx_.clock->steady_now() + timeout,
       [this, scale_id, key, request_hash, last, finish, curable, attempt, loaded,
        number = how.number] {
         auto* s = slot(scale_id);
@@ -533,7 +529,7 @@ void Captures::capture_axle(const std::string& scale_id, const std::string& key,
           }
         }
         auto before = s->session.snapshot();
-        auto captured = s->session.capture(reading, ctx_.now(), number);
+        auto captured = s->session.capture(reading, ctx_.clock->now(), number);
         if (!captured) {
           *last = captured.error();
           if (curable(captured.error().code)) return false;
@@ -599,7 +595,7 @@ void Captures::complete_session(CaptureRequest request, std::function<void(Captu
   if (s->axle_capture_running || s->completing) {
     return done(CaptureOutcome{busy(request.scale_id), {}});
   }
-  const auto now = ctx_.now();
+  const auto now = ctx_.clock->now();
   // Completing moves the session to `complete`; if the outbox refuses the weighing (full disk),
   // the session goes back to weighing so that nothing captured is lost and a retry can finish.
   auto weighing = s->session.complete(now, request.allow_missing_axles);

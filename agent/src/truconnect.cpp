@@ -19,35 +19,15 @@ namespace json = boost::json;
 
 namespace {
 
-std::string now_iso() { return scale::format_timestamp(std::chrono::system_clock::now()); }
-
 // TruLoad works in kilograms: tonnes become kilograms exactly (12.34 t -> 12340 kg); other units
-// stay as the indicator shows them, and the frame's `unit` says which.
+// stay as the indicator shows them, and the frame's `unit` says which. (No indicator shows 10^15
+// tonnes: a value that overflowed would be shown as read.)
 scale::Decimal in_kg(const scale::Decimal& d, const std::string& unit) {
   if (unit != "t") return d;
-  if (d.decimals >= 3) return scale::Decimal{d.units, d.decimals - 3};
-  auto r = d.rescaled(3);
-  return r ? scale::Decimal{r->units, 0} : d;
+  return d.times_pow10(3).value_or(d);
 }
 
 std::string out_unit(const std::string& unit) { return unit == "t" || unit.empty() ? "kg" : unit; }
-
-// round(w / 2) as JavaScript's Math.round does it (half up), in the same decimal places.
-scale::Decimal half_up(const scale::Decimal& w) {
-  const auto u = w.units;
-  const auto h = u >= 0 ? (u + 1) / 2 : -((-u) / 2);
-  return scale::Decimal{h, w.decimals};
-}
-
-scale::Decimal minus(const scale::Decimal& a, const scale::Decimal& b) {
-  // Same decimal places by construction (half_up keeps them).
-  return scale::Decimal{a.units - b.units, a.decimals};
-}
-
-std::string envelope(std::string_view event, json::object data) {
-  json::object o{{"event", event}, {"data", std::move(data)}, {"timestamp", now_iso()}};
-  return serialize_exact(o);
-}
 
 const json::value* field(const json::object& o, std::string_view name) {
   return o.if_contains(name);
@@ -127,6 +107,13 @@ bool simulated(const ScaleLive* s) {
 
 }  // namespace
 
+std::string TruConnect::now_iso() const { return scale::format_timestamp(clock_.now()); }
+
+std::string TruConnect::envelope(std::string_view event, json::object data) const {
+  json::object o{{"event", event}, {"data", std::move(data)}, {"timestamp", now_iso()}};
+  return serialize_exact(o);
+}
+
 json::value exact_number(const scale::Decimal& d) {
   if (d.decimals == 0) return d.units;
   std::int64_t p = 1;
@@ -139,7 +126,8 @@ TruConnect::TruConnect(TruConnectConfig config, Captures& captures, std::string 
     : config_(std::move(config)),
       captures_(captures),
       agent_version_(std::move(agent_version)),
-      started_(std::chrono::steady_clock::now()) {
+      clock_(*captures.context().clock),
+      started_(clock_.steady_now()) {
   scale_id_ = config_.scale;
   const auto& scales = captures_.context().live->scales();
   if (scale_id_.empty() && !scales.empty()) scale_id_ = scales.front().id;
@@ -368,8 +356,9 @@ json::object TruConnect::weight_data(std::string_view mode, bool api) const {
     if (session && r) {
       if (auto pending = session->pending_axle_weight(*r)) current = *pending;
     }
-    scale::Decimal a = half_up(current);
-    scale::Decimal b = minus(current, a);
+    // One pad shows Math.round(w / 2), the other the rest, as TruConnect splits a combined weight.
+    scale::Decimal a = current.half_rounded_up();
+    scale::Decimal b = current.minus(a).value_or(scale::Decimal{});
     std::string split = "combined";
     if (r && r->decks.size() == 2) {
       a = r->decks[0].weight;
@@ -399,12 +388,7 @@ json::object TruConnect::weight_data(std::string_view mode, bool api) const {
       expected = session->options().expected_axles;
       gvw = session->running_gvw();
     }
-    scale::Decimal running = gvw;
-    if (auto sum = gvw.rescaled(std::max(gvw.decimals, current.decimals))) {
-      if (auto c = current.rescaled(sum->decimals)) {
-        running = scale::Decimal{sum->units + c->units, sum->decimals};
-      }
-    }
+    const scale::Decimal running = gvw.plus(current).value_or(gvw);
     d["weight"] = kg(current);
     d["currentWeight"] = kg(current);
     d["scaleA"] = kg(a);
@@ -459,8 +443,7 @@ json::object TruConnect::status_data(bool secure) const {
   }
   weights["gvw"] = multideck.at("gvw");
   const auto uptime =
-      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_)
-          .count();
+      std::chrono::duration_cast<std::chrono::seconds>(clock_.steady_now() - started_).count();
   return json::object{
       {"mode", config_.capture_mode},
       {"station", station()},
@@ -657,8 +640,9 @@ void TruConnect::on_message(Client& client, std::string_view text, Send send) {
   }
   static const json::object kEmpty;
   const json::object& d = data && sync::is_json_object(*data) ? data->as_object() : kEmpty;
-  dispatch(client, name, d,
-           [send](std::string ev, json::object body) { send(envelope(ev, std::move(body))); });
+  dispatch(client, name, d, [this, send](std::string ev, json::object body) {
+    send(envelope(ev, std::move(body)));
+  });
 }
 
 void TruConnect::dispatch(Client& client, const std::string& event, const json::object& data,
@@ -1263,7 +1247,7 @@ void TruConnect::http(const HttpRequest& request, std::function<void(HttpRespons
   auto answered = std::make_shared<bool>(false);
   auto respond_once = std::make_shared<std::function<void(HttpResponse)>>(std::move(respond));
   dispatch(rest_client_, event, data,
-           [answered, respond_once, json_reply](std::string ev, json::object d) {
+           [this, answered, respond_once, json_reply](std::string ev, json::object d) {
              if (*answered) return;
              *answered = true;
              if (ev == "error") {

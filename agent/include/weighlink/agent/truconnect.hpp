@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "weighlink/agent/captures.hpp"
+#include "weighlink/agent/clock.hpp"
 #include "weighlink/agent/config.hpp"
 #include "weighlink/agent/http_types.hpp"
 #include "weighlink/agent/live_state.hpp"
@@ -108,6 +109,9 @@ class TruConnect {
   void save() const;
   void restore();
 
+  [[nodiscard]] std::string now_iso() const;
+  // {"event", "data", "timestamp"}: every socket message.
+  [[nodiscard]] std::string envelope(std::string_view event, boost::json::object data) const;
   [[nodiscard]] boost::json::object weight_data(std::string_view mode, bool api) const;
   [[nodiscard]] boost::json::object connection(bool api) const;
   [[nodiscard]] boost::json::object station() const;
@@ -130,6 +134,7 @@ class TruConnect {
   std::string api_url_;
   std::string wss_url_;
   std::string https_url_;
+  const Clock& clock_;  // the captures' clock
   std::chrono::steady_clock::time_point started_;
   int next_client_id_ = 1;
   int clients_ = 0;
