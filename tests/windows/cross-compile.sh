@@ -33,9 +33,10 @@ flags=(-std=c++20 -O1 -Wall -Wextra -Wno-unused-parameter -Werror -Wa,-mbig-obj
        -DWEIGHLINK_VERSION="\"$version\"" -DBOOST_ASIO_NO_DEPRECATED
        -DBOOST_BEAST_USE_STD_STRING_VIEW -DSPDLOG_FMT_EXTERNAL -D_WIN32_WINNT=0x0A00 -DNOMINMAX
        -DWIN32_LEAN_AND_MEAN
-       -I"$src/scale/include" -I"$src/sync/include" -I"$src/agent/include" -I"$build/proto/gen"
+       -I"$src/scale/include" -I"$src/sync/include" -I"$src/agent/include" -I"$src/agent/src" -I"$build/proto/gen"
        -isystem "$work/include-arch" -isystem "$work/include")
-sources=("$src"/scale/src/*.cpp "$src"/sync/src/*.cpp "$src"/agent/src/*.cpp "$src"/agent/main.cpp
+shopt -s globstar  # agent/src has one folder per part
+sources=("$src"/scale/src/*.cpp "$src"/sync/src/*.cpp "$src"/agent/src/**/*.cpp "$src"/agent/main.cpp
          "$src"/scale/main.cpp "$build"/proto/gen/weighlink/sync/v1/*.cc)
 # One compiler per core, the flags in a response file (paths may hold spaces); each failure
 # leaves its messages in a file.
