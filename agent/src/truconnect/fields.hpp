@@ -18,8 +18,10 @@ namespace weighlink::agent::truconnect {
 // tonnes: a value that overflowed would be shown as read.)
 [[nodiscard]] scale::Decimal in_kg(const scale::Decimal& d, const std::string& unit);
 
+// The unit the app is told: kg for tonnes (converted) and for a unit the frame lacks.
 [[nodiscard]] std::string out_unit(const std::string& unit);
 
+// A member of the app's data, or null.
 [[nodiscard]] const boost::json::value* field(const boost::json::object& o, std::string_view name);
 
 // A text field as TruLoad sends it: a string (cut at 200 bytes) or a number (its exact text).
@@ -32,18 +34,23 @@ namespace weighlink::agent::truconnect {
 // sends; the text itself travels in the weighing's reference.
 [[nodiscard]] std::string key_part(std::string_view text);
 
+// A small count: a JSON integer 0..100, or up to three digits in a string (the app sends both).
 [[nodiscard]] std::optional<int> int_field(const boost::json::object& o, std::string_view name);
 
 // A weight the app sent (a JSON number, or its text), exactly as written.
 [[nodiscard]] std::optional<scale::Decimal> decimal_field(const boost::json::object& o,
                                                           std::string_view name);
 
+// A JSON string holding an exact decimal (a stored weight), or nullopt.
 [[nodiscard]] std::optional<scale::Decimal> decimal_text(const boost::json::value* v);
 
+// {"success":false,"error":code,"message":...}: a refusal in the shape the app reads.
 [[nodiscard]] boost::json::object failure(std::string_view code, std::string message);
 
+// TruConnect's name for where readings come from: serial, tcp, udp or internal (simulated).
 [[nodiscard]] std::string_view source_type(const scale::SourceSpec& s);
 
+// The scale is the built-in simulator.
 [[nodiscard]] bool simulated(const ScaleLive* s);
 
 }  // namespace weighlink::agent::truconnect
