@@ -52,10 +52,10 @@ package-test: build
 # build-fuzz/tests/fuzz/targets.txt) plus fuzz_parsers (all parsers at once). Each per-parser target
 # runs FUZZ_SECONDS (or FUZZ_RUNS executions), seeded from tests/vectors and encode_frame();
 # crashes land in build-fuzz/artifacts/, logs with the execution counts in build-fuzz/fuzz-logs/.
-# Then fuzz_truconnect (the browser-facing decoders), fuzz_evidence (outbox exports and saved
-# axle sessions), fuzz_dump_archive (backup files, as verify-backup reads them) and
-# fuzz_backup_files (manifests, verified-latest, the soft foreign key allowlist), seeded from
-# tests/fuzz/seeds/<id>/.
+# Then fuzz_truconnect (the browser-facing decoders), fuzz_api (the local API's request intake),
+# fuzz_evidence (outbox exports and saved axle sessions), fuzz_dump_archive (backup files, as
+# verify-backup reads them) and fuzz_backup_files (manifests, verified-latest, the soft foreign key
+# allowlist), seeded from tests/fuzz/seeds/<id>/.
 FUZZ_SECONDS ?= 60
 FUZZ_RUNS ?= -1
 fuzz:
@@ -72,7 +72,7 @@ fuzz:
 	    tail -40 $$log; echo "fuzz $$id: FAILED (log $$log)"; exit 1; fi; \
 	  echo "fuzz $$id: $$(sed -n 's/^stat::number_of_executed_units: *//p' $$log) executions, ok"; \
 	done < build-fuzz/tests/fuzz/targets.txt
-	@for id in truconnect evidence dump_archive backup_files exact_json; do \
+	@for id in truconnect api evidence dump_archive backup_files exact_json; do \
 	  corpus=build-fuzz/corpus/$$id; mkdir -p $$corpus; cp tests/fuzz/seeds/$$id/* $$corpus/; \
 	  log=build-fuzz/fuzz-logs/$$id.log; \
 	  if ! build-fuzz/tests/fuzz/fuzz_$$id -max_total_time=$(FUZZ_SECONDS) -runs=$(FUZZ_RUNS) \

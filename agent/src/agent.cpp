@@ -16,6 +16,7 @@
 #include <system_error>
 #include <utility>
 
+#include "tls/local_tls_status.hpp"
 #include "weighlink/agent/api.hpp"
 #include "weighlink/agent/frame_flags.hpp"
 #include "weighlink/agent/live_state.hpp"
@@ -109,53 +110,6 @@ bool remote_backend(const std::string& address) {
   const auto colon = address.rfind(':');
   return !is_loopback_host(colon == std::string::npos ? address : address.substr(0, colon));
 }
-
-// The local TLS listeners' state for /v1/status and the periodic check (docs/local-tls.md).
-struct LocalTls {
-  TlsFiles files;
-  boost::json::object addresses;  // "https", "truconnect_wss", "truconnect_https"
-  LocalTlsState state;
-  std::string loaded_sha256;  // the server certificate the listeners serve
-  std::string last_error;     // of the latest check; empty when it went well
-
-  boost::json::object status_json() const {
-    auto cert = [](const CertFacts& f) {
-      boost::json::array names;
-      for (const auto& n : f.names) names.emplace_back(n);
-      return boost::json::object{{"subject", f.subject},
-                                 {"not_after", scale::format_timestamp(f.not_after)},
-                                 {"sha256", f.sha256},
-                                 {"names", std::move(names)}};
-    };
-    auto ca = cert(state.ca);
-    ca.erase("names");
-    ca["health"] = to_string(state.ca_check.health);
-    ca["warning"] = state.ca_check.message.empty() ? boost::json::value(nullptr)
-                                                   : boost::json::value(state.ca_check.message);
-    boost::json::object o{{"enabled", true},
-                          {"dir", files.dir.string()},
-                          {"certificate", cert(state.leaf)},
-                          {"ca", std::move(ca)},
-                          {"last_check_error", last_error}};
-    for (const auto& [k, v] : addresses) o[k] = v;
-    return o;
-  }
-
-  // Logs what ensure_local_tls() did and what needs the operator.
-  void log(const LocalTlsState& s) const {
-    if (s.created_ca) {
-      spdlog::warn(
-          "created a new station CA in {} (sha256 {}): browsers trust https://127.0.0.1 only once "
-          "it is in the trust store (the installers put it there; else see docs/local-tls.md)",
-          files.ca_cert().string(), s.ca.sha256);
-    }
-    if (s.renewed) {
-      spdlog::info("renewed the local server certificate ({}): now valid until {}", s.renew_reason,
-                   scale::format_timestamp(s.leaf.not_after));
-    }
-    if (!s.ca_check.message.empty()) spdlog::warn("tls: {}", s.ca_check.message);
-  }
-};
 
 }  // namespace
 
@@ -287,6 +241,7 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
   capture_ctx.agent_version = WEIGHLINK_VERSION;
   capture_ctx.outbox = outbox.get();
   capture_ctx.live = &live;
+  capture_ctx.clock = &real_clock();  // the cores' one clock (the TruConnect layer's too)
   capture_ctx.post = [&ioc](std::function<void()> fn) { asio::post(ioc, std::move(fn)); };
   capture_ctx.schedule = [&ioc](std::chrono::milliseconds delay, std::function<void()> fn) {
     auto timer = std::make_shared<asio::steady_timer>(ioc, delay);
@@ -324,6 +279,7 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
   ctx.uplink_transport = config.backend_tls.enabled ? "tls" : "plaintext";
   ctx.uplink_plaintext_remote = plaintext_remote;
   ctx.post = capture_ctx.post;
+  ctx.clock = capture_ctx.clock;
   std::unique_ptr<LocalTls> local_tls;
   if (config.tls.enabled) {
     local_tls = std::make_unique<LocalTls>();

@@ -1,5 +1,6 @@
 #include "weighlink/scale/decimal.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstdlib>
 #include <limits>
@@ -93,6 +94,54 @@ std::optional<Decimal> Decimal::rescaled(int to_decimals) const {
     return std::nullopt;
   }
   return Decimal{units * factor, to_decimals};
+}
+
+namespace {
+
+// a + sign * b at the finer scale of the two; nullopt when it does not fit.
+std::optional<Decimal> combine(const Decimal& a, const Decimal& b, int sign) {
+  const int places = std::max(a.decimals, b.decimals);
+  const auto x = a.rescaled(places);
+  const auto y = b.rescaled(places);
+  if (!x || !y) return std::nullopt;
+  // Checked without compiler builtins (MSVC builds the Windows agent).
+  constexpr auto kMax = std::numeric_limits<std::int64_t>::max();
+  constexpr auto kMin = std::numeric_limits<std::int64_t>::min();
+  const std::int64_t u = x->units;
+  const std::int64_t v = y->units;
+  const bool overflow = sign < 0 ? (v < 0 && u > kMax + v) || (v > 0 && u < kMin + v)
+                                 : (v > 0 && u > kMax - v) || (v < 0 && u < kMin - v);
+  if (overflow) return std::nullopt;
+  return Decimal{sign < 0 ? u - v : u + v, places};
+}
+
+}  // namespace
+
+std::optional<Decimal> Decimal::plus(const Decimal& other) const {
+  return combine(*this, other, 1);
+}
+
+std::optional<Decimal> Decimal::minus(const Decimal& other) const {
+  return combine(*this, other, -1);
+}
+
+std::optional<Decimal> Decimal::times_pow10(int n) const {
+  if (n < 0 || decimals < 0) return std::nullopt;
+  if (decimals >= n) return Decimal{units, decimals - n};
+  const int up = n - decimals;
+  if (up >= static_cast<int>(kPow10.size())) return std::nullopt;
+  const std::int64_t factor = kPow10[static_cast<std::size_t>(up)];
+  if (units > std::numeric_limits<std::int64_t>::max() / factor ||
+      units < std::numeric_limits<std::int64_t>::min() / factor) {
+    return std::nullopt;
+  }
+  return Decimal{units * factor, 0};
+}
+
+Decimal Decimal::half_rounded_up() const {
+  // floor(units / 2 + 1/2): up at .5 for either sign (2.5 -> 3, -2.5 -> -2). Integer division
+  // truncates toward zero, which is already that for a negative value.
+  return Decimal{units >= 0 ? units / 2 + units % 2 : units / 2, decimals};
 }
 
 std::strong_ordering Decimal::compare(const Decimal& other) const {

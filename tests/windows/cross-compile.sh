@@ -34,16 +34,17 @@ flags=(-std=c++20 -O1 -Wall -Wextra -Wno-unused-parameter -Werror -Wa,-mbig-obj
        -DBOOST_BEAST_USE_STD_STRING_VIEW -DSPDLOG_FMT_EXTERNAL -D_WIN32_WINNT=0x0A00 -DNOMINMAX
        -DWIN32_LEAN_AND_MEAN
        -I"$src/scale/include" -I"$src/sync/include" -I"$src/sync/base/include"
-       -I"$src/sync/record/include" -I"$src/proto/include" -I"$src/agent/include" -I"$build/proto/gen"
-       -isystem "$work/include-arch" -isystem "$work/include")
+       -I"$src/sync/record/include" -I"$src/proto/include" -I"$src/agent/include" -I"$src/agent/src"
+       -I"$build/proto/gen" -isystem "$work/include-arch" -isystem "$work/include")
 # weighlink::base without its POSIX-only parts (the process runner, atomic file writes), as
 # sync/base/CMakeLists.txt builds it for Windows.
 base_sources=()
 for f in "$src"/sync/base/src/*.cpp; do
   case "$(basename "$f")" in subprocess.cpp | file_write.cpp) ;; *) base_sources+=("$f") ;; esac
 done
+shopt -s globstar  # agent/src has one folder per part
 sources=("$src"/scale/src/*.cpp "${base_sources[@]}" "$src"/sync/record/src/*.cpp
-         "$src"/sync/src/*.cpp "$src"/agent/src/*.cpp "$src"/agent/main.cpp
+         "$src"/sync/src/*.cpp "$src"/agent/src/**/*.cpp "$src"/agent/main.cpp
          "$src"/scale/main.cpp "$build"/proto/gen/weighlink/sync/v1/*.cc)
 # One compiler per core, the flags in a response file (paths may hold spaces); each failure
 # leaves its messages in a file.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The agent's Windows service code run for real under Wine's service control manager (wine64): the
-# agent's own `service install|run|uninstall` code (agent/src/windows_service.cpp,
+# agent's own `service install|run|uninstall` code (agent/src/service/windows_service.cpp,
 # service_command.cpp) built with mingw-w64 into service_harness.exe, whose stand-in agent logs
 # what it sees (the real agent cannot be linked here). Checks: install registers the service as
 # the agent would be (command line, automatic start, LocalService, own process, name,
@@ -48,8 +48,8 @@ until_state() {  # until_state STATE start|stop
 echo "service-test: building the harness"
 "$cxx" -std=c++20 -O1 -Wall -Wextra -Werror -static -I"$src/agent/include" -I"$src/sync/include" \
   -I"$src/sync/base/include" -I"$src/sync/record/include" -I"$src/proto/include" \
-  "$src/tests/windows/service_harness.cpp" "$src/agent/src/service_command.cpp" \
-  "$src/agent/src/windows_service.cpp" -ladvapi32 -lshell32 -lole32 -luuid -o "$work/harness.exe"
+  "$src/tests/windows/service_harness.cpp" "$src/agent/src/service/service_command.cpp" \
+  "$src/agent/src/service/windows_service.cpp" -ladvapi32 -lshell32 -lole32 -luuid -o "$work/harness.exe"
 
 echo "service-test: a Wine prefix"
 "$wine" wineboot -i >"$work/wineboot.log" 2>&1 || { tail -20 "$work/wineboot.log"; exit 1; }

@@ -71,3 +71,40 @@ TEST_CASE("decimal: compares numerically across decimal places") {
         std::strong_ordering::less);
   CHECK(Decimal{32540, 0}.compare(Decimal{32539999, 3}) == std::strong_ordering::greater);
 }
+
+TEST_CASE("decimal: adds and subtracts exactly at the finer places, refusing overflow") {
+  CHECK(Decimal{15, 1}.plus(Decimal{225, 2}) == Decimal{375, 2});  // 1.5 + 2.25
+  CHECK(Decimal{8200, 0}.minus(Decimal{99995, 1}) == Decimal{-17995, 1});
+  CHECK(Decimal{-5, 0}.plus(Decimal{5, 0}) == Decimal{0, 0});
+  // Never through a double: 0.1 + 0.2 is 0.3.
+  CHECK(Decimal::parse("0.1")->plus(*Decimal::parse("0.2"))->to_string() == "0.3");
+  const Decimal max{std::numeric_limits<std::int64_t>::max(), 0};
+  const Decimal min{std::numeric_limits<std::int64_t>::min(), 0};
+  CHECK_FALSE(max.plus(Decimal{1, 0}));
+  CHECK_FALSE(min.minus(Decimal{1, 0}));
+  CHECK_FALSE(min.plus(Decimal{-1, 0}));
+  CHECK_FALSE(max.minus(Decimal{-1, 0}));
+  CHECK(max.minus(Decimal{1, 0}) == Decimal{std::numeric_limits<std::int64_t>::max() - 1, 0});
+  // A value that cannot be rescaled to the other's places does not fit either.
+  CHECK_FALSE(Decimal{999999999999999999, 0}.plus(Decimal{1, 2}));
+}
+
+TEST_CASE("decimal: multiplies by a power of ten exactly (tonnes to kilograms)") {
+  CHECK(Decimal{12345, 3}.times_pow10(3) == Decimal{12345, 0});  // 12.345 t
+  CHECK(Decimal{123, 1}.times_pow10(3) == Decimal{12300, 0});    // 12.3 t
+  CHECK(Decimal{5, 0}.times_pow10(3) == Decimal{5000, 0});
+  CHECK(Decimal{123456, 5}.times_pow10(3) == Decimal{123456, 2});  // 1.23456 t = 1234.56 kg
+  CHECK_FALSE(Decimal{999999999999999999, 0}.times_pow10(3));
+  CHECK_FALSE(Decimal{1, 0}.times_pow10(-1));
+}
+
+TEST_CASE("decimal: half rounded half up, as Math.round(w / 2)") {
+  CHECK(Decimal{8200, 0}.half_rounded_up() == Decimal{4100, 0});
+  CHECK(Decimal{8201, 0}.half_rounded_up() == Decimal{4101, 0});
+  CHECK(Decimal{5, 1}.half_rounded_up() == Decimal{3, 1});    // 0.5 -> 0.3 (0.25 up)
+  CHECK(Decimal{-5, 0}.half_rounded_up() == Decimal{-2, 0});  // Math.round(-2.5) = -2
+  CHECK(Decimal{-3, 0}.half_rounded_up() == Decimal{-1, 0});  // Math.round(-1.5) = -1
+  CHECK(Decimal{-4, 0}.half_rounded_up() == Decimal{-2, 0});
+  const auto max = std::numeric_limits<std::int64_t>::max();
+  CHECK(Decimal{max, 0}.half_rounded_up() == Decimal{max / 2 + 1, 0});  // no overflow
+}

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "weighlink/agent/captures.hpp"
+#include "weighlink/agent/clock.hpp"
 #include "weighlink/agent/http_types.hpp"
 #include "weighlink/agent/live_state.hpp"
 #include "weighlink/agent/pairing.hpp"
@@ -61,9 +62,8 @@ struct ApiContext {
   const std::vector<ListenState>* compat_ports = nullptr;
   // Flagged frames of a scale since start, per reason (frame_flags.hpp); unset = 0.
   std::function<std::uint64_t(const std::string& scale, scale::FlagReason)> flagged_frames;
-  std::function<std::chrono::system_clock::time_point()> now = [] {
-    return std::chrono::system_clock::now();
-  };
+  // The time of what is recorded and shown (created_at_ms, pairing decisions, pending ages).
+  const Clock* clock = &real_clock();
 };
 
 using Respond = std::function<void(HttpResponse)>;

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "weighlink/agent/clock.hpp"
 #include "weighlink/agent/live_state.hpp"
 #include "weighlink/scale/axles.hpp"
 #include "weighlink/sync/outbox.hpp"
@@ -30,9 +31,9 @@ struct CaptureContext {
   std::function<void(std::function<void()>)> post;
   // Runs `fn` on the io thread after `delay`.
   std::function<void(std::chrono::milliseconds, std::function<void()>)> schedule;
-  std::function<std::chrono::system_clock::time_point()> now = [] {
-    return std::chrono::system_clock::now();
-  };
+  // Recorded times (captured_at, created_at_ms) and capture deadlines; also the TruConnect
+  // layer's clock.
+  const Clock* clock = &real_clock();
 };
 
 // A refusal before anything reached the outbox: the HTTP status, a stable code and a message

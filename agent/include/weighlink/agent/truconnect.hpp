@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "weighlink/agent/captures.hpp"
+#include "weighlink/agent/clock.hpp"
 #include "weighlink/agent/config.hpp"
 #include "weighlink/agent/http_types.hpp"
 #include "weighlink/agent/live_state.hpp"
@@ -76,12 +77,38 @@ class TruConnect {
  private:
   using Reply = std::function<void(std::string event, boost::json::object data)>;
 
+  // One event of a client (a socket message, or a REST call as the implicit REST client).
+  struct Event {
+    const std::string& name;
+    Client& client;
+    const boost::json::object& data;
+    Reply reply;
+  };
+  using Handler = void (TruConnect::*)(Event&);
+  struct Route {
+    Handler handler;
+    bool needs_registration;  // refused before `register`, as TruConnect does
+    bool changes_vehicle;     // the vehicle's state is saved once it is handled
+  };
+  // The handler of `event` (messages.cpp has the table); null for an unknown event.
+  [[nodiscard]] static const Route* route(std::string_view event);
   void dispatch(Client& client, const std::string& event, const boost::json::object& data,
                 Reply reply);
-  void capture_axle(const boost::json::object& data, Reply reply);
-  void vehicle_complete(const Client& client, const boost::json::object& data, Reply reply);
+  // The handlers (messages.cpp; the capturing ones in weighing.cpp).
+  void on_register(Event& e);
+  void on_plate(Event& e);
+  void on_bound_switch(Event& e);
+  void on_status_request(Event& e);
+  void on_transaction_sync(Event& e);
+  void on_update_config(Event& e);
+  void on_axle_captured(Event& e);
+  void on_vehicle_complete(Event& e);
+  void on_weights_captured(Event& e);
+  void on_capture_request(Event& e);
+  void on_reset_session(Event& e);
+  void on_query_weight(Event& e);
+  void on_traffic_control(Event& e);
   void complete_session(const std::string& key, Reply reply, std::string ack_event);
-  void capture_static(const boost::json::object& data, Reply reply);
   // A static capture of the scale under `req.idempotency_key`, answered with `ack_event`.
   void capture_now(CaptureRequest req, std::string ack_event, Reply reply);
   // What the web app told about the vehicle, recorded with its weighing.
@@ -108,6 +135,9 @@ class TruConnect {
   void save() const;
   void restore();
 
+  [[nodiscard]] std::string now_iso() const;
+  // {"event", "data", "timestamp"}: every socket message.
+  [[nodiscard]] std::string envelope(std::string_view event, boost::json::object data) const;
   [[nodiscard]] boost::json::object weight_data(std::string_view mode, bool api) const;
   [[nodiscard]] boost::json::object connection(bool api) const;
   [[nodiscard]] boost::json::object station() const;
@@ -130,6 +160,7 @@ class TruConnect {
   std::string api_url_;
   std::string wss_url_;
   std::string https_url_;
+  const Clock& clock_;  // the captures' clock
   std::chrono::steady_clock::time_point started_;
   int next_client_id_ = 1;
   int clients_ = 0;

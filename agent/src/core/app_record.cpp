@@ -9,23 +9,6 @@ namespace json = boost::json;
 
 namespace {
 
-// a + sign * b, exactly, at the finer of the two scales; nullopt when it does not fit.
-std::optional<scale::Decimal> combine(const scale::Decimal& a, const scale::Decimal& b, int sign) {
-  const int places = std::max(a.decimals, b.decimals);
-  const auto x = a.rescaled(places);
-  const auto y = b.rescaled(places);
-  if (!x || !y) return std::nullopt;
-  std::int64_t r = 0;
-  const bool overflow = sign < 0 ? __builtin_sub_overflow(x->units, y->units, &r)
-                                 : __builtin_add_overflow(x->units, y->units, &r);
-  if (overflow) return std::nullopt;
-  return scale::Decimal{r, places};
-}
-
-std::optional<scale::Decimal> difference(const scale::Decimal& a, const scale::Decimal& b) {
-  return combine(a, b, -1);
-}
-
 json::value number(const std::optional<scale::Decimal>& d) {
   if (!d) return nullptr;
   return sync::exact_number(d->to_string());
@@ -37,13 +20,13 @@ std::optional<scale::Decimal> sum(const std::vector<scale::Decimal>& values) {
   std::optional<scale::Decimal> total = scale::Decimal{0, 0};
   for (const auto& v : values) {
     if (!total) return std::nullopt;
-    total = combine(*total, v, +1);
+    total = total->plus(v);
   }
   return total;
 }
 
 bool within(const scale::Decimal& a, const scale::Decimal& b, const scale::Decimal& tolerance) {
-  auto d = difference(a, b);
+  auto d = a.minus(b);
   if (!d) return false;
   if (d->units < 0) d->units = -d->units;
   return d->compare(tolerance) != std::strong_ordering::greater;
@@ -75,7 +58,7 @@ void annotate_record(json::object& payload, const std::vector<PartValues>& parts
   json::array list;
   for (const auto& p : diff) {
     json::object o{{"part", p.part}, {"app", number(p.app)}, {"agent", number(p.agent)}};
-    if (p.app && p.agent) o["difference"] = number(difference(*p.agent, *p.app));
+    if (p.app && p.agent) o["difference"] = number(p.agent->minus(*p.app));
     if (!p.note.empty()) o["note"] = p.note;
     list.push_back(std::move(o));
   }

@@ -13,36 +13,37 @@ namespace weighlink::agent {
 int run_service_command(const std::string& action, const std::filesystem::path& exe,
                         const std::string& config_file, const ServiceAgent& agent,
                         std::ostream& out, std::ostream& err) {
-  namespace ws = windows_service;
-  const auto state_dir = ws::program_data_dir();
+  const auto state_dir = windows_service::program_data_dir();
   const auto config =
       config_file.empty() ? state_dir / "agent.yaml" : std::filesystem::absolute(config_file);
   std::string error;
   if (action == "install") {
     const std::string command_line = "\"" + std::filesystem::absolute(exe).string() +
                                      "\" service run --config \"" + config.string() + "\"";
-    if (!ws::install(command_line, &error)) {
+    if (!windows_service::install(command_line, &error)) {
       err << "weighlink-agent: service install: " << error << "\n";
       return 1;
     }
-    out << "service " << ws::kName << " installed (automatic start, LocalService, restarts on "
-        << "failure); start it with: sc start " << ws::kName << "\n";
+    out << "service " << windows_service::kName
+        << " installed (automatic start, LocalService, restarts on "
+        << "failure); start it with: sc start " << windows_service::kName << "\n";
     return 0;
   }
   if (action == "recovery") {
-    if (!ws::set_recovery(&error)) {
+    if (!windows_service::set_recovery(&error)) {
       err << "weighlink-agent: service recovery: " << error << "\n";
       return 1;
     }
-    out << "service " << ws::kName << ": restarts after 5 s, 10 s and 30 s; reset after a day\n";
+    out << "service " << windows_service::kName
+        << ": restarts after 5 s, 10 s and 30 s; reset after a day\n";
     return 0;
   }
   if (action == "uninstall") {
-    if (!ws::uninstall(&error)) {
+    if (!windows_service::uninstall(&error)) {
       err << "weighlink-agent: service uninstall: " << error << "\n";
       return 1;
     }
-    out << "service " << ws::kName << " stopped and removed; " << state_dir.string()
+    out << "service " << windows_service::kName << " stopped and removed; " << state_dir.string()
         << " (configuration, outbox, logs) is kept\n";
     return 0;
   }
@@ -52,8 +53,8 @@ int run_service_command(const std::string& action, const std::filesystem::path& 
   if (!std::filesystem::exists(config)) {
     std::filesystem::copy_file(exe.parent_path() / "agent.example.yaml", config, ec);
   }
-  const int code =
-      ws::run([&](ServiceHost& host) { return agent(host, config, state_dir); }, &error);
+  const int code = windows_service::run(
+      [&](ServiceHost& host) { return agent(host, config, state_dir); }, &error);
   if (!error.empty()) err << "weighlink-agent: service run: " << error << "\n";
   return code;
 }

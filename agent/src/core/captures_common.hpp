@@ -1,0 +1,18 @@
+#pragma once
+// What Captures' two halves share (core/captures.cpp: static captures and saved sessions;
+// core/captures_axles.cpp: axle sessions).
+
+#include <string>
+#include <string_view>
+
+#include "weighlink/agent/captures.hpp"
+
+namespace weighlink::agent {
+
+// The outbox state key prefix of a scale's open axle session ("axle-session/<scale>").
+inline constexpr std::string_view kSessionPrefix = "axle-session/";
+
+// 503 scale_unavailable: no current reading, with why (the source's detail).
+[[nodiscard]] CaptureError unavailable(const std::string& scale_id, const ScaleLive* s);
+
+}  // namespace weighlink::agent

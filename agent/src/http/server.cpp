@@ -1,0 +1,139 @@
+// weighlink::agent::Server (server.hpp) over Boost.Beast: its public side.
+#include "weighlink/agent/server.hpp"
+
+#include "http/http_session.hpp"
+#include "http/live_session.hpp"
+#include "http/server_impl.hpp"
+
+namespace weighlink::agent {
+
+Server::Server(asio::io_context& ioc, Api& api, LiveOptions options, ServerLimits limits)
+    : impl_(std::make_shared<Impl>(ioc, api, options, limits)) {}
+
+Server::~Server() { stop(); }
+
+bool Server::listen(const std::string& host, std::uint16_t port, std::string* bound,
+                    std::string* error) {
+  return impl_->bind(host, port, Endpoint::native, false, bound, error);
+}
+
+void Server::set_truconnect(TruConnect& tc) { impl_->truconnect = &tc; }
+
+bool Server::listen_truconnect(bool websocket, std::string* bound, std::string* error) {
+  const auto& c = impl_->truconnect->config();
+  const bool ok =
+      websocket
+          ? impl_->bind(c.ws_host, c.ws_port, Endpoint::truconnect_ws, false, bound, error)
+          : impl_->bind(c.http_host, c.http_port, Endpoint::truconnect_http, false, bound, error);
+  if (!ok) *error = "TruConnect compatibility: " + *error;
+  return ok;
+}
+
+bool Server::set_tls_certificate(const std::filesystem::path& cert_file,
+                                 const std::filesystem::path& key_file, std::string* error) {
+  auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
+  beast::error_code ec;
+  // TLS 1.2 and 1.3 only; the ECDHE suites OpenSSL offers by default for an ECDSA key.
+  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                       ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1,
+                   ec);
+  if (!ec) ctx->use_certificate_chain_file(cert_file.string(), ec);
+  if (ec) {
+    *error = cert_file.string() + ": cannot load the server certificate: " + ec.message();
+    return false;
+  }
+  ctx->use_private_key_file(key_file.string(), ssl::context::pem, ec);
+  if (ec) {
+    *error = key_file.string() + ": cannot load the server certificate's key: " + ec.message();
+    return false;
+  }
+  impl_->tls_context = std::move(ctx);
+  return true;
+}
+
+bool Server::listen_tls(const std::string& host, std::uint16_t port, std::string* bound,
+                        std::string* error) {
+  return impl_->bind(host, port, Endpoint::native, true, bound, error);
+}
+
+bool Server::listen_truconnect_tls(TruConnect& tc, std::string* wss_bound, std::string* https_bound,
+                                   std::string* error) {
+  impl_->truconnect = &tc;
+  const auto& c = tc.config();
+  if (!impl_->bind(c.wss_host, c.wss_port, Endpoint::truconnect_ws, true, wss_bound, error) ||
+      !impl_->bind(c.https_host, c.https_port, Endpoint::truconnect_http, true, https_bound,
+                   error)) {
+    *error = "TruConnect compatibility over TLS: " + *error;
+    return false;
+  }
+  return true;
+}
+
+void Server::publish_reading(const scale::Reading& reading) {
+  auto body = scale::to_json(reading, true);
+  json::object msg{{"type", "reading"}};
+  for (auto& [k, v] : body) msg[k] = std::move(v);
+  auto shared = std::make_shared<const std::string>(json::serialize(msg));
+  impl_->latest[reading.scale] = shared;
+  // TruConnect frames are built at most once per reading and mode, only when a client wants one.
+  TruConnect* tc = impl_->truconnect && impl_->truconnect->scale_id() == reading.scale
+                       ? impl_->truconnect
+                       : nullptr;
+  Message tc_mobile;
+  Message tc_multideck;
+  // No copy of the set per reading: sending only starts async writes, and a session leaves the
+  // set in a completion handler, never inside send_reading().
+  for (const auto& s : impl_->sessions) {
+    if (s->endpoint() == Endpoint::native) {
+      s->send_reading(reading.scale, shared);
+      continue;
+    }
+    if (!tc || !s->truconnect_client().registered) continue;
+    const bool multi = s->truconnect_client().mode == "multideck";
+    auto& slot = multi ? tc_multideck : tc_mobile;
+    if (!slot) {
+      slot =
+          std::make_shared<const std::string>(tc->weight_message(multi ? "multideck" : "mobile"));
+    }
+    s->send_reading(reading.scale, slot);
+  }
+}
+
+void Server::publish_status() {
+  if (impl_->sessions.empty()) return;
+  Message msg;
+  for (const auto& s : impl_->sessions) {
+    if (s->endpoint() != Endpoint::native) continue;
+    if (!msg) msg = impl_->status_message();
+    s->send_status(msg);
+  }
+}
+
+void Server::close_origin(const std::string& origin) {
+  auto sessions = impl_->sessions;
+  for (const auto& s : sessions) {
+    if (!origin.empty() && s->origin() == origin) s->close();
+  }
+}
+
+std::size_t Server::live_clients() const { return impl_->sessions.size(); }
+
+std::size_t Server::connections() const { return impl_->total_connections(); }
+
+std::size_t Server::body_bytes_in_flight() const { return impl_->body_budget.in_use(); }
+
+void Server::stop() {
+  if (impl_->stopped) return;
+  impl_->stopped = true;
+  beast::error_code ec;
+  impl_->sweep_timer.cancel();
+  for (auto& l : impl_->listeners) {
+    l->acceptor->close(ec);
+    l->pause->cancel();
+  }
+  auto sessions = impl_->sessions;
+  for (const auto& s : sessions) s->close();
+  impl_->sessions.clear();
+}
+
+}  // namespace weighlink::agent
