@@ -3,33 +3,8 @@
 #include <charconv>
 #include <chrono>
 #include <cstdio>
-#include <type_traits>
 
 namespace weighlink::base {
-namespace {
-
-// "2026-11-21T03:00:07Z", or with milliseconds "2026-11-21T03:00:07.123Z".
-template <class Duration>
-std::string calendar_text(std::chrono::sys_time<Duration> at) {
-  using namespace std::chrono;
-  const auto day = floor<days>(at);
-  const year_month_day ymd{day};
-  const hh_mm_ss<Duration> time{at - day};
-  char text[64];
-  int n = std::snprintf(text, sizeof text, "%04d-%02u-%02uT%02d:%02d:%02d",
-                        static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
-                        static_cast<unsigned>(ymd.day()), static_cast<int>(time.hours().count()),
-                        static_cast<int>(time.minutes().count()),
-                        static_cast<int>(time.seconds().count()));
-  if constexpr (std::is_same_v<Duration, milliseconds>) {
-    n += std::snprintf(text + n, sizeof text - static_cast<std::size_t>(n), ".%03d",
-                       static_cast<int>(time.subseconds().count()));
-  }
-  std::snprintf(text + n, sizeof text - static_cast<std::size_t>(n), "Z");
-  return text;
-}
-
-}  // namespace
 
 std::optional<std::int64_t> parse_utc_timestamp(std::string_view text) {
   using namespace std::chrono;
@@ -60,11 +35,18 @@ std::optional<std::int64_t> parse_utc_timestamp(std::string_view text) {
 }
 
 std::string format_utc_timestamp(std::int64_t unix_seconds) {
-  return calendar_text(std::chrono::sys_seconds{std::chrono::seconds{unix_seconds}});
-}
-
-std::string format_utc_timestamp_ms(std::chrono::system_clock::time_point at) {
-  return calendar_text(std::chrono::floor<std::chrono::milliseconds>(at));
+  using namespace std::chrono;
+  const sys_seconds at{seconds{unix_seconds}};
+  const auto day = floor<days>(at);
+  const year_month_day ymd{day};
+  const hh_mm_ss<seconds> time{at - day};
+  char text[64];
+  std::snprintf(text, sizeof text, "%04d-%02u-%02uT%02lld:%02lld:%02lldZ",
+                static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
+                static_cast<unsigned>(ymd.day()), static_cast<long long>(time.hours().count()),
+                static_cast<long long>(time.minutes().count()),
+                static_cast<long long>(time.seconds().count()));
+  return text;
 }
 
 }  // namespace weighlink::base

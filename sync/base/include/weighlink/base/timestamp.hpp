@@ -3,7 +3,6 @@
 //
 // Threading: free functions, safe from any thread.
 
-#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -16,7 +15,5 @@ namespace weighlink::base {
 [[nodiscard]] std::optional<std::int64_t> parse_utc_timestamp(std::string_view text);
 // Unix seconds to "2026-11-21T03:00:07Z".
 [[nodiscard]] std::string format_utc_timestamp(std::int64_t unix_seconds);
-// A time to the millisecond (rounded down), "2026-11-21T03:00:07.123Z": readings and captures.
-[[nodiscard]] std::string format_utc_timestamp_ms(std::chrono::system_clock::time_point at);
 
 }  // namespace weighlink::base
