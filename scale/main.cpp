@@ -22,7 +22,6 @@
 #include <string>
 #include <vector>
 
-#include "weighlink/base/ready_file.hpp"
 #include "weighlink/scale/capture.hpp"
 #include "weighlink/scale/parser.hpp"
 #include "weighlink/scale/probe.hpp"
@@ -139,16 +138,18 @@ void install_signals() {
 #endif
 }
 
-// Writes `fields` as a JSON object of strings (base::write_ready_file: atomically), for tests and
-// scripts that wait for the tool to be ready. A file that cannot be written is said on stderr;
-// the tool goes on.
+// Writes `fields` as a JSON object of strings, atomically (temp file and rename), for tests and
+// scripts that wait for the tool to be ready.
 void write_ready_file(const std::string& path, const std::map<std::string, std::string>& fields) {
   if (path.empty()) return;
   boost::json::object o;
   for (const auto& [k, v] : fields) o[k] = v;
-  if (auto error = weighlink::base::write_ready_file(path, o)) {
-    std::cerr << "weighlink-scale: " << *error << "\n";
+  const std::string temp = path + ".tmp";
+  {
+    std::ofstream out(temp, std::ios::trunc);
+    out << boost::json::serialize(o) << '\n';
   }
+  std::rename(temp.c_str(), path.c_str());
 }
 
 struct SerialArgs {
