@@ -12,11 +12,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <utility>
 #include <vector>
-
-#include "weighlink/base/host_port.hpp"
 
 namespace weighlink::scale::detail {
 namespace {
@@ -189,10 +188,24 @@ class TcpClientSource final : public ByteSource {
 }  // namespace
 
 bool split_host_port(std::string_view text, std::string& host, std::uint16_t& port) {
-  auto parsed = base::parse_host_port(text);
-  if (!parsed) return false;
-  host = std::move(parsed->host);
-  port = parsed->port;
+  std::string_view h;
+  std::string_view p;
+  if (text.starts_with('[')) {
+    const auto close = text.find("]:");
+    if (close == std::string_view::npos) return false;
+    h = text.substr(1, close - 1);
+    p = text.substr(close + 2);
+  } else {
+    const auto colon = text.rfind(':');
+    if (colon == std::string_view::npos) return false;
+    h = text.substr(0, colon);
+    p = text.substr(colon + 1);
+  }
+  unsigned value = 0;
+  const auto [ptr, ec] = std::from_chars(p.data(), p.data() + p.size(), value);
+  if (p.empty() || ec != std::errc{} || ptr != p.data() + p.size() || value > 65535) return false;
+  host = std::string(h);
+  port = static_cast<std::uint16_t>(value);
   return true;
 }
 
