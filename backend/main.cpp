@@ -1,6 +1,8 @@
-// weighlink-backend: flag parsing only; the commands live in weighlink::backend.
+// weighlink-backend: parses the command line, runs one command of weighlink::service or
+// weighlink::recovery, and gives it the process's stdout and stderr to write to.
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdint>
@@ -37,6 +39,7 @@ void add_folder_flags(CLI::App* command, std::vector<std::string>& locations) {
 
 int main(int argc, char** argv) {
   using namespace weighlink::backend;
+  using weighlink::base::Console;
   // Logs go to stderr: stdout carries command output (the station token is its last line).
   spdlog::set_default_logger(spdlog::stderr_color_mt("weighlink-backend"));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %l %v");
@@ -351,34 +354,38 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
 
+  // The commands write only to the console they are given; this is where it becomes the
+  // process's stdout and stderr.
+  const Console console{std::cout, std::cerr, ::isatty(STDERR_FILENO) != 0};
   try {
-    if (*migrate) return run_migrate(dsn);
+    if (*migrate) return run_migrate(dsn, console);
     if (*backup) {
       backup_options.destinations = {backup_dir};
       backup_options.destinations.insert(backup_options.destinations.end(), backup_mirrors.begin(),
                                          backup_mirrors.end());
-      return run_backup(backup_options);
+      return run_backup(backup_options, console);
     }
-    if (*verify_cmd) return run_verify_backup(verify);
-    if (*restore) return run_restore(restore_options);
-    if (*mark_restored) return run_mark_restored(dsn, restored_from);
-    if (*monitor) return run_monitor(monitor_options);
-    if (*drill) return run_drill(drill_options);
+    if (*verify_cmd) return run_verify_backup(verify, console);
+    if (*restore) return run_restore(restore_options, console);
+    if (*mark_restored) return run_mark_restored(dsn, restored_from, console);
+    if (*monitor) return run_monitor(monitor_options, console);
+    if (*drill) return run_drill(drill_options, console);
     if (*dr_status) {
       dr_options.policy.max_backup_age_s = static_cast<std::int64_t>(max_backup_age_hours * 3600);
       dr_options.policy.max_verified_age_s =
           static_cast<std::int64_t>(max_verified_age_hours * 3600);
       dr_options.policy.max_drill_age_s = static_cast<std::int64_t>(max_drill_age_days * 86400);
-      return run_dr_status(dr_options);
+      return run_dr_status(dr_options, console);
     }
-    if (*add) return run_station_add(dsn, station_id, key_file, allow_unsigned);
+    if (*add) return run_station_add(dsn, station_id, key_file, allow_unsigned, console);
     if (*set_unsigned) {
-      return run_station_set_unsigned_weighings(dsn, station_id, unsigned_choice == "allow");
+      return run_station_set_unsigned_weighings(dsn, station_id, unsigned_choice == "allow",
+                                                console);
     }
-    if (*set_key) return run_station_set_key(dsn, station_id, key_file);
-    if (*disable) return run_station_disable(dsn, station_id);
-    if (*rotate) return run_station_rotate_token(dsn, station_id);
-    if (*serve_cmd) return run_serve(serve);
+    if (*set_key) return run_station_set_key(dsn, station_id, key_file, console);
+    if (*disable) return run_station_disable(dsn, station_id, console);
+    if (*rotate) return run_station_rotate_token(dsn, station_id, console);
+    if (*serve_cmd) return run_serve(serve, console);
   } catch (const std::exception& e) {
     std::cerr << "weighlink-backend: unexpected error: " << e.what() << "\n";
     return kExitFailure;

@@ -4,8 +4,8 @@
 # the file and the line, when a library
 #   - includes "weighlink/<lib>/..." of a library its row does not name (the generated
 #     "weighlink/sync/v1/..." belongs to proto),
-#   - includes a header of its own by a path that leaves its folder ("../"), or a file that is not
-#     beside it (another library's src/),
+#   - includes by a quoted path a file that is not its own (beside the file, or under its
+#     folders or their src/): another library's src/,
 #   - links (target_link_libraries) a weighlink library its row does not name,
 #   - includes an external library's header outside the files the doc lists for it.
 # Run by CTest: cmake -DSOURCE_DIR=... -DLINKS=<build>/tests/architecture/links.txt -P this file.
@@ -116,6 +116,20 @@ foreach(_name IN LISTS _libraries)
   endforeach()
 endforeach()
 
+# Where a library's own quoted includes may be found besides next to the file: its folders and
+# their src/.
+foreach(_name IN LISTS _libraries)
+  set(_roots_${_name} "")
+  foreach(_folder IN LISTS _folders_${_name})
+    if(IS_DIRECTORY "${SOURCE_DIR}/${_folder}")
+      list(APPEND _roots_${_name} "${SOURCE_DIR}/${_folder}")
+      if(IS_DIRECTORY "${SOURCE_DIR}/${_folder}/src")
+        list(APPEND _roots_${_name} "${SOURCE_DIR}/${_folder}/src")
+      endif()
+    endif()
+  endforeach()
+endforeach()
+
 fenced_block(external-headers _externals)
 
 foreach(_name IN LISTS _libraries)
@@ -137,8 +151,23 @@ foreach(_name IN LISTS _libraries)
           problem("${_file}: #include \"${_header}\": docs/architecture.md does not let ${_name} use ${_used}")
         endif()
       elseif(_quote STREQUAL "\"")
-        if(_header MATCHES "\\.\\./" OR NOT EXISTS "${_dir}/${_header}")
-          problem("${_file}: #include \"${_header}\" is not a file beside it: include another library by weighlink/<library>/, never its src/")
+        # Beside the file, or under its own library's folders (a library may add its src/ to
+        # its include path), never in another library's.
+        set(_own_file FALSE)
+        foreach(_root IN ITEMS "${_dir}" ${_roots_${_name}})
+          get_filename_component(_resolved "${_root}/${_header}" REALPATH)
+          if(EXISTS "${_resolved}" AND NOT IS_DIRECTORY "${_resolved}")
+            foreach(_folder IN LISTS _folders_${_name})
+              get_filename_component(_own "${SOURCE_DIR}/${_folder}" REALPATH)
+              string(FIND "${_resolved}" "${_own}" _at)
+              if(_at EQUAL 0)
+                set(_own_file TRUE)
+              endif()
+            endforeach()
+          endif()
+        endforeach()
+        if(NOT _own_file)
+          problem("${_file}: #include \"${_header}\" is no file of ${_name}: include another library by weighlink/<library>/, never its src/")
         endif()
       else()
         foreach(_external IN LISTS _externals)

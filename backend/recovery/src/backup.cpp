@@ -15,8 +15,8 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
-#include <iostream>
 #include <mutex>
+#include <ostream>
 #include <thread>
 
 #include "backup_internal.hpp"
@@ -36,16 +36,18 @@ namespace {
 
 namespace fs = std::filesystem;
 
-int fail(const std::string& what) {
-  std::cerr << "weighlink-backend: backup: " << what << "\n";
+int fail(const base::Console& console, const std::string& what) {
+  console.err << "weighlink-backend: backup: " << what << "\n";
   return kExitFailure;
 }
 
-// While pg_dump writes `file`, shows its size and rate on stderr when that is a terminal.
+// While pg_dump writes `file`, shows its size and rate on the console's err when that is a
+// terminal.
 class Progress {
  public:
-  explicit Progress(fs::path file) : file_(std::move(file)) {
-    if (::isatty(STDERR_FILENO) == 0) return;
+  Progress(fs::path file, const base::Console& console)
+      : file_(std::move(file)), err_(console.err) {
+    if (!console.err_is_terminal) return;
     thread_ = std::thread([this] { loop(); });
   }
   ~Progress() {
@@ -56,7 +58,7 @@ class Progress {
     cv_.notify_all();
     if (thread_.joinable()) {
       thread_.join();
-      std::cerr << "\r\033[K" << std::flush;
+      err_ << "\r\033[K" << std::flush;
     }
   }
 
@@ -72,11 +74,12 @@ class Progress {
       std::snprintf(line, sizeof line, "\rpg_dump: %.1f MB written, %.0f s, %.1f MB/s\033[K",
                     ec ? 0.0 : static_cast<double>(bytes) / 1e6, s,
                     ec || s <= 0 ? 0.0 : static_cast<double>(bytes) / 1e6 / s);
-      std::cerr << line << std::flush;
+      err_ << line << std::flush;
     }
   }
 
   fs::path file_;
+  std::ostream& err_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool done_ = false;
@@ -84,48 +87,49 @@ class Progress {
 };
 
 // Retention on one destination: see retention_deletions(). Returns false when it could not run.
-bool apply_retention(Store& store, int retention_days, std::int64_t now) {
+bool apply_retention(const base::Console& console, Store& store, int retention_days,
+                     std::int64_t now) {
   auto entries = store.list();
   if (!entries) {
-    std::cerr << "weighlink-backend: backup: retention skipped on " << store.location().display()
-              << ": " << entries.error().message << "\n";
+    console.err << "weighlink-backend: backup: retention skipped on " << store.location().display()
+                << ": " << entries.error().message << "\n";
     return false;
   }
   const auto catalog = read_catalog(store, *entries);
   for (const auto& note : catalog.notes) {
-    std::cerr << "weighlink-backend: backup: " << note << "\n";
+    console.err << "weighlink-backend: backup: " << note << "\n";
   }
   bool ok = true;
   for (const auto& name : retention_deletions(catalog.records, now, retention_days)) {
     // The manifest first: a dump without one is never picked; a manifest without its dump would be.
     for (const auto& file : {manifest_name(name), verified_name(name), name}) {
       if (auto r = store.remove(file); !r && r.error().code != OffsiteErrc::not_found) {
-        std::cerr << "weighlink-backend: backup: retention cannot remove " << file << " from "
-                  << store.location().display() << ": " << r.error().message << "\n";
+        console.err << "weighlink-backend: backup: retention cannot remove " << file << " from "
+                    << store.location().display() << ": " << r.error().message << "\n";
         ok = false;
       }
     }
-    std::cout << "retention: removed " << name << " from " << store.location().display()
-              << " (older than " << retention_days << " days)\n";
+    console.out << "retention: removed " << name << " from " << store.location().display()
+                << " (older than " << retention_days << " days)\n";
   }
   return ok;
 }
 
 }  // namespace
 
-int run_backup(const BackupOptions& options) {
+int run_backup(const BackupOptions& options, const base::Console& console) {
   // The dump holds every station's data and token hashes: readable by its owner only.
   ::umask(077);
   std::vector<Location> destinations;
   for (const auto& spec : options.destinations) {
     auto location = parse_location(spec);
     if (!location) {
-      std::cerr << "weighlink-backend: backup: " << location.error().message << "\n";
+      console.err << "weighlink-backend: backup: " << location.error().message << "\n";
       return kExitUsage;
     }
     destinations.push_back(*location);
   }
-  if (destinations.empty()) return fail("no --dir given");
+  if (destinations.empty()) return fail(console, "no --dir given");
   // The dump is written to the primary folder when it is local, else to the staging folder and
   // uploaded from there.
   const bool primary_local = !destinations.front().remote();
@@ -135,21 +139,21 @@ int run_backup(const BackupOptions& options) {
   std::error_code ec;
   fs::create_directories(write_dir, ec);
   if (ec)
-    return fail("cannot create " + write_dir.string() + ": " + ec.message() +
-                "; give a --dir (or --staging-dir) this user may write in");
+    return fail(console, "cannot create " + write_dir.string() + ": " + ec.message() +
+                             "; give a --dir (or --staging-dir) this user may write in");
 
   // The snapshot: held open (REPEATABLE READ) until pg_dump has taken it and the counts are read.
   PgConnection db(options.dsn, PgConnection::Session::maintenance);
   if (!db.ensure_connected() || !db.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")) {
-    return fail("cannot reach PostgreSQL at " + db.target() + " (" + db.last_error() +
-                "); check --dsn and that the server is running");
+    return fail(console, "cannot reach PostgreSQL at " + db.target() + " (" + db.last_error() +
+                             "); check --dsn and that the server is running");
   }
   auto info = db.exec(
       "SELECT pg_export_snapshot(), current_setting('server_version'), "
       "current_setting('server_version_num'), current_database()");
   if (!info) {
-    return fail("cannot export a snapshot: " + db.last_error() +
-                "; check the role's rights and the server's log");
+    return fail(console, "cannot export a snapshot: " + db.last_error() +
+                             "; check the role's rights and the server's log");
   }
   const std::string snapshot(info->get(0, 0));
   const std::string server_version(info->get(0, 1));
@@ -164,13 +168,14 @@ int run_backup(const BackupOptions& options) {
   const fs::path dump = write_dir / dump_name;
   const fs::path partial = dump.string() + ".partial";
   const fs::path manifest_file = write_dir / manifest_name(dump_name);
-  if (fs::exists(dump, ec)) return fail(dump.string() + " exists already; try again in a second");
+  if (fs::exists(dump, ec))
+    return fail(console, dump.string() + " exists already; try again in a second");
 
   // Row counts of every table of the public schema, the stations' high waters and the
   // generation, in the snapshot.
   RowCounts counts;
   std::string error;
-  if (!count_public_tables(db, counts, error)) return fail(error);
+  if (!count_public_tables(db, counts, error)) return fail(console, error);
   boost::json::object counts_json;
   for (const auto& [table, n] : counts) counts_json[table] = n;
   boost::json::object high_water;
@@ -179,7 +184,8 @@ int run_backup(const BackupOptions& options) {
       high_water[std::string(stations->get(i, 0))] = std::stoll(std::string(stations->get(i, 1)));
     }
   } else {
-    return fail("cannot read the stations (is the database migrated?): " + db.last_error());
+    return fail(console,
+                "cannot read the stations (is the database migrated?): " + db.last_error());
   }
   std::string generation;
   if (auto g = db.exec("SELECT value FROM backend_meta WHERE key = 'generation'");
@@ -191,7 +197,7 @@ int run_backup(const BackupOptions& options) {
   const std::string pg_dump = pg_program_for("pg_dump", server_version_num);
   ProgramRun dumped;
   {
-    Progress progress(partial);
+    Progress progress(partial, console);
     const auto tool = dsn_for_tool(options.dsn);  // no password on pg_dump's command line
     dumped = run_program({pg_dump, "--format=custom", "--snapshot=" + snapshot,
                           "--file=" + partial.string(), "--dbname=" + tool.dsn},
@@ -201,19 +207,21 @@ int run_backup(const BackupOptions& options) {
   if (dumped.status != 0) {
     fs::remove(partial, ec);
     if (dumped.status < 0) {
-      return fail("cannot run " + pg_dump + "; install postgresql-client-" +
-                  server_major(server_version_num) +
-                  " (pg_dump must be at least the server's version) or put pg_dump on PATH");
+      return fail(console,
+                  "cannot run " + pg_dump + "; install postgresql-client-" +
+                      server_major(server_version_num) +
+                      " (pg_dump must be at least the server's version) or put pg_dump on PATH");
     }
-    return fail("pg_dump failed (exit " + std::to_string(dumped.status) + "): " + dumped.errors);
+    return fail(console,
+                "pg_dump failed (exit " + std::to_string(dumped.status) + "): " + dumped.errors);
   }
   const double dump_s = seconds_since(started);
   const auto size = fs::file_size(partial, ec);
   const auto sha = base::file_sha256(partial);
   if (ec || !sha) {
     fs::remove(partial, ec);
-    return fail("cannot read back " + partial.string() + "; check the disk of " +
-                write_dir.string());
+    return fail(console, "cannot read back " + partial.string() + "; check the disk of " +
+                             write_dir.string());
   }
 
   boost::json::object manifest{{"format", kManifestFormat},
@@ -235,8 +243,8 @@ int run_backup(const BackupOptions& options) {
     if (!out) {
       fs::remove(partial, ec);
       fs::remove(manifest_partial, ec);
-      return fail("cannot write " + manifest_file.string() + "; check the space left in " +
-                  write_dir.string());
+      return fail(console, "cannot write " + manifest_file.string() + "; check the space left in " +
+                               write_dir.string());
     }
   }
   // Durable before named: the dump first, then its manifest, so that a manifest never names a
@@ -246,13 +254,13 @@ int run_backup(const BackupOptions& options) {
   fs::rename(partial, dump, ec);
   if (!ec) fs::rename(manifest_partial, manifest_file, ec);
   if (ec) {
-    return fail("cannot rename into place in " + write_dir.string() + ": " + ec.message() +
-                "; check the folder and its disk, then run backup again");
+    return fail(console, "cannot rename into place in " + write_dir.string() + ": " + ec.message() +
+                             "; check the folder and its disk, then run backup again");
   }
   (void)base::fsync_path(write_dir, true);
-  std::cout << "backup " << dump_name << ": " << size << " bytes in " << dump_s << " s ("
-            << (dump_s > 0 ? static_cast<double>(size) / 1e6 / dump_s : 0.0) << " MB/s), sha256 "
-            << *sha << ", " << counts.size() << " tables, " << high_water.size() << " stations\n";
+  console.out << "backup " << dump_name << ": " << size << " bytes in " << dump_s << " s ("
+              << (dump_s > 0 ? static_cast<double>(size) / 1e6 / dump_s : 0.0) << " MB/s), sha256 "
+              << *sha << ", " << counts.size() << " tables, " << high_water.size() << " stations\n";
 
   // Every destination that is not where the dump was written gets a copy: dump, then manifest.
   int exit_code = kExitOk;
@@ -264,13 +272,13 @@ int run_backup(const BackupOptions& options) {
     auto put = store->put(dump, dump_name);
     if (put) put = store->put(manifest_file, manifest_name(dump_name));
     if (!put) {
-      std::cerr << "weighlink-backend: backup: cannot copy " << dump_name << " to "
-                << destinations[i].display() << ": " << put.error().message << "\n";
+      console.err << "weighlink-backend: backup: cannot copy " << dump_name << " to "
+                  << destinations[i].display() << ": " << put.error().message << "\n";
       exit_code = kExitFailure;
       continue;
     }
     const double up_s = seconds_since(upload_started);
-    std::cout << "copied to " << destinations[i].display() << " in " << up_s << " s\n";
+    console.out << "copied to " << destinations[i].display() << " in " << up_s << " s\n";
     if (i == 0) primary_manifest = remote_path(destinations[i].display(), manifest_name(dump_name));
   }
   if (!primary_local) {
@@ -278,18 +286,19 @@ int run_backup(const BackupOptions& options) {
       fs::remove(dump, ec);
       fs::remove(manifest_file, ec);
     } else {
-      std::cerr << "weighlink-backend: backup: the dump and its manifest stay in "
-                << write_dir.string() << " until they are copied by hand (rclone copy)\n";
+      console.err << "weighlink-backend: backup: the dump and its manifest stay in "
+                  << write_dir.string() << " until they are copied by hand (rclone copy)\n";
     }
   }
 
   if (options.retention_days > 0) {
     for (const auto& destination : destinations) {
       auto store = open_store(destination);
-      if (!apply_retention(*store, options.retention_days, now_s)) exit_code = kExitFailure;
+      if (!apply_retention(console, *store, options.retention_days, now_s))
+        exit_code = kExitFailure;
     }
   }
-  std::cout << primary_manifest << "\n";
+  console.out << primary_manifest << "\n";
   return exit_code;
 }
 

@@ -5,7 +5,7 @@
 #include <boost/json.hpp>
 #include <chrono>
 #include <fstream>
-#include <iostream>
+#include <ostream>
 
 #include "command_clock.hpp"
 #include "json_text.hpp"
@@ -56,20 +56,20 @@ std::vector<DrillRecord> read_ops_log(const fs::path& file, std::vector<std::str
 
 // One line in the JSON (the last of stdout) when DIR cannot be read, so that a pipeline reading
 // the last line always finds an object.
-int cannot_read(const std::string& message) {
-  std::cerr << "weighlink-backend: dr-status: " << message << "\n";
-  std::cout << "DR status: UNKNOWN (" << message << ")\n"
-            << json::serialize(json::object{{"ready", false}, {"error", message}}) << std::endl;
+int cannot_read(const base::Console& console, const std::string& message) {
+  console.err << "weighlink-backend: dr-status: " << message << "\n";
+  console.out << "DR status: UNKNOWN (" << message << ")\n"
+              << json::serialize(json::object{{"ready", false}, {"error", message}}) << std::endl;
   return kExitFailure;
 }
 
 }  // namespace
 
-int run_dr_status(const DrStatusOptions& o) {
+int run_dr_status(const DrStatusOptions& o, const base::Console& console) {
   std::string error;
   const auto paths = drill_paths(o.locations, o.ops_log, error);
   if (!paths) {
-    std::cerr << "weighlink-backend: dr-status: " << error << "\n";
+    console.err << "weighlink-backend: dr-status: " << error << "\n";
     return kExitUsage;
   }
   const fs::path& ops_log = paths->ops_log;
@@ -77,7 +77,7 @@ int run_dr_status(const DrStatusOptions& o) {
   const auto now = unix_now();
   auto reachable = open_first_reachable(paths->locations);
   if (!reachable) {
-    return cannot_read(reachable.error().message + "; check --dir and --fallback");
+    return cannot_read(console, reachable.error().message + "; check --dir and --fallback");
   }
   std::vector<std::string> notes;
   if (!reachable->skipped.empty()) notes.push_back(describe_fallback(*reachable));
@@ -130,19 +130,19 @@ int run_dr_status(const DrStatusOptions& o) {
       std::count_if(checks.begin(), checks.end(), [](const DrCheck& c) { return !c.met; });
   const std::string guidance = rpo_tier_guidance(rpo_s);
 
-  std::cout << "DR status: "
-            << (ready ? std::string("READY (every check met)")
-                      : "NOT READY (" + std::to_string(unmet) + " of " +
-                            std::to_string(checks.size()) + " checks not met)")
-            << " for " << reachable->store->location().display() << ", drills from "
-            << ops_log.string() << "\n";
+  console.out << "DR status: "
+              << (ready ? std::string("READY (every check met)")
+                        : "NOT READY (" + std::to_string(unmet) + " of " +
+                              std::to_string(checks.size()) + " checks not met)")
+              << " for " << reachable->store->location().display() << ", drills from "
+              << ops_log.string() << "\n";
   json::array checks_json;
   for (const auto& c : checks) {
-    std::cout << "  " << (c.met ? "OK  " : "FAIL") << " " << c.name << ": " << c.detail << "\n";
+    console.out << "  " << (c.met ? "OK  " : "FAIL") << " " << c.name << ": " << c.detail << "\n";
     checks_json.push_back({{"name", c.name}, {"met", c.met}, {"detail", c.detail}});
   }
-  std::cout << "  " << guidance << "\n";
-  for (const auto& note : notes) std::cout << "  note: " << note << "\n";
+  console.out << "  " << guidance << "\n";
+  for (const auto& note : notes) console.out << "  note: " << note << "\n";
 
   json::array notes_json;
   for (const auto& note : notes) notes_json.emplace_back(note);
@@ -162,7 +162,7 @@ int run_dr_status(const DrStatusOptions& o) {
                             {"ops_log", ops_log.string()},
                             {"checked_at", format_utc_timestamp(now)},
                             {"notes", notes_json}};
-  std::cout << to_readable_json(report) << std::endl;
+  console.out << to_readable_json(report) << std::endl;
   return ready ? kExitOk : kExitGateNotMet;
 }
 

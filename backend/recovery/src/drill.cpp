@@ -11,8 +11,8 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
-#include <iostream>
 #include <memory>
+#include <ostream>
 #include <sstream>
 #include <string_view>
 #include <thread>
@@ -359,48 +359,49 @@ std::string figure(const char* name, const std::optional<double>& seconds) {
   return std::string(name) + " " + (seconds ? fixed(*seconds) + " s" : std::string("-"));
 }
 
-void print_summary(const DrillRecord& r, const std::string& smoke_summary, const fs::path& ops_log,
-                   bool logged) {
+void print_summary(const base::Console& console, const DrillRecord& r,
+                   const std::string& smoke_summary, const fs::path& ops_log, bool logged) {
   if (r.passed) {
-    std::cout << "drill pass: " << r.dump;
+    console.out << "drill pass: " << r.dump;
   } else {
-    std::cout << "drill FAIL (" << (r.exit_code == kExitDrillFailed ? "" : "could not run, ")
-              << "sev-2) at step " << r.failed_step << ": " << r.failure << "\n  dump "
-              << (r.dump.empty() ? std::string("none") : r.dump);
+    console.out << "drill FAIL (" << (r.exit_code == kExitDrillFailed ? "" : "could not run, ")
+                << "sev-2) at step " << r.failed_step << ": " << r.failure << "\n  dump "
+                << (r.dump.empty() ? std::string("none") : r.dump);
   }
-  if (r.dump_created_at) std::cout << " (taken " << format_utc_timestamp(*r.dump_created_at) << ")";
-  if (!r.location.empty()) std::cout << " from " << r.location;
-  std::cout << "\n";
+  if (r.dump_created_at)
+    console.out << " (taken " << format_utc_timestamp(*r.dump_created_at) << ")";
+  if (!r.location.empty()) console.out << " from " << r.location;
+  console.out << "\n";
   if (r.scratch_s) {
-    std::cout << "  disposable cluster " << fixed(*r.scratch_s) << " s (not part of the RTO)\n";
+    console.out << "  disposable cluster " << fixed(*r.scratch_s) << " s (not part of the RTO)\n";
   }
   if (r.fetch_s) {
-    std::cout << "  " << figure("fetch", r.fetch_s) << ", " << figure("restore", r.restore_s);
+    console.out << "  " << figure("fetch", r.fetch_s) << ", " << figure("restore", r.restore_s);
     if (!r.restore_steps.empty()) {
-      std::cout << " (";
+      console.out << " (";
       for (std::size_t i = 0; i < r.restore_steps.size(); ++i) {
-        std::cout << (i ? ", " : "") << r.restore_steps[i].first << " "
-                  << fixed(r.restore_steps[i].second);
+        console.out << (i ? ", " : "") << r.restore_steps[i].first << " "
+                    << fixed(r.restore_steps[i].second);
       }
-      if (!r.schema.empty()) std::cout << "; schema " << r.schema;
-      std::cout << ")";
+      if (!r.schema.empty()) console.out << "; schema " << r.schema;
+      console.out << ")";
     }
-    std::cout << ", " << figure("ready", r.ready_s) << ", " << figure("smoke", r.smoke_s) << "\n";
+    console.out << ", " << figure("ready", r.ready_s) << ", " << figure("smoke", r.smoke_s) << "\n";
   }
-  if (r.rto_s) std::cout << "  RTO " << fixed(*r.rto_s) << " s (from the fetch to /readyz 200)\n";
-  if (!smoke_summary.empty()) std::cout << "  smoke: " << smoke_summary << "\n";
-  for (const auto& note : r.notes) std::cout << "  note: " << note << "\n";
-  std::cout << "  " << (logged ? "recorded in " : "NOT recorded in ") << ops_log.string() << "\n";
+  if (r.rto_s) console.out << "  RTO " << fixed(*r.rto_s) << " s (from the fetch to /readyz 200)\n";
+  if (!smoke_summary.empty()) console.out << "  smoke: " << smoke_summary << "\n";
+  for (const auto& note : r.notes) console.out << "  note: " << note << "\n";
+  console.out << "  " << (logged ? "recorded in " : "NOT recorded in ") << ops_log.string() << "\n";
 }
 
 }  // namespace
 
-int run_drill(const DrillOptions& o) {
+int run_drill(const DrillOptions& o, const base::Console& console) {
   ScratchCluster::remove_on_signals();
   std::string error;
   auto paths = drill_paths(o.locations, o.ops_log, error);
   if (!paths) {
-    std::cerr << "weighlink-backend: drill: " << error << "\n";
+    console.err << "weighlink-backend: drill: " << error << "\n";
     return kExitUsage;
   }
   const fs::path ops_log = paths->ops_log;
@@ -415,16 +416,16 @@ int run_drill(const DrillOptions& o) {
   const bool logged = append_line(ops_log, line, error);
   // stderr first: the JSON line is the last of the output even where both are one stream.
   if (!passed) {
-    std::cerr << "weighlink-backend: drill: FAIL at step " << record.failed_step << ": "
-              << record.failure
-              << " (a failed drill is a sev-2: see docs/operations.md, \"Restore drill\")\n";
+    console.err << "weighlink-backend: drill: FAIL at step " << record.failed_step << ": "
+                << record.failure
+                << " (a failed drill is a sev-2: see docs/operations.md, \"Restore drill\")\n";
   }
   if (!logged) {
-    std::cerr << "weighlink-backend: drill: the drill's record was not written to the ops log: "
-              << error << "; give a writable --ops-log (dr-status reads it)\n";
+    console.err << "weighlink-backend: drill: the drill's record was not written to the ops log: "
+                << error << "; give a writable --ops-log (dr-status reads it)\n";
   }
-  print_summary(record, drill.smoke_summary(), ops_log, logged);
-  std::cout << line << std::endl;
+  print_summary(console, record, drill.smoke_summary(), ops_log, logged);
+  console.out << line << std::endl;
   return passed && !logged ? kExitFailure : record.exit_code;
 }
 

@@ -18,8 +18,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <iostream>
 #include <optional>
+#include <ostream>
 
 #include "command_clock.hpp"
 #include "weighlink/base/file_write.hpp"
@@ -41,8 +41,8 @@ using Clock = std::chrono::steady_clock;
 
 constexpr std::string_view kDsnVariable = "WEIGHLINK_DSN";
 
-int usage(const std::string& what) {
-  std::cerr << "weighlink-backend: monitor: " << what << "\n";
+int usage(const base::Console& console, const std::string& what) {
+  console.err << "weighlink-backend: monitor: " << what << "\n";
   return kExitUsage;
 }
 
@@ -99,16 +99,17 @@ bool sleep_unless_stopped(double seconds) {
   return false;
 }
 
-// Every line goes to stdout and, with --ops-log, is appended there in one write (O_APPEND), so
-// that lines of other writers of the same log (drill) never interleave with it.
+// Every line goes to the console's out and, with --ops-log, is appended there in one write
+// (O_APPEND), so that lines of other writers of the same log (drill) never interleave with it.
 class DecisionLog {
  public:
-  explicit DecisionLog(std::string ops_log) : ops_log_(std::move(ops_log)) {}
+  DecisionLog(std::string ops_log, const base::Console& console)
+      : ops_log_(std::move(ops_log)), console_(console) {}
   void write(const json::object& fields) {
     json::object line{{"time", now_text()}, {"source", "monitor"}};
     for (const auto& field : fields) line[field.key()] = field.value();
     const std::string text = json::serialize(line) + "\n";
-    std::cout << text << std::flush;
+    console_.out << text << std::flush;
     if (ops_log_.empty()) return;
     const int fd = ::open(ops_log_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
     const bool written =
@@ -116,14 +117,15 @@ class DecisionLog {
     const int error = errno;
     if (fd >= 0) ::close(fd);
     if (!written) {
-      std::cerr << "weighlink-backend: monitor: cannot append to --ops-log " << ops_log_ << " ("
-                << (error != 0 ? std::strerror(error) : "short write")
-                << "); the line is on stdout only\n";
+      console_.err << "weighlink-backend: monitor: cannot append to --ops-log " << ops_log_ << " ("
+                   << (error != 0 ? std::strerror(error) : "short write")
+                   << "); the line is on stdout only\n";
     }
   }
 
  private:
   std::string ops_log_;
+  const base::Console& console_;
 };
 
 // What one check found.
@@ -284,8 +286,8 @@ json::object describe(const Located& located) {
 
 // Restores verified-latest into a fresh database on the recovery server and repoints the backend
 // to it; `dsn` becomes the new database's once the dsn file names it.
-json::object recover(const MonitorOptions& o, const std::vector<Location>& locations,
-                     std::string& dsn) {
+json::object recover(const base::Console& console, const MonitorOptions& o,
+                     const std::vector<Location>& locations, std::string& dsn) {
   Recovery r;
   auto t = Clock::now();
   std::string error;
@@ -347,7 +349,7 @@ json::object recover(const MonitorOptions& o, const std::vector<Location>& locat
                          .force = false,
                          .jobs = static_cast<std::size_t>(o.jobs),
                          .expected_sha256 = pointer.sha256};
-  const auto restored = restore_dump(restore, std::cerr);
+  const auto restored = restore_dump(restore, console.err);
   if (!restored) {
     drop();
     return r.failed("restore", restored.error().message);
@@ -516,19 +518,19 @@ std::string repoint_env_file(std::string_view text, std::string_view variable,
   return out;
 }
 
-int run_monitor(const MonitorOptions& options) {
-  if (auto problem = usage_problem(options)) return usage(*problem);
+int run_monitor(const MonitorOptions& options, const base::Console& console) {
+  if (auto problem = usage_problem(options)) return usage(console, *problem);
   std::vector<Location> locations;
   if (options.recover) {
     for (const auto& spec : locations_of(options)) locations.push_back(*parse_location(spec));
   }
   if (!install_signal_handlers()) {
-    std::cerr << "weighlink-backend: monitor: cannot install the signal handlers: "
-              << std::strerror(errno) << "\n";
+    console.err << "weighlink-backend: monitor: cannot install the signal handlers: "
+                << std::strerror(errno) << "\n";
     return kExitFailure;
   }
 
-  DecisionLog log(options.ops_log);
+  DecisionLog log(options.ops_log, console);
   MonitorState state(MonitorPolicy{options.threshold, options.cooldown_s, options.recover});
   std::string dsn = options.dsn;
   json::object start{{"event", "start"},
@@ -585,7 +587,7 @@ int run_monitor(const MonitorOptions& options) {
                  {"outcome", "skipped"},
                  {"error", "SIGTERM or SIGINT came during the check: stopping instead"}});
     } else if (decision.action == MonitorState::Action::recover) {
-      log.write(recover(options, locations, dsn));
+      log.write(recover(console, options, locations, dsn));
       state.recovered(unix_now());
     }
     if (options.max_checks > 0 && checks >= options.max_checks) break;

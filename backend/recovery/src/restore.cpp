@@ -9,8 +9,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <iostream>
 #include <optional>
+#include <ostream>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -373,13 +373,13 @@ RestoreResult restore_dump(const RestoreOptions& options, std::ostream& progress
       run.schema_after, total};
 }
 
-int run_restore(const RestoreOptions& options) {
-  const auto restored = restore_dump(options, std::cout);
+int run_restore(const RestoreOptions& options, const base::Console& console) {
+  const auto restored = restore_dump(options, console.out);
   if (!restored) {
-    std::cerr << "weighlink-backend: restore: " << restored.error().message << "\n";
+    console.err << "weighlink-backend: restore: " << restored.error().message << "\n";
     return restored.error().exit_code;
   }
-  std::cout << restored->generation << std::endl;  // the last line
+  console.out << restored->generation << std::endl;  // the last line
   return kExitOk;
 }
 

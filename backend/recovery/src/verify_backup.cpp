@@ -10,8 +10,8 @@
 #include <chrono>
 #include <fstream>
 #include <future>
-#include <iostream>
 #include <optional>
+#include <ostream>
 #include <set>
 #include <sstream>
 
@@ -120,14 +120,17 @@ class Report {
 // server, dropped afterwards.
 class ScratchTarget {
  public:
+  explicit ScratchTarget(std::ostream& err) : err_(err) {}
+  ScratchTarget(const ScratchTarget&) = delete;
+  ScratchTarget& operator=(const ScratchTarget&) = delete;
   ~ScratchTarget() {
     if (!created_database_.empty()) {
       PgConnection admin(admin_dsn_);
       if (!admin.ensure_connected() ||
           !admin.exec("DROP DATABASE IF EXISTS \"" + created_database_ + "\" WITH (FORCE)")) {
-        std::cerr << "weighlink-backend: verify-backup: cannot drop the scratch database "
-                  << created_database_ << " on " << admin.target() << ": " << admin.last_error()
-                  << "; drop it by hand\n";
+        err_ << "weighlink-backend: verify-backup: cannot drop the scratch database "
+             << created_database_ << " on " << admin.target() << ": " << admin.last_error()
+             << "; drop it by hand\n";
       }
     }
   }
@@ -173,6 +176,7 @@ class ScratchTarget {
   std::string created_database_;
   std::string dsn_;
   std::string bin_;
+  std::ostream& err_;
 };
 
 struct Candidate {
@@ -185,8 +189,8 @@ struct Candidate {
   std::string restored_generation;
 };
 
-void write_textfile(const VerifyOptions& o, const Report& report, const Candidate* candidate,
-                    const std::optional<SizeVerdict>& size,
+void write_textfile(const base::Console& console, const VerifyOptions& o, const Report& report,
+                    const Candidate* candidate, const std::optional<SizeVerdict>& size,
                     const std::optional<VerifiedLatest>& latest) {
   if (o.textfile.empty()) return;
   std::ostringstream t;
@@ -230,7 +234,7 @@ void write_textfile(const VerifyOptions& o, const Report& report, const Candidat
   }
   // Readable by node_exporter, which runs as another user.
   if (auto error = base::write_file_atomically(o.textfile, t.str(), 0644)) {
-    std::cerr << "weighlink-backend: verify-backup: " << *error << " (--textfile)\n";
+    console.err << "weighlink-backend: verify-backup: " << *error << " (--textfile)\n";
   }
 }
 
@@ -318,7 +322,7 @@ std::string_view code_name(VerifyCode code) noexcept {
 namespace {
 
 // The checks, in order; returns when one fails (the report holds the verdict).
-void verify(const VerifyOptions& o, Report& report, Store& store,
+void verify(const base::Console& console, const VerifyOptions& o, Report& report, Store& store,
             const std::vector<StoreEntry>& entries, const std::vector<SoftForeignKey>& soft_keys,
             std::optional<Candidate>& candidate, std::optional<SizeVerdict>& size,
             std::optional<VerifiedLatest>& latest) {
@@ -386,7 +390,7 @@ void verify(const VerifyOptions& o, Report& report, Store& store,
 
   // The disposable cluster starts (initdb, pg_ctl) while the dump is fetched and checked; a
   // dump that fails those checks tears it down unused.
-  ScratchTarget target;
+  ScratchTarget target(console.err);
   std::string scratch_error;
   auto scratch_started = Clock::now();
   auto scratch = std::async(std::launch::async, [&] { return target.open(o, scratch_error); });
@@ -642,7 +646,7 @@ void verify(const VerifyOptions& o, Report& report, Store& store,
 
 }  // namespace
 
-int run_verify_backup(const VerifyOptions& o) {
+int run_verify_backup(const VerifyOptions& o, const base::Console& console) {
   ScratchCluster::remove_on_signals();
   Report report;
   // Bad usage first: nothing runs on a wrong allowlist.
@@ -650,15 +654,15 @@ int run_verify_backup(const VerifyOptions& o) {
   if (!o.soft_fk_allowlist.empty()) {
     std::ifstream in(o.soft_fk_allowlist, std::ios::binary);
     if (!in) {
-      std::cerr << "weighlink-backend: verify-backup: cannot read --soft-fk-allowlist "
-                << o.soft_fk_allowlist << "\n";
+      console.err << "weighlink-backend: verify-backup: cannot read --soft-fk-allowlist "
+                  << o.soft_fk_allowlist << "\n";
       return kExitUsage;
     }
     std::stringstream text;
     text << in.rdbuf();
     std::string error;
     if (!apply_soft_fk_allowlist(text.str(), o.soft_fk_allowlist, soft_keys, error)) {
-      std::cerr << "weighlink-backend: verify-backup: " << error << "\n";
+      console.err << "weighlink-backend: verify-backup: " << error << "\n";
       return kExitUsage;
     }
   }
@@ -666,7 +670,7 @@ int run_verify_backup(const VerifyOptions& o) {
   for (const auto& spec : o.locations) {
     auto location = parse_location(spec);
     if (!location) {
-      std::cerr << "weighlink-backend: verify-backup: " << location.error().message << "\n";
+      console.err << "weighlink-backend: verify-backup: " << location.error().message << "\n";
       return kExitUsage;
     }
     locations.push_back(*location);
@@ -693,7 +697,7 @@ int run_verify_backup(const VerifyOptions& o) {
     const std::string how = describe_fallback(*reachable);
     if (!reachable->skipped.empty()) report.note(how);
     report.step("locate", true, seconds_since(t), how);
-    verify(o, report, *store, reachable->entries, soft_keys, candidate, size, latest);
+    verify(console, o, report, *store, reachable->entries, soft_keys, candidate, size, latest);
   }
 
   // Promotion: only a dump that passed everything.
@@ -779,25 +783,25 @@ int run_verify_backup(const VerifyOptions& o) {
     json::object notify = to_json(outcome);
     if (!outcome.delivered) {
       notify["code"] = "NOTIFY_FAILED";
-      std::cerr << "weighlink-backend: verify-backup: NOTIFY_FAILED: " << outcome.error
-                << " (the verdict stands)\n";
+      console.err << "weighlink-backend: verify-backup: NOTIFY_FAILED: " << outcome.error
+                  << " (the verdict stands)\n";
     }
     report.set("notify", notify);
   }
   const auto final_report = json::serialize(report.to_json()) + "\n";
   if (!o.report.empty()) {
     if (auto error = base::write_file_atomically(o.report, final_report, 0644)) {
-      std::cerr << "weighlink-backend: verify-backup: " << *error << " (--report)\n";
+      console.err << "weighlink-backend: verify-backup: " << *error << " (--report)\n";
     }
   }
-  write_textfile(o, report, candidate ? &*candidate : nullptr, size, latest);
+  write_textfile(console, o, report, candidate ? &*candidate : nullptr, size, latest);
 
-  std::cout << "verify-backup " << report.verdict() << ": " << code_name(report.code());
-  if (candidate) std::cout << " " << candidate->manifest.dump;
-  std::cout << "\n";
+  console.out << "verify-backup " << report.verdict() << ": " << code_name(report.code());
+  if (candidate) console.out << " " << candidate->manifest.dump;
+  console.out << "\n";
   if (!report.passed()) {
-    std::cerr << "weighlink-backend: verify-backup: " << code_name(report.code()) << ": "
-              << report.detail() << "\n";
+    console.err << "weighlink-backend: verify-backup: " << code_name(report.code()) << ": "
+                << report.detail() << "\n";
   }
   return report.exit_code();
 }

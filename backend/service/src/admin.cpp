@@ -1,7 +1,7 @@
 // migrate, station add, rotate-token, set-key, set-unsigned-weighings, disable: one-shot
 // commands on their own connection.
-#include <iostream>
 #include <optional>
+#include <ostream>
 #include <string_view>
 #include <vector>
 
@@ -15,38 +15,40 @@ namespace weighlink::backend {
 namespace {
 
 // "weighlink-backend: <command>: <what failed>: <detail>; <what to do>"
-int fail(std::string_view command, std::string_view what, const PgConnection& db,
-         const boost::system::error_code& error) {
-  std::cerr << "weighlink-backend: " << command << ": " << what << ": ";
+int fail(const base::Console& console, std::string_view command, std::string_view what,
+         const PgConnection& db, const boost::system::error_code& error) {
+  console.err << "weighlink-backend: " << command << ": " << what << ": ";
   if (error == Errc::station_not_found) {
-    std::cerr << "no such station; check --id\n";
+    console.err << "no such station; check --id\n";
   } else if (error == Errc::connection_lost) {
-    std::cerr << "cannot reach PostgreSQL (" << db.last_error()
-              << "); check --dsn and that the server is running\n";
+    console.err << "cannot reach PostgreSQL (" << db.last_error()
+                << "); check --dsn and that the server is running\n";
   } else if (error == Errc::not_migrated) {
-    std::cerr << "the database has no weighlink schema (or an older one); run "
-                 "`weighlink-backend migrate --dsn ...` first\n";
+    console.err << "the database has no weighlink schema (or an older one); run "
+                   "`weighlink-backend migrate --dsn ...` first\n";
   } else {
-    std::cerr << error.message() << " (" << db.last_error() << ")\n";
+    console.err << error.message() << " (" << db.last_error() << ")\n";
   }
   return kExitFailure;
 }
 
-int bad_station_id(std::string_view command, const std::string& station_id) {
-  std::cerr << "weighlink-backend: " << command << ": invalid station id \"" << station_id
-            << "\": use 1..64 characters of A-Z a-z 0-9 . _ -\n";
+int bad_station_id(const base::Console& console, std::string_view command,
+                   const std::string& station_id) {
+  console.err << "weighlink-backend: " << command << ": invalid station id \"" << station_id
+              << "\": use 1..64 characters of A-Z a-z 0-9 . _ -\n";
   return kExitUsage;
 }
 
 // The key in an agent's station key file (station add --key-file, station set-key); nullopt
 // after saying why on stderr.
-std::optional<std::vector<unsigned char>> read_key_file(std::string_view command,
+std::optional<std::vector<unsigned char>> read_key_file(const base::Console& console,
+                                                        std::string_view command,
                                                         const std::string& path) {
   std::string error;
   auto key = record::read_station_key(path, &error);
   if (!key) {
-    std::cerr << "weighlink-backend: " << command << ": " << error
-              << "; pass the agent's key file (DATA_DIR/station.key or its station_key_file)\n";
+    console.err << "weighlink-backend: " << command << ": " << error
+                << "; pass the agent's key file (DATA_DIR/station.key or its station_key_file)\n";
   }
   return key;
 }
@@ -63,27 +65,28 @@ bool valid_station_id(const std::string& station_id) noexcept {
   return true;
 }
 
-int run_migrate(const std::string& dsn) {
+int run_migrate(const std::string& dsn, const base::Console& console) {
   PgConnection db(dsn);
   auto applied = migrate(db);
-  if (!applied) return fail("migrate", "migration failed", db, applied.error());
+  if (!applied) return fail(console, "migrate", "migration failed", db, applied.error());
   auto status = schema_status(db);
   const int version = status ? status->current_version : latest_schema_version();
   if (applied->empty()) {
-    std::cout << "schema is up to date at version " << version << "\n";
+    console.out << "schema is up to date at version " << version << "\n";
   } else {
-    for (int v : *applied) std::cout << "applied migration " << v << "\n";
-    std::cout << "schema is now at version " << version << "\n";
+    for (int v : *applied) console.out << "applied migration " << v << "\n";
+    console.out << "schema is now at version " << version << "\n";
   }
   return kExitOk;
 }
 
 int run_station_add(const std::string& dsn, const std::string& station_id,
-                    const std::string& key_file, bool allow_unsigned_weighings) {
-  if (!valid_station_id(station_id)) return bad_station_id("station add", station_id);
+                    const std::string& key_file, bool allow_unsigned_weighings,
+                    const base::Console& console) {
+  if (!valid_station_id(station_id)) return bad_station_id(console, "station add", station_id);
   std::vector<unsigned char> key;
   if (!key_file.empty()) {
-    auto loaded = read_key_file("station add", key_file);
+    auto loaded = read_key_file(console, "station add", key_file);
     if (!loaded) return kExitUsage;
     key = std::move(*loaded);
   }
@@ -92,92 +95,97 @@ int run_station_add(const std::string& dsn, const std::string& station_id,
   auto added = insert_station(db, station_id, sha256_hex(token), key, allow_unsigned_weighings);
   if (!added) {
     if (added.error() == Errc::station_exists) {
-      std::cerr << "weighlink-backend: station add: station \"" << station_id
-                << "\" already exists; choose another --id (or rotate its token later)\n";
+      console.err << "weighlink-backend: station add: station \"" << station_id
+                  << "\" already exists; choose another --id (or rotate its token later)\n";
       return kExitFailure;
     }
-    return fail("station add", "cannot create station \"" + station_id + "\"", db, added.error());
+    return fail(console, "station add", "cannot create station \"" + station_id + "\"", db,
+                added.error());
   }
   // Only the hash is stored: this is the one chance to copy the token.
-  std::cout << "created station " << station_id << "\n";
+  console.out << "created station " << station_id << "\n";
   if (!key.empty()) {
-    std::cout << "signatures are checked with the key from " << key_file << "\n";
+    console.out << "signatures are checked with the key from " << key_file << "\n";
   } else if (allow_unsigned_weighings) {
-    std::cout << "no signing key: its weighings are recorded unsigned (register the agent's key "
-                 "with `station set-key` to check them)\n";
+    console.out << "no signing key: its weighings are recorded unsigned (register the agent's key "
+                   "with `station set-key` to check them)\n";
   } else {
-    std::cout << "no signing key: its weighings are refused (unsigned_weighing) until the agent's "
-                 "key is registered with `station set-key` (or `station set-unsigned-weighings "
-                 "--id "
-              << station_id << " allow`)\n";
+    console.out
+        << "no signing key: its weighings are refused (unsigned_weighing) until the agent's "
+           "key is registered with `station set-key` (or `station set-unsigned-weighings "
+           "--id "
+        << station_id << " allow`)\n";
   }
-  std::cout << "token (shown once; put it in the agent's --station-token-file):\n"
-            << token << std::endl;
+  console.out << "token (shown once; put it in the agent's --station-token-file):\n"
+              << token << std::endl;
   return kExitOk;
 }
 
-int run_station_rotate_token(const std::string& dsn, const std::string& station_id) {
+int run_station_rotate_token(const std::string& dsn, const std::string& station_id,
+                             const base::Console& console) {
   constexpr std::string_view kCommand = "station rotate-token";
-  if (!valid_station_id(station_id)) return bad_station_id(kCommand, station_id);
+  if (!valid_station_id(station_id)) return bad_station_id(console, kCommand, station_id);
   const std::string token = generate_token();
   PgConnection db(dsn);
   auto replaced = replace_station_token(db, station_id, sha256_hex(token));
   if (!replaced) {
-    return fail(kCommand, "cannot rotate the token of station \"" + station_id + "\"", db,
+    return fail(console, kCommand, "cannot rotate the token of station \"" + station_id + "\"", db,
                 replaced.error());
   }
-  std::cout << "new token for station " << station_id
-            << "; the old one is refused from now on. Write it to the agent's "
-               "--station-token-file: the agent reads the file again by itself.\n"
-            << "token (shown once):\n"
-            << token << std::endl;
+  console.out << "new token for station " << station_id
+              << "; the old one is refused from now on. Write it to the agent's "
+                 "--station-token-file: the agent reads the file again by itself.\n"
+              << "token (shown once):\n"
+              << token << std::endl;
   return kExitOk;
 }
 
-int run_station_disable(const std::string& dsn, const std::string& station_id) {
-  if (!valid_station_id(station_id)) return bad_station_id("station disable", station_id);
+int run_station_disable(const std::string& dsn, const std::string& station_id,
+                        const base::Console& console) {
+  if (!valid_station_id(station_id)) return bad_station_id(console, "station disable", station_id);
   PgConnection db(dsn);
   auto disabled = disable_station(db, station_id);
   if (!disabled) {
-    return fail("station disable", "cannot disable station \"" + station_id + "\"", db,
+    return fail(console, "station disable", "cannot disable station \"" + station_id + "\"", db,
                 disabled.error());
   }
-  std::cout << "disabled station " << station_id << "; its token is refused from now on\n";
+  console.out << "disabled station " << station_id << "; its token is refused from now on\n";
   return kExitOk;
 }
 
 int run_station_set_unsigned_weighings(const std::string& dsn, const std::string& station_id,
-                                       bool allow) {
+                                       bool allow, const base::Console& console) {
   constexpr std::string_view kCommand = "station set-unsigned-weighings";
-  if (!valid_station_id(station_id)) return bad_station_id(kCommand, station_id);
+  if (!valid_station_id(station_id)) return bad_station_id(console, kCommand, station_id);
   PgConnection db(dsn);
   if (auto set = set_unsigned_weighings(db, station_id, allow); !set) {
-    return fail(kCommand, "cannot change station \"" + station_id + "\"", db, set.error());
+    return fail(console, kCommand, "cannot change station \"" + station_id + "\"", db, set.error());
   }
   if (allow) {
-    std::cout << "station " << station_id
-              << ": weighings are recorded without a signing key (unsigned); once its key is "
-                 "registered every mutation's signature is checked\n";
+    console.out << "station " << station_id
+                << ": weighings are recorded without a signing key (unsigned); once its key is "
+                   "registered every mutation's signature is checked\n";
   } else {
-    std::cout << "station " << station_id
-              << ": without a signing key its weighings are REJECTED unsigned_weighing from now "
-                 "on\n";
+    console.out << "station " << station_id
+                << ": without a signing key its weighings are REJECTED unsigned_weighing from now "
+                   "on\n";
   }
   return kExitOk;
 }
 
 int run_station_set_key(const std::string& dsn, const std::string& station_id,
-                        const std::string& key_file) {
+                        const std::string& key_file, const base::Console& console) {
   constexpr std::string_view kCommand = "station set-key";
-  if (!valid_station_id(station_id)) return bad_station_id(kCommand, station_id);
-  const auto key = read_key_file(kCommand, key_file);
+  if (!valid_station_id(station_id)) return bad_station_id(console, kCommand, station_id);
+  const auto key = read_key_file(console, kCommand, key_file);
   if (!key) return kExitUsage;
   PgConnection db(dsn);
   if (auto set = set_station_key(db, station_id, *key); !set) {
-    return fail(kCommand, "cannot set the key of station \"" + station_id + "\"", db, set.error());
+    return fail(console, kCommand, "cannot set the key of station \"" + station_id + "\"", db,
+                set.error());
   }
-  std::cout << "station " << station_id << ": every new mutation's signature is checked with the "
-            << "key from " << key_file << " from now on\n";
+  console.out << "station " << station_id << ": every new mutation's signature is checked with the "
+              << "key from " << key_file << " from now on\n";
   return kExitOk;
 }
 

@@ -11,8 +11,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <iostream>
 #include <optional>
+#include <ostream>
 #include <sstream>
 
 #include "weighlink/base/credential_files.hpp"
@@ -36,39 +36,41 @@ std::int64_t now_unix_ms() {
       .count();
 }
 
-int usage_error(const std::string& message) {
-  std::cerr << "weighlink-backend: serve: " << message << "\n";
+int usage_error(const base::Console& console, const std::string& message) {
+  console.err << "weighlink-backend: serve: " << message << "\n";
   return kExitUsage;
 }
 
-// The whole of a PEM file; nullopt (with a message on stderr) when it cannot be read or holds no
-// PEM block.
-std::optional<std::string> read_pem(const std::string& flag, const std::string& path) {
+// The whole of a PEM file; nullopt (with a message on the console) when it cannot be read or holds
+// no PEM block.
+std::optional<std::string> read_pem(const base::Console& console, const std::string& flag,
+                                    const std::string& path) {
   std::string error;
   auto text = base::read_pem_file(path, &error);
   if (!error.empty()) {
-    std::cerr << "weighlink-backend: serve: " << flag << ": " << error << "\n";
+    console.err << "weighlink-backend: serve: " << flag << ": " << error << "\n";
     return std::nullopt;
   }
   return text;
 }
 
 // Plaintext, or TLS (optionally mutual) from the --tls-* files; nullptr after a message.
-std::shared_ptr<grpc::ServerCredentials> server_credentials(const ServeOptions& o) {
+std::shared_ptr<grpc::ServerCredentials> server_credentials(const base::Console& console,
+                                                            const ServeOptions& o) {
   if (o.tls_cert.empty() && o.tls_key.empty() && o.tls_client_ca.empty()) {
     return grpc::InsecureServerCredentials();
   }
   if (o.tls_cert.empty() || o.tls_key.empty()) {
-    std::cerr << "weighlink-backend: serve: --tls-cert and --tls-key go together (and "
-                 "--tls-client-ca needs both)\n";
+    console.err << "weighlink-backend: serve: --tls-cert and --tls-key go together (and "
+                   "--tls-client-ca needs both)\n";
     return nullptr;
   }
-  auto cert = read_pem("--tls-cert", o.tls_cert);
-  auto key = read_pem("--tls-key", o.tls_key);
+  auto cert = read_pem(console, "--tls-cert", o.tls_cert);
+  auto key = read_pem(console, "--tls-key", o.tls_key);
   if (!cert || !key) return nullptr;
   grpc::SslServerCredentialsOptions ssl(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
   if (!o.tls_client_ca.empty()) {
-    auto ca = read_pem("--tls-client-ca", o.tls_client_ca);
+    auto ca = read_pem(console, "--tls-client-ca", o.tls_client_ca);
     if (!ca) return nullptr;
     ssl = grpc::SslServerCredentialsOptions(
         GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
@@ -80,18 +82,18 @@ std::shared_ptr<grpc::ServerCredentials> server_credentials(const ServeOptions& 
 
 }  // namespace
 
-int run_serve(const ServeOptions& options) {
+int run_serve(const ServeOptions& options, const base::Console& console) {
   if (options.workers < 1 || options.workers > 256) {
-    return usage_error("--workers must be between 1 and 256");
+    return usage_error(console, "--workers must be between 1 and 256");
   }
   if (options.max_queue < 1 || options.max_queue > 100000) {
-    return usage_error("--max-queue must be between 1 and 100000");
+    return usage_error(console, "--max-queue must be between 1 and 100000");
   }
-  const auto credentials = server_credentials(options);
+  const auto credentials = server_credentials(console, options);
   if (!credentials) return kExitUsage;
   if (options.grpc_listen.rfind(':') == std::string::npos) {
-    return usage_error("invalid --grpc-listen \"" + options.grpc_listen +
-                       "\": expected HOST:PORT, e.g. 127.0.0.1:50051");
+    return usage_error(console, "invalid --grpc-listen \"" + options.grpc_listen +
+                                    "\": expected HOST:PORT, e.g. 127.0.0.1:50051");
   }
 
   // Every thread started from here on inherits the blocked mask; the main thread takes the
@@ -141,7 +143,7 @@ int run_serve(const ServeOptions& options) {
   std::string http_error;
   auto http = HttpServer::start(options.http_listen, std::move(hooks), &http_error);
   if (!http) {
-    std::cerr << "weighlink-backend: serve: " << http_error << "; choose another --http-listen\n";
+    console.err << "weighlink-backend: serve: " << http_error << "; choose another --http-listen\n";
     return http.error() == Errc::invalid_argument && http_error.starts_with("invalid")
                ? kExitUsage
                : kExitFailure;
@@ -164,8 +166,8 @@ int run_serve(const ServeOptions& options) {
   builder.RegisterService(service.get());
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || grpc_port == 0) {
-    std::cerr << "weighlink-backend: serve: cannot listen for gRPC on " << options.grpc_listen
-              << " (address in use or invalid); choose another --grpc-listen\n";
+    console.err << "weighlink-backend: serve: cannot listen for gRPC on " << options.grpc_listen
+                << " (address in use or invalid); choose another --grpc-listen\n";
     (*http)->stop();
     pool.stop();
     return kExitFailure;
@@ -181,8 +183,8 @@ int run_serve(const ServeOptions& options) {
           : base::write_ready_file(options.ready_file,
                                    boost::json::object{{"grpc", grpc_bound}, {"http", http_bound}});
   if (ready_error) {
-    std::cerr << "weighlink-backend: serve: " << *ready_error
-              << "; check that its directory exists and is writable\n";
+    console.err << "weighlink-backend: serve: " << *ready_error
+                << "; check that its directory exists and is writable\n";
     server->Shutdown(std::chrono::system_clock::now());
     (*http)->stop();
     pool.stop();

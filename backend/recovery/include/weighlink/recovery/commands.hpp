@@ -27,7 +27,7 @@ struct BackupOptions {
   int retention_days = 0;                 // 0: no retention
   std::string staging_dir;                // where a dump for a remote --dir is written first
 };
-[[nodiscard]] int run_backup(const BackupOptions& options);
+[[nodiscard]] int run_backup(const BackupOptions& options, const base::Console& console);
 
 struct RestoreOptions {
   std::string file;      // a custom-format dump (backup's weighlink_*.dump)
@@ -47,12 +47,13 @@ struct RestoreOptions {
 // ANALYZE, the pending migrations, and a new generation in backend_meta (with restored_from,
 // restored_at). Prints a phase and throughput summary; the last line is the new generation.
 // restore.hpp has the same as a function (restore_dump).
-[[nodiscard]] int run_restore(const RestoreOptions& options);
+[[nodiscard]] int run_restore(const RestoreOptions& options, const base::Console& console);
 
 // mark-restored --dsn DSN --from TEXT: after a restore weighlink did not run itself (pgBackRest
 // point-in-time recovery, a volume snapshot): refuses a server still in recovery, runs the pending
 // migrations (as migrate) and sets a new generation with restored_from = TEXT and restored_at.
 // The last line printed is the new generation. An empty --from exits 2.
-[[nodiscard]] int run_mark_restored(const std::string& dsn, const std::string& restored_from);
+[[nodiscard]] int run_mark_restored(const std::string& dsn, const std::string& restored_from,
+                                    const base::Console& console);
 
 }  // namespace weighlink::backend

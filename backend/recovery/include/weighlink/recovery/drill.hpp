@@ -24,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "weighlink/base/command.hpp"
 #include "weighlink/recovery/backup_policy.hpp"
 #include "weighlink/recovery/offsite.hpp"
 
@@ -44,14 +45,14 @@ struct DrillOptions {
   int ready_timeout_s = 120;            // from starting the backend to /readyz 200
   std::string self = "/proc/self/exe";  // the binary whose `serve` and `station add` run
 };
-[[nodiscard]] int run_drill(const DrillOptions& options);
+[[nodiscard]] int run_drill(const DrillOptions& options, const base::Console& console);
 
 struct DrStatusOptions {
   std::vector<std::string> locations;  // --dir, then each --fallback, in order
   std::string ops_log;                 // empty: DIR/drills.jsonl (required when DIR is remote)
   DrPolicy policy;
 };
-[[nodiscard]] int run_dr_status(const DrStatusOptions& options);
+[[nodiscard]] int run_dr_status(const DrStatusOptions& options, const base::Console& console);
 
 // Where drill and dr-status read and write: the locations of --dir and each --fallback, and the
 // ops log (`ops_log`, else DIR/drills.jsonl when DIR is a local folder). Pure; nullopt with

@@ -16,6 +16,8 @@
 #include <string_view>
 #include <vector>
 
+#include "weighlink/base/command.hpp"
+
 namespace weighlink::backend {
 
 struct MonitorOptions {
@@ -38,7 +40,7 @@ struct MonitorOptions {
   int jobs = 2;                 // pg_restore --jobs for data and post-data
 };
 
-[[nodiscard]] int run_monitor(const MonitorOptions& options);
+[[nodiscard]] int run_monitor(const MonitorOptions& options, const base::Console& console);
 
 // Pure helpers, exposed for the unit tests.
 

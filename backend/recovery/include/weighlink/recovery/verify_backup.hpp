@@ -18,6 +18,8 @@
 #include <string_view>
 #include <vector>
 
+#include "weighlink/base/command.hpp"
+
 namespace weighlink::backend {
 
 inline constexpr int kExitVerifyFailed = 3;
@@ -55,6 +57,6 @@ struct VerifyOptions {
   int jobs = 2;             // pg_restore --jobs for data and post-data
 };
 
-[[nodiscard]] int run_verify_backup(const VerifyOptions& options);
+[[nodiscard]] int run_verify_backup(const VerifyOptions& options, const base::Console& console);
 
 }  // namespace weighlink::backend

@@ -15,20 +15,23 @@ using base::kExitFailure;
 using base::kExitOk;
 using base::kExitUsage;
 
-[[nodiscard]] int run_migrate(const std::string& dsn);
+[[nodiscard]] int run_migrate(const std::string& dsn, const base::Console& console);
 // Prints the new token once, as the last line of stdout. A non-empty `key_file` (--key-file)
 // registers the agent's station key in the same statement; a bad key file exits 2.
 // `allow_unsigned_weighings` (--allow-unsigned-weighings): without a key its weighings are still
 // recorded; by default they are REJECTED unsigned_weighing until the key is registered.
 [[nodiscard]] int run_station_add(const std::string& dsn, const std::string& station_id,
-                                  const std::string& key_file = {},
-                                  bool allow_unsigned_weighings = false);
+                                  const std::string& key_file, bool allow_unsigned_weighings,
+                                  const base::Console& console);
 // station set-unsigned-weighings --id ID allow|refuse. Unknown id exits 1.
 [[nodiscard]] int run_station_set_unsigned_weighings(const std::string& dsn,
-                                                     const std::string& station_id, bool allow);
-[[nodiscard]] int run_station_disable(const std::string& dsn, const std::string& station_id);
+                                                     const std::string& station_id, bool allow,
+                                                     const base::Console& console);
+[[nodiscard]] int run_station_disable(const std::string& dsn, const std::string& station_id,
+                                      const base::Console& console);
 // Prints the new token once, as the last line of stdout; the old token stops working at once.
-[[nodiscard]] int run_station_rotate_token(const std::string& dsn, const std::string& station_id);
+[[nodiscard]] int run_station_rotate_token(const std::string& dsn, const std::string& station_id,
+                                           const base::Console& console);
 
 struct ServeOptions {
   std::string dsn;
@@ -47,7 +50,7 @@ struct ServeOptions {
 };
 
 // Runs until SIGTERM or SIGINT, then shuts down cleanly and returns 0.
-[[nodiscard]] int run_serve(const ServeOptions& options);
+[[nodiscard]] int run_serve(const ServeOptions& options, const base::Console& console);
 
 // Validates a station id: 1..64 characters of [A-Za-z0-9._-].
 [[nodiscard]] bool valid_station_id(const std::string& station_id) noexcept;
@@ -55,6 +58,6 @@ struct ServeOptions {
 // Registers the agent's station key (its key file: 64+ hex digits) as the station's signing key;
 // replay then checks every new mutation's signature and chain. A bad key file exits 2.
 [[nodiscard]] int run_station_set_key(const std::string& dsn, const std::string& station_id,
-                                      const std::string& key_file);
+                                      const std::string& key_file, const base::Console& console);
 
 }  // namespace weighlink::backend
