@@ -6,7 +6,7 @@ PRESET ?= $(if $(CI),ci,dev)
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: all deps configure build test unit integration demo fuzz bench clean format package package-test
+.PHONY: all deps configure build test unit integration soak demo fuzz bench clean format package package-test
 
 all: build
 
@@ -19,8 +19,10 @@ configure: deps
 build: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
+# Every test but the soak runs (label soak: minutes each; `make soak`). The unit label includes
+# the fuzz targets replaying their seeds and saved crashes (label fuzz-replay).
 test: build
-	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600 $(CTEST_ARGS)
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600 -LE soak $(CTEST_ARGS)
 	@$(MAKE) --no-print-directory package-test
 
 unit: build
@@ -28,6 +30,9 @@ unit: build
 
 integration: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -L integration $(CTEST_ARGS)
+
+soak: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -L soak --timeout 900 $(CTEST_ARGS)
 
 demo: build
 	@scripts/demo.sh
@@ -48,7 +53,9 @@ package-test: build
 	@scripts/deps.sh $(PACKAGE_DEPS)
 	installers/linux/package-test.sh $(BUILD_DIR)
 
-# libFuzzer targets, built with clang in build-fuzz: one per parser (listed in
+# libFuzzer targets, built with clang in build-fuzz (the fuzz preset instruments every library; each
+# target links the libraries it fuzzes; the ordinary build replays each target's seeds and the
+# crashes saved in tests/fuzz/crashes/<id>/ in `make test`): one per parser (listed in
 # build-fuzz/tests/fuzz/targets.txt) plus fuzz_parsers (all parsers at once). Each per-parser target
 # runs FUZZ_SECONDS (or FUZZ_RUNS executions), seeded from tests/vectors and encode_frame();
 # crashes land in build-fuzz/artifacts/, logs with the execution counts in build-fuzz/fuzz-logs/.

@@ -273,7 +273,7 @@ class GrpcReplayWorker final : public ReplayWorker {
     auto r = cursor_.on_hello(from_proto(res.watermark()), stats.acknowledged_seq, now_ms());
     log_notes();
     mark_online();
-    if (!r) return CallError{grpc::StatusCode::INTERNAL, std::move(r.error())};
+    if (!r) return CallError{grpc::StatusCode::INTERNAL, r.error()};
     return std::nullopt;
   }
 
@@ -344,7 +344,7 @@ class GrpcReplayWorker final : public ReplayWorker {
       std::lock_guard lock(mu_);
       status_.withheld = cursor_.withheld();
     }
-    if (!recorded) return CallError{grpc::StatusCode::INTERNAL, std::move(recorded.error())};
+    if (!recorded) return CallError{grpc::StatusCode::INTERNAL, recorded.error()};
     mark_online();
     std::lock_guard lock(mu_);
     status_.sent += static_cast<std::uint64_t>(res.results_size());

@@ -119,6 +119,15 @@ struct AgentProcess {
   }
 };
 
+// The agent's weighlink_agent_live_clients gauge.
+inline int live_clients(const std::string& http) {
+  const auto body = http_request(http, "GET", "/metrics").body;
+  const std::string name = "weighlink_agent_live_clients ";
+  const auto at = body.find("\n" + name);
+  REQUIRE(at != std::string::npos);
+  return std::stoi(body.substr(at + 1 + name.size()));
+}
+
 // Reads live messages until one satisfies `pred`; fails the test after `timeout`.
 inline boost::json::object read_until(
     WsClient& ws, const std::function<bool(const boost::json::object&)>& pred,

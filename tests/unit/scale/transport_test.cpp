@@ -150,7 +150,9 @@ TEST_CASE("tcp: readings arrive, and resume after the device server restarts") {
 
   server.reset();  // the device server goes away: connection closed, port refusing
   REQUIRE(events.wait([&] { return events.connections.back().first == false; }));
-  std::this_thread::sleep_for(300ms);  // a few refused reconnects
+  // The reader marks the scale stale from inside its reconnect loop (stale_after, 1 s, is ten
+  // times the backoff's cap): by then it has met a refused port several times.
+  REQUIRE(events.wait([&] { return events.readings.back().stale; }));
   std::size_t before = 0;
   {
     std::lock_guard lock(events.mutex);
@@ -357,8 +359,9 @@ TEST_CASE("serial: a device that disappears and comes back is read again") {
   REQUIRE(events.wait([&] { return events.fresh_readings() >= 1; }));
 
   pty.reset();  // unplugged: the device and its link are gone
+  // Stale: the reader is in its reopen loop (how its waits grow to the cap is
+  // next_reopen_backoff's, tested above; nothing here waits for time to pass).
   REQUIRE(events.wait([&] { return events.readings.back().stale; }));
-  std::this_thread::sleep_for(1500ms);  // long enough for the backoff to reach its cap
 
   pty = std::make_unique<PtyScale>(link);  // plugged back in (a new device behind the link)
   const auto back = Clock::now();
