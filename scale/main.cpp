@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <atomic>
 #include <boost/json/object.hpp>
-#include <boost/json/serialize.hpp>
 #include <cctype>
 #include <cerrno>
 #include <chrono>
@@ -22,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "weighlink/base/ready_file.hpp"
 #include "weighlink/scale/capture.hpp"
 #include "weighlink/scale/parser.hpp"
 #include "weighlink/scale/probe.hpp"
@@ -138,18 +138,15 @@ void install_signals() {
 #endif
 }
 
-// Writes `fields` as a JSON object of strings, atomically (temp file and rename), for tests and
-// scripts that wait for the tool to be ready.
+// Writes `fields` as a JSON object of strings (base::write_ready_file), for tests and scripts that
+// wait for the tool to be ready; says so on stderr when it cannot.
 void write_ready_file(const std::string& path, const std::map<std::string, std::string>& fields) {
   if (path.empty()) return;
   boost::json::object o;
   for (const auto& [k, v] : fields) o[k] = v;
-  const std::string temp = path + ".tmp";
-  {
-    std::ofstream out(temp, std::ios::trunc);
-    out << boost::json::serialize(o) << '\n';
+  if (const auto failed = weighlink::base::write_ready_file(path, o)) {
+    std::cerr << "weighlink-scale: " << *failed << "\n";
   }
-  std::rename(temp.c_str(), path.c_str());
 }
 
 struct SerialArgs {

@@ -25,6 +25,8 @@
 #include "weighlink/agent/server.hpp"
 #include "weighlink/agent/truconnect.hpp"
 #include "weighlink/base/backoff.hpp"
+#include "weighlink/base/host_port.hpp"
+#include "weighlink/base/ready_file.hpp"
 #include "weighlink/record/evidence.hpp"
 #include "weighlink/scale/reader.hpp"
 #include "weighlink/sync/outbox.hpp"
@@ -34,27 +36,6 @@ namespace weighlink::agent {
 namespace asio = boost::asio;
 
 namespace {
-
-// Written atomically (temp file + rename) so a reader never sees half a file.
-bool write_ready_file(const std::filesystem::path& file, const boost::json::object& content,
-                      std::string* error) {
-  const auto tmp = file.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << boost::json::serialize(content) << "\n";
-    if (!out) {
-      *error = "cannot write ready file " + tmp;
-      return false;
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, file, ec);
-  if (ec) {
-    *error = "cannot write ready file " + file.string() + ": " + ec.message();
-    return false;
-  }
-  return true;
-}
 
 // The station key, created on first start when none is configured.
 std::optional<std::vector<unsigned char>> load_key(const AgentConfig& config, std::string* error) {
@@ -100,15 +81,10 @@ void check_descriptors(const AgentConfig& config) {
 constexpr sync::BackoffPolicy kCompatBackoff{std::chrono::milliseconds(500),
                                              std::chrono::milliseconds(5000)};
 
-std::string host_port(const std::string& host, std::uint16_t port) {
-  return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
-         std::to_string(port);
-}
-
 // A backend address whose host is not this machine.
 bool remote_backend(const std::string& address) {
-  const auto colon = address.rfind(':');
-  return !is_loopback_host(colon == std::string::npos ? address : address.substr(0, colon));
+  const auto parsed = base::parse_host_port(address);
+  return !base::is_loopback_host(parsed ? parsed->host : address);
 }
 
 }  // namespace
@@ -260,8 +236,11 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
   if (config.truconnect.enabled) {
     const auto& tc = config.truconnect;
     compat_ports = {
-        {"compat.truconnect.ws_listen", host_port(tc.ws_host, tc.ws_port), {}, {}},
-        {"compat.truconnect.http_listen", host_port(tc.http_host, tc.http_port), {}, {}}};
+        {"compat.truconnect.ws_listen", base::format_host_port(tc.ws_host, tc.ws_port), {}, {}},
+        {"compat.truconnect.http_listen",
+         base::format_host_port(tc.http_host, tc.http_port),
+         {},
+         {}}};
   }
 
   ApiContext ctx;
@@ -465,8 +444,10 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
     compat_timer.async_wait([&](const boost::system::error_code& ec) {
       if (ec) return;
       const bool all = bind_compat();
-      if (!config.ready_file.empty() && !write_ready_file(config.ready_file, ready, &error)) {
-        spdlog::error("{}", error);
+      if (!config.ready_file.empty()) {
+        if (const auto failed = base::write_ready_file(config.ready_file, ready)) {
+          spdlog::error("{}", *failed);
+        }
       }
       if (!all) retry_compat();
     });
@@ -547,8 +528,8 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
   if (replay) replay->start();
   for (auto& r : readers) r->start();
   if (!config.ready_file.empty()) {
-    if (!write_ready_file(config.ready_file, ready, &error)) {
-      spdlog::error("{}", error);
+    if (const auto failed = base::write_ready_file(config.ready_file, ready)) {
+      spdlog::error("{}", *failed);
       return 1;
     }
   }

@@ -12,6 +12,7 @@
 #include <boost/asio/write.hpp>
 #include <set>
 
+#include "weighlink/base/host_port.hpp"
 #include "weighlink/scale/source.hpp"
 
 namespace weighlink::scale {
@@ -199,7 +200,7 @@ boost::system::result<std::unique_ptr<ByteSource>> open_tcp(
   // silence limit) finds it.
   socket.set_option(asio::socket_base::keep_alive(true), ignored);
   socket.set_option(asio::ip::tcp::no_delay(true), ignored);
-  std::string description = "tcp " + source.host + ":" + std::to_string(source.port);
+  std::string description = "tcp " + base::format_host_port(source.host, source.port);
   return std::unique_ptr<ByteSource>(
       std::make_unique<TcpByteSource>(std::move(io), std::move(socket), std::move(description)));
 }
@@ -226,7 +227,7 @@ boost::system::result<std::unique_ptr<ByteSource>> open_udp(const UdpSource& sou
   socket.set_option(asio::socket_base::reuse_address(true), ec);
   socket.bind(endpoint, ec);
   if (ec) return ec;
-  std::string description = "udp " + source.host + ":" + std::to_string(source.port) +
+  std::string description = "udp " + base::format_host_port(source.host, source.port) +
                             (source.from.empty() ? "" : " from " + source.from);
   return std::unique_ptr<ByteSource>(std::make_unique<UdpByteSource>(
       std::move(io), std::move(socket), std::move(from), std::move(description)));

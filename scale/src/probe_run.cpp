@@ -5,6 +5,7 @@
 
 #include "poll_compat.hpp"
 #include "sim_net.hpp"
+#include "weighlink/base/host_port.hpp"
 #include "weighlink/scale/parser.hpp"
 #include "weighlink/scale/probe.hpp"
 
@@ -82,13 +83,12 @@ ProbeReport run_probe(const ProbeConfig& config, const std::atomic<bool>& stop,
   };
 
   if (!config.tcp.empty()) {
-    std::string host;
-    std::uint16_t port = 0;
-    if (!detail::split_host_port(config.tcp, host, port)) {
-      report.error = "--tcp '" + config.tcp + "' is not HOST:PORT";
+    const auto address = base::parse_host_port(config.tcp);
+    if (!address) {
+      report.error = "--tcp: " + address.error().message;
       return report;
     }
-    auto source = detail::connect_tcp(host, port, std::chrono::seconds(5));
+    auto source = detail::connect_tcp(address->host, address->port, std::chrono::seconds(5));
     if (!source) {
       report.error = "cannot connect to " + config.tcp + ": " + source.error().message();
       return report;

@@ -8,6 +8,7 @@
 #include <variant>
 #include <vector>
 
+#include "weighlink/base/host_port.hpp"
 #include "weighlink/scale/stability.hpp"
 #include "weighlink/scale/staleness.hpp"
 
@@ -24,10 +25,10 @@ std::string describe_spec(const SourceSpec& spec) {
       return s.usb ? "serial USB " + describe(*s.usb) : s.device;
     }
     std::string operator()(const TcpSource& s) const {
-      return "tcp " + s.host + ":" + std::to_string(s.port);
+      return "tcp " + base::format_host_port(s.host, s.port);
     }
     std::string operator()(const UdpSource& s) const {
-      return "udp " + s.host + ":" + std::to_string(s.port) +
+      return "udp " + base::format_host_port(s.host, s.port) +
              (s.from.empty() ? "" : " from " + s.from);
     }
     std::string operator()(const SimSource& s) const { return "sim " + s.profile; }

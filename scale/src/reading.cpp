@@ -3,7 +3,8 @@
 #include <boost/json/array.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/string.hpp>
-#include <cstdio>
+
+#include "weighlink/base/timestamp.hpp"
 
 namespace weighlink::scale {
 namespace {
@@ -42,18 +43,7 @@ std::string_view to_string(FlagReason reason) {
 }
 
 std::string format_timestamp(std::chrono::system_clock::time_point tp) {
-  using namespace std::chrono;
-  const auto ms = floor<milliseconds>(tp);
-  const auto day = floor<days>(ms);
-  const year_month_day ymd{day};
-  const hh_mm_ss<milliseconds> time{ms - day};
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ",
-                static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
-                static_cast<unsigned>(ymd.day()), static_cast<int>(time.hours().count()),
-                static_cast<int>(time.minutes().count()), static_cast<int>(time.seconds().count()),
-                static_cast<int>(time.subseconds().count()));
-  return buf;
+  return base::format_utc_timestamp_ms(tp);
 }
 
 boost::json::object to_json(const Reading& reading, bool with_identity) {

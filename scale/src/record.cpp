@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "sim_net.hpp"
+#include "weighlink/base/host_port.hpp"
 #include "weighlink/scale/capture.hpp"
 #include "weighlink/scale/reading.hpp"
 
@@ -16,12 +17,9 @@ using Clock = std::chrono::steady_clock;
 
 boost::system::result<std::unique_ptr<ByteSource>> open_source(const RecordConfig& config) {
   if (!config.tcp.empty()) {
-    std::string host;
-    std::uint16_t port = 0;
-    if (!detail::split_host_port(config.tcp, host, port)) {
-      return make_error_code(boost::system::errc::invalid_argument);
-    }
-    return detail::connect_tcp(host, port, std::chrono::seconds(5));
+    const auto address = base::parse_host_port(config.tcp);
+    if (!address) return make_error_code(boost::system::errc::invalid_argument);
+    return detail::connect_tcp(address->host, address->port, std::chrono::seconds(5));
   }
   return open_serial(SerialSource{config.port, config.serial});
 }

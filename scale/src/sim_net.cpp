@@ -1,6 +1,8 @@
 // POSIX socket adapter for the integrator tools (see sim_net.hpp).
 #include "sim_net.hpp"
 
+#include "weighlink/base/host_port.hpp"
+
 #if !defined(_WIN32)
 
 #include <fcntl.h>
@@ -54,8 +56,9 @@ std::string format_address(const sockaddr_storage& addr) {
   char serv[NI_MAXSERV] = {};
   ::getnameinfo(reinterpret_cast<const sockaddr*>(&addr), sizeof addr, host, sizeof host, serv,
                 sizeof serv, NI_NUMERICHOST | NI_NUMERICSERV);
-  const std::string h = host;
-  return (h.find(':') != std::string::npos ? "[" + h + "]" : h) + ":" + serv;
+  unsigned port = 0;
+  std::from_chars(serv, serv + std::strlen(serv), port);
+  return base::format_host_port(host, static_cast<std::uint16_t>(port));
 }
 
 struct AddrInfo {
@@ -186,28 +189,6 @@ class TcpClientSource final : public ByteSource {
 };
 
 }  // namespace
-
-bool split_host_port(std::string_view text, std::string& host, std::uint16_t& port) {
-  std::string_view h;
-  std::string_view p;
-  if (text.starts_with('[')) {
-    const auto close = text.find("]:");
-    if (close == std::string_view::npos) return false;
-    h = text.substr(1, close - 1);
-    p = text.substr(close + 2);
-  } else {
-    const auto colon = text.rfind(':');
-    if (colon == std::string_view::npos) return false;
-    h = text.substr(0, colon);
-    p = text.substr(colon + 1);
-  }
-  unsigned value = 0;
-  const auto [ptr, ec] = std::from_chars(p.data(), p.data() + p.size(), value);
-  if (p.empty() || ec != std::errc{} || ptr != p.data() + p.size() || value > 65535) return false;
-  host = std::string(h);
-  port = static_cast<std::uint16_t>(value);
-  return true;
-}
 
 boost::system::result<std::unique_ptr<FrameSink>> listen_tcp(const std::string& host,
                                                              std::uint16_t port,

@@ -39,7 +39,4 @@ class FrameSink {
 [[nodiscard]] boost::system::result<std::unique_ptr<ByteSource>> connect_tcp(
     const std::string& host, std::uint16_t port, std::chrono::milliseconds timeout);
 
-// "127.0.0.1:4196", "[::1]:4196" -> host and port; false when malformed.
-[[nodiscard]] bool split_host_port(std::string_view text, std::string& host, std::uint16_t& port);
-
 }  // namespace weighlink::scale::detail

@@ -10,6 +10,7 @@
 
 #include "poll_compat.hpp"
 #include "sim_net.hpp"
+#include "weighlink/base/host_port.hpp"
 #include "weighlink/scale/capture.hpp"
 #include "weighlink/scale/parser.hpp"
 #include "weighlink/scale/pty.hpp"
@@ -127,14 +128,10 @@ SimulateResult open_output(const SimulateConfig& config, Output& out) {
     return {2, "simulate needs exactly one of --pty PATH, --port DEV or --tcp-listen HOST:PORT"};
   }
   if (!config.tcp_listen.empty()) {
-    std::string host;
-    std::uint16_t port = 0;
-    if (!detail::split_host_port(config.tcp_listen, host, port)) {
-      return {2, "--tcp-listen '" + config.tcp_listen +
-                     "' is not HOST:PORT (e.g. 127.0.0.1:4196, port 0 for any)"};
-    }
+    const auto listen = base::parse_host_port(config.tcp_listen, base::PortZero::allowed);
+    if (!listen) return {2, "--tcp-listen: " + listen.error().message};
     std::string bound;
-    auto sink = detail::listen_tcp(host, port, bound);
+    auto sink = detail::listen_tcp(listen->host, listen->port, bound);
     if (!sink) {
       return {1, "cannot listen on " + config.tcp_listen + ": " + sink.error().message() +
                      "; choose a free port or another address"};

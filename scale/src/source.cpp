@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <string>
 
+#include "weighlink/base/host_port.hpp"
 #include "weighlink/scale/decimal.hpp"
 
 namespace weighlink::scale {
@@ -155,47 +156,15 @@ std::optional<SourceSpec> parse_serial(std::string_view rest, std::string* error
   return source;
 }
 
-struct HostPort {
-  std::string host;
-  std::uint16_t port = 0;
-};
-
-// "HOST:PORT" or "[IPV6]:PORT"; `scheme` names the source in errors.
-std::optional<HostPort> parse_host_port(std::string_view scheme, std::string_view rest,
-                                        std::string* error) {
-  const std::string s(scheme);
-  std::string_view host;
-  std::string_view port;
-  if (!rest.empty() && rest.front() == '[') {  // [IPv6]:PORT
-    const auto close = rest.find(']');
-    if (close == std::string_view::npos || close + 1 >= rest.size() || rest[close + 1] != ':') {
-      set_error(error, s + " source '" + std::string(rest) + "' is invalid: expected " + s +
-                           ":[IPV6]:PORT");
-      return std::nullopt;
-    }
-    host = rest.substr(1, close - 1);
-    port = rest.substr(close + 2);
-  } else {
-    const auto colon = rest.rfind(':');
-    if (colon == std::string_view::npos) {
-      set_error(error, s + " source '" + std::string(rest) + "' has no port: expected " + s +
-                           ":HOST:PORT");
-      return std::nullopt;
-    }
-    host = rest.substr(0, colon);
-    port = rest.substr(colon + 1);
-  }
-  if (host.empty()) {
-    set_error(error, s + " source has no host: expected " + s + ":HOST:PORT, e.g. " + s +
-                         ":10.0.0.7:4196");
+// "HOST:PORT" or "[IPV6]:PORT" (base::parse_host_port); `scheme` names the source in errors.
+std::optional<base::HostPort> parse_host_port(std::string_view scheme, std::string_view rest,
+                                              std::string* error) {
+  auto parsed = base::parse_host_port(rest);
+  if (!parsed) {
+    set_error(error, std::string(scheme) + " " + parsed.error().message);
     return std::nullopt;
   }
-  const auto p = to_port(port);
-  if (!p) {
-    set_error(error, s + " port '" + std::string(port) + "' is invalid: expected 1..65535");
-    return std::nullopt;
-  }
-  return HostPort{std::string(host), *p};
+  return std::move(*parsed);
 }
 
 std::optional<SourceSpec> parse_tcp(std::string_view rest, std::string* error) {
@@ -223,10 +192,6 @@ bool is_ip_literal(std::string_view s) {
     start = dot + 1;
   }
   return parts == 4;
-}
-
-bool is_loopback_literal(std::string_view host) {
-  return host == "::1" || host.rfind("127.", 0) == 0 || host.rfind("::ffff:127.", 0) == 0;
 }
 
 // udp:[BIND_HOST:]PORT[?from=SENDER_IP]
@@ -264,7 +229,7 @@ std::optional<SourceSpec> parse_udp(std::string_view rest, std::string* error) {
     }
     source.from = std::string(value);
   }
-  if (source.from.empty() && !is_loopback_literal(source.host)) {
+  if (source.from.empty() && !base::is_loopback_host(source.host)) {
     set_error(error, "udp source on " + source.host + ":" + std::to_string(source.port) +
                          " takes datagrams from the network: add ?from=SENDER_IP (the "
                          "indicator's address), e.g. udp:" +

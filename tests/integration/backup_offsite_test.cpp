@@ -11,6 +11,7 @@
 #include <fstream>
 #include <thread>
 
+#include "weighlink/base/timestamp.hpp"
 #include "weighlink/testing/backend.hpp"
 #include "weighlink/testing/backup_data.hpp"
 #include "weighlink/testing/pg_cluster.hpp"
@@ -137,12 +138,8 @@ TEST_CASE("backup retention: by manifest time, never the newest two verified dum
     auto m = good_manifest;
     m["dump"] = base + ".dump";
     const auto created = std::chrono::system_clock::now() - std::chrono::hours(24 * age_days - 12);
-    const auto t = std::chrono::system_clock::to_time_t(created);
-    std::tm utc{};
-    gmtime_r(&t, &utc);
-    char iso[32];
-    std::strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%SZ", &utc);
-    m["created_at"] = iso;
+    m["created_at"] =
+        weighlink::base::format_utc_timestamp(std::chrono::system_clock::to_time_t(created));
     std::ofstream(dir / (base + ".dump")) << "dump " << i;
     std::ofstream(dir / (base + ".manifest.json")) << json::serialize(m);
     if (i < 2) std::ofstream(dir / (base + ".verified.json")) << "{}";

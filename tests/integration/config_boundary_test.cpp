@@ -47,7 +47,7 @@ TEST_CASE("config boundary: each bad flag or file stops the daemon with exit 2 a
       {"listen in the file on every IPv6 interface",
        {},
        "listen: '[::]:0'\n",
-       "listen (or --listen): :::0"},
+       "listen (or --listen): [::]:0"},
       {"TruConnect's socket on every interface",
        {"--scale-source", "udp:127.0.0.1:9", "--truconnect"},
        "compat:\n  truconnect:\n    ws_listen: 0.0.0.0:0\n",

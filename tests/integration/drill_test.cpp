@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "schema_v1.hpp"
+#include "weighlink/base/timestamp.hpp"
 #include "weighlink/pg/migrations.hpp"
 #include "weighlink/testing/backend.hpp"
 #include "weighlink/testing/backup_data.hpp"
@@ -129,12 +130,7 @@ void check_nothing_left(const fs::path& scratch) {
 
 // "2026-11-21T03:00:07Z" of `seconds_ago` before now.
 std::string utc_ago(std::int64_t seconds_ago) {
-  const std::time_t t = std::time(nullptr) - seconds_ago;
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return text;
+  return weighlink::base::format_utc_timestamp(std::time(nullptr) - seconds_ago);
 }
 
 // A backup folder as dr-status reads it, with chosen ages: one dump's manifest taken

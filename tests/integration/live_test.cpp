@@ -23,13 +23,12 @@ struct RawWsClient {
   asio::ip::tcp::socket socket{ioc};
 
   RawWsClient(const std::string& address, int receive_buffer) {
-    const auto colon = address.rfind(':');
+    const auto [host, port] = weighlink::testing::split_host_port(address);
     socket.open(asio::ip::tcp::v4());
     if (receive_buffer > 0) {
       socket.set_option(asio::socket_base::receive_buffer_size(receive_buffer));
     }
-    socket.connect({asio::ip::make_address(address.substr(0, colon)),
-                    static_cast<unsigned short>(std::stoi(address.substr(colon + 1)))});
+    socket.connect({asio::ip::make_address(host), port});
     const std::string req = "GET /v1/live HTTP/1.1\r\nHost: " + address +
                             "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"

@@ -18,6 +18,7 @@
 #include <tuple>
 
 #include "weighlink/base/hash.hpp"
+#include "weighlink/base/timestamp.hpp"
 #include "weighlink/testing/backend.hpp"
 #include "weighlink/testing/backup_data.hpp"
 #include "weighlink/testing/pg_cluster.hpp"
@@ -80,17 +81,10 @@ void add_history(const fs::path& dir, const fs::path& good_manifest, std::uint64
   auto manifest = read_json(good_manifest);
   const std::string created(manifest.at("created_at").as_string());
   for (int d = 1; d <= days; ++d) {
-    // created_at d days earlier: same clock time, earlier day (the test never runs near month 1).
-    std::tm tm{};
-    std::istringstream(created) >> std::get_time(&tm, "%Y-%m-%dT%H:%M:%SZ");
-    const auto t = timegm(&tm) - d * 86400;
-    std::tm earlier{};
-    gmtime_r(&t, &earlier);
-    char iso[32];
-    char stamp[32];
-    std::strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%SZ", &earlier);
-    std::strftime(stamp, sizeof stamp, "%Y%m%d_%H%M%S", &earlier);
-    const std::string base = std::string("weighlink_") + stamp;
+    // created_at d days earlier: same clock time, earlier day.
+    const auto t = weighlink::base::parse_utc_timestamp(created).value() - d * 86400;
+    const std::string iso = weighlink::base::format_utc_timestamp(t);
+    const std::string base = "weighlink_" + weighlink::base::format_utc_file_stamp(t);
     auto old = manifest;
     old["dump"] = base + ".dump";
     old["created_at"] = iso;

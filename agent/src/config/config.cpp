@@ -11,33 +11,11 @@
 #include <cstdio>
 
 #include "weighlink/agent/local_tls.hpp"
+#include "weighlink/base/host_port.hpp"
 
 namespace weighlink::agent {
 
-bool is_loopback_host(const std::string& host) {
-  std::string h = host;
-  if (h.size() > 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
-  std::transform(h.begin(), h.end(), h.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (h == "localhost" || h == "::1" || h == "0:0:0:0:0:0:0:1") return true;
-  if (h.rfind("::ffff:", 0) == 0) h = h.substr(7);
-  // 127.0.0.0/8, written as four decimal parts (bind() takes IP literals only).
-  if (h.rfind("127.", 0) != 0) return false;
-  int parts = 2;  // "127" was the first, the second starts here
-  int digits = 0;
-  for (std::size_t i = 4; i < h.size(); ++i) {
-    if (h[i] == '.') {
-      if (digits == 0) return false;
-      ++parts;
-      digits = 0;
-    } else if (h[i] >= '0' && h[i] <= '9') {
-      if (++digits > 3) return false;
-    } else {
-      return false;
-    }
-  }
-  return parts == 4 && digits > 0;
-}
+bool is_loopback_host(const std::string& host) { return base::is_loopback_host(host); }
 
 std::optional<std::string> validate_config(const AgentConfig& config) {
   struct Listen {
@@ -64,7 +42,7 @@ std::optional<std::string> validate_config(const AgentConfig& config) {
   if (!config.allow_remote) {
     for (const auto& l : listens) {
       if (is_loopback_host(l.host)) continue;
-      return std::string(l.key) + ": " + l.host + ":" + std::to_string(l.port) +
+      return std::string(l.key) + ": " + base::format_host_port(l.host, l.port) +
              " is reachable from other machines, and the local API has no login; listen on "
              "127.0.0.1, or set allow_remote: true in the configuration file if this is meant";
     }

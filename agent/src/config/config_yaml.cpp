@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "weighlink/agent/config.hpp"
+#include "weighlink/base/host_port.hpp"
 
 namespace weighlink::agent {
 namespace {
@@ -346,26 +347,10 @@ void load_tls(const YAML::Node& n, const std::filesystem::path& file, LocalTlsCo
 }  // namespace
 
 void parse_listen(const std::string& text, std::string& host, std::uint16_t& port) {
-  const auto colon = text.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) {
-    throw std::invalid_argument("listen address '" + text +
-                                "' must be HOST:PORT, e.g. 127.0.0.1:8420");
-  }
-  std::string h = text.substr(0, colon);
-  if (h.size() > 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
-  int p = -1;
-  try {
-    std::size_t used = 0;
-    p = std::stoi(text.substr(colon + 1), &used);
-    if (used != text.size() - colon - 1) p = -1;
-  } catch (const std::exception&) {
-    p = -1;
-  }
-  if (p < 0 || p > 65535) {
-    throw std::invalid_argument("listen address '" + text + "': port must be 0..65535");
-  }
-  host = h;
-  port = static_cast<std::uint16_t>(p);
+  auto parsed = base::parse_host_port(text, base::PortZero::allowed);
+  if (!parsed) throw std::invalid_argument("listen address: " + parsed.error().message);
+  host = std::move(parsed->host);
+  port = parsed->port;
 }
 
 scale::ScaleConfig make_scale(const std::string& id, const std::string& source,

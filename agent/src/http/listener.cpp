@@ -4,6 +4,7 @@
 #include "http/live_session.hpp"
 #include "http/server_impl.hpp"
 #include "http/transport.hpp"
+#include "weighlink/base/host_port.hpp"
 
 namespace weighlink::agent {
 
@@ -196,7 +197,7 @@ std::unique_ptr<HttpTransport> Server::Impl::transport(const Listener& listener,
 bool Server::Impl::bind(const std::string& host, std::uint16_t port, Endpoint endpoint, bool tls,
                         std::string* bound, std::string* error) {
   if (tls && !tls_context) {
-    *error = "cannot listen with TLS on " + host + ":" + std::to_string(port) +
+    *error = "cannot listen with TLS on " + base::format_host_port(host, port) +
              ": no certificate loaded";
     return false;
   }
@@ -224,7 +225,7 @@ bool Server::Impl::bind(const std::string& host, std::uint16_t port, Endpoint en
   // The synchronous accept of on_exhausted() must never block.
   if (!ec) a->non_blocking(true, ec);
   if (ec) {
-    *error = "cannot listen on " + host + ":" + std::to_string(port) + ": " + ec.message() +
+    *error = "cannot listen on " + base::format_host_port(host, port) + ": " + ec.message() +
              (ec == asio::error::address_in_use
                   ? " (another program, or another weighlink-agent, uses the port; choose "
                     "another in the configuration)"
@@ -232,9 +233,7 @@ bool Server::Impl::bind(const std::string& host, std::uint16_t port, Endpoint en
     return false;
   }
   const auto local = a->local_endpoint();
-  *bound = (local.address().is_v6() ? "[" + local.address().to_string() + "]"
-                                    : local.address().to_string()) +
-           ":" + std::to_string(local.port());
+  *bound = base::format_host_port(local.address().to_string(), local.port());
   open_reserve();
   auto listener = std::make_unique<Listener>();
   listener->acceptor = std::move(a);

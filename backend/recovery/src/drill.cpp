@@ -251,12 +251,14 @@ class Drill {
     const auto started = Clock::now();
     const auto ready_file = cluster_->dir() / "drill-backend.ready";
     log_file_ = cluster_->dir() / "drill-backend.log";
-    std::string error;
-    backend_ = base::ChildProcess::spawn(
+    auto spawned = base::ChildProcess::spawn(
         {o_.self, "serve", "--dsn", dsn_, "--grpc-listen", "127.0.0.1:0", "--http-listen",
          "127.0.0.1:0", "--ready-file", ready_file.string(), "--workers", "2"},
-        log_file_, error);
-    if (!backend_) return fail(kExitFailure, "ready", "cannot start the backend: " + error);
+        log_file_);
+    if (!spawned) {
+      return fail(kExitFailure, "ready", "cannot start the backend: " + spawned.error().message);
+    }
+    backend_ = std::move(*spawned);
     const auto deadline = started + std::chrono::seconds(o_.ready_timeout_s);
     std::string last = "no ready file yet";
     while (true) {

@@ -1,7 +1,8 @@
 #pragma once
 // Internal to weighlink::backend (drill): the two clients the restore drill points at the backend
-// it started on the restored database. Adapters: POSIX sockets (drill_http_probe.cpp) and the
-// generated gRPC stub (drill_sync_smoke.cpp); protobuf types stay inside the latter.
+// it started on the restored database. Adapters: the backend's Beast HTTP client
+// (drill_http_probe.cpp over notify_http.hpp) and the generated gRPC stub (drill_sync_smoke.cpp);
+// protobuf types stay inside the latter.
 //
 // Threading: free functions that block their caller, each call bounded by its timeout.
 
@@ -11,8 +12,9 @@
 
 namespace weighlink::backend {
 
-// One GET http://ADDRESS TARGET (ADDRESS "127.0.0.1:PORT") on a fresh connection, the whole of it
-// bounded by `timeout`. status 0 with `error` when no answer came.
+// One GET http://ADDRESS TARGET (ADDRESS "127.0.0.1:PORT", "[::1]:PORT", a name) on a fresh
+// connection, the whole of it bounded by `timeout`. status 0 with `error` when no answer came;
+// `body` holds the start of the answer's body (control characters as spaces).
 struct HttpAnswer {
   int status = 0;
   std::string body;

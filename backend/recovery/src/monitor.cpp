@@ -52,15 +52,7 @@ std::int64_t ms_since(Clock::time_point start) {
 }
 
 // "2026-11-21T03:00:07.123Z": checks may come several to the second.
-std::string now_text() {
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      std::chrono::system_clock::now().time_since_epoch())
-                      .count();
-  auto text = format_utc_timestamp(ms / 1000);
-  char fraction[8];
-  std::snprintf(fraction, sizeof fraction, ".%03d", static_cast<int>(ms % 1000));
-  return text.insert(text.size() - 1, fraction);
-}
+std::string now_text() { return base::format_utc_timestamp_ms(std::chrono::system_clock::now()); }
 
 // SIGTERM and SIGINT end the loop between checks: the handler only writes to a pipe, which the
 // sleep between checks polls. A check or a recovery in progress finishes first (their children
@@ -475,9 +467,7 @@ std::optional<std::string> usage_problem(const MonitorOptions& o) {
 }  // namespace
 
 std::string recovered_database_name(std::int64_t unix_seconds) {
-  const auto t = format_utc_timestamp(unix_seconds);  // 2026-11-21T03:00:07Z
-  return "weighlink_recovered_" + t.substr(0, 4) + t.substr(5, 2) + t.substr(8, 2) + "_" +
-         t.substr(11, 2) + t.substr(14, 2) + t.substr(17, 2);
+  return "weighlink_recovered_" + base::format_utc_file_stamp(unix_seconds);
 }
 
 std::string env_file_value(std::string_view value) {

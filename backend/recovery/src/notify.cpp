@@ -11,6 +11,7 @@
 #include "notify_http.hpp"
 #include "weighlink/base/backoff.hpp"
 #include "weighlink/base/base64.hpp"
+#include "weighlink/base/host_port.hpp"
 
 namespace weighlink::backend {
 namespace {
@@ -67,9 +68,7 @@ void throw_exception_from_error(const NotifyUrlError& error, const boost::source
 }
 
 std::string NotifyTarget::endpoint() const {
-  const bool ipv6 = host.find(':') != std::string::npos;
-  return std::string(tls ? "https://" : "http://") + (ipv6 ? "[" + host + "]" : host) + ":" +
-         std::to_string(port);
+  return std::string(tls ? "https://" : "http://") + base::format_host_port(host, port);
 }
 
 boost::system::result<NotifyTarget, NotifyUrlError> parse_notify_url(std::string_view url) {

@@ -1,6 +1,7 @@
-// One notification POST over Boost.Beast (http) or Beast over OpenSSL (https). The steps run one
-// after the other on an io_context of their own, as asynchronous operations so that the
-// tcp_stream's deadline bounds each of them (Beast's synchronous calls have no timeout).
+// The backend's one HTTP client: one request (the notification's POST, the drill's GET) over
+// Boost.Beast (http) or Beast over OpenSSL (https). The steps run one after the other on an
+// io_context of their own, as asynchronous operations so that the tcp_stream's deadline bounds
+// each of them (Beast's synchronous calls have no timeout).
 #include "notify_http.hpp"
 
 #include <openssl/ssl.h>
@@ -14,6 +15,8 @@
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/version.hpp>
 #include <optional>
+
+#include "weighlink/base/host_port.hpp"
 
 namespace weighlink::backend {
 namespace {
@@ -83,26 +86,32 @@ class HttpTransport final : public NotifyTransport {
   }
 
   NotifyAttempt post(const std::string& json_body) override {
+    return send(http::verb::post, json_body);
+  }
+
+  // One request: POST with a JSON body, or GET with none.
+  NotifyAttempt send(http::verb verb, const std::string& body) {
     const auto started = Clock::now();
     NotifyAttempt attempt =
-        tls_ ? exchange_tls(json_body, started) : exchange_plain(json_body, started);
+        tls_ ? exchange_tls(verb, body, started) : exchange_plain(verb, body, started);
     attempt.elapsed = std::chrono::duration_cast<milliseconds>(Clock::now() - started);
     return attempt;
   }
 
  private:
-  NotifyAttempt exchange_plain(const std::string& body, Clock::time_point started) {
+  NotifyAttempt exchange_plain(http::verb verb, const std::string& body,
+                               Clock::time_point started) {
     asio::io_context ioc;
     beast::tcp_stream stream(ioc);
     NotifyAttempt attempt;
     if (!connect(ioc, stream, started, attempt)) return attempt;
-    exchange(ioc, stream, body, attempt);
+    exchange(ioc, stream, verb, body, attempt);
     beast::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
     return attempt;
   }
 
-  NotifyAttempt exchange_tls(const std::string& body, Clock::time_point started) {
+  NotifyAttempt exchange_tls(http::verb verb, const std::string& body, Clock::time_point started) {
     asio::io_context ioc;
     beast::ssl_stream<beast::tcp_stream> stream(ioc, *tls_);
     NotifyAttempt attempt;
@@ -134,7 +143,7 @@ class HttpTransport final : public NotifyTransport {
       }
       return attempt;
     }
-    exchange(ioc, stream, body, attempt);
+    exchange(ioc, stream, verb, body, attempt);
     return attempt;  // no TLS close_notify: the answer is in, and servers often just close
   }
 
@@ -189,15 +198,14 @@ class HttpTransport final : public NotifyTransport {
 
   // Writes the request and reads the answer, within the attempt's deadline.
   template <class Stream>
-  void exchange(asio::io_context& ioc, Stream& stream, const std::string& body,
+  void exchange(asio::io_context& ioc, Stream& stream, http::verb verb, const std::string& body,
                 NotifyAttempt& attempt) {
-    http::request<http::string_body> request{http::verb::post, target_.target, 11};
+    http::request<http::string_body> request{verb, target_.target, 11};
     const bool default_port = target_.port == (target_.tls ? 443 : 80);
-    const bool ipv6 = target_.host.find(':') != std::string::npos;
-    request.set(http::field::host, (ipv6 ? "[" + target_.host + "]" : target_.host) +
-                                       (default_port ? "" : ":" + std::to_string(target_.port)));
+    const auto host = base::format_host_port(target_.host, target_.port);
+    request.set(http::field::host, default_port ? host.substr(0, host.rfind(':')) : host);
     request.set(http::field::user_agent, "weighlink-backend/" WEIGHLINK_VERSION);
-    request.set(http::field::content_type, "application/json");
+    if (verb == http::verb::post) request.set(http::field::content_type, "application/json");
     if (!target_.authorization.empty()) {
       request.set(http::field::authorization, target_.authorization);
     }
@@ -242,6 +250,15 @@ std::unique_ptr<NotifyTransport> make_http_transport(const NotifyTarget& target,
   auto transport = std::make_unique<HttpTransport>(target, policy);
   if (target.tls && !transport->init_tls(policy, error)) return nullptr;
   return transport;
+}
+
+NotifyAttempt http_get_once(const NotifyTarget& target, std::chrono::milliseconds timeout) {
+  NotifyPolicy policy;
+  policy.connect_timeout = timeout;
+  policy.attempt_timeout = timeout;
+  NotifyTarget plain = target;
+  plain.tls = false;
+  return HttpTransport(std::move(plain), policy).send(http::verb::get, {});
 }
 
 }  // namespace weighlink::backend

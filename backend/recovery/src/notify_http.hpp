@@ -1,7 +1,8 @@
 #pragma once
-// One notification POST over Boost.Beast and OpenSSL (notify_http.cpp), private to
-// weighlink::backend.
+// The backend's one HTTP client, Boost.Beast (http) and Beast over OpenSSL (https) in
+// notify_http.cpp, private to weighlink::backend: the notification's POST and the drill's GET.
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -20,5 +21,11 @@ class NotifyTransport {
 [[nodiscard]] std::unique_ptr<NotifyTransport> make_http_transport(const NotifyTarget& target,
                                                                    const NotifyPolicy& policy,
                                                                    std::string& error);
+
+// One GET of `target.target` on plain http (the drill's /readyz probe), name resolution,
+// connect and the whole exchange within `timeout`. status 0 with `error` and `detail` when no
+// answer came; else `detail` holds the start of the body. Never throws.
+[[nodiscard]] NotifyAttempt http_get_once(const NotifyTarget& target,
+                                          std::chrono::milliseconds timeout);
 
 }  // namespace weighlink::backend

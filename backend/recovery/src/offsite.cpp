@@ -70,16 +70,6 @@ std::string redact_url_passwords(std::string text) {
   return text;
 }
 
-int digits(std::string_view text, std::size_t pos, std::size_t count) {
-  int value = 0;
-  if (pos + count > text.size()) return -1;
-  for (std::size_t i = pos; i < pos + count; ++i) {
-    if (!std::isdigit(static_cast<unsigned char>(text[i]))) return -1;
-    value = value * 10 + (text[i] - '0');
-  }
-  return value;
-}
-
 std::string_view trim(std::string_view text) {
   while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) {
     text.remove_prefix(1);
@@ -174,54 +164,6 @@ std::string remote_path(std::string_view spec, std::string_view name) {
   return out;
 }
 
-std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_view text) {
-  // YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)
-  const int year = digits(text, 0, 4), month = digits(text, 5, 2), day = digits(text, 8, 2);
-  const int hour = digits(text, 11, 2), minute = digits(text, 14, 2), second = digits(text, 17, 2);
-  if (year < 0 || month < 0 || day < 0 || hour < 0 || minute < 0 || second < 0 || text[4] != '-' ||
-      text[7] != '-' || (text[10] != 'T' && text[10] != 't') || text[13] != ':' ||
-      text[16] != ':' || hour > 23 || minute > 59 || second > 60) {
-    return std::nullopt;
-  }
-  const std::chrono::year_month_day ymd{std::chrono::year(year),
-                                        std::chrono::month(static_cast<unsigned>(month)),
-                                        std::chrono::day(static_cast<unsigned>(day))};
-  if (!ymd.ok()) return std::nullopt;
-  std::size_t pos = 19;
-  std::chrono::nanoseconds fraction{0};
-  if (pos < text.size() && text[pos] == '.') {
-    ++pos;
-    std::int64_t value = 0;
-    int count = 0;
-    while (pos < text.size() && std::isdigit(static_cast<unsigned char>(text[pos]))) {
-      if (count < 9) {
-        value = value * 10 + (text[pos] - '0');
-        ++count;
-      }
-      ++pos;
-    }
-    if (count == 0) return std::nullopt;
-    for (int i = count; i < 9; ++i) value *= 10;
-    fraction = std::chrono::nanoseconds(value);
-  }
-  std::chrono::minutes offset{0};
-  if (pos < text.size() && (text[pos] == 'Z' || text[pos] == 'z')) {
-    ++pos;
-  } else if (pos + 6 == text.size() && (text[pos] == '+' || text[pos] == '-') &&
-             text[pos + 3] == ':') {
-    const int oh = digits(text, pos + 1, 2), om = digits(text, pos + 4, 2);
-    if (oh < 0 || om < 0) return std::nullopt;
-    offset = std::chrono::minutes(oh * 60 + om) * (text[pos] == '-' ? -1 : 1);
-    pos += 6;
-  } else {
-    return std::nullopt;
-  }
-  if (pos != text.size()) return std::nullopt;
-  const auto local = std::chrono::sys_days(ymd) + std::chrono::hours(hour) +
-                     std::chrono::minutes(minute) + std::chrono::seconds(second) + fraction;
-  return std::chrono::time_point_cast<std::chrono::system_clock::duration>(local - offset);
-}
-
 OffsiteResult<std::vector<StoreEntry>> parse_lsjson(std::string_view json) {
   const auto bad = [&](const std::string& why) {
     return OffsiteError{OffsiteErrc::failed,
@@ -267,7 +209,10 @@ std::string rclone_error_summary(std::string_view stderr_text) {
     std::string_view line = trim(stderr_text.substr(start, end - start));
     start = end + 1;
     // "2024/05/01 03:00:00 ERROR : ..." -> "..."
-    if (line.size() > 20 && digits(line, 0, 4) >= 0 && line[4] == '/' && line[10] == ' ') {
+    const bool year = line.size() > 20 && std::all_of(line.begin(), line.begin() + 4, [](char c) {
+                        return std::isdigit(static_cast<unsigned char>(c)) != 0;
+                      });
+    if (year && line[4] == '/' && line[10] == ' ') {
       line.remove_prefix(20);
     }
     for (std::string_view level : {"ERROR : ", "CRITICAL: ", "NOTICE: ", "INFO  : "}) {

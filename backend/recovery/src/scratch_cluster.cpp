@@ -199,14 +199,7 @@ void ScratchCluster::stop() noexcept {
   (void)run_program(
       "pg_ctl", {"-D", (dir_ / "data").string(), "-m", "immediate", "-w", "-t", "30", "stop"}, 40);
   // Whatever pg_ctl could not stop is killed through its pid file.
-  std::ifstream pid_file(dir_ / "data" / "postmaster.pid");
-  pid_t pid = 0;
-  if (pid_file >> pid && pid > 0 && ::kill(pid, 0) == 0) {
-    ::kill(pid, SIGKILL);
-    for (int i = 0; i < 100 && ::kill(pid, 0) == 0; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-  }
+  base::kill_pid_file_process(dir_ / "data" / "postmaster.pid");
 }
 
 std::string ScratchCluster::dsn(const std::string& database) const {

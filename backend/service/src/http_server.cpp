@@ -119,13 +119,16 @@ class Session : public std::enable_shared_from_this<Session> {
   unsigned version_ = 11;
 };
 
-std::optional<tcp::endpoint> parse_endpoint(std::string_view listen) {
-  auto parsed = base::parse_host_port(listen);
-  if (!parsed) return std::nullopt;
-  if (parsed->host == "localhost") parsed->host = "127.0.0.1";
+// An IP literal (or localhost) and a port, 0 for any: the HTTP listener binds, it resolves nothing.
+base::Expected<tcp::endpoint> parse_endpoint(std::string_view listen) {
+  auto parsed = base::parse_host_port(listen, base::PortZero::allowed);
+  if (!parsed) return parsed.error();
   boost::system::error_code ec;
-  const auto address = net::ip::make_address(parsed->host, ec);
-  if (ec) return std::nullopt;
+  const auto address = net::ip::make_address(base::loopback_literal(parsed->host), ec);
+  if (ec) {
+    return base::invalid_argument("'" + std::string(listen) + "': '" + parsed->host +
+                                  "' is not an IP address, e.g. 127.0.0.1:8081");
+  }
   return tcp::endpoint(address, parsed->port);
 }
 
@@ -155,10 +158,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(std::string_view listen, H
                                                       std::string* error_message) {
   auto endpoint = parse_endpoint(listen);
   if (!endpoint) {
-    if (error_message) {
-      *error_message = "invalid HTTP listen address \"" + std::string(listen) +
-                       "\": expected IP:PORT, e.g. 127.0.0.1:8081";
-    }
+    if (error_message) *error_message = "invalid HTTP listen address: " + endpoint.error().message;
     return Errc::invalid_argument;
   }
   auto impl = std::make_unique<Impl>();
@@ -175,9 +175,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(std::string_view listen, H
     return Errc::invalid_argument;
   }
   const auto local = impl->acceptor.local_endpoint();
-  impl->bound = (local.address().is_v6() ? "[" + local.address().to_string() + "]"
-                                         : local.address().to_string()) +
-                ":" + std::to_string(local.port());
+  impl->bound = base::format_host_port(local.address().to_string(), local.port());
   impl->do_accept();
   Impl* raw = impl.get();
   impl->thread = std::thread([raw] {

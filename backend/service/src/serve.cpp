@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "weighlink/base/credential_files.hpp"
+#include "weighlink/base/host_port.hpp"
 #include "weighlink/base/ready_file.hpp"
 #include "weighlink/base/service_notify.hpp"
 #include "weighlink/pg/migrations.hpp"
@@ -91,10 +92,8 @@ int run_serve(const ServeOptions& options, const base::Console& console) {
   }
   const auto credentials = server_credentials(console, options);
   if (!credentials) return kExitUsage;
-  if (options.grpc_listen.rfind(':') == std::string::npos) {
-    return usage_error(console, "invalid --grpc-listen \"" + options.grpc_listen +
-                                    "\": expected HOST:PORT, e.g. 127.0.0.1:50051");
-  }
+  const auto grpc_listen = base::parse_host_port(options.grpc_listen, base::PortZero::allowed);
+  if (!grpc_listen) return usage_error(console, "invalid --grpc-listen: " + grpc_listen.error().message);
 
   // Every thread started from here on inherits the blocked mask; the main thread takes the
   // signals synchronously with sigwait, so no handler runs inside gRPC or Asio threads.
@@ -174,8 +173,8 @@ int run_serve(const ServeOptions& options, const base::Console& console) {
   }
   server->GetHealthCheckService()->SetServingStatus(std::string(kServiceName), true);
 
-  const std::string grpc_host = options.grpc_listen.substr(0, options.grpc_listen.rfind(':'));
-  const std::string grpc_bound = grpc_host + ":" + std::to_string(grpc_port);
+  const std::string grpc_bound =
+      base::format_host_port(grpc_listen->host, static_cast<std::uint16_t>(grpc_port));
   const std::string http_bound = (*http)->bound_address();
   const auto ready_error =
       options.ready_file.empty()

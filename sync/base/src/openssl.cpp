@@ -97,6 +97,21 @@ std::string base64(std::string_view bytes) {
   return base64(std::span(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size()));
 }
 
+std::optional<std::string> base64_decode(std::string_view text) {
+  if (text.size() % 4 != 0 || text.find_first_of(" \t\r\n") != std::string_view::npos) {
+    return std::nullopt;
+  }
+  std::string out(text.size() / 4 * 3, '\0');
+  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(text.data()),
+                                static_cast<int>(text.size()));
+  if (n < 0) return std::nullopt;
+  // EVP_DecodeBlock counts the padding as zero bytes.
+  const std::size_t padding = text.ends_with("==") ? 2 : text.ends_with('=') ? 1 : 0;
+  out.resize(static_cast<std::size_t>(n) - padding);
+  return out;
+}
+
 std::string base64url(std::span<const unsigned char> bytes) {
   std::string out = base64(bytes);
   while (!out.empty() && out.back() == '=') out.pop_back();

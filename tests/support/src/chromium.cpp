@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "weighlink/base/base64.hpp"
 #include "weighlink/testing/http_client.hpp"
 #include "weighlink/testing/process.hpp"
 
@@ -21,32 +22,6 @@ std::string read_text(const std::filesystem::path& p) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
-}
-
-std::string base64_decode(std::string_view in) {
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  std::string out;
-  out.reserve(in.size() / 4 * 3);
-  unsigned bits = 0;
-  int count = 0;
-  for (char c : in) {
-    const int v = value(c);
-    if (v < 0) continue;  // padding and line breaks
-    bits = (bits << 6) | static_cast<unsigned>(v);
-    count += 6;
-    if (count >= 8) {
-      count -= 8;
-      out.push_back(static_cast<char>((bits >> count) & 0xFF));
-    }
-  }
-  return out;
 }
 
 // "ws://127.0.0.1:PORT/devtools/page/ID" -> "/devtools/page/ID"
@@ -350,10 +325,11 @@ void Chromium::screenshot(const std::filesystem::path& png) {
                                                 {"width", size.at("w").to_number<double>()},
                                                 {"height", size.at("h").to_number<double>()},
                                                 {"scale", 1}}}});
-  const auto bytes = base64_decode(shot.at("data").as_string());
+  const auto bytes = base::base64_decode(shot.at("data").as_string());
+  if (!bytes) throw std::runtime_error("Page.captureScreenshot: the data is not base64");
   if (png.has_parent_path()) std::filesystem::create_directories(png.parent_path());
   std::ofstream out(png, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  out.write(bytes->data(), static_cast<std::streamsize>(bytes->size()));
   if (!out) throw std::runtime_error("cannot write screenshot " + png.string());
 }
 

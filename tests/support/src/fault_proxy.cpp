@@ -14,6 +14,8 @@
 #include <thread>
 #include <vector>
 
+#include "weighlink/base/host_port.hpp"
+
 namespace weighlink::testing {
 
 namespace asio = boost::asio;
@@ -44,28 +46,14 @@ tcp::endpoint loopback_endpoint(const std::string& target) {
   const auto refuse = [&](const std::string& why) {
     return std::invalid_argument("fault proxy: refusing target '" + target + "': " + why);
   };
-  const auto colon = target.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == target.size()) {
-    throw refuse("expected HOST:PORT");
-  }
-  std::string host = target.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  const std::string port_text = target.substr(colon + 1);
-  unsigned long port = 0;
-  for (char c : port_text) {
-    if (c < '0' || c > '9' || port > 65535) throw refuse("the port is not a number 1..65535");
-    port = port * 10 + static_cast<unsigned long>(c - '0');
-  }
-  if (port == 0 || port > 65535) throw refuse("the port is not a number 1..65535");
-  if (host == "localhost") host = "127.0.0.1";
+  const auto parsed = weighlink::base::parse_host_port(target);
+  if (!parsed) throw refuse(parsed.error().message);
   error_code ec;
-  const auto address = asio::ip::make_address(host, ec);
+  const auto address = asio::ip::make_address(weighlink::base::loopback_literal(parsed->host), ec);
   if (ec || !address.is_loopback()) {
     throw refuse("only loopback targets (127.0.0.0/8, ::1, localhost) are allowed");
   }
-  return {address, static_cast<unsigned short>(port)};
+  return {address, parsed->port};
 }
 
 }  // namespace

@@ -18,38 +18,10 @@
 #include <stdexcept>
 #include <thread>
 
+#include "weighlink/base/host_port.hpp"
+#include "weighlink/base/subprocess.hpp"
+
 namespace weighlink::testing {
-namespace {
-
-std::vector<char*> c_argv(std::vector<std::string>& argv) {
-  std::vector<char*> out;
-  out.reserve(argv.size() + 1);
-  for (auto& a : argv) out.push_back(a.data());
-  out.push_back(nullptr);
-  return out;
-}
-
-// fork + exec with stdout to `out_fd`, stderr to `err_fd` (-1: `out_fd` too) and stdin from
-// /dev/null or `in_fd`.
-pid_t spawn(std::vector<std::string> argv, int out_fd, int in_fd, int err_fd = -1) {
-  auto args = c_argv(argv);
-  const pid_t pid = ::fork();
-  if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
-  if (pid == 0) {
-    // Own process group, so a test can never signal the test runner by accident.
-    ::setpgid(0, 0);
-    if (in_fd < 0) in_fd = ::open("/dev/null", O_RDONLY);
-    ::dup2(in_fd, 0);
-    ::dup2(out_fd, 1);
-    ::dup2(err_fd < 0 ? out_fd : err_fd, 2);
-    ::execv(args[0], args.data());
-    std::fprintf(stderr, "exec %s: %s\n", args[0], std::strerror(errno));
-    ::_exit(127);
-  }
-  return pid;
-}
-
-}  // namespace
 
 std::string read_file(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -79,24 +51,24 @@ std::string bin(const std::string& name) {
 
 Process::Process(std::vector<std::string> argv, std::filesystem::path log_file)
     : log_file_(std::move(log_file)) {
-  const int fd = ::open(log_file_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fd < 0)
-    throw std::runtime_error("open log " + log_file_.string() + ": " + std::strerror(errno));
-  pid_ = spawn(std::move(argv), fd, -1);
-  ::close(fd);
+  // Its own process group, so a test can never signal the test runner by accident; not tied to
+  // the spawning thread's life (a test may start a process from a helper thread).
+  auto spawned = base::ChildProcess::spawn(argv, log_file_, {false, true});
+  if (!spawned)
+    throw std::runtime_error("cannot start " + argv.front() + ": " + spawned.error().message);
+  child_ = std::move(*spawned);
 }
 
 Process::~Process() {
-  if (pid_ > 0 && !status_) kill();
+  if (child_) (void)child_->kill();
 }
 
 std::optional<int> Process::poll() {
-  if (status_) return status_;
-  int st = 0;
-  const pid_t r = ::waitpid(pid_, &st, WNOHANG);
-  if (r == pid_) status_ = st;
-  return status_;
+  (void)child_->poll();
+  return child_->wait_status();
 }
+
+pid_t Process::pid() const { return child_->pid(); }
 
 std::map<std::string, std::string> Process::wait_ready(const std::filesystem::path& ready_file,
                                                        std::chrono::milliseconds timeout) {
@@ -123,117 +95,38 @@ std::map<std::string, std::string> Process::wait_ready(const std::filesystem::pa
 }
 
 int Process::terminate(std::chrono::milliseconds grace) {
-  if (poll()) return *status_;
-  ::kill(pid_, SIGTERM);
-  const auto deadline = std::chrono::steady_clock::now() + grace;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (poll()) return *status_;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  kill();
-  return *status_;
+  (void)child_->terminate(grace);
+  return child_->wait_status().value_or(-1);
 }
 
-void Process::kill() {
-  if (poll()) return;
-  ::kill(pid_, SIGKILL);
-  int st = 0;
-  while (::waitpid(pid_, &st, 0) < 0 && errno == EINTR) {
-  }
-  status_ = st;
-}
+void Process::kill() { (void)child_->kill(); }
 
 std::string Process::log() const { return read_file(log_file_); }
 
-namespace {
-
-int temp_fd() {
-  char templ[] = "/tmp/wl-run.XXXXXX";
-  const int fd = ::mkstemp(templ);
-  if (fd < 0) throw std::runtime_error("mkstemp failed");
-  ::unlink(templ);
-  return fd;
-}
-
-// The whole of a temporary output file, which it closes.
-std::string read_all(int fd) {
-  std::string text;
-  ::lseek(fd, 0, SEEK_SET);
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::read(fd, buf, sizeof buf)) > 0) text.append(buf, static_cast<std::size_t>(n));
-  ::close(fd);
-  return text;
-}
-
-// Waits for the child to exit: on its exit event itself (a pidfd becomes readable), never by
-// polling on a timer. Past the deadline the child is killed and reaped, and this throws.
-int wait_exit(pid_t pid, std::chrono::steady_clock::time_point deadline, const std::string& name) {
-  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-  if (pidfd < 0) throw std::runtime_error(std::string("pidfd_open: ") + std::strerror(errno));
-  int st = 0;
-  while (::waitpid(pid, &st, WNOHANG) != pid) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    pollfd exited{pidfd, POLLIN, 0};
-    if (left.count() <= 0 || ::poll(&exited, 1, static_cast<int>(left.count())) == 0) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &st, 0);
-      ::close(pidfd);
-      throw std::runtime_error("command timed out: " + name);
-    }
-  }
-  ::close(pidfd);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-}  // namespace
-
 RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
               const std::string& stdin_data) {
-  const int out_fd = temp_fd();
-  const int in_fd = temp_fd();
-  if (!stdin_data.empty() && ::write(in_fd, stdin_data.data(), stdin_data.size()) !=
-                                 static_cast<ssize_t>(stdin_data.size())) {
-    throw std::runtime_error("cannot write stdin data");
-  }
-  ::lseek(in_fd, 0, SEEK_SET);
-  const pid_t pid = spawn(argv, out_fd, in_fd);
-  ::close(in_fd);
-  RunResult result;
-  try {
-    result.exit_code = wait_exit(pid, std::chrono::steady_clock::now() + timeout, argv.front());
-  } catch (...) {
-    ::close(out_fd);
-    throw;
-  }
-  result.output = read_all(out_fd);
-  return result;
+  base::CommandOptions options;
+  options.deadline = timeout;
+  options.stdin_data = stdin_data;
+  options.merge_output = true;
+  auto ran = base::run_command(argv, options);
+  if (ran.timed_out) throw std::runtime_error("command timed out: " + argv.front());
+  if (!ran.started) return {127, ran.err + "\n"};
+  return {ran.exit_status, std::move(ran.out)};
 }
 
 SplitRunResult run_split(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
-  const int out_fd = temp_fd();
-  const int err_fd = temp_fd();
-  const pid_t pid = spawn(argv, out_fd, -1, err_fd);
-  SplitRunResult result;
-  try {
-    result.exit_code = wait_exit(pid, std::chrono::steady_clock::now() + timeout, argv.front());
-  } catch (...) {
-    ::close(out_fd);
-    ::close(err_fd);
-    throw;
-  }
-  result.out = read_all(out_fd);
-  result.err = read_all(err_fd);
-  return result;
+  base::CommandOptions options;
+  options.deadline = timeout;
+  auto ran = base::run_command(argv, options);
+  if (ran.timed_out) throw std::runtime_error("command timed out: " + argv.front());
+  if (!ran.started) return {127, {}, ran.err + "\n"};
+  return {ran.exit_status, std::move(ran.out), std::move(ran.err)};
 }
 
 std::pair<std::string, unsigned short> split_host_port(const std::string& address) {
-  const auto colon = address.rfind(':');
-  if (colon == std::string::npos) throw std::runtime_error("no port in " + address);
-  std::string host = address.substr(0, colon);
-  if (host.size() > 1 && host.front() == '[') host = host.substr(1, host.size() - 2);
-  return {host, static_cast<unsigned short>(std::stoi(address.substr(colon + 1)))};
+  auto parsed = weighlink::base::parse_host_port(address).value();  // throws what was wrong
+  return {std::move(parsed.host), parsed.port};
 }
 
 std::string free_loopback_address() {

@@ -1,13 +1,16 @@
 #include "weighlink/base/subprocess.hpp"
 
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <csignal>
 #include <filesystem>
+#include <fstream>
 
 #include "weighlink/testing/process.hpp"
 
+using weighlink::base::ChildProcess;
 using weighlink::base::run_command;
 
 TEST_CASE("subprocess: stdout, stderr and the exit status are captured") {
@@ -46,9 +49,7 @@ TEST_CASE("subprocess: a child process is stopped with SIGTERM, or SIGKILL past 
   using weighlink::base::ChildProcess;
   const auto log =
       std::filesystem::temp_directory_path() / ("wl-child-" + std::to_string(::getpid()) + ".log");
-  std::string error;
-  auto polite = ChildProcess::spawn({"sleep", "30"}, log, error);
-  REQUIRE(polite);
+  auto polite = ChildProcess::spawn({"sleep", "30"}, log).value();
   CHECK_FALSE(polite->poll());
   const auto stopped = polite->terminate(std::chrono::seconds(5));
   CHECK_FALSE(stopped.killed);
@@ -56,8 +57,8 @@ TEST_CASE("subprocess: a child process is stopped with SIGTERM, or SIGKILL past 
 
   // The shell ignores SIGTERM and writes to the log first, so that it is known to be ready.
   auto stubborn = ChildProcess::spawn(
-      {"sh", "-c", "trap '' TERM; echo ready; while :; do sleep 0.01; done"}, log, error);
-  REQUIRE(stubborn);
+                      {"sh", "-c", "trap '' TERM; echo ready; while :; do sleep 0.01; done"}, log)
+                      .value();
   while (weighlink::testing::read_file(log).find("ready") == std::string::npos) {
     REQUIRE_FALSE(stubborn->poll());
   }
@@ -65,8 +66,7 @@ TEST_CASE("subprocess: a child process is stopped with SIGTERM, or SIGKILL past 
   CHECK(killed.killed);
   CHECK(killed.exit_status == 128 + SIGKILL);
 
-  auto missing = ChildProcess::spawn({"/nonexistent/tool"}, log, error);
-  REQUIRE(missing);
+  auto missing = ChildProcess::spawn({"/nonexistent/tool"}, log).value();
   std::optional<int> status;
   while (!(status = missing->poll())) {
   }
@@ -74,8 +74,9 @@ TEST_CASE("subprocess: a child process is stopped with SIGTERM, or SIGKILL past 
   CHECK(missing->terminate(std::chrono::seconds(5)).exit_status == 127);
   CHECK(weighlink::testing::read_file(log).find("cannot execute /nonexistent/tool") !=
         std::string::npos);
-  CHECK_FALSE(ChildProcess::spawn({"true"}, "/nonexistent/dir/log", error));
-  CHECK(error.find("cannot open") != std::string::npos);
+  const auto unopened = ChildProcess::spawn({"true"}, "/nonexistent/dir/log");
+  REQUIRE_FALSE(unopened.has_value());
+  CHECK(unopened.error().message.find("cannot open") != std::string::npos);
   std::filesystem::remove(log);
 }
 
@@ -98,4 +99,48 @@ TEST_CASE("subprocess: environment entries are added or replace ours, and no sig
   REQUIRE(r.ok());
   CHECK(r.out.starts_with("theirs 1\n"));
   CHECK(r.out.find("SigBlk:\t0000000000000000") != std::string::npos);
+}
+
+TEST_CASE("subprocess: merged output keeps stdout and stderr in the order written") {
+  weighlink::base::CommandOptions options;
+  options.merge_output = true;
+  const auto r = run_command({"sh", "-c", "echo one; echo two >&2; echo three"}, options);
+  REQUIRE(r.ok());
+  CHECK(r.out == "one\ntwo\nthree\n");
+  CHECK(r.err.empty());
+}
+
+TEST_CASE("subprocess: run_logged appends to its log and leaves the child none of our files") {
+  weighlink::testing::TempDir dir("wl-logged");
+  const auto log = dir / "tools.log";
+  // A descriptor of ours without O_CLOEXEC: the child must not see it.
+  const int ours = ::open((dir / "ours").c_str(), O_WRONLY | O_CREAT, 0600);
+  REQUIRE(ours >= 3);
+  const std::string probe =
+      "if [ -e /proc/$$/fd/" + std::to_string(ours) + " ]; then echo leaked; else echo closed; fi";
+  CHECK(weighlink::base::run_logged({"sh", "-c", probe}, log, std::chrono::seconds(30)) == 0);
+  ::close(ours);
+  CHECK(weighlink::testing::read_file(log) == "closed\n");
+  CHECK(weighlink::base::run_logged({"/nonexistent/tool"}, log, std::chrono::seconds(30)) == -1);
+}
+
+TEST_CASE("subprocess: a process named by a pid file is killed and gone") {
+  weighlink::testing::TempDir dir("wl-pidfile");
+  auto daemon = ChildProcess::spawn({"sleep", "30"}, dir / "log").value();
+  std::ofstream(dir / "pid") << daemon->pid() << "\n";
+  weighlink::base::kill_pid_file_process(dir / "pid");
+  std::optional<int> status;
+  while (!(status = daemon->poll())) {
+  }
+  CHECK(*status == 128 + SIGKILL);
+  weighlink::base::kill_pid_file_process(dir / "missing");  // nothing to do
+}
+
+TEST_CASE("subprocess: a child in a process group of its own") {
+  weighlink::testing::TempDir dir("wl-pgroup");
+  auto own = ChildProcess::spawn({"sleep", "30"}, dir / "log", {false, true}).value();
+  CHECK(::getpgid(own->pid()) == own->pid());
+  auto shared = ChildProcess::spawn({"sleep", "30"}, dir / "log").value();
+  CHECK(::getpgid(shared->pid()) == ::getpgrp());
+  CHECK(own->terminate(std::chrono::seconds(5)).exit_status == 128 + SIGTERM);
 }

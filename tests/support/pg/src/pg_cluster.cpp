@@ -126,14 +126,7 @@ PgCluster::~PgCluster() {
            40);
   }
   // Whatever pg_ctl could not stop (timeout, broken data dir) is killed via its pid file.
-  std::ifstream pid_file(dir_ / "data" / "postmaster.pid");
-  pid_t pid = 0;
-  if (pid_file >> pid && pid > 0 && ::kill(pid, 0) == 0) {
-    ::kill(pid, SIGKILL);
-    for (int i = 0; i < 100 && ::kill(pid, 0) == 0; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-  }
+  weighlink::base::kill_pid_file_process(dir_ / "data" / "postmaster.pid");
   std::error_code ec;
   fs::remove_all(dir_, ec);
 }

@@ -24,6 +24,8 @@
 #include <type_traits>
 #include <vector>
 
+#include "weighlink/base/timestamp.hpp"
+
 namespace weighlink::backend {
 
 enum class OffsiteErrc {
@@ -184,8 +186,7 @@ struct ReachableStore {
 // The files of `rclone lsjson --files-only` output (directories skipped).
 [[nodiscard]] OffsiteResult<std::vector<StoreEntry>> parse_lsjson(std::string_view json);
 // RFC 3339 time as rclone prints it ("2024-05-01T03:00:00.123456789+02:00", "...Z").
-[[nodiscard]] std::optional<std::chrono::system_clock::time_point> parse_rfc3339(
-    std::string_view text);
+using base::parse_rfc3339;
 // The category of a failed rclone run from its exit status and stderr.
 [[nodiscard]] OffsiteErrc classify_rclone_failure(int exit_status, std::string_view stderr_text);
 // The most telling line of rclone's stderr (its last error, without the timestamp), shortened.

@@ -1,8 +1,11 @@
 #pragma once
-// UTC timestamps as text, on std::chrono's calendar types: the one home for them (issue 17).
+// UTC timestamps as text, on std::chrono's calendar types: the one home for them (issue 17). One
+// parser (RFC 3339, of which the manifests' "2026-11-21T03:00:07Z" is the strict case) and one
+// formatter (to the second, or to the millisecond).
 //
 // Threading: free functions, safe from any thread.
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -10,10 +13,19 @@
 
 namespace weighlink::base {
 
-// "2026-11-21T03:00:07Z" to Unix seconds; nullopt when it is not exactly that shape (a day past
-// the month's end, up to 31, counts on into the next month).
+// RFC 3339 as rclone and others print it: "2024-05-01T03:00:00Z",
+// "2024-05-01T03:00:00.123456789+02:00" (a 't' or 'z' in lower case too). nullopt when it is not
+// that shape or names a day that does not exist (2026-02-30).
+[[nodiscard]] std::optional<std::chrono::system_clock::time_point> parse_rfc3339(
+    std::string_view text);
+
+// "2026-11-21T03:00:07Z" exactly (no fraction, no offset) to Unix seconds; nullopt otherwise.
 [[nodiscard]] std::optional<std::int64_t> parse_utc_timestamp(std::string_view text);
 // Unix seconds to "2026-11-21T03:00:07Z".
 [[nodiscard]] std::string format_utc_timestamp(std::int64_t unix_seconds);
+// Unix seconds to "20261121_030007", for file and database names (weighlink_20261121_030007.dump).
+[[nodiscard]] std::string format_utc_file_stamp(std::int64_t unix_seconds);
+// A time to "2026-11-21T03:00:07.123Z" (milliseconds, rounded down).
+[[nodiscard]] std::string format_utc_timestamp_ms(std::chrono::system_clock::time_point at);
 
 }  // namespace weighlink::base

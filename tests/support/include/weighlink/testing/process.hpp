@@ -1,15 +1,21 @@
 #pragma once
-// Process runner for integration tests: starts a real binary, waits for its --ready-file, and
-// stops it with SIGTERM or SIGKILL, always reaping it (the destructor kills what is left).
+// Process runner for integration tests, on weighlink::base's (base/subprocess.hpp): starts a real
+// binary, waits for its --ready-file, and stops it with SIGTERM or SIGKILL, always reaping it
+// (the destructor kills what is left).
 
 #include <sys/types.h>
 
 #include <chrono>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
+
+namespace weighlink::base {
+class ChildProcess;
+}  // namespace weighlink::base
 
 namespace weighlink::testing {
 
@@ -52,12 +58,11 @@ class Process {
   // Non-blocking: has it exited? Then its waitpid status.
   [[nodiscard]] std::optional<int> poll();
   [[nodiscard]] bool running() { return !poll().has_value(); }
-  [[nodiscard]] pid_t pid() const { return pid_; }
+  [[nodiscard]] pid_t pid() const;
   [[nodiscard]] std::string log() const;  // what it printed so far
 
  private:
-  pid_t pid_ = -1;
-  std::optional<int> status_;
+  std::unique_ptr<base::ChildProcess> child_;  // weighlink::base's one process runner
   std::filesystem::path log_file_;
 };
 
