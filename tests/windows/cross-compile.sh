@@ -7,7 +7,8 @@
 # from vcpkg (vcpkg.json, CMakePresets.json "windows-msvc"; docs/install-windows.md). The
 # libraries' headers are the host's (Debian 12), through a directory of links that keeps the
 # host's own system headers out.
-#   tests/windows/cross-compile.sh SOURCE_DIR BUILD_DIR    (BUILD_DIR: for the generated protobuf)
+#   tests/windows/cross-compile.sh SOURCE_DIR BUILD_DIR    (BUILD_DIR: for the generated protobuf
+#   and operator page)
 set -euo pipefail
 
 src=${1:?usage: cross-compile.sh SOURCE_DIR BUILD_DIR}
@@ -36,6 +37,7 @@ flags=(-std=c++20 -O1 -Wall -Wextra -Wno-unused-parameter -Werror -Wa,-mbig-obj
        -I"$src/scale/include" -I"$src/sync/include" -I"$src/agent/include" -I"$build/proto/gen"
        -isystem "$work/include-arch" -isystem "$work/include")
 sources=("$src"/scale/src/*.cpp "$src"/sync/src/*.cpp "$src"/agent/src/*.cpp "$src"/agent/main.cpp
+         "$build"/agent/page/operator_page.cpp
          "$src"/scale/main.cpp "$build"/proto/gen/weighlink/sync/v1/*.cc)
 # One compiler per core, the flags in a response file (paths may hold spaces); each failure
 # leaves its messages in a file.
