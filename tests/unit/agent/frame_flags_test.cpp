@@ -2,13 +2,13 @@
 
 #include <doctest/doctest.h>
 
+using std::chrono::milliseconds;
+using std::chrono::seconds;
 using weighlink::agent::FlaggedFrames;
 using weighlink::scale::Decimal;
 using weighlink::scale::FlagReason;
 using weighlink::scale::Reading;
 using weighlink::scale::ReadingFlag;
-using std::chrono::milliseconds;
-using std::chrono::seconds;
 
 namespace {
 
