@@ -6,15 +6,17 @@ PRESET ?= $(if $(CI),ci,dev)
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: all deps configure build test unit integration soak demo fuzz bench clean format package package-test
+.PHONY: all deps configure build test unit integration soak demo fuzz bench clean format package \
+        package-test lint test-asan
 
 all: build
 
 deps:
 	@scripts/deps.sh
 
+# ccache comes in through the presets (WEIGHLINK_CCACHE, cmake/WeighlinkOptions.cmake).
 configure: deps
-	@if [ ! -f $(BUILD_DIR)/build.ninja ]; then cmake --preset $(PRESET) -DCMAKE_CXX_COMPILER_LAUNCHER=ccache; fi
+	@if [ ! -f $(BUILD_DIR)/build.ninja ]; then cmake --preset $(PRESET); fi
 
 build: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)
@@ -45,7 +47,7 @@ demo: build
 PACKAGE_DEPS = debootstrap lintian fakeroot dpkg-dev curl
 package: deps
 	@scripts/deps.sh $(PACKAGE_DEPS)
-	@if [ ! -f build-release/build.ninja ]; then cmake --preset release -DCMAKE_CXX_COMPILER_LAUNCHER=ccache; fi
+	@if [ ! -f build-release/build.ninja ]; then cmake --preset release; fi
 	cmake --build build-release --target weighlink-agent weighlink-backend weighlink-scale -j $(JOBS)
 	installers/linux/build-deb.sh build-release build/package
 
@@ -105,7 +107,7 @@ BENCH_OUTBOX_ARGS ?=
 BENCH_REPLAY_ARGS ?=
 BENCH_BACKUP_ARGS ?=
 bench: deps
-	@if [ ! -f build-release/build.ninja ]; then cmake --preset release -DCMAKE_CXX_COMPILER_LAUNCHER=ccache; fi
+	@if [ ! -f build-release/build.ninja ]; then cmake --preset release; fi
 	cmake --build build-release --target bench_decode bench_live bench_outbox bench_replay bench_backup -j $(JOBS)
 	@mkdir -p build/bench
 	build-release/tests/bench/bench_decode --json build/bench/decode.json
@@ -116,6 +118,28 @@ bench: deps
 
 format:
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
+
+# Everything the tree must pass besides the compiler (scripts/lint.sh): clang-format in check
+# mode, clang-tidy-14 (.clang-tidy) over the compile database of $(BUILD_DIR), prettier and eslint
+# over the operator page (agent/page/, tools pinned in scripts/lint/). Not part of `make test`.
+# Only the generated protobuf headers are built first; TIDY_JOBS sets the parallel clang-tidy runs,
+# TIDY_FILES narrows them (a regular expression on the path, e.g. TIDY_FILES=^scale/).
+lint: configure
+	@scripts/deps.sh clang-format clang-tidy-14 $(if $(shell command -v npm),,nodejs npm)
+	cmake --build $(BUILD_DIR) --target weighlink_proto -j $(JOBS)
+	scripts/lint.sh $(BUILD_DIR)
+
+# The unit and integration tests built with AddressSanitizer and UndefinedBehaviorSanitizer
+# (the asan preset, build-asan/). The first error stops the process that has it; leaks are
+# errors. Integration tests start the sanitized binaries too. Slow: a full second build.
+ASAN_OPTIONS ?= halt_on_error=1:abort_on_error=1:detect_leaks=1:detect_stack_use_after_return=1:check_initialization_order=1:strict_init_order=1
+UBSAN_OPTIONS ?= halt_on_error=1:print_stacktrace=1
+ASAN_LABELS ?= unit|integration
+test-asan: deps
+	@if [ ! -f build-asan/build.ninja ]; then cmake --preset asan; fi
+	cmake --build build-asan -j $(JOBS)
+	cd build-asan && ASAN_OPTIONS=$(ASAN_OPTIONS) UBSAN_OPTIONS=$(UBSAN_OPTIONS) \
+	  ctest --output-on-failure -L '$(ASAN_LABELS)' -j $(JOBS) --timeout 900 $(CTEST_ARGS)
 
 clean:
 	rm -rf $(BUILD_DIR)

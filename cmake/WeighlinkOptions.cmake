@@ -1,3 +1,15 @@
+# ccache when installed (WEIGHLINK_CCACHE, on in the presets): every compile goes through it,
+# whoever configures (make, an IDE, cmake --preset). A launcher given on the command line wins.
+# Not with MSVC: its default debug format (/Zi) cannot be cached.
+option(WEIGHLINK_CCACHE "Compile through ccache when it is installed" ON)
+if(WEIGHLINK_CCACHE AND NOT MSVC AND NOT CMAKE_CXX_COMPILER_LAUNCHER)
+  find_program(WEIGHLINK_CCACHE_PROGRAM ccache)
+  if(WEIGHLINK_CCACHE_PROGRAM)
+    set(CMAKE_C_COMPILER_LAUNCHER "${WEIGHLINK_CCACHE_PROGRAM}")
+    set(CMAKE_CXX_COMPILER_LAUNCHER "${WEIGHLINK_CCACHE_PROGRAM}")
+  endif()
+endif()
+
 # weighlink_options: the INTERFACE target every weighlink target links for language level and
 # warnings. Flags that vary by build (sanitizers, coverage) live in CMakePresets.json.
 add_library(weighlink_options INTERFACE)

@@ -87,7 +87,7 @@ int cmd_decode(const DecodeArgs& args) {
     }
     in = &file;
   }
-  std::vector<char> buffer(64 * 1024);
+  std::vector<char> buffer(std::size_t{64} * 1024);
   std::vector<ws::Reading> readings;
   // The first bytes tell a capture file (record) from raw bytes.
   std::string head(ws::kCaptureMagic.size(), '\0');
@@ -298,7 +298,8 @@ int cmd_probe(ProbeArgs& args) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+// A function-try-block: nothing (a bad_alloc, an I/O library error) leaves main as a crash.
+int main(int argc, char** argv) try {
   CLI::App app{"weighlink-scale: indicator tools (protocols, decode, simulate, probe, record)",
                "weighlink-scale"};
   app.set_version_flag("--version", WEIGHLINK_VERSION);
@@ -406,4 +407,7 @@ int main(int argc, char** argv) {
   if (name == "record") return cmd_record(rec);
   if (name == "probe") return cmd_probe(probe);
   return fail(kUsage, name + " is not available in this build yet; see `weighlink-scale --help`");
+} catch (const std::exception& e) {
+  std::fprintf(stderr, "weighlink-scale: %s\n", e.what());
+  return kFailure;
 }

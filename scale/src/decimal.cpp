@@ -161,7 +161,8 @@ std::strong_ordering Decimal::compare(const Decimal& other) const {
     return std::pair{magnitude / scale, (magnitude % scale) * to_nine};
   };
   const auto magnitude_order = split(*this) <=> split(other);
-  return sign_a < 0 ? 0 <=> magnitude_order : magnitude_order;
+  // 0 <=> an ordering reverses it (clang-tidy 14 takes that 0 for a null pointer).
+  return sign_a < 0 ? 0 <=> magnitude_order : magnitude_order;  // NOLINT(modernize-use-nullptr)
 }
 
 }  // namespace weighlink::scale

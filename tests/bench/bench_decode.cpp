@@ -91,7 +91,7 @@ int main(int argc, char** argv) {
           std::vector<ws::Reading> readings;
           readings.reserve(4096);
           decoded = 0;
-          constexpr std::size_t kChunk = 64 * 1024;
+          constexpr std::size_t kChunk = std::size_t{64} * 1024;
           for (std::size_t at = 0; at < buffer.size(); at += kChunk) {
             parser->put(std::string_view(buffer).substr(at, kChunk), readings);
             decoded += readings.size();

@@ -384,7 +384,7 @@ std::string read_text(const fs::path& p) {
 // locked dependencies there with `npm ci` unless that lock is already installed. Returns the
 // node binary, or nullopt with the reason the relay is skipped.
 std::optional<std::string> prepare_relay(const fs::path& dir, std::string* why) {
-  const auto node = find_in_path("node");
+  auto node = find_in_path("node");
   const auto npm = find_in_path("npm");
   if (!node || !npm) {
     *why = std::string(node ? "npm" : "node") + " is not installed (PATH)";
@@ -606,7 +606,7 @@ int serve_floor(int argc, char** argv) {
 }
 }  // namespace
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv) try {
   if (argc > 1 && std::string_view(argv[1]) == "--serve-floor") return serve_floor(argc, argv);
   Options options;
   try {
@@ -752,4 +752,7 @@ int main(int argc, char** argv) {
     }
   }
   return failures == 0 ? 0 : 1;
+} catch (const std::exception& e) {
+  std::fprintf(stderr, "bench_live: %s\n", e.what());
+  return 1;
 }

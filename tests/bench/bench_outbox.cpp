@@ -516,7 +516,7 @@ ThroughputResult throughput_raw(const Options& options, const fs::path& dir, int
   const auto produced = run_producers(options, run, producers, [&](int p) {
     auto& conn = connections[static_cast<std::size_t>(p)];
     conn = std::make_unique<RawConnection>(file, options.busy_timeout_ms);
-    return [&conn, &c = counters[static_cast<std::size_t>(p)]](wsync::NewMutation m) {
+    return [&conn, &c = counters[static_cast<std::size_t>(p)]](const wsync::NewMutation& m) {
       conn->insert(m, c);
     };
   });

@@ -38,7 +38,7 @@
 
 #include <grpcpp/grpcpp.h>
 #include <libpq-fe.h>
-#include <signal.h>
+#include <signal.h>  // NOLINT(modernize-deprecated-headers): sigaction is POSIX, not <csignal>
 #include <sqlite3.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -380,6 +380,7 @@ FillResult fill_outbox(const std::string& address, std::size_t count, int produc
   std::string error;
   const auto start = Clock::now();
   std::vector<std::thread> threads;
+  threads.reserve(static_cast<std::size_t>(producers));
   for (int p = 0; p < producers; ++p) {
     threads.emplace_back([&, host = host, port = port] {
       try {
@@ -1106,6 +1107,7 @@ FaninResult run_fanin(const Options& options) {
     std::mutex mu;
     std::string error;
     std::vector<std::thread> threads;
+    threads.reserve(4);
     for (int t = 0; t < 4; ++t) {
       threads.emplace_back([&] {
         for (std::size_t i = next++; i < n && !g_stop; i = next++) {
@@ -1385,10 +1387,10 @@ json::value print_fanin(const FaninResult& f, const Options& options) {
   std::printf(
       "  RESOURCE_EXHAUSTED %llu, DEADLINE_EXCEEDED %llu; retry-after hints honoured "
       "%llu; time in backoff %.0f station-seconds\n",
-      static_cast<unsigned long long>(error_count(f.hello_errors, re) +
-                                      error_count(f.replay_errors, re)),
-      static_cast<unsigned long long>(error_count(f.hello_errors, de) +
-                                      error_count(f.replay_errors, de)),
+      static_cast<unsigned long long>(error_count(f.hello_errors, re)) +
+          static_cast<unsigned long long>(error_count(f.replay_errors, re)),
+      static_cast<unsigned long long>(error_count(f.hello_errors, de)) +
+          static_cast<unsigned long long>(error_count(f.replay_errors, de)),
       static_cast<unsigned long long>(f.retry_after_hints), f.waited_s_total);
   std::printf("  outcomes: applied %llu, duplicate %llu, rejected %llu\n",
               static_cast<unsigned long long>(f.applied),

@@ -7,7 +7,8 @@
 # from vcpkg (vcpkg.json, CMakePresets.json "windows-msvc"; docs/install-windows.md). The
 # libraries' headers are the host's (Debian 12), through a directory of links that keeps the
 # host's own system headers out.
-#   tests/windows/cross-compile.sh SOURCE_DIR BUILD_DIR    (BUILD_DIR: for the generated protobuf)
+#   tests/windows/cross-compile.sh SOURCE_DIR BUILD_DIR    (BUILD_DIR: for the generated protobuf
+#   and operator page)
 set -euo pipefail
 
 src=${1:?usage: cross-compile.sh SOURCE_DIR BUILD_DIR}
@@ -45,6 +46,7 @@ done
 shopt -s globstar  # agent/src has one folder per part
 sources=("$src"/scale/src/*.cpp "${base_sources[@]}" "$src"/sync/record/src/*.cpp
          "$src"/sync/src/*.cpp "$src"/agent/src/**/*.cpp "$src"/agent/main.cpp
+         "$build"/agent/page/operator_page.cpp
          "$src"/scale/main.cpp "$build"/proto/gen/weighlink/sync/v1/*.cc)
 # One compiler per core, the flags in a response file (paths may hold spaces); each failure
 # leaves its messages in a file.

@@ -7,21 +7,21 @@
 //
 // Usage: node relay.js --device PATH [--port 0] [--ready-file FILE]
 // The ready file gets {"http":"127.0.0.1:PORT"} once listening, as weighlink-agent writes it.
-'use strict';
+"use strict";
 
-const fs = require('fs');
-const tty = require('tty');
-const { WebSocketServer, WebSocket } = require('ws');
+const fs = require("fs");
+const tty = require("tty");
+const { WebSocketServer, WebSocket } = require("ws");
 
 function parseArgs(argv) {
-  const args = { device: '', port: 0, readyFile: '' };
+  const args = { device: "", port: 0, readyFile: "" };
   for (let i = 2; i + 1 < argv.length; i += 2) {
-    if (argv[i] === '--device') args.device = argv[i + 1];
-    else if (argv[i] === '--port') args.port = Number(argv[i + 1]);
-    else if (argv[i] === '--ready-file') args.readyFile = argv[i + 1];
+    if (argv[i] === "--device") args.device = argv[i + 1];
+    else if (argv[i] === "--port") args.port = Number(argv[i + 1]);
+    else if (argv[i] === "--ready-file") args.readyFile = argv[i + 1];
     else throw new Error(`unknown flag ${argv[i]}`);
   }
-  if (!args.device) throw new Error('--device PATH is required (the pty or serial port to read)');
+  if (!args.device) throw new Error("--device PATH is required (the pty or serial port to read)");
   return args;
 }
 
@@ -49,9 +49,9 @@ function weightsMessage(reading) {
   // One deck carries the load, as a single-deck indicator feeding a multideck page does.
   const decks = [gvw, 0, 0, 0];
   return JSON.stringify({
-    event: 'weights',
+    event: "weights",
     data: {
-      mode: 'multideck',
+      mode: "multideck",
       deck1: decks[0],
       deck2: decks[1],
       deck3: decks[2],
@@ -61,14 +61,14 @@ function weightsMessage(reading) {
       vehicleOnDeck: gvw > 50,
       stable,
       simulation: false,
-      indicatorInfo: { make: 'Mettler Toledo', model: 'IND570', signalStrength: 100 },
+      indicatorInfo: { make: "Mettler Toledo", model: "IND570", signalStrength: 100 },
       connection: {
-        source: 'indicator',
-        protocol: 'mt-continuous',
-        type: 'serial',
+        source: "indicator",
+        protocol: "mt-continuous",
+        type: "serial",
         connected: true,
-        outputMode: 'websocket',
-        device: { make: 'Mettler Toledo', model: 'IND570', capacity: 80000 },
+        outputMode: "websocket",
+        device: { make: "Mettler Toledo", model: "IND570", capacity: 80000 },
       },
     },
     timestamp: new Date().toISOString(),
@@ -77,7 +77,7 @@ function weightsMessage(reading) {
 
 function main() {
   const args = parseArgs(process.argv);
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: args.port });
+  const wss = new WebSocketServer({ host: "127.0.0.1", port: args.port });
 
   function broadcast(message) {
     for (const client of wss.clients) {
@@ -103,22 +103,22 @@ function main() {
   // package does, rather than with blocking reads on the thread pool.
   const input = tty.isatty(fd) ? new tty.ReadStream(fd) : fs.createReadStream(null, { fd });
   if (input.setRawMode) input.setRawMode(true);
-  input.on('data', onData);
-  input.on('error', (err) => {
+  input.on("data", onData);
+  input.on("error", (err) => {
     console.error(`relay: reading ${args.device} failed: ${err.message}`);
     process.exit(1);
   });
 
-  wss.on('listening', () => {
+  wss.on("listening", () => {
     const { port } = wss.address();
     console.log(`relay: listening on ws://127.0.0.1:${port}/, reading ${args.device}`);
     if (args.readyFile) {
       const tmp = `${args.readyFile}.tmp`;
-      fs.writeFileSync(tmp, JSON.stringify({ http: `127.0.0.1:${port}` }) + '\n');
+      fs.writeFileSync(tmp, JSON.stringify({ http: `127.0.0.1:${port}` }) + "\n");
       fs.renameSync(tmp, args.readyFile);
     }
   });
-  wss.on('error', (err) => {
+  wss.on("error", (err) => {
     console.error(`relay: cannot listen: ${err.message}`);
     process.exit(1);
   });
@@ -128,8 +128,8 @@ function main() {
     for (const client of wss.clients) client.terminate();
     wss.close(() => process.exit(0));
   };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
 }
 
 main();

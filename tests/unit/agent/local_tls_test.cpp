@@ -229,7 +229,7 @@ TEST_CASE("local tls: a certificate the CA signs for another name fails its name
   auto ca_key = load_key(files.ca_key());
   REQUIRE(ca_key);
   const int at = X509_get_ext_by_NID(leaf.get(), NID_subject_alt_name, -1);
-  X509_delete_ext(leaf.get(), at);
+  X509_EXTENSION_free(X509_delete_ext(leaf.get(), at));  // the caller owns what it removes
   X509V3_CTX ctx;
   X509V3_set_ctx_nodb(&ctx);
   X509V3_set_ctx(&ctx, ca.get(), leaf.get(), nullptr, nullptr, 0);

@@ -101,7 +101,7 @@ class AxleSession {
     WeighMode weigh_mode = WeighMode::gross;
   };
 
-  explicit AxleSession(AxleSessionOptions options = {}) : options_(std::move(options)) {}
+  explicit AxleSession(AxleSessionOptions options = {}) : options_(options) {}
 
   // Begins a session (a running one is discarded: the operator started over).
   void start(TimePoint now);

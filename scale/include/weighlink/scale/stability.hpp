@@ -35,7 +35,7 @@ class StabilityWindow {
  public:
   using Clock = std::chrono::steady_clock;
 
-  explicit StabilityWindow(StabilityConfig config = {}) : config_(std::move(config)) {}
+  explicit StabilityWindow(StabilityConfig config = {}) : config_(config) {}
 
   // Adds the weight displayed from `now` on and returns whether the channel is now stable.
   // A change of unit, mode or decimal places, or a gap, starts the window over.
@@ -68,7 +68,7 @@ class ReadingStability {
  public:
   using Clock = StabilityWindow::Clock;
 
-  explicit ReadingStability(StabilityConfig config = {}) : config_(std::move(config)) {}
+  explicit ReadingStability(StabilityConfig config = {}) : config_(config) {}
 
   void apply(Reading& reading, Clock::time_point now);
   // Bad frame or reconnect: every window starts over.

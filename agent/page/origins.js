@@ -1,34 +1,48 @@
-#include "page_assets.hpp"
-
-namespace weighlink::agent::page {
-
+"use strict";
 // Origin pairing on the operator page: the status document's "origins" (every status message)
 // drives the lists; Allow, Deny and Revoke post to /v1/origins/{allow,deny,revoke}, which only
 // this page (same origin as the agent) may call.
-std::string_view script_js_origins() {
-  static constexpr std::string_view kOrigins = R"js(
-let originsKey = null;  // what the lists on screen show, to rebuild them only when it changes
-const SOURCE_TEXT = {paired: "paired here", config: "configuration file", preset: "installer preset"};
+/* global $, setText, setResult, request, refusal, busy */
+/* exported renderOrigins */
+let originsKey = null; // what the lists on screen show, to rebuild them only when it changes
+const SOURCE_TEXT = {
+  paired: "paired here",
+  config: "configuration file",
+  preset: "installer preset",
+};
 
 function renderOrigins(doc) {
-  const pending = doc.pending || [], allowed = doc.allowed || [], denied = doc.denied || [];
-  const key = JSON.stringify([pending.map((p) => p.origin),
-    allowed.map((a) => [a.origin, a.source]), denied.map((d) => [d.origin, d.source])]);
+  const pending = doc.pending || [],
+    allowed = doc.allowed || [],
+    denied = doc.denied || [];
+  const key = JSON.stringify([
+    pending.map((p) => p.origin),
+    allowed.map((a) => [a.origin, a.source]),
+    denied.map((d) => [d.origin, d.source]),
+  ]);
   $("#origins-panel").classList.toggle("asking", pending.length > 0);
   if (key !== originsKey) {
     originsKey = key;
     $("#origins-asks").replaceChildren(...pending.map(askItem));
-    const rows = allowed.map((a) => originRow(a, "allowed")).concat(
-      denied.map((d) => originRow(d, "denied")));
+    const rows = allowed
+      .map((a) => originRow(a, "allowed"))
+      .concat(denied.map((d) => originRow(d, "denied")));
     $("#origins-rows").replaceChildren(...rows);
     $("#origins-table").hidden = rows.length === 0;
     $("#origins-empty").hidden = rows.length > 0 || pending.length > 0;
   }
   for (const p of pending) {
     const li = [...document.querySelectorAll("#origins-asks .ask")].find(
-      (e) => e.dataset.origin === p.origin);
-    if (li) setText($(".seen", li), p.count + (p.count === 1 ? " request" : " requests") +
-                    ", last at " + new Date(p.last_seen).toLocaleTimeString());
+      (e) => e.dataset.origin === p.origin,
+    );
+    if (li)
+      setText(
+        $(".seen", li),
+        p.count +
+          (p.count === 1 ? " request" : " requests") +
+          ", last at " +
+          new Date(p.last_seen).toLocaleTimeString(),
+      );
   }
 }
 
@@ -53,7 +67,7 @@ function originRow(o, state) {
   setText($(".origin-source", tr), SOURCE_TEXT[o.source] || o.source);
   const button = $(".revoke", tr);
   if (!o.revocable) {
-    button.remove();  // set in a file: changed there, not here
+    button.remove(); // set in a file: changed there, not here
   } else {
     button.setAttribute("aria-label", "Revoke " + o.origin);
     button.addEventListener("click", () => busy(button, () => decideOrigin("revoke", o.origin)));
@@ -62,16 +76,17 @@ function originRow(o, state) {
 }
 
 async function decideOrigin(action, origin) {
-  const r = await request("POST", "/v1/origins/" + action, {origin});
-  if (!r.ok) return setResult($("#origins-msg"), r.lost ? "warn" : "bad", "Not changed: " + refusal(r));
+  const r = await request("POST", "/v1/origins/" + action, { origin });
+  if (!r.ok)
+    return setResult($("#origins-msg"), r.lost ? "warn" : "bad", "Not changed: " + refusal(r));
   renderOrigins(r.body);
-  setResult($("#origins-msg"), "ok", action === "allow"
-    ? origin + " may now use this station's scale."
-    : action === "deny" ? origin + " stays refused."
-    : origin + " is revoked: it must ask again.");
+  setResult(
+    $("#origins-msg"),
+    "ok",
+    action === "allow"
+      ? origin + " may now use this station's scale."
+      : action === "deny"
+        ? origin + " stays refused."
+        : origin + " is revoked: it must ask again.",
+  );
 }
-)js";
-  return kOrigins;
-}
-
-}  // namespace weighlink::agent::page
