@@ -11,9 +11,9 @@
 #include "random_id.hpp"
 #include "weighlink/agent/cors.hpp"
 #include "weighlink/agent/page.hpp"
-#include "weighlink/record/exact_json.hpp"
 #include "weighlink/base/hash.hpp"
 #include "weighlink/base/log_text.hpp"
+#include "weighlink/record/exact_json.hpp"
 #include "weighlink/record/mutation_rules.hpp"
 
 namespace weighlink::agent {

@@ -8,8 +8,8 @@
 #include <utility>
 
 #include "core/captures_common.hpp"
-#include "weighlink/record/exact_json.hpp"
 #include "weighlink/base/hash.hpp"
+#include "weighlink/record/exact_json.hpp"
 
 namespace weighlink::agent {
 namespace json = boost::json;

@@ -27,8 +27,8 @@
 #include "weighlink/agent/limits.hpp"
 #include "weighlink/agent/origins.hpp"
 #include "weighlink/agent/server.hpp"
-#include "weighlink/record/exact_json.hpp"
 #include "weighlink/base/log_text.hpp"
+#include "weighlink/record/exact_json.hpp"
 
 namespace weighlink::agent {
 namespace asio = boost::asio;

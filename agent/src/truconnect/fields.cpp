@@ -4,8 +4,8 @@
 #include <boost/json.hpp>
 #include <variant>
 
-#include "weighlink/record/exact_json.hpp"
 #include "weighlink/base/hash.hpp"
+#include "weighlink/record/exact_json.hpp"
 
 namespace weighlink::agent::truconnect {
 namespace json = boost::json;

@@ -7,9 +7,9 @@
 #include "truconnect/fields.hpp"
 #include "weighlink/agent/app_record.hpp"
 #include "weighlink/agent/truconnect.hpp"
-#include "weighlink/record/exact_json.hpp"
 #include "weighlink/base/hash.hpp"
 #include "weighlink/base/log_text.hpp"
+#include "weighlink/record/exact_json.hpp"
 
 namespace weighlink::agent {
 namespace json = boost::json;

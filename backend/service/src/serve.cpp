@@ -93,7 +93,8 @@ int run_serve(const ServeOptions& options, const base::Console& console) {
   const auto credentials = server_credentials(console, options);
   if (!credentials) return kExitUsage;
   const auto grpc_listen = base::parse_host_port(options.grpc_listen, base::PortZero::allowed);
-  if (!grpc_listen) return usage_error(console, "invalid --grpc-listen: " + grpc_listen.error().message);
+  if (!grpc_listen)
+    return usage_error(console, "invalid --grpc-listen: " + grpc_listen.error().message);
 
   // Every thread started from here on inherits the blocked mask; the main thread takes the
   // signals synchronously with sigwait, so no handler runs inside gRPC or Asio threads.
