@@ -93,7 +93,7 @@ class Api {
   // GET /v1/origins and POST /v1/origins/{allow,deny,revoke}: the agent's own page or a
   // non-browser local client only.
   void origins(const HttpRequest& request, const std::string& action,
-               const std::string& correlation_id, Respond respond);
+               const std::string& correlation_id, const Respond& respond);
   void post_mutation(const HttpRequest& request, const std::string& correlation_id,
                      Respond respond);
   void post_capture(const HttpRequest& request, const std::string& correlation_id, Respond respond);
