@@ -152,7 +152,7 @@ int main(int argc, char** argv) {
   double baseline_s = 0;
   {
     std::string error;
-    auto scratch = weighlink::backend::ScratchCluster::start({}, error);
+    auto scratch = weighlink::recovery::ScratchCluster::start({}, error);
     if (!scratch) die("scratch cluster: " + error);
     const auto started = Clock::now();
     (void)timed({(fs::path(scratch->bin_dir()) / "pg_restore").string(), "--no-owner",

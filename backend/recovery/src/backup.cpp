@@ -31,7 +31,7 @@
 #include "weighlink/recovery/commands.hpp"
 #include "weighlink/recovery/offsite.hpp"
 
-namespace weighlink::backend {
+namespace weighlink::recovery {
 namespace {
 
 namespace fs = std::filesystem;
@@ -143,7 +143,7 @@ int run_backup(const BackupOptions& options, const base::Console& console) {
                              "; give a --dir (or --staging-dir) this user may write in");
 
   // The snapshot: held open (REPEATABLE READ) until pg_dump has taken it and the counts are read.
-  PgConnection db(options.dsn, PgConnection::Session::maintenance);
+  pg::PgConnection db(options.dsn, pg::PgConnection::Session::maintenance);
   if (!db.ensure_connected() || !db.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")) {
     return fail(console, "cannot reach PostgreSQL at " + db.target() + " (" + db.last_error() +
                              "); check --dsn and that the server is running");
@@ -198,7 +198,7 @@ int run_backup(const BackupOptions& options, const base::Console& console) {
   ProgramRun dumped;
   {
     Progress progress(partial, console);
-    const auto tool = dsn_for_tool(options.dsn);  // no password on pg_dump's command line
+    const auto tool = pg::dsn_for_tool(options.dsn);  // no password on pg_dump's command line
     dumped = run_program({pg_dump, "--format=custom", "--snapshot=" + snapshot,
                           "--file=" + partial.string(), "--dbname=" + tool.dsn},
                          tool.environment);
@@ -302,4 +302,4 @@ int run_backup(const BackupOptions& options, const base::Console& console) {
   return exit_code;
 }
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::recovery

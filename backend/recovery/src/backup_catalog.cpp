@@ -3,7 +3,7 @@
 #include <boost/json.hpp>
 #include <set>
 
-namespace weighlink::backend {
+namespace weighlink::recovery {
 namespace {
 
 namespace json = boost::json;
@@ -177,4 +177,4 @@ OffsiteResult<VerifiedLatestAt> find_verified_latest(const std::vector<Location>
   return found;
 }
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::recovery

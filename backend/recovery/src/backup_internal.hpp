@@ -1,5 +1,5 @@
 #pragma once
-// Internal to weighlink::backend (backup, verify-backup, drill): what the commands share that
+// Internal to weighlink::recovery (backup, verify-backup, drill): what the commands share that
 // needs a database connection.
 
 #include <string>
@@ -7,10 +7,10 @@
 #include "weighlink/pg/pg.hpp"
 #include "weighlink/recovery/backup_policy.hpp"
 
-namespace weighlink::backend {
+namespace weighlink::recovery {
 
 // count(*) of every table of the public schema, keyed by quote_ident(table name): what backup
 // writes to the manifest (inside its snapshot) and what verify-backup compares the restore with.
-[[nodiscard]] bool count_public_tables(PgConnection& db, RowCounts& counts, std::string& error);
+[[nodiscard]] bool count_public_tables(pg::PgConnection& db, RowCounts& counts, std::string& error);
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::recovery

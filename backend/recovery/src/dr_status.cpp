@@ -14,7 +14,7 @@
 #include "weighlink/recovery/drill.hpp"
 #include "weighlink/recovery/offsite.hpp"
 
-namespace weighlink::backend {
+namespace weighlink::recovery {
 namespace {
 
 namespace fs = std::filesystem;
@@ -166,4 +166,4 @@ int run_dr_status(const DrStatusOptions& o, const base::Console& console) {
   return ready ? kExitOk : kExitGateNotMet;
 }
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::recovery

@@ -29,7 +29,7 @@
 #include "weighlink/recovery/offsite.hpp"
 #include "weighlink/recovery/scratch_cluster.hpp"
 
-namespace weighlink::backend {
+namespace weighlink::recovery {
 namespace {
 
 namespace fs = std::filesystem;
@@ -213,7 +213,7 @@ class Drill {
   bool restore() {
     const auto started = Clock::now();
     {
-      PgConnection admin(cluster_->dsn("postgres"));
+      pg::PgConnection admin(cluster_->dsn("postgres"));
       if (!admin.ensure_connected() || !admin.exec("CREATE DATABASE weighlink")) {
         record_.restore_s = seconds_since(started);
         return fail(kExitFailure, "restore",
@@ -221,7 +221,7 @@ class Drill {
       }
     }
     dsn_ = cluster_->dsn("weighlink");
-    PgConnection db(dsn_, PgConnection::Session::maintenance);
+    pg::PgConnection db(dsn_, pg::PgConnection::Session::maintenance);
     if (!db.ensure_connected()) {
       record_.restore_s = seconds_since(started);
       return fail(kExitFailure, "restore",
@@ -431,4 +431,4 @@ int run_drill(const DrillOptions& o, const base::Console& console) {
   return passed && !logged ? kExitFailure : record.exit_code;
 }
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::recovery

@@ -8,7 +8,7 @@
 #include "json_text.hpp"
 #include "weighlink/recovery/drill.hpp"
 
-namespace weighlink::backend {
+namespace weighlink::recovery {
 namespace {
 
 namespace json = boost::json;
@@ -200,4 +200,4 @@ std::optional<DrillRecord> parse_drill_record(std::string_view line, std::string
   return r;
 }
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::recovery

@@ -13,7 +13,7 @@
 #include "weighlink/base/base64.hpp"
 #include "weighlink/base/host_port.hpp"
 
-namespace weighlink::backend {
+namespace weighlink::recovery {
 namespace {
 
 using std::chrono::milliseconds;
@@ -195,4 +195,4 @@ boost::json::object to_json(const NotifyOutcome& outcome) {
           {"attempts", std::move(attempts)}};
 }
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::recovery

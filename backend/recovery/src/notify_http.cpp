@@ -18,7 +18,7 @@
 
 #include "weighlink/base/host_port.hpp"
 
-namespace weighlink::backend {
+namespace weighlink::recovery {
 namespace {
 
 namespace asio = boost::asio;
@@ -261,4 +261,4 @@ NotifyAttempt http_get_once(const NotifyTarget& target, std::chrono::millisecond
   return HttpTransport(std::move(plain), policy).send(http::verb::get, {});
 }
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::recovery

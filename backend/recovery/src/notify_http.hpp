@@ -1,6 +1,6 @@
 #pragma once
 // The backend's one HTTP client, Boost.Beast (http) and Beast over OpenSSL (https) in
-// notify_http.cpp, private to weighlink::backend: the notification's POST and the drill's GET.
+// notify_http.cpp, private to weighlink::recovery: the notification's POST and the drill's GET.
 
 #include <chrono>
 #include <memory>
@@ -8,7 +8,7 @@
 
 #include "weighlink/recovery/notify.hpp"
 
-namespace weighlink::backend {
+namespace weighlink::recovery {
 
 class NotifyTransport {
  public:
@@ -28,4 +28,4 @@ class NotifyTransport {
 [[nodiscard]] NotifyAttempt http_get_once(const NotifyTarget& target,
                                           std::chrono::milliseconds timeout);
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::recovery

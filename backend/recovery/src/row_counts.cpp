@@ -1,8 +1,8 @@
 #include "backup_internal.hpp"
 
-namespace weighlink::backend {
+namespace weighlink::recovery {
 
-bool count_public_tables(PgConnection& db, RowCounts& counts, std::string& error) {
+bool count_public_tables(pg::PgConnection& db, RowCounts& counts, std::string& error) {
   auto tables = db.exec(
       "SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = 'public' ORDER BY 1");
   if (!tables) {
@@ -21,4 +21,4 @@ bool count_public_tables(PgConnection& db, RowCounts& counts, std::string& error
   return true;
 }
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::recovery

@@ -21,7 +21,7 @@
 
 #include "weighlink/base/subprocess.hpp"
 
-namespace weighlink::backend {
+namespace weighlink::recovery {
 namespace {
 
 namespace fs = std::filesystem;
@@ -220,4 +220,4 @@ int ScratchCluster::run_program(const std::string& program, const std::vector<st
   return base::run_logged(argv, dir_ / "tools.log", std::chrono::seconds(timeout_s));
 }
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::recovery

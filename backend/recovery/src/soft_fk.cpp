@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-namespace weighlink::backend {
+namespace weighlink::recovery {
 namespace {
 
 // "a.b" -> "\"a\".\"b\"", with embedded quotes doubled.
@@ -171,4 +171,4 @@ std::string orphan_sample_sql(const SoftForeignKey& key, int limit) {
   return "SELECT " + columns + orphan_from(key) + " LIMIT " + std::to_string(limit);
 }
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::recovery

@@ -2,10 +2,10 @@
 
 #include "weighlink/recovery/drill.hpp"
 
-using weighlink::backend::drill_paths;
-using weighlink::backend::DrillRecord;
-using weighlink::backend::parse_drill_record;
-using weighlink::backend::to_json_line;
+using weighlink::recovery::drill_paths;
+using weighlink::recovery::DrillRecord;
+using weighlink::recovery::parse_drill_record;
+using weighlink::recovery::to_json_line;
 
 namespace {
 

@@ -4,7 +4,7 @@
 
 #include <boost/json.hpp>
 
-using namespace weighlink::backend;
+using namespace weighlink::service;
 
 TEST_CASE("http: routes by path and method, ignoring the query string") {
   CHECK(route("GET", "/healthz") == Route::healthz);

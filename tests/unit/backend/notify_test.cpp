@@ -4,7 +4,7 @@
 
 #include <deque>
 
-using namespace weighlink::backend;
+using namespace weighlink::recovery;
 using std::chrono::milliseconds;
 
 namespace {

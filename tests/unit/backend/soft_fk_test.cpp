@@ -2,7 +2,7 @@
 
 #include <doctest/doctest.h>
 
-using namespace weighlink::backend;
+using namespace weighlink::recovery;
 
 TEST_CASE("soft fk: the built-in relation sweeps applied captures without their weighing") {
   const auto keys = builtin_soft_foreign_keys();

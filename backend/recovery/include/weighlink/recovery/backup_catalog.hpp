@@ -16,7 +16,7 @@
 #include "weighlink/recovery/backup_policy.hpp"
 #include "weighlink/recovery/offsite.hpp"
 
-namespace weighlink::backend {
+namespace weighlink::recovery {
 
 inline constexpr std::string_view kManifestFormat = "weighlink-backup/1";
 inline constexpr std::string_view kVerifiedLatest = "verified-latest";
@@ -74,4 +74,4 @@ struct VerifiedLatestAt {
 [[nodiscard]] OffsiteResult<VerifiedLatestAt> find_verified_latest(
     const std::vector<Location>& locations);
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::recovery

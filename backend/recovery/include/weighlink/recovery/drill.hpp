@@ -28,7 +28,7 @@
 #include "weighlink/recovery/backup_policy.hpp"
 #include "weighlink/recovery/offsite.hpp"
 
-namespace weighlink::backend {
+namespace weighlink::recovery {
 
 // drill: the drill ran and failed; dr-status: the gate is not met.
 inline constexpr int kExitDrillFailed = 3;
@@ -96,4 +96,4 @@ struct DrillRecord {
 [[nodiscard]] std::optional<DrillRecord> parse_drill_record(std::string_view line,
                                                             std::string& error);
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::recovery

@@ -21,7 +21,7 @@
 #include <string_view>
 #include <vector>
 
-namespace weighlink::backend {
+namespace weighlink::recovery {
 
 // Why an attempt got no HTTP answer.
 enum class NotifyError {
@@ -114,4 +114,4 @@ struct NotifyUrlError {
     std::string endpoint, const NotifyPolicy& policy,
     const std::function<NotifyAttempt(std::uint32_t)>& attempt);
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::recovery

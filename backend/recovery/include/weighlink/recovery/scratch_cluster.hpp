@@ -15,7 +15,7 @@
 
 #include "weighlink/pg/error.hpp"
 
-namespace weighlink::backend {
+namespace weighlink::recovery {
 
 struct ScratchOptions {
   // Where the cluster's directory is made; the default is $TMPDIR or /tmp.
@@ -73,4 +73,4 @@ class ScratchCluster {
 // The newest /usr/lib/postgresql/<major>/bin that has `program`, or "" (use PATH).
 [[nodiscard]] std::string newest_postgres_bin_dir(const std::string& program = "initdb");
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::recovery

@@ -22,7 +22,7 @@
 #include <string_view>
 #include <vector>
 
-namespace weighlink::backend {
+namespace weighlink::recovery {
 
 struct SoftForeignKey {
   std::string name;
@@ -49,4 +49,4 @@ struct SoftForeignKey {
 // Up to `limit` orphans' key columns, as one text value per row ("col=value, col=value").
 [[nodiscard]] std::string orphan_sample_sql(const SoftForeignKey& key, int limit);
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::recovery

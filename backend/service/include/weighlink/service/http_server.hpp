@@ -13,7 +13,7 @@
 #include "weighlink/pg/error.hpp"
 #include "weighlink/service/http_routes.hpp"
 
-namespace weighlink::backend {
+namespace weighlink::service {
 
 struct HttpHooks {
   // Starts a readiness probe; calls `done` exactly once, from any thread.
@@ -24,9 +24,9 @@ struct HttpHooks {
 class HttpServer {
  public:
   // Binds `listen` ("HOST:PORT", port 0 = any free port) and starts serving.
-  [[nodiscard]] static Result<std::unique_ptr<HttpServer>> start(std::string_view listen,
-                                                                 HttpHooks hooks,
-                                                                 std::string* error_message);
+  [[nodiscard]] static pg::Result<std::unique_ptr<HttpServer>> start(std::string_view listen,
+                                                                     HttpHooks hooks,
+                                                                     std::string* error_message);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
@@ -43,4 +43,4 @@ class HttpServer {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::service
