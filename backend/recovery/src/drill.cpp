@@ -171,12 +171,13 @@ class Drill {
     const auto started = Clock::now();
     ScratchOptions options;
     options.parent = o_.scratch_dir;
-    std::string error;
-    cluster_ = ScratchCluster::start(options, error);
+    auto cluster = ScratchCluster::start(options);
     record_.scratch_s = seconds_since(started);
-    if (!cluster_) {
-      return fail(kExitFailure, "scratch", "cannot start the disposable cluster: " + error);
+    if (!cluster) {
+      return fail(kExitFailure, "scratch",
+                  "cannot start the disposable cluster: " + cluster.error().message);
     }
+    cluster_ = std::move(*cluster);
     return true;
   }
 
@@ -400,10 +401,9 @@ void print_summary(const base::Console& console, const DrillRecord& r,
 
 int run_drill(const DrillOptions& o, const base::Console& console) {
   ScratchCluster::remove_on_signals();
-  std::string error;
-  auto paths = drill_paths(o.locations, o.ops_log, error);
+  auto paths = drill_paths(o.locations, o.ops_log);
   if (!paths) {
-    console.err << "weighlink-backend: drill: " << error << "\n";
+    console.err << "weighlink-backend: drill: " << paths.error().message << "\n";
     return kExitUsage;
   }
   const fs::path ops_log = paths->ops_log;
@@ -415,6 +415,7 @@ int run_drill(const DrillOptions& o, const base::Console& console) {
   if (passed) record.exit_code = kExitOk;
 
   const std::string line = to_json_line(record);
+  std::string error;
   const bool logged = append_line(ops_log, line, error);
   // stderr first: the JSON line is the last of the output even where both are one stream.
   if (!passed) {

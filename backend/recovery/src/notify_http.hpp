@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "weighlink/base/error.hpp"
 #include "weighlink/recovery/notify.hpp"
 
 namespace weighlink::recovery {
@@ -17,10 +18,10 @@ class NotifyTransport {
   [[nodiscard]] virtual NotifyAttempt post(const std::string& json_body) = 0;
 };
 
-// nullptr, with `error` set, when https cannot be set up (an unreadable ca_file).
-[[nodiscard]] std::unique_ptr<NotifyTransport> make_http_transport(const NotifyTarget& target,
-                                                                   const NotifyPolicy& policy,
-                                                                   std::string& error);
+// An error (TLS's own code, "cannot set up TLS for the notification (...)") when https cannot be
+// set up: an unreadable or invalid ca_file.
+[[nodiscard]] base::Expected<std::unique_ptr<NotifyTransport>> make_http_transport(
+    const NotifyTarget& target, const NotifyPolicy& policy);
 
 // One GET of `target.target` on plain http (the drill's /readyz probe), name resolution,
 // connect and the whole exchange within `timeout`. status 0 with `error` and `detail` when no

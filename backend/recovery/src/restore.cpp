@@ -179,11 +179,10 @@ std::optional<std::string> manifest_mismatch(const fs::path& file, const std::st
   }
   std::ifstream in(manifest_file, std::ios::binary);
   const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-  std::string error;
-  const auto manifest = parse_manifest(text, error);
+  const auto manifest = parse_manifest(text);
   if (!manifest) {
-    return "the manifest " + manifest_file.string() + " beside the dump cannot be read (" + error +
-           "); move it away to restore without the checksum check";
+    return "the manifest " + manifest_file.string() + " beside the dump cannot be read (" +
+           manifest.error().message + "); move it away to restore without the checksum check";
   }
   if (manifest->sha256 != sha) {
     return file.string() + " has sha256 " + sha + " but its manifest " + manifest_file.string() +

@@ -89,9 +89,9 @@ int run_verify_backup(const VerifyOptions& o, const base::Console& console) {
     }
     std::stringstream text;
     text << in.rdbuf();
-    std::string error;
-    if (!apply_soft_fk_allowlist(text.str(), o.soft_fk_allowlist, soft_keys, error)) {
-      console.err << "weighlink-backend: verify-backup: " << error << "\n";
+    if (auto applied = apply_soft_fk_allowlist(text.str(), o.soft_fk_allowlist, soft_keys);
+        !applied) {
+      console.err << "weighlink-backend: verify-backup: " << applied.error().message << "\n";
       return kExitUsage;
     }
   }

@@ -135,8 +135,12 @@ class ScratchTarget {
     if (o.scratch_dsn.empty()) {
       ScratchOptions options;
       options.parent = o.scratch_dir;
-      cluster_ = ScratchCluster::start(options, error);
-      if (!cluster_) return false;
+      auto cluster = ScratchCluster::start(options);
+      if (!cluster) {
+        error = cluster.error().message;
+        return false;
+      }
+      cluster_ = std::move(*cluster);
       dsn_ = cluster_->dsn("postgres");
       bin_ = cluster_->bin_dir();
       return true;

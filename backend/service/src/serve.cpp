@@ -140,13 +140,11 @@ int run_serve(const ServeOptions& options, const base::Console& console) {
       (*shared_done)(std::move(saturated));
     }
   };
-  std::string http_error;
-  auto http = HttpServer::start(options.http_listen, std::move(hooks), &http_error);
+  auto http = HttpServer::start(options.http_listen, std::move(hooks));
   if (!http) {
-    console.err << "weighlink-backend: serve: " << http_error << "; choose another --http-listen\n";
-    return http.error() == pg::Errc::invalid_argument && http_error.starts_with("invalid")
-               ? kExitUsage
-               : kExitFailure;
+    console.err << "weighlink-backend: serve: " << http.error().message
+                << "; choose another --http-listen\n";
+    return http.error().code == std::errc::invalid_argument ? kExitUsage : kExitFailure;
   }
 
   grpc::EnableDefaultHealthCheckService(true);
