@@ -173,11 +173,10 @@ int run_backup(const BackupOptions& options, const base::Console& console) {
 
   // Row counts of every table of the public schema, the stations' high waters and the
   // generation, in the snapshot.
-  RowCounts counts;
-  std::string error;
-  if (!count_public_tables(db, counts, error)) return fail(console, error);
+  const auto counts = count_public_tables(db);
+  if (!counts) return fail(console, counts.error().message);
   boost::json::object counts_json;
-  for (const auto& [table, n] : counts) counts_json[table] = n;
+  for (const auto& [table, n] : *counts) counts_json[table] = n;
   boost::json::object high_water;
   if (auto stations = db.exec("SELECT id, high_water_seq FROM stations ORDER BY id")) {
     for (int i = 0; i < stations->rows(); ++i) {
@@ -260,7 +259,8 @@ int run_backup(const BackupOptions& options, const base::Console& console) {
   (void)base::fsync_path(write_dir, true);
   console.out << "backup " << dump_name << ": " << size << " bytes in " << dump_s << " s ("
               << (dump_s > 0 ? static_cast<double>(size) / 1e6 / dump_s : 0.0) << " MB/s), sha256 "
-              << *sha << ", " << counts.size() << " tables, " << high_water.size() << " stations\n";
+              << *sha << ", " << counts->size() << " tables, " << high_water.size()
+              << " stations\n";
 
   // Every destination that is not where the dump was written gets a copy: dump, then manifest.
   int exit_code = kExitOk;

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "weighlink/base/error.hpp"
 #include "weighlink/pg/pg.hpp"
 #include "weighlink/recovery/backup_policy.hpp"
 
@@ -11,6 +12,7 @@ namespace weighlink::recovery {
 
 // count(*) of every table of the public schema, keyed by quote_ident(table name): what backup
 // writes to the manifest (inside its snapshot) and what verify-backup compares the restore with.
-[[nodiscard]] bool count_public_tables(pg::PgConnection& db, RowCounts& counts, std::string& error);
+// The database's error code and "cannot list the tables: ..." or "cannot count TABLE: ...".
+[[nodiscard]] base::Expected<RowCounts> count_public_tables(pg::PgConnection& db);
 
 }  // namespace weighlink::recovery

@@ -277,13 +277,14 @@ class Checks {
     const auto t = Clock::now();
     auto& restored = *restored_;
     const auto& m = manifest();
-    RowCounts counts;
-    std::string error;
-    if (!count_public_tables(restored, counts, error)) {
+    auto counted = count_public_tables(restored);
+    if (!counted) {
+      const auto& error = counted.error().message;
       report_.step("row_counts", false, seconds_since(t), error);
       report_.fail(VerifyCode::restore_failed, "cannot count the restored rows: " + error);
       return false;
     }
+    const RowCounts& counts = *counted;
     json::object counts_json;
     for (const auto& [table, n] : counts) counts_json[table] = n;
     report_.set("row_counts", counts_json);
