@@ -151,9 +151,9 @@ int main(int argc, char** argv) {
   // Baseline: a bare pg_restore -j2 into a fresh disposable cluster like verify's.
   double baseline_s = 0;
   {
-    std::string error;
-    auto scratch = weighlink::backend::ScratchCluster::start({}, error);
-    if (!scratch) die("scratch cluster: " + error);
+    auto started_cluster = weighlink::recovery::ScratchCluster::start({});
+    if (!started_cluster) die("scratch cluster: " + started_cluster.error().message);
+    const auto& scratch = *started_cluster;
     const auto started = Clock::now();
     (void)timed({(fs::path(scratch->bin_dir()) / "pg_restore").string(), "--no-owner",
                  "--no-privileges", "--exit-on-error", "--jobs=" + std::to_string(options.jobs),

@@ -250,7 +250,7 @@ TEST_CASE("backend: migration 2 gives weighings recorded under v1 their deck and
   {
     // The schema as a v1 binary left it, with a multi-deck and an axle weighing.
     PgSession v1(pg.dsn());
-    v1.exec(std::string(weighlink::backend::migrations()[0].sql));
+    v1.exec(std::string(weighlink::pg::migrations()[0].sql));
     v1.exec(
         "CREATE TABLE schema_migrations (version int PRIMARY KEY, applied_at timestamptz NOT NULL "
         "DEFAULT now()); INSERT INTO schema_migrations (version) VALUES (1)");
@@ -271,7 +271,7 @@ TEST_CASE("backend: migration 2 gives weighings recorded under v1 their deck and
   }
   migrate(pg);
   CHECK(pg.query_scalar("select max(version) from schema_migrations") ==
-        std::to_string(weighlink::backend::latest_schema_version()));
+        std::to_string(weighlink::pg::latest_schema_version()));
   CHECK(pg.query_scalar("select string_agg(deck || ':' || weight::text || ':' || stable, ' ' "
                         "order by deck) from weighing_decks where idempotency_key='d'") ==
         "1:12000:true 2:18100:false");

@@ -122,7 +122,7 @@ TEST_CASE("backup: an unreachable server, an unmigrated database and a bad direc
 
 TEST_CASE("pg: maintenance sessions have no statement timeout, serving sessions do") {
   PgCluster pg;
-  using weighlink::backend::PgConnection;
+  using weighlink::pg::PgConnection;
   PgConnection serving(pg.dsn());
   PgConnection maintenance(pg.dsn(), PgConnection::Session::maintenance);
   REQUIRE(serving.ensure_connected().has_value());

@@ -213,7 +213,7 @@ TEST_CASE("drill: a verified backup restores, serves, passes the smoke, and dr-s
   CHECK(line.at("dump_created_at") == pointer.at("created_at"));
   CHECK(line.at("dump_sha256") == pointer.at("sha256"));
   CHECK_FALSE(line.at("host").as_string().empty());
-  const auto latest = std::to_string(weighlink::backend::latest_schema_version());
+  const auto latest = std::to_string(weighlink::pg::latest_schema_version());
   CHECK(line.at("schema") == json::value(latest + " -> " + latest));
   // The figures: all measured, and the RTO spans the fetch, the restore and the wait for ready.
   for (const char* key : {"scratch_s", "fetch_s", "restore_s", "ready_s", "smoke_s", "rto_s"}) {
@@ -372,7 +372,7 @@ TEST_CASE("drill: a dump of schema 1 is migrated on restore and drills fine") {
   CHECK(d.exit_code == 0);
   CHECK(d.json.at("result") == "pass");
   CHECK(d.json.at("schema") ==
-        json::value("1 -> " + std::to_string(weighlink::backend::latest_schema_version())));
+        json::value("1 -> " + std::to_string(weighlink::pg::latest_schema_version())));
   // Migrated in the restored copy only.
   CHECK(pg.query_scalar("SELECT max(version) FROM schema_migrations") == "1");
   check_nothing_left(scratch.path());

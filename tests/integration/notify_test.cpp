@@ -9,7 +9,7 @@
 #include "weighlink/testing/scripted_http.hpp"
 #include "weighlink/testing/tls_ca.hpp"
 
-using namespace weighlink::backend;
+using namespace weighlink::recovery;
 using std::chrono::milliseconds;
 using weighlink::testing::ScriptedHttpServer;
 using weighlink::testing::ScriptedResponse;

@@ -300,7 +300,7 @@ inline std::vector<Poison> catalogue() {
   add("withheld marker", "withheld_by_agent", allowed, [&](const std::string& s) {
     auto m = mutation(s, 3, key(s), "weighing.captured", "");
     m.set_withheld_reason("INTERNAL 5 times: internal database error");
-    m.set_withheld_payload_sha256(weighlink::backend::sha256_hex("weighing.captured\n{}"));
+    m.set_withheld_payload_sha256(weighlink::service::sha256_hex("weighing.captured\n{}"));
     return m;
   });
   // Our own.
