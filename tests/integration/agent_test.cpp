@@ -242,8 +242,15 @@ TEST_CASE(
   auto status = agent_status(agent.http);
   CHECK(status.at("outbox").at("last_seq") == 50);
   CHECK(status.at("outbox").at("pending") == 0);
-  std::this_thread::sleep_for(300ms);
-  CHECK(pg.query_scalar(count_sql) == "50");
+  // A new mutation after them: the outbox replays in seq order, so once it is in PostgreSQL
+  // anything the repeats had queued would be there too.
+  REQUIRE(post_json(agent.http, "/v1/mutations", "after-repeats",
+                    R"({"kind":"transaction.created","payload":{"n":50}})")
+              .status == 202);
+  REQUIRE(eventually([&] { return pg.query_scalar(count_sql) != "50"; }, 30s, 100ms));
+  CHECK(pg.query_scalar(count_sql) == "51");
+  CHECK(pg.query_scalar("select idempotency_key || '=' || seq from mutation_log where seq > 50") ==
+        "after-repeats=51");
   CHECK(agent.process->terminate() == 0);
   CHECK_FALSE(std::filesystem::exists(dir / "agent.ready"));
 }
