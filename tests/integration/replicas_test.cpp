@@ -88,7 +88,11 @@ TEST_CASE("replicas: agents spread over two replicas that die in turn apply ever
           return true;
         },
         30s, 50ms);
-    REQUIRE_MESSAGE(moved, "not every station replayed " << when);
+    if (!moved) {
+      stop = true;
+      for (auto& p : producers) p.join();
+      FAIL("not every station replayed " << when);
+    }
   };
   // Each replica dies (SIGKILL, mid-batch for whoever was using it) and comes back, twice; each
   // step once every station has replayed more since the last one.
