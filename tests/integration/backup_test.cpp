@@ -49,7 +49,10 @@ TEST_CASE("backup: the manifest holds exactly what the dump holds, while station
   REQUIRE(weighlink::testing::eventually([&] { return written >= 50; }, std::chrono::seconds(30)));
   const auto backup = run(
       {bin("weighlink-backend"), "backup", "--dsn", pg.dsn(), "--dir", (dir / "backups").string()});
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  // Writes after the backup too: the live database moves on past what the dump holds.
+  const int after_backup = written;
+  CHECK(weighlink::testing::eventually([&] { return written > after_backup; },
+                                       std::chrono::seconds(30)));
   stop = true;
   writer.join();
   INFO(backup.output);

@@ -60,6 +60,27 @@ void write_lines(const std::filesystem::path& file, const std::vector<std::strin
   for (const auto& l : lines) out << l << "\n";
 }
 
+// Waits for a Hello the agent made after this call, with nothing pending: the agent prunes at each
+// Hello, so what it kept then, it kept on purpose. The uplink's last_sync moves with every answered
+// call and, with nothing pending, only Hellos are made; the first move may still be the answer to
+// the last Replay, so two moves.
+bool hello_after_now(const std::string& http) {
+  const auto last_sync = [&] {
+    return json::serialize(agent_status(http).at("uplink").at("last_sync"));
+  };
+  auto seen = last_sync();
+  int moves = 0;
+  return eventually(
+      [&] {
+        if (auto now = last_sync(); now != seen) {
+          seen = std::move(now);
+          ++moves;
+        }
+        return moves >= 2;
+      },
+      20s);
+}
+
 }  // namespace
 
 TEST_CASE("evidence: captures are signed and chained, and verify-evidence finds an edit") {
@@ -242,7 +263,7 @@ TEST_CASE("outbox: acknowledged rows are pruned once the backend's durable_seq p
   auto status = [&] { return agent_status(agent.http); };
   REQUIRE(eventually([&] { return status().at("outbox").at("acknowledged") == 20; }, 20s));
   // Acknowledged is not enough: nothing goes before a verified backup holds it.
-  std::this_thread::sleep_for(600ms);
+  REQUIRE(hello_after_now(agent.http));
   CHECK(status().at("outbox").at("rows") == 20);
 
   // A verified backup now holds seq 1..12 (what verify-backup records for the station).
@@ -287,7 +308,9 @@ TEST_CASE("outbox: retention keeps acknowledged rows younger than min_retention_
   }
   auto status = [&] { return agent_status(agent.http); };
   REQUIRE(eventually([&] { return status().at("outbox").at("acknowledged") == 5; }, 20s));
-  std::this_thread::sleep_for(800ms);  // several Hellos with durable_seq 100
+  // A Hello since, with durable_seq 100: the rows were looked at and kept for their age.
+  REQUIRE(hello_after_now(agent.http));
+  CHECK(status().at("uplink").at("durable_seq") == 100);
   CHECK(status().at("outbox").at("rows") == 5);
   CHECK(status().at("outbox").at("pruned_through_seq") == 0);
 }

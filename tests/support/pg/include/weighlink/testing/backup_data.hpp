@@ -4,6 +4,7 @@
 // with its JSON report.
 
 #include <boost/json.hpp>
+#include <chrono>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -42,5 +43,13 @@ struct VerifyRun {
 // `weighlink-backend verify-backup --report REPORT` then `args` (which give --dir: a remote, say).
 [[nodiscard]] VerifyRun verify_backup_with_report(const std::vector<std::string>& args,
                                                   const std::filesystem::path& report);
+
+// Moves the backup whose manifest is `manifest` (beside its dump, in a local folder) `by` into the
+// past: its created_at and the two file names, which carry that time to the second. A backup taken
+// next in that folder then has a name of its own without waiting for the clock's next second. Call
+// it before verify-backup records anything about the dump. Returns the moved manifest's path;
+// throws std::runtime_error when the manifest cannot be read or the files cannot be renamed.
+std::filesystem::path backdate_backup(const std::filesystem::path& manifest,
+                                      std::chrono::seconds by);
 
 }  // namespace weighlink::testing
