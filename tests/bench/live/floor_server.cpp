@@ -1,5 +1,4 @@
-// bench_live's floor: the least any server must do per message (read the pty, send() to each
-// client).
+// bench_live's floor server: the least any server must do per message (one send() per client).
 //
 // One thread reads the pty and sends a preformatted frame of the agent's size to every client:
 // one send per client over loopback TCP, whose receive path the sender's kernel time includes.

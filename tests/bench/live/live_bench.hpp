@@ -1,6 +1,5 @@
 #pragma once
-// bench_live's parts (the clients, the floor server, the Node relay, the report) and what they
-// share.
+// bench_live's parts (clients, floor server, Node relay, report) and what they share.
 
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>

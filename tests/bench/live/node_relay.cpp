@@ -1,5 +1,4 @@
-// bench_live's baseline server: the Node.js relay (node-relay/), installed with npm ci at first
-// run.
+// bench_live's baseline server: the Node.js relay (node-relay/), installed by npm ci once.
 #include <unistd.h>
 
 #include <cstdio>

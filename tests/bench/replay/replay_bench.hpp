@@ -1,6 +1,5 @@
 #pragma once
-// bench_replay's parts (drain, psql baseline, fan-in, stations, backend, report) and what they
-// share.
+// bench_replay's parts (drain, psql, fan-in, stations, backend, report) and what they share.
 
 #include <grpcpp/support/status.h>
 #include <sys/types.h>
