@@ -34,12 +34,6 @@ bool has(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
-json::object read_json(const fs::path& file) { return json::parse(read_file(file)).as_object(); }
-
-void write_text(const fs::path& file, const std::string& text) {
-  std::ofstream(file, std::ios::binary | std::ios::trunc) << text;
-}
-
 // A command's output and the JSON object on its last line.
 struct Outcome {
   int exit_code = -1;

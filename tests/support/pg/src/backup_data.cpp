@@ -10,6 +10,10 @@
 
 namespace weighlink::testing {
 
+boost::json::object read_json(const std::filesystem::path& path) {
+  return boost::json::parse(read_file(path)).as_object();
+}
+
 ScratchDir::ScratchDir() {
   std::filesystem::permissions(dir_.path(), std::filesystem::perms::owner_all |
                                                 std::filesystem::perms::group_exec |
