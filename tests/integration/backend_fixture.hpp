@@ -29,6 +29,7 @@
 #include "weighlink/pg/migrations.hpp"
 #include "weighlink/record/evidence.hpp"
 #include "weighlink/sync/v1/sync.grpc.pb.h"
+#include "weighlink/testing/http_client.hpp"
 #include "weighlink/testing/pg_cluster.hpp"
 #include "weighlink/testing/process.hpp"
 
@@ -67,7 +68,7 @@ struct HttpAnswer {
 };
 
 // Sends `request` as is over a plain socket and reads until the server closes, bounded by
-// socket timeouts.
+// socket timeouts: for requests no HTTP client would write (a declared body never sent).
 inline HttpAnswer http_raw(const std::string& address, const std::string& request) {
   const auto [host, port] = weighlink::testing::split_host_port(address);
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -97,10 +98,10 @@ inline HttpAnswer http_raw(const std::string& address, const std::string& reques
   return answer;
 }
 
-// A minimal HTTP/1.1 GET (Connection: close).
-inline HttpAnswer http_get(const std::string& address, const std::string& path) {
-  return http_raw(
-      address, "GET " + path + " HTTP/1.1\r\nHost: " + address + "\r\nConnection: close\r\n\r\n");
+// A GET through the tests' HTTP client.
+inline weighlink::testing::HttpResult http_get(const std::string& address,
+                                               const std::string& path) {
+  return weighlink::testing::http_request(address, "GET", path);
 }
 
 // A running `weighlink-backend serve` on port 0 listeners.
