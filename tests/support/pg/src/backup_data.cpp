@@ -1,6 +1,5 @@
 #include "weighlink/testing/backup_data.hpp"
 
-#include <fstream>
 #include <stdexcept>
 
 #include "weighlink/base/timestamp.hpp"
@@ -67,7 +66,7 @@ VerifyRun verify_backup(const std::filesystem::path& dir, const std::vector<std:
 
 std::filesystem::path backdate_backup(const std::filesystem::path& manifest_file,
                                       std::chrono::seconds by) {
-  auto manifest = boost::json::parse(read_file(manifest_file)).as_object();
+  auto manifest = read_json(manifest_file);
   const auto created = base::parse_utc_timestamp(manifest.at("created_at").as_string());
   if (!created) throw std::runtime_error("no created_at in " + manifest_file.string());
   const auto at = *created - by.count();
@@ -78,7 +77,7 @@ std::filesystem::path backdate_backup(const std::filesystem::path& manifest_file
   manifest["created_at"] = base::format_utc_timestamp(at);
   const auto moved = dir / (name + ".manifest.json");
   std::filesystem::rename(dump, dir / (name + ".dump"));
-  std::ofstream(moved, std::ios::trunc) << boost::json::serialize(manifest) << "\n";
+  write_text(moved, boost::json::serialize(manifest) + "\n");
   if (moved != manifest_file) std::filesystem::remove(manifest_file);
   return moved;
 }
