@@ -139,45 +139,6 @@ TEST_CASE("agent: requests from foreign origins and non-local Host names are ref
   CHECK(page.body.find("/v1/live") != std::string::npos);
 }
 
-TEST_CASE("agent: a capture binds the stable reading and refuses motion (409) and no data (503)") {
-  TempDir dir("wl-agent");
-  weighlink::testing::PtyScale scale(dir / "scale");
-  Agent agent(dir,
-              {"--scale-source", "serial:" + scale.path(), "--scale-protocol", "mt-continuous"});
-  const std::string req = R"({"scale":"main","operator":"op-7","timeout_ms":400})";
-
-  auto none = post_json(agent.http, "/v1/captures", "cap-0", req);
-  CHECK(none.status == 503);
-  CHECK(json::parse(none.body).at("error") == "scale_unavailable");
-
-  // The indicator talks (in motion) while the capture waits.
-  StreamingScale indicator(scale, mt_frame("18220", true), 50ms);
-  auto moving = post_json(agent.http, "/v1/captures", "cap-1", req);
-  CHECK(moving.status == 409);
-  CHECK(json::parse(moving.body).at("error") == "scale_not_stable");
-
-  // Stable frames, so the reading is fresh when the capture runs.
-  indicator.set(mt_frame("18240"));
-  REQUIRE(eventually(
-      [&] {
-        auto s = agent_status(agent.http);
-        return s.at("scales").at(0).at("readings").as_int64() >= 1 &&
-               s.at("scales").at(0).at("stale") == false;
-      },
-      5s));
-  auto captured = post_json(agent.http, "/v1/captures", "cap-2", req);
-  CHECK(captured.status == 202);
-  auto body = json::parse(captured.body);
-  CHECK(body.at("weighing").at("weight") == "18240");
-  CHECK(body.at("weighing").at("operator") == "op-7");
-  CHECK(body.at("weighing").at("reading_seq").as_int64() >= 1);
-  // A retry with the same key answers with the same weighing, even after the weight changed.
-  indicator.set(mt_frame("20000"));
-  auto retried = post_json(agent.http, "/v1/captures", "cap-2", req);
-  CHECK(retried.status == 200);
-  CHECK(json::parse(retried.body) == body);
-}
-
 TEST_CASE(
     "agent: 50 mutations accepted offline survive SIGKILL and reach PostgreSQL exactly once") {
   TempDir dir("wl-agent");
@@ -237,32 +198,6 @@ TEST_CASE(
   CHECK(pg.query_scalar(count_sql) == "51");
   CHECK(agent.process->terminate() == 0);
   CHECK_FALSE(std::filesystem::exists(dir / "agent.ready"));
-}
-
-TEST_CASE("agent: a stable weight below min_capture_weight is refused with 409") {
-  TempDir dir("wl-agent");
-  weighlink::testing::PtyScale scale(dir / "scale");
-  std::ofstream(dir / "agent.yaml") << "scales:\n"
-                                       "  - id: main\n"
-                                       "    source: serial:"
-                                    << scale.path()
-                                    << "\n"
-                                       "    protocol: mt-continuous\n"
-                                       "    min_capture_weight: 1000\n";
-  Agent agent(dir, {"--config", (dir / "agent.yaml").string()});
-  StreamingScale indicator(scale, mt_frame("480"), 50ms);
-  const std::string req = R"({"scale":"main","timeout_ms":500})";
-  auto light = post_json(agent.http, "/v1/captures", "min-1", req);
-  CHECK(light.status == 409);
-  CHECK(json::parse(light.body).at("error") == "below_minimum_weight");
-  indicator.set(mt_frame("14200"));
-  REQUIRE(eventually(
-      [&] { return agent_status(agent.http).at("scales").at(0).at("stale") == false; }, 5s));
-  auto heavy =
-      post_json(agent.http, "/v1/captures", "min-2", R"({"scale":"main","timeout_ms":2000})");
-  indicator.stop();
-  CHECK(heavy.status == 202);
-  CHECK(json::parse(heavy.body).at("weighing").at("weight") == "14200");
 }
 
 TEST_CASE("agent: clients connecting while readings stream get hello, then readings") {

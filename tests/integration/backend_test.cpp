@@ -90,11 +90,8 @@ TEST_CASE("backend: station add prints the token once, last, and stores only its
   CHECK(add_station(pg, "st2") != token);
 }
 
-TEST_CASE("backend: Hello answers the station's watermark, generation and version") {
-  PgCluster pg;
-  migrate(pg);
-  const std::string token = add_station(pg, "st1");
-  Backend backend(pg.dsn());
+TEST_CASE_FIXTURE(ServedStation,
+                  "backend: Hello answers the station's watermark, generation and version") {
   pb::HelloResponse hello;
   const auto call = call_hello(backend.grpc(), token, "st1", &hello);
   REQUIRE_MESSAGE(call.status.ok(), call.status.error_message());
@@ -108,18 +105,11 @@ TEST_CASE("backend: Hello answers the station's watermark, generation and versio
   CHECK(std::abs(hello.server_time_unix_ms() - now_ms) < 60'000);
 }
 
-TEST_CASE("backend: a re-sent mutation is a DUPLICATE and creates no row") {
-  PgCluster pg;
-  migrate(pg);
-  const std::string token = add_station(pg, "st1");
-  Backend backend(pg.dsn());
-
-  const auto request =
-      batch("st1", {weighing("st1", 1, "k1", "32540"), weighing("st1", 2, "k2", "12440.5"),
-                    weighing("st1", 3, "k3", "-0.005")});
-  pb::ReplayResponse first;
-  auto call = call_replay(backend.grpc(), token, request, &first);
-  REQUIRE_MESSAGE(call.status.ok(), call.status.error_message());
+TEST_CASE_FIXTURE(ServedStation, "backend: a re-sent mutation is a DUPLICATE and creates no row") {
+  const std::vector<pb::Mutation> mutations{weighing("st1", 1, "k1", "32540"),
+                                            weighing("st1", 2, "k2", "12440.5"),
+                                            weighing("st1", 3, "k3", "-0.005")};
+  const auto first = replay(mutations);
   REQUIRE(first.results_size() == 3);
   for (const auto& r : first.results()) CHECK(r.outcome() == pb::APPLIED);
   CHECK(first.watermark().high_water_seq() == 3);
@@ -133,9 +123,7 @@ TEST_CASE("backend: a re-sent mutation is a DUPLICATE and creates no row") {
         "-0.005");
   CHECK(pg.query_scalar("select high_water_seq from stations where id='st1'") == "3");
 
-  pb::ReplayResponse again;
-  call = call_replay(backend.grpc(), token, request, &again);
-  REQUIRE_MESSAGE(call.status.ok(), call.status.error_message());
+  const auto again = replay(mutations);
   REQUIRE(again.results_size() == 3);
   for (int i = 0; i < 3; ++i) {
     CHECK(again.results(i).outcome() == pb::DUPLICATE);
@@ -146,19 +134,11 @@ TEST_CASE("backend: a re-sent mutation is a DUPLICATE and creates no row") {
   CHECK(pg.query_scalar("select count(*) from weighings") == "3");
 }
 
-TEST_CASE("backend: the same key with a different payload is REJECTED idempotency_key_reused") {
-  PgCluster pg;
-  migrate(pg);
-  const std::string token = add_station(pg, "st1");
-  Backend backend(pg.dsn());
-  pb::ReplayResponse response;
-  REQUIRE(
-      call_replay(backend.grpc(), token, batch("st1", {weighing("st1", 1, "k1", "100")}), &response)
-          .status.ok());
-  pb::ReplayResponse reused;
-  const auto call =
-      call_replay(backend.grpc(), token, batch("st1", {weighing("st1", 1, "k1", "999")}), &reused);
-  REQUIRE(call.status.ok());
+TEST_CASE_FIXTURE(
+    ServedStation,
+    "backend: the same key with a different payload is REJECTED idempotency_key_reused") {
+  replay({weighing("st1", 1, "k1", "100")});
+  const auto reused = replay({weighing("st1", 1, "k1", "999")});
   REQUIRE(reused.results_size() == 1);
   CHECK(reused.results(0).outcome() == pb::REJECTED);
   CHECK(reused.results(0).reason() == "idempotency_key_reused");
@@ -166,16 +146,10 @@ TEST_CASE("backend: the same key with a different payload is REJECTED idempotenc
   CHECK(rows_of(pg, "st1") == "1");
 }
 
-TEST_CASE("backend: an invalid weighing is REJECTED, recorded, and does not block later seqs") {
-  PgCluster pg;
-  migrate(pg);
-  const std::string token = add_station(pg, "st1");
-  Backend backend(pg.dsn());
-  pb::ReplayResponse response;
-  const auto call = call_replay(
-      backend.grpc(), token,
-      batch("st1", {weighing("st1", 1, "k1", "12,5"), weighing("st1", 2, "k2", "100")}), &response);
-  REQUIRE(call.status.ok());
+TEST_CASE_FIXTURE(
+    ServedStation,
+    "backend: an invalid weighing is REJECTED, recorded, and does not block later seqs") {
+  const auto response = replay({weighing("st1", 1, "k1", "12,5"), weighing("st1", 2, "k2", "100")});
   REQUIRE(response.results_size() == 2);
   CHECK(response.results(0).outcome() == pb::REJECTED);
   CHECK(response.results(0).reason().rfind("invalid_weight: ", 0) == 0);
@@ -186,10 +160,7 @@ TEST_CASE("backend: an invalid weighing is REJECTED, recorded, and does not bloc
   CHECK(pg.query_scalar("select count(*) from weighings") == "1");
 
   // A mutation without an idempotency key is rejected alone, recorded under a substitute key.
-  pb::ReplayResponse no_key;
-  const auto answered =
-      call_replay(backend.grpc(), token, batch("st1", {weighing("st1", 3, "", "1")}), &no_key);
-  REQUIRE(answered.status.ok());
+  const auto no_key = replay({weighing("st1", 3, "", "1")});
   CHECK(no_key.results(0).reason().rfind("invalid_key: ", 0) == 0);
   CHECK(no_key.watermark().high_water_seq() == 3);
   CHECK(rows_of(pg, "st1") == "3");
@@ -201,32 +172,21 @@ TEST_CASE("backend: an invalid weighing is REJECTED, recorded, and does not bloc
   CHECK(rows_of(pg, "st1") == "3");
 }
 
-TEST_CASE("backend: a batch starting past a gap answers the expected seq and applies nothing") {
-  PgCluster pg;
-  migrate(pg);
-  const std::string token = add_station(pg, "st1");
-  Backend backend(pg.dsn());
-  pb::ReplayResponse response;
-  REQUIRE(
-      call_replay(backend.grpc(), token, batch("st1", {weighing("st1", 1, "k1", "1")}), &response)
-          .status.ok());
-  pb::ReplayResponse gap;
-  const auto call = call_replay(
-      backend.grpc(), token,
-      batch("st1", {weighing("st1", 4, "k4", "4"), weighing("st1", 5, "k5", "5")}), &gap);
-  REQUIRE(call.status.ok());
+TEST_CASE_FIXTURE(
+    ServedStation,
+    "backend: a batch starting past a gap answers the expected seq and applies nothing") {
+  replay({weighing("st1", 1, "k1", "1")});
+  const auto gap = replay({weighing("st1", 4, "k4", "4"), weighing("st1", 5, "k5", "5")});
   CHECK(gap.results_size() == 0);
   CHECK(gap.expected_seq() == 2);
   CHECK(gap.watermark().high_water_seq() == 1);
   CHECK(rows_of(pg, "st1") == "1");
 }
 
-TEST_CASE("backend: a wrong token is UNAUTHENTICATED, another station's id PERMISSION_DENIED") {
-  PgCluster pg;
-  migrate(pg);
-  const std::string token = add_station(pg, "st1");
+TEST_CASE_FIXTURE(
+    ServedStation,
+    "backend: a wrong token is UNAUTHENTICATED, another station's id PERMISSION_DENIED") {
   const std::string other = add_station(pg, "st2");
-  Backend backend(pg.dsn());
   pb::ReplayResponse response;
 
   auto call = call_replay(backend.grpc(), "wlst_not-a-real-token",
@@ -263,12 +223,10 @@ TEST_CASE("backend: a wrong token is UNAUTHENTICATED, another station's id PERMI
   CHECK(backend.log().find(other) == std::string::npos);
 }
 
-TEST_CASE(
+TEST_CASE_FIXTURE(
+    ServedStation,
     "backend: station rotate-token refuses the old token at once and enables a disabled one") {
-  PgCluster pg;
-  migrate(pg);
-  const std::string old_token = add_station(pg, "st1");
-  Backend backend(pg.dsn());
+  const std::string old_token = token;
   pb::HelloResponse hello;
   REQUIRE(call_hello(backend.grpc(), old_token, "st1", &hello).status.ok());
   REQUIRE(
@@ -312,14 +270,9 @@ TEST_CASE("backend: healthz, readyz and metrics over HTTP") {
       [&] { return http_get(backend.http(), "/readyz").status == 200; }, 10s));
 
   const std::string token = add_station(pg, "st1");
-  pb::ReplayResponse response;
-  REQUIRE(call_replay(backend.grpc(), token,
-                      batch("st1", {weighing("st1", 1, "k1", "1"), weighing("st1", 2, "k2", "2")}),
-                      &response)
-              .status.ok());
-  REQUIRE(
-      call_replay(backend.grpc(), token, batch("st1", {weighing("st1", 1, "k1", "1")}), &response)
-          .status.ok());
+  replay_ok(backend.grpc(), token,
+            batch("st1", {weighing("st1", 1, "k1", "1"), weighing("st1", 2, "k2", "2")}));
+  replay_ok(backend.grpc(), token, batch("st1", {weighing("st1", 1, "k1", "1")}));
 
   const auto metrics = http_get(backend.http(), "/metrics");
   CHECK(metrics.status == 200);

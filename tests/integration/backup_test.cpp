@@ -17,11 +17,7 @@
 #include "weighlink/testing/pg_cluster.hpp"
 #include "weighlink/testing/process.hpp"
 
-using weighlink::testing::bin;
-using weighlink::testing::last_line;
-using weighlink::testing::PgCluster;
-using weighlink::testing::run;
-using weighlink::testing::TempDir;
+using namespace weighlink::testing;  // NOLINT(google-build-using-namespace)
 
 TEST_CASE("backup: the manifest holds exactly what the dump holds, while stations keep writing") {
   PgCluster pg;

@@ -26,23 +26,12 @@
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
-using weighlink::testing::bin;
-using weighlink::testing::last_line;
-using weighlink::testing::PgCluster;
-using weighlink::testing::read_file;
-using weighlink::testing::run;
-using weighlink::testing::TempDir;
+using namespace weighlink::testing;  // NOLINT(google-build-using-namespace)
 
 namespace {
 
 bool has(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
-}
-
-json::object read_json(const fs::path& file) { return json::parse(read_file(file)).as_object(); }
-
-void write_text(const fs::path& file, const std::string& text) {
-  std::ofstream(file, std::ios::binary | std::ios::trunc) << text;
 }
 
 // A command's output and the JSON object on its last line.
@@ -173,6 +162,22 @@ struct Folder {
         << "\n";
   }
 };
+
+// dr-status over a healthy folder (a backup and its verification an hour old, a drill passed two
+// hours ago) whose ops log has the lines `more` after the drill's: exit 0, and the pass is still
+// the latest drill.
+Outcome dr_status_after_ops_lines(const std::string& more) {
+  Folder f;
+  f.backup(3600);
+  f.verified(3600);
+  f.drill_line(7200, "pass", 12.0);
+  std::ofstream(f.dir / "drills.jsonl", std::ios::app) << more;
+  auto status = dr_status(f.dir);
+  INFO(status.output);
+  CHECK(status.exit_code == 0);
+  CHECK(status.json.at("latest_drill").at("result") == "pass");
+  return status;
+}
 
 // The checks of a dr-status JSON by name: met or not.
 std::map<std::string, bool> checks(const json::object& status) {
@@ -430,19 +435,11 @@ TEST_CASE("dr-status: no drill, or a failed last drill, is not ready") {
 }
 
 TEST_CASE("dr-status: a garbage line in the ops log is skipped with a note") {
-  Folder f;
-  f.backup(3600);
-  f.verified(3600);
-  f.drill_line(7200, "pass", 12.0);
-  std::ofstream(f.dir / "drills.jsonl", std::ios::app)
-      << "{\"started_at\": \"2026-01-0\n"
-      << "\x01\x02 not json\n"
-      << "[1, 2]\n"
-      << "{\"started_at\":\"2026-01-01T00:00:00Z\",\"result\":\"maybe\"}\n";
-  const auto status = dr_status(f.dir);
-  INFO(status.output);
-  CHECK(status.exit_code == 0);
-  CHECK(status.json.at("latest_drill").at("result") == "pass");
+  const auto status = dr_status_after_ops_lines(
+      "{\"started_at\": \"2026-01-0\n"
+      "\x01\x02 not json\n"
+      "[1, 2]\n"
+      "{\"started_at\":\"2026-01-01T00:00:00Z\",\"result\":\"maybe\"}\n");
   const auto notes = json::serialize(status.json.at("notes"));
   for (const char* line :
        {"line 2 skipped", "line 3 skipped", "line 4 skipped", "line 5 skipped"}) {
@@ -452,17 +449,9 @@ TEST_CASE("dr-status: a garbage line in the ops log is skipped with a note") {
 }
 
 TEST_CASE("dr-status: the monitor's lines in a shared ops log are neither drills nor notes") {
-  Folder f;
-  f.backup(3600);
-  f.verified(3600);
-  f.drill_line(7200, "pass", 12.0);
-  std::ofstream(f.dir / "drills.jsonl", std::ios::app)
-      << "{\"time\":\"2026-11-21T20:53:04.690Z\",\"source\":\"monitor\",\"event\":\"check\","
-         "\"healthy\":true}\n";
-  const auto status = dr_status(f.dir);
-  INFO(status.output);
-  CHECK(status.exit_code == 0);
-  CHECK(status.json.at("latest_drill").at("result") == "pass");
+  const auto status = dr_status_after_ops_lines(
+      "{\"time\":\"2026-11-21T20:53:04.690Z\",\"source\":\"monitor\",\"event\":\"check\","
+      "\"healthy\":true}\n");
   CHECK(status.json.at("notes").as_array().empty());
 }
 

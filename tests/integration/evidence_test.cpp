@@ -12,19 +12,7 @@
 
 namespace json = boost::json;
 using namespace std::chrono_literals;
-using weighlink::testing::agent_status;
-using weighlink::testing::AgentProcess;
-using weighlink::testing::bin;
-using weighlink::testing::body_of;
-using weighlink::testing::eventually;
-using weighlink::testing::http_request;
-using weighlink::testing::last_line;
-using weighlink::testing::mt_frame;
-using weighlink::testing::post_json;
-using weighlink::testing::PtyScale;
-using weighlink::testing::StationBackend;
-using weighlink::testing::StreamingScale;
-using weighlink::testing::TempDir;
+using namespace weighlink::testing;  // NOLINT(google-build-using-namespace)
 
 namespace {
 

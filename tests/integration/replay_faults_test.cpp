@@ -31,15 +31,7 @@
 
 namespace json = boost::json;
 using namespace std::chrono_literals;
-using weighlink::testing::agent_status;
-using weighlink::testing::AgentProcess;
-using weighlink::testing::eventually;
-using weighlink::testing::FaultMode;
-using weighlink::testing::FaultProxy;
-using weighlink::testing::PgCluster;
-using weighlink::testing::post_json;
-using weighlink::testing::StationBackend;
-using weighlink::testing::TempDir;
+using namespace weighlink::testing;  // NOLINT(google-build-using-namespace)
 using Clock = std::chrono::steady_clock;
 
 namespace {

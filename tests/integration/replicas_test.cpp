@@ -12,16 +12,7 @@
 #include "agent_fixture.hpp"
 
 using namespace std::chrono_literals;
-using weighlink::testing::add_station;
-using weighlink::testing::agent_status;
-using weighlink::testing::AgentProcess;
-using weighlink::testing::BackendServer;
-using weighlink::testing::eventually;
-using weighlink::testing::free_loopback_address;
-using weighlink::testing::migrate;
-using weighlink::testing::PgCluster;
-using weighlink::testing::post_json;
-using weighlink::testing::TempDir;
+using namespace weighlink::testing;  // NOLINT(google-build-using-namespace)
 
 TEST_CASE("replicas: agents spread over two replicas that die in turn apply everything once") {
   TempDir dir("wl-replicas");

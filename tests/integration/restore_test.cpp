@@ -19,12 +19,7 @@
 #include "weighlink/testing/process.hpp"
 
 namespace fs = std::filesystem;
-using weighlink::testing::bin;
-using weighlink::testing::last_line;
-using weighlink::testing::PgCluster;
-using weighlink::testing::run;
-using weighlink::testing::RunResult;
-using weighlink::testing::TempDir;
+using namespace weighlink::testing;  // NOLINT(google-build-using-namespace)
 
 namespace {
 

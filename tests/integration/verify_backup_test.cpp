@@ -27,10 +27,12 @@ using weighlink::testing::backdate_backup;
 using weighlink::testing::bin;
 using weighlink::testing::last_line;
 using weighlink::testing::PgCluster;
+using weighlink::testing::read_json;
 using weighlink::testing::run;
 using weighlink::testing::seed_captures;
 using weighlink::testing::TempDir;
 using weighlink::testing::verify_backup;
+using weighlink::testing::write_text;
 namespace fs = std::filesystem;
 namespace json = boost::json;
 
@@ -38,21 +40,9 @@ namespace {
 
 constexpr const char* kPgBin = "/usr/lib/postgresql/15/bin/";
 
-void write_text(const fs::path& file, const std::string& text) {
-  std::ofstream(file, std::ios::binary | std::ios::trunc) << text;
-}
-
 // `weighlink-backend backup` into `dir`; the manifest's path.
-fs::path backup(PgCluster& pg, const fs::path& dir) {
-  const auto r =
-      run({bin("weighlink-backend"), "backup", "--dsn", pg.dsn(), "--dir", dir.string()});
-  INFO(r.output);
-  REQUIRE(r.exit_code == 0);
-  return last_line(r.output);
-}
-
-json::object read_json(const fs::path& file) {
-  return json::parse(weighlink::testing::read_file(file)).as_object();
+fs::path backup(const PgCluster& pg, const fs::path& dir) {
+  return weighlink::testing::backup_manifest(pg.dsn(), dir);
 }
 
 void write_json(const fs::path& file, const json::object& o) {

@@ -289,12 +289,10 @@ TEST_CASE("polling: a polled scale with nothing to send is reported, not left si
   config.poll_interval = 100ms;
   Events events;
   ScaleReader reader(config, events.hooks());
-  reader.start();
-  REQUIRE(events.wait([&] { return !events.connections.empty(); }));
-  reader.stop();
-  std::lock_guard lock(events.mutex);
-  CHECK_FALSE(events.connections[0].first);
-  CHECK(events.connections[0].second.find("set poll_command") != std::string::npos);
+  const auto first = events.first_connection(reader);
+  REQUIRE(first);
+  CHECK_FALSE(first->first);
+  CHECK(first->second.find("set poll_command") != std::string::npos);
 }
 
 TEST_CASE("udp: datagrams on loopback are decoded, split across datagrams too") {
@@ -355,11 +353,10 @@ TEST_CASE("sim: the in-process indicator streams real frames through the parser"
   ScaleConfig bad = base_config(SimSource{"no-such-profile"});
   Events bad_events;
   ScaleReader bad_reader(bad, bad_events.hooks());
-  bad_reader.start();
-  REQUIRE(bad_events.wait([&] { return !bad_events.connections.empty(); }));
-  bad_reader.stop();
-  CHECK(bad_events.connections[0].second.find("unknown sim profile 'no-such-profile'") !=
-        std::string::npos);
+  const auto first = bad_events.first_connection(bad_reader);
+  REQUIRE(first);
+  CHECK_FALSE(first->first);
+  CHECK(first->second.find("unknown sim profile 'no-such-profile'") != std::string::npos);
 }
 
 TEST_CASE("reopen backoff: doubles from the initial wait and never exceeds the maximum") {

@@ -1,6 +1,5 @@
 #include "weighlink/testing/backup_data.hpp"
 
-#include <fstream>
 #include <stdexcept>
 
 #include "weighlink/base/timestamp.hpp"
@@ -9,6 +8,10 @@
 #include "weighlink/testing/process.hpp"
 
 namespace weighlink::testing {
+
+boost::json::object read_json(const std::filesystem::path& path) {
+  return boost::json::parse(read_file(path)).as_object();
+}
 
 ScratchDir::ScratchDir() {
   std::filesystem::permissions(dir_.path(), std::filesystem::perms::owner_all |
@@ -63,7 +66,7 @@ VerifyRun verify_backup(const std::filesystem::path& dir, const std::vector<std:
 
 std::filesystem::path backdate_backup(const std::filesystem::path& manifest_file,
                                       std::chrono::seconds by) {
-  auto manifest = boost::json::parse(read_file(manifest_file)).as_object();
+  auto manifest = read_json(manifest_file);
   const auto created = base::parse_utc_timestamp(manifest.at("created_at").as_string());
   if (!created) throw std::runtime_error("no created_at in " + manifest_file.string());
   const auto at = *created - by.count();
@@ -74,7 +77,7 @@ std::filesystem::path backdate_backup(const std::filesystem::path& manifest_file
   manifest["created_at"] = base::format_utc_timestamp(at);
   const auto moved = dir / (name + ".manifest.json");
   std::filesystem::rename(dump, dir / (name + ".dump"));
-  std::ofstream(moved, std::ios::trunc) << boost::json::serialize(manifest) << "\n";
+  write_text(moved, boost::json::serialize(manifest) + "\n");
   if (moved != manifest_file) std::filesystem::remove(manifest_file);
   return moved;
 }

@@ -26,6 +26,9 @@ class ScratchDir {
 
 class PgCluster;
 
+// A JSON file's top-level object (a manifest, a pointer, a report); throws when it is not one.
+[[nodiscard]] boost::json::object read_json(const std::filesystem::path& path);
+
 // Migrates the cluster's `weighlink` database and gives it three stations (st0, st1, st2) with
 // `per_station` applied captures each (mutation_log and weighings rows) and their high waters.
 void seed_captures(const PgCluster& pg, int per_station);
