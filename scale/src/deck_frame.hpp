@@ -33,8 +33,28 @@ struct WeightAndUnit {
 };
 [[nodiscard]] std::optional<WeightAndUnit> split_weight_unit(std::string_view text);
 
-// Case-insensitive ASCII equality.
+// Case-insensitive ASCII equality, and the same for a prefix.
 [[nodiscard]] bool iequals(std::string_view a, std::string_view b);
+[[nodiscard]] bool starts_with_icase(std::string_view s, std::string_view prefix);
+
+// What a deck or total line's status word says.
+struct DeckStatus {
+  std::optional<bool> stable;  // nullopt: the line carries no motion flag
+  bool overload = false;
+  bool underload = false;
+};
+// The status a word stands for in one layout ("S", "Stable", "OL" ...); nullopt: not a status.
+using StatusWord = std::optional<DeckStatus> (*)(std::string_view word);
+
+// "<weight> [unit] [status]" ("1250 kg S", "5190kg", "1250 kg Stable"): the number, its unit and,
+// when `status_of` reads the last word as a status, what it says. nullopt: not a weight.
+struct DeckValue {
+  Decimal weight;
+  std::string unit;
+  DeckStatus status;
+};
+[[nodiscard]] std::optional<DeckValue> parse_deck_value(std::string_view text,
+                                                        StatusWord status_of);
 
 // One deck line of a multi-deck frame.
 struct DeckLine {
@@ -65,9 +85,14 @@ class DeckFrame {
 
   // Adds a deck line; `raw` is the line as received. May complete a frame into `out`.
   Result add_deck(DeckLine line, std::string_view raw, std::vector<Reading>& out);
+  // The same for a deck line read by parse_deck_value(); its mode is gross.
+  Result add_deck(int index, const DeckValue& value, bool expects_total, std::string_view raw,
+                  std::vector<Reading>& out);
   // The total line closes the frame. `stable`: the total line's own flag, if it has one.
   Result add_total(const Decimal& total, std::string_view unit, std::optional<bool> stable,
                    bool overload, bool underload, std::string_view raw, std::vector<Reading>& out);
+  // The same for a total line read by parse_deck_value().
+  Result add_total(const DeckValue& total, std::string_view raw, std::vector<Reading>& out);
   // End of input: a frame complete under the deck-1 rule is emitted.
   void flush(std::vector<Reading>& out);
   void reset();
