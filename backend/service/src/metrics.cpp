@@ -87,13 +87,6 @@ void describe(std::ostream& out, std::string_view name, std::string_view type,
   out << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n";
 }
 
-// A metric with one unlabelled sample.
-void single(std::ostream& out, std::string_view name, std::string_view type, std::string_view help,
-            std::uint64_t value) {
-  describe(out, name, type, help);
-  out << name << " " << value << "\n";
-}
-
 // A counter with one sample per value of `label`.
 void labelled(std::ostream& out, std::string_view name, std::string_view help,
               std::string_view label,
@@ -120,22 +113,34 @@ std::string render_prometheus(const MetricsSnapshot& s) {
   std::ostringstream out;
   labelled(out, "weighlink_backend_mutations_total", "Mutations answered, by outcome.", "outcome",
            {{"applied", s.applied}, {"duplicate", s.duplicate}, {"rejected", s.rejected}});
-  single(out, "weighlink_backend_replay_batches_total", "counter", "Replay batches committed.",
-         s.replay_batches);
-  single(out, "weighlink_backend_overloaded_total", "counter",
-         "Calls refused because the worker queue was full.", s.overloaded);
-  single(out, "weighlink_backend_unavailable_total", "counter",
-         "Calls answered UNAVAILABLE (database connection lost).", s.unavailable);
-  single(out, "weighlink_backend_pool_queue_depth", "gauge", "Jobs waiting for a database worker.",
-         s.queue_depth);
-  single(out, "weighlink_backend_pool_queue_capacity", "gauge",
-         "Jobs that may wait before calls are refused.", s.queue_capacity);
-  single(out, "weighlink_backend_oversize_total", "counter",
-         "Replay calls refused for carrying more mutations than --max-batch.", s.oversize);
-  single(out, "weighlink_backend_unsigned_mutations_total", "counter",
-         "Mutations recorded for stations without a signing key (their signatures are not "
-         "checked).",
-         s.unsigned_mutations);
+  // The metrics with one unlabelled sample, in the order they are written.
+  const struct {
+    std::string_view name;
+    std::string_view type;
+    std::string_view help;
+    std::uint64_t value;
+  } singles[] = {
+      {"weighlink_backend_replay_batches_total", "counter", "Replay batches committed.",
+       s.replay_batches},
+      {"weighlink_backend_overloaded_total", "counter",
+       "Calls refused because the worker queue was full.", s.overloaded},
+      {"weighlink_backend_unavailable_total", "counter",
+       "Calls answered UNAVAILABLE (database connection lost).", s.unavailable},
+      {"weighlink_backend_pool_queue_depth", "gauge", "Jobs waiting for a database worker.",
+       s.queue_depth},
+      {"weighlink_backend_pool_queue_capacity", "gauge",
+       "Jobs that may wait before calls are refused.", s.queue_capacity},
+      {"weighlink_backend_oversize_total", "counter",
+       "Replay calls refused for carrying more mutations than --max-batch.", s.oversize},
+      {"weighlink_backend_unsigned_mutations_total", "counter",
+       "Mutations recorded for stations without a signing key (their signatures are not "
+       "checked).",
+       s.unsigned_mutations},
+  };
+  for (const auto& m : singles) {
+    describe(out, m.name, m.type, m.help);
+    out << m.name << " " << m.value << "\n";
+  }
   labelled(out, "weighlink_backend_evidence_rejected_total",
            "Mutations rejected because their evidence did not check out against the station "
            "key, by reason.",
