@@ -39,23 +39,22 @@ struct World {
     sc.protocol = "mt-continuous";
     live.add_scale(sc);
     live.on_connection("main", true, "fuzz");
+    // What Captures and Api share: the station, the outbox, the live state, the io and the clock.
+    auto station = [this](auto& context) {
+      context.station_id = "fuzz";
+      context.agent_version = "fuzz";
+      context.outbox = outbox.get();
+      context.live = &live;
+      context.post = io.post();
+      context.clock = &io.clock;
+    };
     agent::CaptureContext cc;
-    cc.station_id = "fuzz";
-    cc.agent_version = "fuzz";
-    cc.outbox = outbox.get();
-    cc.live = &live;
-    cc.post = io.post();
+    station(cc);
     cc.schedule = io.schedule();
-    cc.clock = &io.clock;
     captures = std::make_unique<agent::Captures>(cc);
     agent::ApiContext ac;
-    ac.station_id = "fuzz";
-    ac.agent_version = "fuzz";
-    ac.outbox = outbox.get();
-    ac.live = &live;
+    station(ac);
     ac.captures = captures.get();
-    ac.post = io.post();
-    ac.clock = &io.clock;
     api = std::make_unique<agent::Api>(ac);
   }
 
