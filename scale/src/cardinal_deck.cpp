@@ -16,18 +16,9 @@ namespace {
 
 constexpr int kMaxDecks = 16;
 
-// The status letter after "<weight> [unit]": S stable, M motion, O overload, U underload.
-std::optional<DeckStatus> status_letter(std::string_view word) {
-  if (word == "S") return DeckStatus{true};
-  if (word == "M") return DeckStatus{false};
-  if (word == "O") return DeckStatus{false, true, false};
-  if (word == "U") return DeckStatus{false, false, true};
-  return std::nullopt;
-}
-
-std::optional<DeckValue> parse_value(std::string_view text) {
-  return parse_deck_value(text, &status_letter);
-}
+// The status letter after "<weight> [unit]".
+constexpr StatusSpelling kStatusLetters[] = {
+    {"S", kStable}, {"M", kMotion}, {"O", kOverload}, {"U", kUnderload}};
 
 class CardinalDeckParser final : public LineParser {
  public:
@@ -47,11 +38,11 @@ class CardinalDeckParser final : public LineParser {
         if (!std::isdigit(static_cast<unsigned char>(c))) return LineResult::bad;
         index = index * 10 + (c - '0');
       }
-      const auto v = parse_value(line.substr(colon + 1));
+      const auto v = parse_deck_value(line.substr(colon + 1), kStatusLetters);
       if (!v || index < 1 || index > kMaxDecks) return LineResult::bad;
       result = frame_.add_deck(index, *v, /*expects_total=*/true, raw, out);
     } else if (starts_with_icase(line, "GVW:") || starts_with_icase(line, "TOTAL:")) {
-      const auto v = parse_value(line.substr(line.find(':') + 1));
+      const auto v = parse_deck_value(line.substr(line.find(':') + 1), kStatusLetters);
       if (!v) return LineResult::bad;
       result = frame_.add_total(*v, raw, out);
     } else if (line.size() >= 6 && line[0] == 'Z' && (line[2] == 'G' || line[2] == 'N') &&

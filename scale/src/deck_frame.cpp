@@ -70,13 +70,18 @@ bool starts_with_icase(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
 }
 
-std::optional<DeckValue> parse_deck_value(std::string_view text, StatusWord status_of) {
+std::optional<DeckValue> parse_deck_value(std::string_view text,
+                                          std::span<const StatusSpelling> spellings) {
   text = trim(text);
   DeckValue v;
   if (const auto space = text.find_last_of(' '); space != std::string_view::npos) {
-    if (const auto status = status_of(text.substr(space + 1))) {
-      v.status = *status;
-      text = trim(text.substr(0, space));
+    const std::string_view word = text.substr(space + 1);
+    for (const auto& s : spellings) {
+      if (s.any_case ? iequals(word, s.word) : word == s.word) {
+        v.status = s.status;
+        text = trim(text.substr(0, space));
+        break;
+      }
     }
   }
   const auto wu = split_weight_unit(text);

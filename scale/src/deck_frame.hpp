@@ -43,18 +43,27 @@ struct DeckStatus {
   bool overload = false;
   bool underload = false;
 };
-// The status a word stands for in one layout ("S", "Stable", "OL" ...); nullopt: not a status.
-using StatusWord = std::optional<DeckStatus> (*)(std::string_view word);
+inline constexpr DeckStatus kStable{true};
+inline constexpr DeckStatus kMotion{false};
+inline constexpr DeckStatus kOverload{false, true, false};
+inline constexpr DeckStatus kUnderload{false, false, true};
+
+// A status word as one layout spells it ("S", "Stable", "OL" ...).
+struct StatusSpelling {
+  std::string_view word;
+  DeckStatus status;
+  bool any_case = false;
+};
 
 // "<weight> [unit] [status]" ("1250 kg S", "5190kg", "1250 kg Stable"): the number, its unit and,
-// when `status_of` reads the last word as a status, what it says. nullopt: not a weight.
+// when the last word is one of `spellings`, the status it stands for. nullopt: not a weight.
 struct DeckValue {
   Decimal weight;
   std::string unit;
   DeckStatus status;
 };
 [[nodiscard]] std::optional<DeckValue> parse_deck_value(std::string_view text,
-                                                        StatusWord status_of);
+                                                        std::span<const StatusSpelling> spellings);
 
 // One deck line of a multi-deck frame.
 struct DeckLine {

@@ -30,18 +30,11 @@ std::optional<int> deck_number(std::string_view s, std::string_view& rest) {
   return n;
 }
 
-// The status word after "1250 kg": Stable / Motion (any case), OL, UL.
-std::optional<DeckStatus> status_word(std::string_view word) {
-  if (iequals(word, "stable")) return DeckStatus{true};
-  if (iequals(word, "motion")) return DeckStatus{false};
-  if (word == "OL") return DeckStatus{false, true, false};
-  if (word == "UL") return DeckStatus{false, false, true};
-  return std::nullopt;
-}
-
-std::optional<DeckValue> parse_value(std::string_view text) {
-  return parse_deck_value(text, &status_word);
-}
+// The status word after "1250 kg": Stable and Motion in any case.
+constexpr StatusSpelling kStatusWords[] = {{"stable", kStable, /*any_case=*/true},
+                                           {"motion", kMotion, /*any_case=*/true},
+                                           {"OL", kOverload},
+                                           {"UL", kUnderload}};
 
 class I1310Parser final : public LineParser {
  public:
@@ -66,12 +59,12 @@ class I1310Parser final : public LineParser {
         return LineResult::pending;
       }
       if (!starts_with_icase(rest, "Weight:")) return LineResult::bad;
-      const auto v = parse_value(rest.substr(7));
+      const auto v = parse_deck_value(rest.substr(7), kStatusWords);
       if (!v) return LineResult::bad;
       result = frame_.add_deck(*n, *v, /*expects_total=*/true, raw, out);
     } else if (starts_with_icase(line, "Total Weight:")) {
       if (pending_scale_) return LineResult::bad;
-      const auto v = parse_value(line.substr(13));
+      const auto v = parse_deck_value(line.substr(13), kStatusWords);
       if (!v) return LineResult::bad;
       result = frame_.add_total(*v, raw, out);
     } else if (pending_scale_) {
@@ -89,7 +82,7 @@ class I1310Parser final : public LineParser {
           both, out);
     } else if (const auto n = deck_number(line, rest); n && !rest.empty() && rest[0] == ':') {
       // Short form "1:  1250 kg": no motion flag, so the software window decides.
-      const auto v = parse_value(rest.substr(1));
+      const auto v = parse_deck_value(rest.substr(1), kStatusWords);
       if (!v) return LineResult::bad;
       result = frame_.add_deck(*n, *v, /*expects_total=*/false, raw, out);
     }
