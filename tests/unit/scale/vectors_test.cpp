@@ -70,10 +70,12 @@ void check_expected(const VectorCase& c, const Decoded& d, const std::string& ho
   REQUIRE(d.readings.size() == c.expects.size());
   for (std::size_t i = 0; i < c.expects.size(); ++i) {
     const json::object expected = json::parse(c.expects[i]).as_object();
-    for (const auto& [key, value] : expected) {
+    for (const auto& member : expected) {
+      // Named, not a structured binding: doctest's INFO captures them in a lambda.
+      const std::string key(member.key());
+      const json::value& value = member.value();
       const auto* got = d.readings[i].if_contains(key);
-      INFO("reading " << i << " key " << std::string(key) << ": "
-                      << json::serialize(d.readings[i]));
+      INFO("reading " << i << " key " << key << ": " << json::serialize(d.readings[i]));
       REQUIRE(got != nullptr);
       CHECK(*got == value);
     }
@@ -101,7 +103,7 @@ TEST_CASE("vectors: every protocol vector file decodes exactly, whole, split and
         REQUIRE_MESSAGE(split.readings == whole.readings,
                         protocol << " case '" << c.name << "' split at " << cut);
       }
-      const std::string garbage = std::string("\x01\xFF junk 12345 \x7F", 16) + "\r\n";
+      const std::string garbage = std::string("\x01\xFF junk 12345 \x7F\0", 16) + "\r\n";
       const auto after_garbage = decode(protocol, options, {garbage, c.bytes});
       check_expected(c, after_garbage, protocol + " after garbage");
     }
