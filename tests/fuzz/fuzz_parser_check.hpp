@@ -32,7 +32,7 @@ inline void fuzz_one_parser(std::string_view protocol, const std::uint8_t* data,
   if (size == 0) return;
   const std::uint8_t control = data[0];
   const std::string_view input(reinterpret_cast<const char*>(data + 1), size - 1);
-  const std::size_t split = input.empty() ? 0 : (control * 131u) % (input.size() + 1);
+  const std::size_t split = input.empty() ? 0 : (std::size_t{control} * 131U) % (input.size() + 1);
   ParserOptions options;
   options.checksum = static_cast<ChecksumMode>(control % 3);
   options.decimals = (control >> 2) % 4 == 0 ? -1 : (control >> 2) % 10;
