@@ -64,7 +64,8 @@ package-test: build
 # Then fuzz_truconnect (the browser-facing decoders), fuzz_api (the local API's request intake),
 # fuzz_evidence (outbox exports and saved axle sessions), fuzz_dump_archive (backup files, as
 # verify-backup reads them) and fuzz_backup_files (manifests, verified-latest, the soft foreign key
-# allowlist), seeded from tests/fuzz/seeds/<id>/.
+# allowlist), seeded from what build-fuzz/tests/fuzz/seeds/<id>.txt lists (tests/fuzz/seeds/<id>/;
+# tests/vectors/dumps/ for dump_archive).
 FUZZ_SECONDS ?= 60
 FUZZ_RUNS ?= -1
 fuzz:
@@ -82,7 +83,10 @@ fuzz:
 	  echo "fuzz $$id: $$(sed -n 's/^stat::number_of_executed_units: *//p' $$log) executions, ok"; \
 	done < build-fuzz/tests/fuzz/targets.txt
 	@for id in truconnect api evidence dump_archive backup_files exact_json; do \
-	  corpus=build-fuzz/corpus/$$id; mkdir -p $$corpus; cp tests/fuzz/seeds/$$id/* $$corpus/; \
+	  corpus=build-fuzz/corpus/$$id; mkdir -p $$corpus; \
+	  while read -r seed; do \
+	    if [ -d "$$seed" ]; then cp -r "$$seed"/. $$corpus/; else cp "$$seed" $$corpus/; fi || exit 1; \
+	  done < build-fuzz/tests/fuzz/seeds/$$id.txt; \
 	  log=build-fuzz/fuzz-logs/$$id.log; \
 	  if ! build-fuzz/tests/fuzz/fuzz_$$id -max_total_time=$(FUZZ_SECONDS) -runs=$(FUZZ_RUNS) \
 	      -print_final_stats=1 -artifact_prefix=build-fuzz/artifacts/$$id- $$corpus >$$log 2>&1; then \

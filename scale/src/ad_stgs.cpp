@@ -16,17 +16,6 @@
 namespace weighlink::scale::detail {
 namespace {
 
-std::vector<std::string_view> split_commas(std::string_view s) {
-  std::vector<std::string_view> out;
-  while (true) {
-    const std::size_t comma = s.find(',');
-    out.push_back(s.substr(0, comma));
-    if (comma == std::string_view::npos) break;
-    s.remove_prefix(comma + 1);
-  }
-  return out;
-}
-
 bool is_unit_char(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '%'; }
 
 // "+0001234" / " 0000270" / "-  12.5" / "  " -> the weight, or nullopt when it is not a number.
@@ -55,7 +44,7 @@ class AdStgsParser final : public LineParser {
     // Dini Argeo on RS-485 puts a two-digit address first.
     if (text.size() >= 2 && text[0] >= '0' && text[0] <= '9' && text[1] >= '0' && text[1] <= '9')
       text.remove_prefix(2);
-    auto fields = split_commas(text);
+    auto fields = split_fields(text, ',');
     if (fields.size() < 2 || fields.size() > 4) return LineResult::bad;
     const std::string_view header = fields[0];
     std::string_view mode = "GS";
@@ -112,9 +101,7 @@ class AdStgsParser final : public LineParser {
       r.tare = r.weight;
       r.stable = false;
     }
-    r.raw.assign(raw);
-    out.push_back(std::move(r));
-    return LineResult::reading;
+    return emit(std::move(r), raw, out);
   }
 };
 

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "parsers.hpp"
 #include "weighlink/scale/parser.hpp"
 
 namespace weighlink::scale::detail {
@@ -32,6 +33,17 @@ class BufferedParser : public Parser {
   // Decodes every complete frame at the front of buffer_ and erases what it consumed. Decisions
   // must depend only on the buffered bytes (and `at_end`), so every split decodes alike.
   virtual void drain(std::vector<Reading>& out, bool at_end) = 0;
+
+  // A reading with protocol, unit (from options) and defaults filled in; `source`: see
+  // new_reading() (parsers.hpp).
+  [[nodiscard]] Reading make_reading(StableSource source) const {
+    return new_reading(protocol_, options_, source);
+  }
+  // Appends a decoded frame's reading with its raw bytes, and counts the frame.
+  void emit(Reading r, std::string_view raw, std::vector<Reading>& out) {
+    append_reading(std::move(r), raw, out);
+    ++stats_.frames;
+  }
 
   ParserOptions options_;
   ParserStats stats_;

@@ -16,55 +16,9 @@ namespace {
 
 constexpr int kMaxDecks = 16;
 
-struct Status {
-  std::optional<bool> stable;
-  bool overload = false;
-  bool underload = false;
-};
-
-// "<weight> [unit] [S|M|O|U]".
-struct Value {
-  Decimal weight;
-  std::string unit;
-  Status status;
-};
-
-std::optional<Value> parse_value(std::string_view text) {
-  text = trim(text);
-  Value v;
-  if (text.size() >= 2 && text[text.size() - 2] == ' ') {
-    const char s = text.back();
-    bool is_status = true;
-    switch (s) {
-      case 'S':
-        v.status.stable = true;
-        break;
-      case 'M':
-        v.status.stable = false;
-        break;
-      case 'O':
-        v.status.stable = false;
-        v.status.overload = true;
-        break;
-      case 'U':
-        v.status.stable = false;
-        v.status.underload = true;
-        break;
-      default:
-        is_status = false;
-    }
-    if (is_status) text = trim(text.substr(0, text.size() - 1));
-  }
-  const auto wu = split_weight_unit(text);
-  if (!wu) return std::nullopt;
-  v.weight = wu->weight;
-  v.unit = wu->unit;
-  return v;
-}
-
-bool starts_with_icase(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
-}
+// The status letter after "<weight> [unit]".
+constexpr StatusSpelling kStatusLetters[] = {
+    {"S", kStable}, {"M", kMotion}, {"O", kOverload}, {"U", kUnderload}};
 
 class CardinalDeckParser final : public LineParser {
  public:
@@ -84,17 +38,13 @@ class CardinalDeckParser final : public LineParser {
         if (!std::isdigit(static_cast<unsigned char>(c))) return LineResult::bad;
         index = index * 10 + (c - '0');
       }
-      const auto v = parse_value(line.substr(colon + 1));
+      const auto v = parse_deck_value(line.substr(colon + 1), kStatusLetters);
       if (!v || index < 1 || index > kMaxDecks) return LineResult::bad;
-      result =
-          frame_.add_deck(DeckLine{index, v->weight, v->unit, WeighMode::gross, v->status.stable,
-                                   v->status.overload, v->status.underload, true},
-                          raw, out);
+      result = frame_.add_deck(index, *v, /*expects_total=*/true, raw, out);
     } else if (starts_with_icase(line, "GVW:") || starts_with_icase(line, "TOTAL:")) {
-      const auto v = parse_value(line.substr(line.find(':') + 1));
+      const auto v = parse_deck_value(line.substr(line.find(':') + 1), kStatusLetters);
       if (!v) return LineResult::bad;
-      result = frame_.add_total(v->weight, v->unit, v->status.stable, v->status.overload,
-                                v->status.underload, raw, out);
+      result = frame_.add_total(*v, raw, out);
     } else if (line.size() >= 6 && line[0] == 'Z' && (line[2] == 'G' || line[2] == 'N') &&
                line[3] == ' ' && line[4] >= '1' && line[4] <= '9') {
       // Legacy "Z<s>G <deck>   <weight><unit>". The meaning of the byte after 'Z' is not

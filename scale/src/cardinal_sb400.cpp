@@ -83,9 +83,7 @@ class CardinalSb400Parser final : public LineParser {
       r.underload = line[0] == '-';
     }
     r.stable = !motion && !r.overload && !r.underload;
-    r.raw.assign(raw);
-    out.push_back(std::move(r));
-    return LineResult::reading;
+    return emit(std::move(r), raw, out);
   }
 };
 

@@ -66,6 +66,31 @@ bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
+bool starts_with_icase(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
+}
+
+std::optional<DeckValue> parse_deck_value(std::string_view text,
+                                          std::span<const StatusSpelling> spellings) {
+  text = trim(text);
+  DeckValue v;
+  if (const auto space = text.find_last_of(' '); space != std::string_view::npos) {
+    const std::string_view word = text.substr(space + 1);
+    for (const auto& s : spellings) {
+      if (s.any_case ? iequals(word, s.word) : word == s.word) {
+        v.status = s.status;
+        text = trim(text.substr(0, space));
+        break;
+      }
+    }
+  }
+  const auto wu = split_weight_unit(text);
+  if (!wu) return std::nullopt;
+  v.weight = wu->weight;
+  v.unit = wu->unit;
+  return v;
+}
+
 DeckFrame::DeckFrame(std::string_view protocol, const ParserOptions& options)
     : protocol_(protocol), options_(options) {}
 
@@ -99,6 +124,19 @@ DeckFrame::Result DeckFrame::add_deck(DeckLine line, std::string_view raw,
     return ok ? Result::reading : Result::bad;
   }
   return result;
+}
+
+DeckFrame::Result DeckFrame::add_deck(int index, const DeckValue& value, bool expects_total,
+                                      std::string_view raw, std::vector<Reading>& out) {
+  return add_deck(DeckLine{index, value.weight, value.unit, WeighMode::gross, value.status.stable,
+                           value.status.overload, value.status.underload, expects_total},
+                  raw, out);
+}
+
+DeckFrame::Result DeckFrame::add_total(const DeckValue& total, std::string_view raw,
+                                       std::vector<Reading>& out) {
+  return add_total(total.weight, total.unit, total.status.stable, total.status.overload,
+                   total.status.underload, raw, out);
 }
 
 DeckFrame::Result DeckFrame::add_total(const Decimal& total, std::string_view unit,

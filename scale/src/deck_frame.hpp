@@ -33,8 +33,37 @@ struct WeightAndUnit {
 };
 [[nodiscard]] std::optional<WeightAndUnit> split_weight_unit(std::string_view text);
 
-// Case-insensitive ASCII equality.
+// Case-insensitive ASCII equality, and the same for a prefix.
 [[nodiscard]] bool iequals(std::string_view a, std::string_view b);
+[[nodiscard]] bool starts_with_icase(std::string_view s, std::string_view prefix);
+
+// What a deck or total line's status word says.
+struct DeckStatus {
+  std::optional<bool> stable;  // nullopt: the line carries no motion flag
+  bool overload = false;
+  bool underload = false;
+};
+inline constexpr DeckStatus kStable{true};
+inline constexpr DeckStatus kMotion{false};
+inline constexpr DeckStatus kOverload{false, true, false};
+inline constexpr DeckStatus kUnderload{false, false, true};
+
+// A status word as one layout spells it ("S", "Stable", "OL" ...).
+struct StatusSpelling {
+  std::string_view word;
+  DeckStatus status;
+  bool any_case = false;
+};
+
+// "<weight> [unit] [status]" ("1250 kg S", "5190kg", "1250 kg Stable"): the number, its unit and,
+// when the last word is one of `spellings`, the status it stands for. nullopt: not a weight.
+struct DeckValue {
+  Decimal weight;
+  std::string unit;
+  DeckStatus status;
+};
+[[nodiscard]] std::optional<DeckValue> parse_deck_value(std::string_view text,
+                                                        std::span<const StatusSpelling> spellings);
 
 // One deck line of a multi-deck frame.
 struct DeckLine {
@@ -65,9 +94,14 @@ class DeckFrame {
 
   // Adds a deck line; `raw` is the line as received. May complete a frame into `out`.
   Result add_deck(DeckLine line, std::string_view raw, std::vector<Reading>& out);
+  // The same for a deck line read by parse_deck_value(); its mode is gross.
+  Result add_deck(int index, const DeckValue& value, bool expects_total, std::string_view raw,
+                  std::vector<Reading>& out);
   // The total line closes the frame. `stable`: the total line's own flag, if it has one.
   Result add_total(const Decimal& total, std::string_view unit, std::optional<bool> stable,
                    bool overload, bool underload, std::string_view raw, std::vector<Reading>& out);
+  // The same for a total line read by parse_deck_value().
+  Result add_total(const DeckValue& total, std::string_view raw, std::vector<Reading>& out);
   // End of input: a frame complete under the deck-1 rule is emitted.
   void flush(std::vector<Reading>& out);
   void reset();

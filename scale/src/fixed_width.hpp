@@ -35,6 +35,26 @@ inline constexpr char kEnq = '\x05';
   return -1;
 }
 
+// The XK3190 check: `high` and `low` are the nibbles (nibble_char) of the XOR of `covered`.
+[[nodiscard]] constexpr bool xor_matches(std::string_view covered, char high, char low) {
+  const int h = nibble_value(high);
+  const int l = nibble_value(low);
+  return h >= 0 && l >= 0 && xor_of(covered) == static_cast<unsigned char>(h * 16 + l);
+}
+
+// What follows the last STX of a line, and the STX's offset (a line and its raw bytes share
+// offsets). A frame cut short by the next STX leaves its head on the same line: the one after the
+// last STX is the frame that reached its terminator. nullopt: the line has no STX.
+struct AfterStx {
+  std::size_t stx = 0;
+  std::string_view body;
+};
+[[nodiscard]] constexpr std::optional<AfterStx> after_last_stx(std::string_view line) {
+  const std::size_t stx = line.rfind(kStx);
+  if (stx == std::string_view::npos) return std::nullopt;
+  return AfterStx{stx, line.substr(stx + 1)};
+}
+
 // Digits, at most one '.', and spaces only before the first digit (indicators blank leading
 // zeros). The weight fields of fixed-width formats must look like this before they are parsed, so
 // that a torn frame with letters or a stray sign in the middle is refused rather than misread.

@@ -17,26 +17,6 @@ namespace {
 // shows more than 100 t is misread or saturated, never a weight to record.
 constexpr std::int64_t kMaxWhole = 100'000;
 
-bool all_digits(std::string_view s) {
-  if (s.empty()) return false;
-  for (const char c : s) {
-    if (c < '0' || c > '9') return false;
-  }
-  return true;
-}
-
-std::vector<std::string_view> words(std::string_view s) {
-  std::vector<std::string_view> out;
-  std::size_t i = 0;
-  while (i < s.size()) {
-    while (i < s.size() && s[i] == ' ') ++i;
-    const std::size_t start = i;
-    while (i < s.size() && s[i] != ' ') ++i;
-    if (i > start) out.push_back(s.substr(start, i - start));
-  }
-  return out;
-}
-
 class GiropesParser final : public LineParser {
  public:
   explicit GiropesParser(const ParserOptions& options) : LineParser("giropes", options, 64) {}
@@ -47,7 +27,7 @@ class GiropesParser final : public LineParser {
     // The frame starts at '$'; bytes before it on the same line are noise from a torn frame.
     const auto dollar = masked.find('$');
     if (dollar == std::string_view::npos) return LineResult::bad;
-    const auto fields = words(masked.substr(dollar + 1));
+    const auto fields = split_words(masked.substr(dollar + 1));
     if (fields.size() != 3 || !all_digits(fields[2])) return LineResult::bad;
     const auto gross = Decimal::parse(fields[0]);
     const auto net = Decimal::parse(fields[1]);
@@ -55,16 +35,12 @@ class GiropesParser final : public LineParser {
     const Decimal weight = implied_decimals(*gross, options());
     const auto limit = Decimal{kMaxWhole, 0};
     if (weight.compare(limit) == std::strong_ordering::greater) return LineResult::bad;
-    Reading r = make_reading();
+    Reading r = make_reading(StableSource::software);
     // The net field is 0 in every known sample and its tare semantics are undocumented: the
     // gross field is the reading.
     r.weight = weight;
     r.mode = WeighMode::gross;
-    r.stable = false;
-    r.stable_source = StableSource::software;
-    r.raw.assign(raw.substr(dollar < raw.size() ? dollar : 0));
-    out.push_back(std::move(r));
-    return LineResult::reading;
+    return emit(std::move(r), raw.substr(dollar < raw.size() ? dollar : 0), out);
   }
 };
 

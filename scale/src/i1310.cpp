@@ -17,10 +17,6 @@ namespace {
 
 constexpr int kMaxDecks = 16;
 
-bool starts_with_icase(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
-}
-
 // Leading decimal digits as a deck number (1..kMaxDecks); `rest` is what follows them.
 std::optional<int> deck_number(std::string_view s, std::string_view& rest) {
   std::size_t i = 0;
@@ -34,43 +30,11 @@ std::optional<int> deck_number(std::string_view s, std::string_view& rest) {
   return n;
 }
 
-struct Value {
-  Decimal weight;
-  std::string unit;
-  std::optional<bool> stable;
-  bool overload = false;
-  bool underload = false;
-};
-
-// "1250 kg [Stable|Motion|OL|UL]".
-std::optional<Value> parse_value(std::string_view text) {
-  text = trim(text);
-  Value v;
-  const auto space = text.find_last_of(' ');
-  if (space != std::string_view::npos) {
-    const auto word = text.substr(space + 1);
-    bool is_status = true;
-    if (iequals(word, "stable")) {
-      v.stable = true;
-    } else if (iequals(word, "motion")) {
-      v.stable = false;
-    } else if (word == "OL") {
-      v.stable = false;
-      v.overload = true;
-    } else if (word == "UL") {
-      v.stable = false;
-      v.underload = true;
-    } else {
-      is_status = false;
-    }
-    if (is_status) text = trim(text.substr(0, space));
-  }
-  const auto wu = split_weight_unit(text);
-  if (!wu) return std::nullopt;
-  v.weight = wu->weight;
-  v.unit = wu->unit;
-  return v;
-}
+// The status word after "1250 kg": Stable and Motion in any case.
+constexpr StatusSpelling kStatusWords[] = {{"stable", kStable, /*any_case=*/true},
+                                           {"motion", kMotion, /*any_case=*/true},
+                                           {"OL", kOverload},
+                                           {"UL", kUnderload}};
 
 class I1310Parser final : public LineParser {
  public:
@@ -95,16 +59,14 @@ class I1310Parser final : public LineParser {
         return LineResult::pending;
       }
       if (!starts_with_icase(rest, "Weight:")) return LineResult::bad;
-      const auto v = parse_value(rest.substr(7));
+      const auto v = parse_deck_value(rest.substr(7), kStatusWords);
       if (!v) return LineResult::bad;
-      result = frame_.add_deck(DeckLine{*n, v->weight, v->unit, WeighMode::gross, v->stable,
-                                        v->overload, v->underload, true},
-                               raw, out);
+      result = frame_.add_deck(*n, *v, /*expects_total=*/true, raw, out);
     } else if (starts_with_icase(line, "Total Weight:")) {
       if (pending_scale_) return LineResult::bad;
-      const auto v = parse_value(line.substr(13));
+      const auto v = parse_deck_value(line.substr(13), kStatusWords);
       if (!v) return LineResult::bad;
-      result = frame_.add_total(v->weight, v->unit, v->stable, v->overload, v->underload, raw, out);
+      result = frame_.add_total(*v, raw, out);
     } else if (pending_scale_) {
       // "G 5200kg" / "N 5200kg" after "Scale No: n".
       const int n = *pending_scale_;
@@ -120,11 +82,9 @@ class I1310Parser final : public LineParser {
           both, out);
     } else if (const auto n = deck_number(line, rest); n && !rest.empty() && rest[0] == ':') {
       // Short form "1:  1250 kg": no motion flag, so the software window decides.
-      const auto v = parse_value(rest.substr(1));
+      const auto v = parse_deck_value(rest.substr(1), kStatusWords);
       if (!v) return LineResult::bad;
-      result = frame_.add_deck(
-          DeckLine{*n, v->weight, v->unit, WeighMode::gross, v->stable, v->overload, v->underload},
-          raw, out);
+      result = frame_.add_deck(*n, *v, /*expects_total=*/false, raw, out);
     }
     return result;
   }

@@ -91,12 +91,14 @@ void LineParser::finish(std::vector<Reading>& out) {
   in_line_ = !start_byte_;
 }
 
-Reading LineParser::make_reading() const {
-  Reading r;
-  r.protocol = protocol_;
-  r.unit = options_.unit;
-  r.stable_source = StableSource::indicator;
-  return r;
+Reading LineParser::make_reading(StableSource source) const {
+  return new_reading(protocol_, options_, source);
+}
+
+LineParser::LineResult LineParser::emit(Reading r, std::string_view raw,
+                                        std::vector<Reading>& out) {
+  append_reading(std::move(r), raw, out);
+  return LineResult::reading;
 }
 
 std::string_view trim(std::string_view s) {
@@ -122,6 +124,36 @@ std::optional<Decimal> parse_weight(std::string_view field) {
   }
   compact.append(field);
   return Decimal::parse(compact);
+}
+
+std::vector<std::string_view> split_fields(std::string_view s, char separator) {
+  std::vector<std::string_view> out;
+  while (true) {
+    const std::size_t at = s.find(separator);
+    out.push_back(s.substr(0, at));
+    if (at == std::string_view::npos) return out;
+    s.remove_prefix(at + 1);
+  }
+}
+
+std::vector<std::string_view> split_words(std::string_view s) {
+  std::vector<std::string_view> out;
+  std::size_t i = 0;
+  while (i < s.size()) {
+    while (i < s.size() && s[i] == ' ') ++i;
+    const std::size_t start = i;
+    while (i < s.size() && s[i] != ' ') ++i;
+    if (i > start) out.push_back(s.substr(start, i - start));
+  }
+  return out;
+}
+
+bool all_digits(std::string_view s) {
+  if (s.empty()) return false;
+  for (const char c : s) {
+    if (!is_digit(static_cast<unsigned char>(c))) return false;
+  }
+  return true;
 }
 
 }  // namespace weighlink::scale::detail

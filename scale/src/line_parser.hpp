@@ -50,8 +50,11 @@ class LineParser : public Parser {
 
   [[nodiscard]] const ParserOptions& options() const { return options_; }
 
-  // A reading with protocol, unit (from options) and defaults filled in.
-  [[nodiscard]] Reading make_reading() const;
+  // A reading with protocol, unit (from options) and defaults filled in; `source`: see
+  // new_reading() (parsers.hpp).
+  [[nodiscard]] Reading make_reading(StableSource source = StableSource::indicator) const;
+  // Appends the decoded reading with its raw bytes: what decode_line() returns for it.
+  static LineResult emit(Reading r, std::string_view raw, std::vector<Reading>& out);
 
  private:
   void end_line(std::vector<Reading>& out);
@@ -73,5 +76,11 @@ class LineParser : public Parser {
 [[nodiscard]] std::string normalize_unit(std::string_view unit);
 // A signed decimal field with optional spaces between sign and digits ("-  12.5", "+0001234").
 [[nodiscard]] std::optional<Decimal> parse_weight(std::string_view field);
+// The fields between separators, empty ones kept ("a,,b," -> "a", "", "b", "").
+[[nodiscard]] std::vector<std::string_view> split_fields(std::string_view s, char separator);
+// The words between runs of spaces ("S S    100.00 g" -> "S", "S", "100.00", "g").
+[[nodiscard]] std::vector<std::string_view> split_words(std::string_view s);
+// One or more ASCII digits and nothing else.
+[[nodiscard]] bool all_digits(std::string_view s);
 
 }  // namespace weighlink::scale::detail

@@ -17,9 +17,6 @@ namespace {
 
 constexpr std::size_t kMaxDigits = 10;
 
-bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
-bool is_letter(unsigned char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
-
 class McgsParser final : public BufferedParser {
  public:
   explicit McgsParser(const ParserOptions& options) : BufferedParser("mcgs", options) {}
@@ -99,16 +96,11 @@ class McgsParser final : public BufferedParser {
     const std::size_t k = text.find_first_of("kK", i);
     const auto weight = Decimal::parse(std::string_view(text).substr(i, k - i));
     if (!weight) return false;
-    Reading r;
-    r.protocol = "mcgs";
+    Reading r = make_reading(StableSource::software);
     r.weight = implied_decimals(*weight, options_);
     r.unit = "kg";  // the 'k' is the only unit this format sends
     r.mode = WeighMode::gross;
-    r.stable = false;
-    r.stable_source = StableSource::software;
-    r.raw.assign(frame);
-    out.push_back(std::move(r));
-    ++stats_.frames;
+    emit(std::move(r), frame, out);
     return true;
   }
 };

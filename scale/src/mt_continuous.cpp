@@ -89,13 +89,13 @@ class MtContinuousParser final : public BufferedParser {
         continue;
       }
       if (expects_no_checksum()) {
-        emit(body, out);
+        decode(body, out);
         pos += kBodySize;
         continue;
       }
       if (available < kCheckedSize) {
         if (at_end && options_.checksum == ChecksumMode::auto_detect && lock_ == Lock::unknown) {
-          emit(body, out);  // the last frame of a capture, nothing after it to learn from
+          decode(body, out);  // the last frame of a capture, nothing after it to learn from
           pos += kBodySize;
           continue;
         }
@@ -106,7 +106,7 @@ class MtContinuousParser final : public BufferedParser {
       if (expects_checksum()) {
         if (verifies) {
           misses_ = 0;
-          emit(buf.substr(pos, kCheckedSize), out);
+          decode(buf.substr(pos, kCheckedSize), out);
           pos += kCheckedSize;
         } else {
           if (options_.checksum == ChecksumMode::auto_detect && low7(next) == kStx &&
@@ -121,16 +121,16 @@ class MtContinuousParser final : public BufferedParser {
       // Auto-detect, not yet locked.
       if (verifies && low7(next) != kStx) {
         lock_ = Lock::with_checksum;
-        emit(buf.substr(pos, kCheckedSize), out);
+        decode(buf.substr(pos, kCheckedSize), out);
         pos += kCheckedSize;
       } else if (!verifies && low7(next) == kStx) {
         lock_ = Lock::without_checksum;
-        emit(body, out);
+        decode(body, out);
         pos += kBodySize;
       } else {
         // Ambiguous (a checksum that happens to equal STX) or a stray byte after CR: the body
         // itself is valid, so decode it, and learn from a later frame.
-        emit(body, out);
+        decode(body, out);
         pos += kBodySize;
       }
     }
@@ -143,7 +143,7 @@ class MtContinuousParser final : public BufferedParser {
     ++pos;
   }
 
-  void emit(std::string_view frame, std::vector<Reading>& out) {
+  void decode(std::string_view frame, std::vector<Reading>& out) {
     const int code = low7(frame[1]) & 0x07;
     const unsigned char swb = low7(frame[2]);
     const unsigned char swc = low7(frame[3]);
@@ -153,8 +153,7 @@ class MtContinuousParser final : public BufferedParser {
     const bool motion = (swb & 0x08) != 0;
     const bool kg = (swb & 0x10) != 0;
 
-    Reading r;
-    r.protocol = "mt-continuous";
+    Reading r = make_reading(StableSource::indicator);
     r.weight = scaled(six_digits(frame, 4), code);
     if (negative) r.weight.units = -r.weight.units;
     r.tare = scaled(six_digits(frame, 10), code);
@@ -174,12 +173,9 @@ class MtContinuousParser final : public BufferedParser {
         break;
     }
     r.stable = !motion;
-    r.stable_source = StableSource::indicator;
     r.overload = out_of_range && !negative;
     r.underload = out_of_range && negative;
-    r.raw.assign(frame);
-    out.push_back(std::move(r));
-    ++stats_.frames;
+    emit(std::move(r), frame, out);
   }
 
   Lock lock_ = Lock::unknown;

@@ -11,19 +11,6 @@
 namespace weighlink::scale::detail {
 namespace {
 
-// Splits on runs of spaces.
-std::vector<std::string_view> tokens(std::string_view line) {
-  std::vector<std::string_view> out;
-  std::size_t i = 0;
-  while (i < line.size()) {
-    while (i < line.size() && line[i] == ' ') ++i;
-    const std::size_t start = i;
-    while (i < line.size() && line[i] != ' ') ++i;
-    if (i > start) out.push_back(line.substr(start, i - start));
-  }
-  return out;
-}
-
 bool is_command_id(std::string_view token) {
   if (token.empty() || token.size() > 4) return false;
   if (token == "@") return true;
@@ -41,7 +28,7 @@ class MtSicsParser final : public LineParser {
  private:
   LineResult decode_line(std::string_view line, std::string_view raw,
                          std::vector<Reading>& out) override {
-    const auto t = tokens(line);
+    const auto t = split_words(line);
     if (t.empty() || !is_command_id(t[0])) return LineResult::bad;
     // Generic errors and our own command echoed back: answers, not weights.
     if (t.size() == 1) return LineResult::ignored;
@@ -85,9 +72,7 @@ class MtSicsParser final : public LineParser {
     } else {
       return LineResult::bad;
     }
-    r.raw.assign(raw);
-    out.push_back(std::move(r));
-    return LineResult::reading;
+    return emit(std::move(r), raw, out);
   }
 };
 

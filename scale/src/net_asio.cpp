@@ -33,6 +33,29 @@ void run_with_timeout(asio::io_context& io, std::chrono::milliseconds timeout, C
   }
 }
 
+// How one async operation on a socket ended: its error and the bytes it moved.
+struct Completion {
+  error_code error = asio::error::would_block;
+  std::size_t bytes = 0;
+};
+
+// Starts an operation with `start(handler)` and runs it for at most `timeout`; on timeout the
+// socket's operations are cancelled, so the error is operation_aborted.
+template <class Socket, class Start>
+Completion complete_within(asio::io_context& io, Socket& socket, std::chrono::milliseconds timeout,
+                           Start start) {
+  Completion done;
+  start([&done](const error_code& ec, std::size_t n) {
+    done.error = ec;
+    done.bytes = n;
+  });
+  run_with_timeout(io, timeout, [&socket] {
+    error_code ignored;
+    socket.cancel(ignored);
+  });
+  return done;
+}
+
 class TcpByteSource final : public ByteSource {
  public:
   TcpByteSource(std::unique_ptr<asio::io_context> io, asio::ip::tcp::socket socket,
@@ -41,16 +64,8 @@ class TcpByteSource final : public ByteSource {
 
   boost::system::result<std::size_t> read(std::span<char> buffer,
                                           std::chrono::milliseconds timeout) override {
-    error_code result = asio::error::would_block;
-    std::size_t got = 0;
-    socket_.async_read_some(asio::buffer(buffer.data(), buffer.size()),
-                            [&](const error_code& ec, std::size_t n) {
-                              result = ec;
-                              got = n;
-                            });
-    run_with_timeout(*io_, timeout, [this] {
-      error_code ignored;
-      socket_.cancel(ignored);
+    const auto [result, got] = complete_within(*io_, socket_, timeout, [&](auto handler) {
+      socket_.async_read_some(asio::buffer(buffer.data(), buffer.size()), std::move(handler));
     });
     if (got > 0) return got;  // bytes that arrived with an error are still delivered
     if (result == asio::error::operation_aborted) return std::size_t{0};  // timeout
@@ -62,13 +77,10 @@ class TcpByteSource final : public ByteSource {
   }
 
   boost::system::result<void> write(std::string_view bytes) override {
-    error_code result = asio::error::would_block;
-    asio::async_write(socket_, asio::buffer(bytes.data(), bytes.size()),
-                      [&](const error_code& ec, std::size_t) { result = ec; });
-    run_with_timeout(*io_, std::chrono::seconds(2), [this] {
-      error_code ignored;
-      socket_.cancel(ignored);
-    });
+    const error_code result =
+        complete_within(*io_, socket_, std::chrono::seconds(2), [&](auto handler) {
+          asio::async_write(socket_, asio::buffer(bytes.data(), bytes.size()), std::move(handler));
+        }).error;
     if (result == asio::error::operation_aborted) {
       return make_error_code(boost::system::errc::timed_out);
     }
@@ -95,16 +107,9 @@ class UdpByteSource final : public ByteSource {
 
   boost::system::result<std::size_t> read(std::span<char> buffer,
                                           std::chrono::milliseconds timeout) override {
-    error_code result = asio::error::would_block;
-    std::size_t got = 0;
-    socket_.async_receive_from(asio::buffer(buffer.data(), buffer.size()), sender_,
-                               [&](const error_code& ec, std::size_t n) {
-                                 result = ec;
-                                 got = n;
-                               });
-    run_with_timeout(*io_, timeout, [this] {
-      error_code ignored;
-      socket_.cancel(ignored);
+    const auto [result, got] = complete_within(*io_, socket_, timeout, [&](auto handler) {
+      socket_.async_receive_from(asio::buffer(buffer.data(), buffer.size()), sender_,
+                                 std::move(handler));
     });
     if (got > 0) {
       if (!accepted(sender_)) return std::size_t{0};

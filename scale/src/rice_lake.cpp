@@ -22,12 +22,9 @@ class RiceLakeParser final : public LineParser {
  private:
   LineResult decode_line(std::string_view line, std::string_view raw,
                          std::vector<Reading>& out) override {
-    // A frame cut short by the next STX leaves its head on the same line: decode from the last
-    // STX, which is the frame that reached its terminator.
-    const std::size_t stx = line.rfind(kStx);
-    if (stx == std::string_view::npos) return LineResult::bad;
-    const std::string_view body = line.substr(stx + 1);
-    if (body.size() != kBody) return LineResult::bad;
+    const auto frame = after_last_stx(line);
+    if (!frame || frame->body.size() != kBody) return LineResult::bad;
+    const std::string_view body = frame->body;
     const char pol = body[0];
     const std::string_view weight_field = body.substr(1, 7);
     const auto unit = unit_from_letter(body[8]);
@@ -70,9 +67,7 @@ class RiceLakeParser final : public LineParser {
       r.underload = pol == '-';
     }
     r.stable = !motion && !out_of_range;
-    r.raw.assign(raw.substr(stx));  // line and raw share offsets; raw adds the terminator
-    out.push_back(std::move(r));
-    return LineResult::reading;
+    return emit(std::move(r), raw.substr(frame->stx), out);
   }
 };
 

@@ -49,11 +49,10 @@ class RinstrumParser final : public LineParser {
     Fields f;
     f.unit = options().unit;
     std::string_view frame_raw = raw;
-    const std::size_t stx = line.rfind(kStx);
     std::optional<LineResult> refused;
-    if (stx != std::string_view::npos) {
-      const std::string_view body = line.substr(stx + 1);
-      frame_raw = raw.substr(stx);
+    if (const auto frame = after_last_stx(line)) {
+      const std::string_view body = frame->body;
+      frame_raw = raw.substr(frame->stx);
       switch (body.size()) {
         case 9:
           refused = fmt1(body, f);
@@ -87,9 +86,7 @@ class RinstrumParser final : public LineParser {
     r.underload = f.underload;
     r.center_zero = f.center_zero;
     r.stable = !f.motion && !f.overload && !f.underload;
-    r.raw.assign(frame_raw);
-    out.push_back(std::move(r));
-    return LineResult::reading;
+    return emit(std::move(r), frame_raw, out);
   }
 
   // Each returns nullopt when the frame is a reading, else how to count it.

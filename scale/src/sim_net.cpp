@@ -81,6 +81,28 @@ boost::system::result<void> resolve(const std::string& host, std::uint16_t port,
   return {};
 }
 
+// Resolves HOST:PORT and tries its addresses in turn: a socket of the address's family, handed to
+// `use(fd, address)`, which readies it and returns no error when it is ready. The first socket
+// ready, or the last error.
+template <class Use>
+boost::system::result<std::pair<Fd, const addrinfo*>> first_ready_socket(const std::string& host,
+                                                                         std::uint16_t port,
+                                                                         bool passive, AddrInfo& ai,
+                                                                         Use use) {
+  if (auto r = resolve(host, port, passive, ai); !r) return r.error();
+  boost::system::error_code error = make_error_code(boost::system::errc::address_not_available);
+  for (const addrinfo* a = ai.list; a; a = a->ai_next) {
+    Fd fd(::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol));
+    if (fd.get() < 0) {
+      error = last_error();
+      continue;
+    }
+    error = use(fd, *a);
+    if (!error) return std::pair<Fd, const addrinfo*>(std::move(fd), a);
+  }
+  return error;
+}
+
 class TcpSink final : public FrameSink {
  public:
   explicit TcpSink(Fd listener) : listener_(std::move(listener)) {}
@@ -107,9 +129,7 @@ class TcpSink final : public FrameSink {
         break;
       }
       if (c.fd.get() < 0 || c.inbox.empty()) continue;
-      const std::string out = reply(c.inbox);
-      // A reader that sends junk forever must not grow the inbox forever.
-      if (c.inbox.size() > 4096) c.inbox.erase(0, c.inbox.size() - 256);
+      const std::string out = answer_inbox(c.inbox, reply);
       if (!out.empty()) send_to(c, out);
     }
     drop_closed();
@@ -194,67 +214,49 @@ boost::system::result<std::unique_ptr<FrameSink>> listen_tcp(const std::string& 
                                                              std::uint16_t port,
                                                              std::string& bound) {
   AddrInfo ai;
-  if (auto r = resolve(host, port, true, ai); !r) return r.error();
-  boost::system::error_code error = make_error_code(boost::system::errc::address_not_available);
-  for (auto* a = ai.list; a; a = a->ai_next) {
-    Fd fd(::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol));
-    if (fd.get() < 0) {
-      error = last_error();
-      continue;
-    }
-    const int one = 1;
-    ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (::bind(fd.get(), a->ai_addr, a->ai_addrlen) != 0 || ::listen(fd.get(), 16) != 0) {
-      error = last_error();
-      continue;
-    }
-    set_nonblocking(fd.get());
-    sockaddr_storage addr{};
-    socklen_t len = sizeof addr;
-    ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&addr), &len);
-    bound = format_address(addr);
-    return std::unique_ptr<FrameSink>(std::make_unique<TcpSink>(std::move(fd)));
-  }
-  return error;
+  auto listening = first_ready_socket(
+      host, port, /*passive=*/true, ai,
+      [](const Fd& fd, const addrinfo& a) -> boost::system::error_code {
+        const int one = 1;
+        ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (::bind(fd.get(), a.ai_addr, a.ai_addrlen) != 0 || ::listen(fd.get(), 16) != 0)
+          return last_error();
+        return {};
+      });
+  if (!listening) return listening.error();
+  Fd fd = std::move(listening->first);
+  set_nonblocking(fd.get());
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&addr), &len);
+  bound = format_address(addr);
+  return std::unique_ptr<FrameSink>(std::make_unique<TcpSink>(std::move(fd)));
 }
 
 boost::system::result<std::unique_ptr<ByteSource>> connect_tcp(const std::string& host,
                                                                std::uint16_t port,
                                                                std::chrono::milliseconds timeout) {
   AddrInfo ai;
-  if (auto r = resolve(host, port, false, ai); !r) return r.error();
-  boost::system::error_code error = make_error_code(boost::system::errc::address_not_available);
-  for (auto* a = ai.list; a; a = a->ai_next) {
-    Fd fd(::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol));
-    if (fd.get() < 0) {
-      error = last_error();
-      continue;
-    }
-    set_nonblocking(fd.get());
-    if (::connect(fd.get(), a->ai_addr, a->ai_addrlen) != 0) {
-      if (errno != EINPROGRESS) {
-        error = last_error();
-        continue;
-      }
-      pollfd p{fd.get(), POLLOUT, 0};
-      if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0) {
-        error = make_error_code(boost::system::errc::timed_out);
-        continue;
-      }
-      int so_error = 0;
-      socklen_t len = sizeof so_error;
-      ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &so_error, &len);
-      if (so_error != 0) {
-        error = boost::system::error_code(so_error, boost::system::system_category());
-        continue;
-      }
-    }
-    sockaddr_storage addr{};
-    std::memcpy(&addr, a->ai_addr, a->ai_addrlen);
-    return std::unique_ptr<ByteSource>(
-        std::make_unique<TcpClientSource>(std::move(fd), format_address(addr)));
-  }
-  return error;
+  auto connected = first_ready_socket(
+      host, port, /*passive=*/false, ai,
+      [timeout](const Fd& fd, const addrinfo& a) -> boost::system::error_code {
+        set_nonblocking(fd.get());
+        if (::connect(fd.get(), a.ai_addr, a.ai_addrlen) == 0) return {};
+        if (errno != EINPROGRESS) return last_error();
+        pollfd p{fd.get(), POLLOUT, 0};
+        if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0)
+          return make_error_code(boost::system::errc::timed_out);
+        int so_error = 0;
+        socklen_t len = sizeof so_error;
+        ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &so_error, &len);
+        return boost::system::error_code(so_error, boost::system::system_category());
+      });
+  if (!connected) return connected.error();
+  auto& [fd, a] = *connected;
+  sockaddr_storage addr{};
+  std::memcpy(&addr, a->ai_addr, a->ai_addrlen);
+  return std::unique_ptr<ByteSource>(
+      std::make_unique<TcpClientSource>(std::move(fd), format_address(addr)));
 }
 
 }  // namespace weighlink::scale::detail

@@ -29,6 +29,16 @@ class FrameSink {
   [[nodiscard]] virtual int readers() const { return -1; }
 };
 
+// One reader's turn in FrameSink::answer(): `reply` answers what the reader sent (and removes
+// it); what it returns goes back. A reader that sends junk forever must not grow its inbox
+// forever: past 4 KiB only the last 256 bytes are kept.
+[[nodiscard]] inline std::string answer_inbox(
+    std::string& inbox, const std::function<std::string(std::string& inbox)>& reply) {
+  std::string out = reply(inbox);
+  if (inbox.size() > 4096) inbox.erase(0, inbox.size() - 256);
+  return out;
+}
+
 // Listens on HOST:PORT (port 0: any); `bound` gets "HOST:PORT" as bound.
 [[nodiscard]] boost::system::result<std::unique_ptr<FrameSink>> listen_tcp(const std::string& host,
                                                                            std::uint16_t port,

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <span>
 #include <sstream>
 #include <thread>
 
@@ -21,6 +22,25 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using detail::FrameSink;
+
+// answer() of a sink with one reader (a pty, a serial port): reads what has arrived
+// (`read_some(buffer)`, 0 when nothing more), lets `reply` answer it and writes the answer back.
+template <class ReadSome, class Write>
+boost::system::result<void> answer_one_reader(
+    std::string& inbox, ReadSome read_some, Write write,
+    const std::function<std::string(std::string& inbox)>& reply) {
+  char buf[512];
+  while (true) {
+    const auto n = read_some(std::span<char>(buf, sizeof buf));
+    if (!n) return n.error();
+    if (*n == 0) break;
+    inbox.append(buf, *n);
+  }
+  if (inbox.empty()) return {};
+  const std::string out = detail::answer_inbox(inbox, reply);
+  if (out.empty()) return {};
+  return write(out);
+}
 
 class PtySink final : public FrameSink {
  public:
@@ -49,20 +69,14 @@ class PtySink final : public FrameSink {
 
   boost::system::result<void> answer(
       const std::function<std::string(std::string& inbox)>& reply) override {
-    char buf[512];
-    while (true) {
-      const auto n = pty_.read_some(buf, sizeof buf);
-      if (!n) return n.error();
-      if (*n == 0) break;
-      inbox_.append(buf, *n);
-    }
-    if (inbox_.empty()) return {};
-    const std::string out = reply(inbox_);
-    if (inbox_.size() > 4096) inbox_.erase(0, inbox_.size() - 256);
-    if (!out.empty()) {
-      if (auto w = pty_.write_some(out); !w) return w.error();
-    }
-    return {};
+    return answer_one_reader(
+        inbox_,
+        [this](std::span<char> buffer) { return pty_.read_some(buffer.data(), buffer.size()); },
+        [this](std::string_view bytes) -> boost::system::result<void> {
+          if (auto w = pty_.write_some(bytes); !w) return w.error();
+          return {};
+        },
+        reply);
   }
 
  private:
@@ -81,18 +95,12 @@ class SerialSink final : public FrameSink {
   }
   boost::system::result<void> answer(
       const std::function<std::string(std::string& inbox)>& reply) override {
-    char buf[512];
-    while (true) {
-      const auto n = port_->read(std::span<char>(buf, sizeof buf), std::chrono::milliseconds(0));
-      if (!n) return n.error();
-      if (*n == 0) break;
-      inbox_.append(buf, *n);
-    }
-    if (inbox_.empty()) return {};
-    const std::string out = reply(inbox_);
-    if (inbox_.size() > 4096) inbox_.erase(0, inbox_.size() - 256);
-    if (!out.empty()) return port_->write(out);
-    return {};
+    return answer_one_reader(
+        inbox_,
+        [this](std::span<char> buffer) {
+          return port_->read(buffer, std::chrono::milliseconds(0));
+        },
+        [this](std::string_view bytes) { return port_->write(bytes); }, reply);
   }
 
  private:

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "buffered_parser.hpp"
+#include "line_parser.hpp"
 #include "parsers.hpp"
 
 namespace weighlink::scale::detail {
@@ -14,12 +15,6 @@ constexpr unsigned char kCr = 0x0D;
 constexpr std::size_t kFrameSize = 20;  // LF .. CR
 
 bool printable(unsigned char c) { return c >= 0x20 && c <= 0x7E; }
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
-  while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
-  return s;
-}
 
 class SmaParser final : public BufferedParser {
  public:
@@ -98,8 +93,7 @@ class SmaParser final : public BufferedParser {
     const std::string_view weight_field = std::string_view(text).substr(6, 10);
     const std::string_view unit_field = std::string_view(text).substr(16, 3);
 
-    Reading r;
-    r.protocol = "sma";
+    Reading r = make_reading(StableSource::indicator);
     switch (status) {
       case ' ':
         break;
@@ -147,11 +141,7 @@ class SmaParser final : public BufferedParser {
     }
     r.weight = *weight;
 
-    std::string unit(trim(unit_field));
-    for (char& c : unit) {
-      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    }
-    r.unit = unit.empty() ? options_.unit : unit;
+    if (std::string unit = normalize_unit(unit_field); !unit.empty()) r.unit = std::move(unit);
 
     if (tare_display) {
       // The indicator is showing the stored tare, not the load. Report it as the tare and never
@@ -162,10 +152,7 @@ class SmaParser final : public BufferedParser {
     } else {
       r.stable = motion != 'M';
     }
-    r.stable_source = StableSource::indicator;
-    r.raw.assign(frame);
-    out.push_back(std::move(r));
-    ++stats_.frames;
+    emit(std::move(r), frame, out);
     return Outcome::reading;
   }
 };

@@ -20,8 +20,6 @@ std::optional<Decimal> a12_weight(std::string_view field) {
   return signed_field(' ', field);
 }
 
-bool is_letter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-
 class Xk3190A12eParser final : public LineParser {
  public:
   explicit Xk3190A12eParser(const ParserOptions& options)
@@ -30,15 +28,9 @@ class Xk3190A12eParser final : public LineParser {
  private:
   LineResult decode_line(std::string_view line, std::string_view raw,
                          std::vector<Reading>& out) override {
-    Reading r = make_reading();
-    r.stable = false;
-    r.stable_source = StableSource::software;
+    Reading r = make_reading(StableSource::software);
     if (line.size() == 13) {
-      const int high = nibble_value(line[11]);
-      const int low = nibble_value(line[12]);
-      if (high < 0 || low < 0) return LineResult::bad;
-      if (xor_of(line.substr(0, 11)) != static_cast<unsigned char>(high * 16 + low))
-        return LineResult::bad;
+      if (!xor_matches(line.substr(0, 11), line[11], line[12])) return LineResult::bad;
       if (line.substr(0, 9) == "         ") {
         const std::string_view what = line.substr(9, 2);
         if (what != "OL" && what != "LO") return LineResult::bad;
@@ -70,9 +62,7 @@ class Xk3190A12eParser final : public LineParser {
     } else {
       return LineResult::bad;
     }
-    r.raw.assign(raw);
-    out.push_back(std::move(r));
-    return LineResult::reading;
+    return emit(std::move(r), raw, out);
   }
 };
 

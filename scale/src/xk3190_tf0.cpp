@@ -25,15 +25,10 @@ class Xk3190Tf0Parser final : public LineParser {
  private:
   LineResult decode_line(std::string_view line, std::string_view raw,
                          std::vector<Reading>& out) override {
-    const std::size_t stx = line.rfind(kStx);
-    if (stx == std::string_view::npos) return LineResult::bad;
-    const std::string_view body = line.substr(stx + 1);
-    if (body.size() != kBody) return LineResult::bad;
-    const int high = nibble_value(body[8]);
-    const int low = nibble_value(body[9]);
-    if (high < 0 || low < 0) return LineResult::bad;
-    if (xor_of(body.substr(0, 8)) != static_cast<unsigned char>(high * 16 + low))
-      return LineResult::bad;
+    const auto frame = after_last_stx(line);
+    if (!frame || frame->body.size() != kBody) return LineResult::bad;
+    const std::string_view body = frame->body;
+    if (!xor_matches(body.substr(0, 8), body[8], body[9])) return LineResult::bad;
     const char sign = body[0];
     if (sign != '+' && sign != '-') return LineResult::bad;
     const std::string_view digits = body.substr(1, 6);
@@ -45,13 +40,9 @@ class Xk3190Tf0Parser final : public LineParser {
     const char places = body[7];
     if (places < '0' || places > '4') return LineResult::bad;
 
-    Reading r = make_reading();
+    Reading r = make_reading(StableSource::software);
     r.weight = Decimal{sign == '-' ? -units : units, places - '0'};
-    r.stable = false;
-    r.stable_source = StableSource::software;
-    r.raw.assign(raw.substr(stx));
-    out.push_back(std::move(r));
-    return LineResult::reading;
+    return emit(std::move(r), raw.substr(frame->stx), out);
   }
 };
 

@@ -55,15 +55,9 @@ class YaohuaReverseParser final : public BufferedParser {
     auto weight = signed_field(' ', digits);
     if (!weight) return false;
     if (sign != '0') weight->units = -weight->units;
-    Reading r;
-    r.protocol = "yaohua-reverse";
+    Reading r = make_reading(StableSource::software);
     r.weight = *weight;
-    r.unit = options_.unit;
-    r.stable = false;
-    r.stable_source = StableSource::software;
-    r.raw.assign(frame);
-    out.push_back(std::move(r));
-    ++stats_.frames;
+    emit(std::move(r), frame, out);
     return true;
   }
 };

@@ -16,20 +16,6 @@ namespace {
 
 constexpr int kZedemDecks = 4;
 
-std::vector<std::string_view> split(std::string_view s, char sep) {
-  std::vector<std::string_view> out;
-  std::size_t start = 0;
-  while (true) {
-    const auto at = s.find(sep, start);
-    if (at == std::string_view::npos) {
-      out.push_back(s.substr(start));
-      return out;
-    }
-    out.push_back(s.substr(start, at - start));
-    start = at + 1;
-  }
-}
-
 bool is_upper(char c) { return c >= 'A' && c <= 'Z'; }
 
 class ZmParser final : public LineParser {
@@ -49,7 +35,7 @@ class ZmParser final : public LineParser {
     if (line.size() >= 2 && is_upper(line[0]) && is_upper(line[1]) &&
         (line.size() == 2 || line[2] == ',' || line[2] == ' '))
       return header_line(line, raw, out);
-    auto fields = split(line, ',');
+    auto fields = split_fields(line, ',');
     // The legacy reply ends every field with a comma, so the last field is empty.
     if (fields.size() > 1 && trim(fields.back()).empty()) fields.pop_back();
     for (const auto f : fields) {
@@ -62,7 +48,7 @@ class ZmParser final : public LineParser {
 
  private:
   LineResult header_line(std::string_view line, std::string_view raw, std::vector<Reading>& out) {
-    const auto fields = split(line, ',');
+    const auto fields = split_fields(line, ',');
     const std::string_view header = trim(fields[0]);
     Reading r = make_reading();
     r.raw.assign(raw);

@@ -39,23 +39,22 @@ struct World {
     sc.protocol = "mt-continuous";
     live.add_scale(sc);
     live.on_connection("main", true, "fuzz");
+    // What Captures and Api share: the station, the outbox, the live state, the io and the clock.
+    auto station = [this](auto& context) {
+      context.station_id = "fuzz";
+      context.agent_version = "fuzz";
+      context.outbox = outbox.get();
+      context.live = &live;
+      context.post = io.post();
+      context.clock = &io.clock;
+    };
     agent::CaptureContext cc;
-    cc.station_id = "fuzz";
-    cc.agent_version = "fuzz";
-    cc.outbox = outbox.get();
-    cc.live = &live;
-    cc.post = io.post();
+    station(cc);
     cc.schedule = io.schedule();
-    cc.clock = &io.clock;
     captures = std::make_unique<agent::Captures>(cc);
     agent::ApiContext ac;
-    ac.station_id = "fuzz";
-    ac.agent_version = "fuzz";
-    ac.outbox = outbox.get();
-    ac.live = &live;
+    station(ac);
     ac.captures = captures.get();
-    ac.post = io.post();
-    ac.clock = &io.clock;
     api = std::make_unique<agent::Api>(ac);
   }
 
@@ -108,6 +107,7 @@ agent::HttpRequest parse(const std::string& in) {
 
 // OpenSSL's per-thread state of the outbox's writer thread (it hashes the evidence chain) lives
 // as long as the process; LeakSanitizer's check at exit would report it as a leak of every run.
+// NOLINTNEXTLINE(bugprone-reserved-identifier): the name is LeakSanitizer's hook.
 extern "C" const char* __lsan_default_suppressions() { return "leak:libcrypto.so\n"; }
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -121,7 +121,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto before = world.outbox->stats().last_seq;
   auto answers = std::make_shared<int>(0);
   auto status = std::make_shared<int>(0);
-  world.api->handle(req, [answers, status](agent::HttpResponse r) {
+  world.api->handle(req, [answers, status](const agent::HttpResponse& r) {
     ++*answers;
     *status = r.status;
   });

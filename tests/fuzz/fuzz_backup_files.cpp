@@ -5,22 +5,15 @@
 // accepted holds its invariants.
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <string_view>
 
+#include "fuzz_check.hpp"
 #include "weighlink/recovery/backup_catalog.hpp"
 #include "weighlink/recovery/backup_policy.hpp"
 #include "weighlink/recovery/soft_fk.hpp"
 
-namespace {
-
-void check(bool ok) {
-  if (!ok) std::abort();
-}
-
-}  // namespace
-
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  using weighlink::fuzz::check;
   using namespace weighlink::recovery;
   if (size == 0) return 0;
   const std::string_view text(reinterpret_cast<const char*>(data) + 1, size - 1);

@@ -5,20 +5,13 @@
 // shorter.
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <span>
 
+#include "fuzz_check.hpp"
 #include "weighlink/recovery/dump_archive.hpp"
 
-namespace {
-
-void check(bool ok) {
-  if (!ok) std::abort();
-}
-
-}  // namespace
-
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  using weighlink::fuzz::check;
   using namespace weighlink::recovery;
   const std::span<const std::byte> bytes(reinterpret_cast<const std::byte*>(data), size);
   MemoryArchiveSource source(bytes);

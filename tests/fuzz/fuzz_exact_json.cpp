@@ -5,21 +5,16 @@
 // log_safe never lets a control character through.
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <string>
 #include <string_view>
 
+#include "fuzz_check.hpp"
 #include "weighlink/base/log_text.hpp"
 #include "weighlink/record/exact_json.hpp"
 #include "weighlink/record/mutation_rules.hpp"
 
-namespace {
-void check(bool ok) {
-  if (!ok) std::abort();
-}
-}  // namespace
-
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  using weighlink::fuzz::check;
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   using namespace weighlink::sync;
   const auto parsed = parse_exact(text);

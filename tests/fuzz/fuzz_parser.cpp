@@ -5,8 +5,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 
-#include "fuzz_check.hpp"
+#include "fuzz_parser_check.hpp"
 
 #ifndef WEIGHLINK_FUZZ_PROTOCOL
 #error "compile with -DWEIGHLINK_FUZZ_PROTOCOL=\"protocol-id\""

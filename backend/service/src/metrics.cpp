@@ -1,7 +1,11 @@
 #include "weighlink/service/metrics.hpp"
 
 #include <algorithm>
+#include <initializer_list>
+#include <ostream>
 #include <sstream>
+#include <string_view>
+#include <utility>
 
 namespace weighlink::service {
 
@@ -75,49 +79,74 @@ MetricsSnapshot Metrics::snapshot() const noexcept {
   return s;
 }
 
+namespace {
+
+// A metric's HELP and TYPE lines.
+void describe(std::ostream& out, std::string_view name, std::string_view type,
+              std::string_view help) {
+  out << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n";
+}
+
+// A counter with one sample per value of `label`.
+void labelled(std::ostream& out, std::string_view name, std::string_view help,
+              std::string_view label,
+              std::initializer_list<std::pair<std::string_view, std::uint64_t>> samples) {
+  describe(out, name, "counter", help);
+  for (const auto& [value, count] : samples) {
+    out << name << "{" << label << "=\"" << value << "\"} " << count << "\n";
+  }
+}
+
+// A gauge with one sample per station.
+template <class ValueOf>
+void per_station(std::ostream& out, const MetricsSnapshot& s, std::string_view name,
+                 std::string_view help, ValueOf value_of) {
+  describe(out, name, "gauge", help);
+  for (const auto& [id, p] : s.stations) {
+    out << name << "{station=\"" << id << "\"} " << value_of(p) << "\n";
+  }
+}
+
+}  // namespace
+
 std::string render_prometheus(const MetricsSnapshot& s) {
   std::ostringstream out;
-  out << "# HELP weighlink_backend_mutations_total Mutations answered, by outcome.\n"
-      << "# TYPE weighlink_backend_mutations_total counter\n"
-      << "weighlink_backend_mutations_total{outcome=\"applied\"} " << s.applied << "\n"
-      << "weighlink_backend_mutations_total{outcome=\"duplicate\"} " << s.duplicate << "\n"
-      << "weighlink_backend_mutations_total{outcome=\"rejected\"} " << s.rejected << "\n"
-      << "# HELP weighlink_backend_replay_batches_total Replay batches committed.\n"
-      << "# TYPE weighlink_backend_replay_batches_total counter\n"
-      << "weighlink_backend_replay_batches_total " << s.replay_batches << "\n"
-      << "# HELP weighlink_backend_overloaded_total Calls refused because the worker queue was "
-         "full.\n"
-      << "# TYPE weighlink_backend_overloaded_total counter\n"
-      << "weighlink_backend_overloaded_total " << s.overloaded << "\n"
-      << "# HELP weighlink_backend_unavailable_total Calls answered UNAVAILABLE (database "
-         "connection lost).\n"
-      << "# TYPE weighlink_backend_unavailable_total counter\n"
-      << "weighlink_backend_unavailable_total " << s.unavailable << "\n"
-      << "# HELP weighlink_backend_pool_queue_depth Jobs waiting for a database worker.\n"
-      << "# TYPE weighlink_backend_pool_queue_depth gauge\n"
-      << "weighlink_backend_pool_queue_depth " << s.queue_depth << "\n"
-      << "# HELP weighlink_backend_pool_queue_capacity Jobs that may wait before calls are "
-         "refused.\n"
-      << "# TYPE weighlink_backend_pool_queue_capacity gauge\n"
-      << "weighlink_backend_pool_queue_capacity " << s.queue_capacity << "\n"
-      << "# HELP weighlink_backend_oversize_total Replay calls refused for carrying more "
-         "mutations than --max-batch.\n"
-      << "# TYPE weighlink_backend_oversize_total counter\n"
-      << "weighlink_backend_oversize_total " << s.oversize << "\n"
-      << "# HELP weighlink_backend_unsigned_mutations_total Mutations recorded for stations "
-         "without a signing key (their signatures are not checked).\n"
-      << "# TYPE weighlink_backend_unsigned_mutations_total counter\n"
-      << "weighlink_backend_unsigned_mutations_total " << s.unsigned_mutations << "\n"
-      << "# HELP weighlink_backend_evidence_rejected_total Mutations rejected because their "
-         "evidence did not check out against the station key, by reason.\n"
-      << "# TYPE weighlink_backend_evidence_rejected_total counter\n"
-      << "weighlink_backend_evidence_rejected_total{reason=\"bad_signature\"} " << s.bad_signature
-      << "\n"
-      << "weighlink_backend_evidence_rejected_total{reason=\"chain_broken\"} " << s.chain_broken
-      << "\n"
-      << "# HELP weighlink_backend_replay_batch_seconds Database time of committed Replay "
-         "batches.\n"
-      << "# TYPE weighlink_backend_replay_batch_seconds histogram\n";
+  labelled(out, "weighlink_backend_mutations_total", "Mutations answered, by outcome.", "outcome",
+           {{"applied", s.applied}, {"duplicate", s.duplicate}, {"rejected", s.rejected}});
+  // The metrics with one unlabelled sample, in the order they are written.
+  const struct {
+    std::string_view name;
+    std::string_view type;
+    std::string_view help;
+    std::uint64_t value;
+  } singles[] = {
+      {"weighlink_backend_replay_batches_total", "counter", "Replay batches committed.",
+       s.replay_batches},
+      {"weighlink_backend_overloaded_total", "counter",
+       "Calls refused because the worker queue was full.", s.overloaded},
+      {"weighlink_backend_unavailable_total", "counter",
+       "Calls answered UNAVAILABLE (database connection lost).", s.unavailable},
+      {"weighlink_backend_pool_queue_depth", "gauge", "Jobs waiting for a database worker.",
+       s.queue_depth},
+      {"weighlink_backend_pool_queue_capacity", "gauge",
+       "Jobs that may wait before calls are refused.", s.queue_capacity},
+      {"weighlink_backend_oversize_total", "counter",
+       "Replay calls refused for carrying more mutations than --max-batch.", s.oversize},
+      {"weighlink_backend_unsigned_mutations_total", "counter",
+       "Mutations recorded for stations without a signing key (their signatures are not "
+       "checked).",
+       s.unsigned_mutations},
+  };
+  for (const auto& m : singles) {
+    describe(out, m.name, m.type, m.help);
+    out << m.name << " " << m.value << "\n";
+  }
+  labelled(out, "weighlink_backend_evidence_rejected_total",
+           "Mutations rejected because their evidence did not check out against the station "
+           "key, by reason.",
+           "reason", {{"bad_signature", s.bad_signature}, {"chain_broken", s.chain_broken}});
+  describe(out, "weighlink_backend_replay_batch_seconds", "histogram",
+           "Database time of committed Replay batches.");
   std::uint64_t cumulative = 0;
   for (std::size_t i = 0; i < kBatchLatencyBuckets.size(); ++i) {
     cumulative += s.batch_latency_counts[i];
@@ -129,27 +158,16 @@ std::string render_prometheus(const MetricsSnapshot& s) {
       << "weighlink_backend_replay_batch_seconds_sum " << s.batch_latency_sum_s << "\n"
       << "weighlink_backend_replay_batch_seconds_count " << cumulative << "\n";
   if (!s.stations.empty()) {
-    out << "# HELP weighlink_backend_station_lag Mutations a station has assigned that are not "
-           "applied here yet (as of its last Hello or Replay).\n"
-        << "# TYPE weighlink_backend_station_lag gauge\n";
-    for (const auto& [id, p] : s.stations) {
-      out << "weighlink_backend_station_lag{station=\"" << id << "\"} "
-          << (p.agent_last_seq - p.high_water_seq) << "\n";
-    }
-    out << "# HELP weighlink_backend_station_high_water_seq Highest contiguous seq applied per "
-           "station.\n"
-        << "# TYPE weighlink_backend_station_high_water_seq gauge\n";
-    for (const auto& [id, p] : s.stations) {
-      out << "weighlink_backend_station_high_water_seq{station=\"" << id << "\"} "
-          << p.high_water_seq << "\n";
-    }
-    out << "# HELP weighlink_backend_station_last_seen_seconds Unix time of the station's last "
-           "call answered by this replica.\n"
-        << "# TYPE weighlink_backend_station_last_seen_seconds gauge\n";
-    for (const auto& [id, p] : s.stations) {
-      out << "weighlink_backend_station_last_seen_seconds{station=\"" << id << "\"} "
-          << p.last_seen_unix_ms / 1000 << "\n";
-    }
+    per_station(out, s, "weighlink_backend_station_lag",
+                "Mutations a station has assigned that are not applied here yet (as of its last "
+                "Hello or Replay).",
+                [](const StationProgress& p) { return p.agent_last_seq - p.high_water_seq; });
+    per_station(out, s, "weighlink_backend_station_high_water_seq",
+                "Highest contiguous seq applied per station.",
+                [](const StationProgress& p) { return p.high_water_seq; });
+    per_station(out, s, "weighlink_backend_station_last_seen_seconds",
+                "Unix time of the station's last call answered by this replica.",
+                [](const StationProgress& p) { return p.last_seen_unix_ms / 1000; });
   }
   return out.str();
 }

@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
 
+#include <optional>
 #include <thread>
 
 #include "weighlink/base/log_text.hpp"
@@ -183,45 +184,62 @@ class SyncServiceImpl final : public pb::SyncService::CallbackService {
   grpc::ServerUnaryReactor* Hello(grpc::CallbackServerContext* context,
                                   const pb::HelloRequest* request,
                                   pb::HelloResponse* response) override {
-    auto* reactor = context->DefaultReactor();
-    CallInfo info = call_info(*context);
-    submit(context, reactor, info.correlation_id,
-           [this, context, reactor, request, response, info](WorkerContext& worker) {
-             finish(context, reactor, info.correlation_id,
-                    hello(worker, info, *request, *response));
-           });
-    return reactor;
+    return react(context, request, response, &SyncServiceImpl::hello);
   }
 
   grpc::ServerUnaryReactor* Replay(grpc::CallbackServerContext* context,
                                    const pb::ReplayRequest* request,
                                    pb::ReplayResponse* response) override {
+    return react(context, request, response, &SyncServiceImpl::replay);
+  }
+
+ private:
+  template <class Request, class Response>
+  using Handler = grpc::Status (SyncServiceImpl::*)(WorkerContext&, const CallInfo&, const Request&,
+                                                    Response&);
+
+  // Every RPC: takes what the call needs from its context, answers at once what admit() refuses,
+  // and hands the rest to a pool worker, which finishes the call with `handler`'s status.
+  template <class Request, class Response>
+  grpc::ServerUnaryReactor* react(grpc::CallbackServerContext* context, const Request* request,
+                                  Response* response, Handler<Request, Response> handler) {
     auto* reactor = context->DefaultReactor();
-    CallInfo info = call_info(*context);
-    const auto count = static_cast<std::size_t>(request->mutations_size());
-    if (count > deps_.max_batch) {
-      deps_.metrics->count_oversize();
-      spdlog::warn(
-          "replay refused: {} mutations in one batch, the limit is {} station={} "
-          "correlation_id={}",
-          count, deps_.max_batch, base::log_safe(request->station_id()), info.correlation_id);
-      context->AddTrailingMetadata(proto::kMaxBatchTrailer, std::to_string(deps_.max_batch));
-      finish(context, reactor, info.correlation_id,
-             {grpc::StatusCode::RESOURCE_EXHAUSTED,
-              "batch of " + std::to_string(count) + " mutations; send at most " +
-                  std::to_string(deps_.max_batch) + " per call (correlation id " +
-                  info.correlation_id + ")"});
+    const CallInfo info = call_info(*context);
+    if (auto refused = admit(*context, info, *request)) {
+      finish(context, reactor, info.correlation_id, *refused);
       return reactor;
     }
     submit(context, reactor, info.correlation_id,
-           [this, context, reactor, request, response, info](WorkerContext& worker) {
+           [this, context, reactor, request, response, info, handler](WorkerContext& worker) {
              finish(context, reactor, info.correlation_id,
-                    replay(worker, info, *request, *response));
+                    (this->*handler)(worker, info, *request, *response));
            });
     return reactor;
   }
 
- private:
+  // What a call is refused on the reaction thread, before any database work. Hello: nothing.
+  std::optional<grpc::Status> admit(grpc::CallbackServerContext& /*context*/,
+                                    const CallInfo& /*info*/, const pb::HelloRequest& /*request*/) {
+    return std::nullopt;
+  }
+
+  // Replay: a batch over --max-batch, with the limit in a trailer for the agent to adopt.
+  std::optional<grpc::Status> admit(grpc::CallbackServerContext& context, const CallInfo& info,
+                                    const pb::ReplayRequest& request) {
+    const auto count = static_cast<std::size_t>(request.mutations_size());
+    if (count <= deps_.max_batch) return std::nullopt;
+    deps_.metrics->count_oversize();
+    spdlog::warn(
+        "replay refused: {} mutations in one batch, the limit is {} station={} "
+        "correlation_id={}",
+        count, deps_.max_batch, base::log_safe(request.station_id()), info.correlation_id);
+    context.AddTrailingMetadata(proto::kMaxBatchTrailer, std::to_string(deps_.max_batch));
+    return grpc::Status{grpc::StatusCode::RESOURCE_EXHAUSTED,
+                        "batch of " + std::to_string(count) + " mutations; send at most " +
+                            std::to_string(deps_.max_batch) + " per call (correlation id " +
+                            info.correlation_id + ")"};
+  }
+
   template <class Job>
   void submit(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
               const std::string& correlation_id, Job job) {

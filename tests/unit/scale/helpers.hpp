@@ -8,30 +8,10 @@
 #include <string_view>
 #include <vector>
 
+#include "vector_file.hpp"  // hex()
 #include "weighlink/scale/parser.hpp"
 
 namespace weighlink::scale::test {
-
-// "02 2C 70" -> bytes.
-inline std::string hex(std::string_view text) {
-  std::string out;
-  int nibbles = 0;
-  unsigned value = 0;
-  for (const char c : text) {
-    int v = -1;
-    if (c >= '0' && c <= '9') v = c - '0';
-    if (c >= 'a' && c <= 'f') v = c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') v = c - 'A' + 10;
-    if (v < 0) continue;
-    value = value * 16 + static_cast<unsigned>(v);
-    if (++nibbles == 2) {
-      out.push_back(static_cast<char>(value));
-      nibbles = 0;
-      value = 0;
-    }
-  }
-  return out;
-}
 
 // The Toledo checksum written from the manual's wording (two's complement of the 7-bit sum),
 // independently of the parser's verification.
