@@ -84,6 +84,17 @@ std::shared_ptr<grpc::ServerCredentials> server_credentials(const base::Console&
 }  // namespace
 
 int run_serve(const ServeOptions& options, const base::Console& console) {
+  // Every thread started from here on inherits the blocked mask; the main thread takes the
+  // signals synchronously with sigwait, so no handler runs inside gRPC or Asio threads. First of
+  // all: gRPC starts its own threads as soon as the credentials are made, and a SIGTERM the
+  // kernel gave to one of those with the signal unblocked would kill the process unclean.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
   if (options.workers < 1 || options.workers > 256) {
     return usage_error(console, "--workers must be between 1 and 256");
   }
@@ -95,15 +106,6 @@ int run_serve(const ServeOptions& options, const base::Console& console) {
   const auto grpc_listen = base::parse_host_port(options.grpc_listen, base::PortZero::allowed);
   if (!grpc_listen)
     return usage_error(console, "invalid --grpc-listen: " + grpc_listen.error().message);
-
-  // Every thread started from here on inherits the blocked mask; the main thread takes the
-  // signals synchronously with sigwait, so no handler runs inside gRPC or Asio threads.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  ::signal(SIGPIPE, SIG_IGN);
 
   Metrics metrics;
   const std::string dsn = options.dsn;
