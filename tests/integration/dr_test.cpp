@@ -26,7 +26,7 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// A Hello every 500 ms and at most 500 ms between retries: the restore is noticed quickly.
+// A Hello every second and at most 500 ms between retries: the restore is noticed quickly.
 constexpr const char* kAgentConfig =
     "hello_interval_ms: 1000\n"
     "replay_backoff_max_ms: 500\n";

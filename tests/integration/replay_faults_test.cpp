@@ -36,7 +36,7 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// The agent's settings for these tests: a Hello every 500 ms and at most 1 s between retries, so
+// The agent's settings for these tests: a Hello every second and at most 1 s between retries, so
 // that it meets many faults and recovers quickly; small batches, so that a call is often under
 // way when a fault strikes.
 constexpr const char* kAgentConfig =
