@@ -41,13 +41,13 @@ namespace {
 std::optional<std::vector<unsigned char>> load_key(const AgentConfig& config, std::string* error) {
   const auto path = station_key_path(config);
   if (config.station_key_file.empty() && !std::filesystem::exists(path)) {
-    if (!sync::create_station_key(path.string(), error)) return std::nullopt;
+    if (!record::create_station_key(path.string(), error)) return std::nullopt;
     spdlog::warn(
         "created a new station key in {}: it signs every captured record; back it up and "
         "register it with the backend (docs/outbox.md, \"Evidence\")",
         path.string());
   }
-  return sync::read_station_key(path.string(), error);
+  return record::read_station_key(path.string(), error);
 }
 
 // The descriptors the server may need: its connection caps, plus a margin for the outbox, the
@@ -78,7 +78,7 @@ void check_descriptors(const AgentConfig& config) {
 }
 
 // Retrying an optional compatibility port: soon at first, then every few seconds at most.
-constexpr sync::BackoffPolicy kCompatBackoff{std::chrono::milliseconds(500),
+constexpr base::BackoffPolicy kCompatBackoff{std::chrono::milliseconds(500),
                                              std::chrono::milliseconds(5000)};
 
 // A backend address whose host is not this machine.
@@ -172,7 +172,7 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
       rc.tls.server_name = config.backend_tls.server_name;
       auto pem = [&](const std::filesystem::path& f, std::string& out) {
         if (f.empty()) return true;
-        out = sync::read_pem_file(f.string(), &error);
+        out = base::read_pem_file(f.string(), &error);
         if (!error.empty()) spdlog::error("backend_tls: {}", error);
         return error.empty();
       };
@@ -183,7 +183,7 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
       }
     }
     if (!config.station_token_file.empty()) {
-      rc.token = sync::read_token_file(config.station_token_file.string(), &error);
+      rc.token = base::read_token_file(config.station_token_file.string(), &error);
       if (!error.empty()) {
         spdlog::error("{}", error);
         return 2;
@@ -438,7 +438,7 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
   std::uint32_t compat_attempt = 0;
   std::mt19937 compat_rng(std::random_device{}());
   std::function<void()> retry_compat = [&] {
-    const auto delay = sync::backoff_delay(kCompatBackoff, compat_attempt++,
+    const auto delay = base::backoff_delay(kCompatBackoff, compat_attempt++,
                                            static_cast<std::uint32_t>(compat_rng()));
     compat_timer.expires_after(delay);
     compat_timer.async_wait([&](const boost::system::error_code& ec) {

@@ -229,7 +229,7 @@ boost::system::result<std::uint64_t> SqliteOutbox::renumber_above(sqlite3* db,
 
   const auto chained = rechain_all(db, options_);
   if (chained.rc != SQLITE_OK) return sqlite_error(chained.rc);
-  const std::string genesis(kGenesisHash);
+  const std::string genesis(record::kGenesisHash);
   if (const int rc =
           put_state_row(db, signed_point(options_, ChainPoint::anchor, high_water, genesis));
       rc != SQLITE_OK) {

@@ -236,7 +236,7 @@ bool decode_point(const std::string& text, std::uint64_t& seq, std::string& hash
 
 Outbox::Chain read_chain(sqlite3* db) {
   Outbox::Chain c;
-  c.anchor_hash = std::string(kGenesisHash);
+  c.anchor_hash = std::string(record::kGenesisHash);
   Stmt s(db, "SELECT key, value FROM state WHERE key IN (?, ?)");
   s.bind(1, std::string_view(kAnchorKey)).bind(2, std::string_view(kHeadKey));
   while (s.step() == SQLITE_ROW) {
@@ -262,7 +262,7 @@ StateWrite signed_point(const OutboxOptions& options, ChainPoint point, std::uin
   return StateWrite{
       head ? kHeadKey : kAnchorKey,
       encode_point(seq, hash,
-                   sign_point(options.signing_key, head ? "head" : "anchor", seq, hash))};
+                   record::sign_point(options.signing_key, head ? "head" : "anchor", seq, hash))};
 }
 
 int put_state_row(sqlite3* db, const StateWrite& w) {
@@ -280,20 +280,20 @@ int put_state_row(sqlite3* db, const StateWrite& w) {
 
 Rechained rechain_all(sqlite3* db, const OutboxOptions& options) {
   Rechained out;
-  out.last_hash = std::string(kGenesisHash);
+  out.last_hash = std::string(record::kGenesisHash);
   Stmt rows(
       db, "SELECT seq, idempotency_key, kind, created_at_ms, payload FROM mutations ORDER BY seq");
   Stmt update(db,
               "UPDATE mutations SET prev_hash = ?, record_hash = ?, signature = ? WHERE seq = ?");
   while (rows.step() == SQLITE_ROW) {
     out.last_seq = static_cast<std::uint64_t>(rows.i64(0));
-    const auto hash =
-        chain_hash(out.last_hash, EvidenceFields{options.station_id, out.last_seq, rows.text(1),
-                                                 rows.text(2), rows.i64(3), rows.text(4)});
+    const auto hash = record::chain_hash(
+        out.last_hash, record::EvidenceFields{options.station_id, out.last_seq, rows.text(1),
+                                              rows.text(2), rows.i64(3), rows.text(4)});
     update.reset()
         .bind(1, out.last_hash)
         .bind(2, hash)
-        .bind(3, sign_record(options.signing_key, hash))
+        .bind(3, record::sign_record(options.signing_key, hash))
         .bind(4, static_cast<std::int64_t>(out.last_seq));
     if (update.step() != SQLITE_DONE) {
       out.rc = update.rc();

@@ -42,7 +42,7 @@ bool SqliteOutbox::init(std::string* error) {
   if (head.step() == SQLITE_ROW) {
     last_hash_ = head.text(0);
   } else {
-    last_hash_ = std::string(kGenesisHash);
+    last_hash_ = std::string(record::kGenesisHash);
     const auto c = read_chain(writer_.get());
     if (!c.anchor_hash.empty()) last_hash_ = c.anchor_hash;
   }

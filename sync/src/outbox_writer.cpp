@@ -195,10 +195,10 @@ void SqliteOutbox::commit_group(std::deque<Pending>& batch) {
       row.state = MutationState::pending;
       row.created_at_ms = m.created_at_ms;
       row.prev_hash = last_hash_;
-      row.record_hash = chain_hash(
-          row.prev_hash, EvidenceFields{options_.station_id, row.seq, row.idempotency_key, row.kind,
-                                        row.created_at_ms, row.payload_json});
-      row.signature = sign_record(options_.signing_key, row.record_hash);
+      row.record_hash = record::chain_hash(
+          row.prev_hash, record::EvidenceFields{options_.station_id, row.seq, row.idempotency_key,
+                                                row.kind, row.created_at_ms, row.payload_json});
+      row.signature = record::sign_record(options_.signing_key, row.record_hash);
       auto& ins = w_->insert.reset();
       ins.bind(1, static_cast<std::int64_t>(row.seq))
           .bind(2, row.idempotency_key)

@@ -529,8 +529,8 @@ SqlRow sql_row(const OutboxRow& row, std::int64_t applied_at_ms) {
       row.created_at_ms != 0 ? timestamp_literal(row.created_at_ms) : std::string("NULL");
   out.log = "(" + station + "," + key + "," + std::to_string(row.seq) + "," + quote(row.kind) +
             "," + quote(row.payload) + "," +
-            quote(wsync::sha256_hex(row.kind + "\n" + row.payload)) + ",'applied',NULL," + created +
-            "," + timestamp_literal(applied_at_ms) + ")";
+            quote(weighlink::base::sha256_hex(row.kind + "\n" + row.payload)) + ",'applied',NULL," +
+            created + "," + timestamp_literal(applied_at_ms) + ")";
   if (row.kind != "weighing.captured") return out;
   const auto value = json::parse(row.payload);
   const auto& o = value.as_object();
@@ -924,7 +924,7 @@ void run_station(const std::string& station, const std::string& token, pb::SyncS
                  Clock::time_point deadline, const Clock::time_point& start, std::latch& go,
                  std::atomic<std::uint64_t>& acked, StationResult& r) {
   wsync::AdaptiveBatch batch(max_batch, 50);
-  const wsync::BackoffPolicy policy;
+  const weighlink::base::BackoffPolicy policy;
   std::mt19937 rng(static_cast<std::uint32_t>(std::hash<std::string>{}(station)));
   std::uint64_t next = 1;  // the first seq not acknowledged
   std::uint32_t attempt = 0;
@@ -1033,9 +1033,9 @@ void run_station(const std::string& station, const std::string& token, pb::SyncS
       ++attempt;
       // As the agent: after an overload refusal the Replay is retried without a new Hello.
       if (*failure != grpc::StatusCode::RESOURCE_EXHAUSTED) need_hello = true;
-      const auto delay =
-          std::max(wsync::backoff_delay(policy, attempt - 1, static_cast<std::uint32_t>(rng())),
-                   std::exchange(retry_after, std::chrono::milliseconds(0)));
+      const auto delay = std::max(
+          weighlink::base::backoff_delay(policy, attempt - 1, static_cast<std::uint32_t>(rng())),
+          std::exchange(retry_after, std::chrono::milliseconds(0)));
       r.waited_s += std::chrono::duration<double>(delay).count();
       std::this_thread::sleep_for(delay);
       continue;

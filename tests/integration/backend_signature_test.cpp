@@ -11,7 +11,7 @@ namespace {
 std::filesystem::path write_key(const TempDir& dir, const std::string& name,
                                 const std::vector<unsigned char>& bytes) {
   const auto path = dir / name;
-  std::ofstream(path, std::ios::trunc) << weighlink::sync::to_hex(bytes) << "\n";
+  std::ofstream(path, std::ios::trunc) << weighlink::base::to_hex(bytes) << "\n";
   return path;
 }
 
@@ -19,9 +19,9 @@ std::filesystem::path write_key(const TempDir& dir, const std::string& name,
 std::string sign(pb::Mutation& m, const std::string& prev, const std::vector<unsigned char>& key) {
   m.set_prev_hash(prev);
   m.set_record_hash(
-      weighlink::sync::chain_hash(prev, {m.station_id(), m.seq(), m.idempotency_key(), m.kind(),
-                                         m.created_at_unix_ms(), m.payload_json()}));
-  m.set_signature(weighlink::sync::sign_record(key, m.record_hash()));
+      weighlink::record::chain_hash(prev, {m.station_id(), m.seq(), m.idempotency_key(), m.kind(),
+                                           m.created_at_unix_ms(), m.payload_json()}));
+  m.set_signature(weighlink::record::sign_record(key, m.record_hash()));
   return m.record_hash();
 }
 
@@ -59,7 +59,7 @@ std::string metric_line(const std::string& http, const std::string& prefix) {
 }
 
 const std::vector<unsigned char> kStationKey(32, 0x5a);
-const std::string kGenesis(weighlink::sync::kGenesisHash);
+const std::string kGenesis(weighlink::record::kGenesisHash);
 
 }  // namespace
 
@@ -74,7 +74,7 @@ TEST_CASE("backend: station set-key and add --key-file register the agent's key"
   REQUIRE(added.exit_code == 0);
   CHECK(last_line(added.output).rfind("wlst_", 0) == 0);  // the token is still the last line
   CHECK(pg.query_scalar("select encode(signing_key, 'hex') from stations where id='st1'") ==
-        weighlink::sync::to_hex(kStationKey));
+        weighlink::base::to_hex(kStationKey));
 
   add_station(pg, "st2");
   CHECK(pg.query_scalar("select signing_key is null from stations where id='st2'") == "t");
@@ -85,7 +85,7 @@ TEST_CASE("backend: station set-key and add --key-file register the agent's key"
   INFO(set.output);
   CHECK(set.exit_code == 0);
   CHECK(pg.query_scalar("select encode(signing_key, 'hex') from stations where id='st2'") ==
-        weighlink::sync::to_hex(longer));
+        weighlink::base::to_hex(longer));
   CHECK(pg.query_scalar("select signing_key_set_at is not null from stations where id='st2'") ==
         "t");
 
@@ -110,8 +110,8 @@ TEST_CASE("backend: station set-key and add --key-file register the agent's key"
   CHECK(bad_add.exit_code == 2);
   CHECK(pg.query_scalar("select count(*) from stations where id='st3'") == "0");
   // The key never reaches the output.
-  CHECK(added.output.find(weighlink::sync::to_hex(kStationKey)) == std::string::npos);
-  CHECK(set.output.find(weighlink::sync::to_hex(longer)) == std::string::npos);
+  CHECK(added.output.find(weighlink::base::to_hex(kStationKey)) == std::string::npos);
+  CHECK(set.output.find(weighlink::base::to_hex(longer)) == std::string::npos);
 }
 
 TEST_CASE("backend: with a station key, every mutation's signature and chain is checked") {
@@ -208,7 +208,7 @@ TEST_CASE("backend: with a station key, every mutation's signature and chain is 
         "weighlink_backend_evidence_rejected_total{reason=\"chain_broken\"} 1");
   CHECK(metric_line(backend.http(), "weighlink_backend_unsigned_mutations_total") ==
         "weighlink_backend_unsigned_mutations_total 0");
-  CHECK(backend.log().find(weighlink::sync::to_hex(kStationKey)) == std::string::npos);
+  CHECK(backend.log().find(weighlink::base::to_hex(kStationKey)) == std::string::npos);
 }
 
 TEST_CASE(

@@ -31,7 +31,7 @@ namespace poison_fixture {
 inline const std::string kBackend = weighlink::testing::bin("weighlink-backend");
 inline const std::vector<unsigned char> kKey(32, 0x5a);
 inline const std::vector<unsigned char> kOtherKey(32, 0x11);
-inline const std::string kGenesis(weighlink::sync::kGenesisHash);
+inline const std::string kGenesis(weighlink::record::kGenesisHash);
 inline const std::string kRaw(
     "\x02"
     "01 0 003254000000\r");
@@ -120,15 +120,15 @@ inline std::string sign(pb::Mutation& m, const std::string& prev,
                         const std::vector<unsigned char>& key = kKey) {
   m.set_prev_hash(prev);
   m.set_record_hash(
-      weighlink::sync::chain_hash(prev, {m.station_id(), m.seq(), m.idempotency_key(), m.kind(),
-                                         m.created_at_unix_ms(), m.payload_json()}));
-  m.set_signature(weighlink::sync::sign_record(key, m.record_hash()));
+      weighlink::record::chain_hash(prev, {m.station_id(), m.seq(), m.idempotency_key(), m.kind(),
+                                           m.created_at_unix_ms(), m.payload_json()}));
+  m.set_signature(weighlink::record::sign_record(key, m.record_hash()));
   return m.record_hash();
 }
 
 inline std::filesystem::path write_key(const TempDir& dir, const std::vector<unsigned char>& key) {
   const auto path = dir / "station.key";
-  std::ofstream(path, std::ios::trunc) << weighlink::sync::to_hex(key) << "\n";
+  std::ofstream(path, std::ios::trunc) << weighlink::base::to_hex(key) << "\n";
   return path;
 }
 

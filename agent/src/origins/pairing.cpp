@@ -99,7 +99,7 @@ void OriginPairing::reload() {
   const auto before = registry_.pending().size();
   for (const auto& origin : registry_.set_decisions(std::move(decisions))) {
     spdlog::warn("origin {} is no longer allowed: its open sockets are closed",
-                 sync::log_safe(origin));
+                 base::log_safe(origin));
     if (on_revoked) on_revoked(origin);
   }
   if (registry_.pending().size() != before) dirty_ = true;
@@ -116,7 +116,7 @@ void OriginPairing::note_refused(const std::string& origin, std::string_view sur
     spdlog::warn(
         "origin {} asks to use this station ({}): allow or deny it on the operator page or with "
         "`weighlink-agent origins allow|deny {}`",
-        sync::log_safe(origin), surface, sync::log_safe(origin));
+        base::log_safe(origin), surface, base::log_safe(origin));
     dirty_ = true;
     if (now_ms - last_flush_ms_ >= kFlushEveryMs) flush(now_ms);
   } else if (registry_.verdict(origin) == OriginVerdict::unknown) {
@@ -145,7 +145,7 @@ std::optional<OriginPairing::Failure> OriginPairing::decide(std::string_view act
     ok = store_->decide(d, &error);
   }
   if (!ok) return Failure{500, "origin_store_error", error};
-  spdlog::info("origin {}: {} by the operator", sync::log_safe(origin),
+  spdlog::info("origin {}: {} by the operator", base::log_safe(origin),
                action == "allow"  ? "allowed"
                : action == "deny" ? "denied"
                                   : "revoked");

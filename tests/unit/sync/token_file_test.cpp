@@ -7,7 +7,7 @@
 #include "weighlink/base/credential_files.hpp"
 #include "weighlink/testing/process.hpp"
 
-using weighlink::sync::read_token_file;
+using weighlink::base::read_token_file;
 using weighlink::testing::TempDir;
 
 TEST_CASE("token file: the first line, without trailing spaces or CR") {
@@ -39,15 +39,15 @@ TEST_CASE("PEM file: the whole text, or an error naming the file") {
   const std::string pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
   std::ofstream(path) << pem;
   std::string error;
-  CHECK(weighlink::sync::read_pem_file(path, &error) == pem);
+  CHECK(weighlink::base::read_pem_file(path, &error) == pem);
   CHECK(error.empty());
 
   const auto html = (dir.path() / "page.html").string();
   std::ofstream(html) << "<html>not a certificate</html>\n";
-  CHECK(weighlink::sync::read_pem_file(html, &error).empty());
+  CHECK(weighlink::base::read_pem_file(html, &error).empty());
   CHECK(error == "cannot read a PEM file at " + html);
   error.clear();
   const auto missing = (dir.path() / "none.pem").string();
-  CHECK(weighlink::sync::read_pem_file(missing, &error).empty());
+  CHECK(weighlink::base::read_pem_file(missing, &error).empty());
   CHECK(error.find(missing) != std::string::npos);
 }

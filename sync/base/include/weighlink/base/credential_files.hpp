@@ -15,10 +15,3 @@ namespace weighlink::base {
 [[nodiscard]] std::string read_pem_file(const std::string& path, std::string* error);
 
 }  // namespace weighlink::base
-
-// Transitional (issue 17): agent/ and sync/ still spell these weighlink::sync::; drop this once
-// they say base::.
-namespace weighlink::sync {
-using base::read_pem_file;
-using base::read_token_file;
-}  // namespace weighlink::sync

@@ -144,10 +144,3 @@ struct ExportCheck {
 [[nodiscard]] bool create_station_key(const std::string& path, std::string* error);
 
 }  // namespace weighlink::record
-
-// Transitional (issue 17): agent/ and sync/ still spell these weighlink::sync::; drop this once
-// they say record::.
-namespace weighlink::sync {
-using namespace weighlink::record;  // NOLINT(google-build-using-namespace)
-using record::to_string;            // beside sync's own to_string overloads
-}  // namespace weighlink::sync
