@@ -144,8 +144,8 @@ void write_ready_file(const std::string& path, const std::map<std::string, std::
   if (path.empty()) return;
   boost::json::object o;
   for (const auto& [k, v] : fields) o[k] = v;
-  if (const auto failed = weighlink::base::write_ready_file(path, o)) {
-    std::cerr << "weighlink-scale: " << *failed << "\n";
+  if (const auto written = weighlink::base::write_ready_file(path, o); !written) {
+    std::cerr << "weighlink-scale: " << written.error().message << "\n";
   }
 }
 

@@ -172,9 +172,13 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
       rc.tls.server_name = config.backend_tls.server_name;
       auto pem = [&](const std::filesystem::path& f, std::string& out) {
         if (f.empty()) return true;
-        out = base::read_pem_file(f.string(), &error);
-        if (!error.empty()) spdlog::error("backend_tls: {}", error);
-        return error.empty();
+        auto text = base::read_pem_file(f.string());
+        if (!text) {
+          spdlog::error("backend_tls: {}", text.error().message);
+          return false;
+        }
+        out = std::move(*text);
+        return true;
       };
       if (!pem(config.backend_tls.ca_file, rc.tls.root_certs) ||
           !pem(config.backend_tls.cert_file, rc.tls.cert_chain) ||
@@ -183,12 +187,13 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
       }
     }
     if (!config.station_token_file.empty()) {
-      rc.token = base::read_token_file(config.station_token_file.string(), &error);
-      if (!error.empty()) {
-        spdlog::error("{}", error);
+      auto token = base::read_token_file(config.station_token_file.string());
+      if (!token) {
+        spdlog::error("{}", token.error().message);
         return 2;
       }
     } else {
+      rc.token = std::move(*token);
       spdlog::warn("no --station-token-file: the backend will refuse this station's calls");
     }
     if (!config.backend_tls.enabled) {
@@ -445,8 +450,8 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
       if (ec) return;
       const bool all = bind_compat();
       if (!config.ready_file.empty()) {
-        if (const auto failed = base::write_ready_file(config.ready_file, ready)) {
-          spdlog::error("{}", *failed);
+        if (const auto written = base::write_ready_file(config.ready_file, ready); !written) {
+          spdlog::error("{}", written.error().message);
         }
       }
       if (!all) retry_compat();
@@ -528,8 +533,8 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
   if (replay) replay->start();
   for (auto& r : readers) r->start();
   if (!config.ready_file.empty()) {
-    if (const auto failed = base::write_ready_file(config.ready_file, ready)) {
-      spdlog::error("{}", *failed);
+    if (const auto written = base::write_ready_file(config.ready_file, ready); !written) {
+      spdlog::error("{}", written.error().message);
       return 1;
     }
   }

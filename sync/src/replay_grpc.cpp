@@ -407,12 +407,12 @@ class GrpcReplayWorker final : public ReplayWorker {
 
   void reload_token() {
     if (config_.token_file.empty()) return;
-    std::string error;
-    auto token = base::read_token_file(config_.token_file, &error);
+    auto token = base::read_token_file(config_.token_file);
+    const std::string error = token ? std::string() : token.error().message;
     if (!error.empty() && error != token_error_) spdlog::error("{}", error);  // once per change
     token_error_ = error;
-    if (!token.empty() && token != config_.token) {
-      config_.token = std::move(token);
+    if (token && *token != config_.token) {
+      config_.token = std::move(*token);
       spdlog::info("the station token file {} changed: using the new token",
                    config_.token_file);  // never the token itself
     }
