@@ -38,16 +38,16 @@ namespace asio = boost::asio;
 namespace {
 
 // The station key, created on first start when none is configured.
-std::optional<std::vector<unsigned char>> load_key(const AgentConfig& config, std::string* error) {
+base::Expected<std::vector<unsigned char>> load_key(const AgentConfig& config) {
   const auto path = station_key_path(config);
   if (config.station_key_file.empty() && !std::filesystem::exists(path)) {
-    if (!record::create_station_key(path.string(), error)) return std::nullopt;
+    if (auto created = record::create_station_key(path.string()); !created) return created.error();
     spdlog::warn(
         "created a new station key in {}: it signs every captured record; back it up and "
         "register it with the backend (docs/outbox.md, \"Evidence\")",
         path.string());
   }
-  return record::read_station_key(path.string(), error);
+  return record::read_station_key(path.string());
 }
 
 // The descriptors the server may need: its connection caps, plus a margin for the outbox, the
@@ -119,10 +119,10 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
   sync::OutboxOptions outbox_options;
   outbox_options.max_rows = config.outbox_max_rows;
   outbox_options.station_id = config.station_id;
-  if (auto key = load_key(config, &error)) {
+  if (auto key = load_key(config)) {
     outbox_options.signing_key = std::move(*key);
   } else {
-    spdlog::error("{}", error);
+    spdlog::error("{}", key.error().message);
     return 1;
   }
   auto opened = sync::Outbox::open(outbox_path(config), outbox_options, &error);

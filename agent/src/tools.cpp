@@ -32,10 +32,9 @@ std::unique_ptr<sync::Outbox> open_existing(const AgentConfig& config, std::ostr
   options.max_rows = config.outbox_max_rows;
   std::string error;
   // Only needed if the file must be upgraded from an older schema (its rows are signed then).
-  if (auto key = record::read_station_key(station_key_path(config).string(), &error)) {
+  if (auto key = record::read_station_key(station_key_path(config).string())) {
     options.signing_key = std::move(*key);
   }
-  error.clear();
   auto opened = sync::Outbox::open(outbox_path(config), options, &error);
   if (!opened) {
     err << "weighlink-agent: " << error << "\n";
@@ -359,11 +358,10 @@ int run_outbox_command(const AgentConfig& config, const OutboxCommand& command, 
 
 int run_verify_evidence(const AgentConfig& config, const VerifyEvidenceCommand& command,
                         std::ostream& out, std::ostream& err) {
-  std::string error;
   const auto key_path = station_key_path(config);
-  const auto key = record::read_station_key(key_path.string(), &error);
+  const auto key = record::read_station_key(key_path.string());
   if (!key) {
-    err << "weighlink-agent verify-evidence: " << error
+    err << "weighlink-agent verify-evidence: " << key.error().message
         << " (the key the agent signs with: station_key_file, or <data_dir>/station.key)\n";
     return kFailed;
   }

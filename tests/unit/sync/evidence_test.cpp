@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <fstream>
 #include <future>
+#include <system_error>
 
 #include "weighlink/base/hash.hpp"
 #include "weighlink/sync/outbox.hpp"
@@ -319,25 +320,31 @@ TEST_CASE("outbox: a schema 1 file is upgraded and its rows chained") {
 TEST_CASE("evidence: a station key file is read, and a bad one refused with the reason") {
   TempDir dir;
   const auto path = (dir.path() / "station.key").string();
-  std::string error;
-  REQUIRE(weighlink::record::create_station_key(path, &error));
+  REQUIRE(weighlink::record::create_station_key(path).has_value());
   CHECK((std::filesystem::status(path).permissions() & std::filesystem::perms::group_read) ==
         std::filesystem::perms::none);
-  const auto key = weighlink::record::read_station_key(path, &error);
-  REQUIRE(key);
+  const auto key = weighlink::record::read_station_key(path);
+  REQUIRE(key.has_value());
   CHECK(key->size() == 32);
-  CHECK_FALSE(weighlink::record::create_station_key(path, &error));  // never overwritten
-  CHECK(error.find("cannot create") != std::string::npos);
+  const auto again = weighlink::record::create_station_key(path);  // never overwritten
+  REQUIRE_FALSE(again.has_value());
+  CHECK(again.error().code == std::errc::file_exists);
+  CHECK(again.error().message.find("cannot create") != std::string::npos);
 
   const auto short_key = (dir.path() / "short.key").string();
   std::ofstream(short_key) << "abcd\n";
-  CHECK_FALSE(weighlink::record::read_station_key(short_key, &error));
-  CHECK(error.find("64 hex digits") != std::string::npos);
+  const auto too_short = weighlink::record::read_station_key(short_key);
+  REQUIRE_FALSE(too_short.has_value());
+  CHECK(too_short.error().code == std::errc::invalid_argument);
+  CHECK(too_short.error().message.find("64 hex digits") != std::string::npos);
   const auto not_hex = (dir.path() / "nothex.key").string();
   std::ofstream(not_hex) << std::string(64, 'z');
-  CHECK_FALSE(weighlink::record::read_station_key(not_hex, &error));
-  CHECK(error.find("not a hex digit") != std::string::npos);
-  CHECK_FALSE(weighlink::record::read_station_key((dir.path() / "none").string(), &error));
+  const auto bad_digit = weighlink::record::read_station_key(not_hex);
+  REQUIRE_FALSE(bad_digit.has_value());
+  CHECK(bad_digit.error().message.find("not a hex digit") != std::string::npos);
+  const auto none = weighlink::record::read_station_key((dir.path() / "none").string());
+  REQUIRE_FALSE(none.has_value());
+  CHECK(none.error().code == std::errc::no_such_file_or_directory);
 }
 
 TEST_CASE("outbox: state writes and mutations commit in the order they were asked for") {
