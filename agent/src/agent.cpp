@@ -125,9 +125,9 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
     spdlog::error("{}", key.error().message);
     return 1;
   }
-  auto opened = sync::Outbox::open(outbox_path(config), outbox_options, &error);
+  auto opened = sync::Outbox::open(outbox_path(config), outbox_options);
   if (!opened) {
-    spdlog::error("{}", error);
+    spdlog::error("{}", opened.error().message);
     return 1;
   }
   std::unique_ptr<sync::Outbox> outbox = std::move(*opened);

@@ -30,14 +30,13 @@ std::unique_ptr<sync::Outbox> open_existing(const AgentConfig& config, std::ostr
   options.check_integrity = false;
   options.station_id = config.station_id;
   options.max_rows = config.outbox_max_rows;
-  std::string error;
   // Only needed if the file must be upgraded from an older schema (its rows are signed then).
   if (auto key = record::read_station_key(station_key_path(config).string())) {
     options.signing_key = std::move(*key);
   }
-  auto opened = sync::Outbox::open(outbox_path(config), options, &error);
+  auto opened = sync::Outbox::open(outbox_path(config), options);
   if (!opened) {
-    err << "weighlink-agent: " << error << "\n";
+    err << "weighlink-agent: " << opened.error().message << "\n";
     return nullptr;
   }
   return std::move(*opened);

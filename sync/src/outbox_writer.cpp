@@ -103,7 +103,7 @@ std::future<boost::system::result<void>> SqliteOutbox::submit_on_writer(Transact
       } else {
         r = fn(db);
         if (r) {
-          if (const int rc = tx.commit(); rc != SQLITE_OK) r = sqlite_error(rc);
+          if (!tx.commit()) r = sqlite_error(tx.rc());
         }
       }
     }  // rolled back here unless committed, before the caller hears of it
@@ -237,7 +237,10 @@ void SqliteOutbox::commit_group(std::deque<Pending>& batch) {
     if (rc == SQLITE_OK) {
       w_->find.reset();  // no statement left mid-row across the commit
       w_->insert.reset();
-      rc = tx.commit(&error);
+      if (auto committed = tx.commit(); !committed) {
+        rc = tx.rc();
+        error = std::move(committed.error().message);
+      }
     }
   }  // rolled back here unless committed
   if (rc != SQLITE_OK) {

@@ -356,9 +356,8 @@ class RawConnection {
 };
 
 std::unique_ptr<wsync::Outbox> open_outbox(const fs::path& file) {
-  std::string error;
-  auto outbox = wsync::Outbox::open(file, wsync::OutboxOptions{}, &error);
-  if (!outbox) die("cannot open the outbox " + file.string() + ": " + error);
+  auto outbox = wsync::Outbox::open(file, wsync::OutboxOptions{});
+  if (!outbox) die("cannot open the outbox " + file.string() + ": " + outbox.error().message);
   return std::move(*outbox);
 }
 

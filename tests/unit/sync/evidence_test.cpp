@@ -39,9 +39,8 @@ OutboxOptions signed_options() {
 
 std::unique_ptr<Outbox> open_outbox(const std::filesystem::path& file,
                                     OutboxOptions options = signed_options()) {
-  std::string error;
-  auto r = Outbox::open(file, std::move(options), &error);
-  REQUIRE_MESSAGE(r.has_value(), error);
+  auto r = Outbox::open(file, std::move(options));
+  REQUIRE_MESSAGE(r.has_value(), (r ? std::string() : r.error().message));
   return std::move(*r);
 }
 
