@@ -96,9 +96,11 @@ int cmd_decode(const DecodeArgs& args) {
   if (ws::is_capture(head)) {
     std::ostringstream rest;
     rest << in->rdbuf();
-    std::string error;
-    const auto capture = ws::parse_capture(head + rest.str(), &error);
-    if (!capture) return fail(kFailure, name + ": " + error + "; the capture file is damaged");
+    const auto capture = ws::parse_capture(head + rest.str());
+    if (!capture) {
+      return fail(kFailure,
+                  name + ": " + capture.error().message + "; the capture file is damaged");
+    }
     if (capture->truncated) std::cerr << "capture ends inside a record; the rest was decoded\n";
     for (const auto& record : capture->records) decode_bytes(*parser, record.bytes, readings);
   } else {

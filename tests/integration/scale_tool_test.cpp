@@ -121,8 +121,8 @@ TEST_CASE("scale tool: record from a pty, then decode the capture file") {
   REQUIRE_MESSAGE(rec.exit_code == 0, rec.output);
   const auto data = read_file(capture_path);
   REQUIRE(ws::is_capture(data));
-  const auto capture = ws::parse_capture(data, nullptr);
-  REQUIRE(capture);
+  const auto capture = ws::parse_capture(data);
+  REQUIRE(capture.has_value());
   REQUIRE(capture->records.size() >= 5);
   // The source as opened: the pty device behind the link.
   CHECK(json::parse(capture->header_json)
@@ -162,8 +162,8 @@ TEST_CASE("scale tool: replay keeps the capture's timing (recorded again over TC
                        30s);
   REQUIRE_MESSAGE(rec.exit_code == 0, rec.output);
   CHECK(eventually([&] { return !sim.process->running(); }, 5s));
-  const auto capture = ws::parse_capture(read_file(again), nullptr);
-  REQUIRE(capture);
+  const auto capture = ws::parse_capture(read_file(again));
+  REQUIRE(capture.has_value());
   // One record per frame (they are far apart in time); offsets relative to the first.
   REQUIRE(capture->records.size() == 4);
   const auto first = capture->records.front().offset;
