@@ -115,7 +115,6 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
                   config.data_dir.string(), ec.message());
     return 1;
   }
-  std::string error;
   sync::OutboxOptions outbox_options;
   outbox_options.max_rows = config.outbox_max_rows;
   outbox_options.station_id = config.station_id;
@@ -134,25 +133,27 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
 
   // Origin pairing: the files' origins (a bad line stops the start, naming file and line) and
   // the operator's decisions in the data directory.
-  auto fixed_origins = load_fixed_origins(config, &error);
+  auto fixed_origins = load_fixed_origins(config);
   if (!fixed_origins) {
-    spdlog::error("{}", error);
+    spdlog::error("{}", fixed_origins.error().message);
     return 2;
   }
-  auto origin_store = OriginStore::open(origins_db_path(config), &error);
+  auto origin_store = OriginStore::open(origins_db_path(config));
   if (!origin_store) {
     // Weighing never stops for the pairing store: the agent runs with the configured and preset
     // origins, and decisions made now last until it stops.
-    spdlog::error("{}: origin decisions are kept in memory only until this is fixed", error);
-    origin_store = OriginStore::open(":memory:", &error);
+    spdlog::error("{}: origin decisions are kept in memory only until this is fixed",
+                  origin_store.error().message);
+    origin_store = OriginStore::open(":memory:");
   }
-  auto pairing =
-      origin_store ? OriginPairing::open(std::move(origin_store), std::move(*fixed_origins), &error)
-                   : nullptr;
-  if (!pairing) {
-    spdlog::error("{}", error);
+  auto opened_pairing =
+      origin_store ? OriginPairing::open(std::move(*origin_store), std::move(*fixed_origins))
+                   : base::Expected<std::unique_ptr<OriginPairing>>(origin_store.error());
+  if (!opened_pairing) {
+    spdlog::error("{}", opened_pairing.error().message);
     return 1;
   }
+  auto pairing = std::move(*opened_pairing);
 
   std::unique_ptr<sync::ReplayWorker> replay;
   bool plaintext_remote = false;
@@ -192,8 +193,8 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
         spdlog::error("{}", token.error().message);
         return 2;
       }
-    } else {
       rc.token = std::move(*token);
+    } else {
       spdlog::warn("no --station-token-file: the backend will refuse this station's calls");
     }
     if (!config.backend_tls.enabled) {
@@ -298,11 +299,12 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
   Server server(ioc, api, config.live, config.limits);
   server_ptr = &server;
   pairing->on_revoked = [&server](const std::string& origin) { server.close_origin(origin); };
-  std::string bound;
-  if (!server.listen(config.listen_host, config.listen_port, &bound, &error)) {
-    spdlog::error("{}", error);
+  auto listening = server.listen(config.listen_host, config.listen_port);
+  if (!listening) {
+    spdlog::error("{}", listening.error().message);
     return 1;
   }
+  std::string bound = std::move(*listening);
   spdlog::info("weighlink-agent {} listening on http://{} (station {})", WEIGHLINK_VERSION, bound,
                config.station_id);
   boost::json::object ready{{"http", bound}};
@@ -313,14 +315,16 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
     for (std::size_t i = 0; i < compat_ports.size(); ++i) {
       auto& port = compat_ports[i];
       if (!port.listening.empty()) continue;
-      std::string failure;
-      if (!server.listen_truconnect(i == 0, &port.listening, &failure)) {
+      auto bound_port = server.listen_truconnect(i == 0);
+      if (!bound_port) {
+        const std::string& failure = bound_port.error().message;
         port.listening.clear();
         if (failure != port.error && !port.error.empty()) spdlog::warn("{}", failure);
         port.error = failure;
         all = false;
         continue;
       }
+      port.listening = std::move(*bound_port);
       if (!port.error.empty()) {
         spdlog::info("TruConnect compatibility: {} now listening on {}", port.key, port.listening);
       }
@@ -336,11 +340,14 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
     return all;
   };
   if (local_tls) {
-    if (!server.set_tls_certificate(local_tls->files.cert(), local_tls->files.key(), &error) ||
-        !server.listen_tls(config.tls.host, config.tls.port, &bound, &error)) {
-      spdlog::error("tls: {}", error);
+    auto tls_bound = server.set_tls_certificate(local_tls->files.cert(), local_tls->files.key());
+    auto tls_listening = tls_bound ? server.listen_tls(config.tls.host, config.tls.port)
+                                   : base::Expected<std::string>(tls_bound.error());
+    if (!tls_listening) {
+      spdlog::error("tls: {}", tls_listening.error().message);
       return 1;
     }
+    bound = std::move(*tls_listening);
     local_tls->loaded_sha256 = local_tls->state.leaf.sha256;
     local_tls->addresses["https"] = ready["https"] = bound;
     spdlog::info("serving https://{} and wss://{}/v1/live (certificate valid until {})", bound,
@@ -380,11 +387,13 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
         compat_ports[1].listening.empty() ? "not listening" : "http://" + compat_ports[1].listening,
         truconnect->scale_id());
     if (local_tls) {
-      std::string wss_bound, https_bound;
-      if (!server.listen_truconnect_tls(*truconnect, &wss_bound, &https_bound, &error)) {
-        spdlog::error("{}", error);
+      auto tls_ports = server.listen_truconnect_tls(*truconnect);
+      if (!tls_ports) {
+        spdlog::error("{}", tls_ports.error().message);
         return 1;
       }
+      const std::string& wss_bound = tls_ports->wss;
+      const std::string& https_bound = tls_ports->https;
       local_tls->addresses["truconnect_wss"] = ready["truconnect_wss"] = wss_bound;
       local_tls->addresses["truconnect_https"] = ready["truconnect_https"] = https_bound;
       auto port_of = [](const std::string& a) { return a.substr(a.rfind(':') + 1); };
@@ -469,16 +478,18 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
       options.renew_before = config.tls.renew_before;
       options.create_missing_ca = false;  // a new CA would not be trusted: say so instead
       auto ensured = ensure_local_tls(local_tls->files, options, std::chrono::system_clock::now());
-      std::string load_error;
+      const bool changed = ensured.state && ensured.state->leaf.sha256 != local_tls->loaded_sha256;
+      const auto loaded =
+          changed ? server.set_tls_certificate(local_tls->files.cert(), local_tls->files.key())
+                  : base::Expected<void>();
       if (!ensured.state) {
         local_tls->last_error = ensured.error;
         spdlog::error("tls: {} (the current certificate is served until this is fixed)",
                       ensured.error);
-      } else if (ensured.state->leaf.sha256 != local_tls->loaded_sha256 &&
-                 !server.set_tls_certificate(local_tls->files.cert(), local_tls->files.key(),
-                                             &load_error)) {
-        local_tls->last_error = load_error;
-        spdlog::error("tls: {} (the previous certificate is served meanwhile)", load_error);
+      } else if (!loaded) {
+        local_tls->last_error = loaded.error().message;
+        spdlog::error("tls: {} (the previous certificate is served meanwhile)",
+                      loaded.error().message);
       } else {
         local_tls->log(*ensured.state);
         if (ensured.state->leaf.sha256 != local_tls->loaded_sha256) {

@@ -61,11 +61,12 @@ std::optional<HttpResponse> Api::refuse(const HttpRequest& request, std::string_
                               "configuration",
                           correlation_id);
   }
-  std::string why;
-  const auto normalized = normalize_origin(origin, &why);
+  const auto normalized = normalize_origin(origin);
   if (!normalized) {
-    return error_response(403, "origin_invalid",
-                          "Origin '" + shown + "' cannot use this station: " + why, correlation_id);
+    return error_response(
+        403, "origin_invalid",
+        "Origin '" + shown + "' cannot use this station: " + normalized.error().message,
+        correlation_id);
   }
   switch (ctx_.pairing->check(*normalized)) {
     case OriginVerdict::allowed:
@@ -408,9 +409,11 @@ void Api::origins(const HttpRequest& request, const std::string& action,
                                   "the body must be {\"origin\":\"https://host[:port]\"}",
                                   correlation_id));
   }
-  std::string why;
-  const auto normalized = normalize_origin(text->as_string(), &why);
-  if (!normalized) return respond(error_response(400, "invalid_origin", why, correlation_id));
+  const auto normalized = normalize_origin(text->as_string());
+  if (!normalized) {
+    return respond(
+        error_response(400, "invalid_origin", normalized.error().message, correlation_id));
+  }
   if (auto failure = ctx_.pairing->decide(action, *normalized, to_ms(ctx_.clock->now()))) {
     return respond(
         error_response(failure->status, failure->code, failure->message, correlation_id));

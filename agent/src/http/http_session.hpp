@@ -185,8 +185,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     stream_->expires_never();
     auto session =
         std::make_shared<LiveSession>(stream_->into_live(), server_, endpoint_, std::move(slot_));
-    std::string ignored;
-    session->set_origin(normalize_origin(request.header("origin"), &ignored).value_or(""));
+    auto origin = normalize_origin(request.header("origin"));
+    session->set_origin(origin ? std::move(*origin) : std::string());
     session->set_secure(request.secure);
     server_->sessions.insert(session);
     session->run(std::move(req), server_->options);
