@@ -38,7 +38,9 @@ void add_folder_flags(CLI::App* command, std::vector<std::string>& locations) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  using namespace weighlink::backend;
+  using namespace weighlink::pg;
+  using namespace weighlink::service;
+  using namespace weighlink::recovery;
   using weighlink::base::Console;
   // Logs go to stderr: stdout carries command output (the station token is its last line).
   spdlog::set_default_logger(spdlog::stderr_color_mt("weighlink-backend"));

@@ -4,8 +4,10 @@
 # 1. clang-format (.clang-format) in check mode over every tracked .cpp/.hpp: `make format` fixes.
 # 2. clang-tidy-14 (.clang-tidy) over the project's translation units in BUILD_DIR's compile
 #    database (generated code under build*/ left out), TIDY_JOBS at a time (default: nproc). A
-#    translation unit that passed is not checked again until it, a project header, .clang-tidy or
-#    its compile command changes (stamps in BUILD_DIR/lint-stamps/). TIDY_FILES (a regular
+#    translation unit that passed is not checked again until it, a project header it includes,
+#    .clang-tidy or its compile command changes (stamps in BUILD_DIR/lint-stamps/). Which headers
+#    a unit includes comes from the build's dependency log (ninja -t deps) when BUILD_DIR has
+#    built it; a unit never built depends on every project header. TIDY_FILES (a regular
 #    expression on the path from the top folder, e.g. '^scale/') narrows it while working.
 # 3. The operator page (agent/page/) and the bench's Node.js relay: prettier --check and eslint,
 #    pinned in scripts/lint/package-lock.json and installed there with npm ci when the lock changed.
@@ -33,12 +35,35 @@ elif ! command -v "$tidy" >/dev/null; then
 else
   stamps="$build/lint-stamps"
   mkdir -p "$stamps"
-  # What every translation unit's verdict depends on besides itself and its command.
-  common=$( (cat .clang-tidy; git ls-files -z '*.hpp' '*.h' | xargs -0 cat) | sha256sum | cut -c1-64)
+  # The headers each built object included, from the build's dependency log (may be empty).
+  (cd "$build" && ninja -t deps 2>/dev/null) >"$stamps/deps" || true
   # One line per project translation unit: the stamp it earns and its file.
-  python3 - "$db" "$root" "$common" "${TIDY_FILES:-}" >"$stamps/todo" <<'EOF' || failed+=("clang-tidy: cannot read $db")
-import hashlib, json, os, re, sys
-db, root, common, only = sys.argv[1], sys.argv[2], sys.argv[3], re.compile(sys.argv[4])
+  python3 - "$db" "$root" "$stamps/deps" "${TIDY_FILES:-}" >"$stamps/todo" <<'EOF' || failed+=("clang-tidy: cannot read $db")
+import hashlib, json, os, re, subprocess, sys
+db, root, deps_log, only = sys.argv[1], sys.argv[2], sys.argv[3], re.compile(sys.argv[4])
+def digest(path, cache={}):
+    if path not in cache:
+        try:
+            cache[path] = hashlib.sha256(open(path, "rb").read()).hexdigest()
+        except OSError:
+            cache[path] = "missing"
+    return cache[path]
+def project_header(path):  # the tree's own and the ones it generates (protobuf), not the system's
+    return not os.path.relpath(path, root).startswith("..")
+# object (relative to the build folder) -> the project headers it included
+build = os.path.dirname(os.path.dirname(deps_log))  # the log is BUILD_DIR/lint-stamps/deps
+included, target = {}, None
+for line in open(deps_log, errors="replace"):
+    if not line.startswith(" "):
+        target = line.split(":")[0] if "(VALID)" in line else None
+        if target: included[target] = []
+    elif target and line.strip():
+        path = os.path.normpath(os.path.join(build, line.strip()))
+        if path.endswith((".hpp", ".h")) and project_header(path): included[target].append(path)
+tracked = subprocess.run(["git", "-C", root, "ls-files", "*.hpp", "*.h"], capture_output=True,
+                         text=True).stdout.split()
+every_header = [os.path.join(root, h) for h in tracked]
+config = digest(os.path.join(root, ".clang-tidy"))
 seen = set()
 for entry in json.load(open(db)):
     path = os.path.normpath(os.path.join(entry["directory"], entry["file"]))
@@ -48,10 +73,15 @@ for entry in json.load(open(db)):
     if not only.search(rel):
         continue
     seen.add(path)
+    command = entry.get("arguments") or entry.get("command")
+    out = re.search(r"(?:^|\s)-o\s+(\S+)", command if isinstance(command, str) else " ".join(command))
+    headers = included.get(out.group(1)) if out else None
     key = hashlib.sha256()
-    key.update(common.encode())
-    key.update(json.dumps(entry.get("arguments") or entry.get("command")).encode())
-    key.update(open(path, "rb").read())
+    key.update(config.encode())
+    key.update(json.dumps(command).encode())
+    key.update(digest(path).encode())
+    for header in sorted(set(headers if headers else every_header)):
+        key.update(header.encode() + digest(header).encode())
     print(key.hexdigest(), path)
 EOF
   export tidy build stamps root

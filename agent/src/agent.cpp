@@ -63,7 +63,8 @@ void check_descriptors(const AgentConfig& config) {
     raised.rlim_cur = lim.rlim_max;
     if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) lim = raised;
   }
-  const std::size_t listeners = (config.truconnect.enabled ? 3 : 1) * (config.tls.enabled ? 2 : 1);
+  const std::size_t listeners =
+      std::size_t{config.truconnect.enabled ? 3U : 1U} * (config.tls.enabled ? 2U : 1U);
   const std::size_t needed = listeners * config.limits.max_connections + 64;
   if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < needed) {
     spdlog::warn(

@@ -34,7 +34,7 @@ class McgsParser final : public BufferedParser {
   // Matches =?SG[+-]?[0-9.]{1,10}[kK][A-Za-z]? at `pos`.
   Scan scan(std::string_view b, std::size_t pos, bool at_end) const {
     std::size_t i = pos;
-    auto at = [&](std::size_t k) { return low7(b[k]); };
+    auto at = [&](std::size_t k) { return static_cast<char>(low7(b[k])); };
     if (at(i) == '=') ++i;
     for (const char expected : {'S', 'G'}) {
       if (i >= b.size()) return {Match::need_more, i};

@@ -125,6 +125,7 @@ ProbeReport run_probe(const ProbeConfig& config, const std::atomic<bool>& stop,
       break;
     }
     std::vector<ProbeScore> so_far;
+    so_far.reserve(best.size());
     for (auto& [_, s] : best) so_far.push_back(s);
     rank_scores(so_far);
     if (!config.all_settings && !so_far.empty() && so_far.front().confidence >= config.good_enough)

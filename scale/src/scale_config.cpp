@@ -31,7 +31,8 @@ std::optional<CaptureRefusal> capture_refusal(const Reading& reading, const Scal
   for (const auto& deck : reading.decks) {
     if (!deck.stable) return CaptureRefusal::motion;
   }
-  if (reading.weight.compare(config.min_capture_weight) < 0) return CaptureRefusal::below_minimum;
+  if (std::is_lt(reading.weight.compare(config.min_capture_weight)))
+    return CaptureRefusal::below_minimum;
   return std::nullopt;
 }
 

@@ -60,7 +60,7 @@ void SqliteOutbox::put_state(StateWrite write,
   Pending p;
   p.mutation.state_writes.push_back(std::move(write));
   p.state_only = true;
-  p.done = [done = std::move(done)](EnqueueResult r) {
+  p.done = [done = std::move(done)](const EnqueueResult& r) {
     if (r.status == EnqueueStatus::accepted) return done(boost::system::result<void>());
     done(make_error_code(r.status == EnqueueStatus::full ? boost::system::errc::no_space_on_device
                                                          : boost::system::errc::io_error));
@@ -94,7 +94,7 @@ std::future<boost::system::result<void>> SqliteOutbox::submit_on_writer(Transact
     promise->set_value(make_error_code(boost::system::errc::operation_canceled));
     return future;
   }
-  jobs_.push_back([promise, fn = std::move(fn)](sqlite3* db) {
+  jobs_.emplace_back([promise, fn = std::move(fn)](sqlite3* db) {
     boost::system::result<void> r;
     {
       Transaction tx(db);

@@ -247,6 +247,7 @@ bool ReplayCursor::on_failure(const Batch& batch, int grpc_code, const std::stri
   const auto& rows = batch.rows;
   if (rows.empty()) return false;
   std::vector<std::uint64_t> seqs;
+  seqs.reserve(rows.size());
   for (const auto& row : rows) seqs.push_back(row.seq);
   (void)outbox_.mark_attempt_failed(seqs, message);
   if (!content_failure(grpc_code)) return false;

@@ -9,7 +9,7 @@
 #include <boost/json.hpp>
 #include <cstdio>
 #include <filesystem>
-#include <iostream>
+#include <stdexcept>
 #include <string>
 
 #include "bench_util.hpp"
@@ -18,15 +18,13 @@
 #include "weighlink/testing/pg_cluster.hpp"
 #include "weighlink/testing/process.hpp"
 
+namespace {
+
 namespace fs = std::filesystem;
 namespace json = boost::json;
+namespace wt = weighlink::testing;
 using weighlink::bench::Clock;
 using weighlink::bench::seconds_since;
-using weighlink::testing::bin;
-using weighlink::testing::PgCluster;
-using weighlink::testing::run;
-
-namespace {
 
 struct Options {
   double gb = 1.0;
@@ -34,30 +32,19 @@ struct Options {
   std::string json_file;
 };
 
-[[noreturn]] void die(const std::string& why) {
-  std::fprintf(stderr, "bench_backup: %s\n", why.c_str());
-  std::exit(1);
-}
-
 Options parse(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    const auto value = [&] {
-      if (i + 1 >= argc) die(a + " needs a value");
-      return std::string(argv[++i]);
-    };
-    if (a == "--gb") {
-      o.gb = std::stod(value());
-    } else if (a == "--jobs") {
-      o.jobs = std::stoi(value());
-    } else if (a == "--json") {
-      o.json_file = value();
-    } else {
-      die("usage: bench_backup [--gb 1.0] [--jobs 2] [--json FILE]");
-    }
+  weighlink::bench::Flags flags;
+  flags.values = {
+      {"--gb", [&](const std::string& v) { o.gb = std::stod(v); }},
+      {"--jobs", [&](const std::string& v) { o.jobs = std::stoi(v); }},
+      {"--json", [&](const std::string& v) { o.json_file = v; }},
+  };
+  weighlink::bench::parse_flags(argc, argv, flags,
+                                "usage: bench_backup [--gb 1.0] [--jobs 2] [--json FILE]");
+  if (o.gb <= 0 || o.gb > 64 || o.jobs < 1) {
+    throw std::invalid_argument("--gb must be in (0, 64], --jobs at least 1");
   }
-  if (o.gb <= 0 || o.gb > 64 || o.jobs < 1) die("--gb must be in (0, 64], --jobs at least 1");
   return o;
 }
 
@@ -65,11 +52,11 @@ double mb(double bytes) { return bytes / 1e6; }
 
 // Fills the database in batches of captures (log row, weighing, two decks) until it reaches
 // `target_bytes`: the shape of a weighbridge's backend after years of traffic.
-void fill(PgCluster& pg, double target_bytes) {
-  weighlink::testing::migrate(pg.dsn());
+void fill(wt::PgCluster& pg, double target_bytes) {
+  wt::migrate(pg.dsn());
   const int stations = 50;
   for (int i = 0; i < stations; ++i) {
-    (void)weighlink::testing::add_station(pg.dsn(), "st" + std::to_string(i));
+    (void)wt::add_station(pg.dsn(), "st" + std::to_string(i));
   }
   const int per_batch = 4000;  // per station
   int seq = 0;
@@ -117,19 +104,16 @@ struct Timed {
 
 Timed timed(const std::vector<std::string>& argv) {
   const auto started = Clock::now();
-  const auto r = run(argv, std::chrono::hours(3));
+  const auto r = wt::run(argv, std::chrono::hours(3));
   Timed t{seconds_since(started), r.output};
-  if (r.exit_code != 0) die(argv[0] + " " + argv[1] + " failed: " + r.output);
+  if (r.exit_code != 0) throw std::runtime_error(argv[0] + " " + argv[1] + " failed: " + r.output);
   return t;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  const Options options = parse(argc, argv);
+int run(const Options& options) {
   const double load_before = weighlink::bench::load_average();
-  weighlink::testing::TempDir root("wl-bench-backup");
-  PgCluster pg(weighlink::testing::PgClusterOptions{true});
+  wt::TempDir root("wl-bench-backup");
+  wt::PgCluster pg(wt::PgClusterOptions{true});
   std::printf("bench_backup: about %.2f GB, pg_restore --jobs %d, %u hardware threads\n",
               options.gb, options.jobs, std::thread::hardware_concurrency());
   const auto fill_started = Clock::now();
@@ -141,7 +125,7 @@ int main(int argc, char** argv) {
   // Backup.
   const auto dir = root / "backups";
   const auto backup =
-      timed({bin("weighlink-backend"), "backup", "--dsn", pg.dsn(), "--dir", dir.string()});
+      timed({wt::bin("weighlink-backend"), "backup", "--dsn", pg.dsn(), "--dir", dir.string()});
   fs::path dump;
   for (const auto& e : fs::directory_iterator(dir)) {
     if (e.path().extension() == ".dump") dump = e.path();
@@ -151,9 +135,10 @@ int main(int argc, char** argv) {
   // Baseline: a bare pg_restore -j2 into a fresh disposable cluster like verify's.
   double baseline_s = 0;
   {
-    std::string error;
-    auto scratch = weighlink::backend::ScratchCluster::start({}, error);
-    if (!scratch) die("scratch cluster: " + error);
+    auto started_cluster = weighlink::recovery::ScratchCluster::start({});
+    if (!started_cluster)
+      throw std::runtime_error("scratch cluster: " + started_cluster.error().message);
+    const auto& scratch = *started_cluster;
     const auto started = Clock::now();
     (void)timed({(fs::path(scratch->bin_dir()) / "pg_restore").string(), "--no-owner",
                  "--no-privileges", "--exit-on-error", "--jobs=" + std::to_string(options.jobs),
@@ -164,14 +149,14 @@ int main(int argc, char** argv) {
   // verify-backup, with its own cluster, end to end.
   const auto report_file = root / "verify.json";
   const auto verify =
-      timed({bin("weighlink-backend"), "verify-backup", "--dir", dir.string(), "--report",
+      timed({wt::bin("weighlink-backend"), "verify-backup", "--dir", dir.string(), "--report",
              report_file.string(), "--jobs", std::to_string(options.jobs)});
-  const auto report = json::parse(weighlink::testing::read_file(report_file)).as_object();
+  const auto report = json::parse(wt::read_file(report_file)).as_object();
 
   // restore into an empty database of the source server.
   (void)pg.query_scalar("CREATE DATABASE restored");
-  const auto restore = timed({bin("weighlink-backend"), "restore", "--file", dump.string(), "--dsn",
-                              pg.dsn("restored"), "--jobs", std::to_string(options.jobs)});
+  const auto restore = timed({wt::bin("weighlink-backend"), "restore", "--file", dump.string(),
+                              "--dsn", pg.dsn("restored"), "--jobs", std::to_string(options.jobs)});
 
   const double ratio = verify.seconds / baseline_s;
   std::printf("\n%-52s %10s %12s\n", "", "seconds", "MB/s");
@@ -207,7 +192,13 @@ int main(int argc, char** argv) {
                      {"restore_db_mb_s", mb(db_bytes) / restore.seconds},
                      {"load_average_before", load_before}};
     if (!weighlink::bench::write_json(options.json_file, out))
-      die("cannot write " + options.json_file);
+      throw std::runtime_error("cannot write " + options.json_file);
   }
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return weighlink::bench::bench_main("bench_backup", argc, argv, parse, run, 1);
 }

@@ -7,14 +7,13 @@
 #include <algorithm>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
-#include <boost/json/serialize.hpp>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <string>
 #include <vector>
 
+#include "bench_util.hpp"
 #include "weighlink/scale/encode.hpp"
 #include "weighlink/scale/parser.hpp"
 #include "weighlink/scale/simulate.hpp"
@@ -22,8 +21,8 @@
 
 namespace {
 
-namespace ws = weighlink::scale;
-using Clock = std::chrono::steady_clock;
+namespace scale = weighlink::scale;
+using weighlink::bench::Clock;
 
 struct Result {
   std::string protocol;
@@ -44,35 +43,46 @@ double time_passes(F&& pass, double min_seconds) {
   do {
     pass();
     ++passes;
-    elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    elapsed = weighlink::bench::seconds_since(start);
   } while (elapsed < min_seconds || passes < 3);
   return elapsed / passes;
 }
 
 volatile std::size_t g_sink = 0;  // keeps the optimiser from deleting the measured work
 
-}  // namespace
-
-int main(int argc, char** argv) {
+struct Options {
   std::string json_path;
   std::size_t frame_count = 20000;
   double min_seconds = 0.5;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string flag = argv[i];
-    if (flag == "--json") json_path = argv[i + 1];
-    if (flag == "--frames") frame_count = std::stoul(argv[i + 1]);
-    if (flag == "--min-seconds") min_seconds = std::stod(argv[i + 1]);
-  }
+};
+
+Options parse(int argc, char** argv) {
+  Options o;
+  weighlink::bench::Flags flags;
+  flags.values = {
+      {"--json", [&](const std::string& v) { o.json_path = v; }},
+      {"--frames", [&](const std::string& v) { o.frame_count = std::stoul(v); }},
+      {"--min-seconds", [&](const std::string& v) { o.min_seconds = std::stod(v); }},
+  };
+  weighlink::bench::parse_flags(argc, argv, flags,
+                                "usage: bench_decode [--json FILE] [--frames N] [--min-seconds S]");
+  return o;
+}
+
+int run(const Options& options) {
+  const auto& json_path = options.json_path;
+  const auto frame_count = options.frame_count;
+  const auto min_seconds = options.min_seconds;
 
   std::vector<Result> results;
   std::printf("%-16s %8s %10s %12s %12s %10s %14s %8s\n", "protocol", "frames", "bytes", "frames/s",
               "ns/frame", "MB/s", "baseline MB/s", "x floor");
-  for (const auto& info : ws::protocols()) {
-    const auto encode = ws::make_encoder(info.id, true);
+  for (const auto& info : scale::protocols()) {
+    const auto encode = scale::make_encoder(info.id, true);
     if (!encode) continue;
-    ws::SimProfileOptions options;
-    options.decks = ws::encoder_has_decks(info.id) ? 3 : 0;
-    const auto profile = ws::make_sim_profile("truck", options);
+    scale::SimProfileOptions options;
+    options.decks = scale::encoder_has_decks(info.id) ? 3 : 0;
+    const auto profile = scale::make_sim_profile("truck", options);
     std::string buffer;
     for (std::size_t i = 0; i < frame_count; ++i) {
       buffer += encode(profile->at(std::chrono::milliseconds(i * 100)));
@@ -87,8 +97,8 @@ int main(int argc, char** argv) {
     std::size_t decoded = 0;
     const double parse_s = time_passes(
         [&] {
-          auto parser = ws::make_parser(info.id);
-          std::vector<ws::Reading> readings;
+          auto parser = scale::make_parser(info.id);
+          std::vector<scale::Reading> readings;
           readings.reserve(4096);
           decoded = 0;
           constexpr std::size_t kChunk = std::size_t{64} * 1024;
@@ -147,12 +157,16 @@ int main(int argc, char** argv) {
                              {"chunk_bytes", 65536},
                              {"profile", "truck"},
                              {"results", std::move(rows)}};
-    std::ofstream out(json_path, std::ios::trunc);
-    out << boost::json::serialize(root) << '\n';
-    if (!out) {
+    if (!weighlink::bench::write_json(json_path, root)) {
       std::fprintf(stderr, "bench_decode: cannot write %s\n", json_path.c_str());
       return 1;
     }
   }
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return weighlink::bench::bench_main("bench_decode", argc, argv, parse, run);
 }

@@ -21,20 +21,19 @@ void check(bool ok) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  using namespace weighlink::backend;
+  using namespace weighlink::recovery;
   if (size == 0) return 0;
   const std::string_view text(reinterpret_cast<const char*>(data) + 1, size - 1);
   switch (data[0] % 4) {
     case 0: {
-      std::string error;
-      if (const auto m = parse_manifest(text, error)) {
-        check(error.empty());
+      if (const auto m = parse_manifest(text)) {
         check(m->sha256.size() == 64);
         check(!dump_base(m->dump).empty());
         check(format_utc_timestamp(m->created_at) == m->created_at_text);
         for (const auto& [table, count] : m->row_counts) check(count >= 0);
       } else {
-        check(!error.empty());
+        check(m.error().code == std::errc::invalid_argument);
+        check(!m.error().message.empty());
       }
       break;
     }
@@ -46,8 +45,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       break;
     case 2: {
       auto keys = builtin_soft_foreign_keys();
-      std::string error;
-      if (apply_soft_fk_allowlist(text, "allow.yaml", keys, error)) {
+      const auto applied = apply_soft_fk_allowlist(text, "allow.yaml", keys);
+      if (applied) {
         for (const auto& key : keys) {
           check(!key.columns.empty() && key.columns.size() == key.referenced_columns.size());
           check(key.max_orphans >= 0);
@@ -55,7 +54,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
           check(orphan_count_sql(key).starts_with("SELECT count(*) FROM \""));
         }
       } else {
-        check(error.starts_with("allow.yaml"));
+        check(applied.error().message.starts_with("allow.yaml"));
         check(keys.size() == builtin_soft_foreign_keys().size());
       }
       break;

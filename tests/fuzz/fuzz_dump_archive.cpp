@@ -19,7 +19,7 @@ void check(bool ok) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  using namespace weighlink::backend;
+  using namespace weighlink::recovery;
   const std::span<const std::byte> bytes(reinterpret_cast<const std::byte*>(data), size);
   MemoryArchiveSource source(bytes);
   const auto d = inspect_dump(source);

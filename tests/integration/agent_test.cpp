@@ -21,6 +21,7 @@ using weighlink::testing::http_request;
 using weighlink::testing::mt_frame;
 using weighlink::testing::post_json;
 using weighlink::testing::read_until;
+using weighlink::testing::StreamingScale;
 using weighlink::testing::TempDir;
 using weighlink::testing::WsClient;
 
@@ -138,62 +139,6 @@ TEST_CASE("agent: requests from foreign origins and non-local Host names are ref
   CHECK(page.body.find("/v1/live") != std::string::npos);
 }
 
-TEST_CASE("agent: a capture binds the stable reading and refuses motion (409) and no data (503)") {
-  TempDir dir("wl-agent");
-  weighlink::testing::PtyScale scale(dir / "scale");
-  Agent agent(dir,
-              {"--scale-source", "serial:" + scale.path(), "--scale-protocol", "mt-continuous"});
-  const std::string req = R"({"scale":"main","operator":"op-7","timeout_ms":400})";
-
-  auto none = post_json(agent.http, "/v1/captures", "cap-0", req);
-  CHECK(none.status == 503);
-  CHECK(json::parse(none.body).at("error") == "scale_unavailable");
-
-  // Keep the indicator talking (motion) while the capture waits.
-  std::atomic<bool> stop{false};
-  std::thread feeder([&] {
-    while (!stop) {
-      scale.write(mt_frame("18220", true));
-      std::this_thread::sleep_for(50ms);
-    }
-  });
-  auto moving = post_json(agent.http, "/v1/captures", "cap-1", req);
-  stop = true;
-  feeder.join();
-  CHECK(moving.status == 409);
-  CHECK(json::parse(moving.body).at("error") == "scale_not_stable");
-
-  scale.write(mt_frame("18240"));
-  REQUIRE(eventually(
-      [&] {
-        auto s = agent_status(agent.http);
-        return s.at("scales").at(0).at("readings").as_int64() >= 1 &&
-               s.at("scales").at(0).at("stale") == false;
-      },
-      5s));
-  // Feed stable frames so the reading is fresh when the capture runs.
-  stop = false;
-  std::thread stable_feeder([&] {
-    while (!stop) {
-      scale.write(mt_frame("18240"));
-      std::this_thread::sleep_for(50ms);
-    }
-  });
-  auto captured = post_json(agent.http, "/v1/captures", "cap-2", req);
-  CHECK(captured.status == 202);
-  auto body = json::parse(captured.body);
-  CHECK(body.at("weighing").at("weight") == "18240");
-  CHECK(body.at("weighing").at("operator") == "op-7");
-  CHECK(body.at("weighing").at("reading_seq").as_int64() >= 1);
-  // A retry with the same key answers with the same weighing, even after the weight changed.
-  stop = true;
-  stable_feeder.join();
-  scale.write(mt_frame("20000"));
-  auto retried = post_json(agent.http, "/v1/captures", "cap-2", req);
-  CHECK(retried.status == 200);
-  CHECK(json::parse(retried.body) == body);
-}
-
 TEST_CASE(
     "agent: 50 mutations accepted offline survive SIGKILL and reach PostgreSQL exactly once") {
   TempDir dir("wl-agent");
@@ -242,44 +187,17 @@ TEST_CASE(
   auto status = agent_status(agent.http);
   CHECK(status.at("outbox").at("last_seq") == 50);
   CHECK(status.at("outbox").at("pending") == 0);
-  std::this_thread::sleep_for(300ms);
-  CHECK(pg.query_scalar(count_sql) == "50");
+  // A new mutation after them: the outbox replays in seq order, so once it is in PostgreSQL
+  // anything the repeats had queued would be there too.
+  REQUIRE(post_json(agent.http, "/v1/mutations", "after-repeats",
+                    R"({"kind":"transaction.created","payload":{"n":50}})")
+              .status == 202);
+  const auto after_sql = "select seq from mutation_log where idempotency_key='after-repeats'";
+  REQUIRE(eventually([&] { return !pg.query_scalar(after_sql).empty(); }, 30s, 100ms));
+  CHECK(pg.query_scalar(after_sql) == "51");
+  CHECK(pg.query_scalar(count_sql) == "51");
   CHECK(agent.process->terminate() == 0);
   CHECK_FALSE(std::filesystem::exists(dir / "agent.ready"));
-}
-
-TEST_CASE("agent: a stable weight below min_capture_weight is refused with 409") {
-  TempDir dir("wl-agent");
-  weighlink::testing::PtyScale scale(dir / "scale");
-  std::ofstream(dir / "agent.yaml") << "scales:\n"
-                                       "  - id: main\n"
-                                       "    source: serial:"
-                                    << scale.path()
-                                    << "\n"
-                                       "    protocol: mt-continuous\n"
-                                       "    min_capture_weight: 1000\n";
-  Agent agent(dir, {"--config", (dir / "agent.yaml").string()});
-  std::atomic<bool> stop{false};
-  std::atomic<const char*> weight{"480"};
-  std::thread feeder([&] {
-    while (!stop) {
-      scale.write(mt_frame(weight.load()));
-      std::this_thread::sleep_for(50ms);
-    }
-  });
-  const std::string req = R"({"scale":"main","timeout_ms":500})";
-  auto light = post_json(agent.http, "/v1/captures", "min-1", req);
-  CHECK(light.status == 409);
-  CHECK(json::parse(light.body).at("error") == "below_minimum_weight");
-  weight = "14200";
-  REQUIRE(eventually(
-      [&] { return agent_status(agent.http).at("scales").at(0).at("stale") == false; }, 5s));
-  auto heavy =
-      post_json(agent.http, "/v1/captures", "min-2", R"({"scale":"main","timeout_ms":2000})");
-  stop = true;
-  feeder.join();
-  CHECK(heavy.status == 202);
-  CHECK(json::parse(heavy.body).at("weighing").at("weight") == "14200");
 }
 
 TEST_CASE("agent: clients connecting while readings stream get hello, then readings") {
@@ -289,21 +207,14 @@ TEST_CASE("agent: clients connecting while readings stream get hello, then readi
   weighlink::testing::PtyScale scale(dir / "scale");
   Agent agent(dir,
               {"--scale-source", "serial:" + scale.path(), "--scale-protocol", "mt-continuous"});
-  std::atomic<bool> stop{false};
-  std::thread feeder([&] {
-    while (!stop) {
-      scale.write(mt_frame("9100"));
-      std::this_thread::sleep_for(1ms);
-    }
-  });
+  StreamingScale indicator(scale, mt_frame("9100"), 1ms);
   for (int i = 0; i < 30; ++i) {
     WsClient ws(agent.http, "/v1/live");
     auto first = read_until(ws, [](const json::object&) { return true; });
     CHECK(first.at("type") == "hello");
     read_until(ws, [](const json::object& m) { return is_reading(m, "9100"); });
   }
-  stop = true;
-  feeder.join();
+  indicator.stop();
   CHECK(agent.process->running());
 }
 

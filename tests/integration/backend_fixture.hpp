@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
 #include <cstdlib>
@@ -28,6 +29,7 @@
 #include "weighlink/pg/migrations.hpp"
 #include "weighlink/record/evidence.hpp"
 #include "weighlink/sync/v1/sync.grpc.pb.h"
+#include "weighlink/testing/http_client.hpp"
 #include "weighlink/testing/pg_cluster.hpp"
 #include "weighlink/testing/process.hpp"
 
@@ -66,7 +68,7 @@ struct HttpAnswer {
 };
 
 // Sends `request` as is over a plain socket and reads until the server closes, bounded by
-// socket timeouts.
+// socket timeouts: for requests no HTTP client would write (a declared body never sent).
 inline HttpAnswer http_raw(const std::string& address, const std::string& request) {
   const auto [host, port] = weighlink::testing::split_host_port(address);
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -96,10 +98,10 @@ inline HttpAnswer http_raw(const std::string& address, const std::string& reques
   return answer;
 }
 
-// A minimal HTTP/1.1 GET (Connection: close).
-inline HttpAnswer http_get(const std::string& address, const std::string& path) {
-  return http_raw(
-      address, "GET " + path + " HTTP/1.1\r\nHost: " + address + "\r\nConnection: close\r\n\r\n");
+// A GET through the tests' HTTP client.
+inline weighlink::testing::HttpResult http_get(const std::string& address,
+                                               const std::string& path) {
+  return weighlink::testing::http_request(address, "GET", path);
 }
 
 // A running `weighlink-backend serve` on port 0 listeners.
@@ -112,12 +114,13 @@ class Backend {
 
   void start() {
     std::filesystem::remove(ready_file());  // a killed backend leaves its ready file behind
-    std::vector<std::string> argv{kBackend,        "serve",
-                                  "--dsn",         dsn_,
-                                  "--grpc-listen", "127.0.0.1:0",
-                                  "--http-listen", "127.0.0.1:0",
-                                  "--ready-file",  ready_file().string(),
-                                  "--workers",     "2"};
+    std::vector<std::string> argv{
+        kBackend,      "serve",         "--dsn",       dsn_,           "--grpc-listen",
+        "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--ready-file", ready_file().string()};
+    // Two workers unless the test names its own number.
+    if (std::find(extra_.begin(), extra_.end(), "--workers") == extra_.end()) {
+      argv.insert(argv.end(), {"--workers", "2"});
+    }
     argv.insert(argv.end(), extra_.begin(), extra_.end());
     process_ = std::make_unique<Process>(argv, dir_ / "backend.log");
     auto ready = process_->wait_ready(ready_file());
@@ -178,6 +181,37 @@ inline pb::ReplayRequest batch(const std::string& station, std::vector<pb::Mutat
   for (auto& m : mutations) *request.add_mutations() = std::move(m);
   return request;
 }
+
+// Replays `request` and requires the call to succeed; the answer.
+inline pb::ReplayResponse replay_ok(const std::string& grpc, const std::string& token,
+                                    const pb::ReplayRequest& request) {
+  pb::ReplayResponse response;
+  const auto call = call_replay(grpc, token, request, &response);
+  REQUIRE_MESSAGE(call.status.ok(), call.status.error_message());
+  return response;
+}
+
+// Where most cases start: a migrated cluster, station st1 registered (`token`) and a backend
+// serving it (with `serve_args`). A doctest fixture: TEST_CASE_FIXTURE(ServedStation, ...).
+struct ServedStation {
+  explicit ServedStation(std::vector<std::string> serve_args = {})
+      : token(registered(pg)), backend(pg.dsn(), std::move(serve_args)) {}
+
+  // Replays `mutations` as st1 and requires the call to succeed; the answer.
+  pb::ReplayResponse replay(std::vector<pb::Mutation> mutations) {
+    return replay_ok(backend.grpc(), token, batch("st1", std::move(mutations)));
+  }
+
+  PgCluster pg;
+  std::string token;
+  Backend backend;
+
+ private:
+  static std::string registered(const PgCluster& pg) {
+    migrate(pg);
+    return add_station(pg, "st1");
+  }
+};
 
 inline std::string rows_of(const PgCluster& pg, const std::string& station) {
   return pg.query_scalar("select count(*) from mutation_log where station_id='" + station + "'");

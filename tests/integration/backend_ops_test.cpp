@@ -2,27 +2,15 @@
 // replicas, SIGTERM, reflection and health, load shedding and batch limits.
 #include "backend_fixture.hpp"
 
-TEST_CASE("backend: SIGKILLed and restarted, the backend keeps exactly-once") {
-  PgCluster pg;
-  migrate(pg);
-  const std::string token = add_station(pg, "st1");
-  Backend backend(pg.dsn());
-  pb::ReplayResponse response;
-  REQUIRE(call_replay(backend.grpc(), token,
-                      batch("st1", {weighing("st1", 1, "k1", "1"), weighing("st1", 2, "k2", "2")}),
-                      &response)
-              .status.ok());
+TEST_CASE_FIXTURE(ServedStation,
+                  "backend: SIGKILLed and restarted, the backend keeps exactly-once") {
+  replay({weighing("st1", 1, "k1", "1"), weighing("st1", 2, "k2", "2")});
 
   backend.process().kill();
   backend.start();
 
-  pb::ReplayResponse after;
-  const auto call =
-      call_replay(backend.grpc(), token,
-                  batch("st1", {weighing("st1", 1, "k1", "1"), weighing("st1", 2, "k2", "2"),
-                                weighing("st1", 3, "k3", "3")}),
-                  &after);
-  REQUIRE_MESSAGE(call.status.ok(), call.status.error_message());
+  const auto after = replay({weighing("st1", 1, "k1", "1"), weighing("st1", 2, "k2", "2"),
+                             weighing("st1", 3, "k3", "3")});
   REQUIRE(after.results_size() == 3);
   CHECK(after.results(0).outcome() == pb::DUPLICATE);
   CHECK(after.results(1).outcome() == pb::DUPLICATE);
@@ -30,17 +18,12 @@ TEST_CASE("backend: SIGKILLed and restarted, the backend keeps exactly-once") {
   CHECK(rows_of(pg, "st1") == "3");
 }
 
-TEST_CASE("backend: recovers with no operator step after PostgreSQL restarts") {
-  PgCluster pg;
-  migrate(pg);
-  const std::string token = add_station(pg, "st1");
-  Backend backend(pg.dsn());
-  pb::ReplayResponse response;
-  REQUIRE(
-      call_replay(backend.grpc(), token, batch("st1", {weighing("st1", 1, "k1", "1")}), &response)
-          .status.ok());
+TEST_CASE_FIXTURE(ServedStation,
+                  "backend: recovers with no operator step after PostgreSQL restarts") {
+  replay({weighing("st1", 1, "k1", "1")});
 
   pg.stop();
+  pb::ReplayResponse response;
   const auto down =
       call_replay(backend.grpc(), token, batch("st1", {weighing("st1", 2, "k2", "2")}), &response);
   CHECK(down.status.error_code() == grpc::StatusCode::UNAVAILABLE);
@@ -64,11 +47,9 @@ TEST_CASE("backend: recovers with no operator step after PostgreSQL restarts") {
       [&] { return http_get(backend.http(), "/readyz").status == 200; }, 10s));
 }
 
-TEST_CASE("backend: two replicas replaying the same batch at once apply it exactly once") {
-  PgCluster pg;
-  migrate(pg);
-  const std::string token = add_station(pg, "st1");
-  Backend a(pg.dsn());
+TEST_CASE_FIXTURE(ServedStation,
+                  "backend: two replicas replaying the same batch at once apply it exactly once") {
+  Backend& a = backend;
   Backend b(pg.dsn());
   std::vector<pb::Mutation> mutations;
   for (std::uint64_t seq = 1; seq <= 20; ++seq) {
@@ -98,16 +79,10 @@ TEST_CASE("backend: two replicas replaying the same batch at once apply it exact
   CHECK(rows_of(pg, "st1") == "20");
 }
 
-TEST_CASE("backend: SIGTERM stops it cleanly with exit 0 and removes the ready file") {
-  PgCluster pg;
-  migrate(pg);
-  const std::string token = add_station(pg, "st1");
-  Backend backend(pg.dsn());
+TEST_CASE_FIXTURE(ServedStation,
+                  "backend: SIGTERM stops it cleanly with exit 0 and removes the ready file") {
   // Exercise every path once so shutdown runs with used connections, sessions and workers.
-  pb::ReplayResponse response;
-  REQUIRE(
-      call_replay(backend.grpc(), token, batch("st1", {weighing("st1", 1, "k1", "1")}), &response)
-          .status.ok());
+  replay({weighing("st1", 1, "k1", "1")});
   CHECK(http_get(backend.http(), "/readyz").status == 200);
   const int status = backend.process().terminate();
   INFO(backend.log());
@@ -134,17 +109,11 @@ TEST_CASE("backend: serves grpc.health.v1 for the server and for SyncService") {
 }
 
 TEST_CASE("backend: a full worker queue answers RESOURCE_EXHAUSTED instead of queueing") {
-  PgCluster pg;
-  migrate(pg);
-  const std::string token = add_station(pg, "st1");
-  TempDir dir("wl-backend-test");
-  Process backend({kBackend, "serve", "--dsn", pg.dsn(), "--grpc-listen", "127.0.0.1:0",
-                   "--http-listen", "127.0.0.1:0", "--ready-file", (dir / "ready.json").string(),
-                   "--workers", "1", "--max-queue", "1"},
-                  dir / "backend.log");
-  const auto ready = backend.wait_ready(dir / "ready.json");
-  const std::string grpc_address = ready.at("grpc");
-  const std::string http_address = ready.at("http");
+  ServedStation served({"--workers", "1", "--max-queue", "1"});
+  const auto& pg = served.pg;
+  const auto& token = served.token;
+  const std::string grpc_address = served.backend.grpc();
+  const std::string http_address = served.backend.http();
 
   // Hold the station row: the only worker blocks in the replay's SELECT ... FOR UPDATE.
   PgSession holder(pg.dsn());
@@ -198,25 +167,22 @@ TEST_CASE("backend: a full worker queue answers RESOURCE_EXHAUSTED instead of qu
 }
 
 TEST_CASE("backend: an oversize batch is RESOURCE_EXHAUSTED with its limit and applies nothing") {
-  PgCluster pg;
-  migrate(pg);
-  const std::string token = add_station(pg, "st1");
-  Backend backend(pg.dsn(), {"--max-batch", "3"});
+  ServedStation served({"--max-batch", "3"});
   std::vector<pb::Mutation> four;
   for (std::uint64_t seq = 1; seq <= 4; ++seq) {
     four.push_back(weighing("st1", seq, "k" + std::to_string(seq), "100"));
   }
   pb::ReplayResponse response;
-  const auto refused = call_replay(backend.grpc(), token, batch("st1", four), &response);
+  const auto refused =
+      call_replay(served.backend.grpc(), served.token, batch("st1", four), &response);
   CHECK(refused.status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
   CHECK(refused.status.error_message().find("at most 3") != std::string::npos);
   CHECK(refused.trailers.at("x-weighlink-max-batch") == "3");
-  CHECK(rows_of(pg, "st1") == "0");
+  CHECK(rows_of(served.pg, "st1") == "0");
   four.pop_back();
-  REQUIRE(call_replay(backend.grpc(), token, batch("st1", four), &response).status.ok());
-  CHECK(response.watermark().high_water_seq() == 3);
-  CHECK(http_get(backend.http(), "/metrics").body.find("weighlink_backend_oversize_total 1\n") !=
-        std::string::npos);
+  CHECK(served.replay(four).watermark().high_water_seq() == 3);
+  CHECK(http_get(served.backend.http(), "/metrics")
+            .body.find("weighlink_backend_oversize_total 1\n") != std::string::npos);
 }
 
 TEST_CASE(

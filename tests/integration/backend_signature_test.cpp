@@ -7,23 +7,8 @@
 
 namespace {
 
-// A station key file as the agent writes it (hex, newline), from `bytes`.
-std::filesystem::path write_key(const TempDir& dir, const std::string& name,
-                                const std::vector<unsigned char>& bytes) {
-  const auto path = dir / name;
-  std::ofstream(path, std::ios::trunc) << weighlink::base::to_hex(bytes) << "\n";
-  return path;
-}
-
-// Signs `m` as the agent's outbox does, chained to `prev`; returns its record_hash.
-std::string sign(pb::Mutation& m, const std::string& prev, const std::vector<unsigned char>& key) {
-  m.set_prev_hash(prev);
-  m.set_record_hash(
-      weighlink::record::chain_hash(prev, {m.station_id(), m.seq(), m.idempotency_key(), m.kind(),
-                                           m.created_at_unix_ms(), m.payload_json()}));
-  m.set_signature(weighlink::record::sign_record(key, m.record_hash()));
-  return m.record_hash();
-}
+using weighlink::testing::sign_mutation;
+using weighlink::testing::write_station_key;
 
 // An axle weighing as the agent sends it: the JSON it signs and the typed copy.
 pb::Mutation axle_weighing(const std::string& station, std::uint64_t seq, const std::string& key,
@@ -67,7 +52,7 @@ TEST_CASE("backend: station set-key and add --key-file register the agent's key"
   PgCluster pg;
   migrate(pg);
   TempDir dir("wl-backend-test");
-  const auto key_file = write_key(dir, "station.key", kStationKey);
+  const auto key_file = write_station_key(dir / "station.key", kStationKey);
   auto added = weighlink::testing::run({kBackend, "station", "add", "--dsn", pg.dsn(), "--id",
                                         "st1", "--key-file", key_file.string()});
   INFO(added.output);
@@ -81,7 +66,7 @@ TEST_CASE("backend: station set-key and add --key-file register the agent's key"
   const std::vector<unsigned char> longer(48, 0x21);  // 64+ hex digits: longer keys are fine
   auto set =
       weighlink::testing::run({kBackend, "station", "set-key", "--dsn", pg.dsn(), "--id", "st2",
-                               "--key-file", write_key(dir, "long.key", longer).string()});
+                               "--key-file", write_station_key(dir / "long.key", longer).string()});
   INFO(set.output);
   CHECK(set.exit_code == 0);
   CHECK(pg.query_scalar("select encode(signing_key, 'hex') from stations where id='st2'") ==
@@ -114,28 +99,23 @@ TEST_CASE("backend: station set-key and add --key-file register the agent's key"
   CHECK(set.output.find(weighlink::base::to_hex(longer)) == std::string::npos);
 }
 
-TEST_CASE("backend: with a station key, every mutation's signature and chain is checked") {
-  PgCluster pg;
-  migrate(pg);
+TEST_CASE_FIXTURE(ServedStation,
+                  "backend: with a station key, every mutation's signature and chain is checked") {
   TempDir dir("wl-backend-test");
-  const std::string token = add_station(pg, "st1");
-  const auto set =
-      weighlink::testing::run({kBackend, "station", "set-key", "--dsn", pg.dsn(), "--id", "st1",
-                               "--key-file", write_key(dir, "station.key", kStationKey).string()});
+  const auto set = weighlink::testing::run(
+      {kBackend, "station", "set-key", "--dsn", pg.dsn(), "--id", "st1", "--key-file",
+       write_station_key(dir / "station.key", kStationKey).string()});
   REQUIRE_MESSAGE(set.exit_code == 0, set.output);
-  Backend backend(pg.dsn());
 
   // A correctly signed chain is applied, with its evidence stored and verified.
   auto m1 = axle_weighing("st1", 1, "k1", "6100", "8200.5", "14300.5");
   m1.mutable_weighing_captured()->set_weight("99999");  // the unsigned typed copy, altered
   auto m2 = weighing("st1", 2, "k2", "32540");
   auto m3 = weighing("st1", 3, "k3", "12440.5");
-  const auto h1 = sign(m1, kGenesis, kStationKey);
-  const auto h2 = sign(m2, h1, kStationKey);
-  const auto h3 = sign(m3, h2, kStationKey);
-  pb::ReplayResponse response;
-  auto call = call_replay(backend.grpc(), token, batch("st1", {m1, m2, m3}), &response);
-  REQUIRE_MESSAGE(call.status.ok(), call.status.error_message());
+  const auto h1 = sign_mutation(m1, kGenesis, kStationKey);
+  const auto h2 = sign_mutation(m2, h1, kStationKey);
+  const auto h3 = sign_mutation(m3, h2, kStationKey);
+  const auto response = replay({m1, m2, m3});
   REQUIRE(response.results_size() == 3);
   for (const auto& r : response.results()) CHECK_MESSAGE(r.outcome() == pb::APPLIED, r.reason());
   CHECK(pg.query_scalar("select string_agg(record_hash, ',' order by seq) from mutation_log") ==
@@ -157,19 +137,17 @@ TEST_CASE("backend: with a station key, every mutation's signature and chain is 
 
   // A changed payload, a wrong key, a broken chain; a good one after each is applied.
   auto m4 = weighing("st1", 4, "k4", "100");
-  const auto h4 = sign(m4, h3, kStationKey);
+  const auto h4 = sign_mutation(m4, h3, kStationKey);
   m4.set_payload_json(R"({"scale":"main","weight":"900","unit":"kg"})");
   auto m5 = weighing("st1", 5, "k5", "500");
-  const auto h5 = sign(m5, h4, kStationKey);
+  const auto h5 = sign_mutation(m5, h4, kStationKey);
   auto m6 = weighing("st1", 6, "k6", "600");
-  const auto h6 = sign(m6, h5, std::vector<unsigned char>(32, 0x11));
+  const auto h6 = sign_mutation(m6, h5, std::vector<unsigned char>(32, 0x11));
   auto m7 = weighing("st1", 7, "k7", "700");
-  sign(m7, h5, kStationKey);  // skips seq 6
+  sign_mutation(m7, h5, kStationKey);  // skips seq 6
   auto m8 = weighing("st1", 8, "k8", "800");
-  sign(m8, m7.record_hash(), kStationKey);
-  pb::ReplayResponse second;
-  call = call_replay(backend.grpc(), token, batch("st1", {m4, m5, m6, m7, m8}), &second);
-  REQUIRE_MESSAGE(call.status.ok(), call.status.error_message());
+  sign_mutation(m8, m7.record_hash(), kStationKey);
+  const auto second = replay({m4, m5, m6, m7, m8});
   REQUIRE(second.results_size() == 5);
   CHECK(second.results(0).outcome() == pb::REJECTED);
   CHECK(second.results(0).reason().rfind("bad_signature", 0) == 0);
@@ -188,15 +166,12 @@ TEST_CASE("backend: with a station key, every mutation's signature and chain is 
   CHECK(pg.query_scalar("select count(*) from weighings") == "5");
 
   // Re-sent, a rejection stays a rejection (a DUPLICATE of it).
-  pb::ReplayResponse again;
-  REQUIRE(call_replay(backend.grpc(), token, batch("st1", {m4}), &again).status.ok());
+  const auto again = replay({m4});
   CHECK(again.results(0).outcome() == pb::DUPLICATE);
   CHECK(again.results(0).original_outcome() == pb::REJECTED);
 
   // A mutation without evidence is refused once the station has a key.
-  pb::ReplayResponse bare;
-  REQUIRE(call_replay(backend.grpc(), token, batch("st1", {weighing("st1", 9, "k9", "9")}), &bare)
-              .status.ok());
+  const auto bare = replay({weighing("st1", 9, "k9", "9")});
   CHECK(bare.results(0).reason().rfind("bad_signature", 0) == 0);
 
   CHECK(metric_line(backend.http(),
@@ -211,23 +186,16 @@ TEST_CASE("backend: with a station key, every mutation's signature and chain is 
   CHECK(backend.log().find(weighlink::base::to_hex(kStationKey)) == std::string::npos);
 }
 
-TEST_CASE(
+TEST_CASE_FIXTURE(
+    ServedStation,
     "backend: a station without a key accepts mutations, stores their evidence, counts them") {
-  PgCluster pg;
-  migrate(pg);
-  const std::string token = add_station(pg, "st1");
-  Backend backend(pg.dsn());
   auto signed_one = weighing("st1", 1, "k1", "100");
-  const auto h1 = sign(signed_one, kGenesis, kStationKey);
+  const auto h1 = sign_mutation(signed_one, kGenesis, kStationKey);
   auto odd = weighing("st1", 2, "k2", "200");
   odd.set_prev_hash("whatever");
   odd.set_record_hash("not-checked");
   odd.set_signature("without-a-key");
-  pb::ReplayResponse response;
-  const auto call =
-      call_replay(backend.grpc(), token,
-                  batch("st1", {signed_one, odd, weighing("st1", 3, "k3", "300")}), &response);
-  REQUIRE_MESSAGE(call.status.ok(), call.status.error_message());
+  const auto response = replay({signed_one, odd, weighing("st1", 3, "k3", "300")});
   REQUIRE(response.results_size() == 3);
   for (const auto& r : response.results()) CHECK_MESSAGE(r.outcome() == pb::APPLIED, r.reason());
   CHECK(pg.query_scalar("select record_hash from mutation_log where seq=1") == h1);
@@ -239,8 +207,7 @@ TEST_CASE(
   // Evidence that could not be stored rejects that mutation alone.
   auto bad = weighing("st1", 4, "k4", "400");
   bad.set_signature(std::string(200, 'a'));
-  pb::ReplayResponse rejected;
-  REQUIRE(call_replay(backend.grpc(), token, batch("st1", {bad}), &rejected).status.ok());
+  const auto rejected = replay({bad});
   CHECK(rejected.results(0).reason().rfind("invalid_evidence: ", 0) == 0);
   CHECK(rejected.watermark().high_water_seq() == 4);
 }
@@ -250,7 +217,7 @@ TEST_CASE("backend: migration 2 gives weighings recorded under v1 their deck and
   {
     // The schema as a v1 binary left it, with a multi-deck and an axle weighing.
     PgSession v1(pg.dsn());
-    v1.exec(std::string(weighlink::backend::migrations()[0].sql));
+    v1.exec(std::string(weighlink::pg::migrations()[0].sql));
     v1.exec(
         "CREATE TABLE schema_migrations (version int PRIMARY KEY, applied_at timestamptz NOT NULL "
         "DEFAULT now()); INSERT INTO schema_migrations (version) VALUES (1)");
@@ -271,7 +238,7 @@ TEST_CASE("backend: migration 2 gives weighings recorded under v1 their deck and
   }
   migrate(pg);
   CHECK(pg.query_scalar("select max(version) from schema_migrations") ==
-        std::to_string(weighlink::backend::latest_schema_version()));
+        std::to_string(weighlink::pg::latest_schema_version()));
   CHECK(pg.query_scalar("select string_agg(deck || ':' || weight::text || ':' || stable, ' ' "
                         "order by deck) from weighing_decks where idempotency_key='d'") ==
         "1:12000:true 2:18100:false");

@@ -9,7 +9,6 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
-#include <thread>
 
 #include "weighlink/base/timestamp.hpp"
 #include "weighlink/testing/backend.hpp"
@@ -77,6 +76,14 @@ TEST_CASE("backup offsite: a remote with a mirror, verified through the fallback
     CHECK(count_suffix(names, ".partial") == 0);
   }
   CHECK(fs::is_empty(root / "staging"));  // uploaded, then removed
+  // Taken a minute ago, in both places: the backup below has a name of its own at once.
+  for (const auto& dir : {root / "offsite", mirror}) {
+    for (const auto& name : names_in(dir)) {
+      if (name.ends_with(".manifest.json")) {
+        (void)weighlink::testing::backdate_backup(dir / name, std::chrono::minutes(1));
+      }
+    }
+  }
 
   // Primary up: read from it; the mirror, which holds the same dump, is promoted too.
   const auto up = verify(root, {"--dir", remote, "--fallback", mirror.string()});
@@ -109,7 +116,6 @@ TEST_CASE("backup offsite: a remote with a mirror, verified through the fallback
         std::string::npos);
 
   // A backup while the remote is down: the mirror gets it, the staged copy stays, exit 1.
-  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
   const auto partial =
       run({bin("weighlink-backend"), "backup", "--dsn", pg.dsn(), "--dir", remote, "--mirror",
            mirror.string(), "--staging-dir", (root / "staging").string()});
@@ -124,11 +130,15 @@ TEST_CASE("backup retention: by manifest time, never the newest two verified dum
   weighlink::testing::seed_captures(pg, 50);
   TempDir root("wl-retention");
   const auto dir = root / "backups";
-  const auto first = weighlink::testing::backup(pg.dsn(), dir);
   const auto manifest_of = [](const fs::path& dump) {
     return dump.parent_path() / (dump.stem().string() + ".manifest.json");
   };
-  const auto good_manifest = json::parse(read_file(manifest_of(first))).as_object();
+  // Taken a minute ago: the backup below has a name of its own at once.
+  const auto good_manifest = json::parse(read_file(weighlink::testing::backdate_backup(
+                                             manifest_of(weighlink::testing::backup(pg.dsn(), dir)),
+                                             std::chrono::minutes(1))))
+                                 .as_object();
+  const auto first = dir / std::string(good_manifest.at("dump").as_string());
 
   // Ten older dumps, one a day from 20 days ago; their file names sort the other way round from
   // their manifest times (as after a clock fix), and the two oldest were verified.
@@ -144,7 +154,6 @@ TEST_CASE("backup retention: by manifest time, never the newest two verified dum
     std::ofstream(dir / (base + ".manifest.json")) << json::serialize(m);
     if (i < 2) std::ofstream(dir / (base + ".verified.json")) << "{}";
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
   const auto r = run({bin("weighlink-backend"), "backup", "--dsn", pg.dsn(), "--dir", dir.string(),
                       "--retention-days", "14"});
   INFO(r.output);

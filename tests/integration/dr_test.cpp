@@ -21,14 +21,7 @@
 
 namespace json = boost::json;
 using namespace std::chrono_literals;
-using weighlink::testing::agent_status;
-using weighlink::testing::AgentProcess;
-using weighlink::testing::bin;
-using weighlink::testing::eventually;
-using weighlink::testing::last_line;
-using weighlink::testing::PgCluster;
-using weighlink::testing::post_json;
-using weighlink::testing::TempDir;
+using namespace weighlink::testing;  // NOLINT(google-build-using-namespace)
 using Clock = std::chrono::steady_clock;
 
 namespace {

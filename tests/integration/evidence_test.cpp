@@ -12,19 +12,7 @@
 
 namespace json = boost::json;
 using namespace std::chrono_literals;
-using weighlink::testing::agent_status;
-using weighlink::testing::AgentProcess;
-using weighlink::testing::bin;
-using weighlink::testing::body_of;
-using weighlink::testing::eventually;
-using weighlink::testing::http_request;
-using weighlink::testing::last_line;
-using weighlink::testing::mt_frame;
-using weighlink::testing::post_json;
-using weighlink::testing::PtyScale;
-using weighlink::testing::StationBackend;
-using weighlink::testing::StreamingScale;
-using weighlink::testing::TempDir;
+using namespace weighlink::testing;  // NOLINT(google-build-using-namespace)
 
 namespace {
 
@@ -58,6 +46,27 @@ std::vector<std::string> lines_of(const std::filesystem::path& file) {
 void write_lines(const std::filesystem::path& file, const std::vector<std::string>& lines) {
   std::ofstream out(file, std::ios::trunc);
   for (const auto& l : lines) out << l << "\n";
+}
+
+// Waits for a Hello the agent made after this call, with nothing pending: the agent prunes at each
+// Hello, so what it kept then, it kept on purpose. The uplink's last_sync moves with every answered
+// call and, with nothing pending, only Hellos are made; the first move may still be the answer to
+// the last Replay, so two moves.
+bool hello_after_now(const std::string& http) {
+  const auto last_sync = [&] {
+    return json::serialize(agent_status(http).at("uplink").at("last_sync"));
+  };
+  auto seen = last_sync();
+  int moves = 0;
+  return eventually(
+      [&] {
+        if (auto now = last_sync(); now != seen) {
+          seen = std::move(now);
+          ++moves;
+        }
+        return moves >= 2;
+      },
+      20s);
 }
 
 }  // namespace
@@ -242,7 +251,7 @@ TEST_CASE("outbox: acknowledged rows are pruned once the backend's durable_seq p
   auto status = [&] { return agent_status(agent.http); };
   REQUIRE(eventually([&] { return status().at("outbox").at("acknowledged") == 20; }, 20s));
   // Acknowledged is not enough: nothing goes before a verified backup holds it.
-  std::this_thread::sleep_for(600ms);
+  REQUIRE(hello_after_now(agent.http));
   CHECK(status().at("outbox").at("rows") == 20);
 
   // A verified backup now holds seq 1..12 (what verify-backup records for the station).
@@ -287,7 +296,9 @@ TEST_CASE("outbox: retention keeps acknowledged rows younger than min_retention_
   }
   auto status = [&] { return agent_status(agent.http); };
   REQUIRE(eventually([&] { return status().at("outbox").at("acknowledged") == 5; }, 20s));
-  std::this_thread::sleep_for(800ms);  // several Hellos with durable_seq 100
+  // A Hello since, with durable_seq 100: the rows were looked at and kept for their age.
+  REQUIRE(hello_after_now(agent.http));
+  CHECK(status().at("uplink").at("durable_seq") == 100);
   CHECK(status().at("outbox").at("rows") == 5);
   CHECK(status().at("outbox").at("pruned_through_seq") == 0);
 }

@@ -10,24 +10,7 @@
 
 namespace json = boost::json;
 using namespace std::chrono_literals;
-using weighlink::testing::agent_status;
-using weighlink::testing::AgentProcess;
-using weighlink::testing::bin;
-using weighlink::testing::body_of;
-using weighlink::testing::eventually;
-using weighlink::testing::http_request;
-using weighlink::testing::https_request;
-using weighlink::testing::mt_frame;
-using weighlink::testing::PtyScale;
-using weighlink::testing::read_until;
-using weighlink::testing::run;
-using weighlink::testing::run_split;
-using weighlink::testing::StreamingScale;
-using weighlink::testing::TempDir;
-using weighlink::testing::TlsCa;
-using weighlink::testing::TlsClientOptions;
-using weighlink::testing::WsClient;
-using weighlink::testing::WssClient;
+using namespace weighlink::testing;  // NOLINT(google-build-using-namespace)
 
 namespace {
 

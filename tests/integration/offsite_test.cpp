@@ -16,7 +16,7 @@
 #include "weighlink/testing/rclone_serve.hpp"
 #include "weighlink/testing/scripted_http.hpp"
 
-using namespace weighlink::backend;
+using namespace weighlink::recovery;
 using weighlink::testing::RcloneServe;
 using weighlink::testing::read_file;
 using weighlink::testing::ScriptedHttpServer;

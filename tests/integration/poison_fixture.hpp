@@ -28,6 +28,9 @@ using weighlink::testing::TempDir;
 
 namespace poison_fixture {
 
+using weighlink::testing::sign_mutation;
+using weighlink::testing::write_station_key;
+
 inline const std::string kBackend = weighlink::testing::bin("weighlink-backend");
 inline const std::vector<unsigned char> kKey(32, 0x5a);
 inline const std::vector<unsigned char> kOtherKey(32, 0x11);
@@ -115,23 +118,6 @@ inline json::object axle_payload(json::array axles) {
                       {"unit", "kg"},   {"mode", "gross"}, {"axles", axles}};
 }
 
-// Signs `m` as the agent's outbox does, chained to `prev`; returns its record_hash.
-inline std::string sign(pb::Mutation& m, const std::string& prev,
-                        const std::vector<unsigned char>& key = kKey) {
-  m.set_prev_hash(prev);
-  m.set_record_hash(
-      weighlink::record::chain_hash(prev, {m.station_id(), m.seq(), m.idempotency_key(), m.kind(),
-                                           m.created_at_unix_ms(), m.payload_json()}));
-  m.set_signature(weighlink::record::sign_record(key, m.record_hash()));
-  return m.record_hash();
-}
-
-inline std::filesystem::path write_key(const TempDir& dir, const std::vector<unsigned char>& key) {
-  const auto path = dir / "station.key";
-  std::ofstream(path, std::ios::trunc) << weighlink::base::to_hex(key) << "\n";
-  return path;
-}
-
 enum class Station { keyless_allowed, keyless_new, keyed };
 
 // How a keyed station's poison is signed: like the others, with another key, or not at all.
@@ -157,9 +143,9 @@ inline void run_poison(const PgCluster& pg, const BackendServer& backend, const 
   const std::string token = weighlink::testing::add_station(
       pg.dsn(), station, poison.station == Station::keyless_allowed);
   if (keyed) {
-    const auto set =
-        weighlink::testing::run({kBackend, "station", "set-key", "--dsn", pg.dsn(), "--id", station,
-                                 "--key-file", write_key(dir, kKey).string()});
+    const auto set = weighlink::testing::run(
+        {kBackend, "station", "set-key", "--dsn", pg.dsn(), "--id", station, "--key-file",
+         write_station_key(dir / "station.key", kKey).string()});
     REQUIRE_MESSAGE(set.exit_code == 0, set.output);
   }
   // A station that refuses unsigned weighings gets notes only around the poison.
@@ -175,9 +161,9 @@ inline void run_poison(const PgCluster& pg, const BackendServer& backend, const 
     std::string prev = kGenesis;
     for (std::size_t i = 0; i < mutations.size(); ++i) {
       if (i != 2 || poison.signing == Signing::station_key) {
-        prev = sign(mutations[i], prev);
+        prev = sign_mutation(mutations[i], prev, kKey);
       } else if (poison.signing == Signing::other_key) {
-        prev = sign(mutations[i], prev, kOtherKey);
+        prev = sign_mutation(mutations[i], prev, kOtherKey);
       }
     }
   }
@@ -300,7 +286,7 @@ inline std::vector<Poison> catalogue() {
   add("withheld marker", "withheld_by_agent", allowed, [&](const std::string& s) {
     auto m = mutation(s, 3, key(s), "weighing.captured", "");
     m.set_withheld_reason("INTERNAL 5 times: internal database error");
-    m.set_withheld_payload_sha256(weighlink::backend::sha256_hex("weighing.captured\n{}"));
+    m.set_withheld_payload_sha256(weighlink::service::sha256_hex("weighing.captured\n{}"));
     return m;
   });
   // Our own.

@@ -148,14 +148,14 @@ TEST_CASE(
             {kBackend, "station", "set-unsigned-weighings", "--dsn", pg.dsn(), "--id", "new"})
             .exit_code == 2);
   // A registered key makes the setting moot: signed weighings are recorded.
-  const auto key =
-      weighlink::testing::run({kBackend, "station", "set-key", "--dsn", pg.dsn(), "--id", "new",
-                               "--key-file", write_key(dir, kKey).string()});
+  const auto key = weighlink::testing::run({kBackend, "station", "set-key", "--dsn", pg.dsn(),
+                                            "--id", "new", "--key-file",
+                                            write_station_key(dir / "station.key", kKey).string()});
   REQUIRE_MESSAGE(key.exit_code == 0, key.output);
   pb::ReplayRequest request;
   request.set_station_id("new");
   auto signed_one = weighing("new", ++seq, "signed", "100");
-  sign(signed_one, kGenesis);
+  sign_mutation(signed_one, kGenesis, kKey);
   *request.add_mutations() = signed_one;
   const auto answer = replay(backend.grpc(), token, request);
   REQUIRE(answer.status.ok());

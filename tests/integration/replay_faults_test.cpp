@@ -31,15 +31,7 @@
 
 namespace json = boost::json;
 using namespace std::chrono_literals;
-using weighlink::testing::agent_status;
-using weighlink::testing::AgentProcess;
-using weighlink::testing::eventually;
-using weighlink::testing::FaultMode;
-using weighlink::testing::FaultProxy;
-using weighlink::testing::PgCluster;
-using weighlink::testing::post_json;
-using weighlink::testing::StationBackend;
-using weighlink::testing::TempDir;
+using namespace weighlink::testing;  // NOLINT(google-build-using-namespace)
 using Clock = std::chrono::steady_clock;
 
 namespace {
@@ -149,6 +141,11 @@ bool wait_drained(const std::string& http, std::chrono::milliseconds timeout) {
                s.at("uplink").at("in_flight") == 0;
       },
       timeout, 100ms);
+}
+
+// The uplink's failed calls in a row (0 after an answer).
+std::uint64_t consecutive_failures(const std::string& http) {
+  return agent_status(http).at("uplink").at("consecutive_failures").to_number<std::uint64_t>();
 }
 
 // key -> seq from "k1=1,k2=2,..."
@@ -512,12 +509,7 @@ TEST_CASE("replay: while the backend is unreachable every retry really tries the
   proxy.set_mode(FaultMode::drop);
   proxy.cut_all();
   station.post("during");
-  auto failures = [&] {
-    return agent_status(agent.http)
-        .at("uplink")
-        .at("consecutive_failures")
-        .to_number<std::uint64_t>();
-  };
+  auto failures = [&] { return consecutive_failures(agent.http); };
   const auto failed_before = failures();
   const auto tried_before = proxy.counters().connections;
   // Eight more failed replay attempts, waited for as they happen (bounded by the wait itself).
@@ -565,7 +557,9 @@ TEST_CASE("replay: PostgreSQL stopped and started during replay resumes by itsel
     CHECK(eventually([&] { return agent_status(agent.http).at("uplink").at("state") == "offline"; },
                      10s));
     if (cycle == 2) proxy.cut_all();  // and the link flaps while the database is down
-    std::this_thread::sleep_for(1500ms);
+    // Down until the agent has met the outage twice more: its retries fail and back off.
+    const auto failed_at_stop = consecutive_failures(agent.http);
+    CHECK(eventually([&] { return consecutive_failures(agent.http) >= failed_at_stop + 2; }, 20s));
     pg.start();
     // Replay resumes with no operator step.
     const auto at_restart = in_pg();

@@ -12,16 +12,7 @@
 #include "agent_fixture.hpp"
 
 using namespace std::chrono_literals;
-using weighlink::testing::add_station;
-using weighlink::testing::agent_status;
-using weighlink::testing::AgentProcess;
-using weighlink::testing::BackendServer;
-using weighlink::testing::eventually;
-using weighlink::testing::free_loopback_address;
-using weighlink::testing::migrate;
-using weighlink::testing::PgCluster;
-using weighlink::testing::post_json;
-using weighlink::testing::TempDir;
+using namespace weighlink::testing;  // NOLINT(google-build-using-namespace)
 
 TEST_CASE("replicas: agents spread over two replicas that die in turn apply everything once") {
   TempDir dir("wl-replicas");
@@ -67,18 +58,46 @@ TEST_CASE("replicas: agents spread over two replicas that die in turn apply ever
       }
     });
   }
-  // Each replica dies (SIGKILL, mid-batch for whoever was using it) and comes back, twice.
+  // Waits until every station has more rows in PostgreSQL than now: each agent is replaying
+  // through a replica that is up.
+  const auto rows_per_station = [&] {
+    std::vector<std::string> rows;
+    for (int i = 0; i < kStations; ++i) {
+      rows.push_back(pg.query_scalar("select count(*) from mutation_log where station_id='st-" +
+                                     std::to_string(i + 1) + "'"));
+    }
+    return rows;
+  };
+  const auto all_progress = [&](const char* when) {
+    const auto before = rows_per_station();
+    const bool moved = eventually(
+        [&] {
+          const auto now = rows_per_station();
+          for (int i = 0; i < kStations; ++i) {
+            if (std::stoll(now[i]) <= std::stoll(before[i])) return false;
+          }
+          return true;
+        },
+        30s, 50ms);
+    if (!moved) {
+      stop = true;
+      for (auto& p : producers) p.join();
+      FAIL("not every station replayed " << when);
+    }
+  };
+  // Each replica dies (SIGKILL, mid-batch for whoever was using it) and comes back, twice; each
+  // step once every station has replayed more since the last one.
   for (int round = 0; round < 2; ++round) {
-    std::this_thread::sleep_for(700ms);
+    all_progress("before a was killed");
     a.kill();
-    std::this_thread::sleep_for(700ms);
+    all_progress("while a was down");
     a.start();
-    std::this_thread::sleep_for(700ms);
+    all_progress("before b was killed");
     b.kill();
-    std::this_thread::sleep_for(700ms);
+    all_progress("while b was down");
     b.start();
   }
-  std::this_thread::sleep_for(500ms);
+  all_progress("after both were back");
   stop = true;
   for (auto& p : producers) p.join();
 

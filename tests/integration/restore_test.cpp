@@ -19,12 +19,7 @@
 #include "weighlink/testing/process.hpp"
 
 namespace fs = std::filesystem;
-using weighlink::testing::bin;
-using weighlink::testing::last_line;
-using weighlink::testing::PgCluster;
-using weighlink::testing::run;
-using weighlink::testing::RunResult;
-using weighlink::testing::TempDir;
+using namespace weighlink::testing;  // NOLINT(google-build-using-namespace)
 
 namespace {
 
@@ -293,7 +288,7 @@ TEST_CASE("restore: a dump of an older schema comes up migrated to the latest ve
   const auto r = restore(dump, pg.dsn("target"));
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
-  const auto latest = std::to_string(weighlink::backend::latest_schema_version());
+  const auto latest = std::to_string(weighlink::pg::latest_schema_version());
   CHECK(has(r.output, "(schema 1 -> " + latest + ")"));
   CHECK(pg.query_scalar("SELECT max(version) FROM schema_migrations", "target") == latest);
   CHECK(pg.query_scalar("SELECT string_agg(deck || ':' || weight::text, ' ' ORDER BY deck) FROM "

@@ -14,7 +14,7 @@ namespace weighlink::testing {
 // 2 gives them rows of weighing_decks.
 inline void create_schema_v1(const PgCluster& pg) {
   (void)pg.query_scalar(
-      std::string(weighlink::backend::migrations()[0].sql) +
+      std::string(weighlink::pg::migrations()[0].sql) +
       "CREATE TABLE schema_migrations (version int PRIMARY KEY, applied_at timestamptz NOT NULL "
       "DEFAULT now()); INSERT INTO schema_migrations (version) VALUES (1);");
   (void)pg.query_scalar(

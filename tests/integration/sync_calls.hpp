@@ -1,13 +1,19 @@
 #pragma once
 // One SyncService call at a time, as an agent makes it (bearer token, a deadline), for the tests
-// that drive the backend over real gRPC directly: the status, the correlation id and the trailers.
+// that drive the backend over real gRPC directly: the status, the correlation id and the trailers;
+// and the station's side of the evidence chain (its key file, a signed mutation).
 
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <string>
+#include <vector>
 
+#include "weighlink/base/hash.hpp"
+#include "weighlink/record/evidence.hpp"
 #include "weighlink/sync/v1/sync.grpc.pb.h"
 
 namespace weighlink::testing {
@@ -55,6 +61,23 @@ inline SyncCall call_hello(const std::string& address, const std::string& token,
   SyncCall call;
   call.status = stub->Hello(&context, request, response);
   return call;
+}
+
+// Signs `m` as the agent's outbox does, chained to `prev`; returns its record_hash.
+inline std::string sign_mutation(sync::v1::Mutation& m, const std::string& prev,
+                                 const std::vector<unsigned char>& key) {
+  m.set_prev_hash(prev);
+  m.set_record_hash(record::chain_hash(prev, {m.station_id(), m.seq(), m.idempotency_key(),
+                                              m.kind(), m.created_at_unix_ms(), m.payload_json()}));
+  m.set_signature(record::sign_record(key, m.record_hash()));
+  return m.record_hash();
+}
+
+// Writes `key` to `path` as the agent writes its station key file (hex, newline); returns `path`.
+inline std::filesystem::path write_station_key(const std::filesystem::path& path,
+                                               const std::vector<unsigned char>& key) {
+  std::ofstream(path, std::ios::trunc) << base::to_hex(key) << "\n";
+  return path;
 }
 
 }  // namespace weighlink::testing

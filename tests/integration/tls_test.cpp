@@ -8,14 +8,7 @@
 
 namespace json = boost::json;
 using namespace std::chrono_literals;
-using weighlink::testing::agent_status;
-using weighlink::testing::AgentProcess;
-using weighlink::testing::bin;
-using weighlink::testing::eventually;
-using weighlink::testing::post_json;
-using weighlink::testing::StationBackend;
-using weighlink::testing::TempDir;
-using weighlink::testing::TlsCa;
+using namespace weighlink::testing;  // NOLINT(google-build-using-namespace)
 
 namespace {
 
@@ -31,67 +24,67 @@ std::string applied(const StationBackend& backend) {
   return backend.pg().query_scalar("select count(*) from mutation_log where station_id='st-1'");
 }
 
-// The agent stays offline with its mutation pending: the handshake is refused.
-void check_refused(const AgentProcess& agent, const StationBackend& backend,
-                   const std::string& expected_applied) {
-  REQUIRE(eventually(
-      [&] {
-        auto s = agent_status(agent.http);
-        return s.at("uplink").at("state") == "offline" &&
-               s.at("uplink").at("consecutive_failures").as_int64() >= 2;
-      },
-      20s));
-  CHECK(applied(backend) == expected_applied);
-}
+// A backend serving TLS with a certificate from `ca`, requiring client certificates from `ca` too
+// when `require_client_cert`; `other` is a CA it knows nothing of.
+struct TlsBackend {
+  TlsBackend(const char* name, bool require_client_cert) : dir(name) {
+    const auto server = ca.server("backend");
+    std::vector<std::string> args{"--tls-cert", server.cert.string(), "--tls-key",
+                                  server.key.string()};
+    if (require_client_cert) args.insert(args.end(), {"--tls-client-ca", ca.cert().string()});
+    backend.emplace(dir, "st-1", args);
+  }
+
+  // Agents started one after another with each of the `refused` configurations stay offline,
+  // the handshake refused, with the mutation the first took pending; then one with `accepted`
+  // replays it.
+  void check_only_accepted(const std::vector<std::string>& refused, const std::string& accepted) {
+    const auto args = backend->agent_args();
+    for (std::size_t i = 0; i < refused.size(); ++i) {
+      INFO("refused configuration " << i << ":\n" << refused[i]);
+      AgentProcess agent(dir, args, refused[i]);
+      if (i == 0) {
+        REQUIRE(
+            post_json(agent.http, "/v1/mutations", "m-1", R"({"kind":"note.added","payload":{}})")
+                .status == 202);
+      }
+      REQUIRE(eventually(
+          [&] {
+            auto s = agent_status(agent.http);
+            return s.at("uplink").at("state") == "offline" &&
+                   s.at("uplink").at("consecutive_failures").as_int64() >= 2;
+          },
+          20s));
+      CHECK(applied(*backend) == "0");
+    }
+    AgentProcess agent(dir, args, accepted);
+    REQUIRE_MESSAGE(eventually([&] { return applied(*backend) == "1"; }, 20s),
+                    agent.process->log());
+    CHECK(agent_status(agent.http).at("uplink").at("state") == "online");
+  }
+
+  TempDir dir;
+  TlsCa ca{dir.path(), "good"};
+  TlsCa other{dir.path(), "other"};
+  std::optional<StationBackend> backend;
+};
 
 }  // namespace
 
 TEST_CASE("tls: the agent replays over TLS only to a backend its CA vouches for") {
-  TempDir dir("wl-tls");
-  TlsCa ca(dir.path(), "good");
-  TlsCa other(dir.path(), "other");
-  const auto server = ca.server("backend");
-  StationBackend backend(dir, "st-1",
-                         {"--tls-cert", server.cert.string(), "--tls-key", server.key.string()});
-  const auto args = backend.agent_args();
-  {
-    AgentProcess plain(dir, args, "hello_interval_ms: 1000\n");  // no TLS: refused
-    REQUIRE(post_json(plain.http, "/v1/mutations", "m-1", R"({"kind":"note.added","payload":{}})")
-                .status == 202);
-    check_refused(plain, backend, "0");
-  }
-  {
-    AgentProcess wrong_ca(dir, args, tls_config(nullptr, other.cert()));
-    check_refused(wrong_ca, backend, "0");
-  }
-  AgentProcess agent(dir, args, tls_config(nullptr, ca.cert()));
-  REQUIRE_MESSAGE(eventually([&] { return applied(backend) == "1"; }, 20s), agent.process->log());
-  CHECK(agent_status(agent.http).at("uplink").at("state") == "online");
+  TlsBackend tls("wl-tls", /*require_client_cert=*/false);
+  tls.check_only_accepted({"hello_interval_ms: 1000\n",  // no TLS
+                           tls_config(nullptr, tls.other.cert())},
+                          tls_config(nullptr, tls.ca.cert()));
 }
 
 TEST_CASE("tls: a backend that requires client certificates takes only those its CA issued") {
-  TempDir dir("wl-mtls");
-  TlsCa ca(dir.path(), "good");
-  TlsCa other(dir.path(), "other");
-  const auto server = ca.server("backend");
-  StationBackend backend(dir, "st-1",
-                         {"--tls-cert", server.cert.string(), "--tls-key", server.key.string(),
-                          "--tls-client-ca", ca.cert().string()});
-  const auto args = backend.agent_args();
-  {
-    AgentProcess no_cert(dir, args, tls_config(nullptr, ca.cert()));
-    REQUIRE(post_json(no_cert.http, "/v1/mutations", "m-1", R"({"kind":"note.added","payload":{}})")
-                .status == 202);
-    check_refused(no_cert, backend, "0");
-  }
-  {
-    const auto foreign = other.client("st-1");
-    AgentProcess foreign_cert(dir, args, tls_config(&foreign, ca.cert()));
-    check_refused(foreign_cert, backend, "0");
-  }
-  const auto client = ca.client("st-1");
-  AgentProcess agent(dir, args, tls_config(&client, ca.cert()));
-  REQUIRE_MESSAGE(eventually([&] { return applied(backend) == "1"; }, 20s), agent.process->log());
+  TlsBackend tls("wl-mtls", /*require_client_cert=*/true);
+  const auto foreign = tls.other.client("st-1");
+  const auto client = tls.ca.client("st-1");
+  tls.check_only_accepted({tls_config(nullptr, tls.ca.cert()),  // no client certificate
+                           tls_config(&foreign, tls.ca.cert())},
+                          tls_config(&client, tls.ca.cert()));
 }
 
 TEST_CASE("tls: bad TLS settings are refused at start with the flag or key named") {

@@ -1,10 +1,12 @@
 #pragma once
 // What the TruConnect end-to-end tests share (truconnect_test.cpp, truconnect_vehicle_test.cpp):
-// the app's socket events and the shapes of the frames it reads.
+// the agent on a pty scale, the app's socket events and the shapes of the frames it reads.
 #include <doctest/doctest.h>
 #include <sqlite3.h>
 
 #include <boost/json.hpp>
+#include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <thread>
@@ -17,6 +19,33 @@ using namespace weighlink::testing;
 
 namespace truconnect_fixture {
 
+inline const std::map<std::string, std::string> kAppOrigin{
+    {"Origin", "https://truload.example.org"}};
+
+// The real agent with TruConnect on (truconnect_config), reading a pty scale of `protocol`.
+struct TruConnectAgent {
+  explicit TruConnectAgent(const std::string& protocol = "mt-continuous")
+      : agent(dir, {}, truconnect_config(scale.path(), protocol, "mobile")) {}
+  TempDir dir{"wl-tc"};
+  PtyScale scale{dir / "scale"};
+  AgentProcess agent;
+};
+
+inline void send(WsClient& ws, const std::string& event, const std::string& data = "{}") {
+  ws.write(R"({"event":")" + event + R"(","data":)" + data + "}");
+}
+
+// The web app on the TruConnect socket as it connects (its origin, no path): the `connected`
+// event taken, registered in `mode` (mobile or multideck), the register-ack taken.
+inline std::unique_ptr<WsClient> registered_app(const AgentProcess& agent,
+                                                const std::string& mode = "mobile") {
+  auto ws = std::make_unique<WsClient>(agent.address("truconnect_ws"), "/", kAppOrigin);
+  next_event(*ws, "connected");
+  send(*ws, "register", R"({"stationCode":"ROMIA","bound":"A","mode":")" + mode + R"("})");
+  CHECK(next_event(*ws, "register-ack").at("success") == true);
+  return ws;
+}
+
 // The next live frame showing `weight` (kg, as a JSON number).
 inline json::object frame_with(WsClient& ws, const std::string& event, std::int64_t weight,
                                const char* field = "weight") {
@@ -26,10 +55,6 @@ inline json::object frame_with(WsClient& ws, const std::string& event, std::int6
     return d.at(field).is_int64() && d.at(field).as_int64() == weight;
   });
   return m.at("data").as_object();
-}
-
-inline void send(WsClient& ws, const std::string& event, const std::string& data = "{}") {
-  ws.write(R"({"event":")" + event + R"(","data":)" + data + "}");
 }
 
 inline bool is_bool(const json::value& v) { return v.is_bool(); }
@@ -92,6 +117,23 @@ inline void check_multideck_shape(const json::object& d) {
 
 inline json::array outbox_items(const std::string& http) {
   return body_of(http_request(http, "GET", "/v1/outbox")).at("items").as_array();
+}
+
+// The outbox item recorded under `key`, waited for (empty when it never came).
+inline json::object recorded_item(const std::string& http, const std::string& key) {
+  json::object found;
+  CHECK(eventually(
+      [&] {
+        for (const auto& item : outbox_items(http)) {
+          if (item.at("idempotency_key") == json::value(key)) {
+            found = item.as_object();
+            return true;
+          }
+        }
+        return false;
+      },
+      10s));
+  return found;
 }
 
 }  // namespace truconnect_fixture

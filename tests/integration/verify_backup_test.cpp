@@ -14,7 +14,6 @@
 #include <iomanip>
 #include <set>
 #include <sstream>
-#include <thread>
 #include <tuple>
 
 #include "weighlink/base/hash.hpp"
@@ -24,13 +23,16 @@
 #include "weighlink/testing/pg_cluster.hpp"
 #include "weighlink/testing/process.hpp"
 
+using weighlink::testing::backdate_backup;
 using weighlink::testing::bin;
 using weighlink::testing::last_line;
 using weighlink::testing::PgCluster;
+using weighlink::testing::read_json;
 using weighlink::testing::run;
 using weighlink::testing::seed_captures;
 using weighlink::testing::TempDir;
 using weighlink::testing::verify_backup;
+using weighlink::testing::write_text;
 namespace fs = std::filesystem;
 namespace json = boost::json;
 
@@ -38,21 +40,9 @@ namespace {
 
 constexpr const char* kPgBin = "/usr/lib/postgresql/15/bin/";
 
-void write_text(const fs::path& file, const std::string& text) {
-  std::ofstream(file, std::ios::binary | std::ios::trunc) << text;
-}
-
 // `weighlink-backend backup` into `dir`; the manifest's path.
-fs::path backup(PgCluster& pg, const fs::path& dir) {
-  const auto r =
-      run({bin("weighlink-backend"), "backup", "--dsn", pg.dsn(), "--dir", dir.string()});
-  INFO(r.output);
-  REQUIRE(r.exit_code == 0);
-  return last_line(r.output);
-}
-
-json::object read_json(const fs::path& file) {
-  return json::parse(weighlink::testing::read_file(file)).as_object();
+fs::path backup(const PgCluster& pg, const fs::path& dir) {
+  return weighlink::testing::backup_manifest(pg.dsn(), dir);
 }
 
 void write_json(const fs::path& file, const json::object& o) {
@@ -338,7 +328,8 @@ TEST_CASE("verify-backup: a table halved since the last verified dump is ROWCOUN
   seed_captures(pg, 300);
   TempDir root("wl-verify");
   const auto dir = root / "backups";
-  (void)backup(pg, dir);
+  // Taken a minute ago: the next backup has a name of its own at once.
+  (void)backdate_backup(backup(pg, dir), std::chrono::minutes(1));
   REQUIRE(verify_backup(dir).exit_code == 0);
 
   // Half of station st1's history disappears (weighings first, then their log rows).
@@ -346,7 +337,6 @@ TEST_CASE("verify-backup: a table halved since the last verified dump is ROWCOUN
       "DELETE FROM weighings w USING mutation_log m WHERE m.station_id = w.station_id AND "
       "m.idempotency_key = w.idempotency_key AND m.seq % 2 = 0");
   (void)pg.query_scalar("DELETE FROM mutation_log m WHERE m.seq % 2 = 0");
-  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // a new file name
   (void)backup(pg, dir);
   const auto v = verify_backup(dir, {"--min-bytes", "1", "--median-factor", "10"});
   INFO(v.output);
@@ -404,10 +394,10 @@ TEST_CASE("verify-backup: verified-latest never moves back to an older dump") {
   seed_captures(pg, 100);
   TempDir root("wl-verify");
   const auto dir = root / "backups";
-  const auto older = backup(pg, dir);
+  // Taken a minute ago: the next backup has a name of its own at once.
+  const auto older = backdate_backup(backup(pg, dir), std::chrono::minutes(1));
   const std::string older_dump(read_json(older).at("dump").as_string());
   (void)pg.query_scalar("UPDATE stations SET high_water_seq = 150");
-  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // a new file name
   (void)backup(pg, dir);
   REQUIRE(verify_backup(dir, {"--dsn", pg.dsn()}).exit_code == 0);
   const auto newer_pointer = read_json(dir / "verified-latest");

@@ -339,8 +339,8 @@ void load_tls(const YAML::Node& n, const std::filesystem::path& file, LocalTlsCo
     tls.renew_before = std::chrono::hours(24 * days);
   }
   if (auto v = n["check_interval_s"]) {
-    tls.check_interval =
-        std::chrono::seconds(get_count(v, file, "tls.check_interval_s", "seconds", 1, 7 * 86400));
+    tls.check_interval = std::chrono::seconds(
+        get_count(v, file, "tls.check_interval_s", "seconds", 1, std::uint64_t{7} * 86400));
   }
 }
 

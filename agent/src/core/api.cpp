@@ -361,7 +361,7 @@ std::optional<HttpResponse> Api::hold_key(const std::string& key,
 }
 
 void Api::origins(const HttpRequest& request, const std::string& action,
-                  const std::string& correlation_id, Respond respond) {
+                  const std::string& correlation_id, const Respond& respond) {
   const auto origin = request.header("origin");
   if (!origin.empty() && !is_own_origin(origin, request.header("host"))) {
     // A paired web app uses the scale; it never decides which sites may.

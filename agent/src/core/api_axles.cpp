@@ -113,7 +113,7 @@ void Api::axle_session(const HttpRequest& request, const std::string& scale_id,
   }
   if (auto busy = hold_key(key, correlation_id)) return respond(std::move(*busy));
   captures.complete_session(std::move(req), [this, key, respond = std::move(respond), hash,
-                                             correlation_id](CaptureOutcome outcome) {
+                                             correlation_id](const CaptureOutcome& outcome) {
     release_key(key);
     respond(capture_response(outcome, hash, correlation_id));
   });

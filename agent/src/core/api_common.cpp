@@ -155,7 +155,7 @@ bool optional_string(const json::object& o, const char* name, std::string& out,
 
 // The capture's "reference" (plate, ticket, ...): a JSON object of at most kMaxReferenceBytes,
 // so that the weighing it goes into stays within the payload limit the backend checks.
-constexpr std::size_t kMaxReferenceBytes = 16 * 1024;
+constexpr std::size_t kMaxReferenceBytes = std::size_t{16} * 1024;
 bool optional_reference(const json::object& o, json::object& out,
                         std::optional<HttpResponse>& error, const std::string& correlation_id) {
   const auto* ref = o.if_contains("reference");

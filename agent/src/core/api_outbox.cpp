@@ -13,7 +13,7 @@ namespace json = boost::json;
 using namespace api;
 
 void Api::get_outbox(const HttpRequest& request, const std::string& correlation_id,
-                     Respond respond) {
+                     const Respond& respond) {
   auto url = boost::urls::parse_origin_form(request.target);
   std::optional<sync::MutationState> state;
   std::uint64_t after = 0;
@@ -70,7 +70,8 @@ void Api::get_outbox(const HttpRequest& request, const std::string& correlation_
   respond(json_response(200, json::object{{"items", std::move(items)}, {"next_after", next}}));
 }
 
-void Api::retry_outbox(const std::string& key, const std::string& correlation_id, Respond respond) {
+void Api::retry_outbox(const std::string& key, const std::string& correlation_id,
+                       const Respond& respond) {
   auto r = ctx_.outbox->retry_dead(key);
   if (!r) {
     respond(error_response(500, "outbox_error", r.error().message(), correlation_id));
@@ -87,7 +88,7 @@ void Api::retry_outbox(const std::string& key, const std::string& correlation_id
 // Ends a dead letter for good, with a reason: {"reason":"..."} (JSON, like every mutation-like
 // request, so a browser needs CORS preflight).
 void Api::discard_outbox(const HttpRequest& request, const std::string& key,
-                         const std::string& correlation_id, Respond respond) {
+                         const std::string& correlation_id, const Respond& respond) {
   if (!is_json(request)) {
     return respond(error_response(415, "unsupported_media_type",
                                   "send {\"reason\":\"...\"} as Content-Type: application/json",

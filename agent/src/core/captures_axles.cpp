@@ -181,8 +181,9 @@ void Captures::capture_axle(const std::string& scale_id, const std::string& key,
           reading.stale = true;
         }
         if (s->session.options().mode == scale::AxleMode::direct && !reading.stale) {
-          const bool empty = reading.weight.units <= 0 ||
-                             reading.weight.compare(s->session.options().min_axle_weight) < 0;
+          const bool empty =
+              reading.weight.units <= 0 ||
+              std::is_lt(reading.weight.compare(s->session.options().min_axle_weight));
           if (!empty) *loaded = true;
           if (empty && *loaded) {
             s->axle_capture_running = false;

@@ -138,9 +138,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     }
     if (endpoint_ == Endpoint::truconnect_http)
       return truconnect_http(request, version, keep_alive);
-    server_->api.handle(request, [self = shared_from_this(), version, keep_alive](HttpResponse r) {
-      self->send(r, version, keep_alive);
-    });
+    server_->api.handle(request,
+                        [self = shared_from_this(), version, keep_alive](const HttpResponse& r) {
+                          self->send(r, version, keep_alive);
+                        });
   }
 
   // An error answer of this layer: a correlation id of its own, in the body, the

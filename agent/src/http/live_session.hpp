@@ -182,7 +182,7 @@ class LiveSession : public std::enable_shared_from_this<LiveSession> {
                   {"message", "unknown message type; use subscribe or ping"}});
   }
 
-  void send_control(json::object o) { send_text(record::serialize_exact(o)); }
+  void send_control(const json::object& o) { send_text(record::serialize_exact(o)); }
 
   void write_next() {
     // Before the handshake completes the stream must not be written: readings published

@@ -1,6 +1,10 @@
 // weighlink::agent::Server (server.hpp) over Boost.Beast: its public side.
 #include "weighlink/agent/server.hpp"
 
+#include <spdlog/spdlog.h>
+
+#include <exception>
+
 #include "http/http_session.hpp"
 #include "http/live_session.hpp"
 #include "http/server_impl.hpp"
@@ -10,7 +14,13 @@ namespace weighlink::agent {
 Server::Server(asio::io_context& ioc, Api& api, LiveOptions options, ServerLimits limits)
     : impl_(std::make_shared<Impl>(ioc, api, options, limits)) {}
 
-Server::~Server() { stop(); }
+Server::~Server() {
+  try {
+    stop();
+  } catch (const std::exception& e) {  // a timer that cannot be cancelled; the process is ending
+    spdlog::error("stopping the HTTP server: {}", e.what());
+  }
+}
 
 base::Expected<std::string> Server::listen(const std::string& host, std::uint16_t port) {
   return impl_->bind(host, port, Endpoint::native, false);

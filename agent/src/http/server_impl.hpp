@@ -39,9 +39,9 @@ namespace json = boost::json;
 namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 
-inline constexpr std::size_t kHeaderLimit = 16 * 1024;
+inline constexpr std::size_t kHeaderLimit = std::size_t{16} * 1024;
 // Bytes read ahead of the parser per connection (a header fits, with room for a pipelined one).
-inline constexpr std::size_t kReadBufferLimit = 64 * 1024;
+inline constexpr std::size_t kReadBufferLimit = std::size_t{64} * 1024;
 inline constexpr auto kReadTimeout = std::chrono::seconds(30);
 // After the last answer on a connection: how long its remaining request bytes are read and
 // dropped, so that closing does not reset the connection before the client read the answer.
@@ -49,7 +49,7 @@ inline constexpr auto kLingerTimeout = std::chrono::seconds(2);
 // Connections being answered 503 at the connection cap, at most; beyond, they are just closed.
 inline constexpr std::size_t kMaxRefusing = 64;
 inline constexpr auto kSweepEvery = std::chrono::seconds(1);
-inline constexpr std::size_t kLiveSendBuffer = 32 * 1024;
+inline constexpr std::size_t kLiveSendBuffer = std::size_t{32} * 1024;
 
 using Message = std::shared_ptr<const std::string>;
 using Request = http::request<http::string_body>;

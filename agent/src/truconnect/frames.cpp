@@ -126,7 +126,7 @@ json::object TruConnect::weight_data(std::string_view mode, bool api) const {
     }
     d["decks"] = std::move(decks);
     d["gvw"] = kg(weight);
-    d["vehicleOnDeck"] = fresh && weight.compare(config_.vehicle_on_deck) > 0;
+    d["vehicleOnDeck"] = fresh && std::is_gt(weight.compare(config_.vehicle_on_deck));
     d["indicatorInfo"] =
         json::object{{"make", nullptr}, {"model", nullptr}, {"signalStrength", nullptr}};
   } else {

@@ -213,7 +213,8 @@ scale::Decimal TruConnect::division(const scale::Decimal& like) const {
 }
 
 void TruConnect::on_reading(const scale::Reading& reading) {
-  if (reading.scale != scale_id_ || reading.weight.compare(config_.vehicle_on_deck) <= 0) return;
+  if (reading.scale != scale_id_ || std::is_lteq(reading.weight.compare(config_.vehicle_on_deck)))
+    return;
   auto& plateaus = app_.plateaus;
   auto same = [&](const scale::Reading& a) {
     if (a.weight != reading.weight || a.unit != reading.unit ||

@@ -251,7 +251,7 @@ void TruConnect::on_vehicle_complete(Event& e) {
   const std::string unit = live && live->latest ? live->latest->unit : std::string();
   const auto app_gvw = decimal_field(data, "gvw");
   auto now = captures_.pin(scale_id_);
-  if (now && now->reading.weight.compare(config_.vehicle_on_deck) <= 0) now.reset();
+  if (now && std::is_lteq(now->reading.weight.compare(config_.vehicle_on_deck))) now.reset();
   std::vector<scale::Decimal> plateaus;
   for (const auto& p : app_.plateaus) plateaus.push_back(in_kg(p.reading.weight, unit));
   const auto like =

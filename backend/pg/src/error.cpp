@@ -2,7 +2,7 @@
 
 #include <string>
 
-namespace weighlink::backend {
+namespace weighlink::pg {
 namespace {
 
 class BackendCategory final : public boost::system::error_category {
@@ -48,4 +48,4 @@ const boost::system::error_category& backend_category() noexcept {
   return category;
 }
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::pg

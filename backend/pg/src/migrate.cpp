@@ -5,7 +5,7 @@
 #include "weighlink/pg/migrations.hpp"
 #include "weighlink/pg/pg.hpp"
 
-namespace weighlink::backend {
+namespace weighlink::pg {
 
 Result<SchemaStatus> schema_status(PgConnection& connection) {
   return with_reconnect(connection, [&]() -> Result<SchemaStatus> {
@@ -64,4 +64,4 @@ Result<std::vector<int>> migrate(PgConnection& connection) {
   return applied_now;
 }
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::pg

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <array>
 
-namespace weighlink::backend {
+namespace weighlink::pg {
 namespace {
 
 // v1: stations, the mutation log (idempotency record and generic log in one), typed weighings,
@@ -195,4 +195,4 @@ std::vector<const Migration*> pending_migrations(std::span<const Migration> all,
   return pending;
 }
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::pg

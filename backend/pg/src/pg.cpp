@@ -6,7 +6,7 @@
 #include <array>
 #include <cstdlib>
 
-namespace weighlink::backend {
+namespace weighlink::pg {
 namespace {
 
 // libpq messages end with a newline and may span lines; log lines want one line.
@@ -265,4 +265,4 @@ Result<void> PgTransaction::commit() {
   return {};
 }
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::pg

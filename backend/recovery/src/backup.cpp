@@ -31,7 +31,7 @@
 #include "weighlink/recovery/commands.hpp"
 #include "weighlink/recovery/offsite.hpp"
 
-namespace weighlink::backend {
+namespace weighlink::recovery {
 namespace {
 
 namespace fs = std::filesystem;
@@ -143,7 +143,7 @@ int run_backup(const BackupOptions& options, const base::Console& console) {
                              "; give a --dir (or --staging-dir) this user may write in");
 
   // The snapshot: held open (REPEATABLE READ) until pg_dump has taken it and the counts are read.
-  PgConnection db(options.dsn, PgConnection::Session::maintenance);
+  pg::PgConnection db(options.dsn, pg::PgConnection::Session::maintenance);
   if (!db.ensure_connected() || !db.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")) {
     return fail(console, "cannot reach PostgreSQL at " + db.target() + " (" + db.last_error() +
                              "); check --dsn and that the server is running");
@@ -173,11 +173,10 @@ int run_backup(const BackupOptions& options, const base::Console& console) {
 
   // Row counts of every table of the public schema, the stations' high waters and the
   // generation, in the snapshot.
-  RowCounts counts;
-  std::string error;
-  if (!count_public_tables(db, counts, error)) return fail(console, error);
+  const auto counts = count_public_tables(db);
+  if (!counts) return fail(console, counts.error().message);
   boost::json::object counts_json;
-  for (const auto& [table, n] : counts) counts_json[table] = n;
+  for (const auto& [table, n] : *counts) counts_json[table] = n;
   boost::json::object high_water;
   if (auto stations = db.exec("SELECT id, high_water_seq FROM stations ORDER BY id")) {
     for (int i = 0; i < stations->rows(); ++i) {
@@ -198,7 +197,7 @@ int run_backup(const BackupOptions& options, const base::Console& console) {
   ProgramRun dumped;
   {
     Progress progress(partial, console);
-    const auto tool = dsn_for_tool(options.dsn);  // no password on pg_dump's command line
+    const auto tool = pg::dsn_for_tool(options.dsn);  // no password on pg_dump's command line
     dumped = run_program({pg_dump, "--format=custom", "--snapshot=" + snapshot,
                           "--file=" + partial.string(), "--dbname=" + tool.dsn},
                          tool.environment);
@@ -260,7 +259,8 @@ int run_backup(const BackupOptions& options, const base::Console& console) {
   (void)base::fsync_path(write_dir, true);
   console.out << "backup " << dump_name << ": " << size << " bytes in " << dump_s << " s ("
               << (dump_s > 0 ? static_cast<double>(size) / 1e6 / dump_s : 0.0) << " MB/s), sha256 "
-              << *sha << ", " << counts.size() << " tables, " << high_water.size() << " stations\n";
+              << *sha << ", " << counts->size() << " tables, " << high_water.size()
+              << " stations\n";
 
   // Every destination that is not where the dump was written gets a copy: dump, then manifest.
   int exit_code = kExitOk;
@@ -302,4 +302,4 @@ int run_backup(const BackupOptions& options, const base::Console& console) {
   return exit_code;
 }
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::recovery

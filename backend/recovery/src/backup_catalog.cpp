@@ -3,7 +3,7 @@
 #include <boost/json.hpp>
 #include <set>
 
-namespace weighlink::backend {
+namespace weighlink::recovery {
 namespace {
 
 namespace json = boost::json;
@@ -24,37 +24,35 @@ std::optional<std::string> as_string(const json::value* v) {
   return std::string(v->get_string());
 }
 
-bool read_counts(const json::object& from, std::string_view key,
-                 std::map<std::string, std::int64_t>& to, std::string& error) {
+base::Expected<std::map<std::string, std::int64_t>> read_counts(const json::object& from,
+                                                                std::string_view key) {
   const auto* v = from.if_contains(key);
   if (v == nullptr || !v->is_object()) {
-    error = "`" + std::string(key) + "` is missing or not an object";
-    return false;
+    return base::invalid_argument("`" + std::string(key) + "` is missing or not an object");
   }
+  std::map<std::string, std::int64_t> counts;
   for (const auto& [name, count] : v->get_object()) {
     const auto n = as_int(&count);
     if (!n || *n < 0) {
-      error = "`" + std::string(key) + "." + std::string(name) + "` is not a count";
-      return false;
+      return base::invalid_argument("`" + std::string(key) + "." + std::string(name) +
+                                    "` is not a count");
     }
-    to[std::string(name)] = *n;
+    counts[std::string(name)] = *n;
   }
-  return true;
+  return counts;
 }
 
 }  // namespace
 
-std::optional<BackupManifest> parse_manifest(std::string_view text, std::string& error) {
+base::Expected<BackupManifest> parse_manifest(std::string_view text) {
   boost::system::error_code ec;
   const auto value = json::parse(text, ec);
   if (ec || !value.is_object()) {
-    error = "not a JSON object";
-    return std::nullopt;
+    return base::invalid_argument("not a JSON object");
   }
   const auto& o = value.get_object();
   if (as_string(o.if_contains("format")) != std::string(kManifestFormat)) {
-    error = "`format` is not \"" + std::string(kManifestFormat) + "\"";
-    return std::nullopt;
+    return base::invalid_argument("`format` is not \"" + std::string(kManifestFormat) + "\"");
   }
   BackupManifest m;
   const auto dump = as_string(o.if_contains("dump"));
@@ -62,21 +60,17 @@ std::optional<BackupManifest> parse_manifest(std::string_view text, std::string&
   const auto sha = as_string(o.if_contains("sha256"));
   const auto created = as_string(o.if_contains("created_at"));
   if (!dump || dump_base(*dump).empty() || dump->find('/') != std::string::npos) {
-    error = "`dump` is missing or not a weighlink_*.dump file name";
-    return std::nullopt;
+    return base::invalid_argument("`dump` is missing or not a weighlink_*.dump file name");
   }
   if (!size || *size < 0) {
-    error = "`size_bytes` is missing or negative";
-    return std::nullopt;
+    return base::invalid_argument("`size_bytes` is missing or negative");
   }
   if (!sha || sha->size() != 64) {
-    error = "`sha256` is missing or not 64 hex digits";
-    return std::nullopt;
+    return base::invalid_argument("`sha256` is missing or not 64 hex digits");
   }
   const auto at = created ? parse_utc_timestamp(*created) : std::nullopt;
   if (!at) {
-    error = "`created_at` is missing or not YYYY-MM-DDTHH:MM:SSZ";
-    return std::nullopt;
+    return base::invalid_argument("`created_at` is missing or not YYYY-MM-DDTHH:MM:SSZ");
   }
   m.dump = *dump;
   m.size_bytes = static_cast<std::uint64_t>(*size);
@@ -85,10 +79,12 @@ std::optional<BackupManifest> parse_manifest(std::string_view text, std::string&
   m.created_at_text = *created;
   m.server_version = as_string(o.if_contains("server_version")).value_or("");
   m.generation = as_string(o.if_contains("generation")).value_or("");
-  if (!read_counts(o, "row_counts", m.row_counts, error) ||
-      !read_counts(o, "station_high_water", m.station_high_water, error)) {
-    return std::nullopt;
-  }
+  auto row_counts = read_counts(o, "row_counts");
+  if (!row_counts) return row_counts.error();
+  m.row_counts = std::move(*row_counts);
+  auto high_water = read_counts(o, "station_high_water");
+  if (!high_water) return high_water.error();
+  m.station_high_water = std::move(*high_water);
   return m;
 }
 
@@ -146,10 +142,10 @@ Catalog read_catalog(Store& store, const std::vector<StoreEntry>& entries) {
         c.notes.push_back("cannot read " + e.name + ": " + text.error().message);
         continue;
       }
-      std::string error;
-      auto m = parse_manifest(*text, error);
+      auto m = parse_manifest(*text);
       if (!m) {
-        c.notes.push_back(e.name + " is not a weighlink manifest (" + error + "): ignored");
+        c.notes.push_back(e.name + " is not a weighlink manifest (" + m.error().message +
+                          "): ignored");
         continue;
       }
       c.records.push_back({m->dump, m->created_at, m->size_bytes, verified.contains(m->dump)});
@@ -177,4 +173,4 @@ OffsiteResult<VerifiedLatestAt> find_verified_latest(const std::vector<Location>
   return found;
 }
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::recovery

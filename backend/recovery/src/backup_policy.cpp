@@ -4,7 +4,7 @@
 #include <charconv>
 #include <cstdio>
 
-namespace weighlink::backend {
+namespace weighlink::recovery {
 namespace {
 
 constexpr std::int64_t kDay = 24 * 3600;
@@ -277,4 +277,4 @@ void MonitorState::recovered(std::int64_t now) {
   failures_ = 0;
 }
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::recovery

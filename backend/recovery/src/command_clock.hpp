@@ -1,5 +1,5 @@
 #pragma once
-// Internal to weighlink::backend's one-shot commands (restore, verify-backup, drill, dr-status):
+// Internal to weighlink::recovery's one-shot commands (restore, verify-backup, drill, dr-status):
 // the times they record and the figures they print. The decision rules never call these: they
 // take the time as an argument (backup_policy.hpp).
 //
@@ -10,7 +10,7 @@
 #include <cstdio>
 #include <string>
 
-namespace weighlink::backend {
+namespace weighlink::recovery {
 
 // Now as Unix seconds: what manifests, pointers and the ops log record.
 [[nodiscard]] inline std::int64_t unix_now() {
@@ -31,4 +31,4 @@ namespace weighlink::backend {
   return text;
 }
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::recovery

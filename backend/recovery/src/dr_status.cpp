@@ -14,7 +14,7 @@
 #include "weighlink/recovery/drill.hpp"
 #include "weighlink/recovery/offsite.hpp"
 
-namespace weighlink::backend {
+namespace weighlink::recovery {
 namespace {
 
 namespace fs = std::filesystem;
@@ -43,12 +43,11 @@ std::vector<DrillRecord> read_ops_log(const fs::path& file, std::vector<std::str
     if (line.find_first_not_of(" \t") == std::string::npos) continue;
     // The monitor may share the ops log: its lines ({"source":"monitor",...}) are not drills.
     if (line.find("\"source\":\"monitor\"") != std::string::npos) continue;
-    std::string error;
-    if (auto record = parse_drill_record(line, error)) {
+    if (auto record = parse_drill_record(line)) {
       records.push_back(std::move(*record));
     } else {
       notes.push_back(file.filename().string() + " line " + std::to_string(number) +
-                      " skipped: " + error);
+                      " skipped: " + record.error().message);
     }
   }
   return records;
@@ -66,10 +65,9 @@ int cannot_read(const base::Console& console, const std::string& message) {
 }  // namespace
 
 int run_dr_status(const DrStatusOptions& o, const base::Console& console) {
-  std::string error;
-  const auto paths = drill_paths(o.locations, o.ops_log, error);
+  const auto paths = drill_paths(o.locations, o.ops_log);
   if (!paths) {
-    console.err << "weighlink-backend: dr-status: " << error << "\n";
+    console.err << "weighlink-backend: dr-status: " << paths.error().message << "\n";
     return kExitUsage;
   }
   const fs::path& ops_log = paths->ops_log;
@@ -166,4 +164,4 @@ int run_dr_status(const DrStatusOptions& o, const base::Console& console) {
   return ready ? kExitOk : kExitGateNotMet;
 }
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::recovery

@@ -29,7 +29,7 @@
 #include "weighlink/recovery/offsite.hpp"
 #include "weighlink/recovery/scratch_cluster.hpp"
 
-namespace weighlink::backend {
+namespace weighlink::recovery {
 namespace {
 
 namespace fs = std::filesystem;
@@ -171,12 +171,13 @@ class Drill {
     const auto started = Clock::now();
     ScratchOptions options;
     options.parent = o_.scratch_dir;
-    std::string error;
-    cluster_ = ScratchCluster::start(options, error);
+    auto cluster = ScratchCluster::start(options);
     record_.scratch_s = seconds_since(started);
-    if (!cluster_) {
-      return fail(kExitFailure, "scratch", "cannot start the disposable cluster: " + error);
+    if (!cluster) {
+      return fail(kExitFailure, "scratch",
+                  "cannot start the disposable cluster: " + cluster.error().message);
     }
+    cluster_ = std::move(*cluster);
     return true;
   }
 
@@ -213,7 +214,7 @@ class Drill {
   bool restore() {
     const auto started = Clock::now();
     {
-      PgConnection admin(cluster_->dsn("postgres"));
+      pg::PgConnection admin(cluster_->dsn("postgres"));
       if (!admin.ensure_connected() || !admin.exec("CREATE DATABASE weighlink")) {
         record_.restore_s = seconds_since(started);
         return fail(kExitFailure, "restore",
@@ -221,7 +222,7 @@ class Drill {
       }
     }
     dsn_ = cluster_->dsn("weighlink");
-    PgConnection db(dsn_, PgConnection::Session::maintenance);
+    pg::PgConnection db(dsn_, pg::PgConnection::Session::maintenance);
     if (!db.ensure_connected()) {
       record_.restore_s = seconds_since(started);
       return fail(kExitFailure, "restore",
@@ -400,10 +401,9 @@ void print_summary(const base::Console& console, const DrillRecord& r,
 
 int run_drill(const DrillOptions& o, const base::Console& console) {
   ScratchCluster::remove_on_signals();
-  std::string error;
-  auto paths = drill_paths(o.locations, o.ops_log, error);
+  auto paths = drill_paths(o.locations, o.ops_log);
   if (!paths) {
-    console.err << "weighlink-backend: drill: " << error << "\n";
+    console.err << "weighlink-backend: drill: " << paths.error().message << "\n";
     return kExitUsage;
   }
   const fs::path ops_log = paths->ops_log;
@@ -415,6 +415,7 @@ int run_drill(const DrillOptions& o, const base::Console& console) {
   if (passed) record.exit_code = kExitOk;
 
   const std::string line = to_json_line(record);
+  std::string error;
   const bool logged = append_line(ops_log, line, error);
   // stderr first: the JSON line is the last of the output even where both are one stream.
   if (!passed) {
@@ -431,4 +432,4 @@ int run_drill(const DrillOptions& o, const base::Console& console) {
   return passed && !logged ? kExitFailure : record.exit_code;
 }
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::recovery

@@ -3,7 +3,7 @@
 #include "notify_http.hpp"
 #include "weighlink/base/host_port.hpp"
 
-namespace weighlink::backend {
+namespace weighlink::recovery {
 
 HttpAnswer http_get(const std::string& address, const std::string& target,
                     std::chrono::milliseconds timeout) {
@@ -23,4 +23,4 @@ HttpAnswer http_get(const std::string& address, const std::string& target,
   return answer;
 }
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::recovery

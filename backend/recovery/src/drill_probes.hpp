@@ -1,5 +1,5 @@
 #pragma once
-// Internal to weighlink::backend (drill): the two clients the restore drill points at the backend
+// Internal to weighlink::recovery (drill): the two clients the restore drill points at the backend
 // it started on the restored database. Adapters: the backend's Beast HTTP client
 // (drill_http_probe.cpp over notify_http.hpp) and the generated gRPC stub (drill_sync_smoke.cpp);
 // protobuf types stay inside the latter.
@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-namespace weighlink::backend {
+namespace weighlink::recovery {
 
 // One GET http://ADDRESS TARGET (ADDRESS "127.0.0.1:PORT", "[::1]:PORT", a name) on a fresh
 // connection, the whole of it bounded by `timeout`. status 0 with `error` when no answer came;
@@ -43,4 +43,4 @@ struct SmokeResult {
 };
 [[nodiscard]] SmokeResult smoke_sync_service(const SmokeTarget& target);
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::recovery

@@ -8,7 +8,7 @@
 #include "json_text.hpp"
 #include "weighlink/recovery/drill.hpp"
 
-namespace weighlink::backend {
+namespace weighlink::recovery {
 namespace {
 
 namespace json = boost::json;
@@ -86,29 +86,23 @@ std::string to_readable_json(const json::value& value) {
   return out;
 }
 
-std::optional<DrillPaths> drill_paths(const std::vector<std::string>& locations,
-                                      const std::string& ops_log, std::string& error) {
+base::Expected<DrillPaths> drill_paths(const std::vector<std::string>& locations,
+                                       const std::string& ops_log) {
   DrillPaths paths;
   for (const auto& spec : locations) {
     auto location = parse_location(spec);
-    if (!location) {
-      error = location.error().message;
-      return std::nullopt;
-    }
+    if (!location) return base::invalid_argument(location.error().message);
     paths.locations.push_back(*location);
   }
-  if (paths.locations.empty()) {
-    error = "--dir is required";
-    return std::nullopt;
-  }
+  if (paths.locations.empty()) return base::invalid_argument("--dir is required");
   paths.ops_log = ops_log;
   if (paths.ops_log.empty()) {
     const auto& dir = paths.locations.front();
     if (dir.remote()) {
-      error = "--dir " + dir.display() +
-              " is a remote: give --ops-log FILE, the local file drills append their record to "
-              "and dr-status reads";
-      return std::nullopt;
+      return base::invalid_argument(
+          "--dir " + dir.display() +
+          " is a remote: give --ops-log FILE, the local file drills append their record to "
+          "and dr-status reads");
     }
     paths.ops_log = std::filesystem::path(dir.spec) / kDrillOpsLog;
   }
@@ -147,29 +141,19 @@ std::string to_json_line(const DrillRecord& r) {
   return to_readable_json(o);
 }
 
-std::optional<DrillRecord> parse_drill_record(std::string_view line, std::string& error) {
+base::Expected<DrillRecord> parse_drill_record(std::string_view line) {
   boost::system::error_code ec;
   const auto value = json::parse(line, ec);
-  if (ec) {
-    error = "not JSON (" + ec.message() + ")";
-    return std::nullopt;
-  }
-  if (!value.is_object()) {
-    error = "not a JSON object";
-    return std::nullopt;
-  }
+  if (ec) return base::invalid_argument("not JSON (" + ec.message() + ")");
+  if (!value.is_object()) return base::invalid_argument("not a JSON object");
   const auto& o = value.get_object();
   DrillRecord r;
   const auto started = parse_utc_timestamp(string_at(o, "started_at"));
-  if (!started) {
-    error = "no started_at of the form 2026-11-21T03:00:07Z";
-    return std::nullopt;
-  }
+  if (!started) return base::invalid_argument("no started_at of the form 2026-11-21T03:00:07Z");
   r.started_at = *started;
   const std::string result = string_at(o, "result");
   if (result != "pass" && result != "fail") {
-    error = "result is neither \"pass\" nor \"fail\"";
-    return std::nullopt;
+    return base::invalid_argument("result is neither \"pass\" nor \"fail\"");
   }
   r.passed = result == "pass";
   r.dump = string_at(o, "dump");
@@ -200,4 +184,4 @@ std::optional<DrillRecord> parse_drill_record(std::string_view line, std::string
   return r;
 }
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::recovery

@@ -5,7 +5,7 @@
 #include "drill_probes.hpp"
 #include "weighlink/sync/v1/sync.grpc.pb.h"
 
-namespace weighlink::backend {
+namespace weighlink::recovery {
 namespace {
 
 namespace pb = weighlink::sync::v1;
@@ -139,4 +139,4 @@ class Smoke {
 
 SmokeResult smoke_sync_service(const SmokeTarget& target) { return Smoke(target).run(); }
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::recovery

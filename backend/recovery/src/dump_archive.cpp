@@ -12,7 +12,7 @@
 
 #include "dump_archive_inspector.hpp"
 
-namespace weighlink::backend {
+namespace weighlink::recovery {
 
 std::size_t MemoryArchiveSource::read_at(std::uint64_t offset, std::span<std::byte> out) {
   ++reads_;
@@ -230,4 +230,4 @@ DumpInspection inspect_dump(ArchiveSource& source) noexcept {
   return out;
 }
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::recovery

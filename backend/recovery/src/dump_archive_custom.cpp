@@ -6,7 +6,7 @@
 
 #include "dump_archive_inspector.hpp"
 
-namespace weighlink::backend::dump_detail {
+namespace weighlink::recovery::dump_detail {
 
 bool Inspector::custom() {
   phase_ = Phase::header;
@@ -435,4 +435,4 @@ bool Inspector::read_str(std::uint64_t& pos, std::string* keep, bool* is_null) {
   return true;
 }
 
-}  // namespace weighlink::backend::dump_detail
+}  // namespace weighlink::recovery::dump_detail

@@ -8,9 +8,9 @@
 
 #include "weighlink/recovery/dump_archive.hpp"
 
-namespace weighlink::backend {
+namespace weighlink::recovery {
 
-Result<std::unique_ptr<FileArchiveSource>> FileArchiveSource::open(const std::string& path) {
+pg::Result<std::unique_ptr<FileArchiveSource>> FileArchiveSource::open(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return boost::system::error_code(errno, boost::system::system_category());
   struct stat st {};
@@ -47,4 +47,4 @@ std::size_t FileArchiveSource::read_at(std::uint64_t offset, std::span<std::byte
   return done;
 }
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::recovery

@@ -37,7 +37,7 @@
 // seek goes back to rewrite it with the offsets (_CloseArchive). So a complete TOC proves nothing
 // about the data; unset offsets mean pg_dump never got to its end, or wrote to a pipe.
 
-namespace weighlink::backend::dump_detail {
+namespace weighlink::recovery::dump_detail {
 
 constexpr std::size_t kWindow = 64 * 1024;  // what one read_at fetches while parsing
 constexpr std::size_t kSniff = 1024;        // head and tail of anything that is not PGDMP
@@ -284,4 +284,4 @@ class Inspector {
   std::uint64_t block_start_ = 0;
 };
 
-}  // namespace weighlink::backend::dump_detail
+}  // namespace weighlink::recovery::dump_detail

@@ -11,7 +11,7 @@
 #include "weighlink/pg/pg.hpp"
 #include "weighlink/recovery/commands.hpp"
 
-namespace weighlink::backend {
+namespace weighlink::recovery {
 namespace {
 
 int fail(const base::Console& console, int code, const std::string& what) {
@@ -28,7 +28,7 @@ int run_mark_restored(const std::string& dsn, const std::string& restored_from,
                 "--from is empty; say where the database came from, e.g. --from \"pgbackrest "
                 "PITR to 2026-11-21 03:00:00+00\"");
   }
-  PgConnection db(dsn);
+  pg::PgConnection db(dsn);
   if (!db.ensure_connected()) {
     return fail(console, kExitFailure,
                 "cannot reach PostgreSQL at " + db.target() + " (" + db.last_error() +
@@ -51,9 +51,9 @@ int run_mark_restored(const std::string& dsn, const std::string& restored_from,
 
   // The same code as `migrate`: a database restored from before an upgrade comes up on this
   // binary's schema before the generation (in backend_meta) is written.
-  const auto before = schema_status(db);
-  const auto applied = migrate(db);
-  const auto after = schema_status(db);
+  const auto before = pg::schema_status(db);
+  const auto applied = pg::migrate(db);
+  const auto after = pg::schema_status(db);
   if (!before || !applied || !after) {
     return fail(console, kExitFailure,
                 "the migrations failed on " + target + ": " + db.last_error() +
@@ -77,4 +77,4 @@ int run_mark_restored(const std::string& dsn, const std::string& restored_from,
   return kExitOk;
 }
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::recovery

@@ -32,7 +32,7 @@
 #include "weighlink/recovery/offsite.hpp"
 #include "weighlink/recovery/restore.hpp"
 
-namespace weighlink::backend {
+namespace weighlink::recovery {
 namespace {
 
 namespace fs = std::filesystem;
@@ -157,9 +157,9 @@ Check check_database(const std::string& dsn, int timeout_s) {
   const auto started = Clock::now();
   Check check;
   const std::string timeout = std::to_string(timeout_s);
-  PgConnection db(dsn_with_parameters(dsn, {{"connect_timeout", timeout},
-                                            {"tcp_user_timeout", timeout + "000"},
-                                            {"application_name", "weighlink-monitor"}}));
+  pg::PgConnection db(pg::dsn_with_parameters(dsn, {{"connect_timeout", timeout},
+                                                    {"tcp_user_timeout", timeout + "000"},
+                                                    {"application_name", "weighlink-monitor"}}));
   auto finish = [&](Health health, std::string detail) {
     check.health = health;
     check.detail = std::move(detail);
@@ -174,7 +174,7 @@ Check check_database(const std::string& dsn, int timeout_s) {
       "SELECT (SELECT coalesce(max(version), 0) FROM schema_migrations), "
       "(SELECT value FROM backend_meta WHERE key = 'generation')");
   if (!row) {
-    return finish(row.error() == Errc::not_migrated ? Health::missing : Health::unreachable,
+    return finish(row.error() == pg::Errc::not_migrated ? Health::missing : Health::unreachable,
                   db.last_error());
   }
   check.schema_version = std::atoi(std::string(row->get(0, 0)).c_str());
@@ -183,10 +183,10 @@ Check check_database(const std::string& dsn, int timeout_s) {
                   "backend_meta has no generation: not a database a backend serves");
   }
   check.generation = std::string(row->get(0, 1));
-  if (check.schema_version < latest_schema_version()) {
+  if (check.schema_version < pg::latest_schema_version()) {
     return finish(Health::schema_behind,
                   "schema at version " + std::to_string(check.schema_version) +
-                      ", this binary needs " + std::to_string(latest_schema_version()) +
+                      ", this binary needs " + std::to_string(pg::latest_schema_version()) +
                       ": run `weighlink-backend migrate`");
   }
   return finish(Health::healthy, "reachable and migrated");
@@ -308,9 +308,9 @@ json::object recover(const base::Console& console, const MonitorOptions& o,
   // A fresh database: never one that holds anything (a restore with --force could drop live
   // data of a database that was only unreachable for a moment).
   t = Clock::now();
-  PgConnection admin(o.recover_dsn);
+  pg::PgConnection admin(o.recover_dsn);
   if (!admin.ensure_connected()) {
-    return r.failed("create", "cannot reach the recovery server " + dsn_target(o.recover_dsn) +
+    return r.failed("create", "cannot reach the recovery server " + pg::dsn_target(o.recover_dsn) +
                                   " (--recover-dsn): " + admin.last_error());
   }
   std::string name = recovered_database_name(unix_now());
@@ -323,9 +323,9 @@ json::object recover(const base::Console& console, const MonitorOptions& o,
     return r.failed("create", "cannot create database " + name + " on " + admin.target() + " (" +
                                   admin.last_error() + "); the --recover-dsn role needs CREATEDB");
   }
-  const std::string new_dsn = dsn_with_database(o.recover_dsn, name);
+  const std::string new_dsn = pg::dsn_with_database(o.recover_dsn, name);
   r.set("database", json::string(name));
-  r.set("target", json::string(dsn_target(new_dsn)));
+  r.set("target", json::string(pg::dsn_target(new_dsn)));
   r.step("create", t);
   // A half-restored database is dropped: left behind, it would look like a recovery.
   auto drop = [&] {
@@ -370,8 +370,8 @@ json::object recover(const base::Console& console, const MonitorOptions& o,
     text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
     if (in.bad()) return r.failed("repoint", "cannot read --dsn-file " + o.dsn_file);
   }
-  const std::string comment = now_text() + " from " + dsn_target(dsn) + " to " +
-                              dsn_target(new_dsn) + ", restored from " + pointer.dump;
+  const std::string comment = now_text() + " from " + pg::dsn_target(dsn) + " to " +
+                              pg::dsn_target(new_dsn) + ", restored from " + pointer.dump;
   if (auto written = base::write_file_atomically(
           o.dsn_file, repoint_env_file(text, kDsnVariable, new_dsn, comment), 0600);
       !written) {
@@ -445,7 +445,7 @@ std::optional<std::string> usage_problem(const MonitorOptions& o) {
   if (o.dsn_file.empty()) {
     return "--recover needs --dsn-file (the backend's EnvironmentFile with WEIGHLINK_DSN=...)";
   }
-  if (auto problem = dsn_problem(o.recover_dsn)) return "invalid --recover-dsn: " + *problem;
+  if (auto problem = pg::dsn_problem(o.recover_dsn)) return "invalid --recover-dsn: " + *problem;
   for (const auto& spec : locations_of(o)) {
     if (auto location = parse_location(spec); !location) return location.error().message;
   }
@@ -525,7 +525,7 @@ int run_monitor(const MonitorOptions& options, const base::Console& console) {
   MonitorState state(MonitorPolicy{options.threshold, options.cooldown_s, options.recover});
   std::string dsn = options.dsn;
   json::object start{{"event", "start"},
-                     {"target", dsn_target(dsn)},
+                     {"target", pg::dsn_target(dsn)},
                      {"interval_ms", std::llround(options.interval_s * 1000)},
                      {"threshold", options.threshold},
                      {"cooldown_s", options.cooldown_s},
@@ -540,10 +540,10 @@ int run_monitor(const MonitorOptions& options, const base::Console& console) {
     } else {
       preflight["verified_latest_error"] = error;
     }
-    PgConnection admin(options.recover_dsn);
+    pg::PgConnection admin(options.recover_dsn);
     preflight["recover_server"] =
         admin.ensure_connected() ? std::string("reachable") : "unreachable: " + admin.last_error();
-    start["recover_target"] = dsn_target(options.recover_dsn);
+    start["recover_target"] = pg::dsn_target(options.recover_dsn);
     start["dsn_file"] = options.dsn_file;
     start["preflight"] = std::move(preflight);
   }
@@ -559,7 +559,7 @@ int run_monitor(const MonitorOptions& options, const base::Console& console) {
         state.observe(last_healthy, unix_now(), check.health != Health::schema_behind);
     json::object line{{"event", "check"},
                       {"check", checks},
-                      {"target", dsn_target(dsn)},
+                      {"target", pg::dsn_target(dsn)},
                       {"healthy", last_healthy},
                       {"state", health_name(check.health)},
                       {"detail", check.detail},
@@ -592,4 +592,4 @@ int run_monitor(const MonitorOptions& options, const base::Console& console) {
   return signalled || last_healthy ? kExitOk : kExitFailure;
 }
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::recovery

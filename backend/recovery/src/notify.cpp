@@ -5,7 +5,6 @@
 #include <boost/url/parse.hpp>
 #include <charconv>
 #include <random>
-#include <stdexcept>
 #include <thread>
 
 #include "notify_http.hpp"
@@ -13,7 +12,7 @@
 #include "weighlink/base/base64.hpp"
 #include "weighlink/base/host_port.hpp"
 
-namespace weighlink::backend {
+namespace weighlink::recovery {
 namespace {
 
 using std::chrono::milliseconds;
@@ -63,23 +62,19 @@ NotifyDecision decide_notify(int status, NotifyError error) {
   return NotifyDecision::give_up;
 }
 
-void throw_exception_from_error(const NotifyUrlError& error, const boost::source_location&) {
-  throw std::invalid_argument(error.message);
-}
-
 std::string NotifyTarget::endpoint() const {
   return std::string(tls ? "https://" : "http://") + base::format_host_port(host, port);
 }
 
-boost::system::result<NotifyTarget, NotifyUrlError> parse_notify_url(std::string_view url) {
+base::Expected<NotifyTarget> parse_notify_url(std::string_view url) {
   const auto bad = [&](const std::string& why) {
     // Only the part before any user info, path or query: those often hold the webhook's secret.
     const auto scheme_end = url.find("://");
     const auto shown = scheme_end == std::string_view::npos
                            ? std::string("(not shown)")
                            : std::string(url.substr(0, scheme_end + 3)) + "...";
-    return NotifyUrlError{"notification URL " + shown + " " + why +
-                          "; give one like https://hooks.example.com/weighlink"};
+    return base::invalid_argument("notification URL " + shown + " " + why +
+                                  "; give one like https://hooks.example.com/weighlink");
   };
   auto parsed = boost::urls::parse_absolute_uri(url);
   if (!parsed) return bad("is not a URL (" + parsed.error().message() + ")");
@@ -168,16 +163,15 @@ NotifyOutcome post_notification(const std::string& url, const std::string& json_
     outcome.error = target.error().message;
     return outcome;
   }
-  std::string error;
-  auto transport = make_http_transport(*target, policy, error);
+  auto transport = make_http_transport(*target, policy);
   if (!transport) {
     NotifyOutcome outcome;
     outcome.endpoint = target->endpoint();
-    outcome.error = error;
+    outcome.error = transport.error().message;
     return outcome;
   }
   return run_notify_attempts(target->endpoint(), policy,
-                             [&](std::uint32_t) { return transport->post(json_body); });
+                             [&](std::uint32_t) { return (*transport)->post(json_body); });
 }
 
 boost::json::object to_json(const NotifyOutcome& outcome) {
@@ -195,4 +189,4 @@ boost::json::object to_json(const NotifyOutcome& outcome) {
           {"attempts", std::move(attempts)}};
 }
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::recovery

@@ -18,7 +18,7 @@
 
 #include "weighlink/base/host_port.hpp"
 
-namespace weighlink::backend {
+namespace weighlink::recovery {
 namespace {
 
 namespace asio = boost::asio;
@@ -71,18 +71,19 @@ class HttpTransport final : public NotifyTransport {
         attempt_timeout_(policy.attempt_timeout) {}
 
   // https: the system's trust store, the policy's CA file, peer verification.
-  bool init_tls(const NotifyPolicy& policy, std::string& error) {
+  base::Expected<void> init_tls(const NotifyPolicy& policy) {
     tls_.emplace(ssl::context::tls_client);
     beast::error_code ec;
     tls_->set_default_verify_paths(ec);
     if (!ec && !policy.ca_file.empty()) tls_->load_verify_file(policy.ca_file.string(), ec);
     if (!ec) tls_->set_verify_mode(ssl::verify_peer, ec);
     if (ec) {
-      error = "cannot set up TLS for the notification (" + ec.message() + ")" +
-              (policy.ca_file.empty() ? std::string()
-                                      : "; check the CA file " + policy.ca_file.string());
+      return base::Error{
+          ec, "cannot set up TLS for the notification (" + ec.message() + ")" +
+                  (policy.ca_file.empty() ? std::string()
+                                          : "; check the CA file " + policy.ca_file.string())};
     }
-    return !ec;
+    return {};
   }
 
   NotifyAttempt post(const std::string& json_body) override {
@@ -244,12 +245,13 @@ class HttpTransport final : public NotifyTransport {
 
 }  // namespace
 
-std::unique_ptr<NotifyTransport> make_http_transport(const NotifyTarget& target,
-                                                     const NotifyPolicy& policy,
-                                                     std::string& error) {
+base::Expected<std::unique_ptr<NotifyTransport>> make_http_transport(const NotifyTarget& target,
+                                                                     const NotifyPolicy& policy) {
   auto transport = std::make_unique<HttpTransport>(target, policy);
-  if (target.tls && !transport->init_tls(policy, error)) return nullptr;
-  return transport;
+  if (target.tls) {
+    if (auto tls = transport->init_tls(policy); !tls) return tls.error();
+  }
+  return std::unique_ptr<NotifyTransport>(std::move(transport));
 }
 
 NotifyAttempt http_get_once(const NotifyTarget& target, std::chrono::milliseconds timeout) {
@@ -261,4 +263,4 @@ NotifyAttempt http_get_once(const NotifyTarget& target, std::chrono::millisecond
   return HttpTransport(std::move(plain), policy).send(http::verb::get, {});
 }
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::recovery

@@ -1,14 +1,15 @@
 #pragma once
 // The backend's one HTTP client, Boost.Beast (http) and Beast over OpenSSL (https) in
-// notify_http.cpp, private to weighlink::backend: the notification's POST and the drill's GET.
+// notify_http.cpp, private to weighlink::recovery: the notification's POST and the drill's GET.
 
 #include <chrono>
 #include <memory>
 #include <string>
 
+#include "weighlink/base/error.hpp"
 #include "weighlink/recovery/notify.hpp"
 
-namespace weighlink::backend {
+namespace weighlink::recovery {
 
 class NotifyTransport {
  public:
@@ -17,10 +18,10 @@ class NotifyTransport {
   [[nodiscard]] virtual NotifyAttempt post(const std::string& json_body) = 0;
 };
 
-// nullptr, with `error` set, when https cannot be set up (an unreadable ca_file).
-[[nodiscard]] std::unique_ptr<NotifyTransport> make_http_transport(const NotifyTarget& target,
-                                                                   const NotifyPolicy& policy,
-                                                                   std::string& error);
+// An error (TLS's own code, "cannot set up TLS for the notification (...)") when https cannot be
+// set up: an unreadable or invalid ca_file.
+[[nodiscard]] base::Expected<std::unique_ptr<NotifyTransport>> make_http_transport(
+    const NotifyTarget& target, const NotifyPolicy& policy);
 
 // One GET of `target.target` on plain http (the drill's /readyz probe), name resolution,
 // connect and the whole exchange within `timeout`. status 0 with `error` and `detail` when no
@@ -28,4 +29,4 @@ class NotifyTransport {
 [[nodiscard]] NotifyAttempt http_get_once(const NotifyTarget& target,
                                           std::chrono::milliseconds timeout);
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::recovery

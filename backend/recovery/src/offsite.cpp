@@ -10,7 +10,7 @@
 
 #include "offsite_stores.hpp"
 
-namespace weighlink::backend {
+namespace weighlink::recovery {
 namespace {
 
 class OffsiteCategory final : public boost::system::error_category {
@@ -305,4 +305,4 @@ std::string describe_fallback(const ReachableStore& reachable) {
   return out + "served by fallback " + served;
 }
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::recovery

@@ -13,7 +13,7 @@
 #include "offsite_stores.hpp"
 #include "weighlink/base/file_write.hpp"
 
-namespace weighlink::backend {
+namespace weighlink::recovery {
 namespace {
 
 namespace fs = std::filesystem;
@@ -166,4 +166,4 @@ std::unique_ptr<Store> make_local_store(const Location& location) {
   return std::make_unique<LocalStore>(location);
 }
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::recovery

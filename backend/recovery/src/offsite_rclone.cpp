@@ -4,7 +4,7 @@
 #include "offsite_stores.hpp"
 #include "weighlink/base/subprocess.hpp"
 
-namespace weighlink::backend {
+namespace weighlink::recovery {
 namespace {
 
 namespace fs = std::filesystem;
@@ -208,4 +208,4 @@ std::unique_ptr<Store> make_rclone_store(const Location& location, const RcloneO
   return std::make_unique<RcloneStore>(location, options);
 }
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::recovery

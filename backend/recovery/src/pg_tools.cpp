@@ -13,7 +13,7 @@
 #include "weighlink/base/subprocess.hpp"
 #include "weighlink/pg/pg.hpp"
 
-namespace weighlink::backend {
+namespace weighlink::recovery {
 
 std::string server_major(std::string_view server_version_num) {
   return std::string(server_version_num.substr(
@@ -65,7 +65,7 @@ SectionsRestore restore_sections(const std::string& pg_restore, const std::files
                                  const std::string& dsn, int jobs,
                                  const std::function<void(const SectionTiming&)>& on_section) {
   SectionsRestore result;
-  const auto tool = dsn_for_tool(dsn);  // the password goes in the environment, not argv
+  const auto tool = pg::dsn_for_tool(dsn);  // the password goes in the environment, not argv
   for (const char* section : {"pre-data", "data", "post-data"}) {
     std::vector<std::string> argv = {pg_restore,
                                      "--section=" + std::string(section),
@@ -98,4 +98,4 @@ SectionsRestore restore_sections(const std::string& pg_restore, const std::files
   return result;
 }
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::recovery

@@ -1,5 +1,5 @@
 #pragma once
-// Internal to weighlink::backend (backup, restore): the PostgreSQL client programs that match the
+// Internal to weighlink::recovery (backup, restore): the PostgreSQL client programs that match the
 // server (pg_dump, pg_restore), run to completion with their stderr captured, and the dump file's
 // sha256 (base::file_sha256). An adapter: POSIX spawn, no database connection.
 //
@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-namespace weighlink::backend {
+namespace weighlink::recovery {
 
 // The major version from server_version_num: "15" from "150004".
 [[nodiscard]] std::string server_major(std::string_view server_version_num);
@@ -55,4 +55,4 @@ struct SectionsRestore {
     const std::string& pg_restore, const std::filesystem::path& dump, const std::string& dsn,
     int jobs, const std::function<void(const SectionTiming&)>& on_section = {});
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::recovery

@@ -26,7 +26,7 @@
 #include "weighlink/recovery/commands.hpp"
 #include "weighlink/recovery/dump_archive.hpp"
 
-namespace weighlink::backend {
+namespace weighlink::recovery {
 namespace {
 
 namespace fs = std::filesystem;
@@ -44,7 +44,7 @@ struct SchemaContents {
 };
 
 // Tables, views, sequences... in every non-system schema of the target.
-Result<std::vector<SchemaContents>> target_contents(PgConnection& db) {
+pg::Result<std::vector<SchemaContents>> target_contents(pg::PgConnection& db) {
   auto rows = db.exec(
       "SELECT n.nspname, count(c.oid), "
       "       coalesce(string_agg(c.relname, ', ' ORDER BY c.relname), '') "
@@ -79,7 +79,7 @@ std::string describe(const std::vector<SchemaContents>& contents) {
 // application_name every weighlink-backend connection sets unless its DSN names another: a
 // restore under a live backend would apply mutations into a half-restored database. Those of a
 // backend that was just stopped take a moment to leave pg_stat_activity: they are given 3 s.
-Result<std::string> weighlink_sessions(PgConnection& db) {
+pg::Result<std::string> weighlink_sessions(pg::PgConnection& db) {
   const auto deadline = Clock::now() + std::chrono::seconds(3);
   while (true) {
     auto r = db.exec(
@@ -106,8 +106,9 @@ Result<std::string> weighlink_sessions(PgConnection& db) {
 // DATABASE need a connection to another database of the cluster and CREATEDB, and lose the
 // database's own settings and grants, which a dump without --create does not bring back. A
 // schema drop reaches nothing outside the database of --dsn.
-Result<std::string> empty_target(PgConnection& db, const std::vector<SchemaContents>& contents) {
-  PgTransaction transaction(db);
+pg::Result<std::string> empty_target(pg::PgConnection& db,
+                                     const std::vector<SchemaContents>& contents) {
+  pg::PgTransaction transaction(db);
   if (auto begun = transaction.begin(); !begun) return begun.error();
   std::string dropped;
   for (const auto& s : contents) {
@@ -178,11 +179,10 @@ std::optional<std::string> manifest_mismatch(const fs::path& file, const std::st
   }
   std::ifstream in(manifest_file, std::ios::binary);
   const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-  std::string error;
-  const auto manifest = parse_manifest(text, error);
+  const auto manifest = parse_manifest(text);
   if (!manifest) {
-    return "the manifest " + manifest_file.string() + " beside the dump cannot be read (" + error +
-           "); move it away to restore without the checksum check";
+    return "the manifest " + manifest_file.string() + " beside the dump cannot be read (" +
+           manifest.error().message + "); move it away to restore without the checksum check";
   }
   if (manifest->sha256 != sha) {
     return file.string() + " has sha256 " + sha + " but its manifest " + manifest_file.string() +
@@ -267,7 +267,7 @@ RestoreResult restore_dump(const RestoreOptions& options, std::ostream& progress
   std::error_code ec;
   const auto size = fs::file_size(file, ec);
 
-  PgConnection db(options.dsn, PgConnection::Session::maintenance);
+  pg::PgConnection db(options.dsn, pg::PgConnection::Session::maintenance);
   if (!db.ensure_connected()) {
     return fail(kExitFailure, "cannot reach PostgreSQL at " + db.target() + " (" + db.last_error() +
                                   "); check --dsn and that the server is running");
@@ -383,4 +383,4 @@ int run_restore(const RestoreOptions& options, const base::Console& console) {
   return kExitOk;
 }
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::recovery

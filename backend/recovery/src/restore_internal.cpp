@@ -1,9 +1,9 @@
 #include "restore_internal.hpp"
 
-namespace weighlink::backend {
+namespace weighlink::recovery {
 
-Result<Generation> new_generation(PgConnection& db, const std::string& restored_from) {
-  PgTransaction transaction(db);
+pg::Result<Generation> new_generation(pg::PgConnection& db, const std::string& restored_from) {
+  pg::PgTransaction transaction(db);
   if (auto begun = transaction.begin(); !begun) return begun.error();
   Generation generation;
   auto old = db.exec("SELECT value FROM backend_meta WHERE key = 'generation'");
@@ -26,4 +26,4 @@ Result<Generation> new_generation(PgConnection& db, const std::string& restored_
   return generation;
 }
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::recovery

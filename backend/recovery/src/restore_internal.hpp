@@ -1,12 +1,12 @@
 #pragma once
-// Internal to weighlink::backend (restore, mark-restored): what every way of bringing a database
+// Internal to weighlink::recovery (restore, mark-restored): what every way of bringing a database
 // back ends with.
 
 #include <string>
 
 #include "weighlink/pg/pg.hpp"
 
-namespace weighlink::backend {
+namespace weighlink::recovery {
 
 struct Generation {
   std::string previous;  // the one the database held before ("" when none)
@@ -16,6 +16,7 @@ struct Generation {
 // A new generation (gen_random_uuid()) in backend_meta, with restored_from and restored_at (now,
 // UTC), in one transaction: agents see the change in their next Hello and re-send whatever the
 // restored database lacks (SPEC §5). The schema must be migrated (backend_meta exists).
-[[nodiscard]] Result<Generation> new_generation(PgConnection& db, const std::string& restored_from);
+[[nodiscard]] pg::Result<Generation> new_generation(pg::PgConnection& db,
+                                                    const std::string& restored_from);
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::recovery

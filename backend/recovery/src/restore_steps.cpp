@@ -8,7 +8,7 @@
 #include "restore_internal.hpp"
 #include "weighlink/pg/migrations.hpp"
 
-namespace weighlink::backend {
+namespace weighlink::recovery {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -21,7 +21,7 @@ double RestoreRun::seconds() const {
   return total;
 }
 
-RestoreRun restore_into(PgConnection& db, const std::string& dsn, const RestoreSource& source,
+RestoreRun restore_into(pg::PgConnection& db, const std::string& dsn, const RestoreSource& source,
                         const std::function<void(const RestoreStep&)>& on_step) {
   RestoreRun run;
   const auto completed = [&](std::string name, double seconds, std::string detail = {}) {
@@ -48,9 +48,9 @@ RestoreRun restore_into(PgConnection& db, const std::string& dsn, const RestoreS
   completed("analyze", seconds_since(started));
 
   started = Clock::now();
-  const auto before = schema_status(db);
-  const auto applied = migrate(db);
-  const auto after = schema_status(db);
+  const auto before = pg::schema_status(db);
+  const auto applied = pg::migrate(db);
+  const auto after = pg::schema_status(db);
   if (!before || !applied || !after) {
     return failed("migrate", "phase migrate failed: " + db.last_error());
   }
@@ -71,4 +71,4 @@ RestoreRun restore_into(PgConnection& db, const std::string& dsn, const RestoreS
   return run;
 }
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::recovery

@@ -1,5 +1,5 @@
 #pragma once
-// Internal to weighlink::backend (restore, drill): what turns a custom-format dump into a
+// Internal to weighlink::recovery (restore, drill): what turns a custom-format dump into a
 // database a backend of this binary serves, in order: pg_restore pre-data, data and post-data,
 // ANALYZE (pg_restore brings no planner statistics), the pending migrations (a dump of an older
 // schema comes up on this binary's), and a new generation with where the database came from
@@ -15,7 +15,7 @@
 
 #include "weighlink/pg/pg.hpp"
 
-namespace weighlink::backend {
+namespace weighlink::recovery {
 
 struct RestoreStep {
   std::string name;  // pre-data, data, post-data, analyze, migrate, generation
@@ -49,8 +49,8 @@ struct RestoreSource {
 // Restores `source` into the empty database `db` is connected to (`dsn`, which pg_restore
 // connects to itself). `db` is a maintenance session: ANALYZE and the migrations of a large
 // database outlast the serving statement timeout. `on_step` is told each step as it completes.
-[[nodiscard]] RestoreRun restore_into(PgConnection& db, const std::string& dsn,
+[[nodiscard]] RestoreRun restore_into(pg::PgConnection& db, const std::string& dsn,
                                       const RestoreSource& source,
                                       const std::function<void(const RestoreStep&)>& on_step = {});
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::recovery

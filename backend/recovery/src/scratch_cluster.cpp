@@ -21,7 +21,7 @@
 
 #include "weighlink/base/subprocess.hpp"
 
-namespace weighlink::backend {
+namespace weighlink::recovery {
 namespace {
 
 namespace fs = std::filesystem;
@@ -45,6 +45,10 @@ std::string first_closed_folder(const fs::path& dir, uid_t uid, gid_t gid) {
 // The clusters alive in this process, for remove_on_signals().
 std::mutex g_live_mutex;
 std::vector<ScratchCluster*> g_live;
+
+base::Error failure(std::errc code, std::string message) {
+  return base::Error{std::make_error_code(code), std::move(message)};
+}
 
 std::string tail_of(const fs::path& file, std::size_t max_bytes) {
   std::ifstream in(file, std::ios::binary);
@@ -75,8 +79,8 @@ std::string newest_postgres_bin_dir(const std::string& program) {
   return dir;
 }
 
-std::unique_ptr<ScratchCluster> ScratchCluster::start(const ScratchOptions& options,
-                                                      std::string& error) {
+base::Expected<std::unique_ptr<ScratchCluster>> ScratchCluster::start(
+    const ScratchOptions& options) {
   std::unique_ptr<ScratchCluster> cluster(new ScratchCluster());
   cluster->bin_dir_ = options.bin_dir.empty() ? newest_postgres_bin_dir() : options.bin_dir;
   // Absolute: the server's -k and libpq's host= both need it (a relative host= is a host name).
@@ -90,9 +94,10 @@ std::unique_ptr<ScratchCluster> ScratchCluster::start(const ScratchOptions& opti
   // Unix socket paths are limited to 107 bytes: keep the directory name short.
   std::string pattern = (parent / "wl-scratch.XXXXXX").string();
   if (::mkdtemp(pattern.data()) == nullptr) {
-    error = "cannot make a directory under " + parent.string() + ": " + std::strerror(errno) +
-            "; give a writable --scratch-dir";
-    return nullptr;
+    const int err = errno;
+    return base::Error{std::error_code(err, std::generic_category()),
+                       "cannot make a directory under " + parent.string() + ": " +
+                           std::strerror(err) + "; give a writable --scratch-dir"};
   }
   cluster->dir_ = pattern;
   {
@@ -100,26 +105,25 @@ std::unique_ptr<ScratchCluster> ScratchCluster::start(const ScratchOptions& opti
     g_live.push_back(cluster.get());
   }
   if (cluster->dir_.string().size() > 80) {
-    error = "the scratch directory path " + cluster->dir_.string() +
-            " is too long for PostgreSQL's Unix socket; give a shorter --scratch-dir";
-    return nullptr;  // the destructor removes the directory
+    // The destructor removes the directory.
+    return failure(std::errc::filename_too_long,
+                   "the scratch directory path " + cluster->dir_.string() +
+                       " is too long for PostgreSQL's Unix socket; give a shorter --scratch-dir");
   }
   if (is_root()) {
     const passwd* pg = ::getpwnam("postgres");
     if (pg == nullptr || ::chown(cluster->dir_.c_str(), pg->pw_uid, pg->pw_gid) != 0) {
-      error =
-          "running as root, the scratch cluster must run as the `postgres` user, which is "
-          "missing (install postgresql) or cannot own " +
-          cluster->dir_.string();
-      return nullptr;
+      return failure(std::errc::permission_denied,
+                     "running as root, the scratch cluster must run as the `postgres` user, which "
+                     "is missing (install postgresql) or cannot own " +
+                         cluster->dir_.string());
     }
     if (const auto closed = first_closed_folder(cluster->dir_, pg->pw_uid, pg->pw_gid);
         !closed.empty()) {
-      error =
-          "running as root, the scratch cluster's server runs as `postgres`, which may not "
-          "enter " +
-          closed + "; give a --scratch-dir it can reach (e.g. under /tmp)";
-      return nullptr;
+      return failure(std::errc::permission_denied,
+                     "running as root, the scratch cluster's server runs as `postgres`, which may "
+                     "not enter " +
+                         closed + "; give a --scratch-dir it can reach (e.g. under /tmp)");
     }
   }
   const auto data = (cluster->dir_ / "data").string();
@@ -127,13 +131,14 @@ std::unique_ptr<ScratchCluster> ScratchCluster::start(const ScratchOptions& opti
       "initdb",
       {"-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"},
       options.start_timeout_s);
+  if (init == -1 && cluster->bin_dir_.empty()) {
+    return failure(std::errc::no_such_file_or_directory,
+                   "cannot run initdb: install postgresql (its server programs make the scratch "
+                   "cluster)");
+  }
   if (init != 0) {
-    error = init == -1 && cluster->bin_dir_.empty()
-                ? "cannot run initdb: install postgresql (its server programs make the scratch "
-                  "cluster)"
-                : "initdb of the scratch cluster failed (exit " + std::to_string(init) +
-                      "): " + cluster->log_tail();
-    return nullptr;
+    return failure(std::errc::io_error, "initdb of the scratch cluster failed (exit " +
+                                            std::to_string(init) + "): " + cluster->log_tail());
   }
   // Nothing listens on TCP; durability is off: the cluster is thrown away.
   const std::string server_options = "-c listen_addresses='' -k " + cluster->dir_.string() +
@@ -148,9 +153,8 @@ std::unique_ptr<ScratchCluster> ScratchCluster::start(const ScratchOptions& opti
                            options.start_timeout_s + 10);
   cluster->running_ = true;  // a half-started server is stopped by the destructor too
   if (started != 0) {
-    error = "the scratch cluster did not start (exit " + std::to_string(started) +
-            "): " + cluster->log_tail();
-    return nullptr;
+    return failure(std::errc::io_error, "the scratch cluster did not start (exit " +
+                                            std::to_string(started) + "): " + cluster->log_tail());
   }
   return cluster;
 }
@@ -220,4 +224,4 @@ int ScratchCluster::run_program(const std::string& program, const std::vector<st
   return base::run_logged(argv, dir_ / "tools.log", std::chrono::seconds(timeout_s));
 }
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::recovery

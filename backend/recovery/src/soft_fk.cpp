@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-namespace weighlink::backend {
+namespace weighlink::recovery {
 namespace {
 
 // "a.b" -> "\"a\".\"b\"", with embedded quotes doubled.
@@ -66,19 +66,19 @@ std::vector<SoftForeignKey> builtin_soft_foreign_keys() {
            0}};
 }
 
-bool apply_soft_fk_allowlist(std::string_view yaml_text, const std::string& source,
-                             std::vector<SoftForeignKey>& keys, std::string& error) {
+base::Expected<void> apply_soft_fk_allowlist(std::string_view yaml_text, const std::string& source,
+                                             std::vector<SoftForeignKey>& keys) {
   YAML::Node root;
   try {
     root = YAML::Load(std::string(yaml_text));
   } catch (const YAML::Exception& e) {
-    error = source + ": not valid YAML (line " + std::to_string(e.mark.line + 1) + "): " + e.msg;
-    return false;
+    return base::invalid_argument(source + ": not valid YAML (line " +
+                                  std::to_string(e.mark.line + 1) + "): " + e.msg);
   }
-  if (root.IsNull()) return true;  // an empty allowlist changes nothing
+  if (root.IsNull()) return {};  // an empty allowlist changes nothing
   if (!root.IsMap() || !root["soft_foreign_keys"] || !root["soft_foreign_keys"].IsSequence()) {
-    error = source + ": expected a map with a list `soft_foreign_keys:` (see docs/operations.md)";
-    return false;
+    return base::invalid_argument(
+        source + ": expected a map with a list `soft_foreign_keys:` (see docs/operations.md)");
   }
   std::vector<SoftForeignKey> result = keys;
   const auto list = root["soft_foreign_keys"];
@@ -86,8 +86,8 @@ bool apply_soft_fk_allowlist(std::string_view yaml_text, const std::string& sour
     const auto entry = list[i];
     const std::string where = source + ": soft_foreign_keys[" + std::to_string(i) + "]";
     if (!entry.IsMap()) {
-      error = where + ": expected a map with name, max_orphans and the relation";
-      return false;
+      return base::invalid_argument(where +
+                                    ": expected a map with name, max_orphans and the relation");
     }
     try {
       for (const auto& field : entry) {
@@ -95,14 +95,13 @@ bool apply_soft_fk_allowlist(std::string_view yaml_text, const std::string& sour
             "name", "table", "columns", "references", "referenced_columns", "where", "max_orphans"};
         const auto key = field.first.as<std::string>();
         if (std::find(known.begin(), known.end(), key) == known.end()) {
-          error = where + ": unknown key `" + key +
-                  "` (name, table, columns, references, referenced_columns, where, max_orphans)";
-          return false;
+          return base::invalid_argument(
+              where + ": unknown key `" + key +
+              "` (name, table, columns, references, referenced_columns, where, max_orphans)");
         }
       }
       if (!entry["name"] || entry["name"].as<std::string>().empty()) {
-        error = where + ": `name` is required";
-        return false;
+        return base::invalid_argument(where + ": `name` is required");
       }
       const auto name = entry["name"].as<std::string>();
       auto it = std::find_if(result.begin(), result.end(),
@@ -118,28 +117,26 @@ bool apply_soft_fk_allowlist(std::string_view yaml_text, const std::string& sour
       }
       if (entry["where"]) key.where = entry["where"].as<std::string>();
       if (!entry["max_orphans"]) {
-        error = where + " (" + name + "): `max_orphans` is required";
-        return false;
+        return base::invalid_argument(where + " (" + name + "): `max_orphans` is required");
       }
       key.max_orphans = entry["max_orphans"].as<std::int64_t>();
       if (key.max_orphans < 0) {
-        error = where + " (" + name + "): `max_orphans` must be 0 or more";
-        return false;
+        return base::invalid_argument(where + " (" + name + "): `max_orphans` must be 0 or more");
       }
       if (!valid_name(key.table) || !valid_name(key.references) || key.columns.empty() ||
           key.columns.size() != key.referenced_columns.size() ||
           !std::all_of(key.columns.begin(), key.columns.end(), valid_name) ||
           !std::all_of(key.referenced_columns.begin(), key.referenced_columns.end(), valid_name)) {
-        error = where + " (" + name + "): " +
-                (known_key ? std::string("the relation's fields are not valid")
-                           : std::string("not a built-in relation, so `table`, `columns`, "
-                                         "`references` and `referenced_columns` (as many as "
-                                         "`columns`) are required"));
-        return false;
+        return base::invalid_argument(
+            where + " (" + name + "): " +
+            (known_key ? std::string("the relation's fields are not valid")
+                       : std::string("not a built-in relation, so `table`, `columns`, "
+                                     "`references` and `referenced_columns` (as many as "
+                                     "`columns`) are required")));
       }
       if (key.where.find(';') != std::string::npos) {
-        error = where + " (" + name + "): `where` is one SQL condition; it may not hold ';'";
-        return false;
+        return base::invalid_argument(where + " (" + name +
+                                      "): `where` is one SQL condition; it may not hold ';'");
       }
       if (known_key) {
         *it = std::move(key);
@@ -147,13 +144,13 @@ bool apply_soft_fk_allowlist(std::string_view yaml_text, const std::string& sour
         result.push_back(std::move(key));
       }
     } catch (const YAML::Exception& e) {
-      error = where + ": " + e.msg + " (line " + std::to_string(e.mark.line + 1) +
-              "; max_orphans is a whole number, columns a list of names)";
-      return false;
+      return base::invalid_argument(where + ": " + e.msg + " (line " +
+                                    std::to_string(e.mark.line + 1) +
+                                    "; max_orphans is a whole number, columns a list of names)");
     }
   }
   keys = std::move(result);
-  return true;
+  return {};
 }
 
 std::string orphan_count_sql(const SoftForeignKey& key) {
@@ -171,4 +168,4 @@ std::string orphan_sample_sql(const SoftForeignKey& key, int limit) {
   return "SELECT " + columns + orphan_from(key) + " LIMIT " + std::to_string(limit);
 }
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::recovery

@@ -13,7 +13,7 @@
 #include "weighlink/base/hash.hpp"
 #include "weighlink/recovery/notify.hpp"
 
-namespace weighlink::backend {
+namespace weighlink::recovery {
 namespace {
 
 using verify::Candidate;
@@ -27,7 +27,7 @@ namespace json = boost::json;
 // a newer dump of the old generation holds seqs the database does not: agents must keep them).
 json::object raise_durable_seq(const std::string& dsn, const Candidate& c) {
   json::object out;
-  PgConnection db(dsn);
+  pg::PgConnection db(dsn);
   if (!db.ensure_connected()) {
     out["moved"] = false;
     out["detail"] = "cannot reach --dsn " + db.target() + ": " + db.last_error() +
@@ -89,9 +89,9 @@ int run_verify_backup(const VerifyOptions& o, const base::Console& console) {
     }
     std::stringstream text;
     text << in.rdbuf();
-    std::string error;
-    if (!apply_soft_fk_allowlist(text.str(), o.soft_fk_allowlist, soft_keys, error)) {
-      console.err << "weighlink-backend: verify-backup: " << error << "\n";
+    if (auto applied = apply_soft_fk_allowlist(text.str(), o.soft_fk_allowlist, soft_keys);
+        !applied) {
+      console.err << "weighlink-backend: verify-backup: " << applied.error().message << "\n";
       return kExitUsage;
     }
   }
@@ -240,4 +240,4 @@ int run_verify_backup(const VerifyOptions& o, const base::Console& console) {
   return report.exit_code();
 }
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::recovery

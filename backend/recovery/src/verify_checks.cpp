@@ -11,7 +11,7 @@
 #include "weighlink/base/subprocess.hpp"
 #include "weighlink/recovery/dump_archive.hpp"
 
-namespace weighlink::backend::verify {
+namespace weighlink::recovery::verify {
 namespace {
 
 class Checks {
@@ -212,7 +212,7 @@ class Checks {
                      " s after it was started, alongside the checks above");
     t = Clock::now();
     if (inspection_.verdict == DumpVerdict::plain_ok) {
-      const auto tool_dsn = dsn_for_tool(target_.dsn());
+      const auto tool_dsn = pg::dsn_for_tool(target_.dsn());
       const auto r = run_program({target_.tool("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1",
                                   "--dbname=" + tool_dsn.dsn, "-f", dump_path_.string()},
                                  tool_dsn.environment);
@@ -247,7 +247,7 @@ class Checks {
   // VACUUM ANALYZE, a table per connection with --jobs of them (vacuumdb).
   bool vacuum_analyze() {
     const auto t = Clock::now();
-    const auto tool_dsn = dsn_for_tool(target_.dsn());
+    const auto tool_dsn = pg::dsn_for_tool(target_.dsn());
     const auto vacuumed =
         run_program({target_.tool("vacuumdb"), "--analyze", "--jobs=" + std::to_string(o_.jobs),
                      "--quiet", "--dbname=" + tool_dsn.dsn},
@@ -263,7 +263,7 @@ class Checks {
   }
 
   bool connect() {
-    restored_.emplace(target_.dsn(), PgConnection::Session::maintenance);
+    restored_.emplace(target_.dsn(), pg::PgConnection::Session::maintenance);
     if (restored_->ensure_connected()) return true;
     report_.fail(VerifyCode::could_not_run,
                  "cannot connect to the restored database: " + restored_->last_error() +
@@ -277,13 +277,14 @@ class Checks {
     const auto t = Clock::now();
     auto& restored = *restored_;
     const auto& m = manifest();
-    RowCounts counts;
-    std::string error;
-    if (!count_public_tables(restored, counts, error)) {
+    auto counted = count_public_tables(restored);
+    if (!counted) {
+      const auto& error = counted.error().message;
       report_.step("row_counts", false, seconds_since(t), error);
       report_.fail(VerifyCode::restore_failed, "cannot count the restored rows: " + error);
       return false;
     }
+    const RowCounts& counts = *counted;
     json::object counts_json;
     for (const auto& [table, n] : counts) counts_json[table] = n;
     report_.set("row_counts", counts_json);
@@ -405,11 +406,11 @@ class Checks {
   RemoveDownload download_;
   fs::path dump_path_;
   DumpInspection inspection_;
-  std::optional<PgConnection> restored_;
+  std::optional<pg::PgConnection> restored_;
 };
 
 }  // namespace
 
 void run_checks(Run& run) { Checks(run).run(); }
 
-}  // namespace weighlink::backend::verify
+}  // namespace weighlink::recovery::verify

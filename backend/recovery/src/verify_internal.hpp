@@ -29,7 +29,7 @@
 #include "weighlink/recovery/soft_fk.hpp"
 #include "weighlink/recovery/verify_backup.hpp"
 
-namespace weighlink::backend::verify {
+namespace weighlink::recovery::verify {
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
@@ -122,7 +122,7 @@ class ScratchTarget {
   ScratchTarget& operator=(const ScratchTarget&) = delete;
   ~ScratchTarget() {
     if (!created_database_.empty()) {
-      PgConnection admin(admin_dsn_);
+      pg::PgConnection admin(admin_dsn_);
       if (!admin.ensure_connected() ||
           !admin.exec("DROP DATABASE IF EXISTS \"" + created_database_ + "\" WITH (FORCE)")) {
         err_ << "weighlink-backend: verify-backup: cannot drop the scratch database "
@@ -135,14 +135,18 @@ class ScratchTarget {
     if (o.scratch_dsn.empty()) {
       ScratchOptions options;
       options.parent = o.scratch_dir;
-      cluster_ = ScratchCluster::start(options, error);
-      if (!cluster_) return false;
+      auto cluster = ScratchCluster::start(options);
+      if (!cluster) {
+        error = cluster.error().message;
+        return false;
+      }
+      cluster_ = std::move(*cluster);
       dsn_ = cluster_->dsn("postgres");
       bin_ = cluster_->bin_dir();
       return true;
     }
     admin_dsn_ = o.scratch_dsn;
-    PgConnection admin(admin_dsn_);
+    pg::PgConnection admin(admin_dsn_);
     if (!admin.ensure_connected()) {
       error = "cannot reach --scratch-dsn " + admin.target() + ": " + admin.last_error() +
               "; check the DSN and that the server runs, or leave --scratch-dsn out";
@@ -156,7 +160,7 @@ class ScratchTarget {
       return false;
     }
     created_database_ = name;
-    dsn_ = dsn_with_database(o.scratch_dsn, name);
+    dsn_ = pg::dsn_with_database(o.scratch_dsn, name);
     bin_ = newest_postgres_bin_dir("pg_restore");
     return true;
   }
@@ -209,4 +213,4 @@ void write_textfile(const base::Console& console, const VerifyOptions& o, const 
                     const Candidate* candidate, const std::optional<SizeVerdict>& size,
                     const std::optional<VerifiedLatest>& latest);
 
-}  // namespace weighlink::backend::verify
+}  // namespace weighlink::recovery::verify

@@ -5,7 +5,7 @@
 #include "verify_internal.hpp"
 #include "weighlink/base/file_write.hpp"
 
-namespace weighlink::backend {
+namespace weighlink::recovery {
 
 std::string_view code_name(VerifyCode code) noexcept {
   switch (code) {
@@ -88,4 +88,4 @@ void write_textfile(const base::Console& console, const VerifyOptions& o, const 
 }
 
 }  // namespace verify
-}  // namespace weighlink::backend
+}  // namespace weighlink::recovery

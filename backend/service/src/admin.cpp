@@ -11,19 +11,19 @@
 #include "weighlink/service/pg_store.hpp"
 #include "weighlink/service/token.hpp"
 
-namespace weighlink::backend {
+namespace weighlink::service {
 namespace {
 
 // "weighlink-backend: <command>: <what failed>: <detail>; <what to do>"
 int fail(const base::Console& console, std::string_view command, std::string_view what,
-         const PgConnection& db, const boost::system::error_code& error) {
+         const pg::PgConnection& db, const boost::system::error_code& error) {
   console.err << "weighlink-backend: " << command << ": " << what << ": ";
-  if (error == Errc::station_not_found) {
+  if (error == pg::Errc::station_not_found) {
     console.err << "no such station; check --id\n";
-  } else if (error == Errc::connection_lost) {
+  } else if (error == pg::Errc::connection_lost) {
     console.err << "cannot reach PostgreSQL (" << db.last_error()
                 << "); check --dsn and that the server is running\n";
-  } else if (error == Errc::not_migrated) {
+  } else if (error == pg::Errc::not_migrated) {
     console.err << "the database has no weighlink schema (or an older one); run "
                    "`weighlink-backend migrate --dsn ...` first\n";
   } else {
@@ -66,11 +66,11 @@ bool valid_station_id(const std::string& station_id) noexcept {
 }
 
 int run_migrate(const std::string& dsn, const base::Console& console) {
-  PgConnection db(dsn);
-  auto applied = migrate(db);
+  pg::PgConnection db(dsn);
+  auto applied = pg::migrate(db);
   if (!applied) return fail(console, "migrate", "migration failed", db, applied.error());
-  auto status = schema_status(db);
-  const int version = status ? status->current_version : latest_schema_version();
+  auto status = pg::schema_status(db);
+  const int version = status ? status->current_version : pg::latest_schema_version();
   if (applied->empty()) {
     console.out << "schema is up to date at version " << version << "\n";
   } else {
@@ -91,10 +91,10 @@ int run_station_add(const std::string& dsn, const std::string& station_id,
     key = std::move(*loaded);
   }
   const std::string token = generate_token();
-  PgConnection db(dsn);
+  pg::PgConnection db(dsn);
   auto added = insert_station(db, station_id, sha256_hex(token), key, allow_unsigned_weighings);
   if (!added) {
-    if (added.error() == Errc::station_exists) {
+    if (added.error() == pg::Errc::station_exists) {
       console.err << "weighlink-backend: station add: station \"" << station_id
                   << "\" already exists; choose another --id (or rotate its token later)\n";
       return kExitFailure;
@@ -126,7 +126,7 @@ int run_station_rotate_token(const std::string& dsn, const std::string& station_
   constexpr std::string_view kCommand = "station rotate-token";
   if (!valid_station_id(station_id)) return bad_station_id(console, kCommand, station_id);
   const std::string token = generate_token();
-  PgConnection db(dsn);
+  pg::PgConnection db(dsn);
   auto replaced = replace_station_token(db, station_id, sha256_hex(token));
   if (!replaced) {
     return fail(console, kCommand, "cannot rotate the token of station \"" + station_id + "\"", db,
@@ -143,7 +143,7 @@ int run_station_rotate_token(const std::string& dsn, const std::string& station_
 int run_station_disable(const std::string& dsn, const std::string& station_id,
                         const base::Console& console) {
   if (!valid_station_id(station_id)) return bad_station_id(console, "station disable", station_id);
-  PgConnection db(dsn);
+  pg::PgConnection db(dsn);
   auto disabled = disable_station(db, station_id);
   if (!disabled) {
     return fail(console, "station disable", "cannot disable station \"" + station_id + "\"", db,
@@ -157,7 +157,7 @@ int run_station_set_unsigned_weighings(const std::string& dsn, const std::string
                                        bool allow, const base::Console& console) {
   constexpr std::string_view kCommand = "station set-unsigned-weighings";
   if (!valid_station_id(station_id)) return bad_station_id(console, kCommand, station_id);
-  PgConnection db(dsn);
+  pg::PgConnection db(dsn);
   if (auto set = set_unsigned_weighings(db, station_id, allow); !set) {
     return fail(console, kCommand, "cannot change station \"" + station_id + "\"", db, set.error());
   }
@@ -179,7 +179,7 @@ int run_station_set_key(const std::string& dsn, const std::string& station_id,
   if (!valid_station_id(station_id)) return bad_station_id(console, kCommand, station_id);
   const auto key = read_key_file(console, kCommand, key_file);
   if (!key) return kExitUsage;
-  PgConnection db(dsn);
+  pg::PgConnection db(dsn);
   if (auto set = set_station_key(db, station_id, *key); !set) {
     return fail(console, kCommand, "cannot set the key of station \"" + station_id + "\"", db,
                 set.error());
@@ -189,4 +189,4 @@ int run_station_set_key(const std::string& dsn, const std::string& station_id,
   return kExitOk;
 }
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::service

@@ -2,7 +2,7 @@
 
 #include <boost/json.hpp>
 
-namespace weighlink::backend {
+namespace weighlink::service {
 
 Route route(std::string_view method, std::string_view target) noexcept {
   const std::string_view path = target.substr(0, target.find('?'));
@@ -61,4 +61,4 @@ HttpReply error_reply(unsigned status, std::string_view code, std::string_view m
   return {status, "application/json", boost::json::serialize(body)};
 }
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::service

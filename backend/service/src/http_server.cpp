@@ -15,7 +15,7 @@
 #include "weighlink/base/host_port.hpp"
 #include "weighlink/service/token.hpp"
 
-namespace weighlink::backend {
+namespace weighlink::service {
 
 namespace net = boost::asio;
 namespace beast = boost::beast;
@@ -154,12 +154,11 @@ HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 HttpServer::~HttpServer() { stop(); }
 
-Result<std::unique_ptr<HttpServer>> HttpServer::start(std::string_view listen, HttpHooks hooks,
-                                                      std::string* error_message) {
+base::Expected<std::unique_ptr<HttpServer>> HttpServer::start(std::string_view listen,
+                                                              HttpHooks hooks) {
   auto endpoint = parse_endpoint(listen);
   if (!endpoint) {
-    if (error_message) *error_message = "invalid HTTP listen address: " + endpoint.error().message;
-    return Errc::invalid_argument;
+    return base::invalid_argument("invalid HTTP listen address: " + endpoint.error().message);
   }
   auto impl = std::make_unique<Impl>();
   impl->hooks = std::make_shared<const HttpHooks>(std::move(hooks));
@@ -169,10 +168,8 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(std::string_view listen, H
   if (!ec) impl->acceptor.bind(*endpoint, ec);
   if (!ec) impl->acceptor.listen(net::socket_base::max_listen_connections, ec);
   if (ec) {
-    if (error_message) {
-      *error_message = "cannot listen for HTTP on " + std::string(listen) + ": " + ec.message();
-    }
-    return Errc::invalid_argument;
+    return base::Error{ec,
+                       "cannot listen for HTTP on " + std::string(listen) + ": " + ec.message()};
   }
   const auto local = impl->acceptor.local_endpoint();
   impl->bound = base::format_host_port(local.address().to_string(), local.port());
@@ -200,4 +197,4 @@ void HttpServer::stop() {
   impl_->thread.join();
 }
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::service

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <sstream>
 
-namespace weighlink::backend {
+namespace weighlink::service {
 
 void Metrics::count_outcome(Outcome outcome) noexcept {
   switch (outcome) {
@@ -154,4 +154,4 @@ std::string render_prometheus(const MetricsSnapshot& s) {
   return out.str();
 }
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::service

@@ -6,7 +6,7 @@
 #include "weighlink/base/hash.hpp"
 #include "weighlink/pg/migrations.hpp"
 
-namespace weighlink::backend {
+namespace weighlink::service {
 namespace {
 
 Outcome outcome_from_db(std::string_view text) {
@@ -158,16 +158,16 @@ boost::json::object weighing_row(const NewRecord& record) {
 
 }  // namespace
 
-Result<StationState> PgReplayStore::lock_station(std::string_view station_id) {
+pg::Result<StationState> PgReplayStore::lock_station(std::string_view station_id) {
   auto result = connection_.exec(kLockStationSql, {std::string(station_id)});
   if (!result) return result.error();
-  if (result->rows() == 0) return Errc::station_not_found;
+  if (result->rows() == 0) return pg::Errc::station_not_found;
   StationState state;
-  state.high_water_seq = to_int<std::uint64_t>(result->get(0, 0));
-  state.durable_seq = to_int<std::uint64_t>(result->get(0, 1));
+  state.high_water_seq = pg::to_int<std::uint64_t>(result->get(0, 0));
+  state.durable_seq = pg::to_int<std::uint64_t>(result->get(0, 1));
   state.generation = std::string(result->get(0, 2));
   auto key = base::from_hex(result->get(0, 3));  // encode(signing_key, 'hex'): always hex
-  if (!key) return Errc::database_error;
+  if (!key) return pg::Errc::database_error;
   state.signing_key = std::move(*key);
   if (!result->is_null(0, 4) && !result->get(0, 4).empty()) {
     state.last_record_hash = std::string(result->get(0, 4));
@@ -176,7 +176,7 @@ Result<StationState> PgReplayStore::lock_station(std::string_view station_id) {
   return state;
 }
 
-Result<std::vector<StoredMutation>> PgReplayStore::find_existing(
+pg::Result<std::vector<StoredMutation>> PgReplayStore::find_existing(
     std::string_view station_id, const std::vector<std::string>& keys) {
   boost::json::array key_array;
   for (const auto& key : keys) key_array.emplace_back(key);
@@ -191,15 +191,16 @@ WHERE station_id = $1 AND idempotency_key IN (SELECT jsonb_array_elements_text($
   std::vector<StoredMutation> stored;
   stored.reserve(static_cast<std::size_t>(result->rows()));
   for (int row = 0; row < result->rows(); ++row) {
-    stored.push_back({std::string(result->get(row, 0)), to_int<std::uint64_t>(result->get(row, 1)),
-                      std::string(result->get(row, 2)), outcome_from_db(result->get(row, 3)),
-                      std::string(result->get(row, 4)), to_int<std::int64_t>(result->get(row, 5))});
+    stored.push_back(
+        {std::string(result->get(row, 0)), pg::to_int<std::uint64_t>(result->get(row, 1)),
+         std::string(result->get(row, 2)), outcome_from_db(result->get(row, 3)),
+         std::string(result->get(row, 4)), pg::to_int<std::int64_t>(result->get(row, 5))});
   }
   return stored;
 }
 
-Result<void> PgReplayStore::insert(std::string_view station_id,
-                                   const std::vector<NewRecord>& records) {
+pg::Result<void> PgReplayStore::insert(std::string_view station_id,
+                                       const std::vector<NewRecord>& records) {
   boost::json::array log_rows;
   boost::json::array weighing_rows;
   bool any_decks = false;  // weighing_decks and weighing_axles have rows to take
@@ -257,12 +258,12 @@ WHERE station_id = $1 AND reason LIKE 'withheld\_by\_agent%'
   return {};
 }
 
-Result<std::optional<StorageRefusal>> PgReplayStore::insert_guarded(std::string_view station_id,
-                                                                    const NewRecord& record) {
+pg::Result<std::optional<StorageRefusal>> PgReplayStore::insert_guarded(std::string_view station_id,
+                                                                        const NewRecord& record) {
   // Only after the fast path met a refused row: a savepoint per record finds it.
   if (auto r = connection_.exec("SAVEPOINT weighlink_record"); !r) return r.error();
   auto inserted = insert(station_id, {record});
-  if (!inserted && inserted.error() != Errc::data_refused) return inserted.error();
+  if (!inserted && inserted.error() != pg::Errc::data_refused) return inserted.error();
   std::optional<StorageRefusal> refusal;
   if (!inserted) {
     refusal = StorageRefusal{connection_.last_sqlstate(), connection_.last_primary_message()};
@@ -272,16 +273,16 @@ Result<std::optional<StorageRefusal>> PgReplayStore::insert_guarded(std::string_
   return refusal;
 }
 
-Result<void> PgReplayStore::set_high_water(std::string_view station_id, std::uint64_t seq) {
+pg::Result<void> PgReplayStore::set_high_water(std::string_view station_id, std::uint64_t seq) {
   auto result = connection_.exec("UPDATE stations SET high_water_seq = $2 WHERE id = $1",
                                  {std::string(station_id), std::to_string(seq)});
   if (!result) return result.error();
   return {};
 }
 
-Result<ReplayOutcome> replay_batch(PgConnection& connection, std::string_view station_id,
-                                   const std::vector<Mutation>& mutations, std::int64_t now_unix_ms,
-                                   int* attempts) {
+pg::Result<ReplayOutcome> replay_batch(pg::PgConnection& connection, std::string_view station_id,
+                                       const std::vector<Mutation>& mutations,
+                                       std::int64_t now_unix_ms, int* attempts) {
   // After a refused row (Errc::data_refused) the batch runs once more with a savepoint per
   // record, which finds the row and rejects it alone; that run is not one of should_retry's.
   InsertMode mode = InsertMode::batch;
@@ -291,7 +292,7 @@ Result<ReplayOutcome> replay_batch(PgConnection& connection, std::string_view st
     if (auto connected = connection.ensure_connected(); !connected) return connected.error();
     boost::system::error_code error;
     {
-      PgTransaction transaction(connection);
+      pg::PgTransaction transaction(connection);
       if (auto begun = transaction.begin(); !begun) {
         error = begun.error();
       } else {
@@ -306,19 +307,19 @@ Result<ReplayOutcome> replay_batch(PgConnection& connection, std::string_view st
         }
       }
     }
-    if (error == Errc::data_refused && mode == InsertMode::batch) {
+    if (error == pg::Errc::data_refused && mode == InsertMode::batch) {
       mode = InsertMode::row_by_row;
       --attempt;
       continue;
     }
     if (!should_retry(error, attempt)) return error;
-    if (error == Errc::connection_lost) connection.reset();
+    if (error == pg::Errc::connection_lost) connection.reset();
   }
 }
 
-Result<std::optional<StationAuth>> find_station_by_token_hash(PgConnection& connection,
-                                                              std::string_view token_sha256) {
-  return with_reconnect(connection, [&]() -> Result<std::optional<StationAuth>> {
+pg::Result<std::optional<StationAuth>> find_station_by_token_hash(pg::PgConnection& connection,
+                                                                  std::string_view token_sha256) {
+  return pg::with_reconnect(connection, [&]() -> pg::Result<std::optional<StationAuth>> {
     if (auto connected = connection.ensure_connected(); !connected) return connected.error();
     auto result = connection.exec("SELECT id, disabled FROM stations WHERE token_sha256 = $1",
                                   {std::string(token_sha256)});
@@ -329,21 +330,21 @@ Result<std::optional<StationAuth>> find_station_by_token_hash(PgConnection& conn
   });
 }
 
-Result<Watermark> read_watermark(PgConnection& connection, std::string_view station_id) {
-  return with_reconnect(connection, [&]() -> Result<Watermark> {
+pg::Result<Watermark> read_watermark(pg::PgConnection& connection, std::string_view station_id) {
+  return pg::with_reconnect(connection, [&]() -> pg::Result<Watermark> {
     if (auto connected = connection.ensure_connected(); !connected) return connected.error();
     auto result = connection.exec(kStationSql, {std::string(station_id)});
     if (!result) return result.error();
-    if (result->rows() == 0) return Errc::station_not_found;
-    return Watermark{to_int<std::uint64_t>(result->get(0, 0)),
-                     to_int<std::uint64_t>(result->get(0, 1)), std::string(result->get(0, 2))};
+    if (result->rows() == 0) return pg::Errc::station_not_found;
+    return Watermark{pg::to_int<std::uint64_t>(result->get(0, 0)),
+                     pg::to_int<std::uint64_t>(result->get(0, 1)), std::string(result->get(0, 2))};
   });
 }
 
-Result<void> insert_station(PgConnection& connection, std::string_view station_id,
-                            std::string_view token_sha256,
-                            std::span<const unsigned char> signing_key,
-                            bool accept_unsigned_weighings) {
+pg::Result<void> insert_station(pg::PgConnection& connection, std::string_view station_id,
+                                std::string_view token_sha256,
+                                std::span<const unsigned char> signing_key,
+                                bool accept_unsigned_weighings) {
   if (auto connected = connection.ensure_connected(); !connected) return connected.error();
   auto result = connection.exec(
       "INSERT INTO stations (id, token_sha256, signing_key, signing_key_set_at, "
@@ -353,52 +354,52 @@ Result<void> insert_station(PgConnection& connection, std::string_view station_i
       {std::string(station_id), std::string(token_sha256), base::to_hex(signing_key),
        accept_unsigned_weighings ? "true" : "false"});
   if (!result) return result.error();
-  if (result->rows() == 0) return Errc::station_exists;
+  if (result->rows() == 0) return pg::Errc::station_exists;
   return {};
 }
 
-Result<void> set_station_key(PgConnection& connection, std::string_view station_id,
-                             std::span<const unsigned char> signing_key) {
+pg::Result<void> set_station_key(pg::PgConnection& connection, std::string_view station_id,
+                                 std::span<const unsigned char> signing_key) {
   if (auto connected = connection.ensure_connected(); !connected) return connected.error();
   auto result = connection.exec(
       "UPDATE stations SET signing_key = decode($2, 'hex'), signing_key_set_at = now() "
       "WHERE id = $1 RETURNING id",
       {std::string(station_id), base::to_hex(signing_key)});
   if (!result) return result.error();
-  if (result->rows() == 0) return Errc::station_not_found;
+  if (result->rows() == 0) return pg::Errc::station_not_found;
   return {};
 }
 
-Result<void> set_unsigned_weighings(PgConnection& connection, std::string_view station_id,
-                                    bool accept) {
+pg::Result<void> set_unsigned_weighings(pg::PgConnection& connection, std::string_view station_id,
+                                        bool accept) {
   if (auto connected = connection.ensure_connected(); !connected) return connected.error();
   auto result = connection.exec(
       "UPDATE stations SET accept_unsigned_weighings = $2::boolean WHERE id = $1 RETURNING id",
       {std::string(station_id), accept ? "true" : "false"});
   if (!result) return result.error();
-  if (result->rows() == 0) return Errc::station_not_found;
+  if (result->rows() == 0) return pg::Errc::station_not_found;
   return {};
 }
 
-Result<void> disable_station(PgConnection& connection, std::string_view station_id) {
+pg::Result<void> disable_station(pg::PgConnection& connection, std::string_view station_id) {
   if (auto connected = connection.ensure_connected(); !connected) return connected.error();
   auto result = connection.exec("UPDATE stations SET disabled = true WHERE id = $1 RETURNING id",
                                 {std::string(station_id)});
   if (!result) return result.error();
-  if (result->rows() == 0) return Errc::station_not_found;
+  if (result->rows() == 0) return pg::Errc::station_not_found;
   return {};
 }
 
-Result<void> replace_station_token(PgConnection& connection, std::string_view station_id,
-                                   std::string_view token_sha256) {
+pg::Result<void> replace_station_token(pg::PgConnection& connection, std::string_view station_id,
+                                       std::string_view token_sha256) {
   if (auto connected = connection.ensure_connected(); !connected) return connected.error();
   auto result = connection.exec(
       "UPDATE stations SET token_sha256 = $2, disabled = false WHERE id = $1 "
       "RETURNING id",
       {std::string(station_id), std::string(token_sha256)});
   if (!result) return result.error();
-  if (result->rows() == 0) return Errc::station_not_found;
+  if (result->rows() == 0) return pg::Errc::station_not_found;
   return {};
 }
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::service

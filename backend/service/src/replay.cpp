@@ -10,7 +10,7 @@
 #include "weighlink/record/mutation_rules.hpp"
 #include "weighlink/service/token.hpp"
 
-namespace weighlink::backend {
+namespace weighlink::service {
 
 const char* to_string(Outcome outcome) noexcept {
   switch (outcome) {
@@ -481,9 +481,9 @@ void refuse_record(ReplayPlan& plan, std::size_t index, const StorageRefusal& re
   }
 }
 
-Result<ReplayOutcome> apply_batch(ReplayStore& store, std::string_view station_id,
-                                  const std::vector<Mutation>& mutations, std::int64_t now_unix_ms,
-                                  InsertMode mode) {
+pg::Result<ReplayOutcome> apply_batch(ReplayStore& store, std::string_view station_id,
+                                      const std::vector<Mutation>& mutations,
+                                      std::int64_t now_unix_ms, InsertMode mode) {
   auto station = store.lock_station(station_id);
   if (!station) return station.error();
 
@@ -530,10 +530,10 @@ Result<ReplayOutcome> apply_batch(ReplayStore& store, std::string_view station_i
 }
 
 bool should_retry(const boost::system::error_code& error, int attempt) noexcept {
-  if (error == Errc::unique_violation) return attempt < 2;
-  if (error == Errc::serialization_failure) return attempt < 4;
-  if (error == Errc::connection_lost) return attempt < 2;
+  if (error == pg::Errc::unique_violation) return attempt < 2;
+  if (error == pg::Errc::serialization_failure) return attempt < 4;
+  if (error == pg::Errc::connection_lost) return attempt < 2;
   return false;
 }
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::service

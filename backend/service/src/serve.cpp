@@ -25,7 +25,7 @@
 #include "weighlink/service/pg_store.hpp"
 #include "weighlink/service/sync_service.hpp"
 
-namespace weighlink::backend {
+namespace weighlink::service {
 namespace {
 
 constexpr auto kShutdownGrace = std::chrono::seconds(5);
@@ -109,7 +109,7 @@ int run_serve(const ServeOptions& options, const base::Console& console) {
   // Workers connect on their first job and reconnect after a loss, so the backend starts (and
   // keeps running) while PostgreSQL is down; /readyz says why it is not ready.
   WorkerPool pool(options.workers, options.max_queue,
-                  [dsn] { return WorkerContext{PgConnection(dsn)}; });
+                  [dsn] { return WorkerContext{pg::PgConnection(dsn)}; });
 
   HttpHooks hooks;
   hooks.metrics = [&metrics, &pool] {
@@ -122,13 +122,13 @@ int run_serve(const ServeOptions& options, const base::Console& console) {
     auto shared_done = std::make_shared<std::function<void(ReadyState)>>(std::move(done));
     const bool queued = pool.try_submit([shared_done](WorkerContext& worker) {
       ReadyState state;
-      state.latest_version = latest_schema_version();
-      auto status = schema_status(worker.db);
+      state.latest_version = pg::latest_schema_version();
+      auto status = pg::schema_status(worker.db);
       if (status) {
         state.database_reachable = true;
         state.schema_version = status->current_version;
       } else {
-        if (status.error() == Errc::connection_lost) worker.db.reset();
+        if (status.error() == pg::Errc::connection_lost) worker.db.reset();
         state.detail = worker.db.last_error();
       }
       (*shared_done)(std::move(state));
@@ -139,13 +139,11 @@ int run_serve(const ServeOptions& options, const base::Console& console) {
       (*shared_done)(std::move(saturated));
     }
   };
-  std::string http_error;
-  auto http = HttpServer::start(options.http_listen, std::move(hooks), &http_error);
+  auto http = HttpServer::start(options.http_listen, std::move(hooks));
   if (!http) {
-    console.err << "weighlink-backend: serve: " << http_error << "; choose another --http-listen\n";
-    return http.error() == Errc::invalid_argument && http_error.starts_with("invalid")
-               ? kExitUsage
-               : kExitFailure;
+    console.err << "weighlink-backend: serve: " << http.error().message
+                << "; choose another --http-listen\n";
+    return http.error().code == std::errc::invalid_argument ? kExitUsage : kExitFailure;
   }
 
   grpc::EnableDefaultHealthCheckService(true);
@@ -198,7 +196,7 @@ int run_serve(const ServeOptions& options, const base::Console& console) {
 
   // One look at the database now, so the operator sees a problem in the log at start-up.
   (void)pool.try_submit([](WorkerContext& worker) {
-    auto status = schema_status(worker.db);
+    auto status = pg::schema_status(worker.db);
     if (!status) {
       spdlog::warn(
           "PostgreSQL not reachable yet ({}); serving anyway, /readyz answers 503 and "
@@ -241,4 +239,4 @@ int run_serve(const ServeOptions& options, const base::Console& console) {
   return kExitOk;
 }
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::service

@@ -14,7 +14,7 @@
 #include "weighlink/service/token.hpp"
 #include "weighlink/sync/v1/sync.grpc.pb.h"
 
-namespace weighlink::backend {
+namespace weighlink::service {
 namespace {
 
 namespace pb = weighlink::sync::v1;
@@ -143,32 +143,32 @@ Mutation from_proto(const pb::Mutation& in) {
 // Maps a typed backend error to the gRPC status the agent acts on: UNAVAILABLE is retried.
 grpc::Status to_status(const boost::system::error_code& error, const std::string& correlation_id) {
   const std::string suffix = " (correlation id " + correlation_id + ")";
-  if (error == Errc::unauthenticated) {
+  if (error == pg::Errc::unauthenticated) {
     return {
         grpc::StatusCode::UNAUTHENTICATED,
         "the station token is missing, unknown or disabled; check the agent's token file" + suffix};
   }
-  if (error == Errc::permission_denied) {
+  if (error == pg::Errc::permission_denied) {
     return {grpc::StatusCode::PERMISSION_DENIED,
             "this token may only write its own station; check that the agent's station_id is the "
             "station the token was made for" +
                 suffix};
   }
-  if (error == Errc::connection_lost) {
+  if (error == pg::Errc::connection_lost) {
     return {grpc::StatusCode::UNAVAILABLE, "database unavailable; retry later" + suffix};
   }
-  if (error == Errc::timed_out) {
+  if (error == pg::Errc::timed_out) {
     return {grpc::StatusCode::UNAVAILABLE, "database busy (timed out); retry later" + suffix};
   }
-  if (error == Errc::unique_violation || error == Errc::serialization_failure) {
+  if (error == pg::Errc::unique_violation || error == pg::Errc::serialization_failure) {
     return {grpc::StatusCode::UNAVAILABLE, "concurrent update of this station; retry" + suffix};
   }
-  if (error == Errc::not_migrated) {
+  if (error == pg::Errc::not_migrated) {
     return {
         grpc::StatusCode::UNAVAILABLE,
         "backend database not migrated; the operator must run weighlink-backend migrate" + suffix};
   }
-  if (error == Errc::station_not_found) {
+  if (error == pg::Errc::station_not_found) {
     return {grpc::StatusCode::NOT_FOUND, "station not found" + suffix};
   }
   return {grpc::StatusCode::INTERNAL,
@@ -262,9 +262,9 @@ class SyncServiceImpl final : public pb::SyncService::CallbackService {
   }
 
   // Resolves the token to a station and checks it may act for `station_id` and `mutations`.
-  Result<void> authorize(WorkerContext& worker, const CallInfo& info, std::string_view station_id,
-                         const std::vector<Mutation>& mutations) {
-    if (!info.has_token) return Errc::unauthenticated;
+  pg::Result<void> authorize(WorkerContext& worker, const CallInfo& info,
+                             std::string_view station_id, const std::vector<Mutation>& mutations) {
+    if (!info.has_token) return pg::Errc::unauthenticated;
     auto station = find_station_by_token_hash(worker.db, sha256_hex(info.token));
     if (!station) return station.error();
     return check_access(*station, station_id, mutations);
@@ -273,14 +273,14 @@ class SyncServiceImpl final : public pb::SyncService::CallbackService {
   grpc::Status failed(WorkerContext& worker, const boost::system::error_code& error,
                       std::string_view what, std::string_view station_id,
                       const std::string& correlation_id) {
-    if (error == Errc::connection_lost) {
+    if (error == pg::Errc::connection_lost) {
       // Drop the connection: the next job on this worker reconnects.
       worker.db.reset();
       deps_.metrics->count_unavailable();
     }
     // Client text (the station id) and server messages that may quote client values are
     // escaped: one log line per event, whatever they hold.
-    if (error == Errc::unauthenticated || error == Errc::permission_denied) {
+    if (error == pg::Errc::unauthenticated || error == pg::Errc::permission_denied) {
       spdlog::warn("{} refused: {} station={} correlation_id={}", what, error.message(),
                    base::log_safe(station_id), correlation_id);
     } else {
@@ -389,4 +389,4 @@ std::unique_ptr<grpc::Service> make_sync_service(SyncServiceDeps deps) {
   return std::make_unique<SyncServiceImpl>(std::move(deps));
 }
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::service

@@ -8,7 +8,7 @@
 #include "weighlink/base/base64.hpp"
 #include "weighlink/base/hash.hpp"
 
-namespace weighlink::backend {
+namespace weighlink::service {
 namespace {
 
 std::vector<unsigned char> random_bytes(std::size_t n) {
@@ -43,4 +43,4 @@ std::optional<std::string_view> parse_bearer(std::string_view header) noexcept {
   return rest;
 }
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::service

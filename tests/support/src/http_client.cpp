@@ -6,7 +6,7 @@
 #include <boost/beast/websocket.hpp>
 #include <stdexcept>
 
-#include "beast_result.hpp"
+#include "beast_client.hpp"
 #include "weighlink/testing/process.hpp"
 
 namespace weighlink::testing {
@@ -24,18 +24,6 @@ tcp::endpoint endpoint_of(const std::string& address) {
   return {asio::ip::make_address(host), port};
 }
 
-// Runs the io_context until `done` or the timeout; throws on timeout.
-void run_until(asio::io_context& ioc, const bool& done, std::chrono::milliseconds timeout,
-               const char* what) {
-  ioc.restart();
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done && std::chrono::steady_clock::now() < deadline) {
-    ioc.run_for(std::chrono::milliseconds(10));
-    if (ioc.stopped()) ioc.restart();
-  }
-  if (!done) throw std::runtime_error(std::string(what) + " timed out");
-}
-
 }  // namespace
 
 HttpResult http_request(const std::string& address, const std::string& method,
@@ -45,41 +33,11 @@ HttpResult http_request(const std::string& address, const std::string& method,
   asio::io_context ioc;
   beast::tcp_stream stream(ioc);
   stream.expires_after(timeout);
-  bool done = false;
-  beast::error_code result_ec;
-  http::request<http::string_body> req{http::string_to_verb(method), target, 11};
-  req.set(http::field::host, address);
-  for (const auto& [k, v] : headers) req.set(k, v);
-  req.body() = body;
-  req.prepare_payload();
-  beast::flat_buffer buffer;
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(64 << 20);
-  stream.async_connect(endpoint_of(address), [&](beast::error_code ec) {
-    if (ec) {
-      result_ec = ec;
-      done = true;
-      return;
-    }
-    http::async_write(stream, req, [&](beast::error_code ec, std::size_t) {
-      if (ec) {
-        result_ec = ec;
-        done = true;
-        return;
-      }
-      http::async_read(stream, buffer, parser, [&](beast::error_code ec, std::size_t) {
-        result_ec = ec;
-        done = true;
-      });
-    });
-  });
-  run_until(ioc, done, timeout + std::chrono::seconds(1), "HTTP request");
-  if (result_ec) {
-    throw std::runtime_error(method + " " + target + " on " + address + ": " + result_ec.message());
-  }
-  HttpResult out;
-  detail::fill_result(parser.release(), out);
-  return out;
+  const auto ec =
+      detail::await(ioc, timeout + std::chrono::seconds(1), "HTTP request",
+                    [&](auto done) { stream.async_connect(endpoint_of(address), done); });
+  if (ec) throw std::runtime_error(method + " " + target + " on " + address + ": " + ec.message());
+  return detail::exchange(ioc, stream, address, address, method, target, headers, body, timeout);
 }
 
 struct WsClient::Impl {
@@ -120,29 +78,14 @@ WsClient::~WsClient() {
 
 std::optional<std::string> WsClient::read(std::chrono::milliseconds timeout) {
   if (impl_->closed) return std::nullopt;
-  bool done = false;
-  beast::error_code result_ec;
-  impl_->ws.async_read(impl_->buffer, [&](beast::error_code ec, std::size_t) {
-    result_ec = ec;
-    done = true;
-  });
-  impl_->ioc.restart();
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done && std::chrono::steady_clock::now() < deadline) {
-    impl_->ioc.run_for(std::chrono::milliseconds(10));
-    if (impl_->ioc.stopped()) impl_->ioc.restart();
-  }
-  if (!done) {
-    // Cancel the pending read; the socket stays usable for a later read? Beast cannot resume a
-    // cancelled read, so the client counts as closed from here.
-    beast::get_lowest_layer(impl_->ws).socket().cancel();
-    while (!done) impl_->ioc.run_one();
+  // Beast cannot resume a cancelled read: after a timeout the client counts as closed.
+  const auto ec = detail::await(
+      impl_->ioc, timeout, "WebSocket read",
+      [&](auto done) { impl_->ws.async_read(impl_->buffer, done); },
+      [&] { beast::get_lowest_layer(impl_->ws).socket().cancel(); });
+  if (ec) {
     impl_->closed = true;
-    return std::nullopt;
-  }
-  if (result_ec) {
-    impl_->closed = true;
-    if (result_ec == websocket::error::closed) impl_->close_code = impl_->ws.reason().code;
+    if (ec == websocket::error::closed) impl_->close_code = impl_->ws.reason().code;
     return std::nullopt;
   }
   std::string text = beast::buffers_to_string(impl_->buffer.data());

@@ -144,12 +144,14 @@ std::string free_loopback_address() {
   return "127.0.0.1:" + std::to_string(ntohs(address.sin_port));
 }
 
+void write_text(const std::filesystem::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::trunc | std::ios::binary);
+  out << text;
+  if (!out) throw std::runtime_error("cannot write " + path.string());
+}
+
 void write_secret_file(const std::filesystem::path& path, const std::string& text) {
-  {
-    std::ofstream out(path, std::ios::trunc | std::ios::binary);
-    out << text;
-    if (!out) throw std::runtime_error("cannot write " + path.string());
-  }
+  write_text(path, text);
   std::filesystem::permissions(
       path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
 }

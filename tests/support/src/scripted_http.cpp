@@ -37,6 +37,7 @@ struct ScriptedHttpServer::Impl {
   std::size_t next = 0;
   std::vector<ReceivedRequest> received;
   std::size_t accepted = 0;
+  std::size_t answered = 0;
 
   ScriptedResponse take(ReceivedRequest request) {
     std::lock_guard lock(mutex);
@@ -63,9 +64,13 @@ template <class Stream>
 class Session : public std::enable_shared_from_this<Session<Stream>> {
  public:
   using Take = std::function<ScriptedResponse(ReceivedRequest)>;
+  using Answered = std::function<void()>;
   template <class... Args>
-  Session(asio::io_context& ioc, Take take, Args&&... args)
-      : take_(std::move(take)), stream_(std::forward<Args>(args)...), timer_(ioc) {}
+  Session(asio::io_context& ioc, Take take, Answered answered, Args&&... args)
+      : take_(std::move(take)),
+        answered_(std::move(answered)),
+        stream_(std::forward<Args>(args)...),
+        timer_(ioc) {}
 
   void start() {
     beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(10));
@@ -119,11 +124,13 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   }
 
   void on_write(beast::error_code, std::size_t) {
+    answered_();
     beast::error_code ignored;
     beast::get_lowest_layer(stream_).socket().shutdown(tcp::socket::shutdown_both, ignored);
   }
 
   Take take_;
+  Answered answered_;
   Stream stream_;
   asio::steady_timer timer_;
   beast::flat_buffer buffer_;
@@ -142,12 +149,16 @@ void ScriptedHttpServer::Impl::do_accept() {
       ++accepted;
     }
     auto take = [this](ReceivedRequest request) { return this->take(std::move(request)); };
+    auto answer = [this] {
+      std::lock_guard lock(mutex);
+      ++answered;
+    };
     if (tls) {
-      std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(ioc, take, std::move(socket),
-                                                                      *tls)
+      std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(ioc, take, answer,
+                                                                      std::move(socket), *tls)
           ->start();
     } else {
-      std::make_shared<Session<beast::tcp_stream>>(ioc, take, std::move(socket))->start();
+      std::make_shared<Session<beast::tcp_stream>>(ioc, take, answer, std::move(socket))->start();
     }
     do_accept();
   });
@@ -185,6 +196,11 @@ std::vector<ReceivedRequest> ScriptedHttpServer::requests() const {
 std::size_t ScriptedHttpServer::connections() const {
   std::lock_guard lock(impl_->mutex);
   return impl_->accepted;
+}
+
+std::size_t ScriptedHttpServer::answered() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->answered;
 }
 
 }  // namespace weighlink::testing

@@ -14,7 +14,7 @@
 #include <functional>
 #include <stdexcept>
 
-#include "beast_result.hpp"
+#include "beast_client.hpp"
 #include "weighlink/testing/process.hpp"
 
 namespace weighlink::testing {
@@ -27,29 +27,9 @@ namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
-namespace {
+using detail::await;
 
-// Starts an operation with a completion callback and runs `ioc` until it completes. The error
-// code it completed with. After `timeout`: with `cancel`, that is called and the operation's end
-// awaited (timed_out); without, throws.
-template <class Start>
-beast::error_code await(asio::io_context& ioc, std::chrono::milliseconds timeout,
-                        const std::string& what, Start&& start,
-                        const std::function<void()>& cancel = {}) {
-  std::optional<beast::error_code> result;
-  start([&result](beast::error_code ec, auto&&...) { result = ec; });
-  ioc.restart();
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!result && std::chrono::steady_clock::now() < deadline) {
-    ioc.run_for(std::chrono::milliseconds(10));
-    if (ioc.stopped()) ioc.restart();
-  }
-  if (result) return *result;
-  if (!cancel) throw std::runtime_error(what + " timed out");
-  cancel();
-  while (!result) ioc.run_one();
-  return asio::error::timed_out;
-}
+namespace {
 
 std::shared_ptr<ssl::context> client_context(const TlsClientOptions& tls) {
   auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
@@ -112,24 +92,9 @@ HttpsResult https_request(const std::string& address, const TlsClientOptions& tl
   auto ctx = client_context(tls);
   TlsStream stream(ioc, *ctx);
   connect(ioc, stream, address, tls, timeout);
-  http::request<http::string_body> req{http::string_to_verb(method), target, 11};
-  req.set(http::field::host, host_header(address, tls));
-  for (const auto& [k, v] : headers) req.set(k, v);
-  req.body() = body;
-  req.prepare_payload();
-  beast::get_lowest_layer(stream).expires_after(timeout);
-  auto ec = await(ioc, timeout + std::chrono::seconds(1), method + " " + target,
-                  [&](auto done) { http::async_write(stream, req, done); });
-  beast::flat_buffer buffer;
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(64 << 20);
-  if (!ec) {
-    ec = await(ioc, timeout + std::chrono::seconds(1), method + " " + target,
-               [&](auto done) { http::async_read(stream, buffer, parser, done); });
-  }
-  if (ec) throw std::runtime_error(method + " " + target + " on " + address + ": " + ec.message());
   HttpsResult out;
-  detail::fill_result(parser.release(), out);
+  static_cast<HttpResult&>(out) = detail::exchange(ioc, stream, address, host_header(address, tls),
+                                                   method, target, headers, body, timeout);
   out.peer_sha256 = peer_fingerprint(stream.native_handle());
   out.tls_version = SSL_get_version(stream.native_handle());
   return out;

@@ -118,6 +118,7 @@ TEST_CASE("captures: stale, below-minimum and unknown scales are refused with th
     st.captures->capture(request("k", 100ms), done.sink());
     st.io.advance(100ms);
     REQUIRE(done());
+    CHECK(done.value->error->status == 409);
     CHECK(done.value->error->code == "below_minimum_weight");
     CHECK(done.value->error->message.find("40 kg") != std::string::npos);
   }

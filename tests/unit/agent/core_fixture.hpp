@@ -90,13 +90,8 @@ class Station {
 
   Api& api(ApiContext extra = {}) {
     if (!api_) {
-      extra.station_id = "st-1";
-      extra.agent_version = "test";
-      extra.outbox = outbox.get();
-      extra.live = live.get();
+      wire(extra);
       extra.captures = captures.get();
-      extra.post = io.post();
-      extra.clock = &io.clock;
       api_ = std::make_unique<Api>(std::move(extra));
     }
     return *api_;
@@ -119,6 +114,17 @@ class Station {
   std::unique_ptr<TruConnect> truconnect;
 
  private:
+  // What the Api's and the Captures' contexts both take from the station.
+  template <class Context>
+  void wire(Context& ctx) {
+    ctx.station_id = "st-1";
+    ctx.agent_version = "test";
+    ctx.outbox = outbox.get();
+    ctx.live = live.get();
+    ctx.post = io.post();
+    ctx.clock = &io.clock;
+  }
+
   void start() {
     sync::OutboxOptions options;
     options.station_id = "st-1";
@@ -128,13 +134,8 @@ class Station {
     live = std::make_unique<LiveState>();
     for (const auto& s : scales_) live->add_scale(s);
     CaptureContext ctx;
-    ctx.station_id = "st-1";
-    ctx.agent_version = "test";
-    ctx.outbox = outbox.get();
-    ctx.live = live.get();
-    ctx.post = io.post();
+    wire(ctx);
     ctx.schedule = io.schedule();
-    ctx.clock = &io.clock;
     captures = std::make_unique<Captures>(ctx);
     if (truconnect_config_) {
       truconnect = std::make_unique<TruConnect>(*truconnect_config_, *captures, "test");

@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-using namespace weighlink::backend;
+using namespace weighlink::recovery;
 
 namespace {
 

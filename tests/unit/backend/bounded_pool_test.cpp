@@ -10,7 +10,8 @@
 #include "weighlink/pg/pg.hpp"
 #include "weighlink/service/metrics.hpp"
 
-using namespace weighlink::backend;
+using namespace weighlink::pg;
+using namespace weighlink::service;
 
 TEST_CASE("pool: refuses jobs once the queue is full instead of growing") {
   std::promise<void> release;

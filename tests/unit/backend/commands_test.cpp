@@ -11,7 +11,8 @@
 #include "weighlink/service/commands.hpp"
 #include "weighlink/testing/process.hpp"
 
-using namespace weighlink::backend;
+using namespace weighlink::service;
+using namespace weighlink::recovery;
 
 namespace {
 

@@ -2,10 +2,10 @@
 
 #include "weighlink/recovery/drill.hpp"
 
-using weighlink::backend::drill_paths;
-using weighlink::backend::DrillRecord;
-using weighlink::backend::parse_drill_record;
-using weighlink::backend::to_json_line;
+using weighlink::recovery::drill_paths;
+using weighlink::recovery::DrillRecord;
+using weighlink::recovery::parse_drill_record;
+using weighlink::recovery::to_json_line;
 
 namespace {
 
@@ -36,9 +36,8 @@ TEST_CASE("drill record: the ops-log line has the documented fields and reads ba
       R"("dump_created_at":"2027-01-15T05:13:20Z","fetch_s":0.012346,"restore_s":1.5,)"
       R"("ready_s":0.25,"smoke_s":0.05,"rto_s":1.8,"result":"pass","failure":null,)"
       R"("severity":null,"host":"drill-host",)"));
-  std::string error;
-  const auto back = parse_drill_record(line, error);
-  REQUIRE(back);
+  const auto back = parse_drill_record(line);
+  REQUIRE(back.has_value());
   CHECK(back->passed);
   CHECK(back->started_at == 1'800'000'000);
   CHECK(back->dump_created_at == 1'799'990'000);
@@ -61,9 +60,8 @@ TEST_CASE("drill record: a failure carries its step, sev-2 and nulls for what wa
   CHECK(line.find(R"("rto_s":null)") != std::string::npos);
   CHECK(line.find(R"("result":"fail","failure":{"step":"restore_data","detail":"phase data )"
                   R"(failed"},"severity":"sev-2")") != std::string::npos);
-  std::string error;
-  const auto back = parse_drill_record(line, error);
-  REQUIRE(back);
+  const auto back = parse_drill_record(line);
+  REQUIRE(back.has_value());
   CHECK_FALSE(back->passed);
   CHECK(back->failed_step == "restore_data");
   CHECK(back->exit_code == 3);
@@ -76,33 +74,35 @@ TEST_CASE("drill record: lines that are not records are refused with a reason") 
                            R"({"started_at":"2027-01-15T08:00:00Z","result":"maybe"})",
                            R"({"started_at":"2027-01-15T08:00:00Z"})"}) {
     CAPTURE(line);
-    std::string error;
-    CHECK_FALSE(parse_drill_record(line, error));
-    CHECK_FALSE(error.empty());
+    const auto refused = parse_drill_record(line);
+    REQUIRE_FALSE(refused.has_value());
+    CHECK(refused.error().code == std::errc::invalid_argument);
+    CHECK_FALSE(refused.error().message.empty());
   }
   // Odd types in optional fields are ignored, never thrown on.
-  std::string error;
   const auto odd = parse_drill_record(
       R"({"started_at":"2027-01-15T08:00:00Z","result":"fail","rto_s":"fast","exit_code":1e300,)"
-      R"("failure":"x","restore_steps":[1]})",
-      error);
-  REQUIRE(odd);
+      R"("failure":"x","restore_steps":[1]})");
+  REQUIRE(odd.has_value());
   CHECK_FALSE(odd->rto_s);
   CHECK(odd->exit_code == 0);
 }
 
 TEST_CASE("drill paths: the ops log defaults to DIR/drills.jsonl, a remote DIR needs --ops-log") {
-  std::string error;
-  const auto local = drill_paths({"/srv/backups", "offsite:weighlink"}, "", error);
-  REQUIRE(local);
+  const auto local = drill_paths({"/srv/backups", "offsite:weighlink"}, "");
+  REQUIRE(local.has_value());
   CHECK(local->ops_log == "/srv/backups/drills.jsonl");
   CHECK(local->locations.size() == 2);
   CHECK(local->locations[1].remote());
-  CHECK_FALSE(drill_paths({"offsite:weighlink"}, "", error));
-  CHECK(error.find("--ops-log") != std::string::npos);
-  const auto given = drill_paths({"offsite:weighlink"}, "/var/log/drills.jsonl", error);
-  REQUIRE(given);
+  const auto remote = drill_paths({"offsite:weighlink"}, "");
+  REQUIRE_FALSE(remote.has_value());
+  CHECK(remote.error().code == std::errc::invalid_argument);
+  CHECK(remote.error().message.find("--ops-log") != std::string::npos);
+  const auto given = drill_paths({"offsite:weighlink"}, "/var/log/drills.jsonl");
+  REQUIRE(given.has_value());
   CHECK(given->ops_log == "/var/log/drills.jsonl");
-  CHECK_FALSE(drill_paths({}, "", error));
-  CHECK_FALSE(drill_paths({""}, "x", error));
+  const auto none = drill_paths({}, "");
+  REQUIRE_FALSE(none.has_value());
+  CHECK(none.error().message == "--dir is required");
+  CHECK_FALSE(drill_paths({""}, "x").has_value());
 }

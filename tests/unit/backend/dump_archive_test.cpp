@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-using namespace weighlink::backend;
+using namespace weighlink::recovery;
 
 namespace {
 

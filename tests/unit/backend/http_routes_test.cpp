@@ -3,8 +3,11 @@
 #include <doctest/doctest.h>
 
 #include <boost/json.hpp>
+#include <system_error>
 
-using namespace weighlink::backend;
+#include "weighlink/service/http_server.hpp"
+
+using namespace weighlink::service;
 
 TEST_CASE("http: routes by path and method, ignoring the query string") {
   CHECK(route("GET", "/healthz") == Route::healthz);
@@ -60,4 +63,14 @@ TEST_CASE("http: errors are JSON with a code, a message and a correlation id") {
   CHECK(body.at("error") == "not_found");
   CHECK(body.at("message") == "no such endpoint");
   CHECK(body.at("correlation_id") == "abc123");
+}
+
+TEST_CASE("http: a listen address that is not an IP literal and a port is refused before binding") {
+  for (const char* listen : {"db.example.com:8081", "127.0.0.1", "127.0.0.1:http", ""}) {
+    CAPTURE(listen);
+    const auto server = HttpServer::start(listen, {});
+    REQUIRE_FALSE(server.has_value());
+    CHECK(server.error().code == std::errc::invalid_argument);
+    CHECK(server.error().message.starts_with("invalid HTTP listen address: "));
+  }
 }

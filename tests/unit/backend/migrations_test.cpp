@@ -2,7 +2,7 @@
 
 #include <doctest/doctest.h>
 
-using namespace weighlink::backend;
+using namespace weighlink::pg;
 
 TEST_CASE("migrations: the built-in list is strictly increasing and ends at the latest version") {
   const auto all = migrations();

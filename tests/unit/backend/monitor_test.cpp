@@ -6,7 +6,8 @@
 
 #include "weighlink/pg/pg.hpp"
 
-using namespace weighlink::backend;
+using namespace weighlink::pg;
+using namespace weighlink::recovery;
 
 TEST_CASE("monitor: the recovered database is named after the UTC time") {
   CHECK(recovered_database_name(1795230007) == "weighlink_recovered_20261121_030007");

@@ -4,7 +4,7 @@
 
 #include <deque>
 
-using namespace weighlink::backend;
+using namespace weighlink::recovery;
 using std::chrono::milliseconds;
 
 namespace {
@@ -96,6 +96,7 @@ TEST_CASE("notify: a bad URL is an error that says what is wrong") {
     CAPTURE(url);
     auto t = parse_notify_url(bad);
     REQUIRE_FALSE(t.has_value());
+    CHECK(t.error().code == std::errc::invalid_argument);
     CHECK(t.error().message.find("notification URL") != std::string::npos);
   }
 }

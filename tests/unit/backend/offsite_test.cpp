@@ -7,7 +7,7 @@
 
 #include "weighlink/testing/process.hpp"
 
-using namespace weighlink::backend;
+using namespace weighlink::recovery;
 using std::chrono::system_clock;
 using weighlink::testing::read_file;
 using weighlink::testing::TempDir;

@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 
+#include "weighlink/pg/error.hpp"
 #include "weighlink/record/evidence.hpp"
 #include "weighlink/service/auth.hpp"
 #include "weighlink/service/replay.hpp"
@@ -14,7 +15,8 @@
 
 namespace replay_fixture {
 
-using namespace weighlink::backend;  // NOLINT(google-build-using-namespace)
+using namespace weighlink::pg;       // NOLINT(google-build-using-namespace)
+using namespace weighlink::service;  // NOLINT(google-build-using-namespace)
 
 constexpr std::int64_t kNow = 1'800'000'000'000;
 
@@ -184,5 +186,6 @@ inline const std::string kGenesis(weighlink::record::kGenesisHash);
 
 }  // namespace replay_fixture
 
-using namespace weighlink::backend;  // NOLINT(google-build-using-namespace)
+using namespace weighlink::pg;       // NOLINT(google-build-using-namespace)
+using namespace weighlink::service;  // NOLINT(google-build-using-namespace)
 using namespace replay_fixture;      // NOLINT(google-build-using-namespace)

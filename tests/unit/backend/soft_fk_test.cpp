@@ -2,7 +2,7 @@
 
 #include <doctest/doctest.h>
 
-using namespace weighlink::backend;
+using namespace weighlink::recovery;
 
 TEST_CASE("soft fk: the built-in relation sweeps applied captures without their weighing") {
   const auto keys = builtin_soft_foreign_keys();
@@ -18,8 +18,7 @@ TEST_CASE("soft fk: the built-in relation sweeps applied captures without their 
 
 TEST_CASE("soft fk: an allowlist raises a built-in limit and adds relations") {
   auto keys = builtin_soft_foreign_keys();
-  std::string error;
-  REQUIRE(apply_soft_fk_allowlist(R"(
+  const auto applied = apply_soft_fk_allowlist(R"(
 soft_foreign_keys:
   - name: applied_capture_has_weighing
     max_orphans: 2
@@ -30,7 +29,8 @@ soft_foreign_keys:
     referenced_columns: [id]
     max_orphans: 5
 )",
-                                  "allow.yaml", keys, error));
+                                               "allow.yaml", keys);
+  REQUIRE(applied.has_value());
   REQUIRE(keys.size() == 2);
   CHECK(keys[0].max_orphans == 2);
   CHECK(keys[0].table == "mutation_log");
@@ -40,7 +40,7 @@ soft_foreign_keys:
         "SELECT count(*) FROM \"audit\".\"weighings\" c WHERE c.\"operator_id\" IS NOT NULL AND "
         "NOT EXISTS (SELECT 1 FROM \"operators\" p WHERE p.\"id\" = c.\"operator_id\")");
   // An empty file changes nothing.
-  REQUIRE(apply_soft_fk_allowlist("", "empty.yaml", keys, error));
+  REQUIRE(apply_soft_fk_allowlist("", "empty.yaml", keys).has_value());
   CHECK(keys.size() == 2);
 }
 
@@ -73,8 +73,10 @@ TEST_CASE("soft fk: a bad allowlist names the entry and the key, and changes not
   };
   for (const auto& [text, expected] : cases) {
     auto keys = builtin_soft_foreign_keys();
-    std::string error;
-    CHECK_FALSE(apply_soft_fk_allowlist(text, "allow.yaml", keys, error));
+    const auto applied = apply_soft_fk_allowlist(text, "allow.yaml", keys);
+    REQUIRE_FALSE(applied.has_value());
+    CHECK(applied.error().code == std::errc::invalid_argument);
+    const std::string& error = applied.error().message;
     CHECK_MESSAGE(error.find(expected) != std::string::npos, text << " -> " << error);
     CHECK(error.rfind("allow.yaml", 0) == 0);
     CHECK(keys.size() == 1);

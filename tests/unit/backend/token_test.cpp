@@ -4,7 +4,7 @@
 
 #include <set>
 
-using namespace weighlink::backend;
+using namespace weighlink::service;
 
 TEST_CASE("token: generated tokens are prefixed, url-safe and distinct") {
   std::set<std::string> seen;

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -35,6 +36,16 @@ struct ReaderEvents {
   bool wait(Pred pred, std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
     std::unique_lock lock(mutex);
     return changed.wait_for(lock, timeout, [&] { return pred(); });
+  }
+
+  // Runs `reader` until its first connection event: that event, or nullopt when none came in time.
+  std::optional<std::pair<bool, std::string>> first_connection(ScaleReader& reader) {
+    reader.start();
+    const bool reported = wait([&] { return !connections.empty(); });
+    reader.stop();
+    std::lock_guard lock(mutex);
+    if (!reported) return std::nullopt;
+    return connections.front();
   }
 
   // Readings that are not the stale re-emission of an earlier one.

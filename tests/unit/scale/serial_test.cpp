@@ -156,13 +156,11 @@ TEST_CASE("reader: an unknown protocol is reported, not faked") {
   config.source = TcpSource{"127.0.0.1", 4196};
   Events events;
   ScaleReader reader(config, events.hooks());
-  reader.start();
-  REQUIRE(events.wait([&] { return !events.connections.empty(); }));
-  reader.stop();
+  const auto first = events.first_connection(reader);
+  REQUIRE(first);
+  CHECK_FALSE(first->first);
+  CHECK(first->second.find("unknown protocol 'no-such-protocol'") != std::string::npos);
   std::lock_guard lock(events.mutex);
-  CHECK_FALSE(events.connections[0].first);
-  CHECK(events.connections[0].second.find("unknown protocol 'no-such-protocol'") !=
-        std::string::npos);
   CHECK(events.readings.empty());
 }
 

@@ -93,16 +93,18 @@ class Api {
   // GET /v1/origins and POST /v1/origins/{allow,deny,revoke}: the agent's own page or a
   // non-browser local client only.
   void origins(const HttpRequest& request, const std::string& action,
-               const std::string& correlation_id, Respond respond);
+               const std::string& correlation_id, const Respond& respond);
   void post_mutation(const HttpRequest& request, const std::string& correlation_id,
                      Respond respond);
   void post_capture(const HttpRequest& request, const std::string& correlation_id, Respond respond);
   void axle_session(const HttpRequest& request, const std::string& scale_id,
                     const std::string& action, const std::string& correlation_id, Respond respond);
-  void get_outbox(const HttpRequest& request, const std::string& correlation_id, Respond respond);
+  void get_outbox(const HttpRequest& request, const std::string& correlation_id,
+                  const Respond& respond);
   void discard_outbox(const HttpRequest& request, const std::string& key,
-                      const std::string& correlation_id, Respond respond);
-  void retry_outbox(const std::string& key, const std::string& correlation_id, Respond respond);
+                      const std::string& correlation_id, const Respond& respond);
+  void retry_outbox(const std::string& key, const std::string& correlation_id,
+                    const Respond& respond);
   HttpResponse metrics() const;
   // 409 while a capture with `key` is still waiting for its reading (a retry must not start a
   // second capture); otherwise marks the key busy until release_key().

@@ -21,8 +21,9 @@ struct LiveOptions {
   // A client whose socket accepts no byte of a pending message for this long is closed (it
   // stopped reading); the others never wait for it.
   std::chrono::milliseconds write_stall{10'000};
-  std::size_t max_message = 64 * 1024;  // largest client message; larger closes with 1009
-  std::size_t max_clients = 256;        // live sockets per listener; more get HTTP 503
+  std::size_t max_message =
+      std::size_t{64} * 1024;     // largest client message; larger closes with 1009
+  std::size_t max_clients = 256;  // live sockets per listener; more get HTTP 503
 };
 
 // The HTTP/WebSocket server's resource limits (config `limits`, docs/security.md "Resources").

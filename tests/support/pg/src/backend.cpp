@@ -21,11 +21,14 @@ std::string add_station(const std::string& dsn, const std::string& id,
   return last_line(r.output);
 }
 
-std::filesystem::path backup(const std::string& dsn, const std::filesystem::path& dir) {
+std::filesystem::path backup_manifest(const std::string& dsn, const std::filesystem::path& dir) {
   const auto r = run({bin("weighlink-backend"), "backup", "--dsn", dsn, "--dir", dir.string()});
   if (r.exit_code != 0) throw std::runtime_error("weighlink-backend backup failed: " + r.output);
-  std::filesystem::path dump = last_line(r.output);  // DIR/weighlink_*.manifest.json
-  return dump.replace_extension().replace_extension(".dump");
+  return last_line(r.output);
+}
+
+std::filesystem::path backup(const std::string& dsn, const std::filesystem::path& dir) {
+  return backup_manifest(dsn, dir).replace_extension().replace_extension(".dump");
 }
 
 BackendServer::BackendServer(std::string dsn, std::filesystem::path dir,

@@ -1,10 +1,17 @@
 #include "weighlink/testing/backup_data.hpp"
 
+#include <stdexcept>
+
+#include "weighlink/base/timestamp.hpp"
 #include "weighlink/testing/backend.hpp"
 #include "weighlink/testing/pg_cluster.hpp"
 #include "weighlink/testing/process.hpp"
 
 namespace weighlink::testing {
+
+boost::json::object read_json(const std::filesystem::path& path) {
+  return boost::json::parse(read_file(path)).as_object();
+}
 
 ScratchDir::ScratchDir() {
   std::filesystem::permissions(dir_.path(), std::filesystem::perms::owner_all |
@@ -55,6 +62,24 @@ VerifyRun verify_backup(const std::filesystem::path& dir, const std::vector<std:
   all.insert(all.end(), args.begin(), args.end());
   return verify_backup_with_report(all,
                                    dir.parent_path() / (dir.filename().string() + ".report.json"));
+}
+
+std::filesystem::path backdate_backup(const std::filesystem::path& manifest_file,
+                                      std::chrono::seconds by) {
+  auto manifest = read_json(manifest_file);
+  const auto created = base::parse_utc_timestamp(manifest.at("created_at").as_string());
+  if (!created) throw std::runtime_error("no created_at in " + manifest_file.string());
+  const auto at = *created - by.count();
+  const std::string name = "weighlink_" + base::format_utc_file_stamp(at);
+  const auto dir = manifest_file.parent_path();
+  const auto dump = dir / std::string(manifest.at("dump").as_string());
+  manifest["dump"] = name + ".dump";
+  manifest["created_at"] = base::format_utc_timestamp(at);
+  const auto moved = dir / (name + ".manifest.json");
+  std::filesystem::rename(dump, dir / (name + ".dump"));
+  write_text(moved, boost::json::serialize(manifest) + "\n");
+  if (moved != manifest_file) std::filesystem::remove(manifest_file);
+  return moved;
 }
 
 }  // namespace weighlink::testing

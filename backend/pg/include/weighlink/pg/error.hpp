@@ -1,12 +1,12 @@
 #pragma once
-// Error codes of weighlink::backend, registered as a boost::system error category so that every
-// fallible function returns `Result<T>` instead of throwing.
+// Error codes of the backend libraries (pg, service, recovery), registered as a boost::system
+// error category so that every fallible function returns `Result<T>` instead of throwing.
 
 #include <boost/system/error_code.hpp>
 #include <boost/system/result.hpp>
 #include <type_traits>
 
-namespace weighlink::backend {
+namespace weighlink::pg {
 
 enum class Errc {
   ok = 0,
@@ -43,7 +43,7 @@ enum class Errc {
 template <class T>
 using Result = boost::system::result<T>;
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::pg
 
 template <>
-struct boost::system::is_error_code_enum<weighlink::backend::Errc> : std::true_type {};
+struct boost::system::is_error_code_enum<weighlink::pg::Errc> : std::true_type {};

@@ -8,7 +8,7 @@
 
 #include "weighlink/pg/pg.hpp"
 
-namespace weighlink::backend {
+namespace weighlink::pg {
 
 struct Migration {
   int version = 0;
@@ -41,4 +41,4 @@ struct SchemaStatus {
 // Applies pending migrations; returns the versions applied by this call (empty when up to date).
 [[nodiscard]] Result<std::vector<int>> migrate(PgConnection& connection);
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::pg

@@ -18,7 +18,7 @@
 struct pg_conn;
 struct pg_result;
 
-namespace weighlink::backend {
+namespace weighlink::pg {
 
 // Maps a SQLSTATE (empty when libpq produced no server error) and the connection's health to a
 // typed cause.
@@ -146,4 +146,4 @@ auto with_reconnect(PgConnection& connection, Query query) -> decltype(query()) 
   return result;
 }
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::pg

@@ -13,10 +13,11 @@
 #include <string_view>
 #include <vector>
 
+#include "weighlink/base/error.hpp"
 #include "weighlink/recovery/backup_policy.hpp"
 #include "weighlink/recovery/offsite.hpp"
 
-namespace weighlink::backend {
+namespace weighlink::recovery {
 
 inline constexpr std::string_view kManifestFormat = "weighlink-backup/1";
 inline constexpr std::string_view kVerifiedLatest = "verified-latest";
@@ -33,9 +34,8 @@ struct BackupManifest {
   std::map<std::string, std::int64_t> station_high_water;
 };
 
-// Parses a manifest; nullopt with `error` saying which field is wrong.
-[[nodiscard]] std::optional<BackupManifest> parse_manifest(std::string_view json,
-                                                           std::string& error);
+// Parses a manifest; invalid_argument saying which field is wrong.
+[[nodiscard]] base::Expected<BackupManifest> parse_manifest(std::string_view json);
 
 // "weighlink_20261121_030007.dump" -> "weighlink_20261121_030007"; "" when not a .dump name.
 [[nodiscard]] std::string dump_base(std::string_view dump_name);
@@ -74,4 +74,4 @@ struct VerifiedLatestAt {
 [[nodiscard]] OffsiteResult<VerifiedLatestAt> find_verified_latest(
     const std::vector<Location>& locations);
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::recovery

@@ -13,7 +13,7 @@
 
 #include "weighlink/base/timestamp.hpp"
 
-namespace weighlink::backend {
+namespace weighlink::recovery {
 
 // One dump in a backup folder, as its manifest and its verification record describe it.
 struct DumpRecord {
@@ -130,4 +130,4 @@ class MonitorState {
   std::optional<std::int64_t> last_recovery_;
 };
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::recovery

@@ -10,7 +10,7 @@
 
 #include "weighlink/base/command.hpp"
 
-namespace weighlink::backend {
+namespace weighlink::recovery {
 
 using base::kExitFailure;
 using base::kExitOk;
@@ -56,4 +56,4 @@ struct RestoreOptions {
 [[nodiscard]] int run_mark_restored(const std::string& dsn, const std::string& restored_from,
                                     const base::Console& console);
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::recovery

@@ -25,10 +25,11 @@
 #include <vector>
 
 #include "weighlink/base/command.hpp"
+#include "weighlink/base/error.hpp"
 #include "weighlink/recovery/backup_policy.hpp"
 #include "weighlink/recovery/offsite.hpp"
 
-namespace weighlink::backend {
+namespace weighlink::recovery {
 
 // drill: the drill ran and failed; dr-status: the gate is not met.
 inline constexpr int kExitDrillFailed = 3;
@@ -55,14 +56,15 @@ struct DrStatusOptions {
 [[nodiscard]] int run_dr_status(const DrStatusOptions& options, const base::Console& console);
 
 // Where drill and dr-status read and write: the locations of --dir and each --fallback, and the
-// ops log (`ops_log`, else DIR/drills.jsonl when DIR is a local folder). Pure; nullopt with
-// `error` (bad usage) when a location cannot be parsed or DIR is a remote without --ops-log.
+// ops log (`ops_log`, else DIR/drills.jsonl when DIR is a local folder). Pure; invalid_argument
+// (bad usage) when a location cannot be parsed, none is given, or DIR is a remote without
+// --ops-log.
 struct DrillPaths {
   std::vector<Location> locations;
   std::filesystem::path ops_log;
 };
-[[nodiscard]] std::optional<DrillPaths> drill_paths(const std::vector<std::string>& locations,
-                                                    const std::string& ops_log, std::string& error);
+[[nodiscard]] base::Expected<DrillPaths> drill_paths(const std::vector<std::string>& locations,
+                                                     const std::string& ops_log);
 
 // One line of the ops log: what a drill measured and how it ended. Pure conversions; times are
 // Unix seconds, durations seconds (nullopt: the drill did not get that far).
@@ -91,9 +93,8 @@ struct DrillRecord {
 // smoke_s, rto_s, result ("pass"/"fail"), failure (null or {step, detail}), severity (null or
 // "sev-2"), host, and the rest of the record.
 [[nodiscard]] std::string to_json_line(const DrillRecord& record);
-// A line of the ops log; nullopt with `error` when it is not a drill record (a corrupt or
-// foreign line). Needs started_at and result; the rest is read when present.
-[[nodiscard]] std::optional<DrillRecord> parse_drill_record(std::string_view line,
-                                                            std::string& error);
+// A line of the ops log; invalid_argument, saying what is missing, when it is not a drill record
+// (a corrupt or foreign line). Needs started_at and result; the rest is read when present.
+[[nodiscard]] base::Expected<DrillRecord> parse_drill_record(std::string_view line);
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::recovery

@@ -17,7 +17,7 @@
 
 #include "weighlink/pg/error.hpp"
 
-namespace weighlink::backend {
+namespace weighlink::recovery {
 
 // Random access to the bytes of one archive. Not thread-safe: one inspection at a time.
 class ArchiveSource {
@@ -53,7 +53,7 @@ class FileArchiveSource final : public ArchiveSource {
  public:
   // Errors: the open(2)/fstat(2) errno (no such file, permission denied), is_a_directory for a
   // directory (pg_dump -Fd output), not_supported for a pipe, socket or device.
-  [[nodiscard]] static Result<std::unique_ptr<FileArchiveSource>> open(const std::string& path);
+  [[nodiscard]] static pg::Result<std::unique_ptr<FileArchiveSource>> open(const std::string& path);
   ~FileArchiveSource() override;
   FileArchiveSource(const FileArchiveSource&) = delete;
   FileArchiveSource& operator=(const FileArchiveSource&) = delete;
@@ -110,4 +110,4 @@ struct DumpInspection {
 // else; memory is bounded by a 64 KiB window plus one small record per data entry.
 [[nodiscard]] DumpInspection inspect_dump(ArchiveSource& source) noexcept;
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::recovery

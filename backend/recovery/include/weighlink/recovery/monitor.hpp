@@ -18,7 +18,7 @@
 
 #include "weighlink/base/command.hpp"
 
-namespace weighlink::backend {
+namespace weighlink::recovery {
 
 struct MonitorOptions {
   std::string dsn;                 // the database the backend serves (also from $WEIGHLINK_DSN)
@@ -60,4 +60,4 @@ inline constexpr std::string_view kRepointComment = "# repointed by weighlink-ba
 [[nodiscard]] std::string repoint_env_file(std::string_view text, std::string_view variable,
                                            std::string_view value, std::string_view comment);
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::recovery

@@ -10,9 +10,7 @@
 // Threading: post_notification blocks its caller (an io_context of its own per attempt) and may
 // run on several threads at once; the policy's callbacks are called on the caller's thread.
 
-#include <boost/assert/source_location.hpp>
 #include <boost/json/object.hpp>
-#include <boost/system/result.hpp>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -21,7 +19,9 @@
 #include <string_view>
 #include <vector>
 
-namespace weighlink::backend {
+#include "weighlink/base/error.hpp"
+
+namespace weighlink::recovery {
 
 // Why an attempt got no HTTP answer.
 enum class NotifyError {
@@ -98,14 +98,9 @@ struct NotifyTarget {
   [[nodiscard]] std::string endpoint() const;  // scheme://host:port
 };
 
-struct NotifyUrlError {
-  std::string message;
-};
-[[noreturn]] void throw_exception_from_error(const NotifyUrlError& error,
-                                             const boost::source_location& loc);
-
-[[nodiscard]] boost::system::result<NotifyTarget, NotifyUrlError> parse_notify_url(
-    std::string_view url);
+// invalid_argument, "notification URL https://... has no host; give one like ...", when `url`
+// cannot be used (the message shows no user info, path or query: they often hold a secret).
+[[nodiscard]] base::Expected<NotifyTarget> parse_notify_url(std::string_view url);
 
 // The retry loop alone: calls `attempt(n)` (n = 0, 1, ...) until decide_notify says delivered or
 // give up, or the policy's attempts run out, sleeping the backoff (policy.sleep) between them.
@@ -114,4 +109,4 @@ struct NotifyUrlError {
     std::string endpoint, const NotifyPolicy& policy,
     const std::function<NotifyAttempt(std::uint32_t)>& attempt);
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::recovery

@@ -26,7 +26,7 @@
 
 #include "weighlink/base/timestamp.hpp"
 
-namespace weighlink::backend {
+namespace weighlink::recovery {
 
 enum class OffsiteErrc {
   ok = 0,
@@ -192,7 +192,7 @@ using base::parse_rfc3339;
 // The most telling line of rclone's stderr (its last error, without the timestamp), shortened.
 [[nodiscard]] std::string rclone_error_summary(std::string_view stderr_text);
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::recovery
 
 template <>
-struct boost::system::is_error_code_enum<weighlink::backend::OffsiteErrc> : std::true_type {};
+struct boost::system::is_error_code_enum<weighlink::recovery::OffsiteErrc> : std::true_type {};

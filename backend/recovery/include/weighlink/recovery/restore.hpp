@@ -12,7 +12,7 @@
 
 #include "weighlink/recovery/commands.hpp"
 
-namespace weighlink::backend {
+namespace weighlink::recovery {
 
 // Why a restore stopped: the exit code `restore` gives for it (kExitUsage for a file that is not
 // a weighlink dump, kExitFailure otherwise) and one line: what failed, where, what to do, and
@@ -41,4 +41,4 @@ using RestoreResult = boost::system::result<RestoredDump, RestoreFailure>;
 // (one line each, the summary last), what run_restore prints on stdout.
 [[nodiscard]] RestoreResult restore_dump(const RestoreOptions& options, std::ostream& progress);
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::recovery

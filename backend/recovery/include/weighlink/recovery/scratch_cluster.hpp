@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "weighlink/pg/error.hpp"
+#include "weighlink/base/error.hpp"
 
-namespace weighlink::backend {
+namespace weighlink::recovery {
 
 struct ScratchOptions {
   // Where the cluster's directory is made; the default is $TMPDIR or /tmp.
@@ -29,10 +29,12 @@ struct ScratchOptions {
 
 class ScratchCluster {
  public:
-  // Makes and starts the cluster; on failure `error` says why (with the server log's tail) and
-  // nothing is left behind.
-  [[nodiscard]] static std::unique_ptr<ScratchCluster> start(const ScratchOptions& options,
-                                                             std::string& error);
+  // Makes and starts the cluster; on failure the error says why (with the server log's tail) and
+  // nothing is left behind. Codes: the system's error when the directory cannot be made,
+  // filename_too_long, permission_denied (as root: no `postgres` user, or it cannot reach the
+  // directory), no_such_file_or_directory (no initdb), io_error (initdb or the server failed).
+  [[nodiscard]] static base::Expected<std::unique_ptr<ScratchCluster>> start(
+      const ScratchOptions& options);
   ~ScratchCluster();
   ScratchCluster(const ScratchCluster&) = delete;
 
@@ -73,4 +75,4 @@ class ScratchCluster {
 // The newest /usr/lib/postgresql/<major>/bin that has `program`, or "" (use PATH).
 [[nodiscard]] std::string newest_postgres_bin_dir(const std::string& program = "initdb");
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::recovery

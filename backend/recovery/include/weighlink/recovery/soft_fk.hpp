@@ -22,7 +22,9 @@
 #include <string_view>
 #include <vector>
 
-namespace weighlink::backend {
+#include "weighlink/base/error.hpp"
+
+namespace weighlink::recovery {
 
 struct SoftForeignKey {
   std::string name;
@@ -39,9 +41,11 @@ struct SoftForeignKey {
 
 // Applies the allowlist `yaml_text` (from `source`, for messages) to `keys`: entries naming a key
 // already there change its fields (usually max_orphans); others are added and must be complete.
-// On a bad file returns false and `error` names the entry and the key at fault.
-[[nodiscard]] bool apply_soft_fk_allowlist(std::string_view yaml_text, const std::string& source,
-                                           std::vector<SoftForeignKey>& keys, std::string& error);
+// On a bad file `keys` is unchanged and the error (invalid_argument) names `source`, the entry and
+// the key at fault.
+[[nodiscard]] base::Expected<void> apply_soft_fk_allowlist(std::string_view yaml_text,
+                                                           const std::string& source,
+                                                           std::vector<SoftForeignKey>& keys);
 
 // SELECT count(*) of the child rows (matching `where`, with every column set) that have no
 // parent; identifiers are quoted.
@@ -49,4 +53,4 @@ struct SoftForeignKey {
 // Up to `limit` orphans' key columns, as one text value per row ("col=value, col=value").
 [[nodiscard]] std::string orphan_sample_sql(const SoftForeignKey& key, int limit);
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::recovery

@@ -20,7 +20,7 @@
 
 #include "weighlink/base/command.hpp"
 
-namespace weighlink::backend {
+namespace weighlink::recovery {
 
 inline constexpr int kExitVerifyFailed = 3;
 
@@ -59,4 +59,4 @@ struct VerifyOptions {
 
 [[nodiscard]] int run_verify_backup(const VerifyOptions& options, const base::Console& console);
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::recovery

@@ -9,7 +9,7 @@
 #include "weighlink/pg/error.hpp"
 #include "weighlink/service/types.hpp"
 
-namespace weighlink::backend {
+namespace weighlink::service {
 
 // The station a token hash belongs to.
 struct StationAuth {
@@ -19,8 +19,8 @@ struct StationAuth {
 
 // unauthenticated when the token matches no enabled station; permission_denied when the request
 // or any of its mutations names another station.
-[[nodiscard]] Result<void> check_access(const std::optional<StationAuth>& token_station,
-                                        std::string_view request_station_id,
-                                        const std::vector<Mutation>& mutations);
+[[nodiscard]] pg::Result<void> check_access(const std::optional<StationAuth>& token_station,
+                                            std::string_view request_station_id,
+                                            const std::vector<Mutation>& mutations);
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::service

@@ -16,7 +16,7 @@
 #include <utility>
 #include <vector>
 
-namespace weighlink::backend {
+namespace weighlink::service {
 
 template <class Context>
 class BoundedPool {
@@ -94,4 +94,4 @@ class BoundedPool {
   std::vector<std::thread> threads_;
 };
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::service

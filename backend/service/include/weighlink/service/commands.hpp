@@ -9,7 +9,7 @@
 
 #include "weighlink/base/command.hpp"
 
-namespace weighlink::backend {
+namespace weighlink::service {
 
 using base::kExitFailure;
 using base::kExitOk;
@@ -60,4 +60,4 @@ struct ServeOptions {
 [[nodiscard]] int run_station_set_key(const std::string& dsn, const std::string& station_id,
                                       const std::string& key_file, const base::Console& console);
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::service

@@ -7,7 +7,7 @@
 
 #include "weighlink/service/metrics.hpp"
 
-namespace weighlink::backend {
+namespace weighlink::service {
 
 struct HttpReply {
   unsigned status = 200;
@@ -36,4 +36,4 @@ struct ReadyState {
 [[nodiscard]] HttpReply error_reply(unsigned status, std::string_view code,
                                     std::string_view message, std::string_view correlation_id);
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::service

@@ -10,10 +10,10 @@
 #include <string>
 #include <string_view>
 
-#include "weighlink/pg/error.hpp"
+#include "weighlink/base/error.hpp"
 #include "weighlink/service/http_routes.hpp"
 
-namespace weighlink::backend {
+namespace weighlink::service {
 
 struct HttpHooks {
   // Starts a readiness probe; calls `done` exactly once, from any thread.
@@ -23,10 +23,12 @@ struct HttpHooks {
 
 class HttpServer {
  public:
-  // Binds `listen` ("HOST:PORT", port 0 = any free port) and starts serving.
-  [[nodiscard]] static Result<std::unique_ptr<HttpServer>> start(std::string_view listen,
-                                                                 HttpHooks hooks,
-                                                                 std::string* error_message);
+  // Binds `listen` ("HOST:PORT", port 0 = any free port) and starts serving. Errors:
+  // invalid_argument when `listen` is not an IP literal (or localhost) and a port, "invalid HTTP
+  // listen address: ..."; the socket's own error when it cannot bind, "cannot listen for HTTP on
+  // HOST:PORT: ...".
+  [[nodiscard]] static base::Expected<std::unique_ptr<HttpServer>> start(std::string_view listen,
+                                                                         HttpHooks hooks);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
@@ -43,4 +45,4 @@ class HttpServer {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::service

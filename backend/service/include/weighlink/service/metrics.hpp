@@ -13,7 +13,7 @@
 
 #include "weighlink/service/types.hpp"
 
-namespace weighlink::backend {
+namespace weighlink::service {
 
 // Seconds; the upper bounds of the replay batch latency histogram (plus +Inf).
 inline constexpr std::array<double, 11> kBatchLatencyBuckets = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
@@ -91,4 +91,4 @@ class Metrics {
 
 [[nodiscard]] std::string render_prometheus(const MetricsSnapshot& snapshot);
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::service

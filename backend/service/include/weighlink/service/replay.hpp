@@ -14,7 +14,7 @@
 #include "weighlink/record/mutation_rules.hpp"
 #include "weighlink/service/types.hpp"
 
-namespace weighlink::backend {
+namespace weighlink::service {
 
 // One replay transaction's view of the database. Calls happen inside one transaction that the
 // caller begins and commits. Not thread-safe; one per transaction.
@@ -22,22 +22,22 @@ class ReplayStore {
  public:
   virtual ~ReplayStore() = default;
   // Locks the station for the rest of the transaction (replicas serialise here) and reads it.
-  [[nodiscard]] virtual Result<StationState> lock_station(std::string_view station_id) = 0;
+  [[nodiscard]] virtual pg::Result<StationState> lock_station(std::string_view station_id) = 0;
   // The stored records among `keys` for this station, in any order.
-  [[nodiscard]] virtual Result<std::vector<StoredMutation>> find_existing(
+  [[nodiscard]] virtual pg::Result<std::vector<StoredMutation>> find_existing(
       std::string_view station_id, const std::vector<std::string>& keys) = 0;
   // Records new mutations (mutation_log, plus the typed table for known kinds). Errc::data_refused
   // when the database refused a value or row of one of them (the transaction is then aborted:
   // the caller runs the batch again with InsertMode::row_by_row).
-  [[nodiscard]] virtual Result<void> insert(std::string_view station_id,
-                                            const std::vector<NewRecord>& records) = 0;
+  [[nodiscard]] virtual pg::Result<void> insert(std::string_view station_id,
+                                                const std::vector<NewRecord>& records) = 0;
   // Records one mutation inside a savepoint. nullopt: recorded. A refusal: the database refused
   // a value or row of it (data_refused); its statements were rolled back to the savepoint and
   // the transaction goes on. Any other error fails the call.
-  [[nodiscard]] virtual Result<std::optional<StorageRefusal>> insert_guarded(
+  [[nodiscard]] virtual pg::Result<std::optional<StorageRefusal>> insert_guarded(
       std::string_view station_id, const NewRecord& record) = 0;
-  [[nodiscard]] virtual Result<void> set_high_water(std::string_view station_id,
-                                                    std::uint64_t seq) = 0;
+  [[nodiscard]] virtual pg::Result<void> set_high_water(std::string_view station_id,
+                                                        std::uint64_t seq) = 0;
 };
 
 // hex SHA-256 of `kind + "\n" + payload_json`: identifies a payload for idempotency checks.
@@ -118,10 +118,10 @@ void refuse_record(ReplayPlan& plan, std::size_t index, const StorageRefusal& re
 
 // Runs one batch against the store (lock, look up, plan, insert, advance the high water).
 // The caller owns the transaction around it.
-[[nodiscard]] Result<ReplayOutcome> apply_batch(ReplayStore& store, std::string_view station_id,
-                                                const std::vector<Mutation>& mutations,
-                                                std::int64_t now_unix_ms,
-                                                InsertMode mode = InsertMode::batch);
+[[nodiscard]] pg::Result<ReplayOutcome> apply_batch(ReplayStore& store, std::string_view station_id,
+                                                    const std::vector<Mutation>& mutations,
+                                                    std::int64_t now_unix_ms,
+                                                    InsertMode mode = InsertMode::batch);
 
 // Whether a failed replay transaction is worth running again. `attempt` counts from 1.
 // A unique violation means a concurrent replica won: one retry sees its rows as DUPLICATE.
@@ -129,4 +129,4 @@ void refuse_record(ReplayPlan& plan, std::size_t index, const StorageRefusal& re
 // whose fate is unknown is safe to run again (its mutations come back as DUPLICATE).
 [[nodiscard]] bool should_retry(const boost::system::error_code& error, int attempt) noexcept;
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::service

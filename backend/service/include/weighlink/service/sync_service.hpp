@@ -13,11 +13,11 @@
 #include "weighlink/service/bounded_pool.hpp"
 #include "weighlink/service/metrics.hpp"
 
-namespace weighlink::backend {
+namespace weighlink::service {
 
 // What each pool worker owns.
 struct WorkerContext {
-  PgConnection db;
+  pg::PgConnection db;
 };
 
 using WorkerPool = BoundedPool<WorkerContext>;
@@ -39,4 +39,4 @@ inline constexpr int kOverloadRetryAfterMs = 500;
 
 [[nodiscard]] std::unique_ptr<grpc::Service> make_sync_service(SyncServiceDeps deps);
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::service

@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-namespace weighlink::backend {
+namespace weighlink::service {
 
 inline constexpr std::string_view kTokenPrefix = "wlst_";
 
@@ -23,4 +23,4 @@ inline constexpr std::string_view kTokenPrefix = "wlst_";
 // scheme or no token. The scheme is case-insensitive (RFC 7235).
 [[nodiscard]] std::optional<std::string_view> parse_bearer(std::string_view header) noexcept;
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::service

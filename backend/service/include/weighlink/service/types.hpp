@@ -9,7 +9,7 @@
 
 #include "weighlink/record/mutation_rules.hpp"
 
-namespace weighlink::backend {
+namespace weighlink::service {
 
 enum class Outcome { unspecified, applied, duplicate, rejected };
 
@@ -155,4 +155,4 @@ struct ReplayOutcome {
   std::uint64_t unsigned_recorded = 0;
 };
 
-}  // namespace weighlink::backend
+}  // namespace weighlink::service

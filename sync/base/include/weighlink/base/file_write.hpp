@@ -1,6 +1,6 @@
 #pragma once
-// Internal to weighlink::backend (backup, verify-backup, monitor, the local offsite store): files
-// that must be whole or absent after a crash or a power cut.
+// Files that must be whole or absent after a crash or a power cut (the backup toolchain, the
+// ready files of the agent and the backend, the local offsite store).
 //
 // Threading: free functions, safe from any thread.
 

@@ -100,6 +100,9 @@ std::pair<std::string, unsigned short> split_host_port(const std::string& addres
 // The whole of a file's bytes ("" when it cannot be read): logs, dumps.
 [[nodiscard]] std::string read_file(const std::filesystem::path& path);
 
+// Writes `text` to `path` as the whole file (replacing it); throws std::runtime_error on failure.
+void write_text(const std::filesystem::path& path, const std::string& text);
+
 // Writes `text` to a file only its owner can read (mode 0600), as the agent requires of its token
 // and key files.
 void write_secret_file(const std::filesystem::path& path, const std::string& text);

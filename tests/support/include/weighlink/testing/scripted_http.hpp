@@ -47,6 +47,9 @@ class ScriptedHttpServer {
   [[nodiscard]] std::string address() const;  // "127.0.0.1:PORT"
   [[nodiscard]] std::vector<ReceivedRequest> requests() const;
   [[nodiscard]] std::size_t connections() const;  // accepted, TLS handshakes failed included
+  // Responses written so far (their delay over): a client that returned before this grew had
+  // given up before any answer was sent.
+  [[nodiscard]] std::size_t answered() const;
 
  private:
   struct Impl;

@@ -26,6 +26,9 @@ void migrate(const std::string& dsn);
 // last, sits beside it). Throws std::runtime_error with its output when it fails.
 [[nodiscard]] std::filesystem::path backup(const std::string& dsn,
                                            const std::filesystem::path& dir);
+// The same backup; returns the manifest's path (DIR/weighlink_*.manifest.json).
+[[nodiscard]] std::filesystem::path backup_manifest(const std::string& dsn,
+                                                    const std::filesystem::path& dir);
 
 // `weighlink-backend serve --dsn DSN` with gRPC on `grpc_listen` (a fixed address lets a server
 // that is killed and started again be found at the same place) and HTTP on 127.0.0.1:0, then

@@ -4,6 +4,7 @@
 // with its JSON report.
 
 #include <boost/json.hpp>
+#include <chrono>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -25,6 +26,9 @@ class ScratchDir {
 
 class PgCluster;
 
+// A JSON file's top-level object (a manifest, a pointer, a report); throws when it is not one.
+[[nodiscard]] boost::json::object read_json(const std::filesystem::path& path);
+
 // Migrates the cluster's `weighlink` database and gives it three stations (st0, st1, st2) with
 // `per_station` applied captures each (mutation_log and weighings rows) and their high waters.
 void seed_captures(const PgCluster& pg, int per_station);
@@ -42,5 +46,13 @@ struct VerifyRun {
 // `weighlink-backend verify-backup --report REPORT` then `args` (which give --dir: a remote, say).
 [[nodiscard]] VerifyRun verify_backup_with_report(const std::vector<std::string>& args,
                                                   const std::filesystem::path& report);
+
+// Moves the backup whose manifest is `manifest` (beside its dump, in a local folder) `by` into the
+// past: its created_at and the two file names, which carry that time to the second. A backup taken
+// next in that folder then has a name of its own without waiting for the clock's next second. Call
+// it before verify-backup records anything about the dump. Returns the moved manifest's path;
+// throws std::runtime_error when the manifest cannot be read or the files cannot be renamed.
+std::filesystem::path backdate_backup(const std::filesystem::path& manifest,
+                                      std::chrono::seconds by);
 
 }  // namespace weighlink::testing
