@@ -284,9 +284,8 @@ int main(int argc, char** argv) {
   }
   if (check_config) {
     // The origins of allowed_origins and of the drop-in folder, as the start reads them.
-    std::string origins_error;
-    if (!weighlink::agent::load_fixed_origins(config, &origins_error)) {
-      std::cerr << "weighlink-agent: " << origins_error << "\n";
+    if (auto origins = weighlink::agent::load_fixed_origins(config); !origins) {
+      std::cerr << "weighlink-agent: " << origins.error().message << "\n";
       return 2;
     }
     std::cout << "configuration OK: " << config.scales.size() << " scale(s), listen "

@@ -96,9 +96,11 @@ int cmd_decode(const DecodeArgs& args) {
   if (ws::is_capture(head)) {
     std::ostringstream rest;
     rest << in->rdbuf();
-    std::string error;
-    const auto capture = ws::parse_capture(head + rest.str(), &error);
-    if (!capture) return fail(kFailure, name + ": " + error + "; the capture file is damaged");
+    const auto capture = ws::parse_capture(head + rest.str());
+    if (!capture) {
+      return fail(kFailure,
+                  name + ": " + capture.error().message + "; the capture file is damaged");
+    }
     if (capture->truncated) std::cerr << "capture ends inside a record; the rest was decoded\n";
     for (const auto& record : capture->records) decode_bytes(*parser, record.bytes, readings);
   } else {
@@ -144,8 +146,8 @@ void write_ready_file(const std::string& path, const std::map<std::string, std::
   if (path.empty()) return;
   boost::json::object o;
   for (const auto& [k, v] : fields) o[k] = v;
-  if (const auto failed = weighlink::base::write_ready_file(path, o)) {
-    std::cerr << "weighlink-scale: " << *failed << "\n";
+  if (const auto written = weighlink::base::write_ready_file(path, o); !written) {
+    std::cerr << "weighlink-scale: " << written.error().message << "\n";
   }
 }
 

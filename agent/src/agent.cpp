@@ -38,16 +38,16 @@ namespace asio = boost::asio;
 namespace {
 
 // The station key, created on first start when none is configured.
-std::optional<std::vector<unsigned char>> load_key(const AgentConfig& config, std::string* error) {
+base::Expected<std::vector<unsigned char>> load_key(const AgentConfig& config) {
   const auto path = station_key_path(config);
   if (config.station_key_file.empty() && !std::filesystem::exists(path)) {
-    if (!sync::create_station_key(path.string(), error)) return std::nullopt;
+    if (auto created = record::create_station_key(path.string()); !created) return created.error();
     spdlog::warn(
         "created a new station key in {}: it signs every captured record; back it up and "
         "register it with the backend (docs/outbox.md, \"Evidence\")",
         path.string());
   }
-  return sync::read_station_key(path.string(), error);
+  return record::read_station_key(path.string());
 }
 
 // The descriptors the server may need: its connection caps, plus a margin for the outbox, the
@@ -79,7 +79,7 @@ void check_descriptors(const AgentConfig& config) {
 }
 
 // Retrying an optional compatibility port: soon at first, then every few seconds at most.
-constexpr sync::BackoffPolicy kCompatBackoff{std::chrono::milliseconds(500),
+constexpr base::BackoffPolicy kCompatBackoff{std::chrono::milliseconds(500),
                                              std::chrono::milliseconds(5000)};
 
 // A backend address whose host is not this machine.
@@ -116,44 +116,45 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
                   config.data_dir.string(), ec.message());
     return 1;
   }
-  std::string error;
   sync::OutboxOptions outbox_options;
   outbox_options.max_rows = config.outbox_max_rows;
   outbox_options.station_id = config.station_id;
-  if (auto key = load_key(config, &error)) {
+  if (auto key = load_key(config)) {
     outbox_options.signing_key = std::move(*key);
   } else {
-    spdlog::error("{}", error);
+    spdlog::error("{}", key.error().message);
     return 1;
   }
-  auto opened = sync::Outbox::open(outbox_path(config), outbox_options, &error);
+  auto opened = sync::Outbox::open(outbox_path(config), outbox_options);
   if (!opened) {
-    spdlog::error("{}", error);
+    spdlog::error("{}", opened.error().message);
     return 1;
   }
   std::unique_ptr<sync::Outbox> outbox = std::move(*opened);
 
   // Origin pairing: the files' origins (a bad line stops the start, naming file and line) and
   // the operator's decisions in the data directory.
-  auto fixed_origins = load_fixed_origins(config, &error);
+  auto fixed_origins = load_fixed_origins(config);
   if (!fixed_origins) {
-    spdlog::error("{}", error);
+    spdlog::error("{}", fixed_origins.error().message);
     return 2;
   }
-  auto origin_store = OriginStore::open(origins_db_path(config), &error);
+  auto origin_store = OriginStore::open(origins_db_path(config));
   if (!origin_store) {
     // Weighing never stops for the pairing store: the agent runs with the configured and preset
     // origins, and decisions made now last until it stops.
-    spdlog::error("{}: origin decisions are kept in memory only until this is fixed", error);
-    origin_store = OriginStore::open(":memory:", &error);
+    spdlog::error("{}: origin decisions are kept in memory only until this is fixed",
+                  origin_store.error().message);
+    origin_store = OriginStore::open(":memory:");
   }
-  auto pairing =
-      origin_store ? OriginPairing::open(std::move(origin_store), std::move(*fixed_origins), &error)
-                   : nullptr;
-  if (!pairing) {
-    spdlog::error("{}", error);
+  auto opened_pairing =
+      origin_store ? OriginPairing::open(std::move(*origin_store), std::move(*fixed_origins))
+                   : base::Expected<std::unique_ptr<OriginPairing>>(origin_store.error());
+  if (!opened_pairing) {
+    spdlog::error("{}", opened_pairing.error().message);
     return 1;
   }
+  auto pairing = std::move(*opened_pairing);
 
   std::unique_ptr<sync::ReplayWorker> replay;
   bool plaintext_remote = false;
@@ -173,9 +174,13 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
       rc.tls.server_name = config.backend_tls.server_name;
       auto pem = [&](const std::filesystem::path& f, std::string& out) {
         if (f.empty()) return true;
-        out = sync::read_pem_file(f.string(), &error);
-        if (!error.empty()) spdlog::error("backend_tls: {}", error);
-        return error.empty();
+        auto text = base::read_pem_file(f.string());
+        if (!text) {
+          spdlog::error("backend_tls: {}", text.error().message);
+          return false;
+        }
+        out = std::move(*text);
+        return true;
       };
       if (!pem(config.backend_tls.ca_file, rc.tls.root_certs) ||
           !pem(config.backend_tls.cert_file, rc.tls.cert_chain) ||
@@ -184,11 +189,12 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
       }
     }
     if (!config.station_token_file.empty()) {
-      rc.token = sync::read_token_file(config.station_token_file.string(), &error);
-      if (!error.empty()) {
-        spdlog::error("{}", error);
+      auto token = base::read_token_file(config.station_token_file.string());
+      if (!token) {
+        spdlog::error("{}", token.error().message);
         return 2;
       }
+      rc.token = std::move(*token);
     } else {
       spdlog::warn("no --station-token-file: the backend will refuse this station's calls");
     }
@@ -294,11 +300,12 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
   Server server(ioc, api, config.live, config.limits);
   server_ptr = &server;
   pairing->on_revoked = [&server](const std::string& origin) { server.close_origin(origin); };
-  std::string bound;
-  if (!server.listen(config.listen_host, config.listen_port, &bound, &error)) {
-    spdlog::error("{}", error);
+  auto listening = server.listen(config.listen_host, config.listen_port);
+  if (!listening) {
+    spdlog::error("{}", listening.error().message);
     return 1;
   }
+  std::string bound = std::move(*listening);
   spdlog::info("weighlink-agent {} listening on http://{} (station {})", WEIGHLINK_VERSION, bound,
                config.station_id);
   boost::json::object ready{{"http", bound}};
@@ -309,14 +316,16 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
     for (std::size_t i = 0; i < compat_ports.size(); ++i) {
       auto& port = compat_ports[i];
       if (!port.listening.empty()) continue;
-      std::string failure;
-      if (!server.listen_truconnect(i == 0, &port.listening, &failure)) {
+      auto bound_port = server.listen_truconnect(i == 0);
+      if (!bound_port) {
+        const std::string& failure = bound_port.error().message;
         port.listening.clear();
         if (failure != port.error && !port.error.empty()) spdlog::warn("{}", failure);
         port.error = failure;
         all = false;
         continue;
       }
+      port.listening = std::move(*bound_port);
       if (!port.error.empty()) {
         spdlog::info("TruConnect compatibility: {} now listening on {}", port.key, port.listening);
       }
@@ -332,11 +341,14 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
     return all;
   };
   if (local_tls) {
-    if (!server.set_tls_certificate(local_tls->files.cert(), local_tls->files.key(), &error) ||
-        !server.listen_tls(config.tls.host, config.tls.port, &bound, &error)) {
-      spdlog::error("tls: {}", error);
+    auto tls_bound = server.set_tls_certificate(local_tls->files.cert(), local_tls->files.key());
+    auto tls_listening = tls_bound ? server.listen_tls(config.tls.host, config.tls.port)
+                                   : base::Expected<std::string>(tls_bound.error());
+    if (!tls_listening) {
+      spdlog::error("tls: {}", tls_listening.error().message);
       return 1;
     }
+    bound = std::move(*tls_listening);
     local_tls->loaded_sha256 = local_tls->state.leaf.sha256;
     local_tls->addresses["https"] = ready["https"] = bound;
     spdlog::info("serving https://{} and wss://{}/v1/live (certificate valid until {})", bound,
@@ -376,11 +388,13 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
         compat_ports[1].listening.empty() ? "not listening" : "http://" + compat_ports[1].listening,
         truconnect->scale_id());
     if (local_tls) {
-      std::string wss_bound, https_bound;
-      if (!server.listen_truconnect_tls(*truconnect, &wss_bound, &https_bound, &error)) {
-        spdlog::error("{}", error);
+      auto tls_ports = server.listen_truconnect_tls(*truconnect);
+      if (!tls_ports) {
+        spdlog::error("{}", tls_ports.error().message);
         return 1;
       }
+      const std::string& wss_bound = tls_ports->wss;
+      const std::string& https_bound = tls_ports->https;
       local_tls->addresses["truconnect_wss"] = ready["truconnect_wss"] = wss_bound;
       local_tls->addresses["truconnect_https"] = ready["truconnect_https"] = https_bound;
       auto port_of = [](const std::string& a) { return a.substr(a.rfind(':') + 1); };
@@ -439,15 +453,15 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
   std::uint32_t compat_attempt = 0;
   std::mt19937 compat_rng(std::random_device{}());
   std::function<void()> retry_compat = [&] {
-    const auto delay = sync::backoff_delay(kCompatBackoff, compat_attempt++,
+    const auto delay = base::backoff_delay(kCompatBackoff, compat_attempt++,
                                            static_cast<std::uint32_t>(compat_rng()));
     compat_timer.expires_after(delay);
     compat_timer.async_wait([&](const boost::system::error_code& ec) {
       if (ec) return;
       const bool all = bind_compat();
       if (!config.ready_file.empty()) {
-        if (const auto failed = base::write_ready_file(config.ready_file, ready)) {
-          spdlog::error("{}", *failed);
+        if (const auto written = base::write_ready_file(config.ready_file, ready); !written) {
+          spdlog::error("{}", written.error().message);
         }
       }
       if (!all) retry_compat();
@@ -465,16 +479,18 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
       options.renew_before = config.tls.renew_before;
       options.create_missing_ca = false;  // a new CA would not be trusted: say so instead
       auto ensured = ensure_local_tls(local_tls->files, options, std::chrono::system_clock::now());
-      std::string load_error;
+      const bool changed = ensured.state && ensured.state->leaf.sha256 != local_tls->loaded_sha256;
+      const auto loaded =
+          changed ? server.set_tls_certificate(local_tls->files.cert(), local_tls->files.key())
+                  : base::Expected<void>();
       if (!ensured.state) {
         local_tls->last_error = ensured.error;
         spdlog::error("tls: {} (the current certificate is served until this is fixed)",
                       ensured.error);
-      } else if (ensured.state->leaf.sha256 != local_tls->loaded_sha256 &&
-                 !server.set_tls_certificate(local_tls->files.cert(), local_tls->files.key(),
-                                             &load_error)) {
-        local_tls->last_error = load_error;
-        spdlog::error("tls: {} (the previous certificate is served meanwhile)", load_error);
+      } else if (!loaded) {
+        local_tls->last_error = loaded.error().message;
+        spdlog::error("tls: {} (the previous certificate is served meanwhile)",
+                      loaded.error().message);
       } else {
         local_tls->log(*ensured.state);
         if (ensured.state->leaf.sha256 != local_tls->loaded_sha256) {
@@ -529,8 +545,8 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
   if (replay) replay->start();
   for (auto& r : readers) r->start();
   if (!config.ready_file.empty()) {
-    if (const auto failed = base::write_ready_file(config.ready_file, ready)) {
-      spdlog::error("{}", *failed);
+    if (const auto written = base::write_ready_file(config.ready_file, ready); !written) {
+      spdlog::error("{}", written.error().message);
       return 1;
     }
   }

@@ -30,15 +30,13 @@ std::unique_ptr<sync::Outbox> open_existing(const AgentConfig& config, std::ostr
   options.check_integrity = false;
   options.station_id = config.station_id;
   options.max_rows = config.outbox_max_rows;
-  std::string error;
   // Only needed if the file must be upgraded from an older schema (its rows are signed then).
-  if (auto key = sync::read_station_key(station_key_path(config).string(), &error)) {
+  if (auto key = record::read_station_key(station_key_path(config).string())) {
     options.signing_key = std::move(*key);
   }
-  error.clear();
-  auto opened = sync::Outbox::open(outbox_path(config), options, &error);
+  auto opened = sync::Outbox::open(outbox_path(config), options);
   if (!opened) {
-    err << "weighlink-agent: " << error << "\n";
+    err << "weighlink-agent: " << opened.error().message << "\n";
     return nullptr;
   }
   return std::move(*opened);
@@ -53,7 +51,7 @@ std::string format_ms(std::int64_t ms) {
 // an older agent stored that the exact reader refuses is shown as Boost.JSON reads it, and text
 // that is no JSON at all as a string.
 json::value parse_or_text(const std::string& text) {
-  if (auto exact = sync::parse_exact(text); !exact.refusal) return std::move(exact.value);
+  if (auto exact = record::parse_exact(text); !exact.refusal) return std::move(exact.value);
   boost::system::error_code ec;
   auto v = json::parse(text, ec);
   return ec ? json::value(text) : v;
@@ -106,7 +104,7 @@ int list(sync::Outbox& outbox, const OutboxCommand& c, std::ostream& out, std::o
   }
   const auto rows = outbox.list(state, c.after, c.limit);
   if (c.json) {
-    for (const auto& r : rows) out << sync::serialize_exact(row_json(r, false)) << "\n";
+    for (const auto& r : rows) out << record::serialize_exact(row_json(r, false)) << "\n";
     return kOk;
   }
   out << std::left << std::setw(8) << "SEQ" << std::setw(13) << "STATE" << std::setw(20) << "KIND"
@@ -130,7 +128,7 @@ int show(sync::Outbox& outbox, const OutboxCommand& c, std::ostream& out, std::o
   int rc = kOk;
   for (const auto& target : c.targets) {
     if (auto row = find_row(outbox, target)) {
-      out << sync::serialize_exact(row_json(*row, true)) << "\n";
+      out << record::serialize_exact(row_json(*row, true)) << "\n";
     } else {
       err << "weighlink-agent outbox show: no mutation with key or seq '" << target << "'\n";
       rc = kFailed;
@@ -294,13 +292,13 @@ int export_rows(sync::Outbox& outbox, const AgentConfig& config, const OutboxCom
   return kOk;
 }
 
-int report(const sync::EvidenceReport& r, const std::string& source, std::uint64_t anchor_seq,
+int report(const record::EvidenceReport& r, const std::string& source, std::uint64_t anchor_seq,
            std::optional<std::uint64_t> head_seq, bool as_json, std::ostream& out) {
   if (as_json) {
     json::array problems;
     for (const auto& p : r.problems) {
-      problems.push_back(
-          json::object{{"code", sync::to_string(p.code)}, {"seq", p.seq}, {"message", p.message}});
+      problems.push_back(json::object{
+          {"code", record::to_string(p.code)}, {"seq", p.seq}, {"message", p.message}});
     }
     json::object o{{"ok", r.ok()},
                    {"source", source},
@@ -318,7 +316,7 @@ int report(const sync::EvidenceReport& r, const std::string& source, std::uint64
   } else {
     out << "EVIDENCE BROKEN in " << source << ": " << r.problems.size() << " problem(s)\n";
     for (const auto& p : r.problems) {
-      out << "  seq " << p.seq << ": " << sync::to_string(p.code) << ": " << p.message << "\n";
+      out << "  seq " << p.seq << ": " << record::to_string(p.code) << ": " << p.message << "\n";
     }
   }
   return r.ok() ? kOk : kBroken;
@@ -341,7 +339,7 @@ int run_outbox_command(const AgentConfig& config, const OutboxCommand& command, 
              "why with --reason TEXT\n";
       return kUsage;
     }
-    if (auto bad = sync::check_short_text("--reason", command.reason)) {
+    if (auto bad = record::check_short_text("--reason", command.reason)) {
       err << "weighlink-agent outbox discard: " << bad->message << "\n";
       return kUsage;
     }
@@ -359,11 +357,10 @@ int run_outbox_command(const AgentConfig& config, const OutboxCommand& command, 
 
 int run_verify_evidence(const AgentConfig& config, const VerifyEvidenceCommand& command,
                         std::ostream& out, std::ostream& err) {
-  std::string error;
   const auto key_path = station_key_path(config);
-  const auto key = sync::read_station_key(key_path.string(), &error);
+  const auto key = record::read_station_key(key_path.string());
   if (!key) {
-    err << "weighlink-agent verify-evidence: " << error
+    err << "weighlink-agent verify-evidence: " << key.error().message
         << " (the key the agent signs with: station_key_file, or <data_dir>/station.key)\n";
     return kFailed;
   }
@@ -374,7 +371,7 @@ int run_verify_evidence(const AgentConfig& config, const VerifyEvidenceCommand& 
       return kFailed;
     }
     try {
-      const auto check = sync::verify_export(in, *key);
+      const auto check = record::verify_export(in, *key);
       return report(check.report, command.export_file + " (station " + check.station_id + ")",
                     check.anchor.seq, check.head ? std::optional(check.head->seq) : std::nullopt,
                     command.json, out);
@@ -385,18 +382,18 @@ int run_verify_evidence(const AgentConfig& config, const VerifyEvidenceCommand& 
   }
   auto outbox = open_existing(config, err);
   if (!outbox) return kFailed;
-  std::optional<sync::ChainVerifier> verifier;
+  std::optional<record::ChainVerifier> verifier;
   sync::Outbox::Chain chain;
   auto scanned = outbox->scan(
       [&](const sync::Outbox::Chain& c) {
         chain = c;
-        verifier.emplace(sync::ChainPoint{c.anchor_seq, c.anchor_hash, c.anchor_signature},
+        verifier.emplace(record::ChainPoint{c.anchor_seq, c.anchor_hash, c.anchor_signature},
                          config.station_id, *key);
       },
       [&](const sync::OutboxRow& r) {
-        verifier->add(sync::EvidenceRecord{r.seq, r.idempotency_key, r.kind, r.created_at_ms,
-                                           r.payload_json, r.prev_hash, r.record_hash,
-                                           r.signature});
+        verifier->add(record::EvidenceRecord{r.seq, r.idempotency_key, r.kind, r.created_at_ms,
+                                             r.payload_json, r.prev_hash, r.record_hash,
+                                             r.signature});
         return true;
       });
   if (!scanned) {
@@ -404,9 +401,9 @@ int run_verify_evidence(const AgentConfig& config, const VerifyEvidenceCommand& 
         << "\n";
     return kFailed;
   }
-  std::optional<sync::ChainPoint> head;
+  std::optional<record::ChainPoint> head;
   if (chain.head_seq)
-    head = sync::ChainPoint{*chain.head_seq, chain.head_hash, chain.head_signature};
+    head = record::ChainPoint{*chain.head_seq, chain.head_hash, chain.head_signature};
   return report(verifier->finish(head), outbox_path(config).string(), chain.anchor_seq,
                 chain.head_seq, command.json, out);
 }

@@ -17,11 +17,6 @@ std::uint64_t get_le(std::string_view in, std::size_t at, int bytes) {
   return v;
 }
 
-bool fail(std::string* error, std::string message) {
-  if (error) *error = std::move(message);
-  return false;
-}
-
 }  // namespace
 
 bool is_capture(std::string_view data) { return data.starts_with(kCaptureMagic); }
@@ -43,21 +38,18 @@ std::string encode_capture_record(std::chrono::microseconds offset, std::string_
   return out;
 }
 
-std::optional<Capture> parse_capture(std::string_view data, std::string* error) {
+base::Expected<Capture> parse_capture(std::string_view data) {
   if (!is_capture(data)) {
-    fail(error, "not a capture file (no WLCAP1 magic)");
-    return std::nullopt;
+    return base::invalid_argument("not a capture file (no WLCAP1 magic)");
   }
   std::size_t at = kCaptureMagic.size();
   if (data.size() < at + 4) {
-    fail(error, "capture file ends inside its header");
-    return std::nullopt;
+    return base::invalid_argument("capture file ends inside its header");
   }
   const auto hlen = get_le(data, at, 4);
   at += 4;
   if (hlen > kMaxCaptureHeader || data.size() - at < hlen) {
-    fail(error, "capture header length " + std::to_string(hlen) + " is damaged");
-    return std::nullopt;
+    return base::invalid_argument("capture header length " + std::to_string(hlen) + " is damaged");
   }
   Capture capture;
   capture.header_json = std::string(data.substr(at, hlen));
@@ -71,9 +63,8 @@ std::optional<Capture> parse_capture(std::string_view data, std::string* error) 
     const auto offset = static_cast<std::int64_t>(get_le(data, at, 8));
     const auto length = get_le(data, at + 8, 4);
     if (length == 0 || length > kMaxCaptureRecord || offset < last) {
-      fail(error, "capture record at byte " + std::to_string(at) + " is damaged (length " +
-                      std::to_string(length) + ")");
-      return std::nullopt;
+      return base::invalid_argument("capture record at byte " + std::to_string(at) +
+                                    " is damaged (length " + std::to_string(length) + ")");
     }
     if (data.size() - at - 12 < length) {
       capture.truncated = true;

@@ -49,8 +49,11 @@ boost::system::result<std::unique_ptr<ByteSource>> open_serial(const SerialSourc
   if (source.usb) {
     // Looked up at every (re)open: after a replug the adapter may come back under another name.
     const auto ports = list_serial_ports();
-    auto found = match_usb_port(ports, *source.usb, detail);
-    if (!found) return make_error_code(boost::system::errc::no_such_device);
+    auto found = match_usb_port(ports, *source.usb);
+    if (!found) {
+      if (detail) *detail = std::move(found.error().message);
+      return make_error_code(boost::system::errc::no_such_device);  // none or several
+    }
     name = std::move(*found);
   }
 #if defined(_WIN32)

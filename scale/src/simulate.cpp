@@ -244,12 +244,12 @@ SimulateResult run_simulate(
     if (!file) {
       return {1, "cannot read capture " + config.replay.string() + "; check the path"};
     }
-    std::string error;
-    capture = parse_capture(data.str(), &error);
-    if (!capture) {
-      return {2, config.replay.string() + ": " + error +
+    auto parsed = parse_capture(data.str());
+    if (!parsed) {
+      return {2, config.replay.string() + ": " + parsed.error().message +
                      "; --replay needs a file written by `weighlink-scale record`"};
     }
+    capture = std::move(*parsed);
   }
   std::function<std::string(const DisplayState&)> encode;
   std::unique_ptr<SimProfile> profile;

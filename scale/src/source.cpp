@@ -10,11 +10,6 @@
 namespace weighlink::scale {
 namespace {
 
-bool set_error(std::string* error, std::string message) {
-  if (error) *error = std::move(message);
-  return false;
-}
-
 std::optional<long> to_number(std::string_view s) {
   long v = 0;
   const auto* end = s.data() + s.size();
@@ -37,12 +32,12 @@ std::optional<std::uint16_t> to_usb_id(std::string_view s) {
   return v;
 }
 
-bool apply_serial_option(std::string_view key, std::string_view value, SerialSource& source,
-                         std::string* error) {
+base::Expected<void> apply_serial_option(std::string_view key, std::string_view value,
+                                         SerialSource& source) {
   SerialSettings& s = source.settings;
   auto bad = [&](std::string_view expected) {
-    return set_error(error, "serial option '" + std::string(key) + "=" + std::string(value) +
-                                "' is invalid: expected " + std::string(expected));
+    return base::invalid_argument("serial option '" + std::string(key) + "=" + std::string(value) +
+                                  "' is invalid: expected " + std::string(expected));
   };
   if (key == "baud") {
     const auto v = to_number(value);
@@ -90,10 +85,10 @@ bool apply_serial_option(std::string_view key, std::string_view value, SerialSou
     if (!source.usb) source.usb = UsbMatch{};
     source.usb->serial = std::string(value);
   } else {
-    return set_error(error, "unknown serial option '" + std::string(key) +
-                                "': expected baud, parity, bits, stop, flow, vid, pid or serial");
+    return base::invalid_argument("unknown serial option '" + std::string(key) +
+                                  "': expected baud, parity, bits, stop, flow, vid, pid or serial");
   }
-  return true;
+  return {};
 }
 
 // One KEY[=VALUE] of a source's options (`?baud=9600&parity=none`), taken off the front of
@@ -118,13 +113,13 @@ std::optional<QueryPair> next_pair(std::string_view& query) {
   return std::nullopt;
 }
 
-std::optional<SourceSpec> parse_serial(std::string_view rest, std::string* error) {
+base::Expected<SourceSpec> parse_serial(std::string_view rest) {
   SerialSource source;
   const auto query_at = rest.find('?');
   source.device = std::string(rest.substr(0, query_at));
   if (source.device.empty()) {
-    set_error(error, "serial source has no device: expected serial:DEV, e.g. serial:/dev/ttyUSB0");
-    return std::nullopt;
+    return base::invalid_argument(
+        "serial source has no device: expected serial:DEV, e.g. serial:/dev/ttyUSB0");
   }
   std::string_view query =
       query_at == std::string_view::npos ? std::string_view{} : rest.substr(query_at + 1);
@@ -132,44 +127,42 @@ std::optional<SourceSpec> parse_serial(std::string_view rest, std::string* error
   while (const auto option = next_pair(query)) {
     const std::string_view pair = option->pair;
     if (!option->has_value || option->key.empty()) {
-      set_error(error, "serial option '" + std::string(pair) + "' is not KEY=VALUE");
-      return std::nullopt;
+      return base::invalid_argument("serial option '" + std::string(pair) + "' is not KEY=VALUE");
     }
     const std::string_view key = option->key;
     if (seen.find("&" + std::string(key) + "&") != std::string::npos) {
-      set_error(error, "serial option '" + std::string(key) + "' is given twice");
-      return std::nullopt;
+      return base::invalid_argument("serial option '" + std::string(key) + "' is given twice");
     }
     seen += std::string(key) + "&";
-    if (!apply_serial_option(key, option->value, source, error)) return std::nullopt;
+    if (auto applied = apply_serial_option(key, option->value, source); !applied) {
+      return applied.error();
+    }
   }
   if (source.usb && source.device != "usb") {
-    set_error(error, "serial device '" + source.device +
-                         "' with vid/pid/serial: a USB-pinned port is found by identity, so write "
-                         "serial:usb?vid=...&pid=...[&serial=...]");
-    return std::nullopt;
+    return base::invalid_argument(
+        "serial device '" + source.device +
+        "' with vid/pid/serial: a USB-pinned port is found by identity, so write "
+        "serial:usb?vid=...&pid=...[&serial=...]");
   }
   if (!source.usb && source.device == "usb") {
-    set_error(error, "serial:usb needs vid, pid or serial, e.g. serial:usb?vid=0403&pid=6001");
-    return std::nullopt;
+    return base::invalid_argument(
+        "serial:usb needs vid, pid or serial, e.g. serial:usb?vid=0403&pid=6001");
   }
   return source;
 }
 
 // "HOST:PORT" or "[IPV6]:PORT" (base::parse_host_port); `scheme` names the source in errors.
-std::optional<base::HostPort> parse_host_port(std::string_view scheme, std::string_view rest,
-                                              std::string* error) {
+base::Expected<base::HostPort> parse_host_port(std::string_view scheme, std::string_view rest) {
   auto parsed = base::parse_host_port(rest);
   if (!parsed) {
-    set_error(error, std::string(scheme) + " " + parsed.error().message);
-    return std::nullopt;
+    return base::Error{parsed.error().code, std::string(scheme) + " " + parsed.error().message};
   }
   return std::move(*parsed);
 }
 
-std::optional<SourceSpec> parse_tcp(std::string_view rest, std::string* error) {
-  auto hp = parse_host_port("tcp", rest, error);
-  if (!hp) return std::nullopt;
+base::Expected<SourceSpec> parse_tcp(std::string_view rest) {
+  auto hp = parse_host_port("tcp", rest);
+  if (!hp) return hp.error();
   return TcpSource{std::move(hp->host), hp->port};
 }
 
@@ -195,7 +188,7 @@ bool is_ip_literal(std::string_view s) {
 }
 
 // udp:[BIND_HOST:]PORT[?from=SENDER_IP]
-std::optional<SourceSpec> parse_udp(std::string_view rest, std::string* error) {
+base::Expected<SourceSpec> parse_udp(std::string_view rest) {
   const auto query_at = rest.find('?');
   std::string_view query =
       query_at == std::string_view::npos ? std::string_view{} : rest.substr(query_at + 1);
@@ -204,54 +197,52 @@ std::optional<SourceSpec> parse_udp(std::string_view rest, std::string* error) {
   if (rest.find(':') == std::string_view::npos) {  // udp:PORT binds loopback
     const auto p = to_port(rest);
     if (!p) {
-      set_error(error, "udp port '" + std::string(rest) +
-                           "' is invalid: expected udp:PORT or udp:BIND_HOST:PORT, port 1..65535");
-      return std::nullopt;
+      return base::invalid_argument(
+          "udp port '" + std::string(rest) +
+          "' is invalid: expected udp:PORT or udp:BIND_HOST:PORT, port 1..65535");
     }
     source.port = *p;
   } else {
-    auto hp = parse_host_port("udp", rest, error);
-    if (!hp) return std::nullopt;
+    auto hp = parse_host_port("udp", rest);
+    if (!hp) return hp.error();
     source.host = std::move(hp->host);
     source.port = hp->port;
   }
   while (const auto option = next_pair(query)) {
     const auto [pair, key, value, has_value] = *option;
     if (key != "from") {
-      set_error(error, "unknown udp option '" + std::string(key) +
-                           "': expected from=SENDER_IP, e.g. udp:0.0.0.0:5000?from=10.0.0.7");
-      return std::nullopt;
+      return base::invalid_argument(
+          "unknown udp option '" + std::string(key) +
+          "': expected from=SENDER_IP, e.g. udp:0.0.0.0:5000?from=10.0.0.7");
     }
     if (!is_ip_literal(value)) {
-      set_error(error, "udp option '" + std::string(pair) +
-                           "' is invalid: expected from=SENDER_IP, the indicator's IP address");
-      return std::nullopt;
+      return base::invalid_argument(
+          "udp option '" + std::string(pair) +
+          "' is invalid: expected from=SENDER_IP, the indicator's IP address");
     }
     source.from = std::string(value);
   }
   if (source.from.empty() && !base::is_loopback_host(source.host)) {
-    set_error(error, "udp source on " + source.host + ":" + std::to_string(source.port) +
-                         " takes datagrams from the network: add ?from=SENDER_IP (the "
-                         "indicator's address), e.g. udp:" +
-                         source.host + ":" + std::to_string(source.port) + "?from=10.0.0.7");
-    return std::nullopt;
+    return base::invalid_argument(
+        "udp source on " + source.host + ":" + std::to_string(source.port) +
+        " takes datagrams from the network: add ?from=SENDER_IP (the "
+        "indicator's address), e.g. udp:" +
+        source.host + ":" + std::to_string(source.port) + "?from=10.0.0.7");
   }
   return source;
 }
 
-std::optional<SourceSpec> parse_sim(std::string_view rest, std::string* error) {
+base::Expected<SourceSpec> parse_sim(std::string_view rest) {
   const auto query_at = rest.find('?');
   const std::string_view profile = rest.substr(0, query_at);
   if (profile.empty()) {
-    set_error(error, "sim source has no profile: expected sim:static or sim:truck");
-    return std::nullopt;
+    return base::invalid_argument("sim source has no profile: expected sim:static or sim:truck");
   }
   for (const char c : profile) {
     const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
     if (!ok) {
-      set_error(error, "sim profile '" + std::string(profile) +
-                           "' is invalid: expected a name such as static or truck");
-      return std::nullopt;
+      return base::invalid_argument("sim profile '" + std::string(profile) +
+                                    "' is invalid: expected a name such as static or truck");
     }
   }
   SimSource source;
@@ -263,43 +254,39 @@ std::optional<SourceSpec> parse_sim(std::string_view rest, std::string* error) {
     const auto v = to_number(value);
     if (key == "rate") {
       if (!v || *v < 1 || *v > 1000) {
-        set_error(error,
-                  "sim option '" + std::string(pair) + "' is invalid: expected rate=1..1000 (Hz)");
-        return std::nullopt;
+        return base::invalid_argument("sim option '" + std::string(pair) +
+                                      "' is invalid: expected rate=1..1000 (Hz)");
       }
       source.rate_hz = static_cast<double>(*v);
     } else if (key == "seed") {
       if (!v || *v < 0) {
-        set_error(error,
-                  "sim option '" + std::string(pair) + "' is invalid: expected seed=N, N >= 0");
-        return std::nullopt;
+        return base::invalid_argument("sim option '" + std::string(pair) +
+                                      "' is invalid: expected seed=N, N >= 0");
       }
       source.seed = static_cast<std::uint64_t>(*v);
     } else if (key == "weight") {
       const auto w = Decimal::parse(value);
       if (!w || w->units < 0) {
-        set_error(error, "sim option '" + std::string(pair) +
-                             "' is invalid: expected weight=W, a displayed weight such as 32540");
-        return std::nullopt;
+        return base::invalid_argument(
+            "sim option '" + std::string(pair) +
+            "' is invalid: expected weight=W, a displayed weight such as 32540");
       }
       source.weight = std::string(value);
     } else if (key == "decks") {
       if (!v || *v < 2 || *v > 16) {
-        set_error(error, "sim option '" + std::string(pair) + "' is invalid: expected decks=2..16");
-        return std::nullopt;
+        return base::invalid_argument("sim option '" + std::string(pair) +
+                                      "' is invalid: expected decks=2..16");
       }
       source.decks = static_cast<int>(*v);
     } else if (key == "cumulative") {
       if (!v || (*v != 0 && *v != 1)) {
-        set_error(error,
-                  "sim option '" + std::string(pair) + "' is invalid: expected cumulative=0 or 1");
-        return std::nullopt;
+        return base::invalid_argument("sim option '" + std::string(pair) +
+                                      "' is invalid: expected cumulative=0 or 1");
       }
       source.cumulative = *v == 1;
     } else {
-      set_error(error, "unknown sim option '" + std::string(key) +
-                           "': expected rate, seed, weight, decks or cumulative");
-      return std::nullopt;
+      return base::invalid_argument("unknown sim option '" + std::string(key) +
+                                    "': expected rate, seed, weight, decks or cumulative");
     }
   }
   return source;
@@ -307,23 +294,22 @@ std::optional<SourceSpec> parse_sim(std::string_view rest, std::string* error) {
 
 }  // namespace
 
-std::optional<SourceSpec> parse_source(std::string_view text, std::string* error) {
+base::Expected<SourceSpec> parse_source(std::string_view text) {
   const auto colon = text.find(':');
   if (colon == std::string_view::npos) {
-    set_error(error, "scale source '" + std::string(text) +
-                         "' has no type: expected serial:DEV, tcp:HOST:PORT, udp:[HOST:]PORT or "
-                         "sim:PROFILE");
-    return std::nullopt;
+    return base::invalid_argument(
+        "scale source '" + std::string(text) +
+        "' has no type: expected serial:DEV, tcp:HOST:PORT, udp:[HOST:]PORT or "
+        "sim:PROFILE");
   }
   const std::string_view scheme = text.substr(0, colon);
   const std::string_view rest = text.substr(colon + 1);
-  if (scheme == "serial") return parse_serial(rest, error);
-  if (scheme == "tcp") return parse_tcp(rest, error);
-  if (scheme == "udp") return parse_udp(rest, error);
-  if (scheme == "sim") return parse_sim(rest, error);
-  set_error(error, "unknown scale source type '" + std::string(scheme) +
-                       "': expected serial, tcp, udp or sim");
-  return std::nullopt;
+  if (scheme == "serial") return parse_serial(rest);
+  if (scheme == "tcp") return parse_tcp(rest);
+  if (scheme == "udp") return parse_udp(rest);
+  if (scheme == "sim") return parse_sim(rest);
+  return base::invalid_argument("unknown scale source type '" + std::string(scheme) +
+                                "': expected serial, tcp, udp or sim");
 }
 
 namespace {
@@ -357,8 +343,8 @@ std::string describe(const UsbMatch& match) {
   return out.empty() ? "any USB port" : out;
 }
 
-std::optional<std::string> match_usb_port(std::span<const SerialPortInfo> ports,
-                                          const UsbMatch& match, std::string* error) {
+base::Expected<std::string> match_usb_port(std::span<const SerialPortInfo> ports,
+                                           const UsbMatch& match) {
   std::vector<const SerialPortInfo*> found;
   for (const auto& p : ports) {
     if (!p.vid || !p.pid) continue;  // not a USB port: it cannot be pinned by USB identity
@@ -372,13 +358,13 @@ std::optional<std::string> match_usb_port(std::span<const SerialPortInfo> ports,
   for (const auto& p : ports) seen += (seen.empty() ? "" : ", ") + describe_port(p);
   if (seen.empty()) seen = "none";
   if (found.empty()) {
-    set_error(error, "no serial port matches USB " + describe(match) +
-                         "; is the adapter plugged in? ports seen: " + seen);
-  } else {
-    set_error(error, std::to_string(found.size()) + " serial ports match USB " + describe(match) +
-                         "; add serial=... to pick one; ports seen: " + seen);
+    return base::Error{std::make_error_code(std::errc::no_such_device),
+                       "no serial port matches USB " + describe(match) +
+                           "; is the adapter plugged in? ports seen: " + seen};
   }
-  return std::nullopt;
+  return base::invalid_argument(std::to_string(found.size()) + " serial ports match USB " +
+                                describe(match) +
+                                "; add serial=... to pick one; ports seen: " + seen);
 }
 
 }  // namespace weighlink::scale

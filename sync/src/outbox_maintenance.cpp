@@ -133,7 +133,7 @@ boost::system::result<std::uint64_t> SqliteOutbox::continue_above(std::uint64_t 
         renumbered = *moved;
         new_anchor = high_water;
       }
-      if (exec(db, "INSERT INTO meta(key, value) VALUES('backend_contact', 1)") != SQLITE_OK) {
+      if (!exec(db, "INSERT INTO meta(key, value) VALUES('backend_contact', 1)")) {
         return sqlite_error(sqlite3_errcode(db));
       }
     }
@@ -220,7 +220,7 @@ boost::system::result<std::uint64_t> SqliteOutbox::renumber_above(sqlite3* db,
   }
   const auto shift = static_cast<std::int64_t>(high_water + 1 - oldest);
   // Two steps, so that no row lands on a seq another still holds (seq is the primary key).
-  if (exec(db, "UPDATE mutations SET seq = -seq") != SQLITE_OK) {
+  if (!exec(db, "UPDATE mutations SET seq = -seq")) {
     return sqlite_error(sqlite3_errcode(db));
   }
   Stmt move(db, "UPDATE mutations SET seq = ? - seq");
@@ -229,7 +229,7 @@ boost::system::result<std::uint64_t> SqliteOutbox::renumber_above(sqlite3* db,
 
   const auto chained = rechain_all(db, options_);
   if (chained.rc != SQLITE_OK) return sqlite_error(chained.rc);
-  const std::string genesis(kGenesisHash);
+  const std::string genesis(record::kGenesisHash);
   if (const int rc =
           put_state_row(db, signed_point(options_, ChainPoint::anchor, high_water, genesis));
       rc != SQLITE_OK) {

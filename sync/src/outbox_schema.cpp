@@ -122,49 +122,43 @@ PRAGMA user_version=5;
 )sql";
 
 // One upgrade script in one transaction.
-bool in_transaction(sqlite3* db, const char* sql, std::string* error) {
-  Transaction tx(db, Transaction::Mode::immediate, error);
-  if (!tx.begun()) return false;
-  return exec(db, sql, error) == SQLITE_OK && tx.commit(error) == SQLITE_OK;
+base::Expected<void> in_transaction(sqlite3* db, const char* sql) {
+  Transaction tx(db, Transaction::Mode::immediate);
+  if (auto begun = tx.began(); !begun) return begun;
+  if (auto done = exec(db, sql); !done) return done;
+  return tx.commit();
 }
 
 // Schema 1 -> 2 in one transaction: the chain columns, the state table, and the rows already
 // queued chained and signed now (they were written before the chain existed).
-bool upgrade_to_2(sqlite3* db, const OutboxOptions& options, std::string* error) {
-  Transaction tx(db, Transaction::Mode::immediate, error);
-  if (!tx.begun()) return false;
-  auto fail = [&](const std::string& what) {
-    if (error->empty()) *error = what;
-    return false;
-  };
-  if (exec(db, kSchema2, error) != SQLITE_OK) return fail("schema");
+// Nothing, or SQLite's message.
+base::Expected<void> upgrade_to_2(sqlite3* db, const OutboxOptions& options) {
+  Transaction tx(db, Transaction::Mode::immediate);
+  if (auto begun = tx.began(); !begun) return begun;
+  if (auto done = exec(db, kSchema2); !done) return done;
   const auto chained = rechain_all(db, options);
-  if (chained.rc != SQLITE_OK) return fail(sqlite3_errmsg(db));
+  if (chained.rc != SQLITE_OK) return sqlite::sqlite_failure(chained.rc, sqlite3_errmsg(db));
   if (chained.last_seq > 0) {
     spdlog::info(
         "outbox upgraded to schema 2: the queued mutations (up to seq {}) chained and signed",
         chained.last_seq);
   }
-  if (exec(db, "PRAGMA user_version=2", error) != SQLITE_OK) return fail("user_version");
-  if (tx.commit(error) != SQLITE_OK) return fail("commit");
-  return true;
+  if (auto done = exec(db, "PRAGMA user_version=2"); !done) return done;
+  return tx.commit();
 }
 
 }  // namespace
 
-bool prepare_schema(sqlite3* db, const std::filesystem::path& file, const OutboxOptions& options,
-                    std::string* error, boost::system::error_code* code) {
-  std::string sql_error;
-  auto fail = [&](std::string message, boost::system::errc::errc_t errc) {
-    *error = std::move(message);
-    *code = make_error_code(errc);
-    return false;
+base::Expected<void> prepare_schema(sqlite3* db, const std::filesystem::path& file,
+                                    const OutboxOptions& options) {
+  auto fail = [](std::string message, std::errc errc) {
+    return base::Error{std::make_error_code(errc), std::move(message)};
   };
-  if (exec(db, "PRAGMA journal_mode=WAL", &sql_error) != SQLITE_OK ||
-      exec(db, "PRAGMA synchronous=FULL", &sql_error) != SQLITE_OK ||
-      exec(db, kSchema, &sql_error) != SQLITE_OK) {
-    return fail("cannot prepare outbox " + file.string() + ": " + sql_error,
-                boost::system::errc::io_error);
+  for (const char* sql : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", kSchema}) {
+    if (auto done = exec(db, sql); !done) {
+      return fail("cannot prepare outbox " + file.string() + ": " + done.error().message,
+                  std::errc::io_error);
+    }
   }
   // Read and finalized before any upgrade: schema 5 drops a table, which SQLite refuses while
   // a statement is still open on the connection.
@@ -176,22 +170,26 @@ bool prepare_schema(sqlite3* db, const std::filesystem::path& file, const Outbox
   if (version > kSchemaVersion) {
     return fail("the outbox " + file.string() + " was written by a newer weighlink-agent (schema " +
                     std::to_string(version) + "); upgrade the agent",
-                boost::system::errc::not_supported);
+                std::errc::not_supported);
   }
-  if (version < 2 && !upgrade_to_2(db, options, &sql_error)) {
-    return fail("cannot upgrade outbox " + file.string() + " to schema 2: " + sql_error,
-                boost::system::errc::io_error);
+  if (version < 2) {
+    if (auto upgraded = upgrade_to_2(db, options); !upgraded) {
+      return fail(
+          "cannot upgrade outbox " + file.string() + " to schema 2: " + upgraded.error().message,
+          std::errc::io_error);
+    }
   }
   const char* const upgrades[] = {kSchema3, kSchema4, kSchema5};
   static_assert(std::size(upgrades) == kSchemaVersion - 2);
   for (int to = 3; to <= kSchemaVersion; ++to) {
-    if (version < to && !in_transaction(db, upgrades[to - 3], &sql_error)) {
+    if (version >= to) continue;
+    if (auto upgraded = in_transaction(db, upgrades[to - 3]); !upgraded) {
       return fail("cannot upgrade outbox " + file.string() + " to schema " + std::to_string(to) +
-                      ": " + sql_error,
-                  boost::system::errc::io_error);
+                      ": " + upgraded.error().message,
+                  std::errc::io_error);
     }
   }
-  return true;
+  return {};
 }
 
 OutboxRow read_row(const Stmt& s) {
@@ -236,7 +234,7 @@ bool decode_point(const std::string& text, std::uint64_t& seq, std::string& hash
 
 Outbox::Chain read_chain(sqlite3* db) {
   Outbox::Chain c;
-  c.anchor_hash = std::string(kGenesisHash);
+  c.anchor_hash = std::string(record::kGenesisHash);
   Stmt s(db, "SELECT key, value FROM state WHERE key IN (?, ?)");
   s.bind(1, std::string_view(kAnchorKey)).bind(2, std::string_view(kHeadKey));
   while (s.step() == SQLITE_ROW) {
@@ -262,7 +260,7 @@ StateWrite signed_point(const OutboxOptions& options, ChainPoint point, std::uin
   return StateWrite{
       head ? kHeadKey : kAnchorKey,
       encode_point(seq, hash,
-                   sign_point(options.signing_key, head ? "head" : "anchor", seq, hash))};
+                   record::sign_point(options.signing_key, head ? "head" : "anchor", seq, hash))};
 }
 
 int put_state_row(sqlite3* db, const StateWrite& w) {
@@ -280,20 +278,20 @@ int put_state_row(sqlite3* db, const StateWrite& w) {
 
 Rechained rechain_all(sqlite3* db, const OutboxOptions& options) {
   Rechained out;
-  out.last_hash = std::string(kGenesisHash);
+  out.last_hash = std::string(record::kGenesisHash);
   Stmt rows(
       db, "SELECT seq, idempotency_key, kind, created_at_ms, payload FROM mutations ORDER BY seq");
   Stmt update(db,
               "UPDATE mutations SET prev_hash = ?, record_hash = ?, signature = ? WHERE seq = ?");
   while (rows.step() == SQLITE_ROW) {
     out.last_seq = static_cast<std::uint64_t>(rows.i64(0));
-    const auto hash =
-        chain_hash(out.last_hash, EvidenceFields{options.station_id, out.last_seq, rows.text(1),
-                                                 rows.text(2), rows.i64(3), rows.text(4)});
+    const auto hash = record::chain_hash(
+        out.last_hash, record::EvidenceFields{options.station_id, out.last_seq, rows.text(1),
+                                              rows.text(2), rows.i64(3), rows.text(4)});
     update.reset()
         .bind(1, out.last_hash)
         .bind(2, hash)
-        .bind(3, sign_record(options.signing_key, hash))
+        .bind(3, record::sign_record(options.signing_key, hash))
         .bind(4, static_cast<std::int64_t>(out.last_seq));
     if (update.step() != SQLITE_DONE) {
       out.rc = update.rc();

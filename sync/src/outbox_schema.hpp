@@ -23,10 +23,10 @@ inline constexpr const char* kRowColumns =
     "discard_reason, discarded_at_ms";
 
 // WAL, synchronous=FULL, the schema, and every upgrade from the file's user_version to the current
-// one, each in its own transaction. False with `error` set (the SQL step that failed).
-[[nodiscard]] bool prepare_schema(sqlite3* db, const std::filesystem::path& file,
-                                  const OutboxOptions& options, std::string* error,
-                                  boost::system::error_code* code);
+// one, each in its own transaction. Nothing, or the Error naming the file and the SQL step that
+// failed (io_error; not_supported for a file from a newer agent).
+[[nodiscard]] base::Expected<void> prepare_schema(sqlite3* db, const std::filesystem::path& file,
+                                                  const OutboxOptions& options);
 
 [[nodiscard]] OutboxRow read_row(const sqlite::Stmt& s);
 

@@ -23,11 +23,11 @@ SqliteOutbox::SqliteOutbox(sqlite::Db writer, sqlite::Db reader, OutboxOptions o
 
 SqliteOutbox::~SqliteOutbox() { close(); }
 
-bool SqliteOutbox::init(std::string* error) {
+base::Expected<void> SqliteOutbox::init() {
   Stmt last(writer_.get(), "SELECT COALESCE(MAX(seq), 0) FROM mutations");
   if (!last.ok() || last.step() != SQLITE_ROW) {
-    *error = "cannot read outbox " + file_.string() + ": " + last.error();
-    return false;
+    return base::Error{std::make_error_code(std::errc::io_error),
+                       "cannot read outbox " + file_.string() + ": " + last.error()};
   }
   last_seq_ = static_cast<std::uint64_t>(last.i64(0));
   Stmt floor(writer_.get(), "SELECT value FROM meta WHERE key='seq_floor'");
@@ -42,7 +42,7 @@ bool SqliteOutbox::init(std::string* error) {
   if (head.step() == SQLITE_ROW) {
     last_hash_ = head.text(0);
   } else {
-    last_hash_ = std::string(kGenesisHash);
+    last_hash_ = std::string(record::kGenesisHash);
     const auto c = read_chain(writer_.get());
     if (!c.anchor_hash.empty()) last_hash_ = c.anchor_hash;
   }
@@ -50,7 +50,7 @@ bool SqliteOutbox::init(std::string* error) {
   // Every row pruned: numbering continues after the last one.
   last_seq_ = std::max<std::uint64_t>(last_seq_, anchor_seq_);
   thread_ = std::thread([this] { writer_loop(); });
-  return true;
+  return {};
 }
 
 std::optional<OutboxRow> SqliteOutbox::find(const std::string& key) {
@@ -183,39 +183,39 @@ std::optional<MutationState> parse_state(std::string_view text) {
   return std::nullopt;
 }
 
-boost::system::result<std::unique_ptr<Outbox>> Outbox::open(const std::filesystem::path& file,
-                                                            OutboxOptions options,
-                                                            std::string* error) {
-  std::string local_error;
-  if (!error) error = &local_error;
+base::Expected<std::unique_ptr<Outbox>> Outbox::open(const std::filesystem::path& file,
+                                                     OutboxOptions options) {
   if (!options.create_if_missing && !std::filesystem::exists(file)) {
-    *error = "no outbox at " + file.string() +
-             "; give the agent's data directory (--data-dir or data_dir in the configuration)";
-    return make_error_code(boost::system::errc::no_such_file_or_directory);
+    return base::Error{
+        std::make_error_code(std::errc::no_such_file_or_directory),
+        "no outbox at " + file.string() +
+            "; give the agent's data directory (--data-dir or data_dir in the configuration)"};
   }
-  sqlite::Db writer = sqlite::open_db(file, options.create_if_missing, error);
-  if (!writer) return make_error_code(boost::system::errc::io_error);
+  auto writer = sqlite::open_db(file, options.create_if_missing);
+  if (!writer) return writer.error();
 
   // Refuse a damaged file before touching it: an operator must decide what to do with it.
   if (options.check_integrity) {
-    sqlite::Stmt check(writer.get(), "PRAGMA quick_check");
+    sqlite::Stmt check(writer->get(), "PRAGMA quick_check");
     const int rc = check.step();
     const std::string verdict = rc == SQLITE_ROW ? check.text(0) : check.error();
     if (verdict != "ok") {
-      *error = "the outbox " + file.string() + " is damaged (" + verdict +
-               "); the agent will not start on it. Stop the agent, move the file (with its -wal "
-               "and -shm files) aside for support, and see docs/operations.md, "
-               "\"Outbox integrity\"";
-      return make_error_code(boost::system::errc::illegal_byte_sequence);
+      return base::Error{
+          std::make_error_code(std::errc::illegal_byte_sequence),
+          "the outbox " + file.string() + " is damaged (" + verdict +
+              "); the agent will not start on it. Stop the agent, move the file (with its -wal "
+              "and -shm files) aside for support, and see docs/operations.md, "
+              "\"Outbox integrity\""};
     }
   }
-  boost::system::error_code code;
-  if (!detail::prepare_schema(writer.get(), file, options, error, &code)) return code;
-  sqlite::Db reader = sqlite::open_db(file, options.create_if_missing, error);
-  if (!reader) return make_error_code(boost::system::errc::io_error);
-  auto outbox = std::make_unique<detail::SqliteOutbox>(std::move(writer), std::move(reader),
+  if (auto prepared = detail::prepare_schema(writer->get(), file, options); !prepared) {
+    return prepared.error();
+  }
+  auto reader = sqlite::open_db(file, options.create_if_missing);
+  if (!reader) return reader.error();
+  auto outbox = std::make_unique<detail::SqliteOutbox>(std::move(*writer), std::move(*reader),
                                                        std::move(options), file);
-  if (!outbox->init(error)) return make_error_code(boost::system::errc::io_error);
+  if (auto started = outbox->init(); !started) return started.error();
   return std::unique_ptr<Outbox>(std::move(outbox));
 }
 

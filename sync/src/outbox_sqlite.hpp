@@ -28,7 +28,8 @@ class SqliteOutbox final : public Outbox {
   ~SqliteOutbox() override;
 
   // Reads where the numbering and the chain continue, and starts the writer thread.
-  bool init(std::string* error);
+  // Nothing, or the Error naming the file (io_error).
+  [[nodiscard]] base::Expected<void> init();
 
   void enqueue(NewMutation mutation, std::function<void(EnqueueResult)> done) override;
   EnqueueResult enqueue_wait(NewMutation mutation) override;

@@ -103,7 +103,7 @@ std::future<boost::system::result<void>> SqliteOutbox::submit_on_writer(Transact
       } else {
         r = fn(db);
         if (r) {
-          if (const int rc = tx.commit(); rc != SQLITE_OK) r = sqlite_error(rc);
+          if (!tx.commit()) r = sqlite_error(tx.rc());
         }
       }
     }  // rolled back here unless committed, before the caller hears of it
@@ -195,10 +195,10 @@ void SqliteOutbox::commit_group(std::deque<Pending>& batch) {
       row.state = MutationState::pending;
       row.created_at_ms = m.created_at_ms;
       row.prev_hash = last_hash_;
-      row.record_hash = chain_hash(
-          row.prev_hash, EvidenceFields{options_.station_id, row.seq, row.idempotency_key, row.kind,
-                                        row.created_at_ms, row.payload_json});
-      row.signature = sign_record(options_.signing_key, row.record_hash);
+      row.record_hash = record::chain_hash(
+          row.prev_hash, record::EvidenceFields{options_.station_id, row.seq, row.idempotency_key,
+                                                row.kind, row.created_at_ms, row.payload_json});
+      row.signature = record::sign_record(options_.signing_key, row.record_hash);
       auto& ins = w_->insert.reset();
       ins.bind(1, static_cast<std::int64_t>(row.seq))
           .bind(2, row.idempotency_key)
@@ -237,7 +237,10 @@ void SqliteOutbox::commit_group(std::deque<Pending>& batch) {
     if (rc == SQLITE_OK) {
       w_->find.reset();  // no statement left mid-row across the commit
       w_->insert.reset();
-      rc = tx.commit(&error);
+      if (auto committed = tx.commit(); !committed) {
+        rc = tx.rc();
+        error = std::move(committed.error().message);
+      }
     }
   }  // rolled back here unless committed
   if (rc != SQLITE_OK) {

@@ -190,8 +190,8 @@ boost::system::result<void, std::string> ReplayCursor::on_answer(const Batch& ba
     }
     const auto seq = std::to_string(withholding_->seq);
     note(ReplayNote::Level::error,
-         "withheld mutation seq " + seq + " key " + log_safe(rows.front().idempotency_key) +
-             " as a dead letter: " + log_safe(withholding_->reason) +
+         "withheld mutation seq " + seq + " key " + base::log_safe(rows.front().idempotency_key) +
+             " as a dead letter: " + base::log_safe(withholding_->reason) +
              "; the rows behind it flow on (inspect it with `weighlink-agent outbox show " + seq +
              "`, then retry or discard it)");
     ++withheld_;
@@ -209,8 +209,8 @@ boost::system::result<void, std::string> ReplayCursor::on_answer(const Batch& ba
     if (effective == ReplayOutcome::rejected) {
       o.kind = MutationOutcome::Kind::rejected;
       note(ReplayNote::Level::warn, "backend rejected mutation seq " + std::to_string(r.seq) +
-                                        " key " + log_safe(r.idempotency_key) + ": " +
-                                        log_safe(r.reason) + " (moved to dead letters)");
+                                        " key " + base::log_safe(r.idempotency_key) + ": " +
+                                        base::log_safe(r.reason) + " (moved to dead letters)");
     } else {
       o.kind = r.outcome == ReplayOutcome::duplicate ? MutationOutcome::Kind::duplicate
                                                      : MutationOutcome::Kind::applied;
@@ -254,9 +254,9 @@ bool ReplayCursor::on_failure(const Batch& batch, int grpc_code, const std::stri
   if (withholding_) {
     // Even the marker, which holds no payload, fails: the backend is broken for this station,
     // not fed one bad mutation. Nothing is withheld; the queue waits with backoff.
-    note(ReplayNote::Level::warn, "the backend also fails the marker for seq " +
-                                      std::to_string(withholding_->seq) + " (" + log_safe(message) +
-                                      "): not withholding it; retrying with backoff");
+    note(ReplayNote::Level::warn,
+         "the backend also fails the marker for seq " + std::to_string(withholding_->seq) + " (" +
+             base::log_safe(message) + "): not withholding it; retrying with backoff");
     withholding_.reset();
     return false;
   }
@@ -266,7 +266,7 @@ bool ReplayCursor::on_failure(const Batch& batch, int grpc_code, const std::stri
     if (withheld_in_a_row_ >= kMaxWithheldInARow) {
       note(ReplayNote::Level::error,
            "the backend fails every call holding seq " + std::to_string(rows.front().seq) + " (" +
-               log_safe(message) + "), and " + std::to_string(withheld_in_a_row_) +
+               base::log_safe(message) + "), and " + std::to_string(withheld_in_a_row_) +
                " mutations were withheld in a row already: not withholding more; the queue "
                "waits (check the backend's log)");
       return false;
@@ -279,7 +279,7 @@ bool ReplayCursor::on_failure(const Batch& batch, int grpc_code, const std::stri
   } else {
     note(ReplayNote::Level::warn, "the backend failed a call of " + std::to_string(rows.size()) +
                                       " mutations from seq " + std::to_string(rows.front().seq) +
-                                      " (" + log_safe(message) + "): sending at most " +
+                                      " (" + base::log_safe(message) + "): sending at most " +
                                       std::to_string(step.limit) + " to find the one it refuses");
   }
   return true;

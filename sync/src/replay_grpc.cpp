@@ -34,7 +34,8 @@ std::int64_t now_ms() {
 void fill_typed(const OutboxRow& row, pb::Mutation& m) {
   if (row.kind != "weighing.captured") return;
   pb::WeighingCaptured typed;
-  if (weighing_from_payload(row.payload_json, typed)) *m.mutable_weighing_captured() = typed;
+  if (record::weighing_from_payload(row.payload_json, typed))
+    *m.mutable_weighing_captured() = typed;
 }
 
 // A marker in place of a mutation the backend cannot be given (sync.proto, withheld_reason):
@@ -44,7 +45,7 @@ void fill_marker(const OutboxRow& row, const std::string& reason, pb::Mutation& 
   m.set_payload_json("");
   m.clear_weighing_captured();
   m.set_withheld_reason(reason.substr(0, 200));
-  m.set_withheld_payload_sha256(sha256_hex(row.kind + "\n" + row.payload_json));
+  m.set_withheld_payload_sha256(base::sha256_hex(row.kind + "\n" + row.payload_json));
 }
 
 Watermark from_proto(const pb::Watermark& wm) {
@@ -181,7 +182,7 @@ class GrpcReplayWorker final : public ReplayWorker {
           continue;
         }
         const auto delay = std::max(
-            backoff_delay(config_.backoff, attempt - 1, static_cast<std::uint32_t>(rng_())),
+            base::backoff_delay(config_.backoff, attempt - 1, static_cast<std::uint32_t>(rng_())),
             std::exchange(retry_after_, std::chrono::milliseconds(0)));
         wait_for(delay, /*wake_on_notify=*/false);
         continue;
@@ -406,12 +407,12 @@ class GrpcReplayWorker final : public ReplayWorker {
 
   void reload_token() {
     if (config_.token_file.empty()) return;
-    std::string error;
-    auto token = read_token_file(config_.token_file, &error);
+    auto token = base::read_token_file(config_.token_file);
+    const std::string error = token ? std::string() : token.error().message;
     if (!error.empty() && error != token_error_) spdlog::error("{}", error);  // once per change
     token_error_ = error;
-    if (!token.empty() && token != config_.token) {
-      config_.token = std::move(token);
+    if (token && *token != config_.token) {
+      config_.token = std::move(*token);
       spdlog::info("the station token file {} changed: using the new token",
                    config_.token_file);  // never the token itself
     }

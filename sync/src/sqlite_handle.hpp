@@ -11,6 +11,9 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <system_error>
+
+#include "weighlink/base/error.hpp"
 
 namespace weighlink::sync::sqlite {
 
@@ -49,23 +52,28 @@ class Stmt {
   int rc_ = SQLITE_OK;
 };
 
-// sqlite3_exec; on failure `error` (when given) gets SQLite's message.
-int exec(sqlite3* db, const char* sql, std::string* error = nullptr);
-
-// A SQLite result code as an error_code the outbox's callers can act on (disk full, a damaged
-// file, any other I/O failure); the message text travels separately.
+// A SQLite result code as the errc the outbox's callers can act on: no_space_on_device (disk
+// full), illegal_byte_sequence (a damaged file), io_error (any other failure).
+[[nodiscard]] std::errc sqlite_errc(int rc);
+// The same as the boost::system::error_code of the Outbox's results.
 [[nodiscard]] boost::system::error_code sqlite_error(int rc);
+// An Error with sqlite_errc(rc) and `message`.
+[[nodiscard]] base::Error sqlite_failure(int rc, std::string message);
 
-// Opens `file` read-write (created when `create`), with the busy timeout the outbox uses. Null
-// with `error` set (which file, why, what to check) when it cannot.
-[[nodiscard]] Db open_db(const std::filesystem::path& file, bool create, std::string* error);
+// sqlite3_exec: nothing, or SQLite's message (sqlite3_errcode(db) keeps the result code).
+[[nodiscard]] base::Expected<void> exec(sqlite3* db, const char* sql);
+
+// Opens `file` read-write (created when `create`), with the busy timeout the outbox uses, or the
+// Error saying which file, why and what to check.
+[[nodiscard]] base::Expected<Db> open_db(const std::filesystem::path& file, bool create);
 
 // A transaction that rolls back unless committed (SQLiteCpp's Transaction, libpqxx's work).
-// BEGIN runs in the constructor: check begun() (or rc()) before using it.
+// BEGIN runs in the constructor: check begun() (or rc(), or began() for SQLite's message) before
+// using it.
 class Transaction {
  public:
   enum class Mode { immediate, deferred };  // a write transaction; a read snapshot
-  explicit Transaction(sqlite3* db, Mode mode = Mode::immediate, std::string* error = nullptr);
+  explicit Transaction(sqlite3* db, Mode mode = Mode::immediate);
   // The same with statements the caller keeps prepared ("BEGIN IMMEDIATE", "COMMIT").
   Transaction(sqlite3* db, Stmt& begin, Stmt& commit);
   Transaction(const Transaction&) = delete;
@@ -73,10 +81,13 @@ class Transaction {
   ~Transaction();
 
   [[nodiscard]] bool begun() const { return begun_; }
+  // BEGIN's outcome: nothing, or SQLite's message.
+  [[nodiscard]] base::Expected<void> began() const;
   // The result code of BEGIN, or of COMMIT once tried.
   [[nodiscard]] int rc() const { return rc_; }
-  // SQLITE_OK once committed; otherwise the error code, and the destructor rolls back.
-  int commit(std::string* error = nullptr);
+  // Nothing once committed; otherwise SQLite's message (rc() has the code), and the destructor
+  // rolls back.
+  base::Expected<void> commit();
 
  private:
   sqlite3* db_;
@@ -84,6 +95,7 @@ class Transaction {
   bool begun_ = false;
   bool committed_ = false;
   int rc_ = SQLITE_OK;
+  std::string message_;  // SQLite's message when rc_ is not SQLITE_OK
 };
 
 }  // namespace weighlink::sync::sqlite

@@ -30,8 +30,7 @@ struct World {
   World() {
     char dir[] = "/tmp/wl-fuzz-api-XXXXXX";
     if (!mkdtemp(dir)) __builtin_trap();
-    std::string error;
-    auto opened = sync::Outbox::open(std::filesystem::path(dir) / "outbox.db", {}, &error);
+    auto opened = sync::Outbox::open(std::filesystem::path(dir) / "outbox.db", {});
     if (!opened) __builtin_trap();
     outbox = std::move(*opened);
     scale::ScaleConfig sc;

@@ -19,7 +19,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     static const std::vector<unsigned char> key(32, 0x5a);
     std::istringstream in(input);
     try {
-      const auto check = sync::verify_export(in, key);
+      const auto check = record::verify_export(in, key);
       (void)check.report.ok();
     } catch (const std::runtime_error&) {
       // a malformed export: the message names the line

@@ -16,7 +16,7 @@
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using weighlink::fuzz::check;
   const std::string_view text(reinterpret_cast<const char*>(data), size);
-  using namespace weighlink::sync;
+  using namespace weighlink::record;
   const auto parsed = parse_exact(text);
   if (!parsed.refusal) {
     const auto once = serialize_exact(parsed.value);
@@ -37,6 +37,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   (void)check_weight("weight", text);
   (void)check_key(text);
   (void)check_kind(text);
-  for (unsigned char c : log_safe(text)) check(c >= 0x20 && c != 0x7f);
+  for (unsigned char c : weighlink::base::log_safe(text)) check(c >= 0x20 && c != 0x7f);
   return 0;
 }

@@ -44,7 +44,7 @@ std::string metric_line(const std::string& http, const std::string& prefix) {
 }
 
 const std::vector<unsigned char> kStationKey(32, 0x5a);
-const std::string kGenesis(weighlink::sync::kGenesisHash);
+const std::string kGenesis(weighlink::record::kGenesisHash);
 
 }  // namespace
 
@@ -59,7 +59,7 @@ TEST_CASE("backend: station set-key and add --key-file register the agent's key"
   REQUIRE(added.exit_code == 0);
   CHECK(last_line(added.output).rfind("wlst_", 0) == 0);  // the token is still the last line
   CHECK(pg.query_scalar("select encode(signing_key, 'hex') from stations where id='st1'") ==
-        weighlink::sync::to_hex(kStationKey));
+        weighlink::base::to_hex(kStationKey));
 
   add_station(pg, "st2");
   CHECK(pg.query_scalar("select signing_key is null from stations where id='st2'") == "t");
@@ -70,7 +70,7 @@ TEST_CASE("backend: station set-key and add --key-file register the agent's key"
   INFO(set.output);
   CHECK(set.exit_code == 0);
   CHECK(pg.query_scalar("select encode(signing_key, 'hex') from stations where id='st2'") ==
-        weighlink::sync::to_hex(longer));
+        weighlink::base::to_hex(longer));
   CHECK(pg.query_scalar("select signing_key_set_at is not null from stations where id='st2'") ==
         "t");
 
@@ -95,8 +95,8 @@ TEST_CASE("backend: station set-key and add --key-file register the agent's key"
   CHECK(bad_add.exit_code == 2);
   CHECK(pg.query_scalar("select count(*) from stations where id='st3'") == "0");
   // The key never reaches the output.
-  CHECK(added.output.find(weighlink::sync::to_hex(kStationKey)) == std::string::npos);
-  CHECK(set.output.find(weighlink::sync::to_hex(longer)) == std::string::npos);
+  CHECK(added.output.find(weighlink::base::to_hex(kStationKey)) == std::string::npos);
+  CHECK(set.output.find(weighlink::base::to_hex(longer)) == std::string::npos);
 }
 
 TEST_CASE_FIXTURE(ServedStation,
@@ -183,7 +183,7 @@ TEST_CASE_FIXTURE(ServedStation,
         "weighlink_backend_evidence_rejected_total{reason=\"chain_broken\"} 1");
   CHECK(metric_line(backend.http(), "weighlink_backend_unsigned_mutations_total") ==
         "weighlink_backend_unsigned_mutations_total 0");
-  CHECK(backend.log().find(weighlink::sync::to_hex(kStationKey)) == std::string::npos);
+  CHECK(backend.log().find(weighlink::base::to_hex(kStationKey)) == std::string::npos);
 }
 
 TEST_CASE_FIXTURE(

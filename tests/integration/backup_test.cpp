@@ -65,7 +65,7 @@ TEST_CASE("backup: the manifest holds exactly what the dump holds, while station
   const auto bytes = weighlink::testing::read_file(dump);
   CHECK(bytes.rfind("PGDMP", 0) == 0);  // custom format
   CHECK(manifest.at("size_bytes").as_int64() == static_cast<std::int64_t>(bytes.size()));
-  CHECK(manifest.at("sha256").as_string() == weighlink::sync::sha256_hex(bytes));
+  CHECK(manifest.at("sha256").as_string() == weighlink::base::sha256_hex(bytes));
   CHECK(manifest.at("server_version").as_string().starts_with("15."));
   CHECK(std::string(manifest.at("created_at").as_string()).size() == 20);  // ...T..Z
   CHECK_FALSE(std::filesystem::exists(dump.string() + ".partial"));

@@ -213,7 +213,7 @@ TEST_CASE(
   auto ack = next_event(ws, "capture-ack");
   REQUIRE(ack.at("success") == true);
   const std::string key(ack.at("idempotencyKey").as_string());
-  CHECK_FALSE(weighlink::sync::check_key(key));
+  CHECK_FALSE(weighlink::record::check_key(key));
   CHECK(key.size() <= 120);
   // A message whose number cannot be kept exactly is refused, and says why.
   ws.write(R"({"event":"vehicle-complete","data":{"axleWeights":[1e5]}})");

@@ -34,7 +34,7 @@ using weighlink::testing::write_station_key;
 inline const std::string kBackend = weighlink::testing::bin("weighlink-backend");
 inline const std::vector<unsigned char> kKey(32, 0x5a);
 inline const std::vector<unsigned char> kOtherKey(32, 0x11);
-inline const std::string kGenesis(weighlink::sync::kGenesisHash);
+inline const std::string kGenesis(weighlink::record::kGenesisHash);
 inline const std::string kRaw(
     "\x02"
     "01 0 003254000000\r");

@@ -72,7 +72,7 @@ std::string read_frames(const std::string& path, const std::string& protocol,
 std::vector<std::string> weights_in_capture(const std::filesystem::path& file,
                                             const std::string& protocol) {
   std::vector<std::string> weights;
-  const auto capture = ws::parse_capture(read_file(file), nullptr);
+  const auto capture = ws::parse_capture(read_file(file));
   if (!capture) return weights;
   auto parser = ws::make_parser(protocol);
   REQUIRE(parser);
@@ -148,8 +148,8 @@ TEST_CASE("scale tool: record from a pty, then decode the capture file") {
   CHECK(rec.terminate() == 0);
   const auto data = read_file(capture_path);
   REQUIRE(ws::is_capture(data));
-  const auto capture = ws::parse_capture(data, nullptr);
-  REQUIRE(capture);
+  const auto capture = ws::parse_capture(data);
+  REQUIRE(capture.has_value());
   CHECK_FALSE(capture->truncated);
   // The source as opened: the pty device behind the link.
   CHECK(json::parse(capture->header_json)

@@ -67,16 +67,16 @@ inline SyncCall call_hello(const std::string& address, const std::string& token,
 inline std::string sign_mutation(sync::v1::Mutation& m, const std::string& prev,
                                  const std::vector<unsigned char>& key) {
   m.set_prev_hash(prev);
-  m.set_record_hash(sync::chain_hash(prev, {m.station_id(), m.seq(), m.idempotency_key(), m.kind(),
-                                            m.created_at_unix_ms(), m.payload_json()}));
-  m.set_signature(sync::sign_record(key, m.record_hash()));
+  m.set_record_hash(record::chain_hash(prev, {m.station_id(), m.seq(), m.idempotency_key(),
+                                              m.kind(), m.created_at_unix_ms(), m.payload_json()}));
+  m.set_signature(record::sign_record(key, m.record_hash()));
   return m.record_hash();
 }
 
 // Writes `key` to `path` as the agent writes its station key file (hex, newline); returns `path`.
 inline std::filesystem::path write_station_key(const std::filesystem::path& path,
                                                const std::vector<unsigned char>& key) {
-  std::ofstream(path, std::ios::trunc) << sync::to_hex(key) << "\n";
+  std::ofstream(path, std::ios::trunc) << base::to_hex(key) << "\n";
   return path;
 }
 

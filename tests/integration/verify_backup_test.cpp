@@ -60,7 +60,7 @@ fs::path folder_with(const TempDir& root, const std::string& name, const fs::pat
   write_text(dir / dump, bytes);
   if (manifest_matches_file) {
     manifest["size_bytes"] = static_cast<std::int64_t>(bytes.size());
-    manifest["sha256"] = weighlink::sync::sha256_hex(bytes);
+    manifest["sha256"] = weighlink::base::sha256_hex(bytes);
   }
   write_json(dir / good_manifest.filename(), manifest);
   return dir;

@@ -46,8 +46,13 @@ until_state() {  # until_state STATE start|stop
 }
 
 echo "service-test: building the harness"
+# The host's Boost headers (base/error.hpp: boost::system::result), through a directory of links
+# that keeps the host's own system headers out, as cross-compile.sh does.
+mkdir -p "$work/include"
+ln -s /usr/include/boost "$work/include/boost"
 "$cxx" -std=c++20 -O1 -Wall -Wextra -Werror -static -I"$src/agent/include" -I"$src/sync/include" \
   -I"$src/sync/base/include" -I"$src/sync/record/include" -I"$src/proto/include" \
+  -isystem "$work/include" \
   "$src/tests/windows/service_harness.cpp" "$src/agent/src/service/service_command.cpp" \
   "$src/agent/src/service/windows_service.cpp" -ladvapi32 -lshell32 -lole32 -luuid -o "$work/harness.exe"
 

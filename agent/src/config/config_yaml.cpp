@@ -357,9 +357,11 @@ scale::ScaleConfig make_scale(const std::string& id, const std::string& source,
                               const std::string& protocol) {
   scale::ScaleConfig sc;
   sc.id = id;
-  std::string error;
-  auto spec = scale::parse_source(source, &error);
-  if (!spec) throw std::invalid_argument("scale '" + id + "' source '" + source + "': " + error);
+  auto spec = scale::parse_source(source);
+  if (!spec) {
+    throw std::invalid_argument("scale '" + id + "' source '" + source +
+                                "': " + spec.error().message);
+  }
   sc.source = *spec;
   if (!scale::make_parser(protocol)) {
     throw std::invalid_argument("scale '" + id + "': unknown protocol '" + protocol +

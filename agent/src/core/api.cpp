@@ -52,7 +52,7 @@ std::optional<HttpResponse> Api::refuse(const HttpRequest& request, std::string_
   }
   const auto origin = request.header("origin");
   if (origin.empty() || is_own_origin(origin, host)) return std::nullopt;
-  const auto shown = sync::log_safe(origin, 120);
+  const auto shown = base::log_safe(origin, 120);
   if (!ctx_.pairing) {
     if (origin_allowed(origin, host, ctx_.security)) return std::nullopt;
     return error_response(403, "origin_not_allowed",
@@ -61,11 +61,12 @@ std::optional<HttpResponse> Api::refuse(const HttpRequest& request, std::string_
                               "configuration",
                           correlation_id);
   }
-  std::string why;
-  const auto normalized = normalize_origin(origin, &why);
+  const auto normalized = normalize_origin(origin);
   if (!normalized) {
-    return error_response(403, "origin_invalid",
-                          "Origin '" + shown + "' cannot use this station: " + why, correlation_id);
+    return error_response(
+        403, "origin_invalid",
+        "Origin '" + shown + "' cannot use this station: " + normalized.error().message,
+        correlation_id);
   }
   switch (ctx_.pairing->check(*normalized)) {
     case OriginVerdict::allowed:
@@ -85,7 +86,7 @@ std::optional<HttpResponse> Api::refuse(const HttpRequest& request, std::string_
                         "Origin '" + *normalized +
                             "' is not paired with this station yet: the operator allows it on "
                             "the agent's page (http://" +
-                            sync::log_safe(host, 80) +
+                            base::log_safe(host, 80) +
                             "/) or with `weighlink-agent origins allow " + *normalized +
                             "`; then retry",
                         correlation_id);
@@ -94,8 +95,8 @@ std::optional<HttpResponse> Api::refuse(const HttpRequest& request, std::string_
 void Api::handle(const HttpRequest& request, Respond respond) {
   const auto correlation_id = new_correlation_id();
   if (auto refusal = refuse(request, "api", correlation_id)) {
-    spdlog::warn("[{}] refused {} {}: {}", correlation_id, sync::log_safe(request.method),
-                 sync::log_safe(request.target), refusal->body);
+    spdlog::warn("[{}] refused {} {}: {}", correlation_id, base::log_safe(request.method),
+                 base::log_safe(request.target), refusal->body);
     respond(std::move(*refusal));
     return;
   }
@@ -246,10 +247,10 @@ void Api::post_mutation(const HttpRequest& request, const std::string& correlati
                            "send the mutation as Content-Type: application/json", correlation_id));
     return;
   }
-  auto parsed = sync::parse_exact(request.body, kBodyJsonLimits);
+  auto parsed = record::parse_exact(request.body, kBodyJsonLimits);
   if (parsed.refusal) return respond(json_refused(*parsed.refusal, correlation_id));
   const auto& body = parsed.value;
-  if (!sync::is_json_object(body)) {
+  if (!record::is_json_object(body)) {
     respond(error_response(400, "invalid_json",
                            "the body must be a JSON object {\"kind\":...,\"payload\":{...}}",
                            correlation_id));
@@ -258,14 +259,14 @@ void Api::post_mutation(const HttpRequest& request, const std::string& correlati
   const auto& o = body.as_object();
   const auto* kind = o.if_contains("kind");
   const auto* payload = o.if_contains("payload");
-  if (!kind || !kind->is_string() || sync::check_kind(kind->as_string())) {
+  if (!kind || !kind->is_string() || record::check_kind(kind->as_string())) {
     respond(error_response(400, "invalid_kind",
                            "\"kind\" must be a string of lower-case letters, digits, '.', '_' or "
                            "'-', e.g. \"transaction.created\"",
                            correlation_id));
     return;
   }
-  if (sync::is_reserved_kind(kind->as_string())) {
+  if (record::is_reserved_kind(kind->as_string())) {
     // A weighing has a reading, its raw frame and its seq behind it: only the capture path
     // (POST /v1/captures, axle sessions, TruConnect) makes one.
     respond(error_response(422, "reserved_kind",
@@ -276,7 +277,7 @@ void Api::post_mutation(const HttpRequest& request, const std::string& correlati
                            correlation_id));
     return;
   }
-  if (!payload || !sync::is_json_object(*payload)) {
+  if (!payload || !record::is_json_object(*payload)) {
     respond(error_response(400, "invalid_payload", "\"payload\" must be a JSON object",
                            correlation_id));
     return;
@@ -284,10 +285,10 @@ void Api::post_mutation(const HttpRequest& request, const std::string& correlati
   sync::NewMutation mutation;
   mutation.idempotency_key = key;
   mutation.kind = std::string(kind->as_string());
-  mutation.payload_json = sync::serialize_exact(*payload);
+  mutation.payload_json = record::serialize_exact(*payload);
   // The backend checks the same rules (mutation_rules.hpp): what is accepted here is never
   // refused there for its form.
-  if (auto refusal = sync::check_payload_json(mutation.payload_json)) {
+  if (auto refusal = record::check_payload_json(mutation.payload_json)) {
     respond(error_response(refusal->code == "payload_too_large" ? 413 : 400, refusal->code,
                            refusal->message, correlation_id));
     return;
@@ -398,18 +399,21 @@ void Api::origins(const HttpRequest& request, const std::string& action,
         415, "unsupported_media_type",
         "send {\"origin\":\"https://...\"} as Content-Type: application/json", correlation_id));
   }
-  auto parsed = sync::parse_exact(request.body, kBodyJsonLimits);
+  auto parsed = record::parse_exact(request.body, kBodyJsonLimits);
   if (parsed.refusal) return respond(json_refused(*parsed.refusal, correlation_id));
-  const auto* text =
-      sync::is_json_object(parsed.value) ? parsed.value.as_object().if_contains("origin") : nullptr;
+  const auto* text = record::is_json_object(parsed.value)
+                         ? parsed.value.as_object().if_contains("origin")
+                         : nullptr;
   if (!text || !text->is_string()) {
     return respond(error_response(400, "invalid_origin",
                                   "the body must be {\"origin\":\"https://host[:port]\"}",
                                   correlation_id));
   }
-  std::string why;
-  const auto normalized = normalize_origin(text->as_string(), &why);
-  if (!normalized) return respond(error_response(400, "invalid_origin", why, correlation_id));
+  const auto normalized = normalize_origin(text->as_string());
+  if (!normalized) {
+    return respond(
+        error_response(400, "invalid_origin", normalized.error().message, correlation_id));
+  }
   if (auto failure = ctx_.pairing->decide(action, *normalized, to_ms(ctx_.clock->now()))) {
     return respond(
         error_response(failure->status, failure->code, failure->message, correlation_id));

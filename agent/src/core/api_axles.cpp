@@ -36,10 +36,10 @@ void Api::axle_session(const HttpRequest& request, const std::string& scale_id,
         correlation_id));
   }
   if (action == "start") {
-    auto parsed =
-        sync::parse_exact(request.body.empty() ? std::string("{}") : request.body, kBodyJsonLimits);
+    auto parsed = record::parse_exact(request.body.empty() ? std::string("{}") : request.body,
+                                      kBodyJsonLimits);
     const auto& body = parsed.value;
-    if (parsed.refusal || !sync::is_json_object(body)) {
+    if (parsed.refusal || !record::is_json_object(body)) {
       return respond(error_response(400, "invalid_json",
                                     "the body must be a JSON object like {\"expected_axles\":3}",
                                     correlation_id));
@@ -47,7 +47,7 @@ void Api::axle_session(const HttpRequest& request, const std::string& scale_id,
     int expected = 0;
     bool restart = false;
     if (const auto* n = body.as_object().if_contains("expected_axles")) {
-      const auto axles = sync::exact_int64(*n);
+      const auto axles = record::exact_int64(*n);
       if (!axles || *axles < 0 || *axles > 20) {
         return respond(error_response(400, "invalid_expected_axles",
                                       "\"expected_axles\" must be 0 (not known) to 20",

@@ -22,12 +22,12 @@ json::object accepted_body(const sync::OutboxRow& row) {
 HttpResponse json_response(int status, const json::value& body) {
   HttpResponse r;
   r.status = status;
-  r.body = sync::serialize_exact(body);
+  r.body = record::serialize_exact(body);
   return r;
 }
 
 // An Idempotency-Key is 1..255 visible ASCII characters (IETF draft: a string, unique per request).
-bool valid_key(const std::string& key) { return !sync::check_key(key); }
+bool valid_key(const std::string& key) { return !record::check_key(key); }
 
 // application/json, in any case, alone or with parameters ("application/json; charset=utf-8");
 // never a type that merely starts with it ("application/jsonx").
@@ -44,7 +44,7 @@ bool is_json(const HttpRequest& request) {
 // A payload an older agent stored that the exact reader refuses (a double written as 1.5E22) is
 // shown as Boost.JSON reads it.
 json::value parse_payload(const std::string& text) {
-  auto parsed = sync::parse_exact(text, kBodyJsonLimits);
+  auto parsed = record::parse_exact(text, kBodyJsonLimits);
   if (!parsed.refusal) return std::move(parsed.value);
   json::error_code ec;
   auto v = json::parse(text, ec);
@@ -90,10 +90,10 @@ HttpResponse enqueue_response(const sync::EnqueueResult& result, const std::stri
 // Two bodies that differ only in member order or whitespace are the same request; two that
 // differ in any digit never are (the numbers are exact).
 std::string canonical_hash(std::string_view route, const json::value& body) {
-  return sync::sha256_hex(std::string(route) + "\n" + sync::canonical_exact(body));
+  return base::sha256_hex(std::string(route) + "\n" + record::canonical_exact(body));
 }
 
-HttpResponse json_refused(const sync::JsonRefusal& refusal, const std::string& correlation_id) {
+HttpResponse json_refused(const record::JsonRefusal& refusal, const std::string& correlation_id) {
   return error_response(400, refusal.code, "the body was refused: " + refusal.message,
                         correlation_id);
 }
@@ -124,10 +124,10 @@ std::optional<HttpResponse> check_capture_request(const HttpRequest& request,
                           "send the request as Content-Type: application/json", correlation_id);
   }
   auto parsed =
-      sync::parse_exact(request.body.empty() ? std::string("{}") : request.body, kBodyJsonLimits);
+      record::parse_exact(request.body.empty() ? std::string("{}") : request.body, kBodyJsonLimits);
   if (parsed.refusal) return json_refused(*parsed.refusal, correlation_id);
   body = std::move(parsed.value);
-  if (!sync::is_json_object(body)) {
+  if (!record::is_json_object(body)) {
     return error_response(400, "invalid_json",
                           "the body must be a JSON object like {\"scale\":\"main\","
                           "\"operator\":\"jdoe\"}",
@@ -140,7 +140,7 @@ std::optional<HttpResponse> check_capture_request(const HttpRequest& request,
 bool optional_string(const json::object& o, const char* name, std::string& out,
                      std::optional<HttpResponse>& error, const std::string& correlation_id) {
   if (const auto* v = o.if_contains(name)) {
-    if (!v->is_string() || sync::check_short_text(name, v->as_string())) {
+    if (!v->is_string() || record::check_short_text(name, v->as_string())) {
       error = error_response(400, std::string("invalid_") + name,
                              std::string("\"") + name +
                                  "\" must be a string of at most 200 bytes with no control "
@@ -160,13 +160,13 @@ bool optional_reference(const json::object& o, json::object& out,
                         std::optional<HttpResponse>& error, const std::string& correlation_id) {
   const auto* ref = o.if_contains("reference");
   if (!ref) return true;
-  if (!sync::is_json_object(*ref)) {
+  if (!record::is_json_object(*ref)) {
     error =
         error_response(400, "invalid_reference",
                        "\"reference\" must be a JSON object (plate, ticket, ...)", correlation_id);
     return false;
   }
-  if (sync::serialize_exact(*ref).size() > kMaxReferenceBytes) {
+  if (record::serialize_exact(*ref).size() > kMaxReferenceBytes) {
     error = error_response(
         400, "reference_too_large",
         "\"reference\" must be at most " + std::to_string(kMaxReferenceBytes) + " bytes of JSON",
@@ -180,7 +180,7 @@ bool optional_reference(const json::object& o, json::object& out,
 bool optional_timeout(const json::object& o, std::chrono::milliseconds& out,
                       std::optional<HttpResponse>& error, const std::string& correlation_id) {
   if (const auto* t = o.if_contains("timeout_ms")) {
-    const auto ms = sync::exact_int64(*t);
+    const auto ms = record::exact_int64(*t);
     if (!ms || *ms < 0 || *ms > 60'000) {
       error =
           error_response(400, "invalid_timeout", "\"timeout_ms\" must be 0..60000", correlation_id);

@@ -28,8 +28,8 @@ namespace weighlink::agent::api {
 
 // A request body read exactly: every number kept as the client wrote it, or refused (400 with
 // the refusal's code). The body nests one level above the payload it carries.
-inline constexpr sync::JsonLimits kBodyJsonLimits{sync::kPayloadJsonLimits.max_depth + 1,
-                                                  sync::kPayloadJsonLimits.max_number_digits};
+inline constexpr record::JsonLimits kBodyJsonLimits{record::kPayloadJsonLimits.max_depth + 1,
+                                                    record::kPayloadJsonLimits.max_number_digits};
 
 // A stored payload as JSON, its numbers as they were written.
 // A payload an older agent stored that the exact reader refuses (a double written as 1.5E22) is
@@ -51,7 +51,7 @@ inline constexpr sync::JsonLimits kBodyJsonLimits{sync::kPayloadJsonLimits.max_d
 [[nodiscard]] std::string canonical_hash(std::string_view route, const boost::json::value& body);
 
 // 400 with the exact reader's refusal.
-[[nodiscard]] HttpResponse json_refused(const sync::JsonRefusal& refusal,
+[[nodiscard]] HttpResponse json_refused(const record::JsonRefusal& refusal,
                                         const std::string& correlation_id);
 
 // 409 for a key whose first request is still waiting for its reading or the outbox.

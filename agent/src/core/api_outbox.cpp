@@ -79,7 +79,7 @@ void Api::retry_outbox(const std::string& key, const std::string& correlation_id
     respond(error_response(404, "not_dead", "no dead mutation has the key '" + key + "'",
                            correlation_id));
   } else {
-    spdlog::info("[{}] dead mutation {} released for retry", correlation_id, sync::log_safe(key));
+    spdlog::info("[{}] dead mutation {} released for retry", correlation_id, base::log_safe(key));
     if (ctx_.replay) ctx_.replay->notify();
     respond(json_response(200, json::object{{"idempotency_key", key}, {"state", "pending"}}));
   }
@@ -94,12 +94,13 @@ void Api::discard_outbox(const HttpRequest& request, const std::string& key,
                                   "send {\"reason\":\"...\"} as Content-Type: application/json",
                                   correlation_id));
   }
-  auto parsed = sync::parse_exact(request.body, kBodyJsonLimits);
+  auto parsed = record::parse_exact(request.body, kBodyJsonLimits);
   if (parsed.refusal) return respond(json_refused(*parsed.refusal, correlation_id));
-  const auto* reason =
-      sync::is_json_object(parsed.value) ? parsed.value.as_object().if_contains("reason") : nullptr;
+  const auto* reason = record::is_json_object(parsed.value)
+                           ? parsed.value.as_object().if_contains("reason")
+                           : nullptr;
   if (!reason || !reason->is_string() || reason->as_string().empty() ||
-      sync::check_short_text("reason", reason->as_string())) {
+      record::check_short_text("reason", reason->as_string())) {
     return respond(error_response(400, "invalid_reason",
                                   "say why the mutation is discarded: {\"reason\":\"...\"}, 1 to "
                                   "200 bytes with no control characters",
@@ -114,8 +115,8 @@ void Api::discard_outbox(const HttpRequest& request, const std::string& key,
     return respond(error_response(404, "not_dead", "no dead mutation has the key '" + key + "'",
                                   correlation_id));
   }
-  spdlog::warn("[{}] dead mutation {} discarded for good: {}", correlation_id, sync::log_safe(key),
-               sync::log_safe(reason->as_string()));
+  spdlog::warn("[{}] dead mutation {} discarded for good: {}", correlation_id, base::log_safe(key),
+               base::log_safe(reason->as_string()));
   respond(json_response(200, json::object{{"idempotency_key", key},
                                           {"state", "discarded"},
                                           {"discard_reason", reason->as_string()}}));

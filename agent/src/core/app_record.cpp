@@ -11,7 +11,7 @@ namespace {
 
 json::value number(const std::optional<scale::Decimal>& d) {
   if (!d) return nullptr;
-  return sync::exact_number(d->to_string());
+  return record::exact_number(d->to_string());
 }
 
 }  // namespace

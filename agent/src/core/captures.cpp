@@ -150,7 +150,7 @@ sync::StateWrite Captures::session_write(const std::string& scale_id) const {
         {"weight", a.weight.to_string()},
         {"reading", a.reading.to_string()},
         {"seq", a.seq},
-        {"raw_hex", sync::to_hex(std::span(reinterpret_cast<const unsigned char*>(a.raw.data()),
+        {"raw_hex", base::to_hex(std::span(reinterpret_cast<const unsigned char*>(a.raw.data()),
                                            a.raw.size()))},
         {"at_ms", to_ms(a.at)}});
   }
@@ -186,7 +186,7 @@ void Captures::restore(const std::string& scale_id, Slot& slot) {
       c.weight = decimal_at(a, "weight");
       c.reading = decimal_at(a, "reading");
       c.seq = a.at("seq").to_number<std::uint64_t>();
-      if (const auto raw = sync::from_hex(a.at("raw_hex").as_string())) {
+      if (const auto raw = base::from_hex(a.at("raw_hex").as_string())) {
         c.raw.assign(raw->begin(), raw->end());
       }
       c.at = from_ms(a.at("at_ms"));
@@ -313,7 +313,7 @@ void Captures::capture(CaptureRequest request, std::function<void(CaptureOutcome
         sync::NewMutation m;
         m.idempotency_key = req->idempotency_key;
         m.kind = "weighing.captured";
-        m.payload_json = sync::serialize_exact(payload);
+        m.payload_json = record::serialize_exact(payload);
         m.request_hash = req->request_hash;
         m.created_at_ms = to_ms(ctx_.clock->now());
         spdlog::info("capture on scale {}: {} {} (reading seq {}) key {}", r.scale,

@@ -317,7 +317,7 @@ void Captures::complete_session(CaptureRequest request, std::function<void(Captu
   sync::NewMutation m;
   m.idempotency_key = request.idempotency_key;
   m.kind = "weighing.captured";
-  m.payload_json = sync::serialize_exact(payload);
+  m.payload_json = record::serialize_exact(payload);
   m.request_hash = request.request_hash;
   m.created_at_ms = to_ms(now);
   // The open session goes in the same transaction as the weighing that closes it.

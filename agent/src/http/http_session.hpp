@@ -165,8 +165,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
                                                                  : "truconnect_http";
     if (auto refusal = server_->api.refuse(request, surface)) {
       spdlog::warn("[{}] live socket refused ({}): Host '{}' Origin '{}'", correlation_of(*refusal),
-                   refusal->status, sync::log_safe(request.header("host")),
-                   sync::log_safe(request.header("origin")));
+                   refusal->status, base::log_safe(request.header("host")),
+                   base::log_safe(request.header("origin")));
       return send(*refusal, req.version(), false);
     }
     if (endpoint_ == Endpoint::truconnect_http) {
@@ -186,8 +186,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     stream_->expires_never();
     auto session =
         std::make_shared<LiveSession>(stream_->into_live(), server_, endpoint_, std::move(slot_));
-    std::string ignored;
-    session->set_origin(normalize_origin(request.header("origin"), &ignored).value_or(""));
+    auto origin = normalize_origin(request.header("origin"));
+    session->set_origin(origin ? std::move(*origin) : std::string());
     session->set_secure(request.secure);
     server_->sessions.insert(session);
     session->run(std::move(req), server_->options);
@@ -198,8 +198,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     if (auto refusal = server_->api.refuse(request, "truconnect_http")) {
       spdlog::warn("[{}] TruConnect REST refused ({}): Host '{}' Origin '{}'",
                    correlation_of(*refusal), refusal->status,
-                   sync::log_safe(request.header("host")),
-                   sync::log_safe(request.header("origin")));
+                   base::log_safe(request.header("host")),
+                   base::log_safe(request.header("origin")));
       return send(*refusal, version, keep_alive);
     }
     const auto origin = request.header("origin");
@@ -220,8 +220,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
         if (!r.body.empty() && r.body.back() == '}' && r.body.size() > 2) {
           r.body.insert(r.body.size() - 1, ",\"correlation_id\":\"" + id + "\"");
         }
-        spdlog::info("[{}] TruConnect REST {} {}: {}", id, r.status, sync::log_safe(target),
-                     sync::log_safe(r.body, 300));
+        spdlog::info("[{}] TruConnect REST {} {}: {}", id, r.status, base::log_safe(target),
+                     base::log_safe(r.body, 300));
       }
       self->send(r, version, keep_alive);
     });

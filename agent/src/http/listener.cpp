@@ -194,18 +194,19 @@ std::unique_ptr<HttpTransport> Server::Impl::transport(const Listener& listener,
   return std::make_unique<HttpTransportOn<beast::tcp_stream>>(std::move(socket), nullptr);
 }
 
-bool Server::Impl::bind(const std::string& host, std::uint16_t port, Endpoint endpoint, bool tls,
-                        std::string* bound, std::string* error) {
+base::Expected<std::string> Server::Impl::bind(const std::string& host, std::uint16_t port,
+                                               Endpoint endpoint, bool tls) {
   if (tls && !tls_context) {
-    *error = "cannot listen with TLS on " + base::format_host_port(host, port) +
-             ": no certificate loaded";
-    return false;
+    // A call out of order (set_tls_certificate() first).
+    return base::Error{std::make_error_code(std::errc::operation_not_permitted),
+                       "cannot listen with TLS on " + base::format_host_port(host, port) +
+                           ": no certificate loaded"};
   }
   beast::error_code ec;
   const auto address = asio::ip::make_address(host, ec);
   if (ec) {
-    *error = "listen address '" + host + "' is not an IP address (use 127.0.0.1 or ::1)";
-    return false;
+    return base::invalid_argument("listen address '" + host +
+                                  "' is not an IP address (use 127.0.0.1 or ::1)");
   }
   const tcp::endpoint where(address, port);
   auto a = std::make_unique<tcp::acceptor>(ioc);
@@ -225,15 +226,15 @@ bool Server::Impl::bind(const std::string& host, std::uint16_t port, Endpoint en
   // The synchronous accept of on_exhausted() must never block.
   if (!ec) a->non_blocking(true, ec);
   if (ec) {
-    *error = "cannot listen on " + base::format_host_port(host, port) + ": " + ec.message() +
-             (ec == asio::error::address_in_use
-                  ? " (another program, or another weighlink-agent, uses the port; choose "
-                    "another in the configuration)"
-                  : "");
-    return false;
+    return base::Error{
+        ec, "cannot listen on " + base::format_host_port(host, port) + ": " + ec.message() +
+                (ec == asio::error::address_in_use
+                     ? " (another program, or another weighlink-agent, uses the port; choose "
+                       "another in the configuration)"
+                     : "")};
   }
   const auto local = a->local_endpoint();
-  *bound = base::format_host_port(local.address().to_string(), local.port());
+  auto bound = base::format_host_port(local.address().to_string(), local.port());
   open_reserve();
   auto listener = std::make_unique<Listener>();
   listener->acceptor = std::move(a);
@@ -244,7 +245,7 @@ bool Server::Impl::bind(const std::string& host, std::uint16_t port, Endpoint en
   listeners.push_back(std::move(listener));
   do_accept(*listeners.back());
   if (listeners.size() == 1) sweep();
-  return true;
+  return bound;
 }
 
 void Server::Impl::sweep() {

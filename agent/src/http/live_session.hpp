@@ -128,9 +128,10 @@ class LiveSession : public std::enable_shared_from_this<LiveSession> {
 
   void handle_client_message(const std::string& text) {
     // Read exactly: a ping's id comes back as the client wrote it (sync/exact_json.hpp).
-    auto parsed = sync::parse_exact(text);
+    auto parsed = record::parse_exact(text);
     auto& v = parsed.value;
-    const json::object* o = (!parsed.refusal && sync::is_json_object(v)) ? &v.as_object() : nullptr;
+    const json::object* o =
+        (!parsed.refusal && record::is_json_object(v)) ? &v.as_object() : nullptr;
     const json::value* type = o ? o->if_contains("type") : nullptr;
     if (!type || !type->is_string()) {
       return send_control(
@@ -181,7 +182,7 @@ class LiveSession : public std::enable_shared_from_this<LiveSession> {
                   {"message", "unknown message type; use subscribe or ping"}});
   }
 
-  void send_control(const json::object& o) { send_text(sync::serialize_exact(o)); }
+  void send_control(const json::object& o) { send_text(record::serialize_exact(o)); }
 
   void write_next() {
     // Before the handshake completes the stream must not be written: readings published

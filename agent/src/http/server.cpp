@@ -22,25 +22,25 @@ Server::~Server() {
   }
 }
 
-bool Server::listen(const std::string& host, std::uint16_t port, std::string* bound,
-                    std::string* error) {
-  return impl_->bind(host, port, Endpoint::native, false, bound, error);
+base::Expected<std::string> Server::listen(const std::string& host, std::uint16_t port) {
+  return impl_->bind(host, port, Endpoint::native, false);
 }
 
 void Server::set_truconnect(TruConnect& tc) { impl_->truconnect = &tc; }
 
-bool Server::listen_truconnect(bool websocket, std::string* bound, std::string* error) {
+base::Expected<std::string> Server::listen_truconnect(bool websocket) {
   const auto& c = impl_->truconnect->config();
-  const bool ok =
-      websocket
-          ? impl_->bind(c.ws_host, c.ws_port, Endpoint::truconnect_ws, false, bound, error)
-          : impl_->bind(c.http_host, c.http_port, Endpoint::truconnect_http, false, bound, error);
-  if (!ok) *error = "TruConnect compatibility: " + *error;
-  return ok;
+  auto bound = websocket ? impl_->bind(c.ws_host, c.ws_port, Endpoint::truconnect_ws, false)
+                         : impl_->bind(c.http_host, c.http_port, Endpoint::truconnect_http, false);
+  if (!bound) {
+    return base::Error{bound.error().code,
+                       "TruConnect compatibility: " + std::move(bound.error().message)};
+  }
+  return bound;
 }
 
-bool Server::set_tls_certificate(const std::filesystem::path& cert_file,
-                                 const std::filesystem::path& key_file, std::string* error) {
+base::Expected<void> Server::set_tls_certificate(const std::filesystem::path& cert_file,
+                                                 const std::filesystem::path& key_file) {
   auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
   beast::error_code ec;
   // TLS 1.2 and 1.3 only; the ECDHE suites OpenSSL offers by default for an ECDSA key.
@@ -49,34 +49,33 @@ bool Server::set_tls_certificate(const std::filesystem::path& cert_file,
                    ec);
   if (!ec) ctx->use_certificate_chain_file(cert_file.string(), ec);
   if (ec) {
-    *error = cert_file.string() + ": cannot load the server certificate: " + ec.message();
-    return false;
+    return base::Error{
+        ec, cert_file.string() + ": cannot load the server certificate: " + ec.message()};
   }
   ctx->use_private_key_file(key_file.string(), ssl::context::pem, ec);
   if (ec) {
-    *error = key_file.string() + ": cannot load the server certificate's key: " + ec.message();
-    return false;
+    return base::Error{
+        ec, key_file.string() + ": cannot load the server certificate's key: " + ec.message()};
   }
   impl_->tls_context = std::move(ctx);
-  return true;
+  return {};
 }
 
-bool Server::listen_tls(const std::string& host, std::uint16_t port, std::string* bound,
-                        std::string* error) {
-  return impl_->bind(host, port, Endpoint::native, true, bound, error);
+base::Expected<std::string> Server::listen_tls(const std::string& host, std::uint16_t port) {
+  return impl_->bind(host, port, Endpoint::native, true);
 }
 
-bool Server::listen_truconnect_tls(TruConnect& tc, std::string* wss_bound, std::string* https_bound,
-                                   std::string* error) {
+base::Expected<Server::TruConnectTlsBound> Server::listen_truconnect_tls(TruConnect& tc) {
   impl_->truconnect = &tc;
   const auto& c = tc.config();
-  if (!impl_->bind(c.wss_host, c.wss_port, Endpoint::truconnect_ws, true, wss_bound, error) ||
-      !impl_->bind(c.https_host, c.https_port, Endpoint::truconnect_http, true, https_bound,
-                   error)) {
-    *error = "TruConnect compatibility over TLS: " + *error;
-    return false;
+  auto wss = impl_->bind(c.wss_host, c.wss_port, Endpoint::truconnect_ws, true);
+  auto https = wss ? impl_->bind(c.https_host, c.https_port, Endpoint::truconnect_http, true)
+                   : base::Expected<std::string>(wss.error());
+  if (!https) {
+    return base::Error{https.error().code,
+                       "TruConnect compatibility over TLS: " + std::move(https.error().message)};
   }
-  return true;
+  return TruConnectTlsBound{std::move(*wss), std::move(*https)};
 }
 
 void Server::publish_reading(const scale::Reading& reading) {

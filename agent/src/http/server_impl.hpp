@@ -112,8 +112,9 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   LogLimiter refusal_log{std::chrono::seconds(10), 1};
   LogLimiter error_log{std::chrono::seconds(10), 20};
 
-  bool bind(const std::string& host, std::uint16_t port, Endpoint endpoint, bool tls,
-            std::string* bound, std::string* error);
+  // Listens on host:port: "HOST:PORT" with the real port, or the Error naming the address.
+  [[nodiscard]] base::Expected<std::string> bind(const std::string& host, std::uint16_t port,
+                                                 Endpoint endpoint, bool tls);
   void do_accept(Listener& listener);
   void on_accept(Listener& listener, beast::error_code ec, tcp::socket socket);
   void on_exhausted(Listener& listener, const beast::error_code& ec);

@@ -22,20 +22,18 @@ std::string lowered(std::string_view s) {
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
 // A DNS name (letters, digits, '-', '_' in dot-separated labels of 1..63) or a dotted IPv4
-// address, already lower case.
-bool valid_host_name(std::string_view host, std::string* error) {
+// address, already lower case; or the Error (invalid_argument) saying what is wrong with it.
+base::Expected<void> valid_host_name(std::string_view host) {
   if (host.empty()) {
-    *error = "it has no host name";
-    return false;
+    return base::invalid_argument("it has no host name");
   }
   if (host.size() > 253) {
-    *error = "its host name is longer than 253 characters";
-    return false;
+    return base::invalid_argument("its host name is longer than 253 characters");
   }
   for (unsigned char c : host) {
     if (c >= 0x80) {
-      *error = "its host name is not ASCII: write the punycode form (xn--...) the browser sends";
-      return false;
+      return base::invalid_argument(
+          "its host name is not ASCII: write the punycode form (xn--...) the browser sends");
     }
   }
   std::size_t start = 0;
@@ -43,23 +41,20 @@ bool valid_host_name(std::string_view host, std::string* error) {
     const auto dot = host.find('.', start);
     const auto label = host.substr(start, dot == std::string_view::npos ? host.npos : dot - start);
     if (label.empty() || label.size() > 63) {
-      *error = "its host name has an empty or over-long label";
-      return false;
+      return base::invalid_argument("its host name has an empty or over-long label");
     }
     for (char c : label) {
       if (!(is_digit(c) || (c >= 'a' && c <= 'z') || c == '-' || c == '_')) {
-        *error = std::string("its host name has the character '") + c + "'";
-        return false;
+        return base::invalid_argument(std::string("its host name has the character '") + c + "'");
       }
     }
     if (label.front() == '-' || label.back() == '-') {
-      *error = "a label of its host name starts or ends with '-'";
-      return false;
+      return base::invalid_argument("a label of its host name starts or ends with '-'");
     }
     if (dot == std::string_view::npos) break;
     start = dot + 1;
   }
-  return true;
+  return {};
 }
 
 bool valid_ipv6(std::string_view inside) {
@@ -76,11 +71,9 @@ std::string format_ms(std::int64_t ms) {
 
 }  // namespace
 
-std::optional<std::string> normalize_origin(std::string_view text, std::string* error) {
-  std::string why;
-  auto fail = [&](const std::string& what) -> std::optional<std::string> {
-    *error = what;
-    return std::nullopt;
+base::Expected<std::string> normalize_origin(std::string_view text) {
+  auto fail = [](std::string what) -> base::Expected<std::string> {
+    return base::invalid_argument(std::move(what));
   };
   if (text.empty()) return fail("the origin is empty; write it as https://host[:port]");
   if (text.size() > kMaxOriginLength) {
@@ -131,7 +124,9 @@ std::optional<std::string> normalize_origin(std::string_view text, std::string* 
       port = rest.substr(colon + 1);
       if (port.empty()) return fail("'" + std::string(text) + "' has an empty port");
     }
-    if (!valid_host_name(host, &why)) return fail("'" + std::string(text) + "': " + why);
+    if (auto valid = valid_host_name(host); !valid) {
+      return fail("'" + std::string(text) + "': " + valid.error().message);
+    }
   }
   std::string out = scheme + "://" + host;
   if (!port.empty()) {
@@ -164,9 +159,8 @@ std::string_view to_string(OriginDecision decision) {
   return decision == OriginDecision::allowed ? "allowed" : "denied";
 }
 
-std::optional<std::vector<DecidedOrigin>> parse_origin_list(std::string_view text,
-                                                            const std::string& file,
-                                                            std::string* error) {
+base::Expected<std::vector<DecidedOrigin>> parse_origin_list(std::string_view text,
+                                                             const std::string& file) {
   std::vector<DecidedOrigin> out;
   std::size_t line_no = 0;
   std::size_t start = 0;
@@ -183,12 +177,11 @@ std::optional<std::vector<DecidedOrigin>> parse_origin_list(std::string_view tex
       line.remove_suffix(1);
     }
     if (line.empty()) continue;
-    std::string why;
-    auto origin = normalize_origin(line, &why);
+    auto origin = normalize_origin(line);
     if (!origin) {
-      *error = file + ":" + std::to_string(line_no) + ": " + why +
-               " (one origin per line, such as https://truload.example.org; # starts a comment)";
-      return std::nullopt;
+      return base::invalid_argument(
+          file + ":" + std::to_string(line_no) + ": " + origin.error().message +
+          " (one origin per line, such as https://truload.example.org; # starts a comment)");
     }
     DecidedOrigin d;
     d.origin = std::move(*origin);

@@ -64,7 +64,6 @@ int preset(const AgentConfig& config, const OriginsCommand& command, std::ostrea
     return kUsage;
   }
   std::string text;
-  std::string error;
   for (const auto& arg : command.origins) {
     std::size_t start = 0;
     while (start < arg.size()) {
@@ -72,9 +71,9 @@ int preset(const AgentConfig& config, const OriginsCommand& command, std::ostrea
       const auto item = arg.substr(start, end == std::string::npos ? end : end - start);
       start = end == std::string::npos ? arg.size() : end + 1;
       if (item.empty()) continue;
-      auto origin = normalize_origin(item, &error);
+      auto origin = normalize_origin(item);
       if (!origin) {
-        err << me << ": " << error << "\n";
+        err << me << ": " << origin.error().message << "\n";
         return kUsage;
       }
       text += *origin + "\n";
@@ -115,26 +114,31 @@ int run_origins_command(const AgentConfig& config, const OriginsCommand& command
                         std::ostream& err) {
   if (command.action == "preset") return preset(config, command, out, err);
   const std::string me = "weighlink-agent origins " + command.action;
-  std::string error;
-  auto fixed = load_fixed_origins(config, &error);
+  auto fixed = load_fixed_origins(config);
   if (!fixed) {
-    err << me << ": " << error << "\n";
+    err << me << ": " << fixed.error().message << "\n";
     return kUsage;
   }
   std::optional<std::string> origin;
   if (command.action != "list") {
-    origin = normalize_origin(command.origin, &error);
-    if (!origin) {
-      err << me << ": " << error << "\n";
+    auto normalized = normalize_origin(command.origin);
+    if (!normalized) {
+      err << me << ": " << normalized.error().message << "\n";
       return kUsage;
     }
+    origin = std::move(*normalized);
   }
-  auto store = OriginStore::open(origins_db_path(config), &error);
+  auto opened = OriginStore::open(origins_db_path(config));
   OriginRegistry registry;
   std::vector<DecidedOrigin> decisions;
   std::vector<PendingOrigin> pending;
-  if (!store || !store->load(&decisions, &pending, &error)) {
-    err << me << ": " << error << "\n";
+  if (!opened) {
+    err << me << ": " << opened.error().message << "\n";
+    return kFailed;
+  }
+  auto& store = *opened;
+  if (auto loaded = store->load(&decisions, &pending); !loaded) {
+    err << me << ": " << loaded.error().message << "\n";
     return kFailed;
   }
   registry.set_fixed(std::move(*fixed));
@@ -153,8 +157,8 @@ int run_origins_command(const AgentConfig& config, const OriginsCommand& command
     return kFailed;
   }
   if (command.action == "revoke") {
-    if (!store->revoke(*origin, &error)) {
-      err << me << ": " << error << "\n";
+    if (auto revoked = store->revoke(*origin); !revoked) {
+      err << me << ": " << revoked.error().message << "\n";
       return kFailed;
     }
     out << *origin << ": revoked; it is refused again (and asks anew) from its next request\n";
@@ -166,8 +170,8 @@ int run_origins_command(const AgentConfig& config, const OriginsCommand& command
   d.decided_at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                         std::chrono::system_clock::now().time_since_epoch())
                         .count();
-  if (!store->decide(d, &error)) {
-    err << me << ": " << error << "\n";
+  if (auto decided = store->decide(d); !decided) {
+    err << me << ": " << decided.error().message << "\n";
     return kFailed;
   }
   out << *origin << ": "

@@ -24,17 +24,14 @@ std::filesystem::path origins_db_path(const AgentConfig& config) {
   return config.data_dir / "origins.db";
 }
 
-std::optional<std::vector<DecidedOrigin>> load_fixed_origins(const AgentConfig& config,
-                                                             std::string* error) {
+base::Expected<std::vector<DecidedOrigin>> load_fixed_origins(const AgentConfig& config) {
   std::vector<DecidedOrigin> fixed;
   const std::string config_name =
       config.config_file.empty() ? std::string("the configuration") : config.config_file.string();
   for (const auto& text : config.allowed_origins) {
-    std::string why;
-    auto origin = normalize_origin(text, &why);
+    auto origin = normalize_origin(text);
     if (!origin) {
-      *error = config_name + ": allowed_origins: " + why;
-      return std::nullopt;
+      return base::invalid_argument(config_name + ": allowed_origins: " + origin.error().message);
     }
     DecidedOrigin d;
     d.origin = std::move(*origin);
@@ -50,9 +47,8 @@ std::optional<std::vector<DecidedOrigin>> load_fixed_origins(const AgentConfig& 
     if (entry.path().extension() == ".conf") files.push_back(entry.path());
   }
   if (ec) {
-    *error = "cannot read the origins folder " + config.origins_dir.string() + ": " + ec.message() +
-             "; fix its permissions or set origins_dir";
-    return std::nullopt;
+    return base::Error{ec, "cannot read the origins folder " + config.origins_dir.string() + ": " +
+                               ec.message() + "; fix its permissions or set origins_dir"};
   }
   std::sort(files.begin(), files.end());
   for (const auto& file : files) {
@@ -60,11 +56,11 @@ std::optional<std::vector<DecidedOrigin>> load_fixed_origins(const AgentConfig& 
     std::ostringstream text;
     text << in.rdbuf();
     if (!in) {
-      *error = "cannot read the origins file " + file.string() + "; fix its permissions";
-      return std::nullopt;
+      return base::Error{std::make_error_code(std::errc::io_error),
+                         "cannot read the origins file " + file.string() + "; fix its permissions"};
     }
-    auto list = parse_origin_list(text.str(), file.string(), error);
-    if (!list) return std::nullopt;
+    auto list = parse_origin_list(text.str(), file.string());
+    if (!list) return list.error();
     for (auto& d : *list) fixed.push_back(std::move(d));
   }
   return fixed;
@@ -75,12 +71,11 @@ OriginPairing::OriginPairing(std::unique_ptr<OriginStore> store, std::vector<Dec
   registry_.set_fixed(std::move(fixed));
 }
 
-std::unique_ptr<OriginPairing> OriginPairing::open(std::unique_ptr<OriginStore> store,
-                                                   std::vector<DecidedOrigin> fixed,
-                                                   std::string* error) {
+base::Expected<std::unique_ptr<OriginPairing>> OriginPairing::open(
+    std::unique_ptr<OriginStore> store, std::vector<DecidedOrigin> fixed) {
   std::vector<DecidedOrigin> decisions;
   std::vector<PendingOrigin> pending;
-  if (!store->load(&decisions, &pending, error)) return nullptr;
+  if (auto loaded = store->load(&decisions, &pending); !loaded) return loaded.error();
   auto pairing =
       std::unique_ptr<OriginPairing>(new OriginPairing(std::move(store), std::move(fixed)));
   (void)pairing->registry_.set_decisions(std::move(decisions));
@@ -91,15 +86,14 @@ std::unique_ptr<OriginPairing> OriginPairing::open(std::unique_ptr<OriginStore> 
 void OriginPairing::reload() {
   std::vector<DecidedOrigin> decisions;
   std::vector<PendingOrigin> ignored;
-  std::string error;
-  if (!store_->load(&decisions, &ignored, &error)) {
-    spdlog::error("origin pairing: {}", error);
+  if (auto loaded = store_->load(&decisions, &ignored); !loaded) {
+    spdlog::error("origin pairing: {}", loaded.error().message);
     return;
   }
   const auto before = registry_.pending().size();
   for (const auto& origin : registry_.set_decisions(std::move(decisions))) {
     spdlog::warn("origin {} is no longer allowed: its open sockets are closed",
-                 sync::log_safe(origin));
+                 base::log_safe(origin));
     if (on_revoked) on_revoked(origin);
   }
   if (registry_.pending().size() != before) dirty_ = true;
@@ -116,7 +110,7 @@ void OriginPairing::note_refused(const std::string& origin, std::string_view sur
     spdlog::warn(
         "origin {} asks to use this station ({}): allow or deny it on the operator page or with "
         "`weighlink-agent origins allow|deny {}`",
-        sync::log_safe(origin), surface, sync::log_safe(origin));
+        base::log_safe(origin), surface, base::log_safe(origin));
     dirty_ = true;
     if (now_ms - last_flush_ms_ >= kFlushEveryMs) flush(now_ms);
   } else if (registry_.verdict(origin) == OriginVerdict::unknown) {
@@ -133,19 +127,18 @@ std::optional<OriginPairing::Failure> OriginPairing::decide(std::string_view act
     const bool fixed = decided && decided->source != OriginSource::paired;
     return Failure{409, fixed ? "origin_fixed" : "origin_not_decided", *why};
   }
-  std::string error;
-  bool ok = false;
+  base::Expected<void> stored;
   if (action == "revoke") {
-    ok = store_->revoke(origin, &error).has_value();
+    if (auto revoked = store_->revoke(origin); !revoked) stored = revoked.error();
   } else {
     DecidedOrigin d;
     d.origin = origin;
     d.decision = action == "allow" ? OriginDecision::allowed : OriginDecision::denied;
     d.decided_at_ms = now_ms;
-    ok = store_->decide(d, &error);
+    stored = store_->decide(d);
   }
-  if (!ok) return Failure{500, "origin_store_error", error};
-  spdlog::info("origin {}: {} by the operator", sync::log_safe(origin),
+  if (!stored) return Failure{500, "origin_store_error", stored.error().message};
+  spdlog::info("origin {}: {} by the operator", base::log_safe(origin),
                action == "allow"  ? "allowed"
                : action == "deny" ? "denied"
                                   : "revoked");
@@ -160,9 +153,8 @@ void OriginPairing::poll(std::int64_t now_ms) {
 }
 
 void OriginPairing::flush(std::int64_t now_ms) {
-  std::string error;
-  if (!store_->save_pending(registry_.pending(), &error)) {
-    spdlog::error("origin pairing: {}", error);
+  if (auto saved = store_->save_pending(registry_.pending()); !saved) {
+    spdlog::error("origin pairing: {}", saved.error().message);
     return;
   }
   dirty_ = false;

@@ -57,18 +57,20 @@ struct OriginStore::Impl {
   std::filesystem::path file;
   std::int64_t data_version = -1;
 
-  std::string failure(const std::string& what) const {
-    return "origin store " + file.string() + ": " + what + ": " + sqlite3_errmsg(db.get()) +
-           "; check that the data directory is writable by this user";
+  // io_error: the store's failures are SQLite's (disk full, read-only, locked).
+  [[nodiscard]] base::Error failure(const std::string& what) const {
+    return base::Error{std::make_error_code(std::errc::io_error),
+                       "origin store " + file.string() + ": " + what + ": " +
+                           sqlite3_errmsg(db.get()) +
+                           "; check that the data directory is writable by this user"};
   }
 
   // Runs one statement with `values` bound in order; `row` sees each result row.
-  bool run(const char* sql, std::initializer_list<Value> values, const Row& row,
-           std::string* error) {
+  [[nodiscard]] base::Expected<void> run(const char* sql, std::initializer_list<Value> values,
+                                         const Row& row) {
     sqlite3_stmt* raw = nullptr;
     if (sqlite3_prepare_v2(db.get(), sql, -1, &raw, nullptr) != SQLITE_OK) {
-      *error = failure("cannot prepare a statement");
-      return false;
+      return failure("cannot prepare a statement");
     }
     std::unique_ptr<sqlite3_stmt, FinalizeStmt> stmt(raw);
     int i = 1;
@@ -84,37 +86,36 @@ struct OriginStore::Impl {
     while ((rc = sqlite3_step(raw)) == SQLITE_ROW) {
       if (row) row(raw);
     }
-    if (rc != SQLITE_DONE) {
-      *error = failure("a statement failed");
-      return false;
-    }
-    return true;
+    if (rc != SQLITE_DONE) return failure("a statement failed");
+    return {};
   }
-  bool exec(const char* sql, std::string* error) {
+  [[nodiscard]] base::Expected<void> exec(const char* sql) {
     char* msg = nullptr;
     const int rc = sqlite3_exec(db.get(), sql, nullptr, nullptr, &msg);
+    std::string message;
     if (rc != SQLITE_OK) {
-      *error = "origin store " + file.string() + ": " + (msg ? msg : sqlite3_errstr(rc)) +
-               "; check that the data directory is writable by this user";
+      message = "origin store " + file.string() + ": " + (msg ? msg : sqlite3_errstr(rc)) +
+                "; check that the data directory is writable by this user";
     }
     sqlite3_free(msg);
-    return rc == SQLITE_OK;
+    if (rc != SQLITE_OK) return base::Error{std::make_error_code(std::errc::io_error), message};
+    return {};
   }
   // `work` inside BEGIN IMMEDIATE ... COMMIT; rolled back when it fails.
-  bool transaction(const std::function<bool(std::string*)>& work, std::string* error) {
-    if (!exec("BEGIN IMMEDIATE", error)) return false;
-    if (work(error) && exec("COMMIT", error)) return true;
-    std::string ignored;
-    exec("ROLLBACK", &ignored);
-    return false;
+  [[nodiscard]] base::Expected<void> transaction(
+      const std::function<base::Expected<void>()>& work) {
+    if (auto begun = exec("BEGIN IMMEDIATE"); !begun) return begun;
+    auto done = work();
+    if (done) done = exec("COMMIT");
+    if (!done) (void)exec("ROLLBACK");
+    return done;
   }
 };
 
 OriginStore::OriginStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 OriginStore::~OriginStore() = default;
 
-std::unique_ptr<OriginStore> OriginStore::open(const std::filesystem::path& file,
-                                               std::string* error) {
+base::Expected<std::unique_ptr<OriginStore>> OriginStore::open(const std::filesystem::path& file) {
   std::error_code ec;
   const bool existed = std::filesystem::exists(file, ec);
   auto impl = std::make_unique<Impl>();
@@ -125,22 +126,24 @@ std::unique_ptr<OriginStore> OriginStore::open(const std::filesystem::path& file
                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   impl->db.reset(raw);
   if (rc != SQLITE_OK) {
-    *error = "cannot open the origin store " + file.string() + ": " +
-             (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)) +
-             "; check that the data directory exists and is writable by this user";
-    return nullptr;
+    return base::Error{std::make_error_code(std::errc::io_error),
+                       "cannot open the origin store " + file.string() + ": " +
+                           (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)) +
+                           "; check that the data directory exists and is writable by this user"};
   }
   sqlite3_busy_timeout(raw, 5000);
   // The schema is written once, into a new file: opening an existing store writes nothing, so an
   // agent restarted on a full disk still reads the decisions it has (and only new pending
   // requests fail to be saved, logged).
   std::int64_t version = 0;
-  if (!impl->run(
-          "PRAGMA user_version", {}, [&](sqlite3_stmt* s) { version = sqlite3_column_int64(s, 0); },
-          error)) {
-    return nullptr;
+  if (auto read = impl->run("PRAGMA user_version", {},
+                            [&](sqlite3_stmt* s) { version = sqlite3_column_int64(s, 0); });
+      !read) {
+    return read.error();
   }
-  if (version < 1 && !impl->exec(kSchema, error)) return nullptr;
+  if (version < 1) {
+    if (auto created = impl->exec(kSchema); !created) return created.error();
+  }
 #ifndef _WIN32
   // Created by root (`sudo weighlink-agent origins allow ...` before the service first ran): the
   // file goes to the data directory's owner, the service's user, so the agent can write it.
@@ -157,8 +160,8 @@ std::unique_ptr<OriginStore> OriginStore::open(const std::filesystem::path& file
   return store;
 }
 
-bool OriginStore::load(std::vector<DecidedOrigin>* decisions, std::vector<PendingOrigin>* pending,
-                       std::string* error) {
+base::Expected<void> OriginStore::load(std::vector<DecidedOrigin>* decisions,
+                                       std::vector<PendingOrigin>* pending) {
   decisions->clear();
   pending->clear();
   auto read_decision = [&](sqlite3_stmt* s) {
@@ -184,61 +187,63 @@ bool OriginStore::load(std::vector<DecidedOrigin>* decisions, std::vector<Pendin
     }
     pending->push_back(std::move(p));
   };
-  return impl_->run("SELECT origin, decision, decided_at_ms FROM decisions ORDER BY decided_at_ms",
-                    {}, read_decision, error) &&
-         impl_->run(
-             "SELECT origin, first_seen_ms, last_seen_ms, count, surfaces FROM pending WHERE "
-             "origin NOT IN (SELECT origin FROM decisions) ORDER BY first_seen_ms",
-             {}, read_pending, error);
+  if (auto read =
+          impl_->run("SELECT origin, decision, decided_at_ms FROM decisions ORDER BY decided_at_ms",
+                     {}, read_decision);
+      !read) {
+    return read;
+  }
+  return impl_->run(
+      "SELECT origin, first_seen_ms, last_seen_ms, count, surfaces FROM pending WHERE "
+      "origin NOT IN (SELECT origin FROM decisions) ORDER BY first_seen_ms",
+      {}, read_pending);
 }
 
-bool OriginStore::decide(const DecidedOrigin& d, std::string* error) {
-  return impl_->transaction(
-      [&](std::string* e) {
-        return impl_->run(
-                   "INSERT INTO decisions(origin, decision, decided_at_ms) VALUES (?, ?, ?) ON "
-                   "CONFLICT(origin) DO UPDATE SET decision = excluded.decision, decided_at_ms = "
-                   "excluded.decided_at_ms",
-                   {d.origin, std::string(to_string(d.decision)), d.decided_at_ms}, {}, e) &&
-               impl_->run("DELETE FROM pending WHERE origin = ?", {d.origin}, {}, e);
-      },
-      error);
+base::Expected<void> OriginStore::decide(const DecidedOrigin& d) {
+  return impl_->transaction([&]() -> base::Expected<void> {
+    if (auto stored = impl_->run(
+            "INSERT INTO decisions(origin, decision, decided_at_ms) VALUES (?, ?, ?) ON "
+            "CONFLICT(origin) DO UPDATE SET decision = excluded.decision, decided_at_ms = "
+            "excluded.decided_at_ms",
+            {d.origin, std::string(to_string(d.decision)), d.decided_at_ms}, {});
+        !stored) {
+      return stored;
+    }
+    return impl_->run("DELETE FROM pending WHERE origin = ?", {d.origin}, {});
+  });
 }
 
-std::optional<bool> OriginStore::revoke(const std::string& origin, std::string* error) {
-  if (!impl_->run("DELETE FROM decisions WHERE origin = ?", {origin}, {}, error)) {
-    return std::nullopt;
+base::Expected<bool> OriginStore::revoke(const std::string& origin) {
+  if (auto removed = impl_->run("DELETE FROM decisions WHERE origin = ?", {origin}, {}); !removed) {
+    return removed.error();
   }
   return sqlite3_changes(impl_->db.get()) > 0;
 }
 
-bool OriginStore::save_pending(const std::vector<PendingOrigin>& pending, std::string* error) {
-  return impl_->transaction(
-      [&](std::string* e) {
-        if (!impl_->run("DELETE FROM pending", {}, {}, e)) return false;
-        for (const auto& p : pending) {
-          std::string surfaces;
-          for (const auto& s : p.surfaces) surfaces += (surfaces.empty() ? "" : ",") + s;
-          if (!impl_->run("INSERT INTO pending(origin, first_seen_ms, last_seen_ms, count, "
-                          "surfaces) SELECT ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM "
-                          "decisions WHERE origin = ?1)",
-                          {p.origin, p.first_seen_ms, p.last_seen_ms,
-                           static_cast<std::int64_t>(p.count), surfaces},
-                          {}, e)) {
-            return false;
-          }
-        }
-        return true;
-      },
-      error);
+base::Expected<void> OriginStore::save_pending(const std::vector<PendingOrigin>& pending) {
+  return impl_->transaction([&]() -> base::Expected<void> {
+    if (auto cleared = impl_->run("DELETE FROM pending", {}, {}); !cleared) return cleared;
+    for (const auto& p : pending) {
+      std::string surfaces;
+      for (const auto& s : p.surfaces) surfaces += (surfaces.empty() ? "" : ",") + s;
+      if (auto saved = impl_->run("INSERT INTO pending(origin, first_seen_ms, last_seen_ms, count, "
+                                  "surfaces) SELECT ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM "
+                                  "decisions WHERE origin = ?1)",
+                                  {p.origin, p.first_seen_ms, p.last_seen_ms,
+                                   static_cast<std::int64_t>(p.count), surfaces},
+                                  {});
+          !saved) {
+        return saved;
+      }
+    }
+    return {};
+  });
 }
 
 bool OriginStore::changed() {
   std::int64_t version = impl_->data_version;
-  std::string ignored;
-  (void)impl_->run(
-      "PRAGMA data_version", {}, [&](sqlite3_stmt* s) { version = sqlite3_column_int64(s, 0); },
-      &ignored);
+  (void)impl_->run("PRAGMA data_version", {},
+                   [&](sqlite3_stmt* s) { version = sqlite3_column_int64(s, 0); });
   const bool changed = version != impl_->data_version;
   impl_->data_version = version;
   return changed;

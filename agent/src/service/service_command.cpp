@@ -16,12 +16,11 @@ int run_service_command(const std::string& action, const std::filesystem::path& 
   const auto state_dir = windows_service::program_data_dir();
   const auto config =
       config_file.empty() ? state_dir / "agent.yaml" : std::filesystem::absolute(config_file);
-  std::string error;
   if (action == "install") {
     const std::string command_line = "\"" + std::filesystem::absolute(exe).string() +
                                      "\" service run --config \"" + config.string() + "\"";
-    if (!windows_service::install(command_line, &error)) {
-      err << "weighlink-agent: service install: " << error << "\n";
+    if (auto installed = windows_service::install(command_line); !installed) {
+      err << "weighlink-agent: service install: " << installed.error().message << "\n";
       return 1;
     }
     out << "service " << windows_service::kName
@@ -30,8 +29,8 @@ int run_service_command(const std::string& action, const std::filesystem::path& 
     return 0;
   }
   if (action == "recovery") {
-    if (!windows_service::set_recovery(&error)) {
-      err << "weighlink-agent: service recovery: " << error << "\n";
+    if (auto set = windows_service::set_recovery(); !set) {
+      err << "weighlink-agent: service recovery: " << set.error().message << "\n";
       return 1;
     }
     out << "service " << windows_service::kName
@@ -39,8 +38,8 @@ int run_service_command(const std::string& action, const std::filesystem::path& 
     return 0;
   }
   if (action == "uninstall") {
-    if (!windows_service::uninstall(&error)) {
-      err << "weighlink-agent: service uninstall: " << error << "\n";
+    if (auto removed = windows_service::uninstall(); !removed) {
+      err << "weighlink-agent: service uninstall: " << removed.error().message << "\n";
       return 1;
     }
     out << "service " << windows_service::kName << " stopped and removed; " << state_dir.string()
@@ -53,10 +52,13 @@ int run_service_command(const std::string& action, const std::filesystem::path& 
   if (!std::filesystem::exists(config)) {
     std::filesystem::copy_file(exe.parent_path() / "agent.example.yaml", config, ec);
   }
-  const int code = windows_service::run(
-      [&](ServiceHost& host) { return agent(host, config, state_dir); }, &error);
-  if (!error.empty()) err << "weighlink-agent: service run: " << error << "\n";
-  return code;
+  const auto code =
+      windows_service::run([&](ServiceHost& host) { return agent(host, config, state_dir); });
+  if (!code) {
+    err << "weighlink-agent: service run: " << code.error().message << "\n";
+    return 1;
+  }
+  return *code;
 }
 
 #else

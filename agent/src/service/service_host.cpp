@@ -16,7 +16,7 @@ class NotifyHost final : public ServiceHost {
   void set_stop(std::function<void()>) override {}  // SIGTERM, handled by the agent
 
  private:
-  sync::ServiceNotifier notifier_;
+  base::ServiceNotifier notifier_;
 };
 
 }  // namespace

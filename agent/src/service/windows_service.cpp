@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <mutex>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -40,9 +41,11 @@ std::string message_of(DWORD code) {
   return text + " (" + std::to_string(code) + ")";
 }
 
-bool fail(std::string* error, const std::string& what) {
-  *error = what + ": " + message_of(GetLastError());
-  return false;
+// The last Windows error as an Error: its code (system_category holds Win32 codes) and message.
+base::Error fail(const std::string& what) {
+  const DWORD code = GetLastError();
+  return base::Error{std::error_code(static_cast<int>(code), std::system_category()),
+                     what + ": " + message_of(code)};
 }
 
 struct Handle {
@@ -159,43 +162,40 @@ std::filesystem::path program_data_dir() {
   return base / "weighlink";
 }
 
-int run(const std::function<int(ServiceHost&)>& agent, std::string* error) {
+base::Expected<int> run(const std::function<int(ServiceHost&)>& agent) {
   g_agent = &agent;
   std::wstring name = widen(kName);
   SERVICE_TABLE_ENTRYW table[] = {{name.data(), service_main}, {nullptr, nullptr}};
   if (!StartServiceCtrlDispatcherW(table)) {
-    fail(error,
-         "not started by the service control manager (run it with `sc start weighlink-agent`, "
-         "or without `service run` in a console)");
-    return 1;
+    return fail(
+        "not started by the service control manager (run it with `sc start weighlink-agent`, "
+        "or without `service run` in a console)");
   }
   return g_exit_code;
 }
 
-bool install(const std::string& command_line, std::string* error) {
+base::Expected<void> install(const std::string& command_line) {
   Handle manager(OpenSCManagerW(nullptr, nullptr, SC_MANAGER_CREATE_SERVICE));
-  if (!manager)
-    return fail(error, "cannot open the service control manager (run as Administrator)");
+  if (!manager) return fail("cannot open the service control manager (run as Administrator)");
   Handle service(CreateServiceW(manager.h, widen(kName).c_str(), widen(kDisplayName).c_str(),
                                 SERVICE_ALL_ACCESS, SERVICE_WIN32_OWN_PROCESS, SERVICE_AUTO_START,
                                 SERVICE_ERROR_NORMAL, widen(command_line).c_str(), nullptr, nullptr,
                                 nullptr, L"NT AUTHORITY\\LocalService", L""));
-  if (!service) return fail(error, "cannot create the service");
+  if (!service) return fail("cannot create the service");
   std::wstring description = widen(kDescription);
   SERVICE_DESCRIPTIONW d{description.data()};
   ChangeServiceConfig2W(service.h, SERVICE_CONFIG_DESCRIPTION, &d);
   SERVICE_DELAYED_AUTO_START_INFO delayed{TRUE};
   ChangeServiceConfig2W(service.h, SERVICE_CONFIG_DELAYED_AUTO_START_INFO, &delayed);
-  return set_recovery(error);
+  return set_recovery();
 }
 
-bool set_recovery(std::string* error) {
+base::Expected<void> set_recovery() {
   Handle manager(OpenSCManagerW(nullptr, nullptr, SC_MANAGER_CONNECT));
-  if (!manager)
-    return fail(error, "cannot open the service control manager (run as Administrator)");
+  if (!manager) return fail("cannot open the service control manager (run as Administrator)");
   Handle service(
       OpenServiceW(manager.h, widen(kName).c_str(), SERVICE_CHANGE_CONFIG | SERVICE_START));
-  if (!service) return fail(error, "cannot open the weighlink-agent service");
+  if (!service) return fail("cannot open the weighlink-agent service");
   SC_ACTION actions[] = {
       {SC_ACTION_RESTART, 5'000}, {SC_ACTION_RESTART, 10'000}, {SC_ACTION_RESTART, 30'000}};
   SERVICE_FAILURE_ACTIONSW failure{};
@@ -203,21 +203,20 @@ bool set_recovery(std::string* error) {
   failure.cActions = 3;
   failure.lpsaActions = actions;
   if (!ChangeServiceConfig2W(service.h, SERVICE_CONFIG_FAILURE_ACTIONS, &failure)) {
-    return fail(error, "cannot set the recovery actions");
+    return fail("cannot set the recovery actions");
   }
   // Also when it exits with an error code, not only when it crashes.
   SERVICE_FAILURE_ACTIONS_FLAG flag{TRUE};
   ChangeServiceConfig2W(service.h, SERVICE_CONFIG_FAILURE_ACTIONS_FLAG, &flag);
-  return true;
+  return {};
 }
 
-bool uninstall(std::string* error) {
+base::Expected<void> uninstall() {
   Handle manager(OpenSCManagerW(nullptr, nullptr, SC_MANAGER_CONNECT));
-  if (!manager)
-    return fail(error, "cannot open the service control manager (run as Administrator)");
+  if (!manager) return fail("cannot open the service control manager (run as Administrator)");
   Handle service(
       OpenServiceW(manager.h, widen(kName).c_str(), SERVICE_STOP | SERVICE_QUERY_STATUS | DELETE));
-  if (!service) return fail(error, "cannot open the weighlink-agent service");
+  if (!service) return fail("cannot open the weighlink-agent service");
   SERVICE_STATUS status{};
   if (ControlService(service.h, SERVICE_CONTROL_STOP, &status)) {
     for (int i = 0; i < 60 && QueryServiceStatus(service.h, &status) &&
@@ -226,8 +225,8 @@ bool uninstall(std::string* error) {
       Sleep(500);
     }
   }
-  if (!DeleteService(service.h)) return fail(error, "cannot delete the service");
-  return true;
+  if (!DeleteService(service.h)) return fail("cannot delete the service");
+  return {};
 }
 
 }  // namespace weighlink::agent::windows_service

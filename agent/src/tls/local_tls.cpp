@@ -116,14 +116,15 @@ EnsureResult ensure_local_tls(const TlsFiles& files, const EnsureOptions& option
     return failed(1, "no station CA in " + files.dir.string() +
                          "; create one with: weighlink-agent tls init");
   }
-  std::string error;
   if (!have_ca || options.new_ca) {
-    if (!create_ca(files, options.station_id, now, &error)) return failed(1, error);
+    if (auto created = create_ca(files, options.station_id, now); !created) {
+      return failed(1, created.error().message);
+    }
     state.created_ca = true;
   }
-  auto ca = read_cert(files.ca_cert(), files.ca_key(), {}, &error);
+  auto ca = read_cert(files.ca_cert(), files.ca_key(), {});
   if (!ca) {
-    return failed(1, error +
+    return failed(1, ca.error().message +
                          "; the files must belong to the user the agent runs as (Debian: "
                          "weighlink), or replace the CA with: weighlink-agent tls init --new-ca");
   }
@@ -132,15 +133,16 @@ EnsureResult ensure_local_tls(const TlsFiles& files, const EnsureOptions& option
   if (state.ca_check.health != CaHealth::ok && state.ca_check.health != CaHealth::expiring) {
     return failed(1, files.ca_cert().string() + ": " + state.ca_check.message);
   }
-  error.clear();
-  auto leaf = read_cert(files.cert(), files.key(), files.ca_cert(), &error);
-  auto decision = decide_renewal(leaf, now, options.renew_before);
+  auto leaf = read_cert(files.cert(), files.key(), files.ca_cert());
+  auto decision = decide_renewal(leaf ? std::optional<CertFacts>(*leaf) : std::nullopt, now,
+                                 options.renew_before);
   if (options.force_renew && !decision.renew) decision = {true, "a renewal was asked for"};
   if (decision.renew) {
-    if (!issue_server_cert(files, now, kLeafValidity, &error)) return failed(1, error);
-    error.clear();
-    leaf = read_cert(files.cert(), files.key(), files.ca_cert(), &error);
-    if (!leaf) return failed(1, error);
+    if (auto issued = issue_server_cert(files, now, kLeafValidity); !issued) {
+      return failed(1, issued.error().message);
+    }
+    leaf = read_cert(files.cert(), files.key(), files.ca_cert());
+    if (!leaf) return failed(1, leaf.error().message);
     state.renewed = true;
     state.renew_reason = decision.reason;
   }

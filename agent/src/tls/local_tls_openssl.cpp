@@ -19,6 +19,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <initializer_list>
 #include <memory>
 
 #include "weighlink/agent/local_tls.hpp"
@@ -55,6 +56,12 @@ std::string openssl_error() {
   return out.empty() ? "unknown OpenSSL error" : out;
 }
 
+// A failure inside OpenSSL (key generation, building or signing a certificate): io_error, with
+// OpenSSL's reason in the message.
+base::Error openssl_failure(const std::string& what) {
+  return base::Error{std::make_error_code(std::errc::io_error), what + ": " + openssl_error()};
+}
+
 std::string read_bio(BIO* bio) {
   char* data = nullptr;
   const long n = BIO_get_mem_data(bio, &data);
@@ -63,8 +70,8 @@ std::string read_bio(BIO* bio) {
 
 // Writes `text` to `path` atomically: a temporary file (mode 0600 for a key, else 0644) renamed
 // over it, so a reader never sees half a file.
-bool write_file(const std::filesystem::path& path, const std::string& text, bool secret,
-                std::string* error) {
+base::Expected<void> write_file(const std::filesystem::path& path, const std::string& text,
+                                bool secret) {
   const auto tmp = path.string() + ".tmp";
   std::remove(tmp.c_str());
 #ifdef _WIN32
@@ -76,28 +83,31 @@ bool write_file(const std::filesystem::path& path, const std::string& text, bool
   if (!f && fd >= 0) ::close(fd);
 #endif
   if (!f) {
-    *error = "cannot create " + tmp + ": " + std::strerror(errno) +
-             " (the TLS directory must be writable by the agent's user)";
-    return false;
+    const int e = errno;
+    return base::errno_error(e, "cannot create " + tmp + ": " + std::strerror(e) +
+                                    " (the TLS directory must be writable by the agent's user)");
   }
   bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size() && std::fflush(f) == 0;
 #ifndef _WIN32
   ok = ok && ::fsync(::fileno(f)) == 0;
 #endif
   ok = std::fclose(f) == 0 && ok;
+  const int e = errno;
   std::error_code ec;
   if (ok) std::filesystem::rename(tmp, path, ec);
   if (!ok || ec) {
-    *error = "cannot write " + path.string() + ": " + (ec ? ec.message() : std::strerror(errno));
+    auto failed =
+        ec ? base::Error{ec, "cannot write " + path.string() + ": " + ec.message()}
+           : base::errno_error(e, "cannot write " + path.string() + ": " + std::strerror(e));
     std::remove(tmp.c_str());
-    return false;
+    return failed;
   }
-  return true;
+  return {};
 }
 
-Key new_p256_key(std::string* error) {
+base::Expected<Key> new_p256_key() {
   Key key(EVP_EC_gen("P-256"));
-  if (!key) *error = "cannot generate an ECDSA P-256 key: " + openssl_error();
+  if (!key) return openssl_failure("cannot generate an ECDSA P-256 key");
   return key;
 }
 
@@ -114,22 +124,30 @@ std::string host_name() {
   return buf.data();
 }
 
-bool add_ext(X509* cert, X509* issuer, int nid, const char* value, std::string* error) {
+base::Expected<void> add_ext(X509* cert, X509* issuer, int nid, const char* value) {
   X509V3_CTX ctx;
   X509V3_set_ctx_nodb(&ctx);
   X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
   Ext ext(X509V3_EXT_conf_nid(nullptr, &ctx, nid, value));
   if (!ext || X509_add_ext(cert, ext.get(), -1) != 1) {
-    *error = std::string("cannot add the extension ") + OBJ_nid2sn(nid) + ": " + openssl_error();
-    return false;
+    return openssl_failure(std::string("cannot add the extension ") + OBJ_nid2sn(nid));
   }
-  return true;
+  return {};
+}
+
+// The extensions (nid, value) in order; the first that cannot be added is the Error.
+base::Expected<void> add_exts(X509* cert, X509* issuer,
+                              std::initializer_list<std::pair<int, const char*>> exts) {
+  for (const auto& [nid, value] : exts) {
+    if (auto added = add_ext(cert, issuer, nid, value); !added) return added;
+  }
+  return {};
 }
 
 // A certificate with a random positive 127-bit serial, validity `from` to `from + validity` and
 // `subject`; the caller adds the extensions and signs.
-Cert new_cert(EVP_PKEY* key, const X509_NAME* subject, const X509_NAME* issuer, SystemTime from,
-              std::chrono::hours validity, std::string* error) {
+base::Expected<Cert> new_cert(EVP_PKEY* key, const X509_NAME* subject, const X509_NAME* issuer,
+                              SystemTime from, std::chrono::hours validity) {
   Cert cert(X509_new());
   Bn serial(BN_new());
   const auto start = std::chrono::system_clock::to_time_t(from);
@@ -142,10 +160,7 @@ Cert new_cert(EVP_PKEY* key, const X509_NAME* subject, const X509_NAME* issuer, 
                   X509_set_subject_name(cert.get(), subject) == 1 &&
                   X509_set_issuer_name(cert.get(), issuer) == 1 &&
                   X509_set_pubkey(cert.get(), key) == 1;
-  if (!ok) {
-    *error = "cannot build a certificate: " + openssl_error();
-    return nullptr;
-  }
+  if (!ok) return openssl_failure("cannot build a certificate");
   return cert;
 }
 
@@ -165,25 +180,33 @@ Bio open_file(const std::filesystem::path& path) {
   return Bio(BIO_new_file(path.string().c_str(), "r"));
 }
 
-Cert load_cert(const std::filesystem::path& path, std::string* error) {
+base::Expected<Cert> load_cert(const std::filesystem::path& path) {
   Bio bio = open_file(path);
   if (!bio) {
-    *error = path.string() + ": cannot read the certificate: " + std::strerror(errno);
-    return nullptr;
+    const int e = errno;
+    return base::errno_error(e,
+                             path.string() + ": cannot read the certificate: " + std::strerror(e));
   }
   Cert cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
-  if (!cert) *error = path.string() + ": not a PEM certificate (" + openssl_error() + ")";
+  if (!cert) {
+    return base::invalid_argument(path.string() + ": not a PEM certificate (" + openssl_error() +
+                                  ")");
+  }
   return cert;
 }
 
-Key load_key(const std::filesystem::path& path, std::string* error) {
+base::Expected<Key> load_key(const std::filesystem::path& path) {
   Bio bio = open_file(path);
   if (!bio) {
-    *error = path.string() + ": cannot read the private key: " + std::strerror(errno);
-    return nullptr;
+    const int e = errno;
+    return base::errno_error(e,
+                             path.string() + ": cannot read the private key: " + std::strerror(e));
   }
   Key key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
-  if (!key) *error = path.string() + ": not a PEM private key (" + openssl_error() + ")";
+  if (!key) {
+    return base::invalid_argument(path.string() + ": not a PEM private key (" + openssl_error() +
+                                  ")");
+  }
   return key;
 }
 
@@ -255,10 +278,10 @@ std::vector<std::string> san_of(X509* cert) {
 
 }  // namespace
 
-bool create_ca(const TlsFiles& files, const std::string& station_id, SystemTime now,
-               std::string* error) {
-  auto key = new_p256_key(error);
-  if (!key) return false;
+base::Expected<void> create_ca(const TlsFiles& files, const std::string& station_id,
+                               SystemTime now) {
+  auto key = new_p256_key();
+  if (!key) return key.error();
   Name name(X509_NAME_new());
   // The common name is the same for every station (Windows' certutil -delstore finds the CA by
   // it at uninstall); the units tell stations and successive CAs apart.
@@ -267,71 +290,71 @@ bool create_ca(const TlsFiles& files, const std::string& station_id, SystemTime 
       !add_entry(name.get(), "OU", "station " + station_id + " on " + host_name()) ||
       !add_entry(name.get(), "OU", "created " + stamp) ||
       !add_entry(name.get(), "CN", kCaCommonName)) {
-    *error = "cannot build the CA's name: " + openssl_error();
-    return false;
+    return openssl_failure("cannot build the CA's name");
   }
   // An hour back: a clock a little behind still takes it.
   auto cert =
-      new_cert(key.get(), name.get(), name.get(), now - std::chrono::hours(1), kCaValidity, error);
-  if (!cert) return false;
-  if (!add_ext(cert.get(), cert.get(), NID_basic_constraints, "critical,CA:TRUE,pathlen:0",
-               error) ||
-      !add_ext(cert.get(), cert.get(), NID_key_usage, "critical,keyCertSign,cRLSign", error) ||
-      !add_ext(cert.get(), cert.get(), NID_subject_key_identifier, "hash", error) ||
-      !add_ext(cert.get(), cert.get(), NID_name_constraints, kNameConstraints, error)) {
-    return false;
+      new_cert(key->get(), name.get(), name.get(), now - std::chrono::hours(1), kCaValidity);
+  if (!cert) return cert.error();
+  X509* c = cert->get();
+  if (auto added = add_exts(c, c,
+                            {{NID_basic_constraints, "critical,CA:TRUE,pathlen:0"},
+                             {NID_key_usage, "critical,keyCertSign,cRLSign"},
+                             {NID_subject_key_identifier, "hash"},
+                             {NID_name_constraints, kNameConstraints}});
+      !added) {
+    return added;
   }
-  if (X509_sign(cert.get(), key.get(), EVP_sha256()) == 0) {
-    *error = "cannot sign the CA certificate: " + openssl_error();
-    return false;
+  if (X509_sign(c, key->get(), EVP_sha256()) == 0) {
+    return openssl_failure("cannot sign the CA certificate");
   }
   // The key first: a reader that sees the new certificate finds its key.
-  return write_file(files.ca_key(), pem_of(key.get()), true, error) &&
-         write_file(files.ca_cert(), pem_of(cert.get()), false, error);
+  if (auto written = write_file(files.ca_key(), pem_of(key->get()), true); !written) return written;
+  return write_file(files.ca_cert(), pem_of(c), false);
 }
 
-bool issue_server_cert(const TlsFiles& files, SystemTime now, std::chrono::hours validity,
-                       std::string* error) {
-  auto ca = load_cert(files.ca_cert(), error);
-  if (!ca) return false;
-  auto ca_key = load_key(files.ca_key(), error);
-  if (!ca_key) return false;
-  auto key = new_p256_key(error);
-  if (!key) return false;
+base::Expected<void> issue_server_cert(const TlsFiles& files, SystemTime now,
+                                       std::chrono::hours validity) {
+  auto ca = load_cert(files.ca_cert());
+  if (!ca) return ca.error();
+  auto ca_key = load_key(files.ca_key());
+  if (!ca_key) return ca_key.error();
+  auto key = new_p256_key();
+  if (!key) return key.error();
   Name name(X509_NAME_new());
   if (!name || !add_entry(name.get(), "O", "weighlink") ||
       !add_entry(name.get(), "CN", "localhost")) {
-    *error = "cannot build the certificate's name: " + openssl_error();
-    return false;
+    return openssl_failure("cannot build the certificate's name");
   }
   const auto from = now - std::chrono::hours(1);
   validity = std::min(validity, kLeafValidity);
-  auto cert =
-      new_cert(key.get(), name.get(), X509_get_subject_name(ca.get()), from, validity, error);
-  if (!cert) return false;
+  auto cert = new_cert(key->get(), name.get(), X509_get_subject_name(ca->get()), from, validity);
+  if (!cert) return cert.error();
   std::string san;
   for (const auto& n : local_names()) san += (san.empty() ? "" : ",") + n;
-  if (!add_ext(cert.get(), ca.get(), NID_basic_constraints, "critical,CA:FALSE", error) ||
-      !add_ext(cert.get(), ca.get(), NID_key_usage, "critical,digitalSignature", error) ||
-      !add_ext(cert.get(), ca.get(), NID_ext_key_usage, "serverAuth", error) ||
-      !add_ext(cert.get(), ca.get(), NID_subject_alt_name, san.c_str(), error) ||
-      !add_ext(cert.get(), ca.get(), NID_subject_key_identifier, "hash", error) ||
-      !add_ext(cert.get(), ca.get(), NID_authority_key_identifier, "keyid:always", error)) {
-    return false;
+  if (auto added = add_exts(cert->get(), ca->get(),
+                            {{NID_basic_constraints, "critical,CA:FALSE"},
+                             {NID_key_usage, "critical,digitalSignature"},
+                             {NID_ext_key_usage, "serverAuth"},
+                             {NID_subject_alt_name, san.c_str()},
+                             {NID_subject_key_identifier, "hash"},
+                             {NID_authority_key_identifier, "keyid:always"}});
+      !added) {
+    return added;
   }
-  if (X509_sign(cert.get(), ca_key.get(), EVP_sha256()) == 0) {
-    *error = "cannot sign the server certificate: " + openssl_error();
-    return false;
+  if (X509_sign(cert->get(), ca_key->get(), EVP_sha256()) == 0) {
+    return openssl_failure("cannot sign the server certificate");
   }
-  return write_file(files.key(), pem_of(key.get()), true, error) &&
-         write_file(files.cert(), pem_of(cert.get()), false, error);
+  if (auto written = write_file(files.key(), pem_of(key->get()), true); !written) return written;
+  return write_file(files.cert(), pem_of(cert->get()), false);
 }
 
-std::optional<CertFacts> read_cert(const std::filesystem::path& cert_file,
-                                   const std::filesystem::path& key_file,
-                                   const std::filesystem::path& ca_file, std::string* error) {
-  auto cert = load_cert(cert_file, error);
-  if (!cert) return std::nullopt;
+base::Expected<CertFacts> read_cert(const std::filesystem::path& cert_file,
+                                    const std::filesystem::path& key_file,
+                                    const std::filesystem::path& ca_file) {
+  auto loaded = load_cert(cert_file);
+  if (!loaded) return loaded.error();
+  const Cert& cert = *loaded;
   CertFacts f;
   f.subject = name_text(X509_get_subject_name(cert.get()));
   f.issuer = name_text(X509_get_issuer_name(cert.get()));
@@ -350,15 +373,13 @@ std::optional<CertFacts> read_cert(const std::filesystem::path& cert_file,
   f.names = san_of(cert.get());
   f.is_ca = X509_check_ca(cert.get()) != 0;
   if (!key_file.empty()) {
-    std::string ignored;
-    auto key = load_key(key_file, &ignored);
-    f.key_matches = key && X509_check_private_key(cert.get(), key.get()) == 1;
+    auto key = load_key(key_file);
+    f.key_matches = key && X509_check_private_key(cert.get(), key->get()) == 1;
   }
   if (!ca_file.empty()) {
-    std::string ignored;
-    auto ca = load_cert(ca_file, &ignored);
-    f.signed_by_ca = ca && X509_check_issued(ca.get(), cert.get()) == X509_V_OK &&
-                     X509_verify(cert.get(), X509_get0_pubkey(ca.get())) == 1;
+    auto ca = load_cert(ca_file);
+    f.signed_by_ca = ca && X509_check_issued(ca->get(), cert.get()) == X509_V_OK &&
+                     X509_verify(cert.get(), X509_get0_pubkey(ca->get())) == 1;
   }
   ERR_clear_error();
   return f;

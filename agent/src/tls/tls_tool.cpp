@@ -68,18 +68,17 @@ int init_or_renew(const AgentConfig& config, const TlsCommand& command, std::ost
 int status(const AgentConfig& config, const TlsCommand& command, std::ostream& out,
            std::ostream& err) {
   const auto files = tls_files(config);
-  std::string error;
-  auto ca = read_cert(files.ca_cert(), files.ca_key(), {}, &error);
+  auto ca = read_cert(files.ca_cert(), files.ca_key(), {});
   if (!ca) {
-    err << "weighlink-agent tls status: no station CA in " << files.dir.string() << " (" << error
-        << "); create one with: weighlink-agent tls init\n";
+    err << "weighlink-agent tls status: no station CA in " << files.dir.string() << " ("
+        << ca.error().message << "); create one with: weighlink-agent tls init\n";
     return kFailed;
   }
   const auto now = std::chrono::system_clock::now();
   const auto ca_check = check_ca(*ca, now);
-  std::string leaf_error;
-  auto leaf = read_cert(files.cert(), files.key(), files.ca_cert(), &leaf_error);
-  const auto decision = decide_renewal(leaf, now, config.tls.renew_before);
+  auto leaf = read_cert(files.cert(), files.key(), files.ca_cert());
+  const auto decision = decide_renewal(leaf ? std::optional<CertFacts>(*leaf) : std::nullopt, now,
+                                       config.tls.renew_before);
   const auto renew_days = config.tls.renew_before.count() / 24;
   if (command.json) {
     auto ca_o = cert_json(files.ca_cert(), *ca);
@@ -132,9 +131,8 @@ int status(const AgentConfig& config, const TlsCommand& command, std::ostream& o
 int export_ca(const AgentConfig& config, const TlsCommand& command, std::ostream& out,
               std::ostream& err) {
   const auto files = tls_files(config);
-  std::string error;
-  if (!read_cert(files.ca_cert(), {}, {}, &error)) {
-    err << "weighlink-agent tls export-ca: " << error
+  if (auto ca = read_cert(files.ca_cert(), {}, {}); !ca) {
+    err << "weighlink-agent tls export-ca: " << ca.error().message
         << "; create the CA with: weighlink-agent tls init\n";
     return kFailed;
   }

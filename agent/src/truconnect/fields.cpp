@@ -28,7 +28,7 @@ const json::value* field(const json::object& o, std::string_view name) {
 std::string string_field(const json::object& o, std::string_view name) {
   const auto* v = field(o, name);
   if (v && v->is_string()) return std::string(v->as_string().subview(0, 200));
-  if (v) return sync::number_text(*v).value_or(std::string());
+  if (v) return record::number_text(*v).value_or(std::string());
   return {};
 }
 
@@ -43,12 +43,12 @@ std::string key_part(std::string_view text) {
                        return std::isalnum(c) || c == '.' || c == '_' || c == '-';
                      });
   if (plain) return std::string(text);
-  return "~" + sync::sha256_hex(text).substr(0, 32);
+  return "~" + base::sha256_hex(text).substr(0, 32);
 }
 
 std::optional<int> int_field(const json::object& o, std::string_view name) {
   const auto* v = field(o, name);
-  if (const auto n = v ? sync::exact_int64(*v) : std::nullopt; n && *n >= 0 && *n <= 100) {
+  if (const auto n = v ? record::exact_int64(*v) : std::nullopt; n && *n >= 0 && *n <= 100) {
     return static_cast<int>(*n);
   }
   if (v && v->is_string()) {
@@ -66,7 +66,7 @@ std::optional<scale::Decimal> decimal_field(const json::object& o, std::string_v
   const auto* v = field(o, name);
   if (!v) return std::nullopt;
   if (v->is_string()) return scale::Decimal::parse(v->as_string());
-  const auto text = sync::number_text(*v);
+  const auto text = record::number_text(*v);
   return text ? scale::Decimal::parse(*text) : std::nullopt;
 }
 

@@ -22,7 +22,7 @@ json::value exact_number(const scale::Decimal& d) {
   std::int64_t p = 1;
   for (int i = 0; i < d.decimals; ++i) p *= 10;
   if (d.units % p == 0) return d.units / p;
-  return sync::exact_number(d.to_string());
+  return record::exact_number(d.to_string());
 }
 
 json::object TruConnect::endpoints(bool secure) const {

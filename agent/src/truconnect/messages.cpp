@@ -17,9 +17,9 @@ using namespace truconnect;
 
 void TruConnect::on_message(Client& client, std::string_view text, Send send) {
   // Read exactly: a number the app sends (client_axle_weights) is recorded as it was written.
-  auto parsed = sync::parse_exact(text);
+  auto parsed = record::parse_exact(text);
   auto& v = parsed.value;
-  const json::object* o = (!parsed.refusal && sync::is_json_object(v)) ? &v.as_object() : nullptr;
+  const json::object* o = (!parsed.refusal && record::is_json_object(v)) ? &v.as_object() : nullptr;
   const json::value* event = o ? o->if_contains("event") : nullptr;
   if (!event || !event->is_string()) {
     send(envelope(
@@ -32,7 +32,7 @@ void TruConnect::on_message(Client& client, std::string_view text, Send send) {
   }
   const std::string name(event->as_string());
   const json::value* data = o->if_contains("data");
-  if (data && !sync::is_json_object(*data) && !data->is_null()) {
+  if (data && !record::is_json_object(*data) && !data->is_null()) {
     send(envelope("error", json::object{{"message", "Invalid message format"},
                                         {"code", "invalid_data"},
                                         {"detail", "\"data\" must be an object"}}));
@@ -46,7 +46,7 @@ void TruConnect::on_message(Client& client, std::string_view text, Send send) {
     return;
   }
   static const json::object kEmpty;
-  const json::object& d = data && sync::is_json_object(*data) ? data->as_object() : kEmpty;
+  const json::object& d = data && record::is_json_object(*data) ? data->as_object() : kEmpty;
   dispatch(client, name, d, [this, send](std::string ev, json::object body) {
     send(envelope(ev, std::move(body)));
   });
@@ -106,7 +106,7 @@ void TruConnect::on_register(Event& e) {
   client.station_code = string_field(data, "stationCode");
   client.bound = string_field(data, "bound");
   spdlog::info("truconnect client #{} registered ({} mode, station '{}')", client.id, client.mode,
-               sync::log_safe(client.station_code));
+               base::log_safe(client.station_code));
   const auto* s = captures_.context().live->find(scale_id_);
   reply("register-ack", json::object{{"success", true},
                                      {"message", "Registration successful! Welcome to " +
@@ -173,7 +173,7 @@ void TruConnect::on_transaction_sync(Event& e) {
     if (session && session->state() != scale::AxleSession::State::idle) {
       if (session->state() == scale::AxleSession::State::weighing && !session->axles().empty()) {
         spdlog::warn("truconnect: transaction {} replaces a session with {} uncompleted axle(s)",
-                     sync::log_safe(id), session->axles().size());
+                     base::log_safe(id), session->axles().size());
       }
       (void)captures_.reset_session(scale_id_);
     }

@@ -97,9 +97,9 @@ void TruConnect::http(const HttpRequest& request, std::function<void(HttpRespons
     return respond(
         json_reply(404, json::object{{"success", false}, {"error", "Endpoint not found"}}));
   }
-  auto parsed = sync::parse_exact(request.body.empty() ? std::string("{}") : request.body);
+  auto parsed = record::parse_exact(request.body.empty() ? std::string("{}") : request.body);
   auto& body = parsed.value;
-  if (parsed.refusal || !sync::is_json_object(body)) {
+  if (parsed.refusal || !record::is_json_object(body)) {
     json::object answer{
         {"success", false}, {"error", "Invalid message format"}, {"timestamp", now_iso()}};
     if (parsed.refusal) answer["detail"] = parsed.refusal->message;

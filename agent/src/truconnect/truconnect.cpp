@@ -43,7 +43,7 @@ json::object axle_state(const scale::AxleCapture& a) {
       {"reading", a.reading.to_string()},
       {"seq", a.seq},
       {"raw_hex",
-       sync::to_hex(std::span(reinterpret_cast<const unsigned char*>(a.raw.data()), a.raw.size()))},
+       base::to_hex(std::span(reinterpret_cast<const unsigned char*>(a.raw.data()), a.raw.size()))},
       {"at_ms",
        std::chrono::duration_cast<std::chrono::milliseconds>(a.at.time_since_epoch()).count()}};
 }
@@ -54,7 +54,7 @@ scale::AxleCapture axle_from_state(const json::object& o) {
   a.weight = scale::Decimal::parse(o.at("weight").as_string()).value();
   a.reading = scale::Decimal::parse(o.at("reading").as_string()).value();
   a.seq = o.at("seq").to_number<std::uint64_t>();
-  if (const auto raw = sync::from_hex(o.at("raw_hex").as_string()))
+  if (const auto raw = base::from_hex(o.at("raw_hex").as_string()))
     a.raw.assign(raw->begin(), raw->end());
   a.at = std::chrono::system_clock::time_point(
       std::chrono::milliseconds(o.at("at_ms").to_number<std::int64_t>()));
@@ -121,7 +121,7 @@ void TruConnect::restore() {
     if (app.epoch < 1 || app.epoch > 1000) throw std::invalid_argument("epoch out of range");
     app_ = std::move(app);
     spdlog::info("truconnect: vehicle {} restored from the previous run ({} app axle(s))",
-                 sync::log_safe(transaction_id_.empty() ? vehicle_id_ : transaction_id_),
+                 base::log_safe(transaction_id_.empty() ? vehicle_id_ : transaction_id_),
                  app_.axle_weights.size());
   } catch (const std::exception& e) {
     spdlog::error(
@@ -179,8 +179,8 @@ void TruConnect::reset_session() {
 }
 
 void TruConnect::notice(std::string event, std::string code, std::string message, std::string key) {
-  spdlog::warn("truconnect: {} {}: {} (key {})", event, code, sync::log_safe(message),
-               sync::log_safe(key));
+  spdlog::warn("truconnect: {} {}: {} (key {})", event, code, base::log_safe(message),
+               base::log_safe(key));
   notices_.push_back(json::object{{"at", now_iso()},
                                   {"event", std::move(event)},
                                   {"code", std::move(code)},
@@ -243,7 +243,7 @@ std::function<void(json::object&)> TruConnect::axle_annotation(const std::string
     std::map<int, scale::Decimal> agent;
     if (const auto* axles = payload.if_contains("axles"); axles && axles->is_array()) {
       for (const auto& a : axles->as_array()) {
-        const auto n = sync::exact_int64(a.at("number"));
+        const auto n = record::exact_int64(a.at("number"));
         const auto w = decimal_text(a.as_object().if_contains("weight"));
         if (n && w) agent[static_cast<int>(*n)] = in_kg(*w, unit);
       }
@@ -288,7 +288,7 @@ void TruConnect::config_change(const std::string& code, std::optional<int> expec
   if (changed && weighed && !app_.config_changed) {
     app_.config_changed = true;
     spdlog::info("truconnect: vehicle {} changed to axle configuration {} with axles weighed",
-                 sync::log_safe(vehicle_key()), sync::log_safe(code));
+                 base::log_safe(vehicle_key()), base::log_safe(code));
   }
 }
 

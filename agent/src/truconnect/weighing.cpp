@@ -62,7 +62,7 @@ void TruConnect::on_axle_captured(Event& e) {
   if (auto w = decimal_field(data, "weight")) app_.axle_weights[n] = *w;
   app_.refusals.erase(n);
   const auto key = vehicle_key() + ":axle:" + std::to_string(n);
-  const auto hash = sync::sha256_hex("truconnect axle-captured\n" + std::to_string(n));
+  const auto hash = base::sha256_hex("truconnect axle-captured\n" + std::to_string(n));
   const auto timeout = std::chrono::milliseconds(3000);
   // The app has moved on once it sends the next axle: an axle still waiting for the scale to
   // settle is given up (recorded as missing, with the reason) instead of refusing the next one.
@@ -139,7 +139,7 @@ void answer_capture(const std::string& ack, const std::string& key, const Captur
   }
   const auto& e = outcome.enqueued;
   if (e.status != sync::EnqueueStatus::accepted && e.status != sync::EnqueueStatus::replayed) {
-    spdlog::error("truconnect: weighing {} not recorded: {}", sync::log_safe(key), e.message);
+    spdlog::error("truconnect: weighing {} not recorded: {}", base::log_safe(key), e.message);
     reply(ack, failure(e.status == sync::EnqueueStatus::full ? "outbox_full" : "outbox_error",
                        "the weighing was not recorded: " + e.message));
     return;
@@ -190,7 +190,7 @@ void TruConnect::complete_session(const std::string& key, Reply reply, std::stri
   CaptureRequest req;
   req.scale_id = scale_id_;
   req.idempotency_key = key;
-  req.request_hash = sync::sha256_hex("truconnect complete\n" + key);
+  req.request_hash = base::sha256_hex("truconnect complete\n" + key);
   req.reference = reference();
   // The app has committed the vehicle: it is recorded with the axles the agent captured, an axle
   // it could not capture listed as missing with the reason, and the app's own values beside.
@@ -218,7 +218,7 @@ void TruConnect::complete_session(const std::string& key, Reply reply, std::stri
 void TruConnect::capture_now(CaptureRequest req, std::string ack_event, Reply reply) {
   const auto key = req.idempotency_key;
   req.scale_id = scale_id_;
-  req.request_hash = sync::sha256_hex("truconnect " + ack_event + "\n" + key);
+  req.request_hash = base::sha256_hex("truconnect " + ack_event + "\n" + key);
   req.timeout = std::chrono::milliseconds(3000);
   if (auto done = recorded(*captures_.context().outbox, key)) {
     return answer_capture(ack_event, key, *done, reply);

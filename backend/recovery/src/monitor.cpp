@@ -372,10 +372,11 @@ json::object recover(const base::Console& console, const MonitorOptions& o,
   }
   const std::string comment = now_text() + " from " + pg::dsn_target(dsn) + " to " +
                               pg::dsn_target(new_dsn) + ", restored from " + pointer.dump;
-  if (auto error = base::write_file_atomically(
-          o.dsn_file, repoint_env_file(text, kDsnVariable, new_dsn, comment), 0600)) {
+  if (auto written = base::write_file_atomically(
+          o.dsn_file, repoint_env_file(text, kDsnVariable, new_dsn, comment), 0600);
+      !written) {
     // Not dropped: an operator can still point the backend at it by hand.
-    return r.failed("repoint", *error + "; the restored database " + name +
+    return r.failed("repoint", written.error().message + "; the restored database " + name +
                                    " is ready: set WEIGHLINK_DSN to it by hand");
   }
   r.set("dsn_file", json::string(o.dsn_file));

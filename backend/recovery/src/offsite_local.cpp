@@ -133,8 +133,9 @@ class LocalStore final : public Store {
     if (auto ok = check_file_name(name); !ok) return ok.error();
     std::error_code ec;
     fs::create_directories(dir_, ec);
-    if (auto error = base::write_file_atomically(dir_ / name, text, 0666)) {  // umask applies
-      return OffsiteError{OffsiteErrc::failed, *error, "write error"};
+    // 0666: the umask applies
+    if (auto written = base::write_file_atomically(dir_ / name, text, 0666); !written) {
+      return OffsiteError{OffsiteErrc::failed, written.error().message, "write error"};
     }
     return {};
   }

@@ -223,8 +223,9 @@ int run_verify_backup(const VerifyOptions& o, const base::Console& console) {
   }
   const auto final_report = json::serialize(report.to_json()) + "\n";
   if (!o.report.empty()) {
-    if (auto error = base::write_file_atomically(o.report, final_report, 0644)) {
-      console.err << "weighlink-backend: verify-backup: " << *error << " (--report)\n";
+    if (auto written = base::write_file_atomically(o.report, final_report, 0644); !written) {
+      console.err << "weighlink-backend: verify-backup: " << written.error().message
+                  << " (--report)\n";
     }
   }
   verify::write_textfile(console, o, report, candidate ? &*candidate : nullptr, size, latest);

@@ -81,8 +81,9 @@ void write_textfile(const base::Console& console, const VerifyOptions& o, const 
       << json::serialize(seconds) << "\n";
   }
   // Readable by node_exporter, which runs as another user.
-  if (auto error = base::write_file_atomically(o.textfile, t.str(), 0644)) {
-    console.err << "weighlink-backend: verify-backup: " << *error << " (--textfile)\n";
+  if (auto written = base::write_file_atomically(o.textfile, t.str(), 0644); !written) {
+    console.err << "weighlink-backend: verify-backup: " << written.error().message
+                << " (--textfile)\n";
   }
 }
 

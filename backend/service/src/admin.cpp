@@ -44,13 +44,13 @@ int bad_station_id(const base::Console& console, std::string_view command,
 std::optional<std::vector<unsigned char>> read_key_file(const base::Console& console,
                                                         std::string_view command,
                                                         const std::string& path) {
-  std::string error;
-  auto key = record::read_station_key(path, &error);
+  auto key = record::read_station_key(path);
   if (!key) {
-    console.err << "weighlink-backend: " << command << ": " << error
+    console.err << "weighlink-backend: " << command << ": " << key.error().message
                 << "; pass the agent's key file (DATA_DIR/station.key or its station_key_file)\n";
+    return std::nullopt;
   }
-  return key;
+  return std::move(*key);
 }
 
 }  // namespace

@@ -46,13 +46,12 @@ int usage_error(const base::Console& console, const std::string& message) {
 // no PEM block.
 std::optional<std::string> read_pem(const base::Console& console, const std::string& flag,
                                     const std::string& path) {
-  std::string error;
-  auto text = base::read_pem_file(path, &error);
-  if (!error.empty()) {
-    console.err << "weighlink-backend: serve: " << flag << ": " << error << "\n";
+  auto text = base::read_pem_file(path);
+  if (!text) {
+    console.err << "weighlink-backend: serve: " << flag << ": " << text.error().message << "\n";
     return std::nullopt;
   }
-  return text;
+  return std::move(*text);
 }
 
 // Plaintext, or TLS (optionally mutual) from the --tls-* files; nullptr after a message.
@@ -177,13 +176,13 @@ int run_serve(const ServeOptions& options, const base::Console& console) {
   const std::string grpc_bound =
       base::format_host_port(grpc_listen->host, static_cast<std::uint16_t>(grpc_port));
   const std::string http_bound = (*http)->bound_address();
-  const auto ready_error =
+  const auto ready =
       options.ready_file.empty()
-          ? std::nullopt
+          ? base::Expected<void>()
           : base::write_ready_file(options.ready_file,
                                    boost::json::object{{"grpc", grpc_bound}, {"http", http_bound}});
-  if (ready_error) {
-    console.err << "weighlink-backend: serve: " << *ready_error
+  if (!ready) {
+    console.err << "weighlink-backend: serve: " << ready.error().message
                 << "; check that its directory exists and is writable\n";
     server->Shutdown(std::chrono::system_clock::now());
     (*http)->stop();

@@ -18,8 +18,8 @@ std::error_code fsync_path(const std::filesystem::path& path, bool directory) {
   return ec;
 }
 
-std::optional<std::string> write_file_atomically(const std::filesystem::path& path,
-                                                 std::string_view text, mode_t new_file_mode) {
+Expected<void> write_file_atomically(const std::filesystem::path& path, std::string_view text,
+                                     mode_t new_file_mode) {
   struct stat old {};
   const bool existed = ::stat(path.c_str(), &old) == 0;
   const std::filesystem::path partial = path.string() + ".partial";
@@ -28,8 +28,9 @@ std::optional<std::string> write_file_atomically(const std::filesystem::path& pa
   const int fd = ::open(partial.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
                         existed ? 0600 : new_file_mode);
   if (fd < 0) {
-    return "cannot create " + partial.string() + ": " + std::strerror(errno) +
-           "; check that the folder exists and this user may write in it";
+    const int e = errno;
+    return errno_error(e, "cannot create " + partial.string() + ": " + std::strerror(e) +
+                              "; check that the folder exists and this user may write in it");
   }
   bool ok = !existed || ::fchmod(fd, old.st_mode & 07777) == 0;
   if (ok && existed && ::geteuid() == 0) ok = ::fchown(fd, old.st_uid, old.st_gid) == 0;
@@ -44,13 +45,14 @@ std::optional<std::string> write_file_atomically(const std::filesystem::path& pa
   const int saved = errno;
   ::close(fd);
   if (!ok || ::rename(partial.c_str(), path.c_str()) != 0) {
-    const std::string why = std::strerror(ok ? errno : saved);
+    const int e = ok ? errno : saved;
     ::unlink(partial.c_str());
-    return "cannot write " + path.string() + ": " + why + "; check the space left on its disk";
+    return errno_error(e, "cannot write " + path.string() + ": " + std::strerror(e) +
+                              "; check the space left on its disk");
   }
   (void)fsync_path(path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path(),
                    true);
-  return std::nullopt;
+  return {};
 }
 
 }  // namespace weighlink::base

@@ -6,19 +6,20 @@
 
 namespace weighlink::base {
 
-std::optional<std::string> write_ready_file(const std::filesystem::path& path,
-                                            const boost::json::object& content) {
+Expected<void> write_ready_file(const std::filesystem::path& path,
+                                const boost::json::object& content) {
   const auto tmp = path.string() + ".tmp";
   {
     std::ofstream out(tmp, std::ios::trunc);
     out << boost::json::serialize(content) << "\n";
     out.flush();
-    if (!out) return "cannot write ready file " + tmp;
+    if (!out)
+      return Error{std::make_error_code(std::errc::io_error), "cannot write ready file " + tmp};
   }
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);
-  if (ec) return "cannot write ready file " + path.string() + ": " + ec.message();
-  return std::nullopt;
+  if (ec) return Error{ec, "cannot write ready file " + path.string() + ": " + ec.message()};
+  return {};
 }
 
 }  // namespace weighlink::base

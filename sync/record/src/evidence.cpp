@@ -243,12 +243,12 @@ ExportCheck verify_export(std::istream& in, std::span<const unsigned char> key) 
   }
 }
 
-std::optional<std::vector<unsigned char>> read_station_key(const std::string& path,
-                                                           std::string* error) {
+base::Expected<std::vector<unsigned char>> read_station_key(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    *error = "cannot read the station key file " + path + ": " + std::strerror(errno);
-    return std::nullopt;
+    const int e = errno;
+    return base::errno_error(e,
+                             "cannot read the station key file " + path + ": " + std::strerror(e));
   }
   std::ostringstream text;
   text << in.rdbuf();
@@ -257,25 +257,25 @@ std::optional<std::vector<unsigned char>> read_station_key(const std::string& pa
   const auto last = hex.find_last_not_of(" \t\r\n");
   hex = first == std::string::npos ? std::string() : hex.substr(first, last - first + 1);
   if (hex.size() < 64 || hex.size() % 2 != 0) {
-    *error = "the station key file " + path +
-             " must hold one key of at least 64 hex digits (32 bytes); it holds " +
-             std::to_string(hex.size()) + " characters";
-    return std::nullopt;
+    return base::invalid_argument("the station key file " + path +
+                                  " must hold one key of at least 64 hex digits (32 bytes); it "
+                                  "holds " +
+                                  std::to_string(hex.size()) + " characters");
   }
   auto key = base::from_hex(hex);
   if (!key) {
-    *error = "the station key file " + path +
-             " holds a character that is not a hex digit; it must hold the key exactly as the "
-             "agent wrote it";
+    return base::invalid_argument("the station key file " + path +
+                                  " holds a character that is not a hex digit; it must hold the "
+                                  "key exactly as the agent wrote it");
   }
-  return key;
+  return std::move(*key);
 }
 
-bool create_station_key(const std::string& path, std::string* error) {
+base::Expected<void> create_station_key(const std::string& path) {
   const auto key = base::random_bytes(32);
   if (!key) {
-    *error = "cannot draw a random station key (OpenSSL RAND_bytes failed)";
-    return false;
+    return base::Error{std::make_error_code(std::errc::io_error),
+                       "cannot draw a random station key (OpenSSL RAND_bytes failed)"};
   }
   const std::string text = base::to_hex(*key) + "\n";
 #ifdef _WIN32
@@ -286,20 +286,28 @@ bool create_station_key(const std::string& path, std::string* error) {
   std::FILE* f = fd >= 0 ? ::fdopen(fd, "w") : nullptr;
 #endif
   if (!f) {
-    *error = "cannot create the station key file " + path + ": " + std::strerror(errno);
+    const int e = errno;
 #ifndef _WIN32
     if (fd >= 0) ::close(fd);
 #endif
-    return false;
+    return base::errno_error(
+        e, "cannot create the station key file " + path + ": " + std::strerror(e));
   }
   bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size() && std::fflush(f) == 0;
 #ifndef _WIN32
   ok = ok && ::fsync(fd) == 0;
 #endif
-  if (!ok) *error = "cannot write the station key file " + path + ": " + std::strerror(errno);
-  ok = std::fclose(f) == 0 && ok;
-  if (!ok) std::remove(path.c_str());
-  return ok;
+  int e = ok ? 0 : errno;
+  if (std::fclose(f) != 0 && ok) {
+    ok = false;
+    e = errno;
+  }
+  if (!ok) {
+    std::remove(path.c_str());
+    return base::errno_error(e,
+                             "cannot write the station key file " + path + ": " + std::strerror(e));
+  }
+  return {};
 }
 
 }  // namespace weighlink::record

@@ -111,9 +111,10 @@ int serve_floor(int argc, char** argv) {
   });
   accepting.detach();  // the process ends by SIGTERM
   const auto port = std::to_string(acceptor.local_endpoint().port());
-  if (const auto error =
-          base::write_ready_file(ready_file, boost::json::object{{"http", "127.0.0.1:" + port}})) {
-    std::fprintf(stderr, "floor: %s\n", error->c_str());
+  if (const auto written =
+          base::write_ready_file(ready_file, boost::json::object{{"http", "127.0.0.1:" + port}});
+      !written) {
+    std::fprintf(stderr, "floor: %s\n", written.error().message.c_str());
     return 1;
   }
   std::string pending;

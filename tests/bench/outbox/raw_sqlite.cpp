@@ -17,9 +17,8 @@ int step(sqlite3_stmt* s) {
 }  // namespace
 
 std::unique_ptr<sync::Outbox> open_outbox(const std::filesystem::path& file) {
-  std::string error;
-  auto outbox = sync::Outbox::open(file, sync::OutboxOptions{}, &error);
-  if (!outbox) die("cannot open the outbox " + file.string() + ": " + error);
+  auto outbox = sync::Outbox::open(file, sync::OutboxOptions{});
+  if (!outbox) die("cannot open the outbox " + file.string() + ": " + outbox.error().message);
   return std::move(*outbox);
 }
 

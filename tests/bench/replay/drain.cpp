@@ -101,9 +101,10 @@ std::vector<sync::OutboxRow> read_outbox(const fs::path& file) {
   options.station_id = kDrainStation;
   options.create_if_missing = false;
   options.check_integrity = false;
-  std::string error;
-  auto opened = sync::Outbox::open(file, options, &error);
-  if (!opened) throw std::runtime_error("cannot open " + file.string() + ": " + error);
+  auto opened = sync::Outbox::open(file, options);
+  if (!opened) {
+    throw std::runtime_error("cannot open " + file.string() + ": " + opened.error().message);
+  }
   auto& outbox = **opened;
   std::vector<sync::OutboxRow> rows;
   const auto scanned = outbox.scan([](const sync::Outbox::Chain&) {},

@@ -46,7 +46,7 @@ TEST_CASE("app record: the payload gains the app's parts, and a flagged discrepa
                   {{"axle 1", d("7000"), std::nullopt, "scale_not_stable: moving"},
                    {"gvw", d("15000.5"), d("8010"), {}}},
                   d("10"), "kg", json::object{{"source", "truconnect"}});
-  const auto text = weighlink::sync::serialize_exact(payload);
+  const auto text = weighlink::record::serialize_exact(payload);
   // Numbers leave as the exact decimals they were, never through binary floating point.
   CHECK(text.find(R"("app":{"source":"truconnect","parts":[{"part":"axle 1","weight":7000},)"
                   R"({"part":"gvw","weight":15000.5}],"unit":"kg"})") != std::string::npos);

@@ -126,11 +126,10 @@ class Station {
   }
 
   void start() {
-    std::string error;
     sync::OutboxOptions options;
     options.station_id = "st-1";
-    auto opened = sync::Outbox::open(dir / "outbox.db", options, &error);
-    REQUIRE_MESSAGE(opened.has_value(), error);
+    auto opened = sync::Outbox::open(dir / "outbox.db", options);
+    REQUIRE_MESSAGE(opened.has_value(), (opened ? std::string() : opened.error().message));
     outbox = std::move(*opened);
     live = std::make_unique<LiveState>();
     for (const auto& s : scales_) live->add_scale(s);

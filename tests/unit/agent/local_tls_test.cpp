@@ -146,9 +146,8 @@ TEST_CASE("local tls: the CA is warned about under a year before expiry, refused
 TEST_CASE("local tls: the generated CA is constrained to loopback and the certificate verifies") {
   TempDir dir;
   const TlsFiles files{dir.path()};
-  std::string error;
-  REQUIRE_MESSAGE(create_ca(files, "wb-07", kNow, &error), error);
-  REQUIRE_MESSAGE(issue_server_cert(files, kNow, kLeafValidity, &error), error);
+  create_ca(files, "wb-07", kNow).value();  // throws, with the message, on failure
+  issue_server_cert(files, kNow, kLeafValidity).value();
 #ifndef _WIN32
   CHECK(mode_of(files.ca_key()) == 0600);
   CHECK(mode_of(files.key()) == 0600);
@@ -202,27 +201,26 @@ TEST_CASE("local tls: the generated CA is constrained to loopback and the certif
         X509_V_ERR_CERT_HAS_EXPIRED);
 
   // What read_cert() says of them.
-  auto facts = read_cert(files.cert(), files.key(), files.ca_cert(), &error);
-  REQUIRE(facts);
+  auto facts = read_cert(files.cert(), files.key(), files.ca_cert());
+  REQUIRE(facts.has_value());
   CHECK(facts->names == local_names());
   CHECK(facts->signed_by_ca);
   CHECK(facts->key_matches);
   CHECK(facts->subject.find("CN=localhost") != std::string::npos);
   CHECK(facts->sha256.size() == 32 * 3 - 1);
   CHECK(facts->not_after - facts->not_before <= kLeafValidity);
-  auto ca_facts = read_cert(files.ca_cert(), files.ca_key(), {}, &error);
-  REQUIRE(ca_facts);
+  auto ca_facts = read_cert(files.ca_cert(), files.ca_key(), {});
+  REQUIRE(ca_facts.has_value());
   CHECK(ca_facts->is_ca);
   CHECK(ca_facts->subject.find("station wb-07 on ") != std::string::npos);
-  CHECK_FALSE(read_cert(files.cert(), files.ca_key(), {}, &error)->key_matches);
+  CHECK_FALSE(read_cert(files.cert(), files.ca_key(), {})->key_matches);
 }
 
 TEST_CASE("local tls: a certificate the CA signs for another name fails its name constraints") {
   TempDir dir;
   const TlsFiles files{dir.path()};
-  std::string error;
-  REQUIRE(create_ca(files, "st-1", kNow, &error));
-  REQUIRE(issue_server_cert(files, kNow, kLeafValidity, &error));
+  REQUIRE(create_ca(files, "st-1", kNow).has_value());
+  REQUIRE(issue_server_cert(files, kNow, kLeafValidity).has_value());
   // Were the CA key stolen: a certificate for example.com, re-signed with it.
   auto leaf = load(files.cert());
   auto ca = load(files.ca_cert());

@@ -5,15 +5,15 @@
 #include <doctest/doctest.h>
 
 #include <boost/json.hpp>
+#include <system_error>
 
 using namespace weighlink::agent;
 
 namespace {
 
 std::string norm(std::string_view text) {
-  std::string error;
-  auto o = normalize_origin(text, &error);
-  return o ? *o : "ERROR: " + error;
+  auto o = normalize_origin(text);
+  return o ? *o : "ERROR: " + o.error().message;
 }
 
 DecidedOrigin decided(std::string origin, OriginDecision d, OriginSource s = OriginSource::paired,
@@ -72,23 +72,22 @@ TEST_CASE("origins: null, malformed and over-long origins are refused with a rea
 }
 
 TEST_CASE("origins: a drop-in file is one origin per line, # comments, errors name file:line") {
-  std::string error;
   auto list = parse_origin_list(
       "# TruLoad, set by the installer\n\nhttps://TruLoad.example.org  # production\n"
       "  https://staging.truload.example.org:8443\r\n",
-      "/etc/weighlink/origins.d/truload.conf", &error);
-  REQUIRE(list);
+      "/etc/weighlink/origins.d/truload.conf");
+  REQUIRE(list.has_value());
   REQUIRE(list->size() == 2);
   CHECK(list->at(0).origin == "https://truload.example.org");
   CHECK(list->at(0).source == OriginSource::preset);
   CHECK(list->at(0).where == "/etc/weighlink/origins.d/truload.conf:3");
   CHECK(list->at(1).origin == "https://staging.truload.example.org:8443");
 
-  auto bad =
-      parse_origin_list("https://ok.example\n\nhttps://bad.example/path\n", "x.conf", &error);
-  CHECK_FALSE(bad);
-  CHECK(error.starts_with("x.conf:3: "));
-  CHECK(error.find("path") != std::string::npos);
+  auto bad = parse_origin_list("https://ok.example\n\nhttps://bad.example/path\n", "x.conf");
+  REQUIRE_FALSE(bad.has_value());
+  CHECK(bad.error().code == std::errc::invalid_argument);
+  CHECK(bad.error().message.starts_with("x.conf:3: "));
+  CHECK(bad.error().message.find("path") != std::string::npos);
 }
 
 TEST_CASE("origins: a refused origin is pending with first/last seen, count and surfaces") {

@@ -114,7 +114,7 @@ inline Mutation generic(std::uint64_t seq, std::string key, std::string payload 
 }
 
 // A weighing from the capture path: its payload and the typed form the gRPC adapter builds from
-// that payload (sync::weighing_from_payload), with the reading behind it.
+// that payload (record::weighing_from_payload), with the reading behind it.
 inline Mutation weighing(std::uint64_t seq, std::string key, std::string weight) {
   Mutation m = generic(seq, std::move(key),
                        R"({"scale":"main","weight":")" + weight +
@@ -149,9 +149,9 @@ inline const std::vector<unsigned char> kKey(32, 0x5a);
 inline std::string sign(Mutation& m, const std::string& prev,
                         const std::vector<unsigned char>& key = kKey) {
   m.prev_hash = prev;
-  m.record_hash = weighlink::sync::chain_hash(
+  m.record_hash = weighlink::record::chain_hash(
       prev, {m.station_id, m.seq, m.idempotency_key, m.kind, m.created_at_unix_ms, m.payload_json});
-  m.signature = weighlink::sync::sign_record(key, m.record_hash);
+  m.signature = weighlink::record::sign_record(key, m.record_hash);
   return m.record_hash;
 }
 
@@ -182,7 +182,7 @@ inline FakeStore keyed_store(std::uint64_t high_water = 0) {
   return store;
 }
 
-inline const std::string kGenesis(weighlink::sync::kGenesisHash);
+inline const std::string kGenesis(weighlink::record::kGenesisHash);
 
 }  // namespace replay_fixture
 

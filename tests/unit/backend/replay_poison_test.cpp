@@ -61,7 +61,7 @@ TEST_CASE("poison: payloads that are not exact JSON objects are rejected with th
       {R"({"a":1,"a":2})", "duplicate_member"},
       {std::string(40, '[') + std::string(40, ']'), "too_deep"},
       {R"({"n":)" + std::string(41, '9') + "}", "number_too_long"},
-      {R"({"a":")" + std::string(weighlink::sync::kMaxPayloadBytes, 'x') + R"("})",
+      {R"({"a":")" + std::string(weighlink::record::kMaxPayloadBytes, 'x') + R"("})",
        "payload_too_large"},
   };
   auto store = store_with_station();

@@ -2,12 +2,13 @@
 
 #include <doctest/doctest.h>
 
+#include <system_error>
+
 using namespace weighlink::scale;
 
 TEST_CASE("source: serial with defaults and with every option") {
-  std::string error;
-  auto s = parse_source("serial:/dev/ttyUSB0", &error);
-  REQUIRE(s);
+  auto s = parse_source("serial:/dev/ttyUSB0");
+  REQUIRE(s.has_value());
   const auto& plain = std::get<SerialSource>(*s);
   CHECK(plain.device == "/dev/ttyUSB0");
   CHECK(plain.settings == SerialSettings{});
@@ -16,38 +17,37 @@ TEST_CASE("source: serial with defaults and with every option") {
   CHECK(plain.settings.parity == Parity::none);
   CHECK(plain.settings.stop_bits == 1);
 
-  s = parse_source("serial:/dev/ttyS1?baud=4800&parity=even&bits=7&stop=2&flow=rtscts", &error);
-  REQUIRE(s);
+  s = parse_source("serial:/dev/ttyS1?baud=4800&parity=even&bits=7&stop=2&flow=rtscts");
+  REQUIRE(s.has_value());
   const auto& full = std::get<SerialSource>(*s);
   CHECK(full.device == "/dev/ttyS1");
   CHECK(full.settings == SerialSettings{4800, Parity::even, 7, 2, FlowControl::rtscts});
 
-  s = parse_source("serial:COM3?parity=mark&flow=xonxoff", &error);
-  REQUIRE(s);
+  s = parse_source("serial:COM3?parity=mark&flow=xonxoff");
+  REQUIRE(s.has_value());
   CHECK(std::get<SerialSource>(*s).device == "COM3");
   CHECK(std::get<SerialSource>(*s).settings.parity == Parity::mark);
   CHECK(std::get<SerialSource>(*s).settings.flow == FlowControl::xonxoff);
-  CHECK(
-      std::get<SerialSource>(*parse_source("serial:/dev/x?parity=odd", nullptr)).settings.parity ==
-      Parity::odd);
-  CHECK(std::get<SerialSource>(*parse_source("serial:/dev/x?parity=space", nullptr))
-            .settings.parity == Parity::space);
+  CHECK(std::get<SerialSource>(*parse_source("serial:/dev/x?parity=odd")).settings.parity ==
+        Parity::odd);
+  CHECK(std::get<SerialSource>(*parse_source("serial:/dev/x?parity=space")).settings.parity ==
+        Parity::space);
 }
 
 TEST_CASE("source: tcp, udp and sim") {
-  auto s = parse_source("tcp:10.0.0.7:4196", nullptr);
-  REQUIRE(s);
+  auto s = parse_source("tcp:10.0.0.7:4196");
+  REQUIRE(s.has_value());
   CHECK(std::get<TcpSource>(*s).host == "10.0.0.7");
   CHECK(std::get<TcpSource>(*s).port == 4196);
-  s = parse_source("tcp:[::1]:4001", nullptr);
-  REQUIRE(s);
+  s = parse_source("tcp:[::1]:4001");
+  REQUIRE(s.has_value());
   CHECK(std::get<TcpSource>(*s).host == "::1");
   CHECK(std::get<TcpSource>(*s).port == 4001);
-  s = parse_source("udp:5000", nullptr);
-  REQUIRE(s);
+  s = parse_source("udp:5000");
+  REQUIRE(s.has_value());
   CHECK(std::get<UdpSource>(*s).port == 5000);
-  s = parse_source("sim:truck", nullptr);
-  REQUIRE(s);
+  s = parse_source("sim:truck");
+  REQUIRE(s.has_value());
   CHECK(std::get<SimSource>(*s).profile == "truck");
 }
 
@@ -83,33 +83,33 @@ TEST_CASE("source: bad input is refused with an error naming the bad part") {
            Case{"sim:Truck Big", "'Truck Big'"},
        }) {
     INFO(std::string(c.text));
-    std::string error;
-    CHECK_FALSE(parse_source(c.text, &error).has_value());
-    CHECK(error.find(c.names) != std::string::npos);
-    CHECK_FALSE(parse_source(c.text, nullptr).has_value());
+    const auto parsed = parse_source(c.text);
+    REQUIRE_FALSE(parsed.has_value());
+    CHECK(parsed.error().message.find(c.names) != std::string::npos);
+    CHECK_FALSE(parse_source(c.text).has_value());
   }
 }
 
 TEST_CASE("source: udp binds loopback by default, or the address given with its sender") {
-  auto s = parse_source("udp:5000", nullptr);
-  REQUIRE(s);
+  auto s = parse_source("udp:5000");
+  REQUIRE(s.has_value());
   CHECK(std::get<UdpSource>(*s).host == "127.0.0.1");
   CHECK(std::get<UdpSource>(*s).port == 5000);
   CHECK(std::get<UdpSource>(*s).from.empty());
-  s = parse_source("udp:127.0.0.1:13805", nullptr);
-  REQUIRE(s);
+  s = parse_source("udp:127.0.0.1:13805");
+  REQUIRE(s.has_value());
   CHECK(std::get<UdpSource>(*s).host == "127.0.0.1");
   CHECK(std::get<UdpSource>(*s).port == 13805);
-  s = parse_source("udp:[::]:5000?from=fd00::7", nullptr);
-  REQUIRE(s);
+  s = parse_source("udp:[::]:5000?from=fd00::7");
+  REQUIRE(s.has_value());
   CHECK(std::get<UdpSource>(*s).host == "::");
   CHECK(std::get<UdpSource>(*s).from == "fd00::7");
-  s = parse_source("udp:0.0.0.0:5000?from=10.0.0.7", nullptr);
-  REQUIRE(s);
+  s = parse_source("udp:0.0.0.0:5000?from=10.0.0.7");
+  REQUIRE(s.has_value());
   CHECK(std::get<UdpSource>(*s).host == "0.0.0.0");
   CHECK(std::get<UdpSource>(*s).from == "10.0.0.7");
-  s = parse_source("udp:127.0.0.1:5000?from=127.0.0.1", nullptr);
-  REQUIRE(s);
+  s = parse_source("udp:127.0.0.1:5000?from=127.0.0.1");
+  REQUIRE(s.has_value());
   CHECK(std::get<UdpSource>(*s).from == "127.0.0.1");
 }
 
@@ -127,16 +127,16 @@ TEST_CASE("source: a udp source beyond loopback needs its sender; bad senders ar
            Case{"udp:5000?from=", "'from='"},
            Case{"udp:5000?to=10.0.0.1", "unknown udp option 'to'"},
        }) {
-    std::string error;
     CAPTURE(c.text);
-    CHECK_FALSE(parse_source(c.text, &error).has_value());
-    CHECK(error.find(c.names) != std::string::npos);
+    const auto parsed = parse_source(c.text);
+    REQUIRE_FALSE(parsed.has_value());
+    CHECK(parsed.error().message.find(c.names) != std::string::npos);
   }
 }
 
 TEST_CASE("source: a USB-serial adapter pinned by vid, pid and serial number") {
-  auto s = parse_source("serial:usb?vid=0403&pid=6001&serial=A50285BI&baud=4800", nullptr);
-  REQUIRE(s);
+  auto s = parse_source("serial:usb?vid=0403&pid=6001&serial=A50285BI&baud=4800");
+  REQUIRE(s.has_value());
   const auto& usb = std::get<SerialSource>(*s);
   CHECK(usb.device == "usb");
   REQUIRE(usb.usb.has_value());
@@ -144,25 +144,25 @@ TEST_CASE("source: a USB-serial adapter pinned by vid, pid and serial number") {
   CHECK(usb.usb->pid == 0x6001);
   CHECK(usb.usb->serial == "A50285BI");
   CHECK(usb.settings.baud == 4800);
-  s = parse_source("serial:usb?vid=1A86", nullptr);
-  REQUIRE(s);
+  s = parse_source("serial:usb?vid=1A86");
+  REQUIRE(s.has_value());
   CHECK(std::get<SerialSource>(*s).usb->vid == 0x1a86);
   CHECK_FALSE(std::get<SerialSource>(*s).usb->pid.has_value());
-  CHECK_FALSE(std::get<SerialSource>(*parse_source("serial:/dev/ttyUSB0", nullptr)).usb);
+  CHECK_FALSE(std::get<SerialSource>(*parse_source("serial:/dev/ttyUSB0")).usb);
 }
 
 TEST_CASE("source: sim with rate and seed") {
-  auto s = parse_source("sim:truck?rate=50&seed=7", nullptr);
-  REQUIRE(s);
+  auto s = parse_source("sim:truck?rate=50&seed=7");
+  REQUIRE(s.has_value());
   CHECK(std::get<SimSource>(*s).profile == "truck");
   CHECK(std::get<SimSource>(*s).rate_hz == 50.0);
   CHECK(std::get<SimSource>(*s).seed == 7);
-  s = parse_source("sim:static", nullptr);
-  REQUIRE(s);
+  s = parse_source("sim:static");
+  REQUIRE(s.has_value());
   CHECK(std::get<SimSource>(*s).rate_hz == 10.0);
   CHECK_FALSE(std::get<SimSource>(*s).weight.has_value());
-  s = parse_source("sim:axles?decks=3&cumulative=1&weight=1250.5", nullptr);
-  REQUIRE(s);
+  s = parse_source("sim:axles?decks=3&cumulative=1&weight=1250.5");
+  REQUIRE(s.has_value());
   CHECK(std::get<SimSource>(*s).decks == 3);
   CHECK(std::get<SimSource>(*s).cumulative);
   CHECK(std::get<SimSource>(*s).weight == "1250.5");
@@ -195,9 +195,9 @@ TEST_CASE("source: bad new forms are refused with an error naming the bad part")
            Case{"sim:axles?cumulative=yes", "cumulative=yes"},
        }) {
     INFO(std::string(c.text));
-    std::string error;
-    CHECK_FALSE(parse_source(c.text, &error).has_value());
-    CHECK(error.find(c.names) != std::string::npos);
+    const auto parsed = parse_source(c.text);
+    REQUIRE_FALSE(parsed.has_value());
+    CHECK(parsed.error().message.find(c.names) != std::string::npos);
   }
 }
 
@@ -208,22 +208,31 @@ TEST_CASE("usb: the one port with the pinned identity is chosen, by name whateve
       {"/dev/ttyUSB1", 0x0403, 0x6001, "A50285BI", "FT232R"},
       {"/dev/ttyUSB2", 0x0403, 0x6001, "B7781122", "FT232R"},
   };
-  std::string error;
-  CHECK(match_usb_port(ports, UsbMatch{0x1a86, 0x7523, std::nullopt}, &error) == "/dev/ttyUSB0");
-  CHECK(match_usb_port(ports, UsbMatch{0x0403, 0x6001, "B7781122"}, &error) == "/dev/ttyUSB2");
-  CHECK(match_usb_port(ports, UsbMatch{std::nullopt, std::nullopt, "A50285BI"}, &error) ==
-        "/dev/ttyUSB1");
+  auto chosen = [&](const UsbMatch& match) {
+    auto found = match_usb_port(ports, match);
+    return found ? *found : "error: " + found.error().message;
+  };
+  CHECK(chosen(UsbMatch{0x1a86, 0x7523, std::nullopt}) == "/dev/ttyUSB0");
+  CHECK(chosen(UsbMatch{0x0403, 0x6001, "B7781122"}) == "/dev/ttyUSB2");
+  CHECK(chosen(UsbMatch{std::nullopt, std::nullopt, "A50285BI"}) == "/dev/ttyUSB1");
 
   // Two identical adapters: refused rather than guessed, naming what to add.
-  CHECK_FALSE(match_usb_port(ports, UsbMatch{0x0403, 0x6001, std::nullopt}, &error));
-  CHECK(error.find("2 serial ports match USB vid=0403 pid=6001") != std::string::npos);
-  CHECK(error.find("add serial=") != std::string::npos);
+  const auto two = match_usb_port(ports, UsbMatch{0x0403, 0x6001, std::nullopt});
+  REQUIRE_FALSE(two.has_value());
+  CHECK(two.error().code == std::errc::invalid_argument);
+  CHECK(two.error().message.find("2 serial ports match USB vid=0403 pid=6001") !=
+        std::string::npos);
+  CHECK(two.error().message.find("add serial=") != std::string::npos);
 
   // Unplugged: the error lists what is there.
-  CHECK_FALSE(match_usb_port(ports, UsbMatch{0x067b, 0x2303, std::nullopt}, &error));
+  const auto none = match_usb_port(ports, UsbMatch{0x067b, 0x2303, std::nullopt});
+  REQUIRE_FALSE(none.has_value());
+  CHECK(none.error().code == std::errc::no_such_device);
+  const std::string& error = none.error().message;
   CHECK(error.find("no serial port matches USB vid=067b pid=2303") != std::string::npos);
   CHECK(error.find("/dev/ttyUSB2 (vid=0403 pid=6001 serial=B7781122)") != std::string::npos);
   CHECK(error.find("/dev/ttyS0 (not USB)") != std::string::npos);
-  CHECK_FALSE(match_usb_port({}, UsbMatch{0x0403, std::nullopt, std::nullopt}, &error));
-  CHECK(error.find("ports seen: none") != std::string::npos);
+  const auto no_ports = match_usb_port({}, UsbMatch{0x0403, std::nullopt, std::nullopt});
+  REQUIRE_FALSE(no_ports.has_value());
+  CHECK(no_ports.error().message.find("ports seen: none") != std::string::npos);
 }

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <set>
+#include <system_error>
 
 #include "weighlink/scale/capture.hpp"
 #include "weighlink/scale/encode.hpp"
@@ -23,9 +24,8 @@ TEST_CASE("capture: records keep their bytes and offsets through a file round tr
   file += encode_capture_record(microseconds(150'000), std::string("\x82\x00\r", 3));
   file += encode_capture_record(microseconds(2'000'000'000'123), "z");
   REQUIRE(is_capture(file));
-  std::string error;
-  const auto capture = parse_capture(file, &error);
-  REQUIRE_MESSAGE(capture, error);
+  const auto capture = parse_capture(file);
+  REQUIRE_MESSAGE(capture.has_value(), (capture ? std::string() : capture.error().message));
   CHECK(capture->header_json == R"({"source":"serial /dev/pts/3 9600 8N1"})");
   REQUIRE(capture->records.size() == 3);
   CHECK(capture->records[1].offset == microseconds(150'000));
@@ -42,13 +42,13 @@ TEST_CASE("capture: a record cut short by a killed recorder is dropped, the rest
   file += encode_capture_record(microseconds(5), "frame one\r");
   const std::string second = encode_capture_record(microseconds(9), "frame two\r");
   for (std::size_t cut = 1; cut < second.size(); ++cut) {
-    const auto capture = parse_capture(file + second.substr(0, cut), nullptr);
-    REQUIRE(capture);
+    const auto capture = parse_capture(file + second.substr(0, cut));
+    REQUIRE(capture.has_value());
     CHECK(capture->truncated);
     REQUIRE(capture->records.size() == 1);
     CHECK(capture->records[0].bytes == "frame one\r");
   }
-  CHECK(parse_capture(file, nullptr)->header_json == "{}");
+  CHECK(parse_capture(file)->header_json == "{}");
 }
 
 TEST_CASE("capture: raw indicator bytes are not mistaken for a capture") {
@@ -56,18 +56,19 @@ TEST_CASE("capture: raw indicator bytes are not mistaken for a capture") {
       is_capture("\x02"
                  "01 0 003254000000\r"));
   CHECK_FALSE(is_capture(""));
-  std::string error;
-  CHECK_FALSE(parse_capture("ST,GS,+0001234kg\r\n", &error));
-  CHECK(error.find("not a capture") != std::string::npos);
+  const auto raw = parse_capture("ST,GS,+0001234kg\r\n");
+  REQUIRE_FALSE(raw.has_value());
+  CHECK(raw.error().code == std::errc::invalid_argument);
+  CHECK(raw.error().message.find("not a capture") != std::string::npos);
 }
 
 TEST_CASE("capture: damaged records are refused, not read as garbage offsets") {
   std::string file = encode_capture_header("{}");
   file += encode_capture_record(microseconds(100), "a");
   file += encode_capture_record(microseconds(50), "b");  // out of order
-  CHECK_FALSE(parse_capture(file, nullptr));
+  CHECK_FALSE(parse_capture(file).has_value());
   std::string zero = encode_capture_header("{}") + std::string(12, '\0');  // zero-length record
-  CHECK_FALSE(parse_capture(zero, nullptr));
+  CHECK_FALSE(parse_capture(zero).has_value());
 }
 
 TEST_CASE("simulator: deck weights always sum exactly to the total") {

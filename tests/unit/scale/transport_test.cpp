@@ -323,7 +323,7 @@ TEST_CASE("udp: datagrams on loopback are decoded, split across datagrams too") 
 }
 
 TEST_CASE("sim: the in-process indicator streams real frames through the parser") {
-  auto config = base_config(*parse_source("sim:static?rate=100", nullptr));
+  auto config = base_config(*parse_source("sim:static?rate=100"));
   Events events;
   ScaleReader reader(config, events.hooks());
   reader.start();
@@ -336,7 +336,7 @@ TEST_CASE("sim: the in-process indicator streams real frames through the parser"
   CHECK(reader.stats().bad_frames == 0);
 
   // A multi-deck indicator: per-deck weights in one reading per frame.
-  auto decks = base_config(*parse_source("sim:static?rate=100&decks=2&weight=30000", nullptr));
+  auto decks = base_config(*parse_source("sim:static?rate=100&decks=2&weight=30000"));
   decks.protocol = "zm";
   Events deck_events;
   ScaleReader deck_reader(decks, deck_events.hooks());

@@ -8,15 +8,16 @@
 #include <algorithm>
 #include <fstream>
 #include <future>
+#include <system_error>
 
 #include "weighlink/base/hash.hpp"
 #include "weighlink/sync/outbox.hpp"
 #include "weighlink/testing/process.hpp"
 
-using weighlink::sync::ChainPoint;
+using weighlink::record::ChainPoint;
+using weighlink::record::EvidenceProblemCode;
+using weighlink::record::EvidenceRecord;
 using weighlink::sync::EnqueueStatus;
-using weighlink::sync::EvidenceProblemCode;
-using weighlink::sync::EvidenceRecord;
 using weighlink::sync::MutationOutcome;
 using weighlink::sync::MutationState;
 using weighlink::sync::NewMutation;
@@ -38,9 +39,8 @@ OutboxOptions signed_options() {
 
 std::unique_ptr<Outbox> open_outbox(const std::filesystem::path& file,
                                     OutboxOptions options = signed_options()) {
-  std::string error;
-  auto r = Outbox::open(file, std::move(options), &error);
-  REQUIRE_MESSAGE(r.has_value(), error);
+  auto r = Outbox::open(file, std::move(options));
+  REQUIRE_MESSAGE(r.has_value(), (r ? std::string() : r.error().message));
   return std::move(*r);
 }
 
@@ -78,12 +78,13 @@ Points points_of(Outbox& outbox) {
   return p;
 }
 
-weighlink::sync::EvidenceReport verify(const std::vector<EvidenceRecord>& records, const Points& p,
-                                       const std::vector<unsigned char>& key = kKey) {
-  return weighlink::sync::verify_chain(records, p.anchor, p.head, "station-7", key);
+weighlink::record::EvidenceReport verify(const std::vector<EvidenceRecord>& records,
+                                         const Points& p,
+                                         const std::vector<unsigned char>& key = kKey) {
+  return weighlink::record::verify_chain(records, p.anchor, p.head, "station-7", key);
 }
 
-bool has_problem(const weighlink::sync::EvidenceReport& report, EvidenceProblemCode code,
+bool has_problem(const weighlink::record::EvidenceReport& report, EvidenceProblemCode code,
                  std::uint64_t seq) {
   return std::any_of(report.problems.begin(), report.problems.end(),
                      [&](const auto& p) { return p.code == code && p.seq == seq; });
@@ -128,7 +129,7 @@ TEST_CASE("evidence: a changed weight is found, even with the hash recomputed") 
   // Someone without the key recomputes the hashes from there on: the signatures give it away.
   for (std::size_t i = 3; i < records.size(); ++i) {
     if (i > 3) records[i].prev_hash = records[i - 1].hash;
-    records[i].hash = weighlink::sync::chain_hash(
+    records[i].hash = weighlink::record::chain_hash(
         records[i].prev_hash, {"station-7", records[i].seq, records[i].idempotency_key,
                                records[i].kind, records[i].created_at_ms, records[i].payload_json});
   }
@@ -318,25 +319,31 @@ TEST_CASE("outbox: a schema 1 file is upgraded and its rows chained") {
 TEST_CASE("evidence: a station key file is read, and a bad one refused with the reason") {
   TempDir dir;
   const auto path = (dir.path() / "station.key").string();
-  std::string error;
-  REQUIRE(weighlink::sync::create_station_key(path, &error));
+  REQUIRE(weighlink::record::create_station_key(path).has_value());
   CHECK((std::filesystem::status(path).permissions() & std::filesystem::perms::group_read) ==
         std::filesystem::perms::none);
-  const auto key = weighlink::sync::read_station_key(path, &error);
-  REQUIRE(key);
+  const auto key = weighlink::record::read_station_key(path);
+  REQUIRE(key.has_value());
   CHECK(key->size() == 32);
-  CHECK_FALSE(weighlink::sync::create_station_key(path, &error));  // never overwritten
-  CHECK(error.find("cannot create") != std::string::npos);
+  const auto again = weighlink::record::create_station_key(path);  // never overwritten
+  REQUIRE_FALSE(again.has_value());
+  CHECK(again.error().code == std::errc::file_exists);
+  CHECK(again.error().message.find("cannot create") != std::string::npos);
 
   const auto short_key = (dir.path() / "short.key").string();
   std::ofstream(short_key) << "abcd\n";
-  CHECK_FALSE(weighlink::sync::read_station_key(short_key, &error));
-  CHECK(error.find("64 hex digits") != std::string::npos);
+  const auto too_short = weighlink::record::read_station_key(short_key);
+  REQUIRE_FALSE(too_short.has_value());
+  CHECK(too_short.error().code == std::errc::invalid_argument);
+  CHECK(too_short.error().message.find("64 hex digits") != std::string::npos);
   const auto not_hex = (dir.path() / "nothex.key").string();
   std::ofstream(not_hex) << std::string(64, 'z');
-  CHECK_FALSE(weighlink::sync::read_station_key(not_hex, &error));
-  CHECK(error.find("not a hex digit") != std::string::npos);
-  CHECK_FALSE(weighlink::sync::read_station_key((dir.path() / "none").string(), &error));
+  const auto bad_digit = weighlink::record::read_station_key(not_hex);
+  REQUIRE_FALSE(bad_digit.has_value());
+  CHECK(bad_digit.error().message.find("not a hex digit") != std::string::npos);
+  const auto none = weighlink::record::read_station_key((dir.path() / "none").string());
+  REQUIRE_FALSE(none.has_value());
+  CHECK(none.error().code == std::errc::no_such_file_or_directory);
 }
 
 TEST_CASE("outbox: state writes and mutations commit in the order they were asked for") {
@@ -419,11 +426,11 @@ TEST_CASE("outbox: counts per state stay right across pruning, upgrades and anot
 
 TEST_CASE("hex: to_hex and from_hex round-trip, and bad input is refused") {
   const std::vector<unsigned char> bytes{0x00, 0x7f, 0x80, 0xff, 0x5a};
-  CHECK(weighlink::sync::to_hex(bytes) == "007f80ff5a");
-  CHECK(weighlink::sync::from_hex("007F80ff5A") == bytes);
-  CHECK_FALSE(weighlink::sync::from_hex("abc"));  // odd length
-  CHECK_FALSE(weighlink::sync::from_hex("zz"));
-  CHECK(weighlink::sync::from_hex("")->empty());
+  CHECK(weighlink::base::to_hex(bytes) == "007f80ff5a");
+  CHECK(weighlink::base::from_hex("007F80ff5A") == bytes);
+  CHECK_FALSE(weighlink::base::from_hex("abc"));  // odd length
+  CHECK_FALSE(weighlink::base::from_hex("zz"));
+  CHECK(weighlink::base::from_hex("")->empty());
 }
 
 TEST_CASE(
@@ -444,7 +451,7 @@ TEST_CASE(
       CHECK(rows[i].idempotency_key == "cap-" + std::to_string(i + 1));  // order kept
       CHECK(rows[i].state == MutationState::pending);
     }
-    CHECK(rows.front().prev_hash == std::string(weighlink::sync::kGenesisHash));
+    CHECK(rows.front().prev_hash == std::string(weighlink::record::kGenesisHash));
     const auto points = points_of(*outbox);
     CHECK(points.anchor.seq == 40);
     const auto report = verify(records_of(*outbox), points);

@@ -10,12 +10,12 @@
 #include "weighlink/record/mutation_rules.hpp"
 
 namespace json = boost::json;
-using weighlink::sync::canonical_exact;
-using weighlink::sync::check_payload_json;
-using weighlink::sync::check_weight;
-using weighlink::sync::exact_int64;
-using weighlink::sync::parse_exact;
-using weighlink::sync::serialize_exact;
+using weighlink::record::canonical_exact;
+using weighlink::record::check_payload_json;
+using weighlink::record::check_weight;
+using weighlink::record::exact_int64;
+using weighlink::record::parse_exact;
+using weighlink::record::serialize_exact;
 
 namespace {
 std::string round_trip(const std::string& text) {
@@ -96,7 +96,7 @@ TEST_CASE("exact json: the check-only mode agrees with the full parse") {
     CAPTURE(text);
     const auto full = parse_exact(text);
     bool object = false;
-    const auto checked = weighlink::sync::check_exact(text, {}, &object);
+    const auto checked = weighlink::record::check_exact(text, {}, &object);
     REQUIRE(checked.has_value() == full.refusal.has_value());
     if (checked) {
       CHECK(checked->code == full.refusal->code);
@@ -124,7 +124,7 @@ TEST_CASE("mutation rules: payloads, weights and their codes") {
   CHECK_FALSE(check_payload_json(R"({"w":32540.10})"));
   CHECK(check_payload_json("[1]")->code == "invalid_payload");
   CHECK(check_payload_json(R"({"w":1e400})")->code == "inexact_number");
-  CHECK(check_payload_json(std::string(weighlink::sync::kMaxPayloadBytes + 1, ' '))->code ==
+  CHECK(check_payload_json(std::string(weighlink::record::kMaxPayloadBytes + 1, ' '))->code ==
         "payload_too_large");
   CHECK_FALSE(check_weight("weight", "32540"));
   CHECK_FALSE(check_weight("weight", "-12.500"));
@@ -134,20 +134,21 @@ TEST_CASE("mutation rules: payloads, weights and their codes") {
   CHECK(check_weight("weight", "1e5")->code == "invalid_weight");
   CHECK(check_weight("weight", "")->code == "invalid_weight");
   CHECK(check_weight("weight", "12.")->code == "invalid_weight");
-  CHECK(weighlink::sync::check_key("truconnect:TX-1:capture:gross weight")->code == "invalid_key");
-  CHECK(weighlink::sync::check_key(std::string(256, 'k'))->code == "invalid_key");
-  CHECK_FALSE(weighlink::sync::check_key(std::string(255, 'k')));
-  CHECK(weighlink::sync::is_reserved_kind("weighing.captured"));
-  CHECK(weighlink::sync::is_reserved_kind("weighlink.withheld"));
-  CHECK_FALSE(weighlink::sync::is_reserved_kind("transaction.created"));
-  CHECK(weighlink::sync::check_short_text("operator", "op\nFAKE LOG LINE")->code ==
+  CHECK(weighlink::record::check_key("truconnect:TX-1:capture:gross weight")->code ==
+        "invalid_key");
+  CHECK(weighlink::record::check_key(std::string(256, 'k'))->code == "invalid_key");
+  CHECK_FALSE(weighlink::record::check_key(std::string(255, 'k')));
+  CHECK(weighlink::record::is_reserved_kind("weighing.captured"));
+  CHECK(weighlink::record::is_reserved_kind("weighlink.withheld"));
+  CHECK_FALSE(weighlink::record::is_reserved_kind("transaction.created"));
+  CHECK(weighlink::record::check_short_text("operator", "op\nFAKE LOG LINE")->code ==
         "control_character");
 }
 
 #include "weighlink/base/log_text.hpp"
 
 TEST_CASE("log text: client text cannot start a forged log line") {
-  using weighlink::sync::log_safe;
+  using weighlink::base::log_safe;
   CHECK(log_safe("wb-07\n[info] backup verified") == "wb-07\\n[info] backup verified");
   CHECK(log_safe("a\r\tb\\c\x01\x7f") == "a\\r\\tb\\\\c\\x01\\x7f");
   CHECK(log_safe("plate KCA 123Z") == "plate KCA 123Z");
@@ -156,8 +157,8 @@ TEST_CASE("log text: client text cannot start a forged log line") {
 }
 
 TEST_CASE("exact json: a number kept exactly is not an object, whatever its representation") {
-  using weighlink::sync::is_json_object;
-  using weighlink::sync::parse_exact;
+  using weighlink::record::is_json_object;
+  using weighlink::record::parse_exact;
   for (const char* text : {"1.5", "-0", "-0.0", "12345678901234567890123", "0"}) {
     INFO(text);
     const auto parsed = parse_exact(text);

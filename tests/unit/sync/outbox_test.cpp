@@ -4,6 +4,7 @@
 
 #include <fstream>
 #include <future>
+#include <system_error>
 #include <thread>
 
 #include "weighlink/testing/process.hpp"
@@ -19,9 +20,8 @@ namespace {
 
 std::unique_ptr<Outbox> open_outbox(const std::filesystem::path& file,
                                     weighlink::sync::OutboxOptions options = {}) {
-  std::string error;
-  auto r = Outbox::open(file, options, &error);
-  REQUIRE_MESSAGE(r.has_value(), error);
+  auto r = Outbox::open(file, options);
+  REQUIRE_MESSAGE(r.has_value(), (r ? std::string() : r.error().message));
   return std::move(*r);
 }
 
@@ -176,11 +176,11 @@ TEST_CASE("outbox: a damaged file is refused with a message that says what to do
     const std::string junk(20000, '\x5a');
     f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
   }
-  std::string error;
-  auto r = Outbox::open(dir / "o.db", {}, &error);
-  CHECK_FALSE(r.has_value());
-  CHECK(error.find("o.db") != std::string::npos);
-  CHECK(error.find("damaged") != std::string::npos);
+  auto r = Outbox::open(dir / "o.db", {});
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().code == std::errc::illegal_byte_sequence);
+  CHECK(r.error().message.find("o.db") != std::string::npos);
+  CHECK(r.error().message.find("damaged") != std::string::npos);
 }
 
 TEST_CASE("outbox: answers recorded later are on disk once their future is ready") {

@@ -34,9 +34,8 @@ struct Station {
   std::unique_ptr<Outbox> outbox;
 
   explicit Station(int rows) {
-    std::string error;
-    auto r = Outbox::open(dir / "outbox.db", {}, &error);
-    REQUIRE_MESSAGE(r.has_value(), error);
+    auto r = Outbox::open(dir / "outbox.db", {});
+    REQUIRE_MESSAGE(r.has_value(), (r ? std::string() : r.error().message));
     outbox = std::move(*r);
     for (int i = 1; i <= rows; ++i) add("k" + std::to_string(i));
   }

@@ -11,7 +11,7 @@
 #include "weighlink/testing/notify_socket.hpp"
 #include "weighlink/testing/process.hpp"
 
-using weighlink::sync::ServiceNotifier;
+using weighlink::base::ServiceNotifier;
 
 namespace {
 

@@ -5,7 +5,7 @@
 
 #include "weighlink/sync/v1/sync.pb.h"
 
-using weighlink::sync::weighing_from_payload;
+using weighlink::record::weighing_from_payload;
 namespace pb = weighlink::sync::v1;
 
 TEST_CASE("typed payload: an axle weighing keeps each axle's number and evidence, and the GVW") {
@@ -93,7 +93,7 @@ TEST_CASE(
   for (const auto& c : cases) {
     CAPTURE(c.payload);
     pb::WeighingCaptured w;
-    std::optional<weighlink::sync::Refusal> problem;
+    std::optional<weighlink::record::Refusal> problem;
     REQUIRE(weighing_from_payload(c.payload, w, &problem));
     if (c.code) {
       REQUIRE(problem);

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "weighlink/agent/config.hpp"
+#include "weighlink/base/error.hpp"
 
 namespace weighlink::agent {
 
@@ -91,21 +92,21 @@ struct CaCheck {
 // Creates a new station CA (ECDSA P-256 key, self-signed, valid kCaValidity from `now`, name
 // constraints limiting it to localhost, 127.0.0.0/8 and ::1) in files.dir, replacing one there.
 // `station_id` and the host name go into its subject so that a trust store tells stations apart.
-[[nodiscard]] bool create_ca(const TlsFiles& files, const std::string& station_id, SystemTime now,
-                             std::string* error);
+// The Error: the errno of a file that cannot be written, io_error when OpenSSL fails.
+[[nodiscard]] base::Expected<void> create_ca(const TlsFiles& files, const std::string& station_id,
+                                             SystemTime now);
 
 // Issues a new server certificate for local_names() (ECDSA P-256, `validity` from `now`, at most
 // kLeafValidity) signed by the CA in files.dir, replacing the one there.
-[[nodiscard]] bool issue_server_cert(const TlsFiles& files, SystemTime now,
-                                     std::chrono::hours validity, std::string* error);
+[[nodiscard]] base::Expected<void> issue_server_cert(const TlsFiles& files, SystemTime now,
+                                                     std::chrono::hours validity);
 
 // Reads a certificate and checks its private key `key` (empty: not checked) and, for a leaf, its
-// signature against the CA certificate `ca` (empty: not checked). nullopt with `error` when the
-// certificate file is missing or unreadable.
-[[nodiscard]] std::optional<CertFacts> read_cert(const std::filesystem::path& cert,
-                                                 const std::filesystem::path& key,
-                                                 const std::filesystem::path& ca,
-                                                 std::string* error);
+// signature against the CA certificate `ca` (empty: not checked). The Error when the certificate
+// file is missing or unreadable (its errno) or not a PEM certificate (invalid_argument).
+[[nodiscard]] base::Expected<CertFacts> read_cert(const std::filesystem::path& cert,
+                                                  const std::filesystem::path& key,
+                                                  const std::filesystem::path& ca);
 
 // What ensure_local_tls() found and did.
 struct LocalTlsState {

@@ -13,6 +13,8 @@
 #include <string_view>
 #include <vector>
 
+#include "weighlink/base/error.hpp"
+
 namespace weighlink::agent {
 
 // Longer Origin headers are refused and not recorded (a host name is at most 253 characters).
@@ -24,9 +26,8 @@ constexpr std::size_t kMaxPendingOrigins = 32;
 // case, the scheme's default port dropped, one trailing "/" tolerated (typed by hand). Only
 // http and https origins with a host name, an IPv4 address or a bracketed IPv6 address pass;
 // `null`, paths, queries, user names, non-ASCII names (use the xn-- form) and over-long text are
-// refused with `*error` saying what is wrong and what to write instead.
-[[nodiscard]] std::optional<std::string> normalize_origin(std::string_view text,
-                                                          std::string* error);
+// refused with an Error (invalid_argument) saying what is wrong and what to write instead.
+[[nodiscard]] base::Expected<std::string> normalize_origin(std::string_view text);
 
 // Where an allowed or denied origin comes from.
 enum class OriginSource {
@@ -56,10 +57,9 @@ struct PendingOrigin {
 };
 
 // One drop-in file's text: one origin per line; blank lines and everything after '#' ignored.
-// Every origin is normalized; the first bad line is an error "FILE:LINE: ..." in `*error`.
-[[nodiscard]] std::optional<std::vector<DecidedOrigin>> parse_origin_list(std::string_view text,
-                                                                          const std::string& file,
-                                                                          std::string* error);
+// Every origin is normalized; the first bad line is an Error "FILE:LINE: ..." (invalid_argument).
+[[nodiscard]] base::Expected<std::vector<DecidedOrigin>> parse_origin_list(std::string_view text,
+                                                                           const std::string& file);
 
 enum class OriginVerdict { allowed, denied, unknown };
 

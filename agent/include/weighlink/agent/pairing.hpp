@@ -18,6 +18,7 @@
 
 #include "weighlink/agent/config.hpp"
 #include "weighlink/agent/origins.hpp"
+#include "weighlink/base/error.hpp"
 
 namespace weighlink::agent {
 
@@ -25,27 +26,29 @@ namespace weighlink::agent {
 [[nodiscard]] std::filesystem::path origins_db_path(const AgentConfig& config);
 
 // allowed_origins of the configuration (source config) and every origins_dir/*.conf in name
-// order (source preset). A bad entry is an error naming the file (and line) and what to write.
-[[nodiscard]] std::optional<std::vector<DecidedOrigin>> load_fixed_origins(
-    const AgentConfig& config, std::string* error);
+// order (source preset). A bad entry is an Error (invalid_argument; the errno when a file cannot be
+// read) naming the file (and line) and what to write.
+[[nodiscard]] base::Expected<std::vector<DecidedOrigin>> load_fixed_origins(
+    const AgentConfig& config);
 
 class OriginStore {
  public:
-  // Opens (creating when missing) the file. Errors name the file and what to do.
-  [[nodiscard]] static std::unique_ptr<OriginStore> open(const std::filesystem::path& file,
-                                                         std::string* error);
+  // Opens (creating when missing) the file. Errors (io_error, as every failure of the store) name
+  // the file and what to do.
+  [[nodiscard]] static base::Expected<std::unique_ptr<OriginStore>> open(
+      const std::filesystem::path& file);
   ~OriginStore();
   OriginStore(const OriginStore&) = delete;
   OriginStore& operator=(const OriginStore&) = delete;
 
-  [[nodiscard]] bool load(std::vector<DecidedOrigin>* decisions,
-                          std::vector<PendingOrigin>* pending, std::string* error);
+  [[nodiscard]] base::Expected<void> load(std::vector<DecidedOrigin>* decisions,
+                                          std::vector<PendingOrigin>* pending);
   // Records (or replaces) a decision; the origin leaves the pending table in the same transaction.
-  [[nodiscard]] bool decide(const DecidedOrigin& decision, std::string* error);
+  [[nodiscard]] base::Expected<void> decide(const DecidedOrigin& decision);
   // Removes a decision: true when there was one.
-  [[nodiscard]] std::optional<bool> revoke(const std::string& origin, std::string* error);
+  [[nodiscard]] base::Expected<bool> revoke(const std::string& origin);
   // Replaces the pending table (origins decided meanwhile by another process are left out).
-  [[nodiscard]] bool save_pending(const std::vector<PendingOrigin>& pending, std::string* error);
+  [[nodiscard]] base::Expected<void> save_pending(const std::vector<PendingOrigin>& pending);
   // True when another connection (the CLI) committed since the last call.
   [[nodiscard]] bool changed();
 
@@ -58,9 +61,8 @@ class OriginStore {
 class OriginPairing {
  public:
   // `fixed`: load_fixed_origins(). Reads the store's decisions and pending origins.
-  [[nodiscard]] static std::unique_ptr<OriginPairing> open(std::unique_ptr<OriginStore> store,
-                                                           std::vector<DecidedOrigin> fixed,
-                                                           std::string* error);
+  [[nodiscard]] static base::Expected<std::unique_ptr<OriginPairing>> open(
+      std::unique_ptr<OriginStore> store, std::vector<DecidedOrigin> fixed);
 
   // The verdict for a normalized origin, after picking up decisions another process stored.
   [[nodiscard]] OriginVerdict check(const std::string& origin);

@@ -14,6 +14,7 @@
 #include "weighlink/agent/api.hpp"
 #include "weighlink/agent/config.hpp"
 #include "weighlink/agent/truconnect.hpp"
+#include "weighlink/base/error.hpp"
 #include "weighlink/scale/reading.hpp"
 
 namespace weighlink::agent {
@@ -26,25 +27,27 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Binds and starts accepting. On success `bound` is "HOST:PORT" with the real port.
-  [[nodiscard]] bool listen(const std::string& host, std::uint16_t port, std::string* bound,
-                            std::string* error);
+  // Binds and starts accepting: "HOST:PORT" with the real port, or the Error (the socket's code;
+  // invalid_argument for a host that is not an IP address) naming the address.
+  [[nodiscard]] base::Expected<std::string> listen(const std::string& host, std::uint16_t port);
   // TruConnect compatibility: the layer that its WebSocket (any path) and REST ports serve.
   void set_truconnect(TruConnect& tc);
   // Binds TruConnect's WebSocket port (`websocket`) or its REST port, from the config of the
   // layer given to set_truconnect(). May be called again after a failure (the port was taken).
-  [[nodiscard]] bool listen_truconnect(bool websocket, std::string* bound, std::string* error);
+  [[nodiscard]] base::Expected<std::string> listen_truconnect(bool websocket);
   // TLS (docs/local-tls.md): the certificate chain and its key (PEM files) of the TLS listeners.
   // Called again (a renewed certificate), new connections get the new one and open ones keep
-  // theirs. False with `error` when the files do not load; the previous certificate stays.
-  [[nodiscard]] bool set_tls_certificate(const std::filesystem::path& cert_file,
-                                         const std::filesystem::path& key_file, std::string* error);
+  // theirs. The Error when the files do not load; the previous certificate stays.
+  [[nodiscard]] base::Expected<void> set_tls_certificate(const std::filesystem::path& cert_file,
+                                                         const std::filesystem::path& key_file);
   // The same as listen() and listen_truconnect(), over TLS (TLS 1.2 or newer), on `host:port` and
   // on the TruConnect config's wss/https addresses; set_tls_certificate() first.
-  [[nodiscard]] bool listen_tls(const std::string& host, std::uint16_t port, std::string* bound,
-                                std::string* error);
-  [[nodiscard]] bool listen_truconnect_tls(TruConnect& tc, std::string* wss_bound,
-                                           std::string* https_bound, std::string* error);
+  [[nodiscard]] base::Expected<std::string> listen_tls(const std::string& host, std::uint16_t port);
+  struct TruConnectTlsBound {
+    std::string wss;    // "HOST:PORT"
+    std::string https;  // "HOST:PORT"
+  };
+  [[nodiscard]] base::Expected<TruConnectTlsBound> listen_truconnect_tls(TruConnect& tc);
   void publish_reading(const scale::Reading& reading);
   void publish_status();
   // Closes every live and TruConnect socket a browser page of `origin` (normalized) opened: the

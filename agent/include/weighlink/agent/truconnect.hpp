@@ -196,7 +196,7 @@ class TruConnect {
 
 // Weights leave as the JSON number the indicator showed, never through binary floating point
 // (sync/exact_json.hpp).
-using sync::serialize_exact;
+using record::serialize_exact;
 // An exact decimal as a JSON number for serialize_exact(): an int64 when it is whole.
 [[nodiscard]] boost::json::value exact_number(const scale::Decimal& d);
 

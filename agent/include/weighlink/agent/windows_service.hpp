@@ -16,6 +16,7 @@
 #include <string>
 
 #include "weighlink/agent/service_host.hpp"
+#include "weighlink/base/error.hpp"
 
 namespace weighlink::agent::windows_service {
 
@@ -31,14 +32,14 @@ inline constexpr const char* kDescription =
 
 // Runs `agent` under the service control manager: START_PENDING until the agent is ready,
 // RUNNING, STOP_PENDING on a STOP or SHUTDOWN control (which asks the agent to stop) and STOPPED
-// with its exit code. Returns that code, or 1 with `error` set when the process was not started by
-// the service control manager.
-int run(const std::function<int(ServiceHost&)>& agent, std::string* error);
+// with its exit code. Returns that code, or the Error (the Windows error, system_category) when
+// the process was not started by the service control manager.
+[[nodiscard]] base::Expected<int> run(const std::function<int(ServiceHost&)>& agent);
 
 // `command_line` is what the service control manager starts (the quoted executable and its
-// arguments). False with `error` set (the Windows message) on failure.
-bool install(const std::string& command_line, std::string* error);
-bool set_recovery(std::string* error);
-bool uninstall(std::string* error);
+// arguments). The Error (the Windows error code and message) on failure.
+[[nodiscard]] base::Expected<void> install(const std::string& command_line);
+[[nodiscard]] base::Expected<void> set_recovery();
+[[nodiscard]] base::Expected<void> uninstall();
 
 }  // namespace weighlink::agent::windows_service

@@ -20,6 +20,8 @@
 #include <string_view>
 #include <vector>
 
+#include "weighlink/base/error.hpp"
+
 namespace weighlink::scale {
 
 inline constexpr std::string_view kCaptureMagic{"\x89WLCAP1\n", 8};
@@ -46,9 +48,9 @@ struct Capture {
 [[nodiscard]] std::string encode_capture_record(std::chrono::microseconds offset,
                                                 std::string_view bytes);
 
-// Parses a whole capture file. nullopt with `error` set when the magic or header is damaged or a
-// record is out of order or too long (which means this is not a capture file).
-[[nodiscard]] std::optional<Capture> parse_capture(std::string_view data, std::string* error);
+// Parses a whole capture file. The Error (invalid_argument) when the magic or header is damaged or
+// a record is out of order or too long (which means this is not a capture file).
+[[nodiscard]] base::Expected<Capture> parse_capture(std::string_view data);
 
 // The bytes of every record, concatenated: what the indicator sent.
 [[nodiscard]] std::string capture_bytes(const Capture& capture);

@@ -17,6 +17,8 @@
 #include <variant>
 #include <vector>
 
+#include "weighlink/base/error.hpp"
+
 namespace weighlink::scale {
 
 enum class Parity { none, odd, even, mark, space };
@@ -67,8 +69,8 @@ struct SimSource {
 };
 using SourceSpec = std::variant<SerialSource, TcpSource, UdpSource, SimSource>;
 
-// Parses a source string; on failure `error` (if given) says what is wrong, naming the part.
-[[nodiscard]] std::optional<SourceSpec> parse_source(std::string_view text, std::string* error);
+// Parses a source string; the Error (invalid_argument) says what is wrong, naming the part.
+[[nodiscard]] base::Expected<SourceSpec> parse_source(std::string_view text);
 
 // A serial port as the OS enumerates it.
 struct SerialPortInfo {
@@ -79,10 +81,10 @@ struct SerialPortInfo {
   std::string description;  // for messages
 };
 
-// The one port in `ports` matching `match`; nullopt with `error` set when none or several match
-// (several: pinning exists to make the choice certain, so guessing is refused).
-[[nodiscard]] std::optional<std::string> match_usb_port(std::span<const SerialPortInfo> ports,
-                                                        const UsbMatch& match, std::string* error);
+// The one port in `ports` matching `match`; the Error when none (no_such_device) or several
+// (invalid_argument: pinning exists to make the choice certain, so guessing is refused) match.
+[[nodiscard]] base::Expected<std::string> match_usb_port(std::span<const SerialPortInfo> ports,
+                                                         const UsbMatch& match);
 // "vid=0403 pid=6001 serial=A50285BI", for messages.
 [[nodiscard]] std::string describe(const UsbMatch& match);
 

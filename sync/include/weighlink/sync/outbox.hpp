@@ -19,6 +19,8 @@
 #include <string>
 #include <vector>
 
+#include "weighlink/base/error.hpp"
+
 namespace weighlink::sync {
 
 // discarded: a dead letter ended for good by an operator (kept with its reason, exported, never
@@ -129,9 +131,9 @@ struct MutationOutcome {
 class Outbox {
  public:
   // Opens or creates the outbox file, checks its integrity (PRAGMA quick_check) and refuses a
-  // corrupt file: the error message says which file and what to do.
-  [[nodiscard]] static boost::system::result<std::unique_ptr<Outbox>> open(
-      const std::filesystem::path& file, OutboxOptions options, std::string* error);
+  // corrupt file (illegal_byte_sequence): the error message says which file and what to do.
+  [[nodiscard]] static base::Expected<std::unique_ptr<Outbox>> open(
+      const std::filesystem::path& file, OutboxOptions options);
 
   virtual ~Outbox() = default;
 

@@ -39,7 +39,7 @@ struct ReplayConfig {
   std::size_t batch_size = 200;
   std::chrono::milliseconds call_deadline{5000};
   std::chrono::milliseconds hello_interval{30'000};
-  BackoffPolicy backoff;
+  base::BackoffPolicy backoff;
   std::size_t initial_batch = 50;  // the first batch; then AdaptiveBatch up to batch_size
   // Acknowledged mutations are pruned once the backend holds them in a verified backup
   // (durable_seq) and they are at least this old.

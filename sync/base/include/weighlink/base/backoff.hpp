@@ -21,11 +21,3 @@ struct BackoffPolicy {
                                                       std::uint32_t attempt, std::uint32_t unit);
 
 }  // namespace weighlink::base
-
-// Transitional (issue 17): agent/ and sync/ still spell these weighlink::sync::; drop this once
-// they say base::.
-namespace weighlink::sync {
-using base::backoff_ceiling;
-using base::backoff_delay;
-using base::BackoffPolicy;
-}  // namespace weighlink::sync

@@ -4,21 +4,16 @@
 
 #include <string>
 
+#include "weighlink/base/error.hpp"
+
 namespace weighlink::base {
 
-// The station token from the first line of its file (trailing spaces and CR dropped). Empty
-// with `error` set when the file cannot be read or the line is empty; the error says what to do.
-[[nodiscard]] std::string read_token_file(const std::string& path, std::string* error);
+// The station token from the first line of its file (trailing spaces and CR dropped), or the Error
+// (the errno of the failed open; invalid_argument for an empty line) that says what to do.
+[[nodiscard]] Expected<std::string> read_token_file(const std::string& path);
 
-// The whole of a PEM file (certificate, key or CA bundle) for TLS. Empty with `error` set when it
-// cannot be read or holds no PEM block; the error names the file.
-[[nodiscard]] std::string read_pem_file(const std::string& path, std::string* error);
+// The whole of a PEM file (certificate, key or CA bundle) for TLS, or the Error naming the file
+// (the errno of the failed read; invalid_argument when it holds no PEM block).
+[[nodiscard]] Expected<std::string> read_pem_file(const std::string& path);
 
 }  // namespace weighlink::base
-
-// Transitional (issue 17): agent/ and sync/ still spell these weighlink::sync::; drop this once
-// they say base::.
-namespace weighlink::sync {
-using base::read_pem_file;
-using base::read_token_file;
-}  // namespace weighlink::sync

@@ -7,6 +7,7 @@
 
 #include <boost/assert/source_location.hpp>
 #include <boost/system/result.hpp>
+#include <cerrno>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -24,6 +25,13 @@ using Expected = boost::system::result<T, Error>;
 // An Error with std::errc::invalid_argument: bad input (text, a flag, a configuration value).
 [[nodiscard]] inline Error invalid_argument(std::string message) {
   return Error{std::make_error_code(std::errc::invalid_argument), std::move(message)};
+}
+
+// An Error with the code of a failed system call (an `errno` value; EIO when it is 0) and
+// `message` as it is.
+[[nodiscard]] inline Error errno_error(int code, std::string message) {
+  return Error{std::error_code(code != 0 ? code : EIO, std::generic_category()),
+               std::move(message)};
 }
 
 // What .value() throws on an Error (found by boost::system::result through ADL).

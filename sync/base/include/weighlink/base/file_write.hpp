@@ -7,10 +7,11 @@
 #include <sys/types.h>
 
 #include <filesystem>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
+
+#include "weighlink/base/error.hpp"
 
 namespace weighlink::base {
 
@@ -19,9 +20,8 @@ namespace weighlink::base {
 
 // Writes `text` to `path` atomically: a sibling `.partial` with the mode (and, as root, the owner)
 // of the file it replaces, or `new_file_mode` less the umask when there is none, fsynced, renamed
-// into place, the folder fsynced. nullopt, or why it failed (the file as it was).
-[[nodiscard]] std::optional<std::string> write_file_atomically(const std::filesystem::path& path,
-                                                               std::string_view text,
-                                                               mode_t new_file_mode);
+// into place, the folder fsynced. Nothing, or why it failed (the errno; the file as it was).
+[[nodiscard]] Expected<void> write_file_atomically(const std::filesystem::path& path,
+                                                   std::string_view text, mode_t new_file_mode);
 
 }  // namespace weighlink::base

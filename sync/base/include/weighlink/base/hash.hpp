@@ -34,11 +34,3 @@ namespace weighlink::base {
 [[nodiscard]] std::optional<std::vector<unsigned char>> random_bytes(std::size_t n);
 
 }  // namespace weighlink::base
-
-// Transitional (issue 17): agent/ and sync/ still spell these weighlink::sync::; drop this once
-// they say base::.
-namespace weighlink::sync {
-using base::from_hex;
-using base::sha256_hex;
-using base::to_hex;
-}  // namespace weighlink::sync

@@ -14,9 +14,3 @@ namespace weighlink::base {
 [[nodiscard]] std::string log_safe(std::string_view text, std::size_t max = 256);
 
 }  // namespace weighlink::base
-
-// Transitional (issue 17): agent/ and sync/ still spell these weighlink::sync::; drop this once
-// they say base::.
-namespace weighlink::sync {
-using base::log_safe;
-}  // namespace weighlink::sync

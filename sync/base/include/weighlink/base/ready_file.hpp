@@ -8,14 +8,14 @@
 
 #include <boost/json/object.hpp>
 #include <filesystem>
-#include <optional>
-#include <string>
+
+#include "weighlink/base/error.hpp"
 
 namespace weighlink::base {
 
 // Writes `content` and a newline to `path` through `path` + ".tmp" and a rename, so that a reader
-// never sees half of it. nullopt, or what failed ("cannot write ready file ...").
-[[nodiscard]] std::optional<std::string> write_ready_file(const std::filesystem::path& path,
-                                                          const boost::json::object& content);
+// never sees half of it. Nothing, or what failed ("cannot write ready file ...").
+[[nodiscard]] Expected<void> write_ready_file(const std::filesystem::path& path,
+                                              const boost::json::object& content);
 
 }  // namespace weighlink::base

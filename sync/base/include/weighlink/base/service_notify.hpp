@@ -40,9 +40,3 @@ class ServiceNotifier {
 };
 
 }  // namespace weighlink::base
-
-// Transitional (issue 17): agent/ and sync/ still spell these weighlink::sync::; drop this once
-// they say base::.
-namespace weighlink::sync {
-using base::ServiceNotifier;
-}  // namespace weighlink::sync

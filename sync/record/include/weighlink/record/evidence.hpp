@@ -19,6 +19,8 @@
 #include <string_view>
 #include <vector>
 
+#include "weighlink/base/error.hpp"
+
 namespace weighlink::record {
 
 inline constexpr std::string_view kGenesisHash =
@@ -137,17 +139,10 @@ struct ExportCheck {
 [[nodiscard]] ExportCheck verify_export(std::istream& in, std::span<const unsigned char> key);
 
 // A station key from its file: 64 or more hex digits (32+ bytes), surrounding whitespace ignored.
-// nullopt with `error` set when the file is missing, unreadable or not such a key.
-[[nodiscard]] std::optional<std::vector<unsigned char>> read_station_key(const std::string& path,
-                                                                         std::string* error);
-// Creates a new random 32-byte key file (hex, mode 0600). False with `error` on failure.
-[[nodiscard]] bool create_station_key(const std::string& path, std::string* error);
+// The Error when the file is missing or unreadable (its errno) or not such a key
+// (invalid_argument).
+[[nodiscard]] base::Expected<std::vector<unsigned char>> read_station_key(const std::string& path);
+// Creates a new random 32-byte key file (hex, mode 0600); never overwrites one (EEXIST).
+[[nodiscard]] base::Expected<void> create_station_key(const std::string& path);
 
 }  // namespace weighlink::record
-
-// Transitional (issue 17): agent/ and sync/ still spell these weighlink::sync::; drop this once
-// they say record::.
-namespace weighlink::sync {
-using namespace weighlink::record;  // NOLINT(google-build-using-namespace)
-using record::to_string;            // beside sync's own to_string overloads
-}  // namespace weighlink::sync

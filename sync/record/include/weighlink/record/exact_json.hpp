@@ -71,9 +71,3 @@ struct ExactParse {
 [[nodiscard]] std::string canonical_exact(const boost::json::value& value);
 
 }  // namespace weighlink::record
-
-// Transitional (issue 17): agent/ and sync/ still spell these weighlink::sync::; drop this once
-// they say record::.
-namespace weighlink::sync {
-using namespace weighlink::record;  // NOLINT(google-build-using-namespace)
-}  // namespace weighlink::sync

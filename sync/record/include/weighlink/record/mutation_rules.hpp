@@ -67,9 +67,3 @@ struct Refusal {
                                                       std::size_t max = kMaxShortText);
 
 }  // namespace weighlink::record
-
-// Transitional (issue 17): agent/ and sync/ still spell these weighlink::sync::; drop this once
-// they say record::.
-namespace weighlink::sync {
-using namespace weighlink::record;  // NOLINT(google-build-using-namespace)
-}  // namespace weighlink::sync
