@@ -4,6 +4,8 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
 #include <iostream>
 
 #include "weighlink/agent/agent.hpp"
@@ -30,7 +32,7 @@ std::vector<std::string> split_list(const std::string& text) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int run(int argc, char** argv) {
   CLI::App app{
       "weighlink-agent: the station daemon (scale input, live socket, local API, outbox, "
       "replay)"};
@@ -304,4 +306,17 @@ int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::from_str(log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
   return weighlink::agent::Agent::run(config);
+}
+
+// Whatever escapes the command (out of memory, a bug) is said on stderr with exit 1 (SPEC:
+// operational failure) instead of std::terminate's abort.
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "weighlink-agent: unexpected error: %s\n", e.what());
+  } catch (...) {
+    std::fputs("weighlink-agent: unexpected error\n", stderr);
+  }
+  return 1;
 }

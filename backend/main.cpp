@@ -6,6 +6,8 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdint>
+#include <cstdio>
+#include <exception>
 #include <iostream>
 #include <limits>
 
@@ -37,7 +39,7 @@ void add_folder_flags(CLI::App* command, std::vector<std::string>& locations) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int run(int argc, char** argv) {
   using namespace weighlink::pg;
   using namespace weighlink::service;
   using namespace weighlink::recovery;
@@ -393,4 +395,17 @@ int main(int argc, char** argv) {
     return kExitFailure;
   }
   return kExitUsage;
+}
+
+// Whatever escapes the command (out of memory, a bug) is said on stderr with exit 1 (SPEC:
+// operational failure) instead of std::terminate's abort.
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "weighlink-backend: unexpected error: %s\n", e.what());
+  } catch (...) {
+    std::fputs("weighlink-backend: unexpected error\n", stderr);
+  }
+  return 1;
 }

@@ -143,7 +143,7 @@ class LiveSession : public std::enable_shared_from_this<LiveSession> {
     if (type->as_string() == "ping") {
       json::object pong{{"type", "pong"}};
       if (const auto* id = o->if_contains("id")) pong["id"] = *id;
-      return send_control(std::move(pong));
+      return send_control(pong);
     }
     if (type->as_string() == "subscribe") {
       const auto* list = o->if_contains("scales");

@@ -15,7 +15,7 @@ namespace weighlink::agent {
 namespace json = boost::json;
 using namespace truconnect;
 
-void TruConnect::on_message(Client& client, std::string_view text, Send send) {
+void TruConnect::on_message(Client& client, std::string_view text, const Send& send) {
   // Read exactly: a number the app sends (client_axle_weights) is recorded as it was written.
   auto parsed = record::parse_exact(text);
   auto& v = parsed.value;
@@ -47,7 +47,7 @@ void TruConnect::on_message(Client& client, std::string_view text, Send send) {
   }
   static const json::object kEmpty;
   const json::object& d = data && record::is_json_object(*data) ? data->as_object() : kEmpty;
-  dispatch(client, name, d, [this, send](std::string ev, json::object body) {
+  dispatch(client, name, d, [this, send](const std::string& ev, const json::object& body) {
     send(envelope(ev, std::move(body)));
   });
 }

@@ -143,27 +143,28 @@ void TruConnect::http(const HttpRequest& request, std::function<void(HttpRespons
   // The first reply is the answer; an `error` reply is a refusal.
   auto answered = std::make_shared<bool>(false);
   auto respond_once = std::make_shared<std::function<void(HttpResponse)>>(std::move(respond));
-  dispatch(rest_client_, event, data,
-           [this, answered, respond_once, json_reply](std::string ev, json::object d) {
-             if (*answered) return;
-             *answered = true;
-             if (ev == "error") {
-               (*respond_once)(json_reply(
-                   400, json::object{{"success", false},
-                                     {"error", d.contains("message") ? d.at("message")
-                                                                     : json::value("error")},
-                                     {"code", d.contains("code") ? d.at("code") : nullptr},
-                                     {"timestamp", now_iso()}}));
-               return;
-             }
-             const bool ok = !d.contains("success") || d.at("success") == json::value(true);
-             const int status = ok                                                            ? 200
-                                : d.contains("error") && d.at("error") == "scale_unavailable" ? 503
-                                                                                              : 409;
-             json::object out{{"success", ok}, {"data", d}, {"timestamp", now_iso()}};
-             if (!ok) out["error"] = d.contains("message") ? d.at("message") : json::value("");
-             (*respond_once)(json_reply(status, out));
-           });
+  dispatch(
+      rest_client_, event, data,
+      [this, answered, respond_once, json_reply](const std::string& ev, const json::object& d) {
+        if (*answered) return;
+        *answered = true;
+        if (ev == "error") {
+          (*respond_once)(json_reply(
+              400, json::object{
+                       {"success", false},
+                       {"error", d.contains("message") ? d.at("message") : json::value("error")},
+                       {"code", d.contains("code") ? d.at("code") : nullptr},
+                       {"timestamp", now_iso()}}));
+          return;
+        }
+        const bool ok = !d.contains("success") || d.at("success") == json::value(true);
+        const int status = ok                                                            ? 200
+                           : d.contains("error") && d.at("error") == "scale_unavailable" ? 503
+                                                                                         : 409;
+        json::object out{{"success", ok}, {"data", d}, {"timestamp", now_iso()}};
+        if (!ok) out["error"] = d.contains("message") ? d.at("message") : json::value("");
+        (*respond_once)(json_reply(status, out));
+      });
 }
 
 }  // namespace weighlink::agent

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <set>
 
@@ -220,10 +221,8 @@ void TruConnect::on_reading(const scale::Reading& reading) {
     if (a.weight != reading.weight || a.unit != reading.unit ||
         a.decks.size() != reading.decks.size())
       return false;
-    for (std::size_t i = 0; i < a.decks.size(); ++i) {
-      if (a.decks[i].weight != reading.decks[i].weight) return false;
-    }
-    return true;
+    return std::equal(a.decks.begin(), a.decks.end(), reading.decks.begin(),
+                      [](const auto& x, const auto& y) { return x.weight == y.weight; });
   };
   // One entry per stable weight: its first stable reading, whose frames show it settling. A
   // weight already held costs nothing more on the live path.
@@ -263,6 +262,7 @@ std::function<void(json::object&)> TruConnect::axle_annotation(const std::string
     }
     // The app's GVW is the sum of the axles it recorded (the mobile page sends no total).
     std::vector<scale::Decimal> stated;
+    stated.reserve(weights.size());
     for (const auto& [n, w] : weights) stated.push_back(w);
     if (!stated.empty()) app_gvw = sum(stated);
     const auto gvw = decimal_text(payload.if_contains("gvw"));

@@ -100,7 +100,7 @@ void TruConnect::on_axle_captured(Event& e) {
           if (last_axle && captured > 0 && code != "session_busy" && code != "session_reset" &&
               code != "superseded") {
             complete_session(
-                vehicle_key() + ":complete", [](std::string, json::object) {}, "");
+                vehicle_key() + ":complete", [](const std::string&, const json::object&) {}, "");
           }
           return;
         }
@@ -116,7 +116,7 @@ void TruConnect::on_axle_captured(Event& e) {
                            {"idempotencyKey", key}});
         if (last_axle && !outcome.replayed) {
           complete_session(
-              vehicle_key() + ":complete", [](std::string, json::object) {}, "");
+              vehicle_key() + ":complete", [](const std::string&, const json::object&) {}, "");
         }
       },
       how);
@@ -182,7 +182,8 @@ json::object TruConnect::reference() const {
   return ref;
 }
 
-void TruConnect::complete_session(const std::string& key, Reply reply, std::string ack_event) {
+void TruConnect::complete_session(const std::string& key, const Reply& reply,
+                                  const std::string& ack_event) {
   if (auto done = recorded(*captures_.context().outbox, key)) {
     (void)captures_.reset_session(scale_id_);
     return answer_capture(ack_event, key, *done, reply);
@@ -215,7 +216,7 @@ void TruConnect::complete_session(const std::string& key, Reply reply, std::stri
   });
 }
 
-void TruConnect::capture_now(CaptureRequest req, std::string ack_event, Reply reply) {
+void TruConnect::capture_now(CaptureRequest req, const std::string& ack_event, const Reply& reply) {
   const auto key = req.idempotency_key;
   req.scale_id = scale_id_;
   req.request_hash = base::sha256_hex("truconnect " + ack_event + "\n" + key);

@@ -5,6 +5,8 @@
 namespace weighlink::pg {
 namespace {
 
+// NOLINTNEXTLINE(cppcoreguidelines-virtual-class-destructor): one static instance, never deleted
+// through the base (boost's error_category has a protected non-virtual destructor by design).
 class BackendCategory final : public boost::system::error_category {
  public:
   const char* name() const noexcept override { return "weighlink.backend"; }

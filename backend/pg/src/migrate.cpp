@@ -49,6 +49,7 @@ Result<std::vector<int>> migrate(PgConnection& connection) {
     auto done = connection.exec("SELECT version FROM schema_migrations");
     if (!done) return done.error();
     std::vector<int> applied;
+    applied.reserve(static_cast<std::size_t>(done->rows()));
     for (int row = 0; row < done->rows(); ++row) applied.push_back(to_int<int>(done->get(row, 0)));
     const auto pending = pending_migrations(std::span(&migration, 1), applied);
     if (pending.empty()) continue;  // the transaction rolls back: nothing to do

@@ -153,7 +153,7 @@ Catalog read_catalog(Store& store, const std::vector<StoreEntry>& entries) {
     } else if (e.name == kVerifiedLatest) {
       if (auto text = store.read_small(e.name)) {
         c.latest = parse_verified_latest(*text);
-        if (!c.latest) c.notes.push_back("verified-latest is not readable: ignored");
+        if (!c.latest) c.notes.emplace_back("verified-latest is not readable: ignored");
       }
     }
   }

@@ -7,7 +7,7 @@
 namespace weighlink::recovery {
 namespace {
 
-constexpr std::int64_t kDay = 24 * 3600;
+constexpr std::int64_t kDay = std::int64_t{24} * 3600;
 
 bool newer(const DumpRecord& a, const DumpRecord& b) {
   return a.created_at != b.created_at ? a.created_at > b.created_at : a.name > b.name;
@@ -15,7 +15,7 @@ bool newer(const DumpRecord& a, const DumpRecord& b) {
 
 std::string human_bytes(std::uint64_t bytes) {
   char text[32];
-  if (bytes >= 1024 * 1024) {
+  if (bytes >= std::uint64_t{1024} * 1024) {
     std::snprintf(text, sizeof text, "%.1f MiB", static_cast<double>(bytes) / (1024.0 * 1024.0));
   } else if (bytes >= 1024) {
     std::snprintf(text, sizeof text, "%.1f KiB", static_cast<double>(bytes) / 1024.0);
@@ -29,7 +29,7 @@ std::string human_bytes(std::uint64_t bytes) {
 
 std::string human_duration(std::int64_t seconds) {
   if (seconds >= 2 * kDay) return std::to_string(seconds / kDay) + " d";
-  if (seconds >= 2 * 3600) return std::to_string(seconds / 3600) + " h";
+  if (seconds >= std::int64_t{2} * 3600) return std::to_string(seconds / 3600) + " h";
   if (seconds >= 120) return std::to_string(seconds / 60) + " min";
   return std::to_string(seconds) + " s";
 }

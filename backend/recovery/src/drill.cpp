@@ -134,7 +134,7 @@ class Drill {
   [[nodiscard]] const std::string& smoke_summary() const { return smoke_summary_; }
 
  private:
-  bool fail(int exit_code, std::string step, std::string detail) {
+  bool fail(int exit_code, std::string step, const std::string& detail) {
     record_.exit_code = exit_code;
     record_.failed_step = std::move(step);
     record_.failure = one_line(detail);

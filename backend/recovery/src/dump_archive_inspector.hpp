@@ -39,9 +39,9 @@
 
 namespace weighlink::recovery::dump_detail {
 
-constexpr std::size_t kWindow = 64 * 1024;  // what one read_at fetches while parsing
-constexpr std::size_t kSniff = 1024;        // head and tail of anything that is not PGDMP
-constexpr std::size_t kKeep = 256;          // longest name or version kept from the archive
+constexpr std::size_t kWindow = std::size_t{64} * 1024;  // what one read_at fetches while parsing
+constexpr std::size_t kSniff = 1024;  // head and tail of anything that is not PGDMP
+constexpr std::size_t kKeep = 256;    // longest name or version kept from the archive
 // Larger than any string or TOC pg_dump writes (its strings are palloc'd, < 1 GiB); beyond these
 // the bytes are not a TOC at all.
 constexpr std::int64_t kMaxString = std::int64_t{1} << 30;

@@ -223,10 +223,10 @@ class Recovery {
   void set(std::string_view key, json::value value) { line_[key] = std::move(value); }
   void step(std::string_view name, Clock::time_point since) { durations_[name] = ms_since(since); }
   // Records the failure; returns the line to log.
-  json::object failed(std::string_view step, std::string why) {
+  json::object failed(std::string_view step, std::string_view why) {
     line_["outcome"] = "failed";
     line_["failed_step"] = step;
-    line_["error"] = std::move(why);
+    line_["error"] = why;
     return finish();
   }
   json::object succeeded() {

@@ -59,7 +59,7 @@ class Report {
     detail_ = std::move(detail);
     evidence_ = std::move(evidence);
   }
-  void note(std::string text) { notes_.emplace_back(std::move(text)); }
+  void note(std::string_view text) { notes_.emplace_back(text); }
   void set(std::string_view key, json::value value) { extra_[key] = std::move(value); }
 
   [[nodiscard]] VerifyCode code() const { return code_; }

@@ -9,6 +9,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
+#include <exception>
 #include <optional>
 #include <thread>
 
@@ -25,7 +26,7 @@ using tcp = net::ip::tcp;
 namespace {
 
 constexpr auto kIoTimeout = std::chrono::seconds(10);
-constexpr std::uint64_t kBodyLimit = 8 * 1024;  // the endpoints take no body
+constexpr std::uint64_t kBodyLimit = std::uint64_t{8} * 1024;  // the endpoints take no body
 constexpr std::uint32_t kHeaderLimit = 8 * 1024;
 
 // One connection; keeps itself alive through the handlers it has pending.
@@ -152,7 +153,13 @@ struct HttpServer::Impl {
 
 HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-HttpServer::~HttpServer() { stop(); }
+HttpServer::~HttpServer() {
+  try {
+    stop();
+  } catch (const std::exception& e) {  // the process is ending: say so, never terminate
+    spdlog::error("stopping the HTTP server: {}", e.what());
+  }
+}
 
 base::Expected<std::unique_ptr<HttpServer>> HttpServer::start(std::string_view listen,
                                                               HttpHooks hooks) {

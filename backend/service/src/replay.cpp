@@ -38,7 +38,7 @@ namespace {
 constexpr std::size_t kMaxEvidenceLength = 128;  // hex SHA-256 / HMAC-SHA256 are 64
 constexpr std::size_t kMaxWithheldReason = 200;
 // What is kept of a payload that could not be stored as JSON (the agent keeps the whole of it).
-constexpr std::size_t kMaxKeptInvalidPayload = 64 * 1024;
+constexpr std::size_t kMaxKeptInvalidPayload = std::size_t{64} * 1024;
 // 9999-12-31T23:59:59.999Z: timestamptz holds it; created_at beyond would overflow the column.
 constexpr std::int64_t kMaxCreatedAtMs = 253'402'300'799'999;
 constexpr auto kMaxSeq = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());

@@ -1,10 +1,10 @@
 #include "weighlink/testing/chromium.hpp"
 
-#include <signal.h>
 #include <unistd.h>
 
 #include <boost/json.hpp>
 #include <cerrno>
+#include <csignal>
 #include <fstream>
 #include <sstream>
 

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <deque>
 #include <future>
+#include <iostream>
 #include <map>
 #include <optional>
 #include <random>
@@ -73,7 +74,7 @@ struct FaultProxy::Impl {
   std::atomic<FaultMode> mode{FaultMode::pass};
   std::atomic<std::int64_t> delay_ms{200};
   std::atomic<std::uint64_t> cut_min{1};
-  std::atomic<std::uint64_t> cut_max{128 * 1024};
+  std::atomic<std::uint64_t> cut_max{std::uint64_t{128} * 1024};
 
   std::atomic<std::uint64_t> connections{0};
   std::atomic<std::uint64_t> live{0};
@@ -108,19 +109,23 @@ struct FaultProxy::Impl {
   }
 
   ~Impl() {
-    asio::post(ioc, [this] {
-      error_code ignored;
-      acceptor.close(ignored);
-      close_all(/*by_cut_all=*/false);
-    });
-    guard.reset();
-    // Every operation ends once its socket or timer is closed; a stuck handler would hang the
-    // test, so stop the loop after a while in any case.
-    if (finished.get_future().wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
-      ioc.stop();
+    try {
+      asio::post(ioc, [this] {
+        error_code ignored;
+        acceptor.close(ignored);
+        close_all(/*by_cut_all=*/false);
+      });
+      guard.reset();
+      // Every operation ends once its socket or timer is closed; a stuck handler would hang the
+      // test, so stop the loop after a while in any case.
+      if (finished.get_future().wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
+        ioc.stop();
+      }
+      thread.join();
+      conns.clear();
+    } catch (const std::exception& e) {
+      std::cerr << "fault proxy: stopping: " << e.what() << "\n";
     }
-    thread.join();
-    conns.clear();
   }
 
   bool coin() { return (rng() & 1U) != 0; }
@@ -163,7 +168,7 @@ struct FaultProxy::Impl::Conn : std::enable_shared_from_this<Conn> {
     std::atomic<std::uint64_t>& counter;
     asio::steady_timer timer;
     bool from_client;
-    std::array<char, 16 * 1024> buf{};
+    std::array<char, std::size_t{16} * 1024> buf{};
     std::deque<Chunk> queue;
     std::size_t queued = 0;
     bool reading = false;

@@ -56,7 +56,7 @@ class TruConnect {
   void close(Client& client);
   // One text message from a socket client. Replies go through `send`, possibly later (captures
   // wait for a stable reading); `send` must tolerate a client that has gone.
-  void on_message(Client& client, std::string_view text, Send send);
+  void on_message(Client& client, std::string_view text, const Send& send);
 
   // The live frame for a client of `mode` ("weight" for mobile, "weights" for multideck), from
   // the scale's latest reading and axle session. The server builds it once per reading and mode.
@@ -108,9 +108,9 @@ class TruConnect {
   void on_reset_session(Event& e);
   void on_query_weight(Event& e);
   void on_traffic_control(Event& e);
-  void complete_session(const std::string& key, Reply reply, std::string ack_event);
+  void complete_session(const std::string& key, const Reply& reply, const std::string& ack_event);
   // A static capture of the scale under `req.idempotency_key`, answered with `ack_event`.
-  void capture_now(CaptureRequest req, std::string ack_event, Reply reply);
+  void capture_now(CaptureRequest req, const std::string& ack_event, const Reply& reply);
   // What the web app told about the vehicle, recorded with its weighing.
   [[nodiscard]] boost::json::object reference() const;
   void reset_session();

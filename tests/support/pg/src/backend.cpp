@@ -15,7 +15,7 @@ std::string add_station(const std::string& dsn, const std::string& id,
                         bool allow_unsigned_weighings) {
   std::vector<std::string> argv{
       bin("weighlink-backend"), "station", "add", "--dsn", dsn, "--id", id};
-  if (allow_unsigned_weighings) argv.push_back("--allow-unsigned-weighings");
+  if (allow_unsigned_weighings) argv.emplace_back("--allow-unsigned-weighings");
   const auto r = run(argv);
   if (r.exit_code != 0) throw std::runtime_error("station add " + id + " failed: " + r.output);
   return last_line(r.output);

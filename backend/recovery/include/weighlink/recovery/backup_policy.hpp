@@ -74,9 +74,10 @@ using RowCounts = std::map<std::string, std::int64_t>;
 
 // dr-status: the production-readiness gate.
 struct DrPolicy {
-  std::int64_t max_backup_age_s = 26 * 3600;    // a nightly backup, with slack
-  std::int64_t max_verified_age_s = 26 * 3600;  // the RPO of the 24 h tier, with slack
-  std::int64_t max_drill_age_s = 31 * 24 * 3600;
+  std::int64_t max_backup_age_s = std::int64_t{26} * 3600;  // a nightly backup, with slack
+  std::int64_t max_verified_age_s =
+      std::int64_t{26} * 3600;  // the RPO of the 24 h tier, with slack
+  std::int64_t max_drill_age_s = std::int64_t{31} * 24 * 3600;
   double max_rto_s = 4 * 3600;  // the slowest tier's RTO
 };
 struct DrFacts {
