@@ -5,8 +5,9 @@
 namespace weighlink::pg {
 namespace {
 
-// NOLINTNEXTLINE(cppcoreguidelines-virtual-class-destructor): one static instance, never deleted
-// through the base (boost's error_category has a protected non-virtual destructor by design).
+// One static instance, never deleted through the base (boost's error_category has a protected
+// non-virtual destructor by design).
+// NOLINTNEXTLINE(cppcoreguidelines-virtual-class-destructor)
 class BackendCategory final : public boost::system::error_category {
  public:
   const char* name() const noexcept override { return "weighlink.backend"; }

@@ -13,8 +13,9 @@
 namespace weighlink::recovery {
 namespace {
 
-// NOLINTNEXTLINE(cppcoreguidelines-virtual-class-destructor): one static instance, never deleted
-// through the base (boost's error_category has a protected non-virtual destructor by design).
+// One static instance, never deleted through the base (boost's error_category has a protected
+// non-virtual destructor by design).
+// NOLINTNEXTLINE(cppcoreguidelines-virtual-class-destructor)
 class OffsiteCategory final : public boost::system::error_category {
  public:
   const char* name() const noexcept override { return "weighlink.offsite"; }
