@@ -50,7 +50,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (data[0] & 1) {
     agent::TruConnect::Client client;
     client.registered = (data[0] & 2) != 0;
-    world.tc->on_message(client, rest, [answers](std::string) { ++*answers; });
+    world.tc->on_message(client, rest, [answers](const std::string&) { ++*answers; });
   } else {
     // "METHOD TARGET\nBODY"
     agent::HttpRequest req;
@@ -60,7 +60,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     req.method = line.substr(0, sp);
     req.target = sp == std::string::npos ? "/" : line.substr(sp + 1);
     req.body = nl == std::string::npos ? std::string() : rest.substr(nl + 1);
-    world.tc->http(req, [answers](agent::HttpResponse) { ++*answers; });
+    world.tc->http(req, [answers](const agent::HttpResponse&) { ++*answers; });
     if (*answers != 1 && req.method != "POST") __builtin_trap();  // every GET answers once
   }
   // A frame for both modes must always build.

@@ -80,8 +80,8 @@ inline agent::CaptureContext fuzz_context(NullOutbox& outbox, agent::LiveState& 
   ctx.station_id = "fuzz";
   ctx.outbox = &outbox;
   ctx.live = &live;
-  ctx.post = [](std::function<void()> fn) { fn(); };
-  ctx.schedule = [](std::chrono::milliseconds, std::function<void()>) {};
+  ctx.post = [](const std::function<void()>& fn) { fn(); };
+  ctx.schedule = [](std::chrono::milliseconds, const std::function<void()>&) {};
   return ctx;
 }
 

@@ -102,7 +102,7 @@ struct AgentProcess {
     }
     if (!config.empty()) {
       std::ofstream(dir / "agent.yaml") << config;
-      argv.push_back("--config");
+      argv.emplace_back("--config");
       argv.push_back((dir / "agent.yaml").string());
     }
     argv.insert(argv.end(), extra.begin(), extra.end());

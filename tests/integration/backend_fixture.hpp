@@ -55,7 +55,7 @@ inline void migrate(const PgCluster& pg) {
 inline std::string add_station(const PgCluster& pg, const std::string& id,
                                bool allow_unsigned = true) {
   std::vector<std::string> argv{kBackend, "station", "add", "--dsn", pg.dsn(), "--id", id};
-  if (allow_unsigned) argv.push_back("--allow-unsigned-weighings");
+  if (allow_unsigned) argv.emplace_back("--allow-unsigned-weighings");
   const auto result = weighlink::testing::run(argv);
   INFO(result.output);
   REQUIRE(result.exit_code == 0);

@@ -170,7 +170,8 @@ TEST_CASE(
       {"operator of 201", R"({"operator":")" + std::string(201, 'o') + "\"}", "invalid_operator"},
       {"reference not an object", R"({"reference":"KCA 1"})", "invalid_reference"},
       {"reference with 1e5", R"({"reference":{"price":1e5}})", "inexact_number"},
-      {"reference of 17 KiB", R"({"reference":{"note":")" + std::string(17 * 1024, 'x') + "\"}}",
+      {"reference of 17 KiB",
+       R"({"reference":{"note":")" + std::string(std::size_t{17} * 1024, 'x') + "\"}}",
        "reference_too_large"},
       {"timeout_ms of 1.5", R"({"timeout_ms":1.5})", "invalid_timeout"},
   };

@@ -108,7 +108,7 @@ TEST_CASE("config boundary: each bad flag or file stops the daemon with exit 2 a
     argv.insert(argv.end(), bad.flags.begin(), bad.flags.end());
     if (*bad.yaml != '\0') {
       std::ofstream(dir / "agent.yaml", std::ios::trunc) << bad.yaml;
-      argv.push_back("--config");
+      argv.emplace_back("--config");
       argv.push_back((dir / "agent.yaml").string());
     }
     const auto r = run_split(argv, std::chrono::seconds(20));
@@ -160,12 +160,12 @@ TEST_CASE("config boundary: key and token files open to others are refused, nami
     argv.insert(argv.end(), c.flags.begin(), c.flags.end());
     if (!c.yaml.empty()) {
       std::ofstream(dir / "agent.yaml", std::ios::trunc) << c.yaml;
-      argv.push_back("--config");
+      argv.emplace_back("--config");
       argv.push_back((dir / "agent.yaml").string());
     }
     for (const bool check_only : {false, true}) {
       auto args = argv;
-      if (check_only) args.push_back("--check-config");
+      if (check_only) args.emplace_back("--check-config");
       const auto r = run_split(args);
       INFO("stderr: " << r.err);
       CHECK(r.exit_code == 2);

@@ -58,6 +58,7 @@ TEST_CASE("outbox: SIGKILL at random moments while producers post loses and doub
     std::atomic<int> in_flight{0};
     std::atomic<int> answered{0};  // 202 or 200 in this cycle
     std::vector<std::thread> producers;
+    producers.reserve(4);
     for (int t = 0; t < 4; ++t) {
       producers.emplace_back([&, t] {
         for (int n = 0; !stop; ++n) {
@@ -116,6 +117,7 @@ TEST_CASE("outbox: the files copied at random moments while writes go on open wi
   std::set<std::string> acknowledged;
   std::atomic<bool> stop{false};
   std::vector<std::thread> producers;
+  producers.reserve(4);
   for (int t = 0; t < 4; ++t) {
     producers.emplace_back([&, t] {
       for (int n = 0; !stop; ++n) {

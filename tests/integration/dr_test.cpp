@@ -183,7 +183,8 @@ TEST_CASE("dr: restored from an older backup, the agents re-send what it lacks, 
   const std::string changed =
       "backend generation changed from " + old_generation + " to " + new_generation;
   for (auto& [id, station] : stations) {
-    CAPTURE(id);
+    const std::string& station_id = id;  // doctest's CAPTURE cannot take a structured binding
+    CAPTURE(station_id);
     CHECK(station->log().find(changed) != std::string::npos);
   }
   CHECK(a.log().find("re-sending") != std::string::npos);

@@ -257,7 +257,8 @@ TEST_CASE("drill: a verified backup restores, serves, passes the smoke, and dr-s
   CHECK(status.exit_code == 0);
   CHECK(status.json.at("ready") == true);
   for (const auto& [name, met] : checks(status.json)) {
-    CAPTURE(name);
+    const auto& check = name;  // doctest's CAPTURE cannot take a structured binding
+    CAPTURE(check);
     CHECK(met);
   }
   CHECK(checks(status.json).size() == 5);
@@ -387,9 +388,9 @@ TEST_CASE("drill: a dump of schema 1 is migrated on restore and drills fine") {
 
 TEST_CASE("dr-status: a verified dump older than the policy is not ready (verified_age)") {
   Folder f;
-  f.backup(2 * 3600);
-  f.verified(30 * 3600);
-  f.drill_line(24 * 3600, "pass", 42.5);
+  f.backup(std::int64_t{2} * 3600);
+  f.verified(std::int64_t{30} * 3600);
+  f.drill_line(std::int64_t{24} * 3600, "pass", 42.5);
   const auto status = dr_status(f.dir);
   INFO(status.output);
   CHECK(status.exit_code == 3);

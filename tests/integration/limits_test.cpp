@@ -154,6 +154,7 @@ TEST_CASE("limits: at the connection cap a new connection gets 503 when every sl
     return c;
   };
   std::vector<std::unique_ptr<RawConn>> busy;
+  busy.reserve(16);
   for (int i = 0; i < 16; ++i) busy.push_back(open_busy());
   // A probe that reached the agent before one of their headers found that connection idle and
   // took its slot (it is closed): open it again, and probe again, until the cap answers.
@@ -267,6 +268,7 @@ TEST_CASE("limits: out of file descriptors the agent pauses accepting, answers 5
   const auto http = agent.wait_ready(dir / "ready").at("http");
   const long ticks_before = cpu_ticks(agent.pid());
   std::vector<std::unique_ptr<RawConn>> flood;
+  flood.reserve(100);
   for (int i = 0; i < 100; ++i) flood.push_back(std::make_unique<RawConn>(http));
   // A health probe on a new connection gets an answer, not a hang: 503 while out of descriptors.
   RawConn probe(http);

@@ -238,7 +238,8 @@ TEST_CASE("monitor: --recover restores verified-latest into a fresh database and
   CHECK(text(recovery, "dump") == dump.filename().string());
   CHECK(recovered_databases(standby) == database);
   for (const auto& [table, count] : manifest.at("row_counts").as_object()) {
-    CAPTURE(table);
+    const std::string table_name = table;  // doctest's CAPTURE cannot take a structured binding
+    CAPTURE(table_name);
     // backend_meta: the restore adds restored_from and restored_at.
     const auto expected = count.as_int64() + (table == "backend_meta" ? 2 : 0);
     CHECK(standby.query_scalar("SELECT count(*) FROM " + std::string(table), database) ==

@@ -70,7 +70,7 @@ TEST_CASE("offsite: put, list, fetch, small files and remove on a WebDAV remote"
   REQUIRE_FALSE(listed_before.has_value());
   CHECK(listed_before.error().code == OffsiteErrc::not_found);
 
-  write_random(tmp / "local.dump", 300 * 1024);
+  write_random(tmp / "local.dump", std::size_t{300} * 1024);
   const auto put = store->put(tmp / "local.dump", "weighlink_20240501_030000.dump");
   REQUIRE_MESSAGE(put.has_value(), (put ? "" : put.error().message));
   const auto on_server = tmp / "served" / "backups" / "weighlink_20240501_030000.dump";
@@ -99,7 +99,7 @@ TEST_CASE("offsite: put, list, fetch, small files and remove on a WebDAV remote"
   CHECK(read_file(tmp / "served" / "backups" / "verified-latest") ==
         "weighlink_20240502_030000.dump");
   // A dump put again with the same size and new bytes replaces the old one too.
-  write_random(tmp / "other.dump", 300 * 1024);
+  write_random(tmp / "other.dump", std::size_t{300} * 1024);
   {
     std::fstream patch(tmp / "other.dump", std::ios::in | std::ios::out | std::ios::binary);
     patch << "different";
@@ -180,7 +180,7 @@ TEST_CASE("offsite: an upload is not visible under its final name until it is co
 TEST_CASE("offsite: a read-only HTTP source lists and fetches, and refuses uploads") {
   TempDir tmp("wl-offsite");
   fs::create_directories(tmp / "served" / "sub");
-  write_random(tmp / "served" / "weighlink_1.dump", 64 * 1024);
+  write_random(tmp / "served" / "weighlink_1.dump", std::size_t{64} * 1024);
   std::ofstream(tmp / "served" / "weighlink_1.manifest.json") << R"({"size_bytes":65536})";
   RcloneServe http(RcloneServe::Kind::http, tmp / "served", tmp / "rclone.log");
   auto store = open_store(location(http.remote()));

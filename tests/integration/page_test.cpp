@@ -44,7 +44,8 @@ class Indicator {
   Indicator& operator=(const Indicator&) = delete;
 
   [[nodiscard]] std::string path() const { return pty_.path(); }
-  void show(const std::string& weight, bool motion = false, std::vector<std::string> decks = {}) {
+  void show(const std::string& weight, bool motion = false,
+            const std::vector<std::string>& decks = {}) {
     std::lock_guard lock(mutex_);
     state_.weight = *weighlink::scale::Decimal::parse(weight);
     state_.tare = *weighlink::scale::Decimal::parse("0");

@@ -35,7 +35,7 @@ TEST_CASE("poison: a row the database refuses is found with savepoints and rejec
 
   pb::ReplayRequest request;
   request.set_station_id("st1");
-  for (auto m :
+  for (const auto& m :
        {weighing("st1", 1, "w1", "1000"), note("st1", 2, "n2"), weighing("st1", 3, "w13", "13"),
         note("st1", 4, "n4"), mutation("st1", 5, "refused-kind", "test.refused", R"({"x":1})"),
         weighing("st1", 6, "w6", "6000"), note("st1", 7, "n7")}) {

@@ -365,7 +365,7 @@ TEST_CASE("replay: through a flapping link every acknowledged mutation lands exa
         proxy.set_mode(FaultMode::delay);
         break;
       case FaultMode::cut:
-        proxy.set_cut_range(1, 256 * 1024);
+        proxy.set_cut_range(1, std::uint64_t{256} * 1024);
         proxy.set_mode(FaultMode::cut);
         break;
       case FaultMode::drop:

@@ -44,6 +44,7 @@ TEST_CASE("replicas: agents spread over two replicas that die in turn apply ever
   std::vector<std::set<std::string>> acknowledged(kStations);
   std::atomic<bool> stop{false};
   std::vector<std::thread> producers;
+  producers.reserve(kStations);
   for (int i = 0; i < kStations; ++i) {
     producers.emplace_back([&, i] {
       for (int n = 0; !stop; ++n) {
@@ -62,6 +63,7 @@ TEST_CASE("replicas: agents spread over two replicas that die in turn apply ever
   // through a replica that is up.
   const auto rows_per_station = [&] {
     std::vector<std::string> rows;
+    rows.reserve(kStations);
     for (int i = 0; i < kStations; ++i) {
       rows.push_back(pg.query_scalar("select count(*) from mutation_log where station_id='st-" +
                                      std::to_string(i + 1) + "'"));

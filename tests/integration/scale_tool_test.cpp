@@ -230,7 +230,7 @@ TEST_CASE("scale tool: probe identifies the protocol a simulator speaks on a pty
   // A streaming protocol, and a polled one that answers only when asked.
   std::vector<std::string> ids{"mt-continuous"};
   if (!ws::poll_command("mt-sics").empty() && ws::make_encoder("mt-sics", true)) {
-    ids.push_back("mt-sics");
+    ids.emplace_back("mt-sics");
   }
   for (const auto& id : ids) {
     CAPTURE(id);

@@ -53,7 +53,7 @@ void write_json(const fs::path& file, const json::object& o) {
 // (optionally told the new file's size and sha256, as a backup of that file would have written).
 fs::path folder_with(const TempDir& root, const std::string& name, const fs::path& good_manifest,
                      const std::string& bytes, bool manifest_matches_file) {
-  const auto dir = root / name;
+  auto dir = root / name;
   fs::create_directories(dir);
   auto manifest = read_json(good_manifest);
   const std::string dump(manifest.at("dump").as_string());
@@ -72,7 +72,7 @@ void add_history(const fs::path& dir, const fs::path& good_manifest, std::uint64
   const std::string created(manifest.at("created_at").as_string());
   for (int d = 1; d <= days; ++d) {
     // created_at d days earlier: same clock time, earlier day.
-    const auto t = weighlink::base::parse_utc_timestamp(created).value() - d * 86400;
+    const auto t = weighlink::base::parse_utc_timestamp(created).value() - std::int64_t{d} * 86400;
     const std::string iso = weighlink::base::format_utc_timestamp(t);
     const std::string base = "weighlink_" + weighlink::base::format_utc_file_stamp(t);
     auto old = manifest;
@@ -270,7 +270,8 @@ TEST_CASE("verify-backup: the corruption catalogue is caught with its code and n
   // Size against the trailing 7-day median: three times it, and a third of it.
   for (const auto& [name, median, code] : {std::tuple{"tripled", good.size() / 3, "SIZE_EXCEEDED"},
                                            std::tuple{"third", good.size() * 3, "SIZE_SHRUNK"}}) {
-    CAPTURE(name);
+    const std::string case_name = name;  // doctest's CAPTURE cannot take a structured binding
+    CAPTURE(case_name);
     const auto dir = folder_with(root, name, manifest, good, false);
     add_history(dir, manifest, median, 5);
     const auto v = verify_backup(dir);

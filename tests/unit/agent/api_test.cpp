@@ -159,7 +159,7 @@ TEST_CASE("api: a bad capture or mutation is refused with a clear 4xx and nothin
       {req("POST", "/v1/captures", R"({"timeout_ms":1.5})", "k"), 400, "invalid_timeout"},
       {req("POST", "/v1/captures", R"({"reference":"KCA"})", "k"), 400, "invalid_reference"},
       {req("POST", "/v1/captures",
-           R"({"reference":{"x":")" + std::string(17 * 1024, 'a') + R"("}})", "k"),
+           R"({"reference":{"x":")" + std::string(std::size_t{17} * 1024, 'a') + R"("}})", "k"),
        400, "reference_too_large"},
       {req("POST", "/v1/captures", R"({"scale":"rear"})", "k"), 404, "unknown_scale"},
       {req("POST", "/v1/mutations", R"({"kind":"t.x","payload":{}})"), 400,

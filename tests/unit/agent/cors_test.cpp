@@ -11,8 +11,9 @@ namespace {
 
 std::map<std::string, std::string> headers_of(const HttpResponse& r) {
   std::map<std::string, std::string> out;
-  for (const auto& [k, v] : r.headers) {
-    CHECK_MESSAGE(!out.contains(k), "header " << k << " twice");
+  for (const auto& header : r.headers) {
+    const auto& [k, v] = header;
+    CHECK_MESSAGE(!out.contains(k), "header " << header.first << " twice");
     out[k] = v;
   }
   return out;

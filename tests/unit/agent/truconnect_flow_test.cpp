@@ -36,8 +36,9 @@ class App {
     raw(R"({"event":")" + event + R"(","data":)" + data + "}");
   }
   void raw(const std::string& text) {
-    st_.truconnect->on_message(
-        client_, text, [got = got_](std::string m) { got->push_back(json::parse(m).as_object()); });
+    st_.truconnect->on_message(client_, text, [got = got_](const std::string& m) {
+      got->push_back(json::parse(m).as_object());
+    });
   }
   // The data of the first message named `event` not taken yet (waiting for the outbox when the
   // answer comes from it). Messages are taken one by one, in any order, like the app's handlers.

@@ -71,7 +71,8 @@ TEST_CASE("soft fk: a bad allowlist names the entry and the key, and changes not
       {"soft_foreign_keys:\n  - name: applied_capture_has_weighing\n    max_orphan: 0\n",
        "unknown key `max_orphan`"},
   };
-  for (const auto& [text, expected] : cases) {
+  for (const auto& one_case : cases) {
+    const auto& [text, expected] = one_case;
     auto keys = builtin_soft_foreign_keys();
     const auto applied = apply_soft_fk_allowlist(text, "allow.yaml", keys);
     REQUIRE_FALSE(applied.has_value());

@@ -73,7 +73,7 @@ inline bool same(const Reading& a, const Reading& b) {
 // give the same readings and stats. Returns the whole-input result.
 inline Decoded decode_every_split(std::string_view protocol, std::string_view bytes,
                                   const ParserOptions& options = {}) {
-  const Decoded whole = decode(protocol, bytes, options);
+  Decoded whole = decode(protocol, bytes, options);
   auto check = [&](const Decoded& d, const std::string& how) {
     INFO(how);
     REQUIRE(d.readings.size() == whole.readings.size());

@@ -62,7 +62,7 @@ void check_vector(const Reading& r, const Vector& v) {
 
 std::string strip_checksum(const std::string& frame) { return frame.substr(0, 17); }
 
-std::string frame_of(std::string body17) { return body17 + toledo_checksum(body17); }
+std::string frame_of(const std::string& body17) { return body17 + toledo_checksum(body17); }
 
 }  // namespace
 
@@ -201,7 +201,7 @@ TEST_CASE("mt-continuous: parity-set bytes decode identically") {
 
 TEST_CASE("mt-continuous: garbage between frames is skipped and counted") {
   const auto vectors = reference_vectors();
-  const std::string garbage = "\xff\x00hello\r\n" + std::string("\x7f\x80", 2);
+  const std::string garbage = std::string("\xff\x00hello\r\n", 9) + std::string("\x7f\x80", 2);
   const std::string stream =
       garbage + vectors[0].frame + garbage + vectors[1].frame + garbage + vectors[2].frame;
   const auto d = decode_every_split("mt-continuous", stream);

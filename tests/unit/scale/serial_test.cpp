@@ -178,7 +178,7 @@ TEST_CASE("reader: an unplugged port is reported lost and the scale goes stale")
   REQUIRE(events.wait([&] { return !events.connections.empty(); }));
   pty->write(encode_mt_continuous(DisplayState{Decimal{1000, 0}, Decimal{0, 0}}, false));
   pty->write(encode_mt_continuous(DisplayState{Decimal{1020, 0}, Decimal{0, 0}}, false));
-  REQUIRE(events.wait([&] { return events.readings.size() >= 1; }));
+  REQUIRE(events.wait([&] { return !events.readings.empty(); }));
   pty.reset();  // unplug: both ends close, the device disappears
   REQUIRE(events.wait([&] {
     return events.connections.size() >= 2 && !events.connections[1].first &&

@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <iostream>
 #include <thread>
 
 #include "reader_events.hpp"
@@ -59,13 +60,17 @@ class LoopbackIndicator {
     thread_ = std::thread([this] { io_.run(); });
   }
   ~LoopbackIndicator() {
-    asio::post(io_, [this] {
-      stopping_ = true;
-      acceptor_.close();
-      timer_.cancel();
-      if (peer_) peer_->close();
-    });
-    thread_.join();
+    try {
+      asio::post(io_, [this] {
+        stopping_ = true;
+        acceptor_.close();
+        timer_.cancel();
+        if (peer_) peer_->close();
+      });
+      thread_.join();
+    } catch (const std::exception& e) {
+      std::cerr << "stopping the loopback indicator: " << e.what() << "\n";
+    }
   }
   LoopbackIndicator(const LoopbackIndicator&) = delete;
   LoopbackIndicator& operator=(const LoopbackIndicator&) = delete;

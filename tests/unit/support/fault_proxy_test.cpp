@@ -151,7 +151,7 @@ TEST_CASE("fault proxy: pass forwards both ways and counts the bytes") {
   EchoServer echo;
   FaultProxy proxy(echo.address());
   Client c(proxy.address());
-  const auto data = pattern(200 * 1024);
+  const auto data = pattern(std::size_t{200} * 1024);
   REQUIRE(c.send(data));
   const auto r = c.read(data.size(), 5s);
   CHECK_FALSE(r.closed);

@@ -237,7 +237,8 @@ TEST_CASE("outbox: pruning keeps rows younger than the retention minimum") {
   TempDir dir;
   auto outbox = open_outbox(dir.path() / "outbox.db");
   for (int i = 1; i <= 6; ++i) {
-    REQUIRE(outbox->enqueue_wait(weighing(i, i * 1000)).status == EnqueueStatus::accepted);
+    REQUIRE(outbox->enqueue_wait(weighing(i, std::int64_t{i} * 1000)).status ==
+            EnqueueStatus::accepted);
   }
   std::vector<MutationOutcome> acks;
   for (std::uint64_t seq = 1; seq <= 6; ++seq) acks.push_back({seq, {}, {}});
@@ -360,7 +361,8 @@ TEST_CASE("outbox: state writes and mutations commit in the order they were aske
                       [&](boost::system::result<void>) { a.set_value(); });
     auto m = weighing(round);
     m.state_writes.push_back({"axle-session/main", std::nullopt});
-    outbox->enqueue(std::move(m), [&](weighlink::sync::EnqueueResult r) { b.set_value(r.status); });
+    outbox->enqueue(std::move(m),
+                    [&](const weighlink::sync::EnqueueResult& r) { b.set_value(r.status); });
     outbox->put_state(StateWrite{"axle-session/main", next},
                       [&](boost::system::result<void>) { c.set_value(); });
     a.get_future().get();

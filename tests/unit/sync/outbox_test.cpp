@@ -6,6 +6,7 @@
 #include <future>
 #include <system_error>
 #include <thread>
+#include <utility>
 
 #include "weighlink/testing/process.hpp"
 
@@ -20,7 +21,7 @@ namespace {
 
 std::unique_ptr<Outbox> open_outbox(const std::filesystem::path& file,
                                     weighlink::sync::OutboxOptions options = {}) {
-  auto r = Outbox::open(file, options);
+  auto r = Outbox::open(file, std::move(options));
   REQUIRE_MESSAGE(r.has_value(), (r ? std::string() : r.error().message));
   return std::move(*r);
 }
@@ -65,6 +66,7 @@ TEST_CASE("outbox: concurrent producers share commits and every seq is used once
   auto outbox = open_outbox(dir / "o.db");
   constexpr int kThreads = 8, kEach = 40;
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   std::vector<std::vector<std::uint64_t>> seqs(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {

@@ -75,7 +75,7 @@ std::filesystem::path backdate_backup(const std::filesystem::path& manifest_file
   const auto dump = dir / std::string(manifest.at("dump").as_string());
   manifest["dump"] = name + ".dump";
   manifest["created_at"] = base::format_utc_timestamp(at);
-  const auto moved = dir / (name + ".manifest.json");
+  auto moved = dir / (name + ".manifest.json");
   std::filesystem::rename(dump, dir / (name + ".dump"));
   write_text(moved, boost::json::serialize(manifest) + "\n");
   if (moved != manifest_file) std::filesystem::remove(manifest_file);
