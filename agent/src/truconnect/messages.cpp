@@ -48,7 +48,7 @@ void TruConnect::on_message(Client& client, std::string_view text, const Send& s
   static const json::object kEmpty;
   const json::object& d = data && record::is_json_object(*data) ? data->as_object() : kEmpty;
   dispatch(client, name, d, [this, send](const std::string& ev, const json::object& body) {
-    send(envelope(ev, std::move(body)));
+    send(envelope(ev, body));
   });
 }
 
@@ -210,7 +210,7 @@ void TruConnect::on_weights_captured(Event& e) {
   const auto* session = captures_.session(scale_id_);
   if (session && session->state() == scale::AxleSession::State::weighing &&
       !session->axles().empty()) {
-    return complete_session(vehicle_key() + ":complete", std::move(reply), "weights-captured-ack");
+    return complete_session(vehicle_key() + ":complete", reply, "weights-captured-ack");
   }
   reply("weights-captured-ack", json::object{{"success", true}});
 }

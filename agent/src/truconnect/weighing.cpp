@@ -239,7 +239,7 @@ void TruConnect::on_vehicle_complete(Event& e) {
   const auto* session = captures_.session(scale_id_);
   if (mode_of(client) == "mobile" && session &&
       session->state() != scale::AxleSession::State::idle) {
-    return complete_session(vehicle_key() + ":complete", std::move(reply), "vehicle-complete-ack");
+    return complete_session(vehicle_key() + ":complete", reply, "vehicle-complete-ack");
   }
   // Multi-deck: the operator pressed "Take Weight" in the app, which tells the agent nothing; it
   // hears of the weighing only now, when the app confirms, and the truck may have left. The
@@ -299,7 +299,7 @@ void TruConnect::on_capture_request(Event& e) {
                         (deck.empty() ? "" : ":" + key_part(deck));
   req.reference = reference();
   if (!type.empty()) req.reference["type"] = type;
-  capture_now(std::move(req), "capture-ack", std::move(reply));
+  capture_now(std::move(req), "capture-ack", reply);
 }
 
 }  // namespace weighlink::agent
