@@ -6,6 +6,7 @@
 
 #include <doctest/doctest.h>
 
+#include "weighlink/base/backoff.hpp"
 #include "weighlink/testing/process.hpp"
 #include "weighlink/testing/scripted_http.hpp"
 #include "weighlink/testing/tls_ca.hpp"
@@ -58,9 +59,14 @@ TEST_CASE("notify: 503, 502, 200 is delivered on the third attempt after growing
 
   const auto requests = server.requests();
   REQUIRE(requests.size() == 3);
-  // The waits went to the policy's sleep between the requests, growing.
-  CHECK(waits == std::vector<std::pair<milliseconds, std::size_t>>{{milliseconds(49), 1},
-                                                                   {milliseconds(99), 2}});
+  // The policy's sleep was asked (nothing measured) for the backoff's delays, growing, each
+  // after the request before it.
+  const weighlink::base::BackoffPolicy backoff{policy.backoff_base, policy.backoff_cap};
+  const auto delay = [&](std::uint32_t retry) {
+    return weighlink::base::backoff_delay(backoff, retry, policy.jitter());
+  };
+  CHECK(delay(0) < delay(1));
+  CHECK(waits == std::vector<std::pair<milliseconds, std::size_t>>{{delay(0), 1}, {delay(1), 2}});
   for (const auto& r : requests) {
     CHECK(r.method == "POST");
     CHECK(r.target == "/hooks/backup?token=abc");
