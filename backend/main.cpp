@@ -6,11 +6,11 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdint>
-#include <cstdio>
 #include <exception>
 #include <iostream>
 #include <limits>
 
+#include "weighlink/base/command.hpp"
 #include "weighlink/pg/pg.hpp"
 #include "weighlink/recovery/commands.hpp"
 #include "weighlink/recovery/drill.hpp"
@@ -397,15 +397,6 @@ static int run(int argc, char** argv) {
   return kExitUsage;
 }
 
-// Whatever escapes the command (out of memory, a bug) is said on stderr with exit 1 (SPEC:
-// operational failure) instead of std::terminate's abort.
 int main(int argc, char** argv) {
-  try {
-    return run(argc, argv);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "weighlink-backend: unexpected error: %s\n", e.what());
-  } catch (...) {
-    std::fputs("weighlink-backend: unexpected error\n", stderr);
-  }
-  return 1;
+  return weighlink::base::guarded_main("weighlink-backend", [&] { return run(argc, argv); });
 }
