@@ -10,6 +10,7 @@
 #include <exception>
 #include <iostream>
 #include <limits>
+#include <tuple>
 
 #include "weighlink/pg/pg.hpp"
 #include "weighlink/recovery/commands.hpp"
@@ -35,6 +36,27 @@ void add_folder_flags(CLI::App* command, std::vector<std::string>& locations) {
         locations.insert(locations.end(), more.begin(), more.end());
       },
       "where to read when --dir is unreachable, in order (repeatable)");
+}
+
+// The retention rules of backup and prune (weighlink/recovery/retention.hpp).
+void add_retention_flags(CLI::App* command, weighlink::recovery::RetentionPolicy& policy,
+                         const std::string& when) {
+  command
+      ->add_option("--retention-days", policy.within_days,
+                   when + "keep every dump younger than this (never the newest two verified go)")
+      ->check(CLI::Range(1, 36500));
+  const std::tuple<const char*, int*, const char*> tiers[] = {
+      {"--keep-daily", &policy.daily, "days"},
+      {"--keep-weekly", &policy.weekly, "ISO weeks"},
+      {"--keep-monthly", &policy.monthly, "months"},
+      {"--keep-yearly", &policy.yearly, "years"}};
+  for (const auto& [flag, count, periods] : tiers) {
+    command
+        ->add_option(flag, *count,
+                     when + "keep the newest dump of each of the N latest " + periods +
+                         " (UTC) that have one")
+        ->check(CLI::Range(1, 100000));
+  }
 }
 
 }  // namespace
@@ -119,13 +141,32 @@ static int run(int argc, char** argv) {
       ->required();
   backup->add_option("--mirror", backup_mirrors,
                      "also copy it here (folder or rclone remote; repeatable)");
-  backup
-      ->add_option("--retention-days", backup_options.retention_days,
-                   "then remove dumps older than this from every destination (never the newest "
-                   "two verified)")
-      ->check(CLI::Range(1, 36500));
+  add_retention_flags(backup, backup_options.retention, "then retention on every destination: ");
   backup->add_option("--staging-dir", backup_options.staging_dir,
                      "where the dump is written before its upload to a remote --dir");
+
+  PruneOptions prune_options;
+  auto* prune = app.add_subcommand(
+      "prune",
+      "retention without a backup: keep what the rules keep (and the newest two verified dumps), "
+      "remove the rest; --dry-run lists each decision and removes nothing");
+  prune
+      ->add_option_function<std::string>(
+          "--dir",
+          [&prune_options](const std::string& dir) {
+            prune_options.locations.insert(prune_options.locations.begin(), dir);
+          },
+          "backup folder or rclone remote (remote:path)")
+      ->required();
+  prune->add_option_function<std::vector<std::string>>(
+      "--mirror",
+      [&prune_options](const std::vector<std::string>& more) {
+        prune_options.locations.insert(prune_options.locations.end(), more.begin(), more.end());
+      },
+      "apply the same rules here too (repeatable)");
+  add_retention_flags(prune, prune_options.retention, "");
+  prune->add_flag("--dry-run", prune_options.dry_run,
+                  "print what would be removed and why each dump is kept; remove nothing");
 
   VerifyOptions verify;
   auto* verify_cmd = app.add_subcommand(
@@ -369,6 +410,7 @@ static int run(int argc, char** argv) {
                                          backup_mirrors.end());
       return run_backup(backup_options, console);
     }
+    if (*prune) return run_prune(prune_options, console);
     if (*verify_cmd) return run_verify_backup(verify, console);
     if (*restore) return run_restore(restore_options, console);
     if (*mark_restored) return run_mark_restored(dsn, restored_from, console);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "weighlink/base/command.hpp"
+#include "weighlink/recovery/retention.hpp"
 
 namespace weighlink::recovery {
 
@@ -19,15 +20,27 @@ using base::kExitUsage;
 // backup --dir DIR: DIR/weighlink_YYYYMMDD_HHMMSS.dump (pg_dump -Fc) and its .manifest.json (size,
 // sha256, per-table row counts, per-station high water and the generation from the dump's own
 // snapshot, server version, created_at). DIR is a local folder or an rclone remote; each --mirror
-// gets a copy; with retention_days, retention runs on every destination afterwards. The last
-// line printed is the primary manifest's path. Exit 1 when any destination missed the dump.
+// gets a copy; when the retention policy sets a rule, retention runs on every destination
+// afterwards (retention.hpp). The last line printed is the primary manifest's path. Exit 1 when
+// any destination missed the dump.
 struct BackupOptions {
   std::string dsn;
   std::vector<std::string> destinations;  // --dir, then each --mirror
-  int retention_days = 0;                 // 0: no retention
+  RetentionPolicy retention;              // no rule set: no retention
   std::string staging_dir;                // where a dump for a remote --dir is written first
 };
 [[nodiscard]] int run_backup(const BackupOptions& options, const base::Console& console);
+
+// prune --dir DIR [--mirror DIR2 ...] RULES [--dry-run]: retention alone, without a backup, on
+// every location: each dump's decision is printed (kept: by which rules; removed: why), then a
+// count per location. With dry_run nothing is removed. Exit 2 when no rule is set, 1 when a
+// location could not be listed or a file not removed.
+struct PruneOptions {
+  std::vector<std::string> locations;  // --dir, then each --mirror
+  RetentionPolicy retention;
+  bool dry_run = false;
+};
+[[nodiscard]] int run_prune(const PruneOptions& options, const base::Console& console);
 
 struct RestoreOptions {
   std::string file;      // a custom-format dump (backup's weighlink_*.dump)
