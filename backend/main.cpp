@@ -218,10 +218,30 @@ static int run(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
   RestoreOptions restore_options;
+  FetchSource restore_source;
   auto* restore = app.add_subcommand(
       "restore",
       "restore a backup's dump (pre-data, data, post-data), migrate it, set a new generation");
-  restore->add_option("--file", restore_options.file, "the dump (weighlink_*.dump)")->required();
+  restore->add_option("--file", restore_options.file,
+                      "the dump (weighlink_*.dump); with --dir its name there (default: the one "
+                      "verified-latest names)");
+  auto* restore_dir = restore->add_option_function<std::string>(
+      "--dir",
+      [&restore_source](const std::string& dir) {
+        restore_source.locations.insert(restore_source.locations.begin(), dir);
+      },
+      "fetch the dump from this backup folder or rclone remote (a crypt remote decrypts)");
+  restore
+      ->add_option_function<std::vector<std::string>>(
+          "--fallback",
+          [&restore_source](const std::vector<std::string>& more) {
+            restore_source.locations.insert(restore_source.locations.end(), more.begin(),
+                                            more.end());
+          },
+          "where to fetch from when --dir is unreachable, in order (repeatable)")
+      ->needs(restore_dir);
+  restore->add_option("--staging-dir", restore_source.staging_dir,
+                      "where a dump from a remote --dir is downloaded (default $TMPDIR)");
   restore->add_option("--dsn", restore_options.dsn, "libpq connection string (or $WEIGHLINK_DSN)")
       ->envname("WEIGHLINK_DSN")
       ->required();
@@ -412,7 +432,14 @@ static int run(int argc, char** argv) {
     }
     if (*prune) return run_prune(prune_options, console);
     if (*verify_cmd) return run_verify_backup(verify, console);
-    if (*restore) return run_restore(restore_options, console);
+    if (*restore) {
+      if (restore_options.file.empty() && restore_source.locations.empty()) {
+        std::cerr << "weighlink-backend: restore: give --file DUMP, or --dir DIR (its "
+                     "verified-latest, or --file NAME in it)\n";
+        return kExitUsage;
+      }
+      return run_restore(restore_options, console, restore_source);
+    }
     if (*mark_restored) return run_mark_restored(dsn, restored_from, console);
     if (*monitor) return run_monitor(monitor_options, console);
     if (*drill) return run_drill(drill_options, console);

@@ -92,15 +92,12 @@ class Progress {
 int run_backup(const BackupOptions& options, const base::Console& console) {
   // The dump holds every station's data and token hashes: readable by its owner only.
   ::umask(077);
-  std::vector<Location> destinations;
-  for (const auto& spec : options.destinations) {
-    auto location = parse_location(spec);
-    if (!location) {
-      console.err << "weighlink-backend: backup: " << location.error().message << "\n";
-      return kExitUsage;
-    }
-    destinations.push_back(*location);
+  auto parsed = parse_locations(options.destinations);
+  if (!parsed) {
+    console.err << "weighlink-backend: backup: " << parsed.error().message << "\n";
+    return kExitUsage;
   }
+  const std::vector<Location>& destinations = *parsed;
   if (destinations.empty()) return fail(console, "no --dir given");
   // The dump is written to the primary folder when it is local, else to the staging folder and
   // uploaded from there.

@@ -18,16 +18,12 @@ int run_prune(const PruneOptions& options, const base::Console& console) {
                    "go)\n";
     return kExitUsage;
   }
-  std::vector<Location> locations;
-  for (const auto& spec : options.locations) {
-    auto location = parse_location(spec);
-    if (!location) {
-      console.err << "weighlink-backend: prune: " << location.error().message << "\n";
-      return kExitUsage;
-    }
-    locations.push_back(*location);
+  const auto locations = parse_locations(options.locations);
+  if (!locations) {
+    console.err << "weighlink-backend: prune: " << locations.error().message << "\n";
+    return kExitUsage;
   }
-  if (locations.empty()) {
+  if (locations->empty()) {
     console.err << "weighlink-backend: prune: no --dir given\n";
     return kExitUsage;
   }
@@ -39,7 +35,7 @@ int run_prune(const PruneOptions& options, const base::Console& console) {
   console.out << "retention: keeping " << options.retention.describe()
               << (options.dry_run ? " (dry run: nothing is removed)" : "") << "\n";
   int exit_code = kExitOk;
-  for (const auto& location : locations) {
+  for (const auto& location : *locations) {
     auto store = open_store(location);
     if (!apply_retention(console, *store, run)) exit_code = kExitFailure;
   }

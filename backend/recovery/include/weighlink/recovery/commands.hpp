@@ -43,7 +43,9 @@ struct PruneOptions {
 [[nodiscard]] int run_prune(const PruneOptions& options, const base::Console& console);
 
 struct RestoreOptions {
-  std::string file;      // a custom-format dump (backup's weighlink_*.dump)
+  // A custom-format dump (backup's weighlink_*.dump); with a FetchSource, a file name there
+  // (empty: the dump verified-latest names).
+  std::string file;
   std::string dsn;       // the target database; nothing outside it is touched
   bool force = false;    // empty a non-empty target first (drop its schemas)
   std::size_t jobs = 2;  // pg_restore --jobs for the data and post-data sections
@@ -52,7 +54,9 @@ struct RestoreOptions {
   std::string expected_sha256;
 };
 
-// restore --file F --dsn DSN [--force] [--jobs N]: refuses a file that is not a custom-format
+// restore --file F --dsn DSN [--force] [--jobs N], or restore --dir DIR [--fallback DIR2 ...]
+// [--file NAME] [--staging-dir D] ... (the dump fetched first; without --file verified-latest's,
+// its sha256 checked against the pointer): refuses a file that is not a custom-format
 // dump or not of a weighlink database (exit 2), one whose sha256 differs from the manifest
 // beside it, a dump it cannot read to the end, a target that is not empty without --force, and a
 // target a weighlink-backend is still connected to (exit 1, the target untouched). Then pg_restore
@@ -60,7 +64,14 @@ struct RestoreOptions {
 // ANALYZE, the pending migrations, and a new generation in backend_meta (with restored_from,
 // restored_at). Prints a phase and throughput summary; the last line is the new generation.
 // restore.hpp has the same as a function (restore_dump).
-[[nodiscard]] int run_restore(const RestoreOptions& options, const base::Console& console);
+// restore --dir DIR [--fallback DIR2 ...]: fetch the dump (and its manifest) from the first
+// location that answers, a folder or an rclone remote (a crypt remote decrypts on the way).
+struct FetchSource {
+  std::vector<std::string> locations;  // empty: options.file is a local path
+  std::string staging_dir;             // where a remote's dump is downloaded (default $TMPDIR)
+};
+[[nodiscard]] int run_restore(const RestoreOptions& options, const base::Console& console,
+                              const FetchSource& source = {});
 
 // mark-restored --dsn DSN --from TEXT: after a restore weighlink did not run itself (pgBackRest
 // point-in-time recovery, a volume snapshot): refuses a server still in recovery, runs the pending
