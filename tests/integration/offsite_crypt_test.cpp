@@ -141,4 +141,32 @@ TEST_CASE("offsite crypt: backup, verify-backup and restore through a crypt remo
     CHECK(pg.query_scalar(count, "target") == pg.query_scalar(count));
   }
   CHECK(fs::is_empty(root / "staging"));  // the download folder is gone
+
+  // A dump named with --file, again through the crypt remote: checked against its manifest.
+  std::string dump;  // its name, as the plain mirror shows it
+  for (const auto& e : fs::directory_iterator(mirror)) {
+    if (e.path().extension() == ".dump") dump = e.path().filename().string();
+  }
+  REQUIRE(dump.starts_with("weighlink_"));
+  const auto named =
+      run({bin("weighlink-backend"), "restore", "--dsn", pg.dsn("target"), "--dir", crypt, "--file",
+           dump, "--force", "--staging-dir", (root / "staging").string()},
+          std::chrono::seconds(120));
+  INFO(named.output);
+  CHECK(named.exit_code == 0);
+  CHECK(named.output.find("matches its manifest") != std::string::npos);
+  CHECK(named.output.find("expected sha256") == std::string::npos);
+  // A path instead of a name, and neither --file nor --dir: bad usage.
+  CHECK(run({bin("weighlink-backend"), "restore", "--dsn", pg.dsn("target"), "--dir", crypt,
+             "--file", "../" + dump})
+            .exit_code == 2);
+  CHECK(run({bin("weighlink-backend"), "restore", "--dsn", pg.dsn("target")}).exit_code == 2);
+
+  // Retention reads the crypt remote's manifests like any folder's.
+  const auto pruned =
+      run({bin("weighlink-backend"), "prune", "--dir", crypt, "--keep-daily", "1", "--dry-run"});
+  INFO(pruned.output);
+  CHECK(pruned.exit_code == 0);
+  CHECK(pruned.output.find("keep " + dump) != std::string::npos);
+  CHECK(pruned.output.find("1 kept, 0 would be removed") != std::string::npos);
 }
