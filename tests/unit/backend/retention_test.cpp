@@ -15,7 +15,8 @@ using namespace weighlink::recovery;
 
 namespace {
 
-constexpr std::int64_t kDay = 24 * 3600;
+constexpr std::int64_t kDay = std::int64_t{24} * 3600;
+constexpr std::int64_t kHour = 3600;
 
 std::int64_t at(const char* utc) {
   const auto t = weighlink::base::parse_utc_timestamp(utc);
@@ -76,8 +77,8 @@ TEST_CASE("retention: each tier keeps the newest dump of its period, by time not
   std::vector<DumpRecord> dumps;
   for (int day = 0; day < 4; ++day) {
     const std::int64_t midnight = at("2027-03-01T00:00:00Z") + day * kDay;
-    dumps.push_back({"z_day" + std::to_string(day) + "_morning", midnight + 3 * 3600, 10, false});
-    dumps.push_back({"a_day" + std::to_string(day) + "_evening", midnight + 21 * 3600, 10, false});
+    dumps.push_back({"z_day" + std::to_string(day) + "_morning", midnight + 3 * kHour, 10, false});
+    dumps.push_back({"a_day" + std::to_string(day) + "_evening", midnight + 21 * kHour, 10, false});
   }
   RetentionPolicy policy;
   policy.daily = 3;
@@ -98,6 +99,7 @@ TEST_CASE("retention: each tier keeps the newest dump of its period, by time not
 TEST_CASE("retention: the tiers count periods that hold a dump, so a pause deletes nothing new") {
   // Nightly dumps for 10 days, then nothing for 90 days: 7 dailies are still 7 dumps.
   std::vector<DumpRecord> dumps;
+  dumps.reserve(10);
   for (int i = 0; i < 10; ++i) {
     dumps.push_back({"n" + std::to_string(i), at("2027-01-01T02:00:00Z") + i * kDay, 10, false});
   }
