@@ -22,20 +22,24 @@
 namespace {
 
 // --dir DIR (first) and --fallback DIR2 (each, in order: where to read when DIR is unreachable)
-// of a command that reads a backup folder, into `locations`.
-void add_folder_flags(CLI::App* command, std::vector<std::string>& locations) {
+// of a command that reads a backup folder, into `locations`; `more_flag` names the second kind
+// (prune's --mirror: apply the same rules there too).
+void add_folder_flags(CLI::App* command, std::vector<std::string>& locations, bool required = true,
+                      const std::string& more_flag = "--fallback",
+                      const std::string& more_help =
+                          "where to read when --dir is unreachable, in order (repeatable)") {
+  auto* dir = command->add_option_function<std::string>(
+      "--dir", [&locations](const std::string& d) { locations.insert(locations.begin(), d); },
+      "backup folder or rclone remote (remote:path)");
+  if (required) dir->required();
   command
-      ->add_option_function<std::string>(
-          "--dir",
-          [&locations](const std::string& dir) { locations.insert(locations.begin(), dir); },
-          "backup folder or rclone remote (remote:path)")
-      ->required();
-  command->add_option_function<std::vector<std::string>>(
-      "--fallback",
-      [&locations](const std::vector<std::string>& more) {
-        locations.insert(locations.end(), more.begin(), more.end());
-      },
-      "where to read when --dir is unreachable, in order (repeatable)");
+      ->add_option_function<std::vector<std::string>>(
+          more_flag,
+          [&locations](const std::vector<std::string>& more) {
+            locations.insert(locations.end(), more.begin(), more.end());
+          },
+          more_help)
+      ->needs(dir);
 }
 
 // The retention rules of backup and prune (weighlink/recovery/retention.hpp).
@@ -150,20 +154,8 @@ static int run(int argc, char** argv) {
       "prune",
       "retention without a backup: keep what the rules keep (and the newest two verified dumps), "
       "remove the rest; --dry-run lists each decision and removes nothing");
-  prune
-      ->add_option_function<std::string>(
-          "--dir",
-          [&prune_options](const std::string& dir) {
-            prune_options.locations.insert(prune_options.locations.begin(), dir);
-          },
-          "backup folder or rclone remote (remote:path)")
-      ->required();
-  prune->add_option_function<std::vector<std::string>>(
-      "--mirror",
-      [&prune_options](const std::vector<std::string>& more) {
-        prune_options.locations.insert(prune_options.locations.end(), more.begin(), more.end());
-      },
-      "apply the same rules here too (repeatable)");
+  add_folder_flags(prune, prune_options.locations, true, "--mirror",
+                   "apply the same rules here too (repeatable)");
   add_retention_flags(prune, prune_options.retention, "");
   prune->add_flag("--dry-run", prune_options.dry_run,
                   "print what would be removed and why each dump is kept; remove nothing");
@@ -225,21 +217,8 @@ static int run(int argc, char** argv) {
   restore->add_option("--file", restore_options.file,
                       "the dump (weighlink_*.dump); with --dir its name there (default: the one "
                       "verified-latest names)");
-  auto* restore_dir = restore->add_option_function<std::string>(
-      "--dir",
-      [&restore_source](const std::string& dir) {
-        restore_source.locations.insert(restore_source.locations.begin(), dir);
-      },
-      "fetch the dump from this backup folder or rclone remote (a crypt remote decrypts)");
-  restore
-      ->add_option_function<std::vector<std::string>>(
-          "--fallback",
-          [&restore_source](const std::vector<std::string>& more) {
-            restore_source.locations.insert(restore_source.locations.end(), more.begin(),
-                                            more.end());
-          },
-          "where to fetch from when --dir is unreachable, in order (repeatable)")
-      ->needs(restore_dir);
+  // --dir: fetch the dump from a backup folder or rclone remote (a crypt remote decrypts).
+  add_folder_flags(restore, restore_source.locations, false);
   restore->add_option("--staging-dir", restore_source.staging_dir,
                       "where a dump from a remote --dir is downloaded (default $TMPDIR)");
   restore->add_option("--dsn", restore_options.dsn, "libpq connection string (or $WEIGHLINK_DSN)")
