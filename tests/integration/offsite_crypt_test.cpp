@@ -1,6 +1,7 @@
 // Encrypted offsite copies: an rclone crypt remote in front of the bucket (here a folder served by
 // `rclone serve webdav` on loopback, started and stopped by the test). backup writes through it,
-// verify-backup reads and promotes through it, restore --dir fetches through it; the bucket itself
+// verify-backup reads and promotes through it, restore --dir fetches through it, and so do drill
+// and prune; the bucket itself
 // holds no plaintext (no file name, no dump or manifest bytes), while the on-site mirror, plain by
 // design, shows that the same search finds plaintext where there is some. Without the key nothing
 // can be restored.
@@ -161,6 +162,15 @@ TEST_CASE("offsite crypt: backup, verify-backup and restore through a crypt remo
              "--file", "../" + dump})
             .exit_code == 2);
   CHECK(run({bin("weighlink-backend"), "restore", "--dsn", pg.dsn("target")}).exit_code == 2);
+
+  // The restore drill reads through it too: a pass proves the stored key still opens the bucket.
+  const weighlink::testing::ScratchDir scratch;
+  const auto drill = run({bin("weighlink-backend"), "drill", "--dir", crypt, "--scratch-dir",
+                          scratch.path().string(), "--ops-log", (root / "drills.jsonl").string()},
+                         std::chrono::seconds(240));
+  INFO(drill.output);
+  CHECK(drill.exit_code == 0);
+  CHECK(read_file(root / "drills.jsonl").find("\"result\":\"pass\"") != std::string::npos);
 
   // Retention reads the crypt remote's manifests like any folder's.
   const auto pruned =
