@@ -1,10 +1,9 @@
 // Encrypted offsite copies: an rclone crypt remote in front of the bucket (here a folder served by
 // `rclone serve webdav` on loopback, started and stopped by the test). backup writes through it,
 // verify-backup reads and promotes through it, restore --dir fetches through it, and so do drill
-// and prune; the bucket itself
-// holds no plaintext (no file name, no dump or manifest bytes), while the on-site mirror, plain by
-// design, shows that the same search finds plaintext where there is some. Without the key nothing
-// can be restored.
+// and prune; the bucket itself holds no plaintext (no file name, no dump or manifest bytes), while
+// the on-site mirror, plain by design, shows that the same search finds plaintext where there is
+// some. Without the key nothing can be restored.
 #include <doctest/doctest.h>
 
 #include <filesystem>
