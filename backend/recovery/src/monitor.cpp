@@ -61,11 +61,12 @@ std::optional<std::string> usage_problem(const MonitorOptions& o) {
   }
   if (o.max_checks < 0) return "--max-checks must not be negative";
   const bool recovery_flags = !o.dir.empty() || !o.fallbacks.empty() || !o.recover_dsn.empty() ||
-                              !o.dsn_file.empty() || !o.restart_command.empty();
+                              !o.dsn_file.empty() || !o.restart_command.empty() || o.fresh_reset;
   if (!o.recover) {
     if (recovery_flags) {
-      return "--dir, --fallback, --recover-dsn, --dsn-file and --restart-command are used only "
-             "with --recover; add --recover to turn automatic recovery on, or drop them";
+      return "--dir, --fallback, --recover-dsn, --dsn-file, --restart-command and --fresh-reset "
+             "are used only with --recover; add --recover to turn automatic recovery on, or drop "
+             "them";
     }
     return std::nullopt;
   }
@@ -120,15 +121,22 @@ int run_monitor(const MonitorOptions& options, const base::Console& console) {
                      {"threshold", options.threshold},
                      {"cooldown_s", options.cooldown_s},
                      {"check_timeout_s", options.check_timeout_s},
-                     {"recover", options.recover}};
+                     {"recover", options.recover},
+                     {"fresh_reset", options.fresh_reset}};
+  if (!options.pg_log.empty()) start["pg_log"] = options.pg_log;
   if (options.recover) {
     // What a recovery would need, looked at now rather than found missing when it is needed.
     json::object preflight;
-    std::string error;
-    if (auto located = locate_verified_latest(locations, error)) {
+    LocateFailure failure;
+    if (auto located = locate_verified_latest(locations, failure)) {
       preflight = describe(*located);
     } else {
-      preflight["verified_latest_error"] = error;
+      preflight["verified_latest_error"] = failure.error;
+      if (failure.nothing_verified) {
+        preflight["recovery_would_be"] =
+            options.fresh_reset ? "a fresh reset (no verified dump; --fresh-reset)"
+                                : "a failure (no verified dump; --fresh-reset not given)";
+      }
     }
     pg::PgConnection admin(options.recover_dsn);
     preflight["recover_server"] =
@@ -139,11 +147,35 @@ int run_monitor(const MonitorOptions& options, const base::Console& console) {
   }
   log.write(start);
 
+  CorruptionWatch watch(options.pg_log);
   bool last_healthy = true;
   std::int64_t checks = 0;
   while (!stop_requested()) {
-    const auto check = check_database(dsn, options.check_timeout_s);
+    auto check = check_database(dsn, options.check_timeout_s);
     ++checks;
+    std::string pg_log_error;
+    const auto findings = watch.scan(check, pg_log_error);
+    json::array indicators;
+    std::size_t damage = 0;
+    for (const auto& finding : findings) {
+      indicators.emplace_back(finding.indicator);
+      if (finding.damage) ++damage;
+      log.write({{"event", "alert"},
+                 {"check", checks},
+                 {"target", pg::dsn_target(dsn)},
+                 {"indicator", finding.indicator},
+                 {"kind", finding.damage ? "damage" : "crash"},
+                 {"counts_as_failure", finding.damage},
+                 {"source", finding.source},
+                 {"line", finding.line}});
+    }
+    // Damage makes a check that answered well a failed one; a crash only alerts (pg_log.hpp).
+    if (damage > 0 && check.health == Health::healthy) {
+      check.health = Health::corrupt;
+      check.detail = std::to_string(damage) +
+                     " damage indicator(s) since the last check (see the alert lines): the data "
+                     "files are damaged";
+    }
     last_healthy = check.health == Health::healthy;
     const auto decision =
         state.observe(last_healthy, unix_now(), check.health != Health::schema_behind);
@@ -161,6 +193,9 @@ int run_monitor(const MonitorOptions& options, const base::Console& console) {
       line["schema_version"] = check.schema_version;
       line["generation"] = check.generation;
     }
+    if (check.checksum_failures) line["checksum_failures"] = *check.checksum_failures;
+    if (!indicators.empty()) line["indicators"] = std::move(indicators);
+    if (!pg_log_error.empty()) line["pg_log_error"] = pg_log_error;
     log.write(line);
     if (decision.action == MonitorState::Action::recover && stop_requested()) {
       // Asked to stop during the check: a restore would hold the stop up for minutes.

@@ -13,6 +13,10 @@ std::string recovered_database_name(std::int64_t unix_seconds) {
   return "weighlink_recovered_" + base::format_utc_file_stamp(unix_seconds);
 }
 
+std::string fresh_database_name(std::int64_t unix_seconds) {
+  return "weighlink_reset_" + base::format_utc_file_stamp(unix_seconds);
+}
+
 std::string env_file_value(std::string_view value) {
   const bool bare = !value.empty() && value.find_first_not_of(
                                           "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"

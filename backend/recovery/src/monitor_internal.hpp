@@ -10,6 +10,7 @@
 #include <boost/json.hpp>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -59,6 +60,7 @@ enum class Health {
   unreachable,    // no connection, or the connection broke during the check
   missing,        // the server answers, weighlink's tables or its generation are not there
   schema_behind,  // older than this binary: run migrate (a restore would only lose data)
+  corrupt,        // answers as healthy, but a damage indicator came with this check (pg_log.hpp)
 };
 [[nodiscard]] std::string_view health_name(Health health);
 
@@ -68,6 +70,9 @@ struct Check {
   int schema_version = 0;
   std::string generation;
   std::int64_t ms = 0;
+  // The sum of pg_stat_database.checksum_failures; nullopt when data checksums are off or the
+  // server did not answer.
+  std::optional<std::int64_t> checksum_failures;
 };
 
 // A fresh connection each time (what a restarting backend would get), bounded by `timeout_s` for
@@ -75,17 +80,49 @@ struct Check {
 // pg_stat_activity so that restore does not take it for a serving backend.
 [[nodiscard]] Check check_database(const std::string& dsn, int timeout_s);
 
+// One corruption indicator a check found: an `alert` line.
+struct Finding {
+  std::string indicator;
+  bool damage = false;  // counts as a failed check (pg_log.hpp, IndicatorKind)
+  std::string line;     // the log line it matched, or what the statistics said
+  std::string source;   // the log file, or pg_stat_database
+};
+
+// What the checks have seen of the server's corruption indicators: the server log since the
+// last check (--pg-log) and the rise of checksum_failures since the last check that read it.
+class CorruptionWatch {
+ public:
+  explicit CorruptionWatch(const std::string& pg_log);
+  ~CorruptionWatch();
+  CorruptionWatch(const CorruptionWatch&) = delete;
+  CorruptionWatch& operator=(const CorruptionWatch&) = delete;
+  // The findings that came with `check`; `log_error` says why the log could not be read.
+  [[nodiscard]] std::vector<Finding> scan(const Check& check, std::string& log_error);
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 // The verified-latest pointer, from the first location that answers.
 struct Located {
   ReachableStore reachable;
   VerifiedLatest pointer;
 };
+// Why there is none: `error` says it; `nothing_verified` when a location answered (`location`)
+// but names no usable verified dump (not when none answered: a verified dump may exist).
+struct LocateFailure {
+  std::string error;
+  bool nothing_verified = false;
+  std::string location;
+};
 [[nodiscard]] std::optional<Located> locate_verified_latest(const std::vector<Location>& locations,
-                                                            std::string& error);
+                                                            LocateFailure& failure);
 [[nodiscard]] json::object describe(const Located& located);
 
-// Restores verified-latest into a fresh database on the recovery server and repoints the backend
-// to it; `dsn` becomes the new database's once the dsn file names it. Returns the recovery line.
+// Restores verified-latest into a fresh database on the recovery server (or, with --fresh-reset
+// and no verified dump, creates a new empty one) and repoints the backend to it; `dsn` becomes
+// the new database's once the dsn file names it. Returns the recovery line.
 [[nodiscard]] json::object recover(const base::Console& console, const MonitorOptions& o,
                                    const std::vector<Location>& locations, std::string& dsn);
 
