@@ -94,11 +94,12 @@ TEST_CASE("monitor: a damaged page is an alert with its log line and fails the c
         std::string::npos);
   CHECK(text(invalid, "kind") == "damage");
   CHECK(invalid.at("counts_as_failure").as_bool());
-  CHECK(text(invalid, "source") == server_log.string());
+  CHECK(text(invalid, "found_in") == server_log.string());
+  CHECK(text(invalid, "source") == "monitor");  // the ops log's own field, as on every line
   CHECK(text(alerts(ops, "checksum_failure").at(0), "line")
             .find("WARNING:  page verification failed, calculated checksum") != std::string::npos);
   const auto statistics = alerts(ops, "checksum_failures").at(0);
-  CHECK(text(statistics, "source") == "pg_stat_database");
+  CHECK(text(statistics, "found_in") == "pg_stat_database");
   CHECK(text(statistics, "line").find("rose from 0 to 1") != std::string::npos);
 
   // The check that came with them failed as `corrupt` and names them.

@@ -166,7 +166,7 @@ int run_monitor(const MonitorOptions& options, const base::Console& console) {
                  {"indicator", finding.indicator},
                  {"kind", finding.damage ? "damage" : "crash"},
                  {"counts_as_failure", finding.damage},
-                 {"source", finding.source},
+                 {"found_in", finding.found_in},
                  {"line", finding.line}});
     }
     // Damage makes a check that answered well a failed one; a crash only alerts (pg_log.hpp).

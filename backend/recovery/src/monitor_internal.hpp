@@ -83,9 +83,9 @@ struct Check {
 // One corruption indicator a check found: an `alert` line.
 struct Finding {
   std::string indicator;
-  bool damage = false;  // counts as a failed check (pg_log.hpp, IndicatorKind)
-  std::string line;     // the log line it matched, or what the statistics said
-  std::string source;   // the log file, or pg_stat_database
+  bool damage = false;   // counts as a failed check (pg_log.hpp, IndicatorKind)
+  std::string line;      // the log line it matched, or what the statistics said
+  std::string found_in;  // the log file, or pg_stat_database
 };
 
 // What the checks have seen of the server's corruption indicators: the server log since the
