@@ -246,3 +246,64 @@ TEST_CASE(
   CHECK(monitor.terminate() == 0);
   CHECK(station.agent->process->terminate() == 0);
 }
+
+TEST_CASE(
+    "monitor: --fresh-reset only when nothing verified exists; without the old registry it "
+    "says what to do") {
+  PgCluster primary;
+  migrate(primary.dsn());
+  primary.stop();  // the database is lost, and its station registry with it
+  PgCluster standby;
+  TempDir dir("wl-monitor-reset");
+  const auto env_file = dir / "backend.env";
+  const std::string env = "WEIGHLINK_DSN=\"" + primary.dsn() + "\"\n";
+  const auto reset_databases = [&] {
+    return standby.query_scalar(
+        "SELECT coalesce(string_agg(datname, ','), '') FROM pg_database "
+        "WHERE datname LIKE 'weighlink_reset_%'",
+        "postgres");
+  };
+  const auto recovery_of = [&](const fs::path& backups, const std::string& name) {
+    std::ofstream(env_file) << env;
+    const auto ops = dir / (name + ".jsonl");
+    const auto r = run(
+        monitor_argv(primary.dsn(), {"--interval", "0.1", "--threshold", "1", "--max-checks", "1",
+                                     "--recover", "--fresh-reset", "--dir", backups.string(),
+                                     "--recover-dsn", standby.dsn("postgres"), "--dsn-file",
+                                     env_file.string(), "--ops-log", ops.string()}),
+        60s);
+    INFO(r.output);
+    const auto recoveries = events(read_lines(ops), "recovery");
+    REQUIRE(recoveries.size() == 1);
+    return recoveries[0];
+  };
+
+  // A verified-latest that cannot be read may name a verified dump: no reset.
+  const auto damaged = dir / "damaged";
+  fs::create_directories(damaged);
+  std::ofstream(damaged / "verified-latest") << "not a pointer";
+  auto recovery = recovery_of(damaged, "damaged");
+  CHECK(text(recovery, "outcome") == "failed");
+  CHECK(text(recovery, "failed_step") == "locate");
+  CHECK(reset_databases().empty());
+  CHECK(read_file(env_file) == env);
+
+  // No location answers: no reset either.
+  recovery = recovery_of(dir / "missing", "missing");
+  CHECK(text(recovery, "outcome") == "failed");
+  CHECK(text(recovery, "failed_step") == "locate");
+  CHECK(reset_databases().empty());
+
+  // Nothing verified anywhere: the reset, without stations (the old server is gone), says so.
+  const auto empty = dir / "empty";
+  fs::create_directories(empty);
+  recovery = recovery_of(empty, "empty");
+  CAPTURE(json::serialize(recovery));
+  CHECK(text(recovery, "outcome") == "reset");
+  CHECK(recovery.at("stations").as_int64() == 0);
+  CHECK(text(recovery, "stations_error").find("station add") != std::string::npos);
+  const auto database = text(recovery, "database");
+  CHECK(reset_databases() == database);
+  CHECK(standby.query_scalar("SELECT count(*) FROM stations", database) == "0");
+  CHECK(read_file(env_file).find("dbname='" + database + "'") != std::string::npos);
+}

@@ -154,7 +154,7 @@ int run_monitor(const MonitorOptions& options, const base::Console& console) {
     auto check = check_database(dsn, options.check_timeout_s);
     ++checks;
     std::string pg_log_error;
-    const auto findings = watch.scan(check, pg_log_error);
+    const auto findings = watch.scan(pg::dsn_target(dsn), check, pg_log_error);
     json::array indicators;
     std::size_t damage = 0;
     for (const auto& finding : findings) {

@@ -74,7 +74,7 @@ class CorruptionWatch::Impl {
   explicit Impl(const std::string& pg_log) {
     if (!pg_log.empty()) follower_.emplace(pg_log);
   }
-  std::vector<Finding> scan(const Check& check, std::string& log_error) {
+  std::vector<Finding> scan(const std::string& target, const Check& check, std::string& log_error) {
     std::vector<Finding> findings;
     if (follower_) {
       auto lines = follower_->read_new_lines();
@@ -88,6 +88,10 @@ class CorruptionWatch::Impl {
           }
         }
       }
+    }
+    if (target != target_) {
+      target_ = target;
+      last_checksum_failures_.reset();
     }
     if (check.checksum_failures) {
       // The first reading is the baseline: what was counted before the monitor started shows
@@ -108,6 +112,7 @@ class CorruptionWatch::Impl {
 
  private:
   std::optional<PgLogFollower> follower_;
+  std::string target_;
   std::optional<std::int64_t> last_checksum_failures_;
 };
 
@@ -115,8 +120,9 @@ CorruptionWatch::CorruptionWatch(const std::string& pg_log)
     : impl_(std::make_unique<Impl>(pg_log)) {}
 CorruptionWatch::~CorruptionWatch() = default;
 
-std::vector<Finding> CorruptionWatch::scan(const Check& check, std::string& log_error) {
-  return impl_->scan(check, log_error);
+std::vector<Finding> CorruptionWatch::scan(const std::string& target, const Check& check,
+                                           std::string& log_error) {
+  return impl_->scan(target, check, log_error);
 }
 
 }  // namespace weighlink::recovery::monitor_detail

@@ -96,8 +96,11 @@ class CorruptionWatch {
   ~CorruptionWatch();
   CorruptionWatch(const CorruptionWatch&) = delete;
   CorruptionWatch& operator=(const CorruptionWatch&) = delete;
-  // The findings that came with `check`; `log_error` says why the log could not be read.
-  [[nodiscard]] std::vector<Finding> scan(const Check& check, std::string& log_error);
+  // The findings that came with `check` of `target` ("host:port/dbname": after a recovery the
+  // checksum failures of another server start a new baseline); `log_error` says why the log
+  // could not be read.
+  [[nodiscard]] std::vector<Finding> scan(const std::string& target, const Check& check,
+                                          std::string& log_error);
 
  private:
   class Impl;
@@ -110,7 +113,8 @@ struct Located {
   VerifiedLatest pointer;
 };
 // Why there is none: `error` says it; `nothing_verified` when a location answered (`location`)
-// but names no usable verified dump (not when none answered: a verified dump may exist).
+// and holds no verified-latest at all (not when none answered, nor when its pointer exists but
+// cannot be read: a verified dump may exist).
 struct LocateFailure {
   std::string error;
   bool nothing_verified = false;

@@ -3,6 +3,7 @@
 // no verified dump a new empty one; then the backend repointed and restarted.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -258,7 +259,12 @@ std::optional<Located> locate_verified_latest(const std::vector<Location>& locat
     return std::nullopt;
   }
   if (!found->pointer) {
-    failure.nothing_verified = true;
+    // Nothing verified only when there is no pointer at all: one that exists but cannot be read
+    // (a read error, a damaged file) may name a verified dump, and a reset would not be needed.
+    const auto& entries = found->reachable.entries;
+    failure.nothing_verified =
+        std::none_of(entries.begin(), entries.end(),
+                     [](const StoreEntry& entry) { return entry.name == kVerifiedLatest; });
     failure.location = found->reachable.store->location().display();
     failure.error = "no usable verified-latest in " + failure.location + " (" + found->why +
                     "): nothing verified to restore; run verify-backup";
