@@ -27,7 +27,8 @@ namespace weighlink::recovery {
 enum class IndicatorKind { damage, crash };
 
 struct IndicatorMatch {
-  std::string_view indicator;  // invalid_page, checksum_failure, read_error, ... (corruption_indicators())
+  std::string_view
+      indicator;  // invalid_page, checksum_failure, read_error, ... (corruption_indicators())
   IndicatorKind kind = IndicatorKind::damage;
 };
 
