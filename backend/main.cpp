@@ -292,6 +292,11 @@ static int run(int argc, char** argv) {
   monitor->add_option("--jobs", monitor_options.jobs, "pg_restore --jobs for data and post-data")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
+  monitor->add_flag("--fresh-reset", monitor_options.fresh_reset,
+                    "with --recover: when no verified dump exists, a new empty database the "
+                    "stations refill (opt-in)");
+  monitor->add_option("--pg-log", monitor_options.pg_log,
+                      "the PostgreSQL server log, read each check for corruption indicators");
   monitor->add_option("--ops-log", monitor_options.ops_log, "append every JSON line here too");
   monitor
       ->add_option("--max-checks", monitor_options.max_checks,
