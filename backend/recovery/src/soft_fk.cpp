@@ -1,8 +1,8 @@
 #include "weighlink/recovery/soft_fk.hpp"
 
-#include <yaml-cpp/yaml.h>
-
 #include <algorithm>
+
+#include "yaml_load.hpp"
 
 namespace weighlink::recovery {
 namespace {
@@ -68,13 +68,9 @@ std::vector<SoftForeignKey> builtin_soft_foreign_keys() {
 
 base::Expected<void> apply_soft_fk_allowlist(std::string_view yaml_text, const std::string& source,
                                              std::vector<SoftForeignKey>& keys) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(std::string(yaml_text));
-  } catch (const YAML::Exception& e) {
-    return base::invalid_argument(source + ": not valid YAML (line " +
-                                  std::to_string(e.mark.line + 1) + "): " + e.msg);
-  }
+  auto loaded = load_yaml(yaml_text, source);
+  if (!loaded) return loaded.error();
+  const YAML::Node root = *loaded;
   if (root.IsNull()) return {};  // an empty allowlist changes nothing
   if (!root.IsMap() || !root["soft_foreign_keys"] || !root["soft_foreign_keys"].IsSequence()) {
     return base::invalid_argument(
