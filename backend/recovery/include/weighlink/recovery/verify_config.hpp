@@ -9,7 +9,7 @@
 //   extensions: [pgcrypto, postgis]           # created in the disposable database first
 //
 // Every key is optional; an unknown one is refused (a typo would silently check nothing).
-// Pure: parsing only.
+// Pure: parsing only (in soft_fk.cpp, the library's one yaml-cpp source).
 
 #include <cstdint>
 #include <optional>
