@@ -43,8 +43,8 @@ void make_shop(const PgCluster& pg) {
            "CREATE TABLE orders (id int PRIMARY KEY, customer_id int, total numeric(12,2))",
            "CREATE SCHEMA audit",
            "CREATE TABLE audit.events (id bigserial PRIMARY KEY, what text)",
-           "INSERT INTO customers SELECT g, 'customer ' || g, encode(digest('customer ' || g, "
-           "'sha256'), 'hex') FROM generate_series(1, 300) g",
+           "INSERT INTO customers SELECT g, 'customer ' || g FROM generate_series(1, 300) g",
+           "UPDATE customers SET name_sha = encode(digest(name, 'sha256'), 'hex')",
            "INSERT INTO orders SELECT g, 1 + g % 300, g * 1.25 FROM generate_series(1, 900) g",
            "INSERT INTO audit.events (what) SELECT 'event ' || g FROM generate_series(1, 600) g",
        }) {
@@ -321,7 +321,7 @@ namespace {
 // system's PostgreSQL lacks. The server programs are copies (a symlink would lead it back to the
 // system's share directory); everything else is a symlink.
 fs::path postgres_with_demo_extension(const fs::path& prefix) {
-  const fs::path bin = prefix / "lib/postgresql/15/bin";
+  fs::path bin = prefix / "lib/postgresql/15/bin";
   const fs::path share = prefix / "share/postgresql/15";
   fs::create_directories(bin);
   fs::create_directories(share / "extension");

@@ -49,8 +49,8 @@ base::Expected<DumpNamePattern> DumpNamePattern::parse(std::string_view pattern)
 }
 
 std::optional<std::int64_t> DumpNamePattern::match(std::string_view name) const {
-  int value['z' + 1] = {};
-  value['m'] = value['d'] = 1;
+  // Y, m, d, H, M, S in kFields' order; a field the pattern lacks keeps its default.
+  std::int64_t value[6] = {0, 1, 1, 0, 0, 0};
   std::size_t pos = 0;
   for (const auto& part : parts_) {
     if (part.field == 0) {
@@ -60,22 +60,22 @@ std::optional<std::int64_t> DumpNamePattern::match(std::string_view name) const 
     }
     const int n = width(part.field);
     if (name.size() - pos < static_cast<std::size_t>(n)) return std::nullopt;
-    int v = 0;
+    std::int64_t v = 0;
     for (int k = 0; k < n; ++k) {
       const char c = name[pos + static_cast<std::size_t>(k)];
       if (c < '0' || c > '9') return std::nullopt;
       v = v * 10 + (c - '0');
     }
-    value[static_cast<unsigned char>(part.field)] = v;
+    value[kFields.find(part.field)] = v;
     pos += static_cast<std::size_t>(n);
   }
   if (pos != name.size()) return std::nullopt;
+  const auto [y, mo, d, h, mi, sec] = value;
   using namespace std::chrono;
-  const year_month_day day{year{value['Y']}, month{static_cast<unsigned>(value['m'])},
-                           std::chrono::day{static_cast<unsigned>(value['d'])}};
-  if (!day.ok() || value['H'] > 23 || value['M'] > 59 || value['S'] > 59) return std::nullopt;
-  return sys_days{day}.time_since_epoch() / seconds(1) + value['H'] * 3600 + value['M'] * 60 +
-         value['S'];
+  const year_month_day day{year{static_cast<int>(y)}, month{static_cast<unsigned>(mo)},
+                           std::chrono::day{static_cast<unsigned>(d)}};
+  if (!day.ok() || h > 23 || mi > 59 || sec > 59) return std::nullopt;
+  return sys_days{day}.time_since_epoch() / seconds(1) + h * 3600 + mi * 60 + sec;
 }
 
 }  // namespace weighlink::recovery
