@@ -307,6 +307,14 @@ TEST_CASE("verify-backup any dump: orphans above the --checks allowlist are ORPH
   CHECK(within.exit_code == 0);
   REQUIRE(within.report.at("orphans").as_array().size() == 1);
 
+  // The checks file's size floor is the one applied.
+  write_text(root / "floor.yaml", "min_bytes: 100000000\n");
+  const auto floor = verify_backup(
+      dir, {"--checks", (root / "floor.yaml").string(), "--scratch-dir", scratch.path().string()});
+  CHECK(floor.exit_code == 3);
+  CHECK(floor.code() == "SIZE_SHRUNK");
+  CHECK(has(floor.output, "(min_bytes of --checks "));
+
   // A checks file with a typo is bad usage: nothing runs.
   write_text(root / "typo.yaml", "extension: [pgcrypto]\n");
   const auto typo = verify_backup(dir, {"--checks", (root / "typo.yaml").string()});

@@ -142,6 +142,11 @@ class Checks {
                    candidate.has_manifest ? catalog_.records
                                           : same_pattern_dumps(run_, candidate, weighlink_names_),
                    run_.checks.min_bytes.value_or(o_.min_bytes), o_.median_factor);
+    if (constexpr std::string_view kFlag = "(--min-bytes)";
+        run_.checks.min_bytes && run_.size->detail.ends_with(kFlag)) {
+      run_.size->detail.replace(run_.size->detail.size() - kFlag.size(), kFlag.size(),
+                                "(min_bytes of --checks " + o_.checks + ")");
+    }
     report_.set("size_bytes", candidate.actual_size);
     if (run_.size->kind != SizeVerdict::Kind::ok) {
       report_.step("size_guard", false, seconds_since(t), run_.size->detail);
