@@ -209,6 +209,26 @@ static int run(int argc, char** argv) {
   verify_cmd->add_option("--jobs", verify.jobs, "pg_restore --jobs for data and post-data")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
+  verify_cmd->add_option("--pattern", verify.patterns,
+                         "file names of dumps without a manifest, with their time (%Y %m %d %H "
+                         "%M %S; repeatable; default pg_dump_%Y%m%d_%H%M.dump and "
+                         "weighlink_%Y%m%d_%H%M%S.dump)");
+  verify_cmd
+      ->add_option_function<std::string>(
+          "--newest-by",
+          [&verify](const std::string& by) { verify.newest_by_mtime = by == "mtime"; },
+          "name (the time in the file name, default) or mtime (modification time)")
+      ->check(CLI::IsMember({"name", "mtime"}));
+  verify_cmd
+      ->add_option("--checks", verify.checks,
+                   "YAML: the checks of a database that is not weighlink's (min_bytes, "
+                   "row_counts, extensions, soft_foreign_keys)")
+      ->check(CLI::ExistingFile);
+  verify_cmd
+      ->add_option("--pg-bindir", verify.pg_bindir,
+                   "PostgreSQL programs of the disposable cluster (e.g. "
+                   "/usr/lib/postgresql/16/bin; default: the newest installed)")
+      ->check(CLI::ExistingDirectory);
   RestoreOptions restore_options;
   FetchSource restore_source;
   auto* restore = app.add_subcommand(
