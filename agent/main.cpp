@@ -13,7 +13,7 @@
 #include "weighlink/agent/service_command.hpp"
 #include "weighlink/agent/tls_tool.hpp"
 #include "weighlink/agent/tools.hpp"
-#include "weighlink/base/command.hpp"
+#include "weighlink/base/guarded_main.hpp"
 
 namespace {
 

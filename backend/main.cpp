@@ -11,7 +11,7 @@
 #include <limits>
 #include <tuple>
 
-#include "weighlink/base/command.hpp"
+#include "weighlink/base/guarded_main.hpp"
 #include "weighlink/pg/pg.hpp"
 #include "weighlink/recovery/commands.hpp"
 #include "weighlink/recovery/drill.hpp"

@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "weighlink/base/command.hpp"
+#include "weighlink/base/guarded_main.hpp"
 #include "weighlink/base/ready_file.hpp"
 #include "weighlink/scale/capture.hpp"
 #include "weighlink/scale/parser.hpp"

@@ -1,9 +1,7 @@
 #pragma once
 // What every command of the weighlink binaries shares: its exit codes and where it writes.
 
-#include <functional>
 #include <iosfwd>
-#include <string_view>
 
 namespace weighlink::base {
 
@@ -23,11 +21,5 @@ struct Console {
   // err is a terminal: a long step may show its progress on it in place.
   bool err_is_terminal = false;
 };
-
-// A binary's main(): runs `command` and returns its exit code. Whatever escapes it (out of memory,
-// a bug) is said on stderr as "PROGRAM: unexpected error: WHAT" with exit 1 (kExitFailure, an
-// operational failure) instead of std::terminate's abort.
-[[nodiscard]] int guarded_main(std::string_view program,
-                               const std::function<int()>& command) noexcept;
 
 }  // namespace weighlink::base

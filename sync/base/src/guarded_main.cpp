@@ -1,8 +1,10 @@
-#include "weighlink/base/command.hpp"
+#include "weighlink/base/guarded_main.hpp"
 
 #include <cstdio>
 #include <exception>
 #include <string>
+
+#include "weighlink/base/command.hpp"
 
 namespace weighlink::base {
 
