@@ -15,6 +15,7 @@
 #include "weighlink/pg/pg.hpp"
 #include "weighlink/recovery/commands.hpp"
 #include "weighlink/recovery/drill.hpp"
+#include "weighlink/recovery/dump_pattern.hpp"
 #include "weighlink/recovery/monitor.hpp"
 #include "weighlink/recovery/verify_backup.hpp"
 #include "weighlink/service/commands.hpp"
@@ -61,6 +62,26 @@ void add_retention_flags(CLI::App* command, weighlink::recovery::RetentionPolicy
                          " (UTC) that have one")
         ->check(CLI::Range(1, 100000));
   }
+}
+
+// --pattern and --newest-by of the commands that read pg_dump files without a manifest
+// (verify-backup, prune; weighlink/recovery/dump_pattern.hpp).
+void add_pattern_flags(CLI::App* command, std::vector<std::string>& patterns,
+                       bool& newest_by_mtime) {
+  std::string defaults;
+  for (const auto p : weighlink::recovery::kDefaultDumpPatterns) {
+    defaults += (defaults.empty() ? "" : " and ") + std::string(p);
+  }
+  command->add_option("--pattern", patterns,
+                      "file names of dumps without a manifest, with their time (%Y %m %d %H %M "
+                      "%S; repeatable; default " +
+                          defaults + ")");
+  command
+      ->add_option_function<std::string>(
+          "--newest-by",
+          [&newest_by_mtime](const std::string& by) { newest_by_mtime = by == "mtime"; },
+          "name (the time in the file name, default) or mtime (modification time)")
+      ->check(CLI::IsMember({"name", "mtime"}));
 }
 
 }  // namespace
@@ -153,10 +174,12 @@ static int run(int argc, char** argv) {
   auto* prune = app.add_subcommand(
       "prune",
       "retention without a backup: keep what the rules keep (and the newest two verified dumps), "
-      "remove the rest; --dry-run lists each decision and removes nothing");
+      "remove the rest; weighlink's backups by manifest time, other pg_dump files by --pattern; "
+      "--dry-run lists each decision and removes nothing");
   add_folder_flags(prune, prune_options.locations, true, "--mirror",
                    "apply the same rules here too (repeatable)");
   add_retention_flags(prune, prune_options.retention, "");
+  add_pattern_flags(prune, prune_options.patterns, prune_options.newest_by_mtime);
   prune->add_flag("--dry-run", prune_options.dry_run,
                   "print what would be removed and why each dump is kept; remove nothing");
 
@@ -209,16 +232,7 @@ static int run(int argc, char** argv) {
   verify_cmd->add_option("--jobs", verify.jobs, "pg_restore --jobs for data and post-data")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
-  verify_cmd->add_option("--pattern", verify.patterns,
-                         "file names of dumps without a manifest, with their time (%Y %m %d %H "
-                         "%M %S; repeatable; default pg_dump_%Y%m%d_%H%M.dump and "
-                         "weighlink_%Y%m%d_%H%M%S.dump)");
-  verify_cmd
-      ->add_option_function<std::string>(
-          "--newest-by",
-          [&verify](const std::string& by) { verify.newest_by_mtime = by == "mtime"; },
-          "name (the time in the file name, default) or mtime (modification time)")
-      ->check(CLI::IsMember({"name", "mtime"}));
+  add_pattern_flags(verify_cmd, verify.patterns, verify.newest_by_mtime);
   verify_cmd
       ->add_option("--checks", verify.checks,
                    "YAML: the checks of a database that is not weighlink's (min_bytes, "

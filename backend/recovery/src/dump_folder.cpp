@@ -49,6 +49,18 @@ std::optional<std::size_t> pattern_of(std::string_view name,
   return std::nullopt;
 }
 
+std::set<std::string> weighlink_backup_names(const Catalog& catalog,
+                                             const std::vector<StoreEntry>& entries) {
+  std::set<std::string> names;
+  for (const auto& [name, manifest] : catalog.manifests) names.insert(name);
+  if (catalog.manifests.empty()) return names;
+  const auto own = DumpNamePattern::parse(kDefaultDumpPatterns[1]);
+  for (const auto& e : entries) {
+    if (own && own->match(e.name)) names.insert(e.name);
+  }
+  return names;
+}
+
 std::string sidecar_name(std::string_view dump_name) { return std::string(dump_name) + ".sha256"; }
 
 base::Expected<std::string> parse_sha256_sidecar(std::string_view text,

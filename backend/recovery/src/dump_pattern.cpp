@@ -78,4 +78,17 @@ std::optional<std::int64_t> DumpNamePattern::match(std::string_view name) const 
   return sys_days{day}.time_since_epoch() / seconds(1) + h * 3600 + mi * 60 + sec;
 }
 
+base::Expected<std::vector<DumpNamePattern>> parse_dump_patterns(
+    const std::vector<std::string>& texts) {
+  std::vector<std::string> given = texts;
+  if (given.empty()) given.assign(std::begin(kDefaultDumpPatterns), std::end(kDefaultDumpPatterns));
+  std::vector<DumpNamePattern> patterns;
+  for (const auto& text : given) {
+    auto pattern = DumpNamePattern::parse(text);
+    if (!pattern) return pattern.error();
+    patterns.push_back(std::move(*pattern));
+  }
+  return patterns;
+}
+
 }  // namespace weighlink::recovery

@@ -1,10 +1,11 @@
 // weighlink-backend prune: retention without a backup (retention.hpp; docs/operations.md,
-// "Retention"), on a folder or rclone remote and its mirrors, with --dry-run to see what would go
-// and why each dump stays.
+// "Retention"), on a folder or rclone remote and its mirrors, over weighlink's backups and the
+// pg_dump files of --pattern, with --dry-run to see what would go and why each dump stays.
 #include <ostream>
 
 #include "command_clock.hpp"
 #include "weighlink/recovery/commands.hpp"
+#include "weighlink/recovery/dump_pattern.hpp"
 #include "weighlink/recovery/offsite.hpp"
 #include "weighlink/recovery/retention.hpp"
 
@@ -27,11 +28,18 @@ int run_prune(const PruneOptions& options, const base::Console& console) {
     console.err << "weighlink-backend: prune: no --dir given\n";
     return kExitUsage;
   }
+  auto patterns = parse_dump_patterns(options.patterns);
+  if (!patterns) {
+    console.err << "weighlink-backend: prune: --pattern: " << patterns.error().message << "\n";
+    return kExitUsage;
+  }
   const RetentionRun run{.policy = options.retention,
                          .now = unix_now(),
                          .dry_run = options.dry_run,
                          .verbose = true,
-                         .command = "prune"};
+                         .command = "prune",
+                         .patterns = std::move(*patterns),
+                         .newest_by = options.newest_by_mtime ? NewestBy::mtime : NewestBy::name};
   console.out << "retention: keeping " << options.retention.describe()
               << (options.dry_run ? " (dry run: nothing is removed)" : "") << "\n";
   int exit_code = kExitOk;

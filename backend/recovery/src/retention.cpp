@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <map>
+#include <optional>
 #include <ostream>
+#include <set>
 
 #include "weighlink/recovery/backup_catalog.hpp"
 #include "weighlink/recovery/offsite.hpp"
@@ -130,6 +133,149 @@ std::vector<RetentionDecision> retention_plan(const std::vector<DumpRecord>& dum
   return plan;
 }
 
+RetentionFolder retention_folder(const Catalog& catalog, const std::vector<StoreEntry>& entries,
+                                 const std::vector<DumpNamePattern>& patterns, NewestBy by) {
+  RetentionFolder folder;
+  std::set<std::string> listed;
+  for (const auto& e : entries) listed.insert(e.name);
+  // Dumps retention leaves alone, with why: a manifest that cannot be read (a note on stderr says
+  // so), a weighlink backup whose manifest is not written yet.
+  std::map<std::string, std::string> skipped;
+  for (const auto& e : entries) {
+    constexpr std::string_view kManifest = ".manifest.json";
+    if (!e.name.ends_with(kManifest)) continue;
+    const auto dump = e.name.substr(0, e.name.size() - kManifest.size()) + ".dump";
+    if (listed.contains(dump) && !catalog.manifests.contains(dump)) {
+      skipped[dump] = "its manifest " + e.name + " cannot be read";
+    }
+  }
+  for (const auto& name : weighlink_backup_names(catalog, entries)) {
+    if (listed.contains(name) && !catalog.manifests.contains(name)) {
+      skipped.emplace(name, "a weighlink backup whose manifest is not written yet");
+    }
+  }
+  std::set<std::string> taken;  // every dump retention plans or skips
+  for (const auto& [name, why] : skipped) taken.insert(name);
+  if (!catalog.records.empty()) {
+    folder.groups.push_back({"dumps with a manifest", true, catalog.records});
+    for (const auto& r : catalog.records) taken.insert(r.name);
+  }
+  for (const auto& pattern : patterns) {
+    auto dumps = pattern_dumps(entries, pattern, by, taken);
+    if (dumps.empty()) continue;
+    for (const auto& d : dumps) taken.insert(d.name);
+    folder.groups.push_back({pattern.text(), false, std::move(dumps)});
+  }
+
+  std::set<std::string> companions{std::string(kVerifiedLatest)};
+  for (const auto& name : taken) {
+    companions.insert(manifest_name(name));
+    companions.insert(verified_name(name));
+    companions.insert(sidecar_name(name));
+  }
+  std::string pattern_list;
+  for (const auto& p : patterns) pattern_list += (pattern_list.empty() ? "" : ", ") + p.text();
+  const std::string no_rule = "no manifest names it and it matches no pattern (" +
+                              (pattern_list.empty() ? std::string("none given") : pattern_list) +
+                              ")";
+  for (const auto& name : listed) {
+    if (const auto it = skipped.find(name); it != skipped.end()) {
+      folder.left.push_back({name, it->second});
+    } else if (!taken.contains(name) && !companions.contains(name)) {
+      folder.left.push_back(
+          {name, name.ends_with(".partial") ? "a file still being written (.partial)" : no_rule});
+    }
+  }
+  return folder;
+}
+
+namespace {
+
+// "1 dump", "2 dumps"
+std::string count(std::size_t n, const std::string& what) {
+  return std::to_string(n) + " " + what + (n == 1 ? "" : "s");
+}
+
+// One group's plan carried out; counts what stays and goes. False when a file stayed that
+// should have gone.
+struct GroupRun {
+  const base::Console& console;
+  Store& store;
+  const RetentionRun& run;
+  const std::set<std::string>& listed;
+  const std::optional<VerifiedLatest>& latest;
+  std::string where;
+  std::string error;
+  std::size_t kept = 0;
+  std::size_t removed = 0;
+
+  bool apply(const RetentionGroup& group) {
+    if (run.verbose) {
+      const auto verified = std::count_if(group.dumps.begin(), group.dumps.end(),
+                                          [](const DumpRecord& d) { return d.verified; });
+      console.out << "retention: " << group.what << ": " << count(group.dumps.size(), "dump")
+                  << ", " << verified << " verified, by "
+                  << (group.with_manifests              ? "manifest time"
+                      : run.newest_by == NewestBy::name ? "the time in the name"
+                                                        : "modification time")
+                  << "\n";
+    }
+    bool ok = true;
+    for (auto& d : retention_plan(group.dumps, run.policy, run.now)) {
+      if (!d.keep && latest && latest->dump == d.name) {
+        d.keep = true;
+        d.reasons = {"verified-latest names it"};
+      }
+      std::string reasons;
+      for (const auto& r : d.reasons) reasons += (reasons.empty() ? "" : ", ") + r;
+      const std::string when = " (" + format_utc_timestamp(d.created_at) + ")";
+      if (d.keep) {
+        ++kept;
+        if (run.verbose)
+          console.out << "retention: keep " << d.name << when << ": " << reasons << "\n";
+        continue;
+      }
+      ++removed;
+      // A backup's manifest first: a dump without one is never picked, a manifest without its
+      // dump would be. A file without a manifest first: its records mean nothing without it.
+      std::vector<std::string> files;
+      if (group.with_manifests) files.push_back(manifest_name(d.name));
+      if (!group.with_manifests) files.push_back(d.name);
+      files.push_back(verified_name(d.name));
+      if (group.with_manifests) files.push_back(d.name);
+      files.push_back(sidecar_name(d.name));
+      std::erase_if(files, [&](const std::string& f) { return !listed.contains(f); });
+      std::string also;
+      for (const auto& f : files) {
+        if (f != d.name) also += (also.empty() ? " with " : ", ") + f;
+      }
+      if (run.dry_run) {
+        console.out << "retention: would remove " << d.name << when << also << " from " << where
+                    << ": " << reasons << "\n";
+        continue;
+      }
+      bool gone = true;
+      for (const auto& file : files) {
+        if (auto r = store.remove(file); !r && r.error().code != OffsiteErrc::not_found) {
+          console.err << error << "retention cannot remove " << file << " from " << where << ": "
+                      << r.error().message << "\n";
+          ok = gone = false;
+          // The first file (the manifest, or a dump without one) could not go: the rest stays
+          // with it, as it was.
+          if (&file == &files.front()) break;
+        }
+      }
+      if (gone) {
+        console.out << "retention: removed " << d.name << when << also << " from " << where << ": "
+                    << reasons << "\n";
+      }
+    }
+    return ok;
+  }
+};
+
+}  // namespace
+
 bool apply_retention(const base::Console& console, Store& store, const RetentionRun& run) {
   const std::string where = store.location().display();
   const std::string error = "weighlink-backend: " + run.command + ": ";
@@ -141,45 +287,23 @@ bool apply_retention(const base::Console& console, Store& store, const Retention
   }
   const auto catalog = read_catalog(store, *entries);
   for (const auto& note : catalog.notes) console.err << error << note << "\n";
+  const auto folder = retention_folder(catalog, *entries, run.patterns, run.newest_by);
+  std::set<std::string> listed;
+  for (const auto& e : *entries) listed.insert(e.name);
+  GroupRun group_run{console, store, run, listed, catalog.latest, where, error};
   bool ok = true;
-  std::size_t kept = 0;
-  std::size_t removed = 0;
-  for (const auto& d : retention_plan(catalog.records, run.policy, run.now)) {
-    std::string reasons;
-    for (const auto& r : d.reasons) reasons += (reasons.empty() ? "" : ", ") + r;
-    if (d.keep) {
-      ++kept;
-      if (run.verbose) {
-        console.out << "retention: keep " << d.name << " (" << format_utc_timestamp(d.created_at)
-                    << "): " << reasons << "\n";
-      }
-      continue;
-    }
-    ++removed;
-    if (run.dry_run) {
-      console.out << "retention: would remove " << d.name << " ("
-                  << format_utc_timestamp(d.created_at) << ") from " << where << ": " << reasons
-                  << "\n";
-      continue;
-    }
-    // The manifest first: a dump without one is never picked; a manifest without its dump would be.
-    bool gone = true;
-    for (const auto& file : {manifest_name(d.name), verified_name(d.name), d.name}) {
-      if (auto r = store.remove(file); !r && r.error().code != OffsiteErrc::not_found) {
-        console.err << error << "retention cannot remove " << file << " from " << where << ": "
-                    << r.error().message << "\n";
-        ok = gone = false;
-      }
-    }
-    if (gone) {
-      console.out << "retention: removed " << d.name << " (" << format_utc_timestamp(d.created_at)
-                  << ") from " << where << ": " << reasons << "\n";
-    }
-  }
+  for (const auto& group : folder.groups) ok = group_run.apply(group) && ok;
   if (run.verbose) {
-    console.out << "retention on " << where << ": " << kept << " kept, " << removed
-                << (run.dry_run ? " would be removed (dry run: nothing removed)" : " removed")
-                << "\n";
+    for (const auto& file : folder.left) {
+      console.out << "retention: leave " << file.name << ": " << file.why << " (never touched)\n";
+    }
+    console.out << "retention on " << where << ": " << group_run.kept << " kept, "
+                << group_run.removed
+                << (run.dry_run ? " would be removed (dry run: nothing removed)" : " removed");
+    if (!folder.left.empty()) {
+      console.out << ", " << count(folder.left.size(), "other file") << " left alone";
+    }
+    console.out << "\n";
   }
   return ok;
 }

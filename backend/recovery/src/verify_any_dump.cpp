@@ -9,18 +9,6 @@
 
 namespace weighlink::recovery::verify {
 
-std::set<std::string> weighlink_backup_names(const Catalog& catalog,
-                                             const std::vector<StoreEntry>& entries) {
-  std::set<std::string> names;
-  for (const auto& [name, manifest] : catalog.manifests) names.insert(name);
-  if (catalog.manifests.empty()) return names;
-  const auto own = DumpNamePattern::parse(kDefaultDumpPatterns[1]);
-  for (const auto& e : entries) {
-    if (own && own->match(e.name)) names.insert(e.name);
-  }
-  return names;
-}
-
 Candidate any_dump_candidate(const Run& run, const StoreEntry& entry) {
   Candidate c;
   c.has_manifest = false;

@@ -114,20 +114,13 @@ int run_verify_backup(const VerifyOptions& o, const base::Console& console) {
     settings = std::move(*parsed);
     soft_keys = settings.soft_keys;
   }
-  std::vector<DumpNamePattern> patterns;
-  std::vector<std::string> pattern_texts = o.patterns;
-  if (pattern_texts.empty()) {
-    pattern_texts.assign(std::begin(kDefaultDumpPatterns), std::end(kDefaultDumpPatterns));
+  const auto parsed_patterns = parse_dump_patterns(o.patterns);
+  if (!parsed_patterns) {
+    console.err << "weighlink-backend: verify-backup: --pattern: "
+                << parsed_patterns.error().message << "\n";
+    return kExitUsage;
   }
-  for (const auto& text : pattern_texts) {
-    auto pattern = DumpNamePattern::parse(text);
-    if (!pattern) {
-      console.err << "weighlink-backend: verify-backup: --pattern: " << pattern.error().message
-                  << "\n";
-      return kExitUsage;
-    }
-    patterns.push_back(std::move(*pattern));
-  }
+  const auto& patterns = *parsed_patterns;
   std::vector<Location> locations;
   for (const auto& spec : o.locations) {
     auto location = parse_location(spec);

@@ -219,11 +219,6 @@ struct Run {
 [[nodiscard]] inline NewestBy newest_by(const VerifyOptions& o) {
   return o.newest_by_mtime ? NewestBy::mtime : NewestBy::name;
 }
-// Files that are weighlink backups, not "any pg_dump": those with a manifest and, in a folder
-// where weighlink-backend backup writes (one with manifests), its dumps whose manifest is not
-// written yet.
-[[nodiscard]] std::set<std::string> weighlink_backup_names(const Catalog& catalog,
-                                                           const std::vector<StoreEntry>& entries);
 // The candidate for the listed file `entry` without a manifest.
 [[nodiscard]] Candidate any_dump_candidate(const Run& run, const StoreEntry& entry);
 // The dumps of the candidate's pattern (the size guard's history, the previous verified dump);

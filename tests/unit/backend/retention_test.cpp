@@ -1,11 +1,15 @@
 // Tiered retention (weighlink/recovery/retention.hpp) with fixed times: the period keys at their
 // boundaries, the newest of each period kept, the protected dumps, and the 30 days + 7 years
-// strategy of docs/operations.md over a decade of nightly dumps.
+// strategy of docs/operations.md over a decade of nightly dumps; and which files of a listed
+// folder are the dumps of which plan (retention_folder: manifests, file-name patterns).
 #include "weighlink/recovery/retention.hpp"
 
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <chrono>
+#include <initializer_list>
+#include <iterator>
 #include <map>
 #include <set>
 
@@ -205,4 +209,177 @@ TEST_CASE("retention: describe() names the rules that are set") {
   policy.yearly = 7;
   CHECK(policy.any());
   CHECK(policy.describe() == "30 daily, 7 yearly, 2 newest verified");
+}
+
+// Retention over a folder's listing (retention_folder): which files are dumps of which plan, at
+// which time, and which files retention leaves alone. Fixed listings, no clock, no folder.
+namespace {
+
+StoreEntry file(std::string name, std::int64_t mtime = 0) {
+  return {std::move(name), 4096,
+          std::chrono::system_clock::time_point(std::chrono::seconds(mtime))};
+}
+
+std::vector<DumpNamePattern> patterns(std::initializer_list<std::string_view> texts) {
+  std::vector<DumpNamePattern> parsed;
+  for (const auto t : texts) parsed.push_back(DumpNamePattern::parse(t).value());
+  return parsed;
+}
+
+std::map<std::string, std::int64_t> times(const RetentionGroup& group) {
+  std::map<std::string, std::int64_t> by_name;
+  for (const auto& d : group.dumps) by_name[d.name] = d.created_at;
+  return by_name;
+}
+
+std::set<std::string> verified(const RetentionGroup& group) {
+  std::set<std::string> names;
+  for (const auto& d : group.dumps) {
+    if (d.verified) names.insert(d.name);
+  }
+  return names;
+}
+
+std::map<std::string, std::string> left(const RetentionFolder& folder) {
+  std::map<std::string, std::string> why;
+  for (const auto& l : folder.left) why[l.name] = l.why;
+  return why;
+}
+
+// A platform's nightly CronJob: pg_dump files, a sidecar, a verified record, and other files.
+const std::vector<StoreEntry> kCronFolder = {
+    file("pg_dump_20261120_0300.dump", 5000),
+    file("README.txt"),
+    file("pg_dump_20261121_0300.dump", 1000),
+    file("pg_dump_20261121_0300.dump.sha256"),
+    file("pg_dump_20261119_0300.dump", 9000),
+    file("pg_dump_20261120_0300.verified.json"),
+    file("pg_dump_20261122_0300.dump.partial"),
+    file("pg_dump_20261001_0300.dump.sha256"),  // its dump is gone
+    file("verified-latest"),
+    file("shop.sql"),
+};
+
+}  // namespace
+
+TEST_CASE("retention folder: pg_dump files by the time in their name, verified by their record") {
+  const auto folder =
+      retention_folder({}, kCronFolder, patterns({kDefaultDumpPatterns[0]}), NewestBy::name);
+  REQUIRE(folder.groups.size() == 1);
+  const auto& group = folder.groups[0];
+  CHECK(group.what == "pg_dump_%Y%m%d_%H%M.dump");
+  CHECK_FALSE(group.with_manifests);
+  CHECK(times(group) == std::map<std::string, std::int64_t>{
+                            {"pg_dump_20261119_0300.dump", at("2026-11-19T03:00:00Z")},
+                            {"pg_dump_20261120_0300.dump", at("2026-11-20T03:00:00Z")},
+                            {"pg_dump_20261121_0300.dump", at("2026-11-21T03:00:00Z")}});
+  CHECK(verified(group) == std::set<std::string>{"pg_dump_20261120_0300.dump"});
+  // Sidecars and records of a dump go with it; verified-latest is no dump; the rest is left,
+  // each with why.
+  const std::string no_pattern =
+      "no manifest names it and it matches no pattern (pg_dump_%Y%m%d_%H%M.dump)";
+  CHECK(left(folder) ==
+        std::map<std::string, std::string>{
+            {"README.txt", no_pattern},
+            {"pg_dump_20261001_0300.dump.sha256", no_pattern},
+            {"pg_dump_20261122_0300.dump.partial", "a file still being written (.partial)"},
+            {"shop.sql", no_pattern}});
+}
+
+TEST_CASE("retention folder: --newest-by mtime dates the same files by modification time") {
+  const auto folder =
+      retention_folder({}, kCronFolder, patterns({kDefaultDumpPatterns[0]}), NewestBy::mtime);
+  REQUIRE(folder.groups.size() == 1);
+  CHECK(times(folder.groups[0]) ==
+        std::map<std::string, std::int64_t>{{"pg_dump_20261119_0300.dump", 9000},
+                                            {"pg_dump_20261120_0300.dump", 5000},
+                                            {"pg_dump_20261121_0300.dump", 1000}});
+  // So the plan's newest dump is the one copied last, whatever its name says.
+  RetentionPolicy policy;
+  policy.daily = 1;
+  const auto plan = retention_plan(folder.groups[0].dumps, policy, 10000);
+  CHECK(kept(plan) ==
+        std::set<std::string>{"pg_dump_20261119_0300.dump", "pg_dump_20261120_0300.dump"});
+}
+
+TEST_CASE("retention folder: weighlink's backups and each pattern are planned apart") {
+  Catalog catalog;
+  catalog.records = {{"weighlink_20261121_030007.dump", at("2026-11-21T03:00:07Z"), 100, true}};
+  catalog.manifests["weighlink_20261121_030007.dump"] = {};
+  const std::vector<StoreEntry> entries = {
+      file("weighlink_20261121_030007.dump"),
+      file("weighlink_20261121_030007.manifest.json"),
+      file("weighlink_20261121_030007.verified.json"),
+      file("weighlink_20261122_030007.dump"),  // its backup is still running
+      file("weighlink_20261101_030007.dump"),
+      file("weighlink_20261101_030007.manifest.json"),  // unreadable: not in the catalog
+      file("pg_dump_20261121_0300.dump"),
+      file("pg_dump_20261120_0300.dump"),
+      file("app_20261121.dump"),
+      file("app_20261121.dump.sha256"),
+  };
+  const auto folder = retention_folder(
+      catalog, entries,
+      patterns({kDefaultDumpPatterns[0], kDefaultDumpPatterns[1], "app_%Y%m%d.dump"}),
+      NewestBy::name);
+  REQUIRE(folder.groups.size() == 3);
+  CHECK(folder.groups[0].what == "dumps with a manifest");
+  CHECK(folder.groups[0].with_manifests);
+  CHECK(verified(folder.groups[0]) == std::set<std::string>{"weighlink_20261121_030007.dump"});
+  CHECK(times(folder.groups[1]).size() == 2);
+  CHECK(folder.groups[1].what == kDefaultDumpPatterns[0]);
+  // weighlink's own pattern has no group: its files are backups, with a manifest or soon one.
+  CHECK(folder.groups[2].what == "app_%Y%m%d.dump");
+  CHECK(times(folder.groups[2]) ==
+        std::map<std::string, std::int64_t>{{"app_20261121.dump", at("2026-11-21T00:00:00Z")}});
+  CHECK(left(folder) == std::map<std::string, std::string>{
+                            {"weighlink_20261101_030007.dump",
+                             "its manifest weighlink_20261101_030007.manifest.json cannot be read"},
+                            {"weighlink_20261122_030007.dump",
+                             "a weighlink backup whose manifest is not written yet"}});
+  // One plan per group: each keeps its own newest, whatever the other databases' times.
+  RetentionPolicy policy;
+  policy.daily = 1;
+  for (const auto& group : folder.groups) {
+    const auto plan = retention_plan(group.dumps, policy, at("2026-12-01T00:00:00Z"));
+    CHECK(plan.front().keep);
+  }
+}
+
+TEST_CASE("retention folder: weighlink dumps in a folder without manifests are a pattern's") {
+  const std::vector<StoreEntry> entries = {file("weighlink_20261121_030007.dump"),
+                                           file("weighlink_20261120_030007.dump")};
+  const auto defaults = patterns({kDefaultDumpPatterns[0], kDefaultDumpPatterns[1]});
+  const auto folder = retention_folder({}, entries, defaults, NewestBy::name);
+  REQUIRE(folder.groups.size() == 1);
+  CHECK(folder.groups[0].what == kDefaultDumpPatterns[1]);
+  CHECK(times(folder.groups[0]).size() == 2);
+  // Without patterns (backup's retention) they are left alone.
+  const auto manifests_only = retention_folder({}, entries, {}, NewestBy::name);
+  CHECK(manifests_only.groups.empty());
+  CHECK(left(manifests_only).at("weighlink_20261121_030007.dump") ==
+        "no manifest names it and it matches no pattern (none given)");
+}
+
+TEST_CASE("retention folder: a name two patterns match is planned once, in the first") {
+  // 2026-01-02 read as day-month, or 2026-02-01 read as month-day.
+  const std::vector<StoreEntry> entries = {file("db_20260102.dump"), file("db_20261301.dump")};
+  const auto folder =
+      retention_folder({}, entries, patterns({"db_%Y%m%d.dump", "db_%Y%d%m.dump"}), NewestBy::name);
+  REQUIRE(folder.groups.size() == 2);
+  CHECK(times(folder.groups[0]) ==
+        std::map<std::string, std::int64_t>{{"db_20260102.dump", at("2026-01-02T00:00:00Z")}});
+  CHECK(times(folder.groups[1]) ==
+        std::map<std::string, std::int64_t>{{"db_20261301.dump", at("2026-01-13T00:00:00Z")}});
+  CHECK(folder.left.empty());
+}
+
+TEST_CASE("retention folder: --pattern as verify-backup reads it, the defaults when none") {
+  const auto defaults = parse_dump_patterns({});
+  REQUIRE(defaults.has_value());
+  REQUIRE(defaults->size() == std::size(kDefaultDumpPatterns));
+  CHECK((*defaults)[0].text() == kDefaultDumpPatterns[0]);
+  const auto bad = parse_dump_patterns({"app_%Y%m%d.dump", "app_%Q.dump"});
+  REQUIRE_FALSE(bad.has_value());
+  CHECK(bad.error().message.find("app_%Q.dump") != std::string::npos);
 }

@@ -31,14 +31,18 @@ struct BackupOptions {
 };
 [[nodiscard]] int run_backup(const BackupOptions& options, const base::Console& console);
 
-// prune --dir DIR [--mirror DIR2 ...] RULES [--dry-run]: retention alone, without a backup, on
-// every location: each dump's decision is printed (kept: by which rules; removed: why), then a
-// count per location. With dry_run nothing is removed. Exit 2 when no rule is set, 1 when a
-// location could not be listed or a file not removed.
+// prune --dir DIR [--mirror DIR2 ...] RULES [--pattern P ...] [--newest-by name|mtime]
+// [--dry-run]: retention alone, without a backup, on every location: weighlink's backups by their
+// manifests and pg_dump files without one by the patterns (retention_folder), each group planned
+// on its own; each dump's decision is printed (kept: by which rules; removed: why), then the files
+// left alone, then a count per location. With dry_run nothing is removed. Exit 2 when no rule is
+// set or a pattern is bad, 1 when a location could not be listed or a file not removed.
 struct PruneOptions {
   std::vector<std::string> locations;  // --dir, then each --mirror
   RetentionPolicy retention;
   bool dry_run = false;
+  std::vector<std::string> patterns;  // --pattern (none: kDefaultDumpPatterns), as verify-backup's
+  bool newest_by_mtime = false;       // --newest-by mtime
 };
 [[nodiscard]] int run_prune(const PruneOptions& options, const base::Console& console);
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "weighlink/base/error.hpp"
+#include "weighlink/recovery/backup_catalog.hpp"
 #include "weighlink/recovery/backup_policy.hpp"
 #include "weighlink/recovery/dump_pattern.hpp"
 #include "weighlink/recovery/offsite.hpp"
@@ -39,6 +40,12 @@ struct PatternDump {
 // The index of the first of `patterns` that matches `name`.
 [[nodiscard]] std::optional<std::size_t> pattern_of(std::string_view name,
                                                     const std::vector<DumpNamePattern>& patterns);
+
+// Files that are weighlink backups, not "any pg_dump" (verify-backup and prune leave them to the
+// manifests): those with a manifest and, in a folder where weighlink-backend backup writes (one
+// with manifests), its dumps whose manifest is not written yet.
+[[nodiscard]] std::set<std::string> weighlink_backup_names(const Catalog& catalog,
+                                                           const std::vector<StoreEntry>& entries);
 
 // "NAME.sha256"
 [[nodiscard]] std::string sidecar_name(std::string_view dump_name);

@@ -41,4 +41,9 @@ class DumpNamePattern {
 inline constexpr std::string_view kDefaultDumpPatterns[] = {"pg_dump_%Y%m%d_%H%M.dump",
                                                             "weighlink_%Y%m%d_%H%M%S.dump"};
 
+// The --pattern flags of verify-backup and prune, parsed in order (none given:
+// kDefaultDumpPatterns); the first bad one's invalid_argument.
+[[nodiscard]] base::Expected<std::vector<DumpNamePattern>> parse_dump_patterns(
+    const std::vector<std::string>& texts);
+
 }  // namespace weighlink::recovery
