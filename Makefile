@@ -139,11 +139,16 @@ lint: configure
 ASAN_OPTIONS ?= halt_on_error=1:abort_on_error=1:detect_leaks=1:detect_stack_use_after_return=1:check_initialization_order=1:strict_init_order=1
 UBSAN_OPTIONS ?= halt_on_error=1:print_stacktrace=1
 ASAN_LABELS ?= unit|integration
+# Left out under sanitizers: the test that runs the agent out of file descriptors on purpose.
+# UBSan's vptr check probes memory through pipe(2); with no descriptor free the probe fails and
+# UBSan reports a live object as having an invalid vptr (a false error no suppression can reach).
+ASAN_EXCLUDE ?= out of file descriptors
 test-asan: deps
 	@if [ ! -f build-asan/build.ninja ]; then cmake --preset asan; fi
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && ASAN_OPTIONS=$(ASAN_OPTIONS) UBSAN_OPTIONS=$(UBSAN_OPTIONS) \
-	  ctest --output-on-failure -L '$(ASAN_LABELS)' -j $(JOBS) --timeout 900 $(CTEST_ARGS)
+	  ctest --output-on-failure -L '$(ASAN_LABELS)' -E '$(ASAN_EXCLUDE)' -j $(JOBS) \
+	    --timeout 900 $(CTEST_ARGS)
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -4,7 +4,6 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
-#include <cstdio>
 #include <exception>
 #include <iostream>
 
@@ -14,6 +13,7 @@
 #include "weighlink/agent/service_command.hpp"
 #include "weighlink/agent/tls_tool.hpp"
 #include "weighlink/agent/tools.hpp"
+#include "weighlink/base/guarded_main.hpp"
 
 namespace {
 
@@ -308,15 +308,6 @@ static int run(int argc, char** argv) {
   return weighlink::agent::Agent::run(config);
 }
 
-// Whatever escapes the command (out of memory, a bug) is said on stderr with exit 1 (SPEC:
-// operational failure) instead of std::terminate's abort.
 int main(int argc, char** argv) {
-  try {
-    return run(argc, argv);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "weighlink-agent: unexpected error: %s\n", e.what());
-  } catch (...) {
-    std::fputs("weighlink-agent: unexpected error\n", stderr);
-  }
-  return 1;
+  return weighlink::base::guarded_main("weighlink-agent", [&] { return run(argc, argv); });
 }

@@ -6,14 +6,16 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdint>
-#include <cstdio>
 #include <exception>
 #include <iostream>
 #include <limits>
+#include <tuple>
 
+#include "weighlink/base/guarded_main.hpp"
 #include "weighlink/pg/pg.hpp"
 #include "weighlink/recovery/commands.hpp"
 #include "weighlink/recovery/drill.hpp"
+#include "weighlink/recovery/dump_pattern.hpp"
 #include "weighlink/recovery/monitor.hpp"
 #include "weighlink/recovery/verify_backup.hpp"
 #include "weighlink/service/commands.hpp"
@@ -21,20 +23,65 @@
 namespace {
 
 // --dir DIR (first) and --fallback DIR2 (each, in order: where to read when DIR is unreachable)
-// of a command that reads a backup folder, into `locations`.
-void add_folder_flags(CLI::App* command, std::vector<std::string>& locations) {
+// of a command that reads a backup folder, into `locations`; `more_flag` names the second kind
+// (prune's --mirror: apply the same rules there too).
+void add_folder_flags(CLI::App* command, std::vector<std::string>& locations, bool required = true,
+                      const std::string& more_flag = "--fallback",
+                      const std::string& more_help =
+                          "where to read when --dir is unreachable, in order (repeatable)") {
+  auto* dir = command->add_option_function<std::string>(
+      "--dir", [&locations](const std::string& d) { locations.insert(locations.begin(), d); },
+      "backup folder or rclone remote (remote:path)");
+  if (required) dir->required();
+  command
+      ->add_option_function<std::vector<std::string>>(
+          more_flag,
+          [&locations](const std::vector<std::string>& more) {
+            locations.insert(locations.end(), more.begin(), more.end());
+          },
+          more_help)
+      ->needs(dir);
+}
+
+// The retention rules of backup and prune (weighlink/recovery/retention.hpp).
+void add_retention_flags(CLI::App* command, weighlink::recovery::RetentionPolicy& policy,
+                         const std::string& when) {
+  command
+      ->add_option("--retention-days", policy.within_days,
+                   when + "keep every dump younger than this (never the newest two verified go)")
+      ->check(CLI::Range(1, 36500));
+  const std::tuple<const char*, int*, const char*> tiers[] = {
+      {"--keep-daily", &policy.daily, "days"},
+      {"--keep-weekly", &policy.weekly, "ISO weeks"},
+      {"--keep-monthly", &policy.monthly, "months"},
+      {"--keep-yearly", &policy.yearly, "years"}};
+  for (const auto& [flag, count, periods] : tiers) {
+    command
+        ->add_option(flag, *count,
+                     when + "keep the newest dump of each of the N latest " + periods +
+                         " (UTC) that have one")
+        ->check(CLI::Range(1, 100000));
+  }
+}
+
+// --pattern and --newest-by of the commands that read pg_dump files without a manifest
+// (verify-backup, prune; weighlink/recovery/dump_pattern.hpp).
+void add_pattern_flags(CLI::App* command, std::vector<std::string>& patterns,
+                       bool& newest_by_mtime) {
+  std::string defaults;
+  for (const auto p : weighlink::recovery::kDefaultDumpPatterns) {
+    defaults += (defaults.empty() ? "" : " and ") + std::string(p);
+  }
+  command->add_option("--pattern", patterns,
+                      "file names of dumps without a manifest, with their time (%Y %m %d %H %M "
+                      "%S; repeatable; default " +
+                          defaults + ")");
   command
       ->add_option_function<std::string>(
-          "--dir",
-          [&locations](const std::string& dir) { locations.insert(locations.begin(), dir); },
-          "backup folder or rclone remote (remote:path)")
-      ->required();
-  command->add_option_function<std::vector<std::string>>(
-      "--fallback",
-      [&locations](const std::vector<std::string>& more) {
-        locations.insert(locations.end(), more.begin(), more.end());
-      },
-      "where to read when --dir is unreachable, in order (repeatable)");
+          "--newest-by",
+          [&newest_by_mtime](const std::string& by) { newest_by_mtime = by == "mtime"; },
+          "name (the time in the file name, default) or mtime (modification time)")
+      ->check(CLI::IsMember({"name", "mtime"}));
 }
 
 }  // namespace
@@ -119,13 +166,22 @@ static int run(int argc, char** argv) {
       ->required();
   backup->add_option("--mirror", backup_mirrors,
                      "also copy it here (folder or rclone remote; repeatable)");
-  backup
-      ->add_option("--retention-days", backup_options.retention_days,
-                   "then remove dumps older than this from every destination (never the newest "
-                   "two verified)")
-      ->check(CLI::Range(1, 36500));
+  add_retention_flags(backup, backup_options.retention, "then retention on every destination: ");
   backup->add_option("--staging-dir", backup_options.staging_dir,
                      "where the dump is written before its upload to a remote --dir");
+
+  PruneOptions prune_options;
+  auto* prune = app.add_subcommand(
+      "prune",
+      "retention without a backup: keep what the rules keep (and the newest two verified dumps), "
+      "remove the rest; weighlink's backups by manifest time, other pg_dump files by --pattern; "
+      "--dry-run lists each decision and removes nothing");
+  add_folder_flags(prune, prune_options.locations, true, "--mirror",
+                   "apply the same rules here too (repeatable)");
+  add_retention_flags(prune, prune_options.retention, "");
+  add_pattern_flags(prune, prune_options.patterns, prune_options.newest_by_mtime);
+  prune->add_flag("--dry-run", prune_options.dry_run,
+                  "print what would be removed and why each dump is kept; remove nothing");
 
   VerifyOptions verify;
   auto* verify_cmd = app.add_subcommand(
@@ -176,11 +232,29 @@ static int run(int argc, char** argv) {
   verify_cmd->add_option("--jobs", verify.jobs, "pg_restore --jobs for data and post-data")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
+  add_pattern_flags(verify_cmd, verify.patterns, verify.newest_by_mtime);
+  verify_cmd
+      ->add_option("--checks", verify.checks,
+                   "YAML: the checks of a database that is not weighlink's (min_bytes, "
+                   "row_counts, extensions, soft_foreign_keys)")
+      ->check(CLI::ExistingFile);
+  verify_cmd
+      ->add_option("--pg-bindir", verify.pg_bindir,
+                   "PostgreSQL programs of the disposable cluster (e.g. "
+                   "/usr/lib/postgresql/16/bin; default: the newest installed)")
+      ->check(CLI::ExistingDirectory);
   RestoreOptions restore_options;
+  FetchSource restore_source;
   auto* restore = app.add_subcommand(
       "restore",
       "restore a backup's dump (pre-data, data, post-data), migrate it, set a new generation");
-  restore->add_option("--file", restore_options.file, "the dump (weighlink_*.dump)")->required();
+  restore->add_option("--file", restore_options.file,
+                      "the dump (weighlink_*.dump); with --dir its name there (default: the one "
+                      "verified-latest names)");
+  // --dir: fetch the dump from a backup folder or rclone remote (a crypt remote decrypts).
+  add_folder_flags(restore, restore_source.locations, false);
+  restore->add_option("--staging-dir", restore_source.staging_dir,
+                      "where a dump from a remote --dir is downloaded (default $TMPDIR)");
   restore->add_option("--dsn", restore_options.dsn, "libpq connection string (or $WEIGHLINK_DSN)")
       ->envname("WEIGHLINK_DSN")
       ->required();
@@ -252,6 +326,11 @@ static int run(int argc, char** argv) {
   monitor->add_option("--jobs", monitor_options.jobs, "pg_restore --jobs for data and post-data")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
+  monitor->add_flag("--fresh-reset", monitor_options.fresh_reset,
+                    "with --recover: when no verified dump exists, a new empty database the "
+                    "stations refill (opt-in)");
+  monitor->add_option("--pg-log", monitor_options.pg_log,
+                      "the PostgreSQL server log, read each check for corruption indicators");
   monitor->add_option("--ops-log", monitor_options.ops_log, "append every JSON line here too");
   monitor
       ->add_option("--max-checks", monitor_options.max_checks,
@@ -369,8 +448,16 @@ static int run(int argc, char** argv) {
                                          backup_mirrors.end());
       return run_backup(backup_options, console);
     }
+    if (*prune) return run_prune(prune_options, console);
     if (*verify_cmd) return run_verify_backup(verify, console);
-    if (*restore) return run_restore(restore_options, console);
+    if (*restore) {
+      if (restore_options.file.empty() && restore_source.locations.empty()) {
+        std::cerr << "weighlink-backend: restore: give --file DUMP, or --dir DIR (its "
+                     "verified-latest, or --file NAME in it)\n";
+        return kExitUsage;
+      }
+      return run_restore(restore_options, console, restore_source);
+    }
     if (*mark_restored) return run_mark_restored(dsn, restored_from, console);
     if (*monitor) return run_monitor(monitor_options, console);
     if (*drill) return run_drill(drill_options, console);
@@ -397,15 +484,6 @@ static int run(int argc, char** argv) {
   return kExitUsage;
 }
 
-// Whatever escapes the command (out of memory, a bug) is said on stderr with exit 1 (SPEC:
-// operational failure) instead of std::terminate's abort.
 int main(int argc, char** argv) {
-  try {
-    return run(argc, argv);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "weighlink-backend: unexpected error: %s\n", e.what());
-  } catch (...) {
-    std::fputs("weighlink-backend: unexpected error\n", stderr);
-  }
-  return 1;
+  return weighlink::base::guarded_main("weighlink-backend", [&] { return run(argc, argv); });
 }

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "weighlink/base/guarded_main.hpp"
 #include "weighlink/base/ready_file.hpp"
 #include "weighlink/scale/capture.hpp"
 #include "weighlink/scale/parser.hpp"
@@ -298,10 +299,8 @@ int cmd_probe(ProbeArgs& args) {
   return kOk;
 }
 
-}  // namespace
-
-// A function-try-block: nothing (a bad_alloc, an I/O library error) leaves main as a crash.
-int main(int argc, char** argv) try {
+// The command line; main() below turns whatever escapes it into exit 1.
+int run(int argc, char** argv) {
   CLI::App app{"weighlink-scale: indicator tools (protocols, decode, simulate, probe, record)",
                "weighlink-scale"};
   app.set_version_flag("--version", WEIGHLINK_VERSION);
@@ -409,7 +408,10 @@ int main(int argc, char** argv) try {
   if (name == "record") return cmd_record(rec);
   if (name == "probe") return cmd_probe(probe);
   return fail(kUsage, name + " is not available in this build yet; see `weighlink-scale --help`");
-} catch (const std::exception& e) {
-  std::fprintf(stderr, "weighlink-scale: %s\n", e.what());
-  return kFailure;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return weighlink::base::guarded_main("weighlink-scale", [&] { return run(argc, argv); });
 }

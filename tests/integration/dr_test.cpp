@@ -17,7 +17,7 @@
 #include <sstream>
 #include <string>
 
-#include "agent_fixture.hpp"
+#include "station_fixture.hpp"
 
 namespace json = boost::json;
 using namespace std::chrono_literals;
@@ -25,84 +25,6 @@ using namespace weighlink::testing;  // NOLINT(google-build-using-namespace)
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-// A Hello every second and at most 500 ms between retries: the restore is noticed quickly.
-constexpr const char* kAgentConfig =
-    "hello_interval_ms: 1000\n"
-    "replay_backoff_max_ms: 500\n";
-
-// One station: its token, its agent (own data dir and log) and the keys it acknowledged.
-struct Station {
-  Station(const std::string& station_id, const PgCluster& pg, const std::string& grpc)
-      : id(station_id) {
-    weighlink::testing::write_secret_file(dir / "token",
-                                          weighlink::testing::add_station(pg.dsn(), id) + "\n");
-    agent = std::make_unique<AgentProcess>(
-        dir,
-        std::vector<std::string>{"--station-id", id, "--backend", grpc, "--station-token-file",
-                                 (dir / "token").string()},
-        kAgentConfig);
-  }
-  // `n` transaction.created mutations, each accepted durably (202).
-  void post(const std::string& phase, int n) {
-    for (int i = 0; i < n; ++i) {
-      const std::string key = id + "-" + phase + "-" + std::to_string(i);
-      const auto r = post_json(agent->http, "/v1/mutations", key,
-                               R"({"kind":"transaction.created","payload":{"key":")" + key +
-                                   R"(","n":)" + std::to_string(i) + "}}");
-      REQUIRE_MESSAGE(r.status == 202, r.body);
-      keys.insert(key);
-    }
-  }
-  [[nodiscard]] json::object uplink() const {
-    return agent_status(agent->http).at("uplink").as_object();
-  }
-  // The backend generation the agent last saw (GET /v1/status, uplink.generation).
-  [[nodiscard]] std::string generation() const {
-    return std::string(uplink().at("generation").as_string());
-  }
-  // Nothing pending or in flight, online, and its backend's high water at its last seq.
-  [[nodiscard]] bool drained() const {
-    const auto s = agent_status(agent->http);
-    const auto& u = s.at("uplink");
-    return s.at("outbox").at("pending") == 0 && u.at("state") == "online" &&
-           u.at("in_flight") == 0 && u.at("high_water_seq").to_number<std::size_t>() == keys.size();
-  }
-  [[nodiscard]] std::string log() const { return weighlink::testing::read_file(dir / "agent.log"); }
-
-  std::string id;
-  TempDir dir{"wl-dr"};
-  std::unique_ptr<AgentProcess> agent;
-  std::set<std::string> keys;
-};
-
-std::string in_pg(const PgCluster& pg, const std::string& what, const std::string& station) {
-  return pg.query_scalar("SELECT " + what + " FROM mutation_log WHERE station_id = '" + station +
-                         "'");
-}
-
-// The station's mutations are in PostgreSQL exactly once: one row per key, seqs 1..N with no
-// gap, N = what the agent acknowledged, the high water at N, the payload its own; the agent's
-// outbox holds the same keys at seqs 1..N, all acknowledged.
-void check_exactly_once(const PgCluster& pg, const Station& station) {
-  CAPTURE(station.id);
-  const auto n = std::to_string(station.keys.size());
-  CHECK(in_pg(pg, "count(*)", station.id) == n);
-  CHECK(in_pg(pg, "count(DISTINCT idempotency_key)", station.id) == n);
-  CHECK(in_pg(pg, "min(seq) || '-' || max(seq) || '/' || count(DISTINCT seq)", station.id) ==
-        "1-" + n + "/" + n);
-  CHECK(in_pg(pg, "count(*) FILTER (WHERE payload->>'key' <> idempotency_key)", station.id) == "0");
-  CHECK(pg.query_scalar("SELECT high_water_seq FROM stations WHERE id = '" + station.id + "'") ==
-        n);
-  std::set<std::string> keys;
-  std::istringstream listed(in_pg(pg, "string_agg(idempotency_key, ' ')", station.id));
-  for (std::string key; listed >> key;) keys.insert(key);
-  CHECK(keys == station.keys);
-  weighlink::testing::check_outbox(station.agent->http, station.keys, station.id + " outbox");
-  const auto rows = weighlink::testing::outbox_rows(station.agent->http);
-  CHECK(rows.size() == station.keys.size());
-  for (const auto& row : rows) CHECK(row.at("state") == "acknowledged");
-}
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();

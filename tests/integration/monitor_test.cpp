@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "monitor_fixture.hpp"
 #include "weighlink/testing/backend.hpp"
 #include "weighlink/testing/backup_data.hpp"
 #include "weighlink/testing/http_client.hpp"
@@ -20,46 +21,21 @@
 #include "weighlink/testing/process.hpp"
 
 using weighlink::testing::bin;
+using weighlink::testing::events;
 using weighlink::testing::eventually;
+using weighlink::testing::monitor_argv;
 using weighlink::testing::PgCluster;
 using weighlink::testing::Process;
 using weighlink::testing::read_file;
+using weighlink::testing::read_lines;
 using weighlink::testing::run;
 using weighlink::testing::TempDir;
+using weighlink::testing::text;
 namespace fs = std::filesystem;
 namespace json = boost::json;
 using namespace std::chrono_literals;
 
 namespace {
-
-// The JSON lines of an ops log so far (a line being written is left for the next read).
-std::vector<json::object> read_lines(const fs::path& ops_log) {
-  std::vector<json::object> lines;
-  std::istringstream in(read_file(ops_log));
-  for (std::string line; std::getline(in, line);) {
-    if (in.eof()) break;  // no newline yet: incomplete
-    lines.push_back(json::parse(line).as_object());
-  }
-  return lines;
-}
-
-std::vector<json::object> events(const std::vector<json::object>& lines, std::string_view event) {
-  std::vector<json::object> out;
-  for (const auto& l : lines) {
-    if (l.at("event").as_string() == event) out.push_back(l);
-  }
-  return out;
-}
-
-std::string text(const json::object& line, std::string_view key) {
-  return line.contains(key) ? std::string(line.at(key).as_string()) : "";
-}
-
-std::vector<std::string> monitor_argv(const std::string& dsn, std::vector<std::string> args) {
-  std::vector<std::string> argv = {bin("weighlink-backend"), "monitor", "--dsn", dsn};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return argv;
-}
 
 // A seeded primary with one dump, verified: DIR/verified-latest names it.
 struct VerifiedPrimary {
@@ -161,6 +137,7 @@ TEST_CASE("monitor: bad usage exits 2 with what to do") {
       {{"--recover", "--dir", dir.path().string(), "--recover-dsn", dsn}, "--dsn-file"},
       {{"--dir", dir.path().string()}, "only with --recover"},
       {{"--restart-command", "true"}, "only with --recover"},
+      {{"--fresh-reset"}, "only with --recover"},
       {{"--recover", "--dir", dir.path().string(), "--recover-dsn", dsn, "--dsn-file",
         "/nonexistent/backend.env"},
        "must exist"},

@@ -2,7 +2,7 @@
 // and station high waters come from the very snapshot the dump was taken from
 // (pg_export_snapshot, then pg_dump --snapshot), so that verify-backup can compare a restore with
 // them exactly (SPEC §6; docs/operations.md, "Backups"). The dump goes to a local folder or an
-// rclone remote, and to every mirror; then retention runs on each of them.
+// rclone remote, and to every mirror; then retention (retention.hpp) runs on each of them.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -30,6 +30,7 @@
 #include "weighlink/recovery/backup_policy.hpp"
 #include "weighlink/recovery/commands.hpp"
 #include "weighlink/recovery/offsite.hpp"
+#include "weighlink/recovery/retention.hpp"
 
 namespace weighlink::recovery {
 namespace {
@@ -86,49 +87,17 @@ class Progress {
   std::thread thread_;
 };
 
-// Retention on one destination: see retention_deletions(). Returns false when it could not run.
-bool apply_retention(const base::Console& console, Store& store, int retention_days,
-                     std::int64_t now) {
-  auto entries = store.list();
-  if (!entries) {
-    console.err << "weighlink-backend: backup: retention skipped on " << store.location().display()
-                << ": " << entries.error().message << "\n";
-    return false;
-  }
-  const auto catalog = read_catalog(store, *entries);
-  for (const auto& note : catalog.notes) {
-    console.err << "weighlink-backend: backup: " << note << "\n";
-  }
-  bool ok = true;
-  for (const auto& name : retention_deletions(catalog.records, now, retention_days)) {
-    // The manifest first: a dump without one is never picked; a manifest without its dump would be.
-    for (const auto& file : {manifest_name(name), verified_name(name), name}) {
-      if (auto r = store.remove(file); !r && r.error().code != OffsiteErrc::not_found) {
-        console.err << "weighlink-backend: backup: retention cannot remove " << file << " from "
-                    << store.location().display() << ": " << r.error().message << "\n";
-        ok = false;
-      }
-    }
-    console.out << "retention: removed " << name << " from " << store.location().display()
-                << " (older than " << retention_days << " days)\n";
-  }
-  return ok;
-}
-
 }  // namespace
 
 int run_backup(const BackupOptions& options, const base::Console& console) {
   // The dump holds every station's data and token hashes: readable by its owner only.
   ::umask(077);
-  std::vector<Location> destinations;
-  for (const auto& spec : options.destinations) {
-    auto location = parse_location(spec);
-    if (!location) {
-      console.err << "weighlink-backend: backup: " << location.error().message << "\n";
-      return kExitUsage;
-    }
-    destinations.push_back(*location);
+  auto parsed = parse_locations(options.destinations);
+  if (!parsed) {
+    console.err << "weighlink-backend: backup: " << parsed.error().message << "\n";
+    return kExitUsage;
   }
+  const std::vector<Location>& destinations = *parsed;
   if (destinations.empty()) return fail(console, "no --dir given");
   // The dump is written to the primary folder when it is local, else to the staging folder and
   // uploaded from there.
@@ -291,10 +260,10 @@ int run_backup(const BackupOptions& options, const base::Console& console) {
     }
   }
 
-  if (options.retention_days > 0) {
+  if (options.retention.any()) {
     for (const auto& destination : destinations) {
       auto store = open_store(destination);
-      if (!apply_retention(console, *store, options.retention_days, now_s))
+      if (!apply_retention(console, *store, {.policy = options.retention, .now = now_s}))
         exit_code = kExitFailure;
     }
   }

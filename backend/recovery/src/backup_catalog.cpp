@@ -98,7 +98,9 @@ std::string manifest_name(std::string_view dump_name) {
 }
 
 std::string verified_name(std::string_view dump_name) {
-  return dump_base(dump_name) + ".verified.json";
+  // Any other pg_dump file (verify-backup without a manifest): its whole name.
+  const auto base = dump_base(dump_name);
+  return (base.empty() ? std::string(dump_name) : base) + ".verified.json";
 }
 
 std::string to_json(const VerifiedLatest& p) {
@@ -118,7 +120,10 @@ std::optional<VerifiedLatest> parse_verified_latest(std::string_view text) {
   const auto sha = as_string(o.if_contains("sha256"));
   const auto created = as_string(o.if_contains("created_at"));
   const auto verified = as_string(o.if_contains("verified_at"));
-  if (!dump || dump_base(*dump).empty() || !sha || !created || !verified) return std::nullopt;
+  if (!dump || dump->empty() || dump->find('/') != std::string::npos || !sha || !created ||
+      !verified) {
+    return std::nullopt;
+  }
   const auto c = parse_utc_timestamp(*created);
   const auto v = parse_utc_timestamp(*verified);
   if (!c || !v) return std::nullopt;

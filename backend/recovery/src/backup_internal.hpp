@@ -14,5 +14,8 @@ namespace weighlink::recovery {
 // writes to the manifest (inside its snapshot) and what verify-backup compares the restore with.
 // The database's error code and "cannot list the tables: ..." or "cannot count TABLE: ...".
 [[nodiscard]] base::Expected<RowCounts> count_public_tables(pg::PgConnection& db);
+// Exact row counts of every table outside the system schemas, as "schema.table" (any database:
+// verify-backup without a manifest).
+[[nodiscard]] base::Expected<RowCounts> count_user_tables(pg::PgConnection& db);
 
 }  // namespace weighlink::recovery

@@ -4,6 +4,8 @@
 #include <charconv>
 #include <cstdio>
 
+#include "weighlink/recovery/retention.hpp"
+
 namespace weighlink::recovery {
 namespace {
 
@@ -149,17 +151,13 @@ std::vector<RowDrift> drift_vs_previous(const RowCounts& previous, const RowCoun
 
 std::vector<std::string> retention_deletions(const std::vector<DumpRecord>& dumps, std::int64_t now,
                                              int retention_days, std::size_t keep_verified) {
-  std::vector<DumpRecord> ordered = dumps;
-  std::sort(ordered.begin(), ordered.end(), newer);  // newest first
+  // The days-only rule is the tiered plan with one rule (retention.hpp).
+  RetentionPolicy policy;
+  policy.within_days = retention_days;
+  policy.keep_verified = keep_verified;
   std::vector<std::string> doomed;
-  std::size_t verified_kept = 0;
-  const std::int64_t cutoff = now - static_cast<std::int64_t>(retention_days) * kDay;
-  for (std::size_t i = 0; i < ordered.size(); ++i) {
-    const auto& d = ordered[i];
-    const bool protected_verified = d.verified && verified_kept < keep_verified;
-    if (d.verified) ++verified_kept;
-    if (i == 0 || protected_verified) continue;
-    if (d.created_at < cutoff) doomed.push_back(d.name);
+  for (const auto& d : retention_plan(dumps, policy, now)) {
+    if (!d.keep) doomed.push_back(d.name);
   }
   std::reverse(doomed.begin(), doomed.end());
   return doomed;

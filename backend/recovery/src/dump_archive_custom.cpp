@@ -202,6 +202,7 @@ bool Inspector::toc(std::uint64_t& pos) {
                                     : "has a data offset flag but is not marked as having data") +
                       " (flag at byte " + num(state_at) + ")" + std::string(kCorrupt));
     }
+    if (e.desc == "EXTENSION") out_.extensions.push_back(e.name);
     if (e.state == kNoData) continue;
     if (!ns.empty()) e.name = ns + "." + e.name;
     if (e.desc == "TABLE DATA") out_.table_data.push_back(e.name);

@@ -146,6 +146,16 @@ OffsiteResult<Location> parse_location(std::string spec) {
   return Location{remote ? Location::Kind::remote : Location::Kind::local, std::move(spec)};
 }
 
+OffsiteResult<std::vector<Location>> parse_locations(const std::vector<std::string>& specs) {
+  std::vector<Location> locations;
+  for (const auto& spec : specs) {
+    auto location = parse_location(spec);
+    if (!location) return location.error();
+    locations.push_back(std::move(*location));
+  }
+  return locations;
+}
+
 OffsiteResult<void> check_file_name(std::string_view name) {
   const bool control = std::any_of(name.begin(), name.end(), [](char c) {
     return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;

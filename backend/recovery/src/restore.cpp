@@ -373,8 +373,11 @@ RestoreResult restore_dump(const RestoreOptions& options, std::ostream& progress
       run.schema_after, total};
 }
 
-int run_restore(const RestoreOptions& options, const base::Console& console) {
-  const auto restored = restore_dump(options, console.out);
+int run_restore(const RestoreOptions& options, const base::Console& console,
+                const FetchSource& source) {
+  const auto restored = source.locations.empty()
+                            ? restore_dump(options, console.out)
+                            : restore_from_location(options, source, console.out);
   if (!restored) {
     console.err << "weighlink-backend: restore: " << restored.error().message << "\n";
     return restored.error().exit_code;

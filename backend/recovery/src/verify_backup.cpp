@@ -78,23 +78,49 @@ json::object raise_durable_seq(const std::string& dsn, const Candidate& c) {
 int run_verify_backup(const VerifyOptions& o, const base::Console& console) {
   ScratchCluster::remove_on_signals();
   Report report;
-  // Bad usage first: nothing runs on a wrong allowlist.
+  // Bad usage first: nothing runs on a wrong allowlist, checks file or pattern.
+  const auto read_text = [&](const std::string& path, std::string_view flag,
+                             std::string& text) -> bool {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+      console.err << "weighlink-backend: verify-backup: cannot read " << flag << " " << path
+                  << "\n";
+      return false;
+    }
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    text = buffer.str();
+    return true;
+  };
   auto soft_keys = builtin_soft_foreign_keys();
   if (!o.soft_fk_allowlist.empty()) {
-    std::ifstream in(o.soft_fk_allowlist, std::ios::binary);
-    if (!in) {
-      console.err << "weighlink-backend: verify-backup: cannot read --soft-fk-allowlist "
-                  << o.soft_fk_allowlist << "\n";
-      return kExitUsage;
-    }
-    std::stringstream text;
-    text << in.rdbuf();
-    if (auto applied = apply_soft_fk_allowlist(text.str(), o.soft_fk_allowlist, soft_keys);
-        !applied) {
+    std::string text;
+    if (!read_text(o.soft_fk_allowlist, "--soft-fk-allowlist", text)) return kExitUsage;
+    if (auto applied = apply_soft_fk_allowlist(text, o.soft_fk_allowlist, soft_keys); !applied) {
       console.err << "weighlink-backend: verify-backup: " << applied.error().message << "\n";
       return kExitUsage;
     }
   }
+  VerifyChecks settings;
+  settings.soft_keys = soft_keys;
+  if (!o.checks.empty()) {
+    std::string text;
+    if (!read_text(o.checks, "--checks", text)) return kExitUsage;
+    auto parsed = parse_verify_checks(text, o.checks, soft_keys);
+    if (!parsed) {
+      console.err << "weighlink-backend: verify-backup: " << parsed.error().message << "\n";
+      return kExitUsage;
+    }
+    settings = std::move(*parsed);
+    soft_keys = settings.soft_keys;
+  }
+  const auto parsed_patterns = parse_dump_patterns(o.patterns);
+  if (!parsed_patterns) {
+    console.err << "weighlink-backend: verify-backup: --pattern: "
+                << parsed_patterns.error().message << "\n";
+    return kExitUsage;
+  }
+  const auto& patterns = *parsed_patterns;
   std::vector<Location> locations;
   for (const auto& spec : o.locations) {
     auto location = parse_location(spec);
@@ -126,7 +152,8 @@ int run_verify_backup(const VerifyOptions& o, const base::Console& console) {
     const std::string how = describe_fallback(*reachable);
     if (!reachable->skipped.empty()) report.note(how);
     report.step("locate", true, seconds_since(t), how);
-    verify::Run checks{console, o, report, *store, reachable->entries, soft_keys, {}, {}, {}};
+    verify::Run checks{console,  o,  report, *store, reachable->entries, soft_keys, settings,
+                       patterns, {}, {},     {}};
     verify::run_checks(checks);
     candidate = std::move(checks.candidate);
     size = std::move(checks.size);
@@ -193,7 +220,13 @@ int run_verify_backup(const VerifyOptions& o, const base::Console& console) {
       // durable_seq lets agents prune: only for a dump that is now verified-latest where
       // recoveries look first (the primary location).
       if (!o.dsn.empty()) {
-        if (moved && used == 0) {
+        if (!candidate->has_manifest) {
+          report.set("durable_seq",
+                     json::object{{"moved", false},
+                                  {"detail",
+                                   "not a weighlink backup (no manifest): durable_seq "
+                                   "moves only for dumps of weighlink-backend backup"}});
+        } else if (moved && used == 0) {
           report.set("durable_seq", raise_durable_seq(o.dsn, *candidate));
         } else {
           report.set("durable_seq",

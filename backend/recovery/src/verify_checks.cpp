@@ -36,32 +36,51 @@ class Checks {
 
  private:
   // The catalog (every manifest, and which dumps passed before), and the dump to check: --file,
-  // or the newest by manifest time.
+  // or the newest of the weighlink backups (by manifest time) and the other pg_dump files (by
+  // the time in their names, or their modification time).
   bool pick() {
     const auto t = Clock::now();
     catalog_ = read_catalog(run_.store, run_.entries);
     for (const auto& note : catalog_.notes) report_.note(note);
     const auto& records = catalog_.records;
     run_.latest = catalog_.latest;
+    weighlink_names_ = weighlink_backup_names(catalog_, run_.entries);
     const auto verified_count = std::count_if(records.begin(), records.end(),
                                               [](const DumpRecord& r) { return r.verified; });
+    const auto listed = [&](const std::string& name) {
+      return std::find_if(run_.entries.begin(), run_.entries.end(),
+                          [&](const StoreEntry& e) { return e.name == name; });
+    };
     std::string chosen;
     if (!o_.file.empty()) {
       chosen = fs::path(o_.file).filename().string();
       if (!catalog_.manifests.contains(chosen)) {
+        const auto entry = listed(chosen);
+        if (entry == run_.entries.end()) {
+          report_.fail(VerifyCode::could_not_run, "--file " + chosen + " is not in " +
+                                                      run_.store.location().display() +
+                                                      "; give a file name of that folder");
+          return false;
+        }
+        return pick_any_dump(t, *entry);
+      }
+    } else {
+      const auto newest = newest_dump(records);
+      const auto other =
+          newest_pattern_dump(run_.entries, run_.patterns, newest_by(o_), weighlink_names_);
+      if (other && (!newest || other->record.created_at > newest->created_at)) {
+        return pick_any_dump(t, *listed(other->record.name));
+      }
+      if (!newest) {
+        std::string patterns;
+        for (const auto& p : run_.patterns) patterns += (patterns.empty() ? "" : ", ") + p.text();
         report_.fail(VerifyCode::could_not_run,
-                     "--file " + chosen + " has no readable manifest " + manifest_name(chosen) +
-                         " in " + run_.store.location().display() +
-                         "; only dumps made by `weighlink-backend backup` can be verified");
+                     "no backups in " + run_.store.location().display() +
+                         ": no readable *.manifest.json and no file named like " + patterns +
+                         "; run `weighlink-backend backup` first, or give --pattern or --file");
         return false;
       }
-    } else if (auto newest = newest_dump(records)) {
       chosen = newest->name;
-    } else {
-      report_.fail(VerifyCode::could_not_run,
-                   "no backups in " + run_.store.location().display() +
-                       " (no readable *.manifest.json); run `weighlink-backend backup` first");
-      return false;
     }
     const auto size_it = catalog_.sizes.find(chosen);
     auto& candidate = run_.candidate.emplace();
@@ -71,10 +90,34 @@ class Checks {
     const auto& m = candidate.manifest;
     report_.set("dump", json::string(m.dump));
     report_.set("dump_created_at", json::string(m.created_at_text));
+    report_.set("dump_kind", "weighlink");
     report_.step("pick", true, seconds_since(t),
                  m.dump + " (manifest time " + m.created_at_text + ", " +
                      std::to_string(records.size()) + " dumps in the folder, " +
                      std::to_string(verified_count) + " verified)");
+    return true;
+  }
+
+  // A pg_dump file without a manifest: its facts come from its name (or modification time),
+  // its header and its sidecar; its history is the folder's files of the same pattern.
+  bool pick_any_dump(Clock::time_point t, const StoreEntry& entry) {
+    auto& candidate = run_.candidate.emplace(any_dump_candidate(run_, entry));
+    const auto& m = candidate.manifest;
+    const auto history = same_pattern_dumps(run_, candidate, weighlink_names_);
+    const auto verified = std::count_if(history.begin(), history.end(),
+                                        [](const DumpRecord& r) { return r.verified; });
+    const bool by_name = candidate.pattern && newest_by(o_) == NewestBy::name;
+    const std::string pattern =
+        candidate.pattern ? run_.patterns[*candidate.pattern].text() : std::string("(none)");
+    report_.set("dump", json::string(m.dump));
+    report_.set("dump_created_at", json::string(m.created_at_text));
+    report_.set("dump_kind", "pg_dump");
+    report_.set("pattern", json::string(pattern));
+    report_.step("pick", true, seconds_since(t),
+                 m.dump + " (no manifest: any pg_dump; " +
+                     (by_name ? "time in its name " : "modification time ") + m.created_at_text +
+                     ", pattern " + pattern + ": " + std::to_string(history.size()) +
+                     " dumps of it in the folder, " + std::to_string(verified) + " verified)");
     return true;
   }
 
@@ -94,7 +137,16 @@ class Checks {
       return false;
     }
     const DumpRecord self{m.dump, m.created_at, candidate.actual_size, false};
-    run_.size = size_guard(self, catalog_.records, o_.min_bytes, o_.median_factor);
+    run_.size =
+        size_guard(self,
+                   candidate.has_manifest ? catalog_.records
+                                          : same_pattern_dumps(run_, candidate, weighlink_names_),
+                   run_.checks.min_bytes.value_or(o_.min_bytes), o_.median_factor);
+    if (constexpr std::string_view kFlag = "(--min-bytes)";
+        run_.checks.min_bytes && run_.size->detail.ends_with(kFlag)) {
+      run_.size->detail.replace(run_.size->detail.size() - kFlag.size(), kFlag.size(),
+                                "(min_bytes of --checks " + o_.checks + ")");
+    }
     report_.set("size_bytes", candidate.actual_size);
     if (run_.size->kind != SizeVerdict::Kind::ok) {
       report_.step("size_guard", false, seconds_since(t), run_.size->detail);
@@ -146,7 +198,9 @@ class Checks {
                         {"toc_entries", inspection_.toc_entries},
                         {"data_blocks_walked", inspection_.data_blocks_walked},
                         {"dbname", inspection_.dbname},
-                        {"pg_dump_version", inspection_.pg_dump_version}};
+                        {"server_version", inspection_.server_version},
+                        {"pg_dump_version", inspection_.pg_dump_version},
+                        {"created", inspection_.created}};
     if (inspection_.offset) format["offset"] = *inspection_.offset;
     if (inspection_.verdict == DumpVerdict::not_a_dump ||
         inspection_.verdict == DumpVerdict::truncated) {
@@ -161,7 +215,7 @@ class Checks {
       report_.fail(VerifyCode::could_not_run, inspection_.detail, format);
       return false;
     }
-    if (inspection_.verdict == DumpVerdict::custom_ok) {
+    if (inspection_.verdict == DumpVerdict::custom_ok && run_.candidate->has_manifest) {
       for (const auto table : kRequiredTables) {
         if (std::find(inspection_.table_data.begin(), inspection_.table_data.end(), table) ==
             inspection_.table_data.end()) {
@@ -179,6 +233,7 @@ class Checks {
   }
 
   bool checksum() {
+    if (!run_.candidate->has_manifest) return check_sidecar(run_, *run_.candidate, dump_path_);
     const auto t = Clock::now();
     const auto& m = manifest();
     const auto sha = base::file_sha256(dump_path_);
@@ -210,6 +265,12 @@ class Checks {
     report_.step("scratch", true, seconds_since(t),
                  "disposable PostgreSQL ready " + std::to_string(seconds_since(scratch_started_)) +
                      " s after it was started, alongside the checks above");
+    int cluster_major = 0;
+    if (!prepare_restore_target(run_, target_.dsn(), inspection_, cluster_major)) return false;
+    // A missing extension is said as what to install, not as pg_restore's log.
+    const auto restore_error = [&](const std::string& errors) {
+      return explain_missing_extension(errors, cluster_major);
+    };
     t = Clock::now();
     if (inspection_.verdict == DumpVerdict::plain_ok) {
       const auto tool_dsn = pg::dsn_for_tool(target_.dsn());
@@ -219,8 +280,9 @@ class Checks {
       if (r.status != 0) {
         const auto failing = condense_errors(r.errors);
         report_.step("restore", false, seconds_since(t), failing);
-        report_.fail(VerifyCode::restore_failed,
-                     "psql could not restore the plain dump: " + failing);
+        report_.fail(
+            VerifyCode::restore_failed,
+            restore_error(r.errors).value_or("psql could not restore the plain dump: " + failing));
         return false;
       }
       report_.step("restore", true, seconds_since(t), "plain SQL dump restored with psql");
@@ -236,9 +298,11 @@ class Checks {
       for (const auto& timing : sections.timings) done += timing.seconds;
       report_.step("restore_" + sections.failed_section, false, seconds_since(t) - done,
                    sections.errors);
-      report_.fail(VerifyCode::restore_failed,
-                   "pg_restore failed in " + sections.failed_section + ": " + sections.errors,
-                   {{"section", sections.failed_section}, {"pg_restore_exit", sections.status}});
+      report_.fail(
+          VerifyCode::restore_failed,
+          restore_error(sections.errors)
+              .value_or("pg_restore failed in " + sections.failed_section + ": " + sections.errors),
+          {{"section", sections.failed_section}, {"pg_restore_exit", sections.status}});
       return false;
     }
     return true;
@@ -274,20 +338,16 @@ class Checks {
   // Row counts: exactly the manifest's, and no table shrunk since the last verified dump. Then
   // what the restored database holds for durable_seq (its high waters and generation).
   bool row_counts() {
-    const auto t = Clock::now();
     auto& restored = *restored_;
-    const auto& m = manifest();
-    auto counted = count_public_tables(restored);
-    if (!counted) {
-      const auto& error = counted.error().message;
-      report_.step("row_counts", false, seconds_since(t), error);
-      report_.fail(VerifyCode::restore_failed, "cannot count the restored rows: " + error);
-      return false;
+    if (!run_.candidate->has_manifest) {
+      run_.candidate->weighlink_database = is_weighlink_database(restored);
+      return any_dump_row_counts(run_, restored, weighlink_names_);
     }
+    const auto t = Clock::now();
+    const auto& m = manifest();
+    const auto counted = count_restored(report_, restored, count_public_tables);
+    if (!counted) return false;
     const RowCounts& counts = *counted;
-    json::object counts_json;
-    for (const auto& [table, n] : counts) counts_json[table] = n;
-    report_.set("row_counts", counts_json);
     auto drift = restored_vs_manifest(m.row_counts, counts);
     std::string baseline = "the manifest";
     if (drift.empty()) {
@@ -341,7 +401,15 @@ class Checks {
     (void)restored.exec("SET default_transaction_read_only = on");
     json::array orphans;
     std::optional<std::string> surge;
+    // weighlink's own relations only in a weighlink database.
+    std::vector<SoftForeignKey> keys;
+    const auto builtin = builtin_soft_foreign_keys();
     for (const auto& key : run_.soft_keys) {
+      const bool own = std::any_of(builtin.begin(), builtin.end(),
+                                   [&](const SoftForeignKey& b) { return b.name == key.name; });
+      if (!own || run_.candidate->weighlink_database) keys.push_back(key);
+    }
+    for (const auto& key : keys) {
       auto n = restored.exec(orphan_count_sql(key));
       if (!n) {
         // The dump restored and counted fine: a relation that does not fit it is the
@@ -376,9 +444,8 @@ class Checks {
       report_.fail(VerifyCode::orphan_fk_surge, *surge, {{"relations", orphans}});
       return false;
     }
-    report_.step(
-        "orphan_sweep", true, seconds_since(t),
-        std::to_string(run_.soft_keys.size()) + " soft foreign keys within their allowlist");
+    report_.step("orphan_sweep", true, seconds_since(t),
+                 std::to_string(keys.size()) + " soft foreign keys within their allowlist");
     return true;
   }
 
@@ -398,6 +465,7 @@ class Checks {
   const VerifyOptions& o_;
   Report& report_;
   Catalog catalog_;
+  std::set<std::string> weighlink_names_;
   // Declared before scratch_ so that it outlives the cluster start running on another thread.
   ScratchTarget target_{run_.console.err};
   std::string scratch_error_;

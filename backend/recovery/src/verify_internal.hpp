@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <ostream>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,10 +25,13 @@
 #include "weighlink/recovery/backup_catalog.hpp"
 #include "weighlink/recovery/backup_policy.hpp"
 #include "weighlink/recovery/commands.hpp"
+#include "weighlink/recovery/dump_archive.hpp"
+#include "weighlink/recovery/dump_folder.hpp"
 #include "weighlink/recovery/offsite.hpp"
 #include "weighlink/recovery/scratch_cluster.hpp"
 #include "weighlink/recovery/soft_fk.hpp"
 #include "weighlink/recovery/verify_backup.hpp"
+#include "weighlink/recovery/verify_config.hpp"
 
 namespace weighlink::recovery::verify {
 
@@ -135,6 +139,7 @@ class ScratchTarget {
     if (o.scratch_dsn.empty()) {
       ScratchOptions options;
       options.parent = o.scratch_dir;
+      options.bin_dir = o.pg_bindir;
       auto cluster = ScratchCluster::start(options);
       if (!cluster) {
         error = cluster.error().message;
@@ -161,7 +166,7 @@ class ScratchTarget {
     }
     created_database_ = name;
     dsn_ = pg::dsn_with_database(o.scratch_dsn, name);
-    bin_ = newest_postgres_bin_dir("pg_restore");
+    bin_ = o.pg_bindir.empty() ? newest_postgres_bin_dir("pg_restore") : o.pg_bindir;
     return true;
   }
   [[nodiscard]] const std::string& dsn() const { return dsn_; }
@@ -181,7 +186,12 @@ class ScratchTarget {
 };
 
 struct Candidate {
+  // Without a manifest (any pg_dump file) `manifest` holds what verify-backup learns itself: the
+  // name, the time (from the name, or the modification time), and the sha256 once hashed.
   BackupManifest manifest;
+  bool has_manifest = true;
+  std::optional<std::size_t> pattern;  // the index in Run::patterns of its file-name pattern
+  bool weighlink_database = true;      // the restore has weighlink's tables
   std::uint64_t actual_size = 0;
   bool present = false;
   // What the restored database holds (not what the manifest says): the stations' high waters
@@ -198,10 +208,45 @@ struct Run {
   Store& store;
   const std::vector<StoreEntry>& entries;
   const std::vector<SoftForeignKey>& soft_keys;
+  const VerifyChecks& checks;  // --checks (its soft keys are `soft_keys`)
+  const std::vector<DumpNamePattern>& patterns;
   std::optional<Candidate> candidate;    // the dump picked (set by the first check)
   std::optional<SizeVerdict> size;       // the size guard's verdict
   std::optional<VerifiedLatest> latest;  // the verified-latest pointer as the catalog has it
 };
+
+// Dumps without a manifest (verify_any_dump.cpp).
+[[nodiscard]] inline NewestBy newest_by(const VerifyOptions& o) {
+  return o.newest_by_mtime ? NewestBy::mtime : NewestBy::name;
+}
+// The candidate for the listed file `entry` without a manifest.
+[[nodiscard]] Candidate any_dump_candidate(const Run& run, const StoreEntry& entry);
+// The dumps of the candidate's pattern (the size guard's history, the previous verified dump);
+// just the candidate when it has none.
+[[nodiscard]] std::vector<DumpRecord> same_pattern_dumps(const Run& run, const Candidate& c,
+                                                         const std::set<std::string>& skip);
+// The checksum step without a manifest: the NAME.sha256 sidecar when there is one. Sets the
+// candidate's sha256 either way; false (the report failed) on a mismatch or a bad sidecar.
+[[nodiscard]] bool check_sidecar(Run& run, Candidate& c, const fs::path& dump);
+// Before the restore, on the disposable database `dsn`: a dump of a newer PostgreSQL major is
+// refused, the configured extensions are created, and a dump that names an extension the
+// cluster lacks fails naming it. Sets `cluster_major`. False: the report failed.
+[[nodiscard]] bool prepare_restore_target(Run& run, const std::string& dsn,
+                                          const DumpInspection& dump, int& cluster_major);
+// A failed restore's errors, said as what to install when an extension is missing.
+[[nodiscard]] std::optional<std::string> explain_missing_extension(std::string_view errors,
+                                                                   int cluster_major);
+// Row counts of a dump without a manifest: every table (or the configured ones) against the
+// previous verified dump of the same pattern. False: the report failed.
+[[nodiscard]] bool any_dump_row_counts(Run& run, pg::PgConnection& restored,
+                                       const std::set<std::string>& skip);
+// Counts the restore's rows (count_public_tables, count_user_tables) into the report's
+// "row_counts"; nullopt when that fails (the report failed: RESTORE_FAILED).
+using Counter = base::Expected<RowCounts> (*)(pg::PgConnection&);
+[[nodiscard]] std::optional<RowCounts> count_restored(Report& report, pg::PgConnection& restored,
+                                                      const Counter& count);
+// The restored database has weighlink's tables.
+[[nodiscard]] bool is_weighlink_database(pg::PgConnection& restored);
 
 // The checks, in order (verify_checks.cpp): pick, size guard, fetch and format walk, checksum,
 // restore into the disposable target, VACUUM ANALYZE, row counts, orphan sweep. Stops at the first

@@ -12,6 +12,7 @@ using namespace weighlink::recovery;
 TEST_CASE("monitor: the recovered database is named after the UTC time") {
   CHECK(recovered_database_name(1795230007) == "weighlink_recovered_20261121_030007");
   CHECK(recovered_database_name(0) == "weighlink_recovered_19700101_000000");
+  CHECK(fresh_database_name(1795230007) == "weighlink_reset_20261121_030007");
 }
 
 TEST_CASE("monitor: environment file values are quoted only when they must be") {

@@ -92,7 +92,23 @@ TEST_CASE("offsite: an empty location is refused") {
   CHECK(make_error_code(parsed.error().code).category() == offsite_category());
 }
 
+TEST_CASE("offsite: a list of locations keeps its order, and the first bad one is the error") {
+  const auto parsed = parse_locations({"s3:bucket/nightly", "/srv/backups"});
+  REQUIRE(parsed.has_value());
+  REQUIRE(parsed->size() == 2);
+  CHECK((*parsed)[0].remote());
+  CHECK_FALSE((*parsed)[1].remote());
+  const auto bad = parse_locations({"/srv/backups", ""});
+  REQUIRE_FALSE(bad.has_value());
+  CHECK(bad.error().code == OffsiteErrc::invalid_argument);
+}
+
 TEST_CASE("offsite: display hides passwords, secrets and tokens of a connection string") {
+  // A crypt remote in front of another: both of its passwords hidden, the inner remote kept.
+  CHECK(location(":crypt,remote=\":webdav,url='http://127.0.0.1:1234':vault\",password=AbC-1,"
+                 "password2=dEf_2:")
+            .display() ==
+        ":crypt,remote=\":webdav,url='http://127.0.0.1:1234':vault\",password=***,password2=***:");
   CHECK(location(":webdav,url='http://127.0.0.1:1234',user=backup,pass='s3cr,et':dir").display() ==
         ":webdav,url='http://127.0.0.1:1234',user=backup,pass=***:dir");
   CHECK(location(":s3,access_key_id=AK,secret_access_key=SK,region=eu:bucket").display() ==

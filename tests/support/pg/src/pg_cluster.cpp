@@ -93,10 +93,11 @@ PgCluster::PgCluster(PgClusterOptions options) : options_(std::move(options)) {
         throw std::runtime_error("PgCluster: chown " + dir_.string() + " failed");
       }
     }
-    const int rc = run_pg("initdb",
-                          {"-D", (dir_ / "data").string(), "-U", "postgres", "--auth=trust", "-E",
-                           "UTF8", "--locale=C.UTF-8", "--no-sync"},
-                          120);
+    std::vector<std::string> initdb = {"-D",       (dir_ / "data").string(), "-U",
+                                       "postgres", "--auth=trust",           "-E",
+                                       "UTF8",     "--locale=C.UTF-8",       "--no-sync"};
+    if (options_.data_checksums) initdb.emplace_back("--data-checksums");
+    const int rc = run_pg("initdb", initdb, 120);
     if (rc != 0) {
       throw std::runtime_error("PgCluster: initdb failed (exit " + std::to_string(rc) +
                                "): " + log_tail());

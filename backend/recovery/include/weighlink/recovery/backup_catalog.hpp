@@ -40,6 +40,7 @@ struct BackupManifest {
 // "weighlink_20261121_030007.dump" -> "weighlink_20261121_030007"; "" when not a .dump name.
 [[nodiscard]] std::string dump_base(std::string_view dump_name);
 [[nodiscard]] std::string manifest_name(std::string_view dump_name);
+// NAME.verified.json; a name that does not end in .dump keeps its suffix (db.sql.verified.json).
 [[nodiscard]] std::string verified_name(std::string_view dump_name);
 
 // The verified-latest pointer.

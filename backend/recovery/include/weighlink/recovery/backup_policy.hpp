@@ -67,7 +67,8 @@ using RowCounts = std::map<std::string, std::int64_t>;
 
 // Retention: dumps created more than `retention_days` before `now` are deleted, except the newest
 // two verified dumps (whatever their age) and the newest dump of all (it may not be verified
-// yet). Ordered by manifest time, never by name. Returns the names to delete, oldest first.
+// yet). Ordered by manifest time, never by name. Returns the names to delete, oldest first. The
+// tiered rules (daily, weekly, monthly, yearly) and the reasons are in retention.hpp.
 [[nodiscard]] std::vector<std::string> retention_deletions(const std::vector<DumpRecord>& dumps,
                                                            std::int64_t now, int retention_days,
                                                            std::size_t keep_verified = 2);

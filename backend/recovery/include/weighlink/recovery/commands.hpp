@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "weighlink/base/command.hpp"
+#include "weighlink/recovery/retention.hpp"
 
 namespace weighlink::recovery {
 
@@ -19,18 +20,36 @@ using base::kExitUsage;
 // backup --dir DIR: DIR/weighlink_YYYYMMDD_HHMMSS.dump (pg_dump -Fc) and its .manifest.json (size,
 // sha256, per-table row counts, per-station high water and the generation from the dump's own
 // snapshot, server version, created_at). DIR is a local folder or an rclone remote; each --mirror
-// gets a copy; with retention_days, retention runs on every destination afterwards. The last
-// line printed is the primary manifest's path. Exit 1 when any destination missed the dump.
+// gets a copy; when the retention policy sets a rule, retention runs on every destination
+// afterwards (retention.hpp). The last line printed is the primary manifest's path. Exit 1 when
+// any destination missed the dump.
 struct BackupOptions {
   std::string dsn;
   std::vector<std::string> destinations;  // --dir, then each --mirror
-  int retention_days = 0;                 // 0: no retention
+  RetentionPolicy retention;              // no rule set: no retention
   std::string staging_dir;                // where a dump for a remote --dir is written first
 };
 [[nodiscard]] int run_backup(const BackupOptions& options, const base::Console& console);
 
+// prune --dir DIR [--mirror DIR2 ...] RULES [--pattern P ...] [--newest-by name|mtime]
+// [--dry-run]: retention alone, without a backup, on every location: weighlink's backups by their
+// manifests and pg_dump files without one by the patterns (retention_folder), each group planned
+// on its own; each dump's decision is printed (kept: by which rules; removed: why), then the files
+// left alone, then a count per location. With dry_run nothing is removed. Exit 2 when no rule is
+// set or a pattern is bad, 1 when a location could not be listed or a file not removed.
+struct PruneOptions {
+  std::vector<std::string> locations;  // --dir, then each --mirror
+  RetentionPolicy retention;
+  bool dry_run = false;
+  std::vector<std::string> patterns;  // --pattern (none: kDefaultDumpPatterns), as verify-backup's
+  bool newest_by_mtime = false;       // --newest-by mtime
+};
+[[nodiscard]] int run_prune(const PruneOptions& options, const base::Console& console);
+
 struct RestoreOptions {
-  std::string file;      // a custom-format dump (backup's weighlink_*.dump)
+  // A custom-format dump (backup's weighlink_*.dump); with a FetchSource, a file name there
+  // (empty: the dump verified-latest names).
+  std::string file;
   std::string dsn;       // the target database; nothing outside it is touched
   bool force = false;    // empty a non-empty target first (drop its schemas)
   std::size_t jobs = 2;  // pg_restore --jobs for the data and post-data sections
@@ -39,7 +58,9 @@ struct RestoreOptions {
   std::string expected_sha256;
 };
 
-// restore --file F --dsn DSN [--force] [--jobs N]: refuses a file that is not a custom-format
+// restore --file F --dsn DSN [--force] [--jobs N], or restore --dir DIR [--fallback DIR2 ...]
+// [--file NAME] [--staging-dir D] ... (the dump fetched first; without --file verified-latest's,
+// its sha256 checked against the pointer): refuses a file that is not a custom-format
 // dump or not of a weighlink database (exit 2), one whose sha256 differs from the manifest
 // beside it, a dump it cannot read to the end, a target that is not empty without --force, and a
 // target a weighlink-backend is still connected to (exit 1, the target untouched). Then pg_restore
@@ -47,7 +68,14 @@ struct RestoreOptions {
 // ANALYZE, the pending migrations, and a new generation in backend_meta (with restored_from,
 // restored_at). Prints a phase and throughput summary; the last line is the new generation.
 // restore.hpp has the same as a function (restore_dump).
-[[nodiscard]] int run_restore(const RestoreOptions& options, const base::Console& console);
+// restore --dir DIR [--fallback DIR2 ...]: fetch the dump (and its manifest) from the first
+// location that answers, a folder or an rclone remote (a crypt remote decrypts on the way).
+struct FetchSource {
+  std::vector<std::string> locations;  // empty: options.file is a local path
+  std::string staging_dir;             // where a remote's dump is downloaded (default $TMPDIR)
+};
+[[nodiscard]] int run_restore(const RestoreOptions& options, const base::Console& console,
+                              const FetchSource& source = {});
 
 // mark-restored --dsn DSN --from TEXT: after a restore weighlink did not run itself (pgBackRest
 // point-in-time recovery, a volume snapshot): refuses a server still in recovery, runs the pending

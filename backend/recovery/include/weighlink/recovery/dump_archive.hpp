@@ -100,6 +100,7 @@ struct DumpInspection {
   std::size_t data_blocks_walked = 0;   // data blocks read to their terminator
   std::size_t large_objects = 0;        // large objects in the walked BLOBS blocks
   std::vector<std::string> table_data;  // "schema.table" of each TABLE DATA entry, TOC order
+  std::vector<std::string> extensions;  // the name of each EXTENSION entry (custom format)
 
   [[nodiscard]] bool ok() const noexcept {
     return verdict == DumpVerdict::custom_ok || verdict == DumpVerdict::plain_ok;

@@ -5,7 +5,13 @@
 // decision (none, alert, recover, hold), logged as one JSON line. With --recover, a recovery
 // restores DIR/verified-latest into a fresh database weighlink_recovered_YYYYMMDD_HHMMSS on the
 // server of --recover-dsn, rewrites WEIGHLINK_DSN in --dsn-file (the backend's systemd
-// EnvironmentFile), runs --restart-command, and checks the new database from then on.
+// EnvironmentFile), runs --restart-command, and checks the new database from then on. With
+// --fresh-reset, a recovery that finds no verified dump (the location answers, verified-latest
+// names none) creates a new empty database instead (weighlink_reset_YYYYMMDD_HHMMSS: migrations,
+// a new generation, the station registry carried over when the old database still reads), and
+// the stations re-send what they hold. With --pg-log, each check also reads what the PostgreSQL
+// server log gained for corruption indicators (pg_log.hpp), and reads
+// pg_stat_database.checksum_failures; each is an `alert` line.
 // Exit: 0 stopped by SIGTERM/SIGINT or after --max-checks with the last check healthy, 1 after
 // --max-checks with the last check unhealthy, 2 bad usage.
 //
@@ -28,6 +34,7 @@ struct MonitorOptions {
   int check_timeout_s = 5;         // connect_timeout and statement_timeout of a check
   std::int64_t max_checks = 0;     // stop after this many checks; 0: until SIGTERM/SIGINT
   std::string ops_log;             // append every JSON line here too (empty: stdout only)
+  std::string pg_log;              // the PostgreSQL server log to read for corruption indicators
   // Recovery (opt-in).
   bool recover = false;
   std::string dir;                     // where verified-latest is: a folder or rclone remote
@@ -38,6 +45,8 @@ struct MonitorOptions {
   int restart_timeout_s = 120;  // the restart command is killed past it
   std::string staging_dir;      // where a dump from a remote location is downloaded ($TMPDIR)
   int jobs = 2;                 // pg_restore --jobs for data and post-data
+  // No verified dump: a new empty database the stations refill (opt-in, with --recover).
+  bool fresh_reset = false;
 };
 
 [[nodiscard]] int run_monitor(const MonitorOptions& options, const base::Console& console);
@@ -46,6 +55,9 @@ struct MonitorOptions {
 
 // "weighlink_recovered_20261121_030007" for that UTC time.
 [[nodiscard]] std::string recovered_database_name(std::int64_t unix_seconds);
+
+// "weighlink_reset_20261121_030007": the database a fresh reset creates at that UTC time.
+[[nodiscard]] std::string fresh_database_name(std::int64_t unix_seconds);
 
 // `value` as the right-hand side of an assignment that both systemd's EnvironmentFile= and
 // /bin/sh read back as `value`: bare when it has only safe characters, else in double quotes

@@ -82,6 +82,10 @@ struct Location {
 // is a single letter (a Windows drive such as `C:` or `C:\backups`); anything else is a local
 // path. Pure. An empty string is refused.
 [[nodiscard]] OffsiteResult<Location> parse_location(std::string spec);
+// Each of `specs` in order (a command's --dir, then its --mirror or --fallback locations); the
+// first one refused is the error.
+[[nodiscard]] OffsiteResult<std::vector<Location>> parse_locations(
+    const std::vector<std::string>& specs);
 
 // A regular file directly in a location.
 struct StoreEntry {

@@ -41,4 +41,12 @@ using RestoreResult = boost::system::result<RestoredDump, RestoreFailure>;
 // (one line each, the summary last), what run_restore prints on stdout.
 [[nodiscard]] RestoreResult restore_dump(const RestoreOptions& options, std::ostream& progress);
 
+// restore --dir: source.locations in order, the first that answers; options.file a dump's name
+// there, or empty for the one verified-latest names (its sha256 then must match the pointer's).
+// A remote's dump and manifest are downloaded into a folder of their own under
+// source.staging_dir, removed afterwards; then restore_dump on the local copy.
+[[nodiscard]] RestoreResult restore_from_location(const RestoreOptions& options,
+                                                  const FetchSource& source,
+                                                  std::ostream& progress);
+
 }  // namespace weighlink::recovery

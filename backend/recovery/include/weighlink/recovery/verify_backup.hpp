@@ -1,11 +1,16 @@
 #pragma once
 // weighlink-backend verify-backup (SPEC §6, docs/operations.md "Verifying backups"): the newest
-// dump by manifest time is checked in this order, the first failure deciding the verdict:
+// dump (by manifest time, or for any other pg_dump file without a manifest by the time in its
+// name) is checked in this order, the first failure deciding the verdict:
 //   size guard      SIZE_SHRUNK, SIZE_EXCEEDED
-//   format          NOT_A_DUMP, TRUNCATED (every data block walked), CHECKSUM_MISMATCH
-//   restore         RESTORE_FAILED (into a disposable cluster: pre-data, data, post-data)
+//   format          NOT_A_DUMP, TRUNCATED (every data block walked), CHECKSUM_MISMATCH (against
+//                   the manifest, or a NAME.sha256 sidecar when there is one)
+//   restore         RESTORE_FAILED (into a disposable cluster: pre-data, data, post-data; a
+//                   missing extension named); a dump of a newer PostgreSQL major is refused first
+//                   (COULD_NOT_RUN: a --pg-bindir of that major is needed)
 //   VACUUM ANALYZE
-//   row counts      ROWCOUNT_DRIFT (exactly the manifest's; no table shrunk beyond tolerance)
+//   row counts      ROWCOUNT_DRIFT (exactly the manifest's; no table shrunk beyond tolerance since
+//                   the previous verified dump of the same pattern)
 //   orphan sweep    ORPHAN_FK_SURGE (soft foreign keys against the allowlist)
 // and only then promoted (DIR/<dump>.verified.json, DIR/verified-latest replaced atomically) and,
 // given --dsn, the stations' durable_seq moved up to what the dump holds. DIR unreachable with
@@ -55,6 +60,14 @@ struct VerifyOptions {
   std::string scratch_dir;  // where the disposable cluster and downloads go
   std::string dsn;          // the production database: durable_seq moves up after a pass
   int jobs = 2;             // pg_restore --jobs for data and post-data
+  // Dumps without a weighlink manifest (any pg_dump file, docs/operations.md "Verifying any
+  // pg_dump"): the file-name patterns (--pattern; empty: kDefaultDumpPatterns), newest by the
+  // name's time or (--newest-by mtime) by modification time, the checks file (--checks, YAML,
+  // verify_config.hpp) and the PostgreSQL programs of the disposable cluster (--pg-bindir).
+  std::vector<std::string> patterns;
+  bool newest_by_mtime = false;
+  std::string checks;
+  std::string pg_bindir;
 };
 
 [[nodiscard]] int run_verify_backup(const VerifyOptions& options, const base::Console& console);

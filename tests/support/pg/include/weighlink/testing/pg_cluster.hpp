@@ -15,6 +15,9 @@ namespace weighlink::testing {
 struct PgClusterOptions {
   // fsync off is much faster; keep it on for tests about durability across a PostgreSQL crash.
   bool fsync = false;
+  // initdb --data-checksums: pages that change on disk fail their check when read (corruption
+  // tests).
+  bool data_checksums = false;
   std::string bin_dir = "/usr/lib/postgresql/15/bin";
 };
 
