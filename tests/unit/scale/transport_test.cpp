@@ -16,9 +16,9 @@
 #include <boost/asio/write.hpp>
 #include <condition_variable>
 #include <filesystem>
+#include <iostream>
 #include <memory>
 #include <mutex>
-#include <iostream>
 #include <thread>
 
 #include "reader_events.hpp"
