@@ -16,6 +16,7 @@
 #include "weighlink/testing/pg_cluster.hpp"
 #include "weighlink/testing/process.hpp"
 
+using weighlink::testing::bin;
 using weighlink::testing::PgCluster;
 using weighlink::testing::PgClusterOptions;
 using weighlink::testing::read_file;
@@ -139,6 +140,19 @@ TEST_CASE(
   CHECK(pointer.at("sha256").as_string() ==
         weighlink::base::sha256_hex(read_file(dir / "pg_dump_20261121_0300.dump")));
   CHECK(promoted(dir, "pg_dump_20261121_0300.verified.json"));
+
+  // verified-latest now names a shop dump: restore --dir (weighlink's database back) refuses it
+  // before touching the target, whose table stays even with --force.
+  (void)pg.query_scalar("CREATE DATABASE target");
+  (void)pg.query_scalar("CREATE TABLE kept (id int)", "target");
+  const auto restore = run({bin("weighlink-backend"), "restore", "--dir", dir.string(), "--dsn",
+                            pg.dsn("target"), "--force"},
+                           std::chrono::seconds(120));
+  INFO(restore.output);
+  CHECK(restore.exit_code == 2);
+  CHECK(has(restore.output, "not of a weighlink database"));
+  CHECK(pg.query_scalar("SELECT count(*) FROM pg_tables WHERE tablename = 'kept'", "target") ==
+        "1");
 
   // A table that lost a third of its rows since the verified dump: ROWCOUNT_DRIFT, not promoted.
   (void)pg.query_scalar("DELETE FROM orders WHERE id % 3 = 0", "shop");
