@@ -3,10 +3,10 @@
 // there exactly once, in seq order, with no gap. WEIGHLINK_CRASH_CYCLES sets the number of cycles
 // (default 200; run 1000 before changing the outbox) and WEIGHLINK_CRASH_SEED the random seed.
 #include <doctest/doctest.h>
-#include <signal.h>
 
 #include <atomic>
 #include <boost/json.hpp>
+#include <csignal>
 #include <cstdlib>
 #include <mutex>
 #include <random>

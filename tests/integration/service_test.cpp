@@ -2,9 +2,9 @@
 // systemd gives one to a Type=notify unit) that they are ready, feed the watchdog while they run,
 // and say they are stopping on SIGTERM (installers/linux/*.service).
 #include <doctest/doctest.h>
-#include <signal.h>
 
 #include <chrono>
+#include <csignal>
 #include <string>
 #include <thread>
 #include <vector>

@@ -198,7 +198,7 @@ json::object fresh_reset(Recovery& r, const MonitorOptions& o, std::string& dsn,
                              {now_text(), pg::dsn_target(dsn)})
                        : pg::Result<pg::PgResult>(migrated.error());
   if (!meta || meta->rows() == 0) {
-    const std::string why = db.last_error();
+    const std::string& why = db.last_error();  // drop() runs on `admin`: `db` keeps it
     drop();
     return r.failed("migrate", "cannot migrate the new database " + name + ": " + why);
   }

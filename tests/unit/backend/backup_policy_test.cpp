@@ -8,7 +8,8 @@ using namespace weighlink::recovery;
 
 namespace {
 
-constexpr std::int64_t kDay = 24 * 3600;
+constexpr std::int64_t kHour = 3600;
+constexpr std::int64_t kDay = 24 * kHour;
 constexpr std::int64_t kT0 = 1'800'000'000;  // 2027-01-15
 
 DumpRecord dump(const std::string& name, std::int64_t at, std::uint64_t size,
@@ -128,6 +129,7 @@ TEST_CASE("backup policy: a table that shrinks beyond tolerance since the last v
 TEST_CASE("backup policy: retention keeps the newest two verified dumps whatever their age") {
   // Daily dumps for 40 days; only two of them, 35 and 30 days old, ever verified.
   std::vector<DumpRecord> dumps;
+  dumps.reserve(40);
   for (int age = 0; age < 40; ++age) {
     dumps.push_back(
         dump("d" + std::to_string(age), kT0 - age * kDay - 60, 100, age == 35 || age == 30));
@@ -162,7 +164,7 @@ TEST_CASE("backup policy: retention orders by manifest time and never deletes th
 TEST_CASE("backup policy: the DR gate checks each fact against its policy") {
   DrFacts facts;
   facts.latest_backup_at = kT0 - 3600;
-  facts.latest_verified_at = kT0 - 3 * 3600;
+  facts.latest_verified_at = kT0 - 3 * kHour;
   facts.latest_drill_at = kT0 - 10 * kDay;
   facts.latest_drill_passed = true;
   facts.latest_drill_rto_s = 42.5;
@@ -171,7 +173,7 @@ TEST_CASE("backup policy: the DR gate checks each fact against its policy") {
   for (const auto& c : checks) CHECK_MESSAGE(c.met, c.name << ": " << c.detail);
 
   DrFacts stale = facts;
-  stale.latest_verified_at = kT0 - 27 * 3600;
+  stale.latest_verified_at = kT0 - 27 * kHour;
   stale.latest_drill_at = kT0 - 32 * kDay;
   const auto bad = dr_gate(stale, DrPolicy{}, kT0);
   CHECK_FALSE(bad[1].met);

@@ -72,7 +72,9 @@ TEST_CASE("soft fk: a bad allowlist names the entry and the key, and changes not
        "unknown key `max_orphan`"},
   };
   for (const auto& one_case : cases) {
-    const auto& [text, expected] = one_case;
+    // Named references, not a structured binding: CHECK_MESSAGE captures them in a lambda.
+    const auto& text = one_case.first;
+    const auto& expected = one_case.second;
     auto keys = builtin_soft_foreign_keys();
     const auto applied = apply_soft_fk_allowlist(text, "allow.yaml", keys);
     REQUIRE_FALSE(applied.has_value());
