@@ -30,6 +30,15 @@ TEST_CASE("timestamp: RFC 3339 with a fraction and an offset; impossible days re
   CHECK_FALSE(parse_rfc3339("2024-05-01T03:00:00").has_value());
   CHECK_FALSE(parse_rfc3339("2024-05-01T03:00:00.Z").has_value());
   CHECK_FALSE(parse_rfc3339("2024-05-01").has_value());
+  // Beyond system_clock's nanoseconds (1677..2262) a time is refused, never wrapped (found by
+  // fuzz_backup_files under UBSan: 2326 overflowed into a time in the past).
+  CHECK_FALSE(parse_rfc3339("2326-11-21T03:00:07Z").has_value());
+  CHECK_FALSE(parse_rfc3339("9999-12-31T23:59:59Z").has_value());
+  CHECK_FALSE(parse_rfc3339("1600-01-01T00:00:00Z").has_value());
+  CHECK_FALSE(parse_utc_timestamp("2300-01-01T00:00:00Z").has_value());
+  REQUIRE(parse_rfc3339("2261-12-31T23:59:59Z").has_value());
+  CHECK(parse_utc_timestamp("2261-12-31T23:59:59Z") == 9'214'646'399);
+  CHECK(parse_utc_timestamp("1678-01-01T00:00:00Z") == -9'214'560'000);
 }
 
 TEST_CASE("timestamp: the manifests' strict form is RFC 3339 without fraction or offset") {

@@ -15,7 +15,8 @@ namespace weighlink::base {
 
 // RFC 3339 as rclone and others print it: "2024-05-01T03:00:00Z",
 // "2024-05-01T03:00:00.123456789+02:00" (a 't' or 'z' in lower case too). nullopt when it is not
-// that shape or names a day that does not exist (2026-02-30).
+// that shape, names a day that does not exist (2026-02-30), or a year system_clock cannot hold
+// (before 1678, after 2261).
 [[nodiscard]] std::optional<std::chrono::system_clock::time_point> parse_rfc3339(
     std::string_view text);
 
