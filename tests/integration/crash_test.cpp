@@ -6,7 +6,6 @@
 
 #include <atomic>
 #include <boost/json.hpp>
-#include <csignal>
 #include <cstdlib>
 #include <mutex>
 #include <random>
@@ -145,13 +144,13 @@ TEST_CASE("outbox: the files copied at random moments while writes go on open wi
       std::lock_guard lock(mutex);
       before = acknowledged;  // answered before the freeze: on disk by then
     }
-    REQUIRE(::kill(agent.process->pid(), SIGSTOP) == 0);
+    agent.process->freeze();
     const auto copy = dir / ("copy-" + std::to_string(i));
     std::filesystem::create_directories(copy);
     for (const auto& f : std::filesystem::directory_iterator(dir / "data")) {
       std::filesystem::copy_file(f.path(), copy / f.path().filename());
     }
-    REQUIRE(::kill(agent.process->pid(), SIGCONT) == 0);
+    agent.process->thaw();
     copies.emplace_back(copy, std::move(before));
   }
   stop = true;

@@ -4,7 +4,6 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
-#include <csignal>
 #include <string>
 #include <thread>
 #include <vector>
@@ -60,8 +59,8 @@ void check_service(const TempDir& dir, std::vector<std::string> argv,
   // not asserted here)...
   CHECK(watchdogs(socket, 4));
   // ...and again after it was frozen and thawed (systemd would have restarted it meanwhile).
-  REQUIRE(::kill(process.pid(), SIGSTOP) == 0);
-  REQUIRE(::kill(process.pid(), SIGCONT) == 0);
+  process.freeze();
+  process.thaw();
   CHECK(watchdogs(socket, 2));
 
   CHECK(process.terminate() == 0);

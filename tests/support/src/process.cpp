@@ -13,7 +13,9 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -100,6 +102,42 @@ int Process::terminate(std::chrono::milliseconds grace) {
 }
 
 void Process::kill() { (void)child_->kill(); }
+
+namespace {
+
+// Every thread of `pid` is in the stopped state (a task that exits meanwhile is gone, not
+// running).
+bool all_threads_stopped(pid_t pid) {
+  std::error_code ec;
+  for (const auto& task :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+    std::ifstream in(task.path() / "stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto name_end = stat.rfind(')');  // "PID (name) STATE ...": the name may hold ')'
+    if (name_end == std::string::npos || name_end + 2 >= stat.size()) continue;
+    const char state = stat[name_end + 2];
+    if (state != 'T' && state != 't') return false;
+  }
+  return !ec;
+}
+
+}  // namespace
+
+void Process::freeze(std::chrono::milliseconds timeout) {
+  if (::kill(pid(), SIGSTOP) != 0) {
+    throw std::runtime_error(std::string("SIGSTOP: ") + std::strerror(errno));
+  }
+  if (!eventually([&] { return all_threads_stopped(pid()); }, timeout,
+                  std::chrono::milliseconds(1))) {
+    throw std::runtime_error("the process did not stop after SIGSTOP; its log:\n" + log());
+  }
+}
+
+void Process::thaw() {
+  if (::kill(pid(), SIGCONT) != 0) {
+    throw std::runtime_error(std::string("SIGCONT: ") + std::strerror(errno));
+  }
+}
 
 std::string Process::log() const { return read_file(log_file_); }
 

@@ -55,6 +55,11 @@ class Process {
   int terminate(std::chrono::milliseconds grace = std::chrono::seconds(10));
   // SIGKILL and reap.
   void kill();
+  // SIGSTOP, and back only once every thread is stopped (state T in /proc/PID/task/*/stat):
+  // kill(2) returns before the signal has taken effect, and a thread still running could be half
+  // way through a write. Throws when it does not stop within `timeout`. thaw() is SIGCONT.
+  void freeze(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  void thaw();
   // Non-blocking: has it exited? Then its waitpid status.
   [[nodiscard]] std::optional<int> poll();
   [[nodiscard]] bool running() { return !poll().has_value(); }
