@@ -4,6 +4,8 @@
 
 #include <chrono>
 
+#include "weighlink/base/timestamp.hpp"
+
 namespace weighlink::recovery {
 namespace {
 
@@ -74,7 +76,9 @@ std::optional<std::int64_t> DumpNamePattern::match(std::string_view name) const 
   using namespace std::chrono;
   const year_month_day day{year{static_cast<int>(y)}, month{static_cast<unsigned>(mo)},
                            std::chrono::day{static_cast<unsigned>(d)}};
-  if (!day.ok() || h > 23 || mi > 59 || sec > 59) return std::nullopt;
+  if (!base::representable_year(y) || !day.ok() || h > 23 || mi > 59 || sec > 59) {
+    return std::nullopt;
+  }
   return sys_days{day}.time_since_epoch() / seconds(1) + h * 3600 + mi * 60 + sec;
 }
 

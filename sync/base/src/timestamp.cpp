@@ -52,9 +52,7 @@ std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_v
                                         std::chrono::month(static_cast<unsigned>(month)),
                                         std::chrono::day(static_cast<unsigned>(day))};
   if (!ymd.ok()) return std::nullopt;
-  // system_clock counts nanoseconds in 64 bits (1677-09-21 to 2262-04-11): a year outside the whole
-  // years in between is refused, not overflowed into another time.
-  if (year < 1678 || year > 2261) return std::nullopt;
+  if (!representable_year(year)) return std::nullopt;
   std::size_t pos = 19;
   std::chrono::nanoseconds fraction{0};
   if (pos < text.size() && text[pos] == '.') {

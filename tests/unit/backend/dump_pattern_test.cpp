@@ -29,7 +29,9 @@ TEST_CASE("dump pattern: days and hours that do not exist do not match") {
   CHECK(p.match("db-2026-01-31T000000.sql").has_value());
   for (const char* bad :
        {"db-2026-02-30T000000.sql", "db-2026-13-01T000000.sql", "db-2026-00-10T000000.sql",
-        "db-2026-01-01T240000.sql", "db-2026-01-01T006000.sql", "db-2026-01-01T000060.sql"}) {
+        "db-2026-01-01T240000.sql", "db-2026-01-01T006000.sql", "db-2026-01-01T000060.sql",
+        // years no time of ours can hold (base::representable_year): refused, not wrapped
+        "db-9999-12-31T000000.sql", "db-1600-01-01T000000.sql"}) {
     INFO(bad);
     CHECK_FALSE(p.match(bad).has_value());
   }

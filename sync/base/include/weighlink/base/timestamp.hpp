@@ -13,6 +13,13 @@
 
 namespace weighlink::base {
 
+// The whole years system_clock can hold (it counts nanoseconds in 64 bits: 1677-09-21 to
+// 2262-04-11). Every parser of a time (RFC 3339 here, the backup file-name patterns) refuses a
+// year outside them rather than overflow into another time.
+[[nodiscard]] constexpr bool representable_year(std::int64_t year) noexcept {
+  return year >= 1678 && year <= 2261;
+}
+
 // RFC 3339 as rclone and others print it: "2024-05-01T03:00:00Z",
 // "2024-05-01T03:00:00.123456789+02:00" (a 't' or 'z' in lower case too). nullopt when it is not
 // that shape, names a day that does not exist (2026-02-30), or a year system_clock cannot hold
