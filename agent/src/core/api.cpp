@@ -216,6 +216,10 @@ void Api::handle(const HttpRequest& request, Respond respond) {
                    correlation_id, std::move(finish));
     return;
   }
+  for (auto* group : ctx_.routes) {
+    Respond respond_group = finish;
+    if (group->handle(request, path, correlation_id, respond_group)) return;
+  }
   const bool known = path == "/" || path == "/healthz" || path == "/readyz" || path == "/metrics" ||
                      path.starts_with("/v1/");
   if (known) {

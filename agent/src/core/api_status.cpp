@@ -78,6 +78,7 @@ json::object Api::status() const {
   }
   if (ctx_.pairing) out["origins"] = ctx_.pairing->registry().to_json();
   out["tls"] = ctx_.tls_status ? ctx_.tls_status() : json::object{{"enabled", false}};
+  for (const auto* group : ctx_.routes) group->status(out);
   return out;
 }
 
@@ -141,6 +142,7 @@ HttpResponse Api::metrics() const {
     out += "weighlink_agent_scale_frames_flagged_total{scale=\"" + s.id + "\",reason=\"" +
            std::string(scale::to_string(reason)) + "\"} " + std::to_string(n) + "\n";
   }
+  for (const auto* group : ctx_.routes) group->metrics(out);
   HttpResponse r;
   r.content_type = "text/plain; version=0.0.4";
   r.body = std::move(out);

@@ -306,6 +306,7 @@ void Captures::capture(CaptureRequest request, std::function<void(CaptureOutcome
         if (r.flag) payload["flag"] = scale::to_json(*r.flag);
         if (!req->reference.empty()) payload["reference"] = req->reference;
         if (req->annotate) req->annotate(payload);
+        if (ctx_.stamp) ctx_.stamp(payload);
         payload["evidence"] =
             json::object{{"frames", req->pinned ? evidence_frames(req->pinned->frames, r.seq)
                                                 : evidence_frames(s->recent, r.seq)},
@@ -316,6 +317,7 @@ void Captures::capture(CaptureRequest request, std::function<void(CaptureOutcome
         m.payload_json = record::serialize_exact(payload);
         m.request_hash = req->request_hash;
         m.created_at_ms = to_ms(ctx_.clock->now());
+        m.state_writes = req->state_writes;
         spdlog::info("capture on scale {}: {} {} (reading seq {}) key {}", r.scale,
                      r.weight.to_string(), r.unit, r.seq, req->idempotency_key);
         enqueue(std::move(m), std::move(*finish));

@@ -314,6 +314,7 @@ void Captures::complete_session(CaptureRequest request, std::function<void(Captu
   }
   if (!request.reference.empty()) payload["reference"] = request.reference;
   if (request.annotate) request.annotate(payload);
+  if (ctx_.stamp) ctx_.stamp(payload);
   sync::NewMutation m;
   m.idempotency_key = request.idempotency_key;
   m.kind = "weighing.captured";
@@ -321,6 +322,7 @@ void Captures::complete_session(CaptureRequest request, std::function<void(Captu
   m.request_hash = request.request_hash;
   m.created_at_ms = to_ms(now);
   // The open session goes in the same transaction as the weighing that closes it.
+  m.state_writes = request.state_writes;
   m.state_writes.push_back(
       sync::StateWrite{std::string(kSessionPrefix) + request.scale_id, std::nullopt});
   spdlog::info("axle weighing on scale {} complete: {} axle(s), GVW {} {} key {}", request.scale_id,

@@ -32,6 +32,24 @@ struct ListenState {
   std::string error;      // why the last attempt to bind failed
 };
 
+using Respond = std::function<void(HttpResponse)>;
+
+// A group of routes served beside the core ones, each in its own component (the workstation, the
+// legal records): the core checks Host, Origin and CORS and routes here what it does not serve
+// itself. Io thread only.
+class ApiRoutes {
+ public:
+  virtual ~ApiRoutes() = default;
+  // Answers `request` (path already parsed, without the query) and returns true when the path is
+  // one of this group's; `respond` is then called exactly once. False leaves `respond` untouched.
+  virtual bool handle(const HttpRequest& request, const std::string& path,
+                      const std::string& correlation_id, Respond& respond) = 0;
+  // Members this group adds to /v1/status (and the live socket's status message).
+  virtual void status(boost::json::object& /*status*/) const {}
+  // Prometheus text this group adds to /metrics (each family with its HELP and TYPE).
+  virtual void metrics(std::string& /*out*/) const {}
+};
+
 struct ApiContext {
   std::string station_id;
   std::string agent_version;
@@ -64,9 +82,9 @@ struct ApiContext {
   std::function<std::uint64_t(const std::string& scale, scale::FlagReason)> flagged_frames;
   // The time of what is recorded and shown (created_at_ms, pairing decisions, pending ages).
   const Clock* clock = &real_clock();
+  // Further route groups, asked in order after the core routes (not owned).
+  std::vector<ApiRoutes*> routes;
 };
-
-using Respond = std::function<void(HttpResponse)>;
 
 class Api {
  public:

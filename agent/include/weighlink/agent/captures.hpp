@@ -34,6 +34,10 @@ struct CaptureContext {
   // Recorded times (captured_at, created_at_ms) and capture deadlines; also the TruConnect
   // layer's clock.
   const Clock* clock = &real_clock();
+  // Called with every weighing's payload (static and axle) just before it is recorded, after
+  // the request's own `annotate`: what every record of the station carries (the software
+  // identification, the audit counter). Unset: nothing added.
+  std::function<void(boost::json::object&)> stamp;
 };
 
 // A refusal before anything reached the outbox: the HTTP status, a stable code and a message
@@ -66,6 +70,9 @@ struct CaptureRequest {
   // Called with the weighing's payload just before it is recorded, to add what the caller
   // compares it with (the web app's own values, a discrepancy).
   std::function<void(boost::json::object&)> annotate;
+  // Durable state committed in the same transaction as the weighing, only when it is accepted
+  // (an open two-pass transaction, a stored tare).
+  std::vector<sync::StateWrite> state_writes;
 };
 
 // How an axle is captured: its number (0: the next), and whether a capture still waiting for a
