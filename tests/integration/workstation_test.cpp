@@ -12,6 +12,7 @@
 namespace json = boost::json;
 using namespace std::chrono_literals;
 using weighlink::testing::body_of;
+using weighlink::testing::eventually;
 using weighlink::testing::http_request;
 using weighlink::testing::mt_frame;
 using weighlink::testing::post_json;
@@ -61,7 +62,7 @@ std::string outbox_value(const TempDir& dir, const std::string& sql) {
 }
 
 std::size_t outbox_rows(const std::string& http) {
-  return body_of(http_request(http, "GET", "/v1/outbox")).at("items").as_array().size();
+  return weighlink::testing::outbox_rows(http).size();
 }
 
 json::array listed(const std::string& http, const std::string& state) {
@@ -295,4 +296,36 @@ TEST_CASE("workstation: one open transaction per plate, cancelling with a reason
   const auto reopened = post_json(agent.http, "/v1/transactions", "o-3", kOpen);
   REQUIRE(reopened.status == 202);
   CHECK(body_of(reopened).at("transaction").at("id") == "st-1-T2");
+}
+
+TEST_CASE("workstation: the backend stores the closing weighing and the cancel record") {
+  TempDir dir("wl-ws");
+  weighlink::testing::PtyScale scale(dir / "scale");
+  weighlink::testing::StationBackend backend(dir);
+  Agent agent(dir, backend.agent_args(), station_config(scale.path()));
+  StreamingScale indicator(scale, mt_frame("0"));
+  WsClient ws(agent.http, "/v1/live");
+
+  show(indicator, ws, "32540");
+  REQUIRE(post_json(agent.http, "/v1/transactions", "be-1", kOpen).status == 202);
+  show(indicator, ws, "0");
+  show(indicator, ws, "12480");
+  REQUIRE(post_json(agent.http, "/v1/transactions/st-1-T1/complete", "be-2", "{}").status == 202);
+  show(indicator, ws, "0");
+  show(indicator, ws, "30000");
+  REQUIRE(post_json(agent.http, "/v1/transactions", "be-3", kOpen).status == 202);
+  REQUIRE(post_json(agent.http, "/v1/transactions/st-1-T2/cancel", "be-4",
+                    R"({"reason":"wrong truck"})")
+              .status == 202);
+
+  const auto& pg = backend.pg();
+  const auto applied = "select count(*) from mutation_log where outcome='applied'";
+  REQUIRE_MESSAGE(eventually([&] { return pg.query_scalar(applied) == "4"; }, 30s, 100ms),
+                  agent.process->log());
+  CHECK(pg.query_scalar("select payload->'transaction'->>'net' from mutation_log where "
+                        "idempotency_key='be-2'") == "20060");
+  CHECK(pg.query_scalar("select payload->'transaction'->'first'->>'idempotency_key' from "
+                        "mutation_log where idempotency_key='be-2'") == "be-1");
+  CHECK(pg.query_scalar("select kind || ' ' || (payload->>'reason') from mutation_log where "
+                        "idempotency_key='be-4'") == "weighlink.transaction_cancelled wrong truck");
 }
