@@ -45,6 +45,12 @@ void show(StreamingScale& indicator, WsClient& ws, const char* weight) {
   });
 }
 
+// The deck clears (back to zero, as a truck drives off) and the next vehicle shows `weight`.
+void next_vehicle(StreamingScale& indicator, WsClient& ws, const char* weight) {
+  show(indicator, ws, "0");
+  show(indicator, ws, weight);
+}
+
 // One value of the outbox database (read-only, beside the running agent).
 std::string outbox_value(const TempDir& dir, const std::string& sql) {
   sqlite3* db = nullptr;
@@ -108,8 +114,8 @@ TEST_CASE("workstation: a two-pass weighing closes with an exact net and links i
   const auto first_seq = opened.at("seq").as_int64();
 
   // The truck drives off, turns, comes back empty.
-  show(indicator, ws, "0");
-  show(indicator, ws, "12480");
+  next_vehicle(indicator, ws, "12480");
+  CHECK(weighlink::testing::agent_status(agent.http).at("station").at("open_transactions") == 1);
   const auto open_items = listed(agent.http, "open");
   REQUIRE(open_items.size() == 1);
   CHECK(open_items.at(0).at("first").at("seq") == first_seq);
@@ -174,8 +180,7 @@ TEST_CASE("workstation: one pass against the stored tare, which must exist") {
   CHECK(body_of(none).at("error") == "no_stored_tare");
   CHECK(http_request(agent.http, "GET", "/v1/tares/KBZ77").status == 404);
 
-  show(indicator, ws, "0");
-  show(indicator, ws, "9800");
+  next_vehicle(indicator, ws, "9800");
   const auto tare = post_json(agent.http, "/v1/tares", "tare-1",
                               R"({"scale":"main","plate":"kbz-77","operator":"op1",)"
                               R"("reference":{"customer":"Acme"}})");
@@ -188,8 +193,7 @@ TEST_CASE("workstation: one pass against the stored tare, which must exist") {
   CHECK(stored.at("expired") == false);
   CHECK(body_of(http_request(agent.http, "GET", "/v1/tares")).at("items").as_array().size() == 1);
 
-  show(indicator, ws, "0");
-  show(indicator, ws, "41220");
+  next_vehicle(indicator, ws, "41220");
   const auto one = post_json(agent.http, "/v1/transactions", "one-1", loaded);
   REQUIRE(one.status == 202);
   const auto body = body_of(one);
@@ -222,14 +226,12 @@ TEST_CASE("workstation: an open transaction survives a killed agent and is compl
   REQUIRE(open.size() == 1);
   CHECK(open.at(0).at("plate") == "KCB123A");
   CHECK(open.at(0).at("first").at("weight") == "30000");
-  show(indicator, ws, "0");
-  show(indicator, ws, "11000.5");
+  next_vehicle(indicator, ws, "11000.5");
   const auto done = post_json(agent.http, "/v1/transactions/st-1-T1/complete", "k-2", "{}");
   REQUIRE(done.status == 202);
   CHECK(body_of(done).at("transaction").at("net") == "18999.5");
   // The next transaction gets the next number.
-  show(indicator, ws, "0");
-  show(indicator, ws, "25000");
+  next_vehicle(indicator, ws, "25000");
   const auto next = post_json(agent.http, "/v1/transactions", "k-3", kOpen);
   REQUIRE(next.status == 202);
   CHECK(body_of(next).at("transaction").at("id") == "st-1-T2");
@@ -291,8 +293,7 @@ TEST_CASE("workstation: one open transaction per plate, cancelling with a reason
   CHECK(post_json(agent.http, "/v1/transactions/st-1-T1/complete", "c-3", "{}").status == 409);
 
   // The plate is free again.
-  show(indicator, ws, "0");
-  show(indicator, ws, "28000");
+  next_vehicle(indicator, ws, "28000");
   const auto reopened = post_json(agent.http, "/v1/transactions", "o-3", kOpen);
   REQUIRE(reopened.status == 202);
   CHECK(body_of(reopened).at("transaction").at("id") == "st-1-T2");
@@ -308,11 +309,9 @@ TEST_CASE("workstation: the backend stores the closing weighing and the cancel r
 
   show(indicator, ws, "32540");
   REQUIRE(post_json(agent.http, "/v1/transactions", "be-1", kOpen).status == 202);
-  show(indicator, ws, "0");
-  show(indicator, ws, "12480");
+  next_vehicle(indicator, ws, "12480");
   REQUIRE(post_json(agent.http, "/v1/transactions/st-1-T1/complete", "be-2", "{}").status == 202);
-  show(indicator, ws, "0");
-  show(indicator, ws, "30000");
+  next_vehicle(indicator, ws, "30000");
   REQUIRE(post_json(agent.http, "/v1/transactions", "be-3", kOpen).status == 202);
   REQUIRE(post_json(agent.http, "/v1/transactions/st-1-T2/cancel", "be-4",
                     R"({"reason":"wrong truck"})")
