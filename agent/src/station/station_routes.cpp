@@ -265,7 +265,7 @@ void StationRoutes::record(const HttpRequest& request, const std::string& route,
     ctx_.captures->capture(std::move(plan->capture), std::move(done));
   };
   // One at a time: a retry sent while its first request runs waits for it and gets its answer.
-  waiting_.push_back(std::move(run));
+  waiting_.emplace_back(std::move(run));
   if (!busy_) run_next();
 }
 
