@@ -116,6 +116,8 @@ TEST_CASE("workstation: a two-pass weighing closes with an exact net and links i
   // The truck drives off, turns, comes back empty.
   next_vehicle(indicator, ws, "12480");
   CHECK(weighlink::testing::agent_status(agent.http).at("station").at("open_transactions") == 1);
+  CHECK(http_request(agent.http, "GET", "/metrics")
+            .body.find("\nweighlink_agent_open_transactions 1\n") != std::string::npos);
   const auto open_items = listed(agent.http, "open");
   REQUIRE(open_items.size() == 1);
   CHECK(open_items.at(0).at("first").at("seq") == first_seq);

@@ -133,6 +133,13 @@ void StationRoutes::status(json::object& status) const {
                                    {"open_transactions", book_.list("open", kMaxListed).size()}};
 }
 
+void StationRoutes::metrics(std::string& out) const {
+  out +=
+      "# HELP weighlink_agent_open_transactions Two-pass transactions waiting for their second "
+      "pass.\n# TYPE weighlink_agent_open_transactions gauge\nweighlink_agent_open_transactions " +
+      std::to_string(book_.list("open", kMaxListed).size()) + "\n";
+}
+
 void StationRoutes::get_station(const Respond& respond) const {
   json::array fields;
   for (const auto& f : config_.reference_fields) {

@@ -26,6 +26,7 @@ class StationRoutes final : public ApiRoutes {
   bool handle(const HttpRequest& request, const std::string& path,
               const std::string& correlation_id, Respond& respond) override;
   void status(boost::json::object& status) const override;
+  void metrics(std::string& out) const override;
 
   [[nodiscard]] const StationBook& book() const { return book_; }
 
