@@ -23,6 +23,7 @@
 #include "weighlink/agent/local_tls.hpp"
 #include "weighlink/agent/pairing.hpp"
 #include "weighlink/agent/server.hpp"
+#include "weighlink/agent/tickets.hpp"
 #include "weighlink/agent/truconnect.hpp"
 #include "weighlink/base/backoff.hpp"
 #include "weighlink/base/host_port.hpp"
@@ -296,6 +297,8 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
     const auto it = flagged.find(id);
     return it == flagged.end() ? std::uint64_t{0} : it->second->count(reason);
   };
+  TicketRoutes tickets(ctx, config.ticket);
+  ctx.routes.push_back(&tickets);
   Api api(std::move(ctx));
   Server server(ioc, api, config.live, config.limits);
   server_ptr = &server;
