@@ -2,14 +2,11 @@
 #include <doctest/doctest.h>
 
 #include <boost/json.hpp>
-#include <fstream>
 #include <regex>
 
-#include "weighlink/agent/config.hpp"
 #include "weighlink/agent/ticket.hpp"
 #include "weighlink/agent/weighings.hpp"
 #include "weighlink/record/exact_json.hpp"
-#include "weighlink/testing/process.hpp"
 
 namespace json = boost::json;
 using namespace weighlink::agent;
@@ -212,53 +209,5 @@ TEST_CASE("weighings query: plates are normalized, dates and times become captur
     const auto r = parse_weighings_query({{name, value}});
     REQUIRE(std::holds_alternative<QueryRefusal>(r));
     CHECK(std::get<QueryRefusal>(r).parameter == name);
-  }
-}
-
-namespace {
-
-std::string ticket_config_error(const weighlink::testing::TempDir& dir, const std::string& yaml) {
-  std::ofstream(dir / "c.yaml", std::ios::trunc) << yaml;
-  try {
-    (void)load_config_file(dir / "c.yaml");
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return {};
-}
-
-}  // namespace
-
-TEST_CASE("config: the ticket section loads, with its logo checked at start") {
-  weighlink::testing::TempDir dir;
-  const auto logo = dir / "logo.jpg";
-  std::ofstream(logo, std::ios::binary) << tiny_jpeg();
-  std::ofstream(dir / "c.yaml") << "ticket:\n  header: [Athi River, 'Box 1']\n  footer: [Asante]\n"
-                                   "  fields: [record_id, plate, customer]\n  paper: 80mm\n"
-                                   "  language: sw\n  logo_file: " +
-                                       logo.string() + "\n";
-  const auto cfg = load_config_file(dir / "c.yaml");
-  CHECK(cfg.ticket.header == std::vector<std::string>{"Athi River", "Box 1"});
-  CHECK(cfg.ticket.footer == std::vector<std::string>{"Asante"});
-  CHECK(cfg.ticket.fields == std::vector<std::string>{"record_id", "plate", "customer"});
-  CHECK(cfg.ticket.paper == "80mm");
-  CHECK(cfg.ticket.language == "sw");
-  CHECK(cfg.ticket.logo_jpeg == tiny_jpeg());
-
-  std::ofstream(dir / "not.jpg") << "GIF89a....";
-  const std::vector<std::pair<std::string, std::string>> bad = {
-      {"ticket: {paper: letter}", "ticket.paper: 'letter': expected a4 or 80mm"},
-      {"ticket: {language: fr}", "ticket.language: 'fr': expected en or sw"},
-      {"ticket: {fields: [plate, Plate]}", "ticket.fields[1]: 'Plate': a field id"},
-      {"ticket: {fields: [plate, plate]}", "ticket.fields[1]: 'plate' is listed twice"},
-      {"ticket: {colour: red}", "ticket.colour: unknown key"},
-      {"ticket: {header: 'one line'}", "ticket.header: expected a list of lines"},
-      {"ticket: {logo_file: " + (dir / "none.jpg").string() + "}", "ticket.logo_file: cannot read"},
-      {"ticket: {logo_file: " + (dir / "not.jpg").string() + "}", "is not a JPEG"},
-  };
-  for (const auto& [yaml, expected] : bad) {
-    const auto error = ticket_config_error(dir, yaml + "\n");
-    CHECK_MESSAGE(error.find(expected) != std::string::npos, yaml, " -> ", error);
-    CHECK(error.starts_with((dir / "c.yaml").string() + ": "));
   }
 }
