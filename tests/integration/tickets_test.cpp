@@ -153,6 +153,18 @@ TEST_CASE(
   CHECK(numbers == std::set<std::int64_t>{1, 2, 3, 4, 5, 6});
   CHECK(originals == 1);
   CHECK(get(agent->http, "/v1/tickets/999", 404).at("error") == "weighing_not_found");
+  // A print record is not a weighing; a print that was not made has no ticket.
+  const auto print_seq = original.at("print").at("seq").as_int64();
+  CHECK(get(agent->http, "/v1/tickets/" + std::to_string(print_seq), 404).at("error") ==
+        "weighing_not_found");
+  CHECK(get(agent->http, "/v1/tickets/" + std::to_string(seq) + "?print=4", 404).at("error") ==
+        "print_not_found");
+  const auto target = "/v1/tickets/" + std::to_string(seq) + "/print";
+  CHECK(body_of(post_json(agent->http, target, "", "{}")).at("error") == "idempotency_key_missing");
+  auto bad_format = post_json(agent->http, target, "print-x", R"({"format":"docx"})");
+  CHECK(bad_format.status == 400);
+  CHECK(body_of(bad_format).at("error") == "invalid_format");
+  CHECK(post_json(agent->http, "/v1/weighings", "w-1", "{}").status == 405);
   indicator.stop();
 }
 
