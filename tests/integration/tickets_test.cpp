@@ -165,6 +165,8 @@ TEST_CASE(
   CHECK(bad_format.status == 400);
   CHECK(body_of(bad_format).at("error") == "invalid_format");
   CHECK(post_json(agent->http, "/v1/weighings", "w-1", "{}").status == 405);
+  const auto metrics = http_request(agent->http, "GET", "/metrics").body;
+  CHECK(metrics.find("\nweighlink_agent_ticket_prints_total 7\n") != std::string::npos);
   indicator.stop();
 }
 
