@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "core/api_common.hpp"
+#include "weighlink/agent/station.hpp"
 #include "weighlink/base/timestamp.hpp"
 
 namespace weighlink::agent {
@@ -50,18 +51,6 @@ std::optional<std::uint64_t> parse_count(std::string_view text) {
   return v;
 }
 
-std::optional<std::string> normalize_plate(std::string_view plate) {
-  std::string out;
-  for (char c : plate) {
-    if (c == ' ' || c == '-') continue;
-    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-    if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))) return std::nullopt;
-    out.push_back(c);
-  }
-  if (out.empty() || out.size() > 16) return std::nullopt;
-  return out;
-}
-
 std::variant<sync::WeighingQuery, QueryRefusal> parse_weighings_query(
     const std::vector<std::pair<std::string, std::string>>& params) {
   sync::WeighingQuery q;
@@ -69,13 +58,13 @@ std::variant<sync::WeighingQuery, QueryRefusal> parse_weighings_query(
   for (const auto& [name, value] : params) {
     if (value.empty()) continue;  // an empty field of the page's search form: no filter
     if (name == "plate") {
-      auto plate = normalize_plate(value);
-      if (!plate) {
+      std::string plate;
+      if (normalize_plate(value, plate)) {
         return QueryRefusal{name, "'" + value +
                                       "' is not a plate: 1 to 16 letters and digits (spaces "
                                       "and dashes are ignored)"};
       }
-      q.plate = std::move(*plate);
+      q.plate = std::move(plate);
     } else if (name == "q") {
       if (value.size() > 100) return QueryRefusal{name, "at most 100 characters"};
       q.text = value;

@@ -21,10 +21,6 @@ inline constexpr std::size_t kWeighingsMaxLimit = 200;
 // Decimal digits only (a seq, a limit in a path or query) as a number; nullopt otherwise.
 [[nodiscard]] std::optional<std::uint64_t> parse_count(std::string_view text);
 
-// A plate as records compare it: upper case, spaces and dashes removed; nullopt unless the result
-// is 1..16 of [A-Z0-9] ("kbx 123-a" -> "KBX123A").
-[[nodiscard]] std::optional<std::string> normalize_plate(std::string_view plate);
-
 // Why a query was refused: the parameter and what is wrong with it.
 struct QueryRefusal {
   std::string parameter;
