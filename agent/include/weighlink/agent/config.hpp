@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "weighlink/agent/evidence_config.hpp"
 #include "weighlink/scale/decimal.hpp"
 #include "weighlink/scale/reader.hpp"
 
@@ -130,6 +131,7 @@ struct AgentConfig {
   ServerLimits limits;
   TruConnectConfig truconnect;
   LocalTlsConfig tls;
+  EvidenceConfig evidence;  // the outbox's evidence archive (records.hpp)
 };
 
 // Checks that need the whole configuration, flags applied (listen addresses against
