@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <fstream>
 #include <sstream>
@@ -267,6 +268,26 @@ TEST_CASE("outbox: acknowledged rows are pruned once the backend's durable_seq p
   CHECK(tool(dir, {"verify-evidence"}).exit_code == 0);
   auto metrics = http_request(agent.http, "GET", "/metrics").body;
   CHECK(metrics.find("weighlink_agent_outbox_pruned_through_seq 12") != std::string::npos);
+
+  // Pruned is not gone: the evidence archive keeps them, retrievable and verifiable by seq, over
+  // the API and with the command beside the running agent.
+  auto range = body_of(http_request(agent.http, "GET", "/v1/records?from=11&to=14")).at("items");
+  REQUIRE(range.as_array().size() == 4);
+  CHECK(range.as_array().at(1).at("archived") == true);
+  CHECK(range.as_array().at(2).at("archived") == false);
+  CHECK(range.as_array().at(1).at("payload").at("n") == 12);
+  const auto check = body_of(http_request(agent.http, "GET", "/v1/records/5/verify"));
+  CHECK(check.at("ok") == true);
+  CHECK(check.at("archived") == true);
+  const auto chain = body_of(http_request(agent.http, "GET", "/v1/evidence"));
+  CHECK(chain.at("ok") == true);
+  CHECK(chain.at("checked") == 20);
+  CHECK(chain.at("archived") == 12);
+  CHECK(status().at("evidence").at("archived_records") == 12);
+  const auto listed = tool(dir, {"records", "--from", "1", "--to", "20", "--json", "--verify"});
+  CHECK(listed.exit_code == 0);
+  CHECK(std::count(listed.output.begin(), listed.output.end(), '\n') == 20);
+  CHECK(listed.output.find("\"ok\":false") == std::string::npos);
 
   // Numbering and the chain continue after a restart with the pruned prefix gone.
   CHECK(agent.process->terminate() == 0);
