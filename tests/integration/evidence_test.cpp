@@ -384,6 +384,30 @@ TEST_CASE("evidence: the backend verifies the agent's signatures with the regist
   const auto metrics = http_request(backend.http(), "GET", "/metrics").body;
   CHECK(metrics.find("weighlink_backend_unsigned_mutations_total 0\n") != std::string::npos);
   CHECK(agent.process->terminate() == 0);
+
+  // An inspector checks any station's record at the backend: signature and chain link.
+  auto verify = [&](int seq) {
+    return run({bin("weighlink-backend"), "records", "verify", "--dsn", pg.dsn(), "--station",
+                "st-1", "--seq", std::to_string(seq)});
+  };
+  for (int seq = 1; seq <= 3; ++seq) {
+    const auto r = verify(seq);
+    REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+    const auto report = json::parse(last_line(r.output)).as_object();
+    CHECK(report.at("ok") == true);
+    CHECK(report.at("chain_ok") == true);
+    CHECK(report.at("hash_verified_on_arrival") == true);
+  }
+  CHECK(verify(9).exit_code == 1);
+  // Someone with the database swaps a record's hash: its signature and the next link break.
+  REQUIRE(pg.query_scalar("update mutation_log set record_hash = repeat('ab', 32) where seq = 2 "
+                          "returning 1") == "1");
+  const auto bad = verify(2);
+  CHECK(bad.exit_code == 3);
+  CHECK(json::parse(last_line(bad.output)).at("signature_ok") == false);
+  const auto next = verify(3);
+  CHECK(next.exit_code == 3);
+  CHECK(json::parse(last_line(next.output)).at("chain_ok") == false);
 }
 
 TEST_CASE("outbox: a station reinstalled while offline replays its captures above the old seqs") {
