@@ -9,6 +9,7 @@
 #include <boost/json.hpp>
 #include <sstream>
 
+#include "core_fixture.hpp"
 #include "fake_io.hpp"
 #include "weighlink/agent/agent.hpp"
 #include "weighlink/agent/api.hpp"
@@ -243,4 +244,31 @@ TEST_CASE("records: the archive's use in /v1/status and /metrics, with the alarm
   st.routes->metrics(metrics);
   CHECK(metrics.find("weighlink_agent_evidence_alarm 1") != std::string::npos);
   CHECK(metrics.find("weighlink_agent_record_readback_failures_total 0") != std::string::npos);
+}
+
+TEST_CASE("records: a record that reads back different is answered 500 record_readback_failed") {
+  weighlink::agent::testing::Station st;
+  auto& api = st.api();
+  // Something between the agent and the disk changes what is stored.
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open((st.dir.path() / "outbox.db").c_str(), &db) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db,
+                       "CREATE TRIGGER garble AFTER INSERT ON mutations BEGIN UPDATE mutations "
+                       "SET payload = replace(payload, '41', '91') WHERE seq = NEW.seq; END;",
+                       nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(db);
+  HttpRequest r;
+  r.method = "POST";
+  r.target = "/v1/mutations";
+  r.headers = {
+      {"host", "127.0.0.1:8420"}, {"content-type", "application/json"}, {"idempotency-key", "n-1"}};
+  r.body = R"({"kind":"note.added","payload":{"n":41}})";
+  std::optional<HttpResponse> answer;
+  api.handle(r, [&answer](HttpResponse a) { answer = std::move(a); });
+  REQUIRE(st.io.run_until([&] { return answer.has_value(); }));
+  CHECK(answer->status == 500);
+  const auto b = json::parse(answer->body).as_object();
+  CHECK(b.at("error") == "record_readback_failed");
+  CHECK(std::string(b.at("message").as_string()).find("payload") != std::string::npos);
+  CHECK(st.outbox->stats().readback_failures == 1);
 }
