@@ -7,6 +7,7 @@
 #include <sqlite3.h>
 
 #include <boost/json.hpp>
+#include <fstream>
 #include <sstream>
 
 #include "core_fixture.hpp"
@@ -271,4 +272,36 @@ TEST_CASE("records: a record that reads back different is answered 500 record_re
   CHECK(b.at("error") == "record_readback_failed");
   CHECK(std::string(b.at("message").as_string()).find("payload") != std::string::npos);
   CHECK(st.outbox->stats().readback_failures == 1);
+}
+
+TEST_CASE("records: config evidence is read, and a bad value names the file, the key and why") {
+  weighlink::testing::TempDir dir;
+  const auto file = dir.path() / "agent.yaml";
+  auto load = [&](const std::string& text) {
+    std::ofstream(file) << text;
+    return load_config_file(file);
+  };
+  CHECK(load("station_id: a\n").evidence.retention_days == 92);
+  const auto c = load("evidence:\n  retention_days: 400\n  max_archive_mb: 64\n");
+  CHECK(c.evidence.retention_days == 400);
+  CHECK(c.evidence.max_archive_mb == 64);
+  sync::OutboxOptions o;
+  apply_evidence_options(c.evidence, o);
+  CHECK(o.evidence_retention_ms == std::int64_t{400} * 86'400'000);
+  CHECK(o.archive_max_bytes == std::uint64_t{64} * 1024 * 1024);
+  auto refused = [&](const std::string& text, const std::string& expected) {
+    try {
+      (void)load(text);
+      FAIL("accepted: " << text);
+    } catch (const std::exception& e) {
+      const std::string what = e.what();
+      CHECK_MESSAGE(what.find(file.string()) != std::string::npos, what);
+      CHECK_MESSAGE(what.find(expected) != std::string::npos, what);
+    }
+  };
+  refused("evidence:\n  retention_days: 4000\n", "evidence.retention_days: must be");
+  refused("evidence:\n  retention_days: soon\n", "evidence.retention_days: expected");
+  refused("evidence:\n  max_archive_mb: 0\n", "evidence.max_archive_mb: must be");
+  refused("evidence:\n  keep: 1\n", "evidence.keep: unknown key");
+  refused("evidence: 92\n", "evidence: expected a mapping");
 }
