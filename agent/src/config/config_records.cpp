@@ -1,6 +1,8 @@
 // Config `evidence` (config_records.hpp; docs/configuration.md).
 #include "config/config_records.hpp"
 
+#include <yaml-cpp/yaml.h>
+
 #include <stdexcept>
 #include <string>
 

@@ -2,11 +2,13 @@
 // Config `evidence` from YAML (config_yaml.cpp calls it). Throws std::runtime_error("FILE: KEY:
 // what is wrong") like the rest of the file's checks.
 
-#include <yaml-cpp/yaml.h>
-
 #include <filesystem>
 
 #include "weighlink/agent/evidence_config.hpp"
+
+namespace YAML {
+class Node;
+}  // namespace YAML
 
 namespace weighlink::agent {
 
