@@ -10,6 +10,7 @@
 
 #include "weighlink/agent/station.hpp"
 #include "weighlink/agent/ticket.hpp"
+#include "weighlink/agent/evidence_config.hpp"
 #include "weighlink/scale/decimal.hpp"
 #include "weighlink/scale/reader.hpp"
 
@@ -134,6 +135,7 @@ struct AgentConfig {
   LocalTlsConfig tls;
   StationConfig station;  // the weighing workstation (station:)
   TicketConfig ticket;  // ticket.hpp
+  EvidenceConfig evidence;  // the outbox's evidence archive (records.hpp)
 };
 
 // Checks that need the whole configuration, flags applied (listen addresses against
