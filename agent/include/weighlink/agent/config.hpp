@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "weighlink/agent/legal_config.hpp"
 #include "weighlink/scale/decimal.hpp"
 #include "weighlink/scale/reader.hpp"
 
@@ -130,6 +131,7 @@ struct AgentConfig {
   ServerLimits limits;
   TruConnectConfig truconnect;
   LocalTlsConfig tls;
+  LegalConfig legal;  // scales[].zero_return and zero_band (legal_config.hpp)
 };
 
 // Checks that need the whole configuration, flags applied (listen addresses against
