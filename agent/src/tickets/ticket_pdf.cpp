@@ -205,11 +205,14 @@ bool is_usable_jpeg(std::string_view bytes) { return jpeg_info(bytes).has_value(
 std::string ticket_pdf(const Ticket& t, std::string_view logo_jpeg) {
   const bool roll = t.paper == "80mm";
   const Paper paper = roll ? Paper{226.77, 10, 90, 8} : Paper{595.28, 50, 220, 11};
-  const auto jpeg = logo_jpeg.empty() ? std::nullopt : jpeg_info(logo_jpeg);
+  // A plain value, not an optional: gcc 12 for mingw-w64 warns that an engaged optional's members
+  // may be uninitialized.
+  const Jpeg jpeg = logo_jpeg.empty() ? Jpeg{} : jpeg_info(logo_jpeg).value_or(Jpeg{});
+  const bool has_logo = jpeg.width > 0;
   double logo_w = 0, logo_h = 0;
-  if (jpeg) {
+  if (has_logo) {
     logo_h = roll ? 40 : 60;
-    logo_w = logo_h * jpeg->width / jpeg->height;
+    logo_w = logo_h * jpeg.width / jpeg.height;
     const double max_w = paper.width - 2 * paper.margin;
     if (logo_w > max_w) logo_h = logo_h * max_w / logo_w, logo_w = max_w;
   }
@@ -222,7 +225,7 @@ std::string ticket_pdf(const Ticket& t, std::string_view logo_jpeg) {
   const double height = roll ? content_h + 2 * paper.margin : 841.89;
   std::vector<std::string> streams(1);
   double y = height - paper.margin;
-  if (jpeg) {
+  if (has_logo) {
     streams[0] += "q " + num(logo_w) + " 0 0 " + num(logo_h) + " " + num(paper.margin) + " " +
                   num(y - logo_h) + " cm /Im1 Do Q\n";
     y -= logo_h + 10;
@@ -254,20 +257,20 @@ std::string ticket_pdf(const Ticket& t, std::string_view logo_jpeg) {
   object("<< /Type /Pages /Kids [ " + kids + "] /Count " + std::to_string(streams.size()) + " >>");
   object("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>");
   object("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica-Bold /Encoding /WinAnsiEncoding >>");
-  if (jpeg) {
-    const char* space = jpeg->components == 1   ? "/DeviceGray"
-                        : jpeg->components == 4 ? "/DeviceCMYK"
-                                                : "/DeviceRGB";
-    object("<< /Type /XObject /Subtype /Image /Width " + std::to_string(jpeg->width) + " /Height " +
-           std::to_string(jpeg->height) + " /ColorSpace " + space +
+  if (has_logo) {
+    const char* space = jpeg.components == 1   ? "/DeviceGray"
+                        : jpeg.components == 4 ? "/DeviceCMYK"
+                                               : "/DeviceRGB";
+    object("<< /Type /XObject /Subtype /Image /Width " + std::to_string(jpeg.width) + " /Height " +
+           std::to_string(jpeg.height) + " /ColorSpace " + space +
            " /BitsPerComponent 8 /Filter /DCTDecode /Length " + std::to_string(logo_jpeg.size()) +
-           (jpeg->components == 4 ? " /Decode [1 0 1 0 1 0 1 0]" : "") + " >>\nstream\n" +
+           (jpeg.components == 4 ? " /Decode [1 0 1 0 1 0 1 0]" : "") + " >>\nstream\n" +
            std::string(logo_jpeg) + "\nendstream");
   } else {
     object("<< >>");
   }
   const std::string resources = "<< /Font << /F1 3 0 R /F2 4 0 R >>" +
-                                std::string(jpeg ? " /XObject << /Im1 5 0 R >>" : "") + " >>";
+                                std::string(has_logo ? " /XObject << /Im1 5 0 R >>" : "") + " >>";
   for (std::size_t i = 0; i < streams.size(); ++i) {
     object("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 " + num(paper.width) + " " + num(height) +
            "] /Resources " + resources + " /Contents " + std::to_string(7 + 2 * i) + " 0 R >>");
