@@ -1,6 +1,6 @@
 "use strict";
 // Dead letters: what the backend refused, listed from GET /v1/outbox?state=dead, each with Retry.
-/* global $, setText, setResult, request, refusal, busy */
+/* global $, setText, setResult, request, refusal, busy, t, onLanguage */
 /* exported DEAD_LIMIT, deadShown, deadLoading, loadDead */
 const DEAD_LIMIT = 100;
 let deadShown = null; // dead letters in the list on screen
@@ -14,7 +14,11 @@ async function loadDead() {
   if (generation !== deadGeneration) return; // a newer list is on its way
   deadLoading = false;
   if (!r.ok)
-    return setResult($("#dead-msg"), r.lost ? "warn" : "bad", "Cannot list: " + refusal(r));
+    return setResult(
+      $("#dead-msg"),
+      r.lost ? "warn" : "bad",
+      t("dead.cannot_list") + " " + refusal(r),
+    );
   const items = r.body.items || [];
   deadShown = items.length;
   $("#dead-rows").replaceChildren(...items.map(deadRow));
@@ -31,7 +35,7 @@ function deadRow(item) {
   setText($(".attempts", tr), item.attempts);
   setText($(".error", tr), item.last_error || item.outcome || "");
   const button = $(".retry", tr);
-  button.setAttribute("aria-label", "Retry " + item.kind + " seq " + item.seq);
+  button.setAttribute("aria-label", t("dead.retry_for", { kind: item.kind, seq: item.seq }));
   button.addEventListener("click", () => busy(button, () => retryDead(item)));
   return tr;
 }
@@ -45,10 +49,11 @@ async function retryDead(item) {
     $("#dead-msg"),
     r.ok ? "ok" : r.lost ? "warn" : "bad",
     r.ok
-      ? "Seq " + item.seq + " (" + item.kind + ") is queued for the backend again."
-      : "Not released: " + refusal(r),
+      ? t("dead.requeued", { seq: item.seq, kind: item.kind })
+      : t("dead.not_released") + " " + refusal(r),
   );
   await loadDead();
 }
 
 $("#dead-refresh").addEventListener("click", loadDead);
+onLanguage(() => loadDead());
