@@ -2,8 +2,8 @@
 // The local API: requests with a bound wait, and the rules every button follows. A keyed POST
 // keeps its Idempotency-Key while its outcome is unknown, so pressing the button again repeats
 // the same request and the agent can never record it twice.
-/* global t, hasMessage */
-/* exported request, keyedPost, refusal, busy */
+/* global t, hasMessage, setResult */
+/* exported request, keyedPost, refusal, failed, busy */
 const REQUEST_MS = 20000; // an HTTP request unanswered by then is a network error
 
 function newKey() {
@@ -53,6 +53,12 @@ function refusal(r) {
   if (r.lost) return t("api.lost", { message: r.message });
   if (r.body.error && hasMessage("error." + r.body.error)) return t("error." + r.body.error);
   return r.body.message || r.body.error || "HTTP " + r.status;
+}
+
+// Shows a request that failed in `el`: a warning when the answer was lost (press again), an
+// error when the agent refused, after `prefix` ("Not captured:").
+function failed(el, r, prefix) {
+  setResult(el, r.lost ? "warn" : "bad", (prefix && !r.lost ? prefix + " " : "") + refusal(r));
 }
 
 // Runs `work` for a button once at a time; the button keeps its focus meanwhile.

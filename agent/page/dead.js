@@ -1,6 +1,6 @@
 "use strict";
 // Dead letters: what the backend refused, listed from GET /v1/outbox?state=dead, each with Retry.
-/* global $, setText, setResult, request, refusal, busy, t, onLanguage */
+/* global $, setText, setResult, request, refusal, busy, t, onLanguage, failed */
 /* exported DEAD_LIMIT, deadShown, deadLoading, loadDead */
 const DEAD_LIMIT = 100;
 let deadShown = null; // dead letters in the list on screen
@@ -13,12 +13,7 @@ async function loadDead() {
   const r = await request("GET", "/v1/outbox?state=dead&limit=" + DEAD_LIMIT);
   if (generation !== deadGeneration) return; // a newer list is on its way
   deadLoading = false;
-  if (!r.ok)
-    return setResult(
-      $("#dead-msg"),
-      r.lost ? "warn" : "bad",
-      t("dead.cannot_list") + " " + refusal(r),
-    );
+  if (!r.ok) return failed($("#dead-msg"), r, t("dead.cannot_list"));
   const items = r.body.items || [];
   deadShown = items.length;
   $("#dead-rows").replaceChildren(...items.map(deadRow));

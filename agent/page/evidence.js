@@ -4,7 +4,7 @@
 // (GET /v1/records/{seq}/verify: hash, signature, chain link and the reading it came from), the
 // evidence store's state (status "evidence") and the audit trail of setting changes
 // (GET /v1/audit, with its non-resettable counter).
-/* global $, make, setText, setResult, request, refusal, busy, t, onLanguage */
+/* global $, make, setText, setResult, request, busy, t, onLanguage, failed */
 /* exported showSoftware, showEvidenceStatus, checkChain, loadAudit */
 let software = null;
 let evidenceStatus = null;
@@ -50,7 +50,7 @@ async function checkChain() {
   const out = $("#chain-result");
   setResult(out, "warn", t("records.checking"));
   const r = await request("GET", "/v1/evidence");
-  if (!r.ok) return setResult(out, r.lost ? "warn" : "bad", refusal(r));
+  if (!r.ok) return failed(out, r);
   const e = r.body;
   verdict($("#chain-verdict"), e.ok);
   setResult(
@@ -89,7 +89,7 @@ async function verifyRecord() {
   setResult(out, "warn", t("records.checking"));
   const r = await request("GET", "/v1/records/" + seq + "/verify");
   $("#verify-box").hidden = !r.ok;
-  if (!r.ok) return setResult(out, r.lost ? "warn" : "bad", refusal(r));
+  if (!r.ok) return failed(out, r);
   const v = r.body;
   verdict($("#verify-verdict"), v.ok);
   setResult(
@@ -126,7 +126,7 @@ async function loadAudit(more) {
   const out = $("#audit-result");
   const after = more ? auditNext : 0;
   const r = await request("GET", "/v1/audit?after=" + after + "&limit=100");
-  if (!r.ok) return setResult(out, r.lost ? "warn" : "bad", refusal(r));
+  if (!r.ok) return failed(out, r);
   const items = r.body.items || [];
   setText($("#audit-counter"), r.body.counter ?? "\u2013");
   auditNext = r.body.next_after ?? after;

@@ -83,17 +83,20 @@ function setLanguage(next, remember) {
   for (const hook of languageHooks) hook(next);
 }
 
+function localLanguage() {
+  try {
+    return localStorage.getItem(LANG_KEY);
+  } catch (e) {
+    return null;
+  }
+}
+
 // The station's configured language, unless this PC chose another.
 function stationLanguage(station) {
   stationLang = CATALOGUES[station] ? station : "en";
-  let local = null;
-  try {
-    local = localStorage.getItem(LANG_KEY);
-  } catch (e) {
-    local = null;
-  }
+  const local = localLanguage();
   setLanguage(CATALOGUES[local] ? local : stationLang, false);
 }
 
 $("#language").addEventListener("change", (e) => setLanguage(e.target.value, true));
-setLanguage(lang, false);
+setLanguage(CATALOGUES[localLanguage()] ? localLanguage() : lang, false);

@@ -2,7 +2,7 @@
 // Origin pairing on the operator page: the status document's "origins" (every status message)
 // drives the lists; Allow, Deny and Revoke post to /v1/origins/{allow,deny,revoke}, which only
 // this page (same origin as the agent) may call.
-/* global $, make, setText, setResult, request, refusal, busy, t, onLanguage */
+/* global $, make, setText, setResult, request, busy, t, onLanguage, failed */
 /* exported renderOrigins */
 let originsKey = null; // what the lists on screen show, to rebuild them only when it changes
 const SOURCE_KEYS = {
@@ -85,12 +85,7 @@ function originRow(o, state) {
 
 async function decideOrigin(action, origin) {
   const r = await request("POST", "/v1/origins/" + action, { origin });
-  if (!r.ok)
-    return setResult(
-      $("#origins-msg"),
-      r.lost ? "warn" : "bad",
-      t("origins.not_changed") + " " + refusal(r),
-    );
+  if (!r.ok) return failed($("#origins-msg"), r, t("origins.not_changed"));
   renderOrigins(r.body);
   setResult($("#origins-msg"), "ok", t("origins." + action + "_done", { origin }));
 }

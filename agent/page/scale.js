@@ -1,7 +1,7 @@
 "use strict";
 // One scale on screen: its live reading, the Capture button and the axle session controls.
-/* global $, DASH, make, setText, setResult, request, keyedPost, refusal, busy, live, t, onLanguage,
-   vehicleInput, operatorName, weighed, refreshScalePick */
+/* global $, DASH, make, setText, setResult, request, keyedPost, busy, live, t, onLanguage,
+   vehicleInput, operatorName, weighed, refreshScalePick, failed */
 /* exported scales, scale, stateOf, renderReading, setSession, loadSessions */
 const scales = new Map(); // scale id -> what the page knows of it
 
@@ -119,12 +119,7 @@ async function capture(s) {
   if (body.error) return setResult(out, "bad", t("capture.not") + " " + body.error);
   setResult(out, "warn", t("capture.waiting"));
   const r = await keyedPost(s, "capture", "/v1/captures", body);
-  if (!r.ok)
-    return setResult(
-      out,
-      r.lost ? "warn" : "bad",
-      (r.lost ? "" : t("capture.not") + " ") + refusal(r),
-    );
+  if (!r.ok) return failed(out, r, t("capture.not"));
   const w = r.body.weighing || {};
   const decks =
     Array.isArray(w.decks) && w.decks.length ? t("capture.decks", { n: w.decks.length }) : "";
@@ -216,19 +211,14 @@ async function axleStart(s) {
     s.restart = true;
     return setResult(out, "warn", t("axle.in_progress"));
   }
-  setResult(out, r.lost ? "warn" : "bad", refusal(r));
+  failed(out, r);
 }
 
 async function axleNext(s) {
   const out = $(".axle-result", s.el);
   setResult(out, "warn", t("axle.capturing"));
   const r = await keyedPost(s, "axle", sessionPath(s, "axles"), {});
-  if (!r.ok)
-    return setResult(
-      out,
-      r.lost ? "warn" : "bad",
-      (r.lost ? "" : t("axle.not_captured") + " ") + refusal(r),
-    );
+  if (!r.ok) return failed(out, r, t("axle.not_captured"));
   setSession(s, r.body.session);
   const a = r.body.axle || {};
   setResult(
@@ -243,12 +233,7 @@ async function axleComplete(s) {
   const body = withVehicle(s, {});
   if (body.error) return setResult(out, "bad", t("axle.not_completed") + " " + body.error);
   const r = await keyedPost(s, "complete", sessionPath(s, "complete"), body);
-  if (!r.ok)
-    return setResult(
-      out,
-      r.lost ? "warn" : "bad",
-      (r.lost ? "" : t("axle.not_completed") + " ") + refusal(r),
-    );
+  if (!r.ok) return failed(out, r, t("axle.not_completed"));
   const w = r.body.weighing || {};
   const text = t("axle.recorded", {
     n: (w.axles || []).length,
@@ -266,7 +251,7 @@ async function axleComplete(s) {
 async function axleReset(s) {
   const out = $(".axle-result", s.el);
   const r = await request("DELETE", sessionPath(s));
-  if (!r.ok) return setResult(out, r.lost ? "warn" : "bad", refusal(r));
+  if (!r.ok) return failed(out, r);
   s.restart = false;
   newVehicle(s);
   setSession(s, r.body);

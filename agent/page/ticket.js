@@ -4,8 +4,8 @@
 // (/v1/tickets/{seq}.pdf). Print first records the print (POST /v1/tickets/{seq}/print): the
 // agent answers the model with copy "original" the first time and "duplicate" after, so the
 // paper always says which it is.
-/* global $, make, setText, setResult, request, keyedPost, refusal, busy, t, operatorName,
-   openDialog, desk */
+/* global $, make, setText, setResult, request, keyedPost, busy, t, operatorName,
+   openDialog, desk, failed */
 /* exported openTicket, printTicket, ticketSeq */
 let ticketSeq = null;
 const printer = { keys: {} };
@@ -18,7 +18,7 @@ async function openTicket(seq) {
   openDialog($("#ticket-dialog"), $("#ticket-print"));
   const r = await request("GET", "/v1/tickets/" + encodeURIComponent(seq));
   if (seq !== ticketSeq) return;
-  if (!r.ok) return setResult($("#ticket-result"), r.lost ? "warn" : "bad", refusal(r));
+  if (!r.ok) return failed($("#ticket-result"), r);
   setResult($("#ticket-result"), "", "");
   renderTicket(r.body);
 }
@@ -126,7 +126,7 @@ async function printTicket() {
     "/v1/tickets/" + encodeURIComponent(seq) + "/print",
     body,
   );
-  if (!r.ok) return setResult($("#ticket-result"), r.lost ? "warn" : "bad", refusal(r));
+  if (!r.ok) return failed($("#ticket-result"), r);
   renderTicket(r.body.ticket || r.body);
   setResult(
     $("#ticket-result"),

@@ -5,9 +5,9 @@
 // stored tares come from the agent (GET /v1/transactions, /v1/tares), so they survive restarts
 // of the agent and reloads of the page. Every POST that records carries an Idempotency-Key kept
 // while its outcome is unknown (keyedPost).
-/* global $, setText, setResult, request, keyedPost, refusal, busy, t, onLanguage,
+/* global $, setText, setResult, request, keyedPost, busy, t, onLanguage,
    vehicleInput, operatorName, pickedScale, setPlate, normalizePlate, scale, openTicket,
-   openDialog, closeDialog, loadWeighings */
+   openDialog, closeDialog, loadWeighings, failed */
 /* exported desk, weighed, loadTransactions, loadTares, firstWeighing, secondWeighing, onePass,
    openCancel */
 const desk = { keys: {}, lastSeq: null, open: [], tares: [] };
@@ -55,7 +55,7 @@ async function firstWeighing() {
   const body = { scale: pickedScale(), plate: v.plate, reference: v.reference, mode: "two_pass" };
   if (operatorName()) body.operator = operatorName();
   const r = await keyedPost(desk, "first", "/v1/transactions", body);
-  if (!r.ok) return workResult(r.lost ? "warn" : "bad", t("work.not_recorded") + " " + refusal(r));
+  if (!r.ok) return failed($("#work-result"), r, t("work.not_recorded"));
   const tx = r.body.transaction || {};
   const w = r.body.weighing || {};
   weighed(r.body.seq, t("tx.first_done", { weight: w.weight, unit: w.unit, id: tx.id }), null);
@@ -79,7 +79,7 @@ async function secondWeighing(id) {
     "/v1/transactions/" + encodeURIComponent(id) + "/complete",
     body,
   );
-  if (!r.ok) return workResult(r.lost ? "warn" : "bad", t("work.not_recorded") + " " + refusal(r));
+  if (!r.ok) return failed($("#work-result"), r, t("work.not_recorded"));
   const tx = r.body.transaction || {};
   const rec = (r.body.weighing || {}).transaction || {};
   const unit = tx.unit || rec.unit || "";
@@ -105,7 +105,7 @@ async function storedTare() {
   };
   if (operatorName()) body.operator = operatorName();
   const r = await keyedPost(desk, "stored", "/v1/transactions", body);
-  if (!r.ok) return workResult(r.lost ? "warn" : "bad", t("work.not_recorded") + " " + refusal(r));
+  if (!r.ok) return failed($("#work-result"), r, t("work.not_recorded"));
   const rec = (r.body.weighing || {}).transaction || {};
   const tx = r.body.transaction || {};
   weighed(r.body.seq, t("tx.stored_done", { seq: r.body.seq }), {
@@ -124,7 +124,7 @@ async function weighTare() {
   const body = { scale: pickedScale(), plate: v.plate, reference: v.reference };
   if (operatorName()) body.operator = operatorName();
   const r = await keyedPost(desk, "tare", "/v1/tares", body);
-  if (!r.ok) return workResult(r.lost ? "warn" : "bad", t("work.not_recorded") + " " + refusal(r));
+  if (!r.ok) return failed($("#work-result"), r, t("work.not_recorded"));
   const w = r.body.weighing || {};
   weighed(r.body.seq, t("tare.stored", { plate: v.plate, weight: w.weight, unit: w.unit }), null);
   await loadTares();
@@ -201,7 +201,7 @@ async function confirmCancel() {
     "/v1/transactions/" + encodeURIComponent(tx.id) + "/cancel",
     body,
   );
-  if (!r.ok) return setResult($("#cancel-result"), r.lost ? "warn" : "bad", refusal(r));
+  if (!r.ok) return failed($("#cancel-result"), r);
   closeDialog($("#cancel-dialog"));
   workResult("ok", t("tx.cancelled", { plate: tx.plate, id: tx.id }));
   await loadTransactions();

@@ -2,7 +2,7 @@
 // Recent weighings: the station's own history from the local outbox (GET /v1/weighings), newest
 // first, searched by plate, reference text, dates and state (queued, sent, dead); each row opens
 // its ticket. Works with the link down: nothing here comes from the backend.
-/* global $, setText, setResult, request, refusal, t, onLanguage, openTicket, normalizePlate */
+/* global $, setText, setResult, request, t, onLanguage, openTicket, normalizePlate, failed */
 /* exported loadWeighings */
 const WEIGHINGS_PAGE = 50;
 let weighingsNext = null; // next_before of the list on screen
@@ -28,7 +28,7 @@ async function loadWeighings(more) {
   const r = await request("GET", weighingsQuery(more ? weighingsNext : null));
   if (generation !== weighingsGeneration) return; // a newer search is on its way
   const out = $("#search-result");
-  if (!r.ok) return setResult(out, r.lost ? "warn" : "bad", t("search.failed") + " " + refusal(r));
+  if (!r.ok) return failed(out, r, t("search.failed"));
   const items = r.body.items || [];
   weighingsNext = r.body.next_before ?? null;
   const rows = items.map(weighingRow);
