@@ -23,6 +23,7 @@
 #include "weighlink/agent/local_tls.hpp"
 #include "weighlink/agent/pairing.hpp"
 #include "weighlink/agent/server.hpp"
+#include "weighlink/agent/station_routes.hpp"
 #include "weighlink/agent/truconnect.hpp"
 #include "weighlink/base/backoff.hpp"
 #include "weighlink/base/host_port.hpp"
@@ -296,6 +297,8 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
     const auto it = flagged.find(id);
     return it == flagged.end() ? std::uint64_t{0} : it->second->count(reason);
   };
+  const auto station = make_station_routes(config.station, ctx);
+  ctx.routes.push_back(station.get());
   Api api(std::move(ctx));
   Server server(ioc, api, config.live, config.limits);
   server_ptr = &server;

@@ -7,6 +7,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "config/config_station.hpp"
 #include "weighlink/agent/config.hpp"
 #include "weighlink/base/host_port.hpp"
 
@@ -417,7 +418,8 @@ AgentConfig load_config_file(const std::filesystem::path& file) {
               "backend_tls",
               "limits",
               "allow_remote",
-              "tls"},
+              "tls",
+              "station"},
              file, "");
   listen_key(root["listen"], file, "listen", cfg.listen_host, cfg.listen_port);
   if (auto n = root["allow_remote"]) {
@@ -493,6 +495,7 @@ AgentConfig load_config_file(const std::filesystem::path& file) {
   if (auto n = root["limits"]) load_limits(n, file, cfg.limits);
   if (auto n = root["backend_tls"]) load_backend_tls(n, file, cfg.backend_tls);
   if (auto n = root["tls"]) load_tls(n, file, cfg.tls);
+  if (auto n = root["station"]) load_station(n, file, cfg.station);
   if (auto n = root["compat"]) {
     if (!n.IsMap()) fail(file, "compat", "expected a mapping (truconnect)");
     check_keys(n, {"truconnect"}, file, "compat.");

@@ -379,3 +379,34 @@ TEST_CASE("config: key and token files open to the group or to everyone are refu
   CHECK(problem->find("backend_tls.key_file") != std::string::npos);
 }
 #endif
+
+TEST_CASE("station config: fields, language and tare age load; mistakes name the key") {
+  TempDir dir;
+  std::ofstream(dir / "c.yaml") << R"(station:
+  language: sw
+  tare_max_age_days: 30
+  reference_fields:
+    - {id: customer, label: {en: Customer, sw: Mteja}, required: true, max_length: 40}
+    - {id: direction, type: choice, choices: [in, out]}
+    - {id: moisture, label: Moisture, type: number}
+)";
+  const auto cfg = load_config_file(dir / "c.yaml");
+  CHECK(cfg.station.language == "sw");
+  CHECK(cfg.station.tare_max_age_days == 30);
+  REQUIRE(cfg.station.reference_fields.size() == 3);
+  CHECK(cfg.station.reference_fields[0].required);
+  CHECK(cfg.station.reference_fields[0].max_length == 40);
+  CHECK(cfg.station.reference_fields[2].label.at("sw") == "Moisture");
+  CHECK(weighlink::agent::AgentConfig{}.station.reference_fields.size() == 5);
+
+  CHECK(error_of(dir, "station: {language: fr}\n").find("station.language") != std::string::npos);
+  CHECK(error_of(dir, "station: {tare_max_age_days: -1}\n").find("tare_max_age_days") !=
+        std::string::npos);
+  CHECK(error_of(dir, "station: {reference_fields: [{id: Customer}]}\n")
+            .find("station.reference_fields[0].id") != std::string::npos);
+  CHECK(error_of(dir, "station: {reference_fields: [{id: d, type: choice}]}\n")
+            .find("reference_fields[0].choices") != std::string::npos);
+  CHECK(error_of(dir, "station: {reference_fields: [{id: a}, {id: a}]}\n").find("listed twice") !=
+        std::string::npos);
+  CHECK(error_of(dir, "station: {colour: red}\n").find("station.colour") != std::string::npos);
+}

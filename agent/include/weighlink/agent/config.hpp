@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "weighlink/agent/station.hpp"
 #include "weighlink/scale/decimal.hpp"
 #include "weighlink/scale/reader.hpp"
 
@@ -130,6 +131,7 @@ struct AgentConfig {
   ServerLimits limits;
   TruConnectConfig truconnect;
   LocalTlsConfig tls;
+  StationConfig station;  // the weighing workstation (station:)
 };
 
 // Checks that need the whole configuration, flags applied (listen addresses against
