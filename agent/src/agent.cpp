@@ -24,6 +24,7 @@
 #include "weighlink/agent/pairing.hpp"
 #include "weighlink/agent/server.hpp"
 #include "weighlink/agent/station_routes.hpp"
+#include "weighlink/agent/tickets.hpp"
 #include "weighlink/agent/truconnect.hpp"
 #include "weighlink/base/backoff.hpp"
 #include "weighlink/base/host_port.hpp"
@@ -299,6 +300,8 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
   };
   const auto station = make_station_routes(config.station, ctx);
   ctx.routes.push_back(station.get());
+  TicketRoutes tickets(ctx, config.ticket);
+  ctx.routes.push_back(&tickets);
   Api api(std::move(ctx));
   Server server(ioc, api, config.live, config.limits);
   server_ptr = &server;

@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "config/config_station.hpp"
+#include "config/config_ticket.hpp"
 #include "weighlink/agent/config.hpp"
 #include "weighlink/base/host_port.hpp"
 
@@ -419,7 +420,8 @@ AgentConfig load_config_file(const std::filesystem::path& file) {
               "limits",
               "allow_remote",
               "tls",
-              "station"},
+              "station",
+              "ticket"},
              file, "");
   listen_key(root["listen"], file, "listen", cfg.listen_host, cfg.listen_port);
   if (auto n = root["allow_remote"]) {
@@ -496,6 +498,7 @@ AgentConfig load_config_file(const std::filesystem::path& file) {
   if (auto n = root["backend_tls"]) load_backend_tls(n, file, cfg.backend_tls);
   if (auto n = root["tls"]) load_tls(n, file, cfg.tls);
   if (auto n = root["station"]) load_station(n, file, cfg.station);
+  if (auto n = root["ticket"]) load_ticket(n, file, cfg.ticket);
   if (auto n = root["compat"]) {
     if (!n.IsMap()) fail(file, "compat", "expected a mapping (truconnect)");
     check_keys(n, {"truconnect"}, file, "compat.");

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "weighlink/agent/station.hpp"
+#include "weighlink/agent/ticket.hpp"
 #include "weighlink/scale/decimal.hpp"
 #include "weighlink/scale/reader.hpp"
 
@@ -132,6 +133,7 @@ struct AgentConfig {
   TruConnectConfig truconnect;
   LocalTlsConfig tls;
   StationConfig station;  // the weighing workstation (station:)
+  TicketConfig ticket;  // ticket.hpp
 };
 
 // Checks that need the whole configuration, flags applied (listen addresses against

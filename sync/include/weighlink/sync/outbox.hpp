@@ -121,6 +121,22 @@ struct OutboxStats {
   std::string full_reason;
 };
 
+// A search over the station's weighings (kind weighing.captured), newest first
+// (Outbox::search_weighings). Every filter is optional; they all apply together.
+struct WeighingQuery {
+  // reference.plate upper-cased with spaces and dashes removed equals this (already normalized).
+  std::string plate;
+  // Case-insensitive (ASCII) substring of any value of the payload's reference.
+  std::string text;
+  // captured_at within [captured_from, captured_before): texts in the form the agent writes
+  // ("2026-12-07T08:00:00.000Z", base::format_utc_timestamp_ms), compared as text.
+  std::string captured_from;
+  std::string captured_before;
+  std::vector<MutationState> states;  // empty: any state
+  std::uint64_t before_seq = 0;       // only seq < before_seq; 0: from the newest
+  std::size_t limit = 50;
+};
+
 // The backend's answer for one mutation, applied by mark_results().
 struct MutationOutcome {
   std::uint64_t seq = 0;
@@ -148,6 +164,8 @@ class Outbox {
   [[nodiscard]] virtual std::vector<OutboxRow> list(std::optional<MutationState> state,
                                                     std::uint64_t after_seq, std::size_t limit) = 0;
   [[nodiscard]] virtual OutboxStats stats() = 0;
+  // Weighings matching `query`, in descending seq order, at most query.limit.
+  [[nodiscard]] virtual std::vector<OutboxRow> search_weighings(const WeighingQuery& query) = 0;
 
   // Applies the backend's answers: applied/duplicate -> acknowledged, rejected -> dead.
   [[nodiscard]] virtual boost::system::result<void> mark_results(

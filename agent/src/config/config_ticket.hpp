@@ -1,0 +1,16 @@
+#pragma once
+// The `ticket:` section of the configuration (config_ticket.cpp), read by config_yaml.cpp.
+
+#include <yaml-cpp/yaml.h>
+
+#include <filesystem>
+
+#include "weighlink/agent/ticket.hpp"
+
+namespace weighlink::agent {
+
+// Reads `node` into `out` and the logo's bytes; throws std::runtime_error
+// "<file>: ticket.<key>: <what is wrong>" as the rest of the configuration does.
+void load_ticket(const YAML::Node& node, const std::filesystem::path& file, TicketConfig& out);
+
+}  // namespace weighlink::agent
