@@ -60,7 +60,7 @@ const SHORTCUTS = {
   },
   F8: () => {
     if (ticketSeq != null && !$("#ticket-dialog").hidden) $("#ticket-print").click();
-    else if (desk.lastSeq != null) printTicket();
+    else if (desk.lastSeq != null) printTicket(desk.lastSeq);
   },
   F9: () => {
     showScreen("weighings");

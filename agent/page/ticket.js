@@ -4,19 +4,19 @@
 // (/v1/tickets/{seq}.pdf). Print first records the print (POST /v1/tickets/{seq}/print): the
 // agent answers the model with copy "original" the first time and "duplicate" after, so the
 // paper always says which it is.
-/* global $, make, setText, setResult, request, keyedPost, busy, t, operatorName,
-   openDialog, desk, failed */
+/* global $, make, setResult, request, keyedPost, busy, t, lang, operatorName, openDialog,
+   failed */
 /* exported openTicket, printTicket, ticketSeq */
 let ticketSeq = null;
 const printer = { keys: {} };
 
 async function openTicket(seq) {
   ticketSeq = seq;
-  $("#ticket-pdf").href = "/v1/tickets/" + encodeURIComponent(seq) + ".pdf";
+  $("#ticket-pdf").href = "/v1/tickets/" + encodeURIComponent(seq) + ".pdf?lang=" + lang;
   setResult($("#ticket-result"), "warn", t("ticket.loading"));
   $("#ticket").replaceChildren();
   openDialog($("#ticket-dialog"), $("#ticket-print"));
-  const r = await request("GET", "/v1/tickets/" + encodeURIComponent(seq));
+  const r = await request("GET", "/v1/tickets/" + encodeURIComponent(seq) + "?lang=" + lang);
   if (seq !== ticketSeq) return;
   if (!r.ok) return failed($("#ticket-result"), r);
   setResult($("#ticket-result"), "", "");
@@ -43,15 +43,9 @@ function table(rows, className) {
   return dl;
 }
 
-function softwareText(sw) {
-  if (!sw) return "";
-  if (typeof sw === "string") return sw;
-  const hash = sw.sha256 ? " \u00b7 sha256 " + sw.sha256.slice(0, 16) : "";
-  return (sw.name || "") + " " + (sw.version || "") + hash;
-}
-
-// Draws the model: header lines, the copy mark, label/value rows, weights, decks or axles, the
-// record's identity and the footer. Unknown members are left out, never guessed.
+// Draws the model (agent/src/tickets/ticket.cpp): header lines, title, the copy mark, the
+// label/value rows of the fields, the weights, the decks or axles, the legal rows (record hash,
+// software, audit counter) and the footer, all worded by the agent in the ticket's language.
 function renderTicket(m) {
   const el = $("#ticket");
   el.dataset.copy = m.copy || "";
@@ -59,63 +53,44 @@ function renderTicket(m) {
   el.classList.toggle("paper-80mm", m.paper === "80mm");
   const parts = [];
   const header = make("header", "ticket-head");
-  for (const line of m.header || m.header_lines || []) header.append(make("p", "", text(line)));
+  for (const line of m.header || []) header.append(make("p", "", text(line)));
   header.append(make("h3", "", m.title || t("ticket.title")));
   parts.push(header);
   if (m.copy) {
-    const copy = make(
-      "p",
-      "ticket-copy " + m.copy,
-      m.copy === "duplicate" ? t("ticket.copy_duplicate") : t("ticket.copy_original"),
-    );
-    if (m.print_number != null) copy.append(make("span", "", " #" + m.print_number));
+    const label =
+      m.copy_label ||
+      (m.copy === "duplicate" ? t("ticket.copy_duplicate") : t("ticket.copy_original"));
+    const copy = make("p", "ticket-copy " + m.copy, label);
+    if (m.print_number) copy.append(make("span", "", " #" + m.print_number));
     parts.push(copy);
   }
-  parts.push(table(rowsOf(m.rows || m.fields), "ticket-rows"));
-  const weights = m.weights || m.weight_rows;
-  if (weights) parts.push(table(rowsOf(weights), "ticket-weights"));
-  for (const key of ["decks", "axles"]) {
-    const list = m[key];
-    if (Array.isArray(list) && list.length) {
-      parts.push(
-        table(
-          list.map((d) => ({
-            label: text(
-              d.label ??
-                t(key === "decks" ? "ticket.deck" : "ticket.axle") + " " + (d.index ?? d.number),
-            ),
-            value: text(d.value ?? d.weight) + (d.unit ? " " + d.unit : ""),
-          })),
-          "ticket-" + key,
-        ),
-      );
+  parts.push(table(rowsOf(m.fields), "ticket-rows"));
+  if (m.weights) parts.push(table(rowsOf(m.weights), "ticket-weights"));
+  const p = m.parts;
+  if (p && Array.isArray(p.rows) && p.rows.length) {
+    const grid = make("table", "ticket-parts " + (p.kind || ""));
+    const head = make("tr");
+    for (const c of p.columns || []) head.append(make("th", "", text(c)));
+    grid.createTHead().append(head);
+    const body = grid.createTBody();
+    for (const row of p.rows) {
+      const tr = make("tr");
+      for (const cell of row) tr.append(make("td", "", text(cell)));
+      body.append(tr);
     }
+    parts.push(grid);
   }
-  const ids = [];
-  const recordId = m.record_id ?? (m.station_id ? m.station_id + "/" + m.seq : null);
-  if (recordId) ids.push({ id: "record_id", label: t("ticket.record_id"), value: recordId });
-  if (m.hash_prefix || m.record_hash)
-    ids.push({
-      id: "hash",
-      label: t("ticket.hash"),
-      value: m.hash_prefix || m.record_hash.slice(0, 16),
-    });
-  if (m.software)
-    ids.push({ id: "software", label: t("ticket.software"), value: softwareText(m.software) });
-  if (m.audit_counter != null)
-    ids.push({ id: "audit", label: t("ticket.audit_counter"), value: m.audit_counter });
-  if (ids.length) parts.push(table(ids, "ticket-ids"));
-  if (m.footer || m.footer_lines) {
+  if (m.legal) parts.push(table(rowsOf(m.legal), "ticket-ids"));
+  if (m.footer && m.footer.length) {
     const footer = make("footer", "ticket-foot");
-    for (const line of m.footer || m.footer_lines) footer.append(make("p", "", text(line)));
+    for (const line of m.footer) footer.append(make("p", "", text(line)));
     parts.push(footer);
   }
   el.replaceChildren(...parts);
 }
 
 // Records the print, draws what the agent answered (original or duplicate), then prints.
-async function printTicket() {
-  const seq = ticketSeq ?? desk.lastSeq;
+async function printTicket(seq) {
   if (seq == null) return;
   if (ticketSeq !== seq || $("#ticket-dialog").hidden) await openTicket(seq);
   const body = { format: "html" };
@@ -123,21 +98,19 @@ async function printTicket() {
   const r = await keyedPost(
     printer,
     "print:" + seq,
-    "/v1/tickets/" + encodeURIComponent(seq) + "/print",
+    "/v1/tickets/" + encodeURIComponent(seq) + "/print?lang=" + lang,
     body,
   );
   if (!r.ok) return failed($("#ticket-result"), r);
-  renderTicket(r.body.ticket || r.body);
+  renderTicket(r.body);
+  const duplicate = r.body.copy === "duplicate";
   setResult(
     $("#ticket-result"),
     "ok",
-    (r.body.ticket || r.body).copy === "duplicate"
-      ? t("ticket.printed_duplicate")
-      : t("ticket.printed"),
+    t(duplicate ? "ticket.printed_duplicate" : "ticket.printed"),
   );
   window.print();
 }
 
 const printButton = $("#ticket-print");
-printButton.addEventListener("click", () => busy(printButton, printTicket));
-setText($("#ticket-result"), "");
+printButton.addEventListener("click", () => busy(printButton, () => printTicket(ticketSeq)));

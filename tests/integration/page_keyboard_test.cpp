@@ -101,6 +101,7 @@ TEST_CASE("operator page: every screen fits 1366x768 without scrolling sideways"
   // The vehicle form stands beside the scale, in the first screenful.
   CHECK(page.evaluate("document.querySelector('#do-first').getBoundingClientRect().bottom <= "
                       "innerHeight") == true);
+  station.screenshot("operator-1366x768.png");
   for (const std::string screen : {"weighings", "records", "weigh"}) {
     page.click("#screens [data-screen='" + screen + "']");
     REQUIRE(
