@@ -19,6 +19,7 @@
 #include "tls/local_tls_status.hpp"
 #include "weighlink/agent/api.hpp"
 #include "weighlink/agent/frame_flags.hpp"
+#include "weighlink/agent/legal.hpp"
 #include "weighlink/agent/live_state.hpp"
 #include "weighlink/agent/local_tls.hpp"
 #include "weighlink/agent/pairing.hpp"
@@ -234,6 +235,8 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
       if (!ec) fn();
     });
   };
+  // Software identification, audit trail (recorded before serving), zero return: legal.hpp.
+  auto legal = make_legal(config, *outbox, live, pairing.get(), capture_ctx);
   Captures captures(capture_ctx);
 
   // Per scale: frames flagged by the parser, counted and warned about from the reader thread.
@@ -268,6 +271,8 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
   ctx.uplink_plaintext_remote = plaintext_remote;
   ctx.post = capture_ctx.post;
   ctx.clock = capture_ctx.clock;
+  ctx.routes.push_back(legal.get());
+  ctx.software = legal->software().to_json();
   std::unique_ptr<LocalTls> local_tls;
   if (config.tls.enabled) {
     local_tls = std::make_unique<LocalTls>();
@@ -417,16 +422,17 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
     scale::ScaleEvents events;
     auto* handoff = handoffs.emplace_back(std::make_unique<LatestReading>()).get();
     events.on_reading = [&ioc, &live, &server, handoff, flags = flagged.at(sc.id).get(),
-                         tc = truconnect.get()](const scale::Reading& r) {
+                         tc = truconnect.get(), lg = legal.get()](const scale::Reading& r) {
       // Every frame is counted here, before the hand-off coalesces readings.
       if (auto line = flags->note(r, std::chrono::steady_clock::now())) {
         spdlog::warn("{}", *line);
       }
       if (!handoff->put(r)) return;
-      asio::post(ioc, [&live, &server, handoff, tc] {
+      asio::post(ioc, [&live, &server, handoff, tc, lg] {
         auto next = handoff->take();
         if (!next) return;
         live.on_reading(next->first, next->second);
+        lg->on_reading(next->first);
         if (tc) tc->on_reading(next->first);
         server.publish_reading(next->first);
       });
@@ -447,6 +453,7 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
       pairing->poll(std::chrono::duration_cast<std::chrono::milliseconds>(
                         std::chrono::system_clock::now().time_since_epoch())
                         .count());
+      (void)legal->check_settings();  // origin decisions made meanwhile
       server.publish_status();
       tick();
     });

@@ -186,6 +186,19 @@ class Station {
     return http_request(http_, "POST", target,
                         {{"Content-Type", "application/json"}, {"Idempotency-Key", key}}, body);
   }
+  // The audit events the agent recorded at its first start (docs/legal-metrology.md): the
+  // outbox's first rows, pending like the weighings (no backend here).
+  std::int64_t audit() { return get("/v1/status").at("audit").at("counter").as_int64(); }
+  std::string seq(int weighing) { return "seq " + std::to_string(audit() + weighing); }
+  // The deck is cleared and the agent has seen zero: the next weighing may be captured.
+  void zero() {
+    indicator().show("0");
+    REQUIRE(weighlink::testing::eventually(
+        [&] {
+          return get("/v1/status").at("scales").at(0).at("zero_return").at("required") == false;
+        },
+        std::chrono::seconds(10)));
+  }
   // The outbox rows of one kind, oldest first.
   std::vector<json::object> outbox(const std::string& kind, const std::string& state = "") {
     std::vector<json::object> out;

@@ -42,7 +42,7 @@ TEST_CASE("operator page: the weight follows the scale, and stable, motion and s
   // Status from the live socket: the station and the uplink (no backend configured).
   CHECK(station.text("#station") == "wb-page");
   CHECK(station.text("#uplink") == "no backend");
-  CHECK(station.text("#pending") == "0");
+  CHECK(station.text("#pending") == std::to_string(station.audit()));
   CHECK(page.evaluate("document.title") == "weighlink wb-page");
   CHECK_MESSAGE(page.exceptions().empty(), station.console());
   CHECK_MESSAGE(!csp_violated(page), station.console());
@@ -55,10 +55,11 @@ TEST_CASE("operator page: Capture records the stable weight in the outbox and sh
   REQUIRE(station.shows("18240", "stable"));
 
   page.click(kScale + " .capture");
-  REQUIRE(station.wait(contains(kScale + " .capture-result", "Captured 18240 kg \u00b7 seq 1")));
+  REQUIRE(station.wait(
+      contains(kScale + " .capture-result", "Captured 18240 kg \u00b7 " + station.seq(1))));
   auto captured = station.outbox("weighing.captured");
   REQUIRE(captured.size() == 1);
-  CHECK(captured[0].at("seq") == 1);
+  CHECK(captured[0].at("seq") == station.audit() + 1);
   // The weighing the page's key stands for: sending the same request again answers with it.
   const std::string key(captured[0].at("idempotency_key").as_string());
   auto replay = station.post("/v1/captures", key, R"({"scale":"main"})");
@@ -67,10 +68,12 @@ TEST_CASE("operator page: Capture records the stable weight in the outbox and sh
   CHECK(weighing.at("weight") == "18240");
   CHECK(weighing.at("unit") == "kg");
   CHECK(weighing.at("station_id") == "wb-page");
-  CHECK(station.wait("document.querySelector('#pending').textContent === '1'"));
+  CHECK(station.wait("document.querySelector('#pending').textContent === '" +
+                     std::to_string(station.audit() + 1) + "'"));
   station.screenshot("operator-page.png");
 
   // In motion the agent refuses, and the page says why.
+  station.zero();
   station.indicator().show("20500", /*motion=*/true);
   REQUIRE(station.shows("20500", "motion"));
   page.click(kScale + " .capture");
@@ -82,7 +85,8 @@ TEST_CASE("operator page: Capture records the stable weight in the outbox and sh
   REQUIRE(station.shows("20520", "stable"));
   page.evaluate("document.querySelector('" + kScale + " .capture').focus()");
   page.press("Enter");
-  REQUIRE(station.wait(contains(kScale + " .capture-result", "Captured 20520 kg \u00b7 seq 2")));
+  REQUIRE(station.wait(
+      contains(kScale + " .capture-result", "Captured 20520 kg \u00b7 " + station.seq(2))));
   CHECK(station.outbox("weighing.captured").size() == 2);
   CHECK_MESSAGE(page.exceptions().empty(), station.console());
 }
@@ -113,13 +117,18 @@ TEST_CASE("operator page: a capture whose answer was lost is retried with the sa
   station.indicator().show("20500");
   REQUIRE(station.shows("20500", "stable"));
   page.click(kScale + " .capture");
-  REQUIRE(station.wait(contains(kScale + " .capture-result", "Captured 18240 kg \u00b7 seq 1")));
+  REQUIRE(station.wait(
+      contains(kScale + " .capture-result", "Captured 18240 kg \u00b7 " + station.seq(1))));
   CHECK(station.text(kScale + " .capture-result").find("recorded before") != std::string::npos);
   CHECK(station.outbox("weighing.captured").size() == 1);
 
-  // A new press after a definite answer is a new capture.
+  // A new press after a definite answer is a new capture (of the next vehicle).
+  station.zero();
+  station.indicator().show("20500");
+  REQUIRE(station.shows("20500", "stable"));
   page.click(kScale + " .capture");
-  REQUIRE(station.wait(contains(kScale + " .capture-result", "Captured 20500 kg \u00b7 seq 2")));
+  REQUIRE(station.wait(
+      contains(kScale + " .capture-result", "Captured 20500 kg \u00b7 " + station.seq(2))));
   CHECK(station.outbox("weighing.captured").size() == 2);
   CHECK(answers == 3);
 }

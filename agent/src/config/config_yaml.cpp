@@ -9,6 +9,7 @@
 
 #include "config/config_station.hpp"
 #include "config/config_ticket.hpp"
+#include "config/config_legal.hpp"
 #include "weighlink/agent/config.hpp"
 #include "weighlink/base/host_port.hpp"
 
@@ -510,12 +511,15 @@ AgentConfig load_config_file(const std::filesystem::path& file) {
       const auto s = scales[i];
       const std::string where = "scales[" + std::to_string(i) + "].";
       if (!s.IsMap()) fail(file, where, "expected a mapping with id, source, protocol");
+      // clang-format off
       check_keys(s,
                  {"id", "source", "protocol", "unit", "decimals", "checksum", "stale_after_ms",
                   "stability", "min_capture_weight", "axle_mode", "poll_interval_ms",
                   "poll_command", "reopen_backoff_max_ms", "reopen_after_silence_ms", "deck_count",
-                  "custom_pattern", "custom_terminator", "custom_start", "custom_stable_values"},
+                  "custom_pattern", "custom_terminator", "custom_start", "custom_stable_values",
+                  "zero_return", "zero_band"},  // the last two: config_legal.cpp
                  file, where);
+      // clang-format on
       if (!s["source"])
         fail(file, where + "source", "missing (e.g. serial:/dev/ttyUSB0?baud=9600)");
       if (!s["protocol"]) fail(file, where + "protocol", "missing (see weighlink-scale protocols)");
@@ -548,6 +552,7 @@ AgentConfig load_config_file(const std::filesystem::path& file) {
       cfg.scales.push_back(std::move(*sc));
     }
   }
+  load_legal(root, file, cfg.legal);
   if (!cfg.truconnect.scale.empty() &&
       std::none_of(cfg.scales.begin(), cfg.scales.end(),
                    [&](const auto& s) { return s.id == cfg.truconnect.scale; })) {

@@ -79,6 +79,12 @@ scale::Decimal decimal_at(const json::object& o, std::string_view key) {
 
 }  // namespace
 
+bool recorded(const CaptureOutcome& outcome) {
+  const auto st = outcome.enqueued.status;
+  return !outcome.error &&
+         (st == sync::EnqueueStatus::accepted || st == sync::EnqueueStatus::replayed);
+}
+
 CaptureError unavailable(const std::string& scale_id, const ScaleLive* s) {
   return {503, "scale_unavailable",
           "no current reading from scale '" + scale_id + "'" +
@@ -271,6 +277,9 @@ void Captures::enqueue(sync::NewMutation mutation, std::function<void(CaptureOut
 }
 
 void Captures::capture(CaptureRequest request, std::function<void(CaptureOutcome)> done) {
+  if (auto refused = ctx_.guard ? ctx_.guard->refuse(request.scale_id) : std::nullopt) {
+    return done(CaptureOutcome{std::move(refused), {}});
+  }
   auto req = std::make_shared<CaptureRequest>(std::move(request));
   auto finish = std::make_shared<std::function<void(CaptureOutcome)>>(std::move(done));
   const auto deadline = ctx_.clock->steady_now() + req->timeout;
@@ -281,6 +290,11 @@ void Captures::capture(CaptureRequest request, std::function<void(CaptureOutcome
         if (!s) return false;
         if (!req->pinned && (!s->latest || scale::capture_refusal(*s->latest, s->config))) {
           return false;
+        }
+        // Another weighing on the scale may have been recorded while this one waited.
+        if (auto refused = ctx_.guard ? ctx_.guard->refuse(req->scale_id) : std::nullopt) {
+          (*finish)(CaptureOutcome{std::move(refused), {}});
+          return true;
         }
         const auto& r = req->pinned ? req->pinned->reading : *s->latest;
         json::object payload{{"station_id", ctx_.station_id},
@@ -320,7 +334,12 @@ void Captures::capture(CaptureRequest request, std::function<void(CaptureOutcome
         m.state_writes = req->state_writes;
         spdlog::info("capture on scale {}: {} {} (reading seq {}) key {}", r.scale,
                      r.weight.to_string(), r.unit, r.seq, req->idempotency_key);
-        enqueue(std::move(m), std::move(*finish));
+        if (ctx_.guard) ctx_.guard->arm(r.scale, m.state_writes);
+        enqueue(std::move(m),
+                [guard = ctx_.guard, scale_id = r.scale, finish](CaptureOutcome outcome) {
+                  if (guard) guard->armed(scale_id, recorded(outcome));
+                  (*finish)(std::move(outcome));
+                });
         return true;
       },
       [this, req, finish] {

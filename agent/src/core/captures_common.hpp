@@ -12,6 +12,9 @@ namespace weighlink::agent {
 // The outbox state key prefix of a scale's open axle session ("axle-session/<scale>").
 inline constexpr std::string_view kSessionPrefix = "axle-session/";
 
+// The weighing is in the outbox (accepted now, or earlier with the same key).
+[[nodiscard]] bool recorded(const CaptureOutcome& outcome);
+
 // 503 scale_unavailable: no current reading, with why (the source's detail).
 [[nodiscard]] CaptureError unavailable(const std::string& scale_id, const ScaleLive* s);
 

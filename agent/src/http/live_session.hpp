@@ -86,12 +86,14 @@ class LiveSession : public std::enable_shared_from_this<LiveSession> {
     const auto& ctx = server->api.context();
     json::array ids;
     for (const auto& s : ctx.live->scales()) ids.push_back(json::string(s.id));
-    send_control({{"type", "hello"},
-                  {"protocol", 1},
-                  {"station_id", ctx.station_id},
-                  {"agent_version", ctx.agent_version},
-                  {"scales", std::move(ids)},
-                  {"ping_interval_ms", server->options.ping_interval.count()}});
+    json::object hello{{"type", "hello"},
+                       {"protocol", 1},
+                       {"station_id", ctx.station_id},
+                       {"agent_version", ctx.agent_version},
+                       {"scales", std::move(ids)},
+                       {"ping_interval_ms", server->options.ping_interval.count()}};
+    if (!ctx.software.empty()) hello["software"] = ctx.software;
+    send_control(std::move(hello));
     status_ = server->status_message();
     for (const auto& [scale, msg] : server->latest) readings_[scale] = msg;
     write_next();

@@ -82,6 +82,8 @@ struct ApiContext {
   std::function<std::uint64_t(const std::string& scale, scale::FlagReason)> flagged_frames;
   // The time of what is recorded and shown (created_at_ms, pairing decisions, pending ages).
   const Clock* clock = &real_clock();
+  // The software identification (legal.hpp) for the live socket's hello; empty: left out.
+  boost::json::object software;
   // Further route groups, asked in order after the core routes (not owned).
   std::vector<ApiRoutes*> routes;
 };

@@ -22,6 +22,28 @@
 
 namespace weighlink::agent {
 
+// A refusal before anything reached the outbox: the HTTP status, a stable code and a message
+// that tells the operator what to do.
+struct CaptureError {
+  int status = 409;
+  std::string code;
+  std::string message;
+};
+
+// A rule every new weighing on a scale passes (zero return, legal.hpp): static captures, axle
+// sessions and TruConnect alike. Io thread only.
+class CaptureGuard {
+ public:
+  virtual ~CaptureGuard() = default;
+  // Why no new weighing may start on the scale now (checked before waiting for a reading, again
+  // just before recording, and when an axle session starts).
+  [[nodiscard]] virtual std::optional<CaptureError> refuse(const std::string& scale_id) = 0;
+  // A weighing on the scale is being recorded: the state it sets, committed with it.
+  virtual void arm(const std::string& scale_id, std::vector<sync::StateWrite>& writes) = 0;
+  // The outbox's answer to it: `recorded` false when it was not accepted.
+  virtual void armed(const std::string& scale_id, bool recorded) = 0;
+};
+
 struct CaptureContext {
   std::string station_id;
   std::string agent_version;
@@ -38,14 +60,8 @@ struct CaptureContext {
   // the request's own `annotate`: what every record of the station carries (the software
   // identification, the audit counter). Unset: nothing added.
   std::function<void(boost::json::object&)> stamp;
-};
-
-// A refusal before anything reached the outbox: the HTTP status, a stable code and a message
-// that tells the operator what to do.
-struct CaptureError {
-  int status = 409;
-  std::string code;
-  std::string message;
+  // Unset: no rule (not owned).
+  CaptureGuard* guard = nullptr;
 };
 
 // A capturable reading held for a later capture, with the frames the agent saw up to it.

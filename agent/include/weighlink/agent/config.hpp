@@ -10,6 +10,7 @@
 
 #include "weighlink/agent/station.hpp"
 #include "weighlink/agent/ticket.hpp"
+#include "weighlink/agent/legal_config.hpp"
 #include "weighlink/scale/decimal.hpp"
 #include "weighlink/scale/reader.hpp"
 
@@ -134,6 +135,7 @@ struct AgentConfig {
   LocalTlsConfig tls;
   StationConfig station;  // the weighing workstation (station:)
   TicketConfig ticket;  // ticket.hpp
+  LegalConfig legal;  // scales[].zero_return and zero_band (legal_config.hpp)
 };
 
 // Checks that need the whole configuration, flags applied (listen addresses against

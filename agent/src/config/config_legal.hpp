@@ -1,0 +1,16 @@
+#pragma once
+// The legal-metrology keys of the configuration file (config_legal.cpp).
+
+#include <yaml-cpp/yaml.h>
+
+#include <filesystem>
+
+#include "weighlink/agent/legal_config.hpp"
+
+namespace weighlink::agent {
+
+// scales[].zero_return (true or false) and scales[].zero_band (a decimal weight, 0 or more).
+// Throws std::runtime_error "FILE: scales[i].KEY: what is wrong" like the rest of the file.
+void load_legal(const YAML::Node& root, const std::filesystem::path& file, LegalConfig& out);
+
+}  // namespace weighlink::agent
