@@ -41,8 +41,9 @@ TEST_CASE("operator page: Enter in the plate field captures the stable weight wi
   REQUIRE(station.shows("18240", "stable"));
   page.press("F2");
   page.press("Enter");
-  REQUIRE(station.wait(contains(kScale + " .capture-result", "Captured 18240 kg \u00b7 seq 1")));
-  REQUIRE(station.wait(contains("#work-result", "seq 1")));
+  REQUIRE(station.wait(
+      contains(kScale + " .capture-result", "Captured 18240 kg \u00b7 " + station.seq(1))));
+  REQUIRE(station.wait(contains("#work-result", station.seq(1))));
   const auto captured = station.outbox("weighing.captured");
   REQUIRE(captured.size() == 1);
   const auto& payload = captured[0].at("payload");
