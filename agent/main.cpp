@@ -10,6 +10,7 @@
 #include "weighlink/agent/agent.hpp"
 #include "weighlink/agent/config.hpp"
 #include "weighlink/agent/pairing.hpp"
+#include "weighlink/agent/records.hpp"
 #include "weighlink/agent/service_command.hpp"
 #include "weighlink/agent/tls_tool.hpp"
 #include "weighlink/agent/tools.hpp"
@@ -133,6 +134,15 @@ static int run(int argc, char** argv) {
   origin_actions.push_back(origins_preset);
   for (auto* sub : origin_actions) sub->fallthrough();
 
+  // The alibi store: records by seq, from the outbox or its evidence archive.
+  weighlink::agent::RecordsCommand records_cmd;
+  auto* records = app.add_subcommand(
+      "records", "records by seq range, from the outbox or its evidence archive (read-only)");
+  records->fallthrough();
+  records->add_option("--from", records_cmd.from, "the first seq")->required();
+  records->add_option("--to", records_cmd.to, "the last seq (inclusive)")->required();
+  records->add_flag("--json", records_cmd.json, "one JSON object per record, as GET /v1/records");
+  records->add_flag("--verify", records_cmd.verify, "each record's hash, signature and link");
   weighlink::agent::VerifyEvidenceCommand verify_cmd;
   auto* verify = app.add_subcommand(
       "verify-evidence",
@@ -271,6 +281,9 @@ static int run(int argc, char** argv) {
       tls_cmd.action = sub->get_name();
       return weighlink::agent::run_tls_command(config, tls_cmd, std::cout, std::cerr);
     }
+  }
+  if (records->parsed()) {
+    return weighlink::agent::run_records_command(config, records_cmd, std::cout, std::cerr);
   }
   if (verify->parsed()) {
     return weighlink::agent::run_verify_evidence(config, verify_cmd, std::cout, std::cerr);

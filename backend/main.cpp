@@ -154,6 +154,18 @@ static int run(int argc, char** argv) {
       ->required();
   disable->add_option("--id", station_id, "station id")->required();
 
+  // One stored record of any station, checked with its registered key.
+  auto* records = app.add_subcommand("records", "the records the backend holds");
+  records->require_subcommand(1);
+  std::uint64_t record_seq = 0;
+  auto* records_verify = records->add_subcommand(
+      "verify", "check one stored record's signature and chain link (exit 0 intact, 3 not)");
+  records_verify->add_option("--dsn", dsn, "libpq connection string (or $WEIGHLINK_DSN)")
+      ->envname("WEIGHLINK_DSN")
+      ->required();
+  records_verify->add_option("--station", station_id, "station id")->required();
+  records_verify->add_option("--seq", record_seq, "the record's seq")->required();
+
   BackupOptions backup_options;
   std::string backup_dir;
   std::vector<std::string> backup_mirrors;
@@ -474,6 +486,7 @@ static int run(int argc, char** argv) {
                                                 console);
     }
     if (*set_key) return run_station_set_key(dsn, station_id, key_file, console);
+    if (*records_verify) return run_records_verify(dsn, station_id, record_seq, console);
     if (*disable) return run_station_disable(dsn, station_id, console);
     if (*rotate) return run_station_rotate_token(dsn, station_id, console);
     if (*serve_cmd) return run_serve(serve, console);

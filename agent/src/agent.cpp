@@ -23,6 +23,7 @@
 #include "weighlink/agent/live_state.hpp"
 #include "weighlink/agent/local_tls.hpp"
 #include "weighlink/agent/pairing.hpp"
+#include "weighlink/agent/records.hpp"
 #include "weighlink/agent/server.hpp"
 #include "weighlink/agent/station_routes.hpp"
 #include "weighlink/agent/tickets.hpp"
@@ -122,6 +123,7 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
   sync::OutboxOptions outbox_options;
   outbox_options.max_rows = config.outbox_max_rows;
   outbox_options.station_id = config.station_id;
+  apply_evidence_options(config.evidence, outbox_options);
   if (auto key = load_key(config)) {
     outbox_options.signing_key = std::move(*key);
   } else {
@@ -307,6 +309,8 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
   ctx.routes.push_back(station.get());
   TicketRoutes tickets(ctx, config.ticket);
   ctx.routes.push_back(&tickets);
+  auto records = make_records_routes(config, outbox_options.signing_key, ctx);
+  ctx.routes.push_back(records.get());
   Api api(std::move(ctx));
   Server server(ioc, api, config.live, config.limits);
   server_ptr = &server;

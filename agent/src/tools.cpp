@@ -7,11 +7,14 @@
 #include <fstream>
 #include <iomanip>
 
+#include "records/record_json.hpp"
 #include "weighlink/agent/agent.hpp"
+#include "weighlink/agent/records.hpp"
 #include "weighlink/record/evidence.hpp"
 #include "weighlink/record/exact_json.hpp"
 #include "weighlink/record/mutation_rules.hpp"
 #include "weighlink/scale/reading.hpp"
+#include "weighlink/sync/evidence_check.hpp"
 #include "weighlink/sync/outbox.hpp"
 
 namespace weighlink::agent {
@@ -30,6 +33,7 @@ std::unique_ptr<sync::Outbox> open_existing(const AgentConfig& config, std::ostr
   options.check_integrity = false;
   options.station_id = config.station_id;
   options.max_rows = config.outbox_max_rows;
+  apply_evidence_options(config.evidence, options);
   // Only needed if the file must be upgraded from an older schema (its rows are signed then).
   if (auto key = record::read_station_key(station_key_path(config).string())) {
     options.signing_key = std::move(*key);
@@ -382,30 +386,70 @@ int run_verify_evidence(const AgentConfig& config, const VerifyEvidenceCommand& 
   }
   auto outbox = open_existing(config, err);
   if (!outbox) return kFailed;
-  std::optional<record::ChainVerifier> verifier;
-  sync::Outbox::Chain chain;
-  auto scanned = outbox->scan(
-      [&](const sync::Outbox::Chain& c) {
-        chain = c;
-        verifier.emplace(record::ChainPoint{c.anchor_seq, c.anchor_hash, c.anchor_signature},
-                         config.station_id, *key);
-      },
-      [&](const sync::OutboxRow& r) {
-        verifier->add(record::EvidenceRecord{r.seq, r.idempotency_key, r.kind, r.created_at_ms,
-                                             r.payload_json, r.prev_hash, r.record_hash,
-                                             r.signature});
-        return true;
-      });
-  if (!scanned) {
-    err << "weighlink-agent verify-evidence: cannot read the outbox: " << scanned.error().message()
+  // The whole evidence held: the archive's records (pruned from the replay set), then the outbox's.
+  const auto check = sync::verify_evidence(*outbox, config.station_id, *key);
+  if (!check) {
+    err << "weighlink-agent verify-evidence: cannot read the outbox: " << check.error().message()
         << "\n";
     return kFailed;
   }
-  std::optional<record::ChainPoint> head;
-  if (chain.head_seq)
-    head = record::ChainPoint{*chain.head_seq, chain.head_hash, chain.head_signature};
-  return report(verifier->finish(head), outbox_path(config).string(), chain.anchor_seq,
-                chain.head_seq, command.json, out);
+  return report(check->report, outbox_path(config).string(), check->chain.archive_anchor_seq,
+                check->chain.head_seq, command.json, out);
+}
+
+int run_records_command(const AgentConfig& config, const RecordsCommand& command, std::ostream& out,
+                        std::ostream& err) {
+  if (command.from == 0 || command.to < command.from) {
+    err << "weighlink-agent records: give --from N and --to M with 1 <= N <= M (seqs)\n";
+    return kUsage;
+  }
+  std::vector<unsigned char> key;
+  if (command.verify) {
+    auto read = record::read_station_key(station_key_path(config).string());
+    if (!read) {
+      err << "weighlink-agent records --verify: " << read.error().message
+          << " (the key the agent signs with: station_key_file, or <data_dir>/station.key)\n";
+      return kFailed;
+    }
+    key = std::move(*read);
+  }
+  auto outbox = open_existing(config, err);
+  if (!outbox) return kFailed;
+  constexpr std::size_t kMaxRecords = 100'000;
+  const auto rows = outbox->records(command.from, command.to, kMaxRecords);
+  for (const auto& r : rows) {
+    std::optional<sync::RecordCheck> check;
+    if (command.verify) check = sync::verify_record(*outbox, r.row.seq, config.station_id, key);
+    if (command.json) {
+      auto o = records::record_json(r);
+      if (check) o["verification"] = records::check_json(*check);
+      out << record::serialize_exact(o) << "\n";
+      continue;
+    }
+    out << std::left << std::setw(8) << r.row.seq << std::setw(26) << format_ms(r.row.created_at_ms)
+        << std::setw(24) << r.row.kind << std::setw(10) << (r.archived ? "archived" : "outbox")
+        << r.row.record_hash.substr(0, 16) << "  " << r.row.idempotency_key;
+    if (check) out << "  " << (check->ok() ? "verified" : "NOT VERIFIED");
+    if (check && !check->ok()) {
+      for (const auto& p : check->problems) out << " [" << record::to_string(p.code) << "]";
+    }
+    out << "\n";
+  }
+  if (rows.size() == kMaxRecords) {
+    err << "weighlink-agent records: the first " << kMaxRecords
+        << " records shown; ask for a smaller range for the rest\n";
+  }
+  if (rows.empty()) {
+    bool pruned = false;
+    const auto st = outbox->stats();
+    auto why = records::absent_reason(command.from, st, config.evidence.retention_days, pruned);
+    err << "weighlink-agent records: no record with seq " << command.from << " to " << command.to
+        << " is held";
+    if (!why.empty()) err << " (" << why << ")";
+    err << "\n";
+    return kFailed;
+  }
+  return kOk;
 }
 
 }  // namespace weighlink::agent

@@ -157,7 +157,15 @@ boost::system::result<std::uint64_t> SqliteOutbox::continue_above(std::uint64_t 
 boost::system::result<PruneResult> SqliteOutbox::prune(std::uint64_t durable_seq,
                                                        std::int64_t created_before_ms) {
   PruneResult result;
+  bool archive_full = false;
   auto r = run_on_writer([&](sqlite3* db) -> boost::system::result<void> {
+    // The evidence archive at its cap: the rows stay where they are (never dropped).
+    Stmt used(db, "SELECT value FROM meta WHERE key = 'archive_bytes'");
+    if (used.step() == SQLITE_ROW && static_cast<std::uint64_t>(std::max<std::int64_t>(
+                                         0, used.i64(0))) >= options_.archive_max_bytes) {
+      archive_full = true;
+      return {};
+    }
     // The prefix that may go: below the first row that must stay.
     Stmt stop(db,
               "SELECT MIN(seq) FROM mutations WHERE state NOT IN ('acknowledged', 'discarded') OR "
@@ -175,6 +183,12 @@ boost::system::result<PruneResult> SqliteOutbox::prune(std::uint64_t durable_seq
     if (last.step() != SQLITE_ROW) return {};  // nothing to prune
     const auto anchor_seq = static_cast<std::uint64_t>(last.i64(0));
     const auto anchor_hash = last.text(1);
+    // Moved, not deleted: the evidence is kept for the legal period (trim_archive).
+    const std::string copy = std::string("INSERT INTO archive(") + kRowColumns + ") SELECT " +
+                             kRowColumns + " FROM mutations WHERE seq <= ?";
+    Stmt archive(db, copy.c_str());
+    archive.bind(1, static_cast<std::int64_t>(anchor_seq));
+    if (archive.step() != SQLITE_DONE) return sqlite_error(archive.rc());
     Stmt del(db, "DELETE FROM mutations WHERE seq <= ?");
     del.bind(1, static_cast<std::int64_t>(anchor_seq));
     auto n = changed_rows(del, db);
@@ -187,11 +201,55 @@ boost::system::result<PruneResult> SqliteOutbox::prune(std::uint64_t durable_seq
     return {};
   });
   if (!r) return {boost::system::in_place_error, r.error()};
+  if (archive_full != archive_full_.exchange(archive_full) && archive_full) {
+    spdlog::warn(
+        "outbox {}: the evidence archive is at its cap ({} bytes, evidence.max_archive_mb): "
+        "acknowledged records stay in the outbox until the oldest archived ones pass the "
+        "retention period; raise the cap or free disk space",
+        file_.string(), options_.archive_max_bytes);
+  }
   if (result.rows > 0) {
     row_count_ -= result.rows;
     std::lock_guard lock(mu_);
     anchor_seq_ = result.anchor_seq;
     full_ = false;  // room again; the next refusal, if any, sets it back
+  }
+  return result;
+}
+
+boost::system::result<PruneResult> SqliteOutbox::trim_archive(std::int64_t now_ms) {
+  PruneResult result;
+  const std::int64_t created_before_ms = now_ms - options_.evidence_retention_ms;
+  auto r = run_on_writer([&](sqlite3* db) -> boost::system::result<void> {
+    // A prefix only, and nothing younger than the retention period.
+    Stmt stop(db, "SELECT MIN(seq) FROM archive WHERE created_at_ms >= ?");
+    stop.bind(1, created_before_ms);
+    if (stop.step() != SQLITE_ROW) return sqlite_error(stop.rc());
+    std::string sql = "SELECT seq, record_hash FROM archive";
+    if (!stop.is_null(0)) sql += " WHERE seq < ?";
+    sql += " ORDER BY seq DESC LIMIT 1";
+    Stmt last(db, sql.c_str());
+    if (!stop.is_null(0)) last.bind(1, stop.i64(0));
+    if (last.step() != SQLITE_ROW) return {};  // nothing old enough
+    const auto through = static_cast<std::uint64_t>(last.i64(0));
+    const auto hash = last.text(1);
+    Stmt del(db, "DELETE FROM archive WHERE seq <= ?");
+    del.bind(1, static_cast<std::int64_t>(through));
+    auto n = changed_rows(del, db);
+    if (!n) return n.error();
+    result.rows = *n;
+    result.anchor_seq = through;
+    const int rc =
+        put_state_row(db, signed_point(options_, ChainPoint::archive_anchor, through, hash));
+    if (rc != SQLITE_OK) return sqlite_error(rc);
+    return {};
+  });
+  if (!r) return {boost::system::in_place_error, r.error()};
+  if (result.rows > 0) {
+    spdlog::info(
+        "outbox {}: {} archived records up to seq {} passed the retention period and were "
+        "deleted",
+        file_.string(), result.rows, result.anchor_seq);
   }
   return result;
 }
@@ -230,10 +288,11 @@ boost::system::result<std::uint64_t> SqliteOutbox::renumber_above(sqlite3* db,
   const auto chained = rechain_all(db, options_);
   if (chained.rc != SQLITE_OK) return sqlite_error(chained.rc);
   const std::string genesis(record::kGenesisHash);
-  if (const int rc =
-          put_state_row(db, signed_point(options_, ChainPoint::anchor, high_water, genesis));
-      rc != SQLITE_OK) {
-    return sqlite_error(rc);
+  for (const auto point : {ChainPoint::anchor, ChainPoint::archive_anchor}) {
+    if (const int rc = put_state_row(db, signed_point(options_, point, high_water, genesis));
+        rc != SQLITE_OK) {
+      return sqlite_error(rc);
+    }
   }
   spdlog::warn(
       "outbox {}: the backend already holds seqs 1-{} of station {} (an earlier installation); "

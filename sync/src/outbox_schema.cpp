@@ -14,7 +14,7 @@ using sqlite::exec;
 using sqlite::Stmt;
 using sqlite::Transaction;
 
-constexpr int kSchemaVersion = 5;
+constexpr int kSchemaVersion = 6;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS mutations(
@@ -121,6 +121,45 @@ INSERT OR IGNORE INTO state_counts(state, n) VALUES ('discarded', 0);
 PRAGMA user_version=5;
 )sql";
 
+// Schema 6: the evidence archive. prune() moves rows here instead of deleting them; trim_archive()
+// deletes them once past the retention period. Same columns as mutations (read_row reads both);
+// its size in bytes and rows kept by triggers in meta, as state_counts does for mutations.
+constexpr const char* kSchema6 = R"sql(
+CREATE TABLE IF NOT EXISTS archive(
+  seq INTEGER PRIMARY KEY,
+  idempotency_key TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  request_hash TEXT NOT NULL,
+  state TEXT NOT NULL,
+  created_at_ms INTEGER NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT NOT NULL DEFAULT '',
+  outcome TEXT NOT NULL DEFAULT '',
+  acknowledged_at_ms INTEGER NOT NULL DEFAULT 0,
+  prev_hash TEXT NOT NULL DEFAULT '',
+  record_hash TEXT NOT NULL DEFAULT '',
+  signature TEXT NOT NULL DEFAULT '',
+  discard_reason TEXT NOT NULL DEFAULT '',
+  discarded_at_ms INTEGER NOT NULL DEFAULT 0
+);
+INSERT OR IGNORE INTO meta(key, value) VALUES ('archive_bytes', 0), ('archive_rows', 0);
+CREATE TRIGGER IF NOT EXISTS archive_counted_insert AFTER INSERT ON archive BEGIN
+  UPDATE meta SET value = value + 64 + length(CAST(NEW.payload AS BLOB))
+      + length(CAST(NEW.idempotency_key AS BLOB)) + length(CAST(NEW.kind AS BLOB))
+      + length(NEW.request_hash) + length(NEW.prev_hash) + length(NEW.record_hash)
+      + length(NEW.signature) WHERE key = 'archive_bytes';
+  UPDATE meta SET value = value + 1 WHERE key = 'archive_rows';
+END;
+CREATE TRIGGER IF NOT EXISTS archive_counted_delete AFTER DELETE ON archive BEGIN
+  UPDATE meta SET value = value - 64 - length(CAST(OLD.payload AS BLOB))
+      - length(CAST(OLD.idempotency_key AS BLOB)) - length(CAST(OLD.kind AS BLOB))
+      - length(OLD.request_hash) - length(OLD.prev_hash) - length(OLD.record_hash)
+      - length(OLD.signature) WHERE key = 'archive_bytes';
+  UPDATE meta SET value = value - 1 WHERE key = 'archive_rows';
+END;
+)sql";
+
 // One upgrade script in one transaction.
 base::Expected<void> in_transaction(sqlite3* db, const char* sql) {
   Transaction tx(db, Transaction::Mode::immediate);
@@ -144,6 +183,22 @@ base::Expected<void> upgrade_to_2(sqlite3* db, const OutboxOptions& options) {
         chained.last_seq);
   }
   if (auto done = exec(db, "PRAGMA user_version=2"); !done) return done;
+  return tx.commit();
+}
+
+// Schema 5 -> 6 in one transaction: the archive, and its anchor where the outbox's chain starts
+// now (records pruned before this version are gone; the archive holds what is pruned from now).
+base::Expected<void> upgrade_to_6(sqlite3* db, const OutboxOptions& options) {
+  Transaction tx(db, Transaction::Mode::immediate);
+  if (auto begun = tx.began(); !begun) return begun;
+  if (auto done = exec(db, kSchema6); !done) return done;
+  const auto chain = read_chain(db);
+  if (chain.anchor_seq > 0) {
+    const int rc = put_state_row(
+        db, signed_point(options, ChainPoint::archive_anchor, chain.anchor_seq, chain.anchor_hash));
+    if (rc != SQLITE_OK) return sqlite::sqlite_failure(rc, sqlite3_errmsg(db));
+  }
+  if (auto done = exec(db, "PRAGMA user_version=6"); !done) return done;
   return tx.commit();
 }
 
@@ -180,13 +235,20 @@ base::Expected<void> prepare_schema(sqlite3* db, const std::filesystem::path& fi
     }
   }
   const char* const upgrades[] = {kSchema3, kSchema4, kSchema5};
-  static_assert(std::size(upgrades) == kSchemaVersion - 2);
-  for (int to = 3; to <= kSchemaVersion; ++to) {
+  static_assert(std::size(upgrades) == 3);
+  for (int to = 3; to <= 5; ++to) {
     if (version >= to) continue;
     if (auto upgraded = in_transaction(db, upgrades[to - 3]); !upgraded) {
       return fail("cannot upgrade outbox " + file.string() + " to schema " + std::to_string(to) +
                       ": " + upgraded.error().message,
                   std::errc::io_error);
+    }
+  }
+  if (version < 6) {
+    if (auto upgraded = upgrade_to_6(db, options); !upgraded) {
+      return fail(
+          "cannot upgrade outbox " + file.string() + " to schema 6: " + upgraded.error().message,
+          std::errc::io_error);
     }
   }
   return {};
@@ -235,13 +297,20 @@ bool decode_point(const std::string& text, std::uint64_t& seq, std::string& hash
 Outbox::Chain read_chain(sqlite3* db) {
   Outbox::Chain c;
   c.anchor_hash = std::string(record::kGenesisHash);
-  Stmt s(db, "SELECT key, value FROM state WHERE key IN (?, ?)");
-  s.bind(1, std::string_view(kAnchorKey)).bind(2, std::string_view(kHeadKey));
+  c.archive_anchor_hash = std::string(record::kGenesisHash);
+  Stmt s(db, "SELECT key, value FROM state WHERE key IN (?, ?, ?)");
+  s.bind(1, std::string_view(kAnchorKey))
+      .bind(2, std::string_view(kHeadKey))
+      .bind(3, std::string_view(kArchiveAnchorKey));
   while (s.step() == SQLITE_ROW) {
     std::uint64_t seq = 0;
     std::string hash, sig;
     if (!decode_point(s.text(1), seq, hash, sig)) continue;
-    if (s.text(0) == kAnchorKey) {
+    if (s.text(0) == kArchiveAnchorKey) {
+      c.archive_anchor_seq = seq;
+      c.archive_anchor_hash = hash;
+      c.archive_anchor_signature = sig;
+    } else if (s.text(0) == kAnchorKey) {
       c.anchor_seq = seq;
       c.anchor_hash = hash;
       c.anchor_signature = sig;
@@ -256,11 +325,14 @@ Outbox::Chain read_chain(sqlite3* db) {
 
 StateWrite signed_point(const OutboxOptions& options, ChainPoint point, std::uint64_t seq,
                         const std::string& hash) {
-  const bool head = point == ChainPoint::head;
+  const char* key = point == ChainPoint::head             ? kHeadKey
+                    : point == ChainPoint::archive_anchor ? kArchiveAnchorKey
+                                                          : kAnchorKey;
+  const char* what = point == ChainPoint::head             ? "head"
+                     : point == ChainPoint::archive_anchor ? "archive_anchor"
+                                                           : "anchor";
   return StateWrite{
-      head ? kHeadKey : kAnchorKey,
-      encode_point(seq, hash,
-                   record::sign_point(options.signing_key, head ? "head" : "anchor", seq, hash))};
+      key, encode_point(seq, hash, record::sign_point(options.signing_key, what, seq, hash))};
 }
 
 int put_state_row(sqlite3* db, const StateWrite& w) {

@@ -15,6 +15,8 @@ namespace weighlink::sync::detail {
 
 inline constexpr const char* kAnchorKey = "chain.anchor";
 inline constexpr const char* kHeadKey = "chain.head";
+// Where the evidence archive's part of the chain starts (signed as "archive_anchor").
+inline constexpr const char* kArchiveAnchorKey = "chain.archive_anchor";
 
 // The columns read_row() reads, in its order.
 inline constexpr const char* kRowColumns =
@@ -35,10 +37,10 @@ inline constexpr const char* kRowColumns =
                                        const std::string& sig);
 [[nodiscard]] bool decode_point(const std::string& text, std::uint64_t& seq, std::string& hash,
                                 std::string& sig);
-// The chain's signed anchor and head as stored.
+// The chain's signed anchor and head (and the archive's anchor) as stored.
 [[nodiscard]] Outbox::Chain read_chain(sqlite3* db);
 // The chain's anchor or head at (seq, hash), signed with the station's key: the state row to write.
-enum class ChainPoint { anchor, head };
+enum class ChainPoint { anchor, head, archive_anchor };
 [[nodiscard]] StateWrite signed_point(const OutboxOptions& options, ChainPoint point,
                                       std::uint64_t seq, const std::string& hash);
 

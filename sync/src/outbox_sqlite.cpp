@@ -2,6 +2,8 @@
 // (WAL lets them run beside the writer thread, outbox_writer.cpp).
 #include "outbox_sqlite.hpp"
 
+#include <limits>
+
 #include "outbox_schema.hpp"
 #include "weighlink/record/evidence.hpp"
 
@@ -109,8 +111,27 @@ OutboxStats SqliteOutbox::stats() {
         st.acknowledged_seq = static_cast<std::uint64_t>(s.i64(0));
       }
     }
+    {
+      Stmt s(db,
+             "SELECT (SELECT value FROM meta WHERE key = 'archive_rows'), "
+             "(SELECT value FROM meta WHERE key = 'archive_bytes'), "
+             "(SELECT seq FROM archive ORDER BY seq LIMIT 1), "
+             "(SELECT created_at_ms FROM archive ORDER BY seq LIMIT 1)");
+      if (s.step() == SQLITE_ROW) {
+        st.archived_rows = static_cast<std::uint64_t>(std::max<std::int64_t>(0, s.i64(0)));
+        st.archive_bytes = static_cast<std::uint64_t>(std::max<std::int64_t>(0, s.i64(1)));
+        if (!s.is_null(2)) {
+          st.archive_oldest_seq = static_cast<std::uint64_t>(s.i64(2));
+          st.archive_oldest_created_at_ms = s.i64(3);
+        }
+      }
+    }
+    st.archive_trimmed_through_seq = read_chain(db).archive_anchor_seq;
     (void)snapshot.commit();
   }
+  st.archive_max_bytes = options_.archive_max_bytes;
+  st.evidence_retention_ms = options_.evidence_retention_ms;
+  st.readback_failures = readback_failures_;
   std::lock_guard lock(mu_);
   st.last_seq = last_seq_;
   st.commits = commits_;
@@ -122,20 +143,32 @@ OutboxStats SqliteOutbox::stats() {
   return st;
 }
 
-boost::system::result<void> SqliteOutbox::scan(
-    const std::function<void(const Chain&)>& on_chain,
-    const std::function<bool(const OutboxRow&)>& on_row) {
+namespace {
+
+// The archive's rows and the outbox's, in seq order, each with a last column `archived` (1 or 0);
+// `where` filters both.
+std::string evidence_select(const std::string& where) {
+  return std::string("SELECT ") + kRowColumns + ", 1 FROM archive " + where + " UNION ALL SELECT " +
+         kRowColumns + ", 0 FROM mutations " + where + " ORDER BY 1";
+}
+
+constexpr int kArchivedColumn = 16;  // after kRowColumns
+
+}  // namespace
+
+boost::system::result<void> SqliteOutbox::scan_rows(
+    const std::string& sql, const std::function<void(const Chain&)>& on_chain,
+    const std::function<bool(const Stmt&)>& on_row) {
   std::lock_guard lock(reader_mu_);
   sqlite3* db = reader_.get();
   Transaction snapshot(db, Transaction::Mode::deferred);
   if (!snapshot.begun()) return sqlite_error(sqlite3_errcode(db));
   on_chain(read_chain(db));
-  const std::string sql = std::string("SELECT ") + kRowColumns + " FROM mutations ORDER BY seq";
   int rc = SQLITE_DONE;
   {
     Stmt s(db, sql.c_str());
     while ((rc = s.step()) == SQLITE_ROW) {
-      if (!on_row(read_row(s))) {
+      if (!on_row(s)) {
         rc = SQLITE_DONE;
         break;
       }
@@ -144,6 +177,38 @@ boost::system::result<void> SqliteOutbox::scan(
   (void)snapshot.commit();
   if (rc != SQLITE_DONE) return sqlite_error(rc);
   return {};
+}
+
+boost::system::result<void> SqliteOutbox::scan(
+    const std::function<void(const Chain&)>& on_chain,
+    const std::function<bool(const OutboxRow&)>& on_row) {
+  return scan_rows(std::string("SELECT ") + kRowColumns + " FROM mutations ORDER BY seq", on_chain,
+                   [&](const Stmt& s) { return on_row(read_row(s)); });
+}
+
+boost::system::result<void> SqliteOutbox::scan_evidence(
+    const std::function<void(const Chain&)>& on_chain,
+    const std::function<bool(const StoredRecord&)>& on_record) {
+  return scan_rows(evidence_select(""), on_chain, [&](const Stmt& s) {
+    return on_record(StoredRecord{read_row(s), s.i64(kArchivedColumn) != 0});
+  });
+}
+
+std::vector<StoredRecord> SqliteOutbox::records(std::uint64_t from, std::uint64_t to,
+                                                std::size_t limit) {
+  std::lock_guard lock(reader_mu_);
+  const auto sql = evidence_select("WHERE seq BETWEEN ?1 AND ?2") + " LIMIT ?3";
+  Stmt s(reader_.get(), sql.c_str());
+  // Seqs are stored as signed 64-bit integers.
+  constexpr auto kMax = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+  s.bind(1, static_cast<std::int64_t>(std::min(from, kMax)))
+      .bind(2, static_cast<std::int64_t>(std::min(to, kMax)))
+      .bind(3, static_cast<std::int64_t>(std::min<std::uint64_t>(limit, kMax)));
+  std::vector<StoredRecord> out;
+  while (s.step() == SQLITE_ROW) {
+    out.push_back(StoredRecord{read_row(s), s.i64(kArchivedColumn) != 0});
+  }
+  return out;
 }
 
 std::optional<std::string> SqliteOutbox::get_state(const std::string& key) {

@@ -51,8 +51,14 @@ class SqliteOutbox final : public Outbox {
   boost::system::result<std::uint64_t> continue_above(std::uint64_t high_water) override;
   boost::system::result<PruneResult> prune(std::uint64_t durable_seq,
                                            std::int64_t created_before_ms) override;
+  boost::system::result<PruneResult> trim_archive(std::int64_t now_ms) override;
+  std::vector<StoredRecord> records(std::uint64_t from, std::uint64_t to,
+                                    std::size_t limit) override;
   boost::system::result<void> scan(const std::function<void(const Chain&)>& on_chain,
                                    const std::function<bool(const OutboxRow&)>& on_row) override;
+  boost::system::result<void> scan_evidence(
+      const std::function<void(const Chain&)>& on_chain,
+      const std::function<bool(const StoredRecord&)>& on_record) override;
   std::optional<std::string> get_state(const std::string& key) override;
   void put_state(StateWrite write, std::function<void(boost::system::result<void>)> done) override;
   void set_on_commit(std::function<void()> callback) override;
@@ -72,15 +78,23 @@ class SqliteOutbox final : public Outbox {
   // The same, waiting for it (`fn` may refer to the caller's locals).
   boost::system::result<void> run_on_writer(const TransactionFn& fn);
   void writer_loop();
+  // Reader connection, one snapshot: the chain, then each row `sql` selects until `on_row` says
+  // stop.
+  boost::system::result<void> scan_rows(const std::string& sql,
+                                        const std::function<void(const Chain&)>& on_chain,
+                                        const std::function<bool(const sqlite::Stmt&)>& on_row);
   // One transaction for the whole group; each mutation is checked against its key first.
   void commit_group(std::deque<Pending>& batch);
+  // Writer thread, after the commit: each accepted row read back and compared with what was
+  // written; a mismatch turns its result into readback_failed.
+  void read_back(std::vector<EnqueueResult>& results);
   // Writer thread, in its transaction: see outbox_maintenance.cpp.
   boost::system::result<std::uint64_t> renumber_above(sqlite3* db, std::uint64_t high_water);
 
   // The statements of every commit, prepared once on the writer thread.
   struct WriterStatements {
     explicit WriterStatements(sqlite3* db);
-    sqlite::Stmt begin, commit, find, insert;
+    sqlite::Stmt begin, commit, find, insert, readback;
   };
 
   sqlite::Db writer_;
@@ -105,6 +119,8 @@ class SqliteOutbox final : public Outbox {
   std::uint64_t anchor_seq_ = 0;
   bool full_ = false;
   std::string full_reason_;
+  std::atomic<bool> archive_full_{false};
+  std::atomic<std::uint64_t> readback_failures_{0};
 
   std::mutex reader_mu_;
   std::thread thread_;

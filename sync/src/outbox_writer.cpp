@@ -25,7 +25,61 @@ SqliteOutbox::WriterStatements::WriterStatements(sqlite3* db)
              "INSERT INTO mutations(seq, idempotency_key, kind, payload, request_hash, "
              "state, created_at_ms, prev_hash, record_hash, signature) "
              "VALUES(?,?,?,?,?,'pending',?,?,?,?)",
-             SQLITE_PREPARE_PERSISTENT) {}
+             SQLITE_PREPARE_PERSISTENT),
+      readback(db, (std::string("SELECT ") + kRowColumns + " FROM mutations WHERE seq=?").c_str(),
+               SQLITE_PREPARE_PERSISTENT) {}
+
+namespace {
+
+// What differs between the row written and the row read back; empty when they are the same.
+std::string readback_difference(const OutboxRow& written, const OutboxRow& read) {
+  std::string d;
+  auto field = [&d](bool same, const char* name) {
+    if (same) return;
+    d += d.empty() ? "" : ", ";
+    d += name;
+  };
+  field(read.seq == written.seq, "seq");
+  field(read.idempotency_key == written.idempotency_key, "idempotency_key");
+  field(read.kind == written.kind, "kind");
+  field(read.payload_json == written.payload_json, "payload");
+  field(read.request_hash == written.request_hash, "request_hash");
+  field(read.created_at_ms == written.created_at_ms, "created_at_ms");
+  field(read.prev_hash == written.prev_hash, "prev_hash");
+  field(read.record_hash == written.record_hash, "record_hash");
+  field(read.signature == written.signature, "signature");
+  return d;
+}
+
+}  // namespace
+
+void SqliteOutbox::read_back(std::vector<EnqueueResult>& results) {
+  for (auto& res : results) {
+    if (res.status != EnqueueStatus::accepted || res.row.seq == 0) continue;
+    auto& s = w_->readback.reset();
+    s.bind(1, static_cast<std::int64_t>(res.row.seq));
+    std::string difference;
+    if (s.step() == SQLITE_ROW) {
+      difference = readback_difference(res.row, read_row(s));
+    } else {
+      difference = "the row itself (not found: " + s.error() + ")";
+    }
+    s.reset();
+    if (difference.empty()) continue;
+    ++readback_failures_;
+    spdlog::error(
+        "outbox {}: seq {} (key {}) read back after its commit differs from what was written "
+        "({}); it is not reported as recorded. Stop the agent and check the disk and the file "
+        "(docs/outbox.md, \"Read-back\")",
+        file_.string(), res.row.seq, res.row.idempotency_key, difference);
+    res.status = EnqueueStatus::readback_failed;
+    res.message = "record " + std::to_string(res.row.seq) +
+                  " was committed but reading it back from the outbox gave a different " +
+                  difference +
+                  "; it is not reported as recorded: check the station's disk and "
+                  "contact support (docs/outbox.md, \"Read-back\")";
+  }
+}
 
 void SqliteOutbox::enqueue(NewMutation mutation, std::function<void(EnqueueResult)> done) {
   EnqueueResult r;
@@ -243,6 +297,7 @@ void SqliteOutbox::commit_group(std::deque<Pending>& batch) {
       }
     }
   }  // rolled back here unless committed
+  if (rc == SQLITE_OK && added) read_back(results);
   if (rc != SQLITE_OK) {
     last_seq_ = seq_before;
     last_hash_ = hash_before;

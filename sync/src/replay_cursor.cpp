@@ -133,6 +133,11 @@ void ReplayCursor::apply_watermark(const Watermark& watermark, std::uint64_t loc
 
 // Acknowledged rows the backend holds in a verified backup, old enough, leave the outbox.
 void ReplayCursor::prune(std::uint64_t durable_seq, std::int64_t now_ms) {
+  // The evidence archive keeps what was pruned for the legal period, and no longer.
+  if (auto t = outbox_.trim_archive(now_ms); !t) {
+    note(ReplayNote::Level::warn,
+         "outbox: trimming the evidence archive failed: " + t.error().message());
+  }
   if (durable_seq == 0 || durable_seq <= pruned_through_) return;
   auto r = outbox_.prune(durable_seq, now_ms - options_.min_retention.count());
   if (!r) {

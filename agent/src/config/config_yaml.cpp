@@ -10,6 +10,7 @@
 #include "config/config_station.hpp"
 #include "config/config_ticket.hpp"
 #include "config/config_legal.hpp"
+#include "config/config_records.hpp"
 #include "weighlink/agent/config.hpp"
 #include "weighlink/base/host_port.hpp"
 
@@ -422,7 +423,8 @@ AgentConfig load_config_file(const std::filesystem::path& file) {
               "allow_remote",
               "tls",
               "station",
-              "ticket"},
+              "ticket",
+              "evidence"},
              file, "");
   listen_key(root["listen"], file, "listen", cfg.listen_host, cfg.listen_port);
   if (auto n = root["allow_remote"]) {
@@ -453,6 +455,7 @@ AgentConfig load_config_file(const std::filesystem::path& file) {
   if (auto n = root["capture_timeout_ms"]) {
     cfg.capture_timeout = get_ms(n, file, "capture_timeout_ms", 100, 120'000);
   }
+  if (auto n = root["evidence"]) parse_evidence_config(n, file, cfg.evidence);
   if (auto n = root["outbox_max_rows"]) {  // the older spelling of outbox.max_rows
     cfg.outbox_max_rows = get<std::uint64_t>(n, file, "outbox_max_rows", "a positive number");
     if (cfg.outbox_max_rows == 0) fail(file, "outbox_max_rows", "must be at least 1");

@@ -81,6 +81,8 @@ HttpResponse enqueue_response(const sync::EnqueueResult& result, const std::stri
                             correlation_id);
     case sync::EnqueueStatus::full:
       return error_response(507, "outbox_full", result.message, correlation_id);
+    case sync::EnqueueStatus::readback_failed:
+      return error_response(500, "record_readback_failed", result.message, correlation_id);
     case sync::EnqueueStatus::failed:
       break;
   }

@@ -77,7 +77,8 @@ std::string_view to_string(EvidenceProblemCode code) {
 }
 
 ChainVerifier::ChainVerifier(const ChainPoint& anchor, std::string station_id,
-                             std::vector<unsigned char> key, std::size_t max_problems)
+                             std::vector<unsigned char> key, std::size_t max_problems,
+                             std::string_view anchor_kind)
     : station_id_(std::move(station_id)),
       key_(std::move(key)),
       max_problems_(max_problems),
@@ -85,7 +86,7 @@ ChainVerifier::ChainVerifier(const ChainPoint& anchor, std::string station_id,
       expected_seq_(anchor.seq + 1) {
   const bool genesis = anchor.seq == 0 && anchor.hash == kGenesisHash;
   if (!genesis &&
-      !same_signature(sign_point(key_, "anchor", anchor.seq, anchor.hash), anchor.signature)) {
+      !same_signature(sign_point(key_, anchor_kind, anchor.seq, anchor.hash), anchor.signature)) {
     problem(EvidenceProblemCode::bad_anchor, anchor.seq,
             "the chain's anchor (seq " + std::to_string(anchor.seq) +
                 ") is not signed by this station key: records before it may have been removed "

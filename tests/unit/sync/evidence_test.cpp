@@ -10,6 +10,7 @@
 #include <future>
 #include <system_error>
 
+#include "evidence_fixture.hpp"
 #include "weighlink/base/hash.hpp"
 #include "weighlink/sync/outbox.hpp"
 #include "weighlink/testing/process.hpp"
@@ -24,35 +25,13 @@ using weighlink::sync::NewMutation;
 using weighlink::sync::Outbox;
 using weighlink::sync::OutboxOptions;
 using weighlink::sync::StateWrite;
+using weighlink::testing::kKey;
+using weighlink::testing::open_outbox;
+using weighlink::testing::signed_options;
 using weighlink::testing::TempDir;
+using weighlink::testing::weighing;
 
 namespace {
-
-const std::vector<unsigned char> kKey(32, 0x5a);
-
-OutboxOptions signed_options() {
-  OutboxOptions o;
-  o.station_id = "station-7";
-  o.signing_key = kKey;
-  return o;
-}
-
-std::unique_ptr<Outbox> open_outbox(const std::filesystem::path& file,
-                                    OutboxOptions options = signed_options()) {
-  auto r = Outbox::open(file, std::move(options));
-  REQUIRE_MESSAGE(r.has_value(), (r ? std::string() : r.error().message));
-  return std::move(*r);
-}
-
-NewMutation weighing(int i, std::int64_t created_at_ms = 1000) {
-  NewMutation m;
-  m.idempotency_key = "cap-" + std::to_string(i);
-  m.kind = "weighing.captured";
-  m.payload_json = R"({"scale":"main","weight":")" + std::to_string(1000 + i) + R"(","unit":"kg"})";
-  m.request_hash = "h" + std::to_string(i);
-  m.created_at_ms = created_at_ms;
-  return m;
-}
 
 std::vector<EvidenceRecord> records_of(Outbox& outbox) {
   std::vector<EvidenceRecord> out;

@@ -11,6 +11,7 @@
 #include "weighlink/agent/station.hpp"
 #include "weighlink/agent/ticket.hpp"
 #include "weighlink/agent/legal_config.hpp"
+#include "weighlink/agent/evidence_config.hpp"
 #include "weighlink/scale/decimal.hpp"
 #include "weighlink/scale/reader.hpp"
 
@@ -136,6 +137,7 @@ struct AgentConfig {
   StationConfig station;  // the weighing workstation (station:)
   TicketConfig ticket;  // ticket.hpp
   LegalConfig legal;  // scales[].zero_return and zero_band (legal_config.hpp)
+  EvidenceConfig evidence;  // the outbox's evidence archive (records.hpp)
 };
 
 // Checks that need the whole configuration, flags applied (listen addresses against

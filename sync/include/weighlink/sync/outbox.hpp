@@ -76,6 +76,9 @@ enum class EnqueueStatus {
   in_progress,  // the same key is being committed right now
   full,         // the outbox cap or the disk is full: refused, nothing queued is lost
   failed,       // storage error
+  // Committed, but the row read back after the commit differs from what was written (payload,
+  // key, seq or hashes): not reported as recorded (the alibi store's read-back, docs/outbox.md).
+  readback_failed,
 };
 
 struct EnqueueResult {
@@ -96,6 +99,12 @@ struct OutboxOptions {
   // the agent makes at start.
   bool create_if_missing = true;
   bool check_integrity = true;
+  // The evidence archive (docs/outbox.md, "Evidence archive"): pruned rows move there and are
+  // deleted only once older than this (created_at_ms), by trim_archive().
+  std::int64_t evidence_retention_ms = std::int64_t{92} * 24 * 3600 * 1000;
+  // The archive's disk cap (bytes of its rows): at it, prune() moves nothing more (the rows stay
+  // in the outbox, whose own cap then refuses new mutations); the alarm is raised at 80 %.
+  std::uint64_t archive_max_bytes = std::uint64_t{512} * 1024 * 1024;
 };
 
 // What prune() removed.
@@ -119,6 +128,21 @@ struct OutboxStats {
   // The last enqueue refused for lack of space (the cap or the disk), until one is accepted.
   bool full = false;
   std::string full_reason;
+  // The evidence archive: rows pruned from the replay set, kept for the legal period.
+  std::uint64_t archived_rows = 0;
+  std::uint64_t archive_bytes = 0;  // what archive_max_bytes caps
+  std::uint64_t archive_max_bytes = 0;
+  std::optional<std::uint64_t> archive_oldest_seq;
+  std::optional<std::int64_t> archive_oldest_created_at_ms;
+  std::uint64_t archive_trimmed_through_seq = 0;  // rows up to it are gone for good
+  std::int64_t evidence_retention_ms = 0;
+  std::uint64_t readback_failures = 0;  // since open
+};
+
+// A record from the outbox or, once pruned, from its evidence archive.
+struct StoredRecord {
+  OutboxRow row;
+  bool archived = false;
 };
 
 // A search over the station's weighings (kind weighing.captured), newest first
@@ -197,13 +221,31 @@ class Outbox {
   [[nodiscard]] virtual boost::system::result<std::uint64_t> continue_above(
       std::uint64_t high_water) = 0;
 
-  // Deletes acknowledged rows that the backend holds in a verified backup (seq <= durable_seq)
-  // and that were created at or before `created_before_ms`. Only a prefix of the chain is pruned
-  // (a dead or pending row stops it), and the chain's anchor moves to the last pruned record.
+  // Moves acknowledged rows that the backend holds in a verified backup (seq <= durable_seq)
+  // and that were created at or before `created_before_ms` out of the replay set into the
+  // evidence archive, in one transaction. Only a prefix of the chain is pruned (a dead or pending
+  // row stops it), and the chain's anchor moves to the last pruned record. Nothing moves while
+  // the archive is at its cap (archive_max_bytes).
   [[nodiscard]] virtual boost::system::result<PruneResult> prune(
       std::uint64_t durable_seq, std::int64_t created_before_ms) = 0;
 
-  // The evidence chain's signed anchor and head, as scan() reports them.
+  // Deletes the archive's oldest rows created before `now_ms - evidence_retention_ms` (a prefix
+  // only: a younger row stops it); the archive's anchor moves to the last one deleted.
+  [[nodiscard]] virtual boost::system::result<PruneResult> trim_archive(std::int64_t now_ms) {
+    (void)now_ms;
+    return PruneResult{};
+  }
+
+  // Records with from <= seq <= to in seq order, from the outbox and the archive, at most
+  // `limit`. One snapshot.
+  [[nodiscard]] virtual std::vector<StoredRecord> records(std::uint64_t from, std::uint64_t to,
+                                                          std::size_t limit) {
+    (void)from, (void)to, (void)limit;
+    return {};
+  }
+
+  // The evidence chain's signed anchor and head, as scan() reports them; scan_evidence() adds
+  // the archive's anchor (where the archived part of the chain starts).
   struct Chain {
     std::uint64_t anchor_seq = 0;
     std::string anchor_hash;
@@ -211,6 +253,9 @@ class Outbox {
     std::optional<std::uint64_t> head_seq;
     std::string head_hash;
     std::string head_signature;
+    std::uint64_t archive_anchor_seq = 0;
+    std::string archive_anchor_hash;
+    std::string archive_anchor_signature;
   };
   // The chain and every row in seq order from one consistent snapshot (one read transaction), so
   // a check or an export made while the agent writes sees no half-written state. `on_row`
@@ -218,6 +263,14 @@ class Outbox {
   [[nodiscard]] virtual boost::system::result<void> scan(
       const std::function<void(const Chain&)>& on_chain,
       const std::function<bool(const OutboxRow&)>& on_row) = 0;
+
+  // The same over the whole evidence kept: the archive's rows first, then the outbox's, one
+  // snapshot. Verifying from the archive's anchor covers every record still held.
+  [[nodiscard]] virtual boost::system::result<void> scan_evidence(
+      const std::function<void(const Chain&)>& on_chain,
+      const std::function<bool(const StoredRecord&)>& on_record) {
+    return scan(on_chain, [&](const OutboxRow& r) { return on_record(StoredRecord{r, false}); });
+  }
 
   // Durable key-value state (see StateWrite). put_state's `done` runs on the writer thread once
   // the write is on disk (or failed).

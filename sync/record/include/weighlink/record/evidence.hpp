@@ -94,8 +94,10 @@ struct EvidenceReport {
 // export), without holding the records: memory grows by a few bytes per record.
 class ChainVerifier {
  public:
+  // `anchor_kind`: what the anchor was signed as ("anchor"; "archive_anchor" where the outbox's
+  // evidence archive starts).
   ChainVerifier(const ChainPoint& anchor, std::string station_id, std::vector<unsigned char> key,
-                std::size_t max_problems = 100);
+                std::size_t max_problems = 100, std::string_view anchor_kind = "anchor");
   void add(const EvidenceRecord& record);
   // Checks the head when given, and returns the report.
   [[nodiscard]] EvidenceReport finish(const std::optional<ChainPoint>& head);
