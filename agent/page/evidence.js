@@ -4,7 +4,7 @@
 // (GET /v1/records/{seq}/verify: hash, signature, chain link and the reading it came from), the
 // evidence store's state (status "evidence") and the audit trail of setting changes
 // (GET /v1/audit, with its non-resettable counter).
-/* global $, make, setText, setResult, request, busy, t, onLanguage, failed */
+/* global $, make, setText, setResult, request, busy, t, hasMessage, onLanguage, failed */
 /* exported showSoftware, showEvidenceStatus, checkChain, loadAudit */
 let software = null;
 let evidenceStatus = null;
@@ -20,25 +20,51 @@ function showSoftware(sw) {
   setText($("#sw-sha"), sw.sha256 || t("records.unknown"));
 }
 
+// Members of status "evidence" and of a verified record's "reading", by their catalogue keys;
+// a member the page does not know is shown by its own name.
+const EVIDENCE_KEYS = [
+  "retention_days",
+  "archived_records",
+  "archive_bytes",
+  "max_archive_bytes",
+  "used_percent",
+  "alarm",
+  "oldest_archived_seq",
+  "trimmed_through_seq",
+  "readback_failures",
+  "disk_free_bytes",
+];
+function valueText(key, v) {
+  if (v == null) return "\u2013";
+  if (typeof v === "boolean") return t(v ? "common.yes" : "common.no");
+  if (key.endsWith("_bytes") && typeof v === "number") return (v / 1048576).toFixed(1) + " MB";
+  if (key === "used_percent") return v + " %";
+  if (key === "frames" && Array.isArray(v))
+    return v.length + ": " + v.map((f) => (f && f.weight != null ? f.weight : "?")).join(", ");
+  return typeof v === "object" ? JSON.stringify(v) : String(v);
+}
+function pairs(el, obj, prefix, order) {
+  const keys = order
+    .filter((k) => k in obj)
+    .concat(Object.keys(obj).filter((k) => !order.includes(k)));
+  el.replaceChildren(
+    ...keys.map((k) => {
+      const div = make("div");
+      div.dataset.key = k;
+      const label = hasMessage(prefix + k) ? t(prefix + k) : k;
+      div.append(make("dt", "", label), make("dd", "", valueText(k, obj[k])));
+      return div;
+    }),
+  );
+}
+
 function showEvidenceStatus(ev) {
   evidenceStatus = ev || null;
   const box = $("#evidence-store");
   box.hidden = !ev;
   if (!ev) return;
-  const rows = Object.entries(ev).map(([k, v]) => ({
-    label: k,
-    value: typeof v === "object" && v != null ? JSON.stringify(v) : String(v),
-  }));
-  $("#evidence-store-rows").replaceChildren(
-    ...rows.map((r) => {
-      const div = make("div");
-      div.append(make("dt", "", r.label), make("dd", "", r.value));
-      return div;
-    }),
-  );
-  const alarm =
-    ev.alarm === true || (typeof ev.alarm === "string" && ev.alarm !== "" && ev.alarm !== "ok");
-  $("#evidence-store").classList.toggle("alert", alarm);
+  pairs($("#evidence-store-rows"), ev, "evidence.", EVIDENCE_KEYS);
+  box.classList.toggle("alert", ev.alarm === true);
 }
 
 function verdict(el, ok) {
@@ -108,18 +134,10 @@ async function verifyRecord() {
   $("#verify-problems").replaceChildren(
     ...(v.problems || []).map((p) => make("li", "", problemText(p))),
   );
-  const reading = v.reading || {};
-  $("#verify-reading").replaceChildren(
-    ...Object.entries(reading).map(([k, val]) => {
-      const div = make("div");
-      div.append(
-        make("dt", "", k),
-        make("dd", "", typeof val === "object" ? JSON.stringify(val) : String(val)),
-      );
-      return div;
-    }),
-  );
+  pairs($("#verify-reading"), v.reading || {}, "reading.", READING_KEYS);
 }
+
+const READING_KEYS = ["scale", "reading_seq", "reading_ts", "protocol", "raw", "frames"];
 
 let auditNext = 0;
 async function loadAudit(more) {
