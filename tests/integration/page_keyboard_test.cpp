@@ -188,3 +188,27 @@ TEST_CASE("operator page: every string comes from the catalogue, in English and 
   CHECK(page.evaluate("[...i18nMissing]").as_array().empty());
   CHECK_MESSAGE(page.exceptions().empty(), station.console());
 }
+
+TEST_CASE("operator page: a Swahili station opens in Swahili, labels of its fields too") {
+  StationOptions options;
+  options.config =
+      "station:\n"
+      "  language: sw\n"
+      "  reference_fields:\n"
+      "    - {id: customer, label: {en: Customer, sw: Mteja}, type: text, required: true}\n";
+  Station station(options);
+  auto& page = station.browser();
+  station.indicator().show("18240");
+  REQUIRE(station.shows("18240", "stable"));
+  REQUIRE(station.wait("document.documentElement.lang === 'sw'"));
+  CHECK(station.text(kScale + " .state-text") == "IMETULIA");
+  REQUIRE(station.wait(contains("#ref-fields", "Mteja")));
+  CHECK(station.text("#do-first") == "Upimaji wa kwanza (F3)");
+  CHECK(page.evaluate("document.querySelector('#language').value") == "sw");
+  // A required field left empty is refused in Swahili.
+  page.type("#plate", "KBZ 123A");
+  page.press("F3");
+  REQUIRE(station.wait(contains("#work-result", "Jaza Mteja")));
+  CHECK(page.evaluate("[...i18nMissing]").as_array().empty());
+  CHECK_MESSAGE(page.exceptions().empty(), station.console());
+}
