@@ -192,9 +192,37 @@ inline boost::json::object next_event(
   return m.at("data").as_object();
 }
 
+// The items of GET `target` (an /v1/outbox listing) other than the audit events the agent records
+// itself at its first start (docs/legal-metrology.md): what the test put there.
+inline boost::json::array without_audit(const boost::json::value& listing) {
+  boost::json::array out;
+  for (const auto& item : listing.at("items").as_array()) {
+    if (item.at("kind") != "weighlink.audit_event") out.push_back(item);
+  }
+  return out;
+}
+
 // The agent's GET /v1/status.
 inline boost::json::object agent_status(const std::string& http) {
   return body_of(http_request(http, "GET", "/v1/status"));
+}
+
+// Zero return (docs/legal-metrology.md): the indicator shows 0 until the agent has seen it (after a
+// weighing the next one waits for it), then `next` (the next vehicle) until the agent has that.
+// Scale "main" of `http`.
+inline void return_to_zero(StreamingScale& scale, const std::string& http, const char* next) {
+  WsClient ws(http, "/v1/live");
+  scale.set(mt_frame("0"));
+  REQUIRE(eventually(
+      [&] {
+        const auto status = agent_status(http);
+        return status.at("scales").at(0).at("zero_return").at("required") == false;
+      },
+      std::chrono::seconds(10)));
+  scale.set(mt_frame(next));
+  read_until(ws, [&](const boost::json::object& m) {
+    return m.at("type") == "reading" && m.at("weight") == next;
+  });
 }
 
 // A real weighlink-backend on a throwaway PostgreSQL cluster with station `station_id`

@@ -7,6 +7,7 @@
 
 #include "agent_fixture.hpp"
 #include "weighlink/base/hash.hpp"
+#include "weighlink/testing/pg_cluster.hpp"
 
 namespace json = boost::json;
 using namespace std::chrono_literals;
@@ -20,6 +21,7 @@ using weighlink::testing::mt_frame;
 using weighlink::testing::post_json;
 using weighlink::testing::PtyScale;
 using weighlink::testing::read_until;
+using weighlink::testing::return_to_zero;
 using weighlink::testing::StreamingScale;
 using weighlink::testing::TempDir;
 using weighlink::testing::WsClient;
@@ -36,13 +38,6 @@ std::string config(const PtyScale& pty, int divisions) {
 
 json::object zero_return(const std::string& http) {
   return agent_status(http).at("scales").as_array().at(0).at("zero_return").as_object();
-}
-
-// The scale shows zero until the agent has seen it, then `weight` again.
-void return_to_zero(StreamingScale& scale, const std::string& http, const char* weight) {
-  scale.set(mt_frame("0"));
-  REQUIRE(eventually([&] { return zero_return(http).at("required") == false; }, 10s));
-  scale.set(mt_frame(weight));
 }
 
 }  // namespace
@@ -98,7 +93,8 @@ TEST_CASE(
   CHECK(event.at("by") == json::value("config file " + (dir / "agent.yaml").string()));
   CHECK(event.at("at").is_string());
 
-  return_to_zero(scale, agent.http, "8200");  // the first weighing's zero return outlived the stop
+  // The first weighing's zero return outlived the stop.
+  return_to_zero(scale, agent.http, "8200");
   auto r = post_json(agent.http, "/v1/captures", "cap-2", kCapture);
   REQUIRE_MESSAGE(r.status == 202, r.body);
   CHECK(body_of(r).at("weighing").at("audit_counter") == first_counter.as_int64() + 1);
@@ -141,4 +137,28 @@ TEST_CASE("legal: zero return refuses the next capture until the scale has shown
   auto again = post_json(agent.http, "/v1/captures", "cap-2", kCapture);
   REQUIRE_MESSAGE(again.status == 202, again.body);
   CHECK(body_of(again).at("weighing").at("weight") == "9100");
+}
+
+TEST_CASE("legal: the backend stores the audit events beside the weighings, counter and all") {
+  TempDir dir("wl-legal");
+  PtyScale pty(dir / "scale");
+  StreamingScale scale(pty, mt_frame("8200"));
+  weighlink::testing::StationBackend backend(dir);
+  auto args = backend.agent_args();
+  args.insert(args.end(), {"--scale-source", "serial:" + pty.path()});
+  AgentProcess agent(dir, args);
+  REQUIRE(post_json(agent.http, "/v1/captures", "cap-1", kCapture).status == 202);
+  const auto counter = agent_status(agent.http).at("audit").at("counter").as_int64();
+  const auto& pg = backend.pg();
+  REQUIRE(eventually(
+      [&] {
+        return pg.query_scalar("select count(*) from mutation_log") == std::to_string(counter + 1);
+      },
+      30s));
+  CHECK(pg.query_scalar("select count(*) from mutation_log where kind = 'weighlink.audit_event'") ==
+        std::to_string(counter));
+  CHECK(pg.query_scalar("select max((payload->>'n')::bigint) from mutation_log where kind = "
+                        "'weighlink.audit_event'") == std::to_string(counter));
+  CHECK(pg.query_scalar("select payload->>'audit_counter' from mutation_log where "
+                        "idempotency_key = 'cap-1'") == std::to_string(counter));
 }

@@ -1,5 +1,7 @@
 #include "config/config_legal.hpp"
 
+#include <yaml-cpp/yaml.h>
+
 #include <stdexcept>
 #include <string>
 

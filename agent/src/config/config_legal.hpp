@@ -1,11 +1,13 @@
 #pragma once
 // The legal-metrology keys of the configuration file (config_legal.cpp).
 
-#include <yaml-cpp/yaml.h>
-
 #include <filesystem>
 
 #include "weighlink/agent/legal_config.hpp"
+
+namespace YAML {
+class Node;
+}  // namespace YAML
 
 namespace weighlink::agent {
 

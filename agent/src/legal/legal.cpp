@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
 #include <charconv>
+#include <utility>
 
 #include "core/api_common.hpp"
 #include "random_id.hpp"
@@ -109,10 +110,14 @@ bool Legal::record(const AuditChange& change, const Settings& after) {
                     {kSettingsKey, json::serialize(to_json(after))}};
   const auto result = ctx_.outbox->enqueue_wait(std::move(m));
   if (result.status != sync::EnqueueStatus::accepted) {
-    spdlog::error("the audit event for {} {} could not be recorded: {}", change.scope,
-                  change.setting, result.message);
+    // Tried again every status interval: said once per cause, not every second.
+    if (std::exchange(last_failure_, result.message) != result.message) {
+      spdlog::error("the audit event for {} {} could not be recorded: {}; tried again until it is",
+                    change.scope, change.setting, result.message);
+    }
     return false;
   }
+  last_failure_.clear();
   counter_ = n;
   spdlog::info("audit event {}: {} {}: {} -> {} ({})", n, change.scope, change.setting,
                change.old_value.value_or("(none)"), change.new_value.value_or("(none)"),

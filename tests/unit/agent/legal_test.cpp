@@ -4,7 +4,10 @@
 
 #include <doctest/doctest.h>
 
+#include <fstream>
+
 #include "core_fixture.hpp"
+#include "weighlink/agent/config.hpp"
 
 namespace json = boost::json;
 namespace scale = weighlink::scale;
@@ -208,4 +211,34 @@ TEST_CASE("legal: with zero_return off the next weighing is not held") {
   ls.st.show("8200");
   REQUIRE_FALSE(ls.capture("k1").error);
   REQUIRE_FALSE(ls.capture("k2").error);
+}
+
+TEST_CASE("legal: scales[].zero_return and zero_band are read per scale, and bad values named") {
+  weighlink::testing::TempDir dir("wl-legal-config");
+  const auto load = [&](const std::string& yaml) {
+    std::ofstream(dir / "c.yaml") << yaml;
+    return load_config_file(dir / "c.yaml");
+  };
+  const auto cfg = load(
+      "scales:\n"
+      "  - {id: a, source: 'tcp:127.0.0.1:4001', protocol: mt-continuous, zero_return: false}\n"
+      "  - {id: b, source: 'tcp:127.0.0.1:4002', protocol: mt-continuous, zero_band: 0.50}\n");
+  CHECK_FALSE(cfg.legal.for_scale("a").enabled);
+  CHECK(cfg.legal.for_scale("b").enabled);
+  CHECK(cfg.legal.for_scale("b").band == dec("0.50"));
+  CHECK(cfg.legal.for_scale("c") == ZeroReturnConfig{});
+  auto error = [&](const std::string& yaml) {
+    try {
+      (void)load(yaml);
+    } catch (const std::exception& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  const std::string scale = "scales:\n  - {source: 'tcp:127.0.0.1:4001', protocol: mt-continuous, ";
+  CHECK(error(scale + "zero_band: -5}\n").find("scales[0].zero_band: must not be negative") !=
+        std::string::npos);
+  CHECK(error(scale + "zero_band: lots}\n").find("not a decimal weight") != std::string::npos);
+  CHECK(error(scale + "zero_return: maybe}\n")
+            .find("scales[0].zero_return: expected true or false") != std::string::npos);
 }

@@ -76,7 +76,9 @@ class Legal final : public ApiRoutes, public CaptureGuard {
   ZeroReturn zero_;
   std::uint64_t counter_ = 0;
   Settings saved_;
-  bool first_start_ = false;  // no snapshot saved yet: every setting is an initial one
+  bool first_start_ = false;
+  std::string last_failure_;  // the last audit event refused, logged once  // no snapshot saved
+                              // yet: every setting is an initial one
 };
 
 // The legal component wired into the agent: its routes, the stamp and the guard of `captures`.
