@@ -14,6 +14,7 @@
 #include "weighlink/agent/api.hpp"
 #include "weighlink/agent/captures.hpp"
 #include "weighlink/agent/live_state.hpp"
+#include "weighlink/agent/station_routes.hpp"
 #include "weighlink/sync/outbox.hpp"
 
 namespace {
@@ -25,6 +26,7 @@ struct World {
   std::unique_ptr<sync::Outbox> outbox;
   agent::LiveState live;
   std::unique_ptr<agent::Captures> captures;
+  std::unique_ptr<agent::StationRoutes> station_routes;  // the workstation's routes beside them
   std::unique_ptr<agent::Api> api;
 
   World() {
@@ -54,6 +56,8 @@ struct World {
     agent::ApiContext ac;
     station(ac);
     ac.captures = captures.get();
+    station_routes = agent::make_station_routes({}, ac);
+    ac.routes.push_back(station_routes.get());
     api = std::make_unique<agent::Api>(ac);
   }
 

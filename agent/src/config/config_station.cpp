@@ -1,5 +1,7 @@
 #include "config/config_station.hpp"
 
+#include <yaml-cpp/yaml.h>
+
 #include <set>
 #include <stdexcept>
 

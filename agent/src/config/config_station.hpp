@@ -1,11 +1,13 @@
 #pragma once
 // The `station:` section of the agent's configuration (the weighing workstation, station.hpp).
 
-#include <yaml-cpp/yaml.h>
-
 #include <filesystem>
 
 #include "weighlink/agent/station.hpp"
+
+namespace YAML {
+class Node;
+}  // namespace YAML
 
 namespace weighlink::agent {
 

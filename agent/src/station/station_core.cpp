@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <boost/json.hpp>
+#include <compare>
 #include <stdexcept>
 
 #include "weighlink/agent/station.hpp"
@@ -194,7 +195,7 @@ std::optional<FieldError> compute_net(const std::string& first_weight,
   const auto a = scale::Decimal::parse(first_weight);
   const auto b = scale::Decimal::parse(second_weight);
   if (!a || !b) return FieldError{"invalid_weight", "weight", "a weight is not a decimal number"};
-  const bool a_heavier = a->compare(*b) >= 0;
+  const bool a_heavier = std::is_gteq(a->compare(*b));
   out.gross = a_heavier ? *a : *b;
   out.tare = a_heavier ? *b : *a;
   auto net = out.gross.minus(out.tare);
@@ -400,8 +401,11 @@ void StationBook::load(const std::optional<std::string>& transactions,
   if (plates) {
     const auto doc = json::parse(*plates);
     const auto& items = doc.as_object().at("items").as_array();
-    for (auto it = items.rbegin(); it != items.rend(); ++it)
-      note_plate(std::string(it->as_string()));
+    for (const auto& v : items) {
+      auto plate = std::string(v.as_string());
+      const bool seen = std::find(plates_.begin(), plates_.end(), plate) != plates_.end();
+      if (!seen && plates_.size() < kMaxPlates) plates_.push_back(std::move(plate));
+    }
   }
 }
 

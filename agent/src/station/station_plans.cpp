@@ -327,6 +327,7 @@ std::optional<HttpResponse> StationRoutes::prepare_tare(const json::object& body
 void StationRoutes::finish(Plan& plan, const sync::EnqueueResult& result) {
   if (result.status != sync::EnqueueStatus::accepted) return;
   book_ = std::move(plan.next);
+  for (const auto& w : plan.writes) stored_[w.key] = w.value.value_or("");
   station_state::fill(book_, result.row);
   save();
 }
@@ -348,14 +349,20 @@ HttpResponse StationRoutes::with_subject(HttpResponse response, const std::strin
 }
 
 std::vector<sync::StateWrite> StationRoutes::writes(const StationBook& next) const {
-  return {{std::string(station_state::kTransactions), next.transactions_json()},
-          {std::string(station_state::kTares), next.tares_json()},
-          {std::string(station_state::kPlates), next.plates_json()}};
+  std::vector<sync::StateWrite> out;
+  for (auto [key, text] : {std::pair{station_state::kTransactions, next.transactions_json()},
+                           std::pair{station_state::kTares, next.tares_json()},
+                           std::pair{station_state::kPlates, next.plates_json()}}) {
+    const auto it = stored_.find(std::string(key));
+    if (it == stored_.end() || it->second != text) out.push_back({std::string(key), text});
+  }
+  return out;
 }
 
 void StationRoutes::save() {
   for (auto& w : writes(book_)) {
     auto key = w.key;
+    stored_[key] = w.value.value_or("");
     ctx_.outbox->put_state(std::move(w), [key](boost::system::result<void> r) {
       if (!r)
         spdlog::error("workstation state {} could not be saved: {}", key, r.error().message());

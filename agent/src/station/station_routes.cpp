@@ -32,10 +32,17 @@ std::optional<std::string> query(const HttpRequest& request, std::string_view na
 
 StationRoutes::StationRoutes(StationConfig config, const ApiContext& ctx)
     : config_(std::move(config)), ctx_(ctx) {
+  for (const auto key :
+       {station_state::kTransactions, station_state::kTares, station_state::kPlates}) {
+    if (auto text = ctx_.outbox->get_state(std::string(key))) stored_[std::string(key)] = *text;
+  }
+  const auto stored = [this](std::string_view key) -> std::optional<std::string> {
+    const auto it = stored_.find(std::string(key));
+    return it == stored_.end() ? std::nullopt : std::optional(it->second);
+  };
   try {
-    book_.load(ctx_.outbox->get_state(std::string(station_state::kTransactions)),
-               ctx_.outbox->get_state(std::string(station_state::kTares)),
-               ctx_.outbox->get_state(std::string(station_state::kPlates)));
+    book_.load(stored(station_state::kTransactions), stored(station_state::kTares),
+               stored(station_state::kPlates));
   } catch (const std::exception& e) {
     spdlog::error(
         "the workstation's saved transactions, tares or plates cannot be read ({}); starting "
@@ -124,6 +131,13 @@ bool StationRoutes::handle(const HttpRequest& request, const std::string& path,
 void StationRoutes::status(json::object& status) const {
   status["station"] = json::object{{"language", config_.language},
                                    {"open_transactions", book_.list("open", kMaxListed).size()}};
+}
+
+void StationRoutes::metrics(std::string& out) const {
+  out +=
+      "# HELP weighlink_agent_open_transactions Two-pass transactions waiting for their second "
+      "pass.\n# TYPE weighlink_agent_open_transactions gauge\nweighlink_agent_open_transactions " +
+      std::to_string(book_.list("open", kMaxListed).size()) + "\n";
 }
 
 void StationRoutes::get_station(const Respond& respond) const {
@@ -241,7 +255,8 @@ void StationRoutes::record(const HttpRequest& request, const std::string& route,
       plan->mutation->idempotency_key = key;
       plan->mutation->request_hash = hash;
       plan->mutation->created_at_ms = to_ms(ctx_.clock->now());
-      plan->mutation->state_writes = writes(plan->next);
+      plan->writes = writes(plan->next);
+      plan->mutation->state_writes = plan->writes;
       ctx_.outbox->enqueue(std::move(*plan->mutation), [post = ctx_.post, done = std::move(done)](
                                                            sync::EnqueueResult result) mutable {
         post([done = std::move(done), result = std::move(result)]() mutable {
@@ -252,11 +267,12 @@ void StationRoutes::record(const HttpRequest& request, const std::string& route,
     }
     plan->capture.idempotency_key = key;
     plan->capture.request_hash = hash;
-    plan->capture.state_writes = writes(plan->next);
+    plan->writes = writes(plan->next);
+    plan->capture.state_writes = plan->writes;
     ctx_.captures->capture(std::move(plan->capture), std::move(done));
   };
   // One at a time: a retry sent while its first request runs waits for it and gets its answer.
-  waiting_.push_back(std::move(run));
+  waiting_.emplace_back(std::move(run));
   if (!busy_) run_next();
 }
 

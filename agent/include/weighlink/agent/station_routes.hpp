@@ -9,6 +9,7 @@
 
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 
 #include "weighlink/agent/api.hpp"
@@ -25,6 +26,7 @@ class StationRoutes final : public ApiRoutes {
   bool handle(const HttpRequest& request, const std::string& path,
               const std::string& correlation_id, Respond& respond) override;
   void status(boost::json::object& status) const override;
+  void metrics(std::string& out) const override;
 
   [[nodiscard]] const StationBook& book() const { return book_; }
 
@@ -36,6 +38,7 @@ class StationRoutes final : public ApiRoutes {
     StationBook next;                           // the book after it (passes not yet filled)
     std::string transaction_id;                 // answered with the response
     std::string tare_plate;                     // POST /v1/tares: answered with the response
+    std::vector<sync::StateWrite> writes;       // written with the record
   };
   using Prepare = std::function<std::optional<HttpResponse>(const boost::json::object& body,
                                                             const std::string& key, Plan& plan)>;
@@ -74,12 +77,16 @@ class StationRoutes final : public ApiRoutes {
                                                const std::string& key, bool with_plate, Plan& plan,
                                                const std::string& correlation_id);
   [[nodiscard]] std::string live_unit(const std::string& scale_id) const;
+  // The documents of `next` that differ from what is stored (each up to a few hundred KiB: only
+  // the changed ones are written).
   [[nodiscard]] std::vector<sync::StateWrite> writes(const StationBook& next) const;
+  // Writes the book's changed documents now.
   void save();
 
   StationConfig config_;
   ApiContext ctx_;
   StationBook book_;
+  std::map<std::string, std::string> stored_;  // each document's text as last written
   bool busy_ = false;
   std::deque<std::function<void()>> waiting_;
 };
