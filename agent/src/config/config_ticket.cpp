@@ -3,6 +3,8 @@
 // the field rows in order, the paper and the language.
 #include "config/config_ticket.hpp"
 
+#include <yaml-cpp/yaml.h>
+
 #include <fstream>
 #include <set>
 #include <sstream>

@@ -1,11 +1,13 @@
 #pragma once
 // The `ticket:` section of the configuration (config_ticket.cpp), read by config_yaml.cpp.
 
-#include <yaml-cpp/yaml.h>
-
 #include <filesystem>
 
 #include "weighlink/agent/ticket.hpp"
+
+namespace YAML {
+class Node;  // yaml-cpp stays in the config sources (docs/architecture.md, "Adapters")
+}
 
 namespace weighlink::agent {
 

@@ -169,8 +169,10 @@ std::vector<Line> layout(const Ticket& t, const Paper& p) {
     }
   };
   const auto row = [&](const TicketRow& r, bool bold) {
-    lines.push_back({to_winansi(r.label), p.margin, p.size, bold, true});
-    bool same = true;
+    auto label = to_winansi(r.label);
+    // A label wider than its column puts the value on the next line rather than over it.
+    bool same = static_cast<double>(label.size()) * p.size * 0.5 < p.value_x - p.margin - 4;
+    lines.push_back({std::move(label), p.margin, p.size, bold, true});
     for (auto& piece : wrap(to_winansi(r.value), chars(p.value_x, p.size))) {
       lines.push_back({std::move(piece), p.value_x, p.size, bold, !same});
       same = false;

@@ -291,9 +291,9 @@ void TicketRoutes::print_done(std::uint64_t seq) {
 
 void TicketRoutes::metrics(std::string& out) const {
   out +=
-      "# HELP weighlink_ticket_prints_total Ticket prints recorded since the agent started.\n"
-      "# TYPE weighlink_ticket_prints_total counter\n"
-      "weighlink_ticket_prints_total " +
+      "# HELP weighlink_agent_ticket_prints_total Ticket prints recorded since the agent started.\n"
+      "# TYPE weighlink_agent_ticket_prints_total counter\n"
+      "weighlink_agent_ticket_prints_total " +
       std::to_string(prints_) + "\n";
 }
 

@@ -409,4 +409,43 @@ TEST_CASE("station config: fields, language and tare age load; mistakes name the
   CHECK(error_of(dir, "station: {reference_fields: [{id: a}, {id: a}]}\n").find("listed twice") !=
         std::string::npos);
   CHECK(error_of(dir, "station: {colour: red}\n").find("station.colour") != std::string::npos);
+
+// A baseline JPEG's header: SOI, APP0, SOF0 (2x3 pixels, 3 components), EOI.
+const std::string kTinyJpeg(
+    "\xFF\xD8\xFF\xE0\x00\x04\x00\x00\xFF\xC0\x00\x11\x08\x00\x03\x00\x02\x03\x01\x11\x00\x02"
+    "\x11\x01\x03\x11\x01\xFF\xD9",
+    29);
+
+TEST_CASE("config: the ticket section loads, with its logo checked at start") {
+  TempDir dir;
+  const auto logo = dir / "logo.jpg";
+  std::ofstream(logo, std::ios::binary) << kTinyJpeg;
+  std::ofstream(dir / "c.yaml") << "ticket:\n  header: [Athi River, 'Box 1']\n  footer: [Asante]\n"
+                                   "  fields: [record_id, plate, customer]\n  paper: 80mm\n"
+                                   "  language: sw\n  logo_file: " +
+                                       logo.string() + "\n";
+  const auto cfg = load_config_file(dir / "c.yaml");
+  CHECK(cfg.ticket.header == std::vector<std::string>{"Athi River", "Box 1"});
+  CHECK(cfg.ticket.footer == std::vector<std::string>{"Asante"});
+  CHECK(cfg.ticket.fields == std::vector<std::string>{"record_id", "plate", "customer"});
+  CHECK(cfg.ticket.paper == "80mm");
+  CHECK(cfg.ticket.language == "sw");
+  CHECK(cfg.ticket.logo_jpeg == kTinyJpeg);
+
+  std::ofstream(dir / "not.jpg") << "GIF89a....";
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"ticket: {paper: letter}", "ticket.paper: 'letter': expected a4 or 80mm"},
+      {"ticket: {language: fr}", "ticket.language: 'fr': expected en or sw"},
+      {"ticket: {fields: [plate, Plate]}", "ticket.fields[1]: 'Plate': a field id"},
+      {"ticket: {fields: [plate, plate]}", "ticket.fields[1]: 'plate' is listed twice"},
+      {"ticket: {colour: red}", "ticket.colour: unknown key"},
+      {"ticket: {header: 'one line'}", "ticket.header: expected a list of lines"},
+      {"ticket: {logo_file: " + (dir / "none.jpg").string() + "}", "ticket.logo_file: cannot read"},
+      {"ticket: {logo_file: " + (dir / "not.jpg").string() + "}", "is not a JPEG"},
+  };
+  for (const auto& [yaml, expected] : bad) {
+    const auto error = error_of(dir, yaml + "\n");
+    CHECK_MESSAGE(error.find(expected) != std::string::npos, yaml, " -> ", error);
+    CHECK(error.starts_with((dir / "c.yaml").string() + ": "));
+  }
 }

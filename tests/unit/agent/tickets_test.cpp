@@ -113,6 +113,19 @@ TEST_CASE("ticket: a closed two-pass transaction shows first, gross, tare and ne
   CHECK(t.print_number == 2);
 }
 
+TEST_CASE("ticket: a one-pass weighing with a stored tare names the tare it used") {
+  const auto p =
+      payload(R"({"type":"static","weight":"40200","unit":"kg","reference":{"plate":"KBX123A"},)"
+              R"("transaction":{"id":"st-T9","mode":"stored_tare","pass":1,"gross":"40200",)"
+              R"("tare":"14180.0","net":"26020.0","unit":"kg","stored_tare":{"weight":"14180.0",)"
+              R"("unit":"kg","seq":12,"captured_at":"2026-11-30T07:00:00.000Z"}}})");
+  const auto t = ticket_of(p);
+  CHECK(field(t, "transaction") == "Transaction=st-T9 (Stored tare, Pass 1)");
+  CHECK(field(t, "stored_tare") == "Stored tare=14180.0 kg");
+  CHECK(field(t, "net") == "Net=26020.0 kg");
+  CHECK(field(t, "first") == "(none)");
+}
+
 TEST_CASE("ticket: the layout orders the fields; axles become a table") {
   const auto p =
       payload(R"({"type":"axle","scale":"pad","weight":"19000","unit":"kg","operator":"juma",)"
