@@ -409,6 +409,7 @@ TEST_CASE("station config: fields, language and tare age load; mistakes name the
   CHECK(error_of(dir, "station: {reference_fields: [{id: a}, {id: a}]}\n").find("listed twice") !=
         std::string::npos);
   CHECK(error_of(dir, "station: {colour: red}\n").find("station.colour") != std::string::npos);
+}
 
 // A baseline JPEG's header: SOI, APP0, SOF0 (2x3 pixels, 3 components), EOI.
 const std::string kTinyJpeg(
