@@ -10,15 +10,16 @@ using namespace page_test;
 
 namespace {
 
+// Runs `sql` on the agent's outbox file (the agent stopped), as someone editing it would.
 void tamper(const weighlink::testing::TempDir& dir, const std::string& sql) {
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open((dir / "data" / "outbox.db").c_str(), &db) == SQLITE_OK);
+  sqlite3* raw = nullptr;
+  const int opened = sqlite3_open((dir / "data" / "outbox.db").c_str(), &raw);
+  const std::unique_ptr<sqlite3, decltype(&sqlite3_close)> db(raw, sqlite3_close);
+  REQUIRE(opened == SQLITE_OK);
   char* message = nullptr;
-  const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &message);
-  const std::string error = message ? message : "";
-  sqlite3_free(message);
-  sqlite3_close(db);
-  REQUIRE_MESSAGE(rc == SQLITE_OK, error);
+  const int rc = sqlite3_exec(db.get(), sql.c_str(), nullptr, nullptr, &message);
+  const std::unique_ptr<char, decltype(&sqlite3_free)> owned(message, sqlite3_free);
+  REQUIRE_MESSAGE(rc == SQLITE_OK, (message ? message : "sqlite3_exec failed"));
 }
 
 // Captures what the indicator shows from the keyboard and returns the weighing's seq.
