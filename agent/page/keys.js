@@ -3,7 +3,7 @@
 // two dialogs (the ticket, cancelling a transaction). Shortcuts, also shown on the page:
 // F2 plate, Enter in the plate field captures (when the scale is stable), F3 first weighing,
 // F4 second weighing, F8 print the ticket (of the weighing just made, or the one open),
-// F9 search weighings, Esc closes a dialog.
+// F9 search weighings, Esc closes a dialog. Also the Daylight switch (light page).
 /* global $, t, setResult, scale, pickedScale, stateOf, desk, ticketSeq, printTicket,
    loadWeighings, checkChain, loadAudit */
 /* exported showScreen, openDialog, closeDialog */
@@ -94,4 +94,25 @@ for (const b of document.querySelectorAll("#screens [data-screen]"))
   b.addEventListener("click", () => showScreen(b.dataset.screen));
 for (const b of document.querySelectorAll("[data-close]"))
   b.addEventListener("click", () => closeDialog(b.closest(".overlay")));
+// Daylight: the light page for a sunlit office, remembered on this PC.
+const DAYLIGHT_KEY = "weighlink.daylight";
+function setDaylight(on, remember) {
+  document.body.classList.toggle("daylight", on);
+  $("#daylight").setAttribute("aria-pressed", on ? "true" : "false");
+  if (!remember) return;
+  try {
+    if (on) localStorage.setItem(DAYLIGHT_KEY, "1");
+    else localStorage.removeItem(DAYLIGHT_KEY);
+  } catch (e) {
+    // no storage: the choice lasts until the page is reloaded
+  }
+}
+$("#daylight").addEventListener("click", () =>
+  setDaylight(!document.body.classList.contains("daylight"), true),
+);
+try {
+  setDaylight(localStorage.getItem(DAYLIGHT_KEY) === "1", false);
+} catch (e) {
+  setDaylight(false, false);
+}
 showScreen(currentScreen);

@@ -23,6 +23,7 @@ const MESSAGES_EN = {
   "nav.weigh": "Weigh",
   "nav.weighings": "Weighings",
   "nav.records": "Records",
+  "nav.daylight": "Daylight",
   "nav.language": "Language",
   "keys.plate": "plate",
   "keys.capture": "capture",

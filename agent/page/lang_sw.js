@@ -24,6 +24,7 @@ const MESSAGES_SW = {
   "nav.weigh": "Pima",
   "nav.weighings": "Vipimo",
   "nav.records": "Kumbukumbu",
+  "nav.daylight": "Mwanga wa mchana",
   "nav.language": "Lugha",
   "keys.plate": "nambari ya gari",
   "keys.capture": "rekodi uzito",

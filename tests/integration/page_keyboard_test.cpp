@@ -212,3 +212,25 @@ TEST_CASE("operator page: a Swahili station opens in Swahili, labels of its fiel
   CHECK(page.evaluate("[...i18nMissing]").as_array().empty());
   CHECK_MESSAGE(page.exceptions().empty(), station.console());
 }
+
+TEST_CASE("operator page: Daylight turns the page light, and this PC keeps the choice") {
+  Station station;
+  auto& page = station.browser();
+  station.indicator().show("18240");
+  REQUIRE(station.shows("18240", "stable"));
+  const auto dark = style(page, "body", "backgroundColor");
+  page.click("#daylight");
+  REQUIRE(station.wait("document.body.classList.contains('daylight')"));
+  CHECK(page.evaluate("document.querySelector('#daylight').getAttribute('aria-pressed')") ==
+        "true");
+  CHECK(style(page, "body", "backgroundColor") != dark);
+  CHECK(style(page, kScale + " .weight", "color") == "rgb(10, 18, 32)");  // dark ink
+  page.navigate("http://" + station.http() + "/");
+  REQUIRE(station.shows("18240", "stable"));
+  CHECK(page.evaluate("document.body.classList.contains('daylight')") == true);
+  station.screenshot("operator-daylight.png");
+  page.click("#daylight");
+  REQUIRE(station.wait("!document.body.classList.contains('daylight')"));
+  CHECK(style(page, "body", "backgroundColor") == dark);
+  CHECK_MESSAGE(page.exceptions().empty(), station.console());
+}
