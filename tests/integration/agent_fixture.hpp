@@ -211,7 +211,6 @@ inline boost::json::object agent_status(const std::string& http) {
 // weighing the next one waits for it), then `next` (the next vehicle) until the agent has that.
 // Scale "main" of `http`.
 inline void return_to_zero(StreamingScale& scale, const std::string& http, const char* next) {
-  WsClient ws(http, "/v1/live");
   scale.set(mt_frame("0"));
   REQUIRE(eventually(
       [&] {
@@ -219,6 +218,9 @@ inline void return_to_zero(StreamingScale& scale, const std::string& http, const
         return status.at("scales").at(0).at("zero_return").at("required") == false;
       },
       std::chrono::seconds(10)));
+  // Connected now, its first reading is the zero (a socket opened before would get the weighed
+  // vehicle's reading first).
+  WsClient ws(http, "/v1/live");
   scale.set(mt_frame(next));
   read_until(ws, [&](const boost::json::object& m) {
     return m.at("type") == "reading" && m.at("weight") == next;
