@@ -195,7 +195,7 @@ const MESSAGES_EN = {
   "search.any": "any",
   "search.go": "Search",
   "search.failed": "Cannot search:",
-  "search.count": "{n} weighings shown",
+  "search.count": "Weighings shown: {n}",
   "search.none": "No weighing matches.",
   "search.ticket_for": "Ticket of seq {seq}",
 

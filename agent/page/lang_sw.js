@@ -196,7 +196,7 @@ const MESSAGES_SW = {
   "search.any": "yoyote",
   "search.go": "Tafuta",
   "search.failed": "Haiwezi kutafuta:",
-  "search.count": "Vipimo {n} vinaonyeshwa",
+  "search.count": "Vipimo vinavyoonyeshwa: {n}",
   "search.none": "Hakuna kipimo kinacholingana.",
   "search.ticket_for": "Tiketi ya na. {seq}",
 
