@@ -266,3 +266,37 @@ TEST_CASE("operator page: weighings are found by plate, reference text and state
   CHECK(station.outbox("weighlink.ticket_printed").empty());
   CHECK_MESSAGE(page.exceptions().empty(), station.console());
 }
+
+TEST_CASE("operator page: an axle weighing carries the plate and reference of the form") {
+  Station station(workstation());
+  auto& page = station.browser();
+  fields_ready(station);
+  page.type("#plate", "kcb 77x");
+  page.type("[data-field='customer']", "Roads Authority");
+  station.indicator().show("8200");
+  REQUIRE(station.shows("8200", "stable"));
+  page.type(kScale + " .expected", "2");
+  page.click(kScale + " .axle-start");
+  REQUIRE(station.wait(contains(kScale + " .axle-state", "0 of 2 axles")));
+  page.click(kScale + " .axle-next");
+  REQUIRE(station.wait(contains(kScale + " .axle-result", "Axle 1: 8200 kg")));
+  station.indicator().show("4100", /*motion=*/true);
+  REQUIRE(station.shows("4100", "motion"));
+  station.indicator().show("9400");
+  REQUIRE(station.shows("9400", "stable"));
+  page.click(kScale + " .axle-next");
+  REQUIRE(station.wait(contains(kScale + " .axle-result", "Axle 2: 9400 kg")));
+  page.click(kScale + " .axle-complete");
+  REQUIRE(station.wait(contains(kScale + " .axle-result", "Recorded 2 axles, GVW 17600 kg")));
+  const auto row = weighing(station, 1);
+  const auto& payload = row.at("payload");
+  INFO(json::serialize(payload));
+  CHECK(payload.at("reference").at("plate") == "KCB77X");
+  CHECK(payload.at("reference").at("customer") == "Roads Authority");
+  CHECK(payload.at("axles").as_array().size() == 2);
+  // Its ticket lists the axles.
+  page.click("#work-ticket");
+  REQUIRE(station.wait(contains("#ticket", "KCB77X")));
+  CHECK(station.text("#ticket .ticket-parts").find("9400") != std::string::npos);
+  CHECK_MESSAGE(page.exceptions().empty(), station.console());
+}
