@@ -2,7 +2,8 @@
 // The local API: requests with a bound wait, and the rules every button follows. A keyed POST
 // keeps its Idempotency-Key while its outcome is unknown, so pressing the button again repeats
 // the same request and the agent can never record it twice.
-/* exported request, keyedPost, refusal, busy */
+/* global t, hasMessage, setResult */
+/* exported request, keyedPost, refusal, failed, busy */
 const REQUEST_MS = 20000; // an HTTP request unanswered by then is a network error
 
 function newKey() {
@@ -24,7 +25,7 @@ async function request(method, path, body, key) {
   try {
     res = await fetch(path, init);
   } catch (e) {
-    return { lost: true, message: "the agent did not answer" };
+    return { lost: true, message: t("api.no_answer") };
   }
   let data = null;
   try {
@@ -33,7 +34,7 @@ async function request(method, path, body, key) {
     data = null;
   }
   if (!data || typeof data !== "object") {
-    return { lost: true, message: "unexpected answer (HTTP " + res.status + ")" };
+    return { lost: true, message: t("api.unexpected", { status: res.status }) };
   }
   return { ok: res.ok, status: res.status, body: data };
 }
@@ -46,10 +47,18 @@ async function keyedPost(s, slot, path, body) {
   return r;
 }
 
+// What went wrong, for the operator: the catalogue's words for the refusals an operator meets
+// ("error.<code>"), the agent's own message for the rest.
 function refusal(r) {
-  if (r.lost)
-    return "No answer: " + r.message + ". Press again to retry: it is never recorded twice.";
+  if (r.lost) return t("api.lost", { message: r.message });
+  if (r.body.error && hasMessage("error." + r.body.error)) return t("error." + r.body.error);
   return r.body.message || r.body.error || "HTTP " + r.status;
+}
+
+// Shows a request that failed in `el`: a warning when the answer was lost (press again), an
+// error when the agent refused, after `prefix` ("Not captured:").
+function failed(el, r, prefix) {
+  setResult(el, r.lost ? "warn" : "bad", (prefix && !r.lost ? prefix + " " : "") + refusal(r));
 }
 
 // Runs `work` for a button once at a time; the button keeps its focus meanwhile.

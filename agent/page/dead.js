@@ -1,6 +1,6 @@
 "use strict";
 // Dead letters: what the backend refused, listed from GET /v1/outbox?state=dead, each with Retry.
-/* global $, setText, setResult, request, refusal, busy */
+/* global $, setText, setResult, request, refusal, busy, t, onLanguage, failed */
 /* exported DEAD_LIMIT, deadShown, deadLoading, loadDead */
 const DEAD_LIMIT = 100;
 let deadShown = null; // dead letters in the list on screen
@@ -13,8 +13,7 @@ async function loadDead() {
   const r = await request("GET", "/v1/outbox?state=dead&limit=" + DEAD_LIMIT);
   if (generation !== deadGeneration) return; // a newer list is on its way
   deadLoading = false;
-  if (!r.ok)
-    return setResult($("#dead-msg"), r.lost ? "warn" : "bad", "Cannot list: " + refusal(r));
+  if (!r.ok) return failed($("#dead-msg"), r, t("dead.cannot_list"));
   const items = r.body.items || [];
   deadShown = items.length;
   $("#dead-rows").replaceChildren(...items.map(deadRow));
@@ -31,7 +30,7 @@ function deadRow(item) {
   setText($(".attempts", tr), item.attempts);
   setText($(".error", tr), item.last_error || item.outcome || "");
   const button = $(".retry", tr);
-  button.setAttribute("aria-label", "Retry " + item.kind + " seq " + item.seq);
+  button.setAttribute("aria-label", t("dead.retry_for", { kind: item.kind, seq: item.seq }));
   button.addEventListener("click", () => busy(button, () => retryDead(item)));
   return tr;
 }
@@ -45,10 +44,11 @@ async function retryDead(item) {
     $("#dead-msg"),
     r.ok ? "ok" : r.lost ? "warn" : "bad",
     r.ok
-      ? "Seq " + item.seq + " (" + item.kind + ") is queued for the backend again."
-      : "Not released: " + refusal(r),
+      ? t("dead.requeued", { seq: item.seq, kind: item.kind })
+      : t("dead.not_released") + " " + refusal(r),
   );
   await loadDead();
 }
 
 $("#dead-refresh").addEventListener("click", loadDead);
+onLanguage(() => loadDead());

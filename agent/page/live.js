@@ -3,7 +3,8 @@
 // status); the page pings it and counts it lost after a silence. Data reaches the DOM only
 // through textContent. Loaded last: it starts the page (connect()).
 /* global $, DASH, age, setText, scales, scale, renderReading, setSession, loadSessions, DEAD_LIMIT,
-   deadShown, deadLoading, loadDead, renderOrigins */
+   deadShown, deadLoading, loadDead, renderOrigins, t, hasMessage, onLanguage, loadStation, loadTransactions,
+   loadTares, showSoftware, showEvidenceStatus, refreshScalePick */
 /* exported live */
 const PING_MS = 2000; // the socket is pinged this often...
 const SILENCE_MS = 6000; // ...and counted as lost when nothing arrived for this long
@@ -16,10 +17,15 @@ function onHello(m) {
   setText($("#station"), m.station_id);
   document.title = "weighlink " + m.station_id;
   for (const id of m.scales || []) scale(id).lastSeq = null;
+  if (m.software) showSoftware(m.software);
   setLive(true);
   reconnectDelay = 500;
   loadSessions();
   loadDead();
+  loadStation();
+  loadTransactions();
+  loadTares();
+  refreshScalePick();
 }
 
 function onReading(r) {
@@ -31,12 +37,18 @@ function onReading(r) {
   renderReading(s);
 }
 
+let lastUplink = null;
+function uplinkText(state) {
+  if (!state) return DASH;
+  return hasMessage("uplink." + state) ? t("uplink." + state) : state;
+}
 const UPLINK_CLASS = { online: "ok", connecting: "warn", offline: "bad", disabled: "neutral" };
 function onStatus(m) {
   setText($("#station"), m.station_id);
   const up = m.uplink || {};
   const chip = $("#uplink");
-  setText(chip, up.state === "disabled" ? "no backend" : up.state || DASH);
+  lastUplink = up;
+  setText(chip, uplinkText(up.state));
   chip.className = "chip " + (UPLINK_CLASS[up.state] || "neutral");
   chip.title = up.last_error || up.backend || "";
   const box = m.outbox || {};
@@ -53,6 +65,9 @@ function onStatus(m) {
   }
   for (const [id, doc] of Object.entries(m.axle_sessions || {})) setSession(scale(id), doc);
   if (m.origins) renderOrigins(m.origins);
+  if (m.software) showSoftware(m.software);
+  showEvidenceStatus(m.evidence);
+  if (m.audit) setText($("#audit-counter"), m.audit.counter);
   showNotices(m.app_notices || []);
 }
 
@@ -84,7 +99,7 @@ function setLive(on) {
   document.body.classList.toggle("offline", !on);
   $("#banner").hidden = on;
   const link = $("#link");
-  setText(link, on ? "live" : "not reachable");
+  setText(link, t(on ? "link.live" : "link.lost"));
   link.className = "chip " + (on ? "ok" : "bad");
   for (const s of scales.values()) renderReading(s);
 }
@@ -119,6 +134,12 @@ function connect() {
   };
   ws.onclose = () => lost(ws);
 }
+
+onLanguage(() => {
+  setText($("#link"), t(live ? "link.live" : "link.lost"));
+  if (lastUplink) setText($("#uplink"), uplinkText(lastUplink.state));
+  noticesShown = "";
+});
 
 setInterval(() => {
   const ws = socket;

@@ -2,19 +2,21 @@
 // Origin pairing on the operator page: the status document's "origins" (every status message)
 // drives the lists; Allow, Deny and Revoke post to /v1/origins/{allow,deny,revoke}, which only
 // this page (same origin as the agent) may call.
-/* global $, setText, setResult, request, refusal, busy */
+/* global $, make, setText, setResult, request, busy, t, onLanguage, failed */
 /* exported renderOrigins */
 let originsKey = null; // what the lists on screen show, to rebuild them only when it changes
-const SOURCE_TEXT = {
-  paired: "paired here",
-  config: "configuration file",
-  preset: "installer preset",
+const SOURCE_KEYS = {
+  paired: "origins.paired",
+  config: "origins.config",
+  preset: "origins.preset",
 };
+let originsDoc = null;
 
 function renderOrigins(doc) {
   const pending = doc.pending || [],
     allowed = doc.allowed || [],
     denied = doc.denied || [];
+  originsDoc = doc;
   const key = JSON.stringify([
     pending.map((p) => p.origin),
     allowed.map((a) => [a.origin, a.source]),
@@ -38,10 +40,10 @@ function renderOrigins(doc) {
     if (li)
       setText(
         $(".seen", li),
-        p.count +
-          (p.count === 1 ? " request" : " requests") +
-          ", last at " +
-          new Date(p.last_seen).toLocaleTimeString(),
+        t(p.count === 1 ? "origins.seen_one" : "origins.seen_many", {
+          n: p.count,
+          at: new Date(p.last_seen).toLocaleTimeString(),
+        }),
       );
   }
 }
@@ -49,10 +51,16 @@ function renderOrigins(doc) {
 function askItem(p) {
   const li = $("#ask-template").content.firstElementChild.cloneNode(true);
   li.dataset.origin = p.origin;
-  setText($(".origin", li), p.origin);
+  // "Allow ORIGIN to use this station's scale?" in the words of the language, the origin bold.
+  $(".question", li).replaceChildren(
+    t("origins.ask_before") + " ",
+    make("strong", "origin", p.origin),
+    " " + t("origins.ask_after"),
+    make("span", "seen"),
+  );
   for (const action of ["allow", "deny"]) {
     const button = $("." + action, li);
-    button.setAttribute("aria-label", (action === "allow" ? "Allow " : "Deny ") + p.origin);
+    button.setAttribute("aria-label", t("origins." + action + "_for", { origin: p.origin }));
     button.addEventListener("click", () => busy(button, () => decideOrigin(action, p.origin)));
   }
   return li;
@@ -63,13 +71,13 @@ function originRow(o, state) {
   tr.dataset.origin = o.origin;
   setText($(".origin", tr), o.origin);
   tr.dataset.state = state;
-  setText($(".origin-state", tr), state);
-  setText($(".origin-source", tr), SOURCE_TEXT[o.source] || o.source);
+  setText($(".origin-state", tr), t("origins." + state));
+  setText($(".origin-source", tr), SOURCE_KEYS[o.source] ? t(SOURCE_KEYS[o.source]) : o.source);
   const button = $(".revoke", tr);
   if (!o.revocable) {
     button.remove(); // set in a file: changed there, not here
   } else {
-    button.setAttribute("aria-label", "Revoke " + o.origin);
+    button.setAttribute("aria-label", t("origins.revoke_for", { origin: o.origin }));
     button.addEventListener("click", () => busy(button, () => decideOrigin("revoke", o.origin)));
   }
   return tr;
@@ -77,16 +85,12 @@ function originRow(o, state) {
 
 async function decideOrigin(action, origin) {
   const r = await request("POST", "/v1/origins/" + action, { origin });
-  if (!r.ok)
-    return setResult($("#origins-msg"), r.lost ? "warn" : "bad", "Not changed: " + refusal(r));
+  if (!r.ok) return failed($("#origins-msg"), r, t("origins.not_changed"));
   renderOrigins(r.body);
-  setResult(
-    $("#origins-msg"),
-    "ok",
-    action === "allow"
-      ? origin + " may now use this station's scale."
-      : action === "deny"
-        ? origin + " stays refused."
-        : origin + " is revoked: it must ask again.",
-  );
+  setResult($("#origins-msg"), "ok", t("origins." + action + "_done", { origin }));
 }
+
+onLanguage(() => {
+  originsKey = null;
+  if (originsDoc) renderOrigins(originsDoc);
+});

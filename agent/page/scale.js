@@ -1,7 +1,8 @@
 "use strict";
 // One scale on screen: its live reading, the Capture button and the axle session controls.
-/* global $, DASH, make, setText, setResult, request, keyedPost, refusal, busy, live */
-/* exported scales, scale, renderReading, setSession, loadSessions */
+/* global $, DASH, make, setText, setResult, request, keyedPost, busy, live, t, onLanguage,
+   vehicleInput, operatorName, weighed, refreshScalePick, failed */
+/* exported scales, scale, stateOf, renderReading, setSession, loadSessions */
 const scales = new Map(); // scale id -> what the page knows of it
 
 function scale(id) {
@@ -9,7 +10,7 @@ function scale(id) {
   if (s) return s;
   const el = $("#scale-template").content.firstElementChild.cloneNode(true);
   el.dataset.scale = id;
-  setText($(".name", el), "Scale " + id);
+  setText($(".name", el), t("scale.name", { id }));
   s = {
     id,
     el,
@@ -27,6 +28,7 @@ function scale(id) {
   scales.set(id, s);
   renderReading(s);
   renderSession(s);
+  refreshScalePick();
   return s;
 }
 
@@ -38,13 +40,6 @@ function stateOf(s) {
   if (r.overload || r.underload) return "range";
   return r.stable ? "stable" : "motion";
 }
-const STATE_TEXT = {
-  stable: "STABLE",
-  motion: "MOTION",
-  stale: "STALE \u2014 NO SIGNAL",
-  nodata: "NO DATA",
-  offline: "NOT LIVE",
-};
 
 function renderReading(s) {
   const el = s.el,
@@ -53,12 +48,15 @@ function renderReading(s) {
   el.dataset.state = state;
   setText(
     $(".state-text", el),
-    state === "range" ? (r.overload ? "OVERLOAD" : "UNDERLOAD") : STATE_TEXT[state],
+    t("state." + (state === "range" ? (r.overload ? "overload" : "underload") : state)),
   );
   setText($(".weight", el), r ? r.weight : DASH.repeat(5));
   setText($(".unit", el), r ? r.unit : "");
   const decks = r && Array.isArray(r.decks) ? r.decks : [];
-  setText($(".label", el), decks.length ? "GVW" : r && r.mode === "net" ? "Net" : "Gross");
+  setText(
+    $(".label", el),
+    t(decks.length ? "scale.gvw" : r && r.mode === "net" ? "scale.net" : "scale.gross"),
+  );
   const list = $(".decks", el);
   list.hidden = decks.length === 0;
   list.replaceChildren(
@@ -66,8 +64,8 @@ function renderReading(s) {
       const li = make("li", d.stable ? "stable" : "motion");
       const head = make("div", "deck-head");
       head.append(
-        make("span", "", "Deck " + d.index),
-        make("span", "deck-state", d.stable ? "STABLE" : "MOTION"),
+        make("span", "", t("scale.deck", { n: d.index })),
+        make("span", "deck-state", t(d.stable ? "state.stable" : "state.motion")),
       );
       const weight = make("div", "deck-weight", d.weight);
       weight.append(make("small", "", r.unit));
@@ -77,39 +75,59 @@ function renderReading(s) {
   );
   const st = s.status;
   setText($(".meta", el), (r && r.protocol) || (st && st.protocol) || "");
-  setText($(".skipped", el), s.skipped ? "skipped " + s.skipped : "");
+  setText($(".skipped", el), s.skipped ? t("scale.skipped", { n: s.skipped }) : "");
   let detail = "";
-  if (!live) detail = "No connection to the agent: the weight shown is not current.";
+  if (!live) detail = t("scale.detail_offline");
   else if (st && !st.connected)
-    detail = "Indicator not connected" + (st.detail ? ": " + st.detail : "");
-  else if (state === "nodata") detail = "Waiting for the indicator\u2026";
-  else if (state === "stale")
-    detail = "No valid frame from the indicator: check its cable and power.";
-  else if (r && r.mode === "net" && r.tare) detail = "Tare " + r.tare + " " + r.unit;
+    detail = t("scale.detail_unconnected") + (st.detail ? ": " + st.detail : "");
+  else if (state === "nodata") detail = t("scale.detail_waiting");
+  else if (state === "stale") detail = t("scale.detail_stale");
+  else if (r && r.mode === "net" && r.tare)
+    detail = t("scale.detail_tare", { tare: r.tare, unit: r.unit });
   setText($(".detail", el), detail);
+  renderZero(s);
+}
+
+// Zero return (status "zero_return"): after a weighing the scale must come back to zero first.
+function renderZero(s) {
+  const z = s.status && s.status.zero_return;
+  const el = $(".zero", s.el);
+  el.hidden = !z || !z.enabled;
+  if (!z || !z.enabled) return;
+  el.dataset.required = z.required ? "true" : "false";
+  setText(
+    $(".zero-text", el),
+    z.required ? t("zero.required", { band: z.band }) : t("zero.ready", { band: z.band }),
+  );
+}
+
+// The plate, reference and operator of the workstation's form go with every capture; a capture
+// with none of them is the plain {"scale"} request it always was.
+function withVehicle(s, body) {
+  const v = vehicleInput(false);
+  if (v.error) return v;
+  const reference = Object.assign({}, v.reference);
+  if (v.plate) reference.plate = v.plate;
+  if (Object.keys(reference).length) body.reference = reference;
+  if (operatorName()) body.operator = operatorName();
+  return body;
 }
 
 async function capture(s) {
   const out = $(".capture-result", s.el);
-  setResult(out, "warn", "Capturing\u2026 waiting for a stable weight");
-  const r = await keyedPost(s, "capture", "/v1/captures", { scale: s.id });
-  if (!r.ok)
-    return setResult(out, r.lost ? "warn" : "bad", (r.lost ? "" : "Not captured: ") + refusal(r));
+  const body = withVehicle(s, { scale: s.id });
+  if (body.error) return setResult(out, "bad", t("capture.not") + " " + body.error);
+  setResult(out, "warn", t("capture.waiting"));
+  const r = await keyedPost(s, "capture", "/v1/captures", body);
+  if (!r.ok) return failed(out, r, t("capture.not"));
   const w = r.body.weighing || {};
   const decks =
-    Array.isArray(w.decks) && w.decks.length ? " GVW, " + w.decks.length + " decks" : "";
-  setResult(
-    out,
-    "ok",
-    "Captured " +
-      w.weight +
-      " " +
-      w.unit +
-      decks +
-      " \u00b7 seq " +
-      r.body.seq +
-      (r.status === 200 ? " (recorded before)" : ""),
-  );
+    Array.isArray(w.decks) && w.decks.length ? t("capture.decks", { n: w.decks.length }) : "";
+  const text =
+    t("capture.done", { weight: w.weight, unit: w.unit, decks, seq: r.body.seq }) +
+    (r.status === 200 ? " " + t("capture.before") : "");
+  setResult(out, "ok", text);
+  weighed(r.body.seq, text, null);
 }
 
 function sessionPath(s, action) {
@@ -133,19 +151,20 @@ function renderSession(s) {
   const axles = d.axles || [];
   const unit = d.unit || (s.reading && s.reading.unit) || "";
   const expected = d.expected_axles > 0 ? d.expected_axles : 0;
-  let text = "No vehicle in progress. Enter its axle count (0 if unknown), then Start.";
+  let text = t("axle.idle");
   if (d.state === "weighing") {
-    text = "Weighing: " + axles.length + " of " + (expected || "?") + " axles captured";
+    text = t("axle.weighing", { n: axles.length, of: expected || "?" });
   } else if (d.state === "complete") {
-    text = "Complete: " + axles.length + " axles recorded";
+    text = t("axle.complete", { n: axles.length });
   }
   setText($(".axle-state", el), text);
   $(".axle-list", el).replaceChildren(
     ...axles.map((a) => {
       const li = make("li");
-      const reading = d.mode === "cumulative" ? " (indicator " + a.reading + ")" : "";
+      const reading =
+        d.mode === "cumulative" ? " " + t("axle.indicator", { reading: a.reading }) : "";
       li.append(
-        make("span", "", "Axle " + a.number + reading),
+        make("span", "", t("axle.name", { n: a.number }) + reading),
         make("b", "", a.weight + " " + unit),
       );
       return li;
@@ -155,7 +174,7 @@ function renderSession(s) {
   setText(
     $(".pending-axle", el),
     d.state === "weighing" && d.pending_axle_weight != null
-      ? "Next axle would be " + d.pending_axle_weight + " " + unit
+      ? t("axle.next_would", { weight: d.pending_axle_weight, unit })
       : "",
   );
   $(".axle-next", el).disabled =
@@ -186,53 +205,44 @@ async function axleStart(s) {
     s.restart = false;
     newVehicle(s);
     setSession(s, r.body);
-    return setResult(out, "ok", "Started. Capture each axle when the scale shows STABLE.");
+    return setResult(out, "ok", t("axle.started"));
   }
   if (r.status === 409 && r.body.error === "session_in_progress") {
     s.restart = true;
-    return setResult(
-      out,
-      "warn",
-      "Axles of the vehicle before are still here. " +
-        "Press Start again to discard them, or Complete it.",
-    );
+    return setResult(out, "warn", t("axle.in_progress"));
   }
-  setResult(out, r.lost ? "warn" : "bad", refusal(r));
+  failed(out, r);
 }
 
 async function axleNext(s) {
   const out = $(".axle-result", s.el);
-  setResult(out, "warn", "Capturing axle\u2026");
+  setResult(out, "warn", t("axle.capturing"));
   const r = await keyedPost(s, "axle", sessionPath(s, "axles"), {});
-  if (!r.ok)
-    return setResult(
-      out,
-      r.lost ? "warn" : "bad",
-      (r.lost ? "" : "Axle not captured: ") + refusal(r),
-    );
+  if (!r.ok) return failed(out, r, t("axle.not_captured"));
   setSession(s, r.body.session);
   const a = r.body.axle || {};
-  setResult(out, "ok", "Axle " + a.number + ": " + a.weight + " " + (r.body.session.unit || ""));
+  setResult(
+    out,
+    "ok",
+    t("axle.captured", { n: a.number, weight: a.weight, unit: r.body.session.unit || "" }),
+  );
 }
 
 async function axleComplete(s) {
   const out = $(".axle-result", s.el);
-  const r = await keyedPost(s, "complete", sessionPath(s, "complete"), {});
-  if (!r.ok)
-    return setResult(out, r.lost ? "warn" : "bad", (r.lost ? "" : "Not completed: ") + refusal(r));
+  const body = withVehicle(s, {});
+  if (body.error) return setResult(out, "bad", t("axle.not_completed") + " " + body.error);
+  const r = await keyedPost(s, "complete", sessionPath(s, "complete"), body);
+  if (!r.ok) return failed(out, r, t("axle.not_completed"));
   const w = r.body.weighing || {};
-  setResult(
-    out,
-    "ok",
-    "Recorded " +
-      (w.axles || []).length +
-      " axles, GVW " +
-      w.gvw +
-      " " +
-      (w.unit || "") +
-      " \u00b7 seq " +
-      r.body.seq,
-  );
+  const text = t("axle.recorded", {
+    n: (w.axles || []).length,
+    gvw: w.gvw,
+    unit: w.unit || "",
+    seq: r.body.seq,
+  });
+  setResult(out, "ok", text);
+  weighed(r.body.seq, text, null);
   s.restart = false;
   const now = await request("GET", sessionPath(s));
   if (now.ok) setSession(s, now.body);
@@ -241,12 +251,20 @@ async function axleComplete(s) {
 async function axleReset(s) {
   const out = $(".axle-result", s.el);
   const r = await request("DELETE", sessionPath(s));
-  if (!r.ok) return setResult(out, r.lost ? "warn" : "bad", refusal(r));
+  if (!r.ok) return failed(out, r);
   s.restart = false;
   newVehicle(s);
   setSession(s, r.body);
-  setResult(out, "", "Session reset: no axles.");
+  setResult(out, "", t("axle.reset_done"));
 }
+
+onLanguage(() => {
+  for (const s of scales.values()) {
+    setText($(".name", s.el), t("scale.name", { id: s.id }));
+    renderReading(s);
+    renderSession(s);
+  }
+});
 
 function wireScale(s) {
   const on = (selector, action) => {

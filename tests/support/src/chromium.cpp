@@ -297,6 +297,13 @@ void Chromium::press(const std::string& key) {
     down["code"] = "Space";
     down["windowsVirtualKeyCode"] = 32;
     down["text"] = " ";
+  } else if (key == "Escape") {
+    down["code"] = "Escape";
+    down["windowsVirtualKeyCode"] = 27;
+  } else if (key.size() >= 2 && key.size() <= 3 && key[0] == 'F' && key[1] >= '1' &&
+             key[1] <= '9') {  // F1..F12: no text
+    down["code"] = key;
+    down["windowsVirtualKeyCode"] = 111 + std::stoi(key.substr(1));
   } else {
     down["text"] = key;
   }

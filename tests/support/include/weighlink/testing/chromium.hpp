@@ -79,7 +79,8 @@ class Chromium {
   void click(const std::string& selector);
   // Focuses the element, selects its content and types `text` as keyboard input.
   void type(const std::string& selector, const std::string& text);
-  // Presses and releases one key on the focused element: "Enter", "Tab", " " (space).
+  // Presses and releases one key on the focused element: "Enter", "Tab", " " (space), "Escape",
+  // "F1".."F12", or a character.
   void press(const std::string& key);
   // textContent of the first element matching `selector` ("" when none does).
   [[nodiscard]] std::string text(const std::string& selector);
