@@ -406,7 +406,17 @@ TEST_CASE("evidence: the backend verifies the agent's signatures with the regist
     return run({bin("weighlink-backend"), "records", "verify", "--dsn", pg.dsn(), "--station",
                 "st-1", "--seq", std::to_string(seq)});
   };
-  for (int seq = 1; seq <= 3; ++seq) {
+  // The three records after the audit events of the first start, in seq order.
+  const auto seq_of = [&](const std::string& key) {
+    return std::stoi(
+        pg.query_scalar("select seq from mutation_log where idempotency_key='" + key + "'"));
+  };
+  const int first = seq_of("cap-1");
+  const int axle = seq_of("axle-1");
+  const int note = seq_of("note-1");
+  REQUIRE(axle == first + 1);
+  REQUIRE(note == axle + 1);
+  for (int seq : {first, axle, note}) {
     const auto r = verify(seq);
     REQUIRE_MESSAGE(r.exit_code == 0, r.output);
     const auto report = json::parse(last_line(r.output)).as_object();
@@ -414,14 +424,14 @@ TEST_CASE("evidence: the backend verifies the agent's signatures with the regist
     CHECK(report.at("chain_ok") == true);
     CHECK(report.at("hash_verified_on_arrival") == true);
   }
-  CHECK(verify(9).exit_code == 1);
+  CHECK(verify(note + 100).exit_code == 1);
   // Someone with the database swaps a record's hash: its signature and the next link break.
-  REQUIRE(pg.query_scalar("update mutation_log set record_hash = repeat('ab', 32) where seq = 2 "
-                          "returning 1") == "1");
-  const auto bad = verify(2);
+  REQUIRE(pg.query_scalar("update mutation_log set record_hash = repeat('ab', 32) where seq = " +
+                          std::to_string(axle) + " returning 1") == "1");
+  const auto bad = verify(axle);
   CHECK(bad.exit_code == 3);
   CHECK(json::parse(last_line(bad.output)).at("signature_ok") == false);
-  const auto next = verify(3);
+  const auto next = verify(note);
   CHECK(next.exit_code == 3);
   CHECK(json::parse(last_line(next.output)).at("chain_ok") == false);
 }
