@@ -7,10 +7,10 @@
 #include <set>
 #include <stdexcept>
 
+#include "config/config_legal.hpp"
+#include "config/config_records.hpp"
 #include "config/config_station.hpp"
 #include "config/config_ticket.hpp"
-#include "config/config_records.hpp"
-#include "config/config_legal.hpp"
 #include "weighlink/agent/config.hpp"
 #include "weighlink/base/host_port.hpp"
 

@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
-#include "weighlink/agent/station.hpp"
-#include "weighlink/agent/ticket.hpp"
 #include "weighlink/agent/evidence_config.hpp"
 #include "weighlink/agent/legal_config.hpp"
+#include "weighlink/agent/station.hpp"
+#include "weighlink/agent/ticket.hpp"
 #include "weighlink/scale/decimal.hpp"
 #include "weighlink/scale/reader.hpp"
 
@@ -134,10 +134,10 @@ struct AgentConfig {
   ServerLimits limits;
   TruConnectConfig truconnect;
   LocalTlsConfig tls;
-  StationConfig station;  // the weighing workstation (station:)
-  TicketConfig ticket;  // ticket.hpp
+  StationConfig station;    // the weighing workstation (station:)
+  TicketConfig ticket;      // ticket.hpp
   EvidenceConfig evidence;  // the outbox's evidence archive (records.hpp)
-  LegalConfig legal;  // scales[].zero_return and zero_band (legal_config.hpp)
+  LegalConfig legal;        // scales[].zero_return and zero_band (legal_config.hpp)
 };
 
 // Checks that need the whole configuration, flags applied (listen addresses against
