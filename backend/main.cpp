@@ -159,7 +159,8 @@ static int run(int argc, char** argv) {
   records->require_subcommand(1);
   std::uint64_t record_seq = 0;
   auto* records_verify = records->add_subcommand(
-      "verify", "check one stored record's signature and chain link (exit 0 intact, 3 not)");
+      "verify",
+      "check one stored record's signature, chain link and recomputed hash (exit 0 intact, 3 not)");
   records_verify->add_option("--dsn", dsn, "libpq connection string (or $WEIGHLINK_DSN)")
       ->envname("WEIGHLINK_DSN")
       ->required();

@@ -423,8 +423,53 @@ TEST_CASE("evidence: the backend verifies the agent's signatures with the regist
     CHECK(report.at("ok") == true);
     CHECK(report.at("chain_ok") == true);
     CHECK(report.at("hash_verified_on_arrival") == true);
+    // The hash recomputed from the exact text the agent signed (payload_text) and the columns.
+    CHECK(report.at("hash_ok") == true);
   }
   CHECK(verify(note + 100).exit_code == 1);
+  const auto problem_codes = [](const json::value& report) {
+    std::string codes;
+    for (const auto& p : report.at("problems").as_array()) {
+      codes += std::string(p.at("code").as_string()) + "@" + std::to_string(p.at("seq").as_int64());
+    }
+    return codes;
+  };
+  const auto where_seq = [](int seq) { return " where seq = " + std::to_string(seq); };
+  // Someone with the database edits a weight in the jsonb payload: it no longer says what the
+  // signed text says.
+  REQUIRE(pg.query_scalar("update mutation_log set payload = jsonb_set(payload, '{weight}', "
+                          "'\"9999\"')" +
+                          where_seq(first) + " returning 1") == "1");
+  auto edited = verify(first);
+  CHECK_MESSAGE(edited.exit_code == 3, edited.output);
+  auto report = json::parse(last_line(edited.output));
+  CHECK(report.at("hash_ok") == false);
+  CHECK(report.at("signature_ok") == true);
+  CHECK(report.at("idempotency_key") == "cap-1");
+  CHECK(problem_codes(report) == "altered@" + std::to_string(first));
+  // Put back as it was (jsonb of the signed text), it verifies again.
+  REQUIRE(pg.query_scalar("update mutation_log set payload = payload_text::jsonb" +
+                          where_seq(first) + " returning 1") == "1");
+  CHECK(verify(first).exit_code == 0);
+  // ... or edits the signed text itself (and the jsonb with it): the hash no longer matches.
+  REQUIRE(pg.query_scalar("update mutation_log set payload_text = replace(payload_text, "
+                          "'\"x\"', '\"y\"'), payload = '{\"text\":\"y\"}'" +
+                          where_seq(note) + " returning 1") == "1");
+  edited = verify(note);
+  CHECK_MESSAGE(edited.exit_code == 3, edited.output);
+  report = json::parse(last_line(edited.output));
+  CHECK(report.at("hash_ok") == false);
+  CHECK(report.at("idempotency_key") == "note-1");
+  CHECK(problem_codes(report) == "altered@" + std::to_string(note));
+  // A row recorded before the text was kept (NULL): the hash is unknown, and said so.
+  REQUIRE(pg.query_scalar("update mutation_log set payload_text = null, payload = "
+                          "'{\"text\":\"x\"}'" +
+                          where_seq(note) + " returning 1") == "1");
+  const auto old_row = verify(note);
+  CHECK_MESSAGE(old_row.exit_code == 0, old_row.output);
+  report = json::parse(last_line(old_row.output));
+  CHECK(report.at("hash_ok").is_null());
+  CHECK(report.at("hash_unknown_reason").as_string().size() > 0);
   // Someone with the database swaps a record's hash: its signature and the next link break.
   REQUIRE(pg.query_scalar("update mutation_log set record_hash = repeat('ab', 32) where seq = " +
                           std::to_string(axle) + " returning 1") == "1");

@@ -59,6 +59,10 @@ TEST_CASE("poison: a row the database refuses is found with savepoints and rejec
         "1000 6000");
   CHECK(pg.query_scalar("select payload::text from mutation_log where seq=3") ==
         R"({"storage_refused": "23514"})");
+  // The exact text the station sent is kept beside the jsonb, except for what was not stored.
+  CHECK(pg.query_scalar("select payload_text from mutation_log where seq=1") ==
+        request.mutations(0).payload_json());
+  CHECK(pg.query_scalar("select count(*) from mutation_log where payload_text is null") == "2");
   CHECK(pg.query_scalar("select high_water_seq from stations where id='st1'") == "7");
   CHECK(backend.process().log().find("mutation rejected: storage_refused: 23514") !=
         std::string::npos);

@@ -55,6 +55,10 @@ TEST_CASE("schema: a migrated database has the keys, tables and exact columns ot
   CHECK(column_type(pg, "mutation_log", "prev_hash") == "text");
   CHECK(column_type(pg, "mutation_log", "record_hash") == "text");
   CHECK(column_type(pg, "mutation_log", "signature_verified") == "boolean");
+  // The payload text the record hash covers, byte for byte (payload is jsonb, normalised).
+  CHECK(column_type(pg, "mutation_log", "payload_text") == "text");
+  CHECK(pg.query_scalar("SELECT is_nullable FROM information_schema.columns WHERE table_name = "
+                        "'mutation_log' AND column_name = 'payload_text'") == "YES");
   CHECK(column_type(pg, "weighings", "gvw") == "numeric");
   // Weights are exact: no column of any table is binary floating point.
   CHECK(pg.query_scalar("SELECT string_agg(table_name || '.' || column_name, ', ') FROM "

@@ -158,6 +158,17 @@ COMMENT ON COLUMN stations.accept_unsigned_weighings IS
   '(false). Ignored once a key is registered: every mutation''s signature is checked then.';
 )sql";
 
+// v5: the payload text exactly as the agent sent and signed it. payload (jsonb) normalises
+// whitespace, key order and number spelling, so the record hash cannot be recomputed from it;
+// `records verify` recomputes it from payload_text and checks that both say the same. Rows
+// recorded before v5, withheld ones and payloads that were not JSON keep NULL.
+constexpr std::string_view kSchemaV5 = R"sql(
+ALTER TABLE mutation_log ADD COLUMN payload_text text;
+COMMENT ON COLUMN mutation_log.payload_text IS
+  'The payload bytes the agent sent (and hashed into record_hash), or NULL (before schema v5, '
+  'withheld, or not JSON: payload holds what was kept).';
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, "stations, mutation_log, weighings, backend_meta", kSchemaV1},
     Migration{2, "station signing keys, mutation evidence, weighing decks and axles", kSchemaV2},
@@ -165,6 +176,7 @@ constexpr std::array kMigrations = {
               kSchemaV3},
     Migration{4, "stations.accept_unsigned_weighings (existing stations true, new ones false)",
               kSchemaV4},
+    Migration{5, "mutation_log.payload_text: the exact payload the record hash covers", kSchemaV5},
 };
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include "weighlink/record/evidence.hpp"
 #include "weighlink/service/commands.hpp"
 #include "weighlink/service/pg_store.hpp"
+#include "weighlink/service/record_check.hpp"
 #include "weighlink/service/token.hpp"
 
 namespace weighlink::service {
@@ -192,50 +193,6 @@ int run_station_set_key(const std::string& dsn, const std::string& station_id,
   return kExitOk;
 }
 
-namespace {
-
-// What one stored record's columns say about it (pure).
-boost::json::object stored_record_check(std::uint64_t seq, const std::string& prev_hash,
-                                        const std::string& record_hash,
-                                        const std::string& signature, bool verified_on_arrival,
-                                        std::span<const unsigned char> key,
-                                        const std::optional<std::string>& previous_hash) {
-  boost::json::array problems;
-  const bool signature_ok =
-      !record_hash.empty() &&
-      record::same_signature(record::sign_record(key, record_hash), signature);
-  if (!signature_ok) {
-    problems.push_back({{"code", "bad_signature"},
-                        {"seq", seq},
-                        {"message",
-                         "the stored signature is not the station key's over the "
-                         "stored record_hash"}});
-  }
-  std::optional<std::string> expected = previous_hash;
-  if (seq == 1) expected = std::string(record::kGenesisHash);
-  boost::json::value chain_ok = nullptr;  // unknown: seq - 1 is not stored
-  if (expected) {
-    chain_ok = *expected == prev_hash;
-    if (*expected != prev_hash) {
-      problems.push_back({{"code", "reordered"},
-                          {"seq", seq},
-                          {"message", "prev_hash is not the record_hash stored for seq " +
-                                          std::to_string(seq - 1)}});
-    }
-  }
-  const bool ok = signature_ok && (!expected || *expected == prev_hash);
-  return {{"seq", seq},
-          {"ok", ok},
-          {"signature_ok", signature_ok},
-          {"chain_ok", chain_ok},
-          {"hash_verified_on_arrival", verified_on_arrival},
-          {"prev_hash", prev_hash},
-          {"record_hash", record_hash},
-          {"problems", std::move(problems)}};
-}
-
-}  // namespace
-
 int run_records_verify(const std::string& dsn, const std::string& station_id, std::uint64_t seq,
                        const base::Console& console) {
   constexpr std::string_view kCommand = "records verify";
@@ -251,7 +208,9 @@ int run_records_verify(const std::string& dsn, const std::string& station_id, st
   auto found = db.exec(
       "SELECT coalesce(m.prev_hash, ''), coalesce(m.record_hash, ''), coalesce(m.signature, ''), "
       "m.signature_verified, encode(s.signing_key, 'hex'), p.record_hash, m.kind, "
-      "m.idempotency_key FROM mutation_log m JOIN stations s ON s.id = m.station_id "
+      "m.idempotency_key, m.payload_text, m.payload::text, "
+      "coalesce((extract(epoch FROM m.created_at) * 1000)::bigint, 0) "
+      "FROM mutation_log m JOIN stations s ON s.id = m.station_id "
       "LEFT JOIN mutation_log p ON p.station_id = m.station_id AND p.seq = m.seq - 1 "
       "WHERE m.station_id = $1 AND m.seq = $2",
       {station_id, std::to_string(seq)});
@@ -268,15 +227,22 @@ int run_records_verify(const std::string& dsn, const std::string& station_id, st
     return kExitFailure;
   }
   const auto key = base::from_hex(found->get(0, 4));
-  std::optional<std::string> previous;
-  if (!found->is_null(0, 5)) previous = std::string(found->get(0, 5));
-  auto report =
-      stored_record_check(seq, std::string(found->get(0, 0)), std::string(found->get(0, 1)),
-                          std::string(found->get(0, 2)), found->get(0, 3) == "t",
-                          key ? *key : std::vector<unsigned char>{}, previous);
+  StoredRecord stored;
+  stored.seq = seq;
+  stored.prev_hash = std::string(found->get(0, 0));
+  stored.record_hash = std::string(found->get(0, 1));
+  stored.signature = std::string(found->get(0, 2));
+  stored.verified_on_arrival = found->get(0, 3) == "t";
+  if (!found->is_null(0, 5)) stored.previous_hash = std::string(found->get(0, 5));
+  stored.kind = std::string(found->get(0, 6));
+  stored.idempotency_key = std::string(found->get(0, 7));
+  if (!found->is_null(0, 8)) stored.payload_text = std::string(found->get(0, 8));
+  stored.payload_jsonb = std::string(found->get(0, 9));
+  stored.created_at_ms = pg::to_int<std::int64_t>(found->get(0, 10));
+  auto report = stored_record_check(stored, station_id, key ? *key : std::vector<unsigned char>{});
   report["station_id"] = station_id;
-  report["kind"] = std::string(found->get(0, 6));
-  report["idempotency_key"] = std::string(found->get(0, 7));
+  report["kind"] = stored.kind;
+  report["idempotency_key"] = stored.idempotency_key;
   console.out << boost::json::serialize(report) << "\n";
   return report.at("ok").as_bool() ? kExitOk : 3;
 }

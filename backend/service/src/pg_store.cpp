@@ -62,16 +62,17 @@ FROM stations s WHERE s.id = $1 FOR UPDATE OF s)sql";
 constexpr std::string_view kInsertLogSql = R"sql(
 INSERT INTO mutation_log (station_id, idempotency_key, seq, kind, payload, payload_sha256,
                           outcome, reason, created_at, applied_at, prev_hash, record_hash,
-                          signature, signature_verified)
+                          signature, signature_verified, payload_text)
 SELECT $1, r.idempotency_key, r.seq, r.kind, r.payload::jsonb, r.payload_sha256, r.outcome,
        nullif(r.reason, ''),
        timestamptz 'epoch' + r.created_at_ms * interval '1 millisecond',
        timestamptz 'epoch' + r.applied_at_ms * interval '1 millisecond',
        nullif(r.prev_hash, ''), nullif(r.record_hash, ''), nullif(r.signature, ''),
-       r.signature_verified
+       r.signature_verified, CASE WHEN r.payload_exact THEN r.payload END
 FROM jsonb_to_recordset($2::jsonb) AS r(idempotency_key text, seq bigint, kind text, payload text,
      payload_sha256 text, outcome text, reason text, created_at_ms bigint, applied_at_ms bigint,
-     prev_hash text, record_hash text, signature text, signature_verified boolean)
+     prev_hash text, record_hash text, signature text, signature_verified boolean,
+     payload_exact boolean)
 )sql";
 
 // Weights go in as the exact decimal strings and become numeric in PostgreSQL: no float ever.
@@ -221,6 +222,9 @@ pg::Result<void> PgReplayStore::insert(std::string_view station_id,
     row["record_hash"] = m.record_hash;
     row["signature"] = m.signature;
     row["signature_verified"] = record.signature_verified;
+    // The payload goes once; payload_text takes the same bytes when they are the agent's own
+    // (not a withheld marker or the wrapper of a payload that was not JSON).
+    if (record.stored_payload_json == m.payload_json) row["payload_exact"] = true;
     log_rows.push_back(std::move(row));
     if (record.outcome == Outcome::applied && m.kind == kWeighingCapturedKind && m.weighing) {
       any_decks = any_decks || !m.weighing->decks.empty();

@@ -1,4 +1,5 @@
 // bench_replay, part 1: a real agent's backlog of real captures drained through the backend.
+#include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -131,16 +132,13 @@ std::vector<std::string> agent_argv(const wt::TempDir& dir) {
           "--data-dir",
           (dir / "agent-data").string(),
           "--station-id",
-          kDrainStation,
-          "--scale-source",
-          "sim:static?rate=10",
-          "--scale-protocol",
-          "mt-continuous"};
+          kDrainStation};
 }
 
 // The agent again, now with the backend, timed until the station's high water reaches the
-// backlog; what it, the backend and PostgreSQL used meanwhile.
-TimedRun drain_through_backend(const Options& options, PartCluster& part,
+// outbox's last seq (the captures and the agent's audit events); what it, the backend and
+// PostgreSQL used meanwhile.
+TimedRun drain_through_backend(const Options& options, std::int64_t outbox_rows, PartCluster& part,
                                wt::BackendServer& backend, BenchDb& db, DrainResult& out) {
   const auto& dir = part.dir;
   TimedRun r;
@@ -158,7 +156,7 @@ TimedRun drain_through_backend(const Options& options, PartCluster& part,
   const MachineCpu machine_before = machine_cpu();
   const auto start = Clock::now();
   wt::Process agent(argv, dir / "agent-drain.log");
-  const auto target = static_cast<std::int64_t>(options.backlog);
+  const auto target = outbox_rows;
   std::int64_t high_water = 0;
   while (high_water < target) {
     check_stop();
@@ -184,10 +182,10 @@ TimedRun drain_through_backend(const Options& options, PartCluster& part,
   r.rows = db.number(std::string("SELECT count(*) FROM mutation_log WHERE station_id = '") +
                      kDrainStation + "'");
   out.weighings = db.number("SELECT count(*) FROM weighings");
-  if (r.rows != target || out.weighings != target) {
+  if (r.rows != target || out.weighings != static_cast<std::int64_t>(options.backlog)) {
     throw std::runtime_error("after the drain: " + std::to_string(r.rows) + " rows and " +
                              std::to_string(out.weighings) + " weighings, expected " +
-                             std::to_string(target));
+                             std::to_string(target) + " and " + std::to_string(options.backlog));
   }
   r.per_s = static_cast<double>(target) / r.seconds;
   agent.terminate();
@@ -204,8 +202,12 @@ DrainResult run_drain(const Options& options) {
   out.backend_flags = serve_flags(options);
   wt::BackendServer backend(part.pg.dsn(), dir.path(), out.backend_flags);
   BenchDb db(part.pg.dsn());
+  // The backlog is captured again and again from one standing weight: zero return (between
+  // vehicles, docs/legal-metrology.md) is off for its scale.
   std::ofstream(dir / "agent.yaml", std::ios::trunc)
-      << "replay_batch_size: " << options.batch << "\n";
+      << "replay_batch_size: " << options.batch << "\n"
+      << "scales:\n  - {id: main, source: 'sim:static?rate=10', protocol: mt-continuous, "
+         "zero_return: false}\n";
 
   // The backlog: real captures into an agent with no backend.
   std::printf("Drain: filling the agent's outbox with %zu captures (%d HTTP producers)...\n",
@@ -226,25 +228,31 @@ DrainResult run_drain(const Options& options) {
               static_cast<unsigned long long>(out.fill.retried));
 
   // The same rows for psql: read from the outbox file the agent will replay.
+  std::size_t outbox_rows = 0;  // the captures and the agent's audit events of its start
   {
     const auto rows = read_outbox(dir / "agent-data" / "outbox.db");
-    if (rows.size() != options.backlog) {
-      throw std::runtime_error("the outbox holds " + std::to_string(rows.size()) + " rows, not " +
+    const auto captures = std::count_if(rows.begin(), rows.end(), [](const sync::OutboxRow& row) {
+      return row.kind == "weighing.captured";
+    });
+    if (static_cast<std::size_t>(captures) != options.backlog) {
+      throw std::runtime_error("the outbox holds " + std::to_string(captures) + " captures, not " +
                                std::to_string(options.backlog));
     }
+    outbox_rows = rows.size();
     double payload_total = 0;
     for (const auto& row : rows) payload_total += static_cast<double>(row.payload_json.size());
     out.payload_bytes_mean = payload_total / static_cast<double>(rows.size());
     write_psql_scripts(db, rows, dir.path(), options.batch);
   }
-  run_psql_pair(part.pg, db, dir.path(), options.backlog, "", out.runs);
+  run_psql_pair(part.pg, db, dir.path(), outbox_rows, "", out.runs);
 
   db.scalar("CHECKPOINT");
   if (options.pg_statements > 0) db.scalar("SELECT pg_stat_statements_reset()");
-  out.runs.push_back(drain_through_backend(options, part, backend, db, out));
+  out.runs.push_back(drain_through_backend(options, static_cast<std::int64_t>(outbox_rows), part,
+                                           backend, db, out));
   if (options.pg_statements > 0) out.statements = top_statements(db, options.pg_statements);
   out.backend_peak_rss_mb = status_mb(backend.process().pid(), "VmHWM");
-  run_psql_pair(part.pg, db, dir.path(), options.backlog, " (again)", out.runs);
+  run_psql_pair(part.pg, db, dir.path(), outbox_rows, " (again)", out.runs);
   backend.terminate();
   return out;
 }

@@ -42,12 +42,13 @@ json::array flags_json(const std::vector<std::string>& flags) {
 
 json::value print_drain(const DrainResult& d, const Options& options) {
   std::printf(
-      "\nDrain of a %zu-mutation backlog (psql: batches of %zu rows, one transaction each;\n"
-      "  weighlink: from the agent's start until high_water_seq = %zu; CPU s: psql, or agent +\n"
+      "\nDrain of a %zu-capture backlog and the agent's audit events (psql: batches of %zu rows,\n"
+      "  one transaction each; weighlink: from the agent's start until high_water_seq is the\n"
+      "  outbox's last seq; CPU s: psql, or agent +\n"
       "  backend; postgres: every server process of the cluster; others: the machine's busy CPU\n"
       "  seconds not accounted for by these (other work on the VM, this benchmark's polling);\n"
       "  idle and iowait: the machine's, both cores)\n",
-      options.backlog, options.batch, options.backlog);
+      options.backlog, options.batch);
   std::printf("  %-40s %8s %8s %7s %10s %8s %8s %7s %5s\n", "run", "seconds", "mut/s", "CPU s",
               "postgres s", "others s", "idle s", "iowait", "load");
   json::array runs;

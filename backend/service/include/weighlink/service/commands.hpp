@@ -61,11 +61,12 @@ struct ServeOptions {
                                       const std::string& key_file, const base::Console& console);
 
 // `records verify --station ID --seq N`: one stored record of any station checked with the
-// station's registered key: its signature over the stored record_hash and its link (prev_hash =
-// the record_hash stored for seq - 1, or the genesis hash at seq 1). The payload is stored as
-// jsonb, not byte for byte, so the hash itself cannot be recomputed here: the report says whether
-// it was checked on arrival (signature_verified). Prints one JSON object. Exit 0 intact, 3 not,
-// 1 no such record or key, or PostgreSQL unreachable, 2 bad usage.
+// station's registered key: its signature over the stored record_hash, its link (prev_hash = the
+// record_hash stored for seq - 1, or the genesis hash at seq 1) and its hash, recomputed from the
+// exact payload text the agent signed (payload_text, schema v5) and the other columns, with the
+// jsonb payload checked to say the same (hash_ok null, with the reason, for rows without the
+// text). Prints one JSON object. Exit 0 intact, 3 not, 1 no such record or key, or PostgreSQL
+// unreachable, 2 bad usage.
 [[nodiscard]] int run_records_verify(const std::string& dsn, const std::string& station_id,
                                      std::uint64_t seq, const base::Console& console);
 
