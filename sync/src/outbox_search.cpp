@@ -33,8 +33,10 @@ std::vector<StoredRecord> SqliteOutbox::search_weighings(const WeighingQuery& qu
   const auto next = [&] { return "?" + std::to_string(texts.size() + 2); };
   if (query.before_seq > 0) where += " AND seq < ?1";
   if (!query.plate.empty()) {
-    where += " AND upper(replace(replace(json_extract(payload, '$.reference.plate'), ' ', ''), " +
-             std::string("'-', '')) = ") + next();
+    where +=
+        " AND upper(replace(replace(json_extract(payload, '$.reference.plate'), ' ', ''), '-', ''))"
+        " = " +
+        next();
     texts.push_back(query.plate);
   }
   if (!query.text.empty()) {
