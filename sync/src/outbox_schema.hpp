@@ -23,6 +23,8 @@ inline constexpr const char* kRowColumns =
     "seq, idempotency_key, kind, payload, request_hash, state, created_at_ms, attempts, "
     "last_error, outcome, acknowledged_at_ms, prev_hash, record_hash, signature, "
     "discard_reason, discarded_at_ms";
+// A query over the archive and the outbox adds this column after kRowColumns: 1 when archived.
+inline constexpr int kArchivedColumn = 16;
 
 // WAL, synchronous=FULL, the schema, and every upgrade from the file's user_version to the current
 // one, each in its own transaction. Nothing, or the Error naming the file and the SQL step that

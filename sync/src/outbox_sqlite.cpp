@@ -152,8 +152,6 @@ std::string evidence_select(const std::string& where) {
          kRowColumns + ", 0 FROM mutations " + where + " ORDER BY 1";
 }
 
-constexpr int kArchivedColumn = 16;  // after kRowColumns
-
 }  // namespace
 
 boost::system::result<void> SqliteOutbox::scan_rows(

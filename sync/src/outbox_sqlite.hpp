@@ -37,7 +37,7 @@ class SqliteOutbox final : public Outbox {
   std::vector<OutboxRow> list(std::optional<MutationState> state, std::uint64_t after_seq,
                               std::size_t limit) override;
   OutboxStats stats() override;
-  std::vector<OutboxRow> search_weighings(const WeighingQuery& query) override;  // outbox_search
+  std::vector<StoredRecord> search_weighings(const WeighingQuery& query) override;  // outbox_search
   boost::system::result<void> mark_results(std::span<const MutationOutcome> outcomes,
                                            std::int64_t now_ms) override;
   std::future<boost::system::result<void>> mark_results_later(std::vector<MutationOutcome> outcomes,

@@ -27,7 +27,9 @@ class NullOutbox final : public sync::Outbox {
     return {};
   }
   sync::OutboxStats stats() override { return {}; }
-  std::vector<sync::OutboxRow> search_weighings(const sync::WeighingQuery&) override { return {}; }
+  std::vector<sync::StoredRecord> search_weighings(const sync::WeighingQuery&) override {
+    return {};
+  }
   boost::system::result<void> mark_results(std::span<const sync::MutationOutcome>,
                                            std::int64_t) override {
     return {};

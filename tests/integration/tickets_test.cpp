@@ -1,7 +1,8 @@
 // Weighings and tickets through the real agent (docs/tickets.md): captures from a pty scale found
 // by plate, text and state; prints recorded in the outbox (original, then duplicates, counted
 // across a restart and never two originals at once); the PDF read back with pdftotext and checked
-// by qpdf; the print records replayed into the real backend.
+// by qpdf; the print records replayed into the real backend; a weighing pruned into the evidence
+// archive still found in the history, shown, and reprinted as a duplicate.
 #include <doctest/doctest.h>
 
 #include <boost/json.hpp>
@@ -196,5 +197,62 @@ TEST_CASE("tickets: print records replay into the backend beside the weighing") 
         return get(agent.http, "/v1/weighings?state=sent").at("items").as_array().size() == 1;
       },
       30s));
+  indicator.stop();
+}
+
+TEST_CASE("tickets: a pruned weighing is found, shown and reprinted from the evidence archive") {
+  TempDir dir("wl-tickets-archive");
+  PtyScale scale(dir / "scale");
+  StreamingScale indicator(scale, mt_frame("18000"));
+  StationBackend backend(dir);
+  AgentProcess agent(
+      dir, backend.agent_args(),
+      tickets_config(scale.path()) + "hello_interval_ms: 1000\noutbox:\n  min_retention_days: 0\n");
+  const auto seq = capture(agent.http, "cap-1", "KBX 123-A", "Mombasa Cement").at("seq").as_int64();
+  const auto s = std::to_string(seq);
+  REQUIRE(eventually(
+      [&] {
+        return get(agent.http, "/v1/weighings?state=sent").at("items").as_array().size() == 1;
+      },
+      30s));
+  // A verified backup holds the weighing (what verify-backup records): the agent prunes it into
+  // the evidence archive at its next Hello, as the records' prune test does.
+  CHECK(backend.pg().query_scalar("UPDATE stations SET durable_seq = " + s +
+                                  " WHERE id = 'st-1' RETURNING durable_seq") == s);
+  REQUIRE(eventually(
+      [&] { return agent_status(agent.http).at("outbox").at("pruned_through_seq") == seq; }, 20s));
+  CHECK(get(agent.http, "/v1/records/" + s).at("archived") == true);
+
+  // The history still has it, marked archived, found by its plate and its state.
+  for (const auto* target : {"/v1/weighings", "/v1/weighings?plate=KBX123A&state=sent"}) {
+    const auto items = get(agent.http, target).at("items").as_array();
+    REQUIRE_MESSAGE(items.size() == 1, target);
+    CHECK(items[0].at("seq") == seq);
+    CHECK(items[0].at("archived") == true);
+    CHECK(items[0].at("state") == "sent");
+    CHECK(items[0].at("reference").at("customer") == "Mombasa Cement");
+  }
+  CHECK(get(agent.http, "/v1/weighings?state=queued").at("items").as_array().empty());
+
+  // Its ticket and PDF come back, and prints count on: the original, then a duplicate.
+  const auto model = get(agent.http, "/v1/tickets/" + s);
+  CHECK(model.at("record_id") == json::value("st-1/" + s));
+  CHECK(model.at("copy") == "original");
+  const auto text = pdf_text(dir, agent.http, "/v1/tickets/" + s + ".pdf");
+  CHECK(text.find("st-1/" + s) != std::string::npos);
+  CHECK(text.find("Mombasa Cement") != std::string::npos);
+  CHECK(print(agent.http, seq, "print-1").at("copy") == "original");
+  const auto duplicate = print(agent.http, seq, "print-2");
+  CHECK(duplicate.at("copy") == "duplicate");
+  CHECK(duplicate.at("print_number") == 2);
+  CHECK(get(agent.http, "/v1/tickets/" + s).at("copy") == "duplicate");
+  const auto sql =
+      "select string_agg((payload->>'seq') || ':' || (payload->>'copy'), ',' order by seq) "
+      "from mutation_log where station_id='st-1' and kind='weighlink.ticket_printed'";
+  const bool landed = eventually(
+      [&] { return backend.pg().query_scalar(sql) == s + ":original," + s + ":duplicate"; }, 30s,
+      100ms);
+  CHECK_MESSAGE(landed, backend.pg().query_scalar(sql));
+  CHECK(get(agent.http, "/v1/tickets/999999", 404).at("error") == "weighing_not_found");
   indicator.stop();
 }

@@ -33,20 +33,20 @@ std::vector<std::pair<std::string, std::string>> query_params(const HttpRequest&
   return out;
 }
 
-// The stored weighing with `seq`, when the outbox holds one.
+// The stored weighing with `seq`, when the outbox or, once pruned, its evidence archive holds one
+// (the records' lookup: a reprint of last month's ticket finds it).
 std::optional<sync::OutboxRow> weighing_row(sync::Outbox& outbox, std::uint64_t seq) {
-  auto rows = outbox.list(std::nullopt, seq - 1, 1);
-  if (rows.empty() || rows.front().seq != seq || rows.front().kind != "weighing.captured") {
-    return std::nullopt;
-  }
-  return std::move(rows.front());
+  auto rows = outbox.records(seq, seq, 1);
+  if (rows.empty() || rows.front().row.kind != "weighing.captured") return std::nullopt;
+  return std::move(rows.front().row);
 }
 
 HttpResponse no_weighing(std::uint64_t seq, const std::string& correlation_id) {
-  return error_response(404, "weighing_not_found",
-                        "no weighing with seq " + std::to_string(seq) +
-                            " in this station's outbox; find it with GET /v1/weighings",
-                        correlation_id);
+  return error_response(
+      404, "weighing_not_found",
+      "no weighing with seq " + std::to_string(seq) +
+          " in this station's outbox or evidence archive; find it with GET /v1/weighings",
+      correlation_id);
 }
 
 }  // namespace
@@ -122,7 +122,7 @@ void TicketRoutes::weighings(const HttpRequest& request, const std::string& corr
   json::array items;
   for (const auto& row : rows) items.push_back(weighing_item(row));
   json::value next = nullptr;
-  if (rows.size() == query.limit && !rows.empty()) next = rows.back().seq;
+  if (rows.size() == query.limit && !rows.empty()) next = rows.back().row.seq;
   respond(json_response(200, json::object{{"items", std::move(items)}, {"next_before", next}}));
 }
 

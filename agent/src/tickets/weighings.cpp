@@ -119,7 +119,8 @@ std::string_view weighing_state(sync::MutationState state) {
   return "dead";
 }
 
-json::object weighing_item(const sync::OutboxRow& row) {
+json::object weighing_item(const sync::StoredRecord& record) {
+  const auto& row = record.row;
   const auto parsed = api::parse_payload(row.payload_json);
   static const json::object kEmpty;
   const auto& p = record::is_json_object(parsed) ? parsed.as_object() : kEmpty;
@@ -146,7 +147,8 @@ json::object weighing_item(const sync::OutboxRow& row) {
                       {"transaction", get("transaction")},
                       {"operator", get("operator")},
                       {"state", weighing_state(row.state)},
-                      {"record_hash", row.record_hash}};
+                      {"record_hash", row.record_hash},
+                      {"archived", record.archived}};
 }
 
 }  // namespace weighlink::agent

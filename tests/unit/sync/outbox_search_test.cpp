@@ -29,9 +29,15 @@ std::uint64_t add(Outbox& o, const std::string& key, const std::string& kind,
   return r.row.seq;
 }
 
-std::vector<std::uint64_t> seqs(const std::vector<weighlink::sync::OutboxRow>& rows) {
+std::vector<std::uint64_t> seqs(const std::vector<weighlink::sync::StoredRecord>& rows) {
   std::vector<std::uint64_t> out;
-  for (const auto& r : rows) out.push_back(r.seq);
+  for (const auto& r : rows) out.push_back(r.row.seq);
+  return out;
+}
+
+std::vector<bool> archived(const std::vector<weighlink::sync::StoredRecord>& rows) {
+  std::vector<bool> out;
+  for (const auto& r : rows) out.push_back(r.archived);
   return out;
 }
 
@@ -81,4 +87,66 @@ TEST_CASE("outbox search: weighings only, newest first, by plate, text, time, st
   CHECK(seqs(o->search_weighings(q)) == std::vector{w2, w1});
   q.plate = "NOSUCH";
   CHECK(o->search_weighings(q).empty());
+}
+
+TEST_CASE(
+    "outbox search: pruned weighings are found in the archive, filtered and paged with the rest") {
+  TempDir dir;
+  auto o = open_search_outbox(dir / "o.db");
+  std::vector<std::uint64_t> w;
+  std::uint64_t note = 0;  // archived too, and never found: not a weighing
+  for (int i = 1; i <= 6; ++i) {
+    const std::string plate = i % 2 ? "KBX 123A" : "KCA 9";
+    w.push_back(add(*o, "w" + std::to_string(i), "weighing.captured",
+                    R"({"weight":")" + std::to_string(i * 100) + R"(","captured_at":"2026-11-0)" +
+                        std::to_string(i) + R"(T08:00:00.000Z","reference":{"plate":")" + plate +
+                        R"(","customer":"c)" + std::to_string(i) + R"("}})"));
+    if (i == 2) note = add(*o, "n1", "note.added", R"({"reference":{"plate":"KBX123A"}})");
+  }
+  // w1..w4 and the note acknowledged and pruned into the archive; w5 acknowledged and kept, w6
+  // still queued.
+  std::vector<MutationOutcome> acked;
+  for (std::size_t i = 0; i < 5; ++i) acked.push_back({w[i], MutationOutcome::Kind::applied, ""});
+  acked.push_back({note, MutationOutcome::Kind::applied, ""});
+  REQUIRE(o->mark_results(acked, 2000));
+  REQUIRE(o->prune(w[3], 1'000'000).value().rows == 5);
+  REQUIRE(o->stats().archived_rows == 5);
+
+  WeighingQuery q;
+  auto all = o->search_weighings(q);
+  CHECK(seqs(all) == std::vector{w[5], w[4], w[3], w[2], w[1], w[0]});
+  CHECK(archived(all) == std::vector{false, false, true, true, true, true});
+  CHECK(all[2].row.state == MutationState::acknowledged);  // only acknowledged rows are archived
+  CHECK(all[2].row.payload_json.find(R"("weight":"400")") != std::string::npos);
+
+  q.plate = "KBX123A";  // w1, w3, w5: two archived, one not
+  CHECK(seqs(o->search_weighings(q)) == std::vector{w[4], w[2], w[0]});
+  q = {};
+  q.text = "C2";
+  CHECK(seqs(o->search_weighings(q)) == std::vector{w[1]});
+  q = {};
+  q.captured_from = "2026-11-03T00:00:00.000Z";
+  q.captured_before = "2026-11-06T00:00:00.000Z";
+  CHECK(seqs(o->search_weighings(q)) == std::vector{w[4], w[3], w[2]});
+  q = {};
+  q.states = {MutationState::acknowledged};
+  CHECK(seqs(o->search_weighings(q)) == std::vector{w[4], w[3], w[2], w[1], w[0]});
+  q.states = {MutationState::pending};  // nothing queued is ever archived
+  CHECK(seqs(o->search_weighings(q)) == std::vector{w[5]});
+
+  // Pages run across the two tables in seq order, none skipped or repeated.
+  q = {};
+  q.limit = 4;
+  CHECK(seqs(o->search_weighings(q)) == std::vector{w[5], w[4], w[3], w[2]});
+  q.before_seq = w[2];
+  CHECK(seqs(o->search_weighings(q)) == std::vector{w[1], w[0]});
+  q.limit = 1;
+  q.before_seq = w[5];
+  auto one = o->search_weighings(q);
+  CHECK(seqs(one) == std::vector{w[4]});
+  CHECK(archived(one) == std::vector{false});
+  q.before_seq = w[4];
+  one = o->search_weighings(q);
+  CHECK(seqs(one) == std::vector{w[3]});
+  CHECK(archived(one) == std::vector{true});
 }

@@ -35,7 +35,8 @@ struct QueryRefusal {
 // queued (pending), sent (acknowledged), dead (dead or discarded).
 [[nodiscard]] std::string_view weighing_state(sync::MutationState state);
 
-// One item of GET /v1/weighings from a stored weighing.captured row.
-[[nodiscard]] boost::json::object weighing_item(const sync::OutboxRow& row);
+// One item of GET /v1/weighings from a stored weighing.captured row (`archived`: from the
+// evidence archive).
+[[nodiscard]] boost::json::object weighing_item(const sync::StoredRecord& record);
 
 }  // namespace weighlink::agent

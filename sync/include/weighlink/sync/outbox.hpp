@@ -145,8 +145,9 @@ struct StoredRecord {
   bool archived = false;
 };
 
-// A search over the station's weighings (kind weighing.captured), newest first
-// (Outbox::search_weighings). Every filter is optional; they all apply together.
+// A search over the station's weighings (kind weighing.captured), the outbox's and the evidence
+// archive's, newest first (Outbox::search_weighings). Every filter is optional; they all apply
+// together.
 struct WeighingQuery {
   // reference.plate upper-cased with spaces and dashes removed equals this (already normalized).
   std::string plate;
@@ -188,8 +189,9 @@ class Outbox {
   [[nodiscard]] virtual std::vector<OutboxRow> list(std::optional<MutationState> state,
                                                     std::uint64_t after_seq, std::size_t limit) = 0;
   [[nodiscard]] virtual OutboxStats stats() = 0;
-  // Weighings matching `query`, in descending seq order, at most query.limit.
-  [[nodiscard]] virtual std::vector<OutboxRow> search_weighings(const WeighingQuery& query) = 0;
+  // Weighings matching `query` in the outbox and its evidence archive (one snapshot: one query),
+  // in descending seq order, at most query.limit.
+  [[nodiscard]] virtual std::vector<StoredRecord> search_weighings(const WeighingQuery& query) = 0;
 
   // Applies the backend's answers: applied/duplicate -> acknowledged, rejected -> dead.
   [[nodiscard]] virtual boost::system::result<void> mark_results(
