@@ -32,7 +32,7 @@ void load_legal(const YAML::Node& root, const std::filesystem::path& file, Legal
       }
     }
     if (auto n = s["zero_band"]) {
-      const auto text = n.Scalar();
+      const auto& text = n.Scalar();
       const auto d = scale::Decimal::parse(text);
       if (!n.IsScalar() || !d) {
         fail(file, where + "zero_band",

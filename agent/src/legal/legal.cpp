@@ -70,9 +70,8 @@ Settings Legal::current_settings() const {
 }
 
 std::string Legal::who(const AuditChange& change) const {
-  const auto file = ctx_.config->config_file.empty()
-                        ? std::string("command line (no configuration file)")
-                        : "config file " + ctx_.config->config_file.string();
+  auto file = ctx_.config->config_file.empty() ? std::string("command line (no configuration file)")
+                                               : "config file " + ctx_.config->config_file.string();
   if (change.scope != kOriginsScope) return file;
   const auto& v = change.new_value ? *change.new_value : change.old_value.value_or("");
   if (v.ends_with("(paired)")) return "operator (the page or weighlink-agent origins)";

@@ -1,6 +1,7 @@
 #include "weighlink/agent/legal_core.hpp"
 
 #include <boost/json.hpp>
+#include <compare>
 #include <variant>
 
 namespace weighlink::agent {
@@ -177,7 +178,7 @@ bool ZeroReturn::on_reading(const scale::Reading& reading) {
   if (it == scales_.end() || !it->second.required || reading.stale) return false;
   if (reading.overload || reading.underload) return false;
   const auto band = zero_band_for(it->second.config, it->second.zero, reading.weight.decimals);
-  if (abs(reading.weight).compare(band) > 0) return false;
+  if (std::is_gt(abs(reading.weight).compare(band))) return false;
   it->second.required = false;
   return true;
 }

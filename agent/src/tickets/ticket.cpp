@@ -34,7 +34,7 @@ const json::object* object_member(const json::object* o, std::string_view name) 
 
 class Builder {
  public:
-  Builder(const TicketInput& in, std::string_view language) : in_(in), lang_(language) {}
+  explicit Builder(std::string_view language) : lang_(language) {}
 
   std::string label(std::string_view id) const {
     return ticket_label(id, lang_).value_or(std::string(id));
@@ -57,7 +57,6 @@ class Builder {
   }
 
  private:
-  const TicketInput& in_;
   std::string lang_;
 };
 
@@ -97,7 +96,7 @@ void add_parts(Ticket& t, const Builder& b, const json::object& p, const std::st
 Ticket build_ticket(const TicketInput& in, const TicketConfig& layout, std::string_view language,
                     const TicketPrint& print) {
   const std::string lang = language == "sw" ? "sw" : "en";
-  const Builder b(in, lang);
+  const Builder b(lang);
   const json::object* p = in.payload;
   Ticket t;
   t.seq = in.seq;

@@ -92,9 +92,7 @@ std::string to_winansi(std::string_view s) {
       continue;
     }
     i += n;
-    if (cp >= 0x20 && cp < 0x7F) {
-      out.push_back(static_cast<char>(cp));
-    } else if (cp >= 0xA0 && cp <= 0xFF) {
+    if ((cp >= 0x20 && cp < 0x7F) || (cp >= 0xA0 && cp <= 0xFF)) {  // the same in WinAnsi
       out.push_back(static_cast<char>(cp));
     } else {
       char byte = '?';

@@ -28,7 +28,7 @@ struct TicketConfig {
   std::string language;      // en | sw; empty = en (the station's language when one is set)
 };
 
-inline constexpr std::size_t kMaxLogoBytes = 512 * 1024;
+inline constexpr std::size_t kMaxLogoBytes = std::size_t{512} * 1024;
 inline constexpr std::size_t kMaxTicketLines = 20;  // header or footer lines
 // Field ids with a meaning of their own; "reference" = every reference value not named
 // elsewhere in the list, in the record's order.
