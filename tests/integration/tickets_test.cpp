@@ -140,6 +140,7 @@ TEST_CASE(
   // Prints of one weighing sent at once: numbered one after another, one original.
   const auto other = second.at("seq").as_int64();
   std::vector<std::future<json::object>> prints;
+  prints.reserve(6);
   for (int i = 0; i < 6; ++i) {
     prints.push_back(std::async(std::launch::async, [&, i] {
       return print(agent->http, other, "concurrent-" + std::to_string(i));

@@ -444,9 +444,10 @@ TEST_CASE("config: the ticket section loads, with its logo checked at start") {
       {"ticket: {logo_file: " + (dir / "none.jpg").string() + "}", "ticket.logo_file: cannot read"},
       {"ticket: {logo_file: " + (dir / "not.jpg").string() + "}", "is not a JPEG"},
   };
-  for (const auto& [yaml, expected] : bad) {
-    const auto error = error_of(dir, yaml + "\n");
-    CHECK_MESSAGE(error.find(expected) != std::string::npos, yaml, " -> ", error);
+  for (const auto& item : bad) {
+    const auto error = error_of(dir, item.first + "\n");
+    // CHECK_MESSAGE's lambda cannot capture a structured binding (clang): the pair's members.
+    CHECK_MESSAGE(error.find(item.second) != std::string::npos, item.first, " -> ", error);
     CHECK(error.starts_with((dir / "c.yaml").string() + ": "));
   }
 }

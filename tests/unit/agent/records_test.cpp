@@ -38,7 +38,7 @@ struct Records {
     options.station_id = config.station_id;
     options.signing_key = key;
     apply_evidence_options(config.evidence, options);
-    outbox = std::move(sync::Outbox::open(outbox_path(config), options).value());
+    outbox = sync::Outbox::open(outbox_path(config), options).value();
     for (int i = 1; i <= n; ++i) {
       sync::NewMutation m;
       m.idempotency_key = "cap-" + std::to_string(i);

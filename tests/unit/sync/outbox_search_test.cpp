@@ -31,12 +31,14 @@ std::uint64_t add(Outbox& o, const std::string& key, const std::string& kind,
 
 std::vector<std::uint64_t> seqs(const std::vector<weighlink::sync::StoredRecord>& rows) {
   std::vector<std::uint64_t> out;
+  out.reserve(rows.size());
   for (const auto& r : rows) out.push_back(r.row.seq);
   return out;
 }
 
 std::vector<bool> archived(const std::vector<weighlink::sync::StoredRecord>& rows) {
   std::vector<bool> out;
+  out.reserve(rows.size());
   for (const auto& r : rows) out.push_back(r.archived);
   return out;
 }
