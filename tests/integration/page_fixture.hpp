@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <boost/json.hpp>
+#include <condition_variable>
 #include <cstdlib>
 #include <fstream>
 #include <mutex>
@@ -36,7 +37,11 @@ class Indicator {
   Indicator(const std::filesystem::path& link, std::string protocol)
       : pty_(link), protocol_(std::move(protocol)), thread_([this] { run(); }) {}
   ~Indicator() {
-    stop_ = true;
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_all();
     thread_.join();
   }
   Indicator(const Indicator&) = delete;
@@ -68,13 +73,16 @@ class Indicator {
       } catch (const std::runtime_error&) {
         // Nobody reads (the agent is stopped): the frame is lost, as on a real line.
       }
-      std::this_thread::sleep_for(50ms);
+      // The indicator's frame period (20 Hz), not a wait for an event: the destructor wakes it.
+      std::unique_lock lock(mutex_);
+      wake_.wait_for(lock, 50ms, [this] { return stop_.load(); });
     }
   }
 
   weighlink::testing::PtyScale pty_;
   std::string protocol_;
   std::mutex mutex_;
+  std::condition_variable wake_;
   weighlink::scale::DisplayState state_;
   std::atomic<bool> sending_{false};
   std::atomic<bool> stop_{false};
