@@ -5,14 +5,13 @@
 #include <stdexcept>
 #include <string>
 
+#include "config/config_checks.hpp"
+
 namespace weighlink::agent {
 
 namespace {
 
-[[noreturn]] void fail(const std::filesystem::path& file, const std::string& key,
-                       const std::string& what) {
-  throw std::runtime_error(file.string() + ": " + key + ": " + what);
-}
+using config_checks::fail;
 
 }  // namespace
 

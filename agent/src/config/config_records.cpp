@@ -6,13 +6,12 @@
 #include <stdexcept>
 #include <string>
 
+#include "config/config_checks.hpp"
+
 namespace weighlink::agent {
 namespace {
 
-[[noreturn]] void fail(const std::filesystem::path& file, const std::string& key,
-                       const std::string& what) {
-  throw std::runtime_error(file.string() + ": " + key + ": " + what);
-}
+using config_checks::fail;
 
 std::uint64_t whole_number(const YAML::Node& node, const std::filesystem::path& file,
                            const std::string& key, std::uint64_t min, std::uint64_t max,

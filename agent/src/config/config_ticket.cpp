@@ -10,12 +10,14 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "config/config_checks.hpp"
+
 namespace weighlink::agent {
 namespace {
 
 [[noreturn]] void fail(const std::filesystem::path& file, const std::string& key,
                        const std::string& what) {
-  throw std::runtime_error(file.string() + ": ticket." + key + ": " + what);
+  config_checks::fail(file, "ticket." + key, what);
 }
 
 bool valid_field_id(const std::string& id) {

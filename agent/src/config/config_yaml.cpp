@@ -7,6 +7,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "config/config_checks.hpp"
 #include "config/config_legal.hpp"
 #include "config/config_records.hpp"
 #include "config/config_station.hpp"
@@ -15,7 +16,7 @@
 #include "weighlink/base/host_port.hpp"
 
 namespace weighlink::agent {
-namespace {
+namespace config_checks {
 
 [[noreturn]] void fail(const std::filesystem::path& file, const std::string& key,
                        const std::string& what) {
@@ -33,6 +34,13 @@ void check_keys(const YAML::Node& node, const std::set<std::string>& known,
     }
   }
 }
+
+}  // namespace config_checks
+
+namespace {
+
+using config_checks::check_keys;
+using config_checks::fail;
 
 template <class T>
 T get(const YAML::Node& node, const std::filesystem::path& file, const std::string& key,

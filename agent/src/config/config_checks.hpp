@@ -1,0 +1,23 @@
+#pragma once
+// What every section parser of the agent's configuration file shares (config_*.cpp): one error
+// form, "FILE: KEY: what is wrong", and the refusal of a key the section does not know.
+
+#include <filesystem>
+#include <set>
+#include <string>
+
+namespace YAML {
+class Node;
+}  // namespace YAML
+
+namespace weighlink::agent::config_checks {
+
+// Throws std::runtime_error "FILE: KEY: WHAT".
+[[noreturn]] void fail(const std::filesystem::path& file, const std::string& key,
+                       const std::string& what);
+
+// Fails on the first key of `node` not in `known`, naming `where` + key and listing the known ones.
+void check_keys(const YAML::Node& node, const std::set<std::string>& known,
+                const std::filesystem::path& file, const std::string& where);
+
+}  // namespace weighlink::agent::config_checks
