@@ -17,7 +17,9 @@
 #include <utility>
 
 #include "tls/local_tls_status.hpp"
+#include "uplink.hpp"
 #include "weighlink/agent/api.hpp"
+#include "weighlink/agent/devices.hpp"
 #include "weighlink/agent/frame_flags.hpp"
 #include "weighlink/agent/legal.hpp"
 #include "weighlink/agent/live_state.hpp"
@@ -85,12 +87,6 @@ void check_descriptors(const AgentConfig& config) {
 // Retrying an optional compatibility port: soon at first, then every few seconds at most.
 constexpr base::BackoffPolicy kCompatBackoff{std::chrono::milliseconds(500),
                                              std::chrono::milliseconds(5000)};
-
-// A backend address whose host is not this machine.
-bool remote_backend(const std::string& address) {
-  const auto parsed = base::parse_host_port(address);
-  return !base::is_loopback_host(parsed ? parsed->host : address);
-}
 
 }  // namespace
 
@@ -161,64 +157,10 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
   }
   auto pairing = std::move(*opened_pairing);
 
-  std::unique_ptr<sync::ReplayWorker> replay;
-  bool plaintext_remote = false;
-  if (!config.backends.empty()) {
-    sync::ReplayConfig rc;
-    rc.backends = config.backends;
-    rc.station_id = config.station_id;
-    rc.agent_version = WEIGHLINK_VERSION;
-    rc.batch_size = config.replay_batch_size;
-    rc.hello_interval = config.hello_interval;
-    rc.backoff.cap = config.replay_backoff_max;
-    rc.min_retention = config.outbox_min_retention;
-    rc.alert_pending_after = config.outbox_alert_pending_after;
-    rc.token_file = config.station_token_file.string();
-    if (config.backend_tls.enabled) {
-      rc.tls.enabled = true;
-      rc.tls.server_name = config.backend_tls.server_name;
-      auto pem = [&](const std::filesystem::path& f, std::string& out) {
-        if (f.empty()) return true;
-        auto text = base::read_pem_file(f.string());
-        if (!text) {
-          spdlog::error("backend_tls: {}", text.error().message);
-          return false;
-        }
-        out = std::move(*text);
-        return true;
-      };
-      if (!pem(config.backend_tls.ca_file, rc.tls.root_certs) ||
-          !pem(config.backend_tls.cert_file, rc.tls.cert_chain) ||
-          !pem(config.backend_tls.key_file, rc.tls.private_key)) {
-        return 2;
-      }
-    }
-    if (!config.station_token_file.empty()) {
-      auto token = base::read_token_file(config.station_token_file.string());
-      if (!token) {
-        spdlog::error("{}", token.error().message);
-        return 2;
-      }
-      rc.token = std::move(*token);
-    } else {
-      spdlog::warn("no --station-token-file: the backend will refuse this station's calls");
-    }
-    if (!config.backend_tls.enabled) {
-      for (const auto& b : config.backends) {
-        if (!remote_backend(b)) continue;
-        spdlog::warn(
-            "the backend {} is another machine and the link is plaintext: the station token and "
-            "every weighing cross the network readable; configure backend_tls",
-            b);
-        plaintext_remote = true;
-        break;
-      }
-    }
-    replay = sync::ReplayWorker::create(std::move(rc), *outbox);
-    outbox->set_on_commit([r = replay.get()] { r->notify(); });
-  } else {
-    spdlog::info("no backend configured: running offline, every mutation stays in the outbox");
-  }
+  auto uplink = make_uplink(config, *outbox);
+  if (uplink.exit_code != 0) return uplink.exit_code;
+  auto& replay = uplink.replay;
+  const bool plaintext_remote = uplink.plaintext_remote;
 
   asio::io_context ioc(1);
   LiveState live;
@@ -239,6 +181,11 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
   };
   // Software identification, audit trail (recorded before serving), zero return: legal.hpp.
   auto legal = make_legal(config, *outbox, live, pairing.get(), capture_ctx);
+  sync::BlobStore blobs(config.data_dir / "blobs");
+  // Cameras, printers, lights and barriers, remote displays (devices.hpp).
+  auto devices = make_devices({&config, outbox.get(), &live, &blobs, legal.get(), capture_ctx.clock,
+                               capture_ctx.post, capture_ctx.schedule},
+                              capture_ctx);
   Captures captures(capture_ctx);
 
   // Per scale: frames flagged by the parser, counted and warned about from the reader thread.
@@ -311,6 +258,7 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
   ctx.routes.push_back(&tickets);
   auto records = make_records_routes(config, outbox_options.signing_key, ctx);
   ctx.routes.push_back(records.get());
+  ctx.routes.push_back(devices.get());
   Api api(std::move(ctx));
   Server server(ioc, api, config.live, config.limits);
   server_ptr = &server;
@@ -376,6 +324,10 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
     }
     truconnect = std::make_unique<TruConnect>(config.truconnect, captures, WEIGHLINK_VERSION);
     server.set_truconnect(*truconnect);
+    truconnect->set_traffic(
+        [d = devices.get()](const std::string& event, const boost::json::object& data) {
+          return d->on_traffic(event, data);
+        });
     if (!bind_compat()) {
       for (const auto& port : compat_ports) {
         if (!port.listening.empty()) continue;
@@ -426,18 +378,20 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
     scale::ScaleEvents events;
     auto* handoff = handoffs.emplace_back(std::make_unique<LatestReading>()).get();
     events.on_reading = [&ioc, &live, &server, handoff, flags = flagged.at(sc.id).get(),
-                         tc = truconnect.get(), lg = legal.get()](const scale::Reading& r) {
+                         tc = truconnect.get(), lg = legal.get(),
+                         dv = devices.get()](const scale::Reading& r) {
       // Every frame is counted here, before the hand-off coalesces readings.
       if (auto line = flags->note(r, std::chrono::steady_clock::now())) {
         spdlog::warn("{}", *line);
       }
       if (!handoff->put(r)) return;
-      asio::post(ioc, [&live, &server, handoff, tc, lg] {
+      asio::post(ioc, [&live, &server, handoff, tc, lg, dv] {
         auto next = handoff->take();
         if (!next) return;
         live.on_reading(next->first, next->second);
         lg->on_reading(next->first);
         if (tc) tc->on_reading(next->first);
+        dv->on_reading(next->first);
         server.publish_reading(next->first);
       });
     };
@@ -560,6 +514,7 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
   });
 
   if (replay) replay->start();
+  devices->start();
   for (auto& r : readers) r->start();
   if (!config.ready_file.empty()) {
     if (const auto written = base::write_ready_file(config.ready_file, ready); !written) {
@@ -579,6 +534,7 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
   host->set_stop({});  // what it referred to ends here
 
   for (auto& r : readers) r->stop();
+  devices->stop();
   if (replay) replay->stop();
   outbox->close();
   if (!config.ready_file.empty()) std::filesystem::remove(config.ready_file, ec);

@@ -16,26 +16,6 @@
 #include "weighlink/base/host_port.hpp"
 
 namespace weighlink::agent {
-namespace config_checks {
-
-[[noreturn]] void fail(const std::filesystem::path& file, const std::string& key,
-                       const std::string& what) {
-  throw std::runtime_error(file.string() + ": " + key + ": " + what);
-}
-
-void check_keys(const YAML::Node& node, const std::set<std::string>& known,
-                const std::filesystem::path& file, const std::string& where) {
-  for (const auto& kv : node) {
-    const auto key = kv.first.as<std::string>();
-    if (!known.contains(key)) {
-      std::string list;
-      for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
-      fail(file, where + key, "unknown key (known keys here: " + list + ")");
-    }
-  }
-}
-
-}  // namespace config_checks
 
 namespace {
 

@@ -276,9 +276,31 @@ void Captures::enqueue(sync::NewMutation mutation, std::function<void(CaptureOut
   });
 }
 
+std::optional<CaptureError> Captures::refused(const std::string& scale_id) const {
+  for (auto* guard : ctx_.guards) {
+    if (auto refusal = guard->refuse(scale_id)) return refusal;
+  }
+  return std::nullopt;
+}
+
+void Captures::arm(const std::string& scale_id, std::vector<sync::StateWrite>& writes) const {
+  for (auto* guard : ctx_.guards) guard->arm(scale_id, writes);
+}
+
+void Captures::armed(const std::string& scale_id, bool recorded) const {
+  for (auto* guard : ctx_.guards) guard->armed(scale_id, recorded);
+}
+
+void Captures::observe(const std::string& scale_id, const CaptureOutcome& outcome) const {
+  if (!recorded(outcome)) return;
+  const RecordedWeighing weighing{scale_id, outcome.enqueued.row,
+                                  outcome.enqueued.status == sync::EnqueueStatus::replayed};
+  for (auto* observer : ctx_.observers) observer->on_recorded(weighing);
+}
+
 void Captures::capture(CaptureRequest request, std::function<void(CaptureOutcome)> done) {
-  if (auto refused = ctx_.guard ? ctx_.guard->refuse(request.scale_id) : std::nullopt) {
-    return done(CaptureOutcome{std::move(refused), {}});
+  if (auto refusal = refused(request.scale_id)) {
+    return done(CaptureOutcome{std::move(refusal), {}});
   }
   auto req = std::make_shared<CaptureRequest>(std::move(request));
   auto finish = std::make_shared<std::function<void(CaptureOutcome)>>(std::move(done));
@@ -292,8 +314,8 @@ void Captures::capture(CaptureRequest request, std::function<void(CaptureOutcome
           return false;
         }
         // Another weighing on the scale may have been recorded while this one waited.
-        if (auto refused = ctx_.guard ? ctx_.guard->refuse(req->scale_id) : std::nullopt) {
-          (*finish)(CaptureOutcome{std::move(refused), {}});
+        if (auto refusal = refused(req->scale_id)) {
+          (*finish)(CaptureOutcome{std::move(refusal), {}});
           return true;
         }
         const auto& r = req->pinned ? req->pinned->reading : *s->latest;
@@ -334,12 +356,12 @@ void Captures::capture(CaptureRequest request, std::function<void(CaptureOutcome
         m.state_writes = req->state_writes;
         spdlog::info("capture on scale {}: {} {} (reading seq {}) key {}", r.scale,
                      r.weight.to_string(), r.unit, r.seq, req->idempotency_key);
-        if (ctx_.guard) ctx_.guard->arm(r.scale, m.state_writes);
-        enqueue(std::move(m),
-                [guard = ctx_.guard, scale_id = r.scale, finish](CaptureOutcome outcome) {
-                  if (guard) guard->armed(scale_id, recorded(outcome));
-                  (*finish)(std::move(outcome));
-                });
+        arm(r.scale, m.state_writes);
+        enqueue(std::move(m), [this, scale_id = r.scale, finish](CaptureOutcome outcome) {
+          armed(scale_id, recorded(outcome));
+          observe(scale_id, outcome);
+          (*finish)(std::move(outcome));
+        });
         return true;
       },
       [this, req, finish] {

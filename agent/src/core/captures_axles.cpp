@@ -71,9 +71,7 @@ std::optional<CaptureError> Captures::start_session(const std::string& scale_id,
   const bool vehicle_on =
       s->session.state() == scale::AxleSession::State::weighing && !s->session.axles().empty();
   // A new vehicle passes the guard; restarting the one on the deck does not need to.
-  if (auto refused = ctx_.guard && !vehicle_on ? ctx_.guard->refuse(scale_id) : std::nullopt) {
-    return refused;
-  }
+  if (auto refusal = vehicle_on ? std::nullopt : refused(scale_id)) return refusal;
   if (s->session.state() == scale::AxleSession::State::weighing && !s->session.axles().empty() &&
       !restart) {
     return CaptureError{409, "session_in_progress",
@@ -257,6 +255,8 @@ void Captures::capture_axle(const std::string& scale_id, const std::string& key,
           spdlog::info("axle {} on scale {}: {} {} (reading {} seq {}) key {}", axle.number,
                        scale_id, axle.weight.to_string(), unit, axle.reading.to_string(), axle.seq,
                        key);
+          const CapturedAxle observed{scale_id, axle.number, key, axle.weight.to_string(), unit};
+          for (auto* observer : ctx_.observers) observer->on_axle(observed);
           (*finish)(AxleOutcome{std::nullopt, axle, false});
         });
         return true;
@@ -334,14 +334,15 @@ void Captures::complete_session(CaptureRequest request, std::function<void(Captu
   spdlog::info("axle weighing on scale {} complete: {} axle(s), GVW {} {} key {}", request.scale_id,
                weighing->axles.size(), weighing->gvw.to_string(), weighing->unit,
                request.idempotency_key);
-  if (ctx_.guard) ctx_.guard->arm(request.scale_id, m.state_writes);
+  arm(request.scale_id, m.state_writes);
   s->completing = true;
   auto saved = *weighing;
   enqueue(std::move(m), [this, scale_id = request.scale_id, saved,
                          done = std::move(done)](CaptureOutcome outcome) mutable {
     auto* s = slot(scale_id);
     s->completing = false;
-    if (ctx_.guard) ctx_.guard->armed(scale_id, recorded(outcome));
+    armed(scale_id, recorded(outcome));
+    observe(scale_id, outcome);
     const auto st = outcome.enqueued.status;
     if (st != sync::EnqueueStatus::accepted && st != sync::EnqueueStatus::replayed) {
       // Not recorded: reopen the session with its axles so the operator can complete again.

@@ -258,7 +258,7 @@ std::unique_ptr<Legal> make_legal(const AgentConfig& config, sync::Outbox& outbo
   auto legal = std::make_unique<Legal>(std::move(ctx));
   (void)legal->check_settings();
   captures.stamp = [l = legal.get()](json::object& payload) { l->stamp(payload); };
-  captures.guard = legal.get();
+  captures.guards.push_back(legal.get());
   return legal;
 }
 

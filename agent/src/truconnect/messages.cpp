@@ -229,6 +229,13 @@ void TruConnect::on_query_weight(Event& e) {
 }
 
 void TruConnect::on_traffic_control(Event& e) {
+  if (traffic_) {
+    if (auto answer = traffic_(e.name, e.data)) {
+      json::object ack{{"success", true}, {"supported", true}};
+      for (auto& [k, v] : *answer) ack[k] = v;
+      return e.reply(e.name + "-ack", std::move(ack));
+    }
+  }
   // Traffic control is not wired to anything here; say so instead of pretending.
   e.reply(e.name + "-ack",
           json::object{{"success", false},

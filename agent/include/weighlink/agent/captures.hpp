@@ -44,6 +44,32 @@ class CaptureGuard {
   virtual void armed(const std::string& scale_id, bool recorded) = 0;
 };
 
+// A weighing the outbox accepted (its record is on disk): a static capture or a completed axle
+// session, from the local API, the workstation or TruConnect.
+struct RecordedWeighing {
+  std::string scale_id;
+  sync::OutboxRow row;    // seq, idempotency_key, payload_json, record_hash, ...
+  bool replayed = false;  // the same Idempotency-Key again: recorded earlier, already observed
+};
+
+// An axle captured (and saved) in a scale's axle session.
+struct CapturedAxle {
+  std::string scale_id;
+  int number = 0;
+  std::string idempotency_key;
+  std::string weight;  // exact decimal, as the indicator showed it
+  std::string unit;
+};
+
+// Told what was captured, after it is on disk (the station's devices: cameras, printers,
+// barriers). Io thread only; must not block.
+class CaptureObserver {
+ public:
+  virtual ~CaptureObserver() = default;
+  virtual void on_recorded(const RecordedWeighing& /*weighing*/) {}
+  virtual void on_axle(const CapturedAxle& /*axle*/) {}
+};
+
 struct CaptureContext {
   std::string station_id;
   std::string agent_version;
@@ -60,8 +86,11 @@ struct CaptureContext {
   // the request's own `annotate`: what every record of the station carries (the software
   // identification, the audit counter). Unset: nothing added.
   std::function<void(boost::json::object&)> stamp;
-  // Unset: no rule (not owned).
-  CaptureGuard* guard = nullptr;
+  // Rules every new weighing passes, asked in order (not owned): zero return, the position
+  // sensors.
+  std::vector<CaptureGuard*> guards;
+  // Told of every recorded weighing and captured axle (not owned).
+  std::vector<CaptureObserver*> observers;
 };
 
 // A capturable reading held for a later capture, with the frames the agent saw up to it.
@@ -176,6 +205,12 @@ class Captures {
   void persist(const std::string& scale_id, std::function<void(bool)> done = {});
   [[nodiscard]] sync::StateWrite session_write(const std::string& scale_id) const;
   void restore(const std::string& scale_id, Slot& slot);
+  // The first guard's refusal, if any.
+  [[nodiscard]] std::optional<CaptureError> refused(const std::string& scale_id) const;
+  void arm(const std::string& scale_id, std::vector<sync::StateWrite>& writes) const;
+  void armed(const std::string& scale_id, bool recorded) const;
+  // Tells the observers of a recorded weighing (nothing when it was not recorded).
+  void observe(const std::string& scale_id, const CaptureOutcome& outcome) const;
 
   CaptureContext ctx_;
   std::map<std::string, Slot> slots_;

@@ -50,6 +50,12 @@ class TruConnect {
   void set_endpoints(std::string ws_url, std::string api_url);
   // The same over TLS (wss://, https://), named to clients that came over TLS.
   void set_tls_endpoints(std::string wss_url, std::string https_url);
+  // Traffic control: `enter`, `move-forward`, `move-back` and `stop` with their data. The answer
+  // is merged into the `<event>-ack` (success true, supported true); nullopt, or unset: answered
+  // supported:false as TruConnect does when nothing is wired (the station's lights, devices.hpp).
+  using Traffic = std::function<std::optional<boost::json::object>(
+      const std::string& event, const boost::json::object& data)>;
+  void set_traffic(Traffic traffic) { traffic_ = std::move(traffic); }
 
   // A new socket client: its id, and the `connected` message to send first.
   [[nodiscard]] std::string open(Client& client);
@@ -156,6 +162,7 @@ class TruConnect {
   Captures& captures_;
   std::string agent_version_;
   std::string scale_id_;
+  Traffic traffic_;
   std::string ws_url_;
   std::string api_url_;
   std::string wss_url_;

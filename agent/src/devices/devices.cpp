@@ -1,0 +1,16 @@
+// make_devices (devices.hpp): the station's device components as configured.
+
+#include "weighlink/agent/devices.hpp"
+
+namespace weighlink::agent {
+
+std::unique_ptr<DeviceHub> make_devices(DeviceEnv env, CaptureContext& captures) {
+  auto hub = std::make_unique<DeviceHub>(std::move(env));
+  // One line per device type, each adding its component when configured (and registering its
+  // CaptureGuard in `captures`, if it has one):
+
+  captures.observers.push_back(hub.get());
+  return hub;
+}
+
+}  // namespace weighlink::agent
