@@ -1,6 +1,7 @@
 // DeviceHub (devices.hpp): the agent's events to every device component, and their health.
 
 #include <boost/json.hpp>
+#include <ranges>
 
 #include "weighlink/agent/devices.hpp"
 
@@ -32,7 +33,7 @@ void DeviceHub::start() {
 
 void DeviceHub::stop() {
   if (!std::exchange(started_, false)) return;
-  for (auto it = components_.rbegin(); it != components_.rend(); ++it) (*it)->stop();
+  for (auto& component : std::ranges::reverse_view(components_)) component->stop();
 }
 
 std::vector<DeviceHealth> DeviceHub::health() const {
