@@ -333,6 +333,8 @@ const MESSAGES_EN = {
   "io.need_reason": "Type your name and the reason first: every override is recorded.",
   "io.not_done": "Not changed:",
   "io.done": "Done, recorded as audit event {n}.",
-  "error.vehicle_not_on_deck": "The vehicle is not fully on the deck: ask the driver to move onto it, then capture again.",
-  "error.position_sensor_unavailable": "The position sensors cannot be read (IO module offline): check the module.",
+  "error.vehicle_not_on_deck":
+    "The vehicle is not fully on the deck: ask the driver to move onto it, then capture again.",
+  "error.position_sensor_unavailable":
+    "The position sensors cannot be read (IO module offline): check the module.",
 };

@@ -335,6 +335,8 @@ const MESSAGES_SW = {
   "io.need_reason": "Andika jina lako na sababu kwanza: kila badiliko linarekodiwa.",
   "io.not_done": "Haijabadilishwa:",
   "io.done": "Imefanyika, imerekodiwa kama tukio la ukaguzi {n}.",
-  "error.vehicle_not_on_deck": "Gari halijakaa kamili kwenye mizani: mwambie dereva asogee juu yake, kisha pima tena.",
-  "error.position_sensor_unavailable": "Vihisi vya nafasi havisomeki (moduli ya IO haipatikani): angalia moduli.",
+  "error.vehicle_not_on_deck":
+    "Gari halijakaa kamili kwenye mizani: mwambie dereva asogee juu yake, kisha pima tena.",
+  "error.position_sensor_unavailable":
+    "Vihisi vya nafasi havisomeki (moduli ya IO haipatikani): angalia moduli.",
 };
