@@ -5,6 +5,8 @@
 #include "core/api_common.hpp"
 #include "devices/io/io_station.hpp"
 #include "weighlink/agent/legal.hpp"
+#include "weighlink/base/hash.hpp"
+#include "weighlink/record/mutation_rules.hpp"
 
 namespace weighlink::agent::io {
 namespace json = boost::json;
@@ -79,7 +81,9 @@ void IoStation::override_route(const HttpRequest& request, bool clear,
         409, "output_not_configured",
         "lane '" + scale_id + "' has no " + target + " (io.lanes[].outputs)", correlation_id));
   }
-  const auto key = "io-override:" + request.header("idempotency-key");
+  // The audit event's own key, within the 255 characters every key may have.
+  auto key = "io-override:" + request.header("idempotency-key");
+  if (key.size() > record::kMaxKeyLength) key = "io-override:" + base::sha256_hex(key);
   LanePolicy probe = l->policy;
   if (clear ? !probe.clear_override(target) : !probe.set_override(target, state)) {
     if (!clear) {
