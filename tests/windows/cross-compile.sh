@@ -20,7 +20,7 @@ version=$(sed -n 's/^project(weighlink VERSION \([0-9.]*\).*/\1/p' "$src/CMakeLi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/include"
-for d in boost spdlog fmt CLI yaml-cpp grpcpp grpc google absl sqlite3.h libserialport.h openssl; do
+for d in boost spdlog fmt CLI yaml-cpp grpcpp grpc google absl sqlite3.h libserialport.h openssl modbus; do
   ln -s "/usr/include/$d" "$work/include/$d"
 done
 # OpenSSL's configuration headers live in the multiarch directory.

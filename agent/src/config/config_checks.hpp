@@ -2,6 +2,8 @@
 // What every section parser of the agent's configuration file shares (config_*.cpp): one error
 // form, "FILE: KEY: what is wrong", and the refusal of a key the section does not know.
 
+#include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <set>
 #include <string>
@@ -24,5 +26,16 @@ void check_keys(const YAML::Node& node, const std::set<std::string>& known,
 // labels and URL paths as it is; fails naming `key` otherwise.
 void check_device_id(const std::string& id, const std::filesystem::path& file,
                      const std::string& key);
+
+// The value of `node` as a T, or a failure naming `key` and what was `expected` ("true or
+// false"). Defined for std::string, bool, int, std::size_t, std::uint32_t, std::uint64_t and
+// std::vector<std::string> (config_checks.cpp).
+template <class T>
+T get(const YAML::Node& node, const std::filesystem::path& file, const std::string& key,
+      const std::string& expected);
+
+// A number of milliseconds in min..max, or a failure naming `key` and the range.
+std::chrono::milliseconds get_ms(const YAML::Node& node, const std::filesystem::path& file,
+                                 const std::string& key, std::uint32_t min, std::uint32_t max);
 
 }  // namespace weighlink::agent::config_checks

@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "config/config_checks.hpp"
+#include "config/config_io.hpp"
 #include "config/config_legal.hpp"
 #include "config/config_records.hpp"
 #include "config/config_station.hpp"
@@ -21,16 +22,8 @@ namespace {
 
 using config_checks::check_keys;
 using config_checks::fail;
-
-template <class T>
-T get(const YAML::Node& node, const std::filesystem::path& file, const std::string& key,
-      const std::string& expected) {
-  try {
-    return node.as<T>();
-  } catch (const YAML::Exception&) {
-    fail(file, key, "expected " + expected);
-  }
-}
+using config_checks::get;
+using config_checks::get_ms;
 
 // A decimal as the indicator would display it ("20", "0.5"); YAML numbers arrive as their text.
 scale::Decimal get_decimal(const YAML::Node& node, const std::filesystem::path& file,
@@ -39,17 +32,6 @@ scale::Decimal get_decimal(const YAML::Node& node, const std::filesystem::path& 
   const auto d = scale::Decimal::parse(text);
   if (!d) fail(file, key, "'" + text + "' is not a decimal number such as 20 or 0.5");
   return *d;
-}
-
-std::chrono::milliseconds get_ms(const YAML::Node& node, const std::filesystem::path& file,
-                                 const std::string& key, std::uint32_t min, std::uint32_t max) {
-  const auto v = get<std::uint32_t>(node, file, key, "a number of milliseconds");
-  if (v < min || v > max) {
-    fail(file, key,
-         std::to_string(v) + " is out of range " + std::to_string(min) + ".." +
-             std::to_string(max) + " ms");
-  }
-  return std::chrono::milliseconds(v);
 }
 
 // The scale keys beyond id, source and protocol (docs/configuration.md, "Scale keys").
@@ -412,7 +394,8 @@ AgentConfig load_config_file(const std::filesystem::path& file) {
               "tls",
               "station",
               "ticket",
-              "evidence"},
+              "evidence",
+              "io"},
              file, "");
   listen_key(root["listen"], file, "listen", cfg.listen_host, cfg.listen_port);
   if (auto n = root["allow_remote"]) {
@@ -546,6 +529,7 @@ AgentConfig load_config_file(const std::filesystem::path& file) {
     }
   }
   load_legal(root, file, cfg.legal);
+  load_io(root, file, cfg);  // after scales: each lane names one
   if (!cfg.truconnect.scale.empty() &&
       std::none_of(cfg.scales.begin(), cfg.scales.end(),
                    [&](const auto& s) { return s.id == cfg.truconnect.scale; })) {

@@ -79,12 +79,11 @@ std::string Legal::who(const AuditChange& change) const {
   return file;
 }
 
-bool Legal::record(const AuditChange& change, const Settings& after) {
+sync::EnqueueResult Legal::enqueue_event(const AuditChange& change, const std::string& by,
+                                         const std::string& reason, const std::string& key,
+                                         std::vector<sync::StateWrite> writes) {
   const auto n = counter_ + 1;
   const auto now = ctx_.clock->now();
-  std::string reason = "changed since the previous run";
-  if (first_start_) reason = "initial setting (first start)";
-  if (change.scope == kOriginsScope) reason = "origin pairing";
   json::object event{{"station_id", ctx_.config->station_id},
                      {"n", n},
                      {"at", scale::format_timestamp(now)},
@@ -92,22 +91,52 @@ bool Legal::record(const AuditChange& change, const Settings& after) {
                      {"scope", change.scope},
                      {"old", text_or_null(change.old_value)},
                      {"new", text_or_null(change.new_value)},
-                     {"by", who(change)},
+                     {"by", by},
                      {"reason", reason},
                      {"software", ctx_.software.to_json()}};
   sync::NewMutation m;
-  // A key no client can have chosen before: the event's number alone could collide.
-  m.idempotency_key = "weighlink-audit-" + std::to_string(n) + "-" + detail::random_id();
   m.kind = kAuditEventKind;
   m.payload_json = record::serialize_exact(event);
-  m.request_hash = base::sha256_hex(m.payload_json);
+  if (key.empty()) {
+    // A key no client can have chosen before: the event's number alone could collide.
+    m.idempotency_key = "weighlink-audit-" + std::to_string(n) + "-" + detail::random_id();
+    m.request_hash = base::sha256_hex(m.payload_json);
+  } else {
+    // The caller's key: a retry of the same action is the event recorded first (its number and
+    // time differ, so the hash covers what was asked only).
+    m.idempotency_key = key;
+    m.request_hash = base::sha256_hex(change.scope + "\n" + change.setting + "\n" +
+                                      change.new_value.value_or("") + "\n" + by + "\n" + reason);
+  }
   m.created_at_ms = to_ms(now);
-  // The counter, the event's index and the snapshot with this change commit with the event, so
-  // the counter never goes back and an event is never recorded twice.
+  // The counter and the event's index commit with the event, so the counter never goes back
+  // and an event is never recorded twice.
   m.state_writes = {{kAuditCounterKey, std::to_string(n)},
-                    {kAuditEventPrefix + std::to_string(n), m.idempotency_key},
-                    {kSettingsKey, json::serialize(to_json(after))}};
-  const auto result = ctx_.outbox->enqueue_wait(std::move(m));
+                    {kAuditEventPrefix + std::to_string(n), m.idempotency_key}};
+  for (auto& w : writes) m.state_writes.push_back(std::move(w));
+  auto result = ctx_.outbox->enqueue_wait(std::move(m));
+  if (result.status == sync::EnqueueStatus::accepted) counter_ = n;
+  return result;
+}
+
+sync::EnqueueResult Legal::record_action(const AuditChange& change, const std::string& by,
+                                         const std::string& reason, const std::string& key) {
+  auto result = enqueue_event(change, by, reason, key, {});
+  if (result.status == sync::EnqueueStatus::accepted) {
+    spdlog::info("audit event {}: {} {}: {} -> {} by {} ({})", counter_, change.scope,
+                 change.setting, change.old_value.value_or("(none)"),
+                 change.new_value.value_or("(none)"), by, reason);
+  }
+  return result;
+}
+
+bool Legal::record(const AuditChange& change, const Settings& after) {
+  std::string reason = "changed since the previous run";
+  if (first_start_) reason = "initial setting (first start)";
+  if (change.scope == kOriginsScope) reason = "origin pairing";
+  // The snapshot with this change commits with the event.
+  const auto result = enqueue_event(change, who(change), reason, {},
+                                    {{kSettingsKey, json::serialize(to_json(after))}});
   if (result.status != sync::EnqueueStatus::accepted) {
     // Tried again every status interval: said once per cause, not every second.
     if (std::exchange(last_failure_, result.message) != result.message) {
@@ -117,8 +146,7 @@ bool Legal::record(const AuditChange& change, const Settings& after) {
     return false;
   }
   last_failure_.clear();
-  counter_ = n;
-  spdlog::info("audit event {}: {} {}: {} -> {} ({})", n, change.scope, change.setting,
+  spdlog::info("audit event {}: {} {}: {} -> {} ({})", counter_, change.scope, change.setting,
                change.old_value.value_or("(none)"), change.new_value.value_or("(none)"),
                who(change));
   return true;

@@ -203,6 +203,34 @@ TEST_CASE(
   CHECK(two.enqueued.status == EnqueueStatus::accepted);
 }
 
+TEST_CASE("legal: an operator's action is an audit event, recorded once per key") {
+  LegalStation ls;
+  const auto first = ls.legal->audit_counter();
+  AuditChange change{"io/main", "exit_barrier", "closed", "open"};
+  auto r = ls.legal->record_action(change, "op-7", "truck stuck", "io-override:k1");
+  REQUIRE(r.status == EnqueueStatus::accepted);
+  CHECK(ls.legal->audit_counter() == first + 1);
+  const auto p = payload_of(ls.st.rows().back());
+  CHECK(p.at("n") == first + 1);
+  CHECK(p.at("scope") == "io/main");
+  CHECK(p.at("old") == "closed");
+  CHECK(p.at("new") == "open");
+  CHECK(p.at("by") == "op-7");
+  CHECK(p.at("reason") == "truck stuck");
+
+  // A retry of the same action: the event recorded first; the counter stays.
+  r = ls.legal->record_action(change, "op-7", "truck stuck", "io-override:k1");
+  CHECK(r.status == EnqueueStatus::replayed);
+  CHECK(ls.legal->audit_counter() == first + 1);
+  // The same key for another action is refused.
+  r = ls.legal->record_action(change, "op-8", "truck stuck", "io-override:k1");
+  CHECK(r.status == EnqueueStatus::key_reused);
+  CHECK(ls.legal->audit_counter() == first + 1);
+
+  ls.restart();  // the counter is durable; an action is no setting to record again
+  CHECK(ls.legal->audit_counter() == first + 1);
+}
+
 TEST_CASE("legal: with zero_return off the next weighing is not held") {
   AgentConfig c;
   c.scales = {main_scale()};

@@ -53,6 +53,15 @@ class Legal final : public ApiRoutes, public CaptureGuard {
   // A reading on the io thread: releases zero return.
   void on_reading(const scale::Reading& reading);
 
+  // An operator's action on the station (a manual override of a light or a barrier,
+  // docs/devices.md): recorded as a weighlink.audit_event like a changed setting (`setting` of
+  // `scope`, old -> new, `by` whom and the `reason`), advancing the counter. The same `key`
+  // again answers the event recorded first (EnqueueStatus::replayed). Blocks on the outbox (the
+  // local disk) like check_settings().
+  [[nodiscard]] sync::EnqueueResult record_action(const AuditChange& change, const std::string& by,
+                                                  const std::string& reason,
+                                                  const std::string& key);
+
   [[nodiscard]] const SoftwareId& software() const { return ctx_.software; }
   [[nodiscard]] std::uint64_t audit_counter() const { return counter_; }
 
@@ -71,6 +80,11 @@ class Legal final : public ApiRoutes, public CaptureGuard {
   [[nodiscard]] Settings current_settings() const;
   [[nodiscard]] std::string who(const AuditChange& change) const;
   bool record(const AuditChange& change, const Settings& after);
+  // Records one audit event (its number the counter's next), with `writes` committed with it;
+  // `key` empty: a fresh one.
+  sync::EnqueueResult enqueue_event(const AuditChange& change, const std::string& by,
+                                    const std::string& reason, const std::string& key,
+                                    std::vector<sync::StateWrite> writes);
 
   Context ctx_;
   ZeroReturn zero_;
