@@ -39,13 +39,14 @@ std::string image_bytes(std::size_t n, unsigned seed) {
 // `files`.
 class StationData {
  public:
-  explicit StationData(const TempDir& dir) : data_(dir / "data"), blobs_(data_ / "blobs") {
+  explicit StationData(const TempDir& dir, std::string station_id = "st-1")
+      : station_id_(std::move(station_id)), data_(dir / "data"), blobs_(data_ / "blobs") {
     std::filesystem::create_directories(data_);
     if (!std::filesystem::exists(data_ / "station.key")) {
       REQUIRE(record::create_station_key((data_ / "station.key").string()).has_value());
     }
     sync::OutboxOptions options;
-    options.station_id = "st-1";
+    options.station_id = station_id_;
     options.signing_key = record::read_station_key((data_ / "station.key").string()).value();
     outbox_ = std::move(sync::Outbox::open(data_ / "outbox.db", options).value());
   }
@@ -59,7 +60,7 @@ class StationData {
     for (const auto& [sha, bytes] : files) {
       attachments.push_back({{"sha256", sha}, {"bytes", bytes}, {"content_type", "image/jpeg"}});
     }
-    const boost::json::object payload{{"station_id", "st-1"},
+    const boost::json::object payload{{"station_id", station_id_},
                                       {"scale", "main"},
                                       {"trigger", "capture"},
                                       {"attachments", attachments}};
@@ -79,6 +80,7 @@ class StationData {
   }
 
  private:
+  std::string station_id_;
   std::filesystem::path data_;
   sync::BlobStore blobs_;
   std::unique_ptr<sync::Outbox> outbox_;
@@ -317,4 +319,40 @@ TEST_CASE("blobs: a backend restored from an older backup gets the lost records'
   // Since this agent started: w2's image twice (before the restore and after it), w1's, which the
   // dump kept, never: asked for, not sent again.
   CHECK(agent_status(agent->http).at("uplink").at("blobs_uploaded") == 2);
+}
+
+TEST_CASE("blobs: two stations sending the same image through two replicas store it once") {
+  const auto bytes = image_bytes(1024 * 1024, 8);  // four chunks each way
+  TempDir dir_a;
+  TempDir dir_b;
+  std::string sha;
+  for (auto* dir : {&dir_a, &dir_b}) {
+    StationData station(*dir, dir == &dir_a ? "st-a" : "st-b");
+    sha = station.put(bytes);
+    station.enqueue("w1:images", {{sha, bytes.size()}});
+  }
+  PgCluster pg;
+  migrate(pg.dsn());
+  write_secret_file(dir_a / "token", add_station(pg.dsn(), "st-a") + "\n");
+  write_secret_file(dir_b / "token", add_station(pg.dsn(), "st-b") + "\n");
+  BackendServer one(pg.dsn(), dir_a.path(), {}, "127.0.0.1:0", "replica-1");
+  BackendServer two(pg.dsn(), dir_b.path(), {}, "127.0.0.1:0", "replica-2");
+  AgentProcess a(dir_a, {"--station-id", "st-a", "--backend", one.grpc(), "--station-token-file",
+                         (dir_a / "token").string()});
+  AgentProcess b(dir_b, {"--station-id", "st-b", "--backend", two.grpc(), "--station-token-file",
+                         (dir_b / "token").string()});
+  REQUIRE(eventually([&] { return drained(a.http) && drained(b.http); }, std::chrono::seconds(30)));
+  CHECK(pg.query_scalar("SELECT count(*) FROM evidence_blobs") == "1");
+  CHECK(pg.query_scalar("SELECT complete FROM evidence_blobs") == "t");
+  CHECK(pg.query_scalar("SELECT count(*) FROM evidence_blob_chunks") == "4");
+  CHECK(pg.query_scalar("SELECT encode(sha256(string_agg(data, ''::bytea ORDER BY \"offset\")), "
+                        "'hex') FROM evidence_blob_chunks") == sha);
+  CHECK(pg.query_scalar("SELECT count(*) FROM mutation_log WHERE kind = "
+                        "'weighlink.capture_images'") == "2");
+  // Whichever finished first, the other found it whole or completed what was there: one upload
+  // of the whole, at most, per station.
+  const auto uploaded = agent_status(a.http).at("uplink").at("blobs_uploaded").as_int64() +
+                        agent_status(b.http).at("uplink").at("blobs_uploaded").as_int64();
+  CHECK(uploaded >= 1);
+  CHECK(uploaded <= 2);
 }
