@@ -425,6 +425,12 @@ static int run(int argc, char** argv) {
                    "mutations per Replay call; larger batches are refused before any work")
       ->capture_default_str()
       ->check(CLI::Range(std::size_t{1}, std::size_t{100000}));
+  serve_cmd
+      ->add_option("--max-blob-bytes", serve.max_blob_bytes,
+                   "the largest evidence file (camera image) taken; stations report larger ones "
+                   "lost")
+      ->capture_default_str()
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 30));
   serve_cmd->add_option("--log-level", log_level, "trace, debug, info, warn, error")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));

@@ -47,6 +47,7 @@ Uplink make_uplink(const AgentConfig& config, sync::Outbox& outbox) {
   rc.min_retention = config.outbox_min_retention;
   rc.alert_pending_after = config.outbox_alert_pending_after;
   rc.token_file = config.station_token_file.string();
+  rc.blob_dir = config.data_dir / "blobs";  // the BlobStore's (DeviceEnv): records' evidence files
   if (config.backend_tls.enabled) {
     rc.tls.enabled = true;
     rc.tls.server_name = config.backend_tls.server_name;

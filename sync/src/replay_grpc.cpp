@@ -6,14 +6,17 @@
 
 #include <boost/json.hpp>
 #include <condition_variable>
+#include <functional>
 #include <future>
 #include <mutex>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "weighlink/base/hash.hpp"
 #include "weighlink/base/log_text.hpp"
 #include "weighlink/record/typed_payload.hpp"
+#include "weighlink/sync/attachments.hpp"
 #include "weighlink/sync/replay.hpp"
 #include "weighlink/sync/v1/sync.grpc.pb.h"
 
@@ -75,6 +78,78 @@ ReplayAnswer from_proto(const pb::ReplayResponse& res) {
   }
   return answer;
 }
+
+// The evidence calls (BlobStatus, PutBlobChunk, ReportBlobLost) for send_attachments(), on the
+// worker's stub, each with the worker's deadline and token.
+class GrpcBlobRemote final : public BlobRemote {
+ public:
+  using ContextFactory = std::function<std::unique_ptr<grpc::ClientContext>()>;
+  GrpcBlobRemote(pb::SyncService::Stub& stub, std::string station_id, ContextFactory context)
+      : stub_(stub), station_id_(std::move(station_id)), context_(std::move(context)) {}
+
+  RemoteResult<RemoteBlobState> status(const std::string& sha256) override {
+    pb::BlobStatusRequest req;
+    req.set_station_id(station_id_);
+    req.set_sha256(sha256);
+    pb::BlobStatusResponse res;
+    auto ctx = context_();
+    const auto status = stub_.BlobStatus(ctx.get(), req, &res);
+    if (!status.ok()) return error(status);
+    return RemoteBlobState{res.received_bytes(), res.complete(), res.max_bytes()};
+  }
+
+  RemoteResult<RemoteBlobState> put_chunk(const Attachment& blob, std::uint64_t total_bytes,
+                                          std::uint64_t offset, std::string_view data) override {
+    pb::BlobChunk req;
+    req.set_station_id(station_id_);
+    req.set_sha256(blob.sha256);
+    req.set_total_bytes(total_bytes);
+    req.set_content_type(blob.content_type);
+    req.set_offset(offset);
+    req.set_data(std::string(data));
+    pb::BlobStatusResponse res;
+    auto ctx = context_();
+    const auto status = stub_.PutBlobChunk(ctx.get(), req, &res);
+    if (!status.ok()) return error(status);
+    return RemoteBlobState{res.received_bytes(), res.complete(), res.max_bytes()};
+  }
+
+  RemoteResult<void> report_lost(const Attachment& blob, const OutboxRow& row,
+                                 std::string_view reason) override {
+    pb::BlobLost req;
+    req.set_station_id(station_id_);
+    req.set_sha256(blob.sha256);
+    req.set_idempotency_key(row.idempotency_key);
+    req.set_seq(row.seq);
+    req.set_reason(std::string(reason.substr(0, 300)));
+    pb::BlobLostResponse res;
+    auto ctx = context_();
+    const auto status = stub_.ReportBlobLost(ctx.get(), req, &res);
+    if (!status.ok()) return error(status);
+    spdlog::warn("evidence file {} of record seq {} ({}) could not be sent: {}", blob.sha256,
+                 row.seq, base::log_safe(row.idempotency_key), base::log_safe(reason, 300));
+    return {};
+  }
+
+ private:
+  // A refusal of the blob itself, or a backend without these calls, will not change by retrying:
+  // the blob is reported lost and the record goes on. Anything else retries the batch.
+  static RemoteError error(const grpc::Status& status) {
+    const auto code = status.error_code();
+    const bool permanent =
+        code == grpc::StatusCode::INVALID_ARGUMENT || code == grpc::StatusCode::UNIMPLEMENTED ||
+        code == grpc::StatusCode::OUT_OF_RANGE || code == grpc::StatusCode::FAILED_PRECONDITION;
+    std::string message = status.error_message();
+    if (code == grpc::StatusCode::UNIMPLEMENTED) {
+      message = "the backend does not take evidence files (older than weighlink's issue 20)";
+    }
+    return RemoteError{static_cast<int>(code), std::move(message), permanent};
+  }
+
+  pb::SyncService::Stub& stub_;
+  std::string station_id_;
+  ContextFactory context_;
+};
 
 class GrpcReplayWorker final : public ReplayWorker {
  public:
@@ -297,6 +372,7 @@ class GrpcReplayWorker final : public ReplayWorker {
     const auto batch = cursor_.next_batch(batch_.size());
     const auto& rows = batch.rows;
     if (rows.empty()) return std::size_t{0};
+    if (auto sent = send_blobs(batch); !sent) return sent.error();
     pb::ReplayRequest req;
     req.set_station_id(config_.station_id);
     for (const auto& row : rows) {
@@ -350,6 +426,33 @@ class GrpcReplayWorker final : public ReplayWorker {
     std::lock_guard lock(mu_);
     status_.sent += static_cast<std::uint64_t>(res.results_size());
     return rows.size();
+  }
+
+  // The evidence files the batch's rows list, before the batch (attachments.hpp). A failure stops
+  // the batch like a failed Replay, without isolating anything: it is not the rows' fault.
+  boost::system::result<void, CallError> send_blobs(const ReplayCursor::Batch& batch) {
+    if (config_.blob_dir.empty()) return {};
+    std::set<std::uint64_t> markers;
+    for (const auto& [seq, reason] : batch.markers) markers.insert(seq);
+    GrpcBlobRemote remote(*stub_, config_.station_id, [this] { return context(); });
+    auto tally = send_attachments(batch.rows, markers, blob_store_, remote);
+    if (!tally) {
+      const auto code = tally.error().code == 0 ? grpc::StatusCode::UNKNOWN
+                                                : static_cast<grpc::StatusCode>(tally.error().code);
+      return CallError{code, "evidence file upload: " + tally.error().message};
+    }
+    if (tally->uploaded > 0 || tally->lost > 0) {
+      spdlog::info(
+          "evidence files before seq {}..{}: {} uploaded ({} bytes), {} held already, {} "
+          "lost",
+          batch.rows.front().seq, batch.rows.back().seq, tally->uploaded, tally->bytes_sent,
+          tally->already_held, tally->lost);
+    }
+    std::lock_guard lock(mu_);
+    status_.blobs_uploaded += tally->uploaded;
+    status_.blob_bytes_sent += tally->bytes_sent;
+    status_.blobs_lost += tally->lost;
+    return {};
   }
 
   // A timeout or a refusal for load or size shrinks the next batch; a limit the backend
@@ -449,6 +552,7 @@ class GrpcReplayWorker final : public ReplayWorker {
 
   ReplayConfig config_;
   Outbox& outbox_;
+  BlobStore blob_store_{config_.blob_dir};
   AdaptiveBatch batch_;                       // worker thread
   std::chrono::milliseconds retry_after_{0};  // worker thread: the backend's hint
   std::mt19937 rng_;

@@ -31,6 +31,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         check(!dump_base(m->dump).empty());
         check(format_utc_timestamp(m->created_at) == m->created_at_text);
         for (const auto& [table, count] : m->row_counts) check(count >= 0);
+        if (m->evidence_blobs) {
+          check(*m->evidence_blobs >= 0 && m->evidence_checksum.size() == 64);
+        }
       } else {
         check(m.error().code == std::errc::invalid_argument);
         check(!m.error().message.empty());

@@ -127,8 +127,8 @@ TEST_CASE("verify-backup: a clean dump passes, is promoted and moves durable_seq
   }
   CHECK(steps == std::vector<std::string>{"locate", "pick", "size_guard", "format", "checksum",
                                           "scratch", "restore_pre-data", "restore_data",
-                                          "restore_post-data", "vacuum_analyze", "row_counts",
-                                          "orphan_sweep", "promote"});
+                                          "restore_post-data", "vacuum_analyze", "evidence",
+                                          "row_counts", "orphan_sweep", "promote"});
   CHECK(v.report.at("row_counts").as_object().at("weighings").as_int64() == 1200);
 
   // Promoted: the pointer and the dump's verification record.

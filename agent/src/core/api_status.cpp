@@ -49,6 +49,9 @@ json::object Api::status() const {
               {"batch_size", u.batch_size},
               {"stuck", u.stuck},
               {"withheld", u.withheld},
+              {"blobs_uploaded", u.blobs_uploaded},
+              {"blob_bytes_sent", u.blob_bytes_sent},
+              {"blobs_lost", u.blobs_lost},
               {"transport", ctx_.uplink_transport},
               {"plaintext_remote", ctx_.uplink_plaintext_remote}};
     uplink["last_sync"] =
@@ -122,6 +125,11 @@ HttpResponse Api::metrics() const {
   gauge("weighlink_agent_outbox_withheld",
         "Mutations withheld since start: the backend failed every call holding one alone.", "",
         uplink.withheld);
+  gauge("weighlink_agent_blobs_uploaded", "Evidence files uploaded whole since start.", "",
+        uplink.blobs_uploaded);
+  gauge("weighlink_agent_blobs_lost",
+        "Evidence files reported lost since start (missing or altered here, or too large).", "",
+        uplink.blobs_lost);
   gauge("weighlink_agent_uplink_online", "1 when the backend answers.", "", online ? 1 : 0);
   gauge("weighlink_agent_live_clients", "WebSocket clients connected (live and TruConnect).", "",
         ctx_.live_clients ? ctx_.live_clients() : 0);

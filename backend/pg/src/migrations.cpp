@@ -169,6 +169,39 @@ COMMENT ON COLUMN mutation_log.payload_text IS
   'withheld, or not JSON: payload holds what was kept).';
 )sql";
 
+// v6: evidence files (camera images) that records list in their payload's `attachments`
+// (docs/decisions/0008-evidence-images.md): one row per blob, by content, and its bytes in chunk
+// rows of bytea, so pg_dump, logical replication and a row count see them like any other row.
+// received_bytes is the contiguous prefix held (uploads resume there); complete once the whole
+// hashed to the name. A blob the agent could not send is recorded in evidence_blob_losses.
+constexpr std::string_view kSchemaV6 = R"sql(
+CREATE TABLE evidence_blobs (
+  sha256 text PRIMARY KEY CHECK (sha256 ~ '^[0-9a-f]{64}$'),
+  station_id text NOT NULL,
+  bytes bigint NOT NULL CHECK (bytes >= 0),
+  content_type text NOT NULL,
+  received_bytes bigint NOT NULL DEFAULT 0 CHECK (received_bytes BETWEEN 0 AND bytes),
+  complete boolean NOT NULL DEFAULT false,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  completed_at timestamptz
+);
+CREATE TABLE evidence_blob_chunks (
+  sha256 text NOT NULL REFERENCES evidence_blobs (sha256) ON DELETE CASCADE,
+  "offset" bigint NOT NULL CHECK ("offset" >= 0),
+  data bytea NOT NULL,
+  PRIMARY KEY (sha256, "offset")
+);
+CREATE TABLE evidence_blob_losses (
+  station_id text NOT NULL,
+  idempotency_key text NOT NULL,
+  sha256 text NOT NULL,
+  seq bigint NOT NULL,
+  reason text NOT NULL,
+  reported_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (station_id, idempotency_key, sha256)
+);
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, "stations, mutation_log, weighings, backend_meta", kSchemaV1},
     Migration{2, "station signing keys, mutation evidence, weighing decks and axles", kSchemaV2},
@@ -177,6 +210,8 @@ constexpr std::array kMigrations = {
     Migration{4, "stations.accept_unsigned_weighings (existing stations true, new ones false)",
               kSchemaV4},
     Migration{5, "mutation_log.payload_text: the exact payload the record hash covers", kSchemaV5},
+    Migration{6, "evidence_blobs, evidence_blob_chunks, evidence_blob_losses: records' images",
+              kSchemaV6},
 };
 
 }  // namespace

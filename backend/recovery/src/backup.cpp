@@ -25,6 +25,7 @@
 #include "weighlink/base/file_write.hpp"
 #include "weighlink/base/hash.hpp"
 #include "weighlink/base/subprocess.hpp"
+#include "weighlink/pg/evidence_sql.hpp"
 #include "weighlink/pg/pg.hpp"
 #include "weighlink/recovery/backup_catalog.hpp"
 #include "weighlink/recovery/backup_policy.hpp"
@@ -155,6 +156,15 @@ int run_backup(const BackupOptions& options, const base::Console& console) {
     return fail(console,
                 "cannot read the stations (is the database migrated?): " + db.last_error());
   }
+  // The evidence files in the snapshot (schema v6 on): verify-backup recomputes both figures.
+  std::optional<boost::json::object> evidence;
+  if (auto has = db.exec("SELECT to_regclass('public.evidence_blobs') IS NOT NULL");
+      has && has->rows() == 1 && has->get(0, 0) == "t") {
+    auto summary = db.exec(std::string(pg::kEvidenceSummarySql));
+    if (!summary) return fail(console, "cannot count the evidence files: " + db.last_error());
+    evidence = boost::json::object{{"count", std::stoll(std::string(summary->get(0, 0)))},
+                                   {"checksum", std::string(summary->get(0, 1))}};
+  }
   std::string generation;
   if (auto g = db.exec("SELECT value FROM backend_meta WHERE key = 'generation'");
       g && g->rows() == 1) {
@@ -203,6 +213,7 @@ int run_backup(const BackupOptions& options, const base::Console& console) {
                                {"row_counts", counts_json},
                                {"station_high_water", high_water},
                                {"dump_seconds", dump_s}};
+  if (evidence) manifest["evidence_blobs"] = std::move(*evidence);
   const fs::path manifest_partial = manifest_file.string() + ".partial";
   {
     std::ofstream out(manifest_partial, std::ios::trunc);

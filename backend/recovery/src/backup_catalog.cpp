@@ -85,6 +85,17 @@ base::Expected<BackupManifest> parse_manifest(std::string_view text) {
   auto high_water = read_counts(o, "station_high_water");
   if (!high_water) return high_water.error();
   m.station_high_water = std::move(*high_water);
+  if (const auto* evidence = o.if_contains("evidence_blobs")) {
+    const auto* e = evidence->if_object();
+    const auto count = e ? as_int(e->if_contains("count")) : std::nullopt;
+    const auto checksum = e ? as_string(e->if_contains("checksum")) : std::nullopt;
+    if (!count || *count < 0 || !checksum || checksum->size() != 64) {
+      return base::invalid_argument(
+          "`evidence_blobs` is not {\"count\": N, \"checksum\": 64 hex digits}");
+    }
+    m.evidence_blobs = *count;
+    m.evidence_checksum = *checksum;
+  }
   return m;
 }
 

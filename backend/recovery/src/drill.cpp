@@ -23,6 +23,7 @@
 #include "restore_steps.hpp"
 #include "weighlink/base/hash.hpp"
 #include "weighlink/base/subprocess.hpp"
+#include "weighlink/pg/evidence_sql.hpp"
 #include "weighlink/pg/pg.hpp"
 #include "weighlink/recovery/backup_catalog.hpp"
 #include "weighlink/recovery/commands.hpp"
@@ -244,6 +245,29 @@ class Drill {
     }
     record_.schema = std::to_string(run.schema_before) + " -> " + std::to_string(run.schema_after);
     generation_ = run.generation;
+    return evidence(db);
+  }
+
+  // The restored records' images (evidence files) are there whole, as verify-backup checks them:
+  // a drill that brings back rows without their images has not recovered the evidence.
+  bool evidence(pg::PgConnection& db) {
+    auto listed = db.exec(std::string(pg::kAttachmentsSelectSql));
+    if (!listed) {
+      return fail(kExitFailure, "evidence",
+                  "cannot read the restored evidence files: " + db.last_error());
+    }
+    int present = 0;
+    for (int i = 0; i < listed->rows(); ++i) {
+      const auto a = pg::attachment_row(*listed, i);
+      if (!a.ok()) {
+        return fail(kExitDrillFailed, "evidence",
+                    "record seq " + std::to_string(a.seq) + " of station " + a.station_id +
+                        " lists evidence file " + a.sha256 + ": " + a.state + " (" + a.detail +
+                        "); see EVIDENCE_MISSING in docs/operations.md");
+      }
+      present += a.state == "present" ? 1 : 0;
+    }
+    record_.notes.push_back(std::to_string(present) + " images of restored records present");
     return true;
   }
 

@@ -9,6 +9,7 @@
 #include "weighlink/base/file_write.hpp"
 #include "weighlink/base/hash.hpp"
 #include "weighlink/base/subprocess.hpp"
+#include "weighlink/pg/evidence_sql.hpp"
 #include "weighlink/recovery/dump_archive.hpp"
 
 namespace weighlink::recovery::verify {
@@ -29,7 +30,7 @@ class Checks {
     if (!pick() || !guard_size()) return;
     start_scratch();
     if (!fetch_and_walk() || !checksum() || !restore() || !vacuum_analyze() || !connect() ||
-        !row_counts() || !orphan_sweep()) {
+        !evidence() || !row_counts() || !orphan_sweep()) {
       return;
     }
   }
@@ -332,6 +333,80 @@ class Checks {
     report_.fail(VerifyCode::could_not_run,
                  "cannot connect to the restored database: " + restored_->last_error() +
                      "; the disposable cluster's log: " + target_.log_tail());
+    return false;
+  }
+
+  // The evidence files (images) records list: before the row counts, so that a restore that
+  // brought the rows back without their images says so by its own code. The manifest's count and
+  // checksum of complete blobs against the restore's, then every applied record's attachments
+  // held whole and hashing to their names (or reported lost by the station).
+  bool evidence() {
+    auto& restored = *restored_;
+    const auto t = Clock::now();
+    const auto& m = manifest();
+    const bool expected = run_.candidate->has_manifest && m.evidence_blobs.has_value();
+    auto has = restored.exec("SELECT to_regclass('public.evidence_blobs') IS NOT NULL");
+    if (!has || has->get(0, 0) != "t") {
+      if (expected && *m.evidence_blobs > 0) {
+        return evidence_failed(t,
+                               "the manifest lists " + std::to_string(*m.evidence_blobs) +
+                                   " evidence files and the restore has no evidence_blobs "
+                                   "table",
+                               {});
+      }
+      return true;  // a database from before schema v6, or not weighlink's
+    }
+    auto summary = restored.exec(std::string(pg::kEvidenceSummarySql));
+    auto listed = restored.exec(std::string(pg::kAttachmentsSelectSql));
+    if (!summary || !listed) {
+      report_.step("evidence", false, seconds_since(t), restored.last_error());
+      report_.fail(VerifyCode::could_not_run,
+                   "cannot read the restored evidence files: " + restored.last_error());
+      return false;
+    }
+    const auto count = std::stoll(std::string(summary->get(0, 0)));
+    const std::string checksum(summary->get(0, 1));
+    json::object figures{{"count", count}, {"checksum", checksum}};
+    report_.set("evidence_blobs", figures);
+    if (expected && (count != *m.evidence_blobs || checksum != m.evidence_checksum)) {
+      return evidence_failed(
+          t,
+          "the restore holds " + std::to_string(count) + " complete evidence files (checksum " +
+              checksum.substr(0, 12) + "...), the manifest " + std::to_string(*m.evidence_blobs) +
+              " (" + m.evidence_checksum.substr(0, 12) + "...)",
+          {{"restored", figures},
+           {"manifest", {{"count", *m.evidence_blobs}, {"checksum", m.evidence_checksum}}}});
+    }
+    json::array bad;
+    std::string first;
+    int lost = 0;
+    for (int i = 0; i < listed->rows(); ++i) {
+      const auto a = pg::attachment_row(*listed, i);
+      if (a.state == "lost") ++lost;
+      if (a.ok()) continue;
+      if (first.empty()) {
+        first = "record seq " + std::to_string(a.seq) + " of station " + a.station_id +
+                " lists evidence file " + a.sha256 + ": " + a.state + " (" + a.detail + ")";
+      }
+      if (bad.size() < 10) {
+        bad.push_back({{"station_id", a.station_id},
+                       {"seq", a.seq},
+                       {"sha256", a.sha256},
+                       {"state", a.state},
+                       {"detail", a.detail}});
+      }
+    }
+    if (!first.empty()) return evidence_failed(t, first, {{"attachments", bad}});
+    report_.step("evidence", true, seconds_since(t),
+                 std::to_string(count) + " evidence files; " + std::to_string(listed->rows()) +
+                     " attachments of records present (" + std::to_string(lost) +
+                     " reported lost by their stations)");
+    return true;
+  }
+
+  bool evidence_failed(Clock::time_point t, const std::string& detail, json::object evidence) {
+    report_.step("evidence", false, seconds_since(t), detail);
+    report_.fail(VerifyCode::evidence_missing, detail, std::move(evidence));
     return false;
   }
 

@@ -27,6 +27,8 @@ std::string_view code_name(VerifyCode code) noexcept {
       return "ROWCOUNT_DRIFT";
     case VerifyCode::orphan_fk_surge:
       return "ORPHAN_FK_SURGE";
+    case VerifyCode::evidence_missing:
+      return "EVIDENCE_MISSING";
     case VerifyCode::offsite_endpoint_down:
       return "OFFSITE_ENDPOINT_DOWN";
     case VerifyCode::could_not_run:

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "weighlink/base/hash.hpp"
+#include "weighlink/pg/evidence_sql.hpp"
 #include "weighlink/pg/migrations.hpp"
 #include "weighlink/record/evidence.hpp"
 #include "weighlink/service/commands.hpp"
@@ -243,6 +244,24 @@ int run_records_verify(const std::string& dsn, const std::string& station_id, st
   report["station_id"] = station_id;
   report["kind"] = stored.kind;
   report["idempotency_key"] = stored.idempotency_key;
+  // The evidence files the record lists: each present (held whole, hashing to its name), lost
+  // (the station said it could not send it) or not (missing, incomplete, altered).
+  if (stored.kind.starts_with("weighlink.")) {
+    auto listed = db.exec(std::string(pg::kAttachmentsSelectSql) +
+                              " AND m.station_id = $1 AND m.seq = $2 ORDER BY a.value->>'sha256'",
+                          {station_id, std::to_string(seq)});
+    if (!listed) return fail(console, kCommand, "cannot read the attachments", db, listed.error());
+    boost::json::array attachments;
+    bool attachments_ok = true;
+    for (int i = 0; i < listed->rows(); ++i) {
+      const auto a = pg::attachment_row(*listed, i);
+      attachments_ok = attachments_ok && a.ok();
+      attachments.push_back({{"sha256", a.sha256}, {"state", a.state}, {"detail", a.detail}});
+    }
+    report["attachments"] = std::move(attachments);
+    report["attachments_ok"] = attachments_ok;
+    if (!attachments_ok) report["ok"] = false;
+  }
   console.out << boost::json::serialize(report) << "\n";
   return report.at("ok").as_bool() ? kExitOk : 3;
 }

@@ -60,6 +60,11 @@ void Metrics::update_station(const std::string& station_id,
   p.last_seen_unix_ms = now_unix_ms;
 }
 
+void Metrics::count_blob(BlobEvent event, std::uint64_t bytes) noexcept {
+  blob_events_[static_cast<std::size_t>(event)].fetch_add(1, std::memory_order_relaxed);
+  blob_bytes_.fetch_add(bytes, std::memory_order_relaxed);
+}
+
 MetricsSnapshot Metrics::snapshot() const noexcept {
   MetricsSnapshot s;
   s.applied = applied_.load(std::memory_order_relaxed);
@@ -72,6 +77,14 @@ MetricsSnapshot Metrics::snapshot() const noexcept {
   s.unsigned_mutations = unsigned_.load(std::memory_order_relaxed);
   s.bad_signature = bad_signature_.load(std::memory_order_relaxed);
   s.chain_broken = chain_broken_.load(std::memory_order_relaxed);
+  auto blob = [&](BlobEvent e) {
+    return blob_events_[static_cast<std::size_t>(e)].load(std::memory_order_relaxed);
+  };
+  s.blob_chunks = blob(BlobEvent::chunk);
+  s.blobs_completed = blob(BlobEvent::completed);
+  s.blob_hash_mismatches = blob(BlobEvent::hash_mismatch);
+  s.blobs_lost = blob(BlobEvent::lost);
+  s.blob_bytes = blob_bytes_.load(std::memory_order_relaxed);
   std::lock_guard lock(mu_);
   s.batch_latency_counts = latency_counts_;
   s.batch_latency_sum_s = latency_sum_s_;
@@ -136,6 +149,17 @@ std::string render_prometheus(const MetricsSnapshot& s) {
        "Mutations recorded for stations without a signing key (their signatures are not "
        "checked).",
        s.unsigned_mutations},
+      {"weighlink_backend_blob_chunks_total", "counter",
+       "Evidence file chunks stored (PutBlobChunk).", s.blob_chunks},
+      {"weighlink_backend_blob_bytes_total", "counter", "Evidence file bytes stored.",
+       s.blob_bytes},
+      {"weighlink_backend_blobs_completed_total", "counter",
+       "Evidence files completed (the whole hashed to its name).", s.blobs_completed},
+      {"weighlink_backend_blob_hash_mismatches_total", "counter",
+       "Evidence files discarded because the bytes received did not hash to the name.",
+       s.blob_hash_mismatches},
+      {"weighlink_backend_blobs_lost_total", "counter",
+       "Evidence files stations reported they could not send (ReportBlobLost).", s.blobs_lost},
   };
   for (const auto& m : singles) {
     describe(out, m.name, m.type, m.help);

@@ -151,6 +151,7 @@ int run_serve(const ServeOptions& options, const base::Console& console) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   SyncServiceDeps deps{&pool, &metrics, &now_unix_ms, options.max_batch};
+  deps.max_blob_bytes = options.max_blob_bytes;
   if (const char* pause = std::getenv("WEIGHLINK_TEST_PAUSE_AFTER_COMMIT_MS")) {
     deps.pause_after_commit = std::chrono::milliseconds(std::atoi(pause));
     spdlog::warn(

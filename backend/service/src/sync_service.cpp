@@ -10,6 +10,7 @@
 #include "weighlink/proto/trailers.hpp"
 #include "weighlink/record/typed_payload.hpp"
 #include "weighlink/service/auth.hpp"
+#include "weighlink/service/evidence_store.hpp"
 #include "weighlink/service/pg_store.hpp"
 #include "weighlink/service/replay.hpp"
 #include "weighlink/service/token.hpp"
@@ -193,6 +194,24 @@ class SyncServiceImpl final : public pb::SyncService::CallbackService {
     return react(context, request, response, &SyncServiceImpl::replay);
   }
 
+  grpc::ServerUnaryReactor* BlobStatus(grpc::CallbackServerContext* context,
+                                       const pb::BlobStatusRequest* request,
+                                       pb::BlobStatusResponse* response) override {
+    return react(context, request, response, &SyncServiceImpl::blob_status);
+  }
+
+  grpc::ServerUnaryReactor* PutBlobChunk(grpc::CallbackServerContext* context,
+                                         const pb::BlobChunk* request,
+                                         pb::BlobStatusResponse* response) override {
+    return react(context, request, response, &SyncServiceImpl::put_blob_chunk);
+  }
+
+  grpc::ServerUnaryReactor* ReportBlobLost(grpc::CallbackServerContext* context,
+                                           const pb::BlobLost* request,
+                                           pb::BlobLostResponse* response) override {
+    return react(context, request, response, &SyncServiceImpl::report_blob_lost);
+  }
+
  private:
   template <class Request, class Response>
   using Handler = grpc::Status (SyncServiceImpl::*)(WorkerContext&, const CallInfo&, const Request&,
@@ -221,6 +240,29 @@ class SyncServiceImpl final : public pb::SyncService::CallbackService {
   std::optional<grpc::Status> admit(grpc::CallbackServerContext& /*context*/,
                                     const CallInfo& /*info*/, const pb::HelloRequest& /*request*/) {
     return std::nullopt;
+  }
+
+  // Evidence files: what is wrong with the request itself (name, size, offset) before any work.
+  std::optional<grpc::Status> admit(grpc::CallbackServerContext& /*context*/, const CallInfo& info,
+                                    const pb::BlobStatusRequest& request) {
+    return refuse_blob(info, blob_name_problem(request.sha256()));
+  }
+  std::optional<grpc::Status> admit(grpc::CallbackServerContext& /*context*/, const CallInfo& info,
+                                    const pb::BlobChunk& request) {
+    return refuse_blob(info, blob_chunk_problem(BlobChunkIn{request.sha256(), request.total_bytes(),
+                                                            request.content_type(),
+                                                            request.offset(), request.data()},
+                                                deps_.max_blob_bytes));
+  }
+  std::optional<grpc::Status> admit(grpc::CallbackServerContext& /*context*/, const CallInfo& info,
+                                    const pb::BlobLost& request) {
+    return refuse_blob(info, blob_name_problem(request.sha256()));
+  }
+  static std::optional<grpc::Status> refuse_blob(const CallInfo& info,
+                                                 const std::optional<std::string>& problem) {
+    if (!problem) return std::nullopt;
+    return grpc::Status{grpc::StatusCode::INVALID_ARGUMENT,
+                        *problem + " (correlation id " + info.correlation_id + ")"};
   }
 
   // Replay: a batch over --max-batch, with the limit in a trailer for the agent to adopt.
@@ -395,6 +437,79 @@ class SyncServiceImpl final : public pb::SyncService::CallbackService {
         base::log_safe(station_id), mutations.size(), counts[static_cast<int>(Outcome::applied)],
         counts[static_cast<int>(Outcome::duplicate)], counts[static_cast<int>(Outcome::rejected)],
         outcome->watermark.high_water_seq, outcome->expected_seq, attempts, info.correlation_id);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status blob_status(WorkerContext& worker, const CallInfo& info,
+                           const pb::BlobStatusRequest& request, pb::BlobStatusResponse& response) {
+    if (auto ok = authorize(worker, info, request.station_id(), {}); !ok) {
+      return failed(worker, ok.error(), "blob status", request.station_id(), info.correlation_id);
+    }
+    auto state = read_blob_state(worker.db, request.sha256());
+    if (!state) {
+      return failed(worker, state.error(), "blob status", request.station_id(),
+                    info.correlation_id);
+    }
+    response.set_received_bytes(state->received_bytes);
+    response.set_complete(state->complete);
+    response.set_max_bytes(deps_.max_blob_bytes);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status put_blob_chunk(WorkerContext& worker, const CallInfo& info,
+                              const pb::BlobChunk& request, pb::BlobStatusResponse& response) {
+    const std::string& station_id = request.station_id();
+    if (auto ok = authorize(worker, info, station_id, {}); !ok) {
+      return failed(worker, ok.error(), "blob upload", station_id, info.correlation_id);
+    }
+    auto answer = service::put_blob_chunk(
+        worker.db, station_id,
+        BlobChunkIn{request.sha256(), request.total_bytes(), request.content_type(),
+                    request.offset(), request.data()});
+    if (!answer)
+      return failed(worker, answer.error(), "blob upload", station_id, info.correlation_id);
+    response.set_received_bytes(answer->state.received_bytes);
+    response.set_complete(answer->state.complete);
+    response.set_max_bytes(deps_.max_blob_bytes);
+    if (answer->hash_mismatch) {
+      deps_.metrics->count_blob(BlobEvent::hash_mismatch);
+      spdlog::warn("blob {} from station={} did not hash to its name: discarded correlation_id={}",
+                   request.sha256(), base::log_safe(station_id), info.correlation_id);
+      return {grpc::StatusCode::DATA_LOSS,
+              "the bytes received do not hash to " + request.sha256() +
+                  "; they were discarded, send the blob again (correlation id " +
+                  info.correlation_id + ")"};
+    }
+    deps_.metrics->count_blob(BlobEvent::chunk, request.data().size());
+    if (answer->state.complete &&
+        request.offset() + request.data().size() == request.total_bytes()) {
+      deps_.metrics->count_blob(BlobEvent::completed);
+      spdlog::info("blob {} complete ({} bytes, {}) station={} correlation_id={}", request.sha256(),
+                   request.total_bytes(), base::log_safe(request.content_type(), 100),
+                   base::log_safe(station_id), info.correlation_id);
+    }
+    return grpc::Status::OK;
+  }
+
+  grpc::Status report_blob_lost(WorkerContext& worker, const CallInfo& info,
+                                const pb::BlobLost& request, pb::BlobLostResponse& /*response*/) {
+    const std::string& station_id = request.station_id();
+    if (auto ok = authorize(worker, info, station_id, {}); !ok) {
+      return failed(worker, ok.error(), "blob lost", station_id, info.correlation_id);
+    }
+    if (auto recorded =
+            record_blob_lost(worker.db, station_id, request.sha256(), request.idempotency_key(),
+                             request.seq(), request.reason());
+        !recorded) {
+      return failed(worker, recorded.error(), "blob lost", station_id, info.correlation_id);
+    }
+    deps_.metrics->count_blob(BlobEvent::lost);
+    spdlog::warn(
+        "station={} could not send blob {} of record seq={} idempotency_key={}: {} "
+        "correlation_id={}",
+        base::log_safe(station_id), request.sha256(), request.seq(),
+        base::log_safe(request.idempotency_key()), base::log_safe(request.reason(), 300),
+        info.correlation_id);
     return grpc::Status::OK;
   }
 

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -47,6 +48,9 @@ struct ReplayConfig {
   // The oldest pending mutation waiting longer than this is an alarm (UplinkStatus::stuck, one log
   // line when it starts and one when it ends).
   std::chrono::milliseconds alert_pending_after{std::chrono::minutes(30)};
+  // The BlobStore's folder (<data_dir>/blobs): the evidence files rows list in `attachments` are
+  // uploaded from there before their batch (attachments.hpp). Empty: none are sent.
+  std::filesystem::path blob_dir;
 };
 
 enum class UplinkState { disabled, connecting, online, offline };
@@ -70,6 +74,11 @@ struct UplinkStatus {
   // Mutations this agent withheld: the backend failed every call holding one of them alone with
   // a status retrying does not cure; each became a dead letter here (docs/security.md).
   std::uint64_t withheld = 0;
+  // Evidence files since start (attachments.hpp): uploaded whole, the bytes sent, and the
+  // (record, file) pairs reported lost (missing or altered here, or larger than the backend takes).
+  std::uint64_t blobs_uploaded = 0;
+  std::uint64_t blob_bytes_sent = 0;
+  std::uint64_t blobs_lost = 0;
 };
 
 // The size of the next Replay batch, adapted to what the link and the backend take (AIMD, as TCP):

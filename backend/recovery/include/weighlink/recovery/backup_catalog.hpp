@@ -32,6 +32,10 @@ struct BackupManifest {
   std::string generation;  // the database's generation at the dump (empty: before it was recorded)
   RowCounts row_counts;
   std::map<std::string, std::int64_t> station_high_water;
+  // The evidence files (schema v6) in the dump: how many complete, and pg::kEvidenceSummarySql's
+  // checksum over their names and sizes. Absent from manifests of older backups.
+  std::optional<std::int64_t> evidence_blobs;
+  std::string evidence_checksum;
 };
 
 // Parses a manifest; invalid_argument saying which field is wrong.

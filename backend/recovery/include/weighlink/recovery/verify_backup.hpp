@@ -12,6 +12,8 @@
 //   row counts      ROWCOUNT_DRIFT (exactly the manifest's; no table shrunk beyond tolerance since
 //                   the previous verified dump of the same pattern)
 //   orphan sweep    ORPHAN_FK_SURGE (soft foreign keys against the allowlist)
+//   evidence files  EVIDENCE_MISSING (the images: the manifest's count and checksum, and every
+//                   record's attachments held whole and hashing to their names)
 // and only then promoted (DIR/<dump>.verified.json, DIR/verified-latest replaced atomically) and,
 // given --dsn, the stations' durable_seq moved up to what the dump holds. DIR unreachable with
 // every fallback: OFFSITE_ENDPOINT_DOWN and no verdict. A JSON report, a Prometheus textfile and a
@@ -39,6 +41,7 @@ enum class VerifyCode {
   restore_failed,
   rowcount_drift,
   orphan_fk_surge,
+  evidence_missing,
   offsite_endpoint_down,
   could_not_run,  // the tool failed (no backups, scratch cluster, disk); not a verdict
 };

@@ -27,6 +27,9 @@ struct StationProgress {
   std::int64_t last_seen_unix_ms = 0;
 };
 
+// What happened to evidence files (PutBlobChunk, ReportBlobLost).
+enum class BlobEvent { chunk, completed, hash_mismatch, lost };
+
 struct MetricsSnapshot {
   std::uint64_t applied = 0;
   std::uint64_t duplicate = 0;
@@ -45,6 +48,13 @@ struct MetricsSnapshot {
   std::uint64_t unsigned_mutations = 0;  // recorded for stations without a signing key
   std::uint64_t bad_signature = 0;       // rejected: evidence not signed by the station key
   std::uint64_t chain_broken = 0;        // rejected: prev_hash does not continue the chain
+
+  // Evidence files (docs/backend.md, "Evidence files").
+  std::uint64_t blob_chunks = 0;
+  std::uint64_t blob_bytes = 0;
+  std::uint64_t blobs_completed = 0;
+  std::uint64_t blob_hash_mismatches = 0;
+  std::uint64_t blobs_lost = 0;  // reported by stations
 };
 
 class Metrics {
@@ -57,6 +67,8 @@ class Metrics {
   void count_unsigned(std::uint64_t n) noexcept {
     unsigned_.fetch_add(n, std::memory_order_relaxed);
   }
+  // An evidence file event; `bytes` for chunks.
+  void count_blob(BlobEvent event, std::uint64_t bytes = 0) noexcept;
   // Counts a rejection whose reason is bad_signature or chain_broken; ignores the others.
   void count_evidence_rejection(std::string_view reason) noexcept;
   // One committed Replay batch: how long its database work took, and the station's high water
@@ -83,6 +95,8 @@ class Metrics {
   std::atomic<std::uint64_t> unsigned_{0};
   std::atomic<std::uint64_t> bad_signature_{0};
   std::atomic<std::uint64_t> chain_broken_{0};
+  std::array<std::atomic<std::uint64_t>, 4> blob_events_{};
+  std::atomic<std::uint64_t> blob_bytes_{0};
   mutable std::mutex mu_;  // the histogram and the station map
   std::array<std::uint64_t, kBatchLatencyBuckets.size() + 1> latency_counts_{};
   double latency_sum_s_ = 0;
