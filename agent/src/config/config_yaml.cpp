@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "config/config_checks.hpp"
+#include "config/config_displays.hpp"
 #include "config/config_legal.hpp"
 #include "config/config_records.hpp"
 #include "config/config_station.hpp"
@@ -412,7 +413,8 @@ AgentConfig load_config_file(const std::filesystem::path& file) {
               "tls",
               "station",
               "ticket",
-              "evidence"},
+              "evidence",
+              "displays"},
              file, "");
   listen_key(root["listen"], file, "listen", cfg.listen_host, cfg.listen_port);
   if (auto n = root["allow_remote"]) {
@@ -552,6 +554,7 @@ AgentConfig load_config_file(const std::filesystem::path& file) {
     fail(file, "compat.truconnect.scale",
          "no scale with id '" + cfg.truconnect.scale + "' in scales");
   }
+  if (auto n = root["displays"]) load_displays(n, file, cfg.scales, cfg.displays);
   return cfg;
 }
 
