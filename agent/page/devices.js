@@ -27,8 +27,11 @@ function deviceRow(d) {
   const tr = make("tr");
   tr.dataset.device = d.id;
   tr.dataset.state = d.state;
-  tr.append(make("td", "id", d.id), make("td", "kind", deviceWord("devices.kind_", d.kind)));
-  const state = make("td", "state");
+  tr.append(
+    make("td", "device-id", d.id),
+    make("td", "device-kind", deviceWord("devices.kind_", d.kind)),
+  );
+  const state = make("td", "device-state");
   const badge = make("span", "chip " + (DEVICE_CLASS[d.state] || "neutral"));
   setText(badge, deviceWord("devices.state_", d.state));
   badge.setAttribute(
@@ -37,7 +40,7 @@ function deviceRow(d) {
   );
   state.append(badge);
   const since = d.since_ms ? new Date(d.since_ms).toLocaleString() : "";
-  tr.append(state, make("td", "detail", d.detail || ""), make("td", "since", since));
+  tr.append(state, make("td", "device-detail", d.detail || ""), make("td", "device-since", since));
   return tr;
 }
 

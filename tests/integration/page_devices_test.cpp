@@ -34,10 +34,11 @@ TEST_CASE("operator page: the Devices panel lists each device, an absent one bad
   REQUIRE(station.wait(state_is("yard", "ok")));
   REQUIRE(station.wait(state_is("gate", "offline")));
   CHECK(page.evaluate("document.querySelector('#devices-panel').hidden") == false);
-  CHECK(station.text(device_row("yard") + " .kind") == "remote display");
-  CHECK(station.text(device_row("yard") + " .state") == "working");
-  CHECK(station.text(device_row("gate") + " .state") == "offline");
-  CHECK(station.text(device_row("gate") + " .detail").find(absent.string()) != std::string::npos);
+  CHECK(station.text(device_row("yard") + " .device-kind") == "remote display");
+  CHECK(station.text(device_row("yard") + " .device-state") == "working");
+  CHECK(station.text(device_row("gate") + " .device-state") == "offline");
+  CHECK(station.text(device_row("gate") + " .device-detail").find(absent.string()) !=
+        std::string::npos);
   // The badges look apart: offline in the alarm colour, working in the good one.
   CHECK(page.evaluate("document.querySelector(" + js_quote(device_row("gate") + " .chip") +
                       ").classList.contains('bad')") == true);
@@ -45,17 +46,20 @@ TEST_CASE("operator page: the Devices panel lists each device, an absent one bad
         style(page, device_row("yard") + " .chip", "backgroundColor"));
   CHECK(station.text("#devices-table thead").find("Detail") != std::string::npos);
 
+  page.evaluate("document.querySelector('#devices-panel').scrollIntoView()");
+  station.screenshot("operator-devices.png");
+
   // The display is plugged in: the page follows without a reload.
   weighlink::testing::PtyScale gate(absent);
   REQUIRE(station.wait(state_is("gate", "ok")));
-  CHECK(station.text(device_row("gate") + " .detail").empty());
+  CHECK(station.text(device_row("gate") + " .device-detail").empty());
 
   // Swahili: the panel's words change, the device ids stay.
   page.evaluate("setLanguage('sw', false)");
-  REQUIRE(station.wait(contains(device_row("yard") + " .state", "kinafanya kazi")));
+  REQUIRE(station.wait(contains(device_row("yard") + " .device-state", "kinafanya kazi")));
   CHECK(station.text("#devices-title") == "Vifaa");
-  CHECK(station.text(device_row("yard") + " .kind") == "skrini ya mbali");
-  CHECK(station.text(device_row("yard") + " .id") == "yard");
+  CHECK(station.text(device_row("yard") + " .device-kind") == "skrini ya mbali");
+  CHECK(station.text(device_row("yard") + " .device-id") == "yard");
   page.evaluate("setLanguage('en', false)");
   CHECK(page.evaluate("[...i18nMissing]").as_array().empty());
   CHECK_MESSAGE(page.exceptions().empty(), station.console());

@@ -106,10 +106,13 @@ void DisplayLink::run() {
              (detail.empty() ? "" : " (" + detail + ")");
     } else {
       set_state("ok", "");
-      attempt = 0;
+      const auto before = frames_.load();
       auto error = serve(**opened);
       if (!error) return;  // stopping
       lost = *error;
+      // The backoff starts again only after frames went through: a port that opens and then
+      // fails every write is retried at the growing pace of one that does not open.
+      if (frames_.load() != before) attempt = 0;
     }
     set_state("offline", lost);
     if (!pause(base::backoff_delay(policy, attempt, static_cast<std::uint32_t>(random())))) return;
