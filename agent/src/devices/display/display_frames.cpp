@@ -1,6 +1,6 @@
 // The frames a remote display is sent (display_frames.hpp).
 
-#include "devices/display/display_frames.hpp"
+#include "weighlink/agent/display_frames.hpp"
 
 #include <vector>
 

@@ -14,9 +14,9 @@
 #include <string>
 #include <thread>
 
-#include "devices/display/display_frames.hpp"
 #include "weighlink/agent/devices.hpp"
 #include "weighlink/agent/display_config.hpp"
+#include "weighlink/agent/display_frames.hpp"
 #include "weighlink/scale/source.hpp"
 
 namespace weighlink::agent::display {
