@@ -6,11 +6,13 @@
 /* global $, make, setText, t, onLanguage, hasMessage */
 /* exported devicesShown */
 const DEVICE_CLASS = { ok: "ok", offline: "bad", error: "bad", disabled: "neutral" };
-let devicesShown = ""; // the list on screen, as received
+let devicesShown = ""; // what the rows on screen show
 let devicesLast = [];
 
 function renderDevices(list) {
-  const text = JSON.stringify(list);
+  // Only what the panel shows: counters a device type adds (frames written...) change every
+  // second and must not rebuild the rows under the operator's pointer.
+  const text = JSON.stringify(list.map((d) => [d.id, d.kind, d.state, d.detail, d.since_ms]));
   if (text === devicesShown) return;
   devicesShown = text;
   devicesLast = list;
