@@ -58,6 +58,8 @@ find_package(spdlog CONFIG REQUIRED)
 find_package(CLI11 CONFIG REQUIRED)
 find_package(yaml-cpp CONFIG REQUIRED)
 pkg_check_modules(SERIALPORT REQUIRED IMPORTED_TARGET libserialport)
+# RTSP camera stills (agent/src/devices/camera/rtsp_grab.cpp).
+pkg_check_modules(FFMPEG REQUIRED IMPORTED_TARGET libavformat libavcodec libswscale libavutil)
 if(WEIGHLINK_BUILD_TESTS)
   find_package(doctest CONFIG REQUIRED)
 endif()

@@ -158,33 +158,8 @@ struct SerialArgs {
 };
 
 bool apply_serial(const SerialArgs& args, ws::SerialSettings& s) {
-  if (args.format.size() != 3) return false;
-  const char bits = args.format[0];
-  const char parity = static_cast<char>(std::toupper(static_cast<unsigned char>(args.format[1])));
-  const char stop = args.format[2];
-  if (bits < '5' || bits > '8' || (stop != '1' && stop != '2')) return false;
+  if (!ws::parse_serial_format(args.format, s)) return false;
   s.baud = args.baud;
-  s.data_bits = bits - '0';
-  s.stop_bits = stop - '0';
-  switch (parity) {
-    case 'N':
-      s.parity = ws::Parity::none;
-      break;
-    case 'E':
-      s.parity = ws::Parity::even;
-      break;
-    case 'O':
-      s.parity = ws::Parity::odd;
-      break;
-    case 'M':
-      s.parity = ws::Parity::mark;
-      break;
-    case 'S':
-      s.parity = ws::Parity::space;
-      break;
-    default:
-      return false;
-  }
   return true;
 }
 

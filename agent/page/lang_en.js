@@ -337,4 +337,20 @@ const MESSAGES_EN = {
     "The vehicle is not fully on the deck: ask the driver to move onto it, then capture again.",
   "error.position_sensor_unavailable":
     "The position sensors cannot be read (IO module offline): check the module.",
+  // display (issue 20): the generic Devices panel (devices.js)
+  "devices.title": "Devices",
+  "devices.col_device": "Device",
+  "devices.col_kind": "Type",
+  "devices.col_state": "State",
+  "devices.col_detail": "Detail",
+  "devices.col_since": "Since",
+  "devices.kind_camera": "camera",
+  "devices.kind_printer": "printer",
+  "devices.kind_io": "lights and barriers",
+  "devices.kind_display": "remote display",
+  "devices.state_ok": "working",
+  "devices.state_offline": "offline",
+  "devices.state_error": "error",
+  "devices.state_disabled": "disabled",
+  "devices.state_for": "{device}: {state}",
 };

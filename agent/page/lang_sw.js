@@ -339,4 +339,20 @@ const MESSAGES_SW = {
     "Gari halijakaa kamili kwenye mizani: mwambie dereva asogee juu yake, kisha pima tena.",
   "error.position_sensor_unavailable":
     "Vihisi vya nafasi havisomeki (moduli ya IO haipatikani): angalia moduli.",
+  // display (issue 20): the generic Devices panel (devices.js)
+  "devices.title": "Vifaa",
+  "devices.col_device": "Kifaa",
+  "devices.col_kind": "Aina",
+  "devices.col_state": "Hali",
+  "devices.col_detail": "Maelezo",
+  "devices.col_since": "Tangu",
+  "devices.kind_camera": "kamera",
+  "devices.kind_printer": "printa",
+  "devices.kind_io": "taa na vizuizi",
+  "devices.kind_display": "skrini ya mbali",
+  "devices.state_ok": "kinafanya kazi",
+  "devices.state_offline": "hakipatikani",
+  "devices.state_error": "hitilafu",
+  "devices.state_disabled": "kimezimwa",
+  "devices.state_for": "{device}: {state}",
 };

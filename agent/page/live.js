@@ -69,6 +69,8 @@ function onStatus(m) {
   showEvidenceStatus(m.evidence);
   if (m.audit) setText($("#audit-counter"), m.audit.counter);
   showNotices(m.app_notices || []);
+  // The device panels (devices.js and each device type's own file) read the same message.
+  document.dispatchEvent(new CustomEvent("weighlink:status", { detail: m }));
 }
 
 // The web app's refusals and discrepancies, newest first (the app itself shows none).

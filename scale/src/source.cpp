@@ -294,6 +294,23 @@ base::Expected<SourceSpec> parse_sim(std::string_view rest) {
 
 }  // namespace
 
+bool parse_serial_format(std::string_view format, SerialSettings& settings) {
+  if (format.size() != 3) return false;
+  const char bits = format[0];
+  const char stop = format[2];
+  // The letters in the order of Parity's values, upper and lower case.
+  constexpr std::string_view kParity = "NOEMSnoems";
+  const auto parity = kParity.find(format[1]);
+  if (bits < '5' || bits > '8' || (stop != '1' && stop != '2') ||
+      parity == std::string_view::npos) {
+    return false;
+  }
+  settings.data_bits = bits - '0';
+  settings.stop_bits = stop - '0';
+  settings.parity = static_cast<Parity>(parity % 5);
+  return true;
+}
+
 base::Expected<SourceSpec> parse_source(std::string_view text) {
   const auto colon = text.find(':');
   if (colon == std::string_view::npos) {

@@ -28,6 +28,10 @@ mkdir -p "$work/include-arch/openssl"
 for h in opensslconf.h configuration.h; do
   ln -s "/usr/include/x86_64-linux-gnu/openssl/$h" "$work/include-arch/openssl/$h"
 done
+# FFmpeg's headers (the camera's RTSP still, rtsp_grab.cpp) live in the multiarch directory.
+for d in libavformat libavcodec libavutil libswscale; do
+  ln -s "/usr/include/x86_64-linux-gnu/$d" "$work/include-arch/$d"
+done
 
 # The flags of cmake/WeighlinkOptions.cmake, and what the MSVC build defines for Windows.
 flags=(-std=c++20 -O1 -Wall -Wextra -Wno-unused-parameter -Werror -Wa,-mbig-obj

@@ -9,6 +9,7 @@
 
 #include "config/config_checks.hpp"
 #include "config/config_io.hpp"
+#include "config/config_displays.hpp"
 #include "config/config_legal.hpp"
 #include "config/config_records.hpp"
 #include "config/config_station.hpp"
@@ -395,7 +396,8 @@ AgentConfig load_config_file(const std::filesystem::path& file) {
               "station",
               "ticket",
               "evidence",
-              "io"},
+              "io",
+              "displays"},
              file, "");
   listen_key(root["listen"], file, "listen", cfg.listen_host, cfg.listen_port);
   if (auto n = root["allow_remote"]) {
@@ -536,6 +538,7 @@ AgentConfig load_config_file(const std::filesystem::path& file) {
     fail(file, "compat.truconnect.scale",
          "no scale with id '" + cfg.truconnect.scale + "' in scales");
   }
+  if (auto n = root["displays"]) load_displays(n, file, cfg.scales, cfg.displays);
   return cfg;
 }
 

@@ -3,6 +3,7 @@
 #include "weighlink/agent/devices.hpp"
 
 #include "devices/io/io_station.hpp"
+#include "devices/display/displays.hpp"
 
 namespace weighlink::agent {
 
@@ -11,6 +12,7 @@ std::unique_ptr<DeviceHub> make_devices(DeviceEnv env, CaptureContext& captures)
   // One line per device type, each adding its component when configured (and registering its
   // CaptureGuard in `captures`, if it has one):
   io::add_io(*hub, captures);
+  add_displays(*hub);
 
   captures.observers.push_back(hub.get());
   return hub;

@@ -451,3 +451,79 @@ TEST_CASE("config: the ticket section loads, with its logo checked at start") {
     CHECK(error.starts_with((dir / "c.yaml").string() + ": "));
   }
 }
+
+// The `displays:` section (config_displays.cpp): what loads, and each refusal naming the key.
+const std::string kDisplayScales =
+    "scales:\n"
+    "  - {id: main, source: 'serial:/dev/ttyUSB0', protocol: mt-continuous}\n";
+
+TEST_CASE("display config: serial and TCP displays load with their settings and defaults") {
+  TempDir dir;
+  std::ofstream(dir / "c.yaml") << kDisplayScales
+                                << "displays:\n"
+                                   "  - {id: yard, transport: serial, port: /dev/ttyUSB1, baud: "
+                                   "4800, format: 7E1, protocol: sma, interval_ms: 250}\n"
+                                   "  - {id: board, transport: tcp, address: '192.168.1.60:4001', "
+                                   "protocol: mt-continuous, scale: main}\n";
+  const auto cfg = load_config_file(dir / "c.yaml");
+  REQUIRE(cfg.displays.size() == 2);
+  const auto& yard = cfg.displays[0];
+  CHECK(yard.transport == "serial");
+  CHECK(yard.port == "/dev/ttyUSB1");
+  CHECK(yard.serial.baud == 4800);
+  CHECK(yard.serial.data_bits == 7);
+  CHECK(yard.serial.parity == weighlink::scale::Parity::even);
+  CHECK(yard.protocol == "sma");
+  CHECK(yard.scale == "main");  // the only scale
+  CHECK(yard.interval == std::chrono::milliseconds(250));
+  const auto& board = cfg.displays[1];
+  CHECK(board.host == "192.168.1.60");
+  CHECK(board.tcp_port == 4001);
+  CHECK(board.interval == std::chrono::milliseconds(200));
+}
+
+TEST_CASE("display config: each mistake is refused naming the key and what to write") {
+  TempDir dir;
+  auto display_error = [&](const std::string& displays,
+                           const std::string& scales = kDisplayScales) {
+    return error_of(dir, scales + "displays:\n" + displays);
+  };
+  auto has = [](const std::string& error, const std::string& part) {
+    INFO(error);
+    return error.find(part) != std::string::npos;
+  };
+  CHECK(has(display_error("  - {id: 'a b', transport: serial, port: /dev/x, protocol: sma}\n"),
+            "displays[0].id: 'a b' is not a device id"));
+  CHECK(has(display_error("  - {id: a, transport: usb, port: /dev/x, protocol: sma}\n"),
+            "displays[0].transport: 'usb': expected serial or tcp"));
+  CHECK(has(display_error("  - {id: a, transport: serial, protocol: sma}\n"),
+            "displays[0].port: missing"));
+  CHECK(has(display_error("  - {id: a, transport: serial, port: /dev/x, format: 9X1, protocol: "
+                          "sma}\n"),
+            "displays[0].format: '9X1'"));
+  CHECK(has(display_error("  - {id: a, transport: tcp, address: 'nohost', protocol: sma}\n"),
+            "displays[0].address:"));
+  CHECK(has(display_error("  - {id: a, transport: tcp, port: /dev/x, protocol: sma}\n"),
+            "displays[0].port: only for transport: serial"));
+  // A protocol weighlink decodes but cannot send is refused with the list it can send.
+  CHECK(has(display_error("  - {id: a, transport: serial, port: /dev/x, protocol: custom}\n"),
+            "displays[0].protocol: 'custom': not a protocol weighlink can send; use one of "
+            "mt-continuous"));
+  CHECK(has(display_error("  - {id: a, transport: serial, port: /dev/x, protocol: sma, scale: "
+                          "deck2}\n"),
+            "displays[0].scale: no scale with id 'deck2'"));
+  CHECK(has(
+      display_error("  - {id: a, transport: serial, port: /dev/x, protocol: sma}\n",
+                    kDisplayScales + "  - {id: b, source: 'serial:/dev/ttyUSB2', protocol: sma}\n"),
+      "displays[0].scale: missing"));
+  CHECK(has(display_error("  - {id: a, transport: serial, port: /dev/x, protocol: sma, "
+                          "interval_ms: 5}\n"),
+            "displays[0].interval_ms: 5: expected a whole number from 20 to 10000"));
+  CHECK(has(display_error("  - {id: a, transport: serial, port: /dev/x, protocol: sma}\n"
+                          "  - {id: a, transport: serial, port: /dev/y, protocol: sma}\n"),
+            "displays[1].id: duplicate id 'a'"));
+  CHECK(
+      has(display_error("  - {id: a, transport: serial, port: /dev/x, protocol: sma, speed: 9}\n"),
+          "displays[0].speed: unknown key"));
+  CHECK(has(display_error("  {id: a}\n"), "displays: expected a list"));
+}

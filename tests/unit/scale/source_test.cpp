@@ -236,3 +236,27 @@ TEST_CASE("usb: the one port with the pinned identity is chosen, by name whateve
   REQUIRE_FALSE(no_ports.has_value());
   CHECK(no_ports.error().message.find("ports seen: none") != std::string::npos);
 }
+
+TEST_CASE("source: a serial format such as 8N1 or 7e1 sets data bits, parity and stop bits") {
+  SerialSettings s;
+  s.baud = 4800;
+  REQUIRE(parse_serial_format("7e2", s));
+  CHECK(s.data_bits == 7);
+  CHECK(s.parity == Parity::even);
+  CHECK(s.stop_bits == 2);
+  CHECK(s.baud == 4800);  // untouched
+  REQUIRE(parse_serial_format("8O1", s));
+  CHECK(s.parity == Parity::odd);
+  REQUIRE(parse_serial_format("5S1", s));
+  CHECK(s.parity == Parity::space);
+  REQUIRE(parse_serial_format("8M1", s));
+  CHECK(s.parity == Parity::mark);
+  REQUIRE(parse_serial_format("8N1", s));
+  CHECK(s.parity == Parity::none);
+  const auto before = s;
+  for (const char* bad : {"", "8N", "9N1", "4N1", "8X1", "8N3", "8N1 ", "N81"}) {
+    INFO(bad);
+    CHECK_FALSE(parse_serial_format(bad, s));
+    CHECK(s == before);
+  }
+}

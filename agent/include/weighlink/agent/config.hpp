@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "weighlink/agent/display_config.hpp"
 #include "weighlink/agent/evidence_config.hpp"
 #include "weighlink/agent/io_config.hpp"
 #include "weighlink/agent/legal_config.hpp"
@@ -140,6 +141,7 @@ struct AgentConfig {
   EvidenceConfig evidence;  // the outbox's evidence archive (records.hpp)
   LegalConfig legal;        // scales[].zero_return and zero_band (legal_config.hpp)
   IoConfig io;              // lights, barriers, position sensors (io_config.hpp)
+  DisplaysConfig displays;  // remote displays (display_config.hpp)
 };
 
 // Checks that need the whole configuration, flags applied (listen addresses against

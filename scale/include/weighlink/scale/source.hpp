@@ -69,6 +69,10 @@ struct SimSource {
 };
 using SourceSpec = std::variant<SerialSource, TcpSource, UdpSource, SimSource>;
 
+// Applies a serial format such as "8N1" or "7E1" (data bits 5..8, parity N/E/O/M/S in either
+// case, stop bits 1 or 2) to `settings`; false (and `settings` unchanged) when it is not one.
+[[nodiscard]] bool parse_serial_format(std::string_view format, SerialSettings& settings);
+
 // Parses a source string; the Error (invalid_argument) says what is wrong, naming the part.
 [[nodiscard]] base::Expected<SourceSpec> parse_source(std::string_view text);
 
