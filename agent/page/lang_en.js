@@ -298,4 +298,11 @@ const MESSAGES_EN = {
   "origins.allow_done": "{origin} may now use this station's scale.",
   "origins.deny_done": "{origin} stays refused.",
   "origins.revoke_done": "{origin} is revoked: it must ask again.",
+  // camera (issue 20)
+  "camera.images": "Camera images",
+  "camera.image_of": "{camera} at the weighing",
+  "camera.missing": "{camera}: no image ({reason})",
+  "camera.anpr_offer": "Plate read by {camera}: {plate}",
+  "camera.anpr_image": "Picture of the plate",
+  "camera.anpr_use": "Use plate",
 };

@@ -300,4 +300,11 @@ const MESSAGES_SW = {
   "origins.allow_done": "{origin} sasa inaweza kutumia mizani ya kituo hiki.",
   "origins.deny_done": "{origin} inaendelea kukataliwa.",
   "origins.revoke_done": "{origin} imebatilishwa: lazima iombe tena.",
+  // camera (issue 20)
+  "camera.images": "Picha za kamera",
+  "camera.image_of": "{camera} wakati wa kupima",
+  "camera.missing": "{camera}: hakuna picha ({reason})",
+  "camera.anpr_offer": "Namba iliyosomwa na {camera}: {plate}",
+  "camera.anpr_image": "Picha ya namba",
+  "camera.anpr_use": "Tumia namba",
 };

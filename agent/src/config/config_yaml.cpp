@@ -7,6 +7,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "config/config_cameras.hpp"
 #include "config/config_checks.hpp"
 #include "config/config_legal.hpp"
 #include "config/config_records.hpp"
@@ -412,7 +413,9 @@ AgentConfig load_config_file(const std::filesystem::path& file) {
               "tls",
               "station",
               "ticket",
-              "evidence"},
+              "evidence",
+              "cameras",
+              "anpr"},
              file, "");
   listen_key(root["listen"], file, "listen", cfg.listen_host, cfg.listen_port);
   if (auto n = root["allow_remote"]) {
@@ -546,6 +549,7 @@ AgentConfig load_config_file(const std::filesystem::path& file) {
     }
   }
   load_legal(root, file, cfg.legal);
+  load_cameras(root, file, cfg);
   if (!cfg.truconnect.scale.empty() &&
       std::none_of(cfg.scales.begin(), cfg.scales.end(),
                    [&](const auto& s) { return s.id == cfg.truconnect.scale; })) {

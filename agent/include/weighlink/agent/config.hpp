@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "weighlink/agent/camera_config.hpp"
 #include "weighlink/agent/evidence_config.hpp"
 #include "weighlink/agent/legal_config.hpp"
 #include "weighlink/agent/station.hpp"
@@ -138,6 +139,7 @@ struct AgentConfig {
   TicketConfig ticket;      // ticket.hpp
   EvidenceConfig evidence;  // the outbox's evidence archive (records.hpp)
   LegalConfig legal;        // scales[].zero_return and zero_band (legal_config.hpp)
+  CamerasConfig cameras;    // cameras: and anpr: (camera_config.hpp)
 };
 
 // Checks that need the whole configuration, flags applied (listen addresses against
