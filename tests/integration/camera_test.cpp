@@ -59,7 +59,8 @@ json::object images_record(const std::string& http, const std::string& key,
 }
 
 json::object camera_health(const std::string& http, const std::string& id) {
-  for (const auto& d : agent_status(http).at("devices").as_array()) {
+  const auto status = agent_status(http);
+  for (const auto& d : status.at("devices").as_array()) {
     if (d.at("id") == json::value(id)) return d.as_object();
   }
   FAIL("no device " << id << " in /v1/status");
@@ -118,6 +119,7 @@ TEST_CASE("camera: a capture's images are recorded with their sha256, then the c
   auto r2 = post_json(agent.http, "/v1/captures", "cap-2", kCapture);
   REQUIRE_MESSAGE(r2.status == 202, r2.body);
   auto p2 = images_record(agent.http, "cap-2:images");
+  INFO(json::serialize(camera_health(agent.http, "entry")));
   CHECK(p2.at("images").at(0).at("status") == "missing");
   CHECK(p2.at("images").at(0).at("reason") == "connection refused");
   CHECK(p2.at("attachments").as_array().empty());

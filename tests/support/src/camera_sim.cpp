@@ -1,5 +1,7 @@
 #include "weighlink/testing/camera_sim.hpp"
 
+#include <fcntl.h>
+
 #include <array>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -127,33 +129,33 @@ struct CameraSim::Impl {
     }
   }
 
-  void accept_loop() {
-    while (true) {
-      auto socket = std::make_shared<tcp::socket>(ioc);
-      beast::error_code ec;
-      acceptor.accept(*socket, ec);
+  void do_accept() {
+    acceptor.async_accept([this](beast::error_code ec, tcp::socket s) {
       std::lock_guard lock(mu);
       if (ec || stopping) return;
+      auto socket = std::make_shared<tcp::socket>(std::move(s));
       sockets.push_back(socket);
       connections.emplace_back([this, socket] { serve(socket); });
-    }
+      do_accept();
+    });
   }
 
   void stop() {
-    std::list<std::thread> threads;
     {
       std::lock_guard lock(mu);
       if (stopping) return;
       stopping = true;
       beast::error_code ec;
-      acceptor.close(ec);
-      for (auto& s : sockets) {
-        s->shutdown(tcp::socket::shutdown_both, ec);
-        s->close(ec);
-      }
+      for (auto& s : sockets) s->shutdown(tcp::socket::shutdown_both, ec);
     }
     cv.notify_all();
+    // The acceptor is closed on its own thread; from then on the port refuses connections.
+    asio::post(ioc, [this] {
+      beast::error_code ec;
+      acceptor.close(ec);
+    });
     if (accept_thread.joinable()) accept_thread.join();
+    std::list<std::thread> threads;
     {
       std::lock_guard lock(mu);
       threads.swap(connections);
@@ -169,8 +171,12 @@ CameraSim::CameraSim(CameraSimOptions options) : impl_(std::make_unique<Impl>())
   a.set_option(asio::socket_base::reuse_address(true));
   a.bind({asio::ip::make_address("127.0.0.1"), 0});
   a.listen();
+  // Not inherited by the processes the test starts (the agent): a copy of the listening socket
+  // there would keep the port accepting after stop().
+  ::fcntl(a.native_handle(), F_SETFD, FD_CLOEXEC);
   impl_->address = "127.0.0.1:" + std::to_string(a.local_endpoint().port());
-  impl_->accept_thread = std::thread([this] { impl_->accept_loop(); });
+  impl_->do_accept();
+  impl_->accept_thread = std::thread([this] { impl_->ioc.run(); });
 }
 
 CameraSim::~CameraSim() { impl_->stop(); }
