@@ -106,6 +106,17 @@ TEST_CASE("camera: a capture's images are recorded with their sha256, then the c
       http_request(agent.http, "GET", "/v1/weighings/" + std::to_string(weighing_seq) + "/images"));
   CHECK(linked.at("taken") == true);
   CHECK(linked.at("images").at(0).at("sha256") == json::value(sha));
+  // The ticket lists the image and its PDF shows it.
+  const auto ticket =
+      body_of(http_request(agent.http, "GET", "/v1/tickets/" + std::to_string(weighing_seq)));
+  CHECK(ticket.at("images").at(0).at("camera") == "entry");
+  CHECK(ticket.at("images").at(0).at("sha_prefix") == json::value(sha.substr(0, 16)));
+  const auto pdf =
+      http_request(agent.http, "GET", "/v1/tickets/" + std::to_string(weighing_seq) + ".pdf");
+  CHECK(pdf.status == 200);
+  CHECK(pdf.body.find("/Cam1") != std::string::npos);
+  CHECK(pdf.body.find(jpeg) != std::string::npos);
+  CHECK(pdf.body.find("entry  sha256 " + sha.substr(0, 16)) != std::string::npos);
   auto health = camera_health(agent.http, "entry");
   CHECK(health.at("kind") == "camera");
   CHECK(health.at("state") == "ok");

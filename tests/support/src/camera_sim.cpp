@@ -227,6 +227,9 @@ std::string test_jpeg(std::uint32_t seed) {
   std::string out = {'\xFF', '\xD8', '\xFF', '\xE0', '\x00', '\x10', 'J',
                      'F',    'I',    'F',    '\x00', '\x01', '\x01', '\x00',
                      '\x00', '\x01', '\x00', '\x01', '\x00', '\x00'};
+  // A baseline frame header (SOF0: 3x2 pixels, 3 components), what a PDF reader needs to place it.
+  out += {'\xFF', '\xC0', '\x00', '\x11', '\x08', '\x00', '\x02', '\x00', '\x03', '\x03',
+          '\x01', '\x11', '\x00', '\x02', '\x11', '\x00', '\x03', '\x11', '\x00'};
   // A comment segment that makes the bytes (and so the SHA-256) differ with the seed.
   std::array<char, 16> text{};
   const int n = std::snprintf(text.data(), text.size(), "weighlink %u", seed);
