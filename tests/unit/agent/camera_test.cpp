@@ -8,6 +8,11 @@
 #include "weighlink/agent/camera/camera_shot.hpp"
 #include "weighlink/agent/camera/capture_images.hpp"
 #include "weighlink/agent/camera/http_auth.hpp"
+#include "weighlink/agent/camera/image_retention.hpp"
+#include "weighlink/record/exact_json.hpp"
+#include "weighlink/sync/blob_store.hpp"
+#include "weighlink/sync/outbox.hpp"
+#include "weighlink/testing/process.hpp"
 
 namespace json = boost::json;
 using namespace weighlink::agent::camera;  // NOLINT(google-build-using-namespace)
@@ -187,4 +192,47 @@ TEST_CASE("anpr: a Hikvision multipart push gives the XML's plate and the JPEG p
   CHECK(e->confidence == "97");
   CHECK(e->jpeg == jpeg);
   CHECK_FALSE(parse_plate_event("multipart/form-data", body).has_value());  // no boundary
+}
+
+TEST_CASE("camera retention: a file no record lists is swept, a listed or young one is kept") {
+  using std::chrono::hours;
+  const auto now = std::filesystem::file_time_type::clock::now();
+  const std::vector<BlobFile> files = {{"a", now - hours(5)}, {"b", now - hours(5)}, {"c", now}};
+  CHECK(unreferenced_images({"a"}, files, now, std::chrono::seconds(3600)) ==
+        std::vector<std::string>{"b"});
+
+  weighlink::testing::TempDir dir("wl-camera-retention");
+  weighlink::sync::OutboxOptions options;
+  options.station_id = "st-1";
+  auto opened = weighlink::sync::Outbox::open(dir / "outbox.db", options);
+  REQUIRE(opened.has_value());
+  auto& outbox = **opened;
+  const weighlink::sync::BlobStore blobs(dir / "blobs");
+  const auto kept = blobs.put("listed image").value();
+  const auto swept = blobs.put("image of a trimmed record").value();
+  const auto young = blobs.put("image whose record is on its way").value();
+  for (const auto& sha : {kept, swept}) {
+    std::filesystem::last_write_time(blobs.path(sha), now - hours(2));
+  }
+  CaptureImages r;
+  r.station_id = "st-1";
+  r.scale = "main";
+  r.weighing_seq = 1;
+  r.weighing_key = "cap-1";
+  r.images = {ImageEntry{"entry", true, kept, 12, "2026-12-07T10:00:00.000Z", {}}};
+  weighlink::sync::NewMutation m;
+  m.idempotency_key = images_key("cap-1");
+  m.kind = std::string(kCaptureImagesKind);
+  m.payload_json = weighlink::record::serialize_exact(capture_images_payload(r));
+  m.request_hash = "h";
+  REQUIRE(outbox.enqueue_wait(std::move(m)).status == weighlink::sync::EnqueueStatus::accepted);
+
+  const auto result = sweep_images(outbox, blobs, std::chrono::seconds(3600));
+  CHECK(result.error.empty());
+  CHECK(result.files == 3);
+  CHECK(result.removed == 1);
+  CHECK(blobs.contains(kept));
+  CHECK_FALSE(blobs.contains(swept));
+  CHECK(blobs.contains(young));
+  outbox.close();
 }

@@ -1,5 +1,5 @@
 // Image retention (image_retention.hpp).
-#include "devices/camera/image_retention.hpp"
+#include "weighlink/agent/camera/image_retention.hpp"
 
 #include "weighlink/sync/evidence_check.hpp"
 
