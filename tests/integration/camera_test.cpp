@@ -283,3 +283,36 @@ TEST_CASE("anpr: a pushed plate is offered for the next weighing, never applied"
       [&] { return http_request(agent.http, "GET", "/v1/anpr/latest?scale=main").status == 404; },
       10s));
 }
+
+TEST_CASE("camera: with on_axles every axle gets its still, and the completed weighing its own") {
+  TempDir dir("wl-camera-axles");
+  PtyScale pty(dir / "scale");
+  StreamingScale scale(pty, mt_frame("6100"));
+  CameraSim cam;
+  AgentProcess agent(
+      dir, {},
+      camera_config(dir, pty, camera_item("side", cam.address(), dir, ", on_axles: true")));
+  const std::string axles = "/v1/axle-sessions/main";
+  REQUIRE(post_json(agent.http, axles + "/start", "", R"({"expected_axles":2})").status == 200);
+  auto a1 = post_json(agent.http, axles + "/axles", "a-1", "{}");
+  REQUIRE_MESSAGE(a1.status == 200, a1.body);
+  scale.set(mt_frame("8200"));
+  auto a2 = post_json(agent.http, axles + "/axles", "a-2", "{}");
+  REQUIRE_MESSAGE(a2.status == 200, a2.body);
+  auto done = post_json(agent.http, axles + "/complete", "axle-1", R"({"operator":"op-7"})");
+  REQUIRE_MESSAGE(done.status == 202, done.body);
+
+  for (int n = 1; n <= 2; ++n) {
+    const auto key = "a-" + std::to_string(n);
+    auto p = images_record(agent.http, key + ":images");
+    CHECK(p.at("trigger") == "axle");
+    CHECK(p.at("axle").at("number") == n);
+    CHECK(p.at("axle").at("idempotency_key") == json::value(key));
+    CHECK_FALSE(p.contains("weighing"));
+    CHECK(p.at("images").at(0).at("status") == "ok");
+  }
+  auto w = images_record(agent.http, "axle-1:images");
+  CHECK(w.at("trigger") == "capture");
+  CHECK(w.at("weighing").at("seq") == body_of(done).at("seq"));
+  CHECK(cam.served() == 3);
+}
