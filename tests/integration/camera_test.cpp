@@ -282,6 +282,41 @@ TEST_CASE("anpr: a pushed plate is offered for the next weighing, never applied"
   CHECK(eventually(
       [&] { return http_request(agent.http, "GET", "/v1/anpr/latest?scale=main").status == 404; },
       10s));
+
+  // Hikvision's form: multipart with the XML and the picture, the token as the Basic password.
+  const std::string body =
+      "--b0undary\r\nContent-Type: application/xml\r\n\r\n"
+      "<EventNotificationAlert><ANPR><licensePlate>KDD 900X</licensePlate>"
+      "<confidenceLevel>88</confidenceLevel></ANPR></EventNotificationAlert>\r\n"
+      "--b0undary\r\nContent-Type: image/jpeg\r\n\r\n" +
+      picture + "\r\n--b0undary--\r\n";
+  auto hik =
+      http_request(intake, "POST", "/ISAPI/Event/notification/alertStream",
+                   {{"Content-Type", "multipart/form-data; boundary=b0undary"},
+                    {"Authorization",
+                     "Basic " + weighlink::base::base64(std::string_view("admin:gate-secret"))}},
+                   body);
+  REQUIRE_MESSAGE(hik.status == 200, hik.body);
+  REQUIRE(eventually(
+      [&] { return http_request(agent.http, "GET", "/v1/anpr/latest").status == 200; }, 10s));
+  const auto second = body_of(http_request(agent.http, "GET", "/v1/anpr/latest"));
+  CHECK(second.at("plate") == "KDD 900X");
+  CHECK(second.at("confidence") == "88");
+  CHECK(second.at("image_sha256") == json::value(sha));
+}
+
+TEST_CASE("anpr: a push from an address that is not a configured camera is refused") {
+  TempDir dir("wl-anpr-source");
+  const std::string config =
+      "anpr:\n  listen: '127.0.0.1:0'\n  cameras:\n    - {id: gate, source_ip: 192.0.2.7}\n";
+  AgentProcess agent(dir, {"--scale-source", "sim:static"}, config);
+  const auto intake = std::string(agent_status(agent.http).at("anpr").at("listen").as_string());
+  auto r = http_request(intake, "POST", "/anpr", {{"Content-Type", "application/json"}},
+                        R"({"plate":"KCA 123A"})");
+  CHECK(r.status == 403);
+  CHECK(body_of(r).at("error") == "unknown_source");
+  CHECK(body_of(r).at("message").as_string().find("127.0.0.1") != std::string::npos);
+  CHECK(http_request(agent.http, "GET", "/v1/anpr/latest").status == 404);
 }
 
 TEST_CASE("camera: with on_axles every axle gets its still, and the completed weighing its own") {
