@@ -179,7 +179,12 @@ CameraSim::CameraSim(CameraSimOptions options) : impl_(std::make_unique<Impl>())
   impl_->accept_thread = std::thread([this] { impl_->ioc.run(); });
 }
 
-CameraSim::~CameraSim() { impl_->stop(); }
+CameraSim::~CameraSim() {
+  try {
+    impl_->stop();
+  } catch (const std::exception&) {  // NOLINT(bugprone-empty-catch): a destructor must not throw
+  }
+}
 
 std::string CameraSim::address() const { return impl_->address; }
 
