@@ -56,7 +56,7 @@ bool token_ok(const Allowed& a, std::string_view authorization) {
 
 }  // namespace
 
-struct AnprListener::Impl : std::enable_shared_from_this<Impl> {
+struct AnprListener::Impl {
   AnprConfig config;
   std::vector<Allowed> allowed;
   std::function<void(PlatePush)> on_plate;
@@ -98,10 +98,10 @@ struct AnprListener::Impl : std::enable_shared_from_this<Impl> {
   }
 
   void do_accept() {
-    acceptor.async_accept([self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
+    acceptor.async_accept([this](beast::error_code ec, tcp::socket socket) {
       if (ec) return;  // closed: stopping
-      self->session(std::move(socket));
-      self->do_accept();
+      session(std::move(socket));
+      do_accept();
     });
   }
 
@@ -119,33 +119,32 @@ struct AnprListener::Impl : std::enable_shared_from_this<Impl> {
     const auto source = ec ? std::string() : remote.address().to_string();
     s->parser.body_limit(kMaxPlateEventBytes);
     s->stream.expires_after(kSessionTimeout);
-    http::async_read(s->stream, s->buffer, s->parser,
-                     [self = shared_from_this(), s, source](beast::error_code ec, std::size_t) {
-                       Answer a =
-                           ec == http::error::body_limit
-                               ? refuse(http::status::payload_too_large, "too_large",
-                                        "a plate event is at most 8 MiB")
-                           : ec ? refuse(http::status::bad_request, "bad_request", ec.message())
-                                : self->answer(source, s->parser.get());
-                       if (a.status != http::status::ok) {
-                         spdlog::warn("ANPR push from {} refused: {}", source,
-                                      json::serialize(a.body.at("message")));
-                       }
-                       s->res = {a.status, 11};
-                       s->res.set(http::field::content_type, "application/json");
-                       s->res.body() = json::serialize(a.body);
-                       s->res.keep_alive(false);
-                       s->res.prepare_payload();
-                       http::async_write(s->stream, s->res, [s](beast::error_code, std::size_t) {
-                         beast::error_code ignored;
-                         s->stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-                       });
-                     });
+    http::async_read(
+        s->stream, s->buffer, s->parser, [this, s, source](beast::error_code ec, std::size_t) {
+          Answer a = ec == http::error::body_limit
+                         ? refuse(http::status::payload_too_large, "too_large",
+                                  "a plate event is at most 8 MiB")
+                     : ec ? refuse(http::status::bad_request, "bad_request", ec.message())
+                          : answer(source, s->parser.get());
+          if (a.status != http::status::ok) {
+            spdlog::warn("ANPR push from {} refused: {}", source,
+                         json::serialize(a.body.at("message")));
+          }
+          s->res = {a.status, 11};
+          s->res.set(http::field::content_type, "application/json");
+          s->res.body() = json::serialize(a.body);
+          s->res.keep_alive(false);
+          s->res.prepare_payload();
+          http::async_write(s->stream, s->res, [s](beast::error_code, std::size_t) {
+            beast::error_code ignored;
+            s->stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+          });
+        });
   }
 };
 
 AnprListener::AnprListener(const AnprConfig& config, std::function<void(PlatePush)> on_plate)
-    : impl_(std::make_shared<Impl>()) {
+    : impl_(std::make_unique<Impl>()) {
   impl_->config = config;
   impl_->on_plate = std::move(on_plate);
   for (const auto& c : config.cameras) {
@@ -180,7 +179,7 @@ base::Expected<std::string> AnprListener::start() {
   }
   const auto bound = a.local_endpoint();
   impl_->do_accept();
-  impl_->thread = std::thread([impl = impl_] { impl->ioc.run(); });
+  impl_->thread = std::thread([impl = impl_.get()] { impl->ioc.run(); });
   return base::format_host_port(bound.address().to_string(), bound.port());
 }
 

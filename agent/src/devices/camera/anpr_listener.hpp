@@ -34,7 +34,8 @@ class AnprListener {
 
  private:
   struct Impl;
-  std::shared_ptr<Impl> impl_;
+  // Handlers hold no owning pointer to it: the pending ones are destroyed with its io_context.
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace weighlink::agent::camera
