@@ -116,7 +116,12 @@ struct AnprListener::Impl {
     auto s = std::make_shared<Session>(std::move(socket));
     beast::error_code ec;
     const auto remote = s->stream.socket().remote_endpoint(ec);
-    const auto source = ec ? std::string() : remote.address().to_string();
+    auto address = remote.address();
+    // A dual-stack listener ([::]) sees IPv4 cameras as ::ffff:a.b.c.d: compared as a.b.c.d.
+    if (!ec && address.is_v6() && address.to_v6().is_v4_mapped()) {
+      address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
+    }
+    const auto source = ec ? std::string() : address.to_string();
     s->parser.body_limit(kMaxPlateEventBytes);
     s->stream.expires_after(kSessionTimeout);
     http::async_read(
