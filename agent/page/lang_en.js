@@ -353,4 +353,11 @@ const MESSAGES_EN = {
   "devices.state_error": "error",
   "devices.state_disabled": "disabled",
   "devices.state_for": "{device}: {state}",
+  // camera (issue 20)
+  "camera.images": "Camera images",
+  "camera.image_of": "{camera} at the weighing",
+  "camera.missing": "{camera}: no image ({reason})",
+  "camera.anpr_offer": "Plate read by {camera}: {plate}",
+  "camera.anpr_image": "Picture of the plate",
+  "camera.anpr_use": "Use plate",
 };

@@ -355,4 +355,11 @@ const MESSAGES_SW = {
   "devices.state_error": "hitilafu",
   "devices.state_disabled": "kimezimwa",
   "devices.state_for": "{device}: {state}",
+  // camera (issue 20)
+  "camera.images": "Picha za kamera",
+  "camera.image_of": "{camera} wakati wa kupima",
+  "camera.missing": "{camera}: hakuna picha ({reason})",
+  "camera.anpr_offer": "Namba iliyosomwa na {camera}: {plate}",
+  "camera.anpr_image": "Picha ya namba",
+  "camera.anpr_use": "Tumia namba",
 };

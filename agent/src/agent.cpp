@@ -254,7 +254,7 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
   };
   const auto station = make_station_routes(config.station, ctx);
   ctx.routes.push_back(station.get());
-  TicketRoutes tickets(ctx, config.ticket);
+  TicketRoutes tickets(ctx, config.ticket, &blobs);
   ctx.routes.push_back(&tickets);
   auto records = make_records_routes(config, outbox_options.signing_key, ctx);
   ctx.routes.push_back(records.get());

@@ -386,8 +386,10 @@ int run_verify_evidence(const AgentConfig& config, const VerifyEvidenceCommand& 
   }
   auto outbox = open_existing(config, err);
   if (!outbox) return kFailed;
-  // The whole evidence held: the archive's records (pruned from the replay set), then the outbox's.
-  const auto check = sync::verify_evidence(*outbox, config.station_id, *key);
+  // The whole evidence held: the archive's records (pruned from the replay set), then the outbox's,
+  // and the files (camera images) they list as attachments.
+  const sync::BlobStore blobs(config.data_dir / "blobs");
+  const auto check = sync::verify_evidence(*outbox, config.station_id, *key, 100, &blobs);
   if (!check) {
     err << "weighlink-agent verify-evidence: cannot read the outbox: " << check.error().message()
         << "\n";
@@ -416,10 +418,13 @@ int run_records_command(const AgentConfig& config, const RecordsCommand& command
   auto outbox = open_existing(config, err);
   if (!outbox) return kFailed;
   constexpr std::size_t kMaxRecords = 100'000;
+  const sync::BlobStore blobs(config.data_dir / "blobs");
   const auto rows = outbox->records(command.from, command.to, kMaxRecords);
   for (const auto& r : rows) {
     std::optional<sync::RecordCheck> check;
-    if (command.verify) check = sync::verify_record(*outbox, r.row.seq, config.station_id, key);
+    if (command.verify) {
+      check = sync::verify_record(*outbox, r.row.seq, config.station_id, key, &blobs);
+    }
     if (command.json) {
       auto o = records::record_json(r);
       if (check) o["verification"] = records::check_json(*check);

@@ -1,6 +1,8 @@
 // Whole-chain and per-record verification over the outbox and its archive (evidence_check.hpp).
 #include "weighlink/sync/evidence_check.hpp"
 
+#include <boost/json.hpp>
+
 namespace weighlink::sync {
 namespace {
 
@@ -19,9 +21,58 @@ bool point_signed(std::span<const unsigned char> key, std::string_view what, std
 
 }  // namespace
 
+std::vector<Attachment> attachments_of(const OutboxRow& row) {
+  std::vector<Attachment> out;
+  if (!row.kind.starts_with("weighlink.") ||
+      row.payload_json.find("\"attachments\"") == std::string::npos) {
+    return out;
+  }
+  boost::system::error_code ec;
+  const auto payload = boost::json::parse(row.payload_json, ec);
+  const auto* list =
+      !ec && payload.is_object() ? payload.as_object().if_contains("attachments") : nullptr;
+  if (!list || !list->is_array()) return out;
+  for (const auto& item : list->as_array()) {
+    const auto* o = item.if_object();
+    if (!o) continue;
+    Attachment a;
+    if (const auto* v = o->if_contains("sha256"); v && v->is_string()) a.sha256 = v->as_string();
+    if (const auto* v = o->if_contains("bytes"); v && (v->is_int64() || v->is_uint64())) {
+      a.bytes = v->to_number<std::uint64_t>();
+    }
+    if (const auto* v = o->if_contains("content_type"); v && v->is_string()) {
+      a.content_type = v->as_string();
+    }
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+void check_attachments(const OutboxRow& row, const BlobStore& blobs,
+                       std::vector<record::EvidenceProblem>& problems) {
+  for (const auto& a : attachments_of(row)) {
+    const auto what =
+        "record " + std::to_string(row.seq) + " (" + row.kind + "): attachment " + a.sha256 + " ";
+    auto bytes = blobs.get(a.sha256);
+    if (!bytes && bytes.error().code == std::errc::illegal_byte_sequence) {
+      problems.push_back({EvidenceProblemCode::attachment_altered, row.seq,
+                          what + "was altered: " + bytes.error().message});
+    } else if (!bytes) {
+      problems.push_back({EvidenceProblemCode::attachment_missing, row.seq,
+                          what + "is missing: " + bytes.error().message});
+    } else if (bytes->size() != a.bytes) {
+      problems.push_back({EvidenceProblemCode::attachment_altered, row.seq,
+                          what + "has " + std::to_string(bytes->size()) + " bytes, the record " +
+                              std::to_string(a.bytes)});
+    }
+  }
+}
+
 boost::system::result<EvidenceCheck> verify_evidence(Outbox& outbox, const std::string& station_id,
                                                      std::span<const unsigned char> key,
-                                                     std::size_t max_problems) {
+                                                     std::size_t max_problems,
+                                                     const BlobStore* blobs) {
+  std::vector<record::EvidenceProblem> attachment_problems;
   EvidenceCheck out;
   std::optional<record::ChainVerifier> verifier;
   std::optional<std::string> hash_at_anchor;  // the archived record at the outbox's anchor
@@ -38,6 +89,10 @@ boost::system::result<EvidenceCheck> verify_evidence(Outbox& outbox, const std::
         if (r.archived) ++out.archived;
         if (r.row.seq == out.chain.anchor_seq) hash_at_anchor = r.row.record_hash;
         verifier->add(evidence_of(r.row));
+        if (blobs && attachment_problems.size() < max_problems) {
+          out.attachments += attachments_of(r.row).size();
+          check_attachments(r.row, *blobs, attachment_problems);
+        }
         return true;
       });
   if (!scanned) return scanned.error();
@@ -45,6 +100,10 @@ boost::system::result<EvidenceCheck> verify_evidence(Outbox& outbox, const std::
   const auto& c = out.chain;
   if (c.head_seq) head = record::ChainPoint{*c.head_seq, c.head_hash, c.head_signature};
   out.report = verifier->finish(head);
+  for (auto& p : attachment_problems) {
+    if (out.report.problems.size() >= max_problems) break;
+    out.report.problems.push_back(std::move(p));
+  }
   // The replay set's anchor must be signed and sit on a record the archive holds.
   if (!point_signed(key, "anchor", c.anchor_seq, c.anchor_hash, c.anchor_signature)) {
     out.report.problems.push_back(
@@ -64,7 +123,8 @@ boost::system::result<EvidenceCheck> verify_evidence(Outbox& outbox, const std::
 
 std::optional<RecordCheck> verify_record(Outbox& outbox, std::uint64_t seq,
                                          const std::string& station_id,
-                                         std::span<const unsigned char> key) {
+                                         std::span<const unsigned char> key,
+                                         const BlobStore* blobs) {
   if (seq == 0) return std::nullopt;
   auto rows = outbox.records(seq - 1, seq, 2);
   if (rows.empty() || rows.back().row.seq != seq) return std::nullopt;
@@ -109,6 +169,11 @@ std::optional<RecordCheck> verify_record(Outbox& outbox, std::uint64_t seq,
          expected_prev ? "prev_hash is not the hash of seq " + std::to_string(seq - 1)
                        : "neither seq " + std::to_string(seq - 1) +
                              " nor a signed anchor at it is held: the link cannot be checked"});
+  }
+  if (blobs) {
+    const auto before = check.problems.size();
+    check_attachments(r, *blobs, check.problems);
+    check.attachments_ok = check.problems.size() == before;
   }
   return check;
 }

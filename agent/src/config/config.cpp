@@ -88,6 +88,13 @@ std::optional<std::string> check_secret_files(const AgentConfig& config) {
     secrets.push_back({"the station CA's private key", files.ca_key()});
     secrets.push_back({"the local server certificate's private key", files.key()});
   }
+  // The cameras' passwords and the ANPR cameras' tokens (docs/devices.md).
+  for (const auto& c : config.cameras.cameras) {
+    if (!c.password_file.empty()) secrets.push_back({"a camera's password file", c.password_file});
+  }
+  for (const auto& c : config.cameras.anpr.cameras) {
+    if (!c.token_file.empty()) secrets.push_back({"an ANPR camera's token file", c.token_file});
+  }
   for (const auto& s : secrets) {
     if (auto problem = secret_file_problem(s.file, s.what)) return problem;
   }

@@ -7,6 +7,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "config/config_cameras.hpp"
 #include "config/config_checks.hpp"
 #include "config/config_io.hpp"
 #include "config/config_displays.hpp"
@@ -397,7 +398,9 @@ AgentConfig load_config_file(const std::filesystem::path& file) {
               "ticket",
               "evidence",
               "io",
-              "displays"},
+              "displays",
+              "cameras",
+              "anpr"},
              file, "");
   listen_key(root["listen"], file, "listen", cfg.listen_host, cfg.listen_port);
   if (auto n = root["allow_remote"]) {
@@ -532,6 +535,7 @@ AgentConfig load_config_file(const std::filesystem::path& file) {
   }
   load_legal(root, file, cfg.legal);
   load_io(root, file, cfg);  // after scales: each lane names one
+  load_cameras(root, file, cfg);
   if (!cfg.truconnect.scale.empty() &&
       std::none_of(cfg.scales.begin(), cfg.scales.end(),
                    [&](const auto& s) { return s.id == cfg.truconnect.scale; })) {

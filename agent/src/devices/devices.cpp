@@ -4,6 +4,7 @@
 
 #include "devices/io/io_station.hpp"
 #include "devices/display/displays.hpp"
+#include "devices/camera/cameras.hpp"
 
 namespace weighlink::agent {
 
@@ -13,6 +14,7 @@ std::unique_ptr<DeviceHub> make_devices(DeviceEnv env, CaptureContext& captures)
   // CaptureGuard in `captures`, if it has one):
   io::add_io(*hub, captures);
   add_displays(*hub);
+  camera::add_cameras(*hub, captures);
 
   captures.observers.push_back(hub.get());
   return hub;

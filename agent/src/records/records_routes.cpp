@@ -88,6 +88,7 @@ class RecordsRoutes final : public ApiRoutes {
       : station_id_(config.station_id),
         evidence_(config.evidence),
         data_dir_(config.data_dir),
+        blobs_(config.data_dir / "blobs"),
         key_(std::move(key)),
         outbox_(ctx.outbox),
         post_(ctx.post) {}
@@ -221,7 +222,7 @@ class RecordsRoutes final : public ApiRoutes {
   void one(std::uint64_t seq, bool verify, const std::string& correlation_id,
            const Respond& respond) {
     if (verify) {
-      if (auto check = sync::verify_record(*outbox_, seq, station_id_, key_)) {
+      if (auto check = sync::verify_record(*outbox_, seq, station_id_, key_, &blobs_)) {
         return respond(json_response(200, records::check_json(*check)));
       }
     } else if (auto rows = outbox_->records(seq, seq, 1); !rows.empty()) {
@@ -236,7 +237,7 @@ class RecordsRoutes final : public ApiRoutes {
 
   void evidence(const std::string& correlation_id, const Respond& respond) {
     auto job = [this, correlation_id, respond] {
-      auto check = sync::verify_evidence(*outbox_, station_id_, key_);
+      auto check = sync::verify_evidence(*outbox_, station_id_, key_, 100, &blobs_);
       HttpResponse r =
           check ? json_response(200, records::evidence_json(*check))
                 : error_response(500, "outbox_error",
@@ -257,6 +258,7 @@ class RecordsRoutes final : public ApiRoutes {
   std::string station_id_;
   EvidenceConfig evidence_;
   std::filesystem::path data_dir_;
+  sync::BlobStore blobs_;  // the records' attachment files (camera images)
   std::vector<unsigned char> key_;
   sync::Outbox* outbox_;
   std::function<void(std::function<void()>)> post_;

@@ -178,6 +178,49 @@ Ticket build_ticket(const TicketInput& in, const TicketConfig& layout, std::stri
   return t;
 }
 
+namespace {
+
+json::array images_json(const std::vector<TicketImage>& images) {
+  json::array out;
+  for (const auto& i : images) {
+    json::object o{{"camera", i.camera}};
+    if (i.sha256.empty()) {
+      o["status"] = "missing";
+      o["reason"] = i.reason;
+    } else {
+      o["status"] = "ok";
+      o["sha256"] = i.sha256;
+      o["sha_prefix"] = i.sha_prefix;
+    }
+    out.push_back(std::move(o));
+  }
+  return out;
+}
+
+std::string text_member(const json::object& o, const char* name) {
+  const auto* v = o.if_contains(name);
+  return v && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+}  // namespace
+
+std::vector<TicketImage> ticket_images(const json::object& images_payload) {
+  std::vector<TicketImage> out;
+  const auto* list = images_payload.if_contains("images");
+  if (!list || !list->is_array()) return out;
+  for (const auto& v : list->as_array()) {
+    if (!v.is_object()) continue;
+    const auto& o = v.as_object();
+    TicketImage i{text_member(o, "camera"), {}, {}, text_member(o, "reason")};
+    if (text_member(o, "status") == "ok") {
+      i.sha256 = text_member(o, "sha256");
+      i.sha_prefix = i.sha256.substr(0, 16);
+    }
+    out.push_back(std::move(i));
+  }
+  return out;
+}
+
 json::object to_json(const Ticket& t) {
   const auto rows = [](const std::vector<TicketRow>& in) {
     json::array out;
@@ -198,6 +241,7 @@ json::object to_json(const Ticket& t) {
       {"paper", t.paper},
       {"title", t.title},
       {"logo", t.logo},
+      {"images", images_json(t.images)},
       {"header", lines(t.header)},
       {"footer", lines(t.footer)},
       {"fields", rows(t.fields)},

@@ -200,7 +200,8 @@ std::vector<Line> layout(const Ticket& t, const Paper& p) {
 
 bool is_usable_jpeg(std::string_view bytes) { return jpeg_info(bytes).has_value(); }
 
-std::string ticket_pdf(const Ticket& t, std::string_view logo_jpeg) {
+std::string ticket_pdf(const Ticket& t, std::string_view logo_jpeg,
+                       const std::vector<std::string>& image_jpegs) {
   const bool roll = t.paper == "80mm";
   const Paper paper = roll ? Paper{226.77, 10, 90, 8} : Paper{595.28, 50, 220, 11};
   // A plain value, not an optional: gcc 12 for mingw-w64 warns that an engaged optional's members
@@ -216,10 +217,21 @@ std::string ticket_pdf(const Ticket& t, std::string_view logo_jpeg) {
   }
   const auto lines = layout(t, paper);
   const auto advance = [](const Line& l) { return l.new_row ? l.size * 1.35 : 0.0; };
+  // The camera images under the text, one a row, each under its caption (camera, hash prefix).
+  std::vector<Jpeg> shots(t.images.size());
+  for (std::size_t i = 0; i < shots.size() && i < image_jpegs.size(); ++i) {
+    if (!image_jpegs[i].empty()) shots[i] = jpeg_info(image_jpegs[i]).value_or(Jpeg{});
+  }
+  const double shot_w = roll ? paper.width - 2 * paper.margin : 240;
+  const double caption_h = paper.size * 1.6;
+  const auto shot_h = [&](const Jpeg& j) {
+    return j.width > 0 ? shot_w * j.height / j.width + 4 : 0.0;
+  };
 
   // Pages: A4 breaks where the next line would cross the bottom margin; the roll is one page.
   double content_h = logo_h ? logo_h + 10 : 0;
   for (const auto& l : lines) content_h += advance(l);
+  for (const auto& j : shots) content_h += caption_h + shot_h(j);
   const double height = roll ? content_h + 2 * paper.margin : 841.89;
   std::vector<std::string> streams(1);
   double y = height - paper.margin;
@@ -238,6 +250,25 @@ std::string ticket_pdf(const Ticket& t, std::string_view logo_jpeg) {
     streams.back() += "BT /" + std::string(l.bold ? "F2 " : "F1 ") + num(l.size) + " Tf " +
                       num(l.x) + " " + num(y) + " Td " + pdf_string(l.text) + " Tj ET\n";
   }
+  std::vector<std::size_t> drawn;  // indexes of the images placed, /Cam1, /Cam2, ...
+  for (std::size_t i = 0; i < shots.size(); ++i) {
+    const auto& img = t.images[i];
+    const double h = shot_h(shots[i]);
+    if (!roll && y - caption_h - h < paper.margin) {
+      streams.emplace_back();
+      y = height - paper.margin;
+    }
+    y -= caption_h;
+    const auto caption =
+        img.camera + "  " + (img.sha256.empty() ? "-- " + img.reason : "sha256 " + img.sha_prefix);
+    streams.back() += "BT /F1 " + num(paper.size) + " Tf " + num(paper.margin) + " " + num(y) +
+                      " Td " + pdf_string(to_winansi(caption)) + " Tj ET\n";
+    if (h <= 0) continue;
+    y -= h;
+    drawn.push_back(i);
+    streams.back() += "q " + num(shot_w) + " 0 0 " + num(h - 4) + " " + num(paper.margin) + " " +
+                      num(y) + " cm /Cam" + std::to_string(drawn.size()) + " Do Q\n";
+  }
 
   // Objects: 1 catalog, 2 pages, 3 and 4 fonts, 5 the logo (or an empty dictionary), then a page
   // and its content stream per page.
@@ -255,26 +286,36 @@ std::string ticket_pdf(const Ticket& t, std::string_view logo_jpeg) {
   object("<< /Type /Pages /Kids [ " + kids + "] /Count " + std::to_string(streams.size()) + " >>");
   object("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>");
   object("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica-Bold /Encoding /WinAnsiEncoding >>");
-  if (has_logo) {
-    const char* space = jpeg.components == 1   ? "/DeviceGray"
-                        : jpeg.components == 4 ? "/DeviceCMYK"
+  const auto image_object = [&](const Jpeg& info, std::string_view bytes) {
+    const char* space = info.components == 1   ? "/DeviceGray"
+                        : info.components == 4 ? "/DeviceCMYK"
                                                : "/DeviceRGB";
-    object("<< /Type /XObject /Subtype /Image /Width " + std::to_string(jpeg.width) + " /Height " +
-           std::to_string(jpeg.height) + " /ColorSpace " + space +
-           " /BitsPerComponent 8 /Filter /DCTDecode /Length " + std::to_string(logo_jpeg.size()) +
-           (jpeg.components == 4 ? " /Decode [1 0 1 0 1 0 1 0]" : "") + " >>\nstream\n" +
-           std::string(logo_jpeg) + "\nendstream");
+    object("<< /Type /XObject /Subtype /Image /Width " + std::to_string(info.width) + " /Height " +
+           std::to_string(info.height) + " /ColorSpace " + space +
+           " /BitsPerComponent 8 /Filter /DCTDecode /Length " + std::to_string(bytes.size()) +
+           (info.components == 4 ? " /Decode [1 0 1 0 1 0 1 0]" : "") + " >>\nstream\n" +
+           std::string(bytes) + "\nendstream");
+  };
+  if (has_logo) {
+    image_object(jpeg, logo_jpeg);
   } else {
     object("<< >>");
   }
+  // The camera images follow the pages: objects 6 + 2 * pages onwards.
+  std::string xobjects = has_logo ? " /Im1 5 0 R" : "";
+  for (std::size_t k = 0; k < drawn.size(); ++k) {
+    xobjects +=
+        " /Cam" + std::to_string(k + 1) + " " + std::to_string(6 + 2 * streams.size() + k) + " 0 R";
+  }
   const std::string resources = "<< /Font << /F1 3 0 R /F2 4 0 R >>" +
-                                std::string(has_logo ? " /XObject << /Im1 5 0 R >>" : "") + " >>";
+                                (xobjects.empty() ? "" : " /XObject <<" + xobjects + " >>") + " >>";
   for (std::size_t i = 0; i < streams.size(); ++i) {
     object("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 " + num(paper.width) + " " + num(height) +
            "] /Resources " + resources + " /Contents " + std::to_string(7 + 2 * i) + " 0 R >>");
     object("<< /Length " + std::to_string(streams[i].size()) + " >>\nstream\n" + streams[i] +
            "\nendstream");
   }
+  for (auto i : drawn) image_object(shots[i], image_jpegs[i]);
   const auto xref = out.size();
   out += "xref\n0 " + std::to_string(offsets.size() + 1) + "\n0000000000 65535 f \n";
   for (auto off : offsets) {

@@ -6,6 +6,7 @@
 #include <boost/url/parse.hpp>
 
 #include "core/api_common.hpp"
+#include "devices/camera/image_routes.hpp"
 #include "weighlink/agent/tickets.hpp"
 #include "weighlink/agent/weighings.hpp"
 #include "weighlink/base/timestamp.hpp"
@@ -55,9 +56,11 @@ std::string ticket_print_count_key(std::uint64_t seq) {
   return "ticket.prints." + std::to_string(seq);
 }
 
-TicketRoutes::TicketRoutes(const ApiContext& context, TicketConfig layout)
+TicketRoutes::TicketRoutes(const ApiContext& context, TicketConfig layout,
+                           const sync::BlobStore* images)
     : station_id_(context.station_id),
       outbox_(context.outbox),
+      images_(images),
       clock_(context.clock),
       post_(context.post),
       layout_(std::move(layout)) {}
@@ -152,11 +155,19 @@ void TicketRoutes::ticket(const HttpRequest& request, std::uint64_t seq, bool pd
   const auto payload = parse_payload(row->payload_json);
   const TicketInput input{seq, station_id_, row->record_hash,
                           record::is_json_object(payload) ? &payload.as_object() : nullptr};
-  const auto t = build_ticket(input, layout_, language(request), print);
+  auto t = build_ticket(input, layout_, language(request), print);
+  if (auto images = camera::weighing_images(*outbox_, seq)) t.images = ticket_images(*images);
   if (!pdf) return respond(json_response(200, to_json(t)));
+  // The stills' bytes, checked against their names: an altered or missing file is left out.
+  std::vector<std::string> jpegs;
+  for (const auto& i : t.images) {
+    auto bytes = images_ && !i.sha256.empty() ? images_->get(i.sha256)
+                                              : base::Expected<std::string>(std::string());
+    jpegs.push_back(bytes ? std::move(*bytes) : std::string());
+  }
   HttpResponse r;
   r.content_type = "application/pdf";
-  r.body = ticket_pdf(t, layout_.logo_jpeg);
+  r.body = ticket_pdf(t, layout_.logo_jpeg, jpegs);
   r.headers.emplace_back("Content-Disposition", "inline; filename=\"ticket-" + station_id_ + "-" +
                                                     std::to_string(seq) + ".pdf\"");
   respond(std::move(r));

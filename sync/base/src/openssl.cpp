@@ -50,6 +50,13 @@ std::string sha256_hex(std::string_view data) {
   return to_hex(std::span(md.data(), len));
 }
 
+std::string md5_hex(std::string_view data) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), md.data(), &len, EVP_md5(), nullptr);
+  return to_hex(std::span(md.data(), len));
+}
+
 std::optional<std::string> file_sha256(const std::filesystem::path& file) {
   std::ifstream in(file, std::ios::binary);
   if (!in) return std::nullopt;

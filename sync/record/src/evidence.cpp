@@ -72,6 +72,10 @@ std::string_view to_string(EvidenceProblemCode code) {
       return "bad_anchor";
     case EvidenceProblemCode::bad_head:
       return "bad_head";
+    case EvidenceProblemCode::attachment_missing:
+      return "attachment_missing";
+    case EvidenceProblemCode::attachment_altered:
+      return "attachment_altered";
   }
   return "altered";
 }

@@ -526,4 +526,58 @@ TEST_CASE("display config: each mistake is refused naming the key and what to wr
       has(display_error("  - {id: a, transport: serial, port: /dev/x, protocol: sma, speed: 9}\n"),
           "displays[0].speed: unknown key"));
   CHECK(has(display_error("  {id: a}\n"), "displays: expected a list"));
+TEST_CASE("camera config: cameras and the ANPR intake load; mistakes name the key") {
+  TempDir dir;
+  std::ofstream(dir / "cam.pass") << "secret\n";
+  const auto pass = (dir / "cam.pass").string();
+  std::ofstream(dir / "c.yaml") << "scales:\n  - {id: main, source: 'tcp:127.0.0.1:4001', "
+                                   "protocol: mt-continuous}\n"
+                                   "cameras:\n"
+                                   "  - {id: entry-cam, url: 'http://192.168.1.64/ISAPI/Streaming/"
+                                   "channels/101/picture', username: admin, password_file: '" +
+                                       pass +
+                                       "', auth: digest, deadline_ms: 800, scales: [main], "
+                                       "on_axles: true}\n"
+                                       "  - {id: rear, type: rtsp, url: 'rtsp://10.0.0.2/s'}\n"
+                                       "anpr:\n  listen: '0.0.0.0:8421'\n  cameras:\n"
+                                       "    - {id: gate, source_ip: 192.168.1.70, scale: main}\n";
+  const auto cfg = load_config_file(dir / "c.yaml");
+  REQUIRE(cfg.cameras.cameras.size() == 2);
+  const auto& c = cfg.cameras.cameras[0];
+  CHECK(c.auth == "digest");
+  CHECK(c.deadline == std::chrono::milliseconds(800));
+  CHECK(c.on_axles);
+  CHECK(c.scales == std::vector<std::string>{"main"});
+  CHECK(cfg.cameras.cameras[1].deadline == std::chrono::milliseconds(1500));  // the default
+  CHECK(cfg.cameras.cameras[1].auth == "auto");
+  CHECK(cfg.cameras.anpr.cameras.at(0).source_ip == "192.168.1.70");
+  CHECK(weighlink::agent::AgentConfig{}.cameras.cameras.empty());
+
+  const auto cam = [](const std::string& item) { return "cameras:\n  - " + item + "\n"; };
+  CHECK(error_of(dir, cam("{id: 'a b', url: 'http://h/p'}")).find("cameras[0].id") !=
+        std::string::npos);
+  CHECK(error_of(dir, cam("{id: a, url: 'https://h/p'}")).find("plain HTTP") != std::string::npos);
+  CHECK(error_of(dir, cam("{id: a, url: 'http://u:p@h/p'}")).find("password_file") !=
+        std::string::npos);
+  CHECK(error_of(dir, cam("{id: a, type: rtsp, url: 'http://h/p'}")).find("rtsp://") !=
+        std::string::npos);
+  CHECK(error_of(dir, cam("{id: a, url: 'http://h/p', auth: ntlm}")).find("cameras[0].auth") !=
+        std::string::npos);
+  CHECK(error_of(dir, cam("{id: a, url: 'http://h/p', deadline_ms: 5}")).find("deadline_ms") !=
+        std::string::npos);
+  CHECK(error_of(dir, cam("{id: a, url: 'http://h/p', password_file: /nonexistent/p, "
+                          "username: u}"))
+            .find("cameras[0].password_file") != std::string::npos);
+  CHECK(error_of(dir, cam("{id: a, url: 'http://h/p', lens: wide}")).find("cameras[0].lens") !=
+        std::string::npos);
+  CHECK(error_of(dir, "cameras:\n  - {id: a, url: 'http://h/p'}\n  - {id: a, url: 'http://h/q'}\n")
+            .find("duplicate id") != std::string::npos);
+  CHECK(error_of(dir,
+                 "scales:\n  - {id: main, source: 'tcp:127.0.0.1:4001', protocol: "
+                 "mt-continuous}\n" +
+                     cam("{id: a, url: 'http://h/p', scales: [side]}"))
+            .find("cameras[0].scales[0]") != std::string::npos);
+  CHECK(error_of(dir, "anpr: {listen: 'nowhere'}\n").find("anpr.listen") != std::string::npos);
+  CHECK(error_of(dir, "anpr: {listen: '0.0.0.0:8421'}\n").find("anpr.cameras") !=
+        std::string::npos);
 }

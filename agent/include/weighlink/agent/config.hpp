@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "weighlink/agent/display_config.hpp"
+#include "weighlink/agent/camera_config.hpp"
 #include "weighlink/agent/evidence_config.hpp"
 #include "weighlink/agent/io_config.hpp"
 #include "weighlink/agent/legal_config.hpp"
@@ -142,6 +143,7 @@ struct AgentConfig {
   LegalConfig legal;        // scales[].zero_return and zero_band (legal_config.hpp)
   IoConfig io;              // lights, barriers, position sensors (io_config.hpp)
   DisplaysConfig displays;  // remote displays (display_config.hpp)
+  CamerasConfig cameras;    // cameras: and anpr: (camera_config.hpp)
 };
 
 // Checks that need the whole configuration, flags applied (listen addresses against

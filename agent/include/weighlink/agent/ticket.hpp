@@ -46,6 +46,14 @@ struct TicketRow {
   std::string value;
 };
 
+// A camera image of the weighing (docs/devices.md, "Camera evidence"), or why there is none.
+struct TicketImage {
+  std::string camera;
+  std::string sha256;      // empty when missing
+  std::string sha_prefix;  // first 16 hex, printed under the image
+  std::string reason;      // missing: why (deadline, http 401, ...)
+};
+
 struct Ticket {
   std::uint64_t seq = 0;
   std::string record_id;  // <station>/<seq>
@@ -67,6 +75,7 @@ struct Ticket {
   std::string copy_label;          // ORIGINAL / DUPLICATE in the ticket's language
   std::uint64_t print_number = 0;  // 0: not printed yet
   bool logo = false;
+  std::vector<TicketImage> images;  // the cameras' stills, in camera order
 };
 
 // What one print of the ticket is: its number (1 = the first) and whether it is the original.
@@ -90,8 +99,14 @@ struct TicketInput {
 
 [[nodiscard]] boost::json::object to_json(const Ticket& ticket);
 
-// The ticket as a PDF 1.4 document (Helvetica, WinAnsiEncoding; the logo through DCTDecode).
-[[nodiscard]] std::string ticket_pdf(const Ticket& ticket, std::string_view logo_jpeg);
+// The images of a weighing's weighlink.capture_images payload ("images"), for the ticket.
+[[nodiscard]] std::vector<TicketImage> ticket_images(const boost::json::object& images_payload);
+
+// The ticket as a PDF 1.4 document (Helvetica, WinAnsiEncoding; the logo and the camera images
+// through DCTDecode). `image_jpegs[i]` are the bytes of ticket.images[i] (empty or unusable: the
+// image is left out, its caption says so).
+[[nodiscard]] std::string ticket_pdf(const Ticket& ticket, std::string_view logo_jpeg,
+                                     const std::vector<std::string>& image_jpegs = {});
 
 // True for a JPEG whose frame header (size, 1, 3 or 4 components) a PDF reader can place.
 [[nodiscard]] bool is_usable_jpeg(std::string_view bytes);

@@ -11,6 +11,7 @@
 
 #include "weighlink/agent/api.hpp"
 #include "weighlink/agent/ticket.hpp"
+#include "weighlink/sync/blob_store.hpp"
 
 namespace weighlink::agent {
 
@@ -21,7 +22,9 @@ class TicketRoutes final : public ApiRoutes {
  public:
   // Copies `context`'s station id, outbox, clock and post (set them first); the outbox and the
   // clock must outlive this.
-  TicketRoutes(const ApiContext& context, TicketConfig layout);
+  // `images`: where the cameras' stills are (the ticket shows them); null: no images.
+  TicketRoutes(const ApiContext& context, TicketConfig layout,
+               const sync::BlobStore* images = nullptr);
 
   bool handle(const HttpRequest& request, const std::string& path,
               const std::string& correlation_id, Respond& respond) override;
@@ -44,6 +47,7 @@ class TicketRoutes final : public ApiRoutes {
 
   std::string station_id_;
   sync::Outbox* outbox_;
+  const sync::BlobStore* images_ = nullptr;
   const Clock* clock_;
   std::function<void(std::function<void()>)> post_;
   TicketConfig layout_;

@@ -21,6 +21,10 @@ namespace weighlink::base {
 // Lower-case hex SHA-256 of `data`.
 [[nodiscard]] std::string sha256_hex(std::string_view data);
 
+// Lower-case hex MD5 of `data`: only where a peer's protocol demands it (HTTP Digest
+// authentication of cameras, RFC 7616), never for integrity.
+[[nodiscard]] std::string md5_hex(std::string_view data);
+
 // SHA-256 of a file as lowercase hex, streamed; nullopt when it cannot be read.
 [[nodiscard]] std::optional<std::string> file_sha256(const std::filesystem::path& file);
 

@@ -72,6 +72,10 @@ enum class EvidenceProblemCode {
   reordered,      // the record does not follow the one before it
   bad_anchor,     // the anchor's signature is wrong (pruning faked)
   bad_head,       // the head's signature is wrong
+  // A file the record lists in its payload's `attachments` (a camera image) is gone, or its bytes
+  // no longer hash to the SHA-256 the signed record holds.
+  attachment_missing,
+  attachment_altered,
 };
 
 [[nodiscard]] std::string_view to_string(EvidenceProblemCode code);
