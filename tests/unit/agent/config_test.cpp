@@ -526,6 +526,8 @@ TEST_CASE("display config: each mistake is refused naming the key and what to wr
       has(display_error("  - {id: a, transport: serial, port: /dev/x, protocol: sma, speed: 9}\n"),
           "displays[0].speed: unknown key"));
   CHECK(has(display_error("  {id: a}\n"), "displays: expected a list"));
+}
+
 TEST_CASE("camera config: cameras and the ANPR intake load; mistakes name the key") {
   TempDir dir;
   std::ofstream(dir / "cam.pass") << "secret\n";
