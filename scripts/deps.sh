@@ -15,6 +15,7 @@ packages=(
   wixl msitools g++-mingw-w64-x86-64-posix wine64  # the Windows checks (tests/windows/)
   chromium  # headless, for the operator page tests (tests/integration/page_test.cpp); ~300 MB
   libnss3-tools  # certutil: the test CAs headless Chromium trusts (tests/integration/browser_tls_test.cpp)
+  libcups2-dev cups-daemon cups-client  # ticket printers of type cups (agent/src/devices/printer/) and their test queue
   poppler-utils qpdf  # pdftotext and qpdf --check: the ticket PDF tests (tests/integration/tickets_test.cpp)
 )
 # Extra packages for one target (e.g. make fuzz: clang-14 libclang-rt-14-dev), named as arguments.

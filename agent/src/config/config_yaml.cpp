@@ -9,6 +9,7 @@
 
 #include "config/config_checks.hpp"
 #include "config/config_legal.hpp"
+#include "config/config_printers.hpp"
 #include "config/config_records.hpp"
 #include "config/config_station.hpp"
 #include "config/config_ticket.hpp"
@@ -412,7 +413,8 @@ AgentConfig load_config_file(const std::filesystem::path& file) {
               "tls",
               "station",
               "ticket",
-              "evidence"},
+              "evidence",
+              "printers"},
              file, "");
   listen_key(root["listen"], file, "listen", cfg.listen_host, cfg.listen_port);
   if (auto n = root["allow_remote"]) {
@@ -546,6 +548,7 @@ AgentConfig load_config_file(const std::filesystem::path& file) {
     }
   }
   load_legal(root, file, cfg.legal);
+  if (auto n = root["printers"]) load_printers(n, file, cfg.scales, cfg.printers);
   if (!cfg.truconnect.scale.empty() &&
       std::none_of(cfg.scales.begin(), cfg.scales.end(),
                    [&](const auto& s) { return s.id == cfg.truconnect.scale; })) {

@@ -2,12 +2,15 @@
 
 #include "weighlink/agent/devices.hpp"
 
+#include "devices/printer/printers.hpp"
+
 namespace weighlink::agent {
 
 std::unique_ptr<DeviceHub> make_devices(DeviceEnv env, CaptureContext& captures) {
   auto hub = std::make_unique<DeviceHub>(std::move(env));
   // One line per device type, each adding its component when configured (and registering its
   // CaptureGuard in `captures`, if it has one):
+  add_printers(*hub, captures);
 
   captures.observers.push_back(hub.get());
   return hub;

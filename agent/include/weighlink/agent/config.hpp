@@ -10,6 +10,7 @@
 
 #include "weighlink/agent/evidence_config.hpp"
 #include "weighlink/agent/legal_config.hpp"
+#include "weighlink/agent/printer_config.hpp"
 #include "weighlink/agent/station.hpp"
 #include "weighlink/agent/ticket.hpp"
 #include "weighlink/scale/decimal.hpp"
@@ -138,6 +139,7 @@ struct AgentConfig {
   TicketConfig ticket;      // ticket.hpp
   EvidenceConfig evidence;  // the outbox's evidence archive (records.hpp)
   LegalConfig legal;        // scales[].zero_return and zero_band (legal_config.hpp)
+  PrintersConfig printers;  // ticket printers (printer_config.hpp)
 };
 
 // Checks that need the whole configuration, flags applied (listen addresses against
