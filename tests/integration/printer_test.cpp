@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 
 #include "agent_fixture.hpp"
+#include "weighlink/testing/cups_server.hpp"
 #include "weighlink/testing/escpos_printer.hpp"
 
 namespace json = boost::json;
@@ -222,4 +223,33 @@ TEST_CASE("printer: a waiting job is cancelled and never printed") {
   CHECK(sim->jobs().size() == 1);
   CHECK(sim->jobs().at(0).find("DUPLICATE #2") != std::string::npos);
   CHECK(job_state(agent.http, job) == "cancelled");
+}
+
+TEST_CASE("printer: a CUPS queue gets the ticket as a PDF that pdftotext reads") {
+  if (const auto why = CupsServer::unavailable(); !why.empty()) {
+    MESSAGE("skipped: " << why);
+    return;
+  }
+  TempDir dir("wl-printer");
+  PtyScale scale(dir / "scale");
+  StreamingScale indicator(scale, mt_frame("32540"));
+  CupsServer cups;
+  const auto config = "printers:\n  - {id: tp, type: cups, queue: " + cups.queue() + ", server: '" +
+                      cups.address() +
+                      "', auto_print: true, poll_interval_ms: 200}\n"
+                      "scales:\n  - {id: main, source: 'serial:" +
+                      scale.path() + "', protocol: mt-continuous}\n";
+  AgentProcess agent(dir, {}, config);
+  const auto seq = capture(agent.http, "cap-1");
+  const auto job = std::to_string(seq) + "-1";
+  const bool done = eventually([&] { return job_state(agent.http, job) == "done"; }, 30s);
+  if (!done) MESSAGE(read_file(dir / "agent.log") << "\n" << cups.log());
+  REQUIRE(done);
+  REQUIRE(std::filesystem::exists(cups.output()));
+  const auto text = run_split({"pdftotext", "-layout", cups.output().string(), "-"});
+  REQUIRE_MESSAGE(text.exit_code == 0, text.err);
+  CHECK(text.out.find("st-1/" + std::to_string(seq)) != std::string::npos);
+  CHECK(text.out.find("ORIGINAL") != std::string::npos);
+  CHECK(text.out.find("32540 kg") != std::string::npos);
+  CHECK(device_state(agent.http) == "ok");
 }

@@ -70,7 +70,7 @@ class CupsLink final : public PrinterLink {
     auto http = connect();
     if (!http) return {false, last_error_};
     const char* queue = config_.queue.c_str();
-    const int job = cupsCreateJob(http.get(), queue, title.c_str(), 0, nullptr);
+    const int job = create_job(http.get(), title);
     if (job == 0) return {false, std::string("CUPS refused the job: ") + cupsLastErrorString()};
     if (cupsStartDocument(http.get(), queue, job, title.c_str(), CUPS_FORMAT_PDF, 1) !=
             HTTP_STATUS_CONTINUE ||
@@ -116,6 +116,27 @@ class CupsLink final : public PrinterLink {
   }
 
  private:
+  // Create-Job on the queue's resource of this connection (cupsCreateJob looks the queue up
+  // again through the default server, which may be another one than `server`).
+  int create_job(http_t* http, const std::string& title) {
+    const auto resource = "/printers/" + config_.queue;
+    const auto uri = "ipp://localhost" + resource;
+    ipp_t* request = ippNewRequest(IPP_OP_CREATE_JOB);
+    ippAddString(request, IPP_TAG_OPERATION, IPP_TAG_URI, "printer-uri", nullptr, uri.c_str());
+    ippAddString(request, IPP_TAG_OPERATION, IPP_TAG_NAME, "requesting-user-name", nullptr,
+                 cupsUser());
+    ippAddString(request, IPP_TAG_OPERATION, IPP_TAG_NAME, "job-name", nullptr, title.c_str());
+    ipp_t* response = cupsDoRequest(http, request, resource.c_str());  // frees `request`
+    int id = 0;
+    if (response) {
+      if (ipp_attribute_t* a = ippFindAttribute(response, "job-id", IPP_TAG_INTEGER)) {
+        id = ippGetInteger(a, 0);
+      }
+      ippDelete(response);
+    }
+    return cupsLastError() <= IPP_STATUS_OK_CONFLICTING ? id : 0;
+  }
+
   HttpPtr connect() {
     std::string host = cupsServer();
     int port = ippPort();
