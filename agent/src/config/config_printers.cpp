@@ -41,18 +41,19 @@ PrinterConfig load_one(const YAML::Node& p, const std::filesystem::path& file,
       {"id", "type", "transport", "port", "device", "address", "queue", "server", "paper",
        "auto_print", "copies", "scales", "qr", "status_timeout_ms", "poll_interval_ms"},
       file, where + ".");
+  // A key this printer's type needs: its text, or a failure with an example.
+  const auto required = [&](const char* key, const std::string& example) {
+    if (!p[key]) fail(file, where + "." + key, "missing (" + example + ")");
+    return text(p[key], file, where + "." + key);
+  };
   PrinterConfig c;
-  if (!p["id"]) fail(file, where + ".id", "missing (a name such as ticket-printer)");
-  c.id = text(p["id"], file, where + ".id");
+  c.id = required("id", "a name such as ticket-printer");
   config_checks::check_device_id(c.id, file, where + ".id");
-  if (!p["type"]) fail(file, where + ".type", "missing: escpos (receipt printer) or cups");
-  c.type = text(p["type"], file, where + ".type");
+  c.type = required("type", "escpos for a receipt printer, or cups");
   if (c.type == "escpos") {
-    if (!p["transport"]) fail(file, where + ".transport", "missing: serial, usb or tcp");
-    c.transport = text(p["transport"], file, where + ".transport");
+    c.transport = required("transport", "serial, usb or tcp");
     if (c.transport == "serial") {
-      if (!p["port"]) fail(file, where + ".port", "missing (e.g. /dev/ttyUSB0?baud=19200, COM3)");
-      c.port = text(p["port"], file, where + ".port");
+      c.port = required("port", "e.g. /dev/ttyUSB0?baud=19200, COM3");
       auto spec = scale::parse_source("serial:" + c.port);
       if (!spec) fail(file, where + ".port", spec.error().message);
     } else if (c.transport == "usb") {
@@ -61,11 +62,9 @@ PrinterConfig load_one(const YAML::Node& p, const std::filesystem::path& file,
            "usb (a printer device file) is not supported on Windows; use tcp (port 9100) or "
            "serial (a COM port)");
 #endif
-      if (!p["device"]) fail(file, where + ".device", "missing (e.g. /dev/usb/lp0)");
-      c.device = text(p["device"], file, where + ".device");
+      c.device = required("device", "e.g. /dev/usb/lp0");
     } else if (c.transport == "tcp") {
-      if (!p["address"]) fail(file, where + ".address", "missing (e.g. 192.168.1.50:9100)");
-      c.address = text(p["address"], file, where + ".address");
+      c.address = required("address", "e.g. 192.168.1.50:9100");
       if (c.address.find(':') == std::string::npos) c.address += ":9100";
       auto hp = base::parse_host_port(c.address);
       if (!hp) fail(file, where + ".address", hp.error().message);
@@ -78,8 +77,7 @@ PrinterConfig load_one(const YAML::Node& p, const std::filesystem::path& file,
          "cups is not supported on Windows; print to the receipt printer with type escpos over "
          "tcp (port 9100) or serial");
 #endif
-    if (!p["queue"]) fail(file, where + ".queue", "missing (the CUPS queue, see lpstat -p)");
-    c.queue = text(p["queue"], file, where + ".queue");
+    c.queue = required("queue", "the CUPS queue's name, see lpstat -p");
     if (auto n = p["server"]) {
       c.server = text(n, file, where + ".server");
       auto hp = base::parse_host_port(c.server);

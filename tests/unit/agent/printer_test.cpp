@@ -1,13 +1,9 @@
 // The ticket printers' pure parts: the ESC/POS bytes of a ticket, the DLE EOT status answers,
-// the job queue's states, and the printers: section of the configuration.
+// the job queue's states (the printers: section's checks are in config_test.cpp).
 #include <doctest/doctest.h>
 
-#include <fstream>
-
-#include "weighlink/agent/config.hpp"
 #include "weighlink/agent/printer/escpos.hpp"
 #include "weighlink/agent/printer/print_queue.hpp"
-#include "weighlink/testing/process.hpp"
 
 using namespace std::string_literals;
 using namespace weighlink::agent;
@@ -33,18 +29,6 @@ Ticket small_ticket(std::uint64_t print) {
 }
 
 const std::string kRule32 = std::string(32, '-') + "\n";
-
-std::string error_of(const weighlink::testing::TempDir& dir, const std::string& printers) {
-  std::ofstream(dir / "c.yaml", std::ios::trunc)
-      << "scales:\n  - id: deck\n    source: sim:static\n    protocol: mt-continuous\n"
-      << printers;
-  try {
-    (void)load_config_file(dir / "c.yaml");
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return {};
-}
 
 }  // namespace
 
@@ -267,37 +251,4 @@ TEST_CASE("print queue: finished jobs beyond the last 20 are forgotten, waiting 
   CHECK(q.find("1-1") != nullptr);
   CHECK(q.find("2-1") == nullptr);
   CHECK(q.find("29-1") != nullptr);
-}
-
-TEST_CASE("config: printers load, each bad one named by its key") {
-  weighlink::testing::TempDir dir;
-  CHECK(error_of(dir,
-                 "printers:\n  - id: tp\n    type: escpos\n    transport: tcp\n    address: "
-                 "127.0.0.1\n    auto_print: true\n    scales: [deck]\n    paper: 58mm\n")
-            .empty());
-  const auto cfg = load_config_file(dir / "c.yaml");
-  REQUIRE(cfg.printers.printers.size() == 1);
-  CHECK(cfg.printers.printers[0].address == "127.0.0.1:9100");
-  CHECK(cfg.printers.printers[0].auto_print);
-  CHECK(cfg.printers.printers[0].paper == "58mm");
-  CHECK(error_of(dir, "printers:\n  - id: tp\n    type: escpos\n    transport: serial\n")
-            .find("printers[0].port: missing") != std::string::npos);
-  CHECK(error_of(dir, "printers:\n  - id: tp\n    type: escpos\n    transport: parallel\n")
-            .find("printers[0].transport: 'parallel'") != std::string::npos);
-  CHECK(error_of(dir, "printers:\n  - id: tp\n    type: laser\n").find("printers[0].type") !=
-        std::string::npos);
-  CHECK(error_of(dir, "printers:\n  - id: tp\n    type: cups\n").find("printers[0].queue") !=
-        std::string::npos);
-  CHECK(error_of(dir, "printers:\n  - id: tp\n    type: cups\n    queue: q\n    scales: [yard]\n")
-            .find("printers[0].scales[0]: no scale with id 'yard'") != std::string::npos);
-  CHECK(error_of(dir, "printers:\n  - id: tp\n    type: cups\n    queue: q\n    colour: red\n")
-            .find("colour") != std::string::npos);
-  CHECK(error_of(dir, "printers:\n  - id: 'a b'\n    type: cups\n    queue: q\n")
-            .find("printers[0].id") != std::string::npos);
-  CHECK(error_of(dir,
-                 "printers:\n  - {id: a, type: cups, queue: q}\n  - {id: a, type: cups, queue: "
-                 "r}\n")
-            .find("printers[1].id: duplicate") != std::string::npos);
-  CHECK(error_of(dir, "printers:\n  - {id: a, type: cups, queue: q, copies: 9}\n")
-            .find("printers[0].copies") != std::string::npos);
 }
