@@ -23,7 +23,7 @@ std::string printer_config(const std::string& scale, const std::string& printer,
          "  - {id: tp, type: escpos, transport: " +
          std::string(tcp ? "tcp, address: '" : "serial, port: '") + printer +
          "', auto_print: " + (auto_print ? "true" : "false") +
-         ", poll_interval_ms: 200, status_timeout_ms: 2000}\n"
+         ", poll_interval_ms: 200, status_timeout_ms: 3000}\n"
          "scales:\n"
          "  - {id: main, source: 'serial:" +
          scale + "', protocol: mt-continuous}\n";

@@ -48,9 +48,17 @@ void link_loop(
       SendResult sent{false, before.detail};
       if (before.state == PrinterState::ok) {
         sent = p->link->send(job->document, job->title);
-        before = sent.written ? p->link->probe()
-                              : PrinterStatus{PrinterState::offline, sent.detail, false};
-        if (sent.written && before.state != PrinterState::ok) {
+        before = p->link->probe();
+        // Written, then no answer: a printer busy with the job may answer late. Asked again (a
+        // few times) before the job counts as not printed and would print a second time.
+        for (int again = 0; sent.written && again < 3 && before.state == PrinterState::offline;
+             ++again) {
+          before = p->link->probe();
+        }
+        if (!sent.written && before.state == PrinterState::ok) {
+          // It answers but took no job (CUPS refused it): not ready, whatever it says.
+          before = PrinterStatus{PrinterState::error, sent.detail, before.paper_near_end};
+        } else if (sent.written && before.state != PrinterState::ok) {
           sent = {false, "the printer reported '" + before.detail + "' after the job"};
         }
       }
@@ -169,6 +177,8 @@ void report(const DeviceEnv& env, const std::shared_ptr<Printer>& p, PrinterStat
                    p->config.id, id, sent.detail);
     }
     persist_queue(env, *p);
+    // A job that did not print is tried again at the next poll, not at once.
+    if (!sent.written) return;
   }
   dispatch(env, *p);
 }
