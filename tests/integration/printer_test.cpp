@@ -17,12 +17,16 @@ using namespace weighlink::testing;
 
 namespace {
 
-std::string printer_config(const std::string& scale, const std::string& printer, bool auto_print) {
+// `transport`: serial (the pty), usb (the pty as a printer device file) or tcp.
+std::string printer_config(const std::string& scale, const std::string& printer, bool auto_print,
+                           const std::string& transport = "") {
   const bool tcp = printer.starts_with("127.0.0.1:");
+  const std::string how = tcp                  ? "tcp, address: '"
+                          : transport == "usb" ? "usb, device: '"
+                                               : "serial, port: '";
   return "printers:\n"
          "  - {id: tp, type: escpos, transport: " +
-         std::string(tcp ? "tcp, address: '" : "serial, port: '") + printer +
-         "', auto_print: " + (auto_print ? "true" : "false") +
+         how + printer + "', auto_print: " + (auto_print ? "true" : "false") +
          ", poll_interval_ms: 200, status_timeout_ms: 3000}\n"
          "scales:\n"
          "  - {id: main, source: 'serial:" +
@@ -94,6 +98,20 @@ TEST_CASE("printer: auto-print on capture prints the original once (serial print
   CHECK(metrics.find("weighlink_printer_jobs_total{printer=\"tp\",result=\"printed\"} 1") !=
         std::string::npos);
   CHECK(metrics.find("weighlink_device_up{device=\"tp\",kind=\"printer\"} 1") != std::string::npos);
+}
+
+TEST_CASE("printer: a USB printer device file (/dev/usb/lp0 style) prints the ticket") {
+  TempDir dir("wl-printer");
+  PtyScale scale(dir / "scale");
+  StreamingScale indicator(scale, mt_frame("32540"));
+  auto sim = EscposPrinter::on_pty(dir / "lp0");  // opened and written as a plain device file
+  AgentProcess agent(dir, {}, printer_config(scale.path(), sim->address(), true, "usb"));
+  const auto seq = capture(agent.http, "cap-1");
+  REQUIRE(printed(*sim, 1, dir));
+  CHECK(sim->jobs().at(0).find("st-1/" + std::to_string(seq)) != std::string::npos);
+  CHECK(
+      eventually([&] { return job_state(agent.http, std::to_string(seq) + "-1") == "done"; }, 10s));
+  CHECK(sim->jobs().size() == 1);
 }
 
 TEST_CASE("printer: a reprint says DUPLICATE; a retried request prints nothing more (TCP 9100)") {
