@@ -123,6 +123,7 @@ void load_printers(const YAML::Node& n, const std::filesystem::path& file,
                    const std::vector<scale::ScaleConfig>& scales, PrintersConfig& out) {
   if (!n.IsSequence()) fail(file, "printers", "expected a list of printers");
   std::vector<std::string> scale_ids;
+  scale_ids.reserve(scales.size());
   for (const auto& s : scales) scale_ids.push_back(s.id);
   for (std::size_t i = 0; i < n.size(); ++i) {
     const auto where = "printers[" + std::to_string(i) + "]";

@@ -108,8 +108,8 @@ std::size_t EscposPrinter::status_queries() const {
 
 void EscposPrinter::feed(const std::string& bytes, std::string& answers) {
   std::lock_guard lock(mutex_);
-  for (std::size_t i = 0; i < bytes.size(); ++i) {
-    pending_ += bytes[i];
+  for (const char byte : bytes) {
+    pending_ += byte;
     // DLE EOT n is real-time: answered wherever it comes, and not part of a job.
     if (pending_.size() >= 3 && pending_.compare(pending_.size() - 3, 2, "\x10\x04") == 0) {
       const char n = pending_.back();

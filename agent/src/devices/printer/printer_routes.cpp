@@ -137,7 +137,7 @@ void PrinterComponent::print_request(const std::shared_ptr<Printer>& p, const Ht
   }
   const auto hash = canonical_hash("POST /v1/printers/" + p->config.id + "/print", body);
   create_job(p, rows.front().row, request.header("idempotency-key"), hash, operator_id, "request",
-             [this, p, hash, correlation_id, respond = std::move(respond)](const Created& created) {
+             [p, hash, correlation_id, respond = std::move(respond)](const Created& created) {
                const auto& r = created.result;
                if (r.status == sync::EnqueueStatus::replayed) {
                  if (r.row.kind != kTicketPrintedKind || r.row.request_hash != hash) {

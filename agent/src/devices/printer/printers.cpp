@@ -217,8 +217,8 @@ void PrinterComponent::stop() {
 }
 
 void PrinterComponent::create_job(const std::shared_ptr<Printer>& p, const sync::OutboxRow& row,
-                                  std::string key, std::string request_hash,
-                                  std::string operator_id, std::string origin,
+                                  const std::string& key, std::string request_hash,
+                                  const std::string& operator_id, const std::string& origin,
                                   std::function<void(Created)> done) {
   TicketPrintOrder order;
   order.seq = row.seq;

@@ -76,9 +76,9 @@ class PrinterComponent final : public DeviceComponent {
     std::string job_id;
   };
   // Records the print of weighing `row` on `p` and queues its job; `done` on the io thread.
-  void create_job(const std::shared_ptr<Printer>& p, const sync::OutboxRow& row, std::string key,
-                  std::string request_hash, std::string operator_id, std::string origin,
-                  std::function<void(Created)> done);
+  void create_job(const std::shared_ptr<Printer>& p, const sync::OutboxRow& row,
+                  const std::string& key, std::string request_hash, const std::string& operator_id,
+                  const std::string& origin, std::function<void(Created)> done);
 
  private:
   void routes(const HttpRequest& request, const std::string& path,
