@@ -271,3 +271,24 @@ TEST_CASE("printer: a CUPS queue gets the ticket as a PDF that pdftotext reads")
   CHECK(text.out.find("32540 kg") != std::string::npos);
   CHECK(device_state(agent.http) == "ok");
 }
+
+TEST_CASE("printer: a waiting job survives a restart of the agent and prints once after it") {
+  TempDir dir("wl-printer");
+  PtyScale scale(dir / "scale");
+  StreamingScale indicator(scale, mt_frame("32540"));
+  const auto free = split_host_port(free_loopback_address());
+  auto sim = EscposPrinter::on_tcp(free.second, /*plugged=*/false);
+  const auto config = printer_config(scale.path(), sim->address(), true);
+  auto agent = std::make_unique<AgentProcess>(dir, std::vector<std::string>{}, config);
+  const auto seq = capture(agent->http, "cap-1");
+  const auto job = std::to_string(seq) + "-1";
+  CHECK(eventually([&] { return job_state(agent->http, job) == "queued"; }, 10s));
+  CHECK(agent->process->terminate() == 0);
+  agent = std::make_unique<AgentProcess>(dir, std::vector<std::string>{}, config);
+  CHECK(job_state(agent->http, job) == "queued");  // read back from the outbox's state
+  sim->plug();
+  REQUIRE(printed(*sim, 1, dir));
+  CHECK(eventually([&] { return job_state(agent->http, job) == "done"; }, 10s));
+  CHECK(sim->jobs().size() == 1);
+  CHECK(sim->jobs().at(0).find("ORIGINAL #1") != std::string::npos);
+}
