@@ -17,6 +17,7 @@ packages=(
   libnss3-tools  # certutil: the test CAs headless Chromium trusts (tests/integration/browser_tls_test.cpp)
   libmodbus-dev  # lights, barriers and position sensors on Modbus TCP modules (agent/src/devices/io/)
   libavformat-dev libavcodec-dev libswscale-dev libavutil-dev ffmpeg  # RTSP stills (agent/src/devices/camera/rtsp_grab.cpp); ffmpeg feeds the test RTSP server
+  libcups2-dev cups-daemon cups-client  # ticket printers of type cups (agent/src/devices/printer/) and their test queue
   poppler-utils qpdf  # pdftotext and qpdf --check: the ticket PDF tests (tests/integration/tickets_test.cpp)
 )
 # Extra packages for one target (e.g. make fuzz: clang-14 libclang-rt-14-dev), named as arguments.

@@ -18,6 +18,19 @@ namespace config_checks {
   throw std::runtime_error(file.string() + ": " + key + ": " + what);
 }
 
+std::string text(const YAML::Node& n, const std::filesystem::path& file, const std::string& key) {
+  if (!n.IsScalar()) fail(file, key, "expected a string");
+  return n.as<std::string>();
+}
+
+bool flag(const YAML::Node& n, const std::filesystem::path& file, const std::string& key) {
+  try {
+    return n.as<bool>();
+  } catch (const YAML::Exception&) {
+    fail(file, key, "expected true or false");
+  }
+}
+
 void check_keys(const YAML::Node& node, const std::set<std::string>& known,
                 const std::filesystem::path& file, const std::string& where) {
   for (const auto& kv : node) {

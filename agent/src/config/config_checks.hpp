@@ -22,6 +22,12 @@ namespace weighlink::agent::config_checks {
 void check_keys(const YAML::Node& node, const std::set<std::string>& known,
                 const std::filesystem::path& file, const std::string& where);
 
+// A scalar's text, and true/false; fail naming `key` otherwise.
+[[nodiscard]] std::string text(const YAML::Node& node, const std::filesystem::path& file,
+                               const std::string& key);
+[[nodiscard]] bool flag(const YAML::Node& node, const std::filesystem::path& file,
+                        const std::string& key);
+
 // A station device's id (devices.hpp): 1..64 of [A-Za-z0-9_.-], so it can name files, metrics
 // labels and URL paths as it is; fails naming `key` otherwise.
 void check_device_id(const std::string& id, const std::filesystem::path& file,

@@ -11,11 +11,7 @@ namespace weighlink::agent {
 namespace {
 
 using config_checks::fail;
-
-std::string text(const YAML::Node& n, const std::filesystem::path& file, const std::string& key) {
-  if (!n.IsScalar()) fail(file, key, "expected a string");
-  return n.as<std::string>();
-}
+using config_checks::text;
 
 bool valid_id(const std::string& id) {
   if (id.empty() || id.size() > 32) return false;

@@ -12,6 +12,7 @@
 #include "config/config_io.hpp"
 #include "config/config_displays.hpp"
 #include "config/config_legal.hpp"
+#include "config/config_printers.hpp"
 #include "config/config_records.hpp"
 #include "config/config_station.hpp"
 #include "config/config_ticket.hpp"
@@ -400,7 +401,8 @@ AgentConfig load_config_file(const std::filesystem::path& file) {
               "io",
               "displays",
               "cameras",
-              "anpr"},
+              "anpr",
+              "printers"},
              file, "");
   listen_key(root["listen"], file, "listen", cfg.listen_host, cfg.listen_port);
   if (auto n = root["allow_remote"]) {
@@ -536,6 +538,7 @@ AgentConfig load_config_file(const std::filesystem::path& file) {
   load_legal(root, file, cfg.legal);
   load_io(root, file, cfg);  // after scales: each lane names one
   load_cameras(root, file, cfg);
+  if (auto n = root["printers"]) load_printers(n, file, cfg.scales, cfg.printers);
   if (!cfg.truconnect.scale.empty() &&
       std::none_of(cfg.scales.begin(), cfg.scales.end(),
                    [&](const auto& s) { return s.id == cfg.truconnect.scale; })) {

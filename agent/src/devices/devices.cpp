@@ -5,6 +5,7 @@
 #include "devices/io/io_station.hpp"
 #include "devices/display/displays.hpp"
 #include "devices/camera/cameras.hpp"
+#include "devices/printer/printers.hpp"
 
 namespace weighlink::agent {
 
@@ -15,6 +16,7 @@ std::unique_ptr<DeviceHub> make_devices(DeviceEnv env, CaptureContext& captures)
   io::add_io(*hub, captures);
   add_displays(*hub);
   camera::add_cameras(*hub, captures);
+  add_printers(*hub, captures);
 
   captures.observers.push_back(hub.get());
   return hub;

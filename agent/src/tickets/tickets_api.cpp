@@ -7,6 +7,7 @@
 
 #include "core/api_common.hpp"
 #include "devices/camera/image_routes.hpp"
+#include "tickets/ticket_print.hpp"
 #include "weighlink/agent/tickets.hpp"
 #include "weighlink/agent/weighings.hpp"
 #include "weighlink/base/timestamp.hpp"
@@ -18,7 +19,6 @@ using namespace api;
 namespace {
 
 constexpr std::string_view kTickets = "/v1/tickets/";
-constexpr std::string_view kPrintedKind = "weighlink.ticket_printed";
 
 // A seq in a path: 1 or more.
 std::optional<std::uint64_t> parse_seq(std::string_view text) {
@@ -135,10 +135,7 @@ void TicketRoutes::ticket(const HttpRequest& request, std::uint64_t seq, bool pd
   if (!row) return respond(no_weighing(seq, correlation_id));
   // Looking at a ticket is not printing it: it shows the latest recorded print (or `print=N`, an
   // earlier one); never printed: an original with print number 0.
-  std::uint64_t count = 0;
-  if (auto stored = outbox_->get_state(ticket_print_count_key(seq))) {
-    count = parse_seq(*stored).value_or(0);
-  }
+  const std::uint64_t count = ticket_print_count(*outbox_, seq);
   TicketPrint print{count};
   for (const auto& [k, v] : query_params(request)) {
     if (k != "print") continue;
@@ -233,71 +230,31 @@ void TicketRoutes::print(const HttpRequest& request, std::uint64_t seq,
   job->correlation_id = correlation_id;
   job->weighing = std::move(*row);
   job->respond = std::move(respond);
-  // One print of a weighing at a time: its number is the count the print before wrote, plus 1.
-  auto& waiting = printing_[seq];
-  waiting.push_back(job);
-  if (waiting.size() == 1) start_print(job);
-}
-
-void TicketRoutes::start_print(const std::shared_ptr<PrintJob>& job) {
-  // A retry answers with the print it already recorded.
-  if (auto existing = outbox_->find(job->key)) {
-    if (existing->request_hash == job->hash && existing->kind == kPrintedKind) {
-      job->respond(print_answer(*job, 200, *existing));
-    } else {
-      job->respond(replay_or_conflict(*existing, job->hash, job->correlation_id));
-    }
-    return print_done(job->seq);
-  }
-  std::uint64_t number = 1;
-  if (auto count = outbox_->get_state(ticket_print_count_key(job->seq))) {
-    number = parse_seq(*count).value_or(0) + 1;
-  }
-  const TicketPrint print{number};
-  const auto now = clock_->now();
-  json::object printed{{"station_id", station_id_},
-                       {"seq", job->seq},
-                       {"record_id", station_id_ + "/" + std::to_string(job->seq)},
-                       {"weighing_key", job->weighing.idempotency_key},
-                       {"print_number", number},
-                       {"copy", print.copy()},
-                       {"format", job->format},
-                       {"operator", job->operator_id},
-                       {"printed_at", base::format_utc_timestamp_ms(now)}};
-  sync::NewMutation m;
-  m.idempotency_key = job->key;
-  m.kind = std::string(kPrintedKind);
-  m.payload_json = record::serialize_exact(printed);
-  m.request_hash = job->hash;
-  m.created_at_ms = to_ms(now);
-  m.state_writes.push_back({ticket_print_count_key(job->seq), std::to_string(number)});
-  outbox_->enqueue(std::move(m), [this, job](sync::EnqueueResult result) {
-    post_([this, job, result = std::move(result)] {
-      if (result.status == sync::EnqueueStatus::accepted) {
-        ++prints_;
-        spdlog::info("[{}] ticket {}/{} printed, recorded as seq {}", job->correlation_id,
-                     station_id_, job->seq, result.row.seq);
-        job->respond(print_answer(*job, 202, result.row));
-      } else if (result.status == sync::EnqueueStatus::replayed &&
-                 result.row.request_hash == job->hash) {
-        job->respond(print_answer(*job, 200, result.row));
-      } else {
-        job->respond(enqueue_response(result, job->hash, job->correlation_id));
-      }
-      print_done(job->seq);
-    });
-  });
-}
-
-void TicketRoutes::print_done(std::uint64_t seq) {
-  auto it = printing_.find(seq);
-  if (it == printing_.end()) return;
-  it->second.pop_front();
-  if (it->second.empty()) {
-    printing_.erase(it);
-    return;
-  }
-  start_print(it->second.front());
+  TicketPrintOrder order;
+  order.seq = seq;
+  order.weighing_key = job->weighing.idempotency_key;
+  order.key = job->key;
+  order.request_hash = job->hash;
+  order.format = job->format;
+  order.operator_id = job->operator_id;
+  record_ticket_print(
+      {station_id_, outbox_, clock_, post_}, std::move(order),
+      [this, job](const sync::EnqueueResult& result) {
+        if (result.status == sync::EnqueueStatus::accepted) {
+          ++prints_;
+          spdlog::info("[{}] ticket {}/{} printed, recorded as seq {}", job->correlation_id,
+                       station_id_, job->seq, result.row.seq);
+          job->respond(print_answer(*job, 202, result.row));
+        } else if (result.status == sync::EnqueueStatus::replayed &&
+                   result.row.request_hash == job->hash && result.row.kind == kTicketPrintedKind) {
+          // A retry answers with the print it already recorded.
+          job->respond(print_answer(*job, 200, result.row));
+        } else if (result.status == sync::EnqueueStatus::replayed) {
+          job->respond(replay_or_conflict(result.row, job->hash, job->correlation_id));
+        } else {
+          job->respond(enqueue_response(result, job->hash, job->correlation_id));
+        }
+      });
 }
 
 void TicketRoutes::metrics(std::string& out) const {

@@ -582,4 +582,44 @@ TEST_CASE("camera config: cameras and the ANPR intake load; mistakes name the ke
   CHECK(error_of(dir, "anpr: {listen: 'nowhere'}\n").find("anpr.listen") != std::string::npos);
   CHECK(error_of(dir, "anpr: {listen: '0.0.0.0:8421'}\n").find("anpr.cameras") !=
         std::string::npos);
+TEST_CASE("config: printers load, each bad one named by its key") {
+  TempDir dir;
+  const std::string scales =
+      "scales:\n  - {id: deck, source: 'sim:static', protocol: mt-continuous}\n";
+  CHECK(
+      error_of(dir, scales +
+                        "printers:\n  - id: tp\n    type: escpos\n    transport: tcp\n    address: "
+                        "127.0.0.1\n    auto_print: true\n    scales: [deck]\n    paper: 58mm\n")
+          .empty());
+  const auto cfg = weighlink::agent::load_config_file(dir / "c.yaml");
+  REQUIRE(cfg.printers.printers.size() == 1);
+  CHECK(cfg.printers.printers[0].address == "127.0.0.1:9100");
+  CHECK(cfg.printers.printers[0].auto_print);
+  CHECK(cfg.printers.printers[0].paper == "58mm");
+  CHECK(error_of(dir, scales + "printers:\n  - id: tp\n    type: escpos\n    transport: serial\n")
+            .find("printers[0].port: missing") != std::string::npos);
+  CHECK(error_of(dir, scales + "printers:\n  - id: tp\n    type: escpos\n    transport: parallel\n")
+            .find("printers[0].transport: 'parallel'") != std::string::npos);
+  CHECK(
+      error_of(dir, scales + "printers:\n  - id: tp\n    type: laser\n").find("printers[0].type") !=
+      std::string::npos);
+  CHECK(
+      error_of(dir, scales + "printers:\n  - id: tp\n    type: cups\n").find("printers[0].queue") !=
+      std::string::npos);
+  CHECK(
+      error_of(dir,
+               scales + "printers:\n  - id: tp\n    type: cups\n    queue: q\n    scales: [yard]\n")
+          .find("printers[0].scales[0]: no scale with id 'yard'") != std::string::npos);
+  CHECK(error_of(dir,
+                 scales + "printers:\n  - id: tp\n    type: cups\n    queue: q\n    colour: red\n")
+            .find("colour") != std::string::npos);
+  CHECK(error_of(dir, scales + "printers:\n  - id: 'a b'\n    type: cups\n    queue: q\n")
+            .find("printers[0].id") != std::string::npos);
+  CHECK(error_of(dir,
+                 scales +
+                     "printers:\n  - {id: a, type: cups, queue: q}\n  - {id: a, type: cups, queue: "
+                     "r}\n")
+            .find("printers[1].id: duplicate") != std::string::npos);
+  CHECK(error_of(dir, scales + "printers:\n  - {id: a, type: cups, queue: q, copies: 9}\n")
+            .find("printers[0].copies") != std::string::npos);
 }

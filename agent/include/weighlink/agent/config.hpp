@@ -13,6 +13,7 @@
 #include "weighlink/agent/evidence_config.hpp"
 #include "weighlink/agent/io_config.hpp"
 #include "weighlink/agent/legal_config.hpp"
+#include "weighlink/agent/printer_config.hpp"
 #include "weighlink/agent/station.hpp"
 #include "weighlink/agent/ticket.hpp"
 #include "weighlink/scale/decimal.hpp"
@@ -144,6 +145,7 @@ struct AgentConfig {
   IoConfig io;              // lights, barriers, position sensors (io_config.hpp)
   DisplaysConfig displays;  // remote displays (display_config.hpp)
   CamerasConfig cameras;    // cameras: and anpr: (camera_config.hpp)
+  PrintersConfig printers;  // ticket printers (printer_config.hpp)
 };
 
 // Checks that need the whole configuration, flags applied (listen addresses against

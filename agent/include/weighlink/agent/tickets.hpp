@@ -4,9 +4,7 @@
 // POST /v1/tickets/{seq}/print, which records a weighlink.ticket_printed mutation.
 // Threading: io thread only (as Api); outbox answers come back through ApiContext::post.
 
-#include <deque>
 #include <functional>
-#include <map>
 #include <memory>
 
 #include "weighlink/agent/api.hpp"
@@ -38,9 +36,6 @@ class TicketRoutes final : public ApiRoutes {
   void print(const HttpRequest& request, std::uint64_t seq, const std::string& correlation_id,
              Respond respond);
   struct PrintJob;
-  void start_print(const std::shared_ptr<PrintJob>& job);
-  // Starts the next print of `seq` waiting behind the one that just finished.
-  void print_done(std::uint64_t seq);
   [[nodiscard]] HttpResponse print_answer(const PrintJob& job, int status,
                                           const sync::OutboxRow& printed) const;
   [[nodiscard]] std::string language(const HttpRequest& request) const;
@@ -51,9 +46,6 @@ class TicketRoutes final : public ApiRoutes {
   const Clock* clock_;
   std::function<void(std::function<void()>)> post_;
   TicketConfig layout_;
-  // Prints of one weighing run one at a time (their numbers come from the count the one before
-  // wrote); the ones behind wait here. Io thread.
-  std::map<std::uint64_t, std::deque<std::shared_ptr<PrintJob>>> printing_;
   std::uint64_t prints_ = 0;  // since start, for /metrics
 };
 
