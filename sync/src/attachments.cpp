@@ -9,7 +9,8 @@
 
 namespace weighlink::sync {
 
-std::vector<Attachment> attachments_of(std::string_view kind, std::string_view payload_json) {
+std::vector<Attachment> attachments_of(std::string_view kind, std::string_view payload_json,
+                                       bool keep_malformed) {
   std::vector<Attachment> out;
   // The prefix first: rows of other kinds (every weighing) are never parsed here.
   if (!kind.starts_with("weighlink.")) return out;
@@ -22,10 +23,12 @@ std::vector<Attachment> attachments_of(std::string_view kind, std::string_view p
   if (!array) return out;
   for (const auto& entry : *array) {
     const auto* e = entry.if_object();
-    const auto* sha = e ? e->if_contains("sha256") : nullptr;
-    if (!sha || !sha->is_string() || !is_sha256_hex(sha->get_string())) continue;
+    if (!e) continue;
+    const auto* sha = e->if_contains("sha256");
+    const bool named = sha && sha->is_string() && is_sha256_hex(sha->get_string());
+    if (!named && !keep_malformed) continue;
     Attachment a;
-    a.sha256 = std::string(sha->get_string());
+    if (sha && sha->is_string()) a.sha256 = std::string(sha->get_string());
     if (const auto* bytes = e->if_contains("bytes")) {
       if (bytes->is_uint64()) a.bytes = bytes->get_uint64();
       if (bytes->is_int64() && bytes->get_int64() > 0) {

@@ -21,33 +21,6 @@ bool point_signed(std::span<const unsigned char> key, std::string_view what, std
 
 }  // namespace
 
-std::vector<Attachment> attachments_of(const OutboxRow& row) {
-  std::vector<Attachment> out;
-  if (!row.kind.starts_with("weighlink.") ||
-      row.payload_json.find("\"attachments\"") == std::string::npos) {
-    return out;
-  }
-  boost::system::error_code ec;
-  const auto payload = boost::json::parse(row.payload_json, ec);
-  const auto* list =
-      !ec && payload.is_object() ? payload.as_object().if_contains("attachments") : nullptr;
-  if (!list || !list->is_array()) return out;
-  for (const auto& item : list->as_array()) {
-    const auto* o = item.if_object();
-    if (!o) continue;
-    Attachment a;
-    if (const auto* v = o->if_contains("sha256"); v && v->is_string()) a.sha256 = v->as_string();
-    if (const auto* v = o->if_contains("bytes"); v && (v->is_int64() || v->is_uint64())) {
-      a.bytes = v->to_number<std::uint64_t>();
-    }
-    if (const auto* v = o->if_contains("content_type"); v && v->is_string()) {
-      a.content_type = v->as_string();
-    }
-    out.push_back(std::move(a));
-  }
-  return out;
-}
-
 void check_attachments(const OutboxRow& row, const BlobStore& blobs,
                        std::vector<record::EvidenceProblem>& problems) {
   for (const auto& a : attachments_of(row)) {

@@ -32,9 +32,11 @@ struct Attachment {
 
 // The attachments a row lists: none unless `kind` starts with "weighlink." (checked before the
 // payload is looked at, so other rows cost nothing) and the payload has a top-level
-// "attachments" array; entries without a SHA-256 name are left out.
+// "attachments" array. Entries without a SHA-256 name are left out, or, with `keep_malformed`
+// (the evidence check, which then reports them missing), kept with the name as written.
 [[nodiscard]] std::vector<Attachment> attachments_of(std::string_view kind,
-                                                     std::string_view payload_json);
+                                                     std::string_view payload_json,
+                                                     bool keep_malformed = false);
 
 // What the backend holds of a blob.
 struct RemoteBlobState {

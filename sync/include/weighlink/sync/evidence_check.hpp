@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "weighlink/record/evidence.hpp"
+#include "weighlink/sync/attachments.hpp"
 #include "weighlink/sync/blob_store.hpp"
 #include "weighlink/sync/outbox.hpp"
 
@@ -25,16 +26,10 @@ struct EvidenceCheck {
   std::uint64_t attachments = 0;  // attachment files checked (with a BlobStore)
 };
 
-// One entry of a payload's top-level `attachments` (docs/devices.md, "Camera evidence").
-struct Attachment {
-  std::string sha256;
-  std::uint64_t bytes = 0;
-  std::string content_type;
-};
-
-// The attachments a record lists: kinds starting with `weighlink.` only; entries without a
-// well-formed sha256 are returned with it as written (the check then reports them missing).
-[[nodiscard]] std::vector<Attachment> attachments_of(const OutboxRow& row);
+// The attachments a record lists (attachments.hpp), malformed names kept for the check to report.
+[[nodiscard]] inline std::vector<Attachment> attachments_of(const OutboxRow& row) {
+  return attachments_of(row.kind, row.payload_json, true);
+}
 
 // Each attachment of `row` against its file in `blobs`: missing, or not hashing to its name (or
 // not of its recorded size), is a problem naming the record's seq and the file.
