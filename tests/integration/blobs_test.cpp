@@ -48,7 +48,7 @@ class StationData {
     sync::OutboxOptions options;
     options.station_id = station_id_;
     options.signing_key = record::read_station_key((data_ / "station.key").string()).value();
-    outbox_ = std::move(sync::Outbox::open(data_ / "outbox.db", options).value());
+    outbox_ = sync::Outbox::open(data_ / "outbox.db", options).value();
   }
   ~StationData() { close(); }
   [[nodiscard]] const sync::BlobStore& blobs() const { return blobs_; }
@@ -96,9 +96,9 @@ bool drained(const std::string& http) {
 TEST_CASE("blobs: records replay with their images, once; a file deleted here is reported lost") {
   TempDir dir;
   StationData station(dir);
-  const auto big = image_bytes(600 * 1024, 1);  // three chunks
-  const auto small = image_bytes(10 * 1024, 2);
-  const auto gone = image_bytes(5 * 1024, 3);
+  const auto big = image_bytes(std::size_t{600} * 1024, 1);  // three chunks
+  const auto small = image_bytes(std::size_t{10} * 1024, 2);
+  const auto gone = image_bytes(std::size_t{5} * 1024, 3);
   const auto big_sha = station.put(big);
   const auto small_sha = station.put(small);
   const auto gone_sha = station.put(gone);
@@ -157,7 +157,7 @@ TEST_CASE("blobs: records replay with their images, once; a file deleted here is
 TEST_CASE("blobs: an upload cut by a backend SIGKILL resumes where it stopped and completes once") {
   TempDir dir;
   StationData station(dir);
-  const auto bytes = image_bytes(8 * 1024 * 1024, 4);  // 32 chunks
+  const auto bytes = image_bytes(std::size_t{8} * 1024 * 1024, 4);  // 32 chunks
   const auto sha = station.put(bytes);
   station.enqueue("w1:images", {{sha, bytes.size()}});
   station.close();
@@ -202,7 +202,7 @@ namespace {
 std::string seed_record_with_image(const PgCluster& pg, const std::string& bytes) {
   migrate(pg.dsn());
   (void)add_station(pg.dsn(), "st-1");
-  const auto sha = base::sha256_hex(bytes);
+  auto sha = base::sha256_hex(bytes);
   const auto hex =
       base::to_hex({reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size()});
   const auto n = std::to_string(bytes.size());
@@ -267,8 +267,8 @@ TEST_CASE("blobs: verify-backup counts the images, and rows without their images
 TEST_CASE("blobs: a backend restored from an older backup gets the lost records' images again") {
   TempDir dir;
   auto station = std::make_unique<StationData>(dir);
-  const auto before = image_bytes(300 * 1024, 6);
-  const auto after = image_bytes(40 * 1024, 7);
+  const auto before = image_bytes(std::size_t{300} * 1024, 6);
+  const auto after = image_bytes(std::size_t{40} * 1024, 7);
   const auto before_sha = station->put(before);
   const auto after_sha = station->put(after);
   station->enqueue("w1:images", {{before_sha, before.size()}});
@@ -322,7 +322,7 @@ TEST_CASE("blobs: a backend restored from an older backup gets the lost records'
 }
 
 TEST_CASE("blobs: two stations sending the same image through two replicas store it once") {
-  const auto bytes = image_bytes(1024 * 1024, 8);  // four chunks each way
+  const auto bytes = image_bytes(std::size_t{1024} * 1024, 8);  // four chunks each way
   TempDir dir_a;
   TempDir dir_b;
   std::string sha;

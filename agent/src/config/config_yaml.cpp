@@ -9,8 +9,8 @@
 
 #include "config/config_cameras.hpp"
 #include "config/config_checks.hpp"
-#include "config/config_io.hpp"
 #include "config/config_displays.hpp"
+#include "config/config_io.hpp"
 #include "config/config_legal.hpp"
 #include "config/config_printers.hpp"
 #include "config/config_records.hpp"

@@ -2,9 +2,9 @@
 
 #include "weighlink/agent/devices.hpp"
 
-#include "devices/io/io_station.hpp"
-#include "devices/display/displays.hpp"
 #include "devices/camera/cameras.hpp"
+#include "devices/display/displays.hpp"
+#include "devices/io/io_station.hpp"
 #include "devices/printer/printers.hpp"
 
 namespace weighlink::agent {

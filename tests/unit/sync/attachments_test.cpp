@@ -24,7 +24,7 @@ class FakeBackend final : public BlobRemote {
   };
   std::map<std::string, Held> blobs;
   std::vector<std::pair<std::string, std::string>> lost;  // key, sha256
-  std::uint64_t max_bytes = 16 * 1024 * 1024;
+  std::uint64_t max_bytes = std::uint64_t{16} * 1024 * 1024;
   int status_calls = 0;
   int chunk_calls = 0;
   int fail_chunk_at = -1;  // the chunk call (0-based) that fails UNAVAILABLE, once

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "weighlink/agent/display_config.hpp"
 #include "weighlink/agent/camera_config.hpp"
+#include "weighlink/agent/display_config.hpp"
 #include "weighlink/agent/evidence_config.hpp"
 #include "weighlink/agent/io_config.hpp"
 #include "weighlink/agent/legal_config.hpp"

@@ -22,7 +22,7 @@
 
 namespace weighlink::sync {
 
-inline constexpr std::size_t kBlobChunkBytes = 256 * 1024;
+inline constexpr std::size_t kBlobChunkBytes = std::size_t{256} * 1024;
 
 struct Attachment {
   std::string sha256;

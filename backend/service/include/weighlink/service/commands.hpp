@@ -41,7 +41,8 @@ struct ServeOptions {
   std::size_t workers = 4;
   std::size_t max_queue = 64;    // jobs waiting for a worker before RESOURCE_EXHAUSTED
   std::size_t max_batch = 1000;  // mutations per Replay call
-  std::uint64_t max_blob_bytes = 16 * 1024 * 1024;  // the largest evidence file taken
+  std::uint64_t max_blob_bytes =
+      std::uint64_t{16} * 1024 * 1024;  // the largest evidence file taken
   // TLS on gRPC: the server's certificate chain and key (PEM files); with client_ca, every client
   // must present a certificate signed by it (mutual TLS). Empty cert: plaintext (loopback, or a
   // TLS-terminating proxy in front).

@@ -16,8 +16,8 @@ namespace weighlink::service {
 
 // The largest chunk a PutBlobChunk carries, and the default largest blob (serve
 // --max-blob-bytes).
-inline constexpr std::uint64_t kBlobChunkBytes = 256 * 1024;
-inline constexpr std::uint64_t kDefaultMaxBlobBytes = 16 * 1024 * 1024;
+inline constexpr std::uint64_t kBlobChunkBytes = std::uint64_t{256} * 1024;
+inline constexpr std::uint64_t kDefaultMaxBlobBytes = std::uint64_t{16} * 1024 * 1024;
 
 struct BlobState {
   std::uint64_t received_bytes = 0;  // the contiguous prefix held: the next chunk goes there

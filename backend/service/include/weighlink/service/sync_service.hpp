@@ -30,7 +30,7 @@ struct SyncServiceDeps {
   // before any work: the agent halves its batch and caps it there.
   std::size_t max_batch = 1000;
   // The largest evidence file (BlobStatus, PutBlobChunk) taken (serve --max-blob-bytes).
-  std::uint64_t max_blob_bytes = 16 * 1024 * 1024;
+  std::uint64_t max_blob_bytes = std::uint64_t{16} * 1024 * 1024;
   // Fault injection for tests only (env WEIGHLINK_TEST_PAUSE_AFTER_COMMIT_MS): a Replay waits
   // this long between its commit and its answer, so a test can kill the process there.
   std::chrono::milliseconds pause_after_commit{0};
