@@ -350,4 +350,21 @@ TEST_CASE("camera: with on_axles every axle gets its still, and the completed we
   CHECK(w.at("trigger") == "capture");
   CHECK(w.at("weighing").at("seq") == body_of(done).at("seq"));
   CHECK(cam.served() == 3);
+  // The weighing's record lists its axles' images records, and the weighing's images (the page's
+  // and the ticket's) hold the completed weighing's still and each axle's, numbered.
+  REQUIRE(w.at("axle_images").as_array().size() == 2);
+  CHECK(w.at("axle_images").at(1).at("number") == 2);
+  CHECK(w.at("axle_images").at(1).at("images_key") == "a-2:images");
+  const auto seq = std::to_string(body_of(done).at("seq").to_number<std::uint64_t>());
+  const auto shown = body_of(http_request(agent.http, "GET", "/v1/weighings/" + seq + "/images"));
+  const auto& images = shown.at("images").as_array();
+  REQUIRE(images.size() == 3);
+  CHECK_FALSE(images.at(0).as_object().contains("axle"));
+  CHECK(images.at(1).at("axle") == 1);
+  CHECK(images.at(2).at("axle") == 2);
+  CHECK(images.at(2).at("status") == "ok");
+  const auto ticket = body_of(http_request(agent.http, "GET", "/v1/tickets/" + seq));
+  const auto ticket_text = json::serialize(ticket.at("images"));
+  CHECK(ticket_text.find("side #1") != std::string::npos);
+  CHECK(ticket_text.find("side #2") != std::string::npos);
 }

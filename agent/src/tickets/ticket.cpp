@@ -212,6 +212,10 @@ std::vector<TicketImage> ticket_images(const json::object& images_payload) {
     if (!v.is_object()) continue;
     const auto& o = v.as_object();
     TicketImage i{text_member(o, "camera"), {}, {}, text_member(o, "reason")};
+    // An axle's still (an axle weighing's): the camera and the axle's number, in any language.
+    if (const auto* axle = o.if_contains("axle"); axle && axle->is_int64()) {
+      i.camera += " #" + std::to_string(axle->as_int64());
+    }
     if (text_member(o, "status") == "ok") {
       i.sha256 = text_member(o, "sha256");
       i.sha_prefix = i.sha256.substr(0, 16);

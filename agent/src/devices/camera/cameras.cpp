@@ -231,6 +231,11 @@ class Cameras final : public DeviceComponent {
     r.weighing_seq = w.row.seq;
     r.weighing_key = w.row.idempotency_key;
     r.record_hash = w.row.record_hash;
+    // The scale's axle stills since its last weighing belong to this one (an axle session's).
+    if (auto it = axle_images_.find(w.scale_id); it != axle_images_.end()) {
+      r.axle_images = std::move(it->second);
+      axle_images_.erase(it);
+    }
     shoot(w.scale_id, std::move(r), images_key(w.row.idempotency_key), false);
   }
 
@@ -239,7 +244,9 @@ class Cameras final : public DeviceComponent {
     r.trigger = "axle";
     r.axle_number = a.number;
     r.axle_key = a.idempotency_key;
-    shoot(a.scale_id, std::move(r), images_key(a.idempotency_key), true);
+    if (shoot(a.scale_id, std::move(r), images_key(a.idempotency_key), true)) {
+      axle_images_[a.scale_id].emplace_back(a.number, images_key(a.idempotency_key));
+    }
   }
 
  private:
@@ -346,12 +353,13 @@ class Cameras final : public DeviceComponent {
     return c.scales.empty() || std::find(c.scales.begin(), c.scales.end(), scale) != c.scales.end();
   }
 
-  void shoot(const std::string& scale, CaptureImages record, std::string key, bool axle) {
+  // Asks the cameras of `scale` for stills recorded under `key`; false when none takes them.
+  bool shoot(const std::string& scale, CaptureImages record, std::string key, bool axle) {
     std::vector<CameraWorker*> chosen;
     for (const auto& w : workers_) {
       if (watches(w->config(), scale) && (!axle || w->config().on_axles)) chosen.push_back(w.get());
     }
-    if (chosen.empty()) return;
+    if (chosen.empty()) return false;
     auto p = std::make_shared<Pending>();
     p->record = std::move(record);
     p->record.station_id = station_id_;
@@ -398,6 +406,7 @@ class Cameras final : public DeviceComponent {
       if (alive.expired() || !*alive.lock()) return;
       finish(p);  // what has not come back by now is recorded as missing (deadline)
     });
+    return true;
   }
 
   void fill(Pending& p, std::size_t i, const ImageEntry& entry, const std::string& detail) {
@@ -473,7 +482,9 @@ class Cameras final : public DeviceComponent {
   std::unique_ptr<AnprListener> anpr_;
   std::string anpr_address_, anpr_error_;
   std::int64_t anpr_since_ = 0;
-  std::map<std::string, PlateOffer> offers_;       // by scale ("" every scale); io thread
+  std::map<std::string, PlateOffer> offers_;  // by scale ("" every scale); io thread
+  // Per scale, the axle stills (axle number, images key) since its last weighing; io thread.
+  std::map<std::string, std::vector<std::pair<int, std::string>>> axle_images_;
   std::map<std::string, std::string> last_plate_;  // by ANPR camera
   std::unique_ptr<Sweeper> sweeper_;               // last: stopped first
 };

@@ -49,6 +49,13 @@ json::object capture_images_payload(const CaptureImages& r) {
     out["weighing"] = json::object{{"seq", r.weighing_seq},
                                    {"idempotency_key", r.weighing_key},
                                    {"record_hash", r.record_hash}};
+    if (!r.axle_images.empty()) {
+      json::array axles;
+      for (const auto& [number, key] : r.axle_images) {
+        axles.push_back(json::object{{"number", number}, {"images_key", key}});
+      }
+      out["axle_images"] = std::move(axles);
+    }
   }
   json::array images;
   json::array attachments;

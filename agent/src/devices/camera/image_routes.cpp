@@ -34,10 +34,33 @@ bool is_record_of(const sync::OutboxRow& row, std::uint64_t seq) {
   return s && s->is_number() && s->to_number<std::uint64_t>() == seq;
 }
 
-json::object with_seq(const sync::OutboxRow& row) {
+// The images record with its seq, and the stills of the weighing's axles (listed in its
+// `axle_images`) appended to `images`, each with its axle's number.
+json::object with_seq(sync::Outbox& outbox, const sync::OutboxRow& row) {
   auto payload = parse_payload(row.payload_json);
   json::object out = payload.is_object() ? payload.as_object() : json::object{};
   out["images_seq"] = row.seq;
+  const auto* axles = out.if_contains("axle_images");
+  auto* images = out.if_contains("images");
+  if (!axles || !axles->is_array() || !images || !images->is_array()) return out;
+  json::array merged = images->as_array();
+  for (const auto& a : axles->as_array()) {
+    const auto* o = a.if_object();
+    const auto* key = o ? o->if_contains("images_key") : nullptr;
+    if (!key || !key->is_string()) continue;
+    const auto axle_row = outbox.find(std::string(key->as_string()));
+    if (!axle_row || axle_row->kind != kCaptureImagesKind) continue;
+    const auto axle = parse_payload(axle_row->payload_json);
+    const auto* list = axle.is_object() ? axle.as_object().if_contains("images") : nullptr;
+    if (!list || !list->is_array()) continue;
+    for (const auto& image : list->as_array()) {
+      if (!image.is_object()) continue;
+      auto entry = image.as_object();
+      entry["axle"] = o->at("number");
+      merged.push_back(std::move(entry));
+    }
+  }
+  out["images"] = std::move(merged);
   return out;
 }
 
@@ -48,10 +71,10 @@ std::optional<json::object> weighing_images(sync::Outbox& outbox, std::uint64_t 
   if (weighing.empty() || weighing.front().row.kind != "weighing.captured") return std::nullopt;
   if (auto row = outbox.find(images_key(weighing.front().row.idempotency_key));
       row && is_record_of(*row, seq)) {
-    return with_seq(*row);
+    return with_seq(outbox, *row);
   }
   for (const auto& r : outbox.records(seq + 1, seq + kSearchAhead, kSearchAhead)) {
-    if (is_record_of(r.row, seq)) return with_seq(r.row);
+    if (is_record_of(r.row, seq)) return with_seq(outbox, r.row);
   }
   return std::nullopt;
 }

@@ -7,6 +7,7 @@
 #include <boost/json/object.hpp>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace weighlink::agent::camera {
@@ -32,6 +33,9 @@ struct CaptureImages {
   std::uint64_t weighing_seq = 0;
   std::string weighing_key;
   std::string record_hash;
+  // trigger "capture" of an axle weighing: the axles' own images records (number, key), so the
+  // weighing's images include its axles' stills.
+  std::vector<std::pair<int, std::string>> axle_images;
   // trigger "axle": the axle.
   int axle_number = 0;
   std::string axle_key;
@@ -42,6 +46,7 @@ struct CaptureImages {
 [[nodiscard]] std::string images_key(const std::string& trigger_key);
 
 // {"station_id","scale","trigger","weighing":{...}|"axle":{...},"images":[...],
+//  "axle_images":[{"number","images_key"}] (an axle weighing whose axles had stills),
 //  "attachments":[{"sha256","bytes","content_type"}]}: every ok image once in attachments.
 [[nodiscard]] boost::json::object capture_images_payload(const CaptureImages& record);
 
