@@ -167,6 +167,14 @@ read -r n_stations n_mutations n_weighings _ <<<"$before"
   die "seeding gave $n_mutations mutations and $n_weighings weighings, expected $((3 * per_station)) each"
 
 archive_now
+# pgBackRest keeps the backup's stop time in whole seconds and restores to a target only from a
+# backup that stopped before it: the target is taken once the clock has left the stop's second (a
+# fast machine seeds within it).
+backup_stop=$(timeout 30 "$pgbin/psql" "$dsn" -XAtq -v ON_ERROR_STOP=1 -v j="$(pgbr info --output=json)" <<<"
+  SELECT b->'timestamp'->>'stop'
+  FROM jsonb_array_elements(:'j'::jsonb) s, jsonb_path_query(s, '$.backup[last]') b")
+[[ "$backup_stop" =~ ^[0-9]+$ ]] || die "pgbackrest info --output=json: no stop time for the backup"
+sql "SELECT pg_sleep(GREATEST(0, $backup_stop + 1 - extract(epoch FROM clock_timestamp())))" >/dev/null
 target=$(sql "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00'")
 say "target time $target ($n_stations stations, $n_mutations mutations, $n_weighings weighings)"
 sleep 1  # the mistake commits strictly after the target
