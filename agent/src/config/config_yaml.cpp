@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <map>
 #include <optional>
 #include <set>
 #include <stdexcept>
@@ -27,6 +28,28 @@ using config_checks::check_keys;
 using config_checks::fail;
 using config_checks::get;
 using config_checks::get_ms;
+
+// Device ids name status entries, metrics labels and files across all types: one id, one device.
+void check_device_ids(const AgentConfig& cfg, const std::filesystem::path& file) {
+  std::map<std::string, std::string> seen;  // id -> where
+  auto note = [&](const std::string& id, const std::string& where) {
+    if (auto [it, added] = seen.emplace(id, where); !added) {
+      fail(file, where, "id '" + id + "' is already " + it->second + "; give each device its own");
+    }
+  };
+  for (std::size_t i = 0; i < cfg.cameras.cameras.size(); ++i) {
+    note(cfg.cameras.cameras[i].id, "cameras[" + std::to_string(i) + "].id");
+  }
+  for (std::size_t i = 0; i < cfg.printers.printers.size(); ++i) {
+    note(cfg.printers.printers[i].id, "printers[" + std::to_string(i) + "].id");
+  }
+  for (std::size_t i = 0; i < cfg.io.modules.size(); ++i) {
+    note(cfg.io.modules[i].id, "io.modules[" + std::to_string(i) + "].id");
+  }
+  for (std::size_t i = 0; i < cfg.displays.size(); ++i) {
+    note(cfg.displays[i].id, "displays[" + std::to_string(i) + "].id");
+  }
+}
 
 // A decimal as the indicator would display it ("20", "0.5"); YAML numbers arrive as their text.
 scale::Decimal get_decimal(const YAML::Node& node, const std::filesystem::path& file,
@@ -546,6 +569,7 @@ AgentConfig load_config_file(const std::filesystem::path& file) {
          "no scale with id '" + cfg.truconnect.scale + "' in scales");
   }
   if (auto n = root["displays"]) load_displays(n, file, cfg.scales, cfg.displays);
+  check_device_ids(cfg, file);
   return cfg;
 }
 

@@ -184,3 +184,19 @@ TEST_CASE("config: printers load, each bad one named by its key") {
   CHECK(error_of(dir, scales + "printers:\n  - {id: a, type: cups, queue: q, copies: 9}\n")
             .find("printers[0].copies") != std::string::npos);
 }
+
+TEST_CASE(
+    "config: a device id is one device's, across cameras, printers, io modules and displays") {
+  TempDir dir;
+  const std::string base =
+      "scales:\n  - {id: deck, source: 'sim:static', protocol: mt-continuous}\n"
+      "printers:\n  - {id: gate, type: escpos, transport: tcp, address: 127.0.0.1}\n";
+  CHECK(error_of(dir, base + "displays:\n  - {id: board, transport: tcp, address: "
+                             "'127.0.0.1:4001', protocol: sma}\n")
+            .empty());
+  const auto error = error_of(dir, base +
+                                       "displays:\n  - {id: gate, transport: tcp, address: "
+                                       "'127.0.0.1:4001', protocol: sma}\n");
+  INFO(error);
+  CHECK(error.find("displays[0].id: id 'gate' is already printers[0].id") != std::string::npos);
+}
