@@ -1,7 +1,6 @@
 // DeviceHub (devices.hpp): the agent's events to every device component, and their health.
 
 #include <boost/json.hpp>
-#include <ranges>
 
 #include "weighlink/agent/devices.hpp"
 
@@ -33,7 +32,10 @@ void DeviceHub::start() {
 
 void DeviceHub::stop() {
   if (!std::exchange(started_, false)) return;
-  for (auto& component : std::ranges::reverse_view(components_)) component->stop();
+  // In reverse: a component started after another may use it until it stops.
+  for (auto it = components_.rbegin(); it != components_.rend(); ++it) {
+    (*it)->stop();  // NOLINT(modernize-loop-convert): clang 14 cannot take reverse_view here
+  }
 }
 
 std::vector<DeviceHealth> DeviceHub::health() const {

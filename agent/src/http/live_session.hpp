@@ -93,7 +93,7 @@ class LiveSession : public std::enable_shared_from_this<LiveSession> {
                        {"scales", std::move(ids)},
                        {"ping_interval_ms", server->options.ping_interval.count()}};
     if (!ctx.software.empty()) hello["software"] = ctx.software;
-    send_control(std::move(hello));
+    send_control(hello);
     status_ = server->status_message();
     for (const auto& [scale, msg] : server->latest) readings_[scale] = msg;
     write_next();

@@ -96,8 +96,8 @@ TEST_CASE("io config: each mistake names its key") {
       {m + "  lanes: [{}, {}]\n", "io.lanes[1].scale: scale 'main' already has a lane"},
       {m + "  policy: {require_sensors: maybe}\n", "io.policy.require_sensors: expected true"},
   };
-  for (const auto& [yaml, expected] : cases) {
-    const auto error = io_error(dir, yaml);
-    CHECK_MESSAGE(error.find(expected) != std::string::npos, yaml, " -> ", error);
+  for (const auto& item : cases) {
+    const auto error = io_error(dir, item.first);
+    CHECK_MESSAGE(error.find(item.second) != std::string::npos, item.first, " -> ", error);
   }
 }
