@@ -32,10 +32,10 @@ void DeviceHub::start() {
 
 void DeviceHub::stop() {
   if (!std::exchange(started_, false)) return;
-  // In reverse: a component started after another may use it until it stops.
-  for (auto it = components_.rbegin(); it != components_.rend(); ++it) {
-    (*it)->stop();  // NOLINT(modernize-loop-convert): clang 14 cannot take reverse_view here
-  }
+  // In reverse: a component started after another may use it until it stops. (clang 14 cannot
+  // compile std::ranges::reverse_view over this vector.)
+  // NOLINTNEXTLINE(modernize-loop-convert)
+  for (auto it = components_.rbegin(); it != components_.rend(); ++it) (*it)->stop();
 }
 
 std::vector<DeviceHealth> DeviceHub::health() const {
