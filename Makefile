@@ -104,21 +104,26 @@ fuzz:
 # e.g. "--seconds 5 --clients 1,10"; BENCH_OUTBOX_ARGS to bench_outbox, e.g. "--seconds 5
 # --producers 1,8"; BENCH_REPLAY_ARGS to bench_replay, e.g. "--backlog 10000 --stations 20
 # --per-station 500"; BENCH_BACKUP_ARGS to bench_backup (backup, verify-backup and restore of a
-# ~1 GB database against a bare pg_restore -j2), e.g. "--gb 0.2". Not part of `make test`: no
-# timing assertions.
+# ~1 GB database against a bare pg_restore -j2), e.g. "--gb 0.2". Last, bench_summary prints issue
+# 21's goal table from those files (each goal against its baseline of the same run), writes
+# build/bench/summary.json and appends the run to build/bench/history.jsonl. Not part of
+# `make test`: no timing assertions.
 BENCH_LIVE_ARGS ?=
 BENCH_OUTBOX_ARGS ?=
 BENCH_REPLAY_ARGS ?=
 BENCH_BACKUP_ARGS ?=
 bench: deps
 	@if [ ! -f build-release/build.ninja ]; then cmake --preset release; fi
-	cmake --build build-release --target bench_decode bench_live bench_outbox bench_replay bench_backup -j $(JOBS)
+	cmake --build build-release --target bench_decode bench_live bench_outbox bench_replay bench_backup \
+		bench_summary -j $(JOBS)
 	@mkdir -p build/bench
 	build-release/tests/bench/bench_decode --json build/bench/decode.json
 	build-release/tests/bench/bench_live --json build/bench/live.json $(BENCH_LIVE_ARGS)
 	build-release/tests/bench/bench_outbox --json build/bench/outbox.json $(BENCH_OUTBOX_ARGS)
 	build-release/tests/bench/bench_replay --json build/bench/replay.json $(BENCH_REPLAY_ARGS)
 	build-release/tests/bench/bench_backup --json build/bench/backup.json $(BENCH_BACKUP_ARGS)
+	build-release/tests/bench/bench_summary --dir build/bench \
+		--commit "$$(git rev-parse --short HEAD 2>/dev/null)"
 
 format:
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
