@@ -135,6 +135,7 @@ OutboxStats SqliteOutbox::stats() {
   std::lock_guard lock(mu_);
   st.last_seq = last_seq_;
   st.commits = commits_;
+  st.caller_commits = caller_commits_;
   st.rows = row_count_;
   st.max_rows = options_.max_rows;
   st.pruned_through_seq = anchor_seq_;

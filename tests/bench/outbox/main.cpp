@@ -9,7 +9,9 @@
 //    file in place (as the WAL does after a checkpoint restarts it).
 // 2. Latency (latency.cpp): one producer calling Outbox::enqueue_wait N times (unique idempotency
 //    keys, a 659-byte weighing.captured payload), beside one raw SQLite connection
-//    (raw_sqlite.cpp) doing BEGIN IMMEDIATE; INSERT; COMMIT N times on the same schema.
+//    (raw_sqlite.cpp) doing BEGIN IMMEDIATE; INSERT; COMMIT N times on the same schema. Then the
+//    pages one commit writes to the WAL, for each (the WAL's growth over 64 commits after a
+//    TRUNCATE checkpoint).
 // 3. Throughput (throughput.cpp): P producer threads (1, 8, 64) each calling enqueue_wait in a loop
 //    for S seconds (or --count mutations each), against P threads each with its own raw SQLite
 //    connection (journal_mode=WAL, synchronous=FULL, busy_timeout, BEGIN IMMEDIATE; INSERT; COMMIT
@@ -186,6 +188,8 @@ json::object latency_json(const LatencyResult& l) {
       {"weighlink_syncs_per_mutation", or_null(l.weighlink_syncs)},
       {"raw_sqlite", to_json(l.raw)},
       {"raw_sqlite_syncs_per_mutation", or_null(l.raw_syncs)},
+      {"weighlink_wal_frames_per_commit", l.weighlink_frames_per_commit},
+      {"raw_sqlite_wal_frames_per_commit", l.raw_frames_per_commit},
       {"weighlink_over_fsync_append", json::object{{"p50", ratio(w.p50, l.fsync_append.p50)},
                                                    {"p99", ratio(w.p99, l.fsync_append.p99)}}},
       {"weighlink_over_fsync_overwrite",

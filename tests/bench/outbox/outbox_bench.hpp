@@ -103,6 +103,9 @@ struct LatencyResult {
   double weighlink_syncs = -1;  // per mutation; -1: not counted
   double raw_syncs = -1;
   bool counting = false;  // the interposed fsync saw every call of the floor: syncs are valid
+  // Pages written to the WAL by one commit of one mutation.
+  double weighlink_frames_per_commit = 0;
+  double raw_frames_per_commit = 0;
 };
 
 LatencyResult run_latency(const Options& options, const std::filesystem::path& dir);

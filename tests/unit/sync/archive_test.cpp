@@ -15,6 +15,7 @@ using weighlink::sync::MutationOutcome;
 using weighlink::sync::Outbox;
 using weighlink::sync::OutboxOptions;
 using weighlink::testing::kKey;
+using weighlink::testing::sql;
 using weighlink::testing::TempDir;
 using weighlink::testing::weighing;
 
@@ -48,17 +49,6 @@ weighlink::sync::EvidenceCheck check_all(Outbox& outbox) {
   auto c = weighlink::sync::verify_evidence(outbox, kStation, kKey);
   REQUIRE(c.has_value());
   return *c;
-}
-
-void sql(const std::filesystem::path& file, const char* statements) {
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open(file.c_str(), &db) == SQLITE_OK);
-  char* error = nullptr;
-  const int rc = sqlite3_exec(db, statements, nullptr, nullptr, &error);
-  const std::string message = error ? error : "";
-  sqlite3_free(error);
-  sqlite3_close(db);
-  REQUIRE_MESSAGE(rc == SQLITE_OK, message);
 }
 
 }  // namespace

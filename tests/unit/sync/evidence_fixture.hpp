@@ -1,7 +1,8 @@
 #pragma once
-// What the evidence and archive tests share: a real outbox in a temp dir, signed with a test key,
-// and numbered weighings to fill it with.
+// What the outbox's tests share: a real outbox in a temp dir, signed with a test key, numbered
+// weighings to fill it with, and SQL run on its file from a connection of the test's own.
 #include <doctest/doctest.h>
+#include <sqlite3.h>
 
 #include <filesystem>
 #include <memory>
@@ -37,6 +38,18 @@ inline sync::NewMutation weighing(int i, std::int64_t created_at_ms = 1000) {
   m.request_hash = "h" + std::to_string(i);
   m.created_at_ms = created_at_ms;
   return m;
+}
+
+// Runs `statements` on the file through a connection of its own (a fault or an older schema).
+inline void sql(const std::filesystem::path& file, const char* statements) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(file.c_str(), &db) == SQLITE_OK);
+  char* error = nullptr;
+  const int rc = sqlite3_exec(db, statements, nullptr, nullptr, &error);
+  const std::string message = error ? error : "";
+  sqlite3_free(error);
+  sqlite3_close(db);
+  REQUIRE_MESSAGE(rc == SQLITE_OK, message);
 }
 
 }  // namespace weighlink::testing
