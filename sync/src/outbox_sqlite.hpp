@@ -99,7 +99,7 @@ class SqliteOutbox final : public Outbox {
   // The statements of every commit, prepared once on the writer thread.
   struct WriterStatements {
     explicit WriterStatements(sqlite3* db);
-    sqlite::Stmt begin, commit, find, insert, readback;
+    sqlite::Stmt begin, commit, find, insert, readback, head;
   };
 
   sqlite::Db writer_;

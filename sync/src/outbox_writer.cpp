@@ -29,7 +29,8 @@ SqliteOutbox::WriterStatements::WriterStatements(sqlite3* db)
              "VALUES(?,?,?,?,?,'pending',?,?,?,?)",
              SQLITE_PREPARE_PERSISTENT),
       readback(db, (std::string("SELECT ") + kRowColumns + " FROM mutations WHERE seq=?").c_str(),
-               SQLITE_PREPARE_PERSISTENT) {}
+               SQLITE_PREPARE_PERSISTENT),
+      head(db, kWriteHead, SQLITE_PREPARE_PERSISTENT) {}
 
 namespace {
 
@@ -258,6 +259,7 @@ void SqliteOutbox::commit_group(std::deque<Pending>& batch) {
   const std::uint64_t seq_before = last_seq_;
   const std::uint64_t rows_before = row_count_;
   const std::string hash_before = last_hash_;
+  std::int64_t added_rows = 0;
   bool added = false;
   if (!w_) w_ = std::make_unique<WriterStatements>(db);
   int rc = SQLITE_OK;
@@ -340,18 +342,28 @@ void SqliteOutbox::commit_group(std::deque<Pending>& batch) {
       last_hash_ = row.record_hash;
       last_seq_ = row.seq;
       ++row_count_;
+      ++added_rows;
       res.status = EnqueueStatus::accepted;
       res.row = std::move(row);
       added = true;
     }
     if (rc == SQLITE_OK && added) {
-      // The signed head: a record cut off the end of the chain is found by verify-evidence.
-      rc = put_state_row(db, signed_point(options_, ChainPoint::head, last_seq_, last_hash_));
-      if (rc != SQLITE_OK) error = sqlite3_errmsg(db);
+      // The signed head (a record cut off the end of the chain is found by verify-evidence) and
+      // the pending count, in one row: one page.
+      auto& head = w_->head.reset();
+      head.bind(1, static_cast<std::int64_t>(last_seq_.load()))
+          .bind(2, last_hash_)
+          .bind(3, sign_head(options_, last_seq_, last_hash_))
+          .bind(4, added_rows);
+      if (head.step() != SQLITE_DONE) {
+        rc = head.rc();
+        error = head.error();
+      }
     }
     if (rc == SQLITE_OK) {
       w_->find.reset();  // no statement left mid-row across the commit
       w_->insert.reset();
+      w_->head.reset();
       if (auto committed = tx.commit(); !committed) {
         rc = tx.rc();
         error = std::move(committed.error().message);

@@ -210,6 +210,7 @@ TEST_CASE("evidence archive: a schema 5 file with pruned rows is upgraded, its c
     REQUIRE(outbox->prune(2, 1'000'000).value().rows == 2);
   }
   // As an agent before the archive left it: rows 1-2 deleted, the anchor at 2.
+  weighlink::testing::as_schema_6(file);
   sql(file,
       "DROP TRIGGER archive_counted_insert; DROP TRIGGER archive_counted_delete; DROP TABLE "
       "archive; DELETE FROM meta WHERE key IN ('archive_bytes', 'archive_rows'); DELETE FROM "

@@ -52,4 +52,31 @@ inline void sql(const std::filesystem::path& file, const char* statements) {
   REQUIRE_MESSAGE(rc == SQLITE_OK, message);
 }
 
+// Turns a file of the current schema back into schema 6 as agents before schema 7 left it: the
+// counts in state_counts kept by three triggers, the signed head in the state table.
+inline void as_schema_6(const std::filesystem::path& file) {
+  sql(file, R"sql(
+    CREATE TABLE state_counts(state TEXT PRIMARY KEY, n INTEGER NOT NULL);
+    INSERT INTO state_counts(state, n)
+      SELECT 'pending', pending FROM head UNION ALL SELECT 'acknowledged', acknowledged FROM head
+      UNION ALL SELECT 'dead', dead FROM head UNION ALL SELECT 'discarded', discarded FROM head;
+    INSERT INTO state(key, value)
+      SELECT 'chain.head', seq || ' ' || hash || ' ' || signature FROM head WHERE hash <> '';
+    DROP TRIGGER mutations_counted_delete;
+    DROP TRIGGER mutations_counted_update;
+    DROP TABLE head;
+    CREATE TRIGGER mutations_counted_insert AFTER INSERT ON mutations BEGIN
+      UPDATE state_counts SET n = n + 1 WHERE state = NEW.state;
+    END;
+    CREATE TRIGGER mutations_counted_delete AFTER DELETE ON mutations BEGIN
+      UPDATE state_counts SET n = n - 1 WHERE state = OLD.state;
+    END;
+    CREATE TRIGGER mutations_counted_update AFTER UPDATE OF state ON mutations
+    WHEN OLD.state <> NEW.state BEGIN
+      UPDATE state_counts SET n = n - 1 WHERE state = OLD.state;
+      UPDATE state_counts SET n = n + 1 WHERE state = NEW.state;
+    END;
+    PRAGMA user_version=6;)sql");
+}
+
 }  // namespace weighlink::testing
