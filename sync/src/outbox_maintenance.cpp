@@ -287,6 +287,11 @@ boost::system::result<std::uint64_t> SqliteOutbox::renumber_above(sqlite3* db,
 
   const auto chained = rechain_all(db, options_);
   if (chained.rc != SQLITE_OK) return sqlite_error(chained.rc);
+  if (const int rc = write_head(db, chained.last_seq, chained.last_hash,
+                                sign_head(options_, chained.last_seq, chained.last_hash));
+      rc != SQLITE_OK) {
+    return sqlite_error(rc);
+  }
   const std::string genesis(record::kGenesisHash);
   for (const auto point : {ChainPoint::anchor, ChainPoint::archive_anchor}) {
     if (const int rc = put_state_row(db, signed_point(options_, point, high_water, genesis));

@@ -14,7 +14,7 @@ using sqlite::exec;
 using sqlite::Stmt;
 using sqlite::Transaction;
 
-constexpr int kSchemaVersion = 6;
+constexpr int kSchemaVersion = 7;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS mutations(
@@ -160,6 +160,48 @@ CREATE TRIGGER IF NOT EXISTS archive_counted_delete AFTER DELETE ON archive BEGI
 END;
 )sql";
 
+// Schema 7: the chain's signed head and the rows per state in one row of one table, so a commit
+// writes one page for them (schema 3's counts and the head in the state table were two, and the
+// insert trigger ran per row): each commit's own UPDATE sets the head and adds its rows to
+// `pending`. Changes of state and deletions, which other processes make too (`weighlink-agent
+// outbox retry`, pruning), keep the counts through triggers on that row. The counts start from
+// the rows themselves; upgrade_to_7 moves the head out of the state table.
+constexpr const char* kSchema7 = R"sql(
+CREATE TABLE head(
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  seq INTEGER NOT NULL DEFAULT 0,
+  hash TEXT NOT NULL DEFAULT '',
+  signature TEXT NOT NULL DEFAULT '',
+  pending INTEGER NOT NULL DEFAULT 0,
+  acknowledged INTEGER NOT NULL DEFAULT 0,
+  dead INTEGER NOT NULL DEFAULT 0,
+  discarded INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO head(id, pending, acknowledged, dead, discarded) VALUES (1,
+  (SELECT COUNT(*) FROM mutations WHERE state = 'pending'),
+  (SELECT COUNT(*) FROM mutations WHERE state = 'acknowledged'),
+  (SELECT COUNT(*) FROM mutations WHERE state = 'dead'),
+  (SELECT COUNT(*) FROM mutations WHERE state = 'discarded'));
+DROP TRIGGER IF EXISTS mutations_counted_insert;
+DROP TRIGGER IF EXISTS mutations_counted_delete;
+DROP TRIGGER IF EXISTS mutations_counted_update;
+DROP TABLE IF EXISTS state_counts;
+CREATE TRIGGER mutations_counted_delete AFTER DELETE ON mutations BEGIN
+  UPDATE head SET pending = pending - (OLD.state = 'pending'),
+      acknowledged = acknowledged - (OLD.state = 'acknowledged'),
+      dead = dead - (OLD.state = 'dead'), discarded = discarded - (OLD.state = 'discarded')
+    WHERE id = 1;
+END;
+CREATE TRIGGER mutations_counted_update AFTER UPDATE OF state ON mutations
+WHEN OLD.state <> NEW.state BEGIN
+  UPDATE head SET pending = pending - (OLD.state = 'pending') + (NEW.state = 'pending'),
+      acknowledged = acknowledged - (OLD.state = 'acknowledged') + (NEW.state = 'acknowledged'),
+      dead = dead - (OLD.state = 'dead') + (NEW.state = 'dead'),
+      discarded = discarded - (OLD.state = 'discarded') + (NEW.state = 'discarded')
+    WHERE id = 1;
+END;
+)sql";
+
 // One upgrade script in one transaction.
 base::Expected<void> in_transaction(sqlite3* db, const char* sql) {
   Transaction tx(db, Transaction::Mode::immediate);
@@ -178,6 +220,12 @@ base::Expected<void> upgrade_to_2(sqlite3* db, const OutboxOptions& options) {
   const auto chained = rechain_all(db, options);
   if (chained.rc != SQLITE_OK) return sqlite::sqlite_failure(chained.rc, sqlite3_errmsg(db));
   if (chained.last_seq > 0) {
+    // Schemas 2 to 6 kept the signed head in the state table (upgrade_to_7 moves it).
+    if (const int rc = put_state_row(
+            db, signed_point(options, ChainPoint::head, chained.last_seq, chained.last_hash));
+        rc != SQLITE_OK) {
+      return sqlite::sqlite_failure(rc, sqlite3_errmsg(db));
+    }
     spdlog::info(
         "outbox upgraded to schema 2: the queued mutations (up to seq {}) chained and signed",
         chained.last_seq);
@@ -199,6 +247,35 @@ base::Expected<void> upgrade_to_6(sqlite3* db, const OutboxOptions& options) {
     if (rc != SQLITE_OK) return sqlite::sqlite_failure(rc, sqlite3_errmsg(db));
   }
   if (auto done = exec(db, "PRAGMA user_version=6"); !done) return done;
+  return tx.commit();
+}
+
+// Schema 6 -> 7 in one transaction: the head row with the counts from the rows, and the signed
+// head moved into it from the state table (as signed: seq, hash and signature are unchanged).
+base::Expected<void> upgrade_to_7(sqlite3* db) {
+  Transaction tx(db, Transaction::Mode::immediate);
+  if (auto begun = tx.began(); !begun) return begun;
+  if (auto done = exec(db, kSchema7); !done) return done;
+  std::uint64_t seq = 0;
+  std::string hash, sig;
+  {
+    Stmt old(db, "SELECT value FROM state WHERE key = ?");
+    old.bind(1, std::string_view(kLegacyHeadKey));
+    if (old.step() == SQLITE_ROW && !decode_point(old.text(0), seq, hash, sig)) {
+      return base::Error{
+          std::make_error_code(std::errc::illegal_byte_sequence),
+          "the chain head in the state table is not \"seq hash signature\": " + old.text(0)};
+    }
+  }
+  if (!hash.empty()) {
+    if (const int rc = write_head(db, seq, hash, sig); rc != SQLITE_OK) {
+      return sqlite::sqlite_failure(rc, sqlite3_errmsg(db));
+    }
+  }
+  if (const int rc = put_state_row(db, StateWrite{kLegacyHeadKey, std::nullopt}); rc != SQLITE_OK) {
+    return sqlite::sqlite_failure(rc, sqlite3_errmsg(db));
+  }
+  if (auto done = exec(db, "PRAGMA user_version=7"); !done) return done;
   return tx.commit();
 }
 
@@ -251,6 +328,13 @@ base::Expected<void> prepare_schema(sqlite3* db, const std::filesystem::path& fi
           std::errc::io_error);
     }
   }
+  if (version < 7) {
+    if (auto upgraded = upgrade_to_7(db); !upgraded) {
+      return fail(
+          "cannot upgrade outbox " + file.string() + " to schema 7: " + upgraded.error().message,
+          std::errc::io_error);
+    }
+  }
   return {};
 }
 
@@ -298,10 +382,8 @@ Outbox::Chain read_chain(sqlite3* db) {
   Outbox::Chain c;
   c.anchor_hash = std::string(record::kGenesisHash);
   c.archive_anchor_hash = std::string(record::kGenesisHash);
-  Stmt s(db, "SELECT key, value FROM state WHERE key IN (?, ?, ?)");
-  s.bind(1, std::string_view(kAnchorKey))
-      .bind(2, std::string_view(kHeadKey))
-      .bind(3, std::string_view(kArchiveAnchorKey));
+  Stmt s(db, "SELECT key, value FROM state WHERE key IN (?, ?)");
+  s.bind(1, std::string_view(kAnchorKey)).bind(2, std::string_view(kArchiveAnchorKey));
   while (s.step() == SQLITE_ROW) {
     std::uint64_t seq = 0;
     std::string hash, sig;
@@ -310,22 +392,25 @@ Outbox::Chain read_chain(sqlite3* db) {
       c.archive_anchor_seq = seq;
       c.archive_anchor_hash = hash;
       c.archive_anchor_signature = sig;
-    } else if (s.text(0) == kAnchorKey) {
+    } else {
       c.anchor_seq = seq;
       c.anchor_hash = hash;
       c.anchor_signature = sig;
-    } else {
-      c.head_seq = seq;
-      c.head_hash = hash;
-      c.head_signature = sig;
     }
+  }
+  // Before schema 7 (an upgrade in progress) there is no head table: no head.
+  Stmt head(db, "SELECT seq, hash, signature FROM head WHERE id = 1 AND hash <> ''");
+  if (head.ok() && head.step() == SQLITE_ROW) {
+    c.head_seq = static_cast<std::uint64_t>(head.i64(0));
+    c.head_hash = head.text(1);
+    c.head_signature = head.text(2);
   }
   return c;
 }
 
 StateWrite signed_point(const OutboxOptions& options, ChainPoint point, std::uint64_t seq,
                         const std::string& hash) {
-  const char* key = point == ChainPoint::head             ? kHeadKey
+  const char* key = point == ChainPoint::head             ? kLegacyHeadKey
                     : point == ChainPoint::archive_anchor ? kArchiveAnchorKey
                                                           : kAnchorKey;
   const char* what = point == ChainPoint::head             ? "head"
@@ -333,6 +418,16 @@ StateWrite signed_point(const OutboxOptions& options, ChainPoint point, std::uin
                                                            : "anchor";
   return StateWrite{
       key, encode_point(seq, hash, record::sign_point(options.signing_key, what, seq, hash))};
+}
+
+std::string sign_head(const OutboxOptions& options, std::uint64_t seq, const std::string& hash) {
+  return record::sign_point(options.signing_key, "head", seq, hash);
+}
+
+int write_head(sqlite3* db, std::uint64_t seq, const std::string& hash, const std::string& sig) {
+  Stmt s(db, kWriteHead);
+  s.bind(1, static_cast<std::int64_t>(seq)).bind(2, hash).bind(3, sig).bind(4, std::int64_t{0});
+  return s.step() == SQLITE_DONE ? SQLITE_OK : s.rc();
 }
 
 int put_state_row(sqlite3* db, const StateWrite& w) {
@@ -371,12 +466,7 @@ Rechained rechain_all(sqlite3* db, const OutboxOptions& options) {
     }
     out.last_hash = hash;
   }
-  if (rows.rc() != SQLITE_DONE) {
-    out.rc = rows.rc();
-  } else if (out.last_seq > 0) {
-    out.rc =
-        put_state_row(db, signed_point(options, ChainPoint::head, out.last_seq, out.last_hash));
-  }
+  if (rows.rc() != SQLITE_DONE) out.rc = rows.rc();
   return out;
 }
 

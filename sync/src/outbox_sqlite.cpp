@@ -88,14 +88,15 @@ OutboxStats SqliteOutbox::stats() {
     sqlite3* db = reader_.get();
     Transaction snapshot(db, Transaction::Mode::deferred);  // one snapshot for the three reads
     {
-      Stmt s(db, "SELECT state, n FROM state_counts");
-      while (s.step() == SQLITE_ROW) {
-        const auto state = parse_state(s.text(0));
-        const auto n = static_cast<std::uint64_t>(std::max<std::int64_t>(0, s.i64(1)));
-        if (state == MutationState::pending) st.pending = n;
-        if (state == MutationState::acknowledged) st.acknowledged = n;
-        if (state == MutationState::dead) st.dead = n;
-        if (state == MutationState::discarded) st.discarded = n;
+      Stmt s(db, "SELECT pending, acknowledged, dead, discarded FROM head WHERE id = 1");
+      if (s.step() == SQLITE_ROW) {
+        const auto n = [&s](int col) {
+          return static_cast<std::uint64_t>(std::max<std::int64_t>(0, s.i64(col)));
+        };
+        st.pending = n(0);
+        st.acknowledged = n(1);
+        st.dead = n(2);
+        st.discarded = n(3);
       }
     }
     {
@@ -135,6 +136,7 @@ OutboxStats SqliteOutbox::stats() {
   std::lock_guard lock(mu_);
   st.last_seq = last_seq_;
   st.commits = commits_;
+  st.caller_commits = caller_commits_;
   st.rows = row_count_;
   st.max_rows = options_.max_rows;
   st.pruned_through_seq = anchor_seq_;

@@ -4,8 +4,9 @@
 // outbox_writer.cpp (the writer thread and its group commit), outbox_maintenance.cpp (answers,
 // rewinds, dead letters, renumbering and pruning, run as jobs on the writer thread).
 //
-// Threading: as Outbox. The writer connection belongs to the writer thread; the reader connection
-// is used under reader_mu_.
+// Threading: as Outbox. The writer connection is used by one thread at a time: the one that set
+// committing_ (the writer thread, or a caller of enqueue_wait() leading a commit); the reader
+// connection is used under reader_mu_.
 
 #include <atomic>
 #include <condition_variable>
@@ -78,6 +79,10 @@ class SqliteOutbox final : public Outbox {
   // The same, waiting for it (`fn` may refer to the caller's locals).
   boost::system::result<void> run_on_writer(const TransactionFn& fn);
   void writer_loop();
+  // Under mu_ (held by `lock`): takes the next group off the queue.
+  std::deque<Pending> take_group();
+  // enqueue_wait() with no commit in progress: commits groups on this thread until `answered`.
+  void lead(std::unique_lock<std::mutex>& lock, const bool& answered);
   // Reader connection, one snapshot: the chain, then each row `sql` selects until `on_row` says
   // stop.
   boost::system::result<void> scan_rows(const std::string& sql,
@@ -94,7 +99,7 @@ class SqliteOutbox final : public Outbox {
   // The statements of every commit, prepared once on the writer thread.
   struct WriterStatements {
     explicit WriterStatements(sqlite3* db);
-    sqlite::Stmt begin, commit, find, insert, readback;
+    sqlite::Stmt begin, commit, find, insert, readback, head;
   };
 
   sqlite::Db writer_;
@@ -110,12 +115,16 @@ class SqliteOutbox final : public Outbox {
   std::unordered_set<std::string> in_progress_;
   std::function<void()> on_commit_;
   bool closed_ = false;
+  // The writer connection is in use (a group or a job); only its holder touches it and the members
+  // "written by the committer" below.
+  bool committing_ = false;
   std::uint64_t commits_ = 0;
+  std::uint64_t caller_commits_ = 0;
 
-  // Written by the writer thread only; read by stats().
+  // Written by the committer only (committing_); read by stats().
   std::atomic<std::uint64_t> last_seq_{0};
   std::atomic<std::uint64_t> row_count_{0};
-  std::string last_hash_;  // the chain's newest hash (writer thread)
+  std::string last_hash_;  // the chain's newest hash (the committer)
   std::uint64_t anchor_seq_ = 0;
   bool full_ = false;
   std::string full_reason_;

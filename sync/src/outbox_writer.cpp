@@ -1,7 +1,9 @@
-// The outbox's writer thread: one connection, one thread, and group commit. Producers queue
-// mutations; the writer commits everything queued in one transaction (one fsync for many
-// producers), assigning seqs in commit order, and only then completes each request. Maintenance
-// jobs (outbox_maintenance.cpp) run between groups, each in its own transaction.
+// The outbox's writer: one connection, used by one thread at a time, and group commit. Producers
+// queue mutations; the writer thread commits everything queued in one transaction (one fsync for
+// many producers), assigning seqs in commit order, and only then completes each request. A caller
+// of enqueue_wait() that finds no commit in progress commits the queue on its own thread instead
+// (leader/follower: a lone producer pays no hand-off). Maintenance jobs (outbox_maintenance.cpp)
+// run on the writer thread between groups, each in its own transaction.
 #include <spdlog/spdlog.h>
 
 #include "outbox_schema.hpp"
@@ -27,7 +29,8 @@ SqliteOutbox::WriterStatements::WriterStatements(sqlite3* db)
              "VALUES(?,?,?,?,?,'pending',?,?,?,?)",
              SQLITE_PREPARE_PERSISTENT),
       readback(db, (std::string("SELECT ") + kRowColumns + " FROM mutations WHERE seq=?").c_str(),
-               SQLITE_PREPARE_PERSISTENT) {}
+               SQLITE_PREPARE_PERSISTENT),
+      head(db, kWriteHead, SQLITE_PREPARE_PERSISTENT) {}
 
 namespace {
 
@@ -93,18 +96,77 @@ void SqliteOutbox::enqueue(NewMutation mutation, std::function<void(EnqueueResul
       r.status = EnqueueStatus::in_progress;
     } else {
       queue_.push_back(Pending{std::move(mutation), std::move(done)});
-      cv_.notify_one();
+      if (!committing_) cv_.notify_one();  // else the committer looks at the queue when it is done
       return;
     }
   }
   done(std::move(r));  // outside the lock: `done` may call back into the outbox
 }
 
+// With one producer there is nothing to group: the hand-off to the writer thread and back (two
+// wake-ups per mutation) would be its only effect. So a caller that finds no commit in progress
+// commits the queue itself; one that finds a commit in progress (or a job waiting) queues as
+// enqueue() does, and the writer thread takes everything queued meanwhile in its next group.
 EnqueueResult SqliteOutbox::enqueue_wait(NewMutation mutation) {
-  std::promise<EnqueueResult> promise;
-  auto future = promise.get_future();
-  enqueue(std::move(mutation), [&promise](EnqueueResult r) { promise.set_value(std::move(r)); });
-  return future.get();
+  EnqueueResult result;
+  bool answered = false;
+  std::mutex answer_mu;
+  std::condition_variable answer_cv;
+  auto done = [&](EnqueueResult r) {
+    std::lock_guard lock(answer_mu);
+    result = std::move(r);
+    answered = true;
+    answer_cv.notify_one();
+  };
+  {
+    std::unique_lock lock(mu_);
+    // Maintenance jobs waiting for the writer thread go first: a producer in a loop must not keep
+    // the connection from them.
+    if (!closed_ && !committing_ && jobs_.empty() &&
+        in_progress_.insert(mutation.idempotency_key).second) {
+      queue_.push_back(Pending{std::move(mutation), done});
+      lead(lock, answered);
+      return result;
+    }
+  }
+  enqueue(std::move(mutation), done);
+  std::unique_lock lock(answer_mu);
+  answer_cv.wait(lock, [&] { return answered; });
+  return result;
+}
+
+std::deque<SqliteOutbox::Pending> SqliteOutbox::take_group() {
+  std::deque<Pending> group;
+  while (!queue_.empty() && group.size() < options_.max_group) {
+    group.push_back(std::move(queue_.front()));
+    queue_.pop_front();
+  }
+  return group;
+}
+
+void SqliteOutbox::lead(std::unique_lock<std::mutex>& lock, const bool& answered) {
+  committing_ = true;
+  // Handed back even if a commit throws: the writer thread and other callers wait for it.
+  struct Release {
+    SqliteOutbox& self;
+    std::unique_lock<std::mutex>& lock;
+    ~Release() {
+      if (!lock.owns_lock()) lock.lock();
+      self.committing_ = false;
+      // What was queued meanwhile (and jobs, and a close) is the writer thread's.
+      if (!self.queue_.empty() || !self.jobs_.empty() || self.closed_) self.cv_.notify_one();
+    }
+  } release{*this, lock};
+  // Its own mutation is in the queue, behind whatever was queued before it: committed in order.
+  // `answered` is set by this thread, inside commit_group().
+  while (!answered) {
+    auto group = take_group();
+    lock.unlock();
+    const auto commits_before = commits_;  // only the committer changes it
+    commit_group(group);
+    lock.lock();
+    if (commits_ != commits_before) ++caller_commits_;
+  }
 }
 
 // In the same queue as mutations, so a state write and a mutation that deletes the same state
@@ -137,6 +199,8 @@ void SqliteOutbox::close() {
     closed_ = true;
     cv_.notify_all();
   }
+  // The writer thread ends once no caller is committing and the queue is empty; no caller starts a
+  // commit after closed_.
   if (thread_.joinable()) thread_.join();
 }
 
@@ -172,21 +236,19 @@ boost::system::result<void> SqliteOutbox::run_on_writer(const TransactionFn& fn)
 }
 
 void SqliteOutbox::writer_loop() {
+  std::unique_lock lock(mu_);
   while (true) {
-    std::deque<Pending> batch;
+    cv_.wait(lock, [&] { return !committing_ && (closed_ || !queue_.empty() || !jobs_.empty()); });
+    if (queue_.empty() && jobs_.empty()) break;  // closed, and nothing left
+    committing_ = true;
     std::deque<Job> jobs;
-    {
-      std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return closed_ || !queue_.empty() || !jobs_.empty(); });
-      if (queue_.empty() && jobs_.empty() && closed_) break;
-      jobs.swap(jobs_);
-      while (!queue_.empty() && batch.size() < options_.max_group) {
-        batch.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
-    }
+    jobs.swap(jobs_);
+    auto batch = take_group();
+    lock.unlock();
     for (auto& job : jobs) job(writer_.get());
     if (!batch.empty()) commit_group(batch);
+    lock.lock();
+    committing_ = false;
   }
 }
 
@@ -197,6 +259,7 @@ void SqliteOutbox::commit_group(std::deque<Pending>& batch) {
   const std::uint64_t seq_before = last_seq_;
   const std::uint64_t rows_before = row_count_;
   const std::string hash_before = last_hash_;
+  std::int64_t added_rows = 0;
   bool added = false;
   if (!w_) w_ = std::make_unique<WriterStatements>(db);
   int rc = SQLITE_OK;
@@ -279,18 +342,28 @@ void SqliteOutbox::commit_group(std::deque<Pending>& batch) {
       last_hash_ = row.record_hash;
       last_seq_ = row.seq;
       ++row_count_;
+      ++added_rows;
       res.status = EnqueueStatus::accepted;
       res.row = std::move(row);
       added = true;
     }
     if (rc == SQLITE_OK && added) {
-      // The signed head: a record cut off the end of the chain is found by verify-evidence.
-      rc = put_state_row(db, signed_point(options_, ChainPoint::head, last_seq_, last_hash_));
-      if (rc != SQLITE_OK) error = sqlite3_errmsg(db);
+      // The signed head (a record cut off the end of the chain is found by verify-evidence) and
+      // the pending count, in one row: one page.
+      auto& head = w_->head.reset();
+      head.bind(1, static_cast<std::int64_t>(last_seq_.load()))
+          .bind(2, last_hash_)
+          .bind(3, sign_head(options_, last_seq_, last_hash_))
+          .bind(4, added_rows);
+      if (head.step() != SQLITE_DONE) {
+        rc = head.rc();
+        error = head.error();
+      }
     }
     if (rc == SQLITE_OK) {
       w_->find.reset();  // no statement left mid-row across the commit
       w_->insert.reset();
+      w_->head.reset();
       if (auto committed = tx.commit(); !committed) {
         rc = tx.rc();
         error = std::move(committed.error().message);

@@ -9,13 +9,17 @@
 //    file in place (as the WAL does after a checkpoint restarts it).
 // 2. Latency (latency.cpp): one producer calling Outbox::enqueue_wait N times (unique idempotency
 //    keys, a 659-byte weighing.captured payload), beside one raw SQLite connection
-//    (raw_sqlite.cpp) doing BEGIN IMMEDIATE; INSERT; COMMIT N times on the same schema.
+//    (raw_sqlite.cpp) doing BEGIN IMMEDIATE; INSERT; COMMIT N times on the same schema. Then the
+//    pages one commit writes to the WAL, for each (the WAL's growth over 64 commits after a
+//    TRUNCATE checkpoint).
 // 3. Throughput (throughput.cpp): P producer threads (1, 8, 64) each calling enqueue_wait in a loop
 //    for S seconds (or --count mutations each), against P threads each with its own raw SQLite
 //    connection (journal_mode=WAL, synchronous=FULL, busy_timeout, BEGIN IMMEDIATE; INSERT; COMMIT
 //    per mutation: an application without group commit). SQLITE_BUSY that outlasts busy_timeout
 //    is retried and counted; every run checks the rows in the file against the mutations it
 //    counted.
+// 4. One producer, paired (throughput.cpp): weighlink and raw SQLite taking turns in 0.25 s slices
+//    on one thread, --paired-seconds each, so that a change of the disk's pace falls on both.
 //
 // Each database is a fresh file in a fresh directory (removed at the end). No timing assertions;
 // not part of `make test`. docs/performance.md, "Outbox: durable enqueue and group commit".
@@ -40,7 +44,8 @@ namespace json = boost::json;
 
 constexpr const char* kUsage =
     "usage: bench_outbox [--dir DIR] [--iterations N] [--seconds S] [--count N]\n"
-    "                    [--producers 1,8,64] [--busy-timeout MS] [--json FILE]";
+    "                    [--producers 1,8,64] [--busy-timeout MS] [--paired-seconds S]\n"
+    "                    [--paired-slice S] [--json FILE]";
 
 fs::path g_run_dir;  // removed by die() too
 
@@ -61,9 +66,12 @@ Options parse(int argc, char** argv) {
          }
        }},
       {"--busy-timeout", [&](const std::string& v) { o.busy_timeout_ms = std::stoi(v); }},
+      {"--paired-seconds", [&](const std::string& v) { o.paired_seconds = std::stod(v); }},
+      {"--paired-slice", [&](const std::string& v) { o.paired_slice = std::stod(v); }},
   };
   parse_flags(argc, argv, flags, kUsage);
   if (o.iterations == 0) throw std::invalid_argument("--iterations must be at least 1");
+  if (o.paired_slice <= 0) throw std::invalid_argument("--paired-slice must be above 0");
   return o;
 }
 
@@ -186,6 +194,8 @@ json::object latency_json(const LatencyResult& l) {
       {"weighlink_syncs_per_mutation", or_null(l.weighlink_syncs)},
       {"raw_sqlite", to_json(l.raw)},
       {"raw_sqlite_syncs_per_mutation", or_null(l.raw_syncs)},
+      {"weighlink_wal_frames_per_commit", l.weighlink_frames_per_commit},
+      {"raw_sqlite_wal_frames_per_commit", l.raw_frames_per_commit},
       {"weighlink_over_fsync_append", json::object{{"p50", ratio(w.p50, l.fsync_append.p50)},
                                                    {"p99", ratio(w.p99, l.fsync_append.p99)}}},
       {"weighlink_over_fsync_overwrite",
@@ -234,6 +244,24 @@ int run(const Options& options) {
   const auto latency = run_latency(options, dir);
   const auto results = run_throughput(options, dir, latency.counting);
   auto ratios = throughput_ratios(options, results);
+  json::value paired = nullptr;
+  if (options.paired_seconds > 0) {
+    const auto p = one_producer_paired(options, dir);
+    std::printf(
+        "\nOne producer, paired (the two taking turns, %d slices of %.2f s each):\n"
+        "  weighlink %.0f mut/s (p50 %.3f ms), raw SQLite %.0f mut/s (p50 %.3f ms): "
+        "weighlink/raw %.2f\n",
+        p.slices, options.paired_slice, p.weighlink_per_s, p.weighlink.p50, p.raw_per_s, p.raw.p50,
+        ratio(p.weighlink_per_s, p.raw_per_s));
+    paired = json::object{{"slices", p.slices},
+                          {"slice_seconds", options.paired_slice},
+                          {"seconds_each", p.seconds_each},
+                          {"weighlink_mutations_per_s", p.weighlink_per_s},
+                          {"raw_sqlite_mutations_per_s", p.raw_per_s},
+                          {"throughput_weighlink_over_raw", ratio(p.weighlink_per_s, p.raw_per_s)},
+                          {"weighlink_latency", to_json(p.weighlink)},
+                          {"raw_sqlite_latency", to_json(p.raw)}};
+  }
   // The disk's latency drifts (shared hosts): the floor again, after everything else.
   const auto fsync_append_after = measure_fsync(dir / "fsync-append.bin", options.iterations, true);
   const auto fsync_over_after =
@@ -265,7 +293,8 @@ int run(const Options& options) {
                                                     {"overwrite", to_json(fsync_over_after)}}},
                       {"latency", latency_json(latency)},
                       {"throughput", std::move(rows)},
-                      {"ratios", std::move(ratios)}};
+                      {"ratios", std::move(ratios)},
+                      {"one_producer_paired", std::move(paired)}};
     if (!write_json(options.json_path, root)) die("cannot write " + options.json_path);
   }
   return 0;

@@ -27,6 +27,8 @@ struct Options {
   std::size_t count = 0;  // mutations per producer; 0: run for `seconds`
   std::vector<int> producers{1, 8, 64};
   int busy_timeout_ms = 5000;  // the outbox's own busy_timeout
+  double paired_seconds = 4;   // per system in the paired one-producer run; 0: left out
+  double paired_slice = 0.25;  // seconds per turn in it
 };
 
 // Ends the run at once, from any thread, removing the run's directory (main.cpp).
@@ -103,6 +105,9 @@ struct LatencyResult {
   double weighlink_syncs = -1;  // per mutation; -1: not counted
   double raw_syncs = -1;
   bool counting = false;  // the interposed fsync saw every call of the floor: syncs are valid
+  // Pages written to the WAL by one commit of one mutation.
+  double weighlink_frames_per_commit = 0;
+  double raw_frames_per_commit = 0;
 };
 
 LatencyResult run_latency(const Options& options, const std::filesystem::path& dir);
@@ -133,6 +138,17 @@ struct ThroughputResult {
   std::uint64_t rows_in_file = 0;
   Percentiles disk;  // the fsync floor (overwrite) measured just before this point
 };
+
+// One producer, weighlink and raw SQLite taking turns in slices (throughput.cpp).
+struct PairedResult {
+  int slices = 0;  // per system
+  double seconds_each = 0;
+  double weighlink_per_s = 0;
+  double raw_per_s = 0;
+  Percentiles weighlink;
+  Percentiles raw;
+};
+PairedResult one_producer_paired(const Options& options, const std::filesystem::path& dir);
 
 ThroughputResult throughput_weighlink(const Options& options, const std::filesystem::path& dir,
                                       int producers);

@@ -207,4 +207,54 @@ ThroughputResult throughput_raw(const Options& options, const fs::path& dir, int
   return r;
 }
 
+// One producer, the two systems taking turns in short slices (weighlink, raw, raw, weighlink, ...)
+// on files kept open: a disk that changes pace for seconds, or a neighbour's build, falls on both
+// alike, which two 3 s points one after the other do not ensure on a shared machine.
+PairedResult one_producer_paired(const Options& options, const fs::path& dir) {
+  PairedResult out;
+  auto outbox = open_outbox(dir / "paired-weighlink.db");
+  const auto raw_file = dir / "paired-raw.db";
+  create_raw_db(raw_file);
+  RawConnection raw(raw_file, options.busy_timeout_ms);
+  RawCounters counters;
+  auto weighlink_one = [&](const sync::NewMutation& m) {
+    if (outbox->enqueue_wait(m).status != sync::EnqueueStatus::accepted) {
+      die("enqueue_wait: not accepted in the paired run");
+    }
+  };
+  for (int i = 0; i < kWarmup; ++i) {
+    weighlink_one(make_mutation("pw-warm", 0, static_cast<std::uint64_t>(i)));
+    raw.insert(make_mutation("pr-warm", 0, static_cast<std::uint64_t>(i)), counters);
+  }
+  const auto slice = std::chrono::duration<double>(options.paired_slice);
+  out.slices = std::max(1, static_cast<int>(options.paired_seconds / options.paired_slice + 0.5));
+  std::vector<double> us[2];
+  double seconds[2] = {0, 0};
+  std::uint64_t n = 0;
+  for (int s = 0; s < 2 * out.slices; ++s) {
+    const int system = (s % 2) ^ ((s / 2) % 2);  // 0 1 1 0 0 1 1 0 ...: neither always first
+    const auto start = Clock::now();
+    const auto end = start + std::chrono::duration_cast<Clock::duration>(slice);
+    for (auto now = start; now < end; ++n) {
+      auto m = make_mutation(system == 0 ? "pw" : "pr", 0, n);
+      if (system == 0) {
+        weighlink_one(m);
+      } else {
+        raw.insert(m, counters);
+      }
+      const auto t = Clock::now();
+      us[system].push_back(std::chrono::duration<double, std::micro>(t - now).count());
+      now = t;
+    }
+    seconds[system] += micros_since(start) / 1e6;
+  }
+  outbox->close();
+  out.seconds_each = (seconds[0] + seconds[1]) / 2;
+  out.weighlink_per_s = static_cast<double>(us[0].size()) / seconds[0];
+  out.raw_per_s = static_cast<double>(us[1].size()) / seconds[1];
+  out.weighlink = percentiles(std::move(us[0]), 1000.0);
+  out.raw = percentiles(std::move(us[1]), 1000.0);
+  return out;
+}
+
 }  // namespace weighlink::bench::outbox

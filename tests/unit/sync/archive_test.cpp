@@ -15,6 +15,7 @@ using weighlink::sync::MutationOutcome;
 using weighlink::sync::Outbox;
 using weighlink::sync::OutboxOptions;
 using weighlink::testing::kKey;
+using weighlink::testing::sql;
 using weighlink::testing::TempDir;
 using weighlink::testing::weighing;
 
@@ -48,17 +49,6 @@ weighlink::sync::EvidenceCheck check_all(Outbox& outbox) {
   auto c = weighlink::sync::verify_evidence(outbox, kStation, kKey);
   REQUIRE(c.has_value());
   return *c;
-}
-
-void sql(const std::filesystem::path& file, const char* statements) {
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open(file.c_str(), &db) == SQLITE_OK);
-  char* error = nullptr;
-  const int rc = sqlite3_exec(db, statements, nullptr, nullptr, &error);
-  const std::string message = error ? error : "";
-  sqlite3_free(error);
-  sqlite3_close(db);
-  REQUIRE_MESSAGE(rc == SQLITE_OK, message);
 }
 
 }  // namespace
@@ -220,6 +210,7 @@ TEST_CASE("evidence archive: a schema 5 file with pruned rows is upgraded, its c
     REQUIRE(outbox->prune(2, 1'000'000).value().rows == 2);
   }
   // As an agent before the archive left it: rows 1-2 deleted, the anchor at 2.
+  weighlink::testing::as_schema_6(file);
   sql(file,
       "DROP TRIGGER archive_counted_insert; DROP TRIGGER archive_counted_delete; DROP TABLE "
       "archive; DELETE FROM meta WHERE key IN ('archive_bytes', 'archive_rows'); DELETE FROM "

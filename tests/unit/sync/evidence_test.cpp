@@ -388,6 +388,7 @@ TEST_CASE("outbox: counts per state stay right across pruning, upgrades and anot
   outbox->close();
 
   // A file from before the counts (schema 2) gets them from its rows.
+  weighlink::testing::as_schema_6(file);
   {
     sqlite3* db = nullptr;
     REQUIRE(sqlite3_open(file.c_str(), &db) == SQLITE_OK);
@@ -468,6 +469,7 @@ TEST_CASE("outbox: a file from before schema 4 that holds rows never renumbers t
   TempDir dir;
   const auto file = dir.path() / "outbox.db";
   { auto outbox = filled(dir, 3); }
+  weighlink::testing::as_schema_6(file);
   {
     // As schema 3 left it: no contact mark.
     sqlite3* db = nullptr;

@@ -4,8 +4,10 @@
 // transaction is on disk. Concurrent producers share commits (group commit on one writer thread).
 //
 // Threading: every public member is thread-safe. Completion callbacks of enqueue() run on the
-// writer thread and must not block; the two answers known at once (the key is being committed
-// right now, or the outbox is closed) run on the caller's thread, with no lock held.
+// thread that commits (the writer thread, or a caller of enqueue_wait() that found no commit in
+// progress and committed the queue itself) and must not block; the two answers known at once (the
+// key is being committed right now, or the outbox is closed) run on the caller's thread, with no
+// lock held.
 
 #include <boost/system/result.hpp>
 #include <chrono>
@@ -121,8 +123,9 @@ struct OutboxStats {
   std::uint64_t last_seq = 0;
   std::uint64_t acknowledged_seq = 0;  // highest seq acknowledged by the backend
   std::optional<std::int64_t> oldest_pending_created_at_ms;
-  std::uint64_t commits = 0;  // transactions committed by the writer (group commit evidence)
-  std::uint64_t rows = 0;     // rows held (pending + acknowledged + dead), what max_rows caps
+  std::uint64_t commits = 0;         // transactions committed by the writer (group commit evidence)
+  std::uint64_t caller_commits = 0;  // of them, committed on an enqueue_wait() caller's thread
+  std::uint64_t rows = 0;  // rows held (pending + acknowledged + dead), what max_rows caps
   std::uint64_t max_rows = 0;
   std::uint64_t pruned_through_seq = 0;  // the chain anchor: rows up to it were pruned
   // The last enqueue refused for lack of space (the cap or the disk), until one is accepted.
@@ -178,10 +181,12 @@ class Outbox {
 
   virtual ~Outbox() = default;
 
-  // Queues a mutation for the next group commit; `done` runs on the writer thread once the outcome
-  // is known (after fsync for accepted).
+  // Queues a mutation for the next group commit; `done` runs on the committing thread once the
+  // outcome is known (after fsync for accepted). Never commits on the caller's thread.
   virtual void enqueue(NewMutation mutation, std::function<void(EnqueueResult)> done) = 0;
-  // Blocking form of enqueue().
+  // Blocking form of enqueue(). When no commit is in progress, the caller commits the queue, its
+  // own mutation included, on its own thread (no hand-off to the writer thread and back); those
+  // arriving meanwhile are queued and share the writer's next commit.
   [[nodiscard]] virtual EnqueueResult enqueue_wait(NewMutation mutation) = 0;
 
   [[nodiscard]] virtual std::optional<OutboxRow> find(const std::string& idempotency_key) = 0;
