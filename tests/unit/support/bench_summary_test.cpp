@@ -109,3 +109,15 @@ TEST_CASE("bench summary: nothing is judged when a bench did not run") {
     CHECK_MESSAGE(!r.value.has_value(), r.measure);
   }
 }
+
+TEST_CASE("bench summary: one producer is read from the paired run when there is one") {
+  Inputs in;
+  in.outbox = object(R"({"benchmark":"outbox","throughput":[
+    {"system":"weighlink","producers":1,"mutations_per_s":2000},
+    {"system":"raw_sqlite","producers":1,"mutations_per_s":5000}],
+    "one_producer_paired":{"weighlink_mutations_per_s":4700,"raw_sqlite_mutations_per_s":5000}})");
+  const auto rows = summarize(in);
+  const auto& one = row(rows, "outbox, 1 producer");
+  CHECK(*one.ratio == doctest::Approx(0.94));
+  CHECK(one.met == true);
+}
