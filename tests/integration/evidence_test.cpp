@@ -435,10 +435,13 @@ TEST_CASE("evidence: the backend verifies the agent's signatures with the regist
     return codes;
   };
   const auto where_seq = [](int seq) { return " where seq = " + std::to_string(seq); };
-  // Someone with the database edits a weight in the jsonb payload: it no longer says what the
-  // signed text says.
-  REQUIRE(pg.query_scalar("update mutation_log set payload = jsonb_set(payload, '{weight}', "
-                          "'\"9999\"')" +
+  // The payload is stored once (schema v7): the signed text, no jsonb beside it.
+  CHECK(pg.query_scalar("select payload is null and payload_text is not null from mutation_log" +
+                        where_seq(first)) == "t");
+  // A row that holds both (recorded before v7) whose jsonb someone edited: it no longer says
+  // what the signed text says.
+  REQUIRE(pg.query_scalar("update mutation_log set payload = jsonb_set(payload_text::jsonb, "
+                          "'{weight}', '\"9999\"')" +
                           where_seq(first) + " returning 1") == "1");
   auto edited = verify(first);
   CHECK_MESSAGE(edited.exit_code == 3, edited.output);

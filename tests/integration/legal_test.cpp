@@ -157,8 +157,11 @@ TEST_CASE("legal: the backend stores the audit events beside the weighings, coun
       30s));
   CHECK(pg.query_scalar("select count(*) from mutation_log where kind = 'weighlink.audit_event'") ==
         std::to_string(counter));
-  CHECK(pg.query_scalar("select max((payload->>'n')::bigint) from mutation_log where kind = "
+  CHECK(pg.query_scalar("select max((coalesce(payload, payload_text::jsonb)->>'n')::bigint) from "
+                        "mutation_log where kind = "
                         "'weighlink.audit_event'") == std::to_string(counter));
-  CHECK(pg.query_scalar("select payload->>'audit_counter' from mutation_log where "
-                        "idempotency_key = 'cap-1'") == std::to_string(counter));
+  CHECK(
+      pg.query_scalar(
+          "select coalesce(payload, payload_text::jsonb)->>'audit_counter' from mutation_log where "
+          "idempotency_key = 'cap-1'") == std::to_string(counter));
 }

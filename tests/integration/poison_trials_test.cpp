@@ -77,9 +77,10 @@ TEST_CASE(
   CHECK(dead[0].at("idempotency_key") == "cap-1");
   CHECK(std::string(dead[0].at("last_error").as_string()).starts_with("unsigned_weighing"));
   CHECK(backend.pg().query_scalar("select count(*) from weighings") == "0");
-  CHECK(backend.pg().query_scalar("select string_agg(payload->>'n', ',' order by seq) from "
-                                  "mutation_log where outcome='applied' and kind = 'note.added'") ==
-        "1,2,3");
+  CHECK(
+      backend.pg().query_scalar(
+          "select string_agg(coalesce(payload, payload_text::jsonb)->>'n', ',' order by seq) from "
+          "mutation_log where outcome='applied' and kind = 'note.added'") == "1,2,3");
 
   // Discard: by HTTP a key that is not dead is refused; by the command the dead letter ends.
   auto not_dead = post_json(agent.http, "/v1/outbox/note-1/discard", "", R"({"reason":"x"})");
@@ -157,7 +158,7 @@ TEST_CASE(
   (void)backend.pg().query_scalar(R"sql(
     CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-      IF NEW.payload::text LIKE '%poison%' THEN RAISE EXCEPTION 'a backend bug'; END IF;
+      IF coalesce(NEW.payload::text, NEW.payload_text) LIKE '%poison%' THEN RAISE EXCEPTION 'a backend bug'; END IF;
       RETURN NEW;
     END $$;
     CREATE TRIGGER poison BEFORE INSERT ON mutation_log FOR EACH ROW EXECUTE FUNCTION poison();
@@ -194,7 +195,8 @@ TEST_CASE(
   REQUIRE(http_request(agent.http, "POST", "/v1/outbox/m-6/retry").status == 200);
   REQUIRE(eventually([&] { return outbox_count(agent.http, "acknowledged") == 10; }, 30s));
   CHECK(outbox_count(agent.http, "dead") == 0);
-  CHECK(backend.pg().query_scalar("select outcome || ' ' || (payload->>'tag') from mutation_log "
+  CHECK(backend.pg().query_scalar("select outcome || ' ' || (coalesce(payload, "
+                                  "payload_text::jsonb)->>'tag') from mutation_log "
                                   "where seq = 6") == "applied poison");
   CHECK(backend.pg().query_scalar("select count(*) from mutation_log") == "10");
 }
@@ -228,9 +230,11 @@ TEST_CASE(
   CHECK(backend.pg().query_scalar("select count(*) from mutation_log where outcome='rejected'") ==
         "0");
   CHECK(backend.pg().query_scalar(
-            "select payload->'reference'->>'type' from mutation_log where kind = "
+            "select coalesce(payload, payload_text::jsonb)->'reference'->>'type' from mutation_log "
+            "where kind = "
             "'weighing.captured' order by seq limit 1") == "gross weight");
-  CHECK(backend.pg().query_scalar("select length(payload->'reference'->>'transaction_id') from "
+  CHECK(backend.pg().query_scalar("select length(coalesce(payload, "
+                                  "payload_text::jsonb)->'reference'->>'transaction_id') from "
                                   "mutation_log where kind = 'weighing.captured' order by seq "
                                   "limit 1") == "200");
   CHECK(outbox_count(agent.http, "dead") == 0);

@@ -175,8 +175,11 @@ std::size_t check_exactly_once(const PgCluster& pg, const std::string& http,
   CHECK(pg.query_scalar("select coalesce(min(seq), 0) || '-' || coalesce(max(seq), 0)" + where) ==
         (acknowledged.empty() ? std::string("0-0") : "1-" + n));
   CHECK(pg.query_scalar("select count(*)" + where + " and outcome <> 'applied'") == "0");
-  CHECK(pg.query_scalar("select count(*)" + where +
-                        " and payload->>'key' is distinct from idempotency_key") == "0");
+  CHECK(
+      pg.query_scalar(
+          "select count(*)" + where +
+          " and coalesce(payload, payload_text::jsonb)->>'key' is distinct from idempotency_key") ==
+      "0");
   CHECK(pg.query_scalar("select high_water_seq from stations where id = 'st-1'") == n);
 
   const auto in_pg = parse_pairs(pg.query_scalar(

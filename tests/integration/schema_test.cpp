@@ -3,6 +3,7 @@
 // anywhere (weights are exact). Read from the catalog, not from the SQL text.
 #include <doctest/doctest.h>
 
+#include "weighlink/pg/migrations.hpp"
 #include "weighlink/testing/pg_cluster.hpp"
 #include "weighlink/testing/process.hpp"
 
@@ -59,9 +60,62 @@ TEST_CASE("schema: a migrated database has the keys, tables and exact columns ot
   CHECK(column_type(pg, "mutation_log", "payload_text") == "text");
   CHECK(pg.query_scalar("SELECT is_nullable FROM information_schema.columns WHERE table_name = "
                         "'mutation_log' AND column_name = 'payload_text'") == "YES");
+  // Stored once (v7): payload (jsonb) may be NULL when payload_text holds it, never both NULL.
+  CHECK(pg.query_scalar("SELECT is_nullable FROM information_schema.columns WHERE table_name = "
+                        "'mutation_log' AND column_name = 'payload'") == "YES");
+  CHECK(pg.query_scalar("SELECT count(*) FROM pg_constraint WHERE conname = "
+                        "'mutation_log_payload_stored'") == "1");
   CHECK(column_type(pg, "weighings", "gvw") == "numeric");
   // Weights are exact: no column of any table is binary floating point.
   CHECK(pg.query_scalar("SELECT string_agg(table_name || '.' || column_name, ', ') FROM "
                         "information_schema.columns WHERE table_schema = 'public' AND data_type IN "
                         "('real', 'double precision')") == "");
+}
+
+TEST_CASE("schema: migration 7 keeps every stored payload's bytes, and refuses a row with none") {
+  PgCluster pg;
+  // The schema as a v6 binary left it, with records that hold the payload twice (jsonb and the
+  // exact text, spacing and member order the agent's own) and a withheld marker (jsonb only).
+  std::string v6 =
+      "CREATE TABLE schema_migrations (version int PRIMARY KEY, applied_at timestamptz NOT NULL "
+      "DEFAULT now());";
+  for (const auto& migration : weighlink::pg::migrations()) {
+    if (migration.version > 6) break;
+    v6 += std::string(migration.sql) + "INSERT INTO schema_migrations (version) VALUES (" +
+          std::to_string(migration.version) + ");";
+  }
+  (void)pg.query_scalar(v6);
+  const std::string exact = R"({ "weight":"32540.50",  "b":1,"a":"\u00fc \\ \"q\"" })";
+  (void)pg.query_scalar(
+      "INSERT INTO stations (id, token_sha256, high_water_seq) VALUES ('st1', 'x', 2);"
+      "INSERT INTO mutation_log (station_id, idempotency_key, seq, kind, payload, payload_sha256, "
+      "outcome, payload_text) VALUES ('st1', 'k1', 1, 'test.note', $q$" +
+      exact + "$q$::jsonb, 'h', 'applied', $q$" + exact +
+      "$q$), ('st1', 'k2', 2, 'test.note', '{\"withheld_by_agent\":true}', 'h', 'rejected', NULL)");
+  const std::string before = pg.query_scalar(
+      "SELECT string_agg(md5(coalesce(payload_text, '-')) || md5(payload::text), ',' ORDER BY seq) "
+      "FROM mutation_log");
+
+  const auto migrated = weighlink::testing::run(
+      {weighlink::testing::bin("weighlink-backend"), "migrate", "--dsn", pg.dsn()});
+  INFO(migrated.output);
+  REQUIRE(migrated.exit_code == 0);
+  CHECK(pg.query_scalar("SELECT max(version) FROM schema_migrations") ==
+        std::to_string(weighlink::pg::latest_schema_version()));
+  // Nothing rewritten: the exact text byte for byte, the jsonb as it was.
+  CHECK(pg.query_scalar("SELECT payload_text FROM mutation_log WHERE seq = 1") == exact);
+  CHECK(pg.query_scalar(
+            "SELECT string_agg(md5(coalesce(payload_text, '-')) || md5(payload::text), ',' "
+            "ORDER BY seq) FROM mutation_log") == before);
+  // Readers take whichever is stored.
+  CHECK(pg.query_scalar("SELECT string_agg(coalesce(payload, payload_text::jsonb)->>'weight', ',') "
+                        "FROM mutation_log WHERE seq = 1") == "32540.50");
+  // A row from now on holds the payload once; a row with neither is refused.
+  (void)pg.query_scalar(
+      "INSERT INTO mutation_log (station_id, idempotency_key, seq, kind, payload_sha256, outcome, "
+      "payload_text) VALUES ('st1', 'k3', 3, 'test.note', 'h', 'applied', '{\"n\":3}')");
+  CHECK(pg.query_scalar("SELECT payload IS NULL FROM mutation_log WHERE seq = 3") == "t");
+  CHECK_THROWS(pg.query_scalar(
+      "INSERT INTO mutation_log (station_id, idempotency_key, seq, kind, payload_sha256, outcome) "
+      "VALUES ('st1', 'k4', 4, 'test.note', 'h', 'applied')"));
 }

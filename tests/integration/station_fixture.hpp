@@ -81,8 +81,10 @@ inline void check_exactly_once(const PgCluster& pg, const Station& station,
   CHECK(in_pg(pg, "count(DISTINCT idempotency_key)", station.id, database) == n);
   CHECK(in_pg(pg, "min(seq) || '-' || max(seq) || '/' || count(DISTINCT seq)", station.id,
               database) == "1-" + n + "/" + n);
-  CHECK(in_pg(pg, "count(*) FILTER (WHERE payload->>'key' <> idempotency_key)", station.id,
-              database) == "0");
+  CHECK(in_pg(pg,
+              "count(*) FILTER (WHERE coalesce(payload, payload_text::jsonb)->>'key' <> "
+              "idempotency_key)",
+              station.id, database) == "0");
   CHECK(pg.query_scalar("SELECT high_water_seq FROM stations WHERE id = '" + station.id + "'",
                         database) == n);
   std::set<std::string> keys;

@@ -183,8 +183,9 @@ TEST_CASE("tickets: print records replay into the backend beside the weighing") 
   print(agent.http, seq, "print-1");
   print(agent.http, seq, "print-2");
   const auto sql =
-      "select string_agg(kind || ':' || (payload->>'print_number') || ':' || "
-      "(payload->>'copy'), ',' order by seq) from mutation_log "
+      "select string_agg(kind || ':' || (coalesce(payload, payload_text::jsonb)->>'print_number') "
+      "|| ':' || "
+      "(coalesce(payload, payload_text::jsonb)->>'copy'), ',' order by seq) from mutation_log "
       "where station_id='st-1' and kind='weighlink.ticket_printed'";
   const bool landed = eventually(
       [&] {
@@ -248,7 +249,8 @@ TEST_CASE("tickets: a pruned weighing is found, shown and reprinted from the evi
   CHECK(duplicate.at("print_number") == 2);
   CHECK(get(agent.http, "/v1/tickets/" + s).at("copy") == "duplicate");
   const auto sql =
-      "select string_agg((payload->>'seq') || ':' || (payload->>'copy'), ',' order by seq) "
+      "select string_agg((coalesce(payload, payload_text::jsonb)->>'seq') || ':' || "
+      "(coalesce(payload, payload_text::jsonb)->>'copy'), ',' order by seq) "
       "from mutation_log where station_id='st-1' and kind='weighlink.ticket_printed'";
   const bool landed = eventually(
       [&] { return backend.pg().query_scalar(sql) == s + ":original," + s + ":duplicate"; }, 30s,

@@ -330,10 +330,13 @@ TEST_CASE("workstation: the backend stores the closing weighing and the cancel r
       "'weighlink.audit_event'";
   REQUIRE_MESSAGE(eventually([&] { return pg.query_scalar(applied) == "4"; }, 30s, 100ms),
                   agent.process->log());
-  CHECK(pg.query_scalar("select payload->'transaction'->>'net' from mutation_log where "
+  CHECK(pg.query_scalar("select coalesce(payload, payload_text::jsonb)->'transaction'->>'net' from "
+                        "mutation_log where "
                         "idempotency_key='be-2'") == "20060");
-  CHECK(pg.query_scalar("select payload->'transaction'->'first'->>'idempotency_key' from "
+  CHECK(pg.query_scalar("select coalesce(payload, "
+                        "payload_text::jsonb)->'transaction'->'first'->>'idempotency_key' from "
                         "mutation_log where idempotency_key='be-2'") == "be-1");
-  CHECK(pg.query_scalar("select kind || ' ' || (payload->>'reason') from mutation_log where "
+  CHECK(pg.query_scalar("select kind || ' ' || (coalesce(payload, payload_text::jsonb)->>'reason') "
+                        "from mutation_log where "
                         "idempotency_key='be-4'") == "weighlink.transaction_cancelled wrong truck");
 }

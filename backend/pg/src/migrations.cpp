@@ -202,6 +202,24 @@ CREATE TABLE evidence_blob_losses (
 );
 )sql";
 
+// v7: the payload stored once (docs/decisions/0009-payload-stored-once.md). A record whose
+// payload is the agent's own keeps it only as payload_text, the exact bytes it signed; payload
+// (jsonb) is NULL for it and holds only what the backend made itself (a withheld marker, the
+// wrapper of a payload that was not JSON, a storage refusal). Parsing the payload as jsonb and
+// storing it twice made each row ~2.9 KB, compressed through TOAST: about three quarters of
+// PostgreSQL's time per mutation. Rows recorded before keep both columns, untouched. Readers
+// that want JSON take coalesce(payload, payload_text::jsonb).
+constexpr std::string_view kSchemaV7 = R"sql(
+ALTER TABLE mutation_log
+  ALTER COLUMN payload DROP NOT NULL,
+  ADD CONSTRAINT mutation_log_payload_stored
+    CHECK (payload IS NOT NULL OR payload_text IS NOT NULL);
+COMMENT ON COLUMN mutation_log.payload IS
+  'What the backend stored for a payload that is not the agent''s own (withheld, not JSON, refused '
+  'by the database), or NULL: then payload_text holds it (schema v7). Rows before v7 hold both. '
+  'As JSON, whichever is stored: coalesce(payload, payload_text::jsonb).';
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, "stations, mutation_log, weighings, backend_meta", kSchemaV1},
     Migration{2, "station signing keys, mutation evidence, weighing decks and axles", kSchemaV2},
@@ -212,6 +230,8 @@ constexpr std::array kMigrations = {
     Migration{5, "mutation_log.payload_text: the exact payload the record hash covers", kSchemaV5},
     Migration{6, "evidence_blobs, evidence_blob_chunks, evidence_blob_losses: records' images",
               kSchemaV6},
+    Migration{7, "mutation_log.payload NULL when payload_text holds the payload: stored once",
+              kSchemaV7},
 };
 
 }  // namespace

@@ -201,13 +201,16 @@ Result<void> PgConnection::ensure_connected() {
   return {};
 }
 
+Result<void> PgConnection::check_open() {
+  if (conn_) return {};
+  last_error_ = "not connected";
+  last_sqlstate_.clear();
+  last_primary_.clear();
+  return Errc::connection_lost;
+}
+
 Result<PgResult> PgConnection::exec(std::string_view sql, const std::vector<std::string>& params) {
-  if (!conn_) {
-    last_error_ = "not connected";
-    last_sqlstate_.clear();
-    last_primary_.clear();
-    return Errc::connection_lost;
-  }
+  if (auto open = check_open(); !open) return open.error();
   const std::string statement(sql);
   pg_result* raw = nullptr;
   if (params.empty()) {
@@ -220,6 +223,27 @@ Result<PgResult> PgConnection::exec(std::string_view sql, const std::vector<std:
     raw = PQexecParams(conn_.get(), statement.c_str(), static_cast<int>(values.size()), nullptr,
                        values.data(), nullptr, nullptr, 0);
   }
+  return finish(raw);
+}
+
+Result<PgResult> PgConnection::exec_binary(std::string_view sql,
+                                           const std::vector<std::string_view>& params) {
+  if (auto open = check_open(); !open) return open.error();
+  const std::string statement(sql);
+  std::vector<const char*> values;
+  std::vector<int> lengths;
+  const std::vector<int> formats(params.size(), 1);
+  values.reserve(params.size());
+  lengths.reserve(params.size());
+  for (const auto& param : params) {
+    values.push_back(param.data());
+    lengths.push_back(static_cast<int>(param.size()));
+  }
+  return finish(PQexecParams(conn_.get(), statement.c_str(), static_cast<int>(params.size()),
+                             nullptr, values.data(), lengths.data(), formats.data(), 0));
+}
+
+Result<PgResult> PgConnection::finish(pg_result* raw) {
   PgResult result(raw);
   const ExecStatusType status = raw ? PQresultStatus(raw) : PGRES_FATAL_ERROR;
   if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return result;

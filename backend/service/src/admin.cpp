@@ -238,7 +238,7 @@ int run_records_verify(const std::string& dsn, const std::string& station_id, st
   stored.kind = std::string(found->get(0, 6));
   stored.idempotency_key = std::string(found->get(0, 7));
   if (!found->is_null(0, 8)) stored.payload_text = std::string(found->get(0, 8));
-  stored.payload_jsonb = std::string(found->get(0, 9));
+  if (!found->is_null(0, 9)) stored.payload_jsonb = std::string(found->get(0, 9));
   stored.created_at_ms = pg::to_int<std::int64_t>(found->get(0, 10));
   auto report = stored_record_check(stored, station_id, key ? *key : std::vector<unsigned char>{});
   report["station_id"] = station_id;

@@ -1,9 +1,11 @@
 #include "weighlink/service/pg_store.hpp"
 
+#include <array>
 #include <boost/json.hpp>
 #include <charconv>
 
 #include "weighlink/base/hash.hpp"
+#include "weighlink/pg/binary_array.hpp"
 #include "weighlink/pg/migrations.hpp"
 
 namespace weighlink::service {
@@ -35,12 +37,6 @@ std::string frame_bytes(std::string_view text) {
   return out;
 }
 
-// A raw frame as it came in the JSON, as the hex of its bytes for decode(..., 'hex').
-std::string frame_hex(std::string_view text) {
-  const std::string bytes = frame_bytes(text);
-  return base::to_hex({reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size()});
-}
-
 // Reads the station's watermark; FOR UPDATE makes concurrent replicas take turns per station.
 constexpr std::string_view kStationSql = R"sql(
 SELECT s.high_water_seq, s.durable_seq,
@@ -58,21 +54,23 @@ SELECT s.high_water_seq, s.durable_seq,
        s.accept_unsigned_weighings
 FROM stations s WHERE s.id = $1 FOR UPDATE OF s)sql";
 
-// Multi-row inserts from one JSON parameter: one round trip per table for the whole batch.
+// Multi-row inserts, one round trip per table for the whole batch: each column arrives as one
+// binary array parameter (weighlink/pg/binary_array.hpp) that unnest spreads into rows, so the
+// server lexes and unescapes nothing. The payload is stored once (schema v7): the agent's own
+// bytes in payload_text, and only what the backend made itself (a marker, a wrapper) as jsonb.
 constexpr std::string_view kInsertLogSql = R"sql(
 INSERT INTO mutation_log (station_id, idempotency_key, seq, kind, payload, payload_sha256,
                           outcome, reason, created_at, applied_at, prev_hash, record_hash,
                           signature, signature_verified, payload_text)
-SELECT $1, r.idempotency_key, r.seq, r.kind, r.payload::jsonb, r.payload_sha256, r.outcome,
-       nullif(r.reason, ''),
-       timestamptz 'epoch' + r.created_at_ms * interval '1 millisecond',
-       timestamptz 'epoch' + r.applied_at_ms * interval '1 millisecond',
-       nullif(r.prev_hash, ''), nullif(r.record_hash, ''), nullif(r.signature, ''),
+SELECT $1::text, r.idempotency_key, r.seq, r.kind,
+       CASE WHEN NOT r.payload_exact THEN r.payload::jsonb END, r.payload_sha256, r.outcome,
+       r.reason, r.created_at, r.applied_at, r.prev_hash, r.record_hash, r.signature,
        r.signature_verified, CASE WHEN r.payload_exact THEN r.payload END
-FROM jsonb_to_recordset($2::jsonb) AS r(idempotency_key text, seq bigint, kind text, payload text,
-     payload_sha256 text, outcome text, reason text, created_at_ms bigint, applied_at_ms bigint,
-     prev_hash text, record_hash text, signature text, signature_verified boolean,
-     payload_exact boolean)
+FROM unnest($2::text[], $3::int8[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+            $9::timestamptz[], $10::timestamptz[], $11::text[], $12::text[], $13::text[],
+            $14::bool[], $15::bool[])
+     AS r(idempotency_key, seq, kind, payload, payload_sha256, outcome, reason, created_at,
+          applied_at, prev_hash, record_hash, signature, signature_verified, payload_exact)
 )sql";
 
 // Weights go in as the exact decimal strings and become numeric in PostgreSQL: no float ever.
@@ -80,81 +78,169 @@ constexpr std::string_view kInsertWeighingSql = R"sql(
 INSERT INTO weighings (station_id, idempotency_key, scale, weight, unit, mode, tare, reading_seq,
                        reading_ts, raw, operator_id, decks, axles, signature, agent_version,
                        captured_at, weighing_type, gvw)
-SELECT $1, w.idempotency_key, w.scale, w.weight::numeric, w.unit, w.mode,
-       nullif(w.tare, '')::numeric, w.reading_seq, nullif(w.reading_ts, ''),
-       decode(w.raw_hex, 'hex'), nullif(w.operator_id, ''), w.decks, w.axles,
-       nullif(w.signature, ''), nullif(w.agent_version, ''),
-       timestamptz 'epoch' + w.created_at_ms * interval '1 millisecond',
-       nullif(w.weighing_type, ''), nullif(w.gvw, '')::numeric
-FROM jsonb_to_recordset($2::jsonb) AS w(idempotency_key text, scale text, weight text, unit text,
-     mode text, tare text, reading_seq bigint, reading_ts text, raw_hex text, operator_id text,
-     decks jsonb, axles jsonb, signature text, agent_version text, created_at_ms bigint,
-     weighing_type text, gvw text)
+SELECT $1::text, w.idempotency_key, w.scale, w.weight::numeric, w.unit, w.mode,
+       w.tare::numeric, w.reading_seq, w.reading_ts, w.raw, w.operator_id, w.decks::jsonb,
+       w.axles::jsonb, w.signature, w.agent_version, w.captured_at, w.weighing_type,
+       w.gvw::numeric
+FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int8[],
+            $9::text[], $10::bytea[], $11::text[], $12::text[], $13::text[], $14::text[],
+            $15::text[], $16::timestamptz[], $17::text[], $18::text[])
+     AS w(idempotency_key, scale, weight, unit, mode, tare, reading_seq, reading_ts, raw,
+          operator_id, decks, axles, signature, agent_version, captured_at, weighing_type, gvw)
 )sql";
 
-// One row per deck and per axle, from the same JSON as the weighings: weights numeric.
+// One row per deck and per axle: weights numeric.
 constexpr std::string_view kInsertDecksSql = R"sql(
 INSERT INTO weighing_decks (station_id, idempotency_key, deck, weight, stable)
-SELECT $1, w.idempotency_key, d.index, d.weight::numeric, d.stable
-FROM jsonb_to_recordset($2::jsonb) AS w(idempotency_key text, decks jsonb),
-     jsonb_to_recordset(w.decks) AS d(index integer, weight text, stable boolean)
-WHERE w.decks IS NOT NULL
+SELECT $1::text, d.idempotency_key, d.deck, d.weight::numeric, d.stable
+FROM unnest($2::text[], $3::int4[], $4::text[], $5::bool[])
+     AS d(idempotency_key, deck, weight, stable)
 )sql";
 
 constexpr std::string_view kInsertAxlesSql = R"sql(
 INSERT INTO weighing_axles (station_id, idempotency_key, axle, weight, reading, reading_seq, raw,
                             captured_ts)
-SELECT $1, w.idempotency_key, a.index, a.weight::numeric, nullif(a.reading, '')::numeric,
-       a.reading_seq, decode(a.raw_hex, 'hex'), nullif(a.captured_at, '')
-FROM jsonb_to_recordset($2::jsonb) AS w(idempotency_key text, axle_rows jsonb),
-     jsonb_to_recordset(w.axle_rows) AS a(index integer, weight text, reading text,
-                                          reading_seq bigint, raw_hex text, captured_at text)
-WHERE w.axle_rows IS NOT NULL
+SELECT $1::text, a.idempotency_key, a.axle, a.weight::numeric, a.reading::numeric, a.reading_seq,
+       a.raw, a.captured_ts
+FROM unnest($2::text[], $3::int4[], $4::text[], $5::text[], $6::int8[], $7::bytea[], $8::text[])
+     AS a(idempotency_key, axle, weight, reading, reading_seq, raw, captured_ts)
 )sql";
 
-boost::json::object weighing_row(const NewRecord& record) {
-  const Mutation& m = record.mutation;
-  const WeighingCaptured& w = *m.weighing;
-  boost::json::object row;
-  row["idempotency_key"] = m.idempotency_key;
-  row["scale"] = w.scale;
-  row["weight"] = w.weight;
-  row["unit"] = w.unit;
-  row["mode"] = w.mode;
-  row["tare"] = w.tare;
-  if (w.reading_seq != 0) row["reading_seq"] = static_cast<std::int64_t>(w.reading_seq);
-  row["reading_ts"] = w.reading_ts;
-  if (!w.raw.empty()) row["raw_hex"] = frame_hex(w.raw);
-  row["operator_id"] = w.operator_id;
-  if (!w.decks.empty()) {
-    boost::json::array decks;
+using pg::BinaryArray;
+using pg::ElementType;
+
+// Columns of one table as binary arrays, one per parameter after the station ($1).
+template <std::size_t N>
+struct Columns {
+  std::array<BinaryArray, N> arrays;
+  pg::Result<pg::PgResult> insert(pg::PgConnection& connection, std::string_view sql,
+                                  std::string_view station) {
+    std::array<std::string, N> taken;
+    std::vector<std::string_view> params;
+    params.reserve(N + 1);
+    params.push_back(station);
+    for (std::size_t i = 0; i < N; ++i) {
+      taken[i] = arrays[i].take();
+      params.push_back(taken[i]);
+    }
+    return connection.exec_binary(sql, params);
+  }
+};
+
+constexpr auto T = ElementType::text;
+constexpr auto I8 = ElementType::int8;
+constexpr auto I4 = ElementType::int4;
+constexpr auto B = ElementType::boolean;
+constexpr auto TS = ElementType::timestamptz;
+constexpr auto BY = ElementType::bytea;
+
+struct LogColumns : Columns<14> {
+  LogColumns()
+      : Columns<14>{{BinaryArray(T), BinaryArray(I8), BinaryArray(T), BinaryArray(T),
+                     BinaryArray(T), BinaryArray(T), BinaryArray(T), BinaryArray(TS),
+                     BinaryArray(TS), BinaryArray(T), BinaryArray(T), BinaryArray(T),
+                     BinaryArray(B), BinaryArray(B)}} {}
+  void add(const NewRecord& record) {
+    const Mutation& m = record.mutation;
+    auto& a = arrays;
+    a[0].push_text(m.idempotency_key);
+    a[1].push_int8(static_cast<std::int64_t>(m.seq));
+    a[2].push_text(m.kind);
+    a[3].push_text(record.stored_payload_json);
+    a[4].push_text(record.payload_sha256);
+    a[5].push_text(record.outcome == Outcome::applied ? "applied" : "rejected");
+    a[6].push_text_or_null(record.reason);
+    a[7].push_timestamptz_or_null(m.created_at_unix_ms);
+    a[8].push_timestamptz_unix_ms(record.applied_at_unix_ms);
+    a[9].push_text_or_null(m.prev_hash);
+    a[10].push_text_or_null(m.record_hash);
+    a[11].push_text_or_null(m.signature);
+    a[12].push_bool(record.signature_verified);
+    // payload_text takes the bytes when they are the agent's own (not a withheld marker or the
+    // wrapper of a payload that was not JSON); payload (jsonb) takes the others.
+    a[13].push_bool(record.stored_payload_json == m.payload_json);
+  }
+};
+
+struct WeighingColumns : Columns<17> {
+  WeighingColumns()
+      : Columns<17>{{BinaryArray(T), BinaryArray(T), BinaryArray(T), BinaryArray(T), BinaryArray(T),
+                     BinaryArray(T), BinaryArray(I8), BinaryArray(T), BinaryArray(BY),
+                     BinaryArray(T), BinaryArray(T), BinaryArray(T), BinaryArray(T), BinaryArray(T),
+                     BinaryArray(TS), BinaryArray(T), BinaryArray(T)}} {}
+  void add(const NewRecord& record) {
+    const Mutation& m = record.mutation;
+    const WeighingCaptured& w = *m.weighing;
+    auto& a = arrays;
+    a[0].push_text(m.idempotency_key);
+    a[1].push_text(w.scale);
+    a[2].push_text(w.weight);
+    a[3].push_text(w.unit);
+    a[4].push_text(w.mode);
+    a[5].push_text_or_null(w.tare);
+    a[6].push_int8_or_null(static_cast<std::int64_t>(w.reading_seq));
+    a[7].push_text_or_null(w.reading_ts);
+    a[8].push_text_or_null(frame_bytes(w.raw));
+    a[9].push_text_or_null(w.operator_id);
+    if (w.decks.empty()) {
+      a[10].push_null();
+    } else {
+      boost::json::array decks;
+      for (const auto& deck : w.decks) {
+        decks.push_back({{"index", deck.index}, {"weight", deck.weight}, {"stable", deck.stable}});
+      }
+      a[10].push_text(boost::json::serialize(decks));
+    }
+    if (w.axles.empty()) {
+      a[11].push_null();
+    } else {
+      boost::json::array axles;
+      for (const auto& axle : w.axles)
+        axles.push_back({{"index", axle.index}, {"weight", axle.weight}});
+      a[11].push_text(boost::json::serialize(axles));
+    }
+    a[12].push_text_or_null(w.signature);
+    a[13].push_text_or_null(w.agent_version);
+    a[14].push_timestamptz_or_null(m.created_at_unix_ms);
+    a[15].push_text_or_null(w.type);
+    a[16].push_text_or_null(w.gvw);
+  }
+};
+
+struct DeckColumns : Columns<4> {
+  DeckColumns() : Columns<4>{{BinaryArray(T), BinaryArray(I4), BinaryArray(T), BinaryArray(B)}} {}
+  void add(const std::string& key, const WeighingCaptured& w) {
     for (const auto& deck : w.decks) {
-      decks.push_back({{"index", deck.index}, {"weight", deck.weight}, {"stable", deck.stable}});
+      arrays[0].push_text(key);
+      arrays[1].push_int4(static_cast<std::int32_t>(deck.index));
+      arrays[2].push_text(deck.weight);
+      arrays[3].push_bool(deck.stable);
     }
-    row["decks"] = std::move(decks);
   }
-  if (!w.axles.empty()) {
-    boost::json::array axles;
-    boost::json::array axle_rows;  // weighing_axles, with each axle's evidence
+};
+
+struct AxleColumns : Columns<7> {
+  AxleColumns()
+      : Columns<7>{{BinaryArray(T), BinaryArray(I4), BinaryArray(T), BinaryArray(T),
+                    BinaryArray(I8), BinaryArray(BY), BinaryArray(T)}} {}
+  void add(const std::string& key, const WeighingCaptured& w) {
     for (const auto& axle : w.axles) {
-      axles.push_back({{"index", axle.index}, {"weight", axle.weight}});
-      boost::json::object a{{"index", axle.index},
-                            {"weight", axle.weight},
-                            {"reading", axle.reading},
-                            {"captured_at", axle.captured_at}};
-      if (axle.reading_seq != 0) a["reading_seq"] = static_cast<std::int64_t>(axle.reading_seq);
-      if (!axle.raw.empty()) a["raw_hex"] = frame_hex(axle.raw);
-      axle_rows.push_back(std::move(a));
+      arrays[0].push_text(key);
+      arrays[1].push_int4(static_cast<std::int32_t>(axle.index));
+      arrays[2].push_text(axle.weight);
+      arrays[3].push_text_or_null(axle.reading);
+      arrays[4].push_int8_or_null(static_cast<std::int64_t>(axle.reading_seq));
+      arrays[5].push_text_or_null(frame_bytes(axle.raw));
+      arrays[6].push_text_or_null(axle.captured_at);
     }
-    row["axles"] = std::move(axles);
-    row["axle_rows"] = std::move(axle_rows);
   }
-  row["signature"] = w.signature;
-  row["agent_version"] = w.agent_version;
-  row["weighing_type"] = w.type;
-  row["gvw"] = w.gvw;
-  if (m.created_at_unix_ms != 0) row["created_at_ms"] = m.created_at_unix_ms;
-  return row;
+};
+
+// The keys as a text[] parameter.
+std::string key_array(const std::vector<std::string>& keys) {
+  BinaryArray array(ElementType::text);
+  for (const auto& key : keys) array.push_text(key);
+  return array.take();
 }
 
 }  // namespace
@@ -179,15 +265,14 @@ pg::Result<StationState> PgReplayStore::lock_station(std::string_view station_id
 
 pg::Result<std::vector<StoredMutation>> PgReplayStore::find_existing(
     std::string_view station_id, const std::vector<std::string>& keys) {
-  boost::json::array key_array;
-  for (const auto& key : keys) key_array.emplace_back(key);
-  auto result = connection_.exec(
+  const std::string key_param = key_array(keys);
+  auto result = connection_.exec_binary(
       R"sql(
 SELECT idempotency_key, seq, payload_sha256, outcome, coalesce(reason, ''),
        (extract(epoch FROM applied_at) * 1000)::bigint
 FROM mutation_log
-WHERE station_id = $1 AND idempotency_key IN (SELECT jsonb_array_elements_text($2::jsonb)))sql",
-      {std::string(station_id), boost::json::serialize(key_array)});
+WHERE station_id = $1::text AND idempotency_key = ANY ($2::text[]))sql",
+      {station_id, key_param});
   if (!result) return result.error();
   std::vector<StoredMutation> stored;
   stored.reserve(static_cast<std::size_t>(result->rows()));
@@ -202,62 +287,42 @@ WHERE station_id = $1 AND idempotency_key IN (SELECT jsonb_array_elements_text($
 
 pg::Result<void> PgReplayStore::insert(std::string_view station_id,
                                        const std::vector<NewRecord>& records) {
-  boost::json::array log_rows;
-  boost::json::array weighing_rows;
-  bool any_decks = false;  // weighing_decks and weighing_axles have rows to take
-  bool any_axles = false;
+  LogColumns log;
+  WeighingColumns weighings;
+  DeckColumns decks;
+  AxleColumns axles;
+  std::vector<std::string> filled;  // late fills take the place of their marker's record
   for (const auto& record : records) {
     const Mutation& m = record.mutation;
-    boost::json::object row;
-    row["idempotency_key"] = m.idempotency_key;
-    row["seq"] = static_cast<std::int64_t>(m.seq);
-    row["kind"] = m.kind;
-    row["payload"] = record.stored_payload_json;
-    row["payload_sha256"] = record.payload_sha256;
-    row["outcome"] = record.outcome == Outcome::applied ? "applied" : "rejected";
-    row["reason"] = record.reason;
-    if (m.created_at_unix_ms != 0) row["created_at_ms"] = m.created_at_unix_ms;
-    row["applied_at_ms"] = record.applied_at_unix_ms;
-    row["prev_hash"] = m.prev_hash;
-    row["record_hash"] = m.record_hash;
-    row["signature"] = m.signature;
-    row["signature_verified"] = record.signature_verified;
-    // The payload goes once; payload_text takes the same bytes when they are the agent's own
-    // (not a withheld marker or the wrapper of a payload that was not JSON).
-    if (record.stored_payload_json == m.payload_json) row["payload_exact"] = true;
-    log_rows.push_back(std::move(row));
+    log.add(record);
+    if (record.fills_withheld) filled.push_back(m.idempotency_key);
     if (record.outcome == Outcome::applied && m.kind == kWeighingCapturedKind && m.weighing) {
-      any_decks = any_decks || !m.weighing->decks.empty();
-      any_axles = any_axles || !m.weighing->axles.empty();
-      weighing_rows.push_back(weighing_row(record));
+      weighings.add(record);
+      decks.add(m.idempotency_key, *m.weighing);
+      axles.add(m.idempotency_key, *m.weighing);
     }
   }
-  const std::string station(station_id);
-  // Late fills take the place of their marker's record (plan_batch, "fills_withheld").
-  boost::json::array filled;
-  for (const auto& record : records) {
-    if (record.fills_withheld) filled.emplace_back(record.mutation.idempotency_key);
-  }
   if (!filled.empty()) {
-    auto removed = connection_.exec(
+    const std::string key_param = key_array(filled);
+    auto removed = connection_.exec_binary(
         R"sql(
 DELETE FROM mutation_log
-WHERE station_id = $1 AND reason LIKE 'withheld\_by\_agent%'
-  AND idempotency_key IN (SELECT jsonb_array_elements_text($2::jsonb)))sql",
-        {station, boost::json::serialize(filled)});
+WHERE station_id = $1::text AND reason LIKE 'withheld\_by\_agent%'
+  AND idempotency_key = ANY ($2::text[]))sql",
+        {station_id, key_param});
     if (!removed) return removed.error();
   }
-  if (auto r = connection_.exec(kInsertLogSql, {station, boost::json::serialize(log_rows)}); !r) {
+  if (auto r = log.insert(connection_, kInsertLogSql, station_id); !r) return r.error();
+  if (weighings.arrays[0].size() == 0) return {};
+  if (auto r = weighings.insert(connection_, kInsertWeighingSql, station_id); !r) {
     return r.error();
   }
-  if (weighing_rows.empty()) return {};
-  const std::string rows = boost::json::serialize(weighing_rows);
   // A round trip for decks and for axles only when a weighing of the batch has some.
-  for (const auto& [sql, needed] :
-       {std::pair{kInsertWeighingSql, true}, std::pair{kInsertDecksSql, any_decks},
-        std::pair{kInsertAxlesSql, any_axles}}) {
-    if (!needed) continue;
-    if (auto r = connection_.exec(sql, {station, rows}); !r) return r.error();
+  if (decks.arrays[0].size() != 0) {
+    if (auto r = decks.insert(connection_, kInsertDecksSql, station_id); !r) return r.error();
+  }
+  if (axles.arrays[0].size() != 0) {
+    if (auto r = axles.insert(connection_, kInsertAxlesSql, station_id); !r) return r.error();
   }
   return {};
 }

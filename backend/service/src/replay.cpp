@@ -401,7 +401,10 @@ ReplayPlan plan_batch(const StationState& station, const std::vector<StoredMutat
       stored.signature.clear();
     }
     if (created_at_refusal(mutation)) stored.created_at_unix_ms = 0;
-    stored.weighing.reset();
+    // The typed weighing came with the copy above: kept (numbered) only for an applied weighing.
+    if (mutation.kind != kWeighingCapturedKind || !mutation.withheld_reason.empty()) {
+      stored.weighing.reset();
+    }
 
     if (!mutation.withheld_reason.empty()) {
       plan_withheld(mutation, record);
@@ -428,10 +431,7 @@ ReplayPlan plan_batch(const StationState& station, const std::vector<StoredMutat
       }
       if (!reason) reason = as_reason(content_refusal(mutation, payload));
       // What is stored is what the payload says (and the station signed), never a typed copy.
-      if (!reason && weighing) {
-        stored.weighing = mutation.weighing;
-        number_by_position(*stored.weighing);
-      }
+      if (!reason && weighing) number_by_position(*stored.weighing);
       record.outcome = reason ? Outcome::rejected : Outcome::applied;
       if (reason) record.reason = reason_text(*reason);
       record.stored_payload_json =

@@ -80,38 +80,41 @@ void to_proto(const Watermark& watermark, pb::Watermark* out) {
   out->set_generation(watermark.generation);
 }
 
-WeighingCaptured from_proto(const pb::WeighingCaptured& w) {
+// Moves the strings out of `w`, a message built for this call alone.
+WeighingCaptured from_proto(pb::WeighingCaptured& w) {
   WeighingCaptured out;
-  out.scale = w.scale();
-  out.weight = w.weight();
-  out.unit = w.unit();
-  out.mode = w.mode();
-  out.tare = w.tare();
-  for (const auto& deck : w.decks()) {
+  out.scale = std::move(*w.mutable_scale());
+  out.weight = std::move(*w.mutable_weight());
+  out.unit = std::move(*w.mutable_unit());
+  out.mode = std::move(*w.mutable_mode());
+  out.tare = std::move(*w.mutable_tare());
+  out.decks.reserve(static_cast<std::size_t>(w.decks_size()));
+  for (auto& deck : *w.mutable_decks()) {
     DeckWeight d;
     d.index = deck.index();
-    d.weight = deck.weight();
+    d.weight = std::move(*deck.mutable_weight());
     d.stable = deck.stable();
     out.decks.push_back(std::move(d));
   }
-  for (const auto& axle : w.axles()) {
+  out.axles.reserve(static_cast<std::size_t>(w.axles_size()));
+  for (auto& axle : *w.mutable_axles()) {
     AxleWeight a;
     a.index = axle.index();
-    a.weight = axle.weight();
-    a.reading = axle.reading();
+    a.weight = std::move(*axle.mutable_weight());
+    a.reading = std::move(*axle.mutable_reading());
     a.reading_seq = axle.reading_seq();
-    a.raw = axle.raw();
-    a.captured_at = axle.captured_at();
+    a.raw = std::move(*axle.mutable_raw());
+    a.captured_at = std::move(*axle.mutable_captured_at());
     out.axles.push_back(std::move(a));
   }
   out.reading_seq = w.reading_seq();
-  out.reading_ts = w.reading_ts();
-  out.raw = w.raw();
-  out.operator_id = w.operator_id();
-  out.agent_version = w.agent_version();
-  out.signature = w.signature();
-  out.type = w.type();
-  out.gvw = w.gvw();
+  out.reading_ts = std::move(*w.mutable_reading_ts());
+  out.raw = std::move(*w.mutable_raw());
+  out.operator_id = std::move(*w.mutable_operator_id());
+  out.agent_version = std::move(*w.mutable_agent_version());
+  out.signature = std::move(*w.mutable_signature());
+  out.type = std::move(*w.mutable_type());
+  out.gvw = std::move(*w.mutable_gvw());
   return out;
 }
 
@@ -431,7 +434,8 @@ class SyncServiceImpl final : public pb::SyncService::CallbackService {
     }
     to_proto(outcome->watermark, response.mutable_watermark());
     response.set_expected_seq(outcome->expected_seq);
-    spdlog::info(
+    // Per batch, on the hot path: debug only (the metrics count batches and outcomes).
+    spdlog::debug(
         "replay station={} mutations={} applied={} duplicate={} rejected={} high_water={} "
         "expected_seq={} attempts={} correlation_id={}",
         base::log_safe(station_id), mutations.size(), counts[static_cast<int>(Outcome::applied)],

@@ -60,9 +60,9 @@ SqlRow sql_row(const sync::OutboxRow& row, std::int64_t applied_at_ms) {
   const std::string key = quote(row.idempotency_key);
   const std::string created =
       row.created_at_ms != 0 ? timestamp_literal(row.created_at_ms) : std::string("NULL");
+  // The payload once, as the exact text (schema v7: payload, the jsonb column, stays NULL).
   out.log = "(" + station + "," + key + "," + std::to_string(row.seq) + "," + quote(row.kind) +
-            "," + quote(row.payload_json) + "," +
-            quote(base::sha256_hex(row.kind + "\n" + row.payload_json)) + ",'applied',NULL," +
+            "," + quote(base::sha256_hex(row.kind + "\n" + row.payload_json)) + ",'applied',NULL," +
             created + "," + timestamp_literal(applied_at_ms) + "," + quote(row.payload_json) + ")";
   if (row.kind != "weighing.captured") return out;
   const auto value = json::parse(row.payload_json);
@@ -87,7 +87,7 @@ SqlRow sql_row(const sync::OutboxRow& row, std::int64_t applied_at_ms) {
 }
 
 constexpr const char* kLogColumns =
-    "(station_id, idempotency_key, seq, kind, payload, payload_sha256, outcome, reason, "
+    "(station_id, idempotency_key, seq, kind, payload_sha256, outcome, reason, "
     "created_at, applied_at, payload_text)";
 constexpr const char* kWeighingColumns =
     "(station_id, idempotency_key, scale, weight, unit, mode, tare, reading_seq, reading_ts, raw, "

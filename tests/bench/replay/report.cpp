@@ -83,8 +83,22 @@ json::value print_drain(const DrainResult& d, const Options& options) {
   std::printf("  backlog: %.0f-byte payloads on average, filled in %.1f s (%.0f captures/s)\n",
               d.payload_bytes_mean, d.fill.seconds,
               static_cast<double>(d.fill.captures) / d.fill.seconds);
+  // Issue 21's goal rows: CPU per applied mutation (each row of the drain is one).
+  const double drained = static_cast<double>(std::max<std::int64_t>(1, d.runs[2].rows));
+  const double backend_us = d.backend_cpu_s * 1e6 / drained;
+  const double postgres_us = d.runs[2].postgres_cpu_s * 1e6 / drained;
+  const double psql_postgres_us =
+      (d.runs[1].postgres_cpu_s + d.runs[4].postgres_cpu_s) * 1e6 /
+      static_cast<double>(std::max<std::int64_t>(1, d.runs[1].rows + d.runs[4].rows));
+  std::printf(
+      "  CPU per mutation: backend %.1f us (goal <= 20), postgres %.1f us (goal <= 40; psql both: "
+      "%.1f us)\n",
+      backend_us, postgres_us, psql_postgres_us);
   print_statements(d.statements);
   return json::object{{"backlog", options.backlog},
+                      {"backend_cpu_us_per_mutation", backend_us},
+                      {"postgres_cpu_us_per_mutation", postgres_us},
+                      {"psql_both_postgres_cpu_us_per_mutation", psql_postgres_us},
                       {"batch", options.batch},
                       {"backend_flags", flags_json(d.backend_flags)},
                       {"payload_bytes_mean", d.payload_bytes_mean},
@@ -183,6 +197,12 @@ json::value print_fanin(const FaninResult& f, const Options& options) {
       static_cast<long long>(f.stations_at_high_water), options.stations, options.per_station,
       static_cast<long long>(f.min_high_water), static_cast<long long>(f.max_high_water),
       exact ? "exact" : "NOT EXACT");
+  const double applied = static_cast<double>(std::max<std::uint64_t>(1, f.calls.applied));
+  const double backend_us = f.backend_cpu_s * 1e6 / applied;
+  const double postgres_us = f.postgres_cpu_s * 1e6 / applied;
+  std::printf(
+      "  CPU per applied mutation: backend %.1f us (goal <= 20), postgres %.1f us (goal <= 40)\n",
+      backend_us, postgres_us);
   print_statements(f.statements);
   json::object metrics;
   for (const auto& [k, v] : f.metrics) {
@@ -225,6 +245,8 @@ json::value print_fanin(const FaninResult& f, const Options& options) {
       {"backend_rss_end_mb", f.backend_rss_end_mb},
       {"backend_cpu_s", f.backend_cpu_s},
       {"postgres_cpu_s", f.postgres_cpu_s},
+      {"backend_cpu_us_per_mutation", backend_us},
+      {"postgres_cpu_us_per_mutation", postgres_us},
       {"bench_cpu_s", f.bench_cpu_s},
       {"load_average_before", f.load_before},
       {"load_average_after", f.load_after},

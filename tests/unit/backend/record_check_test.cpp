@@ -102,3 +102,17 @@ TEST_CASE("records verify: the hash is recomputed from the exact text, the jsonb
     CHECK(report.at("hash_unknown_reason").as_string().find("schema") != boost::json::string::npos);
   }
 }
+
+TEST_CASE("records verify: a payload stored once (text, no jsonb) is checked by its hash alone") {
+  const std::string text = R"({"weight":"32540.10","n":1})";
+  auto r = signed_record(text, "");
+  r.payload_jsonb.reset();
+  auto report = service::stored_record_check(r, kStation, kKey);
+  CHECK(report.at("hash_ok") == true);
+  CHECK(codes(report).empty());
+  // The text edited: the hash says so, with no jsonb to compare.
+  r.payload_text = R"({"weight":"92540.10","n":1})";
+  report = service::stored_record_check(r, kStation, kKey);
+  CHECK(report.at("hash_ok") == false);
+  CHECK(codes(report) == "altered;");
+}

@@ -36,8 +36,9 @@ SELECT m.station_id, m.seq, m.idempotency_key, a.value->>'sha256',
           FROM evidence_blob_chunks c WHERE c.sha256 = b.sha256) END,
        l.reason
 FROM mutation_log m
+CROSS JOIN LATERAL (SELECT coalesce(m.payload, m.payload_text::jsonb)) AS p(payload)
 CROSS JOIN LATERAL jsonb_array_elements(
-  CASE WHEN jsonb_typeof(m.payload->'attachments') = 'array' THEN m.payload->'attachments'
+  CASE WHEN jsonb_typeof(p.payload->'attachments') = 'array' THEN p.payload->'attachments'
        ELSE '[]'::jsonb END) AS a(value)
 LEFT JOIN evidence_blobs b ON b.sha256 = a.value->>'sha256'
 LEFT JOIN evidence_blob_losses l ON l.station_id = m.station_id

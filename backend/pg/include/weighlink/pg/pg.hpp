@@ -83,6 +83,11 @@ class PgConnection {
   // Runs one statement with text parameters. On failure last_error() says why.
   [[nodiscard]] Result<PgResult> exec(std::string_view sql,
                                       const std::vector<std::string>& params = {});
+  // Runs one statement whose parameters are all in PostgreSQL's binary format: text as its
+  // bytes, arrays as BinaryArray (binary_array.hpp) makes them. `sql` casts every parameter to
+  // its type ($1::text, $2::int8[]) so that the server knows how to read it.
+  [[nodiscard]] Result<PgResult> exec_binary(std::string_view sql,
+                                             const std::vector<std::string_view>& params);
 
   // The last error message from libpq or the server (one line, no password).
   [[nodiscard]] const std::string& last_error() const noexcept { return last_error_; }
@@ -101,6 +106,10 @@ class PgConnection {
   struct Deleter {
     void operator()(pg_conn* conn) const noexcept;
   };
+  // connection_lost with last_error() set when no connection is open.
+  Result<void> check_open();
+  // The result of a statement, or its typed error with last_error() and the others set.
+  Result<PgResult> finish(pg_result* raw);
   std::string dsn_;
   Session session_;
   std::unique_ptr<pg_conn, Deleter> conn_;

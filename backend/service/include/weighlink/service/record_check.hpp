@@ -19,7 +19,9 @@ struct StoredRecord {
   std::string kind;
   std::int64_t created_at_ms = 0;           // 0: none stored (the hash then covers 0 too)
   std::optional<std::string> payload_text;  // the exact bytes received; NULL before schema v5
-  std::string payload_jsonb;                // payload::text, PostgreSQL's rendering
+  // payload::text, PostgreSQL's rendering; NULL from schema v7 on when payload_text holds the
+  // payload alone (stored once: nothing to compare it with).
+  std::optional<std::string> payload_jsonb;
   std::string prev_hash;
   std::string record_hash;
   std::string signature;
