@@ -54,6 +54,15 @@ depends=$(cd "$work" && dpkg-shlibdeps -O "$stage/usr/bin/weighlink-agent" \
   "$stage/usr/bin/weighlink-backend" "$stage/usr/bin/weighlink-scale" 2>/dev/null |
   sed -n 's/^shlibs:Depends=//p')
 [ -n "$depends" ] || { echo "build-deb: dpkg-shlibdeps found no dependencies" >&2; exit 1; }
+# And the libraries the agent opens when first used (FFmpeg's for RTSP cameras, libcups for CUPS
+# printers: agent/src/devices/lazy_library.hpp), which dpkg-shlibdeps cannot see: their names are
+# literal strings in the binary.
+for soname in $(grep -aoE 'lib(avutil|swscale|avcodec|avformat|cups)\.so\.[0-9]+' \
+                  "$stage/usr/bin/weighlink-agent" | sort -u); do
+  owner=$(dpkg -S "*/$soname" 2>/dev/null | head -1 | cut -d: -f1)
+  [ -n "$owner" ] || { echo "build-deb: no installed package has $soname" >&2; exit 1; }
+  depends="$depends, $owner"
+done
 
 mkdir -p "$stage/DEBIAN"
 size=$(du -sk --exclude=DEBIAN "$stage" | cut -f1)
