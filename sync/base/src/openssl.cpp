@@ -13,6 +13,12 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#ifdef __linux__
+#include <sys/random.h>
+
+#include <cerrno>
+#endif
+
 #include <algorithm>
 #include <array>
 #include <fstream>
@@ -129,7 +135,18 @@ bool constant_time_equal(std::string_view a, std::string_view b) {
 
 std::optional<std::vector<unsigned char>> random_bytes(std::size_t n) {
   std::vector<unsigned char> bytes(n);
+#ifdef __linux__
+  // The kernel's generator, which seeds OpenSSL's: RAND_bytes would load OpenSSL 3's default
+  // provider (above) for the station key the agent draws at its first start.
+  for (std::size_t got = 0; got < n;) {
+    const ssize_t r = ::getrandom(bytes.data() + got, n - got, 0);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return std::nullopt;
+    got += static_cast<std::size_t>(r);
+  }
+#else
   if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1) return std::nullopt;
+#endif
   return bytes;
 }
 
