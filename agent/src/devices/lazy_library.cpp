@@ -15,7 +15,8 @@ base::Expected<LazyLibraries> LazyLibraries::open(const std::vector<std::string>
     void* handle = ::dlopen(name.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (handle == nullptr) {
       const char* why = ::dlerror();
-      return base::Error{std::make_error_code(std::errc::no_such_file_or_directory),
+      // function_not_supported: a camera reports it as "not supported" (docs/devices.md).
+      return base::Error{std::make_error_code(std::errc::function_not_supported),
                          out.feature_ + " need " + name + ", which cannot be loaded (" +
                              (why ? why : "unknown error") + "); install " + out.install_};
     }
