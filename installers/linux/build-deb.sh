@@ -55,12 +55,12 @@ depends=$(cd "$work" && dpkg-shlibdeps -O "$stage/usr/bin/weighlink-agent" \
   sed -n 's/^shlibs:Depends=//p')
 [ -n "$depends" ] || { echo "build-deb: dpkg-shlibdeps found no dependencies" >&2; exit 1; }
 # And the libraries the agent opens when first used (FFmpeg's for RTSP cameras, libcups for CUPS
-# printers: agent/src/devices/lazy_library.hpp), which dpkg-shlibdeps cannot see: their names are
-# literal strings in the binary.
-for soname in $(grep -aoE 'lib(avutil|swscale|avcodec|avformat|cups)\.so\.[0-9]+' \
-                  "$stage/usr/bin/weighlink-agent" | sort -u); do
-  owner=$(dpkg -S "*/$soname" 2>/dev/null | head -1 | cut -d: -f1)
-  [ -n "$owner" ] || { echo "build-deb: no installed package has $soname" >&2; exit 1; }
+# printers: agent/src/devices/lazy_library.hpp), which dpkg-shlibdeps cannot see: the packages of
+# the libraries it was built against (the -dev packages' links name them).
+libdir=/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)
+for lib in libavutil libswscale libavcodec libavformat libcups; do
+  owner=$(dpkg -S "$(readlink -f "$libdir/$lib.so")" 2>/dev/null | head -1 | cut -d: -f1)
+  [ -n "$owner" ] || { echo "build-deb: no installed package has $libdir/$lib.so" >&2; exit 1; }
   depends="$depends, $owner"
 done
 

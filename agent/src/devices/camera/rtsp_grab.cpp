@@ -50,9 +50,8 @@ struct Ffmpeg {
 #undef WEIGHLINK_FFMPEG_POINTER
 };
 
-// "libavformat.so.59": the libraries of the major versions this file was compiled against, as
-// literal strings (installers/linux/build-deb.sh finds them in the binary for the package's
-// dependencies).
+// "libavformat.so.59": the libraries of the major versions this file was compiled against (the
+// Debian package depends on the packages of those, installers/linux/build-deb.sh).
 #define WEIGHLINK_TEXT(x) #x
 #define WEIGHLINK_SONAME(library, major) library ".so." WEIGHLINK_TEXT(major)
 
