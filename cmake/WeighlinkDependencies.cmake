@@ -54,6 +54,17 @@ else()
   target_link_libraries(weighlink_grpc INTERFACE protobuf::libprotobuf gRPC::grpc++
                                                  gRPC::grpc++_reflection)
 endif()
+# Relative relocations packed (DT_RELR; binutils >= 2.38 and glibc >= 2.36, as in Debian 12): the
+# table the loader reads at every start shrinks from 540 KB to 4 KB in the agent, where static gRPC
+# brings tens of thousands of pointers to relocate (docs/performance.md, "Issue 21: agent
+# memory").
+if(NOT WIN32)
+  include(CheckLinkerFlag)
+  check_linker_flag(CXX "LINKER:-z,pack-relative-relocs" WEIGHLINK_LINKER_PACKS_RELOCS)
+  if(WEIGHLINK_LINKER_PACKS_RELOCS)
+    target_link_options(weighlink_options INTERFACE "LINKER:-z,pack-relative-relocs")
+  endif()
+endif()
 find_package(spdlog CONFIG REQUIRED)
 find_package(CLI11 CONFIG REQUIRED)
 find_package(yaml-cpp CONFIG REQUIRED)

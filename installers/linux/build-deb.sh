@@ -54,6 +54,15 @@ depends=$(cd "$work" && dpkg-shlibdeps -O "$stage/usr/bin/weighlink-agent" \
   "$stage/usr/bin/weighlink-backend" "$stage/usr/bin/weighlink-scale" 2>/dev/null |
   sed -n 's/^shlibs:Depends=//p')
 [ -n "$depends" ] || { echo "build-deb: dpkg-shlibdeps found no dependencies" >&2; exit 1; }
+# And the libraries the agent opens when first used (FFmpeg's for RTSP cameras, libcups for CUPS
+# printers: agent/src/devices/lazy_library.hpp), which dpkg-shlibdeps cannot see: the packages of
+# the libraries it was built against (the -dev packages' links name them).
+libdir=/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)
+for lib in libavutil libswscale libavcodec libavformat libcups; do
+  owner=$(dpkg -S "$(readlink -f "$libdir/$lib.so")" 2>/dev/null | head -1 | cut -d: -f1)
+  [ -n "$owner" ] || { echo "build-deb: no installed package has $libdir/$lib.so" >&2; exit 1; }
+  depends="$depends, $owner"
+done
 
 mkdir -p "$stage/DEBIAN"
 size=$(du -sk --exclude=DEBIAN "$stage" | cut -f1)

@@ -6,6 +6,9 @@
 
 #include <doctest/doctest.h>
 
+#include <cstring>
+
+#include "devices/lazy_library.hpp"
 #include "weighlink/testing/process.hpp"
 #include "weighlink/testing/rtsp_server.hpp"
 
@@ -94,4 +97,30 @@ TEST_CASE("rtsp still: a refused connection is an error naming the camera") {
   REQUIRE_FALSE(jpeg.has_value());
   CHECK(jpeg.error().code == std::errc::connection_refused);
   CHECK(jpeg.error().message.find(address) != std::string::npos);
+}
+
+TEST_CASE(
+    "lazy libraries: a library that cannot be loaded, or lacks a function, is an error that "
+    "says what to install") {
+  using weighlink::agent::devices::LazyLibraries;
+  const auto absent =
+      LazyLibraries::open({"libweighlink-absent.so.9"}, "RTSP camera stills", "libabsent9");
+  REQUIRE_FALSE(absent.has_value());
+  CHECK(absent.error().code == std::errc::function_not_supported);  // the camera's "not supported"
+  CHECK(absent.error().message.find("RTSP camera stills need libweighlink-absent.so.9") !=
+        std::string::npos);
+  CHECK(absent.error().message.find("install libabsent9") != std::string::npos);
+
+  auto libc = LazyLibraries::open({"libc.so.6"}, "tests", "libc6");
+  REQUIRE(libc.has_value());
+  decltype(&std::strlen) length = nullptr;
+  libc->resolve(length, "strlen");
+  REQUIRE(static_cast<bool>(length));
+  CHECK(length("four") == 4);
+  CHECK_FALSE(libc->missing().has_value());
+  decltype(&std::strlen) nothing = nullptr;
+  libc->resolve(nothing, "weighlink_no_such_function");
+  CHECK_FALSE(static_cast<bool>(nothing));
+  REQUIRE(libc->missing().has_value());
+  CHECK(libc->missing()->message.find("weighlink_no_such_function") != std::string::npos);
 }

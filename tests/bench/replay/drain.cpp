@@ -61,40 +61,6 @@ class CaptureClient {
   boost::beast::flat_buffer buffer_;
 };
 
-// `count` real captures into the agent at `address` from `producers` keep-alive HTTP clients.
-FillResult fill_outbox(const std::string& address, std::size_t count, int producers) {
-  std::atomic<std::uint64_t> retried{0};
-  const auto start = Clock::now();
-  share_out(producers, count, "filling the outbox: ", [&] {
-    return [&retried, client = std::make_shared<CaptureClient>(address)](std::size_t n) {
-      char body[512];
-      std::snprintf(body, sizeof body,
-                    R"({"operator":"op-0193","reference":{"ticket":"T-2026-%06zu",)"
-                    R"("vehicle":"KCY 482H","trailer":"ZF 7731",)"
-                    R"("transporter":"Mombasa Freight Ltd","commodity":"cement, bagged",)"
-                    R"("permit":"AL-88812"}})",
-                    n + 1);
-      for (int attempt = 0;; ++attempt) {
-        const auto res = client->post("bl-" + std::to_string(n + 1), body);
-        const unsigned status = res.result_int();
-        if (status == 202) return;
-        if ((status == 409 || status == 503) && attempt < 50) {
-          ++retried;
-          std::this_thread::sleep_for(std::chrono::milliseconds(50));
-          continue;
-        }
-        throw std::runtime_error("POST /v1/captures answered " + std::to_string(status) + ": " +
-                                 res.body());
-      }
-    };
-  });
-  FillResult r;
-  r.seconds = seconds_since(start);
-  r.captures = count;
-  r.retried = retried;
-  return r;
-}
-
 // Every row of the stopped agent's outbox, in seq order, as the agent will send them: read
 // through the outbox library, as the agent's own outbox tools read it.
 std::vector<sync::OutboxRow> read_outbox(const fs::path& file) {
@@ -193,6 +159,39 @@ TimedRun drain_through_backend(const Options& options, std::int64_t outbox_rows,
 }
 
 }  // namespace
+
+FillResult fill_outbox(const std::string& address, std::size_t count, int producers) {
+  std::atomic<std::uint64_t> retried{0};
+  const auto start = Clock::now();
+  share_out(producers, count, "filling the outbox: ", [&] {
+    return [&retried, client = std::make_shared<CaptureClient>(address)](std::size_t n) {
+      char body[512];
+      std::snprintf(body, sizeof body,
+                    R"({"operator":"op-0193","reference":{"ticket":"T-2026-%06zu",)"
+                    R"("vehicle":"KCY 482H","trailer":"ZF 7731",)"
+                    R"("transporter":"Mombasa Freight Ltd","commodity":"cement, bagged",)"
+                    R"("permit":"AL-88812"}})",
+                    n + 1);
+      for (int attempt = 0;; ++attempt) {
+        const auto res = client->post("bl-" + std::to_string(n + 1), body);
+        const unsigned status = res.result_int();
+        if (status == 202) return;
+        if ((status == 409 || status == 503) && attempt < 50) {
+          ++retried;
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+          continue;
+        }
+        throw std::runtime_error("POST /v1/captures answered " + std::to_string(status) + ": " +
+                                 res.body());
+      }
+    };
+  });
+  FillResult r;
+  r.seconds = seconds_since(start);
+  r.captures = count;
+  r.retried = retried;
+  return r;
+}
 
 DrainResult run_drain(const Options& options) {
   DrainResult out;

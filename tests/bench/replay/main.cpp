@@ -24,6 +24,11 @@
 //    x-weighlink-retry-after-ms. Reported: drain time, errors by status (RESOURCE_EXHAUSTED apart
 //    from DEADLINE_EXCEEDED), the backend's peak RSS (VmHWM), CPU, and a check that PostgreSQL
 //    holds exactly stations x per-station rows with every high water at per-station.
+// 3. Agent RSS (agent_rss.cpp). A fresh cluster and backend, the agent WITH --backend and a
+//    simulated indicator, one live WebSocket client reading throughout and the page fetched once,
+//    then --rss-captures captures (POST /v1/captures, one at a time) replayed to the backend.
+//    Reported once /v1/status says all are acknowledged: the agent's VmHWM, VmRSS, PSS, threads
+//    and largest mappings (issue 21: peak RSS <= 12 MB).
 //
 // No timing assertions; not part of `make test`. docs/performance.md, "Replay: backlog drain and
 // fan-in".
@@ -55,8 +60,8 @@ constexpr const char* kUsage =
     "usage: bench_replay [--backlog 100000] [--producers 16] [--batch 200]\n"
     "                    [--stations 200] [--per-station 5000] [--fanin-batch adaptive|N]\n"
     "                    [--workers N] [--max-queue N] [--pg-fsync on|off]\n"
-    "                    [--parts drain,fanin] [--timeout S] [--pg-statements N]\n"
-    "                    [--json FILE]";
+    "                    [--parts drain,fanin,rss] [--rss-captures 300] [--timeout S]\n"
+    "                    [--pg-statements N] [--json FILE]";
 
 void on_signal(int) { g_stop = true; }
 
@@ -82,18 +87,22 @@ Options parse(int argc, char** argv) {
        [&](const std::string& v) {
          o.drain = v.find("drain") != std::string::npos;
          o.fanin = v.find("fanin") != std::string::npos;
+         o.rss = v.find("rss") != std::string::npos;
        }},
+      {"--rss-captures", [&](const std::string& v) { o.rss_captures = std::stoul(v); }},
       {"--timeout", [&](const std::string& v) { o.timeout_s = std::stod(v); }},
       {"--pg-statements", [&](const std::string& v) { o.pg_statements = std::stoi(v); }},
       {"--json", [&](const std::string& v) { o.json_path = v; }},
   };
   parse_flags(argc, argv, flags, kUsage);
-  if (o.backlog == 0 || o.producers < 1 || o.batch == 0 || o.stations == 0 || o.per_station == 0) {
+  if (o.backlog == 0 || o.producers < 1 || o.batch == 0 || o.stations == 0 || o.per_station == 0 ||
+      o.rss_captures == 0) {
     throw std::invalid_argument(
-        "--backlog, --producers, --batch, --stations and --per-station must be >= 1");
+        "--backlog, --producers, --batch, --stations, --per-station and --rss-captures must be "
+        ">= 1");
   }
-  if (!o.drain && !o.fanin)
-    throw std::invalid_argument("--parts takes drain, fanin or drain,fanin");
+  if (!o.drain && !o.fanin && !o.rss)
+    throw std::invalid_argument("--parts takes drain, fanin and rss, separated by commas");
   return o;
 }
 
@@ -121,7 +130,9 @@ int run(const Options& options) {
     if (options.fanin) {
       const auto f = run_fanin(options);
       root["fanin"] = print_fanin(f, options);
+      std::fflush(stdout);
     }
+    if (options.rss) root["agent_rss"] = print_agent_rss(run_agent_rss(options));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_replay: %s\n", e.what());
     return 1;

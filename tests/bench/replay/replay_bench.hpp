@@ -41,8 +41,10 @@ struct Options {
   bool pg_fsync = true;
   bool drain = true;
   bool fanin = true;
-  double timeout_s = 900;  // per timed phase
-  int pg_statements = 0;   // > 0: report PostgreSQL's top statements (pg_stat_statements)
+  bool rss = true;                 // the agent's memory with a backend (agent_rss.cpp)
+  std::size_t rss_captures = 300;  // captured and replayed during it
+  double timeout_s = 900;          // per timed phase
+  int pg_statements = 0;           // > 0: report PostgreSQL's top statements (pg_stat_statements)
   std::string json_path;
 };
 
@@ -165,6 +167,9 @@ struct DrainResult {
 };
 
 DrainResult run_drain(const Options& options);
+// `count` real captures into the agent at `address` (POST /v1/captures) from `producers`
+// keep-alive HTTP clients, each with its own Idempotency-Key.
+FillResult fill_outbox(const std::string& address, std::size_t count, int producers);
 
 // Copies of the backend's tables (schemas psql_log and psql_both) and the psql scripts that fill
 // them with `rows`, `batch` rows per statement: DIR/log.sql and DIR/both.sql.
@@ -250,6 +255,44 @@ void run_station(const StationPlan& plan, sync::v1::SyncService::Stub& stub,
                  const Clock::time_point& start, std::latch& go, std::atomic<std::uint64_t>& acked,
                  StationResult& r);
 
+// ---------------------------------------------------------------------------------------------
+// 3. The agent's memory with a backend configured (agent_rss.cpp).
+
+// What /proc/PID/smaps says of one mapped thing (a file, "[heap]", "[anon]", "[stack]").
+struct RssMapping {
+  std::string name;
+  double rss_kb = 0;
+  double pss_kb = 0;
+  double anon_kb = 0;
+};
+
+// The agent's memory at one stage of the run.
+struct RssPoint {
+  std::string stage;
+  double peak_rss_mb = 0;  // VmHWM
+  double rss_mb = 0;       // VmRSS
+  double rss_anon_mb = 0;
+  double rss_file_mb = 0;
+  double pss_mb = 0;  // smaps_rollup
+  int threads = 0;
+};
+
+struct RssResult {
+  std::size_t captures = 0;
+  double seconds = 0;  // from the first capture until the last is acknowledged
+  std::uint64_t retried = 0;
+  std::int64_t last_seq = 0;  // the captures and the agent's audit events
+  std::int64_t backend_rows = 0;
+  std::uint64_t live_readings = 0;
+  std::size_t page_bytes = 0;
+  double load_before = 0;
+  std::vector<RssPoint> points;  // started; live client and page; captures replayed
+  std::map<std::string, int> threads;
+  std::vector<RssMapping> mappings;  // at the end, largest RSS first
+};
+
+RssResult run_agent_rss(const Options& options);
+
 // grpc::StatusCode's name ("RESOURCE_EXHAUSTED").
 std::string code_name(grpc::StatusCode code);
 
@@ -258,5 +301,6 @@ std::string code_name(grpc::StatusCode code);
 
 boost::json::value print_drain(const DrainResult& d, const Options& options);
 boost::json::value print_fanin(const FaninResult& f, const Options& options);
+boost::json::value print_agent_rss(const RssResult& r);
 
 }  // namespace weighlink::bench::replay
