@@ -64,6 +64,12 @@ for lib in libavutil libswscale libavcodec libavformat libcups; do
   depends="$depends, $owner"
 done
 
+# Binaries linked with packed relative relocations (DT_RELR) need glibc 2.36's loader, a version
+# the symbols dpkg-shlibdeps reads do not name.
+if readelf -V "$stage/usr/bin/weighlink-agent" | grep -q GLIBC_ABI_DT_RELR; then
+  depends="$depends, libc6 (>= 2.36)"
+fi
+
 mkdir -p "$stage/DEBIAN"
 size=$(du -sk --exclude=DEBIAN "$stage" | cut -f1)
 sed -e "s/@VERSION@/$version/" -e "s/@ARCH@/$arch/" -e "s/@SIZE@/$size/" \
