@@ -5,12 +5,14 @@
 
 #include <optional>
 #include <thread>
+#include <type_traits>
 
 #include "weighlink/base/log_text.hpp"
 #include "weighlink/proto/trailers.hpp"
 #include "weighlink/record/typed_payload.hpp"
 #include "weighlink/service/auth.hpp"
 #include "weighlink/service/evidence_store.hpp"
+#include "weighlink/service/order_gate.hpp"
 #include "weighlink/service/pg_store.hpp"
 #include "weighlink/service/replay.hpp"
 #include "weighlink/service/token.hpp"
@@ -228,10 +230,21 @@ class SyncServiceImpl final : public pb::SyncService::CallbackService {
       finish(context, reactor, info.correlation_id, *refused);
       return reactor;
     }
+    // A station's Replay batches keep their order on this replica (order_gate.hpp).
+    std::shared_ptr<OrderGate::Ticket> turn;
+    if constexpr (std::is_same_v<Request, pb::ReplayRequest>) {
+      if (!request->mutations().empty())
+        turn = order_.arrive(request->station_id(), request->mutations(0).seq());
+    }
     submit(context, reactor, info.correlation_id,
-           [this, context, reactor, request, response, info, handler](WorkerContext& worker) {
-             finish(context, reactor, info.correlation_id,
-                    (this->*handler)(worker, info, *request, *response));
+           [this, context, reactor, request, response, info, handler, turn](WorkerContext& worker) {
+             if (turn) turn->wait();
+             const auto status = (this->*handler)(worker, info, *request, *response);
+             if constexpr (std::is_same_v<Response, pb::ReplayResponse>) {
+               if (turn && status.ok()) turn->done(response->watermark().high_water_seq());
+             }
+             if (turn) turn->done(std::nullopt);
+             finish(context, reactor, info.correlation_id, status);
            });
     return reactor;
   }
@@ -514,6 +527,7 @@ class SyncServiceImpl final : public pb::SyncService::CallbackService {
   }
 
   SyncServiceDeps deps_;
+  OrderGate order_;
 };
 
 }  // namespace
