@@ -120,6 +120,7 @@ class GrpcReplayWorker final : public ReplayWorker {
         }
       }
 
+      if (failure && stopping()) break;  // the calls were cancelled for it: not a failure
       if (failure) {
         drop_flight();
         window_.on_trouble(Clock::now());

@@ -1,16 +1,20 @@
 #pragma once
 // Keeps one station's Replay batches in seq order on this replica. An agent keeps several Replay
 // calls in flight (its window, sync/replay.hpp); between its channel and the worker pool a batch
-// may overtake its predecessor, take the station's row lock first and be answered with a gap
-// (expected_seq), which makes the agent drop its window and re-send. The gate makes a batch wait,
-// bounded, before its transaction while its predecessor is still to be served here:
-// - a batch of the same station that arrived here with a lower first seq is not finished: wait
-//   until it is, at most `max_wait` after arriving;
-// - none is, but the station's high water last answered here is known and the batch starts past
-//   it + 1: its predecessor may still be on its way; wait at most `straggler_wait` after arriving.
-// After that it goes anyway: the transaction's FOR UPDATE lock and the expected_seq answer keep
-// the rules (across replicas they are all there is). No batch waits longer than `max_wait`; the
-// worker pool's queue limit and RESOURCE_EXHAUSTED are unchanged.
+// may overtake its predecessor (gRPC may run the calls' reactions out of order), take the
+// station's row lock first and be answered with a gap (expected_seq), which makes the agent drop
+// its window and re-send. The gate orders a station's batches by first seq, bounded:
+// - when a worker picks a batch up (begin): a batch of the same station with a lower first seq is
+//   still queued for a worker: go back to the end of the queue (requeue), so that the worker
+//   serves it first; none is known, but the station's high water last answered here is known and
+//   the batch starts past it + 1: wait at most `straggler_wait` (from arrival) for a predecessor
+//   still on its way;
+// - before its transaction (wait): a batch of the same station with a lower first seq is on a
+//   worker: wait until it is done (its transaction committed or failed).
+// No batch is held past `max_wait` after arriving: then it goes, and the transaction's FOR
+// UPDATE lock and the expected_seq answer keep the rules (across replicas they are all there
+// is). A waiting batch waits only for batches already on a worker, so waits end; the pool's
+// queue limit and RESOURCE_EXHAUSTED are unchanged (a requeue the full queue refuses just goes).
 //
 // OrderBook is the pure core (the time is an argument); OrderGate wraps it with a mutex and a
 // condition variable. Threading: OrderBook is not thread-safe; OrderGate and its tickets are.
@@ -34,16 +38,19 @@ class OrderBook {
     std::chrono::milliseconds straggler_wait{50};
     std::size_t max_stations = 100'000;  // idle stations' high waters forgotten beyond this
   };
+  enum class Step { go, wait, requeue };
   struct Turn {
-    bool go = true;
-    TimePoint until{};  // when not go: ask again at the latest then (or when a batch leaves)
+    Step step = Step::go;
+    TimePoint until{};  // wait: ask again at the latest then (or when a batch arrives or leaves)
   };
 
   explicit OrderBook(Options options) : options_(options) {}
 
   // A batch of `station` starting at seq `first` arrived; returns its id.
   std::uint64_t arrive(const std::string& station, std::uint64_t first, TimePoint now);
-  // May batch `id` start its transaction now?
+  // A worker picked batch `id` up: go on, wait, or requeue (it is then queued again).
+  [[nodiscard]] Turn begin(std::uint64_t id, TimePoint now);
+  // May batch `id`, on a worker, start its transaction now? go or wait.
   [[nodiscard]] Turn turn(std::uint64_t id, TimePoint now) const;
   // Batch `id` is finished; `high_water` is the station's high water it was answered with
   // (nullopt: it failed or was not served).
@@ -56,7 +63,10 @@ class OrderBook {
     std::string station;
     std::uint64_t first = 0;
     TimePoint arrived{};
+    bool on_worker = false;
   };
+  enum class Predecessor { none, queued, on_worker };
+  [[nodiscard]] Predecessor predecessor(std::uint64_t id, const Entry& e) const;
   struct Station {
     std::optional<std::uint64_t> high_water;
     std::map<std::uint64_t, std::uint64_t> open;  // id -> first seq
@@ -69,33 +79,44 @@ class OrderBook {
 };
 
 class OrderGate {
- public:
-  explicit OrderGate(OrderBook::Options options = {}) : book_(options) {}
+  struct State;
 
-  // One batch's place; leaves the book when destroyed if done() was not called.
+ public:
+  explicit OrderGate(OrderBook::Options options = {});
+
+  // One batch's place; leaves the book when destroyed if done() was not called. Keeps what it
+  // needs alive: a ticket may outlive the gate (a job still queued when the service goes).
   class Ticket {
    public:
-    Ticket(OrderGate& gate, std::uint64_t id) : gate_(gate), id_(id) {}
+    Ticket(std::shared_ptr<State> state, std::uint64_t id) : state_(std::move(state)), id_(id) {}
     Ticket(const Ticket&) = delete;
     Ticket& operator=(const Ticket&) = delete;
     ~Ticket() { done(std::nullopt); }
-    // Blocks until the batch's turn (bounded: OrderBook::Options::max_wait). True when it waited.
+    // A worker picked the batch up: true to serve it, false to queue it again (requeue). May
+    // block briefly (straggler_wait).
+    [[nodiscard]] bool begin();
+    // Before the transaction: blocks while an earlier batch of the station is on a worker
+    // (bounded: max_wait). True when it waited.
     bool wait();
     void done(std::optional<std::uint64_t> high_water);
 
    private:
-    OrderGate& gate_;
+    std::shared_ptr<State> state_;
     std::uint64_t id_;
-    bool left_ = false;
+    bool left_ = false;  // under state_->mu
   };
 
   // A batch arrived (call on the reaction thread, in arrival order).
   std::shared_ptr<Ticket> arrive(const std::string& station, std::uint64_t first);
 
  private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  OrderBook book_;
+  struct State {
+    explicit State(OrderBook::Options options) : book(options) {}
+    std::mutex mu;
+    std::condition_variable cv;
+    OrderBook book;
+  };
+  std::shared_ptr<State> state_;
 };
 
 }  // namespace weighlink::service
