@@ -431,7 +431,7 @@ class SyncServiceImpl final : public pb::SyncService::CallbackService {
     int attempts = 0;
     if (info.turn && info.turn->wait()) {  // this station's earlier batches first (order_gate.hpp)
       spdlog::debug("replay station={} from seq {} waited for its turn correlation_id={}",
-                   base::log_safe(station_id), mutations.front().seq, info.correlation_id);
+                    base::log_safe(station_id), mutations.front().seq, info.correlation_id);
     }
     const auto started = std::chrono::steady_clock::now();
     auto outcome = replay_batch(worker.db, station_id, mutations, deps_.now_unix_ms(), &attempts);
