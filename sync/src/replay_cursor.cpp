@@ -14,6 +14,10 @@ std::optional<std::uint64_t> rewind_point(std::uint64_t backend_high_water,
   return backend_high_water;
 }
 
+bool clean_answer(std::size_t rows, bool markers, const ReplayAnswer& answer) {
+  return answer.expected_seq == 0 && !markers && answer.results.size() == rows;
+}
+
 bool content_failure(int grpc_code) {
   // grpc::StatusCode values (grpcpp/impl/codegen/status_code_enum.h), without the gRPC include:
   // this core has none.
@@ -77,8 +81,9 @@ ReplayCursor::Batch ReplayCursor::next_batch(std::size_t limit) {
       return batch;  // alone: its answer decides whether it is withheld
     }
   }
-  // Above what the previous batch sent: its answers may still be being recorded.
-  std::uint64_t after = sent_through_;
+  // Above what the previous batch sent (its answers may still be being recorded) and above the
+  // batches in flight.
+  std::uint64_t after = std::max(sent_through_, listed_through_);
   if (expected_ && *expected_ > 0) {
     for (auto& row : outbox_.list(std::nullopt, *expected_ - 1, limit)) {
       if (row.state != MutationState::dead && row.state != MutationState::discarded) break;
@@ -94,6 +99,7 @@ ReplayCursor::Batch ReplayCursor::next_batch(std::size_t limit) {
       batch.rows.push_back(std::move(row));
     }
   }
+  if (!batch.rows.empty()) listed_through_ = std::max(listed_through_, batch.rows.back().seq);
   return batch;
 }
 
@@ -173,6 +179,7 @@ boost::system::result<void, std::string> ReplayCursor::on_answer(const Batch& ba
   const auto& rows = batch.rows;
   const auto& results = answer.results;
   if (rows.empty()) return {};
+  if (rows.back().seq >= listed_through_) listed_through_ = 0;  // nothing listed after it
   isolation_.on_answer(rows.back().seq);
   const bool answers_held = withholding_ && !results.empty() && results[0].seq == withholding_->seq;
   if (answers_held && results[0].outcome == ReplayOutcome::duplicate &&
@@ -251,6 +258,7 @@ boost::system::result<void, std::string> ReplayCursor::on_answer(const Batch& ba
 bool ReplayCursor::on_failure(const Batch& batch, int grpc_code, const std::string& message) {
   const auto& rows = batch.rows;
   if (rows.empty()) return false;
+  listed_through_ = 0;  // the worker dropped the calls behind it
   std::vector<std::uint64_t> seqs;
   seqs.reserve(rows.size());
   for (const auto& row : rows) seqs.push_back(row.seq);

@@ -1,21 +1,19 @@
-// The gRPC adapter of the replay worker: the loop, its channel, deadlines and backoff, and the
-// translation between SyncService messages and the ReplayCursor (replay_cursor.hpp), which decides
-// what is sent and what the answers do to the outbox. Generated protobuf types stay in this file.
+// The gRPC adapter of the replay worker: the loop, its channel, deadlines and backoff, the window
+// of Replay calls in flight (ReplayWindow), and the translation between SyncService messages
+// (replay_proto.hpp) and the ReplayCursor (replay_cursor.hpp), which decides what is sent and what
+// the answers do to the outbox.
 #include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
 
-#include <boost/json.hpp>
 #include <condition_variable>
-#include <functional>
-#include <future>
+#include <deque>
 #include <mutex>
 #include <random>
 #include <set>
 #include <thread>
 
-#include "weighlink/base/hash.hpp"
+#include "replay_proto.hpp"
 #include "weighlink/base/log_text.hpp"
-#include "weighlink/record/typed_payload.hpp"
 #include "weighlink/sync/attachments.hpp"
 #include "weighlink/sync/replay.hpp"
 #include "weighlink/sync/v1/sync.grpc.pb.h"
@@ -32,131 +30,13 @@ std::int64_t now_ms() {
       .count();
 }
 
-// Known kinds travel typed as well; the JSON stays the source of truth for hashing and
-// signatures (typed_payload.hpp).
-void fill_typed(const OutboxRow& row, pb::Mutation& m) {
-  if (row.kind != "weighing.captured") return;
-  pb::WeighingCaptured typed;
-  if (record::weighing_from_payload(row.payload_json, typed))
-    *m.mutable_weighing_captured() = typed;
-}
-
-// A marker in place of a mutation the backend cannot be given (sync.proto, withheld_reason):
-// the seq and the chain fields as recorded, no payload, the payload's hash as the backend
-// computes it.
-void fill_marker(const OutboxRow& row, const std::string& reason, pb::Mutation& m) {
-  m.set_payload_json("");
-  m.clear_weighing_captured();
-  m.set_withheld_reason(reason.substr(0, 200));
-  m.set_withheld_payload_sha256(base::sha256_hex(row.kind + "\n" + row.payload_json));
-}
-
-Watermark from_proto(const pb::Watermark& wm) {
-  return Watermark{wm.high_water_seq(), wm.durable_seq(), wm.generation()};
-}
-
-ReplayOutcome from_proto(pb::Outcome outcome) {
-  switch (outcome) {
-    case pb::APPLIED:
-      return ReplayOutcome::applied;
-    case pb::DUPLICATE:
-      return ReplayOutcome::duplicate;
-    case pb::REJECTED:
-      return ReplayOutcome::rejected;
-    default:
-      return ReplayOutcome::unspecified;
-  }
-}
-
-ReplayAnswer from_proto(const pb::ReplayResponse& res) {
-  ReplayAnswer answer;
-  answer.expected_seq = res.expected_seq();
-  answer.watermark = from_proto(res.watermark());
-  for (const auto& r : res.results()) {
-    answer.results.push_back(ReplayResult{r.seq(), r.idempotency_key(), from_proto(r.outcome()),
-                                          from_proto(r.original_outcome()), r.reason()});
-  }
-  return answer;
-}
-
-// The evidence calls (BlobStatus, PutBlobChunk, ReportBlobLost) for send_attachments(), on the
-// worker's stub, each with the worker's deadline and token.
-class GrpcBlobRemote final : public BlobRemote {
- public:
-  using ContextFactory = std::function<std::unique_ptr<grpc::ClientContext>()>;
-  GrpcBlobRemote(pb::SyncService::Stub& stub, std::string station_id, ContextFactory context)
-      : stub_(stub), station_id_(std::move(station_id)), context_(std::move(context)) {}
-
-  RemoteResult<RemoteBlobState> status(const std::string& sha256) override {
-    pb::BlobStatusRequest req;
-    req.set_station_id(station_id_);
-    req.set_sha256(sha256);
-    pb::BlobStatusResponse res;
-    auto ctx = context_();
-    const auto status = stub_.BlobStatus(ctx.get(), req, &res);
-    if (!status.ok()) return error(status);
-    return RemoteBlobState{res.received_bytes(), res.complete(), res.max_bytes()};
-  }
-
-  RemoteResult<RemoteBlobState> put_chunk(const Attachment& blob, std::uint64_t total_bytes,
-                                          std::uint64_t offset, std::string_view data) override {
-    pb::BlobChunk req;
-    req.set_station_id(station_id_);
-    req.set_sha256(blob.sha256);
-    req.set_total_bytes(total_bytes);
-    req.set_content_type(blob.content_type);
-    req.set_offset(offset);
-    req.set_data(std::string(data));
-    pb::BlobStatusResponse res;
-    auto ctx = context_();
-    const auto status = stub_.PutBlobChunk(ctx.get(), req, &res);
-    if (!status.ok()) return error(status);
-    return RemoteBlobState{res.received_bytes(), res.complete(), res.max_bytes()};
-  }
-
-  RemoteResult<void> report_lost(const Attachment& blob, const OutboxRow& row,
-                                 std::string_view reason) override {
-    pb::BlobLost req;
-    req.set_station_id(station_id_);
-    req.set_sha256(blob.sha256);
-    req.set_idempotency_key(row.idempotency_key);
-    req.set_seq(row.seq);
-    req.set_reason(std::string(reason.substr(0, 300)));
-    pb::BlobLostResponse res;
-    auto ctx = context_();
-    const auto status = stub_.ReportBlobLost(ctx.get(), req, &res);
-    if (!status.ok()) return error(status);
-    spdlog::warn("evidence file {} of record seq {} ({}) could not be sent: {}", blob.sha256,
-                 row.seq, base::log_safe(row.idempotency_key), base::log_safe(reason, 300));
-    return {};
-  }
-
- private:
-  // A refusal of the blob itself, or a backend without these calls, will not change by retrying:
-  // the blob is reported lost and the record goes on. Anything else retries the batch.
-  static RemoteError error(const grpc::Status& status) {
-    const auto code = status.error_code();
-    const bool permanent =
-        code == grpc::StatusCode::INVALID_ARGUMENT || code == grpc::StatusCode::UNIMPLEMENTED ||
-        code == grpc::StatusCode::OUT_OF_RANGE || code == grpc::StatusCode::FAILED_PRECONDITION;
-    std::string message = status.error_message();
-    if (code == grpc::StatusCode::UNIMPLEMENTED) {
-      message = "the backend does not take evidence files (older than weighlink's issue 20)";
-    }
-    return RemoteError{static_cast<int>(code), std::move(message), permanent};
-  }
-
-  pb::SyncService::Stub& stub_;
-  std::string station_id_;
-  ContextFactory context_;
-};
-
 class GrpcReplayWorker final : public ReplayWorker {
  public:
   GrpcReplayWorker(ReplayConfig config, Outbox& outbox)
       : config_(std::move(config)),
         outbox_(outbox),
         batch_(config_.batch_size, config_.initial_batch),
+        window_(config_.max_in_flight),
         rng_(std::random_device{}()),
         cursor_(outbox_, ReplayCursor::Options{config_.min_retention}) {
     status_.state = config_.backends.empty() ? UplinkState::disabled : UplinkState::connecting;
@@ -217,8 +97,13 @@ class GrpcReplayWorker final : public ReplayWorker {
       std::optional<CallError> failure;
       bool idle = false;
       const bool hello_due = need_hello || Clock::now() - last_hello >= config_.hello_interval;
-      // Hello compares the backend's high water with what is recorded here: settle first.
-      if (hello_due) failure = settle_marking();
+      // Hello compares the backend's high water with what is recorded here: the calls in flight
+      // answered and their answers recorded first.
+      while (hello_due && !failure && !flight_.empty()) {
+        if (auto answered = answer_front(); !answered) failure = answered.error();
+      }
+      if (hello_due) drop_flight();  // the batch built next: Hello may rewind below it
+      if (hello_due && !failure) failure = settle_marking();
       if (!failure && hello_due) {
         failure = hello();
         if (!failure) {
@@ -235,7 +120,10 @@ class GrpcReplayWorker final : public ReplayWorker {
         }
       }
 
+      if (failure && stopping()) break;  // the calls were cancelled for it: not a failure
       if (failure) {
+        drop_flight();
+        window_.on_trouble(Clock::now());
         (void)settle_marking();
         ++attempt;
         // An overloaded backend (RESOURCE_EXHAUSTED) is still the one we said Hello to: another
@@ -271,6 +159,7 @@ class GrpcReplayWorker final : public ReplayWorker {
         wait_for(std::chrono::duration_cast<std::chrono::milliseconds>(until_hello), true);
       }
     }
+    drop_flight();
     (void)settle_marking();
   }
 
@@ -367,55 +256,110 @@ class GrpcReplayWorker final : public ReplayWorker {
     status_.last_sync_ms = now_ms();
   }
 
-  // Sends one batch; returns how many mutations were sent (0 = nothing pending).
-  boost::system::result<std::size_t, CallError> replay_batch() {
-    const auto batch = cursor_.next_batch(batch_.size());
-    const auto& rows = batch.rows;
-    if (rows.empty()) return std::size_t{0};
-    if (auto sent = send_blobs(batch); !sent) return sent.error();
+  // A batch on its way: its rows (payloads moved into the request), the request, and once
+  // started the call's context, answer and status (`done` under mu_).
+  struct Call {
+    ReplayCursor::Batch batch;
     pb::ReplayRequest req;
-    req.set_station_id(config_.station_id);
-    for (const auto& row : rows) {
-      auto* m = req.add_mutations();
-      m->set_station_id(config_.station_id);
-      m->set_idempotency_key(row.idempotency_key);
-      m->set_seq(row.seq);
-      m->set_kind(row.kind);
-      m->set_payload_json(row.payload_json);
-      m->set_created_at_unix_ms(row.created_at_ms);
-      m->set_prev_hash(row.prev_hash);
-      m->set_record_hash(row.record_hash);
-      m->set_signature(row.signature);
-      if (auto marker = batch.markers.find(row.seq); marker != batch.markers.end()) {
-        fill_marker(row, marker->second, *m);
-      } else {
-        fill_typed(row, *m);
-      }
-    }
     pb::ReplayResponse res;
-    auto ctx = context();
-    {
-      std::lock_guard lock(mu_);
-      status_.in_flight = rows.size();
+    std::unique_ptr<grpc::ClientContext> ctx;
+    grpc::Status status;
+    bool done = false;
+    Clock::time_point started;
+  };
+
+  // Fills the window with calls, then handles the oldest call's answer; returns how many
+  // mutations were answered (0 = nothing pending and nothing in flight).
+  boost::system::result<std::size_t, CallError> replay_batch() {
+    const std::size_t window = cursor_.serial() ? 1 : window_.size();
+    while (flight_.size() < window) {
+      if (!ready_) {
+        auto next = prepare();
+        if (!next) return next.error();
+        ready_ = std::move(*next);
+      }
+      if (!ready_) break;
+      start(std::move(ready_));
     }
-    const auto started = Clock::now();
-    const auto status = stub_->Replay(ctx.get(), req, &res);
+    if (flight_.empty()) return std::size_t{0};
+    // The next batch is read and built while the backend works on those in flight.
+    if (!ready_ && !cursor_.serial()) {
+      auto next = prepare();
+      if (!next) return next.error();
+      ready_ = std::move(*next);
+    }
+    return answer_front();
+  }
+
+  // The next batch, read from the outbox and built into a request, its evidence files uploaded
+  // first (send_blobs); nullptr when nothing is pending.
+  boost::system::result<std::unique_ptr<Call>, CallError> prepare() {
+    auto call = std::make_unique<Call>();
+    call->batch = cursor_.next_batch(batch_.size());
+    if (call->batch.empty()) return std::unique_ptr<Call>();
+    if (auto sent = send_blobs(call->batch); !sent) return sent.error();
+    call->req.set_station_id(config_.station_id);
+    add_mutations(config_.station_id, call->batch.rows, call->batch.markers, call->req);
+    return call;
+  }
+
+  void start(std::unique_ptr<Call> call) {
+    call->ctx = context();
+    call->started = Clock::now();
     {
       std::lock_guard lock(mu_);
-      status_.in_flight = 0;
+      status_.in_flight += call->batch.rows.size();
+    }
+    Call* c = call.get();
+    flight_.push_back(std::move(call));
+    stub_->async()->Replay(c->ctx.get(), &c->req, &c->res, [this, c](grpc::Status status) {
+      std::lock_guard lock(mu_);
+      c->status = std::move(status);
+      c->done = true;
+      cv_.notify_all();
+    });
+  }
+
+  // Waits for the oldest call in flight and handles its answer: answers are handled strictly in
+  // seq order. A failure, or an answer that is not clean (a gap, a marker, fewer answers), first
+  // drops the calls behind it (their rows stay pending and are sent again; the backend answers
+  // DUPLICATE for any it applied), so the existing rules run with nothing in flight.
+  boost::system::result<std::size_t, CallError> answer_front() {
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return flight_.front()->done || stopping_; });
+    }
+    if (!flight_.front()->done) {
+      drop_flight();  // stopping
+      return CallError{grpc::StatusCode::CANCELLED, "the agent is stopping"};
+    }
+    auto call = std::move(flight_.front());
+    flight_.pop_front();
+    const auto& rows = call->batch.rows;
+    {
+      std::lock_guard lock(mu_);
+      status_.in_flight -= std::min<std::uint64_t>(status_.in_flight, rows.size());
       status_.batch_size = batch_.size();
     }
+    const auto now = Clock::now();
+    const auto& status = call->status;
     if (!status.ok()) {
-      adapt_to_failure(*ctx, status);
+      drop_flight();
+      window_.on_trouble(now);
+      adapt_to_failure(*call->ctx, status);
       CallError error{status.error_code(), status.error_message()};
-      error.isolating =
-          cursor_.on_failure(batch, static_cast<int>(status.error_code()), status.error_message());
+      error.isolating = cursor_.on_failure(call->batch, static_cast<int>(status.error_code()),
+                                           status.error_message());
       log_notes();
       return error;
     }
-    batch_.on_answer(rows.size(),
-                     std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started));
-    auto recorded = cursor_.on_answer(batch, from_proto(res), now_ms());
+    auto answer = from_proto(call->res);
+    const auto latency = std::chrono::duration_cast<std::chrono::milliseconds>(now - call->started);
+    const bool clean = clean_answer(rows.size(), !call->batch.markers.empty(), answer);
+    if (!clean) drop_flight();
+    window_.on_answer(clean, latency, now);
+    batch_.on_answer(rows.size(), latency);
+    auto recorded = cursor_.on_answer(call->batch, answer, now_ms());
     log_notes();
     {
       std::lock_guard lock(mu_);
@@ -424,8 +368,22 @@ class GrpcReplayWorker final : public ReplayWorker {
     if (!recorded) return CallError{grpc::StatusCode::INTERNAL, recorded.error()};
     mark_online();
     std::lock_guard lock(mu_);
-    status_.sent += static_cast<std::uint64_t>(res.results_size());
+    status_.sent += answer.results.size();
     return rows.size();
+  }
+
+  // Cancels the calls in flight, waits until gRPC is done with each, and drops them and the
+  // batch built next: their rows stay pending, and the next batch starts above what was answered.
+  void drop_flight() {
+    ready_.reset();
+    for (auto& call : flight_) call->ctx->TryCancel();
+    {
+      std::unique_lock lock(mu_);
+      for (auto& call : flight_) cv_.wait(lock, [&] { return call->done; });
+      status_.in_flight = 0;
+    }
+    flight_.clear();
+    cursor_.forget_listed();
   }
 
   // The evidence files the batch's rows list, before the batch (attachments.hpp). A failure stops
@@ -554,6 +512,9 @@ class GrpcReplayWorker final : public ReplayWorker {
   Outbox& outbox_;
   BlobStore blob_store_{config_.blob_dir};
   AdaptiveBatch batch_;                       // worker thread
+  ReplayWindow window_;                       // worker thread
+  std::deque<std::unique_ptr<Call>> flight_;  // worker thread: calls in flight, in seq order
+  std::unique_ptr<Call> ready_;               // worker thread: the next batch, built, not sent
   std::chrono::milliseconds retry_after_{0};  // worker thread: the backend's hint
   std::mt19937 rng_;
   std::shared_ptr<grpc::Channel> channel_;

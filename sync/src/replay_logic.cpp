@@ -1,5 +1,5 @@
-// The replay worker's pure pieces that are not the cursor: the adaptive batch size and the
-// uplink state's name.
+// The replay worker's pure pieces that are not the cursor: the adaptive batch size, the window of
+// calls in flight and the uplink state's name.
 #include <algorithm>
 
 #include "weighlink/sync/replay.hpp"
@@ -31,6 +31,27 @@ void AdaptiveBatch::on_limit(std::size_t limit) {
   if (limit == 0) return;
   max_ = std::min(max_, limit);
   size_ = std::min(size_, max_);
+}
+
+ReplayWindow::ReplayWindow(std::size_t max, std::chrono::milliseconds target,
+                           std::chrono::milliseconds hold)
+    : max_(std::max<std::size_t>(max, 1)), target_(target), hold_(hold) {}
+
+void ReplayWindow::on_answer(bool clean, std::chrono::milliseconds latency, TimePoint now) {
+  if (!clean) {
+    on_trouble(now);
+    return;
+  }
+  if (latency > target_) {
+    size_ = std::max<std::size_t>(1, size_ - 1);
+    return;
+  }
+  if (now >= calm_from_) size_ = std::min(max_, size_ + 1);
+}
+
+void ReplayWindow::on_trouble(TimePoint now) {
+  size_ = 1;
+  calm_from_ = now + hold_;
 }
 
 std::string_view to_string(UplinkState state) {

@@ -5,12 +5,14 @@
 
 #include <optional>
 #include <thread>
+#include <type_traits>
 
 #include "weighlink/base/log_text.hpp"
 #include "weighlink/proto/trailers.hpp"
 #include "weighlink/record/typed_payload.hpp"
 #include "weighlink/service/auth.hpp"
 #include "weighlink/service/evidence_store.hpp"
+#include "weighlink/service/order_gate.hpp"
 #include "weighlink/service/pg_store.hpp"
 #include "weighlink/service/replay.hpp"
 #include "weighlink/service/token.hpp"
@@ -29,6 +31,8 @@ struct CallInfo {
   bool has_token = false;
   std::string correlation_id;
   std::string peer;  // "ipv4:127.0.0.1:PORT": logged through base::log_safe like client text
+  // A Replay batch's place in its station's order on this replica (order_gate.hpp).
+  std::shared_ptr<OrderGate::Ticket> turn;
 };
 
 bool sane_correlation_id(std::string_view id) {
@@ -226,17 +230,40 @@ class SyncServiceImpl final : public pb::SyncService::CallbackService {
   grpc::ServerUnaryReactor* react(grpc::CallbackServerContext* context, const Request* request,
                                   Response* response, Handler<Request, Response> handler) {
     auto* reactor = context->DefaultReactor();
-    const CallInfo info = call_info(*context);
+    CallInfo info = call_info(*context);
     if (auto refused = admit(*context, info, *request)) {
       finish(context, reactor, info.correlation_id, *refused);
       return reactor;
     }
+    // A station's Replay batches keep their arrival order on this replica (order_gate.hpp); the
+    // ticket leaves when the call is done, refused by the pool or cancelled.
+    if constexpr (std::is_same_v<Request, pb::ReplayRequest>) {
+      if (!request->mutations().empty())
+        info.turn = order_.arrive(request->station_id(), request->mutations(0).seq());
+    }
     submit(context, reactor, info.correlation_id,
            [this, context, reactor, request, response, info, handler](WorkerContext& worker) {
-             finish(context, reactor, info.correlation_id,
-                    (this->*handler)(worker, info, *request, *response));
+             serve(context, reactor, request, response, info, handler, worker);
            });
     return reactor;
+  }
+
+  // On the worker: runs `handler` and finishes the call; a Replay batch whose station has an
+  // earlier batch still queued goes back to the end of the queue first (order_gate.hpp).
+  template <class Request, class Response>
+  void serve(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
+             const Request* request, Response* response, const CallInfo& info,
+             Handler<Request, Response> handler, WorkerContext& worker) {
+    if (info.turn && !info.turn->begin() &&
+        try_submit(context, reactor, info.correlation_id,
+                   [this, context, reactor, request, response, info, handler](WorkerContext& w) {
+                     serve(context, reactor, request, response, info, handler, w);
+                   })) {
+      return;
+    }
+    const auto status = (this->*handler)(worker, info, *request, *response);
+    if (info.turn) info.turn->done(std::nullopt);
+    finish(context, reactor, info.correlation_id, status);
   }
 
   // What a call is refused on the reaction thread, before any database work. Hello: nothing.
@@ -288,6 +315,22 @@ class SyncServiceImpl final : public pb::SyncService::CallbackService {
   template <class Job>
   void submit(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
               const std::string& correlation_id, Job job) {
+    if (!try_submit(context, reactor, correlation_id, std::move(job))) {
+      deps_.metrics->count_overloaded();
+      spdlog::warn("worker queue full ({} waiting): refusing a call correlation_id={}",
+                   deps_.pool->capacity(), correlation_id);
+      context->AddTrailingMetadata(proto::kRetryAfterTrailer,
+                                   std::to_string(kOverloadRetryAfterMs));
+      finish(context, reactor, correlation_id,
+             {grpc::StatusCode::RESOURCE_EXHAUSTED,
+              "backend overloaded; retry with backoff (correlation id " + correlation_id + ")"});
+    }
+  }
+
+  // Queues `job`; false (nothing queued) when the pool's queue is full.
+  template <class Job>
+  bool try_submit(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
+                  const std::string& correlation_id, Job job) {
     // The reaction only queues; the database work runs on a pool worker, which finishes the call.
     auto guarded = [this, context, reactor, correlation_id,
                     job = std::move(job)](WorkerContext& worker) mutable {
@@ -306,16 +349,7 @@ class SyncServiceImpl final : public pb::SyncService::CallbackService {
             {grpc::StatusCode::INTERNAL, "internal error (correlation id " + correlation_id + ")"});
       }
     };
-    if (!deps_.pool->try_submit(std::move(guarded))) {
-      deps_.metrics->count_overloaded();
-      spdlog::warn("worker queue full ({} waiting): refusing a call correlation_id={}",
-                   deps_.pool->capacity(), correlation_id);
-      context->AddTrailingMetadata(proto::kRetryAfterTrailer,
-                                   std::to_string(kOverloadRetryAfterMs));
-      finish(context, reactor, correlation_id,
-             {grpc::StatusCode::RESOURCE_EXHAUSTED,
-              "backend overloaded; retry with backoff (correlation id " + correlation_id + ")"});
-    }
+    return deps_.pool->try_submit(std::move(guarded));
   }
 
   void finish(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
@@ -398,8 +432,13 @@ class SyncServiceImpl final : public pb::SyncService::CallbackService {
               *problem + " (correlation id " + info.correlation_id + ")"};
     }
     int attempts = 0;
+    if (info.turn && info.turn->wait()) {  // this station's earlier batches first (order_gate.hpp)
+      spdlog::debug("replay station={} from seq {} waited for its turn correlation_id={}",
+                    base::log_safe(station_id), mutations.front().seq, info.correlation_id);
+    }
     const auto started = std::chrono::steady_clock::now();
     auto outcome = replay_batch(worker.db, station_id, mutations, deps_.now_unix_ms(), &attempts);
+    if (info.turn && outcome) info.turn->done(outcome->watermark.high_water_seq);
     if (!outcome) return failed(worker, outcome.error(), "replay", station_id, info.correlation_id);
     const std::chrono::duration<double> database_time = std::chrono::steady_clock::now() - started;
 
@@ -518,6 +557,7 @@ class SyncServiceImpl final : public pb::SyncService::CallbackService {
   }
 
   SyncServiceDeps deps_;
+  OrderGate order_;
 };
 
 }  // namespace

@@ -105,3 +105,42 @@ TEST_CASE("isolation: only statuses that retrying cannot cure count as content f
   CHECK_FALSE(content_failure(16));  // UNAUTHENTICATED
   CHECK_FALSE(content_failure(7));   // PERMISSION_DENIED
 }
+
+TEST_CASE("replay window: grows by one per fast clean answer up to its maximum") {
+  using weighlink::sync::ReplayWindow;
+  const ReplayWindow::TimePoint t0{};
+  ReplayWindow w(4, 1000ms, 10s);
+  CHECK(w.size() == 1);
+  w.on_answer(true, 20ms, t0);
+  CHECK(w.size() == 2);
+  w.on_answer(true, 20ms, t0);
+  w.on_answer(true, 20ms, t0);
+  CHECK(w.size() == 4);
+  w.on_answer(true, 20ms, t0);
+  CHECK(w.size() == 4);
+  w.on_answer(true, 1500ms, t0);  // slower than the target: one less
+  CHECK(w.size() == 3);
+  ReplayWindow serial(0);  // nonsense configuration: one at a time
+  serial.on_answer(true, 1ms, t0);
+  CHECK(serial.size() == 1);
+}
+
+TEST_CASE("replay window: back to one on trouble or an unclean answer, held there for a while") {
+  using weighlink::sync::ReplayWindow;
+  const ReplayWindow::TimePoint t0{};
+  ReplayWindow w(4, 1000ms, 10s);
+  for (int i = 0; i < 3; ++i) w.on_answer(true, 10ms, t0);
+  REQUIRE(w.size() == 4);
+  w.on_trouble(t0);  // RESOURCE_EXHAUSTED, a timeout, any failure
+  CHECK(w.size() == 1);
+  w.on_answer(true, 10ms, t0 + 9s);  // fast and clean, but within the hold
+  CHECK(w.size() == 1);
+  w.on_answer(true, 10ms, t0 + 10s);
+  CHECK(w.size() == 2);
+  w.on_answer(false, 10ms, t0 + 11s);  // a gap, expected_seq, a marker: not clean
+  CHECK(w.size() == 1);
+  w.on_answer(true, 10ms, t0 + 20s);
+  CHECK(w.size() == 1);
+  w.on_answer(true, 10ms, t0 + 21s);
+  CHECK(w.size() == 2);
+}

@@ -262,3 +262,42 @@ TEST_CASE("replay cursor: a mutation that fails every call is found, withheld, a
     }
   }
 }
+
+TEST_CASE("replay cursor: with calls in flight each batch starts above the last one listed") {
+  Station station(10);
+  ReplayCursor cursor(*station.outbox, {});
+  const auto first = cursor.next_batch(3);
+  const auto second = cursor.next_batch(3);  // while the first is in flight
+  const auto third = cursor.next_batch(3);
+  CHECK(seqs(first) == Seqs{1, 2, 3});
+  CHECK(seqs(second) == Seqs{4, 5, 6});
+  CHECK(seqs(third) == Seqs{7, 8, 9});
+  CHECK_FALSE(cursor.serial());
+  // Answers in seq order: each is recorded while the later calls are still in flight.
+  REQUIRE(cursor.on_answer(first, applied(first), 2'000'000));
+  CHECK(seqs(cursor.next_batch(3)) == Seqs{10});
+  REQUIRE(cursor.on_answer(second, applied(second), 2'000'000));
+  // The calls behind the second were dropped (a failure of the next one, a gap): the next batch
+  // starts above what was answered, at 7 again.
+  cursor.forget_listed();
+  CHECK(seqs(cursor.next_batch(2)) == Seqs{7, 8});
+  CHECK_FALSE(cursor.settle().has_value());
+  CHECK(station.outbox->stats().acknowledged_seq == 6);
+}
+
+TEST_CASE("replay cursor: a gap in an answer makes the next calls go one at a time") {
+  Station station(6);
+  ReplayCursor cursor(*station.outbox, {});
+  const auto first = cursor.next_batch(3);
+  const auto second = cursor.next_batch(3);
+  CHECK(seqs(second) == Seqs{4, 5, 6});
+  ReplayAnswer gap;
+  gap.expected_seq = 1;  // restored: the backend holds nothing of this station
+  CHECK_FALSE(weighlink::sync::clean_answer(first.rows.size(), false, gap));
+  CHECK(weighlink::sync::clean_answer(first.rows.size(), false, applied(first)));
+  CHECK_FALSE(weighlink::sync::clean_answer(first.rows.size(), true, applied(first)));
+  cursor.forget_listed();  // the worker awaits the second call and drops its answer
+  REQUIRE(cursor.on_answer(first, gap, 2'000'000));
+  CHECK(cursor.serial());
+  CHECK(seqs(cursor.next_batch(3)) == Seqs{1, 2, 3});
+}

@@ -42,6 +42,8 @@ struct ReplayConfig {
   std::chrono::milliseconds hello_interval{30'000};
   base::BackoffPolicy backoff;
   std::size_t initial_batch = 50;  // the first batch; then AdaptiveBatch up to batch_size
+  // Replay calls in flight at once at most (ReplayWindow); 1 sends one batch at a time.
+  std::size_t max_in_flight = 4;
   // Acknowledged mutations are pruned once the backend holds them in a verified backup
   // (durable_seq) and they are at least this old.
   std::chrono::milliseconds min_retention{std::chrono::hours(24 * 7)};
@@ -102,6 +104,32 @@ class AdaptiveBatch {
   std::size_t size_;
   std::chrono::milliseconds target_;
   bool slow_start_ = true;
+};
+
+// How many Replay calls one station keeps in flight at once (pipelining): the backend, PostgreSQL
+// and the agent work at the same time instead of taking turns. Starts at 1; one more after each
+// clean answer faster than `target`, up to `max`; one less after a slow one; back to 1 on any
+// trouble (a failed call, a timeout, a refusal for load, a gap, expected_seq) and held there for
+// `hold`, so that an overloaded or recovering backend is not filled again at once. The answers are
+// still handled strictly in seq order (replay_grpc.cpp). Pure: the time is an argument.
+class ReplayWindow {
+ public:
+  using TimePoint = std::chrono::steady_clock::time_point;
+  explicit ReplayWindow(std::size_t max = 4,
+                        std::chrono::milliseconds target = std::chrono::milliseconds(1000),
+                        std::chrono::milliseconds hold = std::chrono::milliseconds(10'000));
+  [[nodiscard]] std::size_t size() const { return size_; }
+  // A call was answered after `latency`; clean: every mutation answered, no gap, no marker.
+  void on_answer(bool clean, std::chrono::milliseconds latency, TimePoint now);
+  // A call failed, timed out or was refused, or the answers were not clean.
+  void on_trouble(TimePoint now);
+
+ private:
+  std::size_t max_;
+  std::size_t size_ = 1;
+  std::chrono::milliseconds target_;
+  std::chrono::milliseconds hold_;
+  TimePoint calm_from_{};  // no growth before this
 };
 
 class ReplayWorker {

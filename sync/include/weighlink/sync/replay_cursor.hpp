@@ -45,6 +45,11 @@ struct ReplayAnswer {
   Watermark watermark;
 };
 
+// Whether an answer lets the next calls in flight stand: every mutation of the batch answered,
+// no gap (expected_seq), no marker. Anything else makes the worker await (or cancel) the calls
+// behind it and apply the existing rules with nothing in flight.
+[[nodiscard]] bool clean_answer(std::size_t rows, bool markers, const ReplayAnswer& answer);
+
 // Decision after a watermark: from which seq must the agent re-send? nullopt when nothing was
 // lost: the backend lost data when its high water is below what the agent holds as acknowledged.
 [[nodiscard]] std::optional<std::uint64_t> rewind_point(std::uint64_t backend_high_water,
@@ -115,9 +120,20 @@ class ReplayCursor {
   void set_backend(std::string address) { backend_ = std::move(address); }
 
   // The next call's rows: the withheld candidate alone, or markers for the dead letters at the
-  // backend's gap first, then pending rows above what was sent, at most `limit` in all (fewer
-  // while a failing mutation is isolated). Empty when nothing is pending.
+  // backend's gap first, then pending rows above what was sent and above the batches listed
+  // before whose answers are still awaited (calls in flight), at most `limit` in all (fewer while
+  // a failing mutation is isolated). Empty when nothing is pending.
   [[nodiscard]] Batch next_batch(std::size_t limit);
+
+  // The batches listed and not answered (in flight, or built and not sent) were dropped: the
+  // next batch starts above what was answered again.
+  void forget_listed() { listed_through_ = 0; }
+
+  // Only one call at a time: a mutation is being isolated or withheld, or the backend reported
+  // a gap that markers fill. The window of calls in flight is 1 meanwhile.
+  [[nodiscard]] bool serial() const {
+    return withholding_.has_value() || isolation_.limit().has_value() || expected_.has_value();
+  }
 
   // Hello answered with `watermark`; `local_acknowledged` is what the outbox held as acknowledged
   // when Hello was sent. Rewinds what a restore lost, continues the numbering above the
@@ -176,6 +192,8 @@ class ReplayCursor {
   // recorded yet (0: none; the next batch starts at the oldest pending row).
   std::future<boost::system::result<void>> marking_;
   std::uint64_t sent_through_ = 0;
+  // The last seq of the newest batch listed whose answer is not handled yet (0: none).
+  std::uint64_t listed_through_ = 0;
   // Finding and withholding a mutation that fails whole calls.
   Isolation isolation_;
   std::optional<Withholding> withholding_;
