@@ -15,6 +15,8 @@
 #if !defined(_WIN32)
 
 #include <spdlog/spdlog.h>
+#include <termios.h>
+#include <unistd.h>
 
 #include <array>
 #include <atomic>
@@ -99,6 +101,7 @@ class IoReaderLoop : public std::enable_shared_from_this<IoReaderLoop> {
     source_ = std::move(*opened);
     description_ = source_->describe();
     error_code ec;
+    wait_for_one_byte(source_->native_handle());
     port_.assign(source_->native_handle(), ec);
     if (ec) {
       source_.reset();
@@ -196,6 +199,18 @@ class IoReaderLoop : public std::enable_shared_from_this<IoReaderLoop> {
       if (ec || self->stopping_) return;
       self->guarded([&] { self->open(); });
     });
+  }
+
+  // A raw terminal set up with VMIN=0 (as both serial adapters leave it) answers a read with no
+  // byte waiting by returning 0, which Asio's speculative read takes for end of file. With
+  // VMIN=1 a non-blocking read answers EAGAIN instead, and 0 means the other end is gone.
+  static void wait_for_one_byte(int fd) {
+    termios tio{};
+    if (::isatty(fd) != 1 || ::tcgetattr(fd, &tio) != 0) return;
+    if (tio.c_cc[VMIN] == 1 && tio.c_cc[VTIME] == 0) return;
+    tio.c_cc[VMIN] = 1;
+    tio.c_cc[VTIME] = 0;
+    (void)::tcsetattr(fd, TCSANOW, &tio);
   }
 
   // The descriptor is given back before the source closes it: the source owns it.

@@ -112,6 +112,8 @@ TEST_CASE("reader on the io thread: readings stamped in order on that thread, th
   CHECK_FALSE(stale.stable);
   CHECK(stale.weight.to_string() == "32560");
   CHECK(reader.stats().frames == 2);
+  // A port with nothing to read is not a lost port: one connection event, no reopening.
+  CHECK(events.connections.size() == 1);
 }
 
 TEST_CASE(
