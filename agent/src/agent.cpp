@@ -377,29 +377,38 @@ int Agent::run(const AgentConfig& config, ServiceHost* host) {
   for (const auto& sc : config.scales) {
     scale::ScaleEvents events;
     auto* handoff = handoffs.emplace_back(std::make_unique<LatestReading>()).get();
-    events.on_reading = [&ioc, &live, &server, handoff, flags = flagged.at(sc.id).get(),
-                         tc = truconnect.get(), lg = legal.get(),
-                         dv = devices.get()](const scale::Reading& r) {
+    // On the io thread: the reading reaches the live state, the legal record, TruConnect, the
+    // devices and the WebSocket clients.
+    auto deliver = [&live, &server, tc = truconnect.get(), lg = legal.get(), dv = devices.get()](
+                       const scale::Reading& r, std::uint64_t count) {
+      live.on_reading(r, count);
+      lg->on_reading(r);
+      if (tc) tc->on_reading(r);
+      dv->on_reading(r);
+      server.publish_reading(r);
+    };
+    // A serial port is read on the io thread itself (one wake-up per frame); other sources keep
+    // a reader thread and hand readings over through `handoff`.
+    const bool on_io = scale::reads_on_io_thread(sc.source);
+    events.on_reading = [&ioc, handoff, deliver, on_io,
+                         flags = flagged.at(sc.id).get()](const scale::Reading& r) {
       // Every frame is counted here, before the hand-off coalesces readings.
       if (auto line = flags->note(r, std::chrono::steady_clock::now())) {
         spdlog::warn("{}", *line);
       }
+      if (on_io) return deliver(r, 1);
       if (!handoff->put(r)) return;
-      asio::post(ioc, [&live, &server, handoff, tc, lg, dv] {
-        auto next = handoff->take();
-        if (!next) return;
-        live.on_reading(next->first, next->second);
-        lg->on_reading(next->first);
-        if (tc) tc->on_reading(next->first);
-        dv->on_reading(next->first);
-        server.publish_reading(next->first);
+      asio::post(ioc, [handoff, deliver] {
+        if (auto next = handoff->take()) deliver(next->first, next->second);
       });
     };
-    events.on_connection = [&ioc, &live, id = sc.id](bool connected, const std::string& detail) {
+    events.on_connection = [&ioc, &live, on_io, id = sc.id](bool connected,
+                                                            const std::string& detail) {
+      if (on_io) return live.on_connection(id, connected, detail);
       asio::post(ioc,
                  [&live, id, connected, detail] { live.on_connection(id, connected, detail); });
     };
-    readers.push_back(std::make_unique<scale::ScaleReader>(sc, std::move(events)));
+    readers.push_back(std::make_unique<scale::ScaleReader>(sc, std::move(events), ioc));
   }
 
   asio::steady_timer status_timer(ioc);

@@ -94,6 +94,16 @@ class LibSerialPort final : public ByteSource {
     return "serial " + device_ + " " + describe_settings(settings_);
   }
 
+  int native_handle() const override {
+#if defined(_WIN32)
+    return -1;  // a HANDLE: the io-thread reader is POSIX only
+#else
+    int fd = -1;
+    if (sp_get_port_handle(port_.get(), &fd) != SP_OK) return -1;
+    return fd;
+#endif
+  }
+
  private:
   PortPtr port_;
   std::string device_;

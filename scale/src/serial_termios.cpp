@@ -177,6 +177,8 @@ class TermiosPort final : public ByteSource {
     return "serial " + device_ + " " + describe_settings(settings_) + " (termios)";
   }
 
+  int native_handle() const override { return fd_; }
+
  private:
   int fd_;
   std::string device_;

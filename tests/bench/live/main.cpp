@@ -195,6 +195,35 @@ boost::json::array print_ratios(const Options& options, const std::vector<PointR
   return ratios;
 }
 
+// weighlink over the C floor at each client count (issue 21's goals: p99 <= 1.1, CPU per
+// message <= 1.3).
+boost::json::array print_floor_ratios(const Options& options,
+                                      const std::vector<PointResult>& results) {
+  boost::json::array ratios;
+  for (const int clients : options.clients) {
+    const PointResult* a = nullptr;
+    const PointResult* f = nullptr;
+    for (const auto& r : results) {
+      if (r.clients != clients) continue;
+      if (r.server == "weighlink") a = &r;
+      if (r.server == "floor") f = &r;
+    }
+    if (!a || !f || f->latency_ms.p50 <= 0 || f->latency_ms.p99 <= 0 || f->cpu_us_per_msg <= 0) {
+      continue;
+    }
+    if (ratios.empty()) {
+      std::printf("\nweighlink / floor (goals: p99 <= 1.1, CPU per message <= 1.3)\n");
+      std::printf("%7s %8s %8s %11s\n", "clients", "p50", "p99", "CPU/msg");
+    }
+    const double p50 = a->latency_ms.p50 / f->latency_ms.p50;
+    const double p99 = a->latency_ms.p99 / f->latency_ms.p99;
+    const double cpu = a->cpu_us_per_msg / f->cpu_us_per_msg;
+    std::printf("%7d %8.2f %8.2f %11.3f\n", clients, p50, p99, cpu);
+    ratios.push_back({{"clients", clients}, {"p50", p50}, {"p99", p99}, {"cpu_per_msg", cpu}});
+  }
+  return ratios;
+}
+
 int run(const Options& options) {
   std::string relay_skipped;
   const auto servers = servers_under_test(options, relay_skipped);
@@ -241,6 +270,7 @@ int run(const Options& options) {
     }
   }
   auto ratios = print_ratios(options, results);
+  auto floor_ratios = print_floor_ratios(options, results);
   const std::string load_after = load_averages();
   std::printf("load average after: %s\n", load_after.c_str());
 
@@ -255,7 +285,8 @@ int run(const Options& options) {
                             {"load_average_before", load_before},
                             {"load_average_after", load_after},
                             {"results", std::move(rows)},
-                            {"ratios", std::move(ratios)}};
+                            {"ratios", std::move(ratios)},
+                            {"floor_ratios", std::move(floor_ratios)}};
     if (!relay_skipped.empty()) doc["relay_skipped"] = relay_skipped;
     if (!write_json(options.json_path, doc)) {
       std::fprintf(stderr, "bench_live: cannot write %s\n", options.json_path.c_str());

@@ -31,3 +31,18 @@ TEST_CASE("staleness: the last reading is repeated once as stale and unstable") 
   CHECK_FALSE(tracker.poll(t0 + 10500ms).has_value());
   CHECK(tracker.poll(t0 + 11000ms).has_value());
 }
+
+TEST_CASE("staleness: the deadline is the last reading's time plus stale_after, until reported") {
+  StaleTracker tracker(1000ms);
+  const StaleTracker::Clock::time_point t0{};
+  CHECK_FALSE(tracker.deadline().has_value());  // nothing read: nothing can go stale
+  Reading r;
+  r.weight = Decimal{100, 0};
+  tracker.on_reading(r, t0);
+  REQUIRE(tracker.deadline().has_value());
+  CHECK(*tracker.deadline() == t0 + 1000ms);
+  tracker.on_reading(r, t0 + 400ms);  // each reading moves it
+  CHECK(*tracker.deadline() == t0 + 1400ms);
+  CHECK(tracker.poll(*tracker.deadline()).has_value());
+  CHECK_FALSE(tracker.deadline().has_value());  // reported: nothing more until a reading
+}

@@ -106,6 +106,9 @@ class ByteSource {
   [[nodiscard]] virtual boost::system::result<void> write(std::string_view bytes) = 0;
   // "serial /dev/ttyUSB0 9600 8N1", for logs.
   [[nodiscard]] virtual std::string describe() const = 0;
+  // POSIX: the file descriptor read() waits on, for a caller that waits on it itself (the
+  // io-thread reader); the source keeps owning it. -1 when there is none to wait on.
+  [[nodiscard]] virtual int native_handle() const { return -1; }
 };
 
 // Opens a serial port. Real ports go through libserialport; pseudo-terminals (socat, ser2net,

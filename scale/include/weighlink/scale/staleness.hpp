@@ -25,6 +25,13 @@ class StaleTracker {
 
   [[nodiscard]] bool stale() const { return reported_; }
 
+  // When poll() will next return the stale copy if no reading arrives before: nullopt when no
+  // reading was seen or the scale is already reported stale.
+  [[nodiscard]] std::optional<Clock::time_point> deadline() const {
+    if (!last_ || reported_) return std::nullopt;
+    return last_at_ + stale_after_;
+  }
+
  private:
   std::chrono::milliseconds stale_after_;
   std::optional<Reading> last_;
