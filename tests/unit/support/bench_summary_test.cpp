@@ -5,7 +5,7 @@
 
 #include <boost/json.hpp>
 
-#include "summary.hpp"
+#include "weighlink/bench/summary.hpp"
 
 namespace json = boost::json;
 using weighlink::bench::summary::Inputs;

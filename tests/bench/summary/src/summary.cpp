@@ -1,4 +1,4 @@
-#include "summary.hpp"
+#include "weighlink/bench/summary.hpp"
 
 #include <boost/json.hpp>
 #include <cstdio>

@@ -11,8 +11,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "../bench_util.hpp"
-#include "summary.hpp"
+#include "bench_util.hpp"
+#include "weighlink/bench/summary.hpp"
 
 namespace weighlink::bench::summary {
 namespace {
