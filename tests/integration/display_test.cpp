@@ -193,9 +193,14 @@ TEST_CASE(
       display_config(indicator.path(),
                      "  - {id: yard, transport: serial, port: '" + port.string() +
                          "', protocol: mt-continuous, reopen_backoff_max_ms: 300}\n"));
-  CHECK(eventually([&] { return state_is(agent.http, "yard", "offline"); }, kWait));
-  const auto offline = device(agent.http, "yard");
-  CHECK(offline.at("detail").as_string().find(port.string()) != json::string::npos);
+  // Offline from the start ("not opened yet"), then offline with the open's error naming the port.
+  CHECK(eventually(
+      [&] {
+        const auto offline = device(agent.http, "yard");
+        return offline.at("state").as_string() == "offline" &&
+               offline.at("detail").as_string().find(port.string()) != json::string::npos;
+      },
+      kWait));
   // Captures go on without the display.
   CHECK(post_json(agent.http, "/v1/captures", "k-absent", R"({"operator":"op-1"})").status == 202);
 
