@@ -24,6 +24,7 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 
 #include "reader_core.hpp"
 
@@ -32,6 +33,9 @@ namespace {
 namespace asio = boost::asio;
 using boost::system::error_code;
 using Clock = std::chrono::steady_clock;
+// As long as the thread path's blocking write of a poll request waits (serial_libserialport.cpp,
+// serial_termios.cpp).
+constexpr std::chrono::seconds kPollWriteTimeout{2};
 }  // namespace
 
 class IoReaderLoop : public std::enable_shared_from_this<IoReaderLoop> {
@@ -112,10 +116,11 @@ class IoReaderLoop : public std::enable_shared_from_this<IoReaderLoop> {
     }
     ++generation_;
     got_bytes_ = false;
+    writing_ = false;
     core_.connected(description_);
     const auto now = Clock::now();
     next_poll_ = now;
-    if (!core_.poll_request().empty() && !send_poll(now)) return;
+    if (!core_.poll_request().empty()) send_poll(now);
     schedule_tick();
     do_read();
   }
@@ -148,15 +153,32 @@ class IoReaderLoop : public std::enable_shared_from_this<IoReaderLoop> {
     do_read();
   }
 
-  // Writes the poll request due at next_poll_; false (and the connection dropped) on failure.
-  bool send_poll(Clock::time_point now) {
-    if (auto sent = source_->write(core_.poll_request()); !sent) {
-      core_.lost("lost " + description_ + " sending the poll request: " + sent.error().message());
-      connection_lost();
-      return false;
-    }
+  // Sends the poll request due at next_poll_ without blocking the io thread: the io_context writes
+  // it as the port takes it. While the previous request is still on its way this one is skipped;
+  // one the port has not taken within kPollWriteTimeout (flow control holding it) drops the
+  // connection, as the thread path's blocking write times out.
+  void send_poll(Clock::time_point now) {
     next_poll_ = core_.next_poll(next_poll_, now);
-    return true;
+    if (writing_) {
+      if (now - write_started_ >= kPollWriteTimeout) {
+        poll_lost(make_error_code(boost::system::errc::timed_out));
+      }
+      return;
+    }
+    writing_ = true;
+    write_started_ = now;
+    asio::async_write(
+        port_, asio::buffer(core_.poll_request()),
+        [self = shared_from_this(), generation = generation_](const error_code& ec, std::size_t) {
+          if (self->stopping_ || generation != self->generation_) return;
+          self->writing_ = false;
+          if (ec) self->guarded([&] { self->poll_lost(ec); });
+        });
+  }
+
+  void poll_lost(const error_code& ec) {
+    core_.lost("lost " + description_ + " sending the poll request: " + ec.message());
+    connection_lost();
   }
 
   // Arms the one timer for what is due first: the next poll request (while open) or the stale
@@ -178,7 +200,10 @@ class IoReaderLoop : public std::enable_shared_from_this<IoReaderLoop> {
   void on_tick() {
     tick_armed_ = false;
     const auto now = Clock::now();
-    if (source_ && !core_.poll_request().empty() && now >= next_poll_ && !send_poll(now)) return;
+    if (source_ && !core_.poll_request().empty() && now >= next_poll_) {
+      send_poll(now);
+      if (!source_) return;  // the request timed out: connection_lost() re-armed what is due
+    }
     core_.check_stale(now);
     if (!stopping_) schedule_tick();
   }
@@ -238,8 +263,10 @@ class IoReaderLoop : public std::enable_shared_from_this<IoReaderLoop> {
   Clock::time_point next_poll_{};
   Clock::time_point tick_at_{};
   std::uint64_t generation_ = 0;  // read completions of an earlier connection are ignored
+  Clock::time_point write_started_{};
   bool tick_armed_ = false;
   bool got_bytes_ = false;
+  bool writing_ = false;  // a poll request on its way to the port
   std::atomic<bool> stopping_{false};
 };
 

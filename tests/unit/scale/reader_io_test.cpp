@@ -178,6 +178,34 @@ TEST_CASE("reader on the io thread: a polled indicator is asked at its interval 
   CHECK(events.connections.front().first);
 }
 
+TEST_CASE(
+    "reader on the io thread: a poll request the port does not take never holds up the readings") {
+  PtyScale pty(temp_link("stuck"));
+  auto config = serial_config(pty.path(), "sma");
+  config.poll_interval = std::chrono::milliseconds(20);
+  // Far more than the pseudo-terminal buffers while nobody reads its other end: the port takes
+  // the request no faster than a port held by flow control would.
+  config.poll_command = std::string(1 << 20, 'W');
+  Events events;
+  IoThread io;
+  ScaleReader reader(config, events.hooks(), io.io);
+  reader.start();
+  REQUIRE(events.wait([&] { return !events.connections.empty(); }));
+  pty.write("\n 1G       7.650kg \r");
+  REQUIRE(events.wait([&] { return events.fresh_readings() >= 1; }));
+  // The request still not taken: the connection is dropped and opened again, as a blocking write
+  // that timed out would.
+  REQUIRE(events.wait([&] {
+    for (const auto& [connected, detail] : events.connections) {
+      if (!connected && detail.find("sending the poll request") != std::string::npos) return true;
+    }
+    return false;
+  }));
+  reader.stop();
+  std::lock_guard lock(events.mutex);
+  CHECK(events.readings.front().weight.to_string() == "7.650");
+}
+
 TEST_CASE("reader on the io thread: stop() from another thread ends the callbacks") {
   PtyScale pty(temp_link("stop"));
   Events events;
