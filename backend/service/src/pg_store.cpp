@@ -3,6 +3,7 @@
 #include <array>
 #include <boost/json.hpp>
 #include <charconv>
+#include <utility>
 
 #include "weighlink/base/hash.hpp"
 #include "weighlink/pg/binary_array.hpp"
@@ -109,10 +110,20 @@ FROM unnest($2::text[], $3::int4[], $4::text[], $5::text[], $6::int8[], $7::byte
 using pg::BinaryArray;
 using pg::ElementType;
 
-// Columns of one table as binary arrays, one per parameter after the station ($1).
+template <std::size_t N, std::size_t... I>
+std::array<BinaryArray, N> arrays_of(const std::array<ElementType, N>& types,
+                                     std::index_sequence<I...> /*unused*/) {
+  return {BinaryArray(types[I])...};
+}
+
+// Columns of one table as binary arrays of the given types, one per parameter after the station
+// ($1).
 template <std::size_t N>
 struct Columns {
+  explicit Columns(const std::array<ElementType, N>& types)
+      : arrays(arrays_of(types, std::make_index_sequence<N>{})) {}
   std::array<BinaryArray, N> arrays;
+  [[nodiscard]] bool empty() const { return arrays[0].size() == 0; }
   pg::Result<pg::PgResult> insert(pg::PgConnection& connection, std::string_view sql,
                                   std::string_view station) {
     std::array<std::string, N> taken;
@@ -135,11 +146,7 @@ constexpr auto TS = ElementType::timestamptz;
 constexpr auto BY = ElementType::bytea;
 
 struct LogColumns : Columns<14> {
-  LogColumns()
-      : Columns<14>{{BinaryArray(T), BinaryArray(I8), BinaryArray(T), BinaryArray(T),
-                     BinaryArray(T), BinaryArray(T), BinaryArray(T), BinaryArray(TS),
-                     BinaryArray(TS), BinaryArray(T), BinaryArray(T), BinaryArray(T),
-                     BinaryArray(B), BinaryArray(B)}} {}
+  LogColumns() : Columns<14>({T, I8, T, T, T, T, T, TS, TS, T, T, T, B, B}) {}
   void add(const NewRecord& record) {
     const Mutation& m = record.mutation;
     auto& a = arrays;
@@ -163,11 +170,7 @@ struct LogColumns : Columns<14> {
 };
 
 struct WeighingColumns : Columns<17> {
-  WeighingColumns()
-      : Columns<17>{{BinaryArray(T), BinaryArray(T), BinaryArray(T), BinaryArray(T), BinaryArray(T),
-                     BinaryArray(T), BinaryArray(I8), BinaryArray(T), BinaryArray(BY),
-                     BinaryArray(T), BinaryArray(T), BinaryArray(T), BinaryArray(T), BinaryArray(T),
-                     BinaryArray(TS), BinaryArray(T), BinaryArray(T)}} {}
+  WeighingColumns() : Columns<17>({T, T, T, T, T, T, I8, T, BY, T, T, T, T, T, TS, T, T}) {}
   void add(const NewRecord& record) {
     const Mutation& m = record.mutation;
     const WeighingCaptured& w = *m.weighing;
@@ -208,7 +211,7 @@ struct WeighingColumns : Columns<17> {
 };
 
 struct DeckColumns : Columns<4> {
-  DeckColumns() : Columns<4>{{BinaryArray(T), BinaryArray(I4), BinaryArray(T), BinaryArray(B)}} {}
+  DeckColumns() : Columns<4>({T, I4, T, B}) {}
   void add(const std::string& key, const WeighingCaptured& w) {
     for (const auto& deck : w.decks) {
       arrays[0].push_text(key);
@@ -220,9 +223,7 @@ struct DeckColumns : Columns<4> {
 };
 
 struct AxleColumns : Columns<7> {
-  AxleColumns()
-      : Columns<7>{{BinaryArray(T), BinaryArray(I4), BinaryArray(T), BinaryArray(T),
-                    BinaryArray(I8), BinaryArray(BY), BinaryArray(T)}} {}
+  AxleColumns() : Columns<7>({T, I4, T, T, I8, BY, T}) {}
   void add(const std::string& key, const WeighingCaptured& w) {
     for (const auto& axle : w.axles) {
       arrays[0].push_text(key);
@@ -313,15 +314,15 @@ WHERE station_id = $1::text AND reason LIKE 'withheld\_by\_agent%'
     if (!removed) return removed.error();
   }
   if (auto r = log.insert(connection_, kInsertLogSql, station_id); !r) return r.error();
-  if (weighings.arrays[0].size() == 0) return {};
+  if (weighings.empty()) return {};
   if (auto r = weighings.insert(connection_, kInsertWeighingSql, station_id); !r) {
     return r.error();
   }
   // A round trip for decks and for axles only when a weighing of the batch has some.
-  if (decks.arrays[0].size() != 0) {
+  if (!decks.empty()) {
     if (auto r = decks.insert(connection_, kInsertDecksSql, station_id); !r) return r.error();
   }
-  if (axles.arrays[0].size() != 0) {
+  if (!axles.empty()) {
     if (auto r = axles.insert(connection_, kInsertAxlesSql, station_id); !r) return r.error();
   }
   return {};
